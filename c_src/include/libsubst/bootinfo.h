@@ -1,0 +1,79 @@
+/*
+ * The boot-info block: the contract between the Python orchestrator
+ * (libsubst.monitor, which writes it) and the guest kernel (which reads it).
+ *
+ * The orchestrator writes one block into a memfd and starts the guest as
+ *     libsubst-kernel BOOTINFO_FD
+ * The kernel maps the block read-only and never writes it.
+ *
+ * Layout: a struct ls_bootinfo at offset 0; every other part is found by a
+ * byte offset from the start of the block.  A "string offset" is the offset
+ * of a NUL-terminated string in the block; 0 means "none" (offset 0 is the
+ * magic, never a string).  All integers are little-endian x86-64 natives.
+ *
+ * This header is read by cffi too (libsubst/_build_abi.py keeps only the
+ * struct declarations and the "#define NAME NUMBER" lines), so it holds
+ * nothing but plain structs and integer constants.
+ */
+#ifndef LIBSUBST_BOOTINFO_H
+#define LIBSUBST_BOOTINFO_H
+#ifndef CFFI_CDEF
+#include <stdint.h>
+#endif
+
+#define LS_BOOTINFO_MAGIC 0x315442534c4c5553
+#define LS_BOOTINFO_VERSION 1
+
+/* ls_bootinfo.flags */
+#define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
+
+/* ls_fs_entry.kind */
+#define LS_ENT_DIR 1             /* a directory; children are the entries below its path */
+#define LS_ENT_HOST_FILE 2       /* a regular file whose bytes are the host file at target */
+#define LS_ENT_DATA_FILE 3       /* a regular file whose bytes are data_size bytes at data_off */
+#define LS_ENT_SYMLINK 4         /* a symbolic link whose target is the string at target */
+
+/* ls_mount.flags */
+#define LS_MNT_RDONLY 1
+
+struct ls_fs_entry {
+    uint32_t path;               /* string offset: absolute, normalised guest path */
+    uint32_t kind;               /* LS_ENT_* */
+    uint32_t mode;               /* permission bits (no file-type bits) */
+    uint32_t target;             /* string offset: host path (HOST_FILE) or link target (SYMLINK) */
+    uint64_t data_off;           /* DATA_FILE: offset of the bytes in the block */
+    uint64_t data_size;          /* DATA_FILE: their count; HOST_FILE: host size when packed */
+};
+
+/* A host directory bound into the guest: guest paths at or below `guest`
+ * resolve beneath the host directory `host` (openat2 RESOLVE_BENEATH). */
+struct ls_mount {
+    uint32_t guest;              /* string offset: absolute guest path */
+    uint32_t host;               /* string offset: absolute host path */
+    uint32_t flags;              /* LS_MNT_* */
+    uint32_t reserved;
+};
+
+struct ls_bootinfo {
+    uint64_t magic;              /* LS_BOOTINFO_MAGIC */
+    uint32_t version;            /* LS_BOOTINFO_VERSION */
+    uint32_t size;               /* bytes in the whole block */
+    uint32_t flags;              /* LS_BOOT_* */
+    int32_t trace_fd;            /* host fd for the trace stream, -1 for none */
+    int32_t report_fd;           /* host fd of the report channel (see report.h), -1 for none */
+    uint32_t uid, gid;           /* identity the guest sees */
+    uint32_t exe;                /* string offset: guest path of the program to map */
+    uint32_t execfn;             /* string offset: AT_EXECFN / /proc/self/exe as the guest sees it */
+    uint32_t cwd;                /* string offset: initial guest working directory */
+    uint32_t hostname;           /* string offset: what uname(2) reports as nodename */
+    uint32_t argc;               /* argv: argc string offsets (uint32) at argv_off */
+    uint32_t argv_off;
+    uint32_t envc;               /* envp: envc string offsets (uint32) at envp_off */
+    uint32_t envp_off;
+    uint32_t nentries;           /* struct ls_fs_entry[nentries] at entries_off, sorted by path (bytes) */
+    uint32_t entries_off;
+    uint32_t nmounts;            /* struct ls_mount[nmounts] at mounts_off */
+    uint32_t mounts_off;
+};
+
+#endif

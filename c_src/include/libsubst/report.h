@@ -1,0 +1,26 @@
+/*
+ * The report channel: the contract between the guest kernel (which writes
+ * it) and the Python monitor (which reads it after the guest has exited).
+ *
+ * The kernel writes plain text lines to bootinfo.report_fd, a pipe whose
+ * read end the monitor holds.  Each line is a record; fields are separated
+ * by one space; numbers are decimal unless prefixed with 0x.  The last field
+ * of "object" may contain spaces (it is the rest of the line).
+ *
+ *   enosys NAME NR COUNT      NAME (number NR) was asked for COUNT times and
+ *                             answered -ENOSYS
+ *   crash SIGNO CODE ADDR     the guest took fatal signal SIGNO (si_code CODE)
+ *                             at fault address ADDR
+ *   reg NAME VALUE            a general register at the crash (rip, rsp, ...)
+ *   frame ADDR                a return address of the crashed stack, innermost
+ *                             first (frame-pointer walk, then a stack scan)
+ *   object BASE END PATH      a guest object mapped at [BASE, END): the
+ *                             program, ld.so and every library ld.so mapped
+ *   exit STATUS               the guest called exit_group(STATUS)
+ *
+ * Unknown record kinds are ignored by readers, so records can be added.
+ */
+#ifndef LIBSUBST_REPORT_H
+#define LIBSUBST_REPORT_H
+#define LS_REPORT_MAX_FRAMES 32
+#endif

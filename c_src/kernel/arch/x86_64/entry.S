@@ -1,0 +1,45 @@
+/* Process entry and the signal-return trampoline.  Both live in kernel
+ * text, inside the region Syscall User Dispatch lets through. */
+    .text
+    .globl _start
+    .type _start, @function
+_start:
+    xor %ebp, %ebp
+    mov %rsp, %rdi              /* the host's initial stack: argc, argv, envp, auxv */
+    and $-16, %rsp
+    call ls_boot_main
+    hlt
+
+    .globl ls_sigreturn_restorer
+    .hidden ls_sigreturn_restorer
+    .type ls_sigreturn_restorer, @function
+ls_sigreturn_restorer:
+    mov $15, %eax               /* __NR_rt_sigreturn */
+    syscall
+    hlt
+
+/* ls_enter_guest(entry, sp): start the guest with a clean register file
+ * as the ELF ABI expects (rdx = 0: no rtld_fini from us). */
+    .globl ls_enter_guest
+    .hidden ls_enter_guest
+    .type ls_enter_guest, @function
+ls_enter_guest:
+    mov %rsi, %rsp
+    mov %rdi, %r11
+    xor %eax, %eax
+    xor %ebx, %ebx
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %edi, %edi
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
+    jmp *%r11
+
+    .section .note.GNU-stack, "", @progbits

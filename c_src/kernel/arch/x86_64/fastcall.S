@@ -1,0 +1,63 @@
+/*
+ * The fastcall entry (contract: c_src/include/libsubst/fastcall.h).
+ *
+ * Saves the arithmetic flags (lahf/seto, restored with sahf and an add that
+ * rebuilds OF: cheaper than pushfq/popfq, whose popfq is microcoded), then
+ * switches to the thread's kernel stack unless a fastcall is already in
+ * progress on this thread (a guest signal handler running inside the
+ * kernel that calls it again stays on the stack it is on), saves what the
+ * syscall ABI preserves and calls ls_fastcall(nr, args).
+ *
+ * The depth is raised before the stack switch and lowered after leaving the
+ * kernel stack, so a handler that interrupts the entry or the exit never
+ * takes the kernel stack from under it.  DF is clear on entry as the psABI
+ * guarantees at every call, and libc's syscall sites are inside functions.
+ */
+#include "libsubst/fastcall.h"
+
+    .text
+    .globl ls_fastcall_entry
+    .hidden ls_fastcall_entry
+    .type ls_fastcall_entry, @function
+ls_fastcall_entry:
+    mov %rax, %rcx                          /* rcx and r11 are the ABI's scratch */
+    lahf                                    /* AH = SF ZF AF PF CF */
+    seto %al                                /* AL = OF */
+    push %rax
+    mov %rcx, %rax
+    mov %rsp, %r11
+    incq %gs:LS_KBLOCK_DEPTH
+    cmpq $1, %gs:LS_KBLOCK_DEPTH
+    jne 1f
+    mov %gs:LS_KBLOCK_KSTACK, %rsp
+1:  push %r11                               /* the guest's stack, at its saved flags */
+    push %rbx
+    push %r9
+    push %r8
+    push %r10
+    push %rdx
+    push %rsi
+    push %rdi                               /* args[0..5] = rdi rsi rdx r10 r8 r9 */
+    mov %rsp, %rsi
+    mov %rax, %rdi
+    mov %rsp, %rbx
+    and $-16, %rsp
+    call ls_fastcall
+    mov %rbx, %rsp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %r10
+    pop %r8
+    pop %r9
+    pop %rbx
+    pop %rsp                                /* leave the kernel stack, then the depth */
+    decq %gs:LS_KBLOCK_DEPTH
+    mov %rax, %rcx
+    pop %rax
+    add $0x7f, %al                          /* OF = (AL == 1) */
+    sahf                                    /* SF ZF AF PF CF */
+    mov %rcx, %rax
+    ret
+
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,175 @@
+/*
+ * Boot: from the host's exec of libsubst-kernel to the guest's first
+ * instruction.  Order matters: relocate, read the boot info, move the
+ * kernel's own fds out of the guest's reach, install the trap handler,
+ * mount the file system, map the program, and only then turn on Syscall
+ * User Dispatch and jump.
+ */
+#include "kernel.h"
+#include <linux/elf.h>
+#include <linux/auxvec.h>
+#include <linux/prctl.h>
+#include <linux/resource.h>
+
+struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1};
+
+void ls_relocate_self(void);
+void trap_init(void);
+long fastcall_thread_init(void);
+void signal_init(void);
+long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
+void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
+
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+
+/* Where the kernel image and its text (the SUD-allowed region) lie. */
+static void find_kernel_image(void)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)__ehdr_start;
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(__ehdr_start + eh->e_phoff);
+    unsigned long base = (unsigned long)__ehdr_start;
+    K.kimg_start = ~0UL;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD)
+            continue;
+        unsigned long s = base + LS_PAGE_DOWN(ph[i].p_vaddr);
+        unsigned long e = LS_PAGE_UP(base + ph[i].p_vaddr + ph[i].p_memsz);
+        if (s < K.kimg_start)
+            K.kimg_start = s;
+        if (e > K.kimg_end)
+            K.kimg_end = e;
+        if (ph[i].p_flags & PF_X) {
+            K.ktext_start = base + ph[i].p_vaddr;
+            K.ktext_end = base + ph[i].p_vaddr + ph[i].p_memsz;
+        }
+    }
+}
+
+static long parse_fd(const char *s)
+{
+    long v = 0;
+    if (!s || !*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 1000000)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+static void map_bootinfo(long fd)
+{
+    struct stat st;
+    if (fd < 0 || hsys2(__NR_fstat, fd, (long)&st) < 0)
+        kpanic("usage: libsubst-kernel BOOTINFO_FD (it is started by `libsubst run`)");
+    if ((unsigned long)st.st_size < sizeof(struct ls_bootinfo))
+        kpanic("boot info is truncated (%ld bytes)", (long)st.st_size);
+    long p = hsys6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p < 0 && p > -4096)
+        kpanic("cannot map boot info: error %ld", -p);
+    hsys1(__NR_close, fd);
+    K.bi = (const struct ls_bootinfo *)p;
+    K.blk = (const char *)p;
+    const struct ls_bootinfo *bi = K.bi;
+    if (bi->magic != LS_BOOTINFO_MAGIC || bi->version != LS_BOOTINFO_VERSION)
+        kpanic("boot info has a wrong magic or version %u (this kernel reads %d)",
+               bi->version, LS_BOOTINFO_VERSION);
+    if (bi->size != (unsigned long)st.st_size)
+        kpanic("boot info size %u does not match its file (%ld)", bi->size, (long)st.st_size);
+}
+
+/* The kernel's fds live at the top of the host's fd space; the guest's
+ * RLIMIT_NOFILE is capped below them (prlimit64 keeps it there). */
+#define KFD_RESERVED 32
+static struct rlimit orig_nofile;
+
+static void reserve_fds(void)
+{
+    struct rlimit r;
+    hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&orig_nofile);
+    unsigned long cap = orig_nofile.rlim_max < 65536 ? orig_nofile.rlim_max : 65536;
+    if (cap < 256)
+        kpanic("RLIMIT_NOFILE hard limit %lu is too low", cap);
+    K.nofile_limit = cap - KFD_RESERVED;
+    K.kfd_next = cap - 1;
+    r.rlim_cur = cap;
+    r.rlim_max = orig_nofile.rlim_max;
+    hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
+}
+
+int kfd_hide(int fd)
+{
+    if (K.kfd_next < K.nofile_limit)
+        return -EMFILE;
+    long r = hsys3(__NR_dup3, fd, K.kfd_next, O_CLOEXEC);
+    if (r < 0)
+        return r;
+    K.kfd_next--;
+    hsys1(__NR_close, fd);
+    return r;
+}
+
+static void seal_fds(void)
+{
+    struct rlimit r;
+    r.rlim_max = K.nofile_limit;
+    r.rlim_cur = orig_nofile.rlim_cur < r.rlim_max ? orig_nofile.rlim_cur : r.rlim_max;
+    hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
+}
+
+static void save_host_auxv(unsigned long *sp)
+{
+    long argc = sp[0];
+    unsigned long *p = sp + 1 + argc + 1;
+    while (*p)
+        p++;
+    p++;
+    unsigned int n = 0;
+    for (; p[0] != AT_NULL && n + 2 < LS_ARRAY_SIZE(K.host_auxv); p += 2) {
+        K.host_auxv[n++] = p[0];
+        K.host_auxv[n++] = p[1];
+    }
+    K.host_auxv[n] = AT_NULL;
+}
+
+void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
+{
+    ls_relocate_self();
+    find_kernel_image();
+    save_host_auxv(sp);
+    char **argv = (char **)(sp + 1);
+    long bootfd = sp[0] >= 2 ? parse_fd(argv[1]) : -1;
+
+    long r;
+    reserve_fds();
+    int diag = kfd_hide(hsys1(__NR_dup, 2));
+    if (diag >= 0)
+        K.diag_fd = diag;
+    map_bootinfo(bootfd);
+    if (K.bi->trace_fd >= 0 && (K.bi->flags & LS_BOOT_TRACE))
+        K.trace_fd = kfd_hide(K.bi->trace_fd);
+    if (K.bi->report_fd >= 0)
+        K.report_fd = kfd_hide(K.bi->report_fd);
+
+    signal_init();
+    trap_init();
+    if ((r = fastcall_thread_init()) < 0)
+        kpanic("cannot set up the fastcall path: error %ld", -r);
+    r = fs_init();
+    if (r < 0)
+        kpanic("cannot set up the guest file system: error %ld", -r);
+    seal_fds();
+
+    unsigned long entry, gsp;
+    r = exec_load(bi_str(K.bi->exe), bi_str(K.bi->execfn), &entry, &gsp);
+    if (r < 0)
+        kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
+
+    /* From here every syscall outside kernel text traps into the kernel. */
+    r = hsys5(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
+              K.ktext_start, K.ktext_end - K.ktext_start, 0);
+    if (r < 0)
+        kpanic("cannot enable Syscall User Dispatch: error %ld", -r);
+    ls_enter_guest(entry, gsp);
+}

@@ -1,0 +1,70 @@
+/*
+ * The one dispatcher both paths enter: the generated table says, for each
+ * number, whether the host serves it unchanged, a kernel handler serves it,
+ * or it is unimplemented (ENOSYS, counted, reported at exit).
+ */
+#include "kernel.h"
+#include "syscall_table.h"
+
+static unsigned long enosys_count[LS_NR_SYSCALLS + 1];   /* last slot: numbers past the table */
+
+static long unimplemented(long nr)
+{
+    enosys_count[(unsigned long)nr < LS_NR_SYSCALLS ? nr : LS_NR_SYSCALLS]++;
+    return -ENOSYS;
+}
+
+/* Every call, traced: the slow path of ls_dispatch. */
+static long dispatch_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+                            int path)
+{
+    const struct syscall_desc *d =
+        (unsigned long)nr < LS_NR_SYSCALLS && syscall_table[nr].name ? &syscall_table[nr] : 0;
+    long args[6] = {a0, a1, a2, a3, a4, a5};
+    if (nr == __NR_exit_group || nr == __NR_exit)
+        trace_syscall(path, nr, args, 0, ~0UL);
+    unsigned long t0 = know_ns();
+    long r;
+    if (!d || d->level == LS_ENOSYS)
+        r = unimplemented(nr);
+    else if (d->level == LS_HOST)
+        r = hsys6(nr, a0, a1, a2, a3, a4, a5);
+    else
+        r = d->fn(a0, a1, a2, a3, a4, a5);
+    trace_syscall(path, nr, args, r, know_ns() - t0);
+    return r;
+}
+
+long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
+{
+    if (__builtin_expect(K.trace_fd >= 0, 0))
+        return dispatch_traced(nr, a0, a1, a2, a3, a4, a5, path);
+    if ((unsigned long)nr < LS_NR_SYSCALLS) {
+        const struct syscall_desc *d = &syscall_table[nr];
+        if (d->level == LS_HOST)
+            return hsys6(nr, a0, a1, a2, a3, a4, a5);
+        if (d->level == LS_KERNEL)
+            return d->fn(a0, a1, a2, a3, a4, a5);
+    }
+    return unimplemented(nr);
+}
+
+void report_unimplemented(void)
+{
+    if (K.report_fd < 0)
+        return;
+    for (unsigned long nr = 0; nr <= LS_NR_SYSCALLS; nr++) {
+        if (!enosys_count[nr])
+            continue;
+        const char *name = nr < LS_NR_SYSCALLS && syscall_table[nr].name ? syscall_table[nr].name
+                                                                           : "unknown";
+        kdprintf(K.report_fd, "enosys %s %lu %lu\n", name, nr, enosys_count[nr]);
+    }
+}
+
+unsigned long know_ns(void)
+{
+    struct timespec { long tv_sec, tv_nsec; } ts;
+    hsys2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, (long)&ts);
+    return ts.tv_sec * 1000000000UL + ts.tv_nsec;
+}

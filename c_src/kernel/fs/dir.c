@@ -1,0 +1,267 @@
+/*
+ * Directories: listing (getdents64, getdents), the working directory, and
+ * mkdir/rmdir.
+ *
+ * Image and synthetic directories are listed by the kernel: ".", "..", then
+ * the children, each record's d_off being the cookie to resume after it (the
+ * fd's cursor, which lseek sets).  Volume directories, the mount points
+ * included, are host fds and listed by the host.
+ */
+#include "fs.h"
+
+struct dbuf {
+    char *p;
+    size_t cap, used;
+    int old;                    /* struct linux_dirent (getdents) rather than linux_dirent64 */
+};
+
+/* Appends one record; 0 if it does not fit. */
+static int put_dent(struct dbuf *b, const struct dent *d, long off)
+{
+    size_t reclen;
+    char *r = b->p + b->used;
+    if (b->old) {
+        /* d_ino, d_off (unsigned long), d_reclen, d_name, NUL, pad, d_type at the end */
+        reclen = (8 + 8 + 2 + d->nlen + 2 + 7) & ~7UL;
+        if (b->used + reclen > b->cap)
+            return 0;
+        memset(r, 0, reclen);
+        *(unsigned long *)r = d->ino;
+        *(unsigned long *)(r + 8) = off;
+        *(unsigned short *)(r + 16) = reclen;
+        memcpy(r + 18, d->name, d->nlen);
+        r[reclen - 1] = d->type;
+    } else {
+        /* d_ino (u64), d_off (s64), d_reclen (u16), d_type (u8), d_name, NUL */
+        reclen = (8 + 8 + 2 + 1 + d->nlen + 1 + 7) & ~7UL;
+        if (b->used + reclen > b->cap)
+            return 0;
+        memset(r, 0, reclen);
+        *(unsigned long *)r = d->ino;
+        *(long *)(r + 8) = off;
+        *(unsigned short *)(r + 16) = reclen;
+        r[18] = d->type;
+        memcpy(r + 19, d->name, d->nlen);
+    }
+    b->used += reclen;
+    return 1;
+}
+
+/* The directory's own inode number for ".". */
+static unsigned long self_ino(const struct kofd *o)
+{
+    struct stat st;
+    long r;
+    if (o->kind == KF_IMAGE) {
+        r = img_stat(o->ent, o->path ? o->path : "/", &st);
+    } else {
+        struct fs_obj so = {FO_SYNTH, o->ent, o->arg};
+        r = synth_stat(&so, &st);
+    }
+    return r == 0 ? st.st_ino : 1;
+}
+
+static int next_dent(struct kofd *o, long *c, struct dent *d, struct dctx *x)
+{
+    if (*c == 0 || *c == 1) {
+        d->ino = self_ino(o);
+        d->type = FS_DT_DIR;
+        d->name = *c == 0 ? "." : "..";
+        d->nlen = *c + 1;
+        (*c)++;
+        return 1;
+    }
+    if (o->kind == KF_IMAGE)
+        return img_dir_next(o->path ? o->path : "/", c, d);
+    return synth_dir_next(o, c, d, x);
+}
+
+static long list_dir(int fd, void *buf, unsigned count, int old)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    struct kofd *o = fd_get(fd);
+    if (!o || o->kind == KF_HOST) {
+        kofd_put(o);
+        return hsys3(old ? __NR_getdents : __NR_getdents64, fd, (long)buf, count);
+    }
+    struct fs_obj so = {o->kind == KF_IMAGE ? FO_IMAGE : FO_SYNTH, o->ent, o->arg};
+    if (!obj_is_dir(&so)) {
+        kofd_put(o);
+        return -ENOTDIR;
+    }
+    struct dbuf b = {buf, count, 0, old};
+    struct dctx x = {0, 0, 0};
+    struct dent d;
+    long c = o->pos;
+    for (;;) {
+        long next = c;
+        if (!next_dent(o, &next, &d, &x))
+            break;
+        if (!put_dent(&b, &d, next))
+            break;
+        c = next;
+    }
+    long r = b.used;
+    if (r == 0) {
+        /* Nothing written: the end, or not even one record fits. */
+        long probe = c;
+        if (next_dent(o, &probe, &d, &x))
+            r = -EINVAL;
+    }
+    o->pos = c;
+    kfree(x.fds);
+    kofd_put(o);
+    return r;
+}
+
+/* Implements getdents64(2); differs from Linux in: image and synthetic
+ * directories are listed by the kernel (d_off is a cookie, see dir.c). */
+long sys_getdents64(int fd, void *buf, unsigned count)
+{
+    return list_dir(fd, buf, count, 0);
+}
+
+/* Implements getdents(2) (struct linux_dirent); as getdents64. */
+long sys_getdents(int fd, void *buf, unsigned count)
+{
+    return list_dir(fd, buf, count, 1);
+}
+
+/* Implements getcwd(2); differs from Linux in: the guest's cwd is a path the
+ * kernel holds, so it never reads "(unreachable)". */
+long sys_getcwd(char *buf, unsigned long size)
+{
+    char *c = kmalloc(LS_PATH_MAX);
+    if (!c)
+        return -ENOMEM;
+    cwd_get(c);
+    unsigned long n = strlen(c) + 1;
+    long r = n;
+    if (size < n)
+        r = -ERANGE;
+    else
+        memcpy(buf, c, n);
+    kfree(c);
+    return r;
+}
+
+long fs_chdir_path(const char *path)
+{
+    struct fs_node *n = node_new();
+    if (!n)
+        return -ENOMEM;
+    long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
+    if (r == 0 && n->o.type == FO_VOLUME) {
+        long fd = vol_open(n, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        r = fd < 0 ? fd : 0;
+        if (fd >= 0)
+            hsys1(__NR_close, fd);
+    } else if (r == 0 && !obj_is_dir(&n->o)) {
+        r = -ENOTDIR;
+    }
+    if (r == 0)
+        cwd_set(n->path);
+    node_free(n);
+    return r;
+}
+
+/* Implements chdir(2); differs from Linux in: search permission is not
+ * checked on image and synthetic directories. */
+long sys_chdir(const char *path)
+{
+    return fs_chdir_path(path);
+}
+
+/* Implements fchdir(2) by the guest path the fd was opened by. */
+long sys_fchdir(int fd)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    char *p = kmalloc(LS_PATH_MAX);
+    if (!p)
+        return -ENOMEM;
+    long r = fd_copy_path(fd, p, LS_PATH_MAX);
+    if (r == -ENOENT)
+        r = fd_host_open(fd) ? -ENOTDIR : -EBADF;
+    else if (r >= 0)
+        r = fs_chdir_path(p);
+    kfree(p);
+    return r;
+}
+
+/* Implements mkdirat(2); differs from Linux in: the image is read-only (EROFS). */
+long sys_mkdirat(int dirfd, const char *path, int mode)
+{
+    struct fs_node *n = node_new();
+    if (!n)
+        return -ENOMEM;
+    long r = fs_walk(dirfd, path, 0, n);
+    if (r == 0 && n->o.type == FO_VOLUME) {
+        if (vol_ro(n)) {
+            r = -EROFS;
+        } else {
+            const char *name;
+            long pfd = vol_parent(n, &name);
+            r = pfd;
+            if (pfd >= 0) {
+                r = hsys3(__NR_mkdirat, pfd, (long)name, mode);
+                hsys1(__NR_close, pfd);
+            }
+        }
+    } else if (r == 0) {
+        r = -EEXIST;
+    } else if (r == -ENOENT && n->missing) {
+        r = n->o.type == FO_IMAGE ? -EROFS : -EACCES;
+    }
+    node_free(n);
+    return r;
+}
+
+/* Implements mknodat(2) (FIFOs, sockets, regular files; devices as the host
+ * allows); differs from Linux in: the image is read-only (EROFS).
+ * (Not wired while the syscall table has mknodat as unimplemented.) */
+long sys_mknodat(int dirfd, const char *path, int mode, unsigned dev)
+{
+    struct fs_node *n = node_new();
+    if (!n)
+        return -ENOMEM;
+    long r = fs_walk(dirfd, path, 0, n);
+    if (r == 0 && n->o.type == FO_VOLUME) {
+        if (vol_ro(n)) {
+            r = -EROFS;
+        } else {
+            const char *name;
+            long pfd = vol_parent(n, &name);
+            r = pfd;
+            if (pfd >= 0) {
+                r = hsys4(__NR_mknodat, pfd, (long)name, mode, dev);
+                hsys1(__NR_close, pfd);
+            }
+        }
+    } else if (r == 0) {
+        r = -EEXIST;
+    } else if (r == -ENOENT && n->missing) {
+        r = n->o.type == FO_IMAGE ? -EROFS : -EACCES;
+    }
+    node_free(n);
+    return r;
+}
+
+/* Implements mknod(2) as mknodat(AT_FDCWD, ...). */
+long sys_mknod(const char *path, int mode, unsigned dev)
+{
+    return sys_mknodat(AT_FDCWD, path, mode, dev);
+}
+
+/* Implements mkdir(2) as mkdirat(AT_FDCWD, ...). */
+long sys_mkdir(const char *path, int mode)
+{
+    return sys_mkdirat(AT_FDCWD, path, mode);
+}
+
+/* Implements rmdir(2) as unlinkat(AT_FDCWD, path, AT_REMOVEDIR). */
+long sys_rmdir(const char *path)
+{
+    return sys_unlinkat(AT_FDCWD, path, AT_REMOVEDIR);
+}

@@ -1,0 +1,112 @@
+/*
+ * Descriptor calls: close, dup, fcntl, lseek.  The host does the work on the
+ * real descriptors; the kernel keeps its table in step and keeps the guest
+ * away from the kernel's own fds, which lie at and above K.nofile_limit.
+ */
+#include "fs.h"
+
+/* Implements close(2). */
+long sys_close(int fd)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    struct kofd *o = fd_detach(fd);
+    long r = hsys1(__NR_close, fd);
+    kofd_put(o);
+    return r;
+}
+
+/* Implements close_range(2); differs from Linux in: the range is cut at the
+ * guest's RLIMIT_NOFILE cap, so the kernel's fds above it stay open. */
+long sys_close_range(unsigned first, unsigned last, unsigned flags)
+{
+    if (first > last)
+        return -EINVAL;
+    if (K.nofile_limit > 0) {
+        if (first >= (unsigned)K.nofile_limit)
+            return 0;
+        if (last >= (unsigned)K.nofile_limit)
+            last = K.nofile_limit - 1;
+    }
+    if (!(flags & CLOSE_RANGE_CLOEXEC))
+        fd_detach_range(first, last);
+    return hsys3(__NR_close_range, first, last, flags);
+}
+
+/* A fresh fd made by the host from oldfd: checks it and shares oldfd's entry. */
+static long dup_done(long r, int oldfd)
+{
+    if (r < 0)
+        return r;
+    if (!fd_valid(r)) {
+        hsys1(__NR_close, r);
+        return -EMFILE;
+    }
+    if (fd_install(r, fd_get(oldfd)) < 0) {
+        hsys1(__NR_close, r);
+        return -ENOMEM;
+    }
+    return r;
+}
+
+/* Implements dup(2). */
+long sys_dup(int fd)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    return dup_done(hsys1(__NR_dup, fd), fd);
+}
+
+/* Implements dup2(2); newfd cannot name a kernel fd. */
+long sys_dup2(int oldfd, int newfd)
+{
+    if (!fd_valid(oldfd) || !fd_valid(newfd))
+        return -EBADF;
+    if (oldfd == newfd)
+        return fd_host_open(oldfd) ? newfd : -EBADF;
+    return dup_done(hsys2(__NR_dup2, oldfd, newfd), oldfd);
+}
+
+/* Implements dup3(2); newfd cannot name a kernel fd. */
+long sys_dup3(int oldfd, int newfd, int flags)
+{
+    if (!fd_valid(oldfd) || !fd_valid(newfd))
+        return -EBADF;
+    return dup_done(hsys3(__NR_dup3, oldfd, newfd, flags), oldfd);
+}
+
+/* Implements fcntl(2); differs from Linux in: F_DUPFD cannot reach the
+ * kernel's fds (EINVAL at or above the guest's RLIMIT_NOFILE cap).  All other
+ * commands are the host's. */
+long sys_fcntl(int fd, int cmd, long arg)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+        if (arg < 0 || !fd_valid(arg))
+            return -EINVAL;
+        return dup_done(hsys3(__NR_fcntl, fd, cmd, arg), fd);
+    }
+    return hsys3(__NR_fcntl, fd, cmd, arg);
+}
+
+/* Implements lseek(2); differs from Linux in: on an image or synthetic
+ * directory the offset is the getdents cookie (SEEK_SET to a d_off, or 0 to
+ * rewind; SEEK_CUR 0 tells it). */
+long sys_lseek(int fd, long off, int whence)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    struct kofd *o = fd_get(fd);
+    if (!o || o->kind == KF_HOST) {
+        kofd_put(o);
+        return hsys3(__NR_lseek, fd, off, whence);
+    }
+    long r = -EINVAL;
+    if (whence == 0 /* SEEK_SET */ && off >= 0)
+        r = o->pos = off;
+    else if (whence == 1 /* SEEK_CUR */ && off == 0)
+        r = o->pos;
+    kofd_put(o);
+    return r;
+}

@@ -1,0 +1,212 @@
+/*
+ * The per-fd table and the working directory: the only mutable file-system
+ * state.  Both sit behind one spin lock, held only for pointer updates and
+ * short copies, never across a host call that can block.
+ *
+ * Ordering that keeps the table right without holding the lock across host
+ * calls: close detaches the entry *before* the host close, and open records
+ * it *after* the host open returned the number, so a number reused by another
+ * thread in between is always recorded last.
+ */
+#include "fs.h"
+
+static int lockword;
+static struct kofd **ft;        /* indexed by fd; grown on demand */
+static long ftcap;
+static char cwd[LS_PATH_MAX] = "/";
+
+int fs_placeholder_fd = -1;
+
+void fs_lock(void)
+{
+    while (__atomic_exchange_n(&lockword, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&lockword, __ATOMIC_RELAXED))
+            __asm__ volatile("pause");
+}
+
+void fs_unlock(void)
+{
+    __atomic_store_n(&lockword, 0, __ATOMIC_RELEASE);
+}
+
+void fs_fork_child(void)
+{
+    lockword = 0;
+}
+
+int fd_valid(long fd)
+{
+    return fd >= 0 && (K.nofile_limit <= 0 || fd < K.nofile_limit);
+}
+
+int fd_host_open(long fd)
+{
+    return hsys2(__NR_fcntl, fd, F_GETFD) >= 0;
+}
+
+struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
+{
+    size_t pl = path ? strlen(path) + 1 : 0;
+    struct kofd *o = kmalloc(sizeof *o + pl);
+    if (!o)
+        return 0;
+    o->refs = 1;
+    o->kind = kind;
+    o->flags = flags;
+    o->ent = ent;
+    o->arg = arg;
+    o->pos = 0;
+    o->path = 0;
+    if (path) {
+        o->path = (char *)(o + 1);
+        memcpy(o->path, path, pl);
+    }
+    return o;
+}
+
+void kofd_put(struct kofd *o)
+{
+    if (!o)
+        return;
+    fs_lock();
+    int last = --o->refs == 0;
+    fs_unlock();
+    if (last)
+        kfree(o);
+}
+
+/* Makes room for index fd; called with the lock held. */
+static int grow(long fd)
+{
+    if (fd < ftcap)
+        return 0;
+    long cap = ftcap ? ftcap : 64;
+    while (cap <= fd)
+        cap *= 2;
+    struct kofd **n = kzalloc(cap * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    if (ft)
+        memcpy(n, ft, ftcap * sizeof *n);
+    kfree(ft);
+    ft = n;
+    ftcap = cap;
+    return 0;
+}
+
+int fd_install(int fd, struct kofd *o)
+{
+    struct kofd *old = 0;
+    int r = 0;
+    fs_lock();
+    if (fd < ftcap) {
+        old = ft[fd];
+        ft[fd] = o;
+    } else if (o) {
+        r = grow(fd);
+        if (r == 0)
+            ft[fd] = o;
+    }
+    fs_unlock();
+    kofd_put(old);
+    if (r < 0)
+        kofd_put(o);
+    return r;
+}
+
+struct kofd *fd_get(long fd)
+{
+    struct kofd *o = 0;
+    fs_lock();
+    if (fd >= 0 && fd < ftcap && (o = ft[fd]))
+        o->refs++;
+    fs_unlock();
+    return o;
+}
+
+struct kofd *fd_detach(long fd)
+{
+    struct kofd *o = 0;
+    fs_lock();
+    if (fd >= 0 && fd < ftcap) {
+        o = ft[fd];
+        ft[fd] = 0;
+    }
+    fs_unlock();
+    return o;
+}
+
+void fd_detach_range(unsigned long lo, unsigned long hi)
+{
+    for (unsigned long fd = lo; fd <= hi && (long)fd < ftcap; fd++)
+        kofd_put(fd_detach(fd));
+}
+
+long fd_copy_path(long fd, char *buf, size_t n)
+{
+    long r = -ENOENT;
+    fs_lock();
+    if (fd >= 0 && fd < ftcap && ft[fd] && ft[fd]->path)
+        r = strlcpy(buf, ft[fd]->path, n);
+    fs_unlock();
+    if (r >= (long)n)
+        r = -ENAMETOOLONG;
+    return r;
+}
+
+int fd_has_path(long fd)
+{
+    fs_lock();
+    int r = fd >= 0 && fd < ftcap && ft[fd] && ft[fd]->path;
+    fs_unlock();
+    return r;
+}
+
+long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path)
+{
+    if (hfd < 0)
+        return hfd;
+    if (!fd_valid(hfd)) {
+        hsys1(__NR_close, hfd);
+        return -EMFILE;
+    }
+    struct kofd *o = 0;
+    if (kind) {
+        o = kofd_new(kind, flags, ent, arg, path);
+        if (!o) {
+            hsys1(__NR_close, hfd);
+            return -ENOMEM;
+        }
+    }
+    if (fd_install(hfd, o) < 0) {
+        hsys1(__NR_close, hfd);
+        return -ENOMEM;
+    }
+    return hfd;
+}
+
+/* Exported to the rest of the kernel: the guest path fd was opened by.
+ * The pointer stays valid until fd is closed. */
+const char *fs_fd_path(int fd)
+{
+    const char *p = 0;
+    fs_lock();
+    if (fd >= 0 && fd < ftcap && ft[fd])
+        p = ft[fd]->path;
+    fs_unlock();
+    return p;
+}
+
+void cwd_get(char *buf)
+{
+    fs_lock();
+    memcpy(buf, cwd, strlen(cwd) + 1);
+    fs_unlock();
+}
+
+void cwd_set(const char *path)
+{
+    fs_lock();
+    strlcpy(cwd, path, sizeof cwd);
+    fs_unlock();
+}

@@ -1,0 +1,289 @@
+/*
+ * The guest kernel's file system: internal interface of c_src/kernel/fs/.
+ *
+ * Guest fd == host fd.  Every guest descriptor is a real host descriptor, so
+ * read/write/poll/mmap pass straight to the host.  The kernel keeps, per fd,
+ * only what it needs on top (struct kofd): what kind of object the fd stands
+ * for, the guest path it was opened by, and a directory cursor.  Fds with no
+ * entry (inherited stdio, pipes, sockets, memfds the guest made) are plain
+ * host objects with no path.
+ *
+ * The guest's name space is, from the most to the least specific:
+ *   - mounts (struct ls_mount): a guest directory served by a host directory,
+ *     resolved beneath it with openat2(RESOLVE_BENEATH);
+ *   - the synthetic trees /proc, /sys and /dev (synth.c);
+ *   - the image: the boot-info block's sorted entries (image.c), read-only.
+ * A path is walked (path.c) into a struct fs_node that says which of the
+ * three serves it; the handlers then act on the node.
+ */
+#ifndef LS_FS_H
+#define LS_FS_H
+
+#include "kernel.h"
+#include <linux/openat2.h>
+#include <linux/memfd.h>
+#include <linux/close_range.h>
+#include <linux/time_types.h>
+#include <linux/utime.h>
+#include <asm/statfs.h>
+
+/* ---- constants the uapi headers do not give a freestanding build ---- */
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+#define FS_DT_CHR 2
+#define FS_DT_DIR 4
+#define FS_DT_REG 8
+#define FS_DT_LNK 10
+#define FS_ST_RDONLY 0x0001
+#define FS_ST_VALID 0x0020     /* statfs f_flags is meaningful (glibc's statvfs relies on it) */
+
+/* glibc's dev_t encoding (gnu_dev_makedev), as struct stat carries it. */
+#define FS_MKDEV(ma, mi)                                                                      \
+    ((((unsigned long)(ma) & 0xfffUL) << 8) | (((unsigned long)(ma) & ~0xfffUL) << 32) |      \
+     ((unsigned long)(mi) & 0xffUL) | (((unsigned long)(mi) & ~0xffUL) << 12))
+#define FS_MAJOR(d) ((unsigned)((((d) >> 32) & 0xfffff000UL) | (((d) >> 8) & 0xfffUL)))
+#define FS_MINOR(d) ((unsigned)((((d) >> 12) & 0xffffff00UL) | ((d) & 0xffUL)))
+
+/* Fixed device numbers the guest sees for objects the kernel presents itself. */
+#define FS_DEV_IMAGE FS_MKDEV(0, 0x4c53)
+#define FS_DEV_PROC FS_MKDEV(0, 0x4c50)
+#define FS_DEV_SYS FS_MKDEV(0, 0x4c59)
+#define FS_DEV_DEV FS_MKDEV(0, 0x4c44)
+
+/* open(2) drops unknown flags, and all but these with O_PATH (openat2 would
+ * refuse them instead). */
+#define FS_VALID_OPEN_FLAGS                                                                \
+    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |  \
+     FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |   \
+     __O_SYNC | O_PATH | __O_TMPFILE)
+#define FS_O_PATH_FLAGS (O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC)
+
+/* ---- lock (fdtable.c): guards the fd table and the cwd ---- */
+void fs_lock(void);
+void fs_unlock(void);
+
+/* ---- open file descriptions (fdtable.c) ---- */
+enum {
+    KF_HOST = 1,        /* the host fd is the object (volume file, device, memfd, image file) */
+    KF_IMAGE,           /* placeholder fd for an image directory (or O_PATH symlink) */
+    KF_SYNTH,           /* placeholder fd for a synthetic directory (or O_PATH symlink) */
+};
+#define KF_F_IMAGE 1    /* KF_HOST: an image file; fstat is presented as the image's */
+#define KF_F_SYNTH 2    /* KF_HOST: a generated synthetic file */
+
+/* Shared by fds made with dup (like Linux's struct file); refcounted. */
+struct kofd {
+    int refs;
+    unsigned char kind, flags;  /* KF_*, KF_F_* */
+    int ent;                    /* image entry (-1: a virtual dir) or synthetic id */
+    int arg;                    /* synthetic argument (an fd number) */
+    long pos;                   /* directory cursor: the d_off cookie to resume from */
+    char *path;                 /* guest path (stored after the struct), or NULL */
+};
+
+/* Placeholder host fd that every IMAGE/SYNTH directory fd is a dup of. */
+extern int fs_placeholder_fd;
+
+int fd_valid(long fd);          /* 0 <= fd < the guest's RLIMIT_NOFILE cap */
+struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path);
+void kofd_put(struct kofd *o);
+/* Records o (reference taken over; NULL clears) as fd's entry, dropping any old one. */
+int fd_install(int fd, struct kofd *o);
+struct kofd *fd_get(long fd);   /* a new reference to fd's entry, or NULL */
+struct kofd *fd_detach(long fd);
+void fd_detach_range(unsigned long lo, unsigned long hi);
+/* Copies fd's guest path into buf: its length, -ENOENT if it has none. */
+long fd_copy_path(long fd, char *buf, size_t n);
+int fd_has_path(long fd);
+int fd_host_open(long fd);      /* non-zero if host fd is open */
+/* Finishes an open: checks the new host fd, records its entry (kind 0: none).
+ * Returns the fd or -errno (the host fd is closed on failure). */
+long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path);
+
+/* The guest's working directory (normalised absolute guest path). */
+void cwd_get(char *buf);        /* buf: LS_PATH_MAX bytes */
+void cwd_set(const char *path);
+
+/* ---- paths (path.c) ---- */
+enum { FO_IMAGE = 1, FO_VOLUME, FO_SYNTH };
+struct fs_obj {
+    int type;                   /* FO_* */
+    int ent;                    /* image entry (-1: virtual dir), mount index, or synthetic id */
+    int arg;                    /* synthetic argument */
+};
+
+struct fs_node {
+    struct fs_obj o;
+    int missing;                /* -ENOENT was for the last component only; o is its parent */
+    int dir_required;           /* the path ended in '/' */
+    char path[LS_PATH_MAX];     /* resolved, normalised absolute guest path */
+    char tmp[LS_PATH_MAX];      /* scratch: the walk's remainder, then the volume helpers' */
+};
+
+#define W_FOLLOW 1              /* follow a symlink in the last component */
+struct fs_node *node_new(void);
+void node_free(struct fs_node *n);
+/* Resolves guest path `path` relative to dirfd (AT_FDCWD: the cwd). */
+int fs_walk(long dirfd, const char *path, int wflags, struct fs_node *n);
+/* What serves normalised absolute path p (no symlinks followed). */
+int fs_classify(const char *p, struct fs_obj *o);
+int obj_is_dir(const struct fs_obj *o);
+int obj_is_link(const struct fs_obj *o);
+void path_pop(char *p);         /* "/a/b" -> "/a", "/a" -> "/" */
+const char *path_base(const char *p);
+
+/* ---- the image (image.c) ---- */
+int img_count(void);
+const struct ls_fs_entry *img_ent(int i);
+const char *img_path(int i);
+int img_lookup(const char *path);           /* entry index or -1 */
+int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is LS_ENT_DIR */
+long img_stat(int ent, const char *path, struct stat *st);
+void img_fix_stat(int ent, struct stat *st);  /* present a host stat as the image's */
+long img_data_memfd(int ent, int cloexec);
+long img_perm(int ent, int mode);           /* access(2) check */
+
+/* One directory entry produced for getdents. */
+struct dent {
+    unsigned long ino;
+    unsigned char type;
+    const char *name;
+    size_t nlen;
+    char nbuf[256];             /* a name made up on the fly (NAME_MAX + 1) */
+};
+/* Per-getdents-call context (the /proc/self/fd listing is gathered once). */
+struct dctx {
+    int loaded;
+    int nfds;
+    int *fds;
+};
+/* Produces the child at cookie *c (>= 2) and advances *c; 0 at the end. */
+int img_dir_next(const char *dir, long *c, struct dent *d);
+
+/* ---- mounts (volume.c) ---- */
+struct vmount {
+    const char *guest;          /* guest path without trailing '/' ("" for "/") */
+    size_t glen;
+    const char *host;
+    int root;                   /* O_PATH fd of the host directory (kernel-reserved) */
+    int ro;
+};
+extern struct vmount *fs_mnt;
+extern int fs_nmnt;
+int vol_init(void);
+int vol_find(const char *p);                /* mount serving p (longest match) or -1 */
+int vol_is_ancestor(const char *p);         /* p is a strict ancestor of a mount point */
+int vol_ro(const struct fs_node *n);
+const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root ("." = root) */
+/* openat2 of the node beneath its mount root (flags as open(2) would clean them). */
+long vol_open(struct fs_node *n, int flags, int mode);
+/* O_PATH|O_DIRECTORY fd of the node's parent beneath the mount; *name = last component. */
+long vol_parent(struct fs_node *n, const char **name);
+
+/* ---- synthetic trees (synth.c, synth_gen.c) ---- */
+enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
+/* What a synthetic file is generated from (synth_gen.c). */
+enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
+       SG_COMM, SG_MOUNTS, SG_MOUNTINFO };
+#define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
+#define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
+int synth_is_prefix(const char *p);
+int synth_lookup(const char *p, struct fs_obj *o);
+int synth_type(const struct fs_obj *o);
+/* The link's target into dst: its length, -ENOENT for an fd link with no
+ * guest path (the walk then stops at SID_FDHOST), -ENAMETOOLONG. */
+long synth_link_target(const struct fs_obj *o, char *dst, size_t cap);
+long synth_readlink(const struct fs_obj *o, char *buf, size_t size);
+long synth_stat(const struct fs_obj *o, struct stat *st);
+void synth_fix_stat(int id, struct stat *st);
+long synth_open(struct fs_node *n, int flags, int mode);
+long synth_perm(const struct fs_obj *o, int mode, int flags);
+int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);
+unsigned long synth_ino(const struct fs_obj *o);
+const char *synth_host_path(int id);        /* host path of a copied file or device */
+/* Generates synthetic file `gen` (see synth.c) into a sealed memfd. */
+long synth_generate(int gen, const char *path, int cloexec);
+long fs_pid(void);
+
+/* ---- shared helpers ---- */
+long perm_check(unsigned mode, unsigned uid, unsigned gid, int want);
+long stat_node(struct fs_node *n, int follow, struct stat *st);
+long stat_fd(long fd, struct stat *st);
+long fs_memfd_new(const char *name, int cloexec);
+long fs_memfd_seal(long fd, unsigned mode);
+long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode);
+long fs_chdir_path(const char *path);
+void fs_fork_child(void);       /* call in a forked child: resets the lock */
+
+/* ---- syscall handlers ---- */
+long sys_openat(int dirfd, const char *path, int flags, int mode);
+long sys_open(const char *path, int flags, int mode);
+long sys_creat(const char *path, int mode);
+long sys_close(int fd);
+long sys_close_range(unsigned first, unsigned last, unsigned flags);
+long sys_dup(int fd);
+long sys_dup2(int oldfd, int newfd);
+long sys_dup3(int oldfd, int newfd, int flags);
+long sys_fcntl(int fd, int cmd, long arg);
+long sys_lseek(int fd, long off, int whence);
+long sys_fstat(int fd, struct stat *st);
+long sys_stat(const char *path, struct stat *st);
+long sys_lstat(const char *path, struct stat *st);
+long sys_newfstatat(int dirfd, const char *path, struct stat *st, int flags);
+long sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx);
+long sys_statfs(const char *path, struct statfs *sf);
+long sys_fstatfs(int fd, struct statfs *sf);
+long sys_access(const char *path, int mode);
+long sys_faccessat(int dirfd, const char *path, int mode);
+long sys_faccessat2(int dirfd, const char *path, int mode, int flags);
+long sys_readlink(const char *path, char *buf, long size);
+long sys_readlinkat(int dirfd, const char *path, char *buf, long size);
+long sys_getcwd(char *buf, unsigned long size);
+long sys_chdir(const char *path);
+long sys_fchdir(int fd);
+long sys_mkdir(const char *path, int mode);
+long sys_mkdirat(int dirfd, const char *path, int mode);
+long sys_rmdir(const char *path);
+long sys_mknodat(int dirfd, const char *path, int mode, unsigned dev);
+long sys_mknod(const char *path, int mode, unsigned dev);
+long sys_fchmod(int fd, int mode);
+long sys_fchown(int fd, int uid, int gid);
+long sys_unlink(const char *path);
+long sys_unlinkat(int dirfd, const char *path, int flags);
+long sys_rename(const char *oldpath, const char *newpath);
+long sys_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+long sys_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                   unsigned flags);
+long sys_link(const char *oldpath, const char *newpath);
+long sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
+long sys_symlink(const char *target, const char *linkpath);
+long sys_symlinkat(const char *target, int newdirfd, const char *linkpath);
+long sys_chmod(const char *path, int mode);
+long sys_fchmodat(int dirfd, const char *path, int mode);
+long sys_chown(const char *path, int uid, int gid);
+long sys_lchown(const char *path, int uid, int gid);
+long sys_fchownat(int dirfd, const char *path, int uid, int gid, int flags);
+long sys_utimensat(int dirfd, const char *path, const struct __kernel_timespec *times, int flags);
+long sys_futimesat(int dirfd, const char *path, const struct __kernel_old_timeval *tv);
+long sys_utime(const char *path, const struct utimbuf *times);
+long sys_utimes(const char *path, const struct __kernel_old_timeval *tv);
+long sys_truncate(const char *path, long length);
+long sys_getdents64(int fd, void *buf, unsigned count);
+long sys_getxattr(const char *path, const char *name, void *value, unsigned long size);
+long sys_lgetxattr(const char *path, const char *name, void *value, unsigned long size);
+long sys_fgetxattr(int fd, const char *name, void *value, unsigned long size);
+long sys_listxattr(const char *path, char *list, unsigned long size);
+long sys_llistxattr(const char *path, char *list, unsigned long size);
+long sys_flistxattr(int fd, char *list, unsigned long size);
+long sys_setxattr(const char *path, const char *name, const void *value, unsigned long size,
+                  int flags);
+long sys_lsetxattr(const char *path, const char *name, const void *value, unsigned long size,
+                   int flags);
+long sys_fsetxattr(int fd, const char *name, const void *value, unsigned long size, int flags);
+long sys_removexattr(const char *path, const char *name);
+long sys_lremovexattr(const char *path, const char *name);
+long sys_fremovexattr(int fd, const char *name);
+long sys_getdents(int fd, void *buf, unsigned count);
+
+#endif

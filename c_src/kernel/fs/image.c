@@ -1,0 +1,293 @@
+/*
+ * The image: the boot-info block's entries, sorted by path (bytes), read-only.
+ *
+ * Because they are sorted, every descendant of a directory D lies in one run
+ * that starts just after D: the entries beginning "D/" (a run interleaved
+ * only with siblings such as "D-x" or "D.x", which sort between D and "D/").
+ * Listing D scans that run and keeps the entries with no further '/'.
+ */
+#include "fs.h"
+
+int img_count(void)
+{
+    return K.bi->nentries;
+}
+
+const struct ls_fs_entry *img_ent(int i)
+{
+    return (const struct ls_fs_entry *)(K.blk + K.bi->entries_off) + i;
+}
+
+const char *img_path(int i)
+{
+    return bi_str(img_ent(i)->path);
+}
+
+int img_lookup(const char *path)
+{
+    int lo = 0, hi = img_count();
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = strcmp(img_path(mid), path);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* First entry that sorts after path. */
+static int upper_bound(const char *path)
+{
+    int lo = 0, hi = img_count();
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(img_path(mid), path) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int img_kind(int ent)
+{
+    return ent < 0 ? LS_ENT_DIR : (int)img_ent(ent)->kind;
+}
+
+/* A virtual dir (an ancestor of a mount point, or "/", missing from the
+ * image) gets an inode number from its path. */
+static unsigned long vdir_ino(const char *path)
+{
+    unsigned long h = 5381;
+    while (*path)
+        h = h * 33 + (unsigned char)*path++;
+    return 0x40000000UL | (h & 0xffffff);
+}
+
+void img_fix_stat(int ent, struct stat *st)
+{
+    const struct ls_fs_entry *e = img_ent(ent);
+    st->st_dev = FS_DEV_IMAGE;
+    st->st_ino = ent + 1;
+    st->st_mode = S_IFREG | (e->mode & 07777);
+    st->st_nlink = 1;
+    st->st_uid = 0;
+    st->st_gid = 0;
+    st->st_rdev = 0;
+}
+
+long img_stat(int ent, const char *path, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = FS_DEV_IMAGE;
+    st->st_blksize = 4096;
+    if (ent < 0) {
+        st->st_ino = vdir_ino(path);
+        st->st_mode = S_IFDIR | 0755;
+        st->st_nlink = 2;
+        st->st_size = 4096;
+        st->st_blocks = 8;
+        return 0;
+    }
+    const struct ls_fs_entry *e = img_ent(ent);
+    st->st_ino = ent + 1;
+    st->st_nlink = 1;
+    switch (e->kind) {
+    case LS_ENT_DIR:
+        st->st_mode = S_IFDIR | (e->mode & 07777);
+        st->st_nlink = 2;
+        st->st_size = 4096;
+        st->st_blocks = 8;
+        return 0;
+    case LS_ENT_SYMLINK:
+        st->st_mode = S_IFLNK | 0777;
+        st->st_size = strlen(bi_str(e->target));
+        return 0;
+    case LS_ENT_DATA_FILE:
+        st->st_mode = S_IFREG | (e->mode & 07777);
+        st->st_size = e->data_size;
+        st->st_blocks = (e->data_size + 511) / 512;
+        return 0;
+    case LS_ENT_HOST_FILE: {
+        /* The host's size, blocks and times (Python checks .pyc against the
+         * source's mtime); identity and mode as the image presents it. */
+        long r = hsys4(__NR_newfstatat, AT_FDCWD, (long)bi_str(e->target), (long)st, 0);
+        if (r < 0)
+            return r;
+        img_fix_stat(ent, st);
+        return 0;
+    }
+    }
+    return -EIO;
+}
+
+long fs_memfd_new(const char *name, int cloexec)
+{
+    return hsys2(__NR_memfd_create, (long)name, MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0));
+}
+
+/* Rewinds, sets the mode the host reports, and seals the contents. */
+long fs_memfd_seal(long fd, unsigned mode)
+{
+    hsys3(__NR_lseek, fd, 0, 0 /* SEEK_SET */);
+    hsys2(__NR_fchmod, fd, mode);
+    hsys3(__NR_fcntl, fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    return fd;
+}
+
+long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode)
+{
+    long fd = fs_memfd_new(name, cloexec);
+    if (fd < 0)
+        return fd;
+    if (n) {
+        long w = kwrite_all(fd, data, n);
+        if (w < 0) {
+            hsys1(__NR_close, fd);
+            return w;
+        }
+    }
+    return fs_memfd_seal(fd, mode);
+}
+
+long img_data_memfd(int ent, int cloexec)
+{
+    const struct ls_fs_entry *e = img_ent(ent);
+    char name[64];
+    strlcpy(name, path_base(img_path(ent)), sizeof name);
+    return fs_sealed_memfd(name, K.blk + e->data_off, e->data_size, cloexec, e->mode & 07777);
+}
+
+long img_perm(int ent, int mode)
+{
+    int kind = img_kind(ent);
+    if ((mode & 2 /* W_OK */) && kind != LS_ENT_SYMLINK)
+        return -EROFS;
+    unsigned m = ent < 0 ? S_IFDIR | 0755 : img_ent(ent)->mode & 07777;
+    if (kind == LS_ENT_DIR)
+        m |= S_IFDIR;
+    return perm_check(m, 0, 0, mode);
+}
+
+long perm_check(unsigned mode, unsigned uid, unsigned gid, int want)
+{
+    want &= 7;
+    if (K.bi->uid == 0) {
+        /* root passes read and write; execute needs some x bit (or a dir). */
+        if ((want & 1) && !S_ISDIR(mode) && !(mode & 0111))
+            return -EACCES;
+        return 0;
+    }
+    unsigned bits = K.bi->uid == uid ? mode >> 6 : K.bi->gid == gid ? mode >> 3 : mode;
+    return (want & ~bits & 7) ? -EACCES : 0;
+}
+
+/* strcmp(s, a[0..al) + "/" + b) without building the string. */
+static int cmp_join(const char *s, const char *a, size_t al, const char *b)
+{
+    for (size_t i = 0; i < al; i++, s++)
+        if ((unsigned char)*s != (unsigned char)a[i])
+            return (unsigned char)*s - (unsigned char)a[i];
+    if (*s != '/')
+        return (unsigned char)*s - '/';
+    s++;
+    while (*s && *s == *b)
+        s++, b++;
+    return (unsigned char)*s - (unsigned char)*b;
+}
+
+/* Entry index of dir[0..dl) + "/" + name, or -1. */
+static int img_lookup_child(const char *dir, size_t dl, const char *name)
+{
+    int lo = 0, hi = img_count();
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = cmp_join(img_path(mid), dir, dl, name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static unsigned char dtype_of(int kind)
+{
+    switch (kind) {
+    case LS_ENT_DIR:
+        return FS_DT_DIR;
+    case LS_ENT_SYMLINK:
+        return FS_DT_LNK;
+    default:
+        return FS_DT_REG;
+    }
+}
+
+static const char *const synth_roots[] = {"/proc", "/sys", "/dev"};
+
+/*
+ * Cookies: 2 = start; 3+i = scan the image from entry i; 3+N+k = the k-th
+ * extra candidate: mount points (k < nmounts) and, below "/", the synthetic
+ * roots, listed when the image has no entry of that name.
+ */
+int img_dir_next(const char *dir, long *c, struct dent *d)
+{
+    long n = img_count();
+    size_t dl = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+    if (*c == 2)
+        *c = 3 + upper_bound(dir);
+    for (; *c >= 3 && *c < 3 + n; (*c)++) {
+        int i = *c - 3;
+        const char *s = img_path(i);
+        if (strncmp(s, dir, dl) != 0 || (s[dl] != '/' && s[dl] > '/'))
+            break;                      /* past the run of descendants */
+        if (s[dl] != '/')
+            continue;                   /* a sibling like "D-x" */
+        const char *name = s + dl + 1;
+        if (!*name || strchr(name, '/'))
+            continue;                   /* a deeper descendant */
+        d->ino = i + 1;
+        d->type = dtype_of(img_ent(i)->kind);
+        d->name = name;
+        d->nlen = strlen(name);
+        (*c)++;
+        return 1;
+    }
+    if (*c < 3 + n)
+        *c = 3 + n;
+    long nextra = fs_nmnt + (dl == 0 ? (long)LS_ARRAY_SIZE(synth_roots) : 0);
+    for (; *c < 3 + n + nextra; (*c)++) {
+        long k = *c - 3 - n;
+        const char *g = k < fs_nmnt ? fs_mnt[k].guest : synth_roots[k - fs_nmnt];
+        if (strncmp(g, dir, dl) != 0 || g[dl] != '/' || !g[dl + 1])
+            continue;
+        const char *name = g + dl + 1;
+        size_t nl = 0;
+        while (name[nl] && name[nl] != '/')
+            nl++;
+        /* Skip names the image lists, and names an earlier mount gave. */
+        if (nl >= sizeof d->nbuf)
+            continue;
+        memcpy(d->nbuf, name, nl);
+        d->nbuf[nl] = 0;
+        int dup = 0;
+        for (long j = 0; j < k && j < fs_nmnt && !dup; j++)
+            dup = strncmp(fs_mnt[j].guest, g, dl + 1 + nl) == 0 &&
+                  (fs_mnt[j].guest[dl + 1 + nl] == 0 || fs_mnt[j].guest[dl + 1 + nl] == '/');
+        if (dup || img_lookup_child(dir, dl, d->nbuf) >= 0)
+            continue;
+        d->ino = 0x30000 + k;
+        d->type = FS_DT_DIR;
+        d->name = d->nbuf;
+        d->nlen = nl;
+        (*c)++;
+        return 1;
+    }
+    return 0;
+}

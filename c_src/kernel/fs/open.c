@@ -1,0 +1,191 @@
+/*
+ * open(2) and friends, the loader's open, and file-system start-up.
+ *
+ * What an open returns, by what the walk found:
+ *   volume path   the host fd from openat2 beneath the mount root;
+ *   image file    HOST_FILE: the host file at `target`, read-only;
+ *                 DATA_FILE: a sealed memfd holding the bytes;
+ *   image dir     a dup of the kernel's placeholder memfd, with a KF_IMAGE
+ *                 entry (getdents, fstat, fchdir and the *at calls know it by that);
+ *   synthetic     see synth_open.
+ * The image is a read-only root: write access, O_TRUNC or creating a file in
+ * it fails with EROFS.
+ */
+#include "fs.h"
+
+static int wants_write(int flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) ||
+           (flags & __O_TMPFILE) == __O_TMPFILE;
+}
+
+static long placeholder_dup(int cloexec)
+{
+    return hsys3(__NR_fcntl, fs_placeholder_fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+}
+
+static long open_image(struct fs_node *n, int flags)
+{
+    int ent = n->o.ent;
+    int kind = img_kind(ent);
+    int cloexec = flags & O_CLOEXEC;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return -EEXIST;
+    if (kind == LS_ENT_DIR) {
+        if ((flags & __O_TMPFILE) == __O_TMPFILE)
+            return -EROFS;
+        if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
+            return -EISDIR;
+        return fs_install(placeholder_dup(cloexec), KF_IMAGE, 0, ent, 0, n->path);
+    }
+    if (flags & O_DIRECTORY)
+        return -ENOTDIR;
+    if (kind == LS_ENT_SYMLINK) {
+        /* Reached only with O_NOFOLLOW: Linux opens the link itself for O_PATH. */
+        if (!(flags & O_PATH))
+            return -ELOOP;
+        return fs_install(placeholder_dup(cloexec), KF_IMAGE, 0, ent, 0, n->path);
+    }
+    if (!(flags & O_PATH) && wants_write(flags))
+        return -EROFS;
+    long fd;
+    if (kind == LS_ENT_HOST_FILE) {
+        int hf = O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_PATH | O_NOCTTY));
+        fd = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(img_ent(ent)->target), hf, 0);
+    } else {
+        fd = img_data_memfd(ent, cloexec);
+    }
+    return fs_install(fd, KF_HOST, KF_F_IMAGE, ent, 0, n->path);
+}
+
+static long open_volume(struct fs_node *n, int flags, int mode)
+{
+    long fd;
+    if (vol_ro(n) && !(flags & O_PATH)) {
+        if (wants_write(flags))
+            return -EROFS;
+        if (flags & O_CREAT) {
+            /* An existing file may be opened; creating one may not. */
+            fd = vol_open(n, flags & ~(O_CREAT | O_EXCL), 0);
+            if (fd == -ENOENT)
+                return -EROFS;
+            if (fd >= 0 && (flags & O_EXCL)) {
+                hsys1(__NR_close, fd);
+                return -EEXIST;
+            }
+            return fs_install(fd, KF_HOST, 0, 0, 0, n->path);
+        }
+    }
+    fd = vol_open(n, flags, mode);
+    return fs_install(fd, KF_HOST, 0, 0, 0, n->path);
+}
+
+/* Implements openat(2); differs from Linux in: the image is read-only
+ * (EROFS); image and synthetic directories are placeholder fds that only
+ * getdents, fstat, fchdir, lseek and *at() understand (read gives 0, not
+ * EISDIR); volume symlinks to absolute paths do not resolve (openat2
+ * RESOLVE_BENEATH), and ".." inside a volume is lexical. */
+long sys_openat(int dirfd, const char *path, int flags, int mode)
+{
+    flags &= FS_VALID_OPEN_FLAGS;
+    if (flags & O_PATH)
+        flags &= FS_O_PATH_FLAGS;
+    if ((flags & __O_TMPFILE) && !(flags & O_DIRECTORY))
+        return -EINVAL;
+    struct fs_node *n = node_new();
+    if (!n)
+        return -ENOMEM;
+    int excl = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+    int wf = (flags & O_NOFOLLOW) || excl ? 0 : W_FOLLOW;
+    long r = fs_walk(dirfd, path, wf, n);
+    if (r == 0) {
+        switch (n->o.type) {
+        case FO_VOLUME:
+            r = open_volume(n, flags, mode);
+            break;
+        case FO_IMAGE:
+            r = open_image(n, flags);
+            break;
+        default:
+            r = synth_open(n, flags, mode);
+            break;
+        }
+    } else if (r == -ENOENT && n->missing && (flags & O_CREAT)) {
+        r = n->o.type == FO_IMAGE ? -EROFS : -EACCES;
+    }
+    node_free(n);
+    return r;
+}
+
+/* Implements open(2) as openat(AT_FDCWD, ...). */
+long sys_open(const char *path, int flags, int mode)
+{
+    return sys_openat(AT_FDCWD, path, flags, mode);
+}
+
+/* Implements creat(2) as open(O_CREAT|O_WRONLY|O_TRUNC). */
+long sys_creat(const char *path, int mode)
+{
+    return sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+/* For the ELF loader: a regular file, following symlinks, O_RDONLY and
+ * close-on-exec, in the guest's fd range, with no table entry (the caller
+ * closes it with a host close).  Directories give EACCES, like execve. */
+long fs_open_exec(const char *guest_path)
+{
+    struct fs_node *n = node_new();
+    if (!n)
+        return -ENOMEM;
+    long fd = fs_walk(AT_FDCWD, guest_path, W_FOLLOW, n);
+    if (fd == 0) {
+        fd = -EACCES;
+        if (n->o.type == FO_VOLUME) {
+            fd = vol_open(n, O_RDONLY | O_CLOEXEC, 0);
+            struct stat st;
+            if (fd >= 0 && (hsys2(__NR_fstat, fd, (long)&st) < 0 || !S_ISREG(st.st_mode))) {
+                hsys1(__NR_close, fd);
+                fd = -EACCES;
+            }
+        } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_HOST_FILE) {
+            fd = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(img_ent(n->o.ent)->target),
+                       O_RDONLY | O_CLOEXEC, 0);
+        } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_DATA_FILE) {
+            fd = img_data_memfd(n->o.ent, 1);
+        } else if (n->o.type == FO_SYNTH && synth_type(&n->o) == ST_FDHOST) {
+            char hp[40];
+            ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", n->o.arg);
+            fd = hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | O_CLOEXEC, 0);
+        }
+    }
+    node_free(n);
+    if (fd >= 0 && !fd_valid(fd)) {
+        hsys1(__NR_close, fd);
+        fd = -EMFILE;
+    }
+    return fd;
+}
+
+/* Mount roots, the placeholder memfd for directory fds, and the cwd. */
+int fs_init(void)
+{
+    int r = vol_init();
+    if (r < 0)
+        return r;
+    long fd = fs_sealed_memfd("libsubst-dir", 0, 0, 1, 0555);
+    if (fd < 0)
+        return fd;
+    fs_placeholder_fd = kfd_hide(fd);
+    if (fs_placeholder_fd < 0) {
+        hsys1(__NR_close, fd);
+        return fs_placeholder_fd;
+    }
+    const char *c = bi_str(K.bi->cwd);
+    if (!*c)
+        c = "/";
+    cwd_set("/");
+    r = fs_chdir_path(c);
+    if (r < 0)
+        kwarn("working directory %s: error %d", c, -r);
+    return r;
+}

@@ -1,0 +1,240 @@
+/*
+ * The path walk: a guest path (absolute, or relative to the cwd or to a
+ * dirfd's recorded guest path) becomes a normalised absolute guest path and
+ * the object that serves it (struct fs_obj).
+ *
+ * Components are taken one at a time; "" and "." are skipped and ".." pops
+ * (never above "/").  After each step the path so far is classified:
+ *   - at or below a mount point: from there on the walk is lexical, and the
+ *     host resolves the rest beneath the mount's root (symlinks inside a
+ *     volume are the host's business);
+ *   - under /proc, /sys or /dev: the synthetic trees;
+ *   - otherwise the image, where a symlink met before the last component (or
+ *     as the last one when following) is expanded: its target replaces the
+ *     component in the remaining path, an absolute target restarting at "/".
+ * At most 40 expansions (ELOOP), as Linux.  No recursion: the remaining path
+ * lives in n->tmp and the expansion is spliced into it.
+ */
+#include "fs.h"
+
+#define MAX_LINKS 40
+
+struct fs_node *node_new(void)
+{
+    return kmalloc(sizeof(struct fs_node));
+}
+
+void node_free(struct fs_node *n)
+{
+    kfree(n);
+}
+
+void path_pop(char *p)
+{
+    char *s = strrchr(p, '/');
+    if (!s || s == p)
+        p[1] = 0, p[0] = '/';
+    else
+        *s = 0;
+}
+
+const char *path_base(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s && s[1] ? s + 1 : p;
+}
+
+int fs_classify(const char *p, struct fs_obj *o)
+{
+    o->arg = 0;
+    int m = vol_find(p);
+    if (m >= 0) {
+        o->type = FO_VOLUME;
+        o->ent = m;
+        return 0;
+    }
+    if (synth_is_prefix(p))
+        return synth_lookup(p, o);
+    o->type = FO_IMAGE;
+    o->ent = img_lookup(p);
+    if (o->ent >= 0)
+        return 0;
+    if ((p[0] == '/' && p[1] == 0) || vol_is_ancestor(p))
+        return 0;                       /* a virtual directory */
+    return -ENOENT;
+}
+
+int obj_is_dir(const struct fs_obj *o)
+{
+    switch (o->type) {
+    case FO_VOLUME:
+        return 1;                       /* the host decides */
+    case FO_IMAGE:
+        return img_kind(o->ent) == LS_ENT_DIR;
+    case FO_SYNTH:
+        return synth_type(o) == ST_DIR;
+    }
+    return 0;
+}
+
+int obj_is_link(const struct fs_obj *o)
+{
+    if (o->type == FO_IMAGE)
+        return img_kind(o->ent) == LS_ENT_SYMLINK;
+    if (o->type == FO_SYNTH)
+        return synth_type(o) == ST_LINK;
+    return 0;
+}
+
+/* Where a relative walk starts: the cwd, or dirfd's recorded guest path. */
+static int base_path(long dirfd, char *p)
+{
+    if (dirfd == AT_FDCWD) {
+        cwd_get(p);
+        return 0;
+    }
+    if (!fd_valid(dirfd))
+        return -EBADF;
+    long r = fd_copy_path(dirfd, p, LS_PATH_MAX);
+    if (r == -ENOENT)
+        return fd_host_open(dirfd) ? -ENOTDIR : -EBADF;
+    return r < 0 ? r : 0;
+}
+
+/*
+ * Replaces the link component that ended at t[i] by the link's target: the
+ * remaining path t+i (empty or starting with '/') is moved to the end of the
+ * buffer, the target written at the start, and the remainder moved back
+ * behind it.  p loses the link's name (or restarts at "/").
+ */
+static int expand(struct fs_node *n, const struct fs_obj *o, size_t i)
+{
+    char *t = n->tmp;
+    size_t rl = strlen(t + i);
+    char *rest = t + LS_PATH_MAX - rl - 1;
+    memmove(rest, t + i, rl + 1);
+    size_t cap = LS_PATH_MAX - rl - 1;
+    long tl;
+    if (o->type == FO_IMAGE) {
+        const char *tgt = bi_str(img_ent(o->ent)->target);
+        tl = strlen(tgt);
+        if ((size_t)tl >= cap)
+            return -ENAMETOOLONG;
+        memcpy(t, tgt, tl);
+    } else {
+        tl = synth_link_target(o, t, cap);
+        if (tl < 0)
+            return tl;
+    }
+    if (tl == 0)
+        return -ENOENT;
+    memmove(t + tl, rest, rl + 1);
+    if (t[0] == '/') {
+        n->path[0] = '/';
+        n->path[1] = 0;
+    } else {
+        path_pop(n->path);
+    }
+    return 0;
+}
+
+int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
+{
+    char *p = n->path, *t = n->tmp;
+    n->missing = 0;
+    n->dir_required = 0;
+    if (!gpath)
+        return -EFAULT;
+    size_t len = strnlen(gpath, LS_PATH_MAX);
+    if (len >= LS_PATH_MAX)
+        return -ENAMETOOLONG;
+    if (len == 0)
+        return -ENOENT;
+    if (gpath[0] == '/') {
+        p[0] = '/';
+        p[1] = 0;
+    } else {
+        int r = base_path(dirfd, p);
+        if (r < 0)
+            return r;
+    }
+    memcpy(t, gpath, len + 1);
+
+    struct fs_obj cur;
+    int r = fs_classify(p, &cur);
+    if (r < 0)
+        return r;
+    int links = 0;
+    size_t i = 0;
+    for (;;) {
+        while (t[i] == '/')
+            i++;
+        if (!t[i])
+            break;
+        const char *name = t + i;
+        size_t nl = 0;
+        while (name[nl] && name[nl] != '/')
+            nl++;
+        i += nl;
+        size_t j = i;
+        while (t[j] == '/')
+            j++;
+        int last = t[j] == 0;
+        int slash = last && t[i] == '/';
+        if (last)
+            n->dir_required = slash;
+        if (!obj_is_dir(&cur))
+            return -ENOTDIR;
+        if (nl == 1 && name[0] == '.')
+            continue;
+        if (nl == 2 && name[0] == '.' && name[1] == '.') {
+            path_pop(p);
+            r = fs_classify(p, &cur);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        size_t pl = strlen(p);
+        if (pl == 1)
+            pl = 0;                     /* p is "/" */
+        if (pl + 1 + nl >= LS_PATH_MAX)
+            return -ENAMETOOLONG;
+        struct fs_obj parent = cur;
+        p[pl] = '/';
+        memcpy(p + pl + 1, name, nl);
+        p[pl + 1 + nl] = 0;
+        r = fs_classify(p, &cur);
+        if (r == -ENOENT && last) {
+            n->missing = 1;
+            n->o = parent;
+            return r;
+        }
+        if (r < 0)
+            return r;
+        if (!obj_is_link(&cur) || (last && !slash && !(wflags & W_FOLLOW)))
+            continue;
+        if (cur.type == FO_SYNTH && cur.ent == SID_FDLINK) {
+            /* /proc/self/fd/N of an fd with no guest path names the host
+             * object itself; nothing can be below it. */
+            if (!fd_has_path(cur.arg)) {
+                if (!last)
+                    return -ENOTDIR;
+                cur.ent = SID_FDHOST;
+                continue;
+            }
+        }
+        if (++links > MAX_LINKS)
+            return -ELOOP;
+        r = expand(n, &cur, i);
+        if (r < 0)
+            return r;
+        i = 0;
+        r = fs_classify(p, &cur);
+        if (r < 0)
+            return r;
+    }
+    n->o = cur;
+    if (n->dir_required && !obj_is_dir(&cur))
+        return -ENOTDIR;
+    return 0;
+}

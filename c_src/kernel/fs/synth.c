@@ -1,0 +1,339 @@
+/*
+ * The synthetic trees /proc, /sys and /dev: a fixed table of nodes.  Files
+ * are generated at open into a sealed memfd (synth_gen.c), so read, lseek,
+ * fstat and mmap work on them as on any host fd; directories are placeholder
+ * fds listed by synth_dir_next; /dev nodes are the host's device nodes.
+ *
+ * /proc/self is a symlink to /proc/<pid> (the host pid: fs_pid), as in Linux.
+ * /proc/<pid>/fd/N is a symlink to the guest path fd N was opened by; an fd
+ * with no guest path (stdio, a pipe, a socket) is a host object, reached by
+ * reopening the host's /proc/self/fd/N, and reads as the host's readlink
+ * ("pipe:[123]").
+ */
+#include "synth.h"
+#include <asm/ioctls.h>
+
+/* Absolute paths; every directory's children follow it in no particular order. */
+const struct synth_ent synth_gtab[] = {
+    {"/proc", ST_DIR, 0, 0},
+    {"/proc/self", ST_LINK, SL_SELF, 0},
+    {"/proc/thread-self", ST_LINK, SL_SELF, 0},
+    {"/proc/meminfo", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/cpuinfo", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/stat", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/uptime", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/loadavg", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/version", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/mounts", ST_LINK, SL_FIXED, "self/mounts"},
+    {"/proc/sys", ST_DIR, 0, 0},
+    {"/proc/sys/kernel", ST_DIR, 0, 0},
+    {"/proc/sys/kernel/hostname", ST_FILE, SG_HOSTNAME, 0},
+    {"/proc/sys/kernel/ostype", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/kernel/osrelease", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/kernel/pid_max", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/vm", ST_DIR, 0, 0},
+    {"/proc/sys/vm/overcommit_memory", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys", ST_DIR, 0, 0},
+    {"/sys/devices", ST_DIR, 0, 0},
+    {"/sys/devices/system", ST_DIR, 0, 0},
+    {"/sys/devices/system/cpu", ST_DIR, 0, 0},
+    {"/sys/devices/system/cpu/online", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/devices/system/cpu/possible", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/devices/system/cpu/present", ST_FILE, SG_HOSTCOPY, 0},
+    {"/dev", ST_DIR, 0, 0},
+    {"/dev/null", ST_CHR, 0, 0},
+    {"/dev/zero", ST_CHR, 0, 0},
+    {"/dev/full", ST_CHR, 0, 0},
+    {"/dev/random", ST_CHR, 0, 0},
+    {"/dev/urandom", ST_CHR, 0, 0},
+    {"/dev/tty", ST_CHR, 0, 0},         /* only while the guest's fd 0 is a terminal */
+    {"/dev/stdin", ST_LINK, SL_FIXED, "/proc/self/fd/0"},
+    {"/dev/stdout", ST_LINK, SL_FIXED, "/proc/self/fd/1"},
+    {"/dev/stderr", ST_LINK, SL_FIXED, "/proc/self/fd/2"},
+    {"/dev/fd", ST_LINK, SL_FIXED, "/proc/self/fd"},
+};
+const int synth_ng = LS_ARRAY_SIZE(synth_gtab);
+
+/* Below /proc/<pid>; entry 0 is the directory itself, the last is "/fd". */
+const struct synth_ent synth_ptab[] = {
+    {"", ST_DIR, 0, 0},
+    {"/stat", ST_FILE, SG_STAT, 0},
+    {"/status", ST_FILE, SG_STATUS, 0},
+    {"/maps", ST_FILE, SG_MAPS, 0},
+    {"/cmdline", ST_FILE, SG_CMDLINE, 0},
+    {"/environ", ST_FILE, SG_ENVIRON, 0},
+    {"/comm", ST_FILE, SG_COMM, 0},
+    {"/mounts", ST_FILE, SG_MOUNTS, 0},
+    {"/mountinfo", ST_FILE, SG_MOUNTINFO, 0},
+    {"/exe", ST_LINK, SL_EXE, 0},
+    {"/cwd", ST_LINK, SL_CWD, 0},
+    {"/root", ST_LINK, SL_FIXED, "/"},
+    {"/fd", ST_DIR, 0, 0},
+};
+const int synth_np = LS_ARRAY_SIZE(synth_ptab);
+
+static const struct synth_ent fdlink_ent = {"", ST_LINK, 0, 0};
+static const struct synth_ent fdhost_ent = {"", ST_FDHOST, 0, 0};
+
+static const struct synth_ent *sent(int id)
+{
+    if (id >= 0 && id < synth_ng)
+        return &synth_gtab[id];
+    if (id >= SID_P && id < SID_P + synth_np)
+        return &synth_ptab[id - SID_P];
+    return id == SID_FDLINK ? &fdlink_ent : &fdhost_ent;
+}
+
+long fs_pid(void)
+{
+    return hsys0(__NR_getpid);
+}
+
+int synth_have_tty(void)
+{
+    unsigned long termios[8];
+    return hsys3(__NR_ioctl, 0, TCGETS, (long)termios) >= 0;
+}
+
+static int starts(const char *p, const char *pre)
+{
+    size_t n = strlen(pre);
+    return strncmp(p, pre, n) == 0 && (p[n] == 0 || p[n] == '/');
+}
+
+int synth_is_prefix(const char *p)
+{
+    return starts(p, "/proc") || starts(p, "/sys") || starts(p, "/dev");
+}
+
+/* Parses a decimal number that runs to the end of s or to a '/'. */
+long synth_parse_num(const char **s)
+{
+    const char *p = *s;
+    long v = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > 0x7fffffff)
+            return -1;
+    }
+    if (*p && *p != '/')
+        return -1;
+    *s = p;
+    return v;
+}
+
+int synth_lookup(const char *p, struct fs_obj *o)
+{
+    o->type = FO_SYNTH;
+    o->arg = 0;
+    if (strncmp(p, "/proc/", 6) == 0 && p[6] >= '0' && p[6] <= '9') {
+        const char *s = p + 6;
+        if (synth_parse_num(&s) != fs_pid())
+            return -ENOENT;
+        for (int i = 0; i < synth_np; i++)
+            if (strcmp(s, synth_ptab[i].path) == 0) {
+                o->ent = SID_P + i;
+                return 0;
+            }
+        if (strncmp(s, "/fd/", 4) == 0) {
+            s += 4;
+            long fd = synth_parse_num(&s);
+            if (fd >= 0 && !*s && fd_valid(fd) && fd_host_open(fd)) {
+                o->ent = SID_FDLINK;
+                o->arg = fd;
+                return 0;
+            }
+        }
+        return -ENOENT;
+    }
+    for (int i = 0; i < synth_ng; i++)
+        if (strcmp(p, synth_gtab[i].path) == 0) {
+            if (strcmp(p, "/dev/tty") == 0 && !synth_have_tty())
+                return -ENOENT;
+            o->ent = i;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+int synth_type(const struct fs_obj *o)
+{
+    return sent(o->ent)->type;
+}
+
+const char *synth_host_path(int id)
+{
+    return sent(id)->path;
+}
+
+static long put_str(const char *s, char *dst, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n >= cap)
+        return -ENAMETOOLONG;
+    memcpy(dst, s, n + 1);
+    return n;
+}
+
+long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
+{
+    if (o->ent == SID_FDLINK)
+        return fd_copy_path(o->arg, dst, cap);
+    const struct synth_ent *e = sent(o->ent);
+    char num[24];
+    switch (e->gen) {
+    case SL_SELF:
+        ksnprintf(num, sizeof num, "%ld", fs_pid());
+        return put_str(num, dst, cap);
+    case SL_FIXED:
+        return put_str(e->aux, dst, cap);
+    case SL_EXE: {
+        /* AT_EXECFN, unless relative (it would resolve from /proc/<pid>). */
+        const char *x = bi_str(K.bi->execfn);
+        return put_str(x[0] == '/' ? x : bi_str(K.bi->exe), dst, cap);
+    }
+    case SL_CWD: {
+        char *c = kmalloc(LS_PATH_MAX);
+        if (!c)
+            return -ENOMEM;
+        cwd_get(c);
+        long r = put_str(c, dst, cap);
+        kfree(c);
+        return r;
+    }
+    }
+    return -EINVAL;
+}
+
+long synth_readlink(const struct fs_obj *o, char *buf, size_t size)
+{
+    if (o->ent == SID_FDLINK && !fd_has_path(o->arg)) {
+        char hp[40];
+        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        return hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)buf, size);
+    }
+    char *t = kmalloc(LS_PATH_MAX);
+    if (!t)
+        return -ENOMEM;
+    long n = synth_link_target(o, t, LS_PATH_MAX);
+    if (n >= 0) {
+        if ((size_t)n > size)
+            n = size;
+        memcpy(buf, t, n);
+    }
+    kfree(t);
+    return n;
+}
+
+unsigned long synth_ino(const struct fs_obj *o)
+{
+    if (o->ent == SID_FDLINK || o->ent == SID_FDHOST)
+        return 0x20000UL + o->arg;
+    return 0x10000UL + o->ent;
+}
+
+static unsigned long tree_dev(int id)
+{
+    if (id < synth_ng && starts(synth_gtab[id].path, "/sys"))
+        return FS_DEV_SYS;
+    if (id < synth_ng && starts(synth_gtab[id].path, "/dev"))
+        return FS_DEV_DEV;
+    return FS_DEV_PROC;
+}
+
+void synth_fix_stat(int id, struct stat *st)
+{
+    st->st_dev = tree_dev(id);
+    st->st_ino = 0x10000UL + id;
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_uid = id >= SID_P ? K.bi->uid : 0;
+    st->st_gid = id >= SID_P ? K.bi->gid : 0;
+}
+
+long synth_stat(const struct fs_obj *o, struct stat *st)
+{
+    const struct synth_ent *e = sent(o->ent);
+    char hp[40];
+    switch (e->type) {
+    case ST_CHR:
+        return hsys4(__NR_newfstatat, AT_FDCWD, (long)e->path, (long)st, 0);
+    case ST_FDHOST:
+        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        return hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)st, 0);
+    }
+    memset(st, 0, sizeof *st);
+    st->st_dev = tree_dev(o->ent);
+    st->st_ino = synth_ino(o);
+    st->st_blksize = 1024;
+    st->st_nlink = 1;
+    if (o->ent >= SID_P) {
+        st->st_uid = K.bi->uid;
+        st->st_gid = K.bi->gid;
+    }
+    if (e->type == ST_DIR) {
+        st->st_mode = S_IFDIR | (st->st_dev == FS_DEV_DEV ? 0755 : 0555);
+        st->st_nlink = 2;
+    } else if (e->type == ST_LINK) {
+        st->st_mode = S_IFLNK | 0777;
+    } else {
+        st->st_mode = S_IFREG | 0444;
+    }
+    return 0;
+}
+
+long synth_open(struct fs_node *n, int flags, int mode)
+{
+    const struct fs_obj *o = &n->o;
+    const struct synth_ent *e = sent(o->ent);
+    int acc = flags & O_ACCMODE;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return -EEXIST;
+    if (e->type == ST_CHR || e->type == ST_FDHOST) {
+        char hp[40];
+        const char *p = e->path;
+        if (e->type == ST_FDHOST) {
+            ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+            p = hp;
+        }
+        long fd = hsys4(__NR_openat, AT_FDCWD, (long)p, flags & ~(O_CREAT | O_EXCL), 0);
+        return fs_install(fd, e->type == ST_CHR ? KF_HOST : 0, 0, 0, 0, n->path);
+    }
+    if ((flags & O_DIRECTORY) && e->type != ST_DIR)
+        return -ENOTDIR;
+    if (e->type == ST_DIR && !(flags & O_PATH) &&
+        ((flags & __O_TMPFILE) == __O_TMPFILE || acc != O_RDONLY || (flags & O_CREAT)))
+        return (flags & __O_TMPFILE) == __O_TMPFILE ? -EOPNOTSUPP : -EISDIR;
+    if (e->type == ST_LINK && !(flags & O_PATH))
+        return -ELOOP;
+    if (e->type == ST_FILE && !(flags & O_PATH)) {
+        if (acc != O_RDONLY || (flags & O_TRUNC))
+            return -EACCES;
+        long fd = synth_generate(e->gen, e->path, flags & O_CLOEXEC);
+        return fs_install(fd, KF_HOST, KF_F_SYNTH, o->ent, 0, n->path);
+    }
+    long fd = hsys3(__NR_fcntl, fs_placeholder_fd,
+                    (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    return fs_install(fd, KF_SYNTH, 0, o->ent, o->arg, n->path);
+}
+
+long synth_perm(const struct fs_obj *o, int mode, int flags)
+{
+    const struct synth_ent *e = sent(o->ent);
+    char hp[40];
+    switch (e->type) {
+    case ST_CHR:
+        return hsys4(__NR_faccessat2, AT_FDCWD, (long)e->path, mode, flags & AT_EACCESS);
+    case ST_FDHOST:
+        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        return hsys4(__NR_faccessat2, AT_FDCWD, (long)hp, mode, flags & AT_EACCESS);
+    case ST_LINK:
+        return 0;
+    }
+    if (mode & 2 /* W_OK */)
+        return -EACCES;
+    return perm_check(e->type == ST_DIR ? S_IFDIR | 0555 : 0444, 0, 0, mode);
+}

@@ -1,0 +1,127 @@
+/*
+ * Listing the synthetic directories: /proc, /proc/<pid>, /proc/<pid>/fd
+ * (the guest's open fds, from the host's /proc/self/fd, kernel fds hidden),
+ * /proc/sys..., /sys/devices/system/cpu, /dev.
+ */
+#include "synth.h"
+
+static unsigned char dtype(int type)
+{
+    switch (type) {
+    case ST_DIR:
+        return FS_DT_DIR;
+    case ST_LINK:
+        return FS_DT_LNK;
+    case ST_CHR:
+        return FS_DT_CHR;
+    default:
+        return FS_DT_REG;
+    }
+}
+
+static void put_num(struct dent *d, long v)
+{
+    ksnprintf(d->nbuf, sizeof d->nbuf, "%ld", v);
+    d->name = d->nbuf;
+    d->nlen = strlen(d->nbuf);
+}
+
+/* The guest's open fds, from the host's /proc/self/fd, ascending. */
+static void load_fds(struct dctx *x)
+{
+    x->loaded = 1;
+    long hfd = hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/fd",
+                     O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (hfd < 0)
+        return;
+    char *buf = kmalloc(4096);
+    int cap = 0;
+    while (buf) {
+        long n = hsys3(__NR_getdents64, hfd, (long)buf, 4096);
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            const char *name = buf + off + 19;
+            unsigned short reclen = *(unsigned short *)(buf + off + 16);
+            off += reclen;
+            long fd = synth_parse_num(&name);
+            if (fd < 0 || *name || fd == hfd || !fd_valid(fd))
+                continue;
+            if (x->nfds == cap) {
+                int ncap = cap ? cap * 2 : 64;
+                int *nf = kmalloc(ncap * sizeof *nf);
+                if (!nf)
+                    break;
+                if (x->fds)
+                    memcpy(nf, x->fds, x->nfds * sizeof *nf);
+                kfree(x->fds);
+                x->fds = nf;
+                cap = ncap;
+            }
+            /* Insertion keeps the list sorted (the host lists in order). */
+            int k = x->nfds++;
+            while (k > 0 && x->fds[k - 1] > fd) {
+                x->fds[k] = x->fds[k - 1];
+                k--;
+            }
+            x->fds[k] = fd;
+        }
+    }
+    kfree(buf);
+    hsys1(__NR_close, hfd);
+}
+
+/* Cookies: 2 + k.  fd dir: k = the fd number; pid dir: k = synth_ptab index - 1;
+ * global dirs: k = synth_gtab index, then (for /proc) k = synth_ng for the <pid> entry. */
+int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x)
+{
+    long k = *c - 2;
+    if (o->ent == SID_P + synth_np - 1) {          /* /proc/<pid>/fd: the last of synth_ptab */
+        if (!x->loaded)
+            load_fds(x);
+        for (int i = 0; i < x->nfds; i++)
+            if (x->fds[i] >= k) {
+                put_num(d, x->fds[i]);
+                d->ino = 0x20000UL + x->fds[i];
+                d->type = FS_DT_LNK;
+                *c = x->fds[i] + 3;
+                return 1;
+            }
+        return 0;
+    }
+    if (o->ent == SID_P) {
+        if (k + 1 >= synth_np)
+            return 0;
+        d->name = synth_ptab[k + 1].path + 1;
+        d->nlen = strlen(d->name);
+        d->ino = 0x10000UL + SID_P + k + 1;
+        d->type = dtype(synth_ptab[k + 1].type);
+        *c += 1;
+        return 1;
+    }
+    if (o->ent < 0 || o->ent >= synth_ng)
+        return 0;
+    const char *dir = synth_gtab[o->ent].path;
+    size_t dl = strlen(dir);
+    for (; k < synth_ng; k++) {
+        const char *p = synth_gtab[k].path;
+        if (strncmp(p, dir, dl) != 0 || p[dl] != '/' || strchr(p + dl + 1, '/'))
+            continue;
+        if (strcmp(p, "/dev/tty") == 0 && !synth_have_tty())
+            continue;
+        d->name = p + dl + 1;
+        d->nlen = strlen(d->name);
+        d->ino = 0x10000UL + k;
+        d->type = dtype(synth_gtab[k].type);
+        *c = k + 3;
+        return 1;
+    }
+    if (k == synth_ng && strcmp(dir, "/proc") == 0) {
+        put_num(d, fs_pid());
+        d->ino = 0x10000UL + SID_P;
+        d->type = FS_DT_DIR;
+        *c = synth_ng + 3;
+        return 1;
+    }
+    return 0;
+}

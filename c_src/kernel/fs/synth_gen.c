@@ -1,0 +1,306 @@
+/*
+ * Contents of the synthetic files, generated at open into a memfd.  Most copy
+ * the host's file (the guest runs on the host's CPUs and memory); the
+ * per-process ones are the host's with what the guest must see instead:
+ *   stat, status  the guest's command name (and uid/gid in status);
+ *   maps          without the lines that overlap the kernel's own memory;
+ *   cmdline, environ, comm  from the boot-info block;
+ *   mounts, mountinfo  the guest's view: the image, the synthetic trees, the volumes.
+ */
+#include "fs.h"
+
+
+struct gbuf {
+    int fd;
+    long err;
+    size_t n;
+    char comm[16];
+    char b[2048];
+    char line[LS_PATH_MAX + 256];
+};
+
+static void gflush(struct gbuf *g)
+{
+    if (g->n && !g->err) {
+        long r = kwrite_all(g->fd, g->b, g->n);
+        if (r < 0)
+            g->err = r;
+    }
+    g->n = 0;
+}
+
+static void gput(struct gbuf *g, const char *s, size_t n)
+{
+    while (n) {
+        size_t k = sizeof g->b - g->n;
+        if (k > n)
+            k = n;
+        memcpy(g->b + g->n, s, k);
+        g->n += k;
+        s += k;
+        n -= k;
+        if (g->n == sizeof g->b)
+            gflush(g);
+    }
+}
+
+static void gputs(struct gbuf *g, const char *s)
+{
+    gput(g, s, strlen(s));
+}
+
+static long host_open(const char *path)
+{
+    return hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+}
+
+static long host_read(long fd, char *buf, size_t n)
+{
+    long r;
+    do
+        r = hsys3(__NR_read, fd, (long)buf, n);
+    while (r == -EINTR);
+    return r;
+}
+
+static long host_copy(struct gbuf *g, const char *path)
+{
+    long fd = host_open(path);
+    if (fd < 0)
+        return fd;
+    long r;
+    char in[512];
+    while ((r = host_read(fd, in, sizeof in)) > 0)
+        gput(g, in, r);
+    hsys1(__NR_close, fd);
+    return r;
+}
+
+/* Calls fn for every line (with its '\n') of host file path; over-long
+ * lines are cut to the line buffer. */
+static long host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *, char *, size_t))
+{
+    long fd = host_open(path);
+    if (fd < 0)
+        return fd;
+    long r;
+    size_t ln = 0;
+    char in[512];
+    while ((r = host_read(fd, in, sizeof in)) > 0) {
+        for (long i = 0; i < r; i++) {
+            if (ln < sizeof g->line - 1)
+                g->line[ln++] = in[i];
+            if (in[i] == '\n') {
+                g->line[ln] = 0;
+                fn(g, g->line, ln);
+                ln = 0;
+            }
+        }
+    }
+    if (ln) {
+        g->line[ln] = 0;
+        fn(g, g->line, ln);
+    }
+    hsys1(__NR_close, fd);
+    return r;
+}
+
+/* The guest's command name: the host's, unless that is still the boot
+ * stub's ("libsubst..."), then the program's file name (15 bytes, as comm). */
+static void guest_comm(struct gbuf *g)
+{
+    char host[32] = "";
+    long fd = host_open("/proc/self/comm");
+    if (fd >= 0) {
+        long r = host_read(fd, host, sizeof host - 1);
+        host[r > 0 ? r : 0] = 0;
+        hsys1(__NR_close, fd);
+    }
+    char *nl = strchr(host, '\n');
+    if (nl)
+        *nl = 0;
+    const char *src = host;
+    if (!host[0] || strncmp(host, "libsubst", 8) == 0) {
+        src = bi_str(K.bi->execfn);
+        if (!*src && K.bi->argc)
+            src = bi_str(*(const uint32_t *)(K.blk + K.bi->argv_off));
+        src = path_base(src);
+    }
+    strlcpy(g->comm, src, sizeof g->comm);
+}
+
+static void line_stat(struct gbuf *g, char *s, size_t n)
+{
+    char *open = strchr(s, '(');
+    char *close = strrchr(s, ')');
+    if (!open || !close || close < open) {
+        gput(g, s, n);
+        return;
+    }
+    gput(g, s, open + 1 - s);
+    gputs(g, g->comm);
+    gputs(g, close);
+}
+
+static void line_status(struct gbuf *g, char *s, size_t n)
+{
+    char tmp[96];
+    if (strncmp(s, "Name:", 5) == 0) {
+        ksnprintf(tmp, sizeof tmp, "Name:\t%s\n", g->comm);
+        gputs(g, tmp);
+    } else if (strncmp(s, "Uid:", 4) == 0 || strncmp(s, "Gid:", 4) == 0) {
+        unsigned id = s[0] == 'U' ? K.bi->uid : K.bi->gid;
+        ksnprintf(tmp, sizeof tmp, "%.4s\t%u\t%u\t%u\t%u\n", s, id, id, id, id);
+        gputs(g, tmp);
+    } else {
+        gput(g, s, n);
+    }
+}
+
+static unsigned long parse_hex(const char **s)
+{
+    unsigned long v = 0;
+    for (;; (*s)++) {
+        char c = **s;
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v * 16 + (c - 'a' + 10);
+        else
+            return v;
+    }
+}
+
+static void line_maps(struct gbuf *g, char *s, size_t n)
+{
+    const char *p = s;
+    unsigned long lo = parse_hex(&p);
+    if (*p == '-') {
+        p++;
+        unsigned long hi = parse_hex(&p);
+        if (hi > lo && mm_is_kernel_range(lo, hi - lo))
+            return;
+    }
+    gput(g, s, n);
+}
+
+static void put_strings(struct gbuf *g, uint32_t count, uint32_t off)
+{
+    const uint32_t *v = (const uint32_t *)(K.blk + off);
+    for (uint32_t i = 0; i < count; i++) {
+        const char *s = bi_str(v[i]);
+        gput(g, s, strlen(s) + 1);
+    }
+}
+
+/* The guest's mount table: the image at "/", the synthetic trees, the volumes
+ * (named by their guest path; host paths stay hidden). */
+static void put_mounts(struct gbuf *g, int info)
+{
+    static const struct {
+        const char *dir, *type, *src, *opts;
+        unsigned long dev;
+    } fixed[] = {
+        {"/", "ramfs", "libsubst", "ro,relatime", FS_DEV_IMAGE},
+        {"/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime", FS_DEV_PROC},
+        {"/sys", "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
+        {"/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime", FS_DEV_DEV},
+    };
+    char line[128];
+    int n = LS_ARRAY_SIZE(fixed);
+    for (int i = 0; i < n + fs_nmnt; i++) {
+        const char *dir, *type = "volume", *src = "volume", *opts;
+        size_t dl;
+        unsigned long dev = 0;
+        if (i < n) {
+            dir = fixed[i].dir;
+            dl = strlen(dir);
+            type = fixed[i].type;
+            src = fixed[i].src;
+            opts = fixed[i].opts;
+            dev = fixed[i].dev;
+        } else {
+            const struct vmount *v = &fs_mnt[i - n];
+            dir = v->glen ? v->guest : "/";
+            dl = v->glen ? v->glen : 1;
+            opts = v->ro ? "ro,relatime" : "rw,relatime";
+            struct stat st;
+            if (hsys2(__NR_fstat, v->root, (long)&st) == 0)
+                dev = st.st_dev;
+        }
+        if (info) {
+            ksnprintf(line, sizeof line, "%d %d %u:%u / ", 20 + i, i ? 20 : 1, FS_MAJOR(dev),
+                      FS_MINOR(dev));
+            gputs(g, line);
+            gput(g, dir, dl);
+            ksnprintf(line, sizeof line, " %s - %s %s %s\n", opts, type, src, opts);
+        } else {
+            gputs(g, src);
+            gputs(g, " ");
+            gput(g, dir, dl);
+            ksnprintf(line, sizeof line, " %s %s 0 0\n", type, opts);
+        }
+        gputs(g, line);
+    }
+}
+
+static long fill(struct gbuf *g, int gen, const char *path)
+{
+    switch (gen) {
+    case SG_HOSTCOPY:
+        return host_copy(g, path);
+    case SG_HOSTNAME:
+        if (!*bi_str(K.bi->hostname))
+            return host_copy(g, path);
+        gputs(g, bi_str(K.bi->hostname));
+        gputs(g, "\n");
+        return 0;
+    case SG_STAT:
+        guest_comm(g);
+        return host_lines(g, "/proc/self/stat", line_stat);
+    case SG_STATUS:
+        guest_comm(g);
+        return host_lines(g, "/proc/self/status", line_status);
+    case SG_MAPS:
+        return host_lines(g, "/proc/self/maps", line_maps);
+    case SG_CMDLINE:
+        put_strings(g, K.bi->argc, K.bi->argv_off);
+        return 0;
+    case SG_ENVIRON:
+        put_strings(g, K.bi->envc, K.bi->envp_off);
+        return 0;
+    case SG_MOUNTS:
+    case SG_MOUNTINFO:
+        put_mounts(g, gen == SG_MOUNTINFO);
+        return 0;
+    case SG_COMM:
+        guest_comm(g);
+        gputs(g, g->comm);
+        gputs(g, "\n");
+        return 0;
+    }
+    return -EINVAL;
+}
+
+long synth_generate(int gen, const char *path, int cloexec)
+{
+    struct gbuf *g = kmalloc(sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    long fd = fs_memfd_new(path_base(path), cloexec);
+    if (fd >= 0) {
+        g->fd = fd;
+        g->err = 0;
+        g->n = 0;
+        long r = fill(g, gen, path);
+        gflush(g);
+        if (r < 0 || g->err < 0) {
+            hsys1(__NR_close, fd);
+            fd = r < 0 ? r : g->err;
+        } else {
+            fd = fs_memfd_seal(fd, 0444);
+        }
+    }
+    kfree(g);
+    return fd;
+}

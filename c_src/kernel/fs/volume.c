@@ -1,0 +1,148 @@
+/*
+ * Volumes: host directories bound into the guest (struct ls_mount).  A guest
+ * path at or below a mount point is handed to the host relative to the
+ * mount's root fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so
+ * neither "..", an absolute symlink nor a /proc magic link leaves the volume.
+ * Operations on a last component open its parent that way and then apply the
+ * *at() call to the name; operations that follow the last component open it
+ * (O_PATH) and act on the fd with AT_EMPTY_PATH.
+ */
+#include "fs.h"
+
+struct vmount *fs_mnt;
+int fs_nmnt;
+
+int vol_init(void)
+{
+    int n = K.bi->nmounts;
+    if (n == 0)
+        return 0;
+    const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
+    fs_mnt = kzalloc(n * sizeof *fs_mnt);
+    if (!fs_mnt)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        struct vmount *v = &fs_mnt[i];
+        v->guest = bi_str(m[i].guest);
+        v->glen = strlen(v->guest);
+        while (v->glen > 0 && v->guest[v->glen - 1] == '/')
+            v->glen--;
+        v->host = bi_str(m[i].host);
+        v->ro = (m[i].flags & LS_MNT_RDONLY) != 0;
+        if (v->guest[0] != '/') {
+            kwarn("mount %s: guest path is not absolute", v->guest);
+            return -EINVAL;
+        }
+        long fd = hsys4(__NR_openat, AT_FDCWD, (long)v->host, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0) {
+            kwarn("mount %s: cannot open host directory %s: error %ld", v->guest, v->host, -fd);
+            return fd;
+        }
+        v->root = kfd_hide(fd);
+        if (v->root < 0) {
+            hsys1(__NR_close, fd);
+            return v->root;
+        }
+        fs_nmnt = i + 1;
+    }
+    return 0;
+}
+
+/* Guest path of mount m is guest[0..glen); "/" has glen 0. */
+static int under(const struct vmount *v, const char *p)
+{
+    return strncmp(p, v->guest, v->glen) == 0 && (p[v->glen] == 0 || p[v->glen] == '/');
+}
+
+int vol_find(const char *p)
+{
+    int best = -1;
+    for (int i = 0; i < fs_nmnt; i++)
+        if (under(&fs_mnt[i], p) && (best < 0 || fs_mnt[i].glen > fs_mnt[best].glen))
+            best = i;
+    return best;
+}
+
+int vol_is_ancestor(const char *p)
+{
+    size_t pl = strcmp(p, "/") == 0 ? 0 : strlen(p);
+    for (int i = 0; i < fs_nmnt; i++) {
+        const struct vmount *v = &fs_mnt[i];
+        if (v->glen > pl && strncmp(v->guest, p, pl) == 0 && v->guest[pl] == '/')
+            return 1;
+    }
+    return 0;
+}
+
+int vol_ro(const struct fs_node *n)
+{
+    return fs_mnt[n->o.ent].ro;
+}
+
+const char *vol_rel(const struct fs_node *n)
+{
+    const char *r = n->path + fs_mnt[n->o.ent].glen;
+    while (*r == '/')
+        r++;
+    return *r ? r : ".";
+}
+
+static long openat2_beneath(int dirfd, const char *rel, int flags, int mode)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long r;
+    do
+        r = hsys4(__NR_openat2, dirfd, (long)rel, (long)&how, sizeof how);
+    while (r == -EAGAIN || r == -EINTR);
+    return r;
+}
+
+long vol_open(struct fs_node *n, int flags, int mode)
+{
+    flags &= FS_VALID_OPEN_FLAGS;
+    if (!(flags & (O_CREAT | __O_TMPFILE)))
+        mode = 0;
+    if (flags & O_PATH)
+        flags &= FS_O_PATH_FLAGS;
+    const char *rel = vol_rel(n);
+    if (n->dir_required && strcmp(rel, ".") != 0) {
+        /* Keep the trailing '/': the host then insists on a directory. */
+        size_t rl = strlen(rel);
+        if (rl + 2 > sizeof n->tmp)
+            return -ENAMETOOLONG;
+        memcpy(n->tmp, rel, rl);
+        n->tmp[rl] = '/';
+        n->tmp[rl + 1] = 0;
+        rel = n->tmp;
+    }
+    return openat2_beneath(fs_mnt[n->o.ent].root, rel, flags, mode & 07777);
+}
+
+long vol_parent(struct fs_node *n, const char **name)
+{
+    const char *rel = vol_rel(n);
+    size_t rl = strlen(rel);
+    char *t = n->tmp;
+    if (rl + 2 > sizeof n->tmp)
+        return -ENAMETOOLONG;
+    memcpy(t, rel, rl + 1);
+    char *slash = strrchr(t, '/');
+    const char *dir = ".";
+    char *base = t;
+    if (slash) {
+        *slash = 0;
+        dir = t;
+        base = slash + 1;
+    }
+    if (n->dir_required && strcmp(base, ".") != 0) {
+        size_t bl = strlen(base);
+        base[bl] = '/';
+        base[bl + 1] = 0;
+    }
+    *name = base;
+    return openat2_beneath(fs_mnt[n->o.ent].root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+}

@@ -1,0 +1,203 @@
+/*
+ * Extended attributes.  They name files by path, so they are the file
+ * system's.  A volume object is reached through the host's /proc magic links
+ * of fds opened beneath its mount: getxattr("/proc/self/fd/N") for the
+ * object itself when following, lgetxattr("/proc/self/fd/P/name") with P its
+ * parent when not (the *xattrat calls of Linux 6.13 refuse O_PATH fds).
+ * Image and synthetic objects have none (get: ENODATA, list: empty) and
+ * cannot be given any (EROFS, EPERM).
+ */
+#include "fs.h"
+
+enum { XA_GET, XA_LIST, XA_SET, XA_REMOVE };
+
+struct xop {
+    int op;
+    const char *name;
+    void *value;                    /* get: out; list: out; set: in */
+    size_t size;
+    int flags;                      /* set: XATTR_CREATE / XATTR_REPLACE */
+};
+
+static long fd_host(long fd, const struct xop *x)
+{
+    switch (x->op) {
+    case XA_GET:
+        return hsys4(__NR_fgetxattr, fd, (long)x->name, (long)x->value, x->size);
+    case XA_LIST:
+        return hsys3(__NR_flistxattr, fd, (long)x->value, x->size);
+    case XA_SET:
+        return hsys5(__NR_fsetxattr, fd, (long)x->name, (long)x->value, x->size, x->flags);
+    default:
+        return hsys2(__NR_fremovexattr, fd, (long)x->name);
+    }
+}
+
+static long path_host(const char *hp, int follow, const struct xop *x)
+{
+    switch (x->op) {
+    case XA_GET:
+        return hsys4(follow ? __NR_getxattr : __NR_lgetxattr, (long)hp, (long)x->name,
+                     (long)x->value, x->size);
+    case XA_LIST:
+        return hsys3(follow ? __NR_listxattr : __NR_llistxattr, (long)hp, (long)x->value,
+                     x->size);
+    case XA_SET:
+        return hsys5(follow ? __NR_setxattr : __NR_lsetxattr, (long)hp, (long)x->name,
+                     (long)x->value, x->size, x->flags);
+    default:
+        return hsys2(follow ? __NR_removexattr : __NR_lremovexattr, (long)hp, (long)x->name);
+    }
+}
+
+static long volume_xattr(struct fs_node *n, int follow, const struct xop *x)
+{
+    if ((x->op == XA_SET || x->op == XA_REMOVE) && vol_ro(n))
+        return -EROFS;
+    char hp[320];
+    const char *name = "";
+    long fd = follow ? vol_open(n, O_PATH | O_CLOEXEC, 0) : vol_parent(n, &name);
+    if (fd < 0)
+        return fd;
+    long r = -ENAMETOOLONG;
+    if (ksnprintf(hp, sizeof hp, follow ? "/proc/self/fd/%ld" : "/proc/self/fd/%ld/%s", fd,
+                  name) < (int)sizeof hp)
+        r = path_host(hp, follow, x);
+    hsys1(__NR_close, fd);
+    return r;
+}
+
+/* What an image (ro = 1) or synthetic object answers. */
+static long none(int ro, const struct xop *x)
+{
+    switch (x->op) {
+    case XA_GET:
+        return -ENODATA;
+    case XA_LIST:
+        return 0;
+    default:
+        return ro ? -EROFS : -EPERM;
+    }
+}
+
+static long path_xattr(const char *path, int follow, const struct xop *x)
+{
+    struct fs_node *n = node_new();
+    if (!n)
+        return -ENOMEM;
+    long r = fs_walk(AT_FDCWD, path, follow ? W_FOLLOW : 0, n);
+    if (r == 0 && n->o.type == FO_VOLUME) {
+        r = volume_xattr(n, follow, x);
+    } else if (r == 0 && n->o.type == FO_SYNTH && synth_type(&n->o) == ST_CHR &&
+               (x->op == XA_GET || x->op == XA_LIST)) {
+        /* A /dev node is the host's; read its attributes there. */
+        const char *hp = synth_host_path(n->o.ent);
+        r = x->op == XA_GET
+                ? hsys4(__NR_getxattr, (long)hp, (long)x->name, (long)x->value, x->size)
+                : hsys3(__NR_listxattr, (long)hp, (long)x->value, x->size);
+    } else if (r == 0) {
+        r = none(n->o.type == FO_IMAGE, x);
+    }
+    node_free(n);
+    return r;
+}
+
+static long fd_xattr(int fd, const struct xop *x)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    struct kofd *o = fd_get(fd);
+    int plain = !o || (o->kind == KF_HOST && !o->flags);
+    int ro = o && (o->kind == KF_IMAGE || (o->flags & KF_F_IMAGE));
+    kofd_put(o);
+    return plain ? fd_host(fd, x) : none(ro, x);
+}
+
+/* Implements getxattr(2); differs from Linux in: image and synthetic
+ * objects have no extended attributes (ENODATA). */
+long sys_getxattr(const char *path, const char *name, void *value, unsigned long size)
+{
+    struct xop x = {XA_GET, name, value, size, 0};
+    return path_xattr(path, 1, &x);
+}
+
+/* Implements lgetxattr(2); as getxattr. */
+long sys_lgetxattr(const char *path, const char *name, void *value, unsigned long size)
+{
+    struct xop x = {XA_GET, name, value, size, 0};
+    return path_xattr(path, 0, &x);
+}
+
+/* Implements fgetxattr(2); as getxattr. */
+long sys_fgetxattr(int fd, const char *name, void *value, unsigned long size)
+{
+    struct xop x = {XA_GET, name, value, size, 0};
+    return fd_xattr(fd, &x);
+}
+
+/* Implements listxattr(2); differs from Linux in: image and synthetic
+ * objects list none. */
+long sys_listxattr(const char *path, char *list, unsigned long size)
+{
+    struct xop x = {XA_LIST, 0, list, size, 0};
+    return path_xattr(path, 1, &x);
+}
+
+/* Implements llistxattr(2); as listxattr. */
+long sys_llistxattr(const char *path, char *list, unsigned long size)
+{
+    struct xop x = {XA_LIST, 0, list, size, 0};
+    return path_xattr(path, 0, &x);
+}
+
+/* Implements flistxattr(2); as listxattr. */
+long sys_flistxattr(int fd, char *list, unsigned long size)
+{
+    struct xop x = {XA_LIST, 0, list, size, 0};
+    return fd_xattr(fd, &x);
+}
+
+/* Implements setxattr(2); differs from Linux in: the image is read-only
+ * (EROFS), synthetic objects refuse (EPERM). */
+long sys_setxattr(const char *path, const char *name, const void *value, unsigned long size,
+                  int flags)
+{
+    struct xop x = {XA_SET, name, (void *)value, size, flags};
+    return path_xattr(path, 1, &x);
+}
+
+/* Implements lsetxattr(2); as setxattr. */
+long sys_lsetxattr(const char *path, const char *name, const void *value, unsigned long size,
+                   int flags)
+{
+    struct xop x = {XA_SET, name, (void *)value, size, flags};
+    return path_xattr(path, 0, &x);
+}
+
+/* Implements fsetxattr(2); as setxattr. */
+long sys_fsetxattr(int fd, const char *name, const void *value, unsigned long size, int flags)
+{
+    struct xop x = {XA_SET, name, (void *)value, size, flags};
+    return fd_xattr(fd, &x);
+}
+
+/* Implements removexattr(2); as setxattr. */
+long sys_removexattr(const char *path, const char *name)
+{
+    struct xop x = {XA_REMOVE, name, 0, 0, 0};
+    return path_xattr(path, 1, &x);
+}
+
+/* Implements lremovexattr(2); as setxattr. */
+long sys_lremovexattr(const char *path, const char *name)
+{
+    struct xop x = {XA_REMOVE, name, 0, 0, 0};
+    return path_xattr(path, 0, &x);
+}
+
+/* Implements fremovexattr(2); as setxattr. */
+long sys_fremovexattr(int fd, const char *name)
+{
+    struct xop x = {XA_REMOVE, name, 0, 0, 0};
+    return fd_xattr(fd, &x);
+}

@@ -1,0 +1,141 @@
+/*
+ * The guest kernel's internal interface.
+ *
+ * The kernel is freestanding (no host libc), position-independent, built
+ * -mgeneral-regs-only -fno-stack-protector and uses no TLS: it runs inside
+ * the guest's address space on whatever %fs the program set.  Every kernel
+ * function returns a value or -errno; there is no global errno.  Guest
+ * pointers are used directly (one address space).
+ */
+#ifndef LS_KERNEL_H
+#define LS_KERNEL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <asm/unistd.h>
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <asm/stat.h>
+#include <linux/stat.h>
+#include <linux/mman.h>
+#include <asm/signal.h>
+#include <linux/signal.h>
+#include <asm/siginfo.h>
+#include <asm/sigcontext.h>
+#include <asm/ucontext.h>
+
+#include "libsubst/bootinfo.h"
+#include "arch/x86_64/syscall_arch.h"
+
+typedef long ssize_t;
+
+#define LS_PATH_MAX 4096
+#define LS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define LS_PAGE 4096UL
+#define LS_PAGE_DOWN(x) ((unsigned long)(x) & ~(LS_PAGE - 1))
+#define LS_PAGE_UP(x) (((unsigned long)(x) + LS_PAGE - 1) & ~(LS_PAGE - 1))
+
+/* ---- global kernel state (kernel/boot.c) ---- */
+struct kstate {
+    const struct ls_bootinfo *bi;    /* the boot-info block, mapped read-only */
+    const char *blk;                 /* same, as bytes */
+    int diag_fd;                     /* kernel diagnostics (a dup of the guest's first stderr) */
+    int trace_fd;                    /* trace stream, -1 if off */
+    int report_fd;                   /* report channel to the monitor, -1 if none */
+    unsigned long ktext_start, ktext_end;   /* kernel text: the SUD-allowed region */
+    unsigned long kimg_start, kimg_end;     /* whole kernel image */
+    unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
+    int kfd_next;                    /* next free reserved kernel fd, counting down */
+    int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
+};
+extern struct kstate K;
+
+/* String at a boot-info string offset ("" for 0). */
+static inline const char *bi_str(uint32_t off)
+{
+    return off ? K.blk + off : "";
+}
+
+/* Move host fd `fd` into the kernel's reserved range above the guest's
+ * RLIMIT_NOFILE (close-on-exec), closing `fd`.  Returns the new fd or -errno.
+ * The guest can never name, dup over or close a reserved fd. */
+int kfd_hide(int fd);
+
+/* ---- the current trap context (kernel/trap.c) ---- */
+/* While a trapped syscall is served, the guest's saved context; NULL on
+ * paths that are not a trap.  Signal-mask and sigreturn emulation edit it. */
+struct ucontext *kcur_uc(void);
+
+/* ---- library (lib/) ---- */
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t n);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+char *strrchr(const char *s, int c);
+/* Copies at most n-1 bytes and NUL-terminates; returns strlen(src). */
+size_t strlcpy(char *d, const char *s, size_t n);
+
+/* printf subset: %s %c %d %i %u %x %lx %ld %lu %lld %llx %zu %zd %p %o %%,
+ * with '-', '0', width and '.precision' for %s.  Returns the length it
+ * would have written (snprintf semantics). */
+int kvsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+int ksnprintf(char *buf, size_t n, const char *fmt, ...);
+/* Formatted write of the whole string to a host fd. */
+int kdprintf(int fd, const char *fmt, ...);
+/* Writes all of buf to host fd, retrying short writes and EINTR. */
+long kwrite_all(int fd, const void *buf, size_t n);
+/* Diagnostics: "libsubst-kernel: ..." to K.diag_fd. */
+void kpanic(const char *fmt, ...) __attribute__((noreturn));
+void kwarn(const char *fmt, ...);
+
+/* Kernel heap: never hands out memory the guest can reach by accident
+ * (it is ordinary host memory in the shared address space). */
+void *kmalloc(size_t n);
+void *kzalloc(size_t n);
+void kfree(void *p);
+char *kstrdup(const char *s);
+
+/* ---- file system (fs/) ---- */
+int fs_init(void);
+/* Opens a guest path for the loader: a host fd (O_RDONLY, close-on-exec, in
+ * the guest's fd range, the caller closes it) or -errno. */
+long fs_open_exec(const char *guest_path);
+/* The guest path an fd was opened by, or NULL for fds with no path. */
+const char *fs_fd_path(int fd);
+
+/* ---- memory (mm/) ---- */
+/* Sets up brk just above the highest program segment ending at `end`. */
+void mm_set_brk_base(unsigned long end);
+/* Non-zero if [start, start+len) overlaps memory the guest must not touch. */
+int mm_is_kernel_range(unsigned long start, unsigned long len);
+/* Records [base, end) as guest object `path` for crash reports. */
+void mm_note_object(unsigned long base, unsigned long end, const char *path);
+/* Marks [start, start+len) as kernel memory the guest may not map over. */
+void mm_note_kernel(unsigned long start, unsigned long len);
+void mm_report_objects(int fd);
+/* Non-zero if addr lies in a noted guest object and is mapped. */
+int mm_in_object(unsigned long addr);
+
+/* ---- dispatch and trace (kernel/dispatch.c, kernel/trace.c) ---- */
+#define LS_PATH_TRAP 0
+#define LS_PATH_FAST 1
+long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path);
+void trace_syscall(int path, long nr, const long *args, long ret, unsigned long ns);
+void report_unimplemented(void);
+
+/* ---- exit (proc/exit.c) ---- */
+void ls_exit_group(int status) __attribute__((noreturn));
+
+/* "ENOENT" for 2; for the tracer. */
+const char *errno_name(long e);
+
+/* Monotonic nanoseconds (from the host vDSO-backed clock). */
+unsigned long know_ns(void);
+
+#endif

@@ -1,0 +1,86 @@
+/* The kernel heap: power-of-two size classes carved from host pages, with
+ * a free list per class; large blocks are their own mmap.  The kernel is
+ * single-threaded today; threads (a later issue) will need a lock here. */
+#include "kernel.h"
+
+#define MIN_SHIFT 4
+#define MAX_SHIFT 16                 /* blocks up to 64 KiB come from classes */
+#define CHUNK (256 * 1024UL)
+
+struct hdr {
+    unsigned long size;              /* class shift, or total mmap length for big blocks */
+    unsigned long big;
+};
+
+static void *free_list[MAX_SHIFT + 1];
+static char *arena, *arena_end;
+
+static void *host_pages(unsigned long len)
+{
+    long p = hsys6(__NR_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p < 0 && p > -4096 ? 0 : (void *)p;
+}
+
+void *kmalloc(size_t n)
+{
+    size_t need = n + sizeof(struct hdr);
+    if (need > (1UL << MAX_SHIFT)) {
+        unsigned long len = LS_PAGE_UP(need);
+        struct hdr *h = host_pages(len);
+        if (!h)
+            return 0;
+        h->size = len;
+        h->big = 1;
+        return h + 1;
+    }
+    int shift = MIN_SHIFT;
+    while ((1UL << shift) < need)
+        shift++;
+    struct hdr *h = free_list[shift];
+    if (h) {
+        free_list[shift] = *(void **)h;
+    } else {
+        if (arena + (1UL << shift) > arena_end) {
+            arena = host_pages(CHUNK);
+            if (!arena)
+                return 0;
+            arena_end = arena + CHUNK;
+        }
+        h = (struct hdr *)arena;
+        arena += 1UL << shift;
+    }
+    h->size = shift;
+    h->big = 0;
+    return h + 1;
+}
+
+void *kzalloc(size_t n)
+{
+    void *p = kmalloc(n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void kfree(void *p)
+{
+    if (!p)
+        return;
+    struct hdr *h = (struct hdr *)p - 1;
+    if (h->big) {
+        hsys2(__NR_munmap, (long)h, h->size);
+        return;
+    }
+    unsigned long shift = h->size;      /* the link below overwrites the header */
+    *(void **)h = free_list[shift];
+    free_list[shift] = h;
+}
+
+char *kstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = kmalloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,142 @@
+/*
+ * Guest memory: the program's brk and the guard that keeps guest mapping
+ * calls off the kernel's own memory.  Anonymous and file mappings go to the
+ * host unchanged (every guest fd is a host fd), so freed memory returns to
+ * the host at once.  Differs from Linux in: brk is not randomised.
+ */
+#include "kernel.h"
+
+#define MAX_KREGIONS 8
+#define MAX_OBJECTS 256
+
+static struct { unsigned long start, end; } kregions[MAX_KREGIONS];
+static int nkregions;
+static unsigned long brk_base, brk_cur;
+
+static struct { unsigned long base, end; char *path; } objects[MAX_OBJECTS];
+static int nobjects;
+
+void mm_note_kernel(unsigned long start, unsigned long len)
+{
+    if (nkregions < MAX_KREGIONS) {
+        kregions[nkregions].start = start;
+        kregions[nkregions].end = start + len;
+        nkregions++;
+    }
+}
+
+int mm_is_kernel_range(unsigned long start, unsigned long len)
+{
+    unsigned long end = start + len;
+    if (end < start)
+        return 1;
+    if (start < K.kimg_end && end > K.kimg_start)
+        return 1;
+    for (int i = 0; i < nkregions; i++)
+        if (start < kregions[i].end && end > kregions[i].start)
+            return 1;
+    return 0;
+}
+
+void mm_note_object(unsigned long base, unsigned long end, const char *path)
+{
+    for (int i = 0; i < nobjects; i++)
+        if (objects[i].base == base) {
+            kfree(objects[i].path);
+            objects[i] = objects[--nobjects];
+            break;
+        }
+    if (nobjects < MAX_OBJECTS && path) {
+        objects[nobjects].base = base;
+        objects[nobjects].end = end;
+        objects[nobjects].path = kstrdup(path);
+        nobjects++;
+    }
+}
+
+int mm_in_object(unsigned long addr)
+{
+    for (int i = 0; i < nobjects; i++)
+        if (addr >= objects[i].base && addr < objects[i].end)
+            return hsys3(__NR_mincore, LS_PAGE_DOWN(addr), LS_PAGE, (long)&(unsigned char){0}) == 0;
+    return 0;
+}
+
+void mm_report_objects(int fd)
+{
+    for (int i = 0; i < nobjects; i++)
+        kdprintf(fd, "object 0x%lx 0x%lx %s\n", objects[i].base, objects[i].end, objects[i].path);
+}
+
+void mm_set_brk_base(unsigned long end)
+{
+    brk_base = brk_cur = LS_PAGE_UP(end);
+}
+
+/* Implements brk(2): grows with fresh anonymous pages just above the
+ * program; a request that would overlap another mapping fails as Linux's
+ * does (the old break is returned and glibc's malloc falls back to mmap). */
+long sys_brk(unsigned long addr)
+{
+    if (addr < brk_base)
+        return brk_cur;
+    unsigned long old_top = LS_PAGE_UP(brk_cur), new_top = LS_PAGE_UP(addr);
+    if (new_top > old_top) {
+        if (mm_is_kernel_range(old_top, new_top - old_top))
+            return brk_cur;
+        long r = hsys6(__NR_mmap, old_top, new_top - old_top, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (r < 0 && r > -4096)
+            return brk_cur;
+    } else if (new_top < old_top) {
+        hsys2(__NR_munmap, new_top, old_top - new_top);
+    }
+    brk_cur = addr;
+    return brk_cur;
+}
+
+/* Implements mmap(2); differs from Linux in: MAP_FIXED over kernel memory
+ * fails with ENOMEM.  File mappings at offset 0 are noted as guest objects
+ * (ld.so maps each library so) for crash reports. */
+long sys_mmap(unsigned long addr, unsigned long len, long prot, long flags, long fd, long off)
+{
+    if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && mm_is_kernel_range(addr, LS_PAGE_UP(len)))
+        return -ENOMEM;
+    long r = hsys6(__NR_mmap, addr, len, prot, flags, fd, off);
+    if (r >= 0 || r < -4095) {
+        if (!(flags & MAP_ANONYMOUS) && off == 0 && !(flags & MAP_FIXED)) {
+            const char *path = fs_fd_path(fd);
+            if (path)
+                mm_note_object(r, r + LS_PAGE_UP(len), path);
+        }
+        if (mm_is_kernel_range(r, LS_PAGE_UP(len)))
+            kpanic("host placed a guest mapping over kernel memory at 0x%lx", r);
+    }
+    return r;
+}
+
+/* Implements munmap(2); differs from Linux in: kernel memory is refused (EINVAL). */
+long sys_munmap(unsigned long addr, unsigned long len)
+{
+    if (mm_is_kernel_range(addr, LS_PAGE_UP(len)))
+        return -EINVAL;
+    return hsys2(__NR_munmap, addr, len);
+}
+
+/* Implements mprotect(2); differs from Linux in: kernel memory is refused (EACCES). */
+long sys_mprotect(unsigned long addr, unsigned long len, long prot)
+{
+    if (mm_is_kernel_range(addr, LS_PAGE_UP(len)))
+        return -EACCES;
+    return hsys3(__NR_mprotect, addr, len, prot);
+}
+
+/* Implements mremap(2); differs from Linux in: kernel memory is refused. */
+long sys_mremap(unsigned long old, unsigned long old_len, unsigned long new_len, long flags,
+                unsigned long new_addr)
+{
+    if (mm_is_kernel_range(old, LS_PAGE_UP(old_len)) ||
+        ((flags & MREMAP_FIXED) && mm_is_kernel_range(new_addr, LS_PAGE_UP(new_len))))
+        return -EINVAL;
+    return hsys5(__NR_mremap, old, old_len, new_len, flags, new_addr);
+}

@@ -1,0 +1,228 @@
+/*
+ * The ELF loader: maps the program and its interpreter the way Linux's
+ * binfmt_elf does, and builds the initial stack (argv, envp, auxv).
+ * Differs from Linux in: no stack or mmap randomisation of its own (the
+ * host's mmap placement applies), no brk randomisation.
+ */
+#include "kernel.h"
+#include <linux/elf.h>
+#include <linux/auxvec.h>
+
+#define STACK_SIZE (8UL << 20)
+#define PIE_BASE 0x555555554000UL    /* where Linux puts an ET_DYN program (ELF_ET_DYN_BASE) */
+
+struct loaded {
+    unsigned long bias, entry, phdr, phnum, start, end;
+    char interp[LS_PATH_MAX];
+};
+
+static long read_at(int fd, void *buf, size_t n, long off)
+{
+    long r = hsys4(__NR_pread64, fd, (long)buf, n, off);
+    return r < 0 ? r : (unsigned long)r == n ? 0 : -ENOEXEC;
+}
+
+static int is_err(long p)
+{
+    return p < 0 && p > -4096;
+}
+
+static long map_segments(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph, struct loaded *l,
+                         unsigned long hint)
+{
+    unsigned long lo = ~0UL, hi = 0;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD)
+            continue;
+        if (ph[i].p_vaddr < lo)
+            lo = ph[i].p_vaddr;
+        if (ph[i].p_vaddr + ph[i].p_memsz > hi)
+            hi = ph[i].p_vaddr + ph[i].p_memsz;
+    }
+    if (hi <= lo)
+        return -ENOEXEC;
+    lo = LS_PAGE_DOWN(lo);
+    hi = LS_PAGE_UP(hi);
+    unsigned long bias = 0;
+    /* Reserve the whole span first, so segments land together and nothing
+     * else (the kernel above all) can be in between. */
+    long flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    long want = eh->e_type == ET_DYN ? hint : lo;
+    if (eh->e_type == ET_EXEC)
+        flags |= MAP_FIXED_NOREPLACE;
+    long res = hsys6(__NR_mmap, want, hi - lo, PROT_NONE, flags, -1, 0);
+    if (is_err(res))
+        return res == -EEXIST ? -ENOMEM : res;
+    if (eh->e_type == ET_DYN)
+        bias = res - lo;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        const Elf64_Phdr *p = &ph[i];
+        if (p->p_type != PT_LOAD || p->p_memsz == 0)
+            continue;
+        int prot = (p->p_flags & PF_R ? PROT_READ : 0) | (p->p_flags & PF_W ? PROT_WRITE : 0) |
+                   (p->p_flags & PF_X ? PROT_EXEC : 0);
+        unsigned long start = bias + LS_PAGE_DOWN(p->p_vaddr);
+        unsigned long skew = p->p_vaddr - LS_PAGE_DOWN(p->p_vaddr);
+        unsigned long file_end = bias + p->p_vaddr + p->p_filesz;
+        unsigned long mem_end = bias + p->p_vaddr + p->p_memsz;
+        if (p->p_filesz) {
+            long m = hsys6(__NR_mmap, start, LS_PAGE_UP(skew + p->p_filesz), prot,
+                           MAP_PRIVATE | MAP_FIXED, fd, p->p_offset - skew);
+            if (is_err(m))
+                return m;
+        }
+        if (mem_end > file_end) {
+            /* .bss: zero the rest of the last file page, map anonymous pages after it. */
+            unsigned long page_end = LS_PAGE_UP(file_end);
+            if (p->p_filesz && (prot & PROT_WRITE) && page_end > file_end)
+                memset((void *)file_end, 0, page_end - file_end);
+            if (!p->p_filesz)
+                page_end = start;
+            if (mem_end > page_end) {
+                long m = hsys6(__NR_mmap, page_end, LS_PAGE_UP(mem_end) - page_end, prot,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+                if (is_err(m))
+                    return m;
+            }
+        }
+    }
+    l->bias = bias;
+    l->entry = bias + eh->e_entry;
+    l->start = bias + lo;
+    l->end = bias + hi;
+    l->phnum = eh->e_phnum;
+    l->phdr = 0;
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_PHDR)
+            l->phdr = bias + ph[i].p_vaddr;
+    for (int i = 0; !l->phdr && i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset <= eh->e_phoff &&
+            eh->e_phoff < ph[i].p_offset + ph[i].p_filesz)
+            l->phdr = bias + ph[i].p_vaddr + (eh->e_phoff - ph[i].p_offset);
+    return 0;
+}
+
+static long load_elf(const char *path, struct loaded *l, unsigned long hint)
+{
+    long fd = fs_open_exec(path);
+    if (fd < 0)
+        return fd;
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[64];
+    long r = read_at(fd, &eh, sizeof eh, 0);
+    if (r == 0 && (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+                   eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
+                   eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64))
+        r = -ENOEXEC;
+    if (r == 0)
+        r = read_at(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff);
+    l->interp[0] = 0;
+    for (int i = 0; r == 0 && i < eh.e_phnum; i++) {
+        if (ph[i].p_type != PT_INTERP)
+            continue;
+        if (ph[i].p_filesz < 2 || ph[i].p_filesz >= sizeof l->interp)
+            r = -ENOEXEC;
+        else
+            r = read_at(fd, l->interp, ph[i].p_filesz, ph[i].p_offset);
+        l->interp[ph[i].p_filesz < sizeof l->interp ? ph[i].p_filesz : 0] = 0;
+    }
+    if (r == 0)
+        r = map_segments(fd, &eh, ph, l, hint);
+    if (r == 0)
+        mm_note_object(l->start, l->end, path);
+    hsys1(__NR_close, fd);
+    return r;
+}
+
+/* Pushes bytes onto the downward-growing string area; returns their address. */
+static unsigned long push_bytes(unsigned long *top, const void *p, size_t n)
+{
+    *top -= n;
+    memcpy((void *)*top, p, n);
+    return *top;
+}
+
+static unsigned long host_aux(unsigned long type)
+{
+    for (int i = 0; K.host_auxv[i] != AT_NULL; i += 2)
+        if (K.host_auxv[i] == type)
+            return K.host_auxv[i + 1];
+    return 0;
+}
+
+long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp)
+{
+    static struct loaded prog, interp;
+    long r = load_elf(exe_path, &prog, PIE_BASE);
+    if (r < 0)
+        return r;
+    unsigned long start = prog.entry;
+    if (prog.interp[0]) {
+        r = load_elf(prog.interp, &interp, 0);
+        if (r < 0)
+            return r;
+        start = interp.entry;
+    }
+    mm_set_brk_base(prog.end);
+
+    long stk = hsys6(__NR_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (is_err(stk))
+        return stk;
+    unsigned long top = stk + STACK_SIZE;
+    const struct ls_bootinfo *bi = K.bi;
+    const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
+    const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);
+
+    unsigned long fn = push_bytes(&top, execfn, strlen(execfn) + 1);
+    unsigned long plat = push_bytes(&top, "x86_64", 7);
+    unsigned char rnd[16];
+    hsys3(__NR_getrandom, (long)rnd, sizeof rnd, 0);
+    unsigned long rndp = push_bytes(&top, rnd, sizeof rnd);
+    unsigned long *strs = kmalloc((bi->argc + bi->envc) * sizeof(long) + 1);
+    if (!strs)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < bi->argc; i++)
+        strs[i] = push_bytes(&top, bi_str(argo[i]), strlen(bi_str(argo[i])) + 1);
+    for (uint32_t i = 0; i < bi->envc; i++)
+        strs[bi->argc + i] = push_bytes(&top, bi_str(envo[i]), strlen(bi_str(envo[i])) + 1);
+
+    unsigned long aux[] = {
+        AT_SYSINFO_EHDR, host_aux(AT_SYSINFO_EHDR),
+        AT_MINSIGSTKSZ, host_aux(AT_MINSIGSTKSZ),
+        AT_HWCAP, host_aux(AT_HWCAP),
+        AT_PAGESZ, LS_PAGE,
+        AT_CLKTCK, host_aux(AT_CLKTCK) ? host_aux(AT_CLKTCK) : 100,
+        AT_PHDR, prog.phdr,
+        AT_PHENT, sizeof(Elf64_Phdr),
+        AT_PHNUM, prog.phnum,
+        AT_BASE, prog.interp[0] ? interp.bias : 0,
+        AT_FLAGS, 0,
+        AT_ENTRY, prog.entry,
+        AT_UID, bi->uid, AT_EUID, bi->uid, AT_GID, bi->gid, AT_EGID, bi->gid,
+        AT_SECURE, 0,
+        AT_RANDOM, rndp,
+        AT_HWCAP2, host_aux(AT_HWCAP2),
+        AT_EXECFN, fn,
+        AT_PLATFORM, plat,
+        AT_NULL, 0,
+    };
+    /* argc, argv[], NULL, envp[], NULL, auxv[]: 16-byte aligned at argc. */
+    unsigned long words = 1 + bi->argc + 1 + bi->envc + 1 + LS_ARRAY_SIZE(aux);
+    top &= ~15UL;
+    if (words & 1)
+        top -= 8;
+    unsigned long *w = (unsigned long *)(top - words * 8);
+    *sp = (unsigned long)w;
+    *w++ = bi->argc;
+    for (uint32_t i = 0; i < bi->argc; i++)
+        *w++ = strs[i];
+    *w++ = 0;
+    for (uint32_t i = 0; i < bi->envc; i++)
+        *w++ = strs[bi->argc + i];
+    *w++ = 0;
+    memcpy(w, aux, sizeof aux);
+    kfree(strs);
+    *entry = start;
+    return 0;
+}

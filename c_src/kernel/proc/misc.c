@@ -1,0 +1,130 @@
+/*
+ * Process-wide calls: exit, identity, limits, arch and process controls.
+ */
+#include "kernel.h"
+#include <linux/prctl.h>
+#include <linux/resource.h>
+#include <linux/utsname.h>
+#include <asm/prctl.h>
+
+void ls_exit_group(int status)
+{
+    if (K.report_fd >= 0) {
+        report_unimplemented();
+        kdprintf(K.report_fd, "exit %d\n", status & 0xff);
+    }
+    for (;;)
+        hsys1(__NR_exit_group, status);
+}
+
+/* Implements exit_group(2). */
+long sys_exit_group(long status)
+{
+    ls_exit_group(status);
+}
+
+/* Implements exit(2); differs from Linux in: the guest has one thread today,
+ * so ending it ends the guest. */
+long sys_exit(long status)
+{
+    ls_exit_group(status);
+}
+
+/* The guest's process identity, read once: the guest is one process today,
+ * so its pid and its parent's are fixed for its life. */
+static long pid_cache, ppid_cache;
+
+/* Implements getpid(2); served from the kernel, no host call. */
+long sys_getpid(void)
+{
+    if (!pid_cache)
+        pid_cache = hsys0(__NR_getpid);
+    return pid_cache;
+}
+
+/* Implements getppid(2); differs from Linux in: the parent seen at boot stays
+ * the parent (no re-parenting to init). */
+long sys_getppid(void)
+{
+    if (!ppid_cache)
+        ppid_cache = hsys0(__NR_getppid);
+    return ppid_cache;
+}
+
+/* Implements uname(2); differs from Linux in: nodename is the image's hostname. */
+long sys_uname(struct new_utsname *u)
+{
+    long r = hsys1(__NR_uname, (long)u);
+    if (r < 0)
+        return r;
+    const char *h = bi_str(K.bi->hostname);
+    if (*h)
+        strlcpy(u->nodename, h, sizeof u->nodename);
+    return 0;
+}
+
+/* Implements sethostname(2); the guest may not rename the host. */
+long sys_sethostname(const char *name, long len)
+{
+    return -EPERM;
+}
+
+/* RLIMIT_NOFILE is capped below the kernel's reserved fds. */
+static void clamp_nofile(struct rlimit64 *r)
+{
+    if (r->rlim_max > (unsigned long)K.nofile_limit)
+        r->rlim_max = K.nofile_limit;
+    if (r->rlim_cur > r->rlim_max)
+        r->rlim_cur = r->rlim_max;
+}
+
+/* Implements prlimit64(2); differs from Linux in: RLIMIT_NOFILE cannot be
+ * raised into the kernel's reserved fds; other processes are not visible. */
+long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit64 *old)
+{
+    struct rlimit64 n;
+    if (pid != 0 && pid != sys_getpid())
+        return -ESRCH;
+    if (new) {
+        n = *new;
+        if (res == RLIMIT_NOFILE)
+            clamp_nofile(&n);
+    }
+    return hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, (long)old);
+}
+
+/* Implements getrlimit(2) through prlimit64. */
+long sys_getrlimit(long res, struct rlimit *old)
+{
+    return sys_prlimit64(0, res, 0, (struct rlimit64 *)old);
+}
+
+/* Implements setrlimit(2) through prlimit64. */
+long sys_setrlimit(long res, const struct rlimit *new)
+{
+    return sys_prlimit64(0, res, (const struct rlimit64 *)new, 0);
+}
+
+/* Implements arch_prctl(2); differs from Linux in: %gs belongs to the kernel
+ * (its per-thread block for fastcalls), so ARCH_SET_GS is refused. */
+long sys_arch_prctl(long code, unsigned long addr)
+{
+    if (code == ARCH_SET_GS)
+        return -EPERM;
+    return hsys2(__NR_arch_prctl, code, addr);
+}
+
+/* Implements prctl(2); differs from Linux in: Syscall User Dispatch is the
+ * kernel's trap path and cannot be changed by the guest. */
+long sys_prctl(long op, long a2, long a3, long a4, long a5)
+{
+    if (op == PR_SET_SYSCALL_USER_DISPATCH)
+        return -EPERM;
+    return hsys5(__NR_prctl, op, a2, a3, a4, a5);
+}
+
+/* Implements set_tid_address(2). */
+long sys_set_tid_address(int *tidptr)
+{
+    return hsys1(__NR_set_tid_address, (long)tidptr);
+}

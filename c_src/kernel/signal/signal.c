@@ -1,0 +1,155 @@
+/*
+ * Signals, trap-path edition: the guest's handlers are installed on the host
+ * as the guest asked, but the kernel keeps SIGSYS (the trap path) and the
+ * crash signals (for crash reports) for itself, and the guest's signal mask
+ * is the one saved in the trap context, which the host restores when the
+ * trap returns.  Proper delivery through the kernel (queued while inside it)
+ * belongs to the threads-and-signals work.
+ */
+#include "kernel.h"
+
+#define NSIG_ALL 64
+#define SIGBIT(s) (1UL << ((s) - 1))
+#define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))
+
+long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
+void crash_handler(int sig, siginfo_t *si, void *ctx);
+
+static struct sigaction guest_act[NSIG_ALL + 1];   /* what the guest believes is installed */
+static stack_t guest_altstack = {.ss_flags = SS_DISABLE};
+
+static int is_crash_signal(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+}
+
+void signal_init(void)
+{
+    for (int sig = 1; sig <= NSIG_ALL; sig++)
+        hsys4(__NR_rt_sigaction, sig, 0, (long)&guest_act[sig], sizeof(sigset_t));
+    for (int sig = 1; sig <= NSIG_ALL; sig++)
+        if (is_crash_signal(sig) && guest_act[sig].sa_handler == SIG_DFL)
+            trap_install(sig, crash_handler);
+}
+
+/* Implements rt_sigaction(2); differs from Linux in: SIGSYS is only recorded
+ * (the kernel owns it), SIG_DFL for a crash signal keeps the kernel's crash
+ * reporter, and SA_ONSTACK is served on the host's current stack. */
+long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *oact, long size)
+{
+    if (size != sizeof(sigset_t))
+        return -EINVAL;
+    if (sig < 1 || sig > NSIG_ALL || ((sig == SIGKILL || sig == SIGSTOP) && act))
+        return -EINVAL;
+    struct sigaction old = guest_act[sig];
+    if (act) {
+        struct sigaction host = *act;
+        host.sa_mask &= ~UNBLOCKABLE;
+        host.sa_flags &= ~SA_ONSTACK;
+        long r = 0;
+        if (sig == SIGSYS)
+            r = 0;
+        else if (is_crash_signal(sig) && act->sa_handler == SIG_DFL)
+            r = trap_install(sig, crash_handler);
+        else
+            r = hsys4(__NR_rt_sigaction, sig, (long)&host, 0, size);
+        if (r < 0)
+            return r;
+        guest_act[sig] = *act;
+    }
+    if (oact)
+        *oact = old;
+    return 0;
+}
+
+/* Implements rt_sigprocmask(2); differs from Linux in: SIGSYS can never be
+ * blocked.  On the trap path the mask lives in the saved context. */
+long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size)
+{
+    if (size != sizeof(sigset_t))
+        return -EINVAL;
+    struct ucontext *uc = kcur_uc();
+    sigset_t cur;
+    if (!uc) {
+        long r = hsys4(__NR_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, size);
+        if (r < 0)
+            return r;
+    } else {
+        cur = uc->uc_sigmask;
+    }
+    sigset_t next = cur;
+    if (set) {
+        switch (how) {
+        case SIG_BLOCK:
+            next = cur | *set;
+            break;
+        case SIG_UNBLOCK:
+            next = cur & ~*set;
+            break;
+        case SIG_SETMASK:
+            next = *set;
+            break;
+        default:
+            return -EINVAL;
+        }
+        next &= ~UNBLOCKABLE;
+    }
+    if (oset)
+        *oset = cur;
+    if (!set)
+        return 0;
+    if (uc) {
+        uc->uc_sigmask = next;
+        return 0;
+    }
+    return hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, size);
+}
+
+/* Size of the xsave area of a signal frame, from its software-reserved bytes. */
+static unsigned long fpstate_size(const struct _fpstate_64 *fp)
+{
+    const struct _fpx_sw_bytes *sw = &fp->sw_reserved;
+    if (sw->magic1 == FP_XSTATE_MAGIC1)
+        return sw->xstate_size;
+    return sizeof(struct _fpstate_64);
+}
+
+/* Implements rt_sigreturn(2) for a guest handler that returned through its
+ * own restorer (glibc's __restore_rt traps here): the frame the host built
+ * for the guest's handler becomes the context the trap returns to. */
+long sys_rt_sigreturn(void)
+{
+    struct ucontext *uc = kcur_uc();
+    if (!uc)
+        return -ENOSYS;
+    struct ucontext *frame = (struct ucontext *)uc->uc_mcontext.rsp;
+    struct _fpstate_64 *mine = (struct _fpstate_64 *)uc->uc_mcontext.fpstate;
+    const struct _fpstate_64 *theirs = (const struct _fpstate_64 *)frame->uc_mcontext.fpstate;
+    uc->uc_mcontext = frame->uc_mcontext;
+    uc->uc_mcontext.fpstate = (struct _fpstate *)mine;
+    if (mine && theirs) {
+        unsigned long n = fpstate_size(theirs);
+        if (n > fpstate_size(mine))
+            n = fpstate_size(mine);
+        memcpy(mine, theirs, n);
+    }
+    uc->uc_sigmask = frame->uc_sigmask & ~UNBLOCKABLE;
+    return uc->uc_mcontext.rax;
+}
+
+/* Implements sigaltstack(2); differs from Linux in: the stack is recorded
+ * but handlers run on the current stack (the host's alternate stack is the
+ * kernel's). */
+long sys_sigaltstack(const stack_t *ss, stack_t *old)
+{
+    if (old)
+        *old = guest_altstack;
+    if (ss) {
+        if (ss->ss_flags & ~(SS_DISABLE | SS_AUTODISARM))
+            return -EINVAL;
+        if (!(ss->ss_flags & SS_DISABLE) && ss->ss_size < MINSIGSTKSZ)
+            return -ENOMEM;
+        guest_altstack = *ss;
+    }
+    return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * The trap path: Syscall User Dispatch turns every `syscall` outside kernel
+ * text into a SIGSYS, delivered on the kernel stack (sigaltstack) with all
+ * signals blocked; the handler serves it and returns through the kernel's
+ * own restorer.  Signals that arrive meanwhile wait until it returns, so
+ * the kernel is never re-entered.
+ */
+#include "kernel.h"
+
+#define KSTACK_SIZE (256 * 1024UL)
+
+static struct ucontext *cur_uc;
+
+struct ucontext *kcur_uc(void)
+{
+    return cur_uc;
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+    struct ucontext *uc = ctx;
+    struct sigcontext *m = &uc->uc_mcontext;
+    if (si->si_code != SYS_USER_DISPATCH)
+        return;             /* a SIGSYS sent with kill(2): the guest does not see it */
+    cur_uc = uc;
+    long r = ls_dispatch(si->si_syscall, m->rdi, m->rsi, m->rdx, m->r10, m->r8, m->r9,
+                         LS_PATH_TRAP);
+    m->rax = r;
+    cur_uc = 0;
+}
+
+/* Installs a kernel-owned host handler (SA_ONSTACK: runs on the kernel stack). */
+long trap_install(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = (__sighandler_t)(void (*)(void))fn;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER;
+    sa.sa_restorer = ls_sigreturn_restorer;
+    sa.sa_mask = ~0UL;
+    return hsys4(__NR_rt_sigaction, sig, (long)&sa, 0, sizeof(sigset_t));
+}
+
+void trap_init(void)
+{
+    stack_t ss;
+    long p = hsys6(__NR_mmap, 0, KSTACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p < 0 && p > -4096)
+        kpanic("cannot allocate the kernel stack: error %ld", -p);
+    mm_note_kernel(p, KSTACK_SIZE);
+    ss.ss_sp = (void *)p;
+    ss.ss_size = KSTACK_SIZE;
+    ss.ss_flags = 0;
+    if (hsys2(__NR_sigaltstack, (long)&ss, 0) < 0 || trap_install(SIGSYS, on_sigsys) < 0)
+        kpanic("cannot install the trap handler");
+    /* SIGSYS must never be blocked in the guest: a blocked SIGSYS at a SUD
+     * trap makes the host kill the process. */
+    unsigned long unblock = 1UL << (SIGSYS - 1);
+    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, sizeof unblock);
+}

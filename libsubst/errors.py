@@ -1,0 +1,41 @@
+"""One exception hierarchy for everything libsubst reports to a user.
+
+Every message is a single line a user can act on; the CLI prints it as
+``libsubst: <message>`` and exits non-zero, never with a traceback.
+"""
+
+
+class LibsubstError(Exception):
+    """Base of every error libsubst reports to its user."""
+
+    exit_code = 2
+
+
+class ProgramNotFound(LibsubstError):
+    """The program named on the command line does not exist or is not runnable."""
+
+    exit_code = 127
+
+
+class NotAnElf(LibsubstError):
+    """The file is not an ELF object (and not a ``#!`` script where one is allowed)."""
+
+
+class UnsupportedElf(LibsubstError):
+    """An ELF file libsubst cannot run: wrong class, machine, type, or truncated."""
+
+
+class LibraryNotFound(LibsubstError):
+    """A ``DT_NEEDED`` library could not be resolved with the dynamic linker's rules."""
+
+
+class VolumeError(LibsubstError):
+    """A ``--volume`` is malformed or its host path does not exist."""
+
+
+class ImageError(LibsubstError):
+    """A guest image is malformed, truncated or of an unsupported version."""
+
+
+class BuildError(LibsubstError):
+    """The guest kernel or the ABI module is missing from the installation."""

@@ -1,0 +1,109 @@
+"""Lay out a guest's root file system for one program: the executable, its
+``DT_NEEDED`` closure as ld.so will look it up, the stock ld.so, a minimal
+``/etc``, and read-only host mounts for the run-time trees an interpreter
+needs (Python's standard library, Perl's modules, locales)."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import pwd
+import grp
+
+from ..errors import VolumeError
+from ..monitor.bootinfo import Mount
+from .tree import Tree
+
+# Run-time trees by program: (pattern for the program's real file name,
+# host directories a run of it reads, extension modules in them it may
+# dlopen).  The trees are mounted read-only where they exist; the libraries
+# the extension modules need go into the image.
+RUNTIME_DIRS = (
+    ("python3*", ("/usr/lib/python3.*", "/usr/lib/python3/dist-packages",
+                  "/usr/local/lib/python3.*"),
+     ("/usr/lib/python3.*/lib-dynload/*.so", "/usr/lib/python3/dist-packages/**/*.so")),
+    ("perl*", ("/usr/share/perl", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl",
+               "/usr/lib/x86_64-linux-gnu/perl5", "/usr/lib/x86_64-linux-gnu/perl-base",
+               "/etc/perl"),
+     ("/usr/lib/x86_64-linux-gnu/perl*/**/*.so",)),
+)
+# Needed whenever the environment names a locale other than C/POSIX.
+LOCALE_DIRS = ("/usr/lib/locale", "/usr/share/i18n/locales", "/usr/lib/x86_64-linux-gnu/gconv")
+LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES",
+               "LC_NUMERIC", "LC_TIME", "LC_MONETARY")
+
+
+def parse_volume(spec: str) -> Mount:
+    """``HOST:GUEST[:ro|:rw]`` -> Mount, with a clear error for a bad one."""
+    parts = spec.split(":")
+    ro = False
+    if len(parts) == 3 and parts[2] in ("ro", "rw"):
+        ro = parts[2] == "ro"
+        parts = parts[:2]
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise VolumeError(f"--volume {spec!r}: expected HOST:GUEST[:ro]")
+    host, guest = parts
+    if not os.path.isabs(guest):
+        raise VolumeError(f"--volume {spec!r}: the guest path must be absolute")
+    if not os.path.exists(host):
+        raise VolumeError(f"--volume {spec!r}: host path {host} does not exist")
+    if not os.path.isdir(host):
+        raise VolumeError(f"--volume {spec!r}: host path {host} is not a directory")
+    return Mount(guest=os.path.normpath(guest), host=os.path.realpath(host), readonly=ro)
+
+
+def runtime_trees(program: str, env: dict[str, str]) -> tuple[list[Mount], list[str]]:
+    """Read-only mounts of the run-time trees ``program`` is known to read,
+    and the extension modules in them it may dlopen."""
+    real = os.path.basename(os.path.realpath(program))
+    dirs: list[str] = []
+    modules: list[str] = []
+    for pattern, trees, extensions in RUNTIME_DIRS:
+        if fnmatch.fnmatch(real, pattern):
+            for t in trees:
+                dirs += sorted(glob.glob(t))
+            for e in extensions:
+                modules += sorted(glob.glob(e, recursive=True))
+    if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
+        dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
+    mounts = [Mount(guest=d, host=os.path.realpath(d), readonly=True)
+              for d in dirs if os.path.isdir(d)]
+    return mounts, modules
+
+
+def _passwd_line(pw) -> str:
+    return f"{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}:{pw.pw_gecos}:{pw.pw_dir}:{pw.pw_shell}\n"
+
+
+def _group_line(gr) -> str:
+    return f"{gr.gr_name}:x:{gr.gr_gid}:\n"
+
+
+def add_etc(tree: Tree, hostname: str) -> None:
+    """The minimal /etc: users and groups the guest can see (root and the
+    caller), host name resolution through files, the time zone, ld.so.cache."""
+    uids, gids = {0, os.getuid()}, {0, os.getgid()}
+    lines = []
+    for uid in sorted(uids):
+        try:
+            lines.append(_passwd_line(pwd.getpwuid(uid)))
+        except KeyError:
+            lines.append(f"user{uid}:x:{uid}:{uid}::/:/bin/sh\n")
+    tree.add_data("/etc/passwd", "".join(lines).encode())
+    glines = []
+    for gid in sorted(gids):
+        try:
+            glines.append(_group_line(grp.getgrgid(gid)))
+        except KeyError:
+            glines.append(f"group{gid}:x:{gid}:\n")
+    tree.add_data("/etc/group", "".join(glines).encode())
+    tree.add_data("/etc/nsswitch.conf",
+                  b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+                  b"networks: files\nprotocols: files\nservices: files\n")
+    tree.add_data("/etc/hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
+                                f"::1\tlocalhost ip6-localhost ip6-loopback\n".encode())
+    tree.add_data("/etc/hostname", f"{hostname}\n".encode())
+    for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf"):
+        if os.path.exists(path):
+            tree.add_host_path(path)

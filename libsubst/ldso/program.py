@@ -1,0 +1,77 @@
+"""Find the program a user named and what the kernel must really map: the
+PATH search of execvp(3) and the ``#!`` rule of execve(2)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ..errors import NotAnElf, ProgramNotFound
+
+SHEBANG_MAX = 256      # BINPRM_BUF_SIZE: Linux reads at most this much of a #! line
+SCRIPT_DEPTH = 4       # Linux follows at most 4 levels of interpreters
+
+
+def find_program(name: str, path_env: str | None) -> str:
+    """Absolute path of ``name``: as given when it contains '/', else the first
+    executable regular file of that name in ``path_env`` (as execvp does)."""
+    if not name:
+        raise ProgramNotFound("no program given")
+    if "/" in name:
+        candidates = [name]
+    else:
+        dirs = (path_env if path_env is not None else "/usr/local/bin:/usr/bin:/bin").split(":")
+        candidates = [os.path.join(d or ".", name) for d in dirs]
+    for cand in candidates:
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if "/" in name:
+                raise ProgramNotFound(f"{name} is a directory")
+            continue
+        if "/" in name or os.access(cand, os.X_OK):
+            return os.path.abspath(cand)
+    raise ProgramNotFound(f"{name}: no such program" + ("" if "/" in name else " on PATH"))
+
+
+def read_shebang(path: str) -> tuple[str, str | None] | None:
+    """(interpreter, optional argument) of a ``#!`` script, or None for other files."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SHEBANG_MAX)
+    except IsADirectoryError:
+        raise ProgramNotFound(f"{path} is a directory") from None
+    except OSError as e:
+        raise ProgramNotFound(f"{path}: {e.strerror}") from None
+    if not head.startswith(b"#!"):
+        return None
+    line = head[2:].split(b"\n", 1)[0].strip(b" \t")
+    if not line:
+        raise NotAnElf(f"{path}: empty #! line")
+    parts = line.split(None, 1)
+    interp = os.fsdecode(parts[0])
+    arg = os.fsdecode(parts[1].strip(b" \t")) if len(parts) > 1 else None
+    return interp, arg
+
+
+def resolve_script(path: str, argv: list[str], filename: str | None = None
+                   ) -> tuple[str, list[str], list[str]]:
+    """Follow ``#!`` lines like execve(filename): returns (binary, argv, scripts
+    seen).  The script's name in the new argv is ``filename`` as execve got it."""
+    scripts = []
+    shown = filename or path
+    for _ in range(SCRIPT_DEPTH + 1):
+        sb = read_shebang(path)
+        if sb is None:
+            return path, argv, scripts
+        interp, arg = sb
+        if not os.path.isabs(interp):
+            raise ProgramNotFound(f"{path}: interpreter {interp} is not an absolute path")
+        if not os.path.exists(interp):
+            raise ProgramNotFound(f"{path}: interpreter {interp} not found")
+        scripts.append(path)
+        argv = [interp] + ([arg] if arg else []) + [shown] + argv[1:]
+        path = shown = interp
+    raise NotAnElf(f"{scripts[0]}: too many levels of #! interpreters")

@@ -1,0 +1,390 @@
+"""Which files ld.so(8) will load for a program: the ``DT_NEEDED`` closure.
+
+Follows glibc 2.36 ``elf/dl-load.c`` (``_dl_map_object``) and
+``elf/dl-deps.c`` (``_dl_map_object_deps``) on x86-64 Debian:
+
+- objects are loaded breadth first: the program's ``DT_NEEDED`` in order,
+  then those of each newly loaded object in load order;
+- a needed name matches an object already loaded under that name, with that
+  ``DT_SONAME``, or (after the search) with the same file (device, inode);
+- a name containing '/' is a path, relative to the current directory;
+- otherwise the directories searched are, in order: ``DT_RPATH`` of the
+  needing object, then of its loader and up to the program (skipped if the
+  needing object has ``DT_RUNPATH``; an object with ``DT_RUNPATH`` has no
+  ``DT_RPATH``), ``LD_LIBRARY_PATH`` (split on ':' and ';'), the needing
+  object's ``DT_RUNPATH``, ``/etc/ld.so.cache``, the default directories —
+  the last two not with ``DF_1_NODEFLIB``; an empty element is the current
+  directory; in each directory the ``glibc-hwcaps`` and legacy hwcap
+  subdirectories this CPU supports come first;
+- ``$ORIGIN`` is the directory of the object as found (for the program,
+  of its real path: ld.so reads ``/proc/self/exe``), ``$LIB`` is
+  ``lib/x86_64-linux-gnu``, ``$PLATFORM`` the platform ld.so computes;
+- a candidate of another ELF class or machine is skipped; any other bad
+  candidate (not ELF, too short, an executable) ends the load with an error.
+"""
+
+import errno
+import functools
+import os
+import re
+from collections import namedtuple
+
+from libsubst.errors import LibsubstError, LibraryNotFound, NotAnElf, ProgramNotFound, UnsupportedElf
+from libsubst.ldso import cache
+from libsubst.ldso.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile, ForeignElf
+
+DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib")
+DST_LIB = "lib/x86_64-linux-gnu"
+_DST = re.compile(r"\$(?:\{(ORIGIN|LIB|PLATFORM)\}|(ORIGIN|LIB|PLATFORM)(?![A-Za-z0-9_]))")
+# Subdirectories whose presence makes the hwcaps search worth computing.
+_HWCAP_TOPS = ("glibc-hwcaps", "tls", "x86_64", "haswell", "xeon_phi", "avx512_1")
+
+
+class LoadPlan(namedtuple("LoadPlan", "program interp libraries")):
+    """What the guest's ld.so will load, as host paths.
+
+    *program* is absolute; *interp* is the ``PT_INTERP`` file (None for a
+    static program); *libraries* lists ``(needed name, path as ld.so finds
+    it)`` in load order.  The interpreter satisfies a ``DT_NEEDED`` on its
+    soname and is not repeated in *libraries*.
+    """
+
+    __slots__ = ()
+
+    def host_paths(self):
+        """Program, interpreter and libraries, in that order."""
+        return [self.program] + ([self.interp] if self.interp else []) + [p for _, p in self.libraries]
+
+
+class _Object:
+    """The parts of ld.so's ``struct link_map`` the search needs.
+
+    *path* is l_name (the path as found), *names* l_libname (the names it
+    was loaded under); *rpath* is None when ``DT_RUNPATH`` is present,
+    because ld.so then ignores ``DT_RPATH``.
+    """
+
+    __slots__ = ("path", "names", "soname", "origin", "loader", "needed", "rpath", "runpath", "flags_1")
+
+    def __init__(self, **fields):
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+
+def _absolute(path):
+    """*path* made absolute against the cwd without resolving '..' lexically.
+
+    '..' after a symlink means the symlink target's parent to the kernel,
+    so only '.' and repeated slashes are dropped.
+    """
+    if not path.startswith("/"):
+        path = os.getcwd() + "/" + path
+    return "/" + "/".join(c for c in path.split("/") if c not in ("", "."))
+
+
+def _origin(path):
+    """Directory of *path* as ld.so computes l_origin (elf/dl-object.c)."""
+    head = path[:path.rindex("/")]
+    return head or "/"
+
+
+@functools.cache
+def _cpu():
+    """(vendor, flags) from /proc/cpuinfo: the guest's ld.so runs on this CPU."""
+    vendor, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip()
+                if key == "vendor_id":
+                    vendor = val.strip()
+                elif key == "flags":
+                    flags = set(val.split())
+                    break
+    except OSError:
+        pass
+    return vendor, flags
+
+
+def platform():
+    """``$PLATFORM``: AT_PLATFORM, which glibc 2.36 overrides on Intel CPUs.
+
+    See sysdeps/x86/cpu-features.c ``init_cpu_features``.
+    """
+    vendor, f = _cpu()
+    if vendor == "GenuineIntel":
+        if "avx512cd" in f and {"avx512er", "avx512pf"} <= f:
+            return "xeon_phi"
+        if {"avx2", "fma", "bmi1", "bmi2", "abm", "movbe", "popcnt"} <= f:
+            return "haswell"
+    return "x86_64"
+
+
+# x86-64 ISA levels (sysdeps/x86/get-isa-level.h), highest first.
+_LEVELS = (
+    ("x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}),
+    ("x86-64-v3", {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}),
+    ("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"}),
+)
+
+
+@functools.cache
+def hwcaps_levels():
+    """Supported ``glibc-hwcaps`` subdirectory names, in ld.so's priority order."""
+    _, f = _cpu()
+    supported = []
+    # A level counts only if every lower level is supported too.
+    for name, need in reversed(_LEVELS):
+        if not need <= f:
+            break
+        supported.insert(0, name)
+    return tuple(supported)
+
+
+@functools.cache
+def _subdirs():
+    """Subdirectories ld.so tries in every search directory, '' (itself) last.
+
+    glibc-hwcaps first, then the legacy hwcaps scheme of glibc 2.36
+    (elf/dl-hwcaps.c): every combination of the hwcap names, the platform
+    and "tls", most specific first.
+    """
+    vendor, f = _cpu()
+    legacy = ["x86_64"]
+    if (vendor == "GenuineIntel" and "avx512cd" in f and "avx512er" not in f
+            and {"avx512bw", "avx512dq", "avx512vl"} <= f):
+        legacy.append("avx512_1")
+    legacy += [platform(), "tls"]
+    combos = []
+    for mask in range(2 ** len(legacy) - 1, -1, -1):
+        combos.append("/".join(legacy[i] for i in reversed(range(len(legacy))) if mask >> i & 1))
+    return tuple(f"glibc-hwcaps/{lv}" for lv in hwcaps_levels()) + tuple(combos)
+
+
+def _expand(text, origin):
+    """Expand ld.so's dynamic string tokens; None if $ORIGIN is unknown."""
+    missing = False
+
+    def repl(m):
+        nonlocal missing
+        token = m.group(1) or m.group(2)
+        if token == "ORIGIN":
+            missing |= origin is None
+            return origin or ""
+        return DST_LIB if token == "LIB" else platform()
+
+    out = _DST.sub(repl, text)
+    return None if missing else out
+
+
+def _dirs(elements, origin):
+    """Search directories from path *elements*, with a trailing '/' ('' = cwd)."""
+    result = []
+    for element in elements:
+        d = _expand(element, origin) if element else ""
+        if d is None or (element and not d):
+            continue
+        d = d.rstrip("/") + "/" if d.strip("/") else ("/" if d else "")
+        if d not in result:
+            result.append(d)
+    return result
+
+
+class _Resolver:
+    def __init__(self, env):
+        self.env = env
+        self.loaded = []
+        self.by_id = {}
+        self.subdirs = {}
+
+    def subdirs_of(self, d):
+        """ld.so's hwcaps subdirectories, limited to those that can exist."""
+        if d not in self.subdirs:
+            present = {t for t in _HWCAP_TOPS if os.path.isdir(d + t)}
+            self.subdirs[d] = tuple(s + "/" for s in _subdirs() if s and s.split("/")[0] in present) + ("",)
+        return self.subdirs[d]
+
+    def probe(self, path, name, loader, skipped):
+        """Open one candidate like ``open_verify``: an ElfFile, None, or 'stop'."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as e:
+            # open_path goes on after ENOENT/EACCES only.
+            return None if e.errno in (errno.ENOENT, errno.EACCES) else "stop"
+        except ValueError:
+            return None
+        try:
+            elf = ElfFile(fd, path)
+        except ForeignElf as e:
+            skipped.append(str(e))
+            return None
+        except LibsubstError as e:
+            cls = NotAnElf if isinstance(e, ProgramNotFound) else type(e)
+            raise cls(f"{e} (found for {name} needed by {loader.path})") from None
+        if elf.e_type == ET_EXEC or elf.get_flags_1() & DF_1_PIE:
+            elf.close()
+            raise UnsupportedElf(f"{path} is an executable, not a shared library "
+                                 f"(found for {name} needed by {loader.path})")
+        return elf
+
+    def search(self, name, dirs, loader, skipped):
+        for d in dirs:
+            for sub in self.subdirs_of(d):
+                found = self.probe(_absolute(d + sub + name), name, loader, skipped)
+                if found == "stop":
+                    return None
+                if found is not None:
+                    return found
+        return None
+
+    def cached(self, name, loader, skipped):
+        """The best ld.so.cache entry: a supported glibc-hwcaps one first."""
+        paths = cache.get_cache().get(name, ())
+        rank = {lv: i for i, lv in enumerate(hwcaps_levels())}
+        best, best_rank = None, len(rank)
+        for path in paths:
+            m = re.search(r"/glibc-hwcaps/([^/]+)/[^/]+$", path)
+            r = rank.get(m.group(1), -1) if m else len(rank)
+            if r >= 0 and (best is None or r < best_rank):
+                best, best_rank = path, r
+        if best is None:
+            return None
+        if loader.flags_1 & DF_1_NODEFLIB and any(best.startswith(d + "/") for d in DEFAULT_DIRS):
+            return None
+        found = self.probe(best, name, loader, skipped)
+        return None if found == "stop" else found
+
+    def find(self, name, loader):
+        """Open the file for needed *name* of *loader*, as ``_dl_map_object``."""
+        skipped = []
+        if "/" in name:
+            found = self.probe(_absolute(name), name, loader, skipped)
+            found = None if found == "stop" else found
+        else:
+            found = None
+            if loader.runpath is None:
+                chain = loader
+                while found is None and chain is not None:
+                    if chain.rpath is not None:
+                        found = self.search(name, chain.rpath, loader, skipped)
+                    chain = chain.loader
+            llp = self.env.get("LD_LIBRARY_PATH")
+            if found is None and llp:
+                elements = re.split("[:;]", llp)
+                found = self.search(name, _dirs(elements, self.loaded[0].origin), loader, skipped)
+            if found is None and loader.runpath is not None:
+                found = self.search(name, loader.runpath, loader, skipped)
+            if found is None:
+                found = self.cached(name, loader, skipped)
+            if found is None and not loader.flags_1 & DF_1_NODEFLIB:
+                found = self.search(name, [d + "/" for d in DEFAULT_DIRS], loader, skipped)
+        if found is None:
+            why = f" (skipped {'; '.join(skipped)})" if skipped else ""
+            raise LibraryNotFound(f"library {name} needed by {loader.path} not found{why}")
+        return found
+
+    def add(self, elf, name, loader, origin=None):
+        """Record the opened object *elf*, unless its file is already loaded."""
+        file_id = elf.file_id
+        if file_id in self.by_id:
+            obj = self.by_id[file_id]
+            obj.names.add(name)
+            return obj, False
+        rpath, runpath = elf.get_rpath(), elf.get_runpath()
+        origin = origin if origin is not None else _origin(elf.path)
+        obj = _Object(
+            path=elf.path, names={name} if name else set(), soname=elf.get_soname(),
+            origin=origin, loader=loader, needed=elf.get_needed(),
+            rpath=None if rpath is None or runpath is not None else _dirs(rpath, origin),
+            runpath=None if runpath is None else _dirs(runpath, origin),
+            flags_1=elf.get_flags_1())
+        self.loaded.append(obj)
+        self.by_id[file_id] = obj
+        return obj, True
+
+    def lookup(self, name):
+        """An object already loaded under *name* or with soname *name*."""
+        for obj in self.loaded:
+            if name in obj.names or name == obj.path:
+                return obj
+        for obj in self.loaded:
+            if name == obj.soname:
+                obj.names.add(name)
+                return obj
+        return None
+
+
+def resolve(program_path, env=None):
+    """The :class:`LoadPlan` of *program_path* in a guest environment *env*.
+
+    *env* is the guest's environment (only ``LD_LIBRARY_PATH`` matters);
+    the host's ``os.environ`` is not consulted.
+    """
+    program = _absolute(os.fspath(program_path))
+    r = _Resolver(env or {})
+    with ElfFile.open(program) as exe:
+        interp = exe.get_interp()
+        if interp is None:
+            return LoadPlan(program, None, [])
+        main, _ = r.add(exe, None, None, origin=_origin(os.path.realpath(program)))
+    interp_path = _absolute(interp)
+    try:
+        rtld = ElfFile.open(interp_path)
+    except ProgramNotFound as e:
+        raise LibraryNotFound(f"program interpreter {interp} of {program} not found ({e})") from None
+    except LibsubstError as e:
+        raise type(e)(f"program interpreter of {program}: {e}") from None
+    with rtld:
+        r.add(rtld, interp, None)
+    libraries = []
+    queue = [main]
+    for obj in queue:
+        for raw in obj.needed:
+            name = _expand(raw, obj.origin)
+            if not name:
+                raise LibraryNotFound(f"library {raw} needed by {obj.path} not found (cannot expand it)")
+            if r.lookup(name) is not None:
+                continue
+            with r.find(name, obj) as elf:
+                dep, new = r.add(elf, name, obj)
+            if new:
+                queue.append(dep)
+                libraries.append((name, dep.path))
+    return LoadPlan(program, interp_path, libraries)
+
+
+def resolve_dlopen_closure(plan, objects, env=None):
+    """Host paths of the libraries that shared objects a program may dlopen
+    (``objects``: its extension modules) need beyond ``plan``, found as
+    dlopen(3) would from the loaded program.  An object or a library that
+    cannot be found is skipped: dlopen fails on it natively too."""
+    r = _Resolver(env or {})
+    with ElfFile.open(plan.program) as exe:
+        r.add(exe, None, None, origin=_origin(os.path.realpath(plan.program)))
+    for path in ([plan.interp] if plan.interp else []) + [p for _n, p in plan.libraries]:
+        with ElfFile.open(path) as elf:
+            r.add(elf, path, None)
+    queue = []
+    for path in objects:
+        try:
+            with ElfFile.open(path) as elf:
+                obj, new = r.add(elf, path, r.loaded[0])
+        except LibsubstError:
+            continue
+        if new:
+            queue.append(obj)
+    first_extra = len(r.loaded)
+    for obj in queue:
+        for raw in obj.needed:
+            name = _expand(raw, obj.origin)
+            if not name or r.lookup(name) is not None:
+                continue
+            try:
+                with r.find(name, obj) as elf:
+                    dep, new = r.add(elf, name, obj)
+            except LibsubstError:
+                continue
+            if new:
+                queue.append(dep)
+    return [o.path for o in r.loaded[first_extra:]]

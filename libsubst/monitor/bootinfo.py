@@ -1,0 +1,139 @@
+"""Encode the boot-info block (c_src/include/libsubst/bootinfo.h) that tells
+the guest kernel what to boot: argv, environment, working directory, the
+guest's root file system and its host-directory mounts.
+
+The struct layouts come from the C header itself, through cffi (the build
+makes ``libsubst._abi`` from it), so Python and C cannot disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import BuildError
+
+try:
+    from .._abi import ffi
+except ImportError:  # pragma: no cover - only in a broken installation
+    ffi = None
+
+ENTRY_KINDS = {"dir": "LS_ENT_DIR", "file": "LS_ENT_HOST_FILE", "data": "LS_ENT_DATA_FILE",
+               "symlink": "LS_ENT_SYMLINK"}
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory bound at a guest path."""
+
+    guest: str
+    host: str
+    readonly: bool = False
+
+
+@dataclass
+class BootSpec:
+    """Everything the kernel needs to boot one guest program."""
+
+    exe: str                      # guest path of the program the kernel maps
+    execfn: str                   # AT_EXECFN, /proc/self/exe
+    argv: list[str]
+    env: list[str]                # "K=V" strings
+    cwd: str
+    entries: list                 # libsubst.image.tree.Entry, sorted by path
+    mounts: list[Mount] = field(default_factory=list)
+    hostname: str = "libsubst"
+    uid: int = 0
+    gid: int = 0
+    trace_fd: int = -1
+    report_fd: int = -1
+    scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
+
+
+def _abi():
+    """The cffi types and the header's constants."""
+    if ffi is None:
+        raise BuildError("libsubst is not built: its ABI module is missing (reinstall with pip)")
+    return ffi, ffi.dlopen(None)
+
+
+def _align(n: int, a: int = 8) -> int:
+    return (n + a - 1) & ~(a - 1)
+
+
+def encode(spec: BootSpec) -> bytes:
+    """The boot-info block for ``spec``, ready to hand to the kernel."""
+    f, lib = _abi()
+    hdr_size = f.sizeof("struct ls_bootinfo")
+    ent_size = f.sizeof("struct ls_fs_entry")
+    mnt_size = f.sizeof("struct ls_mount")
+
+    argv_off = _align(hdr_size)
+    envp_off = _align(argv_off + 4 * len(spec.argv))
+    entries_off = _align(envp_off + 4 * len(spec.env))
+    mounts_off = _align(entries_off + ent_size * len(spec.entries))
+    strings_off = _align(mounts_off + mnt_size * len(spec.mounts))
+
+    strings = bytearray()
+    seen: dict[str, int] = {}
+
+    def s(text: str) -> int:
+        if text in seen:
+            return seen[text]
+        off = strings_off + len(strings)
+        strings.extend(text.encode("utf-8", "surrogateescape") + b"\0")
+        seen[text] = off
+        return off
+
+    head = f.new("struct ls_bootinfo *")
+    head.magic = lib.LS_BOOTINFO_MAGIC
+    head.version = lib.LS_BOOTINFO_VERSION
+    head.flags = lib.LS_BOOT_TRACE if spec.trace_fd >= 0 else 0
+    head.trace_fd = spec.trace_fd
+    head.report_fd = spec.report_fd
+    head.uid, head.gid = spec.uid, spec.gid
+    head.exe, head.execfn, head.cwd = s(spec.exe), s(spec.execfn), s(spec.cwd)
+    head.hostname = s(spec.hostname)
+    head.argc, head.argv_off = len(spec.argv), argv_off
+    head.envc, head.envp_off = len(spec.env), envp_off
+    head.nentries, head.entries_off = len(spec.entries), entries_off
+    head.nmounts, head.mounts_off = len(spec.mounts), mounts_off
+
+    argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
+    envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])
+    ents = f.new("struct ls_fs_entry[]", max(1, len(spec.entries)))
+    datas: list[tuple[int, bytes]] = []
+    for i, e in enumerate(spec.entries):
+        ents[i].path = s(e.path)
+        ents[i].kind = getattr(lib, ENTRY_KINDS[e.kind])
+        ents[i].mode = e.mode & 0o7777
+        if e.kind == "file":
+            ents[i].target = s(e.host_path)
+        elif e.kind == "symlink":
+            ents[i].target = s(e.target)
+        elif e.kind == "data":
+            datas.append((i, e.data))
+    mnts = f.new("struct ls_mount[]", max(1, len(spec.mounts)))
+    for i, m in enumerate(spec.mounts):
+        mnts[i].guest, mnts[i].host = s(m.guest), s(m.host)
+        mnts[i].flags = lib.LS_MNT_RDONLY if m.readonly else 0
+
+    data = bytearray()
+    data_base = _align(strings_off + len(strings))
+    for i, blob in datas:
+        ents[i].data_off = data_base + len(data)
+        ents[i].data_size = len(blob)
+        data.extend(blob)
+        data.extend(b"\0" * (_align(len(data)) - len(data)))
+
+    total = data_base + len(data)
+    head.size = total
+    out = bytearray(total)
+    out[0:hdr_size] = f.buffer(head)
+    out[argv_off:argv_off + 4 * len(spec.argv)] = f.buffer(argv)[:4 * len(spec.argv)]
+    out[envp_off:envp_off + 4 * len(spec.env)] = f.buffer(envp)[:4 * len(spec.env)]
+    out[entries_off:entries_off + ent_size * len(spec.entries)] = \
+        f.buffer(ents)[:ent_size * len(spec.entries)]
+    out[mounts_off:mounts_off + mnt_size * len(spec.mounts)] = \
+        f.buffer(mnts)[:mnt_size * len(spec.mounts)]
+    out[strings_off:strings_off + len(strings)] = strings
+    out[data_base:] = data
+    return bytes(out)

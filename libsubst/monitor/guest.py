@@ -1,0 +1,88 @@
+"""Start the guest kernel on a boot spec and supervise it: stdio is the
+guest's, signals sent to libsubst reach the guest, the exit status is the
+guest's (128+N for a guest killed by signal N, as a shell shows it), and
+the kernel's report channel is read for crash reports and ENOSYS counts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import resources
+
+from ..errors import BuildError
+from . import bootinfo, report
+
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def kernel_path() -> str:
+    """The installed guest kernel binary."""
+    path = str(resources.files("libsubst") / "_bin" / "libsubst-kernel")
+    if not os.access(path, os.X_OK):
+        raise BuildError(f"the guest kernel is missing ({path}): reinstall libsubst with pip")
+    return path
+
+
+@dataclass
+class Completed:
+    """How a guest run ended."""
+
+    returncode: int            # as a shell reports it: status, or 128+N when killed by N
+    report: report.Report
+    signal: int | None = None  # the signal that killed the guest, if any
+
+
+def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
+             stdin=None, stdout=None, stderr=None) -> Completed:
+    """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, or
+    None for no trace; the ENOSYS summary goes to the trace too."""
+    kernel = kernel_path()
+    trace_fd, own_trace = -1, False
+    if isinstance(trace, str):
+        trace_fd, own_trace = os.open(trace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644), True
+    elif isinstance(trace, int):
+        trace_fd, own_trace = os.dup(trace), True   # the kernel moves it: never hand over the caller's fd
+    rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
+    boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
+    try:
+        spec.trace_fd, spec.report_fd = trace_fd, rep_w
+        os.write(boot_fd, bootinfo.encode(spec))
+        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd) if fd >= 0)
+        proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
+                                stdin=stdin, stdout=stdout, stderr=stderr)
+        os.close(rep_w)
+        rep_w = -1
+        old = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in FORWARDED}
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tty sends it to the guest too
+        try:
+            chunks = []
+            while chunk := os.read(rep_r, 65536):
+                chunks.append(chunk)
+            rc = proc.wait()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+    finally:
+        for fd in (rep_r, rep_w, boot_fd) + ((trace_fd,) if own_trace else ()):
+            if fd >= 0:
+                os.close(fd)
+        for d in spec.scratch:
+            shutil.rmtree(d, ignore_errors=True)
+    rep = report.parse(b"".join(chunks).decode("utf-8", "replace"))
+    err = sys.stderr
+    if rep.crash:
+        err.write(report.format_crash(rep))
+    if trace is not None and rep.enosys:
+        text = report.format_enosys(rep)
+        if isinstance(trace, str):
+            with open(trace, "a", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            os.write(trace, text.encode())
+    if rc < 0:
+        return Completed(128 - rc, rep, -rc)
+    return Completed(rc, rep)

@@ -1,0 +1,154 @@
+"""The substitute of an object, made once and cached by its GNU build-id.
+
+Layout, under ``$XDG_CACHE_HOME/libsubst/uklibc/`` (default ``~/.cache``)::
+
+    <key>/<basename>          the substitute object
+    <key>/<basename>.json     its sidecar: the report and the substitute's sha256
+
+where ``<key>`` is ``<build-id hex>-v<REWRITER_VERSION>`` (or
+``sha256-<file digest>-v<...>`` for an object without a build-id).  An object
+with nothing to rewrite gets a sidecar saying so (``"unchanged": true``) and
+no copy: :func:`substitute` returns the original path for it.
+
+A hit costs reading the object's program headers and notes, the sidecar, and
+hashing the substitute to check it (about 1 ms for libc.so.6); it imports
+none of capstone, lief or pyelftools.  A missing or unreadable sidecar, or a
+substitute whose size or digest differs from the sidecar's, is a damaged
+entry and is rebuilt.  Every file is written to a temporary name and renamed,
+the sidecar last, so a reader never sees a half-written entry and two
+processes making the same entry at once both end with a correct one.
+
+An object the rewriter cannot handle (its unwind tables do not parse, the
+result fails verification, ...) is not an error here: the original is used,
+all its calls take the trap path, and the sidecar records why
+(``"error"``).  Only input errors — a missing file, not an ELF object, a
+32-bit one — are raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from ..errors import UnsupportedElf
+from .elf import read_build_id
+from .stub import REWRITER_VERSION
+
+SIDECAR_FORMAT = 1
+
+
+def cache_dir() -> str:
+    """``$XDG_CACHE_HOME/libsubst/uklibc``, ``~/.cache/libsubst/uklibc`` without it."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "libsubst", "uklibc")
+
+
+def key(path: str) -> str:
+    """The cache key of the object at ``path``: its build-id, or its sha256, and the rewriter version."""
+    try:
+        bid = read_build_id(path)
+    except FileNotFoundError:
+        raise UnsupportedElf(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UnsupportedElf(f"{path} is a directory, not an ELF object") from None
+    except OSError as e:
+        raise UnsupportedElf(f"{path}: {e.strerror or e}") from None
+    if bid:
+        return f"{bid.hex()}-v{REWRITER_VERSION}"
+    return f"sha256-{_sha256_file(path)}-v{REWRITER_VERSION}"
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _entry(path: str) -> tuple[str, str]:
+    d = os.path.join(cache_dir(), key(path))
+    name = os.path.basename(path) or "object"
+    return os.path.join(d, name), os.path.join(d, name + ".json")
+
+
+def _read_sidecar(sidecar: str) -> dict | None:
+    try:
+        with open(sidecar, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT \
+            or meta.get("version") != REWRITER_VERSION:
+        return None
+    return meta
+
+
+def _valid(obj: str, meta: dict) -> bool:
+    """Whether the entry ``obj`` is what its sidecar ``meta`` says it is."""
+    if meta.get("unchanged"):
+        return True
+    try:
+        if os.stat(obj).st_size != meta.get("size"):
+            return False
+        return _sha256_file(obj) == meta.get("sha256")
+    except OSError:
+        return False
+
+
+def lookup(path: str) -> str | None:
+    """The cached substitute for ``path`` (or ``path`` itself if it needs none), or None on a miss."""
+    obj, sidecar = _entry(path)
+    meta = _read_sidecar(sidecar)
+    if meta is None or not _valid(obj, meta):
+        return None
+    return path if meta.get("unchanged") else obj
+
+
+def substitute(path: str) -> str:
+    """The host path of the substitute for the ELF object at ``path``.
+
+    Made on first use and cached; ``path`` itself when the object has no
+    syscall site that can be rewritten (or cannot be rewritten at all)."""
+    found = lookup(path)
+    if found is not None:
+        return found
+    return _build(path)[0]
+
+
+def report(path: str) -> dict:
+    """The rewrite report for ``path`` (making the substitute if it is not cached)."""
+    obj, sidecar = _entry(path)
+    meta = _read_sidecar(sidecar)
+    if meta is None or not _valid(obj, meta):
+        meta = _build(path)[1]
+    return meta["report"]
+
+
+def _build(path: str) -> tuple[str, dict]:
+    # The heavy imports live here, on the miss path only.
+    from . import rewrite
+    from .elf import CorruptElf
+    from .sites import AnalysisError, analyse
+
+    obj, sidecar = _entry(path)
+    meta: dict = {"format": SIDECAR_FORMAT, "version": REWRITER_VERSION,
+                  "key": os.path.basename(os.path.dirname(obj)), "source": os.path.abspath(path)}
+    try:
+        analysis = analyse(path)
+        if not analysis.rewritable:
+            meta.update(unchanged=True, report=analysis.to_dict())
+        else:
+            data, stub_bytes = rewrite.produce(analysis)
+            os.makedirs(os.path.dirname(obj), exist_ok=True)
+            rewrite.write_atomic(obj, data, mode=0o755)
+            rep = rewrite.Report(analysis, obj, analysis.layout, stub_bytes,
+                                 hashlib.sha256(data).hexdigest(), analysis.seconds)
+            meta.update(unchanged=False, size=len(data), sha256=rep.sha256, report=rep.to_dict())
+    except (CorruptElf, AnalysisError, rewrite.RewriteError) as e:
+        # The rewriter's limits, not the caller's mistake: run this object on the trap path.
+        meta.update(unchanged=True, error=str(e), report={"path": path, "error": str(e)})
+    os.makedirs(os.path.dirname(sidecar), exist_ok=True)
+    rewrite.write_atomic(sidecar, json.dumps(meta, indent=1).encode(), mode=0o644)
+    return (path if meta["unchanged"] else obj), meta

@@ -1,0 +1,100 @@
+"""The fastcall stub: the byte-level contract between rewritten code and the guest kernel.
+
+A rewritten site is a window of whole instructions around one ``syscall``,
+replaced by ``jmp rel32 <stub>`` and ``int3`` filler.  Its stub, in a PT_LOAD
+the rewriter appends to the object, is::
+
+    <displaced instructions before the syscall, rip-relative operands re-encoded>
+    lea  -128(%rsp),%rsp          48 8d 64 24 80            skip the red zone
+    call *%gs:0                   65 ff 14 25 00 00 00 00   the kernel's fastcall entry
+    lea  128(%rsp),%rsp           48 8d a4 24 80 00 00 00
+    <displaced instructions after the syscall, if any>
+    jmp  rel32 <first byte after the window>
+
+The guest kernel sets every guest thread's %gs base to a block whose first
+qword is its fastcall entry; the entry takes the syscall ABI (nr in %rax, args
+in %rdi %rsi %rdx %r10 %r8 %r9, result in %rax, %rcx/%r11 clobbered, all else
+and the flags preserved) and returns with ``ret``.  ``lea`` keeps the flags.
+
+For a stub with nothing displaced after the syscall (the rewriter prefers
+those), the kernel can map its return address back to the original site
+without a table: at the return address it finds ``STUB_LEAVE`` then
+``e9 rel32``; the jump's target is the byte after the original ``syscall``, so
+the original ``syscall`` is 2 bytes before it and the original %rsp is the
+entry %rsp + 8 + 128.  A kernel that must present a signal frame (or an
+unwinder that must find the FDE) for a thread blocked in a fastcall uses that.
+
+This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+# Bump whenever the produced bytes change for the same input: the cache key has it.
+REWRITER_VERSION = 1
+
+STUB_ENTER = bytes.fromhex("488d642480")                   # lea -0x80(%rsp),%rsp
+STUB_CALL = bytes.fromhex("65ff142500000000")              # call *%gs:0
+STUB_LEAVE = bytes.fromhex("488da42480000000")             # lea 0x80(%rsp),%rsp
+JMP_REL32 = 0xE9
+INT3 = 0xCC
+JMP_SIZE = 5
+STUB_ALIGN = 16
+
+# Never rewritten: these change the stack or the task under the caller's feet
+# and must reach the kernel through the trap path (a real signal frame).
+EXCLUDED_SYSCALLS: dict[int, str] = {
+    15: "rt_sigreturn",
+    56: "clone",
+    57: "fork",
+    58: "vfork",
+    435: "clone3",
+}
+
+PAGE = 0x1000
+SECTION_NAME = ".uklibc.stubs"
+
+
+def stub_size(pre: int, post: int) -> int:
+    """Bytes of a stub displacing ``pre`` bytes before and ``post`` bytes after the syscall."""
+    return pre + len(STUB_ENTER) + len(STUB_CALL) + len(STUB_LEAVE) + post + JMP_SIZE
+
+
+def align(value: int, to: int) -> int:
+    return (value + to - 1) & -to
+
+
+# How far below its memory end an ET_DYN may keep the new segments at
+# p_offset == p_vaddr (the file is padded with a hole up to there).  The
+# dynamic linkers compute their own program-header address as base + e_phoff
+# (glibc rtld.c, musl __dls2), so for ld.so and musl's libc.so the new table
+# must sit at an offset equal to its address.
+MAX_HOLE = 64 << 20
+
+
+class Layout:
+    """Where the two appended PT_LOADs go: the new program headers (R) and the stubs (R+X)."""
+
+    def __init__(self, phdr_offset: int, phdr_vaddr: int, phdr_size: int):
+        self.phdr_offset = phdr_offset
+        self.phdr_vaddr = phdr_vaddr
+        self.phdr_size = phdr_size
+        room = align(phdr_size, PAGE)
+        self.stub_offset = phdr_offset + room
+        self.stub_vaddr = phdr_vaddr + room
+
+    def __repr__(self) -> str:
+        return (f"Layout(phdr={self.phdr_offset:#x}@{self.phdr_vaddr:#x}, "
+                f"stubs={self.stub_offset:#x}@{self.stub_vaddr:#x})")
+
+
+def plan(file_size: int, e_type: int, e_phnum: int, loads: list[tuple[int, int]]) -> Layout:
+    """The layout for an object of ``file_size`` bytes whose PT_LOADs span ``(vaddr, memsz)``.
+
+    Everything original keeps its offset and address: the new segments go
+    after the end of both the file and the address space the object uses."""
+    mem_end = max(v + m for v, m in loads)
+    phdr_size = (e_phnum + 2) * 56
+    if e_type == 3 and mem_end - file_size <= MAX_HOLE:          # ET_DYN
+        base = align(max(file_size, mem_end), PAGE)
+        return Layout(base, base, phdr_size)
+    return Layout(align(file_size, PAGE), align(mem_end, PAGE), phdr_size)

@@ -1,0 +1,174 @@
+"""The command line: bad input gets one clear line, never a traceback; the
+trace and crash reports; static executables and #! scripts."""
+
+import os
+import subprocess
+import sysconfig
+
+import pytest
+
+from conftest import LIBSUBST, assert_same, run_guest, run_native
+
+
+def assert_clean_error(r, *words):
+    err = r.stderr.decode()
+    assert r.returncode != 0
+    assert "Traceback" not in err
+    assert err.startswith("libsubst: ") and err.count("\n") == 1, err
+    for w in words:
+        assert w in err, err
+
+
+def test_missing_program(tmp_path):
+    assert_clean_error(run_guest(["no-such-program-xyz"], tmp_path), "no-such-program-xyz")
+    assert_clean_error(run_guest(["./missing"], tmp_path), "missing")
+
+
+def test_directory(tmp_path):
+    assert_clean_error(run_guest([str(tmp_path)], tmp_path), "directory")
+
+
+def test_non_elf(tmp_path):
+    f = tmp_path / "data.bin"
+    f.write_bytes(b"just some text\n")
+    f.chmod(0o755)
+    assert_clean_error(run_guest([str(f)], tmp_path), "ELF")
+
+
+def test_32bit_and_foreign_elf(tmp_path):
+    true = open("/bin/true", "rb").read()
+    for name, patch in (("elf32", {4: 1}), ("aarch64", {18: 0xB7, 19: 0})):
+        data = bytearray(true)
+        for off, val in patch.items():
+            data[off] = val
+        f = tmp_path / name
+        f.write_bytes(bytes(data))
+        f.chmod(0o755)
+        assert_clean_error(run_guest([str(f)], tmp_path))
+
+
+def test_truncated_elf(tmp_path):
+    f = tmp_path / "truncated"
+    f.write_bytes(open("/bin/true", "rb").read()[:300])
+    f.chmod(0o755)
+    assert_clean_error(run_guest([str(f)], tmp_path), "truncated")
+
+
+def test_unresolvable_library(tmp_path):
+    (tmp_path / "lib.c").write_text("int answer(void) { return 42; }\n")
+    (tmp_path / "main.c").write_text("int answer(void);\nint main(void) { return answer(); }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", tmp_path / "libanswer.so", tmp_path / "lib.c"], check=True)
+    subprocess.run(["gcc", "-o", tmp_path / "prog", tmp_path / "main.c", "-L", tmp_path, "-lanswer"], check=True)
+    assert_clean_error(run_guest([str(tmp_path / "prog")], tmp_path), "libanswer.so")
+
+
+def test_missing_volume(tmp_path):
+    assert_clean_error(run_guest(["--volume", f"{tmp_path}/nope:/data", "true"], tmp_path), "nope")
+    assert_clean_error(run_guest(["--volume", "bad-spec", "true"], tmp_path), "HOST:GUEST")
+
+
+def test_volume_mounts_a_directory(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.txt").write_text("from a volume\n")
+    r = run_guest(["--no-cwd", "--volume", f"{data}:/srv/data:ro", "cat", "/srv/data/x.txt"], "/")
+    assert r.stdout == b"from a volume\n" and r.returncode == 0
+    r = run_guest(["--no-cwd", "--volume", f"{data}:/srv/data:ro", "touch", "/srv/data/new"], "/")
+    assert r.returncode != 0 and not (data / "new").exists()
+    assert b"Read-only file system" in r.stderr
+
+
+def test_no_cwd_hides_the_working_directory(tmp_path):
+    (tmp_path / "secret.txt").write_text("s\n")
+    r = run_guest(["--no-cwd", "cat", str(tmp_path / "secret.txt")], tmp_path)
+    assert r.returncode == 1 and b"No such file or directory" in r.stderr
+
+
+def test_env_and_workdir(tmp_path):
+    (tmp_path / "sub").mkdir()
+    r = run_guest(["--env", "GREETING=hi there", "--workdir", str(tmp_path / "sub"),
+                   "/usr/bin/python3", "-c", "import os; print(os.environ['GREETING'], os.getcwd())"],
+                  tmp_path)
+    assert r.stdout.decode() == f"hi there {tmp_path / 'sub'}\n", r.stderr
+
+
+@pytest.mark.parametrize("opts,path", [(["--no-subst"], "trap"), ([], "fast")])
+def test_trace_to_stderr_shows_the_path(tmp_path, opts, path):
+    r = run_guest([*opts, "--trace", "/bin/echo", "hi"], tmp_path)
+    assert r.returncode == 0 and r.stdout == b"hi\n"
+    err = r.stderr.decode()
+    assert f'{path} write(1, "hi\\n", 3) = 3' in err
+    assert f"{path} exit_group(0) = ?" in err
+    assert 'openat(AT_FDCWD, "/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY|O_CLOEXEC) = 3' in err
+
+
+def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
+    # msgget (68) is not implemented: the guest gets ENOSYS and is not killed.
+    code = "import ctypes; r = ctypes.CDLL(None).syscall(68, 0, 0); print(r, ctypes.get_errno())"
+    r = run_guest(["--trace", "/usr/bin/python3", "-c",
+                   "import ctypes, os; l = ctypes.CDLL(None, use_errno=True); "
+                   "print(l.syscall(68, 0, 0), ctypes.get_errno())"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"-1 38\n"
+    assert "msgget (68) x1" in r.stderr.decode()
+
+
+def test_exit_status_of_a_signal(tmp_path):
+    r = run_guest(["/usr/bin/python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"], tmp_path)
+    assert r.returncode == 128 + 15
+
+
+CRASH_C = r"""
+#include <stdio.h>
+__attribute__((noinline)) void crash_here(int *p) { *p = 42; }
+__attribute__((noinline)) void caller(int *p) { crash_here(p); puts("unreachable"); }
+int main(void) { caller((int *)16); return 0; }
+"""
+
+
+def test_crash_report(tmp_path):
+    (tmp_path / "crash.c").write_text(CRASH_C)
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", tmp_path / "crash", tmp_path / "crash.c"], check=True)
+    r = run_guest([str(tmp_path / "crash")], tmp_path)
+    err = r.stderr.decode()
+    assert r.returncode == 128 + 11
+    assert "SIGSEGV" in err and "0x10" in err
+    assert "rip" in err and "backtrace:" in err
+    assert "crash_here+0x" in err and "caller+0x" in err and "main+0x" in err
+    assert "Traceback" not in err
+
+
+HELLO_C = r"""
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    printf("hello from %s with %d args\n", strrchr(argv[0], '/') + 1, argc);
+    FILE *f = fopen("static-out.txt", "w"); fputs("ok\n", f); fclose(f);
+    return 3;
+}
+"""
+
+
+@pytest.mark.parametrize("flags", [["-static"], ["-static-pie"]])
+def test_static_executables(tmp_path, flags):
+    (tmp_path / "hello.c").write_text(HELLO_C)
+    exe = tmp_path / "hello"
+    subprocess.run(["gcc", *flags, "-O2", "-o", exe, tmp_path / "hello.c"], check=True)
+    native = run_native([str(exe), "a", "b"], tmp_path)
+    (tmp_path / "static-out.txt").unlink()
+    guest = run_guest([str(exe), "a", "b"], tmp_path)
+    assert_same(native, guest)
+    assert (tmp_path / "static-out.txt").read_text() == "ok\n"
+
+
+def test_shebang_script(tmp_path):
+    script = tmp_path / "greet.py"
+    script.write_text("#!/usr/bin/python3 -S\nimport sys\nprint('args', sys.argv)\n")
+    script.chmod(0o755)
+    assert_same(run_native(["./greet.py", "x"], tmp_path), run_guest(["./greet.py", "x"], tmp_path))
+
+
+def test_console_script_is_installed(tmp_path):
+    exe = os.path.join(sysconfig.get_path("scripts"), "libsubst")
+    r = subprocess.run([exe, "run", "/bin/echo", "ok"], capture_output=True, cwd=tmp_path)
+    assert r.stdout == b"ok\n"
