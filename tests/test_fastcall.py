@@ -35,3 +35,67 @@ def test_entry_keeps_registers_and_flags(regs_probe, tmp_path, opts, fast, trap)
     assert sum(1 for l in lines if l.startswith("fast getppid(")) == fast
     assert sum(1 for l in lines if l.startswith("trap getppid(")) == trap
     assert any(l.startswith('fast write(1, "written through the probe') for l in lines)
+
+
+def _paths(trace_file):
+    lines = trace_file.read_text().splitlines()
+    assert lines, "empty trace"
+    return [l.split(" ", 1)[0] for l in lines if l.split(" ", 1)[0] in ("fast", "trap")]
+
+
+@pytest.mark.parametrize("argv", [
+    ["/usr/bin/python3", "-c", "print(sum(range(10**6)))"],
+    ["sqlite3", "db.sqlite", "create table t(a); insert into t values (41); select a + 1 from t;"],
+])
+def test_substituted_programs_make_only_fastcalls(argv, tmp_path):
+    """With glibc (and ld.so) substituted, not one call takes the trap path:
+    in particular every call after ld.so hands over to main."""
+    trace = tmp_path / "trace"
+    work = tmp_path / "work"
+    work.mkdir()
+    guest = run_guest(["--trace-file", str(trace), *argv], work)
+    (work / "db.sqlite").unlink(missing_ok=True)
+    assert_same(run_native(argv, work), guest)
+    paths = _paths(trace)
+    assert len(paths) > 20
+    assert "trap" not in paths, [l for l in trace.read_text().splitlines() if l.startswith("trap")]
+
+
+def test_same_programs_on_the_trap_path_only(tmp_path):
+    trace = tmp_path / "trace"
+    argv = ["/usr/bin/python3", "-c", "print(sum(range(10**6)))"]
+    guest = run_guest(["--no-subst", "--trace-file", str(trace), *argv], tmp_path)
+    assert_same(run_native(argv, tmp_path), guest)
+    assert set(_paths(trace)) == {"trap"}
+
+
+MUSL_C = r"""
+#include <stdio.h>
+#include <unistd.h>
+#include <fcntl.h>
+int main(int argc, char **argv) {
+    int fd = open("musl-out.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dprintf(fd, "written by musl, %d args\n", argc);
+    close(fd);
+    printf("parent is %s\n", getppid() > 0 ? "there" : "missing");
+    return 0;
+}
+"""
+
+
+def test_musl_program_is_substituted_too(tmp_path):
+    """The rewriter does not depend on glibc: musl's libc.so (its loader and
+    libc in one) is substituted the same way and its calls are fastcalls."""
+    src = tmp_path / "m.c"
+    src.write_text(MUSL_C)
+    exe = tmp_path / "musl-prog"
+    subprocess.run(["musl-gcc", "-O2", "-o", exe, src], check=True)
+    assert "ld-musl" in subprocess.run(["readelf", "-l", exe], capture_output=True, text=True).stdout
+    trace = tmp_path / "trace"
+    guest = run_guest(["--trace-file", str(trace), str(exe), "x"], tmp_path)
+    assert guest.stdout == b"parent is there\n" and guest.returncode == 0, guest.stderr
+    assert (tmp_path / "musl-out.txt").read_text() == "written by musl, 2 args\n"
+    lines = trace.read_text().splitlines()
+    assert any(l.startswith("fast open") and '"musl-out.txt", O_WRONLY|O_CREAT|O_TRUNC' in l
+               for l in lines)
+    assert "trap" not in _paths(trace)

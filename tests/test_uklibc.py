@@ -614,3 +614,130 @@ def test_mutated_objects_fail_cleanly_or_verify(data):
         ElfFile.open(out)
     finally:
         shutil.rmtree(d)
+
+
+# -- generated instruction sequences around a site, run natively -------------------
+
+# Registers the generated code may use: not %rax (the number, then the
+# result), %rcx/%r11 (the syscall clobbers them), %rsp/%rbp, %r15.
+_REGS = ["rbx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r12", "r13", "r14"]
+
+PROBE_DRIVE_C = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+extern long fastcalls;
+extern char gs_block[];
+int main(int argc, char **argv) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(158), "D"(0x1001), "S"(gs_block)
+                     : "rcx", "r11", "memory");
+    void *h = dlopen(argv[1], RTLD_NOW);
+    if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+    void (*probe)(void) = dlsym(h, "probe");
+    long *out = dlsym(h, "probe_out");
+    probe();
+    for (int i = 0; i < 20; i++) printf("%d %lx\n", i, out[i]);
+    fprintf(stderr, "fastcalls=%ld\n", fastcalls);
+    return 0;
+}
+"""
+
+
+@st.composite
+def instruction(draw):
+    r1, r2, r3 = (draw(st.sampled_from(_REGS)) for _ in range(3))
+    imm = draw(st.integers(-2**31, 2**31 - 1))
+    k = draw(st.integers(0, 3))
+    off = draw(st.sampled_from([8, 16, 64, 120]))
+    return draw(st.sampled_from([
+        f"mov ${imm}, %{r1}",
+        f"movabs ${draw(st.integers(0, 2**64 - 1))}, %{r1}",
+        f"lea {imm % 4096}(%{r2},%{r3},{draw(st.sampled_from([1, 2, 4, 8]))}), %{r1}",
+        f"add %{r2}, %{r1}", f"xor %{r2}, %{r1}", f"sub %{r2}, %{r1}", f"imul %{r2}, %{r1}",
+        f"cmp ${imm}, %{r1}", f"test %{r2}, %{r1}", "stc", "clc", "cmc",
+        f"mov data{k}(%rip), %{r1}",                   # rip-relative load
+        f"lea data{k}(%rip), %{r1}",                   # rip-relative address
+        f"add %{r1}, data{k}(%rip)",                   # rip-relative read-modify-write
+        f"addl ${imm % 1000}, data{k}(%rip)",          # rip-relative with an immediate after it
+        f"cmpb ${imm % 100}, data{k}(%rip)",
+        f"mov %{r1}, -{off}(%rsp)",                    # the red zone
+        f"mov -{off}(%rsp), %{r1}",
+        f"setc %{ {'rbx': 'bl', 'rdx': 'dl', 'rsi': 'sil', 'rdi': 'dil'}.get(r1, r1 + 'b') }",
+        "nop", f"xchg %{r2}, %{r1}",
+    ]))
+
+
+@st.composite
+def probes(draw):
+    pre = draw(st.lists(instruction(), max_size=5))
+    post = draw(st.lists(instruction(), max_size=5))
+    nr_at = draw(st.integers(0, len(pre)))             # where %eax gets the number
+    pre.insert(nr_at, "mov $102, %eax")                # getuid: the same in every run
+    target = draw(st.one_of(st.none(), st.integers(0, len(pre))))   # a branch target
+    if target is not None:
+        pre.insert(target, "jmp 1f\n1:")
+    return pre, post
+
+
+def _probe_source(pre, post):
+    regs = "\n".join(f"\tmov ${0x1111111111 * (i + 1)}, %{r}" for i, r in enumerate(_REGS))
+    save = "\n".join(f"\tmov %{r}, probe_out+{8 * i}(%rip)" for i, r in enumerate(["rax"] + _REGS))
+    body = "\n".join("\t" + i for i in pre) + "\n\tsyscall\n" + "\n".join("\t" + i for i in post)
+    return f"""
+	.text
+	.globl probe
+	.type probe,@function
+probe:
+	push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15
+{regs}
+{body}
+{save}
+	pushfq
+	pop %rcx
+	and $0x8d5, %rcx
+	mov %rcx, probe_out+{8 * (len(_REGS) + 1)}(%rip)
+	mov data0(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 2)}(%rip)
+	mov data1(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 3)}(%rip)
+	mov data2(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 4)}(%rip)
+	mov data3(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 5)}(%rip)
+	pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx
+	ret
+	.size probe, .-probe
+	.data
+	.balign 8
+	.globl probe_out
+probe_out: .fill 20, 8, 0
+data0:	.quad 0x0123456789abcdef
+data1:	.quad 7
+data2:	.quad -1
+data3:	.quad 0x8000
+	.section .note.GNU-stack,"",@progbits
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_driver(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("probe")
+    exe = str(tmp / "drive_probe")
+    subprocess.run(["gcc", "-O2", "-o", exe, _build(tmp, "d.c", PROBE_DRIVE_C),
+                    _build(tmp, "gsentry.S", GSENTRY_S), "-ldl"], check=True)
+    return exe
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(probes())
+def test_generated_sites_behave_the_same(probe_driver, tmp_path_factory, probe):
+    pre, post = probe
+    d = tmp_path_factory.mktemp("p")
+    so, sub = str(d / "probe.so"), str(d / "probe.sub.so")
+    subprocess.run(["gcc", "-shared", "-o", so, _build(d, "probe.S", _probe_source(pre, post))],
+                   check=True)
+    r = rewrite.make(so, sub)
+    (site,) = r.analysis.sites
+    assert site.status in ("rewritten", "branch-target-inside"), site
+    native = subprocess.run([probe_driver, so], capture_output=True, text=True)
+    rewritten = subprocess.run([probe_driver, sub], capture_output=True, text=True)
+    assert native.returncode == rewritten.returncode == 0, rewritten.stderr
+    assert rewritten.stdout == native.stdout, (pre, post, site)
+    assert _fastcalls(rewritten.stderr) == (1 if site.rewritable else 0)

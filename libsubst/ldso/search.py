@@ -191,7 +191,29 @@ def _dirs(elements, origin):
     return result
 
 
+# musl: the libraries its loader answers itself (ldso/dynlink.c's reserved
+# names), and where it searches the rest when no path file says otherwise.
+MUSL_RESERVED = frozenset(f"lib{n}.so" for n in ("c", "pthread", "rt", "m", "dl", "util", "xnet"))
+MUSL_DEFAULT_PATH = ("/lib", "/usr/local/lib", "/usr/lib")
+
+
+def _is_musl(interp_path):
+    return os.path.basename(interp_path).startswith("ld-musl-")
+
+
+def _musl_dirs():
+    """/etc/ld-musl-x86_64.path (one directory per line or ':'-separated)."""
+    try:
+        with open("/etc/ld-musl-x86_64.path", encoding="utf-8", errors="replace") as fh:
+            dirs = [d for d in re.split(r"[:\n]", fh.read()) if d.strip()]
+    except OSError:
+        dirs = list(MUSL_DEFAULT_PATH)
+    return [d.strip().rstrip("/") + "/" for d in dirs]
+
+
 class _Resolver:
+    musl = False
+
     def __init__(self, env):
         self.env = env
         self.loaded = []
@@ -275,9 +297,11 @@ class _Resolver:
                 found = self.search(name, _dirs(elements, self.loaded[0].origin), loader, skipped)
             if found is None and loader.runpath is not None:
                 found = self.search(name, loader.runpath, loader, skipped)
-            if found is None:
+            if found is None and self.musl:
+                found = self.search(name, _musl_dirs(), loader, skipped)
+            if found is None and not self.musl:
                 found = self.cached(name, loader, skipped)
-            if found is None and not loader.flags_1 & DF_1_NODEFLIB:
+            if found is None and not self.musl and not loader.flags_1 & DF_1_NODEFLIB:
                 found = self.search(name, [d + "/" for d in DEFAULT_DIRS], loader, skipped)
         if found is None:
             why = f" (skipped {'; '.join(skipped)})" if skipped else ""
@@ -336,7 +360,11 @@ def resolve(program_path, env=None):
     except LibsubstError as e:
         raise type(e)(f"program interpreter of {program}: {e}") from None
     with rtld:
-        r.add(rtld, interp, None)
+        rtld_obj, _ = r.add(rtld, interp, None)
+    if _is_musl(interp_path):
+        # musl's dynamic linker is its libc too: these names are itself.
+        rtld_obj.names |= MUSL_RESERVED
+        r.musl = True
     libraries = []
     queue = [main]
     for obj in queue:

@@ -150,5 +150,5 @@ def _build(path: str) -> tuple[str, dict]:
         # The rewriter's limits, not the caller's mistake: run this object on the trap path.
         meta.update(unchanged=True, error=str(e), report={"path": path, "error": str(e)})
     os.makedirs(os.path.dirname(sidecar), exist_ok=True)
-    rewrite.write_atomic(sidecar, json.dumps(meta, indent=1).encode(), mode=0o644)
+    rewrite.write_atomic(sidecar, json.dumps(meta, separators=(",", ":")).encode(), mode=0o644)
     return (path if meta["unchanged"] else obj), meta

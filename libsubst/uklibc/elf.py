@@ -14,7 +14,7 @@ build-id through :func:`read_build_id` on every ``libsubst run``.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..errors import NotAnElf, UnsupportedElf
 
@@ -55,48 +55,28 @@ class CorruptElf(UnsupportedElf):
     """An ELF object whose headers point outside the file or contradict each other."""
 
 
-@dataclass(frozen=True)
-class Segment:
-    index: int
-    p_type: int
-    p_flags: int
-    p_offset: int
-    p_vaddr: int
-    p_paddr: int
-    p_filesz: int
-    p_memsz: int
-    p_align: int
+class Segment(namedtuple("Segment", "index p_type p_flags p_offset p_vaddr p_paddr "
+                                    "p_filesz p_memsz p_align")):
+    """One Elf64_Phdr, and its index in the table."""
+
+    __slots__ = ()
 
     def pack(self) -> bytes:
-        return PHDR.pack(self.p_type, self.p_flags, self.p_offset, self.p_vaddr,
-                         self.p_paddr, self.p_filesz, self.p_memsz, self.p_align)
+        return PHDR.pack(*self[1:])
 
 
-@dataclass(frozen=True)
-class Section:
-    index: int
-    name: str
-    sh_name: int
-    sh_type: int
-    sh_flags: int
-    sh_addr: int
-    sh_offset: int
-    sh_size: int
-    sh_link: int
-    sh_info: int
-    sh_addralign: int
-    sh_entsize: int
+class Section(namedtuple("Section", "index name sh_name sh_type sh_flags sh_addr sh_offset "
+                                    "sh_size sh_link sh_info sh_addralign sh_entsize")):
+    """One Elf64_Shdr, its index and its name."""
+
+    __slots__ = ()
 
     @property
     def is_exec(self) -> bool:
         return bool(self.sh_flags & SHF_EXECINSTR) and bool(self.sh_flags & SHF_ALLOC)
 
     def pack(self, **change) -> bytes:
-        f = {k: getattr(self, k) for k in ("sh_name", "sh_type", "sh_flags", "sh_addr",
-                                           "sh_offset", "sh_size", "sh_link", "sh_info",
-                                           "sh_addralign", "sh_entsize")}
-        f.update(change)
-        return SHDR.pack(*f.values())
+        return SHDR.pack(*self._replace(**change)[2:])
 
 
 def _check_ident(ident: bytes, path: str) -> None:

@@ -72,6 +72,9 @@ _UNMOVABLE_IDS = frozenset({cx.X86_INS_SYSCALL, cx.X86_INS_SYSENTER, cx.X86_INS_
                             cx.X86_INS_LOOP, cx.X86_INS_LOOPE, cx.X86_INS_LOOPNE,
                             cx.X86_INS_JRCXZ, cx.X86_INS_JECXZ, cx.X86_INS_XBEGIN})
 
+_STACK_REGS = frozenset({cx.X86_REG_RSP, cx.X86_REG_ESP, cx.X86_REG_SP, cx.X86_REG_SPL})
+_PUSH_POP = frozenset({cx.X86_INS_PUSH, cx.X86_INS_POP, cx.X86_INS_PUSHFQ, cx.X86_INS_POPFQ})
+
 
 class AnalysisError(LibsubstError):
     """The object could not be analysed (corrupt code or tables)."""
@@ -415,6 +418,9 @@ class _Analyser:
         """(can instruction ``i`` run from a stub, does it have a rip-relative operand)."""
         insn = self.detail(code, i)
         if not insn or insn.id in _UNMOVABLE_IDS or _UNMOVABLE_GROUPS.intersection(insn.groups):
+            return False, 0
+        if insn.id not in _PUSH_POP and _STACK_REGS.intersection(insn.regs_access()[1]):
+            # Moves the stack pointer somewhere the stub's call might not be able to push.
             return False, 0
         rip = 0
         for op in insn.operands:
