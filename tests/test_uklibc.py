@@ -656,7 +656,7 @@ def instruction(draw):
         f"add %{r2}, %{r1}", f"xor %{r2}, %{r1}", f"sub %{r2}, %{r1}", f"imul %{r2}, %{r1}",
         f"cmp ${imm}, %{r1}", f"test %{r2}, %{r1}", "stc", "clc", "cmc",
         f"mov data{k}(%rip), %{r1}",                   # rip-relative load
-        f"lea data{k}(%rip), %{r1}",                   # rip-relative address
+        f"lea data{k}(%rip), %{r1}\n\tmov (%{r1}), %{r1}",   # rip-relative address (not leaked)
         f"add %{r1}, data{k}(%rip)",                   # rip-relative read-modify-write
         f"addl ${imm % 1000}, data{k}(%rip)",          # rip-relative with an immediate after it
         f"cmpb ${imm % 100}, data{k}(%rip)",
@@ -681,7 +681,8 @@ def probes(draw):
 
 def _probe_source(pre, post):
     regs = "\n".join(f"\tmov ${0x1111111111 * (i + 1)}, %{r}" for i, r in enumerate(_REGS))
-    save = "\n".join(f"\tmov %{r}, probe_out+{8 * i}(%rip)" for i, r in enumerate(["rax"] + _REGS))
+    save = "\n".join(f"\tmov %{r}, pout+{8 * i}(%rip)" for i, r in enumerate(["rax"] + _REGS))
+    redzone = "\n".join(f"\tmovq ${k}, -{8 * k}(%rsp)" for k in range(1, 17))   # known contents
     body = "\n".join("\t" + i for i in pre) + "\n\tsyscall\n" + "\n".join("\t" + i for i in post)
     return f"""
 	.text
@@ -690,23 +691,26 @@ def _probe_source(pre, post):
 probe:
 	push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15
 {regs}
+{redzone}
+	xor %ecx, %ecx                  /* defined flags: the caller's differ between runs */
 {body}
 {save}
 	pushfq
 	pop %rcx
 	and $0x8d5, %rcx
-	mov %rcx, probe_out+{8 * (len(_REGS) + 1)}(%rip)
-	mov data0(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 2)}(%rip)
-	mov data1(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 3)}(%rip)
-	mov data2(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 4)}(%rip)
-	mov data3(%rip), %rcx; mov %rcx, probe_out+{8 * (len(_REGS) + 5)}(%rip)
+	mov %rcx, pout+{8 * (len(_REGS) + 1)}(%rip)
+	mov data0(%rip), %rcx; mov %rcx, pout+{8 * (len(_REGS) + 2)}(%rip)
+	mov data1(%rip), %rcx; mov %rcx, pout+{8 * (len(_REGS) + 3)}(%rip)
+	mov data2(%rip), %rcx; mov %rcx, pout+{8 * (len(_REGS) + 4)}(%rip)
+	mov data3(%rip), %rcx; mov %rcx, pout+{8 * (len(_REGS) + 5)}(%rip)
 	pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx
 	ret
 	.size probe, .-probe
 	.data
 	.balign 8
 	.globl probe_out
-probe_out: .fill 20, 8, 0
+probe_out:
+pout:	.fill 20, 8, 0
 data0:	.quad 0x0123456789abcdef
 data1:	.quad 7
 data2:	.quad -1

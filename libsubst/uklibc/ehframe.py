@@ -235,11 +235,9 @@ def hdr_table(elf: ElfFile) -> tuple[int | None, list[int]]:
     return eh_frame, out
 
 
-def unwind_targets(elf: ElfFile) -> tuple[list[int], list[tuple[int, int]]]:
-    """(code addresses the unwinder may enter, (start, end) ranges covered by FDEs)."""
-    targets: list[int] = []
-    ranges: list[tuple[int, int]] = []
-    eh_frame, listed = hdr_table(elf)
+def unwind_targets(elf: ElfFile) -> list[int]:
+    """Code addresses the unwinder may enter: FDE starts and landing pads."""
+    eh_frame, targets = hdr_table(elf)
     sec = elf.section(".eh_frame")
     entries = []
     if sec is not None and sec.sh_size:
@@ -252,10 +250,8 @@ def unwind_targets(elf: ElfFile) -> tuple[list[int], list[tuple[int, int]]]:
                     and s.p_offset <= off < s.p_offset + s.p_filesz), None)
         if seg is not None:
             entries = fde_entries(elf, elf.data[off:seg.p_offset + seg.p_filesz], eh_frame)
-    for pc, size, lsda in entries:
+    for pc, _size, lsda in entries:
         targets.append(pc)
-        ranges.append((pc, pc + size))
         if lsda is not None:
             targets.extend(landing_pads(elf, lsda, pc))
-    targets.extend(listed)
-    return targets, ranges
+    return targets

@@ -5,6 +5,7 @@
  *
  * Components are taken one at a time; "" and "." are skipped and ".." pops
  * (never above "/").  After each step the path so far is classified:
+ *   - a file (not a directory) of the image: the image, even below a mount;
  *   - at or below a mount point: from there on the walk is lexical, and the
  *     host resolves the rest beneath the mount's root (symlinks inside a
  *     volume are the host's business);
@@ -47,6 +48,14 @@ const char *path_base(const char *p)
 int fs_classify(const char *p, struct fs_obj *o)
 {
     o->arg = 0;
+    /* A file of the image shadows a volume at the same path: the program or
+     * a library that lives in the working directory is served substituted. */
+    int e = img_lookup(p);
+    if (e >= 0 && img_kind(e) != LS_ENT_DIR) {
+        o->type = FO_IMAGE;
+        o->ent = e;
+        return 0;
+    }
     int m = vol_find(p);
     if (m >= 0) {
         o->type = FO_VOLUME;

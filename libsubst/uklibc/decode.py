@@ -1,0 +1,245 @@
+"""Decoding an object's code and collecting every address control may reach.
+
+Instructions are decoded by capstone, sweeping each executable section
+linearly (``disasm_lite``, ~1 µs an instruction) and restarting at every
+function symbol, as ``objdump -d`` does; capstone's SKIPDATA mode turns an
+undecodable byte into a one-byte ``.byte`` pseudo-instruction so the sweep
+goes on.  Only instructions near a site are decoded again in detail mode.
+
+Branch targets are over-approximated, which is always safe for the
+rewriter: every direct jmp/jcc/call/loop target; every defined symbol
+(.dynsym, .symtab); every FDE start and landing pad of the unwind tables;
+every address a relocation stores (RELA and RELR: function pointers); every
+rip-relative operand that points into code (``lea func(%rip)`` takes a local
+function's address); the entries of every ``table + int32`` jump table a
+``lea table(%rip)`` points at; ``e_entry``; every qword of writable data that
+holds a code address (the GOT's lazy-binding slots); and, for a
+position-dependent executable, every aligned word of data and every
+immediate that holds one.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+
+import capstone
+
+from . import ehframe
+from .elf import ET_EXEC, ElfFile
+
+JUMP_TABLE_CAP = 2048   # entries read from one candidate jump table
+
+FALLS_THROUGH, BAD = 1, 2     # Code.flags bits
+
+_RIP = re.compile(r"\[rip ([+-]) (0x[0-9a-f]+|[0-9]+)\]")
+_HEX = re.compile(r"\b0x[0-9a-f]+\b")
+_FUNC_TYPES = (2, 10)         # STT_FUNC, STT_GNU_IFUNC
+
+
+class Code:
+    """The decoded instruction stream of one executable region."""
+
+    def __init__(self, name: str, base: int, data: bytes):
+        self.name, self.base, self.data = name, base, data
+        self.end = base + len(data)
+        self.addrs = array("Q")       # instruction addresses, ascending
+        self.sizes = array("B")
+        self.flags = bytearray()      # FALLS_THROUGH | BAD
+
+    def index(self, addr: int) -> int | None:
+        """The index of the instruction starting at ``addr``, if one does."""
+        i = bisect_left(self.addrs, addr)
+        return i if i < len(self.addrs) and self.addrs[i] == addr else None
+
+    def raw(self, i: int) -> bytes:
+        off = self.addrs[i] - self.base
+        return self.data[off:off + self.sizes[i]]
+
+    def end_of(self, i: int) -> int:
+        return self.addrs[i] + self.sizes[i]
+
+
+class Disassembly:
+    """Every executable region of ``elf`` decoded, and the addresses control may reach.
+
+    ``targets``: sorted addresses any transfer of control may land on.
+    ``entries``: addresses entered with registers the rewriter cannot know
+    (call targets and every indirect target).  ``preds``: direct jmp/jcc
+    target -> addresses of the jumps.  ``syscalls``: (Code, index) of every
+    ``syscall``.  ``reloc_offsets``: sorted addresses in code a relocation
+    writes (text relocations)."""
+
+    def __init__(self, elf: ElfFile):
+        self.elf = elf
+        self.absolute = elf.e_type == ET_EXEC
+        self._lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self._lite.skipdata = True
+        self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self._md.detail = True
+        self._details: dict[int, object] = {}
+
+        self.syscalls: list[tuple[Code, int]] = []
+        targets: list[int] = []
+        entries: list[int] = []
+        self._jumps: list[tuple[int, int]] = []
+        self._rip_refs: list[tuple[int, bool]] = []
+        self._immediates: list[int] = []
+
+        ranges = elf.code_ranges()
+        self.spans = sorted((b, b + len(d)) for _, b, d in ranges)
+        symbols = elf.symbols()
+        # Restart the sweep at function symbols only, as objdump does: an FDE
+        # may start mid-instruction (glibc's __restore_rt FDE starts one byte
+        # early, inside the preceding nop, for the unwinder's pc-1 lookup).
+        restarts = sorted({v for v, _, info, _ in symbols if (info & 0xF) in _FUNC_TYPES})
+        self.codes = [self._sweep(n, b, d, restarts, targets, entries) for n, b, d in ranges]
+
+        unwind = ehframe.unwind_targets(elf)
+        relocs = elf.relocations()
+        indirect = [v for v, _, _, _ in symbols] + unwind + [elf.e_entry]
+        indirect += [v for _, _, v in relocs if v is not None]
+        self.reloc_offsets = sorted(o for o, _, _ in relocs if self.in_code(o, 8))
+        for t, is_lea in self._rip_refs:
+            if self.in_code(t):
+                indirect.append(t)
+            elif is_lea:
+                indirect.extend(self._jump_table(t))
+        if self.absolute:
+            indirect += self._immediates
+        indirect += self._data_pointers()
+        indirect = [t for t in indirect if self.in_code(t)]
+        entries += indirect
+        targets += indirect
+        self.targets = sorted(set(targets))
+        self.entries = set(entries)
+        self.preds: dict[int, list[int]] = {}
+        for t, a in self._jumps:
+            self.preds.setdefault(t, []).append(a)
+        self.functions = sorted((v, sz, n) for v, sz, info, n in symbols
+                                if n and sz and (info & 0xF) in _FUNC_TYPES)
+
+    @property
+    def instructions(self) -> int:
+        return sum(len(c.addrs) for c in self.codes)
+
+    # -- decoding ----------------------------------------------------------
+
+    def _sweep(self, name: str, base: int, data: bytes, restarts: list[int],
+               targets: list[int], entries: list[int]) -> Code:
+        """Decode one region linearly, restarting at every function symbol in it."""
+        code = Code(name, base, data)
+        addrs, sizes, flags = code.addrs, code.sizes, code.flags
+        lo, hi = bisect_right(restarts, base), bisect_left(restarts, code.end)
+        pos = base
+        for cut in restarts[lo:hi] + [code.end]:
+            if cut <= pos:
+                continue
+            for a, s, m, o in self._lite.disasm_lite(data[pos - base:cut - base], pos):
+                addrs.append(a)
+                sizes.append(s)
+                f = FALLS_THROUGH
+                if m == "syscall":
+                    self.syscalls.append((code, len(addrs) - 1))
+                elif m[0] == "j" or m == "call" or m.startswith("loop") or m == "xbegin":
+                    if m == "jmp":
+                        f = 0
+                    if o.startswith("0x"):
+                        t = int(o, 16)
+                        if m == "call":
+                            entries.append(t)
+                        else:
+                            self._jumps.append((t, a))
+                        targets.append(t)
+                elif m.startswith("ret") or m in ("ud2", "hlt"):
+                    f = 0
+                elif m == ".byte":
+                    f = BAD
+                if "rip" in o:
+                    r = _RIP.search(o)
+                    if r:
+                        disp = int(r.group(2), 0)
+                        self._rip_refs.append((a + s + (disp if r.group(1) == "+" else -disp),
+                                               m == "lea"))
+                if self.absolute:
+                    self._immediates.extend(int(h, 16) for h in _HEX.findall(o))
+                flags.append(f)
+            pos = cut
+        return code
+
+    def detail(self, code: Code, i: int):
+        """Instruction ``i`` of ``code`` decoded with details, or False for an undecodable one."""
+        addr = code.addrs[i]
+        insn = self._details.get(addr)
+        if insn is None:
+            insn = False
+            if not code.flags[i] & BAD:
+                insn = next(self._md.disasm(code.raw(i), addr), False)
+                if insn and insn.size != code.sizes[i]:
+                    insn = False
+            self._details[addr] = insn
+        return insn
+
+    # -- addresses ---------------------------------------------------------
+
+    def in_code(self, addr: int, size: int = 1) -> bool:
+        i = bisect_right(self.spans, (addr, 1 << 64)) - 1
+        return i >= 0 and self.spans[i][0] <= addr and addr + size <= self.spans[i][1]
+
+    def code_at(self, addr: int) -> Code | None:
+        for c in self.codes:
+            if c.base <= addr < c.end:
+                return c
+        return None
+
+    def function_at(self, addr: int) -> str | None:
+        """The name of a sized function symbol covering ``addr``, if any."""
+        k = bisect_right(self.functions, (addr, 1 << 64, "")) - 1
+        for v, sz, name in reversed(self.functions[max(k - 8, 0):k + 1]):
+            if v <= addr < v + sz:
+                return name
+        return None
+
+    def _jump_table(self, table: int) -> list[int]:
+        """Code addresses ``table + entry`` for the int32 entries at ``table``.
+
+        The table's length is not known, so entries are read while they land
+        in code (at most JUMP_TABLE_CAP); that reads on into the tables that
+        follow, whose entries, taken relative to the wrong base, land at
+        shifted addresses.  Entries that do not land on an instruction
+        boundary are such garbage (a compiler's jump table never points into
+        the middle of an instruction) and are skipped."""
+        out = []
+        for k in range(JUMP_TABLE_CAP):
+            raw = self.elf.read(table + 4 * k, 4)
+            if raw is None:
+                break
+            t = table + int.from_bytes(raw, "little", signed=True)
+            code = self.code_at(t)
+            if code is None:
+                break
+            if code.index(t) is not None:
+                out.append(t)
+        return out
+
+    def _data_pointers(self) -> list[int]:
+        """Aligned words of data that hold code addresses.
+
+        For a position-dependent executable, every 4- and 8-byte aligned word
+        of allocated data (absolute jump tables and function pointers need no
+        relocation there); for any object, every qword of writable data (the
+        GOT's lazy-binding slots hold PLT addresses without a relocation)."""
+        out = []
+        lo, hi = self.spans[0][0], self.spans[-1][1]
+        for _, base, data, writable in self.elf.data_ranges():
+            if not (self.absolute or writable):
+                continue
+            for width, fmt in ((8, "Q"), (4, "I")):
+                if width == 4 and not self.absolute:
+                    continue
+                start = (-base) % width
+                view = memoryview(data)[start:]
+                view = view[:len(view) - len(view) % width]
+                out.extend(v for v in view.cast(fmt) if lo <= v < hi)
+        return out
