@@ -361,6 +361,19 @@ def test_musl(built, tmp_path):
     assert phdr_load.p_offset == phdr_load.p_vaddr
 
 
+@needs_musl
+def test_musl_program_in_the_guest(built, tmp_path):
+    """musl's loader+libc substituted: every call of a musl program is a fastcall."""
+    trace = tmp_path / "trace"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-m", "libsubst", "run", "--trace-file", str(trace),
+                        built["dyn_musl"]], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and r.stdout == "hello from musl\n", r.stderr
+    calls = [line for line in trace.read_text().splitlines() if line[:5] in ("fast ", "trap ")]
+    assert calls and all(line.startswith("fast ") for line in calls), calls
+
+
 # -- rewritten code, run natively -------------------------------------------------
 
 
@@ -537,6 +550,14 @@ def test_cli_bad_input(built, tmp_path):
     for path, words in cases:
         for cmd in (["inspect", str(path)], ["make", str(path), "-o", str(tmp_path / "o")]):
             assert_one_line_error(cli(*cmd), words)
+    assert_one_line_error(cli("make", built["so"], "-o", str(tmp_path / "no" / "dir.so")),
+                          "cannot write")
+
+
+def test_unwritable_cache(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-cache-here")
+    with pytest.raises(cache.CacheError, match="XDG_CACHE_HOME"):
+        cache.substitute(built["so"])
 
 
 def test_stripped_objects(built, tmp_path):
@@ -729,7 +750,7 @@ def probe_driver(tmp_path_factory):
 
 
 @settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.too_slow])
 @given(probes())
 def test_generated_sites_behave_the_same(probe_driver, tmp_path_factory, probe):
     pre, post = probe

@@ -15,7 +15,6 @@ struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1};
 
 void ls_relocate_self(void);
 void trap_init(void);
-long fastcall_thread_init(void);
 void signal_init(void);
 long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
@@ -152,10 +151,10 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     if (K.bi->report_fd >= 0)
         K.report_fd = kfd_hide(K.bi->report_fd);
 
+    if ((r = kthread_init_current()) < 0)
+        kpanic("cannot set up the first thread: error %ld", -r);
     signal_init();
     trap_init();
-    if ((r = fastcall_thread_init()) < 0)
-        kpanic("cannot set up the fastcall path: error %ld", -r);
     r = fs_init();
     if (r < 0)
         kpanic("cannot set up the guest file system: error %ld", -r);
@@ -167,8 +166,7 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
 
     /* From here every syscall outside kernel text traps into the kernel. */
-    r = hsys5(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
-              K.ktext_start, K.ktext_end - K.ktext_start, 0);
+    r = kthread_enable_trap();
     if (r < 0)
         kpanic("cannot enable Syscall User Dispatch: error %ld", -r);
     ls_enter_guest(entry, gsp);

@@ -62,10 +62,51 @@ static inline const char *bi_str(uint32_t off)
  * The guest can never name, dup over or close a reserved fd. */
 int kfd_hide(int fd);
 
-/* ---- the current trap context (kernel/trap.c) ---- */
+/* ---- threads (proc/thread.c) ---- */
+#include "libsubst/fastcall.h"
+
+/* A guest thread's kernel state; %gs points at it (blk must come first). */
+struct kthread {
+    struct ls_kblock blk;            /* the fastcall contract: entry, kernel stack, depth */
+    struct ucontext *uc;             /* the trap being served on this thread, or NULL */
+    long tid;                        /* host tid */
+    unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
+    struct kthread *next_free;       /* on the list of exited threads, for reuse */
+};
+
+/* The calling thread's kernel state. */
+static inline struct kthread *kcur(void)
+{
+    struct kthread *t;
+    __asm__ volatile("mov %%gs:%c1, %0" : "=r"(t) : "i"(LS_KBLOCK_SELF));
+    return t;
+}
+
 /* While a trapped syscall is served, the guest's saved context; NULL on
  * paths that are not a trap.  Signal-mask and sigreturn emulation edit it. */
-struct ucontext *kcur_uc(void);
+static inline struct ucontext *kcur_uc(void)
+{
+    return kcur()->uc;
+}
+
+/* Gives the calling thread its kernel state: %gs block, fastcall stack,
+ * trap stack (sigaltstack).  Returns 0 or -errno. */
+long kthread_init_current(void);
+/* Turns on Syscall User Dispatch for the calling thread (not inherited by clone). */
+long kthread_enable_trap(void);
+
+/* ---- locks ---- */
+static inline void kspin_lock(int *l)
+{
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(l, __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
+}
+
+static inline void kspin_unlock(int *l)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
 
 /* ---- library (lib/) ---- */
 void *memcpy(void *d, const void *s, size_t n);

@@ -1,20 +1,11 @@
 /*
  * The trap path: Syscall User Dispatch turns every `syscall` outside kernel
- * text into a SIGSYS, delivered on the kernel stack (sigaltstack) with all
- * signals blocked; the handler serves it and returns through the kernel's
- * own restorer.  Signals that arrive meanwhile wait until it returns, so
- * the kernel is never re-entered.
+ * text into a SIGSYS, delivered on the thread's trap stack (sigaltstack) with
+ * all signals blocked; the handler serves it and returns through the
+ * kernel's own restorer.  Signals that arrive meanwhile wait until it
+ * returns, so the kernel is never re-entered from a trap.
  */
 #include "kernel.h"
-
-#define KSTACK_SIZE (256 * 1024UL)
-
-static struct ucontext *cur_uc;
-
-struct ucontext *kcur_uc(void)
-{
-    return cur_uc;
-}
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -22,14 +13,16 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
     struct sigcontext *m = &uc->uc_mcontext;
     if (si->si_code != SYS_USER_DISPATCH)
         return;             /* a SIGSYS sent with kill(2): the guest does not see it */
-    cur_uc = uc;
+    struct kthread *t = kcur();
+    struct ucontext *outer = t->uc;     /* a trap inside a guest handler inside a trap */
+    t->uc = uc;
     long r = ls_dispatch(si->si_syscall, m->rdi, m->rsi, m->rdx, m->r10, m->r8, m->r9,
                          LS_PATH_TRAP);
     m->rax = r;
-    cur_uc = 0;
+    t->uc = outer;
 }
 
-/* Installs a kernel-owned host handler (SA_ONSTACK: runs on the kernel stack). */
+/* Installs a kernel-owned host handler (SA_ONSTACK: runs on the trap stack). */
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *))
 {
     struct sigaction sa;
@@ -43,16 +36,7 @@ long trap_install(int sig, void (*fn)(int, siginfo_t *, void *))
 
 void trap_init(void)
 {
-    stack_t ss;
-    long p = hsys6(__NR_mmap, 0, KSTACK_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (p < 0 && p > -4096)
-        kpanic("cannot allocate the kernel stack: error %ld", -p);
-    mm_note_kernel(p, KSTACK_SIZE);
-    ss.ss_sp = (void *)p;
-    ss.ss_size = KSTACK_SIZE;
-    ss.ss_flags = 0;
-    if (hsys2(__NR_sigaltstack, (long)&ss, 0) < 0 || trap_install(SIGSYS, on_sigsys) < 0)
+    if (trap_install(SIGSYS, on_sigsys) < 0)
         kpanic("cannot install the trap handler");
     /* SIGSYS must never be blocked in the guest: a blocked SIGSYS at a SUD
      * trap makes the host kill the process. */

@@ -89,6 +89,11 @@ LEVELS: dict[str, str] = {
     "msync": HOST, "mincore": HOST, "madvise": HOST, "membarrier": HOST,
     # time
     "nanosleep": HOST, "clock_nanosleep": HOST, "clock_gettime": HOST,
+    "alarm": HOST, "setitimer": HOST, "getitimer": HOST,
+    "timer_create": HOST, "timer_settime": HOST, "timer_gettime": HOST,
+    "timer_getoverrun": HOST, "timer_delete": HOST, "pause": HOST,
+    "rt_sigtimedwait": HOST, "rt_sigqueueinfo": HOST, "rt_tgsigqueueinfo": HOST,
+    "signalfd": HOST, "signalfd4": HOST, "sched_setparam": HOST, "sched_setscheduler": HOST,
     "clock_getres": HOST, "gettimeofday": HOST, "time": HOST,
     # scheduling, threads, futexes
     "sched_yield": HOST, "futex": HOST, "getcpu": HOST, "rseq": HOST,
@@ -143,7 +148,7 @@ LEVELS: dict[str, str] = {
     "mmap": KERNEL, "munmap": KERNEL, "mprotect": KERNEL, "mremap": KERNEL,
     "brk": KERNEL,
     # processes
-    "exit": KERNEL, "exit_group": KERNEL,
+    "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
     "getpid": KERNEL, "getppid": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,
@@ -152,8 +157,9 @@ LEVELS: dict[str, str] = {
     "rt_sigaction": KERNEL, "rt_sigprocmask": KERNEL, "rt_sigreturn": KERNEL,
     "sigaltstack": KERNEL,
     "rt_sigpending": HOST, "rt_sigsuspend": HOST,
-    # Processes (clone, fork, vfork, execve, execveat, wait4) are 'enosys'
-    # until the guest kernel can re-arm itself in a child (issues 4 and 5).
+    # New processes (fork, vfork, execve, execveat, wait4; clone without
+    # CLONE_THREAD) are 'enosys' until the guest kernel can re-arm itself in
+    # a child process (the processes issue).
 }
 
 # ==========================================================================

@@ -1,0 +1,19 @@
+"""The substitute libc: an object's ``syscall`` sites rewritten into fastcalls.
+
+Any x86-64 ELF executable or shared object (glibc's libc.so.6 first; its
+ld.so, musl's libc.so, a static program) can be substituted: each site that
+is provably safe to move becomes a ``jmp`` to a stub in a segment added to the
+object, and the stub enters the guest kernel through ``call *%gs:0``
+(``stub`` documents the contract).  The rest stay on the trap path.
+
+- ``sites.analyse(path) -> Analysis``: the sites, which are rewritable, and why not.
+- ``rewrite.make(src, out) -> Report``: write the verified substitute.
+- ``cache.substitute(path) -> str``: the cached substitute's path (the start-up
+  path: imports nothing heavy on a hit); ``cache.report(path) -> dict``.
+- ``cli.uklibc``: the ``libsubst uklibc inspect|make`` commands.
+
+Modules: ``elf`` (ELF reader), ``ehframe`` (unwind tables), ``decode``
+(capstone sweep, branch targets), ``sysnr`` (syscall numbers), ``sites``,
+``stub``, ``rewrite``, ``cache``, ``cli``.  Importing this package imports
+nothing else.
+"""

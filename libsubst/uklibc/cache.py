@@ -31,11 +31,15 @@ import hashlib
 import json
 import os
 
-from ..errors import UnsupportedElf
+from ..errors import LibsubstError, UnsupportedElf
 from .elf import read_build_id
 from .stub import REWRITER_VERSION
 
 SIDECAR_FORMAT = 1
+
+
+class CacheError(LibsubstError):
+    """The cache directory cannot be written."""
 
 
 def cache_dir() -> str:
@@ -135,20 +139,25 @@ def _build(path: str) -> tuple[str, dict]:
     obj, sidecar = _entry(path)
     meta: dict = {"format": SIDECAR_FORMAT, "version": REWRITER_VERSION,
                   "key": os.path.basename(os.path.dirname(obj)), "source": os.path.abspath(path)}
+    data = None
     try:
         analysis = analyse(path)
         if not analysis.rewritable:
             meta.update(unchanged=True, report=analysis.to_dict())
         else:
             data, stub_bytes = rewrite.produce(analysis)
-            os.makedirs(os.path.dirname(obj), exist_ok=True)
-            rewrite.write_atomic(obj, data, mode=0o755)
             rep = rewrite.Report(analysis, obj, analysis.layout, stub_bytes,
                                  hashlib.sha256(data).hexdigest(), analysis.seconds)
             meta.update(unchanged=False, size=len(data), sha256=rep.sha256, report=rep.to_dict())
     except (CorruptElf, AnalysisError, rewrite.RewriteError) as e:
         # The rewriter's limits, not the caller's mistake: run this object on the trap path.
         meta.update(unchanged=True, error=str(e), report={"path": path, "error": str(e)})
-    os.makedirs(os.path.dirname(sidecar), exist_ok=True)
-    rewrite.write_atomic(sidecar, json.dumps(meta, separators=(",", ":")).encode(), mode=0o644)
+    try:
+        os.makedirs(os.path.dirname(sidecar), exist_ok=True)
+        if data is not None:
+            rewrite.write_atomic(obj, data, mode=0o755)
+        rewrite.write_atomic(sidecar, json.dumps(meta, separators=(",", ":")).encode(), mode=0o644)
+    except OSError as e:
+        raise CacheError(f"cannot write the substitute-libc cache in {os.path.dirname(obj)}: "
+                         f"{e.strerror or e} (set XDG_CACHE_HOME to a writable directory)") from None
     return (path if meta["unchanged"] else obj), meta

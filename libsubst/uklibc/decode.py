@@ -96,7 +96,12 @@ class Disassembly:
         restarts = sorted({v for v, _, info, _ in symbols if (info & 0xF) in _FUNC_TYPES})
         self.codes = [self._sweep(n, b, d, restarts, targets, entries) for n, b, d in ranges]
 
-        unwind = ehframe.unwind_targets(elf)
+        unwind, fde_ranges = ehframe.unwind_targets(elf)
+        # Code known to be code: FDE ranges and sized function symbols.  Only
+        # consulted for an object without section headers, whose executable
+        # segment may also hold data.
+        self.known_code = sorted(fde_ranges + [(v, v + sz) for v, sz, info, _ in symbols
+                                               if sz and (info & 0xF) in _FUNC_TYPES])
         relocs = elf.relocations()
         indirect = [v for v, _, _, _ in symbols] + unwind + [elf.e_entry]
         indirect += [v for _, _, v in relocs if v is not None]
@@ -186,6 +191,11 @@ class Disassembly:
     def in_code(self, addr: int, size: int = 1) -> bool:
         i = bisect_right(self.spans, (addr, 1 << 64)) - 1
         return i >= 0 and self.spans[i][0] <= addr and addr + size <= self.spans[i][1]
+
+    def is_known_code(self, addr: int) -> bool:
+        """Whether an FDE or a sized function symbol covers ``addr``."""
+        k = bisect_right(self.known_code, (addr, 1 << 64))
+        return any(a <= addr < b for a, b in self.known_code[max(k - 64, 0):k])
 
     def code_at(self, addr: int) -> Code | None:
         for c in self.codes:

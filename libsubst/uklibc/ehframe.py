@@ -235,8 +235,8 @@ def hdr_table(elf: ElfFile) -> tuple[int | None, list[int]]:
     return eh_frame, out
 
 
-def unwind_targets(elf: ElfFile) -> list[int]:
-    """Code addresses the unwinder may enter: FDE starts and landing pads."""
+def unwind_targets(elf: ElfFile) -> tuple[list[int], list[tuple[int, int]]]:
+    """(code addresses the unwinder may enter: FDE starts and landing pads, FDE ranges)."""
     eh_frame, targets = hdr_table(elf)
     sec = elf.section(".eh_frame")
     entries = []
@@ -254,4 +254,4 @@ def unwind_targets(elf: ElfFile) -> list[int]:
         targets.append(pc)
         if lsda is not None:
             targets.extend(landing_pads(elf, lsda, pc))
-    return targets
+    return targets, [(pc, pc + size) for pc, size, _ in entries]

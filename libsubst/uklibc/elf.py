@@ -425,6 +425,13 @@ def read_build_id(path: str) -> bytes | None:
     """The GNU build-id of the ELF object at ``path`` (its PT_NOTEs), reading only headers.
 
     Raises NotAnElf/UnsupportedElf for a file that is not a 64-bit ELF object."""
+    try:
+        return _read_build_id(path)
+    except (ValueError, OverflowError) as e:     # offsets past any file
+        raise CorruptElf(f"{path}: corrupt program headers ({e})") from None
+
+
+def _read_build_id(path: str) -> bytes | None:
     with open(path, "rb") as f:
         head = f.read(EHDR.size)
         _check_ident(head[:16], path)

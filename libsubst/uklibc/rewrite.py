@@ -46,7 +46,7 @@ from .sites import Analysis, Site, analyse
 
 
 class RewriteError(LibsubstError):
-    """The rewriter produced an object that failed its own verification."""
+    """The substitute could not be produced: it failed verification, or could not be written."""
 
 
 class NothingToRewrite(LibsubstError):
@@ -101,24 +101,18 @@ def build_stubs(elf: ElfFile, sites: list[Site], base: int) -> bytes:
     Sets ``site.stub`` for each site."""
     md = _md(True)
     out = bytearray()
+
+    def move(insns) -> None:
+        for addr, size in insns:
+            out.extend(_moved(md, elf.read(addr, size), addr, base + len(out)))
+
     for site in sites:
         out += bytes([stub.INT3]) * ((-len(out)) % stub.STUB_ALIGN)
-        here = base + len(out)
-        site.stub = here
-
-        def move(insns):
-            nonlocal here
-            code = bytearray()
-            for addr, size in insns:
-                raw = elf.read(addr, size)
-                code += _moved(md, raw, addr, base + len(out) + len(code))
-            return bytes(code)
-
-        out += move(site.pre)
+        site.stub = base + len(out)
+        move(site.pre)
         out += stub.STUB_ENTER + stub.STUB_CALL + stub.STUB_LEAVE
-        out += move(site.post)
-        jmp_at = base + len(out)
-        out += bytes([stub.JMP_REL32]) + struct.pack("<i", site.window[1] - (jmp_at + stub.JMP_SIZE))
+        move(site.post)
+        out += _jump(base + len(out), site.window[1], stub.JMP_SIZE)
     return bytes(out)
 
 
@@ -351,7 +345,10 @@ def make(src: str, out: str) -> Report:
         raise NothingToRewrite(f"{src}: none of its {len(analysis.sites)} syscall sites can be "
                                f"rewritten ({_reasons(analysis)}); nothing to do")
     data, stub_bytes = produce(analysis)
-    write_atomic(out, data, mode=os.stat(src).st_mode & 0o777)
+    try:
+        write_atomic(out, data, mode=os.stat(src).st_mode & 0o777)
+    except OSError as e:
+        raise RewriteError(f"cannot write {out}: {e.strerror or e}") from None
     return Report(analysis, out, analysis.layout, stub_bytes,
                   hashlib.sha256(data).hexdigest(), time.perf_counter() - t0)
 

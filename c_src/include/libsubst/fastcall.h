@@ -18,6 +18,7 @@
 #define LS_KBLOCK_KSTACK 8       /* %gs:8  top of this thread's kernel stack */
 #define LS_KBLOCK_DEPTH 16       /* %gs:16 fastcalls in progress on this thread */
 #define LS_KBLOCK_SELF 24        /* %gs:24 the block's own address */
+#define LS_KBLOCK_SIZE 32        /* the kernel's per-thread state follows the block */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* The kernel heap: power-of-two size classes carved from host pages, with
- * a free list per class; large blocks are their own mmap.  The kernel is
- * single-threaded today; threads (a later issue) will need a lock here. */
+ * a free list per class; large blocks are their own mmap.  One lock: the
+ * kernel allocates on open, not on the hot paths. */
 #include "kernel.h"
 
 #define MIN_SHIFT 4
@@ -14,6 +14,7 @@ struct hdr {
 
 static void *free_list[MAX_SHIFT + 1];
 static char *arena, *arena_end;
+static int heap_lock;
 
 static void *host_pages(unsigned long len)
 {
@@ -36,19 +37,24 @@ void *kmalloc(size_t n)
     int shift = MIN_SHIFT;
     while ((1UL << shift) < need)
         shift++;
+    kspin_lock(&heap_lock);
     struct hdr *h = free_list[shift];
     if (h) {
         free_list[shift] = *(void **)h;
     } else {
         if (arena + (1UL << shift) > arena_end) {
-            arena = host_pages(CHUNK);
-            if (!arena)
+            char *chunk = host_pages(CHUNK);
+            if (!chunk) {
+                kspin_unlock(&heap_lock);
                 return 0;
+            }
+            arena = chunk;
             arena_end = arena + CHUNK;
         }
         h = (struct hdr *)arena;
         arena += 1UL << shift;
     }
+    kspin_unlock(&heap_lock);
     h->size = shift;
     h->big = 0;
     return h + 1;
@@ -72,8 +78,10 @@ void kfree(void *p)
         return;
     }
     unsigned long shift = h->size;      /* the link below overwrites the header */
+    kspin_lock(&heap_lock);
     *(void **)h = free_list[shift];
     free_list[shift] = h;
+    kspin_unlock(&heap_lock);
 }
 
 char *kstrdup(const char *s)

@@ -6,23 +6,27 @@
  */
 #include "kernel.h"
 
-#define MAX_KREGIONS 8
+#define MAX_KREGIONS 4096       /* the image, and two stacks per thread ever made */
 #define MAX_OBJECTS 256
 
 static struct { unsigned long start, end; } kregions[MAX_KREGIONS];
 static int nkregions;
 static unsigned long brk_base, brk_cur;
+static int mm_lock;               /* objects, kernel regions and the break */
 
 static struct { unsigned long base, end; char *path; } objects[MAX_OBJECTS];
 static int nobjects;
 
 void mm_note_kernel(unsigned long start, unsigned long len)
 {
+    kspin_lock(&mm_lock);
     if (nkregions < MAX_KREGIONS) {
         kregions[nkregions].start = start;
         kregions[nkregions].end = start + len;
-        nkregions++;
+        /* Published last: readers do not lock. */
+        __atomic_store_n(&nkregions, nkregions + 1, __ATOMIC_RELEASE);
     }
+    kspin_unlock(&mm_lock);
 }
 
 int mm_is_kernel_range(unsigned long start, unsigned long len)
@@ -40,6 +44,7 @@ int mm_is_kernel_range(unsigned long start, unsigned long len)
 
 void mm_note_object(unsigned long base, unsigned long end, const char *path)
 {
+    kspin_lock(&mm_lock);
     for (int i = 0; i < nobjects; i++)
         if (objects[i].base == base) {
             kfree(objects[i].path);
@@ -52,6 +57,7 @@ void mm_note_object(unsigned long base, unsigned long end, const char *path)
         objects[nobjects].path = kstrdup(path);
         nobjects++;
     }
+    kspin_unlock(&mm_lock);
 }
 
 int mm_in_object(unsigned long addr)
@@ -76,7 +82,17 @@ void mm_set_brk_base(unsigned long end)
 /* Implements brk(2): grows with fresh anonymous pages just above the
  * program; a request that would overlap another mapping fails as Linux's
  * does (the old break is returned and glibc's malloc falls back to mmap). */
+static long brk_locked(unsigned long addr);
+
 long sys_brk(unsigned long addr)
+{
+    kspin_lock(&mm_lock);
+    long r = brk_locked(addr);
+    kspin_unlock(&mm_lock);
+    return r;
+}
+
+static long brk_locked(unsigned long addr)
 {
     if (addr < brk_base)
         return brk_cur;

@@ -23,13 +23,6 @@ long sys_exit_group(long status)
     ls_exit_group(status);
 }
 
-/* Implements exit(2); differs from Linux in: the guest has one thread today,
- * so ending it ends the guest. */
-long sys_exit(long status)
-{
-    ls_exit_group(status);
-}
-
 /* The guest's process identity, read once: the guest is one process today,
  * so its pid and its parent's are fixed for its life. */
 static long pid_cache, ppid_cache;

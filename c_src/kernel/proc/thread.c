@@ -1,0 +1,150 @@
+/*
+ * Guest threads.  Each host thread of the guest has its kernel state (struct
+ * kthread, at %gs), a fastcall stack and a trap stack, and its own Syscall
+ * User Dispatch, which clone does not inherit.  A new thread starts inside
+ * the kernel (arch/x86_64/clone.S), arms itself, then resumes the guest
+ * where the parent made the call, with the parent's registers, rax = 0 and
+ * the stack it asked for.
+ */
+#include "kernel.h"
+#include <asm/prctl.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+
+#define TRAP_STACK (256 * 1024UL)
+#define FAST_STACK (256 * 1024UL)
+/* [guard][trap stack][guard][fast stack][struct kthread] */
+#define MAP_LEN (LS_PAGE + TRAP_STACK + LS_PAGE + FAST_STACK + LS_PAGE)
+
+void ls_fastcall_entry(void);
+long ls_host_clone(long nr, long a0, long a1, long a2, long a3, long a4, void *start);
+void ls_resume_guest(const struct sigcontext *regs) __attribute__((noreturn));
+
+/* What a new thread needs from its parent. */
+struct thread_start {
+    struct sigcontext regs;          /* the parent's registers at the call */
+    sigset_t mask;                   /* the guest's signal mask at the call */
+    unsigned long sp;                /* the new thread's stack pointer */
+};
+
+static int nthreads = 1;             /* guest threads alive: the last exit ends the guest */
+static struct kthread *free_threads; /* exited threads, their stacks reusable once gone */
+static int free_lock;
+
+/* An exited thread's state, once the host has really ended the thread. */
+static struct kthread *reuse_exited(void)
+{
+    long pid = hsys0(__NR_getpid);
+    kspin_lock(&free_lock);
+    struct kthread **pp = &free_threads, *t;
+    while ((t = *pp) && hsys3(__NR_tgkill, pid, t->tid, 0) != -ESRCH)
+        pp = &t->next_free;
+    if (t)
+        *pp = t->next_free;
+    kspin_unlock(&free_lock);
+    return t;
+}
+
+long kthread_init_current(void)
+{
+    struct kthread *t = reuse_exited();
+    if (!t) {
+        long p = hsys6(__NR_mmap, 0, MAP_LEN, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (p < 0 && p > -4096)
+            return p;
+        hsys3(__NR_mprotect, p, LS_PAGE, PROT_NONE);
+        hsys3(__NR_mprotect, p + LS_PAGE + TRAP_STACK, LS_PAGE, PROT_NONE);
+        mm_note_kernel(p, MAP_LEN);
+        t = (struct kthread *)(p + MAP_LEN - LS_PAGE);
+        t->map = p;
+        t->map_len = MAP_LEN;
+    }
+    t->blk.entry = (uint64_t)ls_fastcall_entry;
+    t->blk.kstack_top = (uint64_t)t;
+    t->blk.depth = 0;
+    t->blk.self = (uint64_t)t;
+    t->uc = 0;
+    t->tid = hsys0(__NR_gettid);
+    t->next_free = 0;
+    stack_t ss = {.ss_sp = (void *)(t->map + LS_PAGE), .ss_size = TRAP_STACK, .ss_flags = 0};
+    long r = hsys2(__NR_sigaltstack, (long)&ss, 0);
+    if (r < 0)
+        return r;
+    return hsys2(__NR_arch_prctl, ARCH_SET_GS, (long)t);
+}
+
+long kthread_enable_trap(void)
+{
+    return hsys5(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, K.ktext_start,
+                 K.ktext_end - K.ktext_start, 0);
+}
+
+/* The new thread, on its own stack, before it has any kernel state. */
+void __attribute__((noreturn)) ls_thread_start(struct thread_start *ts)
+{
+    struct sigcontext regs = ts->regs;
+    sigset_t mask = ts->mask;
+    if (kthread_init_current() < 0 || kthread_enable_trap() < 0)
+        kpanic("cannot set up a new thread");
+    kfree(ts);
+    regs.rax = 0;
+    /* The host made this thread with every signal blocked (the parent was
+     * in the trap handler): give it the guest's mask. */
+    hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, sizeof mask);
+    ls_resume_guest(&regs);
+}
+
+static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, unsigned long sp)
+{
+    struct ucontext *uc = kcur_uc();
+    if (!uc)
+        return -ENOSYS;              /* clone sites are never rewritten: always a trap */
+    struct thread_start *ts = kmalloc(sizeof *ts);
+    if (!ts)
+        return -ENOMEM;
+    ts->regs = uc->uc_mcontext;
+    ts->regs.rsp = sp;
+    ts->mask = uc->uc_sigmask;
+    __atomic_add_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
+    long r = ls_host_clone(nr, a0, a1, a2, a3, a4, ts);
+    if (r < 0) {
+        __atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
+        kfree(ts);
+    }
+    return r;
+}
+
+/* Implements clone(2) for threads (CLONE_VM | CLONE_THREAD with a stack);
+ * differs from Linux in: new processes are not supported yet (ENOSYS). */
+long sys_clone(unsigned long flags, unsigned long sp, int *ptid, int *ctid, unsigned long tls)
+{
+    if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD) || !sp)
+        return -ENOSYS;
+    return start_thread(__NR_clone, flags, sp, (long)ptid, (long)ctid, tls, sp);
+}
+
+/* Implements clone3(2) for threads, as clone. */
+long sys_clone3(struct clone_args *args, unsigned long size)
+{
+    if (size < CLONE_ARGS_SIZE_VER0)
+        return -EINVAL;
+    if (!(args->flags & CLONE_VM) || !(args->flags & CLONE_THREAD) || !args->stack ||
+        !args->stack_size)
+        return -ENOSYS;
+    return start_thread(__NR_clone3, (long)args, size, 0, 0, 0, args->stack + args->stack_size);
+}
+
+/* Implements exit(2): ends the calling thread; the last one ends the guest. */
+long sys_exit(long status)
+{
+    if (__atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST) == 0)
+        ls_exit_group(status);
+    struct kthread *t = kcur();
+    kspin_lock(&free_lock);
+    t->next_free = free_threads;
+    free_threads = t;
+    kspin_unlock(&free_lock);
+    for (;;)
+        hsys1(__NR_exit, status);
+}
