@@ -14,6 +14,31 @@ static long unimplemented(long nr)
     return -ENOSYS;
 }
 
+/* A host call on the trap path runs with every signal blocked (the trap
+ * handler's mask).  One that may wait indefinitely runs under the guest's
+ * own mask instead, so a signal interrupts it as on Linux: the guest's
+ * handler runs on the trap stack, and the host returns EINTR or restarts
+ * the call as the handler's SA_RESTART says. */
+static long host_call_interruptible(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    struct ucontext *uc = kcur_uc();
+    sigset_t all;
+    if (!uc)
+        return hsys6(nr, a0, a1, a2, a3, a4, a5);
+    hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&uc->uc_sigmask, (long)&all, sizeof all);
+    long r = hsys6(nr, a0, a1, a2, a3, a4, a5);
+    hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+    return r;
+}
+
+static long host_call(const struct syscall_desc *d, long nr, long a0, long a1, long a2, long a3,
+                      long a4, long a5, int path)
+{
+    if (path == LS_PATH_TRAP && (d->flags & LS_F_BLOCKS))
+        return host_call_interruptible(nr, a0, a1, a2, a3, a4, a5);
+    return hsys6(nr, a0, a1, a2, a3, a4, a5);
+}
+
 /* Every call, traced: the slow path of ls_dispatch. */
 static long dispatch_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
                             int path)
@@ -28,7 +53,7 @@ static long dispatch_traced(long nr, long a0, long a1, long a2, long a3, long a4
     if (!d || d->level == LS_ENOSYS)
         r = unimplemented(nr);
     else if (d->level == LS_HOST)
-        r = hsys6(nr, a0, a1, a2, a3, a4, a5);
+        r = host_call(d, nr, a0, a1, a2, a3, a4, a5, path);
     else
         r = d->fn(a0, a1, a2, a3, a4, a5);
     trace_syscall(path, nr, args, r, know_ns() - t0);
@@ -42,7 +67,7 @@ long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, 
     if ((unsigned long)nr < LS_NR_SYSCALLS) {
         const struct syscall_desc *d = &syscall_table[nr];
         if (d->level == LS_HOST)
-            return hsys6(nr, a0, a1, a2, a3, a4, a5);
+            return host_call(d, nr, a0, a1, a2, a3, a4, a5, path);
         if (d->level == LS_KERNEL)
             return d->fn(a0, a1, a2, a3, a4, a5);
     }

@@ -83,7 +83,8 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str) -> None:
     """The minimal /etc: users and groups the guest can see (root and the
     caller), host name resolution through files, the time zone, ld.so.cache."""
-    uids, gids = {0, os.getuid()}, {0, os.getgid()}
+    # root, the caller, and the unprivileged user servers drop to (nobody).
+    uids, gids = {0, os.getuid(), 65534}, {0, os.getgid(), 65534}
     lines = []
     for uid in sorted(uids):
         try:

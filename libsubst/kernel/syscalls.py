@@ -108,6 +108,12 @@ LEVELS: dict[str, str] = {
     "getgroups": HOST, "getpgrp": HOST, "getpgid": HOST, "getsid": HOST,
     "setpgid": HOST, "getrusage": HOST, "times": HOST, "sysinfo": HOST,
     "umask": HOST, "capget": HOST,
+    # identity changes act on the host process (the sandbox's user namespace bounds them)
+    "setuid": HOST, "setgid": HOST, "setreuid": HOST, "setregid": HOST,
+    "setresuid": HOST, "setresgid": HOST, "getresuid": HOST, "getresgid": HOST,
+    "setfsuid": HOST, "setfsgid": HOST, "setgroups": HOST, "setsid": HOST,
+    "capset": HOST, "personality": HOST, "mlock": HOST, "munlock": HOST,
+    "mlockall": HOST, "munlockall": HOST, "sched_rr_get_interval": HOST,
     # signals to processes and threads
     "kill": HOST, "tkill": HOST, "tgkill": HOST,
     # sockets
@@ -545,6 +551,7 @@ class Syscall:
     args: tuple[str, ...]
     level: str
     note: str = ""
+    blocks: bool = False     # may wait indefinitely: signals must be able to interrupt it
 
     @property
     def nargs(self) -> int:
@@ -556,12 +563,28 @@ class Syscall:
         return f"sys_{self.name}" if self.level == KERNEL else None
 
 
+# Calls that may wait indefinitely for something outside the process.  On
+# the trap path the kernel serves a call with every signal blocked; around a
+# host call of this set it lets the guest's own mask apply, so a signal
+# interrupts it (EINTR, or a restart under SA_RESTART) as on Linux.
+BLOCKING = frozenset({
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+    "preadv2", "pwritev2", "sendfile", "splice", "tee", "copy_file_range",
+    "poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+    "nanosleep", "clock_nanosleep", "pause", "rt_sigsuspend", "rt_sigtimedwait", "futex",
+    "futex_waitv", "accept", "accept4", "connect", "recvfrom", "recvmsg", "recvmmsg",
+    "sendto", "sendmsg", "sendmmsg", "msgrcv", "msgsnd", "semop", "semtimedop",
+    "mq_timedsend", "mq_timedreceive", "flock", "fcntl", "wait4", "waitid", "ioctl",
+    "io_getevents", "io_pgetevents", "fsync", "fdatasync", "sync",
+})
+
+
 def _build() -> tuple[Syscall, ...]:
     rows = []
     for row in _ROWS:
         nr, name, args = row[0], row[1], tuple(row[2].split())
         note = row[3] if len(row) > 3 else ""
-        rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note))
+        rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 

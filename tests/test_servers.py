@@ -1,0 +1,211 @@
+"""Servers as unikernels: threads, signals, sockets and epoll, with Debian's
+redis-server, nginx and memcached and python3's http.server, checked with
+real clients on loopback."""
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from conftest import LIBSUBST, assert_same, run_guest, run_native
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"port {port} never opened")
+
+
+@contextmanager
+def server(argv, port, cwd, guest=True, opts=()):
+    cmd = [*LIBSUBST, "run", *opts, *argv] if guest else argv
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def redis_cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
+                          timeout=30).stdout.decode()
+
+
+def redis_argv(port):
+    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no"]
+
+
+def test_redis_round_trips_and_graceful_shutdown(tmp_path):
+    port = free_port()
+    with server(redis_argv(port), port, tmp_path) as proc:
+        assert redis_cli(port, "ping") == "PONG\n"
+        assert redis_cli(port, "set", "greeting", "hello unikernel") == "OK\n"
+        assert redis_cli(port, "get", "greeting") == "hello unikernel\n"
+        assert redis_cli(port, "incrby", "n", "41") == "41\n"
+        assert redis_cli(port, "incr", "n") == "42\n"
+        assert redis_cli(port, "rpush", "l", "a", "b", "c") == "3\n"
+        assert redis_cli(port, "lrange", "l", "0", "-1") == "a\nb\nc\n"
+        assert redis_cli(port, "hset", "h", "f", "v") == "1\n"
+        assert redis_cli(port, "hgetall", "h") == "f\nv\n"
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+        log = proc.stdout.read().decode()
+    assert "Received SIGTERM scheduling shutdown" in log
+    assert "ready to exit, bye bye" in log
+    # The exit status redis gives natively on SIGTERM.
+    native_port = free_port()
+    with server(redis_argv(native_port), native_port, tmp_path, guest=False) as native:
+        native.send_signal(signal.SIGTERM)
+        assert rc == native.wait(timeout=30) == 0
+
+
+def test_redis_benchmark_without_errors(tmp_path):
+    port = free_port()
+    with server(redis_argv(port), port, tmp_path):
+        r = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", "2000", "-c", "20"],
+                           capture_output=True, timeout=600)
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in out.replace("\r", "\n").splitlines() if "requests per second" in l]
+    assert len(lines) >= 15, out
+    assert "error" not in out.lower()
+
+
+def test_nginx_serves_a_file_from_a_volume(tmp_path):
+    www = tmp_path / "www"
+    www.mkdir()
+    payload = random.Random(7).randbytes(300_000)
+    (www / "blob.bin").write_bytes(payload)
+    (www / "index.html").write_text("<h1>hello from nginx in a unikernel</h1>\n")
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr;
+pid /tmp/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp;
+    uwsgi_temp_path /tmp; scgi_temp_path /tmp;
+    server {{ listen 127.0.0.1:{port}; root /srv/www; }}
+}}
+""")
+    with server(["nginx", "-c", str(conf), "-p", str(tmp_path)], port, tmp_path,
+                opts=["--volume", f"{www}:/srv/www:ro"]):
+        got = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/blob.bin"],
+                             capture_output=True, timeout=30)
+        index = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/"], capture_output=True,
+                               timeout=30)
+        missing = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  f"http://127.0.0.1:{port}/nope"], capture_output=True, timeout=30)
+    assert got.returncode == 0 and got.stdout == payload
+    assert index.stdout == (www / "index.html").read_bytes()
+    assert missing.stdout == b"404"
+
+
+def test_memcached_set_get(tmp_path):
+    port = free_port()
+    with server(["memcached", "-u", "root", "-l", "127.0.0.1", "-p", str(port)], port, tmp_path):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"set k 0 0 9\r\nunikernel\r\nget k\r\n")
+            data = b""
+            while not data.endswith(b"END\r\n"):
+                chunk = s.recv(4096)
+                assert chunk
+                data += chunk
+    assert data == b"STORED\r\nVALUE k 0 9\r\nunikernel\r\nEND\r\n"
+
+
+def test_python_http_server_from_a_volume(tmp_path):
+    www = tmp_path / "site"
+    www.mkdir()
+    (www / "page.txt").write_text("served by python3 in a unikernel\n")
+    port = free_port()
+    argv = ["/usr/bin/python3", "-m", "http.server", str(port), "--bind", "127.0.0.1",
+            "--directory", "/srv/site"]
+    with server(argv, port, tmp_path, opts=["--volume", f"{www}:/srv/site:ro"]):
+        got = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/page.txt"],
+                             capture_output=True, timeout=30)
+    assert got.stdout == b"served by python3 in a unikernel\n"
+
+
+@pytest.fixture(scope="module")
+def threads_signals(tmp_path_factory):
+    exe = tmp_path_factory.mktemp("ts") / "threads_signals"
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", exe, os.path.join(HERE, "c", "threads_signals.c")],
+                   check=True)
+    return exe
+
+
+@pytest.mark.parametrize("opts", [[], ["--no-subst"]])
+def test_threads_mutexes_condvars_and_signals(threads_signals, tmp_path, opts):
+    native = run_native([str(threads_signals)], tmp_path)
+    assert native.returncode == 3
+    assert_same(native, run_guest([*opts, str(threads_signals)], tmp_path))
+
+
+def test_bind_to_a_port_in_use_is_eaddrinuse(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        argv = ["/usr/bin/python3", "-c",
+                f"import socket; s = socket.socket(); s.bind(('127.0.0.1', {port}))"]
+        native, guest = run_native(argv, tmp_path), run_guest(argv, tmp_path)
+    assert b"Address already in use" in guest.stderr
+    assert_same(native, guest)
+
+
+@pytest.mark.parametrize("sig", ["SIGSEGV", "SIGABRT", "SIGKILL", "SIGTERM"])
+def test_self_signal_exit_status(tmp_path, sig):
+    argv = ["/usr/bin/python3", "-c", f"import os, signal; os.kill(os.getpid(), signal.{sig})"]
+    native = subprocess.run(["sh", "-c", '"$@"; echo "status $?"', "sh", *argv],
+                            capture_output=True, cwd=tmp_path)
+    guest = run_guest(argv, tmp_path)
+    expected = 128 + getattr(signal, sig)
+    assert native.stdout.decode().strip() == f"status {expected}"
+    assert guest.returncode == expected
+
+
+def test_sigterm_to_libsubst_reaches_the_guest(tmp_path):
+    code = ("import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(7)))\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([*LIBSUBST, "run", "/usr/bin/python3", "-c", code], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 7
+    assert proc.stdout.read() == b"got SIGTERM\n"
