@@ -25,16 +25,19 @@ from .monitor.guest import Completed, run_spec
 
 def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
             volumes: Sequence[str | Mount] = (), workdir: str | None = None,
-            mount_cwd: bool = True, subst: bool = True) -> BootSpec:
+            mount_cwd: bool = True, subst: bool = True, net: str = "host") -> BootSpec:
     """The boot spec for running ``program`` with ``args``.
 
     ``env`` is the guest's whole environment (default: this process's);
     ``volumes`` are ``HOST:GUEST[:ro]`` strings or Mounts; the current
     directory is mounted read-write at its own path and is the guest's
     working directory unless ``mount_cwd`` is false or ``workdir`` says
-    otherwise.  With ``subst`` (the default) every object with syscall
+    otherwise.  ``net`` is "host" (the host's network) or "none" (a network
+    namespace of the guest's own with only loopback).  With ``subst`` (the default) every object with syscall
     sites is replaced by its substitute (libsubst.uklibc), so its calls are
     fastcalls; without it every call takes the trap path."""
+    if net not in ("host", "none"):
+        raise LibsubstError(f"--net {net}: expected host or none")
     env = dict(os.environ if env is None else env)
     path = find_program(program, env.get("PATH"))
     binary, argv, scripts = resolve_script(path, [program, *args],
@@ -87,7 +90,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     return BootSpec(exe=binary, execfn=path if not scripts else binary, argv=list(argv),
                     env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                     entries=entries, mounts=mounts, hostname=hostname,
-                    uid=os.getuid(), gid=os.getgid(), scratch=scratch)
+                    uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch)
 
 
 def run(program: str, args: Sequence[str] = (), *, trace: str | int | None = None,

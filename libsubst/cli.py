@@ -34,6 +34,8 @@ def main():
               help="Set a variable in the guest's environment (repeatable).")
 @click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory.")
 @click.option("--no-cwd", is_flag=True, help="Do not mount the current directory.")
+@click.option("--net", type=click.Choice(["host", "none"]), default="host", show_default=True,
+              help="host: the host's network; none: only a loopback of the guest's own.")
 @click.option("--no-subst", is_flag=True,
               help="Do not substitute glibc: every syscall takes the trap path.")
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
@@ -41,7 +43,7 @@ def main():
               help="Write the syscall trace to a file.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(volumes, envs, workdir, no_cwd, no_subst, trace, trace_file, program, args):
+def run(volumes, envs, workdir, no_cwd, net, no_subst, trace, trace_file, program, args):
     """Run PROGRAM [ARGS]... as a unikernel."""
     import os
 
@@ -55,7 +57,7 @@ def run(volumes, envs, workdir, no_cwd, no_subst, trace, trace_file, program, ar
         env[k] = v
     dest = trace_file if trace_file else (2 if trace else None)
     done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
-                   mount_cwd=not no_cwd, subst=not no_subst, trace=dest)
+                   mount_cwd=not no_cwd, subst=not no_subst, net=net, trace=dest)
     sys.exit(done.returncode)
 
 

@@ -209,3 +209,30 @@ def test_sigterm_to_libsubst_reaches_the_guest(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 7
     assert proc.stdout.read() == b"got SIGTERM\n"
+
+
+NET_PROBE = """
+import socket, sys
+print(sorted(name for _, name in socket.if_nameindex()))
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5).close()
+    print("reached the host's listener")
+except OSError as e:
+    print("cannot reach the host's listener:", e.strerror)
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept(); c.sendall(b"own loopback")
+print(a.recv(32).decode())
+"""
+
+
+def test_net_none_has_only_its_own_loopback(tmp_path):
+    with socket.socket() as host_listener:
+        host_listener.bind(("127.0.0.1", 0))
+        host_listener.listen()
+        port = str(host_listener.getsockname()[1])
+        none = run_guest(["--net", "none", "/usr/bin/python3", "-c", NET_PROBE, port], tmp_path)
+        host = run_guest(["--net", "host", "/usr/bin/python3", "-c", NET_PROBE, port], tmp_path)
+    assert none.returncode == 0, none.stderr
+    assert none.stdout.decode().splitlines() == [
+        "['lo']", "cannot reach the host's listener: Connection refused", "own loopback"]
+    assert host.stdout.decode().splitlines()[1:] == ["reached the host's listener", "own loopback"]

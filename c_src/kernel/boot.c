@@ -10,6 +10,8 @@
 #include <linux/auxvec.h>
 #include <linux/prctl.h>
 #include <linux/resource.h>
+#include <linux/sched.h>
+#include <linux/sockios.h>
 
 struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1};
 
@@ -117,6 +119,25 @@ static void seal_fds(void)
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
+/* --net none: a network namespace of the guest's own, loopback up. */
+static void isolate_network(void)
+{
+    long r = hsys1(__NR_unshare, CLONE_NEWNET);
+    if (r < 0)
+        kpanic("--net none: cannot make a network namespace: error %ld", -r);
+    /* struct ifreq, netdevice(7): <linux/if.h> drags in the host libc's headers. */
+    struct { char ifr_name[16]; short ifr_flags; char pad[22]; } ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    long s = hsys3(__NR_socket, 2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0);
+    if (s < 0 || hsys3(__NR_ioctl, s, SIOCGIFFLAGS, (long)&ifr) < 0)
+        kpanic("--net none: cannot find the loopback interface");
+    ifr.ifr_flags |= 1;              /* IFF_UP */
+    if ((r = hsys3(__NR_ioctl, s, SIOCSIFFLAGS, (long)&ifr)) < 0)
+        kpanic("--net none: cannot bring loopback up: error %ld", -r);
+    hsys1(__NR_close, s);
+}
+
 static void save_host_auxv(unsigned long *sp)
 {
     long argc = sp[0];
@@ -153,6 +174,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
 
     if ((r = kthread_init_current()) < 0)
         kpanic("cannot set up the first thread: error %ld", -r);
+    if (K.bi->flags & LS_BOOT_NET_NONE)
+        isolate_network();
     signal_init();
     trap_init();
     r = fs_init();

@@ -45,6 +45,7 @@ class BootSpec:
     gid: int = 0
     trace_fd: int = -1
     report_fd: int = -1
+    net: str = "host"             # "host": the host's network; "none": loopback only
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
 
 
@@ -86,7 +87,8 @@ def encode(spec: BootSpec) -> bytes:
     head = f.new("struct ls_bootinfo *")
     head.magic = lib.LS_BOOTINFO_MAGIC
     head.version = lib.LS_BOOTINFO_VERSION
-    head.flags = lib.LS_BOOT_TRACE if spec.trace_fd >= 0 else 0
+    head.flags = (lib.LS_BOOT_TRACE if spec.trace_fd >= 0 else 0) | \
+        (lib.LS_BOOT_NET_NONE if spec.net == "none" else 0)
     head.trace_fd = spec.trace_fd
     head.report_fd = spec.report_fd
     head.uid, head.gid = spec.uid, spec.gid

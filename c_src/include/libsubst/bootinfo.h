@@ -26,6 +26,7 @@
 
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
+#define LS_BOOT_NET_NONE 2       /* a network namespace of its own with only loopback (--net none) */
 
 /* ls_fs_entry.kind */
 #define LS_ENT_DIR 1             /* a directory; children are the entries below its path */
