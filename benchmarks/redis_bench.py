@@ -1,0 +1,123 @@
+"""redis-server natively and as a libsubst unikernel, in the same run:
+redis-benchmark's requests per second and p50/p99 latency for SET, GET,
+INCR, LPUSH and LRANGE_100 with 50 clients, unpipelined and with -P 16, and
+the ratio to native.  With gVisor's runsc installed, its ptrace platform is
+a third column.
+
+    python -m libsubst.benchmarks.redis_bench [--requests N] [--rounds R] [--json]
+
+Each configuration runs R rounds, alternating native and guest so drift on a
+noisy machine hits both; the median of the rounds is reported."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TESTS = "set,get,incr,lpush,lrange_100"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(kind: str, port: int, workdir: str) -> subprocess.Popen:
+    server = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+              "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"]
+    cmd = {
+        "native": server,
+        "libsubst": [sys.executable, "-m", "libsubst", "run", *server],
+        "gvisor": ["runsc", "--rootless", "--network=host", "--platform=ptrace", "do", *server],
+    }[kind]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{kind} redis-server exited with {proc.returncode}")
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{kind} redis-server did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def bench(port: int, requests: int, pipeline: int) -> dict[str, dict[str, float]]:
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", TESTS, "-c", "50",
+                          "-n", str(requests), "-P", str(pipeline), "--csv"],
+                         capture_output=True, text=True, check=True, timeout=900).stdout
+    rows = csv.DictReader(io.StringIO(out))
+    return {r["test"]: {"rps": float(r["rps"]), "p50": float(r["p50_latency_ms"]),
+                        "p99": float(r["p99_latency_ms"])} for r in rows}
+
+
+def measure(requests: int = 100000, rounds: int = 3) -> dict:
+    kinds = ["native", "libsubst"] + (["gvisor"] if shutil.which("runsc") else [])
+    samples: dict = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for pipeline in (1, 16):
+            for _ in range(rounds):
+                for kind in kinds:
+                    port = free_port()
+                    proc = start(kind, port, workdir)
+                    try:
+                        res = bench(port, requests, pipeline)
+                    finally:
+                        stop(proc)
+                    for test, r in res.items():
+                        for metric, v in r.items():
+                            samples.setdefault((pipeline, test, kind, metric), []).append(v)
+    results = {}
+    for (pipeline, test, kind, metric), vals in samples.items():
+        results.setdefault(f"P{pipeline} {test}", {}).setdefault(kind, {})[metric] = statistics.median(vals)
+    return {"kinds": kinds, "requests": requests, "rounds": rounds, "results": results}
+
+
+def table(m: dict) -> str:
+    kinds = m["kinds"]
+    head = ["test"] + [f"{k} rps" for k in kinds] + [f"{k}/native" for k in kinds[1:]] + \
+        [f"{k} p50/p99 ms" for k in kinds]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for test, r in m["results"].items():
+        nat = r["native"]["rps"]
+        cells = [test] + [f"{r[k]['rps']:.0f}" for k in kinds] + \
+            [f"{r[k]['rps'] / nat:.2f}" for k in kinds[1:]] + \
+            [f"{r[k]['p50']:.3f}/{r[k]['p99']:.3f}" for k in kinds]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    m = measure(a.requests, a.rounds)
+    print(json.dumps(m, indent=2) if a.json else table(m))
+
+
+if __name__ == "__main__":
+    main()
