@@ -87,7 +87,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
 
     if workdir is None:
         workdir = cwd if mount_cwd and cwd != "/" else "/"
-    return BootSpec(exe=binary, execfn=path if not scripts else binary, argv=list(argv),
+    return BootSpec(exe=os.path.realpath(binary), execfn=path if not scripts else binary, argv=list(argv),
                     env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                     entries=entries, mounts=mounts, hostname=hostname,
                     uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch)

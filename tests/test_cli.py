@@ -172,3 +172,37 @@ def test_console_script_is_installed(tmp_path):
     exe = os.path.join(sysconfig.get_path("scripts"), "libsubst")
     r = subprocess.run([exe, "run", "/bin/echo", "ok"], capture_output=True, cwd=tmp_path)
     assert r.stdout == b"ok\n"
+
+
+PROC_PROBE = r"""
+import os, sys
+print(os.readlink('/proc/self/exe'))
+print(open('/proc/self/cmdline', 'rb').read().split(b'\0')[3:5])
+print(sorted(os.listdir('/proc/self/fd'))[:3])
+print(os.readlink('/proc/self/fd/3') if os.path.exists('/proc/self/fd/3') else 'no fd 3')
+print(open('/proc/self/stat').read().split()[0] == str(os.getpid()))
+print('VmRSS' in open('/proc/self/status').read())
+print(any(l.startswith('MemTotal:') for l in open('/proc/meminfo')))
+print(sum(1 for l in open('/proc/cpuinfo') if l.startswith('processor')) == os.cpu_count())
+print(open('/proc/stat').read().startswith('cpu '))
+print(float(open('/proc/uptime').read().split()[0]) > 0)
+print(open('/sys/devices/system/cpu/online').read().strip(), open('/sys/devices/system/cpu/possible').read().strip())
+print(any('/usr/bin/python3' in l or 'python3.11' in l for l in open('/proc/self/maps')))
+open('/dev/null', 'w').write('x'); print(len(open('/dev/urandom', 'rb').read(16)), open('/dev/zero', 'rb').read(4))
+"""
+
+
+def test_synthetic_proc_sys_dev(tmp_path):
+    argv = ["/usr/bin/python3", "-c", PROC_PROBE, "a", "b"]
+    r = run_guest(argv, tmp_path)
+    assert r.returncode == 0, r.stderr
+    online = open("/sys/devices/system/cpu/online").read().strip()
+    possible = open("/sys/devices/system/cpu/possible").read().strip()
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == os.path.realpath("/usr/bin/python3")
+    assert lines[1] == "[b'a', b'b']"
+    assert lines[2:] == [
+        "['0', '1', '2']", "no fd 3", "True", "True", "True", "True", "True", "True",
+        f"{online} {possible}", "True", "16 b'\\x00\\x00\\x00\\x00'"]
+    # nproc reads /sys/devices/system/cpu/online through sched_getaffinity/sysconf
+    assert_same(run_native(["nproc"], tmp_path), run_guest(["nproc"], tmp_path))

@@ -190,11 +190,9 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
         return put_str(num, dst, cap);
     case SL_FIXED:
         return put_str(e->aux, dst, cap);
-    case SL_EXE: {
-        /* AT_EXECFN, unless relative (it would resolve from /proc/<pid>). */
-        const char *x = bi_str(K.bi->execfn);
-        return put_str(x[0] == '/' ? x : bi_str(K.bi->exe), dst, cap);
-    }
+    case SL_EXE:
+        /* The executable's real path, as Linux shows it (not AT_EXECFN). */
+        return put_str(bi_str(K.bi->exe), dst, cap);
     case SL_CWD: {
         char *c = kmalloc(LS_PATH_MAX);
         if (!c)
