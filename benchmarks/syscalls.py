@@ -8,7 +8,6 @@ each reports the median of REPEATS timed runs of ITERATIONS calls."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -6,21 +6,10 @@ import sys
 
 import click
 
-from .errors import LibsubstError
+from .clickutil import Group
 
 
-class _Group(click.Group):
-    """Turns every LibsubstError into one line on stderr, never a traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except LibsubstError as e:
-            click.echo(f"libsubst: {e}", err=True)
-            sys.exit(e.exit_code)
-
-
-@click.group(cls=_Group)
+@click.group(cls=Group)
 @click.version_option(package_name="libsubst")
 def main():
     """Run prebuilt Linux programs as unikernels."""

@@ -7,7 +7,7 @@ import sysconfig
 
 import pytest
 
-from conftest import LIBSUBST, assert_same, run_guest, run_native
+from conftest import assert_same, run_guest, run_native
 
 
 def assert_clean_error(r, *words):
@@ -104,7 +104,6 @@ def test_trace_to_stderr_shows_the_path(tmp_path, opts, path):
 
 def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
     # msgget (68) is not implemented: the guest gets ENOSYS and is not killed.
-    code = "import ctypes; r = ctypes.CDLL(None).syscall(68, 0, 0); print(r, ctypes.get_errno())"
     r = run_guest(["--trace", "/usr/bin/python3", "-c",
                    "import ctypes, os; l = ctypes.CDLL(None, use_errno=True); "
                    "print(l.syscall(68, 0, 0), ctypes.get_errno())"], tmp_path)

@@ -2,7 +2,6 @@
 byte: stdout, stderr and exit status."""
 
 import gzip
-import shutil
 
 import pytest
 

@@ -14,25 +14,13 @@ ELF object, 32-bit, truncated or corrupt).  Errors are one line,
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from ..errors import LibsubstError
+from ..clickutil import Group
 
 
-class _Group(click.Group):
-    """Prints a LibsubstError as one line and exits with its code, also when run on its own."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except LibsubstError as e:
-            click.echo(f"libsubst: {e}", err=True)
-            sys.exit(e.exit_code)
-
-
-@click.group(cls=_Group)
+@click.group(cls=Group)
 def uklibc():
     """The substitute libc: syscall sites rewritten into fastcalls."""
 
