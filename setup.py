@@ -3,7 +3,6 @@ freestanding static PIE, libsubst/_bin/libsubst-kernel) from c_src/ and the
 cffi ABI module for the boot-info contract.  Everything is compiled here, by
 the package build; there is no Makefile to run by hand."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -27,16 +26,13 @@ KERNEL_LDFLAGS = [
 ]
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def build_kernel(out_path, work_dir):
     """Generate the syscall table, compile c_src/kernel, link the static PIE."""
-    gentable = _load(os.path.join(HERE, "libsubst", "kernel", "gentable.py"), "_ls_gentable")
+    sys.path.insert(0, os.path.join(HERE, "libsubst", "kernel"))
+    try:
+        import gentable  # and syscalls, hostcalls, seccomp beside it: standard library only
+    finally:
+        sys.path.pop(0)
     gen_dir = os.path.join(work_dir, "gen")
     os.makedirs(gen_dir, exist_ok=True)
     gentable.write_c(gen_dir)

@@ -1,0 +1,27 @@
+/*
+ * The host-call allow-list, installed last at boot: only what
+ * libsubst/kernel/hostcalls.py lists reaches the host, with the pinned
+ * arguments it pins; anything else kills the guest (EPERM for a pinned call
+ * whose arguments match no pin).  The guest's own `syscall`s never get here
+ * (Syscall User Dispatch traps them first); this bounds what kernel text —
+ * and a guest that jumps into it — can ask of the host.
+ */
+#include "kernel.h"
+#include "seccomp_filter.h"
+#include <linux/filter.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+
+long sandbox_seccomp(void)
+{
+    static struct sock_filter filter[LS_SECCOMP_LEN];
+    memcpy(filter, ls_seccomp_filter, sizeof filter);
+    long pid = hsys0(__NR_getpid);
+    for (unsigned i = 0; i < LS_SECCOMP_NSELF; i++)
+        filter[ls_seccomp_self_slots[i]].k = pid;
+    long r = hsys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (r < 0)
+        return r;
+    struct sock_fprog prog = {.len = LS_SECCOMP_LEN, .filter = filter};
+    return hsys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);
+}

@@ -1,0 +1,156 @@
+"""The host calls the guest kernel may make: the seccomp allow-list, as data.
+
+The guest's own `syscall` instructions never reach the host: Syscall User
+Dispatch turns them into traps the guest kernel serves.  Only kernel text
+makes host calls, and the seccomp filter installed at the end of boot lets
+through exactly these, default-deny (anything else kills the guest).  A call
+with pinned arguments that match none of its pins fails with EPERM instead.
+
+``gentable`` compiles this table into the kernel (``seccomp_filter.h``);
+``allowed()`` is what ``libsubst inspect`` reports.  Every entry says why it
+is needed.  Pin values are numbers, or ``SELF`` for the guest's own host pid
+(filled in by the kernel at boot).
+
+This module imports only the standard library (setup.py loads it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+try:
+    from . import syscalls
+except ImportError:  # setup.py imports this folder's modules by name, before libsubst is built
+    import syscalls
+
+SELF = "SELF"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Allows the call when (arg[index] & mask) is one of ``values``."""
+
+    index: int
+    values: tuple
+    mask: int = 0xFFFFFFFF
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class HostCall:
+    name: str
+    reason: str
+    pins: tuple[Pin, ...] = ()     # any one pin matching allows the call
+
+
+# Constants, named as in the UAPI headers.
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
+PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS = 15, 16, 23, 38
+PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 39, 41, 42
+PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA = 29, 30, 0x53564D41
+PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON = 59, 1
+ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+ARCH_GET_CPUID, ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM = 0x1011, 0x1021, 0x1022, 0x1023
+CLONE_THREAD = 0x00010000
+
+# What the kernel calls for itself, beyond what it passes through for the guest.
+KERNEL_OWN: tuple[HostCall, ...] = (
+    HostCall("openat", "image files, volumes (beneath their roots), synthetic sources in /proc"),
+    HostCall("openat2", "volume paths with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS"),
+    HostCall("close", "fds of the guest and the kernel's own"),
+    HostCall("close_range", "guest close_range, cut below the kernel's reserved fds"),
+    HostCall("dup", "fd table: dup"), HostCall("dup2", "fd table: dup2"),
+    HostCall("dup3", "fd table: dup3; moving the kernel's fds to the reserved range"),
+    HostCall("fcntl", "fd table: F_DUPFD and flags; memfd seals"),
+    HostCall("lseek", "files and directory cursors"),
+    HostCall("fstat", "stat of host-backed fds"), HostCall("newfstatat", "stat beneath volumes"),
+    HostCall("statx", "statx beneath volumes"), HostCall("fstatfs", "statfs of volumes"),
+    HostCall("getdents64", "volume directories"), HostCall("getdents", "volume directories"),
+    HostCall("readlinkat", "symlinks in volumes, /proc/self/fd of host objects"),
+    HostCall("mkdirat", "volumes"), HostCall("mknodat", "FIFOs in volumes"),
+    HostCall("unlinkat", "volumes"), HostCall("renameat2", "volumes"),
+    HostCall("linkat", "volumes"), HostCall("symlinkat", "volumes"),
+    HostCall("fchmodat", "volumes"), HostCall("fchmodat2", "volumes"), HostCall("chmod", "volumes"),
+    HostCall("fchmod", "volumes"), HostCall("fchownat", "volumes"), HostCall("fchown", "volumes"),
+    HostCall("utimensat", "volumes"), HostCall("faccessat2", "access(2) beneath volumes"),
+    HostCall("ftruncate", "volumes"),
+    HostCall("getxattr", "xattrs of volume files"), HostCall("lgetxattr", "xattrs"),
+    HostCall("fgetxattr", "xattrs"), HostCall("setxattr", "xattrs"), HostCall("lsetxattr", "xattrs"),
+    HostCall("fsetxattr", "xattrs"), HostCall("listxattr", "xattrs"), HostCall("llistxattr", "xattrs"),
+    HostCall("flistxattr", "xattrs"), HostCall("removexattr", "xattrs"),
+    HostCall("lremovexattr", "xattrs"), HostCall("fremovexattr", "xattrs"),
+    HostCall("memfd_create", "generated files (/etc, /proc) and image directory placeholders"),
+    HostCall("mmap", "guest memory, the kernel heap and stacks"),
+    HostCall("munmap", "guest memory, the kernel heap"), HostCall("mprotect", "guest memory, guard pages"),
+    HostCall("mremap", "guest memory"), HostCall("mincore", "crash reports: is an address mapped"),
+    HostCall("brk", "never the host's brk: listed so a stray call fails visibly, not fatally"),
+    HostCall("rt_sigaction", "the kernel owns every host handler"),
+    HostCall("rt_sigprocmask", "signal masks of the guest and around interruptible calls"),
+    HostCall("rt_sigreturn", "return from the kernel's own handlers"),
+    HostCall("sigaltstack", "each thread's trap stack"),
+    HostCall("arch_prctl", "%fs for the guest's TLS, %gs for the kernel's thread block", (
+        Pin(0, (ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS, ARCH_GET_CPUID,
+                ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM),
+            comment="thread pointer and CPU feature queries only"),)),
+    HostCall("prctl", "Syscall User Dispatch on for new threads; the guest's harmless prctls", (
+        Pin(0, (PR_SET_SYSCALL_USER_DISPATCH,), comment="only with PR_SYS_DISPATCH_ON below"),
+        Pin(0, (PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE,
+                PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS,
+                PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE,
+                PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA)),
+    )),
+    HostCall("clone", "guest threads (CLONE_THREAD) only", (
+        Pin(0, (CLONE_THREAD,), mask=CLONE_THREAD, comment="no new processes"),)),
+    HostCall("clone3", "guest threads (its flags are in memory: the kernel checks them)"),
+    HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
+    HostCall("set_tid_address", "the guest's clear-child-tid address (glibc's thread exit)"),
+    HostCall("getpid", "identity, cached"), HostCall("getppid", "identity, cached"),
+    HostCall("gettid", "thread identity"),
+    HostCall("tgkill", "crash reports re-raise; dead-thread checks; the guest's own threads", (
+        Pin(0, (SELF,), comment="threads of this process only"),)),
+    HostCall("kill", "crash reports re-raise the signal; the guest signalling itself", (
+        Pin(0, (SELF, 0), comment="itself or its own process group"),)),
+    HostCall("process_vm_readv", "crash reports read guest memory without faulting", (
+        Pin(0, (SELF,), comment="its own memory only"),)),
+    HostCall("uname", "uname(2), with the image's hostname"),
+    HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds", (
+        Pin(0, (0, SELF), comment="its own limits only"),)),
+    HostCall("socket", "--net none brings loopback up; guest sockets"),
+    HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty"),
+    HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM"),
+    HostCall("read", "boot info, synthetic sources"), HostCall("write", "trace, report channel"),
+    HostCall("pread64", "ELF headers; image files"), HostCall("readv", "image files"),
+    HostCall("preadv", "image files"), HostCall("preadv2", "image files"),
+    HostCall("sendfile", "copying synthetic sources"), HostCall("splice", "copying"),
+    HostCall("copy_file_range", "copying"),
+)
+
+# The guest's passed-through calls whose arguments must be pinned too.
+GUEST_PINS: dict[str, tuple[Pin, ...]] = {
+    "kill": next(h.pins for h in KERNEL_OWN if h.name == "kill"),
+    "tgkill": next(h.pins for h in KERNEL_OWN if h.name == "tgkill"),
+    "prlimit64": next(h.pins for h in KERNEL_OWN if h.name == "prlimit64"),
+}
+# Passed through for the guest, but never to the host unpinned: a guest
+# could name another process with them.
+GUEST_EXCLUDED = {"tkill": "names a thread by tid alone: tgkill covers glibc"}
+
+
+# Host calls the kernel makes only before the filter is installed.
+BOOT_ONLY = {"seccomp": "installs this filter", "unshare": "--net none, at boot"}
+
+# Host calls newer than the table (the build headers' Linux 6.1): number by name.
+EXTRA_NR = {"fchmodat2": 452}
+
+
+def number(name: str) -> int:
+    return EXTRA_NR[name] if name in EXTRA_NR else syscalls.by_name(name).nr
+
+
+def allowed() -> tuple[HostCall, ...]:
+    """Every host call the filter allows, sorted by name."""
+    calls = {h.name: h for h in KERNEL_OWN}
+    for s in syscalls.TABLE:
+        if s.level == syscalls.HOST and s.name not in calls and s.name not in GUEST_EXCLUDED:
+            calls[s.name] = HostCall(s.name, "passed through for the guest",
+                                     GUEST_PINS.get(s.name, ()))
+    return tuple(sorted(calls.values(), key=lambda h: h.name))

@@ -1,0 +1,141 @@
+"""The sandbox: the host-call allow-list (seccomp) the guest kernel runs under."""
+
+import os
+import re
+import struct
+import subprocess
+
+import pytest
+
+from libsubst.kernel import hostcalls, seccomp, syscalls
+
+from conftest import run_guest
+
+KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_src", "kernel")
+
+
+def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242):
+    """A small classic-BPF interpreter for the compiled filter (seccomp_data layout)."""
+    ins, slots = seccomp.compile_filter()
+    args = tuple(args) + (0,) * (6 - len(args))
+    data = struct.pack("<IIQ6Q", nr, arch, 0, *[a & (2 ** 64 - 1) for a in args])
+    acc, pc = 0, 0
+    for _ in range(len(ins) + 1):
+        code, jt, jf, k = ins[pc]
+        k = pid if pc in slots else k
+        if code == seccomp.LD_ABS_W:
+            acc, pc = struct.unpack_from("<I", data, k)[0], pc + 1
+        elif code == seccomp.AND:
+            acc, pc = acc & k, pc + 1
+        elif code == seccomp.JEQ:
+            pc += 1 + (jt if acc == k else jf)
+        elif code == seccomp.JGE:
+            pc += 1 + (jt if acc >= k else jf)
+        elif code == seccomp.JA:
+            pc += 1 + k
+        elif code == seccomp.RET:
+            return k
+        else:
+            raise AssertionError(f"unknown BPF code {code:#x}")
+    raise AssertionError("the filter loops")
+
+
+def test_every_host_call_the_kernel_makes_is_allowed():
+    made = set()
+    for root, _dirs, files in os.walk(KERNEL_SRC):
+        for f in files:
+            if f.endswith((".c", ".h")):
+                made |= set(re.findall(r"hsys\d\(__NR_(\w+)", open(os.path.join(root, f)).read()))
+    allowed = {h.name for h in hostcalls.allowed()}
+    assert made - allowed - set(hostcalls.BOOT_ONLY) == set()
+
+
+def test_filter_allows_the_list_and_kills_the_rest():
+    allowed = {hostcalls.number(h.name): h for h in hostcalls.allowed()}
+    for s in syscalls.TABLE:
+        verdict = bpf_run(s.nr)
+        if s.nr in allowed and not allowed[s.nr].pins:
+            assert verdict == seccomp.RET_ALLOW, s.name
+        elif s.nr not in allowed:
+            assert verdict == seccomp.RET_KILL_PROCESS, s.name
+    for name in ("ptrace", "mount", "kexec_load", "bpf", "init_module", "unshare", "setns",
+                 "keyctl", "process_vm_writev", "pivot_root", "chroot", "reboot", "tkill"):
+        assert bpf_run(syscalls.by_name(name).nr) == seccomp.RET_KILL_PROCESS, name
+    assert bpf_run(syscalls.by_name("read").nr, arch=0x40000003) == seccomp.RET_KILL_PROCESS
+    assert bpf_run(0x40000000 | 0) == seccomp.RET_KILL_PROCESS      # x32
+
+
+def test_pinned_arguments():
+    eperm = seccomp.RET_ERRNO | seccomp.EPERM
+    nr = lambda n: syscalls.by_name(n).nr
+    # Syscall User Dispatch may be turned on (new threads), never off.
+    assert bpf_run(nr("prctl"), (hostcalls.PR_SET_SYSCALL_USER_DISPATCH, 1)) == seccomp.RET_ALLOW
+    assert bpf_run(nr("prctl"), (hostcalls.PR_SET_SYSCALL_USER_DISPATCH, 0)) == eperm
+    assert bpf_run(nr("prctl"), (hostcalls.PR_SET_NAME, 0)) == seccomp.RET_ALLOW
+    assert bpf_run(nr("prctl"), (22, 2)) == eperm            # PR_SET_SECCOMP
+    # Signals and memory reads only for the guest itself.
+    assert bpf_run(nr("kill"), (4242, 9), pid=4242) == seccomp.RET_ALLOW
+    assert bpf_run(nr("kill"), (1, 9), pid=4242) == eperm
+    assert bpf_run(nr("tgkill"), (1, 1, 9), pid=4242) == eperm
+    assert bpf_run(nr("process_vm_readv"), (1,), pid=4242) == eperm
+    # Threads, not processes.
+    assert bpf_run(nr("clone"), (0x3D0F00,)) == seccomp.RET_ALLOW
+    assert bpf_run(nr("clone"), (17,)) == eperm               # fork-like: SIGCHLD only
+    assert bpf_run(nr("arch_prctl"), (hostcalls.ARCH_SET_FS,)) == seccomp.RET_ALLOW
+    assert bpf_run(nr("arch_prctl"), (0x3001,)) == eperm
+
+
+ESCAPE_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+/* Each attempt through a raw syscall instruction (the trap path): the
+ * guest kernel answers it, so the result shows which layer refused. */
+static long raw(long nr, long a, long b, long c) {
+    long r; register long r10 __asm__("r10") = 0;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return r;
+}
+int main(void) {
+    struct { const char *name; long nr, a, b, c; } tries[] = {
+        {"ptrace", SYS_ptrace, 16 /* PTRACE_ATTACH */, 1, 0},
+        {"mount", SYS_mount, (long)"none", (long)"/", (long)"tmpfs"},
+        {"kexec_load", SYS_kexec_load, 0, 0, 0},
+        {"bpf", SYS_bpf, 0, 0, 0},
+        {"init_module", SYS_init_module, 0, 0, 0},
+        {"unshare", SYS_unshare, 0x10000000 /* CLONE_NEWUSER */, 0, 0},
+        {"setns", SYS_setns, 0, 0, 0},
+        {"keyctl", SYS_keyctl, 0, 0, 0},
+        {"process_vm_writev", SYS_process_vm_writev, 1, 0, 0},
+        {"prctl SUD off", SYS_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0},
+        {"kill init", SYS_kill, 1, 0, 0},
+    };
+    for (unsigned i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+        long r = raw(tries[i].nr, tries[i].a, tries[i].b, tries[i].c);
+        printf("%s: %s\n", tries[i].name, r < 0 ? strerror(-r) : "ALLOWED");
+    }
+    return 0;
+}
+"""
+
+
+def test_escape_attempts_are_refused(tmp_path):
+    src = tmp_path / "escape.c"
+    src.write_text(ESCAPE_C)
+    exe = tmp_path / "escape"
+    subprocess.run(["gcc", "-O1", "-o", exe, src], check=True)
+    r = run_guest(["--no-subst", str(exe)], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = dict(l.split(": ", 1) for l in r.stdout.decode().splitlines())
+    # The guest kernel implements none of these: ENOSYS, before the host is asked.
+    for name in ("ptrace", "mount", "kexec_load", "bpf", "init_module", "unshare", "setns",
+                 "keyctl", "process_vm_writev"):
+        assert lines[name] == "Function not implemented", (name, lines[name])
+    # The kernel refuses to let the guest turn the trap path off.
+    assert lines["prctl SUD off"] == "Operation not permitted"
+    # kill(1, 0) is passed to the host, where the allow-list pins it to the
+    # guest's own pid: EPERM from seccomp.
+    assert lines["kill init"] == "Operation not permitted"
