@@ -139,3 +139,80 @@ def test_escape_attempts_are_refused(tmp_path):
     # kill(1, 0) is passed to the host, where the allow-list pins it to the
     # guest's own pid: EPERM from seccomp.
     assert lines["kill init"] == "Operation not permitted"
+
+
+GADGET_C = r"""
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+/* A hostile guest: it finds the kernel through %gs:0 (the fastcall entry),
+ * looks for a `syscall; ret` in kernel text — which Syscall User Dispatch
+ * lets through — and calls it with registers of its choosing. */
+static unsigned char *find_gadget(void) {
+    unsigned char *entry;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(entry));
+    unsigned char *page = (unsigned char *)((unsigned long)entry & ~4095UL);
+    for (long off = 0; off < 65536; off += 4096) {   /* text, from the entry on */
+        unsigned char vec;
+        long r;
+        __asm__ volatile("syscall" : "=a"(r) : "a"(27 /* mincore */), "D"(page + off), "S"(4096), "d"(&vec)
+                         : "rcx", "r11", "memory");
+        if (r != 0)
+            break;
+        for (int i = 0; i < 4094; i++)
+            if (page[off + i] == 0x0f && page[off + i + 1] == 0x05 && page[off + i + 2] == 0xc3)
+                return page + off + i;
+    }
+    return 0;
+}
+static long via(unsigned char *g, long nr, long a, long b, long c) {
+    long r;
+    register long r10 __asm__("r10") = 0;
+    __asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall *%[g]\n\tlea 128(%%rsp), %%rsp"
+                     : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), [g] "r"(g)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+int main(int argc, char **argv) {
+    unsigned char *g = find_gadget();
+    if (!g) { puts("no gadget"); return 2; }
+    if (!strcmp(argv[1], "open")) {
+        long r = via(g, 257 /* openat */, -100, (long)argv[2], 0);
+        printf("openat %s: %s\n", argv[2], r < 0 ? strerror(-r) : "OPENED");
+    } else if (!strcmp(argv[1], "sud-off")) {
+        long r = via(g, 157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0);
+        printf("prctl SUD off: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "ptrace")) {
+        long r = via(g, 101 /* ptrace */, 16 /* PTRACE_ATTACH */, 1, 0);
+        printf("ptrace: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def gadget(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gadget")
+    (d / "gadget.c").write_text(GADGET_C)
+    subprocess.run(["gcc", "-O1", "-o", d / "gadget", d / "gadget.c"], check=True)
+    return d / "gadget"
+
+
+def test_jumping_into_kernel_text_hits_landlock_and_seccomp(gadget, tmp_path):
+    def run(*args):
+        return run_guest(["--no-subst", str(gadget), *args], tmp_path)
+
+    # Host files outside the image and volumes: Landlock refuses the open.
+    for path in ("/etc/shadow", "/root", "/proc/1/environ", "/usr/bin/python3.11"):
+        r = run("open", path)
+        assert r.stdout.decode() == f"openat {path}: Permission denied\n", (path, r.stdout, r.stderr)
+    # The image's own files stay readable: the sandbox refuses only what it must.
+    r = run("open", os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6"))
+    assert r.stdout.decode().endswith(": OPENED\n")
+    # Turning Syscall User Dispatch off: seccomp's pin answers EPERM.
+    assert run("sud-off").stdout == b"prctl SUD off: Operation not permitted\n"
+    # A call the allow-list does not have: seccomp kills the guest (SIGSYS).
+    r = run("ptrace")
+    assert r.returncode == 128 + 31 and r.stdout == b""

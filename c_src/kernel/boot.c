@@ -18,6 +18,7 @@ struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1};
 void ls_relocate_self(void);
 void trap_init(void);
 long sandbox_seccomp(void);
+long sandbox_landlock(void);
 void signal_init(void);
 long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
@@ -190,9 +191,11 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
 
     /* From here every syscall outside kernel text traps into the kernel. */
-    /* The host-call allow-list, then the trap: from here the kernel can ask
-     * the host only for what hostcalls.py lists, and every syscall outside
-     * kernel text traps into the kernel. */
+    /* Host files the kernel may open (Landlock), the host calls it may make
+     * (seccomp), then the trap: from here every syscall outside kernel text
+     * traps into the kernel. */
+    if ((r = sandbox_landlock()) < 0 && r != -ENOSYS)
+        kpanic("cannot restrict host file access (Landlock): error %ld", -r);
     if ((r = sandbox_seccomp()) < 0)
         kpanic("cannot install the seccomp filter: error %ld", -r);
     r = kthread_enable_trap();

@@ -136,7 +136,9 @@ GUEST_EXCLUDED = {"tkill": "names a thread by tid alone: tgkill covers glibc"}
 
 
 # Host calls the kernel makes only before the filter is installed.
-BOOT_ONLY = {"seccomp": "installs this filter", "unshare": "--net none, at boot"}
+BOOT_ONLY = {"seccomp": "installs this filter", "unshare": "--net none, at boot",
+             "landlock_create_ruleset": "Landlock, at boot", "landlock_add_rule": "Landlock, at boot",
+             "landlock_restrict_self": "Landlock, at boot"}
 
 # Host calls newer than the table (the build headers' Linux 6.1): number by name.
 EXTRA_NR = {"fchmodat2": 452}

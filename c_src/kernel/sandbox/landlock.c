@@ -1,0 +1,106 @@
+/*
+ * Landlock: the host files the guest kernel can open, whatever it is asked.
+ * Read-only: every host file of the image (program, libraries, their
+ * substitutes, /etc sources), a few device nodes, this process's own /proc
+ * entries and the system-wide ones the synthetic /proc copies, and
+ * /sys/devices/system/cpu; read-only or read-write: the declared volumes.
+ * Nothing else of the host's file system.  With Landlock ABI 6 the guest
+ * also cannot signal processes outside its domain or reach abstract Unix
+ * sockets outside it.  See landlock(7).
+ *
+ * The UAPI header of the build machine may predate the ABI this uses, so
+ * the few constants past ABI 3 are spelled out here.
+ */
+#include "kernel.h"
+#include <linux/landlock.h>
+
+#ifndef __NR_landlock_create_ruleset
+#define __NR_landlock_create_ruleset 444
+#define __NR_landlock_add_rule 445
+#define __NR_landlock_restrict_self 446
+#endif
+
+#define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define FS_EXEC LANDLOCK_ACCESS_FS_EXECUTE
+#define FS_FILE_RIGHTS (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
+                        LANDLOCK_ACCESS_FS_READ_FILE | (1ULL << 14) /* TRUNCATE */ | \
+                        (1ULL << 15) /* IOCTL_DEV */)
+#define SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define SCOPE_SIGNAL (1ULL << 1)
+
+struct ruleset_attr {                /* struct landlock_ruleset_attr, ABI 6 */
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
+
+static uint64_t handled;             /* the rights this host's Landlock knows */
+
+static void allow(int ruleset, const char *path, uint64_t rights, int is_dir)
+{
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)path, O_PATH | O_CLOEXEC, 0);
+    if (fd < 0)
+        return;                      /* absent on this host: nothing to allow */
+    struct stat st;
+    if (hsys2(__NR_fstat, fd, (long)&st) == 0 && !S_ISDIR(st.st_mode))
+        rights &= FS_FILE_RIGHTS;    /* a file can only carry file rights */
+    else if (!is_dir)
+        rights &= FS_FILE_RIGHTS | FS_READ;
+    struct landlock_path_beneath_attr pb = {.allowed_access = rights & handled, .parent_fd = fd};
+    hsys4(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
+    hsys1(__NR_close, fd);
+}
+
+static const char *const proc_sources[] = {
+    "/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime", "/proc/loadavg",
+    "/proc/version", "/proc/filesystems", "/proc/sys/kernel/ostype",
+    "/proc/sys/kernel/osrelease", "/proc/sys/kernel/hostname", "/proc/sys/kernel/pid_max",
+    "/proc/sys/vm/overcommit_memory", "/sys/devices/system/cpu",
+};
+static const char *const devices[] = {
+    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+};
+
+/* Returns 0, or -errno; -ENOSYS when the host has no Landlock. */
+long sandbox_landlock(void)
+{
+    long abi = hsys3(__NR_landlock_create_ruleset, 0, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1)
+        return -ENOSYS;
+    handled = (1ULL << 13) - 1;                  /* ABI 1 */
+    if (abi >= 2)
+        handled |= 1ULL << 13;                   /* REFER */
+    if (abi >= 3)
+        handled |= 1ULL << 14;                   /* TRUNCATE */
+    if (abi >= 5)
+        handled |= 1ULL << 15;                   /* IOCTL_DEV */
+    struct ruleset_attr attr = {.handled_access_fs = handled};
+    size_t size = 8;
+    if (abi >= 6) {
+        attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL;
+        size = sizeof attr;
+    }
+    long rs = hsys3(__NR_landlock_create_ruleset, (long)&attr, size, 0);
+    if (rs < 0)
+        return rs;
+    const struct ls_fs_entry *e = (const struct ls_fs_entry *)(K.blk + K.bi->entries_off);
+    for (uint32_t i = 0; i < K.bi->nentries; i++)
+        if (e[i].kind == LS_ENT_HOST_FILE)
+            allow(rs, bi_str(e[i].target), LANDLOCK_ACCESS_FS_READ_FILE | FS_EXEC, 0);
+    const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
+    for (uint32_t i = 0; i < K.bi->nmounts; i++)
+        allow(rs, bi_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ | FS_EXEC : ~0ULL, 1);
+    for (unsigned i = 0; i < LS_ARRAY_SIZE(devices); i++)
+        allow(rs, devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                                  (1ULL << 15), 0);
+    char self[32];
+    ksnprintf(self, sizeof self, "/proc/%ld", hsys0(__NR_getpid));
+    allow(rs, self, FS_READ, 1);                 /* this process's own entries, threads too */
+    for (unsigned i = 0; i < LS_ARRAY_SIZE(proc_sources); i++)
+        allow(rs, proc_sources[i], FS_READ, 1);
+    long r = hsys5(__NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);
+    if (r == 0)
+        r = hsys2(__NR_landlock_restrict_self, rs, 0);
+    hsys1(__NR_close, rs);
+    return r;
+}
