@@ -216,3 +216,70 @@ def test_jumping_into_kernel_text_hits_landlock_and_seccomp(gadget, tmp_path):
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).
     r = run("ptrace")
     assert r.returncode == 128 + 31 and r.stdout == b""
+
+
+UNIX_PROBE = """
+import socket, sys
+c = socket.socket(socket.AF_UNIX)
+try:
+    c.connect(sys.argv[1]); print("connected:", c.recv(16).decode())
+except OSError as e:
+    print("refused:", e.strerror)
+"""
+
+
+def test_host_unix_sockets_only_through_volumes(tmp_path):
+    import socket
+    import threading
+
+    sockdir = tmp_path / "sockets"
+    sockdir.mkdir()
+    path = str(sockdir / "host.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen()
+
+    def serve():
+        for _ in range(2):
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.sendall(b"hello")
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        # Not declared: the guest kernel does not find the path in its file system.
+        r = run_guest(["--no-cwd", "/usr/bin/python3", "-c", UNIX_PROBE, path], work)
+        assert r.stdout == b"refused: No such file or directory\n", r.stderr
+        # Declared as a volume: reached at its guest path.
+        r = run_guest(["--no-cwd", "--volume", f"{sockdir}:/run/app", "/usr/bin/python3", "-c",
+                       UNIX_PROBE, "/run/app/host.sock"], work)
+        assert r.stdout == b"connected: hello\n", r.stderr
+    finally:
+        srv.close()
+
+
+def test_symlinks_in_a_volume_do_not_lead_out(tmp_path):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    os.symlink("/etc/shadow", vol / "abs")
+    os.symlink("../../../../../../etc/shadow", vol / "rel")
+    (vol / "ok.txt").write_text("inside\n")
+    code = ("import sys\nfor p in sys.argv[1:]:\n    try:\n        print(p, open(p).read().strip())\n"
+            "    except OSError as e:\n        print(p, e.strerror)\n")
+    r = run_guest(["--no-cwd", "--volume", f"{vol}:/data", "/usr/bin/python3", "-c", code,
+                   "/data/ok.txt", "/data/abs", "/data/rel", "/data/../etc/shadow",
+                   "/data/../../root"], tmp_path)
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "/data/ok.txt inside"
+    # The host resolves beneath the volume (RESOLVE_BENEATH): out is refused.
+    assert lines[1] == "/data/abs Invalid cross-device link"
+    assert lines[2] == "/data/rel Invalid cross-device link"
+    # '..' above the volume is the guest's own root, whose /etc has no shadow.
+    assert lines[3] == "/data/../etc/shadow No such file or directory"
+    assert lines[4] == "/data/../../root No such file or directory"

@@ -115,6 +115,8 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds", (
         Pin(0, (0, SELF), comment="its own limits only"),)),
     HostCall("socket", "--net none brings loopback up; guest sockets"),
+    HostCall("connect", "guest sockets; Unix paths translated into volumes"),
+    HostCall("bind", "guest sockets; Unix paths translated into volumes"),
     HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty"),
     HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM"),
     HostCall("read", "boot info, synthetic sources"), HostCall("write", "trace, report channel"),

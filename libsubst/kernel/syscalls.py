@@ -117,8 +117,8 @@ LEVELS: dict[str, str] = {
     # signals to processes and threads
     "kill": HOST, "tkill": HOST, "tgkill": HOST,
     # sockets
-    "socket": HOST, "socketpair": HOST, "connect": HOST, "accept": HOST,
-    "accept4": HOST, "bind": HOST, "listen": HOST, "shutdown": HOST,
+    "socket": HOST, "socketpair": HOST, "accept": HOST,
+    "accept4": HOST, "listen": HOST, "shutdown": HOST,
     "sendto": HOST, "recvfrom": HOST, "sendmsg": HOST, "recvmsg": HOST,
     "getsockname": HOST, "getpeername": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
@@ -157,6 +157,8 @@ LEVELS: dict[str, str] = {
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
     "getpid": KERNEL, "getppid": KERNEL,
+    # Unix socket addresses are paths of the guest's file system
+    "connect": KERNEL, "bind": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,
     "prlimit64": KERNEL, "getrlimit": KERNEL, "setrlimit": KERNEL,
     # signal state
