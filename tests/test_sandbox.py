@@ -283,3 +283,59 @@ def test_symlinks_in_a_volume_do_not_lead_out(tmp_path):
     # '..' above the volume is the guest's own root, whose /etc has no shadow.
     assert lines[3] == "/data/../etc/shadow No such file or directory"
     assert lines[4] == "/data/../../root No such file or directory"
+
+
+UNPRIV_CODE = ("import os, socket; open('written', 'w').write('by the guest'); "
+               "print(os.getuid(), [n for _, n in socket.if_nameindex()])")
+
+
+@pytest.mark.parametrize("net", ["host", "none"])
+def test_runs_as_an_unprivileged_user(net):
+    """The guest kernel sets its sandbox up without privileges: Syscall User
+    Dispatch, seccomp and Landlock need none, and --net none makes a user
+    namespace to own its network namespace."""
+    import shutil
+
+    from libsubst import api
+    from libsubst.monitor import bootinfo, guest
+
+    import pathlib
+    import tempfile
+
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="libsubst-unpriv-"))   # pytest's is root-only
+    os.chmod(tmp_path, 0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    os.chown(work, 65534, 65534)
+    kernel = tmp_path / "libsubst-kernel"          # readable by nobody, unlike root's site-packages
+    shutil.copy(guest.kernel_path(), kernel)
+    os.chmod(kernel, 0o755)
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        spec = api.prepare("/usr/bin/python3", ["-c", UNPRIV_CODE], net=net, subst=False)
+    finally:
+        os.chdir(cwd)
+    spec.uid = spec.gid = 65534
+    fd = os.memfd_create("bootinfo")
+    os.write(fd, bootinfo.encode(spec))
+
+    def drop():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    r = subprocess.run([kernel, str(fd)], pass_fds=(fd,), preexec_fn=drop, capture_output=True,
+                       cwd=work, timeout=60)
+    os.close(fd)
+    written = (work / "written").read_text() if (work / "written").exists() else None
+    owner = os.stat(work / "written").st_uid if written else None
+    for d in [*spec.scratch, tmp_path]:
+        shutil.rmtree(d, ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    uid, names = r.stdout.decode().split(" ", 1)
+    assert uid == "65534"
+    assert written == "by the guest" and owner == 65534
+
+    if net == "none":
+        assert names.strip() == "['lo']"
