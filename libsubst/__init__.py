@@ -1,0 +1,39 @@
+"""libsubst: run prebuilt Linux programs as unikernels.
+
+The library API (importing this package imports nothing else; each name
+loads its module on first use):
+
+- ``run(target, args=None, *, volumes=(), env=None, stdin=None, stdout=None,
+  ...) -> Completed``: run a program or a packed image (libsubst.api.run);
+- ``Image``: packed images, ``Image.from_program(...)``, ``image.write(path)``,
+  ``Image.open(path)``, ``image.manifest`` (libsubst.image.lsi);
+- ``prepare(...) -> BootSpec``: the guest a run would boot;
+- ``Completed``, ``Mount``, ``BootSpec``; ``LibsubstError`` and its subclasses
+  (``ImageError``, ``VolumeError``, ``ProgramNotFound``, ...).
+"""
+
+_EXPORTS = {
+    "run": "api", "prepare": "api",
+    "Image": "image.lsi",
+    "Completed": "monitor.guest",
+    "Mount": "monitor.bootinfo", "BootSpec": "monitor.bootinfo",
+    "LibsubstError": "errors", "ImageError": "errors", "VolumeError": "errors",
+    "ProgramNotFound": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'libsubst' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,8 +1,11 @@
-"""The embeddable API: prepare a guest from a program, run it.
+"""The embeddable API: prepare a guest from a program, run it, pack it.
 
-    >>> from libsubst import api
-    >>> done = api.run("/bin/echo", ["hi"])
+    >>> import libsubst
+    >>> done = libsubst.run("/bin/echo", ["hi"])
     >>> done.returncode
+    0
+    >>> libsubst.Image.from_program("/bin/echo", ["hi"]).write("echo.lsi")
+    >>> libsubst.run("echo.lsi", ["bye"]).returncode
     0
 
 The CLI is a thin layer over this module."""
@@ -12,20 +15,22 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import LibsubstError, ProgramNotFound, VolumeError
 from .image import rootfs
 from .image.tree import Tree
-from .ldso.elf import ElfFile
-from .ldso.program import find_program, resolve_script
-from .ldso.search import resolve, resolve_dlopen_closure
 from .monitor.bootinfo import BootSpec, Mount
 from .monitor.guest import Completed, run_spec
+
+if TYPE_CHECKING:
+    from .image.lsi import Image
 
 
 def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
             volumes: Sequence[str | Mount] = (), workdir: str | None = None,
-            mount_cwd: bool = True, subst: bool = True, net: str = "host") -> BootSpec:
+            mount_cwd: bool = True, subst: bool = True, net: str = "host",
+            add: Sequence[str] = (), for_image: bool = False) -> BootSpec:
     """The boot spec for running ``program`` with ``args``.
 
     ``env`` is the guest's whole environment (default: this process's);
@@ -35,36 +40,70 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     otherwise.  ``net`` is "host" (the host's network) or "none" (a network
     namespace of the guest's own with only loopback).  With ``subst`` (the default) every object with syscall
     sites is replaced by its substitute (libsubst.uklibc), so its calls are
-    fastcalls; without it every call takes the trap path."""
+    fastcalls; without it every call takes the trap path.  ``add`` puts more
+    host files or directories into the guest's root (``HOST[:GUEST]``).
+
+    ``for_image`` lays the guest out for a packed image (libsubst.image.lsi):
+    the program is looked up on this process's PATH; ``volumes`` only declare
+    mount points (``[HOST:]GUEST[:ro]``, recorded with no host path); the
+    run-time trees an interpreter reads (Python's standard library, ...) go
+    into the root instead of being mounted, without third-party packages
+    (``rootfs.PACK_SKIP``); nothing of the current directory is used; the
+    host name is fixed (``lsi.HOSTNAME``) and no scratch /tmp is made (the
+    image's run makes one)."""
+    # ELF reading is imported here: running a packed image never needs it.
+    from .ldso.elf import ElfFile
+    from .ldso.program import find_program, resolve_script
+    from .ldso.search import resolve, resolve_dlopen_closure
+
     if net not in ("host", "none"):
         raise LibsubstError(f"--net {net}: expected host or none")
     env = dict(os.environ if env is None else env)
-    path = find_program(program, env.get("PATH"))
+    lookup = os.environ.get("PATH") if for_image else env.get("PATH")
+    path = find_program(program, lookup)
     binary, argv, scripts = resolve_script(path, [program, *args],
                                            filename=program if "/" in program else path)
     with ElfFile.open(binary) as elf:
         interp = elf.get_interp()
     plan = resolve(binary, env)
 
-    hostname = os.uname().nodename
+    if for_image:
+        from .image.lsi import HOSTNAME as hostname
+    else:
+        hostname = os.uname().nodename
     tree = Tree()
     objects = [tree.add_host_path(binary)]
     if interp:
         # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
         objects.append(tree.add_host_path(interp if os.path.isabs(interp) else plan.interp))
     objects += [tree.add_host_path(lib) for _soname, lib in plan.libraries]
-    runtime_mounts, modules = rootfs.runtime_trees(binary, env)
+    runtime_mounts, modules = rootfs.runtime_trees(binary, env, packed=for_image)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]
+    for spec in add:
+        rootfs.add_host(tree, spec)
+        objects += _added_program(tree, spec, env)
     if subst:
         from .uklibc.cache import substitute
 
-        for real in objects:
+        for real in dict.fromkeys(objects):
             sub = substitute(real)
             if sub != real:
                 tree.replace_host_file(real, sub)
     rootfs.add_etc(tree, hostname)
 
-    mounts = [v if isinstance(v, Mount) else rootfs.parse_volume(v) for v in volumes]
+    if for_image:
+        from .image.lsi import parse_declared_volume
+
+        mounts = []
+        for v in volumes:
+            guest, ro = (v.guest, v.readonly) if isinstance(v, Mount) else parse_declared_volume(v)
+            mounts.append(Mount(guest=guest, host="", readonly=ro))
+        for m in runtime_mounts:
+            rootfs.pack_tree(tree, m)
+        runtime_mounts = []
+        mount_cwd = False
+    else:
+        mounts = [v if isinstance(v, Mount) else rootfs.parse_volume(v) for v in volumes]
     cwd = os.getcwd()
     if mount_cwd and cwd != "/" and not any(m.guest == cwd for m in mounts):
         mounts.append(Mount(guest=cwd, host=cwd))
@@ -73,8 +112,10 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
         if not any(s == m.guest or s.startswith(m.guest.rstrip("/") + "/") for m in mounts):
             tree.add_host_path(s)
     scratch = []
-    if not any(m.guest == "/tmp" for m in mounts) and not any(
-            e.path.startswith("/tmp/") and e.kind != "dir" for e in tree.entries()):
+    no_tmp_files = not any(e.path.startswith("/tmp/") and e.kind != "dir" for e in tree.entries())
+    if for_image and no_tmp_files:
+        tree.add_dir("/tmp", 0o1777)    # where the image's run mounts its scratch /tmp
+    elif not any(m.guest == "/tmp" for m in mounts) and no_tmp_files:
         # A writable /tmp of the guest's own, gone when the guest is (unless
         # it would hide files of the image, such as a program under /tmp).
         scratch.append(tempfile.mkdtemp(prefix="libsubst-tmp-"))
@@ -87,17 +128,89 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
 
     if workdir is None:
         workdir = cwd if mount_cwd and cwd != "/" else "/"
-    return BootSpec(exe=os.path.realpath(binary), execfn=path if not scripts else binary, argv=list(argv),
+    return BootSpec(exe=os.path.realpath(binary), execfn=path if not scripts else binary,
+                    argv=list(argv),
                     env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                     entries=entries, mounts=mounts, hostname=hostname,
-                    uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch)
+                    uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch,
+                    objects=objects if subst else [])
 
 
-def run(program: str, args: Sequence[str] = (), *, trace: str | int | None = None,
-        stdin=None, stdout=None, stderr=None, **kw) -> Completed:
-    """Prepare and run ``program``; see ``prepare`` for the keyword arguments."""
-    return run_spec(prepare(program, args, **kw), trace=trace, stdin=stdin, stdout=stdout,
-                    stderr=stderr)
+def _added_program(tree: Tree, spec: str, env) -> list[str]:
+    """A program given with --add at its own path comes with what it loads:
+    its interpreter and libraries join the image, and all of them are
+    substituted like the main program's (the guest may execve it)."""
+    from .errors import LibsubstError
+    from .ldso.elf import ElfFile
+    from .ldso.search import resolve
+
+    host, _sep, guest = spec.partition(":")
+    if guest or not os.path.isfile(host):
+        return []
+    try:
+        with ElfFile.open(host) as elf:
+            if elf.e_type not in (2, 3):          # ET_EXEC, ET_DYN
+                return []
+        plan = resolve(os.path.abspath(host), env)
+    except LibsubstError:
+        return []                                 # not a program: a plain file
+    objects = [os.path.realpath(host)]
+    if plan.interp:
+        objects.append(tree.add_host_path(plan.interp))
+    return objects + [tree.add_host_path(lib) for _soname, lib in plan.libraries]
+
+
+def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, *,
+        trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
+        volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
+        workdir: str | None = None, net: str | None = None, **kw) -> Completed:
+    """Run a program or a packed image as a unikernel and wait for it.
+
+    ``target`` is a program (a name looked up on PATH, or a path), an
+    :class:`~libsubst.image.lsi.Image`, or the path of an image file
+    (recognised by its magic, whatever its name).
+
+    For a program, ``args`` are its arguments and the keyword arguments are
+    ``prepare``'s (``env`` is then the whole environment).  For an image,
+    ``args`` (when not None) replace the recorded arguments, as docker's CMD
+    (all of them, or those after the first ``keep_args`` it was packed with);
+    ``env`` entries are added to the recorded environment (replacing a
+    variable of the same name); ``volumes`` bind the image's declared mount
+    points (``HOST:GUEST[:ro]``; each declared one must be bound) and may add
+    others; ``workdir`` and ``net`` override the recorded ones.  Every
+    file's sha256 is checked before the guest starts.
+
+    ``stdin``/``stdout``/``stderr`` are as subprocess takes them; ``trace``
+    is a file path or an fd for the syscall trace."""
+    from .image.lsi import Image, is_image
+
+    if isinstance(target, Image) or is_image(target):
+        if kw:
+            raise LibsubstError(f"option(s) {', '.join(sorted(kw))} cannot apply to a packed "
+                                "image (its files are fixed when it is packed)")
+        if isinstance(target, Image):
+            return _run_image(target, args, trace=trace, stdin=stdin, stdout=stdout,
+                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net)
+        with Image.open(target) as image:
+            return _run_image(image, args, trace=trace, stdin=stdin, stdout=stdout,
+                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net)
+    spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
+                   workdir=workdir, net=net or "host", **kw)
+    return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr)
+
+
+def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net):
+    image.verify()
+    spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
+    kernel, kfd, tmp = image.kernel_executable()
+    try:
+        return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
+                        kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else ())
+    finally:
+        if kfd >= 0:
+            os.close(kfd)
+        if tmp:
+            os.unlink(tmp)
 
 
 __all__ = ["prepare", "run", "Completed", "BootSpec", "Mount", "LibsubstError",

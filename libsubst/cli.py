@@ -15,39 +15,139 @@ def main():
     """Run prebuilt Linux programs as unikernels."""
 
 
-@main.command(context_settings={"allow_interspersed_args": False,
-                                "ignore_unknown_options": False})
-@click.option("-v", "--volume", "volumes", multiple=True, metavar="HOST:GUEST[:ro]",
-              help="Mount a host directory in the guest (repeatable).")
-@click.option("-e", "--env", "envs", multiple=True, metavar="K=V",
-              help="Set a variable in the guest's environment (repeatable).")
-@click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory.")
-@click.option("--no-cwd", is_flag=True, help="Do not mount the current directory.")
-@click.option("--net", type=click.Choice(["host", "none"]), default="host", show_default=True,
-              help="host: the host's network; none: only a loopback of the guest's own.")
-@click.option("--no-subst", is_flag=True,
-              help="Do not substitute glibc: every syscall takes the trap path.")
-@click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
-@click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
-              help="Write the syscall trace to a file.")
-@click.argument("program")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(volumes, envs, workdir, no_cwd, net, no_subst, trace, trace_file, program, args):
-    """Run PROGRAM [ARGS]... as a unikernel."""
-    import os
-
-    from . import api
-
-    env = dict(os.environ)
+def _env_pairs(envs) -> dict[str, str]:
+    env = {}
     for kv in envs:
         if "=" not in kv:
             raise click.BadParameter(f"{kv!r} is not K=V", param_hint="--env")
         k, v = kv.split("=", 1)
         env[k] = v
+    return env
+
+
+_ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its own path (repeatable)."
+
+
+@main.command(context_settings={"allow_interspersed_args": False,
+                                "ignore_unknown_options": False})
+@click.option("-v", "--volume", "volumes", multiple=True, metavar="HOST:GUEST[:ro]",
+              help="Mount a host directory in the guest (repeatable); for an image, bind "
+                   "the mount points it declares.")
+@click.option("-e", "--env", "envs", multiple=True, metavar="K=V",
+              help="Set a variable in the guest's environment (repeatable).")
+@click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory.")
+@click.option("--no-cwd", is_flag=True, help="Do not mount the current directory.")
+@click.option("--net", type=click.Choice(["host", "none"]), default=None,
+              help="host (default): the host's network; none: only a loopback of the guest's own.")
+@click.option("--no-subst", is_flag=True,
+              help="Do not substitute glibc: every syscall takes the trap path.")
+@click.option("--add", "adds", multiple=True, metavar="HOST[:GUEST]", help=_ADD_HELP)
+@click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
+@click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
+              help="Write the syscall trace to a file.")
+@click.argument("program")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, trace, trace_file, program, args):
+    """Run PROGRAM [ARGS]... as a unikernel.
+
+    PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
+    contents): ARGS, when given, replace its recorded arguments, --env adds
+    to its recorded environment, and --volume binds the mount points it
+    declares.  The current directory is not mounted for an image."""
+    import os
+
+    from . import api
+    from .errors import LibsubstError
+    from .image.lsi import is_image
+
     dest = trace_file if trace_file else (2 if trace else None)
+    if is_image(program):
+        for flag, given in (("--no-subst", no_subst), ("--add", adds)):
+            if given:
+                raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
+                                    "fixed when it is packed)")
+        done = api.run(program, list(args) if args else None, env=_env_pairs(envs),
+                       volumes=volumes, workdir=workdir, net=net, trace=dest)
+        sys.exit(done.returncode)
+    env = dict(os.environ)
+    env.update(_env_pairs(envs))
     done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
-                   mount_cwd=not no_cwd, subst=not no_subst, net=net, trace=dest)
+                   mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
+                   trace=dest)
     sys.exit(done.returncode)
+
+
+def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """``PROGRAM ARGS... -o FILE``: the output named after the program's arguments."""
+    if len(args) >= 2 and args[-2] in ("-o", "--output"):
+        return args[:-2], args[-1]
+    if args and args[-1].startswith("--output="):
+        return args[:-1], args[-1].split("=", 1)[1]
+    return args, None
+
+
+@main.command(context_settings={"allow_interspersed_args": False,
+                                "ignore_unknown_options": False})
+@click.option("-o", "--output", metavar="FILE",
+              help="The image file to write (may also come last, after ARGS).")
+@click.option("-v", "--volume", "volumes", multiple=True, metavar="[HOST:]GUEST[:ro]",
+              help="Declare a mount point the image expects; `run` binds it with "
+                   "--volume HOST:GUEST (repeatable).")
+@click.option("-e", "--env", "envs", multiple=True, metavar="K=V",
+              help="Set a variable in the image's environment (repeatable; the packing "
+                   "environment is not recorded, only PATH is set by default).")
+@click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory (default /).")
+@click.option("--net", type=click.Choice(["host", "none"]), default="host", show_default=True,
+              help="The network the image runs with (run --net overrides it).")
+@click.option("--no-subst", is_flag=True,
+              help="Pack the original glibc: every syscall takes the trap path.")
+@click.option("--add", "adds", multiple=True, metavar="HOST[:GUEST]", help=_ADD_HELP)
+@click.option("--keep-args", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="ARGS given to `run IMAGE` replace the recorded ones after the "
+                                "first N (e.g. 1 for `python3 script.py`).")
+@click.argument("program")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program, args):
+    """Pack PROGRAM [ARGS]... into one self-contained image file.
+
+    The image holds the program, its libraries (glibc substituted), ld.so,
+    a minimal /etc, the run-time tree of an interpreter it knows (Python's
+    standard library), the files given with --add, and the guest kernel;
+    `libsubst run IMAGE` runs it on any x86-64 Linux host with none of them.
+    To give the program a trailing -o of its own, put libsubst's -o before
+    PROGRAM."""
+    from .image.lsi import Image
+
+    if output is None:
+        args, output = _trailing_output(args)
+    if not output:
+        raise click.UsageError("no output file: give -o FILE")
+    image = Image.from_program(program, list(args), env=_env_pairs(envs), volumes=volumes,
+                               workdir=workdir, net=net, subst=not no_subst, add=adds,
+                               keep_args=keep_args)
+    image.write(output)
+    nfiles = sum(1 for f in image.manifest["files"] if f["kind"] == "file")
+    click.echo(f"libsubst: packed {image.manifest['exe']} into {output}: {nfiles} files, "
+               f"{_size(image.size)}", err=True)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+@click.argument("image", type=click.Path(dir_okay=False))
+def inspect(as_json, image):
+    """Show what a packed IMAGE holds: how it boots, its files, the
+    substitution report, the kernel it runs on, its size."""
+    from .image import inspect as insp
+
+    click.echo(insp.render(image, as_json=as_json), nl=False)
 
 
 @main.group()

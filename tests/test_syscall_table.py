@@ -153,7 +153,8 @@ def test_generated_header_contents(tmp_path):
     assert protos == {f"sys_{s.name}" for s in TABLE if s.level == "kernel"}
     src = c.read_text()
     assert src.count('] = { "') == len(TABLE)
-    assert '[0] = { "read", 0, LS_' in src
+    assert '[1] = { "write", 0, LS_HOST' in src
+    assert '[0] = { "read", (sys_fn)sys_read, LS_KERNEL' in src
     assert '[257] = { "openat", ' in src
 
 

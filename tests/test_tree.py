@@ -82,7 +82,7 @@ def test_symlinks_are_kept(host, path):
     real = tree.add_host_path(f"{host}/{path}")
     assert real == f"{host}/real/dir/file" == os.path.realpath(f"{host}/{path}")
     assert guest_resolve(tree, f"{host}/{path}") == real
-    assert tree.get(real) == Entry(real, "file", 0o640, real, None, None, 5)
+    assert tree.get(real) == Entry(real, "file", 0o640, real, None, None, 5, os.stat(real).st_mtime_ns)
     check_invariants(tree)
 
 

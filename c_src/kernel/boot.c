@@ -13,12 +13,13 @@
 #include <linux/sched.h>
 #include <linux/sockios.h>
 
-struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1};
+struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1};
 
 void ls_relocate_self(void);
 void trap_init(void);
 long sandbox_seccomp(void);
 long sandbox_landlock(void);
+extern int ls_self_fd;
 void signal_init(void);
 long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
@@ -105,10 +106,13 @@ int kfd_hide(int fd)
 {
     if (K.kfd_next < K.nofile_limit)
         return -EMFILE;
-    long r = hsys3(__NR_dup3, fd, K.kfd_next, O_CLOEXEC);
+    /* After an execve the fds handed over may already sit in their slot. */
+    long r = fd == K.kfd_next ? hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC)
+                              : hsys3(__NR_dup3, fd, K.kfd_next, O_CLOEXEC);
     if (r < 0)
         return r;
-    K.kfd_next--;
+    if (fd == K.kfd_next--)
+        return fd;
     hsys1(__NR_close, fd);
     return r;
 }
@@ -186,6 +190,7 @@ static void save_host_auxv(unsigned long *sp)
 void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
 {
     ls_relocate_self();
+    K.boot_ns = know_ns();
     find_kernel_image();
     save_host_auxv(sp);
     char **argv = (char **)(sp + 1);
@@ -201,11 +206,17 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     if (K.bi->report_fd >= 0)
         K.report_fd = kfd_hide(K.bi->report_fd);
+    if (K.bi->image_fd >= 0 && (K.image_fd = kfd_hide(K.bi->image_fd)) < 0)
+        kpanic("cannot take over the image file (fd %d): error %d", K.bi->image_fd, -K.image_fd);
 
     if ((r = kthread_init_current()) < 0)
         kpanic("cannot set up the first thread: error %ld", -r);
-    if (K.bi->flags & LS_BOOT_NET_NONE)
+    int execed = K.bi->flags & LS_BOOT_EXECED;
+    if ((K.bi->flags & LS_BOOT_NET_NONE) && !execed)
         isolate_network();
+    /* Where execve finds this kernel again: an fd, since a packed image's
+     * kernel runs from a memfd that has no path. */
+    ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));
     signal_init();
     trap_init();
     r = fs_init();
@@ -218,13 +229,18 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     if (r < 0)
         kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
 
+    /* "boot START ENTER" (report.h): the monotonic ns at the kernel's first
+     * instruction and now, as it hands over to ld.so (the boot benchmark). */
+    if (K.report_fd >= 0)
+        kdprintf(K.report_fd, "boot %lu %lu\n", K.boot_ns, know_ns());
+
     /* From here every syscall outside kernel text traps into the kernel. */
     /* Host files the kernel may open (Landlock), the host calls it may make
      * (seccomp), then the trap: from here every syscall outside kernel text
      * traps into the kernel. */
-    if ((r = sandbox_landlock()) < 0 && r != -ENOSYS)
+    if (!execed && (r = sandbox_landlock()) < 0 && r != -ENOSYS)
         kpanic("cannot restrict host file access (Landlock): error %ld", -r);
-    if ((r = sandbox_seccomp()) < 0)
+    if (!execed && (r = sandbox_seccomp()) < 0)
         kpanic("cannot install the seccomp filter: error %ld", -r);
     r = kthread_enable_trap();
     if (r < 0)

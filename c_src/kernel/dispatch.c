@@ -19,7 +19,7 @@ static long unimplemented(long nr)
  * own mask instead, so a signal interrupts it as on Linux: the guest's
  * handler runs on the trap stack, and the host returns EINTR or restarts
  * the call as the handler's SA_RESTART says. */
-static long host_call_interruptible(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
     struct ucontext *uc = kcur_uc();
     sigset_t all;
@@ -35,7 +35,7 @@ static long host_call(const struct syscall_desc *d, long nr, long a0, long a1, l
                       long a4, long a5, int path)
 {
     if (path == LS_PATH_TRAP && (d->flags & LS_F_BLOCKS))
-        return host_call_interruptible(nr, a0, a1, a2, a3, a4, a5);
+        return host_call_blocking(nr, a0, a1, a2, a3, a4, a5);
     return hsys6(nr, a0, a1, a2, a3, a4, a5);
 }
 

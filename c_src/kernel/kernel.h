@@ -43,6 +43,8 @@ struct kstate {
     int diag_fd;                     /* kernel diagnostics (a dup of the guest's first stderr) */
     int trace_fd;                    /* trace stream, -1 if off */
     int report_fd;                   /* report channel to the monitor, -1 if none */
+    int image_fd;                    /* the packed image file (kernel-reserved), -1 if none */
+    unsigned long boot_ns;           /* CLOCK_MONOTONIC at the kernel's first instruction */
     unsigned long ktext_start, ktext_end;   /* kernel text: the SUD-allowed region */
     unsigned long kimg_start, kimg_end;     /* whole kernel image */
     unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
@@ -145,10 +147,22 @@ char *kstrdup(const char *s);
 /* ---- file system (fs/) ---- */
 int fs_init(void);
 /* Opens a guest path for the loader: a host fd (O_RDONLY, close-on-exec, in
- * the guest's fd range, the caller closes it) or -errno. */
-long fs_open_exec(const char *guest_path);
+ * the guest's fd range, the caller closes it) or -errno.  The file's bytes
+ * start at offset *base of that host fd (non-zero for a packed image's file,
+ * which is a window of the image: pread and mmap add *base). */
+long fs_open_exec(const char *guest_path, unsigned long *base);
 /* The guest path an fd was opened by, or NULL for fds with no path. */
 const char *fs_fd_path(int fd);
+/* Non-zero if fd is a packed image's file (a window of the image file). */
+int fs_fd_is_based(long fd);
+/* mmap at file offset off of such an fd: *hoff is the image offset to map,
+ * *avail the file's bytes from off.  0: map the image there; 1: the file is
+ * not page-aligned in the image, copy *avail bytes from *hoff; or -errno. */
+long fs_mmap_window(long fd, long off, unsigned long *hoff, unsigned long *avail);
+/* Before a host execve: every inherited (not close-on-exec) fd of a packed
+ * image's file becomes a sealed memfd copy at the same position, since the
+ * next kernel would see a bare dup of the whole image.  0 or -errno. */
+long fs_unbase_for_exec(void);
 
 /* ---- memory (mm/) ---- */
 /* Sets up brk just above the highest program segment ending at `end`. */
@@ -167,6 +181,11 @@ int mm_in_object(unsigned long addr);
 #define LS_PATH_TRAP 0
 #define LS_PATH_FAST 1
 long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path);
+/* A host call that may wait indefinitely, made by a kernel handler: on the
+ * trap path it runs under the guest's signal mask (so a signal interrupts it
+ * as on Linux), elsewhere it is a plain host call.  What the dispatcher does
+ * for the 'host' calls in syscalls.BLOCKING. */
+long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 void trace_syscall(int path, long nr, const long *args, long ret, unsigned long ns);
 void report_unimplemented(void);
 

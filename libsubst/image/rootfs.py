@@ -28,6 +28,11 @@ RUNTIME_DIRS = (
                "/etc/perl"),
      ("/usr/lib/x86_64-linux-gnu/perl*/**/*.so",)),
 )
+# What a packed image leaves out of those trees: third-party packages (add
+# them with --add) and files only a build uses (Python's config-3.x holds the
+# static libpython, Makefile and headers for linking against it).
+PACK_SKIP = ("*/dist-packages", "*/site-packages")
+PACK_EXCLUDE = ("config-3.*", "test", "__phello__.foo")
 # Needed whenever the environment names a locale other than C/POSIX.
 LOCALE_DIRS = ("/usr/lib/locale", "/usr/share/i18n/locales", "/usr/lib/x86_64-linux-gnu/gconv")
 LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES",
@@ -53,9 +58,11 @@ def parse_volume(spec: str) -> Mount:
     return Mount(guest=os.path.normpath(guest), host=os.path.realpath(host), readonly=ro)
 
 
-def runtime_trees(program: str, env: dict[str, str]) -> tuple[list[Mount], list[str]]:
+def runtime_trees(program: str, env: dict[str, str], packed: bool = False
+                  ) -> tuple[list[Mount], list[str]]:
     """Read-only mounts of the run-time trees ``program`` is known to read,
-    and the extension modules in them it may dlopen."""
+    and the extension modules in them it may dlopen.  ``packed``: only the
+    trees a packed image takes (not PACK_SKIP)."""
     real = os.path.basename(os.path.realpath(program))
     dirs: list[str] = []
     modules: list[str] = []
@@ -67,9 +74,32 @@ def runtime_trees(program: str, env: dict[str, str]) -> tuple[list[Mount], list[
                 modules += sorted(glob.glob(e, recursive=True))
     if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
         dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
+    if packed:
+        skipped = [d for d in dirs if any(fnmatch.fnmatch(d, p) for p in PACK_SKIP)]
+        dirs = [d for d in dirs if d not in skipped]
+        modules = [m for m in modules if not any(m.startswith(d + "/") for d in skipped)]
     mounts = [Mount(guest=d, host=os.path.realpath(d), readonly=True)
               for d in dirs if os.path.isdir(d)]
     return mounts, modules
+
+
+def pack_tree(tree: Tree, mount: Mount) -> None:
+    """Put a run-time tree into the guest's root instead of mounting it."""
+    tree.add_host_tree(mount.host, mount.guest, exclude=PACK_EXCLUDE)
+
+
+def add_host(tree: Tree, spec: str) -> None:
+    """``--add HOST[:GUEST]``: a host file or directory (with everything
+    below it) into the guest's root, at GUEST or at its own path."""
+    host, sep, guest = spec.partition(":")
+    if not host or (sep and not guest):
+        raise VolumeError(f"--add {spec!r}: expected HOST[:GUEST]")
+    if not os.path.lexists(host):
+        raise VolumeError(f"--add {spec!r}: {host} does not exist")
+    if guest and not os.path.isabs(guest):
+        raise VolumeError(f"--add {spec!r}: the guest path must be absolute")
+    host = os.path.abspath(host)
+    tree.add_host_tree(host, os.path.normpath(guest) if guest else None)
 
 
 def _passwd_line(pw) -> str:

@@ -8,6 +8,7 @@ on Debian is ``/lib64`` (a directory) then a symlink to
 symlink to ``usr/lib``.
 """
 
+import fnmatch
 import os
 import stat
 from collections import namedtuple
@@ -18,13 +19,15 @@ from libsubst.errors import LibsubstError
 MAXSYMLINKS = 40
 
 
-class Entry(namedtuple("Entry", "path kind mode host_path target data size",
-                       defaults=(None, None, None, 0))):
+class Entry(namedtuple("Entry", "path kind mode host_path target data size mtime offset",
+                       defaults=(None, None, None, 0, 0, None))):
     """One guest path.
 
     *kind* is ``dir``, ``file`` (contents read from *host_path*), ``data``
-    (inline *data*) or ``symlink`` (*target* as readlink(2) gives it).
-    *mode* holds permission bits only; *size* is the file's length.
+    (inline *data*), ``symlink`` (*target* as readlink(2) gives it) or
+    ``image`` (*size* bytes at *offset* of a packed image file).
+    *mode* holds permission bits only; *size* is the file's length; *mtime*
+    its modification time in ns (the host file's, for ``file``).
     """
 
     __slots__ = ()
@@ -122,7 +125,8 @@ class Tree:
                 self._put(Entry(here, "dir", stat.S_IMODE(st.st_mode)))
                 cur = here
             elif stat.S_ISREG(st.st_mode) and last:
-                self._put(Entry(here, "file", stat.S_IMODE(st.st_mode), host_path=here, size=st.st_size))
+                self._put(Entry(here, "file", stat.S_IMODE(st.st_mode), host_path=here, size=st.st_size,
+                                mtime=st.st_mtime_ns))
                 cur = here
             elif stat.S_ISREG(st.st_mode):
                 raise LibsubstError(f"cannot add {path} to the image: {here} is not a directory")
@@ -147,6 +151,70 @@ class Tree:
         real = self._walk(target if target.startswith("/") else _join(os.path.dirname(link), target), links)
         self._resolved[link] = real
         return real
+
+    def add_host_tree(self, host, guest=None, *, exclude=()):
+        """Put host file or directory *host* at guest path *guest* (default:
+        the same path), with everything below it, as the host shows it.
+
+        Directories and regular files are copied as entries; a symlink is
+        kept as a symlink, and when the tree lands at its own path its
+        target is added too (as ``add_host_path`` does), so it resolves in
+        the guest.  Other file types (devices, sockets, fifos) are skipped,
+        and so is every path below *host* that matches a glob in *exclude*
+        (matched against the path relative to *host*).
+        """
+        host = os.path.abspath(os.fspath(host))
+        guest = host if guest is None else guest
+        same = guest == host
+        try:
+            st = os.lstat(host)
+        except OSError as e:
+            raise LibsubstError(f"cannot add {host} to the image: {e.strerror}") from None
+        if stat.S_ISLNK(st.st_mode) and same:
+            self.add_host_path(host)
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            self._add_one(host, self._parents(guest), st, same)
+            return
+        self._put(Entry(self._parents(guest), "dir", stat.S_IMODE(st.st_mode)))
+        for root, dirs, files in os.walk(host, onerror=self._walk_error):
+            rel_root = os.path.relpath(root, host)
+            keep = []
+            for name in sorted(dirs) + sorted(files):
+                rel = os.path.normpath(os.path.join(rel_root, name))
+                if any(fnmatch.fnmatch(rel, pat) for pat in exclude):
+                    continue
+                hp = os.path.join(root, name)
+                try:
+                    st = os.lstat(hp)
+                except OSError as e:
+                    raise LibsubstError(f"cannot add {hp} to the image: {e.strerror}") from None
+                self._add_one(hp, _join(guest, rel), st, same)
+                if stat.S_ISDIR(st.st_mode):
+                    keep.append(name)
+            dirs[:] = [d for d in dirs if d in keep]
+
+    @staticmethod
+    def _walk_error(e):
+        raise LibsubstError(f"cannot add {e.filename} to the image: {e.strerror}")
+
+    def _add_one(self, host, guest, st, same):
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISDIR(st.st_mode):
+            self._put(Entry(guest, "dir", mode))
+        elif stat.S_ISREG(st.st_mode):
+            self._put(Entry(guest, "file", mode, host_path=host, size=st.st_size,
+                            mtime=st.st_mtime_ns))
+        elif stat.S_ISLNK(st.st_mode):
+            if same:
+                try:
+                    self.add_host_path(host)
+                except LibsubstError:
+                    # A dangling link (Debian's sitecustomize.py -> /etc/...):
+                    # kept dangling, as the host shows it.
+                    self._put(Entry(guest, "symlink", 0o777, target=os.readlink(host)))
+            else:
+                self._put(Entry(guest, "symlink", 0o777, target=os.readlink(host)))
 
     def replace_host_file(self, path, host_path):
         """Serve the file entry at guest *path* from another host file (the

@@ -102,6 +102,8 @@ KERNEL_OWN: tuple[HostCall, ...] = (
         Pin(0, (CLONE_THREAD,), mask=CLONE_THREAD, comment="no new processes"),)),
     HostCall("clone3", "guest threads (its flags are in memory: the kernel checks them)"),
     HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
+    HostCall("execveat", "the guest's execve boots the kernel binary again, by its fd"
+                         " (Landlock lets it execute nothing else)"),
     HostCall("set_tid_address", "the guest's clear-child-tid address (glibc's thread exit)"),
     HostCall("getpid", "identity, cached"), HostCall("getppid", "identity, cached"),
     HostCall("gettid", "thread identity"),

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - only in a broken installation
     ffi = None
 
 ENTRY_KINDS = {"dir": "LS_ENT_DIR", "file": "LS_ENT_HOST_FILE", "data": "LS_ENT_DATA_FILE",
-               "symlink": "LS_ENT_SYMLINK"}
+               "symlink": "LS_ENT_SYMLINK", "image": "LS_ENT_IMAGE_FILE"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Mount:
 class BootSpec:
     """Everything the kernel needs to boot one guest program."""
 
-    exe: str                      # guest path of the program the kernel maps
+    exe: str                      # guest path of the program the kernel maps: /proc/self/exe
     execfn: str                   # AT_EXECFN, /proc/self/exe
     argv: list[str]
     env: list[str]                # "K=V" strings
@@ -47,6 +47,8 @@ class BootSpec:
     report_fd: int = -1
     net: str = "host"             # "host": the host's network; "none": loopback only
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
+    image_fd: int = -1            # host fd of the packed image that "image" entries are in
+    objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
 
 
 def _abi():
@@ -98,6 +100,7 @@ def encode(spec: BootSpec) -> bytes:
     head.envc, head.envp_off = len(spec.env), envp_off
     head.nentries, head.entries_off = len(spec.entries), entries_off
     head.nmounts, head.mounts_off = len(spec.mounts), mounts_off
+    head.image_fd = spec.image_fd
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])
@@ -113,6 +116,10 @@ def encode(spec: BootSpec) -> bytes:
             ents[i].target = s(e.target)
         elif e.kind == "data":
             datas.append((i, e.data))
+            ents[i].mtime_ns = e.mtime or 0
+        elif e.kind == "image":
+            ents[i].data_off, ents[i].data_size = e.offset, e.size
+            ents[i].mtime_ns = e.mtime or 0
     mnts = f.new("struct ls_mount[]", max(1, len(spec.mounts)))
     for i, m in enumerate(spec.mounts):
         mnts[i].guest, mnts[i].host = s(m.guest), s(m.host)

@@ -5,6 +5,7 @@ the kernel's report channel is read for crash reports and ENOSYS counts."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -17,6 +18,20 @@ from ..errors import BuildError
 from . import bootinfo, report
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int):
+    """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
+    so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
+    leaves no orphaned guest behind."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook():
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:      # the monitor died before the prctl
+            os.kill(os.getpid(), signal.SIGKILL)
+    return hook
 
 
 def kernel_path() -> str:
@@ -37,10 +52,13 @@ class Completed:
 
 
 def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
-             stdin=None, stdout=None, stderr=None) -> Completed:
+             stdin=None, stdout=None, stderr=None, kernel: str | None = None,
+             pass_fds: tuple[int, ...] = ()) -> Completed:
     """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, or
-    None for no trace; the ENOSYS summary goes to the trace too."""
-    kernel = kernel_path()
+    None for no trace; the ENOSYS summary goes to the trace too.  ``kernel``
+    is the guest kernel to exec (default: the installed one); ``pass_fds``
+    are more fds it inherits (``spec.image_fd`` is always passed)."""
+    kernel = kernel or kernel_path()
     trace_fd, own_trace = -1, False
     if isinstance(trace, str):
         trace_fd, own_trace = os.open(trace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644), True
@@ -51,9 +69,10 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
     try:
         spec.trace_fd, spec.report_fd = trace_fd, rep_w
         os.write(boot_fd, bootinfo.encode(spec))
-        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd) if fd >= 0)
+        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
-                                stdin=stdin, stdout=stdout, stderr=stderr)
+                                stdin=stdin, stdout=stdout, stderr=stderr,
+                                preexec_fn=_die_with_parent(os.getpid()))
         os.close(rep_w)
         rep_w = -1
         old = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in FORWARDED}

@@ -24,6 +24,7 @@ class Report:
     objects: list[tuple[int, int, str]] = field(default_factory=list)  # (base, end, path)
     crash: Crash | None = None
     exit_status: int | None = None
+    boot: tuple[int, int] | None = None   # CLOCK_MONOTONIC ns: kernel's first instruction, jump to the program
 
 
 def parse(text: str) -> Report:
@@ -45,6 +46,8 @@ def parse(text: str) -> Report:
                 rep.objects.append((int(parts[1], 16), int(parts[2], 16), " ".join(parts[3:])))
             elif kind == "exit":
                 rep.exit_status = int(parts[1])
+            elif kind == "boot":
+                rep.boot = (int(parts[1]), int(parts[2]))
         except (IndexError, ValueError):
             continue
     return rep

@@ -4,7 +4,11 @@
  *
  * The orchestrator writes one block into a memfd and starts the guest as
  *     libsubst-kernel BOOTINFO_FD
- * The kernel maps the block read-only and never writes it.
+ * The kernel maps the block read-only and never writes it.  When the guest's
+ * files come from a packed image (docs/image-format.md), image_fd is a host
+ * fd of that image file, open read-only; LS_ENT_IMAGE_FILE entries are byte
+ * ranges of it, and the kernel serves them without copying (read is pread
+ * at an offset, mmap maps the image's pages).
  *
  * Layout: a struct ls_bootinfo at offset 0; every other part is found by a
  * byte offset from the start of the block.  A "string offset" is the offset
@@ -22,17 +26,21 @@
 #endif
 
 #define LS_BOOTINFO_MAGIC 0x315442534c4c5553
-#define LS_BOOTINFO_VERSION 1
+#define LS_BOOTINFO_VERSION 2
 
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
 #define LS_BOOT_NET_NONE 2       /* a network namespace of its own with only loopback (--net none) */
+#define LS_BOOT_EXECED 4         /* written by the guest's execve: the sandbox is already in force */
 
 /* ls_fs_entry.kind */
 #define LS_ENT_DIR 1             /* a directory; children are the entries below its path */
 #define LS_ENT_HOST_FILE 2       /* a regular file whose bytes are the host file at target */
 #define LS_ENT_DATA_FILE 3       /* a regular file whose bytes are data_size bytes at data_off */
 #define LS_ENT_SYMLINK 4         /* a symbolic link whose target is the string at target */
+/* LS_ENT_IMAGE_FILE: a regular file whose bytes are data_size bytes at offset data_off of
+ * the image file (image_fd); data_off is a multiple of 4096, so the file can be mapped. */
+#define LS_ENT_IMAGE_FILE 5
 
 /* ls_mount.flags */
 #define LS_MNT_RDONLY 1
@@ -42,8 +50,11 @@ struct ls_fs_entry {
     uint32_t kind;               /* LS_ENT_* */
     uint32_t mode;               /* permission bits (no file-type bits) */
     uint32_t target;             /* string offset: host path (HOST_FILE) or link target (SYMLINK) */
-    uint64_t data_off;           /* DATA_FILE: offset of the bytes in the block */
-    uint64_t data_size;          /* DATA_FILE: their count; HOST_FILE: host size when packed */
+    uint64_t data_off;           /* DATA_FILE: offset of the bytes in the block;
+                                    IMAGE_FILE: offset of the bytes in the image file */
+    uint64_t data_size;          /* DATA_FILE, IMAGE_FILE: their count; HOST_FILE: host size */
+    uint64_t mtime_ns;           /* DATA_FILE, IMAGE_FILE: st_mtime in ns since the epoch
+                                    (0: the epoch); HOST_FILE, DIR: unused (0) */
 };
 
 /* A host directory bound into the guest: guest paths at or below `guest`
@@ -75,6 +86,9 @@ struct ls_bootinfo {
     uint32_t entries_off;
     uint32_t nmounts;            /* struct ls_mount[nmounts] at mounts_off */
     uint32_t mounts_off;
+    int32_t image_fd;            /* host fd of the packed image (read-only), -1 for none;
+                                    required when an entry is LS_ENT_IMAGE_FILE */
+    uint32_t reserved;
 };
 
 #endif

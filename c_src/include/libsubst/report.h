@@ -17,6 +17,8 @@
  *   object BASE END PATH      a guest object mapped at [BASE, END): the
  *                             program, ld.so and every library ld.so mapped
  *   exit STATUS               the guest called exit_group(STATUS)
+ *   boot START ENTER          CLOCK_MONOTONIC ns at the kernel's first instruction
+ *                             and when it jumped to the program (or its ld.so)
  *
  * Unknown record kinds are ignored by readers, so records can be added.
  */

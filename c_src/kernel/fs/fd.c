@@ -90,11 +90,49 @@ long sys_fcntl(int fd, int cmd, long arg)
     return hsys3(__NR_fcntl, fd, cmd, arg);
 }
 
+/* lseek of a packed image's file: the kernel's own position (read_write.c). */
+static long based_lseek(int fd, long off, int whence)
+{
+    struct kofd *o;
+    unsigned long base, size;
+    long r = fd_window(fd, &o, &base, &size);
+    if (r < 0)
+        return r;
+    long to;
+    switch (whence) {
+    case SEEK_SET:
+        to = off;
+        break;
+    case SEEK_CUR:
+        to = o->pos + off;
+        break;
+    case SEEK_END:
+        to = (long)size + off;
+        break;
+    case SEEK_DATA:     /* one extent of data, no holes */
+        to = off >= 0 && (unsigned long)off < size ? off : -ENXIO;
+        break;
+    case SEEK_HOLE:
+        to = off >= 0 && (unsigned long)off < size ? (long)size : -ENXIO;
+        break;
+    default:
+        to = -EINVAL;
+    }
+    if (to < 0 && whence <= SEEK_END)
+        to = -EINVAL;
+    if (to >= 0)
+        o->pos = to;
+    kofd_put(o);
+    return to;
+}
+
 /* Implements lseek(2); differs from Linux in: on an image or synthetic
  * directory the offset is the getdents cookie (SEEK_SET to a d_off, or 0 to
  * rewind; SEEK_CUR 0 tells it). */
 long sys_lseek(int fd, long off, int whence)
 {
+    if (fd_is_based(fd))
+        return based_lseek(fd, off, whence);
     if (!fd_valid(fd))
         return -EBADF;
     struct kofd *o = fd_get(fd);

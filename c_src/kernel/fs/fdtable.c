@@ -16,6 +16,15 @@ static long ftcap;
 static char cwd[LS_PATH_MAX] = "/";
 
 int fs_placeholder_fd = -1;
+unsigned char *fs_based;
+long fs_based_len;
+
+/* Keeps fs_based in step with ft; called with the lock held. */
+static void mark(long fd, const struct kofd *o)
+{
+    if (fs_based && fd < fs_based_len)
+        fs_based[fd] = o && (o->flags & KF_F_BASED);
+}
 
 void fs_lock(void)
 {
@@ -107,6 +116,7 @@ int fd_install(int fd, struct kofd *o)
         if (r == 0)
             ft[fd] = o;
     }
+    mark(fd, r == 0 ? o : 0);
     fs_unlock();
     kofd_put(old);
     if (r < 0)
@@ -131,9 +141,24 @@ struct kofd *fd_detach(long fd)
     if (fd >= 0 && fd < ftcap) {
         o = ft[fd];
         ft[fd] = 0;
+        mark(fd, 0);
     }
     fs_unlock();
     return o;
+}
+
+long fd_window(long fd, struct kofd **op, unsigned long *base, unsigned long *size)
+{
+    struct kofd *o = fd_get(fd);
+    if (!o || !(o->flags & KF_F_BASED)) {
+        kofd_put(o);
+        return -EBADF;
+    }
+    const struct ls_fs_entry *e = img_ent(o->ent);
+    *base = e->data_off;
+    *size = e->data_size;
+    *op = o;
+    return 0;
 }
 
 void fd_detach_range(unsigned long lo, unsigned long hi)

@@ -21,6 +21,7 @@
 
 #include "kernel.h"
 #include <linux/openat2.h>
+#include <linux/uio.h>
 #include <linux/memfd.h>
 #include <linux/close_range.h>
 #include <linux/time_types.h>
@@ -31,6 +32,11 @@
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452
 #endif
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+#define SEEK_DATA 3
+#define SEEK_HOLE 4
 #define FS_DT_CHR 2
 #define FS_DT_DIR 4
 #define FS_DT_REG 8
@@ -71,6 +77,8 @@ enum {
 };
 #define KF_F_IMAGE 1    /* KF_HOST: an image file; fstat is presented as the image's */
 #define KF_F_SYNTH 2    /* KF_HOST: a generated synthetic file */
+#define KF_F_BASED 4    /* KF_HOST with KF_F_IMAGE: a LS_ENT_IMAGE_FILE, a window of the
+                           image file (a dup of K.image_fd); see read_write.c */
 
 /* Shared by fds made with dup (like Linux's struct file); refcounted. */
 struct kofd {
@@ -78,7 +86,8 @@ struct kofd {
     unsigned char kind, flags;  /* KF_*, KF_F_* */
     int ent;                    /* image entry (-1: a virtual dir) or synthetic id */
     int arg;                    /* synthetic argument (an fd number) */
-    long pos;                   /* directory cursor: the d_off cookie to resume from */
+    long pos;                   /* directory cursor: the d_off cookie to resume from;
+                                   KF_F_BASED: the file position */
     char *path;                 /* guest path (stored after the struct), or NULL */
 };
 
@@ -100,6 +109,21 @@ int fd_host_open(long fd);      /* non-zero if host fd is open */
 /* Finishes an open: checks the new host fd, records its entry (kind 0: none).
  * Returns the fd or -errno (the host fd is closed on failure). */
 long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path);
+
+/* fs_based[fd] is non-zero while guest fd `fd` is a KF_F_BASED file: the
+ * hot calls (read, pread64, lseek, mmap, ...) test it first, without the
+ * lock, and pass everything else straight to the host.  NULL when the guest
+ * has no packed image; fs_based_len entries (the guest's fd range). */
+extern unsigned char *fs_based;
+extern long fs_based_len;
+static inline int fd_is_based(long fd)
+{
+    unsigned char *b = fs_based;
+    return b && (unsigned long)fd < (unsigned long)fs_based_len && b[fd];
+}
+/* For a KF_F_BASED fd: the image entry's window, with a reference to its
+ * entry in *op (the caller puts it).  -EBADF if fd is no longer based. */
+long fd_window(long fd, struct kofd **op, unsigned long *base, unsigned long *size);
 
 /* The guest's working directory (normalised absolute guest path). */
 void cwd_get(char *buf);        /* buf: LS_PATH_MAX bytes */
@@ -142,6 +166,9 @@ int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is L
 long img_stat(int ent, const char *path, struct stat *st);
 void img_fix_stat(int ent, struct stat *st);  /* present a host stat as the image's */
 long img_data_memfd(int ent, int cloexec);
+/* A new host fd (a dup of the image file, in the guest's range) for an
+ * LS_ENT_IMAGE_FILE entry; its bytes start at img_ent(ent)->data_off. */
+long img_file_fd(int ent, int cloexec);
 long img_perm(int ent, int mode);           /* access(2) check */
 
 /* One directory entry produced for getdents. */
@@ -227,6 +254,15 @@ long sys_dup2(int oldfd, int newfd);
 long sys_dup3(int oldfd, int newfd, int flags);
 long sys_fcntl(int fd, int cmd, long arg);
 long sys_lseek(int fd, long off, int whence);
+long sys_read(int fd, void *buf, size_t n);
+long sys_pread64(int fd, void *buf, size_t n, long off);
+long sys_readv(int fd, const struct iovec *iov, int cnt);
+long sys_preadv(int fd, const struct iovec *iov, int cnt, unsigned long lo, unsigned long hi);
+long sys_preadv2(int fd, const struct iovec *iov, int cnt, unsigned long lo, unsigned long hi,
+                 int flags);
+long sys_sendfile(int out, int in, long *offp, size_t count);
+long sys_copy_file_range(int in, long *offin, int out, long *offout, size_t len, unsigned flags);
+long sys_splice(int in, long *offin, int out, long *offout, size_t len, unsigned flags);
 long sys_fstat(int fd, struct stat *st);
 long sys_stat(const char *path, struct stat *st);
 long sys_lstat(const char *path, struct stat *st);

@@ -68,6 +68,12 @@ static unsigned long vdir_ino(const char *path)
     return 0x40000000UL | (h & 0xffffff);
 }
 
+static void set_mtime(const struct ls_fs_entry *e, struct stat *st)
+{
+    st->st_mtime = st->st_atime = st->st_ctime = e->mtime_ns / 1000000000UL;
+    st->st_mtime_nsec = st->st_atime_nsec = st->st_ctime_nsec = e->mtime_ns % 1000000000UL;
+}
+
 void img_fix_stat(int ent, struct stat *st)
 {
     const struct ls_fs_entry *e = img_ent(ent);
@@ -108,9 +114,11 @@ long img_stat(int ent, const char *path, struct stat *st)
         st->st_size = strlen(bi_str(e->target));
         return 0;
     case LS_ENT_DATA_FILE:
+    case LS_ENT_IMAGE_FILE:
         st->st_mode = S_IFREG | (e->mode & 07777);
         st->st_size = e->data_size;
         st->st_blocks = (e->data_size + 511) / 512;
+        set_mtime(e, st);
         return 0;
     case LS_ENT_HOST_FILE: {
         /* The host's size, blocks and times (Python checks .pyc against the
@@ -160,6 +168,13 @@ long img_data_memfd(int ent, int cloexec)
     char name[64];
     strlcpy(name, path_base(img_path(ent)), sizeof name);
     return fs_sealed_memfd(name, K.blk + e->data_off, e->data_size, cloexec, e->mode & 07777);
+}
+
+long img_file_fd(int ent, int cloexec)
+{
+    if (K.image_fd < 0)
+        return -EIO;
+    return hsys3(__NR_fcntl, K.image_fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
 }
 
 long img_perm(int ent, int mode)

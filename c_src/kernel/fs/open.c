@@ -5,6 +5,9 @@
  *   volume path   the host fd from openat2 beneath the mount root;
  *   image file    HOST_FILE: the host file at `target`, read-only;
  *                 DATA_FILE: a sealed memfd holding the bytes;
+ *                 IMAGE_FILE: a dup of the packed image's fd, marked
+ *                 KF_F_BASED (its bytes are a window of the image: see
+ *                 read_write.c); O_PATH gives a placeholder fd;
  *   image dir     a dup of the kernel's placeholder memfd, with a KF_IMAGE
  *                 entry (getdents, fstat, fchdir and the *at calls know it by that);
  *   synthetic     see synth_open.
@@ -49,6 +52,12 @@ static long open_image(struct fs_node *n, int flags)
     if (!(flags & O_PATH) && wants_write(flags))
         return -EROFS;
     long fd;
+    if (kind == LS_ENT_IMAGE_FILE) {
+        if (flags & O_PATH)
+            return fs_install(placeholder_dup(cloexec), KF_IMAGE, 0, ent, 0, n->path);
+        return fs_install(img_file_fd(ent, cloexec), KF_HOST, KF_F_IMAGE | KF_F_BASED, ent, 0,
+                          n->path);
+    }
     if (kind == LS_ENT_HOST_FILE) {
         int hf = O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_PATH | O_NOCTTY));
         fd = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(img_ent(ent)->target), hf, 0);
@@ -132,8 +141,9 @@ long sys_creat(const char *path, int mode)
 /* For the ELF loader: a regular file, following symlinks, O_RDONLY and
  * close-on-exec, in the guest's fd range, with no table entry (the caller
  * closes it with a host close).  Directories give EACCES, like execve. */
-long fs_open_exec(const char *guest_path)
+long fs_open_exec(const char *guest_path, unsigned long *base)
 {
+    *base = 0;
     struct fs_node *n = node_new();
     if (!n)
         return -ENOMEM;
@@ -152,6 +162,9 @@ long fs_open_exec(const char *guest_path)
                        O_RDONLY | O_CLOEXEC, 0);
         } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_DATA_FILE) {
             fd = img_data_memfd(n->o.ent, 1);
+        } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_IMAGE_FILE) {
+            fd = img_file_fd(n->o.ent, 1);
+            *base = img_ent(n->o.ent)->data_off;
         } else if (n->o.type == FO_SYNTH && synth_type(&n->o) == ST_FDHOST) {
             char hp[40];
             ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", n->o.arg);
@@ -166,12 +179,19 @@ long fs_open_exec(const char *guest_path)
     return fd;
 }
 
-/* Mount roots, the placeholder memfd for directory fds, and the cwd. */
+/* Mount roots, the placeholder memfd for directory fds, the based-fd
+ * marks (with a packed image), and the cwd. */
 int fs_init(void)
 {
     int r = vol_init();
     if (r < 0)
         return r;
+    if (K.image_fd >= 0) {
+        fs_based = kzalloc(K.nofile_limit);
+        if (!fs_based)
+            return -ENOMEM;
+        fs_based_len = K.nofile_limit;
+    }
     long fd = fs_sealed_memfd("libsubst-dir", 0, 0, 1, 0555);
     if (fd < 0)
         return fd;

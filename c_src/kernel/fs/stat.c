@@ -42,7 +42,9 @@ long stat_fd(long fd, struct stat *st)
         return -EBADF;
     struct kofd *o = fd_get(fd);
     long r;
-    if (!o || o->kind == KF_HOST) {
+    if (o && (o->flags & KF_F_BASED)) {
+        r = img_stat(o->ent, o->path ? o->path : "/", st);
+    } else if (!o || o->kind == KF_HOST) {
         r = hsys2(__NR_fstat, fd, (long)st);
         if (r == 0 && o && (o->flags & KF_F_IMAGE))
             img_fix_stat(o->ent, st);

@@ -111,14 +111,57 @@ static long brk_locked(unsigned long addr)
     return brk_cur;
 }
 
+/* A mapping of an image file that does not start on a page of the image (a
+ * small file): private anonymous memory holding a copy.  The image never
+ * changes, so a read-only MAP_SHARED mapping of it is the same as a copy. */
+static long mmap_copy(unsigned long addr, unsigned long len, long prot, long flags, long fd,
+                      unsigned long hoff, unsigned long avail)
+{
+    if ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE))
+        return -EACCES;             /* a shared writable map of a read-only fd */
+    long aflags = (flags & ~(MAP_TYPE | MAP_DENYWRITE | MAP_EXECUTABLE)) | MAP_PRIVATE |
+                  MAP_ANONYMOUS;
+    long r = hsys6(__NR_mmap, addr, len, prot | PROT_WRITE, aflags, -1, 0);
+    if (r < 0 && r > -4096)
+        return r;
+    if (mm_is_kernel_range(r, LS_PAGE_UP(len)))
+        kpanic("host placed a guest mapping over kernel memory at 0x%lx", r);
+    unsigned long want = avail < len ? avail : len, done = 0;
+    while (done < want) {
+        long n = hsys4(__NR_pread64, fd, r + done, want - done, hoff + done);
+        if (n <= 0) {
+            hsys2(__NR_munmap, r, len);
+            return n < 0 ? n : -EIO;
+        }
+        done += n;
+    }
+    if (!(prot & PROT_WRITE))
+        hsys3(__NR_mprotect, r, len, prot);
+    return r;
+}
+
 /* Implements mmap(2); differs from Linux in: MAP_FIXED over kernel memory
- * fails with ENOMEM.  File mappings at offset 0 are noted as guest objects
- * (ld.so maps each library so) for crash reports. */
+ * fails with ENOMEM; a file of a packed image maps the image's pages (no
+ * copy), so pages past the file's end but inside the mapping show the
+ * image's next bytes (zeros up to the next page, then the next file) where
+ * Linux would raise SIGBUS (a small image file is copied instead: see
+ * mmap_copy).  File mappings at offset 0 are noted as guest
+ * objects (ld.so maps each library so) for crash reports. */
 long sys_mmap(unsigned long addr, unsigned long len, long prot, long flags, long fd, long off)
 {
     if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && mm_is_kernel_range(addr, LS_PAGE_UP(len)))
         return -ENOMEM;
-    long r = hsys6(__NR_mmap, addr, len, prot, flags, fd, off);
+    long r;
+    if (!(flags & MAP_ANONYMOUS) && fs_fd_is_based(fd)) {
+        unsigned long hoff, avail;
+        r = fs_mmap_window(fd, off, &hoff, &avail);
+        if (r == 1)
+            return mmap_copy(addr, len, prot, flags, fd, hoff, avail);
+        if (r < 0)
+            return r;
+        off = hoff;
+    }
+    r = hsys6(__NR_mmap, addr, len, prot, flags, fd, off);
     if (r >= 0 || r < -4095) {
         if (!(flags & MAP_ANONYMOUS) && off == 0 && !(flags & MAP_FIXED)) {
             const char *path = fs_fd_path(fd);

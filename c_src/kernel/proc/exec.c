@@ -16,9 +16,10 @@ struct loaded {
     char interp[LS_PATH_MAX];
 };
 
-static long read_at(int fd, void *buf, size_t n, long off)
+/* The file's bytes start at `base` of host fd `fd` (a packed image's file). */
+static long read_at(int fd, unsigned long base, void *buf, size_t n, long off)
 {
-    long r = hsys4(__NR_pread64, fd, (long)buf, n, off);
+    long r = hsys4(__NR_pread64, fd, (long)buf, n, base + off);
     return r < 0 ? r : (unsigned long)r == n ? 0 : -ENOEXEC;
 }
 
@@ -27,8 +28,8 @@ static int is_err(long p)
     return p < 0 && p > -4096;
 }
 
-static long map_segments(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph, struct loaded *l,
-                         unsigned long hint)
+static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
+                         struct loaded *l, unsigned long hint)
 {
     unsigned long lo = ~0UL, hi = 0;
     for (int i = 0; i < eh->e_phnum; i++) {
@@ -67,7 +68,7 @@ static long map_segments(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph, str
         unsigned long mem_end = bias + p->p_vaddr + p->p_memsz;
         if (p->p_filesz) {
             long m = hsys6(__NR_mmap, start, LS_PAGE_UP(skew + p->p_filesz), prot,
-                           MAP_PRIVATE | MAP_FIXED, fd, p->p_offset - skew);
+                           MAP_PRIVATE | MAP_FIXED, fd, base + p->p_offset - skew);
             if (is_err(m))
                 return m;
         }
@@ -104,18 +105,19 @@ static long map_segments(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph, str
 
 static long load_elf(const char *path, struct loaded *l, unsigned long hint)
 {
-    long fd = fs_open_exec(path);
+    unsigned long base;
+    long fd = fs_open_exec(path, &base);
     if (fd < 0)
         return fd;
     Elf64_Ehdr eh;
     Elf64_Phdr ph[64];
-    long r = read_at(fd, &eh, sizeof eh, 0);
+    long r = read_at(fd, base, &eh, sizeof eh, 0);
     if (r == 0 && (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
                    eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
                    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64))
         r = -ENOEXEC;
     if (r == 0)
-        r = read_at(fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff);
+        r = read_at(fd, base, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff);
     l->interp[0] = 0;
     for (int i = 0; r == 0 && i < eh.e_phnum; i++) {
         if (ph[i].p_type != PT_INTERP)
@@ -123,11 +125,11 @@ static long load_elf(const char *path, struct loaded *l, unsigned long hint)
         if (ph[i].p_filesz < 2 || ph[i].p_filesz >= sizeof l->interp)
             r = -ENOEXEC;
         else
-            r = read_at(fd, l->interp, ph[i].p_filesz, ph[i].p_offset);
+            r = read_at(fd, base, l->interp, ph[i].p_filesz, ph[i].p_offset);
         l->interp[ph[i].p_filesz < sizeof l->interp ? ph[i].p_filesz : 0] = 0;
     }
     if (r == 0)
-        r = map_segments(fd, &eh, ph, l, hint);
+        r = map_segments(fd, base, &eh, ph, l, hint);
     if (r == 0)
         mm_note_object(l->start, l->end, path);
     hsys1(__NR_close, fd);

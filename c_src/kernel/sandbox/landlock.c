@@ -93,6 +93,13 @@ long sandbox_landlock(void)
     for (unsigned i = 0; i < LS_ARRAY_SIZE(devices); i++)
         allow(rs, devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                                   (1ULL << 15), 0);
+    extern int ls_self_fd;
+    if (ls_self_fd >= 0) {            /* execve boots this kernel again */
+        struct landlock_path_beneath_attr pb = {
+            .allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE | FS_EXEC) & handled,
+            .parent_fd = ls_self_fd};
+        hsys4(__NR_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
+    }
     char self[32];
     ksnprintf(self, sizeof self, "/proc/%ld", hsys0(__NR_getpid));
     allow(rs, self, FS_READ, 1);                 /* this process's own entries, threads too */

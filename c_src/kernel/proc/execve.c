@@ -1,0 +1,240 @@
+/*
+ * execve: the guest kernel boots again on another program of the guest's
+ * file system.  It writes a new boot-info block — the old one with the new
+ * argv, environment, program and working directory appended — and has the
+ * host execve the kernel binary itself on it, so the new program gets a
+ * fresh address space, its own ld.so and substituted libraries, exactly as
+ * at the first boot.  What a process keeps across execve on Linux it keeps
+ * here: its fds (close-on-exec honoured by the host), pid, the sandbox (the
+ * seccomp filter and Landlock domain are inherited; the new kernel does not
+ * install them again).  Differs from Linux in: fds lose their guest paths
+ * (the new kernel sees them as host objects).
+ */
+#include "kernel.h"
+#include "fs/fs.h"
+
+#define MAX_ARGS 4096
+#define SCRIPT_DEPTH 4
+
+int ls_self_fd = -1;                 /* O_PATH fd of the kernel binary, opened at boot */
+
+struct blob {
+    char *buf;
+    size_t len, cap;
+};
+
+static long put(struct blob *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        char *nb = kmalloc(cap);
+        if (!nb)
+            return -ENOMEM;
+        memcpy(nb, b->buf, b->len);
+        kfree(b->buf);
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static long put_str(struct blob *b, const char *s, uint32_t *off)
+{
+    *off = b->len;
+    return put(b, s, strlen(s) + 1);
+}
+
+/* "#!interp [arg]" of a script, Linux's binfmt_script rules; 1 if found. */
+static int read_shebang(const char *path, char *interp, char *arg)
+{
+    unsigned long base = 0;
+    long fd = fs_open_exec(path, &base);
+    if (fd < 0)
+        return fd;
+    char line[256];
+    long n = hsys4(__NR_pread64, fd, (long)line, sizeof line - 1, base);
+    hsys1(__NR_close, fd);
+    if (n < 2 || line[0] != '#' || line[1] != '!')
+        return 0;
+    line[n] = 0;
+    char *p = line + 2, *e = strchr(p, '\n');
+    if (e)
+        *e = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *q = p;
+    while (*q && *q != ' ' && *q != '\t')
+        q++;
+    char *a = q;
+    while (*a == ' ' || *a == '\t')
+        a++;
+    *q = 0;
+    if (!*p)
+        return -ENOEXEC;
+    strlcpy(interp, p, LS_PATH_MAX);
+    char *t = a + strlen(a);
+    while (t > a && (t[-1] == ' ' || t[-1] == '\t'))
+        *--t = 0;
+    strlcpy(arg, a, 256);
+    return 1;
+}
+
+/* Clears close-on-exec on a kernel fd the next kernel takes over; -1 stays -1. */
+static int hand_over(int fd)
+{
+    if (fd >= 0)
+        hsys3(__NR_fcntl, fd, F_SETFD, 0);
+    return fd;
+}
+
+static void take_back(int fd)
+{
+    if (fd >= 0)
+        hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+}
+
+long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags);
+
+/* Implements execve(2). */
+long sys_execve(const char *path, char *const argv[], char *const envp[])
+{
+    return sys_execveat(AT_FDCWD, path, argv, envp, 0);
+}
+
+/* Implements execveat(2); differs from Linux in: only AT_FDCWD or absolute
+ * paths (dirfd-relative programs: ENOSYS), no AT_EMPTY_PATH. */
+long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags)
+{
+    if (!path || !argv)
+        return -EFAULT;
+    if ((dirfd != AT_FDCWD && path[0] != '/') || (flags & AT_EMPTY_PATH))
+        return -ENOSYS;
+    if (ls_self_fd < 0)
+        return -ENOSYS;
+    int argc = 0, envc = 0;
+    while (argc < MAX_ARGS && argv[argc])
+        argc++;
+    while (envp && envc < MAX_ARGS && envp[envc])
+        envc++;
+    if (argc == MAX_ARGS || envc == MAX_ARGS)
+        return -E2BIG;
+    char *prog = kmalloc(LS_PATH_MAX), *cwd = kmalloc(LS_PATH_MAX);
+    char *interp[SCRIPT_DEPTH], *arg[SCRIPT_DEPTH];
+    /* room for argv plus, per script level, interpreter, argument and script */
+    const char **args = kmalloc((argc + 3 * SCRIPT_DEPTH + 1) * sizeof(char *));
+    uint32_t *offs = kmalloc((argc + 3 * SCRIPT_DEPTH + envc + 1) * sizeof(uint32_t));
+    struct blob b = {0};
+    int levels = 0;
+    long r = -ENOMEM;
+    if (!prog || !cwd || !args || !offs)
+        goto out;
+    cwd_get(cwd);
+    if (path[0] == '/')
+        strlcpy(prog, path, LS_PATH_MAX);
+    else
+        ksnprintf(prog, LS_PATH_MAX, "%s/%s", strcmp(cwd, "/") ? cwd : "", path);
+    int nargs = argc;
+    for (int i = 0; i < argc; i++)
+        args[i] = argv[i];
+
+    /* The program must be in the guest's file system.  A script becomes
+     * "interp [arg] script args[1:]", as Linux's binfmt_script does. */
+    const char *shown = path;
+    for (;;) {
+        unsigned long base = 0;
+        long fd = fs_open_exec(prog, &base);
+        if (fd < 0) {
+            r = fd;
+            goto out;
+        }
+        hsys1(__NR_close, fd);
+        if (levels == SCRIPT_DEPTH) {
+            r = -ELOOP;
+            goto out;
+        }
+        interp[levels] = kmalloc(LS_PATH_MAX);
+        arg[levels] = kmalloc(256);
+        levels++;
+        if (!interp[levels - 1] || !arg[levels - 1])
+            goto out;
+        r = read_shebang(prog, interp[levels - 1], arg[levels - 1]);
+        if (r < 0)
+            goto out;
+        if (r == 0)
+            break;
+        int extra = arg[levels - 1][0] ? 3 : 2;
+        memmove(args + extra, args + 1, (nargs - (nargs ? 1 : 0)) * sizeof(char *));
+        nargs = (nargs ? nargs - 1 : 0) + extra;
+        args[0] = interp[levels - 1];
+        if (extra == 3)
+            args[1] = arg[levels - 1];
+        args[extra - 1] = shown;
+        shown = interp[levels - 1];
+        strlcpy(prog, interp[levels - 1], LS_PATH_MAX);
+    }
+
+    /* The old block stays as it is (entries, mounts, data keep their
+     * offsets); the new strings and argv/envp arrays follow it. */
+    const struct ls_bootinfo *old = K.bi;
+    struct ls_bootinfo h = *old;
+    if ((r = put(&b, old, old->size)) < 0)
+        goto out;
+    int k = 0;
+    for (int i = 0; i < nargs; i++)
+        if ((r = put_str(&b, args[i], &offs[k++])) < 0)
+            goto out;
+    for (int i = 0; i < envc; i++)
+        if ((r = put_str(&b, envp[i], &offs[k++])) < 0)
+            goto out;
+    if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, path, &h.execfn)) < 0 ||
+        (r = put_str(&b, cwd, &h.cwd)) < 0)
+        goto out;
+    while (b.len & 3)
+        if ((r = put(&b, "", 1)) < 0)
+            goto out;
+    h.argc = nargs;
+    h.argv_off = b.len;
+    if ((r = put(&b, offs, nargs * sizeof(uint32_t))) < 0)
+        goto out;
+    h.envc = envc;
+    h.envp_off = b.len;
+    if ((r = put(&b, offs + nargs, envc * sizeof(uint32_t))) < 0)
+        goto out;
+    h.size = b.len;
+    h.flags |= LS_BOOT_EXECED;
+    h.trace_fd = hand_over(K.trace_fd);
+    h.report_fd = hand_over(K.report_fd);
+    h.image_fd = hand_over(K.image_fd);
+    memcpy(b.buf, &h, sizeof h);
+
+    long mfd = hsys2(__NR_memfd_create, (long)"libsubst-bootinfo", 0);
+    r = mfd;
+    if (mfd >= 0 && (r = kwrite_all(mfd, b.buf, b.len)) >= 0) {
+        char num[24];
+        ksnprintf(num, sizeof num, "%ld", mfd);
+        const char *kargv[] = {"libsubst-kernel", num, 0};
+        const char *kenvp[] = {0};
+        /* Files of a packed image are windows of the image file: the next
+         * program must not inherit a bare dup of the whole image. */
+        if ((r = fs_unbase_for_exec()) >= 0)
+            r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
+    }
+    if (mfd >= 0)
+        hsys1(__NR_close, mfd);
+    take_back(K.trace_fd);
+    take_back(K.report_fd);
+    take_back(K.image_fd);
+out:
+    for (int i = 0; i < levels; i++) {
+        kfree(interp[i]);
+        kfree(arg[i]);
+    }
+    kfree(b.buf);
+    kfree(args);
+    kfree(offs);
+    kfree(prog);
+    kfree(cwd);
+    return r;
+}

@@ -1,0 +1,85 @@
+"""``libsubst inspect IMAGE``: what a packed image holds, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import ImageError
+from .lsi import Image
+
+
+def describe(image: Image) -> dict:
+    """Everything inspect shows, as plain data: the header, the manifest, the
+    verification result, and the size against the files it holds."""
+    try:
+        image.verify()
+        verified, problem = True, None
+    except ImageError as e:
+        verified, problem = False, str(e)
+    content = image.content_size()
+    return {"path": image.path, "size": image.size, "content_size": content,
+            "size_ratio": round(image.size / content, 4) if content else None,
+            "verified": verified, "problem": problem,
+            "header": image.header, "manifest": image.manifest}
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def render(path: str, as_json: bool = False) -> str:
+    with Image.open(path) as image:
+        d = describe(image)
+    if as_json:
+        return json.dumps(d, indent=2, sort_keys=True) + "\n"
+    m = d["manifest"]
+    files = m["files"]
+    regular = [f for f in files if f["kind"] == "file"]
+    distinct = {f["sha256"] for f in regular}
+    lines = [
+        f"{path}: libsubst image, format {d['header']['format']}, {_human(d['size'])} "
+        f"({d['size']} bytes, {d['size_ratio']:.3f}x the {_human(d['content_size'])} it holds)"
+        if d["size_ratio"] else f"{path}: libsubst image, format {d['header']['format']}",
+        f"verified:  {'yes, every sha256 matches' if d['verified'] else 'NO: ' + d['problem']}",
+        f"program:   {m['exe']}",
+        f"argv:      {' '.join(m['argv'])}  (run's ARGS replace those after the first "
+        f"{m['keep_argc']})",
+        f"env:       {' '.join(m['env'])}",
+        f"workdir:   {m['cwd']}",
+        f"network:   {m['net']}",
+        "volumes:   " + (", ".join(f"{v['path']} ({'ro' if v['readonly'] else 'rw'})"
+                                   for v in m["volumes"]) or "none"),
+        f"kernel:    build-id {m['kernel']['build_id']}, {m['kernel']['size']} bytes, "
+        f"sha256 {m['kernel']['sha256'][:16]}...",
+        f"libsubst:  {m['libsubst']['version']}",
+        f"files:     {len(regular)} files ({len(distinct)} distinct contents), "
+        f"{sum(1 for f in files if f['kind'] == 'dir')} directories, "
+        f"{sum(1 for f in files if f['kind'] == 'symlink')} symlinks",
+    ]
+    sub = m["substitution"]
+    lines.append("substitution: " + ("on" if sub["enabled"] else "off (--no-subst)"))
+    for obj, s in sub["objects"].items():
+        if s.get("error"):
+            what = f"not rewritten: {s['error']}"
+        elif s.get("sites"):
+            what = (f"{s['sites']} syscall sites, {s['rewritten']} rewritten to fastcalls, "
+                    f"{s['left']} left to the trap path")
+            if s.get("by_reason"):
+                what += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(s["by_reason"].items())) + ")"
+        else:
+            what = "no syscall sites"
+        lines.append(f"  {obj}: {what}")
+    lines.append("")
+    lines.append(f"{'MODE':>6} {'SIZE':>10}  PATH")
+    for f in files:
+        if f["kind"] == "dir":
+            lines.append(f"{f['mode']:>6o} {'-':>10}  {f['path'].rstrip('/')}/")
+        elif f["kind"] == "symlink":
+            lines.append(f"{'link':>6} {'-':>10}  {f['path']} -> {f['target']}")
+        else:
+            lines.append(f"{f['mode']:>6o} {f['size']:>10}  {f['path']}")
+    return "\n".join(lines) + "\n"
