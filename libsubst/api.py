@@ -21,7 +21,7 @@ from .errors import LibsubstError, ProgramNotFound, VolumeError
 from .image import rootfs
 from .image.tree import Tree
 from .monitor.bootinfo import BootSpec, Mount
-from .monitor.guest import Completed, run_spec
+from .monitor.guest import Completed, Limits, run_spec
 
 if TYPE_CHECKING:
     from .image.lsi import Image
@@ -163,7 +163,8 @@ def _added_program(tree: Tree, spec: str, env) -> list[str]:
 def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, *,
         trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
         volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
-        workdir: str | None = None, net: str | None = None, **kw) -> Completed:
+        workdir: str | None = None, net: str | None = None, memory: int | None = None,
+        cpus: int | None = None, **kw) -> Completed:
     """Run a program or a packed image as a unikernel and wait for it.
 
     ``target`` is a program (a name looked up on PATH, or a path), an
@@ -181,7 +182,10 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
     file's sha256 is checked before the guest starts.
 
     ``stdin``/``stdout``/``stderr`` are as subprocess takes them; ``trace``
-    is a file path or an fd for the syscall trace."""
+    is a file path or an fd for the syscall trace.  ``memory`` (bytes of
+    address space: past it the guest gets ENOMEM) and ``cpus`` (how many of
+    the host's CPUs) limit the guest process."""
+    limits = Limits(memory, cpus)
     from .image.lsi import Image, is_image
 
     if isinstance(target, Image) or is_image(target):
@@ -190,22 +194,24 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
                                 "image (its files are fixed when it is packed)")
         if isinstance(target, Image):
             return _run_image(target, args, trace=trace, stdin=stdin, stdout=stdout,
-                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net)
+                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
+                              limits=limits)
         with Image.open(target) as image:
             return _run_image(image, args, trace=trace, stdin=stdin, stdout=stdout,
-                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net)
+                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
+                              limits=limits)
     spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
                    workdir=workdir, net=net or "host", **kw)
-    return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr)
+    return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits)
 
 
-def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net):
+def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits):
     image.verify()
     spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
     kernel, kfd, tmp = image.kernel_executable()
     try:
         return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
-                        kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else ())
+                        kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else (), limits=limits)
     finally:
         if kfd >= 0:
             os.close(kfd)

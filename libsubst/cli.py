@@ -42,12 +42,17 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
 @click.option("--no-subst", is_flag=True,
               help="Do not substitute glibc: every syscall takes the trap path.")
 @click.option("--add", "adds", multiple=True, metavar="HOST[:GUEST]", help=_ADD_HELP)
+@click.option("--memory", metavar="SIZE",
+              help="Address space the guest may use (512M, 2G): past it, ENOMEM.")
+@click.option("--cpus", type=click.IntRange(min=1), metavar="N",
+              help="Run the guest on N of the host's CPUs.")
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
 @click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
               help="Write the syscall trace to a file.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, trace, trace_file, program, args):
+def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, trace, trace_file,
+        program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -59,21 +64,23 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, trace, trace_file, 
     from . import api
     from .errors import LibsubstError
     from .image.lsi import is_image
+    from .monitor.guest import parse_size
 
     dest = trace_file if trace_file else (2 if trace else None)
+    limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus}
     if is_image(program):
         for flag, given in (("--no-subst", no_subst), ("--add", adds)):
             if given:
                 raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
                                     "fixed when it is packed)")
         done = api.run(program, list(args) if args else None, env=_env_pairs(envs),
-                       volumes=volumes, workdir=workdir, net=net, trace=dest)
+                       volumes=volumes, workdir=workdir, net=net, trace=dest, **limits)
         sys.exit(done.returncode)
     env = dict(os.environ)
     env.update(_env_pairs(envs))
     done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
                    mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
-                   trace=dest)
+                   trace=dest, **limits)
     sys.exit(done.returncode)
 
 

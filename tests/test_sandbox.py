@@ -339,3 +339,14 @@ def test_runs_as_an_unprivileged_user(net):
 
     if net == "none":
         assert names.strip() == "['lo']"
+
+
+def test_memory_and_cpu_limits(tmp_path):
+    code = ("import os\ntry:\n    b = bytearray(300 << 20)\n    print('allocated')\n"
+            "except MemoryError:\n    print('MemoryError')\nprint(len(os.sched_getaffinity(0)))\n")
+    limited = run_guest(["--memory", "128M", "--cpus", "1", "/usr/bin/python3", "-c", code], tmp_path)
+    assert limited.stdout == b"MemoryError\n1\n", limited.stderr
+    free = run_guest(["/usr/bin/python3", "-c", code], tmp_path)
+    assert free.stdout == f"allocated\n{len(os.sched_getaffinity(0))}\n".encode()
+    bad = run_guest(["--memory", "lots", "true"], tmp_path)
+    assert bad.returncode == 2 and bad.stderr == b"libsubst: --memory 'lots': expected a size such as 512M or 2G\n"

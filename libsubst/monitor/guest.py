@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -14,23 +15,49 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 
-from ..errors import BuildError
+from ..errors import BuildError, LibsubstError
 from . import bootinfo, report
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int):
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of the guest process, applied before its kernel runs."""
+
+    memory: int | None = None      # bytes of address space: past it the guest's mmap gets ENOMEM
+    cpus: int | None = None        # how many of the host's allowed CPUs it may run on
+
+
+def parse_size(text: str) -> int:
+    """'512M', '2G', '65536' -> bytes (K, M, G, T: powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = int(float(num) * units[unit])
+    except ValueError:
+        raise LibsubstError(f"--memory {text!r}: expected a size such as 512M or 2G") from None
+    if value < (16 << 20):
+        raise LibsubstError(f"--memory {text}: the guest needs at least 16M")
+    return value
+
+
+def _child_setup(parent: int, limits: Limits):
     """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
     so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
-    leaves no orphaned guest behind."""
+    leaves no orphaned guest behind; and the limits take effect."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def hook():
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # the monitor died before the prctl
             os.kill(os.getpid(), signal.SIGKILL)
+        if limits.memory:
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
+        if limits.cpus:
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:limits.cpus])
     return hook
 
 
@@ -53,11 +80,12 @@ class Completed:
 
 def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
              stdin=None, stdout=None, stderr=None, kernel: str | None = None,
-             pass_fds: tuple[int, ...] = ()) -> Completed:
+             pass_fds: tuple[int, ...] = (), limits: Limits = Limits()) -> Completed:
     """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, or
     None for no trace; the ENOSYS summary goes to the trace too.  ``kernel``
     is the guest kernel to exec (default: the installed one); ``pass_fds``
-    are more fds it inherits (``spec.image_fd`` is always passed)."""
+    are more fds it inherits (``spec.image_fd`` is always passed); ``limits``
+    bound its memory and CPUs."""
     kernel = kernel or kernel_path()
     trace_fd, own_trace = -1, False
     if isinstance(trace, str):
@@ -72,7 +100,7 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
         passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
                                 stdin=stdin, stdout=stdout, stderr=stderr,
-                                preexec_fn=_die_with_parent(os.getpid()))
+                                preexec_fn=_child_setup(os.getpid(), limits))
         os.close(rep_w)
         rep_w = -1
         old = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in FORWARDED}
