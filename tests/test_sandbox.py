@@ -73,14 +73,14 @@ def test_pinned_arguments():
     assert bpf_run(nr("prctl"), (hostcalls.PR_SET_SYSCALL_USER_DISPATCH, 0)) == eperm
     assert bpf_run(nr("prctl"), (hostcalls.PR_SET_NAME, 0)) == seccomp.RET_ALLOW
     assert bpf_run(nr("prctl"), (22, 2)) == eperm            # PR_SET_SECCOMP
-    # Signals and memory reads only for the guest itself.
-    assert bpf_run(nr("kill"), (4242, 9), pid=4242) == seccomp.RET_ALLOW
-    assert bpf_run(nr("kill"), (1, 9), pid=4242) == eperm
-    assert bpf_run(nr("tgkill"), (1, 1, 9), pid=4242) == eperm
+    # Memory reads only of the guest itself (signals: Landlock's scope).
+    assert bpf_run(nr("process_vm_readv"), (4242,), pid=4242) == seccomp.RET_ALLOW
     assert bpf_run(nr("process_vm_readv"), (1,), pid=4242) == eperm
-    # Threads, not processes.
+    # Threads and processes, never new namespaces.
     assert bpf_run(nr("clone"), (0x3D0F00,)) == seccomp.RET_ALLOW
-    assert bpf_run(nr("clone"), (17,)) == eperm               # fork-like: SIGCHLD only
+    assert bpf_run(nr("clone"), (17,)) == seccomp.RET_ALLOW          # fork: SIGCHLD
+    assert bpf_run(nr("clone"), (0x10000000 | 17,)) == eperm          # CLONE_NEWUSER
+    assert bpf_run(nr("clone"), (0x40000000 | 17,)) == eperm          # CLONE_NEWNET
     assert bpf_run(nr("arch_prctl"), (hostcalls.ARCH_SET_FS,)) == seccomp.RET_ALLOW
     assert bpf_run(nr("arch_prctl"), (0x3001,)) == eperm
 
@@ -136,8 +136,8 @@ def test_escape_attempts_are_refused(tmp_path):
         assert lines[name] == "Function not implemented", (name, lines[name])
     # The kernel refuses to let the guest turn the trap path off.
     assert lines["prctl SUD off"] == "Operation not permitted"
-    # kill(1, 0) is passed to the host, where the allow-list pins it to the
-    # guest's own pid: EPERM from seccomp.
+    # kill(1, 0) is passed to the host, where Landlock's signal scope refuses
+    # a process outside the guest's domain: EPERM.
     assert lines["kill init"] == "Operation not permitted"
 
 

@@ -51,6 +51,9 @@ PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON = 59, 1
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM = 0x1011, 0x1021, 0x1022, 0x1023
 CLONE_THREAD = 0x00010000
+# CLONE_NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+CLONE_NEW_ANY = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | \
+    0x10000000 | 0x20000000 | 0x40000000
 
 # What the kernel calls for itself, beyond what it passes through for the guest.
 KERNEL_OWN: tuple[HostCall, ...] = (
@@ -98,19 +101,20 @@ KERNEL_OWN: tuple[HostCall, ...] = (
                 PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE,
                 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA)),
     )),
-    HostCall("clone", "guest threads (CLONE_THREAD) only", (
-        Pin(0, (CLONE_THREAD,), mask=CLONE_THREAD, comment="no new processes"),)),
-    HostCall("clone3", "guest threads (its flags are in memory: the kernel checks them)"),
+    HostCall("clone", "guest threads and processes, never new namespaces", (
+        Pin(0, (0,), mask=CLONE_NEW_ANY, comment="no CLONE_NEW* flag"),)),
+    HostCall("clone3", "guest threads and processes (its flags are in memory: the kernel"
+                       " copies them)"),
     HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
     HostCall("execveat", "the guest's execve boots the kernel binary again, by its fd"
                          " (Landlock lets it execute nothing else)"),
     HostCall("set_tid_address", "the guest's clear-child-tid address (glibc's thread exit)"),
     HostCall("getpid", "identity, cached"), HostCall("getppid", "identity, cached"),
     HostCall("gettid", "thread identity"),
-    HostCall("tgkill", "crash reports re-raise; dead-thread checks; the guest's own threads", (
-        Pin(0, (SELF,), comment="threads of this process only"),)),
-    HostCall("kill", "crash reports re-raise the signal; the guest signalling itself", (
-        Pin(0, (SELF, 0), comment="itself or its own process group"),)),
+    # Signals to processes outside the guest are refused by Landlock's signal
+    # scope (ABI 6): a pin on the pid would also refuse the guest's children.
+    HostCall("tgkill", "crash reports re-raise; dead-thread checks; the guest's threads"),
+    HostCall("kill", "crash reports re-raise the signal; the guest's processes"),
     HostCall("process_vm_readv", "crash reports read guest memory without faulting", (
         Pin(0, (SELF,), comment="its own memory only"),)),
     HostCall("uname", "uname(2), with the image's hostname"),
@@ -130,8 +134,6 @@ KERNEL_OWN: tuple[HostCall, ...] = (
 
 # The guest's passed-through calls whose arguments must be pinned too.
 GUEST_PINS: dict[str, tuple[Pin, ...]] = {
-    "kill": next(h.pins for h in KERNEL_OWN if h.name == "kill"),
-    "tgkill": next(h.pins for h in KERNEL_OWN if h.name == "tgkill"),
     "prlimit64": next(h.pins for h in KERNEL_OWN if h.name == "prlimit64"),
 }
 # Passed through for the guest, but never to the host unpinned: a guest

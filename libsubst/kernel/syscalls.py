@@ -157,7 +157,8 @@ LEVELS: dict[str, str] = {
     "brk": KERNEL,
     # processes
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
-    "execve": KERNEL, "execveat": KERNEL,
+    "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,
+    "wait4": HOST, "waitid": HOST,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
     "getpid": KERNEL, "getppid": KERNEL,
     # Unix socket addresses are paths of the guest's file system
@@ -168,9 +169,6 @@ LEVELS: dict[str, str] = {
     "rt_sigaction": KERNEL, "rt_sigprocmask": KERNEL, "rt_sigreturn": KERNEL,
     "sigaltstack": KERNEL,
     "rt_sigpending": HOST, "rt_sigsuspend": HOST,
-    # New processes (fork, vfork, wait4; clone without
-    # CLONE_THREAD) are 'enosys' until the guest kernel can re-arm itself in
-    # a child process (the processes issue).
 }
 
 # ==========================================================================

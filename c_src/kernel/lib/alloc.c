@@ -92,3 +92,9 @@ char *kstrdup(const char *s)
         memcpy(d, s, n);
     return d;
 }
+
+/* In a forked child: the lock may have been held by a thread that the child does not have. */
+void kmalloc_after_fork(void)
+{
+    heap_lock = 0;
+}

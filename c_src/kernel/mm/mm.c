@@ -199,3 +199,8 @@ long sys_mremap(unsigned long old, unsigned long old_len, unsigned long new_len,
         return -EINVAL;
     return hsys5(__NR_mremap, old, old_len, new_len, flags, new_addr);
 }
+
+void mm_after_fork(void)
+{
+    mm_lock = 0;
+}

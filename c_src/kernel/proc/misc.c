@@ -23,9 +23,13 @@ long sys_exit_group(long status)
     ls_exit_group(status);
 }
 
-/* The guest's process identity, read once: the guest is one process today,
- * so its pid and its parent's are fixed for its life. */
+/* The process's identity, read once and again after a fork. */
 static long pid_cache, ppid_cache;
+
+void pid_after_fork(void)
+{
+    pid_cache = ppid_cache = 0;
+}
 
 /* Implements getpid(2); served from the kernel, no host call. */
 long sys_getpid(void)

@@ -115,24 +115,91 @@ static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, u
     return r;
 }
 
-/* Implements clone(2) for threads (CLONE_VM | CLONE_THREAD with a stack);
- * differs from Linux in: new processes are not supported yet (ENOSYS). */
-long sys_clone(unsigned long flags, unsigned long sp, int *ptid, int *ctid, unsigned long tls)
+void kmalloc_after_fork(void);
+void mm_after_fork(void);
+void pid_after_fork(void);
+void fs_fork_child(void);
+
+/* The child of a process clone: one thread, which was inside the kernel. */
+static void after_fork_child(struct ucontext *uc, unsigned long sp)
 {
-    if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD) || !sp)
-        return -ENOSYS;
-    return start_thread(__NR_clone, flags, sp, (long)ptid, (long)ctid, tls, sp);
+    kmalloc_after_fork();
+    mm_after_fork();
+    pid_after_fork();
+    fs_fork_child();
+    nthreads = 1;
+    free_threads = 0;            /* other threads' stacks: gone with the threads */
+    free_lock = 0;
+    kcur()->tid = hsys0(__NR_gettid);
+    kthread_enable_trap();
+    if (sp)
+        uc->uc_mcontext.rsp = sp;    /* the child continues on the stack it asked for */
 }
 
-/* Implements clone3(2) for threads, as clone. */
+/* A new process: a host fork of the whole guest.  The host clone is made
+ * without a stack, so the child returns through this very trap on a copy
+ * of the trap stack, then resumes the guest on the stack it asked for.
+ * CLONE_VM|CLONE_VFORK (vfork, posix_spawn) becomes a copy that the parent
+ * still waits for: the child must not share the parent's trap stack. */
+static long start_process(long nr, unsigned long flags, long a1, long a2, long a3, long a4,
+                          unsigned long sp)
+{
+    struct ucontext *uc = kcur_uc();
+    if (!uc)
+        return -ENOSYS;              /* clone sites are never rewritten: always a trap */
+    long r = hsys5(nr, flags, a1, a2, a3, a4);
+    if (r == 0)
+        after_fork_child(uc, sp);
+    return r;
+}
+
+/* Implements clone(2); differs from Linux in: CLONE_VM without
+ * CLONE_THREAD (vfork-style) gives the child a copy of the memory. */
+long sys_clone(unsigned long flags, unsigned long sp, int *ptid, int *ctid, unsigned long tls)
+{
+    if ((flags & CLONE_VM) && (flags & CLONE_THREAD) && sp)
+        return start_thread(__NR_clone, flags, sp, (long)ptid, (long)ctid, tls, sp);
+    if (flags & CLONE_THREAD)
+        return -EINVAL;
+    return start_process(__NR_clone, flags & ~(unsigned long)CLONE_VM, 0, (long)ptid,
+                         (long)ctid, tls, sp);
+}
+
+/* Implements fork(2). */
+long sys_fork(void)
+{
+    return start_process(__NR_clone, SIGCHLD, 0, 0, 0, 0, 0);
+}
+
+/* Implements vfork(2); differs from Linux in: the child has a copy of the
+ * memory (the parent still waits until it execs or exits). */
+long sys_vfork(void)
+{
+    return start_process(__NR_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0, 0);
+}
+
+/* Implements clone3(2), as clone. */
 long sys_clone3(struct clone_args *args, unsigned long size)
 {
     if (size < CLONE_ARGS_SIZE_VER0)
         return -EINVAL;
-    if (!(args->flags & CLONE_VM) || !(args->flags & CLONE_THREAD) || !args->stack ||
-        !args->stack_size)
+    unsigned long sp = args->stack ? args->stack + args->stack_size : 0;
+    if ((args->flags & CLONE_VM) && (args->flags & CLONE_THREAD) && sp)
+        return start_thread(__NR_clone3, (long)args, size, 0, 0, 0, sp);
+    if (args->flags & CLONE_THREAD)
+        return -EINVAL;
+    struct clone_args copy;
+    memset(&copy, 0, sizeof copy);
+    memcpy(&copy, args, size < sizeof copy ? size : sizeof copy);
+    copy.flags &= ~(unsigned long)CLONE_VM;
+    copy.stack = copy.stack_size = 0;
+    struct ucontext *uc = kcur_uc();
+    if (!uc)
         return -ENOSYS;
-    return start_thread(__NR_clone3, (long)args, size, 0, 0, 0, args->stack + args->stack_size);
+    long r = hsys2(__NR_clone3, (long)&copy, sizeof copy);
+    if (r == 0)
+        after_fork_child(uc, sp);
+    return r;
 }
 
 /* Implements exit(2): ends the calling thread; the last one ends the guest. */
