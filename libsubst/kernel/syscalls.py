@@ -158,7 +158,7 @@ LEVELS: dict[str, str] = {
     # processes
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,
-    "wait4": HOST, "waitid": HOST,
+    "wait4": HOST, "waitid": HOST, "pidfd_open": HOST, "pidfd_send_signal": HOST,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
     "getpid": KERNEL, "getppid": KERNEL,
     # Unix socket addresses are paths of the guest's file system
