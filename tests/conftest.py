@@ -1,8 +1,10 @@
 """Shared helpers: run a command natively and under libsubst, compare."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -22,6 +24,34 @@ def assert_same(native, guest):
     assert guest.stderr.decode(errors="replace") == native.stderr.decode(errors="replace")
     assert guest.stdout == native.stdout
     assert guest.returncode == native.returncode
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
+                          timeout=30).stdout.decode()
+
+
+def wait_for_port(port, proc, timeout=30, skip_status=None, skip_reason=""):
+    """Waits until something listens on port; fails if proc exits first
+    (skips the test instead when it exits with skip_status)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            if skip_status is not None and proc.returncode == skip_status:
+                pytest.skip(skip_reason)
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"port {port} never opened")
 
 
 @pytest.fixture

@@ -8,17 +8,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 import libsubst
-from conftest import LIBSUBST, assert_same, run_native
+from conftest import LIBSUBST, assert_same, free_port, redis_cli, run_native
+from conftest import wait_for_port as conftest_wait_for_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = struct.Struct("<8sIIQ" + "QQ32s" * 3)
@@ -225,30 +224,8 @@ def test_sqlite3_image(tmp_path, empty_cache):
     assert_same(native, guest)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def redis_cli(port, *args):
-    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
-                          timeout=30).stdout.decode()
-
-
-def wait_for_port(port, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            if proc.returncode == 77:
-                pytest.skip("cannot make a mount namespace here")
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"port {port} never opened")
+def wait_for_port(port, proc):
+    conftest_wait_for_port(port, proc, skip_status=77, skip_reason="cannot make a mount namespace here")
 
 
 def test_redis_image_from_a_deleted_copy_in_a_hidden_host(tmp_path, empty_cache):

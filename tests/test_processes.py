@@ -2,14 +2,10 @@
 shells, pipelines, python3's subprocess, find -exec and xargs, compared with
 native runs; redis's BGSAVE survives a restart."""
 
-import os
-import signal
-import subprocess
-
 import pytest
 
-from conftest import assert_same, run_guest, run_native
-from test_servers import free_port, redis_cli, server
+from conftest import assert_same, free_port, redis_cli, run_guest, run_native
+from test_servers import server
 
 ADD = ["--add", "/usr/bin/tr", "--add", "/usr/bin/wc", "--add", "/usr/bin/cat",
        "--add", "/usr/bin/echo", "--add", "/usr/bin/sort", "--add", "/usr/bin/seq"]

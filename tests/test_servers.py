@@ -7,33 +7,14 @@ import random
 import signal
 import socket
 import subprocess
-import time
 from contextlib import contextmanager
 
 import pytest
 
-from conftest import LIBSUBST, assert_same, run_guest, run_native
+from conftest import (LIBSUBST, assert_same, free_port, redis_cli, run_guest, run_native,
+                      wait_for_port)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"port {port} never opened")
 
 
 @contextmanager
@@ -51,11 +32,6 @@ def server(argv, port, cwd, guest=True, opts=()):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def redis_cli(port, *args):
-    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
-                          timeout=30).stdout.decode()
 
 
 def redis_argv(port):
