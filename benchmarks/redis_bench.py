@@ -2,7 +2,8 @@
 redis-benchmark's requests per second and p50/p99 latency for SET, GET,
 INCR, LPUSH and LRANGE_100 with 50 clients, unpipelined and with -P 16, and
 the ratio to native.  With gVisor's runsc installed, its ptrace platform is
-a third column.
+a third column; --sandbox-cost replaces it with libsubst without seccomp and
+Landlock, to show what the sandbox costs.
 
     python -m libsubst.benchmarks.redis_bench [--requests N] [--rounds R] [--json]
 
@@ -39,6 +40,9 @@ def start(kind: str, port: int, workdir: str) -> subprocess.Popen:
     cmd = {
         "native": server,
         "libsubst": [sys.executable, "-m", "libsubst", "run", *server],
+        # the same without seccomp and Landlock (not a CLI option: the API's)
+        "nopolicy": [sys.executable, "-c", "import sys, libsubst; sys.exit(libsubst.run("
+                     f"{server[0]!r}, {server[1:]!r}, policy=False).returncode)"],
         "gvisor": ["runsc", "--rootless", "--network=host", "--platform=ptrace", "do", *server],
     }[kind]
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -73,8 +77,9 @@ def bench(port: int, requests: int, pipeline: int) -> dict[str, dict[str, float]
                         "p99": float(r["p99_latency_ms"])} for r in rows}
 
 
-def measure(requests: int = 100000, rounds: int = 3) -> dict:
-    kinds = ["native", "libsubst"] + (["gvisor"] if shutil.which("runsc") else [])
+def measure(requests: int = 100000, rounds: int = 3, sandbox_cost: bool = False) -> dict:
+    kinds = ["native", "libsubst"] + (["nopolicy"] if sandbox_cost else []) + \
+        (["gvisor"] if shutil.which("runsc") and not sandbox_cost else [])
     samples: dict = {}
     with tempfile.TemporaryDirectory() as workdir:
         for pipeline in (1, 16):
@@ -114,8 +119,10 @@ def main(argv=None) -> None:
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sandbox-cost", action="store_true",
+                    help="add libsubst without seccomp and Landlock (instead of gVisor)")
     a = ap.parse_args(argv)
-    m = measure(a.requests, a.rounds)
+    m = measure(a.requests, a.rounds, a.sandbox_cost)
     print(json.dumps(m, indent=2) if a.json else table(m))
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
             volumes: Sequence[str | Mount] = (), workdir: str | None = None,
             mount_cwd: bool = True, subst: bool = True, net: str = "host",
-            add: Sequence[str] = (), for_image: bool = False) -> BootSpec:
+            add: Sequence[str] = (), for_image: bool = False, policy: bool = True) -> BootSpec:
     """The boot spec for running ``program`` with ``args``.
 
     ``env`` is the guest's whole environment (default: this process's);
@@ -42,6 +42,9 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     sites is replaced by its substitute (libsubst.uklibc), so its calls are
     fastcalls; without it every call takes the trap path.  ``add`` puts more
     host files or directories into the guest's root (``HOST[:GUEST]``).
+
+    ``policy=False`` boots without seccomp and Landlock: only the benchmarks
+    use it, to measure what the sandbox costs; the CLI has no such option.
 
     ``for_image`` lays the guest out for a packed image (libsubst.image.lsi):
     the program is looked up on this process's PATH; ``volumes`` only declare
@@ -133,7 +136,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
                     env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                     entries=entries, mounts=mounts, hostname=hostname,
                     uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch,
-                    objects=objects if subst else [])
+                    objects=objects if subst else [], policy=policy)
 
 
 def _added_program(tree: Tree, spec: str, env) -> list[str]:

@@ -238,9 +238,10 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     /* Host files the kernel may open (Landlock), the host calls it may make
      * (seccomp), then the trap: from here every syscall outside kernel text
      * traps into the kernel. */
-    if (!execed && (r = sandbox_landlock()) < 0 && r != -ENOSYS)
+    int policy = !execed && !(K.bi->flags & LS_BOOT_NO_POLICY);
+    if (policy && (r = sandbox_landlock()) < 0 && r != -ENOSYS)
         kpanic("cannot restrict host file access (Landlock): error %ld", -r);
-    if (!execed && (r = sandbox_seccomp()) < 0)
+    if (policy && (r = sandbox_seccomp()) < 0)
         kpanic("cannot install the seccomp filter: error %ld", -r);
     r = kthread_enable_trap();
     if (r < 0)

@@ -46,6 +46,7 @@ class BootSpec:
     trace_fd: int = -1
     report_fd: int = -1
     net: str = "host"             # "host": the host's network; "none": loopback only
+    policy: bool = True           # seccomp and Landlock; False only to measure their cost
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
@@ -90,7 +91,8 @@ def encode(spec: BootSpec) -> bytes:
     head.magic = lib.LS_BOOTINFO_MAGIC
     head.version = lib.LS_BOOTINFO_VERSION
     head.flags = (lib.LS_BOOT_TRACE if spec.trace_fd >= 0 else 0) | \
-        (lib.LS_BOOT_NET_NONE if spec.net == "none" else 0)
+        (lib.LS_BOOT_NET_NONE if spec.net == "none" else 0) | \
+        (0 if spec.policy else lib.LS_BOOT_NO_POLICY)
     head.trace_fd = spec.trace_fd
     head.report_fd = spec.report_fd
     head.uid, head.gid = spec.uid, spec.gid
