@@ -55,6 +55,9 @@ def render(path: str, as_json: bool = False) -> str:
                                    for v in m["volumes"]) or "none"),
         f"kernel:    build-id {m['kernel']['build_id']}, {m['kernel']['size']} bytes, "
         f"sha256 {m['kernel']['sha256'][:16]}...",
+        "sandbox:   " + (f"seccomp allow-list of {m['kernel']['seccomp']['allowed']} host calls "
+                         f"({m['kernel']['seccomp']['pinned']} pinned to their arguments), "
+                         "Landlock, no_new_privs" if "seccomp" in m["kernel"] else "unknown"),
         f"libsubst:  {m['libsubst']['version']}",
         f"files:     {len(regular)} files ({len(distinct)} distinct contents), "
         f"{sum(1 for f in files if f['kind'] == 'dir')} directories, "

@@ -163,7 +163,8 @@ class Image:
             "format": FORMAT_VERSION,
             "libsubst": {"version": _libsubst_version()},
             "kernel": {"build_id": build_id.hex() if build_id else None,
-                       "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel)},
+                       "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel),
+                       "seccomp": _seccomp_summary()},
             "exe": spec.exe,
             "execfn": spec.execfn,
             "argv": list(spec.argv),
@@ -491,6 +492,14 @@ class Image:
 
 
 # -- helpers ------------------------------------------------------------------------
+
+def _seccomp_summary() -> dict:
+    """The host-call allow-list compiled into the kernel being packed."""
+    from ..kernel import hostcalls
+
+    allowed = hostcalls.allowed()
+    return {"allowed": len(allowed), "pinned": sum(1 for h in allowed if h.pins)}
+
 
 def _libsubst_version() -> str:
     from importlib import metadata
