@@ -350,3 +350,20 @@ def test_memory_and_cpu_limits(tmp_path):
     assert free.stdout == f"allocated\n{len(os.sched_getaffinity(0))}\n".encode()
     bad = run_guest(["--memory", "lots", "true"], tmp_path)
     assert bad.returncode == 2 and bad.stderr == b"libsubst: --memory 'lots': expected a size such as 512M or 2G\n"
+
+
+def test_ipc_and_uts_namespaces_of_its_own(tmp_path):
+    from conftest import LIBSUBST
+
+    proc = subprocess.Popen([*LIBSUBST, "run", "/usr/bin/python3", "-c",
+                             "import time; print('up', flush=True); time.sleep(30)"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"up\n"
+        kids = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+        assert len(kids) == 1
+        for ns in ("ipc", "uts"):
+            assert os.readlink(f"/proc/{kids[0]}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    finally:
+        proc.kill()
+        proc.wait()

@@ -152,6 +152,19 @@ static long enter_user_namespace(void)
     return 0;
 }
 
+/* The guest's own IPC and UTS namespaces (its SysV IPC objects and host
+ * name are its own), where the host lets us make them without a user
+ * namespace: entering one only for these would show the guest the host's
+ * other users' files as nobody's. */
+static void isolate_ipc_uts(void)
+{
+    if (hsys1(__NR_unshare, CLONE_NEWIPC | CLONE_NEWUTS) == 0) {
+        const char *h = bi_str(K.bi->hostname);
+        if (*h)
+            hsys2(__NR_sethostname, (long)h, strlen(h));
+    }
+}
+
 static void isolate_network(void)
 {
     long r = hsys1(__NR_unshare, CLONE_NEWNET);
@@ -214,6 +227,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     int execed = K.bi->flags & LS_BOOT_EXECED;
     if ((K.bi->flags & LS_BOOT_NET_NONE) && !execed)
         isolate_network();
+    if (!execed)
+        isolate_ipc_uts();
     /* Where execve finds this kernel again: an fd, since a packed image's
      * kernel runs from a memfd that has no path. */
     ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));

@@ -144,6 +144,7 @@ GUEST_EXCLUDED = {"tkill": "names a thread by tid alone: tgkill covers glibc"}
 # Host calls the kernel makes only before the filter is installed.
 BOOT_ONLY = {"seccomp": "installs this filter", "unshare": "--net none, at boot",
              "getuid": "the user namespace's map, at boot", "getgid": "likewise",
+             "sethostname": "the UTS namespace's host name, at boot",
              "landlock_create_ruleset": "Landlock, at boot", "landlock_add_rule": "Landlock, at boot",
              "landlock_restrict_self": "Landlock, at boot"}
 
