@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     int fd = open("musl-out.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dprintf(fd, "written by musl, %d args\n", argc);
     close(fd);
-    printf("parent is %s\n", getppid() > 0 ? "there" : "missing");
+    printf("pid is %s\n", getpid() > 0 ? "there" : "missing");
     return 0;
 }
 """
@@ -93,7 +93,7 @@ def test_musl_program_is_substituted_too(tmp_path):
     assert "ld-musl" in subprocess.run(["readelf", "-l", exe], capture_output=True, text=True).stdout
     trace = tmp_path / "trace"
     guest = run_guest(["--trace-file", str(trace), str(exe), "x"], tmp_path)
-    assert guest.stdout == b"parent is there\n" and guest.returncode == 0, guest.stderr
+    assert guest.stdout == b"pid is there\n" and guest.returncode == 0, guest.stderr
     assert (tmp_path / "musl-out.txt").read_text() == "written by musl, 2 args\n"
     lines = trace.read_text().splitlines()
     assert any(l.startswith("fast open") and '"musl-out.txt", O_WRONLY|O_CREAT|O_TRUNC' in l

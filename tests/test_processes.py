@@ -4,6 +4,8 @@ native runs; redis's BGSAVE survives a restart."""
 
 import pytest
 
+import os
+
 from conftest import assert_same, free_port, redis_cli, run_guest, run_native
 from test_servers import server
 
@@ -90,3 +92,24 @@ def test_redis_bgsave_survives_a_restart(tmp_path):
     with server(argv(port), port, tmp_path, opts=["--volume", f"{data}:/data"]):
         assert redis_cli(port, "get", "key42") == "value42\n"
         assert redis_cli(port, "dbsize") == "50\n"
+
+
+def test_pids_are_the_guests_own(tmp_path):
+    """The guest is pid 1 of a pid namespace of its own: its pids are virtual,
+    host processes are not there to see or signal."""
+    code = ("import os, subprocess\n"
+            "print(os.getpid(), os.getppid())\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n    print('child', os.getpid(), os.getppid(), flush=True); os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "print('sh', subprocess.run(['sh', '-c', 'echo $$ $PPID'], capture_output=True, text=True).stdout.strip())\n"
+            f"try:\n    os.kill({os.getpid()}, 0)\nexcept ProcessLookupError:\n    print('host pid: no such process')\n"
+            "print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n")
+    r = run_guest(["--add", "/usr/bin/sh", "/usr/bin/python3", "-c", code], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "1 0"
+    assert lines[1] == "child 2 1"
+    assert lines[2] == "sh 3 1"
+    assert lines[3] == "host pid: no such process"
+    assert lines[4] == "[1]"

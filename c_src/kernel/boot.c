@@ -21,6 +21,7 @@ long sandbox_seccomp(void);
 long sandbox_landlock(void);
 extern int ls_self_fd;
 void signal_init(void);
+long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
 long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
 
@@ -165,6 +166,60 @@ static void isolate_ipc_uts(void)
     }
 }
 
+/* The relay: the process libsubst's monitor started stays outside the
+ * guest's pid namespace, passes on the signals the monitor sends and ends
+ * as the guest's first process ends. */
+static int relay_child;
+
+static void relay_forward(int sig, siginfo_t *si, void *ctx)
+{
+    hsys2(__NR_kill, relay_child, sig);
+}
+
+static void __attribute__((noreturn)) relay(long child)
+{
+    static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH};
+    relay_child = child;
+    for (unsigned i = 0; i < LS_ARRAY_SIZE(forwarded); i++)
+        trap_install(forwarded[i], relay_forward);
+    /* The terminal sends SIGINT and SIGQUIT to the guest itself. */
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    hsys4(__NR_rt_sigaction, SIGINT, (long)&ign, 0, sizeof(sigset_t));
+    hsys4(__NR_rt_sigaction, SIGQUIT, (long)&ign, 0, sizeof(sigset_t));
+    int status = 0;
+    long r;
+    while ((r = hsys4(__NR_wait4, child, (long)&status, 0, 0)) == -EINTR)
+        ;
+    if (r < 0 || (status & 0x7f) == 0)
+        hsys1(__NR_exit_group, r < 0 ? 125 : (status >> 8) & 0xff);
+    int sig = status & 0x7f;             /* killed: die by the same signal */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    hsys4(__NR_rt_sigaction, sig, (long)&dfl, 0, sizeof(sigset_t));
+    unsigned long unblock = 1UL << (sig - 1);
+    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, sizeof unblock);
+    hsys2(__NR_kill, hsys0(__NR_getpid), sig);
+    hsys1(__NR_exit_group, 128 + sig);
+    __builtin_unreachable();
+}
+
+/* Pids of the guest's own: it becomes pid 1 of a new pid namespace, where
+ * the host allows one without a user namespace (or --net none made one). */
+static void isolate_pids(void)
+{
+    if (hsys1(__NR_unshare, CLONE_NEWPID) < 0)
+        return;
+    long child = hsys5(__NR_clone, SIGCHLD, 0, 0, 0, 0);
+    if (child < 0)
+        kpanic("cannot start the guest's pid namespace: error %ld", -child);
+    if (child > 0)
+        relay(child);
+    hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void isolate_network(void)
 {
     long r = hsys1(__NR_unshare, CLONE_NEWNET);
@@ -227,8 +282,10 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     int execed = K.bi->flags & LS_BOOT_EXECED;
     if ((K.bi->flags & LS_BOOT_NET_NONE) && !execed)
         isolate_network();
-    if (!execed)
+    if (!execed) {
         isolate_ipc_uts();
+        isolate_pids();
+    }
     /* Where execve finds this kernel again: an fd, since a packed image's
      * kernel runs from a memfd that has no path. */
     ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));

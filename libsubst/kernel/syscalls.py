@@ -112,7 +112,7 @@ LEVELS: dict[str, str] = {
     "capset": HOST, "personality": HOST, "mlock": HOST, "munlock": HOST,
     "mlockall": HOST, "munlockall": HOST, "sched_rr_get_interval": HOST,
     # signals to processes and threads
-    "kill": HOST, "tkill": HOST, "tgkill": HOST,
+    "tkill": HOST,
     # sockets
     "socket": HOST, "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
@@ -160,7 +160,7 @@ LEVELS: dict[str, str] = {
     "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,
     "wait4": HOST, "waitid": HOST, "pidfd_open": HOST, "pidfd_send_signal": HOST,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
-    "getpid": KERNEL, "getppid": KERNEL,
+    "getpid": KERNEL, "getppid": KERNEL, "kill": KERNEL, "tgkill": KERNEL,
     # Unix socket addresses are paths of the guest's file system
     "connect": KERNEL, "bind": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,

@@ -137,7 +137,10 @@ static void line_stat(struct gbuf *g, char *s, size_t n)
         gput(g, s, n);
         return;
     }
-    gput(g, s, open + 1 - s);
+    /* The pid as the guest sees it (its pid namespace's), then its name. */
+    char pid[24];
+    ksnprintf(pid, sizeof pid, "%ld (", fs_pid());
+    gputs(g, pid);
     gputs(g, g->comm);
     gputs(g, close);
 }
@@ -147,6 +150,12 @@ static void line_status(struct gbuf *g, char *s, size_t n)
     char tmp[96];
     if (strncmp(s, "Name:", 5) == 0) {
         ksnprintf(tmp, sizeof tmp, "Name:\t%s\n", g->comm);
+        gputs(g, tmp);
+    } else if (strncmp(s, "Pid:", 4) == 0 || strncmp(s, "Tgid:", 5) == 0 ||
+               strncmp(s, "PPid:", 5) == 0) {
+        /* As the guest sees them: its pid namespace's. */
+        long v = s[0] == 'P' && s[1] == 'P' ? hsys0(__NR_getppid) : fs_pid();
+        ksnprintf(tmp, sizeof tmp, "%.*s\t%ld\n", (int)(strchr(s, ':') - s + 1), s, v);
         gputs(g, tmp);
     } else if (strncmp(s, "Uid:", 4) == 0 || strncmp(s, "Gid:", 4) == 0) {
         unsigned id = s[0] == 'U' ? K.bi->uid : K.bi->gid;

@@ -48,6 +48,23 @@ long sys_getppid(void)
     return ppid_cache;
 }
 
+/* Implements kill(2); differs from Linux in: the guest's first process
+ * (pid 1 of its pid namespace) can SIGKILL itself, as a process can. */
+long sys_kill(long pid, long sig)
+{
+    if (sig == SIGKILL && (pid == 1 || pid == 0) && hsys0(__NR_getpid) == 1)
+        ls_exit_group(128 + SIGKILL);
+    return hsys2(__NR_kill, pid, sig);
+}
+
+/* Implements tgkill(2), as kill. */
+long sys_tgkill(long tgid, long tid, long sig)
+{
+    if (sig == SIGKILL && tgid == 1 && hsys0(__NR_getpid) == 1)
+        ls_exit_group(128 + SIGKILL);
+    return hsys3(__NR_tgkill, tgid, tid, sig);
+}
+
 /* Implements uname(2); differs from Linux in: nodename is the image's hostname. */
 long sys_uname(struct new_utsname *u)
 {

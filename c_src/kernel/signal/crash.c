@@ -42,6 +42,8 @@ static void report_frames(int fd, const struct sigcontext *m)
     }
 }
 
+void ls_die_by_signal(int sig);
+
 void crash_handler(int sig, siginfo_t *si, void *ctx)
 {
     struct ucontext *uc = ctx;
@@ -60,11 +62,8 @@ void crash_handler(int sig, siginfo_t *si, void *ctx)
         mm_report_objects(fd);
     }
     /* Die by the signal itself: default action, raised while it is
-     * blocked, delivered as the handler returns. */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    hsys4(__NR_rt_sigaction, sig, (long)&dfl, 0, sizeof(sigset_t));
-    hsys2(__NR_kill, hsys0(__NR_getpid), sig);
+     * blocked, delivered as the handler returns (pid 1 of the guest's pid
+     * namespace, spared such signals, ends with 128+N instead). */
+    ls_die_by_signal(sig);
     uc->uc_sigmask &= ~(1UL << (sig - 1));
 }

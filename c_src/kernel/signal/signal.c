@@ -23,13 +23,59 @@ static int is_crash_signal(int sig)
     return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
 }
 
+/* Signals whose default action ends the process (signal(7)). */
+static int kills_by_default(int sig)
+{
+    switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGCHLD: case SIGCONT: case SIGTSTP: case SIGTTIN:
+    case SIGTTOU: case SIGURG: case SIGWINCH: case SIGSYS:
+        return 0;
+    }
+    return !is_crash_signal(sig);
+}
+
+/* Pid 1 of a pid namespace — the guest's first process, in its own — is
+ * spared signals it has no handler for.  The kernel handles them for it and
+ * ends it the way the default action would, as a shell would report it;
+ * any other process dies by the signal itself. */
+void ls_die_by_signal(int sig)
+{
+    if (hsys0(__NR_getpid) == 1)
+        ls_exit_group(128 + sig);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    hsys4(__NR_rt_sigaction, sig, (long)&dfl, 0, sizeof(sigset_t));
+    hsys3(__NR_tgkill, hsys0(__NR_getpid), hsys0(__NR_gettid), sig);
+}
+
+static void default_action(int sig, siginfo_t *si, void *ctx)
+{
+    struct ucontext *uc = ctx;
+    ls_die_by_signal(sig);
+    uc->uc_sigmask &= ~SIGBIT(sig);  /* not init: the raised signal lands on return */
+}
+
+/* The host handler that stands for the guest's SIG_DFL. */
+static long install_default(int sig)
+{
+    if (is_crash_signal(sig))
+        return trap_install(sig, crash_handler);
+    if (kills_by_default(sig) && hsys0(__NR_getpid) == 1)
+        return trap_install(sig, default_action);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    return hsys4(__NR_rt_sigaction, sig, (long)&dfl, 0, sizeof(sigset_t));
+}
+
 void signal_init(void)
 {
     for (int sig = 1; sig <= NSIG_ALL; sig++)
         hsys4(__NR_rt_sigaction, sig, 0, (long)&guest_act[sig], sizeof(sigset_t));
     for (int sig = 1; sig <= NSIG_ALL; sig++)
-        if (is_crash_signal(sig) && guest_act[sig].sa_handler == SIG_DFL)
-            trap_install(sig, crash_handler);
+        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGSYS && guest_act[sig].sa_handler == SIG_DFL)
+            install_default(sig);
 }
 
 /* Implements rt_sigaction(2); differs from Linux in: SIGSYS is only recorded
@@ -49,8 +95,8 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
         long r = 0;
         if (sig == SIGSYS)
             r = 0;
-        else if (is_crash_signal(sig) && act->sa_handler == SIG_DFL)
-            r = trap_install(sig, crash_handler);
+        else if (act->sa_handler == SIG_DFL)
+            r = install_default(sig);
         else
             r = hsys4(__NR_rt_sigaction, sig, (long)&host, 0, size);
         if (r < 0)
