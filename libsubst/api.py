@@ -167,7 +167,7 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
         volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
         workdir: str | None = None, net: str | None = None, memory: int | None = None,
-        cpus: int | None = None, **kw) -> Completed:
+        cpus: int | None = None, pids: int | None = None, **kw) -> Completed:
     """Run a program or a packed image as a unikernel and wait for it.
 
     ``target`` is a program (a name looked up on PATH, or a path), an
@@ -187,8 +187,9 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
     ``stdin``/``stdout``/``stderr`` are as subprocess takes them; ``trace``
     is a file path or an fd for the syscall trace.  ``memory`` (bytes of
     address space: past it the guest gets ENOMEM) and ``cpus`` (how many of
-    the host's CPUs) limit the guest process."""
-    limits = Limits(memory, cpus)
+    the host's CPUs) limit the guest process; ``pids`` caps its processes
+    and threads (RLIMIT_NPROC, which the host does not apply to root)."""
+    limits = Limits(memory, cpus, pids)
     from .image.lsi import Image, is_image
 
     if isinstance(target, Image) or is_image(target):

@@ -46,13 +46,15 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Address space the guest may use (512M, 2G): past it, ENOMEM.")
 @click.option("--cpus", type=click.IntRange(min=1), metavar="N",
               help="Run the guest on N of the host's CPUs.")
+@click.option("--pids", type=click.IntRange(min=1), metavar="N",
+              help="At most N processes and threads (not applied to root by the host).")
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
 @click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
               help="Write the syscall trace to a file.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, trace, trace_file,
-        program, args):
+def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, trace,
+        trace_file, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -67,7 +69,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, trace
     from .monitor.guest import parse_size
 
     dest = trace_file if trace_file else (2 if trace else None)
-    limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus}
+    limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids}
     if is_image(program):
         for flag, given in (("--no-subst", no_subst), ("--add", adds)):
             if given:

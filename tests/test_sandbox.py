@@ -368,3 +368,11 @@ def test_ipc_and_uts_namespaces_of_its_own(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_pids_limit_is_set(tmp_path):
+    # RLIMIT_NPROC: what the guest's processes and threads may number (the
+    # host applies it to every user but root).
+    r = run_guest(["--pids", "64", "/usr/bin/python3", "-c",
+                   "import resource; print(resource.getrlimit(resource.RLIMIT_NPROC))"], tmp_path)
+    assert r.stdout == b"(64, 64)\n", r.stderr

@@ -28,6 +28,7 @@ class Limits:
 
     memory: int | None = None      # bytes of address space: past it the guest's mmap gets ENOMEM
     cpus: int | None = None        # how many of the host's allowed CPUs it may run on
+    pids: int | None = None        # RLIMIT_NPROC: processes and threads (root is exempt)
 
 
 def parse_size(text: str) -> int:
@@ -58,6 +59,8 @@ def _child_setup(parent: int, limits: Limits):
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
         if limits.cpus:
             os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:limits.cpus])
+        if limits.pids:
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
     return hook
 
 
