@@ -125,6 +125,7 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program
     `libsubst run IMAGE` runs it on any x86-64 Linux host with none of them.
     To give the program a trailing -o of its own, put libsubst's -o before
     PROGRAM."""
+    from .image.inspect import human_size
     from .image.lsi import Image
 
     if output is None:
@@ -137,15 +138,7 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program
     image.write(output)
     nfiles = sum(1 for f in image.manifest["files"] if f["kind"] == "file")
     click.echo(f"libsubst: packed {image.manifest['exe']} into {output}: {nfiles} files, "
-               f"{_size(image.size)}", err=True)
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+               f"{human_size(image.size)}", err=True)
 
 
 @main.command()

@@ -23,7 +23,8 @@ def describe(image: Image) -> dict:
             "header": image.header, "manifest": image.manifest}
 
 
-def _human(n: float) -> str:
+def human_size(n: float) -> str:
+    """1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -41,8 +42,8 @@ def render(path: str, as_json: bool = False) -> str:
     regular = [f for f in files if f["kind"] == "file"]
     distinct = {f["sha256"] for f in regular}
     lines = [
-        f"{path}: libsubst image, format {d['header']['format']}, {_human(d['size'])} "
-        f"({d['size']} bytes, {d['size_ratio']:.3f}x the {_human(d['content_size'])} it holds)"
+        f"{path}: libsubst image, format {d['header']['format']}, {human_size(d['size'])} "
+        f"({d['size']} bytes, {d['size_ratio']:.3f}x the {human_size(d['content_size'])} it holds)"
         if d["size_ratio"] else f"{path}: libsubst image, format {d['header']['format']}",
         f"verified:  {'yes, every sha256 matches' if d['verified'] else 'NO: ' + d['problem']}",
         f"program:   {m['exe']}",
