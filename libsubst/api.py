@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .errors import LibsubstError, ProgramNotFound, VolumeError
 from .image import rootfs
 from .image.tree import Tree
+from .monitor import identity
 from .monitor.bootinfo import BootSpec, Mount
 from .monitor.guest import Completed, Limits, run_spec
 
@@ -136,6 +137,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
                     env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                     entries=entries, mounts=mounts, hostname=hostname,
                     uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch,
+                    host_ids=identity.host_ids() if os.geteuid() == 0 else (0, 0),
                     objects=objects if subst else [], policy=policy)
 
 

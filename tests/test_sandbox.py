@@ -201,14 +201,21 @@ def gadget(tmp_path_factory):
     return d / "gadget"
 
 
-def test_jumping_into_kernel_text_hits_landlock_and_seccomp(gadget, tmp_path):
+def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     def run(*args):
         return run_guest(["--no-subst", str(gadget), *args], tmp_path)
 
-    # Host files outside the image and volumes: Landlock refuses the open.
-    for path in ("/etc/shadow", "/root", "/proc/1/environ", "/usr/bin/python3.11"):
+    # Host files outside the image and volumes are not in the guest's mount
+    # namespace at all, and its proc shows no host process.
+    for path in ("/etc/shadow", "/root", "/usr/bin/python3.11", f"/proc/{os.getpid()}/environ",
+                 "/home", "/boot"):
         r = run("open", path)
-        assert r.stdout.decode() == f"openat {path}: Permission denied\n", (path, r.stdout, r.stderr)
+        assert r.stdout.decode() == f"openat {path}: No such file or directory\n", (path, r.stdout)
+    # What the mount namespace does hold, Landlock still narrows to the
+    # image's own files: the directories made to hold them are refused.
+    for path in ("/usr", "/etc", "/dev"):
+        r = run("open", path)
+        assert r.stdout.decode() == f"openat {path}: Permission denied\n", (path, r.stdout)
     # The image's own files stay readable: the sandbox refuses only what it must.
     r = run("open", os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6"))
     assert r.stdout.decode().endswith(": OPENED\n")
@@ -293,8 +300,8 @@ UNPRIV_CODE = ("import os, socket; open('written', 'w').write('by the guest'); "
 @pytest.mark.parametrize("net", ["host", "none"])
 def test_runs_as_an_unprivileged_user(net):
     """The guest kernel sets its sandbox up without privileges: Syscall User
-    Dispatch, seccomp and Landlock need none, and --net none makes a user
-    namespace to own its network namespace."""
+    Dispatch, seccomp and Landlock need none, and a user namespace, where
+    the caller is itself, owns the guest's other namespaces."""
     import shutil
 
     from libsubst import api
@@ -353,21 +360,79 @@ def test_memory_and_cpu_limits(tmp_path):
     assert bad.returncode == 2 and bad.stderr == b"libsubst: --memory 'lots': expected a size such as 512M or 2G\n"
 
 
-def test_ipc_and_uts_namespaces_of_its_own(tmp_path):
-    from conftest import LIBSUBST
+def _guest_of(monitor_pid: int) -> int:
+    """The guest's first process: the child of the relay the monitor started."""
+    def children(pid):
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    (relay,) = children(monitor_pid)
+    (first,) = children(relay)
+    return first
 
-    proc = subprocess.Popen([*LIBSUBST, "run", "/usr/bin/python3", "-c",
-                             "import time; print('up', flush=True); time.sleep(30)"],
+
+def test_namespaces_of_its_own(tmp_path):
+    """A root caller's guest is root only of its own user namespace: on the
+    host it is an unprivileged uid, in mount, pid, IPC and UTS namespaces of
+    its own; its mount namespace holds the image's files and its volumes."""
+    from conftest import LIBSUBST
+    from libsubst.monitor import identity
+
+    secret = tmp_path / "root-only"
+    secret.write_text("for root\n")
+    os.chmod(secret, 0o600)
+    code = ("import os, time; open('made', 'w').close(); "
+            "print(os.getuid(), open('root-only').read(), end='', flush=True); time.sleep(30)")
+    proc = subprocess.Popen([*LIBSUBST, "run", "/usr/bin/python3", "-c", code],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert proc.stdout.readline() == b"up\n"
-        kids = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
-        assert len(kids) == 1
-        for ns in ("ipc", "uts"):
-            assert os.readlink(f"/proc/{kids[0]}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+        # Root inside; a host-root-only file of a volume is its, as natively.
+        assert proc.stdout.readline() == b"0 for root\n"
+        guest = _guest_of(proc.pid)
+        for ns in ("user", "mnt", "pid", "ipc", "uts"):
+            assert os.readlink(f"/proc/{guest}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+        status = dict(line.split(":", 1) for line in open(f"/proc/{guest}/status"))
+        uid, gid = identity.host_ids()
+        assert status["Uid"].split() == [str(uid)] * 4
+        assert status["Gid"].split() == [str(gid)] * 4
+        assert status["NSpid"].split()[-1] == "1"
+        # The guest's files in a volume are host root's (idmapped).
+        assert os.stat(tmp_path / "made").st_uid == 0
+        # Its root: only what holds the image's files, its devices and proc.
+        root = f"/proc/{guest}/root"
+        top = set(os.listdir(root))
+        assert {"usr", "etc", "dev", "proc", "tmp"} <= top and not top & {"home", "boot", "var", "srv"}
+        assert not os.path.exists(f"{root}/etc/shadow")
+        assert sorted(os.listdir(f"{root}/dev")) == ["full", "null", "random", "tty", "urandom", "zero"]
+        assert os.listdir(f"{root}/proc/1/task") == ["1"]
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_host_ids_come_from_subid_files(tmp_path):
+    from libsubst.errors import LibsubstError
+    from libsubst.monitor import identity
+
+    f = tmp_path / "subuid"
+    f.write_text("alice:100000:65536\nlibsubst:300000:65536\n")
+    assert identity.subordinate_base(str(f)) == 300000
+    f.write_text("alice:100000:65536\n")
+    assert identity.subordinate_base(str(f)) == identity.DEFAULT_BASE
+    assert identity.subordinate_base(str(tmp_path / "absent")) == identity.DEFAULT_BASE
+    f.write_text("libsubst:300000:1000\n")
+    with pytest.raises(LibsubstError, match="a guest needs 65536"):
+        identity.subordinate_base(str(f))
+
+
+def test_pids_limit_binds_root(tmp_path):
+    # The guest's host uid is not root, so RLIMIT_NPROC holds for a root
+    # caller too: threads past the limit cannot start.
+    code = ("import threading, time\nn = 0\ntry:\n    for _ in range(40):\n"
+            "        threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); n += 1\n"
+            "except RuntimeError as e:\n    print('stopped:', e)\nprint(n)")
+    r = run_guest(["--pids", "12", "/usr/bin/python3", "-c", code], tmp_path)
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "stopped: can't start new thread", r.stderr
+    assert 0 < int(lines[1]) < 12
 
 
 def test_pids_limit_is_set(tmp_path):

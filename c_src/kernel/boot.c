@@ -19,6 +19,7 @@ void ls_relocate_self(void);
 void trap_init(void);
 long sandbox_seccomp(void);
 long sandbox_landlock(void);
+void sandbox_namespaces(void);
 extern int ls_self_fd;
 void signal_init(void);
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
@@ -126,120 +127,6 @@ static void seal_fds(void)
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
-/* --net none: a network namespace of the guest's own, loopback up. */
-/* Maps the caller's uid and gid to themselves in a new user namespace,
- * which is what lets an unprivileged caller own a network namespace. */
-static long enter_user_namespace(void)
-{
-    long uid = hsys0(__NR_getuid), gid = hsys0(__NR_getgid);
-    long r = hsys1(__NR_unshare, CLONE_NEWUSER);
-    if (r < 0)
-        return r;
-    static const char *const files[] = {"/proc/self/setgroups", "/proc/self/uid_map",
-                                        "/proc/self/gid_map"};
-    char text[3][48];
-    strlcpy(text[0], "deny", sizeof text[0]);
-    ksnprintf(text[1], sizeof text[1], "%ld %ld 1", uid, uid);
-    ksnprintf(text[2], sizeof text[2], "%ld %ld 1", gid, gid);
-    for (int i = 0; i < 3; i++) {
-        long fd = hsys4(__NR_openat, AT_FDCWD, (long)files[i], O_WRONLY | O_CLOEXEC, 0);
-        if (fd < 0)
-            return fd;
-        r = hsys3(__NR_write, fd, (long)text[i], strlen(text[i]));
-        hsys1(__NR_close, fd);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
-/* The guest's own IPC and UTS namespaces (its SysV IPC objects and host
- * name are its own), where the host lets us make them without a user
- * namespace: entering one only for these would show the guest the host's
- * other users' files as nobody's. */
-static void isolate_ipc_uts(void)
-{
-    if (hsys1(__NR_unshare, CLONE_NEWIPC | CLONE_NEWUTS) == 0) {
-        const char *h = bi_str(K.bi->hostname);
-        if (*h)
-            hsys2(__NR_sethostname, (long)h, strlen(h));
-    }
-}
-
-/* The relay: the process libsubst's monitor started stays outside the
- * guest's pid namespace, passes on the signals the monitor sends and ends
- * as the guest's first process ends. */
-static int relay_child;
-
-static void relay_forward(int sig, siginfo_t *si, void *ctx)
-{
-    hsys2(__NR_kill, relay_child, sig);
-}
-
-static void __attribute__((noreturn)) relay(long child)
-{
-    static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH};
-    relay_child = child;
-    for (unsigned i = 0; i < LS_ARRAY_SIZE(forwarded); i++)
-        trap_install(forwarded[i], relay_forward);
-    /* The terminal sends SIGINT and SIGQUIT to the guest itself. */
-    struct sigaction ign;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    hsys4(__NR_rt_sigaction, SIGINT, (long)&ign, 0, sizeof(sigset_t));
-    hsys4(__NR_rt_sigaction, SIGQUIT, (long)&ign, 0, sizeof(sigset_t));
-    int status = 0;
-    long r;
-    while ((r = hsys4(__NR_wait4, child, (long)&status, 0, 0)) == -EINTR)
-        ;
-    if (r < 0 || (status & 0x7f) == 0)
-        hsys1(__NR_exit_group, r < 0 ? 125 : (status >> 8) & 0xff);
-    int sig = status & 0x7f;             /* killed: die by the same signal */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    hsys4(__NR_rt_sigaction, sig, (long)&dfl, 0, sizeof(sigset_t));
-    unsigned long unblock = 1UL << (sig - 1);
-    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, sizeof unblock);
-    hsys2(__NR_kill, hsys0(__NR_getpid), sig);
-    hsys1(__NR_exit_group, 128 + sig);
-    __builtin_unreachable();
-}
-
-/* Pids of the guest's own: it becomes pid 1 of a new pid namespace, where
- * the host allows one without a user namespace (or --net none made one). */
-static void isolate_pids(void)
-{
-    if (hsys1(__NR_unshare, CLONE_NEWPID) < 0)
-        return;
-    long child = hsys5(__NR_clone, SIGCHLD, 0, 0, 0, 0);
-    if (child < 0)
-        kpanic("cannot start the guest's pid namespace: error %ld", -child);
-    if (child > 0)
-        relay(child);
-    hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void isolate_network(void)
-{
-    long r = hsys1(__NR_unshare, CLONE_NEWNET);
-    if (r == -EPERM && enter_user_namespace() == 0)
-        r = hsys1(__NR_unshare, CLONE_NEWNET);       /* unprivileged: in a user namespace */
-    if (r < 0)
-        kpanic("--net none: cannot make a network namespace: error %ld", -r);
-    /* struct ifreq, netdevice(7): <linux/if.h> drags in the host libc's headers. */
-    struct { char ifr_name[16]; short ifr_flags; char pad[22]; } ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    long s = hsys3(__NR_socket, 2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0);
-    if (s < 0 || hsys3(__NR_ioctl, s, SIOCGIFFLAGS, (long)&ifr) < 0)
-        kpanic("--net none: cannot find the loopback interface");
-    ifr.ifr_flags |= 1;              /* IFF_UP */
-    if ((r = hsys3(__NR_ioctl, s, SIOCSIFFLAGS, (long)&ifr)) < 0)
-        kpanic("--net none: cannot bring loopback up: error %ld", -r);
-    hsys1(__NR_close, s);
-}
-
 static void save_host_auxv(unsigned long *sp)
 {
     long argc = sp[0];
@@ -280,12 +167,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     if ((r = kthread_init_current()) < 0)
         kpanic("cannot set up the first thread: error %ld", -r);
     int execed = K.bi->flags & LS_BOOT_EXECED;
-    if ((K.bi->flags & LS_BOOT_NET_NONE) && !execed)
-        isolate_network();
-    if (!execed) {
-        isolate_ipc_uts();
-        isolate_pids();
-    }
+    if (!execed)
+        sandbox_namespaces();        /* returns in the guest's first process */
     /* Where execve finds this kernel again: an fd, since a packed image's
      * kernel runs from a memfd that has no path. */
     ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));

@@ -142,9 +142,17 @@ GUEST_EXCLUDED = {"tkill": "names a thread by tid alone: tgkill covers glibc"}
 
 
 # Host calls the kernel makes only before the filter is installed.
-BOOT_ONLY = {"seccomp": "installs this filter", "unshare": "--net none, at boot",
+BOOT_ONLY = {"seccomp": "installs this filter",
+             "unshare": "the guest's own fd table, at boot (sandbox/namespaces.c)",
              "getuid": "the user namespace's map, at boot", "getgid": "likewise",
+             "setgroups": "becoming root of the guest's user namespace, at boot",
+             "setresgid": "likewise", "setresuid": "likewise",
              "sethostname": "the UTS namespace's host name, at boot",
+             "mount": "the guest's mount namespace, at boot", "open_tree": "likewise",
+             "move_mount": "likewise", "mount_setattr": "likewise", "fsopen": "likewise",
+             "fsconfig": "likewise", "fsmount": "likewise", "pivot_root": "likewise",
+             "umount2": "likewise", "mkdirat": "likewise", "fchdir": "likewise",
+             "chdir": "likewise",
              "landlock_create_ruleset": "Landlock, at boot", "landlock_add_rule": "Landlock, at boot",
              "landlock_restrict_self": "Landlock, at boot"}
 

@@ -49,6 +49,7 @@ class BootSpec:
     policy: bool = True           # seccomp and Landlock; False only to measure their cost
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
+    host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
 
 
@@ -75,6 +76,8 @@ def encode(spec: BootSpec) -> bytes:
     entries_off = _align(envp_off + 4 * len(spec.env))
     mounts_off = _align(entries_off + ent_size * len(spec.entries))
     strings_off = _align(mounts_off + mnt_size * len(spec.mounts))
+    # Parents first: the kernel mounts them in this order.
+    mounts = sorted(spec.mounts, key=lambda m: m.host)
 
     strings = bytearray()
     seen: dict[str, int] = {}
@@ -103,6 +106,7 @@ def encode(spec: BootSpec) -> bytes:
     head.nentries, head.entries_off = len(spec.entries), entries_off
     head.nmounts, head.mounts_off = len(spec.mounts), mounts_off
     head.image_fd = spec.image_fd
+    head.host_uid, head.host_gid = spec.host_ids
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])
@@ -123,7 +127,7 @@ def encode(spec: BootSpec) -> bytes:
             ents[i].data_off, ents[i].data_size = e.offset, e.size
             ents[i].mtime_ns = e.mtime or 0
     mnts = f.new("struct ls_mount[]", max(1, len(spec.mounts)))
-    for i, m in enumerate(spec.mounts):
+    for i, m in enumerate(mounts):
         mnts[i].guest, mnts[i].host = s(m.guest), s(m.host)
         mnts[i].flags = lib.LS_MNT_RDONLY if m.readonly else 0
 

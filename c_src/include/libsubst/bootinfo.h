@@ -26,7 +26,7 @@
 #endif
 
 #define LS_BOOTINFO_MAGIC 0x315442534c4c5553
-#define LS_BOOTINFO_VERSION 2
+#define LS_BOOTINFO_VERSION 3
 
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
@@ -85,10 +85,12 @@ struct ls_bootinfo {
     uint32_t envp_off;
     uint32_t nentries;           /* struct ls_fs_entry[nentries] at entries_off, sorted by path (bytes) */
     uint32_t entries_off;
-    uint32_t nmounts;            /* struct ls_mount[nmounts] at mounts_off */
+    uint32_t nmounts;            /* struct ls_mount[nmounts] at mounts_off, sorted by host path */
     uint32_t mounts_off;
     int32_t image_fd;            /* host fd of the packed image (read-only), -1 for none;
                                     required when an entry is LS_ENT_IMAGE_FILE */
+    uint32_t host_uid, host_gid; /* a root caller's guest runs as host uids host_uid..+65535
+                                    (root inside) and gids host_gid..+65535 */
     uint32_t reserved;
 };
 
