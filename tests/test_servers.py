@@ -110,6 +110,58 @@ http {{
     assert missing.stdout == b"404"
 
 
+def free_privileged_port():
+    for port in range(1023, 600, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    pytest.skip("no free port below 1024")
+
+
+def test_nginx_as_root_on_port_below_1024_drops_to_www_data(tmp_path):
+    """nginx as a root caller runs it: the master binds a privileged port
+    (which the guest's user namespace does not own: the relay binds it), and
+    its workers change to www-data, an unprivileged host uid of the guest's
+    range."""
+    from libsubst.monitor import identity
+
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("<h1>port below 1024</h1>\n")
+    port = free_privileged_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+user www-data;
+daemon off;
+worker_processes 2;
+error_log stderr;
+pid /tmp/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp;
+    uwsgi_temp_path /tmp; scgi_temp_path /tmp;
+    server {{ listen 127.0.0.1:{port}; listen [::1]:{port}; root /srv/www; }}
+}}
+""")
+    with server(["nginx", "-c", str(conf), "-p", str(tmp_path)], port, tmp_path,
+                opts=["--volume", f"{www}:/srv/www:ro"]) as proc:
+        got = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/"], capture_output=True,
+                             timeout=30)
+        got6 = subprocess.run(["curl", "-sf", f"http://[::1]:{port}/"], capture_output=True,
+                              timeout=30)
+        relay = int(open(f"/proc/{proc.pid}/task/{proc.pid}/children").read())
+        master = int(open(f"/proc/{relay}/task/{relay}/children").read())
+        workers = open(f"/proc/{master}/task/{master}/children").read().split()
+        uids = {open(f"/proc/{w}/status").read().split("Uid:")[1].split()[0] for w in workers}
+    assert got.stdout == got6.stdout == (www / "index.html").read_bytes(), got.stderr
+    assert len(workers) == 2
+    assert uids == {str(identity.host_ids()[0] + 33)}      # www-data is uid 33 in Debian
+
+
 def test_memcached_set_get(tmp_path):
     port = free_port()
     with server(["memcached", "-u", "root", "-l", "127.0.0.1", "-p", str(port)], port, tmp_path):

@@ -161,6 +161,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     if (K.bi->report_fd >= 0)
         K.report_fd = kfd_hide(K.bi->report_fd);
+    if ((K.bi->flags & LS_BOOT_EXECED) && K.bi->port_fd >= 0)
+        port_fd = kfd_hide(K.bi->port_fd);
     if (K.bi->image_fd >= 0 && (K.image_fd = kfd_hide(K.bi->image_fd)) < 0)
         kpanic("cannot take over the image file (fd %d): error %d", K.bi->image_fd, -K.image_fd);
 

@@ -102,6 +102,9 @@ def add_host(tree: Tree, spec: str) -> None:
     tree.add_host_tree(host, os.path.normpath(guest) if guest else None)
 
 
+SYSTEM_IDS = 1000                 # Debian's FIRST_UID, FIRST_GID (adduser.conf)
+
+
 def _passwd_line(pw) -> str:
     return f"{pw.pw_name}:x:{pw.pw_uid}:{pw.pw_gid}:{pw.pw_gecos}:{pw.pw_dir}:{pw.pw_shell}\n"
 
@@ -111,10 +114,14 @@ def _group_line(gr) -> str:
 
 
 def add_etc(tree: Tree, hostname: str) -> None:
-    """The minimal /etc: users and groups the guest can see (root and the
-    caller), host name resolution through files, the time zone, ld.so.cache."""
-    # root, the caller, and the unprivileged user servers drop to (nobody).
-    uids, gids = {0, os.getuid(), 65534}, {0, os.getgid(), 65534}
+    """The minimal /etc: users and groups the guest can see (the host's
+    system accounts and the caller), host name resolution through files, the
+    time zone, ld.so.cache."""
+    # The system accounts (Debian's are below 1000: root, the service users
+    # servers change to, such as www-data), nobody, and the caller; not the
+    # host's other people.
+    uids = {pw.pw_uid for pw in pwd.getpwall() if pw.pw_uid < SYSTEM_IDS} | {0, os.getuid(), 65534}
+    gids = {gr.gr_gid for gr in grp.getgrall() if gr.gr_gid < SYSTEM_IDS} | {0, os.getgid(), 65534}
     lines = []
     for uid in sorted(uids):
         try:

@@ -107,6 +107,7 @@ def encode(spec: BootSpec) -> bytes:
     head.nmounts, head.mounts_off = len(spec.mounts), mounts_off
     head.image_fd = spec.image_fd
     head.host_uid, head.host_gid = spec.host_ids
+    head.port_fd = -1
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])

@@ -91,7 +91,8 @@ struct ls_bootinfo {
                                     required when an entry is LS_ENT_IMAGE_FILE */
     uint32_t host_uid, host_gid; /* a root caller's guest runs as host uids host_uid..+65535
                                     (root inside) and gids host_gid..+65535 */
-    uint32_t reserved;
+    int32_t port_fd;             /* host fd of the relay's channel for ports below 1024
+                                    (net/ports.c), -1 for none; set by the kernel */
 };
 
 #endif

@@ -64,12 +64,15 @@ long sys_connect(long fd, const void *addr, long len)
     return hsys3(__NR_connect, fd, n ? (long)&host : (long)addr, n ? n : len);
 }
 
-/* Implements bind(2), as connect. */
+/* Implements bind(2), as connect; differs from Linux in: a root caller's
+ * guest gets ports below 1024 of the host's network from the relay
+ * (net/ports.c), as the caller would. */
 long sys_bind(long fd, const void *addr, long len)
 {
     struct sockaddr_un_k host;
     long n = translate(addr, len, &host, 1);
     if (n < 0)
         return n;
-    return hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
+    long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
+    return r == -EACCES && !n ? port_bind(fd, addr, len) : r;
 }

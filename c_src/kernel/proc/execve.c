@@ -207,6 +207,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     h.trace_fd = hand_over(K.trace_fd);
     h.report_fd = hand_over(K.report_fd);
     h.image_fd = hand_over(K.image_fd);
+    h.port_fd = hand_over(port_fd);
     memcpy(b.buf, &h, sizeof h);
 
     long mfd = hsys2(__NR_memfd_create, (long)"libsubst-bootinfo", 0);
@@ -226,6 +227,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     take_back(K.trace_fd);
     take_back(K.report_fd);
     take_back(K.image_fd);
+    take_back(port_fd);
 out:
     for (int i = 0; i < levels; i++) {
         kfree(interp[i]);

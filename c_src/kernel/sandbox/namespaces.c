@@ -40,9 +40,31 @@ static void relay_forward(int sig, siginfo_t *si, void *ctx)
     hsys2(__NR_kill, relay_child, sig);
 }
 
-/* Passes on the signals the monitor sends and ends as the guest's first
- * process ends: with its status, or killed by the same signal. */
-static void __attribute__((noreturn)) relay(long child)
+/* Binds ports below 1024 for the guest (net/ports.c) until its first
+ * process ends or no guest process holds the channel any more. */
+static void serve_ports(long child, int chan)
+{
+    struct { int fd; short events, revents; } p[2] = {
+        {hsys2(__NR_pidfd_open, child, 0), 1 /* POLLIN */, 0}, {chan, 1, 0}};
+    while (p[0].fd >= 0 && p[1].fd >= 0) {
+        long r = hsys5(__NR_ppoll, (long)p, 2, 0, 0, 0);
+        if (r < 0 && r != -EINTR)
+            break;
+        if (r > 0 && p[0].revents)
+            break;                       /* the guest's first process has ended */
+        if (r > 0 && (p[1].revents & 1))
+            port_serve(chan);
+        else if (r > 0 && p[1].revents)
+            p[1].fd = -1;                /* hung up: no guest process holds it */
+    }
+    if (p[0].fd >= 0)
+        hsys1(__NR_close, p[0].fd);
+}
+
+/* Passes on the signals the monitor sends, binds ports for the guest, and
+ * ends as the guest's first process ends: with its status, or killed by
+ * the same signal. */
+static void __attribute__((noreturn)) relay(long child, int chan)
 {
     static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH};
     relay_child = child;
@@ -54,6 +76,8 @@ static void __attribute__((noreturn)) relay(long child)
     ign.sa_handler = SIG_IGN;
     hsys4(__NR_rt_sigaction, SIGINT, (long)&ign, 0, sizeof(sigset_t));
     hsys4(__NR_rt_sigaction, SIGQUIT, (long)&ign, 0, sizeof(sigset_t));
+    if (chan >= 0)
+        serve_ports(child, chan);
     int status = 0;
     long r;
     while ((r = hsys4(__NR_wait4, child, (long)&status, 0, 0)) == -EINTR)
@@ -329,6 +353,11 @@ void sandbox_namespaces(void)
     int go[2], ack[2];
     if (hsys2(__NR_pipe2, (long)go, O_CLOEXEC) < 0 || hsys2(__NR_pipe2, (long)ack, O_CLOEXEC) < 0)
         kpanic("cannot start the guest's namespaces: no pipe");
+    /* A root caller's guest on the host's network: ports below 1024. */
+    int chan[2] = {-1, -1};
+    if (root && !(K.bi->flags & LS_BOOT_NET_NONE) &&
+        hsys4(__NR_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, (long)chan) < 0)
+        chan[0] = chan[1] = -1;
     long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                  CLONE_FILES | SIGCHLD;
     if (K.bi->flags & LS_BOOT_NET_NONE)
@@ -352,6 +381,10 @@ void sandbox_namespaces(void)
         for (int i = 0; i < 2; i++) {
             hsys1(__NR_close, go[i]);
             hsys1(__NR_close, ack[i]);
+        }
+        if (chan[0] >= 0) {
+            hsys1(__NR_close, chan[0]);
+            port_fd = kfd_hide(chan[1]);
         }
         guest_side(root, root ? fds : 0);
         kfree(fds);
@@ -382,5 +415,11 @@ void sandbox_namespaces(void)
             hsys1(__NR_close, im.fds[i]);
     if (im.userns >= 0)
         hsys1(__NR_close, im.userns);
-    relay(child);
+    for (int i = 0; i < 2; i++) {
+        hsys1(__NR_close, go[i]);
+        hsys1(__NR_close, ack[i]);
+    }
+    if (chan[1] >= 0)
+        hsys1(__NR_close, chan[1]);
+    relay(child, chan[0]);
 }

@@ -1,0 +1,108 @@
+/*
+ * Ports below 1024 for a root caller's guest on the host's network.  The
+ * guest is root only of its own user namespace, which does not own the
+ * host's network namespace, so the host refuses it those ports; a native
+ * run as root would get them.  The relay, still host root, binds them for
+ * it: the guest kernel sends the socket and the address over a Unix
+ * socket (SCM_RIGHTS) with a reply socket of its own, so concurrent guest
+ * processes never read each other's answers.  The relay binds only what
+ * the guest could not: an IPv4 or IPv6 socket to a port below 1024.
+ */
+#include "kernel.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_UNIX 1
+#define SOCK_SEQPACKET 5
+#define SOL_SOCKET 1
+#define SO_DOMAIN 39
+#define SCM_RIGHTS 1
+
+struct iovec_k { void *base; size_t len; };
+struct msghdr_k {
+    void *name;
+    int namelen;
+    struct iovec_k *iov;
+    size_t iovlen;
+    void *control;
+    size_t controllen;
+    unsigned flags;
+};
+struct fds_cmsg {                    /* struct cmsghdr with room for two fds */
+    size_t len;
+    int level, type;
+    int fds[2];
+};
+#define CMSG_LEN_2 (sizeof(size_t) + 2 * sizeof(int) + 2 * sizeof(int))
+
+struct port_request {                /* sockaddr_in or sockaddr_in6 */
+    unsigned short family;
+    unsigned char port[2];           /* network order */
+    unsigned char rest[24];
+};
+
+int port_fd = -1;                    /* this guest's end of the relay's channel */
+
+static int wanted(const struct port_request *a, long len)
+{
+    long need = a->family == AF_INET ? 16 : a->family == AF_INET6 ? 28 : 0;
+    return need && len == need && (a->port[0] << 8 | a->port[1]) < 1024;
+}
+
+/* The guest's side: bind(fd, addr, len) by the relay; -EACCES as the host
+ * answered when the relay will not or cannot. */
+long port_bind(long fd, const void *addr, long len)
+{
+    struct port_request a;
+    if (port_fd < 0 || len > (long)sizeof a || len < 4)
+        return -EACCES;
+    memcpy(&a, addr, len);
+    if (!wanted(&a, len))
+        return -EACCES;
+    int reply[2];
+    long r = hsys4(__NR_socketpair, AF_UNIX, SOCK_SEQPACKET | O_CLOEXEC, 0, (long)reply);
+    if (r < 0)
+        return -EACCES;
+    struct iovec_k iov = {&a, len};
+    struct fds_cmsg c = {.len = CMSG_LEN_2, .level = SOL_SOCKET, .type = SCM_RIGHTS,
+                         .fds = {fd, reply[1]}};
+    struct msghdr_k m = {.iov = &iov, .iovlen = 1, .control = &c, .controllen = sizeof c};
+    r = hsys3(__NR_sendmsg, port_fd, (long)&m, 0x4000 /* MSG_NOSIGNAL */);
+    hsys1(__NR_close, reply[1]);
+    long answer = -EACCES;
+    if (r >= 0) {
+        while ((r = hsys3(__NR_read, reply[0], (long)&answer, sizeof answer)) == -EINTR)
+            ;
+        if (r != sizeof answer)
+            answer = -EACCES;
+    }
+    hsys1(__NR_close, reply[0]);
+    return answer;
+}
+
+/* The relay's side: one request from chan. */
+void port_serve(int chan)
+{
+    struct port_request a;
+    struct iovec_k iov = {&a, sizeof a};
+    struct fds_cmsg c;
+    memset(&c, 0, sizeof c);
+    struct msghdr_k m = {.iov = &iov, .iovlen = 1, .control = &c, .controllen = sizeof c};
+    long len = hsys3(__NR_recvmsg, chan, (long)&m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+    if (len < 0)
+        return;
+    int nfds = c.len >= CMSG_LEN_2 && c.level == SOL_SOCKET && c.type == SCM_RIGHTS ? 2
+             : c.len == CMSG_LEN_2 - sizeof(int) && c.type == SCM_RIGHTS ? 1 : 0;
+    if (nfds == 2) {
+        long answer = -EACCES;
+        int domain = 0;
+        unsigned dlen = sizeof domain;
+        if (wanted(&a, len) &&
+            hsys5(__NR_getsockopt, c.fds[0], SOL_SOCKET, SO_DOMAIN, (long)&domain, (long)&dlen) == 0 &&
+            domain == a.family)
+            answer = hsys3(__NR_bind, c.fds[0], (long)&a, len);
+        hsys3(__NR_write, c.fds[1], (long)&answer, sizeof answer);
+    }
+    for (int i = 0; i < nfds; i++)
+        hsys1(__NR_close, c.fds[i]);
+}
