@@ -75,18 +75,12 @@ def test_redis_benchmark_without_errors(tmp_path):
     assert "error" not in out.lower()
 
 
-def test_nginx_serves_a_file_from_a_volume(tmp_path):
-    www = tmp_path / "www"
-    www.mkdir()
-    payload = random.Random(7).randbytes(300_000)
-    (www / "blob.bin").write_bytes(payload)
-    (www / "index.html").write_text("<h1>hello from nginx in a unikernel</h1>\n")
-    port = free_port()
+def nginx_conf(tmp_path, head, *listen):
+    """An nginx.conf serving /srv/www in the foreground, logging to stderr."""
     conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
+    listens = " ".join(f"listen {a};" for a in listen)
+    conf.write_text(f"""{head}
 daemon off;
-master_process off;
-worker_processes 1;
 error_log stderr;
 pid /tmp/nginx.pid;
 events {{ worker_connections 64; }}
@@ -94,9 +88,20 @@ http {{
     access_log off;
     client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp;
     uwsgi_temp_path /tmp; scgi_temp_path /tmp;
-    server {{ listen 127.0.0.1:{port}; root /srv/www; }}
+    server {{ {listens} root /srv/www; }}
 }}
 """)
+    return conf
+
+
+def test_nginx_serves_a_file_from_a_volume(tmp_path):
+    www = tmp_path / "www"
+    www.mkdir()
+    payload = random.Random(7).randbytes(300_000)
+    (www / "blob.bin").write_bytes(payload)
+    (www / "index.html").write_text("<h1>hello from nginx in a unikernel</h1>\n")
+    port = free_port()
+    conf = nginx_conf(tmp_path, "master_process off;\nworker_processes 1;", f"127.0.0.1:{port}")
     with server(["nginx", "-c", str(conf), "-p", str(tmp_path)], port, tmp_path,
                 opts=["--volume", f"{www}:/srv/www:ro"]):
         got = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/blob.bin"],
@@ -132,21 +137,8 @@ def test_nginx_as_root_on_port_below_1024_drops_to_www_data(tmp_path):
     www.mkdir()
     (www / "index.html").write_text("<h1>port below 1024</h1>\n")
     port = free_privileged_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-user www-data;
-daemon off;
-worker_processes 2;
-error_log stderr;
-pid /tmp/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path /tmp; proxy_temp_path /tmp; fastcgi_temp_path /tmp;
-    uwsgi_temp_path /tmp; scgi_temp_path /tmp;
-    server {{ listen 127.0.0.1:{port}; listen [::1]:{port}; root /srv/www; }}
-}}
-""")
+    conf = nginx_conf(tmp_path, "user www-data;\nworker_processes 2;", f"127.0.0.1:{port}",
+                      f"[::1]:{port}")
     with server(["nginx", "-c", str(conf), "-p", str(tmp_path)], port, tmp_path,
                 opts=["--volume", f"{www}:/srv/www:ro"]) as proc:
         got = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/"], capture_output=True,
