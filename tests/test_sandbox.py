@@ -1,5 +1,6 @@
 """The sandbox: the host-call allow-list (seccomp) the guest kernel runs under."""
 
+import errno
 import os
 import re
 import struct
@@ -187,6 +188,28 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "ptrace")) {
         long r = via(g, 101 /* ptrace */, 16 /* PTRACE_ATTACH */, 1, 0);
         printf("ptrace: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "smash")) {
+        /* Overwrite the guest kernel's memory after the gadget's page (its
+         * read-only data, its state, its heap), then try the host through
+         * the gadget, which is all that is left of the kernel. */
+        static char out[512];
+        int n = 0;
+        unsigned char *p = (unsigned char *)((unsigned long)g & ~4095UL) + 4096, vec;
+        long pages = 0;
+        for (; pages < 512; pages++, p += 4096) {
+            if (via(g, 27 /* mincore */, (long)p, 4096, (long)&vec) != 0 ||
+                via(g, 10 /* mprotect */, (long)p, 4096, 3 /* RW */) != 0)
+                break;
+            for (int i = 0; i < 4096; i++)
+                p[i] = 0x41;
+        }
+        long r = via(g, 257 /* openat */, -100, (long)argv[2], 0);
+        n += snprintf(out + n, sizeof out - n, "smashed %s pages\nopen %s: %ld\n",
+                      pages > 0 ? "some" : "no", argv[2], r);
+        r = via(g, 257, -100, (long)argv[3], 0101 /* O_WRONLY|O_CREAT */);
+        n += snprintf(out + n, sizeof out - n, "create %s: %ld\n", argv[3], r);
+        via(g, 1 /* write */, 1, (long)out, n);
+        via(g, 231 /* exit_group */, 7, 0, 0);
     }
     return 0;
 }
@@ -224,6 +247,19 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).
     r = run("ptrace")
     assert r.returncode == 128 + 31 and r.stdout == b""
+
+
+def test_overwriting_the_guest_kernel_leaves_the_host_layers(gadget, tmp_path):
+    """The guest kernel is not the boundary: a guest that overwrites its
+    memory and calls the host itself is still held by the mount namespace,
+    Landlock and seccomp."""
+    planted = "/etc/libsubst-escaped"
+    r = run_guest(["--no-subst", str(gadget), "smash", "/etc/shadow", planted], tmp_path)
+    assert r.returncode == 7, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        "smashed some pages", f"open /etc/shadow: {-errno.ENOENT}",
+        f"create {planted}: {-errno.EROFS}"]                  # the mount namespace's read-only root
+    assert not os.path.exists(planted)
 
 
 UNIX_PROBE = """
