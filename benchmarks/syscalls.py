@@ -37,7 +37,7 @@ def measure(iterations: int = 20000, repeats: int = 7) -> dict[str, dict[str, fl
     args = [str(iterations), str(repeats), exe]
     results = {"native": _parse(subprocess.run([exe, *args], capture_output=True, text=True,
                                                check=True).stdout)}
-    # fast_nopolicy: the fastcall path without seccomp and Landlock, to show
+    # fast_nopolicy: the fastcall path without namespaces, seccomp and Landlock, to show
     # what the sandbox costs (the CLI cannot turn the policy off).
     for path, subst, policy in (("fast", True, True), ("trap", False, True),
                                 ("fast_nopolicy", True, False)):
@@ -54,7 +54,7 @@ def measure(iterations: int = 20000, repeats: int = 7) -> dict[str, dict[str, fl
 def table(res: dict[str, dict[str, float]]) -> str:
     """A Markdown table: ns per call and the ratio to native."""
     lines = ["| call | native ns | fastcall ns | trap ns | fastcall / native | trap / native "
-             "| fastcall, no seccomp/Landlock ns |",
+             "| fastcall, no sandbox ns |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for op, r in res.items():
         lines.append(f"| {op} | {r['native']:.1f} | {r['fast']:.1f} | {r['trap']:.1f} | "

@@ -44,7 +44,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     fastcalls; without it every call takes the trap path.  ``add`` puts more
     host files or directories into the guest's root (``HOST[:GUEST]``).
 
-    ``policy=False`` boots without seccomp and Landlock: only the benchmarks
+    ``policy=False`` boots without namespaces, seccomp and Landlock: only the benchmarks
     use it, to measure what the sandbox costs; the CLI has no such option.
 
     ``for_image`` lays the guest out for a packed image (libsubst.image.lsi):

@@ -169,7 +169,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     if ((r = kthread_init_current()) < 0)
         kpanic("cannot set up the first thread: error %ld", -r);
     int execed = K.bi->flags & LS_BOOT_EXECED;
-    if (!execed)
+    int policy = !execed && !(K.bi->flags & LS_BOOT_NO_POLICY);
+    if (policy)
         sandbox_namespaces();        /* returns in the guest's first process */
     /* Where execve finds this kernel again: an fd, since a packed image's
      * kernel runs from a memfd that has no path. */
@@ -195,7 +196,6 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     /* Host files the kernel may open (Landlock), the host calls it may make
      * (seccomp), then the trap: from here every syscall outside kernel text
      * traps into the kernel. */
-    int policy = !execed && !(K.bi->flags & LS_BOOT_NO_POLICY);
     if (policy && (r = sandbox_landlock()) < 0 && r != -ENOSYS)
         kpanic("cannot restrict host file access (Landlock): error %ld", -r);
     if (policy && (r = sandbox_seccomp()) < 0)

@@ -46,7 +46,7 @@ class BootSpec:
     trace_fd: int = -1
     report_fd: int = -1
     net: str = "host"             # "host": the host's network; "none": loopback only
-    policy: bool = True           # seccomp and Landlock; False only to measure their cost
+    policy: bool = True           # namespaces, seccomp, Landlock; False only to measure their cost
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
     host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest

@@ -32,7 +32,7 @@
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
 #define LS_BOOT_NET_NONE 2       /* a network namespace of its own with only loopback (--net none) */
 #define LS_BOOT_EXECED 4         /* written by the guest's execve: the sandbox is already in force */
-#define LS_BOOT_NO_POLICY 8      /* no seccomp, no Landlock: only to measure what they cost */
+#define LS_BOOT_NO_POLICY 8      /* no namespaces, seccomp or Landlock: only to measure their cost */
 
 /* ls_fs_entry.kind */
 #define LS_ENT_DIR 1             /* a directory; children are the entries below its path */

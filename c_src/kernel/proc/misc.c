@@ -23,18 +23,19 @@ long sys_exit_group(long status)
     ls_exit_group(status);
 }
 
-/* The process's identity, read once and again after a fork. */
-static long pid_cache, ppid_cache;
+/* The process's identity, read once and again after a fork (-1: not yet;
+ * the guest's first process has parent 0). */
+static long pid_cache = -1, ppid_cache = -1;
 
 void pid_after_fork(void)
 {
-    pid_cache = ppid_cache = 0;
+    pid_cache = ppid_cache = -1;
 }
 
 /* Implements getpid(2); served from the kernel, no host call. */
 long sys_getpid(void)
 {
-    if (!pid_cache)
+    if (pid_cache < 0)
         pid_cache = hsys0(__NR_getpid);
     return pid_cache;
 }
@@ -43,7 +44,7 @@ long sys_getpid(void)
  * the parent (no re-parenting to init). */
 long sys_getppid(void)
 {
-    if (!ppid_cache)
+    if (ppid_cache < 0)
         ppid_cache = hsys0(__NR_getppid);
     return ppid_cache;
 }
