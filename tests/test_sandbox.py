@@ -94,8 +94,9 @@ ESCAPE_C = r"""
 #include <unistd.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
-/* Each attempt through a raw syscall instruction (the trap path): the
- * guest kernel answers it, so the result shows which layer refused. */
+/* Each attempt through a raw syscall instruction (the trap path) or through
+ * libc's syscall() (a fastcall, once libc is substituted): the guest kernel
+ * answers it, so the result shows which layer refused. */
 static long raw(long nr, long a, long b, long c) {
     long r; register long r10 __asm__("r10") = 0;
     __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
@@ -103,6 +104,7 @@ static long raw(long nr, long a, long b, long c) {
 }
 int main(int argc, char **argv) {
     long HOST_PID = atol(argv[1]);
+    int via_libc = !strcmp(argv[2], "libc");
     struct { const char *name; long nr, a, b, c; } tries[] = {
         {"ptrace", SYS_ptrace, 16 /* PTRACE_ATTACH */, 1, 0},
         {"mount", SYS_mount, (long)"none", (long)"/", (long)"tmpfs"},
@@ -117,7 +119,8 @@ int main(int argc, char **argv) {
         {"kill a host process", SYS_kill, HOST_PID, 0, 0},
     };
     for (unsigned i = 0; i < sizeof tries / sizeof tries[0]; i++) {
-        long r = raw(tries[i].nr, tries[i].a, tries[i].b, tries[i].c);
+        long r = via_libc ? (syscall(tries[i].nr, tries[i].a, tries[i].b, tries[i].c) < 0 ? -errno : 0)
+                          : raw(tries[i].nr, tries[i].a, tries[i].b, tries[i].c);
         printf("%s: %s\n", tries[i].name, r < 0 ? strerror(-r) : "ALLOWED");
     }
     return 0;
@@ -125,12 +128,14 @@ int main(int argc, char **argv) {
 """
 
 
-def test_escape_attempts_are_refused(tmp_path):
+@pytest.mark.parametrize("path", ["raw", "libc"])
+def test_escape_attempts_are_refused(tmp_path, path):
     src = tmp_path / "escape.c"
     src.write_text(ESCAPE_C)
     exe = tmp_path / "escape"
     subprocess.run(["gcc", "-O1", "-o", exe, src], check=True)
-    r = run_guest(["--no-subst", str(exe), str(os.getpid())], tmp_path)
+    r = run_guest([*(["--no-subst"] if path == "raw" else []), str(exe), str(os.getpid()), path],
+                  tmp_path)
     assert r.returncode == 0, r.stderr
     lines = dict(l.split(": ", 1) for l in r.stdout.decode().splitlines())
     # The guest kernel implements none of these: ENOSYS, before the host is asked.
@@ -185,6 +190,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "sud-off")) {
         long r = via(g, 157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0);
         printf("prctl SUD off: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "call")) {
+        long r = via(g, atol(argv[2]), atol(argv[3]), atol(argv[4]), 0);
+        printf("call: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
     } else if (!strcmp(argv[1], "ptrace")) {
         long r = via(g, 101 /* ptrace */, 16 /* PTRACE_ATTACH */, 1, 0);
         printf("ptrace: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
@@ -247,6 +255,22 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).
     r = run("ptrace")
     assert r.returncode == 128 + 31 and r.stdout == b""
+
+
+@pytest.mark.parametrize("name,args", [
+    ("ptrace", (16, 1)), ("mount", (0, 0)), ("kexec_load", (0, 0)), ("bpf", (0, 0)),
+    ("init_module", (0, 0)), ("unshare", (0x10000000, 0)), ("setns", (0, 0)), ("keyctl", (0, 0)),
+    ("process_vm_writev", (1, 0)), ("pivot_root", (0, 0)), ("umount2", (0, 0))])
+def test_dangerous_host_calls_from_kernel_text_are_killed_by_seccomp(gadget, tmp_path, name, args):
+    """The same calls made from inside kernel text, where the guest kernel
+    is not asked: seccomp's allow-list does not have them (mount and
+    unshare only at boot, before the filter) and kills the guest."""
+    from libsubst.kernel import syscalls
+
+    nr = syscalls.by_name(name).nr
+    r = run_guest(["--no-subst", str(gadget), "call", str(nr), *map(str, args)], tmp_path)
+    assert r.returncode == 128 + 31 and r.stdout == b"", (name, r.stdout, r.stderr)
+    assert b"seccomp filter does not allow" in r.stderr
 
 
 def test_overwriting_the_guest_kernel_leaves_the_host_layers(gadget, tmp_path):

@@ -133,6 +133,11 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
                 fh.write(text)
         else:
             os.write(trace, text.encode())
+    if rc == -signal.SIGSYS and not rep.crash:
+        # The guest kernel catches every SIGSYS of the trap path itself; one
+        # that kills is seccomp's answer to a call outside its allow-list.
+        err.write("libsubst: the guest was killed by SIGSYS: it made a host call the sandbox's "
+                  "seccomp filter does not allow (libsubst/kernel/hostcalls.py lists those it does)\n")
     if rc < 0:
         return Completed(128 - rc, rep, -rc)
     return Completed(rc, rep)
