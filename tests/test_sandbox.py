@@ -60,7 +60,7 @@ def test_filter_allows_the_list_and_kills_the_rest():
         elif s.nr not in allowed:
             assert verdict == seccomp.RET_KILL_PROCESS, s.name
     for name in ("ptrace", "mount", "kexec_load", "bpf", "init_module", "unshare", "setns",
-                 "keyctl", "process_vm_writev", "pivot_root", "chroot", "reboot", "tkill"):
+                 "keyctl", "process_vm_writev", "pivot_root", "chroot", "reboot", "tkill", "clone3"):
         assert bpf_run(syscalls.by_name(name).nr) == seccomp.RET_KILL_PROCESS, name
     assert bpf_run(syscalls.by_name("read").nr, arch=0x40000003) == seccomp.RET_KILL_PROCESS
     assert bpf_run(0x40000000 | 0) == seccomp.RET_KILL_PROCESS      # x32

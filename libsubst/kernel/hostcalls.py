@@ -103,8 +103,6 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     )),
     HostCall("clone", "guest threads and processes, never new namespaces", (
         Pin(0, (0,), mask=CLONE_NEW_ANY, comment="no CLONE_NEW* flag"),)),
-    HostCall("clone3", "guest threads and processes (its flags are in memory: the kernel"
-                       " copies them)"),
     HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
     HostCall("execveat", "the guest's execve boots the kernel binary again, by its fd"
                          " (Landlock lets it execute nothing else)"),

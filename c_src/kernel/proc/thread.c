@@ -178,27 +178,35 @@ long sys_vfork(void)
     return start_process(__NR_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0, 0);
 }
 
-/* Implements clone3(2), as clone. */
+void signal_clear_handlers(void);
+
+/* Implements clone3(2) by the host's clone, whose flags seccomp sees (those
+ * of clone3 are in memory, where the filter cannot pin them: the host's
+ * clone3 is not allowed at all); differs from Linux in: set_tid,
+ * CLONE_INTO_CGROUP, and CLONE_PIDFD with CLONE_PARENT_SETTID are refused
+ * (EINVAL). */
 long sys_clone3(struct clone_args *args, unsigned long size)
 {
     if (size < CLONE_ARGS_SIZE_VER0)
         return -EINVAL;
-    unsigned long sp = args->stack ? args->stack + args->stack_size : 0;
-    if ((args->flags & CLONE_VM) && (args->flags & CLONE_THREAD) && sp)
-        return start_thread(__NR_clone3, (long)args, size, 0, 0, 0, sp);
-    if (args->flags & CLONE_THREAD)
+    struct clone_args a;
+    memset(&a, 0, sizeof a);
+    memcpy(&a, args, size < sizeof a ? size : sizeof a);
+    unsigned long flags = a.flags;
+    if ((flags & ~(0xffffffffUL | CLONE_CLEAR_SIGHAND)) || (flags & 0xff) || a.set_tid_size ||
+        a.exit_signal > 0xff || ((flags & CLONE_PIDFD) && (flags & CLONE_PARENT_SETTID)))
         return -EINVAL;
-    struct clone_args copy;
-    memset(&copy, 0, sizeof copy);
-    memcpy(&copy, args, size < sizeof copy ? size : sizeof copy);
-    copy.flags &= ~(unsigned long)CLONE_VM;
-    copy.stack = copy.stack_size = 0;
-    struct ucontext *uc = kcur_uc();
-    if (!uc)
-        return -ENOSYS;
-    long r = hsys2(__NR_clone3, (long)&copy, sizeof copy);
-    if (r == 0)
-        after_fork_child(uc, sp);
+    unsigned long sp = a.stack ? a.stack + a.stack_size : 0;
+    unsigned long cflags = (flags & 0xffffffffUL) | a.exit_signal;
+    long ptid = flags & CLONE_PIDFD ? a.pidfd : a.parent_tid;
+    if ((flags & CLONE_VM) && (flags & CLONE_THREAD) && sp)
+        return start_thread(__NR_clone, cflags, sp, ptid, a.child_tid, a.tls, sp);
+    if (flags & CLONE_THREAD)
+        return -EINVAL;
+    long r = start_process(__NR_clone, cflags & ~(unsigned long)CLONE_VM, 0, ptid,
+                           a.child_tid, a.tls, sp);
+    if (r == 0 && (flags & CLONE_CLEAR_SIGHAND))
+        signal_clear_handlers();
     return r;
 }
 

@@ -147,8 +147,9 @@ static int for_each_source(long (*fn)(const char *, int, int, void *), void *arg
 }
 
 /* A detached copy of the mount at path (just it: a bind of it), read-only
- * if ro, idmapped into userns if userns >= 0 and the file system allows. */
-static long clone_tree(const char *path, int ro, long userns)
+ * if ro, idmapped into userns if userns >= 0 and the file system allows
+ * (*idmapped says whether it did). */
+static long clone_tree(const char *path, int ro, long userns, int *idmapped)
 {
     long t = hsys3(__NR_open_tree, AT_FDCWD, (long)path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (t < 0)
@@ -156,8 +157,10 @@ static long clone_tree(const char *path, int ro, long userns)
     struct mount_attr a = {.attr_set = ro ? MOUNT_ATTR_RDONLY : 0, .userns_fd = userns};
     if (userns >= 0) {
         a.attr_set |= MOUNT_ATTR_IDMAP;
-        if (hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH, (long)&a, sizeof a) == 0)
+        if (hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH, (long)&a, sizeof a) == 0) {
+            *idmapped = 1;
             return t;
+        }
         a.attr_set &= ~MOUNT_ATTR_IDMAP;     /* seen as nobody's, but there */
     }
     if (a.attr_set && hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH, (long)&a, sizeof a) < 0) {
@@ -186,7 +189,12 @@ static long relay_clone(const char *path, int is_dir, int ro, void *arg)
         im->fds = fds;
         im->cap = cap;
     }
-    im->fds[im->n++] = clone_tree(path, ro, im->userns);
+    int idmapped = 0;
+    long t = clone_tree(path, ro, im->userns, &idmapped);
+    if (t >= 0 && !idmapped && is_dir)
+        kwarn("volume %s: its file system cannot be idmapped, so the guest sees host ids "
+              "other than its own as nobody's", path);
+    im->fds[im->n++] = t;
     return 0;
 }
 
@@ -221,7 +229,8 @@ struct view {
 static long place(const char *path, int is_dir, int ro, void *arg)
 {
     struct view *v = arg;
-    long src = v->fds ? v->fds[v->next++] : clone_tree(path, ro, -1);
+    int unused;
+    long src = v->fds ? v->fds[v->next++] : clone_tree(path, ro, -1, &unused);
     char rel[LS_PATH_MAX];
     if (src < 0 || path[0] != '/' || strlcpy(rel, path + 1, sizeof rel) >= sizeof rel)
         goto skip;                   /* absent on the host: the guest gets ENOENT */

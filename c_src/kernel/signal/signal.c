@@ -108,6 +108,18 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
     return 0;
 }
 
+/* clone3's CLONE_CLEAR_SIGHAND, in the child: handlers back to SIG_DFL. */
+void signal_clear_handlers(void)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig <= NSIG_ALL; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && guest_act[sig].sa_handler != SIG_DFL &&
+            guest_act[sig].sa_handler != SIG_IGN)
+            sys_rt_sigaction(sig, &dfl, 0, sizeof(sigset_t));
+}
+
 /* Implements rt_sigprocmask(2); differs from Linux in: SIGSYS can never be
  * blocked.  On the trap path the mask lives in the saved context. */
 long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size)
