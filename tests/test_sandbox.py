@@ -15,9 +15,9 @@ from conftest import run_guest
 KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_src", "kernel")
 
 
-def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242):
+def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242, allowed=None):
     """A small classic-BPF interpreter for the compiled filter (seccomp_data layout)."""
-    ins, slots = seccomp.compile_filter()
+    ins, slots = seccomp.compile_filter(allowed)
     args = tuple(args) + (0,) * (6 - len(args))
     data = struct.pack("<IIQ6Q", nr, arch, 0, *[a & (2 ** 64 - 1) for a in args])
     acc, pc = 0, 0
@@ -64,6 +64,16 @@ def test_filter_allows_the_list_and_kills_the_rest():
         assert bpf_run(syscalls.by_name(name).nr) == seccomp.RET_KILL_PROCESS, name
     assert bpf_run(syscalls.by_name("read").nr, arch=0x40000003) == seccomp.RET_KILL_PROCESS
     assert bpf_run(0x40000000 | 0) == seccomp.RET_KILL_PROCESS      # x32
+
+
+def test_the_relay_filter_allows_only_waiting_signals_and_ports():
+    relay = {hostcalls.number(h.name) for h in hostcalls.RELAY}
+    for s in syscalls.TABLE:
+        want = seccomp.RET_ALLOW if s.nr in relay else seccomp.RET_KILL_PROCESS
+        assert bpf_run(s.nr, allowed=hostcalls.RELAY) == want, s.name
+    assert bpf_run(syscalls.by_name("bind").nr, allowed=hostcalls.RELAY) == seccomp.RET_ALLOW
+    for name in ("openat", "execve", "connect", "socket", "ptrace", "setns"):
+        assert bpf_run(syscalls.by_name(name).nr, allowed=hostcalls.RELAY) == seccomp.RET_KILL_PROCESS
 
 
 def test_pinned_arguments():

@@ -154,6 +154,26 @@ BOOT_ONLY = {"seccomp": "installs this filter",
              "landlock_create_ruleset": "Landlock, at boot", "landlock_add_rule": "Landlock, at boot",
              "landlock_restrict_self": "Landlock, at boot"}
 
+# The relay: the process the monitor started, outside the guest's
+# namespaces and still the caller (host root for a root caller).  After the
+# guest starts it only waits, forwards signals and binds ports for the guest
+# (c_src/kernel/sandbox/namespaces.c, net/ports.c); its own filter allows
+# just that.
+RELAY = (
+    HostCall("ppoll", "waits for the guest's first process or a port request"),
+    HostCall("wait4", "the guest's first process's status"),
+    HostCall("recvmsg", "a port request: the socket and a reply socket"),
+    HostCall("getsockopt", "the requested socket is IPv4 or IPv6 (SO_DOMAIN)"),
+    HostCall("bind", "a port below 1024 for the guest"),
+    HostCall("write", "the answer; a diagnostic"), HostCall("close", "the request's fds"),
+    HostCall("kill", "forwards signals to the guest; ends by the guest's signal"),
+    HostCall("getpid", "ends by the guest's signal"),
+    HostCall("rt_sigaction", "ends by the guest's signal"),
+    HostCall("rt_sigprocmask", "likewise"), HostCall("rt_sigreturn", "forwarding handlers"),
+    HostCall("restart_syscall", "an interrupted wait"),
+    HostCall("exit_group", "ends with the guest's status"),
+)
+
 # Host calls newer than the table (the build headers' Linux 6.1): number by name.
 EXTRA_NR = {"fchmodat2": 452}
 

@@ -30,6 +30,7 @@
 #define IDS 65536                    /* uids (and gids) of a root caller's guest */
 
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
+long sandbox_seccomp_relay(void);
 
 /* ---- the relay ---- */
 
@@ -42,10 +43,10 @@ static void relay_forward(int sig, siginfo_t *si, void *ctx)
 
 /* Binds ports below 1024 for the guest (net/ports.c) until its first
  * process ends or no guest process holds the channel any more. */
-static void serve_ports(long child, int chan)
+static void serve_ports(int pidfd, int chan)
 {
     struct { int fd; short events, revents; } p[2] = {
-        {hsys2(__NR_pidfd_open, child, 0), 1 /* POLLIN */, 0}, {chan, 1, 0}};
+        {pidfd, 1 /* POLLIN */, 0}, {chan, 1, 0}};
     while (p[0].fd >= 0 && p[1].fd >= 0) {
         long r = hsys5(__NR_ppoll, (long)p, 2, 0, 0, 0);
         if (r < 0 && r != -EINTR)
@@ -76,10 +77,13 @@ static void __attribute__((noreturn)) relay(long child, int chan)
     ign.sa_handler = SIG_IGN;
     hsys4(__NR_rt_sigaction, SIGINT, (long)&ign, 0, sizeof(sigset_t));
     hsys4(__NR_rt_sigaction, SIGQUIT, (long)&ign, 0, sizeof(sigset_t));
+    int pidfd = chan >= 0 ? hsys2(__NR_pidfd_open, child, 0) : -1;
+    long r = sandbox_seccomp_relay();
+    if (r < 0)
+        kpanic("cannot install the relay's seccomp filter: error %ld", -r);
     if (chan >= 0)
-        serve_ports(child, chan);
+        serve_ports(pidfd, chan);
     int status = 0;
-    long r;
     while ((r = hsys4(__NR_wait4, child, (long)&status, 0, 0)) == -EINTR)
         ;
     if (r < 0 || (status & 0x7f) == 0)

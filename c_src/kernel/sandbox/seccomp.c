@@ -12,6 +12,21 @@
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
 
+static long install(const void *filter, unsigned short len)
+{
+    long r = hsys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (r < 0)
+        return r;
+    struct sock_fprog prog = {.len = len, .filter = (struct sock_filter *)filter};
+    return hsys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);
+}
+
+/* The relay's own, smaller list (hostcalls.RELAY). */
+long sandbox_seccomp_relay(void)
+{
+    return install(ls_relay_filter, LS_RELAY_FILTER_LEN);
+}
+
 long sandbox_seccomp(void)
 {
     static struct sock_filter filter[LS_SECCOMP_LEN];
@@ -19,9 +34,5 @@ long sandbox_seccomp(void)
     long pid = hsys0(__NR_getpid);
     for (unsigned i = 0; i < LS_SECCOMP_NSELF; i++)
         filter[ls_seccomp_self_slots[i]].k = pid;
-    long r = hsys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (r < 0)
-        return r;
-    struct sock_fprog prog = {.len = LS_SECCOMP_LEN, .filter = filter};
-    return hsys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog);
+    return install(filter, LS_SECCOMP_LEN);
 }
