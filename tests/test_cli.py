@@ -65,6 +65,16 @@ def test_unresolvable_library(tmp_path):
 def test_missing_volume(tmp_path):
     assert_clean_error(run_guest(["--volume", f"{tmp_path}/nope:/data", "true"], tmp_path), "nope")
     assert_clean_error(run_guest(["--volume", "bad-spec", "true"], tmp_path), "HOST:GUEST")
+    assert_clean_error(run_guest(["--volume", "/:/host", "true"], tmp_path), "host's root")
+
+
+def test_one_directory_as_two_volumes(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    r = run_guest(["--no-cwd", "--volume", f"{data}:/ro:ro", "--volume", f"{data}:/rw", "sh", "-c",
+                   "echo w > /rw/f && read l < /ro/f && echo $l && ! echo x 2>/dev/null > /ro/g"], "/")
+    assert r.returncode == 0 and r.stdout == b"w\n", r.stderr
+    assert sorted(os.listdir(data)) == ["f"]
 
 
 def test_volume_mounts_a_directory(tmp_path):

@@ -55,6 +55,9 @@ def parse_volume(spec: str) -> Mount:
         raise VolumeError(f"--volume {spec!r}: host path {host} does not exist")
     if not os.path.isdir(host):
         raise VolumeError(f"--volume {spec!r}: host path {host} is not a directory")
+    if os.path.realpath(host) == "/":
+        raise VolumeError(f"--volume {spec!r}: the host's root cannot be a volume; "
+                          "name the directories the guest needs")
     return Mount(guest=os.path.normpath(guest), host=os.path.realpath(host), readonly=ro)
 
 

@@ -76,8 +76,10 @@ def encode(spec: BootSpec) -> bytes:
     entries_off = _align(envp_off + 4 * len(spec.env))
     mounts_off = _align(entries_off + ent_size * len(spec.entries))
     strings_off = _align(mounts_off + mnt_size * len(spec.mounts))
-    # Parents first: the kernel mounts them in this order.
-    mounts = sorted(spec.mounts, key=lambda m: m.host)
+    # Parents first: the kernel mounts them in this order (a directory that
+    # is two volumes: read-write on top, the guest kernel refuses writes
+    # through the read-only one).
+    mounts = sorted(spec.mounts, key=lambda m: (m.host, not m.readonly))
 
     strings = bytearray()
     seen: dict[str, int] = {}
