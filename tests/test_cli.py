@@ -215,3 +215,22 @@ def test_synthetic_proc_sys_dev(tmp_path):
         f"{online} {possible}", "True", "16 b'\\x00\\x00\\x00\\x00'"]
     # nproc reads /sys/devices/system/cpu/online through sched_getaffinity/sysconf
     assert_same(run_native(["nproc"], tmp_path), run_guest(["nproc"], tmp_path))
+
+
+MAPS_PROBE = """
+import ctypes.util, os
+ctypes.CDLL(ctypes.util.find_library("z"))
+names = {l.split(None, 5)[5].strip() for l in open('/proc/self/maps') if len(l.split()) == 6}
+files = sorted(n for n in names if n.startswith('/'))
+print(all(os.path.exists(n) for n in files), *files, sep='\\n')
+"""
+
+
+def test_proc_self_maps_names_guest_paths(tmp_path):
+    # The guest's files by the paths the guest knows them by: not the host
+    # paths of substituted libraries, nor the kernel's own memory.
+    r = run_guest(["/usr/bin/python3", "-c", MAPS_PROBE], tmp_path)
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == "True", r.stdout
+    assert os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6") in lines
+    assert not [n for n in lines[1:] if ".cache/libsubst" in n or "memfd" in n or "libsubst" in n]

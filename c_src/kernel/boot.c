@@ -77,6 +77,7 @@ static void map_bootinfo(long fd)
     hsys1(__NR_close, fd);
     K.bi = (const struct ls_bootinfo *)p;
     K.blk = (const char *)p;
+    mm_note_kernel(p, st.st_size);   /* the guest's memory calls leave it alone */
     const struct ls_bootinfo *bi = K.bi;
     if (bi->magic != LS_BOOTINFO_MAGIC || bi->version != LS_BOOTINFO_VERSION)
         kpanic("boot info has a wrong magic or version %u (this kernel reads %d)",

@@ -3,7 +3,8 @@
  * the host's file (the guest runs on the host's CPUs and memory); the
  * per-process ones are the host's with what the guest must see instead:
  *   stat, status  the guest's command name (and uid/gid in status);
- *   maps          without the lines that overlap the kernel's own memory;
+ *   maps          without the lines that overlap the kernel's own memory,
+ *                 the guest's files named by their guest paths;
  *   cmdline, environ, comm  from the boot-info block;
  *   mounts, mountinfo  the guest's view: the image, the synthetic trees, the volumes.
  */
@@ -17,6 +18,7 @@ struct gbuf {
     char comm[16];
     char b[2048];
     char line[LS_PATH_MAX + 256];
+    char name[LS_PATH_MAX];
 };
 
 static void gflush(struct gbuf *g)
@@ -180,6 +182,38 @@ static unsigned long parse_hex(const char **s)
     }
 }
 
+/* The guest path of a file maps names by its host path: an image file (or
+ * its window of a packed image, by the offset), a volume's file; or NULL. */
+static const char *guest_name(struct gbuf *g, const char *host, unsigned long off)
+{
+    static char image[LS_PATH_MAX];  /* the packed image, as the host names it */
+    if (K.image_fd >= 0 && !image[0]) {
+        char fdp[40];
+        ksnprintf(fdp, sizeof fdp, "/proc/self/fd/%d", K.image_fd);
+        long r = hsys4(__NR_readlinkat, AT_FDCWD, (long)fdp, (long)image, sizeof image - 1);
+        image[r > 0 ? r : 0] = 0;
+    }
+    int packed = image[0] && strcmp(host, image) == 0;
+    for (int i = 0; i < img_count(); i++) {
+        const struct ls_fs_entry *e = img_ent(i);
+        if ((e->kind == LS_ENT_HOST_FILE && strcmp(bi_str(e->target), host) == 0) ||
+            (packed && e->kind == LS_ENT_IMAGE_FILE && off >= e->data_off &&
+             off < e->data_off + e->data_size))
+            return img_path(i);
+    }
+    for (int i = 0; i < fs_nmnt; i++) {
+        size_t hl = strlen(fs_mnt[i].host);
+        if (strncmp(host, fs_mnt[i].host, hl) == 0 && host[hl] == '/') {
+            size_t gl = fs_mnt[i].glen < sizeof g->name ? fs_mnt[i].glen : 0;
+            memcpy(g->name, fs_mnt[i].guest, gl);
+            strlcpy(g->name + gl, host + hl, sizeof g->name - gl);
+            return g->name;
+        }
+    }
+    return 0;
+}
+
+/* Without the kernel's own memory; files named by their guest paths. */
 static void line_maps(struct gbuf *g, char *s, size_t n)
 {
     const char *p = s;
@@ -189,6 +223,28 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
         unsigned long hi = parse_hex(&p);
         if (hi > lo && mm_is_kernel_range(lo, hi - lo))
             return;
+    }
+    /* address perms offset dev inode   path */
+    unsigned long off = 0;
+    p = s;
+    for (int field = 0; field < 5; field++) {
+        if (field == 2)
+            off = parse_hex(&p);
+        while (*p && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+    }
+    if (*p == '/' && s[n - 1] == '\n') {
+        s[n - 1] = 0;
+        const char *guest = guest_name(g, p, off);
+        s[n - 1] = '\n';
+        if (guest) {
+            gput(g, s, p - s);
+            gputs(g, guest);
+            gputs(g, "\n");
+            return;
+        }
     }
     gput(g, s, n);
 }
