@@ -13,14 +13,12 @@ The CLI is a thin layer over this module."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import LibsubstError, ProgramNotFound, VolumeError
 from .image import rootfs
 from .image.tree import Tree
-from .monitor import identity
 from .monitor.bootinfo import BootSpec, Mount
 from .monitor.guest import Completed, Limits, run_spec
 
@@ -116,14 +114,12 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
         if not any(s == m.guest or s.startswith(m.guest.rstrip("/") + "/") for m in mounts):
             tree.add_host_path(s)
     scratch = []
-    no_tmp_files = not any(e.path.startswith("/tmp/") and e.kind != "dir" for e in tree.entries())
-    if for_image and no_tmp_files:
+    files = [e.path for e in tree.entries() if e.kind != "dir"]
+    if for_image and not any(p.startswith("/tmp/") for p in files):
         tree.add_dir("/tmp", 0o1777)    # where the image's run mounts its scratch /tmp
-    elif not any(m.guest == "/tmp" for m in mounts) and no_tmp_files:
-        # A writable /tmp of the guest's own, gone when the guest is (unless
-        # it would hide files of the image, such as a program under /tmp).
-        scratch.append(tempfile.mkdtemp(prefix="libsubst-tmp-"))
-        mounts.append(Mount(guest="/tmp", host=scratch[0]))
+    elif not for_image:
+        added, scratch = rootfs.scratch_mounts(mounts, files)
+        mounts += added
     for m in mounts:
         if m.guest == "/":
             raise VolumeError("a volume cannot be mounted at / (the guest's root is its image)")
@@ -137,7 +133,6 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
                     env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                     entries=entries, mounts=mounts, hostname=hostname,
                     uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch,
-                    host_ids=identity.host_ids() if os.geteuid() == 0 else (0, 0),
                     objects=objects if subst else [], policy=policy)
 
 

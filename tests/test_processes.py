@@ -51,6 +51,22 @@ def test_python_subprocess_and_fork(tmp_path):
                 run_guest(["--add", "/usr/bin/echo", "--add", "/usr/bin/sh", *argv], tmp_path))
 
 
+def test_python_multiprocessing(tmp_path):
+    # Its locks are POSIX semaphores in /dev/shm: the guest has one of its
+    # own, not the host's.
+    code = ("import multiprocessing as mp, os\n"
+            "def put(q): q.put(os.getpid() > 1)\n"
+            "if __name__ == '__main__':\n"
+            "    print(mp.Pool(2).map(abs, [-1, -2, -3]))\n"
+            "    q = mp.Queue(); p = mp.Process(target=put, args=(q,)); p.start()\n"
+            "    print(q.get()); p.join(); print(p.exitcode)\n"
+            "    open('/dev/shm/guest-only', 'w').close(); print(os.listdir('/dev/shm'))\n")
+    argv = ["/usr/bin/python3", "-c", code]
+    r = run_guest(argv, tmp_path)
+    assert r.stdout == b"[1, 2, 3]\nTrue\n0\n['guest-only']\n", r.stderr
+    assert not os.path.exists("/dev/shm/guest-only")
+
+
 def test_find_exec_and_xargs(tmp_path):
     for i in range(5):
         (tmp_path / f"f{i}.txt").write_text("line\n" * (i + 1))

@@ -5,6 +5,7 @@ import os
 import re
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -395,6 +396,10 @@ def test_runs_as_an_unprivileged_user(net):
     finally:
         os.chdir(cwd)
     spec.uid = spec.gid = 65534
+    for d in spec.scratch:                 # made for root by prepare(): the caller's own
+        for top, dirs, _files in os.walk(d):
+            for p in [top, *(os.path.join(top, x) for x in dirs)]:
+                os.chown(p, 65534, 65534)
     fd = os.memfd_create("bootinfo")
     os.write(fd, bootinfo.encode(spec))
 
@@ -471,8 +476,32 @@ def test_namespaces_of_its_own(tmp_path):
         top = set(os.listdir(root))
         assert {"usr", "etc", "dev", "proc", "tmp"} <= top and not top & {"home", "boot", "var", "srv"}
         assert not os.path.exists(f"{root}/etc/shadow")
-        assert sorted(os.listdir(f"{root}/dev")) == ["full", "null", "random", "tty", "urandom", "zero"]
+        # (shm: where the guest's own /dev/shm is, in the host's)
+        assert sorted(os.listdir(f"{root}/dev")) == ["full", "null", "random", "shm", "tty",
+                                                     "urandom", "zero"]
         assert os.listdir(f"{root}/proc/1/task") == ["1"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_packed_image_runs_as_the_guest_range_too(tmp_path):
+    from conftest import LIBSUBST
+    from libsubst.monitor import identity
+
+    image = tmp_path / "sleep.lsi"
+    subprocess.run([*LIBSUBST, "pack", "-o", str(image), "/bin/sleep"], check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([*LIBSUBST, "run", str(image), "30"], cwd=tmp_path)
+    try:
+        for _ in range(100):
+            try:
+                guest = _guest_of(proc.pid)
+                break
+            except (ValueError, FileNotFoundError):
+                time.sleep(0.05)
+        status = open(f"/proc/{guest}/status").read()
+        assert status.split("Uid:")[1].split()[:1] == [str(identity.host_ids()[0])]
     finally:
         proc.kill()
         proc.wait()

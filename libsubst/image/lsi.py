@@ -397,6 +397,7 @@ class Image:
                   net: str | None = None):
         """The boot spec for running this (opened) image; see ``libsubst.run``."""
         from ..monitor.bootinfo import BootSpec, Mount
+        from . import rootfs
         from .rootfs import parse_volume
 
         if self._fd < 0 or self.header is None:
@@ -447,11 +448,9 @@ class Image:
                                                     size=len(data))
             except OSError:
                 pass
-        scratch = []
-        if not any(b.guest == "/tmp" for b in mounts) and not any(
-                p.startswith("/tmp/") and e.kind != "dir" for p, e in entries.items()):
-            scratch.append(tempfile.mkdtemp(prefix="libsubst-tmp-"))
-            mounts.append(Mount(guest="/tmp", host=scratch[0]))
+        added, scratch = rootfs.scratch_mounts(
+            mounts, [p for p, e in entries.items() if e.kind != "dir"])
+        mounts += added
         n = len(entries)
         for b in mounts:
             _add_dirs(entries, b.guest)

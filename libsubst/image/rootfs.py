@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import grp
 import os
 import pwd
-import grp
+import tempfile
 
 from ..errors import VolumeError
 from ..monitor.bootinfo import Mount
@@ -59,6 +60,28 @@ def parse_volume(spec: str) -> Mount:
         raise VolumeError(f"--volume {spec!r}: the host's root cannot be a volume; "
                           "name the directories the guest needs")
     return Mount(guest=os.path.normpath(guest), host=os.path.realpath(host), readonly=ro)
+
+
+def scratch_mounts(mounts: list[Mount], image_files: list[str]) -> tuple[list[Mount], list[str]]:
+    """Writable directories of the guest's own, gone after the run: /tmp
+    (unless a volume or the image's own files are there) and /dev/shm (POSIX
+    shared memory and semaphores: Python's multiprocessing), in host memory
+    where the host has a /dev/shm.  Returns (mounts, host dirs to remove).
+    Each is a world-writable sticky directory, as natively, inside one only
+    the caller can enter, so the host's other users cannot reach it."""
+    added, dirs = [], []
+    for guest, under, taken in (
+            ("/tmp", None, any(p.startswith("/tmp/") for p in image_files)),
+            ("/dev/shm", "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None, False)):
+        if taken or any(m.guest == guest for m in mounts):
+            continue
+        outer = tempfile.mkdtemp(prefix=f"libsubst-{os.path.basename(guest)}-", dir=under)
+        inner = os.path.join(outer, "d")
+        os.mkdir(inner)
+        os.chmod(inner, 0o1777)
+        dirs.append(outer)
+        added.append(Mount(guest=guest, host=inner))
+    return added, dirs
 
 
 def runtime_trees(program: str, env: dict[str, str], packed: bool = False

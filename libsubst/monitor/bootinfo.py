@@ -49,7 +49,7 @@ class BootSpec:
     policy: bool = True           # namespaces, seccomp, Landlock; False only to measure their cost
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
-    host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest
+    host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest (run_spec)
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from ..errors import BuildError, LibsubstError
-from . import bootinfo, report
+from . import bootinfo, identity, report
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 PR_SET_PDEATHSIG = 1
@@ -95,6 +95,8 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
         trace_fd, own_trace = os.open(trace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644), True
     elif isinstance(trace, int):
         trace_fd, own_trace = os.dup(trace), True   # the kernel moves it: never hand over the caller's fd
+    if os.geteuid() == 0:
+        spec.host_ids = identity.host_ids()
     rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
     boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
     try:

@@ -236,6 +236,8 @@ static long place(const char *path, int is_dir, int ro, void *arg)
     int unused;
     long src = v->fds ? v->fds[v->next++] : clone_tree(path, ro, -1, &unused);
     char rel[LS_PATH_MAX];
+    if (src < 0 && src != -ENOENT && is_dir)
+        kwarn("volume %s: cannot bind it: error %ld", path, -src);
     if (src < 0 || path[0] != '/' || strlcpy(rel, path + 1, sizeof rel) >= sizeof rel)
         goto skip;                   /* absent on the host: the guest gets ENOENT */
     long r = make_path(v->root, rel, is_dir);
@@ -405,7 +407,8 @@ void sandbox_namespaces(void)
     }
 
     struct idmapped im = {.userns = -1};
-    long r = write_id_maps(child, root);
+    long r = root && (K.bi->host_uid == 0 || K.bi->host_gid == 0) ? -EINVAL   /* never host root */
+                                                                  : write_id_maps(child, root);
     if (r < 0) {
         int fail = -1;
         hsys3(__NR_write, go[1], (long)&fail, sizeof fail);
