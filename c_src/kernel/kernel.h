@@ -53,6 +53,10 @@ struct kstate {
 };
 extern struct kstate K;
 
+/* ---- the sandbox (sandbox/) ---- */
+#define LS_NDEVICES 6
+extern const char *const sandbox_devices[LS_NDEVICES];   /* the host devices the guest uses */
+
 /* ---- ports below 1024, bound by the relay (net/ports.c) ---- */
 extern int port_fd;
 long port_bind(long fd, const void *addr, long len);

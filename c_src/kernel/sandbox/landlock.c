@@ -57,9 +57,6 @@ static const char *const proc_sources[] = {
     "/proc/sys/kernel/osrelease", "/proc/sys/kernel/hostname", "/proc/sys/kernel/pid_max",
     "/proc/sys/vm/overcommit_memory", "/sys/devices/system/cpu",
 };
-static const char *const devices[] = {
-    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
-};
 
 /* Returns 0, or -errno; -ENOSYS when the host has no Landlock. */
 long sandbox_landlock(void)
@@ -90,8 +87,8 @@ long sandbox_landlock(void)
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
     for (uint32_t i = 0; i < K.bi->nmounts; i++)
         allow(rs, bi_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ | FS_EXEC : ~0ULL, 1);
-    for (unsigned i = 0; i < LS_ARRAY_SIZE(devices); i++)
-        allow(rs, devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+    for (unsigned i = 0; i < LS_NDEVICES; i++)
+        allow(rs, sandbox_devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                                   (1ULL << 15), 0);
     extern int ls_self_fd;
     if (ls_self_fd >= 0) {            /* execve boots this kernel again */

@@ -243,9 +243,11 @@ static long place(const char *path, int is_dir, int ro, void *arg)
     long r = make_path(v->root, rel, is_dir);
     if (r == -EEXIST)
         goto skip;                   /* a file listed twice */
-    if (r < 0 || hsys5(__NR_move_mount, src, (long)"", v->root, (long)rel,
-                       MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-        kwarn("cannot show %s in the guest's mount namespace: error %ld", path, r);
+    if (r >= 0)
+        r = hsys5(__NR_move_mount, src, (long)"", v->root, (long)rel, MOVE_MOUNT_F_EMPTY_PATH);
+    if (r < 0) {
+        kwarn("cannot show %s in the guest's mount namespace: error %ld", path, -r);
+        hsys1(__NR_close, src);
         return -1;
     }
 skip:
@@ -254,7 +256,7 @@ skip:
     return 0;
 }
 
-static const char *const devices[] = {
+const char *const sandbox_devices[LS_NDEVICES] = {
     "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
 };
 
@@ -298,8 +300,8 @@ static void make_root(const int *fds)
 
     /* Devices, /sys and /proc, then the image files and the volumes: only
      * then are all the directories made here the tmpfs's, never a volume's. */
-    for (unsigned i = 0; i < LS_ARRAY_SIZE(devices); i++)
-        place(devices[i], 0, 0, &(struct view){.root = root});
+    for (unsigned i = 0; i < LS_NDEVICES; i++)
+        place(sandbox_devices[i], 0, 0, &(struct view){.root = root});
     place("/sys/devices/system/cpu", 1, 1, &(struct view){.root = root});
     if ((r = mount_proc(root)) < 0)
         kpanic("cannot mount the guest's /proc: error %ld", -r);
