@@ -58,7 +58,10 @@ def render(path: str, as_json: bool = False) -> str:
         f"sha256 {m['kernel']['sha256'][:16]}...",
         "sandbox:   " + (f"seccomp allow-list of {m['kernel']['seccomp']['allowed']} host calls "
                          f"({m['kernel']['seccomp']['pinned']} pinned to their arguments), "
-                         "Landlock, no_new_privs" if "seccomp" in m["kernel"] else "unknown"),
+                         "Landlock, no_new_privs" if "seccomp" in m["kernel"] else "unknown")
+        + ("; namespaces: " + ", ".join(m["kernel"]["namespaces"] + (["net"] if m["net"] == "none"
+                                                                        else []))
+           if "namespaces" in m["kernel"] else ""),
         f"libsubst:  {m['libsubst']['version']}",
         f"files:     {len(regular)} files ({len(distinct)} distinct contents), "
         f"{sum(1 for f in files if f['kind'] == 'dir')} directories, "

@@ -164,7 +164,7 @@ class Image:
             "libsubst": {"version": _libsubst_version()},
             "kernel": {"build_id": build_id.hex() if build_id else None,
                        "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel),
-                       "seccomp": _seccomp_summary()},
+                       "seccomp": _seccomp_summary(), "namespaces": list(NAMESPACES)},
             "exe": spec.exe,
             "execfn": spec.execfn,
             "argv": list(spec.argv),
@@ -491,6 +491,10 @@ class Image:
 
 
 # -- helpers ------------------------------------------------------------------------
+
+# What c_src/kernel/sandbox/namespaces.c makes for every guest (net: with --net none).
+NAMESPACES = ("user", "mount", "pid", "ipc", "uts")
+
 
 def _seccomp_summary() -> dict:
     """The host-call allow-list compiled into the kernel being packed."""
