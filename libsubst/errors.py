@@ -25,6 +25,18 @@ class UnsupportedElf(LibsubstError):
     """An ELF file libsubst cannot run: wrong class, machine, type, or truncated."""
 
 
+class ForeignElf(UnsupportedElf):
+    """A well-formed ELF for another class or machine.
+
+    ld.so(8) silently skips such a candidate while searching for a library
+    (glibc elf/dl-load.c ``open_verify``), unlike other malformed files.
+    """
+
+
+class CorruptElf(UnsupportedElf):
+    """A truncated ELF file, or one whose headers point outside it or contradict each other."""
+
+
 class LibraryNotFound(LibsubstError):
     """A ``DT_NEEDED`` library could not be resolved with the dynamic linker's rules."""
 

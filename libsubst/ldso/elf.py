@@ -15,7 +15,7 @@ import stat
 import struct
 from collections import namedtuple
 
-from libsubst.errors import LibsubstError, NotAnElf, ProgramNotFound, UnsupportedElf
+from libsubst.errors import ForeignElf, LibsubstError, NotAnElf, ProgramNotFound, UnsupportedElf
 
 # elf(5) constants used here.
 ELFMAG = b"\x7fELF"
@@ -52,14 +52,6 @@ DynEntry = namedtuple("DynEntry", "d_tag d_val")
 
 def _align_up(n, align):
     return -(-n // align) * align
-
-
-class ForeignElf(UnsupportedElf):
-    """A well-formed ELF for another class or machine.
-
-    ld.so(8) silently skips such a candidate while searching for a library
-    (glibc elf/dl-load.c ``open_verify``), unlike other malformed files.
-    """
 
 
 class ElfFile:

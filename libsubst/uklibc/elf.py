@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections import namedtuple
 
-from ..errors import NotAnElf, UnsupportedElf
+from ..errors import CorruptElf, NotAnElf, UnsupportedElf
 
 # e_type
 ET_EXEC, ET_DYN = 2, 3
@@ -49,10 +49,6 @@ SHDR = struct.Struct("<IIQQQQIIQQ")         # Elf64_Shdr, 64 bytes
 SYM = struct.Struct("<IBBHQQ")              # Elf64_Sym, 24 bytes
 RELA = struct.Struct("<QQq")                # Elf64_Rela, 24 bytes
 DYN = struct.Struct("<qQ")                  # Elf64_Dyn, 16 bytes
-
-
-class CorruptElf(UnsupportedElf):
-    """An ELF object whose headers point outside the file or contradict each other."""
 
 
 class Segment(namedtuple("Segment", "index p_type p_flags p_offset p_vaddr p_paddr "
