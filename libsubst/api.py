@@ -54,7 +54,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     host name is fixed (``lsi.HOSTNAME``) and no scratch /tmp is made (the
     image's run makes one)."""
     # ELF reading is imported here: running a packed image never needs it.
-    from .ldso.elf import ElfFile
+    from .elf import ElfFile
     from .ldso.program import find_program, resolve_script
     from .ldso.search import resolve, resolve_dlopen_closure
 
@@ -66,7 +66,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     binary, argv, scripts = resolve_script(path, [program, *args],
                                            filename=program if "/" in program else path)
     with ElfFile.open(binary) as elf:
-        interp = elf.get_interp()
+        interp = elf.interp()
     plan = resolve(binary, env)
 
     if for_image:
@@ -141,7 +141,7 @@ def _added_program(tree: Tree, spec: str, env) -> list[str]:
     its interpreter and libraries join the image, and all of them are
     substituted like the main program's (the guest may execve it)."""
     from .errors import LibsubstError
-    from .ldso.elf import ElfFile
+    from .elf import ElfFile
     from .ldso.search import resolve
 
     host, _sep, guest = spec.partition(":")

@@ -9,9 +9,10 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from libsubst.errors import LibraryNotFound, LibsubstError, NotAnElf, ProgramNotFound, UnsupportedElf
+from libsubst.elf import PT_DYNAMIC, ElfFile
+from libsubst.errors import (CorruptElf, LibraryNotFound, LibsubstError, NotAnElf, ProgramNotFound,
+                             UnsupportedElf)
 from libsubst.ldso import cache
-from libsubst.ldso.elf import PT_DYNAMIC, PT_LOAD, ElfFile
 from libsubst.ldso.search import platform, resolve
 
 REAL = [p for p in ("/usr/bin/python3.11", "/usr/bin/sqlite3", "/usr/bin/perl", "/bin/ls",
@@ -69,10 +70,10 @@ def test_segments_match_readelf(path):
             for t, o, v, pa, fs, ms, fl, al in rows]
     with ElfFile.open(path) as elf:
         got = [(s.p_type, s.p_offset, s.p_vaddr, s.p_paddr, s.p_filesz, s.p_memsz, s.p_flags, s.p_align)
-               for s in elf.iter_segments()]
-        assert got == want and elf.num_segments() == len(want)
+               for s in elf.segments]
+        assert got == want
         interp = re.search(r"\[Requesting program interpreter: (.*)\]", readelf("-l", path))
-        assert elf.get_interp() == (interp and interp.group(1))
+        assert elf.interp() == (interp and interp.group(1))
         assert elf.is_static == (interp is None)
 
 
@@ -84,9 +85,9 @@ def test_dynamic_matches_readelf(path):
         return re.findall(rf"\({name}\)\s+[^[]*\[(.*)\]", text)
 
     with ElfFile.open(path) as elf:
-        assert elf.get_needed() == tag("NEEDED")
-        assert elf.get_soname() == (tag("SONAME") or [None])[-1]
-        for getter, name in ((elf.get_rpath, "RPATH"), (elf.get_runpath, "RUNPATH")):
+        assert elf.needed() == tag("NEEDED")
+        assert elf.soname() == (tag("SONAME") or [None])[-1]
+        for getter, name in ((elf.rpath, "RPATH"), (elf.runpath, "RUNPATH")):
             assert getter() == (tag(name)[-1].split(":") if tag(name) else None)
         flags = re.search(r"\(FLAGS_1\)\s+Flags: (.*)", text)
         assert elf.is_pie == bool(flags and "PIE" in flags.group(1).split())
@@ -96,7 +97,7 @@ def test_dynamic_matches_readelf(path):
 def test_build_id_matches_readelf(path):
     m = re.search(r"Build ID: ([0-9a-f]+)", readelf("-n", path))
     with ElfFile.open(path) as elf:
-        assert elf.get_build_id() == (m and m.group(1))
+        assert elf.build_id() == (m and bytes.fromhex(m.group(1)))
 
 
 def test_many_libraries_match_pyelftools():
@@ -113,10 +114,10 @@ def test_many_libraries_match_pyelftools():
             dyn = ref.get_section_by_name(".dynamic")
             tags = list(dyn.iter_tags()) if dyn else []
             with ElfFile.open(path) as elf:
-                assert elf.get_needed() == [t.needed for t in tags if t.entry.d_tag == "DT_NEEDED"], path
+                assert elf.needed() == [t.needed for t in tags if t.entry.d_tag == "DT_NEEDED"], path
                 sonames = [t.soname for t in tags if t.entry.d_tag == "DT_SONAME"]
-                assert elf.get_soname() == (sonames[-1] if sonames else None), path
-                assert [s.p_vaddr for s in elf.iter_segments()] == [s["p_vaddr"] for s in ref.iter_segments()]
+                assert elf.soname() == (sonames[-1] if sonames else None), path
+                assert [s.p_vaddr for s in elf.segments] == [s["p_vaddr"] for s in ref.iter_segments()]
 
 
 # -- resolve against ldd on Debian programs ------------------------------------
@@ -182,7 +183,7 @@ def root(tmp_path_factory):
 def test_rpath_and_origin(root):
     prog = str(root / "bin" / "rpath")
     with ElfFile.open(prog) as elf:
-        assert elf.get_rpath() == ["$ORIGIN/../lib"] and elf.get_runpath() is None
+        assert elf.rpath() == ["$ORIGIN/../lib"] and elf.runpath() is None
     plan = assert_matches_ldd(prog)
     # libbar has no search path of its own: libfoo comes from the program's
     # DT_RPATH, inherited along the loader chain.
@@ -205,7 +206,7 @@ def test_origin_of_symlinked_program_is_its_real_directory(root):
 def test_runpath_is_not_inherited(root):
     prog = str(root / "bin" / "runpath")
     with ElfFile.open(prog) as elf:
-        assert elf.get_runpath() == ["$ORIGIN/../lib"] and elf.get_rpath() is None
+        assert elf.runpath() == ["$ORIGIN/../lib"] and elf.rpath() is None
     with pytest.raises(LibraryNotFound) as e:
         resolve(prog)
     assert str(e.value).startswith(f"library libfoo.so.1 needed by {root}/bin/../lib/libbar.so.1 not found")
@@ -240,7 +241,7 @@ def test_needed_path_relative_to_cwd(root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     prog = cc(tmp_path / "bypath", "./libnoname.so", src=MAIN_FOO)
     with ElfFile.open(prog) as elf:
-        assert "./libnoname.so" in elf.get_needed()
+        assert "./libnoname.so" in elf.needed()
     plan = assert_matches_ldd(prog)
     assert plan.libraries[0] == ("./libnoname.so", f"{tmp_path}/libnoname.so")
 
@@ -332,7 +333,7 @@ def test_static_and_static_pie(tmp_path):
     for flag in ("-static", "-static-pie"):
         prog = cc(tmp_path / flag.strip("-"), flag, src="int main(void) { return 0; }")
         with ElfFile.open(prog) as elf:
-            assert elf.is_static and elf.get_interp() is None and elf.get_needed() == []
+            assert elf.is_static and elf.interp() is None and elf.needed() == []
             assert elf.is_pie == (flag == "-static-pie")
         assert resolve(prog) == (prog, None, [])
 
@@ -383,11 +384,11 @@ def test_bad_programs(tmp_path, root):
 def test_truncated_true(tmp_path, length):
     data = open("/bin/true", "rb").read()
     with ElfFile.open("/bin/true") as elf:
-        load_end = max(s.p_offset + s.p_filesz for s in elf.iter_segments(PT_LOAD))
+        load_end = max(s.p_offset + s.p_filesz for s in elf.loads)
     n = {"half": len(data) // 2, "in last PT_LOAD": load_end - 1}.get(length, length)
     (tmp_path / "t").write_bytes(data[:n])
     e = open_error(tmp_path / "t")
-    assert e.type is (NotAnElf if n < 4 else UnsupportedElf)
+    assert e.type is (NotAnElf if n < 4 else CorruptElf)
     if n >= 4:
         assert "truncated or corrupt ELF" in str(e.value)
 
@@ -398,7 +399,7 @@ def regions(path):
     """Byte ranges worth mutating: ELF header, program headers, dynamic section."""
     with ElfFile.open(path) as elf:
         out = [(0, 64), (elf.e_phoff, elf.e_phoff + elf.e_phnum * 56)]
-        out += [(s.p_offset, s.p_offset + s.p_filesz) for s in elf.iter_segments(PT_DYNAMIC)]
+        out += [(s.p_offset, s.p_offset + s.p_filesz) for s in elf.segments if s.p_type == PT_DYNAMIC]
         out += [(0, elf.size)]
     return out
 
@@ -422,9 +423,14 @@ def exercise(path, program, env):
     """Everything a caller may do; only LibsubstError may come out."""
     try:
         with ElfFile.open(path) as elf:
-            list(elf.iter_segments())
-            elf.get_interp(), elf.get_needed(), elf.get_rpath(), elf.get_runpath()
-            elf.get_soname(), elf.get_build_id(), elf.is_pie, elf.is_static
+            elf.interp(), elf.needed(), elf.rpath(), elf.runpath()
+            elf.soname(), elf.build_id(), elf.is_pie, elf.is_static
+    except LibsubstError:
+        pass
+    try:
+        with ElfFile.open(path) as elf:         # and what the rewriter reads
+            elf.check_layout()
+            elf.code_ranges(), elf.data_ranges(), elf.symbols(), elf.relocations()
     except LibsubstError:
         pass
     try:

@@ -29,9 +29,10 @@ import os
 import re
 from collections import namedtuple
 
-from libsubst.errors import LibsubstError, LibraryNotFound, NotAnElf, ProgramNotFound, UnsupportedElf
+from libsubst.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile
+from libsubst.errors import (ForeignElf, LibsubstError, LibraryNotFound, NotAnElf, ProgramNotFound,
+                             UnsupportedElf)
 from libsubst.ldso import cache
-from libsubst.ldso.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile, ForeignElf
 
 DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib")
 DST_LIB = "lib/x86_64-linux-gnu"
@@ -237,14 +238,13 @@ class _Resolver:
         except ValueError:
             return None
         try:
-            elf = ElfFile(fd, path)
+            elf = ElfFile.from_fd(fd, path, file_error=NotAnElf)
         except ForeignElf as e:
             skipped.append(str(e))
             return None
         except LibsubstError as e:
-            cls = NotAnElf if isinstance(e, ProgramNotFound) else type(e)
-            raise cls(f"{e} (found for {name} needed by {loader.path})") from None
-        if elf.e_type == ET_EXEC or elf.get_flags_1() & DF_1_PIE:
+            raise type(e)(f"{e} (found for {name} needed by {loader.path})") from None
+        if elf.e_type == ET_EXEC or elf.flags_1() & DF_1_PIE:
             elf.close()
             raise UnsupportedElf(f"{path} is an executable, not a shared library "
                                  f"(found for {name} needed by {loader.path})")
@@ -315,14 +315,14 @@ class _Resolver:
             obj = self.by_id[file_id]
             obj.names.add(name)
             return obj, False
-        rpath, runpath = elf.get_rpath(), elf.get_runpath()
+        rpath, runpath = elf.rpath(), elf.runpath()
         origin = origin if origin is not None else _origin(elf.path)
         obj = _Object(
-            path=elf.path, names={name} if name else set(), soname=elf.get_soname(),
-            origin=origin, loader=loader, needed=elf.get_needed(),
+            path=elf.path, names={name} if name else set(), soname=elf.soname(),
+            origin=origin, loader=loader, needed=elf.needed(),
             rpath=None if rpath is None or runpath is not None else _dirs(rpath, origin),
             runpath=None if runpath is None else _dirs(runpath, origin),
-            flags_1=elf.get_flags_1())
+            flags_1=elf.flags_1())
         self.loaded.append(obj)
         self.by_id[file_id] = obj
         return obj, True
@@ -348,7 +348,7 @@ def resolve(program_path, env=None):
     program = _absolute(os.fspath(program_path))
     r = _Resolver(env or {})
     with ElfFile.open(program) as exe:
-        interp = exe.get_interp()
+        interp = exe.interp()
         if interp is None:
             return LoadPlan(program, None, [])
         main, _ = r.add(exe, None, None, origin=_origin(os.path.realpath(program)))
