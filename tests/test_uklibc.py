@@ -22,10 +22,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from libsubst.elf import ElfFile
 from libsubst.errors import LibsubstError
 from libsubst.uklibc import cache, rewrite, sites
 from libsubst.uklibc.cli import uklibc
-from libsubst.uklibc.elf import ElfFile
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 LDSO = "/lib64/ld-linux-x86-64.so.2"

@@ -144,8 +144,8 @@ class Image:
         ``keep_args`` of ``args`` (0: all of them, as docker's CMD; 1 for
         ``python3 script.py`` makes run's arguments the script's)."""
         from .. import api
+        from ..elf import ElfFile
         from ..monitor.guest import kernel_path
-        from ..uklibc.elf import read_build_id
 
         image_env = dict(DEFAULT_ENV)
         image_env.update(env or {})
@@ -156,7 +156,7 @@ class Image:
         kpath = kernel_path()
         with open(kpath, "rb") as f:
             kernel = f.read()
-        build_id = read_build_id(kpath)
+        build_id = ElfFile(kernel, kpath).build_id()
 
         files, sources = _pack_files(spec.entries)
         manifest = {

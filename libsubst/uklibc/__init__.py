@@ -12,8 +12,8 @@ object, and the stub enters the guest kernel through ``call *%gs:0``
   path: imports nothing heavy on a hit); ``cache.report(path) -> dict``.
 - ``cli.uklibc``: the ``libsubst uklibc inspect|make`` commands.
 
-Modules: ``elf`` (ELF reader), ``ehframe`` (unwind tables), ``decode``
-(capstone sweep, branch targets), ``sysnr`` (syscall numbers), ``sites``,
-``stub``, ``rewrite``, ``cache``, ``cli``.  Importing this package imports
-nothing else.
+Modules: ``ehframe`` (unwind tables), ``decode`` (capstone sweep, branch
+targets), ``sysnr`` (syscall numbers), ``sites``, ``stub``, ``rewrite``,
+``cache``, ``cli``; ELF files are read with ``libsubst.elf``.  Importing this
+package imports nothing else.
 """

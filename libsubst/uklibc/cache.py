@@ -31,8 +31,8 @@ import hashlib
 import json
 import os
 
-from ..errors import LibsubstError, UnsupportedElf
-from .elf import read_build_id
+from ..elf import ElfFile
+from ..errors import CorruptElf, LibsubstError, UnsupportedElf
 from .stub import REWRITER_VERSION
 
 SIDECAR_FORMAT = 1
@@ -50,14 +50,8 @@ def cache_dir() -> str:
 
 def key(path: str) -> str:
     """The cache key of the object at ``path``: its build-id, or its sha256, and the rewriter version."""
-    try:
-        bid = read_build_id(path)
-    except FileNotFoundError:
-        raise UnsupportedElf(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UnsupportedElf(f"{path} is a directory, not an ELF object") from None
-    except OSError as e:
-        raise UnsupportedElf(f"{path}: {e.strerror or e}") from None
+    with ElfFile.open(path, file_error=UnsupportedElf) as elf:
+        bid = elf.build_id()
     if bid:
         return f"{bid.hex()}-v{REWRITER_VERSION}"
     return f"sha256-{_sha256_file(path)}-v{REWRITER_VERSION}"
@@ -133,7 +127,6 @@ def report(path: str) -> dict:
 def _build(path: str) -> tuple[str, dict]:
     # The heavy imports live here, on the miss path only.
     from . import rewrite
-    from .elf import CorruptElf
     from .sites import AnalysisError, analyse
 
     obj, sidecar = _entry(path)

@@ -9,7 +9,7 @@ cancellation uses in glibc).  Both are branch targets for the rewriter.
 Formats: LSB 5.0 "Exception Frames" (``.eh_frame``, ``.eh_frame_hdr``, the
 DW_EH_PE pointer encodings) and the Itanium C++ ABI LSDA layout as GCC emits
 it (``.gcc_except_table``).  Everything is bounds-checked; a malformed table
-raises :class:`~libsubst.uklibc.elf.CorruptElf`, because a rewriter that cannot
+raises :class:`~libsubst.errors.CorruptElf`, because a rewriter that cannot
 read the unwind tables cannot prove a site safe.
 """
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import struct
 
-from .elf import PT_GNU_EH_FRAME, CorruptElf, ElfFile
+from ..elf import PT_GNU_EH_FRAME, ElfFile
+from ..errors import CorruptElf
 
 DW_EH_PE_omit = 0xFF
 

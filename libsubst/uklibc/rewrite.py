@@ -38,10 +38,10 @@ from dataclasses import dataclass
 import capstone
 from capstone import x86 as cx
 
+from ..elf import (EHDR, PF_R, PF_X, PHDR, PT_LOAD, PT_PHDR, SHDR, SHF_ALLOC, SHF_EXECINSTR,
+                   SHN_LORESERVE, SHT_PROGBITS, ElfFile, Segment)
 from ..errors import LibsubstError
 from . import stub
-from .elf import (EHDR, PF_R, PF_X, PHDR, PT_LOAD, PT_PHDR, SHDR, SHF_ALLOC, SHF_EXECINSTR,
-                  SHN_LORESERVE, SHT_PROGBITS, ElfFile, Segment)
 from .sites import Analysis, Site, analyse
 
 
@@ -206,6 +206,7 @@ def _verify(analysis: Analysis, data: bytes) -> None:
 
     try:
         out = ElfFile(data, "<substitute>")
+        out.check_layout()
     except LibsubstError as e:
         raise fail(f"it does not parse ({e})") from None
     # 1. The ELF header: only e_phoff/e_phnum/e_shoff/e_shnum may change.
@@ -246,7 +247,7 @@ def _verify(analysis: Analysis, data: bytes) -> None:
         start, end = s.window
         off = src.vaddr_to_offset(start, end - start)
         restored[off:off + end - start] = src.data[off:off + end - start]
-    if bytes(restored) != src.data:
+    if restored != src.data:            # a bytearray compares with src's mmap by content
         raise fail("bytes outside the rewritten windows changed")
     # 4. Each window jumps to its stub; each stub is the contract and jumps back.
     md = _md(True)

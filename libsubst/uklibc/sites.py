@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 import capstone
 from capstone import x86 as cx
 
-from ..errors import LibsubstError
+from ..elf import ElfFile
+from ..errors import LibsubstError, UnsupportedElf
 from ..kernel.syscalls import by_nr
 from . import stub, sysnr
 from .decode import Code, Disassembly
-from .elf import CorruptElf, ElfFile
 
 MAX_BEFORE = 4          # displaced instructions before the syscall, at most
 MAX_AFTER = 4           # ... and after it
@@ -296,9 +296,9 @@ def analyse(path: str, elf: ElfFile | None = None) -> Analysis:
     """Find and classify every ``syscall`` site of the ELF object at ``path``."""
     t0 = time.perf_counter()
     if elf is None:
-        elf = ElfFile.open(path)
-    if not elf.loads:
-        raise CorruptElf(f"{path}: no PT_LOAD segments")
+        # The object is an argument, not a program to run: a missing one is bad input.
+        elf = ElfFile.open(path, file_error=UnsupportedElf)
+    elf.check_layout()
     layout = stub.plan(len(elf.data), elf.e_type, elf.e_phnum,
                        [(s.p_vaddr, s.p_memsz) for s in elf.loads])
     if not any(b"\x0f\x05" in data for _, _, data in elf.code_ranges()):
