@@ -141,19 +141,15 @@ def _added_program(tree: Tree, spec: str, env) -> list[str]:
     its interpreter and libraries join the image, and all of them are
     substituted like the main program's (the guest may execve it)."""
     from .errors import LibsubstError
-    from .elf import ElfFile
     from .ldso.search import resolve
 
     host, _sep, guest = spec.partition(":")
     if guest or not os.path.isfile(host):
         return []
     try:
-        with ElfFile.open(host) as elf:
-            if elf.e_type not in (2, 3):          # ET_EXEC, ET_DYN
-                return []
         plan = resolve(os.path.abspath(host), env)
     except LibsubstError:
-        return []                                 # not a program: a plain file
+        return []                                 # not an ELF program: a plain file
     objects = [os.path.realpath(host)]
     if plan.interp:
         objects.append(tree.add_host_path(plan.interp))

@@ -62,6 +62,11 @@ def test_unresolvable_library(tmp_path):
     assert_clean_error(run_guest([str(tmp_path / "prog")], tmp_path), "libanswer.so")
 
 
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    assert_clean_error(run_guest([str(tmp_path / "fifo")], tmp_path), "not a regular file")
+
+
 def test_missing_volume(tmp_path):
     assert_clean_error(run_guest(["--volume", f"{tmp_path}/nope:/data", "true"], tmp_path), "nope")
     assert_clean_error(run_guest(["--volume", "bad-spec", "true"], tmp_path), "HOST:GUEST")

@@ -39,12 +39,23 @@ def find_program(name: str, path_env: str | None) -> str:
 def read_shebang(path: str) -> tuple[str, str | None] | None:
     """(interpreter, optional argument) of a ``#!`` script, or None for other files."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(SHEBANG_MAX)
+        # O_NONBLOCK: a FIFO must not hang the open; only regular files run.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except IsADirectoryError:
         raise ProgramNotFound(f"{path} is a directory") from None
     except OSError as e:
         raise ProgramNotFound(f"{path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ProgramNotFound(f"{path} is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise ProgramNotFound(f"{path} is not a regular file")
+        head = os.pread(fd, SHEBANG_MAX, 0)
+    except OSError as e:
+        raise ProgramNotFound(f"{path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
     if not head.startswith(b"#!"):
         return None
     line = head[2:].split(b"\n", 1)[0].strip(b" \t")
