@@ -129,6 +129,34 @@ def _contents(fd, size, path, file_error):
         raise file_error(f"{path}: cannot read it: {e.strerror}") from None
 
 
+def _regular_stat(fd, path, file_error):
+    """fstat of the file open on *fd*, which must be a regular file."""
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        raise file_error(f"{path} is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise file_error(f"{path} is not a regular file")
+    return st
+
+
+def open_regular(path, file_error=ProgramNotFound):
+    """A read-only fd of the regular file at *path*, or *file_error* saying
+    why not.  O_NONBLOCK: opening a FIFO must not hang (it is refused)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise file_error(f"{path}: no such file") from None
+    except (OSError, ValueError) as e:          # ValueError: a NUL in the path
+        reason = e.strerror if isinstance(e, OSError) else str(e)
+        raise file_error(f"{path}: {reason}") from None
+    try:
+        _regular_stat(fd, path, file_error)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class ElfFile:
     """An ELF64 x86-64 executable or shared object.
 
@@ -162,26 +190,14 @@ class ElfFile:
         whose input is just a bad argument then, passes UnsupportedElf.
         """
         path = os.fspath(path)
-        try:
-            # O_NONBLOCK: opening a FIFO must not hang; from_fd rejects it.
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        except FileNotFoundError:
-            raise file_error(f"{path}: no such file") from None
-        except (OSError, ValueError) as e:          # ValueError: a NUL in the path
-            reason = e.strerror if isinstance(e, OSError) else str(e)
-            raise file_error(f"{path}: {reason}") from None
-        return cls.from_fd(fd, path, file_error)
+        return cls.from_fd(open_regular(path, file_error), path, file_error)
 
     @classmethod
     def from_fd(cls, fd, path, file_error=ProgramNotFound):
         """Read the file of *path* open on *fd*, which this closes (a mapping
         outlives its descriptor).  *file_error* as for :meth:`open`."""
         try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise file_error(f"{path} is a directory")
-            if not stat.S_ISREG(st.st_mode):
-                raise file_error(f"{path} is not a regular file")
+            st = _regular_stat(fd, path, file_error)
             data = _contents(fd, st.st_size, path, file_error)
         finally:
             os.close(fd)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 
+from ..elf import open_regular
 from ..errors import NotAnElf, ProgramNotFound
 
 SHEBANG_MAX = 256      # BINPRM_BUF_SIZE: Linux reads at most this much of a #! line
@@ -38,19 +39,8 @@ def find_program(name: str, path_env: str | None) -> str:
 
 def read_shebang(path: str) -> tuple[str, str | None] | None:
     """(interpreter, optional argument) of a ``#!`` script, or None for other files."""
+    fd = open_regular(path)
     try:
-        # O_NONBLOCK: a FIFO must not hang the open; only regular files run.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except IsADirectoryError:
-        raise ProgramNotFound(f"{path} is a directory") from None
-    except OSError as e:
-        raise ProgramNotFound(f"{path}: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ProgramNotFound(f"{path} is a directory")
-        if not stat.S_ISREG(st.st_mode):
-            raise ProgramNotFound(f"{path} is not a regular file")
         head = os.pread(fd, SHEBANG_MAX, 0)
     except OSError as e:
         raise ProgramNotFound(f"{path}: {e.strerror}") from None
