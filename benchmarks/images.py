@@ -298,17 +298,26 @@ def _status(pid: int) -> dict[str, int]:
     return out
 
 
-def _children() -> list[int]:
+def _children(pid="self") -> list[int]:
     pids = []
-    for tid in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{tid}/children") as f:
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
             pids += [int(p) for p in f.read().split()]
     return pids
 
 
+def _innermost(pid: int) -> int:
+    """The program's process: for a guest, the relay's child (the relay is
+    the process the monitor starts, outside the guest's namespaces)."""
+    while kids := _children(pid):
+        pid = kids[-1]
+    return pid
+
+
 def rss(images: dict[str, str], runs: int) -> dict:
-    """RSS of the live process (the guest's is the kernel process, which holds
-    the kernel, the program, its libraries and everything they allocate)."""
+    """RSS of the live process (the guest's is its first process, which holds
+    the kernel, the program, its libraries and everything they allocate; the
+    relay outside it is not counted)."""
     from libsubst import Image
     from libsubst.monitor.guest import run_spec
 
@@ -320,7 +329,7 @@ def rss(images: dict[str, str], runs: int) -> dict:
         def watch():
             with os.fdopen(out_r, "rb", buffering=0) as r:
                 r.read(6)                     # "ready\n"
-                pid = [p for p in _children()][-1]
+                pid = _innermost(_children()[-1])
                 got.update(_status(pid))
                 os.close(in_w)
                 while r.read(4096):
