@@ -187,9 +187,9 @@ static unsigned char *find_gadget(void) {
 }
 static long via(unsigned char *g, long nr, long a, long b, long c) {
     long r;
-    register long r10 __asm__("r10") = 0;
+    register long r10 __asm__("r10") = 0, r8 __asm__("r8") = 0;
     __asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall *%[g]\n\tlea 128(%%rsp), %%rsp"
-                     : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), [g] "r"(g)
+                     : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), [g] "r"(g)
                      : "rcx", "r11", "memory");
     return r;
 }
@@ -202,6 +202,10 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "sud-off")) {
         long r = via(g, 157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0);
         printf("prctl SUD off: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "exec")) {
+        char *args[] = {argv[2], 0};
+        long r = via(g, 322 /* execveat */, -100 /* AT_FDCWD */, (long)argv[2], (long)args);
+        printf("execveat %s: %s\n", argv[2], r < 0 ? strerror(-r) : "ALLOWED");
     } else if (!strcmp(argv[1], "call")) {
         long r = via(g, atol(argv[2]), atol(argv[3]), atol(argv[4]), 0);
         printf("call: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
@@ -262,6 +266,11 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     # The image's own files stay readable: the sandbox refuses only what it must.
     r = run("open", os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6"))
     assert r.stdout.decode().endswith(": OPENED\n")
+    # Executing a program of the image on the host, outside the trap (it
+    # would run without the guest kernel): Landlock lets nothing but the
+    # kernel binary execute.
+    r = run("exec", os.path.realpath(str(gadget)))
+    assert r.stdout.decode() == f"execveat {os.path.realpath(str(gadget))}: Permission denied\n"
     # Turning Syscall User Dispatch off: seccomp's pin answers EPERM.
     assert run("sud-off").stdout == b"prctl SUD off: Operation not permitted\n"
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).

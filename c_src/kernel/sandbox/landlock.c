@@ -4,7 +4,10 @@
  * substitutes, /etc sources), a few device nodes, this process's own /proc
  * entries and the system-wide ones the synthetic /proc copies, and
  * /sys/devices/system/cpu; read-only or read-write: the declared volumes.
- * Nothing else of the host's file system.  With Landlock ABI 6 the guest
+ * Nothing else of the host's file system.  Only the kernel binary may be
+ * executed (execve boots it again on the next program): the guest's
+ * programs are mapped by the kernel, never executed by the host, so a guest
+ * jumping into kernel text cannot start one outside the trap.  With Landlock ABI 6 the guest
  * also cannot signal processes outside its domain or reach abstract Unix
  * sockets outside it.  See landlock(7).
  *
@@ -83,10 +86,10 @@ long sandbox_landlock(void)
     const struct ls_fs_entry *e = (const struct ls_fs_entry *)(K.blk + K.bi->entries_off);
     for (uint32_t i = 0; i < K.bi->nentries; i++)
         if (e[i].kind == LS_ENT_HOST_FILE)
-            allow(rs, bi_str(e[i].target), LANDLOCK_ACCESS_FS_READ_FILE | FS_EXEC, 0);
+            allow(rs, bi_str(e[i].target), LANDLOCK_ACCESS_FS_READ_FILE, 0);
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
     for (uint32_t i = 0; i < K.bi->nmounts; i++)
-        allow(rs, bi_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ | FS_EXEC : ~0ULL, 1);
+        allow(rs, bi_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ : ~FS_EXEC, 1);
     for (unsigned i = 0; i < LS_NDEVICES; i++)
         allow(rs, sandbox_devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                                   (1ULL << 15), 0);
