@@ -78,6 +78,60 @@ def test_the_relay_filter_allows_only_waiting_signals_and_ports():
         assert bpf_run(syscalls.by_name(name).nr, allowed=hostcalls.RELAY) == seccomp.RET_KILL_PROCESS
 
 
+def test_no_typing_into_the_terminal():
+    ioctl = syscalls.by_name("ioctl").nr
+    assert bpf_run(ioctl, (0, hostcalls.TIOCSTI)) == seccomp.RET_ERRNO | seccomp.EPERM
+    assert bpf_run(ioctl, (0, hostcalls.TIOCLINUX)) == seccomp.RET_ERRNO | seccomp.EPERM
+    assert bpf_run(ioctl, (0, 0x5401)) == seccomp.RET_ALLOW              # TCGETS
+
+
+TIOCSTI_PROBE = """
+import fcntl, termios
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b"X"); print("typed")
+except OSError as e:
+    print("refused:", e.strerror)
+"""
+
+
+def _on_a_terminal(argv, cwd):
+    """Runs argv with a new pty as its controlling terminal; (result, what
+    the terminal echoed: the input typed into it)."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+
+    def take_terminal():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    r = subprocess.run(argv, stdin=slave, capture_output=True, preexec_fn=take_terminal,
+                       cwd=cwd, timeout=60)
+    os.close(slave)
+    os.set_blocking(master, False)
+    try:
+        echoed = os.read(master, 4096)
+    except (BlockingIOError, OSError):
+        echoed = b""
+    os.close(master)
+    return r, echoed
+
+
+def test_the_guest_cannot_type_into_the_terminal_it_shares(tmp_path):
+    """TIOCSTI would push input to the shell that started libsubst, to run
+    after the guest has gone (bubblewrap's CVE-2017-5226)."""
+    from conftest import LIBSUBST
+
+    native, _ = _on_a_terminal(["/usr/bin/python3", "-c", TIOCSTI_PROBE], tmp_path)
+    if native.stdout != b"typed\n":
+        pytest.skip("this host refuses TIOCSTI to everyone (dev.tty.legacy_tiocsti = 0)")
+    guest, echoed = _on_a_terminal([*LIBSUBST, "run", "/usr/bin/python3", "-c", TIOCSTI_PROBE],
+                                   tmp_path)
+    assert guest.stdout == b"refused: Operation not permitted\n", guest.stderr
+    assert b"X" not in echoed
+
+
 def test_pinned_arguments():
     eperm = seccomp.RET_ERRNO | seccomp.EPERM
     nr = lambda n: syscalls.by_name(n).nr

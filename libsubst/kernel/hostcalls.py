@@ -27,12 +27,14 @@ SELF = "SELF"
 
 @dataclass(frozen=True)
 class Pin:
-    """Allows the call when (arg[index] & mask) is one of ``values``."""
+    """Allows the call when (arg[index] & mask) is one of ``values`` (with
+    ``deny``: refuses it then, and allows every other value)."""
 
     index: int
     values: tuple
     mask: int = 0xFFFFFFFF
     comment: str = ""
+    deny: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS = 15, 16, 23, 38
 PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 39, 41, 42
 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA = 29, 30, 0x53564D41
 PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON = 59, 1
+TIOCSTI, TIOCLINUX = 0x5412, 0x541C
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM = 0x1011, 0x1021, 0x1022, 0x1023
 CLONE_THREAD = 0x00010000
@@ -121,7 +124,9 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("socket", "--net none brings loopback up; guest sockets"),
     HostCall("connect", "guest sockets; Unix paths translated into volumes"),
     HostCall("bind", "guest sockets; Unix paths translated into volumes"),
-    HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty"),
+    HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty", (
+        Pin(1, (TIOCSTI, TIOCLINUX), deny=True,
+            comment="not typing into the terminal it shares with the host's shell"),)),
     HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM"),
     HostCall("read", "boot info, synthetic sources"), HostCall("write", "trace, report channel"),
     HostCall("pread64", "ELF headers; image files"), HostCall("readv", "image files"),

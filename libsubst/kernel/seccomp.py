@@ -93,6 +93,9 @@ def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], list[
         if not h.pins:
             continue
         p.here(target[nr])
+        deny = h.pins[0].deny
+        assert all(pin.deny == deny for pin in h.pins), f"{h.name}: allow and deny pins mixed"
+        match, other = (RET_ERRNO | EPERM, RET_ALLOW) if deny else (RET_ALLOW, RET_ERRNO | EPERM)
         for pin in h.pins:
             p.emit(LD_ABS_W, k=16 + 8 * pin.index)   # low half of args[index]
             if pin.mask != 0xFFFFFFFF:
@@ -110,8 +113,8 @@ def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], list[
                     p.emit(RET, k=RET_ERRNO | EPERM)
                 else:
                     p.emit(JEQ, 0, 1, v)
-                    p.emit(RET, k=RET_ALLOW)      # BPF jumps only forward
-        p.emit(RET, k=RET_ERRNO | EPERM)
+                    p.emit(RET, k=match)          # BPF jumps only forward
+        p.emit(RET, k=other)
     return p.resolve(), self_slots
 
 
