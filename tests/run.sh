@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian programs the tests run natively and under libsubst, and the C compiler
 # the package build and some tests use.
-PKGS="gcc libc6-dev musl-tools binutils redis-server redis-tools nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk python3 sqlite3 perl file"
+PKGS="gcc libc6-dev musl-tools binutils redis-server redis-tools nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk python3 sqlite3 perl file git"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

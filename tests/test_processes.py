@@ -67,6 +67,34 @@ def test_python_multiprocessing(tmp_path):
     assert not os.path.exists("/dev/shm/guest-only")
 
 
+GIT_ENV = {"GIT_AUTHOR_NAME": "A U Thor", "GIT_AUTHOR_EMAIL": "a@example.org",
+           "GIT_COMMITTER_NAME": "A U Thor", "GIT_COMMITTER_EMAIL": "a@example.org",
+           "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+           "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "PATH": "/usr/bin:/bin"}
+GIT_SCRIPT = ("set -e; git init -q -b main .; echo one > a.txt; git add a.txt; git commit -qm first; "
+              "echo two >> a.txt; git commit -qam second; git log --format='%H %s'; "
+              "git diff HEAD~1 --stat; git status --short; git cat-file -p HEAD:a.txt")
+
+
+def test_git_in_a_volume(tmp_path):
+    # git forks and execs its helpers, and refuses a repository that is not
+    # its user's ("dubious ownership"): the guest root's files in the volume
+    # must be its own, as natively.  Fixed dates make the commits identical.
+    results = []
+    for kind, run in (("native", run_native), ("guest", run_guest)):
+        d = tmp_path / kind
+        d.mkdir()
+        argv = ["sh", "-c", GIT_SCRIPT]
+        if kind == "guest":
+            argv = ["--add", "/usr/bin/git", "--add", "/usr/lib/git-core",
+                    "--add", "/usr/share/git-core/templates", *argv]
+        results.append(run(argv, d, env=GIT_ENV))
+    native, guest = results
+    assert native.returncode == 0, native.stderr
+    assert_same(native, guest)
+    assert os.stat(tmp_path / "guest" / ".git" / "HEAD").st_uid == os.getuid()
+
+
 def test_find_exec_and_xargs(tmp_path):
     for i in range(5):
         (tmp_path / f"f{i}.txt").write_text("line\n" * (i + 1))

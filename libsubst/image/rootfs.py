@@ -79,6 +79,11 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str]) -> tuple[list[Mo
         inner = os.path.join(outer, "d")
         os.mkdir(inner)
         os.chmod(inner, 0o1777)
+        # A volume below it (the working directory under /tmp) needs its
+        # mount point there, as on Linux: the directories leading to it.
+        for m in mounts:
+            if m.guest.startswith(guest + "/"):
+                os.makedirs(os.path.join(inner, m.guest[len(guest) + 1:]), exist_ok=True)
         dirs.append(outer)
         added.append(Mount(guest=guest, host=inner))
     return added, dirs
