@@ -453,8 +453,9 @@ def test_cache(built, tmp_path):
     assert second == {"path": path, "heavy": []}
 
     sidecar = path + ".json"
-    meta = json.load(open(sidecar))
-    assert meta["report"]["rewritten"] == 6 and meta["report"]["sites"] == 8
+    report = json.load(open(path + ".report.json"))
+    assert report["rewritten"] == 6 and report["sites"] == 8
+    assert "report" not in json.load(open(sidecar))        # a hit parses only the small sidecar
     good = open(path, "rb").read()
     for damage in ("truncate", "flip", "sidecar-garbage", "sidecar-missing", "object-missing"):
         if damage == "truncate":

@@ -2,19 +2,22 @@
 
 Layout, under ``$XDG_CACHE_HOME/libsubst/uklibc/`` (default ``~/.cache``)::
 
-    <key>/<basename>          the substitute object
-    <key>/<basename>.json     its sidecar: the report and the substitute's sha256
+    <key>/<basename>              the substitute object
+    <key>/<basename>.json         its sidecar: the substitute's size, sha256 and
+                                  file identity (device, inode, size, mtime, ctime)
+    <key>/<basename>.report.json  the rewrite report (read only by :func:`report`)
 
 where ``<key>`` is ``<build-id hex>-v<REWRITER_VERSION>`` (or
 ``sha256-<file digest>-v<...>`` for an object without a build-id).  An object
 with nothing to rewrite gets a sidecar saying so (``"unchanged": true``) and
 no copy: :func:`substitute` returns the original path for it.
 
-A hit costs reading the object's program headers and notes, the sidecar, and
-hashing the substitute to check it (about 1 ms for libc.so.6); it imports
-none of capstone, lief or pyelftools.  A missing or unreadable sidecar, or a
-substitute whose size or digest differs from the sidecar's, is a damaged
-entry and is rebuilt.  Every file is written to a temporary name and renamed,
+A hit costs reading the object's program headers and notes, the small
+sidecar, and a stat of the substitute: the very file the sidecar was written
+with is not hashed again; any other is (about 1 ms for libc.so.6).  It
+imports none of capstone, lief or pyelftools.  A missing or unreadable
+sidecar, or a substitute whose size or digest differs from the sidecar's,
+is a damaged entry and is rebuilt.  Every file is written to a temporary name and renamed,
 the sidecar last, so a reader never sees a half-written entry and two
 processes making the same entry at once both end with a correct one.
 
@@ -35,7 +38,7 @@ from ..elf import ElfFile
 from ..errors import CorruptElf, LibsubstError, UnsupportedElf
 from .stub import REWRITER_VERSION
 
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2
 
 
 class CacheError(LibsubstError):
@@ -71,6 +74,10 @@ def _entry(path: str) -> tuple[str, str]:
     return os.path.join(d, name), os.path.join(d, name + ".json")
 
 
+def _report_path(sidecar: str) -> str:
+    return sidecar[:-len(".json")] + ".report.json"
+
+
 def _read_sidecar(sidecar: str) -> dict | None:
     try:
         with open(sidecar, encoding="utf-8") as f:
@@ -83,14 +90,21 @@ def _read_sidecar(sidecar: str) -> dict | None:
     return meta
 
 
+def _identity(st: os.stat_result) -> list[int]:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
 def _valid(obj: str, meta: dict) -> bool:
-    """Whether the entry ``obj`` is what its sidecar ``meta`` says it is."""
+    """Whether the entry ``obj`` is what its sidecar ``meta`` says it is: the
+    very file written with it (no need to hash megabytes on every run), or
+    else one with the same contents."""
     if meta.get("unchanged"):
         return True
     try:
-        if os.stat(obj).st_size != meta.get("size"):
+        st = os.stat(obj)
+        if st.st_size != meta.get("size"):
             return False
-        return _sha256_file(obj) == meta.get("sha256")
+        return meta.get("file") == _identity(st) or _sha256_file(obj) == meta.get("sha256")
     except OSError:
         return False
 
@@ -119,9 +133,13 @@ def report(path: str) -> dict:
     """The rewrite report for ``path`` (making the substitute if it is not cached)."""
     obj, sidecar = _entry(path)
     meta = _read_sidecar(sidecar)
-    if meta is None or not _valid(obj, meta):
-        meta = _build(path)[1]
-    return meta["report"]
+    if meta is not None and _valid(obj, meta):
+        try:
+            with open(_report_path(sidecar), encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            pass                      # lost or damaged: make the entry again
+    return _build(path)[1]["report"]
 
 
 def _build(path: str) -> tuple[str, dict]:
@@ -149,7 +167,10 @@ def _build(path: str) -> tuple[str, dict]:
         os.makedirs(os.path.dirname(sidecar), exist_ok=True)
         if data is not None:
             rewrite.write_atomic(obj, data, mode=0o755)
-        rewrite.write_atomic(sidecar, json.dumps(meta, separators=(",", ":")).encode(), mode=0o644)
+            meta["file"] = _identity(os.stat(obj))
+        rewrite.write_atomic(_report_path(sidecar), json.dumps(meta["report"]).encode(), mode=0o644)
+        small = {k: v for k, v in meta.items() if k != "report"}
+        rewrite.write_atomic(sidecar, json.dumps(small, separators=(",", ":")).encode(), mode=0o644)
     except OSError as e:
         raise CacheError(f"cannot write the substitute-libc cache in {os.path.dirname(obj)}: "
                          f"{e.strerror or e} (set XDG_CACHE_HOME to a writable directory)") from None
