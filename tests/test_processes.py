@@ -5,6 +5,7 @@ native runs; redis's BGSAVE survives a restart."""
 import pytest
 
 import os
+import subprocess
 
 from conftest import assert_same, free_port, redis_cli, run_guest, run_native
 from test_servers import server
@@ -93,6 +94,25 @@ def test_git_in_a_volume(tmp_path):
     assert native.returncode == 0, native.stderr
     assert_same(native, guest)
     assert os.stat(tmp_path / "guest" / ".git" / "HEAD").st_uid == os.getuid()
+
+
+def test_stopped_and_continued_while_sleeping(tmp_path):
+    # The host resumes the interrupted sleep with restart_syscall, from
+    # kernel text: it must be in the sandbox's allow-list.
+    import signal
+    import time
+
+    from conftest import LIBSUBST
+
+    proc = subprocess.Popen([*LIBSUBST, "run", "/bin/sleep", "1.5"], cwd=tmp_path,
+                            stderr=subprocess.PIPE)
+    time.sleep(0.7)
+    relay = int(open(f"/proc/{proc.pid}/task/{proc.pid}/children").read())
+    guest = int(open(f"/proc/{relay}/task/{relay}/children").read())
+    os.kill(guest, signal.SIGSTOP)
+    time.sleep(0.3)
+    os.kill(guest, signal.SIGCONT)
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
 
 
 def test_find_exec_and_xargs(tmp_path):
