@@ -118,13 +118,13 @@ def test_trace_to_stderr_shows_the_path(tmp_path, opts, path):
 
 
 def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
-    # msgget (68) is not implemented: the guest gets ENOSYS and is not killed.
+    # syslog (103) is not implemented: the guest gets ENOSYS and is not killed.
     r = run_guest(["--trace", "/usr/bin/python3", "-c",
                    "import ctypes, os; l = ctypes.CDLL(None, use_errno=True); "
-                   "print(l.syscall(68, 0, 0), ctypes.get_errno())"], tmp_path)
+                   "print(l.syscall(103, 0, 0), ctypes.get_errno())"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"-1 38\n"
-    assert "msgget (68) x1" in r.stderr.decode()
+    assert "syslog (103) x1" in r.stderr.decode()
 
 
 def test_exit_status_of_a_signal(tmp_path):

@@ -115,6 +115,18 @@ def test_stopped_and_continued_while_sleeping(tmp_path):
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
 
 
+def test_system_v_and_posix_ipc(tmp_path):
+    # Shared memory and a semaphore across fork, message queues of both
+    # kinds, sendmmsg/recvmmsg: the guest's own IPC namespace serves them.
+    exe = tmp_path / "ipc"
+    subprocess.run(["gcc", "-O1", "-o", exe, os.path.join(os.path.dirname(__file__), "c", "ipc.c")],
+                   check=True)
+    native = run_native([str(exe)], tmp_path)
+    assert native.returncode == 0 and b"hello posix" in native.stdout, native
+    assert_same(native, run_guest([str(exe)], tmp_path))
+    assert_same(native, run_guest(["--no-subst", str(exe)], tmp_path))
+
+
 def test_find_exec_and_xargs(tmp_path):
     for i in range(5):
         (tmp_path / f"f{i}.txt").write_text("line\n" * (i + 1))

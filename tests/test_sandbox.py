@@ -587,8 +587,8 @@ def test_namespaces_of_its_own(tmp_path):
         assert {"usr", "etc", "dev", "proc", "tmp"} <= top and not top & {"home", "boot", "var", "srv"}
         assert not os.path.exists(f"{root}/etc/shadow")
         # (shm: where the guest's own /dev/shm is, in the host's)
-        assert sorted(os.listdir(f"{root}/dev")) == ["full", "null", "random", "shm", "tty",
-                                                     "urandom", "zero"]
+        assert sorted(os.listdir(f"{root}/dev")) == ["full", "mqueue", "null", "random", "shm",
+                                                     "tty", "urandom", "zero"]
         assert os.listdir(f"{root}/proc/1/task") == ["1"]
     finally:
         proc.kill()

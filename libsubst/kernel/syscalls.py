@@ -119,7 +119,18 @@ LEVELS: dict[str, str] = {
     "sendto": HOST, "recvfrom": HOST, "sendmsg": HOST, "recvmsg": HOST,
     "getsockname": HOST, "getpeername": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
+    "sendmmsg": HOST, "recvmmsg": HOST,
     "getrandom": HOST,
+    # System V and POSIX IPC: objects of the guest's own IPC namespace
+    "shmget": HOST, "shmctl": HOST, "shmdt": HOST,
+    "semget": HOST, "semop": HOST, "semtimedop": HOST, "semctl": HOST,
+    "msgget": HOST, "msgsnd": HOST, "msgrcv": HOST, "msgctl": HOST,
+    "mq_open": HOST, "mq_unlink": HOST, "mq_timedsend": HOST, "mq_timedreceive": HOST,
+    "mq_notify": HOST, "mq_getsetattr": HOST,
+    # more on descriptors and memory the host already holds
+    "readahead": HOST, "sync_file_range": HOST, "syncfs": HOST, "sync": HOST,
+    "mlock2": HOST, "ioprio_get": HOST, "ioprio_set": HOST,
+    "sched_setattr": HOST, "sched_getattr": HOST,
 
     # ---- implemented by the guest kernel (C handler sys_<name>) ----------
     # descriptor table
@@ -154,7 +165,7 @@ LEVELS: dict[str, str] = {
     "removexattr": KERNEL, "lremovexattr": KERNEL, "fremovexattr": KERNEL,
     # address space
     "mmap": KERNEL, "munmap": KERNEL, "mprotect": KERNEL, "mremap": KERNEL,
-    "brk": KERNEL,
+    "brk": KERNEL, "shmat": KERNEL,
     # processes
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,

@@ -5,6 +5,7 @@
  * the host at once.  Differs from Linux in: brk is not randomised.
  */
 #include "kernel.h"
+#include <asm/shmbuf.h>
 
 #define MAX_KREGIONS 4096       /* the image, and two stacks per thread ever made */
 #define MAX_OBJECTS 256
@@ -138,6 +139,21 @@ static long mmap_copy(unsigned long addr, unsigned long len, long prot, long fla
     if (!(prot & PROT_WRITE))
         hsys3(__NR_mprotect, r, len, prot);
     return r;
+}
+
+/* Implements shmat(2); differs from Linux in: SHM_REMAP over kernel memory
+ * fails with EINVAL. */
+long sys_shmat(long id, unsigned long addr, long flags)
+{
+    if (addr && (flags & 040000 /* SHM_REMAP */)) {
+        struct shmid64_ds ds;
+        long r = hsys3(__NR_shmctl, id, 2 /* IPC_STAT */, (long)&ds);
+        if (r < 0)
+            return r;
+        if (mm_is_kernel_range(addr, LS_PAGE_UP(ds.shm_segsz)))
+            return -EINVAL;
+    }
+    return hsys3(__NR_shmat, id, addr, flags);
 }
 
 /* Implements mmap(2); differs from Linux in: MAP_FIXED over kernel memory

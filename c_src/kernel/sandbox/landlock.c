@@ -103,6 +103,9 @@ long sandbox_landlock(void)
     /* This process's own entries, threads too ("/proc/self" resolves to the
      * host pid even inside the guest's pid namespace). */
     allow(rs, "/proc/self", FS_READ, 1);
+    /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
+    allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
+                                 LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);
     for (unsigned i = 0; i < LS_ARRAY_SIZE(proc_sources); i++)
         allow(rs, proc_sources[i], FS_READ, 1);
     long r = hsys5(__NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);

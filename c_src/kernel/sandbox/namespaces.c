@@ -260,24 +260,25 @@ const char *const sandbox_devices[LS_NDEVICES] = {
     "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
 };
 
-/* A proc of the guest's pid namespace; a bind of the host's where the host
- * hides parts of its own (mount_too_revealing refuses a new one then). */
-static long mount_proc(int root)
+/* A new mount of file system `type` (of the guest's own namespaces) at rel
+ * beneath root; or, if the host refuses one, a bind of `fallback`. */
+static long mount_new(int root, const char *type, const char *rel, const char *fallback)
 {
-    char rel[] = "proc";
-    make_path(root, rel, 1);
-    long t = -1, fs = hsys2(__NR_fsopen, (long)"proc", FSOPEN_CLOEXEC);
+    char dir[64];
+    strlcpy(dir, rel, sizeof dir);
+    make_path(root, dir, 1);
+    long t = -1, fs = hsys2(__NR_fsopen, (long)type, FSOPEN_CLOEXEC);
     if (fs >= 0 && hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0) == 0)
         t = hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC,
                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (fs >= 0)
         hsys1(__NR_close, fs);
-    if (t < 0)
-        t = hsys3(__NR_open_tree, AT_FDCWD, (long)"/proc",
+    if (t < 0 && fallback)
+        t = hsys3(__NR_open_tree, AT_FDCWD, (long)fallback,
                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (t < 0)
         return t;
-    long r = hsys5(__NR_move_mount, t, (long)"", root, (long)"proc", MOVE_MOUNT_F_EMPTY_PATH);
+    long r = hsys5(__NR_move_mount, t, (long)"", root, (long)rel, MOVE_MOUNT_F_EMPTY_PATH);
     hsys1(__NR_close, t);
     return r;
 }
@@ -303,8 +304,13 @@ static void make_root(const int *fds)
     for (unsigned i = 0; i < LS_NDEVICES; i++)
         place(sandbox_devices[i], 0, 0, &(struct view){.root = root});
     place("/sys/devices/system/cpu", 1, 1, &(struct view){.root = root});
-    if ((r = mount_proc(root)) < 0)
+    /* A proc of the guest's pid namespace (a bind of the host's where the
+     * host hides parts of its own: mount_too_revealing refuses a new one),
+     * and the POSIX message queues of its IPC namespace. */
+    if ((r = mount_new(root, "proc", "proc", "/proc")) < 0)
         kpanic("cannot mount the guest's /proc: error %ld", -r);
+    if ((r = mount_new(root, "mqueue", "dev/mqueue", 0)) < 0)
+        kwarn("no POSIX message queues: cannot mount the guest's mqueue: error %ld", -r);
     if (for_each_source(place, &(struct view){.root = root, .fds = fds}) < 0)
         kpanic("cannot make the guest's mount namespace");
 
