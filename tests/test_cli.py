@@ -239,3 +239,14 @@ def test_proc_self_maps_names_guest_paths(tmp_path):
     assert lines[0] == "True", r.stdout
     assert os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6") in lines
     assert not [n for n in lines[1:] if ".cache/libsubst" in n or "memfd" in n or "libsubst" in n]
+
+
+def test_inotify_in_a_volume(tmp_path):
+    exe = tmp_path / "inotify"
+    subprocess.run(["gcc", "-O1", "-o", exe, os.path.join(os.path.dirname(__file__), "c", "inotify.c")],
+                   check=True)
+    native = run_native([str(exe)], tmp_path)
+    assert native.returncode == 0 and b"dir DELETE made.txt" in native.stdout, native
+    for opts in ((), ("--no-subst",)):
+        (tmp_path / "watched.txt").unlink()
+        assert_same(native, run_guest([*opts, str(exe)], tmp_path))

@@ -108,6 +108,7 @@ KERNEL_OWN: tuple[HostCall, ...] = (
         Pin(0, (0,), mask=CLONE_NEW_ANY, comment="no CLONE_NEW* flag"),)),
     HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
     HostCall("shmat", "guest System V shared memory (never over kernel memory)"),
+    HostCall("inotify_add_watch", "guest watches, on the file it resolved (/proc/self/fd/N)"),
     HostCall("restart_syscall", "the host resumes a sleep or poll the kernel made, after the "
                                 "guest was stopped and continued (SIGSTOP, SIGCONT)"),
     HostCall("execveat", "the guest's execve boots the kernel binary again, by its fd"

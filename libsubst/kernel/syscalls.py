@@ -131,6 +131,7 @@ LEVELS: dict[str, str] = {
     "readahead": HOST, "sync_file_range": HOST, "syncfs": HOST, "sync": HOST,
     "mlock2": HOST, "ioprio_get": HOST, "ioprio_set": HOST,
     "sched_setattr": HOST, "sched_getattr": HOST,
+    "inotify_init": HOST, "inotify_init1": HOST, "inotify_rm_watch": HOST,
 
     # ---- implemented by the guest kernel (C handler sys_<name>) ----------
     # descriptor table
@@ -157,7 +158,7 @@ LEVELS: dict[str, str] = {
     "chown": KERNEL, "lchown": KERNEL, "fchownat": KERNEL,
     "utimensat": KERNEL, "futimesat": KERNEL, "utime": KERNEL, "utimes": KERNEL,
     "truncate": KERNEL, "fchmod": KERNEL, "fchown": KERNEL,
-    "mknod": KERNEL, "mknodat": KERNEL,
+    "mknod": KERNEL, "mknodat": KERNEL, "inotify_add_watch": KERNEL,
     # extended attributes (ls -l asks for them): by path, through the fs
     "getxattr": KERNEL, "lgetxattr": KERNEL, "fgetxattr": KERNEL,
     "setxattr": KERNEL, "lsetxattr": KERNEL, "fsetxattr": KERNEL,
