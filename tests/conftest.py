@@ -20,6 +20,15 @@ def run_guest(argv, cwd, stdin=b"", opts=(), env=None):
                           capture_output=True, env=env, timeout=120)
 
 
+def build_c(name, out_dir, *flags):
+    """tests/c/<name>.c compiled into out_dir; the executable's path."""
+    exe = os.path.join(out_dir, name)
+    subprocess.run(["gcc", "-O1", *flags, "-o", exe,
+                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "c", name + ".c")],
+                   check=True)
+    return exe
+
+
 def assert_same(native, guest):
     assert guest.stderr.decode(errors="replace") == native.stderr.decode(errors="replace")
     assert guest.stdout == native.stdout

@@ -7,7 +7,7 @@ import sysconfig
 
 import pytest
 
-from conftest import assert_same, run_guest, run_native
+from conftest import assert_same, build_c, run_guest, run_native
 
 
 def assert_clean_error(r, *words):
@@ -242,11 +242,9 @@ def test_proc_self_maps_names_guest_paths(tmp_path):
 
 
 def test_inotify_in_a_volume(tmp_path):
-    exe = tmp_path / "inotify"
-    subprocess.run(["gcc", "-O1", "-o", exe, os.path.join(os.path.dirname(__file__), "c", "inotify.c")],
-                   check=True)
-    native = run_native([str(exe)], tmp_path)
+    exe = build_c("inotify", tmp_path)
+    native = run_native([exe], tmp_path)
     assert native.returncode == 0 and b"dir DELETE made.txt" in native.stdout, native
     for opts in ((), ("--no-subst",)):
         (tmp_path / "watched.txt").unlink()
-        assert_same(native, run_guest([*opts, str(exe)], tmp_path))
+        assert_same(native, run_guest([*opts, exe], tmp_path))

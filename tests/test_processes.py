@@ -7,7 +7,7 @@ import pytest
 import os
 import subprocess
 
-from conftest import assert_same, free_port, redis_cli, run_guest, run_native
+from conftest import assert_same, build_c, free_port, redis_cli, run_guest, run_native
 from test_servers import server
 
 ADD = ["--add", "/usr/bin/tr", "--add", "/usr/bin/wc", "--add", "/usr/bin/cat",
@@ -118,13 +118,11 @@ def test_stopped_and_continued_while_sleeping(tmp_path):
 def test_system_v_and_posix_ipc(tmp_path):
     # Shared memory and a semaphore across fork, message queues of both
     # kinds, sendmmsg/recvmmsg: the guest's own IPC namespace serves them.
-    exe = tmp_path / "ipc"
-    subprocess.run(["gcc", "-O1", "-o", exe, os.path.join(os.path.dirname(__file__), "c", "ipc.c")],
-                   check=True)
-    native = run_native([str(exe)], tmp_path)
+    exe = build_c("ipc", tmp_path)
+    native = run_native([exe], tmp_path)
     assert native.returncode == 0 and b"hello posix" in native.stdout, native
-    assert_same(native, run_guest([str(exe)], tmp_path))
-    assert_same(native, run_guest(["--no-subst", str(exe)], tmp_path))
+    for opts in ((), ("--no-subst",)):
+        assert_same(native, run_guest([*opts, exe], tmp_path))
 
 
 def test_find_exec_and_xargs(tmp_path):
