@@ -225,6 +225,9 @@ def test_synthetic_proc_sys_dev(tmp_path):
 MAPS_PROBE = """
 import ctypes.util, os
 ctypes.CDLL(ctypes.util.find_library("z"))
+pid = os.fork()                                  # a child reads its own /proc/self too
+if pid:
+    os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 names = {l.split(None, 5)[5].strip() for l in open('/proc/self/maps') if len(l.split()) == 6}
 files = sorted(n for n in names if n.startswith('/'))
 print(all(os.path.exists(n) for n in files), *files, sep='\\n')
@@ -248,3 +251,19 @@ def test_inotify_in_a_volume(tmp_path):
     for opts in ((), ("--no-subst",)):
         (tmp_path / "watched.txt").unlink()
         assert_same(native, run_guest([*opts, exe], tmp_path))
+
+
+def test_a_volume_keeps_the_mounts_below_it(tmp_path):
+    vol = tmp_path / "vol"
+    (vol / "sub").mkdir(parents=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(vol / "sub")]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (vol / "sub" / "x").write_text("on the submount\n")
+        r = run_guest(["--no-cwd", "-v", f"{vol}:/v:ro", "/usr/bin/python3", "-c",
+                       "print(open('/v/sub/x').read(), end='')\n"
+                       "try:\n    open('/v/sub/y', 'w')\nexcept OSError as e:\n    print(e.strerror)"],
+                      "/")
+        assert r.stdout == b"on the submount\nRead-only file system\n", r.stderr
+    finally:
+        subprocess.run(["umount", str(vol / "sub")])

@@ -60,7 +60,7 @@ extern const char *const sandbox_devices[LS_NDEVICES];   /* the host devices the
 /* ---- ports below 1024, bound by the relay (net/ports.c) ---- */
 extern int port_fd;
 long port_bind(long fd, const void *addr, long len);
-void port_serve(int chan);
+long port_serve(int chan);
 
 /* String at a boot-info string offset ("" for 0). */
 static inline const char *bi_str(uint32_t off)

@@ -201,16 +201,19 @@ static const char *guest_name(struct gbuf *g, const char *host, unsigned long of
              off < e->data_off + e->data_size))
             return img_path(i);
     }
+    int best = -1;                   /* the innermost volume holding it */
+    size_t best_len = 0;
     for (int i = 0; i < fs_nmnt; i++) {
         size_t hl = strlen(fs_mnt[i].host);
-        if (strncmp(host, fs_mnt[i].host, hl) == 0 && host[hl] == '/') {
-            size_t gl = fs_mnt[i].glen < sizeof g->name ? fs_mnt[i].glen : 0;
-            memcpy(g->name, fs_mnt[i].guest, gl);
-            strlcpy(g->name + gl, host + hl, sizeof g->name - gl);
-            return g->name;
-        }
+        if (strncmp(host, fs_mnt[i].host, hl) == 0 && host[hl] == '/' && (best < 0 || hl > best_len))
+            best = i, best_len = hl;
     }
-    return 0;
+    if (best < 0)
+        return 0;
+    size_t gl = fs_mnt[best].glen < sizeof g->name ? fs_mnt[best].glen : 0;
+    memcpy(g->name, fs_mnt[best].guest, gl);
+    strlcpy(g->name + gl, host + best_len, sizeof g->name - gl);
+    return g->name;
 }
 
 /* Without the kernel's own memory; files named by their guest paths. */

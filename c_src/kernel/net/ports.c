@@ -43,10 +43,13 @@ struct port_request {                /* sockaddr_in or sockaddr_in6 */
 
 int port_fd = -1;                    /* this guest's end of the relay's channel */
 
-static int wanted(const struct port_request *a, long len)
+/* The address's length as bind needs it (a longer one, such as a whole
+ * sockaddr_storage, is cut to it, as Linux reads only that much), or 0
+ * when the relay would not bind it. */
+static long wanted(const struct port_request *a, long len)
 {
     long need = a->family == AF_INET ? 16 : a->family == AF_INET6 ? 28 : 0;
-    return need && len == need && (a->port[0] << 8 | a->port[1]) < 1024;
+    return need && len >= need && (a->port[0] << 8 | a->port[1]) < 1024 ? need : 0;
 }
 
 /* The guest's side: bind(fd, addr, len) by the relay; -EACCES as the host
@@ -54,10 +57,10 @@ static int wanted(const struct port_request *a, long len)
 long port_bind(long fd, const void *addr, long len)
 {
     struct port_request a;
-    if (port_fd < 0 || len > (long)sizeof a || len < 4)
+    if (port_fd < 0 || len < 4)
         return -EACCES;
-    memcpy(&a, addr, len);
-    if (!wanted(&a, len))
+    memcpy(&a, addr, len < (long)sizeof a ? len : (long)sizeof a);
+    if (!(len = wanted(&a, len)))
         return -EACCES;
     int reply[2];
     long r = hsys4(__NR_socketpair, AF_UNIX, SOCK_SEQPACKET | O_CLOEXEC, 0, (long)reply);
@@ -80,8 +83,9 @@ long port_bind(long fd, const void *addr, long len)
     return answer;
 }
 
-/* The relay's side: one request from chan. */
-void port_serve(int chan)
+/* The relay's side: one request from chan; 0 at end of file (no guest
+ * process holds the channel any more), < 0 on error. */
+long port_serve(int chan)
 {
     struct port_request a;
     struct iovec_k iov = {&a, sizeof a};
@@ -89,20 +93,24 @@ void port_serve(int chan)
     memset(&c, 0, sizeof c);
     struct msghdr_k m = {.iov = &iov, .iovlen = 1, .control = &c, .controllen = sizeof c};
     long len = hsys3(__NR_recvmsg, chan, (long)&m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
-    if (len < 0)
-        return;
+    if (len <= 0)
+        return len;
     int nfds = c.len >= CMSG_LEN_2 && c.level == SOL_SOCKET && c.type == SCM_RIGHTS ? 2
              : c.len == CMSG_LEN_2 - sizeof(int) && c.type == SCM_RIGHTS ? 1 : 0;
     if (nfds == 2) {
         long answer = -EACCES;
         int domain = 0;
         unsigned dlen = sizeof domain;
-        if (wanted(&a, len) &&
+        if ((len = wanted(&a, len)) &&
             hsys5(__NR_getsockopt, c.fds[0], SOL_SOCKET, SO_DOMAIN, (long)&domain, (long)&dlen) == 0 &&
             domain == a.family)
             answer = hsys3(__NR_bind, c.fds[0], (long)&a, len);
-        hsys3(__NR_write, c.fds[1], (long)&answer, sizeof answer);
+        /* Whatever the guest passed as its reply socket, never wait on it
+         * nor die of it. */
+        hsys6(__NR_sendto, c.fds[1], (long)&answer, sizeof answer,
+              0x40 /* MSG_DONTWAIT */ | 0x4000 /* MSG_NOSIGNAL */, 0, 0);
     }
     for (int i = 0; i < nfds; i++)
         hsys1(__NR_close, c.fds[i]);
+    return 1;
 }

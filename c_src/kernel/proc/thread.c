@@ -194,7 +194,8 @@ long sys_clone3(struct clone_args *args, unsigned long size)
     memcpy(&a, args, size < sizeof a ? size : sizeof a);
     unsigned long flags = a.flags;
     if ((flags & ~(0xffffffffUL | CLONE_CLEAR_SIGHAND)) || (flags & 0xff) || a.set_tid_size ||
-        a.exit_signal > 0xff || ((flags & CLONE_PIDFD) && (flags & CLONE_PARENT_SETTID)))
+        a.exit_signal > 64 || ((flags & CLONE_PIDFD) && (flags & CLONE_PARENT_SETTID)) ||
+        ((flags & CLONE_CLEAR_SIGHAND) && (flags & CLONE_SIGHAND)))
         return -EINVAL;
     unsigned long sp = a.stack ? a.stack + a.stack_size : 0;
     unsigned long cflags = (flags & 0xffffffffUL) | a.exit_signal;

@@ -100,9 +100,11 @@ long sandbox_landlock(void)
             .parent_fd = ls_self_fd};
         hsys4(__NR_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
     }
-    /* This process's own entries, threads too ("/proc/self" resolves to the
-     * host pid even inside the guest's pid namespace). */
-    allow(rs, "/proc/self", FS_READ, 1);
+    /* The guest's own proc shows only its processes: all of it, read-only,
+     * so a forked child reads its /proc/self too.  Where the host's had to
+     * be bound instead, only this process's own entries, threads too. */
+    extern int sandbox_own_proc;
+    allow(rs, sandbox_own_proc ? "/proc" : "/proc/self", FS_READ, 1);
     /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
     allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
                                  LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);

@@ -22,12 +22,15 @@
 #include "kernel.h"
 #include <linux/mount.h>
 #include <linux/prctl.h>
+#include <linux/resource.h>
 #include <linux/sched.h>
 #include <linux/sockios.h>
 
 #define MNT_DETACH 2                 /* umount2(2); <sys/mount.h> is the host libc's */
 
 #define IDS 65536                    /* uids (and gids) of a root caller's guest */
+
+int sandbox_own_proc;                /* /proc is the guest's pid namespace's, not the host's */
 
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
 long sandbox_seccomp_relay(void);
@@ -53,10 +56,10 @@ static void serve_ports(int pidfd, int chan)
             break;
         if (r > 0 && p[0].revents)
             break;                       /* the guest's first process has ended */
-        if (r > 0 && (p[1].revents & 1))
-            port_serve(chan);
-        else if (r > 0 && p[1].revents)
-            p[1].fd = -1;                /* hung up: no guest process holds it */
+        /* At end of file a SEQPACKET socket is readable too: port_serve
+         * says so, and then no guest process holds the channel any more. */
+        if (r > 0 && p[1].revents && port_serve(chan) <= 0)
+            p[1].fd = -1;
     }
     if (p[0].fd >= 0)
         hsys1(__NR_close, p[0].fd);
@@ -78,6 +81,14 @@ static void __attribute__((noreturn)) relay(long child, int chan)
     hsys4(__NR_rt_sigaction, SIGINT, (long)&ign, 0, sizeof(sigset_t));
     hsys4(__NR_rt_sigaction, SIGQUIT, (long)&ign, 0, sizeof(sigset_t));
     int pidfd = chan >= 0 ? hsys2(__NR_pidfd_open, child, 0) : -1;
+    if (pidfd < 0 && chan >= 0) {
+        hsys1(__NR_close, chan);         /* the guest's requests fail at once, not hang */
+        chan = -1;
+    }
+    /* A guest killed by a signal that dumps core ends the relay so too:
+     * never a core of this root process. */
+    struct rlimit nocore = {0, 0};
+    hsys4(__NR_prlimit64, 0, RLIMIT_CORE, (long)&nocore, 0);
     long r = sandbox_seccomp_relay();
     if (r < 0)
         kpanic("cannot install the relay's seccomp filter: error %ld", -r);
@@ -150,26 +161,31 @@ static int for_each_source(long (*fn)(const char *, int, int, void *), void *arg
     return 0;
 }
 
-/* A detached copy of the mount at path (just it: a bind of it), read-only
- * if ro, idmapped into userns if userns >= 0 and the file system allows
- * (*idmapped says whether it did). */
+/* A detached copy of the mount tree at path (a recursive bind, so a
+ * volume keeps the mounts below it), read-only if ro, idmapped into userns
+ * if userns >= 0 and its file systems allow (*idmapped says whether). */
 static long clone_tree(const char *path, int ro, long userns, int *idmapped)
 {
-    long t = hsys3(__NR_open_tree, AT_FDCWD, (long)path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    long t = hsys3(__NR_open_tree, AT_FDCWD, (long)path,
+                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (t < 0)
         return t;
     struct mount_attr a = {.attr_set = ro ? MOUNT_ATTR_RDONLY : 0, .userns_fd = userns};
     if (userns >= 0) {
         a.attr_set |= MOUNT_ATTR_IDMAP;
-        if (hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH, (long)&a, sizeof a) == 0) {
+        if (hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH | AT_RECURSIVE, (long)&a,
+                  sizeof a) == 0) {
             *idmapped = 1;
             return t;
         }
         a.attr_set &= ~MOUNT_ATTR_IDMAP;     /* seen as nobody's, but there */
     }
-    if (a.attr_set && hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH, (long)&a, sizeof a) < 0) {
+    long r = 0;
+    if (a.attr_set &&
+        (r = hsys5(__NR_mount_setattr, t, (long)"", AT_EMPTY_PATH | AT_RECURSIVE, (long)&a,
+                   sizeof a)) < 0) {
         hsys1(__NR_close, t);
-        return -EPERM;
+        return r;
     }
     return t;
 }
@@ -236,8 +252,8 @@ static long place(const char *path, int is_dir, int ro, void *arg)
     int unused;
     long src = v->fds ? v->fds[v->next++] : clone_tree(path, ro, -1, &unused);
     char rel[LS_PATH_MAX];
-    if (src < 0 && src != -ENOENT && is_dir)
-        kwarn("volume %s: cannot bind it: error %ld", path, -src);
+    if (src < 0 && src != -ENOENT)
+        kwarn("cannot bind %s into the guest's mount namespace: error %ld", path, -src);
     if (src < 0 || path[0] != '/' || strlcpy(rel, path + 1, sizeof rel) >= sizeof rel)
         goto skip;                   /* absent on the host: the guest gets ENOENT */
     long r = make_path(v->root, rel, is_dir);
@@ -261,7 +277,7 @@ const char *const sandbox_devices[LS_NDEVICES] = {
 };
 
 /* A new mount of file system `type` (of the guest's own namespaces) at rel
- * beneath root; or, if the host refuses one, a bind of `fallback`. */
+ * beneath root: 0; or, if the host refuses one, a bind of `fallback`: 1. */
 static long mount_new(int root, const char *type, const char *rel, const char *fallback)
 {
     char dir[64];
@@ -273,14 +289,15 @@ static long mount_new(int root, const char *type, const char *rel, const char *f
                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (fs >= 0)
         hsys1(__NR_close, fs);
-    if (t < 0 && fallback)
+    int bound = t < 0 && fallback;
+    if (bound)
         t = hsys3(__NR_open_tree, AT_FDCWD, (long)fallback,
                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     if (t < 0)
         return t;
     long r = hsys5(__NR_move_mount, t, (long)"", root, (long)rel, MOVE_MOUNT_F_EMPTY_PATH);
     hsys1(__NR_close, t);
-    return r;
+    return r < 0 ? r : bound;
 }
 
 static void make_root(const int *fds)
@@ -309,6 +326,7 @@ static void make_root(const int *fds)
      * and the POSIX message queues of its IPC namespace. */
     if ((r = mount_new(root, "proc", "proc", "/proc")) < 0)
         kpanic("cannot mount the guest's /proc: error %ld", -r);
+    sandbox_own_proc = r == 0;
     if ((r = mount_new(root, "mqueue", "dev/mqueue", 0)) < 0)
         kwarn("no POSIX message queues: cannot mount the guest's mqueue: error %ld", -r);
     if (for_each_source(place, &(struct view){.root = root, .fds = fds}) < 0)
