@@ -267,3 +267,10 @@ def test_a_volume_keeps_the_mounts_below_it(tmp_path):
         assert r.stdout == b"on the submount\nRead-only file system\n", r.stderr
     finally:
         subprocess.run(["umount", str(vol / "sub")])
+
+
+def test_the_guest_inherits_only_its_stdio(tmp_path):
+    # No fd of the sandbox's making (the relay's user namespace, its
+    # sockets) reaches the program: its fd table is a native run's.
+    argv = ["/usr/bin/python3", "-c", "import os; print(sorted(os.listdir('/proc/self/fd')))"]
+    assert_same(run_native(argv, tmp_path), run_guest(argv, tmp_path))

@@ -190,32 +190,93 @@ static long clone_tree(const char *path, int ro, long userns, int *idmapped)
     return t;
 }
 
-struct idmapped {
-    long userns;
-    int n, cap;
-    int *fds;
+/* The relay's idmapped trees go to the guest over a SEQPACKET socket, a
+ * batch a message: int count, then count results in source order (0: the
+ * next fd of the message's SCM_RIGHTS; or -errno); count 0 ends the list,
+ * count -1 says the relay failed.  A closed socket (recv: 0) says it died. */
+#define BATCH 64
+struct batch {
+    int count;
+    int res[BATCH];
 };
+struct fds_cmsg {                    /* struct cmsghdr with room for BATCH fds */
+    size_t len;
+    int level, type;
+    int fds[BATCH];
+};
+#define CMSG_HDR (sizeof(size_t) + 2 * sizeof(int))
+
+struct trees {
+    int sock;
+    long userns;
+    struct batch b;
+    int fds[BATCH], nfds;
+};
+
+static void send_batch(struct trees *t)
+{
+    struct iovec_k { void *base; size_t len; } iov = {&t->b, sizeof(int) * (1 + t->b.count)};
+    struct fds_cmsg c = {.len = CMSG_HDR + t->nfds * sizeof(int), .level = 1 /* SOL_SOCKET */,
+                         .type = 1 /* SCM_RIGHTS */};
+    memcpy(c.fds, t->fds, t->nfds * sizeof(int));
+    struct { void *name; int namelen; void *iov; size_t iovlen; void *control; size_t controllen;
+             unsigned flags; } m = {.iov = &iov, .iovlen = 1, .control = t->nfds ? &c : 0,
+                                    .controllen = t->nfds ? (c.len + 7) & ~7UL : 0};
+    /* A guest gone already: no signal, and the relay reaps it next. */
+    hsys3(__NR_sendmsg, t->sock, (long)&m, 0x4000 /* MSG_NOSIGNAL */);
+    for (int i = 0; i < t->nfds; i++)
+        hsys1(__NR_close, t->fds[i]);
+    t->b.count = t->nfds = 0;
+}
 
 static long relay_clone(const char *path, int is_dir, int ro, void *arg)
 {
-    struct idmapped *im = arg;
-    if (im->n == im->cap) {
-        int cap = im->cap ? im->cap * 2 : 64;
-        int *fds = kzalloc(cap * sizeof *fds);
-        if (!fds)
-            return -ENOMEM;
-        memcpy(fds, im->fds, im->n * sizeof *fds);
-        kfree(im->fds);
-        im->fds = fds;
-        im->cap = cap;
-    }
+    struct trees *t = arg;
     int idmapped = 0;
-    long t = clone_tree(path, ro, im->userns, &idmapped);
-    if (t >= 0 && !idmapped && is_dir)
+    long tree = clone_tree(path, ro, t->userns, &idmapped);
+    if (tree >= 0 && !idmapped && is_dir)
         kwarn("volume %s: its file system cannot be idmapped, so the guest sees host ids "
               "other than its own as nobody's", path);
-    im->fds[im->n++] = t;
+    t->b.res[t->b.count++] = tree < 0 ? tree : 0;
+    if (tree >= 0)
+        t->fds[t->nfds++] = tree;
+    if (t->b.count == BATCH)
+        send_batch(t);
     return 0;
+}
+
+static long count_source(const char *path, int is_dir, int ro, void *arg)
+{
+    ++*(int *)arg;
+    return 0;
+}
+
+/* The guest's side: the relay's trees, one per source (an fd or -errno),
+ * or NULL when the relay sends none (an unprivileged caller's). */
+static int *receive_trees(int sock)
+{
+    int n = 0, got = 0;
+    for_each_source(count_source, &n);
+    int *trees = 0;
+    for (;;) {
+        struct batch b;
+        struct fds_cmsg c;
+        struct { long base; size_t len; } iov = {(long)&b, sizeof b};
+        struct { void *name; int namelen; void *iov; size_t iovlen; void *control;
+                 size_t controllen; unsigned flags; } m = {.iov = &iov, .iovlen = 1,
+                                                          .control = &c, .controllen = sizeof c};
+        c.len = 0;
+        long len = hsys3(__NR_recvmsg, sock, (long)&m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+        if (len <= 0 || b.count < 0)
+            hsys1(__NR_exit_group, 125);           /* the relay died, or has said why */
+        if (b.count == 0)
+            return trees;
+        if (!trees && !(trees = kzalloc((n ? n : 1) * sizeof *trees)))
+            kpanic("cannot start the guest's namespaces: out of memory");
+        int nfds = c.len > CMSG_HDR ? (c.len - CMSG_HDR) / sizeof(int) : 0, next = 0;
+        for (int i = 0; i < b.count && got < n; i++)
+            trees[got++] = b.res[i] < 0 ? b.res[i] : next < nfds ? c.fds[next++] : -EBADF;
+    }
 }
 
 /* ---- the guest's side ---- */
@@ -357,19 +418,6 @@ static void loopback_up(void)
     hsys1(__NR_close, s);
 }
 
-static long read_all(int fd, void *buf, size_t n)
-{
-    for (size_t got = 0; got < n;) {
-        long r = hsys3(__NR_read, fd, (long)buf + got, n - got);
-        if (r == -EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? r : -EPIPE;
-        got += r;
-    }
-    return 0;
-}
-
 /* In the new namespaces, once the relay has written the id maps. */
 static void guest_side(int root, const int *fds)
 {
@@ -391,77 +439,59 @@ static void guest_side(int root, const int *fds)
 void sandbox_namespaces(void)
 {
     int root = hsys0(__NR_geteuid) == 0;
-    int go[2], ack[2];
-    if (hsys2(__NR_pipe2, (long)go, O_CLOEXEC) < 0 || hsys2(__NR_pipe2, (long)ack, O_CLOEXEC) < 0)
-        kpanic("cannot start the guest's namespaces: no pipe");
+    int hs[2];                       /* the relay's trees and word to the guest */
+    if (hsys4(__NR_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, (long)hs) < 0)
+        kpanic("cannot start the guest's namespaces: no socket");
     /* A root caller's guest on the host's network: ports below 1024. */
     int chan[2] = {-1, -1};
     if (root && !(K.bi->flags & LS_BOOT_NET_NONE) &&
         hsys4(__NR_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, (long)chan) < 0)
         chan[0] = chan[1] = -1;
-    long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                 CLONE_FILES | SIGCHLD;
+    long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
     if (K.bi->flags & LS_BOOT_NET_NONE)
         flags |= CLONE_NEWNET;
-    /* CLONE_FILES until the guest has taken the relay's idmapped trees. */
     long child = hsys5(__NR_clone, flags, 0, 0, 0, 0);
     if (child < 0)
         kpanic("cannot make the guest's namespaces: error %ld "
                "(does this host allow user namespaces?)", -child);
 
     if (child == 0) {
-        int n;
-        if (read_all(go[0], &n, sizeof n) < 0 || n < 0)
-            hsys1(__NR_exit_group, 125);             /* the relay has said why */
-        int *fds = n ? kzalloc(n * sizeof *fds) : 0;
-        if (n && (!fds || read_all(go[0], fds, n * sizeof *fds) < 0))
-            kpanic("cannot start the guest's namespaces: relay lost");
-        if (hsys1(__NR_unshare, CLONE_FILES) < 0)
-            kpanic("cannot start the guest's namespaces: no fd table");
-        hsys3(__NR_write, ack[1], (long)"", 1);
-        for (int i = 0; i < 2; i++) {
-            hsys1(__NR_close, go[i]);
-            hsys1(__NR_close, ack[i]);
-        }
+        hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+        hsys1(__NR_close, hs[0]);
+        int *trees = receive_trees(hs[1]);
+        hsys1(__NR_close, hs[1]);
         if (chan[0] >= 0) {
             hsys1(__NR_close, chan[0]);
             port_fd = kfd_hide(chan[1]);
         }
-        guest_side(root, root ? fds : 0);
-        kfree(fds);
+        guest_side(root, trees);
+        kfree(trees);
         return;
     }
 
-    struct idmapped im = {.userns = -1};
-    long r = root && (K.bi->host_uid == 0 || K.bi->host_gid == 0) ? -EINVAL   /* never host root */
-                                                                  : write_id_maps(child, root);
-    if (r < 0) {
-        int fail = -1;
-        hsys3(__NR_write, go[1], (long)&fail, sizeof fail);
-        kpanic("cannot map the guest's user ids: error %ld", -r);
-    }
-    if (root) {
-        char path[64];
-        ksnprintf(path, sizeof path, "/proc/%ld/ns/user", child);
-        im.userns = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
-        if (im.userns < 0 || for_each_source(relay_clone, &im) < 0)
-            kpanic("cannot idmap the guest's files: error %ld", im.userns < 0 ? -im.userns : ENOMEM);
-    }
-    hsys3(__NR_write, go[1], (long)&im.n, sizeof im.n);
-    if (im.n)
-        hsys3(__NR_write, go[1], (long)im.fds, im.n * sizeof *im.fds);
-    char c;
-    hsys3(__NR_read, ack[0], (long)&c, 1);  /* the guest has its own fd table now */
-    for (int i = 0; i < im.n; i++)
-        if (im.fds[i] >= 0)
-            hsys1(__NR_close, im.fds[i]);
-    if (im.userns >= 0)
-        hsys1(__NR_close, im.userns);
-    for (int i = 0; i < 2; i++) {
-        hsys1(__NR_close, go[i]);
-        hsys1(__NR_close, ack[i]);
-    }
+    hsys1(__NR_close, hs[1]);
     if (chan[1] >= 0)
         hsys1(__NR_close, chan[1]);
+    struct trees t = {.sock = hs[0], .userns = -1};
+    long r = root && (K.bi->host_uid == 0 || K.bi->host_gid == 0) ? -EINVAL   /* never host root */
+                                                                  : write_id_maps(child, root);
+    if (r >= 0 && root) {
+        char path[64];
+        ksnprintf(path, sizeof path, "/proc/%ld/ns/user", child);
+        t.userns = r = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+        if (r >= 0)
+            for_each_source(relay_clone, &t);
+    }
+    if (r < 0) {
+        t.b.count = -1;
+        send_batch(&t);
+        kpanic("cannot map the guest's user ids: error %ld", -r);
+    }
+    if (t.b.count)
+        send_batch(&t);
+    send_batch(&t);                  /* count 0: the end */
+    hsys1(__NR_close, hs[0]);
+    if (t.userns >= 0)
+        hsys1(__NR_close, t.userns);
     relay(child, chan[0]);
 }
