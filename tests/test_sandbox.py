@@ -78,6 +78,46 @@ def test_the_relay_filter_allows_only_waiting_signals_and_ports():
         assert bpf_run(syscalls.by_name(name).nr, allowed=hostcalls.RELAY) == seccomp.RET_KILL_PROCESS
 
 
+def test_no_set_id_modes():
+    for name, index in (("chmod", 1), ("fchmod", 1), ("fchmodat", 2), ("mknodat", 2), ("openat", 3)):
+        nr = syscalls.by_name(name).nr
+        for mode in (0o4755, 0o2755, 0o6755):
+            args = [0] * 6
+            args[index] = mode
+            assert bpf_run(nr, args) == seccomp.RET_ERRNO | seccomp.EPERM, (name, oct(mode))
+        args = [0] * 6
+        args[index] = 0o1777
+        assert bpf_run(nr, args) == seccomp.RET_ALLOW, name
+
+
+SET_ID_PROBE = """
+import os
+open('f', 'w').close()
+for what, act in (("chmod", lambda: os.chmod('f', 0o4755)),
+                  ("setgid chmod", lambda: os.chmod('f', 0o2755)),
+                  ("capability", lambda: os.setxattr('f', 'security.capability', b'\\x01' * 20))):
+    try:
+        act(); print(what, "done")
+    except OSError as e:
+        print(what, e.strerror)
+os.close(os.open('g', os.O_CREAT | os.O_WRONLY, 0o4755))
+print("created", oct(os.stat('g').st_mode & 0o7777))
+"""
+
+
+def test_no_set_id_files_or_capabilities_on_the_host(tmp_path):
+    """A root caller's guest writes a read-write volume as host root: it must
+    not leave a set-user-ID or capability-carrying file for the host's
+    users to run."""
+    r = run_guest(["/usr/bin/python3", "-c", SET_ID_PROBE], tmp_path)
+    assert r.stdout.decode().splitlines() == [
+        "chmod Operation not permitted", "setgid chmod Operation not permitted",
+        "capability Operation not permitted", "created 0o755"], r.stderr
+    for f in ("f", "g"):
+        assert not os.stat(tmp_path / f).st_mode & 0o6000
+        assert "security.capability" not in os.listxattr(tmp_path / f)
+
+
 def test_no_typing_into_the_terminal():
     ioctl = syscalls.by_name("ioctl").nr
     assert bpf_run(ioctl, (0, hostcalls.TIOCSTI)) == seccomp.RET_ERRNO | seccomp.EPERM
@@ -256,6 +296,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "sud-off")) {
         long r = via(g, 157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0);
         printf("prctl SUD off: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "chmod")) {
+        long r = via(g, 268 /* fchmodat */, -100 /* AT_FDCWD */, (long)argv[2], 04755);
+        printf("fchmodat 04755: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
     } else if (!strcmp(argv[1], "exec")) {
         char *args[] = {argv[2], 0};
         long r = via(g, 322 /* execveat */, -100 /* AT_FDCWD */, (long)argv[2], (long)args);
@@ -325,6 +368,12 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     # kernel binary execute.
     r = run("exec", os.path.realpath(str(gadget)))
     assert r.stdout.decode() == f"execveat {os.path.realpath(str(gadget))}: Permission denied\n"
+    # A set-user-ID mode from kernel text: seccomp's pin answers EPERM.
+    setid = tmp_path / "setid"
+    setid.write_text("")
+    r = run("chmod", str(setid))
+    assert r.stdout.decode() == "fchmodat 04755: Operation not permitted\n", r.stdout
+    assert not setid.stat().st_mode & 0o6000
     # Turning Syscall User Dispatch off: seccomp's pin answers EPERM.
     assert run("sud-off").stdout == b"prctl SUD off: Operation not permitted\n"
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).

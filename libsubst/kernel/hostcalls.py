@@ -51,6 +51,14 @@ PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 39, 41, 42
 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA = 29, 30, 0x53564D41
 PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON = 59, 1
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C
+S_ISUID, S_ISGID = 0o4000, 0o2000
+
+
+def _no_set_id(index: int) -> tuple[Pin, ...]:
+    """Refuses a mode argument with the set-user/group-ID bits: a root
+    caller's guest writes its volumes as host root (they are idmapped)."""
+    return (Pin(index, (S_ISUID, S_ISGID, S_ISUID | S_ISGID), mask=S_ISUID | S_ISGID,
+                deny=True, comment="no set-user/group-ID file on the host"),)
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM = 0x1011, 0x1021, 0x1022, 0x1023
 CLONE_THREAD = 0x00010000
@@ -60,7 +68,8 @@ CLONE_NEW_ANY = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 |
 
 # What the kernel calls for itself, beyond what it passes through for the guest.
 KERNEL_OWN: tuple[HostCall, ...] = (
-    HostCall("openat", "image files, volumes (beneath their roots), synthetic sources in /proc"),
+    HostCall("openat", "image files, volumes (beneath their roots), synthetic sources in /proc",
+             _no_set_id(3)),
     HostCall("openat2", "volume paths with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS"),
     HostCall("close", "fds of the guest and the kernel's own"),
     HostCall("close_range", "guest close_range, cut below the kernel's reserved fds"),
@@ -72,11 +81,11 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("statx", "statx beneath volumes"), HostCall("fstatfs", "statfs of volumes"),
     HostCall("getdents64", "volume directories"), HostCall("getdents", "volume directories"),
     HostCall("readlinkat", "symlinks in volumes, /proc/self/fd of host objects"),
-    HostCall("mkdirat", "volumes"), HostCall("mknodat", "FIFOs in volumes"),
+    HostCall("mkdirat", "volumes"), HostCall("mknodat", "FIFOs in volumes", _no_set_id(2)),
     HostCall("unlinkat", "volumes"), HostCall("renameat2", "volumes"),
     HostCall("linkat", "volumes"), HostCall("symlinkat", "volumes"),
-    HostCall("fchmodat", "volumes"), HostCall("fchmodat2", "volumes"), HostCall("chmod", "volumes"),
-    HostCall("fchmod", "volumes"), HostCall("fchownat", "volumes"), HostCall("fchown", "volumes"),
+    HostCall("fchmodat", "volumes", _no_set_id(2)), HostCall("fchmodat2", "volumes", _no_set_id(2)),
+    HostCall("chmod", "volumes", _no_set_id(1)), HostCall("fchmod", "volumes", _no_set_id(1)), HostCall("fchownat", "volumes"), HostCall("fchown", "volumes"),
     HostCall("utimensat", "volumes"), HostCall("faccessat2", "access(2) beneath volumes"),
     HostCall("ftruncate", "volumes"),
     HostCall("getxattr", "xattrs of volume files"), HostCall("lgetxattr", "xattrs"),

@@ -119,7 +119,9 @@ long vol_open(struct fs_node *n, int flags, int mode)
         n->tmp[rl + 1] = 0;
         rel = n->tmp;
     }
-    return openat2_beneath(fs_mnt[n->o.ent].root, rel, flags, mode & 07777);
+    /* Never a set-user/group-ID file on the host: a root caller's guest
+     * writes a volume as host root (seccomp refuses these bits to chmod). */
+    return openat2_beneath(fs_mnt[n->o.ent].root, rel, flags, mode & 01777);
 }
 
 long vol_parent(struct fs_node *n, const char **name)

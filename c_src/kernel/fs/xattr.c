@@ -159,11 +159,20 @@ long sys_flistxattr(int fd, char *list, unsigned long size)
 
 /* Implements setxattr(2); differs from Linux in: the image is read-only
  * (EROFS), synthetic objects refuse (EPERM). */
+/* File capabilities: what a root caller's guest sets on a volume file would
+ * be the host's (the volume is idmapped to host root). */
+static int refused(const char *name)
+{
+    return strcmp(name, "security.capability") == 0;
+}
+
+/* Implements setxattr(2); differs from Linux in: image and synthetic
+ * objects refuse (EROFS, EPERM), and so does security.capability (EPERM). */
 long sys_setxattr(const char *path, const char *name, const void *value, unsigned long size,
                   int flags)
 {
     struct xop x = {XA_SET, name, (void *)value, size, flags};
-    return path_xattr(path, 1, &x);
+    return refused(name) ? -EPERM : path_xattr(path, 1, &x);
 }
 
 /* Implements lsetxattr(2); as setxattr. */
@@ -171,14 +180,14 @@ long sys_lsetxattr(const char *path, const char *name, const void *value, unsign
                    int flags)
 {
     struct xop x = {XA_SET, name, (void *)value, size, flags};
-    return path_xattr(path, 0, &x);
+    return refused(name) ? -EPERM : path_xattr(path, 0, &x);
 }
 
 /* Implements fsetxattr(2); as setxattr. */
 long sys_fsetxattr(int fd, const char *name, const void *value, unsigned long size, int flags)
 {
     struct xop x = {XA_SET, name, (void *)value, size, flags};
-    return fd_xattr(fd, &x);
+    return refused(name) ? -EPERM : fd_xattr(fd, &x);
 }
 
 /* Implements removexattr(2); as setxattr. */
