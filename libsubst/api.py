@@ -113,6 +113,8 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     for s in scripts:
         if not any(s == m.guest or s.startswith(m.guest.rstrip("/") + "/") for m in mounts):
             tree.add_host_path(s)
+    if any(m.guest == "/" for m in mounts):
+        raise VolumeError("a volume cannot be mounted at / (the guest's root is its image)")
     scratch = []
     files = [e.path for e in tree.entries() if e.kind != "dir"]
     if for_image and not any(p.startswith("/tmp/") for p in files):
@@ -121,8 +123,6 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
         added, scratch = rootfs.scratch_mounts(mounts, files)
         mounts += added
     for m in mounts:
-        if m.guest == "/":
-            raise VolumeError("a volume cannot be mounted at / (the guest's root is its image)")
         tree.add_dir(m.guest)
     entries = tree.entries()
 
@@ -181,7 +181,7 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
     is a file path or an fd for the syscall trace.  ``memory`` (bytes of
     address space: past it the guest gets ENOMEM) and ``cpus`` (how many of
     the host's CPUs) limit the guest process; ``pids`` caps its processes
-    and threads (RLIMIT_NPROC, which the host does not apply to root)."""
+    and threads (RLIMIT_NPROC of its host uid)."""
     limits = Limits(memory, cpus, pids)
     from .image.lsi import Image, is_image
 

@@ -274,3 +274,20 @@ def test_the_guest_inherits_only_its_stdio(tmp_path):
     # sockets) reaches the program: its fd table is a native run's.
     argv = ["/usr/bin/python3", "-c", "import os; print(sorted(os.listdir('/proc/self/fd')))"]
     assert_same(run_native(argv, tmp_path), run_guest(argv, tmp_path))
+
+
+def test_scratch_directories_go_even_when_made_read_only(tmp_path):
+    import glob
+
+    def scratch():
+        return set(glob.glob("/tmp/libsubst-tmp-*") + glob.glob("/dev/shm/libsubst-shm-*"))
+
+    before = scratch()
+    r = run_guest(["/usr/bin/python3", "-c",
+                   "import os\nfor d in ('/tmp', '/dev/shm'):\n"
+                   "    os.makedirs(d + '/a/b'); open(d + '/a/b/f', 'w').close()\n"
+                   "    os.chmod(d + '/a/b', 0o555); os.chmod(d + '/a', 0o555)"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert scratch() <= before
+    bad = run_guest(["-v", f"{tmp_path}:/", "true"], tmp_path)      # refused after prepare began
+    assert bad.returncode != 0 and scratch() <= before

@@ -81,6 +81,20 @@ class Completed:
     signal: int | None = None  # the signal that killed the guest, if any
 
 
+def remove_scratch(dirs: list[str]) -> None:
+    """Removes the guest's scratch directories, also what it made read-only."""
+    def writable_and_retry(func, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+            func(path)
+        except OSError:
+            pass
+    for d in dirs:
+        shutil.rmtree(d, onerror=writable_and_retry)
+
+
 def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
              stdin=None, stdout=None, stderr=None, kernel: str | None = None,
              pass_fds: tuple[int, ...] = (), limits: Limits = Limits()) -> Completed:
@@ -88,7 +102,15 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
     None for no trace; the ENOSYS summary goes to the trace too.  ``kernel``
     is the guest kernel to exec (default: the installed one); ``pass_fds``
     are more fds it inherits (``spec.image_fd`` is always passed); ``limits``
-    bound its memory and CPUs."""
+    bound its memory and CPUs.  The spec's scratch directories are removed
+    however it ends."""
+    try:
+        return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits)
+    finally:
+        remove_scratch(spec.scratch)
+
+
+def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits) -> Completed:
     kernel = kernel or kernel_path()
     trace_fd, own_trace = -1, False
     if isinstance(trace, str):
@@ -122,8 +144,6 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
         for fd in (rep_r, rep_w, boot_fd) + ((trace_fd,) if own_trace else ()):
             if fd >= 0:
                 os.close(fd)
-        for d in spec.scratch:
-            shutil.rmtree(d, ignore_errors=True)
     rep = report.parse(b"".join(chunks).decode("utf-8", "replace"))
     err = sys.stderr
     if rep.crash:
