@@ -361,12 +361,19 @@ static long mount_new(int root, const char *type, const char *rel, const char *f
     return r < 0 ? r : bound;
 }
 
+static void __attribute__((noreturn)) no_root(long err)
+{
+    kpanic("cannot make the guest's root: error %ld%s", err,
+           err == EPERM ? " (the host refuses mounts in a user namespace: is there an AppArmor "
+                          "or SELinux rule against unprivileged user namespaces?)" : "");
+}
+
 static void make_root(const int *fds)
 {
     long r = hsys5(__NR_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0);
     long fs = r < 0 ? r : hsys2(__NR_fsopen, (long)"tmpfs", FSOPEN_CLOEXEC);
     if (fs < 0)
-        kpanic("cannot make the guest's root: error %ld", -fs);
+        no_root(-fs);
     hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)"0755", 0);
     hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)"1m", 0);
     r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
@@ -375,7 +382,7 @@ static void make_root(const int *fds)
     /* Attached over /, so the binds below can be moved into it. */
     if (root < 0 || (r = hsys5(__NR_move_mount, root, (long)"", AT_FDCWD, (long)"/",
                                MOVE_MOUNT_F_EMPTY_PATH)) < 0)
-        kpanic("cannot make the guest's root: error %ld", -(root < 0 ? root : r));
+        no_root(-(root < 0 ? root : r));
 
     /* Devices, /sys and /proc, then the image files and the volumes: only
      * then are all the directories made here the tmpfs's, never a volume's. */
