@@ -291,3 +291,36 @@ def test_scratch_directories_go_even_when_made_read_only(tmp_path):
     assert scratch() <= before
     bad = run_guest(["-v", f"{tmp_path}:/", "true"], tmp_path)      # refused after prepare began
     assert bad.returncode != 0 and scratch() <= before
+
+
+SYMLINK_PROBE = """
+import os
+os.makedirs('d/e', exist_ok=True)
+open('d/real.txt', 'w').write('real\\n')
+for name, target in (('rel', 'd/real.txt'), ('dangling', 'd/new.txt'), ('loop', 'loop'),
+                     ('up', 'd/e/../real.txt'), ('dirlink', 'd')):
+    if not os.path.lexists(name):
+        os.symlink(target, name)
+print(open('rel').read(), end='')
+open('dangling', 'w').write('made through a link\\n')
+print(open('d/new.txt').read(), end='')
+print(open('up').read(), end='')
+print(sorted(os.listdir('dirlink/')))
+for bad in ('loop', 'd/real.txt/x'):
+    try:
+        open(bad)
+    except OSError as e:
+        print(bad, e.strerror)
+"""
+
+
+def test_symlinks_inside_a_volume_resolve_as_natively(tmp_path):
+    # The kernel follows a volume's symlinks itself, one component at a
+    # time (the host's openat2 is not allowed): relative ones as Linux does.
+    native_dir, guest_dir = tmp_path / "n", tmp_path / "g"
+    native_dir.mkdir()
+    guest_dir.mkdir()
+    argv = ["/usr/bin/python3", "-c", SYMLINK_PROBE]
+    native = run_native(argv, native_dir)
+    assert native.returncode == 0, native.stderr
+    assert_same(native, run_guest(argv, guest_dir))

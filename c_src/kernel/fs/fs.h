@@ -10,7 +10,7 @@
  *
  * The guest's name space is, from the most to the least specific:
  *   - mounts (struct ls_mount): a guest directory served by a host directory,
- *     resolved beneath it with openat2(RESOLVE_BENEATH);
+ *     resolved beneath it (volume.c: open_beneath);
  *   - the synthetic trees /proc, /sys and /dev (synth.c);
  *   - the image: the boot-info block's sorted entries (image.c), read-only.
  * A path is walked (path.c) into a struct fs_node that says which of the
@@ -20,7 +20,6 @@
 #define LS_FS_H
 
 #include "kernel.h"
-#include <linux/openat2.h>
 #include <linux/uio.h>
 #include <linux/memfd.h>
 #include <linux/close_range.h>
@@ -57,8 +56,7 @@
 #define FS_DEV_SYS FS_MKDEV(0, 0x4c59)
 #define FS_DEV_DEV FS_MKDEV(0, 0x4c44)
 
-/* open(2) drops unknown flags, and all but these with O_PATH (openat2 would
- * refuse them instead). */
+/* open(2) drops unknown flags, and all but these with O_PATH. */
 #define FS_VALID_OPEN_FLAGS                                                                \
     (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |  \
      FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |   \
@@ -203,7 +201,7 @@ int vol_find(const char *p);                /* mount serving p (longest match) o
 int vol_is_ancestor(const char *p);         /* p is a strict ancestor of a mount point */
 int vol_ro(const struct fs_node *n);
 const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root ("." = root) */
-/* openat2 of the node beneath its mount root (flags as open(2) would clean them). */
+/* Opens the node beneath its mount root (flags as open(2) would clean them). */
 long vol_open(struct fs_node *n, int flags, int mode);
 /* O_PATH|O_DIRECTORY fd of the node's parent beneath the mount; *name = last component. */
 long vol_parent(struct fs_node *n, const char **name);

@@ -2,7 +2,7 @@
  * open(2) and friends, the loader's open, and file-system start-up.
  *
  * What an open returns, by what the walk found:
- *   volume path   the host fd from openat2 beneath the mount root;
+ *   volume path   the host fd opened beneath the mount root;
  *   image file    HOST_FILE: the host file at `target`, read-only;
  *                 DATA_FILE: a sealed memfd holding the bytes;
  *                 IMAGE_FILE: a dup of the packed image's fd, marked
@@ -92,8 +92,9 @@ static long open_volume(struct fs_node *n, int flags, int mode)
 /* Implements openat(2); differs from Linux in: the image is read-only
  * (EROFS); image and synthetic directories are placeholder fds that only
  * getdents, fstat, fchdir, lseek and *at() understand (read gives 0, not
- * EISDIR); volume symlinks to absolute paths do not resolve (openat2
- * RESOLVE_BENEATH), and ".." inside a volume is lexical. */
+ * EISDIR); volume symlinks to absolute paths, or above the volume, do
+ * not resolve (EXDEV, as openat2's RESOLVE_BENEATH), and ".." inside a
+ * volume is lexical. */
 long sys_openat(int dirfd, const char *path, int flags, int mode)
 {
     flags &= FS_VALID_OPEN_FLAGS;

@@ -1,8 +1,8 @@
 /*
  * Volumes: host directories bound into the guest (struct ls_mount).  A guest
- * path at or below a mount point is handed to the host relative to the
- * mount's root fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so
- * neither "..", an absolute symlink nor a /proc magic link leaves the volume.
+ * path at or below a mount point is opened relative to the mount's root fd,
+ * its symlinks followed here (open_beneath), so neither "..", an absolute
+ * symlink nor a /proc magic link leaves the volume.
  * Operations on a last component open its parent that way and then apply the
  * *at() call to the name; operations that follow the last component open it
  * (O_PATH) and act on the fd with AT_EMPTY_PATH.
@@ -87,17 +87,100 @@ const char *vol_rel(const struct fs_node *n)
     return *r ? r : ".";
 }
 
-static long openat2_beneath(int dirfd, const char *rel, int flags, int mode)
+/* open(2) of rel beneath dirfd, as openat2 with RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS would: symlinks are followed here, one component at
+ * a time, and one that is absolute or leads above dirfd is EXDEV.  The host
+ * never follows a symlink itself.  (The host's openat2 is not in the
+ * seccomp allow-list: its flags and mode are in memory, where a filter
+ * cannot see a set-user-ID mode.) */
+static long open_beneath(int dirfd, const char *rel, int flags, int mode)
 {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = flags;
-    how.mode = mode;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    long r;
+    char *res = kmalloc(LS_PATH_MAX), *rest = kmalloc(LS_PATH_MAX), *link = kmalloc(LS_PATH_MAX);
+    long r = -ENOMEM;
+    if (!res || !rest || !link)
+        goto out;
+    size_t rl = strlen(rel);
+    int slash = rl > 0 && rel[rl - 1] == '/';   /* the host then insists on a directory */
+    int follow_last = slash || !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
+    r = -ENAMETOOLONG;
+    if (strlcpy(rest, rel, LS_PATH_MAX) >= LS_PATH_MAX)
+        goto out;
+    res[0] = 0;
+    size_t len = 0;                              /* strlen(res): resolved, free of symlinks */
+    int links = 0;
+    char *p = rest;
+    while (*p) {
+        char *comp = p;
+        while (*p && *p != '/')
+            p++;
+        size_t cl = p - comp;
+        while (*p == '/')
+            p++;
+        int last = *p == 0;
+        if (cl == 0 || (cl == 1 && comp[0] == '.'))
+            continue;
+        if (cl == 2 && comp[0] == '.' && comp[1] == '.') {
+            r = -EXDEV;                          /* above the volume's root */
+            if (len == 0)
+                goto out;
+            while (len > 0 && res[len - 1] != '/')
+                len--;
+            len = len > 0 ? len - 1 : 0;
+            res[len] = 0;
+            continue;
+        }
+        r = -ENAMETOOLONG;
+        if (len + 1 + cl + 1 > LS_PATH_MAX)
+            goto out;
+        size_t was = len;
+        if (len)
+            res[len++] = '/';
+        memcpy(res + len, comp, cl);
+        len += cl;
+        res[len] = 0;
+        if (last && !follow_last)
+            break;
+        long n = hsys4(__NR_readlinkat, dirfd, (long)res, (long)link, LS_PATH_MAX - 1);
+        if (n < 0 && n != -EINVAL && n != -ENOENT) {
+            r = n;
+            goto out;
+        }
+        if (n < 0)
+            continue;                            /* not a symlink, or missing: the open says */
+        r = -ELOOP;
+        if (++links > 40)
+            goto out;
+        r = -EXDEV;
+        if (link[0] == '/')
+            goto out;                            /* absolute: outside the volume */
+        link[n] = 0;
+        /* The link's target takes its place in what is left to resolve. */
+        r = -ENAMETOOLONG;
+        size_t tl = n, pl = strlen(p);
+        if (tl + 1 + pl + 1 > LS_PATH_MAX)
+            goto out;
+        memmove(rest + tl + 1, p, pl + 1);
+        memcpy(rest, link, tl);
+        rest[tl] = '/';
+        p = rest;
+        len = was;
+        res[len] = 0;
+    }
+    r = -ENAMETOOLONG;
+    if (len + 3 > LS_PATH_MAX)
+        goto out;
+    if (len == 0)
+        res[len++] = '.';
+    if (slash)
+        res[len++] = '/';
+    res[len] = 0;
     do
-        r = hsys4(__NR_openat2, dirfd, (long)rel, (long)&how, sizeof how);
-    while (r == -EAGAIN || r == -EINTR);
+        r = hsys4(__NR_openat, dirfd, (long)res, flags | O_NOFOLLOW, mode);
+    while (r == -EINTR);
+out:
+    kfree(res);
+    kfree(rest);
+    kfree(link);
     return r;
 }
 
@@ -121,7 +204,7 @@ long vol_open(struct fs_node *n, int flags, int mode)
     }
     /* Never a set-user/group-ID file on the host: a root caller's guest
      * writes a volume as host root (seccomp refuses these bits to chmod). */
-    return openat2_beneath(fs_mnt[n->o.ent].root, rel, flags, mode & 01777);
+    return open_beneath(fs_mnt[n->o.ent].root, rel, flags, mode & 01777);
 }
 
 long vol_parent(struct fs_node *n, const char **name)
@@ -146,5 +229,5 @@ long vol_parent(struct fs_node *n, const char **name)
         base[bl + 1] = 0;
     }
     *name = base;
-    return openat2_beneath(fs_mnt[n->o.ent].root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    return open_beneath(fs_mnt[n->o.ent].root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 }

@@ -4,19 +4,18 @@
  * of fds opened beneath its mount: getxattr("/proc/self/fd/N") for the
  * object itself when following, lgetxattr("/proc/self/fd/P/name") with P its
  * parent when not (the *xattrat calls of Linux 6.13 refuse O_PATH fds).
- * Image and synthetic objects have none (get: ENODATA, list: empty) and
- * cannot be given any (EROFS, EPERM).
+ * Image and synthetic objects have none (get: ENODATA, list: empty).  The
+ * guest sets none anywhere (sys_setxattr says why); it may remove them.
  */
 #include "fs.h"
 
-enum { XA_GET, XA_LIST, XA_SET, XA_REMOVE };
+enum { XA_GET, XA_LIST, XA_REMOVE };
 
 struct xop {
     int op;
     const char *name;
-    void *value;                    /* get: out; list: out; set: in */
+    void *value;                    /* get, list: out */
     size_t size;
-    int flags;                      /* set: XATTR_CREATE / XATTR_REPLACE */
 };
 
 static long fd_host(long fd, const struct xop *x)
@@ -26,8 +25,6 @@ static long fd_host(long fd, const struct xop *x)
         return hsys4(__NR_fgetxattr, fd, (long)x->name, (long)x->value, x->size);
     case XA_LIST:
         return hsys3(__NR_flistxattr, fd, (long)x->value, x->size);
-    case XA_SET:
-        return hsys5(__NR_fsetxattr, fd, (long)x->name, (long)x->value, x->size, x->flags);
     default:
         return hsys2(__NR_fremovexattr, fd, (long)x->name);
     }
@@ -42,9 +39,6 @@ static long path_host(const char *hp, int follow, const struct xop *x)
     case XA_LIST:
         return hsys3(follow ? __NR_listxattr : __NR_llistxattr, (long)hp, (long)x->value,
                      x->size);
-    case XA_SET:
-        return hsys5(follow ? __NR_setxattr : __NR_lsetxattr, (long)hp, (long)x->name,
-                     (long)x->value, x->size, x->flags);
     default:
         return hsys2(follow ? __NR_removexattr : __NR_lremovexattr, (long)hp, (long)x->name);
     }
@@ -52,7 +46,7 @@ static long path_host(const char *hp, int follow, const struct xop *x)
 
 static long volume_xattr(struct fs_node *n, int follow, const struct xop *x)
 {
-    if ((x->op == XA_SET || x->op == XA_REMOVE) && vol_ro(n))
+    if (x->op == XA_REMOVE && vol_ro(n))
         return -EROFS;
     char hp[320];
     const char *name = "";
@@ -117,21 +111,21 @@ static long fd_xattr(int fd, const struct xop *x)
  * objects have no extended attributes (ENODATA). */
 long sys_getxattr(const char *path, const char *name, void *value, unsigned long size)
 {
-    struct xop x = {XA_GET, name, value, size, 0};
+    struct xop x = {XA_GET, name, value, size};
     return path_xattr(path, 1, &x);
 }
 
 /* Implements lgetxattr(2); as getxattr. */
 long sys_lgetxattr(const char *path, const char *name, void *value, unsigned long size)
 {
-    struct xop x = {XA_GET, name, value, size, 0};
+    struct xop x = {XA_GET, name, value, size};
     return path_xattr(path, 0, &x);
 }
 
 /* Implements fgetxattr(2); as getxattr. */
 long sys_fgetxattr(int fd, const char *name, void *value, unsigned long size)
 {
-    struct xop x = {XA_GET, name, value, size, 0};
+    struct xop x = {XA_GET, name, value, size};
     return fd_xattr(fd, &x);
 }
 
@@ -139,74 +133,66 @@ long sys_fgetxattr(int fd, const char *name, void *value, unsigned long size)
  * objects list none. */
 long sys_listxattr(const char *path, char *list, unsigned long size)
 {
-    struct xop x = {XA_LIST, 0, list, size, 0};
+    struct xop x = {XA_LIST, 0, list, size};
     return path_xattr(path, 1, &x);
 }
 
 /* Implements llistxattr(2); as listxattr. */
 long sys_llistxattr(const char *path, char *list, unsigned long size)
 {
-    struct xop x = {XA_LIST, 0, list, size, 0};
+    struct xop x = {XA_LIST, 0, list, size};
     return path_xattr(path, 0, &x);
 }
 
 /* Implements flistxattr(2); as listxattr. */
 long sys_flistxattr(int fd, char *list, unsigned long size)
 {
-    struct xop x = {XA_LIST, 0, list, size, 0};
+    struct xop x = {XA_LIST, 0, list, size};
     return fd_xattr(fd, &x);
 }
 
 /* Implements setxattr(2); differs from Linux in: the image is read-only
  * (EROFS), synthetic objects refuse (EPERM). */
-/* File capabilities: what a root caller's guest sets on a volume file would
- * be the host's (the volume is idmapped to host root). */
-static int refused(const char *name)
-{
-    return strcmp(name, "security.capability") == 0;
-}
-
-/* Implements setxattr(2); differs from Linux in: image and synthetic
- * objects refuse (EROFS, EPERM), and so does security.capability (EPERM). */
+/* Implements setxattr(2); differs from Linux in: no file takes extended
+ * attributes from the guest (EOPNOTSUPP, as a file system without them
+ * answers): the seccomp filter cannot see their names, and a root caller's
+ * guest would set security.capability on host root's behalf in a volume. */
 long sys_setxattr(const char *path, const char *name, const void *value, unsigned long size,
                   int flags)
 {
-    struct xop x = {XA_SET, name, (void *)value, size, flags};
-    return refused(name) ? -EPERM : path_xattr(path, 1, &x);
+    return -EOPNOTSUPP;
 }
 
 /* Implements lsetxattr(2); as setxattr. */
 long sys_lsetxattr(const char *path, const char *name, const void *value, unsigned long size,
                    int flags)
 {
-    struct xop x = {XA_SET, name, (void *)value, size, flags};
-    return refused(name) ? -EPERM : path_xattr(path, 0, &x);
+    return -EOPNOTSUPP;
 }
 
 /* Implements fsetxattr(2); as setxattr. */
 long sys_fsetxattr(int fd, const char *name, const void *value, unsigned long size, int flags)
 {
-    struct xop x = {XA_SET, name, (void *)value, size, flags};
-    return refused(name) ? -EPERM : fd_xattr(fd, &x);
+    return -EOPNOTSUPP;
 }
 
 /* Implements removexattr(2); as setxattr. */
 long sys_removexattr(const char *path, const char *name)
 {
-    struct xop x = {XA_REMOVE, name, 0, 0, 0};
+    struct xop x = {XA_REMOVE, name, 0, 0};
     return path_xattr(path, 1, &x);
 }
 
 /* Implements lremovexattr(2); as setxattr. */
 long sys_lremovexattr(const char *path, const char *name)
 {
-    struct xop x = {XA_REMOVE, name, 0, 0, 0};
+    struct xop x = {XA_REMOVE, name, 0, 0};
     return path_xattr(path, 0, &x);
 }
 
 /* Implements fremovexattr(2); as setxattr. */
 long sys_fremovexattr(int fd, const char *name)
 {
-    struct xop x = {XA_REMOVE, name, 0, 0, 0};
+    struct xop x = {XA_REMOVE, name, 0, 0};
     return fd_xattr(fd, &x);
 }
