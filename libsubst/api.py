@@ -183,9 +183,10 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
     the host's CPUs) limit the guest process; ``pids`` caps its processes
     and threads (RLIMIT_NPROC of its host uid)."""
     limits = Limits(memory, cpus, pids)
-    from .image.lsi import Image, is_image
+    from .image.magic import is_image
 
-    if isinstance(target, Image) or is_image(target):
+    if not isinstance(target, (str, bytes, os.PathLike)) or is_image(target):
+        from .image.lsi import Image
         if kw:
             raise LibsubstError(f"option(s) {', '.join(sorted(kw))} cannot apply to a packed "
                                 "image (its files are fixed when it is packed)")

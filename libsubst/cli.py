@@ -9,7 +9,21 @@ import click
 from .clickutil import Group
 
 
-@click.group(cls=Group)
+class _Main(Group):
+    """The uklibc commands (the rewriter's) load only when asked for: a
+    ``libsubst run`` pays nothing for them."""
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), "uklibc"])
+
+    def get_command(self, ctx, name):
+        if name == "uklibc":
+            from .uklibc.cli import uklibc
+            return uklibc
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="libsubst")
 def main():
     """Run prebuilt Linux programs as unikernels."""
@@ -65,7 +79,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
 
     from . import api
     from .errors import LibsubstError
-    from .image.lsi import is_image
+    from .image.magic import is_image
     from .monitor.guest import parse_size
 
     dest = trace_file if trace_file else (2 if trace else None)
@@ -168,10 +182,3 @@ def bench_syscalls(as_json, iterations, repeats):
     syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json)
 
 
-def _add_uklibc():
-    from .uklibc.cli import uklibc
-
-    main.add_command(uklibc)
-
-
-_add_uklibc()

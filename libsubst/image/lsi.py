@@ -27,15 +27,14 @@ import json
 import mmap
 import os
 import re
-import stat
 import struct
 import tempfile
 from collections.abc import Mapping, Sequence
 
 from ..errors import ImageError, VolumeError
+from .magic import MAGIC
 from .tree import Entry
 
-MAGIC = b"\x89LSI\r\n\x1a\n"
 FORMAT_VERSION = 1
 HEADER_SIZE = 256
 PAGE = 4096
@@ -70,19 +69,6 @@ def _canonical(obj) -> bytes:
 
 def _pathkey(path: str) -> bytes:
     return os.fsencode(path)
-
-
-def is_image(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names an image: a regular file that starts with the
-    image magic, or any existing file named ``*.lsi`` (so that a damaged one
-    is reported as a bad image, not run as a program)."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False        # never open a fifo or a device just to look
-        with open(path, "rb") as f:
-            return f.read(len(MAGIC)) == MAGIC or os.fspath(path).endswith(".lsi")
-    except (OSError, TypeError, ValueError):
-        return False
 
 
 def parse_declared_volume(spec: str) -> tuple[str, bool]:

@@ -30,7 +30,6 @@ all its calls take the trap path, and the sidecar records why
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -61,6 +60,8 @@ def key(path: str) -> str:
 
 
 def _sha256_file(path: str) -> str:
+    import hashlib              # only on a miss or a damaged entry: 2 ms to import
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -144,6 +145,8 @@ def report(path: str) -> dict:
 
 def _build(path: str) -> tuple[str, dict]:
     # The heavy imports live here, on the miss path only.
+    import hashlib
+
     from . import rewrite
     from .sites import AnalysisError, analyse
 
