@@ -271,8 +271,12 @@ static int *receive_trees(int sock)
             hsys1(__NR_exit_group, 125);           /* the relay died, or has said why */
         if (b.count == 0)
             return trees;
-        if (!trees && !(trees = kzalloc((n ? n : 1) * sizeof *trees)))
-            kpanic("cannot start the guest's namespaces: out of memory");
+        if (!trees) {
+            if (!(trees = kmalloc((n ? n : 1) * sizeof *trees)))
+                kpanic("cannot start the guest's namespaces: out of memory");
+            for (int i = 0; i < n; i++)
+                trees[i] = -ENOENT;      /* what the relay does not send is absent */
+        }
         int nfds = c.len > CMSG_HDR ? (c.len - CMSG_HDR) / sizeof(int) : 0, next = 0;
         for (int i = 0; i < b.count && got < n; i++)
             trees[got++] = b.res[i] < 0 ? b.res[i] : next < nfds ? c.fds[next++] : -EBADF;
