@@ -680,6 +680,9 @@ def test_host_ids_come_from_subid_files(tmp_path):
     f.write_text("libsubst:300000:1000\n")
     with pytest.raises(LibsubstError, match="a guest needs 65536"):
         identity.subordinate_base(str(f))
+    f.write_text("libsubst:0:65536\n")
+    with pytest.raises(LibsubstError, match="must start at 65536 or above"):
+        identity.subordinate_base(str(f))
 
 
 def test_pids_limit_binds_root(tmp_path):

@@ -30,6 +30,9 @@ def subordinate_base(path: str, owner: str = OWNER) -> int:
             raise LibsubstError(f"{path}: cannot read the line {line!r}") from None
         if count < IDS:
             raise LibsubstError(f"{path}: {owner}'s range has {count} ids; a guest needs {IDS}")
+        if start < IDS:
+            raise LibsubstError(f"{path}: {owner}'s range starts at {start}, among the host's "
+                                f"own users and groups; it must start at {IDS} or above")
         return start
     return DEFAULT_BASE
 
