@@ -20,6 +20,19 @@ def run_guest(argv, cwd, stdin=b"", opts=(), env=None):
                           capture_output=True, env=env, timeout=120)
 
 
+def children(pid):
+    """The pids of pid's child processes."""
+    return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+
+
+def guest_pid(monitor_pid):
+    """The guest's first process: the child of the relay, which is the
+    process a `libsubst run` (monitor_pid) starts outside the guest."""
+    (relay,) = children(monitor_pid)
+    (first,) = children(relay)
+    return first
+
+
 def build_c(name, out_dir, *flags):
     """tests/c/<name>.c compiled into out_dir; the executable's path."""
     exe = os.path.join(out_dir, name)

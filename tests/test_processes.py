@@ -7,7 +7,8 @@ import pytest
 import os
 import subprocess
 
-from conftest import assert_same, build_c, free_port, redis_cli, run_guest, run_native
+from conftest import (assert_same, build_c, free_port, guest_pid, redis_cli, run_guest,
+                      run_native)
 from test_servers import server
 
 ADD = ["--add", "/usr/bin/tr", "--add", "/usr/bin/wc", "--add", "/usr/bin/cat",
@@ -107,8 +108,7 @@ def test_stopped_and_continued_while_sleeping(tmp_path):
     proc = subprocess.Popen([*LIBSUBST, "run", "/bin/sleep", "1.5"], cwd=tmp_path,
                             stderr=subprocess.PIPE)
     time.sleep(0.7)
-    relay = int(open(f"/proc/{proc.pid}/task/{proc.pid}/children").read())
-    guest = int(open(f"/proc/{relay}/task/{relay}/children").read())
+    guest = guest_pid(proc.pid)
     os.kill(guest, signal.SIGSTOP)
     time.sleep(0.3)
     os.kill(guest, signal.SIGCONT)

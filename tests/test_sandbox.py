@@ -12,7 +12,7 @@ import pytest
 
 from libsubst.kernel import hostcalls, seccomp, syscalls
 
-from conftest import run_guest
+from conftest import guest_pid, run_guest
 
 KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_src", "kernel")
 
@@ -470,7 +470,7 @@ def test_symlinks_in_a_volume_do_not_lead_out(tmp_path):
                    "/data/../../root"], tmp_path)
     lines = r.stdout.decode().splitlines()
     assert lines[0] == "/data/ok.txt inside"
-    # The host resolves beneath the volume (RESOLVE_BENEATH): out is refused.
+    # Resolved beneath the volume (the kernel's open_beneath): out is refused.
     assert lines[1] == "/data/abs Invalid cross-device link"
     assert lines[2] == "/data/rel Invalid cross-device link"
     # '..' above the volume is the guest's own root, whose /etc has no shadow.
@@ -595,15 +595,6 @@ def test_memory_and_cpu_limits(tmp_path):
     assert bad.returncode == 2 and bad.stderr == b"libsubst: --memory 'lots': expected a size such as 512M or 2G\n"
 
 
-def _guest_of(monitor_pid: int) -> int:
-    """The guest's first process: the child of the relay the monitor started."""
-    def children(pid):
-        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-    (relay,) = children(monitor_pid)
-    (first,) = children(relay)
-    return first
-
-
 def test_namespaces_of_its_own(tmp_path):
     """A root caller's guest is root only of its own user namespace: on the
     host it is an unprivileged uid, in mount, pid, IPC and UTS namespaces of
@@ -621,7 +612,7 @@ def test_namespaces_of_its_own(tmp_path):
     try:
         # Root inside; a host-root-only file of a volume is its, as natively.
         assert proc.stdout.readline() == b"0 for root\n"
-        guest = _guest_of(proc.pid)
+        guest = guest_pid(proc.pid)
         for ns in ("user", "mnt", "pid", "ipc", "uts"):
             assert os.readlink(f"/proc/{guest}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
         status = dict(line.split(":", 1) for line in open(f"/proc/{guest}/status"))
@@ -656,7 +647,7 @@ def test_a_packed_image_runs_as_the_guest_range_too(tmp_path):
     try:
         for _ in range(100):
             try:
-                guest = _guest_of(proc.pid)
+                guest = guest_pid(proc.pid)
                 break
             except (ValueError, FileNotFoundError):
                 time.sleep(0.05)

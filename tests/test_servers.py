@@ -11,8 +11,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import (LIBSUBST, assert_same, free_port, redis_cli, run_guest, run_native,
-                      wait_for_port)
+from conftest import (LIBSUBST, assert_same, children, free_port, guest_pid, redis_cli,
+                      run_guest, run_native, wait_for_port)
+from libsubst.benchmarks.redis_bench import stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,12 +27,7 @@ def server(argv, port, cwd, guest=True, opts=()):
         yield proc
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def redis_argv(port):
@@ -145,9 +141,7 @@ def test_nginx_as_root_on_port_below_1024_drops_to_www_data(tmp_path):
                              timeout=30)
         got6 = subprocess.run(["curl", "-sf", f"http://[::1]:{port}/"], capture_output=True,
                               timeout=30)
-        relay = int(open(f"/proc/{proc.pid}/task/{proc.pid}/children").read())
-        master = int(open(f"/proc/{relay}/task/{relay}/children").read())
-        workers = open(f"/proc/{master}/task/{master}/children").read().split()
+        workers = children(guest_pid(proc.pid))
         uids = {open(f"/proc/{w}/status").read().split("Uid:")[1].split()[0] for w in workers}
     assert got.stdout == got6.stdout == (www / "index.html").read_bytes(), got.stderr
     assert len(workers) == 2

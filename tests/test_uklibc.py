@@ -168,7 +168,9 @@ msglen:	.quad 16
 	.section .note.GNU-stack,"",@progbits
 """
 
-DRIVE_C = r"""
+# The start of a driver's main: %gs at the test fastcall block, then the
+# substitute (argv[1]) loaded.
+DRIVE_START_C = r"""
 #include <dlfcn.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -180,6 +182,9 @@ int main(int argc, char **argv) {
                      : "rcx", "r11", "memory");
     void *h = dlopen(argv[1], RTLD_NOW);
     if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+"""
+
+DRIVE_C = DRIVE_START_C + r"""
     long (*f_getpid)(void) = dlsym(h, "f_getpid");
     long (*f_target)(long) = dlsym(h, "f_target");
     long (*f_rip)(void) = dlsym(h, "f_rip");
@@ -644,17 +649,7 @@ def test_mutated_objects_fail_cleanly_or_verify(data):
 # result), %rcx/%r11 (the syscall clobbers them), %rsp/%rbp, %r15.
 _REGS = ["rbx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r12", "r13", "r14"]
 
-PROBE_DRIVE_C = r"""
-#include <dlfcn.h>
-#include <stdio.h>
-extern long fastcalls;
-extern char gs_block[];
-int main(int argc, char **argv) {
-    long r;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(158), "D"(0x1001), "S"(gs_block)
-                     : "rcx", "r11", "memory");
-    void *h = dlopen(argv[1], RTLD_NOW);
-    if (!h) { fprintf(stderr, "%s\n", dlerror()); return 1; }
+PROBE_DRIVE_C = DRIVE_START_C + r"""
     void (*probe)(void) = dlsym(h, "probe");
     long *out = dlsym(h, "probe_out");
     probe();
