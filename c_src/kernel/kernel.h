@@ -57,6 +57,14 @@ extern struct kstate K;
 #define LS_NDEVICES 6
 extern const char *const sandbox_devices[LS_NDEVICES];   /* the host devices the guest uses */
 
+/* ---- descriptors over a Unix socket (net/fdpass.c) ---- */
+#define LS_FDPASS_MAX 64
+/* sendmsg of len bytes and nfds fds (SCM_RIGHTS); never a SIGPIPE. */
+long fd_send(int sock, const void *data, size_t len, const int *fds, int nfds);
+/* recvmsg of up to len bytes, the fds into fds (room: *nfds, then how many
+ * came; close-on-exec); the bytes received, 0 at end of file, or -errno. */
+long fd_recv(int sock, void *data, size_t len, int *fds, int *nfds);
+
 /* ---- ports below 1024, bound by the relay (net/ports.c) ---- */
 extern int port_fd;
 long port_bind(long fd, const void *addr, long len);

@@ -16,24 +16,6 @@
 #define SOCK_SEQPACKET 5
 #define SOL_SOCKET 1
 #define SO_DOMAIN 39
-#define SCM_RIGHTS 1
-
-struct iovec_k { void *base; size_t len; };
-struct msghdr_k {
-    void *name;
-    int namelen;
-    struct iovec_k *iov;
-    size_t iovlen;
-    void *control;
-    size_t controllen;
-    unsigned flags;
-};
-struct fds_cmsg {                    /* struct cmsghdr with room for two fds */
-    size_t len;
-    int level, type;
-    int fds[2];
-};
-#define CMSG_LEN_2 (sizeof(size_t) + 2 * sizeof(int) + 2 * sizeof(int))
 
 struct port_request {                /* sockaddr_in or sockaddr_in6 */
     unsigned short family;
@@ -66,11 +48,8 @@ long port_bind(long fd, const void *addr, long len)
     long r = hsys4(__NR_socketpair, AF_UNIX, SOCK_SEQPACKET | O_CLOEXEC, 0, (long)reply);
     if (r < 0)
         return -EACCES;
-    struct iovec_k iov = {&a, len};
-    struct fds_cmsg c = {.len = CMSG_LEN_2, .level = SOL_SOCKET, .type = SCM_RIGHTS,
-                         .fds = {fd, reply[1]}};
-    struct msghdr_k m = {.iov = &iov, .iovlen = 1, .control = &c, .controllen = sizeof c};
-    r = hsys3(__NR_sendmsg, port_fd, (long)&m, 0x4000 /* MSG_NOSIGNAL */);
+    int fds[2] = {fd, reply[1]};
+    r = fd_send(port_fd, &a, len, fds, 2);
     hsys1(__NR_close, reply[1]);
     long answer = -EACCES;
     if (r >= 0) {
@@ -88,29 +67,24 @@ long port_bind(long fd, const void *addr, long len)
 long port_serve(int chan)
 {
     struct port_request a;
-    struct iovec_k iov = {&a, sizeof a};
-    struct fds_cmsg c;
-    memset(&c, 0, sizeof c);
-    struct msghdr_k m = {.iov = &iov, .iovlen = 1, .control = &c, .controllen = sizeof c};
-    long len = hsys3(__NR_recvmsg, chan, (long)&m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+    int fds[2], nfds = 2;
+    long len = fd_recv(chan, &a, sizeof a, fds, &nfds);
     if (len <= 0)
         return len;
-    int nfds = c.len >= CMSG_LEN_2 && c.level == SOL_SOCKET && c.type == SCM_RIGHTS ? 2
-             : c.len == CMSG_LEN_2 - sizeof(int) && c.type == SCM_RIGHTS ? 1 : 0;
     if (nfds == 2) {
         long answer = -EACCES;
         int domain = 0;
         unsigned dlen = sizeof domain;
         if ((len = wanted(&a, len)) &&
-            hsys5(__NR_getsockopt, c.fds[0], SOL_SOCKET, SO_DOMAIN, (long)&domain, (long)&dlen) == 0 &&
+            hsys5(__NR_getsockopt, fds[0], SOL_SOCKET, SO_DOMAIN, (long)&domain, (long)&dlen) == 0 &&
             domain == a.family)
-            answer = hsys3(__NR_bind, c.fds[0], (long)&a, len);
+            answer = hsys3(__NR_bind, fds[0], (long)&a, len);
         /* Whatever the guest passed as its reply socket, never wait on it
          * nor die of it. */
-        hsys6(__NR_sendto, c.fds[1], (long)&answer, sizeof answer,
+        hsys6(__NR_sendto, fds[1], (long)&answer, sizeof answer,
               0x40 /* MSG_DONTWAIT */ | 0x4000 /* MSG_NOSIGNAL */, 0, 0);
     }
     for (int i = 0; i < nfds; i++)
-        hsys1(__NR_close, c.fds[i]);
+        hsys1(__NR_close, fds[i]);
     return 1;
 }

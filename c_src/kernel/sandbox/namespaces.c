@@ -194,17 +194,11 @@ static long clone_tree(const char *path, int ro, long userns, int *idmapped)
  * batch a message: int count, then count results in source order (0: the
  * next fd of the message's SCM_RIGHTS; or -errno); count 0 ends the list,
  * count -1 says the relay failed.  A closed socket (recv: 0) says it died. */
-#define BATCH 64
+#define BATCH LS_FDPASS_MAX
 struct batch {
     int count;
     int res[BATCH];
 };
-struct fds_cmsg {                    /* struct cmsghdr with room for BATCH fds */
-    size_t len;
-    int level, type;
-    int fds[BATCH];
-};
-#define CMSG_HDR (sizeof(size_t) + 2 * sizeof(int))
 
 struct trees {
     int sock;
@@ -215,15 +209,8 @@ struct trees {
 
 static void send_batch(struct trees *t)
 {
-    struct iovec_k { void *base; size_t len; } iov = {&t->b, sizeof(int) * (1 + t->b.count)};
-    struct fds_cmsg c = {.len = CMSG_HDR + t->nfds * sizeof(int), .level = 1 /* SOL_SOCKET */,
-                         .type = 1 /* SCM_RIGHTS */};
-    memcpy(c.fds, t->fds, t->nfds * sizeof(int));
-    struct { void *name; int namelen; void *iov; size_t iovlen; void *control; size_t controllen;
-             unsigned flags; } m = {.iov = &iov, .iovlen = 1, .control = t->nfds ? &c : 0,
-                                    .controllen = t->nfds ? (c.len + 7) & ~7UL : 0};
-    /* A guest gone already: no signal, and the relay reaps it next. */
-    hsys3(__NR_sendmsg, t->sock, (long)&m, 0x4000 /* MSG_NOSIGNAL */);
+    /* A guest gone already: an error, and the relay reaps it next. */
+    fd_send(t->sock, &t->b, sizeof(int) * (1 + t->b.count), t->fds, t->nfds);
     for (int i = 0; i < t->nfds; i++)
         hsys1(__NR_close, t->fds[i]);
     t->b.count = t->nfds = 0;
@@ -260,13 +247,8 @@ static int *receive_trees(int sock)
     int *trees = 0;
     for (;;) {
         struct batch b;
-        struct fds_cmsg c;
-        struct { long base; size_t len; } iov = {(long)&b, sizeof b};
-        struct { void *name; int namelen; void *iov; size_t iovlen; void *control;
-                 size_t controllen; unsigned flags; } m = {.iov = &iov, .iovlen = 1,
-                                                          .control = &c, .controllen = sizeof c};
-        c.len = 0;
-        long len = hsys3(__NR_recvmsg, sock, (long)&m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+        int fds[BATCH], nfds = BATCH;
+        long len = fd_recv(sock, &b, sizeof b, fds, &nfds);
         if (len <= 0 || b.count < 0)
             hsys1(__NR_exit_group, 125);           /* the relay died, or has said why */
         if (b.count == 0)
@@ -277,9 +259,9 @@ static int *receive_trees(int sock)
             for (int i = 0; i < n; i++)
                 trees[i] = -ENOENT;      /* what the relay does not send is absent */
         }
-        int nfds = c.len > CMSG_HDR ? (c.len - CMSG_HDR) / sizeof(int) : 0, next = 0;
+        int next = 0;
         for (int i = 0; i < b.count && got < n; i++)
-            trees[got++] = b.res[i] < 0 ? b.res[i] : next < nfds ? c.fds[next++] : -EBADF;
+            trees[got++] = b.res[i] < 0 ? b.res[i] : next < nfds ? fds[next++] : -EBADF;
     }
 }
 
