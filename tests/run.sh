@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian 12 machine and runs it.
 # This is the README's test command; .ci/run runs it.
+#
+# libsubst and the test tools go into a virtual environment of the checkout
+# (.venv), never system-wide: Debian 12's python3 refuses that (PEP 668).
+# LIBSUBST_VENV names another place for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian programs the tests run natively and under libsubst, and the C compiler
-# the package build and some tests use.
-PKGS="gcc libc6-dev musl-tools binutils redis-server redis-tools nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk python3 sqlite3 perl file git"
+# Debian programs the tests run natively and under libsubst, the C compiler
+# the package build and some tests use, and python3-venv for the environment.
+PKGS="gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
+      nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
+      sqlite3 perl file git"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -15,6 +21,9 @@ if [ -n "$missing" ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
 
-python3 -m pip install -q --disable-pip-version-check '.[test]'
+VENV="${LIBSUBST_VENV:-$PWD/.venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check '.[test]'
+export PATH="$VENV/bin:$PATH"
 # Run the installed package (not the source tree) from the tests folder.
-cd tests && exec python3 -m pytest -q -p no:cacheprovider -c ../pyproject.toml --rootdir=.. "$@"
+cd tests && exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider -c ../pyproject.toml --rootdir=.. "$@"
