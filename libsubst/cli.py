@@ -9,17 +9,23 @@ import click
 from .clickutil import Group
 
 
-class _Main(Group):
-    """The uklibc commands (the rewriter's) load only when asked for: a
-    ``libsubst run`` pays nothing for them."""
+# Commands loaded only when asked for, so a ``libsubst run`` pays nothing for
+# them: the rewriter's, and the registry and store commands.
+_LAZY = {"uklibc": "uklibc", "push": "oci", "pull": "oci", "images": "oci", "rmi": "oci",
+         "login": "oci", "logout": "oci"}
 
+
+class _Main(Group):
     def list_commands(self, ctx):
-        return sorted([*super().list_commands(ctx), "uklibc"])
+        return sorted([*super().list_commands(ctx), *_LAZY])
 
     def get_command(self, ctx, name):
-        if name == "uklibc":
+        if _LAZY.get(name) == "uklibc":
             from .uklibc.cli import uklibc
             return uklibc
+        if _LAZY.get(name) == "oci":
+            from .oci.cli import COMMANDS
+            return COMMANDS[name]
         return super().get_command(ctx, name)
 
 
@@ -82,6 +88,11 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     from .image.magic import is_image
     from .monitor.guest import parse_size
 
+    if not os.path.exists(program):
+        from .oci.reference import looks_like_reference
+        if looks_like_reference(program):
+            from .oci.artifact import image_for_run
+            program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
     dest = trace_file if trace_file else (2 if trace else None)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids}
     if is_image(program):

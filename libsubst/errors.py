@@ -51,3 +51,16 @@ class ImageError(LibsubstError):
 
 class BuildError(LibsubstError):
     """The guest kernel or the ABI module is missing from the installation."""
+
+
+class BadReference(LibsubstError):
+    """A string that is not an OCI image reference (``[REGISTRY/]REPO[:TAG][@DIGEST]``)."""
+
+
+class RegistryError(LibsubstError):
+    """A registry refused a request, could not be reached, or sent content that
+    does not match its digest."""
+
+
+class StoreError(LibsubstError):
+    """The local image store has no such image, or an entry in it is damaged."""
