@@ -10,9 +10,9 @@ from .clickutil import Group
 
 
 # Commands loaded only when asked for, so a ``libsubst run`` pays nothing for
-# them: the rewriter's, and the registry and store commands.
+# them: the rewriter's, the analysis, and the registry and store commands.
 _LAZY = {"uklibc": "uklibc", "push": "oci", "pull": "oci", "images": "oci", "rmi": "oci",
-         "login": "oci", "logout": "oci"}
+         "login": "oci", "logout": "oci", "analyze": "analyze"}
 
 
 class _Main(Group):
@@ -23,6 +23,9 @@ class _Main(Group):
         if _LAZY.get(name) == "uklibc":
             from .uklibc.cli import uklibc
             return uklibc
+        if _LAZY.get(name) == "analyze":
+            from .analyze.cli import analyze
+            return analyze
         if _LAZY.get(name) == "oci":
             from .oci.cli import COMMANDS
             return COMMANDS[name]

@@ -590,6 +590,42 @@ class ElfFile:
             vals.append(None if shndx == SHN_UNDEF else value)
         return vals
 
+    def dynamic_symbols(self):
+        """(name, defined, st_info) of every .dynsym entry, index 0 included
+        (relocations name symbols by index)."""
+        sec = next((s for s in self.sections if s.sh_type == SHT_DYNSYM), None)
+        if sec is None or sec.sh_entsize != SYM.size:
+            return []
+        raw = self.section_bytes(sec)
+        strs = b""
+        if 0 < sec.sh_link < len(self.sections):
+            strs = self.section_bytes(self.sections[sec.sh_link])
+        out = []
+        for i in range(len(raw) // SYM.size):
+            st_name, st_info, _, shndx, _, _ = SYM.unpack_from(raw, i * SYM.size)
+            end = strs.find(b"\0", st_name)
+            name = strs[st_name:end].decode("latin-1") if 0 <= st_name < len(strs) else ""
+            out.append((name, shndx != SHN_UNDEF, st_info))
+        return out
+
+    def imports(self):
+        """Names of the functions (and untyped symbols) this object needs from others."""
+        return sorted({n for n, defined, info in self.dynamic_symbols()
+                       if n and not defined and (info & 0xF) in (0, 2, 10)})
+
+    def named_relocations(self):
+        """(r_offset, r_type, symbol name, symbol defined here) of every
+        dynamic relocation that names a symbol."""
+        syms = self.dynamic_symbols()
+        out = []
+        for off, size in self._rela_tables():
+            raw = self.bytes_at(off, size, "relocation table")
+            for r_offset, r_info, _ in RELA.iter_unpack(raw[:size - size % RELA.size]):
+                sym = r_info >> 32
+                if 0 < sym < len(syms):
+                    out.append((r_offset, r_info & 0xFFFFFFFF, syms[sym][0], syms[sym][1]))
+        return out
+
     def _dyn_table(self, addr_tag, size_tag, what):
         """(file offset, size) of the table a pair of dynamic tags describes, or None."""
         addr, size = self.dyn_value(addr_tag), self.dyn_value(size_tag)

@@ -84,7 +84,8 @@ class Disassembly:
         targets: list[int] = []
         entries: list[int] = []
         self._jumps: list[tuple[int, int]] = []
-        self._rip_refs: list[tuple[int, bool]] = []
+        # (address a rip-relative operand refers to, whether the instruction is a lea)
+        self.rip_refs: list[tuple[int, bool]] = []
         self._immediates: list[int] = []
 
         ranges = elf.code_ranges()
@@ -106,14 +107,14 @@ class Disassembly:
         indirect = [v for v, _, _, _ in symbols] + unwind + [elf.e_entry]
         indirect += [v for _, _, v in relocs if v is not None]
         self.reloc_offsets = sorted(o for o, _, _ in relocs if self.in_code(o, 8))
-        for t, is_lea in self._rip_refs:
+        for t, is_lea in self.rip_refs:
             if self.in_code(t):
                 indirect.append(t)
             elif is_lea:
-                indirect.extend(self._jump_table(t))
+                indirect.extend(self.jump_table(t))
         if self.absolute:
             indirect += self._immediates
-        indirect += self._data_pointers()
+        indirect += self.data_pointers()
         indirect = [t for t in indirect if self.in_code(t)]
         entries += indirect
         targets += indirect
@@ -165,7 +166,7 @@ class Disassembly:
                     r = _RIP.search(o)
                     if r:
                         disp = int(r.group(2), 0)
-                        self._rip_refs.append((a + s + (disp if r.group(1) == "+" else -disp),
+                        self.rip_refs.append((a + s + (disp if r.group(1) == "+" else -disp),
                                                m == "lea"))
                 if self.absolute:
                     self._immediates.extend(int(h, 16) for h in _HEX.findall(o))
@@ -211,7 +212,7 @@ class Disassembly:
                 return name
         return None
 
-    def _jump_table(self, table: int) -> list[int]:
+    def jump_table(self, table: int) -> list[int]:
         """Code addresses ``table + entry`` for the int32 entries at ``table``.
 
         The table's length is not known, so entries are read while they land
@@ -233,7 +234,7 @@ class Disassembly:
                 out.append(t)
         return out
 
-    def _data_pointers(self) -> list[int]:
+    def data_pointers(self) -> list[int]:
         """Aligned words of data that hold code addresses.
 
         For a position-dependent executable, every 4- and 8-byte aligned word
