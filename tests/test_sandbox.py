@@ -17,21 +17,35 @@ from conftest import guest_pid, run_guest
 KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_src", "kernel")
 
 
-def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242, allowed=None):
+# Per-boot constants as a kernel at an arbitrary address would fill them in.
+KTEXT, KTEXT_LEN, SUD_IP = 0x7F12_3456_7000, 0x2_1000, 0x1_2345
+
+
+def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242, allowed=None, ip=0):
     """A small classic-BPF interpreter for the compiled filter (seccomp_data layout)."""
     ins, slots = seccomp.compile_filter(allowed)
+    value = {hostcalls.SELF: pid, hostcalls.KTEXT_LEN: KTEXT_LEN, hostcalls.SUD_IP: SUD_IP}
+    boot = {i: value[name] for name, where in slots.items() for i in where}
     args = tuple(args) + (0,) * (6 - len(args))
-    data = struct.pack("<IIQ6Q", nr, arch, 0, *[a & (2 ** 64 - 1) for a in args])
-    acc, pc = 0, 0
+    data = struct.pack("<IIQ6Q", nr, arch, ip, *[a & (2 ** 64 - 1) for a in args])
+    acc, x, mem, pc = 0, 0, [0] * 16, 0
     for _ in range(len(ins) + 1):
         code, jt, jf, k = ins[pc]
-        k = pid if pc in slots else k
+        k = boot.get(pc, k)
         if code == seccomp.LD_ABS_W:
             acc, pc = struct.unpack_from("<I", data, k)[0], pc + 1
         elif code == seccomp.AND:
             acc, pc = acc & k, pc + 1
+        elif code == seccomp.ADD:
+            acc, pc = (acc + k) & 0xFFFFFFFF, pc + 1
+        elif code == seccomp.ST:
+            mem[k], pc = acc, pc + 1
+        elif code == seccomp.LDX_MEM:
+            x, pc = mem[k], pc + 1
         elif code == seccomp.JEQ:
             pc += 1 + (jt if acc == k else jf)
+        elif code == seccomp.JEQ_X:
+            pc += 1 + (jt if acc == x else jf)
         elif code == seccomp.JGE:
             pc += 1 + (jt if acc >= k else jf)
         elif code == seccomp.JA:
@@ -175,9 +189,21 @@ def test_the_guest_cannot_type_into_the_terminal_it_shares(tmp_path):
 def test_pinned_arguments():
     eperm = seccomp.RET_ERRNO | seccomp.EPERM
     nr = lambda n: syscalls.by_name(n).nr
-    # Syscall User Dispatch may be turned on (new threads), never off.
-    assert bpf_run(nr("prctl"), (hostcalls.PR_SET_SYSCALL_USER_DISPATCH, 1)) == seccomp.RET_ALLOW
-    assert bpf_run(nr("prctl"), (hostcalls.PR_SET_SYSCALL_USER_DISPATCH, 0)) == eperm
+    # Syscall User Dispatch may be turned on (new threads), never off, and
+    # only for the kernel's text, by the one call that does it.
+    sud = lambda *a, ip=KTEXT + SUD_IP: bpf_run(nr("prctl"), (hostcalls.PR_SET_SYSCALL_USER_DISPATCH, *a), ip=ip)
+    assert sud(1, KTEXT, KTEXT_LEN, 0) == seccomp.RET_ALLOW
+    assert sud(0, 0, 0, 0) == eperm
+    assert sud(1, 1, 2 ** 47 - 2, 0) == eperm                       # the whole address space
+    assert sud(1, KTEXT, KTEXT_LEN + 4096, 0) == eperm
+    assert sud(1, KTEXT + 2 ** 32, KTEXT_LEN, 0) == eperm
+    assert sud(1, KTEXT, KTEXT_LEN, 0, ip=KTEXT + 0x40) == eperm      # another call site
+    assert sud(1, KTEXT, KTEXT_LEN, 0x5555_0000) == eperm             # a selector byte
+    assert sud(1 + 2 ** 32, KTEXT, KTEXT_LEN, 0) == eperm
+    # The carry from the low half: text starting just below a 4 GiB line.
+    low = 2 ** 32 - SUD_IP // 2
+    assert sud(1, low, KTEXT_LEN, 0, ip=low + SUD_IP) == seccomp.RET_ALLOW
+    assert sud(1, low, KTEXT_LEN, 0, ip=(low + SUD_IP) & 0xFFFFFFFF) == eperm
     assert bpf_run(nr("prctl"), (hostcalls.PR_SET_NAME, 0)) == seccomp.RET_ALLOW
     assert bpf_run(nr("prctl"), (22, 2)) == eperm            # PR_SET_SECCOMP
     # Memory reads only of the guest itself (signals: Landlock's scope).
@@ -190,6 +216,19 @@ def test_pinned_arguments():
     assert bpf_run(nr("clone"), (0x40000000 | 17,)) == eperm          # CLONE_NEWNET
     assert bpf_run(nr("arch_prctl"), (hostcalls.ARCH_SET_FS,)) == seccomp.RET_ALLOW
     assert bpf_run(nr("arch_prctl"), (0x3001,)) == eperm
+    # No executable memfd (MFD_CLOEXEC 1, MFD_NOEXEC_SEAL 8, MFD_EXEC 0x10).
+    assert bpf_run(nr("memfd_create"), (0, 8 | 1)) == seccomp.RET_ALLOW
+    for flags in (0, 1, 0x10, 0x18):
+        assert bpf_run(nr("memfd_create"), (0, flags)) == eperm, flags
+    # Sockets for servers and clients, no network administration.
+    for family, type_, proto in ((1, 1, 0), (1, 5, 0), (2, 1, 0), (2, 2 | 0x80000, 0),
+                                 (10, 1 | 0x800, 6), (16, 3, 0)):     # NETLINK_ROUTE
+        assert bpf_run(nr("socket"), (family, type_, proto)) == seccomp.RET_ALLOW
+    for family, type_, proto in ((2, 3, 1), (10, 3, 58),             # SOCK_RAW
+                                 (17, 3, 0x300), (2, 10, 0),         # AF_PACKET, SOCK_PACKET
+                                 (16, 3, 4), (16, 3, 12),            # SOCK_DIAG, NETFILTER
+                                 (38, 5, 0)):                        # AF_ALG
+        assert bpf_run(nr("socket"), (family, type_, proto)) == eperm, (family, type_, proto)
 
 
 ESCAPE_C = r"""

@@ -113,6 +113,8 @@ static inline struct ucontext *kcur_uc(void)
 long kthread_init_current(void);
 /* Turns on Syscall User Dispatch for the calling thread (not inherited by clone). */
 long kthread_enable_trap(void);
+long ls_sud_on(unsigned long start, unsigned long len);   /* arch/x86_64/entry.S */
+extern const char ls_sud_on_ip[] __attribute__((visibility("hidden")));
 
 /* ---- locks ---- */
 static inline void kspin_lock(int *l)
@@ -205,6 +207,7 @@ long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, 
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 void trace_syscall(int path, long nr, const long *args, long ret, unsigned long ns);
 void report_unimplemented(void);
+long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 
 /* ---- exit (proc/exit.c) ---- */
 void ls_exit_group(int status) __attribute__((noreturn));

@@ -9,7 +9,8 @@ with pinned arguments that match none of its pins fails with EPERM instead.
 ``gentable`` compiles this table into the kernel (``seccomp_filter.h``);
 ``allowed()`` is what ``libsubst inspect`` reports.  Every entry says why it
 is needed.  Pin values are numbers, or ``SELF`` for the guest's own host pid
-(filled in by the kernel at boot).
+(filled in by the kernel at boot), or another per-boot constant the kernel
+fills in (``BOOT_SLOTS``).
 
 This module imports only the standard library (setup.py loads it)."""
 
@@ -22,19 +23,40 @@ try:
 except ImportError:  # setup.py imports this folder's modules by name, before libsubst is built
     import syscalls
 
-SELF = "SELF"
+# Per-boot constants: the kernel writes their values into the filter's slots
+# before installing it (c_src/kernel/sandbox/seccomp.c).  The last two are the
+# same for every boot of one kernel binary, so the filter a guest inherits
+# across its own execve still holds for the kernel that execve boots.
+SELF = "SELF"              # the guest's own host pid
+KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
+SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
+BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP)
+
+
+@dataclass(frozen=True)
+class BeforeIP:
+    """The value (instruction pointer of the call - ``slot``): an address
+    pinned relative to the instruction that makes the call, so a per-boot
+    address (the kernel is a randomly placed static PIE) becomes a constant."""
+
+    slot: str
 
 
 @dataclass(frozen=True)
 class Pin:
-    """Allows the call when (arg[index] & mask) is one of ``values`` (with
-    ``deny``: refuses it then, and allows every other value)."""
+    """Allows the call when (arg[index] & mask) is one of ``values`` and every
+    pin of ``also`` holds too (with ``deny``: refuses it then, and allows
+    every other call).  Only the low 32 bits of the argument are compared,
+    unless ``wide``: then its one value is compared in full (a slot or a
+    ``BeforeIP``, or a number)."""
 
     index: int
     values: tuple
     mask: int = 0xFFFFFFFF
     comment: str = ""
     deny: bool = False
+    wide: bool = False
+    also: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,10 @@ PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS = 15, 16, 23, 38
 PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 39, 41, 42
 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA = 29, 30, 0x53564D41
 PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON = 59, 1
+MFD_NOEXEC_SEAL, MFD_EXEC = 0x0008, 0x0010
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 2, 5, 0xF
+NETLINK_ROUTE = 0
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C
 S_ISUID, S_ISGID = 0o4000, 0o2000
 
@@ -93,7 +119,11 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("fgetxattr", "xattrs"), HostCall("listxattr", "xattrs"), HostCall("llistxattr", "xattrs"),
     HostCall("flistxattr", "xattrs"), HostCall("removexattr", "xattrs"),
     HostCall("lremovexattr", "xattrs"), HostCall("fremovexattr", "xattrs"),
-    HostCall("memfd_create", "generated files (/etc, /proc) and image directory placeholders"),
+    HostCall("memfd_create", "generated files (/etc, /proc), image directory placeholders, the "
+             "guest's memfds", (
+        Pin(1, (MFD_NOEXEC_SEAL,), mask=MFD_NOEXEC_SEAL | MFD_EXEC,
+            comment="never executable: execveat of a memfd would run a program outside the "
+                    "trap (Landlock does not govern memfds)"),)),
     HostCall("mmap", "guest memory, the kernel heap and stacks"),
     HostCall("munmap", "guest memory, the kernel heap"), HostCall("mprotect", "guest memory, guard pages"),
     HostCall("mremap", "guest memory"), HostCall("mincore", "crash reports: is an address mapped"),
@@ -107,7 +137,13 @@ KERNEL_OWN: tuple[HostCall, ...] = (
                 ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM),
             comment="thread pointer and CPU feature queries only"),)),
     HostCall("prctl", "Syscall User Dispatch on for new threads; the guest's harmless prctls", (
-        Pin(0, (PR_SET_SYSCALL_USER_DISPATCH,), comment="only with PR_SYS_DISPATCH_ON below"),
+        Pin(0, (PR_SET_SYSCALL_USER_DISPATCH,), also=(
+            Pin(1, (PR_SYS_DISPATCH_ON,), wide=True, comment="on, never off"),
+            Pin(2, (BeforeIP(SUD_IP),), wide=True,
+                comment="the allowed region starts at the kernel's text: the call is made by the "
+                        "one instruction at SUD_IP past that start (arch/x86_64/entry.S)"),
+            Pin(3, (KTEXT_LEN,), wide=True, comment="... and is the kernel's text, no more"),
+            Pin(4, (0,), wide=True, comment="no selector byte the guest could flip"))),
         Pin(0, (PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE,
                 PR_SET_NAME, PR_GET_NAME, PR_CAPBSET_READ, PR_SET_NO_NEW_PRIVS,
                 PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE,
@@ -134,7 +170,16 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("uname", "uname(2), with the image's hostname"),
     HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds", (
         Pin(0, (0, SELF), comment="its own limits only"),)),
-    HostCall("socket", "--net none brings loopback up; guest sockets"),
+    HostCall("socket", "guest sockets: what servers and clients use, no packet, raw or "
+                       "network-administration sockets", (
+        Pin(0, (AF_UNIX,), comment="Unix sockets (paths are the guest's: connect, bind)"),
+        Pin(0, (AF_INET, AF_INET6), also=(
+            Pin(1, (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET), mask=SOCK_TYPE_MASK,
+                comment="no SOCK_RAW, no SOCK_PACKET"),)),
+        Pin(0, (AF_NETLINK,), also=(
+            Pin(2, (NETLINK_ROUTE,), comment="getifaddrs, if_nameindex; not NETLINK_SOCK_DIAG "
+                "(it lists the host's Unix socket paths), not NETLINK_NETFILTER (nf_tables)"),)),
+    )),
     HostCall("connect", "guest sockets; Unix paths translated into volumes"),
     HostCall("bind", "guest sockets; Unix paths translated into volumes"),
     HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty", (
@@ -152,9 +197,6 @@ KERNEL_OWN: tuple[HostCall, ...] = (
 GUEST_PINS: dict[str, tuple[Pin, ...]] = {
     "prlimit64": next(h.pins for h in KERNEL_OWN if h.name == "prlimit64"),
 }
-# Passed through for the guest, but never to the host unpinned: a guest
-# could name another process with them.
-GUEST_EXCLUDED = {"tkill": "names a thread by tid alone: tgkill covers glibc"}
 
 
 # Host calls the kernel makes only before the filter is installed.
@@ -205,7 +247,7 @@ def allowed() -> tuple[HostCall, ...]:
     """Every host call the filter allows, sorted by name."""
     calls = {h.name: h for h in KERNEL_OWN}
     for s in syscalls.TABLE:
-        if s.level == syscalls.HOST and s.name not in calls and s.name not in GUEST_EXCLUDED:
+        if s.level == syscalls.HOST and s.name not in calls:
             calls[s.name] = HostCall(s.name, "passed through for the guest",
                                      GUEST_PINS.get(s.name, ()))
     return tuple(sorted(calls.values(), key=lambda h: h.name))

@@ -3,7 +3,9 @@ filter: a binary search over the allowed numbers (so a host call costs a
 handful of comparisons, not two hundred), pinned arguments checked in blocks
 of their own, everything else killed.  See seccomp(2), filter(2) BPF.
 
-Standard library only: setup.py runs it through gentable."""
+Per-boot constants (the guest's pid, the kernel's text) are slots the kernel
+fills in before installing the filter.  Standard library only: setup.py runs
+it through gentable."""
 
 from __future__ import annotations
 
@@ -13,12 +15,19 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
     import hostcalls
 
 LD_ABS_W, JEQ, JGE, JA, RET, AND = 0x20, 0x15, 0x35, 0x05, 0x06, 0x54
+ADD, ST, LDX_MEM, JEQ_X = 0x04, 0x02, 0x61, 0x1D
 RET_ALLOW, RET_KILL_PROCESS, RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 EPERM = 1
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_BIT = 0x40000000
-SELF_MARK = 0xFFFFFFFF        # replaced by the guest's pid at boot
+SLOT_MARK = 0xFFFFFFFF        # replaced by a per-boot constant at boot
 LEAF = 4                      # numbers compared linearly at a leaf of the search
+# struct seccomp_data: nr, arch, instruction_pointer, args[6] (little-endian halves)
+IP_LO, IP_HI = 8, 12
+
+
+def _arg(index: int, high: bool = False) -> int:
+    return 16 + 8 * index + (4 if high else 0)
 
 
 class _Prog:
@@ -71,9 +80,59 @@ def _search(p: _Prog, nrs: list[int], target: dict[int, str]) -> None:
     _search(p, nrs[mid:], target)
 
 
-def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], list[int]]:
-    """(instructions, indexes of the instructions whose k is the guest's pid)
-    for the host calls ``allowed`` (default: the guest kernel's)."""
+def _slot(p: "_Prog", slots: dict, v) -> int:
+    """v, or SLOT_MARK with the next instruction recorded as v's slot."""
+    if isinstance(v, str):
+        slots.setdefault(v, []).append(len(p.ins))
+        return SLOT_MARK
+    return v
+
+
+def _pin(p: "_Prog", slots: dict, pin: "hostcalls.Pin", fail: str) -> None:
+    """Code that falls through when ``pin``'s own condition holds, else jumps to fail."""
+    if not pin.wide:
+        p.emit(LD_ABS_W, k=_arg(pin.index))
+        if pin.mask != 0xFFFFFFFF:
+            p.emit(AND, k=pin.mask)
+        ok = p.label()
+        for v in pin.values:
+            p.emit(JEQ, ok, 0, _slot(p, slots, v))
+        p.emit(JA, k=fail)
+        p.here(ok)
+        return
+    (v,) = pin.values
+    assert pin.mask == 0xFFFFFFFF, "a wide pin compares the whole argument"
+    if isinstance(v, hostcalls.BeforeIP):
+        # arg + slot == instruction_pointer, in 64 bits: the low halves'
+        # sum in M[0], the high half plus the carry in M[1].
+        nocarry, cmp = p.label(), p.label()
+        p.emit(LD_ABS_W, k=_arg(pin.index))
+        p.emit(ADD, k=_slot(p, slots, v.slot))
+        p.emit(ST, k=0)
+        p.emit(JGE, nocarry, 0, _slot(p, slots, v.slot))
+        p.emit(LD_ABS_W, k=_arg(pin.index, high=True))
+        p.emit(ADD, k=1)
+        p.emit(ST, k=1)
+        p.emit(JA, k=cmp)
+        p.here(nocarry)
+        p.emit(LD_ABS_W, k=_arg(pin.index, high=True))
+        p.emit(ST, k=1)
+        p.here(cmp)
+        for mem, half in ((0, IP_LO), (1, IP_HI)):
+            p.emit(LDX_MEM, k=mem)
+            p.emit(LD_ABS_W, k=half)
+            p.emit(JEQ_X, 0, fail)
+        return
+    lo, hi = (v, 0) if isinstance(v, str) else (v & 0xFFFFFFFF, v >> 32)
+    p.emit(LD_ABS_W, k=_arg(pin.index))
+    p.emit(JEQ, 0, fail, _slot(p, slots, lo))
+    p.emit(LD_ABS_W, k=_arg(pin.index, high=True))
+    p.emit(JEQ, 0, fail, hi)
+
+
+def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], dict[str, list[int]]]:
+    """(instructions, {per-boot constant: indexes of the instructions whose k
+    is it}) for the host calls ``allowed`` (default: the guest kernel's)."""
     allowed = hostcalls.allowed() if allowed is None else allowed
     calls = {hostcalls.number(h.name): h for h in allowed}
     p = _Prog()
@@ -88,7 +147,7 @@ def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], list[
     _search(p, sorted(calls), target)
     p.here(allow)
     p.emit(RET, k=RET_ALLOW)
-    self_slots = []
+    slots: dict[str, list[int]] = {}
     for nr, h in sorted(calls.items()):
         if not h.pins:
             continue
@@ -97,25 +156,14 @@ def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], list[
         assert all(pin.deny == deny for pin in h.pins), f"{h.name}: allow and deny pins mixed"
         match, other = (RET_ERRNO | EPERM, RET_ALLOW) if deny else (RET_ALLOW, RET_ERRNO | EPERM)
         for pin in h.pins:
-            p.emit(LD_ABS_W, k=16 + 8 * pin.index)   # low half of args[index]
-            if pin.mask != 0xFFFFFFFF:
-                p.emit(AND, k=pin.mask)
-            for v in pin.values:
-                if v == hostcalls.SELF:
-                    self_slots.append(len(p.ins))   # the JEQ emitted next
-                    v = SELF_MARK
-                if h.name == "prctl" and v == hostcalls.PR_SET_SYSCALL_USER_DISPATCH:
-                    # ... and only to turn it on.
-                    p.emit(JEQ, 0, 4, v)
-                    p.emit(LD_ABS_W, k=16 + 8 * 1)
-                    p.emit(JEQ, 0, 1, hostcalls.PR_SYS_DISPATCH_ON)
-                    p.emit(RET, k=RET_ALLOW)
-                    p.emit(RET, k=RET_ERRNO | EPERM)
-                else:
-                    p.emit(JEQ, 0, 1, v)
-                    p.emit(RET, k=match)          # BPF jumps only forward
+            nxt = p.label()
+            for cond in (pin, *pin.also):
+                _pin(p, slots, cond, nxt)
+            p.emit(RET, k=match)
+            p.here(nxt)
         p.emit(RET, k=other)
-    return p.resolve(), self_slots
+    assert set(slots) <= set(hostcalls.BOOT_SLOTS), slots
+    return p.resolve(), slots
 
 
 def _rows(ins) -> str:
@@ -124,8 +172,12 @@ def _rows(ins) -> str:
 
 def c_header() -> str:
     ins, slots = compile_filter()
-    relay, _ = compile_filter(hostcalls.RELAY)
+    relay, relay_slots = compile_filter(hostcalls.RELAY)
+    assert not relay_slots, "the relay's filter has no per-boot constants"
     rows = _rows(ins)
+    names = ", ".join(f"LS_SLOT_{n}" for n in hostcalls.BOOT_SLOTS)
+    where = ", ".join(f"{{{i}, LS_SLOT_{n}}}" for n in hostcalls.BOOT_SLOTS for i in slots.get(n, ()))
+    nslots = sum(map(len, slots.values()))
     return (
         "/* generated by libsubst/kernel/seccomp.py from libsubst/kernel/hostcalls.py"
         " -- do not edit */\n"
@@ -133,8 +185,11 @@ def c_header() -> str:
         f"#define LS_SECCOMP_ALLOWED {len(hostcalls.allowed())}\n"
         "static const struct { unsigned short code; unsigned char jt, jf; unsigned int k; }\n"
         f"    ls_seccomp_filter[LS_SECCOMP_LEN] = {{\n{rows}\n}};\n"
-        f"static const unsigned short ls_seccomp_self_slots[] = {{{', '.join(map(str, slots)) or '0'}}};\n"
-        f"#define LS_SECCOMP_NSELF {len(slots)}\n"
+        "/* The per-boot constants (hostcalls.BOOT_SLOTS) and the instructions that hold them. */\n"
+        f"enum ls_seccomp_slot {{ {names}, LS_NSLOT_KINDS }};\n"
+        f"#define LS_SECCOMP_NSLOTS {nslots}\n"
+        "static const struct { unsigned short index; unsigned short slot; }\n"
+        f"    ls_seccomp_slots[LS_SECCOMP_NSLOTS] = {{{where}}};\n"
         f"#define LS_RELAY_FILTER_LEN {len(relay)}\n"
         "static const struct { unsigned short code; unsigned char jt, jf; unsigned int k; }\n"
         f"    ls_relay_filter[LS_RELAY_FILTER_LEN] = {{\n{_rows(relay)}\n}};\n")

@@ -75,7 +75,7 @@ LEVELS: dict[str, str] = {
     "pipe": HOST, "pipe2": HOST,
     "fsync": HOST, "fdatasync": HOST, "flock": HOST, "ftruncate": HOST,
     "ioctl": HOST, "tee": HOST,
-    "fadvise64": HOST, "fallocate": HOST, "memfd_create": HOST,
+    "fadvise64": HOST, "fallocate": HOST,
     # polling and event descriptors
     "poll": HOST, "ppoll": HOST, "select": HOST, "pselect6": HOST,
     "epoll_create": HOST, "epoll_create1": HOST, "epoll_ctl": HOST,
@@ -111,8 +111,6 @@ LEVELS: dict[str, str] = {
     "setfsuid": HOST, "setfsgid": HOST, "setgroups": HOST, "setsid": HOST,
     "capset": HOST, "personality": HOST, "mlock": HOST, "munlock": HOST,
     "mlockall": HOST, "munlockall": HOST, "sched_rr_get_interval": HOST,
-    # signals to processes and threads
-    "tkill": HOST,
     # sockets
     "socket": HOST, "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
@@ -173,6 +171,7 @@ LEVELS: dict[str, str] = {
     "wait4": HOST, "waitid": HOST, "pidfd_open": HOST, "pidfd_send_signal": HOST,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
     "getpid": KERNEL, "getppid": KERNEL, "kill": KERNEL, "tgkill": KERNEL,
+    "tkill": KERNEL, "memfd_create": KERNEL,
     # Unix socket addresses are paths of the guest's file system
     "connect": KERNEL, "bind": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,
@@ -391,7 +390,7 @@ _ROWS: tuple[tuple, ...] = (
     (197, "removexattr",            "path path"),
     (198, "lremovexattr",           "path path"),
     (199, "fremovexattr",           "fd path"),
-    (200, "tkill",                  "pid sig"),
+    (200, "tkill",                  "pid sig", "tgkill of the caller's own thread group"),
     (201, "time",                   "ptr"),
     (202, "futex",                  "ptr hex int ptr ptr int", "arguments: uaddr, op, val, timeout (or val2), uaddr2, val3"),
     (203, "sched_setaffinity",      "pid size ptr"),
@@ -510,7 +509,7 @@ _ROWS: tuple[tuple, ...] = (
     (316, "renameat2",              "dirfd path dirfd path hex"),
     (317, "seccomp",                "int hex ptr"),
     (318, "getrandom",              "buf_out size hex"),
-    (319, "memfd_create",           "path hex"),
+    (319, "memfd_create",           "path hex", "always MFD_NOEXEC_SEAL; MFD_EXEC: EACCES (vm.memfd_noexec = 2)"),
     (320, "kexec_file_load",        "fd fd size path hex"),
     (321, "bpf",                    "int ptr uint"),
     (322, "execveat",               "dirfd path ptr ptr hex"),

@@ -28,6 +28,10 @@
 #include <asm/statfs.h>
 
 /* ---- constants the uapi headers do not give a freestanding build ---- */
+#ifndef MFD_NOEXEC_SEAL                 /* Linux 6.3, after the build headers' 6.1 */
+#define MFD_NOEXEC_SEAL 0x0008U
+#define MFD_EXEC 0x0010U
+#endif
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452
 #endif

@@ -133,9 +133,23 @@ long img_stat(int ent, const char *path, struct stat *st)
     return -EIO;
 }
 
+/* Every memfd in the guest is made MFD_NOEXEC_SEAL (the seccomp filter lets
+ * no other through): executing one would run a program on the host outside
+ * the trap, and Landlock does not govern memfds.  Mapping one executable
+ * still works; its mode the guest sees is the image's (img_fix_stat). */
 long fs_memfd_new(const char *name, int cloexec)
 {
-    return hsys2(__NR_memfd_create, (long)name, MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0));
+    return hsys2(__NR_memfd_create, (long)name, MFD_NOEXEC_SEAL | (cloexec ? MFD_CLOEXEC : 0));
+}
+
+/* Implements memfd_create(2); differs from Linux in: as under
+ * vm.memfd_noexec = 2, every memfd is MFD_NOEXEC_SEAL (so sealing is allowed
+ * and F_SEAL_EXEC set) and MFD_EXEC fails with EACCES. */
+long sys_memfd_create(const char *name, unsigned flags)
+{
+    if (flags & MFD_EXEC)
+        return -EACCES;
+    return hsys2(__NR_memfd_create, (long)name, flags | MFD_NOEXEC_SEAL);
 }
 
 /* Rewinds, sets the mode the host reports, and seals the contents. */

@@ -210,7 +210,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     h.port_fd = hand_over(port_fd);
     memcpy(b.buf, &h, sizeof h);
 
-    long mfd = hsys2(__NR_memfd_create, (long)"libsubst-bootinfo", 0);
+    long mfd = fs_memfd_new("libsubst-bootinfo", 0);
     r = mfd;
     if (mfd >= 0 && (r = kwrite_all(mfd, b.buf, b.len)) >= 0) {
         char num[24];

@@ -66,6 +66,14 @@ long sys_tgkill(long tgid, long tid, long sig)
     return hsys3(__NR_tgkill, tgid, tid, sig);
 }
 
+/* Implements tkill(2); differs from Linux in: the thread must be one of the
+ * caller's own (tgkill of its thread group), never a thread named by tid
+ * alone. */
+long sys_tkill(long tid, long sig)
+{
+    return sys_tgkill(sys_getpid(), tid, sig);
+}
+
 /* Implements uname(2); differs from Linux in: nodename is the image's hostname. */
 long sys_uname(struct new_utsname *u)
 {

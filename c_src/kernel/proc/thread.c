@@ -76,8 +76,7 @@ long kthread_init_current(void)
 
 long kthread_enable_trap(void)
 {
-    return hsys5(__NR_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, K.ktext_start,
-                 K.ktext_end - K.ktext_start, 0);
+    return ls_sud_on(K.ktext_start, K.ktext_end - K.ktext_start);
 }
 
 /* The new thread, on its own stack, before it has any kernel state. */

@@ -4,7 +4,8 @@
  * arguments it pins; anything else kills the guest (EPERM for a pinned call
  * whose arguments match no pin).  The guest's own `syscall`s never get here
  * (Syscall User Dispatch traps them first); this bounds what kernel text —
- * and a guest that jumps into it — can ask of the host.
+ * and a guest that jumps into it — can ask of the host.  The per-boot
+ * constants it pins (hostcalls.BOOT_SLOTS) are written in just before.
  */
 #include "kernel.h"
 #include "seccomp_filter.h"
@@ -31,8 +32,11 @@ long sandbox_seccomp(void)
 {
     static struct sock_filter filter[LS_SECCOMP_LEN];
     memcpy(filter, ls_seccomp_filter, sizeof filter);
-    long pid = hsys0(__NR_getpid);
-    for (unsigned i = 0; i < LS_SECCOMP_NSELF; i++)
-        filter[ls_seccomp_self_slots[i]].k = pid;
+    unsigned value[LS_NSLOT_KINDS];
+    value[LS_SLOT_SELF] = hsys0(__NR_getpid);
+    value[LS_SLOT_KTEXT_LEN] = K.ktext_end - K.ktext_start;
+    value[LS_SLOT_SUD_IP] = (unsigned long)ls_sud_on_ip - K.ktext_start;
+    for (unsigned i = 0; i < LS_SECCOMP_NSLOTS; i++)
+        filter[ls_seccomp_slots[i].index].k = value[ls_seccomp_slots[i].slot];
     return install(filter, LS_SECCOMP_LEN);
 }

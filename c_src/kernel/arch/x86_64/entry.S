@@ -42,4 +42,25 @@ ls_enter_guest:
     xor %r15d, %r15d
     jmp *%r11
 
+/* ls_sud_on(start, len): prctl(PR_SET_SYSCALL_USER_DISPATCH,
+ * PR_SYS_DISPATCH_ON, start, len, 0), from the one `syscall` the seccomp
+ * filter lets turn Syscall User Dispatch on: it pins start to this call's
+ * return address (ls_sud_on_ip) minus a per-binary constant, so the allowed
+ * region is the kernel's text wherever a hostile caller jumps in. */
+    .globl ls_sud_on
+    .hidden ls_sud_on
+    .type ls_sud_on, @function
+ls_sud_on:
+    mov %rsi, %r10              /* len */
+    mov %rdi, %rdx              /* start */
+    mov $59, %edi               /* PR_SET_SYSCALL_USER_DISPATCH */
+    mov $1, %esi                /* PR_SYS_DISPATCH_ON */
+    xor %r8d, %r8d              /* no selector */
+    mov $157, %eax              /* __NR_prctl */
+    syscall
+    .globl ls_sud_on_ip
+    .hidden ls_sud_on_ip
+ls_sud_on_ip:
+    ret
+
     .section .note.GNU-stack, "", @progbits
