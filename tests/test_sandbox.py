@@ -12,7 +12,7 @@ import pytest
 
 from libsubst.kernel import hostcalls, seccomp, syscalls
 
-from conftest import guest_pid, run_guest
+from conftest import assert_same, build_c, guest_pid, run_guest, run_native
 
 KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_src", "kernel")
 
@@ -318,14 +318,18 @@ static unsigned char *find_gadget(void) {
     }
     return 0;
 }
-static long via(unsigned char *g, long nr, long a, long b, long c) {
+static long via5(unsigned char *g, long nr, long a, long b, long c, long d, long e) {
     long r;
-    register long r10 __asm__("r10") = 0, r8 __asm__("r8") = 0;
+    register long r10 __asm__("r10") = d, r8 __asm__("r8") = e;
     __asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall *%[g]\n\tlea 128(%%rsp), %%rsp"
                      : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), [g] "r"(g)
                      : "rcx", "r11", "memory");
     return r;
 }
+static long via(unsigned char *g, long nr, long a, long b, long c) {
+    return via5(g, nr, a, b, c, 0, 0);
+}
+static const char *res(long r) { return r < 0 ? strerror(-r) : "ALLOWED"; }
 int main(int argc, char **argv) {
     unsigned char *g = find_gadget();
     if (!g) { puts("no gadget"); return 2; }
@@ -335,6 +339,27 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "sud-off")) {
         long r = via(g, 157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0);
         printf("prctl SUD off: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "sud-wide")) {
+        /* SUD on, but allowing the whole address space: every raw syscall
+         * of the program would then reach the host. */
+        long r = via5(g, 157 /* prctl */, 59, 1 /* ON */, 1, (1L << 47) - 2, 0);
+        printf("prctl SUD on everywhere: %s\n", res(r));
+    } else if (!strcmp(argv[1], "memfd-exec")) {
+        /* A program copied into a memfd and executed: it would run on the
+         * host as a plain process, outside the trap. */
+        static char prog[1 << 22];
+        FILE *f = fopen(argv[2], "rb");
+        long n = fread(prog, 1, sizeof prog, f);
+        char *args[] = {argv[2], 0};
+        printf("memfd_create: %s\n", res(via(g, 319 /* memfd_create */, (long)"x", 0, 0)));
+        printf("memfd_create MFD_EXEC: %s\n", res(via(g, 319, (long)"x", 0x10, 0)));
+        long fd = via(g, 319, (long)"x", 8 /* MFD_NOEXEC_SEAL */, 0);
+        printf("memfd_create MFD_NOEXEC_SEAL: %s\n", fd < 0 ? strerror(-fd) : "OK");
+        printf("write: %s\n", via(g, 1 /* write */, fd, (long)prog, n) == n ? "OK" : "short");
+        printf("fchmod 0755: %s\n", res(via(g, 91 /* fchmod */, fd, 0755, 0)));
+        long r = via5(g, 322 /* execveat */, fd, (long)"", (long)args, (long)(args + 1),
+                      0x1000 /* AT_EMPTY_PATH */);
+        printf("execveat: %s\n", res(r));
     } else if (!strcmp(argv[1], "chmod")) {
         long r = via(g, 268 /* fchmodat */, -100 /* AT_FDCWD */, (long)argv[2], 04755);
         printf("fchmodat 04755: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
@@ -415,6 +440,23 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     assert not setid.stat().st_mode & 0o6000
     # Turning Syscall User Dispatch off: seccomp's pin answers EPERM.
     assert run("sud-off").stdout == b"prctl SUD off: Operation not permitted\n"
+    # Turning it on for a range other than the kernel's text (here the whole
+    # address space, which would let the program's own syscalls reach the
+    # host): seccomp's pins on offset, length and call site answer EPERM.
+    assert run("sud-wide").stdout == b"prctl SUD on everywhere: Operation not permitted\n"
+    # A program written into a memfd and executed (Landlock does not govern
+    # memfds): seccomp refuses any memfd but an MFD_NOEXEC_SEAL one, whose
+    # seal keeps the host from making it executable and from executing it.
+    static = tmp_path / "static-true"
+    subprocess.run(["gcc", "-O1", "-static", "-o", static, "-x", "c", "-"],
+                   input=b"int main(void) { return 0; }", check=True)
+    r = run("memfd-exec", str(static))
+    assert r.stdout.decode().splitlines() == [
+        "memfd_create: Operation not permitted",              # seccomp
+        "memfd_create MFD_EXEC: Operation not permitted",     # seccomp
+        "memfd_create MFD_NOEXEC_SEAL: OK", "write: OK",
+        "fchmod 0755: Operation not permitted",               # the host's F_SEAL_EXEC
+        "execveat: Permission denied"], r.stderr              # the host: no exec bit
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).
     r = run("ptrace")
     assert r.returncode == 128 + 31 and r.stdout == b""
@@ -733,3 +775,51 @@ def test_pids_limit_is_set(tmp_path):
     r = run_guest(["--pids", "64", "/usr/bin/python3", "-c",
                    "import resource; print(resource.getrlimit(resource.RLIMIT_NPROC))"], tmp_path)
     assert r.stdout == b"(64, 64)\n", r.stderr
+
+
+NET_POWERS = ["raw IPv4 socket", "raw IPv6 socket", "packet socket", "netfilter netlink socket",
+              "sock_diag netlink socket", "MTU of lo"]
+
+
+@pytest.mark.parametrize("net", ["none", "host"])
+def test_no_network_administration(tmp_path, net):
+    """Natively, root of a fresh user and network namespace (what --net none
+    gives the guest) holds CAP_NET_ADMIN and CAP_NET_RAW there; the guest
+    holds neither, in any set, and its sockets are those servers use."""
+    exe = build_c("netadmin", tmp_path)
+    native = run_native(["unshare", "-rn", "sh", "-c", f"ip link set lo up && {exe}"], tmp_path)
+    guest = run_guest([exe], tmp_path, opts=("--net", net))
+    assert native.returncode == guest.returncode == 0, guest.stderr
+    native, guest = native.stdout.decode().splitlines(), guest.stdout.decode().splitlines()
+    assert native[:2] == [f"capability {c}: effective 1, permitted 1, bounding 1" for c in (12, 13)]
+    assert native[2:8] == [f"{p}: OK" for p in NET_POWERS]
+    # Dropped at boot from every set, the bounding set too (no execve regains them).
+    assert guest[:2] == [f"capability {c}: effective 0, permitted 0, bounding 0" for c in (12, 13)]
+    # Raw, packet, nf_tables and sock_diag (with --net host it lists the
+    # host's Unix socket paths) sockets: seccomp's pins on socket() refuse
+    # them; the MTU: the missing capability.
+    assert guest[2:8] == [f"{p}: Operation not permitted" for p in NET_POWERS]
+    # What servers need is kept: NETLINK_ROUTE reads, TCP on loopback.
+    assert guest[8:] == native[8:] == ["getifaddrs lists lo: yes", "TCP on loopback: ping"]
+
+
+def test_no_addresses_or_mtu_with_debians_ip(tmp_path):
+    """Debian's ip(8) changes a fresh namespace's addresses and MTU natively
+    (as root of it); in the guest the kernel refuses for want of CAP_NET_ADMIN."""
+    for args in (["addr", "add", "10.9.9.9/24", "dev", "lo"], ["link", "set", "lo", "mtu", "1280"]):
+        native = run_native(["unshare", "-rn", "ip", *args], tmp_path)
+        assert native.returncode == 0, native.stderr
+        guest = run_guest(["/usr/sbin/ip", *args], tmp_path, opts=("--net", "none"))
+        assert (guest.returncode, guest.stderr) == (2, b"RTNETLINK answers: Operation not permitted\n")
+
+
+def test_device_nodes_are_read_only_for_metadata(tmp_path):
+    """The host's device nodes are bound read-only: the guest cannot change
+    /dev/null's times or mode on the host (the mount refuses: EROFS), while
+    reading and writing the devices works as natively."""
+    before = os.stat("/dev/null")
+    r = run_guest(["touch", "-d", "2001-01-01", "/dev/null"], tmp_path)
+    assert (r.returncode, r.stderr) == (1, b"touch: setting times of '/dev/null': Read-only file system\n")
+    assert os.stat("/dev/null").st_mtime_ns == before.st_mtime_ns
+    script = "echo hi > /dev/null && echo ok; read -r x < /dev/null; echo $?; echo x > /dev/full"
+    assert_same(run_native(["sh", "-c", script], tmp_path), run_guest(["sh", "-c", script], tmp_path))

@@ -20,6 +20,7 @@
  * host root's.
  */
 #include "kernel.h"
+#include <linux/capability.h>
 #include <linux/mount.h>
 #include <linux/prctl.h>
 #include <linux/resource.h>
@@ -372,8 +373,8 @@ static void make_root(const int *fds)
 
     /* Devices, /sys and /proc, then the image files and the volumes: only
      * then are all the directories made here the tmpfs's, never a volume's. */
-    for (unsigned i = 0; i < LS_NDEVICES; i++)
-        place(sandbox_devices[i], 0, 0, &(struct view){.root = root});
+    for (unsigned i = 0; i < LS_NDEVICES; i++)   /* read-only: no host device's times or mode */
+        place(sandbox_devices[i], 0, 1, &(struct view){.root = root});
     place("/sys/devices/system/cpu", 1, 1, &(struct view){.root = root});
     /* A proc of the guest's pid namespace (a bind of the host's where the
      * host hides parts of its own: mount_too_revealing refuses a new one),
@@ -411,6 +412,25 @@ static void loopback_up(void)
     hsys1(__NR_close, s);
 }
 
+/* The guest never administers a network: with --net none its root would
+ * otherwise own the namespace's (addresses, MTU, nf_tables, raw and packet
+ * sockets).  Dropped from the bounding set too, so no execve regains them. */
+static void drop_net_admin(void)
+{
+    static const int caps[] = {CAP_NET_ADMIN, CAP_NET_RAW};
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+    long r = hsys2(__NR_capget, (long)&h, (long)d);
+    for (unsigned i = 0; r >= 0 && i < sizeof caps / sizeof caps[0]; i++) {
+        d[0].effective &= ~CAP_TO_MASK(caps[i]);
+        d[0].permitted &= ~CAP_TO_MASK(caps[i]);
+        d[0].inheritable &= ~CAP_TO_MASK(caps[i]);
+        r = hsys2(__NR_prctl, PR_CAPBSET_DROP, caps[i]);
+    }
+    if (r < 0 || (r = hsys2(__NR_capset, (long)&h, (long)d)) < 0)
+        kpanic("cannot drop the guest's network-administration capabilities: error %ld", -r);
+}
+
 /* In the new namespaces, once the relay has written the id maps. */
 static void guest_side(int root, const int *fds)
 {
@@ -426,6 +446,7 @@ static void guest_side(int root, const int *fds)
         hsys2(__NR_sethostname, (long)h, strlen(h));
     if (K.bi->flags & LS_BOOT_NET_NONE)
         loopback_up();
+    drop_net_admin();
     make_root(fds);
 }
 
