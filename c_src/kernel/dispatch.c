@@ -7,10 +7,21 @@
 #include "syscall_table.h"
 
 static unsigned long enosys_count[LS_NR_SYSCALLS + 1];   /* last slot: numbers past the table */
+/* i386 calls (int $0x80), by number; the last slot: numbers past it. */
+#define I386_NR 512
+static unsigned long enosys_i386[I386_NR + 1];
 
 static long unimplemented(long nr)
 {
     enosys_count[(unsigned long)nr < LS_NR_SYSCALLS ? nr : LS_NR_SYSCALLS]++;
+    return -ENOSYS;
+}
+
+/* Only the x86-64 ABI is served: an i386 call (int $0x80; the trap path's
+ * si_arch says which ABI) is never read as an x86-64 one. */
+long ls_unimplemented_i386(long nr)
+{
+    enosys_i386[(unsigned long)nr < I386_NR ? nr : I386_NR]++;
     return -ENOSYS;
 }
 
@@ -85,6 +96,9 @@ void report_unimplemented(void)
                                                                            : "unknown";
         kdprintf(K.report_fd, "enosys %s %lu %lu\n", name, nr, enosys_count[nr]);
     }
+    for (unsigned long nr = 0; nr <= I386_NR; nr++)
+        if (enosys_i386[nr])
+            kdprintf(K.report_fd, "enosys i386:int0x80 %lu %lu\n", nr, enosys_i386[nr]);
 }
 
 unsigned long know_ns(void)

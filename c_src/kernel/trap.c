@@ -6,6 +6,7 @@
  * returns, so the kernel is never re-entered from a trap.
  */
 #include "kernel.h"
+#include <linux/audit.h>
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -13,6 +14,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
     struct sigcontext *m = &uc->uc_mcontext;
     if (si->si_code != SYS_USER_DISPATCH)
         return;             /* a SIGSYS sent with kill(2): the guest does not see it */
+    if (si->si_arch != AUDIT_ARCH_X86_64) {
+        /* int $0x80: i386 numbers and registers, which the table does not
+         * describe (i386's 20 is getpid, x86-64's writev). */
+        m->rax = ls_unimplemented_i386(si->si_syscall);
+        return;
+    }
     struct kthread *t = kcur();
     struct ucontext *outer = t->uc;     /* a trap inside a guest handler inside a trap */
     t->uc = uc;
