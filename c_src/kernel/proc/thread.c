@@ -188,6 +188,8 @@ long sys_clone3(struct clone_args *args, unsigned long size)
 {
     if (size < CLONE_ARGS_SIZE_VER0)
         return -EINVAL;
+    if (size > LS_PAGE)
+        return -E2BIG;              /* as Linux: never read past a page of arguments */
     struct clone_args a;
     memset(&a, 0, sizeof a);
     memcpy(&a, args, size < sizeof a ? size : sizeof a);
