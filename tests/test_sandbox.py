@@ -823,3 +823,41 @@ def test_device_nodes_are_read_only_for_metadata(tmp_path):
     assert os.stat("/dev/null").st_mtime_ns == before.st_mtime_ns
     script = "echo hi > /dev/null && echo ok; read -r x < /dev/null; echo $?; echo x > /dev/full"
     assert_same(run_native(["sh", "-c", script], tmp_path), run_guest(["sh", "-c", script], tmp_path))
+
+
+def test_a_rename_race_does_not_lead_out_of_a_volume(tmp_path):
+    """The host swaps a directory of a volume with a symlink to a directory
+    outside it (visible in the guest: the current directory), as fast as it
+    can, while the guest opens a file through that directory: the volume
+    resolver opens each component from its parent's fd without following,
+    so no open ever reads the outside file."""
+    import ctypes
+    import threading
+
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "f").write_text("outside\n")
+    vol = tmp_path / "vol"
+    (vol / "d").mkdir(parents=True)
+    (vol / "d" / "f").write_text("inside\n")
+    (vol / "e").symlink_to(tmp_path / "outside")
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = 316
+    stop, swaps = threading.Event(), [0]
+
+    def swap():
+        a, b = str(vol / "d").encode(), str(vol / "e").encode()
+        while not stop.is_set():      # RENAME_EXCHANGE: atomic, both names always exist
+            assert libc.syscall(renameat2, -100, a, -100, b, 2) == 0, ctypes.get_errno()
+            swaps[0] += 1
+
+    exe = build_c("race_open", tmp_path)
+    t = threading.Thread(target=swap)
+    t.start()
+    try:
+        r = run_guest([exe, "/vol/d/f", "20000"], tmp_path, opts=("-v", f"{vol}:/vol"))
+    finally:
+        stop.set()
+        t.join()
+    assert r.returncode == 0, r.stderr
+    inside, outside, failed = map(int, r.stdout.split()[1::2])
+    assert outside == 0 and inside > 0 and failed > 0 and swaps[0] > 1000, (r.stdout, swaps)

@@ -87,73 +87,112 @@ const char *vol_rel(const struct fs_node *n)
     return *r ? r : ".";
 }
 
+/* Opens the next component of a walk: an O_PATH fd of name in dir, never
+ * followed by the host.  *kind says what it is (S_IFDIR, S_IFLNK, ...). */
+static long step(int dir, const char *name, unsigned *kind)
+{
+    long fd = hsys4(__NR_openat, dir, (long)name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    struct stat st;
+    if (fd < 0)
+        return fd;
+    long r = hsys2(__NR_fstat, fd, (long)&st);
+    if (r < 0) {
+        hsys1(__NR_close, fd);
+        return r;
+    }
+    *kind = st.st_mode & S_IFMT;
+    return fd;
+}
+
 /* open(2) of rel beneath dirfd, as openat2 with RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS would: symlinks are followed here, one component at
- * a time, and one that is absolute or leads above dirfd is EXDEV.  The host
- * never follows a symlink itself.  (The host's openat2 is not in the
- * seccomp allow-list: its flags and mode are in memory, where a filter
- * cannot see a set-user-ID mode.) */
+ * RESOLVE_NO_MAGICLINKS would, and as safe against a concurrent rename: the
+ * walk holds an fd of each directory it has entered (so ".." is the one it
+ * came from, never the host's), opens each component from the last one's fd
+ * with O_NOFOLLOW, reads a symlink through the fd it opened, and makes the
+ * final open relative to its parent's fd, again with O_NOFOLLOW.  A symlink
+ * that is absolute or leads above dirfd is EXDEV.  (The host's openat2 is
+ * not in the seccomp allow-list: its flags and mode are in memory, where a
+ * filter cannot see a set-user-ID mode.) */
+#define MAX_DEPTH (LS_PATH_MAX / 2)     /* directories a walk holds at once */
 static long open_beneath(int dirfd, const char *rel, int flags, int mode)
 {
-    char *res = kmalloc(LS_PATH_MAX), *rest = kmalloc(LS_PATH_MAX), *link = kmalloc(LS_PATH_MAX);
+    char *rest = kmalloc(LS_PATH_MAX), *link = kmalloc(LS_PATH_MAX);
+    int *dirs = kmalloc(MAX_DEPTH * sizeof *dirs);    /* dirs[0] is dirfd, not ours */
+    int depth = 0;
     long r = -ENOMEM;
-    if (!res || !rest || !link)
+    if (!rest || !link || !dirs)
         goto out;
+    dirs[0] = dirfd;
     size_t rl = strlen(rel);
-    int slash = rl > 0 && rel[rl - 1] == '/';   /* the host then insists on a directory */
-    int follow_last = slash || !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
+    int slash = rl > 0 && rel[rl - 1] == '/';   /* the last component must be a directory */
+    int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
     r = -ENAMETOOLONG;
     if (strlcpy(rest, rel, LS_PATH_MAX) >= LS_PATH_MAX)
         goto out;
-    res[0] = 0;
-    size_t len = 0;                              /* strlen(res): resolved, free of symlinks */
     int links = 0;
+    const char *final = ".";                    /* what the last open names in dirs[depth] */
     char *p = rest;
     while (*p) {
         char *comp = p;
         while (*p && *p != '/')
             p++;
-        size_t cl = p - comp;
+        int more = *p == '/';
+        *p = 0;                                 /* comp is a string; p moves past it */
+        p += more;
         while (*p == '/')
             p++;
         int last = *p == 0;
-        if (cl == 0 || (cl == 1 && comp[0] == '.'))
+        if (!*comp || !strcmp(comp, "."))
             continue;
-        if (cl == 2 && comp[0] == '.' && comp[1] == '.') {
-            r = -EXDEV;                          /* above the volume's root */
-            if (len == 0)
+        if (!strcmp(comp, "..")) {
+            r = -EXDEV;                         /* above the volume's root */
+            if (depth == 0)
                 goto out;
-            while (len > 0 && res[len - 1] != '/')
-                len--;
-            len = len > 0 ? len - 1 : 0;
-            res[len] = 0;
+            hsys1(__NR_close, dirs[depth--]);
             continue;
         }
-        r = -ENAMETOOLONG;
-        if (len + 1 + cl + 1 > LS_PATH_MAX)
-            goto out;
-        size_t was = len;
-        if (len)
-            res[len++] = '/';
-        memcpy(res + len, comp, cl);
-        len += cl;
-        res[len] = 0;
-        if (last && !follow_last)
+        if (last && !slash && !follow_last) {
+            final = comp;
             break;
-        long n = hsys4(__NR_readlinkat, dirfd, (long)res, (long)link, LS_PATH_MAX - 1);
-        if (n < 0 && n != -EINVAL && n != -ENOENT) {
-            r = n;
+        }
+        unsigned kind = 0;
+        long fd = step(dirs[depth], comp, &kind);
+        if (fd == -ENOENT && last && !slash) {
+            final = comp;                       /* the open says: ENOENT, or O_CREAT makes it */
+            break;
+        }
+        r = fd;
+        if (fd < 0)
+            goto out;
+        if (kind == S_IFDIR && depth + 1 >= MAX_DEPTH) {
+            hsys1(__NR_close, fd);
+            r = -ENAMETOOLONG;
             goto out;
         }
-        if (n < 0)
-            continue;                            /* not a symlink, or missing: the open says */
-        r = -ELOOP;
-        if (++links > 40)
+        if (kind == S_IFDIR && !last) {
+            dirs[++depth] = fd;
+            continue;
+        }
+        if (kind == S_IFDIR && slash) {         /* the walk ends in it: the open names "." */
+            dirs[++depth] = fd;
+            break;
+        }
+        if (kind != S_IFLNK) {
+            hsys1(__NR_close, fd);
+            r = -ENOTDIR;
+            if (!last || slash)
+                goto out;
+            final = comp;                       /* a file: opened by name, O_NOFOLLOW */
+            break;
+        }
+        long n = hsys4(__NR_readlinkat, fd, (long)"", (long)link, LS_PATH_MAX - 1);
+        hsys1(__NR_close, fd);
+        r = n < 0 ? n : -ELOOP;
+        if (n < 0 || ++links > 40)
             goto out;
         r = -EXDEV;
-        if (link[0] == '/')
-            goto out;                            /* absolute: outside the volume */
-        link[n] = 0;
+        if (n == 0 || link[0] == '/')
+            goto out;                           /* absolute: outside the volume */
         /* The link's target takes its place in what is left to resolve. */
         r = -ENAMETOOLONG;
         size_t tl = n, pl = strlen(p);
@@ -161,26 +200,20 @@ static long open_beneath(int dirfd, const char *rel, int flags, int mode)
             goto out;
         memmove(rest + tl + 1, p, pl + 1);
         memcpy(rest, link, tl);
-        rest[tl] = '/';
+        rest[tl] = pl || slash ? '/' : 0;       /* a trailing slash stays with the path */
+        if (!pl && slash)
+            rest[tl + 1] = 0;
         p = rest;
-        len = was;
-        res[len] = 0;
     }
-    r = -ENAMETOOLONG;
-    if (len + 3 > LS_PATH_MAX)
-        goto out;
-    if (len == 0)
-        res[len++] = '.';
-    if (slash)
-        res[len++] = '/';
-    res[len] = 0;
     do
-        r = hsys4(__NR_openat, dirfd, (long)res, flags | O_NOFOLLOW, mode);
+        r = hsys4(__NR_openat, dirs[depth], (long)final, flags | O_NOFOLLOW, mode);
     while (r == -EINTR);
 out:
-    kfree(res);
+    while (dirs && depth > 0)
+        hsys1(__NR_close, dirs[depth--]);
     kfree(rest);
     kfree(link);
+    kfree(dirs);
     return r;
 }
 
