@@ -160,7 +160,7 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
         volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
         workdir: str | None = None, net: str | None = None, memory: int | None = None,
-        cpus: int | None = None, pids: int | None = None, **kw) -> Completed:
+        cpus: int | None = None, pids: int | None = None, gdb=None, **kw) -> Completed:
     """Run a program or a packed image as a unikernel and wait for it.
 
     ``target`` is a program (a name looked up on PATH, or a path), an
@@ -200,7 +200,8 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
                               limits=limits)
     spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
                    workdir=workdir, net=net or "host", **kw)
-    return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits)
+    return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits,
+                    gdb=gdb)
 
 
 def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits):

@@ -71,13 +71,18 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Run the guest on N of the host's CPUs.")
 @click.option("--pids", type=click.IntRange(min=1), metavar="N",
               help="At most N processes and threads (not applied to root by the host).")
+@click.option("--gdb", "gdb", metavar="[HOST:]PORT",
+              help="Stop before the program's first instruction and serve gdb's remote "
+                   "protocol on PORT (loopback unless --gdb-allow-remote).")
+@click.option("--gdb-allow-remote", is_flag=True,
+              help="Let --gdb listen on an address other than loopback.")
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
 @click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
               help="Write the syscall trace to a file.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, trace,
-        trace_file, program, args):
+def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, gdb,
+        gdb_allow_remote, trace, trace_file, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -108,9 +113,13 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         sys.exit(done.returncode)
     env = dict(os.environ)
     env.update(_env_pairs(envs))
+    listener = None
+    if gdb:
+        from .debug.gdbserver import listen
+        listener = listen(gdb, gdb_allow_remote)
     done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
                    mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
-                   trace=dest, **limits)
+                   trace=dest, gdb=listener, **limits)
     sys.exit(done.returncode)
 
 

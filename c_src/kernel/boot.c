@@ -25,6 +25,7 @@ void signal_init(void);
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
 long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
+void ls_enter_guest_stopped(unsigned long entry, unsigned long sp) __attribute__((noreturn));
 
 extern const char __ehdr_start[] __attribute__((visibility("hidden")));
 
@@ -162,6 +163,7 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     if (K.bi->report_fd >= 0)
         K.report_fd = kfd_hide(K.bi->report_fd);
+    int debug_fd = K.bi->debug_fd >= 0 ? kfd_hide(K.bi->debug_fd) : -1;
     if ((K.bi->flags & LS_BOOT_EXECED) && K.bi->port_fd >= 0)
         port_fd = kfd_hide(K.bi->port_fd);
     if (K.bi->image_fd >= 0 && (K.image_fd = kfd_hide(K.bi->image_fd)) < 0)
@@ -204,5 +206,13 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     r = kthread_enable_trap();
     if (r < 0)
         kpanic("cannot enable Syscall User Dispatch: error %ld", -r);
+    if (debug_fd >= 0) {
+        /* --gdb: wait until the debugger has attached (it writes one byte),
+         * then stop where it can see the program's first instruction. */
+        char go;
+        hsys3(__NR_read, debug_fd, (long)&go, 1);
+        hsys1(__NR_close, debug_fd);
+        ls_enter_guest_stopped(entry, gsp);
+    }
     ls_enter_guest(entry, gsp);
 }

@@ -97,20 +97,22 @@ def remove_scratch(dirs: list[str]) -> None:
 
 def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
              stdin=None, stdout=None, stderr=None, kernel: str | None = None,
-             pass_fds: tuple[int, ...] = (), limits: Limits = Limits()) -> Completed:
+             pass_fds: tuple[int, ...] = (), limits: Limits = Limits(),
+             gdb=None) -> Completed:
     """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, or
     None for no trace; the ENOSYS summary goes to the trace too.  ``kernel``
     is the guest kernel to exec (default: the installed one); ``pass_fds``
     are more fds it inherits (``spec.image_fd`` is always passed); ``limits``
-    bound its memory and CPUs.  The spec's scratch directories are removed
+    bound its memory and CPUs; ``gdb`` is a listening socket to serve a
+    debugger on (libsubst.debug).  The spec's scratch directories are removed
     however it ends."""
     try:
-        return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits)
+        return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb)
     finally:
         remove_scratch(spec.scratch)
 
 
-def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits) -> Completed:
+def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None) -> Completed:
     kernel = kernel or kernel_path()
     trace_fd, own_trace = -1, False
     if isinstance(trace, str):
@@ -120,16 +122,22 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits) -> Compl
     if os.geteuid() == 0:
         spec.host_ids = identity.host_ids()
     rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC) if gdb is not None else (-1, -1)
     boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
     try:
-        spec.trace_fd, spec.report_fd = trace_fd, rep_w
+        spec.trace_fd, spec.report_fd, spec.debug_fd = trace_fd, rep_w, go_r
         os.write(boot_fd, bootinfo.encode(spec))
-        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, *pass_fds) if fd >= 0)
+        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, *pass_fds)
+                       if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
                                 stdin=stdin, stdout=stdout, stderr=stderr,
                                 preexec_fn=_child_setup(os.getpid(), limits))
         os.close(rep_w)
         rep_w = -1
+        if gdb is not None:
+            os.close(go_r)
+            from ..debug import start_server
+            start_server(gdb, proc.pid, spec.policy, spec.exe, go_w, kernel)
         old = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in FORWARDED}
         old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tty sends it to the guest too
         try:

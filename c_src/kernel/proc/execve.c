@@ -206,6 +206,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     h.flags |= LS_BOOT_EXECED;
     h.trace_fd = hand_over(K.trace_fd);
     h.report_fd = hand_over(K.report_fd);
+    h.debug_fd = -1;                   /* the debugger's handshake is the first program's only */
     h.image_fd = hand_over(K.image_fd);
     h.port_fd = hand_over(port_fd);
     memcpy(b.buf, &h, sizeof h);

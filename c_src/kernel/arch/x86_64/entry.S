@@ -63,4 +63,34 @@ ls_sud_on:
 ls_sud_on_ip:
     ret
 
+/* ls_enter_guest_stopped(entry, sp): the same, but stop on an int3 just
+ * before the jump, every register as the program will get it but %r11,
+ * which holds the entry: the debugger attached to the guest (--gdb) moves
+ * %rip there, so the program's first instruction is where gdb starts. */
+    .globl ls_enter_guest_stopped
+    .hidden ls_enter_guest_stopped
+    .type ls_enter_guest_stopped, @function
+ls_enter_guest_stopped:
+    mov %rsi, %rsp
+    mov %rdi, %r11
+    xor %eax, %eax
+    xor %ebx, %ebx
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %edi, %edi
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
+    .globl ls_debug_stop
+    .hidden ls_debug_stop
+ls_debug_stop:
+    int3
+    jmp *%r11
+
     .section .note.GNU-stack, "", @progbits

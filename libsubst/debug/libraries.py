@@ -1,0 +1,124 @@
+"""The library list a debugger needs, read from the guest's memory the way
+gdb's solib-svr4 reads it natively: the program's ``PT_DYNAMIC`` (found
+through ``AT_PHDR``), its ``DT_DEBUG`` entry, ld.so's ``struct r_debug`` and
+its chain of ``struct link_map`` (glibc's link.h), plus the guest kernel."""
+
+from __future__ import annotations
+
+import os
+import struct
+from xml.sax.saxutils import quoteattr
+
+from ..errors import LibsubstError
+
+AT_PHDR, AT_PHNUM, AT_BASE = 3, 5, 7
+PT_DYNAMIC, PT_INTERP, PT_PHDR = 2, 3, 6
+DT_NULL, DT_DEBUG = 0, 21
+
+
+def _auxv(auxv: bytes) -> dict[int, int]:
+    return {k: v for k, v in struct.iter_unpack("<QQ", auxv[:len(auxv) // 16 * 16])}
+
+
+def _cstring(mem, addr: int, limit: int = 4096) -> str:
+    out = b""
+    while len(out) < limit:
+        chunk = mem.read(addr + len(out), 256)
+        if not chunk:
+            break
+        nul = chunk.find(b"\0")
+        if nul >= 0:
+            return (out + chunk[:nul]).decode("utf-8", "surrogateescape")
+        out += chunk
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _program_headers(mem, auxv: bytes):
+    """(load bias, [(p_type, p_vaddr)]) of the program, from AT_PHDR."""
+    a = _auxv(auxv)
+    phdr, phnum = a.get(AT_PHDR, 0), a.get(AT_PHNUM, 0)
+    headers = [struct.unpack_from("<IIQQ", mem.read(phdr + 56 * i, 56)) for i in range(phnum)]
+    bias = next((phdr - h[3] for h in headers if h[0] == PT_PHDR), None)
+    return bias, [(h[0], h[3]) for h in headers]
+
+
+def _interp_entry(mem, auxv: bytes) -> str:
+    """ld.so at AT_BASE, for the stops before it has filled r_debug."""
+    bias, headers = _program_headers(mem, auxv)
+    base = _auxv(auxv).get(AT_BASE, 0)
+    interp = next((v for t, v in headers if t == PT_INTERP), None)
+    if bias is None or interp is None or not base:
+        return ""
+    name = _cstring(mem, bias + interp)
+    try:
+        ld = base + _dynamic_vaddr(name)
+    except (OSError, LibsubstError):
+        return ""
+    return (f"<library name={quoteattr(name)} lm=\"{base:#x}\" lmid=\"0x0\" "
+            f"l_addr=\"{base:#x}\" l_ld=\"{ld:#x}\"/>")
+
+
+def _r_debug(mem, auxv: bytes) -> int:
+    """The address of ld.so's r_debug (0 before ld.so has set DT_DEBUG)."""
+    bias, headers = _program_headers(mem, auxv)
+    dyn = next((v for t, v in headers if t == PT_DYNAMIC), None)
+    if bias is None or dyn is None:
+        return 0
+    addr = bias + dyn
+    for _ in range(1024):
+        tag, val = struct.unpack("<qQ", mem.read(addr, 16))
+        if tag == DT_NULL:
+            return 0
+        if tag == DT_DEBUG:
+            return val
+        addr += 16
+    return 0
+
+
+def _dynamic_vaddr(path: str) -> int:
+    """p_vaddr of an ELF file's PT_DYNAMIC (gdb checks l_ld against it)."""
+    from ..elf import ElfFile
+
+    with ElfFile.open(path) as elf:
+        return next((s.p_vaddr for s in elf.segments if s.p_type == PT_DYNAMIC), 0)
+
+
+def _kernel_entry(pid: int, kernel: str) -> str:
+    """A <library> for the guest kernel binary at its load address."""
+    real = os.path.realpath(kernel)
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                fields = line.split(None, 5)
+                if len(fields) == 6 and fields[5].strip() == real and int(fields[2], 16) == 0:
+                    base = int(fields[0].split("-")[0], 16)
+                    ld = base + _dynamic_vaddr(real)
+                    return (f"<library name={quoteattr(real)} lm=\"{base:#x}\" lmid=\"0x0\" "
+                            f"l_addr=\"{base:#x}\" l_ld=\"{ld:#x}\"/>")
+    except OSError:
+        pass
+    return ""
+
+
+def svr4_list(mem, auxv: bytes, pid: int, kernel: str) -> str:
+    libs = []
+    main_lm = 0
+    r_debug = _r_debug(mem, auxv)
+    if r_debug:
+        lm = struct.unpack("<Q", mem.read(r_debug + 8, 8))[0]
+        main_lm = lm
+        seen = 0
+        while lm and seen < 4096:
+            l_addr, l_name, l_ld, l_next = struct.unpack("<QQQQ", mem.read(lm, 32))
+            name = _cstring(mem, l_name) if l_name else ""
+            if lm != main_lm and name:
+                libs.append(f"<library name={quoteattr(name)} lm=\"{lm:#x}\" lmid=\"0x0\" "
+                            f"l_addr=\"{l_addr:#x}\" l_ld=\"{l_ld:#x}\"/>")
+            lm = l_next
+            seen += 1
+    else:
+        libs.append(_interp_entry(mem, auxv))
+    libs.append(_kernel_entry(pid, kernel))
+    head = f'<library-list-svr4 version="1.0" main-lm="{main_lm:#x}">' if main_lm \
+        else '<library-list-svr4 version="1.0">'
+    return head + "".join(libs) + "</library-list-svr4>"
