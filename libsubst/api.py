@@ -160,7 +160,8 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
         volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
         workdir: str | None = None, net: str | None = None, memory: int | None = None,
-        cpus: int | None = None, pids: int | None = None, gdb=None, **kw) -> Completed:
+        cpus: int | None = None, pids: int | None = None, gdb=None, core: str | None = None,
+        **kw) -> Completed:
     """Run a program or a packed image as a unikernel and wait for it.
 
     ``target`` is a program (a name looked up on PATH, or a path), an
@@ -193,24 +194,26 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         if isinstance(target, Image):
             return _run_image(target, args, trace=trace, stdin=stdin, stdout=stdout,
                               stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits)
+                              limits=limits, core=core)
         with Image.open(target) as image:
             return _run_image(image, args, trace=trace, stdin=stdin, stdout=stdout,
                               stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits)
+                              limits=limits, core=core)
     spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
                    workdir=workdir, net=net or "host", **kw)
     return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits,
-                    gdb=gdb)
+                    gdb=gdb, core=core)
 
 
-def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits):
+def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits,
+               core=None):
     image.verify()
     spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
     kernel, kfd, tmp = image.kernel_executable()
     try:
         return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
-                        kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else (), limits=limits)
+                        kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else (), limits=limits,
+                        core=core)
     finally:
         if kfd >= 0:
             os.close(kfd)

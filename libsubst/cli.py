@@ -76,13 +76,15 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
                    "protocol on PORT (loopback unless --gdb-allow-remote).")
 @click.option("--gdb-allow-remote", is_flag=True,
               help="Let --gdb listen on an address other than loopback.")
+@click.option("--core", "core", metavar="DIR", envvar="LIBSUBST_CORE",
+              help="A crashing guest writes an ELF core file into DIR (also $LIBSUBST_CORE).")
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
 @click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
               help="Write the syscall trace to a file.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, gdb,
-        gdb_allow_remote, trace, trace_file, program, args):
+        gdb_allow_remote, core, trace, trace_file, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -109,7 +111,8 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
                 raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
                                     "fixed when it is packed)")
         done = api.run(program, list(args) if args else None, env=_env_pairs(envs),
-                       volumes=volumes, workdir=workdir, net=net, trace=dest, **limits)
+                       volumes=volumes, workdir=workdir, net=net, trace=dest, core=core,
+                       **limits)
         sys.exit(done.returncode)
     env = dict(os.environ)
     env.update(_env_pairs(envs))
@@ -119,7 +122,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         listener = listen(gdb, gdb_allow_remote)
     done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
                    mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
-                   trace=dest, gdb=listener, **limits)
+                   trace=dest, gdb=listener, core=core, **limits)
     sys.exit(done.returncode)
 
 

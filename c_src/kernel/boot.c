@@ -13,7 +13,7 @@
 #include <linux/sched.h>
 #include <linux/sockios.h>
 
-struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1};
+struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1};
 
 void ls_relocate_self(void);
 void trap_init(void);
@@ -163,6 +163,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     if (K.bi->report_fd >= 0)
         K.report_fd = kfd_hide(K.bi->report_fd);
+    if (K.bi->core_fd >= 0)
+        K.core_fd = kfd_hide(K.bi->core_fd);
     int debug_fd = K.bi->debug_fd >= 0 ? kfd_hide(K.bi->debug_fd) : -1;
     if ((K.bi->flags & LS_BOOT_EXECED) && K.bi->port_fd >= 0)
         port_fd = kfd_hide(K.bi->port_fd);

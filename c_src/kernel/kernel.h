@@ -48,6 +48,9 @@ struct kstate {
     unsigned long ktext_start, ktext_end;   /* kernel text: the SUD-allowed region */
     unsigned long kimg_start, kimg_end;     /* whole kernel image */
     unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
+    unsigned long prog_auxv;         /* the auxv built for the program, on its stack */
+    unsigned long prog_auxv_len;     /* ... its bytes */
+    int core_fd;                     /* where a fatal signal writes a core file, -1 if none */
     int kfd_next;                    /* next free reserved kernel fd, counting down */
     int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
 };

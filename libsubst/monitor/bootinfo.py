@@ -49,6 +49,7 @@ class BootSpec:
     policy: bool = True           # namespaces, seccomp, Landlock; False only to measure their cost
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
+    core_fd: int = -1             # host fd of an empty file for a core dump (--core), -1 for none
     debug_fd: int = -1            # host fd of the debugger's handshake (--gdb), -1 for none
     host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest (run_spec)
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
@@ -111,6 +112,7 @@ def encode(spec: BootSpec) -> bytes:
     head.image_fd = spec.image_fd
     head.host_uid, head.host_gid = spec.host_ids
     head.port_fd = -1
+    head.core_fd = spec.core_fd
     head.debug_fd = spec.debug_fd
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])

@@ -98,7 +98,7 @@ def remove_scratch(dirs: list[str]) -> None:
 def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
              stdin=None, stdout=None, stderr=None, kernel: str | None = None,
              pass_fds: tuple[int, ...] = (), limits: Limits = Limits(),
-             gdb=None) -> Completed:
+             gdb=None, core: str | None = None) -> Completed:
     """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, or
     None for no trace; the ENOSYS summary goes to the trace too.  ``kernel``
     is the guest kernel to exec (default: the installed one); ``pass_fds``
@@ -106,10 +106,33 @@ def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
     bound its memory and CPUs; ``gdb`` is a listening socket to serve a
     debugger on (libsubst.debug).  The spec's scratch directories are removed
     however it ends."""
+    core_fd, core_path = _core_file(core, spec.exe) if core else (-1, None)
+    spec.core_fd = core_fd
     try:
         return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb)
     finally:
         remove_scratch(spec.scratch)
+        if core_path:
+            _keep_core(core_fd, core_path, spec.exe)
+
+
+def _core_file(folder: str, exe: str) -> tuple[int, str]:
+    """An empty file in ``folder`` for the guest's core dump: core.PROGRAM.PID."""
+    path = os.path.join(folder, f"core.{os.path.basename(exe)}.{os.getpid()}")
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), path
+    except OSError as e:
+        raise LibsubstError(f"--core {folder}: cannot create {path}: {e.strerror}") from None
+
+
+def _keep_core(fd: int, path: str, exe: str) -> None:
+    """A core file the guest wrote stays (and is named); an empty one goes."""
+    size = os.fstat(fd).st_size
+    os.close(fd)
+    if size:
+        sys.stderr.write(f"libsubst: core file written to {path} (gdb {exe} {path})\n")
+    else:
+        os.unlink(path)
 
 
 def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None) -> Completed:
@@ -127,8 +150,8 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
     try:
         spec.trace_fd, spec.report_fd, spec.debug_fd = trace_fd, rep_w, go_r
         os.write(boot_fd, bootinfo.encode(spec))
-        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, *pass_fds)
-                       if fd >= 0)
+        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, spec.core_fd,
+                                     *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
                                 stdin=stdin, stdout=stdout, stderr=stderr,
                                 preexec_fn=_child_setup(os.getpid(), limits))

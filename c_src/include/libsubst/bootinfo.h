@@ -93,6 +93,8 @@ struct ls_bootinfo {
                                     (root inside) and gids host_gid..+65535 */
     int32_t port_fd;             /* host fd of the relay's channel for ports below 1024
                                     (net/ports.c), -1 for none; set by the kernel */
+    int32_t core_fd;             /* host fd of an empty file a fatal signal writes an ELF core
+                                    file to (--core), -1 for none (signal/core.c) */
     int32_t debug_fd;            /* host fd the kernel reads one byte from before it enters
                                     the program, once a debugger has attached (--gdb); it then
                                     stops on an int3 with the program's entry in %r11 and its

@@ -224,6 +224,8 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
         *w++ = strs[bi->argc + i];
     *w++ = 0;
     memcpy(w, aux, sizeof aux);
+    K.prog_auxv = (unsigned long)w;
+    K.prog_auxv_len = sizeof aux;
     kfree(strs);
     *entry = start;
     return 0;

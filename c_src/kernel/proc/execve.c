@@ -206,6 +206,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     h.flags |= LS_BOOT_EXECED;
     h.trace_fd = hand_over(K.trace_fd);
     h.report_fd = hand_over(K.report_fd);
+    h.core_fd = hand_over(K.core_fd);
     h.debug_fd = -1;                   /* the debugger's handshake is the first program's only */
     h.image_fd = hand_over(K.image_fd);
     h.port_fd = hand_over(port_fd);
@@ -227,6 +228,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         hsys1(__NR_close, mfd);
     take_back(K.trace_fd);
     take_back(K.report_fd);
+    take_back(K.core_fd);
     take_back(K.image_fd);
     take_back(port_fd);
 out:

@@ -43,6 +43,7 @@ static void report_frames(int fd, const struct sigcontext *m)
 }
 
 void ls_die_by_signal(int sig);
+void core_write(int sig, const siginfo_t *si, const struct sigcontext *m);
 
 void crash_handler(int sig, siginfo_t *si, void *ctx)
 {
@@ -61,6 +62,7 @@ void crash_handler(int sig, siginfo_t *si, void *ctx)
         report_frames(fd, m);
         mm_report_objects(fd);
     }
+    core_write(sig, si, m);
     /* Die by the signal itself: default action, raised while it is
      * blocked, delivered as the handler returns (pid 1 of the guest's pid
      * namespace, spared such signals, ends with 128+N instead). */
