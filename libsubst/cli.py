@@ -192,6 +192,22 @@ def inspect(as_json, image):
     click.echo(insp.render(image, as_json=as_json), nl=False)
 
 
+@main.command()
+@click.option("--gdb", "gdb", metavar="[HOST:]PORT", required=True,
+              help="Serve gdb's remote protocol on PORT (loopback unless --gdb-allow-remote).")
+@click.option("--gdb-allow-remote", is_flag=True,
+              help="Let --gdb listen on an address other than loopback.")
+@click.argument("pid", type=int)
+def attach(gdb, gdb_allow_remote, pid):
+    """Stop a running guest and serve gdb for it; when gdb detaches, the
+    guest goes on.  PID is a guest process, or the `libsubst run` above it."""
+    from .debug import attach as do_attach
+    from .debug.gdbserver import listen
+    from .monitor.guest import kernel_path
+
+    do_attach(pid, listen(gdb, gdb_allow_remote), kernel_path())
+
+
 @main.group()
 def bench():
     """Benchmarks (see benchmarks/ and the README)."""

@@ -107,3 +107,50 @@ def test_gdb_refuses_other_addresses_and_bad_ports(progs):
         err = done.stderr.decode()
         assert done.returncode != 0 and err.startswith("libsubst: ") and words in err, err
         assert len(err.splitlines()) == 1, err
+
+
+def test_attach_to_a_running_guest_and_detach(progs, tmp_path):
+    import time
+    from conftest import guest_pid
+
+    loop = build_c("gdb_loop", str(progs["dir"]), "-g", "-O0")
+    guest = subprocess.Popen([*LIBSUBST, "run", loop], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    attacher = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                guest_pid(guest.pid)
+                break
+            except (ValueError, OSError):
+                assert time.monotonic() < deadline, "the guest never started"
+                time.sleep(0.05)
+        port = free_port()
+        attacher = subprocess.Popen([*LIBSUBST, "attach", "--gdb", f"127.0.0.1:{port}",
+                                     str(guest.pid)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        line = attacher.stderr.readline().decode()
+        assert "is stopped; connect with" in line and "gdb_loop" in line, line
+        out = subprocess.run(["gdb", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
+                              "-ex", "break tick", "-ex", "continue", "-ex", "bt",
+                              "-ex", "delete", "-ex", "detach", loop],
+                             capture_output=True, timeout=120).stdout.decode()
+        assert "Breakpoint 1, tick () at" in out, out
+        assert re.search(r"#1\s+0x[0-9a-f]+ in main \(\) at .*gdb_loop.c", out), out
+        assert "detached" in out, out
+        assert attacher.wait(timeout=30) == 0
+        time.sleep(0.2)
+        assert guest.poll() is None, "the guest must go on after gdb detaches"
+    finally:
+        for p in (attacher, guest):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_attach_refuses_what_is_not_a_guest():
+    done = subprocess.run([*LIBSUBST, "attach", "--gdb", f"127.0.0.1:{free_port()}",
+                           str(os.getpid())], capture_output=True, timeout=60)
+    err = done.stderr.decode()
+    assert done.returncode != 0 and err.startswith("libsubst: ") and "not a libsubst guest" in err

@@ -13,6 +13,8 @@
 #include <linux/sched.h>
 #include <linux/sockios.h>
 
+unsigned long ls_prog_auxv[2];
+const char *ls_prog_exe;
 struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1};
 
 void ls_relocate_self(void);

@@ -48,13 +48,18 @@ struct kstate {
     unsigned long ktext_start, ktext_end;   /* kernel text: the SUD-allowed region */
     unsigned long kimg_start, kimg_end;     /* whole kernel image */
     unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
-    unsigned long prog_auxv;         /* the auxv built for the program, on its stack */
-    unsigned long prog_auxv_len;     /* ... its bytes */
     int core_fd;                     /* where a fatal signal writes a core file, -1 if none */
     int kfd_next;                    /* next free reserved kernel fd, counting down */
     int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
 };
 extern struct kstate K;
+
+/* For debuggers and core files: where the auxiliary vector built for the
+ * program lies (address, bytes) and the program's guest path.  Global
+ * symbols of their own, so `libsubst attach` finds them in the kernel's
+ * symbol table without knowing struct kstate's layout. */
+extern unsigned long ls_prog_auxv[2];
+extern const char *ls_prog_exe;
 
 /* ---- the sandbox (sandbox/) ---- */
 #define LS_NDEVICES 6

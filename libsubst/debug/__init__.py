@@ -60,3 +60,55 @@ def start_server(sock, kernel_pid: int, sandboxed: bool, program: str, go_fd: in
     t = threading.Thread(target=work, name="libsubst-gdb", daemon=True)
     t.start()
     return t
+
+
+def attach(pid: int, sock, kernel: str) -> None:
+    """``libsubst attach``: serves gdb for the running guest process ``pid``
+    (a guest's process, or the ``libsubst run`` or relay process above it)
+    until gdb detaches; the guest goes on."""
+    from ..errors import LibsubstError
+    from .gdbserver import GdbServer
+
+    target = _guest_process(pid, kernel)
+    server = GdbServer(sock, "", kernel, lambda m: sys.stderr.write(f"libsubst: {m}\n"))
+    try:
+        server.attach_running(target)
+    except OSError as e:
+        raise LibsubstError(f"cannot attach to process {target}: {e.strerror or e}") from None
+    host, port = sock.getsockname()[:2]
+    sys.stderr.write(f"libsubst: gdb: guest process {target} ({server.program}) is stopped; "
+                     f"connect with `gdb {server.program} -ex 'target remote {host}:{port}'`\n")
+    sys.stderr.flush()
+    try:
+        server.serve()
+    finally:
+        sock.close()
+
+
+def _guest_process(pid: int, kernel: str) -> int:
+    """The guest process to debug for a pid the user gave: walks down from a
+    `libsubst run` (monitor) or relay process to the guest's first process."""
+    from ..errors import LibsubstError
+
+    real = os.path.realpath(kernel)
+    for _ in range(3):
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            raise LibsubstError(f"no process {pid} (or it is not yours to debug)") from None
+        kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        if exe == real and not _is_relay(pid):
+            return pid
+        if not kids:
+            break
+        pid = int(kids[0])
+    raise LibsubstError(f"process {pid} is not a libsubst guest")
+
+
+def _is_relay(pid: int) -> bool:
+    """The relay stays in the host's namespaces; the guest has its own pid namespace."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") == os.readlink("/proc/self/ns/pid") and \
+            bool(open(f"/proc/{pid}/task/{pid}/children").read().split())
+    except OSError:
+        return False

@@ -68,6 +68,7 @@ class GdbServer:
         self.current = 0
         self.mem: ptrace.Memory | None = None
         self.step_over: dict[int, int] = {}   # tid -> temp breakpoint ending a stepped call
+        self.attached = False                 # attached to a running guest: gdb detaches
 
     # ---- attaching ------------------------------------------------------------
 
@@ -94,6 +95,33 @@ class GdbServer:
         ptrace.set_regs(pid, regs)
         self.auxv = self._read_auxv(regs["rsp"])
         self.current = pid
+
+    def attach_running(self, pid: int) -> None:
+        """Seizes every thread of a running guest process and stops them
+        all (``libsubst attach``); the program's auxv and path come from the
+        guest kernel's ``ls_prog_auxv`` and ``ls_prog_exe`` (its symbols)."""
+        from .libraries import kernel_symbol
+
+        self.pid = pid
+        self.mem = ptrace.Memory(pid)
+        for name in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+            tid = int(name)
+            try:
+                ptrace.seize(tid, ptrace.PTRACE_O_TRACECLONE | ptrace.PTRACE_O_TRACEEXEC)
+            except OSError:
+                continue                      # a thread that just ended
+            self.threads[tid] = _Thread(tid)
+            self.threads[tid].running = True
+        self._stop_all()
+        auxv_at = kernel_symbol(pid, self.kernel, "ls_prog_auxv")
+        exe_at = kernel_symbol(pid, self.kernel, "ls_prog_exe")
+        addr, size = struct.unpack("<QQ", self.mem.read(auxv_at, 16))
+        self.auxv = self.mem.read(addr, min(size, 4096))
+        from .libraries import _cstring
+        exe = struct.unpack("<Q", self.mem.read(exe_at, 8))[0]
+        self.program = _cstring(self.mem, exe) if exe else self.program
+        self.current = pid
+        self.attached = True
 
     def _read_auxv(self, sp: int) -> bytes:
         """The auxiliary vector on the program's initial stack: after argc,
@@ -159,7 +187,7 @@ class GdbServer:
             while True:
                 pkt = self._recv()
                 if pkt is None:
-                    self._kill()
+                    self._detach() if self.attached else self._kill()
                     return
                 reply = self._dispatch(pkt)
                 if reply is not None:
@@ -189,7 +217,7 @@ class GdbServer:
         if text == "?":
             return self._stop_reply(self.current, signal.SIGTRAP)
         if text == "qAttached" or text.startswith("qAttached:"):
-            return "0"
+            return "1" if self.attached else "0"     # gdb detaches from what it attached to
         if text == "qC":
             return f"QC{self.current:x}"
         if text == "qfThreadInfo":

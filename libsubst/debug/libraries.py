@@ -83,6 +83,30 @@ def _dynamic_vaddr(path: str) -> int:
         return next((s.p_vaddr for s in elf.segments if s.p_type == PT_DYNAMIC), 0)
 
 
+def kernel_base(pid: int, kernel: str) -> int:
+    """Where the guest kernel binary is mapped in process pid (0: not found)."""
+    real = os.path.realpath(kernel)
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split(None, 5)
+            if len(fields) == 6 and fields[5].strip() == real and int(fields[2], 16) == 0:
+                return int(fields[0].split("-")[0], 16)
+    return 0
+
+
+def kernel_symbol(pid: int, kernel: str, name: str) -> int:
+    """The run-time address of a symbol of the guest kernel in process pid."""
+    from ..elf import ElfFile
+
+    base = kernel_base(pid, kernel)
+    with ElfFile.open(kernel) as elf:
+        value = next((v for v, _sz, _info, n in elf.symbols() if n == name), None)
+    if not base or value is None:
+        raise LibsubstError(f"process {pid} is not a guest of this libsubst's kernel "
+                            f"({kernel})")
+    return base + value
+
+
 def _kernel_entry(pid: int, kernel: str) -> str:
     """A <library> for the guest kernel binary at its load address."""
     real = os.path.realpath(kernel)

@@ -224,8 +224,9 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
         *w++ = strs[bi->argc + i];
     *w++ = 0;
     memcpy(w, aux, sizeof aux);
-    K.prog_auxv = (unsigned long)w;
-    K.prog_auxv_len = sizeof aux;
+    ls_prog_auxv[0] = (unsigned long)w;
+    ls_prog_auxv[1] = sizeof aux;
+    ls_prog_exe = bi_str(bi->exe);
     kfree(strs);
     *entry = start;
     return 0;

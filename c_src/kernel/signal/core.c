@@ -152,7 +152,7 @@ void core_write(int sig, const siginfo_t *si, const struct sigcontext *m)
         ps.psargs[i] = exe[i];
 
     unsigned notes = note_size(sizeof pr) + note_size(sizeof ps) +
-                     note_size((unsigned)K.prog_auxv_len);
+                     note_size((unsigned)ls_prog_auxv[1]);
     unsigned long off = 0, data = (64 + 56UL * (n + 1) + notes + 4095) & ~4095UL;
     Elf64_Ehdr eh = {0};
     memcpy(eh.e_ident, "\177ELF\2\1\1", 7);
@@ -183,7 +183,7 @@ void core_write(int sig, const siginfo_t *si, const struct sigcontext *m)
     }
     note(fd, NT_PRSTATUS, &pr, sizeof pr, &off);
     note(fd, NT_PRPSINFO, &ps, sizeof ps, &off);
-    note(fd, NT_AUXV, (const void *)K.prog_auxv, (unsigned)K.prog_auxv_len, &off);
+    note(fd, NT_AUXV, (const void *)ls_prog_auxv[0], (unsigned)ls_prog_auxv[1], &off);
     /* The memory, read through the host (a page it cannot read is zeros). */
     at = data;
     long self = hsys0(__NR_getpid);
