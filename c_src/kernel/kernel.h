@@ -208,7 +208,36 @@ long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, 
  * as on Linux), elsewhere it is a plain host call.  What the dispatcher does
  * for the 'host' calls in syscalls.BLOCKING. */
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
-void trace_syscall(int path, long nr, const long *args, long ret, unsigned long ns);
+
+/* The tracer (kernel/trace.c, kernel/trace_summary.c).  trace_mode is the
+ * LS_BOOT_TRACE* flags in force, 0 when nothing is traced or counted. */
+extern unsigned trace_mode;
+void trace_init(void);
+/* Non-zero if the tracer must see syscall nr: the boot info's map selects
+ * it, or it makes a process or thread. */
+int trace_wants(long nr);
+struct trace_call {
+    int shown;                       /* selected by the map: shown and counted */
+    int path;
+    long nr, args[6];
+    long pid, tid;                   /* the caller's guest pid and tid */
+    unsigned long wall, t0;          /* CLOCK_REALTIME (JSON only), CLOCK_MONOTONIC at entry */
+};
+/* Around one traced call: trace_begin before it runs, trace_end after
+ * (with the call's number and the caller's pid before it). */
+void trace_begin(struct trace_call *c, int path, long nr, const long *args);
+void trace_end(const struct trace_call *c, long ret, long nr, long pid);
+/* Just before a host execve replaces this kernel: the execve's line, and
+ * trace_flush_summary. */
+void trace_before_exec(void);
+/* The summary's counters: one call of nr on path that returned ret after ns;
+ * an error of a call already counted; forget them all (a fork's child). */
+void trace_count(long nr, int path, long ret, unsigned long ns);
+void trace_count_error(long nr, long ret, unsigned long ns);
+void trace_forget_counts(void);
+/* Sends the counters to the report channel ("tsum" records) and zeroes
+ * them: at exit and before an execve replaces this kernel. */
+void trace_flush_summary(void);
 void report_unimplemented(void);
 long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 

@@ -221,8 +221,10 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         const char *kenvp[] = {0};
         /* Files of a packed image are windows of the image file: the next
          * program must not inherit a bare dup of the whole image. */
-        if ((r = fs_unbase_for_exec()) >= 0)
+        if ((r = fs_unbase_for_exec()) >= 0) {
+            trace_before_exec();
             r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
+        }
     }
     if (mfd >= 0)
         hsys1(__NR_close, mfd);

@@ -11,6 +11,7 @@ void ls_exit_group(int status)
 {
     if (K.report_fd >= 0) {
         report_unimplemented();
+        trace_flush_summary();
         kdprintf(K.report_fd, "exit %d\n", status & 0xff);
     }
     for (;;)
