@@ -256,3 +256,34 @@ def test_bad_filter_is_one_line(tmp_path, bad):
     assert r.returncode != 0
     assert err.startswith("libsubst: ") and err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+def test_json_summary_counts_the_json_lines(prog, tmp_path):
+    """With --trace and --trace-summary in JSON, the summary object at the
+    end counts, name by name and path by path, the lines before it (exit and
+    exit_group are shown but, as by strace -c, not counted)."""
+    trace = tmp_path / "trace.json"
+    r = run_guest(["--trace", "--trace-summary", "--trace-format", "json", "--trace-file",
+                   str(trace), prog], tmp_path)
+    assert r.returncode == 0, r.stderr
+    *calls, last = [json.loads(line) for line in trace.read_text().splitlines()]
+    summary = last["summary"]
+    seen = collections.Counter((o["name"], o["path"]) for o in calls
+                               if o["name"] not in ("exit", "exit_group"))
+    errors = collections.Counter(o["name"] for o in calls if o["errno"])
+    assert {(n, p) for n, p in seen} == {(n, p) for n, row in summary.items()
+                                         for p in ("fast", "trap") if row[p]}
+    for name, row in summary.items():
+        assert row["fast"] == seen[(name, "fast")] and row["trap"] == seen[(name, "trap")], name
+        assert row["calls"] == row["fast"] + row["trap"] and row["errors"] == errors[name], name
+
+
+def test_json_reports_unimplemented_calls(tmp_path):
+    # syslog (103) is not implemented: its line says ENOSYS, the end says how often
+    r = run_guest(["--trace-format", "json", "--trace-calls", "syslog", "/usr/bin/python3", "-c",
+                   "import ctypes; l = ctypes.CDLL(None); l.syscall(103, 0, 0); l.syscall(103, 0, 0)"],
+                  tmp_path)
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(line) for line in r.stderr.decode().splitlines()]
+    assert [(o.get("name"), o.get("errno")) for o in objs[:-1]] == [("syslog", "ENOSYS")] * 2
+    assert objs[-1] == {"enosys": {"syslog": 2}}
