@@ -220,8 +220,8 @@ struct trace_call {
     int shown;                       /* selected by the map: shown and counted */
     int path;
     long nr, args[6];
-    long pid, tid;                   /* the caller's guest pid and tid */
-    unsigned long wall, t0;          /* CLOCK_REALTIME (JSON only), CLOCK_MONOTONIC at entry */
+    long pid, tid;                   /* the caller's guest pid and tid (lines only) */
+    unsigned long wall, t0;          /* CLOCK_REALTIME (JSON only), TSC at entry */
 };
 /* Around one traced call: trace_begin before it runs, trace_end after
  * (with the call's number and the caller's pid before it). */
@@ -230,10 +230,13 @@ void trace_end(const struct trace_call *c, long ret, long nr, long pid);
 /* Just before a host execve replaces this kernel: the execve's line, and
  * trace_flush_summary. */
 void trace_before_exec(void);
-/* The summary's counters: one call of nr on path that returned ret after ns;
- * an error of a call already counted; forget them all (a fork's child). */
-void trace_count(long nr, int path, long ret, unsigned long ns);
-void trace_count_error(long nr, long ret, unsigned long ns);
+/* The summary's counters: one call of nr on path that returned ret after
+ * `ticks` of the TSC; an error of a call already counted; forget them all
+ * (a fork's child). */
+void trace_count(long nr, int path, long ret, unsigned long ticks);
+void trace_count_error(long nr, long ret, unsigned long ticks);
+/* TSC ticks in nanoseconds. */
+unsigned long trace_ticks_ns(unsigned long ticks);
 void trace_forget_counts(void);
 /* Sends the counters to the report channel ("tsum" records) and zeroes
  * them: at exit and before an execve replaces this kernel. */
