@@ -48,8 +48,8 @@ def parse(text: str) -> Report:
                 rep.objects.append((int(parts[1], 16), int(parts[2], 16), " ".join(parts[3:])))
             elif kind == "exit":
                 rep.exit_status = int(parts[1])
-            elif kind == "tsum":
-                rep.tsum.append((parts[1], *(int(p) for p in parts[2:7])))
+            elif kind == "tsum" and len(parts) == 7:
+                rep.tsum.append((parts[1], *(int(p) for p in parts[2:])))
             elif kind == "boot":
                 rep.boot = (int(parts[1]), int(parts[2]))
         except (IndexError, ValueError):
