@@ -64,7 +64,7 @@ int trace_wants(long nr)
 }
 
 struct line {
-    char buf[2048];
+    char buf[8192];              /* two 255-byte paths, escaped twice for JSON, fit */
     int len;
 };
 
