@@ -290,3 +290,16 @@ def test_json_reports_unimplemented_calls(tmp_path):
     objs = [json.loads(line) for line in r.stderr.decode().splitlines()]
     assert [(o.get("name"), o.get("errno")) for o in objs[:-1]] == [("syslog", "ENOSYS")] * 2
     assert objs[-1] == {"enosys": {"syslog": 2}}
+
+
+def test_unreadable_buffer_prints_as_its_address(tmp_path):
+    """The tracer reads guest memory only where the guest could: a write from
+    an unmapped address fails with EFAULT as natively, and its line shows
+    the address, as strace does, instead of faulting in the guest kernel."""
+    code = ("import ctypes; l = ctypes.CDLL(None, use_errno=True); "
+            "print(l.write(1, ctypes.c_void_p(4096), 5), ctypes.get_errno())")
+    native = run_native(["/usr/bin/python3", "-c", code], tmp_path)
+    r = run_guest(["--trace-calls", "write", "/usr/bin/python3", "-c", code], tmp_path)
+    assert r.returncode == native.returncode == 0, r.stderr
+    assert r.stdout == native.stdout == b"-1 14\n"
+    assert "fast write(1, 0x1000, 5) = -1 EFAULT" in r.stderr.decode()

@@ -13,6 +13,8 @@
  */
 #include "kernel.h"
 #include "syscall_table.h"
+#include "trace.h"
+
 
 unsigned trace_mode;
 static int tagged;               /* the guest has had more than one task */
@@ -33,6 +35,8 @@ void trace_init(void)
         trace_mode |= f & LS_BOOT_TRACE_JSON;
     tsc0 = rdtsc();
     mono0 = clock_ns(1 /* CLOCK_MONOTONIC */);
+    if (trace_mode & LS_BOOT_TRACE)
+        trace_args_init();
 }
 
 /* Calls are timed in TSC ticks (two rdtsc instead of two host calls);
@@ -63,160 +67,6 @@ int trace_wants(long nr)
     return in_map(nr) || is_clone(nr);
 }
 
-struct line {
-    char buf[8192];              /* two 255-byte paths, escaped twice for JSON, fit */
-    int len;
-};
-
-static void add(struct line *l, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int room = (int)sizeof l->buf - l->len;
-    if (room > 1) {
-        int n = kvsnprintf(l->buf + l->len, room, fmt, ap);
-        l->len += n < room ? n : room - 1;
-    }
-    va_end(ap);
-}
-
-static void add_quoted(struct line *l, const char *s, long n, long max)
-{
-    add(l, "\"");
-    for (long i = 0; i < n && i < max; i++) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\')
-            add(l, "\\%c", c);
-        else if (c == '\n')
-            add(l, "\\n");
-        else if (c == '\t')
-            add(l, "\\t");
-        else if (c < 32 || c >= 127)
-            add(l, "\\%o", c);
-        else
-            add(l, "%c", c);
-    }
-    add(l, n > max ? "\"..." : "\"");
-}
-
-/* text as a JSON string: the tracer's text is ASCII, so only quotes,
- * backslashes and control characters need escaping. */
-static void add_json_string(struct line *l, const char *text, int n)
-{
-    add(l, "\"");
-    for (int i = 0; i < n; i++) {
-        unsigned char c = text[i];
-        if (c == '"' || c == '\\')
-            add(l, "\\%c", c);
-        else if (c < 32)
-            add(l, "\\u%04x", c);
-        else
-            add(l, "%c", c);
-    }
-    add(l, "\"");
-}
-
-struct flagname {
-    unsigned long bit;
-    const char *name;
-};
-
-static void add_flags(struct line *l, unsigned long v, const struct flagname *f, int n,
-                      const char *zero)
-{
-    int any = 0;
-    if (zero) {
-        add(l, "%s", zero);
-        any = 1;
-    }
-    for (int i = 0; i < n; i++)
-        if (f[i].bit && (v & f[i].bit) == f[i].bit) {
-            add(l, any ? "|%s" : "%s", f[i].name);
-            v &= ~f[i].bit;
-            any = 1;
-        }
-    if (v || !any)
-        add(l, any ? "|0x%lx" : "0x%lx", v);
-}
-
-static const struct flagname oflags[] = {
-    {O_CREAT, "O_CREAT"}, {O_EXCL, "O_EXCL"}, {O_NOCTTY, "O_NOCTTY"}, {O_TRUNC, "O_TRUNC"},
-    {O_APPEND, "O_APPEND"}, {O_NONBLOCK, "O_NONBLOCK"}, {O_DSYNC, "O_DSYNC"},
-    {O_DIRECTORY, "O_DIRECTORY"}, {O_NOFOLLOW, "O_NOFOLLOW"}, {O_CLOEXEC, "O_CLOEXEC"},
-    {O_PATH, "O_PATH"}, {O_NOATIME, "O_NOATIME"}, {O_DIRECT, "O_DIRECT"},
-    {O_LARGEFILE, "O_LARGEFILE"},
-};
-static const struct flagname prots[] = {
-    {PROT_READ, "PROT_READ"}, {PROT_WRITE, "PROT_WRITE"}, {PROT_EXEC, "PROT_EXEC"},
-};
-static const struct flagname mflags[] = {
-    {MAP_SHARED, "MAP_SHARED"}, {MAP_PRIVATE, "MAP_PRIVATE"}, {MAP_FIXED, "MAP_FIXED"},
-    {MAP_ANONYMOUS, "MAP_ANONYMOUS"}, {MAP_DENYWRITE, "MAP_DENYWRITE"},
-    {MAP_NORESERVE, "MAP_NORESERVE"}, {MAP_STACK, "MAP_STACK"}, {MAP_POPULATE, "MAP_POPULATE"},
-    {MAP_FIXED_NOREPLACE, "MAP_FIXED_NOREPLACE"}, {MAP_GROWSDOWN, "MAP_GROWSDOWN"},
-};
-
-static void add_arg(struct line *l, int kind, long v, long next, long ret, int done)
-{
-    switch (kind) {
-    case LS_ARG_INT:
-    case LS_ARG_FD:
-    case LS_ARG_PID:
-    case LS_ARG_SIG:
-        add(l, "%d", (int)v);
-        break;
-    case LS_ARG_DIRFD:
-        if ((int)v == AT_FDCWD)
-            add(l, "AT_FDCWD");
-        else
-            add(l, "%d", (int)v);
-        break;
-    case LS_ARG_UINT:
-    case LS_ARG_SIZE:
-        add(l, "%lu", v);
-        break;
-    case LS_ARG_OFF:
-        add(l, "%ld", v);
-        break;
-    case LS_ARG_MODE:
-        add(l, "0%o", (unsigned)v);
-        break;
-    case LS_ARG_PATH:
-        if (v)
-            add_quoted(l, (const char *)v, strnlen((const char *)v, 256), 255);
-        else
-            add(l, "NULL");
-        break;
-    case LS_ARG_BUF_IN:
-        if (v)
-            add_quoted(l, (const char *)v, next, 32);
-        else
-            add(l, "NULL");
-        break;
-    case LS_ARG_BUF_OUT:
-        if (v && done && ret > 0)
-            add_quoted(l, (const char *)v, ret, 32);
-        else
-            add(l, "0x%lx", v);
-        break;
-    case LS_ARG_OFLAGS:
-        add_flags(l, v & ~(unsigned long)O_ACCMODE, oflags, LS_ARRAY_SIZE(oflags),
-                  (v & O_ACCMODE) == O_RDONLY ? "O_RDONLY"
-                  : (v & O_ACCMODE) == O_WRONLY ? "O_WRONLY" : "O_RDWR");
-        break;
-    case LS_ARG_PROT:
-        if (v == 0)
-            add(l, "PROT_NONE");
-        else
-            add_flags(l, v, prots, LS_ARRAY_SIZE(prots), 0);
-        break;
-    case LS_ARG_MFLAGS:
-        add_flags(l, v, mflags, LS_ARRAY_SIZE(mflags), 0);
-        break;
-    default:
-        add(l, v ? "0x%lx" : "%ld", v);
-    }
-}
 
 /* Seconds and nanoseconds as strace's <0.000012> shows them (microseconds). */
 #define SEC_US(ns) (ns) / 1000000000UL, ((ns) / 1000) % 1000000UL
@@ -241,28 +91,28 @@ static void text_line(struct line *l, const struct trace_call *c, long ret, unsi
                       int done)
 {
     const struct syscall_desc *d = desc(c->nr);
-    add(l, "%s ", c->path == LS_PATH_FAST ? "fast" : "trap");
+    trace_add(l, "%s ", c->path == LS_PATH_FAST ? "fast" : "trap");
     if (!d) {
-        add(l, "syscall_%ld(0x%lx, 0x%lx, 0x%lx, 0x%lx, 0x%lx, 0x%lx)", c->nr, c->args[0],
+        trace_add(l, "syscall_%ld(0x%lx, 0x%lx, 0x%lx, 0x%lx, 0x%lx, 0x%lx)", c->nr, c->args[0],
             c->args[1], c->args[2], c->args[3], c->args[4], c->args[5]);
     } else {
-        add(l, "%s(", d->name);
+        trace_add(l, "%s(", d->name);
         int n = shown_args(d, c->nr, c->args);
         for (int i = 0; i < n; i++) {
             if (i)
-                add(l, ", ");
-            add_arg(l, d->argk[i], c->args[i], i < 5 ? c->args[i + 1] : 0, ret, done);
+                trace_add(l, ", ");
+            trace_add_arg(l, d->argk[i], c->args[i], i < 5 ? c->args[i + 1] : 0, ret, done);
         }
-        add(l, ")");
+        trace_add(l, ")");
     }
     if (!done)
-        add(l, " = ?\n");
+        trace_add(l, " = ?\n");
     else if (ret < 0 && ret > -4096)
-        add(l, " = -1 %s <%lu.%06lu>\n", errno_name(-ret), SEC_US(ns));
+        trace_add(l, " = -1 %s <%lu.%06lu>\n", errno_name(-ret), SEC_US(ns));
     else if (c->nr == __NR_mmap || c->nr == __NR_brk || c->nr == __NR_mremap)
-        add(l, " = 0x%lx <%lu.%06lu>\n", ret, SEC_US(ns));
+        trace_add(l, " = 0x%lx <%lu.%06lu>\n", ret, SEC_US(ns));
     else
-        add(l, " = %ld <%lu.%06lu>\n", ret, SEC_US(ns));
+        trace_add(l, " = %ld <%lu.%06lu>\n", ret, SEC_US(ns));
 }
 
 /* {"pid":1,"tid":1,"path":"fast","nr":1,"name":"write","args":["1","\"hi\\n\"","3"],
@@ -273,36 +123,36 @@ static void json_line(struct line *l, const struct trace_call *c, long ret, unsi
                       int done)
 {
     const struct syscall_desc *d = desc(c->nr);
-    add(l, "{\"pid\":%ld,\"tid\":%ld,\"path\":\"%s\",\"nr\":%ld,", c->pid, c->tid,
+    trace_add(l, "{\"pid\":%ld,\"tid\":%ld,\"path\":\"%s\",\"nr\":%ld,", c->pid, c->tid,
         c->path == LS_PATH_FAST ? "fast" : "trap", c->nr);
     if (d)
-        add(l, "\"name\":\"%s\",\"args\":[", d->name);
+        trace_add(l, "\"name\":\"%s\",\"args\":[", d->name);
     else
-        add(l, "\"name\":\"syscall_%ld\",\"args\":[", c->nr);
+        trace_add(l, "\"name\":\"syscall_%ld\",\"args\":[", c->nr);
     int n = d ? shown_args(d, c->nr, c->args) : 6;
     for (int i = 0; i < n; i++) {
         struct line arg;
         arg.len = 0;
         if (d)
-            add_arg(&arg, d->argk[i], c->args[i], i < 5 ? c->args[i + 1] : 0, ret, done);
+            trace_add_arg(&arg, d->argk[i], c->args[i], i < 5 ? c->args[i + 1] : 0, ret, done);
         else
-            add(&arg, "0x%lx", c->args[i]);
+            trace_add(&arg, "0x%lx", c->args[i]);
         if (i)
-            add(l, ",");
-        add_json_string(l, arg.buf, arg.len);
+            trace_add(l, ",");
+        trace_add_json_string(l, arg.buf, arg.len);
     }
-    add(l, "],");
+    trace_add(l, "],");
     if (!done)
-        add(l, "\"ret\":null,\"errno\":null,");
+        trace_add(l, "\"ret\":null,\"errno\":null,");
     else if (ret < 0 && ret > -4096)
-        add(l, "\"ret\":-1,\"errno\":\"%s\",", errno_name(-ret));
+        trace_add(l, "\"ret\":-1,\"errno\":\"%s\",", errno_name(-ret));
     else
-        add(l, "\"ret\":%ld,\"errno\":null,", ret);
-    add(l, "\"time\":%lu.%09lu,", SEC_NS(c->wall));
+        trace_add(l, "\"ret\":%ld,\"errno\":null,", ret);
+    trace_add(l, "\"time\":%lu.%09lu,", SEC_NS(c->wall));
     if (done)
-        add(l, "\"duration\":%lu.%09lu}\n", SEC_NS(ns));
+        trace_add(l, "\"duration\":%lu.%09lu}\n", SEC_NS(ns));
     else
-        add(l, "\"duration\":null}\n");
+        trace_add(l, "\"duration\":null}\n");
 }
 
 /* done == 0: the call does not return (exit) and is shown before it runs. */
@@ -314,7 +164,7 @@ static void emit(const struct trace_call *c, long ret, unsigned long ns, int don
         json_line(&l, c, ret, ns, done);
     } else {
         if (tagged || c->pid != 1 || c->tid != c->pid)
-            add(&l, c->tid == c->pid ? "[pid %ld] " : "[pid %ld tid %ld] ", c->pid, c->tid);
+            trace_add(&l, c->tid == c->pid ? "[pid %ld] " : "[pid %ld tid %ld] ", c->pid, c->tid);
         text_line(&l, c, ret, ns, done);
     }
     if (l.len >= (int)sizeof l.buf - 1) {
