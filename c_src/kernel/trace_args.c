@@ -133,6 +133,34 @@ static void add_guest_path(struct line *l, unsigned long v)
     add_quoted(l, buf, len < got ? len : got + 1, len < got ? len : got < 256 ? got : 255);
 }
 
+/* execve's argv as strace shows it: ["ls", "-l"], at most 32 strings of at
+ * most 32 bytes shown; envp as its address and count. */
+static void add_guest_argv(struct line *l, unsigned long v, int count_only)
+{
+    unsigned long p;
+    long n = 0;
+    if (count_only) {
+        while (n < 4096 && peek(v + n * 8, (char *)&p, 8, 0) == 8 && p)
+            n++;
+        trace_add(l, "0x%lx /* %ld vars */", v, n);
+        return;
+    }
+    trace_add(l, "[");
+    for (; n < 32 && peek(v + n * 8, (char *)&p, 8, 0) == 8 && p; n++) {
+        char buf[33];
+        long got = peek(p, buf, sizeof buf, 1);
+        if (n)
+            trace_add(l, ", ");
+        if (got <= 0) {
+            trace_add(l, "0x%lx", p);
+            continue;
+        }
+        long len = strnlen(buf, got);
+        add_quoted(l, buf, len < got ? len : got, 32);
+    }
+    trace_add(l, n == 32 && peek(v + n * 8, (char *)&p, 8, 0) == 8 && p ? ", ...]" : "]");
+}
+
 struct flagname {
     unsigned long bit;
     const char *name;
@@ -215,6 +243,13 @@ void trace_add_arg(struct line *l, int kind, long v, long next, long ret, int do
             add_guest(l, v, ret, 32);
         else
             trace_add(l, "0x%lx", v);
+        break;
+    case LS_ARG_ARGV:
+    case LS_ARG_ENVP:
+        if (v)
+            add_guest_argv(l, v, kind == LS_ARG_ENVP);
+        else
+            trace_add(l, "NULL");
         break;
     case LS_ARG_OFLAGS:
         add_flags(l, v & ~(unsigned long)O_ACCMODE, oflags, LS_ARRAY_SIZE(oflags),

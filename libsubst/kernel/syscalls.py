@@ -52,6 +52,8 @@ ARG_KINDS: tuple[str, ...] = (
     "oflags",   # open(2) flags: O_RDONLY|O_CLOEXEC...
     "prot",     # mmap(2) prot: PROT_READ|...
     "mflags",   # mmap(2) flags: MAP_PRIVATE|...
+    "argv",     # a NULL-terminated array of strings: ["sh", "-c", ...]
+    "envp",     # the same, shown by its count: 0x7ffd... /* 12 vars */
 )
 
 LEVEL_VALUES: tuple[str, ...] = ("enosys", "host", "kernel")
@@ -249,7 +251,7 @@ _ROWS: tuple[tuple, ...] = (
     (56,  "clone",                  "hex ptr ptr ptr ptr", "x86-64 order: flags, stack, parent_tid, child_tid, tls"),
     (57,  "fork",                   ""),
     (58,  "vfork",                  ""),
-    (59,  "execve",                 "path ptr ptr"),
+    (59,  "execve",                 "path argv envp"),
     (60,  "exit",                   "int"),
     (61,  "wait4",                  "pid ptr hex ptr"),
     (62,  "kill",                   "pid sig"),
@@ -512,7 +514,7 @@ _ROWS: tuple[tuple, ...] = (
     (319, "memfd_create",           "path hex", "always MFD_NOEXEC_SEAL; MFD_EXEC: EACCES (vm.memfd_noexec = 2)"),
     (320, "kexec_file_load",        "fd fd size path hex"),
     (321, "bpf",                    "int ptr uint"),
-    (322, "execveat",               "dirfd path ptr ptr hex"),
+    (322, "execveat",               "dirfd path argv envp hex"),
     (323, "userfaultfd",            "hex"),
     (324, "membarrier",             "int hex int"),
     (325, "mlock2",                 "ptr size hex"),
