@@ -170,7 +170,7 @@ def test_summary_splits_calls_by_path(prog, tmp_path):
 
 @pytest.mark.parametrize("opts,calls", [
     ([], "%file,%process"), (["--no-subst"], "%file,%process"), ([], "%network,%signal,%ipc"),
-    ([], "openat,write,mkdir"), (["--no-subst"], "%desc"),
+    ([], "openat,write,mkdir"), (["--no-subst"], "%desc"), ([], "%creds,%clock"),
 ])
 def test_filter_shows_what_strace_shows(prog, tmp_path, opts, calls):
     native_out = tmp_path / "strace.txt"
@@ -185,7 +185,7 @@ def test_filter_shows_what_strace_shows(prog, tmp_path, opts, calls):
         theirs[first] = theirs[first][1:]      # the execve that started the program
     ours, _ = guest_calls(trace.read_text())
     assert as_multiset(ours) == as_multiset(theirs)
-    assert sum(len(s) for s in ours.values()) > 3
+    assert sum(len(s) for s in ours.values()) >= 3
 
 
 def test_json_lines_say_what_text_lines_say(prog, tmp_path):

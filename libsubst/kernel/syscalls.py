@@ -598,8 +598,8 @@ BLOCKING = frozenset({
 
 # strace's syscall classes (``strace -e trace=%file`` ...), the tracer's
 # filter vocabulary: ``--trace-calls %file`` traces what strace's does.  The
-# sets follow strace's x86-64 syscall table (its TF, TD, TN, TP, TS, TM and TI
-# flags); a call may be in several classes or in none.
+# sets follow strace's x86-64 syscall table (its TF, TD, TN, TP, TS, TM, TC,
+# TCL and TI flags); a call may be in several classes or in none.
 CLASSES: dict[str, frozenset[str]] = {
     # takes a file name
     "file": frozenset({
@@ -656,6 +656,15 @@ CLASSES: dict[str, frozenset[str]] = {
         "remap_file_pages", "mbind", "set_mempolicy", "get_mempolicy", "migrate_pages",
         "move_pages", "mlock2", "pkey_mprotect", "io_uring_register",
         "set_mempolicy_home_node"}),
+    # identity: user, group and capabilities
+    "creds": frozenset({
+        "getuid", "getgid", "setuid", "setgid", "geteuid", "getegid", "setreuid", "setregid",
+        "getgroups", "setgroups", "setresuid", "getresuid", "setresgid", "getresgid",
+        "setfsuid", "setfsgid", "capget", "capset", "prctl"}),
+    # reading and setting clocks
+    "clock": frozenset({
+        "gettimeofday", "adjtimex", "settimeofday", "time", "clock_settime", "clock_gettime",
+        "clock_getres", "clock_adjtime"}),
     # System V IPC
     "ipc": frozenset({
         "shmget", "shmat", "shmctl", "semget", "semop", "semctl", "shmdt", "msgget", "msgsnd",

@@ -1,7 +1,8 @@
 /* A deterministic mix of system calls for the tracer's tests: the same calls,
  * in the same order, natively under strace and as a libsubst guest.  Files,
- * a pipe, a socket pair, a signal to itself, a thread, a failing open, and a
- * child that execs this program again ("child") and exits 3. */
+ * a pipe, a socket pair, a signal to itself, identity and clock calls, a
+ * thread, a failing open, and a child that execs this program again
+ * ("child") and exits 3. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got;
@@ -47,6 +50,9 @@ int main(int argc, char **argv)
     signal(SIGUSR1, on_usr1);
     kill(getpid(), SIGUSR1);
     if (got != SIGUSR1)
+        return 1;
+    struct timespec ts;
+    if (getuid() != geteuid() || syscall(SYS_clock_getres, CLOCK_MONOTONIC, &ts))
         return 1;
     if (open("no-such-file", O_RDONLY) != -1 || mkdir("trace-dir", 0755) || rmdir("trace-dir"))
         return 1;
