@@ -303,3 +303,20 @@ def test_unreadable_buffer_prints_as_its_address(tmp_path):
     assert r.returncode == native.returncode == 0, r.stderr
     assert r.stdout == native.stdout == b"-1 14\n"
     assert "fast write(1, 0x1000, 5) = -1 EFAULT" in r.stderr.decode()
+
+
+def test_summary_counts_a_process_that_a_signal_kills(tmp_path):
+    """Every guest process adds to one set of counters as it goes: a shell
+    that kills itself has its kill (and getpid) counted, as strace does."""
+    argv = ["/bin/sh", "-c", 'sh -c "kill -TERM \\$\\$"; true']
+    calls = "kill,getpid"
+    native_out = tmp_path / "strace.txt"
+    native = run_native(["strace", "-f", "-c", "-e", f"trace={calls}", "-o", str(native_out),
+                         *argv], tmp_path)
+    trace = tmp_path / "trace.txt"
+    guest = run_guest(["--trace-summary", "--trace-calls", calls, "--trace-file", str(trace),
+                       *argv], tmp_path)
+    assert guest.returncode == native.returncode == 0, guest.stderr
+    ours = parse_summary(trace.read_text(), ours=True)
+    assert ours == parse_summary(native_out.read_text(), ours=False)
+    assert ours["kill"] == (1, 0)

@@ -228,19 +228,20 @@ struct trace_call {
 void trace_begin(struct trace_call *c, int path, long nr, const long *args);
 void trace_end(const struct trace_call *c, long ret, long nr, long pid);
 /* Just before a host execve replaces this kernel: the execve's line, and
- * trace_flush_summary. */
+ * trace_summary_mark. */
 void trace_before_exec(void);
-/* The summary's counters: one call of nr on path that returned ret after
- * `ticks` of the TSC; an error of a call already counted; forget them all
- * (a fork's child). */
-void trace_count(long nr, int path, long ret, unsigned long ticks);
-void trace_count_error(long nr, long ret, unsigned long ticks);
 /* TSC ticks in nanoseconds. */
 unsigned long trace_ticks_ns(unsigned long ticks);
-void trace_forget_counts(void);
-/* Sends the counters to the report channel ("tsum" records) and zeroes
- * them: at exit and before an execve replaces this kernel. */
-void trace_flush_summary(void);
+/* The summary's shared counters (libsubst/trace.h): mapped at boot; a
+ * call of nr on path, counted as it starts; its result ret after `ticks`
+ * of the TSC, once it is done; a fresh (TSC, clock) pair, at exit and exec;
+ * their fd across an execve (as execve.c's hand_over, take_back). */
+void trace_summary_init(unsigned long tsc, unsigned long ns);
+void trace_count_call(long nr, int path);
+void trace_count_done(long nr, long ret, unsigned long ticks);
+void trace_summary_mark(void);
+int trace_summary_hand_over(void);
+void trace_summary_take_back(void);
 void report_unimplemented(void);
 long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 

@@ -37,6 +37,7 @@ void trace_init(void)
     mono0 = clock_ns(1 /* CLOCK_MONOTONIC */);
     if (trace_mode & LS_BOOT_TRACE)
         trace_args_init();
+    trace_summary_init(tsc0, mono0);
 }
 
 /* Calls are timed in TSC ticks (two rdtsc instead of two host calls);
@@ -182,9 +183,13 @@ static struct trace_call *pending_exec;
 void trace_before_exec(void)
 {
     struct trace_call *c = pending_exec;
-    if (c && (trace_mode & LS_BOOT_TRACE))
-        emit(c, 0, trace_ticks_ns(rdtsc() - c->t0), 1);
-    trace_flush_summary();           /* the next kernel starts counting from zero */
+    if (c) {
+        unsigned long ticks = rdtsc() - c->t0;
+        trace_count_done(c->nr, 0, ticks);
+        if (trace_mode & LS_BOOT_TRACE)
+            emit(c, 0, trace_ticks_ns(ticks), 1);
+    }
+    trace_summary_mark();
 }
 
 void trace_begin(struct trace_call *c, int path, long nr, const long *args)
@@ -200,37 +205,32 @@ void trace_begin(struct trace_call *c, int path, long nr, const long *args)
         c->tid = hsys0(__NR_gettid);     /* kcur()->tid may predate the pid namespace */
     }
     c->wall = trace_mode & LS_BOOT_TRACE_JSON ? clock_ns(0 /* CLOCK_REALTIME */) : 0;
-    /* A successful execve returns in the next kernel: count it before (and
-     * its error after, in trace_end).  exit and exit_group are not counted,
-     * as strace -c cannot count them. */
-    if (nr == __NR_execve || nr == __NR_execveat) {
-        trace_count(nr, path, 0, 0);
-        pending_exec = c;
+    /* A call is counted before it runs: the process may end inside it (a
+     * kill of itself) or go on in the next kernel (execve).  exit and
+     * exit_group are shown but not counted, as strace -c cannot count them. */
+    if (nr == __NR_exit_group || nr == __NR_exit) {
+        if (trace_mode & LS_BOOT_TRACE)
+            emit(c, 0, 0, 0);
+    } else {
+        trace_count_call(nr, path);
     }
-    if ((nr == __NR_exit_group || nr == __NR_exit) && (trace_mode & LS_BOOT_TRACE))
-        emit(c, 0, 0, 0);
+    if (nr == __NR_execve || nr == __NR_execveat)
+        pending_exec = c;
     c->t0 = rdtsc();
 }
 
 void trace_end(const struct trace_call *c, long ret, long nr, long pid)
 {
-    if (is_clone(nr) && ret == 0 && sys_getpid() != pid) {
-        /* The child of a fork returns here too: its return is not a call
-         * of its own, and the counts it inherited are its parent's. */
-        trace_forget_counts();
-        return;
-    }
+    if (is_clone(nr) && ret == 0 && sys_getpid() != pid)
+        return;     /* the child of a fork returns here too: not a call of its own */
     if (is_clone(nr) && ret > 0)
         tagged = 1;
     if (!c->shown)
         return;
     unsigned long ticks = rdtsc() - c->t0;
-    if (nr == __NR_execve || nr == __NR_execveat) {
-        pending_exec = 0;
-        trace_count_error(nr, ret, ticks);     /* it returned, so it failed */
-    } else {
-        trace_count(nr, c->path, ret, ticks);
-    }
+    if (nr == __NR_execve || nr == __NR_execveat)
+        pending_exec = 0;                      /* it returned, so it failed */
+    trace_count_done(nr, ret, ticks);
     if (trace_mode & LS_BOOT_TRACE)
         emit(c, ret, trace_ticks_ns(ticks), 1);
 }

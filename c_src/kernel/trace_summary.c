@@ -1,74 +1,90 @@
 /*
  * The counters behind --trace-summary (strace -c): per syscall number, the
- * calls on each path, the errors and the time spent in the kernel.
- * Threads share them (atomic adds); a fork's child starts from zero.  Each
- * process sends its own to the report channel when it exits or execs, and
- * the monitor adds them up:
- *     tsum NAME NR FAST TRAP ERRORS NS
+ * calls on each path, the errors and the TSC ticks spent in the kernel, in
+ * a memfd every guest process maps shared (libsubst/trace.h), so threads
+ * and processes, also those a signal kills, add to one set that the
+ * monitor reads after the guest has exited.
  */
 #include "kernel.h"
-#include "syscall_table.h"
+#include "libsubst/trace.h"
 
-struct counts {
-    unsigned long calls[2];          /* indexed by LS_PATH_TRAP, LS_PATH_FAST */
-    unsigned long errors, ticks;     /* ticks: of the TSC, spent in the kernel */
-};
+static struct ls_trace_sum *sum;     /* NULL: nothing is counted */
+static int sum_fd = -1;
 
-static struct counts counts[LS_NR_SYSCALLS + 1];   /* last slot: numbers past the table */
-
-static struct counts *slot(long nr)
+/* At boot: maps the counters; the first kernel also notes where the TSC
+ * and the clock start. */
+void trace_summary_init(unsigned long tsc, unsigned long ns)
 {
-    return &counts[(unsigned long)nr < LS_NR_SYSCALLS ? nr : LS_NR_SYSCALLS];
+    if (!(trace_mode & LS_BOOT_TRACE_SUMMARY) || K.bi->trace_sum_fd < 0)
+        return;
+    sum_fd = kfd_hide(K.bi->trace_sum_fd);
+    long p = sum_fd < 0 ? sum_fd : hsys6(__NR_mmap, 0, sizeof *sum, PROT_READ | PROT_WRITE,
+                                        MAP_SHARED, sum_fd, 0);
+    if (p < 0 && p > -4096) {
+        kwarn("--trace-summary: cannot map the counters: error %ld", -p);
+        return;
+    }
+    mm_note_kernel(p, LS_PAGE_UP(sizeof *sum));
+    sum = (struct ls_trace_sum *)p;
+    unsigned long zero = 0;
+    if (__atomic_compare_exchange_n(&sum->first_tsc, &zero, tsc, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        sum->first_ns = ns;
 }
 
-static void add(unsigned long *v, unsigned long n)
+static void add(uint64_t *v, unsigned long n)
 {
     __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
 }
 
-void trace_count(long nr, int path, long ret, unsigned long ticks)
+/* A later (TSC, clock) pair for the monitor's rate; a call after 2^30
+ * ticks (a fraction of a second) without one refreshes it too, so a guest
+ * killed from outside still leaves a usable pair. */
+void trace_summary_mark(void)
 {
-    if (!(trace_mode & LS_BOOT_TRACE_SUMMARY))
+    if (!sum)
         return;
-    struct counts *c = slot(nr);
-    add(&c->calls[path == LS_PATH_FAST], 1);
+    unsigned long tsc = rdtsc();
+    struct { long tv_sec, tv_nsec; } ts;
+    hsys2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, (long)&ts);
+    /* two stores, not one atomic pair: a reader after the guest's end sees
+     * the pair of whichever process wrote last, to within a race. */
+    __atomic_store_n(&sum->last_tsc, tsc, __ATOMIC_RELAXED);
+    __atomic_store_n(&sum->last_ns, ts.tv_sec * 1000000000UL + ts.tv_nsec, __ATOMIC_RELAXED);
+}
+
+static struct ls_trace_counts *slot(long nr)
+{
+    return &sum->nr[(unsigned long)nr < LS_TRACE_SUM_SLOTS ? nr : LS_TRACE_SUM_SLOTS - 1];
+}
+
+void trace_count_call(long nr, int path)
+{
+    if (sum)
+        add(path == LS_PATH_FAST ? &slot(nr)->fast : &slot(nr)->trap, 1);
+}
+
+void trace_count_done(long nr, long ret, unsigned long ticks)
+{
+    if (!sum)
+        return;
+    struct ls_trace_counts *c = slot(nr);
     add(&c->ticks, ticks);
     if (ret < 0 && ret > -4096)
         add(&c->errors, 1);
+    if (rdtsc() - __atomic_load_n(&sum->last_tsc, __ATOMIC_RELAXED) > (1UL << 30))
+        trace_summary_mark();
 }
 
-void trace_count_error(long nr, long ret, unsigned long ticks)
+int trace_summary_hand_over(void)
 {
-    if (!(trace_mode & LS_BOOT_TRACE_SUMMARY))
-        return;
-    struct counts *c = slot(nr);
-    add(&c->ticks, ticks);
-    if (ret < 0 && ret > -4096)
-        add(&c->errors, 1);
+    if (sum_fd >= 0)
+        hsys3(__NR_fcntl, sum_fd, F_SETFD, 0);
+    return sum_fd;
 }
 
-void trace_forget_counts(void)
+void trace_summary_take_back(void)
 {
-    memset(counts, 0, sizeof counts);
-}
-
-static unsigned long take(unsigned long *v)
-{
-    return __atomic_exchange_n(v, 0, __ATOMIC_RELAXED);
-}
-
-void trace_flush_summary(void)
-{
-    if (!(trace_mode & LS_BOOT_TRACE_SUMMARY) || K.report_fd < 0)
-        return;
-    for (unsigned long nr = 0; nr <= LS_NR_SYSCALLS; nr++) {
-        struct counts *c = &counts[nr];
-        if (!c->calls[0] && !c->calls[1] && !c->errors)
-            continue;
-        unsigned long trap = take(&c->calls[LS_PATH_TRAP]), fast = take(&c->calls[LS_PATH_FAST]);
-        unsigned long errors = take(&c->errors), ns = trace_ticks_ns(take(&c->ticks));
-        const char *name = nr < LS_NR_SYSCALLS && syscall_table[nr].name ? syscall_table[nr].name
-                                                                           : "unknown";
-        kdprintf(K.report_fd, "tsum %s %lu %lu %lu %lu %lu\n", name, nr, fast, trap, errors, ns);
-    }
+    if (sum_fd >= 0)
+        hsys3(__NR_fcntl, sum_fd, F_SETFD, FD_CLOEXEC);
 }

@@ -55,6 +55,7 @@ class BootSpec:
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
     trace_calls: frozenset[int] | None = None   # syscall numbers traced; None: all of them
     trace_summary: bool = False   # count and time the traced calls, reported at exit
+    trace_sum_fd: int = -1        # host fd of the summary's counters (libsubst/trace.h)
     trace_json: bool = False      # trace lines as JSON objects
 
 
@@ -119,6 +120,7 @@ def encode(spec: BootSpec) -> bytes:
     head.port_fd = -1
     head.core_fd = spec.core_fd
     head.debug_fd = spec.debug_fd
+    head.trace_sum_fd = spec.trace_sum_fd
     for nr in range(lib.LS_TRACE_MAP_BITS):
         if spec.trace_calls is None or nr in spec.trace_calls:
             head.trace_calls[nr // 64] |= 1 << (nr % 64)

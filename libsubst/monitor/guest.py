@@ -138,7 +138,7 @@ def _keep_core(fd: int, path: str, exe: str) -> None:
 
 def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None) -> Completed:
     kernel = kernel or kernel_path()
-    trace_fd, own_trace = -1, False
+    trace_fd, own_trace, sum_fd = -1, False, -1
     if trace is not None:
         from . import tracing
         trace = tracing.as_trace(trace)
@@ -157,9 +157,11 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
     try:
         spec.trace_fd = trace_fd if trace is not None and trace.lines else -1
         spec.report_fd, spec.debug_fd = rep_w, go_r
+        if trace is not None and trace.summary:
+            sum_fd = spec.trace_sum_fd = tracing.counters_fd()
         os.write(boot_fd, bootinfo.encode(spec))
         passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, spec.core_fd,
-                                     *pass_fds) if fd >= 0)
+                                     sum_fd, *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
                                 stdin=stdin, stdout=stdout, stderr=stderr,
                                 preexec_fn=_child_setup(os.getpid(), limits))
@@ -176,11 +178,12 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
             while chunk := os.read(rep_r, 65536):
                 chunks.append(chunk)
             rc = proc.wait()
+            rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
     finally:
-        for fd in (rep_r, rep_w, boot_fd) + ((trace_fd,) if own_trace else ()):
+        for fd in (rep_r, rep_w, boot_fd, sum_fd) + ((trace_fd,) if own_trace else ()):
             if fd >= 0:
                 os.close(fd)
     rep = report.parse(b"".join(chunks).decode("utf-8", "replace"))
@@ -188,7 +191,7 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
     if rep.crash:
         err.write(report.format_crash(rep))
     if trace is not None:
-        _trace_epilogue(trace, rep)
+        _trace_epilogue(trace, rep, rows)
     if rc == -signal.SIGSYS and not rep.crash:
         # The guest kernel catches every SIGSYS of the trap path itself; one
         # that kills is seccomp's answer to a call outside its allow-list.
@@ -199,12 +202,12 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
     return Completed(rc, rep)
 
 
-def _trace_epilogue(trace, rep: report.Report) -> None:
+def _trace_epilogue(trace, rep: report.Report, rows) -> None:
     """After the run, in the trace: the summary table, the ENOSYS list."""
     from . import tracing
     text = ""
-    if trace.summary:
-        text += tracing.format_summary(tracing.add_up(rep.tsum), trace.fmt)
+    if rows is not None:
+        text += tracing.format_summary(rows, trace.fmt)
     if rep.enosys:
         text += tracing.format_enosys(rep.enosys, trace.fmt)
     if not text:

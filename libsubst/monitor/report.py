@@ -25,8 +25,6 @@ class Report:
     crash: Crash | None = None
     exit_status: int | None = None
     boot: tuple[int, int] | None = None   # CLOCK_MONOTONIC ns: kernel's first instruction, jump to the program
-    tsum: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
-    # (name, nr, fast calls, trap calls, errors, ns) of one process's traced calls
 
 
 def parse(text: str) -> Report:
@@ -48,8 +46,6 @@ def parse(text: str) -> Report:
                 rep.objects.append((int(parts[1], 16), int(parts[2], 16), " ".join(parts[3:])))
             elif kind == "exit":
                 rep.exit_status = int(parts[1])
-            elif kind == "tsum" and len(parts) == 7:
-                rep.tsum.append((parts[1], *(int(p) for p in parts[2:])))
             elif kind == "boot":
                 rep.boot = (int(parts[1]), int(parts[2]))
         except (IndexError, ValueError):

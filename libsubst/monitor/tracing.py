@@ -2,13 +2,14 @@
 
 The kernel does the tracing itself (c_src/kernel/trace.c): this module turns
 strace-style filters (``open,read``, ``%file``, ``!%memory``) into the set of
-syscall numbers the boot info's trace map selects, and adds up the kernel's
-per-process counters ("tsum" records of the report channel) into strace -c's
-table, split by the path each call took."""
+syscall numbers the boot info's trace map selects, and reads the counters
+every guest process adds to (a shared memfd) into strace -c's table, split
+by the path each call took."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 from ..errors import LibsubstError
@@ -71,7 +72,7 @@ def parse_calls(text: str) -> frozenset[int]:
 
 @dataclass
 class Row:
-    """One syscall's line of the summary, added up over every guest process."""
+    """One syscall's line of the summary, over every guest process."""
 
     name: str
     fast: int = 0
@@ -84,15 +85,38 @@ class Row:
         return self.fast + self.trap
 
 
-def add_up(records: list[tuple[str, int, int, int, int, int]]) -> dict[str, Row]:
-    """The report's (name, nr, fast, trap, errors, ns) records, by name."""
+def _abi():
+    from .bootinfo import _abi as abi
+    return abi()
+
+
+def counters_fd() -> int:
+    """A zeroed memfd for the guest's summary counters (c_src/include/libsubst/trace.h)."""
+    f, _lib = _abi()
+    fd = os.memfd_create("libsubst-trace-summary", os.MFD_CLOEXEC)
+    os.ftruncate(fd, f.sizeof("struct ls_trace_sum"))
+    return fd
+
+
+def read_counters(fd: int) -> dict[str, Row]:
+    """The counters the guest left in ``fd``, by syscall name, times in ns at
+    the TSC rate between the two (TSC, clock) points the kernel noted."""
+    f, lib = _abi()
+    data = os.pread(fd, f.sizeof("struct ls_trace_sum"), 0)
+    total = f.cast("struct ls_trace_sum *", f.from_buffer(data))
+    ticks, ns = total.last_tsc - total.first_tsc, total.last_ns - total.first_ns
+    rate = ns / ticks if ticks > 0 and ns > 0 else 0.0
     rows: dict[str, Row] = {}
-    for name, _nr, fast, trap, errors, ns in records:
-        row = rows.setdefault(name, Row(name))
-        row.fast += fast
-        row.trap += trap
-        row.errors += errors
-        row.ns += ns
+    for nr in range(lib.LS_TRACE_SUM_SLOTS):
+        c = total.nr[nr]
+        if c.fast or c.trap or c.errors:
+            s = syscalls.by_nr(nr) if nr < lib.LS_TRACE_SUM_SLOTS - 1 else None
+            name = s.name if s else "unknown"
+            row = rows.setdefault(name, Row(name))
+            row.fast += c.fast
+            row.trap += c.trap
+            row.errors += c.errors
+            row.ns += round(c.ticks * rate)
     return rows
 
 

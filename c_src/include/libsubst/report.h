@@ -19,12 +19,6 @@
  *   exit STATUS               the guest called exit_group(STATUS)
  *   boot START ENTER          CLOCK_MONOTONIC ns at the kernel's first instruction
  *                             and when it jumped to the program (or its ld.so)
- *   tsum NAME NR FAST TRAP ERRORS NS
- *                             with --trace-summary: one process's traced calls of
- *                             NAME (number NR) since it started or exec'd, FAST
- *                             and TRAP on each path, ERRORS of them failed, NS
- *                             nanoseconds in the kernel; sent at exit and before
- *                             an execve, so the monitor adds up every process's
  *
  * Unknown record kinds are ignored by readers, so records can be added.
  */
