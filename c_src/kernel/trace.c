@@ -61,13 +61,12 @@ static int in_map(long nr)
     return (K.bi->trace_calls[nr / 64] >> (nr % 64)) & 1;
 }
 
-/* The clones pass through the tracer even when the map leaves them out: a
- * fork's child must drop its parent's counts, and the lines get tags. */
+/* The clones pass through the tracer even when the map leaves them out:
+ * once the guest has a second task, every line gets its tag. */
 int trace_wants(long nr)
 {
     return in_map(nr) || is_clone(nr);
 }
-
 
 /* Seconds and nanoseconds as strace's <0.000012> shows them (microseconds). */
 #define SEC_US(ns) (ns) / 1000000000UL, ((ns) / 1000) % 1000000UL
