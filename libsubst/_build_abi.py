@@ -8,7 +8,7 @@ import re
 import cffi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HEADERS = ["bootinfo.h"]
+HEADERS = ["bootinfo.h", "trace.h"]
 
 
 def _cdef_text(path):

@@ -81,10 +81,19 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
 @click.option("--trace-file", type=click.Path(dir_okay=False, writable=True),
               help="Write the syscall trace to a file.")
+@click.option("--trace-calls", metavar="LIST",
+              help="Trace only these calls (strace -e trace=): names and classes, e.g. "
+                   "open,read or %file,%network; !LIST for all but those.")
+@click.option("--trace-summary", is_flag=True,
+              help="At exit, count, errors and time per syscall, by path (strace -c); "
+                   "per-call lines too only with --trace.")
+@click.option("--trace-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per call.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, gdb,
-        gdb_allow_remote, core, trace, trace_file, program, args):
+        gdb_allow_remote, core, trace, trace_file, trace_calls, trace_summary, trace_format,
+        program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -103,7 +112,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         if looks_like_reference(program):
             from .oci.artifact import image_for_run
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
-    dest = trace_file if trace_file else (2 if trace else None)
+    dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids}
     if is_image(program):
         for flag, given in (("--no-subst", no_subst), ("--add", adds)):
@@ -124,6 +133,17 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
                    mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
                    trace=dest, gdb=listener, core=core, **limits)
     sys.exit(done.returncode)
+
+
+def _trace(trace, trace_file, calls, summary, fmt):
+    """The trace the --trace* options ask for, or None.  Any of them turns
+    tracing on; --trace-summary alone prints only the table (strace -c)."""
+    from .monitor import tracing
+
+    if not (trace or trace_file or calls or summary or fmt != "text"):
+        return None
+    return tracing.Trace(trace_file or 2, tracing.parse_calls(calls) if calls else None,
+                         lines=trace or not summary, summary=summary, fmt=fmt)
 
 
 def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:

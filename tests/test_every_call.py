@@ -35,7 +35,7 @@ SKIP = {
     "fork": "makes a process, which would run the rest of the list too (test_processes.py)",
     "vfork": "likewise, and suspends the caller",
 }
-POINTER_KINDS = {"path", "ptr", "buf_in", "buf_out"}
+POINTER_KINDS = {"path", "ptr", "buf_in", "buf_out", "argv", "envp"}
 
 
 def test_the_skipped_calls_are_served():

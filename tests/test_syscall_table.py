@@ -47,7 +47,7 @@ def test_names_and_numbers_unique_and_sorted():
 
 def test_arg_kinds_in_vocabulary():
     vocab = {"int", "uint", "hex", "fd", "dirfd", "path", "buf_in", "buf_out", "ptr", "size",
-             "off", "sig", "pid", "mode", "oflags", "prot", "mflags"}
+             "off", "sig", "pid", "mode", "oflags", "prot", "mflags", "argv", "envp"}
     assert set(syscalls.ARG_KINDS) == vocab
     for s in TABLE:
         assert isinstance(s.args, tuple)
@@ -115,7 +115,7 @@ def test_known_signatures(name, nr, nargs):
     ("getdents64", ("fd", "buf_out", "uint")),
     ("readlink", ("path", "buf_out", "size")),
     ("kill", ("pid", "sig")),
-    ("execve", ("path", "ptr", "ptr")),
+    ("execve", ("path", "argv", "envp")),
 ])
 def test_known_arg_kinds(name, args):
     assert by_name(name).args == args

@@ -50,31 +50,8 @@ static long host_call(const struct syscall_desc *d, long nr, long a0, long a1, l
     return hsys6(nr, a0, a1, a2, a3, a4, a5);
 }
 
-/* Every call, traced: the slow path of ls_dispatch. */
-static long dispatch_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
-                            int path)
+static long serve(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
 {
-    const struct syscall_desc *d =
-        (unsigned long)nr < LS_NR_SYSCALLS && syscall_table[nr].name ? &syscall_table[nr] : 0;
-    long args[6] = {a0, a1, a2, a3, a4, a5};
-    if (nr == __NR_exit_group || nr == __NR_exit)
-        trace_syscall(path, nr, args, 0, ~0UL);
-    unsigned long t0 = know_ns();
-    long r;
-    if (!d || d->level == LS_ENOSYS)
-        r = unimplemented(nr);
-    else if (d->level == LS_HOST)
-        r = host_call(d, nr, a0, a1, a2, a3, a4, a5, path);
-    else
-        r = d->fn(a0, a1, a2, a3, a4, a5);
-    trace_syscall(path, nr, args, r, know_ns() - t0);
-    return r;
-}
-
-long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
-{
-    if (__builtin_expect(K.trace_fd >= 0, 0))
-        return dispatch_traced(nr, a0, a1, a2, a3, a4, a5, path);
     if ((unsigned long)nr < LS_NR_SYSCALLS) {
         const struct syscall_desc *d = &syscall_table[nr];
         if (d->level == LS_HOST)
@@ -83,6 +60,27 @@ long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, 
             return d->fn(a0, a1, a2, a3, a4, a5);
     }
     return unimplemented(nr);
+}
+
+/* A traced call: the slow path of ls_dispatch, taken only for the calls the
+ * tracer wants (trace_wants). */
+static __attribute__((noinline)) long dispatch_traced(long nr, long a0, long a1, long a2,
+                                                      long a3, long a4, long a5, int path)
+{
+    long args[6] = {a0, a1, a2, a3, a4, a5};
+    long pid = sys_getpid();
+    struct trace_call c;
+    trace_begin(&c, path, nr, args);
+    long r = serve(nr, a0, a1, a2, a3, a4, a5, path);
+    trace_end(&c, r, nr, pid);
+    return r;
+}
+
+long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
+{
+    if (__builtin_expect(trace_mode != 0, 0) && trace_wants(nr))
+        return dispatch_traced(nr, a0, a1, a2, a3, a4, a5, path);
+    return serve(nr, a0, a1, a2, a3, a4, a5, path);
 }
 
 void report_unimplemented(void)

@@ -213,7 +213,40 @@ long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, 
  * as on Linux), elsewhere it is a plain host call.  What the dispatcher does
  * for the 'host' calls in syscalls.BLOCKING. */
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
-void trace_syscall(int path, long nr, const long *args, long ret, unsigned long ns);
+
+/* The tracer (kernel/trace.c, kernel/trace_summary.c).  trace_mode is the
+ * LS_BOOT_TRACE* flags in force, 0 when nothing is traced or counted. */
+extern unsigned trace_mode;
+void trace_init(void);
+/* Non-zero if the tracer must see syscall nr: the boot info's map selects
+ * it, or it makes a process or thread. */
+int trace_wants(long nr);
+struct trace_call {
+    int shown;                       /* selected by the map: shown and counted */
+    int path;
+    long nr, args[6];
+    long pid, tid;                   /* the caller's guest pid and tid (lines only) */
+    unsigned long wall, t0;          /* CLOCK_REALTIME (JSON only), TSC at entry */
+};
+/* Around one traced call: trace_begin before it runs, trace_end after
+ * (with the call's number and the caller's pid before it). */
+void trace_begin(struct trace_call *c, int path, long nr, const long *args);
+void trace_end(const struct trace_call *c, long ret, long nr, long pid);
+/* Just before a host execve replaces this kernel: the execve's line, and
+ * trace_summary_mark. */
+void trace_before_exec(void);
+/* TSC ticks in nanoseconds. */
+unsigned long trace_ticks_ns(unsigned long ticks);
+/* The summary's shared counters (libsubst/trace.h): mapped at boot; a
+ * call of nr on path, counted as it starts; its result ret after `ticks`
+ * of the TSC, once it is done; a fresh (TSC, clock) pair, at exit and exec;
+ * their fd across an execve (as execve.c's hand_over, take_back). */
+void trace_summary_init(unsigned long tsc, unsigned long ns);
+void trace_count_call(long nr, int path);
+void trace_count_done(long nr, long ret, unsigned long ticks);
+void trace_summary_mark(void);
+int trace_summary_hand_over(void);
+void trace_summary_take_back(void);
 void report_unimplemented(void);
 long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 

@@ -52,6 +52,8 @@ ARG_KINDS: tuple[str, ...] = (
     "oflags",   # open(2) flags: O_RDONLY|O_CLOEXEC...
     "prot",     # mmap(2) prot: PROT_READ|...
     "mflags",   # mmap(2) flags: MAP_PRIVATE|...
+    "argv",     # a NULL-terminated array of strings: ["sh", "-c", ...]
+    "envp",     # the same, shown by its count: 0x7ffd... /* 12 vars */
 )
 
 LEVEL_VALUES: tuple[str, ...] = ("enosys", "host", "kernel")
@@ -249,7 +251,7 @@ _ROWS: tuple[tuple, ...] = (
     (56,  "clone",                  "hex ptr ptr ptr ptr", "x86-64 order: flags, stack, parent_tid, child_tid, tls"),
     (57,  "fork",                   ""),
     (58,  "vfork",                  ""),
-    (59,  "execve",                 "path ptr ptr"),
+    (59,  "execve",                 "path argv envp"),
     (60,  "exit",                   "int"),
     (61,  "wait4",                  "pid ptr hex ptr"),
     (62,  "kill",                   "pid sig"),
@@ -512,7 +514,7 @@ _ROWS: tuple[tuple, ...] = (
     (319, "memfd_create",           "path hex", "always MFD_NOEXEC_SEAL; MFD_EXEC: EACCES (vm.memfd_noexec = 2)"),
     (320, "kexec_file_load",        "fd fd size path hex"),
     (321, "bpf",                    "int ptr uint"),
-    (322, "execveat",               "dirfd path ptr ptr hex"),
+    (322, "execveat",               "dirfd path argv envp hex"),
     (323, "userfaultfd",            "hex"),
     (324, "membarrier",             "int hex int"),
     (325, "mlock2",                 "ptr size hex"),
@@ -566,6 +568,7 @@ class Syscall:
     level: str
     note: str = ""
     blocks: bool = False     # may wait indefinitely: signals must be able to interrupt it
+    classes: tuple[str, ...] = ()   # its strace classes (CLASSES), for the tracer's filter
 
     @property
     def nargs(self) -> int:
@@ -593,12 +596,90 @@ BLOCKING = frozenset({
 })
 
 
+# strace's syscall classes (``strace -e trace=%file`` ...), the tracer's
+# filter vocabulary: ``--trace-calls %file`` traces what strace's does.  The
+# sets follow strace's x86-64 syscall table (its TF, TD, TN, TP, TS, TM, TC,
+# TCL and TI flags); a call may be in several classes or in none.
+CLASSES: dict[str, frozenset[str]] = {
+    # takes a file name
+    "file": frozenset({
+        "open", "stat", "lstat", "access", "execve", "truncate", "getcwd", "chdir", "rename",
+        "mkdir", "rmdir", "creat", "link", "unlink", "symlink", "readlink", "chmod", "chown",
+        "lchown", "utime", "mknod", "uselib", "statfs", "pivot_root", "chroot", "acct",
+        "mount", "umount2", "swapon", "swapoff", "quotactl", "setxattr", "lsetxattr",
+        "getxattr", "lgetxattr", "listxattr", "llistxattr", "removexattr", "lremovexattr",
+        "utimes", "inotify_add_watch", "openat", "mkdirat", "mknodat", "fchownat",
+        "futimesat", "newfstatat", "unlinkat", "renameat", "linkat", "symlinkat",
+        "readlinkat", "fchmodat", "faccessat", "utimensat", "fanotify_mark",
+        "name_to_handle_at", "renameat2", "execveat", "statx", "open_tree", "move_mount",
+        "fsconfig", "fspick", "openat2", "faccessat2", "mount_setattr"}),
+    # takes or returns a file descriptor
+    "desc": frozenset({
+        "read", "write", "open", "close", "fstat", "poll", "lseek", "mmap", "ioctl", "pread64",
+        "pwrite64", "readv", "writev", "pipe", "select", "dup", "dup2", "sendfile", "fcntl",
+        "flock", "fsync", "fdatasync", "ftruncate", "getdents", "fchdir", "creat", "fchmod",
+        "fchown", "fstatfs", "readahead", "fsetxattr", "fgetxattr", "flistxattr",
+        "fremovexattr", "epoll_create", "getdents64", "fadvise64", "epoll_wait", "epoll_ctl",
+        "mq_open", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+        "inotify_init", "inotify_add_watch", "inotify_rm_watch", "openat", "mkdirat",
+        "mknodat", "fchownat", "futimesat", "newfstatat", "unlinkat", "renameat", "linkat",
+        "symlinkat", "readlinkat", "fchmodat", "faccessat", "pselect6", "ppoll", "splice",
+        "tee", "sync_file_range", "vmsplice", "utimensat", "epoll_pwait", "signalfd",
+        "timerfd_create", "eventfd", "fallocate", "timerfd_settime", "timerfd_gettime",
+        "signalfd4", "eventfd2", "epoll_create1", "dup3", "pipe2", "inotify_init1", "preadv",
+        "pwritev", "perf_event_open", "fanotify_init", "fanotify_mark", "name_to_handle_at",
+        "open_by_handle_at", "syncfs", "setns", "finit_module", "renameat2", "memfd_create",
+        "kexec_file_load", "bpf", "execveat", "userfaultfd", "copy_file_range", "preadv2",
+        "pwritev2", "statx", "pidfd_send_signal", "io_uring_setup", "io_uring_enter",
+        "io_uring_register", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount",
+        "fspick", "pidfd_open", "openat2", "pidfd_getfd", "faccessat2", "process_madvise",
+        "epoll_pwait2", "mount_setattr", "quotactl_fd", "landlock_create_ruleset",
+        "landlock_add_rule", "landlock_restrict_self", "memfd_secret", "process_mrelease"}),
+    "network": frozenset({
+        "sendfile", "socket", "connect", "accept", "sendto", "recvfrom", "sendmsg", "recvmsg",
+        "shutdown", "bind", "listen", "getsockname", "getpeername", "socketpair",
+        "setsockopt", "getsockopt", "getpmsg", "putpmsg", "accept4", "recvmmsg", "sendmmsg"}),
+    # process lifetime: creation, exec, exit, wait, signals to others
+    "process": frozenset({
+        "clone", "fork", "vfork", "execve", "exit", "wait4", "kill", "rt_sigqueueinfo",
+        "tkill", "exit_group", "tgkill", "waitid", "rt_tgsigqueueinfo", "execveat",
+        "pidfd_send_signal", "clone3"}),
+    "signal": frozenset({
+        "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "pause", "kill", "rt_sigpending",
+        "rt_sigtimedwait", "rt_sigqueueinfo", "rt_sigsuspend", "sigaltstack", "tkill",
+        "tgkill", "signalfd", "signalfd4", "rt_tgsigqueueinfo", "pidfd_send_signal",
+        "io_uring_enter"}),
+    # the address space
+    "memory": frozenset({
+        "mmap", "mprotect", "munmap", "brk", "mremap", "msync", "mincore", "madvise", "shmat",
+        "shmdt", "mlock", "munlock", "mlockall", "munlockall", "io_setup", "io_destroy",
+        "remap_file_pages", "mbind", "set_mempolicy", "get_mempolicy", "migrate_pages",
+        "move_pages", "mlock2", "pkey_mprotect", "io_uring_register",
+        "set_mempolicy_home_node"}),
+    # identity: user, group and capabilities
+    "creds": frozenset({
+        "getuid", "getgid", "setuid", "setgid", "geteuid", "getegid", "setreuid", "setregid",
+        "getgroups", "setgroups", "setresuid", "getresuid", "setresgid", "getresgid",
+        "setfsuid", "setfsgid", "capget", "capset", "prctl"}),
+    # reading and setting clocks
+    "clock": frozenset({
+        "gettimeofday", "adjtimex", "settimeofday", "time", "clock_settime", "clock_gettime",
+        "clock_getres", "clock_adjtime"}),
+    # System V IPC
+    "ipc": frozenset({
+        "shmget", "shmat", "shmctl", "semget", "semop", "semctl", "shmdt", "msgget", "msgsnd",
+        "msgrcv", "msgctl", "semtimedop"}),
+}
+
+
 def _build() -> tuple[Syscall, ...]:
     rows = []
     for row in _ROWS:
         nr, name, args = row[0], row[1], tuple(row[2].split())
         note = row[3] if len(row) > 3 else ""
-        rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING))
+        classes = tuple(c for c, names in CLASSES.items() if name in names)
+        rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING,
+                            classes))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 
@@ -616,9 +697,9 @@ def _check() -> None:
     if len(_BY_NR) != len(TABLE):
         dup = sorted({s.nr for s in TABLE if sum(t.nr == s.nr for t in TABLE) > 1})
         raise ValueError(f"syscalls.py: duplicate syscall numbers: {dup}")
-    unknown = sorted(set(LEVELS) - set(_BY_NAME))
+    unknown = sorted(set(LEVELS).union(*CLASSES.values()) - set(_BY_NAME))
     if unknown:
-        raise ValueError(f"syscalls.py: LEVELS names no syscall in TABLE: {unknown}")
+        raise ValueError(f"syscalls.py: LEVELS or CLASSES name no syscall in TABLE: {unknown}")
     bad = sorted(f"{n}={lv!r}" for n, lv in LEVELS.items() if lv not in LEVEL_VALUES)
     if bad:
         raise ValueError(f"syscalls.py: LEVELS has invalid levels {bad}; valid: {LEVEL_VALUES}")

@@ -53,6 +53,10 @@ class BootSpec:
     debug_fd: int = -1            # host fd of the debugger's handshake (--gdb), -1 for none
     host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest (run_spec)
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
+    trace_calls: frozenset[int] | None = None   # syscall numbers traced; None: all of them
+    trace_summary: bool = False   # count and time the traced calls, reported at exit
+    trace_sum_fd: int = -1        # host fd of the summary's counters (libsubst/trace.h)
+    trace_json: bool = False      # trace lines as JSON objects
 
 
 def _abi():
@@ -99,7 +103,9 @@ def encode(spec: BootSpec) -> bytes:
     head.version = lib.LS_BOOTINFO_VERSION
     head.flags = (lib.LS_BOOT_TRACE if spec.trace_fd >= 0 else 0) | \
         (lib.LS_BOOT_NET_NONE if spec.net == "none" else 0) | \
-        (0 if spec.policy else lib.LS_BOOT_NO_POLICY)
+        (0 if spec.policy else lib.LS_BOOT_NO_POLICY) | \
+        (lib.LS_BOOT_TRACE_SUMMARY if spec.trace_summary else 0) | \
+        (lib.LS_BOOT_TRACE_JSON if spec.trace_json else 0)
     head.trace_fd = spec.trace_fd
     head.report_fd = spec.report_fd
     head.uid, head.gid = spec.uid, spec.gid
@@ -114,6 +120,10 @@ def encode(spec: BootSpec) -> bytes:
     head.port_fd = -1
     head.core_fd = spec.core_fd
     head.debug_fd = spec.debug_fd
+    head.trace_sum_fd = spec.trace_sum_fd
+    for nr in range(lib.LS_TRACE_MAP_BITS):
+        if spec.trace_calls is None or nr in spec.trace_calls:
+            head.trace_calls[nr // 64] |= 1 << (nr % 64)
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])

@@ -95,12 +95,13 @@ def remove_scratch(dirs: list[str]) -> None:
         shutil.rmtree(d, onerror=writable_and_retry)
 
 
-def run_spec(spec: bootinfo.BootSpec, *, trace: str | int | None = None,
+def run_spec(spec: bootinfo.BootSpec, *, trace=None,
              stdin=None, stdout=None, stderr=None, kernel: str | None = None,
              pass_fds: tuple[int, ...] = (), limits: Limits = Limits(),
              gdb=None, core: str | None = None) -> Completed:
-    """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, or
-    None for no trace; the ENOSYS summary goes to the trace too.  ``kernel``
+    """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, a
+    ``tracing.Trace``, or None for no trace; the ENOSYS summary and the
+    --trace-summary table go to the trace too.  ``kernel``
     is the guest kernel to exec (default: the installed one); ``pass_fds``
     are more fds it inherits (``spec.image_fd`` is always passed); ``limits``
     bound its memory and CPUs; ``gdb`` is a listening socket to serve a
@@ -137,21 +138,30 @@ def _keep_core(fd: int, path: str, exe: str) -> None:
 
 def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None) -> Completed:
     kernel = kernel or kernel_path()
-    trace_fd, own_trace = -1, False
-    if isinstance(trace, str):
-        trace_fd, own_trace = os.open(trace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644), True
-    elif isinstance(trace, int):
-        trace_fd, own_trace = os.dup(trace), True   # the kernel moves it: never hand over the caller's fd
+    trace_fd, own_trace, sum_fd = -1, False, -1
+    if trace is not None:
+        from . import tracing
+        trace = tracing.as_trace(trace)
+        spec.trace_calls, spec.trace_summary = trace.calls, trace.summary
+        spec.trace_json = trace.fmt == "json"
+        if isinstance(trace.dest, str):
+            trace_fd = os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        else:
+            trace_fd = os.dup(trace.dest)   # the kernel moves it: never hand over the caller's fd
+        own_trace = True
     if os.geteuid() == 0:
         spec.host_ids = identity.host_ids()
     rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC) if gdb is not None else (-1, -1)
     boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
     try:
-        spec.trace_fd, spec.report_fd, spec.debug_fd = trace_fd, rep_w, go_r
+        spec.trace_fd = trace_fd if trace is not None and trace.lines else -1
+        spec.report_fd, spec.debug_fd = rep_w, go_r
+        if trace is not None and trace.summary:
+            sum_fd = spec.trace_sum_fd = tracing.counters_fd()
         os.write(boot_fd, bootinfo.encode(spec))
         passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, spec.core_fd,
-                                     *pass_fds) if fd >= 0)
+                                     sum_fd, *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
                                 stdin=stdin, stdout=stdout, stderr=stderr,
                                 preexec_fn=_child_setup(os.getpid(), limits))
@@ -168,24 +178,20 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
             while chunk := os.read(rep_r, 65536):
                 chunks.append(chunk)
             rc = proc.wait()
+            rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
     finally:
-        for fd in (rep_r, rep_w, boot_fd) + ((trace_fd,) if own_trace else ()):
+        for fd in (rep_r, rep_w, boot_fd, sum_fd) + ((trace_fd,) if own_trace else ()):
             if fd >= 0:
                 os.close(fd)
     rep = report.parse(b"".join(chunks).decode("utf-8", "replace"))
     err = sys.stderr
     if rep.crash:
         err.write(report.format_crash(rep))
-    if trace is not None and rep.enosys:
-        text = report.format_enosys(rep)
-        if isinstance(trace, str):
-            with open(trace, "a", encoding="utf-8") as fh:
-                fh.write(text)
-        else:
-            os.write(trace, text.encode())
+    if trace is not None:
+        _trace_epilogue(trace, rep, rows)
     if rc == -signal.SIGSYS and not rep.crash:
         # The guest kernel catches every SIGSYS of the trap path itself; one
         # that kills is seccomp's answer to a call outside its allow-list.
@@ -194,3 +200,20 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
     if rc < 0:
         return Completed(128 - rc, rep, -rc)
     return Completed(rc, rep)
+
+
+def _trace_epilogue(trace, rep: report.Report, rows) -> None:
+    """After the run, in the trace: the summary table, the ENOSYS list."""
+    from . import tracing
+    text = ""
+    if rows is not None:
+        text += tracing.format_summary(rows, trace.fmt)
+    if rep.enosys:
+        text += tracing.format_enosys(rep.enosys, trace.fmt)
+    if not text:
+        return
+    if isinstance(trace.dest, str):
+        with open(trace.dest, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        os.write(trace.dest, text.encode())

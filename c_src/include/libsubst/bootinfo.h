@@ -26,13 +26,20 @@
 #endif
 
 #define LS_BOOTINFO_MAGIC 0x315442534c4c5553
-#define LS_BOOTINFO_VERSION 3
+#define LS_BOOTINFO_VERSION 4
 
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
 #define LS_BOOT_NET_NONE 2       /* a network namespace of its own with only loopback (--net none) */
 #define LS_BOOT_EXECED 4         /* written by the guest's execve: the sandbox is already in force */
 #define LS_BOOT_NO_POLICY 8      /* no namespaces, seccomp or Landlock: only to measure their cost */
+#define LS_BOOT_TRACE_SUMMARY 16 /* count and time the traced calls in trace_sum_fd (trace.h) */
+#define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */
+
+/* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
+ * traces (and counts) that call, a clear one lets it run untraced.  Numbers
+ * past the map are always traced: none is a syscall of x86-64. */
+#define LS_TRACE_MAP_BITS 512
 
 /* ls_fs_entry.kind */
 #define LS_ENT_DIR 1             /* a directory; children are the entries below its path */
@@ -99,6 +106,10 @@ struct ls_bootinfo {
                                     the program, once a debugger has attached (--gdb); it then
                                     stops on an int3 with the program's entry in %r11 and its
                                     initial stack pointer in %rsp.  -1 for none. */
+    int32_t trace_sum_fd;        /* host fd of the summary's counters (trace.h), -1 for none */
+    uint32_t reserved;
+    uint64_t trace_calls[8];     /* LS_TRACE_MAP_BITS bits (nr / 64, bit nr % 64): the calls
+                                    LS_BOOT_TRACE and LS_BOOT_TRACE_SUMMARY apply to */
 };
 
 #endif

@@ -210,6 +210,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     h.debug_fd = -1;                   /* the debugger's handshake is the first program's only */
     h.image_fd = hand_over(K.image_fd);
     h.port_fd = hand_over(port_fd);
+    h.trace_sum_fd = trace_summary_hand_over();
     memcpy(b.buf, &h, sizeof h);
 
     long mfd = fs_memfd_new("libsubst-bootinfo", 0);
@@ -221,8 +222,10 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         const char *kenvp[] = {0};
         /* Files of a packed image are windows of the image file: the next
          * program must not inherit a bare dup of the whole image. */
-        if ((r = fs_unbase_for_exec()) >= 0)
+        if ((r = fs_unbase_for_exec()) >= 0) {
+            trace_before_exec();
             r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
+        }
     }
     if (mfd >= 0)
         hsys1(__NR_close, mfd);
@@ -231,6 +234,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     take_back(K.core_fd);
     take_back(K.image_fd);
     take_back(port_fd);
+    trace_summary_take_back();
 out:
     for (int i = 0; i < levels; i++) {
         kfree(interp[i]);

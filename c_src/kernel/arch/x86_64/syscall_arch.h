@@ -67,6 +67,15 @@ static inline long hsys6(long n, long a, long b, long c, long d, long e, long f)
     return r;
 }
 
+/* The time-stamp counter: the tracer times calls with it, as a host
+ * clock_gettime from the kernel is a whole host call (no vDSO here). */
+static inline unsigned long rdtsc(void)
+{
+    unsigned lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (unsigned long)hi << 32 | lo;
+}
+
 /* The signal return path: a restorer in kernel text, so it is not trapped. */
 void ls_sigreturn_restorer(void);
 
