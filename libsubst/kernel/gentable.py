@@ -126,14 +126,15 @@ def support_markdown() -> str:
         f"{counts['kernel']} by the guest kernel, {counts['host']} passed to the host. "
         f"The other {counts['enosys']} answer `-ENOSYS` and are counted and reported at exit.",
         "",
-        "| name | nr | level | note |",
-        "|------|---:|-------|------|",
+        "| name | nr | level | differs from Linux in | note |",
+        "|------|---:|-------|-----------------------|------|",
     ]
     for level in ("kernel", "host"):
         for s in served:
             if s.level == level:
                 note = s.note.replace("|", "\\|")
-                lines.append(f"| `{s.name}` | {s.nr} | {level} | {note} |")
+                differs = syscalls.DEVIATIONS.get(s.name, "").replace("|", "\\|")
+                lines.append(f"| `{s.name}` | {s.nr} | {level} | {differs} | {note} |")
     return "\n".join(lines) + "\n"
 
 

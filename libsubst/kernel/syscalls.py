@@ -170,7 +170,6 @@ LEVELS: dict[str, str] = {
     # processes
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,
-    "wait4": HOST, "waitid": HOST, "pidfd_open": HOST, "pidfd_send_signal": HOST,
     "set_tid_address": KERNEL, "arch_prctl": KERNEL,
     "getpid": KERNEL, "getppid": KERNEL, "kill": KERNEL, "tgkill": KERNEL,
     "tkill": KERNEL, "memfd_create": KERNEL,
@@ -181,6 +180,10 @@ LEVELS: dict[str, str] = {
     # signal state
     "rt_sigaction": KERNEL, "rt_sigprocmask": KERNEL, "rt_sigreturn": KERNEL,
     "sigaltstack": KERNEL,
+    # ---- passed to the host, beside the guest kernel's process calls -------
+    # (waiting, pidfds and pending signals need nothing of the guest kernel:
+    # its pids are the pid namespace's own)
+    "wait4": HOST, "waitid": HOST, "pidfd_open": HOST, "pidfd_send_signal": HOST,
     "rt_sigpending": HOST, "rt_sigsuspend": HOST,
 }
 
@@ -557,6 +560,150 @@ _ROWS: tuple[tuple, ...] = (
     (450, "set_mempolicy_home_node", "ptr size int hex"),
 )
 
+
+# ==========================================================================
+# DEVIATIONS — where the guest kernel's answer differs from Linux's, per call
+# (gVisor's PartiallySupported note).  Generated into docs/syscalls.md; a
+# handler whose comment says it differs must have its entry here
+# (tests/test_syscall_table.py).  EDIT HERE.
+# ==========================================================================
+
+DEVIATIONS: dict[str, str] = {
+    "arch_prctl": (
+        "%gs belongs to the kernel (its per-thread block for fastcalls), so ARCH_SET_GS "
+        "is refused."),
+    "bind": (
+        "a root caller's guest gets ports below 1024 of the host's network from the relay "
+        "(net/ports.c), as the caller would."),
+    "chdir": (
+        "search permission is not checked on image and synthetic directories."),
+    "clone": (
+        "CLONE_VM without CLONE_THREAD (vfork-style) gives the child a copy of the "
+        "memory."),
+    "clone3": (
+        "set_tid, CLONE_INTO_CGROUP, and CLONE_PIDFD with CLONE_PARENT_SETTID are refused "
+        "(EINVAL)."),
+    "close_range": (
+        "the range is cut at the guest's RLIMIT_NOFILE cap, so the kernel's fds above it "
+        "stay open."),
+    "connect": (
+        "Unix socket paths are resolved in the guest's file system."),
+    "execveat": (
+        "only AT_FDCWD or absolute paths (dirfd-relative programs: ENOSYS), no "
+        "AT_EMPTY_PATH."),
+    "faccessat2": (
+        "image and synthetic objects are checked against their presented mode with the "
+        "guest's uid (root passes read and write; W_OK on the image is EROFS)."),
+    "fchmod": (
+        "image and synthetic fds refuse (EROFS, EPERM) instead of reaching the host file "
+        "behind them."),
+    "fchmodat": (
+        "the image is read-only, synthetic objects refuse (EPERM)."),
+    "fchownat": (
+        "the image is read-only, synthetic objects refuse (EPERM)."),
+    "fcntl": (
+        "F_DUPFD cannot reach the kernel's fds (EINVAL at or above the guest's "
+        "RLIMIT_NOFILE cap). All other commands are the host's."),
+    "fstat": (
+        "image files and directories are presented as the image's (see stat.c)."),
+    "getcwd": (
+        "the guest's cwd is a path the kernel holds, so it never reads \"(unreachable)\"."),
+    "getdents64": (
+        "image and synthetic directories are listed by the kernel (d_off is a cookie, see "
+        "dir.c)."),
+    "getppid": (
+        "the parent seen at boot stays the parent (no re-parenting to init)."),
+    "getxattr": (
+        "image and synthetic objects have no extended attributes (ENODATA)."),
+    "inotify_add_watch": (
+        "the image's own directories and files made by libsubst, and the synthetic /proc, "
+        "/sys and /dev, cannot be watched (EACCES): they never change."),
+    "kill": (
+        "the guest's first process (pid 1 of its pid namespace) can SIGKILL itself, as a "
+        "process can."),
+    "linkat": (
+        "the image is read-only; links between a volume and anything else give EXDEV; "
+        "AT_EMPTY_PATH works only for a volume fd, as a host linkat."),
+    "listxattr": (
+        "image and synthetic objects list none."),
+    "lseek": (
+        "on an image or synthetic directory the offset is the getdents cookie (SEEK_SET "
+        "to a d_off, or 0 to rewind; SEEK_CUR 0 tells it)."),
+    "memfd_create": (
+        "as under vm.memfd_noexec = 2, every memfd is MFD_NOEXEC_SEAL (so sealing is "
+        "allowed and F_SEAL_EXEC set) and MFD_EXEC fails with EACCES."),
+    "mkdirat": (
+        "the image is read-only (EROFS)."),
+    "mknodat": (
+        "the image is read-only (EROFS)."),
+    "mmap": (
+        "MAP_FIXED over kernel memory fails with ENOMEM; a file of a packed image maps "
+        "the image's pages (no copy), so pages past the file's end but inside the mapping "
+        "show the image's next bytes (zeros up to the next page, then the next file) "
+        "where Linux would raise SIGBUS (a small image file is copied instead: see "
+        "mmap_copy). File mappings at offset 0 are noted as guest objects (ld.so maps "
+        "each library so) for crash reports."),
+    "mprotect": (
+        "kernel memory is refused (EACCES)."),
+    "mremap": (
+        "kernel memory is refused."),
+    "munmap": (
+        "kernel memory is refused (EINVAL)."),
+    "openat": (
+        "the image is read-only (EROFS); image and synthetic directories are placeholder "
+        "fds that only getdents, fstat, fchdir, lseek and *at() understand (read gives 0, "
+        "not EISDIR); volume symlinks to absolute paths, or above the volume, do not "
+        "resolve (EXDEV, as openat2's RESOLVE_BENEATH), and \"..\" inside a volume is "
+        "lexical."),
+    "prctl": (
+        "Syscall User Dispatch is the kernel's trap path and cannot be changed by the "
+        "guest."),
+    "prlimit64": (
+        "RLIMIT_NOFILE cannot be raised into the kernel's reserved fds; other processes "
+        "are not visible."),
+    "readlinkat": (
+        "/proc/self/exe reads as the program's AT_EXECFN; /proc/self/fd/N as the guest "
+        "path N was opened by."),
+    "renameat2": (
+        "the image is read-only; renames between a volume and anything else give EXDEV."),
+    "rt_sigaction": (
+        "SIGSYS is only recorded (the kernel owns it), SIG_DFL for a crash signal keeps "
+        "the kernel's crash reporter, and SA_ONSTACK is served on the host's current "
+        "stack."),
+    "rt_sigprocmask": (
+        "SIGSYS can never be blocked. On the trap path the mask lives in the saved "
+        "context."),
+    "setxattr": (
+        "no file takes extended attributes from the guest (EOPNOTSUPP, as a file system "
+        "without them answers): the seccomp filter cannot see their names, and a root "
+        "caller's guest would set security.capability on host root's behalf in a volume."),
+    "shmat": (
+        "SHM_REMAP over kernel memory fails with EINVAL."),
+    "sigaltstack": (
+        "the stack is recorded but handlers run on the current stack (the host's "
+        "alternate stack is the kernel's)."),
+    "statfs": (
+        "the image is a read-only ramfs with no free space; /proc, /sys, /dev report "
+        "procfs, sysfs, tmpfs."),
+    "statx": (
+        "image and synthetic objects report only STATX_BASIC_STATS."),
+    "symlinkat": (
+        "the image is read-only. The target is stored verbatim; a volume symlink is "
+        "resolved by the host beneath the mount, so an absolute target does not resolve "
+        "there."),
+    "tkill": (
+        "the thread must be one of the caller's own (tgkill of its thread group), never a "
+        "thread named by tid alone."),
+    "truncate": (
+        "the image is read-only, synthetic files refuse (EACCES)."),
+    "uname": (
+        "nodename is the image's hostname."),
+    "unlinkat": (
+        "the image is read-only."),
+    "vfork": (
+        "the child has a copy of the memory (the parent still waits until it execs or "
+        "exits)."),
+}
 
 @dataclass(frozen=True)
 class Syscall:
