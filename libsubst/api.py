@@ -161,7 +161,7 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
         workdir: str | None = None, net: str | None = None, memory: int | None = None,
         cpus: int | None = None, pids: int | None = None, gdb=None, core: str | None = None,
-        **kw) -> Completed:
+        enosys: Sequence[str] = (), **kw) -> Completed:
     """Run a program or a packed image as a unikernel and wait for it.
 
     ``target`` is a program (a name looked up on PATH, or a path), an
@@ -184,6 +184,7 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
     the host's CPUs) limit the guest process; ``pids`` caps its processes
     and threads (RLIMIT_NPROC of its host uid)."""
     limits = Limits(memory, cpus, pids)
+    deny = deny_numbers(enosys)
     from .image.magic import is_image
 
     if not isinstance(target, (str, bytes, os.PathLike)) or is_image(target):
@@ -194,21 +195,36 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         if isinstance(target, Image):
             return _run_image(target, args, trace=trace, stdin=stdin, stdout=stdout,
                               stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits, core=core)
+                              limits=limits, core=core, deny=deny)
         with Image.open(target) as image:
             return _run_image(image, args, trace=trace, stdin=stdin, stdout=stdout,
                               stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits, core=core)
+                              limits=limits, core=core, deny=deny)
     spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
                    workdir=workdir, net=net or "host", **kw)
+    spec.deny_calls = deny
     return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits,
                     gdb=gdb, core=core)
 
 
+def deny_numbers(names: Sequence[str]) -> frozenset[int]:
+    """``enosys`` names -> syscall numbers, with a clear error for an unknown one."""
+    from .kernel.syscalls import by_name
+
+    out = set()
+    for name in names:
+        try:
+            out.add(by_name(name).nr)
+        except KeyError:
+            raise LibsubstError(f"--enosys {name}: no such x86-64 system call") from None
+    return frozenset(out)
+
+
 def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits,
-               core=None):
+               core=None, deny=frozenset()):
     image.verify()
     spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
+    spec.deny_calls = deny
     kernel, kfd, tmp = image.kernel_executable()
     try:
         return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,

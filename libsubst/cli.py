@@ -76,6 +76,9 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
                    "protocol on PORT (loopback unless --gdb-allow-remote).")
 @click.option("--gdb-allow-remote", is_flag=True,
               help="Let --gdb listen on an address other than loopback.")
+@click.option("--enosys", "enosys", metavar="NAME[,NAME...]", multiple=True,
+              help="Answer these system calls with ENOSYS, as if unimplemented (fault "
+                   "injection; repeatable).")
 @click.option("--core", "core", metavar="DIR", envvar="LIBSUBST_CORE",
               help="A crashing guest writes an ELF core file into DIR (also $LIBSUBST_CORE).")
 @click.option("--trace", is_flag=True, help="Print every guest syscall to stderr.")
@@ -92,7 +95,7 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, gdb,
-        gdb_allow_remote, core, trace, trace_file, trace_calls, trace_summary, trace_format,
+        gdb_allow_remote, enosys, core, trace, trace_file, trace_calls, trace_summary, trace_format,
         program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
@@ -114,6 +117,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids}
+    denied = [n for e in enosys for n in e.split(",") if n]
     if is_image(program):
         for flag, given in (("--no-subst", no_subst), ("--add", adds)):
             if given:
@@ -121,7 +125,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
                                     "fixed when it is packed)")
         done = api.run(program, list(args) if args else None, env=_env_pairs(envs),
                        volumes=volumes, workdir=workdir, net=net, trace=dest, core=core,
-                       **limits)
+                       enosys=denied, **limits)
         sys.exit(done.returncode)
     env = dict(os.environ)
     env.update(_env_pairs(envs))
@@ -131,7 +135,8 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         listener = listen(gdb, gdb_allow_remote)
     done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
                    mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
-                   trace=dest, gdb=listener, core=core, **limits)
+                   trace=dest, gdb=listener, core=core,
+                   enosys=denied, **limits)
     sys.exit(done.returncode)
 
 

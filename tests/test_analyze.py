@@ -121,6 +121,25 @@ def test_dynamic_run_reports_calls_made(tmp_path):
     assert d["status"] == 0
     assert {"openat", "read", "write", "close"} <= set(d["used"])
     assert d["not_static"] == []
+    # Answered ENOSYS one at a time: cat cannot do without opening, reading
+    # and writing; glibc goes on without a robust-futex list.
+    assert {"openat", "read", "write"} <= set(d["needs"])
+    assert "set_robust_list" in d["survives_enosys"]
+    assert sorted(d["needs"] + d["survives_enosys"]) == \
+        sorted(set(d["used"]) - {"exit", "exit_group", "execve"})
+
+
+def test_enosys_answers_a_call_as_unimplemented(tmp_path):
+    (tmp_path / "words").write_text("x\n")
+    done = subprocess.run([*LIBSUBST, "run", "--enosys", "openat", "--trace", "/bin/cat",
+                           "words"], capture_output=True, timeout=120, cwd=tmp_path)
+    err = done.stderr.decode()
+    # ld.so cannot open libc: it says so with the errno it got, ENOSYS (38).
+    assert done.returncode == 127 and "libc.so.6" in err and "Error 38" in err, err
+    assert re.search(r"openat\(.*= -1 ENOSYS", err), err
+    bad = subprocess.run([*LIBSUBST, "run", "--enosys", "nosuchcall", "/bin/true"],
+                         capture_output=True, timeout=60)
+    assert bad.returncode != 0 and bad.stderr.decode().startswith("libsubst: --enosys nosuchcall")
 
 
 def test_bad_program_is_one_line(tmp_path):

@@ -162,6 +162,10 @@ def render(report: dict) -> str:
         lines.append(f"dynamic: {len(d['used'])} used in a run (exit status {d['status']}); "
                      + ("all of them found statically" if not d["not_static"] else
                         "not found statically: " + ", ".join(d["not_static"])))
+        if "needs" in d:
+            lines.append(f"answered ENOSYS one at a time, the run still ends the same without "
+                         f"{len(d['survives_enosys'])} of them; it needs: "
+                         + (", ".join(d["needs"]) or "none"))
     lines.append("")
     lines.append(f"{'nr':>4} {'syscall':<24} {'served':<7} from")
     used = set(report.get("dynamic", {}).get("used", ()))
@@ -171,9 +175,11 @@ def render(report: dict) -> str:
         lines.append(f"{r['nr']:>4}{mark}{r['name']:<24} {r['served']:<7} "
                      f"{', '.join(r['from'][:3])}{more}")
     if report["unknown_sites"]:
+        u = report["unknown_sites"]
         lines.append("")
-        lines.append("sites whose number is not known statically: "
-                     + ", ".join(report["unknown_sites"]))
+        lines.append(f"{len(u)} functions reach a syscall site whose number is not known "
+                     f"statically (--json lists them): {', '.join(u[:4])}"
+                     + (", ..." if len(u) > 4 else ""))
     lines.append("")
     lines.append(f"verdict: {report['verdict']}")
     return "\n".join(lines) + "\n"

@@ -11,22 +11,58 @@ import tempfile
 
 import click
 
+from ..errors import LibsubstError
+
 _TRACE_LINE = re.compile(rb"^(?:\[pid\s+\d+\]\s+)?(?:fast|trap)\s+([a-z0-9_]+)\(", re.M)
 
 
-def dynamic(program: str, args, report: dict) -> dict:
-    """Runs the program under ``libsubst run --trace-file`` (its stdin and
-    stderr are this command's, its stdout goes to stderr so the report
-    stays alone on stdout) and compares the calls it made with the static set."""
+# Calls whose ENOSYS answer is not a question worth asking: the run ends in them.
+_NOT_ASKED = frozenset({"exit", "exit_group", "execve"})
+
+
+def _run(program: str, args, trace: str | None = None, deny: str | None = None):
+    cmd = [sys.executable, "-m", "libsubst", "run"]
+    if trace:
+        cmd += ["--trace-file", trace]
+    if deny:
+        cmd += ["--enosys", deny]
+    try:
+        return subprocess.run([*cmd, program, *args], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def dynamic(program: str, args, report: dict, survival: bool = True) -> dict:
+    """Runs the program under ``libsubst run --trace-file`` (stdin empty, its
+    output shown on stderr), compares the calls it made with the static set, and — the
+    question Loupe asks — for each call it made, runs it again with that one
+    call answered ENOSYS (``--enosys``): it survives when its exit status and
+    standard output are those of the first run."""
     with tempfile.TemporaryDirectory(prefix="libsubst-analyze-") as tmp:
         trace = os.path.join(tmp, "trace")
-        done = subprocess.run([sys.executable, "-m", "libsubst", "run", "--trace-file", trace,
-                               program, *args], stdout=sys.stderr.fileno())
+        done = _run(program, args, trace=trace)
         with open(trace, "rb") as f:
             used = sorted({m.decode() for m in _TRACE_LINE.findall(f.read())})
+    if done is None:
+        raise LibsubstError(f"{program} did not finish within 120 s under libsubst")
+    # The first run's output is the user's to see; stdout stays the report's.
+    sys.stderr.buffer.write(done.stdout + done.stderr)
+    sys.stderr.flush()
     static = {r["name"] for r in report["syscalls"]}
-    return {"used": used, "status": done.returncode,
-            "not_static": [n for n in used if n not in static]}
+    out = {"used": used, "status": done.returncode, "not_static": [n for n in used
+                                                                     if n not in static]}
+    if survival:
+        survives, needs = [], []
+        for name in used:
+            if name in _NOT_ASKED:
+                continue
+            trial = _run(program, args, deny=name)
+            ok = trial is not None and (trial.returncode, trial.stdout) == (done.returncode,
+                                                                           done.stdout)
+            (survives if ok else needs).append(name)
+        out["survives_enosys"], out["needs"] = survives, needs
+    return out
 
 
 @click.command(context_settings={"allow_interspersed_args": False})

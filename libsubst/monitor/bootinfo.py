@@ -54,6 +54,7 @@ class BootSpec:
     host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest (run_spec)
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
     trace_calls: frozenset[int] | None = None   # syscall numbers traced; None: all of them
+    deny_calls: frozenset[int] = frozenset()    # syscall numbers answered ENOSYS (--enosys)
     trace_summary: bool = False   # count and time the traced calls, reported at exit
     trace_sum_fd: int = -1        # host fd of the summary's counters (libsubst/trace.h)
     trace_json: bool = False      # trace lines as JSON objects
@@ -105,7 +106,8 @@ def encode(spec: BootSpec) -> bytes:
         (lib.LS_BOOT_NET_NONE if spec.net == "none" else 0) | \
         (0 if spec.policy else lib.LS_BOOT_NO_POLICY) | \
         (lib.LS_BOOT_TRACE_SUMMARY if spec.trace_summary else 0) | \
-        (lib.LS_BOOT_TRACE_JSON if spec.trace_json else 0)
+        (lib.LS_BOOT_TRACE_JSON if spec.trace_json else 0) | \
+        (lib.LS_BOOT_DENY if spec.deny_calls else 0)
     head.trace_fd = spec.trace_fd
     head.report_fd = spec.report_fd
     head.uid, head.gid = spec.uid, spec.gid
@@ -124,6 +126,8 @@ def encode(spec: BootSpec) -> bytes:
     for nr in range(lib.LS_TRACE_MAP_BITS):
         if spec.trace_calls is None or nr in spec.trace_calls:
             head.trace_calls[nr // 64] |= 1 << (nr % 64)
+        if nr in spec.deny_calls:
+            head.deny_calls[nr // 64] |= 1 << (nr % 64)
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])

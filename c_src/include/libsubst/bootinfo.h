@@ -35,6 +35,7 @@
 #define LS_BOOT_NO_POLICY 8      /* no namespaces, seccomp or Landlock: only to measure their cost */
 #define LS_BOOT_TRACE_SUMMARY 16 /* count and time the traced calls in trace_sum_fd (trace.h) */
 #define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */
+#define LS_BOOT_DENY 64          /* the calls of deny_calls answer ENOSYS (--enosys) */
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers
@@ -110,6 +111,8 @@ struct ls_bootinfo {
     uint32_t reserved;
     uint64_t trace_calls[8];     /* LS_TRACE_MAP_BITS bits (nr / 64, bit nr % 64): the calls
                                     LS_BOOT_TRACE and LS_BOOT_TRACE_SUMMARY apply to */
+    uint64_t deny_calls[8];      /* with LS_BOOT_DENY, the same map: calls answered ENOSYS
+                                    (counted and reported) as if unimplemented */
 };
 
 #endif
