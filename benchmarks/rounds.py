@@ -13,8 +13,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 
+from ..errors import LibsubstError
 
-class BenchmarkError(RuntimeError):
+
+class BenchmarkError(LibsubstError):
     """The work a benchmark timed did not succeed: its figure would be wrong."""
 
 
