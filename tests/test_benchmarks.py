@@ -1,0 +1,43 @@
+"""The benchmarks time only work that succeeded, and compare like with like:
+a loop whose exec fails, or a system call that fails, stops the benchmark
+instead of giving a figure; configurations alternate round by round."""
+
+import pytest
+
+from libsubst.benchmarks import processes, syscalls
+from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
+
+
+def test_rounds_alternate_the_configurations():
+    calls = []
+    got = alternate(3, {"native": lambda: calls.append("n") or 1.0,
+                        "guest": lambda: calls.append("g") or 2.0})
+    assert calls == ["n", "g"] * 3
+    assert got == {"native": [1.0] * 3, "guest": [2.0] * 3}
+    assert spread([8.0, 10.0, 12.0]) == (0.8, 1.2)
+
+
+def test_exec_benchmark_execs_a_program_of_the_guest(tmp_path):
+    """Every exec of the loop succeeds in the guest; the loop that execs
+    /bin/true, which the guest does not have (every exec exits 127), is
+    refused instead of timed."""
+    loop = processes.LOOPS_ARGV["sh: fork+execve /usr/bin/true+wait (µs)"]
+    assert processes._one([*processes.GUEST, *loop], str(tmp_path)) > 0
+    assert processes._one(loop, str(tmp_path)) > 0
+    missing = [loop[0], loop[1], loop[2].replace("/usr/bin/true", "/bin/true")]
+    with pytest.raises(BenchmarkError, match="exec failed: 127"):
+        processes._one([*processes.GUEST, *missing], str(tmp_path))
+
+
+def test_syscall_benchmark_checks_every_call():
+    exe = syscalls.bench_binary()
+    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
+        syscalls._native([exe, "100", "1", "/nonexistent/file"])
+    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
+        syscalls._guest([exe, "100", "1", "/nonexistent/file"], "fast")
+    res = syscalls.measure(iterations=200, repeats=1, rounds=1)
+    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
+                        "pipe_write_read", "open_close"}
+    for op, paths in res.items():
+        assert set(paths) == set(syscalls.PATHS)
+        assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
