@@ -20,6 +20,7 @@ from .rounds import alternate, check, median, spread
 def _ms(ns):
     return ns / 1e6
 
+
 def guest_boot(img, args=None, **io):
     """Boot an image's spec as the benchmarks do: (Completed, ns just before run_spec)."""
     from libsubst.monitor.guest import run_spec

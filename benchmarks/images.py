@@ -44,7 +44,7 @@ import tempfile
 import threading
 
 from .image_startup import guest_boot, boot_hello, boot_redis, end_to_end
-from .rounds import alternate, check, median
+from .rounds import alternate, check, fmt_range, median
 
 HELLO_C = r"""
 #include <stdio.h>
@@ -210,8 +210,7 @@ def measure(runs: int = 21) -> dict:
 
 
 def _sp(x: dict) -> str:
-    lo, hi = x["native_spread"]
-    return f"{lo:.2f}–{hi:.2f}"
+    return fmt_range(x["native_spread"])
 
 
 def report(res: dict) -> str:

@@ -41,9 +41,12 @@ def spread(xs: list[float]) -> tuple[float, float]:
     return (min(xs) / m, max(xs) / m) if xs and m else (float("nan"), float("nan"))
 
 
+def fmt_range(lo_hi: tuple[float, float]) -> str:
+    return f"{lo_hi[0]:.2f}–{lo_hi[1]:.2f}"
+
+
 def fmt_spread(xs: list[float]) -> str:
-    lo, hi = spread(xs)
-    return f"{lo:.2f}–{hi:.2f}"
+    return fmt_range(spread(xs))
 
 
 def check(ok: bool, what: str, detail: object = "") -> None:
