@@ -9,10 +9,13 @@ reports, per call, the median of REPEATS timed loops of ITERATIONS calls and
 checks that every call did its work; each figure is the median of the rounds'
 medians, and the native/native column is the spread of the native rounds.
 
-"no sandbox" is the API's ``policy=False``: the guest boots without
-namespaces, seccomp and Landlock (Syscall User Dispatch stays on: it is the
-trap path).  Only benchmarks use it; the CLI's ``run`` cannot turn the
-sandbox off."""
+"no sandbox" is the boot spec's ``policy=False``: the guest boots without
+namespaces, seccomp and Landlock, Syscall User Dispatch still on; "no
+sandbox, no trap" also has ``trap=False``: no Syscall User Dispatch either
+(a call that is not rewritten would go straight to the host; the benchmark's
+calls are all rewritten).  Together they show what the sandbox and the trap
+cost each host call.  Only benchmarks use them; the CLI cannot turn either
+off."""
 
 from __future__ import annotations
 
@@ -23,10 +26,12 @@ import tempfile
 from importlib import resources
 
 from .. import api
+from ..monitor.guest import run_spec
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median
 
-# path name: (subst, policy) of the guest's boot; "native" runs on the host.
-GUEST_PATHS = {"fast": (True, True), "trap": (False, True), "fast_nosandbox": (True, False)}
+# path name: (subst, policy, trap) of the guest's boot; "native" runs on the host.
+GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
+               "fast_nosandbox": (True, False, True), "fast_nosandbox_notrap": (True, False, False)}
 PATHS = ("native", *GUEST_PATHS)
 
 
@@ -53,10 +58,11 @@ def _native(args: list[str]) -> dict[str, float]:
 
 
 def _guest(args: list[str], path: str) -> dict[str, float]:
-    subst, policy = GUEST_PATHS[path]
+    subst, policy, trap = GUEST_PATHS[path]
+    spec = api.prepare(args[0], args[1:], subst=subst, mount_cwd=False, policy=policy)
+    spec.trap = trap
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        done = api.run(args[0], args[1:], subst=subst, stdout=out, stderr=err, mount_cwd=False,
-                       policy=policy)
+        done = run_spec(spec, stdout=out, stderr=err)
         out.seek(0)
         err.seek(0)
         check(done.returncode == 0, f"syscall-bench in the guest ({path}) exited {done.returncode}",
@@ -81,13 +87,14 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
 def table(res: dict) -> str:
     """A Markdown table: median ns per call, ratios to native, native's own spread."""
     lines = ["| call | native ns | fastcall ns | trap ns | fastcall / native | trap / native "
-             "| native / native | fastcall, no sandbox ns |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| native / native | fastcall, no sandbox ns | fastcall, no sandbox, no trap ns |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for op, r in res.items():
         m = {p: median(r[p]) for p in PATHS}
         lines.append(f"| {op} | {m['native']:.1f} | {m['fast']:.1f} | {m['trap']:.1f} | "
                      f"{m['fast'] / m['native']:.2f} | {m['trap'] / m['native']:.2f} | "
-                     f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} |")
+                     f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} | "
+                     f"{m['fast_nosandbox_notrap']:.1f} |")
     return "\n".join(lines)
 
 

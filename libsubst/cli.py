@@ -242,7 +242,7 @@ def bench():
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1),
               help="Alternating rounds of every path (median of the rounds).")
 def bench_syscalls(as_json, iterations, repeats, rounds):
-    """ns per call natively, on the fastcall path, on the trap path and without the sandbox."""
+    """ns per call natively, on the fastcall and trap paths, and without the sandbox and the trap."""
     from .benchmarks import syscalls
 
     syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds)

@@ -41,3 +41,27 @@ def test_syscall_benchmark_checks_every_call():
     for op, paths in res.items():
         assert set(paths) == set(syscalls.PATHS)
         assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
+
+
+def test_the_trap_is_off_only_in_a_benchmark_boot_without_the_sandbox(tmp_path):
+    """bench syscalls' "no trap" path: without Syscall User Dispatch the
+    program's calls (none substituted here) reach the host untraced, and
+    /proc/self/exe is the host's; with the sandbox on, no trap is refused."""
+    from libsubst import api
+    from libsubst.errors import BuildError
+    from libsubst.monitor.guest import run_spec
+
+    def readlink(**kw):
+        spec = api.prepare("/usr/bin/readlink", ["/proc/self/exe"], subst=False, mount_cwd=False,
+                           **kw)
+        spec.trap = False
+        trace, out = tmp_path / "trace", tmp_path / "out"
+        with open(out, "wb") as f:
+            done = run_spec(spec, stdout=f, trace=str(trace))
+        return done.returncode, out.read_text(), trace.read_text()
+
+    status, exe, trace = readlink(policy=False)
+    assert (status, trace) == (0, "")
+    assert exe.strip().endswith("/_bin/libsubst-kernel"), exe
+    with pytest.raises(BuildError, match="only without the sandbox"):
+        readlink()

@@ -178,6 +178,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         kpanic("cannot set up the first thread: error %ld", -r);
     int execed = K.bi->flags & LS_BOOT_EXECED;
     int policy = !execed && !(K.bi->flags & LS_BOOT_NO_POLICY);
+    if ((K.bi->flags & LS_BOOT_NO_TRAP) && !(K.bi->flags & LS_BOOT_NO_POLICY))
+        kpanic("the trap can be left off only without the sandbox (a benchmark's boot)");
     if (policy)
         sandbox_namespaces();        /* returns in the guest's first process */
     /* Where execve finds this kernel again: an fd, since a packed image's
