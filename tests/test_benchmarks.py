@@ -4,6 +4,7 @@ instead of giving a figure; configurations alternate round by round."""
 
 import pytest
 
+from conftest import build_c
 from libsubst.benchmarks import processes, syscalls
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
@@ -65,3 +66,25 @@ def test_the_trap_is_off_only_in_a_benchmark_boot_without_the_sandbox(tmp_path):
     assert exe.strip().endswith("/_bin/libsubst-kernel"), exe
     with pytest.raises(BuildError, match="only without the sandbox"):
         readlink()
+
+
+def test_the_kernel_leaves_the_trap_on_under_a_seccomp_filter(tmp_path, monkeypatch):
+    """Boot info that asks for no trap, given to a kernel under a seccomp
+    filter (as a guest that execs the kernel itself is): refused at boot."""
+    from libsubst import api
+    from libsubst.monitor.guest import kernel_path, run_spec
+
+    helper = build_c("seccomp_exec", str(tmp_path))
+    monkeypatch.setenv("SECCOMP_EXEC", kernel_path())
+    for trap in (True, False):
+        spec = api.prepare("/usr/bin/true", [], mount_cwd=False, policy=False)
+        spec.trap = trap
+        with open(tmp_path / "err", "w+b") as err:
+            done = run_spec(spec, kernel=helper, stderr=err)
+            err.seek(0)
+            text = err.read().decode()
+        if trap:
+            assert (done.returncode, text) == (0, ""), text    # the helper runs the kernel
+        else:
+            assert done.returncode != 0
+            assert "the trap can be left off only without the sandbox" in text, text
