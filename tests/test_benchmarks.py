@@ -5,7 +5,7 @@ instead of giving a figure; configurations alternate round by round."""
 import pytest
 
 from conftest import build_c
-from libsubst.benchmarks import processes, syscalls
+from libsubst.benchmarks import processes, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
 
@@ -88,3 +88,12 @@ def test_the_kernel_leaves_the_trap_on_under_a_seccomp_filter(tmp_path, monkeypa
         else:
             assert done.returncode != 0
             assert "the trap can be left off only without the sandbox" in text, text
+
+
+def test_trace_cost_times_every_mode_in_rounds():
+    res = trace_cost.measure(iterations=100, repeats=1, rounds=2)
+    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
+                        "pipe_write_read", "open_close"}
+    for op, modes in res.items():
+        assert set(modes) == set(trace_cost.MODES)
+        assert all(len(v) == 2 and min(v) > 0 for v in modes.values()), (op, modes)
