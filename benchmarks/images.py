@@ -1,28 +1,33 @@
-"""Packed images, measured: size against the files they hold, boot time (the
-guest kernel's first instruction to the program's ``main``), ``libsubst
-run app.lsi`` end to end against native exec, and the RSS of a guest.
+"""Packed images, measured: size against the files they hold, start-up of
+a guest against the same program run natively, ``libsubst run app.lsi`` end
+to end against native exec, and the RSS of a guest.
 
     python -m libsubst.benchmarks.images [--runs N] [--json]
 
 Needs gcc (a hello-world program is built), redis-server, sqlite3 and
-python3.  Times are medians of N runs (default 21) on CLOCK_MONOTONIC.
+python3.  Every timing alternates guest and native runs (benchmarks/
+rounds.py) and is the median of N rounds (default 21) on CLOCK_MONOTONIC,
+with the spread of the native rounds; every timed run's exit status and
+output are checked.
 
 How each number is taken:
 
 - *image size*: the image file's bytes against the distinct file contents it
   holds plus the kernel (``Image.content_size``); also against the sum of
   every file's size (duplicates counted).
-- *kernel start -> main* (hello): the kernel reports the monotonic time of its
-  first instruction and of its jump to ld.so (the ``boot`` record of the
-  report channel, report.h); the program prints the monotonic time at the
-  top of ``main``.  The same program run natively gives *spawn -> main*
-  (from just before ``Popen``), to compare with the guest's *spawn -> main*
-  (from just before the monitor encodes the boot info and spawns the kernel).
-- *redis ready*: the same ends, with "Ready to accept connections" on its
-  stdout (read as it comes) as the far end instead of ``main``.
+- *spawn -> main* (hello) and *spawn -> ready* (redis-server's "Ready to
+  accept connections" on its stdout, read as it comes): both runs are timed
+  from the same point, just before the process is spawned -- ``Popen``
+  natively, ``run_spec`` for the guest (which encodes the boot info and
+  spawns the kernel; the image is opened and verified once, before) -- to
+  the program's report.  The program prints the monotonic time at the top
+  of ``main``.
+- *kernel start -> ld.so / main* (hello, guest only, no native counterpart):
+  the kernel reports the monotonic time of its first instruction and of its
+  jump to ld.so (the ``boot`` record of the report channel, report.h).
 - *end to end*: ``libsubst run app.lsi`` as a command (a new Python process,
-  verifying every sha256), ``libsubst.run(image)`` in-process, and native
-  exec of the same program.
+  verifying every sha256), ``libsubst.run(image)`` in-process, native exec
+  of the same program, and a bare ``python3 -c pass``.
 - *RSS*: VmRSS (and VmHWM) of the kernel process running a hello-world
   image that blocks reading stdin after printing, and of the same program
   run natively (``ru_maxrss`` would count the forking Python's pages).
@@ -33,13 +38,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
-import time
+
+from .image_startup import guest_boot, boot_hello, boot_redis, end_to_end
+from .rounds import alternate, check, fmt_range, median
 
 HELLO_C = r"""
 #include <stdio.h>
@@ -69,14 +74,6 @@ int main(void)
 """
 
 PY_SCRIPT = "import json, sys\nprint(json.dumps({'hello': sys.argv[1:]}))\n"
-
-
-def _median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def _ms(ns):
-    return ns / 1e6
 
 
 def build(work: str) -> dict[str, str]:
@@ -128,165 +125,6 @@ def sizes(images: dict[str, str]) -> dict[str, dict]:
     return out
 
 
-def _spec_and_kernel(image):
-    spec = image.boot_spec()
-    kernel, kfd, tmp = image.kernel_executable()
-    return spec, kernel, kfd, tmp
-
-
-def boot_hello(images: dict[str, str], runs: int) -> dict:
-    """Kernel start -> main, and spawn -> main against native."""
-    from libsubst import Image
-    from libsubst.monitor.guest import run_spec
-
-    k2main, k2enter, enter2main, spawn2main = [], [], [], []
-    with Image.open(images["hello"]) as img:
-        img.verify()
-        for _ in range(runs):
-            spec, kernel, kfd, tmp = _spec_and_kernel(img)
-            with tempfile.TemporaryFile() as out:
-                t0 = time.monotonic_ns()
-                done = run_spec(spec, stdout=out, kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else ())
-                out.seek(0)
-                t_main = int(out.read().split()[1])
-            os.close(kfd) if kfd >= 0 else os.unlink(tmp)
-            start, enter = done.report.boot
-            k2main.append(t_main - start)
-            k2enter.append(enter - start)
-            enter2main.append(t_main - enter)
-            spawn2main.append(t_main - t0)
-    native = []
-    for _ in range(runs):
-        t0 = time.monotonic_ns()
-        r = subprocess.run([images["_hello_bin"]], capture_output=True, check=True)
-        native.append(int(r.stdout.split()[1]) - t0)
-    return {"kernel_start_to_main_ms": _ms(_median(k2main)),
-            "kernel_start_to_ldso_ms": _ms(_median(k2enter)),
-            "ldso_to_main_ms": _ms(_median(enter2main)),
-            "guest_spawn_to_main_ms": _ms(_median(spawn2main)),
-            "native_spawn_to_main_ms": _ms(_median(native))}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _shutdown_redis(port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"SHUTDOWN NOSAVE\r\n")
-        s.recv(100)
-
-
-def _await_ready(fd: int, port: int, result: dict) -> threading.Thread:
-    """A thread that reads redis-server's stdout, notes when it is ready,
-    shuts it down, and drains the rest."""
-    def read():
-        buf = b""
-        with os.fdopen(fd, "rb", buffering=0) as r:
-            while b"Ready to accept connections" not in buf:
-                chunk = r.read(65536)
-                if not chunk:
-                    result["error"] = buf.decode(errors="replace")[-500:]
-                    return
-                buf += chunk
-            result["ready"] = time.monotonic_ns()
-            _shutdown_redis(port)
-            while r.read(65536):
-                pass
-
-    th = threading.Thread(target=read, daemon=True)
-    th.start()
-    return th
-
-
-def boot_redis(images: dict[str, str], runs: int) -> dict:
-    """Kernel start -> "Ready to accept connections", and from spawn, against native."""
-    from libsubst import Image
-    from libsubst.monitor.guest import run_spec
-
-    k2ready, k2enter, spawn2ready, native = [], [], [], []
-    args = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
-    with Image.open(images["redis-server"]) as img:
-        img.verify()
-        for _ in range(runs):
-            port = _free_port()
-            spec = img.boot_spec(["--port", str(port), *args])
-            kernel, kfd, tmp = img.kernel_executable()
-            r, w = os.pipe()
-            result: dict = {}
-            th = _await_ready(r, port, result)
-            t0 = time.monotonic_ns()
-            try:
-                # The monitor forwards signals: it runs on the main thread.
-                done = run_spec(spec, stdout=w, kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else ())
-            finally:
-                os.close(w)
-                th.join()
-                os.close(kfd) if kfd >= 0 else os.unlink(tmp)
-            if "ready" not in result:
-                raise RuntimeError("redis-server (image) never got ready: " + result.get("error", ""))
-            start, enter = done.report.boot
-            k2ready.append(result["ready"] - start)
-            k2enter.append(enter - start)
-            spawn2ready.append(result["ready"] - t0)
-    for _ in range(runs):
-        port = _free_port()
-        r, w = os.pipe()
-        result = {}
-        th = _await_ready(r, port, result)
-        t0 = time.monotonic_ns()
-        proc = subprocess.Popen(["/usr/bin/redis-server", "--port", str(port), *args], stdout=w)
-        os.close(w)
-        proc.wait()
-        th.join()
-        if "ready" not in result:
-            raise RuntimeError("redis-server never got ready: " + result.get("error", ""))
-        native.append(result["ready"] - t0)
-    return {"kernel_start_to_ready_ms": _ms(_median(k2ready)),
-            "kernel_start_to_ldso_ms": _ms(_median(k2enter)),
-            "guest_spawn_to_ready_ms": _ms(_median(spawn2ready)),
-            "native_spawn_to_ready_ms": _ms(_median(native))}
-
-
-def _time(cmd, runs, **kw) -> float:
-    ts = []
-    for _ in range(runs):
-        t0 = time.monotonic_ns()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
-        ts.append(time.monotonic_ns() - t0)
-    return _ms(_median(ts))
-
-
-def end_to_end(images: dict[str, str], runs: int) -> dict:
-    import libsubst
-
-    cli = [sys.executable, "-m", "libsubst", "run"]
-    out = {}
-    for name, native, stdin in (("hello", [images["_hello_bin"]], None),
-                                ("python3", ["/usr/bin/python3", os.path.dirname(images["hello"])
-                                             + "/hello.py"], None),
-                                ("sqlite3", ["/usr/bin/sqlite3", "-batch"], b"select 1;")):
-        kw = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
-        inproc = []
-        for _ in range(runs):
-            with open(os.devnull, "wb") as null, tempfile.TemporaryFile() as inp:
-                if stdin:
-                    inp.write(stdin)
-                    inp.seek(0)
-                t0 = time.monotonic_ns()
-                libsubst.run(images[name], stdout=null, stdin=inp)
-                inproc.append(time.monotonic_ns() - t0)
-        out[name] = {"native_ms": _time(native, runs, **kw),
-                     "libsubst_run_image_ms": _time([*cli, images[name]], runs, **kw),
-                     "api_run_image_ms": _ms(_median(inproc)),
-                     "python_startup_ms": _time([sys.executable, "-c", "pass"], runs)}
-    out["hello"]["libsubst_run_program_ms"] = _time([*cli, "--no-cwd", images["_hello_bin"]],
-                                                   runs, stdin=subprocess.DEVNULL)
-    return out
-
-
 def _status(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (KiB) of a live process."""
     out = {}
@@ -317,50 +155,47 @@ def _innermost(pid: int) -> int:
 def rss(images: dict[str, str], runs: int) -> dict:
     """RSS of the live process (the guest's is its first process, which holds
     the kernel, the program, its libraries and everything they allocate; the
-    relay outside it is not counted)."""
+    relay outside it is not counted), guest and native alternating."""
     from libsubst import Image
-    from libsubst.monitor.guest import run_spec
 
-    def sample(start, stop):
+    def sample(start, who):
+        """start(stdin, stdout) runs the program to its end; its status."""
         got = {}
         out_r, out_w = os.pipe()
         in_r, in_w = os.pipe()
 
         def watch():
             with os.fdopen(out_r, "rb", buffering=0) as r:
-                r.read(6)                     # "ready\n"
-                pid = _innermost(_children()[-1])
-                got.update(_status(pid))
+                got["said"] = r.read(6)
+                if got["said"] == b"ready\n":
+                    got.update(_status(_innermost(_children()[-1])))
                 os.close(in_w)
                 while r.read(4096):
                     pass
 
         th = threading.Thread(target=watch, daemon=True)
         th.start()
-        start(in_r, out_w)
-        os.close(in_r)
-        os.close(out_w)
-        stop()
-        th.join()
+        try:
+            status = start(in_r, out_w)
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+            th.join()
+        check(status == 0 and "VmRSS" in got, f"{who} exited {status} and said {got.get('said')!r}")
         return got
 
-    guest, native = [], []
+    def guest():
+        return sample(lambda i, o: guest_boot(img, stdin=i, stdout=o)[0].returncode, "wait (image)")
+
+    def native():
+        return sample(lambda i, o: subprocess.Popen([images["_wait_bin"]], stdin=i, stdout=o).wait(),
+                      "wait")
+
     with Image.open(images["_wait"]) as img:
         img.verify()
-        for _ in range(max(3, runs // 4)):
-            spec = img.boot_spec()
-            kernel, kfd, tmp = img.kernel_executable()
-            guest.append(sample(lambda i, o: run_spec(spec, stdin=i, stdout=o, kernel=kernel,
-                                                      pass_fds=(kfd,)),
-                                lambda: None))
-            os.close(kfd) if kfd >= 0 else os.unlink(tmp)
-    for _ in range(max(3, runs // 4)):
-        procs = []
-        native.append(sample(lambda i, o: procs.append(subprocess.Popen([images["_wait_bin"]],
-                                                                        stdin=i, stdout=o)),
-                             lambda: procs[0].wait()))
-    g = {k: _median([x[k] for x in guest]) for k in ("VmRSS", "VmHWM")}
-    n = {k: _median([x[k] for x in native]) for k in ("VmRSS", "VmHWM")}
+        s = alternate(max(3, runs // 4), {"guest": guest, "native": native})
+    g = {k: median([x[k] for x in s["guest"]]) for k in ("VmRSS", "VmHWM")}
+    n = {k: median([x[k] for x in s["native"]]) for k in ("VmRSS", "VmHWM")}
     return {"guest_rss_kib": g["VmRSS"], "guest_hwm_kib": g["VmHWM"],
             "native_rss_kib": n["VmRSS"], "native_hwm_kib": n["VmHWM"],
             "delta_mib": (g["VmRSS"] - n["VmRSS"]) / 1024}
@@ -374,6 +209,10 @@ def measure(runs: int = 21) -> dict:
                 "end_to_end": end_to_end(images, runs), "rss": rss(images, runs)}
 
 
+def _sp(x: dict) -> str:
+    return fmt_range(x["native_spread"])
+
+
 def report(res: dict) -> str:
     lines = ["### Image size", "",
              "| image | files | image bytes | distinct contents + kernel | ratio | all files (with duplicates) |",
@@ -382,25 +221,26 @@ def report(res: dict) -> str:
         lines.append(f"| {name} | {s['files']} | {s['image']:,} | {s['content']:,} | "
                      f"{s['ratio'] * 100:.1f}% | {s['all_files']:,} |")
     b, r = res["boot_hello"], res["boot_redis"]
-    lines += ["", "### Boot (median, ms)", "",
-              "| program | kernel start -> ld.so | kernel start -> main / ready | "
-              "spawn -> main / ready (guest) | spawn -> main / ready (native) |",
+    lines += ["", "### Start-up (median, ms): from just before the process is spawned", "",
+              "| program | guest | native | guest / native | native / native |",
               "| --- | ---: | ---: | ---: | ---: |",
-              f"| hello (main) | {b['kernel_start_to_ldso_ms']:.2f} | {b['kernel_start_to_main_ms']:.2f} | "
-              f"{b['guest_spawn_to_main_ms']:.2f} | {b['native_spawn_to_main_ms']:.2f} |",
-              f"| redis-server (ready) | {r['kernel_start_to_ldso_ms']:.2f} | "
-              f"{r['kernel_start_to_ready_ms']:.2f} | {r['guest_spawn_to_ready_ms']:.2f} | "
-              f"{r['native_spawn_to_ready_ms']:.2f} |",
+              f"| hello: spawn -> main | {b['guest_spawn_to_main_ms']:.2f} | "
+              f"{b['native_spawn_to_main_ms']:.2f} | "
+              f"{b['guest_spawn_to_main_ms'] / b['native_spawn_to_main_ms']:.2f} | {_sp(b)} |",
+              f"| redis-server: spawn -> ready | {r['guest_spawn_to_ready_ms']:.2f} | "
+              f"{r['native_spawn_to_ready_ms']:.2f} | "
+              f"{r['guest_spawn_to_ready_ms'] / r['native_spawn_to_ready_ms']:.2f} | {_sp(r)} |",
+              "", f"In the guest (hello), from the kernel's first instruction: to ld.so "
+              f"{b['kernel_start_to_ldso_ms']:.2f} ms, to main {b['kernel_start_to_main_ms']:.2f} ms.",
               "", "### End to end (median, ms)", "",
-              "| program | native exec | `libsubst run app.lsi` | `libsubst.run(image)` in-process | "
-              "bare `python -c pass` |",
-              "| --- | ---: | ---: | ---: | ---: |"]
+              "| program | native exec | native / native | `libsubst run app.lsi` | "
+              "`libsubst.run(image)` in-process | bare `python3 -c pass` |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, e in res["end_to_end"].items():
-        lines.append(f"| {name} | {e['native_ms']:.1f} | {e['libsubst_run_image_ms']:.1f} | "
+        lines.append(f"| {name} | {e['native_ms']:.1f} | {_sp(e)} | {e['libsubst_run_image_ms']:.1f} | "
                      f"{e['api_run_image_ms']:.1f} | {e['python_startup_ms']:.1f} |")
-    if "libsubst_run_program_ms" in res["end_to_end"]["hello"]:
-        lines.append(f"\n`libsubst run ./hello` (not packed): "
-                     f"{res['end_to_end']['hello']['libsubst_run_program_ms']:.1f} ms")
+    lines.append(f"\n`libsubst run ./hello` (not packed): "
+                 f"{res['end_to_end']['hello']['libsubst_run_program_ms']:.1f} ms")
     m = res["rss"]
     lines += ["", "### RSS of a hello-world program (blocked in read, after printing)", "",
               f"guest {m['guest_rss_kib']:.0f} KiB (peak {m['guest_hwm_kib']:.0f}), native "
@@ -411,7 +251,7 @@ def report(res: dict) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=21, help="runs per timing (median)")
+    ap.add_argument("--runs", type=int, default=21, help="alternating rounds per timing (median)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args(argv)
     res = measure(args.runs)

@@ -8,7 +8,9 @@ Landlock, to show what the sandbox costs.
     python -m libsubst.benchmarks.redis_bench [--requests N] [--rounds R] [--json]
 
 Each configuration runs R rounds, alternating native and guest so drift on a
-noisy machine hits both; the median of the rounds is reported."""
+noisy machine hits both; the median of the rounds is reported, with the
+spread of the native rounds (native / native).  A round counts only if
+redis-benchmark reported every test and the server then exited 0 on SIGTERM."""
 
 from __future__ import annotations
 
@@ -19,13 +21,17 @@ import json
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from .rounds import check, fmt_spread, median
+
 TESTS = "set,get,incr,lpush,lrange_100"
+# The rows redis-benchmark --csv prints for TESTS (LRANGE first fills a list).
+ROWS = {"SET", "GET", "INCR", "LPUSH", "LPUSH (needed to benchmark LRANGE)",
+        "LRANGE_100 (first 100 elements)"}
 
 
 def free_port() -> int:
@@ -59,22 +65,27 @@ def start(kind: str, port: int, workdir: str) -> subprocess.Popen:
     raise RuntimeError(f"{kind} redis-server did not start")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> int:
+    """SIGTERM, then SIGKILL if it has not ended within 30 s: its exit status."""
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        return proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait()
+        return proc.wait()
 
 
 def bench(port: int, requests: int, pipeline: int) -> dict[str, dict[str, float]]:
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", TESTS, "-c", "50",
-                          "-n", str(requests), "-P", str(pipeline), "--csv"],
-                         capture_output=True, text=True, check=True, timeout=900).stdout
-    rows = csv.DictReader(io.StringIO(out))
-    return {r["test"]: {"rps": float(r["rps"]), "p50": float(r["p50_latency_ms"]),
-                        "p99": float(r["p99_latency_ms"])} for r in rows}
+    r = subprocess.run(["redis-benchmark", "-p", str(port), "-t", TESTS, "-c", "50",
+                        "-n", str(requests), "-P", str(pipeline), "--csv"],
+                       capture_output=True, text=True, timeout=900)
+    check(r.returncode == 0, f"redis-benchmark exited {r.returncode}", r.stderr)
+    rows = {row["test"]: {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]),
+                          "p99": float(row["p99_latency_ms"])}
+            for row in csv.DictReader(io.StringIO(r.stdout))}
+    check(rows.keys() == ROWS and all(v["rps"] > 0 for v in rows.values()),
+          "redis-benchmark did not report every test", r.stdout + r.stderr)
+    return rows
 
 
 def measure(requests: int = 100000, rounds: int = 3, sandbox_cost: bool = False) -> dict:
@@ -90,25 +101,28 @@ def measure(requests: int = 100000, rounds: int = 3, sandbox_cost: bool = False)
                     try:
                         res = bench(port, requests, pipeline)
                     finally:
-                        stop(proc)
+                        status = stop(proc)
+                    check(status == 0, f"{kind} redis-server exited {status} on SIGTERM")
                     for test, r in res.items():
                         for metric, v in r.items():
                             samples.setdefault((pipeline, test, kind, metric), []).append(v)
     results = {}
     for (pipeline, test, kind, metric), vals in samples.items():
-        results.setdefault(f"P{pipeline} {test}", {}).setdefault(kind, {})[metric] = statistics.median(vals)
+        results.setdefault(f"P{pipeline} {test}", {}).setdefault(kind, {})[metric] = median(vals)
+        if kind == "native" and metric == "rps":
+            results[f"P{pipeline} {test}"]["native_spread"] = fmt_spread(vals)
     return {"kinds": kinds, "requests": requests, "rounds": rounds, "results": results}
 
 
 def table(m: dict) -> str:
     kinds = m["kinds"]
     head = ["test"] + [f"{k} rps" for k in kinds] + [f"{k}/native" for k in kinds[1:]] + \
-        [f"{k} p50/p99 ms" for k in kinds]
+        ["native/native"] + [f"{k} p50/p99 ms" for k in kinds]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for test, r in m["results"].items():
         nat = r["native"]["rps"]
         cells = [test] + [f"{r[k]['rps']:.0f}" for k in kinds] + \
-            [f"{r[k]['rps'] / nat:.2f}" for k in kinds[1:]] + \
+            [f"{r[k]['rps'] / nat:.2f}" for k in kinds[1:]] + [r["native_spread"]] + \
             [f"{r[k]['p50']:.3f}/{r[k]['p99']:.3f}" for k in kinds]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

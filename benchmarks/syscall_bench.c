@@ -7,6 +7,7 @@
  *
  * usage: syscall-bench ITERATIONS REPEATS FILE
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
+ * Every call's result is checked: if one failed, it says which and exits 1.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -33,13 +34,14 @@ static long iters;
 static const char *file;
 static int zero_fd, null_fd, pipe_fds[2];
 static volatile long sink;
+static long failed;      /* calls that did not do their work: the run is then worthless */
 
 static void op_getppid(void) { sink += getppid(); }
-static void op_clock(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); sink += ts.tv_nsec; }
-static void op_read(void) { char c; sink += read(zero_fd, &c, 1); }
-static void op_write(void) { sink += write(null_fd, "x", 1); }
-static void op_pipe(void) { char c = 'x'; sink += write(pipe_fds[1], &c, 1); sink += read(pipe_fds[0], &c, 1); }
-static void op_open(void) { int fd = open(file, O_RDONLY | O_CLOEXEC); sink += fd; close(fd); }
+static void op_clock(void) { struct timespec ts; failed += clock_gettime(CLOCK_MONOTONIC, &ts) != 0; sink += ts.tv_nsec; }
+static void op_read(void) { char c = 1; failed += read(zero_fd, &c, 1) != 1 || c != 0; }
+static void op_write(void) { failed += write(null_fd, "x", 1) != 1; }
+static void op_pipe(void) { char c = 'x'; failed += write(pipe_fds[1], &c, 1) != 1; c = 0; failed += read(pipe_fds[0], &c, 1) != 1 || c != 'x'; }
+static void op_open(void) { int fd = open(file, O_RDONLY | O_CLOEXEC); failed += fd < 0 || close(fd) != 0; }
 
 static const struct { const char *name; void (*fn)(void); long divisor; } ops[] = {
     {"getppid", op_getppid, 1},
@@ -74,6 +76,10 @@ int main(int argc, char **argv)
             for (long k = 0; k < iters; k++)
                 ops[i].fn();
             t[r] = (now_ns() - t0) / iters;
+        }
+        if (failed) {
+            fprintf(stderr, "syscall-bench: %ld calls of %s failed\n", failed, ops[i].name);
+            return 1;
         }
         qsort(t, repeats, sizeof t[0], cmp);
         printf("%s %.1f %.1f\n", ops[i].name, t[repeats / 2], t[0]);

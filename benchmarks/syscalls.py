@@ -1,9 +1,21 @@
 """`libsubst bench syscalls`: ns per call of a few libc-made system calls,
-natively, in the guest on the fastcall path (glibc substituted) and in the
-guest on the trap path (--no-subst), all in the same run, with ratios.
+natively, in the guest on the fastcall path (glibc substituted), in the guest
+on the trap path (--no-subst), and on the fastcall path without the sandbox,
+all in the same run, with ratios.
 
-Runs the same binary (syscall_bench.c, built with the package) three ways;
-each reports the median of REPEATS timed runs of ITERATIONS calls."""
+Runs the same binary (syscall_bench.c, built with the package) four ways,
+once each per round, the rounds alternating (benchmarks/rounds.py).  Each run
+reports, per call, the median of REPEATS timed loops of ITERATIONS calls and
+checks that every call did its work; each figure is the median of the rounds'
+medians, and the native/native column is the spread of the native rounds.
+
+"no sandbox" is the boot spec's ``policy=False``: the guest boots without
+namespaces, seccomp and Landlock, Syscall User Dispatch still on; "no
+sandbox, no trap" also has ``trap=False``: no Syscall User Dispatch either
+(a call that is not rewritten would go straight to the host; the benchmark's
+calls are all rewritten).  Together they show what the sandbox and the trap
+cost each host call.  Only benchmarks use them; the CLI cannot turn either
+off."""
 
 from __future__ import annotations
 
@@ -14,8 +26,13 @@ import tempfile
 from importlib import resources
 
 from .. import api
+from ..monitor.guest import run_spec
+from .rounds import BenchmarkError, alternate, check, fmt_spread, median
 
-PATHS = ("native", "fast", "trap", "fast_nopolicy")
+# path name: (subst, policy, trap) of the guest's boot; "native" runs on the host.
+GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
+               "fast_nosandbox": (True, False, True), "fast_nosandbox_notrap": (True, False, False)}
+PATHS = ("native", *GUEST_PATHS)
 
 
 def bench_binary() -> str:
@@ -25,46 +42,64 @@ def bench_binary() -> str:
 def _parse(text: str) -> dict[str, float]:
     out = {}
     for line in text.splitlines():
-        name, median, _min = line.split()
-        out[name] = float(median)
+        try:
+            name, med, _min = line.split()
+            out[name] = float(med)
+        except ValueError:
+            raise BenchmarkError(f"syscall-bench printed {line!r}") from None
     return out
 
 
-def measure(iterations: int = 20000, repeats: int = 7) -> dict[str, dict[str, float]]:
-    """{operation: {path: ns per call}} for the three paths."""
+def _native(args: list[str]) -> dict[str, float]:
+    exe = args[0]
+    r = subprocess.run(args, capture_output=True, text=True)
+    check(r.returncode == 0, f"{exe} natively exited {r.returncode}", r.stderr)
+    return _parse(r.stdout)
+
+
+def _guest(args: list[str], path: str) -> dict[str, float]:
+    subst, policy, trap = GUEST_PATHS[path]
+    spec = api.prepare(args[0], args[1:], subst=subst, mount_cwd=False, policy=policy)
+    spec.trap = trap
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = run_spec(spec, stdout=out, stderr=err)
+        out.seek(0)
+        err.seek(0)
+        check(done.returncode == 0, f"syscall-bench in the guest ({path}) exited {done.returncode}",
+              err.read())
+        return _parse(out.read().decode())
+
+
+def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
+    """{op: {path: [ns per call, one per round]}}."""
     exe = bench_binary()
     # open+close an image file: the benchmark binary itself is one.
-    args = [str(iterations), str(repeats), exe]
-    results = {"native": _parse(subprocess.run([exe, *args], capture_output=True, text=True,
-                                               check=True).stdout)}
-    # fast_nopolicy: the fastcall path without namespaces, seccomp and Landlock, to show
-    # what the sandbox costs (the CLI cannot turn the policy off).
-    for path, subst, policy in (("fast", True, True), ("trap", False, True),
-                                ("fast_nopolicy", True, False)):
-        with tempfile.TemporaryFile() as out:
-            done = api.run(exe, args, subst=subst, stdout=out, mount_cwd=False, policy=policy)
-            if done.returncode != 0:
-                raise RuntimeError(f"the benchmark failed in the guest ({path} path)")
-            out.seek(0)
-            results[path] = _parse(out.read().decode())
-    ops = results["native"].keys()
-    return {op: {p: results[p][op] for p in PATHS} for op in ops}
+    args = [exe, str(iterations), str(repeats), exe]
+    configs = {"native": lambda: _native(args)}
+    configs.update({p: (lambda p=p: _guest(args, p)) for p in GUEST_PATHS})
+    runs = alternate(rounds, configs)
+    ops = runs["native"][0].keys()
+    for path, per_round in runs.items():
+        check(all(r.keys() == ops for r in per_round), f"the {path} runs timed other calls")
+    return {op: {p: [r[op] for r in runs[p]] for p in PATHS} for op in ops}
 
 
-def table(res: dict[str, dict[str, float]]) -> str:
-    """A Markdown table: ns per call and the ratio to native."""
+def table(res: dict) -> str:
+    """A Markdown table: median ns per call, ratios to native, native's own spread."""
     lines = ["| call | native ns | fastcall ns | trap ns | fastcall / native | trap / native "
-             "| fastcall, no sandbox ns |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| native / native | fastcall, no sandbox ns | fastcall, no sandbox, no trap ns |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for op, r in res.items():
-        lines.append(f"| {op} | {r['native']:.1f} | {r['fast']:.1f} | {r['trap']:.1f} | "
-                     f"{r['fast'] / r['native']:.2f} | {r['trap'] / r['native']:.2f} | "
-                     f"{r['fast_nopolicy']:.1f} |")
+        m = {p: median(r[p]) for p in PATHS}
+        lines.append(f"| {op} | {m['native']:.1f} | {m['fast']:.1f} | {m['trap']:.1f} | "
+                     f"{m['fast'] / m['native']:.2f} | {m['trap'] / m['native']:.2f} | "
+                     f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} | "
+                     f"{m['fast_nosandbox_notrap']:.1f} |")
     return "\n".join(lines)
 
 
-def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False) -> None:
-    res = measure(iterations, repeats)
+def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, rounds: int = 5) -> None:
+    res = measure(iterations, repeats, rounds)
     if as_json:
         json.dump(res, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -240,12 +240,16 @@ def bench():
 
 @bench.command("syscalls")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@click.option("--iterations", default=20000, show_default=True, help="Calls per timed run.")
-@click.option("--repeats", default=7, show_default=True, help="Timed runs per operation (median).")
-def bench_syscalls(as_json, iterations, repeats):
-    """ns per call natively, on the trap path and on the fastcall path."""
+@click.option("--iterations", default=20000, show_default=True, type=click.IntRange(1),
+              help="Calls per timed run.")
+@click.option("--repeats", default=7, show_default=True, type=click.IntRange(1, 64),
+              help="Timed runs per operation (median).")
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1),
+              help="Alternating rounds of every path (median of the rounds).")
+def bench_syscalls(as_json, iterations, repeats, rounds):
+    """ns per call natively, on the fastcall and trap paths, and without the sandbox and the trap."""
     from .benchmarks import syscalls
 
-    syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json)
+    syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds)
 
 

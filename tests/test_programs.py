@@ -69,19 +69,20 @@ def test_cp_mv_rm_mkdir(work):
 
 def test_gzip_roundtrip(work):
     packed = run_guest(["gzip", "-c", "notes.txt"], work)
-    assert packed.returncode == 0
+    assert_same(run_native(["gzip", "-c", "notes.txt"], work), packed)
     assert gzip.decompress(packed.stdout) == (work / "notes.txt").read_bytes()
     # Debian's gunzip is a shell script that execs gzip -d: /bin/sh runs it in
     # the guest and execs gzip, which --add puts into the image.
     unpacked = run_guest(["gunzip", "-c"], work, stdin=packed.stdout, opts=["--add", "/usr/bin/gzip"])
-    assert unpacked.returncode == 0
+    assert_same(run_native(["gunzip", "-c"], work, stdin=packed.stdout), unpacked)
     assert unpacked.stdout == (work / "notes.txt").read_bytes()
 
 
 def test_xz_roundtrip(work):
     packed = run_guest(["xz", "-c", "notes.txt"], work)
-    assert packed.returncode == 0, packed.stderr
+    assert_same(run_native(["xz", "-c", "notes.txt"], work), packed)
     unpacked = run_guest(["xz", "-dc"], work, stdin=packed.stdout)
+    assert_same(run_native(["xz", "-dc"], work, stdin=packed.stdout), unpacked)
     assert unpacked.stdout == (work / "notes.txt").read_bytes()
 
 

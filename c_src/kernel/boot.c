@@ -178,6 +178,12 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         kpanic("cannot set up the first thread: error %ld", -r);
     int execed = K.bi->flags & LS_BOOT_EXECED;
     int policy = !execed && !(K.bi->flags & LS_BOOT_NO_POLICY);
+    /* Not for a guest either: one that execs this kernel with boot info of
+     * its own is under the seccomp filter, which this asks about (a guest
+     * is killed for asking, or the answer is not 0). */
+    if ((K.bi->flags & LS_BOOT_NO_TRAP) &&
+        (!(K.bi->flags & LS_BOOT_NO_POLICY) || hsys1(__NR_prctl, PR_GET_SECCOMP) != 0))
+        kpanic("the trap can be left off only without the sandbox (a benchmark's boot)");
     if (policy)
         sandbox_namespaces();        /* returns in the guest's first process */
     /* Where execve finds this kernel again: an fd, since a packed image's

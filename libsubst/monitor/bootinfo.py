@@ -47,6 +47,7 @@ class BootSpec:
     report_fd: int = -1
     net: str = "host"             # "host": the host's network; "none": loopback only
     policy: bool = True           # namespaces, seccomp, Landlock; False only to measure their cost
+    trap: bool = True             # Syscall User Dispatch; False (policy False only) to measure its cost
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
     core_fd: int = -1             # host fd of an empty file for a core dump (--core), -1 for none
@@ -107,7 +108,10 @@ def encode(spec: BootSpec) -> bytes:
         (0 if spec.policy else lib.LS_BOOT_NO_POLICY) | \
         (lib.LS_BOOT_TRACE_SUMMARY if spec.trace_summary else 0) | \
         (lib.LS_BOOT_TRACE_JSON if spec.trace_json else 0) | \
-        (lib.LS_BOOT_DENY if spec.deny_calls else 0)
+        (lib.LS_BOOT_DENY if spec.deny_calls else 0) | \
+        (0 if spec.trap else lib.LS_BOOT_NO_TRAP)
+    if not spec.trap and spec.policy:
+        raise BuildError("the trap can be left off only without the sandbox (policy=False)")
     head.trace_fd = spec.trace_fd
     head.report_fd = spec.report_fd
     head.uid, head.gid = spec.uid, spec.gid

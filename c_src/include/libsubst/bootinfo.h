@@ -36,6 +36,7 @@
 #define LS_BOOT_TRACE_SUMMARY 16 /* count and time the traced calls in trace_sum_fd (trace.h) */
 #define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */
 #define LS_BOOT_DENY 64          /* the calls of deny_calls answer ENOSYS (--enosys) */
+#define LS_BOOT_NO_TRAP 128      /* with LS_BOOT_NO_POLICY only: no Syscall User Dispatch, to measure its cost */
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers

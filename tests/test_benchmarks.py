@@ -1,0 +1,99 @@
+"""The benchmarks time only work that succeeded, and compare like with like:
+a loop whose exec fails, or a system call that fails, stops the benchmark
+instead of giving a figure; configurations alternate round by round."""
+
+import pytest
+
+from conftest import build_c
+from libsubst.benchmarks import processes, syscalls, trace_cost
+from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
+
+
+def test_rounds_alternate_the_configurations():
+    calls = []
+    got = alternate(3, {"native": lambda: calls.append("n") or 1.0,
+                        "guest": lambda: calls.append("g") or 2.0})
+    assert calls == ["n", "g"] * 3
+    assert got == {"native": [1.0] * 3, "guest": [2.0] * 3}
+    assert spread([8.0, 10.0, 12.0]) == (0.8, 1.2)
+
+
+def test_exec_benchmark_execs_a_program_of_the_guest(tmp_path):
+    """Every exec of the loop succeeds in the guest; the loop that execs
+    /bin/true, which the guest does not have (every exec exits 127), is
+    refused instead of timed."""
+    loop = processes.LOOPS_ARGV["sh: fork+execve /usr/bin/true+wait (µs)"]
+    assert processes._one([*processes.GUEST, *loop], str(tmp_path)) > 0
+    assert processes._one(loop, str(tmp_path)) > 0
+    missing = [loop[0], loop[1], loop[2].replace("/usr/bin/true", "/bin/true")]
+    with pytest.raises(BenchmarkError, match="exec failed: 127"):
+        processes._one([*processes.GUEST, *missing], str(tmp_path))
+
+
+def test_syscall_benchmark_checks_every_call():
+    exe = syscalls.bench_binary()
+    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
+        syscalls._native([exe, "100", "1", "/nonexistent/file"])
+    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
+        syscalls._guest([exe, "100", "1", "/nonexistent/file"], "fast")
+    res = syscalls.measure(iterations=200, repeats=1, rounds=1)
+    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
+                        "pipe_write_read", "open_close"}
+    for op, paths in res.items():
+        assert set(paths) == set(syscalls.PATHS)
+        assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
+
+
+def test_the_trap_is_off_only_in_a_benchmark_boot_without_the_sandbox(tmp_path):
+    """bench syscalls' "no trap" path: without Syscall User Dispatch the
+    program's calls (none substituted here) reach the host untraced, and
+    /proc/self/exe is the host's; with the sandbox on, no trap is refused."""
+    from libsubst import api
+    from libsubst.errors import BuildError
+    from libsubst.monitor.guest import run_spec
+
+    def readlink(**kw):
+        spec = api.prepare("/usr/bin/readlink", ["/proc/self/exe"], subst=False, mount_cwd=False,
+                           **kw)
+        spec.trap = False
+        trace, out = tmp_path / "trace", tmp_path / "out"
+        with open(out, "wb") as f:
+            done = run_spec(spec, stdout=f, trace=str(trace))
+        return done.returncode, out.read_text(), trace.read_text()
+
+    status, exe, trace = readlink(policy=False)
+    assert (status, trace) == (0, "")
+    assert exe.strip().endswith("/_bin/libsubst-kernel"), exe
+    with pytest.raises(BuildError, match="only without the sandbox"):
+        readlink()
+
+
+def test_the_kernel_leaves_the_trap_on_under_a_seccomp_filter(tmp_path, monkeypatch):
+    """Boot info that asks for no trap, given to a kernel under a seccomp
+    filter (as a guest that execs the kernel itself is): refused at boot."""
+    from libsubst import api
+    from libsubst.monitor.guest import kernel_path, run_spec
+
+    helper = build_c("seccomp_exec", str(tmp_path))
+    monkeypatch.setenv("SECCOMP_EXEC", kernel_path())
+    for trap in (True, False):
+        spec = api.prepare("/usr/bin/true", [], mount_cwd=False, policy=False)
+        spec.trap = trap
+        with open(tmp_path / "err", "w+b") as err:
+            done = run_spec(spec, kernel=helper, stderr=err)
+            err.seek(0)
+            text = err.read().decode()
+        if trap:
+            assert (done.returncode, text) == (0, ""), text    # the helper runs the kernel
+        else:
+            assert done.returncode != 0
+            assert "the trap can be left off only without the sandbox" in text, text
+
+
+def test_trace_cost_times_every_mode_in_rounds():
+    res = trace_cost.measure(iterations=100, repeats=1, rounds=2)
+    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
+                        "pipe_write_read", "open_close"}
+    for op, modes in res.items():
+        assert set(modes) == set(trace_cost.MODES)
+        assert all(len(v) == 2 and min(v) > 0 for v in modes.values()), (op, modes)
