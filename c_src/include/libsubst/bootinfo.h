@@ -35,6 +35,9 @@
 #define LS_BOOT_NO_POLICY 8      /* no namespaces, seccomp or Landlock: only to measure their cost */
 #define LS_BOOT_TRACE_SUMMARY 16 /* count and time the traced calls in trace_sum_fd (trace.h) */
 #define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */
+/* LS_BOOT_WEAKER_SANDBOX: the caller accepts a host Landlock below ABI 6, or none
+ * (--allow-weaker-sandbox): the kernel uses what there is. */
+#define LS_BOOT_WEAKER_SANDBOX 64
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers
@@ -52,6 +55,9 @@
 
 /* ls_mount.flags */
 #define LS_MNT_RDONLY 1
+/* LS_MNT_SCRATCH: no host directory but a tmpfs of the guest's own, of size_mib MiB (0: the
+ * host's default), made by the kernel at `host`, a path of the guest's mount namespace only. */
+#define LS_MNT_SCRATCH 2
 
 struct ls_fs_entry {
     uint32_t path;               /* string offset: absolute, normalised guest path */
@@ -71,7 +77,7 @@ struct ls_mount {
     uint32_t guest;              /* string offset: absolute guest path */
     uint32_t host;               /* string offset: absolute host path */
     uint32_t flags;              /* LS_MNT_* */
-    uint32_t reserved;
+    uint32_t size_mib;           /* LS_MNT_SCRATCH: the tmpfs's size in MiB, 0 for no limit */
 };
 
 struct ls_bootinfo {

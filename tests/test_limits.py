@@ -1,0 +1,244 @@
+"""--memory, --cpus and --pids bind the whole guest (a run's cgroup and
+size-limited scratch file systems), or the run is refused at start; and a
+host without the Landlock the sandbox relies on is refused unless the
+caller accepts less.  Each case runs tests/c/limits.c natively and under
+libsubst and checks the guest stops where the limit says."""
+
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import LIBSUBST, build_c, guest_pid, run_guest, run_native
+
+
+@pytest.fixture(scope="module")
+def limits_exe():
+    """tests/c/limits.c, built outside /tmp: a program under /tmp would be
+    an image file there, and the guest would get no scratch /tmp."""
+    top = tempfile.mkdtemp(prefix="libsubst-limits-", dir="/var/tmp")
+    os.chmod(top, 0o755)
+    yield build_c("limits", top)
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def test_pids_binds_a_guest_that_switches_uids(tmp_path, limits_exe):
+    """Guest root setuid()s to 5 host uids and forks 10 in each: RLIMIT_NPROC
+    counts per uid, the run's pids cgroup counts them all."""
+    exe = limits_exe
+    native = run_native([exe, "forks", "5", "10"], tmp_path)
+    assert native.stdout == b"forks 55 failed 0\n", native.stderr
+    free = run_guest([exe, "forks", "5", "10"], tmp_path)
+    assert free.stdout == native.stdout, free.stderr
+    limited = run_guest([exe, "forks", "5", "10"], tmp_path, opts=("--pids", "10"))
+    # 10 processes: the first and 9 forks; the others fail as Linux says
+    # (how many are tried depends on which of the uids' first forks failed).
+    words = limited.stdout.split()
+    assert words[:2] == [b"forks", b"9"] and words[4:] == [b"EAGAIN"], limited.stderr
+    assert limited.returncode == 0
+
+
+def test_threads_count_too(tmp_path):
+    code = ("import threading, time\nn = 0\ntry:\n    for _ in range(40):\n"
+            "        threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); n += 1\n"
+            "except RuntimeError as e:\n    print('stopped:', e)\nprint(n)")
+    r = run_guest(["--pids", "12", "/usr/bin/python3", "-c", code], tmp_path)
+    assert r.stdout == b"stopped: can't start new thread\n11\n", r.stderr
+
+
+def test_cpus_binds_after_sched_setaffinity(tmp_path, limits_exe):
+    """The guest asks for every CPU: natively (started on one) it gets them;
+    under --cpus 1 it keeps the one it was given."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs a host with 2 CPUs")
+    exe = limits_exe
+    native = run_native(["taskset", "-c", str(allowed[0]), exe, "affinity"], tmp_path)
+    widened = " ".join(map(str, allowed))
+    assert native.stdout.decode() == f"before 1\nset ok\nafter {widened}\n", native.stderr
+    guest = run_guest([exe, "affinity"], tmp_path, opts=("--cpus", "1"))
+    assert guest.stdout.decode() == f"before 1\nset ok\nafter {allowed[0]}\n", guest.stderr
+
+
+def _written(out: bytes) -> int:
+    """The MiB the filler says it wrote."""
+    return max((int(x) for x in out.split() if x.isdigit()), default=0)
+
+
+@pytest.mark.parametrize("where", ["/tmp/fill", "/dev/shm/fill", "memfd"])
+def test_memory_binds_tmp_shm_and_memfds(tmp_path, where, limits_exe):
+    """128 MiB into the guest's /tmp, /dev/shm or a memfd: without a limit
+    it is written, as natively; under --memory 48M the guest holds at most
+    48 MiB of it and is then refused (ENOSPC past the tmpfs's size) or
+    killed by the memory cgroup's OOM killer."""
+    exe = limits_exe
+    target = {"/tmp/fill": str(tmp_path / "fill"), "/dev/shm/fill": "/dev/shm/fill-%d" % os.getpid(),
+              "memfd": "memfd"}[where]
+    try:
+        native = run_native([exe, "fill", target, "128"], tmp_path)
+    finally:
+        if target.startswith("/"):
+            os.unlink(target)
+    assert native.stdout.endswith(b"128\ndone\n"), native.stderr
+    free = run_guest([exe, "fill", where, "128"], tmp_path)
+    assert free.stdout == native.stdout, free.stderr
+    limited = run_guest([exe, "fill", where, "128"], tmp_path, opts=("--memory", "48M"))
+    assert 0 < _written(limited.stdout) < 48, limited.stdout[-200:]
+    stopped = limited.stdout.splitlines()[-1]
+    assert (stopped in (b"stopped ENOSPC", b"stopped ENOMEM") and limited.returncode == 0) or \
+        limited.returncode == 128 + signal.SIGKILL, (limited.stdout[-200:], limited.stderr)
+
+
+def _own_cgroup_dirs():
+    from libsubst.monitor import cgroup
+    return [h.path for h in map(cgroup.locate, ("pids", "memory", "cpuset")) if h]
+
+
+def _runs_left():
+    return sorted(n for d in _own_cgroup_dirs() for n in os.listdir(d)
+                  if n.startswith("libsubst-"))
+
+
+def test_the_cgroup_holds_the_guest_and_goes_with_the_run(tmp_path):
+    """The guest is in the run's cgroup, in a cgroup namespace rooted there
+    (it sees no other); the cgroup is removed when the run ends, and one
+    whose monitor was SIGKILLed is removed by the next run."""
+    code = "import time; print('up', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([*LIBSUBST, "run", "--pids", "8", "--memory", "64M",
+                             "/usr/bin/python3", "-c", code],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"up\n", proc.stderr.read()
+        guest = guest_pid(proc.pid)
+        host_view = dict(line.split(":", 2)[1:] for line in open(f"/proc/{guest}/cgroup").read().split())
+        for ctrl in ("pids", "memory"):
+            assert os.path.basename(host_view[ctrl]).startswith(f"libsubst-{proc.pid}-"), host_view
+        # Seen from its own cgroup namespace, that cgroup is the root.
+        inside = subprocess.run(["nsenter", "-t", str(guest), "--cgroup", "cat",
+                                 f"/proc/{guest}/cgroup"], capture_output=True, text=True)
+        assert inside.returncode == 0 and all(line.endswith(":/")
+                                              for line in inside.stdout.split()), inside
+    finally:
+        proc.kill()                       # the monitor: it cannot remove the cgroup
+        proc.wait()
+    left = [n for n in _runs_left() if n.startswith(f"libsubst-{proc.pid}-")]
+    assert left, "the killed monitor's cgroup should be there until the next run"
+    r = run_guest(["--pids", "8", "--memory", "64M", "/bin/true"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not [n for n in _runs_left() if n.startswith(f"libsubst-{proc.pid}-")]
+
+
+def test_the_old_per_process_limits_hold_too(tmp_path):
+    code = ("import os\ntry:\n    b = bytearray(300 << 20)\n    print('allocated')\n"
+            "except MemoryError:\n    print('MemoryError')\nprint(len(os.sched_getaffinity(0)))\n")
+    limited = run_guest(["--memory", "128M", "--cpus", "1", "/usr/bin/python3", "-c", code], tmp_path)
+    assert limited.stdout == b"MemoryError\n1\n", limited.stderr
+    free = run_guest(["/usr/bin/python3", "-c", code], tmp_path)
+    assert free.stdout == f"allocated\n{len(os.sched_getaffinity(0))}\n".encode()
+    bad = run_guest(["--memory", "lots", "true"], tmp_path)
+    assert bad.returncode == 2 and bad.stderr == b"libsubst: --memory 'lots': expected a size such as 512M or 2G\n"
+    many = run_guest(["--cpus", "4096", "true"], tmp_path)
+    assert many.returncode == 2 and many.stderr == \
+        f"libsubst: --cpus 4096: libsubst may use only {len(os.sched_getaffinity(0))} CPUs here\n".encode()
+
+
+@pytest.fixture(scope="module")
+def as_nobody():
+    """Runs the libsubst CLI as nobody: a copy of the package nobody can read."""
+    top = tempfile.mkdtemp(prefix="libsubst-limits-nobody-")
+    os.chmod(top, 0o755)
+    site = os.path.join(top, "site")
+    os.mkdir(site)
+    for name in ("libsubst", "click", "cffi", "_cffi_backend", "capstone", "elftools"):
+        path = importlib.import_module(name).__file__
+        if os.path.basename(path) == "__init__.py":
+            shutil.copytree(os.path.dirname(path), os.path.join(site, name))
+        else:
+            shutil.copy(path, site)
+    home = os.path.join(top, "home")
+    os.mkdir(home)
+    os.chown(home, 65534, 65534)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def run(*argv):
+        return subprocess.run(["/usr/bin/python3", "-m", "libsubst", "run", *argv], preexec_fn=drop,
+                              cwd=home, capture_output=True, timeout=300,
+                              env={"HOME": home, "PYTHONPATH": site, "PATH": "/usr/bin:/bin"})
+    run.home = home
+    yield run
+    shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.parametrize("flag,value", [("--memory", "64M"), ("--cpus", "1")])
+def test_a_limit_nobody_cannot_enforce_is_refused(as_nobody, flag, value):
+    r = as_nobody(flag, value, "/bin/true")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"libsubst: {flag}: cannot make a cgroup for the guest in ".encode())
+    assert r.stderr.endswith(b"(Permission denied), so the limit cannot be enforced; run as root "
+                             b"or from a cgroup delegated to you\n") and r.stderr.count(b"\n") == 1
+
+
+def test_pids_binds_nobody_by_rlimit(as_nobody, limits_exe):
+    """Nobody's guest is one uid: RLIMIT_NPROC counts all its processes
+    (and the caller's others: libsubst's own two at least)."""
+    exe = limits_exe
+    r = as_nobody("--pids", "6", exe, "forks", "1", "10")
+    words = r.stdout.split()
+    assert words[:1] == [b"forks"] and words[4:] == [b"EAGAIN"], r.stderr
+    assert 0 < int(words[1]) < 6 and int(words[1]) + int(words[3]) == 11
+
+
+def test_refuses_to_start_without_landlock(tmp_path):
+    """With Landlock hidden (a seccomp filter answering ENOSYS, inherited by
+    libsubst and its guest) the run is refused, unless the caller accepts
+    less and is told what the sandbox lacks."""
+    hide = build_c("no_landlock", tmp_path)
+    native = run_native(["/bin/echo", "hi"], tmp_path)
+    r = subprocess.run([hide, *LIBSUBST, "run", "/bin/echo", "hi"], cwd=tmp_path,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == b""
+    assert r.stderr == (b"libsubst: this host has no Landlock; the sandbox needs ABI 6 (Linux 6.12) "
+                        b"to confine the guest's files, signals and abstract sockets. "
+                        b"--allow-weaker-sandbox runs it without that\n")
+    weaker = subprocess.run([hide, *LIBSUBST, "run", "--allow-weaker-sandbox", "/bin/echo", "hi"],
+                            cwd=tmp_path, capture_output=True, timeout=120)
+    assert weaker.stdout == native.stdout and weaker.returncode == native.returncode
+    assert weaker.stderr.startswith(b"libsubst: warning: --allow-weaker-sandbox: no Landlock: ")
+    assert weaker.stderr.count(b"\n") == 1
+
+
+def test_the_kernel_refuses_without_landlock_too(tmp_path):
+    """The guest kernel asks the host itself: a boot block that does not
+    accept a weaker sandbox stops before the program runs."""
+    from libsubst import api
+    from libsubst.monitor import bootinfo, guest, identity
+
+    hide = build_c("no_landlock", tmp_path)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        spec = api.prepare("/bin/echo", ["hi"])
+    finally:
+        os.chdir(cwd)
+    spec.host_ids = identity.host_ids()
+    fd = os.memfd_create("bootinfo")
+    try:
+        os.write(fd, bootinfo.encode(spec))
+        r = subprocess.run([hide, guest.kernel_path(), str(fd)], pass_fds=(fd,),
+                           capture_output=True, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(fd)
+        guest.remove_scratch(spec.scratch)
+    assert r.stdout == b"" and r.returncode != 0
+    assert b"cannot restrict host file access (Landlock): error 38 (this host's Landlock is " \
+           b"older than ABI 6 or absent: see --allow-weaker-sandbox)" in r.stderr
