@@ -197,6 +197,18 @@ class RunCgroup:
         for d in self.dirs:
             _write(os.path.join(d, "cgroup.procs"), pid)
 
+    def oom_kills(self) -> int:
+        """How many of its processes the memory cgroup's OOM killer ended
+        (v2 memory.events, v1 memory.oom_control: "oom_kill N")."""
+        for d in self.dirs:
+            for name in ("memory.events", "memory.oom_control"):
+                try:
+                    fields = dict(line.split() for line in _read(os.path.join(d, name)).splitlines())
+                except (OSError, ValueError):
+                    continue
+                return int(fields.get("oom_kill", 0))
+        return 0
+
     def remove(self) -> None:
         for d in self.dirs:
             _remove(d)

@@ -209,6 +209,7 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
                 chunks.append(chunk)
             rc = proc.wait()
             rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
+            oom = group.oom_kills()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -222,6 +223,9 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
         err.write(report.format_crash(rep))
     if trace is not None:
         _trace_epilogue(trace, rep, rows)
+    if oom:
+        err.write(f"libsubst: the guest reached --memory {limits.memory >> 20}M: the memory "
+                  f"cgroup's OOM killer ended {oom} of its processes\n")
     if rc == -signal.SIGSYS and not rep.crash:
         # The guest kernel catches every SIGSYS of the trap path itself; one
         # that kills is seccomp's answer to a call outside its allow-list.
