@@ -71,7 +71,7 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], private: bool = 
     (unless a volume or the image's own files are there) and /dev/shm (POSIX
     shared memory and semaphores: Python's multiprocessing).  ``private``:
     each a tmpfs the guest kernel makes in its mount namespace, world-writable
-    and sticky as natively, of the size of the guest's --memory (so ENOSPC
+    and sticky as natively, of half the guest's --memory (run_spec; ENOSPC
     past it; its pages are the guest's memory, in the run's cgroup).
     Otherwise (a run without namespaces: only the benchmarks) a host
     directory inside one only the caller can enter.  Returns (mounts, host

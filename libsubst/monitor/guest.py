@@ -136,7 +136,10 @@ def run_spec(spec: bootinfo.BootSpec, *, trace=None,
         if spec.policy:
             landlock.check(spec.weaker_sandbox)
         group = limit_cgroup(limits)
-        spec.mounts = [replace(m, size=limits.memory) if m.scratch else m for m in spec.mounts]
+        # Half of --memory each, so that together they fit in it: a full
+        # /tmp is ENOSPC, which programs handle, not an OOM kill.
+        half = limits.memory and limits.memory // 2
+        spec.mounts = [replace(m, size=half) if m.scratch else m for m in spec.mounts]
         return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group, gdb)
     finally:
         if group:

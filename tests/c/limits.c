@@ -3,7 +3,8 @@
  *   limits forks NUIDS PER   NUIDS children each setuid() to a uid of its own
  *                            and forks up to PER more that wait: how many
  *                            forks succeeded, and why the others failed
- *   limits affinity          its CPUs, then the same after asking for all
+ *   limits affinity CPU      its CPUs, then the same after asking for all,
+ *                            then asking for CPU alone
  *   limits fill PATH MIB     writes up to MIB MiB to PATH ("memfd": a memfd),
  *                            printing each MiB written; then why it stopped
  */
@@ -77,7 +78,7 @@ static int forks(int nuids, int per)
     return 0;
 }
 
-static int affinity(void)
+static int affinity(int other)
 {
     cpu_set_t s;
     CPU_ZERO(&s);
@@ -93,6 +94,10 @@ static int affinity(void)
         if (CPU_ISSET(i, &s))
             printf(" %d", i);
     printf("\n");
+    CPU_ZERO(&s);
+    CPU_SET(other, &s);
+    r = sched_setaffinity(0, sizeof s, &s);
+    printf("only %d %s\n", other, r == 0 ? "ok" : strerrorname_np(errno));
     return 0;
 }
 
@@ -126,10 +131,10 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "forks") == 0)
         return forks(atoi(argv[2]), atoi(argv[3]));
-    if (argc == 2 && strcmp(argv[1], "affinity") == 0)
-        return affinity();
+    if (argc == 3 && strcmp(argv[1], "affinity") == 0)
+        return affinity(atoi(argv[2]));
     if (argc == 4 && strcmp(argv[1], "fill") == 0)
         return fill(argv[2], atoi(argv[3]));
-    fprintf(stderr, "usage: limits forks NUIDS PER | affinity | fill PATH MIB\n");
+    fprintf(stderr, "usage: limits forks NUIDS PER | affinity CPU | fill PATH MIB\n");
     return 2;
 }
