@@ -181,12 +181,12 @@ class RunCgroup:
                     if c not in _read(os.path.join(path, "cgroup.controllers")).split():
                         _write(os.path.join(h.path, "cgroup.subtree_control"), f"+{c}")
             for c, value in values.items():
-                for name in _FILES[c, h.v2]:
+                for name, text in _FILES[c, h.v2]:
                     if name in _OPTIONAL and not os.path.exists(os.path.join(path, name)):
                         continue        # no swap accounting: no swap to get around the limit
-                    text = {"cpuset.mems": lambda: _read(os.path.join(h.path, "cpuset.mems")),
-                            "memory.swap.max": lambda: "0"}.get(name, lambda: value)()
-                    _write(os.path.join(path, name), text)
+                    if text is INHERIT:
+                        text = _read(os.path.join(h.path, name))
+                    _write(os.path.join(path, name), value if text is None else text)
         except OSError as e:
             raise LibsubstError(f"{flags}: cannot set up the guest's cgroup {path} "
                                 f"({e.strerror}), so the limit cannot be enforced") from None
@@ -215,17 +215,18 @@ class RunCgroup:
         self.dirs = []
 
 
-# The files each limit is written to, by (controller, unified hierarchy).
-# Swap is held to the memory limit (v2: no swap at all; v1: memory + swap =
-# memory).  A v1 cpuset takes no task before it has memory nodes: its
-# parent's.
+# The files each limit is written to, by (controller, unified hierarchy),
+# with what: None for the limit, INHERIT for the parent's value, or a fixed
+# text.  Swap is held to the memory limit (v2: no swap at all; v1: memory +
+# swap = memory).  A v1 cpuset takes no task before it has memory nodes.
+INHERIT = object()
 _FILES = {
-    ("memory", True): ("memory.max", "memory.swap.max"),
-    ("memory", False): ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"),
-    ("cpuset", True): ("cpuset.cpus",),
-    ("cpuset", False): ("cpuset.mems", "cpuset.cpus"),
-    ("pids", True): ("pids.max",),
-    ("pids", False): ("pids.max",),
+    ("memory", True): (("memory.max", None), ("memory.swap.max", "0")),
+    ("memory", False): (("memory.limit_in_bytes", None), ("memory.memsw.limit_in_bytes", None)),
+    ("cpuset", True): (("cpuset.cpus", None),),
+    ("cpuset", False): (("cpuset.mems", INHERIT), ("cpuset.cpus", None)),
+    ("pids", True): (("pids.max", None),),
+    ("pids", False): (("pids.max", None),),
 }
 _OPTIONAL = {"memory.swap.max", "memory.memsw.limit_in_bytes"}
 
