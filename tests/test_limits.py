@@ -250,3 +250,24 @@ def test_the_kernel_refuses_without_landlock_too(tmp_path):
     assert r.stdout == b"" and r.returncode != 0
     assert b"cannot restrict host file access (Landlock): error 38 (this host's Landlock is " \
            b"older than ABI 6 or absent: see --allow-weaker-sandbox)" in r.stderr
+
+
+def test_each_controller_is_found_where_the_host_has_it(tmp_path, monkeypatch):
+    """v2 where the unified hierarchy enables the controller, else the v1
+    hierarchy it is mounted on; a controller in neither is an error at start."""
+    from libsubst.errors import LibsubstError
+    from libsubst.monitor import cgroup
+
+    (tmp_path / "unified" / "run").mkdir(parents=True)
+    (tmp_path / "unified" / "run" / "cgroup.controllers").write_text("hugetlb memory\n")
+    monkeypatch.setattr(cgroup, "_mounts", lambda: [
+        (str(tmp_path / "unified"), "/", "cgroup2", {"rw"}),
+        (str(tmp_path / "pids"), "/", "cgroup", {"rw", "pids"}),
+    ])
+    monkeypatch.setattr(cgroup, "_own_cgroups", lambda: {"": "/run", "pids": "/a/b"})
+    assert cgroup.locate("memory") == cgroup.Hierarchy(str(tmp_path / "unified" / "run"), True)
+    assert cgroup.locate("pids") == cgroup.Hierarchy(str(tmp_path / "pids" / "a" / "b"), False)
+    assert cgroup.locate("cpuset") is None
+    with pytest.raises(LibsubstError, match="^--cpus: this host has no cpuset cgroup controller, "
+                                            "so the limit cannot be enforced$"):
+        cgroup.RunCgroup(None, [0], None)
