@@ -203,7 +203,9 @@ def test_pids_binds_nobody_by_rlimit(as_nobody, limits_exe):
     r = as_nobody("--pids", "6", exe, "forks", "1", "10")
     words = r.stdout.split()
     assert words[:1] == [b"forks"] and words[4:] == [b"EAGAIN"], r.stderr
-    assert 0 < int(words[1]) < 6 and int(words[1]) + int(words[3]) == 11
+    # At most 6 of nobody's: libsubst's monitor and relay, the guest's first
+    # process, and 3 forks (fewer when nobody runs more elsewhere).
+    assert int(words[1]) <= 3 and int(words[3]) >= 8 and int(words[1]) + int(words[3]) == 11
 
 
 def test_refuses_to_start_without_landlock(tmp_path):
