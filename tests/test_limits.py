@@ -273,3 +273,25 @@ def test_each_controller_is_found_where_the_host_has_it(tmp_path, monkeypatch):
     with pytest.raises(LibsubstError, match="^--cpus: this host has no cpuset cgroup controller, "
                                             "so the limit cannot be enforced$"):
         cgroup.RunCgroup(None, [0], None)
+
+
+def test_the_guest_cannot_reach_cgroupfs(tmp_path):
+    """Leaving the run's cgroup means writing a cgroup.procs: the host's
+    cgroup file systems are not in the guest's mount namespace (even from
+    kernel text, where the guest kernel is not asked), and making one is
+    refused by seccomp (fsopen and mount are boot-only host calls; mount
+    itself: test_sandbox.py)."""
+    from libsubst.kernel import syscalls
+    from test_sandbox import GADGET_C
+
+    src = tmp_path / "gadget.c"
+    src.write_text(GADGET_C)
+    gadget = tmp_path / "gadget"
+    subprocess.run(["gcc", "-O1", "-o", gadget, src], check=True)
+    procs = os.path.join(_own_cgroup_dirs()[0], "cgroup.procs")
+    r = run_guest(["--no-subst", "--pids", "8", str(gadget), "open", procs], tmp_path)
+    assert r.stdout.decode() == f"openat {procs}: No such file or directory\n", r.stderr
+    nr = syscalls.by_name("fsopen").nr
+    r = run_guest(["--no-subst", "--pids", "8", str(gadget), "call", str(nr), "0", "0"], tmp_path)
+    assert r.returncode == 128 + signal.SIGSYS and r.stdout == b"", r.stderr
+    assert b"seccomp filter does not allow" in r.stderr
