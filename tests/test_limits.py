@@ -44,11 +44,13 @@ def test_pids_binds_a_guest_that_switches_uids(tmp_path, limits_exe):
     assert limited.returncode == 0
 
 
+THREADS = ("import threading, time\nn = 0\ntry:\n    for _ in range(40):\n"
+           "        threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); n += 1\n"
+           "except RuntimeError as e:\n    print('stopped:', e)\nprint(n)")
+
+
 def test_threads_count_too(tmp_path):
-    code = ("import threading, time\nn = 0\ntry:\n    for _ in range(40):\n"
-            "        threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); n += 1\n"
-            "except RuntimeError as e:\n    print('stopped:', e)\nprint(n)")
-    r = run_guest(["--pids", "12", "/usr/bin/python3", "-c", code], tmp_path)
+    r = run_guest(["--pids", "12", "/usr/bin/python3", "-c", THREADS], tmp_path)
     assert r.stdout == b"stopped: can't start new thread\n11\n", r.stderr
 
 
@@ -299,3 +301,19 @@ def test_the_guest_cannot_reach_cgroupfs(tmp_path):
     r = run_guest(["--no-subst", "--pids", "8", str(gadget), "call", str(nr), "0", "0"], tmp_path)
     assert r.returncode == 128 + signal.SIGSYS and r.stdout == b"", r.stderr
     assert b"seccomp filter does not allow" in r.stderr
+
+
+def test_guests_of_a_root_caller_count_apart(tmp_path):
+    """Guests of a root caller share one host uid range, but not a --pids
+    count: each has its own cgroup (RLIMIT_NPROC, per host uid, summed them)."""
+    holder = subprocess.Popen([*LIBSUBST, "run", "--pids", "6", "--add", "/usr/bin/sleep",
+                               "/bin/sh", "-c", "for i in 1 2 3 4; do sleep 60 & done; echo up; wait"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"up\n", holder.stderr.read()
+        # Both guests' first processes and threads are host uid host_ids()[0].
+        r = run_guest(["--pids", "6", "/usr/bin/python3", "-c", THREADS], tmp_path)
+        assert r.stdout == b"stopped: can't start new thread\n5\n", r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
