@@ -273,8 +273,10 @@ def test_each_controller_is_found_where_the_host_has_it(tmp_path, monkeypatch):
         (str(tmp_path / "pids"), "/", "cgroup", {"rw", "pids"}),
     ])
     monkeypatch.setattr(cgroup, "_own_cgroups", lambda: {"": "/run", "pids": "/a/b"})
-    assert cgroup.locate("memory") == cgroup.Hierarchy(str(tmp_path / "unified" / "run"), True)
-    assert cgroup.locate("pids") == cgroup.Hierarchy(str(tmp_path / "pids" / "a" / "b"), False)
+    assert cgroup.locate("memory") == cgroup.Hierarchy(str(tmp_path / "unified" / "run"), True,
+                                                       str(tmp_path / "unified"))
+    assert cgroup.locate("pids") == cgroup.Hierarchy(str(tmp_path / "pids" / "a" / "b"), False,
+                                                     str(tmp_path / "pids"))
     assert cgroup.locate("cpuset") is None
     with pytest.raises(LibsubstError, match="^--cpus: this host has no cpuset cgroup controller, "
                                             "so the limit cannot be enforced$"):
@@ -317,3 +319,31 @@ def test_guests_of_a_root_caller_count_apart(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_v2_run_cgroup_goes_where_the_controllers_can_be_enabled(tmp_path, monkeypatch):
+    """v2 enables a controller for children only in a cgroup without
+    processes of its own (or the root): under systemd the monitor's own is
+    a session scope that holds it, so the run's cgroup goes under the
+    nearest ancestor that hands the controllers down (a slice)."""
+    from libsubst.monitor import cgroup
+
+    top = tmp_path / "cg"
+    scope = top / "user.slice" / "session-1.scope"
+    scope.mkdir(parents=True)
+    for d, procs, sub in ((top, "1\n", ""), (top / "user.slice", "", "memory pids"),
+                          (scope, f"{os.getpid()}\n", "")):
+        (d / "cgroup.procs").write_text(procs)
+        (d / "cgroup.subtree_control").write_text(sub)
+        (d / "cgroup.controllers").write_text("memory pids\n")
+    monkeypatch.setattr(cgroup, "_mounts", lambda: [(str(top), "/", "cgroup2", {"rw"})])
+    monkeypatch.setattr(cgroup, "_own_cgroups", lambda: {"": "/user.slice/session-1.scope"})
+    group = cgroup.RunCgroup(64 << 20, None, 8)
+    (made,) = group.dirs
+    assert os.path.dirname(made) == str(top / "user.slice")
+    assert (top / "user.slice" / "cgroup.subtree_control").read_text() == "memory pids"
+    assert open(os.path.join(made, "memory.max")).read() == str(64 << 20)
+    assert open(os.path.join(made, "pids.max")).read() == "9"       # and the relay
+    # With the scope's own processes gone, it is the parent itself.
+    (scope / "cgroup.procs").write_text("")
+    assert cgroup._v2_parent(cgroup.locate("memory"), ["memory"]) == str(scope)

@@ -27,10 +27,12 @@ _serial = itertools.count()
 @dataclass(frozen=True)
 class Hierarchy:
     """Where a controller lives: the monitor's own cgroup directory in the
-    hierarchy that holds it, and whether that is the unified one."""
+    hierarchy that holds it, whether that is the unified one, and where the
+    hierarchy is mounted."""
 
     path: str
     v2: bool
+    top: str = "/"
 
 
 def _mounts() -> list[tuple[str, str, str, set[str]]]:
@@ -72,13 +74,28 @@ def locate(controller: str) -> Hierarchy | None:
             try:
                 with open(os.path.join(path, "cgroup.controllers"), encoding="utf-8") as fh:
                     if controller in fh.read().split():
-                        return Hierarchy(path, True)
+                        return Hierarchy(path, True, mount)
             except OSError:
                 continue
     for mount, root, kind, opts in mounts:
         if kind == "cgroup" and controller in opts and controller in own:
-            return Hierarchy(_join(mount, root, own[controller]), False)
+            return Hierarchy(_join(mount, root, own[controller]), False, mount)
     return None
+
+
+def _v2_parent(h: Hierarchy, ctrls) -> str:
+    """Where in the unified hierarchy the run's cgroup can have ``ctrls``:
+    under the monitor's own cgroup, or, where that one holds processes and
+    does not hand them to children (v2's no-internal-process rule, which
+    also keeps them from being enabled there: cgroups(7)), under its nearest
+    ancestor that does or holds no process (a systemd slice), or the root."""
+    p = h.path
+    while p != h.top and p.startswith(h.top):
+        if set(ctrls) <= set(_read(os.path.join(p, "cgroup.subtree_control")).split()) or \
+                not _read(os.path.join(p, "cgroup.procs")):
+            return p
+        p = os.path.dirname(p)
+    return h.top
 
 
 def _write(path: str, text: str) -> None:
@@ -165,27 +182,33 @@ class RunCgroup:
             raise
 
     def _make(self, h: Hierarchy, values: dict[str, str]) -> None:
-        _remove_stale(h.path)
-        path = os.path.join(h.path, f"{PREFIX}{os.getpid()}-{next(_serial)}")
         flags = ", ".join(_flag(c) for c in values)
+        try:
+            parent = _v2_parent(h, values) if h.v2 else h.path
+        except OSError as e:
+            raise LibsubstError(f"{flags}: cannot read the cgroups of {h.path} ({e.strerror}), "
+                                "so the limit cannot be enforced") from None
+        _remove_stale(parent)
+        path = os.path.join(parent, f"{PREFIX}{os.getpid()}-{next(_serial)}")
         try:
             os.mkdir(path, 0o755)
         except OSError as e:
-            raise LibsubstError(f"{flags}: cannot make a cgroup for the guest in {h.path} "
+            raise LibsubstError(f"{flags}: cannot make a cgroup for the guest in {parent} "
                                 f"({e.strerror}), so the limit cannot be enforced; run as root "
                                 "or from a cgroup delegated to you") from None
         self.dirs.append(path)
         try:
             if h.v2:
+                control = os.path.join(parent, "cgroup.subtree_control")
                 for c in values:
-                    if c not in _read(os.path.join(path, "cgroup.controllers")).split():
-                        _write(os.path.join(h.path, "cgroup.subtree_control"), f"+{c}")
+                    if c not in _read(control).split():
+                        _write(control, f"+{c}")
             for c, value in values.items():
                 for name, text in _FILES[c, h.v2]:
                     if name in _OPTIONAL and not os.path.exists(os.path.join(path, name)):
                         continue        # no swap accounting: no swap to get around the limit
                     if text is INHERIT:
-                        text = _read(os.path.join(h.path, name))
+                        text = _read(os.path.join(parent, name))
                     _write(os.path.join(path, name), value if text is None else text)
         except OSError as e:
             raise LibsubstError(f"{flags}: cannot set up the guest's cgroup {path} "
