@@ -317,8 +317,13 @@ def test_guests_of_a_root_caller_count_apart(tmp_path):
         r = run_guest(["--pids", "6", "/usr/bin/python3", "-c", THREADS], tmp_path)
         assert r.stdout == b"stopped: can't start new thread\n5\n", r.stderr
     finally:
-        holder.kill()
-        holder.wait()
+        holder.terminate()                # forwarded: the guest ends and its cgroup goes
+        try:
+            holder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+    assert not [n for n in _runs_left() if n.startswith(f"libsubst-{holder.pid}-")]
 
 
 def test_a_v2_run_cgroup_goes_where_the_controllers_can_be_enabled(tmp_path, monkeypatch):
