@@ -120,7 +120,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     if for_image and not any(p.startswith("/tmp/") for p in files):
         tree.add_dir("/tmp", 0o1777)    # where the image's run mounts its scratch /tmp
     elif not for_image:
-        added, scratch = rootfs.scratch_mounts(mounts, files)
+        added, scratch = rootfs.scratch_mounts(mounts, files, private=policy)
         mounts += added
     for m in mounts:
         tree.add_dir(m.guest)
@@ -161,7 +161,7 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
         workdir: str | None = None, net: str | None = None, memory: int | None = None,
         cpus: int | None = None, pids: int | None = None, gdb=None, core: str | None = None,
-        enosys: Sequence[str] = (), **kw) -> Completed:
+        enosys: Sequence[str] = (), weaker_sandbox: bool = False, **kw) -> Completed:
     """Run a program or a packed image as a unikernel and wait for it.
 
     ``target`` is a program (a name looked up on PATH, or a path), an
@@ -180,9 +180,12 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
 
     ``stdin``/``stdout``/``stderr`` are as subprocess takes them; ``trace``
     is a file path or an fd for the syscall trace.  ``memory`` (bytes of
-    address space: past it the guest gets ENOMEM) and ``cpus`` (how many of
-    the host's CPUs) limit the guest process; ``pids`` caps its processes
-    and threads (RLIMIT_NPROC of its host uid)."""
+    RAM: its processes, /tmp, /dev/shm and memfds), ``cpus`` (how many of
+    the host's CPUs) and ``pids`` (processes and threads) limit the whole
+    guest, or raise LibsubstError where this host cannot enforce them (the
+    README's sandbox section says how).  ``weaker_sandbox`` runs it where
+    the host's Landlock is older than ABI 6 or absent, which is otherwise
+    refused (a warning says what the sandbox lacks)."""
     limits = Limits(memory, cpus, pids)
     deny = deny_numbers(enosys)
     from .image.magic import is_image
@@ -195,14 +198,17 @@ def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, 
         if isinstance(target, Image):
             return _run_image(target, args, trace=trace, stdin=stdin, stdout=stdout,
                               stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits, core=core, deny=deny)
+                              limits=limits, core=core, deny=deny,
+                              weaker_sandbox=weaker_sandbox)
         with Image.open(target) as image:
             return _run_image(image, args, trace=trace, stdin=stdin, stdout=stdout,
                               stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits, core=core, deny=deny)
+                              limits=limits, core=core, deny=deny,
+                              weaker_sandbox=weaker_sandbox)
     spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
                    workdir=workdir, net=net or "host", **kw)
     spec.deny_calls = deny
+    spec.weaker_sandbox = weaker_sandbox
     return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits,
                     gdb=gdb, core=core)
 
@@ -221,10 +227,11 @@ def deny_numbers(names: Sequence[str]) -> frozenset[int]:
 
 
 def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits,
-               core=None, deny=frozenset()):
+               core=None, deny=frozenset(), weaker_sandbox=False):
     image.verify()
     spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
     spec.deny_calls = deny
+    spec.weaker_sandbox = weaker_sandbox
     kernel, kfd, tmp = image.kernel_executable()
     try:
         return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,

@@ -66,11 +66,15 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Do not substitute glibc: every syscall takes the trap path.")
 @click.option("--add", "adds", multiple=True, metavar="HOST[:GUEST]", help=_ADD_HELP)
 @click.option("--memory", metavar="SIZE",
-              help="Address space the guest may use (512M, 2G): past it, ENOMEM.")
+              help="RAM the whole guest may use (512M, 2G), its /tmp, /dev/shm and memfds "
+                   "included.")
 @click.option("--cpus", type=click.IntRange(min=1), metavar="N",
               help="Run the guest on N of the host's CPUs.")
 @click.option("--pids", type=click.IntRange(min=1), metavar="N",
-              help="At most N processes and threads (not applied to root by the host).")
+              help="At most N processes and threads in the whole guest.")
+@click.option("--allow-weaker-sandbox", is_flag=True,
+              help="Run even where the host's Landlock is older than ABI 6 or absent "
+                   "(says what the sandbox lacks).")
 @click.option("--gdb", "gdb", metavar="[HOST:]PORT",
               help="Stop before the program's first instruction and serve gdb's remote "
                    "protocol on PORT (loopback unless --gdb-allow-remote).")
@@ -94,9 +98,9 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               show_default=True, help="json: one JSON object per call.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids, gdb,
-        gdb_allow_remote, enosys, core, trace, trace_file, trace_calls, trace_summary, trace_format,
-        program, args):
+def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
+        allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core, trace, trace_file,
+        trace_calls, trace_summary, trace_format, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -116,7 +120,8 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             from .oci.artifact import image_for_run
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
-    limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids}
+    limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids,
+              "weaker_sandbox": allow_weaker_sandbox}
     denied = [n for e in enosys for n in e.split(",") if n]
     if is_image(program):
         for flag, given in (("--no-subst", no_subst), ("--add", adds)):

@@ -320,7 +320,7 @@ def test_inspect(hello):
     assert "/usr/lib/x86_64-linux-gnu/libc.so.6:" in out and "rewritten to fastcalls" in out
     from libsubst.kernel import hostcalls
     assert f"sandbox:   seccomp allow-list of {len(hostcalls.allowed())} host calls" in out
-    assert "Landlock, no_new_privs; namespaces: user, mount, pid, ipc, uts\n" in out
+    assert "Landlock, no_new_privs; namespaces: user, mount, pid, ipc, uts, cgroup\n" in out
     r = libsubst_cmd("inspect", "--json", str(hello))
     d = json.loads(r.stdout)
     assert d["verified"] and d["size"] == os.path.getsize(hello)

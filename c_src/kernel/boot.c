@@ -210,8 +210,10 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     /* Host files the kernel may open (Landlock), the host calls it may make
      * (seccomp), then the trap: from here every syscall outside kernel text
      * traps into the kernel. */
-    if (policy && (r = sandbox_landlock()) < 0 && r != -ENOSYS)
-        kpanic("cannot restrict host file access (Landlock): error %ld", -r);
+    if (policy && (r = sandbox_landlock()) < 0)
+        kpanic("cannot restrict host file access (Landlock): error %ld%s", -r,
+               r == -ENOSYS || r == -EOPNOTSUPP ? " (this host's Landlock is older than ABI 6 "
+                                                  "or absent: see --allow-weaker-sandbox)" : "");
     if (policy && (r = sandbox_seccomp()) < 0)
         kpanic("cannot install the seccomp filter: error %ld", -r);
     r = kthread_enable_trap();

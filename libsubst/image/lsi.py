@@ -479,7 +479,7 @@ class Image:
 # -- helpers ------------------------------------------------------------------------
 
 # What c_src/kernel/sandbox/namespaces.c makes for every guest (net: with --net none).
-NAMESPACES = ("user", "mount", "pid", "ipc", "uts")
+NAMESPACES = ("user", "mount", "pid", "ipc", "uts", "cgroup")
 
 
 def _seccomp_summary() -> dict:

@@ -62,18 +62,28 @@ def parse_volume(spec: str) -> Mount:
     return Mount(guest=os.path.normpath(guest), host=os.path.realpath(host), readonly=ro)
 
 
-def scratch_mounts(mounts: list[Mount], image_files: list[str]) -> tuple[list[Mount], list[str]]:
+SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the guest's mount namespace
+
+
+def scratch_mounts(mounts: list[Mount], image_files: list[str], private: bool = True
+                   ) -> tuple[list[Mount], list[str]]:
     """Writable directories of the guest's own, gone after the run: /tmp
     (unless a volume or the image's own files are there) and /dev/shm (POSIX
-    shared memory and semaphores: Python's multiprocessing), in host memory
-    where the host has a /dev/shm.  Returns (mounts, host dirs to remove).
-    Each is a world-writable sticky directory, as natively, inside one only
-    the caller can enter, so the host's other users cannot reach it."""
+    shared memory and semaphores: Python's multiprocessing).  ``private``:
+    each a tmpfs the guest kernel makes in its mount namespace, world-writable
+    and sticky as natively, of half the guest's --memory (run_spec; ENOSPC
+    past it; its pages are the guest's memory, in the run's cgroup).
+    Otherwise (a run without namespaces: only the benchmarks) a host
+    directory inside one only the caller can enter.  Returns (mounts, host
+    dirs to remove)."""
     added, dirs = [], []
     for guest, under, taken in (
             ("/tmp", None, any(p.startswith("/tmp/") for p in image_files)),
             ("/dev/shm", "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None, False)):
         if taken or any(m.guest == guest for m in mounts):
+            continue
+        if private:
+            added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True))
             continue
         outer = tempfile.mkdtemp(prefix=f"libsubst-{os.path.basename(guest)}-", dir=under)
         inner = os.path.join(outer, "d")

@@ -27,6 +27,8 @@ class Mount:
     guest: str
     host: str
     readonly: bool = False
+    scratch: bool = False         # host is a tmpfs the kernel makes in the guest's mount namespace
+    size: int | None = None       # scratch: its size in bytes (the guest's --memory), None: no limit
 
 
 @dataclass
@@ -48,6 +50,7 @@ class BootSpec:
     net: str = "host"             # "host": the host's network; "none": loopback only
     policy: bool = True           # namespaces, seccomp, Landlock; False only to measure their cost
     trap: bool = True             # Syscall User Dispatch; False (policy False only) to measure its cost
+    weaker_sandbox: bool = False  # run where Landlock lacks what the sandbox relies on
     scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
     core_fd: int = -1             # host fd of an empty file for a core dump (--core), -1 for none
@@ -109,7 +112,8 @@ def encode(spec: BootSpec) -> bytes:
         (lib.LS_BOOT_TRACE_SUMMARY if spec.trace_summary else 0) | \
         (lib.LS_BOOT_TRACE_JSON if spec.trace_json else 0) | \
         (lib.LS_BOOT_DENY if spec.deny_calls else 0) | \
-        (0 if spec.trap else lib.LS_BOOT_NO_TRAP)
+        (0 if spec.trap else lib.LS_BOOT_NO_TRAP) | \
+        (lib.LS_BOOT_WEAKER_SANDBOX if spec.weaker_sandbox else 0)
     if not spec.trap and spec.policy:
         raise BuildError("the trap can be left off only without the sandbox (policy=False)")
     head.trace_fd = spec.trace_fd
@@ -154,7 +158,9 @@ def encode(spec: BootSpec) -> bytes:
     mnts = f.new("struct ls_mount[]", max(1, len(spec.mounts)))
     for i, m in enumerate(mounts):
         mnts[i].guest, mnts[i].host = s(m.guest), s(m.host)
-        mnts[i].flags = lib.LS_MNT_RDONLY if m.readonly else 0
+        mnts[i].flags = (lib.LS_MNT_RDONLY if m.readonly else 0) | \
+            (lib.LS_MNT_SCRATCH if m.scratch else 0)
+        mnts[i].size_mib = -(-(m.size or 0) >> 20)
 
     data = bytearray()
     data_base = _align(strings_off + len(strings))

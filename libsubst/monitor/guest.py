@@ -12,11 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from ..errors import BuildError, LibsubstError
-from . import bootinfo, identity, report
+from . import bootinfo, identity, landlock, report
+from .cgroup import RunCgroup
 
 FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 PR_SET_PDEATHSIG = 1
@@ -24,11 +25,12 @@ PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of the guest process, applied before its kernel runs."""
+    """Resource limits of the whole guest, applied before its kernel runs
+    (the README's sandbox section says how each is enforced)."""
 
-    memory: int | None = None      # bytes of address space: past it the guest's mmap gets ENOMEM
+    memory: int | None = None      # bytes of RAM: its processes, /tmp, /dev/shm, memfds
     cpus: int | None = None        # how many of the host's allowed CPUs it may run on
-    pids: int | None = None        # RLIMIT_NPROC: processes and threads (root is exempt)
+    pids: int | None = None        # processes and threads
 
 
 def parse_size(text: str) -> int:
@@ -45,21 +47,41 @@ def parse_size(text: str) -> int:
     return value
 
 
-def _child_setup(parent: int, limits: Limits):
+def _cpu_list(cpus: int | None) -> list[int] | None:
+    if not cpus:
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if cpus > len(allowed):
+        raise LibsubstError(f"--cpus {cpus}: libsubst may use only {len(allowed)} CPUs here")
+    return allowed[:cpus]
+
+
+def limit_cgroup(limits: Limits) -> RunCgroup:
+    """The run's cgroup: memory and CPUs for every caller; processes for a
+    root caller, whose guest switches among 65536 host uids.  A caller that
+    cannot make one gets an error, never an unenforced limit."""
+    root = os.geteuid() == 0
+    return RunCgroup(limits.memory, _cpu_list(limits.cpus), limits.pids if root else None)
+
+
+def _child_setup(parent: int, limits: Limits, group: RunCgroup):
     """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
     so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
-    leaves no orphaned guest behind; and the limits take effect."""
+    leaves no orphaned guest behind; it joins the run's cgroup and the
+    per-process limits take effect."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def hook():
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # the monitor died before the prctl
             os.kill(os.getpid(), signal.SIGKILL)
-        if limits.memory:
+        group.join()
+        if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
         if limits.cpus:
-            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:limits.cpus])
-        if limits.pids:
+            os.sched_setaffinity(0, _cpu_list(limits.cpus))
+        if limits.pids and os.geteuid() != 0:
+            # A caller's guest is that one uid: RLIMIT_NPROC counts all of it.
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
     return hook
 
@@ -104,14 +126,24 @@ def run_spec(spec: bootinfo.BootSpec, *, trace=None,
     --trace-summary table go to the trace too.  ``kernel``
     is the guest kernel to exec (default: the installed one); ``pass_fds``
     are more fds it inherits (``spec.image_fd`` is always passed); ``limits``
-    bound its memory and CPUs; ``gdb`` is a listening socket to serve a
-    debugger on (libsubst.debug).  The spec's scratch directories are removed
-    however it ends."""
+    bound the whole guest; ``gdb`` is a listening socket to serve a
+    debugger on (libsubst.debug).  The spec's scratch directories and the
+    run's cgroup are removed however it ends."""
     core_fd, core_path = _core_file(core, spec.exe) if core else (-1, None)
     spec.core_fd = core_fd
+    group = None
     try:
-        return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb)
+        if spec.policy:
+            landlock.check(spec.weaker_sandbox)
+        group = limit_cgroup(limits)
+        # Half of --memory each, so that together they fit in it: a full
+        # /tmp is ENOSPC, which programs handle, not an OOM kill.
+        half = limits.memory and limits.memory // 2
+        spec.mounts = [replace(m, size=half) if m.scratch else m for m in spec.mounts]
+        return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group, gdb)
     finally:
+        if group:
+            group.remove()
         remove_scratch(spec.scratch)
         if core_path:
             _keep_core(core_fd, core_path, spec.exe)
@@ -136,7 +168,8 @@ def _keep_core(fd: int, path: str, exe: str) -> None:
         os.unlink(path)
 
 
-def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None) -> Completed:
+def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
+          gdb=None) -> Completed:
     kernel = kernel or kernel_path()
     trace_fd, own_trace, sum_fd = -1, False, -1
     if trace is not None:
@@ -164,7 +197,7 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
                                      sum_fd, *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
                                 stdin=stdin, stdout=stdout, stderr=stderr,
-                                preexec_fn=_child_setup(os.getpid(), limits))
+                                preexec_fn=_child_setup(os.getpid(), limits, group))
         os.close(rep_w)
         rep_w = -1
         if gdb is not None:
@@ -179,6 +212,7 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
                 chunks.append(chunk)
             rc = proc.wait()
             rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
+            oom = group.oom_kills()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -192,6 +226,9 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, gdb=None
         err.write(report.format_crash(rep))
     if trace is not None:
         _trace_epilogue(trace, rep, rows)
+    if oom:
+        err.write(f"libsubst: the guest reached --memory {limits.memory >> 20}M: the memory "
+                  f"cgroup's OOM killer ended {oom} of its processes\n")
     if rc == -signal.SIGSYS and not rep.crash:
         # The guest kernel catches every SIGSYS of the trap path itself; one
         # that kills is seccomp's answer to a call outside its allow-list.

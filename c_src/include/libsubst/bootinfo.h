@@ -37,6 +37,9 @@
 #define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */
 #define LS_BOOT_DENY 64          /* the calls of deny_calls answer ENOSYS (--enosys) */
 #define LS_BOOT_NO_TRAP 128      /* with LS_BOOT_NO_POLICY only: no Syscall User Dispatch, to measure its cost */
+/* LS_BOOT_WEAKER_SANDBOX: the caller accepts a host Landlock below ABI 6, or none
+ * (--allow-weaker-sandbox): the kernel uses what there is. */
+#define LS_BOOT_WEAKER_SANDBOX 256
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers
@@ -54,6 +57,9 @@
 
 /* ls_mount.flags */
 #define LS_MNT_RDONLY 1
+/* LS_MNT_SCRATCH: no host directory but a tmpfs of the guest's own, of size_mib MiB (0: the
+ * host's default), made by the kernel at `host`, a path of the guest's mount namespace only. */
+#define LS_MNT_SCRATCH 2
 
 struct ls_fs_entry {
     uint32_t path;               /* string offset: absolute, normalised guest path */
@@ -73,7 +79,7 @@ struct ls_mount {
     uint32_t guest;              /* string offset: absolute guest path */
     uint32_t host;               /* string offset: absolute host path */
     uint32_t flags;              /* LS_MNT_* */
-    uint32_t reserved;
+    uint32_t size_mib;           /* LS_MNT_SCRATCH: the tmpfs's size in MiB, 0 for no limit */
 };
 
 struct ls_bootinfo {

@@ -7,9 +7,10 @@
  * Nothing else of the host's file system.  Only the kernel binary may be
  * executed (execve boots it again on the next program): the guest's
  * programs are mapped by the kernel, never executed by the host, so a guest
- * jumping into kernel text cannot start one outside the trap.  With Landlock ABI 6 the guest
+ * jumping into kernel text cannot start one outside the trap.  The guest
  * also cannot signal processes outside its domain or reach abstract Unix
- * sockets outside it.  See landlock(7).
+ * sockets outside it (ABI 6, required unless the caller accepted less with
+ * --allow-weaker-sandbox).  See landlock(7).
  *
  * The UAPI header of the build machine may predate the ABI this uses, so
  * the few constants past ABI 3 are spelled out here.
@@ -61,12 +62,16 @@ static const char *const proc_sources[] = {
     "/proc/sys/vm/overcommit_memory", "/sys/devices/system/cpu",
 };
 
-/* Returns 0, or -errno; -ENOSYS when the host has no Landlock. */
+/* Returns 0, or -errno: -ENOSYS when the host has no Landlock, -EOPNOTSUPP
+ * when it is older than ABI 6, unless the caller accepted a weaker sandbox
+ * (LS_BOOT_WEAKER_SANDBOX; the monitor has said what it lacks). */
 long sandbox_landlock(void)
 {
     long abi = hsys3(__NR_landlock_create_ruleset, 0, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 6 && !(K.bi->flags & LS_BOOT_WEAKER_SANDBOX))
+        return abi < 1 ? -ENOSYS : -EOPNOTSUPP;
     if (abi < 1)
-        return -ENOSYS;
+        return 0;
     handled = (1ULL << 13) - 1;                  /* ABI 1 */
     if (abi >= 2)
         handled |= 1ULL << 13;                   /* REFER */

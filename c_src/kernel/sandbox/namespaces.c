@@ -148,7 +148,8 @@ static long write_id_maps(long child, int root)
 
 /* Calls fn(path, is_dir, ro, arg) for each, in the order the relay idmaps
  * them and the guest mounts them: image files, then volumes (parents
- * first: the monitor sorts them by host path). */
+ * first: the monitor sorts them by host path).  Scratch mounts are no host
+ * path: make_root makes them. */
 static int for_each_source(long (*fn)(const char *, int, int, void *), void *arg)
 {
     const struct ls_fs_entry *e = (const struct ls_fs_entry *)(K.blk + K.bi->entries_off);
@@ -157,7 +158,8 @@ static int for_each_source(long (*fn)(const char *, int, int, void *), void *arg
             return -1;
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
     for (uint32_t i = 0; i < K.bi->nmounts; i++)
-        if (fn(bi_str(m[i].host), 1, m[i].flags & LS_MNT_RDONLY, arg) < 0)
+        if (!(m[i].flags & LS_MNT_SCRATCH) &&
+            fn(bi_str(m[i].host), 1, m[i].flags & LS_MNT_RDONLY, arg) < 0)
             return -1;
     return 0;
 }
@@ -348,6 +350,44 @@ static long mount_new(int root, const char *type, const char *rel, const char *f
     return r < 0 ? r : bound;
 }
 
+/* A scratch mount (LS_MNT_SCRATCH): a tmpfs of the guest's own at its
+ * `host` path beneath root, world-writable and sticky as /tmp is, at most
+ * size_mib MiB (past it, ENOSPC; its pages are charged to the guest's
+ * memory cgroup as they are written), holding the mount points of the
+ * volumes below its guest path.  The guest cannot resize it: mount(2) is
+ * allowed only at boot (hostcalls.BOOT_ONLY). */
+static long mount_scratch(int root, const struct ls_mount *sm)
+{
+    char opt[24], rel[LS_PATH_MAX];
+    long t = -1, r, fs = hsys2(__NR_fsopen, (long)"tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return fs;
+    ksnprintf(opt, sizeof opt, "%um", sm->size_mib);
+    if ((r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)"1777", 0)) == 0 &&
+        (!sm->size_mib ||
+         (r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)opt, 0)) == 0) &&
+        (r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0)) == 0)
+        r = t = hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC,
+                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    hsys1(__NR_close, fs);
+    if (r < 0)
+        return r;
+    const char *guest = bi_str(sm->guest);
+    size_t gl = strlen(guest);
+    const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
+    for (uint32_t i = 0; i < K.bi->nmounts && r >= 0; i++)
+        if (strncmp(bi_str(m[i].guest), guest, gl) == 0 && bi_str(m[i].guest)[gl] == '/' &&
+            strlcpy(rel, bi_str(m[i].guest) + gl + 1, sizeof rel) < sizeof rel)
+            r = make_path(t, rel, 1);
+    const char *host = bi_str(sm->host);
+    if (r >= 0 && (host[0] != '/' || strlcpy(rel, host + 1, sizeof rel) >= sizeof rel))
+        r = -EINVAL;
+    if (r >= 0 && (r = make_path(root, rel, 1)) >= 0)
+        r = hsys5(__NR_move_mount, t, (long)"", root, (long)rel, MOVE_MOUNT_F_EMPTY_PATH);
+    hsys1(__NR_close, t);
+    return r;
+}
+
 static void __attribute__((noreturn)) no_root(long err)
 {
     kpanic("cannot make the guest's root: error %ld%s", err,
@@ -384,6 +424,10 @@ static void make_root(const int *fds)
     sandbox_own_proc = r == 0;
     if ((r = mount_new(root, "mqueue", "dev/mqueue", 0)) < 0)
         kwarn("no POSIX message queues: cannot mount the guest's mqueue: error %ld", -r);
+    const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
+    for (uint32_t i = 0; i < K.bi->nmounts; i++)
+        if ((m[i].flags & LS_MNT_SCRATCH) && (r = mount_scratch(root, &m[i])) < 0)
+            kpanic("cannot make the guest's %s: error %ld", bi_str(m[i].guest), -r);
     if (for_each_source(place, &(struct view){.root = root, .fds = fds}) < 0)
         kpanic("cannot make the guest's mount namespace");
 
@@ -461,7 +505,10 @@ void sandbox_namespaces(void)
     if (root && !(K.bi->flags & LS_BOOT_NET_NONE) &&
         hsys4(__NR_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, (long)chan) < 0)
         chan[0] = chan[1] = -1;
-    long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
+    /* A cgroup namespace too: rooted at the run's cgroup (libsubst/monitor/cgroup.py),
+     * which the relay joined before it started, so the guest sees no other. */
+    long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                 CLONE_NEWCGROUP | SIGCHLD;
     if (K.bi->flags & LS_BOOT_NET_NONE)
         flags |= CLONE_NEWNET;
     long child = hsys5(__NR_clone, flags, 0, 0, 0, 0);
