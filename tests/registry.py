@@ -58,7 +58,11 @@ class Registry:
         self.log = open(os.path.join(self.folder, "registry.log"), "wb")
         self.proc = subprocess.Popen(["docker-registry", "serve", config], stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        self._wait(tls)
+        try:
+            self._wait(tls)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait(self, tls):
         import ssl
@@ -83,6 +87,11 @@ class Registry:
         os.makedirs(d)
         shutil.copy(self.ca, os.path.join(d, "ca.crt"))
         return str(folder)
+
+    def manifest_link(self, repository: str, digest: str) -> str:
+        """The file the registry keeps a manifest's digest in, for a repository."""
+        return os.path.join(self.storage, "docker", "registry", "v2", "repositories", repository,
+                            "_manifests", "revisions", "sha256", digest.split(":", 1)[1], "link")
 
     def blob_file(self, digest: str) -> str:
         hexd = digest.split(":", 1)[1]

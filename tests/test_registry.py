@@ -226,10 +226,11 @@ def test_rmi_removes_tags_and_unreferenced_blobs(registry, env, images):
 
 
 class _DropOnce:
-    """A loopback TCP proxy that cuts the second connection carrying a PATCH
-    halfway: an upload interrupted mid-chunk, after a chunk went through."""
+    """A loopback TCP proxy that cuts the n-th connection carrying a PATCH
+    halfway: an upload interrupted mid-chunk."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, nth):
+        self.nth = nth
         self.target = target_port
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -252,7 +253,7 @@ class _DropOnce:
         upstream = socket.create_connection(("127.0.0.1", self.target))
         first = client.recv(65536)
         self.patches += first.startswith(b"PATCH")
-        if first.startswith(b"PATCH") and self.patches == 2:
+        if first.startswith(b"PATCH") and self.patches == self.nth:
             self.dropped += 1
             upstream.sendall(first[: len(first) // 2])
             client.close()
@@ -278,22 +279,49 @@ class _DropOnce:
         t.join(30)
 
 
-def test_chunked_upload_resumes_after_a_cut(registry, env, images, monkeypatch):
+@pytest.mark.parametrize("nth", [1, 2, 5])
+def test_chunked_upload_goes_on_after_a_cut(registry, images, nth):
+    """A chunk cut mid-way (the first, or one after others went through): the
+    blob arrives whole, byte for byte, under its digest."""
     from libsubst.oci.client import Registry as Client
     from libsubst.oci.reference import parse
 
-    proxy = _DropOnce(registry.port)
+    proxy = _DropOnce(registry.port, nth)
     try:
         path = images[0][0]
         data = open(path, "rb").read()
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        client = Client(parse(f"localhost:{proxy.port}/echo:chunks"), insecure=True)
+        client = Client(parse(f"localhost:{proxy.port}/echo:chunks{nth}"), insecure=True)
         assert client.push_blob(path, digest, len(data), chunk=256 * 1024) is True
         assert proxy.dropped == 1
         assert open(registry.blob_file(digest), "rb").read() == data
     finally:
         proxy.stop = True
         proxy.sock.close()
+
+
+def test_a_manifest_that_is_not_its_digest_is_refused(registry, env, images):
+    """The registry serves, under a digest, bytes of another digest: refused."""
+    path, _ = images[0]
+    first = lsub(env, "push", "--insecure", path, f"{registry.host}/echo:a").stdout.decode().strip()
+    second = lsub(env, "push", "--insecure", images[1][0],
+                  f"{registry.host}/echo:b").stdout.decode().strip()
+    # Point the registry's record of the first manifest at the second's bytes.
+    first_blob, second_blob = registry.blob_file(first), registry.blob_file(second)
+    os.replace(second_blob, first_blob)
+    line = one_error_line(lsub(env, "pull", "--insecure", f"{registry.host}/echo@{first}"))
+    assert "refused" in line and first in line, line
+    assert json.loads(lsub(env, "images", "--json").stdout) == []
+
+
+def test_plain_http_is_never_followed_off_loopback(env):
+    from libsubst.errors import RegistryError
+    from libsubst.oci.client import Registry as Client
+    from libsubst.oci.reference import parse
+
+    client = Client(parse("localhost:5000/x:1"), insecure=True)
+    with pytest.raises(RegistryError, match="refused"):
+        client._open("http://registry.example:5000/v2/")
 
 
 @pytest.mark.parametrize("text,parts", [
@@ -313,6 +341,7 @@ def test_reference_grammar(text, parts):
 
 
 @pytest.mark.parametrize("text", ["", "a b", "localhost:5000/Upper", "localhost:5000/x@sha256:12",
+                                  "localhost:5000/x:caf\u00e9",
                                   "localhost:5000/x:" + "t" * 200, "localhost:5000/x::1",
                                   "localhost:5000//x"])
 def test_reference_refused(text):

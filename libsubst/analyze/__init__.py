@@ -24,7 +24,7 @@ import tempfile
 from ..elf import ElfFile
 from ..kernel.syscalls import ENOSYS, by_nr
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2     # bump when the analysis changes: cached results are redone
 
 
 def cache_dir() -> str:
@@ -69,12 +69,27 @@ def object_summary(path: str) -> dict:
                                       "function": graph.dis.function_at(addr)})
             data["exports"] = {name: r.to_dict() for name, r in graph.reach().items()
                                if r.nrs or r.unknown or r.imports}
-    os.makedirs(cache_dir(), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir(), prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, cached)
+    _store(cached, data)
     return data
+
+
+def _store(path: str, data: dict) -> None:
+    """Caches a result; a cache that cannot be written (no home, a read-only
+    one) only costs the next run the analysis again."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def closure(program: str, args=(), env=None) -> tuple[str, list[str], list[str]]:

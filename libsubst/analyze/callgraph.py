@@ -43,10 +43,11 @@ INDIRECT = -1
 _FUNC, _IFUNC = 2, 10
 _GLOBAL, _WEAK = 1, 2
 # First bytes of the instructions that may transfer control elsewhere
-# (call, jmp, jcc near via 0f, indirect via ff, loop/jrcxz) or prefix one
-# (bnd, notrack, rex.B); jcc short (0x70-0x7f) is tested apart.
-_BRANCH_FIRST = frozenset({0xE8, 0xE9, 0xEB, 0xFF, 0x0F, 0xF2, 0xF3, 0x3E, 0x2E, 0x41,
-                           0xE0, 0xE1, 0xE2, 0xE3})
+# (call, jmp, jcc near via 0f, indirect via ff, loop/jrcxz) or of a prefix
+# one can carry (bnd, notrack, any REX, operand and address size — ld's
+# relaxation writes `addr32 call`); jcc short (0x70-0x7f) is tested apart.
+_BRANCH_FIRST = frozenset({0xE8, 0xE9, 0xEB, 0xFF, 0x0F, 0xF2, 0xF3, 0x3E, 0x2E, 0x66, 0x67,
+                           0xE0, 0xE1, 0xE2, 0xE3, *range(0x40, 0x50)})
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,6 @@ import click
 
 from ..errors import LibsubstError
 
-_TRACE_LINE = re.compile(rb"^(?:\[pid\s+\d+\]\s+)?(?:fast|trap)\s+([a-z0-9_]+)\(", re.M)
 
 
 # Calls whose ENOSYS answer is not a question worth asking: the run ends in them.
@@ -23,7 +21,7 @@ _NOT_ASKED = frozenset({"exit", "exit_group", "execve"})
 def _run(program: str, args, trace: str | None = None, deny: str | None = None):
     cmd = [sys.executable, "-m", "libsubst", "run"]
     if trace:
-        cmd += ["--trace-file", trace]
+        cmd += ["--trace-file", trace, "--trace-format", "json"]
     if deny:
         cmd += ["--enosys", deny]
     try:
@@ -31,6 +29,23 @@ def _run(program: str, args, trace: str | None = None, deny: str | None = None):
                               capture_output=True, timeout=120)
     except subprocess.TimeoutExpired:
         return None
+
+
+def _called(trace: str) -> set[str]:
+    """The calls of a JSON trace (every process and thread)."""
+    names = set()
+    try:
+        with open(trace, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("name"), str) and "nr" in rec:
+                    names.add(rec["name"])
+    except OSError as e:
+        raise LibsubstError(f"the run left no trace ({e.strerror})") from None
+    return names
 
 
 def dynamic(program: str, args, report: dict, survival: bool = True) -> dict:
@@ -42,10 +57,9 @@ def dynamic(program: str, args, report: dict, survival: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="libsubst-analyze-") as tmp:
         trace = os.path.join(tmp, "trace")
         done = _run(program, args, trace=trace)
-        with open(trace, "rb") as f:
-            used = sorted({m.decode() for m in _TRACE_LINE.findall(f.read())})
-    if done is None:
-        raise LibsubstError(f"{program} did not finish within 120 s under libsubst")
+        if done is None:
+            raise LibsubstError(f"{program} did not finish within 120 s under libsubst")
+        used = sorted(_called(trace))
     # The first run's output is the user's to see; stdout stays the report's.
     sys.stderr.buffer.write(done.stdout + done.stderr)
     sys.stderr.flush()

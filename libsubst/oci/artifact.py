@@ -127,18 +127,19 @@ def pull(ref_text: str, *, insecure: bool = False, store: Store | None = None,
                                 and reference.DIGEST.match(d["digest"])
                                 for d in (config, lsi[0])):
         raise RegistryError(f"{ref}: the manifest does not describe one libsubst image")
-    for d in (config, lsi[0]):
-        if not store.has_blob(d["digest"]):
-            reg.fetch_blob(d["digest"], d["size"], store.blob_path(d["digest"]))
-    path = store.blob_path(lsi[0]["digest"])
     from ..image.lsi import Image
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except ImageError as e:
-        raise RegistryError(f"{ref}: the image it holds is not valid: {e}") from None
-    store.write_blob(body)
-    store.tag(ref, digest)
+    with store.pulling():
+        for d in (config, lsi[0]):
+            if not store.has_verified_blob(d["digest"]):
+                reg.fetch_blob(d["digest"], d["size"], store.blob_path(d["digest"]))
+        path = store.blob_path(lsi[0]["digest"])
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except ImageError as e:
+            raise RegistryError(f"{ref}: the image it holds is not valid: {e}") from None
+        store.write_blob(body)
+    store.tag(ref, digest, (config["digest"], lsi[0]["digest"]))
     log(f"pulled {ref.name}{':' + ref.tag if ref.tag else ''}@{digest}: "
         f"{lsi[0]['size']} bytes in {time.monotonic() - t0:.2f} s")
     return digest, path

@@ -31,6 +31,7 @@ from .reference import Reference
 # Where podman/skopeo and docker look for a registry's CA certificates.
 CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 CHUNK = 8 << 20
+MAX_BODY = 4 << 20          # manifests, errors, tokens: anything not streamed to a file
 RETRIES = 5
 TIMEOUT = 60
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
@@ -55,6 +56,19 @@ def _is_loopback(host: str) -> bool:
                        for a in socket.getaddrinfo(name, None))
         except OSError:
             return False
+
+
+def _next_offset(rng: str | None, default: int) -> int:
+    """The next byte an upload wants, from its ``Range: 0-N`` header.  An
+    upload with nothing stored says ``0-0`` (docker-registry 2.8) as one with
+    one byte would: a byte is stored only when the registry has acknowledged
+    more than a single one, so both restart at 0 here — safe either way,
+    since the registry overwrites what a chunk at 0 sends again."""
+    m = re.fullmatch(r"(?:bytes=)?0-(\d+)", (rng or "").strip())
+    if not m:
+        return default
+    last = int(m.group(1))
+    return last + 1 if last > 0 else 0
 
 
 class Response:
@@ -106,18 +120,27 @@ class Registry:
         if u.scheme == "https":
             return http.client.HTTPSConnection(u.netloc, timeout=TIMEOUT,
                                                context=self._ssl or ssl.create_default_context())
-        if u.scheme == "http" and self.scheme == "http":
+        if u.scheme == "http" and self.scheme == "http" and _is_loopback(u.netloc):
             return http.client.HTTPConnection(u.netloc, timeout=TIMEOUT)
-        raise RegistryError(f"{self.host} redirected to {u.scheme}://{u.netloc}: refused")
+        raise RegistryError(f"{self.host} sent libsubst to {u.scheme}://{u.netloc}: refused "
+                            "(plain HTTP only with --insecure, and only on loopback)")
 
-    def _send(self, method: str, url: str, headers: dict, body=None) -> Response:
+    def _send(self, method: str, url: str, headers: dict, body=None, sink=None) -> Response:
+        """One request.  The response body is read into memory up to
+        MAX_BODY, or, for a 200 with ``sink``, handed to sink(response)."""
         conn = self._open(url)
         u = urllib.parse.urlsplit(url)
         target = u.path + (f"?{u.query}" if u.query else "")
         try:
             conn.request(method, target, body=body, headers=headers)
             r = conn.getresponse()
-            data = r.read()
+            if sink is not None and r.status == 200:
+                sink(r)
+                return Response(r.status, r.headers, b"", url)
+            data = r.read(MAX_BODY + 1)
+            if len(data) > MAX_BODY:
+                raise RegistryError(f"{self.host}: a response of more than {MAX_BODY} bytes "
+                                    f"to {method} {u.path}: refused")
             return Response(r.status, r.headers, data, url)
         except ssl.SSLCertVerificationError as e:
             raise RegistryError(f"{self.host}: TLS certificate not trusted ({e.verify_message}); "
@@ -159,13 +182,13 @@ class Registry:
         self._auth_header = f"Bearer {token}"
 
     def request(self, method: str, path_or_url: str, *, headers: dict | None = None, body=None,
-                scope: str = "", redirects: int = 5) -> Response:
+                scope: str = "", redirects: int = 5, sink=None) -> Response:
         url = path_or_url if "://" in path_or_url else self._url(path_or_url)
         for _attempt in range(2):
             h = dict(headers or {})
             if self._auth_header and urllib.parse.urlsplit(url).netloc == self.host:
                 h["Authorization"] = self._auth_header
-            r = self._send(method, url, h, body)
+            r = self._send(method, url, h, body, sink)
             if r.status == 401 and r.header("WWW-Authenticate") and _attempt == 0:
                 if self._auth_header and self._auth_header.startswith("Basic"):
                     break
@@ -179,7 +202,7 @@ class Registry:
                                 f"{self.ref.registry}`)")
         if r.status in (301, 302, 303, 307, 308) and method in ("GET", "HEAD") and redirects:
             return self.request(method, urllib.parse.urljoin(url, r.header("Location") or ""),
-                                headers=headers, scope=scope, redirects=redirects - 1)
+                                headers=headers, scope=scope, redirects=redirects - 1, sink=sink)
         return r
 
     def _scope(self, actions: str) -> str:
@@ -237,15 +260,17 @@ class Registry:
                     if failures > RETRIES:
                         raise
                     time.sleep(0.2 * failures)
-                    # Resume where the registry says the upload stands; a
-                    # registry that lost it gets a new upload from the start.
+                    # Resume where the registry says the upload stands; from
+                    # nothing (or an upload it lost) a new upload starts.
                     try:
                         offset, location = self._upload_status(location, scope)
                     except RegistryError:
-                        offset, location = 0, self._start_upload(scope)
+                        offset = 0
+                    if offset == 0:
+                        location = self._start_upload(scope)
                     continue
                 location = urllib.parse.urljoin(r.url, r.header("Location") or location)
-                offset += len(data)
+                offset = _next_offset(r.header("Range"), offset + len(data))
         sep = "&" if "?" in location else "?"
         r = self.request("PUT", f"{location}{sep}digest={digest}", scope=scope,
                          headers={"Content-Length": "0"})
@@ -265,10 +290,8 @@ class Registry:
         r = self.request("GET", location, scope=scope)
         if r.status != 204:
             self._fail("resuming an upload", r)
-        rng = r.header("Range") or ""
-        m = re.fullmatch(r"(?:bytes=)?0-(\d+)", rng.strip())
-        nxt = int(m.group(1)) + 1 if m else 0
-        return nxt, urllib.parse.urljoin(r.url, r.header("Location") or location)
+        return _next_offset(r.header("Range"), 0), urllib.parse.urljoin(
+            r.url, r.header("Location") or location)
 
     def push_manifest(self, body: bytes, media_type: str, tag: str) -> str:
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -301,24 +324,43 @@ class Registry:
         return r.body, media, digest
 
     def fetch_blob(self, digest: str, size: int, dest: str) -> None:
-        """Downloads a blob to ``dest`` (atomically), refusing it unless its
-        size and sha256 match the descriptor."""
-        r = self.request("GET", f"/v2/{self.ref.repository}/blobs/{digest}",
-                         scope=self._scope("pull"))
-        if r.status != 200:
-            self._fail(f"fetching blob {digest}", r)
-        body = r.body
-        got = "sha256:" + hashlib.sha256(body).hexdigest()
-        if len(body) != size or got != digest:
-            raise RegistryError(f"{self.ref.name}: blob {digest} arrived with digest {got} and "
-                                f"{len(body)} bytes (expected {size}): refused, nothing stored")
+        """Downloads a blob to ``dest`` (atomically), streaming it through
+        sha256, reading no more than the descriptor's size, and refusing it
+        unless size and digest match."""
         folder = os.path.dirname(dest)
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".blob-")
+        h = hashlib.sha256()
+        got = 0
+
+        def sink(resp):
+            nonlocal got
+            with os.fdopen(os.dup(fd), "wb") as out:
+                while got <= size:
+                    chunk = resp.read(min(1 << 20, size + 1 - got))
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    out.write(chunk)
+                    got += len(chunk)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
+            r = self.request("GET", f"/v2/{self.ref.repository}/blobs/{digest}",
+                             scope=self._scope("pull"), sink=sink)
+            if r.status != 200:
+                self._fail(f"fetching blob {digest}", r)
+            actual = "sha256:" + h.hexdigest()
+            if got != size or actual != digest:
+                raise RegistryError(f"{self.ref.name}: blob {digest} arrived with digest "
+                                    f"{actual} and {got} bytes (expected {size}): refused, "
+                                    "nothing stored")
+            os.close(fd)
+            fd = -1
             os.replace(tmp, dest)
         except BaseException:
-            os.unlink(tmp)
+            if fd >= 0:
+                os.close(fd)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
             raise

@@ -43,6 +43,22 @@ class Store:
     def has_blob(self, digest: str) -> bool:
         return os.path.isfile(self.blob_path(digest))
 
+    def has_verified_blob(self, digest: str) -> bool:
+        """Whether the store holds the blob with the right contents; a damaged
+        copy is removed (so a pull fetches it again)."""
+        path = self.blob_path(digest)
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except FileNotFoundError:
+            return False
+        if "sha256:" + h.hexdigest() == digest:
+            return True
+        os.unlink(path)
+        return False
+
     def read_blob(self, digest: str) -> bytes:
         try:
             with open(self.blob_path(digest), "rb") as f:
@@ -66,11 +82,16 @@ class Store:
         return digest
 
     @contextlib.contextmanager
-    def _locked(self):
+    def _locked(self, mode: int = fcntl.LOCK_EX):
         os.makedirs(self.path, exist_ok=True)
         with open(os.path.join(self.path, "lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            fcntl.flock(lock, mode)
             yield
+
+    def pulling(self):
+        """Held (shared) while a pull fetches blobs it has not tagged yet, so
+        a concurrent rmi does not collect them."""
+        return self._locked(fcntl.LOCK_SH)
 
     def _refs(self) -> dict[str, str]:
         try:
@@ -88,8 +109,15 @@ class Store:
             json.dump({"refs": dict(sorted(refs.items()))}, f, indent=1)
         os.replace(tmp, os.path.join(self.path, "refs.json"))
 
-    def tag(self, ref: Reference, manifest_digest: str) -> None:
+    def tag(self, ref: Reference, manifest_digest: str, blobs: tuple[str, ...] = ()) -> None:
+        """Records a reference to a manifest whose ``blobs`` are in the store
+        (checked under the lock: an rmi between the pull and this may have
+        collected them)."""
         with self._locked():
+            gone = [d for d in (manifest_digest, *blobs) if not self.has_blob(d)]
+            if gone:
+                raise StoreError(f"{ref}: the store changed while it was pulled "
+                                 f"({gone[0]} went): pull it again")
             refs = self._refs()
             if ref.tag:
                 refs[f"{ref.name}:{ref.tag}"] = manifest_digest
@@ -158,6 +186,8 @@ class Store:
                 continue
         folder = os.path.join(self.path, "blobs", "sha256")
         for name in os.listdir(folder) if os.path.isdir(folder) else ():
+            if name.startswith("."):
+                continue                 # a download in progress
             if f"sha256:{name}" not in live:
                 os.unlink(os.path.join(folder, name))
 
