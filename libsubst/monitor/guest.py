@@ -200,10 +200,11 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
                                 preexec_fn=_child_setup(os.getpid(), limits, group))
         os.close(rep_w)
         rep_w = -1
+        debugger = None
         if gdb is not None:
             os.close(go_r)
             from ..debug import start_server
-            start_server(gdb, proc.pid, spec.policy, spec.exe, go_w, kernel)
+            debugger = start_server(gdb, proc.pid, spec.policy, spec.exe, go_w, kernel)
         old = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in FORWARDED}
         old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tty sends it to the guest too
         try:
@@ -211,6 +212,10 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
             while chunk := os.read(rep_r, 65536):
                 chunks.append(chunk)
             rc = proc.wait()
+            if debugger is not None:
+                # gdb hears of the exit from the server's thread: let it say so
+                # before this process ends (bounded: a gdb that went away).
+                debugger.join(10)
             rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
             oom = group.oom_kills()
         finally:
