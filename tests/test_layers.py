@@ -77,6 +77,7 @@ def test_layers_apply_in_order_with_whiteouts(tmp_path):
     assert not (root / "etc/gone").exists()
     assert sorted(os.listdir(root / "opt")) == ["new"]           # opaque: old ones hidden
     assert os.readlink(root / "lib") == "usr/lib"
+    assert os.path.realpath(root / "lib") == str(root / "usr/lib")
     assert (root / "usr/lib/libz.so").read_bytes() == b"ELF\n"    # written through lib -> usr/lib
     assert os.stat(root / "usr/bin/hard").st_ino == os.stat(root / "usr/bin/tool").st_ino
     assert os.stat(root / "usr/bin/tool").st_mode & 0o7777 == 0o755   # no set-user-ID
@@ -100,6 +101,9 @@ def test_a_layer_cannot_write_outside_the_root(tmp_path):
     assert (root / str(outside).lstrip("/") / "passwd").read_bytes() == b"owned\n"
     assert (root / "escape").read_bytes() == b"owned\n"
     assert not (root / "hl").exists()
+    # Every link now resolves inside the root on the host too.
+    for link in ("etc", "up"):
+        assert os.path.realpath(root / link).startswith(str(root) + "/"), link
 
 
 def test_a_docker_archive(tmp_path):

@@ -89,6 +89,7 @@ def load(path=CACHE_PATH):
 
 
 @functools.cache
-def get_cache():
-    """The host's ``/etc/ld.so.cache``, read once per process (read-only view)."""
-    return types.MappingProxyType(load())
+def get_cache(root: str = ""):
+    """``/etc/ld.so.cache`` of the host (or of the root file system at
+    ``root``), read once per process (read-only view)."""
+    return types.MappingProxyType(load(root + CACHE_PATH))

@@ -29,7 +29,7 @@ import os
 import re
 from collections import namedtuple
 
-from libsubst.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile
+from libsubst.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile, open_regular
 from libsubst.errors import (ForeignElf, LibsubstError, LibraryNotFound, NotAnElf, ProgramNotFound,
                              UnsupportedElf)
 from libsubst.ldso import cache
@@ -202,10 +202,10 @@ def _is_musl(interp_path):
     return os.path.basename(interp_path).startswith("ld-musl-")
 
 
-def _musl_dirs():
+def _musl_dirs(root=""):
     """/etc/ld-musl-x86_64.path (one directory per line or ':'-separated)."""
     try:
-        with open("/etc/ld-musl-x86_64.path", encoding="utf-8", errors="replace") as fh:
+        with open(root + "/etc/ld-musl-x86_64.path", encoding="utf-8", errors="replace") as fh:
             dirs = [d for d in re.split(r"[:\n]", fh.read()) if d.strip()]
     except OSError:
         dirs = list(MUSL_DEFAULT_PATH)
@@ -213,10 +213,15 @@ def _musl_dirs():
 
 
 class _Resolver:
+    """Paths here are the guest's; ``root`` (a directory holding another root
+    file system, a container image's: see oci.layers) is put in front of
+    them only to open files."""
+
     musl = False
 
-    def __init__(self, env):
+    def __init__(self, env, root=""):
         self.env = env
+        self.root = root
         self.loaded = []
         self.by_id = {}
         self.subdirs = {}
@@ -224,14 +229,14 @@ class _Resolver:
     def subdirs_of(self, d):
         """ld.so's hwcaps subdirectories, limited to those that can exist."""
         if d not in self.subdirs:
-            present = {t for t in _HWCAP_TOPS if os.path.isdir(d + t)}
+            present = {t for t in _HWCAP_TOPS if os.path.isdir(self.root + d + t)}
             self.subdirs[d] = tuple(s + "/" for s in _subdirs() if s and s.split("/")[0] in present) + ("",)
         return self.subdirs[d]
 
     def probe(self, path, name, loader, skipped):
         """Open one candidate like ``open_verify``: an ElfFile, None, or 'stop'."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            fd = os.open(self.root + path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as e:
             # open_path goes on after ENOENT/EACCES only.
             return None if e.errno in (errno.ENOENT, errno.EACCES) else "stop"
@@ -262,7 +267,7 @@ class _Resolver:
 
     def cached(self, name, loader, skipped):
         """The best ld.so.cache entry: a supported glibc-hwcaps one first."""
-        paths = cache.get_cache().get(name, ())
+        paths = cache.get_cache(self.root).get(name, ())
         rank = {lv: i for i, lv in enumerate(hwcaps_levels())}
         best, best_rank = None, len(rank)
         for path in paths:
@@ -298,7 +303,7 @@ class _Resolver:
             if found is None and loader.runpath is not None:
                 found = self.search(name, loader.runpath, loader, skipped)
             if found is None and self.musl:
-                found = self.search(name, _musl_dirs(), loader, skipped)
+                found = self.search(name, _musl_dirs(self.root), loader, skipped)
             if found is None and not self.musl:
                 found = self.cached(name, loader, skipped)
             if found is None and not self.musl and not loader.flags_1 & DF_1_NODEFLIB:
@@ -339,22 +344,39 @@ class _Resolver:
         return None
 
 
-def resolve(program_path, env=None):
+def realpath(path, root=""):
+    """os.path.realpath of a guest path, inside the root file system at
+    ``root`` (whose symlinks stay inside it: oci.layers makes them so)."""
+    if not root:
+        return os.path.realpath(path)
+    real = os.path.realpath(root + path)
+    return "/" + os.path.relpath(real, root) if real.startswith(root + "/") else path
+
+
+def _open(path, root, file_error=ProgramNotFound):
+    """An ElfFile of a guest path, named by that path."""
+    if not root:
+        return ElfFile.open(path, file_error=file_error)
+    return ElfFile.from_fd(open_regular(root + path, file_error), path, file_error=file_error)
+
+
+def resolve(program_path, env=None, root=""):
     """The :class:`LoadPlan` of *program_path* in a guest environment *env*.
 
     *env* is the guest's environment (only ``LD_LIBRARY_PATH`` matters);
-    the host's ``os.environ`` is not consulted.
+    the host's ``os.environ`` is not consulted.  With *root*, every path is
+    one of the root file system in that directory (a container image's).
     """
     program = _absolute(os.fspath(program_path))
-    r = _Resolver(env or {})
-    with ElfFile.open(program) as exe:
+    r = _Resolver(env or {}, root)
+    with _open(program, root) as exe:
         interp = exe.interp()
         if interp is None:
             return LoadPlan(program, None, [])
-        main, _ = r.add(exe, None, None, origin=_origin(os.path.realpath(program)))
+        main, _ = r.add(exe, None, None, origin=_origin(realpath(program, root)))
     interp_path = _absolute(interp)
     try:
-        rtld = ElfFile.open(interp_path)
+        rtld = _open(interp_path, root)
     except ProgramNotFound as e:
         raise LibraryNotFound(f"program interpreter {interp} of {program} not found ({e})") from None
     except LibsubstError as e:
@@ -382,21 +404,21 @@ def resolve(program_path, env=None):
     return LoadPlan(program, interp_path, libraries)
 
 
-def resolve_dlopen_closure(plan, objects, env=None):
-    """Host paths of the libraries that shared objects a program may dlopen
+def resolve_dlopen_closure(plan, objects, env=None, root=""):
+    """Paths of the libraries that shared objects a program may dlopen
     (``objects``: its extension modules) need beyond ``plan``, found as
     dlopen(3) would from the loaded program.  An object or a library that
     cannot be found is skipped: dlopen fails on it natively too."""
-    r = _Resolver(env or {})
-    with ElfFile.open(plan.program) as exe:
-        r.add(exe, None, None, origin=_origin(os.path.realpath(plan.program)))
+    r = _Resolver(env or {}, root)
+    with _open(plan.program, root) as exe:
+        r.add(exe, None, None, origin=_origin(realpath(plan.program, root)))
     for path in ([plan.interp] if plan.interp else []) + [p for _n, p in plan.libraries]:
-        with ElfFile.open(path) as elf:
+        with _open(path, root) as elf:
             r.add(elf, path, None)
     queue = []
     for path in objects:
         try:
-            with ElfFile.open(path) as elf:
+            with _open(path, root) as elf:
                 obj, new = r.add(elf, path, r.loaded[0])
         except LibsubstError:
             continue

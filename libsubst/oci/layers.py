@@ -242,10 +242,47 @@ def _apply(tar: tarfile.TarFile, m: tarfile.TarInfo, root: str) -> None:
 
 
 def unpack(image: ContainerImage, root: str) -> None:
-    """Applies every layer of ``image`` in order into the directory ``root``."""
+    """Applies every layer of ``image`` in order into the directory ``root``,
+    then makes its symlinks relative and inside it (``contain_links``)."""
     os.makedirs(root, exist_ok=True)
     for layer in image.layers:
         apply_layer(layer, root)
+    contain_links(root)
+
+
+def contain_links(root: str) -> None:
+    """Rewrites every symlink of the tree to the relative link, inside the
+    root, that means what it meant in the image (an absolute target is the
+    root's, ``..`` stops at it): the host can then resolve paths of the tree
+    with its own calls and never leave it."""
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            link = os.path.join(folder, name)
+            if not os.path.islink(link):
+                continue
+            target = os.readlink(link)
+            rel_dir = os.path.relpath(folder, root)
+            inside = target if target.startswith("/") else os.path.join("/", rel_dir, target)
+            resolved = _lexical_inside(inside)
+            new = os.path.relpath(os.path.join(root, resolved.lstrip("/")) if resolved != "/"
+                                  else root, folder)
+            if new != target:
+                os.unlink(link)
+                os.symlink(new, link)
+
+
+def _lexical_inside(path: str) -> str:
+    """``path`` with ``.`` and ``..`` taken lexically, ``..`` stopping at /."""
+    out: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(part)
+    return "/" + "/".join(out)
 
 
 def is_layout(path: str) -> bool:
