@@ -74,6 +74,7 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     else:
         hostname = os.uname().nodename
     tree = Tree()
+    rootfs.add_layout(tree)
     objects = [tree.add_host_path(binary)]
     if interp:
         # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.

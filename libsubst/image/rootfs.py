@@ -10,6 +10,7 @@ import glob
 import grp
 import os
 import pwd
+import stat
 import tempfile
 
 from ..errors import VolumeError
@@ -141,6 +142,54 @@ def add_host(tree: Tree, spec: str) -> None:
         raise VolumeError(f"--add {spec!r}: the guest path must be absolute")
     host = os.path.abspath(host)
     tree.add_host_tree(host, os.path.normpath(guest) if guest else None)
+
+
+# The directories programs expect at the top of a Linux root (the FHS's,
+# and the state directories Debian's packages use), made in the guest when
+# the host has them, empty unless something is added below them.
+USUAL_DIRS = ("/etc", "/home", "/media", "/mnt", "/opt", "/root", "/run", "/run/lock", "/srv", "/tmp",
+              "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec",
+              "/usr/local/bin", "/usr/local/lib", "/usr/share", "/var/cache", "/var/lib",
+              "/var/log", "/var/spool", "/var/tmp", "/var/run", "/var/lock")
+
+
+def add_layout(tree: Tree) -> None:
+    """The root's shape as the host has it: every top-level symlink (merged
+    /usr: /bin -> usr/bin, /lib, /lib64, /sbin), and the usual directories
+    (or symlinks: Debian's /var/run -> /run) with the host's modes."""
+    for name in sorted(os.listdir("/")):
+        if os.path.islink("/" + name):
+            _add_link(tree, "/" + name, os.readlink("/" + name))
+    for guest in USUAL_DIRS:
+        try:
+            st = os.lstat(guest)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            _add_link(tree, guest, os.readlink(guest))
+        elif stat.S_ISDIR(st.st_mode) and not _under_link(tree, guest):
+            tree.add_dir(guest, stat.S_IMODE(st.st_mode))
+
+
+def _under_link(tree: Tree, guest: str) -> bool:
+    """Whether a directory on the way to *guest* is a symlink in the tree."""
+    parts = guest.strip("/").split("/")
+    for i in range(1, len(parts)):
+        e = tree.get("/" + "/".join(parts[:i]))
+        if e is not None and e.kind == "symlink":
+            return True
+    return False
+
+
+def _add_link(tree: Tree, guest: str, target: str) -> None:
+    if _under_link(tree, guest):
+        return
+    tree.add_symlink(guest, target)
+    # Where a relative link leads (usr/bin), so that it is not dangling.
+    if not target.startswith("/") and ".." not in target.split("/"):
+        where = os.path.join(os.path.dirname(guest), target)
+        if os.path.isdir(where) and not _under_link(tree, where):
+            tree.add_dir(where, stat.S_IMODE(os.stat(where).st_mode))
 
 
 SYSTEM_IDS = 1000                 # Debian's FIRST_UID, FIRST_GID (adduser.conf)
