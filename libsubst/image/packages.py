@@ -21,6 +21,7 @@ The rule:
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 
@@ -48,12 +49,46 @@ def _list(pkg: str) -> list[str]:
     return []
 
 
+def _cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "libsubst", "dpkg-owners.json")
+
+
 def owner(path: str) -> str | None:
-    """The package whose file list names ``path`` (checked first among the
-    lists named like the program, then all of them); None if none does."""
+    """The package whose file list names ``path``, or None.  Answers are
+    cached (a search of every list costs about 0.2 s) for as long as dpkg's
+    database is unchanged (the mtimes of its info directory and status)."""
     real = os.path.realpath(path)
     if not real.startswith("/usr/"):
         return None
+    try:
+        stamp = [os.stat(os.path.join(DPKG, n)).st_mtime_ns for n in ("info", "status")]
+    except OSError:
+        return None
+    cache = _cache_file()
+    try:
+        with open(cache, encoding="utf-8") as f:
+            known = json.load(f)
+        if known.get("stamp") != stamp:
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    answers = known.get("owners", {})
+    if real not in answers:
+        answers[real] = _search(path, real)
+        try:
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            tmp = f"{cache}.{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"stamp": stamp, "owners": answers}, f)
+            os.replace(tmp, cache)
+        except OSError:
+            pass                       # no cache: the next run searches again
+    return answers[real]
+
+
+def _search(path: str, real: str) -> str | None:
+    """Searches the file lists named like the program first, then all."""
     names = {path, real, real[len("/usr"):]}
     wanted = [os.fsencode(n) + b"\n" for n in names]
     base = os.path.basename(real).split(".")[0]
