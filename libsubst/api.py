@@ -80,7 +80,8 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
         # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
         objects.append(tree.add_host_path(interp if os.path.isabs(interp) else plan.interp))
     objects += [tree.add_host_path(lib) for _soname, lib in plan.libraries]
-    runtime_mounts, modules, runtime_files = rootfs.runtime_trees(binary, env, packed=for_image)
+    runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
+        binary, env, packed=for_image, libraries=[lib for _soname, lib in plan.libraries])
     for f in runtime_files:
         tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import assert_same, run_guest, run_native
-from libsubst.image import python
+from libsubst.image import perl, python
 
 PYENV = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
 SHOW = ("import sys, json, sqlite3, ssl, decimal; "
@@ -79,3 +79,21 @@ def test_layout_reads_pyvenv_cfg_not_a_list(tmp_path):
     assert (layout.prefix, layout.version, layout.venv) == (str(prefix), "3.11", str(venv))
     assert layout.trees == [str(prefix / "lib" / "python3.11")]
     assert layout.files == [str(venv / "pyvenv.cfg")]
+
+
+def test_perl_inc_is_perls_own():
+    """The directories read from perl's strings are its @INC (those that
+    exist), as perl itself prints it."""
+    native = subprocess.run(["perl", "-e", 'print join("\\n", @INC), "\\n"'], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert sorted(perl.inc_dirs("/usr/bin/perl")) == sorted(d for d in native if os.path.isdir(d))
+
+
+def test_perl_xs_modules_as_native(tmp_path):
+    argv = ["perl", "-MPOSIX=floor", "-MStorable=dclone", "-MList::Util=sum", "-MDigest::MD5=md5_hex",
+            "-MData::Dumper", "-e",
+            '$Data::Dumper::Sortkeys = 1; print sum(1..10), " ", floor(2.5), " ", md5_hex("x"), "\\n";'
+            'print Dumper(dclone({a => [1, 2], b => "c"}));']
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))

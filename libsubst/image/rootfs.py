@@ -2,7 +2,7 @@
 ``DT_NEEDED`` closure as ld.so will look it up, the stock ld.so, a minimal
 ``/etc``, and read-only host mounts for the run-time trees an interpreter
 needs (Python's standard library found as CPython finds it: python.py;
-Perl's modules; locales)."""
+Perl's @INC: perl.py; locales)."""
 
 from __future__ import annotations
 
@@ -16,20 +16,9 @@ import tempfile
 
 from ..errors import LibsubstError, VolumeError
 from ..monitor.bootinfo import Mount
-from . import packages, python
+from . import packages, perl, python
 from .tree import Tree
 
-# Run-time trees by program other than CPython (python.py finds its own):
-# (pattern for the program's real file name, host directories a run of it
-# reads, extension modules in them it may dlopen).  The trees are mounted
-# read-only where they exist; the libraries the extension modules need go
-# into the image.
-RUNTIME_DIRS = (
-    ("perl*", ("/usr/share/perl", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl",
-               "/usr/lib/x86_64-linux-gnu/perl5", "/usr/lib/x86_64-linux-gnu/perl-base",
-               "/etc/perl"),
-     ("/usr/lib/x86_64-linux-gnu/perl*/**/*.so",)),
-)
 # What a packed image leaves out of those trees: third-party packages (add
 # them with --add) and files only a build uses (Python's config-3.x holds the
 # static libpython, Makefile and headers for linking against it).
@@ -104,13 +93,13 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
     return added, dirs
 
 
-def runtime_trees(program: str, env: dict[str, str], packed: bool = False
-                  ) -> tuple[list[Mount], list[str], list[str]]:
-    """Read-only mounts of the run-time trees ``program`` reads, the
-    extension modules in them it may dlopen, and single host files it reads
-    at start (a venv's pyvenv.cfg).  ``packed``: only the trees a packed
-    image takes (not PACK_SKIP)."""
-    real = os.path.basename(os.path.realpath(program))
+def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
+                  libraries: list[str] = ()) -> tuple[list[Mount], list[str], list[str]]:
+    """Read-only mounts of the run-time trees ``program`` reads, found by
+    its own rules (python.py, perl.py), the extension modules in them it may
+    dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
+    ``libraries``: the host paths of the libraries it loads (libperl).
+    ``packed``: only the trees a packed image takes (not PACK_SKIP)."""
     dirs: list[str] = []
     modules: list[str] = []
     files: list[str] = []
@@ -120,12 +109,10 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False
         files += layout.files
         for d in layout.scanned:
             modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
-    for pattern, trees, extensions in RUNTIME_DIRS:
-        if fnmatch.fnmatch(real, pattern):
-            for t in trees:
-                dirs += sorted(glob.glob(t))
-            for e in extensions:
-                modules += sorted(glob.glob(e, recursive=True))
+    inc = perl.inc_dirs(program, libraries)
+    if inc is not None:
+        dirs += inc
+        modules += perl.extension_modules(inc)
     if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
         dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
     if packed:
