@@ -97,3 +97,19 @@ def test_perl_xs_modules_as_native(tmp_path):
     native = run_native(argv, tmp_path)
     assert native.returncode == 0, native.stderr
     assert_same(native, run_guest(argv, tmp_path))
+
+
+def test_node_modules_by_nodes_rules(tmp_path):
+    """A module in a node_modules above the working directory and one on
+    NODE_PATH, required as natively."""
+    (tmp_path / "node_modules" / "up").mkdir(parents=True)
+    (tmp_path / "node_modules" / "up" / "index.js").write_text("module.exports = 'from above';\n")
+    (tmp_path / "lib" / "onpath").mkdir(parents=True)
+    (tmp_path / "lib" / "onpath" / "index.js").write_text("module.exports = 'from NODE_PATH';\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"PATH": os.environ["PATH"], "NODE_PATH": str(tmp_path / "lib"), "HOME": str(work)}
+    argv = ["node", "-e", "console.log(require('up'), require('onpath'), 6 * 7)"]
+    native = run_native(argv, work, env=env)
+    assert native.stdout == b"from above from NODE_PATH 42\n", native.stderr
+    assert_same(native, run_guest(argv, work, env=env))

@@ -16,7 +16,7 @@ import tempfile
 
 from ..errors import LibsubstError, VolumeError
 from ..monitor.bootinfo import Mount
-from . import packages, perl, python
+from . import node, packages, perl, python
 from .tree import Tree
 
 # What a packed image leaves out of those trees: third-party packages (add
@@ -96,7 +96,7 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
 def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
                   libraries: list[str] = ()) -> tuple[list[Mount], list[str], list[str]]:
     """Read-only mounts of the run-time trees ``program`` reads, found by
-    its own rules (python.py, perl.py), the extension modules in them it may
+    its own rules (python.py, perl.py, node.py), the extension modules in them it may
     dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
     ``libraries``: the host paths of the libraries it loads (libperl).
     ``packed``: only the trees a packed image takes (not PACK_SKIP)."""
@@ -109,6 +109,11 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
         files += layout.files
         for d in layout.scanned:
             modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
+    # A packed image records nothing of the packing host's cwd or environment.
+    node_dirs = node.module_dirs(program, {}, None) if packed else \
+        node.module_dirs(program, env, os.getcwd())
+    if node_dirs is not None:
+        dirs += node_dirs
     inc = perl.inc_dirs(program, libraries)
     if inc is not None:
         dirs += inc
