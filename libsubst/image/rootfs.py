@@ -196,6 +196,16 @@ def _add_link(tree: Tree, guest: str, target: str) -> None:
             tree.add_dir(where, stat.S_IMODE(os.stat(where).st_mode))
 
 
+def image_state_dirs(entries: dict) -> list[str]:
+    """The state directories of a packed image: what add_packages put there
+    is an empty directory one level below /var/lib, /var/log, /var/cache or
+    /var/spool, which its run makes writable as ``run`` does."""
+    parents = {os.path.dirname(p) for p in entries if p != "/"}
+    return [p for p, e in entries.items()
+            if e.kind == "dir" and p not in parents and
+            os.path.dirname(p) + "/" in packages.STATE_ROOTS]
+
+
 def add_packages(tree: Tree, programs: list[str]) -> list[str]:
     """The run-time files of the Debian packages ``programs`` come from
     (packages.py states the rule); returns their state directories, which
