@@ -74,12 +74,16 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     else:
         hostname = os.uname().nodename
     tree = Tree()
+    rootfs.add_layout(tree)
     objects = [tree.add_host_path(binary)]
     if interp:
         # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
         objects.append(tree.add_host_path(interp if os.path.isabs(interp) else plan.interp))
     objects += [tree.add_host_path(lib) for _soname, lib in plan.libraries]
-    runtime_mounts, modules = rootfs.runtime_trees(binary, env, packed=for_image)
+    runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
+        binary, env, packed=for_image, libraries=[lib for _soname, lib in plan.libraries])
+    for f in runtime_files:
+        tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]
     for spec in add:
         rootfs.add_host(tree, spec)
@@ -92,6 +96,8 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
             if sub != real:
                 tree.replace_host_file(real, sub)
     rootfs.add_etc(tree, hostname)
+    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
+    state_dirs = rootfs.add_packages(tree, [binary, *filter(os.path.isfile, at_own_path)])
 
     if for_image:
         from .image.lsi import parse_declared_volume
@@ -117,10 +123,13 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
         raise VolumeError("a volume cannot be mounted at / (the guest's root is its image)")
     scratch = []
     files = [e.path for e in tree.entries() if e.kind != "dir"]
+    if for_image:
+        for d in state_dirs:
+            tree.add_host_path(d)
     if for_image and not any(p.startswith("/tmp/") for p in files):
         tree.add_dir("/tmp", 0o1777)    # where the image's run mounts its scratch /tmp
     elif not for_image:
-        added, scratch = rootfs.scratch_mounts(mounts, files, private=policy)
+        added, scratch = rootfs.scratch_mounts(mounts, files, state_dirs, private=policy)
         mounts += added
     for m in mounts:
         tree.add_dir(m.guest)

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # the package build and some tests use, and python3-venv for the environment.
 PKGS="docker-registry apache2-utils openssl strace gdb gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
-      sqlite3 perl file git"
+      sqlite3 perl file git golang-go"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -19,13 +19,14 @@ def test_rounds_alternate_the_configurations():
 
 
 def test_exec_benchmark_execs_a_program_of_the_guest(tmp_path):
-    """Every exec of the loop succeeds in the guest; the loop that execs
-    /bin/true, which the guest does not have (every exec exits 127), is
-    refused instead of timed."""
+    """Every exec of the loop succeeds in the guest; a loop that execs a
+    program the guest does not have (every exec exits 127) is refused
+    instead of timed.  (/bin/true is no such program: /bin is usr/bin in
+    the guest as on the host.)"""
     loop = processes.LOOPS_ARGV["sh: fork+execve /usr/bin/true+wait (µs)"]
     assert processes._one([*processes.GUEST, *loop], str(tmp_path)) > 0
     assert processes._one(loop, str(tmp_path)) > 0
-    missing = [loop[0], loop[1], loop[2].replace("/usr/bin/true", "/bin/true")]
+    missing = [loop[0], loop[1], loop[2].replace("/usr/bin/true", "/usr/bin/not-in-the-guest")]
     with pytest.raises(BenchmarkError, match="exec failed: 127"):
         processes._one([*processes.GUEST, *missing], str(tmp_path))
 

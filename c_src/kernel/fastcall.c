@@ -8,5 +8,12 @@
 
 long ls_fastcall(long nr, const long *a)
 {
-    return ls_dispatch(nr, a[0], a[1], a[2], a[3], a[4], a[5], LS_PATH_FAST);
+    /* a[7]: the guest's stack (fastcall.S), for calls that ask where the
+     * guest runs (sigaltstack); kept per nesting level. */
+    struct kthread *t = kcur();
+    unsigned long outer = t->fast_sp;
+    t->fast_sp = a[7];
+    long r = ls_dispatch(nr, a[0], a[1], a[2], a[3], a[4], a[5], LS_PATH_FAST);
+    t->fast_sp = outer;
+    return r;
 }

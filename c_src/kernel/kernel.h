@@ -96,6 +96,7 @@ int kfd_hide(int fd);
 struct kthread {
     struct ls_kblock blk;            /* the fastcall contract: entry, kernel stack, depth */
     struct ucontext *uc;             /* the trap being served on this thread, or NULL */
+    unsigned long fast_sp;           /* the guest's stack at the fastcall being served */
     long tid;                        /* host tid */
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */
@@ -115,6 +116,11 @@ static inline struct ucontext *kcur_uc(void)
 {
     return kcur()->uc;
 }
+
+/* Whether the guest's stack pointer sp is on the calling thread's trap
+ * stack (the host's sigaltstack): a guest handler with SA_ONSTACK runs
+ * there.  If so, *ss describes that stack. */
+int kthread_on_trap_stack(unsigned long sp, stack_t *ss);
 
 /* Gives the calling thread its kernel state: %gs block, fastcall stack,
  * trap stack (sigaltstack).  Returns 0 or -errno. */

@@ -103,7 +103,8 @@ def closure(program: str, args=(), env=None) -> tuple[str, list[str], list[str]]
     path = find_program(program, env.get("PATH"))
     binary, _argv, _scripts = resolve_script(path, [program, *args])
     plan = resolve(binary, env)
-    _mounts, modules = rootfs.runtime_trees(binary, env, packed=False)
+    _mounts, modules, _files = rootfs.runtime_trees(
+        binary, env, packed=False, libraries=[lib for _soname, lib in plan.libraries])
     objects = plan.host_paths() + resolve_dlopen_closure(plan, modules, env)
     entry = [plan.program] + ([plan.interp] if plan.interp else [])
     return os.path.realpath(binary), list(dict.fromkeys(objects)), entry

@@ -435,7 +435,8 @@ class Image:
             except OSError:
                 pass
         added, scratch = rootfs.scratch_mounts(
-            mounts, [p for p, e in entries.items() if e.kind != "dir"])
+            mounts, [p for p, e in entries.items() if e.kind != "dir"],
+            rootfs.image_state_dirs(entries))
         mounts += added
         n = len(entries)
         for b in mounts:

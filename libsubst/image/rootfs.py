@@ -1,7 +1,8 @@
 """Lay out a guest's root file system for one program: the executable, its
 ``DT_NEEDED`` closure as ld.so will look it up, the stock ld.so, a minimal
 ``/etc``, and read-only host mounts for the run-time trees an interpreter
-needs (Python's standard library, Perl's modules, locales)."""
+needs (Python's standard library found as CPython finds it: python.py;
+Perl's @INC: perl.py; locales)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,14 @@ import glob
 import grp
 import os
 import pwd
+import stat
 import tempfile
 
-from ..errors import VolumeError
+from ..errors import LibsubstError, VolumeError
 from ..monitor.bootinfo import Mount
+from . import node, packages, perl, python
 from .tree import Tree
 
-# Run-time trees by program: (pattern for the program's real file name,
-# host directories a run of it reads, extension modules in them it may
-# dlopen).  The trees are mounted read-only where they exist; the libraries
-# the extension modules need go into the image.
-RUNTIME_DIRS = (
-    ("python3*", ("/usr/lib/python3.*", "/usr/lib/python3/dist-packages",
-                  "/usr/local/lib/python3.*"),
-     ("/usr/lib/python3.*/lib-dynload/*.so", "/usr/lib/python3/dist-packages/**/*.so")),
-    ("perl*", ("/usr/share/perl", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl",
-               "/usr/lib/x86_64-linux-gnu/perl5", "/usr/lib/x86_64-linux-gnu/perl-base",
-               "/etc/perl"),
-     ("/usr/lib/x86_64-linux-gnu/perl*/**/*.so",)),
-)
 # What a packed image leaves out of those trees: third-party packages (add
 # them with --add) and files only a build uses (Python's config-3.x holds the
 # static libpython, Makefile and headers for linking against it).
@@ -65,22 +55,26 @@ def parse_volume(spec: str) -> Mount:
 SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the guest's mount namespace
 
 
-def scratch_mounts(mounts: list[Mount], image_files: list[str], private: bool = True
-                   ) -> tuple[list[Mount], list[str]]:
+def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list[str] = (),
+                   private: bool = True) -> tuple[list[Mount], list[str]]:
     """Writable directories of the guest's own, gone after the run: /tmp
-    (unless a volume or the image's own files are there) and /dev/shm (POSIX
-    shared memory and semaphores: Python's multiprocessing).  ``private``:
-    each a tmpfs the guest kernel makes in its mount namespace, world-writable
-    and sticky as natively, of half the guest's --memory (run_spec; ENOSPC
-    past it; its pages are the guest's memory, in the run's cgroup).
-    Otherwise (a run without namespaces: only the benchmarks) a host
-    directory inside one only the caller can enter.  Returns (mounts, host
-    dirs to remove)."""
+    (unless a volume or the image's own files are there), /dev/shm (POSIX
+    shared memory and semaphores: Python's multiprocessing) and the
+    packages' state directories (``packages.Contents.state_dirs``), empty.
+    ``private``: each a tmpfs the guest kernel makes in its mount namespace,
+    world-writable and sticky as /tmp is natively, of half the guest's
+    --memory (run_spec; ENOSPC past it; its pages are the guest's memory, in
+    the run's cgroup).  Otherwise (a run without namespaces: only the
+    benchmarks) a host directory inside one only the caller can enter, with
+    the host's mode.  Returns (mounts, host dirs to remove)."""
     added, dirs = [], []
-    for guest, under, taken in (
-            ("/tmp", None, any(p.startswith("/tmp/") for p in image_files)),
-            ("/dev/shm", "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None, False)):
-        if taken or any(m.guest == guest for m in mounts):
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
+    for guest, under, taken, mode in (
+            ("/tmp", None, any(p.startswith("/tmp/") for p in image_files), 0o1777),
+            ("/dev/shm", shm, False, 0o1777),
+            *((d, None, False, stat.S_IMODE(os.stat(d).st_mode)) for d in state_dirs)):
+        if taken or any(m.guest == guest or guest.startswith(m.guest.rstrip("/") + "/")
+                        for m in mounts + added):
             continue
         if private:
             added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True))
@@ -88,7 +82,7 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], private: bool = 
         outer = tempfile.mkdtemp(prefix=f"libsubst-{os.path.basename(guest)}-", dir=under)
         inner = os.path.join(outer, "d")
         os.mkdir(inner)
-        os.chmod(inner, 0o1777)
+        os.chmod(inner, mode)
         # A volume below it (the working directory under /tmp) needs its
         # mount point there, as on Linux: the directories leading to it.
         for m in mounts:
@@ -99,20 +93,31 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], private: bool = 
     return added, dirs
 
 
-def runtime_trees(program: str, env: dict[str, str], packed: bool = False
-                  ) -> tuple[list[Mount], list[str]]:
-    """Read-only mounts of the run-time trees ``program`` is known to read,
-    and the extension modules in them it may dlopen.  ``packed``: only the
-    trees a packed image takes (not PACK_SKIP)."""
-    real = os.path.basename(os.path.realpath(program))
+def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
+                  libraries: list[str] = ()) -> tuple[list[Mount], list[str], list[str]]:
+    """Read-only mounts of the run-time trees ``program`` reads, found by
+    its own rules (python.py, perl.py, node.py), the extension modules in them it may
+    dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
+    ``libraries``: the host paths of the libraries it loads (libperl).
+    ``packed``: only the trees a packed image takes (not PACK_SKIP)."""
     dirs: list[str] = []
     modules: list[str] = []
-    for pattern, trees, extensions in RUNTIME_DIRS:
-        if fnmatch.fnmatch(real, pattern):
-            for t in trees:
-                dirs += sorted(glob.glob(t))
-            for e in extensions:
-                modules += sorted(glob.glob(e, recursive=True))
+    files: list[str] = []
+    layout = python.find(program)
+    if layout is not None:
+        dirs += layout.trees
+        files += layout.files
+        for d in layout.scanned:
+            modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
+    # A packed image records nothing of the packing host's cwd or environment.
+    node_dirs = node.module_dirs(program, {}, None) if packed else \
+        node.module_dirs(program, env, os.getcwd())
+    if node_dirs is not None:
+        dirs += node_dirs
+    inc = perl.inc_dirs(program, libraries)
+    if inc is not None:
+        dirs += inc
+        modules += perl.extension_modules(inc)
     if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
         dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
     if packed:
@@ -120,8 +125,8 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False
         dirs = [d for d in dirs if d not in skipped]
         modules = [m for m in modules if not any(m.startswith(d + "/") for d in skipped)]
     mounts = [Mount(guest=d, host=os.path.realpath(d), readonly=True)
-              for d in dirs if os.path.isdir(d)]
-    return mounts, modules
+              for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+    return mounts, modules, files
 
 
 def pack_tree(tree: Tree, mount: Mount) -> None:
@@ -141,6 +146,79 @@ def add_host(tree: Tree, spec: str) -> None:
         raise VolumeError(f"--add {spec!r}: the guest path must be absolute")
     host = os.path.abspath(host)
     tree.add_host_tree(host, os.path.normpath(guest) if guest else None)
+
+
+# The directories programs expect at the top of a Linux root (the FHS's,
+# and the state directories Debian's packages use), made in the guest when
+# the host has them, empty unless something is added below them.
+USUAL_DIRS = ("/etc", "/home", "/media", "/mnt", "/opt", "/root", "/run", "/run/lock", "/srv", "/tmp",
+              "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec",
+              "/usr/local/bin", "/usr/local/lib", "/usr/share", "/var/cache", "/var/lib",
+              "/var/log", "/var/spool", "/var/tmp", "/var/run", "/var/lock")
+
+
+def add_layout(tree: Tree) -> None:
+    """The root's shape as the host has it: every top-level symlink (merged
+    /usr: /bin -> usr/bin, /lib, /lib64, /sbin), and the usual directories
+    (or symlinks: Debian's /var/run -> /run) with the host's modes."""
+    for name in sorted(os.listdir("/")):
+        if os.path.islink("/" + name):
+            _add_link(tree, "/" + name, os.readlink("/" + name))
+    for guest in USUAL_DIRS:
+        try:
+            st = os.lstat(guest)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            _add_link(tree, guest, os.readlink(guest))
+        elif stat.S_ISDIR(st.st_mode) and not _under_link(tree, guest):
+            tree.add_dir(guest, stat.S_IMODE(st.st_mode))
+
+
+def _under_link(tree: Tree, guest: str) -> bool:
+    """Whether a directory on the way to *guest* is a symlink in the tree."""
+    parts = guest.strip("/").split("/")
+    for i in range(1, len(parts)):
+        e = tree.get("/" + "/".join(parts[:i]))
+        if e is not None and e.kind == "symlink":
+            return True
+    return False
+
+
+def _add_link(tree: Tree, guest: str, target: str) -> None:
+    if _under_link(tree, guest):
+        return
+    tree.add_symlink(guest, target)
+    # Where a relative link leads (usr/bin), so that it is not dangling.
+    if not target.startswith("/") and ".." not in target.split("/"):
+        where = os.path.join(os.path.dirname(guest), target)
+        if os.path.isdir(where) and not _under_link(tree, where):
+            tree.add_dir(where, stat.S_IMODE(os.stat(where).st_mode))
+
+
+def image_state_dirs(entries: dict) -> list[str]:
+    """The state directories of a packed image: what add_packages put there
+    is an empty directory one level below /var/lib, /var/log, /var/cache or
+    /var/spool, which its run makes writable as ``run`` does."""
+    parents = {os.path.dirname(p) for p in entries if p != "/"}
+    return [p for p, e in entries.items()
+            if e.kind == "dir" and p not in parents and
+            os.path.dirname(p) + "/" in packages.STATE_ROOTS]
+
+
+def add_packages(tree: Tree, programs: list[str]) -> list[str]:
+    """The run-time files of the Debian packages ``programs`` come from
+    (packages.py states the rule); returns their state directories, which
+    the caller makes writable or, in an image, empty directories.  A path
+    the image already has (the generated /etc files) keeps its entry."""
+    found = packages.contents(programs)
+    for path in found.dirs + found.files:
+        if tree.get(path) is None:
+            try:
+                tree.add_host_path(path)
+            except LibsubstError:
+                continue            # unreadable or in the way of the image's own
+    return found.state_dirs
 
 
 SYSTEM_IDS = 1000                 # Debian's FIRST_UID, FIRST_GID (adduser.conf)

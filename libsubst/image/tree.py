@@ -164,7 +164,14 @@ class Tree:
         (matched against the path relative to *host*).
         """
         host = os.path.abspath(os.fspath(host))
-        guest = host if guest is None else guest
+        if guest is None:
+            # At its own path: the directories on the way as the host has
+            # them (Debian's /bin is a symlink to usr/bin), the tree at the
+            # real place they lead to.
+            parent = os.path.dirname(host)
+            real_parent = self.add_host_path(parent) if parent != "/" else "/"
+            host = _join(real_parent, os.path.basename(host)) if host != "/" else host
+            guest = host
         same = guest == host
         try:
             st = os.lstat(host)

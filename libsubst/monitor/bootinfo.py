@@ -75,7 +75,7 @@ def _align(n: int, a: int = 8) -> int:
     return (n + a - 1) & ~(a - 1)
 
 
-def encode(spec: BootSpec) -> bytes:
+def encode(spec: BootSpec, limits=None) -> bytes:
     """The boot-info block for ``spec``, ready to hand to the kernel."""
     f, lib = _abi()
     hdr_size = f.sizeof("struct ls_bootinfo")
@@ -136,6 +136,9 @@ def encode(spec: BootSpec) -> bytes:
             head.trace_calls[nr // 64] |= 1 << (nr % 64)
         if nr in spec.deny_calls:
             head.deny_calls[nr // 64] |= 1 << (nr % 64)
+    if limits is not None:      # monitor.guest.Limits: what /sys/fs/cgroup shows
+        head.mem_max, head.cpus, head.pids_max = \
+            limits.memory or 0, limits.cpus or 0, limits.pids or 0
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])

@@ -192,7 +192,7 @@ def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
         spec.report_fd, spec.debug_fd = rep_w, go_r
         if trace is not None and trace.summary:
             sum_fd = spec.trace_sum_fd = tracing.counters_fd()
-        os.write(boot_fd, bootinfo.encode(spec))
+        os.write(boot_fd, bootinfo.encode(spec, limits))
         passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, spec.core_fd,
                                      sum_fd, *pass_fds) if fd >= 0)
         proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,

@@ -120,6 +120,9 @@ struct ls_bootinfo {
                                     LS_BOOT_TRACE and LS_BOOT_TRACE_SUMMARY apply to */
     uint64_t deny_calls[8];      /* with LS_BOOT_DENY, the same map: calls answered ENOSYS
                                     (counted and reported) as if unimplemented */
+    uint32_t pids_max;           /* the guest's limits (--pids, --cpus, --memory), shown in */
+    uint32_t cpus;               /* /sys/fs/cgroup; 0: none */
+    uint64_t mem_max;
 };
 
 #endif

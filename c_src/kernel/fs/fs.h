@@ -214,7 +214,7 @@ long vol_parent(struct fs_node *n, const char **name);
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
-       SG_COMM, SG_MOUNTS, SG_MOUNTINFO };
+       SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_SELFCOPY, SG_CGROUP };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 int synth_is_prefix(const char *p);
@@ -231,8 +231,6 @@ long synth_perm(const struct fs_obj *o, int mode, int flags);
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);
 unsigned long synth_ino(const struct fs_obj *o);
 const char *synth_host_path(int id);        /* host path of a copied file or device */
-/* Generates synthetic file `gen` (see synth.c) into a sealed memfd. */
-long synth_generate(int gen, const char *path, int cloexec);
 long fs_pid(void);
 
 /* ---- shared helpers ---- */

@@ -4,7 +4,9 @@
  * fstat and mmap work on them as on any host fd; directories are placeholder
  * fds listed by synth_dir_next; /dev nodes are the host's device nodes.
  *
- * /proc/self is a symlink to /proc/<pid> (the host pid: fs_pid), as in Linux.
+ * /proc/self is a symlink to /proc/<pid> (the host pid: fs_pid), as in Linux;
+ * /proc/thread-self to <pid>/task/<tid>, whose entries are those of
+ * /proc/<pid> (the thread's own stat, status, comm) but no task directory.
  * /proc/<pid>/fd/N is a symlink to the guest path fd N was opened by; an fd
  * with no guest path (stdio, a pipe, a socket) is a host object, reached by
  * reopening the host's /proc/self/fd/N, and reads as the host's readlink
@@ -17,7 +19,7 @@
 const struct synth_ent synth_gtab[] = {
     {"/proc", ST_DIR, 0, 0},
     {"/proc/self", ST_LINK, SL_SELF, 0},
-    {"/proc/thread-self", ST_LINK, SL_SELF, 0},
+    {"/proc/thread-self", ST_LINK, SL_THREAD, 0},
     {"/proc/meminfo", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/cpuinfo", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/stat", ST_FILE, SG_HOSTCOPY, 0},
@@ -32,8 +34,17 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/sys/kernel/ostype", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/kernel/osrelease", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/kernel/pid_max", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/kernel/ngroups_max", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/kernel/random", ST_DIR, 0, 0},
+    {"/proc/sys/kernel/random/boot_id", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/kernel/random/uuid", ST_FILE, SG_HOSTCOPY, 0},    /* the host's: fresh per read */
+    {"/proc/sys/net", ST_DIR, 0, 0},
+    {"/proc/sys/net/core", ST_DIR, 0, 0},
+    {"/proc/sys/net/core/somaxconn", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/vm", ST_DIR, 0, 0},
     {"/proc/sys/vm/overcommit_memory", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/vm/mmap_min_addr", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/vm/max_map_count", ST_FILE, SG_HOSTCOPY, 0},
     {"/sys", ST_DIR, 0, 0},
     {"/sys/devices", ST_DIR, 0, 0},
     {"/sys/devices/system", ST_DIR, 0, 0},
@@ -41,6 +52,21 @@ const struct synth_ent synth_gtab[] = {
     {"/sys/devices/system/cpu/online", ST_FILE, SG_HOSTCOPY, 0},
     {"/sys/devices/system/cpu/possible", ST_FILE, SG_HOSTCOPY, 0},
     {"/sys/devices/system/cpu/present", ST_FILE, SG_HOSTCOPY, 0},
+    /* The guest's limits as a container's cgroup v2 root shows them. */
+    {"/sys/fs", ST_DIR, 0, 0},
+    {"/sys/fs/cgroup", ST_DIR, 0, 0},
+    {"/sys/fs/cgroup/cgroup.controllers", ST_FILE, SG_TEXT, "cpu memory pids\n"},
+    {"/sys/fs/cgroup/cpu.max", ST_FILE, SG_CGROUP, 0},
+    {"/sys/fs/cgroup/memory.max", ST_FILE, SG_CGROUP, 0},
+    {"/sys/fs/cgroup/pids.max", ST_FILE, SG_CGROUP, 0},
+    {"/sys/kernel", ST_DIR, 0, 0},
+    {"/sys/kernel/mm", ST_DIR, 0, 0},
+    {"/sys/kernel/mm/transparent_hugepage", ST_DIR, 0, 0},
+    {"/sys/kernel/mm/transparent_hugepage/enabled", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/kernel/mm/transparent_hugepage/defrag", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/kernel/mm/transparent_hugepage/shmem_enabled", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/kernel/mm/transparent_hugepage/use_zero_page", ST_FILE, SG_HOSTCOPY, 0},
     {"/dev", ST_DIR, 0, 0},
     {"/dev/null", ST_CHR, 0, 0},
     {"/dev/zero", ST_CHR, 0, 0},
@@ -66,9 +92,12 @@ const struct synth_ent synth_ptab[] = {
     {"/comm", ST_FILE, SG_COMM, 0},
     {"/mounts", ST_FILE, SG_MOUNTS, 0},
     {"/mountinfo", ST_FILE, SG_MOUNTINFO, 0},
+    {"/limits", ST_FILE, SG_SELFCOPY, 0},   /* the kernel's host process has the guest's */
+    {"/cgroup", ST_FILE, SG_TEXT, "0::/\n"},  /* the root of /sys/fs/cgroup */
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
     {"/root", ST_LINK, SL_FIXED, "/"},
+    {"/task", ST_DIR, 0, 0},        /* its threads: /proc/<pid>/task/<tid> has the same entries */
     {"/fd", ST_DIR, 0, 0},
 };
 const int synth_np = LS_ARRAY_SIZE(synth_ptab);
@@ -133,6 +162,15 @@ int synth_lookup(const char *p, struct fs_obj *o)
         const char *s = p + 6;
         if (synth_parse_num(&s) != fs_pid())
             return -ENOENT;
+        if (strncmp(s, "/task/", 6) == 0) {
+            /* A thread of the process: the host's tid (the pid namespace's). */
+            s += 6;
+            long tid = synth_parse_num(&s);
+            if (tid <= 0 || hsys3(__NR_tgkill, fs_pid(), tid, 0) < 0 ||
+                strncmp(s, "/task", 5) == 0)
+                return -ENOENT;
+            o->arg = tid;
+        }
         for (int i = 0; i < synth_np; i++)
             if (strcmp(s, synth_ptab[i].path) == 0) {
                 o->ent = SID_P + i;
@@ -188,6 +226,9 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
     case SL_SELF:
         ksnprintf(num, sizeof num, "%ld", fs_pid());
         return put_str(num, dst, cap);
+    case SL_THREAD:
+        ksnprintf(num, sizeof num, "%ld/task/%ld", fs_pid(), hsys0(__NR_gettid));
+        return put_str(num, dst, cap);
     case SL_FIXED:
         return put_str(e->aux, dst, cap);
     case SL_EXE:
@@ -230,7 +271,7 @@ unsigned long synth_ino(const struct fs_obj *o)
 {
     if (o->ent == SID_FDLINK || o->ent == SID_FDHOST)
         return 0x20000UL + o->arg;
-    return 0x10000UL + o->ent;
+    return 0x10000UL + o->ent + ((unsigned long)o->arg << 12);   /* arg: a thread's tid */
 }
 
 static unsigned long tree_dev(int id)
@@ -310,7 +351,7 @@ long synth_open(struct fs_node *n, int flags, int mode)
     if (e->type == ST_FILE && !(flags & O_PATH)) {
         if (acc != O_RDONLY || (flags & O_TRUNC))
             return -EACCES;
-        long fd = synth_generate(e->gen, e->path, flags & O_CLOEXEC);
+        long fd = synth_generate(e, o->arg, flags & O_CLOEXEC);
         return fs_install(fd, KF_HOST, KF_F_SYNTH, o->ent, 0, n->path);
     }
     long fd = hsys3(__NR_fcntl, fs_placeholder_fd,

@@ -9,13 +9,17 @@
 
 #include "fs.h"
 
-enum { SL_SELF = 1, SL_FIXED, SL_EXE, SL_CWD };   /* link kinds (ST_LINK's gen) */
+enum { SL_SELF = 1, SL_THREAD, SL_FIXED, SL_EXE, SL_CWD };   /* link kinds (ST_LINK's gen) */
 
 struct synth_ent {
     const char *path;
     unsigned char type, gen;    /* ST_*; SG_* for files, SL_* for links */
-    const char *aux;            /* SL_FIXED: the target */
+    const char *aux;            /* SL_FIXED: the target; SG_TEXT: the contents */
 };
+
+/* Generates the contents of synthetic file e (of thread tid, 0: the
+ * process) into a sealed memfd. */
+long synth_generate(const struct synth_ent *e, long tid, int cloexec);
 
 #define SID_P 0x100
 extern const struct synth_ent synth_gtab[];

@@ -1,6 +1,7 @@
 /*
  * Listing the synthetic directories: /proc, /proc/<pid>, /proc/<pid>/fd
  * (the guest's open fds, from the host's /proc/self/fd, kernel fds hidden),
+ * /proc/<pid>/task (its threads, from the host's /proc/self/task),
  * /proc/sys..., /sys/devices/system/cpu, /dev.
  */
 #include "synth.h"
@@ -26,12 +27,12 @@ static void put_num(struct dent *d, long v)
     d->nlen = strlen(d->nbuf);
 }
 
-/* The guest's open fds, from the host's /proc/self/fd, ascending. */
-static void load_fds(struct dctx *x)
+/* The numbers the host lists in dir, ascending: the guest's open fds (from
+ * /proc/self/fd, the kernel's own left out) or its threads (/proc/self/task). */
+static void load_nums(struct dctx *x, const char *dir, int fds)
 {
     x->loaded = 1;
-    long hfd = hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/fd",
-                     O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    long hfd = hsys4(__NR_openat, AT_FDCWD, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (hfd < 0)
         return;
     char *buf = kmalloc(4096);
@@ -45,7 +46,7 @@ static void load_fds(struct dctx *x)
             unsigned short reclen = *(unsigned short *)(buf + off + 16);
             off += reclen;
             long fd = synth_parse_num(&name);
-            if (fd < 0 || *name || fd == hfd || !fd_valid(fd))
+            if (fd < 0 || *name || (fds && (fd == hfd || !fd_valid(fd))))
                 continue;
             if (x->nfds == cap) {
                 int ncap = cap ? cap * 2 : 64;
@@ -76,20 +77,25 @@ static void load_fds(struct dctx *x)
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x)
 {
     long k = *c - 2;
-    if (o->ent == SID_P + synth_np - 1) {          /* /proc/<pid>/fd: the last of synth_ptab */
+    int fds = o->ent == SID_P + synth_np - 1;      /* /proc/<pid>/fd: the last of synth_ptab */
+    if (fds || o->ent == SID_P + synth_np - 2) {   /* /proc/<pid>/task: the one before */
         if (!x->loaded)
-            load_fds(x);
+            load_nums(x, fds ? "/proc/self/fd" : "/proc/self/task", fds);
         for (int i = 0; i < x->nfds; i++)
             if (x->fds[i] >= k) {
                 put_num(d, x->fds[i]);
-                d->ino = 0x20000UL + x->fds[i];
-                d->type = FS_DT_LNK;
+                d->ino = fds ? 0x20000UL + x->fds[i]
+                             : 0x10000UL + SID_P + ((unsigned long)x->fds[i] << 12);
+                d->type = fds ? FS_DT_LNK : FS_DT_DIR;
                 *c = x->fds[i] + 3;
                 return 1;
             }
         return 0;
     }
     if (o->ent == SID_P) {
+        /* A thread's directory (arg: its tid) has no task directory. */
+        if (o->arg && k + 1 == synth_np - 2)
+            k++, *c += 1;
         if (k + 1 >= synth_np)
             return 0;
         d->name = synth_ptab[k + 1].path + 1;

@@ -6,13 +6,19 @@
  *   maps          without the lines that overlap the kernel's own memory,
  *                 the guest's files named by their guest paths;
  *   cmdline, environ, comm  from the boot-info block;
- *   mounts, mountinfo  the guest's view: the image, the synthetic trees, the volumes.
+ *   mounts, mountinfo  the guest's view: the image, the synthetic trees, the volumes;
+ *   limits        the host's (the kernel's host process has the guest's limits);
+ *   cgroup, /sys/fs/cgroup  a cgroup v2 root holding the limits the guest was
+ *                 given (boot info: --memory, --cpus, --pids), as a container
+ *                 shows them, whatever the host's own cgroup layout.
+ * A thread's files (/proc/<pid>/task/<tid>/...) are the host's of that thread.
  */
-#include "fs.h"
+#include "synth.h"
 
 
 struct gbuf {
     int fd;
+    long tid;                        /* the thread whose file it is; 0: the process */
     long err;
     size_t n;
     char comm[16];
@@ -107,12 +113,23 @@ static long host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf 
     return r;
 }
 
+/* The host's /proc file name of the process (tid 0) or of thread tid. */
+static const char *self_path(char *buf, size_t cap, long tid, const char *name)
+{
+    if (tid)
+        ksnprintf(buf, cap, "/proc/self/task/%ld%s", tid, name);
+    else
+        ksnprintf(buf, cap, "/proc/self%s", name);
+    return buf;
+}
+
 /* The guest's command name: the host's, unless that is still the boot
  * stub's ("libsubst..."), then the program's file name (15 bytes, as comm). */
-static void guest_comm(struct gbuf *g)
+static void guest_comm(struct gbuf *g, long tid)
 {
     char host[32] = "";
-    long fd = host_open("/proc/self/comm");
+    char path[48];
+    long fd = host_open(self_path(path, sizeof path, tid, "/comm"));
     if (fd >= 0) {
         long r = host_read(fd, host, sizeof host - 1);
         host[r > 0 ? r : 0] = 0;
@@ -141,7 +158,7 @@ static void line_stat(struct gbuf *g, char *s, size_t n)
     }
     /* The pid as the guest sees it (its pid namespace's), then its name. */
     char pid[24];
-    ksnprintf(pid, sizeof pid, "%ld (", fs_pid());
+    ksnprintf(pid, sizeof pid, "%ld (", g->tid ? g->tid : fs_pid());
     gputs(g, pid);
     gputs(g, g->comm);
     gputs(g, close);
@@ -156,8 +173,11 @@ static void line_status(struct gbuf *g, char *s, size_t n)
     } else if (strncmp(s, "Pid:", 4) == 0 || strncmp(s, "Tgid:", 5) == 0 ||
                strncmp(s, "PPid:", 5) == 0) {
         /* As the guest sees them: its pid namespace's. */
-        long v = s[0] == 'P' && s[1] == 'P' ? hsys0(__NR_getppid) : fs_pid();
-        ksnprintf(tmp, sizeof tmp, "%.*s\t%ld\n", (int)(strchr(s, ':') - s + 1), s, v);
+        long v = s[0] == 'P' && s[1] == 'P' ? hsys0(__NR_getppid)
+                 : s[0] == 'P' && g->tid ? g->tid : fs_pid();
+        size_t k = strchr(s, ':') - s + 1;      /* the field's name, at most "PPid:" */
+        memcpy(tmp, s, k);
+        ksnprintf(tmp + k, sizeof tmp - k, "\t%ld\n", v);
         gputs(g, tmp);
     } else if (strncmp(s, "Uid:", 4) == 0 || strncmp(s, "Gid:", 4) == 0) {
         unsigned id = s[0] == 'U' ? K.bi->uid : K.bi->gid;
@@ -272,6 +292,7 @@ static void put_mounts(struct gbuf *g, int info)
         {"/", "ramfs", "libsubst", "ro,relatime", FS_DEV_IMAGE},
         {"/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime", FS_DEV_PROC},
         {"/sys", "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
+        {"/sys/fs/cgroup", "cgroup2", "cgroup2", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
         {"/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime", FS_DEV_DEV},
     };
     char line[128];
@@ -312,11 +333,36 @@ static void put_mounts(struct gbuf *g, int info)
     }
 }
 
-static long fill(struct gbuf *g, int gen, const char *path)
+/* /sys/fs/cgroup's limit files, from the boot info (0: no limit). */
+static long put_cgroup(struct gbuf *g, const char *name)
 {
-    switch (gen) {
+    char v[48] = "max";
+    if (strcmp(name, "memory.max") == 0 && K.bi->mem_max)
+        ksnprintf(v, sizeof v, "%lu", (unsigned long)K.bi->mem_max);
+    else if (strcmp(name, "pids.max") == 0 && K.bi->pids_max)
+        ksnprintf(v, sizeof v, "%u", K.bi->pids_max);
+    else if (strcmp(name, "cpu.max") == 0)
+        /* quota and period in µs: N CPUs' worth of every 100 ms */
+        ksnprintf(v, sizeof v, K.bi->cpus ? "%u00000 100000" : "max 100000", K.bi->cpus);
+    gputs(g, v);
+    gputs(g, "\n");
+    return 0;
+}
+
+static long fill(struct gbuf *g, const struct synth_ent *e)
+{
+    const char *path = e->path;
+    char hp[64];
+    switch (e->gen) {
     case SG_HOSTCOPY:
         return host_copy(g, path);
+    case SG_SELFCOPY:
+        return host_copy(g, self_path(hp, sizeof hp, g->tid, path));
+    case SG_TEXT:
+        gputs(g, e->aux);
+        return 0;
+    case SG_CGROUP:
+        return put_cgroup(g, path_base(path));
     case SG_HOSTNAME:
         if (!*bi_str(K.bi->hostname))
             return host_copy(g, path);
@@ -324,11 +370,11 @@ static long fill(struct gbuf *g, int gen, const char *path)
         gputs(g, "\n");
         return 0;
     case SG_STAT:
-        guest_comm(g);
-        return host_lines(g, "/proc/self/stat", line_stat);
+        guest_comm(g, g->tid);
+        return host_lines(g, self_path(hp, sizeof hp, g->tid, "/stat"), line_stat);
     case SG_STATUS:
-        guest_comm(g);
-        return host_lines(g, "/proc/self/status", line_status);
+        guest_comm(g, g->tid);
+        return host_lines(g, self_path(hp, sizeof hp, g->tid, "/status"), line_status);
     case SG_MAPS:
         return host_lines(g, "/proc/self/maps", line_maps);
     case SG_CMDLINE:
@@ -339,10 +385,10 @@ static long fill(struct gbuf *g, int gen, const char *path)
         return 0;
     case SG_MOUNTS:
     case SG_MOUNTINFO:
-        put_mounts(g, gen == SG_MOUNTINFO);
+        put_mounts(g, e->gen == SG_MOUNTINFO);
         return 0;
     case SG_COMM:
-        guest_comm(g);
+        guest_comm(g, g->tid);
         gputs(g, g->comm);
         gputs(g, "\n");
         return 0;
@@ -350,17 +396,18 @@ static long fill(struct gbuf *g, int gen, const char *path)
     return -EINVAL;
 }
 
-long synth_generate(int gen, const char *path, int cloexec)
+long synth_generate(const struct synth_ent *e, long tid, int cloexec)
 {
     struct gbuf *g = kmalloc(sizeof *g);
     if (!g)
         return -ENOMEM;
-    long fd = fs_memfd_new(path_base(path), cloexec);
+    long fd = fs_memfd_new(path_base(e->path), cloexec);
     if (fd >= 0) {
         g->fd = fd;
+        g->tid = tid;
         g->err = 0;
         g->n = 0;
-        long r = fill(g, gen, path);
+        long r = fill(g, e);
         gflush(g);
         if (r < 0 || g->err < 0) {
             hsys1(__NR_close, fd);

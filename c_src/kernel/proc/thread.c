@@ -74,6 +74,18 @@ long kthread_init_current(void)
     return hsys2(__NR_arch_prctl, ARCH_SET_GS, (long)t);
 }
 
+int kthread_on_trap_stack(unsigned long sp, stack_t *ss)
+{
+    struct kthread *t = kcur();
+    unsigned long lo = t->map + LS_PAGE;
+    if (sp <= lo || sp > lo + TRAP_STACK)
+        return 0;
+    ss->ss_sp = (void *)lo;
+    ss->ss_size = TRAP_STACK;
+    ss->ss_flags = SS_ONSTACK;
+    return 1;
+}
+
 long kthread_enable_trap(void)
 {
     /* A benchmark's boot without the sandbox and without the trap (never

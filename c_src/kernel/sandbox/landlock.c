@@ -2,8 +2,8 @@
  * Landlock: the host files the guest kernel can open, whatever it is asked.
  * Read-only: every host file of the image (program, libraries, their
  * substitutes, /etc sources), a few device nodes, this process's own /proc
- * entries and the system-wide ones the synthetic /proc copies, and
- * /sys/devices/system/cpu; read-only or read-write: the declared volumes.
+ * entries and the system-wide files the synthetic /proc and /sys copy;
+ * read-only or read-write: the declared volumes.
  * Nothing else of the host's file system.  Only the kernel binary may be
  * executed (execve boots it again on the next program): the guest's
  * programs are mapped by the kernel, never executed by the host, so a guest
@@ -16,6 +16,7 @@
  * the few constants past ABI 3 are spelled out here.
  */
 #include "kernel.h"
+#include "fs/synth.h"
 #include <linux/landlock.h>
 
 #ifndef __NR_landlock_create_ruleset
@@ -54,13 +55,6 @@ static void allow(int ruleset, const char *path, uint64_t rights, int is_dir)
     hsys4(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
     hsys1(__NR_close, fd);
 }
-
-static const char *const proc_sources[] = {
-    "/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime", "/proc/loadavg",
-    "/proc/version", "/proc/filesystems", "/proc/sys/kernel/ostype",
-    "/proc/sys/kernel/osrelease", "/proc/sys/kernel/hostname", "/proc/sys/kernel/pid_max",
-    "/proc/sys/vm/overcommit_memory", "/sys/devices/system/cpu",
-};
 
 /* Returns 0, or -errno: -ENOSYS when the host has no Landlock, -EOPNOTSUPP
  * when it is older than ABI 6, unless the caller accepted a weaker sandbox
@@ -113,8 +107,10 @@ long sandbox_landlock(void)
     /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
     allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
                                  LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);
-    for (unsigned i = 0; i < LS_ARRAY_SIZE(proc_sources); i++)
-        allow(rs, proc_sources[i], FS_READ, 1);
+    /* The host files the synthetic /proc and /sys copy (fs/synth.c's table). */
+    for (int i = 0; i < synth_ng; i++)
+        if (synth_gtab[i].type == ST_FILE && synth_gtab[i].gen == SG_HOSTCOPY)
+            allow(rs, synth_gtab[i].path, FS_READ, 0);
     long r = hsys5(__NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);
     if (r == 0)
         r = hsys2(__NR_landlock_restrict_self, rs, 0);

@@ -13,7 +13,8 @@
  * Host files.  The guest's mount namespace has a root of its own: an
  * empty, read-only tmpfs holding, each at its host path, only the image's
  * host files (read-only), the declared volumes, a few device nodes,
- * /sys/devices/system/cpu and a proc of the guest's pid namespace.  For a
+ * /sys/devices/system/cpu, /sys/kernel/mm/transparent_hugepage and a proc of
+ * the guest's pid namespace.  For a
  * root caller the relay idmaps the image files and the volumes into the
  * guest's user namespace, so host root's files are the guest root's, as
  * they are to a native run, and what guest root writes to a volume is
@@ -416,6 +417,7 @@ static void make_root(const int *fds)
     for (unsigned i = 0; i < LS_NDEVICES; i++)   /* read-only: no host device's times or mode */
         place(sandbox_devices[i], 0, 1, &(struct view){.root = root});
     place("/sys/devices/system/cpu", 1, 1, &(struct view){.root = root});
+    place("/sys/kernel/mm/transparent_hugepage", 1, 1, &(struct view){.root = root});
     /* A proc of the guest's pid namespace (a bind of the host's where the
      * host hides parts of its own: mount_too_revealing refuses a new one),
      * and the POSIX message queues of its IPC namespace. */

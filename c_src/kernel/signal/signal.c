@@ -80,7 +80,8 @@ void signal_init(void)
 
 /* Implements rt_sigaction(2); differs from Linux in: SIGSYS is only recorded
  * (the kernel owns it), SIG_DFL for a crash signal keeps the kernel's crash
- * reporter, and SA_ONSTACK is served on the host's current stack. */
+ * reporter, and SA_ONSTACK runs the handler on the host's alternate stack,
+ * the thread's trap stack (see sys_sigaltstack). */
 long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *oact, long size)
 {
     if (size != sizeof(sigset_t))
@@ -91,7 +92,6 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
     if (act) {
         struct sigaction host = *act;
         host.sa_mask &= ~UNBLOCKABLE;
-        host.sa_flags &= ~SA_ONSTACK;
         long r = 0;
         if (sig == SIGSYS)
             r = 0;
@@ -196,10 +196,20 @@ long sys_rt_sigreturn(void)
 }
 
 /* Implements sigaltstack(2); differs from Linux in: the stack is recorded
- * but handlers run on the current stack (the host's alternate stack is the
- * kernel's). */
+ * but SA_ONSTACK handlers run on the host's alternate stack, which is the
+ * kernel's trap stack; asked from such a handler, it reports that stack (as
+ * Linux reports the one a handler runs on, SS_ONSTACK), so a runtime that
+ * checks where its handler runs (Go's adjustSignalStack) finds it. */
 long sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
+    struct ucontext *uc = kcur_uc();
+    unsigned long sp = uc ? uc->uc_mcontext.rsp : kcur()->fast_sp;
+    stack_t here;
+    if (kthread_on_trap_stack(sp, &here)) {
+        if (old)
+            *old = here;
+        return ss ? -EPERM : 0;
+    }
     if (old)
         *old = guest_altstack;
     if (ss) {

@@ -1,0 +1,182 @@
+"""Package-aware contents: the run-time files of the Debian packages a
+program comes from, read from dpkg's database (never by running dpkg).
+
+The rule:
+- *which packages*: the package whose file list (``/var/lib/dpkg/info/
+  <pkg>.list``) names the program — looked up only for programs below
+  ``/usr`` (Debian installs nothing else), under its path, its real path and
+  its merged-/usr twin — and, transitively, the packages it depends on that
+  are built from the same source package (``nginx`` → ``nginx-common``);
+  shared libraries and other sources stay out.
+- *which paths*: of those packages' files, the configuration below
+  ``/etc``, the data below ``/usr/share/<name>`` for the packages' and the
+  source's names, and the state directories they ship below ``/var/lib``,
+  ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
+  which the guest gets empty and writable (``rootfs.scratch_mounts``).
+- *size*: documentation, manuals, completions and everything else is left
+  out, and files are stored as they are, so an image stays the size of its
+  contents.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+DPKG = "/var/lib/dpkg"
+STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/")
+
+
+class Contents:
+    """What the packages of some programs add to the guest's root."""
+
+    def __init__(self):
+        self.packages: list[str] = []
+        self.files: list[str] = []          # host paths of /etc and /usr/share files and links
+        self.dirs: list[str] = []           # directories among them (may be empty)
+        self.state_dirs: list[str] = []     # writable state directories, outermost only
+
+
+def _list(pkg: str) -> list[str]:
+    for name in (f"{pkg}.list", f"{pkg}:amd64.list"):
+        try:
+            with open(os.path.join(DPKG, "info", name), "rb") as f:
+                return [os.fsdecode(p) for p in f.read().splitlines() if p]
+        except OSError:
+            continue
+    return []
+
+
+def _cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "libsubst", "dpkg-owners.json")
+
+
+def owner(path: str) -> str | None:
+    """The package whose file list names ``path``, or None.  Answers are
+    cached (a search of every list costs about 0.2 s) for as long as dpkg's
+    database is unchanged (the mtimes of its info directory and status)."""
+    real = os.path.realpath(path)
+    if not real.startswith("/usr/"):
+        return None
+    try:
+        stamp = [os.stat(os.path.join(DPKG, n)).st_mtime_ns for n in ("info", "status")]
+    except OSError:
+        return None
+    cache = _cache_file()
+    try:
+        with open(cache, encoding="utf-8") as f:
+            known = json.load(f)
+        if known.get("stamp") != stamp:
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    answers = known.get("owners", {})
+    if real not in answers:
+        answers[real] = _search(path, real)
+        try:
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            tmp = f"{cache}.{os.getpid()}"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"stamp": stamp, "owners": answers}, f)
+            os.replace(tmp, cache)
+        except OSError:
+            pass                       # no cache: the next run searches again
+    return answers[real]
+
+
+def _search(path: str, real: str) -> str | None:
+    """Searches the file lists named like the program first, then all."""
+    names = {path, real, real[len("/usr"):]}
+    wanted = [os.fsencode(n) + b"\n" for n in names]
+    base = os.path.basename(real).split(".")[0]
+    lists = glob.glob(os.path.join(DPKG, "info", "*.list"))
+    likely = [p for p in lists if os.path.basename(p).startswith(base)]
+    for p in likely + [p for p in lists if p not in likely]:
+        try:
+            with open(p, "rb") as f:
+                data = b"\n" + f.read()
+        except OSError:
+            continue
+        if any(b"\n" + w in data for w in wanted):
+            return os.path.basename(p)[:-len(".list")].split(":")[0]
+    return None
+
+
+class _Status:
+    """dpkg's status file; a package's fields parsed when asked for."""
+
+    def __init__(self):
+        try:
+            with open(os.path.join(DPKG, "status"), encoding="utf-8", errors="replace") as f:
+                self._text = "\n" + f.read()
+        except OSError:
+            self._text = ""
+        self._seen: dict[str, dict[str, str] | None] = {}
+
+    def get(self, pkg: str) -> dict[str, str] | None:
+        """The fields of installed package pkg, or None."""
+        if pkg not in self._seen:
+            fields = None
+            at = self._text.find(f"\nPackage: {pkg}\n")
+            if at >= 0:
+                end = self._text.find("\n\n", at + 1)
+                block = self._text[at + 1:end if end >= 0 else None]
+                fields = dict(re.findall(r"^([A-Za-z-]+): ?(.*(?:\n .*)*)", block, re.M))
+                if "installed" not in fields.get("Status", "").split():
+                    fields = None
+            self._seen[pkg] = fields
+        return self._seen[pkg]
+
+
+def _source(status: _Status, pkg: str) -> str:
+    return (status.get(pkg) or {}).get("Source", pkg).split()[0]
+
+
+def _same_source(pkg: str, status: _Status) -> list[str]:
+    """pkg and, transitively, its dependencies built from the same source."""
+    if status.get(pkg) is None:
+        return [pkg]
+    src = _source(status, pkg)
+    done, todo = [], [pkg]
+    while todo:
+        p = todo.pop()
+        if p in done:
+            continue
+        done.append(p)
+        for alt in (status.get(p) or {}).get("Depends", "").split(","):
+            for dep in alt.split("|"):
+                name = dep.split("(")[0].strip().split(":")[0]
+                if status.get(name) and _source(status, name) == src and name not in done:
+                    todo.append(name)
+    return done
+
+
+def contents(programs: list[str]) -> Contents:
+    """The run-time files of the packages ``programs`` come from (see the
+    module's rule)."""
+    out = Contents()
+    status = None
+    for prog in programs:
+        pkg = owner(prog)
+        if pkg is None or pkg in out.packages:
+            continue
+        status = _Status() if status is None else status
+        group = [p for p in _same_source(pkg, status) if p not in out.packages]
+        out.packages += group
+        names = set(group) | {_source(status, p) for p in group}
+        data_roots = tuple(f"/usr/share/{n}/" for n in names)
+        for pkg_name in group:
+            for path in _list(pkg_name):
+                if path.startswith(STATE_ROOTS):
+                    if os.path.isdir(path) and not os.path.islink(path) and \
+                            not any(path.startswith(d + "/") for d in out.state_dirs):
+                        out.state_dirs.append(path)
+                elif path.startswith("/etc/") or path.startswith(data_roots):
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        out.dirs.append(path)
+                    elif os.path.lexists(path) and os.access(path, os.R_OK):
+                        out.files.append(path)
+    return out

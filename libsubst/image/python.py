@@ -1,0 +1,110 @@
+"""Where a CPython finds its library, found the way CPython's own getpath
+does it, by reading files and never running anything on the host:
+
+1. A virtual environment: ``pyvenv.cfg`` next to the executable as invoked
+   (not its real path) or one directory up; its ``home`` is the directory
+   of the interpreter it was made from, ``include-system-site-packages``
+   whether that one's site directories count too.
+2. The prefix: from that directory (or the real executable's), upwards, the
+   first directory holding the landmark ``lib/pythonX.Y/os.py``; ``X.Y``
+   from the executable's name (``python3.11``) or, for a bare ``python3``,
+   the landmark found.
+3. What the guest gets, read-only: ``<prefix>/lib/pythonX.Y`` (standard
+   library, ``lib-dynload``, the prefix's own ``site-packages``), the site
+   directories Debian's ``site.py`` adds below that prefix
+   (``<prefix>/lib/python3/dist-packages``,
+   ``<prefix>/local/lib/pythonX.Y``) where they exist, and a venv's
+   ``lib/pythonX.Y/site-packages`` with its ``pyvenv.cfg``.
+4. Extension modules whose libraries go into the image: ``lib-dynload``'s,
+   a venv's, and Debian's ``dist-packages``'; not those of a base
+   interpreter's own ``site-packages`` (a pyenv build's holds hundreds of
+   packages: scanning it took 0.77 s).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+
+NAME = re.compile(r"python3(\.\d+)?")
+
+
+@dataclass
+class Layout:
+    prefix: str
+    version: str                                        # "3.11"
+    venv: str | None = None
+    trees: list[str] = field(default_factory=list)      # directories to mount read-only
+    files: list[str] = field(default_factory=list)      # single files (pyvenv.cfg)
+    scanned: list[str] = field(default_factory=list)    # where extension modules are looked for
+
+
+def _venv_cfg(program: str) -> str | None:
+    here = os.path.dirname(os.path.abspath(program))
+    for d in (here, os.path.dirname(here)):
+        cfg = os.path.join(d, "pyvenv.cfg")
+        if os.path.isfile(cfg):
+            return cfg
+    return None
+
+
+def _read_cfg(cfg: str) -> dict[str, str]:
+    values = {}
+    with open(cfg, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip().lower()] = value.strip()
+    return values
+
+
+def _prefix(start: str, version: str | None) -> tuple[str, str] | None:
+    """(prefix, X.Y): the first directory from start upwards with the landmark."""
+    d = os.path.abspath(start)
+    while True:
+        pattern = os.path.join(d, "lib", f"python{version or '3.*'}", "os.py")
+        found = sorted(glob.glob(pattern))
+        if found:
+            return d, os.path.basename(os.path.dirname(found[-1]))[len("python"):]
+        if d == "/":
+            return None
+        d = os.path.dirname(d)
+
+
+def find(program: str) -> Layout | None:
+    """The layout of the CPython at ``program`` (a path as invoked), or None
+    when it is not a CPython (by its real file name) or has no landmark."""
+    real = os.path.realpath(program)
+    m = NAME.fullmatch(os.path.basename(real))
+    if not m:
+        return None
+    version = "3" + m.group(1) if m.group(1) else None
+    cfg = _venv_cfg(program)
+    values = _read_cfg(cfg) if cfg else {}
+    home = values.get("home")
+    found = _prefix(home if home else os.path.dirname(real), version)
+    if found is None and home:
+        found = _prefix(os.path.dirname(real), version)
+    if found is None:
+        return None
+    prefix, version = found
+    stdlib = os.path.join(prefix, "lib", f"python{version}")
+    layout = Layout(prefix=prefix, version=version, trees=[stdlib],
+                    scanned=[os.path.join(stdlib, "lib-dynload")])
+    dist = os.path.join(prefix, "lib", "python3", "dist-packages")
+    local = os.path.join(prefix, "local", "lib", f"python{version}")
+    for d in (dist, local):
+        if os.path.isdir(d):
+            layout.trees.append(d)
+    if os.path.isdir(dist):
+        layout.scanned.append(dist)
+    if cfg:
+        layout.venv = os.path.dirname(cfg)
+        layout.files.append(cfg)
+        site = os.path.join(layout.venv, "lib", f"python{version}", "site-packages")
+        if os.path.isdir(site):
+            layout.trees.append(site)
+            layout.scanned.append(site)
+    return layout

@@ -1,0 +1,115 @@
+"""Interpreters by their own rules: any CPython — Debian's, a build of its
+own prefix (pyenv), a venv of either, with or without the system site
+packages — finds its library in the guest as natively, and a package
+pip-installed into a venv imports there."""
+
+import glob
+import os
+import subprocess
+
+import pytest
+
+from conftest import assert_same, run_guest, run_native
+from libsubst.image import perl, python
+
+PYENV = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
+SHOW = ("import sys, json, sqlite3, ssl, decimal; "
+        "print(sys.prefix, sys.base_prefix, sys.exec_prefix); print(sys.path)")
+
+
+
+@pytest.fixture(params=["debian", "pyenv"])
+def base(request):
+    if request.param == "debian":
+        return "/usr/bin/python3"
+    if not PYENV:
+        pytest.skip("no pyenv build of CPython on this machine")
+    return PYENV[-1]
+
+
+def make_venv(base, where, *opts):
+    subprocess.run([base, "-m", "venv", *opts, str(where)], check=True, timeout=300)
+    return str(where / "bin" / "python")
+
+
+def test_base_interpreter_as_native(base, tmp_path):
+    argv = [base, "-c", SHOW]
+    assert_same(run_native(argv, tmp_path), run_guest(argv, tmp_path))
+
+
+@pytest.mark.parametrize("opts", [(), ("--system-site-packages",)])
+def test_venv_outside_the_working_directory(base, opts, tmp_path):
+    """The venv is not under the guest's working directory: its pyvenv.cfg
+    and site-packages come by CPython's rules, not by the cwd volume."""
+    exe = make_venv(base, tmp_path / "venv", "--without-pip", *opts)
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = [exe, "-c", SHOW]
+    native = run_native(argv, work)
+    assert str(tmp_path / "venv").encode() in native.stdout
+    assert_same(native, run_guest(argv, work))
+
+
+def test_pip_installed_package_imports(tmp_path):
+    """A package installed from PyPI into a venv imports in the guest."""
+    exe = make_venv("/usr/bin/python3", tmp_path / "venv")
+    subprocess.run([exe, "-m", "pip", "install", "-q", "--disable-pip-version-check", "six"],
+                   check=True, timeout=300)
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = [exe, "-c", "import six; print(six.__version__, six.__file__, six.PY3)"]
+    native = run_native(argv, work)
+    assert b"site-packages/six.py" in native.stdout
+    assert_same(native, run_guest(argv, work))
+
+
+def test_layout_reads_pyvenv_cfg_not_a_list(tmp_path):
+    """A made-up prefix with only the landmark, reached through a venv's
+    home: found by the landmark, not at Debian's paths."""
+    prefix = tmp_path / "opt" / "py"
+    (prefix / "lib" / "python3.11").mkdir(parents=True)
+    (prefix / "lib" / "python3.11" / "os.py").write_text("")
+    (prefix / "bin").mkdir()
+    os.symlink("/usr/bin/python3.11", prefix / "bin" / "python3.11")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {prefix}/bin\ninclude-system-site-packages = false\n")
+    os.symlink(prefix / "bin" / "python3.11", venv / "bin" / "python")
+    layout = python.find(str(venv / "bin" / "python"))
+    assert (layout.prefix, layout.version, layout.venv) == (str(prefix), "3.11", str(venv))
+    assert layout.trees == [str(prefix / "lib" / "python3.11")]
+    assert layout.files == [str(venv / "pyvenv.cfg")]
+
+
+def test_perl_inc_is_perls_own():
+    """The directories read from perl's strings are its @INC (those that
+    exist), as perl itself prints it."""
+    native = subprocess.run(["perl", "-e", 'print join("\\n", @INC), "\\n"'], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert sorted(perl.inc_dirs("/usr/bin/perl")) == sorted(d for d in native if os.path.isdir(d))
+
+
+def test_perl_xs_modules_as_native(tmp_path):
+    argv = ["perl", "-MPOSIX=floor", "-MStorable=dclone", "-MList::Util=sum", "-MDigest::MD5=md5_hex",
+            "-MData::Dumper", "-e",
+            '$Data::Dumper::Sortkeys = 1; print sum(1..10), " ", floor(2.5), " ", md5_hex("x"), "\\n";'
+            'print Dumper(dclone({a => [1, 2], b => "c"}));']
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
+
+
+def test_node_modules_by_nodes_rules(tmp_path):
+    """A module in a node_modules above the working directory and one on
+    NODE_PATH, required as natively."""
+    (tmp_path / "node_modules" / "up").mkdir(parents=True)
+    (tmp_path / "node_modules" / "up" / "index.js").write_text("module.exports = 'from above';\n")
+    (tmp_path / "lib" / "onpath").mkdir(parents=True)
+    (tmp_path / "lib" / "onpath" / "index.js").write_text("module.exports = 'from NODE_PATH';\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"PATH": os.environ["PATH"], "NODE_PATH": str(tmp_path / "lib"), "HOME": str(work)}
+    argv = ["node", "-e", "console.log(require('up'), require('onpath'), 6 * 7)"]
+    native = run_native(argv, work, env=env)
+    assert native.stdout == b"from above from NODE_PATH 42\n", native.stderr
+    assert_same(native, run_guest(argv, work, env=env))

@@ -1,0 +1,118 @@
+"""/proc and /sys as programs read them: the generated entries, compared with
+what the host shows natively where the two are comparable, and consistent
+with the guest's own view where they are not."""
+
+import os
+import re
+
+import pytest
+
+from conftest import assert_same, run_guest, run_native
+
+# The same in the guest as natively: the guest runs on the host's kernel,
+# memory and network stack.  (pid_max is left out: since Linux 6.14 it is
+# per pid namespace, and the guest has a pid namespace of its own.)
+SAME_AS_HOST = [
+    "/proc/sys/vm/mmap_min_addr", "/proc/sys/vm/overcommit_memory", "/proc/sys/vm/max_map_count",
+    "/proc/sys/kernel/ngroups_max", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/ostype",
+    "/proc/sys/kernel/hostname", "/proc/sys/kernel/random/boot_id",
+    "/proc/sys/net/core/somaxconn",
+    "/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/mm/transparent_hugepage/defrag",
+    "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+    "/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+    "/sys/kernel/mm/transparent_hugepage/use_zero_page",
+]
+UUID = re.compile(rb"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+@pytest.mark.parametrize("path", SAME_AS_HOST)
+def test_sysctl_as_native(path, tmp_path):
+    if not os.path.exists(path):
+        pytest.skip(f"this host has no {path}")
+    assert_same(run_native(["cat", path], tmp_path), run_guest(["cat", path], tmp_path))
+
+
+def test_uuid_fresh_per_read_boot_id_stable(tmp_path):
+    argv = ["cat", "/proc/sys/kernel/random/uuid", "/proc/sys/kernel/random/uuid",
+            "/proc/sys/kernel/random/boot_id", "/proc/sys/kernel/random/boot_id"]
+    out = run_guest(argv, tmp_path)
+    assert out.returncode == 0, out.stderr
+    u1, u2, b1, b2 = out.stdout.split()
+    assert UUID.match(u1) and UUID.match(u2) and u1 != u2
+    assert b1 == b2 == open("/proc/sys/kernel/random/boot_id", "rb").read().strip()
+
+
+@pytest.mark.parametrize("opts,want", [
+    ([], [b"max", b"max 100000", b"max"]),
+    (["--memory", "256M", "--cpus", "1", "--pids", "64"], [b"268435456", b"100000 100000", b"64"]),
+])
+def test_cgroup_files_show_the_guests_limits(opts, want, tmp_path):
+    argv = ["cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/cpu.max",
+            "/sys/fs/cgroup/pids.max", "/proc/self/cgroup", "/proc/self/mountinfo"]
+    out = run_guest(argv, tmp_path, opts=opts)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:3] == want
+    assert lines[3] == b"0::/"                       # the root of the cgroup2 mount below
+    assert any(ln.split()[4] == b"/sys/fs/cgroup" and b" - cgroup2 " in ln for ln in lines[4:])
+
+
+LIMITS = """
+import resource
+names = {"Max open files": resource.RLIMIT_NOFILE, "Max address space": resource.RLIMIT_AS,
+         "Max processes": resource.RLIMIT_NPROC, "Max stack size": resource.RLIMIT_STACK}
+def shown(v):
+    return "unlimited" if v == resource.RLIM_INFINITY else str(v)
+for line in open("/proc/self/limits"):
+    for name, r in names.items():
+        if line.startswith(name):
+            soft, hard = line[26:].split()[:2]
+            print(name, (soft, hard) == tuple(map(shown, resource.getrlimit(r))))
+"""
+
+
+def test_limits_agree_with_getrlimit(tmp_path):
+    """/proc/self/limits says what getrlimit says, in the guest as natively
+    (the values differ: the kernel keeps a few fds for itself)."""
+    argv = ["/usr/bin/python3", "-c", LIMITS]
+    native, guest = run_native(argv, tmp_path), run_guest(argv, tmp_path, opts=["--memory", "1G"])
+    assert native.stdout.count(b"True") == 4
+    assert_same(native, guest)
+
+
+def test_environ_is_the_guests(tmp_path):
+    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "A": "1", "B": "two words"}
+    argv = ["/usr/bin/cat", "/proc/self/environ"]
+    assert_same(run_native(argv, tmp_path, env=env), run_guest(argv, tmp_path, env=env))
+
+
+TASKS = """
+import os, threading
+ev, ids = threading.Event(), []
+def work():
+    ids.append(threading.get_native_id())
+    ev.wait()
+ts = [threading.Thread(target=work) for _ in range(3)]
+for t in ts:
+    t.start()
+while len(ids) < 3:
+    pass
+me = threading.get_native_id()
+print(sorted(int(x) for x in os.listdir("/proc/self/task")) == sorted(ids + [me]))
+print(os.readlink("/proc/thread-self") == f"{os.getpid()}/task/{me}")
+print(open("/proc/thread-self/stat").read().split()[0] == str(me))
+status = open(f"/proc/self/task/{ids[0]}/status").read()
+print(f"\\nPid:\\t{ids[0]}\\n" in status, f"\\nTgid:\\t{os.getpid()}\\n" in status)
+print(sorted(os.listdir(f"/proc/self/task/{ids[0]}")) == sorted(os.listdir("/proc/thread-self")))
+print("task" in os.listdir("/proc/self"), "task" in os.listdir("/proc/thread-self"))
+ev.set()
+for t in ts:
+    t.join()
+"""
+
+
+def test_task_directories(tmp_path):
+    argv = ["/usr/bin/python3", "-c", TASKS]
+    native = run_native(argv, tmp_path)
+    assert native.stdout.count(b"True") == 7, native.stdout
+    assert_same(native, run_guest(argv, tmp_path))

@@ -1,0 +1,173 @@
+"""The guest's root looks like the host's where programs look: merged-/usr
+links, the usual directories, scripts whose #! names /bin/sh."""
+
+import contextlib
+import glob
+import gzip
+import os
+import subprocess
+import urllib.request
+
+import pytest
+
+from conftest import LIBSUBST, assert_same, free_port, run_guest, run_native, wait_for_port
+from libsubst.image import packages, rootfs
+from libsubst.image.tree import Tree
+
+TOP_LINKS = sorted(n for n in os.listdir("/") if os.path.islink("/" + n))
+
+
+def test_layout_has_the_hosts_top_level_links():
+    tree = Tree()
+    rootfs.add_layout(tree)
+    assert TOP_LINKS, "this host has no top-level symlinks to compare with"
+    for name in TOP_LINKS:
+        e = tree.get("/" + name)
+        assert e.kind == "symlink" and e.target == os.readlink("/" + name)
+    for d in rootfs.USUAL_DIRS:
+        if os.path.isdir(d) and not os.path.islink(d):
+            assert tree.get(os.path.realpath(d)).kind == "dir", d
+
+
+def test_add_at_own_path_keeps_links_on_the_way():
+    """--add /bin/gunzip on merged /usr: /bin stays a link, the file lands in /usr/bin."""
+    if not os.path.islink("/bin"):
+        pytest.skip("this host's /bin is not a symlink")
+    tree = Tree()
+    rootfs.add_host(tree, "/bin/gunzip")
+    assert tree.get("/bin").kind == "symlink"
+    assert tree.get(os.path.realpath("/bin/gunzip")).kind == "file"
+
+
+def test_script_with_bin_sh_interpreter(tmp_path):
+    (tmp_path / "f.gz").write_bytes(gzip.compress(b"hello from a script\n"))
+    argv = ["sh", "-c", "gunzip -c f.gz; ls -d /bin/ /lib/ /sbin/ /usr/bin/ /var/tmp/ /etc/"]
+    native = run_native(argv, tmp_path)
+    guest = run_guest(argv, tmp_path, opts=["--add", "/bin/gunzip", "--add", "/bin/gzip",
+                                            "--add", "/bin/ls"])
+    assert native.returncode == 0
+    assert_same(native, guest)
+
+
+def test_root_listing_names_the_same_links(tmp_path):
+    """readlink of each top-level link in the guest is the host's."""
+    argv = ["sh", "-c", "for l in " + " ".join("/" + n for n in TOP_LINKS) + "; do readlink $l; done"]
+    assert_same(run_native(argv, tmp_path),
+                run_guest(argv, tmp_path, opts=["--add", "/usr/bin/readlink"]))
+
+
+# -- package-aware contents --------------------------------------------------
+
+def dpkg_query(*args):
+    return subprocess.run(["dpkg-query", *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_owner_is_dpkgs():
+    for prog in ("/usr/sbin/nginx", "/bin/gzip", "/usr/bin/python3.11"):
+        # dpkg knows a file by the path its package ships (/bin/gzip on merged /usr).
+        assert packages.owner(prog) == dpkg_query("-S", prog).split(":")[0]
+    assert packages.owner("/tmp/not-a-package-file") is None
+
+
+def test_nginx_contents_follow_the_rule():
+    """nginx's own package and nginx-common (same source): its /etc, its
+    /usr/share/nginx, its state directories; not its documentation."""
+    found = packages.contents(["/usr/sbin/nginx"])
+    assert "nginx-common" in found.packages
+    listed = set(dpkg_query("-L", "nginx-common").split())
+    want = {p for p in listed if (p.startswith("/etc/") or p.startswith("/usr/share/nginx/"))
+            and not (os.path.isdir(p) and not os.path.islink(p))}
+    assert set(found.files) == want
+    assert {"/var/lib/nginx", "/var/log/nginx"} <= set(found.state_dirs)
+    assert not any("/doc/" in p or "/man/" in p for p in found.files + found.dirs)
+
+
+@contextlib.contextmanager
+def nginx(argv, port, cwd, guest):
+    cmd = [*LIBSUBST, "run", *argv] if guest else argv
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def fetch(port, path, body=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, r.read()
+
+
+def test_nginx_with_the_packages_default_paths(tmp_path):
+    """An ordinary configuration: the package's mime.types, its default
+    error log (/var/log/nginx/error.log) and client body directory
+    (/var/lib/nginx/body), written to the guest's own scratch copies, gone
+    after the run; the host's stay as they were."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("hello from the package's nginx\n")
+    body = os.urandom(64 * 1024)
+    results = []
+    host_log = [(p, os.stat(p).st_mtime_ns) for p in glob.glob("/var/log/nginx/*")]
+    for guest in (False, True):
+        port = free_port()
+        conf = tmp_path / f"site{int(guest)}.conf"
+        conf.write_text(f"""user root;
+worker_processes 1;
+pid {tmp_path}/nginx{int(guest)}.pid;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        root {tmp_path}/www;
+        # The body goes to a file of /var/lib/nginx/body before it is passed on:
+        # a 500 if that directory cannot be written.
+        location /upload {{ client_body_in_file_only on; proxy_pass http://127.0.0.1:{port}/ok; }}
+        location /ok {{ return 200 "stored\\n"; }}
+    }}
+}}
+""")
+        with nginx(["nginx", "-c", str(conf), "-g", "daemon off;"], port, tmp_path, guest):
+            status, page = fetch(port, "/index.html")
+            up_status, up = fetch(port, "/upload", body)
+        results.append((status, page, up_status, up))
+        if guest:
+            assert [(p, os.stat(p).st_mtime_ns) for p in glob.glob("/var/log/nginx/*")] == host_log
+    assert results[0] == results[1]
+    assert results[1] == (200, b"hello from the package's nginx\n", 200, b"stored\n")
+
+
+def test_packed_nginx_has_writable_state_directories(tmp_path):
+    """A packed image keeps the package's state directories; its run makes
+    them writable as `run` does: the default error log and the client body
+    directory work."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("hello from a packed nginx\n")
+    port = free_port()
+    (tmp_path / "site.conf").write_text(f"""user root;
+worker_processes 1;
+pid /tmp/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        root /www;
+        # The body goes to a file of /var/lib/nginx/body before it is passed on:
+        # a 500 if that directory cannot be written.
+        location /upload {{ client_body_in_file_only on; proxy_pass http://127.0.0.1:{port}/ok; }}
+        location /ok {{ return 200 "stored\\n"; }}
+    }}
+}}
+""")
+    image = str(tmp_path / "nginx.lsi")
+    subprocess.run([*LIBSUBST, "pack", "--add", f"{tmp_path}/site.conf:/site.conf",
+                    "--volume", "/www:ro", "-o", image, "nginx", "-c", "/site.conf",
+                    "-g", "daemon off;"], check=True, capture_output=True, timeout=300)
+    with nginx(["--volume", f"{tmp_path}/www:/www", image], port, tmp_path, True):
+        assert fetch(port, "/index.html") == (200, b"hello from a packed nginx\n")
+        assert fetch(port, "/upload", os.urandom(64 * 1024)) == (200, b"stored\n")
