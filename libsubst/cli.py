@@ -184,9 +184,16 @@ def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None
 @click.option("--keep-args", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="ARGS given to `run IMAGE` replace the recorded ones after the "
                                 "first N (e.g. 1 for `python3 script.py`).")
+@click.option("--from-oci", "from_oci", metavar="SOURCE",
+              help="Pack PROGRAM from a container image: an OCI image layout directory, a "
+                   "docker/podman save archive, or REGISTRY/REPO[:TAG] (its root file "
+                   "system, libraries and config, not the host's).")
+@click.option("--insecure", is_flag=True,
+              help="With --from-oci REF: plain HTTP, to a registry on loopback only.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program, args):
+def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oci, insecure,
+         program, args):
     """Pack PROGRAM [ARGS]... into one self-contained image file.
 
     The image holds the program, its libraries (glibc substituted), ld.so,
@@ -195,6 +202,7 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program
     `libsubst run IMAGE` runs it on any x86-64 Linux host with none of them.
     To give the program a trailing -o of its own, put libsubst's -o before
     PROGRAM."""
+    from .errors import LibsubstError
     from .image.inspect import human_size
     from .image.lsi import Image
 
@@ -202,9 +210,17 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program
         args, output = _trailing_output(args)
     if not output:
         raise click.UsageError("no output file: give -o FILE")
-    image = Image.from_program(program, list(args), env=_env_pairs(envs), volumes=volumes,
-                               workdir=workdir, net=net, subst=not no_subst, add=adds,
-                               keep_args=keep_args)
+    if from_oci:
+        if adds:
+            raise LibsubstError("--add cannot be combined with --from-oci: the image's files "
+                                "are the container's")
+        image = Image.from_container(from_oci, program, list(args), env=_env_pairs(envs),
+                                     volumes=volumes, workdir=workdir, net=net,
+                                     subst=not no_subst, keep_args=keep_args, insecure=insecure)
+    else:
+        image = Image.from_program(program, list(args), env=_env_pairs(envs), volumes=volumes,
+                                   workdir=workdir, net=net, subst=not no_subst, add=adds,
+                                   keep_args=keep_args)
     image.write(output)
     nfiles = sum(1 for f in image.manifest["files"] if f["kind"] == "file")
     click.echo(f"libsubst: packed {image.manifest['exe']} into {output}: {nfiles} files, "

@@ -130,8 +130,6 @@ class Image:
         ``keep_args`` of ``args`` (0: all of them, as docker's CMD; 1 for
         ``python3 script.py`` makes run's arguments the script's)."""
         from .. import api
-        from ..elf import ElfFile
-        from ..monitor.guest import kernel_path
 
         image_env = dict(DEFAULT_ENV)
         image_env.update(env or {})
@@ -139,6 +137,47 @@ class Image:
             raise ImageError(f"--keep-args {keep_args}: there are {len(args)} arguments to keep")
         spec = api.prepare(program, args, env=image_env, volumes=volumes, workdir=workdir,
                            subst=subst, net=net, add=add, for_image=True)
+        return cls._from_spec(spec, len(args), keep_args, subst)
+
+    @classmethod
+    def from_container(cls, source: str, program: str, args: Sequence[str] = (), *,
+                       env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
+                       workdir: str | None = None, net: str = "host", subst: bool = True,
+                       keep_args: int = 0, insecure: bool = False) -> "Image":
+        """Pack ``program`` from a container image — an OCI image layout
+        directory, a ``docker save``/``podman save`` archive, or a registry
+        reference — with that image's root file system and its own libraries
+        (glibc substituted), its config's environment and working directory.
+        The other arguments are ``from_program``'s."""
+        import tempfile
+
+        from ..oci import layers
+        from . import container
+
+        if not 0 <= keep_args <= len(args):
+            raise ImageError(f"--keep-args {keep_args}: there are {len(args)} arguments to keep")
+        work = tempfile.TemporaryDirectory(prefix="libsubst-oci-")
+        try:
+            source_image = layers.open_any(source, os.path.join(work.name, "src"),
+                                           insecure=insecure)
+            root = os.path.join(work.name, "root")
+            layers.unpack(source_image, root)
+            spec = container.prepare(root, source_image.config, program, args, env=env,
+                                     volumes=volumes, workdir=workdir, net=net, subst=subst)
+            image = cls._from_spec(spec, len(args), keep_args, subst, root=root)
+        except BaseException:
+            work.cleanup()
+            raise
+        image._work = work         # the files stay until the image is written or dropped
+        return image
+
+    @classmethod
+    def _from_spec(cls, spec, nargs: int, keep_args: int, subst: bool,
+                   root: str = "") -> "Image":
+        """An image of a prepared boot spec, with the installed kernel."""
+        from ..elf import ElfFile
+        from ..monitor.guest import kernel_path
+
         kpath = kernel_path()
         with open(kpath, "rb") as f:
             kernel = f.read()
@@ -156,7 +195,7 @@ class Image:
             "argv": list(spec.argv),
             # argv[0] and the first keep_args arguments stay when run gets ARGS;
             # a #! script adds its interpreter's words in front (resolve_script).
-            "keep_argc": 1 + keep_args + (len(spec.argv) - 1 - len(args)),
+            "keep_argc": 1 + keep_args + (len(spec.argv) - 1 - nargs),
             "env": list(spec.env),
             "cwd": spec.cwd,
             "hostname": spec.hostname,
@@ -164,7 +203,7 @@ class Image:
             "volumes": sorted(({"path": m.guest, "readonly": m.readonly} for m in spec.mounts),
                               key=lambda v: _pathkey(v["path"])),
             "files": files,
-            "substitution": _substitution(spec.objects, subst),
+            "substitution": _substitution(spec.objects, subst, root),
         }
         return cls(manifest, kernel=kernel, sources=sources)
 
@@ -576,9 +615,10 @@ def _blob_layout(files: Sequence[dict], names: bool = False) -> list[tuple]:
     return [(*k, p) if names else k for k, p in out]
 
 
-def _substitution(objects: Sequence[str], enabled: bool) -> dict:
+def _substitution(objects: Sequence[str], enabled: bool, root: str = "") -> dict:
     """Per object considered for substitution: what the rewriter did (from
-    the uklibc cache's report), without host-specific fields."""
+    the uklibc cache's report), without host-specific fields; an object of
+    another root file system (``root``) is named by its path there."""
     summary: dict[str, dict] = {}
     if enabled:
         from ..uklibc import cache
@@ -590,7 +630,7 @@ def _substitution(objects: Sequence[str], enabled: bool) -> dict:
             s["substituted"] = cache.substitute(obj) != obj
             if "sha256" in rep:
                 s["substitute_sha256"] = rep["sha256"]
-            summary[obj] = s
+            summary[obj[len(root):] if root and obj.startswith(root + "/") else obj] = s
     return {"enabled": enabled, "objects": summary}
 
 

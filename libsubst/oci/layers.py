@@ -289,6 +289,55 @@ def is_layout(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "index.json"))
 
 
+def open_any(source: str, work: str, insecure: bool = False) -> ContainerImage:
+    """A layout directory, an archive file, or a registry reference."""
+    from .reference import looks_like_reference
+
+    if not os.path.exists(source) and looks_like_reference(source):
+        return from_registry(source, work, insecure)
+    return open_source(source, work)
+
+
+MANIFEST_TYPES = ("application/vnd.oci.image.index.v1+json",
+                  "application/vnd.oci.image.manifest.v1+json",
+                  "application/vnd.docker.distribution.manifest.list.v2+json",
+                  "application/vnd.docker.distribution.manifest.v2+json")
+
+
+def from_registry(text: str, work: str, insecure: bool = False) -> ContainerImage:
+    """A container image pulled from a registry into ``work`` (every blob
+    checked against its digest)."""
+    from . import reference
+    from .client import Registry
+
+    ref = reference.parse(text)
+    reg = Registry(ref, insecure=insecure)
+    body, _media, _digest = reg.get_manifest(list(MANIFEST_TYPES))
+    doc = json.loads(body)
+    for _ in range(3):
+        if "layers" in doc:
+            break
+        manifests = doc.get("manifests") or []
+        chosen = next((m for m in manifests
+                       if (m.get("platform") or {}).get("architecture") == "amd64"
+                       and (m.get("platform") or {}).get("os") == "linux"), None)
+        if chosen is None:
+            raise ImageError(f"{text}: no linux/amd64 image in it")
+        body, _media, _digest = Registry(ref.with_digest(chosen["digest"]),
+                                         insecure=insecure).get_manifest(list(MANIFEST_TYPES))
+        doc = json.loads(body)
+    blobs = os.path.join(work, "blobs")
+    os.makedirs(blobs, exist_ok=True)
+
+    def fetch(d) -> str:
+        path = os.path.join(blobs, d["digest"].split(":", 1)[1])
+        reg.fetch_blob(d["digest"], d["size"], path)
+        return path
+
+    config = _json(fetch(doc["config"]))
+    return ContainerImage(ImageConfig.from_json(config), [fetch(d) for d in doc["layers"]])
+
+
 def open_source(source: str, work: str) -> ContainerImage:
     """A layout directory or an archive file, read (into ``work`` if needed)."""
     if is_layout(source):
