@@ -12,9 +12,9 @@
  */
 #include "kernel.h"
 #include "fs/fs.h"
+#include "proc/exec.h"
 
 #define MAX_ARGS 4096
-#define SCRIPT_DEPTH 4
 
 int ls_self_fd = -1;                 /* O_PATH fd of the kernel binary, opened at boot */
 
@@ -46,41 +46,6 @@ static long put_str(struct blob *b, const char *s, uint32_t *off)
     return put(b, s, strlen(s) + 1);
 }
 
-/* "#!interp [arg]" of a script, Linux's binfmt_script rules; 1 if found. */
-static int read_shebang(const char *path, char *interp, char *arg)
-{
-    unsigned long base = 0;
-    long fd = fs_open_exec(path, &base);
-    if (fd < 0)
-        return fd;
-    char line[256];
-    long n = hsys4(__NR_pread64, fd, (long)line, sizeof line - 1, base);
-    hsys1(__NR_close, fd);
-    if (n < 2 || line[0] != '#' || line[1] != '!')
-        return 0;
-    line[n] = 0;
-    char *p = line + 2, *e = strchr(p, '\n');
-    if (e)
-        *e = 0;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    char *q = p;
-    while (*q && *q != ' ' && *q != '\t')
-        q++;
-    char *a = q;
-    while (*a == ' ' || *a == '\t')
-        a++;
-    *q = 0;
-    if (!*p)
-        return -ENOEXEC;
-    strlcpy(interp, p, LS_PATH_MAX);
-    char *t = a + strlen(a);
-    while (t > a && (t[-1] == ' ' || t[-1] == '\t'))
-        *--t = 0;
-    strlcpy(arg, a, 256);
-    return 1;
-}
-
 /* Clears close-on-exec on a kernel fd the next kernel takes over; -1 stays -1. */
 static int hand_over(int fd)
 {
@@ -107,73 +72,42 @@ long sys_execve(const char *path, char *const argv[], char *const envp[])
  * paths (dirfd-relative programs: ENOSYS), no AT_EMPTY_PATH. */
 long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags)
 {
-    if (!path || !argv)
+    if (!path)
         return -EFAULT;
     if ((dirfd != AT_FDCWD && path[0] != '/') || (flags & AT_EMPTY_PATH))
         return -ENOSYS;
     if (ls_self_fd < 0)
         return -ENOSYS;
     int argc = 0, envc = 0;
-    while (argc < MAX_ARGS && argv[argc])
+    while (argv && argc < MAX_ARGS && argv[argc])
         argc++;
     while (envp && envc < MAX_ARGS && envp[envc])
         envc++;
     if (argc == MAX_ARGS || envc == MAX_ARGS)
         return -E2BIG;
-    char *prog = kmalloc(LS_PATH_MAX), *cwd = kmalloc(LS_PATH_MAX);
-    char *interp[SCRIPT_DEPTH], *arg[SCRIPT_DEPTH];
-    /* room for argv plus, per script level, interpreter, argument and script */
-    const char **args = kmalloc((argc + 3 * SCRIPT_DEPTH + 1) * sizeof(char *));
-    uint32_t *offs = kmalloc((argc + 3 * SCRIPT_DEPTH + envc + 1) * sizeof(uint32_t));
+    /* Room for argv plus, per script level, interpreter and argument; an
+     * empty argv gets "" as its argv[0], as Linux does since 5.18. */
+    int room = (argc ? argc : 1) + 2 * (EXEC_MAX_DEPTH + 1);
+    struct exec_req *q = kmalloc(sizeof *q);
+    char *cwd = kmalloc(LS_PATH_MAX);
+    const char **args = kmalloc((room + 1) * sizeof(char *));
+    uint32_t *offs = kmalloc((room + envc + 1) * sizeof(uint32_t));
     struct blob b = {0};
-    int levels = 0;
     long r = -ENOMEM;
-    if (!prog || !cwd || !args || !offs)
+    if (!q || !cwd || !args || !offs)
         goto out;
     cwd_get(cwd);
-    if (path[0] == '/')
-        strlcpy(prog, path, LS_PATH_MAX);
-    else
-        ksnprintf(prog, LS_PATH_MAX, "%s/%s", strcmp(cwd, "/") ? cwd : "", path);
-    int nargs = argc;
+    q->path = path;
+    q->args = args;
+    q->room = room;
+    q->nargs = argc ? argc : 1;
+    args[0] = "";
     for (int i = 0; i < argc; i++)
         args[i] = argv[i];
-
-    /* The program must be in the guest's file system.  A script becomes
-     * "interp [arg] script args[1:]", as Linux's binfmt_script does. */
-    const char *shown = path;
-    for (;;) {
-        unsigned long base = 0;
-        long fd = fs_open_exec(prog, &base);
-        if (fd < 0) {
-            r = fd;
-            goto out;
-        }
-        hsys1(__NR_close, fd);
-        if (levels == SCRIPT_DEPTH) {
-            r = -ELOOP;
-            goto out;
-        }
-        interp[levels] = kmalloc(LS_PATH_MAX);
-        arg[levels] = kmalloc(256);
-        levels++;
-        if (!interp[levels - 1] || !arg[levels - 1])
-            goto out;
-        r = read_shebang(prog, interp[levels - 1], arg[levels - 1]);
-        if (r < 0)
-            goto out;
-        if (r == 0)
-            break;
-        int extra = arg[levels - 1][0] ? 3 : 2;
-        memmove(args + extra, args + 1, (nargs - (nargs ? 1 : 0)) * sizeof(char *));
-        nargs = (nargs ? nargs - 1 : 0) + extra;
-        args[0] = interp[levels - 1];
-        if (extra == 3)
-            args[1] = arg[levels - 1];
-        args[extra - 1] = shown;
-        shown = interp[levels - 1];
-        strlcpy(prog, interp[levels - 1], LS_PATH_MAX);
-    }
+    if ((r = exec_resolve(q)) < 0)
+        goto out;
+    int nargs = q->nargs;
+    const char *prog = q->real;
 
     /* The old block stays as it is (entries, mounts, data keep their
      * offsets); the new strings and argv/envp arrays follow it. */
@@ -236,14 +170,10 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     take_back(port_fd);
     trace_summary_take_back();
 out:
-    for (int i = 0; i < levels; i++) {
-        kfree(interp[i]);
-        kfree(arg[i]);
-    }
     kfree(b.buf);
     kfree(args);
     kfree(offs);
-    kfree(prog);
+    kfree(q);
     kfree(cwd);
     return r;
 }
