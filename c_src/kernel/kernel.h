@@ -165,6 +165,29 @@ long kwrite_all(int fd, const void *buf, size_t n);
 void kpanic(const char *fmt, ...) __attribute__((noreturn));
 void kwarn(const char *fmt, ...);
 
+/* Guest memory (arch/x86_64/uaccess.S): the kernel reads and writes what a
+ * guest pointer names only through these; an unmapped or protected address
+ * makes them return -EFAULT instead of faulting (signal/fault.c). */
+long ls_copy_user(void *dst, const void *src, size_t n);
+long ls_strncpy_user(char *dst, const char *src, size_t n);
+static inline long copy_from_user(void *kdst, const void *usrc, size_t n)
+{
+    return ls_copy_user(kdst, usrc, n);
+}
+static inline long copy_to_user(void *udst, const void *ksrc, size_t n)
+{
+    return ls_copy_user(udst, ksrc, n);
+}
+/* A guest string into dst (n bytes): its length, -ENAMETOOLONG if it does
+ * not fit with its NUL, or -EFAULT. */
+static inline long strncpy_from_user(char *dst, const char *usrc, size_t n)
+{
+    long r = ls_strncpy_user(dst, usrc, n);
+    return r == (long)n ? -ENAMETOOLONG : r;
+}
+/* Non-zero if a fault at rip is one of the copies above; *fixup is where it resumes. */
+int uaccess_fault(unsigned long rip, unsigned long *fixup);
+
 /* Kernel heap: never hands out memory the guest can reach by accident
  * (it is ordinary host memory in the shared address space). */
 void *kmalloc(size_t n);

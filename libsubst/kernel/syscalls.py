@@ -855,6 +855,8 @@ def _check() -> None:
             raise ValueError(f"syscalls.py: bad row {s.nr} {s.name!r}")
         if len(s.args) > 6:
             raise ValueError(f"syscalls.py: {s.name} has {len(s.args)} arguments; x86-64 passes at most 6")
+        if s.level == KERNEL and s.args.count("path") > 2:
+            raise ValueError(f"syscalls.py: {s.name}: the dispatcher copies at most 2 'path' arguments")
         for i, kind in enumerate(s.args):
             if kind not in ARG_KINDS:
                 raise ValueError(f"syscalls.py: {s.name} argument {i} has unknown kind {kind!r}")

@@ -15,6 +15,7 @@
 #include "proc/exec.h"
 
 #define MAX_ARGS 4096
+#define MAX_ARG_STRLEN (32 * LS_PAGE)    /* Linux's limit on one argument */
 
 int ls_self_fd = -1;                 /* O_PATH fd of the kernel binary, opened at boot */
 
@@ -23,7 +24,7 @@ struct blob {
     size_t len, cap;
 };
 
-static long put(struct blob *b, const void *p, size_t n)
+static long reserve(struct blob *b, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t cap = (b->len + n) * 2;
@@ -35,15 +36,50 @@ static long put(struct blob *b, const void *p, size_t n)
         b->buf = nb;
         b->cap = cap;
     }
+    return 0;
+}
+
+static long put(struct blob *b, const void *p, size_t n)
+{
+    if (reserve(b, n) < 0)
+        return -ENOMEM;
     memcpy(b->buf + b->len, p, n);
     b->len += n;
     return 0;
 }
 
+/* A string, the guest's or the kernel's, with its NUL: 0, -EFAULT, -E2BIG
+ * past Linux's MAX_ARG_STRLEN, -ENOMEM. */
 static long put_str(struct blob *b, const char *s, uint32_t *off)
 {
     *off = b->len;
-    return put(b, s, strlen(s) + 1);
+    for (;;) {
+        if (reserve(b, LS_PAGE) < 0)
+            return -ENOMEM;
+        long n = ls_strncpy_user(b->buf + b->len, s, LS_PAGE);
+        if (n < 0)
+            return n;
+        b->len += n;
+        if (n < (long)LS_PAGE) {
+            b->len++;
+            return 0;
+        }
+        s += n;
+        if (b->len - *off > MAX_ARG_STRLEN)
+            return -E2BIG;
+    }
+}
+
+/* The number of entries of a guest's argv or envp (NULL: none), or -errno. */
+static long count_vec(char *const *v)
+{
+    long n = 0;
+    for (const char *s = 0; v && n < MAX_ARGS; n++)
+        if (copy_from_user(&s, &v[n], sizeof s) < 0)
+            return -EFAULT;
+        else if (!s)
+            return n;
+    return v ? -E2BIG : 0;
 }
 
 /* Clears close-on-exec on a kernel fd the next kernel takes over; -1 stays -1. */
@@ -78,13 +114,11 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         return -ENOSYS;
     if (ls_self_fd < 0)
         return -ENOSYS;
-    int argc = 0, envc = 0;
-    while (argv && argc < MAX_ARGS && argv[argc])
-        argc++;
-    while (envp && envc < MAX_ARGS && envp[envc])
-        envc++;
-    if (argc == MAX_ARGS || envc == MAX_ARGS)
-        return -E2BIG;
+    long argc = count_vec(argv), envc = count_vec(envp);
+    if (argc < 0)
+        return argc;
+    if (envc < 0)
+        return envc;
     /* Room for argv plus, per script level, interpreter and argument; an
      * empty argv gets "" as its argv[0], as Linux does since 5.18. */
     int room = (argc ? argc : 1) + 2 * (EXEC_MAX_DEPTH + 1);
@@ -102,8 +136,10 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     q->room = room;
     q->nargs = argc ? argc : 1;
     args[0] = "";
-    for (int i = 0; i < argc; i++)
-        args[i] = argv[i];
+    if (argc && copy_from_user(args, argv, argc * sizeof *args) < 0) {
+        r = -EFAULT;
+        goto out;
+    }
     if ((r = exec_resolve(q)) < 0)
         goto out;
     int nargs = q->nargs;
@@ -119,9 +155,12 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     for (int i = 0; i < nargs; i++)
         if ((r = put_str(&b, args[i], &offs[k++])) < 0)
             goto out;
-    for (int i = 0; i < envc; i++)
-        if ((r = put_str(&b, envp[i], &offs[k++])) < 0)
+    for (int i = 0; i < envc; i++) {
+        const char *e;
+        if ((r = copy_from_user(&e, &envp[i], sizeof e)) < 0 ||
+            (r = put_str(&b, e, &offs[k++])) < 0)
             goto out;
+    }
     if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, path, &h.execfn)) < 0 ||
         (r = put_str(&b, cwd, &h.cwd)) < 0)
         goto out;

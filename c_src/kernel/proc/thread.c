@@ -197,7 +197,8 @@ long sys_clone3(struct clone_args *args, unsigned long size)
         return -E2BIG;              /* as Linux: never read past a page of arguments */
     struct clone_args a;
     memset(&a, 0, sizeof a);
-    memcpy(&a, args, size < sizeof a ? size : sizeof a);
+    if (copy_from_user(&a, args, size < sizeof a ? size : sizeof a) < 0)
+        return -EFAULT;
     unsigned long flags = a.flags;
     if ((flags & ~(0xffffffffUL | CLONE_CLEAR_SIGHAND)) || (flags & 0xff) || a.set_tid_size ||
         a.exit_signal > 64 || ((flags & CLONE_PIDFD) && (flags & CLONE_PARENT_SETTID)) ||
