@@ -64,13 +64,13 @@ static int denied(long nr)
  * refuse as its call does (ENAMETOOLONG, ERANGE). */
 static __attribute__((noinline)) long call_with_paths(const struct syscall_desc *d, long *a)
 {
-    char copy[2][LS_PATH_MAX];
+    char copy[3][LS_PATH_MAX];
     int used = 0;
     for (int i = 0; i < d->nargs; i++) {
         if (d->argk[i] != LS_ARG_PATH || !a[i])
             continue;
-        if (used == 2)
-            return -EINVAL;              /* gentable: no call names more than two */
+        if (used == 3)
+            return -EINVAL;              /* syscalls.py: no call names more than three */
         long r = strncpy_from_user(copy[used], (const char *)a[i], LS_PATH_MAX);
         if (r == -EFAULT)
             return r;
