@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     T("llistxattr(bad)", SYS_llistxattr, bad, buf, 64);
     T("removexattr(bad)", SYS_removexattr, bad, "user.x");
     T("lremovexattr(bad)", SYS_lremovexattr, bad, "user.x");
+    T("memfd_create(bad)", SYS_memfd_create, bad, 0);
     T("mount(target bad)", SYS_mount, "none", bad, "tmpfs", 0, 0);
     T("umount2(bad)", SYS_umount2, bad, 0);
     int in = inotify_init1(IN_CLOEXEC);
