@@ -56,6 +56,24 @@ def test_family(progs, tmp_path, family, path):
     assert_conforms(native, guest)
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_efault_on_a_packed_image_file(progs, tmp_path, path):
+    # In a packed image the program's own file is a window of the image
+    # that the kernel reads itself (fs/read_write.c): its "(exe" calls.
+    (tmp_path / "native").mkdir()
+    image = tmp_path / "efault.lsi"
+    subprocess.run([*LIBSUBST, "pack", *PATHS[path], "-o", str(image), str(progs / "efault")],
+                   check=True, capture_output=True, timeout=300)
+    native = run([str(progs / "efault"), "native"], tmp_path)
+    guest = run([str(image), "/tmp"], tmp_path, [])
+    err = guest.stderr.decode(errors="replace")
+    assert guest.returncode == native.returncode == 0, err
+
+    def exe_lines(out):
+        return [l for l in out.decode().splitlines() if "(exe" in l]
+    assert exe_lines(guest.stdout) == exe_lines(native.stdout) != []
+
+
 # Kernel-served calls taking a pointer that efault.c does not call, and why.
 EFAULT_EXEMPT = {
     "brk": "an address, never read or written by the kernel",

@@ -54,6 +54,8 @@ int main(int argc, char **argv)
     int dfd = open(".", O_RDONLY | O_DIRECTORY);
     int rootfd = open("/", O_RDONLY | O_DIRECTORY);
     char buf[4096];
+    int p[2];
+    pipe(p);
 
     /* paths */
     T("open(bad)", SYS_open, bad, O_RDONLY);
@@ -146,6 +148,13 @@ int main(int argc, char **argv)
     T("readv(fd, bad)", SYS_readv, fd, bad, 1);
     T("preadv(fd, bad)", SYS_preadv, fd, bad, 1, 0, 0);
     T("preadv2(fd, bad)", SYS_preadv2, fd, bad, 1, 0, 0, 0);
+    /* The program's own file: in a packed image, a window of the image
+     * that the kernel reads itself. */
+    int exe = open("/proc/self/exe", O_RDONLY);
+    T("readv(exe, bad)", SYS_readv, exe, bad, 1);
+    T("preadv(exe, bad)", SYS_preadv, exe, bad, 1, 0, 0);
+    T("sendfile(exe, bad offset)", SYS_sendfile, p[1], exe, bad, 1);
+    T("copy_file_range(exe, bad offset)", SYS_copy_file_range, exe, bad, fd, 0, 1, 0);
     T("rt_sigaction(old bad)", SYS_rt_sigaction, SIGUSR1, 0, bad, 8);
     T("rt_sigaction(old read-only)", SYS_rt_sigaction, SIGUSR1, 0, ro, 8);
     T("rt_sigprocmask(old bad)", SYS_rt_sigprocmask, SIG_BLOCK, 0, bad, 8);
@@ -169,8 +178,6 @@ int main(int argc, char **argv)
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
     T("bind(bad)", SYS_bind, s, bad, 16);
     T("connect(bad)", SYS_connect, s, bad, 16);
-    int p[2];
-    pipe(p);
     T("sendfile(bad offset)", SYS_sendfile, p[1], fd, bad, 1);
     T("splice(bad offset)", SYS_splice, fd, bad, p[1], 0, 1, 0);
     T("copy_file_range(bad offset)", SYS_copy_file_range, fd, bad, fd, 0, 1, 0);
