@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,15 +40,17 @@ static void print_args(int argc, char **argv)
     }
 }
 
-/* Runs path in a child: "label: errno E", "exit N" or "signal N". */
-static void run(const char *label, const char *path, char *const argv[], char *const envp[])
+/* Runs path (from dirfd, with execveat's flags) in a child: "label: errno
+ * E", "exit N" or "signal N". */
+static void run_at(const char *label, int dirfd, const char *path, char *const argv[],
+                   char *const envp[], int flags)
 {
     printf("%s:\n", label);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         alarm(5);           /* a program that runs away is ended (survives execve) */
-        execve(path, argv, envp);
+        syscall(SYS_execveat, dirfd, path, argv, envp, flags);
         printf("  errno %s\n", strerrorname_np(errno));
         fflush(stdout);
         _exit(127);
@@ -59,6 +62,11 @@ static void run(const char *label, const char *path, char *const argv[], char *c
     else if (WEXITSTATUS(st) != 127 && WEXITSTATUS(st) != 0)
         printf("  exit %d\n", WEXITSTATUS(st));
     fflush(stdout);
+}
+
+static void run(const char *label, const char *path, char *const argv[], char *const envp[])
+{
+    run_at(label, AT_FDCWD, path, argv, envp, 0);
 }
 
 static void put_file(const char *name, const void *data, size_t n, mode_t mode)
@@ -251,6 +259,33 @@ static void cases(void)
     run_args("nested 5", "n5");
     run_args("nested 6", "n6");
     run_args("nested 7", "n7");
+
+    /* execveat: from a directory fd, of an fd itself (fexecve). */
+    char *args[] = {"prog", "x", 0};
+    int dfd = open(".", O_RDONLY | O_DIRECTORY);
+    int efd = open("copy", O_RDONLY);
+    int efd_cloexec = open("copy", O_RDONLY | O_CLOEXEC);
+    int epath = open("copy", O_PATH);
+    snprintf(buf, sizeof buf, "#!%s\n", self);
+    put_text("fd script", buf, 0755);
+    int sfd = dup2(open("fd script", O_RDONLY), 40);   /* a number the script's name shows */
+    int sfd_cloexec = open("fd script", O_RDONLY | O_CLOEXEC);
+    unlink("linkcopy");
+    symlink("copy", "linkcopy");
+    run_at("execveat from a directory fd", dfd, "copy", args, envp_args, 0);
+    run_at("execveat of a script from a directory fd", dfd, "fd script", args, envp_args, 0);
+    run_at("fexecve", efd, "", args, envp_args, AT_EMPTY_PATH);
+    run_at("fexecve of a close-on-exec fd", efd_cloexec, "", args, envp_args, AT_EMPTY_PATH);
+    run_at("fexecve of an O_PATH fd", epath, "", args, envp_args, AT_EMPTY_PATH);
+    run_at("fexecve of a script", sfd, "", args, envp_args, AT_EMPTY_PATH);
+    run_at("fexecve of a close-on-exec script", sfd_cloexec, "", args, envp_args, AT_EMPTY_PATH);
+    run_at("empty path without AT_EMPTY_PATH", efd, "", args, envp_args, 0);
+    run_at("AT_SYMLINK_NOFOLLOW on a symlink", dfd, "linkcopy", args, envp_args,
+           AT_SYMLINK_NOFOLLOW);
+    run_at("AT_SYMLINK_NOFOLLOW on a file", dfd, "copy", args, envp_args, AT_SYMLINK_NOFOLLOW);
+    run_at("unknown flag", AT_FDCWD, "copy", args, envp_args, 0x1);
+    run_at("relative path from a file fd", efd, "copy", args, envp_args, 0);
+    run_at("absolute path ignores the fd", efd, self, args, envp_args, 0);
 
     /* ELF files crafted from this program. */
     crafted("header cut short", trunc_ehdr);

@@ -32,10 +32,18 @@ long elf_read_interp(int fd, unsigned long base, const struct elf_head *h, char 
 /* Opens path for execution as Linux's open_exec: its resolved guest path
  * into real (LS_PATH_MAX bytes), a host fd (see fs_open_exec) or -errno. */
 long exec_open(const char *path, char *real, unsigned long *base);
+/* The same from dirfd, following a last symlink or not (ELOOP). */
+long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned long *base);
 
 /* One execve's program, resolved through "#!" scripts. */
 struct exec_req {
-    const char *path;                       /* as the caller named it */
+    long dirfd;                             /* execveat's dirfd and path, as given */
+    const char *path;
+    int follow;                             /* no AT_SYMLINK_NOFOLLOW */
+    long fd_named;                          /* N when filename is /dev/fd/N[/path], or -1 */
+    const char *filename;                   /* the name a script's interpreter gets */
+    char fdpath[32];                        /* /proc/self/fd/N, for AT_EMPTY_PATH */
+    char name[LS_PATH_MAX];                 /* /dev/fd/N[/path] */
     const char **args;                      /* argv, rewritten for scripts; room + 1 slots */
     int nargs, room;
     char real[LS_PATH_MAX];                 /* out: the ELF program's resolved path */

@@ -17,15 +17,17 @@
 #include "fs/fs.h"
 #include "proc/exec.h"
 
-long exec_open(const char *path, char *real, unsigned long *base)
+long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned long *base)
 {
     struct fs_node *n = node_new();
     if (!n)
         return -ENOMEM;
     struct stat st;
-    long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
+    long r = fs_walk(dirfd, path, follow ? W_FOLLOW : 0, n);
     if (r == 0)
-        r = stat_node(n, 1, &st);
+        r = stat_node(n, follow, &st);
+    if (r == 0 && S_ISLNK(st.st_mode))
+        r = -ELOOP;                     /* AT_SYMLINK_NOFOLLOW, as O_NOFOLLOW */
     if (r == 0 && !S_ISREG(st.st_mode))
         r = -EACCES;
     if (r == 0) {
@@ -81,6 +83,11 @@ long elf_read_interp(int fd, unsigned long base, const struct elf_head *h, char 
         return interp[p->p_filesz - 1] ? -ENOEXEC : 1;
     }
     return 0;
+}
+
+long exec_open(const char *path, char *real, unsigned long *base)
+{
+    return exec_open_at(AT_FDCWD, path, 1, real, base);
 }
 
 /* binfmt_elf's checks of the program open at fd and of its interpreter. */
@@ -161,10 +168,11 @@ static long split_shebang(char *buf, char **name, char **arg)
 
 long exec_resolve(struct exec_req *q)
 {
-    const char *name = q->path;
+    const char *name = q->filename;
     for (int depth = 0;; depth++) {
         unsigned long base;
-        long fd = exec_open(name, q->real, &base);
+        long fd = depth ? exec_open(name, q->real, &base)
+                        : exec_open_at(q->dirfd, q->path, q->follow, q->real, &base);
         if (fd < 0)
             return fd;
         if (depth > EXEC_MAX_DEPTH) {
@@ -183,6 +191,10 @@ long exec_resolve(struct exec_req *q)
         char *interp, *arg;
         if (r < 0 || (r = split_shebang(buf, &interp, &arg)) < 0)
             return r;
+        /* A script named by a close-on-exec fd could not be read by its
+         * interpreter after the exec: Linux gives up with ENOENT. */
+        if (depth == 0 && q->fd_named >= 0 && hsys2(__NR_fcntl, q->fd_named, F_GETFD) == FD_CLOEXEC)
+            return -ENOENT;
         /* argv becomes: interpreter, [argument], the name exec'd, argv[1:]. */
         int extra = arg ? 3 : 2;
         if (q->nargs + extra - 1 > q->room)

@@ -104,14 +104,14 @@ long sys_execve(const char *path, char *const argv[], char *const envp[])
     return sys_execveat(AT_FDCWD, path, argv, envp, 0);
 }
 
-/* Implements execveat(2); differs from Linux in: only AT_FDCWD or absolute
- * paths (dirfd-relative programs: ENOSYS), no AT_EMPTY_PATH. */
+/* Implements execveat(2), fexecve's AT_EMPTY_PATH included. */
 long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags)
 {
     if (!path)
         return -EFAULT;
-    if ((dirfd != AT_FDCWD && path[0] != '/') || (flags & AT_EMPTY_PATH))
-        return -ENOSYS;
+    dirfd = (int)dirfd;              /* an int: callers leave the upper half undefined */
+    if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+        return -EINVAL;
     if (ls_self_fd < 0)
         return -ENOSYS;
     long argc = count_vec(argv), envc = count_vec(envp);
@@ -131,7 +131,32 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     if (!q || !cwd || !args || !offs)
         goto out;
     cwd_get(cwd);
+    /* A path relative to a dirfd is named /dev/fd/N/path (an empty one with
+     * AT_EMPTY_PATH: /dev/fd/N, the fd's own file, reached through its
+     * /proc link), as Linux names it for scripts and AT_EXECFN. */
+    q->dirfd = dirfd;
     q->path = path;
+    q->follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    q->fd_named = dirfd != AT_FDCWD && path[0] != '/' ? dirfd : -1;
+    q->filename = path;
+    if (q->fd_named >= 0) {
+        if (!path[0] && !(flags & AT_EMPTY_PATH)) {
+            r = -ENOENT;
+            goto out;
+        }
+        if (!path[0]) {
+            ksnprintf(q->fdpath, sizeof q->fdpath, "/proc/self/fd/%ld", dirfd);
+            q->path = q->fdpath;
+            q->dirfd = AT_FDCWD;
+            q->follow = 1;
+        }
+        if (ksnprintf(q->name, sizeof q->name, "/dev/fd/%ld%s%s", dirfd, path[0] ? "/" : "",
+                      path) >= (int)sizeof q->name) {
+            r = -ENAMETOOLONG;
+            goto out;
+        }
+        q->filename = q->name;
+    }
     q->args = args;
     q->room = room;
     q->nargs = argc ? argc : 1;
@@ -161,7 +186,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
             (r = put_str(&b, e, &offs[k++])) < 0)
             goto out;
     }
-    if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, path, &h.execfn)) < 0 ||
+    if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, q->filename, &h.execfn)) < 0 ||
         (r = put_str(&b, cwd, &h.cwd)) < 0)
         goto out;
     while (b.len & 3)
