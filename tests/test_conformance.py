@@ -186,3 +186,38 @@ def test_exec_crafted_elf(progs, tmp_path_factory, path):
                 # Past Linux's checks: the guest got past them too, and ended.
                 assert not (got[name] and got[name][0].startswith("errno")), (name, muts, want[name], got[name])
     check()
+
+
+# ---- "#!" lines written by the test, run through the guest's own execve ----
+
+# Pieces a "#!" line is made of: blanks, the interpreter (the driver itself),
+# words, line ends, NULs, and long runs that cross Linux's 256-byte buffer.
+shebang_piece = st.sampled_from([" ", "\t", "  \t ", "-x", "a b", "\n", "\r", "\0", "#!",
+                                 "SELF", "x" * 120, " " * 130, "/no/such/interpreter"])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exec_shebang_lines(progs, tmp_path_factory, path):
+    exe = str(progs / "exec")
+
+    @settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.lists(shebang_piece, max_size=4), st.lists(shebang_piece, max_size=6)),
+                    min_size=16, max_size=16))
+    def check(batch):
+        d = tmp_path_factory.mktemp("shebang")
+        names = []
+        for i, (before, after) in enumerate(batch):
+            line = "#!" + "".join(before) + exe + "".join(after)
+            (d / f"s{i}").write_bytes(line.replace("SELF", exe).encode() + b"\n")
+            (d / f"s{i}").chmod(0o755)
+            names.append(f"s{i}")
+        native = run([exe, "try", *names], d)
+        guest = run([exe, "try", *names], d, PATHS[path])
+        err = guest.stderr.decode(errors="replace")
+        assert "libsubst-kernel: fatal" not in err and "Traceback" not in err, err
+        assert guest.returncode == native.returncode == 0, err
+        want, got = blocks(native.stdout), blocks(guest.stdout)
+        assert got == want, [(n, (d / n).read_bytes(), want.get(n), got.get(n))
+                             for n in names if want.get(n) != got.get(n)]
+    check()

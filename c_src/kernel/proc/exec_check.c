@@ -171,6 +171,8 @@ long exec_resolve(struct exec_req *q)
     const char *name = q->filename;
     for (int depth = 0;; depth++) {
         unsigned long base;
+        if (depth && !*name)
+            return -EACCES;             /* "#!\0...": Linux opens "" as the working directory */
         long fd = depth ? exec_open(name, q->real, &base)
                         : exec_open_at(q->dirfd, q->path, q->follow, q->real, &base);
         if (fd < 0)
