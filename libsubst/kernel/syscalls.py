@@ -362,9 +362,8 @@ _ROWS: tuple[tuple, ...] = (
     (162, "sync",                   ""),
     (163, "acct",                   "path"),
     (164, "settimeofday",           "ptr ptr"),
-    (165, "mount",                  "path path path hex ptr",
-     "EPERM once the target is found, as for a container's root without CAP_SYS_ADMIN over the host"),
-    (166, "umount2",                "path hex", "as mount"),
+    (165, "mount",                  "path path path hex ptr"),
+    (166, "umount2",                "path hex"),
     (167, "swapon",                 "path hex"),
     (168, "swapoff",                "path"),
     (169, "reboot",                 "hex hex hex ptr"),
@@ -591,9 +590,6 @@ DEVIATIONS: dict[str, str] = {
         "stay open."),
     "connect": (
         "Unix socket paths are resolved in the guest's file system."),
-    "execveat": (
-        "only AT_FDCWD or absolute paths (dirfd-relative programs: ENOSYS), no "
-        "AT_EMPTY_PATH."),
     "faccessat2": (
         "image and synthetic objects are checked against their presented mode with the "
         "guest's uid (root passes read and write; W_OK on the image is EROFS)."),
@@ -646,6 +642,9 @@ DEVIATIONS: dict[str, str] = {
         "where Linux would raise SIGBUS (a small image file is copied instead: see "
         "mmap_copy). File mappings at offset 0 are noted as guest objects (ld.so maps "
         "each library so) for crash reports."),
+    "mount": (
+        "every mount is refused (EPERM) once its arguments are read and its target found, "
+        "as Linux answers a container's root without CAP_SYS_ADMIN over the host."),
     "mprotect": (
         "kernel memory is refused (EACCES)."),
     "mremap": (
@@ -671,8 +670,9 @@ DEVIATIONS: dict[str, str] = {
         "the image is read-only; renames between a volume and anything else give EXDEV."),
     "rt_sigaction": (
         "SIGSYS is only recorded (the kernel owns it), SIG_DFL for a crash signal keeps "
-        "the kernel's crash reporter, and SA_ONSTACK is served on the host's current "
-        "stack."),
+        "the kernel's crash reporter, SIGSEGV and SIGBUS are delivered by the kernel "
+        "(signal/fault.c), and for other signals SA_ONSTACK is served on the host's "
+        "current stack."),
     "rt_sigprocmask": (
         "SIGSYS can never be blocked. On the trap path the mask lives in the saved "
         "context."),
@@ -699,6 +699,8 @@ DEVIATIONS: dict[str, str] = {
         "thread named by tid alone."),
     "truncate": (
         "the image is read-only, synthetic files refuse (EACCES)."),
+    "umount2": (
+        "as mount."),
     "uname": (
         "nodename is the image's hostname."),
     "unlinkat": (
