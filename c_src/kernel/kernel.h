@@ -99,6 +99,7 @@ struct kthread {
     long tid;                        /* host tid */
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */
+    stack_t altstack;                /* the guest's sigaltstack: per thread, as on Linux */
 };
 
 /* The calling thread's kernel state. */

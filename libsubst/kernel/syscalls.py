@@ -683,8 +683,8 @@ DEVIATIONS: dict[str, str] = {
     "shmat": (
         "SHM_REMAP over kernel memory fails with EINVAL."),
     "sigaltstack": (
-        "the stack is recorded but handlers run on the current stack (the host's "
-        "alternate stack is the kernel's)."),
+        "only SIGSEGV and SIGBUS handlers run on it (the kernel delivers them); others run "
+        "on the current stack (the host's alternate stack is the kernel's)."),
     "statfs": (
         "the image is a read-only ramfs with no free space; /proc, /sys, /dev report "
         "procfs, sysfs, tmpfs."),

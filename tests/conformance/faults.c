@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,6 +90,32 @@ static int recurse(int n)
     volatile char pad[1024];
     pad[0] = (char)n;
     return n < depth_limit ? recurse(n + 1) + pad[0] : 0;
+}
+
+/* A thread with an alternate stack of its own: its overflow's handler runs
+ * there, not on another thread's. */
+static __thread sigjmp_buf tback;
+static __thread char *talt;
+static __thread volatile long t_on_own;
+
+static void thread_stack_handler(int sig, siginfo_t *si, void *ctx)
+{
+    (void)si;
+    (void)ctx;
+    char here;
+    t_on_own = &here >= talt && &here < talt + 64 * 1024;
+    siglongjmp(tback, sig);
+}
+
+static void *overflow_thread(void *arg)
+{
+    (void)arg;
+    talt = malloc(64 * 1024);
+    stack_t ss = {.ss_sp = talt, .ss_size = 64 * 1024};
+    sigaltstack(&ss, 0);
+    if (sigsetjmp(tback, 1) == 0)
+        recurse(0);
+    return (void *)t_on_own;
 }
 
 /* Runs fn in a child; its output and how it ended. */
@@ -180,6 +207,13 @@ int main(int argc, char **argv)
     if (sigsetjmp(back, 1) == 0)
         recurse(0);
     printf("stack overflow on the alternate stack: handler %d, on it %ld\n", hits, seen_onstack);
+
+    on(SIGSEGV, thread_stack_handler, SA_ONSTACK);
+    pthread_t th;
+    void *own;
+    pthread_create(&th, 0, overflow_thread, 0);
+    pthread_join(th, &own);
+    printf("a thread's overflow on its own alternate stack: %ld\n", (long)own);
 
     hits = 0;
     struct sigaction sa;

@@ -9,6 +9,7 @@
 #include <linux/auxvec.h>
 
 #define STACK_SIZE (8UL << 20)
+#define STACK_GUARD (256 * LS_PAGE)  /* Linux's stack_guard_gap: an overflow faults */
 #define PIE_BASE 0x555555554000UL    /* where Linux puts an ET_DYN program (ELF_ET_DYN_BASE) */
 
 struct loaded {
@@ -157,11 +158,12 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
     }
     mm_set_brk_base(prog.end);
 
-    long stk = hsys6(__NR_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
+    long stk = hsys6(__NR_mmap, 0, STACK_GUARD + STACK_SIZE, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (is_err(stk))
         return stk;
-    unsigned long top = stk + STACK_SIZE;
+    hsys3(__NR_mprotect, stk, STACK_GUARD, PROT_NONE);
+    unsigned long top = stk + STACK_GUARD + STACK_SIZE;
     const struct ls_bootinfo *bi = K.bi;
     const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
     const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);

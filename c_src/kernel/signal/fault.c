@@ -17,10 +17,10 @@ int uaccess_fault(unsigned long rip, unsigned long *fixup)
     return rip >= (unsigned long)ls_uaccess_start && rip < (unsigned long)ls_uaccess_end;
 }
 
-static int on_altstack(unsigned long sp)
+static int on_altstack(const stack_t *as, unsigned long sp)
 {
-    unsigned long lo = (unsigned long)guest_altstack.ss_sp;
-    return !(guest_altstack.ss_flags & SS_DISABLE) && sp > lo && sp <= lo + guest_altstack.ss_size;
+    unsigned long lo = (unsigned long)as->ss_sp;
+    return !(as->ss_flags & SS_DISABLE) && sp > lo && sp <= lo + as->ss_size;
 }
 
 /* Moves the interrupted guest context into a signal frame for act's handler
@@ -28,9 +28,10 @@ static int on_altstack(unsigned long sp)
 static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const struct sigaction *act)
 {
     struct sigcontext *m = &uc->uc_mcontext;
+    const stack_t *as = &kcur()->altstack;
     unsigned long sp = m->rsp - 128;                    /* the red zone */
-    if ((act->sa_flags & SA_ONSTACK) && !(guest_altstack.ss_flags & SS_DISABLE) && !on_altstack(sp))
-        sp = (unsigned long)guest_altstack.ss_sp + guest_altstack.ss_size;
+    if ((act->sa_flags & SA_ONSTACK) && !(as->ss_flags & SS_DISABLE) && !on_altstack(as, sp))
+        sp = (unsigned long)as->ss_sp + as->ss_size;
     const struct _fpstate_64 *fp = (const struct _fpstate_64 *)m->fpstate;
     unsigned long fpn = fp ? fpstate_size(fp) : 0;
     sp = (sp - fpn) & ~63UL;
@@ -42,9 +43,7 @@ static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const str
     siginfo_t *fsi = (siginfo_t *)(fuc + 1);
     *ret = (act->sa_flags & SA_RESTORER) ? (unsigned long)act->sa_restorer : 0;
     *fuc = *uc;
-    fuc->uc_stack.ss_sp = guest_altstack.ss_sp;
-    fuc->uc_stack.ss_size = guest_altstack.ss_size;
-    fuc->uc_stack.ss_flags = guest_altstack.ss_flags;
+    fuc->uc_stack = *as;
     if (fp) {
         memcpy(fpcopy, fp, fpn);
         fuc->uc_mcontext.fpstate = fpcopy;

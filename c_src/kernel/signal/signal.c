@@ -9,7 +9,6 @@
 #include "signal/signal.h"
 
 struct sigaction guest_act[NSIG_ALL + 1];
-stack_t guest_altstack = {.ss_flags = SS_DISABLE};
 
 static int is_crash_signal(int sig)
 {
@@ -205,12 +204,12 @@ long sys_rt_sigreturn(void)
     return uc->uc_mcontext.rax;
 }
 
-/* Implements sigaltstack(2); differs from Linux in: the stack is recorded
- * but handlers run on the current stack (the host's alternate stack is the
- * kernel's). */
+/* Implements sigaltstack(2), per thread; differs from Linux in: only
+ * SIGSEGV and SIGBUS handlers run on it (fault.c delivers them); others run
+ * on the current stack (the host's alternate stack is the kernel's). */
 long sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
-    stack_t prev = guest_altstack, in;
+    stack_t *as = &kcur()->altstack, prev = *as, in;
     if (ss) {
         if (copy_from_user(&in, ss, sizeof in) < 0)
             return -EFAULT;
@@ -218,7 +217,7 @@ long sys_sigaltstack(const stack_t *ss, stack_t *old)
             return -EINVAL;
         if (!(in.ss_flags & SS_DISABLE) && in.ss_size < MINSIGSTKSZ)
             return -ENOMEM;
-        guest_altstack = in;
+        *as = in;
     }
     if (old && copy_to_user(old, &prev, sizeof prev) < 0)
         return -EFAULT;

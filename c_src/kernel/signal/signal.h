@@ -9,7 +9,6 @@
 #define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))
 
 extern struct sigaction guest_act[NSIG_ALL + 1];   /* what the guest believes is installed */
-extern stack_t guest_altstack;
 
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
 void crash_handler(int sig, siginfo_t *si, void *ctx);
