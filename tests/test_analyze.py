@@ -98,16 +98,16 @@ def test_report_follows_the_syscall_table():
 def test_a_static_program_sites_are_its_own(tmp_path):
     src = tmp_path / "raw.c"
     src.write_text('int main(void) { long r; __asm__ volatile("syscall" : "=a"(r) : "0"(39L) '
-                   ': "rcx", "r11", "memory"); __asm__ volatile("syscall" : "=a"(r) : "0"(165L), '
+                   ': "rcx", "r11", "memory"); __asm__ volatile("syscall" : "=a"(r) : "0"(155L), '
                    '"D"(0L), "S"(0L), "d"(0L), "r"(0L) : "rcx", "r11", "memory"); return 0; }\n')
     exe = tmp_path / "raw"
     subprocess.run(["gcc", "-O1", "-static", "-o", exe, src], check=True)
     report = analyze(str(exe))
     rows = {r["name"]: r for r in report["syscalls"]}
     assert rows["getpid"]["served"] != "enosys"
-    assert rows["mount"]["served"] == "enosys"
-    assert any(f.startswith("raw:main") for f in rows["mount"]["from"])
-    assert "mount" in report["verdict"]
+    assert rows["pivot_root"]["served"] == "enosys"
+    assert any(f.startswith("raw:main") for f in rows["pivot_root"]["from"])
+    assert "pivot_root" in report["verdict"]
 
 
 def test_dynamic_run_reports_calls_made(tmp_path):

@@ -26,6 +26,7 @@ extern int ls_self_fd;
 void signal_init(void);
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
 long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
+void exec_fail_late(void) __attribute__((noreturn));
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
 void ls_enter_guest_stopped(unsigned long entry, unsigned long sp) __attribute__((noreturn));
 
@@ -198,6 +199,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
 
     unsigned long entry, gsp;
     r = exec_load(bi_str(K.bi->exe), bi_str(K.bi->execfn), &entry, &gsp);
+    if (r < 0 && execed)
+        exec_fail_late();            /* the calling kernel checked what Linux checks first */
     if (r < 0)
         kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
 

@@ -58,6 +58,38 @@ static int denied(long nr)
            ((K.bi->deny_calls[nr / 64] >> (nr % 64)) & 1);
 }
 
+/* A kernel handler whose call names paths gets kernel copies of them: a
+ * bad pointer is EFAULT here, once, and no handler reads a guest string.
+ * A string too long for LS_PATH_MAX stays the guest's, for the handler to
+ * refuse as its call does (ENAMETOOLONG, ERANGE). */
+static __attribute__((noinline)) long call_with_paths(const struct syscall_desc *d, long *a)
+{
+    char copy[3][LS_PATH_MAX];
+    int used = 0;
+    for (int i = 0; i < d->nargs; i++) {
+        if (d->argk[i] != LS_ARG_PATH || !a[i])
+            continue;
+        if (used == 3)
+            return -EINVAL;              /* syscalls.py: no call names more than three */
+        long r = strncpy_from_user(copy[used], (const char *)a[i], LS_PATH_MAX);
+        if (r == -EFAULT)
+            return r;
+        if (r >= 0)
+            a[i] = (long)copy[used++];
+    }
+    return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static long call_kernel(const struct syscall_desc *d, long a0, long a1, long a2, long a3, long a4,
+                        long a5)
+{
+    if (d->flags & LS_F_PATHS) {
+        long a[6] = {a0, a1, a2, a3, a4, a5};
+        return call_with_paths(d, a);
+    }
+    return d->fn(a0, a1, a2, a3, a4, a5);
+}
+
 static long serve(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
 {
     if ((unsigned long)nr < LS_NR_SYSCALLS && !denied(nr)) {
@@ -65,7 +97,7 @@ static long serve(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
         if (d->level == LS_HOST)
             return host_call(d, nr, a0, a1, a2, a3, a4, a5, path);
         if (d->level == LS_KERNEL)
-            return d->fn(a0, a1, a2, a3, a4, a5);
+            return call_kernel(d, a0, a1, a2, a3, a4, a5);
     }
     return unimplemented(nr);
 }

@@ -100,6 +100,7 @@ struct kthread {
     long tid;                        /* host tid */
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */
+    stack_t altstack;                /* the guest's sigaltstack: per thread, as on Linux */
 };
 
 /* The calling thread's kernel state. */
@@ -148,6 +149,7 @@ void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);
 void *memset(void *d, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
+void *memchr(const void *s, int c, size_t n);
 size_t strlen(const char *s);
 size_t strnlen(const char *s, size_t n);
 int strcmp(const char *a, const char *b);
@@ -169,6 +171,29 @@ long kwrite_all(int fd, const void *buf, size_t n);
 /* Diagnostics: "libsubst-kernel: ..." to K.diag_fd. */
 void kpanic(const char *fmt, ...) __attribute__((noreturn));
 void kwarn(const char *fmt, ...);
+
+/* Guest memory (arch/x86_64/uaccess.S): the kernel reads and writes what a
+ * guest pointer names only through these; an unmapped or protected address
+ * makes them return -EFAULT instead of faulting (signal/fault.c). */
+long ls_copy_user(void *dst, const void *src, size_t n);
+long ls_strncpy_user(char *dst, const char *src, size_t n);
+static inline long copy_from_user(void *kdst, const void *usrc, size_t n)
+{
+    return ls_copy_user(kdst, usrc, n);
+}
+static inline long copy_to_user(void *udst, const void *ksrc, size_t n)
+{
+    return ls_copy_user(udst, ksrc, n);
+}
+/* A guest string into dst (n bytes): its length, -ENAMETOOLONG if it does
+ * not fit with its NUL, or -EFAULT. */
+static inline long strncpy_from_user(char *dst, const char *usrc, size_t n)
+{
+    long r = ls_strncpy_user(dst, usrc, n);
+    return r == (long)n ? -ENAMETOOLONG : r;
+}
+/* Non-zero if a fault at rip is one of the copies above; *fixup is where it resumes. */
+int uaccess_fault(unsigned long rip, unsigned long *fixup);
 
 /* Kernel heap: never hands out memory the guest can reach by accident
  * (it is ordinary host memory in the shared address space). */

@@ -64,6 +64,7 @@ def header_text() -> str:
         "/* One entry per x86-64 syscall number; unassigned numbers are all zero (name NULL).\n"
         " * fn is set only for LS_KERNEL; argk[0..nargs) says how the tracer prints each argument. */\n"
         "#define LS_F_BLOCKS 1   /* may wait indefinitely (syscalls.BLOCKING) */\n"
+        "#define LS_F_PATHS 2    /* has 'path' arguments: the dispatcher copies them in */\n"
         "struct syscall_desc { const char *name; sys_fn fn; unsigned char level;"
         " unsigned char nargs; unsigned char argk[6]; unsigned char flags; };\n\n")
     out.append("extern const struct syscall_desc syscall_table[LS_NR_SYSCALLS];\n\n")
@@ -85,7 +86,8 @@ def source_text() -> str:
     for s in syscalls.TABLE:
         fn = f"(sys_fn){s.handler}" if s.handler else "0"
         argk = ", ".join(_c_argk(k) for k in s.args) if s.args else "0"
-        flags = "LS_F_BLOCKS" if s.blocks else "0"
+        flags = "|".join(f for f, on in (("LS_F_BLOCKS", s.blocks),
+                                         ("LS_F_PATHS", "path" in s.args)) if on) or "0"
         out.append(f'\t[{s.nr}] = {{ "{s.name}", {fn}, {_C_LEVEL[s.level]}, '
                    f"{s.nargs}, {{{argk}}}, {flags} }},\n")
     out.append("};\n")

@@ -159,6 +159,8 @@ LEVELS: dict[str, str] = {
     "utimensat": KERNEL, "futimesat": KERNEL, "utime": KERNEL, "utimes": KERNEL,
     "truncate": KERNEL, "fchmod": KERNEL, "fchown": KERNEL,
     "mknod": KERNEL, "mknodat": KERNEL, "inotify_add_watch": KERNEL,
+    # mounts: answered as for a container's root without CAP_SYS_ADMIN over the host
+    "mount": KERNEL, "umount2": KERNEL,
     # extended attributes (ls -l asks for them): by path, through the fs
     "getxattr": KERNEL, "lgetxattr": KERNEL, "fgetxattr": KERNEL,
     "setxattr": KERNEL, "lsetxattr": KERNEL, "fsetxattr": KERNEL,
@@ -588,9 +590,6 @@ DEVIATIONS: dict[str, str] = {
         "stay open."),
     "connect": (
         "Unix socket paths are resolved in the guest's file system."),
-    "execveat": (
-        "only AT_FDCWD or absolute paths (dirfd-relative programs: ENOSYS), no "
-        "AT_EMPTY_PATH."),
     "faccessat2": (
         "image and synthetic objects are checked against their presented mode with the "
         "guest's uid (root passes read and write; W_OK on the image is EROFS)."),
@@ -643,6 +642,9 @@ DEVIATIONS: dict[str, str] = {
         "where Linux would raise SIGBUS (a small image file is copied instead: see "
         "mmap_copy). File mappings at offset 0 are noted as guest objects (ld.so maps "
         "each library so) for crash reports."),
+    "mount": (
+        "every mount is refused (EPERM) once its arguments are read and its target found, "
+        "as Linux answers a container's root without CAP_SYS_ADMIN over the host."),
     "mprotect": (
         "kernel memory is refused (EACCES)."),
     "mremap": (
@@ -668,8 +670,9 @@ DEVIATIONS: dict[str, str] = {
         "the image is read-only; renames between a volume and anything else give EXDEV."),
     "rt_sigaction": (
         "SIGSYS is only recorded (the kernel owns it), SIG_DFL for a crash signal keeps "
-        "the kernel's crash reporter, and SA_ONSTACK is served on the host's current "
-        "stack."),
+        "the kernel's crash reporter, SIGSEGV and SIGBUS are delivered by the kernel "
+        "(signal/fault.c), and for other signals SA_ONSTACK is served on the host's "
+        "current stack."),
     "rt_sigprocmask": (
         "SIGSYS can never be blocked. On the trap path the mask lives in the saved "
         "context."),
@@ -680,8 +683,8 @@ DEVIATIONS: dict[str, str] = {
     "shmat": (
         "SHM_REMAP over kernel memory fails with EINVAL."),
     "sigaltstack": (
-        "the stack is recorded but handlers run on the current stack (the host's "
-        "alternate stack is the kernel's)."),
+        "only SIGSEGV and SIGBUS handlers run on it (the kernel delivers them); others run "
+        "on the current stack (the host's alternate stack is the kernel's)."),
     "statfs": (
         "the image is a read-only ramfs with no free space; /proc, /sys, /dev report "
         "procfs, sysfs, tmpfs."),
@@ -696,6 +699,8 @@ DEVIATIONS: dict[str, str] = {
         "thread named by tid alone."),
     "truncate": (
         "the image is read-only, synthetic files refuse (EACCES)."),
+    "umount2": (
+        "as mount."),
     "uname": (
         "nodename is the image's hostname."),
     "unlinkat": (
@@ -855,6 +860,8 @@ def _check() -> None:
             raise ValueError(f"syscalls.py: bad row {s.nr} {s.name!r}")
         if len(s.args) > 6:
             raise ValueError(f"syscalls.py: {s.name} has {len(s.args)} arguments; x86-64 passes at most 6")
+        if s.level == KERNEL and s.args.count("path") > 3:
+            raise ValueError(f"syscalls.py: {s.name}: the dispatcher copies at most 3 'path' arguments")
         for i, kind in enumerate(s.args):
             if kind not in ARG_KINDS:
                 raise ValueError(f"syscalls.py: {s.name} argument {i} has unknown kind {kind!r}")

@@ -201,6 +201,10 @@ long sys_lchown(const char *path, int uid, int gid)
  * from Linux in: the image is read-only, synthetic objects refuse (EPERM). */
 long sys_utimensat(int dirfd, const char *path, const struct __kernel_timespec *times, int flags)
 {
+    struct __kernel_timespec kt[2];
+    if (times && copy_from_user(kt, times, sizeof kt) < 0)
+        return -EFAULT;
+    times = times ? kt : 0;
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
         return -EINVAL;
     if (!path || ((flags & AT_EMPTY_PATH) && !*path)) {
@@ -233,12 +237,15 @@ long sys_utimensat(int dirfd, const char *path, const struct __kernel_timespec *
 long sys_futimesat(int dirfd, const char *path, const struct __kernel_old_timeval *tv)
 {
     struct __kernel_timespec ts[2];
+    struct __kernel_old_timeval k[2];
+    if (tv && copy_from_user(k, tv, sizeof k) < 0)
+        return -EFAULT;
     if (tv) {
         for (int i = 0; i < 2; i++) {
-            if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+            if (k[i].tv_usec < 0 || k[i].tv_usec >= 1000000)
                 return -EINVAL;
-            ts[i].tv_sec = tv[i].tv_sec;
-            ts[i].tv_nsec = tv[i].tv_usec * 1000;
+            ts[i].tv_sec = k[i].tv_sec;
+            ts[i].tv_nsec = k[i].tv_usec * 1000;
         }
     }
     return sys_utimensat(dirfd, path, tv ? ts : 0, 0);
@@ -256,12 +263,13 @@ long sys_utimes(const char *path, const struct __kernel_old_timeval *tv)
 long sys_utime(const char *path, const struct utimbuf *times)
 {
     struct __kernel_timespec ts[2];
-    if (!path)
+    struct utimbuf k;
+    if (!path || (times && copy_from_user(&k, times, sizeof k) < 0))
         return -EFAULT;
     if (times) {
-        ts[0].tv_sec = times->actime;
+        ts[0].tv_sec = k.actime;
         ts[0].tv_nsec = 0;
-        ts[1].tv_sec = times->modtime;
+        ts[1].tv_sec = k.modtime;
         ts[1].tv_nsec = 0;
     }
     return sys_utimensat(AT_FDCWD, path, times ? ts : 0, 0);

@@ -15,11 +15,14 @@ struct dbuf {
     int old;                    /* struct linux_dirent (getdents) rather than linux_dirent64 */
 };
 
-/* Appends one record; 0 if it does not fit. */
+/* Appends one record: 1, 0 if it does not fit, -EFAULT if the guest's
+ * buffer cannot be written.  Built in kernel memory, then copied out. */
 static int put_dent(struct dbuf *b, const struct dent *d, long off)
 {
+    char r[8 + 8 + 2 + 1 + 256 + 1 + 7];
     size_t reclen;
-    char *r = b->p + b->used;
+    if (d->nlen > 255)
+        return 0;
     if (b->old) {
         /* d_ino, d_off (unsigned long), d_reclen, d_name, NUL, pad, d_type at the end */
         reclen = (8 + 8 + 2 + d->nlen + 2 + 7) & ~7UL;
@@ -43,6 +46,8 @@ static int put_dent(struct dbuf *b, const struct dent *d, long off)
         r[18] = d->type;
         memcpy(r + 19, d->name, d->nlen);
     }
+    if (copy_to_user(b->p + b->used, r, reclen) < 0)
+        return -EFAULT;
     b->used += reclen;
     return 1;
 }
@@ -94,16 +99,19 @@ static long list_dir(int fd, void *buf, unsigned count, int old)
     struct dctx x = {0, 0, 0};
     struct dent d;
     long c = o->pos;
+    int put = 1;
     for (;;) {
         long next = c;
         if (!next_dent(o, &next, &d, &x))
             break;
-        if (!put_dent(&b, &d, next))
+        if ((put = put_dent(&b, &d, next)) <= 0)
             break;
         c = next;
     }
     long r = b.used;
-    if (r == 0) {
+    if (r == 0 && put < 0) {
+        r = put;
+    } else if (r == 0) {
         /* Nothing written: the end, or not even one record fits. */
         long probe = c;
         if (next_dent(o, &probe, &d, &x))
@@ -140,8 +148,8 @@ long sys_getcwd(char *buf, unsigned long size)
     long r = n;
     if (size < n)
         r = -ERANGE;
-    else
-        memcpy(buf, c, n);
+    else if (copy_to_user(buf, c, n) < 0)
+        r = -EFAULT;
     kfree(c);
     return r;
 }

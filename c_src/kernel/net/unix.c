@@ -53,12 +53,22 @@ static long translate(const void *addr, long len, struct sockaddr_un_k *out, int
     return r;
 }
 
+/* The address's first bytes (as many as a Unix address has) into in. */
+static long copy_addr(struct sockaddr_un_k *in, const void *addr, long len)
+{
+    if (!addr || len <= 0)
+        return 0;
+    return copy_from_user(in, addr, len < (long)sizeof *in ? (size_t)len : sizeof *in);
+}
+
 /* Implements connect(2); differs from Linux in: Unix socket paths are
  * resolved in the guest's file system. */
 long sys_connect(long fd, const void *addr, long len)
 {
-    struct sockaddr_un_k host;
-    long n = translate(addr, len, &host, 0);
+    struct sockaddr_un_k host, in;
+    if (copy_addr(&in, addr, len) < 0)
+        return -EFAULT;
+    long n = translate(addr ? &in : 0, len, &host, 0);
     if (n < 0)
         return n;
     return hsys3(__NR_connect, fd, n ? (long)&host : (long)addr, n ? n : len);
@@ -69,8 +79,10 @@ long sys_connect(long fd, const void *addr, long len)
  * (net/ports.c), as the caller would. */
 long sys_bind(long fd, const void *addr, long len)
 {
-    struct sockaddr_un_k host;
-    long n = translate(addr, len, &host, 1);
+    struct sockaddr_un_k host, in;
+    if (copy_addr(&in, addr, len) < 0)
+        return -EFAULT;
+    long n = translate(addr ? &in : 0, len, &host, 1);
     if (n < 0)
         return n;
     long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);

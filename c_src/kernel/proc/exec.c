@@ -5,23 +5,17 @@
  * host's mmap placement applies), no brk randomisation.
  */
 #include "kernel.h"
-#include <linux/elf.h>
+#include "proc/exec.h"
 #include <linux/auxvec.h>
 
 #define STACK_SIZE (8UL << 20)
+#define STACK_GUARD (256 * LS_PAGE)  /* Linux's stack_guard_gap: an overflow faults */
 #define PIE_BASE 0x555555554000UL    /* where Linux puts an ET_DYN program (ELF_ET_DYN_BASE) */
 
 struct loaded {
     unsigned long bias, entry, phdr, phnum, start, end;
     char interp[LS_PATH_MAX];
 };
-
-/* The file's bytes start at `base` of host fd `fd` (a packed image's file). */
-static long read_at(int fd, unsigned long base, void *buf, size_t n, long off)
-{
-    long r = hsys4(__NR_pread64, fd, (long)buf, n, base + off);
-    return r < 0 ? r : (unsigned long)r == n ? 0 : -ENOEXEC;
-}
 
 static int is_err(long p)
 {
@@ -45,6 +39,11 @@ static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const
     lo = LS_PAGE_DOWN(lo);
     hi = LS_PAGE_UP(hi);
     unsigned long bias = 0;
+    struct stat st;
+    long r = hsys2(__NR_fstat, fd, (long)&st);
+    if (r < 0)
+        return r;
+    unsigned long fsize = st.st_size;
     /* Reserve the whole span first, so segments land together and nothing
      * else (the kernel above all) can be in between. */
     long flags = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -75,8 +74,13 @@ static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const
         if (mem_end > file_end) {
             /* .bss: zero the rest of the last file page, map anonymous pages after it. */
             unsigned long page_end = LS_PAGE_UP(file_end);
-            if (p->p_filesz && (prot & PROT_WRITE) && page_end > file_end)
+            if (p->p_filesz && (prot & PROT_WRITE) && page_end > file_end) {
+                /* A page past the end of the file would fault (SIGBUS):
+                 * Linux's padzero fails there with EFAULT. */
+                if (LS_PAGE_DOWN(base + p->p_offset + p->p_filesz) >= fsize)
+                    return -EFAULT;
                 memset((void *)file_end, 0, page_end - file_end);
+            }
             if (!p->p_filesz)
                 page_end = start;
             if (mem_end > page_end) {
@@ -109,29 +113,16 @@ static long load_elf(const char *path, struct loaded *l, unsigned long hint)
     long fd = fs_open_exec(path, &base);
     if (fd < 0)
         return fd;
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph[64];
-    long r = read_at(fd, base, &eh, sizeof eh, 0);
-    if (r == 0 && (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-                   eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
-                   eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 64))
-        r = -ENOEXEC;
-    if (r == 0)
-        r = read_at(fd, base, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff);
+    struct elf_head *h = kmalloc(sizeof *h);
+    long r = h ? elf_read_head(fd, base, h) : -ENOMEM;
     l->interp[0] = 0;
-    for (int i = 0; r == 0 && i < eh.e_phnum; i++) {
-        if (ph[i].p_type != PT_INTERP)
-            continue;
-        if (ph[i].p_filesz < 2 || ph[i].p_filesz >= sizeof l->interp)
-            r = -ENOEXEC;
-        else
-            r = read_at(fd, base, l->interp, ph[i].p_filesz, ph[i].p_offset);
-        l->interp[ph[i].p_filesz < sizeof l->interp ? ph[i].p_filesz : 0] = 0;
-    }
-    if (r == 0)
-        r = map_segments(fd, base, &eh, ph, l, hint);
+    if (r == 0 && (r = elf_read_interp(fd, base, h, l->interp)) == 0)
+        l->interp[0] = 0;
+    if (r >= 0)
+        r = map_segments(fd, base, &h->eh, h->ph, l, hint);
     if (r == 0)
         mm_note_object(l->start, l->end, path);
+    kfree(h);
     hsys1(__NR_close, fd);
     return r;
 }
@@ -167,11 +158,12 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
     }
     mm_set_brk_base(prog.end);
 
-    long stk = hsys6(__NR_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
+    long stk = hsys6(__NR_mmap, 0, STACK_GUARD + STACK_SIZE, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (is_err(stk))
         return stk;
-    unsigned long top = stk + STACK_SIZE;
+    hsys3(__NR_mprotect, stk, STACK_GUARD, PROT_NONE);
+    unsigned long top = stk + STACK_GUARD + STACK_SIZE;
     const struct ls_bootinfo *bi = K.bi;
     const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
     const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);

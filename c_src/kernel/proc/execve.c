@@ -12,9 +12,10 @@
  */
 #include "kernel.h"
 #include "fs/fs.h"
+#include "proc/exec.h"
 
 #define MAX_ARGS 4096
-#define SCRIPT_DEPTH 4
+#define MAX_ARG_STRLEN (32 * LS_PAGE)    /* Linux's limit on one argument */
 
 int ls_self_fd = -1;                 /* O_PATH fd of the kernel binary, opened at boot */
 
@@ -23,7 +24,7 @@ struct blob {
     size_t len, cap;
 };
 
-static long put(struct blob *b, const void *p, size_t n)
+static long reserve(struct blob *b, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t cap = (b->len + n) * 2;
@@ -35,50 +36,50 @@ static long put(struct blob *b, const void *p, size_t n)
         b->buf = nb;
         b->cap = cap;
     }
+    return 0;
+}
+
+static long put(struct blob *b, const void *p, size_t n)
+{
+    if (reserve(b, n) < 0)
+        return -ENOMEM;
     memcpy(b->buf + b->len, p, n);
     b->len += n;
     return 0;
 }
 
+/* A string, the guest's or the kernel's, with its NUL: 0, -EFAULT, -E2BIG
+ * past Linux's MAX_ARG_STRLEN, -ENOMEM. */
 static long put_str(struct blob *b, const char *s, uint32_t *off)
 {
     *off = b->len;
-    return put(b, s, strlen(s) + 1);
+    for (;;) {
+        if (reserve(b, LS_PAGE) < 0)
+            return -ENOMEM;
+        long n = ls_strncpy_user(b->buf + b->len, s, LS_PAGE);
+        if (n < 0)
+            return n;
+        b->len += n;
+        if (n < (long)LS_PAGE) {
+            b->len++;
+            return 0;
+        }
+        s += n;
+        if (b->len - *off > MAX_ARG_STRLEN)
+            return -E2BIG;
+    }
 }
 
-/* "#!interp [arg]" of a script, Linux's binfmt_script rules; 1 if found. */
-static int read_shebang(const char *path, char *interp, char *arg)
+/* The number of entries of a guest's argv or envp (NULL: none), or -errno. */
+static long count_vec(char *const *v)
 {
-    unsigned long base = 0;
-    long fd = fs_open_exec(path, &base);
-    if (fd < 0)
-        return fd;
-    char line[256];
-    long n = hsys4(__NR_pread64, fd, (long)line, sizeof line - 1, base);
-    hsys1(__NR_close, fd);
-    if (n < 2 || line[0] != '#' || line[1] != '!')
-        return 0;
-    line[n] = 0;
-    char *p = line + 2, *e = strchr(p, '\n');
-    if (e)
-        *e = 0;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    char *q = p;
-    while (*q && *q != ' ' && *q != '\t')
-        q++;
-    char *a = q;
-    while (*a == ' ' || *a == '\t')
-        a++;
-    *q = 0;
-    if (!*p)
-        return -ENOEXEC;
-    strlcpy(interp, p, LS_PATH_MAX);
-    char *t = a + strlen(a);
-    while (t > a && (t[-1] == ' ' || t[-1] == '\t'))
-        *--t = 0;
-    strlcpy(arg, a, 256);
-    return 1;
+    long n = 0;
+    for (const char *s = 0; v && n < MAX_ARGS; n++)
+        if (copy_from_user(&s, &v[n], sizeof s) < 0)
+            return -EFAULT;
+        else if (!s)
+            return n;
+    return v ? -E2BIG : 0;
 }
 
 /* Clears close-on-exec on a kernel fd the next kernel takes over; -1 stays -1. */
@@ -103,77 +104,71 @@ long sys_execve(const char *path, char *const argv[], char *const envp[])
     return sys_execveat(AT_FDCWD, path, argv, envp, 0);
 }
 
-/* Implements execveat(2); differs from Linux in: only AT_FDCWD or absolute
- * paths (dirfd-relative programs: ENOSYS), no AT_EMPTY_PATH. */
+/* Implements execveat(2), fexecve's AT_EMPTY_PATH included. */
 long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags)
 {
-    if (!path || !argv)
+    if (!path)
         return -EFAULT;
-    if ((dirfd != AT_FDCWD && path[0] != '/') || (flags & AT_EMPTY_PATH))
-        return -ENOSYS;
+    dirfd = (int)dirfd;              /* an int: callers leave the upper half undefined */
+    if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+        return -EINVAL;
     if (ls_self_fd < 0)
         return -ENOSYS;
-    int argc = 0, envc = 0;
-    while (argc < MAX_ARGS && argv[argc])
-        argc++;
-    while (envp && envc < MAX_ARGS && envp[envc])
-        envc++;
-    if (argc == MAX_ARGS || envc == MAX_ARGS)
-        return -E2BIG;
-    char *prog = kmalloc(LS_PATH_MAX), *cwd = kmalloc(LS_PATH_MAX);
-    char *interp[SCRIPT_DEPTH], *arg[SCRIPT_DEPTH];
-    /* room for argv plus, per script level, interpreter, argument and script */
-    const char **args = kmalloc((argc + 3 * SCRIPT_DEPTH + 1) * sizeof(char *));
-    uint32_t *offs = kmalloc((argc + 3 * SCRIPT_DEPTH + envc + 1) * sizeof(uint32_t));
+    long argc = count_vec(argv), envc = count_vec(envp);
+    if (argc < 0)
+        return argc;
+    if (envc < 0)
+        return envc;
+    /* Room for argv plus, per script level, interpreter and argument; an
+     * empty argv gets "" as its argv[0], as Linux does since 5.18. */
+    int room = (argc ? argc : 1) + 2 * (EXEC_MAX_DEPTH + 1);
+    struct exec_req *q = kmalloc(sizeof *q);
+    char *cwd = kmalloc(LS_PATH_MAX);
+    const char **args = kmalloc((room + 1) * sizeof(char *));
+    uint32_t *offs = kmalloc((room + envc + 1) * sizeof(uint32_t));
     struct blob b = {0};
-    int levels = 0;
     long r = -ENOMEM;
-    if (!prog || !cwd || !args || !offs)
+    if (!q || !cwd || !args || !offs)
         goto out;
     cwd_get(cwd);
-    if (path[0] == '/')
-        strlcpy(prog, path, LS_PATH_MAX);
-    else
-        ksnprintf(prog, LS_PATH_MAX, "%s/%s", strcmp(cwd, "/") ? cwd : "", path);
-    int nargs = argc;
-    for (int i = 0; i < argc; i++)
-        args[i] = argv[i];
-
-    /* The program must be in the guest's file system.  A script becomes
-     * "interp [arg] script args[1:]", as Linux's binfmt_script does. */
-    const char *shown = path;
-    for (;;) {
-        unsigned long base = 0;
-        long fd = fs_open_exec(prog, &base);
-        if (fd < 0) {
-            r = fd;
+    /* A path relative to a dirfd is named /dev/fd/N/path (an empty one with
+     * AT_EMPTY_PATH: /dev/fd/N, the fd's own file, reached through its
+     * /proc link), as Linux names it for scripts and AT_EXECFN. */
+    q->dirfd = dirfd;
+    q->path = path;
+    q->follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    q->fd_named = dirfd != AT_FDCWD && path[0] != '/' ? dirfd : -1;
+    q->filename = path;
+    if (q->fd_named >= 0) {
+        if (!path[0] && !(flags & AT_EMPTY_PATH)) {
+            r = -ENOENT;
             goto out;
         }
-        hsys1(__NR_close, fd);
-        if (levels == SCRIPT_DEPTH) {
-            r = -ELOOP;
+        if (!path[0]) {
+            ksnprintf(q->fdpath, sizeof q->fdpath, "/proc/self/fd/%ld", dirfd);
+            q->path = q->fdpath;
+            q->dirfd = AT_FDCWD;
+            q->follow = 1;
+        }
+        if (ksnprintf(q->name, sizeof q->name, "/dev/fd/%ld%s%s", dirfd, path[0] ? "/" : "",
+                      path) >= (int)sizeof q->name) {
+            r = -ENAMETOOLONG;
             goto out;
         }
-        interp[levels] = kmalloc(LS_PATH_MAX);
-        arg[levels] = kmalloc(256);
-        levels++;
-        if (!interp[levels - 1] || !arg[levels - 1])
-            goto out;
-        r = read_shebang(prog, interp[levels - 1], arg[levels - 1]);
-        if (r < 0)
-            goto out;
-        if (r == 0)
-            break;
-        int extra = arg[levels - 1][0] ? 3 : 2;
-        memmove(args + extra, args + 1, (nargs - (nargs ? 1 : 0)) * sizeof(char *));
-        nargs = (nargs ? nargs - 1 : 0) + extra;
-        args[0] = interp[levels - 1];
-        if (extra == 3)
-            args[1] = arg[levels - 1];
-        args[extra - 1] = shown;
-        shown = interp[levels - 1];
-        strlcpy(prog, interp[levels - 1], LS_PATH_MAX);
+        q->filename = q->name;
     }
+    q->args = args;
+    q->room = room;
+    q->nargs = argc ? argc : 1;
+    args[0] = "";
+    if (argc && copy_from_user(args, argv, argc * sizeof *args) < 0) {
+        r = -EFAULT;
+        goto out;
+    }
+    if ((r = exec_resolve(q)) < 0)
+        goto out;
+    int nargs = q->nargs;
+    const char *prog = q->real;
 
     /* The old block stays as it is (entries, mounts, data keep their
      * offsets); the new strings and argv/envp arrays follow it. */
@@ -185,10 +180,13 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     for (int i = 0; i < nargs; i++)
         if ((r = put_str(&b, args[i], &offs[k++])) < 0)
             goto out;
-    for (int i = 0; i < envc; i++)
-        if ((r = put_str(&b, envp[i], &offs[k++])) < 0)
+    for (int i = 0; i < envc; i++) {
+        const char *e;
+        if ((r = copy_from_user(&e, &envp[i], sizeof e)) < 0 ||
+            (r = put_str(&b, e, &offs[k++])) < 0)
             goto out;
-    if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, path, &h.execfn)) < 0 ||
+    }
+    if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, q->filename, &h.execfn)) < 0 ||
         (r = put_str(&b, cwd, &h.cwd)) < 0)
         goto out;
     while (b.len & 3)
@@ -236,14 +234,10 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     take_back(port_fd);
     trace_summary_take_back();
 out:
-    for (int i = 0; i < levels; i++) {
-        kfree(interp[i]);
-        kfree(arg[i]);
-    }
     kfree(b.buf);
     kfree(args);
     kfree(offs);
-    kfree(prog);
+    kfree(q);
     kfree(cwd);
     return r;
 }

@@ -110,7 +110,8 @@ long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit
     if (pid != 0 && pid != sys_getpid())
         return -ESRCH;
     if (new) {
-        n = *new;
+        if (copy_from_user(&n, new, sizeof n) < 0)
+            return -EFAULT;
         if (res == RLIMIT_NOFILE)
             clamp_nofile(&n);
     }

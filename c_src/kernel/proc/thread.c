@@ -25,6 +25,7 @@ struct thread_start {
     struct sigcontext regs;          /* the parent's registers at the call */
     sigset_t mask;                   /* the guest's signal mask at the call */
     unsigned long sp;                /* the new thread's stack pointer */
+    struct kthread *t;               /* its kernel state, found by the parent */
 };
 
 static int nthreads = 1;             /* guest threads alive: the last exit ends the guest */
@@ -45,14 +46,16 @@ static struct kthread *reuse_exited(void)
     return t;
 }
 
-long kthread_init_current(void)
+/* A thread's kernel state: an exited thread's, or fresh stacks; NULL if
+ * the host has no memory for them. */
+static struct kthread *kthread_get(void)
 {
     struct kthread *t = reuse_exited();
     if (!t) {
         long p = hsys6(__NR_mmap, 0, MAP_LEN, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (p < 0 && p > -4096)
-            return p;
+            return 0;
         hsys3(__NR_mprotect, p, LS_PAGE, PROT_NONE);
         hsys3(__NR_mprotect, p + LS_PAGE + TRAP_STACK, LS_PAGE, PROT_NONE);
         mm_note_kernel(p, MAP_LEN);
@@ -60,6 +63,22 @@ long kthread_init_current(void)
         t->map = p;
         t->map_len = MAP_LEN;
     }
+    return t;
+}
+
+/* Back on the free list, for a thread that never started. */
+static void kthread_unget(struct kthread *t)
+{
+    t->tid = 0x7fffffff;             /* above any pid_max: "gone" to reuse_exited */
+    kspin_lock(&free_lock);
+    t->next_free = free_threads;
+    free_threads = t;
+    kspin_unlock(&free_lock);
+}
+
+/* Makes t the calling thread's kernel state (%gs, trap stack). */
+static long kthread_install(struct kthread *t)
+{
     t->blk.entry = (uint64_t)ls_fastcall_entry;
     t->blk.kstack_top = (uint64_t)t;
     t->blk.depth = 0;
@@ -67,6 +86,7 @@ long kthread_init_current(void)
     t->uc = 0;
     t->tid = hsys0(__NR_gettid);
     t->next_free = 0;
+    t->altstack = (stack_t){.ss_flags = SS_DISABLE};
     stack_t ss = {.ss_sp = (void *)(t->map + LS_PAGE), .ss_size = TRAP_STACK, .ss_flags = 0};
     long r = hsys2(__NR_sigaltstack, (long)&ss, 0);
     if (r < 0)
@@ -86,6 +106,12 @@ int kthread_on_trap_stack(unsigned long sp, stack_t *ss)
     return 1;
 }
 
+long kthread_init_current(void)
+{
+    struct kthread *t = kthread_get();
+    return t ? kthread_install(t) : -ENOMEM;
+}
+
 long kthread_enable_trap(void)
 {
     /* A benchmark's boot without the sandbox and without the trap (never
@@ -101,7 +127,9 @@ void __attribute__((noreturn)) ls_thread_start(struct thread_start *ts)
 {
     struct sigcontext regs = ts->regs;
     sigset_t mask = ts->mask;
-    if (kthread_init_current() < 0 || kthread_enable_trap() < 0)
+    /* The parent found the memory (clone answers ENOMEM otherwise); what is
+     * left cannot fail on a host that booted this kernel. */
+    if (kthread_install(ts->t) < 0 || kthread_enable_trap() < 0)
         kpanic("cannot set up a new thread");
     kfree(ts);
     regs.rax = 0;
@@ -119,6 +147,10 @@ static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, u
     struct thread_start *ts = kmalloc(sizeof *ts);
     if (!ts)
         return -ENOMEM;
+    if (!(ts->t = kthread_get())) {
+        kfree(ts);
+        return -ENOMEM;
+    }
     ts->regs = uc->uc_mcontext;
     ts->regs.rsp = sp;
     ts->mask = uc->uc_sigmask;
@@ -126,6 +158,7 @@ static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, u
     long r = ls_host_clone(nr, a0, a1, a2, a3, a4, ts);
     if (r < 0) {
         __atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
+        kthread_unget(ts->t);
         kfree(ts);
     }
     return r;
@@ -209,7 +242,8 @@ long sys_clone3(struct clone_args *args, unsigned long size)
         return -E2BIG;              /* as Linux: never read past a page of arguments */
     struct clone_args a;
     memset(&a, 0, sizeof a);
-    memcpy(&a, args, size < sizeof a ? size : sizeof a);
+    if (copy_from_user(&a, args, size < sizeof a ? size : sizeof a) < 0)
+        return -EFAULT;
     unsigned long flags = a.flags;
     if ((flags & ~(0xffffffffUL | CLONE_CLEAR_SIGHAND)) || (flags & 0xff) || a.set_tid_size ||
         a.exit_signal > 64 || ((flags & CLONE_PIDFD) && (flags & CLONE_PARENT_SETTID)) ||

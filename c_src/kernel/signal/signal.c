@@ -6,21 +6,19 @@
  * trap returns.  Proper delivery through the kernel (queued while inside it)
  * belongs to the threads-and-signals work.
  */
-#include "kernel.h"
+#include "signal/signal.h"
 
-#define NSIG_ALL 64
-#define SIGBIT(s) (1UL << ((s) - 1))
-#define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))
-
-long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
-void crash_handler(int sig, siginfo_t *si, void *ctx);
-
-static struct sigaction guest_act[NSIG_ALL + 1];   /* what the guest believes is installed */
-static stack_t guest_altstack = {.ss_flags = SS_DISABLE};
+struct sigaction guest_act[NSIG_ALL + 1];
 
 static int is_crash_signal(int sig)
 {
     return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+}
+
+/* The kernel's own copies from guest memory recover from these (fault.c). */
+static int is_fault_signal(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS;
 }
 
 /* Signals whose default action ends the process (signal(7)). */
@@ -59,6 +57,8 @@ static void default_action(int sig, siginfo_t *si, void *ctx)
 /* The host handler that stands for the guest's SIG_DFL. */
 static long install_default(int sig)
 {
+    if (is_fault_signal(sig))
+        return trap_install(sig, fault_handler);
     if (is_crash_signal(sig))
         return trap_install(sig, crash_handler);
     if (kills_by_default(sig) && hsys0(__NR_getpid) == 1)
@@ -74,28 +74,33 @@ void signal_init(void)
     for (int sig = 1; sig <= NSIG_ALL; sig++)
         hsys4(__NR_rt_sigaction, sig, 0, (long)&guest_act[sig], sizeof(sigset_t));
     for (int sig = 1; sig <= NSIG_ALL; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGSYS && guest_act[sig].sa_handler == SIG_DFL)
+        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGSYS &&
+            (guest_act[sig].sa_handler == SIG_DFL || is_fault_signal(sig)))
             install_default(sig);
 }
 
 /* Implements rt_sigaction(2); differs from Linux in: SIGSYS is only recorded
  * (the kernel owns it), SIG_DFL for a crash signal keeps the kernel's crash
- * reporter, and SA_ONSTACK runs the handler on the host's alternate stack,
- * the thread's trap stack (see sys_sigaltstack). */
+ * reporter, SIGSEGV and SIGBUS are delivered by the kernel (fault.c), and
+ * for other signals SA_ONSTACK runs the handler on the host's alternate
+ * stack, the thread's trap stack (see sys_sigaltstack). */
 long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *oact, long size)
 {
     if (size != sizeof(sigset_t))
         return -EINVAL;
     if (sig < 1 || sig > NSIG_ALL || ((sig == SIGKILL || sig == SIGSTOP) && act))
         return -EINVAL;
-    struct sigaction old = guest_act[sig];
+    struct sigaction old = guest_act[sig], in;
     if (act) {
-        struct sigaction host = *act;
+        if (copy_from_user(&in, act, sizeof in) < 0)
+            return -EFAULT;
+        act = &in;
+        struct sigaction host = in;
         host.sa_mask &= ~UNBLOCKABLE;
         long r = 0;
         if (sig == SIGSYS)
             r = 0;
-        else if (act->sa_handler == SIG_DFL)
+        else if (act->sa_handler == SIG_DFL || is_fault_signal(sig))
             r = install_default(sig);
         else
             r = hsys4(__NR_rt_sigaction, sig, (long)&host, 0, size);
@@ -103,8 +108,8 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
             return r;
         guest_act[sig] = *act;
     }
-    if (oact)
-        *oact = old;
+    if (oact && copy_to_user(oact, &old, sizeof old) < 0)
+        return -EFAULT;
     return 0;
 }
 
@@ -135,36 +140,40 @@ long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size
     } else {
         cur = uc->uc_sigmask;
     }
-    sigset_t next = cur;
+    sigset_t next = cur, in;
     if (set) {
+        if (copy_from_user(&in, set, sizeof in) < 0)
+            return -EFAULT;
         switch (how) {
         case SIG_BLOCK:
-            next = cur | *set;
+            next = cur | in;
             break;
         case SIG_UNBLOCK:
-            next = cur & ~*set;
+            next = cur & ~in;
             break;
         case SIG_SETMASK:
-            next = *set;
+            next = in;
             break;
         default:
             return -EINVAL;
         }
         next &= ~UNBLOCKABLE;
+        long r = 0;
+        if (uc)
+            uc->uc_sigmask = next;
+        else
+            r = hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, size);
+        if (r < 0)
+            return r;
     }
-    if (oset)
-        *oset = cur;
-    if (!set)
-        return 0;
-    if (uc) {
-        uc->uc_sigmask = next;
-        return 0;
-    }
-    return hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, size);
+    /* As Linux: the new mask holds even when oset cannot be written. */
+    if (oset && copy_to_user(oset, &cur, sizeof cur) < 0)
+        return -EFAULT;
+    return 0;
 }
 
 /* Size of the xsave area of a signal frame, from its software-reserved bytes. */
-static unsigned long fpstate_size(const struct _fpstate_64 *fp)
+unsigned long fpstate_size(const struct _fpstate_64 *fp)
 {
     const struct _fpx_sw_bytes *sw = &fp->sw_reserved;
     if (sw->magic1 == FP_XSTATE_MAGIC1)
@@ -195,9 +204,10 @@ long sys_rt_sigreturn(void)
     return uc->uc_mcontext.rax;
 }
 
-/* Implements sigaltstack(2); differs from Linux in: the stack is recorded
- * but SA_ONSTACK handlers run on the host's alternate stack, which is the
- * kernel's trap stack; asked from such a handler, it reports that stack (as
+/* Implements sigaltstack(2), per thread; differs from Linux in: SIGSEGV and
+ * SIGBUS handlers run on it (fault.c delivers them); other SA_ONSTACK
+ * handlers run on the host's alternate stack, which is the kernel's trap
+ * stack, and asked from such a handler sigaltstack reports that stack (as
  * Linux reports the one a handler runs on, SS_ONSTACK), so a runtime that
  * checks where its handler runs (Go's adjustSignalStack) finds it. */
 long sys_sigaltstack(const stack_t *ss, stack_t *old)
@@ -206,18 +216,21 @@ long sys_sigaltstack(const stack_t *ss, stack_t *old)
     unsigned long sp = uc ? uc->uc_mcontext.rsp : kcur()->fast_sp;
     stack_t here;
     if (kthread_on_trap_stack(sp, &here)) {
-        if (old)
-            *old = here;
+        if (old && copy_to_user(old, &here, sizeof here) < 0)
+            return -EFAULT;
         return ss ? -EPERM : 0;
     }
-    if (old)
-        *old = guest_altstack;
+    stack_t *as = &kcur()->altstack, prev = *as, in;
     if (ss) {
-        if (ss->ss_flags & ~(SS_DISABLE | SS_AUTODISARM))
+        if (copy_from_user(&in, ss, sizeof in) < 0)
+            return -EFAULT;
+        if (in.ss_flags & ~(SS_DISABLE | SS_AUTODISARM))
             return -EINVAL;
-        if (!(ss->ss_flags & SS_DISABLE) && ss->ss_size < MINSIGSTKSZ)
+        if (!(in.ss_flags & SS_DISABLE) && in.ss_size < MINSIGSTKSZ)
             return -ENOMEM;
-        guest_altstack = *ss;
+        *as = in;
     }
+    if (old && copy_to_user(old, &prev, sizeof prev) < 0)
+        return -EFAULT;
     return 0;
 }

@@ -1,0 +1,61 @@
+/*
+ * execve's two halves: the checks the calling kernel makes before the point
+ * of no return (exec_check.c) and the loader the next kernel runs (exec.c).
+ */
+#ifndef LS_PROC_EXEC_H
+#define LS_PROC_EXEC_H
+
+#include "kernel.h"
+#include <linux/elf.h>
+
+/* Linux's load_elf_phdrs: the table is at most 64 KiB. */
+#define ELF_MAX_PHNUM (65536 / sizeof(Elf64_Phdr))
+#define EXEC_MAX_DEPTH 5                    /* exec_binprm: a 6th script level is ELOOP */
+#define EXEC_LINE 256                       /* Linux's BINPRM_BUF_SIZE */
+
+struct elf_head {
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[ELF_MAX_PHNUM];
+};
+
+/* n bytes at file offset off of a file whose bytes start at base of host
+ * fd fd: 0, -EIO if the file is shorter, or -errno. */
+long elf_read_at(int fd, unsigned long base, void *buf, size_t n, unsigned long off);
+/* The program's ELF header and program headers, checked as Linux checks
+ * them before loading: 0 or -ENOEXEC (or the host's read error). */
+long elf_read_head(int fd, unsigned long base, struct elf_head *h);
+long elf_read_phdrs(int fd, unsigned long base, struct elf_head *h);
+/* The first PT_INTERP's path into interp (LS_PATH_MAX bytes): 1, 0 if the
+ * program has none, -ENOEXEC if it is malformed, -EIO if cut short. */
+long elf_read_interp(int fd, unsigned long base, const struct elf_head *h, char *interp);
+
+/* Opens path for execution as Linux's open_exec: its resolved guest path
+ * into real (LS_PATH_MAX bytes), a host fd (see fs_open_exec) or -errno. */
+long exec_open(const char *path, char *real, unsigned long *base);
+/* The same from dirfd, following a last symlink or not (ELOOP). */
+long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned long *base);
+
+/* One execve's program, resolved through "#!" scripts. */
+struct exec_req {
+    long dirfd;                             /* execveat's dirfd and path, as given */
+    const char *path;
+    int follow;                             /* no AT_SYMLINK_NOFOLLOW */
+    long fd_named;                          /* N when filename is /dev/fd/N[/path], or -1 */
+    const char *filename;                   /* the name a script's interpreter gets */
+    char fdpath[32];                        /* /proc/self/fd/N, for AT_EMPTY_PATH */
+    char name[LS_PATH_MAX];                 /* /dev/fd/N[/path] */
+    const char **args;                      /* argv, rewritten for scripts; room + 1 slots */
+    int nargs, room;
+    char real[LS_PATH_MAX];                 /* out: the ELF program's resolved path */
+    char line[EXEC_MAX_DEPTH + 1][EXEC_LINE];   /* the scripts' "#!" lines (args point here) */
+};
+/* Everything Linux checks before the point of no return: 0 or -errno. */
+long exec_resolve(struct exec_req *q);
+
+/* A load that fails past the point of no return: the process dies by
+ * SIGSEGV, as Linux's bprm_execve ends it. */
+void exec_fail_late(void) __attribute__((noreturn));
+
+void ls_die_by_signal(int sig);
+
+#endif

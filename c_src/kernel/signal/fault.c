@@ -1,0 +1,94 @@
+/*
+ * SIGSEGV and SIGBUS: the kernel keeps the host handler of both, so that a
+ * guest pointer the kernel copies through (uaccess.S) answers EFAULT, as on
+ * Linux, instead of crashing the guest.  Every other fault is the guest's:
+ * the kernel delivers it as the host would — a signal frame on the guest's
+ * stack (or its alternate stack, for SA_ONSTACK), the handler's mask, the
+ * guest's restorer, whose rt_sigreturn the trap path serves — or, with no
+ * guest handler, reports the crash (crash.c).
+ */
+#include "signal/signal.h"
+
+extern char ls_uaccess_start[], ls_uaccess_end[], ls_uaccess_fixup[];
+
+int uaccess_fault(unsigned long rip, unsigned long *fixup)
+{
+    *fixup = (unsigned long)ls_uaccess_fixup;
+    return rip >= (unsigned long)ls_uaccess_start && rip < (unsigned long)ls_uaccess_end;
+}
+
+static int on_altstack(const stack_t *as, unsigned long sp)
+{
+    unsigned long lo = (unsigned long)as->ss_sp;
+    return !(as->ss_flags & SS_DISABLE) && sp > lo && sp <= lo + as->ss_size;
+}
+
+/* Moves the interrupted guest context into a signal frame for act's handler
+ * and makes uc resume in the handler (x86-64 setup_rt_frame). */
+static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const struct sigaction *act)
+{
+    struct sigcontext *m = &uc->uc_mcontext;
+    const stack_t *as = &kcur()->altstack;
+    unsigned long sp = m->rsp - 128;                    /* the red zone */
+    if ((act->sa_flags & SA_ONSTACK) && !(as->ss_flags & SS_DISABLE) && !on_altstack(as, sp))
+        sp = (unsigned long)as->ss_sp + as->ss_size;
+    const struct _fpstate_64 *fp = (const struct _fpstate_64 *)m->fpstate;
+    unsigned long fpn = fp ? fpstate_size(fp) : 0;
+    sp = (sp - fpn) & ~63UL;
+    void *fpcopy = (void *)sp;
+    sp -= sizeof(siginfo_t) + sizeof(struct ucontext) + 8;
+    sp = ((sp + 8) & ~15UL) - 8;                        /* as after a call */
+    unsigned long *ret = (unsigned long *)sp;
+    struct ucontext *fuc = (struct ucontext *)(sp + 8);
+    siginfo_t *fsi = (siginfo_t *)(fuc + 1);
+    *ret = (act->sa_flags & SA_RESTORER) ? (unsigned long)act->sa_restorer : 0;
+    *fuc = *uc;
+    fuc->uc_stack = *as;
+    if (fp) {
+        memcpy(fpcopy, fp, fpn);
+        fuc->uc_mcontext.fpstate = fpcopy;
+    }
+    *fsi = *si;
+    sigset_t mask = uc->uc_sigmask | act->sa_mask;
+    if (!(act->sa_flags & SA_NODEFER))
+        mask |= SIGBIT(sig);
+    uc->uc_sigmask = mask & ~UNBLOCKABLE;
+    m->rip = (unsigned long)act->sa_handler;
+    m->rsp = sp;
+    m->rdi = sig;
+    m->rsi = (unsigned long)fsi;
+    m->rdx = (unsigned long)fuc;
+    m->rax = 0;
+    m->eflags &= ~0x400UL;                              /* DF clear, as the ABI wants */
+    if (act->sa_flags & SA_RESETHAND)
+        guest_act[sig].sa_handler = SIG_DFL;
+}
+
+void fault_handler(int sig, siginfo_t *si, void *ctx)
+{
+    struct ucontext *uc = ctx;
+    unsigned long fixup;
+    int sync = si->si_code > 0;                         /* made by a fault, not by kill(2) */
+    if (sync && uaccess_fault(uc->uc_mcontext.rip, &fixup)) {
+        uc->uc_mcontext.rip = fixup;
+        return;
+    }
+    if (!sync && (uc->uc_sigmask & SIGBIT(SIGSYS))) {
+        /* Sent while the kernel serves a trap (SIGSYS blocked only then):
+         * it waits, pending, until the trap returns to the guest. */
+        uc->uc_sigmask |= SIGBIT(sig);
+        hsys3(__NR_tgkill, hsys0(__NR_getpid), hsys0(__NR_gettid), sig);
+        return;
+    }
+    const struct sigaction *act = &guest_act[sig];
+    if (act->sa_handler == SIG_IGN && !sync)
+        return;
+    /* A fault in kernel code that is not a copy is the kernel's own bug. */
+    unsigned long rip = uc->uc_mcontext.rip;
+    if (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN ||
+        (sync && rip >= K.ktext_start && rip < K.ktext_end)) {
+        crash_handler(sig, si, ctx);
+        return;
+    }
+    deliver(sig, si, uc, act);
+}

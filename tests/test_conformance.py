@@ -1,0 +1,223 @@
+"""Syscall conformance: each tests/conformance/<family>.c run natively, under
+libsubst (fastcall path) and under libsubst --no-subst (trap path), from the
+same directory; the guest's stdout and status must be the native ones, and
+no guest input may reach a `libsubst-kernel: fatal`."""
+
+import os
+import re
+import struct
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+
+from conftest import LIBSUBST
+from libsubst.kernel import syscalls
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAMILIES = sorted(f[:-2] for f in os.listdir(os.path.join(HERE, "conformance")) if f.endswith(".c"))
+PATHS = {"fast": [], "trap": ["--no-subst"]}
+# The native run a family is compared with, when it is not a plain one: a
+# guest's root is a container's root, without CAP_SYS_ADMIN over the host.
+NATIVE_PREFIX = {"mount": ["unshare", "--user", "--map-root-user"]}
+
+
+@pytest.fixture(scope="module")
+def progs(tmp_path_factory):
+    """Every conformance program, compiled once."""
+    d = tmp_path_factory.mktemp("conformance")
+    for name in FAMILIES:
+        subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(d / name),
+                        os.path.join(HERE, "conformance", name + ".c")], check=True)
+    return d
+
+
+def run(argv, cwd, opts=None):
+    """argv natively (opts None) or under libsubst run with opts; bounded."""
+    cmd = argv if opts is None else [*LIBSUBST, "run", *opts, *argv]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=300)
+
+
+def assert_conforms(native, guest):
+    err = guest.stderr.decode(errors="replace")
+    assert "libsubst-kernel: fatal" not in err and "Traceback" not in err, err
+    assert guest.stdout.decode(errors="replace") == native.stdout.decode(errors="replace"), err
+    assert guest.returncode == native.returncode, err
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family(progs, tmp_path, family, path):
+    (tmp_path / "native").mkdir()
+    (tmp_path / "guest").mkdir()
+    native = run([*NATIVE_PREFIX.get(family, []), str(progs / family), "native"], tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    guest = run([str(progs / family), "guest"], tmp_path, PATHS[path])
+    assert_conforms(native, guest)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_efault_on_a_packed_image_file(progs, tmp_path, path):
+    # In a packed image the program's own file is a window of the image
+    # that the kernel reads itself (fs/read_write.c): its "(exe" calls.
+    (tmp_path / "native").mkdir()
+    image = tmp_path / "efault.lsi"
+    subprocess.run([*LIBSUBST, "pack", *PATHS[path], "-o", str(image), str(progs / "efault")],
+                   check=True, capture_output=True, timeout=300)
+    native = run([str(progs / "efault"), "native"], tmp_path)
+    guest = run([str(image), "/tmp"], tmp_path, [])
+    err = guest.stderr.decode(errors="replace")
+    assert guest.returncode == native.returncode == 0, err
+
+    def exe_lines(out):
+        return [l for l in out.decode().splitlines() if "(exe" in l]
+    assert exe_lines(guest.stdout) == exe_lines(native.stdout) != []
+
+
+# Kernel-served calls taking a pointer that efault.c does not call, and why.
+EFAULT_EXEMPT = {
+    "brk": "an address, never read or written by the kernel",
+    "mmap": "an address, never read or written by the kernel",
+    "mprotect": "an address, never read or written by the kernel",
+    "munmap": "an address, never read or written by the kernel",
+    "mremap": "addresses, never read or written by the kernel",
+    "shmat": "an address, never read or written by the kernel",
+    "clone": "the child's stack and tid words, used by the host in the child",
+    "set_tid_address": "stored by the host, written at thread exit",
+    "sethostname": "refused with EPERM before its buffer is read, as for a caller "
+                   "without CAP_SYS_ADMIN",
+}
+
+
+def test_efault_covers_every_kernel_call_with_a_pointer():
+    called = set(re.findall(r"SYS_(\w+)", open(os.path.join(HERE, "conformance", "efault.c")).read()))
+    served = {s.name for s in syscalls.implemented() if s.level == syscalls.KERNEL and
+              any(k in ("path", "ptr", "buf_in", "buf_out") for k in s.args)}
+    assert served - called - set(EFAULT_EXEMPT) == set()
+    assert set(EFAULT_EXEMPT) <= served
+
+
+# ---- crafted ELF files given to the guest's own execve ----
+
+EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+PHDR = struct.Struct("<IIQQQQQQ")
+EH_FIELDS = ["e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_phentsize", "e_phnum"]
+EH_OFFSETS = {"e_type": (16, "H"), "e_machine": (18, "H"), "e_version": (20, "I"),
+              "e_entry": (24, "Q"), "e_phoff": (32, "Q"), "e_phentsize": (54, "H"),
+              "e_phnum": (56, "H")}
+PH_OFFSETS = {"p_type": (0, "I"), "p_flags": (4, "I"), "p_offset": (8, "Q"), "p_vaddr": (16, "Q"),
+              "p_filesz": (32, "Q"), "p_memsz": (40, "Q"), "p_align": (48, "Q")}
+# Values at the edges: zero, one, page and sign boundaries, the top of memory.
+EDGES = [0, 1, 2, 3, 7, 56, 64, 0xfff, 0x1000, 0x1001, 0x7fffffff, 0xffffffff, 1 << 32,
+         1 << 46, 1 << 47, (1 << 63) - 1, 1 << 63, (1 << 64) - 1, (1 << 64) - 0x1000]
+
+mutation = st.one_of(
+    st.tuples(st.just("eh"), st.sampled_from(EH_FIELDS), st.sampled_from(EDGES)),
+    st.tuples(st.just("ph"), st.integers(0, 15), st.sampled_from(sorted(PH_OFFSETS)),
+              st.one_of(st.sampled_from(EDGES), st.integers(0, (1 << 64) - 1))),
+    st.tuples(st.just("byte"), st.integers(0, 0x3ff), st.integers(0, 255)),
+    st.tuples(st.just("cut"), st.integers(0, 0x3000)),
+)
+
+
+def mutate(data, muts):
+    """data with muts applied in order; a write past a cut-short end is dropped."""
+    data = bytearray(data)
+    phoff, phnum = struct.unpack_from("<Q", data, 32)[0], struct.unpack_from("<H", data, 56)[0]
+
+    def put(off, fmt, value):
+        size = struct.calcsize(fmt)
+        if off + size <= len(data):
+            struct.pack_into("<" + fmt, data, off, value & ((1 << (8 * size)) - 1))
+
+    for m in muts:
+        if m[0] == "eh":
+            put(*EH_OFFSETS[m[1]], m[2])
+        elif m[0] == "ph" and m[1] < phnum:
+            off, fmt = PH_OFFSETS[m[2]]
+            put(phoff + 56 * m[1] + off, fmt, m[3])
+        elif m[0] == "byte" and m[1] < len(data):
+            data[m[1]] = m[2]
+        elif m[0] == "cut":
+            data = data[:m[1]]
+    return bytes(data)
+
+
+def blocks(out):
+    """The `exec try` output as {file: its result lines}."""
+    res, cur = {}, None
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith("  "):
+            res[cur].append(line.strip())
+        else:
+            cur = line.rstrip(":")
+            res[cur] = []
+    return res
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exec_crafted_elf(progs, tmp_path_factory, path):
+    base = (progs / "exec").read_bytes()
+
+    # No shrinking: each example is two guest runs; the failing file and
+    # its mutations are in the assertion message.
+    @settings(max_examples=12, deadline=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.lists(mutation, min_size=1, max_size=3), min_size=24, max_size=24))
+    def check(batch):
+        d = tmp_path_factory.mktemp("crafted")
+        names = []
+        for i, muts in enumerate(batch):
+            (d / f"m{i}").write_bytes(mutate(base, muts))
+            (d / f"m{i}").chmod(0o755)
+            names.append(f"m{i}")
+        native = run([str(progs / "exec"), "try", *names], d)
+        guest = run([str(progs / "exec"), "try", *names], d, PATHS[path])
+        err = guest.stderr.decode(errors="replace")
+        assert "libsubst-kernel: fatal" not in err and "Traceback" not in err, err
+        assert guest.returncode == native.returncode == 0, err
+        want, got = blocks(native.stdout), blocks(guest.stdout)
+        assert list(got) == names, err
+        for name in names:
+            muts = batch[int(name[1:])]
+            if want[name] and want[name][0].startswith("errno"):
+                assert got[name] == want[name], (name, muts)
+            else:
+                # Past Linux's checks: the guest got past them too, and ended.
+                assert not (got[name] and got[name][0].startswith("errno")), (name, muts, want[name], got[name])
+    check()
+
+
+# ---- "#!" lines written by the test, run through the guest's own execve ----
+
+# Pieces a "#!" line is made of: blanks, the interpreter (the driver itself),
+# words, line ends, NULs, and long runs that cross Linux's 256-byte buffer.
+shebang_piece = st.sampled_from([" ", "\t", "  \t ", "-x", "a b", "\n", "\r", "\0", "#!",
+                                 "SELF", "x" * 120, " " * 130, "/no/such/interpreter"])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exec_shebang_lines(progs, tmp_path_factory, path):
+    exe = str(progs / "exec")
+
+    @settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.lists(shebang_piece, max_size=4), st.lists(shebang_piece, max_size=6)),
+                    min_size=16, max_size=16))
+    def check(batch):
+        d = tmp_path_factory.mktemp("shebang")
+        names = []
+        for i, (before, after) in enumerate(batch):
+            line = "#!" + "".join(before) + exe + "".join(after)
+            (d / f"s{i}").write_bytes(line.replace("SELF", exe).encode() + b"\n")
+            (d / f"s{i}").chmod(0o755)
+            names.append(f"s{i}")
+        native = run([exe, "try", *names], d)
+        guest = run([exe, "try", *names], d, PATHS[path])
+        err = guest.stderr.decode(errors="replace")
+        assert "libsubst-kernel: fatal" not in err and "Traceback" not in err, err
+        assert guest.returncode == native.returncode == 0, err
+        want, got = blocks(native.stdout), blocks(guest.stdout)
+        assert got == want, [(n, (d / n).read_bytes(), want.get(n), got.get(n))
+                             for n in names if want.get(n) != got.get(n)]
+    check()
