@@ -62,6 +62,8 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
 
     if net not in ("host", "none"):
         raise LibsubstError(f"--net {net}: expected host or none")
+    if workdir is not None and not workdir.startswith("/"):
+        raise LibsubstError(f"--workdir {workdir}: expected an absolute path")
     try:
         cwd = os.getcwd()
     except FileNotFoundError:

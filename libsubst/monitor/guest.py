@@ -180,6 +180,28 @@ def _trace_epilogue(trace, rep: report.Report, rows) -> None:
         os.write(trace.dest, text.encode())
 
 
+SYNTHETIC = ("/proc", "/sys", "/dev")    # trees the guest kernel serves itself
+
+
+def _check_workdir(spec: bootinfo.BootSpec) -> None:
+    """The guest's working directory is refused here, in words, where it
+    cannot be: relative, or neither in a volume nor a directory of the image."""
+    cwd = os.path.normpath(spec.cwd)
+    if not spec.cwd.startswith("/"):
+        raise LibsubstError(f"--workdir {spec.cwd}: expected an absolute path")
+    if any(cwd == s or cwd.startswith(s + "/") for s in SYNTHETIC):
+        return
+    for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
+        if cwd == m.guest or cwd.startswith(m.guest.rstrip("/") + "/"):
+            if m.host and not os.path.isdir(m.host + cwd[len(m.guest.rstrip("/")):]):
+                raise LibsubstError(f"--workdir {spec.cwd}: not a directory of the volume "
+                                    f"{m.host}")
+            return
+    kind = next((e.kind for e in spec.entries if e.path == cwd), None)
+    if kind is None or kind in ("file", "data", "image"):
+        raise LibsubstError(f"--workdir {spec.cwd}: not a directory in the guest")
+
+
 class Guest:
     """A running guest, with subprocess.Popen's interface: ``pid`` (of the
     relay, the process started outside the guest), ``stdin``/``stdout``/
@@ -234,8 +256,7 @@ class Guest:
             raise
 
     def _start(self, trace, kernel, pass_fds, limits, gdb, stdio):
-        if not self.spec.cwd.startswith("/"):
-            raise LibsubstError(f"--workdir {self.spec.cwd}: expected an absolute path")
+        _check_workdir(self.spec)
         kernel = kernel or kernel_path()
         fds = []                              # the child's copies; closed here once it has them
         try:
