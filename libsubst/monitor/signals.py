@@ -83,7 +83,8 @@ def before_start():
 
 def supervise(guest, stop_timeout: float) -> int:
     """Passes the forwarded signals on to ``guest`` until it ends; its status.
-    Signals sent before (after before_start()) wait for it, blocked."""
+    Signals sent before (after before_start()) wait for it, blocked; they
+    stay blocked after it, as libsubst exits."""
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     sfd = _signalfd(FORWARDED)
     pidfd = os.pidfd_open(guest.pid)
@@ -111,6 +112,7 @@ def supervise(guest, stop_timeout: float) -> int:
                 deadline, stopping = time.monotonic() + stop_timeout, True
             guest.send_signal(signo)
     finally:
+        # The signals stay blocked: one that comes now, as libsubst ends with
+        # the guest's status, must not end it with a status of its own.
         os.close(pidfd)
         os.close(sfd)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
