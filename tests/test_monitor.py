@@ -200,6 +200,41 @@ def test_sigkill_of_libsubst_leaves_no_guest_process(tmp_path):
         end(proc)
 
 
+def _marked(marker):
+    """Pids of the processes whose host environment holds marker."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("delay", [0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0])
+def test_sigkill_at_any_moment_of_the_start_leaves_no_guest(tmp_path, delay):
+    """Whatever the monitor, the relay and the guest's first process are
+    doing when the monitor is killed (parent-death signals set, or about to
+    be), nothing of the guest is left.  The processes carry a marker in the
+    host environment they inherit."""
+    marker = f"LIBSUBST_TEST_MARK={os.getpid()}-{delay}".encode()
+    env = dict(os.environ, LIBSUBST_TEST_MARK=marker.decode().split("=", 1)[1])
+    proc = subprocess.Popen([*LIBSUBST, "run", "--add", "/usr/bin/sleep", "sh", "-c", "sleep 600"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(delay)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while (left := _marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert left == []
+
+
 # ---- the report channel ----
 
 IN_OPEN = 0x20
