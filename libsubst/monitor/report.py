@@ -25,9 +25,6 @@ def header_constant(name: str) -> int:
     return getattr(_abi()[1], name)
 
 
-MAX_FRAMES = 64   # the kernel sends LS_REPORT_MAX_FRAMES and the faulting rip
-
-
 @dataclass
 class Crash:
     signo: int
@@ -86,6 +83,7 @@ class Reader:
 def parse(text: str) -> Report:
     """Parse report records; unknown or malformed lines are skipped."""
     rep = Report()
+    max_frames = header_constant("LS_REPORT_MAX_FRAMES") + 1    # and the faulting rip
     for line in text.splitlines():
         parts = line.split(" ")
         try:
@@ -96,7 +94,7 @@ def parse(text: str) -> Report:
                 rep.crash = Crash(int(parts[1]), int(parts[2]), int(parts[3], 16))
             elif kind == "reg" and rep.crash:
                 rep.crash.regs[parts[1]] = int(parts[2], 16)
-            elif kind == "frame" and rep.crash and len(rep.crash.frames) < MAX_FRAMES:
+            elif kind == "frame" and rep.crash and len(rep.crash.frames) < max_frames:
                 rep.crash.frames.append(int(parts[1], 16))
             elif kind == "object" and len(parts) == 4:
                 rep.objects.append((int(parts[1], 16), int(parts[2], 16), int(parts[3])))
