@@ -226,8 +226,13 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, program
 def inspect(as_json, image):
     """Show what a packed IMAGE holds: how it boots, its files, the
     substitution report, the kernel it runs on, its size."""
+    import os
+
+    from .errors import LibsubstError
     from .image import inspect as insp
 
+    if os.path.exists(image) and not os.path.isfile(image):    # a FIFO would block the read
+        raise LibsubstError(f"{image} is not a regular file")
     click.echo(insp.render(image, as_json=as_json), nl=False)
 
 

@@ -65,6 +65,11 @@ def test_unresolvable_library(tmp_path):
 def test_a_fifo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     assert_clean_error(run_guest([str(tmp_path / "fifo")], tmp_path), "not a regular file")
+    assert_clean_error(run_guest(["--trace-file", str(tmp_path / "fifo"), "true"], tmp_path),
+                       "--trace-file")
+    r = subprocess.run([*LIBSUBST, "inspect", str(tmp_path / "fifo")], capture_output=True,
+                       timeout=120)
+    assert_clean_error(r, "not a regular file")
 
 
 @pytest.mark.parametrize("opts, word", [

@@ -267,11 +267,13 @@ class Guest:
                 self.spec.trace_calls, self.spec.trace_summary = trace.calls, trace.summary
                 self.spec.trace_json = trace.fmt == "json"
                 if isinstance(trace.dest, str):
+                    # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a wait.
                     try:
                         fds.append(os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-                                           | os.O_CLOEXEC, 0o644))
+                                           | os.O_CLOEXEC | os.O_NONBLOCK, 0o644))
                     except OSError as e:
                         raise LibsubstError(f"--trace-file {trace.dest}: {e.strerror}") from None
+                    os.set_blocking(fds[0], True)
                 else:
                     fds.append(os.dup(trace.dest))   # the kernel moves it: never the caller's fd
                 if trace.lines:
