@@ -3,22 +3,26 @@
 The library API (importing this package imports nothing else; each name
 loads its module on first use):
 
-- ``run(target, args=None, *, volumes=(), env=None, stdin=None, stdout=None,
-  ...) -> Completed``: run a program or a packed image (libsubst.api.run);
+- ``run(target, args=None, *, input=None, capture_output=False, timeout=None,
+  check=False, stdin=None, stdout=None, ...) -> Completed``: run a program or
+  a packed image and wait for it, as subprocess.run (libsubst.api.run);
+- ``Popen(target, args=None, ...)``: start one and return a handle, as
+  subprocess.Popen (libsubst.api.Popen);
 - ``Image``: packed images, ``Image.from_program(...)``, ``image.write(path)``,
   ``Image.open(path)``, ``image.manifest`` (libsubst.image.lsi);
 - ``prepare(...) -> BootSpec``: the guest a run would boot;
 - ``Completed``, ``Mount``, ``BootSpec``; ``LibsubstError`` and its subclasses
-  (``ImageError``, ``VolumeError``, ``ProgramNotFound``, ...).
+  (``ImageError``, ``VolumeError``, ``ProgramNotFound``, ``GuestError``,
+  ``GuestTimeout``, ...).
 """
 
 _EXPORTS = {
-    "run": "api", "prepare": "api",
+    "run": "api", "prepare": "api", "Popen": "api",
     "Image": "image.lsi",
     "Completed": "monitor.guest",
     "Mount": "monitor.bootinfo", "BootSpec": "monitor.bootinfo",
     "LibsubstError": "errors", "ImageError": "errors", "VolumeError": "errors",
-    "ProgramNotFound": "errors",
+    "ProgramNotFound": "errors", "GuestError": "errors", "GuestTimeout": "errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,15 +12,17 @@ The CLI is a thin layer over this module."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .errors import LibsubstError, ProgramNotFound, VolumeError
+from .errors import GuestError, GuestTimeout, LibsubstError, ProgramNotFound, VolumeError
 from .image import rootfs
 from .image.tree import Tree
 from .monitor.bootinfo import BootSpec, Mount
-from .monitor.guest import Completed, Limits, run_spec
+from .monitor.guest import Completed, Guest, Limits
 
 if TYPE_CHECKING:
     from .image.lsi import Image
@@ -60,6 +62,13 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
 
     if net not in ("host", "none"):
         raise LibsubstError(f"--net {net}: expected host or none")
+    if workdir is not None and not workdir.startswith("/"):
+        raise LibsubstError(f"--workdir {workdir}: expected an absolute path")
+    try:
+        cwd = os.getcwd()
+    except FileNotFoundError:
+        raise LibsubstError("the current directory has been deleted: run libsubst from "
+                            "another one") from None
     env = dict(os.environ if env is None else env)
     lookup = os.environ.get("PATH") if for_image else env.get("PATH")
     path = find_program(program, lookup)
@@ -112,7 +121,6 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
         mount_cwd = False
     else:
         mounts = [v if isinstance(v, Mount) else rootfs.parse_volume(v) for v in volumes]
-    cwd = os.getcwd()
     if mount_cwd and cwd != "/" and not any(m.guest == cwd for m in mounts):
         mounts.append(Mount(guest=cwd, host=cwd))
     mounts += [m for m in runtime_mounts if not any(m.guest == o.guest for o in mounts)]
@@ -165,61 +173,35 @@ def _added_program(tree: Tree, spec: str, env) -> list[str]:
     return objects + [tree.add_host_path(lib) for _soname, lib in plan.libraries]
 
 
-def run(target: "str | os.PathLike | Image", args: Sequence[str] | None = None, *,
-        trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
-        volumes: Sequence[str | Mount] = (), env: Mapping[str, str] | None = None,
-        workdir: str | None = None, net: str | None = None, memory: int | None = None,
-        cpus: int | None = None, pids: int | None = None, gdb=None, core: str | None = None,
-        enosys: Sequence[str] = (), weaker_sandbox: bool = False, **kw) -> Completed:
-    """Run a program or a packed image as a unikernel and wait for it.
+_Target = "str | os.PathLike | Image"
 
-    ``target`` is a program (a name looked up on PATH, or a path), an
-    :class:`~libsubst.image.lsi.Image`, or the path of an image file
-    (recognised by its magic, whatever its name).
 
-    For a program, ``args`` are its arguments and the keyword arguments are
-    ``prepare``'s (``env`` is then the whole environment).  For an image,
-    ``args`` (when not None) replace the recorded arguments, as docker's CMD
-    (all of them, or those after the first ``keep_args`` it was packed with);
-    ``env`` entries are added to the recorded environment (replacing a
-    variable of the same name); ``volumes`` bind the image's declared mount
-    points (``HOST:GUEST[:ro]``; each declared one must be bound) and may add
-    others; ``workdir`` and ``net`` override the recorded ones.  Every
-    file's sha256 is checked before the guest starts.
-
-    ``stdin``/``stdout``/``stderr`` are as subprocess takes them; ``trace``
-    is a file path or an fd for the syscall trace.  ``memory`` (bytes of
-    RAM: its processes, /tmp, /dev/shm and memfds), ``cpus`` (how many of
-    the host's CPUs) and ``pids`` (processes and threads) limit the whole
-    guest, or raise LibsubstError where this host cannot enforce them (the
-    README's sandbox section says how).  ``weaker_sandbox`` runs it where
-    the host's Landlock is older than ABI 6 or absent, which is otherwise
-    refused (a warning says what the sandbox lacks)."""
-    limits = Limits(memory, cpus, pids)
-    deny = deny_numbers(enosys)
+def _spec_and_kernel(target, args, *, volumes, env, workdir, net, kw):
+    """(spec, kernel, pass_fds, cleanup) for a program or a packed image."""
     from .image.magic import is_image
 
-    if not isinstance(target, (str, bytes, os.PathLike)) or is_image(target):
-        from .image.lsi import Image
-        if kw:
-            raise LibsubstError(f"option(s) {', '.join(sorted(kw))} cannot apply to a packed "
-                                "image (its files are fixed when it is packed)")
-        if isinstance(target, Image):
-            return _run_image(target, args, trace=trace, stdin=stdin, stdout=stdout,
-                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits, core=core, deny=deny,
-                              weaker_sandbox=weaker_sandbox)
-        with Image.open(target) as image:
-            return _run_image(image, args, trace=trace, stdin=stdin, stdout=stdout,
-                              stderr=stderr, volumes=volumes, env=env, workdir=workdir, net=net,
-                              limits=limits, core=core, deny=deny,
-                              weaker_sandbox=weaker_sandbox)
-    spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
-                   workdir=workdir, net=net or "host", **kw)
-    spec.deny_calls = deny
-    spec.weaker_sandbox = weaker_sandbox
-    return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr, limits=limits,
-                    gdb=gdb, core=core)
+    if isinstance(target, (str, bytes, os.PathLike)) and not is_image(target):
+        spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
+                       workdir=workdir, net=net or "host", **kw)
+        return spec, None, (), None
+    from .image.lsi import Image
+    if kw:
+        raise LibsubstError(f"option(s) {', '.join(sorted(kw))} cannot apply to a packed "
+                            "image (its files are fixed when it is packed)")
+    stack = contextlib.ExitStack()              # the image stays open while the guest runs
+    try:
+        image = target if isinstance(target, Image) else stack.enter_context(Image.open(target))
+        image.verify()
+        spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
+        kernel, kfd, tmp = image.kernel_executable()
+    except BaseException:
+        stack.close()
+        raise
+    if kfd >= 0:
+        stack.callback(os.close, kfd)
+    if tmp:
+        stack.callback(os.unlink, tmp)
+    return spec, kernel, (kfd,) if kfd >= 0 else (), stack.close
 
 
 def deny_numbers(names: Sequence[str]) -> frozenset[int]:
@@ -235,23 +217,104 @@ def deny_numbers(names: Sequence[str]) -> frozenset[int]:
     return frozenset(out)
 
 
-def _run_image(image, args, *, trace, stdin, stdout, stderr, volumes, env, workdir, net, limits,
-               core=None, deny=frozenset(), weaker_sandbox=False):
-    image.verify()
-    spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
-    spec.deny_calls = deny
-    spec.weaker_sandbox = weaker_sandbox
-    kernel, kfd, tmp = image.kernel_executable()
-    try:
-        return run_spec(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
-                        kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else (), limits=limits,
-                        core=core)
-    finally:
-        if kfd >= 0:
-            os.close(kfd)
-        if tmp:
-            os.unlink(tmp)
+class Popen(Guest):
+    """Start a program or a packed image as a unikernel and return at once:
+    a handle like subprocess.Popen's for a long-running guest (a server a
+    tool starts and stops).
+
+        with libsubst.Popen("redis-server", ["--port", "7000"]) as server:
+            ...                    # the guest runs
+            server.terminate()     # SIGTERM, passed on to the guest
+            server.wait(10)
+
+    ``pid``, ``stdin``/``stdout``/``stderr`` (file objects for PIPE),
+    ``poll()``, ``wait(timeout)``, ``communicate(input, timeout)``,
+    ``send_signal(sig)``, ``terminate()``, ``kill()`` (the whole guest),
+    ``returncode`` (as a shell shows it: 128+N when killed by signal N) and
+    ``completed`` (a Completed, with the report) behave as subprocess's.
+    Unlike subprocess.Popen, the handle owns its guest: leaving the ``with``
+    block, ``close()`` or garbage collection kill a guest still running;
+    the guest is killed too when the thread that started it ends.
+
+    The arguments are :func:`run`'s, without ``input``, ``capture_output``,
+    ``timeout`` and ``check``."""
+
+    def __init__(self, target: _Target, args: Sequence[str] | None = None, *,
+                 trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
+                 text: bool | None = None, encoding: str | None = None,
+                 errors: str | None = None, volumes: Sequence[str | Mount] = (),
+                 env: Mapping[str, str] | None = None, workdir: str | None = None,
+                 net: str | None = None, memory: int | None = None, cpus: int | None = None,
+                 pids: int | None = None, gdb=None, core: str | None = None,
+                 enosys: Sequence[str] = (), weaker_sandbox: bool = False, **kw):
+        limits = Limits(memory, cpus, pids)
+        deny = deny_numbers(enosys)
+        spec, kernel, pass_fds, cleanup = _spec_and_kernel(
+            target, args, volumes=volumes, env=env, workdir=workdir, net=net, kw=kw)
+        spec.deny_calls, spec.weaker_sandbox = deny, weaker_sandbox
+        super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
+                         text=text, encoding=encoding, errors=errors, kernel=kernel,
+                         pass_fds=pass_fds, limits=limits, cleanup=cleanup, gdb=gdb,
+                         core=core)
 
 
-__all__ = ["prepare", "run", "Completed", "BootSpec", "Mount", "LibsubstError",
-           "ProgramNotFound"]
+def run(target: _Target, args: Sequence[str] | None = None, *, input=None,
+        capture_output: bool = False, timeout: float | None = None, check: bool = False,
+        **kw) -> Completed:
+    """Run a program or a packed image as a unikernel and wait for it, as
+    subprocess.run runs a process.
+
+    ``target`` is a program (a name looked up on PATH, or a path), an
+    :class:`~libsubst.image.lsi.Image`, or the path of an image file
+    (recognised by its magic, whatever its name).
+
+    For a program, ``args`` are its arguments and the other keyword
+    arguments are ``prepare``'s (``env`` is then the whole environment).
+    For an image, ``args`` (when not None) replace the recorded arguments,
+    as docker's CMD (all of them, or those after the first ``keep_args`` it
+    was packed with); ``env`` entries are added to the recorded environment
+    (replacing a variable of the same name); ``volumes`` bind the image's
+    declared mount points (``HOST:GUEST[:ro]``; each declared one must be
+    bound) and may add others; ``workdir`` and ``net`` override the recorded
+    ones.  Every file's sha256 is checked before the guest starts.
+
+    As subprocess.run: ``stdin``/``stdout``/``stderr`` (PIPE, DEVNULL, a
+    file, an fd), ``input`` (bytes, or str with ``text``), ``capture_output``,
+    ``text``/``encoding``/``errors``; the returned Completed has ``stdout``
+    and ``stderr`` for what was piped.  ``timeout`` (s) kills the whole guest
+    and raises GuestTimeout (a subprocess.TimeoutExpired); ``check`` raises
+    GuestError (a subprocess.CalledProcessError) for a non-zero status.
+
+    ``trace`` is a file path, an fd or a ``monitor.tracing.Trace`` for the
+    syscall trace; ``core`` a directory where a crashing guest writes an ELF
+    core file; ``gdb`` a listening socket to serve a debugger on; ``enosys``
+    names calls answered with ENOSYS as if unimplemented.  ``memory`` (bytes
+    of RAM: its processes, /tmp, /dev/shm and memfds), ``cpus`` (how many of
+    the host's CPUs) and ``pids`` (processes and threads) limit the whole
+    guest, or raise LibsubstError where this host cannot enforce them (the
+    README's sandbox section says how).  ``weaker_sandbox`` runs it where
+    the host's Landlock is older than ABI 6 or absent, which is otherwise
+    refused (a warning says what the sandbox lacks)."""
+    if input is not None:
+        if kw.get("stdin") is not None:
+            raise ValueError("stdin and input arguments may not both be used.")
+        kw["stdin"] = subprocess.PIPE
+    if capture_output:
+        if kw.get("stdout") is not None or kw.get("stderr") is not None:
+            raise ValueError("stdout and stderr arguments may not be used with capture_output.")
+        kw["stdout"] = kw["stderr"] = subprocess.PIPE
+    with Popen(target, args, **kw) as guest:
+        try:
+            guest.communicate(input, timeout)
+        except subprocess.TimeoutExpired:
+            guest.kill()
+            out, err = guest.communicate()
+            raise GuestTimeout(guest.args, timeout, out, err) from None
+    done = guest.completed
+    if check:
+        done.check_returncode()
+    return done
+
+
+__all__ = ["prepare", "run", "Popen", "Completed", "BootSpec", "Mount", "LibsubstError",
+           "GuestError", "GuestTimeout", "ProgramNotFound"]

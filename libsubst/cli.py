@@ -44,6 +44,8 @@ def _env_pairs(envs) -> dict[str, str]:
         if "=" not in kv:
             raise click.BadParameter(f"{kv!r} is not K=V", param_hint="--env")
         k, v = kv.split("=", 1)
+        if not k:
+            raise click.BadParameter(f"{kv!r} has no variable name", param_hint="--env")
         env[k] = v
     return env
 
@@ -96,11 +98,15 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
                    "per-call lines too only with --trace.")
 @click.option("--trace-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one JSON object per call.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10, show_default=True,
+              metavar="SECONDS", help="After a SIGTERM passed on to the guest, kill the whole "
+                                      "guest if it has not ended within SECONDS (or at a second "
+                                      "SIGTERM).")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core, trace, trace_file,
-        trace_calls, trace_summary, trace_format, program, args):
+        trace_calls, trace_summary, trace_format, stop_timeout, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -112,6 +118,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     from . import api
     from .errors import LibsubstError
     from .image.magic import is_image
+    from .monitor import signals
     from .monitor.guest import parse_size
 
     if not os.path.exists(program):
@@ -128,21 +135,23 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             if given:
                 raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
                                     "fixed when it is packed)")
-        done = api.run(program, list(args) if args else None, env=_env_pairs(envs),
-                       volumes=volumes, workdir=workdir, net=net, trace=dest, core=core,
-                       enosys=denied, **limits)
-        sys.exit(done.returncode)
-    env = dict(os.environ)
-    env.update(_env_pairs(envs))
-    listener = None
-    if gdb:
-        from .debug.gdbserver import listen
-        listener = listen(gdb, gdb_allow_remote)
-    done = api.run(program, list(args), env=env, volumes=volumes, workdir=workdir,
-                   mount_cwd=not no_cwd, subst=not no_subst, net=net or "host", add=adds,
-                   trace=dest, gdb=listener, core=core,
-                   enosys=denied, **limits)
-    sys.exit(done.returncode)
+        target = dict(args=list(args) if args else None, env=_env_pairs(envs))
+    else:
+        env = dict(os.environ)
+        env.update(_env_pairs(envs))
+        target = dict(args=list(args), env=env, mount_cwd=not no_cwd, subst=not no_subst,
+                      add=adds)
+        if gdb:
+            from .debug.gdbserver import listen
+            target["gdb"] = listen(gdb, gdb_allow_remote)
+    try:
+        with signals.before_start():
+            guest = api.Popen(program, volumes=volumes, workdir=workdir, net=net, trace=dest,
+                              core=core, enosys=denied, **target, **limits)
+        with guest:
+            sys.exit(signals.supervise(guest, stop_timeout))
+    except signals.Stopped as e:
+        sys.exit(128 + e.signo)
 
 
 def _trace(trace, trace_file, calls, summary, fmt):
@@ -233,8 +242,13 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
 def inspect(as_json, image):
     """Show what a packed IMAGE holds: how it boots, its files, the
     substitution report, the kernel it runs on, its size."""
+    import os
+
+    from .errors import LibsubstError
     from .image import inspect as insp
 
+    if os.path.exists(image) and not os.path.isfile(image):    # a FIFO would block the read
+        raise LibsubstError(f"{image} is not a regular file")
     click.echo(insp.render(image, as_json=as_json), nl=False)
 
 

@@ -10,8 +10,25 @@ from .errors import LibsubstError
 
 
 class Group(click.Group):
-    """Prints a LibsubstError as one line, ``libsubst: <message>``, and exits
-    with its code: never a traceback for bad input."""
+    """Prints a LibsubstError, or a usage error (a bad option or argument),
+    as one line, ``libsubst: <message>``, and exits with its code: never a
+    traceback, never a screen of usage for bad input."""
+
+    def main(self, *args, **kwargs):
+        if kwargs.pop("standalone_mode", True) is False:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as e:
+            cmd = e.ctx.command_path if e.ctx else "libsubst"
+            click.echo(f"libsubst: {e.format_message()} (see {cmd} --help)", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            click.echo(f"libsubst: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:                     # ^C while libsubst itself works
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         try:

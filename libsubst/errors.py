@@ -4,6 +4,8 @@ Every message is a single line a user can act on; the CLI prints it as
 ``libsubst: <message>`` and exits non-zero, never with a traceback.
 """
 
+import subprocess
+
 
 class LibsubstError(Exception):
     """Base of every error libsubst reports to its user."""
@@ -64,3 +66,28 @@ class RegistryError(LibsubstError):
 
 class StoreError(LibsubstError):
     """The local image store has no such image, or an entry in it is damaged."""
+
+
+class GuestError(LibsubstError, subprocess.CalledProcessError):
+    """``run(..., check=True)``: the guest exited with a non-zero status.
+
+    A subprocess.CalledProcessError too: ``returncode`` (as a shell shows it:
+    128+N for a guest killed by signal N), ``cmd`` (its argv), ``stdout``,
+    ``stderr`` (what it wrote to a PIPE)."""
+
+    def __init__(self, returncode, cmd, output=None, stderr=None):
+        subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
+        self.exit_code = returncode
+
+    __str__ = subprocess.CalledProcessError.__str__
+
+
+class GuestTimeout(LibsubstError, subprocess.TimeoutExpired):
+    """``run(..., timeout=T)``: the guest ran longer than T seconds and was
+    killed.  A subprocess.TimeoutExpired too (``timeout``, ``cmd``,
+    ``stdout``, ``stderr``)."""
+
+    def __init__(self, cmd, timeout, output=None, stderr=None):
+        subprocess.TimeoutExpired.__init__(self, cmd, timeout, output, stderr)
+
+    __str__ = subprocess.TimeoutExpired.__str__

@@ -7,7 +7,7 @@ import sysconfig
 
 import pytest
 
-from conftest import assert_same, build_c, run_guest, run_native
+from conftest import LIBSUBST, assert_same, build_c, run_guest, run_native
 
 
 def assert_clean_error(r, *words):
@@ -65,6 +65,55 @@ def test_unresolvable_library(tmp_path):
 def test_a_fifo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     assert_clean_error(run_guest([str(tmp_path / "fifo")], tmp_path), "not a regular file")
+    assert_clean_error(run_guest(["--trace-file", str(tmp_path / "fifo"), "true"], tmp_path),
+                       "--trace-file")
+    r = subprocess.run([*LIBSUBST, "inspect", str(tmp_path / "fifo")], capture_output=True,
+                       timeout=120)
+    assert_clean_error(r, "not a regular file")
+
+
+@pytest.mark.parametrize("opts, word", [
+    (["--memory", "inf"], "--memory"), (["--memory", "1e30"], "128T"),
+    (["--memory", "nan"], "--memory"), (["--memory", "1K"], "16M"),
+    (["--trace-file", "/no-such-dir/trace"], "--trace-file"),
+    (["-w", "relative"], "absolute"), (["-w", "/no-such-dir"], "not a directory"),
+    (["-w", "/etc/passwd"], "not a directory"),
+    (["--cpus", "99999999999999999999"], "--cpus"),
+    (["--cpus", str(len(os.sched_getaffinity(0)) + 1)], "--cpus"),
+    (["--cpus", "x"], "--cpus"),
+    (["--pids", "99999999999999999999"], "--pids"),
+    (["--env", "=x"], "--env"), (["--env", "x"], "--env"),
+    (["--net", "moon"], "--net"),
+    (["--stop-timeout", "-1"], "--stop-timeout"),
+    (["--add", "/no-such-file"], "--add"), (["--add", "/etc/passwd:relative"], "absolute"),
+    (["--volume", "/tmp:relative"], "absolute"),
+    (["--bogus"], "--bogus"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_bad_options_get_one_line(tmp_path, opts, word):
+    assert_clean_error(run_guest([*opts, "true"], tmp_path), word)
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["run"], "PROGRAM"), (["no-such-command"], "no-such-command"),
+    (["pack", "true"], "-o"), (["pack", "-o", "/no-such-dir/x.lsi", "true"], "/no-such-dir"),
+    (["pack", "-o", "x.lsi", "-w", "relative", "true"], "absolute"),
+    (["pack", "-o", "x.lsi", "--keep-args", "-1", "true"], "--keep-args"),
+    (["inspect", "/no-such.lsi"], "/no-such.lsi"), (["inspect", "/etc/passwd"], "image"),
+    (["uklibc", "inspect", "/etc/passwd"], "ELF"),
+    (["uklibc", "make", "/etc/passwd", "-o", "x.so"], "ELF"),
+    (["bench", "syscalls", "--iterations", "0"], "--iterations"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_bad_input_to_every_command_gets_one_line(tmp_path, argv, word):
+    r = subprocess.run([*LIBSUBST, *argv], cwd=tmp_path, capture_output=True, timeout=120)
+    assert_clean_error(r, word)
+
+
+def test_a_deleted_working_directory_gets_one_line(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    r = subprocess.run(["sh", "-c", f"cd {gone} && rmdir {gone} && exec \"$@\"", "sh", *LIBSUBST,
+                        "run", "true"], capture_output=True, timeout=120)
+    assert_clean_error(r, "current directory")
 
 
 def test_missing_volume(tmp_path):

@@ -1,10 +1,12 @@
 """Start the guest kernel on a boot spec and supervise it: stdio is the
-guest's, signals sent to libsubst reach the guest, the exit status is the
-guest's (128+N for a guest killed by signal N, as a shell shows it), and
-the kernel's report channel is read for crash reports and ENOSYS counts."""
+guest's, the exit status is the guest's (128+N for a guest killed by signal
+N, as a shell shows it), and the kernel's report channel is read for crash
+reports and ENOSYS counts.  Signals sent to ``libsubst run`` reach the guest
+through monitor/signals.py."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -15,12 +17,13 @@ import sys
 from dataclasses import dataclass, replace
 from importlib import resources
 
-from ..errors import BuildError, LibsubstError
+from ..errors import BuildError, GuestError, LibsubstError
 from . import bootinfo, identity, landlock, report
 from .cgroup import RunCgroup
+from .signals import FORWARDED, signals_blocked
 
-FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 PR_SET_PDEATHSIG = 1
+ADDRESS_SPACE = 1 << 47            # x86-64's user address space (4-level paging)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,18 @@ class Limits:
     cpus: int | None = None        # how many of the host's allowed CPUs it may run on
     pids: int | None = None        # processes and threads
 
+    def __post_init__(self):
+        # A limit that would not bind is refused, never silently dropped.
+        if self.memory is not None and not (16 << 20) <= self.memory <= ADDRESS_SPACE:
+            raise LibsubstError(f"--memory {self.memory}: expected 16M to 128T (the x86-64 "
+                                "address space)")
+        if self.cpus is not None:
+            _cpu_list(self.cpus)
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        if self.pids is not None and not 1 <= self.pids <= pid_max:
+            raise LibsubstError(f"--pids {self.pids}: expected 1 to {pid_max} (the host's pid_max)")
+
 
 def parse_size(text: str) -> int:
     """'512M', '2G', '65536' -> bytes (K, M, G, T: powers of 1024)."""
@@ -40,10 +55,12 @@ def parse_size(text: str) -> int:
     num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
     try:
         value = int(float(num) * units[unit])
-    except ValueError:
+    except (ValueError, OverflowError):
         raise LibsubstError(f"--memory {text!r}: expected a size such as 512M or 2G") from None
     if value < (16 << 20):
         raise LibsubstError(f"--memory {text}: the guest needs at least 16M")
+    if value > ADDRESS_SPACE:
+        raise LibsubstError(f"--memory {text}: more than the 128T address space of x86-64")
     return value
 
 
@@ -51,7 +68,7 @@ def _cpu_list(cpus: int | None) -> list[int] | None:
     if not cpus:
         return None
     allowed = sorted(os.sched_getaffinity(0))
-    if cpus > len(allowed):
+    if not 1 <= cpus <= len(allowed):
         raise LibsubstError(f"--cpus {cpus}: libsubst may use only {len(allowed)} CPUs here")
     return allowed[:cpus]
 
@@ -67,14 +84,16 @@ def limit_cgroup(limits: Limits) -> RunCgroup:
 def _child_setup(parent: int, limits: Limits, group: RunCgroup):
     """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
     so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
-    leaves no orphaned guest behind; it joins the run's cgroup and the
-    per-process limits take effect."""
+    leaves no orphaned guest behind; the forwarded signals are unblocked (the
+    CLI's monitor blocks them to read them from a signalfd); it joins the
+    run's cgroup and the per-process limits take effect."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def hook():
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # the monitor died before the prctl
             os.kill(os.getpid(), signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
         group.join()
         if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
@@ -96,11 +115,19 @@ def kernel_path() -> str:
 
 @dataclass
 class Completed:
-    """How a guest run ended."""
+    """How a guest run ended (subprocess.CompletedProcess's fields)."""
 
     returncode: int            # as a shell reports it: status, or 128+N when killed by N
     report: report.Report
     signal: int | None = None  # the signal that killed the guest, if any
+    args: list[str] | None = None          # the guest's argv
+    stdout: bytes | str | None = None      # what it wrote to a stdout=PIPE
+    stderr: bytes | str | None = None
+
+    def check_returncode(self) -> None:
+        """Raises GuestError if the guest did not exit with status 0."""
+        if self.returncode:
+            raise GuestError(self.returncode, self.args or [], self.stdout, self.stderr)
 
 
 def remove_scratch(dirs: list[str]) -> None:
@@ -115,38 +142,6 @@ def remove_scratch(dirs: list[str]) -> None:
             pass
     for d in dirs:
         shutil.rmtree(d, onerror=writable_and_retry)
-
-
-def run_spec(spec: bootinfo.BootSpec, *, trace=None,
-             stdin=None, stdout=None, stderr=None, kernel: str | None = None,
-             pass_fds: tuple[int, ...] = (), limits: Limits = Limits(),
-             gdb=None, core: str | None = None) -> Completed:
-    """Boot ``spec`` and wait for it.  ``trace`` is a file path, a host fd, a
-    ``tracing.Trace``, or None for no trace; the ENOSYS summary and the
-    --trace-summary table go to the trace too.  ``kernel``
-    is the guest kernel to exec (default: the installed one); ``pass_fds``
-    are more fds it inherits (``spec.image_fd`` is always passed); ``limits``
-    bound the whole guest; ``gdb`` is a listening socket to serve a
-    debugger on (libsubst.debug).  The spec's scratch directories and the
-    run's cgroup are removed however it ends."""
-    core_fd, core_path = _core_file(core, spec.exe) if core else (-1, None)
-    spec.core_fd = core_fd
-    group = None
-    try:
-        if spec.policy:
-            landlock.check(spec.weaker_sandbox)
-        group = limit_cgroup(limits)
-        # Half of --memory each, so that together they fit in it: a full
-        # /tmp is ENOSPC, which programs handle, not an OOM kill.
-        half = limits.memory and limits.memory // 2
-        spec.mounts = [replace(m, size=half) if m.scratch else m for m in spec.mounts]
-        return _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group, gdb)
-    finally:
-        if group:
-            group.remove()
-        remove_scratch(spec.scratch)
-        if core_path:
-            _keep_core(core_fd, core_path, spec.exe)
 
 
 def _core_file(folder: str, exe: str) -> tuple[int, str]:
@@ -168,82 +163,6 @@ def _keep_core(fd: int, path: str, exe: str) -> None:
         os.unlink(path)
 
 
-def _boot(spec, trace, stdin, stdout, stderr, kernel, pass_fds, limits, group,
-          gdb=None) -> Completed:
-    kernel = kernel or kernel_path()
-    trace_fd, own_trace, sum_fd = -1, False, -1
-    if trace is not None:
-        from . import tracing
-        trace = tracing.as_trace(trace)
-        spec.trace_calls, spec.trace_summary = trace.calls, trace.summary
-        spec.trace_json = trace.fmt == "json"
-        if isinstance(trace.dest, str):
-            trace_fd = os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        else:
-            trace_fd = os.dup(trace.dest)   # the kernel moves it: never hand over the caller's fd
-        own_trace = True
-    if os.geteuid() == 0:
-        spec.host_ids = identity.host_ids()
-    rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
-    go_r, go_w = os.pipe2(os.O_CLOEXEC) if gdb is not None else (-1, -1)
-    boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
-    try:
-        spec.trace_fd = trace_fd if trace is not None and trace.lines else -1
-        spec.report_fd, spec.debug_fd = rep_w, go_r
-        if trace is not None and trace.summary:
-            sum_fd = spec.trace_sum_fd = tracing.counters_fd()
-        os.write(boot_fd, bootinfo.encode(spec, limits))
-        passed = tuple(fd for fd in (boot_fd, rep_w, trace_fd, spec.image_fd, go_r, spec.core_fd,
-                                     sum_fd, *pass_fds) if fd >= 0)
-        proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed, close_fds=True,
-                                stdin=stdin, stdout=stdout, stderr=stderr,
-                                preexec_fn=_child_setup(os.getpid(), limits, group))
-        os.close(rep_w)
-        rep_w = -1
-        debugger = None
-        if gdb is not None:
-            os.close(go_r)
-            from ..debug import start_server
-            debugger = start_server(gdb, proc.pid, spec.policy, spec.exe, go_w, kernel)
-        old = {s: signal.signal(s, lambda n, _f: proc.send_signal(n)) for s in FORWARDED}
-        old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the tty sends it to the guest too
-        try:
-            chunks = []
-            while chunk := os.read(rep_r, 65536):
-                chunks.append(chunk)
-            rc = proc.wait()
-            if debugger is not None:
-                # gdb hears of the exit from the server's thread: let it say so
-                # before this process ends (bounded: a gdb that went away).
-                debugger.join(10)
-            rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
-            oom = group.oom_kills()
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
-    finally:
-        for fd in (rep_r, rep_w, boot_fd, sum_fd) + ((trace_fd,) if own_trace else ()):
-            if fd >= 0:
-                os.close(fd)
-    rep = report.parse(b"".join(chunks).decode("utf-8", "replace"))
-    err = sys.stderr
-    if rep.crash:
-        err.write(report.format_crash(rep))
-    if trace is not None:
-        _trace_epilogue(trace, rep, rows)
-    if oom:
-        err.write(f"libsubst: the guest reached --memory {limits.memory >> 20}M: the memory "
-                  f"cgroup's OOM killer ended {oom} of its processes\n")
-    if rc == -signal.SIGSYS and not rep.crash:
-        # The guest kernel catches every SIGSYS of the trap path itself; one
-        # that kills is seccomp's answer to a call outside its allow-list.
-        err.write("libsubst: the guest was killed by SIGSYS: it made a host call the sandbox's "
-                  "seccomp filter does not allow (libsubst/kernel/hostcalls.py lists those it does)\n")
-    if rc < 0:
-        return Completed(128 - rc, rep, -rc)
-    return Completed(rc, rep)
-
-
 def _trace_epilogue(trace, rep: report.Report, rows) -> None:
     """After the run, in the trace: the summary table, the ENOSYS list."""
     from . import tracing
@@ -259,3 +178,246 @@ def _trace_epilogue(trace, rep: report.Report, rows) -> None:
             fh.write(text)
     else:
         os.write(trace.dest, text.encode())
+
+
+SYNTHETIC = ("/proc", "/sys", "/dev")    # trees the guest kernel serves itself
+
+
+def _check_workdir(spec: bootinfo.BootSpec) -> None:
+    """The guest's working directory is refused here, in words, where it
+    cannot be: relative, or neither in a volume nor a directory of the image."""
+    cwd = os.path.normpath(spec.cwd)
+    if not spec.cwd.startswith("/"):
+        raise LibsubstError(f"--workdir {spec.cwd}: expected an absolute path")
+    if any(cwd == s or cwd.startswith(s + "/") for s in SYNTHETIC):
+        return
+    for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
+        if cwd == m.guest or cwd.startswith(m.guest.rstrip("/") + "/"):
+            if m.host and not os.path.isdir(m.host + cwd[len(m.guest.rstrip("/")):]):
+                raise LibsubstError(f"--workdir {spec.cwd}: not a directory of the volume "
+                                    f"{m.host}")
+            return
+    kind = next((e.kind for e in spec.entries if e.path == cwd), None)
+    if kind is None or kind in ("file", "data", "image"):
+        raise LibsubstError(f"--workdir {spec.cwd}: not a directory in the guest")
+
+
+class Guest:
+    """A running guest, with subprocess.Popen's interface: ``pid`` (of the
+    relay, the process started outside the guest), ``stdin``/``stdout``/
+    ``stderr`` (file objects for what was given as PIPE), ``poll``,
+    ``wait``, ``communicate``, ``send_signal``, ``terminate``, ``kill``,
+    ``returncode``; ``completed`` once it has ended.
+
+    ``trace`` is a file path, a host fd, or None for no trace; the ENOSYS
+    summary goes to the trace too.  ``kernel`` is the guest kernel to exec
+    (default: the installed one); ``pass_fds`` are more fds it inherits;
+    ``limits`` bound it; ``gdb`` is a listening socket to serve a debugger on
+    (libsubst.debug); ``cleanup`` runs once the guest has ended, as do the
+    removal of the spec's scratch directories and the crash report (written
+    to this process's stderr).
+
+    Unlike a subprocess.Popen, the handle owns the guest: closing it (the
+    end of a ``with`` block, ``close()``, or its garbage collection) kills
+    a guest still running, and the guest is killed with the thread that
+    started it (PR_SET_PDEATHSIG)."""
+
+    def __init__(self, spec: bootinfo.BootSpec, *, trace: str | int | None = None,
+                 stdin=None, stdout=None, stderr=None, text: bool | None = None,
+                 encoding: str | None = None, errors: str | None = None,
+                 kernel: str | None = None, pass_fds: tuple[int, ...] = (),
+                 limits: Limits = Limits(), cleanup=None, gdb=None, core: str | None = None):
+        self.spec, self.completed, self._trace, self._sum_fd = spec, None, None, -1
+        self.limits, self._debugger = limits, None
+        self.proc: subprocess.Popen | None = None
+        self._cleanup = contextlib.ExitStack()
+        if cleanup:
+            self._cleanup.callback(cleanup)
+        self._cleanup.callback(remove_scratch, spec.scratch)
+        self._group = None
+        try:
+            if spec.policy:
+                landlock.check(spec.weaker_sandbox)
+            self._group = limit_cgroup(limits)
+            self._cleanup.callback(self._group.remove)
+            # Half of --memory each, so that together they fit in it: a full
+            # /tmp is ENOSPC, which programs handle, not an OOM kill.
+            half = limits.memory and limits.memory // 2
+            spec.mounts = [replace(m, size=half) if m.scratch else m for m in spec.mounts]
+            if core:
+                core_fd, core_path = _core_file(core, spec.exe)
+                spec.core_fd = core_fd
+                self._cleanup.callback(_keep_core, core_fd, core_path, spec.exe)
+            self._start(trace, kernel, pass_fds, limits, gdb, dict(
+                stdin=stdin, stdout=stdout, stderr=stderr, text=text, encoding=encoding,
+                errors=errors))
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, trace, kernel, pass_fds, limits, gdb, stdio):
+        _check_workdir(self.spec)
+        kernel = kernel or kernel_path()
+        fds = []                              # the child's copies; closed here once it has them
+        try:
+            self.spec.trace_fd = -1
+            if trace is not None:
+                from . import tracing
+                trace = self._trace = tracing.as_trace(trace)
+                self.spec.trace_calls, self.spec.trace_summary = trace.calls, trace.summary
+                self.spec.trace_json = trace.fmt == "json"
+                if isinstance(trace.dest, str):
+                    # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a wait.
+                    try:
+                        fds.append(os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                                           | os.O_CLOEXEC | os.O_NONBLOCK, 0o644))
+                    except OSError as e:
+                        raise LibsubstError(f"--trace-file {trace.dest}: {e.strerror}") from None
+                    os.set_blocking(fds[0], True)
+                else:
+                    fds.append(os.dup(trace.dest))   # the kernel moves it: never the caller's fd
+                if trace.lines:
+                    self.spec.trace_fd = fds[0]
+                if trace.summary:             # read after the run: kept until then
+                    self._sum_fd = self.spec.trace_sum_fd = tracing.counters_fd()
+                    self._cleanup.callback(os.close, self._sum_fd)
+            if os.geteuid() == 0:
+                self.spec.host_ids = identity.host_ids()
+            rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
+            fds.append(rep_w)
+            self._reader = report.Reader(rep_r)
+            boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
+            fds.append(boot_fd)
+            self.spec.report_fd = rep_w
+            if gdb is not None:             # the kernel waits on go_r until gdb has attached
+                go_r, go_w = os.pipe2(os.O_CLOEXEC)
+                fds.append(go_r)
+                self.spec.debug_fd = go_r
+            os.write(boot_fd, bootinfo.encode(self.spec, self.limits))
+            passed = tuple(fd for fd in (*fds, self.spec.image_fd, self.spec.core_fd,
+                                         self._sum_fd, *pass_fds) if fd >= 0)
+            try:
+                self.proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed,
+                                             close_fds=True, **stdio,
+                                             preexec_fn=_child_setup(os.getpid(), limits, self._group))
+            except (OSError, subprocess.SubprocessError) as e:
+                if gdb is not None:
+                    os.close(go_w)
+                raise LibsubstError(f"cannot start the guest kernel {kernel}: {e}") from None
+            if gdb is not None:
+                from ..debug import start_server
+                with signals_blocked():      # its thread never takes the process's signals
+                    self._debugger = start_server(gdb, self.proc.pid, self.spec.policy,
+                                                  self.spec.exe, go_w, kernel)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    pid = property(lambda self: self.proc.pid)
+    stdin = property(lambda self: self.proc.stdin)
+    stdout = property(lambda self: self.proc.stdout)
+    stderr = property(lambda self: self.proc.stderr)
+    args = property(lambda self: list(self.spec.argv))
+
+    @property
+    def returncode(self) -> int | None:
+        return self.completed.returncode if self.completed else None
+
+    def poll(self) -> int | None:
+        """The guest's status if it has ended, else None."""
+        if self.completed is None and self.proc.poll() is not None:
+            self._finish()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Waits for the guest to end; subprocess.TimeoutExpired after timeout s."""
+        if self.completed is None:
+            self.proc.wait(timeout)
+            self._finish()
+        return self.returncode
+
+    def communicate(self, input=None, timeout: float | None = None):
+        """subprocess.Popen.communicate: sends input, reads stdout and stderr
+        to their end, waits for the guest; (stdout, stderr)."""
+        out, err = self.proc.communicate(input, timeout)
+        self._finish(out, err)
+        return out, err
+
+    def send_signal(self, sig: int) -> None:
+        """Sends a signal to the guest's first process (one of the forwarded
+        signals, monitor/signals.py; SIGKILL kills the whole guest)."""
+        if sig == signal.SIGKILL:
+            return self.kill()
+        if sig not in FORWARDED:
+            raise LibsubstError(f"{signal.Signals(sig).name} is not passed to a guest; these are: "
+                                + ", ".join(s.name for s in FORWARDED))
+        if self.completed is None:
+            self.proc.send_signal(sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kills the whole guest: SIGKILL of the relay kills the guest's
+        first process (its parent-death signal), and with it every process of
+        its pid namespace."""
+        if self.completed is None:
+            self.proc.kill()
+
+    def close(self) -> None:
+        """Kills the guest if it still runs, waits for it, frees what it held."""
+        if self.proc is not None and self.completed is None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if f:
+                    f.close()
+            self.wait()
+        self._cleanup.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def _finish(self, out=None, err=None) -> None:
+        rc = self.proc.wait()
+        if self._debugger is not None:
+            # gdb hears of the exit from the server's thread: let it say so
+            # before this process ends (bounded: a gdb that went away).
+            self._debugger.join(10)
+        rep = self._reader.report()
+        stderr = sys.stderr
+        try:
+            oom = self._group.oom_kills()
+            if oom:
+                stderr.write(f"libsubst: the guest reached --memory {self.limits.memory >> 20}M: "
+                             f"the memory cgroup's OOM killer ended {oom} of its processes\n")
+            if rep.crash:
+                stderr.write(report.format_crash(rep, self.spec.entries))
+            if self._trace is not None:
+                from . import tracing
+                rows = tracing.read_counters(self._sum_fd) if self._sum_fd >= 0 else None
+                _trace_epilogue(self._trace, rep, rows)
+            if rc == -signal.SIGSYS and not rep.crash:
+                # The guest kernel catches every SIGSYS of the trap path itself; one
+                # that kills is seccomp's answer to a call outside its allow-list.
+                stderr.write("libsubst: the guest was killed by SIGSYS: it made a host call the "
+                             "sandbox's seccomp filter does not allow (libsubst/kernel/hostcalls.py "
+                             "lists those it does)\n")
+        finally:
+            self.completed = Completed(128 - rc if rc < 0 else rc, rep, -rc if rc < 0 else None,
+                                       self.args, out, err)
+            self._cleanup.close()
+
+
+def run_spec(spec: bootinfo.BootSpec, **kw) -> Completed:
+    """Boot ``spec`` and wait for it (Guest's keyword arguments)."""
+    with Guest(spec, **kw) as guest:
+        guest.wait()
+    return guest.completed

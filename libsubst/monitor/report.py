@@ -1,12 +1,28 @@
 """Read the kernel's report channel (c_src/include/libsubst/report.h) and
 turn it into what the user sees: unimplemented syscalls and crash reports,
-with backtraces symbolised from the guest objects' ELF symbols."""
+with backtraces symbolised from the guest objects' ELF symbols.
+
+The guest can write anything to the channel, so nothing read from it is
+trusted: what is kept is bounded (per line, per run), and an object is
+named by the index of its boot-info entry, so the only files this module
+opens are host files the monitor itself placed in the guest's image."""
 
 from __future__ import annotations
 
 import bisect
+import os
 import signal
+import stat
+import threading
 from dataclasses import dataclass, field
+
+from .bootinfo import _abi
+from .signals import signals_blocked
+
+
+def header_constant(name: str) -> int:
+    """An integer #define of the C contracts (c_src/include/libsubst)."""
+    return getattr(_abi()[1], name)
 
 
 @dataclass
@@ -21,15 +37,53 @@ class Crash:
 @dataclass
 class Report:
     enosys: list[tuple[str, int, int]] = field(default_factory=list)  # (name, nr, count)
-    objects: list[tuple[int, int, str]] = field(default_factory=list)  # (base, end, path)
+    objects: list[tuple[int, int, int]] = field(default_factory=list)  # (base, end, entry index)
     crash: Crash | None = None
     exit_status: int | None = None
     boot: tuple[int, int] | None = None   # CLOCK_MONOTONIC ns: kernel's first instruction, jump to the program
 
 
+class Reader:
+    """Drains the report pipe in a thread of its own while the guest runs, so
+    a guest that writes much never blocks on it, keeping at most
+    LS_REPORT_MAX_BYTES of lines no longer than LS_REPORT_MAX_LINE."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._lines: list[bytes] = []
+        self._thread = threading.Thread(target=self._drain, name="libsubst-report", daemon=True)
+        with signals_blocked():
+            self._thread.start()
+
+    def _drain(self):
+        max_line, budget = header_constant("LS_REPORT_MAX_LINE"), header_constant("LS_REPORT_MAX_BYTES")
+        partial, skipping = b"", False
+        try:
+            while chunk := os.read(self._fd, 65536):
+                *whole, rest = chunk.split(b"\n")
+                for piece in whole:
+                    line, partial = partial + piece, b""
+                    if not skipping and len(line) < max_line and len(line) < budget:
+                        self._lines.append(line)
+                        budget -= len(line) + 1
+                    skipping = False
+                partial = partial + rest
+                if len(partial) >= max_line:       # too long: dropped up to its newline
+                    partial, skipping = b"", True
+        finally:
+            os.close(self._fd)
+
+    def report(self) -> Report:
+        """The parsed report, once the pipe is at end of file (every guest
+        process has ended)."""
+        self._thread.join()
+        return parse(b"\n".join(self._lines).decode("utf-8", "replace"))
+
+
 def parse(text: str) -> Report:
     """Parse report records; unknown or malformed lines are skipped."""
     rep = Report()
+    max_frames = header_constant("LS_REPORT_MAX_FRAMES") + 1    # and the faulting rip
     for line in text.splitlines():
         parts = line.split(" ")
         try:
@@ -40,10 +94,10 @@ def parse(text: str) -> Report:
                 rep.crash = Crash(int(parts[1]), int(parts[2]), int(parts[3], 16))
             elif kind == "reg" and rep.crash:
                 rep.crash.regs[parts[1]] = int(parts[2], 16)
-            elif kind == "frame" and rep.crash:
+            elif kind == "frame" and rep.crash and len(rep.crash.frames) < max_frames:
                 rep.crash.frames.append(int(parts[1], 16))
-            elif kind == "object":
-                rep.objects.append((int(parts[1], 16), int(parts[2], 16), " ".join(parts[3:])))
+            elif kind == "object" and len(parts) == 4:
+                rep.objects.append((int(parts[1], 16), int(parts[2], 16), int(parts[3])))
             elif kind == "exit":
                 rep.exit_status = int(parts[1])
             elif kind == "boot":
@@ -76,7 +130,11 @@ class _Symbols:
         try:
             from elftools.elf.elffile import ELFFile
 
-            with open(path, "rb") as fh:
+            # O_NONBLOCK: never wait on a FIFO, whatever the path turns out to be.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(f"{path} is not a regular file")
                 elf = ELFFile(fh)
                 loads = [s["p_vaddr"] for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
                 self.lo = min(loads) & ~0xFFF if loads else 0
@@ -104,20 +162,43 @@ class _Symbols:
         return f"{name}+0x{vaddr - start:x}"
 
 
-def symbolise(addr: int, objects: list[tuple[int, int, str]], cache: dict) -> str:
-    for base, end, path in objects:
+def placed_file(entries, index: int, hops: int = 8) -> tuple[str, str | None]:
+    """(guest path, host file the monitor placed there, or None) for a
+    boot-info entry index the guest reported; symbolic links are followed
+    through the same entries, never through the host's file system."""
+    if not 0 <= index < len(entries):
+        return "??", None
+    e = entries[index]
+    if e.kind == "symlink" and hops:
+        target = os.path.normpath(os.path.join(os.path.dirname(e.path), e.target))
+        paths = [x.path for x in entries]
+        i = bisect.bisect_left(paths, target)
+        if i < len(paths) and paths[i] == target:
+            return e.path, placed_file(entries, i, hops - 1)[1]
+    return e.path, e.host_path if e.kind == "file" else None
+
+
+def symbolise(addr: int, objects, entries, cache: dict) -> str:
+    for base, end, index in objects:
         if base <= addr < end:
-            syms = cache.get(path)
-            if syms is None:
-                syms = cache[path] = _Symbols(path)
-            name = syms.lookup(addr - base + syms.lo)
+            path, host = placed_file(entries, index)
+            name = None
+            if host:
+                syms = cache.get(host)
+                if syms is None:
+                    syms = cache[host] = _Symbols(host)
+                name = syms.lookup(addr - base + syms.lo)
+            if host is None and path == "??":
+                return "??"
             where = f"{path}+0x{addr - base:x}"
             return f"{name} ({where})" if name else where
     return "??"
 
 
-def format_crash(rep: Report, host_path=lambda p: p) -> str:
-    """The readable crash report: signal, fault address, registers, backtrace."""
+def format_crash(rep: Report, entries=()) -> str:
+    """The readable crash report: signal, fault address, registers, backtrace.
+    ``entries`` are the boot info's (BootSpec.entries), which the report's
+    objects index."""
     c = rep.crash
     codes = {11: _SEGV_CODES, 7: _BUS_CODES, 4: _ILL_CODES, 8: _FPE_CODES}.get(c.signo, {})
     code = codes.get(c.code, f"code {c.code}")
@@ -125,11 +206,10 @@ def format_crash(rep: Report, host_path=lambda p: p) -> str:
     regs = list(c.regs.items())
     for i in range(0, len(regs), 4):
         lines.append("  " + "  ".join(f"{k:>6} {v:016x}" for k, v in regs[i:i + 4]))
-    objects = [(b, e, host_path(p)) for b, e, p in rep.objects]
     cache: dict = {}
     lines.append("backtrace:")
     for i, addr in enumerate(c.frames):
-        lines.append(f"  #{i:<2} 0x{addr:016x} in {symbolise(addr, objects, cache)}")
+        lines.append(f"  #{i:<2} 0x{addr:016x} in {symbolise(addr, rep.objects, entries, cache)}")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@
  * the host at once.  Differs from Linux in: brk is not randomised.
  */
 #include "kernel.h"
+#include "../fs/fs.h"
 #include <asm/shmbuf.h>
 
 #define MAX_KREGIONS 4096       /* the image, and two stacks per thread ever made */
@@ -69,10 +70,13 @@ int mm_in_object(unsigned long addr)
     return 0;
 }
 
+/* Names each object by its entry in the boot info (-1: not the image's),
+ * never by path: the monitor symbolises only files it placed itself. */
 void mm_report_objects(int fd)
 {
     for (int i = 0; i < nobjects; i++)
-        kdprintf(fd, "object 0x%lx 0x%lx %s\n", objects[i].base, objects[i].end, objects[i].path);
+        kdprintf(fd, "object 0x%lx 0x%lx %d\n", objects[i].base, objects[i].end,
+                 img_lookup(objects[i].path));
 }
 
 void mm_set_brk_base(unsigned long end)

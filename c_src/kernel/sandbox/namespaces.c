@@ -22,6 +22,7 @@
  */
 #include "kernel.h"
 #include <linux/capability.h>
+#include "libsubst/signals.h"
 #include <linux/mount.h>
 #include <linux/prctl.h>
 #include <linux/resource.h>
@@ -41,9 +42,12 @@ long sandbox_seccomp_relay(void);
 
 static int relay_child;
 
+/* A signal the terminal sent reached the guest's process group itself
+ * (c_src/include/libsubst/signals.h): only one sent to the relay is passed on. */
 static void relay_forward(int sig, siginfo_t *si, void *ctx)
 {
-    hsys2(__NR_kill, relay_child, sig);
+    if (si->si_code != LS_SI_KERNEL)
+        hsys2(__NR_kill, relay_child, sig);
 }
 
 /* Binds ports below 1024 for the guest (net/ports.c) until its first
@@ -72,16 +76,10 @@ static void serve_ports(int pidfd, int chan)
  * the same signal. */
 static void __attribute__((noreturn)) relay(long child, int chan)
 {
-    static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH};
     relay_child = child;
-    for (unsigned i = 0; i < LS_ARRAY_SIZE(forwarded); i++)
-        trap_install(forwarded[i], relay_forward);
-    /* The terminal sends SIGINT and SIGQUIT to the guest itself. */
-    struct sigaction ign;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    hsys4(__NR_rt_sigaction, SIGINT, (long)&ign, 0, sizeof(sigset_t));
-    hsys4(__NR_rt_sigaction, SIGQUIT, (long)&ign, 0, sizeof(sigset_t));
+    for (int sig = 1; sig <= 64; sig++)
+        if (LS_FORWARDED_SIGNALS & (1UL << (sig - 1)))
+            trap_install(sig, relay_forward);
     int pidfd = chan >= 0 ? hsys2(__NR_pidfd_open, child, 0) : -1;
     if (pidfd < 0 && chan >= 0) {
         hsys1(__NR_close, chan);         /* the guest's requests fail at once, not hang */
@@ -477,16 +475,24 @@ static void drop_net_admin(void)
         kpanic("cannot drop the guest's network-administration capabilities: error %ld", -r);
 }
 
-/* In the new namespaces, once the relay has written the id maps. */
-static void guest_side(int root, const int *fds)
+/* In the new namespaces, once the relay has written the id maps.  sock is
+ * the guest's end of the socket the relay holds open for its life. */
+static void guest_side(int root, const int *fds, int sock)
 {
     long r;
     if (root && ((r = hsys2(__NR_setgroups, 0, 0)) < 0 ||
                  (r = hsys3(__NR_setresgid, 0, 0, 0)) < 0 ||
                  (r = hsys3(__NR_setresuid, 0, 0, 0)) < 0))
         kpanic("cannot become root of the guest's user namespace: error %ld", -r);
-    /* After the uid change, which clears it. */
+    /* After the uid change, which clears it.  A relay that died before this
+     * prctl sends no signal: its end of the socket has closed, which
+     * makes the guest's end readable (end of file), so the guest ends. */
     hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    struct { int fd; short events, revents; } p = {sock, 1 /* POLLIN */, 0};
+    long now[2] = {0, 0};
+    if (hsys5(__NR_ppoll, (long)&p, 1, (long)now, 0, 0) != 0)
+        hsys1(__NR_exit_group, 128 + SIGKILL);
+    hsys1(__NR_close, sock);
     const char *h = bi_str(K.bi->hostname);
     if (*h)
         hsys2(__NR_sethostname, (long)h, strlen(h));
@@ -522,12 +528,11 @@ void sandbox_namespaces(void)
         hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
         hsys1(__NR_close, hs[0]);
         int *trees = receive_trees(hs[1]);
-        hsys1(__NR_close, hs[1]);
         if (chan[0] >= 0) {
             hsys1(__NR_close, chan[0]);
             port_fd = kfd_hide(chan[1]);
         }
-        guest_side(root, trees);
+        guest_side(root, trees, hs[1]);
         kfree(trees);
         return;
     }
@@ -553,7 +558,7 @@ void sandbox_namespaces(void)
     if (t.b.count)
         send_batch(&t);
     send_batch(&t);                  /* count 0: the end */
-    hsys1(__NR_close, hs[0]);
+    /* hs[0] stays open as long as the relay lives: see guest_side. */
     if (t.userns >= 0)
         hsys1(__NR_close, t.userns);
     relay(child, chan[0]);

@@ -1,0 +1,25 @@
+/*
+ * The signals passed on to the guest: the one list shared by every process
+ * that forwards them — the Python monitor (libsubst/monitor/signals.py),
+ * which passes them to the relay, and the relay
+ * (c_src/kernel/sandbox/namespaces.c), which passes them to the guest's
+ * first process.
+ *
+ * LS_FORWARDED_SIGNALS is a mask: bit (N - 1) set means signal N is
+ * forwarded.  It holds SIGHUP (1), SIGINT (2), SIGQUIT (3), SIGUSR1 (10),
+ * SIGUSR2 (12), SIGTERM (15), SIGCONT (18) and SIGWINCH (28).
+ *
+ * A forwarder passes on a signal sent to it with kill(2) and the like
+ * (si_code SI_USER, SI_QUEUE, SI_TKILL) and never one the terminal sent
+ * (si_code SI_KERNEL: ^C, ^\, a window resize, a hangup): the terminal
+ * sends that to its whole foreground process group, the guest included,
+ * so passing it on would deliver it twice.
+ *
+ * SIGTERM also starts the monitor's stop timeout (docker stop's): when it
+ * expires, or at a second SIGTERM, the monitor ends the whole guest.
+ */
+#ifndef LIBSUBST_SIGNALS_H
+#define LIBSUBST_SIGNALS_H
+#define LS_FORWARDED_SIGNALS 0x8024a07
+#define LS_SI_KERNEL 0x80             /* si_code of a signal the kernel (a terminal) sent */
+#endif

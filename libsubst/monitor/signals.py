@@ -1,0 +1,118 @@
+"""Signals sent to ``libsubst run`` reach the guest.
+
+The list of forwarded signals is the C contract's
+(c_src/include/libsubst/signals.h), shared with the relay.  The monitor
+reads them from a signalfd, which says who sent each: one the terminal sent
+(si_code SI_KERNEL) reached the guest's process group itself and is not
+passed on; one sent with kill(2) is.  SIGTERM is docker stop's: the first is
+passed on, and at a second or when the stop timeout expires the whole guest
+is killed."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import struct
+import sys
+import time
+
+from .bootinfo import _abi
+
+
+def _forwarded() -> tuple[signal.Signals, ...]:
+    mask = getattr(_abi()[1], "LS_FORWARDED_SIGNALS")
+    return tuple(signal.Signals(n) for n in range(1, 65) if mask >> (n - 1) & 1)
+
+
+FORWARDED = _forwarded()
+SI_KERNEL = getattr(_abi()[1], "LS_SI_KERNEL")
+_SIGINFO = struct.Struct("IiiI")   # struct signalfd_siginfo: ssi_signo, ssi_errno, ssi_code, ssi_pid
+
+
+def _signalfd(signals) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    mask = ctypes.create_string_buffer(128)          # glibc's sigset_t
+    bits = sum(1 << (s - 1) for s in signals)
+    mask[:8] = bits.to_bytes(8, "little")
+    fd = libc.signalfd(-1, mask, os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "signalfd")
+    return fd
+
+
+@contextlib.contextmanager
+def signals_blocked():
+    """Every signal blocked in this thread: a thread started meanwhile keeps
+    them blocked, so a signal for the process goes to a thread that waits
+    for it (the CLI's main thread reads them)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class Stopped(Exception):
+    """A forwarded signal came before the guest was there to take it."""
+
+    def __init__(self, signo: int):
+        super().__init__(signo)
+        self.signo = signo
+
+
+@contextlib.contextmanager
+def before_start():
+    """While the guest is being prepared: SIGWINCH and SIGCONT change
+    nothing, any other forwarded signal stops libsubst with 128+N, as it
+    would a native program not yet started."""
+    def stop(signo, _frame):
+        raise Stopped(signo)
+    old = {s: signal.signal(s, (signal.SIG_IGN if s in (signal.SIGWINCH, signal.SIGCONT)
+                                else stop)) for s in FORWARDED}
+    try:
+        yield
+    finally:
+        # Blocked before the handlers go: from here supervise() reads them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def supervise(guest, stop_timeout: float) -> int:
+    """Passes the forwarded signals on to ``guest`` until it ends; its status.
+    Signals sent before (after before_start()) wait for it, blocked; they
+    stay blocked after it, as libsubst exits."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    sfd = _signalfd(FORWARDED)
+    pidfd = os.pidfd_open(guest.pid)
+    deadline, stopping = None, False
+    try:
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([sfd, pidfd], [], [], wait)
+            if pidfd in ready:
+                return guest.wait()
+            if sfd not in ready:                  # the stop timeout expired
+                sys.stderr.write(f"libsubst: the guest did not end within {stop_timeout:g} s "
+                                 "of SIGTERM: killed\n")
+                guest.kill()
+                deadline = None
+                continue
+            signo, _errno, code, _pid = _SIGINFO.unpack_from(os.read(sfd, 128))
+            if code == SI_KERNEL:
+                continue                          # the terminal's: the guest has it too
+            if signo == signal.SIGTERM and stopping:
+                guest.kill()                      # a second SIGTERM
+                deadline = None
+                continue
+            if signo == signal.SIGTERM:
+                deadline, stopping = time.monotonic() + stop_timeout, True
+            guest.send_signal(signo)
+    finally:
+        # The signals stay blocked: one that comes now, as libsubst ends with
+        # the guest's status, must not end it with a status of its own.
+        os.close(pidfd)
+        os.close(sfd)

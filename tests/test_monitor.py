@@ -1,0 +1,289 @@
+"""The monitor (`libsubst run`, host side): signals sent to it reach the
+guest, one list of them for every forwarder; a guest that does not stop is
+ended, and none outlives a killed monitor; nothing the guest writes to its
+report channel makes the monitor open a file or grow without bound."""
+
+import ctypes
+import fcntl
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import termios
+import time
+
+import pytest
+
+from conftest import LIBSUBST, build_c, children, guest_pid
+from libsubst.monitor.signals import FORWARDED
+
+PYTHON = "/usr/bin/python3"
+HANDLERS = ("import signal, sys, time\n"
+            "def on(n, _f):\n"
+            "    print('got', signal.Signals(n).name, flush=True)\n"
+            "    sys.exit(3)\n"
+            "for s in {sigs}:\n"
+            "    signal.signal(s, on)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(600)\n")
+
+
+def read_line(f, timeout=60):
+    ready, _, _ = select.select([f], [], [], timeout)
+    assert ready, f"no line within {timeout} s"
+    return f.readline()
+
+
+def gone(pid, timeout=30):
+    """True once pid has ended (bounded poll)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ")[-1].startswith("Z"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def start(argv, cwd, **kw):
+    return subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def end(proc):
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+def test_the_forwarded_signals_include_the_interactive_ones():
+    assert {signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP} <= set(FORWARDED)
+
+
+@pytest.mark.parametrize("sig", FORWARDED, ids=lambda s: s.name)
+def test_each_forwarded_signal_reaches_a_guest_handler(tmp_path, sig):
+    code = HANDLERS.format(sigs=[int(sig)])
+    native = start([PYTHON, "-c", code], tmp_path)
+    guest = start([*LIBSUBST, "run", PYTHON, "-c", code], tmp_path)
+    try:
+        for p in (native, guest):
+            assert read_line(p.stdout) == b"ready\n"
+            os.kill(p.pid, sig)
+        results = [(p.communicate(timeout=60), p.returncode) for p in (native, guest)]
+        assert results[0] == results[1]
+        assert results[1][0][0] == f"got {sig.name}\n".encode()
+    finally:
+        end(native)
+        end(guest)
+
+
+COUNT_SIGINT = ("import signal, sys, time\n"
+                "n = 0\n"
+                "def on_int(_n, _f):\n"
+                "    global n\n"
+                "    n += 1\n"
+                "    print('SIGINT', flush=True)\n"
+                "def on_usr1(_n, _f):\n"
+                "    print('SIGINT x', n, flush=True)\n"
+                "    sys.exit(0)\n"
+                "signal.signal(signal.SIGINT, on_int)\n"
+                "signal.signal(signal.SIGUSR1, on_usr1)\n"
+                "print('ready', flush=True)\n"
+                "time.sleep(600)\n")
+
+
+def _on_a_terminal(argv, cwd):
+    """argv on a new pseudo-terminal of its own, in its foreground process
+    group; (process, master fd)."""
+    master, slave = os.openpty()
+
+    def take_terminal():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+                            start_new_session=True, preexec_fn=take_terminal)
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(master, pattern, timeout=60):
+    """Reads the terminal until pattern (a bytes regex) matches; the match."""
+    out, deadline = b"", time.monotonic() + timeout
+    while not (m := re.search(pattern, out)):
+        ready, _, _ = select.select([master], [], [], max(0, deadline - time.monotonic()))
+        assert ready, f"{pattern!r} not seen in {out!r}"
+        out += os.read(master, 4096)
+    return m.group(0)
+
+
+def test_a_terminal_signal_reaches_the_guest_once(tmp_path):
+    """^C goes to the terminal's whole foreground group, the guest included:
+    the monitor and the relay must not pass it on a second time.  SIGUSR1,
+    sent after, takes the forwarders' path: any second SIGINT would come
+    before it."""
+    counts = []
+    for argv in ([PYTHON, "-c", COUNT_SIGINT], [*LIBSUBST, "run", PYTHON, "-c", COUNT_SIGINT]):
+        proc, master = _on_a_terminal(argv, tmp_path)
+        try:
+            _read_until(master, b"ready")
+            os.write(master, b"\x03")
+            _read_until(master, b"SIGINT\r\n")
+            os.kill(proc.pid, signal.SIGUSR1)
+            counts.append(_read_until(master, rb"SIGINT x \d+"))
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+    assert counts[0] == counts[1] == b"SIGINT x 1"
+
+
+IGNORES_SIGTERM = ("import signal, time\n"
+                   "signal.signal(signal.SIGTERM, lambda *a: print('TERM', flush=True))\n"
+                   "print('ready', flush=True)\n"
+                   "time.sleep(600)\n")
+
+
+def test_a_guest_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path):
+    proc = start([*LIBSUBST, "run", "--stop-timeout", "1", PYTHON, "-c", IGNORES_SIGTERM],
+                 tmp_path)
+    try:
+        assert read_line(proc.stdout) == b"ready\n"
+        first = guest_pid(proc.pid)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert read_line(proc.stdout) == b"TERM\n"      # forwarded first
+        out, err = proc.communicate(timeout=60)
+        assert time.monotonic() - sent >= 1.0
+        assert proc.returncode == 128 + signal.SIGKILL
+        assert err == b"libsubst: the guest did not end within 1 s of SIGTERM: killed\n"
+        assert gone(first)
+    finally:
+        end(proc)
+
+
+def test_a_second_sigterm_kills_the_guest_at_once(tmp_path):
+    proc = start([*LIBSUBST, "run", "--stop-timeout", "600", PYTHON, "-c", IGNORES_SIGTERM],
+                 tmp_path)
+    try:
+        assert read_line(proc.stdout) == b"ready\n"
+        first = guest_pid(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert read_line(proc.stdout) == b"TERM\n"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGKILL and gone(first)
+    finally:
+        end(proc)
+
+
+def test_sigkill_of_libsubst_leaves_no_guest_process(tmp_path):
+    proc = start([*LIBSUBST, "run", "--add", "/usr/bin/sleep", "sh", "-c",
+                  "sleep 600 & echo ready; wait"], tmp_path)
+    try:
+        assert read_line(proc.stdout) == b"ready\n"
+        relay = children(proc.pid)[0]
+        first = guest_pid(proc.pid)
+        deadline = time.monotonic() + 30
+        while not children(first) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (sleeper,) = children(first)
+        proc.kill()
+        proc.wait(timeout=60)
+        assert gone(relay) and gone(first) and gone(sleeper)
+    finally:
+        end(proc)
+
+
+def _marked(marker):
+    """Pids of the processes whose host environment holds marker."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("delay", [0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0])
+def test_sigkill_at_any_moment_of_the_start_leaves_no_guest(tmp_path, delay):
+    """Whatever the monitor, the relay and the guest's first process are
+    doing when the monitor is killed (parent-death signals set, or about to
+    be), nothing of the guest is left.  The processes carry a marker in the
+    host environment they inherit."""
+    marker = f"LIBSUBST_TEST_MARK={os.getpid()}-{delay}".encode()
+    env = dict(os.environ, LIBSUBST_TEST_MARK=marker.decode().split("=", 1)[1])
+    proc = subprocess.Popen([*LIBSUBST, "run", "--add", "/usr/bin/sleep", "sh", "-c", "sleep 600"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(delay)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while (left := _marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert left == []
+
+
+# ---- the report channel ----
+
+IN_OPEN = 0x20
+
+
+@pytest.fixture(scope="module")
+def forger(tmp_path_factory):
+    return build_c("report_forger", tmp_path_factory.mktemp("forger"))
+
+
+def test_forged_report_records_open_no_host_file(forger, tmp_path):
+    """The guest writes a crash report whose objects name a FIFO (opening
+    it would block the monitor), a file of the host and /etc/shadow."""
+    os.mkfifo(tmp_path / "fifo")
+    shutil.copy("/bin/true", tmp_path / "canary")
+    libc = ctypes.CDLL(None, use_errno=True)
+    watch = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert watch >= 0
+    try:
+        for f in ("fifo", "canary"):
+            assert libc.inotify_add_watch(watch, str(tmp_path / f).encode(), IN_OPEN) >= 0
+        proc = start([*LIBSUBST, "run", "--no-subst", str(forger), "forge", "/etc/shadow",
+                      str(tmp_path / "fifo"), str(tmp_path / "canary")], tmp_path)
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            end(proc)
+        assert proc.returncode == 0 and int(out) >= 1, err   # it found the channel
+        # The forged crash was read, its objects not opened.
+        report = err[err.index(b"libsubst: the guest crashed: SIGSEGV"):]
+        assert b"canary" not in report and b"shadow" not in report
+        with pytest.raises(BlockingIOError):
+            os.read(watch, 4096)
+    finally:
+        os.close(watch)
+
+
+MAXRSS = ("import resource, subprocess, sys\n"
+          "r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+          "print(r.returncode, int(r.stdout),"
+          " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\n")
+
+
+def test_a_flooded_report_channel_keeps_the_monitor_small(forger, tmp_path):
+    """128 MiB in one endless line, then 128 MiB of records: the monitor
+    (and every process it waited for) stays under 100 MiB."""
+    r = subprocess.run([sys.executable, "-c", MAXRSS, *LIBSUBST, "run", "--no-subst",
+                        str(forger), "flood", "128"], cwd=tmp_path, capture_output=True,
+                       timeout=300)
+    rc, found, max_mib = map(int, r.stdout.split())
+    assert (rc, found) == (0, 1), r.stderr
+    assert max_mib < 100, f"{max_mib} MiB"
