@@ -43,6 +43,8 @@ def analyze(*argv):
 
 
 _EXECVE_OK = re.compile(r'^(\d+)\s+execve\("([^"]+)".*= 0$')
+_EXECVE_START = re.compile(r'^(\d+)\s+execve\("([^"]+)".*<unfinished \.\.\.>$')
+_EXECVE_RESUMED = re.compile(r"^(\d+)\s+<\.\.\. execve resumed>.*= 0$")
 _CALL = re.compile(r"^(\d+)\s+([a-z0-9_]+)\(")
 
 
@@ -54,12 +56,22 @@ def traced(argv, tmp_path) -> dict[str, set[str]]:
                    timeout=120, cwd=tmp_path, check=False)
     program: dict[str, str] = {}
     calls: dict[str, set[str]] = {}
+    pending: dict[str, str] = {}      # an execve strace split around another process's line
     first = None
     for line in out.read_text().splitlines():
         m = _EXECVE_OK.match(line)
         if m:
             program[m.group(1)] = m.group(2)
             first = first or m.group(2)
+            continue
+        m = _EXECVE_START.match(line)
+        if m:
+            pending[m.group(1)] = m.group(2)
+            continue
+        m = _EXECVE_RESUMED.match(line)
+        if m and m.group(1) in pending:
+            program[m.group(1)] = pending.pop(m.group(1))
+            first = first or program[m.group(1)]
             continue
         m = _CALL.match(line)
         if m:

@@ -115,3 +115,33 @@ def test_bad_sources_are_one_line(tmp_path):
         err = done.stderr.decode()
         assert done.returncode != 0 and err.startswith("libsubst: ") and words in err, err
         assert len(err.splitlines()) == 1, err
+
+
+def test_from_a_registry_reference(layout, chroot, tmp_path):
+    """A container image in a registry (pushed here blob by blob with
+    libsubst's own client, as any OCI tool would) packed by its reference."""
+    from libsubst.oci.client import Registry as Client
+    from libsubst.oci.reference import parse
+    from registry import Registry
+
+    if shutil.which("docker-registry") is None:
+        pytest.skip("Debian's docker-registry is not installed")
+    reg = Registry(tmp_path / "registry")
+    try:
+        ref = f"{reg.host}/tests/debian:11"
+        client = Client(parse(ref), insecure=True)
+        index = json.load(open(os.path.join(layout, "index.json")))
+        (desc,) = index["manifests"]
+        blob = lambda d: os.path.join(layout, "blobs", "sha256", d["digest"].split(":")[1])
+        manifest = json.load(open(blob(desc)))
+        for d in [manifest["config"], *manifest["layers"]]:
+            client.push_blob(blob(d), d["digest"], d["size"])
+        client.push_manifest(open(blob(desc), "rb").read(), desc["mediaType"], "11")
+        image = tmp_path / "ver.lsi"
+        pack("--from-oci", ref, "--insecure", "-o", str(image), "cat", "/etc/debian_version",
+             cwd=tmp_path)
+    finally:
+        reg.stop()
+    guest = subprocess.run([*LIBSUBST, "run", str(image)], capture_output=True, timeout=120)
+    assert guest.stdout == native(chroot, "cat", "/etc/debian_version").stdout
+    assert guest.returncode == 0

@@ -193,7 +193,8 @@ def _check_workdir(spec: bootinfo.BootSpec) -> None:
         return
     for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
         if cwd == m.guest or cwd.startswith(m.guest.rstrip("/") + "/"):
-            if m.host and not os.path.isdir(m.host + cwd[len(m.guest.rstrip("/")):]):
+            # A scratch tmpfs is made at boot: only a bound host directory can be looked at.
+            if m.host and not m.scratch and not os.path.isdir(m.host + cwd[len(m.guest.rstrip("/")):]):
                 raise LibsubstError(f"--workdir {spec.cwd}: not a directory of the volume "
                                     f"{m.host}")
             return
