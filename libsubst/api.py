@@ -246,7 +246,8 @@ class Popen(Guest):
                  env: Mapping[str, str] | None = None, workdir: str | None = None,
                  net: str | None = None, memory: int | None = None, cpus: int | None = None,
                  pids: int | None = None, gdb=None, core: str | None = None,
-                 enosys: Sequence[str] = (), weaker_sandbox: bool = False, **kw):
+                 enosys: Sequence[str] = (), weaker_sandbox: bool = False,
+                 profile: str | None = None, **kw):
         limits = Limits(memory, cpus, pids)
         deny = deny_numbers(enosys)
         spec, kernel, pass_fds, cleanup = _spec_and_kernel(
@@ -255,7 +256,7 @@ class Popen(Guest):
         super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
                          text=text, encoding=encoding, errors=errors, kernel=kernel,
                          pass_fds=pass_fds, limits=limits, cleanup=cleanup, gdb=gdb,
-                         core=core)
+                         core=core, profile=profile)
 
 
 def run(target: _Target, args: Sequence[str] | None = None, *, input=None,

@@ -98,6 +98,9 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
                    "per-call lines too only with --trace.")
 @click.option("--trace-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one JSON object per call.")
+@click.option("--profile", "profile", metavar="OUT.svg",
+              help="Sample the guest (perf, from outside) and write a flame graph to OUT.svg "
+                   "and its folded stacks to OUT.folded.")
 @click.option("--stop-timeout", type=click.FloatRange(min=0), default=10, show_default=True,
               metavar="SECONDS", help="After a SIGTERM passed on to the guest, kill the whole "
                                       "guest if it has not ended within SECONDS (or at a second "
@@ -106,7 +109,7 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core, trace, trace_file,
-        trace_calls, trace_summary, trace_format, stop_timeout, program, args):
+        trace_calls, trace_summary, trace_format, profile, stop_timeout, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -147,7 +150,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     try:
         with signals.before_start():
             guest = api.Popen(program, volumes=volumes, workdir=workdir, net=net, trace=dest,
-                              core=core, enosys=denied, **target, **limits)
+                              core=core, enosys=denied, profile=profile, **target, **limits)
         with guest:
             sys.exit(signals.supervise(guest, stop_timeout))
     except signals.Stopped as e:

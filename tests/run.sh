@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # Debian programs the tests run natively and under libsubst, the C compiler
 # the package build and some tests use, and python3-venv for the environment.
-PKGS="docker-registry apache2-utils openssl strace gdb debootstrap gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
+PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go"
 missing=""

@@ -227,9 +227,14 @@ class Guest:
                  stdin=None, stdout=None, stderr=None, text: bool | None = None,
                  encoding: str | None = None, errors: str | None = None,
                  kernel: str | None = None, pass_fds: tuple[int, ...] = (),
-                 limits: Limits = Limits(), cleanup=None, gdb=None, core: str | None = None):
+                 limits: Limits = Limits(), cleanup=None, gdb=None, core: str | None = None,
+                 profile: str | None = None):
         self.spec, self.completed, self._trace, self._sum_fd = spec, None, None, -1
-        self.limits, self._debugger = limits, None
+        self.limits, self._debugger, self._profiler = limits, None, None
+        if profile:
+            from ..debug.profile import Profiler, check
+            check(profile)
+            self._profiler = Profiler(profile, kernel or kernel_path())
         self.proc: subprocess.Popen | None = None
         self._cleanup = contextlib.ExitStack()
         if cleanup:
@@ -310,6 +315,9 @@ class Guest:
                 with signals_blocked():      # its thread never takes the process's signals
                     self._debugger = start_server(gdb, self.proc.pid, self.spec.policy,
                                                   self.spec.exe, go_w, kernel)
+            if self._profiler is not None:
+                with signals_blocked():
+                    self._profiler.start(self.proc.pid, self.spec.policy)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -394,6 +402,8 @@ class Guest:
             self._debugger.join(10)
         rep = self._reader.report()
         stderr = sys.stderr
+        if self._profiler is not None:
+            stderr.write(self._profiler.finish() + "\n")
         try:
             oom = self._group.oom_kills()
             if oom:
