@@ -171,8 +171,10 @@ def test_redis_bgsave_survives_a_restart(tmp_path):
 def test_pids_are_the_guests_own(tmp_path):
     """The guest is pid 1 of a pid namespace of its own: its pids are virtual,
     host processes are not there to see or signal."""
+    # Flushed before fork: a line still in stdio's buffer would be printed
+    # again by the child (stdout is a pipe, so Python buffers it).
     code = ("import os, subprocess\n"
-            "print(os.getpid(), os.getppid())\n"
+            "print(os.getpid(), os.getppid(), flush=True)\n"
             "pid = os.fork()\n"
             "if pid == 0:\n    print('child', os.getpid(), os.getppid(), flush=True); os._exit(0)\n"
             "os.waitpid(pid, 0)\n"

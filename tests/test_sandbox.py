@@ -718,14 +718,19 @@ def test_a_packed_image_runs_as_the_guest_range_too(tmp_path):
                    capture_output=True)
     proc = subprocess.Popen([*LIBSUBST, "run", str(image), "30"], cwd=tmp_path)
     try:
-        for _ in range(100):
+        # The guest's process appears, then switches to its mapped uid:
+        # wait for both.
+        host_uid = identity.host_ids()[0]
+        guest = uid = None
+        deadline = time.monotonic() + 30
+        while uid != host_uid and time.monotonic() < deadline:
             try:
-                guest = guest_pid(proc.pid)
-                break
+                guest = guest or guest_pid(proc.pid)
+                uid = int(open(f"/proc/{guest}/status").read().split("Uid:")[1].split()[0])
             except (ValueError, FileNotFoundError):
-                time.sleep(0.05)
-        status = open(f"/proc/{guest}/status").read()
-        assert status.split("Uid:")[1].split()[:1] == [str(identity.host_ids()[0])]
+                pass
+            time.sleep(0.02)
+        assert uid == host_uid, f"guest {guest} runs as uid {uid}"
     finally:
         proc.kill()
         proc.wait()
