@@ -1,14 +1,22 @@
 """Shared helpers: run a command natively and under libsubst, compare."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
 LIBSUBST = [sys.executable, "-m", "libsubst"]
+
+# Marks the processes of this test run: every guest started with the
+# runner's environment (or one derived from it) carries it in its host
+# process's environment.  Set at import, before any test starts a guest.
+RUN_MARK = "LIBSUBST_TEST_RUN"
+os.environ[RUN_MARK] = f"{os.getpid()}-{uuid.uuid4().hex}"
 
 
 def run_native(argv, cwd, stdin=b"", env=None):
@@ -85,3 +93,62 @@ def work(tmp_path):
     (tmp_path / "sub" / "b.txt").write_text("bb\n")
     os.symlink("a.txt", tmp_path / "sub" / "link")
     return tmp_path
+
+
+def _stat(pid):
+    """(session id, start time in clock ticks) of pid, from /proc/PID/stat."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[3]), int(fields[19])   # fields 6 and 22 of proc(5)
+
+
+def run_guests():
+    """The pids of the guest kernel processes (libsubst-kernel) this test run
+    started and that still exist: those with the run's mark in their
+    environment, and, as the environment of a zombie or of a guest started
+    with an environment of its own cannot say, those of the runner's session
+    started after it."""
+    mark = f"{RUN_MARK}={os.environ[RUN_MARK]}".encode()
+    session, since = _stat(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if not os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("libsubst-kernel"):
+                continue
+        except OSError:   # gone, a kernel thread, or a zombie (whose exe is unreadable)
+            try:
+                if open(f"/proc/{pid}/comm").read().strip() != "libsubst-kernel":
+                    continue
+            except OSError:
+                continue
+        try:
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+            sid, start = _stat(pid)
+        except OSError:
+            continue
+        if mark in environ or (sid == session and start >= since):
+            found.append(pid)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_guest_outlives_the_run():
+    """Fails the run if a guest it started is still there at its end (after a
+    bounded wait for the last ones to be reaped), and kills those."""
+    yield
+    deadline = time.monotonic() + 10
+    while (left := run_guests()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        described = []
+        for pid in left:
+            try:
+                argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+                described.append(f"{pid} ({b' '.join(argv).decode(errors='replace').strip()})")
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        pytest.fail(f"{len(left)} guest kernel process(es) outlived the test run: "
+                    + ", ".join(described), pytrace=False)
