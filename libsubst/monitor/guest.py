@@ -163,6 +163,19 @@ def _keep_core(fd: int, path: str, exe: str) -> None:
         os.unlink(path)
 
 
+def chrooted(mountinfo: str = "/proc/self/mountinfo") -> bool:
+    """Whether this process is in a chroot: no mount of its mount namespace
+    is at its "/" (mountinfo(5) leaves out the mounts outside a process's
+    root, the namespace's root mount among them).  A chroot whose directory
+    is itself a mount point, or no /proc, is not told apart."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as fh:
+            points = [line.split()[4:5] for line in fh]
+    except OSError:
+        return False
+    return bool(points) and ["/"] not in points
+
+
 def _trace_epilogue(trace, rep: report.Report, rows) -> None:
     """After the run, in the trace: the summary table, the ENOSYS list."""
     from . import tracing
@@ -263,6 +276,15 @@ class Guest:
 
     def _start(self, trace, kernel, pass_fds, limits, gdb, stdio):
         _check_workdir(self.spec)
+        # Linux refuses a user namespace to a process whose root is not its
+        # mount namespace's (user_namespaces(7)): the kernel could only
+        # report EPERM.
+        if chrooted():
+            raise LibsubstError("cannot make a guest inside a chroot: Linux refuses a user "
+                                "namespace to a chrooted process. Run libsubst outside the chroot, "
+                                "or enter the root file system with a mount namespace and "
+                                "pivot_root instead of chroot (e.g. unshare --mount, "
+                                "mount --bind ROOT ROOT, pivot_root)")
         kernel = kernel or kernel_path()
         fds = []                              # the child's copies; closed here once it has them
         try:

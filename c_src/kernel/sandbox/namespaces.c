@@ -522,7 +522,7 @@ void sandbox_namespaces(void)
     long child = hsys5(__NR_clone, flags, 0, 0, 0, 0);
     if (child < 0)
         kpanic("cannot make the guest's namespaces: error %ld "
-               "(does this host allow user namespaces?)", -child);
+               "(does this host allow user namespaces? Linux refuses them inside a chroot)", -child);
 
     if (child == 0) {
         hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
