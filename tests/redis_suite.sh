@@ -25,6 +25,10 @@
 # makes every server write `--trace-file DIR/redis-server.PID.trace`), the
 # others the native Debian tools.
 #
+# The suite needs no procps: it gets bash's builtin kill on PATH.  It runs as
+# a session of its own; what it leaves running when it ends is ended (and
+# named on stderr), however the script exits.
+#
 # Exit 77: the source could not be fetched and Debian's mirror is unreachable.
 #
 # Measured (redis 7.0.15-1~deb12u7, 2 vCPUs, default --clients 5, source cached):
@@ -168,6 +172,18 @@ fi
 chmod +x "$root/src/redis-server"
 ln -sfn redis-server "$root/src/redis-sentinel"
 
+# The suite signals and probes its servers with `exec kill` (kill -0: alive?).
+# procps's kill may be missing (a minimal Debian): then the suite believes its
+# servers dead and leaves them running.  bash's builtin takes the same
+# arguments and is on every machine this runs on: the suite gets it, always.
+bin=$(mktemp -d)
+cat > "$bin/kill" <<'EOF'
+#!/bin/bash
+# Written by libsubst's tests/redis_suite.sh: bash's builtin kill.
+kill "$@"
+EOF
+chmod +x "$bin/kill"
+
 # --- run ---------------------------------------------------------------------
 args=()
 for u in "${units[@]}"; do args+=(--single "$u"); done
@@ -179,8 +195,37 @@ mode=libsubst; [ "$native" = 0 ] || mode=native
 say "$mode run of ${units[*]} in $root (clients: $clients)"
 cd "$root"
 start=$(date +%s)
+# The suite runs as a session of its own, so that whatever of it is left when
+# it ends (a server it lost track of, its guest) is found and ended by the
+# process group, however this script exits.
+suite=""
+left() {   # "pid (name)" of each process left in the suite's process group
+    local f st
+    for f in /proc/[0-9]*/stat; do
+        st=$(cat "$f" 2>/dev/null) || continue
+        set -- ${st##*) }
+        [ "$3" != "$suite" ] || { st=${st%%) *}; echo -n "${f//[^0-9]/} (${st#*(}) "; }
+    done
+}
+end_suite() {
+    [ -z "$suite" ] || for _ in $(seq 50); do    # its clients end just after it
+        kill -0 -- "-$suite" 2>/dev/null || break; sleep 0.1
+    done
+    if [ -n "$suite" ] && kill -0 -- "-$suite" 2>/dev/null; then
+        say "ending what the suite left running: $(left)"
+        kill -TERM -- "-$suite" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 -- "-$suite" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$suite" 2>/dev/null || true
+    fi
+    rm -rf "$bin"
+}
+trap end_suite EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+PATH="$bin:$PATH" setsid ./runtest --clients "$clients" "${args[@]}" "${extra[@]}" 8>&- &
+suite=$!
 set +e
-./runtest --clients "$clients" "${args[@]}" "${extra[@]}" 8>&-
+wait "$suite"
 rc=$?
 set -e
 say "$mode run: exit status $rc after $(( $(date +%s) - start )) s"
