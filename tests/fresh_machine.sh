@@ -14,8 +14,8 @@
 #
 # The bootstrapped tree is cached as a tarball under LIBSUBST_FRESH_CACHE
 # (default /var/cache/libsubst-fresh), keyed by what it is made from (suite,
-# variant, architecture, mirror, debootstrap's version); downloaded .debs and
-# pip's wheels are kept there too.  Remove that directory for an uncached run.
+# variant, architecture, mirror, debootstrap's version); the .debs apt
+# downloads in it are kept there too.  Remove that directory for an uncached run.
 # FRESH_MIRROR overrides the mirror.
 #
 # Every mount lives in the private mount namespace and goes with it; the pid
@@ -53,7 +53,7 @@ mirror=${FRESH_MIRROR:-$(host_mirror | head -n1)}
 
 # --- the cached minimal root -------------------------------------------------------
 cache=${LIBSUBST_FRESH_CACHE:-/var/cache/libsubst-fresh}
-mkdir -p "$cache/apt-archives" "$cache/pip"
+mkdir -p "$cache/apt-archives"
 exec 8>"$cache/.lock"
 flock 8                                 # one bootstrap, one run at a time per cache
 command -v debootstrap >/dev/null || {
@@ -127,10 +127,10 @@ inside() {
     mount -t proc proc "$root/proc"
     mount --rbind /sys "$root/sys"
     mount --rbind /dev "$root/dev"
+    # A machine's own: the host's holds other runs' scratch directories.
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm"
     mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
     mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
-    mkdir -p "$root/root/.cache/pip"
-    mount --bind "$cache/pip" "$root/root/.cache/pip"
     cd "$root"
     mkdir -p .oldroot
     pivot_root . .oldroot
