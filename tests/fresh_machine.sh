@@ -77,6 +77,8 @@ cleanup() {
     rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 timed() {   # timed LABEL CMD...: runs CMD, says how long it took
     local t0=$SECONDS rc=0
     "${@:2}" || rc=$?
