@@ -114,8 +114,10 @@ else
     ca=""
 fi
 clone="$root/root/libsubst"
-git clone -q --no-hardlinks "$repo" "$clone"
-git -C "$clone" checkout -q --detach "$(git rev-parse HEAD)"
+# HEAD by fetch, not by name: CI may check out a commit no branch points at.
+git clone -q --no-checkout --no-hardlinks "$repo" "$clone"
+git -C "$clone" fetch -q "$repo" HEAD
+git -C "$clone" checkout -q --detach FETCH_HEAD
 say "testing $(git rev-parse --short HEAD) in $root"
 
 # --- inside ------------------------------------------------------------------------
