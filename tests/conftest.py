@@ -41,6 +41,21 @@ def guest_pid(monitor_pid):
     return first
 
 
+def wait_for_guest(proc, timeout=30):
+    """guest_pid of a `libsubst run` Popen, polled for (bounded) while the
+    guest starts; fails if libsubst exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return guest_pid(proc.pid)
+        except (ValueError, FileNotFoundError):
+            if proc.poll() is not None:
+                raise AssertionError(f"libsubst exited with {proc.returncode} before its guest started")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no guest process after {timeout} s")
+            time.sleep(0.02)
+
+
 def build_c(name, out_dir, *flags):
     """tests/c/<name>.c compiled into out_dir; the executable's path."""
     exe = os.path.join(out_dir, name)

@@ -6,9 +6,10 @@ import pytest
 
 import os
 import subprocess
+import time
 
-from conftest import (assert_same, build_c, free_port, guest_pid, redis_cli, run_guest,
-                      run_native)
+from conftest import (assert_same, build_c, free_port, redis_cli, run_guest, run_native,
+                      wait_for_guest)
 from test_servers import server
 
 ADD = ["--add", "/usr/bin/tr", "--add", "/usr/bin/wc", "--add", "/usr/bin/cat",
@@ -101,18 +102,33 @@ def test_stopped_and_continued_while_sleeping(tmp_path):
     # The host resumes the interrupted sleep with restart_syscall, from
     # kernel text: it must be in the sandbox's allow-list.
     import signal
-    import time
 
     from conftest import LIBSUBST
 
-    proc = subprocess.Popen([*LIBSUBST, "run", "/bin/sleep", "1.5"], cwd=tmp_path,
+    proc = subprocess.Popen([*LIBSUBST, "run", "/bin/sleep", "2"], cwd=tmp_path,
                             stderr=subprocess.PIPE)
-    time.sleep(0.7)
-    guest = guest_pid(proc.pid)
-    os.kill(guest, signal.SIGSTOP)
-    time.sleep(0.3)
-    os.kill(guest, signal.SIGCONT)
-    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    try:
+        guest = wait_for_guest(proc)
+        # Stopped inside its sleep (the host call clock_nanosleep, 230, as
+        # /proc/PID/syscall shows it), continued once stopped.
+        assert _poll(lambda: open(f"/proc/{guest}/syscall").read().split()[0] == "230")
+        os.kill(guest, signal.SIGSTOP)
+        assert _poll(lambda: open(f"/proc/{guest}/stat").read().rsplit(")", 1)[1].split()[0] == "T")
+        os.kill(guest, signal.SIGCONT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _poll(check, timeout=30):
+    """Whether check() came true within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_system_v_and_posix_ipc(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from libsubst.kernel import hostcalls, seccomp, syscalls
 
-from conftest import assert_same, build_c, guest_pid, run_guest, run_native
+from conftest import assert_same, build_c, guest_pid, run_guest, run_native, wait_for_guest
 
 KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_src", "kernel")
 
@@ -718,17 +718,13 @@ def test_a_packed_image_runs_as_the_guest_range_too(tmp_path):
                    capture_output=True)
     proc = subprocess.Popen([*LIBSUBST, "run", str(image), "30"], cwd=tmp_path)
     try:
-        # The guest's process appears, then switches to its mapped uid:
-        # wait for both.
+        # The guest's process switches to its mapped uid after it starts:
+        # wait for that.
         host_uid = identity.host_ids()[0]
-        guest = uid = None
+        guest, uid = wait_for_guest(proc), None
         deadline = time.monotonic() + 30
         while uid != host_uid and time.monotonic() < deadline:
-            try:
-                guest = guest or guest_pid(proc.pid)
-                uid = int(open(f"/proc/{guest}/status").read().split("Uid:")[1].split()[0])
-            except (ValueError, FileNotFoundError):
-                pass
+            uid = int(open(f"/proc/{guest}/status").read().split("Uid:")[1].split()[0])
             time.sleep(0.02)
         assert uid == host_uid, f"guest {guest} runs as uid {uid}"
     finally:
