@@ -21,9 +21,11 @@ from conftest import LIBSUBST, build_c, children, guest_pid
 from libsubst.monitor.signals import FORWARDED
 
 PYTHON = "/usr/bin/python3"
-HANDLERS = ("import signal, sys, time\n"
+# Handlers write with os.write: a print there could find stdout's buffer
+# locked by the print they interrupted (Python's "reentrant call" error).
+HANDLERS = ("import os, signal, sys, time\n"
             "def on(n, _f):\n"
-            "    print('got', signal.Signals(n).name, flush=True)\n"
+            "    os.write(1, b'got ' + signal.Signals(n).name.encode() + b'\\n')\n"
             "    sys.exit(3)\n"
             "for s in {sigs}:\n"
             "    signal.signal(s, on)\n"
@@ -82,14 +84,14 @@ def test_each_forwarded_signal_reaches_a_guest_handler(tmp_path, sig):
         end(guest)
 
 
-COUNT_SIGINT = ("import signal, sys, time\n"
+COUNT_SIGINT = ("import os, signal, sys, time\n"
                 "n = 0\n"
                 "def on_int(_n, _f):\n"
                 "    global n\n"
                 "    n += 1\n"
-                "    print('SIGINT', flush=True)\n"
+                "    os.write(1, b'SIGINT\\n')\n"
                 "def on_usr1(_n, _f):\n"
-                "    print('SIGINT x', n, flush=True)\n"
+                "    os.write(1, b'SIGINT x %d\\n' % n)\n"
                 "    sys.exit(0)\n"
                 "signal.signal(signal.SIGINT, on_int)\n"
                 "signal.signal(signal.SIGUSR1, on_usr1)\n"

@@ -213,8 +213,8 @@ def test_self_signal_exit_status(tmp_path, sig):
 
 
 def test_sigterm_to_libsubst_reaches_the_guest(tmp_path):
-    code = ("import signal, sys, time\n"
-            "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(7)))\n"
+    code = ("import os, signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (os.write(1, b'got SIGTERM\\n'), sys.exit(7)))\n"
             "print('ready', flush=True)\n"
             "time.sleep(60)\n")
     proc = subprocess.Popen([*LIBSUBST, "run", "/usr/bin/python3", "-c", code], cwd=tmp_path,
