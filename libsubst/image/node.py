@@ -3,7 +3,10 @@ read without running anything): the ``node_modules`` directories of the
 working directory and each directory above it, the ``NODE_PATH`` entries,
 and the global folders ``$HOME/.node_modules``, ``$HOME/.node_libraries``
 and ``<prefix>/lib/node`` (prefix: the directory above the real
-executable's).  Those that exist are mounted read-only."""
+executable's); and ``<prefix>/share/nodejs``, where a distribution's node
+built with shared builtins (Debian's ``--shared-builtin-*-path``) reads
+the JavaScript of its externalized builtins.  Those that exist are mounted
+read-only."""
 
 from __future__ import annotations
 
@@ -29,5 +32,6 @@ def module_dirs(program: str, env: dict[str, str], cwd: str | None) -> list[str]
     home = env.get("HOME")
     if home:
         found += [os.path.join(home, ".node_modules"), os.path.join(home, ".node_libraries")]
-    found.append(os.path.join(os.path.dirname(os.path.dirname(real)), "lib", "node"))
+    prefix = os.path.dirname(os.path.dirname(real))
+    found += [os.path.join(prefix, "lib", "node"), os.path.join(prefix, "share", "nodejs")]
     return [p for p in dict.fromkeys(found) if os.path.isdir(p)]
