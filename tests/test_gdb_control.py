@@ -27,7 +27,7 @@ def _end(out):
 @pytest.fixture(scope="module")
 def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("gdbctl")
-    return {"race": build_c("gdb_race", str(d), "-g", "-pthread"),
+    return {"race": build_c("gdb_race", str(d), "-g", "-O0", "-pthread"),
             "fork": build_c("gdb_fork", str(d), "-g"),
             "raise": build_c("gdb_raise", str(d), "-g"),
             "exec": build_c("gdb_exec", str(d), "-g"), "dir": d}

@@ -1,6 +1,7 @@
 /* Three threads calling hit() in a tight loop: under `break *hit`, several
  * reach the breakpoint while gdb's server stops the others
- * (tests/test_gdb_control.py). */
+ * (tests/test_gdb_control.py).  Built -O0, hit() starts with a one-byte
+ * push: resumed one byte past its int3, a thread returns to a wrong address. */
 #include <pthread.h>
 #include <stdio.h>
 
