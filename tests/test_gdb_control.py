@@ -3,10 +3,12 @@ same gdb session run natively: breakpoints hit by several threads at once,
 a fork under a breakpoint, signals gdb does or does not pass, a death by a
 signal, exec, and malformed packets."""
 
+import os
 import re
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -132,3 +134,33 @@ def test_gdb_refuses_a_packed_image(progs, tmp_path):
     err = done.stderr.decode()
     assert done.returncode != 0 and err.startswith("libsubst: ") and "packed image" in err, err
     assert len(err.splitlines()) == 1, err
+
+
+def test_attach_refuses_a_packed_image_guest(progs, tmp_path):
+    from conftest import guest_pid
+
+    loop = build_c("gdb_loop", str(tmp_path), "-g", "-O0")
+    image = tmp_path / "loop.lsi"
+    subprocess.run([*LIBSUBST, "pack", loop, "-o", str(image)], check=True,
+                   capture_output=True, timeout=300)
+    guest = subprocess.Popen([*LIBSUBST, "run", str(image)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                first = guest_pid(guest.pid)
+                break
+            except (ValueError, OSError):
+                assert time.monotonic() < deadline, "the guest never started"
+                time.sleep(0.05)
+        done = subprocess.run([*LIBSUBST, "attach", "--gdb", f"127.0.0.1:{free_port()}",
+                               str(guest.pid)], capture_output=True, timeout=60)
+        err = done.stderr.decode()
+        assert done.returncode != 0 and err.startswith("libsubst: ") and "packed image" in err
+        assert len(err.splitlines()) == 1, err
+        assert guest.poll() is None and os.path.exists(f"/proc/{first}"), \
+            "the guest goes on, untouched"
+    finally:
+        guest.kill()
+        guest.wait()

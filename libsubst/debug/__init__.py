@@ -110,7 +110,9 @@ def _guest_process(pid: int, kernel: str) -> int:
         if not kids:
             break
         pid = int(kids[0])
-    raise LibsubstError(f"process {pid} is not a libsubst guest")
+    raise LibsubstError(f"process {pid} is not a libsubst guest of this installation's kernel "
+                        "(a packed image's guest runs the kernel packed with it: attach, like "
+                        "--gdb, serves only guests run from a program)")
 
 
 def _is_relay(pid: int) -> bool:
