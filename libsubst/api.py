@@ -250,6 +250,11 @@ class Popen(Guest):
                  profile: str | None = None, **kw):
         limits = Limits(memory, cpus, pids)
         deny = deny_numbers(enosys)
+        from .image.magic import is_image
+        if gdb is not None and (not isinstance(target, (str, bytes, os.PathLike))
+                                or is_image(target)):
+            raise LibsubstError("gdb cannot debug a packed image (its program is no host file "
+                                "gdb could read); run the program it was packed from instead")
         spec, kernel, pass_fds, cleanup = _spec_and_kernel(
             target, args, volumes=volumes, env=env, workdir=workdir, net=net, kw=kw)
         spec.deny_calls, spec.weaker_sandbox = deny, weaker_sandbox

@@ -138,6 +138,8 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             if given:
                 raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
                                     "fixed when it is packed)")
+        if gdb:
+            raise LibsubstError(_GDB_IMAGE)
         target = dict(args=list(args) if args else None, env=_env_pairs(envs))
     else:
         env = dict(os.environ)
@@ -145,7 +147,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         target = dict(args=list(args), env=env, mount_cwd=not no_cwd, subst=not no_subst,
                       add=adds)
         if gdb:
-            from .debug.gdbserver import listen
+            from .debug.protocol import listen
             target["gdb"] = listen(gdb, gdb_allow_remote)
     try:
         with signals.before_start():
@@ -155,6 +157,12 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             sys.exit(signals.supervise(guest, stop_timeout))
     except signals.Stopped as e:
         sys.exit(128 + e.signo)
+
+
+# An image's program is a file inside the image, not one gdb could read on
+# the host for its symbols: debug the program it was packed from instead.
+_GDB_IMAGE = ("--gdb cannot debug a packed image (its program is no host file gdb could read); "
+              "run the program it was packed from with --gdb")
 
 
 def _trace(trace, trace_file, calls, summary, fmt):
@@ -265,7 +273,7 @@ def attach(gdb, gdb_allow_remote, pid):
     """Stop a running guest and serve gdb for it; when gdb detaches, the
     guest goes on.  PID is a guest process, or the `libsubst run` above it."""
     from .debug import attach as do_attach
-    from .debug.gdbserver import listen
+    from .debug.protocol import listen
     from .monitor.guest import kernel_path
 
     do_attach(pid, listen(gdb, gdb_allow_remote), kernel_path())

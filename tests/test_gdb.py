@@ -10,30 +10,9 @@ import subprocess
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
+from gdbdrive import debug, read_line
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
-
-
-def debug(exe, *commands, cwd, extra=()):
-    """Runs exe under libsubst run --gdb, drives gdb -batch with commands;
-    (gdb's output, libsubst's exit status, libsubst's stderr)."""
-    port = free_port()
-    guest = subprocess.Popen([*LIBSUBST, "run", *extra, "--gdb", f"127.0.0.1:{port}", exe],
-                             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        line = guest.stderr.readline().decode()
-        assert "connect with" in line, line + guest.stderr.read().decode()
-        args = ["gdb", "-batch", "-nx", "-ex", "set confirm off",
-                "-ex", f"target remote 127.0.0.1:{port}"]
-        for c in commands:
-            args += ["-ex", c]
-        out = subprocess.run([*args, exe], capture_output=True, timeout=120, cwd=cwd)
-        rc = guest.wait(timeout=60)
-        return out.stdout.decode() + out.stderr.decode(), rc, guest.stderr.read().decode()
-    finally:
-        if guest.poll() is None:
-            guest.kill()
-            guest.wait()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +23,7 @@ def progs(tmp_path_factory):
 
 
 def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
-    out, rc, _ = debug(progs["hello"], "break write", "continue", "bt", "delete", "continue",
+    out, rc, *_ = debug(progs["hello"], "break write", "continue", "bt", "delete", "continue",
                        cwd=progs["dir"])
     # gdb starts at ld.so's first instruction, as natively under gdbserver.
     assert re.search(r"in _start \(\) from /lib64/ld-linux-x86-64.so.2", out), out
@@ -55,7 +34,7 @@ def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
 
 
 def test_libraries_and_the_kernel_at_their_load_addresses(progs):
-    out, rc, _ = debug(progs["hello"], "break work", "continue", "info sharedlibrary",
+    out, rc, *_ = debug(progs["hello"], "break work", "continue", "info sharedlibrary",
                        "info symbol ls_fastcall_entry", "delete", "continue", cwd=progs["dir"])
     libs = {m.group(2): m.group(1) for m in
             re.finditer(r"^(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+Yes\s+(\S+)$", out, re.M)}
@@ -72,7 +51,7 @@ def test_stepping_over_a_rewritten_syscall_site(progs):
     cmds = ["break write", "continue"]
     cmds += ["stepi", "printf \"pc %#lx rax %ld\\n\", $pc, $rax"] * 4
     cmds += ["delete", "continue"]
-    out, rc, _ = debug(progs["hello"], *cmds, cwd=progs["dir"])
+    out, rc, *_ = debug(progs["hello"], *cmds, cwd=progs["dir"])
     steps = [(int(pc, 16), int(rax)) for pc, rax in re.findall(r"pc (0x[0-9a-f]+) rax (-?\d+)", out)]
     assert len(steps) == 4, out
     # The call's result (6 bytes written) appears after one step, and every
@@ -83,7 +62,7 @@ def test_stepping_over_a_rewritten_syscall_site(progs):
 
 
 def test_threads_watchpoint_and_a_signal(progs):
-    out, rc, _ = debug(progs["threads"], "break gdb_threads.c:23", "continue", "info threads",
+    out, rc, *_ = debug(progs["threads"], "break gdb_threads.c:23", "continue", "info threads",
                        "delete", "watch watched", "continue", "delete", "continue", "continue",
                        cwd=progs["dir"])
     assert len(re.findall(r"^\*?\s+\d+\s+Thread \d+", out, re.M)) == 3, out
@@ -93,7 +72,7 @@ def test_threads_watchpoint_and_a_signal(progs):
 
 
 def test_hardware_breakpoint(progs):
-    out, rc, _ = debug(progs["hello"], "hbreak work", "continue", "info registers rip", "delete",
+    out, rc, *_ = debug(progs["hello"], "hbreak work", "continue", "info registers rip", "delete",
                        "continue", cwd=progs["dir"])
     assert "Hardware assisted breakpoint 1" in out and "work (n=10)" in out, out
     assert rc == 3
@@ -130,7 +109,7 @@ def test_attach_to_a_running_guest_and_detach(progs, tmp_path):
         attacher = subprocess.Popen([*LIBSUBST, "attach", "--gdb", f"127.0.0.1:{port}",
                                      str(guest.pid)], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
-        line = attacher.stderr.readline().decode()
+        line = read_line(attacher.stderr)
         assert "is stopped; connect with" in line and "gdb_loop" in line, line
         out = subprocess.run(["gdb", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
                               "-ex", "break tick", "-ex", "continue", "-ex", "bt",

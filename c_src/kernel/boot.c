@@ -226,7 +226,11 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         /* --gdb: wait until the debugger has attached (it writes one byte),
          * then stop where it can see the program's first instruction. */
         char go;
-        hsys3(__NR_read, debug_fd, (long)&go, 1);
+        long n;
+        while ((n = hsys3(__NR_read, debug_fd, (long)&go, 1)) == -EINTR)
+            ;
+        if (n != 1)
+            kpanic("--gdb: the debugger server did not attach (handshake read returned %ld)", n);
         hsys1(__NR_close, debug_fd);
         ls_enter_guest_stopped(entry, gsp);
     }

@@ -42,19 +42,22 @@ def start_server(sock, kernel_pid: int, sandboxed: bool, program: str, go_fd: in
         except (OSError, TimeoutError) as e:
             log(f"gdb: cannot attach to the guest: {e}")
             try:
-                os.close(go_fd)
+                os.close(go_fd)           # the guest kernel, reading EOF, stops with a message
             except OSError:
                 pass
+            server.close()
+            sock.close()
             return
         host, port = sock.getsockname()[:2]
         log(f"gdb: the guest waits at its first instruction; connect with "
             f"`gdb {program} -ex 'target remote {host}:{port}'`")
         try:
             server.serve()
-        except OSError as e:
+        except Exception as e:        # noqa: BLE001 - one line, and the guest is not left stopped
             log(f"gdb: connection lost: {e}")
-            server._kill()
+            server.kill()
         finally:
+            server.close()
             sock.close()
 
     t = threading.Thread(target=work, name="libsubst-gdb", daemon=True)
@@ -81,7 +84,12 @@ def attach(pid: int, sock, kernel: str) -> None:
     sys.stderr.flush()
     try:
         server.serve()
+    except Exception as e:            # noqa: BLE001 - one line, never a traceback
+        # Whatever went wrong, the guest goes on without gdb's int3s.
+        server.detach()
+        raise LibsubstError(f"gdb: connection lost: {e}") from None
     finally:
+        server.close()
         sock.close()
 
 
@@ -102,7 +110,9 @@ def _guest_process(pid: int, kernel: str) -> int:
         if not kids:
             break
         pid = int(kids[0])
-    raise LibsubstError(f"process {pid} is not a libsubst guest")
+    raise LibsubstError(f"process {pid} is not a libsubst guest of this installation's kernel "
+                        "(a packed image's guest runs the kernel packed with it: attach, like "
+                        "--gdb, serves only guests run from a program)")
 
 
 def _is_relay(pid: int) -> bool:

@@ -5,6 +5,7 @@ its chain of ``struct link_map`` (glibc's link.h), plus the guest kernel."""
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from xml.sax.saxutils import quoteattr
@@ -20,7 +21,19 @@ def _auxv(auxv: bytes) -> dict[int, int]:
     return {k: v for k, v in struct.iter_unpack("<QQ", auxv[:len(auxv) // 16 * 16])}
 
 
-def _cstring(mem, addr: int, limit: int = 4096) -> str:
+_MAX_PHNUM = 256              # more program headers than any real ELF file has
+
+
+def _read(mem, fmt: str, addr: int) -> tuple:
+    """struct.unpack of guest memory; OSError when it is unreadable."""
+    size = struct.calcsize(fmt)
+    data = mem.read(addr, size)
+    if len(data) != size:
+        raise OSError(errno.EFAULT, f"guest memory at {addr:#x} is unreadable")
+    return struct.unpack(fmt, data)
+
+
+def cstring(mem, addr: int, limit: int = 4096) -> str:
     out = b""
     while len(out) < limit:
         chunk = mem.read(addr + len(out), 256)
@@ -33,29 +46,41 @@ def _cstring(mem, addr: int, limit: int = 4096) -> str:
     return out.decode("utf-8", "surrogateescape")
 
 
+def _headers_at(mem, phdr: int, phnum: int) -> list[tuple[int, int]]:
+    """(p_type, p_vaddr) of phnum program headers in guest memory (capped)."""
+    return [(h[0], h[3]) for h in
+            (_read(mem, "<IIQQ", phdr + 56 * i) for i in range(min(phnum, _MAX_PHNUM)))]
+
+
 def _program_headers(mem, auxv: bytes):
     """(load bias, [(p_type, p_vaddr)]) of the program, from AT_PHDR."""
     a = _auxv(auxv)
-    phdr, phnum = a.get(AT_PHDR, 0), a.get(AT_PHNUM, 0)
-    headers = [struct.unpack_from("<IIQQ", mem.read(phdr + 56 * i, 56)) for i in range(phnum)]
-    bias = next((phdr - h[3] for h in headers if h[0] == PT_PHDR), None)
-    return bias, [(h[0], h[3]) for h in headers]
+    phdr = a.get(AT_PHDR, 0)
+    headers = _headers_at(mem, phdr, a.get(AT_PHNUM, 0))
+    bias = next((phdr - v for t, v in headers if t == PT_PHDR), None)
+    return bias, headers
 
 
 def _interp_entry(mem, auxv: bytes) -> str:
-    """ld.so at AT_BASE, for the stops before it has filled r_debug."""
+    """ld.so at AT_BASE, for the stops before it has filled r_debug.  Its
+    name is the program's PT_INTERP, only passed on to gdb; its PT_DYNAMIC
+    is read from its ELF header in guest memory (no guest-named file is
+    ever opened here, outside the sandbox)."""
     bias, headers = _program_headers(mem, auxv)
     base = _auxv(auxv).get(AT_BASE, 0)
     interp = next((v for t, v in headers if t == PT_INTERP), None)
     if bias is None or interp is None or not base:
         return ""
-    name = _cstring(mem, bias + interp)
-    try:
-        ld = base + _dynamic_vaddr(name)
-    except (OSError, LibsubstError):
-        return ""
-    return (f"<library name={quoteattr(name)} lm=\"{base:#x}\" lmid=\"0x0\" "
-            f"l_addr=\"{base:#x}\" l_ld=\"{ld:#x}\"/>")
+    name = cstring(mem, bias + interp)
+    e_phoff, = _read(mem, "<Q", base + 32)
+    e_phnum, = _read(mem, "<H", base + 56)
+    dyn = next((v for t, v in _headers_at(mem, base + e_phoff, e_phnum) if t == PT_DYNAMIC), 0)
+    return _library(name, base, base, base + dyn)
+
+
+def _library(name: str, lm: int, l_addr: int, l_ld: int) -> str:
+    return (f"<library name={quoteattr(name)} lm=\"{lm:#x}\" lmid=\"0x0\" "
+            f"l_addr=\"{l_addr:#x}\" l_ld=\"{l_ld:#x}\"/>")
 
 
 def _r_debug(mem, auxv: bytes) -> int:
@@ -66,7 +91,7 @@ def _r_debug(mem, auxv: bytes) -> int:
         return 0
     addr = bias + dyn
     for _ in range(1024):
-        tag, val = struct.unpack("<qQ", mem.read(addr, 16))
+        tag, val = _read(mem, "<qQ", addr)
         if tag == DT_NULL:
             return 0
         if tag == DT_DEBUG:
@@ -108,18 +133,13 @@ def kernel_symbol(pid: int, kernel: str, name: str) -> int:
 
 
 def _kernel_entry(pid: int, kernel: str) -> str:
-    """A <library> for the guest kernel binary at its load address."""
-    real = os.path.realpath(kernel)
+    """A <library> for the guest kernel binary (the monitor's own file) at
+    its load address."""
     try:
-        with open(f"/proc/{pid}/maps") as f:
-            for line in f:
-                fields = line.split(None, 5)
-                if len(fields) == 6 and fields[5].strip() == real and int(fields[2], 16) == 0:
-                    base = int(fields[0].split("-")[0], 16)
-                    ld = base + _dynamic_vaddr(real)
-                    return (f"<library name={quoteattr(real)} lm=\"{base:#x}\" lmid=\"0x0\" "
-                            f"l_addr=\"{base:#x}\" l_ld=\"{ld:#x}\"/>")
-    except OSError:
+        base = kernel_base(pid, kernel)
+        if base:
+            return _library(os.path.realpath(kernel), base, base, base + _dynamic_vaddr(kernel))
+    except (OSError, LibsubstError):
         pass
     return ""
 
@@ -129,17 +149,16 @@ def svr4_list(mem, auxv: bytes, pid: int, kernel: str) -> str:
     main_lm = 0
     r_debug = _r_debug(mem, auxv)
     if r_debug:
-        lm = struct.unpack("<Q", mem.read(r_debug + 8, 8))[0]
+        lm, = _read(mem, "<Q", r_debug + 8)
         main_lm = lm
-        seen = 0
-        while lm and seen < 4096:
-            l_addr, l_name, l_ld, l_next = struct.unpack("<QQQQ", mem.read(lm, 32))
-            name = _cstring(mem, l_name) if l_name else ""
+        for _ in range(4096):
+            if not lm:
+                break
+            l_addr, l_name, l_ld, l_next = _read(mem, "<QQQQ", lm)
+            name = cstring(mem, l_name) if l_name else ""
             if lm != main_lm and name:
-                libs.append(f"<library name={quoteattr(name)} lm=\"{lm:#x}\" lmid=\"0x0\" "
-                            f"l_addr=\"{l_addr:#x}\" l_ld=\"{l_ld:#x}\"/>")
+                libs.append(_library(name, lm, l_addr, l_ld))
             lm = l_next
-            seen += 1
     else:
         libs.append(_interp_entry(mem, auxv))
     libs.append(_kernel_entry(pid, kernel))

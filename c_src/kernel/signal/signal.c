@@ -35,11 +35,16 @@ static int kills_by_default(int sig)
 /* Pid 1 of a pid namespace — the guest's first process, in its own — is
  * spared signals it has no handler for.  The kernel handles them for it and
  * ends it the way the default action would, as a shell would report it;
- * any other process dies by the signal itself. */
+ * any other process dies by the signal itself.  ls_exit_signal keeps the
+ * signal, so a debugger can tell "killed by N" from "exit 128+N". */
+int ls_exit_signal;
+
 void ls_die_by_signal(int sig)
 {
-    if (hsys0(__NR_getpid) == 1)
+    if (hsys0(__NR_getpid) == 1) {
+        ls_exit_signal = sig;     /* read by the gdb server at the exit stop */
         ls_exit_group(128 + sig);
+    }
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;

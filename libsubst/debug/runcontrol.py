@@ -1,0 +1,313 @@
+"""Run control for the gdb server, all-stop: resuming threads as gdb asks,
+waiting for the next stop worth reporting, and stopping every other thread.
+
+A thread that hits one of gdb's breakpoints while the others are being
+stopped keeps that stop queued (its %rip rewound onto the breakpoint) and
+reports it at the next resume, as gdbserver does.  A forked child is a copy
+of the guest's memory with gdb's int3s in it: it is cleaned and detached
+(gdb's ``detach-on-fork``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import time
+
+from . import ptrace
+from .signals import to_gdb
+
+from ..uklibc.stub import STUB_CALL, STUB_ENTER
+
+STUB_MARK = STUB_ENTER + STUB_CALL      # a fastcall stub's entry into the kernel
+
+
+class Thread:
+    __slots__ = ("tid", "running", "pending", "stepping", "queued")
+
+    def __init__(self, tid: int, running: bool = False):
+        self.tid, self.running, self.stepping = tid, running, False
+        self.pending = 0           # a signal intercepted while stopping it: gdb never heard of it
+        self.queued: str | None = None   # a breakpoint stop kept for the next resume
+
+
+class Detached(Exception):
+    """gdb detached or killed the guest: the server's work is over."""
+
+
+class RunControl:
+    """Mixed into GdbServer, whose pid, threads, bps, conn, current,
+    exit_status and log it uses."""
+
+    exit_signal = 0                # the signal the guest's pid 1 died of (its kernel says)
+
+    # ---- resuming ---------------------------------------------------------------
+
+    def resume(self, actions: dict[int, tuple[str, int]], default) -> str | None:
+        """Resumes the threads as gdb asks (``{tid: (kind, signal)}``),
+        waits for the next stop worth reporting, stops every other thread,
+        and returns the stop reply."""
+        queued = self._queued_stop(actions, default)
+        if queued is not None:
+            return queued
+        for tid, th in list(self.threads.items()):
+            kind, sig = actions.get(tid) or default or (None, 0)
+            if kind is None:
+                continue
+            # Only a signal gdb never heard of is added; one it was told of
+            # is delivered only when its packet says so (``signal 0``, nopass).
+            sig, th.pending = sig or th.pending, 0
+            if kind == "s":
+                self._step(th, sig)
+            else:
+                ptrace.cont(tid, sig)
+            th.running = True
+        return self._wait_for_stop()
+
+    def _queued_stop(self, actions, default) -> str | None:
+        """A kept breakpoint stop of a thread gdb resumes, if gdb's
+        breakpoint is still there (gdb may have removed it meanwhile)."""
+        found = None
+        for tid, th in self.threads.items():
+            if th.queued is None or not (actions.get(tid) or default):
+                continue
+            if found is None and self.bps.is_gdbs(ptrace.get_regs(tid)["rip"]):
+                found = (tid, th.queued)
+            th.queued = None
+        if found is None:
+            return None
+        self.current = found[0]
+        return found[1]
+
+    def _step(self, th: Thread, sig: int) -> None:
+        """One instruction — or a whole call, over a rewritten site."""
+        after = self._fastcall_end(ptrace.get_regs(th.tid)["rip"])
+        if after is not None and not sig:
+            self.bps.insert_temp(th.tid, after)
+            ptrace.cont(th.tid, 0)
+        else:
+            th.stepping = True
+            ptrace.step(th.tid, sig)
+
+    def _fastcall_end(self, rip: int) -> int | None:
+        """For a rewritten site (``jmp rel32`` to a fastcall stub, then int3
+        filler), the first address after the window."""
+        try:
+            code = self.bps.read(rip, 16)
+            if code[0] != 0xE9:
+                return None
+            target = rip + 5 + struct.unpack_from("<i", code, 1)[0]
+            if STUB_MARK not in self.mem.read(target, 96):
+                return None
+            end = rip + 5
+            while self.bps.read(end, 1) == b"\xcc" and end - rip < 64:
+                end += 1
+        except (OSError, struct.error, IndexError):
+            return None
+        return end
+
+    # ---- waiting ----------------------------------------------------------------
+
+    def _wait_for_stop(self) -> str:
+        while True:
+            if self.conn is not None:
+                said = self.conn.interrupted()
+                if said is None:
+                    self.kill()
+                    raise Detached
+                if said:
+                    self.stop_all()
+                    return self._stop_reply(self.current, signal.SIGINT)
+            event = self._poll()
+            if event is None:
+                time.sleep(0.002)
+                continue
+            reply = self._handle(*event)
+            if reply is not None:
+                return reply
+
+    def _poll(self):
+        for tid, th in list(self.threads.items()):
+            if not th.running:
+                continue
+            try:
+                got, status = ptrace.wait(tid, nohang=True)
+            except ChildProcessError:
+                self.threads.pop(tid, None)
+                continue
+            if got:
+                return tid, status
+        return None
+
+    def _handle(self, tid: int, status: int) -> str | None:
+        th = self.threads[tid]
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            del self.threads[tid]
+            return self._exited(status) if tid == self.pid else None
+        sig, event = os.WSTOPSIG(status), status >> 16
+        th.running = False
+        if event == ptrace.PTRACE_EVENT_STOP:
+            # A new thread's first stop, a group-stop, or the interrupt of a
+            # stop_all that met another stop first: it goes on as it was
+            # resumed, with the hardware breakpoints every thread has.
+            if self.bps.any_hw():
+                self.bps.load_debugregs(tid)
+            if th.stepping:
+                ptrace.step(tid, 0)
+                th.running = True
+                return None
+        elif event == ptrace.PTRACE_EVENT_EXEC:
+            self.log("the program called execve: the debugger follows no exec; it detaches")
+            self.detach()
+            self.conn.send("O" + b"libsubst: the program exec'd another; gdb is detached\n".hex())
+            self.exit_status = "W00"
+            return self.exit_status
+        elif event:
+            self._on_event(tid, event)
+        elif sig == signal.SIGSYS:
+            # The trap path: the guest kernel's own business.  A thread being
+            # stepped runs the whole call and stops after the syscall.
+            if th.stepping:
+                th.stepping = False
+                self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
+        elif sig == signal.SIGTRAP:
+            th.stepping = False
+            extra = self._trap(tid)
+            self.stop_all()
+            return self._stop_reply(tid, signal.SIGTRAP, extra)
+        else:
+            # Any other signal is the program's: gdb shows it and decides
+            # whether the thread gets it (``C``) or not.
+            th.stepping = False
+            self.stop_all()
+            return self._stop_reply(tid, sig)
+        ptrace.cont(tid, signal.SIGSYS if sig == signal.SIGSYS and not event else 0)
+        th.running = True
+        return None
+
+    def _trap(self, tid: int) -> str:
+        """What stopped a thread with SIGTRAP, for its stop reply; %rip
+        rewound onto an int3 it hit."""
+        regs = ptrace.get_regs(tid)
+        if self.bps.take_temp(tid, regs["rip"]) is not None or regs["rip"] - 1 in self.bps.orig:
+            hit_gdbs = self.bps.is_gdbs(regs["rip"] - 1)
+            regs["rip"] -= 1
+            ptrace.set_regs(tid, regs)
+            return "swbreak:;" if hit_gdbs else ""
+        slot = self.bps.hit_hw(tid)
+        if slot is None:
+            return ""
+        if slot[2] == "x":
+            return "hwbreak:;"
+        return f"{'watch' if slot[2] == 'w' else 'awatch'}:{slot[0]:x};"
+
+    def _on_event(self, tid: int, event: int) -> None:
+        """A ptrace event other than a stop or exec; the thread stays stopped."""
+        if event == ptrace.PTRACE_EVENT_CLONE:
+            new = ptrace.event_msg(tid)
+            self.threads.setdefault(new, Thread(new)).running = True
+        elif event in (ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
+            self._let_child_go(ptrace.event_msg(tid))
+        elif event == ptrace.PTRACE_EVENT_EXIT and tid == self.pid:
+            self.exit_signal = self.guest_exit_signal()
+
+    def _let_child_go(self, child: int) -> None:
+        """A forked child (a host copy of the process, even for vfork) starts
+        traced: without gdb's int3s and debug registers it goes on untraced."""
+        try:
+            _, status = ptrace.wait(child)
+            if os.WIFSTOPPED(status):
+                self.bps.clean_copy(child)
+                ptrace.detach(child, 0)
+        except OSError as e:
+            self.log(f"gdb: cannot detach the forked process {child}: {e}")
+
+    def _exited(self, status: int) -> str:
+        self._reap_rest()
+        if os.WIFSIGNALED(status):
+            self.exit_status = f"X{to_gdb(os.WTERMSIG(status)):02x}"
+        elif self.exit_signal and os.WEXITSTATUS(status) == 128 + self.exit_signal:
+            # The guest's pid 1 is spared its own signals: its kernel ends it
+            # with 128+N and says which signal it stood for.
+            self.exit_status = f"X{to_gdb(self.exit_signal):02x}"
+        else:
+            self.exit_status = f"W{os.WEXITSTATUS(status):02x}"
+        return self.exit_status
+
+    # ---- stopping ----------------------------------------------------------------
+
+    def stop_all(self) -> None:
+        for tid, th in list(self.threads.items()):
+            if not th.running:
+                continue
+            try:
+                ptrace.interrupt(tid)
+            except OSError:
+                continue
+            while th.running:
+                try:
+                    _, status = ptrace.wait(tid)
+                except ChildProcessError:
+                    self.threads.pop(tid, None)
+                    break
+                if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                    self.threads.pop(tid, None)
+                    break
+                sig, event = os.WSTOPSIG(status), status >> 16
+                if event == ptrace.PTRACE_EVENT_STOP:
+                    th.running = False
+                elif event:
+                    self._on_event(tid, event)
+                    ptrace.cont(tid, 0)
+                elif sig == signal.SIGTRAP:
+                    self._keep_trap(th)
+                    th.running = False
+                else:
+                    th.pending, th.running = sig, False
+        self.current = self.current if self.current in self.threads else self.pid
+
+    def _keep_trap(self, th: Thread) -> None:
+        """A SIGTRAP met while stopping a thread: on one of gdb's breakpoints
+        it is rewound and kept for the next resume; the end of a stepped
+        call is only rewound (the step is done)."""
+        th.stepping = False
+        regs = ptrace.get_regs(th.tid)
+        at = regs["rip"] - 1
+        if self.bps.take_temp(th.tid, regs["rip"]) is None and not self.bps.is_gdbs(at):
+            return
+        regs["rip"] = at
+        ptrace.set_regs(th.tid, regs)
+        if self.bps.is_gdbs(at):
+            th.queued = self._stop_reply(th.tid, signal.SIGTRAP, "swbreak:;", current=False)
+
+    def _reap_rest(self) -> None:
+        for tid in list(self.threads):
+            try:
+                ptrace.wait(tid, nohang=True)
+            except ChildProcessError:
+                pass
+        self.threads.clear()
+
+    def _stop_reply(self, tid: int, sig: int, extra: str = "", current: bool = True) -> str:
+        if current:
+            self.current = tid
+        return f"T{to_gdb(sig):02x}thread:{tid:x};{extra}"
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def detach(self) -> None:
+        """Removes every breakpoint and lets the guest run on untraced."""
+        self.stop_all()
+        self.bps.remove_all()
+        self.bps.hw = [None] * 4
+        for tid, th in list(self.threads.items()):
+            try:
+                self.bps.load_debugregs(tid)
+                ptrace.detach(tid, th.pending)
+            except OSError:
+                pass
+        self.threads.clear()

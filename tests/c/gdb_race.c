@@ -1,0 +1,26 @@
+/* Three threads calling hit() in a tight loop: under `break *hit`, several
+ * reach the breakpoint while gdb's server stops the others
+ * (tests/test_gdb_control.py).  Built -O0, hit() starts with a one-byte
+ * push: resumed one byte past its int3, a thread returns to a wrong address. */
+#include <pthread.h>
+#include <stdio.h>
+
+volatile long counter;
+
+__attribute__((noinline)) void hit(long i) { __atomic_fetch_add(&counter, i, __ATOMIC_RELAXED); }
+
+static void *spin(void *arg) {
+    for (long i = 0; i < 300000; i++)
+        hit(1);
+    return arg;
+}
+
+int main(void) {
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], 0, spin, 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], 0);
+    printf("%ld\n", counter);
+    return 0;
+}
