@@ -18,12 +18,9 @@ ls_sigreturn_restorer:
     syscall
     hlt
 
-/* ls_enter_guest(entry, sp): start the guest with a clean register file
- * as the ELF ABI expects (rdx = 0: no rtld_fini from us). */
-    .globl ls_enter_guest
-    .hidden ls_enter_guest
-    .type ls_enter_guest, @function
-ls_enter_guest:
+/* The guest's stack at sp, its entry in %r11, every other general register
+ * zero, as the ELF ABI expects a process to start (rdx = 0: no rtld_fini). */
+.macro ENTER_STATE
     mov %rsi, %rsp
     mov %rdi, %r11
     xor %eax, %eax
@@ -40,6 +37,14 @@ ls_enter_guest:
     xor %r13d, %r13d
     xor %r14d, %r14d
     xor %r15d, %r15d
+.endm
+
+/* ls_enter_guest(entry, sp): start the guest with a clean register file. */
+    .globl ls_enter_guest
+    .hidden ls_enter_guest
+    .type ls_enter_guest, @function
+ls_enter_guest:
+    ENTER_STATE
     jmp *%r11
 
 /* ls_sud_on(start, len): prctl(PR_SET_SYSCALL_USER_DISPATCH,
@@ -71,22 +76,7 @@ ls_sud_on_ip:
     .hidden ls_enter_guest_stopped
     .type ls_enter_guest_stopped, @function
 ls_enter_guest_stopped:
-    mov %rsi, %rsp
-    mov %rdi, %r11
-    xor %eax, %eax
-    xor %ebx, %ebx
-    xor %ecx, %ecx
-    xor %edx, %edx
-    xor %esi, %esi
-    xor %edi, %edi
-    xor %ebp, %ebp
-    xor %r8d, %r8d
-    xor %r9d, %r9d
-    xor %r10d, %r10d
-    xor %r12d, %r12d
-    xor %r13d, %r13d
-    xor %r14d, %r14d
-    xor %r15d, %r15d
+    ENTER_STATE
     .globl ls_debug_stop
     .hidden ls_debug_stop
 ls_debug_stop:
