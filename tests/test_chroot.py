@@ -25,8 +25,9 @@ def _tree_script(root, enter):
     paths = sorted(p for p in paths if not any(p != q and p.startswith(q + "/") for q in paths))
     binds = "".join(f'mkdir -p "$R{p}" && mount --rbind "{p}" "$R{p}" && ' for p in paths)
     links = "".join(f'ln -s usr/{d} "$R/{d}" && ' for d in ("bin", "lib", "lib64", "sbin"))
-    return (f'set -e; R="{root}"; mount --make-rprivate / && {binds}{links}'
-            f'mkdir -p "$R/tmp" && mount -t tmpfs tmpfs "$R/tmp" && {enter}')
+    # The tmpfs /tmp first: a Python (a checkout's venv) below /tmp is bound over it.
+    return (f'set -e; R="{root}"; mount --make-rprivate / && '
+            f'mkdir -p "$R/tmp" && mount -t tmpfs tmpfs "$R/tmp" && {binds}{links}{enter}')
 
 
 def _in_tree(tree, enter, argv):
