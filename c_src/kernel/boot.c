@@ -165,6 +165,7 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     if (K.bi->trace_fd >= 0 && (K.bi->flags & LS_BOOT_TRACE))
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     trace_init();
+    dispatch_init();
     if (K.bi->report_fd >= 0)
         K.report_fd = kfd_hide(K.bi->report_fd);
     if (K.bi->core_fd >= 0)

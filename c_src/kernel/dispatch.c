@@ -52,10 +52,16 @@ static long host_call(const struct syscall_desc *d, long nr, long a0, long a1, l
 
 /* --enosys: calls the boot info says to answer ENOSYS, as if unimplemented
  * (which calls a program survives without: `libsubst analyze --dynamic`). */
+static int deny_on;                  /* read once at boot: the hot path tests one word */
+
+void dispatch_init(void)
+{
+    deny_on = !!(K.bi->flags & LS_BOOT_DENY);
+}
+
 static int denied(long nr)
 {
-    return (K.bi->flags & LS_BOOT_DENY) && (unsigned long)nr < LS_TRACE_MAP_BITS &&
-           ((K.bi->deny_calls[nr / 64] >> (nr % 64)) & 1);
+    return (unsigned long)nr < LS_TRACE_MAP_BITS && ((K.bi->deny_calls[nr / 64] >> (nr % 64)) & 1);
 }
 
 /* A kernel handler whose call names paths gets kernel copies of them: a
@@ -92,7 +98,7 @@ static long call_kernel(const struct syscall_desc *d, long a0, long a1, long a2,
 
 static long serve(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
 {
-    if ((unsigned long)nr < LS_NR_SYSCALLS && !denied(nr)) {
+    if ((unsigned long)nr < LS_NR_SYSCALLS && !(__builtin_expect(deny_on, 0) && denied(nr))) {
         const struct syscall_desc *d = &syscall_table[nr];
         if (d->level == LS_HOST)
             return host_call(d, nr, a0, a1, a2, a3, a4, a5, path);

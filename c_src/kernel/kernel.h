@@ -249,6 +249,7 @@ long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, lo
  * LS_BOOT_TRACE* flags in force, 0 when nothing is traced or counted. */
 extern unsigned trace_mode;
 void trace_init(void);
+void dispatch_init(void);            /* dispatch.c: the boot info's --enosys map */
 /* Non-zero if the tracer must see syscall nr: the boot info's map selects
  * it, or it makes a process or thread. */
 int trace_wants(long nr);
