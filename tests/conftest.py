@@ -1,10 +1,13 @@
 """Shared helpers: run a command natively and under libsubst, compare."""
 
+import importlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -167,3 +170,39 @@ def no_guest_outlives_the_run():
                 pass
         pytest.fail(f"{len(left)} guest kernel process(es) outlived the test run: "
                     + ", ".join(described), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def as_nobody():
+    """Runs the libsubst CLI as nobody: a copy of the package nobody can
+    read, run by Debian's python3 (this one's may be root's alone)."""
+    same = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(sys.version_info[:2])"],
+                          capture_output=True, text=True)
+    if same.stdout.strip() != str(tuple(sys.version_info[:2])):
+        pytest.skip("Debian's python3 is not this Python's version: the copied package won't load")
+    top = tempfile.mkdtemp(prefix="libsubst-nobody-")   # pytest's tmp_path is root-only
+    os.chmod(top, 0o755)
+    site = os.path.join(top, "site")
+    os.mkdir(site)
+    for name in ("libsubst", "click", "cffi", "_cffi_backend", "capstone", "elftools"):
+        path = importlib.import_module(name).__file__
+        if os.path.basename(path) == "__init__.py":
+            shutil.copytree(os.path.dirname(path), os.path.join(site, name))
+        else:
+            shutil.copy(path, site)
+    home = os.path.join(top, "home")
+    os.mkdir(home)
+    os.chown(home, 65534, 65534)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def run(*argv):
+        return subprocess.run(["/usr/bin/python3", "-m", "libsubst", "run", *argv], preexec_fn=drop,
+                              cwd=home, capture_output=True, timeout=300,
+                              env={"HOME": home, "PYTHONPATH": site, "PATH": "/usr/bin:/bin"})
+    run.home = home
+    yield run
+    shutil.rmtree(top, ignore_errors=True)

@@ -4,7 +4,6 @@ host without the Landlock the sandbox relies on is refused unless the
 caller accepts less.  Each case runs tests/c/limits.c natively and under
 libsubst and checks the guest stops where the limit says."""
 
-import importlib
 import os
 import re
 import shutil
@@ -155,42 +154,6 @@ def test_the_old_per_process_limits_hold_too(tmp_path):
     many = run_guest(["--cpus", "4096", "true"], tmp_path)
     assert many.returncode == 2 and many.stderr == \
         f"libsubst: --cpus 4096: libsubst may use only {len(os.sched_getaffinity(0))} CPUs here\n".encode()
-
-
-@pytest.fixture(scope="module")
-def as_nobody():
-    """Runs the libsubst CLI as nobody: a copy of the package nobody can
-    read, run by Debian's python3 (this one's may be root's alone)."""
-    same = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(sys.version_info[:2])"],
-                          capture_output=True, text=True)
-    if same.stdout.strip() != str(tuple(sys.version_info[:2])):
-        pytest.skip("Debian's python3 is not this Python's version: the copied package won't load")
-    top = tempfile.mkdtemp(prefix="libsubst-limits-nobody-")
-    os.chmod(top, 0o755)
-    site = os.path.join(top, "site")
-    os.mkdir(site)
-    for name in ("libsubst", "click", "cffi", "_cffi_backend", "capstone", "elftools"):
-        path = importlib.import_module(name).__file__
-        if os.path.basename(path) == "__init__.py":
-            shutil.copytree(os.path.dirname(path), os.path.join(site, name))
-        else:
-            shutil.copy(path, site)
-    home = os.path.join(top, "home")
-    os.mkdir(home)
-    os.chown(home, 65534, 65534)
-
-    def drop():
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
-
-    def run(*argv):
-        return subprocess.run(["/usr/bin/python3", "-m", "libsubst", "run", *argv], preexec_fn=drop,
-                              cwd=home, capture_output=True, timeout=300,
-                              env={"HOME": home, "PYTHONPATH": site, "PATH": "/usr/bin:/bin"})
-    run.home = home
-    yield run
-    shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.mark.parametrize("flag,value", [("--memory", "64M"), ("--cpus", "1")])
