@@ -116,6 +116,11 @@ def parse_summary(text: str, ours: bool) -> dict[str, tuple[int, int]]:
     return rows
 
 
+def _timing_free(summary: dict) -> dict:
+    # pthread_join waits on a futex only when the thread has not exited yet: a race, in both runs
+    return {name: counts for name, counts in summary.items() if name != "futex"}
+
+
 def _without_first_execve(native: dict) -> dict:
     calls, errors = native["execve"]
     out = dict(native)
@@ -144,7 +149,7 @@ def test_summary_counts_what_strace_counts(prog, tmp_path, opts, calls):
     assert guest.stdout == native.stdout
     ours = parse_summary(trace.read_text(), ours=True)
     theirs = _without_first_execve(parse_summary(native_out.read_text(), ours=False))
-    assert ours == theirs
+    assert _timing_free(ours) == _timing_free(theirs)
     assert "wait4" in ours and "clone3" in ours and "socketpair" in ours   # fork, thread, socket
 
 
