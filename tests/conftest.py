@@ -22,6 +22,17 @@ RUN_MARK = "LIBSUBST_TEST_RUN"
 os.environ[RUN_MARK] = f"{os.getpid()}-{uuid.uuid4().hex}"
 
 
+def pytest_collection_modifyitems(config, items):
+    # The whole of a long suite (a corpus, a foreign test suite) runs on request; its fast
+    # subset stays in the default run, which CI makes.
+    if os.environ.get("LIBSUBST_LONG_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="long test: set LIBSUBST_LONG_TESTS=1 to run it")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 def run_native(argv, cwd, stdin=b"", env=None):
     return subprocess.run(argv, cwd=cwd, input=stdin, capture_output=True, env=env, timeout=120)
 
