@@ -247,8 +247,11 @@ class Popen(Guest):
                  net: str | None = None, memory: int | None = None, cpus: int | None = None,
                  pids: int | None = None, gdb=None, core: str | None = None,
                  enosys: Sequence[str] = (), weaker_sandbox: bool = False,
-                 profile: str | None = None, **kw):
-        limits = Limits(memory, cpus, pids)
+                 profile: str | None = None, read_only: bool = False,
+                 scratch_size: int | None = None, **kw):
+        if read_only and scratch_size is not None:
+            raise LibsubstError("--scratch-size: a --read-only root has no scratch layer")
+        limits = Limits(memory, cpus, pids, scratch_size)
         deny = deny_numbers(enosys)
         from .image.magic import is_image
         if gdb is not None and (not isinstance(target, (str, bytes, os.PathLike))
@@ -258,6 +261,8 @@ class Popen(Guest):
         spec, kernel, pass_fds, cleanup = _spec_and_kernel(
             target, args, volumes=volumes, env=env, workdir=workdir, net=net, kw=kw)
         spec.deny_calls, spec.weaker_sandbox = deny, weaker_sandbox
+        if read_only:
+            spec.mounts = [m for m in spec.mounts if m != rootfs.ROOT_LAYER]
         super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
                          text=text, encoding=encoding, errors=errors, kernel=kernel,
                          pass_fds=pass_fds, limits=limits, cleanup=cleanup, gdb=gdb,
@@ -298,7 +303,11 @@ def run(target: _Target, args: Sequence[str] | None = None, *, input=None,
     of RAM: its processes, /tmp, /dev/shm and memfds), ``cpus`` (how many of
     the host's CPUs) and ``pids`` (processes and threads) limit the whole
     guest, or raise LibsubstError where this host cannot enforce them (the
-    README's sandbox section says how).  ``weaker_sandbox`` runs it where
+    README's sandbox section says how).  The guest's root is writable, its
+    changes made in a layer of its own over the image and gone after the
+    run, of ``scratch_size`` bytes (ENOSPC past it; default as /tmp: half of
+    ``memory``); ``read_only`` keeps the image's root read-only (EROFS).
+    ``weaker_sandbox`` runs it where
     the host's Landlock is older than ABI 6 or absent, which is otherwise
     refused (a warning says what the sandbox lacks)."""
     if input is not None:

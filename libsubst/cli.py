@@ -74,6 +74,10 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Run the guest on N of the host's CPUs.")
 @click.option("--pids", type=click.IntRange(min=1), metavar="N",
               help="At most N processes and threads in the whole guest.")
+@click.option("--scratch-size", metavar="SIZE",
+              help="Bound the writes to the guest's root (ENOSPC past it; default: as /tmp).")
+@click.option("--read-only", is_flag=True,
+              help="Keep the guest's root read-only (EROFS) instead of a scratch layer over it.")
 @click.option("--allow-weaker-sandbox", is_flag=True,
               help="Run even where the host's Landlock is older than ABI 6 or absent "
                    "(says what the sandbox lacks).")
@@ -108,7 +112,7 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
-        allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core, trace, trace_file,
+        scratch_size, read_only, allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core, trace, trace_file,
         trace_calls, trace_summary, trace_format, profile, stop_timeout, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
@@ -131,7 +135,9 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids,
-              "weaker_sandbox": allow_weaker_sandbox}
+              "weaker_sandbox": allow_weaker_sandbox, "read_only": read_only,
+              "scratch_size": parse_size(scratch_size, "--scratch-size", 1 << 20)
+              if scratch_size else None}
     denied = [n for e in enosys for n in e.split(",") if n]
     if is_image(program):
         for flag, given in (("--no-subst", no_subst), ("--add", adds)):

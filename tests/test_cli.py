@@ -326,16 +326,17 @@ def test_the_guest_inherits_only_its_stdio(tmp_path):
 
 
 def test_scratch_directories_go_even_when_made_read_only(tmp_path):
-    """A run's /tmp and /dev/shm are tmpfs mounts of the guest's own (they go
-    with its mount namespace); without namespaces (the benchmarks'
-    policy=False) they are host directories, removed after the run even
-    where the guest made parts of them read-only."""
+    """A run's /tmp, /dev/shm and its root's writable layer are tmpfs mounts
+    of the guest's own (they go with its mount namespace); without
+    namespaces (the benchmarks' policy=False) /tmp and /dev/shm are host
+    directories, removed after the run even where the guest made parts of
+    them read-only, and the root is read-only."""
     from libsubst import api
     from libsubst.monitor import guest
 
     spec = api.prepare("/bin/true", mount_cwd=False)
     assert spec.scratch == [] and sorted(m.guest for m in spec.mounts if m.scratch) == \
-        ["/dev/shm", "/tmp"]
+        ["/", "/dev/shm", "/tmp"]
     spec = api.prepare("/bin/true", mount_cwd=False, policy=False)
     assert len(spec.scratch) == 2 and not any(m.scratch for m in spec.mounts)
     for host in (m.host for m in spec.mounts if m.guest in ("/tmp", "/dev/shm")):

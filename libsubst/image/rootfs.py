@@ -53,6 +53,9 @@ def parse_volume(spec: str) -> Mount:
 
 
 SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the guest's mount namespace
+# The writable root's layer (c_src/kernel/fs/upper.c): a scratch tmpfs at the
+# guest's "/" over the read-only image; --read-only leaves it out.
+ROOT_LAYER = Mount(guest="/", host="/.libsubst-root", scratch=True)
 
 
 def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list[str] = (),
@@ -64,9 +67,11 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
     ``private``: each a tmpfs the guest kernel makes in its mount namespace,
     world-writable and sticky as /tmp is natively, of half the guest's
     --memory (run_spec; ENOSPC past it; its pages are the guest's memory, in
-    the run's cgroup).  Otherwise (a run without namespaces: only the
+    the run's cgroup); and with them the writable root's layer
+    (``ROOT_LAYER``).  Otherwise (a run without namespaces: only the
     benchmarks) a host directory inside one only the caller can enter, with
-    the host's mode.  Returns (mounts, host dirs to remove)."""
+    the host's mode, and a read-only root.  Returns (mounts, host dirs to
+    remove)."""
     added, dirs = [], []
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
     for guest, under, taken, mode in (
@@ -90,6 +95,8 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
                 os.makedirs(os.path.join(inner, m.guest[len(guest) + 1:]), exist_ok=True)
         dirs.append(outer)
         added.append(Mount(guest=guest, host=inner))
+    if private:
+        added.append(ROOT_LAYER)
     return added, dirs
 
 

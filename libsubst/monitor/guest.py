@@ -34,12 +34,19 @@ class Limits:
     memory: int | None = None      # bytes of RAM: its processes, /tmp, /dev/shm, memfds
     cpus: int | None = None        # how many of the host's allowed CPUs it may run on
     pids: int | None = None        # processes and threads
+    scratch: int | None = None     # bytes of the writable root's layer (--scratch-size)
 
     def __post_init__(self):
         # A limit that would not bind is refused, never silently dropped.
         if self.memory is not None and not (16 << 20) <= self.memory <= ADDRESS_SPACE:
             raise LibsubstError(f"--memory {self.memory}: expected 16M to 128T (the x86-64 "
                                 "address space)")
+        if self.scratch is not None and not (1 << 20) <= self.scratch <= ADDRESS_SPACE:
+            raise LibsubstError(f"--scratch-size {self.scratch}: expected 1M to 128T")
+        # Its pages are the guest's memory: past --memory it would be an OOM kill, not ENOSPC.
+        if self.scratch is not None and self.memory is not None and self.scratch > self.memory:
+            raise LibsubstError(f"--scratch-size {self.scratch}: more than --memory "
+                                f"{self.memory}, which the root's writes are counted in")
         if self.cpus is not None:
             _cpu_list(self.cpus)
         with open("/proc/sys/kernel/pid_max") as f:
@@ -48,19 +55,20 @@ class Limits:
             raise LibsubstError(f"--pids {self.pids}: expected 1 to {pid_max} (the host's pid_max)")
 
 
-def parse_size(text: str) -> int:
-    """'512M', '2G', '65536' -> bytes (K, M, G, T: powers of 1024)."""
+def parse_size(text: str, option: str = "--memory", least: int = 16 << 20) -> int:
+    """'512M', '2G', '65536' -> bytes (K, M, G, T: powers of 1024), at
+    least ``least`` (the guest needs 16M; a scratch layer 1M)."""
     units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     t = text.strip().upper().removesuffix("B").removesuffix("I")
     num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
     try:
         value = int(float(num) * units[unit])
     except (ValueError, OverflowError):
-        raise LibsubstError(f"--memory {text!r}: expected a size such as 512M or 2G") from None
-    if value < (16 << 20):
-        raise LibsubstError(f"--memory {text}: the guest needs at least 16M")
+        raise LibsubstError(f"{option} {text!r}: expected a size such as 512M or 2G") from None
+    if value < least:
+        raise LibsubstError(f"{option} {text}: at least {least >> 20}M")
     if value > ADDRESS_SPACE:
-        raise LibsubstError(f"--memory {text}: more than the 128T address space of x86-64")
+        raise LibsubstError(f"{option} {text}: more than the 128T address space of x86-64")
     return value
 
 
@@ -205,6 +213,8 @@ def _check_workdir(spec: bootinfo.BootSpec) -> None:
     if any(cwd == s or cwd.startswith(s + "/") for s in SYNTHETIC):
         return
     for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
+        if m.guest == "/":
+            continue                        # the writable root's layer: the image's directories
         if cwd == m.guest or cwd.startswith(m.guest.rstrip("/") + "/"):
             # A scratch tmpfs is made at boot: only a bound host directory can be looked at.
             if m.host and not m.scratch and not os.path.isdir(m.host + cwd[len(m.guest.rstrip("/")):]):
@@ -260,9 +270,11 @@ class Guest:
             self._group = limit_cgroup(limits)
             self._cleanup.callback(self._group.remove)
             # Half of --memory each, so that together they fit in it: a full
-            # /tmp is ENOSPC, which programs handle, not an OOM kill.
+            # /tmp is ENOSPC, which programs handle, not an OOM kill.  The
+            # writable root's layer (guest "/") is --scratch-size, or as /tmp.
             half = limits.memory and limits.memory // 2
-            spec.mounts = [replace(m, size=half) if m.scratch else m for m in spec.mounts]
+            spec.mounts = [replace(m, size=(limits.scratch or half) if m.guest == "/" else half)
+                           if m.scratch else m for m in spec.mounts]
             if core:
                 core_fd, core_path = _core_file(core, spec.exe)
                 spec.core_fd = core_fd

@@ -14,6 +14,8 @@ static long attr_walk(int dirfd, const char *path, int follow, struct fs_node *n
 {
     *vfd = -1;
     long r = fs_walk(dirfd, path, follow ? W_FOLLOW : 0, n);
+    if (r == 0 && modify)
+        r = upper_copy_up(n, 1);
     if (r < 0 || n->o.type != FO_VOLUME)
         return r;
     if (modify && vol_ro(n))
@@ -59,7 +61,7 @@ long sys_faccessat2(int dirfd, const char *path, int mode, int flags)
         if (r == 0 && (mode & 2) && vol_ro(n))
             r = -EROFS;
     } else if (r == 0 && n->o.type == FO_IMAGE) {
-        r = img_perm(n->o.ent, mode);
+        r = img_perm(n->o.ent, mode, n->o.mode != 0);
     } else if (r == 0) {
         r = synth_perm(&n->o, mode, flags);
     }
@@ -285,6 +287,8 @@ long sys_truncate(const char *path, long length)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
+    if (r == 0)
+        r = upper_copy_up(n, length > 0);
     if (r == 0 && n->o.type == FO_VOLUME) {
         long fd = vol_ro(n) ? -EROFS : vol_open(n, O_WRONLY | O_CLOEXEC | O_NONBLOCK, 0);
         r = fd;

@@ -137,6 +137,8 @@ struct fs_obj {
     int type;                   /* FO_* */
     int ent;                    /* image entry (-1: virtual dir), mount index, or synthetic id */
     int arg;                    /* synthetic argument */
+    unsigned mode;              /* in the writable root's layer: its S_IFMT there (a stub's
+                                   S_IFREG for an FO_IMAGE file), else 0 */
 };
 
 struct fs_node {
@@ -171,7 +173,7 @@ long img_data_memfd(int ent, int cloexec);
 /* A new host fd (a dup of the image file, in the guest's range) for an
  * LS_ENT_IMAGE_FILE entry; its bytes start at img_ent(ent)->data_off. */
 long img_file_fd(int ent, int cloexec);
-long img_perm(int ent, int mode);           /* access(2) check */
+long img_perm(int ent, int mode, int writable);  /* access(2) check; writable: a stub */
 
 /* One directory entry produced for getdents. */
 struct dent {
@@ -209,6 +211,19 @@ const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root (
 long vol_open(struct fs_node *n, int flags, int mode);
 /* O_PATH|O_DIRECTORY fd of the node's parent beneath the mount; *name = last component. */
 long vol_parent(struct fs_node *n, const char **name);
+
+/* ---- the writable root (upper.c) ---- */
+extern int fs_upper;            /* fs_mnt index of the root's scratch layer, -1: read-only root */
+int upper_init(int first);      /* first: the guest's first boot lays the image out in it */
+/* What serves p in the layer: FO_VOLUME (fs_upper), or FO_IMAGE for a stub. */
+int upper_classify(const char *p, struct fs_obj *o);
+long upper_readlink(const char *p, char *dst, size_t cap);
+/* A stub node about to be renamed, linked or unlinked becomes the layer's
+ * name (the stub moves; its contents stay the image's). */
+void upper_rename_node(struct fs_node *n);
+/* A stub node about to be changed is copied up (without its bytes when
+ * !data: an O_TRUNC open) and becomes the layer's file. */
+long upper_copy_up(struct fs_node *n, int data);
 
 /* ---- synthetic trees (synth.c, synth_gen.c) ---- */
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };

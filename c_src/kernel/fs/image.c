@@ -191,10 +191,10 @@ long img_file_fd(int ent, int cloexec)
     return hsys3(__NR_fcntl, K.image_fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
 }
 
-long img_perm(int ent, int mode)
+long img_perm(int ent, int mode, int writable)
 {
     int kind = img_kind(ent);
-    if ((mode & 2 /* W_OK */) && kind != LS_ENT_SYMLINK)
+    if ((mode & 2 /* W_OK */) && kind != LS_ENT_SYMLINK && !writable)
         return -EROFS;
     unsigned m = ent < 0 ? S_IFDIR | 0755 : img_ent(ent)->mode & 07777;
     if (kind == LS_ENT_DIR)

@@ -1,8 +1,9 @@
 /*
  * Name-space changes and symlink reading: unlink, rename, link, symlink,
- * readlink.  On a volume the change is the host's, made on the last
- * component relative to its parent opened beneath the mount root; the image
- * is read-only (EROFS); the synthetic trees refuse (EACCES); across mounts,
+ * readlink.  On a volume (and in the writable root's layer, where an image
+ * file's stub is renamed, linked or unlinked as it is) the change is the
+ * host's, made on the last component relative to its parent opened beneath
+ * the mount root; with --read-only the image is read-only (EROFS); the synthetic trees refuse (EACCES); across mounts,
  * or between a volume and the image, rename and link give EXDEV.
  */
 #include "fs.h"
@@ -22,6 +23,8 @@ long sys_unlinkat(int dirfd, const char *path, int flags)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(dirfd, path, 0, n);
+    if (r == 0 && !(flags & AT_REMOVEDIR))
+        upper_rename_node(n);
     if (r == 0 && n->o.type == FO_VOLUME) {
         if (vol_ro(n)) {
             r = -EROFS;
@@ -71,6 +74,9 @@ static long two_paths(int od, const char *op, int ofollow, int nd, const char *n
     r = fs_walk(nd, np, 0, b);
     if (r < 0 && !(r == -ENOENT && b->missing))
         return r;
+    upper_rename_node(a);
+    if (r == 0)
+        upper_rename_node(b);
     int bvol = r == 0 && b->o.type == FO_VOLUME;
     if (a->o.type == FO_VOLUME && bvol) {
         if (a->o.ent != b->o.ent)

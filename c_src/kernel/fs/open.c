@@ -11,8 +11,10 @@
  *   image dir     a dup of the kernel's placeholder memfd, with a KF_IMAGE
  *                 entry (getdents, fstat, fchdir and the *at calls know it by that);
  *   synthetic     see synth_open.
- * The image is a read-only root: write access, O_TRUNC or creating a file in
- * it fails with EROFS.
+ * With --read-only the image is a read-only root: write access, O_TRUNC or
+ * creating a file in it fails with EROFS.  Otherwise the writable root's
+ * layer (upper.c) serves the names, and an image file opened for writing
+ * is copied up first.
  */
 #include "fs.h"
 
@@ -108,6 +110,8 @@ long sys_openat(int dirfd, const char *path, int flags, int mode)
     int excl = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
     int wf = (flags & O_NOFOLLOW) || excl ? 0 : W_FOLLOW;
     long r = fs_walk(dirfd, path, wf, n);
+    if (r == 0 && !(flags & O_PATH) && wants_write(flags) && !excl)
+        r = upper_copy_up(n, !(flags & O_TRUNC));
     if (r == 0) {
         switch (n->o.type) {
         case FO_VOLUME:
@@ -185,7 +189,7 @@ long fs_open_exec(const char *guest_path, unsigned long *base)
 int fs_init(void)
 {
     int r = vol_init();
-    if (r < 0)
+    if (r < 0 || (r = upper_init(!(K.bi->flags & LS_BOOT_EXECED))) < 0)
         return r;
     if (K.image_fd >= 0) {
         fs_based = kzalloc(K.nofile_limit);

@@ -10,7 +10,8 @@
  *     host resolves the rest beneath the mount's root (symlinks inside a
  *     volume are the host's business);
  *   - under /proc, /sys or /dev: the synthetic trees;
- *   - otherwise the image, where a symlink met before the last component (or
+ *   - otherwise the writable root's layer (upper.c), or the image with
+ *     --read-only, where a symlink met before the last component (or
  *     as the last one when following) is expanded: its target replaces the
  *     component in the remaining path, an absolute target restarting at "/".
  * At most 40 expansions (ELOOP), as Linux.  No recursion: the remaining path
@@ -48,22 +49,25 @@ const char *path_base(const char *p)
 int fs_classify(const char *p, struct fs_obj *o)
 {
     o->arg = 0;
+    o->mode = 0;
     /* A file of the image shadows a volume at the same path: the program or
-     * a library that lives in the working directory is served substituted. */
-    int e = img_lookup(p);
-    if (e >= 0 && img_kind(e) != LS_ENT_DIR) {
+     * a library that lives in the working directory is served substituted.
+     * Elsewhere a writable root's layer says what is left of the image. */
+    int e = img_lookup(p), m = vol_find(p), synth = synth_is_prefix(p);
+    if (e >= 0 && img_kind(e) != LS_ENT_DIR && (m >= 0 || synth || fs_upper < 0)) {
         o->type = FO_IMAGE;
         o->ent = e;
         return 0;
     }
-    int m = vol_find(p);
     if (m >= 0) {
         o->type = FO_VOLUME;
         o->ent = m;
         return 0;
     }
-    if (synth_is_prefix(p))
+    if (synth)
         return synth_lookup(p, o);
+    if (fs_upper >= 0)
+        return upper_classify(p, o);
     o->type = FO_IMAGE;
     o->ent = img_lookup(p);
     if (o->ent >= 0)
@@ -77,7 +81,7 @@ int obj_is_dir(const struct fs_obj *o)
 {
     switch (o->type) {
     case FO_VOLUME:
-        return 1;                       /* the host decides */
+        return o->mode ? S_ISDIR(o->mode) : 1;  /* a volume's: the host decides */
     case FO_IMAGE:
         return img_kind(o->ent) == LS_ENT_DIR;
     case FO_SYNTH:
@@ -90,6 +94,8 @@ int obj_is_link(const struct fs_obj *o)
 {
     if (o->type == FO_IMAGE)
         return img_kind(o->ent) == LS_ENT_SYMLINK;
+    if (o->type == FO_VOLUME)
+        return S_ISLNK(o->mode);        /* the writable root's, expanded as the image's */
     if (o->type == FO_SYNTH)
         return synth_type(o) == ST_LINK;
     return 0;
@@ -130,6 +136,12 @@ static int expand(struct fs_node *n, const struct fs_obj *o, size_t i)
         if ((size_t)tl >= cap)
             return -ENAMETOOLONG;
         memcpy(t, tgt, tl);
+    } else if (o->type == FO_VOLUME) {
+        tl = upper_readlink(n->path, t, cap);
+        if (tl < 0)
+            return tl;
+        if ((size_t)tl >= cap)
+            return -ENAMETOOLONG;
     } else {
         tl = synth_link_target(o, t, cap);
         if (tl < 0)
@@ -210,6 +222,12 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         memcpy(p + pl + 1, name, nl);
         p[pl + 1 + nl] = 0;
         r = fs_classify(p, &cur);
+        if (r == -ENOENT && last && parent.type == FO_VOLUME && parent.ent == fs_upper) {
+            /* In the writable root's layer, as in a volume, the host says
+             * whether the last component exists, and makes it. */
+            cur = (struct fs_obj){.type = FO_VOLUME, .ent = fs_upper};
+            continue;
+        }
         if (r == -ENOENT && last) {
             n->missing = 1;
             n->o = parent;

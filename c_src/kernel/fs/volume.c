@@ -58,7 +58,7 @@ int vol_find(const char *p)
 {
     int best = -1;
     for (int i = 0; i < fs_nmnt; i++)
-        if (under(&fs_mnt[i], p) && (best < 0 || fs_mnt[i].glen > fs_mnt[best].glen))
+        if (i != fs_upper && under(&fs_mnt[i], p) && (best < 0 || fs_mnt[i].glen > fs_mnt[best].glen))
             best = i;
     return best;
 }

@@ -1,0 +1,236 @@
+/*
+ * The writable root: a scratch layer over the read-only image, as a
+ * container's root is (issue 14).
+ *
+ * The layer is the scratch mount whose guest path is "/" (Python adds it
+ * unless --read-only): a tmpfs of the guest's own, sized by --scratch-size,
+ * gone with the guest's mount namespace.  At the first boot the kernel lays
+ * the image's shape into it: its directories and symlinks as they are, and
+ * each image file as a *stub*, an empty file with both set-ID bits whose
+ * size is its entry index + 1 (tmpfs stores no blocks for it).  From then on
+ * the layer *is* the guest's root name space and the host's tmpfs does what
+ * a union would have to: listing, unlink, rename, mkdir, rmdir, link,
+ * ENOSPC.  A stub is served from the image (read-only, zero-copy as ever);
+ * the first change to its contents or attributes copies it up: its bytes,
+ * mode and times into a new file that replaces the stub by rename.
+ *
+ * Why stubs and not whiteouts over an empty layer: with every name in one
+ * host directory there is nothing to merge and no deletion to remember, and
+ * the cost is a few host calls per image entry at boot.  Why set-ID bits:
+ * the guest cannot make a file with them (the seccomp filter refuses them to
+ * open, chmod and mknod), so it cannot forge a stub; the layer is made
+ * before the filter is installed.
+ *
+ * The walk (path.c) classifies each component of the layer with one host
+ * lstat beneath the layer's root; it expands the layer's symlinks itself,
+ * as the image's, so an absolute target means the guest's "/".  Every access
+ * after the classification goes through volume.c's open_beneath, which
+ * follows no symlink out of the layer: what a concurrent rename could make
+ * the lstat see is only ever a name, never an open.
+ */
+#include "fs.h"
+
+int fs_upper = -1;
+
+#define STUB_BITS (S_ISUID | S_ISGID)
+#define COPY_BUF 65536
+
+static int root_fd(void)
+{
+    return fs_mnt[fs_upper].root;
+}
+
+/* p relative to the layer's root: "/" is ".". */
+static const char *rel(const char *p)
+{
+    while (*p == '/')
+        p++;
+    return *p ? p : ".";
+}
+
+int upper_classify(const char *p, struct fs_obj *o)
+{
+    struct stat st;
+    long r = hsys4(__NR_newfstatat, root_fd(), (long)rel(p), (long)&st, AT_SYMLINK_NOFOLLOW);
+    if (r < 0)
+        return r;
+    o->mode = st.st_mode & S_IFMT;
+    if (S_ISREG(st.st_mode) && (st.st_mode & STUB_BITS) == STUB_BITS && st.st_size >= 1 &&
+        st.st_size <= img_count()) {
+        int e = st.st_size - 1, k = img_kind(e);
+        if (k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
+            o->type = FO_IMAGE;
+            o->ent = e;
+            return 0;
+        }
+    }
+    o->type = FO_VOLUME;
+    o->ent = fs_upper;
+    return 0;
+}
+
+long upper_readlink(const char *p, char *dst, size_t cap)
+{
+    return hsys4(__NR_readlinkat, root_fd(), (long)rel(p), (long)dst, cap);
+}
+
+void upper_rename_node(struct fs_node *n)
+{
+    if (n->o.type == FO_IMAGE && n->o.mode) {
+        n->o.type = FO_VOLUME;
+        n->o.ent = fs_upper;
+    }
+}
+
+/* Writes the image entry's bytes to dfd. */
+static long copy_bytes(int ent, long dfd)
+{
+    const struct ls_fs_entry *e = img_ent(ent);
+    if (e->kind == LS_ENT_DATA_FILE)
+        return kwrite_all(dfd, K.blk + e->data_off, e->data_size);
+    long src, off = 0, end = -1;
+    if (e->kind == LS_ENT_IMAGE_FILE) {
+        src = img_file_fd(ent, 1);
+        off = e->data_off;
+        end = off + e->data_size;
+    } else {
+        src = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(e->target), O_RDONLY | O_CLOEXEC, 0);
+    }
+    char *buf = src < 0 ? 0 : kmalloc(COPY_BUF);
+    long r = src < 0 ? src : buf ? 0 : -ENOMEM;
+    while (r == 0) {
+        long want = end < 0 || end - off > COPY_BUF ? COPY_BUF : end - off;
+        long got = want ? hsys4(__NR_pread64, src, (long)buf, want, off) : 0;
+        if (got == -EINTR)
+            continue;
+        if (got <= 0) {
+            r = got;
+            break;
+        }
+        r = kwrite_all(dfd, buf, got);
+        off += got;
+        if (r > 0)
+            r = 0;
+    }
+    kfree(buf);
+    if (src >= 0)
+        hsys1(__NR_close, src);
+    return r;
+}
+
+long upper_copy_up(struct fs_node *n, int data)
+{
+    if (n->o.type != FO_IMAGE || !n->o.mode)
+        return 0;
+    int ent = n->o.ent;
+    struct stat st;
+    long r = img_stat(ent, n->path, &st);
+    if (r < 0)
+        return r;
+    upper_rename_node(n);
+    const char *name;
+    long pfd = vol_parent(n, &name), dfd = -1;
+    if (pfd < 0)
+        return pfd;
+    char tmp[48];
+    ksnprintf(tmp, sizeof tmp, ".libsubst-copy-up.%ld", hsys0(__NR_gettid));
+    r = dfd = hsys4(__NR_openat, pfd, (long)tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+                    0600);
+    if (r >= 0 && data)
+        r = copy_bytes(ent, dfd);
+    /* Never the set-ID bits: a host file with them is what the filter refuses. */
+    if (r >= 0)
+        r = hsys2(__NR_fchmod, dfd, st.st_mode & 01777);
+    if (r >= 0) {
+        struct __kernel_timespec ts[2] = {{st.st_atime, st.st_atime_nsec},
+                                          {st.st_mtime, st.st_mtime_nsec}};
+        r = hsys4(__NR_utimensat, dfd, 0, (long)ts, 0);
+    }
+    if (r >= 0)
+        r = hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, 0);
+    if (r < 0 && dfd >= 0)
+        hsys3(__NR_unlinkat, pfd, (long)tmp, 0);
+    if (dfd >= 0)
+        hsys1(__NR_close, dfd);
+    hsys1(__NR_close, pfd);
+    n->o.mode = S_IFREG;
+    return r < 0 ? r : 0;
+}
+
+/* mkdir -p of rel beneath the layer's root, each directory made with mode. */
+static void make_dirs(const char *p, unsigned mode)
+{
+    char buf[LS_PATH_MAX];
+    if (strlcpy(buf, rel(p), sizeof buf) >= sizeof buf)
+        return;
+    for (char *s = buf;; s++) {
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = 0;
+            hsys3(__NR_mkdirat, root_fd(), (long)buf, mode);
+            if (!c)
+                return;
+            *s = c;
+        }
+    }
+}
+
+/* Lays entry i into the layer; 0, or -errno for what stops the boot. */
+static long lay(int i)
+{
+    const struct ls_fs_entry *e = img_ent(i);
+    const char *p = img_path(i), *r = rel(p);
+    long fd, res;
+    if (vol_find(p) >= 0 || synth_is_prefix(p))
+        return 0;                       /* a volume's or the kernel's own: never the layer's */
+    switch (e->kind) {
+    case LS_ENT_DIR:
+        res = hsys3(__NR_mkdirat, root_fd(), (long)r, 0700);
+        if (res < 0 && res != -EEXIST)
+            return res;
+        return hsys4(__NR_fchmodat, root_fd(), (long)r, e->mode & 07777, 0);
+    case LS_ENT_SYMLINK:
+        return hsys3(__NR_symlinkat, (long)bi_str(e->target), root_fd(), (long)r);
+    }
+    fd = hsys4(__NR_openat, root_fd(), (long)r,
+               O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fd;
+    res = hsys2(__NR_ftruncate, fd, i + 1L);
+    if (res == 0)
+        res = hsys2(__NR_fchmod, fd, 0600 | STUB_BITS);
+    hsys1(__NR_close, fd);
+    return res;
+}
+
+static const char *const synth_dirs[] = {"/proc", "/sys", "/dev"};
+
+int upper_init(int first)
+{
+    for (int i = 0; i < fs_nmnt; i++)
+        if (fs_mnt[i].glen == 0)
+            fs_upper = i;
+    if (fs_upper < 0 || !first)
+        return 0;
+    /* Sorted by path, a directory's entry comes before its contents. */
+    for (int i = 0; i < img_count(); i++) {
+        if (strcmp(img_path(i), "/") == 0) {
+            hsys4(__NR_fchmodat, root_fd(), (long)".", img_ent(i)->mode & 07777, 0);
+            continue;
+        }
+        long r = lay(i);
+        if (r < 0) {
+            kwarn("writable root: cannot lay out %s: error %ld", img_path(i), -r);
+            return r;
+        }
+    }
+    /* Listed in "/" and their parents: the mount points and synthetic trees. */
+    for (int i = 0; i < fs_nmnt; i++)
+        if (i != fs_upper)
+            make_dirs(fs_mnt[i].guest, 0755);
+    for (unsigned i = 0; i < LS_ARRAY_SIZE(synth_dirs); i++)
+        make_dirs(synth_dirs[i], 0555);
+    if (img_lookup("/") < 0)
+        hsys4(__NR_fchmodat, root_fd(), (long)".", 0755, 0);
+    return 0;
+}
