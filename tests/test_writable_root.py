@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import LIBSUBST, free_port, run_guest, run_native, wait_for_port
-from libsubst.image import packages
+from conftest import LIBSUBST, build_c, free_port, run_guest, run_native, wait_for_port
+from libsubst.image import packages, rootfs
 
 NGINX = "/usr/sbin/nginx"
 TOOLS = ["cat", "ls", "mkdir", "mv", "rm", "stat", "sha256sum", "ln", "head", "touch", "chmod", "grep"]
@@ -182,3 +182,17 @@ def test_the_layer_is_half_of_memory_by_default():
     r = run_guest(["sh", "-c", script], "/", opts=["--no-cwd", *ADD, "--memory", "64M"])
     assert r.stdout == b"20M fits\n40M is refused\n", r.stderr
     assert b"No space left on device" in r.stderr
+
+
+def test_a_rename_race_does_not_lead_out_of_the_layer(tmp_path):
+    """The guest swaps a directory of its root with a symlink to where its
+    /tmp lies in its mount namespace, as fast as it can, while it opens a
+    file through that directory: the walk may classify a path through the
+    symlink, but every open goes through the kernel's open_beneath, which
+    follows no symlink out of the layer (EXDEV), so none reads the outside
+    file."""
+    exe = build_c("race_layer", tmp_path, "-pthread")
+    r = run_guest([exe, rootfs.SCRATCH_ROOT + "/tmp", "20000"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    inside, outside, failed, swaps = map(int, r.stdout.split()[1::2])
+    assert outside == 0 and inside > 0 and failed > 0 and swaps > 1000, r.stdout
