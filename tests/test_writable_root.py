@@ -196,3 +196,14 @@ def test_a_rename_race_does_not_lead_out_of_the_layer(tmp_path):
     assert r.returncode == 0, r.stderr
     inside, outside, failed, swaps = map(int, r.stdout.split()[1::2])
     assert outside == 0 and inside > 0 and failed > 0 and swaps > 1000, r.stdout
+
+
+def test_an_unprivileged_callers_root_is_writable_too(as_nobody):
+    """As nobody the guest writes its root as well (the layer is nobody's
+    own tmpfs), and reads an image file it copied up unchanged."""
+    script = ("read a < /etc/passwd && echo appended >> /etc/passwd && read b < /etc/passwd && "
+              "[ \"$a\" = \"$b\" ] && echo first line kept && "
+              "while read l; do last=$l; done < /etc/passwd && echo $last && "
+              "echo new > /etc/new && read n < /etc/new && echo $n")
+    r = as_nobody("sh", "-c", script)
+    assert (r.stdout, r.returncode) == (b"first line kept\nappended\nnew\n", 0), r.stderr
