@@ -15,7 +15,7 @@ from conftest import LIBSUBST, build_c, free_port, run_guest, run_native, wait_f
 from libsubst.image import packages, rootfs
 
 NGINX = "/usr/sbin/nginx"
-TOOLS = ["cat", "ls", "mkdir", "mv", "rm", "stat", "sha256sum", "ln", "head", "touch", "chmod", "grep"]
+TOOLS = ["cat", "ls", "mkdir", "mv", "rm", "stat", "sha256sum", "ln", "head", "touch", "chmod", "grep", "df"]
 ADD = [a for t in TOOLS for a in ("--add", shutil.which(t))]
 
 # The same script natively (R: a copy of the files the guest's image holds)
@@ -207,3 +207,17 @@ def test_an_unprivileged_callers_root_is_writable_too(as_nobody):
               "echo new > /etc/new && read n < /etc/new && echo $n")
     r = as_nobody("sh", "-c", script)
     assert (r.stdout, r.returncode) == (b"first line kept\nappended\nnew\n", 0), r.stderr
+
+
+@pytest.mark.parametrize("opts, table, size", [
+    (["--scratch-size", "8M"], "libsubst / tmpfs rw,relatime 0 0", "8M"),
+    (["--read-only"], "libsubst / ramfs ro,relatime 0 0", None)])
+def test_the_mount_table_says_what_the_root_is(opts, table, size):
+    """/proc/self/mounts names the root writable (a tmpfs) or read-only, and
+    df shows the layer's bound."""
+    r = run_guest(["sh", "-c", "grep ' / ' /proc/self/mounts; df -B1M --output=size / | "
+                   "grep -v blocks"], "/", opts=["--no-cwd", *ADD, *opts])
+    lines = r.stdout.decode().split("\n")
+    assert lines[0] == table, r.stderr
+    if size:
+        assert lines[1].strip() + "M" == size, r.stdout

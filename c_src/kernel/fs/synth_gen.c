@@ -281,8 +281,9 @@ static void put_strings(struct gbuf *g, uint32_t count, uint32_t off)
     }
 }
 
-/* The guest's mount table: the image at "/", the synthetic trees, the volumes
- * (named by their guest path; host paths stay hidden). */
+/* The guest's mount table: the image at "/" (its writable layer, a tmpfs,
+ * unless --read-only), the synthetic trees, the volumes (named by their
+ * guest path; host paths stay hidden). */
 static void put_mounts(struct gbuf *g, int info)
 {
     static const struct {
@@ -301,6 +302,9 @@ static void put_mounts(struct gbuf *g, int info)
         const char *dir, *type = "volume", *src = "volume", *opts;
         size_t dl;
         unsigned long dev = 0;
+        struct stat st;
+        if (fs_upper >= 0 && i == n + fs_upper)
+            continue;                   /* shown as "/" */
         if (i < n) {
             dir = fixed[i].dir;
             dl = strlen(dir);
@@ -308,12 +312,17 @@ static void put_mounts(struct gbuf *g, int info)
             src = fixed[i].src;
             opts = fixed[i].opts;
             dev = fixed[i].dev;
+            if (i == 0 && fs_upper >= 0) {
+                type = "tmpfs";
+                opts = "rw,relatime";
+                if (hsys2(__NR_fstat, fs_mnt[fs_upper].root, (long)&st) == 0)
+                    dev = st.st_dev;
+            }
         } else {
             const struct vmount *v = &fs_mnt[i - n];
             dir = v->glen ? v->guest : "/";
             dl = v->glen ? v->glen : 1;
             opts = v->ro ? "ro,relatime" : "rw,relatime";
-            struct stat st;
             if (hsys2(__NR_fstat, v->root, (long)&st) == 0)
                 dev = st.st_dev;
         }
