@@ -1,12 +1,14 @@
 """What the writable root costs: the same program booted with its root's
 scratch layer (the default) and with ``--read-only``, alternating.
 
-    python -m libsubst.benchmarks.writable_root [--runs N] [--json]
+    python -m libsubst.benchmarks.writable_root [--runs N] [--add DIR] [--json]
 
 The program is Debian's nginx testing a configuration (``nginx -t``: it
 reads the configuration, which includes the package's mime.types, and
 exits), whose image holds its package's files: the layer has that many
-entries to lay out at boot.
+entries to lay out at boot.  ``--add DIR`` puts a host directory's files
+into the image as well (``/usr/share/zoneinfo``: some 1,800 more), to see
+the cost per entry.
 Figures, each the median of N rounds (default 21; benchmarks/rounds.py):
 
 - *entries*: the image's entries the kernel lays out in the layer;
@@ -33,7 +35,7 @@ PROGRAM = ["/usr/sbin/nginx", "-t", "-q", "-c"]
 CONF = "pid /tmp/nginx.pid;\nevents {}\nhttp { include /etc/nginx/mime.types; }\n"
 
 
-def measure(runs: int) -> dict:
+def measure(runs: int, add: tuple[str, ...] = ()) -> dict:
     from libsubst import api
 
     conf_dir = tempfile.mkdtemp(prefix="libsubst-bench-")
@@ -42,7 +44,7 @@ def measure(runs: int) -> dict:
         fh.write(CONF)
     try:
         return _measure(runs, api.prepare(PROGRAM[0], [*PROGRAM[1:], conf], mount_cwd=False,
-                                          volumes=[f"{conf_dir}:{conf_dir}:ro"]))
+                                          volumes=[f"{conf_dir}:{conf_dir}:ro"], add=add))
     finally:
         shutil.rmtree(conf_dir)
 
@@ -78,9 +80,11 @@ def _measure(runs: int, spec) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--add", action="append", default=[], metavar="DIR",
+                    help="a host directory whose files join the image")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    r = measure(args.runs)
+    r = measure(args.runs, tuple(args.add))
     if args.json:
         print(json.dumps(r, indent=2))
         return

@@ -7,7 +7,7 @@
  * gone with the guest's mount namespace.  At the first boot the kernel lays
  * the image's shape into it: its directories and symlinks as they are, and
  * each image file as a *stub*, an empty file with both set-ID bits whose
- * size is its entry index + 1 (tmpfs stores no blocks for it).  From then on
+ * modification time is its entry index, in seconds.  From then on
  * the layer *is* the guest's root name space and the host's tmpfs does what
  * a union would have to: listing, unlink, rename, mkdir, rmdir, link,
  * ENOSPC.  A stub is served from the image (read-only, zero-copy as ever);
@@ -55,9 +55,9 @@ int upper_classify(const char *p, struct fs_obj *o)
     if (r < 0)
         return r;
     o->mode = st.st_mode & S_IFMT;
-    if (S_ISREG(st.st_mode) && (st.st_mode & STUB_BITS) == STUB_BITS && st.st_size >= 1 &&
-        st.st_size <= img_count()) {
-        int e = st.st_size - 1, k = img_kind(e);
+    if (S_ISREG(st.st_mode) && (st.st_mode & STUB_BITS) == STUB_BITS && st.st_size == 0 &&
+        st.st_mtime >= 0 && st.st_mtime < img_count()) {
+        int e = st.st_mtime, k = img_kind(e);
         if (k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
             o->type = FO_IMAGE;
             o->ent = e;
@@ -157,7 +157,8 @@ long upper_copy_up(struct fs_node *n, int data)
     return r < 0 ? r : 0;
 }
 
-/* mkdir -p of rel beneath the layer's root, each directory made with mode. */
+/* mkdir -p of p beneath the layer's root, each directory made with mode
+ * (less the umask). */
 static void make_dirs(const char *p, unsigned mode)
 {
     char buf[LS_PATH_MAX];
@@ -175,31 +176,33 @@ static void make_dirs(const char *p, unsigned mode)
     }
 }
 
-/* Lays entry i into the layer; 0, or -errno for what stops the boot. */
+/* Lays entry i into the layer (umask 0); 0, or -errno for what stops the
+ * boot.  One host call for a directory or a symlink, two for a stub. */
 static long lay(int i)
 {
     const struct ls_fs_entry *e = img_ent(i);
     const char *p = img_path(i), *r = rel(p);
-    long fd, res;
+    long res;
     if (vol_find(p) >= 0 || synth_is_prefix(p))
         return 0;                       /* a volume's or the kernel's own: never the layer's */
     switch (e->kind) {
     case LS_ENT_DIR:
-        res = hsys3(__NR_mkdirat, root_fd(), (long)r, 0700);
+        res = hsys3(__NR_mkdirat, root_fd(), (long)r, e->mode & 01777);
         if (res < 0 && res != -EEXIST)
             return res;
-        return hsys4(__NR_fchmodat, root_fd(), (long)r, e->mode & 07777, 0);
+        /* mkdir takes no set-ID bit; an existing directory (a mount point's
+         * parent, made first) takes the image's mode too. */
+        if (res == -EEXIST || (e->mode & STUB_BITS))
+            res = hsys4(__NR_fchmodat, root_fd(), (long)r, e->mode & 07777, 0);
+        return res;
     case LS_ENT_SYMLINK:
         return hsys3(__NR_symlinkat, (long)bi_str(e->target), root_fd(), (long)r);
     }
-    fd = hsys4(__NR_openat, root_fd(), (long)r,
-               O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return fd;
-    res = hsys2(__NR_ftruncate, fd, i + 1L);
-    if (res == 0)
-        res = hsys2(__NR_fchmod, fd, 0600 | STUB_BITS);
-    hsys1(__NR_close, fd);
+    res = hsys4(__NR_mknodat, root_fd(), (long)r, S_IFREG | STUB_BITS, 0);
+    if (res == 0) {
+        struct __kernel_timespec ts[2] = {{i, 0}, {i, 0}};
+        res = hsys4(__NR_utimensat, root_fd(), (long)r, (long)ts, AT_SYMLINK_NOFOLLOW);
+    }
     return res;
 }
 
@@ -212,7 +215,9 @@ int upper_init(int first)
             fs_upper = i;
     if (fs_upper < 0 || !first)
         return 0;
-    /* Sorted by path, a directory's entry comes before its contents. */
+    /* Sorted by path, a directory's entry comes before its contents.  The
+     * modes are the image's, whatever the umask the guest inherits. */
+    long umask = hsys1(__NR_umask, 0);
     for (int i = 0; i < img_count(); i++) {
         if (strcmp(img_path(i), "/") == 0) {
             hsys4(__NR_fchmodat, root_fd(), (long)".", img_ent(i)->mode & 07777, 0);
@@ -220,10 +225,12 @@ int upper_init(int first)
         }
         long r = lay(i);
         if (r < 0) {
+            hsys1(__NR_umask, umask);
             kwarn("writable root: cannot lay out %s: error %ld", img_path(i), -r);
             return r;
         }
     }
+    hsys1(__NR_umask, umask);
     /* Listed in "/" and their parents: the mount points and synthetic trees. */
     for (int i = 0; i < fs_nmnt; i++)
         if (i != fs_upper)
