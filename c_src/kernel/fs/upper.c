@@ -12,14 +12,15 @@
  * a union would have to: listing, unlink, rename, mkdir, rmdir, link,
  * ENOSPC.  A stub is served from the image (read-only, zero-copy as ever);
  * the first change to its contents or attributes copies it up: its bytes,
- * mode and times into a new file that replaces the stub by rename.
+ * mode and times into a new file swapped in for the stub.
  *
  * Why stubs and not whiteouts over an empty layer: with every name in one
  * host directory there is nothing to merge and no deletion to remember, and
- * the cost is a few host calls per image entry at boot.  Why set-ID bits:
- * the guest cannot make a file with them (the seccomp filter refuses them to
- * open, chmod and mknod), so it cannot forge a stub; the layer is made
- * before the filter is installed.
+ * the cost is one or two host calls per image entry at boot
+ * (benchmarks/writable_root.py).  Why set-ID bits: the guest cannot make a
+ * file with them (the seccomp filter refuses them to open, chmod and mknod)
+ * nor reach a stub's times without copying it up, so it cannot forge one;
+ * the layer is made before the filter is installed.
  *
  * The walk (path.c) classifies each component of the layer with one host
  * lstat beneath the layer's root; it expands the layer's symlinks itself,
@@ -33,6 +34,7 @@
 int fs_upper = -1;
 
 #define STUB_BITS (S_ISUID | S_ISGID)
+#define RENAME_EXCHANGE 2           /* renameat2(2); <linux/fs.h> drags in more */
 #define COPY_BUF 65536
 
 static int root_fd(void)
@@ -134,6 +136,7 @@ long upper_copy_up(struct fs_node *n, int data)
         return pfd;
     char tmp[48];
     ksnprintf(tmp, sizeof tmp, ".libsubst-copy-up.%ld", hsys0(__NR_gettid));
+    hsys3(__NR_unlinkat, pfd, (long)tmp, 0);    /* left by a thread killed while copying */
     r = dfd = hsys4(__NR_openat, pfd, (long)tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
                     0600);
     if (r >= 0 && data)
@@ -146,12 +149,18 @@ long upper_copy_up(struct fs_node *n, int data)
                                           {st.st_mtime, st.st_mtime_nsec}};
         r = hsys4(__NR_utimensat, dfd, 0, (long)ts, 0);
     }
+    /* Swapped in for the stub: if another process copied the file up
+     * first, its copy (which it may be writing) is swapped back. */
     if (r >= 0)
-        r = hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, 0);
-    if (r < 0 && dfd >= 0)
+        r = hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
+    struct stat old;
+    if (r >= 0 && hsys4(__NR_newfstatat, pfd, (long)tmp, (long)&old, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (old.st_mode & STUB_BITS) != STUB_BITS)
+        hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
+    if (dfd >= 0) {
         hsys3(__NR_unlinkat, pfd, (long)tmp, 0);
-    if (dfd >= 0)
         hsys1(__NR_close, dfd);
+    }
     hsys1(__NR_close, pfd);
     n->o.mode = S_IFREG;
     return r < 0 ? r : 0;
