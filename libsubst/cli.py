@@ -112,8 +112,9 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
-        scratch_size, read_only, allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core, trace, trace_file,
-        trace_calls, trace_summary, trace_format, profile, stop_timeout, program, args):
+        scratch_size, read_only, allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core,
+        trace, trace_file, trace_calls, trace_summary, trace_format, profile, stop_timeout,
+        program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its

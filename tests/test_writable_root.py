@@ -3,19 +3,21 @@ scratch layer over the read-only image (c_src/kernel/fs/upper.c), bounded
 by --scratch-size, gone after the run; --read-only keeps the image's
 read-only root.  The host's files never change."""
 
-import errno
 import hashlib
 import os
 import shutil
 import subprocess
+import urllib.request
 
 import pytest
 
-from conftest import LIBSUBST, build_c, free_port, run_guest, run_native, wait_for_port
+from conftest import (LIBSUBST, build_c, free_port, run_guest, run_native,
+                      wait_for_port)
 from libsubst.image import packages, rootfs
 
 NGINX = "/usr/sbin/nginx"
-TOOLS = ["cat", "ls", "mkdir", "mv", "rm", "stat", "sha256sum", "ln", "head", "touch", "chmod", "grep", "df"]
+TOOLS = ["cat", "ls", "mkdir", "mv", "rm", "stat", "sha256sum", "ln", "head", "touch", "chmod",
+         "grep", "df"]
 ADD = [a for t in TOOLS for a in ("--add", shutil.which(t))]
 
 # The same script natively (R: a copy of the files the guest's image holds)
@@ -164,7 +166,6 @@ http {{ server {{ listen 127.0.0.1:{port}; root {tmp_path}/www; }} }}
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, proc)
-        import urllib.request
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=30) as r:
             assert r.read() == b"hello\n"
     finally:

@@ -3,8 +3,9 @@
  * readlink.  On a volume (and in the writable root's layer, where an image
  * file's stub is renamed, linked or unlinked as it is) the change is the
  * host's, made on the last component relative to its parent opened beneath
- * the mount root; with --read-only the image is read-only (EROFS); the synthetic trees refuse (EACCES); across mounts,
- * or between a volume and the image, rename and link give EXDEV.
+ * the mount root; with --read-only the image is read-only (EROFS); the
+ * synthetic trees refuse (EACCES); across mounts, or between a volume and
+ * the image, rename and link give EXDEV.
  */
 #include "fs.h"
 

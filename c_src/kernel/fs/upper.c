@@ -137,8 +137,8 @@ long upper_copy_up(struct fs_node *n, int data)
     char tmp[48];
     ksnprintf(tmp, sizeof tmp, ".libsubst-copy-up.%ld", hsys0(__NR_gettid));
     hsys3(__NR_unlinkat, pfd, (long)tmp, 0);    /* left by a thread killed while copying */
-    r = dfd = hsys4(__NR_openat, pfd, (long)tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-                    0600);
+    r = dfd = hsys4(__NR_openat, pfd, (long)tmp,
+                    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (r >= 0 && data)
         r = copy_bytes(ent, dfd);
     /* Never the set-ID bits: a host file with them is what the filter refuses. */
