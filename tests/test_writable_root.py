@@ -20,8 +20,9 @@ TOOLS = ["cat", "ls", "mkdir", "mv", "rm", "stat", "sha256sum", "ln", "head", "t
          "grep", "df"]
 ADD = [a for t in TOOLS for a in ("--add", shutil.which(t))]
 
-# The same script natively (R: a copy of the files the guest's image holds)
-# and in the guest (R empty: its own root).
+# The same script natively (R: a copy of the files the guest's image holds;
+# T: a directory beside it) and in the guest (R empty: its own root; T its
+# /tmp, another file system).
 SCRIPT = r"""
 set -e
 echo new at the root > $R/newfile; cat $R/newfile
@@ -40,6 +41,8 @@ stat -c '%a %s' $R/moved; sha256sum < $R/moved
 mkdir -p $R/deep/a/b/c/d/e; touch $R/deep/a/b/c/d/e/f; ls -R $R/deep
 ln -s $R/etc/foo $R/link; cat $R/link
 mkdir $R/etc/nginx/newdir && rm -r $R/etc/nginx/newdir && echo rmdir ok
+echo from tmp > $T/t; mv $T/t $R/etc/fromtmp; cat $R/etc/fromtmp
+mv $R/etc/foo $T/foo; cat $T/foo; ls $R/etc | grep -x foo || echo foo moved out
 """
 TOUCHED = ["/etc/nginx/mime.types", "/etc/nginx/koi-utf", "/etc/nginx/koi-win",
            "/etc/nginx/win-utf"]
@@ -62,18 +65,20 @@ def nginx_files():
 def test_writes_go_to_the_layer_as_natively(tmp_path, nginx_files):
     """New files at / and in /etc, append (copy-up keeps mode and bytes),
     overwrite, chmod, unlink (the listing no longer shows it), rename out
-    of a directory, mkdir -p, symlink, rmdir: as on a native copy of the
-    same files; the host's files are untouched."""
+    of a directory and across file systems (/tmp), mkdir -p, symlink,
+    rmdir: as on a native copy of the same files; the host's files are
+    untouched."""
     root = tmp_path / "root"
     for d in ("etc/nginx",):
         (root / d).mkdir(parents=True)
     for p in TOUCHED:
         shutil.copy2(p, root / p[1:])
     before = digests(TOUCHED)
+    (tmp_path / "t").mkdir()
     native = run_native(["sh", "-c", SCRIPT], tmp_path,
-                        env={**os.environ, "R": str(root)})
+                        env={**os.environ, "R": str(root), "T": str(tmp_path / "t")})
     guest = run_guest(["sh", "-c", SCRIPT], "/", opts=["--no-cwd", *ADD, "--add", NGINX],
-                      env={**os.environ, "R": ""})
+                      env={**os.environ, "R": "", "T": "/tmp"})
     assert native.returncode == 0, native.stderr
     assert (guest.stdout, guest.stderr, guest.returncode) == \
         (native.stdout.replace(str(root).encode(), b""), b"", 0)
