@@ -300,8 +300,9 @@ def run(target: _Target, args: Sequence[str] | None = None, *, input=None,
     syscall trace; ``core`` a directory where a crashing guest writes an ELF
     core file; ``gdb`` a listening socket to serve a debugger on; ``enosys``
     names calls answered with ENOSYS as if unimplemented.  ``memory`` (bytes
-    of RAM: its processes, /tmp, /dev/shm and memfds), ``cpus`` (how many of
-    the host's CPUs) and ``pids`` (processes and threads) limit the whole
+    of RAM: its processes, /tmp, /dev/shm, its root's writes and memfds),
+    ``cpus`` (how many of the host's CPUs) and ``pids`` (processes and
+    threads) limit the whole
     guest, or raise LibsubstError where this host cannot enforce them (the
     README's sandbox section says how).  The guest's root is writable, its
     changes made in a layer of its own over the image and gone after the

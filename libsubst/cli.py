@@ -68,8 +68,8 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Do not substitute glibc: every syscall takes the trap path.")
 @click.option("--add", "adds", multiple=True, metavar="HOST[:GUEST]", help=_ADD_HELP)
 @click.option("--memory", metavar="SIZE",
-              help="RAM the whole guest may use (512M, 2G), its /tmp, /dev/shm and memfds "
-                   "included.")
+              help="RAM the whole guest may use (512M, 2G), its /tmp, /dev/shm, what it "
+                   "writes to its root and memfds included.")
 @click.option("--cpus", type=click.IntRange(min=1), metavar="N",
               help="Run the guest on N of the host's CPUs.")
 @click.option("--pids", type=click.IntRange(min=1), metavar="N",

@@ -31,7 +31,7 @@ class Limits:
     """Resource limits of the whole guest, applied before its kernel runs
     (the README's sandbox section says how each is enforced)."""
 
-    memory: int | None = None      # bytes of RAM: its processes, /tmp, /dev/shm, memfds
+    memory: int | None = None      # RAM: processes, /tmp, /dev/shm, root's writes, memfds
     cpus: int | None = None        # how many of the host's allowed CPUs it may run on
     pids: int | None = None        # processes and threads
     scratch: int | None = None     # bytes of the writable root's layer (--scratch-size)
