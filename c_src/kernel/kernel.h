@@ -97,6 +97,7 @@ struct kthread {
     struct ls_kblock blk;            /* the fastcall contract: entry, kernel stack, depth */
     struct ucontext *uc;             /* the trap being served on this thread, or NULL */
     unsigned long fast_sp;           /* the guest's stack at the fastcall being served */
+    long *fast_args;                 /* its saved registers on the kernel stack (fastcall.S) */
     long tid;                        /* host tid */
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */

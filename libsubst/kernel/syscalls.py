@@ -581,7 +581,8 @@ DEVIATIONS: dict[str, str] = {
         "search permission is not checked on image and synthetic directories."),
     "clone": (
         "CLONE_VM without CLONE_THREAD (vfork-style) gives the child a copy of the "
-        "memory."),
+        "memory; a new thread cannot be made through a fastcall (libc's syscall(), "
+        "ENOSYS): only by a trapped clone, as libc's own wrappers make it."),
     "clone3": (
         "set_tid, CLONE_INTO_CGROUP, and CLONE_PIDFD with CLONE_PARENT_SETTID are refused "
         "(EINVAL)."),
@@ -659,7 +660,9 @@ DEVIATIONS: dict[str, str] = {
         "lexical."),
     "prctl": (
         "Syscall User Dispatch is the kernel's trap path and cannot be changed by the "
-        "guest."),
+        "guest; no_new_privs is set from the start (the seccomp filter needs it) and the "
+        "guest's first process has SIGKILL as its parent-death signal (it ends with the "
+        "relay); options outside the host-call allow-list give EPERM."),
     "prlimit64": (
         "RLIMIT_NOFILE cannot be raised into the kernel's reserved fds; other processes "
         "are not visible."),

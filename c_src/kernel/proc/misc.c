@@ -145,6 +145,9 @@ long sys_prctl(long op, long a2, long a3, long a4, long a5)
 {
     if (op == PR_SET_SYSCALL_USER_DISPATCH)
         return -EPERM;
+    /* x86-64 Linux has no tagged-address control (arm64 and RISC-V do). */
+    if (op == PR_SET_TAGGED_ADDR_CTRL || op == PR_GET_TAGGED_ADDR_CTRL)
+        return -EINVAL;
     return hsys5(__NR_prctl, op, a2, a3, a4, a5);
 }
 

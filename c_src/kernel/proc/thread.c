@@ -169,7 +169,8 @@ void mm_after_fork(void);
 void pid_after_fork(void);
 void fs_fork_child(void);
 
-/* The child of a process clone: one thread, which was inside the kernel. */
+/* The child of a process clone: one thread, which was inside the kernel,
+ * serving a trap (uc) or a fastcall. */
 static void after_fork_child(struct ucontext *uc, unsigned long sp)
 {
     kmalloc_after_fork();
@@ -179,10 +180,36 @@ static void after_fork_child(struct ucontext *uc, unsigned long sp)
     nthreads = 1;
     free_threads = 0;            /* other threads' stacks: gone with the threads */
     free_lock = 0;
-    kcur()->tid = hsys0(__NR_gettid);
+    struct kthread *t = kcur();
+    t->tid = hsys0(__NR_gettid);
     kthread_enable_trap();
-    if (sp)
+    if (!sp)
+        return;
+    if (uc) {
         uc->uc_mcontext.rsp = sp;    /* the child continues on the stack it asked for */
+        return;
+    }
+    /* A fastcall returns through the guest's stack: its saved flags, then
+     * the stub's return address, 128 bytes (the red zone the stub skips)
+     * below the stack pointer it had (uklibc/stub.py).  Move both below sp,
+     * so the stub leaves with %rsp = sp, as after a `syscall`. */
+    unsigned long *old = (unsigned long *)t->fast_args[7];
+    unsigned long *frame = (unsigned long *)(sp - 128 - 16);
+    unsigned long word[2] = {old[0], old[1]};
+    if (copy_to_user(frame, word, sizeof word) == 0)
+        t->fast_args[7] = (long)frame;
+}
+
+/* The checks of Linux's copy_process that come before the seccomp filter
+ * would see the flags (it refuses new namespaces with EPERM). */
+static long clone_check(unsigned long flags)
+{
+    if ((flags & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS) ||
+        (flags & (CLONE_NEWUSER | CLONE_FS)) == (CLONE_NEWUSER | CLONE_FS) ||
+        ((flags & CLONE_THREAD) && !(flags & CLONE_SIGHAND)) ||
+        ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM)))
+        return -EINVAL;
+    return 0;
 }
 
 /* A new process: a host fork of the whole guest.  The host clone is made
@@ -193,12 +220,9 @@ static void after_fork_child(struct ucontext *uc, unsigned long sp)
 static long start_process(long nr, unsigned long flags, long a1, long a2, long a3, long a4,
                           unsigned long sp)
 {
-    struct ucontext *uc = kcur_uc();
-    if (!uc)
-        return -ENOSYS;              /* clone sites are never rewritten: always a trap */
     long r = hsys5(nr, flags, a1, a2, a3, a4);
     if (r == 0)
-        after_fork_child(uc, sp);
+        after_fork_child(kcur_uc(), sp);
     return r;
 }
 
@@ -206,6 +230,8 @@ static long start_process(long nr, unsigned long flags, long a1, long a2, long a
  * CLONE_THREAD (vfork-style) gives the child a copy of the memory. */
 long sys_clone(unsigned long flags, unsigned long sp, int *ptid, int *ctid, unsigned long tls)
 {
+    if (clone_check(flags) < 0)
+        return -EINVAL;
     if ((flags & CLONE_VM) && (flags & CLONE_THREAD) && sp)
         return start_thread(__NR_clone, flags, sp, (long)ptid, (long)ctid, tls, sp);
     if (flags & CLONE_THREAD)
@@ -244,10 +270,18 @@ long sys_clone3(struct clone_args *args, unsigned long size)
     memset(&a, 0, sizeof a);
     if (copy_from_user(&a, args, size < sizeof a ? size : sizeof a) < 0)
         return -EFAULT;
+    /* As copy_struct_from_user: a larger struct than ours must end in zeros. */
+    for (unsigned long off = sizeof a; off < size; off++) {
+        char c;
+        if (copy_from_user(&c, (char *)args + off, 1) < 0)
+            return -EFAULT;
+        if (c)
+            return -E2BIG;
+    }
     unsigned long flags = a.flags;
     if ((flags & ~(0xffffffffUL | CLONE_CLEAR_SIGHAND)) || (flags & 0xff) || a.set_tid_size ||
         a.exit_signal > 64 || ((flags & CLONE_PIDFD) && (flags & CLONE_PARENT_SETTID)) ||
-        ((flags & CLONE_CLEAR_SIGHAND) && (flags & CLONE_SIGHAND)))
+        ((flags & CLONE_CLEAR_SIGHAND) && (flags & CLONE_SIGHAND)) || clone_check(flags) < 0)
         return -EINVAL;
     unsigned long sp = a.stack ? a.stack + a.stack_size : 0;
     unsigned long cflags = (flags & 0xffffffffUL) | a.exit_signal;
