@@ -114,6 +114,8 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("chmod", "volumes", _no_set_id(1)), HostCall("fchmod", "volumes", _no_set_id(1)), HostCall("fchownat", "volumes"), HostCall("fchown", "volumes"),
     HostCall("utimensat", "volumes"), HostCall("faccessat2", "access(2) beneath volumes"),
     HostCall("ftruncate", "volumes"),
+    HostCall("truncate", "volume files by their O_PATH fd's /proc/self/fd link: no open, so "
+                         "no inotify open/close events (Landlock's truncate right applies)"),
     HostCall("getxattr", "xattrs of volume files"), HostCall("lgetxattr", "xattrs"),
     # Not setxattr and its kin: their names are in memory, where the filter
     # cannot refuse security.capability (a root caller's volume is host root's).

@@ -121,7 +121,7 @@ static int plain_fd(long fd)
     if (!fd_valid(fd))
         return 0;
     struct kofd *o = fd_get(fd);
-    int plain = !o || (o->kind == KF_HOST && !o->flags);
+    int plain = kofd_plain(o);
     kofd_put(o);
     return plain;
 }
@@ -290,10 +290,14 @@ long sys_truncate(const char *path, long length)
     if (r == 0)
         r = upper_copy_up(n, length > 0);
     if (r == 0 && n->o.type == FO_VOLUME) {
-        long fd = vol_ro(n) ? -EROFS : vol_open(n, O_WRONLY | O_CLOEXEC | O_NONBLOCK, 0);
+        /* By path, as Linux does it: an open for writing would show as
+         * IN_OPEN and IN_CLOSE_WRITE to inotify watchers. */
+        long fd = vol_ro(n) ? -EROFS : vol_open(n, O_PATH | O_CLOEXEC, 0);
         r = fd;
         if (fd >= 0) {
-            r = hsys2(__NR_ftruncate, fd, length);
+            char hp[32];
+            ksnprintf(hp, sizeof hp, "/proc/self/fd/%ld", fd);
+            r = hsys2(__NR_truncate, (long)hp, length);
             hsys1(__NR_close, fd);
         }
     } else if (r == 0) {

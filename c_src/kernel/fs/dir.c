@@ -205,7 +205,9 @@ long sys_mkdirat(int dirfd, const char *path, int mode)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(dirfd, path, 0, n);
-    if (r == 0 && n->o.type == FO_VOLUME) {
+    if (r == 0 && n->last_dot) {
+        r = -EEXIST;                    /* as filename_create */
+    } else if (r == 0 && n->o.type == FO_VOLUME) {
         if (vol_ro(n)) {
             r = -EROFS;
         } else {
@@ -235,7 +237,9 @@ long sys_mknodat(int dirfd, const char *path, int mode, unsigned dev)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(dirfd, path, 0, n);
-    if (r == 0 && n->o.type == FO_VOLUME) {
+    if (r == 0 && n->last_dot) {
+        r = -EEXIST;                    /* as filename_create */
+    } else if (r == 0 && n->o.type == FO_VOLUME) {
         if (vol_ro(n)) {
             r = -EROFS;
         } else {

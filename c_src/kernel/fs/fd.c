@@ -87,7 +87,14 @@ long sys_fcntl(int fd, int cmd, long arg)
             return -EINVAL;
         return dup_done(hsys3(__NR_fcntl, fd, cmd, arg), fd);
     }
-    return hsys3(__NR_fcntl, fd, cmd, arg);
+    long r = hsys3(__NR_fcntl, fd, cmd, arg);
+    if (cmd == F_GETFL && r >= 0) {
+        struct kofd *o = fd_get(fd);
+        if (o && (o->flags & KF_F_NOFOLLOW))
+            r &= ~O_NOFOLLOW;
+        kofd_put(o);
+    }
+    return r;
 }
 
 /* lseek of a packed image's file: the kernel's own position (read_write.c). */

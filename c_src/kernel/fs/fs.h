@@ -81,6 +81,8 @@ enum {
 #define KF_F_SYNTH 2    /* KF_HOST: a generated synthetic file */
 #define KF_F_BASED 4    /* KF_HOST with KF_F_IMAGE: a LS_ENT_IMAGE_FILE, a window of the
                            image file (a dup of K.image_fd); see read_write.c */
+#define KF_F_NOFOLLOW 8 /* KF_HOST: the host's O_NOFOLLOW is the kernel's (open_beneath),
+                           not the guest's, so F_GETFL leaves it out */
 
 /* Shared by fds made with dup (like Linux's struct file); refcounted. */
 struct kofd {
@@ -92,6 +94,13 @@ struct kofd {
                                    KF_F_BASED: the file position */
     char *path;                 /* guest path (stored after the struct), or NULL */
 };
+
+/* Whether o (NULL: a host fd the kernel did not record) is the host's own
+ * object, to act on directly. */
+static inline int kofd_plain(const struct kofd *o)
+{
+    return !o || (o->kind == KF_HOST && !(o->flags & ~KF_F_NOFOLLOW));
+}
 
 /* Placeholder host fd that every IMAGE/SYNTH directory fd is a dup of. */
 extern int fs_placeholder_fd;
@@ -145,6 +154,8 @@ struct fs_node {
     struct fs_obj o;
     int missing;                /* -ENOENT was for the last component only; o is its parent */
     int dir_required;           /* the path ended in '/' */
+    int last_dot;               /* the last component was "." (1) or ".." (2): Linux's
+                                 * LAST_DOT/LAST_DOTDOT, which name-space changes refuse */
     char path[LS_PATH_MAX];     /* resolved, normalised absolute guest path */
     char tmp[LS_PATH_MAX];      /* scratch: the walk's remainder, then the volume helpers' */
 };

@@ -9,6 +9,8 @@
  */
 #include "fs.h"
 
+#define RENAME_NOREPLACE 1                  /* <linux/fs.h> */
+
 /* What refuses a change to an existing object of a non-volume node. */
 static long refuse(const struct fs_obj *o)
 {
@@ -24,7 +26,10 @@ long sys_unlinkat(int dirfd, const char *path, int flags)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(dirfd, path, 0, n);
-    if (r == 0 && !(flags & AT_REMOVEDIR))
+    if (r == 0 && n->last_dot)
+        /* As do_rmdir and do_unlinkat, before looking at the object. */
+        r = !(flags & AT_REMOVEDIR) ? -EISDIR : n->last_dot == 1 ? -EINVAL : -ENOTEMPTY;
+    else if (r == 0 && !(flags & AT_REMOVEDIR))
         upper_rename_node(n);
     if (r == 0 && n->o.type == FO_VOLUME) {
         if (vol_ro(n)) {
@@ -65,9 +70,11 @@ long sys_unlink(const char *path)
  * Walks the two paths of rename/link.  Returns 0 when both are on the same
  * writable volume (the caller then acts with the parents), or the error: the
  * source must exist; the destination may be missing in its last component.
+ * A last component "." or ".." gives old_dot (the source's; 0 lets it be)
+ * or new_dot (the destination's), as Linux refuses those names.
  */
 static long two_paths(int od, const char *op, int ofollow, int nd, const char *np,
-                      struct fs_node *a, struct fs_node *b)
+                      struct fs_node *a, struct fs_node *b, long old_dot, long new_dot)
 {
     long r = fs_walk(od, op, ofollow ? W_FOLLOW : 0, a);
     if (r < 0)
@@ -75,6 +82,11 @@ static long two_paths(int od, const char *op, int ofollow, int nd, const char *n
     r = fs_walk(nd, np, 0, b);
     if (r < 0 && !(r == -ENOENT && b->missing))
         return r;
+    /* "." or ".." last: never a name to change (do_renameat2, filename_create). */
+    if (old_dot && a->last_dot)
+        return old_dot;
+    if (r == 0 && b->last_dot)
+        return new_dot;
     upper_rename_node(a);
     if (r == 0)
         upper_rename_node(b);
@@ -117,7 +129,8 @@ long sys_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *
     struct fs_node *a = node_new(), *b = node_new();
     long r = -ENOMEM;
     if (a && b) {
-        r = two_paths(olddirfd, oldpath, 0, newdirfd, newpath, a, b);
+        r = two_paths(olddirfd, oldpath, 0, newdirfd, newpath, a, b, -EBUSY,
+                      flags & RENAME_NOREPLACE ? -EEXIST : -EBUSY);
         if (r == 0)
             r = host_two(__NR_renameat2, a, b, flags);
     }
@@ -152,7 +165,7 @@ long sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *new
     if ((flags & AT_EMPTY_PATH) && oldpath && !*oldpath) {
         /* Link an open fd: only a plain host fd, to a volume. */
         struct kofd *o = fd_valid(olddirfd) ? fd_get(olddirfd) : 0;
-        int plain = fd_valid(olddirfd) && (!o || (o->kind == KF_HOST && !o->flags));
+        int plain = fd_valid(olddirfd) && kofd_plain(o);
         kofd_put(o);
         r = fs_walk(newdirfd, newpath, 0, b);
         if (!plain)
@@ -172,7 +185,8 @@ long sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *new
         }
         goto out;
     }
-    r = two_paths(olddirfd, oldpath, flags & AT_SYMLINK_FOLLOW, newdirfd, newpath, a, b);
+    r = two_paths(olddirfd, oldpath, flags & AT_SYMLINK_FOLLOW, newdirfd, newpath, a, b, 0,
+                  -EEXIST);
     if (r == 0)
         r = host_two(__NR_linkat, a, b, flags & AT_SYMLINK_FOLLOW);
 out:
@@ -200,7 +214,9 @@ long sys_symlinkat(const char *target, int newdirfd, const char *linkpath)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(newdirfd, linkpath, 0, n);
-    if (r == 0 && n->o.type == FO_VOLUME) {
+    if (r == 0 && n->last_dot) {
+        r = -EEXIST;
+    } else if (r == 0 && n->o.type == FO_VOLUME) {
         if (vol_ro(n)) {
             r = -EROFS;
         } else {

@@ -72,6 +72,10 @@ static long open_image(struct fs_node *n, int flags)
 static long open_volume(struct fs_node *n, int flags, int mode)
 {
     long fd;
+    int nofollow = flags & O_NOFOLLOW ? 0 : KF_F_NOFOLLOW;
+    /* As open_last_lookups: creating through a name with a trailing slash. */
+    if ((flags & O_CREAT) && n->dir_required)
+        return -EISDIR;
     if (vol_ro(n) && !(flags & O_PATH)) {
         if (wants_write(flags))
             return -EROFS;
@@ -84,11 +88,11 @@ static long open_volume(struct fs_node *n, int flags, int mode)
                 hsys1(__NR_close, fd);
                 return -EEXIST;
             }
-            return fs_install(fd, KF_HOST, 0, 0, 0, n->path);
+            return fs_install(fd, KF_HOST, nofollow, 0, 0, n->path);
         }
     }
     fd = vol_open(n, flags, mode);
-    return fs_install(fd, KF_HOST, 0, 0, 0, n->path);
+    return fs_install(fd, KF_HOST, nofollow, 0, 0, n->path);
 }
 
 /* Implements openat(2); differs from Linux in: the image is read-only

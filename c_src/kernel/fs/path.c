@@ -164,6 +164,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     char *p = n->path, *t = n->tmp;
     n->missing = 0;
     n->dir_required = 0;
+    n->last_dot = 0;
     long len = strncpy_from_user(t, gpath, LS_PATH_MAX);
     if (len < 0)
         return len;
@@ -199,13 +200,16 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
             j++;
         int last = t[j] == 0;
         int slash = last && t[i] == '/';
-        if (last)
+        int dots = nl <= 2 && name[0] == '.' && (nl == 1 || name[1] == '.') ? (int)nl : 0;
+        if (last) {
             n->dir_required = slash;
+            n->last_dot = dots;
+        }
         if (!obj_is_dir(&cur))
             return -ENOTDIR;
-        if (nl == 1 && name[0] == '.')
+        if (dots == 1)
             continue;
-        if (nl == 2 && name[0] == '.' && name[1] == '.') {
+        if (dots == 2) {
             path_pop(p);
             r = fs_classify(p, &cur);
             if (r < 0)

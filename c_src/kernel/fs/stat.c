@@ -135,7 +135,7 @@ long sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct sta
             if (!fd_valid(dirfd))
                 return -EBADF;
             struct kofd *o = fd_get(dirfd);
-            int plain = !o || (o->kind == KF_HOST && !o->flags);
+            int plain = kofd_plain(o);
             kofd_put(o);
             if (plain)
                 return hsys5(__NR_statx, dirfd, (long)"", AT_EMPTY_PATH | sync, mask, (long)sx);
@@ -224,7 +224,7 @@ long sys_fstatfs(int fd, struct statfs *sf)
     if (!fd_valid(fd))
         return -EBADF;
     struct kofd *o = fd_get(fd);
-    int plain = !o || (o->kind == KF_HOST && !o->flags);
+    int plain = kofd_plain(o);
     kofd_put(o);
     if (plain)
         return hsys2(__NR_fstatfs, fd, (long)sf);

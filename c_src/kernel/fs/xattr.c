@@ -101,7 +101,7 @@ static long fd_xattr(int fd, const struct xop *x)
     if (!fd_valid(fd))
         return -EBADF;
     struct kofd *o = fd_get(fd);
-    int plain = !o || (o->kind == KF_HOST && !o->flags);
+    int plain = kofd_plain(o);
     int ro = o && (o->kind == KF_IMAGE || (o->flags & KF_F_IMAGE));
     kofd_put(o);
     return plain ? fd_host(fd, x) : none(ro, x);
