@@ -657,7 +657,9 @@ DEVIATIONS: dict[str, str] = {
         "fds that only getdents, fstat, fchdir, lseek and *at() understand (read gives 0, "
         "not EISDIR); volume symlinks to absolute paths, or above the volume, do not "
         "resolve (EXDEV, as openat2's RESOLVE_BENEATH), and \"..\" inside a volume is "
-        "lexical."),
+        "lexical; synthetic files refuse opening for writing (EACCES), to root as well, where "
+        "Linux opens them and fails the write; /proc/<pid> is the caller's own process "
+        "(and its threads below task/) only."),
     "prctl": (
         "Syscall User Dispatch is the kernel's trap path and cannot be changed by the "
         "guest; no_new_privs is set from the start (the seccomp filter needs it) and the "

@@ -144,7 +144,11 @@ long sys_lseek(int fd, long off, int whence)
         return -EBADF;
     struct kofd *o = fd_get(fd);
     if (!o || o->kind == KF_HOST) {
+        /* A generated /proc file is a memfd; Linux's is a seq_file. */
+        int seq = o && (o->flags & KF_F_SYNTH) && synth_seq(o->ent);
         kofd_put(o);
+        if (seq && whence != SEEK_SET && whence != SEEK_CUR)
+            return -EINVAL;
         return hsys3(__NR_lseek, fd, off, whence);
     }
     long r = -EINVAL;

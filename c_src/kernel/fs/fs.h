@@ -252,6 +252,11 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap);
 long synth_readlink(const struct fs_obj *o, char *buf, size_t size);
 long synth_stat(const struct fs_obj *o, struct stat *st);
 void synth_fix_stat(int id, struct stat *st);
+/* Whether synthetic file id is one Linux serves as a seq_file (most of
+ * /proc): those refuse SEEK_END, SEEK_DATA and SEEK_HOLE (EINVAL). */
+int synth_seq(int id);
+/* Whether normalised path p is /proc or below it. */
+int synth_in_proc(const char *p);
 long synth_open(struct fs_node *n, int flags, int mode);
 long synth_perm(const struct fs_obj *o, int mode, int flags);
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);

@@ -53,6 +53,8 @@ long sys_unlinkat(int dirfd, const char *path, int flags)
             r = -EISDIR;
         else if (n->path[1] == 0)
             r = -EBUSY;
+        else if (synth_in_proc(n->path))
+            r = -EPERM;                 /* procfs has no unlink or rmdir (vfs_unlink) */
         else
             r = refuse(&n->o);
     }

@@ -128,8 +128,8 @@ long sys_openat(int dirfd, const char *path, int flags, int mode)
             r = synth_open(n, flags, mode);
             break;
         }
-    } else if (r == -ENOENT && n->missing && (flags & O_CREAT)) {
-        r = n->o.type == FO_IMAGE ? -EROFS : -EACCES;
+    } else if (r == -ENOENT && n->missing && (flags & O_CREAT) && !synth_in_proc(n->path)) {
+        r = n->o.type == FO_IMAGE ? -EROFS : -EACCES;   /* procfs: no create, so ENOENT */
     }
     node_free(n);
     return r;

@@ -27,6 +27,7 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/loadavg", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/version", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/devices", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/mounts", ST_LINK, SL_FIXED, "self/mounts"},
     {"/proc/sys", ST_DIR, 0, 0},
     {"/proc/sys/kernel", ST_DIR, 0, 0},
@@ -195,6 +196,20 @@ int synth_lookup(const char *p, struct fs_obj *o)
             return 0;
         }
     return -ENOENT;
+}
+
+int synth_in_proc(const char *p)
+{
+    return strncmp(p, "/proc", 5) == 0 && (p[5] == 0 || p[5] == '/');
+}
+
+int synth_seq(int id)
+{
+    const struct synth_ent *e = sent(id);
+    if (e->type != ST_FILE || e->gen == SG_CMDLINE || e->gen == SG_ENVIRON)
+        return 0;       /* cmdline and environ are read from memory, with an lseek that can */
+    return id >= SID_P ||
+           (strncmp(e->path, "/proc/", 6) == 0 && strncmp(e->path, "/proc/sys/", 10) != 0);
 }
 
 int synth_type(const struct fs_obj *o)

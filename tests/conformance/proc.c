@@ -1,0 +1,298 @@
+/*
+ * /proc and /sys conformance: lseek and getdents on their files and
+ * directories, what a process reads of itself (cmdline, stat, status, io),
+ * of its threads (/proc/PID/task/TID), a reaped child's pid, the system-wide
+ * devices and filesystems, and the errors for writing read-only entries,
+ * as a user without DAC override (see the openat deviation for root),
+ * compared with a native run.  Values that differ between any two runs
+ * (times, addresses, pids) are printed as facts about them.
+ *
+ *   proc DIR          DIR a scratch directory
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *err(long r)
+{
+    return r < 0 ? strerrorname_np(errno) : "ok";
+}
+
+/* The whole of path, NUL-terminated; its length or -errno. */
+static long slurp(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -errno;
+    size_t n = 0;
+    long r;
+    while (n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += r;
+    buf[n] = 0;
+    close(fd);
+    return n;
+}
+
+/* The value of "Key:" in a status-like file, or NULL. */
+static const char *field(const char *text, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : 0) {
+        if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
+            p += kl + 1;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            size_t n = strcspn(p, "\n");
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(out, p, n);
+            out[n] = 0;
+            return out;
+        }
+    }
+    return 0;
+}
+
+static void self(int argc, char **argv)
+{
+    static char buf[65536];
+    long n = slurp("/proc/self/cmdline", buf, sizeof buf);
+    int same = 1;
+    long off = 0;
+    for (int i = 0; i < argc; i++) {
+        same &= off < n && strcmp(buf + off, argv[i]) == 0;
+        off += strlen(argv[i]) + 1;
+    }
+    printf("cmdline: argv %d, length right %d\n", same, n == off);
+
+    n = slurp("/proc/self/stat", buf, sizeof buf);
+    char *close = strrchr(buf, ')');
+    int fields = 2;
+    for (char *p = close + 1; *p; p++)
+        fields += *p == ' ';
+    char comm[64];
+    sscanf(buf, "%*d (%63[^)])", comm);
+    int pid, ppid, pgrp, threads;
+    char state;
+    sscanf(close + 2, "%c %d %d", &state, &ppid, &pgrp);
+    sscanf(buf, "%d", &pid);
+    sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
+           &threads);
+    printf("stat: fields %d, pid self %d, comm %s, state %c, ppid %d, pgrp %d, threads %d,"
+           " ends in newline %d\n", fields, pid == getpid(), comm, state, ppid == getppid(),
+           pgrp == getpgrp(), threads, buf[n - 1] == '\n');
+
+    slurp("/proc/self/status", buf, sizeof buf);
+    char v[256];
+    static const char *keys[] = {"Name", "State", "Tgid", "Pid", "PPid", "Threads", "Umask",
+                                 "SigBlk", "SigIgn", "VmRSS", "voluntary_ctxt_switches"};
+    for (unsigned i = 0; i < sizeof keys / sizeof *keys; i++)
+        printf("status %s: %s\n", keys[i], field(buf, keys[i], v, sizeof v) ? "present" : "missing");
+    printf("status Name %s State %s Tgid self %d Pid self %d PPid %d Threads %s\n",
+           field(buf, "Name", v, sizeof v), field(buf, "State", v + 64, 64),
+           atoi(field(buf, "Tgid", v + 128, 64)) == getpid(),
+           atoi(field(buf, "Pid", v + 128, 64)) == getpid(),
+           atoi(field(buf, "PPid", v + 128, 64)) == getppid(), field(buf, "Threads", v + 192, 64));
+}
+
+/* /proc/self/status of a thread, read while it runs. */
+static pthread_barrier_t bar;
+
+static void *thread(void *arg)
+{
+    *(long *)arg = syscall(SYS_gettid);
+    pthread_barrier_wait(&bar);
+    pthread_barrier_wait(&bar);
+    return 0;
+}
+
+static int count_dir(const char *path, int *has_self)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    int n = 0;
+    char me[16];
+    snprintf(me, sizeof me, "%d", getpid());
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            n++;
+            if (has_self && strcmp(e->d_name, me) == 0)
+                *has_self = 1;
+        }
+    closedir(d);
+    return n;
+}
+
+static void tasks(void)
+{
+    long tid = 0;
+    pthread_t t;
+    pthread_barrier_init(&bar, 0, 2);
+    pthread_create(&t, 0, thread, &tid);
+    pthread_barrier_wait(&bar);
+    int self_listed = 0;
+    printf("task entries: %d\n", count_dir("/proc/self/task", &self_listed));
+    printf("task lists the main thread: %d\n", self_listed);
+    char path[96], buf[4096], v[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    long n = slurp(path, buf, sizeof buf);
+    int id = 0;
+    sscanf(buf, "%d", &id);
+    printf("task/TID/stat: %s, its pid field the tid %d\n", n < 0 ? strerrorname_np(-n) : "ok",
+           id == tid);
+    snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+    slurp(path, buf, sizeof buf);
+    printf("task/TID/status: Pid the tid %d, Tgid the process %d\n",
+           field(buf, "Pid", v, sizeof v) && atol(v) == tid,
+           field(buf, "Tgid", v, sizeof v) && atol(v) == getpid());
+    snprintf(path, sizeof path, "/proc/self/task/%ld/comm", tid);
+    n = slurp(path, buf, sizeof buf);
+    printf("task/TID/comm: %s\n", n < 0 ? strerrorname_np(-n) : "ok");
+    snprintf(path, sizeof path, "/proc/self/task/%d", getpid() + 100000);
+    printf("task of no such thread: %s\n", err(access(path, F_OK)));
+    pthread_barrier_wait(&bar);
+    pthread_join(t, 0);
+    printf("task entries after join: %d\n", count_dir("/proc/self/task", 0));
+}
+
+static void children(void)
+{
+    int go[2];
+    pipe(go);
+    pid_t c = fork();
+    if (c == 0) {
+        char b;
+        read(go[0], &b, 1);
+        _exit(0);
+    }
+    char path[64];
+    write(go[1], "x", 1);
+    waitpid(c, 0, 0);
+    snprintf(path, sizeof path, "/proc/%d/stat", c);
+    printf("after reaping: %s\n", err(access(path, F_OK)));
+    /* A new child has a new pid (no reuse while pids remain). */
+    pid_t d = fork();
+    if (d == 0)
+        _exit(0);
+    printf("next child's pid differs: %d\n", d != c);
+    waitpid(d, 0, 0);
+}
+
+static void seeks(void)
+{
+    static const char *files[] = {"/proc/self/stat", "/proc/self/cmdline",
+                                  "/proc/version", "/proc/filesystems", "/proc/self/comm",
+                                  "/sys/devices/system/cpu/online",
+                                  "/sys/kernel/mm/transparent_hugepage/enabled"};
+    for (unsigned i = 0; i < sizeof files / sizeof *files; i++) {
+        char whole[8192], part[8192];
+        long n = slurp(files[i], whole, sizeof whole);
+        int fd = open(files[i], O_RDONLY);
+        long s = lseek(fd, 3, SEEK_SET);
+        long m = read(fd, part, sizeof part - 1);
+        int same = m == n - 3 && memcmp(part, whole + 3, m) == 0;
+        long cur = lseek(fd, 0, SEEK_CUR);
+        lseek(fd, -2, SEEK_CUR);
+        long end = lseek(fd, 0, SEEK_END);
+        int e_end = errno;
+        long neg = lseek(fd, -1, SEEK_SET);
+        int e_neg = errno;
+        long past = lseek(fd, 1 << 20, SEEK_SET);
+        long after = read(fd, part, 10);
+        printf("%s: SEEK_SET 3 %ld, rest same %d, SEEK_CUR at the end %d, SEEK_END %s,"
+               " -1 %s, past the end %ld reads %ld\n", files[i], s, same, cur == n,
+               end < 0 ? strerrorname_np(e_end) : "ok", neg < 0 ? strerrorname_np(e_neg) : "ok",
+               past, after);
+        close(fd);
+    }
+    static const char *dirs[] = {"/proc/self", "/proc/self/fd", "/proc/sys/kernel",
+                                 "/sys/devices/system/cpu", "/sys/kernel/mm/transparent_hugepage"};
+    for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        int fd = open(dirs[i], O_RDONLY | O_DIRECTORY);
+        char b1[32768], b2[32768];
+        long n1 = syscall(SYS_getdents64, fd, b1, sizeof b1);
+        long z = lseek(fd, 0, SEEK_SET);
+        long n2 = syscall(SYS_getdents64, fd, b2, sizeof b2);
+        long n3 = syscall(SYS_getdents64, fd, b2, sizeof b2);
+        /* Resume from the second entry's d_off. */
+        struct dirent64 { unsigned long ino; long off; unsigned short reclen; unsigned char type;
+                          char name[]; } *first = (void *)b1;
+        lseek(fd, first->off, SEEK_SET);
+        long n4 = syscall(SYS_getdents64, fd, b2, sizeof b2);
+        printf("%s: getdents %d, rewind %ld, again the same %d, then 0 %d, from the first's d_off"
+               " the rest %d, tiny buffer %s\n", dirs[i], n1 > 0, z,
+               n2 == n1, n3 == 0, n4 == n1 - first->reclen,
+               err(syscall(SYS_getdents64, fd, b2, 8)));
+        close(fd);
+    }
+    int self_listed = 0;
+    int n = count_dir("/proc", &self_listed);
+    printf("/proc lists its pid: %d, has entries %d\n", self_listed, n > 10);
+}
+
+static void system_files(void)
+{
+    static char buf[65536];
+    long n = slurp("/proc/filesystems", buf, sizeof buf);
+    printf("/proc/filesystems: %s, proc nodev %d, tmpfs %d\n", n < 0 ? strerrorname_np(-n) : "ok",
+           strstr(buf, "nodev\tproc\n") != 0, strstr(buf, "nodev\ttmpfs\n") != 0);
+    n = slurp("/proc/devices", buf, sizeof buf);
+    printf("/proc/devices: %s, character devices %d, mem 1 %d, block devices %d\n",
+           n < 0 ? strerrorname_np(-n) : "ok", strncmp(buf, "Character devices:\n", 19) == 0,
+           strstr(buf, "\n  1 mem\n") != 0, strstr(buf, "\nBlock devices:\n") != 0);
+    /* As a user without DAC override (root may open them, then write fails
+     * per file: see the openat deviation). */
+    pid_t c = fork();
+    if (c > 0) {
+        waitpid(c, 0, 0);
+        return;
+    }
+    if (setgid(65534) < 0 || setuid(65534) < 0)
+        printf("cannot become nobody: %s\n", strerrorname_np(errno));
+    static const char *ro[] = {"/proc/self/stat", "/proc/self/status", "/proc/version",
+                               "/proc/cpuinfo", "/proc/self/cmdline",
+                               "/proc/filesystems", "/sys/devices/system/cpu/online"};
+    for (unsigned i = 0; i < sizeof ro / sizeof *ro; i++) {
+        int fd = open(ro[i], O_WRONLY);
+        int e = errno;
+        long w = fd >= 0 ? write(fd, "x", 1) : 0;
+        printf("write %s: open %s", ro[i], fd < 0 ? strerrorname_np(e) : "ok");
+        if (fd >= 0)
+            printf(", write %s", err(w));
+        printf("\n");
+        if (fd >= 0)
+            close(fd);
+    }
+    printf("create in /proc: %s\n", err(open("/proc/new", O_WRONLY | O_CREAT, 0644)));
+    printf("mkdir in /sys: %s\n", err(mkdir("/sys/new", 0755)));
+    printf("unlink in /proc/self: %s\n", err(unlink("/proc/self/status")));
+    fflush(stdout);
+    _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IOLBF, 0);
+    alarm(60);
+    if (argc != 2 || chdir(argv[1]) < 0) {
+        fprintf(stderr, "usage: proc DIR\n");
+        return 2;
+    }
+    self(argc, argv);
+    tasks();
+    children();
+    seeks();
+    system_files();
+    return 0;
+}
