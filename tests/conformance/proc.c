@@ -159,6 +159,10 @@ static void tasks(void)
     snprintf(path, sizeof path, "/proc/self/task/%ld/comm", tid);
     n = slurp(path, buf, sizeof buf);
     printf("task/TID/comm: %s\n", n < 0 ? strerrorname_np(-n) : "ok");
+    snprintf(path, sizeof path, "/proc/%ld/status", tid);
+    n = slurp(path, buf, sizeof buf);
+    printf("/proc/TID (not listed, still there): %s, Pid the tid %d\n",
+           n < 0 ? strerrorname_np(-n) : "ok", field(buf, "Pid", v, sizeof v) && atol(v) == tid);
     snprintf(path, sizeof path, "/proc/self/task/%d", getpid() + 100000);
     printf("task of no such thread: %s\n", err(access(path, F_OK)));
     pthread_barrier_wait(&bar);

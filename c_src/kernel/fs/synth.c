@@ -6,7 +6,8 @@
  *
  * /proc/self is a symlink to /proc/<pid> (the host pid: fs_pid), as in Linux;
  * /proc/thread-self to <pid>/task/<tid>, whose entries are those of
- * /proc/<pid> (the thread's own stat, status, comm) but no task directory.
+ * /proc/<pid> (the thread's own stat, status, comm) but no task directory,
+ * as has /proc/<tid> (unlisted, as on Linux).  Other processes are not shown.
  * /proc/<pid>/fd/N is a symlink to the guest path fd N was opened by; an fd
  * with no guest path (stdio, a pipe, a socket) is a host object, reached by
  * reopening the host's /proc/self/fd/N, and reads as the host's readlink
@@ -161,9 +162,15 @@ int synth_lookup(const char *p, struct fs_obj *o)
     o->arg = 0;
     if (strncmp(p, "/proc/", 6) == 0 && p[6] >= '0' && p[6] <= '9') {
         const char *s = p + 6;
-        if (synth_parse_num(&s) != fs_pid())
-            return -ENOENT;
-        if (strncmp(s, "/task/", 6) == 0) {
+        long pid = synth_parse_num(&s);
+        if (pid != fs_pid()) {
+            /* Another thread of the process by its tid: not listed in /proc
+             * but there, as on Linux, with that thread's entries. */
+            if (pid <= 0 || hsys3(__NR_tgkill, fs_pid(), pid, 0) < 0 ||
+                strncmp(s, "/task", 5) == 0)
+                return -ENOENT;
+            o->arg = pid;
+        } else if (strncmp(s, "/task/", 6) == 0) {
             /* A thread of the process: the host's tid (the pid namespace's). */
             s += 6;
             long tid = synth_parse_num(&s);
