@@ -611,8 +611,6 @@ DEVIATIONS: dict[str, str] = {
     "getdents64": (
         "image and synthetic directories are listed by the kernel (d_off is a cookie, see "
         "dir.c)."),
-    "getppid": (
-        "the parent seen at boot stays the parent (no re-parenting to init)."),
     "getxattr": (
         "image and synthetic objects have no extended attributes (ENODATA)."),
     "inotify_add_watch": (

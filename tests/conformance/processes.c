@@ -300,8 +300,9 @@ static void clones(void)
 
 static void prctls(char *self)
 {
-    int st, p[2];
+    int st, p[2], r[2];
     pipe(p);
+    pipe(r);
     pid_t me = getpid();
     printf("subreaper initially: %s", err(prctl(PR_SET_CHILD_SUBREAPER, 1)));
     int v = -1;
@@ -313,20 +314,25 @@ static void prctls(char *self)
         if (b == 0) {
             int sub = -1;
             prctl(PR_GET_CHILD_SUBREAPER, &sub);
+            pid_t first = getppid();       /* the middle process, still alive */
+            write(r[1], "f", 1);
             char b2;
             read(p[0], &b2, 1);            /* the middle process has exited */
             int ok = 0;
             for (int i = 0; i < 2000 && !(ok = getppid() == me); i++)
                 usleep(1000);
-            _exit(ok | (sub == 0) << 1);
+            _exit(ok | (sub == 0) << 1 | (first != me) << 2);
         }
+        char f;
+        read(r[0], &f, 1);                 /* until the grandchild has asked */
         _exit(0);
     }
     waitpid(a, &st, 0);
     write(p[1], "x", 1);
     pid_t b = wait(&st);
-    printf("orphan reaped by subreaper: %s, getppid the subreaper %d, not inherited %d\n",
-           b > 0 ? "yes" : err(b), WEXITSTATUS(st) & 1, WEXITSTATUS(st) >> 1 & 1);
+    printf("orphan reaped by subreaper: %s, getppid the subreaper %d (the middle before %d),"
+           " not inherited %d\n", b > 0 ? "yes" : err(b), WEXITSTATUS(st) & 1,
+           WEXITSTATUS(st) >> 2 & 1, WEXITSTATUS(st) >> 1 & 1);
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 
     /* The parent-death signal, from a process of the guest to its child. */
