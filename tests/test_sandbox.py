@@ -104,6 +104,19 @@ def test_no_set_id_modes():
         assert bpf_run(nr, args) == seccomp.RET_ALLOW, name
 
 
+def test_no_file_capability_sized_xattr_values():
+    """The guest kernel sets user.* attributes only, but the filter cannot
+    see names: it refuses every set(l)xattr of a size security.capability
+    takes (seccomp stops a guest that calls the host itself), and nothing
+    sets them by fd."""
+    for name in ("setxattr", "lsetxattr"):
+        nr = syscalls.by_name(name).nr
+        for size in (12, 20, 24):
+            assert bpf_run(nr, (0, 0, 0, size, 0, 0)) == seccomp.RET_ERRNO | seccomp.EPERM, (name, size)
+        assert bpf_run(nr, (0, 0, 0, 5, 0, 0)) == seccomp.RET_ALLOW, name
+    assert bpf_run(syscalls.by_name("fsetxattr").nr) == seccomp.RET_KILL_PROCESS
+
+
 SET_ID_PROBE = """
 import os
 open('f', 'w').close()

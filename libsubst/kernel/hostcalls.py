@@ -86,6 +86,19 @@ def _no_set_id(index: int) -> tuple[Pin, ...]:
     caller's guest writes its volumes as host root (they are idmapped)."""
     return (Pin(index, (S_ISUID, S_ISGID, S_ISUID | S_ISGID), mask=S_ISUID | S_ISGID,
                 deny=True, comment="no set-user/group-ID file on the host"),)
+# The value sizes security.capability accepts: Linux's validheader (v2 and v3,
+# security/commoncap.c) and v1's, which older kernels took.
+XATTR_CAPS_SZ = (12, 20, 24)
+
+
+def _no_capability_sizes() -> tuple[Pin, ...]:
+    """Pins for set(l)xattr's size (argument 3): a value security.capability
+    could take is refused, so no name the guest writes in memory can give a
+    host file capabilities."""
+    return (Pin(3, XATTR_CAPS_SZ, deny=True,
+                comment="no value the size of a file capability (any name)"),)
+
+
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 ARCH_GET_CPUID, ARCH_GET_XCOMP_SUPP, ARCH_GET_XCOMP_PERM, ARCH_REQ_XCOMP_PERM = 0x1011, 0x1021, 0x1022, 0x1023
 CLONE_THREAD = 0x00010000
@@ -117,8 +130,12 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("truncate", "volume files by their O_PATH fd's /proc/self/fd link: no open, so "
                          "no inotify open/close events (Landlock's truncate right applies)"),
     HostCall("getxattr", "xattrs of volume files"), HostCall("lgetxattr", "xattrs"),
-    # Not setxattr and its kin: their names are in memory, where the filter
-    # cannot refuse security.capability (a root caller's volume is host root's).
+    # The names of setxattr and lsetxattr are in memory, where the filter cannot
+    # refuse security.capability (a root caller's volume is host root's): it
+    # refuses the sizes that name takes instead (the kernel sets user.* only).
+    HostCall("setxattr", "user.* xattrs of volume files, by /proc/self/fd links",
+             _no_capability_sizes()),
+    HostCall("lsetxattr", "user.* xattrs, not following the last link", _no_capability_sizes()),
     HostCall("fgetxattr", "xattrs"), HostCall("listxattr", "xattrs"), HostCall("llistxattr", "xattrs"),
     HostCall("flistxattr", "xattrs"), HostCall("removexattr", "xattrs"),
     HostCall("lremovexattr", "xattrs"), HostCall("fremovexattr", "xattrs"),

@@ -680,9 +680,10 @@ DEVIATIONS: dict[str, str] = {
         "SIGSYS can never be blocked. On the trap path the mask lives in the saved "
         "context."),
     "setxattr": (
-        "no file takes extended attributes from the guest (EOPNOTSUPP, as a file system "
-        "without them answers): the seccomp filter cannot see their names, and a root "
-        "caller's guest would set security.capability on host root's behalf in a volume."),
+        "only user.* attributes can be set (others: EOPNOTSUPP), and no value of 12, 20 "
+        "or 24 bytes (EPERM): the seccomp filter cannot see names, and a root caller's "
+        "guest would set security.capability (values of those sizes) on host root's behalf "
+        "in a volume. The image is read-only (EROFS), synthetic objects refuse (EPERM)."),
     "shmat": (
         "SHM_REMAP over kernel memory fails with EINVAL."),
     "sigaltstack": (

@@ -1,7 +1,8 @@
 /*
  * File conformance: fcntl record locks between processes and across a
  * rename, the flags F_GETFL shows, F_DUPFD on O_PATH, F_SETOWN with a
- * process group, rename/link/symlink/unlink edge cases and inotify, in a
+ * process group, rename/link/symlink/unlink edge cases, user.* extended
+ * attributes (here and in the scratch /dev/shm) and inotify, in a
  * scratch directory, compared with a native run.
  *
  *   files DIR          DIR a scratch directory
@@ -18,6 +19,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char *err(long r)
@@ -319,6 +321,66 @@ static void names(void)
     say("a chain of 41 symlinks", open("c40", O_RDONLY));
 }
 
+/* user.* extended attributes on a file of dir: get, set, list, remove,
+ * sizes and their errors. */
+static void xattrs(const char *dir)
+{
+    char f[256], l[256], buf[8192];
+    snprintf(f, sizeof f, "%s/xa-%d", dir, getpid());
+    snprintf(l, sizeof l, "%s/xa-link-%d", dir, getpid());
+    touch(f);
+    symlink(strrchr(f, '/') + 1, l);
+    printf("xattrs in %s:\n", dir[0] == '/' ? "a scratch tmpfs" : "the directory");
+    printf("  list none: %zd\n", listxattr(f, buf, sizeof buf));
+    printf("  get missing: %s\n", err(getxattr(f, "user.a", buf, sizeof buf)));
+    say("  set user.a", setxattr(f, "user.a", "hello", 5, 0));
+    say("  set user.a XATTR_CREATE", setxattr(f, "user.a", "x", 1, XATTR_CREATE));
+    say("  set user.b XATTR_REPLACE", setxattr(f, "user.b", "x", 1, XATTR_REPLACE));
+    say("  set user.b empty", setxattr(f, "user.b", "", 0, XATTR_CREATE));
+    static char big[70000];
+    memset(big, 'v', sizeof big);
+    say("  set user.big 4000 bytes", setxattr(f, "user.big", big, 4000, 0));
+    printf("  size of user.a: %zd, of user.b: %zd, of user.big: %zd\n",
+           getxattr(f, "user.a", 0, 0), getxattr(f, "user.b", 0, 0),
+           getxattr(f, "user.big", 0, 0));
+    ssize_t n = getxattr(f, "user.a", buf, sizeof buf);
+    printf("  get user.a: %zd %.*s\n", n, (int)(n > 0 ? n : 0), buf);
+    printf("  get into too small a buffer: %s\n", err(getxattr(f, "user.a", buf, 2)));
+    n = listxattr(f, buf, sizeof buf);
+    int names = 0;
+    for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+        names += !strncmp(p, "user.", 5);
+    printf("  list: %zd bytes, %d user names\n", n, names);
+    printf("  list into too small a buffer: %s\n", err(listxattr(f, buf, 3)));
+    printf("  list through the symlink: %zd, of the symlink itself: %zd\n",
+           listxattr(l, buf, sizeof buf), llistxattr(l, buf, sizeof buf));
+    say("  lsetxattr user.* on a symlink", lsetxattr(l, "user.a", "x", 1, 0));
+    say("  setxattr through the symlink", setxattr(l, "user.c", "via", 3, 0));
+    n = getxattr(f, "user.c", buf, sizeof buf);
+    printf("  user.c on the file: %zd\n", n);
+    int fd = open(f, O_RDONLY);
+    say("  fsetxattr user.d", fsetxattr(fd, "user.d", "fd", 2, 0));
+    printf("  fgetxattr user.d: %zd\n", fgetxattr(fd, "user.d", buf, sizeof buf));
+    say("  fremovexattr user.d", fremovexattr(fd, "user.d"));
+    close(fd);
+    say("  set a name with no namespace", setxattr(f, "plain", "x", 1, 0));
+    say("  set an empty name", setxattr(f, "", "x", 1, 0));
+    memset(buf, 'n', 300);
+    memcpy(buf, "user.", 5);
+    buf[300] = 0;
+    say("  set a name too long", setxattr(f, buf, "x", 1, 0));
+    say("  set a value too large", setxattr(f, "user.huge", big, 70000, 0));
+    say("  set bad flags", setxattr(f, "user.a", "x", 1, 4));
+    say("  remove user.a", removexattr(f, "user.a"));
+    say("  remove user.a again", removexattr(f, "user.a"));
+    say("  set on a directory", setxattr(dir, "user.dir", "d", 1, 0));
+    removexattr(dir, "user.dir");
+    say("  set on /dev/null", setxattr("/dev/null", "user.a", "x", 1, 0));
+    say("  set on a missing file", setxattr("nothing-here", "user.a", "x", 1, 0));
+    unlink(f);
+    unlink(l);
+}
+
 static void notify(void)
 {
     int in = inotify_init1(IN_NONBLOCK);
@@ -329,6 +391,7 @@ static void notify(void)
     printf("watch through a symlink is the file's: %d, IN_DONT_FOLLOW a second: %d\n", w1 > 0,
            w2 > 0 && w2 != w1);
     truncate("w", 5);
+    setxattr("w", "user.watched", "1", 1, 0);
     int fd = open("w", O_WRONLY);
     ftruncate(fd, 2);
     close(fd);
@@ -393,6 +456,8 @@ int main(int argc, char **argv)
     locks();
     flags();
     names();
+    xattrs(".");
+    xattrs("/dev/shm");
     notify();
     return 0;
 }

@@ -5,22 +5,33 @@
  * object itself when following, lgetxattr("/proc/self/fd/P/name") with P its
  * parent when not (the *xattrat calls of Linux 6.13 refuse O_PATH fds).
  * Image and synthetic objects have none (get: ENODATA, list: empty).  The
- * guest sets none anywhere (sys_setxattr says why); it may remove them.
+ * guest sets user.* attributes only (sys_setxattr says why), by path: the
+ * host's fsetxattr is not in the seccomp allow-list, setxattr is, with the
+ * sizes of a file capability refused (hostcalls.py).
  */
 #include "fs.h"
+#include <linux/limits.h>
+#include <linux/xattr.h>
 
-enum { XA_GET, XA_LIST, XA_REMOVE };
+enum { XA_GET, XA_LIST, XA_REMOVE, XA_SET };
 
 struct xop {
     int op;
-    const char *name;
-    void *value;                    /* get, list: out */
+    const char *name;               /* set: the kernel's checked copy */
+    void *value;                    /* get, list: out; set: in */
     size_t size;
+    int flags;                      /* set: XATTR_CREATE, XATTR_REPLACE */
 };
+
+static long path_host(const char *hp, int follow, const struct xop *x);
 
 static long fd_host(long fd, const struct xop *x)
 {
+    char hp[32];
     switch (x->op) {
+    case XA_SET:
+        ksnprintf(hp, sizeof hp, "/proc/self/fd/%ld", fd);
+        return path_host(hp, 1, x);
     case XA_GET:
         return hsys4(__NR_fgetxattr, fd, (long)x->name, (long)x->value, x->size);
     case XA_LIST:
@@ -39,6 +50,9 @@ static long path_host(const char *hp, int follow, const struct xop *x)
     case XA_LIST:
         return hsys3(follow ? __NR_listxattr : __NR_llistxattr, (long)hp, (long)x->value,
                      x->size);
+    case XA_SET:
+        return hsys5(follow ? __NR_setxattr : __NR_lsetxattr, (long)hp, (long)x->name,
+                     (long)x->value, x->size, x->flags);
     default:
         return hsys2(follow ? __NR_removexattr : __NR_lremovexattr, (long)hp, (long)x->name);
     }
@@ -46,7 +60,7 @@ static long path_host(const char *hp, int follow, const struct xop *x)
 
 static long volume_xattr(struct fs_node *n, int follow, const struct xop *x)
 {
-    if (x->op == XA_REMOVE && vol_ro(n))
+    if ((x->op == XA_REMOVE || x->op == XA_SET) && vol_ro(n))
         return -EROFS;
     char hp[320];
     const char *name = "";
@@ -151,29 +165,59 @@ long sys_flistxattr(int fd, char *list, unsigned long size)
     return fd_xattr(fd, &x);
 }
 
-/* Implements setxattr(2); differs from Linux in: the image is read-only
- * (EROFS), synthetic objects refuse (EPERM). */
-/* Implements setxattr(2); differs from Linux in: no file takes extended
- * attributes from the guest (EOPNOTSUPP, as a file system without them
- * answers): the seccomp filter cannot see their names, and a root caller's
- * guest would set security.capability on host root's behalf in a volume. */
+/* The checks of Linux's setxattr_copy and xattr_permission on a name and
+ * value, then the namespace the guest may set: user.* only. */
+static long set_args(const char *uname, char *name, unsigned long size, int flags)
+{
+    if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+        return -EINVAL;
+    long n = strncpy_from_user(name, uname, XATTR_NAME_MAX + 1);
+    if (n == 0 || n == -ENAMETOOLONG || n > XATTR_NAME_MAX)
+        return -ERANGE;
+    if (n < 0)
+        return n;
+    if (size > XATTR_SIZE_MAX)
+        return -E2BIG;
+    if (strncmp(name, "user.", 5) != 0)
+        return -EOPNOTSUPP;
+    return 0;
+}
+
+static long set_path(const char *path, int follow, const char *uname, const void *value,
+                     unsigned long size, int flags)
+{
+    char name[XATTR_NAME_MAX + 1];
+    long r = set_args(uname, name, size, flags);
+    struct xop x = {XA_SET, name, (void *)value, size, flags};
+    return r < 0 ? r : path_xattr(path, follow, &x);
+}
+
+/* Implements setxattr(2); differs from Linux in: only user.* attributes
+ * can be set (others: EOPNOTSUPP, as a file system without them answers),
+ * and no value of 12, 20 or 24 bytes: the seccomp filter cannot see names,
+ * and a root caller's guest would set security.capability (those sizes) on
+ * host root's behalf in a volume.  The image is read-only (EROFS),
+ * synthetic objects refuse (EPERM). */
 long sys_setxattr(const char *path, const char *name, const void *value, unsigned long size,
                   int flags)
 {
-    return -EOPNOTSUPP;
+    return set_path(path, 1, name, value, size, flags);
 }
 
 /* Implements lsetxattr(2); as setxattr. */
 long sys_lsetxattr(const char *path, const char *name, const void *value, unsigned long size,
                    int flags)
 {
-    return -EOPNOTSUPP;
+    return set_path(path, 0, name, value, size, flags);
 }
 
 /* Implements fsetxattr(2); as setxattr. */
-long sys_fsetxattr(int fd, const char *name, const void *value, unsigned long size, int flags)
+long sys_fsetxattr(int fd, const char *uname, const void *value, unsigned long size, int flags)
 {
-    return -EOPNOTSUPP;
+    char name[XATTR_NAME_MAX + 1];
+    long r = set_args(uname, name, size, flags);
+    struct xop x = {XA_SET, name, (void *)value, size, flags};
+    return r < 0 ? r : fd_xattr(fd, &x);
 }
 
 /* Implements removexattr(2); as setxattr. */
