@@ -86,9 +86,10 @@ def _no_set_id(index: int) -> tuple[Pin, ...]:
     caller's guest writes its volumes as host root (they are idmapped)."""
     return (Pin(index, (S_ISUID, S_ISGID, S_ISUID | S_ISGID), mask=S_ISUID | S_ISGID,
                 deny=True, comment="no set-user/group-ID file on the host"),)
-# The value sizes security.capability accepts: Linux's validheader (v2 and v3,
-# security/commoncap.c) and v1's, which older kernels took.
-XATTR_CAPS_SZ = (12, 20, 24)
+# The value sizes security.capability takes from setxattr: v2's and v3's, all
+# that Linux's cap_convert_nscap lets through (validheader, commoncap.c) since
+# namespaced file capabilities (4.14).
+XATTR_CAPS_SZ = (20, 24)
 
 
 def _no_capability_sizes() -> tuple[Pin, ...]:

@@ -194,7 +194,7 @@ static long set_path(const char *path, int follow, const char *uname, const void
 
 /* Implements setxattr(2); differs from Linux in: only user.* attributes
  * can be set (others: EOPNOTSUPP, as a file system without them answers),
- * and no value of 12, 20 or 24 bytes: the seccomp filter cannot see names,
+ * and no value of 20 or 24 bytes: the seccomp filter cannot see names,
  * and a root caller's guest would set security.capability (those sizes) on
  * host root's behalf in a volume.  The image is read-only (EROFS),
  * synthetic objects refuse (EPERM). */
