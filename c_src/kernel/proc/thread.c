@@ -213,8 +213,9 @@ static long clone_check(unsigned long flags)
 }
 
 /* A new process: a host fork of the whole guest.  The host clone is made
- * without a stack, so the child returns through this very trap on a copy
- * of the trap stack, then resumes the guest on the stack it asked for.
+ * without a stack, so the child returns through this very trap (or
+ * fastcall: libc's syscall() is rewritten) on a copy of the kernel's stack,
+ * then resumes the guest on the stack it asked for.
  * CLONE_VM|CLONE_VFORK (vfork, posix_spawn) becomes a copy that the parent
  * still waits for: the child must not share the parent's trap stack. */
 static long start_process(long nr, unsigned long flags, long a1, long a2, long a3, long a4,
