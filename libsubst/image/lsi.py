@@ -117,7 +117,8 @@ class Image:
     def from_program(cls, program: str, args: Sequence[str] = (), *,
                      env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
                      workdir: str | None = None, net: str = "host", subst: bool = True,
-                     add: Sequence[str] = (), keep_args: int = 0) -> "Image":
+                     add: Sequence[str] = (), keep_args: int = 0,
+                     specialize: bool = False) -> "Image":
         """Lay out ``program`` and ``args`` the way ``libsubst run`` would and
         take every file's contents into a new image.
 
@@ -128,7 +129,10 @@ class Image:
         ``workdir`` says otherwise; it is neither packed nor mounted.
         Arguments given at run time replace the recorded ones after the first
         ``keep_args`` of ``args`` (0: all of them, as docker's CMD; 1 for
-        ``python3 script.py`` makes run's arguments the script's)."""
+        ``python3 script.py`` makes run's arguments the script's).
+        ``specialize``: the image's kernel serves only the calls ``libsubst
+        analyze`` finds for the program and the programs added
+        (``kernel.specialize``)."""
         from .. import api
 
         image_env = dict(DEFAULT_ENV)
@@ -137,7 +141,8 @@ class Image:
             raise ImageError(f"--keep-args {keep_args}: there are {len(args)} arguments to keep")
         spec = api.prepare(program, args, env=image_env, volumes=volumes, workdir=workdir,
                            subst=subst, net=net, add=add, for_image=True)
-        return cls._from_spec(spec, len(args), keep_args, subst)
+        served = _analysed_calls(program, args, add) if specialize else None
+        return cls._from_spec(spec, len(args), keep_args, subst, served=served)
 
     @classmethod
     def from_container(cls, source: str, program: str, args: Sequence[str] = (), *,
@@ -173,14 +178,19 @@ class Image:
 
     @classmethod
     def _from_spec(cls, spec, nargs: int, keep_args: int, subst: bool,
-                   root: str = "") -> "Image":
-        """An image of a prepared boot spec, with the installed kernel."""
+                   root: str = "", served: dict | None = None) -> "Image":
+        """An image of a prepared boot spec, with the installed kernel, or
+        one linked for the calls of ``served`` (``_analysed_calls``)."""
         from ..elf import ElfFile
         from ..monitor.guest import kernel_path
 
         kpath = kernel_path()
-        with open(kpath, "rb") as f:
-            kernel = f.read()
+        specialized, allowed = None, None
+        if served is None:
+            with open(kpath, "rb") as f:
+                kernel = f.read()
+        else:
+            kernel, specialized, allowed = _specialized_kernel(served)
         build_id = ElfFile(kernel, kpath).build_id()
 
         files, sources = _pack_files(spec.entries)
@@ -189,7 +199,7 @@ class Image:
             "libsubst": {"version": _libsubst_version()},
             "kernel": {"build_id": build_id.hex() if build_id else None,
                        "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel),
-                       "seccomp": _seccomp_summary(), "namespaces": list(NAMESPACES)},
+                       "seccomp": _seccomp_summary(allowed), "namespaces": list(NAMESPACES)},
             "exe": spec.exe,
             "execfn": spec.execfn,
             "argv": list(spec.argv),
@@ -205,6 +215,8 @@ class Image:
             "files": files,
             "substitution": _substitution(spec.objects, subst, root),
         }
+        if specialized:
+            manifest["kernel"]["specialized"] = specialized
         return cls(manifest, kernel=kernel, sources=sources)
 
     def write(self, path: str | os.PathLike) -> None:
@@ -522,12 +534,63 @@ class Image:
 NAMESPACES = ("user", "mount", "pid", "ipc", "uts", "cgroup")
 
 
-def _seccomp_summary() -> dict:
-    """The host-call allow-list compiled into the kernel being packed."""
+def _seccomp_summary(allowed=None) -> dict:
+    """The host-call allow-list compiled into the kernel being packed (a
+    specialised kernel's: ``allowed``, whose names it lists too)."""
     from ..kernel import hostcalls
 
-    allowed = hostcalls.allowed()
-    return {"allowed": len(allowed), "pinned": sum(1 for h in allowed if h.pins)}
+    out = {}
+    if allowed is not None:
+        out["calls"] = [h.name for h in allowed]
+    else:
+        allowed = hostcalls.allowed()
+    out.update({"allowed": len(allowed), "pinned": sum(1 for h in allowed if h.pins)})
+    return out
+
+
+def _analysed_calls(program: str, args: Sequence[str], add: Sequence[str]) -> dict:
+    """The calls ``libsubst analyze`` finds for the program and for each
+    program added with ``--add`` (they may be exec'd on the same kernel):
+    {"syscalls": names, "unknown_sites": functions whose site numbers are
+    not known statically}."""
+    from ..analyze import analyze
+    from ..elf import ElfFile
+    from ..errors import LibsubstError
+
+    programs = [(program, list(args))]
+    for spec in add:
+        host = spec.split(":", 1)[0]
+        try:
+            with ElfFile.open(host) as elf:
+                runs = elf.interp() is not None     # a dynamically linked program
+        except (LibsubstError, OSError):            # a data file or a directory: nothing to run
+            runs = False
+        if runs:
+            programs.append((host, []))
+    names: set[str] = set()
+    unknown: set[str] = set()
+    for prog, argv in programs:
+        report = analyze(prog, argv)
+        names.update(r["name"] for r in report["syscalls"])
+        unknown.update(report["unknown_sites"])
+    return {"syscalls": sorted(names), "unknown_sites": sorted(unknown)}
+
+
+def _specialized_kernel(served: dict) -> tuple[bytes, dict, tuple]:
+    """(kernel bytes, the manifest's ``kernel.specialized``, its allow-list)."""
+    from ..kernel import hostcalls, specialize, syscalls
+
+    built = specialize.build(set(served["syscalls"]))
+    full = specialize.full_facts()
+    facts = built.facts
+    return built.kernel, {
+        "syscalls": built.served,
+        "text": facts.text, "functions": facts.functions,
+        "unknown_sites": len(served["unknown_sites"]),
+        "unresolved_host_sites": sorted(set(facts.unresolved)),
+        "full": {"syscalls": len(syscalls.implemented()), "text": full.text,
+                 "functions": full.functions, "allowed": len(hostcalls.allowed())},
+    }, facts.allowed()
 
 
 def _libsubst_version() -> str:

@@ -26,13 +26,20 @@ LOOKBACK_BUDGET = 96    # instructions visited to find one syscall's number
 _LOW32 = 0xFFFFFFFF
 
 
-def numbers(dis: Disassembly, code: Code, s: int) -> tuple[set[int], bool]:
-    """(values %eax may hold when instruction ``s`` runs, whether some path leaves it unknown)."""
+def numbers(dis: Disassembly, code: Code, s: int, start: tuple[int, int, int] | None = None,
+            at_entry: list | None = None) -> tuple[set[int], bool]:
+    """(values %eax may hold when instruction ``s`` runs, whether some path leaves it unknown).
+
+    ``start``: follow (register, mask, value) instead of %eax with nothing
+    known yet.  ``at_entry``: collects (address, register, mask, value) of
+    each function entry a path reaches still unknown, for a caller to follow
+    into that function's callers (``kernel.specialize``)."""
     found: set[int] = set()
     unknown = False
     budget = LOOKBACK_BUDGET
     seen: set[tuple[int, int, int]] = set()
-    todo = [(s, cx.X86_REG_RAX, 0, 0)]   # (instruction to walk into, register, mask, value)
+    # (instruction to walk into, register, mask, value)
+    todo = [(s, *(start or (cx.X86_REG_RAX, 0, 0)))]
     while todo:
         k, fam, mask, value = todo.pop()
         addr = code.addrs[k]
@@ -50,6 +57,8 @@ def numbers(dis: Disassembly, code: Code, s: int) -> tuple[set[int], bool]:
                 preds.append(j)
         if addr in dis.entries or not preds:
             unknown = True
+            if at_entry is not None:
+                at_entry.append((addr, fam, mask, value))
         for j in preds:
             budget -= 1
             if budget < 0:
