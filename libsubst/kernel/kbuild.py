@@ -84,11 +84,13 @@ def link(archive: str, gen_dir: str, out: str, *, keep=None, allowed=None) -> No
     cc, _ar = tools()
     gentable.write_c(gen_dir, keep=keep, allowed=allowed)
     objs = []
+    # Compiled in gen_dir by relative names, its path mapped away: the same
+    # table gives the same bytes wherever it is built (images are deterministic).
+    where = [f"-ffile-prefix-map={os.path.abspath(gen_dir)}=gen"]
     for name in (gentable.SOURCE_NAME, gentable.SECCOMP_SOURCE_NAME):
-        obj = os.path.join(gen_dir, name + ".o")
-        subprocess.check_call([cc, *CFLAGS, "-I", gen_dir, "-c", os.path.join(gen_dir, name),
-                               "-o", obj])
-        objs.append(obj)
+        subprocess.check_call([cc, *CFLAGS, *where, "-I", ".", "-c", name, "-o", name + ".o"],
+                              cwd=gen_dir)
+        objs.append(os.path.join(gen_dir, name + ".o"))
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     subprocess.check_call([cc, *CFLAGS, *LDFLAGS, *objs, "-Wl,--whole-archive", archive,
                            "-Wl,--no-whole-archive", "-o", out])
