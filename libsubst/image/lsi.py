@@ -141,7 +141,10 @@ class Image:
             raise ImageError(f"--keep-args {keep_args}: there are {len(args)} arguments to keep")
         spec = api.prepare(program, args, env=image_env, volumes=volumes, workdir=workdir,
                            subst=subst, net=net, add=add, for_image=True)
-        served = _analysed_calls(program, args, add) if specialize else None
+        served = None
+        if specialize:
+            from .specialized import analysed_calls
+            served = analysed_calls(program, args, add)
         return cls._from_spec(spec, len(args), keep_args, subst, served=served)
 
     @classmethod
@@ -190,7 +193,8 @@ class Image:
             with open(kpath, "rb") as f:
                 kernel = f.read()
         else:
-            kernel, specialized, allowed = _specialized_kernel(served)
+            from .specialized import kernel_for
+            kernel, specialized, allowed = kernel_for(served)
         build_id = ElfFile(kernel, kpath).build_id()
 
         files, sources = _pack_files(spec.entries)
@@ -546,51 +550,6 @@ def _seccomp_summary(allowed=None) -> dict:
         allowed = hostcalls.allowed()
     out.update({"allowed": len(allowed), "pinned": sum(1 for h in allowed if h.pins)})
     return out
-
-
-def _analysed_calls(program: str, args: Sequence[str], add: Sequence[str]) -> dict:
-    """The calls ``libsubst analyze`` finds for the program and for each
-    program added with ``--add`` (they may be exec'd on the same kernel):
-    {"syscalls": names, "unknown_sites": functions whose site numbers are
-    not known statically}."""
-    from ..analyze import analyze
-    from ..elf import ElfFile
-    from ..errors import LibsubstError
-
-    programs = [(program, list(args))]
-    for spec in add:
-        host = spec.split(":", 1)[0]
-        try:
-            with ElfFile.open(host) as elf:
-                runs = elf.interp() is not None     # a dynamically linked program
-        except (LibsubstError, OSError):            # a data file or a directory: nothing to run
-            runs = False
-        if runs:
-            programs.append((host, []))
-    names: set[str] = set()
-    unknown: set[str] = set()
-    for prog, argv in programs:
-        report = analyze(prog, argv)
-        names.update(r["name"] for r in report["syscalls"])
-        unknown.update(report["unknown_sites"])
-    return {"syscalls": sorted(names), "unknown_sites": sorted(unknown)}
-
-
-def _specialized_kernel(served: dict) -> tuple[bytes, dict, tuple]:
-    """(kernel bytes, the manifest's ``kernel.specialized``, its allow-list)."""
-    from ..kernel import hostcalls, specialize, syscalls
-
-    built = specialize.build(set(served["syscalls"]))
-    full = specialize.full_facts()
-    facts = built.facts
-    return built.kernel, {
-        "syscalls": built.served,
-        "text": facts.text, "functions": facts.functions,
-        "unknown_sites": len(served["unknown_sites"]),
-        "unresolved_host_sites": sorted(set(facts.unresolved)),
-        "full": {"syscalls": len(syscalls.implemented()), "text": full.text,
-                 "functions": full.functions, "allowed": len(hostcalls.allowed())},
-    }, facts.allowed()
 
 
 def _libsubst_version() -> str:
