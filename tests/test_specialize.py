@@ -179,13 +179,19 @@ VOLUME_PY = textwrap.dedent("""\
     print(os.listxattr("f"), os.getxattr("f", "user.a"), os.listxattr("f", follow_symlinks=False))
     os.removexattr("f", "user.a"); print(os.listxattr("f"))
     os.unlink("d/c"); os.unlink("d/l"); os.unlink("d/b"); os.rmdir("d")
+    if "DATA" not in os.environ:        # the guest: its root's layer (copy-up) too
+        with open("/etc/passwd", "a") as f:
+            f.write("x:1:1::/:/bin/false\\n")
+        os.mkdir("/etc/specialised"); os.rename("/etc/hostname", "/etc/specialised/h")
+        assert open("/etc/passwd").read().endswith("/bin/false\\n")
     """)
 
 
 def test_calls_the_kernel_makes_itself_pass_the_cut_filter(tmp_path):
-    """On a volume the kernel makes host calls of its own (mkdirat,
-    renameat2, linkat, xattrs...): the allow-list read from the specialised
-    kernel's code lets every one through (a miss would kill the guest)."""
+    """On a volume and in its root's writable layer the kernel makes host
+    calls of its own (mkdirat, renameat2, linkat, xattrs, copy-up...): the
+    allow-list read from the specialised kernel's code lets every one
+    through (a miss would kill the guest)."""
     script = tmp_path / "vol.py"
     script.write_text(VOLUME_PY)
     image = pack(tmp_path, "vol", "/usr/bin/python3", str(script),
