@@ -222,10 +222,13 @@ def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None
                    "analyze` finds for PROGRAM (and the programs added) and a host allow-list "
                    "cut to what that kernel calls; others answer ENOSYS and are reported. "
                    "Needs gcc.")
+@click.option("--keep-calls", "keep_calls", metavar="NAME[,NAME...]", multiple=True,
+              help="With --specialize: serve these calls too (ones the analysis cannot see, "
+                   "e.g. made through syscall(2) with a computed number).")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oci, insecure,
-         specialize, program, args):
+         specialize, keep_calls, program, args):
     """Pack PROGRAM [ARGS]... into one self-contained image file.
 
     The image holds the program, its libraries (glibc substituted), ld.so,
@@ -242,6 +245,10 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
         args, output = _trailing_output(args)
     if not output:
         raise click.UsageError("no output file: give -o FILE")
+    keep = [n for k in keep_calls for n in k.split(",") if n]
+    if keep and not specialize:
+        raise LibsubstError("--keep-calls is for --specialize: an image's full kernel serves "
+                            "every call already")
     if from_oci:
         if adds:
             raise LibsubstError("--add cannot be combined with --from-oci: the image's files "
@@ -255,7 +262,8 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
     else:
         image = Image.from_program(program, list(args), env=_env_pairs(envs), volumes=volumes,
                                    workdir=workdir, net=net, subst=not no_subst, add=adds,
-                                   keep_args=keep_args, specialize=specialize)
+                                   keep_args=keep_args, specialize=specialize,
+                                   keep_calls=keep)
     image.write(output)
     nfiles = sum(1 for f in image.manifest["files"] if f["kind"] == "file")
     click.echo(f"libsubst: packed {image.manifest['exe']} into {output}: {nfiles} files, "

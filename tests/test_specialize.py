@@ -145,9 +145,13 @@ def test_left_out_call_answers_enosys_and_is_reported(left_out, tmp_path):
     assert r.stdout == b"getppid: ENOSYS\n"
     records = [json.loads(l) for l in trace.read_text().splitlines()]
     assert {"enosys": {"getppid": 1}} in records, records[-3:]
-    # The same program on the full kernel gets its answer.
+    # The same program on the full kernel gets its answer, and so does an
+    # image that keeps the call (--keep-calls).
     full = subprocess.run([*LIBSUBST, "run", exe], capture_output=True, timeout=120, cwd=tmp_path)
     assert full.stdout == native.stdout
+    kept = pack(tmp_path, "kept", exe, opts=["--keep-calls", "getppid"])
+    assert "getppid" in manifest(kept)["kernel"]["specialized"]["syscalls"]
+    assert run_image(kept, tmp_path).stdout == native.stdout
 
 
 def test_hello_sqlite3_python3_images_run_as_natively(tmp_path):
@@ -281,3 +285,10 @@ def test_specialize_refuses_what_it_cannot_do(tmp_path):
     err = r.stderr.decode()
     assert r.returncode != 0 and err.startswith("libsubst: ") and err.count("\n") == 1, err
     assert "gcc" in err and not (tmp_path / "y.lsi").exists()
+    for opts, word in ((["--specialize", "--keep-calls", "nosuchcall"], "nosuchcall"),
+                       (["--keep-calls", "getppid"], "--keep-calls")):
+        r = subprocess.run([*LIBSUBST, "pack", *opts, "/bin/true", "-o",
+                            str(tmp_path / "z.lsi")], capture_output=True, timeout=300)
+        err = r.stderr.decode()
+        assert r.returncode != 0 and err.startswith("libsubst: ") and err.count("\n") == 1, err
+        assert word in err and not (tmp_path / "z.lsi").exists()

@@ -118,7 +118,7 @@ class Image:
                      env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
                      workdir: str | None = None, net: str = "host", subst: bool = True,
                      add: Sequence[str] = (), keep_args: int = 0,
-                     specialize: bool = False) -> "Image":
+                     specialize: bool = False, keep_calls: Sequence[str] = ()) -> "Image":
         """Lay out ``program`` and ``args`` the way ``libsubst run`` would and
         take every file's contents into a new image.
 
@@ -132,7 +132,7 @@ class Image:
         ``python3 script.py`` makes run's arguments the script's).
         ``specialize``: the image's kernel serves only the calls ``libsubst
         analyze`` finds for the program and the programs added
-        (``kernel.specialize``)."""
+        (``kernel.specialize``), and those named in ``keep_calls``."""
         from .. import api
 
         image_env = dict(DEFAULT_ENV)
@@ -144,7 +144,7 @@ class Image:
         served = None
         if specialize:
             from .specialized import analysed_calls
-            served = analysed_calls(program, args, add)
+            served = analysed_calls(program, args, add, keep_calls)
         return cls._from_spec(spec, len(args), keep_args, subst, served=served)
 
     @classmethod

@@ -7,14 +7,22 @@ from __future__ import annotations
 from typing import Sequence
 
 
-def analysed_calls(program: str, args: Sequence[str], add: Sequence[str]) -> dict:
+def analysed_calls(program: str, args: Sequence[str], add: Sequence[str],
+                   keep: Sequence[str] = ()) -> dict:
     """The calls ``libsubst analyze`` finds for the program and for each
-    program added with ``--add`` (they may be exec'd on the same kernel):
-    {"syscalls": names, "unknown_sites": functions whose site numbers are
-    not known statically}."""
+    program added with ``--add`` (they may be exec'd on the same kernel),
+    and the calls named in ``keep`` (``--keep-calls``): {"syscalls": names,
+    "unknown_sites": functions whose site numbers are not known statically}."""
     from ..analyze import analyze
     from ..elf import ElfFile
-    from ..errors import LibsubstError
+    from ..errors import ImageError, LibsubstError
+    from ..kernel import syscalls
+
+    for name in keep:
+        try:
+            syscalls.by_name(name)
+        except KeyError:
+            raise ImageError(f"--keep-calls {name}: no such x86-64 system call") from None
 
     programs = [(program, list(args))]
     for spec in add:
@@ -26,7 +34,7 @@ def analysed_calls(program: str, args: Sequence[str], add: Sequence[str]) -> dic
             runs = False
         if runs:
             programs.append((host, []))
-    names: set[str] = set()
+    names: set[str] = set(keep)
     unknown: set[str] = set()
     for prog, argv in programs:
         report = analyze(prog, argv)
