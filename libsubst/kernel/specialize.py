@@ -129,7 +129,7 @@ def _block_values(dis, code, i) -> set[int] | None:
     B`` the compiler made branch-free), or None.  Registers hold sets of
     values; anything the block does not compute from constants is unknown."""
     from ..uklibc.decode import FALLS_THROUGH
-    from ..uklibc.sysnr import _CALL_CLOBBERED, _FAMILY
+    from ..uklibc.sysnr import _CALL_CLOBBERED, _FAMILY, _SYSCALL_CLOBBERED
 
     start = i
     while start > 0 and i - start < _BLOCK and code.addrs[start] not in dis.preds \
@@ -139,7 +139,7 @@ def _block_values(dis, code, i) -> set[int] | None:
         start -= 1
     regs: dict[int, set[int]] = {}
 
-    def get(op):
+    def get(op, address=False):
         if op.type == cx.X86_OP_IMM:
             return {op.imm & _M64}
         if op.type == cx.X86_OP_REG and op.reg in _FAMILY:
@@ -147,8 +147,8 @@ def _block_values(dis, code, i) -> set[int] | None:
             vals = regs.get(fam)
             return None if vals is None else {(v & bits) >> (8 if bits == 0xFF00 else 0)
                                                for v in vals}
-        if op.type == cx.X86_OP_MEM and op.mem.base in _FAMILY and op.mem.index == 0 \
-                and _FAMILY[op.mem.base][1] == _M64:     # lea disp(%reg)
+        if address and op.type == cx.X86_OP_MEM and op.mem.base in _FAMILY \
+                and op.mem.index == 0 and _FAMILY[op.mem.base][1] == _M64:   # lea disp(%reg)
             vals = regs.get(_FAMILY[op.mem.base][0])
             return None if vals is None else {(v + op.mem.disp) & _M64 for v in vals}
         return None
@@ -160,8 +160,8 @@ def _block_values(dis, code, i) -> set[int] | None:
         insn = dis.detail(code, j)
         if insn is None:
             return None
-        if insn.id == cx.X86_INS_CALL:
-            for r in _CALL_CLOBBERED:
+        if insn.id in (cx.X86_INS_CALL, cx.X86_INS_SYSCALL):
+            for r in _CALL_CLOBBERED if insn.id == cx.X86_INS_CALL else _SYSCALL_CLOBBERED:
                 regs.pop(r, None)
             continue
         _, written = insn.regs_access()
@@ -169,7 +169,7 @@ def _block_values(dis, code, i) -> set[int] | None:
         dst = ops[0] if ops and ops[0].type == cx.X86_OP_REG and ops[0].reg in _FAMILY else None
         new = None
         if dst is not None and len(ops) == 2:
-            a, b = get(ops[0]), get(ops[1])
+            a, b = get(ops[0]), get(ops[1], address=insn.id == cx.X86_INS_LEA)
             same = ops[1].type == cx.X86_OP_REG and ops[1].reg == dst.reg
             if insn.id in (cx.X86_INS_MOV, cx.X86_INS_MOVABS, cx.X86_INS_MOVZX, cx.X86_INS_LEA):
                 new = b
