@@ -217,10 +217,18 @@ def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None
                    "system, libraries and config, not the host's).")
 @click.option("--insecure", is_flag=True,
               help="With --from-oci REF: plain HTTP, to a registry on loopback only.")
+@click.option("--specialize", is_flag=True,
+              help="Give the image a kernel of its own with only the system calls `libsubst "
+                   "analyze` finds for PROGRAM (and the programs added) and a host allow-list "
+                   "cut to what that kernel calls; others answer ENOSYS and are reported. "
+                   "Needs gcc.")
+@click.option("--keep-calls", "keep_calls", metavar="NAME[,NAME...]", multiple=True,
+              help="With --specialize: serve these calls too (ones the analysis cannot see, "
+                   "e.g. made through syscall(2) with a computed number).")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oci, insecure,
-         program, args):
+         specialize, keep_calls, program, args):
     """Pack PROGRAM [ARGS]... into one self-contained image file.
 
     The image holds the program, its libraries (glibc substituted), ld.so,
@@ -237,21 +245,32 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
         args, output = _trailing_output(args)
     if not output:
         raise click.UsageError("no output file: give -o FILE")
+    keep = [n for k in keep_calls for n in k.split(",") if n]
+    if keep and not specialize:
+        raise LibsubstError("--keep-calls is for --specialize: an image's full kernel serves "
+                            "every call already")
     if from_oci:
         if adds:
             raise LibsubstError("--add cannot be combined with --from-oci: the image's files "
                                 "are the container's")
+        if specialize:
+            raise LibsubstError("--specialize cannot be combined with --from-oci yet: the "
+                                "analysis reads the host's programs, not the container's")
         image = Image.from_container(from_oci, program, list(args), env=_env_pairs(envs),
                                      volumes=volumes, workdir=workdir, net=net,
                                      subst=not no_subst, keep_args=keep_args, insecure=insecure)
     else:
         image = Image.from_program(program, list(args), env=_env_pairs(envs), volumes=volumes,
                                    workdir=workdir, net=net, subst=not no_subst, add=adds,
-                                   keep_args=keep_args)
+                                   keep_args=keep_args, specialize=specialize,
+                                   keep_calls=keep)
     image.write(output)
     nfiles = sum(1 for f in image.manifest["files"] if f["kind"] == "file")
     click.echo(f"libsubst: packed {image.manifest['exe']} into {output}: {nfiles} files, "
                f"{human_size(image.size)}", err=True)
+    if specialize:
+        from .image.inspect import kernel_line
+        click.echo(f"libsubst: system calls: {kernel_line(image.manifest)}", err=True)
 
 
 @main.command()

@@ -32,6 +32,20 @@ def human_size(n: float) -> str:
     return str(n)
 
 
+def kernel_line(m: dict) -> str:
+    """The calls the image's kernel serves, its size and its allow-list,
+    against the full kernel's for a specialised one."""
+    k = m["kernel"]
+    sp = k.get("specialized")
+    if not sp:
+        return "every call libsubst serves (the full kernel)"
+    full = sp["full"]
+    return (f"{len(sp['syscalls'])} of the {full['syscalls']} libsubst serves (specialised "
+            f"kernel: text {sp['text']} of {full['text']} bytes, {sp['functions']} of "
+            f"{full['functions']} functions; host allow-list {k['seccomp']['allowed']} of "
+            f"{full['allowed']} calls); the others answer ENOSYS and are reported")
+
+
 def render(path: str, as_json: bool = False) -> str:
     with Image.open(path) as image:
         d = describe(image)
@@ -56,6 +70,7 @@ def render(path: str, as_json: bool = False) -> str:
                                    for v in m["volumes"]) or "none"),
         f"kernel:    build-id {m['kernel']['build_id']}, {m['kernel']['size']} bytes, "
         f"sha256 {m['kernel']['sha256'][:16]}...",
+        f"syscalls:  {kernel_line(m)}",
         "sandbox:   " + (f"seccomp allow-list of {m['kernel']['seccomp']['allowed']} host calls "
                          f"({m['kernel']['seccomp']['pinned']} pinned to their arguments), "
                          "Landlock, no_new_privs" if "seccomp" in m["kernel"] else "unknown")
@@ -67,6 +82,14 @@ def render(path: str, as_json: bool = False) -> str:
         f"{sum(1 for f in files if f['kind'] == 'dir')} directories, "
         f"{sum(1 for f in files if f['kind'] == 'symlink')} symlinks",
     ]
+    sp = m["kernel"].get("specialized")
+    if sp:
+        lines.append("  served:  " + " ".join(sp["syscalls"]))
+        lines.append("  allowed: " + " ".join(m["kernel"]["seccomp"]["calls"]))
+        if sp["unknown_sites"]:
+            lines.append(f"  unknown: {sp['unknown_sites']} functions reach syscall sites whose "
+                         "number the analysis cannot tell (libsubst analyze --json lists them); "
+                         "a call made there that is not above answers ENOSYS")
     sub = m["substitution"]
     lines.append("substitution: " + ("on" if sub["enabled"] else "off (--no-subst)"))
     for obj, s in sub["objects"].items():

@@ -117,7 +117,8 @@ class Image:
     def from_program(cls, program: str, args: Sequence[str] = (), *,
                      env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
                      workdir: str | None = None, net: str = "host", subst: bool = True,
-                     add: Sequence[str] = (), keep_args: int = 0) -> "Image":
+                     add: Sequence[str] = (), keep_args: int = 0,
+                     specialize: bool = False, keep_calls: Sequence[str] = ()) -> "Image":
         """Lay out ``program`` and ``args`` the way ``libsubst run`` would and
         take every file's contents into a new image.
 
@@ -128,7 +129,10 @@ class Image:
         ``workdir`` says otherwise; it is neither packed nor mounted.
         Arguments given at run time replace the recorded ones after the first
         ``keep_args`` of ``args`` (0: all of them, as docker's CMD; 1 for
-        ``python3 script.py`` makes run's arguments the script's)."""
+        ``python3 script.py`` makes run's arguments the script's).
+        ``specialize``: the image's kernel serves only the calls ``libsubst
+        analyze`` finds for the program and the programs added
+        (``kernel.specialize``), and those named in ``keep_calls``."""
         from .. import api
 
         image_env = dict(DEFAULT_ENV)
@@ -137,7 +141,11 @@ class Image:
             raise ImageError(f"--keep-args {keep_args}: there are {len(args)} arguments to keep")
         spec = api.prepare(program, args, env=image_env, volumes=volumes, workdir=workdir,
                            subst=subst, net=net, add=add, for_image=True)
-        return cls._from_spec(spec, len(args), keep_args, subst)
+        served = None
+        if specialize:
+            from .specialized import analysed_calls
+            served = analysed_calls(program, args, add, keep_calls)
+        return cls._from_spec(spec, len(args), keep_args, subst, served=served)
 
     @classmethod
     def from_container(cls, source: str, program: str, args: Sequence[str] = (), *,
@@ -173,14 +181,20 @@ class Image:
 
     @classmethod
     def _from_spec(cls, spec, nargs: int, keep_args: int, subst: bool,
-                   root: str = "") -> "Image":
-        """An image of a prepared boot spec, with the installed kernel."""
+                   root: str = "", served: dict | None = None) -> "Image":
+        """An image of a prepared boot spec, with the installed kernel, or
+        one linked for the calls of ``served`` (``_analysed_calls``)."""
         from ..elf import ElfFile
         from ..monitor.guest import kernel_path
 
         kpath = kernel_path()
-        with open(kpath, "rb") as f:
-            kernel = f.read()
+        specialized, allowed = None, None
+        if served is None:
+            with open(kpath, "rb") as f:
+                kernel = f.read()
+        else:
+            from .specialized import kernel_for
+            kernel, specialized, allowed = kernel_for(served)
         build_id = ElfFile(kernel, kpath).build_id()
 
         files, sources = _pack_files(spec.entries)
@@ -189,7 +203,7 @@ class Image:
             "libsubst": {"version": _libsubst_version()},
             "kernel": {"build_id": build_id.hex() if build_id else None,
                        "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel),
-                       "seccomp": _seccomp_summary(), "namespaces": list(NAMESPACES)},
+                       "seccomp": _seccomp_summary(allowed), "namespaces": list(NAMESPACES)},
             "exe": spec.exe,
             "execfn": spec.execfn,
             "argv": list(spec.argv),
@@ -205,6 +219,8 @@ class Image:
             "files": files,
             "substitution": _substitution(spec.objects, subst, root),
         }
+        if specialized:
+            manifest["kernel"]["specialized"] = specialized
         return cls(manifest, kernel=kernel, sources=sources)
 
     def write(self, path: str | os.PathLike) -> None:
@@ -522,12 +538,18 @@ class Image:
 NAMESPACES = ("user", "mount", "pid", "ipc", "uts", "cgroup")
 
 
-def _seccomp_summary() -> dict:
-    """The host-call allow-list compiled into the kernel being packed."""
+def _seccomp_summary(allowed=None) -> dict:
+    """The host-call allow-list compiled into the kernel being packed (a
+    specialised kernel's: ``allowed``, whose names it lists too)."""
     from ..kernel import hostcalls
 
-    allowed = hostcalls.allowed()
-    return {"allowed": len(allowed), "pinned": sum(1 for h in allowed if h.pins)}
+    out = {}
+    if allowed is not None:
+        out["calls"] = [h.name for h in allowed]
+    else:
+        allowed = hostcalls.allowed()
+    out.update({"allowed": len(allowed), "pinned": sum(1 for h in allowed if h.pins)})
+    return out
 
 
 def _libsubst_version() -> str:

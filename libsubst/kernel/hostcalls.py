@@ -6,7 +6,8 @@ makes host calls, and the seccomp filter installed at the end of boot lets
 through exactly these, default-deny (anything else kills the guest).  A call
 with pinned arguments that match none of its pins fails with EPERM instead.
 
-``gentable`` compiles this table into the kernel (``seccomp_filter.h``);
+``gentable`` compiles this table into the kernel (``seccomp_filter.c``; a
+specialised kernel carries only the entries its code can call, ``specialize``);
 ``allowed()`` is what ``libsubst inspect`` reports.  Every entry says why it
 is needed.  Pin values are numbers, or ``SELF`` for the guest's own host pid
 (filled in by the kernel at boot), or another per-boot constant the kernel

@@ -17,6 +17,7 @@ encoding) in the 64 bytes before it, the site stays on the trap path.
 
 from __future__ import annotations
 
+import capstone
 from capstone import x86 as cx
 
 from . import stub
@@ -26,13 +27,25 @@ LOOKBACK_BUDGET = 96    # instructions visited to find one syscall's number
 _LOW32 = 0xFFFFFFFF
 
 
-def numbers(dis: Disassembly, code: Code, s: int) -> tuple[set[int], bool]:
-    """(values %eax may hold when instruction ``s`` runs, whether some path leaves it unknown)."""
+def numbers(dis: Disassembly, code: Code, s: int, start: tuple[int, int, int] | None = None,
+            at_entry: list | None = None, budget: int = LOOKBACK_BUDGET,
+            stack: bool = False) -> tuple[set[int], bool]:
+    """(values %eax may hold when instruction ``s`` runs, whether some path leaves it unknown).
+
+    ``start``: follow (register, mask, value) instead of %eax with nothing
+    known yet; ``budget``: instructions visited at most; ``stack``: follow a
+    number reloaded from a stack slot (``mov 8(%rsp),%rax``) to the store
+    that spilled it, where %rsp stays put between them.  ``at_entry``: collects why a path left the number unknown,
+    for a caller that knows more about the code (``kernel.specialize``):
+    (address, register, mask, value) where the path starts, at a function
+    entry or at an instruction nothing jumps or falls to; None for any other
+    cause (an instruction not followed, the budget)."""
     found: set[int] = set()
     unknown = False
-    budget = LOOKBACK_BUDGET
     seen: set[tuple[int, int, int]] = set()
-    todo = [(s, cx.X86_REG_RAX, 0, 0)]   # (instruction to walk into, register, mask, value)
+    why = at_entry if at_entry is not None else []
+    # (instruction to walk into, register, mask, value)
+    todo = [(s, *(start or (cx.X86_REG_RAX, 0, 0)))]
     while todo:
         k, fam, mask, value = todo.pop()
         addr = code.addrs[k]
@@ -46,18 +59,22 @@ def numbers(dis: Disassembly, code: Code, s: int) -> tuple[set[int], bool]:
             j = code.index(a)
             if j is None:
                 unknown = True
+                why.append(None)
             else:
                 preds.append(j)
         if addr in dis.entries or not preds:
             unknown = True
+            why.append((addr, fam, mask, value))
         for j in preds:
             budget -= 1
             if budget < 0:
+                why.append(None)
                 return found, True
             insn = dis.detail(code, j)
-            step = _track(insn, fam, mask, value) if insn else None
+            step = _track(insn, fam, mask, value, stack) if insn else None
             if step is None:
                 unknown = True
+                why.append(None)
             elif step[1] == _LOW32:
                 found.add(step[2])
             else:
@@ -112,13 +129,40 @@ _CALL_CLOBBERED = frozenset(getattr(cx, "X86_REG_" + r) for r in
 _SYSCALL_CLOBBERED = frozenset((cx.X86_REG_RAX, cx.X86_REG_RCX, cx.X86_REG_R11))
 
 
-def _track(insn, fam: int, mask: int, value: int):
+def _rsp_slot(op) -> int | None:
+    """The displacement of a ``disp(%rsp)`` operand of at least 4 bytes, else None."""
+    if op.type == cx.X86_OP_MEM and op.mem.base == cx.X86_REG_RSP and op.mem.index == 0 \
+            and op.mem.segment == 0 and op.size >= 4:
+        return op.mem.disp
+    return None
+
+
+def _track_slot(insn, slot: tuple, mask: int, value: int):
+    """``_track`` for a number in the stack slot ``("rsp", disp)``: found at
+    the store that wrote it; lost at anything that moves %rsp, calls, or
+    writes memory elsewhere (it might be that slot through a pointer)."""
+    _, written = insn.regs_access()
+    if insn.id == cx.X86_INS_CALL or cx.X86_REG_RSP in written:
+        return None
+    ops = insn.operands
+    if insn.id == cx.X86_INS_MOV and len(ops) == 2 and _rsp_slot(ops[0]) == slot[1] \
+            and ops[1].type == cx.X86_OP_REG and ops[1].reg in _FAMILY \
+            and _FAMILY[ops[1].reg][1] & _LOW32 == _LOW32:
+        return _FAMILY[ops[1].reg][0], mask, value
+    if any(op.type == cx.X86_OP_MEM and op.access & capstone.CS_AC_WRITE for op in ops):
+        return None
+    return slot, mask, value
+
+
+def _track(insn, fam, mask: int, value: int, stack: bool = False):
     """Step the backward search over ``insn``.
 
     The number's low 32 bits are ``value`` where ``mask`` is set, and still
-    to be found in register ``fam`` elsewhere.  Returns None (not known
-    statically), ``(fam, _LOW32, value)`` (fully known) or the new
-    ``(fam, mask, value)``."""
+    to be found in register ``fam`` (or, with ``stack``, the stack slot
+    ``("rsp", disp)``) elsewhere.  Returns None (not known statically),
+    ``(fam, _LOW32, value)`` (fully known) or the new ``(fam, mask, value)``."""
+    if isinstance(fam, tuple):
+        return _track_slot(insn, fam, mask, value)
     if insn.id == cx.X86_INS_CALL:
         return None if fam in _CALL_CLOBBERED else (fam, mask, value)
     if insn.id == cx.X86_INS_SYSCALL:
@@ -140,6 +184,9 @@ def _track(insn, fam: int, mask: int, value: int):
     elif insn.id == cx.X86_INS_MOV and ops[1].type == cx.X86_OP_REG and bits == _LOW32 \
             and ops[1].reg in _FAMILY and _FAMILY[ops[1].reg][1] & _LOW32 == _LOW32:
         return _FAMILY[ops[1].reg][0], mask, value          # a copy: follow the source
+    elif stack and insn.id == cx.X86_INS_MOV and bits == _LOW32 and mask == 0 \
+            and _rsp_slot(ops[1]) is not None:
+        return ("rsp", _rsp_slot(ops[1])), mask, value      # a reload: follow the slot
     else:
         return None
     if bits == 0xFF00:

@@ -41,20 +41,33 @@ static long fd_host(long fd, const struct xop *x)
     }
 }
 
+/* One call per site, its number an immediate (not `follow ? A : B`, which
+ * the compiler turns into arithmetic): pack --specialize reads the host
+ * calls a kernel makes from its code (libsubst/kernel/specialize.py). */
 static long path_host(const char *hp, int follow, const struct xop *x)
 {
+    if (follow) {
+        switch (x->op) {
+        case XA_GET:
+            return hsys4(__NR_getxattr, (long)hp, (long)x->name, (long)x->value, x->size);
+        case XA_LIST:
+            return hsys3(__NR_listxattr, (long)hp, (long)x->value, x->size);
+        case XA_SET:
+            return hsys5(__NR_setxattr, (long)hp, (long)x->name, (long)x->value, x->size,
+                         x->flags);
+        default:
+            return hsys2(__NR_removexattr, (long)hp, (long)x->name);
+        }
+    }
     switch (x->op) {
     case XA_GET:
-        return hsys4(follow ? __NR_getxattr : __NR_lgetxattr, (long)hp, (long)x->name,
-                     (long)x->value, x->size);
+        return hsys4(__NR_lgetxattr, (long)hp, (long)x->name, (long)x->value, x->size);
     case XA_LIST:
-        return hsys3(follow ? __NR_listxattr : __NR_llistxattr, (long)hp, (long)x->value,
-                     x->size);
+        return hsys3(__NR_llistxattr, (long)hp, (long)x->value, x->size);
     case XA_SET:
-        return hsys5(follow ? __NR_setxattr : __NR_lsetxattr, (long)hp, (long)x->name,
-                     (long)x->value, x->size, x->flags);
+        return hsys5(__NR_lsetxattr, (long)hp, (long)x->name, (long)x->value, x->size, x->flags);
     default:
-        return hsys2(follow ? __NR_removexattr : __NR_lremovexattr, (long)hp, (long)x->name);
+        return hsys2(__NR_lremovexattr, (long)hp, (long)x->name);
     }
 }
 

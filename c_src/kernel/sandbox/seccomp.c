@@ -25,18 +25,19 @@ static long install(const void *filter, unsigned short len)
 /* The relay's own, smaller list (hostcalls.RELAY). */
 long sandbox_seccomp_relay(void)
 {
-    return install(ls_relay_filter, LS_RELAY_FILTER_LEN);
+    return install(ls_relay_filter, ls_relay_filter_len);
 }
 
+/* The filter is generated per kernel (seccomp_filter.c): a specialised
+ * kernel carries only the host calls its own code can make. */
 long sandbox_seccomp(void)
 {
-    static struct sock_filter filter[LS_SECCOMP_LEN];
-    memcpy(filter, ls_seccomp_filter, sizeof filter);
+    struct ls_bpf *filter = ls_seccomp_filter;
     unsigned value[LS_NSLOT_KINDS];
     value[LS_SLOT_SELF] = hsys0(__NR_getpid);
     value[LS_SLOT_KTEXT_LEN] = K.ktext_end - K.ktext_start;
     value[LS_SLOT_SUD_IP] = (unsigned long)ls_sud_on_ip - K.ktext_start;
-    for (unsigned i = 0; i < LS_SECCOMP_NSLOTS; i++)
+    for (unsigned i = 0; i < ls_seccomp_nslots; i++)
         filter[ls_seccomp_slots[i].index].k = value[ls_seccomp_slots[i].slot];
-    return install(filter, LS_SECCOMP_LEN);
+    return install(filter, ls_seccomp_len);
 }
