@@ -1,0 +1,146 @@
+/* One case of the writable root's behaviour on the files of a directory
+ * (argv[2]): run natively on a copy of them and in the guest on the image's,
+ * where each is a stub until changed (c_src/kernel/fs/upper.c); the test
+ * compares what the two print.  Each case uses the files named after it. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *dir;
+
+static const char *at(const char *name)
+{
+    static char buf[2][4096];
+    static int i;
+    i ^= 1;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+    return buf[i];
+}
+
+static void said(const char *what, long r)
+{
+    printf("%s: %s\n", what, r < 0 ? strerror(errno) : "ok");
+}
+
+static void show(const char *name)
+{
+    struct stat st;
+    if (stat(at(name), &st) < 0) {
+        printf("stat %s: %s\n", name, strerror(errno));
+        return;
+    }
+    printf("%s: mode %o size %ld links %ld mtime %ld\n", name, st.st_mode, (long)st.st_size,
+           (long)st.st_nlink, (long)st.st_mtime);
+}
+
+static void first_line(const char *what, int fd)
+{
+    char b[64] = {0};
+    long r = pread(fd, b, sizeof b - 1, 0);
+    printf("%s: %ld bytes, %.*s\n", what, r, (int)strcspn(b, "\n"), b);
+}
+
+static const struct timespec times[2] = {{1000000, 0}, {2000000, 0}};
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    const char *c = argv[1];
+    dir = argv[2];
+    int fd, fd2;
+    if (!strcmp(c, "stat")) {           /* a stub shows the image file's attributes */
+        show("stat");
+        struct stat a, b;
+        fd = open(at("stat"), O_RDONLY);
+        fstat(fd, &a);
+        stat(at("stat"), &b);
+        printf("fstat is stat: %d\n", a.st_ino == b.st_ino && a.st_mode == b.st_mode &&
+                                         a.st_mtime == b.st_mtime && a.st_size == b.st_size);
+    } else if (!strcmp(c, "rdwr")) {    /* opened for writing, read before any write */
+        fd = open(at("rdwr"), O_RDWR);
+        first_line("read", fd);
+        said("write", pwrite(fd, "R", 1, 0));
+        first_line("read", fd);
+        show("rdwr");
+    } else if (!strcmp(c, "rename")) {  /* a stub renamed over another */
+        said("rename", rename(at("rename"), at("rename2")));
+        fd = open(at("rename2"), O_RDONLY);
+        first_line("read", fd);
+        show("rename2");
+        show("rename");
+    } else if (!strcmp(c, "utimes")) {  /* by path: copied up, times set */
+        said("utimensat", utimensat(AT_FDCWD, at("utimes"), times, 0));
+        show("utimes");
+    } else if (!strcmp(c, "truncate")) {
+        said("truncate", truncate(at("truncate"), 3));
+        fd = open(at("truncate"), O_RDONLY);
+        first_line("read", fd);
+        said("O_RDONLY|O_TRUNC", fd2 = open(at("truncate2"), O_RDONLY | O_TRUNC));
+        struct stat st;
+        stat(at("truncate2"), &st);
+        printf("size %ld\n", (long)st.st_size);
+    } else if (!strcmp(c, "reopen")) {  /* /proc/self/fd/N of a read-only fd, reopened to write */
+        char p[64];
+        fd = open(at("reopen"), O_RDONLY);
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        said("reopen", fd2 = open(p, O_WRONLY));
+        said("write", write(fd2, "W", 1));
+        fd = open(at("reopen"), O_RDONLY);
+        first_line("read", fd);
+    } else if (!strcmp(c, "dents")) {   /* getdents: a stub's type and inode are stat's */
+        int regs = 0, inos = 0, n = 0;
+        DIR *d = opendir(dir);
+        for (struct dirent *e; (e = readdir(d));) {
+            struct stat st;
+            if (strncmp(e->d_name, "dents", 5) || fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+                continue;
+            n++;
+            regs += e->d_type == DT_REG;
+            inos += e->d_ino == st.st_ino;
+        }
+        printf("%d entries, %d regular, %d inodes as stat's\n", n, regs, inos);
+    } else if (!strcmp(c, "fdtimes")) { /* an fd opened read-only changes times and mode */
+        fd = open(at("fdtimes"), O_RDONLY);
+        said("futimens", futimens(fd, times));
+        said("fchmod", fchmod(fd, 0600));
+        fd2 = open(at("fdtimes2"), O_PATH);
+        said("utimensat O_PATH", utimensat(fd2, "", times, AT_EMPTY_PATH));
+        show("fdtimes");
+        show("fdtimes2");
+    } else if (!strcmp(c, "shared")) {  /* fds and mappings opened before a write see it */
+        fd = open(at("shared"), O_RDONLY);
+        char *m = mmap(0, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        if (fork() == 0) {
+            fd2 = open(at("shared"), O_WRONLY);
+            _exit(write(fd2, "CHANGED", 7) != 7);
+        }
+        wait(0);
+        first_line("read-only fd", fd);
+        printf("mapping: %.7s\n", m);
+    } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device */
+        struct stat a, b;
+        close(open(at("device-new"), O_CREAT | O_WRONLY, 0644));
+        stat(at("device"), &a);
+        stat(at("device-new"), &b);
+        printf("same device: %d\n", a.st_dev == b.st_dev);
+    } else if (!strcmp(c, "link")) {    /* a hard link is the same file */
+        said("link", link(at("link"), at("link-new")));
+        show("link");
+        fd = open(at("link-new"), O_WRONLY | O_APPEND);
+        said("append", write(fd, "L", 1));
+        fd = open(at("link"), O_RDONLY);
+        first_line("read", fd);
+        show("link");
+    } else {
+        return 2;
+    }
+    return 0;
+}

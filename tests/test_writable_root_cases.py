@@ -1,0 +1,73 @@
+"""The writable root against native Linux, case by case: tests/c/root_cases.c
+runs natively on a copy of a directory's files and in the guest on the
+image's (each a stub of the layer until changed, c_src/kernel/fs/upper.c);
+what the two print must be the same.  The cases marked xfail are the
+layer's known differences, each said in its reason."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import build_c, run_guest, run_native
+
+FILES = ["stat", "rdwr", "rename", "rename2", "utimes", "truncate", "truncate2", "reopen",
+         "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "device", "link"]
+MTIME = 1500000000
+
+STALE = ("an fd or a mapping opened on a stub before the file is copied up stays on the "
+         "image's bytes: it does not see the writes made through the copy")
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    top = tmp_path_factory.mktemp("root_cases")
+    exe = build_c("root_cases", top)
+    files = top / "files"
+    files.mkdir()
+    for name in FILES:
+        (files / name).write_text(f"{name} line\n")
+        (files / name).chmod(0o644)
+        os.utime(files / name, (MTIME, MTIME))
+    return top, exe, files
+
+
+@pytest.mark.parametrize("case", [
+    "stat", "rdwr", "rename", "utimes", "truncate", "reopen",
+    pytest.param("dents", marks=pytest.mark.xfail(strict=True, reason=(
+        "getdents gives a stub's inode in the layer, stat the image entry's"))),
+    pytest.param("fdtimes", marks=pytest.mark.xfail(strict=True, reason=(
+        "futimens, fchmod and utimensat(AT_EMPTY_PATH) on an fd of a stub (read-only or "
+        "O_PATH) answer EROFS: the fd is the image's, nothing copies the file up"))),
+    pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE)),
+    pytest.param("device", marks=pytest.mark.xfail(strict=True, reason=(
+        "a stub's st_dev is the image's, a file the guest made the layer's"))),
+    pytest.param("link", marks=pytest.mark.xfail(strict=True, reason=(
+        "a hard link to a stub is a second stub: the link count stays 1 and a write "
+        "through one name copies up that name only (README, known limits)")))])
+def test_a_stub_behaves_as_the_file_natively(cases, case, tmp_path):
+    top, exe, files = cases
+    native_dir = tmp_path / "native"
+    shutil.copytree(files, native_dir)
+    native = run_native([exe, case, str(native_dir)], tmp_path)
+    guest = run_guest([exe, case, str(files)], tmp_path, opts=["--no-cwd", "--add", str(files)])
+    assert native.returncode == 0, native.stderr
+    assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
+        (native.stdout.decode(), b"", 0)
+    assert all((files / n).read_text() == f"{n} line\n" for n in FILES)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the layer is mounted noexec: a program of the image that is chmodded or touched is "
+    "copied up and no longer runs (README, known limits)"))
+def test_a_program_copied_up_still_runs(tmp_path):
+    true = shutil.which("true")
+    copy = tmp_path / "true"
+    shutil.copy2(true, copy)
+    script = 'chmod 755 "$P" && "$P" && echo ran'
+    native = run_native(["sh", "-c", script], tmp_path, env={**os.environ, "P": str(copy)})
+    guest = run_guest(["sh", "-c", script], tmp_path,
+                      opts=["--no-cwd", "--add", shutil.which("chmod"), "--add", true],
+                      env={**os.environ, "P": true})
+    assert native.stdout == b"ran\n", native.stderr
+    assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
