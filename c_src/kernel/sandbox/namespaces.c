@@ -362,16 +362,21 @@ static long mount_scratch(int root, const struct ls_mount *sm)
     if (fs < 0)
         return fs;
     ksnprintf(opt, sizeof opt, "%um", sm->size_mib);
+    /* The writable root's layer (guest "/") may be mapped executable: the
+     * programs and libraries of the image it copies up, and those the guest
+     * writes, run as from a container's root.  The host still executes none
+     * of them (Landlock grants no volume the execute right). */
+    const char *guest = bi_str(sm->guest);
+    long noexec = strcmp(guest, "/") ? MOUNT_ATTR_NOEXEC : 0;
     if ((r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)"1777", 0)) == 0 &&
         (!sm->size_mib ||
          (r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)opt, 0)) == 0) &&
         (r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0)) == 0)
         r = t = hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC,
-                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | noexec);
     hsys1(__NR_close, fs);
     if (r < 0)
         return r;
-    const char *guest = bi_str(sm->guest);
     size_t gl = strlen(guest);
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
     for (uint32_t i = 0; i < K.bi->nmounts && r >= 0; i++)
