@@ -141,6 +141,29 @@ int main(int argc, char **argv)
         fd = open(at("link"), O_RDONLY);
         first_line("read", fd);
         show("link");
+    } else if (!strcmp(c, "names")) {   /* a stub's name against other kinds of calls */
+        said("O_CREAT|O_EXCL", open(at("names"), O_CREAT | O_EXCL | O_WRONLY, 0600));
+        said("O_DIRECTORY", open(at("names"), O_RDONLY | O_DIRECTORY));
+        said("trailing slash", open(at("names/"), O_RDONLY));
+        said("under it", open(at("names/x"), O_RDONLY));
+        said("mkdir", mkdir(at("names"), 0755));
+        said("rmdir", rmdir(at("names")));
+        said("chdir", chdir(at("names")));
+        said("symlink", symlink("x", at("names")));
+        said("mkfifo", mkfifo(at("names"), 0600));
+        said("link onto", link(at("names2"), at("names")));
+        said("mkdir d", mkdir(at("names-dir"), 0755));
+        said("rename onto dir", rename(at("names"), at("names-dir")));
+        said("rename dir onto", rename(at("names-dir"), at("names")));
+        said("O_NOFOLLOW", fd = open(at("names"), O_RDONLY | O_NOFOLLOW));
+        first_line("read", fd);
+        said("truncate up", truncate(at("names2"), 100000));
+        show("names2");
+        said("unlink", unlink(at("names")));
+        said("gone", open(at("names"), O_RDONLY));
+        said("O_CREAT again", fd = open(at("names"), O_CREAT | O_RDWR, 0600));
+        first_line("read", fd);
+        show("names");
     } else if (!strcmp(c, "moved")) {   /* /proc/self/fd/N of a stub renamed, a new file at its name */
         char p[64], l[4096] = {0};
         fd = open(at("moved"), O_RDONLY);
