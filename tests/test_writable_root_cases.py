@@ -76,3 +76,24 @@ def test_programs_in_the_root_run(tmp_path):
                       env={**os.environ, "P": true, "D": ""})
     assert native.stdout == b"ran\nran too\n", native.stderr
     assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
+
+
+def test_processes_copying_one_file_up_at_once_lose_no_write(tmp_path):
+    """16 processes at a time open each of 300 image files to append a line
+    (tests/c/race_copy_up.c): each file copied up once, every line kept, as
+    natively (copy-ups take turns; before, a copy swapped back out could be
+    the one a process had opened, and its line was lost)."""
+    exe = build_c("race_copy_up", tmp_path)
+    files = tmp_path / "files"
+    files.mkdir()
+    names = [f"f{i}" for i in range(300)]
+    for name in names:
+        (files / name).write_text("first line\n")
+    native_dir = tmp_path / "native"
+    shutil.copytree(files, native_dir)
+    native = run_native([exe, "16", *(str(native_dir / n) for n in names)], tmp_path)
+    guest = run_guest([exe, "16", *(str(files / n) for n in names)], tmp_path,
+                      opts=["--no-cwd", "--add", str(files)])
+    assert native.stdout == b"16 lines appended, 0 failed\n" * len(names), native.stderr
+    assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
+    assert all((files / n).read_text() == "first line\n" for n in names)

@@ -36,6 +36,15 @@ int fs_upper = -1;
 #define STUB_BITS (S_ISUID | S_ISGID)
 #define RENAME_EXCHANGE 2           /* renameat2(2); <linux/fs.h> drags in more */
 #define COPY_BUF 65536
+#ifndef LOCK_EX
+#define LOCK_EX 2                   /* flock(2) */
+#endif
+
+/* A regular file with both set-ID bits: none but the layout makes one. */
+static int is_stub(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && (st->st_mode & STUB_BITS) == STUB_BITS;
+}
 
 static int root_fd(void)
 {
@@ -57,7 +66,7 @@ int upper_classify(const char *p, struct fs_obj *o)
     if (r < 0)
         return r;
     o->mode = st.st_mode & S_IFMT;
-    if (S_ISREG(st.st_mode) && (st.st_mode & STUB_BITS) == STUB_BITS && st.st_size == 0 &&
+    if (is_stub(&st) && st.st_size == 0 &&
         st.st_mtime >= 0 && st.st_mtime < img_count()) {
         int e = st.st_mtime, k = img_kind(e);
         if (k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
@@ -120,6 +129,23 @@ static long copy_bytes(int ent, long dfd)
     return r;
 }
 
+/* Copy-ups take turns, in every process and thread of the guest: an flock
+ * on an open of the layer's root of their own (forked processes share the
+ * kernel's fds, and an flock is the open file's).  Without it two processes
+ * copying one file up at once each swap their copy in, and the one swapped
+ * back out for the other may already be open to a third, whose writes to it
+ * are lost.  The lock's fd, or -errno. */
+static long copy_up_lock(void)
+{
+    long fd = hsys4(__NR_openat, root_fd(), (long)".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    long r = fd;
+    while (fd >= 0 && (r = hsys2(__NR_flock, fd, LOCK_EX)) == -EINTR)
+        ;
+    if (r < 0 && fd >= 0)
+        hsys1(__NR_close, fd);
+    return r < 0 ? r : fd;
+}
+
 long upper_copy_up(struct fs_node *n, int data)
 {
     if (n->o.type != FO_IMAGE || !n->o.mode)
@@ -134,6 +160,17 @@ long upper_copy_up(struct fs_node *n, int data)
     long pfd = vol_parent(n, &name), dfd = -1;
     if (pfd < 0)
         return pfd;
+    long lock = copy_up_lock();
+    struct stat old;
+    if (lock < 0 || hsys4(__NR_newfstatat, pfd, (long)name, (long)&old, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !is_stub(&old)) {
+        /* Another process copied it up while this one waited (or it is gone). */
+        if (lock >= 0)
+            hsys1(__NR_close, lock);
+        hsys1(__NR_close, pfd);
+        n->o.mode = S_IFREG;
+        return lock < 0 ? lock : 0;
+    }
     char tmp[48];
     ksnprintf(tmp, sizeof tmp, ".libsubst-copy-up.%ld", hsys0(__NR_gettid));
     hsys3(__NR_unlinkat, pfd, (long)tmp, 0);    /* left by a thread killed while copying */
@@ -149,18 +186,18 @@ long upper_copy_up(struct fs_node *n, int data)
                                           {st.st_mtime, st.st_mtime_nsec}};
         r = hsys4(__NR_utimensat, dfd, 0, (long)ts, 0);
     }
-    /* Swapped in for the stub: if another process copied the file up
-     * first, its copy (which it may be writing) is swapped back. */
+    /* Swapped in for the stub: if the guest renamed a file of its own over
+     * the stub meanwhile, that file is swapped back. */
     if (r >= 0)
         r = hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
-    struct stat old;
     if (r >= 0 && hsys4(__NR_newfstatat, pfd, (long)tmp, (long)&old, AT_SYMLINK_NOFOLLOW) == 0 &&
-        (old.st_mode & STUB_BITS) != STUB_BITS)
+        !is_stub(&old))
         hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
     if (dfd >= 0) {
         hsys3(__NR_unlinkat, pfd, (long)tmp, 0);
         hsys1(__NR_close, dfd);
     }
+    hsys1(__NR_close, lock);
     hsys1(__NR_close, pfd);
     n->o.mode = S_IFREG;
     return r < 0 ? r : 0;
