@@ -164,6 +164,18 @@ int main(int argc, char **argv)
         said("O_CREAT again", fd = open(at("names"), O_CREAT | O_RDWR, 0600));
         first_line("read", fd);
         show("names");
+    } else if (!strcmp(c, "dirfd")) {   /* the *at calls on a directory fd of the layer */
+        int d = open(dir, O_RDONLY | O_DIRECTORY);
+        said("openat append", fd = openat(d, "dirfd", O_WRONLY | O_APPEND));
+        said("write", write(fd, "D", 1));
+        said("fchmodat", fchmodat(d, "dirfd2", 0600, 0));
+        said("renameat", renameat(d, "dirfd2", d, "dirfd-new"));
+        said("unlinkat", unlinkat(d, "dirfd", 0));
+        said("mkfifoat", mkfifoat(d, "dirfd-fifo", 0600));
+        show("dirfd-new");
+        show("dirfd-fifo");
+        fd = openat(d, "dirfd-new", O_RDONLY);
+        first_line("read", fd);
     } else if (!strcmp(c, "moved")) {   /* /proc/self/fd/N of a stub renamed, a new file at its name */
         char p[64], l[4096] = {0};
         fd = open(at("moved"), O_RDONLY);
