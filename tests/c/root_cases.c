@@ -176,7 +176,7 @@ int main(int argc, char **argv)
         show("dirfd-fifo");
         fd = openat(d, "dirfd-new", O_RDONLY);
         first_line("read", fd);
-    } else if (!strcmp(c, "moved")) {   /* /proc/self/fd/N of a stub renamed, a new file at its name */
+    } else if (!strcmp(c, "moved")) {   /* a stub renamed, a file made at its name */
         char p[64], l[4096] = {0};
         fd = open(at("moved"), O_RDONLY);
         said("rename", rename(at("moved"), at("moved2")));
