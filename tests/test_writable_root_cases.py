@@ -98,3 +98,18 @@ def test_processes_copying_one_file_up_at_once_lose_no_write(tmp_path):
     assert native.stdout == b"16 lines appended, 0 failed\n" * len(names), native.stderr
     assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
     assert all((files / n).read_text() == "first line\n" for n in names)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a running program of the image is a stub: opened to write, it is copied up (no "
+    "ETXTBSY), the running one keeps the image's"))
+def test_a_running_program_is_busy(tmp_path):
+    """A shell opens its own program (/proc/self/exe) to append to it."""
+    sh = os.path.realpath("/bin/sh")
+    copy = tmp_path / "sh"
+    shutil.copy2(sh, copy)
+    script = "(echo x >> /proc/self/exe) 2>/dev/null || echo busy"
+    native = run_native([str(copy), "-c", script], tmp_path)
+    guest = run_guest([sh, "-c", script], tmp_path, opts=["--no-cwd"])
+    assert native.stdout == b"busy\n", native.stderr
+    assert guest.stdout == native.stdout, guest.stderr
