@@ -13,7 +13,7 @@ from conftest import build_c, run_guest, run_native
 
 FILES = ["stat", "rdwr", "rename", "rename2", "utimes", "truncate", "truncate2", "reopen",
          "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "device", "link", "moved",
-         "names", "names2", "dirfd", "dirfd2"]
+         "names", "names2", "dirfd", "dirfd2", "statfs"]
 MTIME = 900000000           # 1998: shown as is by root_cases.c
 
 STALE = ("an fd or a mapping opened on a stub before the file is copied up stays on the "
@@ -34,7 +34,7 @@ def cases(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", [
-    "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd",
+    "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd", "statfs",
     pytest.param("dents", marks=pytest.mark.xfail(strict=True, reason=(
         "getdents gives a stub's inode in the layer, stat the image entry's"))),
     pytest.param("fdtimes", marks=pytest.mark.xfail(strict=True, reason=(

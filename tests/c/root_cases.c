@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,6 +177,14 @@ int main(int argc, char **argv)
         show("dirfd-fifo");
         fd = openat(d, "dirfd-new", O_RDONLY);
         first_line("read", fd);
+    } else if (!strcmp(c, "statfs")) {  /* a file is on its directory's file system */
+        struct statfs d, f, o;
+        statfs(dir, &d);
+        statfs(at("statfs"), &f);
+        fstatfs(fd = open(at("statfs"), O_RDONLY), &o);
+        printf("statfs: type %d blocks %d, fstatfs: type %d blocks %d\n",
+               f.f_type == d.f_type, f.f_blocks == d.f_blocks, o.f_type == d.f_type,
+               o.f_blocks == d.f_blocks);
     } else if (!strcmp(c, "moved")) {   /* a stub renamed, a file made at its name */
         char p[64], l[4096] = {0};
         fd = open(at("moved"), O_RDONLY);

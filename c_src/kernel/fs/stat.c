@@ -192,14 +192,17 @@ static void fake_statfs(unsigned long dev, struct statfs *sf)
 }
 
 /* Implements statfs(2); differs from Linux in: the image is a read-only
- * ramfs with no free space; /proc, /sys, /dev report procfs, sysfs, tmpfs. */
+ * ramfs with no free space (with --read-only; else its files are the
+ * writable root's layer's); /proc, /sys, /dev report procfs, sysfs, tmpfs. */
 long sys_statfs(const char *path, struct statfs *sf)
 {
     struct fs_node *n = node_new();
     if (!n)
         return -ENOMEM;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
-    if (r == 0 && n->o.type == FO_VOLUME) {
+    if (r == 0 && n->o.type == FO_IMAGE && n->o.mode) {
+        r = hsys2(__NR_fstatfs, fs_mnt[fs_upper].root, (long)sf);  /* a stub: the layer's */
+    } else if (r == 0 && n->o.type == FO_VOLUME) {
         long fd = vol_open(n, O_PATH | O_CLOEXEC, 0);
         r = fd;
         if (fd >= 0) {
@@ -225,9 +228,14 @@ long sys_fstatfs(int fd, struct statfs *sf)
         return -EBADF;
     struct kofd *o = fd_get(fd);
     int plain = kofd_plain(o);
+    /* A file of the image opened in the writable root is a stub of the layer. */
+    int stub = fs_upper >= 0 && o && o->kind == KF_HOST && (o->flags & KF_F_IMAGE) && o->path &&
+               vol_find(o->path) < 0 && !synth_is_prefix(o->path);
     kofd_put(o);
     if (plain)
         return hsys2(__NR_fstatfs, fd, (long)sf);
+    if (stub)
+        return hsys2(__NR_fstatfs, fs_mnt[fs_upper].root, (long)sf);
     struct stat st;
     struct statfs k;
     long r = stat_fd(fd, &st);
