@@ -142,12 +142,18 @@ def test_symlinks_in_the_layer_stay_in_the_guest(tmp_path):
 
 
 def test_a_packed_image_has_a_writable_root(tmp_path):
+    """A new file, and a file packed in the image (a window of the image
+    file) appended to: copied up with its bytes."""
     image = tmp_path / "w.lsi"
-    subprocess.run([*LIBSUBST, "pack", "-o", str(image), "/bin/sh", "-c",
-                    "echo packed > /etc/new && read l < /etc/new && echo $l"],
+    packed = tmp_path / "packed.txt"
+    packed.write_text("first\n")
+    subprocess.run([*LIBSUBST, "pack", "-o", str(image), "--add", str(packed), "/bin/sh", "-c",
+                    "echo packed > /etc/new && read l < /etc/new && echo $l && "
+                    f"echo second >> {packed} && {{ read a; read b; }} < {packed} && echo $a $b"],
                    check=True, capture_output=True, timeout=300)
     r = subprocess.run([*LIBSUBST, "run", str(image)], capture_output=True, timeout=120)
-    assert (r.stdout, r.returncode) == (b"packed\n", 0), r.stderr
+    assert (r.stdout, r.returncode) == (b"packed\nfirst second\n", 0), r.stderr
+    assert packed.read_text() == "first\n"
     r = subprocess.run([*LIBSUBST, "run", "--read-only", str(image)], capture_output=True,
                        timeout=120)
     assert r.returncode != 0 and b"Read-only file system" in r.stderr
