@@ -80,7 +80,7 @@ def _written(out: bytes) -> int:
 def test_memory_binds_tmp_shm_and_memfds(tmp_path, where, limits_exe):
     """128 MiB into the guest's /tmp, /dev/shm or a memfd: without a limit
     it is written, as natively; under --memory 48M /tmp and /dev/shm are
-    full at half of it (ENOSPC), and a memfd's pages end with an OOM kill
+    full at a third of it (ENOSPC: they share it with the root's layer), and a memfd's pages end with an OOM kill
     before 48 MiB, which libsubst reports."""
     exe = limits_exe
     target = {"/tmp/fill": str(tmp_path / "fill"), "/dev/shm/fill": "/dev/shm/fill-%d" % os.getpid(),
@@ -95,7 +95,7 @@ def test_memory_binds_tmp_shm_and_memfds(tmp_path, where, limits_exe):
     assert free.stdout == native.stdout, free.stderr
     limited = run_guest([exe, "fill", where, "128"], tmp_path, opts=("--memory", "48M"))
     if where != "memfd":
-        full = b"".join(native.stdout.splitlines(keepends=True)[:24]) + b"stopped ENOSPC\n"
+        full = b"".join(native.stdout.splitlines(keepends=True)[:16]) + b"stopped ENOSPC\n"
         assert (limited.stdout, limited.returncode) == (full, 0), limited.stderr
         return
     assert 0 < _written(limited.stdout) < 48 and limited.returncode == 128 + signal.SIGKILL
@@ -315,3 +315,27 @@ def test_a_v2_run_cgroup_goes_where_the_controllers_can_be_enabled(tmp_path, mon
     # With the scope's own processes gone, it is the parent itself.
     (scope / "cgroup.procs").write_text("")
     assert cgroup._v2_parent(cgroup.locate("memory"), ["memory"]) == str(scope)
+
+
+@pytest.mark.parametrize("scratch,root,each", [
+    (None, 16 << 20, 16 << 20),        # a third each
+    (8 << 20, 8 << 20, 20 << 20),      # the root its size, the others half of the rest
+])
+def test_the_scratch_mounts_together_fit_in_memory(scratch, root, each):
+    """/, /tmp and /dev/shm share --memory: filled together they reach
+    ENOSPC, not the OOM killer."""
+    from libsubst.monitor.bootinfo import Mount
+    from libsubst.monitor.guest import Limits, scratch_sizes
+    mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True),
+              Mount("/dev/shm", "", scratch=True), Mount("/data", "/srv")]
+    sized = scratch_sizes(mounts, Limits(memory=48 << 20, scratch=scratch))
+    assert [m.size for m in sized] == [root, each, each, None]
+    assert sum(m.size for m in sized if m.scratch) <= 48 << 20
+
+
+def test_scratch_size_alone_bounds_only_the_root():
+    from libsubst.monitor.bootinfo import Mount
+    from libsubst.monitor.guest import Limits, scratch_sizes
+    mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True)]
+    assert [m.size for m in scratch_sizes(mounts, Limits(scratch=8 << 20))] == [8 << 20, None]
+    assert [m.size for m in scratch_sizes(mounts, Limits())] == [None, None]

@@ -186,9 +186,9 @@ http {{ server {{ listen 127.0.0.1:{port}; root {tmp_path}/www; }} }}
     assert {p: os.stat(p).st_mtime_ns if os.path.exists(p) else None for p in watched} == before
 
 
-def test_the_layer_is_half_of_memory_by_default():
-    """Without --scratch-size the layer is bounded as /tmp is: half of
-    --memory, so a full root is ENOSPC, not an OOM kill."""
+def test_the_layer_is_a_third_of_memory_by_default():
+    """Without --scratch-size the layer is bounded as /tmp and /dev/shm are,
+    a third of --memory each, so a full root is ENOSPC, not an OOM kill."""
     script = ("head -c 20000000 /dev/zero > /a && echo 20M fits; "
               "head -c 20000000 /dev/zero > /b || echo 40M is refused")
     r = run_guest(["sh", "-c", script], "/", opts=["--no-cwd", *ADD, "--memory", "64M"])

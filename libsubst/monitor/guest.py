@@ -43,16 +43,36 @@ class Limits:
                                 "address space)")
         if self.scratch is not None and not (1 << 20) <= self.scratch <= ADDRESS_SPACE:
             raise LibsubstError(f"--scratch-size {self.scratch}: expected 1M to 128T")
-        # Its pages are the guest's memory: past --memory it would be an OOM kill, not ENOSPC.
-        if self.scratch is not None and self.memory is not None and self.scratch > self.memory:
+        # Its pages are the guest's memory, shared with /tmp and /dev/shm (at
+        # least 1M each, scratch_sizes): past --memory it would be an OOM kill, not ENOSPC.
+        if self.scratch is not None and self.memory is not None and \
+                self.scratch > self.memory - (2 << 20):
             raise LibsubstError(f"--scratch-size {self.scratch}: more than --memory "
-                                f"{self.memory}, which the root's writes are counted in")
+                                f"{self.memory} less 2M for /tmp and /dev/shm, which the root's "
+                                "writes are counted in with")
         if self.cpus is not None:
             _cpu_list(self.cpus)
         with open("/proc/sys/kernel/pid_max") as f:
             pid_max = int(f.read())
         if self.pids is not None and not 1 <= self.pids <= pid_max:
             raise LibsubstError(f"--pids {self.pids}: expected 1 to {pid_max} (the host's pid_max)")
+
+
+def scratch_sizes(mounts: list, limits: Limits) -> list:
+    """The guest's tmpfs mounts (/tmp, /dev/shm, the writable root's layer)
+    sized so that together they fit in --memory: a full one is ENOSPC, which
+    programs handle, not an OOM kill (the program's own pages share --memory,
+    so a guest that fills them and its heap can still meet the OOM killer).
+    The root's layer is --scratch-size when given, the others share the rest."""
+    scratch = [m for m in mounts if m.scratch]
+    root = limits.scratch if any(m.guest == "/" for m in scratch) else None
+    each = None
+    if limits.memory and root:
+        each = (limits.memory - root) // (len(scratch) - 1)
+    elif limits.memory:
+        each = limits.memory // len(scratch)
+    return [replace(m, size=(root if root and m.guest == "/" else each)) if m.scratch else m
+            for m in mounts]
 
 
 def parse_size(text: str, option: str = "--memory", least: int = 16 << 20) -> int:
@@ -269,12 +289,7 @@ class Guest:
                 landlock.check(spec.weaker_sandbox)
             self._group = limit_cgroup(limits)
             self._cleanup.callback(self._group.remove)
-            # Half of --memory each, so that together they fit in it: a full
-            # /tmp is ENOSPC, which programs handle, not an OOM kill.  The
-            # writable root's layer (guest "/") is --scratch-size, or as /tmp.
-            half = limits.memory and limits.memory // 2
-            spec.mounts = [replace(m, size=(limits.scratch or half) if m.guest == "/" else half)
-                           if m.scratch else m for m in spec.mounts]
+            spec.mounts = scratch_sizes(spec.mounts, limits)
             if core:
                 core_fd, core_path = _core_file(core, spec.exe)
                 spec.core_fd = core_fd
