@@ -213,7 +213,7 @@ def _check_workdir(spec: bootinfo.BootSpec) -> None:
     if any(cwd == s or cwd.startswith(s + "/") for s in SYNTHETIC):
         return
     for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
-        if m.guest == "/":
+        if m.guest == "/" and m.scratch:
             continue                        # the writable root's layer: the image's directories
         if cwd == m.guest or cwd.startswith(m.guest.rstrip("/") + "/"):
             # A scratch tmpfs is made at boot: only a bound host directory can be looked at.
@@ -321,7 +321,7 @@ class Guest:
                 if trace.summary:             # read after the run: kept until then
                     self._sum_fd = self.spec.trace_sum_fd = tracing.counters_fd()
                     self._cleanup.callback(os.close, self._sum_fd)
-            if os.geteuid() == 0:
+            if os.geteuid() == 0 and self.spec.host_ids is None:
                 self.spec.host_ids = identity.host_ids()
             rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
             fds.append(rep_w)
