@@ -357,6 +357,8 @@ class Guest:
                 os.close(fd)
 
     pid = property(lambda self: self.proc.pid)
+    # The run's cgroup directories (libsubst-runtime removes them if the monitor is killed).
+    cgroups = property(lambda self: list(self._group.dirs) if self._group else [])
     stdin = property(lambda self: self.proc.stdin)
     stdout = property(lambda self: self.proc.stdout)
     stderr = property(lambda self: self.proc.stderr)

@@ -75,10 +75,16 @@ def _join_netns(path: str) -> None:
 
 
 def _apply(plan) -> None:
-    """What the monitor sets on itself for the guest to inherit."""
+    """What create sets on itself for the monitor, and so the guest, to
+    inherit: set here, its errors are create's."""
     import resource
     for kind, soft, hard in plan.rlimits:
-        resource.setrlimit(kind, (soft, hard))
+        try:
+            resource.setrlimit(kind, (soft, hard))
+        except (OSError, ValueError) as e:
+            raise LibsubstError(f"process.rlimits: cannot set {_rlimit_name(kind)} to "
+                                f"{soft}:{hard} here ({e}); the engine's --ulimit can set "
+                                "it lower") from None
     if plan.umask is not None:
         os.umask(plan.umask)
     if plan.oom_score_adj is not None:
@@ -86,6 +92,12 @@ def _apply(plan) -> None:
             f.write(str(plan.oom_score_adj))
     if plan.netns:
         _join_netns(plan.netns)
+
+
+def _rlimit_name(kind: int) -> str:
+    import resource
+    return next((n for n in dir(resource) if n.startswith("RLIMIT_")
+                 and getattr(resource, n) == kind), str(kind))
 
 
 def _monitor(c: Container, plan, slave: int | None) -> int:
@@ -103,8 +115,9 @@ def _monitor(c: Container, plan, slave: int | None) -> int:
         with signals.before_start():
             with open(c.fifo, "wb") as f:         # blocks until start opens it
                 f.write(b"0")
-            _apply(plan)
             guest = Guest(plan.spec, stdin=0, stdout=1, stderr=2, limits=plan.limits)
+            with open(c.cgroups, "w") as f:       # for delete, should this process be killed
+                f.write("\n".join(guest.cgroups))
         with guest:
             return signals.supervise(guest, 24 * 3600)   # the engine sends SIGKILL itself
     except signals.Stopped as e:
@@ -112,6 +125,9 @@ def _monitor(c: Container, plan, slave: int | None) -> int:
     except LibsubstError as e:
         sys.stderr.write(f"libsubst: {e}\n")
         return e.exit_code
+    except Exception as e:                        # no traceback into the container's stderr
+        sys.stderr.write(f"libsubst: the container's monitor failed: {e!r}\n")
+        return 125
 
 
 def create(root: str, cid: str, bundle: str, pid_file: str | None,
@@ -133,6 +149,7 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None,
         c.save(bundle=bundle, rootfs=plan.spec.mounts[0].host, created=now,
                annotations=_load_config(bundle).get("annotations") or {})
         os.mkfifo(c.fifo, 0o600)
+        _apply(plan)
         slave = _console(console_socket, plan.console_size) if plan.terminal else None
         sys.stdout.flush()
         sys.stderr.flush()
@@ -213,7 +230,12 @@ def kill(root: str, cid: str, sig: int) -> None:
 
 
 def _remove(c: Container) -> None:
+    """The state and the guest's cgroups (left when its monitor was killed)."""
     import shutil
+    from ..monitor.cgroup import RunCgroup
+    with contextlib.suppress(FileNotFoundError):
+        with open(c.cgroups) as f:
+            RunCgroup.remove_dirs(f.read().split())
     shutil.rmtree(c.dir, ignore_errors=True)
 
 

@@ -39,6 +39,7 @@ class Container:
             raise LibsubstError(f"container id {cid!r}: expected letters, digits, '_', '.', '-'")
         self.id, self.dir = cid, os.path.join(root, cid)
         self.fifo = os.path.join(self.dir, "exec.fifo")
+        self.cgroups = os.path.join(self.dir, "cgroups")     # the guest's, one a line
         self._state: dict | None = None
 
     @property

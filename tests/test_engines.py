@@ -1,0 +1,214 @@
+"""podman and containerd run containers with libsubst-runtime: the same
+image run with runc (the native run of a container) and with libsubst
+gives the same output and status; a terminal, a graceful stop, a published
+port and a committed write behave as with runc.  Every container a test
+starts is removed, whatever the test's outcome."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import socket
+import struct
+import subprocess
+import termios
+import time
+
+import pytest
+
+from engines import ULIMITS, containerd, need, podman, podman_image, runtime  # noqa: F401
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the engines run as root here")
+
+
+@pytest.fixture(scope="module")
+def image():
+    return podman_image()
+
+
+def _name(what: str) -> str:
+    return f"libsubst-test-{os.getpid()}-{what}"
+
+
+def _run(rt: str, image: str, *argv: str) -> subprocess.CompletedProcess:
+    return podman("--runtime", rt, "run", "--rm", *ULIMITS, image, *argv)
+
+
+PROGRAMS = [
+    ["/bin/echo", "hello", "from", "a", "container"],
+    ["sh", "-c", "echo out; echo err >&2; exit 7"],
+    ["false"],
+    ["cat", "/etc/debian_version"],
+    ["id"],
+    # An absolute symlink of the image, resolved in the container's root.
+    ["readlink", "-f", "/lib64/ld-linux-x86-64.so.2"],
+    # Writes go to the container's root, as root's, and read back.
+    ["sh", "-c", "echo written > /root/f && ls -ln /root/f | cut -d' ' -f1-5 && cat /root/f"],
+    ["sh", "-c", "wc -c < /etc/hostname; grep -c localhost /etc/hosts; echo $HOME"],
+]
+
+
+@pytest.mark.parametrize("argv", PROGRAMS, ids=lambda a: " ".join(a)[:40])
+def test_podman_run_gives_runcs_output_and_status(image, argv):
+    native = _run("runc", image, *argv)
+    guest = _run(runtime(), image, *argv)
+    assert guest.stderr == native.stderr
+    assert guest.stdout == native.stdout
+    assert guest.returncode == native.returncode
+
+
+def test_the_container_is_a_libsubst_guest(image):
+    """The pid podman has is libsubst-runtime's monitor, whose child is the
+    guest kernel (not runc's process)."""
+    name = _name("which")
+    try:
+        r = podman("--runtime", runtime(), "run", "-d", "--name", name, *ULIMITS, image,
+                   "sleep", "100")
+        assert r.returncode == 0, r.stderr.decode()
+        pid = podman("inspect", "--format", "{{.State.Pid}}", name).stdout.decode().strip()
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        assert any(a.endswith(b"libsubst-runtime") for a in cmdline), cmdline
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        exes = [os.readlink(f"/proc/{c}/exe") for c in children]
+        assert any(e.endswith("libsubst-kernel") for e in exes), exes
+    finally:
+        podman("rm", "-f", "-t", "0", name)
+
+
+def test_a_write_persists_for_podman_commit(image):
+    name, tag = _name("commit"), f"localhost/{_name('committed')}:1"
+    try:
+        r = podman("--runtime", runtime(), "run", "--name", name, *ULIMITS, image,
+                   "sh", "-c", "echo persisted > /etc/libsubst-mark")
+        assert r.returncode == 0, r.stderr.decode()
+        assert podman("commit", name, tag).returncode == 0
+        r = _run("runc", tag, "cat", "/etc/libsubst-mark")
+        assert r.stdout == b"persisted\n", r.stderr.decode()
+    finally:
+        podman("rm", "-f", name)
+        podman("rmi", "-f", tag)
+
+
+def _in_terminal(rt: str, image: str) -> tuple[bytes, int]:
+    """podman run -it in a pty of the test's own (24x80), typing one line."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    p = subprocess.Popen(["podman", "--runtime", rt, "run", "--rm", "-it", *ULIMITS, image,
+                          "sh", "-c", "test -t 0 && echo a-tty; stty size; read l; echo got:$l"],
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out, typed = b"", False
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:                    # EIO: every slave is closed
+                    break
+                if not data:
+                    break
+                out += data
+            if not typed and b"24 80" in out:
+                os.write(master, b"typed\n")
+                typed = True
+        return out, p.wait(60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+def test_podman_run_it_in_a_terminal(image):
+    native = _in_terminal("runc", image)
+    guest = _in_terminal(runtime(), image)
+    assert b"got:typed" in native[0]
+    assert guest == native
+
+
+def _redis(rt: str, image: str, name: str, *podman_args: str) -> None:
+    r = podman("--runtime", rt, "run", "-d", "--name", name, *ULIMITS, *podman_args, image,
+               "redis-server", "--protected-mode", "no", "--dir", "/var/lib/redis", "--save", "3600", "1")
+    assert r.returncode == 0, r.stderr.decode()
+
+
+def _ping(port: int) -> bytes:
+    """Redis's answer to PING on port, polled while the server starts (bounded)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("rt", ["runc", "libsubst"])
+def test_podman_stop_stops_redis_gracefully(image, rt):
+    rt = runtime() if rt == "libsubst" else rt
+    name, port = _name("stop"), _free_port()
+    try:
+        _redis(rt, image, name, "-p", f"127.0.0.1:{port}:6379")
+        assert _ping(port) == b"+PONG\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"SET k v\r\n")
+            assert s.recv(64) == b"+OK\r\n"
+        r = podman("stop", "-t", "60", name)
+        assert r.returncode == 0, r.stderr.decode()
+        code = podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+        logs = podman("logs", name).stdout.decode()
+        assert code == b"0", logs                        # not 137: SIGTERM sufficed
+        assert "Received SIGTERM" in logs and "DB saved on disk" in logs, logs
+        assert "ready to exit" in logs, logs
+    finally:
+        podman("rm", "-f", "-t", "0", name)
+
+
+def test_a_published_port_reaches_the_server(image):
+    """-p HOST:CONTAINER through podman's network namespace, which the guest joins."""
+    name, port = _name("port"), _free_port()
+    try:
+        _redis(runtime(), image, name, "-p", f"127.0.0.1:{port}:6379")
+        assert _ping(port) == b"+PONG\r\n"
+    finally:
+        podman("rm", "-f", "-t", "0", name)
+
+
+def test_podman_exec_is_refused_in_words(image):
+    name = _name("exec")
+    try:
+        r = podman("--runtime", runtime(), "run", "-d", "--name", name, *ULIMITS, image,
+                   "sleep", "100")
+        assert r.returncode == 0, r.stderr.decode()
+        r = podman("exec", name, "true")
+        assert r.returncode != 0
+        assert b"exec is not supported" in r.stderr, r.stderr
+    finally:
+        podman("rm", "-f", "-t", "0", name)
+
+
+@pytest.mark.parametrize("argv", [["/bin/echo", "hello", "from", "containerd"],
+                                  ["sh", "-c", "cat /etc/debian_version; echo err >&2; exit 5"]],
+                         ids=["echo", "sh"])
+def test_ctr_run_gives_runcs_output_and_status(containerd, argv):  # noqa: F811
+    def run(binary, cid):
+        return containerd.ctr("run", "--rm", "--runc-binary", binary,
+                              containerd.image, cid, *argv)
+    native = run("runc", _name("ctr-native"))
+    guest = run(runtime(), _name("ctr-guest"))
+    assert guest.stderr == native.stderr
+    assert guest.stdout == native.stdout
+    assert guest.returncode == native.returncode
+    assert containerd.ctr("containers", "ls", "-q").stdout == b""
