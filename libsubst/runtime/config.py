@@ -76,11 +76,12 @@ FIELDS = {
     "linux.resources.cpu.quota": (H, "--cpus ceil(quota/period)"),
     "linux.resources.cpu.period": (H, "with quota"),
     "linux.resources.cpu.cpus": (H, "--cpus (how many of them)"),
-    "linux.resources.cpu.shares": (S, "the host's scheduler shares"),
+    "linux.resources.cpu.shares": (R, "a relative weight libsubst does not set"),
     "linux.resources.devices": (S, "the guest reaches only the kernel's own devices"),
     "linux.resources[other]": (R, "only memory, pids and cpu"),
     "linux.cgroupsPath": (S, "the guest runs in libsubst's own cgroup for its limits"),
-    "linux.sysctl": (S, "the guest kernel answers /proc/sys itself"),
+    "linux.sysctl": (S, "the guest's /proc/sys is its kernel's own; nothing is written to "
+                        "the engine's network namespace"),
     "linux.seccomp": (S, "libsubst's own seccomp allow-list, under its guest kernel"),
     "linux.maskedPaths": (S, "the guest's /proc and /sys are synthetic: nothing of the host's"),
     "linux.readonlyPaths": (S, "the guest's /proc and /sys are synthetic and read-only"),
@@ -94,7 +95,7 @@ FIELDS = {
     "process.execCPUAffinity": (R, "not set by libsubst"),
 }
 _KERNEL_FS = ("proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2")
-_RESOURCES = {"memory": ("limit",), "pids": ("limit",), "cpu": ("quota", "period", "cpus", "shares"),
+_RESOURCES = {"memory": ("limit",), "pids": ("limit",), "cpu": ("quota", "period", "cpus"),
               "devices": None}
 _SUPERSEDED_NS = ("pid", "ipc", "uts", "mount", "cgroup", "user")
 
