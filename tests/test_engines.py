@@ -212,3 +212,13 @@ def test_ctr_run_gives_runcs_output_and_status(containerd, argv):  # noqa: F811
     assert guest.stdout == native.stdout
     assert guest.returncode == native.returncode
     assert containerd.ctr("containers", "ls", "-q").stdout == b""
+
+
+def test_the_container_benchmark_times_only_runs_that_succeeded(image):
+    from libsubst.benchmarks import containers
+    from libsubst.benchmarks.rounds import BenchmarkError
+    with pytest.raises(BenchmarkError, match="/bin/true"):
+        containers.podman_true("runc", "localhost/libsubst-test-no-such-image:1")
+    samples = containers.measure(image, 1)
+    assert {"runc", "libsubst-runtime"} <= set(samples)
+    assert all(len(xs) == 1 and xs[0] > 0 for xs in samples.values()), samples
