@@ -186,15 +186,32 @@ def test_a_published_port_reaches_the_server(image):
         podman("rm", "-f", "-t", "0", name)
 
 
-def test_podman_exec_is_refused_in_words(image):
+@pytest.mark.parametrize("rt", ["runc", "libsubst"])
+def test_podman_exec_runs_beside_the_server(image, rt):
+    """podman exec: a second process on the container's root and network
+    (a second guest: docs/oci-runtime.md), with runc's output and status;
+    it ends with the container."""
+    rt = runtime() if rt == "libsubst" else rt
     name = _name("exec")
     try:
-        r = podman("--runtime", runtime(), "run", "-d", "--name", name, *ULIMITS, image,
-                   "sleep", "100")
-        assert r.returncode == 0, r.stderr.decode()
-        r = podman("exec", name, "true")
-        assert r.returncode != 0
-        assert b"exec is not supported" in r.stderr, r.stderr
+        _redis(rt, image, name)
+        deadline = time.monotonic() + 60                 # until redis answers (bounded)
+        while (r := podman("exec", name, "redis-cli", "ping")).stdout != b"PONG\n":
+            assert time.monotonic() < deadline, r.stderr.decode()
+            time.sleep(0.2)
+        r = podman("exec", name, "sh", "-c", "echo shared > /tmp/f; cat /tmp/f; exit 4")
+        assert (r.stdout, r.stderr, r.returncode) == (b"shared\n", b"", 4)
+        r = podman("exec", name, "sh", "-c", "cat /tmp/f; redis-cli set k v")
+        assert (r.stdout, r.returncode) == (b"shared\nOK\n", 0)
+        sleeper = subprocess.Popen(["podman", "exec", name, "sleep", "300"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        try:
+            assert podman("stop", "-t", "60", name).returncode == 0
+            assert sleeper.wait(60) != 0                 # ended with its container
+        finally:
+            if sleeper.poll() is None:
+                sleeper.kill()
+                sleeper.wait()
     finally:
         podman("rm", "-f", "-t", "0", name)
 

@@ -62,15 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--pid-file")
     e.add_argument("--console-socket")
     e.add_argument("--detach", "-d", action="store_true")
+    e.add_argument("--tty", "-t", action="store_true")    # process.terminal says it
+    e.add_argument("--preserve-fds", type=int, default=0)
     e.add_argument("id")
     e.add_argument("args", nargs=argparse.REMAINDER)
     return p
-
-
-# Why exec is refused (docs/oci-runtime.md): joining needs an entry point the kernel lacks.
-EXEC_REFUSED = ("exec is not supported: a guest's processes live in its kernel's own pid "
-                "namespace, fd table and memory, which no host process can join; run another "
-                "container on the same volumes instead")
 
 
 def features() -> dict:
@@ -124,8 +120,8 @@ def run(argv: list[str]) -> int:
     elif args.command == "features":
         print(json.dumps(features(), indent=2))
     elif args.command == "exec":
-        Container(root, args.id).state
-        raise LibsubstError(EXEC_REFUSED)
+        from .execute import exec_process
+        return exec_process(root, args)
     return 0
 
 

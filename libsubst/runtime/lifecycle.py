@@ -100,8 +100,11 @@ def _rlimit_name(kind: int) -> str:
                  and getattr(resource, n) == kind), str(kind))
 
 
-def _monitor(c: Container, plan, slave: int | None) -> int:
-    """The container's process: waits for start, boots the guest, returns its status."""
+def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
+    """The container's process (``main``: it waits for start and, once its
+    guest has ended, ends the exec'd ones, as the end of a runc container's
+    pid namespace would), or an exec'd process's: boots the guest,
+    supervises it, returns its status."""
     from ..monitor import signals
     from ..monitor.guest import Guest
 
@@ -113,13 +116,18 @@ def _monitor(c: Container, plan, slave: int | None) -> int:
         os.close(slave)
     try:
         with signals.before_start():
-            with open(c.fifo, "wb") as f:         # blocks until start opens it
-                f.write(b"0")
+            if main:
+                with open(c.fifo, "wb") as f:     # blocks until start opens it
+                    f.write(b"0")
             guest = Guest(plan.spec, stdin=0, stdout=1, stderr=2, limits=plan.limits)
-            with open(c.cgroups, "w") as f:       # for delete, should this process be killed
-                f.write("\n".join(guest.cgroups))
+            with open(c.cgroups, "a") as f:       # for delete, should this process be killed
+                f.write("".join(d + "\n" for d in guest.cgroups))
         with guest:
-            return signals.supervise(guest, 24 * 3600)   # the engine sends SIGKILL itself
+            try:
+                return signals.supervise(guest, 24 * 3600)   # the engine sends SIGKILL itself
+            finally:
+                if main:
+                    c.end_execs()
     except signals.Stopped as e:
         return 128 + e.signo
     except LibsubstError as e:
@@ -233,6 +241,7 @@ def _remove(c: Container) -> None:
     """The state and the guest's cgroups (left when its monitor was killed)."""
     import shutil
     from ..monitor.cgroup import RunCgroup
+    c.end_execs()
     with contextlib.suppress(FileNotFoundError):
         with open(c.cgroups) as f:
             RunCgroup.remove_dirs(f.read().split())

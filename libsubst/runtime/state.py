@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 
 from ..errors import LibsubstError
 
@@ -39,7 +40,8 @@ class Container:
             raise LibsubstError(f"container id {cid!r}: expected letters, digits, '_', '.', '-'")
         self.id, self.dir = cid, os.path.join(root, cid)
         self.fifo = os.path.join(self.dir, "exec.fifo")
-        self.cgroups = os.path.join(self.dir, "cgroups")     # the guest's, one a line
+        self.cgroups = os.path.join(self.dir, "cgroups")     # the guests', one a line
+        self.execs = os.path.join(self.dir, "execs")         # exec'd monitors: PID holds its start
         self._state: dict | None = None
 
     @property
@@ -58,6 +60,26 @@ class Container:
         with open(tmp, "w") as f:
             json.dump(self._state, f)
         os.replace(tmp, os.path.join(self.dir, "state.json"))
+
+    def add_exec(self, pid: int, started: int) -> None:
+        os.makedirs(self.execs, exist_ok=True)
+        with open(os.path.join(self.execs, str(pid)), "w") as f:
+            f.write(str(started))
+
+    def end_execs(self) -> None:
+        """SIGKILLs the exec'd processes' monitors still alive (their guests die with them)."""
+        try:
+            names = os.listdir(self.execs)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                with open(os.path.join(self.execs, name)) as f:
+                    started = int(f.read())
+                if start_time(int(name)) == started:
+                    os.kill(int(name), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
 
     def exists(self) -> bool:
         return os.path.exists(os.path.join(self.dir, "state.json"))
