@@ -70,8 +70,13 @@ def test_the_container_is_a_libsubst_guest(image):
         pid = podman("inspect", "--format", "{{.State.Pid}}", name).stdout.decode().strip()
         cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
         assert any(a.endswith(b"libsubst-runtime") for a in cmdline), cmdline
-        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
-        exes = [os.readlink(f"/proc/{c}/exe") for c in children]
+        deadline = time.monotonic() + 60                 # the monitor boots it after start
+        while True:
+            children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+            exes = [os.readlink(f"/proc/{c}/exe") for c in children]
+            if any(e.endswith("libsubst-kernel") for e in exes) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert any(e.endswith("libsubst-kernel") for e in exes), exes
     finally:
         podman("rm", "-f", "-t", "0", name)

@@ -81,7 +81,7 @@ def rootfs(tmp_path_factory):
 def bundle(rootfs, tmp_path):
     """A bundle whose root is a fresh copy of the Debian 11 root (cp -a) and
     whose config.json is runc's default with ``args``."""
-    def make(args, name="b", copy=True):
+    def make(args, name="b", copy=True, readonly=False):
         folder = tmp_path / name
         folder.mkdir()
         if copy:
@@ -89,7 +89,7 @@ def bundle(rootfs, tmp_path):
         subprocess.run(["runc", "spec", "--bundle", str(folder)], check=True)
         cfg = json.loads((folder / "config.json").read_text())
         cfg["process"].update(args=args, terminal=False)
-        cfg["root"] = {"path": "rootfs" if copy else rootfs, "readonly": False}
+        cfg["root"] = {"path": "rootfs" if copy else rootfs, "readonly": readonly}
         (folder / "config.json").write_text(json.dumps(cfg))
         return str(folder)
     return make
@@ -113,6 +113,14 @@ def test_create_start_and_the_pids_status_are_runcs(bundle, tmp_path):
     assert native["status"] == 9 and native["created"] == "created"
     assert guest == native
     assert open(os.path.join(folder, "rootfs", "ran")).read() == "ran\n"
+
+
+def test_a_read_only_root_refuses_writes_as_runcs(bundle, tmp_path):
+    args = ["sh", "-c", "echo x > /f; echo x > /tmp/f; ls /f /tmp/f; exit 0"]
+    native = _lifecycle("runc", bundle(args, "n", readonly=True), "run", tmp_path, "n4")
+    guest = _lifecycle(runtime(), bundle(args, "g", readonly=True), "run", tmp_path, "g4")
+    assert "Read-only file system" in native["err"]
+    assert guest == native
 
 
 def test_kill_reaches_the_guest(bundle, tmp_path):

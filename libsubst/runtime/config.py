@@ -52,7 +52,8 @@ FIELDS = {
     "process.apparmorProfile": (S, "Landlock and seccomp confine the guest"),
     "process.selinuxLabel": (S, "Landlock and seccomp confine the guest"),
     "process.oomScoreAdj": (H, "written to the monitor's oom_score_adj; the guest inherits it"),
-    "hostname": (H, "the guest's hostname (UTS namespace of its own)"),
+    "hostname": (H, "the guest's hostname (UTS namespace of its own); without it the "
+                    "host's, as runc's new UTS namespace starts with"),
     "domainname": (S, "the guest's domain name is (none)"),
     "mounts": (H, "see the mount rows"),
     "mounts[bind dir]": (H, "a volume (ro with the ro option)"),
@@ -76,7 +77,8 @@ FIELDS = {
     "linux.resources.cpu.quota": (H, "--cpus ceil(quota/period)"),
     "linux.resources.cpu.period": (H, "with quota"),
     "linux.resources.cpu.cpus": (H, "--cpus (how many of them)"),
-    "linux.resources.cpu.shares": (R, "a relative weight libsubst does not set"),
+    "linux.resources.cpu.shares": (H, "1024, the default weight, which the guest has; "
+                                      "any other is refused (libsubst sets no weight)"),
     "linux.resources.devices": (S, "the guest reaches only the kernel's own devices"),
     "linux.resources[other]": (R, "only memory, pids and cpu"),
     "linux.cgroupsPath": (S, "the guest runs in libsubst's own cgroup for its limits"),
@@ -95,7 +97,7 @@ FIELDS = {
     "process.execCPUAffinity": (R, "not set by libsubst"),
 }
 _KERNEL_FS = ("proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2")
-_RESOURCES = {"memory": ("limit",), "pids": ("limit",), "cpu": ("quota", "period", "cpus"),
+_RESOURCES = {"memory": ("limit",), "pids": ("limit",), "cpu": ("quota", "period", "cpus", "shares"),
               "devices": None}
 _SUPERSEDED_NS = ("pid", "ipc", "uts", "mount", "cgroup", "user")
 
@@ -138,7 +140,9 @@ def _resources(res: dict) -> Limits:
                         f"linux.resources.{key}", subkeys)
     memory = (res.get("memory") or {}).get("limit")
     pids = (res.get("pids") or {}).get("limit")
-    cpu = res.get("cpu") or {}
+    cpu = dict(res.get("cpu") or {})
+    if cpu.pop("shares", None) not in (None, 0, 1024):
+        _refuse("linux.resources.cpu.shares", "libsubst sets no weight; only the default, 1024")
     cpus = None
     if cpu.get("quota") and cpu.get("quota") > 0:
         cpus = math.ceil(cpu["quota"] / (cpu.get("period") or 100000))
@@ -265,7 +269,7 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     cwd = proc.get("cwd") or "/"
     spec = BootSpec(exe=realpath(binary, root), execfn=path, argv=argv,
                     env=list(proc.get("env") or ()), cwd=cwd, entries=tree.entries(),
-                    mounts=mounts, hostname=cfg.get("hostname") or container_id[:12],
+                    mounts=mounts, hostname=cfg.get("hostname") or os.uname().nodename,
                     uid=int(user.get("uid", 0)), gid=int(user.get("gid", 0)), net=net,
                     objects=[root + realpath(p, root) for p in load.host_paths()],
                     # Host root's ids, as a runc container's without a user namespace: an
