@@ -59,6 +59,28 @@ def test_podman_run_gives_runcs_output_and_status(image, argv):
     assert guest.returncode == native.returncode
 
 
+# podman's options, each becoming part of config.json; the script reports on all of them.
+REPORT = ("id; [ \"$(hostname)\" = box ] && echo box; echo $FOO; pwd; cat /data/h; "
+          "echo w > /data/n; echo x > /scratch/f && cat /scratch/f; touch /x; echo y > /tmp/y; "
+          "cat /tmp/y; ls /data")
+OPTIONS = [["-v", "{vol}:/data"], ["-v", "{vol}:/data:ro"], ["--user", "1000:1000"],
+           ["--user", "redis"], ["--tmpfs", "/scratch"], ["-e", "FOO=bar", "-w", "/etc"],
+           ["--read-only"], ["--hostname", "box"]]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=" ".join)
+def test_podman_options_as_runc_honours_them(image, tmp_path, options):
+    results = []
+    for rt in ("runc", runtime()):
+        vol = tmp_path / os.path.basename(rt)
+        vol.mkdir()
+        (vol / "h").write_text("a host file\n")
+        opts = [o.format(vol=vol) for o in options]
+        r = podman("--runtime", rt, "run", "--rm", *ULIMITS, *opts, image, "sh", "-c", REPORT)
+        results.append((r.stdout, r.stderr, r.returncode, sorted(os.listdir(vol))))
+    assert results[1] == results[0]
+
+
 def test_the_container_is_a_libsubst_guest(image):
     """The pid podman has is libsubst-runtime's monitor, whose child is the
     guest kernel (not runc's process)."""
