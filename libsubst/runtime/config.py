@@ -227,7 +227,7 @@ def _mounts(mounts: list, tree: Tree) -> list[Mount]:
 def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     """The Plan of the bundle at ``bundle`` whose config.json is ``cfg``."""
     from ..ldso.program import find_program, resolve_script
-    from ..ldso.search import realpath, resolve
+    from ..ldso.search import in_root, realpath, resolve
     from ..uklibc.cache import substitute
 
     _check_keys(cfg, "", ("ociVersion", "root", "process", "hostname", "domainname", "mounts",
@@ -267,6 +267,13 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     net, netns = _namespaces(linux.get("namespaces") or [])
     user = proc.get("user") or {}
     cwd = proc.get("cwd") or "/"
+    if not cwd.startswith("/"):
+        raise LibsubstError(f"config.json: process.cwd {cwd!r} is not absolute")
+    # As runc: a working directory the root lacks is made (the root's, as root's).
+    try:
+        os.makedirs(in_root(cwd, root), mode=0o755, exist_ok=True)
+    except OSError as e:
+        raise LibsubstError(f"config.json: process.cwd {cwd}: {e.strerror}") from None
     spec = BootSpec(exe=realpath(binary, root), execfn=path, argv=argv,
                     env=list(proc.get("env") or ()), cwd=cwd, entries=tree.entries(),
                     mounts=mounts, hostname=cfg.get("hostname") or os.uname().nodename,
