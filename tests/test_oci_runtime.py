@@ -54,9 +54,16 @@ elif action == "kill":
     call("kill", cid, "TERM", check=True)
     seen["status"] = wait(pid)
 elif action == "force":
+    listed = os.path.join(root, cid, "cgroups")        # the guest's, once it has booted
+    deadline = time.monotonic() + 60
+    while not (os.path.exists(listed) and open(listed).read()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cgroups = open(listed).read().split()
     call("delete", "--force", cid, check=True)
     seen["status"] = wait(pid)
-    seen["left"] = os.path.exists(f"/proc/{pid}") or sorted(os.listdir(root))
+    seen["cgroups"] = len(cgroups)
+    seen["left"] = (os.path.exists(f"/proc/{pid}") or [d for d in cgroups if os.path.exists(d)]
+                    or sorted(os.listdir(root)))
 seen["after"] = state()
 if action != "force":
     call("delete", cid, check=True)
@@ -81,7 +88,7 @@ def rootfs(tmp_path_factory):
 def bundle(rootfs, tmp_path):
     """A bundle whose root is a fresh copy of the Debian 11 root (cp -a) and
     whose config.json is runc's default with ``args``."""
-    def make(args, name="b", copy=True, readonly=False):
+    def make(args, name="b", copy=True, readonly=False, pids=None):
         folder = tmp_path / name
         folder.mkdir()
         if copy:
@@ -90,6 +97,8 @@ def bundle(rootfs, tmp_path):
         cfg = json.loads((folder / "config.json").read_text())
         cfg["process"].update(args=args, terminal=False)
         cfg["root"] = {"path": "rootfs" if copy else rootfs, "readonly": readonly}
+        if pids:
+            cfg["linux"].setdefault("resources", {})["pids"] = {"limit": pids}
         (folder / "config.json").write_text(json.dumps(cfg))
         return str(folder)
     return make
@@ -135,9 +144,10 @@ def test_kill_reaches_the_guest(bundle, tmp_path):
 
 
 def test_delete_force_leaves_nothing_behind(bundle, tmp_path):
-    guest = _lifecycle(runtime(), bundle(["sleep", "100"], "g"), "force", tmp_path, "g3")
+    guest = _lifecycle(runtime(), bundle(["sleep", "100"], "g", pids=100), "force", tmp_path, "g3")
     assert guest["status"] == -9                  # the monitor, and with it the whole guest
-    assert guest["left"] == []                    # no process, no state
+    assert guest["cgroups"] >= 1                  # the pids limit's
+    assert guest["left"] == []                    # no process, no cgroup, no state
     assert guest["deleted"] == "gone"
 
 
