@@ -185,6 +185,20 @@ def test_a_config_it_cannot_honour_is_refused_at_create(bundle, tmp_path, change
     assert not os.path.exists(os.path.join(root, "c1"))
 
 
+def test_an_error_goes_to_the_log_as_json_too(bundle, tmp_path):
+    """containerd's shim reads a failed create's reason from --log (json)."""
+    folder = bundle(["true"], copy=False)
+    cfg = json.loads(open(os.path.join(folder, "config.json")).read())
+    cfg["hooks"] = {"prestart": [{"path": "/bin/true"}]}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    log = tmp_path / "log.json"
+    line = _one_line(_cli("--root", str(tmp_path / "state"), "--log", str(log), "--log-format",
+                          "json", "create", "--bundle", folder, "c2"))
+    entries = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(e["level"], "libsubst: " + e["msg"]) for e in entries] == [("error", line)]
+
+
 @pytest.mark.parametrize("args", [["start", "nope"], ["state", "nope"], ["kill", "nope", "TERM"],
                                   ["delete", "nope"], ["frobnicate"], ["create", "a/b"]])
 def test_bad_commands_get_one_line(tmp_path, args):
