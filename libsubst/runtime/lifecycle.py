@@ -14,19 +14,14 @@ and containerd's shim are subreapers, so the monitor is theirs to reap."""
 
 from __future__ import annotations
 
-import array
+# What only create (and exec) needs is imported where it is used: every
+# engine call is a new process, and start, kill and delete need little.
 import contextlib
-import ctypes
-import datetime
-import fcntl
 import json
 import os
 import select
 import signal
-import socket
-import struct
 import sys
-import termios
 import time
 
 from ..errors import LibsubstError
@@ -48,6 +43,11 @@ def _load_config(bundle: str) -> dict:
 def _console(socket_path: str, size) -> int:
     """A pty whose master goes to the engine's console socket (SCM_RIGHTS,
     as runc sends it); returns the slave."""
+    import array
+    import fcntl
+    import socket
+    import struct
+    import termios
     master, slave = os.openpty()
     if size:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
@@ -64,6 +64,7 @@ def _console(socket_path: str, size) -> int:
 
 
 def _join_netns(path: str) -> None:
+    import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -110,6 +111,8 @@ def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
 
     os.setsid()
     if slave is not None:
+        import fcntl
+        import termios
         for fd in (0, 1, 2):
             os.dup2(slave, fd)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
@@ -140,6 +143,8 @@ def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
 
 def create(root: str, cid: str, bundle: str, pid_file: str | None,
            console_socket: str | None) -> None:
+    import datetime
+
     from .config import plan as make_plan
 
     bundle = os.path.abspath(bundle)
