@@ -81,6 +81,22 @@ def test_podman_options_as_runc_honours_them(image, tmp_path, options):
     assert results[1] == results[0]
 
 
+def test_symlinks_in_the_root_do_not_lead_to_the_host(image):
+    """Escape attempt: absolute symlinks and ".." in the container's root
+    toward a host directory the image lacks (this checkout).  Stopped by the
+    guest kernel's walk, which resolves the root's symlinks from the guest's
+    "/" (c_src/kernel/fs/path.c); beneath it the guest's mount namespace
+    holds no host path but the root and the volumes.  As with runc."""
+    host = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (f"ln -s {host} /l1; ln -s ../../..{host} /tmp/l2; ln -s / /l3; "
+              f"ls /l1 /tmp/l2 /l3{host} /../..{host}; echo $?")
+    native = _run("runc", image, "sh", "-c", script)
+    guest = _run(runtime(), image, "sh", "-c", script)
+    assert b"No such file or directory" in native.stderr
+    assert (guest.stdout, guest.stderr, guest.returncode) == \
+        (native.stdout, native.stderr, native.returncode)
+
+
 def test_the_container_is_a_libsubst_guest(image):
     """The pid podman has is libsubst-runtime's monitor, whose child is the
     guest kernel (not runc's process)."""
