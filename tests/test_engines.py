@@ -81,6 +81,17 @@ def test_podman_options_as_runc_honours_them(image, tmp_path, options):
     assert results[1] == results[0]
 
 
+def test_podman_memory_limit_is_the_guests(image):
+    """--memory (with podman's swap of twice it) bounds the guest; its
+    cgroup file shows the limit as runc's container's does (v2's or v1's)."""
+    script = ("cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+              "cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+    results = [podman("--runtime", rt, "run", "--rm", *ULIMITS, "--memory", "64m", image,
+                      "sh", "-c", script) for rt in ("runc", runtime())]
+    assert results[0].stdout == b"67108864\n", results[0].stderr
+    assert (results[1].stdout, results[1].returncode) == (b"67108864\n", 0), results[1].stderr
+
+
 def test_symlinks_in_the_root_do_not_lead_to_the_host(image):
     """Escape attempt: absolute symlinks and ".." in the container's root
     toward a host directory the image lacks (this checkout).  Stopped by the

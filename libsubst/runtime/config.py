@@ -73,8 +73,11 @@ FIELDS = {
     "linux.uidMappings": (S, "libsubst maps the guest's ids itself"),
     "linux.gidMappings": (S, "libsubst maps the guest's ids itself"),
     "linux.resources.memory.limit": (H, "--memory"),
+    "linux.resources.memory.swap": (S, "the guest gets no swap: its memory and swap are held "
+                                       "to the memory limit, as libsubst's --memory"),
     "linux.resources.pids.limit": (H, "--pids"),
-    "linux.resources.cpu.quota": (H, "--cpus ceil(quota/period)"),
+    "linux.resources.cpu.quota": (H, "--cpus ceil(quota/period): the guest runs on that many "
+                                     "CPUs (its affinity), not a CFS quota"),
     "linux.resources.cpu.period": (H, "with quota"),
     "linux.resources.cpu.cpus": (H, "--cpus (how many of them)"),
     "linux.resources.cpu.shares": (H, "1024, the default weight, which the guest has; "
@@ -97,7 +100,7 @@ FIELDS = {
     "process.execCPUAffinity": (R, "not set by libsubst"),
 }
 _KERNEL_FS = ("proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2")
-_RESOURCES = {"memory": ("limit",), "pids": ("limit",), "cpu": ("quota", "period", "cpus", "shares"),
+_RESOURCES = {"memory": ("limit", "swap"), "pids": ("limit",), "cpu": ("quota", "period", "cpus", "shares"),
               "devices": None}
 _SUPERSEDED_NS = ("pid", "ipc", "uts", "mount", "cgroup", "user")
 
