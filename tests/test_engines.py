@@ -145,13 +145,15 @@ def test_a_write_persists_for_podman_commit(image):
         podman("rmi", "-f", tag)
 
 
-def _in_terminal(rt: str, image: str) -> tuple[bytes, int]:
-    """podman run -it in a pty of the test's own (24x80), typing one line."""
+TERMINAL_SCRIPT = ["sh", "-c", "test -t 0 && echo a-tty; stty size; read l; echo got:$l"]
+
+
+def _in_terminal(argv: list[str]) -> tuple[bytes, int]:
+    """podman ARGV -it ... in a pty of the test's own (24x80), typing one line."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    p = subprocess.Popen(["podman", "--runtime", rt, "run", "--rm", "-it", *ULIMITS, image,
-                          "sh", "-c", "test -t 0 && echo a-tty; stty size; read l; echo got:$l"],
-                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    p = subprocess.Popen(["podman", *argv], stdin=slave, stdout=slave, stderr=slave,
+                         start_new_session=True)
     os.close(slave)
     out, typed = b"", False
     try:
@@ -177,10 +179,25 @@ def _in_terminal(rt: str, image: str) -> tuple[bytes, int]:
 
 
 def test_podman_run_it_in_a_terminal(image):
-    native = _in_terminal("runc", image)
-    guest = _in_terminal(runtime(), image)
+    native, guest = (_in_terminal(["--runtime", rt, "run", "--rm", "-it", *ULIMITS, image,
+                                   *TERMINAL_SCRIPT]) for rt in ("runc", runtime()))
     assert b"got:typed" in native[0]
     assert guest == native
+
+
+def test_podman_exec_it_in_a_terminal(image):
+    results = []
+    for rt in ("runc", runtime()):
+        name = _name("exec-it")
+        try:
+            r = podman("--runtime", rt, "run", "-d", "--name", name, *ULIMITS, image,
+                       "sleep", "100")
+            assert r.returncode == 0, r.stderr.decode()
+            results.append(_in_terminal(["exec", "-it", name, *TERMINAL_SCRIPT]))
+        finally:
+            podman("rm", "-f", "-t", "0", name)
+    assert b"got:typed" in results[0][0]
+    assert results[1] == results[0]
 
 
 def _redis(rt: str, image: str, name: str, *podman_args: str) -> None:
