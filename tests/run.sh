@@ -10,11 +10,12 @@ cd "$(dirname "$0")/.."
 
 # Debian programs the tests run natively and under libsubst, the C compiler
 # the package build and some tests use, python3-venv for the environment,
-# and mount (util-linux's unshare and pivot_root come with it) for the chroot
-# test.
+# mount (util-linux's unshare and pivot_root come with it) for the chroot
+# test, and the container engines libsubst-runtime is tested under (podman
+# brings conmon; the tests start and stop their own containerd).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
-      sqlite3 perl file git golang-go nodejs mount stress-ng"
+      sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -22,6 +22,23 @@ void trap_init(void);
 long sandbox_seccomp(void);
 long sandbox_landlock(void);
 void sandbox_namespaces(void);
+
+/* The program's own user and group (an OCI config's process.user, through
+ * libsubst-runtime): the guest's first process has been root of its user
+ * namespace to build it; the program runs as bi->uid, bi->gid with no
+ * supplementary group, as setuid(2) leaves it: no capability.  Nothing to
+ * do when they are already its ids (every `libsubst run`). */
+static long become_user(void)
+{
+    long r = 0;
+    if (hsys0(__NR_getgid) != K.bi->gid &&
+        ((r = hsys2(__NR_setgroups, 0, 0)) < 0 ||
+         (r = hsys3(__NR_setresgid, K.bi->gid, K.bi->gid, K.bi->gid)) < 0))
+        return r;
+    if (hsys0(__NR_getuid) != K.bi->uid)
+        r = hsys3(__NR_setresuid, K.bi->uid, K.bi->uid, K.bi->uid);
+    return r;
+}
 extern int ls_self_fd;
 void signal_init(void);
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
@@ -214,6 +231,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     /* Host files the kernel may open (Landlock), the host calls it may make
      * (seccomp), then the trap: from here every syscall outside kernel text
      * traps into the kernel. */
+    if (policy && (r = become_user()) < 0)
+        kpanic("cannot become uid %u gid %u: error %ld", K.bi->uid, K.bi->gid, -r);
     if (policy && (r = sandbox_landlock()) < 0)
         kpanic("cannot restrict host file access (Landlock): error %ld%s", -r,
                r == -ENOSYS || r == -EOPNOTSUPP ? " (this host's Landlock is older than ABI 6 "

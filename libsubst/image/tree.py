@@ -223,6 +223,13 @@ class Tree:
             else:
                 self._put(Entry(guest, "symlink", 0o777, target=os.readlink(host)))
 
+    def add_host_file(self, path, host_path, mode=0o644):
+        """A file at guest *path* read from host file *host_path* (a
+        container's substituted libc, a file bound into it)."""
+        st = os.stat(host_path)
+        self._put(Entry(self._parents(path), "file", mode, host_path=os.fspath(host_path),
+                        size=st.st_size, mtime=st.st_mtime_ns))
+
     def replace_host_file(self, path, host_path):
         """Serve the file entry at guest *path* from another host file (the
         substitute of a library), keeping its place in the tree."""

@@ -8,6 +8,7 @@ import stat
 
 from ..elf import open_regular
 from ..errors import NotAnElf, ProgramNotFound
+from .search import in_root
 
 SHEBANG_MAX = 256      # BINPRM_BUF_SIZE: Linux reads at most this much of a #! line
 SCRIPT_DEPTH = 4       # Linux follows at most 4 levels of interpreters
@@ -29,21 +30,21 @@ def find_program(name: str, path_env: str | None, root: str = "") -> str:
         if root and not cand.startswith("/"):
             continue                    # a container's PATH is absolute
         try:
-            st = os.stat(root + cand)
+            st = os.stat(in_root(cand, root))
         except OSError:
             continue
         if stat.S_ISDIR(st.st_mode):
             if "/" in name:
                 raise ProgramNotFound(f"{name} is a directory")
             continue
-        if "/" in name or os.access(root + cand, os.X_OK):
+        if "/" in name or os.access(in_root(cand, root), os.X_OK):
             return os.path.normpath(cand) if root else os.path.abspath(cand)
     raise ProgramNotFound(f"{name}: no such program" + ("" if "/" in name else " on PATH"))
 
 
 def read_shebang(path: str, root: str = "") -> tuple[str, str | None] | None:
     """(interpreter, optional argument) of a ``#!`` script, or None for other files."""
-    fd = open_regular(root + path)
+    fd = open_regular(in_root(path, root))
     try:
         head = os.pread(fd, SHEBANG_MAX, 0)
     except OSError as e:
@@ -74,7 +75,7 @@ def resolve_script(path: str, argv: list[str], filename: str | None = None, root
         interp, arg = sb
         if not os.path.isabs(interp):
             raise ProgramNotFound(f"{path}: interpreter {interp} is not an absolute path")
-        if not os.path.exists(root + interp):
+        if not os.path.exists(in_root(interp, root)):
             raise ProgramNotFound(f"{path}: interpreter {interp} not found")
         scripts.append(path)
         argv = [interp] + ([arg] if arg else []) + [shown] + argv[1:]

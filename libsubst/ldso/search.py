@@ -229,14 +229,14 @@ class _Resolver:
     def subdirs_of(self, d):
         """ld.so's hwcaps subdirectories, limited to those that can exist."""
         if d not in self.subdirs:
-            present = {t for t in _HWCAP_TOPS if os.path.isdir(self.root + d + t)}
+            present = {t for t in _HWCAP_TOPS if os.path.isdir(in_root(d + t, self.root))}
             self.subdirs[d] = tuple(s + "/" for s in _subdirs() if s and s.split("/")[0] in present) + ("",)
         return self.subdirs[d]
 
     def probe(self, path, name, loader, skipped):
         """Open one candidate like ``open_verify``: an ElfFile, None, or 'stop'."""
         try:
-            fd = os.open(self.root + path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+            fd = os.open(in_root(path, self.root), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as e:
             # open_path goes on after ENOENT/EACCES only.
             return None if e.errno in (errno.ENOENT, errno.EACCES) else "stop"
@@ -346,18 +346,47 @@ class _Resolver:
 
 def realpath(path, root=""):
     """os.path.realpath of a guest path, inside the root file system at
-    ``root`` (whose symlinks stay inside it: oci.layers makes them so)."""
+    ``root``, as a chroot into it would resolve it: an absolute symlink
+    starts again at ``root`` and ".." never leaves it (an OCI engine's root
+    keeps the image's absolute links: bullseye's /lib64/ld-linux-x86-64.so.2).
+    Components that do not exist are kept as they are, as realpath's."""
     if not root:
         return os.path.realpath(path)
-    real = os.path.realpath(root + path)
-    return "/" + os.path.relpath(real, root) if real.startswith(root + "/") else path
+    pending = [c for c in reversed(path.split("/")) if c]
+    out: list[str] = []
+    links = 0
+    while pending:
+        c = pending.pop()
+        if c == ".":
+            continue
+        if c == "..":
+            if out:
+                out.pop()
+            continue
+        try:
+            target = os.readlink(root + "/" + "/".join(out + [c]))
+        except OSError:                  # not a symlink, or absent
+            out.append(c)
+            continue
+        links += 1
+        if links > 40:                   # a loop: left unresolved, as realpath does
+            return "/" + "/".join(out + [c] + pending[::-1])
+        if target.startswith("/"):
+            out = []
+        pending.extend(t for t in reversed(target.split("/")) if t)
+    return "/" + "/".join(out)
+
+
+def in_root(path, root=""):
+    """The host path of guest ``path`` (the root file system at ``root``)."""
+    return root + realpath(path, root) if root else path
 
 
 def _open(path, root, file_error=ProgramNotFound):
     """An ElfFile of a guest path, named by that path."""
     if not root:
         return ElfFile.open(path, file_error=file_error)
-    return ElfFile.from_fd(open_regular(root + path, file_error), path, file_error=file_error)
+    return ElfFile.from_fd(open_regular(in_root(path, root), file_error), path, file_error=file_error)
 
 
 def resolve(program_path, env=None, root=""):

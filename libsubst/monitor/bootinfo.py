@@ -55,7 +55,8 @@ class BootSpec:
     image_fd: int = -1            # host fd of the packed image that "image" entries are in
     core_fd: int = -1             # host fd of an empty file for a core dump (--core), -1 for none
     debug_fd: int = -1            # host fd of the debugger's handshake (--gdb), -1 for none
-    host_ids: tuple[int, int] = (0, 0)   # first host uid, gid of a root caller's guest (run_spec)
+    # First host uid, gid of a root caller's guest; None: identity.host_ids() (run_spec).
+    host_ids: tuple[int, int] | None = None
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
     trace_calls: frozenset[int] | None = None   # syscall numbers traced; None: all of them
     deny_calls: frozenset[int] = frozenset()    # syscall numbers answered ENOSYS (--enosys)
@@ -113,7 +114,8 @@ def encode(spec: BootSpec, limits=None) -> bytes:
         (lib.LS_BOOT_TRACE_JSON if spec.trace_json else 0) | \
         (lib.LS_BOOT_DENY if spec.deny_calls else 0) | \
         (0 if spec.trap else lib.LS_BOOT_NO_TRAP) | \
-        (lib.LS_BOOT_WEAKER_SANDBOX if spec.weaker_sandbox else 0)
+        (lib.LS_BOOT_WEAKER_SANDBOX if spec.weaker_sandbox else 0) | \
+        (lib.LS_BOOT_HOST_ROOT_IDS if spec.host_ids == (0, 0) else 0)
     if not spec.trap and spec.policy:
         raise BuildError("the trap can be left off only without the sandbox (policy=False)")
     head.trace_fd = spec.trace_fd
@@ -126,7 +128,7 @@ def encode(spec: BootSpec, limits=None) -> bytes:
     head.nentries, head.entries_off = len(spec.entries), entries_off
     head.nmounts, head.mounts_off = len(spec.mounts), mounts_off
     head.image_fd = spec.image_fd
-    head.host_uid, head.host_gid = spec.host_ids
+    head.host_uid, head.host_gid = spec.host_ids or (0, 0)
     head.port_fd = -1
     head.core_fd = spec.core_fd
     head.debug_fd = spec.debug_fd

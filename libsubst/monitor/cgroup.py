@@ -233,9 +233,15 @@ class RunCgroup:
         return 0
 
     def remove(self) -> None:
-        for d in self.dirs:
-            _remove(d)
+        self.remove_dirs(self.dirs)
         self.dirs = []
+
+    @staticmethod
+    def remove_dirs(dirs) -> None:
+        """Removes a run's cgroups, as ``remove`` does, from their paths
+        (those of a run whose monitor was killed)."""
+        for d in dirs:
+            _remove(d)
 
 
 # The files each limit is written to, by (controller, unified hierarchy),

@@ -233,7 +233,7 @@ def _check_workdir(spec: bootinfo.BootSpec) -> None:
     if any(cwd == s or cwd.startswith(s + "/") for s in SYNTHETIC):
         return
     for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
-        if m.guest == "/":
+        if m.guest == "/" and m.scratch:
             continue                        # the writable root's layer: the image's directories
         if cwd == m.guest or cwd.startswith(m.guest.rstrip("/") + "/"):
             # A scratch tmpfs is made at boot: only a bound host directory can be looked at.
@@ -336,7 +336,7 @@ class Guest:
                 if trace.summary:             # read after the run: kept until then
                     self._sum_fd = self.spec.trace_sum_fd = tracing.counters_fd()
                     self._cleanup.callback(os.close, self._sum_fd)
-            if os.geteuid() == 0:
+            if os.geteuid() == 0 and self.spec.host_ids is None:
                 self.spec.host_ids = identity.host_ids()
             rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
             fds.append(rep_w)
@@ -372,6 +372,8 @@ class Guest:
                 os.close(fd)
 
     pid = property(lambda self: self.proc.pid)
+    # The run's cgroup directories (libsubst-runtime removes them if the monitor is killed).
+    cgroups = property(lambda self: list(self._group.dirs) if self._group else [])
     stdin = property(lambda self: self.proc.stdin)
     stdout = property(lambda self: self.proc.stdout)
     stderr = property(lambda self: self.proc.stderr)

@@ -40,6 +40,10 @@
 /* LS_BOOT_WEAKER_SANDBOX: the caller accepts a host Landlock below ABI 6, or none
  * (--allow-weaker-sandbox): the kernel uses what there is. */
 #define LS_BOOT_WEAKER_SANDBOX 256
+/* LS_BOOT_HOST_ROOT_IDS: a root caller's guest ids are host ids 0..65535 (host_uid and
+ * host_gid 0), as a runc container's without a user namespace: libsubst-runtime's, whose
+ * engine-made overlay root cannot be idmapped.  Without it host_uid 0 is refused. */
+#define LS_BOOT_HOST_ROOT_IDS 512
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers

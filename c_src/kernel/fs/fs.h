@@ -210,6 +210,7 @@ struct vmount {
     const char *host;
     int root;                   /* O_PATH fd of the host directory (kernel-reserved) */
     int ro;
+    int scratch;                /* a tmpfs of the guest's own (LS_MNT_SCRATCH) */
 };
 extern struct vmount *fs_mnt;
 extern int fs_nmnt;
@@ -222,6 +223,15 @@ const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root (
 long vol_open(struct fs_node *n, int flags, int mode);
 /* O_PATH|O_DIRECTORY fd of the node's parent beneath the mount; *name = last component. */
 long vol_parent(struct fs_node *n, const char **name);
+/* A volume at "/" that is not the writable root's layer (an OCI container's
+ * root, libsubst-runtime) is rooted: the walk classifies it with one lstat
+ * (its mode in fs_obj) and expands its symlinks itself (path.c), an
+ * absolute one from the guest's root as Linux does in a chroot; /proc, /sys
+ * and /dev stay the synthetic trees. */
+int vol_rooted(int m);
+unsigned vol_lmode(int m, const char *p);   /* S_IFMT of p, 0 if absent */
+/* readlink(2) of guest path p of mount m: the target's length, or -errno. */
+long vol_readlink(int m, const char *p, char *buf, size_t cap);
 
 /* ---- the writable root (upper.c) ---- */
 extern int fs_upper;            /* fs_mnt index of the root's scratch layer, -1: read-only root */

@@ -69,6 +69,27 @@ static long open_image(struct fs_node *n, int flags)
     return fs_install(fd, KF_HOST, KF_F_IMAGE, ent, 0, n->path);
 }
 
+/* Why a read-only volume cannot give n for writing or creating: Linux
+ * resolves the path first, so a missing file is ENOENT (unless O_CREAT
+ * would make it) and a missing directory on the way ENOENT too; only then
+ * EROFS. */
+static long ro_error(struct fs_node *n, int flags)
+{
+    long fd = vol_open(n, O_PATH | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        hsys1(__NR_close, fd);
+        return -EROFS;
+    }
+    if (fd != -ENOENT || !(flags & O_CREAT))
+        return fd;
+    const char *name;
+    long dir = vol_parent(n, &name);
+    if (dir < 0)
+        return dir;
+    hsys1(__NR_close, dir);
+    return -EROFS;
+}
+
 static long open_volume(struct fs_node *n, int flags, int mode)
 {
     long fd;
@@ -78,12 +99,12 @@ static long open_volume(struct fs_node *n, int flags, int mode)
         return -EISDIR;
     if (vol_ro(n) && !(flags & O_PATH)) {
         if (wants_write(flags))
-            return -EROFS;
+            return ro_error(n, flags);
         if (flags & O_CREAT) {
             /* An existing file may be opened; creating one may not. */
             fd = vol_open(n, flags & ~(O_CREAT | O_EXCL), 0);
             if (fd == -ENOENT)
-                return -EROFS;
+                return ro_error(n, flags);
             if (fd >= 0 && (flags & O_EXCL)) {
                 hsys1(__NR_close, fd);
                 return -EEXIST;

@@ -8,7 +8,10 @@
  *   - a file (not a directory) of the image: the image, even below a mount;
  *   - at or below a mount point: from there on the walk is lexical, and the
  *     host resolves the rest beneath the mount's root (symlinks inside a
- *     volume are the host's business);
+ *     volume are the host's business) -- except in a rooted volume (a
+ *     container's root at "/", libsubst-runtime's), classified with one
+ *     lstat as the writable root's layer and its symlinks expanded here, so
+ *     an absolute one leads wherever the guest's "/" does;
  *   - under /proc, /sys or /dev: the synthetic trees;
  *   - otherwise the writable root's layer (upper.c), or the image with
  *     --read-only, where a symlink met before the last component (or
@@ -59,9 +62,11 @@ int fs_classify(const char *p, struct fs_obj *o)
         o->ent = e;
         return 0;
     }
-    if (m >= 0) {
+    if (m >= 0 && !(vol_rooted(m) && synth)) {
         o->type = FO_VOLUME;
         o->ent = m;
+        if (vol_rooted(m))
+            o->mode = vol_lmode(m, p);
         return 0;
     }
     if (synth)
@@ -95,7 +100,8 @@ int obj_is_link(const struct fs_obj *o)
     if (o->type == FO_IMAGE)
         return img_kind(o->ent) == LS_ENT_SYMLINK;
     if (o->type == FO_VOLUME)
-        return S_ISLNK(o->mode);        /* the writable root's, expanded as the image's */
+        return S_ISLNK(o->mode);        /* the writable root's or a rooted volume's, expanded
+                                         * as the image's */
     if (o->type == FO_SYNTH)
         return synth_type(o) == ST_LINK;
     return 0;
@@ -137,7 +143,8 @@ static int expand(struct fs_node *n, const struct fs_obj *o, size_t i)
             return -ENAMETOOLONG;
         memcpy(t, tgt, tl);
     } else if (o->type == FO_VOLUME) {
-        tl = upper_readlink(n->path, t, cap);
+        tl = o->ent == fs_upper ? upper_readlink(n->path, t, cap)
+                                : vol_readlink(o->ent, n->path, t, cap);
         if (tl < 0)
             return tl;
         if ((size_t)tl >= cap)

@@ -257,8 +257,8 @@ static const char *const synth_dirs[] = {"/proc", "/sys", "/dev"};
 int upper_init(int first)
 {
     for (int i = 0; i < fs_nmnt; i++)
-        if (fs_mnt[i].glen == 0)
-            fs_upper = i;
+        if (fs_mnt[i].glen == 0 && fs_mnt[i].scratch)
+            fs_upper = i;               /* a host directory at "/" is a rooted volume */
     if (fs_upper < 0 || !first)
         return 0;
     /* Sorted by path, a directory's entry comes before its contents.  The

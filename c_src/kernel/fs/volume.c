@@ -29,6 +29,7 @@ int vol_init(void)
             v->glen--;
         v->host = bi_str(m[i].host);
         v->ro = (m[i].flags & LS_MNT_RDONLY) != 0;
+        v->scratch = (m[i].flags & LS_MNT_SCRATCH) != 0;
         if (v->guest[0] != '/') {
             kwarn("mount %s: guest path is not absolute", v->guest);
             return -EINVAL;
@@ -215,6 +216,36 @@ out:
     kfree(link);
     kfree(dirs);
     return r;
+}
+
+int vol_rooted(int m)
+{
+    return m != fs_upper && fs_mnt[m].glen == 0;
+}
+
+/* The guest path p of mount m beneath its root ("." for the root). */
+static const char *rel_of(int m, const char *p)
+{
+    const char *r = p + fs_mnt[m].glen;
+    while (*r == '/')
+        r++;
+    return *r ? r : ".";
+}
+
+/* One host call each, relative to the root: the walk has expanded every
+ * symlink before p's last component, so a concurrent rename can only make
+ * these see another name, never open one (upper.c argues the same). */
+unsigned vol_lmode(int m, const char *p)
+{
+    struct stat st;
+    long r = hsys4(__NR_newfstatat, fs_mnt[m].root, (long)rel_of(m, p), (long)&st,
+                   AT_SYMLINK_NOFOLLOW);
+    return r < 0 ? 0 : st.st_mode & S_IFMT;
+}
+
+long vol_readlink(int m, const char *p, char *buf, size_t cap)
+{
+    return hsys4(__NR_readlinkat, fs_mnt[m].root, (long)rel_of(m, p), (long)buf, cap);
 }
 
 long vol_open(struct fs_node *n, int flags, int mode)

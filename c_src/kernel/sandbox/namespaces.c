@@ -546,9 +546,11 @@ void sandbox_namespaces(void)
     if (chan[1] >= 0)
         hsys1(__NR_close, chan[1]);
     struct trees t = {.sock = hs[0], .userns = -1};
-    long r = root && (K.bi->host_uid == 0 || K.bi->host_gid == 0) ? -EINVAL   /* never host root */
-                                                                  : write_id_maps(child, root);
-    if (r >= 0 && root) {
+    /* Never host root, unless the caller asked for it (libsubst-runtime). */
+    int host_root = K.bi->host_uid == 0 || K.bi->host_gid == 0;
+    long r = root && host_root && !(K.bi->flags & LS_BOOT_HOST_ROOT_IDS) ? -EINVAL
+                                                                        : write_id_maps(child, root);
+    if (r >= 0 && root && !host_root) {      /* host root's own ids need no idmapping */
         char path[64];
         ksnprintf(path, sizeof path, "/proc/%ld/ns/user", child);
         t.userns = r = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
