@@ -12,7 +12,6 @@ import grp
 import os
 import pwd
 import stat
-import tempfile
 
 from ..errors import LibsubstError, VolumeError
 from ..monitor.bootinfo import Mount
@@ -84,6 +83,8 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
         if private:
             added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True))
             continue
+        import tempfile     # here: most runs make no such directory
+
         outer = tempfile.mkdtemp(prefix=f"libsubst-{os.path.basename(guest)}-", dir=under)
         inner = os.path.join(outer, "d")
         os.mkdir(inner)
