@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 
+from ..errors import LibsubstError
 from . import density, timeline
 from .rounds import alternate, check, fmt_spread, median
 
@@ -93,7 +94,7 @@ def _command(argv: list[str], env: dict, cwd: str, expect: tuple, who: str) -> i
     return ns
 
 
-def _configs(work: str, warm_env: dict, cold_env: dict) -> dict:
+def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
     """{target: {native|warm|cold: timer}}, each timer checked against native."""
     run = [*cli(), "run"]
     image = os.path.join(work, "true.lsi")
@@ -130,17 +131,19 @@ def _configs(work: str, warm_env: dict, cold_env: dict) -> dict:
         "cold": cold(lambda env: _redis([*run, *REDIS], env, work,
                                         "libsubst run redis-server (cold)")),
     }
-    return out
+    return {t: out[t] for t in targets}
 
 
-def measure(rounds: int = 10, n_density: int = 20, breakdown: bool = False) -> dict:
+def measure(rounds: int = 10, n_density: int = 20, breakdown: bool = False,
+            targets: tuple[str, ...] = TARGETS) -> dict:
     with tempfile.TemporaryDirectory(prefix="libsubst-startup-") as work:
         warm_env = dict(os.environ)
         cold_env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cold-cache"))
-        configs = _configs(work, warm_env, cold_env)
+        configs = _configs(work, warm_env, cold_env, targets)
         flat = {(t, k): f for t, ks in configs.items() for k, f in ks.items()}
-        for (t, k), f in flat.items():      # warms the caches; the cold ones empty theirs
-            f()
+        for (t, k), f in flat.items():      # warms the caches (a cold run empties its own)
+            if k != "cold":
+                f()
         samples = alternate(rounds, flat)
         res: dict = {"rounds": rounds, "start_ms": {}}
         for t in configs:
@@ -186,7 +189,12 @@ def main(argv: list[str] | None = None) -> None:
                     help="where a warm `libsubst run /bin/true` spends its time")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    res = measure(a.rounds, a.density, a.breakdown)
+    if a.rounds < 1 or a.density < 0:
+        sys.exit("libsubst: --rounds must be at least 1 and --density at least 0")
+    try:
+        res = measure(a.rounds, a.density, a.breakdown)
+    except LibsubstError as e:
+        sys.exit(f"libsubst: {e}")
     print(json.dumps(res, indent=1) if a.json else report(res))
 
 

@@ -8,7 +8,8 @@ jump to the program (report.boot), so the phases are, from the spawn:
 interpreter start, imports, prepare (program, DT_NEEDED closure, cached
 substitutes, the root's tree), boot-info encoding, spawn to the kernel's
 first instruction, the kernel's boot to the program, the program and the
-monitor's end, interpreter exit.  `python -X importtime` of the real
+monitor's end, and the process's exit (as the CLI's: os._exit, no
+interpreter teardown).  `python -X importtime` of the real
 command names the imports that cost most."""
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ t.append(time.monotonic_ns())
 done = guest.run_spec(spec)
 t.append(time.monotonic_ns())
 print(json.dumps({"t": t, "boot": done.report.boot, "status": done.returncode}))
+libsubst.cli._leave(0)      # as `libsubst run` ends
 """
 
 PHASES = ("interpreter start", "imports (cli, api, monitor)",
           "prepare: program, libraries, substitutes, tree", "encode the boot-info block",
           "spawn to the kernel's first instruction", "kernel boot to the program's first "
-          "instruction", "program run, exit, monitor's end", "interpreter exit")
+          "instruction", "program run, exit, monitor's end", "process exit")
 
 
 def _once(cwd: str) -> list[int]:
