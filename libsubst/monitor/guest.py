@@ -10,7 +10,6 @@ import contextlib
 import ctypes
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -162,6 +161,10 @@ class Completed:
 
 def remove_scratch(dirs: list[str]) -> None:
     """Removes the guest's scratch directories, also what it made read-only."""
+    if not dirs:
+        return
+    import shutil       # here: a run that made no such directory pays nothing for it
+
     def writable_and_retry(func, path, _exc):
         try:
             os.chmod(os.path.dirname(path), 0o700)
