@@ -82,6 +82,23 @@ def test_nginx_contents_follow_the_rule():
     assert not any("/doc/" in p or "/man/" in p for p in found.files + found.dirs)
 
 
+def test_contents_take_data_named_otherwise_and_links_to_configuration():
+    """Data below /usr/share whose directory is not named after the package
+    (git's templates, python3-minimal's defaults, libmagic's database, a
+    link into /usr/lib/file), openssl's /usr/lib/ssl/openssl.cnf link into
+    /etc; no documentation, manuals or editor files."""
+    found = packages.contents(["/usr/bin/git", "/usr/bin/py3versions", "/usr/bin/file",
+                               "/usr/bin/openssl"])
+    files = set(found.files)
+    assert "/usr/share/git-core/templates/description" in files
+    assert "/usr/share/python3/debian_defaults" in files
+    assert "/usr/share/misc/magic.mgc" in files
+    assert os.path.realpath("/usr/lib/ssl/openssl.cnf") == "/etc/ssl/openssl.cnf"
+    assert {"/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf"} <= files
+    assert not [p for p in files if p.startswith(packages.NOT_DATA)]
+    assert not [p for p in files if p.startswith("/usr/lib/") and not os.path.islink(p)]
+
+
 @contextlib.contextmanager
 def nginx(argv, port, cwd, guest):
     cmd = [*LIBSUBST, "run", *argv] if guest else argv

@@ -9,13 +9,19 @@ The rule:
   are built from the same source package (``nginx`` → ``nginx-common``);
   shared libraries and other sources stay out.
 - *which paths*: of those packages' files, the configuration below
-  ``/etc``, the data below ``/usr/share/<name>`` for the packages' and the
-  source's names, and the state directories they ship below ``/var/lib``,
+  ``/etc``, the data below ``/usr/share`` (``/usr/share/nginx``, and also
+  where the data's directory is not named after the package: git's
+  ``/usr/share/git-core/templates``, libmagic's ``/usr/share/misc/magic.mgc``,
+  python3-minimal's ``/usr/share/python3``; a symlink comes with its
+  target), the symlinks below ``/usr/lib`` that lead there or into ``/etc``
+  (a program's compiled-in path to its configuration: openssl's
+  ``/usr/lib/ssl/openssl.cnf`` -> ``/etc/ssl/openssl.cnf``), and the state directories they ship below ``/var/lib``,
   ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
   which the guest gets empty and writable (``rootfs.scratch_mounts``).
-- *size*: documentation, manuals, completions and everything else is left
-  out, and files are stored as they are, so an image stays the size of its
-  contents.
+- *size*: documentation, manuals, translations, completions, editors'
+  syntax files and desktop integration (``NOT_DATA`` below ``/usr/share``)
+  and everything else is left out, and files are stored as they are, so an image stays the size of
+  its contents.
 """
 
 from __future__ import annotations
@@ -27,6 +33,13 @@ import re
 
 DPKG = "/var/lib/dpkg"
 STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/")
+# What below /usr/share is not the program's run-time data: documentation,
+# manuals, translations, packaging metadata and crash-report hooks, shell
+# completions, editors' syntax files, desktop integration.
+NOT_DATA = tuple(f"/usr/share/{d}/" for d in (
+    "doc", "doc-base", "man", "info", "gtk-doc", "help", "locale", "lintian", "bug", "apport",
+    "bash-completion", "zsh", "fish", "vim", "emacs", "nano", "menu", "applications", "icons",
+    "pixmaps", "metainfo"))
 
 
 class Contents:
@@ -154,6 +167,12 @@ def _same_source(pkg: str, status: _Status) -> list[str]:
     return done
 
 
+def _wanted(path: str) -> bool:
+    """Configuration or run-time data, by the module's rule."""
+    return path.startswith("/etc/") or (path.startswith("/usr/share/")
+                                        and not (path + "/").startswith(NOT_DATA))
+
+
 def contents(programs: list[str]) -> Contents:
     """The run-time files of the packages ``programs`` come from (see the
     module's rule)."""
@@ -166,15 +185,14 @@ def contents(programs: list[str]) -> Contents:
         status = _Status() if status is None else status
         group = [p for p in _same_source(pkg, status) if p not in out.packages]
         out.packages += group
-        names = set(group) | {_source(status, p) for p in group}
-        data_roots = tuple(f"/usr/share/{n}/" for n in names)
         for pkg_name in group:
             for path in _list(pkg_name):
                 if path.startswith(STATE_ROOTS):
                     if os.path.isdir(path) and not os.path.islink(path) and \
                             not any(path.startswith(d + "/") for d in out.state_dirs):
                         out.state_dirs.append(path)
-                elif path.startswith("/etc/") or path.startswith(data_roots):
+                elif _wanted(path) or (path.startswith("/usr/lib/") and os.path.islink(path)
+                                       and _wanted(os.path.realpath(path))):
                     if os.path.isdir(path) and not os.path.islink(path):
                         out.dirs.append(path)
                     elif os.path.lexists(path) and os.access(path, os.R_OK):
