@@ -96,7 +96,10 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]
     for spec in add:
         rootfs.add_host(tree, spec)
-        objects += _added_program(tree, spec, env)
+        added, added_mounts = _added_program(tree, spec, env, for_image)
+        objects += added
+        runtime_mounts += [m for m in added_mounts
+                           if not any(m.guest == o.guest for o in runtime_mounts)]
     if subst:
         from .uklibc.cache import substitute
 
@@ -104,9 +107,11 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
             sub = substitute(real)
             if sub != real:
                 tree.replace_host_file(real, sub)
-    rootfs.add_etc(tree, hostname)
+    rootfs.add_etc(tree, hostname, host_names=not for_image)
     at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
-    state_dirs = rootfs.add_packages(tree, [binary, *filter(os.path.isfile, at_own_path)])
+    # A #! script's package counts as the program's (py3versions: python3-minimal's data).
+    state_dirs = rootfs.add_packages(tree, [binary, *scripts,
+                                            *filter(os.path.isfile, at_own_path)])
 
     if for_image:
         from .image.lsi import parse_declared_volume
@@ -153,24 +158,34 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
                     objects=objects if subst else [], policy=policy)
 
 
-def _added_program(tree: Tree, spec: str, env) -> list[str]:
+def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
     """A program given with --add at its own path comes with what it loads:
     its interpreter and libraries join the image, and all of them are
-    substituted like the main program's (the guest may execve it)."""
+    substituted like the main program's (the guest may execve it); an
+    interpreter comes with its run-time trees as the main program does
+    (perl's @INC, Python's standard library, and the extension modules
+    there).  Returns (objects to substitute, mounts of run-time trees)."""
     from .errors import LibsubstError
-    from .ldso.search import resolve
+    from .ldso.search import resolve, resolve_dlopen_closure
 
     host, _sep, guest = spec.partition(":")
     if guest or not os.path.isfile(host):
-        return []
+        return [], []
+    host = os.path.abspath(host)
     try:
-        plan = resolve(os.path.abspath(host), env)
+        plan = resolve(host, env)
     except LibsubstError:
-        return []                                 # not an ELF program: a plain file
+        return [], []                             # not an ELF program: a plain file
     objects = [os.path.realpath(host)]
     if plan.interp:
         objects.append(tree.add_host_path(plan.interp))
-    return objects + [tree.add_host_path(lib) for _soname, lib in plan.libraries]
+    libraries = [lib for _soname, lib in plan.libraries]
+    objects += [tree.add_host_path(lib) for lib in libraries]
+    mounts, modules, files = rootfs.runtime_trees(host, env, packed=packed, libraries=libraries)
+    for f in files:
+        tree.add_host_path(f)
+    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]
+    return objects, mounts
 
 
 _Target = "str | os.PathLike | Image"

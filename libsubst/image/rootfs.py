@@ -132,8 +132,13 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
         skipped = [d for d in dirs if any(fnmatch.fnmatch(d, p) for p in PACK_SKIP)]
         dirs = [d for d in dirs if d not in skipped]
         modules = [m for m in modules if not any(m.startswith(d + "/") for d in skipped)]
-    mounts = [Mount(guest=d, host=os.path.realpath(d), readonly=True)
-              for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+    # A tree reached through a symlink (perl's /usr/share/perl/5.36 ->
+    # 5.36.0) is mounted at its real path, and the link is in the root as
+    # on the host, so both names lead there and a package's files below
+    # either are not in the way.
+    mounts = [Mount(guest=real, host=real, readonly=True)
+              for real in dict.fromkeys(os.path.realpath(d) for d in dirs if os.path.isdir(d))]
+    files += [d for d in dict.fromkeys(dirs) if os.path.isdir(d) and os.path.realpath(d) != d]
     return mounts, modules, files
 
 
@@ -240,10 +245,13 @@ def _group_line(gr) -> str:
     return f"{gr.gr_name}:x:{gr.gr_gid}:\n"
 
 
-def add_etc(tree: Tree, hostname: str) -> None:
+def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone, ld.so.cache."""
+    time zone, ld.so.cache.  ``host_names``: the guest has the host's name,
+    so it resolves names as the host does, with the host's /etc/hosts
+    (gethostid(3) is the address the host name resolves to); otherwise (an
+    image) its own names."""
     # The system accounts (Debian's are below 1000: root, the service users
     # servers change to, such as www-data), nobody, and the caller; not the
     # host's other people.
@@ -266,8 +274,11 @@ def add_etc(tree: Tree, hostname: str) -> None:
     tree.add_data("/etc/nsswitch.conf",
                   b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
                   b"networks: files\nprotocols: files\nservices: files\n")
-    tree.add_data("/etc/hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
-                                f"::1\tlocalhost ip6-localhost ip6-loopback\n".encode())
+    if host_names and os.access("/etc/hosts", os.R_OK):
+        tree.add_host_path("/etc/hosts")
+    else:
+        tree.add_data("/etc/hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
+                                    f"::1\tlocalhost ip6-localhost ip6-loopback\n".encode())
     tree.add_data("/etc/hostname", f"{hostname}\n".encode())
     for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf"):
         if os.path.exists(path):
