@@ -26,6 +26,7 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/stat", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/uptime", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/loadavg", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/vmstat", ST_FILE, SG_HOSTCOPY, 0},       /* procps vmstat -s */
     {"/proc/version", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/devices", ST_FILE, SG_HOSTCOPY, 0},

@@ -281,6 +281,28 @@ static void put_strings(struct gbuf *g, uint32_t count, uint32_t off)
     }
 }
 
+/* A volume's file system type as Linux names it in the mount tables, from
+ * statfs(2)'s f_type (linux/magic.h), so df and findmnt show the host's;
+ * "volume" for one not listed.  ext2 and ext3 share ext4's magic: Linux
+ * mounts them all with the ext4 driver. */
+static const char *fs_type_name(long fd)
+{
+    static const struct {
+        unsigned long magic;
+        const char *name;
+    } names[] = {
+        {0xEF53, "ext4"}, {0x01021994, "tmpfs"}, {0x58465342, "xfs"}, {0x9123683E, "btrfs"},
+        {0x794C7630, "overlay"}, {0x6969, "nfs"}, {0xF2F52010, "f2fs"}, {0x01021997, "9p"},
+        {0x65735546, "fuse"}, {0x858458F6, "ramfs"}, {0x4D44, "vfat"}, {0x2FC12FC1, "zfs"},
+    };
+    struct statfs sf;
+    if (hsys2(__NR_fstatfs, fd, (long)&sf) == 0)
+        for (int i = 0; i < (int)LS_ARRAY_SIZE(names); i++)
+            if ((unsigned long)sf.f_type == names[i].magic)
+                return names[i].name;
+    return "volume";
+}
+
 /* The guest's mount table: the image at "/" (its writable layer, a tmpfs,
  * unless --read-only), the synthetic trees, the volumes (named by their
  * guest path; host paths stay hidden). */
@@ -323,6 +345,7 @@ static void put_mounts(struct gbuf *g, int info)
             dir = v->glen ? v->guest : "/";
             dl = v->glen ? v->glen : 1;
             opts = v->ro ? "ro,relatime" : "rw,relatime";
+            type = fs_type_name(v->root);
             if (hsys2(__NR_fstat, v->root, (long)&st) == 0)
                 dev = st.st_dev;
         }
