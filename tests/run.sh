@@ -12,10 +12,13 @@ cd "$(dirname "$0")/.."
 # the package build and some tests use, python3-venv for the environment,
 # mount (util-linux's unshare and pivot_root come with it) for the chroot
 # test, and the container engines libsubst-runtime is tested under (podman
-# brings conmon; the tests start and stop their own containerd).
+# brings conmon; the tests start and stop their own containerd); the
+# compatibility corpus's packages (benchmarks/corpus.py), g++ for its C++
+# program and CPython's regression tests.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
-      sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd"
+      sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
+      diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
