@@ -354,7 +354,13 @@ static long mount_new(int root, const char *type, const char *rel, const char *f
  * size_mib MiB (past it, ENOSPC; its pages are charged to the guest's
  * memory cgroup as they are written), holding the mount points of the
  * volumes below its guest path.  The guest cannot resize it: mount(2) is
- * allowed only at boot (hostcalls.BOOT_ONLY). */
+ * allowed only at boot (hostcalls.BOOT_ONLY).  None is noexec: the
+ * writable root's layer (guest "/") holds the image's programs and
+ * libraries it copies up, and a program the guest writes into it or into
+ * /tmp runs, and a file there maps PROT_EXEC, as on a host's root and /tmp
+ * (gzexe, CPython's test_mmap) — the kernel maps the guest's programs
+ * itself, and Landlock grants no volume the execute right, so the host
+ * executes none of them. */
 static long mount_scratch(int root, const struct ls_mount *sm)
 {
     char opt[24], rel[LS_PATH_MAX];
@@ -362,18 +368,12 @@ static long mount_scratch(int root, const struct ls_mount *sm)
     if (fs < 0)
         return fs;
     ksnprintf(opt, sizeof opt, "%um", sm->size_mib);
-    /* The writable root's layer (guest "/") may be mapped executable: the
-     * programs and libraries of the image it copies up, and those the guest
-     * writes, run as from a container's root.  The host still executes none
-     * of them (Landlock grants no volume the execute right). */
     const char *guest = bi_str(sm->guest);
-    long noexec = strcmp(guest, "/") ? MOUNT_ATTR_NOEXEC : 0;
     if ((r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)"1777", 0)) == 0 &&
         (!sm->size_mib ||
          (r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)opt, 0)) == 0) &&
         (r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0)) == 0)
-        r = t = hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC,
-                      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | noexec);
+        r = t = hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
     hsys1(__NR_close, fs);
     if (r < 0)
         return r;
