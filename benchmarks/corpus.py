@@ -421,6 +421,11 @@ PROGRAMS += [
                   "'data.json')); print(sum(i['v'] for i in d['items']), hashlib.sha1(open("
                   "'notes.txt','rb').read()).hexdigest(), collections.Counter(re.findall(r'\\w+',"
                   " open('text.txt').read())).most_common(2))"], fast=True),
+    P("python3 (unix socket)", ["python3", "-c", "import socket, tempfile, os; p = tempfile."
+                                "mktemp(); s = socket.socket(socket.AF_UNIX); s.bind(p); "
+                                "s.listen(); c = socket.socket(socket.AF_UNIX); c.connect("
+                                "s.getsockname()); a, _ = s.accept(); c.send(b'hi'); print("
+                                "a.recv(2), s.getsockname() == p == c.getpeername())"], fast=True),
     P("python3.11", "python3.11 hello.py x y"),
     sh("py3compile", "mkdir pkg && cp hello.py pkg/ && py3compile pkg && ls pkg/__pycache__",
        C + "python3", C + "mkdir", C + "cp", C + "ls"),

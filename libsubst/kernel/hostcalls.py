@@ -205,6 +205,8 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     )),
     HostCall("connect", "guest sockets; Unix paths translated into volumes"),
     HostCall("bind", "guest sockets; Unix paths translated into volumes"),
+    HostCall("getsockname", "guest sockets; Unix paths translated back to the guest's"),
+    HostCall("getpeername", "guest sockets; Unix paths translated back to the guest's"),
     HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty", (
         Pin(1, (TIOCSTI, TIOCLINUX), deny=True,
             comment="not typing into the terminal it shares with the host's shell"),)),

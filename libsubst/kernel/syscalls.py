@@ -120,7 +120,6 @@ LEVELS: dict[str, str] = {
     "socket": HOST, "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
     "sendto": HOST, "recvfrom": HOST, "sendmsg": HOST, "recvmsg": HOST,
-    "getsockname": HOST, "getpeername": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
     "sendmmsg": HOST, "recvmmsg": HOST,
     "getrandom": HOST,
@@ -179,7 +178,7 @@ LEVELS: dict[str, str] = {
     "getpid": KERNEL, "getppid": KERNEL, "kill": KERNEL, "tgkill": KERNEL,
     "tkill": KERNEL, "memfd_create": KERNEL,
     # Unix socket addresses are paths of the guest's file system
-    "connect": KERNEL, "bind": KERNEL,
+    "connect": KERNEL, "bind": KERNEL, "getsockname": KERNEL, "getpeername": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,
     "prlimit64": KERNEL, "getrlimit": KERNEL, "setrlimit": KERNEL,
     # signal state
@@ -594,6 +593,11 @@ DEVIATIONS: dict[str, str] = {
         "stay open."),
     "connect": (
         "Unix socket paths are resolved in the guest's file system."),
+    "getpeername": (
+        "a Unix socket's path is the guest's name for it (as getsockname)."),
+    "getsockname": (
+        "a Unix socket's path is the guest's name for it: a socket bound in a volume or the "
+        "scratch /tmp shows its guest path, not the host's."),
     "faccessat2": (
         "image and synthetic objects are checked against their presented mode with the "
         "guest's uid (root passes read and write; W_OK on the image is EROFS)."),

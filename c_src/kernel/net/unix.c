@@ -3,7 +3,9 @@
  * file system like any path: a socket in a volume is reached at its host
  * path; the image holds no sockets (connect: ENOENT; bind: EROFS).  Other
  * address families, abstract names and unnamed sockets pass unchanged.
- * Without this a guest could connect to any host socket by its path.
+ * Without this a guest could connect to any host socket by its path.  The
+ * names the host gives back (getsockname, getpeername) are turned into the
+ * guest's again, so a server can tell a client where it listens.
  */
 #include "kernel.h"
 #include "fs/fs.h"
@@ -87,4 +89,71 @@ long sys_bind(long fd, const void *addr, long len)
         return n;
     long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
     return r == -EACCES && !n ? port_bind(fd, addr, len) : r;
+}
+
+/* The guest's path for a host socket path below a volume's host directory
+ * (the longest such), rewritten in place; returns the address's new length
+ * (unchanged when no volume holds it). */
+static long untranslate(struct sockaddr_un_k *a, long len)
+{
+    long n = len - (long)sizeof(unsigned short);
+    if (len > (long)sizeof *a || n <= 0 || a->sun_family != AF_UNIX || a->sun_path[0] == 0)
+        return len;
+    char host[sizeof a->sun_path + 1];
+    memcpy(host, a->sun_path, n);
+    host[n] = 0;
+    const struct vmount *best = 0;
+    size_t bl = 0;
+    for (int i = 0; i < fs_nmnt; i++) {
+        size_t hl = strlen(fs_mnt[i].host);
+        if (hl >= bl && strncmp(host, fs_mnt[i].host, hl) == 0 && host[hl] == '/') {
+            best = &fs_mnt[i];
+            bl = hl;
+        }
+    }
+    if (!best)
+        return len;
+    int k = ksnprintf(a->sun_path, sizeof a->sun_path, "%s%s", best->guest, host + bl);
+    if (k >= (int)sizeof a->sun_path) {         /* longer than a name may be: the host's */
+        memcpy(a->sun_path, host, n);
+        return len;
+    }
+    return sizeof(unsigned short) + k + 1;
+}
+
+/* getsockname or getpeername (nr) with the guest's name for a Unix path. */
+static long sock_name(long nr, long fd, void *addr, int *lenp)
+{
+    int ulen;
+    if (copy_from_user(&ulen, lenp, sizeof ulen) < 0)
+        return -EFAULT;
+    if (ulen < 0)
+        return -EINVAL;
+    union {
+        struct sockaddr_un_k un;
+        char storage[128];                      /* sockaddr_storage */
+    } a;
+    int hlen = sizeof a;
+    long r = hsys3(nr, fd, (long)&a, (long)&hlen);
+    if (r < 0)
+        return r;
+    long len = untranslate(&a.un, hlen);
+    size_t n = len < (long)sizeof a ? (size_t)len : sizeof a;   /* truncated as the host's */
+    if (copy_to_user(addr, &a, (size_t)ulen < n ? (size_t)ulen : n) < 0)
+        return -EFAULT;
+    int out = len;
+    return copy_to_user(lenp, &out, sizeof out) < 0 ? -EFAULT : 0;
+}
+
+/* Implements getsockname(2); differs from Linux in: a Unix socket's path
+ * is the guest's name for it. */
+long sys_getsockname(long fd, void *addr, int *lenp)
+{
+    return sock_name(__NR_getsockname, fd, addr, lenp);
+}
+
+/* Implements getpeername(2), as getsockname. */
+long sys_getpeername(long fd, void *addr, int *lenp)
+{
+    return sock_name(__NR_getpeername, fd, addr, lenp);
 }
