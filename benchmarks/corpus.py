@@ -426,6 +426,9 @@ PROGRAMS += [
                                 "s.listen(); c = socket.socket(socket.AF_UNIX); c.connect("
                                 "s.getsockname()); a, _ = s.accept(); c.send(b'hi'); print("
                                 "a.recv(2), s.getsockname() == p == c.getpeername())"], fast=True),
+    P("python3 (services)", ["python3", "-c", "import socket; print(socket.getservbyname("
+                             "'http'), socket.getprotobyname('udp'), socket.getaddrinfo("
+                             "'127.0.0.1', 'smtp')[0][4])"]),
     P("python3.11", "python3.11 hello.py x y"),
     sh("py3compile", "mkdir pkg && cp hello.py pkg/ && py3compile pkg && ls pkg/__pycache__",
        C + "python3", C + "mkdir", C + "cp", C + "ls"),

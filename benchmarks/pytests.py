@@ -32,7 +32,8 @@ FAST = ["test_fcntl", "test_select"]
 
 # The programs the tests exec besides python3 (the guest gets them with --add).
 ADD = ["/usr/bin/sh", "/usr/bin/bash", "/usr/bin/true", "/usr/bin/false", "/usr/bin/cat",
-       "/usr/bin/echo", "/usr/bin/ls", "/usr/bin/env", "/usr/bin/sleep", "/usr/bin/pwd"]
+       "/usr/bin/echo", "/usr/bin/ls", "/usr/bin/env", "/usr/bin/sleep", "/usr/bin/pwd",
+       "/usr/bin/tar"]
 
 # Test cases (regrtest's "classname.name") that pass natively and fail in
 # the guest, with the reason.

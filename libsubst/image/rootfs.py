@@ -248,7 +248,7 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone, ld.so.cache.  ``host_names``: the guest has the host's name,
+    time zone, ld.so.cache, the services and protocols databases.  ``host_names``: the guest has the host's name,
     so it resolves names as the host does, with the host's /etc/hosts
     (gethostid(3) is the address the host name resolves to); otherwise (an
     image) its own names."""
@@ -280,6 +280,9 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
         tree.add_data("/etc/hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
                                     f"::1\tlocalhost ip6-localhost ip6-loopback\n".encode())
     tree.add_data("/etc/hostname", f"{hostname}\n".encode())
-    for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf"):
+    # services and protocols: getservbyname, getaddrinfo with a service name
+    # ("http"), getprotobyname, which nsswitch.conf sends to files.
+    for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/services",
+                 "/etc/protocols"):
         if os.path.exists(path):
             tree.add_host_path(path)
