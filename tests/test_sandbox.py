@@ -560,12 +560,16 @@ def test_symlinks_in_a_volume_do_not_lead_out(tmp_path):
     vol.mkdir()
     os.symlink("/etc/shadow", vol / "abs")
     os.symlink("../../../../../../etc/shadow", vol / "rel")
+    # Absolute, into the volume itself: followed beneath it, as the guest's
+    # walk would; unless the target is not a plain path (it goes through ..).
+    os.symlink("/data/ok.txt", vol / "same")
+    os.symlink("/data/../etc/shadow", vol / "dotdot")
     (vol / "ok.txt").write_text("inside\n")
     code = ("import sys\nfor p in sys.argv[1:]:\n    try:\n        print(p, open(p).read().strip())\n"
             "    except OSError as e:\n        print(p, e.strerror)\n")
     r = run_guest(["--no-cwd", "--volume", f"{vol}:/data", "/usr/bin/python3", "-c", code,
                    "/data/ok.txt", "/data/abs", "/data/rel", "/data/../etc/shadow",
-                   "/data/../../root/.bashrc"], tmp_path)
+                   "/data/../../root/.bashrc", "/data/same", "/data/dotdot"], tmp_path)
     lines = r.stdout.decode().splitlines()
     assert lines[0] == "/data/ok.txt inside"
     # Resolved beneath the volume (the kernel's open_beneath): out is refused.
@@ -574,6 +578,8 @@ def test_symlinks_in_a_volume_do_not_lead_out(tmp_path):
     # '..' above the volume is the guest's own root, whose /etc has no shadow.
     assert lines[3] == "/data/../etc/shadow No such file or directory"
     assert lines[4] == "/data/../../root/.bashrc No such file or directory"
+    assert lines[5] == "/data/same inside"
+    assert lines[6] == "/data/dotdot Invalid cross-device link"
 
 
 UNPRIV_CLI = ("import os; open('written', 'w').close(); "

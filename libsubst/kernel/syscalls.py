@@ -660,8 +660,8 @@ DEVIATIONS: dict[str, str] = {
     "openat": (
         "the image is read-only (EROFS); image and synthetic directories are placeholder "
         "fds that only getdents, fstat, fchdir, lseek and *at() understand (read gives 0, "
-        "not EISDIR); volume symlinks to absolute paths, or above the volume, do not "
-        "resolve (EXDEV, as openat2's RESOLVE_BENEATH), and \"..\" inside a volume is "
+        "not EISDIR); volume symlinks to absolute paths outside the volume, or above it, do "
+        "not resolve (EXDEV, as openat2's RESOLVE_BENEATH), and \"..\" inside a volume is "
         "lexical; synthetic files refuse opening for writing (EACCES), to root as well, where "
         "Linux opens them and fails the write; /proc/<pid> is the caller's own process "
         "(and its threads below task/) only."),
@@ -703,8 +703,8 @@ DEVIATIONS: dict[str, str] = {
         "image and synthetic objects report only STATX_BASIC_STATS."),
     "symlinkat": (
         "the image is read-only. The target is stored verbatim; a volume symlink is "
-        "resolved by the host beneath the mount, so an absolute target does not resolve "
-        "there."),
+        "resolved beneath the mount, so an absolute target resolves only if that volume "
+        "itself serves it."),
     "tkill": (
         "the thread must be one of the caller's own (tgkill of its thread group), never a "
         "thread named by tid alone."),

@@ -119,7 +119,7 @@ static long open_volume(struct fs_node *n, int flags, int mode)
 /* Implements openat(2); differs from Linux in: the image is read-only
  * (EROFS); image and synthetic directories are placeholder fds that only
  * getdents, fstat, fchdir, lseek and *at() understand (read gives 0, not
- * EISDIR); volume symlinks to absolute paths, or above the volume, do
+ * EISDIR); volume symlinks to absolute paths outside the volume, or above it, do
  * not resolve (EXDEV, as openat2's RESOLVE_BENEATH), and ".." inside a
  * volume is lexical. */
 long sys_openat(int dirfd, const char *path, int flags, int mode)

@@ -111,12 +111,40 @@ static long step(int dir, const char *name, unsigned *kind)
  * came from, never the host's), opens each component from the last one's fd
  * with O_NOFOLLOW, reads a symlink through the fd it opened, and makes the
  * final open relative to its parent's fd, again with O_NOFOLLOW.  A symlink
- * that is absolute or leads above dirfd is EXDEV.  (The host's openat2 is
+ * that leads above dirfd is EXDEV; so is an absolute one, unless its
+ * target is a plain guest path (no ".", "..", or empty component) that
+ * mount `mnt` itself serves: then the walk goes on from dirfd (the mount's
+ * root), as the guest's own walk would (a link in /tmp to another file of
+ * /tmp, which tempfile and shutil users make).  (The host's openat2 is
  * not in the seccomp allow-list: its flags and mode are in memory, where a
  * filter cannot see a set-user-ID mode.) */
 #define MAX_DEPTH (LS_PATH_MAX / 2)     /* directories a walk holds at once */
-static long open_beneath(int dirfd, const char *rel, int flags, int mode)
+
+/* For an absolute link target of mount mnt: where it is below the mount's
+ * root ("" for the root), or 0 if it is not a plain path that mnt serves. */
+static const char *same_mount(int mnt, const char *target)
 {
+    const struct vmount *v = &fs_mnt[mnt];
+    if (vol_find(target) != mnt || strncmp(target, v->guest, v->glen) != 0)
+        return 0;
+    const char *rel = target + v->glen;
+    for (const char *c = rel; *c;) {          /* each component: "/name" */
+        const char *e = c + 1;
+        while (*e && *e != '/')
+            e++;
+        size_t l = e - c - 1;
+        if ((l == 0 && *e) || (l == 1 && c[1] == '.') || (l == 2 && c[1] == '.' && c[2] == '.'))
+            return 0;
+        c = e;
+    }
+    while (*rel == '/')
+        rel++;
+    return rel;
+}
+
+static long open_beneath(int mnt, const char *rel, int flags, int mode)
+{
+    int dirfd = fs_mnt[mnt].root;
     char *rest = kmalloc(LS_PATH_MAX), *link = kmalloc(LS_PATH_MAX);
     int *dirs = kmalloc(MAX_DEPTH * sizeof *dirs);    /* dirs[0] is dirfd, not ours */
     int depth = 0;
@@ -191,9 +219,24 @@ static long open_beneath(int dirfd, const char *rel, int flags, int mode)
         r = n < 0 ? n : -ELOOP;
         if (n < 0 || ++links > 40)
             goto out;
+        link[n] = 0;
         r = -EXDEV;
-        if (n == 0 || link[0] == '/')
-            goto out;                           /* absolute: outside the volume */
+        if (n == 0)
+            goto out;
+        if (link[0] == '/') {
+            const char *below = same_mount(mnt, link);
+            if (!below)
+                goto out;                       /* absolute, elsewhere: outside the volume */
+            while (depth > 0)                   /* from the mount's root again */
+                hsys1(__NR_close, dirs[depth--]);
+            n = strlen(below);
+            memmove(link, below, n + 1);
+            if (n == 0) {
+                link[0] = '.';
+                link[1] = 0;
+                n = 1;
+            }
+        }
         /* The link's target takes its place in what is left to resolve. */
         r = -ENAMETOOLONG;
         size_t tl = n, pl = strlen(p);
@@ -268,7 +311,7 @@ long vol_open(struct fs_node *n, int flags, int mode)
     }
     /* Never a set-user/group-ID file on the host: a root caller's guest
      * writes a volume as host root (seccomp refuses these bits to chmod). */
-    return open_beneath(fs_mnt[n->o.ent].root, rel, flags, mode & 01777);
+    return open_beneath(n->o.ent, rel, flags, mode & 01777);
 }
 
 long vol_parent(struct fs_node *n, const char **name)
@@ -293,5 +336,5 @@ long vol_parent(struct fs_node *n, const char **name)
         base[bl + 1] = 0;
     }
     *name = base;
-    return open_beneath(fs_mnt[n->o.ent].root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    return open_beneath(n->o.ent, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 }
