@@ -22,11 +22,13 @@ TIMEOUT = 120
 
 # Both runs' whole environment.  HOME is the working directory (git, perl's
 # tools and python write there as natively); the dates make git's commit
-# hashes the same in both runs; XDG_CACHE_HOME is libsubst's own cache,
-# passed to both so the guest's is the same as natively.
+# hashes the same in both runs, as a fixed seed makes perl's hash order
+# (random in every run, natively too: enc2xs -h prints a hash);
+# XDG_CACHE_HOME is libsubst's own cache, passed to both so the guest's is
+# the same as natively.
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-    "LANG": "C.UTF-8", "TZ": "UTC",
+    "LANG": "C.UTF-8", "TZ": "UTC", "PERL_HASH_SEED": "0",
     "GIT_AUTHOR_NAME": "Corpus", "GIT_AUTHOR_EMAIL": "corpus@example.org",
     "GIT_COMMITTER_NAME": "Corpus", "GIT_COMMITTER_EMAIL": "corpus@example.org",
     "GIT_AUTHOR_DATE": "1700000000 +0000", "GIT_COMMITTER_DATE": "1700000000 +0000",
