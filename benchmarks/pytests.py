@@ -34,11 +34,48 @@ FAST = ["test_fcntl", "test_select"]
 # has with --add; natively, a test whose program is missing skips).
 ADD = ["/usr/bin/sh", "/usr/bin/bash", "/usr/bin/true", "/usr/bin/false", "/usr/bin/cat",
        "/usr/bin/echo", "/usr/bin/ls", "/usr/bin/env", "/usr/bin/sleep", "/usr/bin/pwd",
-       "/usr/bin/tar", "/usr/bin/zip", "/usr/bin/unzip"]
+       "/usr/bin/tar", "/usr/bin/zip", "/usr/bin/unzip", "/usr/bin/id"]
 
-# Test cases (regrtest's "classname.name") that pass natively and fail in
-# the guest, with the reason.
-KNOWN: dict[str, str] = {}
+# Test cases (as parse() names them) that pass natively and not in the
+# guest, with the reason.
+_PTY = "no pseudo-terminals: the guest has no /dev/ptmx and /dev/pts of its own"
+_XATTR = ("the guest cannot set extended attributes (EOPNOTSUPP), a sandbox choice: seccomp "
+          "cannot see their names (README, Known limits)")
+_SETGID = "no set-user/group-ID bits in a volume or the scratch /tmp, a sandbox choice"
+_IDS = ("chown to an id outside the guest's user namespace is EINVAL; natively root may give "
+        "a file to any id")
+_E = "None.test."
+KNOWN: dict[str, str] = {
+    **dict.fromkeys([_E + "test_pty.PtyTest." + t for t in (
+        "test_fork", "test_master_read", "test_spawn_doesnt_hang", "test_openpty")], _PTY),
+    _E + "test_os.FDInheritanceTests.test_openpty": _PTY,
+    **dict.fromkeys([f"{_E}test_asyncio.test_events.{loop}EventLoopTests.{t}"
+                     for loop in ("EPoll", "Poll", "Select")
+                     for t in ("test_bidirectional_pty", "test_read_pty_output",
+                               "test_write_pty")], _PTY),
+    **dict.fromkeys([_E + "test_os.ExtendedAttributeTests." + t for t in (
+        "test_fds", "test_lpath", "test_simple")], _XATTR),
+    **dict.fromkeys([_E + "test_shutil.TestCopy." + t for t in (
+        "test_copy2_xattr", "test_copyxattr", "test_copyxattr_symlinks")], _XATTR),
+    _E + "test_os.MakedirTests.test_exist_ok_s_isgid_directory": _SETGID,
+    **dict.fromkeys([_E + "test_posix.PosixTester." + t for t in (
+        "test_chown", "test_fchown", "test_lchown")], _IDS),
+    **dict.fromkeys([_E + "test_socket.BasicVSOCKTest." + t for t in (
+        "testCreateSocket", "testCrucialConstants", "testSocketBufferSize",
+        "testVSOCKConstants")], "skipped: no VSOCK in the guest (no /dev/vsock; seccomp "
+                                "allows no AF_VSOCK socket)"),
+    _E + "test_socket.GeneralModuleTests.test_sethostname":
+        "skipped ('test should be run as root'): the test asks getuid() of a root caller's "
+        "guest, which runs as an unprivileged host uid",
+    _E + "test_signal.PidfdSignalTest.test_pidfd_send_signal":
+        "pidfd_send_signal on the guest's own pidfd answers EBADF (not found why yet)",
+    **dict.fromkeys([_E + "test_time.TimeTestCase." + t for t in (
+        "test_clock_settime", "test_monotonic_settime")],
+        "clock_settime is not served (ENOSYS); the test expects Linux's refusal (EPERM, EINVAL)"),
+    _E + "test_posix.TestPosixSpawnP.test_posix_spawnp":
+        "posix_spawnp of a python3 found through a PATH the test makes exits 127 in the guest "
+        "(not found why yet)",
+}
 
 TIMEOUT = 3600
 
