@@ -10,6 +10,11 @@ from conftest import build_c
 from libsubst.benchmarks import density, processes, startup, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
+# what syscall_bench.c times
+OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_write_read",
+       "open_close_image", "open_close_volume", "pread_1_volume", "pwrite_1_volume", "stat_image",
+       "stat_volume", "epoll_wait_ready", "sendfile_4k_volume", "connect_accept4_close"}
+
 
 def test_rounds_alternate_the_configurations():
     calls = []
@@ -33,18 +38,37 @@ def test_exec_benchmark_execs_a_program_of_the_guest(tmp_path):
         processes._one([*processes.GUEST, *missing], str(tmp_path))
 
 
-def test_syscall_benchmark_checks_every_call():
+def test_syscall_benchmark_checks_every_call(tmp_path):
     exe = syscalls.bench_binary()
-    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
-        syscalls._native([exe, "100", "1", "/nonexistent/file"])
-    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
-        syscalls._guest([exe, "100", "1", "/nonexistent/file"], "fast")
+    args = [exe, "100", "1", "/nonexistent/file", str(tmp_path)]
+    with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
+        syscalls._native(args)
+    with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
+        syscalls._guest(args, "fast", str(tmp_path))
     res = syscalls.measure(iterations=200, repeats=1, rounds=1)
-    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
-                        "pipe_write_read", "open_close"}
+    assert set(res) == OPS
     for op, paths in res.items():
         assert set(paths) == set(syscalls.PATHS)
         assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
+
+
+def test_the_container_baseline_runs_natively_under_the_guests_filter(tmp_path):
+    """The baseline's filter has the guest filter's instructions, none of
+    them a kill; the benchmark installs it (a filter that refuses every call
+    fails the run) and every timed call succeeds under it."""
+    import struct
+    from libsubst.kernel import seccomp
+    bpf = seccomp.container_baseline()
+    assert len(bpf) == 8 * len(seccomp.compile_filter()[0])
+    assert struct.pack("<HBBI", seccomp.RET, 0, 0, seccomp.RET_KILL_PROCESS) not in bpf
+    (tmp_path / "baseline.bpf").write_bytes(bpf)
+    (tmp_path / "eperm.bpf").write_bytes(struct.pack("<HBBI", seccomp.RET, 0, 0,
+                                                     seccomp.RET_ERRNO | seccomp.EPERM))
+    args = [syscalls.bench_binary(), "50", "1", "/bin/true", str(tmp_path)]
+    out = syscalls._native([*args, str(tmp_path / "baseline.bpf")])
+    assert set(out) == OPS and min(out.values()) > 0
+    with pytest.raises(BenchmarkError, match="natively exited"):
+        syscalls._native([*args, str(tmp_path / "eperm.bpf")])
 
 
 def test_the_trap_is_off_only_in_a_benchmark_boot_without_the_sandbox(tmp_path):
@@ -95,8 +119,7 @@ def test_the_kernel_leaves_the_trap_on_under_a_seccomp_filter(tmp_path, monkeypa
 
 def test_trace_cost_times_every_mode_in_rounds():
     res = trace_cost.measure(iterations=100, repeats=1, rounds=2)
-    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
-                        "pipe_write_read", "open_close"}
+    assert set(res) == OPS
     for op, modes in res.items():
         assert set(modes) == set(trace_cost.MODES)
         assert all(len(v) == 2 and min(v) > 0 for v in modes.values()), (op, modes)
