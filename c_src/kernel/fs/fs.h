@@ -232,6 +232,8 @@ int vol_rooted(int m);
 unsigned vol_lmode(int m, const char *p);   /* S_IFMT of p, 0 if absent */
 /* readlink(2) of guest path p of mount m: the target's length, or -errno. */
 long vol_readlink(int m, const char *p, char *buf, size_t cap);
+long vol_at(struct fs_node *n, const char **name, int *owned);
+long vol_stat(struct fs_node *n, int follow, struct stat *st);
 
 /* ---- the writable root (upper.c) ---- */
 extern int fs_upper;            /* fs_mnt index of the root's scratch layer, -1: read-only root */
