@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # test, and the container engines libsubst-runtime is tested under (podman
 # brings conmon; the tests start and stop their own containerd).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
-      nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
+      nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import build_c
-from libsubst.benchmarks import density, processes, startup, syscalls, trace_cost
+from libsubst.benchmarks import density, processes, servers, startup, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
 # what syscall_bench.c times
@@ -158,3 +158,20 @@ def test_startup_benchmark_refuses_runs_that_failed(tmp_path):
         startup._redis([*cli, "run", "/bin/false"], env, cwd, "false")
     with pytest.raises(BenchmarkError, match="exited 0 before sleeping"):
         density._one([*cli, "run", "/bin/true"], 2, "true", cwd, 60)
+
+
+def test_server_benchmark_times_each_server_in_alternating_rounds():
+    res = servers.measure(rounds=1, seconds=1, requests=500)
+    assert len(res) == 6 and {"nginx", "redis", "memcached"} == {row.split()[0] for row in res}
+    for row, kinds in res.items():
+        assert set(kinds) == set(servers.KINDS)
+        assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (row, kinds)
+
+
+def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
+    """nginx that answers 404 for the file is no round: the load is not timed."""
+    argv, load, opts = servers.nginx(str(tmp_path), 1)
+    (tmp_path / "www" / "4k.bin").unlink()
+    port = servers.free_port()
+    with pytest.raises(BenchmarkError, match="did not serve the file"):
+        servers.one_round("native", argv(port), port, str(tmp_path), load, opts)
