@@ -149,9 +149,9 @@ def memcached(seconds: float):
 
     def load(port: int) -> dict:
         _, client = cpus()
-        r = subprocess.run([*client, "memcaslap", "-s", f"127.0.0.1:{port}", f"-t{max(1, round(seconds))}s",
-                            "-c", "16", "-T", "1"], capture_output=True, text=True,
-                           timeout=seconds + 120)
+        r = subprocess.run([*client, "memcaslap", "-s", f"127.0.0.1:{port}",
+                            f"-t{max(1, round(seconds))}s", "-c", "16", "-T", "1"],
+                           capture_output=True, text=True, timeout=seconds + 120)
         check(r.returncode == 0, f"memcaslap exited {r.returncode}", r.stderr)
         tps = re.search(r"Ops: (\d+) TPS: (\d+)", r.stdout)
         misses = re.search(r"get_misses: (\d+)", r.stdout)

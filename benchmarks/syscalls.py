@@ -8,8 +8,11 @@ The container baseline is the floor the host imposes on any process under a
 seccomp filter (a container's programs too): the native program with the
 guest's own filter installed (``seccomp.container_baseline``: the same
 instructions, its kills made allows so the program's other calls pass).
+The trap path's floor is timed natively too (``syscall-bench --trap-floor``):
+a getppid that Syscall User Dispatch turns into a SIGSYS answered by an
+empty handler, what any trap by signal costs on this host.
 
-Runs the same binary (syscall_bench.c, built with the package) six ways,
+Runs the same binary (syscall_bench.c, built with the package) seven ways,
 once each per round, the rounds alternating (benchmarks/rounds.py).  Each run
 reports, per call, the median of REPEATS timed loops of ITERATIONS calls and
 checks that every call did its work; each figure is the median of the rounds'
@@ -40,6 +43,7 @@ from .rounds import BenchmarkError, alternate, check, fmt_spread, median
 GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
                "fast_nosandbox": (True, False, True), "fast_nosandbox_notrap": (True, False, False)}
 PATHS = ("native", "container", *GUEST_PATHS)
+TRAP_FLOOR = "sud_trap_floor"   # syscall-bench --trap-floor: a signal round trip, natively
 
 
 def bench_binary() -> str:
@@ -79,7 +83,7 @@ def _guest(args: list[str], path: str, volume: str) -> dict[str, float]:
 
 
 def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
-    """{op: {path: [ns per call, one per round]}}."""
+    """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}."""
     exe = bench_binary()
     with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf:
         bpf.write(seccomp.container_baseline())
@@ -89,11 +93,15 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
         args = [exe, str(iterations), str(repeats), exe, volume]
         configs = {"native": lambda: _native(args), "container": lambda: _native([*args, bpf.name])}
         configs.update({p: (lambda p=p: _guest(args, p, volume)) for p in GUEST_PATHS})
+        configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)])
         runs = alternate(rounds, configs)
+    floor = runs.pop(TRAP_FLOOR)
     ops = runs["native"][0].keys()
     for path, per_round in runs.items():
         check(all(r.keys() == ops for r in per_round), f"the {path} runs timed other calls")
-    return {op: {p: [r[op] for r in runs[p]] for p in PATHS} for op in ops}
+    res = {op: {p: [r[op] for r in runs[p]] for p in PATHS} for op in ops}
+    res[TRAP_FLOOR] = {"native": [r[TRAP_FLOOR] for r in floor]}
+    return res
 
 
 def table(res: dict) -> str:
@@ -103,12 +111,19 @@ def table(res: dict) -> str:
              "| fastcall, no sandbox, no trap ns |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for op, r in res.items():
+        if op == TRAP_FLOOR:
+            continue
         m = {p: median(r[p]) for p in PATHS}
         lines.append(f"| {op} | {m['native']:.1f} | {m['container']:.1f} | {m['fast']:.1f} | "
                      f"{m['trap']:.1f} | {m['fast'] / m['native']:.2f} | "
                      f"{m['fast'] / m['container']:.2f} | {m['trap'] / m['native']:.2f} | "
                      f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} | "
                      f"{m['fast_nosandbox_notrap']:.1f} |")
+    floor, ppid = median(res[TRAP_FLOOR]["native"]), median(res["getppid"]["native"])
+    lines.append(f"\nThe host's floor for any trap by signal, natively (a getppid that Syscall "
+                 f"User Dispatch turns into a SIGSYS, answered by an empty handler): "
+                 f"{floor:.1f} ns, {floor / ppid:.2f} × native getppid "
+                 f"(native / native {fmt_spread(res[TRAP_FLOOR]['native'])}).")
     return "\n".join(lines)
 
 

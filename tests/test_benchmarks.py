@@ -46,6 +46,7 @@ def test_syscall_benchmark_checks_every_call(tmp_path):
     with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
         syscalls._guest(args, "fast", str(tmp_path))
     res = syscalls.measure(iterations=200, repeats=1, rounds=1)
+    assert res.pop(syscalls.TRAP_FLOOR)["native"][0] > 0
     assert set(res) == OPS
     for op, paths in res.items():
         assert set(paths) == set(syscalls.PATHS)
@@ -175,3 +176,12 @@ def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
     port = servers.free_port()
     with pytest.raises(BenchmarkError, match="did not serve the file"):
         servers.one_round("native", argv(port), port, str(tmp_path), load, opts)
+
+
+def test_seccomp_cache_benchmark_runs_each_filter():
+    from libsubst.benchmarks import seccomp_cache
+    res = seccomp_cache.measure(iterations=50, repeats=1, rounds=1)
+    assert set(res) == set(seccomp_cache.OPS)
+    for op, kinds in res.items():
+        assert set(kinds) == {"native", *seccomp_cache.filters()}
+        assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (op, kinds)
