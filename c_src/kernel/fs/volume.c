@@ -12,6 +12,8 @@
 struct vmount *fs_mnt;
 int fs_nmnt;
 
+static int under(const struct vmount *v, const char *p);
+
 int vol_init(void)
 {
     int n = K.bi->nmounts;
@@ -45,6 +47,15 @@ int vol_init(void)
             return v->root;
         }
         fs_nmnt = i + 1;
+    }
+    /* A mount at "/" (the writable root's layer, a container's rooted
+     * volume) is never alone: its walk classifies and expands each step. */
+    for (int i = 0; i < n; i++) {
+        struct vmount *v = &fs_mnt[i];
+        v->alone = v->glen > 0 && !img_has_below(v->guest, v->glen);
+        for (int j = 0; j < n; j++)
+            if (j != i && fs_mnt[j].glen > v->glen && under(v, fs_mnt[j].guest))
+                v->alone = 0;
     }
     return 0;
 }
