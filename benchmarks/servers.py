@@ -3,7 +3,12 @@ serving a 4 KiB file (wrk), redis SET/GET unpipelined and with -P 16
 (redis-benchmark) and memcached (memcaslap, Debian's libmemcached-tools),
 with the ratio to native and the spread of the native rounds themselves.
 
-    python -m libsubst.benchmarks.servers [--rounds 9] [--seconds 3] [--requests 50000] [--json]
+    python -m libsubst.benchmarks.servers [--rounds 9] [--seconds 3] [--requests 50000]
+        [--baseline-python PYTHON] [--json]
+
+--baseline-python adds a third configuration to every round: the libsubst
+installed for that Python (another build, e.g. the main branch's), to
+compare two builds against the same native rounds.
 
 Native and guest alternate round by round (rounds.py), each round a fresh
 server; the server runs on the first CPU and the load generator on the
@@ -33,6 +38,8 @@ from .rounds import BenchmarkError, alternate, check, fmt_spread, median
 from .redis_bench import free_port, stop
 
 KINDS = ("native", "libsubst")
+BASELINE = "baseline"
+pythons = {"libsubst": sys.executable}     # the Python whose libsubst runs each guest kind
 REDIS_TESTS = {"SET", "GET"}
 
 
@@ -47,7 +54,7 @@ def cpus() -> tuple[list[str], list[str]]:
 def serve(kind: str, argv: list[str], port: int, workdir: str, opts: list[str]):
     """The server started natively or in a guest (the workdir mounted at its own path)."""
     pin, _ = cpus()
-    cmd = argv if kind == "native" else [sys.executable, "-m", "libsubst", "run", *opts, *argv]
+    cmd = argv if kind == "native" else [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
     proc = subprocess.Popen([*pin, *cmd], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -162,8 +169,13 @@ def memcached(seconds: float):
     return argv, load, []
 
 
-def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000) -> dict:
+def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000,
+            baseline: str | None = None) -> dict:
     """{row: {kind: [one figure per round]}}, kinds alternating within each round."""
+    kinds = KINDS
+    if baseline:
+        pythons[BASELINE] = baseline
+        kinds = (*KINDS, BASELINE)
     out: dict = {}
     with tempfile.TemporaryDirectory() as workdir:
         for argv, load, opts in (nginx(workdir, seconds), redis(requests), memcached(seconds)):
@@ -172,19 +184,23 @@ def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000) -> dict:
                     port = free_port()
                     return one_round(kind, argv(port), port, workdir, load, opts)
                 return run
-            runs = alternate(rounds, {k: config(k) for k in KINDS})
+            runs = alternate(rounds, {k: config(k) for k in kinds})
             for row in runs["native"][0]:
-                out[row] = {k: [r[row] for r in runs[k]] for k in KINDS}
+                out[row] = {k: [r[row] for r in runs[k]] for k in kinds}
     return out
 
 
 def table(res: dict) -> str:
-    lines = ["| load | native | libsubst | libsubst / native | native / native | rounds |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    guests = [k for k in next(iter(res.values())) if k != "native"]
+    head = ["load", "native", *guests, *(f"{k} / native" for k in guests), "native / native",
+            "rounds"]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for row, r in res.items():
-        n, g = median(r["native"]), median(r["libsubst"])
-        lines.append(f"| {row} | {n:.0f} | {g:.0f} | {g / n:.2f} | {fmt_spread(r['native'])} "
-                     f"| {len(r['native'])} |")
+        n = median(r["native"])
+        cells = [row, f"{n:.0f}", *(f"{median(r[k]):.0f}" for k in guests),
+                 *(f"{median(r[k]) / n:.2f}" for k in guests), fmt_spread(r["native"]),
+                 str(len(r["native"]))]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -194,10 +210,11 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=9, help="alternating rounds (median)")
     ap.add_argument("--seconds", type=float, default=3, help="wrk's and memcaslap's run time")
     ap.add_argument("--requests", type=int, default=50000, help="redis-benchmark's per test")
+    ap.add_argument("--baseline-python", help="also run the libsubst installed for this Python")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     try:
-        res = measure(a.rounds, a.seconds, a.requests)
+        res = measure(a.rounds, a.seconds, a.requests, a.baseline_python)
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
     print(json.dumps(res, indent=2) if a.json else table(res))

@@ -185,3 +185,17 @@ def test_seccomp_cache_benchmark_runs_each_filter():
     for op, kinds in res.items():
         assert set(kinds) == {"native", *seccomp_cache.filters()}
         assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (op, kinds)
+
+
+def test_trap_share_counts_each_programs_paths(tmp_path):
+    """Every program's calls are counted from its own summary; clone, which
+    the rewriter leaves to the trap path by design, is counted there; a run
+    that failed gives no count."""
+    from libsubst.benchmarks import trap_share
+    res = trap_share.measure(seconds=1, requests=500)
+    assert set(res) == {"python3", "sqlite3", "nginx", "redis", "static Go"}
+    for prog, calls in res.items():
+        assert sum(c["fast"] + c["trap"] for c in calls.values()) > 0, prog
+    assert res["static Go"]["clone"]["trap"] > 0
+    with pytest.raises(BenchmarkError, match="exited 1"):
+        trap_share.run_once(str(tmp_path), "false", ["/bin/false"])
