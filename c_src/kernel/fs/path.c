@@ -234,7 +234,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         p[pl] = '/';
         memcpy(p + pl + 1, name, nl);
         p[pl + 1 + nl] = 0;
-        if (cur.type == FO_VOLUME && fs_mnt[cur.ent].alone)
+        if (cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone)
             continue;                   /* it stays the volume's, its symlinks the host's */
         r = fs_classify(p, &cur);
         if (r == -ENOENT && last && parent.type == FO_VOLUME && parent.ent == fs_upper) {
