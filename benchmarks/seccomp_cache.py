@@ -26,7 +26,7 @@ import sys
 import tempfile
 
 from ..kernel import seccomp
-from .rounds import BenchmarkError, alternate, fmt_spread, median
+from .rounds import BenchmarkError, alternate, fmt_spread, median, positive
 from .syscalls import _native, bench_binary
 
 OPS = ("getppid", "read_1_dev_zero", "write_1_dev_null", "pread_1_volume", "epoll_wait_ready")
@@ -67,8 +67,8 @@ def table(res: dict) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.seccomp_cache",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--iterations", type=int, default=20000)
+    ap.add_argument("--rounds", type=positive, default=5)
+    ap.add_argument("--iterations", type=positive, default=20000)
     a = ap.parse_args(argv)
     try:
         print(table(measure(a.iterations, rounds=a.rounds)))

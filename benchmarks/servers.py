@@ -34,7 +34,7 @@ import time
 import urllib.error
 import urllib.request
 
-from .rounds import BenchmarkError, alternate, check, fmt_spread, median
+from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
 from .redis_bench import free_port, stop
 
 KINDS = ("native", "libsubst")
@@ -207,9 +207,9 @@ def table(res: dict) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.servers",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=9, help="alternating rounds (median)")
-    ap.add_argument("--seconds", type=float, default=3, help="wrk's and memcaslap's run time")
-    ap.add_argument("--requests", type=int, default=50000, help="redis-benchmark's per test")
+    ap.add_argument("--rounds", type=positive, default=9, help="alternating rounds (median)")
+    ap.add_argument("--seconds", type=positive, default=3, help="wrk's and memcaslap's run time, whole seconds")
+    ap.add_argument("--requests", type=positive, default=50000, help="redis-benchmark's per test")
     ap.add_argument("--baseline-python", help="also run the libsubst installed for this Python")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
