@@ -208,7 +208,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.servers",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=positive, default=9, help="alternating rounds (median)")
-    ap.add_argument("--seconds", type=positive, default=3, help="wrk's and memcaslap's run time, whole seconds")
+    ap.add_argument("--seconds", type=positive, default=3,
+                    help="wrk's and memcaslap's run time, whole seconds")
     ap.add_argument("--requests", type=positive, default=50000, help="redis-benchmark's per test")
     ap.add_argument("--baseline-python", help="also run the libsubst installed for this Python")
     ap.add_argument("--json", action="store_true")
