@@ -10,6 +10,7 @@ round over their median) says how large a ratio noise alone makes."""
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Callable
 
@@ -29,6 +30,17 @@ def alternate(rounds: int, configs: dict[str, Callable[[], float]]) -> dict[str,
         for name, run in configs.items():
             samples[name].append(run())
     return samples
+
+
+def positive(text: str) -> int:
+    """An argparse type: a count of at least 1 (argparse then says what is wrong, in one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return n
 
 
 def median(xs: list[float]) -> float:

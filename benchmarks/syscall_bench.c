@@ -1,21 +1,48 @@
 /*
- * The syscall-path micro-benchmark: ns per call of a few system calls made
- * through the C library, as a program makes them.  Run natively, in the
- * guest with glibc substituted (fastcalls) and in the guest on the trap
- * path, it measures what substitution buys.  `libsubst bench syscalls` runs
- * it; the same binary serves all three runs.
+ * The syscall-path micro-benchmark: ns per call of system calls made
+ * through the C library, as a program makes them.  Run natively, natively
+ * under a seccomp filter (the container baseline), in the guest with glibc
+ * substituted (fastcalls) and in the guest on the trap path, it measures
+ * what substitution buys and what the host's own floor is.  `libsubst bench
+ * syscalls` runs it; the same binary serves every run.
  *
- * usage: syscall-bench ITERATIONS REPEATS FILE
+ * usage: syscall-bench ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
+ * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
+ * writable directory (a volume in the guest) where it makes its files.
+ * FILTER, when given, is a file of struct sock_filter the program installs
+ * as its seccomp filter before timing anything (natively only).
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
+ *
+ * usage: syscall-bench --trap-floor ITERATIONS REPEATS
+ * times, natively, the least any trap by signal costs on this host: a
+ * getppid that Syscall User Dispatch turns into a SIGSYS, answered by an
+ * empty handler (one line, sud_trap_floor).
  * Every call's result is checked: if one failed, it says which and exits 1.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+#endif
 
 static double now_ns(void)
 {
@@ -30,9 +57,12 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+#define BLOCK 4096
 static long iters;
-static const char *file;
-static int zero_fd, null_fd, pipe_fds[2];
+static const char *image_file;
+static char vol_file[4096];
+static int zero_fd, null_fd, pipe_fds[2], vol_fd, ready_pipe[2], ep_fd, listen_fd;
+static struct sockaddr_in listen_addr;
 static volatile long sink;
 static long failed;      /* calls that did not do their work: the run is then worthless */
 
@@ -41,34 +71,120 @@ static void op_clock(void) { struct timespec ts; failed += clock_gettime(CLOCK_M
 static void op_read(void) { char c = 1; failed += read(zero_fd, &c, 1) != 1 || c != 0; }
 static void op_write(void) { failed += write(null_fd, "x", 1) != 1; }
 static void op_pipe(void) { char c = 'x'; failed += write(pipe_fds[1], &c, 1) != 1; c = 0; failed += read(pipe_fds[0], &c, 1) != 1 || c != 'x'; }
-static void op_open(void) { int fd = open(file, O_RDONLY | O_CLOEXEC); failed += fd < 0 || close(fd) != 0; }
+static void open_close(const char *path) { int fd = open(path, O_RDONLY | O_CLOEXEC); failed += fd < 0 || close(fd) != 0; }
+static void op_open_image(void) { open_close(image_file); }
+static void op_open_volume(void) { open_close(vol_file); }
+static void op_pread_volume(void) { char c = 0; failed += pread(vol_fd, &c, 1, 7) != 1 || c != 'v'; }
+static void op_pwrite_volume(void) { failed += pwrite(vol_fd, "v", 1, 7) != 1; }
+static void op_stat_image(void) { struct stat st; failed += stat(image_file, &st) != 0 || st.st_size == 0; }
+static void op_stat_volume(void) { struct stat st; failed += stat(vol_file, &st) != 0 || st.st_size != BLOCK; }
+static void op_epoll(void) { struct epoll_event ev; failed += epoll_wait(ep_fd, &ev, 1, 0) != 1 || ev.data.fd != ready_pipe[0]; }
+static void op_sendfile(void) { off_t off = 0; failed += sendfile(null_fd, vol_fd, &off, BLOCK) != BLOCK; }
 
-static const struct { const char *name; void (*fn)(void); long divisor; } ops[] = {
-    {"getppid", op_getppid, 1},
-    {"clock_gettime", op_clock, 1},
-    {"read_1_dev_zero", op_read, 1},
-    {"write_1_dev_null", op_write, 1},
-    {"pipe_write_read", op_pipe, 1},
-    {"open_close", op_open, 1},
+/* A client connects to the listening loopback socket and the server accepts
+ * it: socket, connect, accept4 and two closes per iteration.  The accepted
+ * socket inherits the listener's zero linger, so its close resets the
+ * connection and no TIME_WAIT is left to exhaust the ports. */
+static void op_accept(void)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0) {
+        failed++;
+    } else {
+        int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        failed += s < 0 || close(s) != 0;
+    }
+    failed += c < 0 || close(c) != 0;
+}
+
+/* The trap floor: the selector byte blocks `syscall`s only around the one
+ * timed; the handler allows them again (its return, rt_sigreturn, is one)
+ * and answers with a value only it gives. */
+#define TRAPPED 7777
+static volatile char sud_block;
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig, (void)si;
+    sud_block = 0;
+    ((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RAX] = TRAPPED;
+}
+static void op_trapped(void) { sud_block = 1; failed += syscall(SYS_getppid) != TRAPPED; }
+
+static int trap_setup(void)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+    sigfillset(&sa.sa_mask);             /* as the guest kernel's trap handler */
+    return sigaction(SIGSYS, &sa, NULL) ||
+           prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, &sud_block);
+}
+
+static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
+    {"sud_trap_floor", op_trapped},
+}, ops[] = {
+    {"getppid", op_getppid},
+    {"clock_gettime", op_clock},
+    {"read_1_dev_zero", op_read},
+    {"write_1_dev_null", op_write},
+    {"pipe_write_read", op_pipe},
+    {"open_close_image", op_open_image},
+    {"open_close_volume", op_open_volume},
+    {"pread_1_volume", op_pread_volume},
+    {"pwrite_1_volume", op_pwrite_volume},
+    {"stat_image", op_stat_image},
+    {"stat_volume", op_stat_volume},
+    {"epoll_wait_ready", op_epoll},
+    {"sendfile_4k_volume", op_sendfile},
+    {"connect_accept4_close", op_accept},
 };
 
-int main(int argc, char **argv)
+static int setup(const char *vol_dir)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s ITERATIONS REPEATS FILE\n", argv[0]);
-        return 2;
-    }
-    iters = atol(argv[1]);
-    int repeats = atoi(argv[2]);
-    file = argv[3];
+    char block[BLOCK];
+    socklen_t len = sizeof listen_addr;
+    memset(block, 'v', sizeof block);
+    snprintf(vol_file, sizeof vol_file, "%s/syscall-bench.data", vol_dir);
     zero_fd = open("/dev/zero", O_RDONLY);
     null_fd = open("/dev/null", O_WRONLY);
-    if (zero_fd < 0 || null_fd < 0 || pipe(pipe_fds) < 0 || iters < 1 || repeats < 1 || repeats > 64) {
-        perror("syscall-bench: setup");
-        return 1;
-    }
+    vol_fd = open(vol_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (zero_fd < 0 || null_fd < 0 || vol_fd < 0 || pipe(pipe_fds) < 0 || pipe(ready_pipe) < 0 ||
+        write(vol_fd, block, sizeof block) != sizeof block || write(ready_pipe[1], "r", 1) != 1)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = ready_pipe[0]};
+    ep_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_fd < 0 || epoll_ctl(ep_fd, EPOLL_CTL_ADD, ready_pipe[0], &ev) != 0)
+        return -1;
+    listen_addr.sin_family = AF_INET;
+    listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (listen_fd < 0 || setsockopt(listen_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) != 0 ||
+        bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0 ||
+        listen(listen_fd, 64) != 0 ||
+        getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len) != 0)
+        return -1;
+    return 0;
+}
+
+/* The container baseline: this program under a seccomp filter, as a
+ * container runs its programs. */
+static int install_filter(const char *path)
+{
+    static struct sock_filter ins[BPF_MAXINSNS];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t n = fread(ins, sizeof ins[0], BPF_MAXINSNS, f);
+    fclose(f);
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = ins};
+    if (n == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static int time_ops(const struct op *ops, unsigned nops, int repeats)
+{
     double t[64];
-    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    for (unsigned i = 0; i < nops; i++) {
         for (long k = 0; k < iters / 10; k++)   /* warm up */
             ops[i].fn();
         for (int r = 0; r < repeats; r++) {
@@ -85,4 +201,30 @@ int main(int argc, char **argv)
         printf("%s %.1f %.1f\n", ops[i].name, t[repeats / 2], t[0]);
     }
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
+    if (!floor && argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
+                "       %s --trap-floor ITERATIONS REPEATS\n", argv[0], argv[0]);
+        return 2;
+    }
+    iters = atol(argv[1 + floor]);
+    int repeats = atoi(argv[2 + floor]);
+    if (iters < 1 || repeats < 1 || repeats > 64 || (floor ? trap_setup() : setup(argv[4])) != 0) {
+        perror("syscall-bench: setup");
+        return 1;
+    }
+    if (floor)
+        return time_ops(trap_ops, sizeof trap_ops / sizeof trap_ops[0], repeats);
+    if (argc == 6 && install_filter(argv[5]) != 0) {
+        perror("syscall-bench: seccomp filter");
+        return 1;
+    }
+    image_file = argv[3];
+    int r = time_ops(ops, sizeof ops / sizeof ops[0], repeats);
+    unlink(vol_file);
+    return r;
 }

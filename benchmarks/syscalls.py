@@ -1,9 +1,18 @@
-"""`libsubst bench syscalls`: ns per call of a few libc-made system calls,
-natively, in the guest on the fastcall path (glibc substituted), in the guest
-on the trap path (--no-subst), and on the fastcall path without the sandbox,
-all in the same run, with ratios.
+"""`libsubst bench syscalls`: ns per call of libc-made system calls,
+natively, natively under the guest's seccomp filter (the container
+baseline), in the guest on the fastcall path (glibc substituted), in the
+guest on the trap path (--no-subst), and on the fastcall path without the
+sandbox, all in the same run, with ratios.
 
-Runs the same binary (syscall_bench.c, built with the package) four ways,
+The container baseline is the floor the host imposes on any process under a
+seccomp filter (a container's programs too): the native program with the
+guest's own filter installed (``seccomp.container_baseline``: the same
+instructions, its kills made allows so the program's other calls pass).
+The trap path's floor is timed natively too (``syscall-bench --trap-floor``):
+a getppid that Syscall User Dispatch turns into a SIGSYS answered by an
+empty handler, what any trap by signal costs on this host.
+
+Runs the same binary (syscall_bench.c, built with the package) seven ways,
 once each per round, the rounds alternating (benchmarks/rounds.py).  Each run
 reports, per call, the median of REPEATS timed loops of ITERATIONS calls and
 checks that every call did its work; each figure is the median of the rounds'
@@ -26,13 +35,15 @@ import tempfile
 from importlib import resources
 
 from .. import api
+from ..kernel import seccomp
 from ..monitor.guest import run_spec
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median
 
 # path name: (subst, policy, trap) of the guest's boot; "native" runs on the host.
 GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
                "fast_nosandbox": (True, False, True), "fast_nosandbox_notrap": (True, False, False)}
-PATHS = ("native", *GUEST_PATHS)
+PATHS = ("native", "container", *GUEST_PATHS)
+TRAP_FLOOR = "sud_trap_floor"   # syscall-bench --trap-floor: a signal round trip, natively
 
 
 def bench_binary() -> str:
@@ -57,9 +68,10 @@ def _native(args: list[str]) -> dict[str, float]:
     return _parse(r.stdout)
 
 
-def _guest(args: list[str], path: str) -> dict[str, float]:
+def _guest(args: list[str], path: str, volume: str) -> dict[str, float]:
     subst, policy, trap = GUEST_PATHS[path]
-    spec = api.prepare(args[0], args[1:], subst=subst, mount_cwd=False, policy=policy)
+    spec = api.prepare(args[0], args[1:], subst=subst, mount_cwd=False, policy=policy,
+                       volumes=[f"{volume}:{volume}"])
     spec.trap = trap
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         done = run_spec(spec, stdout=out, stderr=err)
@@ -71,30 +83,47 @@ def _guest(args: list[str], path: str) -> dict[str, float]:
 
 
 def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
-    """{op: {path: [ns per call, one per round]}}."""
+    """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}."""
     exe = bench_binary()
-    # open+close an image file: the benchmark binary itself is one.
-    args = [exe, str(iterations), str(repeats), exe]
-    configs = {"native": lambda: _native(args)}
-    configs.update({p: (lambda p=p: _guest(args, p)) for p in GUEST_PATHS})
-    runs = alternate(rounds, configs)
+    with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf:
+        bpf.write(seccomp.container_baseline())
+        bpf.flush()
+        # the image file opened is the benchmark binary itself; the volume is
+        # mounted at its host path, so every run gets the same arguments.
+        args = [exe, str(iterations), str(repeats), exe, volume]
+        configs = {"native": lambda: _native(args), "container": lambda: _native([*args, bpf.name])}
+        configs.update({p: (lambda p=p: _guest(args, p, volume)) for p in GUEST_PATHS})
+        configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)])
+        runs = alternate(rounds, configs)
+    floor = runs.pop(TRAP_FLOOR)
     ops = runs["native"][0].keys()
     for path, per_round in runs.items():
         check(all(r.keys() == ops for r in per_round), f"the {path} runs timed other calls")
-    return {op: {p: [r[op] for r in runs[p]] for p in PATHS} for op in ops}
+    res = {op: {p: [r[op] for r in runs[p]] for p in PATHS} for op in ops}
+    res[TRAP_FLOOR] = {"native": [r[TRAP_FLOOR] for r in floor]}
+    return res
 
 
 def table(res: dict) -> str:
     """A Markdown table: median ns per call, ratios to native, native's own spread."""
-    lines = ["| call | native ns | fastcall ns | trap ns | fastcall / native | trap / native "
-             "| native / native | fastcall, no sandbox ns | fastcall, no sandbox, no trap ns |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| call | native ns | container ns | fastcall ns | trap ns | fastcall / native "
+             "| fastcall / container | trap / native | native / native | fastcall, no sandbox ns "
+             "| fastcall, no sandbox, no trap ns |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for op, r in res.items():
+        if op == TRAP_FLOOR:
+            continue
         m = {p: median(r[p]) for p in PATHS}
-        lines.append(f"| {op} | {m['native']:.1f} | {m['fast']:.1f} | {m['trap']:.1f} | "
-                     f"{m['fast'] / m['native']:.2f} | {m['trap'] / m['native']:.2f} | "
+        lines.append(f"| {op} | {m['native']:.1f} | {m['container']:.1f} | {m['fast']:.1f} | "
+                     f"{m['trap']:.1f} | {m['fast'] / m['native']:.2f} | "
+                     f"{m['fast'] / m['container']:.2f} | {m['trap'] / m['native']:.2f} | "
                      f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} | "
                      f"{m['fast_nosandbox_notrap']:.1f} |")
+    floor, ppid = median(res[TRAP_FLOOR]["native"]), median(res["getppid"]["native"])
+    lines.append(f"\nThe host's floor for any trap by signal, natively (a getppid that Syscall "
+                 f"User Dispatch turns into a SIGSYS, answered by an empty handler): "
+                 f"{floor:.1f} ns, {floor / ppid:.2f} × native getppid "
+                 f"(native / native {fmt_spread(res[TRAP_FLOOR]['native'])}).")
     return "\n".join(lines)
 
 

@@ -31,8 +31,8 @@ MODES = ("untraced", "filtered_out", "summary", "every_line")
 def measure(iterations: int, repeats: int, rounds: int = 5) -> dict[str, dict[str, list[float]]]:
     """{operation: {mode: [ns per call, one per round]}}."""
     exe = bench_binary()
-    args = [str(iterations), str(repeats), exe]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as volume:
+        args = [str(iterations), str(repeats), exe, volume]
         sink = os.path.join(tmp, "trace")
         only_exit = frozenset({syscalls.by_name("exit_group").nr})
         traces = {"untraced": None,
@@ -43,7 +43,7 @@ def measure(iterations: int, repeats: int, rounds: int = 5) -> dict[str, dict[st
         def one(mode):
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 done = api.run(exe, args, stdout=out, stderr=err, mount_cwd=False,
-                               trace=traces[mode])
+                               volumes=[f"{volume}:{volume}"], trace=traces[mode])
                 err.seek(0)
                 check(done.returncode == 0,
                       f"syscall-bench in the guest ({mode}) exited {done.returncode}", err.read())

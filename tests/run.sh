@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # compatibility corpus's packages (benchmarks/corpus.py), g++ for its C++
 # program and CPython's regression tests.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
-      nginx-light memcached curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
+      nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
       diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite zip unzip"
 missing=""

@@ -7,8 +7,13 @@ import os
 import pytest
 
 from conftest import build_c
-from libsubst.benchmarks import density, processes, startup, syscalls, trace_cost
+from libsubst.benchmarks import density, processes, servers, startup, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
+
+# what syscall_bench.c times
+OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_write_read",
+       "open_close_image", "open_close_volume", "pread_1_volume", "pwrite_1_volume", "stat_image",
+       "stat_volume", "epoll_wait_ready", "sendfile_4k_volume", "connect_accept4_close"}
 
 
 def test_rounds_alternate_the_configurations():
@@ -33,18 +38,38 @@ def test_exec_benchmark_execs_a_program_of_the_guest(tmp_path):
         processes._one([*processes.GUEST, *missing], str(tmp_path))
 
 
-def test_syscall_benchmark_checks_every_call():
+def test_syscall_benchmark_checks_every_call(tmp_path):
     exe = syscalls.bench_binary()
-    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
-        syscalls._native([exe, "100", "1", "/nonexistent/file"])
-    with pytest.raises(BenchmarkError, match="calls of open_close failed"):
-        syscalls._guest([exe, "100", "1", "/nonexistent/file"], "fast")
+    args = [exe, "100", "1", "/nonexistent/file", str(tmp_path)]
+    with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
+        syscalls._native(args)
+    with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
+        syscalls._guest(args, "fast", str(tmp_path))
     res = syscalls.measure(iterations=200, repeats=1, rounds=1)
-    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
-                        "pipe_write_read", "open_close"}
+    assert res.pop(syscalls.TRAP_FLOOR)["native"][0] > 0
+    assert set(res) == OPS
     for op, paths in res.items():
         assert set(paths) == set(syscalls.PATHS)
         assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
+
+
+def test_the_container_baseline_runs_natively_under_the_guests_filter(tmp_path):
+    """The baseline's filter has the guest filter's instructions, none of
+    them a kill; the benchmark installs it (a filter that refuses every call
+    fails the run) and every timed call succeeds under it."""
+    import struct
+    from libsubst.kernel import seccomp
+    bpf = seccomp.container_baseline()
+    assert len(bpf) == 8 * len(seccomp.compile_filter()[0])
+    assert struct.pack("<HBBI", seccomp.RET, 0, 0, seccomp.RET_KILL_PROCESS) not in bpf
+    (tmp_path / "baseline.bpf").write_bytes(bpf)
+    (tmp_path / "eperm.bpf").write_bytes(struct.pack("<HBBI", seccomp.RET, 0, 0,
+                                                     seccomp.RET_ERRNO | seccomp.EPERM))
+    args = [syscalls.bench_binary(), "50", "1", "/bin/true", str(tmp_path)]
+    out = syscalls._native([*args, str(tmp_path / "baseline.bpf")])
+    assert set(out) == OPS and min(out.values()) > 0
+    with pytest.raises(BenchmarkError, match="natively exited"):
+        syscalls._native([*args, str(tmp_path / "eperm.bpf")])
 
 
 def test_the_trap_is_off_only_in_a_benchmark_boot_without_the_sandbox(tmp_path):
@@ -95,8 +120,7 @@ def test_the_kernel_leaves_the_trap_on_under_a_seccomp_filter(tmp_path, monkeypa
 
 def test_trace_cost_times_every_mode_in_rounds():
     res = trace_cost.measure(iterations=100, repeats=1, rounds=2)
-    assert set(res) == {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null",
-                        "pipe_write_read", "open_close"}
+    assert set(res) == OPS
     for op, modes in res.items():
         assert set(modes) == set(trace_cost.MODES)
         assert all(len(v) == 2 and min(v) > 0 for v in modes.values()), (op, modes)
@@ -135,3 +159,43 @@ def test_startup_benchmark_refuses_runs_that_failed(tmp_path):
         startup._redis([*cli, "run", "/bin/false"], env, cwd, "false")
     with pytest.raises(BenchmarkError, match="exited 0 before sleeping"):
         density._one([*cli, "run", "/bin/true"], 2, "true", cwd, 60)
+
+
+def test_server_benchmark_times_each_server_in_alternating_rounds():
+    res = servers.measure(rounds=1, seconds=1, requests=500)
+    assert len(res) == 6 and {"nginx", "redis", "memcached"} == {row.split()[0] for row in res}
+    for row, kinds in res.items():
+        assert set(kinds) == set(servers.KINDS)
+        assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (row, kinds)
+
+
+def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
+    """nginx that answers 404 for the file is no round: the load is not timed."""
+    argv, load, opts = servers.nginx(str(tmp_path), 1)
+    (tmp_path / "www" / "4k.bin").unlink()
+    port = servers.free_port()
+    with pytest.raises(BenchmarkError, match="did not serve the file"):
+        servers.one_round("native", argv(port), port, str(tmp_path), load, opts)
+
+
+def test_seccomp_cache_benchmark_runs_each_filter():
+    from libsubst.benchmarks import seccomp_cache
+    res = seccomp_cache.measure(iterations=50, repeats=1, rounds=1)
+    assert set(res) == set(seccomp_cache.OPS)
+    for op, kinds in res.items():
+        assert set(kinds) == {"native", *seccomp_cache.filters()}
+        assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (op, kinds)
+
+
+def test_trap_share_counts_each_programs_paths(tmp_path):
+    """Every program's calls are counted from its own summary; clone, which
+    the rewriter leaves to the trap path by design, is counted there; a run
+    that failed gives no count."""
+    from libsubst.benchmarks import trap_share
+    res = trap_share.measure(seconds=1, requests=500)
+    assert set(res) == {"python3", "sqlite3", "nginx", "redis", "static Go"}
+    for prog, calls in res.items():
+        assert sum(c["fast"] + c["trap"] for c in calls.values()) > 0, prog
+    assert res["static Go"]["clone"]["trap"] > 0
+    with pytest.raises(BenchmarkError, match="exited 1"):
+        trap_share.run_once(str(tmp_path), "false", ["/bin/false"])

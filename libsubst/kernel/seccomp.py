@@ -214,3 +214,21 @@ def c_source(allowed=None) -> str:
         f"const unsigned short ls_seccomp_nslots = {nslots};\n"
         f"const struct ls_bpf ls_relay_filter[{len(relay)}] = {{\n{_rows(relay)}\n}};\n"
         f"const unsigned short ls_relay_filter_len = {len(relay)};\n")
+
+
+def container_baseline() -> bytes:
+    """The guest's filter as a native program can run under it, as struct
+    sock_filter bytes: the same instructions, so the same length and the same
+    search, with the per-boot constants zero and every kill an allow (the
+    program's own start-up and exit calls are not the guest kernel's).  What
+    a host call costs under it is the floor any seccomp-confined process,
+    a container's included, pays (`libsubst bench syscalls`)."""
+    import struct
+    ins, slots = compile_filter()
+    zero = {i for where in slots.values() for i in where}
+    out = []
+    for i, (code, jt, jf, k) in enumerate(ins):
+        if code == RET and k == RET_KILL_PROCESS:
+            k = RET_ALLOW
+        out.append(struct.pack("<HBBI", code, jt, jf, 0 if i in zero else k))
+    return b"".join(out)

@@ -177,6 +177,7 @@ int img_count(void);
 const struct ls_fs_entry *img_ent(int i);
 const char *img_path(int i);
 int img_lookup(const char *path);           /* entry index or -1 */
+int img_has_below(const char *dir, size_t dl);  /* an entry lies below dir[0..dl) */
 int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is LS_ENT_DIR */
 long img_stat(int ent, const char *path, struct stat *st);
 void img_fix_stat(int ent, struct stat *st);  /* present a host stat as the image's */
@@ -211,6 +212,7 @@ struct vmount {
     int root;                   /* O_PATH fd of the host directory (kernel-reserved) */
     int ro;
     int scratch;                /* a tmpfs of the guest's own (LS_MNT_SCRATCH) */
+    int alone;                  /* nothing else lies below it: no image entry, no mount */
 };
 extern struct vmount *fs_mnt;
 extern int fs_nmnt;
@@ -232,6 +234,8 @@ int vol_rooted(int m);
 unsigned vol_lmode(int m, const char *p);   /* S_IFMT of p, 0 if absent */
 /* readlink(2) of guest path p of mount m: the target's length, or -errno. */
 long vol_readlink(int m, const char *p, char *buf, size_t cap);
+long vol_at(struct fs_node *n, const char **name, int *owned);
+long vol_stat(struct fs_node *n, int follow, struct stat *st);
 
 /* ---- the writable root (upper.c) ---- */
 extern int fs_upper;            /* fs_mnt index of the root's scratch layer, -1: read-only root */

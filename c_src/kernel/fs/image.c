@@ -229,6 +229,21 @@ static int cmp_join(const char *s, const char *a, size_t al, const char *b)
     return (unsigned char)*s - (unsigned char)*b;
 }
 
+/* Whether any entry lies below directory dir[0..dl) ("" for "/"): the
+ * first entry not before "dir/" starts with it. */
+int img_has_below(const char *dir, size_t dl)
+{
+    int lo = 0, hi = img_count();
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (cmp_join(img_path(mid), dir, dl, "") < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < img_count() && strncmp(img_path(lo), dir, dl) == 0 && img_path(lo)[dl] == '/';
+}
+
 /* Entry index of dir[0..dl) + "/" + name, or -1. */
 static int img_lookup_child(const char *dir, size_t dl, const char *name)
 {

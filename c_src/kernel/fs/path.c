@@ -11,7 +11,9 @@
  *     volume are the host's business) -- except in a rooted volume (a
  *     container's root at "/", libsubst-runtime's), classified with one
  *     lstat as the writable root's layer and its symlinks expanded here, so
- *     an absolute one leads wherever the guest's "/" does;
+ *     an absolute one leads wherever the guest's "/" does; below any other
+ *     mount with no image entry and no other mount under it, nothing is
+ *     left to classify;
  *   - under /proc, /sys or /dev: the synthetic trees;
  *   - otherwise the writable root's layer (upper.c), or the image with
  *     --read-only, where a symlink met before the last component (or
@@ -74,7 +76,7 @@ int fs_classify(const char *p, struct fs_obj *o)
     if (fs_upper >= 0)
         return upper_classify(p, o);
     o->type = FO_IMAGE;
-    o->ent = img_lookup(p);
+    o->ent = e;                         /* a directory of the image, or none */
     if (o->ent >= 0)
         return 0;
     if ((p[0] == '/' && p[1] == 0) || vol_is_ancestor(p))
@@ -232,6 +234,8 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         p[pl] = '/';
         memcpy(p + pl + 1, name, nl);
         p[pl + 1 + nl] = 0;
+        if (cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone)
+            continue;                   /* it stays the volume's, its symlinks the host's */
         r = fs_classify(p, &cur);
         if (r == -ENOENT && last && parent.type == FO_VOLUME && parent.ent == fs_upper) {
             /* In the writable root's layer, as in a volume, the host says

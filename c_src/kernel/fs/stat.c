@@ -9,14 +9,8 @@
 
 long stat_node(struct fs_node *n, int follow, struct stat *st)
 {
-    if (n->o.type == FO_VOLUME) {
-        long fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
-        if (fd < 0)
-            return fd;
-        long r = hsys2(__NR_fstat, fd, (long)st);
-        hsys1(__NR_close, fd);
-        return r;
-    }
+    if (n->o.type == FO_VOLUME)
+        return vol_stat(n, follow, st);
     if (n->o.type == FO_IMAGE)
         return img_stat(n->o.ent, n->path, st);
     return synth_stat(&n->o, st);
@@ -123,6 +117,33 @@ static void stat_to_statx(const struct stat *st, struct statx *sx)
     sx->stx_dev_minor = FS_MINOR(st->st_dev);
 }
 
+/* statx of a volume object: as vol_stat, one host call unless a symlink
+ * is to be followed.  The host writes a kernel copy, so what decides the
+ * walk is never the guest's memory. */
+static long vol_statx(struct fs_node *n, int follow, int sync, unsigned mask, struct statx *sx)
+{
+    struct statx k;
+    const char *name;
+    int owned;
+    long r, dir = vol_at(n, &name, &owned);
+    if (dir >= 0) {
+        r = hsys5(__NR_statx, dir, (long)name, AT_SYMLINK_NOFOLLOW | sync, mask,
+                  (long)&k);
+        if (owned)
+            hsys1(__NR_close, dir);
+        if (r < 0 || !follow || (k.stx_mode & S_IFMT) != S_IFLNK)
+            return put_user(r, sx, &k, sizeof k);
+    } else if (dir != -EAGAIN) {
+        return dir;
+    }
+    long fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
+    if (fd < 0)
+        return fd;
+    r = hsys5(__NR_statx, fd, (long)"", AT_EMPTY_PATH | sync, mask, (long)sx);
+    hsys1(__NR_close, fd);
+    return r;
+}
+
 /* Implements statx(2); differs from Linux in: image and synthetic objects
  * report only STATX_BASIC_STATS. */
 long sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
@@ -148,12 +169,7 @@ long sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct sta
         int follow = !(flags & AT_SYMLINK_NOFOLLOW);
         r = fs_walk(dirfd, path, follow ? W_FOLLOW : 0, n);
         if (r == 0 && n->o.type == FO_VOLUME) {
-            long fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
-            r = fd;
-            if (fd >= 0) {
-                r = hsys5(__NR_statx, fd, (long)"", AT_EMPTY_PATH | sync, mask, (long)sx);
-                hsys1(__NR_close, fd);
-            }
+            r = vol_statx(n, follow, sync, mask, sx);
             node_free(n);
             return r;
         }

@@ -62,7 +62,16 @@ static const char *rel(const char *p)
 int upper_classify(const char *p, struct fs_obj *o)
 {
     struct stat st;
-    long r = hsys4(__NR_newfstatat, root_fd(), (long)rel(p), (long)&st, AT_SYMLINK_NOFOLLOW);
+    const char *name = rel(p);
+    if (name[0] == '.' && name[1] == 0) {
+        /* The layer's root is its mount's root: a directory nothing can
+         * remove or replace, so every absolute walk starts without asking. */
+        o->mode = S_IFDIR;
+        o->type = FO_VOLUME;
+        o->ent = fs_upper;
+        return 0;
+    }
+    long r = hsys4(__NR_newfstatat, root_fd(), (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
     if (r < 0)
         return r;
     o->mode = st.st_mode & S_IFMT;

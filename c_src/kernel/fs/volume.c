@@ -12,6 +12,8 @@
 struct vmount *fs_mnt;
 int fs_nmnt;
 
+static int under(const struct vmount *v, const char *p);
+
 int vol_init(void)
 {
     int n = K.bi->nmounts;
@@ -45,6 +47,15 @@ int vol_init(void)
             return v->root;
         }
         fs_nmnt = i + 1;
+    }
+    /* A mount at "/" (the writable root's layer, a container's rooted
+     * volume) is never alone: its walk classifies and expands each step. */
+    for (int i = 0; i < n; i++) {
+        struct vmount *v = &fs_mnt[i];
+        v->alone = v->glen > 0 && !img_has_below(v->guest, v->glen);
+        for (int j = 0; j < n; j++)
+            if (j != i && fs_mnt[j].glen > v->glen && under(v, fs_mnt[j].guest))
+                v->alone = 0;
     }
     return 0;
 }
@@ -92,8 +103,14 @@ const char *vol_rel(const struct fs_node *n)
  * followed by the host.  *kind says what it is (S_IFDIR, S_IFLNK, ...). */
 static long step(int dir, const char *name, unsigned *kind)
 {
-    long fd = hsys4(__NR_openat, dir, (long)name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    /* Most components are directories: O_DIRECTORY tells them in one call
+     * (a symlink, even to a directory, fails it with ENOTDIR). */
+    long fd = hsys4(__NR_openat, dir, (long)name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC, 0);
     struct stat st;
+    *kind = S_IFDIR;
+    if (fd != -ENOTDIR)
+        return fd;
+    fd = hsys4(__NR_openat, dir, (long)name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0)
         return fd;
     long r = hsys2(__NR_fstat, fd, (long)&st);
@@ -183,6 +200,16 @@ static long open_beneath(int mnt, const char *rel, int flags, int mode)
         if (last && !slash && !follow_last) {
             final = comp;
             break;
+        }
+        if (last && !slash && !(flags & O_PATH)) {
+            /* The common case, a file that is no symlink, in one host call:
+             * opened with O_NOFOLLOW, only a symlink fails with ELOOP, and
+             * only then is it read and followed below. */
+            do
+                r = hsys4(__NR_openat, dirs[depth], (long)comp, flags | O_NOFOLLOW, mode);
+            while (r == -EINTR);
+            if (r != -ELOOP)
+                goto out;
         }
         unsigned kind = 0;
         long fd = step(dirs[depth], comp, &kind);
@@ -312,6 +339,47 @@ long vol_open(struct fs_node *n, int flags, int mode)
     /* Never a set-user/group-ID file on the host: a root caller's guest
      * writes a volume as host root (seccomp refuses these bits to chmod). */
     return open_beneath(n->o.ent, rel, flags, mode & 01777);
+}
+
+/* Where an *at() call that does not follow n's last component names it:
+ * the directory fd returned (the caller closes it when *owned) and *name.
+ * The volume's root itself when n is directly in it, so no host call is
+ * needed to reach it; else its parent, opened beneath the root.  -EAGAIN
+ * for what only the whole walk resolves: a path that must be a directory. */
+long vol_at(struct fs_node *n, const char **name, int *owned)
+{
+    *name = vol_rel(n);
+    *owned = 0;
+    if (n->dir_required || strcmp(*name, "..") == 0)
+        return -EAGAIN;
+    if (!strchr(*name, '/'))
+        return fs_mnt[n->o.ent].root;
+    *owned = 1;
+    return vol_parent(n, name);
+}
+
+/* The host's stat of n: an fstatat of its name, not followed, in one host
+ * call for the common case; only a symlink to follow takes the whole walk. */
+long vol_stat(struct fs_node *n, int follow, struct stat *st)
+{
+    const char *name;
+    int owned;
+    long r, dir = vol_at(n, &name, &owned);
+    if (dir >= 0) {
+        r = hsys4(__NR_newfstatat, dir, (long)name, (long)st, AT_SYMLINK_NOFOLLOW);
+        if (owned)
+            hsys1(__NR_close, dir);
+        if (r < 0 || !follow || (st->st_mode & S_IFMT) != S_IFLNK)
+            return r;
+    } else if (dir != -EAGAIN) {
+        return dir;
+    }
+    long fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
+    if (fd < 0)
+        return fd;
+    r = hsys2(__NR_fstat, fd, (long)st);
+    hsys1(__NR_close, fd);
+    return r;
 }
 
 long vol_parent(struct fs_node *n, const char **name)

@@ -1,0 +1,225 @@
+"""Servers natively and as libsubst unikernels, in the same run: nginx
+serving a 4 KiB file (wrk), redis SET/GET unpipelined and with -P 16
+(redis-benchmark) and memcached (memcaslap, Debian's libmemcached-tools),
+with the ratio to native and the spread of the native rounds themselves.
+
+    python -m libsubst.benchmarks.servers [--rounds 9] [--seconds 3] [--requests 50000]
+        [--baseline-python PYTHON] [--json]
+
+--baseline-python adds a third configuration to every round: the libsubst
+installed for that Python (another build, e.g. the main branch's), to
+compare two builds against the same native rounds.
+
+Native and guest alternate round by round (rounds.py), each round a fresh
+server; the server runs on the first CPU and the load generator on the
+second where this process may use two, so they do not take turns on one.
+A round counts only if its work succeeded: nginx answered the file byte for
+byte before the load and wrk saw no error and no status but 200; every
+redis-benchmark test reported; memcaslap missed no key it had set; and the
+server then exited 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
+from .redis_bench import free_port, stop
+
+KINDS = ("native", "libsubst")
+BASELINE = "baseline"
+pythons = {"libsubst": sys.executable}     # the Python whose libsubst runs each guest kind
+REDIS_TESTS = {"SET", "GET"}
+
+
+def cpus() -> tuple[list[str], list[str]]:
+    """taskset prefixes for the server and the load generator: apart when two CPUs are ours."""
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        return [], []
+    return ["taskset", "-c", str(mine[0])], ["taskset", "-c", str(mine[1])]
+
+
+def serve(kind: str, argv: list[str], port: int, workdir: str, opts: list[str]):
+    """The server started natively or in a guest (the workdir mounted at its own path)."""
+    pin, _ = cpus()
+    cmd = argv if kind == "native" else [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
+    proc = subprocess.Popen([*pin, *cmd], cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                check(False, f"{kind} {argv[0]} exited {proc.returncode} at start",
+                      proc.stderr.read())
+            time.sleep(0.05)
+    stop(proc)
+    check(False, f"{kind} {argv[0]} did not listen on {port} within 60 s")
+
+
+def one_round(kind: str, argv: list[str], port: int, workdir: str, load, opts=()) -> dict:
+    """Starts the server, runs load(port) -> {metric: value}, stops it; checks its exit."""
+    proc = serve(kind, argv, port, workdir, list(opts))
+    try:
+        res = load(port)
+    finally:
+        status = stop(proc)
+        err = proc.stderr.read()
+    check(status == 0, f"{kind} {argv[0]} exited {status} on SIGTERM", err)
+    return res
+
+
+def nginx(workdir: str, seconds: float):
+    """(argv, load, opts) of nginx serving a 4 KiB file to wrk -t1 -c50."""
+    www = os.path.join(workdir, "www")
+    os.makedirs(www, exist_ok=True)
+    body = os.urandom(4096)
+    with open(os.path.join(www, "4k.bin"), "wb") as f:
+        f.write(body)
+    conf = os.path.join(workdir, "nginx.conf")
+
+    def argv(port: int) -> list[str]:
+        with open(conf, "w") as f:
+            f.write(f"""master_process off; worker_processes 1; daemon off;
+error_log {workdir}/error.log; pid {workdir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}; proxy_temp_path {workdir}; fastcgi_temp_path {workdir};
+    uwsgi_temp_path {workdir}; scgi_temp_path {workdir};
+    server {{ listen 127.0.0.1:{port}; root {www}; }}
+}}
+""")
+        return ["nginx", "-c", conf, "-p", workdir]
+
+    def load(port: int) -> dict:
+        url = f"http://127.0.0.1:{port}/4k.bin"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                got = r.read()
+        except urllib.error.URLError as e:
+            got = e
+        check(got == body, "nginx did not serve the file as written", str(got)[:200])
+        _, client = cpus()
+        r = subprocess.run([*client, "wrk", "-t1", "-c50", f"-d{max(1, round(seconds))}s",
+                            url],
+                           capture_output=True, text=True, timeout=seconds + 120)
+        check(r.returncode == 0, f"wrk exited {r.returncode}", r.stderr)
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+        check(rps is not None and float(rps[1]) > 0, "wrk reported no requests", r.stdout)
+        check("Non-2xx" not in r.stdout and "Socket errors" not in r.stdout,
+              "wrk saw failed requests", r.stdout)
+        return {"nginx 4 KiB (wrk -t1 -c50) rps": float(rps[1])}
+
+    return argv, load, ["--volume", f"{www}:{www}:ro"]
+
+
+def redis(requests: int):
+    def argv(port: int) -> list[str]:
+        return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--daemonize", "no"]
+
+    def load(port: int) -> dict:
+        _, client = cpus()
+        out = {}
+        for pipeline in (1, 16):
+            r = subprocess.run([*client, "redis-benchmark", "-p", str(port), "-t", "set,get",
+                                "-c", "50", "-n", str(requests), "-P", str(pipeline), "--csv"],
+                               capture_output=True, text=True, timeout=900)
+            check(r.returncode == 0, f"redis-benchmark exited {r.returncode}", r.stderr)
+            rows = {row["test"]: float(row["rps"]) for row in csv.DictReader(io.StringIO(r.stdout))}
+            check(rows.keys() == REDIS_TESTS and min(rows.values()) > 0,
+                  "redis-benchmark did not report every test", r.stdout + r.stderr)
+            out.update({f"redis {t} -P {pipeline} rps": v for t, v in sorted(rows.items())})
+        return out
+
+    return argv, load, []
+
+
+def memcached(seconds: float):
+    def argv(port: int) -> list[str]:
+        return ["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port), "-U", "0"]
+
+    def load(port: int) -> dict:
+        _, client = cpus()
+        r = subprocess.run([*client, "memcaslap", "-s", f"127.0.0.1:{port}",
+                            f"-t{max(1, round(seconds))}s", "-c", "16", "-T", "1"],
+                           capture_output=True, text=True, timeout=seconds + 120)
+        check(r.returncode == 0, f"memcaslap exited {r.returncode}", r.stderr)
+        tps = re.search(r"Ops: (\d+) TPS: (\d+)", r.stdout)
+        misses = re.search(r"get_misses: (\d+)", r.stdout)
+        check(tps is not None and int(tps[1]) > 0 and misses is not None and misses[1] == "0",
+              "memcaslap reported no operations or missed keys", r.stdout + r.stderr)
+        return {"memcached (memcaslap -c16, 90 % get) ops/s": float(tps[2])}
+
+    return argv, load, []
+
+
+def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000,
+            baseline: str | None = None) -> dict:
+    """{row: {kind: [one figure per round]}}, kinds alternating within each round."""
+    kinds = KINDS
+    if baseline:
+        pythons[BASELINE] = baseline
+        kinds = (*KINDS, BASELINE)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for argv, load, opts in (nginx(workdir, seconds), redis(requests), memcached(seconds)):
+            def config(kind):
+                def run():
+                    port = free_port()
+                    return one_round(kind, argv(port), port, workdir, load, opts)
+                return run
+            runs = alternate(rounds, {k: config(k) for k in kinds})
+            for row in runs["native"][0]:
+                out[row] = {k: [r[row] for r in runs[k]] for k in kinds}
+    return out
+
+
+def table(res: dict) -> str:
+    guests = [k for k in next(iter(res.values())) if k != "native"]
+    head = ["load", "native", *guests, *(f"{k} / native" for k in guests), "native / native",
+            "rounds"]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    for row, r in res.items():
+        n = median(r["native"])
+        cells = [row, f"{n:.0f}", *(f"{median(r[k]):.0f}" for k in guests),
+                 *(f"{median(r[k]) / n:.2f}" for k in guests), fmt_spread(r["native"]),
+                 str(len(r["native"]))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.servers",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=positive, default=9, help="alternating rounds (median)")
+    ap.add_argument("--seconds", type=positive, default=3,
+                    help="wrk's and memcaslap's run time, whole seconds")
+    ap.add_argument("--requests", type=positive, default=50000, help="redis-benchmark's per test")
+    ap.add_argument("--baseline-python", help="also run the libsubst installed for this Python")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        res = measure(a.rounds, a.seconds, a.requests, a.baseline_python)
+    except BenchmarkError as e:
+        sys.exit(f"libsubst: {e}")
+    print(json.dumps(res, indent=2) if a.json else table(res))
+
+
+if __name__ == "__main__":
+    main()
