@@ -339,3 +339,10 @@ def test_scratch_size_alone_bounds_only_the_root():
     mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True)]
     assert [m.size for m in scratch_sizes(mounts, Limits(scratch=8 << 20))] == [8 << 20, None]
     assert [m.size for m in scratch_sizes(mounts, Limits())] == [None, None]
+
+
+def test_a_root_layer_alone_takes_its_size():
+    from libsubst.monitor.bootinfo import Mount
+    from libsubst.monitor.guest import Limits, scratch_sizes
+    sized = scratch_sizes([Mount("/", "", scratch=True)], Limits(memory=48 << 20, scratch=8 << 20))
+    assert [m.size for m in sized] == [8 << 20]

@@ -66,7 +66,7 @@ def scratch_sizes(mounts: list, limits: Limits) -> list:
     root = limits.scratch if any(m.guest == "/" for m in scratch) else None
     each = None
     if limits.memory and root:
-        each = (limits.memory - root) // (len(scratch) - 1)
+        each = (limits.memory - root) // max(len(scratch) - 1, 1)
     elif limits.memory:
         each = limits.memory // len(scratch)
     return [replace(m, size=(root if root and m.guest == "/" else each)) if m.scratch else m
