@@ -24,8 +24,8 @@ try:
 except ImportError:  # setup.py imports this folder's modules by name, before libsubst is built
     import syscalls
 
-# Per-boot constants: the kernel writes their values into the filter's slots
-# before installing it (c_src/kernel/sandbox/seccomp.c).  The last two are the
+# Per-boot constants: the tender writes their values into the filter's slots
+# before installing it (c_src/tender/seccomp.c).  The last two are the
 # same for every boot of one kernel binary, so the filter a guest inherits
 # across its own execve still holds for the kernel that execve boots.
 SELF = "SELF"              # the guest's own host pid
@@ -226,7 +226,7 @@ GUEST_PINS: dict[str, tuple[Pin, ...]] = {
 
 # Host calls the kernel makes only before the filter is installed.
 BOOT_ONLY = {"seccomp": "installs this filter",
-             "unshare": "the guest's own fd table, at boot (sandbox/namespaces.c)",
+             "unshare": "the guest's own fd table, at boot (c_src/tender/)",
              "getuid": "the user namespace's map, at boot", "getgid": "likewise",
              "setgroups": "becoming root of the guest's user namespace, at boot",
              "setresgid": "likewise", "setresuid": "likewise",
@@ -242,7 +242,7 @@ BOOT_ONLY = {"seccomp": "installs this filter",
 # The relay: the process the monitor started, outside the guest's
 # namespaces and still the caller (host root for a root caller).  After the
 # guest starts it only waits, forwards signals and binds ports for the guest
-# (c_src/kernel/sandbox/namespaces.c, net/ports.c); its own filter allows
+# (c_src/tender/relay.c, ports.c); its own filter allows
 # just that.
 RELAY = (
     HostCall("ppoll", "waits for the guest's first process or a port request"),

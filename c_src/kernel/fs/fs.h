@@ -290,6 +290,11 @@ void fs_fork_child(void);       /* call in a forked child: resets the lock */
 
 /* ---- syscall handlers ---- */
 long sys_openat(int dirfd, const char *path, int flags, int mode);
+long sys_memfd_create(const char *name, unsigned flags);
+long sys_mount(const char *source, const char *target, const char *type, unsigned long flags,
+               const void *data);
+long sys_umount2(const char *target, long flags);
+long sys_inotify_add_watch(int ifd, const char *path, unsigned int mask);
 long sys_open(const char *path, int flags, int mode);
 long sys_creat(const char *path, int mode);
 long sys_close(int fd);

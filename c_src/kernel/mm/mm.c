@@ -4,8 +4,8 @@
  * host unchanged (every guest fd is a host fd), so freed memory returns to
  * the host at once.  Differs from Linux in: brk is not randomised.
  */
-#include "kernel.h"
-#include "../fs/fs.h"
+#include "mm/mm.h"
+#include "fs/fs.h"
 #include <asm/shmbuf.h>
 
 #define MAX_KREGIONS 4096       /* the image, and two stacks per thread ever made */

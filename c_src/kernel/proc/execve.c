@@ -10,7 +10,7 @@
  * install them again).  Differs from Linux in: fds lose their guest paths
  * (the new kernel sees them as host objects).
  */
-#include "kernel.h"
+#include "proc/proc.h"
 #include "fs/fs.h"
 #include "proc/exec.h"
 
@@ -95,8 +95,6 @@ static void take_back(int fd)
     if (fd >= 0)
         hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
 }
-
-long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags);
 
 /* Implements execve(2). */
 long sys_execve(const char *path, char *const argv[], char *const envp[])

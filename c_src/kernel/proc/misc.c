@@ -1,7 +1,7 @@
 /*
  * Process-wide calls: exit, identity, limits, arch and process controls.
  */
-#include "kernel.h"
+#include "proc/proc.h"
 #include <linux/prctl.h>
 #include <linux/resource.h>
 #include <linux/utsname.h>

@@ -4,7 +4,7 @@
  * symbolises it), then dies by the same signal so the exit status is a
  * shell's 128+N.
  */
-#include "kernel.h"
+#include "signal/signal.h"
 #include "libsubst/report.h"
 
 /* Reads guest memory without faulting: the host copies it, and answers
@@ -41,9 +41,6 @@ static void report_frames(int fd, const struct sigcontext *m)
         }
     }
 }
-
-void ls_die_by_signal(int sig);
-void core_write(int sig, const siginfo_t *si, const struct sigcontext *m);
 
 void crash_handler(int sig, siginfo_t *si, void *ctx)
 {
