@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 C_SRC = REPO / "c_src"
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 # Headers the build generates from libsubst/kernel (gentable.write_c).
-GENERATED = {"syscall_table.h", "seccomp_filter.h"}
+GENERATED = {"syscall_table.h", "seccomp_filter.h", "host_constants.h"}
 # Angle includes a part without the host libc may use: the host's UAPI
 # headers and the compiler's freestanding ones.
 FREESTANDING = re.compile(r"^(linux|asm|asm-generic)/|^(stdint|stddef|stdarg)\.h$")

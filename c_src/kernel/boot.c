@@ -8,6 +8,7 @@
  */
 #include "kernel.h"
 #include "libsubst/handover.h"
+#include "report_records.h"
 #include "fs/synth.h"
 #include "proc/exec.h"
 #include "proc/proc.h"
@@ -220,7 +221,7 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
     /* "boot START ENTER" (report.h): the monotonic ns at the kernel's first
      * instruction and now, as it hands over to ld.so (the boot benchmark). */
     if (K.report_fd >= 0)
-        kdprintf(K.report_fd, "boot %lu %lu\n", K.boot_ns, know_ns());
+        kdprintf(K.report_fd, LS_REPORT_BOOT, K.boot_ns, know_ns());
 
     *lock = (struct ls_lockdown){
         .self_fd = ls_self_fd, .text_start = K.ktext_start, .text_end = K.ktext_end,

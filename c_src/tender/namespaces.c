@@ -13,6 +13,7 @@
  * host root's.
  */
 #include "tender.h"
+#include "host_constants.h"
 #include <linux/capability.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
@@ -145,16 +146,16 @@ int tender_namespaces(struct ls_sandbox *sb)
     if (root && !(tender_bi->flags & LS_BOOT_NET_NONE) &&
         hsys4(__NR_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, (long)chan) < 0)
         chan[0] = chan[1] = -1;
-    /* A cgroup namespace too: rooted at the run's cgroup (libsubst/monitor/cgroup.py),
-     * which the relay joined before it started, so the guest sees no other. */
-    long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                 CLONE_NEWCGROUP | SIGCHLD;
+    /* hostcalls.NAMESPACES.  The cgroup namespace is rooted at the run's cgroup
+     * (libsubst/monitor/cgroup.py), which the relay joined before it started,
+     * so the guest sees no other. */
+    long flags = LS_GUEST_NAMESPACES | SIGCHLD;
     if (tender_bi->flags & LS_BOOT_NET_NONE)
         flags |= CLONE_NEWNET;
     long child = hsys5(__NR_clone, flags, 0, 0, 0, 0);
     if (child < 0)
-        tender_fatal("cannot make the guest's namespaces: error %ld "
-               "(does this host allow user namespaces? Linux refuses them inside a chroot)", -child);
+        tender_fatal("cannot make the guest's namespaces: error %ld (does this host allow user "
+                     "namespaces? Linux refuses them inside a chroot)", -child);
 
     if (child == 0) {
         hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);

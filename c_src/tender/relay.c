@@ -152,7 +152,7 @@ static long relay_clone(const char *path, int is_dir, int ro, void *arg)
     long tree = tender_clone_tree(path, ro, t->userns, &idmapped);
     if (tree >= 0 && !idmapped && is_dir)
         tender_warn("volume %s: its file system cannot be idmapped, so the guest sees host ids "
-              "other than its own as nobody's", path);
+                    "other than its own as nobody's", path);
     t->b.res[t->b.count++] = tree < 0 ? tree : 0;
     if (tree >= 0)
         t->fds[t->nfds++] = tree;

@@ -184,8 +184,9 @@ static long mount_scratch(int root, const struct ls_mount *sm)
 static void __attribute__((noreturn)) no_root(long err)
 {
     tender_fatal("cannot make the guest's root: error %ld%s", err,
-           err == EPERM ? " (the host refuses mounts in a user namespace: is there an AppArmor "
-                          "or SELinux rule against unprivileged user namespaces?)" : "");
+                 err == EPERM ? " (the host refuses mounts in a user namespace: is there an "
+                                "AppArmor or SELinux rule against unprivileged user "
+                                "namespaces?)" : "");
 }
 
 int tender_make_root(const int *fds)

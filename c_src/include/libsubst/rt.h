@@ -33,9 +33,9 @@ size_t strlcpy(char *d, const char *s, size_t n);
  * with '-', '0', width and '.precision' for %s.  Returns the length it
  * would have written (snprintf semantics). */
 int kvsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
-int ksnprintf(char *buf, size_t n, const char *fmt, ...);
+int ksnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Formatted write of the whole string to a host fd. */
-int kdprintf(int fd, const char *fmt, ...);
+int kdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes all of buf to host fd, retrying short writes and EINTR. */
 long kwrite_all(int fd, const void *buf, size_t n);
 /* "libsubst-kernel: " what fmt, and a newline, to host fd: the one form of

@@ -27,14 +27,9 @@
 #include <linux/utime.h>
 #include <asm/statfs.h>
 
+#include "host_constants.h"            /* newer than the build headers: hostcalls.py's */
+
 /* ---- constants the uapi headers do not give a freestanding build ---- */
-#ifndef MFD_NOEXEC_SEAL                 /* Linux 6.3, after the build headers' 6.1 */
-#define MFD_NOEXEC_SEAL 0x0008U
-#define MFD_EXEC 0x0010U
-#endif
-#ifndef __NR_fchmodat2
-#define __NR_fchmodat2 452
-#endif
 #define SEEK_SET 0
 #define SEEK_CUR 1
 #define SEEK_END 2

@@ -143,7 +143,7 @@ static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, u
 {
     struct ucontext *uc = kcur_uc();
     if (!uc)
-        return -ENOSYS;              /* clone sites are never rewritten: always a trap */
+        return -ENOSYS;              /* syscalls.TRAP_ONLY: no frame on a fastcall */
     struct thread_start *ts = kmalloc(sizeof *ts);
     if (!ts)
         return -ENOMEM;
