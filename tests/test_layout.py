@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 C_SRC = REPO / "c_src"
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 # Headers the build generates from libsubst/kernel (gentable.write_c).
-GENERATED = {"syscall_table.h", "seccomp_filter.h", "host_constants.h"}
+GENERATED = {"syscall_table.h", "seccomp_filter.h", "host_constants.h", "report_records.h"}
 # Angle includes a part without the host libc may use: the host's UAPI
 # headers and the compiler's freestanding ones.
 FREESTANDING = re.compile(r"^(linux|asm|asm-generic)/|^(stdint|stddef|stdarg)\.h$")
@@ -109,3 +109,14 @@ def test_the_check_finds_a_local_prototype(tmp_path):
         '#include "kernel.h"\nlong trap_install(int sig, void (*fn)(int, void *));\n'
         "void exec_fail_late(void) __attribute__((noreturn));\n")
     assert len(local_prototypes(root)) == 2
+
+
+def test_architecture_md_names_only_files_that_exist():
+    """docs/architecture.md is the layout's reference: every source file it
+    names is in the tree (generated ones are gentable's)."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    tree = {p.relative_to(REPO).as_posix() for top in ("c_src", "libsubst", "tests", "benchmarks")
+            for p in (REPO / top).rglob("*") if p.is_file()} | {p.name for p in REPO.iterdir()}
+    named = set(re.findall(r"[\w/.-]*\w\.(?:c|h|S|py)\b", text)) - GENERATED
+    missing = {n for n in named if not any(t == n or t.endswith("/" + n) for t in tree)}
+    assert len(named) > 30 and not missing, sorted(missing)
