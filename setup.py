@@ -14,9 +14,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def build_kernel(bin_dir, work_dir):
-    """Generate the syscall table, compile c_src/kernel into the archive
-    pack --specialize links from (libsubst-kernel.a) and link the full
-    kernel from it (libsubst/kernel/kbuild.py has the recipe)."""
+    """Generate the syscall table, compile c_src/{lib,tender,kernel} into the
+    archive pack --specialize links from (libsubst-kernel.a) and link the
+    full kernel from it (libsubst/kernel/kbuild.py has the recipe)."""
     sys.path.insert(0, os.path.join(HERE, "libsubst", "kernel"))
     try:
         import kbuild  # and gentable, syscalls, hostcalls, seccomp beside it: standard library only
@@ -26,8 +26,7 @@ def build_kernel(bin_dir, work_dir):
     os.makedirs(gen_dir, exist_ok=True)
     kbuild.gentable.write_c(gen_dir)
     archive = os.path.join(bin_dir, kbuild.ARCHIVE_NAME)
-    kbuild.build_archive(os.path.join(HERE, "c_src", "kernel"), os.path.join(HERE, "c_src", "include"),
-                         gen_dir, work_dir, archive)
+    kbuild.build_archive(os.path.join(HERE, "c_src"), gen_dir, work_dir, archive)
     kbuild.link(archive, gen_dir, os.path.join(bin_dir, "libsubst-kernel"))
 
 

@@ -660,6 +660,7 @@ def test_namespaces_of_its_own(tmp_path):
     host it is an unprivileged uid, in mount, pid, IPC and UTS namespaces of
     its own (cgroup too); its mount namespace holds the image's files and its volumes."""
     from conftest import LIBSUBST
+    from libsubst.kernel import hostcalls
     from libsubst.monitor import identity
 
     secret = tmp_path / "root-only"
@@ -675,6 +676,11 @@ def test_namespaces_of_its_own(tmp_path):
         guest = guest_pid(proc.pid)
         for ns in ("user", "mnt", "pid", "ipc", "uts", "cgroup"):
             assert os.readlink(f"/proc/{guest}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+        # Exactly those the tender is said to make (hostcalls.NAMESPACES,
+        # which `inspect` shows): the host's network and time namespaces.
+        own = {ns for ns in ("user", "mnt", "pid", "ipc", "uts", "cgroup", "net", "time")
+               if os.readlink(f"/proc/{guest}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}")}
+        assert own == {{"mount": "mnt"}.get(n, n) for n in hostcalls.NAMESPACES}
         status = dict(line.split(":", 1) for line in open(f"/proc/{guest}/status"))
         uid, gid = identity.host_ids()
         assert status["Uid"].split() == [str(uid)] * 4

@@ -1,11 +1,18 @@
 /*
  * Boot: from the host's exec of libsubst-kernel to the guest's first
- * instruction.  Order matters: relocate, read the boot info, move the
- * kernel's own fds out of the guest's reach, install the trap handler,
- * mount the file system, map the program, and only then turn on Syscall
- * User Dispatch and jump.
+ * instruction, in the three steps the tender drives (libsubst/handover.h).
+ * Order matters: relocate, read the boot info, move the kernel's own fds
+ * out of the guest's reach; then (in the guest's namespaces) install the
+ * trap handler, mount the file system, map the program; and only after the
+ * tender's Landlock and seccomp turn on Syscall User Dispatch and jump.
  */
 #include "kernel.h"
+#include "libsubst/handover.h"
+#include "report_records.h"
+#include "fs/synth.h"
+#include "proc/exec.h"
+#include "proc/proc.h"
+#include "signal/signal.h"
 #include <linux/elf.h>
 #include <linux/auxvec.h>
 #include <linux/prctl.h>
@@ -17,37 +24,7 @@ unsigned long ls_prog_auxv[2];
 const char *ls_prog_exe;
 struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1};
 
-void ls_relocate_self(void);
-void trap_init(void);
-long sandbox_seccomp(void);
-long sandbox_landlock(void);
-void sandbox_namespaces(void);
-
-/* The program's own user and group (an OCI config's process.user, through
- * libsubst-runtime): the guest's first process has been root of its user
- * namespace to build it; the program runs as bi->uid, bi->gid with no
- * supplementary group, as setuid(2) leaves it: no capability.  Nothing to
- * do when they are already its ids (every `libsubst run`). */
-static long become_user(void)
-{
-    long r = 0;
-    if (hsys0(__NR_getgid) != K.bi->gid &&
-        ((r = hsys2(__NR_setgroups, 0, 0)) < 0 ||
-         (r = hsys3(__NR_setresgid, K.bi->gid, K.bi->gid, K.bi->gid)) < 0))
-        return r;
-    if (hsys0(__NR_getuid) != K.bi->uid)
-        r = hsys3(__NR_setresuid, K.bi->uid, K.bi->uid, K.bi->uid);
-    return r;
-}
-extern int ls_self_fd;
-void signal_init(void);
-long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
-long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
-void exec_fail_late(void) __attribute__((noreturn));
-void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
-void ls_enter_guest_stopped(unsigned long entry, unsigned long sp) __attribute__((noreturn));
-
-extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));   /* the linker's */
 
 /* Where the kernel image and its text (the SUD-allowed region) lie. */
 static void find_kernel_image(void)
@@ -164,7 +141,11 @@ static void save_host_auxv(unsigned long *sp)
     K.host_auxv[n] = AT_NULL;
 }
 
-void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
+/* Between the steps: the --gdb handshake's fd and where the program starts. */
+static int debug_fd = -1;
+static unsigned long entry, gsp;
+
+const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
 {
     ls_relocate_self();
     K.boot_ns = know_ns();
@@ -187,7 +168,7 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         K.report_fd = kfd_hide(K.bi->report_fd);
     if (K.bi->core_fd >= 0)
         K.core_fd = kfd_hide(K.bi->core_fd);
-    int debug_fd = K.bi->debug_fd >= 0 ? kfd_hide(K.bi->debug_fd) : -1;
+    debug_fd = K.bi->debug_fd >= 0 ? kfd_hide(K.bi->debug_fd) : -1;
     if ((K.bi->flags & LS_BOOT_EXECED) && K.bi->port_fd >= 0)
         port_fd = kfd_hide(K.bi->port_fd);
     if (K.bi->image_fd >= 0 && (K.image_fd = kfd_hide(K.bi->image_fd)) < 0)
@@ -195,16 +176,32 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
 
     if ((r = kthread_init_current()) < 0)
         kpanic("cannot set up the first thread: error %ld", -r);
-    int execed = K.bi->flags & LS_BOOT_EXECED;
-    int policy = !execed && !(K.bi->flags & LS_BOOT_NO_POLICY);
     /* Not for a guest either: one that execs this kernel with boot info of
      * its own is under the seccomp filter, which this asks about (a guest
      * is killed for asking, or the answer is not 0). */
     if ((K.bi->flags & LS_BOOT_NO_TRAP) &&
         (!(K.bi->flags & LS_BOOT_NO_POLICY) || hsys1(__NR_prctl, PR_GET_SECCOMP) != 0))
         kpanic("the trap can be left off only without the sandbox (a benchmark's boot)");
-    if (policy)
-        sandbox_namespaces();        /* returns in the guest's first process */
+    return K.bi;
+}
+
+/* The host files the synthetic /proc and /sys copy (fs/synth.c's table):
+ * Landlock must let the kernel read them. */
+static const char **host_copies(int *n)
+{
+    const char **list = kmalloc(synth_ng * sizeof *list);
+    *n = 0;
+    for (int i = 0; list && i < synth_ng; i++)
+        if (synth_gtab[i].type == ST_FILE && synth_gtab[i].gen == SG_HOSTCOPY)
+            list[(*n)++] = synth_gtab[i].path;
+    return list;
+}
+
+void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
+{
+    long r;
+    if (sb->port_fd >= 0)
+        port_fd = kfd_hide(sb->port_fd);
     /* Where execve finds this kernel again: an fd, since a packed image's
      * kernel runs from a memfd that has no path. */
     ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));
@@ -215,9 +212,8 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
         kpanic("cannot set up the guest file system: error %ld", -r);
     seal_fds();
 
-    unsigned long entry, gsp;
     r = exec_load(bi_str(K.bi->exe), bi_str(K.bi->execfn), &entry, &gsp);
-    if (r < 0 && execed)
+    if (r < 0 && (K.bi->flags & LS_BOOT_EXECED))
         exec_fail_late();            /* the calling kernel checked what Linux checks first */
     if (r < 0)
         kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
@@ -225,21 +221,18 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     /* "boot START ENTER" (report.h): the monotonic ns at the kernel's first
      * instruction and now, as it hands over to ld.so (the boot benchmark). */
     if (K.report_fd >= 0)
-        kdprintf(K.report_fd, "boot %lu %lu\n", K.boot_ns, know_ns());
+        kdprintf(K.report_fd, LS_REPORT_BOOT, K.boot_ns, know_ns());
 
+    *lock = (struct ls_lockdown){
+        .self_fd = ls_self_fd, .text_start = K.ktext_start, .text_end = K.ktext_end,
+        .sud_ip = (unsigned long)ls_sud_on_ip};
+    lock->host_copies = host_copies(&lock->nhost_copies);
+}
+
+void ls_kernel_enter(void)
+{
     /* From here every syscall outside kernel text traps into the kernel. */
-    /* Host files the kernel may open (Landlock), the host calls it may make
-     * (seccomp), then the trap: from here every syscall outside kernel text
-     * traps into the kernel. */
-    if (policy && (r = become_user()) < 0)
-        kpanic("cannot become uid %u gid %u: error %ld", K.bi->uid, K.bi->gid, -r);
-    if (policy && (r = sandbox_landlock()) < 0)
-        kpanic("cannot restrict host file access (Landlock): error %ld%s", -r,
-               r == -ENOSYS || r == -EOPNOTSUPP ? " (this host's Landlock is older than ABI 6 "
-                                                  "or absent: see --allow-weaker-sandbox)" : "");
-    if (policy && (r = sandbox_seccomp()) < 0)
-        kpanic("cannot install the seccomp filter: error %ld", -r);
-    r = kthread_enable_trap();
+    long r = kthread_enable_trap();
     if (r < 0)
         kpanic("cannot enable Syscall User Dispatch: error %ld", -r);
     if (debug_fd >= 0) {

@@ -5,6 +5,7 @@
  */
 #include "kernel.h"
 #include "syscall_table.h"
+#include "report_records.h"
 
 static unsigned long enosys_count[LS_NR_SYSCALLS + 1];   /* last slot: numbers past the table */
 /* i386 calls (int $0x80), by number; the last slot: numbers past it. */
@@ -138,11 +139,11 @@ void report_unimplemented(void)
             continue;
         const char *name = nr < LS_NR_SYSCALLS && syscall_table[nr].name ? syscall_table[nr].name
                                                                            : "unknown";
-        kdprintf(K.report_fd, "enosys %s %lu %lu\n", name, nr, enosys_count[nr]);
+        kdprintf(K.report_fd, LS_REPORT_ENOSYS, name, nr, enosys_count[nr]);
     }
     for (unsigned long nr = 0; nr <= I386_NR; nr++)
         if (enosys_i386[nr])
-            kdprintf(K.report_fd, "enosys i386:int0x80 %lu %lu\n", nr, enosys_i386[nr]);
+            kdprintf(K.report_fd, LS_REPORT_ENOSYS, "i386:int0x80", nr, enosys_i386[nr]);
 }
 
 unsigned long know_ns(void)

@@ -26,7 +26,8 @@
 #include <asm/ucontext.h>
 
 #include "libsubst/bootinfo.h"
-#include "arch/x86_64/syscall_arch.h"
+#include "libsubst/rt.h"
+#include "arch/x86_64/arch.h"
 
 typedef long ssize_t;
 
@@ -61,22 +62,9 @@ extern struct kstate K;
 extern unsigned long ls_prog_auxv[2];
 extern const char *ls_prog_exe;
 
-/* ---- the sandbox (sandbox/) ---- */
-#define LS_NDEVICES 6
-extern const char *const sandbox_devices[LS_NDEVICES];   /* the host devices the guest uses */
-
-/* ---- descriptors over a Unix socket (net/fdpass.c) ---- */
-#define LS_FDPASS_MAX 64
-/* sendmsg of len bytes and nfds fds (SCM_RIGHTS); never a SIGPIPE. */
-long fd_send(int sock, const void *data, size_t len, const int *fds, int nfds);
-/* recvmsg of up to len bytes, the fds into fds (room: *nfds, then how many
- * came; close-on-exec); the bytes received, 0 at end of file, or -errno. */
-long fd_recv(int sock, void *data, size_t len, int *fds, int *nfds);
-
-/* ---- ports below 1024, bound by the relay (net/ports.c) ---- */
-extern int port_fd;
+/* ---- ports below 1024, bound by the tender's relay (net/ports.c) ---- */
+extern int port_fd;                  /* this guest's end of the relay's channel, or -1 */
 long port_bind(long fd, const void *addr, long len);
-long port_serve(int chan);
 
 /* String at a boot-info string offset ("" for 0). */
 static inline const char *bi_str(uint32_t off)
@@ -129,8 +117,6 @@ int kthread_on_trap_stack(unsigned long sp, stack_t *ss);
 long kthread_init_current(void);
 /* Turns on Syscall User Dispatch for the calling thread (not inherited by clone). */
 long kthread_enable_trap(void);
-long ls_sud_on(unsigned long start, unsigned long len);   /* arch/x86_64/entry.S */
-extern const char ls_sud_on_ip[] __attribute__((visibility("hidden")));
 
 /* ---- locks ---- */
 static inline void kspin_lock(int *l)
@@ -145,39 +131,12 @@ static inline void kspin_unlock(int *l)
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
-/* ---- library (lib/) ---- */
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-void *memset(void *d, int c, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-void *memchr(const void *s, int c, size_t n);
-size_t strlen(const char *s);
-size_t strnlen(const char *s, size_t n);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strchr(const char *s, int c);
-char *strrchr(const char *s, int c);
-/* Copies at most n-1 bytes and NUL-terminates; returns strlen(src). */
-size_t strlcpy(char *d, const char *s, size_t n);
-
-/* printf subset: %s %c %d %i %u %x %lx %ld %lu %lld %llx %zu %zd %p %o %%,
- * with '-', '0', width and '.precision' for %s.  Returns the length it
- * would have written (snprintf semantics). */
-int kvsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
-int ksnprintf(char *buf, size_t n, const char *fmt, ...);
-/* Formatted write of the whole string to a host fd. */
-int kdprintf(int fd, const char *fmt, ...);
-/* Writes all of buf to host fd, retrying short writes and EINTR. */
-long kwrite_all(int fd, const void *buf, size_t n);
+/* ---- library (lib/; the shared runtime is libsubst/rt.h) ---- */
 /* Diagnostics: "libsubst-kernel: ..." to K.diag_fd. */
 void kpanic(const char *fmt, ...) __attribute__((noreturn));
 void kwarn(const char *fmt, ...);
 
-/* Guest memory (arch/x86_64/uaccess.S): the kernel reads and writes what a
- * guest pointer names only through these; an unmapped or protected address
- * makes them return -EFAULT instead of faulting (signal/fault.c). */
-long ls_copy_user(void *dst, const void *src, size_t n);
-long ls_strncpy_user(char *dst, const char *src, size_t n);
+/* Guest memory, through arch/x86_64/uaccess.S. */
 static inline long copy_from_user(void *kdst, const void *usrc, size_t n)
 {
     return ls_copy_user(kdst, usrc, n);
@@ -202,6 +161,8 @@ void *kmalloc(size_t n);
 void *kzalloc(size_t n);
 void kfree(void *p);
 char *kstrdup(const char *s);
+/* In a forked child: the heap's lock is free again. */
+void kmalloc_after_fork(void);
 
 /* ---- file system (fs/) ---- */
 int fs_init(void);
@@ -240,6 +201,8 @@ int mm_in_object(unsigned long addr);
 #define LS_PATH_TRAP 0
 #define LS_PATH_FAST 1
 long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path);
+/* fastcall.c: what arch/x86_64/fastcall.S calls, on the kernel stack. */
+long ls_fastcall(long nr, const long *a);
 /* A host call that may wait indefinitely, made by a kernel handler: on the
  * trap path it runs under the guest's signal mask (so a signal interrupts it
  * as on Linux), elsewhere it is a plain host call.  What the dispatcher does
@@ -283,7 +246,7 @@ void trace_summary_take_back(void);
 void report_unimplemented(void);
 long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 
-/* ---- exit (proc/exit.c) ---- */
+/* ---- exit (proc/misc.c) ---- */
 void ls_exit_group(int status) __attribute__((noreturn));
 
 /* "ENOENT" for 2; for the tracer. */

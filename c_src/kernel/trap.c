@@ -5,7 +5,7 @@
  * kernel's own restorer.  Signals that arrive meanwhile wait until it
  * returns, so the kernel is never re-entered from a trap.
  */
-#include "kernel.h"
+#include "signal/signal.h"
 #include <linux/audit.h>
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)

@@ -203,7 +203,7 @@ class Image:
             "libsubst": {"version": _libsubst_version()},
             "kernel": {"build_id": build_id.hex() if build_id else None,
                        "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel),
-                       "seccomp": _seccomp_summary(allowed), "namespaces": list(NAMESPACES)},
+                       "seccomp": _seccomp_summary(allowed), "namespaces": _namespaces()},
             "exe": spec.exe,
             "execfn": spec.execfn,
             "argv": list(spec.argv),
@@ -534,8 +534,11 @@ class Image:
 
 # -- helpers ------------------------------------------------------------------------
 
-# What c_src/kernel/sandbox/namespaces.c makes for every guest (net: with --net none).
-NAMESPACES = ("user", "mount", "pid", "ipc", "uts", "cgroup")
+def _namespaces() -> list[str]:
+    """What the tender makes for every guest (net: with --net none)."""
+    from ..kernel import hostcalls
+
+    return list(hostcalls.NAMESPACES)
 
 
 def _seccomp_summary(allowed=None) -> dict:

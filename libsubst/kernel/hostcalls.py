@@ -24,8 +24,8 @@ try:
 except ImportError:  # setup.py imports this folder's modules by name, before libsubst is built
     import syscalls
 
-# Per-boot constants: the kernel writes their values into the filter's slots
-# before installing it (c_src/kernel/sandbox/seccomp.c).  The last two are the
+# Per-boot constants: the tender writes their values into the filter's slots
+# before installing it (c_src/tender/seccomp.c).  The last two are the
 # same for every boot of one kernel binary, so the filter a guest inherits
 # across its own execve still holds for the kernel that execve boots.
 SELF = "SELF"              # the guest's own host pid
@@ -226,7 +226,7 @@ GUEST_PINS: dict[str, tuple[Pin, ...]] = {
 
 # Host calls the kernel makes only before the filter is installed.
 BOOT_ONLY = {"seccomp": "installs this filter",
-             "unshare": "the guest's own fd table, at boot (sandbox/namespaces.c)",
+             "unshare": "the guest's own fd table, at boot",
              "getuid": "the user namespace's map, at boot", "getgid": "likewise",
              "setgroups": "becoming root of the guest's user namespace, at boot",
              "setresgid": "likewise", "setresuid": "likewise",
@@ -242,7 +242,7 @@ BOOT_ONLY = {"seccomp": "installs this filter",
 # The relay: the process the monitor started, outside the guest's
 # namespaces and still the caller (host root for a root caller).  After the
 # guest starts it only waits, forwards signals and binds ports for the guest
-# (c_src/kernel/sandbox/namespaces.c, net/ports.c); its own filter allows
+# (c_src/tender/relay.c, ports.c); its own filter allows
 # just that.
 RELAY = (
     HostCall("ppoll", "waits for the guest's first process or a port request"),
@@ -262,6 +262,17 @@ RELAY = (
 
 # Host calls newer than the table (the build headers' Linux 6.1): number by name.
 EXTRA_NR = {"fchmodat2": 452}
+# The namespaces the tender makes for every guest (c_src/tender/namespaces.c,
+# as host_constants.h's LS_GUEST_NAMESPACES), by the name `libsubst inspect`
+# shows and the clone flag; --net none adds a network namespace too.
+NAMESPACES = {"user": "CLONE_NEWUSER", "mount": "CLONE_NEWNS", "pid": "CLONE_NEWPID",
+              "ipc": "CLONE_NEWIPC", "uts": "CLONE_NEWUTS", "cgroup": "CLONE_NEWCGROUP"}
+
+# Constants newer than the build headers, for the kernel too: gentable writes
+# them and EXTRA_NR into host_constants.h (as __NR_NAME), where the headers
+# lack them.  tests/test_hostcalls_constants.py checks every hand-typed
+# constant here against the headers, or the running kernel where they are older.
+NEWER_THAN_HEADERS = {"MFD_NOEXEC_SEAL": MFD_NOEXEC_SEAL, "MFD_EXEC": MFD_EXEC}
 
 
 def number(name: str) -> int:

@@ -1,7 +1,8 @@
 """Build the guest kernel: one recipe for the package build and for
 ``libsubst pack --specialize``.
 
-The package build (``setup.py``) compiles ``c_src/kernel`` into
+The package build (``setup.py``) compiles the executable's three parts
+(``c_src/lib``, ``c_src/tender``, ``c_src/kernel``; docs/architecture.md) into
 ``libsubst-kernel.a``, every function and datum in a section of its own
 (``-ffunction-sections -fdata-sections``), and links the full kernel from it
 with the generated syscall table and seccomp filter.  ``pack --specialize``
@@ -34,6 +35,7 @@ CFLAGS = [
     # A section per function and datum: the link keeps only what is referenced.
     "-ffunction-sections", "-fdata-sections",
     "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+    "-Wmissing-prototypes", "-Werror",
     "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
     "-Werror=int-conversion", "-Werror=return-type",
 ]
@@ -57,20 +59,29 @@ def tools() -> tuple[str, str]:
     return cc, ar
 
 
-def build_archive(src_root: str, include_dir: str, gen_dir: str, work_dir: str, out: str) -> None:
-    """Compile every .c/.S under ``src_root`` into the archive ``out``
-    (deterministic: no timestamps, members in path order)."""
+# The executable's parts under c_src/, each compiled with its own include
+# path: the tender and the shared runtime see only the contract headers
+# (c_src/include/libsubst/) and the generated ones, never the kernel's.
+PARTS = ("lib", "tender", "kernel")
+
+
+def build_archive(c_src: str, gen_dir: str, work_dir: str, out: str) -> None:
+    """Compile every .c/.S of the PARTS under ``c_src`` into the archive
+    ``out`` (deterministic: no timestamps, members in path order)."""
     cc, ar = tools()
-    incs = ["-I", include_dir, "-I", src_root, "-I", gen_dir]
     objs = []
-    for root, _dirs, files in sorted(os.walk(src_root)):
-        for f in sorted(files):
-            if not f.endswith((".c", ".S")):
-                continue
-            src = os.path.join(root, f)
-            obj = os.path.join(work_dir, os.path.relpath(src, src_root).replace(os.sep, "_") + ".o")
-            subprocess.check_call([cc, *CFLAGS, *incs, "-c", src, "-o", obj])
-            objs.append(obj)
+    for part in PARTS:
+        src_root = os.path.join(c_src, part)
+        incs = ["-I", os.path.join(c_src, "include"), "-I", src_root, "-I", gen_dir]
+        for root, _dirs, files in sorted(os.walk(src_root)):
+            for f in sorted(files):
+                if not f.endswith((".c", ".S")):
+                    continue
+                src = os.path.join(root, f)
+                rel = os.path.relpath(src, c_src).replace(os.sep, "_")
+                obj = os.path.join(work_dir, rel + ".o")
+                subprocess.check_call([cc, *CFLAGS, *incs, "-c", src, "-o", obj])
+                objs.append(obj)
     if os.path.exists(out):
         os.unlink(out)
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)

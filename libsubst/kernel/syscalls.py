@@ -732,6 +732,7 @@ class Syscall:
     note: str = ""
     blocks: bool = False     # may wait indefinitely: signals must be able to interrupt it
     classes: tuple[str, ...] = ()   # its strace classes (CLASSES), for the tracer's filter
+    trap_only: bool = False  # served only from a trap's signal frame (TRAP_ONLY)
 
     @property
     def nargs(self) -> int:
@@ -757,6 +758,16 @@ BLOCKING = frozenset({
     "mq_timedsend", "mq_timedreceive", "flock", "fcntl", "wait4", "waitid", "ioctl",
     "io_getevents", "io_pgetevents", "fsync", "fdatasync", "sync",
 })
+
+
+# Calls served only on the trap path: they change the stack or the task
+# under the caller's feet, so their handlers need the real signal frame a
+# trap gives.  The rewriter never turns their sites into fastcalls
+# (uklibc.stub.EXCLUDED_SYSCALLS).  One that comes by a fastcall anyway (as
+# syscall(3)'s generic site makes it) is served where the handler can do
+# without the frame (a new process) and answered ENOSYS where it cannot (a
+# new thread, rt_sigreturn: proc/thread.c, signal/signal.c).
+TRAP_ONLY = frozenset({"rt_sigreturn", "clone", "fork", "vfork", "clone3"})
 
 
 # strace's syscall classes (``strace -e trace=%file`` ...), the tracer's
@@ -842,7 +853,7 @@ def _build() -> tuple[Syscall, ...]:
         note = row[3] if len(row) > 3 else ""
         classes = tuple(c for c, names in CLASSES.items() if name in names)
         rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING,
-                            classes))
+                            classes, name in TRAP_ONLY))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 

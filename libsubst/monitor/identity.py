@@ -7,9 +7,10 @@ DEFAULT_BASE, well above the ranges useradd hands out there (from 100000,
 from __future__ import annotations
 
 from ..errors import LibsubstError
+from .bootinfo import _abi
 
 DEFAULT_BASE = 1_000_000_000
-IDS = 65536          # the kernel maps this many (c_src/kernel/sandbox/namespaces.c)
+IDS = getattr(_abi()[1], "LS_GUEST_IDS")   # the tender maps this many (libsubst/bootinfo.h)
 OWNER = "libsubst"
 
 

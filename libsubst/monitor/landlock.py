@@ -1,6 +1,6 @@
 """Whether this host's Landlock can hold the sandbox's promises, asked
-before the guest starts (the guest kernel asks again and refuses the same
-way: c_src/kernel/sandbox/landlock.c).  ABI 6 is what the sandbox relies
+before the guest starts (the tender asks again and refuses the same way:
+c_src/tender/landlock.c).  ABI 6 is what the sandbox relies
 on: file access (ABI 1), scoped signals and abstract Unix sockets (ABI 6).
 Below it a run is refused unless the caller lowers the guarantee with
 --allow-weaker-sandbox, and then libsubst says what is lost."""

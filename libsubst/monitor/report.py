@@ -16,6 +16,7 @@ import stat
 import threading
 from dataclasses import dataclass, field
 
+from ..kernel import report_records
 from .bootinfo import _abi
 from .signals import signals_blocked
 
@@ -81,29 +82,29 @@ class Reader:
 
 
 def parse(text: str) -> Report:
-    """Parse report records; unknown or malformed lines are skipped."""
+    """Parse report records (libsubst/kernel/report_records.py); unknown or
+    malformed lines are skipped."""
     rep = Report()
     max_frames = header_constant("LS_REPORT_MAX_FRAMES") + 1    # and the faulting rip
     for line in text.splitlines():
-        parts = line.split(" ")
-        try:
-            kind = parts[0]
-            if kind == "enosys":
-                rep.enosys.append((parts[1], int(parts[2]), int(parts[3])))
-            elif kind == "crash":
-                rep.crash = Crash(int(parts[1]), int(parts[2]), int(parts[3], 16))
-            elif kind == "reg" and rep.crash:
-                rep.crash.regs[parts[1]] = int(parts[2], 16)
-            elif kind == "frame" and rep.crash and len(rep.crash.frames) < max_frames:
-                rep.crash.frames.append(int(parts[1], 16))
-            elif kind == "object" and len(parts) == 4:
-                rep.objects.append((int(parts[1], 16), int(parts[2], 16), int(parts[3])))
-            elif kind == "exit":
-                rep.exit_status = int(parts[1])
-            elif kind == "boot":
-                rep.boot = (int(parts[1]), int(parts[2]))
-        except (IndexError, ValueError):
+        record = report_records.read(line)
+        if record is None:
             continue
+        kind, v = record
+        if kind == "enosys":
+            rep.enosys.append((v[0], v[1], v[2]))
+        elif kind == "crash":
+            rep.crash = Crash(v[0], v[1], v[2])
+        elif kind == "reg" and rep.crash:
+            rep.crash.regs[v[0]] = v[1]
+        elif kind == "frame" and rep.crash and len(rep.crash.frames) < max_frames:
+            rep.crash.frames.append(v[0])
+        elif kind == "object":
+            rep.objects.append((v[0], v[1], v[2]))
+        elif kind == "exit":
+            rep.exit_status = v[0]
+        elif kind == "boot":
+            rep.boot = (v[0], v[1])
     return rep
 
 

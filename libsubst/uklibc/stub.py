@@ -24,31 +24,36 @@ the original ``syscall`` is 2 bytes before it and the original %rsp is the
 entry %rsp + 8 + 128.  A kernel that must present a signal frame (or an
 unwinder that must find the FDE) for a thread blocked in a fastcall uses that.
 
-This module imports only the standard library.
+The kernel's side of these bytes, the block's layout and the red zone, is
+the contract header ``c_src/include/libsubst/fastcall.h``; the stub's bytes
+are built from its constants (``libsubst._abi``), and the calls that are
+never rewritten come from the syscall table.
 """
 
 from __future__ import annotations
 
+from .._abi import ffi
+from ..kernel import syscalls
+
+_FASTCALL = ffi.dlopen(None)     # fastcall.h's constants
+_RED_ZONE = _FASTCALL.LS_RED_ZONE
+
 # Bump whenever the produced bytes change for the same input: the cache key has it.
 REWRITER_VERSION = 1
 
-STUB_ENTER = bytes.fromhex("488d642480")                   # lea -0x80(%rsp),%rsp
-STUB_CALL = bytes.fromhex("65ff142500000000")              # call *%gs:0
-STUB_LEAVE = bytes.fromhex("488da42480000000")             # lea 0x80(%rsp),%rsp
+# lea -LS_RED_ZONE(%rsp),%rsp (a disp8); call *%gs:LS_KBLOCK_ENTRY (an
+# absolute disp32); lea LS_RED_ZONE(%rsp),%rsp (a disp32)
+STUB_ENTER = bytes.fromhex("488d6424") + (-_RED_ZONE).to_bytes(1, "little", signed=True)
+STUB_CALL = bytes.fromhex("65ff1425") + _FASTCALL.LS_KBLOCK_ENTRY.to_bytes(4, "little", signed=True)
+STUB_LEAVE = bytes.fromhex("488da424") + _RED_ZONE.to_bytes(4, "little", signed=True)
 JMP_REL32 = 0xE9
 INT3 = 0xCC
 JMP_SIZE = 5
 STUB_ALIGN = 16
 
-# Never rewritten: these change the stack or the task under the caller's feet
-# and must reach the kernel through the trap path (a real signal frame).
-EXCLUDED_SYSCALLS: dict[int, str] = {
-    15: "rt_sigreturn",
-    56: "clone",
-    57: "fork",
-    58: "vfork",
-    435: "clone3",
-}
+# Never rewritten: the calls the guest kernel serves only from a trap's
+# signal frame (syscalls.TRAP_ONLY).
+EXCLUDED_SYSCALLS: dict[int, str] = {s.nr: s.name for s in syscalls.TABLE if s.trap_only}
 
 PAGE = 0x1000
 SECTION_NAME = ".uklibc.stubs"

@@ -28,6 +28,12 @@
 #define LS_BOOTINFO_MAGIC 0x315442534c4c5553
 #define LS_BOOTINFO_VERSION 4
 
+/* A root caller's guest gets this many host uids (and gids), from host_uid
+ * (host_gid) on, so a server can still drop to its service user
+ * (c_src/tender/relay.c writes the maps, libsubst/monitor/identity.py
+ * finds the range). */
+#define LS_GUEST_IDS 65536
+
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
 #define LS_BOOT_NET_NONE 2       /* a network namespace of its own with only loopback (--net none) */
@@ -108,8 +114,8 @@ struct ls_bootinfo {
     uint32_t mounts_off;
     int32_t image_fd;            /* host fd of the packed image (read-only), -1 for none;
                                     required when an entry is LS_ENT_IMAGE_FILE */
-    uint32_t host_uid, host_gid; /* a root caller's guest runs as host uids host_uid..+65535
-                                    (root inside) and gids host_gid..+65535 */
+    uint32_t host_uid, host_gid; /* a root caller's guest runs as host uids host_uid..
+                                    (LS_GUEST_IDS of them; root inside) and gids host_gid.. */
     int32_t port_fd;             /* host fd of the relay's channel for ports below 1024
                                     (net/ports.c), -1 for none; set by the kernel */
     int32_t core_fd;             /* host fd of an empty file a fatal signal writes an ELF core

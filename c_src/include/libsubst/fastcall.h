@@ -10,6 +10,9 @@
  * and the entry keeps the syscall ABI: number in %rax, arguments in %rdi %rsi
  * %rdx %r10 %r8 %r9, result in %rax; %rcx and %r11 are clobbered; every other
  * general register, the flags and all vector/x87 state are preserved.
+ *
+ * libsubst/uklibc/stub.py builds those bytes from LS_KBLOCK_ENTRY and
+ * LS_RED_ZONE, read from this header through cffi (libsubst/_build_abi.py).
  */
 #ifndef LIBSUBST_FASTCALL_H
 #define LIBSUBST_FASTCALL_H
@@ -19,6 +22,9 @@
 #define LS_KBLOCK_DEPTH 16       /* %gs:16 fastcalls in progress on this thread */
 #define LS_KBLOCK_SELF 24        /* %gs:24 the block's own address */
 #define LS_KBLOCK_SIZE 32        /* the kernel's per-thread state follows the block */
+/* Bytes below %rsp that code may use without moving it (x86-64 psABI
+ * 3.2.2, the red zone): a stub skips them before it calls. */
+#define LS_RED_ZONE 128
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

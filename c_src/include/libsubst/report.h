@@ -4,7 +4,10 @@
  *
  * The kernel writes plain text lines to bootinfo.report_fd, a pipe whose
  * read end the monitor holds.  Each line is a record; fields are separated
- * by one space; numbers are decimal unless prefixed with 0x.
+ * by one space; numbers are decimal unless prefixed with 0x.  The records
+ * and their fields are written once, in libsubst/kernel/report_records.py:
+ * the build makes the kernel's formats of them (report_records.h,
+ * LS_REPORT_<KIND>), and the monitor reads with the same table.
  *
  * The guest can write anything to this pipe (its kernel's memory is its
  * own), so the monitor trusts nothing in it: it keeps at most
@@ -12,21 +15,6 @@
  * LS_REPORT_MAX_LINE, and it opens no file the channel names — an object
  * is named by the index of its entry in the boot info, and the monitor
  * symbolises only the host files it placed there itself.
- *
- *   enosys NAME NR COUNT      NAME (number NR) was asked for COUNT times and
- *                             answered -ENOSYS
- *   crash SIGNO CODE ADDR     the guest took fatal signal SIGNO (si_code CODE)
- *                             at fault address ADDR
- *   reg NAME VALUE            a general register at the crash (rip, rsp, ...)
- *   frame ADDR                a return address of the crashed stack, innermost
- *                             first (frame-pointer walk, then a stack scan)
- *   object BASE END ENTRY     a guest object mapped at [BASE, END): the
- *                             program, ld.so and every library ld.so mapped;
- *                             ENTRY is its index in the boot info's entries,
- *                             -1 for a file not of the image (a volume's)
- *   exit STATUS               the guest called exit_group(STATUS)
- *   boot START ENTER          CLOCK_MONOTONIC ns at the kernel's first instruction
- *                             and when it jumped to the program (or its ld.so)
  *
  * Unknown record kinds are ignored by readers, so records can be added.
  */

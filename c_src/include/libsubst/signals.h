@@ -1,9 +1,9 @@
 /*
  * The signals passed on to the guest: the one list shared by every process
  * that forwards them — the Python monitor (libsubst/monitor/signals.py),
- * which passes them to the relay, and the relay
- * (c_src/kernel/sandbox/namespaces.c), which passes them to the guest's
- * first process.
+ * which passes them to the relay, and the tender's relay
+ * (c_src/tender/relay.c), which passes them to the guest's first process.
+ * The guest kernel forwards none.
  *
  * LS_FORWARDED_SIGNALS is a mask: bit (N - 1) set means signal N is
  * forwarded.  It holds SIGHUP (1), SIGINT (2), SIGQUIT (3), SIGUSR1 (10),

@@ -27,14 +27,9 @@
 #include <linux/utime.h>
 #include <asm/statfs.h>
 
+#include "host_constants.h"            /* newer than the build headers: hostcalls.py's */
+
 /* ---- constants the uapi headers do not give a freestanding build ---- */
-#ifndef MFD_NOEXEC_SEAL                 /* Linux 6.3, after the build headers' 6.1 */
-#define MFD_NOEXEC_SEAL 0x0008U
-#define MFD_EXEC 0x0010U
-#endif
-#ifndef __NR_fchmodat2
-#define __NR_fchmodat2 452
-#endif
 #define SEEK_SET 0
 #define SEEK_CUR 1
 #define SEEK_END 2
@@ -290,6 +285,11 @@ void fs_fork_child(void);       /* call in a forked child: resets the lock */
 
 /* ---- syscall handlers ---- */
 long sys_openat(int dirfd, const char *path, int flags, int mode);
+long sys_memfd_create(const char *name, unsigned flags);
+long sys_mount(const char *source, const char *target, const char *type, unsigned long flags,
+               const void *data);
+long sys_umount2(const char *target, long flags);
+long sys_inotify_add_watch(int ifd, const char *path, unsigned int mask);
 long sys_open(const char *path, int flags, int mode);
 long sys_creat(const char *path, int mode);
 long sys_close(int fd);

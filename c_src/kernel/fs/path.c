@@ -168,12 +168,12 @@ static int expand(struct fs_node *n, const struct fs_obj *o, size_t i)
     return 0;
 }
 
-int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
+/* The walk's start: the guest path into n->tmp and where it starts into
+ * n->path (/ for an absolute path, else dirfd's), classified into *cur.
+ * 0 or -errno. */
+static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct fs_obj *cur)
 {
     char *p = n->path, *t = n->tmp;
-    n->missing = 0;
-    n->dir_required = 0;
-    n->last_dot = 0;
     long len = strncpy_from_user(t, gpath, LS_PATH_MAX);
     if (len < 0)
         return len;
@@ -187,9 +187,17 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         if (r < 0)
             return r;
     }
+    return fs_classify(p, cur);
+}
 
+int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
+{
+    char *p = n->path, *t = n->tmp;
+    n->missing = 0;
+    n->dir_required = 0;
+    n->last_dot = 0;
     struct fs_obj cur;
-    int r = fs_classify(p, &cur);
+    int r = walk_start(dirfd, gpath, n, &cur);
     if (r < 0)
         return r;
     int links = 0;

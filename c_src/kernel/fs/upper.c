@@ -76,7 +76,7 @@ int upper_classify(const char *p, struct fs_obj *o)
         return r;
     o->mode = st.st_mode & S_IFMT;
     if (is_stub(&st) && st.st_size == 0 &&
-        st.st_mtime >= 0 && st.st_mtime < img_count()) {
+        st.st_mtime < (unsigned long)img_count()) {   /* st_mtime is unsigned here */
         int e = st.st_mtime, k = img_kind(e);
         if (k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
             o->type = FO_IMAGE;

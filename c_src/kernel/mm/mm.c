@@ -4,8 +4,9 @@
  * host unchanged (every guest fd is a host fd), so freed memory returns to
  * the host at once.  Differs from Linux in: brk is not randomised.
  */
-#include "kernel.h"
-#include "../fs/fs.h"
+#include "mm/mm.h"
+#include "fs/fs.h"
+#include "report_records.h"
 #include <asm/shmbuf.h>
 
 #define MAX_KREGIONS 4096       /* the image, and two stacks per thread ever made */
@@ -75,7 +76,7 @@ int mm_in_object(unsigned long addr)
 void mm_report_objects(int fd)
 {
     for (int i = 0; i < nobjects; i++)
-        kdprintf(fd, "object 0x%lx 0x%lx %d\n", objects[i].base, objects[i].end,
+        kdprintf(fd, LS_REPORT_OBJECT, objects[i].base, objects[i].end,
                  img_lookup(objects[i].path));
 }
 

@@ -7,7 +7,7 @@
  * names the host gives back (getsockname, getpeername) are turned into the
  * guest's again, so a server can tell a client where it listens.
  */
-#include "kernel.h"
+#include "net/net.h"
 #include "fs/fs.h"
 
 #define AF_UNIX 1

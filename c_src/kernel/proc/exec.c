@@ -4,7 +4,7 @@
  * Differs from Linux in: no stack or mmap randomisation of its own (the
  * host's mmap placement applies), no brk randomisation.
  */
-#include "kernel.h"
+#include "proc/proc.h"
 #include "proc/exec.h"
 #include <linux/auxvec.h>
 

@@ -56,6 +56,4 @@ long exec_resolve(struct exec_req *q);
  * SIGSEGV, as Linux's bprm_execve ends it. */
 void exec_fail_late(void) __attribute__((noreturn));
 
-void ls_die_by_signal(int sig);
-
 #endif

@@ -14,6 +14,7 @@
  * new process with SIGSEGV, as bprm_execve does: exec_fail_late.
  */
 #include "kernel.h"
+#include "signal/signal.h"
 #include "fs/fs.h"
 #include "proc/exec.h"
 

@@ -10,7 +10,7 @@
  * install them again).  Differs from Linux in: fds lose their guest paths
  * (the new kernel sees them as host objects).
  */
-#include "kernel.h"
+#include "proc/proc.h"
 #include "fs/fs.h"
 #include "proc/exec.h"
 
@@ -96,15 +96,125 @@ static void take_back(int fd)
         hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
 }
 
-long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags);
-
 /* Implements execve(2). */
 long sys_execve(const char *path, char *const argv[], char *const envp[])
 {
     return sys_execveat(AT_FDCWD, path, argv, envp, 0);
 }
 
-/* Implements execveat(2), fexecve's AT_EMPTY_PATH included. */
+/* How the program is named (execveat's first step): a path relative to a
+ * dirfd is named /dev/fd/N/path (an empty one with AT_EMPTY_PATH:
+ * /dev/fd/N, the fd's own file, reached through its /proc link), as Linux
+ * names it for scripts and AT_EXECFN.  0 or -errno. */
+static long name_program(struct exec_req *q, long dirfd, const char *path, long flags)
+{
+    q->dirfd = dirfd;
+    q->path = path;
+    q->follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    q->fd_named = dirfd != AT_FDCWD && path[0] != '/' ? dirfd : -1;
+    q->filename = path;
+    if (q->fd_named < 0)
+        return 0;
+    if (!path[0] && !(flags & AT_EMPTY_PATH))
+        return -ENOENT;
+    if (!path[0]) {
+        ksnprintf(q->fdpath, sizeof q->fdpath, "/proc/self/fd/%ld", dirfd);
+        q->path = q->fdpath;
+        q->dirfd = AT_FDCWD;
+        q->follow = 1;
+    }
+    if (ksnprintf(q->name, sizeof q->name, "/dev/fd/%ld%s%s", dirfd, path[0] ? "/" : "",
+                  path) >= (int)sizeof q->name)
+        return -ENAMETOOLONG;
+    q->filename = q->name;
+    return 0;
+}
+
+/* The next kernel's boot-info block into b (its second step): the old
+ * block as it is (entries, mounts, data keep their offsets), then the new
+ * strings and argv/envp arrays.  offs has room for q->nargs + envc string
+ * offsets.  0 or -errno. */
+static long write_block(struct blob *b, const struct exec_req *q, char *const envp[], long envc,
+                        const char *cwd, uint32_t *offs)
+{
+    const struct ls_bootinfo *old = K.bi;
+    struct ls_bootinfo h = *old;
+    long r;
+    if ((r = put(b, old, old->size)) < 0)
+        return r;
+    int k = 0;
+    for (int i = 0; i < q->nargs; i++)
+        if ((r = put_str(b, q->args[i], &offs[k++])) < 0)
+            return r;
+    for (int i = 0; i < envc; i++) {
+        const char *e;
+        if ((r = copy_from_user(&e, &envp[i], sizeof e)) < 0 ||
+            (r = put_str(b, e, &offs[k++])) < 0)
+            return r;
+    }
+    if ((r = put_str(b, q->real, &h.exe)) < 0 || (r = put_str(b, q->filename, &h.execfn)) < 0 ||
+        (r = put_str(b, cwd, &h.cwd)) < 0)
+        return r;
+    while (b->len & 3)
+        if ((r = put(b, "", 1)) < 0)
+            return r;
+    h.argc = q->nargs;
+    h.argv_off = b->len;
+    if ((r = put(b, offs, q->nargs * sizeof(uint32_t))) < 0)
+        return r;
+    h.envc = envc;
+    h.envp_off = b->len;
+    if ((r = put(b, offs + q->nargs, envc * sizeof(uint32_t))) < 0)
+        return r;
+    h.size = b->len;
+    h.flags |= LS_BOOT_EXECED;
+    h.debug_fd = -1;                   /* the debugger's handshake is the first program's only */
+    memcpy(b->buf, &h, sizeof h);
+    return 0;
+}
+
+/* The host execve of this kernel on the block (the last step): hands the
+ * kernel's fds over, and takes them back if the host refuses.  Returns
+ * only on failure, -errno. */
+static long boot_again(struct blob *b)
+{
+    struct ls_bootinfo *h = (struct ls_bootinfo *)b->buf;
+    h->trace_fd = hand_over(K.trace_fd);
+    h->report_fd = hand_over(K.report_fd);
+    h->core_fd = hand_over(K.core_fd);
+    h->image_fd = hand_over(K.image_fd);
+    h->port_fd = hand_over(port_fd);
+    h->trace_sum_fd = trace_summary_hand_over();
+
+    long mfd = fs_memfd_new("libsubst-bootinfo", 0);
+    long r = mfd;
+    if (mfd >= 0 && (r = kwrite_all(mfd, b->buf, b->len)) >= 0) {
+        char num[24];
+        ksnprintf(num, sizeof num, "%ld", mfd);
+        const char *kargv[] = {"libsubst-kernel", num, 0};
+        const char *kenvp[] = {0};
+        /* Files of a packed image are windows of the image file: the next
+         * program must not inherit a bare dup of the whole image. */
+        if ((r = fs_unbase_for_exec()) >= 0) {
+            trace_before_exec();
+            r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
+        }
+    }
+    if (mfd >= 0)
+        hsys1(__NR_close, mfd);
+    take_back(K.trace_fd);
+    take_back(K.report_fd);
+    take_back(K.core_fd);
+    take_back(K.image_fd);
+    take_back(port_fd);
+    trace_summary_take_back();
+    return r;
+}
+
+/* Implements execveat(2), fexecve's AT_EMPTY_PATH included: name the
+ * program, check what Linux checks before the point of no return
+ * (exec_resolve, "#!" scripts included), write the next boot info, boot
+ * again. */
 long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags)
 {
     if (!path)
@@ -131,32 +241,8 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
     if (!q || !cwd || !args || !offs)
         goto out;
     cwd_get(cwd);
-    /* A path relative to a dirfd is named /dev/fd/N/path (an empty one with
-     * AT_EMPTY_PATH: /dev/fd/N, the fd's own file, reached through its
-     * /proc link), as Linux names it for scripts and AT_EXECFN. */
-    q->dirfd = dirfd;
-    q->path = path;
-    q->follow = !(flags & AT_SYMLINK_NOFOLLOW);
-    q->fd_named = dirfd != AT_FDCWD && path[0] != '/' ? dirfd : -1;
-    q->filename = path;
-    if (q->fd_named >= 0) {
-        if (!path[0] && !(flags & AT_EMPTY_PATH)) {
-            r = -ENOENT;
-            goto out;
-        }
-        if (!path[0]) {
-            ksnprintf(q->fdpath, sizeof q->fdpath, "/proc/self/fd/%ld", dirfd);
-            q->path = q->fdpath;
-            q->dirfd = AT_FDCWD;
-            q->follow = 1;
-        }
-        if (ksnprintf(q->name, sizeof q->name, "/dev/fd/%ld%s%s", dirfd, path[0] ? "/" : "",
-                      path) >= (int)sizeof q->name) {
-            r = -ENAMETOOLONG;
-            goto out;
-        }
-        q->filename = q->name;
-    }
+    if ((r = name_program(q, dirfd, path, flags)) < 0)
+        goto out;
     q->args = args;
     q->room = room;
     q->nargs = argc ? argc : 1;
@@ -165,74 +251,8 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         r = -EFAULT;
         goto out;
     }
-    if ((r = exec_resolve(q)) < 0)
-        goto out;
-    int nargs = q->nargs;
-    const char *prog = q->real;
-
-    /* The old block stays as it is (entries, mounts, data keep their
-     * offsets); the new strings and argv/envp arrays follow it. */
-    const struct ls_bootinfo *old = K.bi;
-    struct ls_bootinfo h = *old;
-    if ((r = put(&b, old, old->size)) < 0)
-        goto out;
-    int k = 0;
-    for (int i = 0; i < nargs; i++)
-        if ((r = put_str(&b, args[i], &offs[k++])) < 0)
-            goto out;
-    for (int i = 0; i < envc; i++) {
-        const char *e;
-        if ((r = copy_from_user(&e, &envp[i], sizeof e)) < 0 ||
-            (r = put_str(&b, e, &offs[k++])) < 0)
-            goto out;
-    }
-    if ((r = put_str(&b, prog, &h.exe)) < 0 || (r = put_str(&b, q->filename, &h.execfn)) < 0 ||
-        (r = put_str(&b, cwd, &h.cwd)) < 0)
-        goto out;
-    while (b.len & 3)
-        if ((r = put(&b, "", 1)) < 0)
-            goto out;
-    h.argc = nargs;
-    h.argv_off = b.len;
-    if ((r = put(&b, offs, nargs * sizeof(uint32_t))) < 0)
-        goto out;
-    h.envc = envc;
-    h.envp_off = b.len;
-    if ((r = put(&b, offs + nargs, envc * sizeof(uint32_t))) < 0)
-        goto out;
-    h.size = b.len;
-    h.flags |= LS_BOOT_EXECED;
-    h.trace_fd = hand_over(K.trace_fd);
-    h.report_fd = hand_over(K.report_fd);
-    h.core_fd = hand_over(K.core_fd);
-    h.debug_fd = -1;                   /* the debugger's handshake is the first program's only */
-    h.image_fd = hand_over(K.image_fd);
-    h.port_fd = hand_over(port_fd);
-    h.trace_sum_fd = trace_summary_hand_over();
-    memcpy(b.buf, &h, sizeof h);
-
-    long mfd = fs_memfd_new("libsubst-bootinfo", 0);
-    r = mfd;
-    if (mfd >= 0 && (r = kwrite_all(mfd, b.buf, b.len)) >= 0) {
-        char num[24];
-        ksnprintf(num, sizeof num, "%ld", mfd);
-        const char *kargv[] = {"libsubst-kernel", num, 0};
-        const char *kenvp[] = {0};
-        /* Files of a packed image are windows of the image file: the next
-         * program must not inherit a bare dup of the whole image. */
-        if ((r = fs_unbase_for_exec()) >= 0) {
-            trace_before_exec();
-            r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
-        }
-    }
-    if (mfd >= 0)
-        hsys1(__NR_close, mfd);
-    take_back(K.trace_fd);
-    take_back(K.report_fd);
-    take_back(K.core_fd);
-    take_back(K.image_fd);
-    take_back(port_fd);
-    trace_summary_take_back();
+    if ((r = exec_resolve(q)) >= 0 && (r = write_block(&b, q, envp, envc, cwd, offs)) >= 0)
+        r = boot_again(&b);
 out:
     kfree(b.buf);
     kfree(args);

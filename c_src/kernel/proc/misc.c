@@ -1,7 +1,8 @@
 /*
  * Process-wide calls: exit, identity, limits, arch and process controls.
  */
-#include "kernel.h"
+#include "proc/proc.h"
+#include "report_records.h"
 #include <linux/prctl.h>
 #include <linux/resource.h>
 #include <linux/utsname.h>
@@ -11,7 +12,7 @@ void ls_exit_group(int status)
 {
     if (K.report_fd >= 0) {
         report_unimplemented();
-        kdprintf(K.report_fd, "exit %d\n", status & 0xff);
+        kdprintf(K.report_fd, LS_REPORT_EXIT, status & 0xff);
     }
     trace_summary_mark();
     for (;;)

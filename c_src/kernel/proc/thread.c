@@ -6,7 +6,10 @@
  * where the parent made the call, with the parent's registers, rax = 0 and
  * the stack it asked for.
  */
-#include "kernel.h"
+#include "proc/proc.h"
+#include "fs/fs.h"
+#include "mm/mm.h"
+#include "signal/signal.h"
 #include <asm/prctl.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
@@ -16,9 +19,6 @@
 /* [guard][trap stack][guard][fast stack][struct kthread] */
 #define MAP_LEN (LS_PAGE + TRAP_STACK + LS_PAGE + FAST_STACK + LS_PAGE)
 
-void ls_fastcall_entry(void);
-long ls_host_clone(long nr, long a0, long a1, long a2, long a3, long a4, void *start);
-void ls_resume_guest(const struct sigcontext *regs) __attribute__((noreturn));
 
 /* What a new thread needs from its parent. */
 struct thread_start {
@@ -143,7 +143,7 @@ static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, u
 {
     struct ucontext *uc = kcur_uc();
     if (!uc)
-        return -ENOSYS;              /* clone sites are never rewritten: always a trap */
+        return -ENOSYS;              /* syscalls.TRAP_ONLY: no frame on a fastcall */
     struct thread_start *ts = kmalloc(sizeof *ts);
     if (!ts)
         return -ENOMEM;
@@ -164,10 +164,6 @@ static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, u
     return r;
 }
 
-void kmalloc_after_fork(void);
-void mm_after_fork(void);
-void pid_after_fork(void);
-void fs_fork_child(void);
 
 /* The child of a process clone: one thread, which was inside the kernel,
  * serving a trap (uc) or a fastcall. */
@@ -254,7 +250,6 @@ long sys_vfork(void)
     return start_process(__NR_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0, 0);
 }
 
-void signal_clear_handlers(void);
 
 /* Implements clone3(2) by the host's clone, whose flags seccomp sees (those
  * of clone3 are in memory, where the filter cannot pin them: the host's

@@ -13,7 +13,7 @@
  * every readable mapping is dumped whole (no coredump_filter).  The first
  * process of the guest to crash writes the file; the others leave it.
  */
-#include "kernel.h"
+#include "signal/signal.h"
 #include <asm/prctl.h>
 #include <linux/elf.h>
 

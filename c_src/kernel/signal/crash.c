@@ -4,8 +4,9 @@
  * symbolises it), then dies by the same signal so the exit status is a
  * shell's 128+N.
  */
-#include "kernel.h"
+#include "signal/signal.h"
 #include "libsubst/report.h"
+#include "report_records.h"
 
 /* Reads guest memory without faulting: the host copies it, and answers
  * EFAULT for an unmapped, PROT_NONE or past-end-of-file address. */
@@ -19,13 +20,13 @@ static int peek(unsigned long addr, void *out, unsigned long n)
 static void report_frames(int fd, const struct sigcontext *m)
 {
     int n = 0, walked;
-    kdprintf(fd, "frame 0x%lx\n", m->rip);
+    kdprintf(fd, LS_REPORT_FRAME, (unsigned long)m->rip);
     /* Frame-pointer walk: most distribution code has none, so it often
      * stops at once; then scan the stack for words that point into text. */
     unsigned long fp = m->rbp, link[2], w;
     while (n < LS_REPORT_MAX_FRAMES && fp >= m->rsp && !(fp & 7) && peek(fp, link, sizeof link) &&
            mm_in_object(link[1])) {
-        kdprintf(fd, "frame 0x%lx\n", link[1]);
+        kdprintf(fd, LS_REPORT_FRAME, link[1]);
         n++;
         fp = link[0];
     }
@@ -36,14 +37,11 @@ static void report_frames(int fd, const struct sigcontext *m)
                     peek(m->rsp + i * 8, &w, 8); i++) {
         unsigned char c[5];
         if (mm_in_object(w) && peek(w - 5, c, 5) && (c[0] == 0xe8 || c[3] == 0xff || c[2] == 0xff)) {
-            kdprintf(fd, "frame 0x%lx\n", w);
+            kdprintf(fd, LS_REPORT_FRAME, w);
             n++;
         }
     }
 }
-
-void ls_die_by_signal(int sig);
-void core_write(int sig, const siginfo_t *si, const struct sigcontext *m);
 
 void crash_handler(int sig, siginfo_t *si, void *ctx)
 {
@@ -51,14 +49,14 @@ void crash_handler(int sig, siginfo_t *si, void *ctx)
     const struct sigcontext *m = &uc->uc_mcontext;
     int fd = K.report_fd;
     if (fd >= 0) {
-        kdprintf(fd, "crash %d %d 0x%lx\n", sig, si->si_code, (unsigned long)si->si_addr);
+        kdprintf(fd, LS_REPORT_CRASH, sig, si->si_code, (unsigned long)si->si_addr);
         const char *names[] = {"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
                                "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "eflags"};
         unsigned long vals[] = {m->rip, m->rsp, m->rbp, m->rax, m->rbx, m->rcx, m->rdx, m->rsi,
                                 m->rdi, m->r8, m->r9, m->r10, m->r11, m->r12, m->r13, m->r14,
                                 m->r15, m->eflags};
         for (unsigned i = 0; i < LS_ARRAY_SIZE(names); i++)
-            kdprintf(fd, "reg %s 0x%lx\n", names[i], vals[i]);
+            kdprintf(fd, LS_REPORT_REG, names[i], vals[i]);
         report_frames(fd, m);
         mm_report_objects(fd);
     }

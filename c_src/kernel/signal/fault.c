@@ -29,7 +29,7 @@ static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const str
 {
     struct sigcontext *m = &uc->uc_mcontext;
     const stack_t *as = &kcur()->altstack;
-    unsigned long sp = m->rsp - 128;                    /* the red zone */
+    unsigned long sp = m->rsp - LS_RED_ZONE;
     if ((act->sa_flags & SA_ONSTACK) && !(as->ss_flags & SS_DISABLE) && !on_altstack(as, sp))
         sp = (unsigned long)as->ss_sp + as->ss_size;
     const struct _fpstate_64 *fp = (const struct _fpstate_64 *)m->fpstate;

@@ -193,7 +193,7 @@ long sys_rt_sigreturn(void)
 {
     struct ucontext *uc = kcur_uc();
     if (!uc)
-        return -ENOSYS;
+        return -ENOSYS;              /* syscalls.TRAP_ONLY: no frame on a fastcall */
     struct ucontext *frame = (struct ucontext *)uc->uc_mcontext.rsp;
     struct _fpstate_64 *mine = (struct _fpstate_64 *)uc->uc_mcontext.fpstate;
     const struct _fpstate_64 *theirs = (const struct _fpstate_64 *)frame->uc_mcontext.fpstate;

@@ -10,9 +10,26 @@
 
 extern struct sigaction guest_act[NSIG_ALL + 1];   /* what the guest believes is installed */
 
+/* trap.c: the SIGSYS handler of the trap path; a kernel-owned host handler
+ * (on the trap stack, everything blocked but the faults). */
+void trap_init(void);
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
+
+/* signal.c: the kernel's host handlers at boot; an execve's reset of the
+ * guest's handlers (SIG_DFL, as Linux does); the handlers. */
+void signal_init(void);
+void signal_clear_handlers(void);
+long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *oact, long size);
+long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size);
+long sys_rt_sigreturn(void);
+long sys_sigaltstack(const stack_t *ss, stack_t *old);
+
+/* crash.c: a fatal signal's report.  signal.c: the guest's death by sig
+ * (returns in a handler, where the raised signal lands on return). */
 void crash_handler(int sig, siginfo_t *si, void *ctx);
 void ls_die_by_signal(int sig);
+/* core.c: an ELF core file of the guest into K.core_fd. */
+void core_write(int sig, const siginfo_t *si, const struct sigcontext *m);
 /* The host handler of SIGSEGV and SIGBUS, always the kernel's (fault.c). */
 void fault_handler(int sig, siginfo_t *si, void *ctx);
 unsigned long fpstate_size(const struct _fpstate_64 *fp);

@@ -1,15 +1,7 @@
-/* Process entry and the signal-return trampoline.  Both live in kernel
- * text, inside the region Syscall User Dispatch lets through. */
+/* The signal-return trampoline and the hand-over to the guest.  Both live
+ * in kernel text, inside the region Syscall User Dispatch lets through.
+ * The process entry is the tender's (c_src/tender/start.S). */
     .text
-    .globl _start
-    .type _start, @function
-_start:
-    xor %ebp, %ebp
-    mov %rsp, %rdi              /* the host's initial stack: argc, argv, envp, auxv */
-    and $-16, %rsp
-    call ls_boot_main
-    hlt
-
     .globl ls_sigreturn_restorer
     .hidden ls_sigreturn_restorer
     .type ls_sigreturn_restorer, @function

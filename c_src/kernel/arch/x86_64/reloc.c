@@ -3,6 +3,7 @@
  * Runs before anything else, so it touches only rip-relative symbols. */
 #include <stdint.h>
 #include <linux/elf.h>
+#include "arch/x86_64/arch.h"
 
 #define R_X86_64_RELATIVE 8  /* x86-64 psABI; not in the UAPI headers */
 

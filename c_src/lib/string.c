@@ -1,6 +1,6 @@
 /* The few string and memory routines the kernel needs (the compiler also
  * emits calls to memcpy/memset/memmove/memcmp by itself). */
-#include "kernel.h"
+#include "libsubst/rt.h"
 
 void *memcpy(void *d, const void *s, size_t n)
 {

@@ -15,8 +15,8 @@
  * The UAPI header of the build machine may predate the ABI this uses, so
  * the few constants past ABI 3 are spelled out here.
  */
-#include "kernel.h"
-#include "fs/synth.h"
+#include "tender.h"
+#include <linux/stat.h>
 #include <linux/landlock.h>
 
 #ifndef __NR_landlock_create_ruleset
@@ -56,13 +56,12 @@ static void allow(int ruleset, const char *path, uint64_t rights, int is_dir)
     hsys1(__NR_close, fd);
 }
 
-/* Returns 0, or -errno: -ENOSYS when the host has no Landlock, -EOPNOTSUPP
- * when it is older than ABI 6, unless the caller accepted a weaker sandbox
- * (LS_BOOT_WEAKER_SANDBOX; the monitor has said what it lacks). */
-long sandbox_landlock(void)
+/* Unless the caller accepted a weaker sandbox (LS_BOOT_WEAKER_SANDBOX),
+ * -ENOSYS or -EOPNOTSUPP; the monitor has said what it lacks. */
+long tender_landlock(const struct ls_lockdown *lock, int own_proc)
 {
     long abi = hsys3(__NR_landlock_create_ruleset, 0, 0, LANDLOCK_CREATE_RULESET_VERSION);
-    if (abi < 6 && !(K.bi->flags & LS_BOOT_WEAKER_SANDBOX))
+    if (abi < 6 && !(tender_bi->flags & LS_BOOT_WEAKER_SANDBOX))
         return abi < 1 ? -ENOSYS : -EOPNOTSUPP;
     if (abi < 1)
         return 0;
@@ -82,35 +81,32 @@ long sandbox_landlock(void)
     long rs = hsys3(__NR_landlock_create_ruleset, (long)&attr, size, 0);
     if (rs < 0)
         return rs;
-    const struct ls_fs_entry *e = (const struct ls_fs_entry *)(K.blk + K.bi->entries_off);
-    for (uint32_t i = 0; i < K.bi->nentries; i++)
+    const struct ls_fs_entry *e = tender_entries();
+    for (uint32_t i = 0; i < tender_bi->nentries; i++)
         if (e[i].kind == LS_ENT_HOST_FILE)
-            allow(rs, bi_str(e[i].target), LANDLOCK_ACCESS_FS_READ_FILE, 0);
-    const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
-    for (uint32_t i = 0; i < K.bi->nmounts; i++)
-        allow(rs, bi_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ : ~FS_EXEC, 1);
-    for (unsigned i = 0; i < LS_NDEVICES; i++)
-        allow(rs, sandbox_devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+            allow(rs, tender_str(e[i].target), LANDLOCK_ACCESS_FS_READ_FILE, 0);
+    const struct ls_mount *m = tender_mounts();
+    for (uint32_t i = 0; i < tender_bi->nmounts; i++)
+        allow(rs, tender_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ : ~FS_EXEC, 1);
+    for (unsigned i = 0; i < TENDER_NDEVICES; i++)
+        allow(rs, tender_devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                                   (1ULL << 15), 0);
-    extern int ls_self_fd;
-    if (ls_self_fd >= 0) {            /* execve boots this kernel again */
+    if (lock->self_fd >= 0) {            /* execve boots this kernel again */
         struct landlock_path_beneath_attr pb = {
             .allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE | FS_EXEC) & handled,
-            .parent_fd = ls_self_fd};
+            .parent_fd = lock->self_fd};
         hsys4(__NR_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
     }
     /* The guest's own proc shows only its processes: all of it, read-only,
      * so a forked child reads its /proc/self too.  Where the host's had to
      * be bound instead, only this process's own entries, threads too. */
-    extern int sandbox_own_proc;
-    allow(rs, sandbox_own_proc ? "/proc" : "/proc/self", FS_READ, 1);
+    allow(rs, own_proc ? "/proc" : "/proc/self", FS_READ, 1);
     /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
     allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
                                  LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);
-    /* The host files the synthetic /proc and /sys copy (fs/synth.c's table). */
-    for (int i = 0; i < synth_ng; i++)
-        if (synth_gtab[i].type == ST_FILE && synth_gtab[i].gen == SG_HOSTCOPY)
-            allow(rs, synth_gtab[i].path, FS_READ, 0);
+    /* The host files the synthetic /proc and /sys copy (the kernel's list). */
+    for (int i = 0; i < lock->nhost_copies; i++)
+        allow(rs, lock->host_copies[i], FS_READ, 0);
     long r = hsys5(__NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);
     if (r == 0)
         r = hsys2(__NR_landlock_restrict_self, rs, 0);

@@ -1,5 +1,5 @@
 /* A small printf for diagnostics, the tracer and synthetic files. */
-#include "kernel.h"
+#include "libsubst/rt.h"
 
 struct out {
     char *buf;
@@ -145,7 +145,7 @@ int kdprintf(int fd, const char *fmt, ...)
     return r;
 }
 
-static void kdiag(const char *what, const char *fmt, va_list ap)
+void kdiag(int fd, const char *what, const char *fmt, va_list ap)
 {
     char buf[512];
     int n = ksnprintf(buf, sizeof buf, "libsubst-kernel: %s", what);
@@ -153,23 +153,5 @@ static void kdiag(const char *what, const char *fmt, va_list ap)
     if (n > (int)sizeof buf - 2)
         n = sizeof buf - 2;
     buf[n++] = '\n';
-    kwrite_all(K.diag_fd, buf, n);
-}
-
-void kwarn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kdiag("", fmt, ap);
-    va_end(ap);
-}
-
-void kpanic(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kdiag("fatal: ", fmt, ap);
-    va_end(ap);
-    hsys1(__NR_exit_group, 125);
-    __builtin_unreachable();
+    kwrite_all(fd, buf, n);
 }

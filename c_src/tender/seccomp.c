@@ -7,7 +7,7 @@
  * and a guest that jumps into it — can ask of the host.  The per-boot
  * constants it pins (hostcalls.BOOT_SLOTS) are written in just before.
  */
-#include "kernel.h"
+#include "tender.h"
 #include "seccomp_filter.h"
 #include <linux/filter.h>
 #include <linux/prctl.h>
@@ -23,20 +23,20 @@ static long install(const void *filter, unsigned short len)
 }
 
 /* The relay's own, smaller list (hostcalls.RELAY). */
-long sandbox_seccomp_relay(void)
+long tender_seccomp_relay(void)
 {
     return install(ls_relay_filter, ls_relay_filter_len);
 }
 
 /* The filter is generated per kernel (seccomp_filter.c): a specialised
  * kernel carries only the host calls its own code can make. */
-long sandbox_seccomp(void)
+long tender_seccomp(const struct ls_lockdown *lock)
 {
     struct ls_bpf *filter = ls_seccomp_filter;
     unsigned value[LS_NSLOT_KINDS];
     value[LS_SLOT_SELF] = hsys0(__NR_getpid);
-    value[LS_SLOT_KTEXT_LEN] = K.ktext_end - K.ktext_start;
-    value[LS_SLOT_SUD_IP] = (unsigned long)ls_sud_on_ip - K.ktext_start;
+    value[LS_SLOT_KTEXT_LEN] = lock->text_end - lock->text_start;
+    value[LS_SLOT_SUD_IP] = lock->sud_ip - lock->text_start;
     for (unsigned i = 0; i < ls_seccomp_nslots; i++)
         filter[ls_seccomp_slots[i].index].k = value[ls_seccomp_slots[i].slot];
     return install(filter, ls_seccomp_len);

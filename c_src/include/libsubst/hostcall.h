@@ -1,11 +1,12 @@
 /*
- * The host-call layer: the only place the guest kernel executes a host
- * `syscall`.  These run from kernel text, the region Syscall User Dispatch
- * lets through; everything the seccomp allow-list permits is called here.
+ * The host-call layer (x86-64): the only place the executable makes a host
+ * `syscall`, for the tender (c_src/tender/) and the guest kernel alike.
+ * They run from the executable's text, the region Syscall User Dispatch
+ * lets through; everything the seccomp allow-lists permit is called here.
  * Each returns the raw result: a value, or -errno.
  */
-#ifndef LS_SYSCALL_ARCH_H
-#define LS_SYSCALL_ARCH_H
+#ifndef LIBSUBST_HOSTCALL_H
+#define LIBSUBST_HOSTCALL_H
 
 static inline long hsys0(long n)
 {
@@ -66,17 +67,5 @@ static inline long hsys6(long n, long a, long b, long c, long d, long e, long f)
                      : "rcx", "r11", "memory");
     return r;
 }
-
-/* The time-stamp counter: the tracer times calls with it, as a host
- * clock_gettime from the kernel is a whole host call (no vDSO here). */
-static inline unsigned long rdtsc(void)
-{
-    unsigned lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (unsigned long)hi << 32 | lo;
-}
-
-/* The signal return path: a restorer in kernel text, so it is not trapped. */
-void ls_sigreturn_restorer(void);
 
 #endif

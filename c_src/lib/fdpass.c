@@ -3,7 +3,7 @@
  * hands the guest its idmapped trees, the guest hands the relay a socket
  * to bind.  One message carries data and up to LS_FDPASS_MAX fds.
  */
-#include "kernel.h"
+#include "libsubst/rt.h"
 
 #define SOL_SOCKET 1
 #define SCM_RIGHTS 1

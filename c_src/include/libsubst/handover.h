@@ -1,0 +1,48 @@
+/*
+ * The hand-over between the tender (c_src/tender/: namespaces, id maps,
+ * the relay, Landlock and seccomp) and the guest kernel (c_src/kernel/),
+ * linked into one executable.  The tender owns the process entry and
+ * drives the kernel's boot in three steps (c_src/tender/main.c):
+ *
+ *   bi = ls_kernel_start(sp)        the kernel reads its boot info
+ *   [the tender makes the sandbox; returns in the guest's first process]
+ *   ls_kernel_load(&sandbox, &lock) the kernel mounts and maps the program
+ *   [the tender installs Landlock and the seccomp filter]
+ *   ls_kernel_enter()               the trap on, into the program
+ *
+ * The kernel never calls the tender: it sees only these structs.
+ */
+#ifndef LIBSUBST_HANDOVER_H
+#define LIBSUBST_HANDOVER_H
+
+#include <stdint.h>
+#include "libsubst/bootinfo.h"
+
+/* What the tender made, for the kernel. */
+struct ls_sandbox {
+    int32_t port_fd;                 /* the guest's end of the relay's port channel
+                                      * (libsubst/ports.h), or -1 */
+};
+
+/* What the kernel holds, for the tender's Landlock rules and seccomp pins. */
+struct ls_lockdown {
+    int32_t self_fd;                 /* O_PATH fd of this executable (execve boots it
+                                      * again), or -1 */
+    unsigned long text_start, text_end;   /* the text Syscall User Dispatch lets through */
+    unsigned long sud_ip;            /* the return address of the SUD prctl's syscall */
+    const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy */
+    int nhost_copies;
+};
+
+/* Relocates the executable, reads the boot info named on the host's
+ * initial stack sp, moves the kernel's fds out of the guest's reach and
+ * sets up the first thread.  The boot info, mapped read-only; exits on a
+ * bad one. */
+const struct ls_bootinfo *ls_kernel_start(unsigned long *sp);
+/* In the guest's process: installs the trap handler, mounts the guest's
+ * file system and maps the program; fills *lock.  Exits on failure. */
+void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock);
+/* Syscall User Dispatch on, and into the program. */
+void ls_kernel_enter(void) __attribute__((noreturn));
+
+#endif

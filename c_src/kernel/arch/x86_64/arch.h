@@ -1,0 +1,53 @@
+/*
+ * What the kernel's x86-64 assembly and its arch C provide (arch/x86_64/):
+ * entry and hand-over to the guest, the fastcall entry, clone, the signal
+ * restorer, guest-memory copies, self-relocation, the time-stamp counter.
+ * Host calls themselves are libsubst/hostcall.h, shared with the tender.
+ */
+#ifndef LS_ARCH_H
+#define LS_ARCH_H
+
+#include <stddef.h>
+#include <asm/sigcontext.h>
+
+/* The time-stamp counter: the tracer times calls with it, as a host
+ * clock_gettime from the kernel is a whole host call (no vDSO here). */
+static inline unsigned long rdtsc(void)
+{
+    unsigned lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (unsigned long)hi << 32 | lo;
+}
+
+/* reloc.c: applies the executable's own R_X86_64_RELATIVE relocations;
+ * the first thing at boot, before any pointer in data is used. */
+void ls_relocate_self(void);
+
+/* entry.S: the signal return path, a restorer in kernel text so it is not
+ * trapped. */
+void ls_sigreturn_restorer(void);
+/* entry.S: start the guest at entry with its stack at sp and a clean
+ * register file; the _stopped form first stops on an int3 (--gdb). */
+void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
+void ls_enter_guest_stopped(unsigned long entry, unsigned long sp) __attribute__((noreturn));
+/* entry.S: Syscall User Dispatch on for the calling thread, allowing
+ * [start, start+len); ls_sud_on_ip is its syscall's return address, which
+ * the seccomp filter pins. */
+long ls_sud_on(unsigned long start, unsigned long len);
+extern const char ls_sud_on_ip[] __attribute__((visibility("hidden")));
+
+/* fastcall.S: where %gs:0 points (libsubst/fastcall.h). */
+void ls_fastcall_entry(void);
+
+/* clone.S: a host clone whose child starts at start on its new stack;
+ * ls_resume_guest returns to the guest with the registers of regs. */
+long ls_host_clone(long nr, long a0, long a1, long a2, long a3, long a4, void *start);
+void ls_resume_guest(const struct sigcontext *regs) __attribute__((noreturn));
+
+/* uaccess.S: the kernel reads and writes what a guest pointer names only
+ * through these; an unmapped or protected address makes them return
+ * -EFAULT instead of faulting (signal/fault.c). */
+long ls_copy_user(void *dst, const void *src, size_t n);
+long ls_strncpy_user(char *dst, const char *src, size_t n);
+
+#endif

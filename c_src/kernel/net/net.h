@@ -1,0 +1,13 @@
+/* Internal interface of c_src/kernel/net/: Unix socket paths (unix.c) and
+ * ports below 1024 (ports.c, kernel.h's port_bind). */
+#ifndef LS_NET_H
+#define LS_NET_H
+
+#include "kernel.h"
+
+long sys_connect(long fd, const void *addr, long len);
+long sys_bind(long fd, const void *addr, long len);
+long sys_getsockname(long fd, void *addr, int *lenp);
+long sys_getpeername(long fd, void *addr, int *lenp);
+
+#endif

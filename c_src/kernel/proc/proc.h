@@ -1,0 +1,48 @@
+/* Internal interface of c_src/kernel/proc/: processes, threads, exec. */
+#ifndef LS_PROC_H
+#define LS_PROC_H
+
+#include "kernel.h"
+#include <linux/resource.h>
+#include <linux/utsname.h>
+
+struct clone_args;
+struct thread_start;                 /* thread.c: what a new thread starts with */
+
+/* ---- threads and processes (thread.c) ---- */
+/* Where clone.S's child starts, on its new stack; never returns. */
+void ls_thread_start(struct thread_start *ts) __attribute__((noreturn));
+long sys_clone(unsigned long flags, unsigned long sp, int *ptid, int *ctid, unsigned long tls);
+long sys_clone3(struct clone_args *args, unsigned long size);
+long sys_fork(void);
+long sys_vfork(void);
+long sys_exit(long status);
+
+/* ---- pids, limits, names, exit (misc.c) ---- */
+/* In a forked child: its pid is the host's again. */
+void pid_after_fork(void);
+long sys_exit_group(long status);
+long sys_getpid(void);
+long sys_getppid(void);
+long sys_kill(long pid, long sig);
+long sys_tgkill(long tgid, long tid, long sig);
+long sys_tkill(long tid, long sig);
+long sys_uname(struct new_utsname *u);
+long sys_sethostname(const char *name, long len);
+long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit64 *old);
+long sys_getrlimit(long res, struct rlimit *old);
+long sys_setrlimit(long res, const struct rlimit *new);
+long sys_arch_prctl(long code, unsigned long addr);
+long sys_prctl(long op, long a2, long a3, long a4, long a5);
+long sys_set_tid_address(int *tidptr);
+
+/* ---- exec (exec.c loads, execve.c replaces the process) ---- */
+/* Maps the program at guest path exe_path (and its interpreter) and
+ * builds its initial stack (execfn: AT_EXECFN); its entry and stack into
+ * *entry and *sp.  0 or -errno. */
+long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
+extern int ls_self_fd;               /* O_PATH fd of this executable, opened at boot */
+long sys_execve(const char *path, char *const argv[], char *const envp[]);
+long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags);
+
+#endif

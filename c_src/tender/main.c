@@ -1,0 +1,60 @@
+/*
+ * The tender's entry: the boot of a guest process, in the order the
+ * sandbox needs.  The kernel reads its boot info first (it relocates the
+ * executable, which everything here relies on); the namespaces come next,
+ * so the kernel mounts and maps inside them; Landlock and the seccomp
+ * filter last, so nothing after them needs what they take away, before the
+ * kernel turns the trap on.  A kernel booted by a guest's execve, or a
+ * benchmark's boot without the sandbox, is already inside it: no policy.
+ */
+#include "tender.h"
+
+const struct ls_bootinfo *tender_bi;
+
+static void diag(const char *what, const char *fmt, va_list ap)
+{
+    kdiag(2, what, fmt, ap);
+}
+
+void tender_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag("", fmt, ap);
+    va_end(ap);
+}
+
+void tender_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag("fatal: ", fmt, ap);
+    va_end(ap);
+    hsys1(__NR_exit_group, 125);
+    __builtin_unreachable();
+}
+
+void tender_main(unsigned long *sp)
+{
+    tender_bi = ls_kernel_start(sp);
+    int policy = !(tender_bi->flags & (LS_BOOT_EXECED | LS_BOOT_NO_POLICY));
+    struct ls_sandbox sb = {.port_fd = -1};
+    int own_proc = 0;
+    if (policy)
+        own_proc = tender_namespaces(&sb);   /* returns in the guest's first process */
+    struct ls_lockdown lock;
+    ls_kernel_load(&sb, &lock);
+    long r;
+    /* The program's own ids, the host files the kernel may open
+     * (Landlock), the host calls it may make (seccomp), then the trap. */
+    if (policy && (r = tender_become_user()) < 0)
+        tender_fatal("cannot become uid %u gid %u: error %ld", tender_bi->uid, tender_bi->gid, -r);
+    if (policy && (r = tender_landlock(&lock, own_proc)) < 0)
+        tender_fatal("cannot restrict host file access (Landlock): error %ld%s", -r,
+                     r == -ENOSYS || r == -EOPNOTSUPP
+                         ? " (this host's Landlock is older than ABI 6 or absent: "
+                           "see --allow-weaker-sandbox)" : "");
+    if (policy && (r = tender_seccomp(&lock)) < 0)
+        tender_fatal("cannot install the seccomp filter: error %ld", -r);
+    ls_kernel_enter();
+}

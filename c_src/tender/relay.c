@@ -1,0 +1,191 @@
+/*
+ * The relay: the process libsubst's monitor started, left outside the
+ * guest's namespaces, still the caller (host root for a root caller).  It
+ * writes the guest's id maps, hands it the idmapped trees of its host
+ * files, then only forwards the monitor's signals, binds ports below 1024
+ * for the guest (ports.c) and ends as the guest's first process ends,
+ * under its own seccomp filter (hostcalls.RELAY).
+ *
+ * Identity.  A root caller's guest is root of its user namespace, which
+ * is host uids and gids host_uid.. and host_gid.. (LS_GUEST_IDS of each, so
+ * a server can still drop to its service user); any other caller is itself
+ * inside, mapped to itself.
+ */
+#include "tender.h"
+#include "libsubst/signals.h"
+#include <linux/resource.h>
+
+
+static int relay_child;
+
+/* A signal the terminal sent reached the guest's process group itself
+ * (c_src/include/libsubst/signals.h): only one sent to the relay is passed on. */
+static void relay_forward(int sig, siginfo_t *si, void *ctx)
+{
+    if (si->si_code != LS_SI_KERNEL)
+        hsys2(__NR_kill, relay_child, sig);
+}
+
+/* Binds ports below 1024 for the guest (net/ports.c) until its first
+ * process ends or no guest process holds the channel any more. */
+static void serve_ports(int pidfd, int chan)
+{
+    struct { int fd; short events, revents; } p[2] = {
+        {pidfd, 1 /* POLLIN */, 0}, {chan, 1, 0}};
+    while (p[0].fd >= 0 && p[1].fd >= 0) {
+        long r = hsys5(__NR_ppoll, (long)p, 2, 0, 0, 0);
+        if (r < 0 && r != -EINTR)
+            break;
+        if (r > 0 && p[0].revents)
+            break;                       /* the guest's first process has ended */
+        /* At end of file a SEQPACKET socket is readable too: port_serve
+         * says so, and then no guest process holds the channel any more. */
+        if (r > 0 && p[1].revents && port_serve(chan) <= 0)
+            p[1].fd = -1;
+    }
+    if (p[0].fd >= 0)
+        hsys1(__NR_close, p[0].fd);
+}
+
+static void install_forward(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = (__sighandler_t)(void (*)(void))relay_forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTORER;
+    sa.sa_restorer = tender_sigreturn;
+    hsys4(__NR_rt_sigaction, sig, (long)&sa, 0, sizeof(sigset_t));
+}
+
+/* Passes on the signals the monitor sends, binds ports for the guest, and
+ * ends as the guest's first process ends: with its status, or killed by
+ * the same signal. */
+static void __attribute__((noreturn)) relay(long child, int chan)
+{
+    relay_child = child;
+    for (int sig = 1; sig <= 64; sig++)
+        if (LS_FORWARDED_SIGNALS & (1UL << (sig - 1)))
+            install_forward(sig);
+    int pidfd = chan >= 0 ? hsys2(__NR_pidfd_open, child, 0) : -1;
+    if (pidfd < 0 && chan >= 0) {
+        hsys1(__NR_close, chan);         /* the guest's requests fail at once, not hang */
+        chan = -1;
+    }
+    /* A guest killed by a signal that dumps core ends the relay so too:
+     * never a core of this root process. */
+    struct rlimit nocore = {0, 0};
+    hsys4(__NR_prlimit64, 0, RLIMIT_CORE, (long)&nocore, 0);
+    long r = tender_seccomp_relay();
+    if (r < 0)
+        tender_fatal("cannot install the relay's seccomp filter: error %ld", -r);
+    if (chan >= 0)
+        serve_ports(pidfd, chan);
+    int status = 0;
+    while ((r = hsys4(__NR_wait4, child, (long)&status, 0, 0)) == -EINTR)
+        ;
+    if (r < 0 || (status & 0x7f) == 0)
+        hsys1(__NR_exit_group, r < 0 ? 125 : (status >> 8) & 0xff);
+    int sig = status & 0x7f;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    hsys4(__NR_rt_sigaction, sig, (long)&dfl, 0, sizeof(sigset_t));
+    unsigned long unblock = 1UL << (sig - 1);
+    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, sizeof unblock);
+    hsys2(__NR_kill, hsys0(__NR_getpid), sig);
+    hsys1(__NR_exit_group, 128 + sig);
+    __builtin_unreachable();
+}
+
+static long write_file(const char *path, const char *text)
+{
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return fd;
+    long r = hsys3(__NR_write, fd, (long)text, strlen(text));
+    hsys1(__NR_close, fd);
+    return r < 0 ? r : 0;
+}
+
+static long write_id_maps(long child, int root)
+{
+    char path[64], text[64];
+    long r;
+    if (!root) {                     /* an unprivileged writer maps only itself */
+        ksnprintf(path, sizeof path, "/proc/%ld/setgroups", child);
+        if ((r = write_file(path, "deny")) < 0)
+            return r;
+    }
+    for (int gid = 0; gid < 2; gid++) {
+        long own = hsys0(gid ? __NR_getgid : __NR_getuid);
+        if (root)
+            ksnprintf(text, sizeof text, "0 %u %u", gid ? tender_bi->host_gid : tender_bi->host_uid, LS_GUEST_IDS);
+        else
+            ksnprintf(text, sizeof text, "%ld %ld 1", own, own);
+        ksnprintf(path, sizeof path, "/proc/%ld/%s", child, gid ? "gid_map" : "uid_map");
+        if ((r = write_file(path, text)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+struct trees {
+    int sock;
+    long userns;
+    struct tree_batch b;
+    int fds[TREE_BATCH], nfds;
+};
+
+static void send_batch(struct trees *t)
+{
+    /* A guest gone already: an error, and the relay reaps it next. */
+    fd_send(t->sock, &t->b, sizeof(int) * (1 + t->b.count), t->fds, t->nfds);
+    for (int i = 0; i < t->nfds; i++)
+        hsys1(__NR_close, t->fds[i]);
+    t->b.count = t->nfds = 0;
+}
+
+static long relay_clone(const char *path, int is_dir, int ro, void *arg)
+{
+    struct trees *t = arg;
+    int idmapped = 0;
+    long tree = tender_clone_tree(path, ro, t->userns, &idmapped);
+    if (tree >= 0 && !idmapped && is_dir)
+        tender_warn("volume %s: its file system cannot be idmapped, so the guest sees host ids "
+                    "other than its own as nobody's", path);
+    t->b.res[t->b.count++] = tree < 0 ? tree : 0;
+    if (tree >= 0)
+        t->fds[t->nfds++] = tree;
+    if (t->b.count == TREE_BATCH)
+        send_batch(t);
+    return 0;
+}
+
+void relay_start(long child, int root, int sock, int chan)
+{
+    struct trees t = {.sock = sock, .userns = -1};
+    /* Never host root, unless the caller asked for it (libsubst-runtime). */
+    int host_root = tender_bi->host_uid == 0 || tender_bi->host_gid == 0;
+    long r = root && host_root && !(tender_bi->flags & LS_BOOT_HOST_ROOT_IDS)
+                 ? -EINVAL
+                 : write_id_maps(child, root);
+    if (r >= 0 && root && !host_root) {      /* host root's own ids need no idmapping */
+        char path[64];
+        ksnprintf(path, sizeof path, "/proc/%ld/ns/user", child);
+        t.userns = r = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+        if (r >= 0)
+            tender_for_each_source(relay_clone, &t);
+    }
+    if (r < 0) {
+        t.b.count = -1;
+        send_batch(&t);
+        tender_fatal("cannot map the guest's user ids: error %ld", -r);
+    }
+    if (t.b.count)
+        send_batch(&t);
+    send_batch(&t);                  /* count 0: the end */
+    /* sock stays open as long as the relay lives: see guest_side. */
+    if (t.userns >= 0)
+        hsys1(__NR_close, t.userns);
+    relay(child, chan);
+}
