@@ -7,6 +7,7 @@ import sys
 import click
 
 from .clickutil import Group
+from .plan import NETS
 
 
 # Commands loaded only when asked for, so a ``libsubst run`` pays nothing for
@@ -62,7 +63,7 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Set a variable in the guest's environment (repeatable).")
 @click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory.")
 @click.option("--no-cwd", is_flag=True, help="Do not mount the current directory.")
-@click.option("--net", type=click.Choice(["host", "none"]), default=None,
+@click.option("--net", type=click.Choice(NETS), default=None,
               help="host (default): the host's network; none: only a loopback of the guest's own.")
 @click.option("--no-subst", is_flag=True,
               help="Do not substitute glibc: every syscall takes the trap path.")
@@ -203,7 +204,7 @@ def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None
               help="Set a variable in the image's environment (repeatable; the packing "
                    "environment is not recorded, only PATH is set by default).")
 @click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory (default /).")
-@click.option("--net", type=click.Choice(["host", "none"]), default="host", show_default=True,
+@click.option("--net", type=click.Choice(NETS), default="host", show_default=True,
               help="The network the image runs with (run --net overrides it).")
 @click.option("--no-subst", is_flag=True,
               help="Pack the original glibc: every syscall takes the trap path.")
@@ -239,7 +240,7 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
     PROGRAM."""
     from .errors import LibsubstError
     from .image.inspect import human_size
-    from .image.lsi import Image
+    from .image.pack import Image
 
     if output is None:
         args, output = _trailing_output(args)
