@@ -6,6 +6,7 @@
  * User Dispatch and jump.
  */
 #include "kernel.h"
+#include "proc/exec.h"
 #include <linux/elf.h>
 #include <linux/auxvec.h>
 #include <linux/prctl.h>
@@ -42,8 +43,6 @@ static long become_user(void)
 extern int ls_self_fd;
 void signal_init(void);
 long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
-long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
-void exec_fail_late(void) __attribute__((noreturn));
 void ls_enter_guest(unsigned long entry, unsigned long sp) __attribute__((noreturn));
 void ls_enter_guest_stopped(unsigned long entry, unsigned long sp) __attribute__((noreturn));
 
@@ -164,6 +163,27 @@ static void save_host_auxv(unsigned long *sp)
     K.host_auxv[n] = AT_NULL;
 }
 
+/* The first program, as the boot info names it, handed to the loader. */
+static long boot_exec_load(unsigned long *entry, unsigned long *sp)
+{
+    const struct ls_bootinfo *bi = K.bi;
+    const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
+    const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);
+    const char **strs = kmalloc((bi->argc + bi->envc + 1) * sizeof *strs);
+    if (!strs)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < bi->argc; i++)
+        strs[i] = bi_str(argo[i]);
+    for (uint32_t i = 0; i < bi->envc; i++)
+        strs[bi->argc + i] = bi_str(envo[i]);
+    struct exec_args a = {.exe = bi_str(bi->exe), .execfn = bi_str(bi->execfn),
+                          .argv = strs, .envp = strs + bi->argc, .argc = bi->argc,
+                          .envc = bi->envc, .uid = bi->uid, .gid = bi->gid};
+    long r = exec_load(&a, entry, sp);
+    kfree(strs);
+    return r;
+}
+
 void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
 {
     ls_relocate_self();
@@ -216,7 +236,7 @@ void __attribute__((noreturn)) ls_boot_main(unsigned long *sp)
     seal_fds();
 
     unsigned long entry, gsp;
-    r = exec_load(bi_str(K.bi->exe), bi_str(K.bi->execfn), &entry, &gsp);
+    r = boot_exec_load(&entry, &gsp);
     if (r < 0 && execed)
         exec_fail_late();            /* the calling kernel checked what Linux checks first */
     if (r < 0)
