@@ -63,6 +63,10 @@ def _is_program(target) -> bool:
     return isinstance(target, (str, bytes, os.PathLike)) and not is_image(target)
 
 
+# What a packed image fixes when it is packed, named as the CLI's flags.
+_FIXED = {"subst": "--no-subst", "add": "--add", "mount_cwd": "--no-cwd"}
+
+
 def _plan_and_kernel(target, args, options: dict, program_only: dict):
     """(plan, kernel, pass_fds, cleanup) for a program or a packed image."""
     from . import planner
@@ -73,8 +77,9 @@ def _plan_and_kernel(target, args, options: dict, program_only: dict):
         return plan, None, (), None
     from .image.lsi import Image
     if program_only:
-        raise LibsubstError(f"option(s) {', '.join(sorted(program_only))} cannot apply to a "
-                            "packed image (its files are fixed when it is packed)")
+        flags = ", ".join(sorted(_FIXED.get(k, k) for k in program_only))
+        raise LibsubstError(f"{flags} cannot apply to a packed image (its files are fixed "
+                            "when it is packed)")
     stack = contextlib.ExitStack()              # the image stays open while the guest runs
     try:
         image = target if isinstance(target, Image) else stack.enter_context(Image.open(target))
@@ -128,8 +133,9 @@ class Popen(Guest):
         if read_only and scratch_size is not None:
             raise LibsubstError("--scratch-size: a --read-only root has no scratch layer")
         if gdb is not None and not _is_program(target):
-            raise LibsubstError("gdb cannot debug a packed image (its program is no host file "
-                                "gdb could read); run the program it was packed from instead")
+            raise LibsubstError("--gdb cannot debug a packed image (its program is no host "
+                                "file gdb could read); run the program it was packed from "
+                                "with --gdb")
         # Every option that decides the guest is a field of its plan.
         options = dict(env=env, volumes=volumes, workdir=workdir,
                        limits=Limits(memory, cpus, pids, scratch_size),

@@ -125,7 +125,6 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     import os
 
     from . import api
-    from .errors import LibsubstError
     from .image.magic import is_image
     from .monitor import signals
     from .monitor.guest import parse_size
@@ -142,21 +141,21 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
               if scratch_size else None}
     denied = [n for e in enosys for n in e.split(",") if n]
     if is_image(program):
-        for flag, given in (("--no-subst", no_subst), ("--add", adds)):
-            if given:
-                raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
-                                    "fixed when it is packed)")
-        if gdb:
-            raise LibsubstError(_GDB_IMAGE)
+        # What an image fixes when it is packed (--no-subst, --add, --gdb) is
+        # refused by the API, in these flags' words.
         target = dict(args=list(args) if args else None, env=_env_pairs(envs))
+        if no_subst:
+            target["subst"] = False
+        if adds:
+            target["add"] = adds
     else:
         env = dict(os.environ)
         env.update(_env_pairs(envs))
         target = dict(args=list(args), env=env, mount_cwd=not no_cwd, subst=not no_subst,
                       add=adds)
-        if gdb:
-            from .debug.protocol import listen
-            target["gdb"] = listen(gdb, gdb_allow_remote)
+    if gdb:
+        from .debug.protocol import listen
+        target["gdb"] = listen(gdb, gdb_allow_remote)
     try:
         with signals.before_start():
             guest = api.Popen(program, volumes=volumes, workdir=workdir, net=net, trace=dest,
@@ -165,12 +164,6 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             sys.exit(signals.supervise(guest, stop_timeout))
     except signals.Stopped as e:
         sys.exit(128 + e.signo)
-
-
-# An image's program is a file inside the image, not one gdb could read on
-# the host for its symbols: debug the program it was packed from instead.
-_GDB_IMAGE = ("--gdb cannot debug a packed image (its program is no host file gdb could read); "
-              "run the program it was packed from with --gdb")
 
 
 def _trace(trace, trace_file, calls, summary, fmt):
