@@ -1,110 +1,25 @@
 """The one planning step: a program, or a packed image, and the options of
 ``run`` -> a :class:`~libsubst.plan.GuestPlan` the monitor boots.
 
-A program is laid out from the host (:func:`layout_program`: PATH, ``#!``,
-the ``DT_NEEDED`` closure by ld.so's rules, an interpreter's run-time trees,
-the substitutes); an image from its manifest (:func:`plan_image`).  Both end
-in :func:`_finish`, which binds the volumes, gives the guest its scratch
-directories and mount points and writes the plan.  Packing
-(libsubst.image.pack) lays a program out with the same
-:func:`layout_program` and records the result in a manifest."""
+A program is laid out from the host (image.layout: PATH, ``#!``, the
+``DT_NEEDED`` closure by ld.so's rules, an interpreter's run-time trees,
+the substitutes) and its volumes bound (:func:`plan_program`); an image's
+root comes from its manifest (:func:`plan_image`).  Both end in
+:func:`_finish`, which gives the guest its scratch directories and mount
+points and writes the plan.  Packing (libsubst.image.pack) lays a program
+out with the same image.layout and records the result in a manifest."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
-from .errors import LibsubstError, VolumeError
+from .errors import ImageError, LibsubstError, VolumeError
 from .image import rootfs
+from .image.layout import layout_program
 from .image.tree import Entry, Tree
 from .plan import GuestPlan, Limits
 from .volumes import Mount, bind, under
-
-
-@dataclass
-class Layout:
-    """A program's root file system as laid out from the host."""
-
-    tree: Tree
-    exe: str                      # the ELF program the kernel maps (after #!)
-    execfn: str
-    argv: list[str]               # with the words a #! line inserts
-    objects: list[str]            # host paths of the objects considered for substitution
-    runtime_mounts: list[Mount] = field(default_factory=list)   # an interpreter's trees
-    state_dirs: list[str] = field(default_factory=list)         # its packages' (packages.py)
-    scripts: list[str] = field(default_factory=list)            # the #! scripts on the way
-
-
-def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
-                   lookup: str | None, hostname: str, add: Sequence[str] = (),
-                   subst: bool = True, packed: bool = False) -> Layout:
-    """Find ``program`` on ``lookup`` (a PATH), expand its ``#!`` lines
-    (ldso.program), resolve its closure with ld.so's rules and ``env``, and
-    lay out the root: the objects (each with syscall sites replaced by its
-    substitute unless not ``subst``), an interpreter's run-time files, what
-    ``add`` names, the minimal /etc for ``hostname`` and the packages'
-    run-time files.  ``packed``: the run-time trees a packed image takes."""
-    # ELF reading is imported here: running a packed image never needs it.
-    from .elf import ElfFile
-    from .ldso.program import find_program, resolve_script
-    from .ldso.search import resolve, resolve_dlopen_closure
-
-    path = find_program(program, lookup)
-    binary, argv, scripts = resolve_script(path, [program, *args],
-                                           filename=program if "/" in program else path)
-    with ElfFile.open(binary) as elf:
-        interp = elf.interp()
-    closure = resolve(binary, env)
-
-    tree = Tree()
-    rootfs.add_layout(tree)
-    objects = [tree.add_host_path(binary)]
-    if interp:
-        # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
-        objects.append(tree.add_host_path(interp if os.path.isabs(interp) else closure.interp))
-    libraries = [lib for _soname, lib in closure.libraries]
-    objects += [tree.add_host_path(lib) for lib in libraries]
-    runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
-        binary, dict(env), packed=packed, libraries=libraries)
-    for f in runtime_files:
-        tree.add_host_path(f)
-    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
-    for spec in add:
-        rootfs.add_host(tree, spec)
-        objects += _added_program(tree, spec, env)
-    if subst:
-        from .uklibc.cache import substitute
-
-        for real in dict.fromkeys(objects):
-            sub = substitute(real)
-            if sub != real:
-                tree.replace_host_file(real, sub)
-    rootfs.add_etc(tree, hostname)
-    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
-    state_dirs = rootfs.add_packages(tree, [binary, *filter(os.path.isfile, at_own_path)])
-    return Layout(tree, exe=os.path.realpath(binary), execfn=path if not scripts else binary,
-                  argv=list(argv), objects=objects if subst else [],
-                  runtime_mounts=runtime_mounts, state_dirs=state_dirs, scripts=scripts)
-
-
-def _added_program(tree: Tree, spec: str, env) -> list[str]:
-    """A program given with --add at its own path comes with what it loads:
-    its interpreter and libraries join the image, and all of them are
-    substituted like the main program's (the guest may execve it)."""
-    from .ldso.search import resolve
-
-    host, _sep, guest = spec.partition(":")
-    if guest or not os.path.isfile(host):
-        return []
-    try:
-        closure = resolve(os.path.abspath(host), env)
-    except LibsubstError:
-        return []                                 # not an ELF program: a plain file
-    objects = [os.path.realpath(host)]
-    if closure.interp:
-        objects.append(tree.add_host_path(closure.interp))
-    return objects + [tree.add_host_path(lib) for _soname, lib in closure.libraries]
 
 
 def _cwd() -> str:
@@ -152,7 +67,6 @@ def plan_image(image, args: Sequence[str] | None = None, *,
     are libsubst.api.run's for an image."""
     m = image.meta
     if image.fd < 0 or image.header is None:
-        from .errors import ImageError
         raise ImageError("write the image and open it to run it")
     net = net or m.net
     argv = list(m.argv) if args is None else m.argv[:m.keep_argc] + list(args)

@@ -1,5 +1,5 @@
 """Packing: a program (or a container image's) laid out as ``run`` would
-lay it out (libsubst.planner), its files' contents taken into a new image
+lay it out (layout.py), its files' contents taken into a new image
 (lsi.py writes it) with a manifest (manifest.py) that records how it boots.
 
 What differs from a run's plan is the packing policy, all here: the image
@@ -17,6 +17,7 @@ from ..errors import ImageError
 from ..plan import GuestPlan
 from ..volumes import Mount, bind, under
 from . import lsi, rootfs
+from .layout import layout_program
 from .manifest import FileRecord, Manifest, pathkey
 from .tree import Entry
 
@@ -38,8 +39,6 @@ def plan_for_pack(program: str, args: Sequence[str] = (), *,
     (Python's standard library, ...) in the root, without third-party
     packages (``rootfs.PACK_SKIP``); the packages' state directories empty
     and a /tmp for the scratch one the image's run mounts."""
-    from ..planner import layout_program
-
     image_env = dict(DEFAULT_ENV)
     image_env.update(env or {})
     lay = layout_program(program, args, image_env, lookup=os.environ.get("PATH"),
