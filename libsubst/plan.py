@@ -13,8 +13,6 @@ the trace it was asked for)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -138,6 +136,8 @@ class GuestPlan:
     @classmethod
     def from_json(cls, d: dict) -> "GuestPlan":
         """The plan ``to_json`` gave; LibsubstError for anything else."""
+        import base64
+
         try:
             kw = dict(d)
             kw["entries"] = [Entry(*e[:5], None if e[5] is None else base64.b64decode(e[5]),
@@ -154,6 +154,8 @@ class GuestPlan:
 
     def digest(self) -> str:
         """sha256 of the plan's canonical JSON form: equal plans, equal digests."""
+        import hashlib   # here: a run that never asks pays nothing for OpenSSL's load
+
         data = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"),
                           ensure_ascii=True)
         return hashlib.sha256(data.encode()).hexdigest()
@@ -161,5 +163,7 @@ class GuestPlan:
 
 def _entry_json(e: Entry) -> list:
     """An Entry as a JSON list, in its field order; inline data as base64."""
+    import base64
+
     data = base64.b64encode(e.data).decode() if e.data is not None else None
     return [e.path, e.kind, e.mode, e.host_path, e.target, data, e.size, e.mtime, e.offset]

@@ -99,7 +99,7 @@ def plan_image(image, args: Sequence[str] | None = None, *,
             tree.set_entry(Entry("/etc/resolv.conf", "data", 0o644, data=data, size=len(data)))
         except OSError:
             pass
-    state_dirs = rootfs.image_state_dirs({e.path: e for e in tree.entries()})
+    state_dirs = rootfs.image_state_dirs({e.path: e for e in tree})
     plan = _finish(tree, mounts, state_dirs, exe=m.exe, execfn=m.execfn, argv=argv, env=envl,
                    cwd=workdir or m.cwd, hostname=m.hostname, net=net, objects=[],
                    policy=True, limits=limits, deny_calls=deny_calls,
@@ -114,7 +114,7 @@ def _finish(tree: Tree, mounts: list[Mount], state_dirs: list[str], *, policy: b
     (/tmp, /dev/shm, the packages' state directories), the writable layer
     over its root unless ``read_only``, and a directory at each mount
     point; then the plan."""
-    files = [e.path for e in tree.entries() if e.kind != "dir"]
+    files = [e.path for e in tree if e.kind != "dir"]
     added, scratch = rootfs.scratch_mounts(mounts, files, state_dirs, private=policy)
     mounts = mounts + [m for m in added if not (read_only and m == rootfs.ROOT_LAYER)]
     for m in mounts:

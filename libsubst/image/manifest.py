@@ -11,6 +11,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import ImageError, VolumeError
 from ..volumes import Mount, check_not_root
@@ -30,8 +31,7 @@ def pathkey(path: str) -> bytes:
     return os.fsencode(path)
 
 
-@dataclass(frozen=True)
-class FileRecord:
+class FileRecord(NamedTuple):      # a tuple: an image of Python's library has thousands
     """One guest path of the image's root: a ``dir``, a ``symlink`` or a
     ``file`` whose ``size`` bytes are at ``offset`` of the data area."""
 
@@ -60,17 +60,17 @@ class FileRecord:
         if f["kind"] == "symlink":
             if not isinstance(f.get("target"), str):
                 bad(f"has no target for the symlink {f['path']}")
-            return cls(f["path"], "symlink", 0o777, target=f["target"])
+            return cls(f["path"], "symlink", 0o777, f["target"])
         if not isinstance(f.get("mode"), int) or not 0 <= f["mode"] <= 0o7777:
             bad(f"has a bad mode for {f['path']}")
         if f["kind"] == "dir":
             return cls(f["path"], "dir", f["mode"])
-        ints = [f.get(k) for k in ("offset", "size", "mtime_ns")]
-        if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in ints) or \
-                not isinstance(f.get("sha256"), str) or not _SHA256.match(f["sha256"]):
+        off, size, mtime, sha = f.get("offset"), f.get("size"), f.get("mtime_ns"), f.get("sha256")
+        if not (type(off) is int and type(size) is int and type(mtime) is int
+                and off >= 0 and size >= 0 and mtime >= 0
+                and isinstance(sha, str) and _SHA256.match(sha)):
             bad(f"has a bad entry for {f['path']}")
-        return cls(f["path"], "file", f["mode"], size=f["size"], sha256=f["sha256"],
-                   offset=f["offset"], mtime_ns=f["mtime_ns"])
+        return cls(f["path"], "file", f["mode"], None, size, sha, off, mtime)
 
 
 @dataclass

@@ -257,6 +257,10 @@ class Tree:
     def __len__(self):
         return len(self._entries)
 
+    def __iter__(self):
+        """Every entry, in no particular order (entries() sorts them)."""
+        return iter(self._entries.values())
+
     def entries(self):
         """Every entry, sorted by guest path as bytes; parents come first."""
         return sorted(self._entries.values(), key=lambda e: os.fsencode(e.path))
