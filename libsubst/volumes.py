@@ -1,6 +1,7 @@
 """Volumes: host directories bound into a guest, and the mount points a
 packed image declares.  One type (:class:`Mount`) and one parser for every
-``--volume``, run's and pack's; the guest's root is never a volume.
+``--volume``, run's and pack's; the guest's root is never a volume
+(``check_not_root``: only the OCI runtime binds a bundle's root there).
 
 A leaf module (it imports only ``errors``): the image format reads its
 declared volumes with it, the plan binds them."""
