@@ -22,11 +22,12 @@ def _ms(ns):
 
 
 def guest_boot(img, args=None, **io):
-    """Boot an image's spec as the benchmarks do: (Completed, ns just before run_spec)."""
+    """Boot an image's plan as the benchmarks do: (Completed, ns just before run_spec)."""
     from libsubst.monitor.guest import run_spec
+    from libsubst.planner import kernel_executable, plan_image
 
-    spec = img.boot_spec(args)
-    kernel, kfd, tmp = img.kernel_executable()
+    spec = plan_image(img, args)
+    kernel, kfd, tmp = kernel_executable(img.kernel)
     try:
         t0 = time.monotonic_ns()
         return run_spec(spec, kernel=kernel, pass_fds=(kfd,) if kfd >= 0 else (), **io), t0

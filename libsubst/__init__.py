@@ -9,18 +9,18 @@ loads its module on first use):
 - ``Popen(target, args=None, ...)``: start one and return a handle, as
   subprocess.Popen (libsubst.api.Popen);
 - ``Image``: packed images, ``Image.from_program(...)``, ``image.write(path)``,
-  ``Image.open(path)``, ``image.manifest`` (libsubst.image.lsi);
-- ``prepare(...) -> BootSpec``: the guest a run would boot;
-- ``Completed``, ``Mount``, ``BootSpec``; ``LibsubstError`` and its subclasses
+  ``Image.open(path)``, ``image.manifest`` (libsubst.image.pack, lsi);
+- ``prepare(...) -> GuestPlan``: the guest a run would boot (libsubst.plan);
+- ``Completed``, ``Mount``, ``GuestPlan`` (also ``BootSpec``); ``LibsubstError`` and its subclasses
   (``ImageError``, ``VolumeError``, ``ProgramNotFound``, ``GuestError``,
   ``GuestTimeout``, ...).
 """
 
 _EXPORTS = {
     "run": "api", "prepare": "api", "Popen": "api",
-    "Image": "image.lsi",
+    "Image": "image.pack",
     "Completed": "monitor.guest",
-    "Mount": "monitor.bootinfo", "BootSpec": "monitor.bootinfo",
+    "Mount": "volumes", "GuestPlan": "plan", "BootSpec": "monitor.bootinfo",
     "LibsubstError": "errors", "ImageError": "errors", "VolumeError": "errors",
     "ProgramNotFound": "errors", "GuestError": "errors", "GuestTimeout": "errors",
 }

@@ -18,197 +18,74 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .errors import GuestError, GuestTimeout, LibsubstError, ProgramNotFound, VolumeError
-from .image import rootfs
-from .image.tree import Tree
-from .monitor.bootinfo import BootSpec, Mount
-from .monitor.guest import Completed, Guest, Limits
+from .errors import GuestError, GuestTimeout, LibsubstError, ProgramNotFound
+from .monitor.guest import Completed, Guest
+from .plan import GuestPlan, Limits
+from .volumes import Mount
 
 if TYPE_CHECKING:
     from .image.lsi import Image
+
+BootSpec = GuestPlan      # the plan's older name
 
 
 def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
             volumes: Sequence[str | Mount] = (), workdir: str | None = None,
             mount_cwd: bool = True, subst: bool = True, net: str = "host",
-            add: Sequence[str] = (), for_image: bool = False, policy: bool = True) -> BootSpec:
-    """The boot spec for running ``program`` with ``args``.
+            add: Sequence[str] = (), policy: bool = True) -> GuestPlan:
+    """The guest plan for running ``program`` with ``args`` (libsubst.planner).
 
     ``env`` is the guest's whole environment (default: this process's);
     ``volumes`` are ``HOST:GUEST[:ro]`` strings or Mounts; the current
     directory is mounted read-write at its own path and is the guest's
     working directory unless ``mount_cwd`` is false or ``workdir`` says
     otherwise.  ``net`` is "host" (the host's network) or "none" (a network
-    namespace of the guest's own with only loopback).  With ``subst`` (the default) every object with syscall
-    sites is replaced by its substitute (libsubst.uklibc), so its calls are
-    fastcalls; without it every call takes the trap path.  ``add`` puts more
-    host files or directories into the guest's root (``HOST[:GUEST]``).
+    namespace of the guest's own with only loopback).  With ``subst`` (the
+    default) every object with syscall sites is replaced by its substitute
+    (libsubst.uklibc), so its calls are fastcalls; without it every call
+    takes the trap path.  ``add`` puts more host files or directories into
+    the guest's root (``HOST[:GUEST]``).
 
     ``policy=False`` boots without namespaces, seccomp and Landlock: only the benchmarks
-    use it, to measure what the sandbox costs; the CLI has no such option.
+    use it, to measure what the sandbox costs; the CLI has no such option."""
+    from .planner import plan_program
 
-    ``for_image`` lays the guest out for a packed image (libsubst.image.lsi):
-    the program is looked up on this process's PATH; ``volumes`` only declare
-    mount points (``[HOST:]GUEST[:ro]``, recorded with no host path); the
-    run-time trees an interpreter reads (Python's standard library, ...) go
-    into the root instead of being mounted, without third-party packages
-    (``rootfs.PACK_SKIP``); nothing of the current directory is used; the
-    host name is fixed (``lsi.HOSTNAME``) and no scratch /tmp is made (the
-    image's run makes one)."""
-    # ELF reading is imported here: running a packed image never needs it.
-    from .elf import ElfFile
-    from .ldso.program import find_program, resolve_script
-    from .ldso.search import resolve, resolve_dlopen_closure
-
-    if net not in ("host", "none"):
-        raise LibsubstError(f"--net {net}: expected host or none")
-    if workdir is not None and not workdir.startswith("/"):
-        raise LibsubstError(f"--workdir {workdir}: expected an absolute path")
-    try:
-        cwd = os.getcwd()
-    except FileNotFoundError:
-        raise LibsubstError("the current directory has been deleted: run libsubst from "
-                            "another one") from None
-    env = dict(os.environ if env is None else env)
-    lookup = os.environ.get("PATH") if for_image else env.get("PATH")
-    path = find_program(program, lookup)
-    binary, argv, scripts = resolve_script(path, [program, *args],
-                                           filename=program if "/" in program else path)
-    with ElfFile.open(binary) as elf:
-        interp = elf.interp()
-    plan = resolve(binary, env)
-
-    if for_image:
-        from .image.lsi import HOSTNAME as hostname
-    else:
-        hostname = os.uname().nodename
-    tree = Tree()
-    rootfs.add_layout(tree)
-    objects = [tree.add_host_path(binary)]
-    if interp:
-        # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
-        objects.append(tree.add_host_path(interp if os.path.isabs(interp) else plan.interp))
-    objects += [tree.add_host_path(lib) for _soname, lib in plan.libraries]
-    runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
-        binary, env, packed=for_image, libraries=[lib for _soname, lib in plan.libraries])
-    for f in runtime_files:
-        tree.add_host_path(f)
-    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]
-    for spec in add:
-        rootfs.add_host(tree, spec)
-        added, added_mounts = _added_program(tree, spec, env, for_image)
-        objects += added
-        runtime_mounts += [m for m in added_mounts
-                           if not any(m.guest == o.guest for o in runtime_mounts)]
-    if subst:
-        from .uklibc.cache import substitute
-
-        for real in dict.fromkeys(objects):
-            sub = substitute(real)
-            if sub != real:
-                tree.replace_host_file(real, sub)
-    rootfs.add_etc(tree, hostname, host_names=not for_image)
-    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
-    # A #! script's package counts as the program's (py3versions: python3-minimal's data).
-    state_dirs = rootfs.add_packages(tree, [binary, *scripts,
-                                            *filter(os.path.isfile, at_own_path)])
-
-    if for_image:
-        from .image.lsi import parse_declared_volume
-
-        mounts = []
-        for v in volumes:
-            guest, ro = (v.guest, v.readonly) if isinstance(v, Mount) else parse_declared_volume(v)
-            mounts.append(Mount(guest=guest, host="", readonly=ro))
-        for m in runtime_mounts:
-            rootfs.pack_tree(tree, m)
-        runtime_mounts = []
-        mount_cwd = False
-    else:
-        mounts = [v if isinstance(v, Mount) else rootfs.parse_volume(v) for v in volumes]
-    if mount_cwd and cwd != "/" and not any(m.guest == cwd for m in mounts):
-        mounts.append(Mount(guest=cwd, host=cwd))
-    mounts += [m for m in runtime_mounts if not any(m.guest == o.guest for o in mounts)]
-    for s in scripts:
-        if not any(s == m.guest or s.startswith(m.guest.rstrip("/") + "/") for m in mounts):
-            tree.add_host_path(s)
-    if any(m.guest == "/" for m in mounts):
-        raise VolumeError("a volume cannot be mounted at / (the guest's root is its image)")
-    scratch = []
-    files = [e.path for e in tree.entries() if e.kind != "dir"]
-    if for_image:
-        for d in state_dirs:
-            tree.add_host_path(d)
-    if for_image and not any(p.startswith("/tmp/") for p in files):
-        tree.add_dir("/tmp", 0o1777)    # where the image's run mounts its scratch /tmp
-    elif not for_image:
-        added, scratch = rootfs.scratch_mounts(mounts, files, state_dirs, private=policy)
-        mounts += added
-    for m in mounts:
-        tree.add_dir(m.guest)
-    entries = tree.entries()
-
-    if workdir is None:
-        workdir = cwd if mount_cwd and cwd != "/" else "/"
-    return BootSpec(exe=os.path.realpath(binary), execfn=path if not scripts else binary,
-                    argv=list(argv),
-                    env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
-                    entries=entries, mounts=mounts, hostname=hostname,
-                    uid=os.getuid(), gid=os.getgid(), net=net, scratch=scratch,
-                    objects=objects if subst else [], policy=policy)
-
-
-def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
-    """A program given with --add at its own path comes with what it loads:
-    its interpreter and libraries join the image, and all of them are
-    substituted like the main program's (the guest may execve it); an
-    interpreter comes with its run-time trees as the main program does
-    (perl's @INC, Python's standard library, and the extension modules
-    there).  Returns (objects to substitute, mounts of run-time trees)."""
-    from .errors import LibsubstError
-    from .ldso.search import resolve, resolve_dlopen_closure
-
-    host, _sep, guest = spec.partition(":")
-    if guest or not os.path.isfile(host):
-        return [], []
-    host = os.path.abspath(host)
-    try:
-        plan = resolve(host, env)
-    except LibsubstError:
-        return [], []                             # not an ELF program: a plain file
-    objects = [os.path.realpath(host)]
-    if plan.interp:
-        objects.append(tree.add_host_path(plan.interp))
-    libraries = [lib for _soname, lib in plan.libraries]
-    objects += [tree.add_host_path(lib) for lib in libraries]
-    mounts, modules, files = rootfs.runtime_trees(host, env, packed=packed, libraries=libraries)
-    for f in files:
-        tree.add_host_path(f)
-    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(plan, modules, env)]
-    return objects, mounts
+    return plan_program(program, args, env=env, volumes=volumes, workdir=workdir,
+                        mount_cwd=mount_cwd, subst=subst, net=net, add=add, policy=policy)
 
 
 _Target = "str | os.PathLike | Image"
 
 
-def _spec_and_kernel(target, args, *, volumes, env, workdir, net, kw):
-    """(spec, kernel, pass_fds, cleanup) for a program or a packed image."""
+def _is_program(target) -> bool:
     from .image.magic import is_image
 
-    if isinstance(target, (str, bytes, os.PathLike)) and not is_image(target):
-        spec = prepare(os.fspath(target), list(args or ()), env=env, volumes=volumes,
-                       workdir=workdir, net=net or "host", **kw)
-        return spec, None, (), None
+    return isinstance(target, (str, bytes, os.PathLike)) and not is_image(target)
+
+
+# What a packed image fixes when it is packed, named as the CLI's flags.
+_FIXED = {"subst": "--no-subst", "add": "--add", "mount_cwd": "--no-cwd"}
+
+
+def _plan_and_kernel(target, args, options: dict, program_only: dict):
+    """(plan, kernel, pass_fds, cleanup) for a program or a packed image."""
+    from . import planner
+
+    if _is_program(target):
+        plan = planner.plan_program(os.fspath(target), list(args or ()), **options,
+                                    **program_only)
+        return plan, None, (), None
     from .image.lsi import Image
-    if kw:
-        raise LibsubstError(f"option(s) {', '.join(sorted(kw))} cannot apply to a packed "
-                            "image (its files are fixed when it is packed)")
+    if program_only:
+        flags = ", ".join(sorted(_FIXED.get(k, k) for k in program_only))
+        raise LibsubstError(f"{flags} cannot apply to a packed image (its files are fixed "
+                            "when it is packed)")
     stack = contextlib.ExitStack()              # the image stays open while the guest runs
     try:
         image = target if isinstance(target, Image) else stack.enter_context(Image.open(target))
         image.verify()
-        spec = image.boot_spec(args, volumes=volumes, env=env, workdir=workdir, net=net)
-        kernel, kfd, tmp = image.kernel_executable()
+        plan = planner.plan_image(image, args, **options)
+        kernel, kfd, tmp = planner.kernel_executable(image.kernel)
     except BaseException:
         stack.close()
         raise
@@ -216,22 +93,7 @@ def _spec_and_kernel(target, args, *, volumes, env, workdir, net, kw):
         stack.callback(os.close, kfd)
     if tmp:
         stack.callback(os.unlink, tmp)
-    return spec, kernel, (kfd,) if kfd >= 0 else (), stack.close
-
-
-def deny_numbers(names: Sequence[str]) -> frozenset[int]:
-    """``enosys`` names -> syscall numbers, with a clear error for an unknown one."""
-    if not names:       # the table's import is for --enosys only
-        return frozenset()
-    from .kernel.syscalls import by_name
-
-    out = set()
-    for name in names:
-        try:
-            out.add(by_name(name).nr)
-        except KeyError:
-            raise LibsubstError(f"--enosys {name}: no such x86-64 system call") from None
-    return frozenset(out)
+    return plan, kernel, (kfd,) if kfd >= 0 else (), stack.close
 
 
 class Popen(Guest):
@@ -266,23 +128,25 @@ class Popen(Guest):
                  enosys: Sequence[str] = (), weaker_sandbox: bool = False,
                  profile: str | None = None, read_only: bool = False,
                  scratch_size: int | None = None, **kw):
+        from .planner import deny_numbers
+
         if read_only and scratch_size is not None:
             raise LibsubstError("--scratch-size: a --read-only root has no scratch layer")
-        limits = Limits(memory, cpus, pids, scratch_size)
-        deny = deny_numbers(enosys)
-        from .image.magic import is_image
-        if gdb is not None and (not isinstance(target, (str, bytes, os.PathLike))
-                                or is_image(target)):
-            raise LibsubstError("gdb cannot debug a packed image (its program is no host file "
-                                "gdb could read); run the program it was packed from instead")
-        spec, kernel, pass_fds, cleanup = _spec_and_kernel(
-            target, args, volumes=volumes, env=env, workdir=workdir, net=net, kw=kw)
-        spec.deny_calls, spec.weaker_sandbox = deny, weaker_sandbox
-        if read_only:
-            spec.mounts = [m for m in spec.mounts if m != rootfs.ROOT_LAYER]
+        if gdb is not None and not _is_program(target):
+            raise LibsubstError("--gdb cannot debug a packed image (its program is no host "
+                                "file gdb could read); run the program it was packed from "
+                                "with --gdb")
+        # Every option that decides the guest is a field of its plan.
+        options = dict(env=env, volumes=volumes, workdir=workdir,
+                       limits=Limits(memory, cpus, pids, scratch_size),
+                       deny_calls=deny_numbers(enosys), weaker_sandbox=weaker_sandbox,
+                       read_only=read_only)
+        if net is not None:
+            options["net"] = net
+        spec, kernel, pass_fds, cleanup = _plan_and_kernel(target, args, options, kw)
         super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
                          text=text, encoding=encoding, errors=errors, kernel=kernel,
-                         pass_fds=pass_fds, limits=limits, cleanup=cleanup, gdb=gdb,
+                         pass_fds=pass_fds, cleanup=cleanup, gdb=gdb,
                          core=core, profile=profile)
 
 
@@ -349,5 +213,6 @@ def run(target: _Target, args: Sequence[str] | None = None, *, input=None,
     return done
 
 
-__all__ = ["prepare", "run", "Popen", "Completed", "BootSpec", "Mount", "LibsubstError",
+__all__ = ["prepare", "run", "Popen", "Completed", "GuestPlan", "BootSpec", "Mount",
+           "LibsubstError",
            "GuestError", "GuestTimeout", "ProgramNotFound"]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .clickutil import Group
+from .plan import NETS
 
 
 # Commands loaded only when asked for, so a ``libsubst run`` pays nothing for
@@ -62,7 +63,7 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               help="Set a variable in the guest's environment (repeatable).")
 @click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory.")
 @click.option("--no-cwd", is_flag=True, help="Do not mount the current directory.")
-@click.option("--net", type=click.Choice(["host", "none"]), default=None,
+@click.option("--net", type=click.Choice(NETS), default=None,
               help="host (default): the host's network; none: only a loopback of the guest's own.")
 @click.option("--no-subst", is_flag=True,
               help="Do not substitute glibc: every syscall takes the trap path.")
@@ -124,7 +125,6 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     import os
 
     from . import api
-    from .errors import LibsubstError
     from .image.magic import is_image
     from .monitor import signals
     from .monitor.guest import parse_size
@@ -141,21 +141,21 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
               if scratch_size else None}
     denied = [n for e in enosys for n in e.split(",") if n]
     if is_image(program):
-        for flag, given in (("--no-subst", no_subst), ("--add", adds)):
-            if given:
-                raise LibsubstError(f"{flag} cannot apply to a packed image (its files are "
-                                    "fixed when it is packed)")
-        if gdb:
-            raise LibsubstError(_GDB_IMAGE)
+        # What an image fixes when it is packed (--no-subst, --add, --gdb) is
+        # refused by the API, in these flags' words.
         target = dict(args=list(args) if args else None, env=_env_pairs(envs))
+        if no_subst:
+            target["subst"] = False
+        if adds:
+            target["add"] = adds
     else:
         env = dict(os.environ)
         env.update(_env_pairs(envs))
         target = dict(args=list(args), env=env, mount_cwd=not no_cwd, subst=not no_subst,
                       add=adds)
-        if gdb:
-            from .debug.protocol import listen
-            target["gdb"] = listen(gdb, gdb_allow_remote)
+    if gdb:
+        from .debug.protocol import listen
+        target["gdb"] = listen(gdb, gdb_allow_remote)
     try:
         with signals.before_start():
             guest = api.Popen(program, volumes=volumes, workdir=workdir, net=net, trace=dest,
@@ -179,12 +179,6 @@ def _leave(status: int):
         except (OSError, ValueError):
             pass
     os._exit(status)
-
-
-# An image's program is a file inside the image, not one gdb could read on
-# the host for its symbols: debug the program it was packed from instead.
-_GDB_IMAGE = ("--gdb cannot debug a packed image (its program is no host file gdb could read); "
-              "run the program it was packed from with --gdb")
 
 
 def _trace(trace, trace_file, calls, summary, fmt):
@@ -218,7 +212,7 @@ def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None
               help="Set a variable in the image's environment (repeatable; the packing "
                    "environment is not recorded, only PATH is set by default).")
 @click.option("-w", "--workdir", metavar="DIR", help="The guest's working directory (default /).")
-@click.option("--net", type=click.Choice(["host", "none"]), default="host", show_default=True,
+@click.option("--net", type=click.Choice(NETS), default="host", show_default=True,
               help="The network the image runs with (run --net overrides it).")
 @click.option("--no-subst", is_flag=True,
               help="Pack the original glibc: every syscall takes the trap path.")
@@ -254,7 +248,7 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
     PROGRAM."""
     from .errors import LibsubstError
     from .image.inspect import human_size
-    from .image.lsi import Image
+    from .image.pack import Image
 
     if output is None:
         args, output = _trailing_output(args)

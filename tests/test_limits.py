@@ -324,7 +324,7 @@ def test_a_v2_run_cgroup_goes_where_the_controllers_can_be_enabled(tmp_path, mon
 def test_the_scratch_mounts_together_fit_in_memory(scratch, root, each):
     """/, /tmp and /dev/shm share --memory: filled together they reach
     ENOSPC, not the OOM killer."""
-    from libsubst.monitor.bootinfo import Mount
+    from libsubst.volumes import Mount
     from libsubst.monitor.guest import Limits, scratch_sizes
     mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True),
               Mount("/dev/shm", "", scratch=True), Mount("/data", "/srv")]
@@ -334,7 +334,7 @@ def test_the_scratch_mounts_together_fit_in_memory(scratch, root, each):
 
 
 def test_scratch_size_alone_bounds_only_the_root():
-    from libsubst.monitor.bootinfo import Mount
+    from libsubst.volumes import Mount
     from libsubst.monitor.guest import Limits, scratch_sizes
     mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True)]
     assert [m.size for m in scratch_sizes(mounts, Limits(scratch=8 << 20))] == [8 << 20, None]
@@ -342,7 +342,7 @@ def test_scratch_size_alone_bounds_only_the_root():
 
 
 def test_a_root_layer_alone_takes_its_size():
-    from libsubst.monitor.bootinfo import Mount
+    from libsubst.volumes import Mount
     from libsubst.monitor.guest import Limits, scratch_sizes
     sized = scratch_sizes([Mount("/", "", scratch=True)], Limits(memory=48 << 20, scratch=8 << 20))
     assert [m.size for m in sized] == [8 << 20]

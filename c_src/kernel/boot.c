@@ -197,6 +197,27 @@ static const char **host_copies(int *n)
     return list;
 }
 
+/* The first program, as the boot info names it, handed to the loader. */
+static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
+{
+    const struct ls_bootinfo *bi = K.bi;
+    const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
+    const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);
+    const char **strs = kmalloc((bi->argc + bi->envc + 1) * sizeof *strs);
+    if (!strs)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < bi->argc; i++)
+        strs[i] = bi_str(argo[i]);
+    for (uint32_t i = 0; i < bi->envc; i++)
+        strs[bi->argc + i] = bi_str(envo[i]);
+    struct exec_args a = {.exe = bi_str(bi->exe), .execfn = bi_str(bi->execfn),
+                          .argv = strs, .envp = strs + bi->argc, .argc = bi->argc,
+                          .envc = bi->envc, .uid = bi->uid, .gid = bi->gid};
+    long r = exec_load(&a, entry_out, sp_out);
+    kfree(strs);
+    return r;
+}
+
 void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
 {
     long r;
@@ -212,7 +233,7 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
         kpanic("cannot set up the guest file system: error %ld", -r);
     seal_fds();
 
-    r = exec_load(bi_str(K.bi->exe), bi_str(K.bi->execfn), &entry, &gsp);
+    r = boot_exec_load(&entry, &gsp);
     if (r < 0 && (K.bi->flags & LS_BOOT_EXECED))
         exec_fail_late();            /* the calling kernel checked what Linux checks first */
     if (r < 0)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from ..monitor.bootinfo import BootSpec, Mount
+from ..plan import GuestPlan
+from ..volumes import parse_volume
 from .tree import Tree
 
 SKIP = ("dev/*", "proc/*", "sys/*")
@@ -23,12 +24,12 @@ SKIP = ("dev/*", "proc/*", "sys/*")
 
 def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
             env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
-            workdir: str | None = None, net: str = "host", subst: bool = True) -> BootSpec:
-    """The boot spec of ``program`` in the root file system at ``root`` (an
+            workdir: str | None = None, net: str = "host", subst: bool = True) -> GuestPlan:
+    """The plan of ``program`` in the root file system at ``root`` (an
     unpacked container image whose config is ``config``), for packing."""
     from ..ldso.program import find_program, resolve_script
     from ..ldso.search import realpath, resolve
-    from .lsi import DEFAULT_ENV, HOSTNAME, parse_declared_volume
+    from .pack import DEFAULT_ENV, HOSTNAME
 
     image_env = dict(DEFAULT_ENV)
     image_env.update(kv.split("=", 1) for kv in config.env if "=" in kv)
@@ -53,12 +54,10 @@ def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
             sub = substitute(host)
             if sub != host:
                 tree.replace_host_file(guest, sub)
-    mounts = []
-    for v in volumes:
-        guest, ro = parse_declared_volume(v)
-        mounts.append(Mount(guest=guest, host="", readonly=ro))
-        tree.add_dir(guest)
-    return BootSpec(exe=realpath(binary, root), execfn=path if not scripts else binary,
+    mounts = [parse_volume(v, declare=True) for v in volumes]
+    for m in mounts:
+        tree.add_dir(m.guest)
+    return GuestPlan(exe=realpath(binary, root), execfn=path if not scripts else binary,
                     argv=list(argv), env=[f"{k}={v}" for k, v in image_env.items()],
                     cwd=workdir or config.workdir or "/", entries=tree.entries(), mounts=mounts,
                     hostname=HOSTNAME, uid=os.getuid(), gid=os.getgid(), net=net,

@@ -14,7 +14,7 @@ import pwd
 import stat
 
 from ..errors import LibsubstError, VolumeError
-from ..monitor.bootinfo import Mount
+from ..volumes import Mount
 from . import node, packages, perl, python
 from .tree import Tree
 
@@ -27,28 +27,6 @@ PACK_EXCLUDE = ("config-3.*", "test", "__phello__.foo")
 LOCALE_DIRS = ("/usr/lib/locale", "/usr/share/i18n/locales", "/usr/lib/x86_64-linux-gnu/gconv")
 LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES",
                "LC_NUMERIC", "LC_TIME", "LC_MONETARY")
-
-
-def parse_volume(spec: str) -> Mount:
-    """``HOST:GUEST[:ro|:rw]`` -> Mount, with a clear error for a bad one."""
-    parts = spec.split(":")
-    ro = False
-    if len(parts) == 3 and parts[2] in ("ro", "rw"):
-        ro = parts[2] == "ro"
-        parts = parts[:2]
-    if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise VolumeError(f"--volume {spec!r}: expected HOST:GUEST[:ro]")
-    host, guest = parts
-    if not os.path.isabs(guest):
-        raise VolumeError(f"--volume {spec!r}: the guest path must be absolute")
-    if not os.path.exists(host):
-        raise VolumeError(f"--volume {spec!r}: host path {host} does not exist")
-    if not os.path.isdir(host):
-        raise VolumeError(f"--volume {spec!r}: host path {host} is not a directory")
-    if os.path.realpath(host) == "/":
-        raise VolumeError(f"--volume {spec!r}: the host's root cannot be a volume; "
-                          "name the directories the guest needs")
-    return Mount(guest=os.path.normpath(guest), host=os.path.realpath(host), readonly=ro)
 
 
 SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the guest's mount namespace

@@ -47,8 +47,11 @@ def _join(parent, name):
 class Tree:
     """A guest root file system description, built from host paths and data."""
 
-    def __init__(self):
+    def __init__(self, entries=()):
+        """An empty root, or one of *entries* already checked (a packed
+        image's, each parent listed)."""
         self._entries = {"/": Entry("/", "dir", 0o755)}
+        self._entries.update((e.path, e) for e in entries)
         self._resolved = {}  # host symlink path -> the real path it leads to
         self._journal = None  # what the current add_host_path added, to undo
 
@@ -230,6 +233,11 @@ class Tree:
         self._put(Entry(self._parents(path), "file", mode, host_path=os.fspath(host_path),
                         size=st.st_size, mtime=st.st_mtime_ns))
 
+    def set_entry(self, entry):
+        """Put *entry* at its path in place of what is there (the running
+        host's /etc/resolv.conf for a packed image's)."""
+        self._entries[entry.path] = entry
+
     def replace_host_file(self, path, host_path):
         """Serve the file entry at guest *path* from another host file (the
         substitute of a library), keeping its place in the tree."""
@@ -248,6 +256,10 @@ class Tree:
 
     def __len__(self):
         return len(self._entries)
+
+    def __iter__(self):
+        """Every entry, in no particular order (entries() sorts them)."""
+        return iter(self._entries.values())
 
     def entries(self):
         """Every entry, sorted by guest path as bytes; parents come first."""

@@ -7,9 +7,9 @@ makes ``libsubst._abi`` from it), so Python and C cannot disagree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..errors import BuildError
+from ..plan import GuestPlan
+from ..volumes import Mount  # noqa: F401  (its older home)
 
 try:
     from .._abi import ffi
@@ -20,49 +20,8 @@ ENTRY_KINDS = {"dir": "LS_ENT_DIR", "file": "LS_ENT_HOST_FILE", "data": "LS_ENT_
                "symlink": "LS_ENT_SYMLINK", "image": "LS_ENT_IMAGE_FILE"}
 
 
-@dataclass(frozen=True)
-class Mount:
-    """A host directory bound at a guest path."""
-
-    guest: str
-    host: str
-    readonly: bool = False
-    scratch: bool = False         # host is a tmpfs the kernel makes in the guest's mount namespace
-    size: int | None = None       # scratch: its size in bytes (the guest's --memory), None: no limit
-
-
-@dataclass
-class BootSpec:
-    """Everything the kernel needs to boot one guest program."""
-
-    exe: str                      # guest path of the program the kernel maps: /proc/self/exe
-    execfn: str                   # AT_EXECFN, /proc/self/exe
-    argv: list[str]
-    env: list[str]                # "K=V" strings
-    cwd: str
-    entries: list                 # libsubst.image.tree.Entry, sorted by path
-    mounts: list[Mount] = field(default_factory=list)
-    hostname: str = "libsubst"
-    uid: int = 0
-    gid: int = 0
-    trace_fd: int = -1
-    report_fd: int = -1
-    net: str = "host"             # "host": the host's network; "none": loopback only
-    policy: bool = True           # namespaces, seccomp, Landlock; False only to measure their cost
-    trap: bool = True             # Syscall User Dispatch; False (policy False only) to measure its cost
-    weaker_sandbox: bool = False  # run where Landlock lacks what the sandbox relies on
-    scratch: list[str] = field(default_factory=list)   # host dirs removed after the run
-    image_fd: int = -1            # host fd of the packed image that "image" entries are in
-    core_fd: int = -1             # host fd of an empty file for a core dump (--core), -1 for none
-    debug_fd: int = -1            # host fd of the debugger's handshake (--gdb), -1 for none
-    # First host uid, gid of a root caller's guest; None: identity.host_ids() (run_spec).
-    host_ids: tuple[int, int] | None = None
-    objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
-    trace_calls: frozenset[int] | None = None   # syscall numbers traced; None: all of them
-    deny_calls: frozenset[int] = frozenset()    # syscall numbers answered ENOSYS (--enosys)
-    trace_summary: bool = False   # count and time the traced calls, reported at exit
-    trace_sum_fd: int = -1        # host fd of the summary's counters (libsubst/trace.h)
-    trace_json: bool = False      # trace lines as JSON objects
+# The plan is what is encoded; BootSpec is its older name, kept for callers.
+BootSpec = GuestPlan
 
 
 def _abi():
@@ -76,7 +35,7 @@ def _align(n: int, a: int = 8) -> int:
     return (n + a - 1) & ~(a - 1)
 
 
-def encode(spec: BootSpec, limits=None) -> bytes:
+def encode(spec: GuestPlan) -> bytes:
     """The boot-info block for ``spec``, ready to hand to the kernel."""
     f, lib = _abi()
     hdr_size = f.sizeof("struct ls_bootinfo")
@@ -138,9 +97,8 @@ def encode(spec: BootSpec, limits=None) -> bytes:
             head.trace_calls[nr // 64] |= 1 << (nr % 64)
         if nr in spec.deny_calls:
             head.deny_calls[nr // 64] |= 1 << (nr % 64)
-    if limits is not None:      # monitor.guest.Limits: what /sys/fs/cgroup shows
-        head.mem_max, head.cpus, head.pids_max = \
-            limits.memory or 0, limits.cpus or 0, limits.pids or 0
+    limits = spec.limits            # what /sys/fs/cgroup shows
+    head.mem_max, head.cpus, head.pids_max = limits.memory or 0, limits.cpus or 0, limits.pids or 0
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])

@@ -16,44 +16,12 @@ import sys
 from dataclasses import dataclass, replace
 
 from ..errors import BuildError, GuestError, LibsubstError
+from ..plan import ADDRESS_SPACE, GuestPlan, Limits, cpu_list
 from . import bootinfo, identity, landlock, report
 from .cgroup import RunCgroup
 from .signals import FORWARDED, signals_blocked
 
 PR_SET_PDEATHSIG = 1
-ADDRESS_SPACE = 1 << 47            # x86-64's user address space (4-level paging)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of the whole guest, applied before its kernel runs
-    (the README's sandbox section says how each is enforced)."""
-
-    memory: int | None = None      # RAM: processes, /tmp, /dev/shm, root's writes, memfds
-    cpus: int | None = None        # how many of the host's allowed CPUs it may run on
-    pids: int | None = None        # processes and threads
-    scratch: int | None = None     # bytes of the writable root's layer (--scratch-size)
-
-    def __post_init__(self):
-        # A limit that would not bind is refused, never silently dropped.
-        if self.memory is not None and not (16 << 20) <= self.memory <= ADDRESS_SPACE:
-            raise LibsubstError(f"--memory {self.memory}: expected 16M to 128T (the x86-64 "
-                                "address space)")
-        if self.scratch is not None and not (1 << 20) <= self.scratch <= ADDRESS_SPACE:
-            raise LibsubstError(f"--scratch-size {self.scratch}: expected 1M to 128T")
-        # Its pages are the guest's memory, shared with /tmp and /dev/shm (at
-        # least 1M each, scratch_sizes): past --memory it would be an OOM kill, not ENOSPC.
-        if self.scratch is not None and self.memory is not None and \
-                self.scratch > self.memory - (2 << 20):
-            raise LibsubstError(f"--scratch-size {self.scratch}: more than --memory "
-                                f"{self.memory} less 2M for /tmp and /dev/shm, which the root's "
-                                "writes are counted in with")
-        if self.cpus is not None:
-            _cpu_list(self.cpus)
-        with open("/proc/sys/kernel/pid_max") as f:
-            pid_max = int(f.read())
-        if self.pids is not None and not 1 <= self.pids <= pid_max:
-            raise LibsubstError(f"--pids {self.pids}: expected 1 to {pid_max} (the host's pid_max)")
 
 
 def scratch_sizes(mounts: list, limits: Limits) -> list:
@@ -90,21 +58,12 @@ def parse_size(text: str, option: str = "--memory", least: int = 16 << 20) -> in
     return value
 
 
-def _cpu_list(cpus: int | None) -> list[int] | None:
-    if not cpus:
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    if not 1 <= cpus <= len(allowed):
-        raise LibsubstError(f"--cpus {cpus}: libsubst may use only {len(allowed)} CPUs here")
-    return allowed[:cpus]
-
-
 def limit_cgroup(limits: Limits) -> RunCgroup:
     """The run's cgroup: memory and CPUs for every caller; processes for a
     root caller, whose guest switches among 65536 host uids.  A caller that
     cannot make one gets an error, never an unenforced limit."""
     root = os.geteuid() == 0
-    return RunCgroup(limits.memory, _cpu_list(limits.cpus), limits.pids if root else None)
+    return RunCgroup(limits.memory, cpu_list(limits.cpus), limits.pids if root else None)
 
 
 def _child_setup(parent: int, limits: Limits, group: RunCgroup):
@@ -124,7 +83,7 @@ def _child_setup(parent: int, limits: Limits, group: RunCgroup):
         if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
         if limits.cpus:
-            os.sched_setaffinity(0, _cpu_list(limits.cpus))
+            os.sched_setaffinity(0, cpu_list(limits.cpus))
         if limits.pids and os.geteuid() != 0:
             # A caller's guest is that one uid: RLIMIT_NPROC counts all of it.
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
@@ -229,12 +188,10 @@ def _trace_epilogue(trace, rep: report.Report, rows) -> None:
 SYNTHETIC = ("/proc", "/sys", "/dev")    # trees the guest kernel serves itself
 
 
-def _check_workdir(spec: bootinfo.BootSpec) -> None:
+def _check_workdir(spec: GuestPlan) -> None:
     """The guest's working directory is refused here, in words, where it
-    cannot be: relative, or neither in a volume nor a directory of the image."""
-    cwd = os.path.normpath(spec.cwd)
-    if not spec.cwd.startswith("/"):
-        raise LibsubstError(f"--workdir {spec.cwd}: expected an absolute path")
+    cannot be: neither in a volume nor a directory of the image."""
+    cwd = os.path.normpath(spec.cwd)     # absolute: GuestPlan checks it
     if any(cwd == s or cwd.startswith(s + "/") for s in SYNTHETIC):
         return
     for m in sorted(spec.mounts, key=lambda m: -len(m.guest)):
@@ -261,9 +218,9 @@ class Guest:
     ``trace`` is a file path, a host fd, or None for no trace; the ENOSYS
     summary goes to the trace too.  ``kernel`` is the guest kernel to exec
     (default: the installed one); ``pass_fds`` are more fds it inherits;
-    ``limits`` bound it; ``gdb`` is a listening socket to serve a debugger on
+    the plan's ``limits`` bound it; ``gdb`` is a listening socket to serve a debugger on
     (libsubst.debug); ``cleanup`` runs once the guest has ended, as do the
-    removal of the spec's scratch directories and the crash report (written
+    removal of the plan's scratch directories and the crash report (written
     to this process's stderr).
 
     Unlike a subprocess.Popen, the handle owns the guest: closing it (the
@@ -271,12 +228,13 @@ class Guest:
     a guest still running, and the guest is killed with the thread that
     started it (PR_SET_PDEATHSIG)."""
 
-    def __init__(self, spec: bootinfo.BootSpec, *, trace: str | int | None = None,
+    def __init__(self, spec: GuestPlan, *, trace: str | int | None = None,
                  stdin=None, stdout=None, stderr=None, text: bool | None = None,
                  encoding: str | None = None, errors: str | None = None,
                  kernel: str | None = None, pass_fds: tuple[int, ...] = (),
-                 limits: Limits = Limits(), cleanup=None, gdb=None, core: str | None = None,
+                 cleanup=None, gdb=None, core: str | None = None,
                  profile: str | None = None):
+        limits = spec.limits
         self.spec, self.completed, self._trace, self._sum_fd = spec, None, None, -1
         self.limits, self._debugger, self._profiler = limits, None, None
         if profile:
@@ -353,7 +311,7 @@ class Guest:
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
                 fds.append(go_r)
                 self.spec.debug_fd = go_r
-            os.write(boot_fd, bootinfo.encode(self.spec, self.limits))
+            os.write(boot_fd, bootinfo.encode(self.spec))
             passed = tuple(fd for fd in (*fds, self.spec.image_fd, self.spec.core_fd,
                                          self._sum_fd, *pass_fds) if fd >= 0)
             try:
@@ -483,7 +441,7 @@ class Guest:
             self._cleanup.close()
 
 
-def run_spec(spec: bootinfo.BootSpec, **kw) -> Completed:
+def run_spec(spec: GuestPlan, **kw) -> Completed:
     """Boot ``spec`` and wait for it (Guest's keyword arguments)."""
     with Guest(spec, **kw) as guest:
         guest.wait()

@@ -277,6 +277,7 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
         os.makedirs(in_root(cwd, root), mode=0o755, exist_ok=True)
     except OSError as e:
         raise LibsubstError(f"config.json: process.cwd {cwd}: {e.strerror}") from None
+    limits = _resources(linux.get("resources") or {})
     spec = BootSpec(exe=realpath(binary, root), execfn=path, argv=argv,
                     env=list(proc.get("env") or ()), cwd=cwd, entries=tree.entries(),
                     mounts=mounts, hostname=cfg.get("hostname") or os.uname().nodename,
@@ -285,7 +286,7 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
                     # Host root's ids, as a runc container's without a user namespace: an
                     # engine's overlay root cannot be idmapped, and its files are host
                     # root's.  The guest still holds no host capability (its own userns).
-                    host_ids=(0, 0))
+                    host_ids=(0, 0), limits=limits)
     rlimits = []
     for rl in proc.get("rlimits") or ():
         name = rl.get("type", "")
@@ -293,7 +294,7 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
             raise LibsubstError(f"config.json: process.rlimits: unknown {name!r}")
         rlimits.append((getattr(resource, name), int(rl["soft"]), int(rl["hard"])))
     size = proc.get("consoleSize")
-    return Plan(spec, _resources(linux.get("resources") or {}), rlimits, netns,
+    return Plan(spec, limits, rlimits, netns,
                 bool(proc.get("terminal")),
                 (size["height"], size["width"]) if size else None,
                 user.get("umask"), proc.get("oomScoreAdj"))

@@ -122,7 +122,7 @@ def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
             if main:
                 with open(c.fifo, "wb") as f:     # blocks until start opens it
                     f.write(b"0")
-            guest = Guest(plan.spec, stdin=0, stdout=1, stderr=2, limits=plan.limits)
+            guest = Guest(plan.spec, stdin=0, stdout=1, stderr=2)   # the plan's limits
             with open(c.cgroups, "a") as f:       # for delete, should this process be killed
                 f.write("".join(d + "\n" for d in guest.cgroups))
         with guest:

@@ -143,10 +143,10 @@ static unsigned long host_aux(unsigned long type)
     return 0;
 }
 
-long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp)
+long exec_load(const struct exec_args *a, unsigned long *entry, unsigned long *sp)
 {
     static struct loaded prog, interp;
-    long r = load_elf(exe_path, &prog, PIE_BASE);
+    long r = load_elf(a->exe, &prog, PIE_BASE);
     if (r < 0)
         return r;
     unsigned long start = prog.entry;
@@ -164,22 +164,19 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
         return stk;
     hsys3(__NR_mprotect, stk, STACK_GUARD, PROT_NONE);
     unsigned long top = stk + STACK_GUARD + STACK_SIZE;
-    const struct ls_bootinfo *bi = K.bi;
-    const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
-    const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);
 
-    unsigned long fn = push_bytes(&top, execfn, strlen(execfn) + 1);
+    unsigned long fn = push_bytes(&top, a->execfn, strlen(a->execfn) + 1);
     unsigned long plat = push_bytes(&top, "x86_64", 7);
     unsigned char rnd[16];
     hsys3(__NR_getrandom, (long)rnd, sizeof rnd, 0);
     unsigned long rndp = push_bytes(&top, rnd, sizeof rnd);
-    unsigned long *strs = kmalloc((bi->argc + bi->envc) * sizeof(long) + 1);
+    unsigned long *strs = kmalloc((a->argc + a->envc) * sizeof(long) + 1);
     if (!strs)
         return -ENOMEM;
-    for (uint32_t i = 0; i < bi->argc; i++)
-        strs[i] = push_bytes(&top, bi_str(argo[i]), strlen(bi_str(argo[i])) + 1);
-    for (uint32_t i = 0; i < bi->envc; i++)
-        strs[bi->argc + i] = push_bytes(&top, bi_str(envo[i]), strlen(bi_str(envo[i])) + 1);
+    for (unsigned i = 0; i < a->argc; i++)
+        strs[i] = push_bytes(&top, a->argv[i], strlen(a->argv[i]) + 1);
+    for (unsigned i = 0; i < a->envc; i++)
+        strs[a->argc + i] = push_bytes(&top, a->envp[i], strlen(a->envp[i]) + 1);
 
     unsigned long aux[] = {
         AT_SYSINFO_EHDR, host_aux(AT_SYSINFO_EHDR),
@@ -193,7 +190,7 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
         AT_BASE, prog.interp[0] ? interp.bias : 0,
         AT_FLAGS, 0,
         AT_ENTRY, prog.entry,
-        AT_UID, bi->uid, AT_EUID, bi->uid, AT_GID, bi->gid, AT_EGID, bi->gid,
+        AT_UID, a->uid, AT_EUID, a->uid, AT_GID, a->gid, AT_EGID, a->gid,
         AT_SECURE, 0,
         AT_RANDOM, rndp,
         AT_HWCAP2, host_aux(AT_HWCAP2),
@@ -202,23 +199,23 @@ long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, u
         AT_NULL, 0,
     };
     /* argc, argv[], NULL, envp[], NULL, auxv[]: 16-byte aligned at argc. */
-    unsigned long words = 1 + bi->argc + 1 + bi->envc + 1 + LS_ARRAY_SIZE(aux);
+    unsigned long words = 1 + a->argc + 1 + a->envc + 1 + LS_ARRAY_SIZE(aux);
     top &= ~15UL;
     if (words & 1)
         top -= 8;
     unsigned long *w = (unsigned long *)(top - words * 8);
     *sp = (unsigned long)w;
-    *w++ = bi->argc;
-    for (uint32_t i = 0; i < bi->argc; i++)
+    *w++ = a->argc;
+    for (unsigned i = 0; i < a->argc; i++)
         *w++ = strs[i];
     *w++ = 0;
-    for (uint32_t i = 0; i < bi->envc; i++)
-        *w++ = strs[bi->argc + i];
+    for (unsigned i = 0; i < a->envc; i++)
+        *w++ = strs[a->argc + i];
     *w++ = 0;
     memcpy(w, aux, sizeof aux);
     ls_prog_auxv[0] = (unsigned long)w;
     ls_prog_auxv[1] = sizeof aux;
-    ls_prog_exe = bi_str(bi->exe);
+    ls_prog_exe = a->exe;
     kfree(strs);
     *entry = start;
     return 0;

@@ -52,6 +52,22 @@ struct exec_req {
 /* Everything Linux checks before the point of no return: 0 or -errno. */
 long exec_resolve(struct exec_req *q);
 
+/* What the loader builds the program's initial stack from, whoever asks
+ * (the first boot, from its boot info): the ELF program's guest path, what
+ * AT_EXECFN names, argc + envc strings, and the ids the auxv reports.
+ * exe must stay valid while the program runs (/proc/self/exe, core files). */
+struct exec_args {
+    const char *exe;
+    const char *execfn;
+    const char *const *argv;
+    const char *const *envp;
+    unsigned argc, envc;
+    unsigned uid, gid;
+};
+/* Maps the program and its PT_INTERP as binfmt_elf does and builds the
+ * initial stack: the entry point and stack pointer to start at, or -errno. */
+long exec_load(const struct exec_args *a, unsigned long *entry, unsigned long *sp);
+
 /* A load that fails past the point of no return: the process dies by
  * SIGSEGV, as Linux's bprm_execve ends it. */
 void exec_fail_late(void) __attribute__((noreturn));

@@ -36,11 +36,7 @@ long sys_arch_prctl(long code, unsigned long addr);
 long sys_prctl(long op, long a2, long a3, long a4, long a5);
 long sys_set_tid_address(int *tidptr);
 
-/* ---- exec (exec.c loads, execve.c replaces the process) ---- */
-/* Maps the program at guest path exe_path (and its interpreter) and
- * builds its initial stack (execfn: AT_EXECFN); its entry and stack into
- * *entry and *sp.  0 or -errno. */
-long exec_load(const char *exe_path, const char *execfn, unsigned long *entry, unsigned long *sp);
+/* ---- exec (exec.c loads: proc/exec.h; execve.c replaces the process) ---- */
 extern int ls_self_fd;               /* O_PATH fd of this executable, opened at boot */
 long sys_execve(const char *path, char *const argv[], char *const envp[]);
 long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags);

@@ -1,0 +1,116 @@
+"""A program's root file system, laid out from the host as ld.so and the
+kernel will look for it: the one layout ``run`` (libsubst.planner) and
+``pack`` (pack.py) share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import LibsubstError
+from ..volumes import Mount
+from . import rootfs
+from .tree import Tree
+
+
+@dataclass
+class Layout:
+    """A program's root file system as laid out from the host."""
+
+    tree: Tree
+    exe: str                      # the ELF program the kernel maps (after #!)
+    execfn: str
+    argv: list[str]               # with the words a #! line inserts
+    objects: list[str]            # host paths of the objects considered for substitution
+    runtime_mounts: list[Mount] = field(default_factory=list)   # an interpreter's trees
+    state_dirs: list[str] = field(default_factory=list)         # its packages' (packages.py)
+    scripts: list[str] = field(default_factory=list)            # the #! scripts on the way
+
+
+def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
+                   lookup: str | None, hostname: str, add: Sequence[str] = (),
+                   subst: bool = True, packed: bool = False) -> Layout:
+    """Find ``program`` on ``lookup`` (a PATH), expand its ``#!`` lines
+    (ldso.program), resolve its closure with ld.so's rules and ``env``, and
+    lay out the root: the objects (each with syscall sites replaced by its
+    substitute unless not ``subst``), an interpreter's run-time files, what
+    ``add`` names, the minimal /etc for ``hostname`` and the packages'
+    run-time files.  ``packed``: the run-time trees a packed image takes."""
+    # ELF reading is imported here: running a packed image never needs it.
+    from ..elf import ElfFile
+    from ..ldso.program import find_program, resolve_script
+    from ..ldso.search import resolve, resolve_dlopen_closure
+
+    path = find_program(program, lookup)
+    binary, argv, scripts = resolve_script(path, [program, *args],
+                                           filename=program if "/" in program else path)
+    with ElfFile.open(binary) as elf:
+        interp = elf.interp()
+    closure = resolve(binary, env)
+
+    tree = Tree()
+    rootfs.add_layout(tree)
+    objects = [tree.add_host_path(binary)]
+    if interp:
+        # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
+        objects.append(tree.add_host_path(interp if os.path.isabs(interp) else closure.interp))
+    libraries = [lib for _soname, lib in closure.libraries]
+    objects += [tree.add_host_path(lib) for lib in libraries]
+    runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
+        binary, dict(env), packed=packed, libraries=libraries)
+    for f in runtime_files:
+        tree.add_host_path(f)
+    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
+    for spec in add:
+        rootfs.add_host(tree, spec)
+        added, added_mounts = _added_program(tree, spec, env, packed)
+        objects += added
+        runtime_mounts += [m for m in added_mounts
+                           if not any(m.guest == o.guest for o in runtime_mounts)]
+    if subst:
+        from ..uklibc.cache import substitute
+
+        for real in dict.fromkeys(objects):
+            sub = substitute(real)
+            if sub != real:
+                tree.replace_host_file(real, sub)
+    # A run resolves names as its host does (/etc/hosts); a packed image by its own.
+    rootfs.add_etc(tree, hostname, host_names=not packed)
+    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
+    # A #! script's package counts as the program's (py3versions: python3-minimal's data).
+    state_dirs = rootfs.add_packages(tree, [binary, *scripts,
+                                            *filter(os.path.isfile, at_own_path)])
+    return Layout(tree, exe=os.path.realpath(binary), execfn=path if not scripts else binary,
+                  argv=list(argv), objects=objects if subst else [],
+                  runtime_mounts=runtime_mounts, state_dirs=state_dirs, scripts=scripts)
+
+
+def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
+    """A program given with --add at its own path comes with what it loads:
+    its interpreter and libraries join the image, and all of them are
+    substituted like the main program's (the guest may execve it); an
+    interpreter comes with its run-time trees as the main program does
+    (perl's @INC, Python's standard library, and the extension modules
+    there).  Returns (objects to substitute, mounts of run-time trees)."""
+    from ..ldso.search import resolve, resolve_dlopen_closure
+
+    host, _sep, guest = spec.partition(":")
+    if guest or not os.path.isfile(host):
+        return [], []
+    host = os.path.abspath(host)
+    try:
+        closure = resolve(host, env)
+    except LibsubstError:
+        return [], []                             # not an ELF program: a plain file
+    objects = [os.path.realpath(host)]
+    if closure.interp:
+        objects.append(tree.add_host_path(closure.interp))
+    libraries = [lib for _soname, lib in closure.libraries]
+    objects += [tree.add_host_path(lib) for lib in libraries]
+    mounts, modules, files = rootfs.runtime_trees(host, dict(env), packed=packed,
+                                                  libraries=libraries)
+    for f in files:
+        tree.add_host_path(f)
+    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
+    return objects, mounts

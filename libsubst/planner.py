@@ -1,0 +1,173 @@
+"""The one planning step: a program, or a packed image, and the options of
+``run`` -> a :class:`~libsubst.plan.GuestPlan` the monitor boots.
+
+A program is laid out from the host (image.layout: PATH, ``#!``, the
+``DT_NEEDED`` closure by ld.so's rules, an interpreter's run-time trees,
+the substitutes) and its volumes bound (:func:`plan_program`); an image's
+root comes from its manifest (:func:`plan_image`).  Both end in
+:func:`_finish`, which gives the guest its scratch directories and mount
+points and writes the plan.  Packing (libsubst.image.pack) lays a program
+out with the same image.layout and records the result in a manifest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from .errors import ImageError, LibsubstError, VolumeError
+from .image import rootfs
+from .image.layout import layout_program
+from .image.tree import Entry, Tree
+from .plan import GuestPlan, Limits
+from .volumes import Mount, bind, under
+
+
+def _cwd() -> str:
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise LibsubstError("the current directory has been deleted: run libsubst from "
+                            "another one") from None
+
+
+def plan_program(program: str, args: Sequence[str] = (), *,
+                 env: Mapping[str, str] | None = None, volumes: Sequence[str | Mount] = (),
+                 workdir: str | None = None, mount_cwd: bool = True, subst: bool = True,
+                 net: str = "host", add: Sequence[str] = (), policy: bool = True,
+                 limits: Limits | None = None, deny_calls: frozenset[int] = frozenset(),
+                 weaker_sandbox: bool = False, read_only: bool = False) -> GuestPlan:
+    """The plan for running ``program`` with ``args``: libsubst.api.prepare's
+    (``read_only``: no writable layer over the root)."""
+    cwd = _cwd()
+    env = dict(os.environ if env is None else env)
+    lay = layout_program(program, args, env, lookup=env.get("PATH"),
+                         hostname=os.uname().nodename, add=add, subst=subst)
+    mounts = bind(volumes)
+    if mount_cwd and cwd != "/" and not any(m.guest == cwd for m in mounts):
+        mounts.append(Mount(guest=cwd, host=cwd))
+    mounts += [m for m in lay.runtime_mounts if not any(m.guest == o.guest for o in mounts)]
+    for s in lay.scripts:
+        if not any(under(s, m) for m in mounts):
+            lay.tree.add_host_path(s)
+    if workdir is None:
+        workdir = cwd if mount_cwd and cwd != "/" else "/"
+    return _finish(lay.tree, mounts, lay.state_dirs, exe=lay.exe, execfn=lay.execfn,
+                   argv=lay.argv, env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
+                   hostname=os.uname().nodename, net=net, objects=lay.objects, policy=policy,
+                   limits=limits, deny_calls=deny_calls, weaker_sandbox=weaker_sandbox,
+                   read_only=read_only)
+
+
+def plan_image(image, args: Sequence[str] | None = None, *,
+               env: Mapping[str, str] | None = None, volumes: Sequence[str | Mount] = (),
+               workdir: str | None = None, net: str | None = None,
+               limits: Limits | None = None, deny_calls: frozenset[int] = frozenset(),
+               weaker_sandbox: bool = False, read_only: bool = False) -> GuestPlan:
+    """The plan for running an opened packed image (lsi.Image); the options
+    are libsubst.api.run's for an image."""
+    m = image.meta
+    if image.fd < 0 or image.header is None:
+        raise ImageError("write the image and open it to run it")
+    net = net or m.net
+    argv = list(m.argv) if args is None else m.argv[:m.keep_argc] + list(args)
+    envl = list(m.env)
+    for k, v in (env or {}).items():
+        envl = [e for e in envl if e.split("=", 1)[0] != k] + [f"{k}={v}"]
+
+    bound = bind(volumes)
+    mounts = []
+    for decl in m.volumes:
+        match = [b for b in bound if b.guest == decl.guest]
+        if not match:
+            raise VolumeError(f"the image expects a volume at {decl.guest}: bind one with "
+                              f"--volume HOST:{decl.guest}")
+        b = match[-1]
+        mounts.append(Mount(guest=b.guest, host=b.host, readonly=b.readonly or decl.readonly))
+    declared = {d.guest for d in m.volumes}
+    mounts += [b for b in bound if b.guest not in declared]
+
+    d_off = image.header["data"]["offset"]
+    tree = Tree(Entry(f.path, "image", f.mode, size=f.size, mtime=f.mtime_ns,
+                      offset=d_off + f.offset) if f.kind == "file" else
+                Entry(f.path, f.kind, f.mode, target=f.target) for f in m.files)
+    if net == "host" and tree.get("/etc/resolv.conf") is not None and \
+            os.path.isfile("/etc/resolv.conf"):
+        # The name servers of the host it runs on, not of the one it was packed on.
+        try:
+            with open("/etc/resolv.conf", "rb") as fh:
+                data = fh.read()
+            tree.set_entry(Entry("/etc/resolv.conf", "data", 0o644, data=data, size=len(data)))
+        except OSError:
+            pass
+    state_dirs = rootfs.image_state_dirs({e.path: e for e in tree})
+    plan = _finish(tree, mounts, state_dirs, exe=m.exe, execfn=m.execfn, argv=argv, env=envl,
+                   cwd=workdir or m.cwd, hostname=m.hostname, net=net, objects=[],
+                   policy=True, limits=limits, deny_calls=deny_calls,
+                   weaker_sandbox=weaker_sandbox, image=image.path or "", read_only=read_only)
+    plan.image_fd = image.fd
+    return plan
+
+
+def _finish(tree: Tree, mounts: list[Mount], state_dirs: list[str], *, policy: bool,
+            limits: Limits | None, read_only: bool, **plan) -> GuestPlan:
+    """What every guest gets whatever its root: its scratch directories
+    (/tmp, /dev/shm, the packages' state directories), the writable layer
+    over its root unless ``read_only``, and a directory at each mount
+    point; then the plan."""
+    files = [e.path for e in tree if e.kind != "dir"]
+    added, scratch = rootfs.scratch_mounts(mounts, files, state_dirs, private=policy)
+    mounts = mounts + [m for m in added if not (read_only and m == rootfs.ROOT_LAYER)]
+    for m in mounts:
+        tree.add_dir(m.guest)
+    return GuestPlan(entries=tree.entries(), mounts=mounts, scratch=scratch,
+                     uid=os.getuid(), gid=os.getgid(), policy=policy,
+                     limits=limits or Limits(), **plan)
+
+
+def kernel_executable(kernel: bytes) -> tuple[str, int, str | None]:
+    """An executable copy of an image's own kernel: (path to exec, fd the
+    child must inherit or -1, temporary file to remove or None).  A sealed
+    memfd normally; a private temporary file where the host forbids
+    executing memfds (vm.memfd_noexec = 2)."""
+    import fcntl
+    import tempfile
+
+    try:
+        try:
+            fd = os.memfd_create("libsubst-kernel", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING | 0x10)
+        except OSError:           # MFD_EXEC (Linux 6.3) unknown: exec is allowed anyway
+            fd = os.memfd_create("libsubst-kernel", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        _write_all(fd, kernel)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK |
+                    fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+        return f"/proc/self/fd/{fd}", fd, None
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix="libsubst-kernel-")
+    try:
+        _write_all(fd, kernel)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    return tmp, -1, tmp
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def deny_numbers(names: Sequence[str]) -> frozenset[int]:
+    """``--enosys`` names -> syscall numbers, with a clear error for an unknown one."""
+    if not names:       # the table's import is for --enosys only
+        return frozenset()
+    from .kernel.syscalls import by_name
+
+    out = set()
+    for name in names:
+        try:
+            out.add(by_name(name).nr)
+        except KeyError:
+            raise LibsubstError(f"--enosys {name}: no such x86-64 system call") from None
+    return frozenset(out)
