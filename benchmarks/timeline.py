@@ -30,7 +30,7 @@ from libsubst.monitor import bootinfo, guest
 t.append(time.monotonic_ns())
 spec = api.prepare("/bin/true", [])
 t.append(time.monotonic_ns())
-bootinfo.encode(spec, guest.Limits())
+bootinfo.encode(spec)
 t.append(time.monotonic_ns())
 done = guest.run_spec(spec)
 t.append(time.monotonic_ns())
