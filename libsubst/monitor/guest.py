@@ -31,6 +31,8 @@ def scratch_sizes(mounts: list, limits: Limits) -> list:
     so a guest that fills them and its heap can still meet the OOM killer).
     The root's layer is --scratch-size when given, the others share the rest."""
     scratch = [m for m in mounts if m.scratch]
+    if not scratch:
+        return mounts
     root = limits.scratch if any(m.guest == "/" for m in scratch) else None
     each = None
     if limits.memory and root:

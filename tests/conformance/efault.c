@@ -178,6 +178,13 @@ int main(int argc, char **argv)
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
     T("bind(bad)", SYS_bind, s, bad, 16);
     T("connect(bad)", SYS_connect, s, bad, 16);
+    int sp[2], len16 = 16;
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    T("getsockname(bad)", SYS_getsockname, sp[0], bad, &len16);
+    T("getsockname(len bad)", SYS_getsockname, sp[0], &len16, bad);
+    T("getpeername(bad)", SYS_getpeername, sp[0], bad, &len16);
+    T("getpeername(len bad)", SYS_getpeername, sp[0], &len16, bad);
+    T("getpeername(unconnected, len bad)", SYS_getpeername, s, &len16, bad);
     T("sendfile(bad offset)", SYS_sendfile, p[1], fd, bad, 1);
     T("splice(bad offset)", SYS_splice, fd, bad, p[1], 0, 1, 0);
     T("copy_file_range(bad offset)", SYS_copy_file_range, fd, bad, fd, 0, 1, 0);

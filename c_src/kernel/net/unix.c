@@ -121,22 +121,25 @@ static long untranslate(struct sockaddr_un_k *a, long len)
     return sizeof(unsigned short) + k + 1;
 }
 
-/* getsockname or getpeername (nr) with the guest's name for a Unix path. */
-static long sock_name(long nr, long fd, void *addr, int *lenp)
+/* getsockname or getpeername (peer) with the guest's name for a Unix path.
+ * One host call per site, its number an immediate: pack --specialize reads
+ * the host calls a kernel makes from its code. */
+static long sock_name(int peer, long fd, void *addr, int *lenp)
 {
-    int ulen;
-    if (copy_from_user(&ulen, lenp, sizeof ulen) < 0)
-        return -EFAULT;
-    if (ulen < 0)
-        return -EINVAL;
     union {
         struct sockaddr_un_k un;
         char storage[128];                      /* sockaddr_storage */
     } a;
     int hlen = sizeof a;
-    long r = hsys3(nr, fd, (long)&a, (long)&hlen);
+    long r = peer ? hsys3(__NR_getpeername, fd, (long)&a, (long)&hlen)
+                  : hsys3(__NR_getsockname, fd, (long)&a, (long)&hlen);
     if (r < 0)
-        return r;
+        return r;                               /* ENOTCONN before the length, as Linux */
+    int ulen;
+    if (copy_from_user(&ulen, lenp, sizeof ulen) < 0)
+        return -EFAULT;
+    if (ulen < 0)
+        return -EINVAL;
     long len = untranslate(&a.un, hlen);
     size_t n = len < (long)sizeof a ? (size_t)len : sizeof a;   /* truncated as the host's */
     if (copy_to_user(addr, &a, (size_t)ulen < n ? (size_t)ulen : n) < 0)
@@ -149,11 +152,11 @@ static long sock_name(long nr, long fd, void *addr, int *lenp)
  * is the guest's name for it. */
 long sys_getsockname(long fd, void *addr, int *lenp)
 {
-    return sock_name(__NR_getsockname, fd, addr, lenp);
+    return sock_name(0, fd, addr, lenp);
 }
 
 /* Implements getpeername(2), as getsockname. */
 long sys_getpeername(long fd, void *addr, int *lenp)
 {
-    return sock_name(__NR_getpeername, fd, addr, lenp);
+    return sock_name(1, fd, addr, lenp);
 }
