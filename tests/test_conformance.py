@@ -3,6 +3,7 @@ libsubst (fastcall path) and under libsubst --no-subst (trap path), from the
 same directory; the guest's stdout and status must be the native ones, and
 no guest input may reach a `libsubst-kernel: fatal`."""
 
+import errno
 import os
 import re
 import struct
@@ -221,3 +222,49 @@ def test_exec_shebang_lines(progs, tmp_path_factory, path):
         assert got == want, [(n, (d / n).read_bytes(), want.get(n), got.get(n))
                              for n in names if want.get(n) != got.get(n)]
     check()
+
+
+# ---- scripts whose interpreter is a script: the first exec and a guest's execve ----
+
+def script_chain(d, exe, depth):
+    """Scripts c1..c<depth> in d: c1's interpreter is the driver, c<k>'s is
+    ./c<k-1> (a relative interpreter, the working directory's), each line
+    with one argument between blanks Linux trims."""
+    (d / "c1").write_text(f"#!{exe} one\n")
+    for k in range(2, depth + 1):
+        (d / f"c{k}").write_text(f"#! ./c{k - 1}  arg {k} \t\n")
+    for k in range(1, depth + 1):
+        (d / f"c{k}").chmod(0o755)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exec_script_chains(progs, tmp_path, path):
+    """Linux follows 5 levels of "#!" (a 6th is ELOOP): the same chains run
+    the same, argv for argv, whether the guest's first program is the script
+    (the kernel's boot) or a guest's execve runs it."""
+    exe = str(progs / "exec")
+    script_chain(tmp_path, exe, 6)
+    env = {**os.environ, "CONF_ARGS": "1", "CONF_EXE": os.path.realpath(exe)}
+    names = [f"./c{k}" for k in range(1, 7)]
+    # A guest's execve of each.
+    native = run([exe, "try", *names], tmp_path)
+    guest = run([exe, "try", *names], tmp_path, PATHS[path])
+    assert_conforms(native, guest)
+    assert "errno ELOOP" in native.stdout.decode().split("./c6:")[1]
+    # The first exec of each, by libsubst run.
+    for name in names:
+        cmd = [name, "x", "y z"]
+        try:
+            want = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        except OSError as e:
+            want = e
+        got = subprocess.run([*LIBSUBST, "run", *PATHS[path], *cmd], cwd=tmp_path, env=env,
+                             capture_output=True, timeout=300)
+        err = got.stderr.decode(errors="replace")
+        if isinstance(want, OSError):
+            assert want.errno == errno.ELOOP and name == "./c6", want
+            assert got.returncode != 0 and got.stdout == b"", err
+            assert err.startswith("libsubst: ") and len(err.splitlines()) == 1, err
+        else:
+            assert_conforms(want, got)
+            assert b"/proc/self/exe is the caller's" in got.stdout, got.stdout

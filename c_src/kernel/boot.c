@@ -22,6 +22,7 @@
 
 unsigned long ls_prog_auxv[2];
 const char *ls_prog_exe;
+const struct exec_args *ls_prog;
 struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1};
 
 extern const char __ehdr_start[] __attribute__((visibility("hidden")));   /* the linker's */
@@ -197,6 +198,40 @@ static const char **host_copies(int *n)
     return list;
 }
 
+/* The boot info's program resolved as execve resolves it ("#!" scripts
+ * expanded, Linux's checks made), the first boot's as a guest's execve's:
+ * its exec_args or -errno.  After an execve the calling kernel has resolved
+ * it already. */
+static long boot_resolve(struct exec_args *a, const char **strs)
+{
+    const struct ls_bootinfo *bi = K.bi;
+    a->exe = bi_str(bi->exe);
+    a->execfn = bi_str(bi->execfn);
+    a->argv = strs;
+    a->argc = bi->argc;
+    if (bi->flags & LS_BOOT_EXECED)
+        return 0;
+    /* argv[0] and, per script level, an interpreter and its argument. */
+    int room = (bi->argc ? bi->argc : 1) + 2 * (LS_EXEC_MAX_DEPTH + 1);
+    struct exec_req *q = kmalloc(sizeof *q);
+    const char **args = kmalloc((room + 1) * sizeof *args);
+    if (!q || !args)
+        return -ENOMEM;
+    *q = (struct exec_req){.dirfd = AT_FDCWD, .path = a->exe, .follow = 1, .fd_named = -1,
+                           .filename = a->execfn, .args = args, .room = room,
+                           .nargs = bi->argc ? bi->argc : 1};
+    args[0] = "";
+    memcpy(args, strs, bi->argc * sizeof *args);
+    long r = exec_resolve(q);
+    if (r < 0)
+        return r;
+    /* q stays: the strings it holds are the program's for its whole life. */
+    a->exe = q->real;
+    a->argv = args;
+    a->argc = q->nargs;
+    return 0;
+}
+
 /* The first program, as the boot info names it, handed to the loader. */
 static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
 {
@@ -204,18 +239,23 @@ static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
     const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
     const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);
     const char **strs = kmalloc((bi->argc + bi->envc + 1) * sizeof *strs);
-    if (!strs)
+    struct exec_args *a = kmalloc(sizeof *a);
+    if (!strs || !a)
         return -ENOMEM;
     for (uint32_t i = 0; i < bi->argc; i++)
         strs[i] = bi_str(argo[i]);
     for (uint32_t i = 0; i < bi->envc; i++)
         strs[bi->argc + i] = bi_str(envo[i]);
-    struct exec_args a = {.exe = bi_str(bi->exe), .execfn = bi_str(bi->execfn),
-                          .argv = strs, .envp = strs + bi->argc, .argc = bi->argc,
-                          .envc = bi->envc, .uid = bi->uid, .gid = bi->gid};
-    long r = exec_load(&a, entry_out, sp_out);
-    kfree(strs);
-    return r;
+    *a = (struct exec_args){.envp = strs + bi->argc, .envc = bi->envc, .uid = bi->uid,
+                            .gid = bi->gid};
+    long r = boot_resolve(a, strs);
+    if (r < 0) {
+        /* The user's program cannot be run: one line, and a shell's status. */
+        kdprintf(K.diag_fd, "libsubst: %s: cannot execute: %s\n", a->execfn, errno_name(-r));
+        ls_exit_group(r == -ENOENT ? 127 : 126);
+    }
+    /* a and what it points to stay: the program's, for its whole life. */
+    return exec_load(a, entry_out, sp_out);
 }
 
 void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)

@@ -61,6 +61,21 @@ extern struct kstate K;
  * symbol table without knowing struct kstate's layout. */
 extern unsigned long ls_prog_auxv[2];
 extern const char *ls_prog_exe;
+/* What the loader builds the program's initial stack from, whoever asks
+ * (boot.c, from its boot info): the ELF program's guest path, what
+ * AT_EXECFN names, argc + envc strings, and the ids the auxv reports.  All
+ * of it must stay valid while the program runs (ls_prog). */
+struct exec_args {
+    const char *exe;
+    const char *execfn;
+    const char *const *argv;
+    const char *const *envp;
+    unsigned argc, envc;
+    unsigned uid, gid;
+};
+/* The program exec_load loaded, as it was exec'd (/proc/self/exe, comm,
+ * cmdline, environ, core files). */
+extern const struct exec_args *ls_prog;
 
 /* ---- ports below 1024, bound by the tender's relay (net/ports.c) ---- */
 extern int port_fd;                  /* this guest's end of the relay's channel, or -1 */

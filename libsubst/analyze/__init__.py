@@ -96,12 +96,12 @@ def closure(program: str, args=(), env=None) -> tuple[str, list[str], list[str]]
     """(program's real path, every object of its image in load order, the
     objects that run from their own entry: program and ld.so)."""
     from ..image import rootfs
-    from ..ldso.program import find_program, resolve_script
+    from ..ldso.program import find_program, interpreters
     from ..ldso.search import resolve, resolve_dlopen_closure
 
     env = dict(os.environ if env is None else env)
     path = find_program(program, env.get("PATH"))
-    binary, _argv, _scripts = resolve_script(path, [program, *args])
+    binary = interpreters(path)[-1]
     plan = resolve(binary, env)
     _mounts, modules, _files = rootfs.runtime_trees(
         binary, env, packed=False, libraries=[lib for _soname, lib in plan.libraries])

@@ -82,6 +82,10 @@ class GdbServer(RunControl):
         regs["rip"], regs["r11"] = regs["r11"], 0
         ptrace.set_regs(pid, regs)
         self.auxv = self._read_auxv(regs["rsp"])
+        # The program the kernel mapped: a #! script's interpreter, not the script.
+        exe = struct.unpack("<Q", self._guest(kernel_symbol(pid, self.kernel, "ls_prog_exe"),
+                                              8))[0]
+        self.program = cstring(self.mem, exe) if exe else self.program
         self.current = pid
 
     def attach_running(self, pid: int) -> None:

@@ -27,7 +27,7 @@ def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
             workdir: str | None = None, net: str = "host", subst: bool = True) -> GuestPlan:
     """The plan of ``program`` in the root file system at ``root`` (an
     unpacked container image whose config is ``config``), for packing."""
-    from ..ldso.program import find_program, resolve_script
+    from ..ldso.program import find_program, interpreters
     from ..ldso.search import realpath, resolve
     from .pack import DEFAULT_ENV, HOSTNAME
 
@@ -35,9 +35,8 @@ def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
     image_env.update(kv.split("=", 1) for kv in config.env if "=" in kv)
     image_env.update(env or {})
     path = find_program(program, image_env.get("PATH"), root)
-    binary, argv, scripts = resolve_script(path, [program, *args],
-                                           filename=program if "/" in program else path,
-                                           root=root)
+    cwd = workdir or config.workdir or "/"
+    binary = interpreters(path, root, cwd)[-1]
     plan = resolve(binary, image_env, root)
 
     tree = Tree()
@@ -57,8 +56,8 @@ def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
     mounts = [parse_volume(v, declare=True) for v in volumes]
     for m in mounts:
         tree.add_dir(m.guest)
-    return GuestPlan(exe=realpath(binary, root), execfn=path if not scripts else binary,
-                    argv=list(argv), env=[f"{k}={v}" for k, v in image_env.items()],
-                    cwd=workdir or config.workdir or "/", entries=tree.entries(), mounts=mounts,
+    return GuestPlan(exe=realpath(path, root), execfn=program if "/" in program else path,
+                    argv=[program, *args], env=[f"{k}={v}" for k, v in image_env.items()],
+                    cwd=cwd, entries=tree.entries(), mounts=mounts,
                     hostname=HOSTNAME, uid=os.getuid(), gid=os.getgid(), net=net,
                     objects=hosts if subst else [])

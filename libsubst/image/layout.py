@@ -19,9 +19,9 @@ class Layout:
     """A program's root file system as laid out from the host."""
 
     tree: Tree
-    exe: str                      # the ELF program the kernel maps (after #!)
-    execfn: str
-    argv: list[str]               # with the words a #! line inserts
+    exe: str                      # what the first exec opens: the program, or its #! script
+    execfn: str                   # the name it is exec'd by (AT_EXECFN, a script's argv)
+    argv: list[str]               # as given: the kernel's exec inserts a #! line's words
     objects: list[str]            # host paths of the objects considered for substitution
     runtime_mounts: list[Mount] = field(default_factory=list)   # an interpreter's trees
     state_dirs: list[str] = field(default_factory=list)         # its packages' (packages.py)
@@ -31,20 +31,19 @@ class Layout:
 def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
                    lookup: str | None, hostname: str, add: Sequence[str] = (),
                    subst: bool = True, packed: bool = False) -> Layout:
-    """Find ``program`` on ``lookup`` (a PATH), expand its ``#!`` lines
-    (ldso.program), resolve its closure with ld.so's rules and ``env``, and
+    """Find ``program`` on ``lookup`` (a PATH), follow its ``#!`` lines to
+    the program they end at (ldso.program), resolve its closure with ld.so's rules and ``env``, and
     lay out the root: the objects (each with syscall sites replaced by its
     substitute unless not ``subst``), an interpreter's run-time files, what
     ``add`` names, the minimal /etc for ``hostname`` and the packages'
     run-time files.  ``packed``: the run-time trees a packed image takes."""
     # ELF reading is imported here: running a packed image never needs it.
     from ..elf import ElfFile
-    from ..ldso.program import find_program, resolve_script
+    from ..ldso.program import find_program, interpreters
     from ..ldso.search import resolve, resolve_dlopen_closure
 
     path = find_program(program, lookup)
-    binary, argv, scripts = resolve_script(path, [program, *args],
-                                           filename=program if "/" in program else path)
+    *scripts, binary = interpreters(path)
     with ElfFile.open(binary) as elf:
         interp = elf.interp()
     closure = resolve(binary, env)
@@ -81,8 +80,9 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # A #! script's package counts as the program's (py3versions: python3-minimal's data).
     state_dirs = rootfs.add_packages(tree, [binary, *scripts,
                                             *filter(os.path.isfile, at_own_path)])
-    return Layout(tree, exe=os.path.realpath(binary), execfn=path if not scripts else binary,
-                  argv=list(argv), objects=objects if subst else [],
+    # The guest kernel expands #! at this first exec as at any execve.
+    return Layout(tree, exe=os.path.realpath(path), execfn=program if "/" in program else path,
+                  argv=[program, *args], objects=objects if subst else [],
                   runtime_mounts=runtime_mounts, state_dirs=state_dirs, scripts=scripts)
 
 

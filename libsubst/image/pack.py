@@ -144,8 +144,9 @@ class Image(lsi.Image):
         files, sources = _pack_files(plan.entries)
         meta = Manifest(
             exe=plan.exe, execfn=plan.execfn, argv=list(plan.argv),
-            # argv[0] and the first keep_args arguments stay when run gets ARGS;
-            # a #! script adds its interpreter's words in front (resolve_script).
+            # argv[0] and the first keep_args arguments stay when run gets ARGS
+            # (an image packed before the kernel expanded #! at the first exec
+            # has a script's interpreter words in front of them).
             keep_argc=1 + keep_args + (len(plan.argv) - 1 - nargs),
             env=list(plan.env), cwd=plan.cwd, hostname=plan.hostname, net=plan.net,
             volumes=sorted(plan.mounts, key=lambda m: pathkey(m.guest)), files=files,

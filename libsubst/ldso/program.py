@@ -1,17 +1,16 @@
-"""Find the program a user named and what the kernel must really map: the
-PATH search of execvp(3) and the ``#!`` rule of execve(2)."""
+"""Find the program a user named and the files an exec of it reads: the
+PATH search of execvp(3) and the interpreters of execve(2)'s ``#!`` rule
+(the rule itself is the guest kernel's, proc/exec_check.c)."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 from ..elf import open_regular
 from ..errors import NotAnElf, ProgramNotFound
 from .search import in_root
-
-SHEBANG_MAX = 256      # BINPRM_BUF_SIZE: Linux reads at most this much of a #! line
-SCRIPT_DEPTH = 4       # Linux follows at most 4 levels of interpreters
 
 
 def find_program(name: str, path_env: str | None, root: str = "") -> str:
@@ -42,42 +41,51 @@ def find_program(name: str, path_env: str | None, root: str = "") -> str:
     raise ProgramNotFound(f"{name}: no such program" + ("" if "/" in name else " on PATH"))
 
 
-def read_shebang(path: str, root: str = "") -> tuple[str, str | None] | None:
-    """(interpreter, optional argument) of a ``#!`` script, or None for other files."""
+def _limits():
+    """exec.h's limits of the #! rule (the guest kernel applies them; here
+    they only bound the reading)."""
+    from .._abi import ffi
+    lib = ffi.dlopen(None)
+    return lib.LS_BINPRM_BUF_SIZE, lib.LS_EXEC_MAX_DEPTH
+
+
+def read_interpreter(path: str, root: str = "") -> str | None:
+    """The interpreter a ``#!`` script names (its line's first word, as far
+    as Linux reads the line), or None for other files.  How the line splits
+    into interpreter and argument, and whether it is well-formed, is the
+    guest kernel's to decide (proc/exec_check.c) at the exec."""
+    buf_size, _depth = _limits()
     fd = open_regular(in_root(path, root))
     try:
-        head = os.pread(fd, SHEBANG_MAX, 0)
+        head = os.pread(fd, buf_size, 0)
     except OSError as e:
         raise ProgramNotFound(f"{path}: {e.strerror}") from None
     finally:
         os.close(fd)
     if not head.startswith(b"#!"):
         return None
-    line = head[2:].split(b"\n", 1)[0].strip(b" \t")
-    if not line:
+    # The name ends at a blank, a NUL or the line's end, as binfmt_script reads it.
+    name = re.split(rb"[ \t\0\n]", head[2:].lstrip(b" \t"), maxsplit=1)[0]
+    if not name:
         raise NotAnElf(f"{path}: empty #! line")
-    parts = line.split(None, 1)
-    interp = os.fsdecode(parts[0])
-    arg = os.fsdecode(parts[1].strip(b" \t")) if len(parts) > 1 else None
-    return interp, arg
+    return os.fsdecode(name)
 
 
-def resolve_script(path: str, argv: list[str], filename: str | None = None, root: str = ""
-                   ) -> tuple[str, list[str], list[str]]:
-    """Follow ``#!`` lines like execve(filename): returns (binary, argv, scripts
-    seen).  The script's name in the new argv is ``filename`` as execve got it."""
-    scripts = []
-    shown = filename or path
-    for _ in range(SCRIPT_DEPTH + 1):
-        sb = read_shebang(path, root)
-        if sb is None:
-            return path, argv, scripts
-        interp, arg = sb
+def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]:
+    """The files an execve of ``path`` reads, as the guest's root must hold
+    them: ``path``, then each ``#!`` line's interpreter (a relative one is
+    the working directory's, ``cwd``), ending at the program the kernel
+    maps.  Past exec.h's depth the exec fails (ELOOP), and so does this."""
+    _buf_size, depth = _limits()
+    chain = [path]
+    for _ in range(depth + 1):
+        interp = read_interpreter(chain[-1], root)
+        if interp is None:
+            return chain
         if not os.path.isabs(interp):
-            raise ProgramNotFound(f"{path}: interpreter {interp} is not an absolute path")
+            interp = os.path.normpath(os.path.join(cwd or (os.getcwd() if not root else "/"),
+                                                   interp))
         if not os.path.exists(in_root(interp, root)):
-            raise ProgramNotFound(f"{path}: interpreter {interp} not found")
-        scripts.append(path)
-        argv = [interp] + ([arg] if arg else []) + [shown] + argv[1:]
-        path = shown = interp
-    raise NotAnElf(f"{scripts[0]}: too many levels of #! interpreters")
+            raise ProgramNotFound(f"{chain[-1]}: interpreter {interp} not found")
+        chain.append(interp)
+    raise NotAnElf(f"{path}: too many levels of #! interpreters (Linux follows {depth})")

@@ -229,7 +229,7 @@ def _mounts(mounts: list, tree: Tree) -> list[Mount]:
 
 def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     """The Plan of the bundle at ``bundle`` whose config.json is ``cfg``."""
-    from ..ldso.program import find_program, resolve_script
+    from ..ldso.program import find_program, interpreters
     from ..ldso.search import in_root, realpath, resolve
     from ..uklibc.cache import substitute
 
@@ -255,8 +255,7 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     env = dict(kv.split("=", 1) for kv in proc.get("env") or () if "=" in kv)
     args = list(proc["args"])
     path = find_program(args[0], env.get("PATH", "/usr/local/bin:/usr/bin:/bin"), root)
-    binary, argv, _scripts = resolve_script(path, args, filename=args[0] if "/" in args[0]
-                                            else path, root=root)
+    binary = interpreters(path, root, proc.get("cwd") or "/")[-1]
     load = resolve(binary, env, root)
     tree = Tree()
     for guest in dict.fromkeys(realpath(p, root) for p in load.host_paths()):
@@ -278,7 +277,9 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     except OSError as e:
         raise LibsubstError(f"config.json: process.cwd {cwd}: {e.strerror}") from None
     limits = _resources(linux.get("resources") or {})
-    spec = BootSpec(exe=realpath(binary, root), execfn=path, argv=argv,
+    # The guest kernel expands #! at this first exec as at any execve.
+    spec = BootSpec(exe=realpath(path, root), execfn=args[0] if "/" in args[0] else path,
+                    argv=args,
                     env=list(proc.get("env") or ()), cwd=cwd, entries=tree.entries(),
                     mounts=mounts, hostname=cfg.get("hostname") or os.uname().nodename,
                     uid=int(user.get("uid", 0)), gid=int(user.get("gid", 0)), net=net,

@@ -256,7 +256,7 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
         return put_str(e->aux, dst, cap);
     case SL_EXE:
         /* The executable's real path, as Linux shows it (not AT_EXECFN). */
-        return put_str(bi_str(K.bi->exe), dst, cap);
+        return put_str(ls_prog->exe, dst, cap);
     case SL_CWD: {
         char *c = kmalloc(LS_PATH_MAX);
         if (!c)

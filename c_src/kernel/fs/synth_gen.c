@@ -140,9 +140,9 @@ static void guest_comm(struct gbuf *g, long tid)
         *nl = 0;
     const char *src = host;
     if (!host[0] || strncmp(host, "libsubst", 8) == 0) {
-        src = bi_str(K.bi->execfn);
-        if (!*src && K.bi->argc)
-            src = bi_str(*(const uint32_t *)(K.blk + K.bi->argv_off));
+        src = ls_prog->execfn;
+        if (!*src && ls_prog->argc)
+            src = ls_prog->argv[0];
         src = path_base(src);
     }
     strlcpy(g->comm, src, sizeof g->comm);
@@ -272,13 +272,10 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
     gput(g, s, n);
 }
 
-static void put_strings(struct gbuf *g, uint32_t count, uint32_t off)
+static void put_strings(struct gbuf *g, unsigned count, const char *const *v)
 {
-    const uint32_t *v = (const uint32_t *)(K.blk + off);
-    for (uint32_t i = 0; i < count; i++) {
-        const char *s = bi_str(v[i]);
-        gput(g, s, strlen(s) + 1);
-    }
+    for (unsigned i = 0; i < count; i++)
+        gput(g, v[i], strlen(v[i]) + 1);
 }
 
 /* A volume's file system type as Linux names it in the mount tables, from
@@ -410,10 +407,10 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     case SG_MAPS:
         return host_lines(g, "/proc/self/maps", line_maps);
     case SG_CMDLINE:
-        put_strings(g, K.bi->argc, K.bi->argv_off);
+        put_strings(g, ls_prog->argc, ls_prog->argv);
         return 0;
     case SG_ENVIRON:
-        put_strings(g, K.bi->envc, K.bi->envp_off);
+        put_strings(g, ls_prog->envc, ls_prog->envp);
         return 0;
     case SG_MOUNTS:
     case SG_MOUNTINFO:

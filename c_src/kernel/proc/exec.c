@@ -216,6 +216,7 @@ long exec_load(const struct exec_args *a, unsigned long *entry, unsigned long *s
     ls_prog_auxv[0] = (unsigned long)w;
     ls_prog_auxv[1] = sizeof aux;
     ls_prog_exe = a->exe;
+    ls_prog = a;
     kfree(strs);
     *entry = start;
     return 0;

@@ -6,12 +6,11 @@
 #define LS_PROC_EXEC_H
 
 #include "kernel.h"
+#include "libsubst/exec.h"
 #include <linux/elf.h>
 
 /* Linux's load_elf_phdrs: the table is at most 64 KiB. */
 #define ELF_MAX_PHNUM (65536 / sizeof(Elf64_Phdr))
-#define EXEC_MAX_DEPTH 5                    /* exec_binprm: a 6th script level is ELOOP */
-#define EXEC_LINE 256                       /* Linux's BINPRM_BUF_SIZE */
 
 struct elf_head {
     Elf64_Ehdr eh;
@@ -47,25 +46,14 @@ struct exec_req {
     const char **args;                      /* argv, rewritten for scripts; room + 1 slots */
     int nargs, room;
     char real[LS_PATH_MAX];                 /* out: the ELF program's resolved path */
-    char line[EXEC_MAX_DEPTH + 1][EXEC_LINE];   /* the scripts' "#!" lines (args point here) */
+    char line[LS_EXEC_MAX_DEPTH + 1][LS_BINPRM_BUF_SIZE];  /* the "#!" lines (args point here) */
 };
 /* Everything Linux checks before the point of no return: 0 or -errno. */
 long exec_resolve(struct exec_req *q);
 
-/* What the loader builds the program's initial stack from, whoever asks
- * (the first boot, from its boot info): the ELF program's guest path, what
- * AT_EXECFN names, argc + envc strings, and the ids the auxv reports.
- * exe must stay valid while the program runs (/proc/self/exe, core files). */
-struct exec_args {
-    const char *exe;
-    const char *execfn;
-    const char *const *argv;
-    const char *const *envp;
-    unsigned argc, envc;
-    unsigned uid, gid;
-};
-/* Maps the program and its PT_INTERP as binfmt_elf does and builds the
- * initial stack: the entry point and stack pointer to start at, or -errno. */
+/* Maps a's program (struct exec_args, kernel.h) and its PT_INTERP as
+ * binfmt_elf does and builds the initial stack: the entry point and stack
+ * pointer to start at, or -errno.  a stays the program's (ls_prog). */
 long exec_load(const struct exec_args *a, unsigned long *entry, unsigned long *sp);
 
 /* A load that fails past the point of no return: the process dies by

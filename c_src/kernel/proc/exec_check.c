@@ -138,13 +138,13 @@ static char *next_terminator(char *first, char *last)
     return 0;
 }
 
-/* Splits the "#!" line in buf (EXEC_LINE bytes, zero-padded) as
+/* Splits the "#!" line in buf (LS_BINPRM_BUF_SIZE bytes, zero-padded) as
  * binfmt_script does: the interpreter never truncated, one optional argument
  * (inner blanks kept, trailing ones dropped).  0 or -ENOEXEC. */
 static long split_shebang(char *buf, char **name, char **arg)
 {
-    char *buf_end = buf + EXEC_LINE - 1;
-    char *i_end = memchr(buf, '\n', EXEC_LINE);
+    char *buf_end = buf + LS_BINPRM_BUF_SIZE - 1;
+    char *i_end = memchr(buf, '\n', LS_BINPRM_BUF_SIZE);
     if (!i_end) {
         i_end = next_non_spacetab(buf + 2, buf_end);
         if (!i_end || !next_terminator(i_end, buf_end))
@@ -178,13 +178,13 @@ long exec_resolve(struct exec_req *q)
                         : exec_open_at(q->dirfd, q->path, q->follow, q->real, &base);
         if (fd < 0)
             return fd;
-        if (depth > EXEC_MAX_DEPTH) {
+        if (depth > LS_EXEC_MAX_DEPTH) {
             hsys1(__NR_close, fd);
             return -ELOOP;
         }
         char *buf = q->line[depth];
-        memset(buf, 0, EXEC_LINE);
-        long r = hsys4(__NR_pread64, fd, (long)buf, EXEC_LINE, base);
+        memset(buf, 0, LS_BINPRM_BUF_SIZE);
+        long r = hsys4(__NR_pread64, fd, (long)buf, LS_BINPRM_BUF_SIZE, base);
         if (r >= 0 && !(buf[0] == '#' && buf[1] == '!')) {
             r = check_elf(fd, base);
             hsys1(__NR_close, fd);

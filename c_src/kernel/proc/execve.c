@@ -231,7 +231,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         return envc;
     /* Room for argv plus, per script level, interpreter and argument; an
      * empty argv gets "" as its argv[0], as Linux does since 5.18. */
-    int room = (argc ? argc : 1) + 2 * (EXEC_MAX_DEPTH + 1);
+    int room = (argc ? argc : 1) + 2 * (LS_EXEC_MAX_DEPTH + 1);
     struct exec_req *q = kmalloc(sizeof *q);
     char *cwd = kmalloc(LS_PATH_MAX);
     const char **args = kmalloc((room + 1) * sizeof(char *));

@@ -142,7 +142,7 @@ void core_write(int sig, const siginfo_t *si, const struct sigcontext *m)
     ps.state = 0;
     ps.sname = 'R';
     ps.pid = pr.pid;
-    const char *exe = bi_str(K.bi->exe), *base = exe;
+    const char *exe = ls_prog->exe, *base = exe;
     for (const char *c = exe; *c; c++)
         if (*c == '/')
             base = c + 1;
