@@ -572,7 +572,7 @@ def test_symlinks_in_a_volume_do_not_lead_out(tmp_path):
                    "/data/../../root/.bashrc", "/data/same", "/data/dotdot"], tmp_path)
     lines = r.stdout.decode().splitlines()
     assert lines[0] == "/data/ok.txt inside"
-    # Resolved beneath the volume (the kernel's open_beneath): out is refused.
+    # Resolved beneath the volume (the kernel's vol_open_beneath): out is refused.
     assert lines[1] == "/data/abs Invalid cross-device link"
     assert lines[2] == "/data/rel Invalid cross-device link"
     # '..' above the volume is the guest's own root, whose /etc has no shadow.

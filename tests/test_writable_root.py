@@ -129,7 +129,7 @@ def test_symlinks_in_the_layer_stay_in_the_guest(tmp_path):
     """Escape attempts through the layer: an absolute link to /etc, a
     relative one climbing above the root, a link to /proc/self/root; each
     resolves in the guest's own root (the guest kernel expands the layer's
-    links; the host's open_beneath never follows one), and the host's /etc
+    links; the kernel's vol_open_beneath never follows one), and the host's /etc
     gains nothing."""
     planted = [f"/etc/libsubst-escape-{i}" for i in range(3)]
     script = ("ln -s /etc /abs && echo a > /abs/libsubst-escape-0; "
@@ -200,7 +200,7 @@ def test_a_rename_race_does_not_lead_out_of_the_layer(tmp_path):
     """The guest swaps a directory of its root with a symlink to where its
     /tmp lies in its mount namespace, as fast as it can, while it opens a
     file through that directory: the walk may classify a path through the
-    symlink, but every open goes through the kernel's open_beneath, which
+    symlink, but every open goes through the kernel's vol_open_beneath, which
     follows no symlink out of the layer (EXDEV), so none reads the outside
     file."""
     exe = build_c("race_layer", tmp_path, "-pthread")

@@ -10,7 +10,7 @@
  *
  * The guest's name space is, from the most to the least specific:
  *   - mounts (struct ls_mount): a guest directory served by a host directory,
- *     resolved beneath it (volume.c: open_beneath);
+ *     resolved beneath it (volume.c, beneath.c);
  *   - the synthetic trees /proc, /sys and /dev (synth.c);
  *   - the image: the boot-info block's sorted entries (image.c), read-only.
  * A path is walked (path.c) into a struct fs_node that says which of the
@@ -76,7 +76,7 @@ enum {
 #define KF_F_SYNTH 2    /* KF_HOST: a generated synthetic file */
 #define KF_F_BASED 4    /* KF_HOST with KF_F_IMAGE: a LS_ENT_IMAGE_FILE, a window of the
                            image file (a dup of K.image_fd); see read_write.c */
-#define KF_F_NOFOLLOW 8 /* KF_HOST: the host's O_NOFOLLOW is the kernel's (open_beneath),
+#define KF_F_NOFOLLOW 8 /* KF_HOST: the host's O_NOFOLLOW is the kernel's (vol_open_beneath),
                            not the guest's, so F_GETFL leaves it out */
 
 /* Shared by fds made with dup (like Linux's struct file); refcounted. */
@@ -220,6 +220,9 @@ const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root (
 long vol_open(struct fs_node *n, int flags, int mode);
 /* O_PATH|O_DIRECTORY fd of the node's parent beneath the mount; *name = last component. */
 long vol_parent(struct fs_node *n, const char **name);
+/* open(2) of rel beneath mount mnt's root, every symlink followed by the
+ * kernel, none leading out of the volume (EXDEV): a host fd or -errno. */
+long vol_open_beneath(int mnt, const char *rel, int flags, int mode);
 /* A volume at "/" that is not the writable root's layer (an OCI container's
  * root, libsubst-runtime) is rooted: the walk classifies it with one lstat
  * (its mode in fs_obj) and expands its symlinks itself (path.c), an

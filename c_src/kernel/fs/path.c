@@ -190,6 +190,60 @@ static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct f
     return fs_classify(p, cur);
 }
 
+/* One step down: name (nl bytes) appended to n->path and classified into
+ * *cur.  A missing last component leaves its parent in n->o (n->missing).
+ * 0 or -errno. */
+static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, size_t nl,
+                     int last)
+{
+    char *p = n->path;
+    size_t pl = strlen(p);
+    if (pl == 1)
+        pl = 0;                         /* p is "/" */
+    if (pl + 1 + nl >= LS_PATH_MAX)
+        return -ENAMETOOLONG;
+    struct fs_obj parent = *cur;
+    p[pl] = '/';
+    memcpy(p + pl + 1, name, nl);
+    p[pl + 1 + nl] = 0;
+    if (cur->type == FO_VOLUME && cur->ent != fs_upper && fs_mnt[cur->ent].alone)
+        return 0;                       /* it stays the volume's, its symlinks the host's */
+    int r = fs_classify(p, cur);
+    if (r == -ENOENT && last && parent.type == FO_VOLUME && parent.ent == fs_upper) {
+        /* In the writable root's layer, as in a volume, the host says
+         * whether the last component exists, and makes it. */
+        *cur = (struct fs_obj){.type = FO_VOLUME, .ent = fs_upper};
+        return 0;
+    }
+    if (r == -ENOENT && last) {
+        n->missing = 1;
+        n->o = parent;
+    }
+    return r;
+}
+
+/* The symlink *cur, met before n->tmp[i]: its target spliced in front of
+ * what is left (expand), classified again.  1 when followed (the walk goes
+ * on from n->tmp's start), 0 for an fd link that names a host object, or
+ * -errno. */
+static int walk_link(struct fs_node *n, struct fs_obj *cur, size_t i, int last, int *links)
+{
+    if (cur->type == FO_SYNTH && cur->ent == SID_FDLINK && !fd_has_path(cur->arg)) {
+        /* /proc/self/fd/N of an fd with no guest path names the host
+         * object itself; nothing can be below it. */
+        if (!last)
+            return -ENOTDIR;
+        cur->ent = SID_FDHOST;
+        return 0;
+    }
+    if (++*links > MAX_LINKS)
+        return -ELOOP;
+    int r = expand(n, cur, i);
+    if (r == 0)
+        r = fs_classify(n->path, cur);
+    return r < 0 ? r : 1;
+}
+
 int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
 {
     char *p = n->path, *t = n->tmp;
@@ -233,52 +287,14 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
                 return r;
             continue;
         }
-        size_t pl = strlen(p);
-        if (pl == 1)
-            pl = 0;                     /* p is "/" */
-        if (pl + 1 + nl >= LS_PATH_MAX)
-            return -ENAMETOOLONG;
-        struct fs_obj parent = cur;
-        p[pl] = '/';
-        memcpy(p + pl + 1, name, nl);
-        p[pl + 1 + nl] = 0;
-        if (cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone)
-            continue;                   /* it stays the volume's, its symlinks the host's */
-        r = fs_classify(p, &cur);
-        if (r == -ENOENT && last && parent.type == FO_VOLUME && parent.ent == fs_upper) {
-            /* In the writable root's layer, as in a volume, the host says
-             * whether the last component exists, and makes it. */
-            cur = (struct fs_obj){.type = FO_VOLUME, .ent = fs_upper};
-            continue;
-        }
-        if (r == -ENOENT && last) {
-            n->missing = 1;
-            n->o = parent;
-            return r;
-        }
-        if (r < 0)
+        if ((r = walk_down(n, &cur, name, nl, last)) < 0)
             return r;
         if (!obj_is_link(&cur) || (last && !slash && !(wflags & W_FOLLOW)))
             continue;
-        if (cur.type == FO_SYNTH && cur.ent == SID_FDLINK) {
-            /* /proc/self/fd/N of an fd with no guest path names the host
-             * object itself; nothing can be below it. */
-            if (!fd_has_path(cur.arg)) {
-                if (!last)
-                    return -ENOTDIR;
-                cur.ent = SID_FDHOST;
-                continue;
-            }
-        }
-        if (++links > MAX_LINKS)
-            return -ELOOP;
-        r = expand(n, &cur, i);
-        if (r < 0)
+        if ((r = walk_link(n, &cur, i, last, &links)) < 0)
             return r;
-        i = 0;
-        r = fs_classify(p, &cur);
-        if (r < 0)
-            return r;
+        if (r)
+            i = 0;
     }
     n->o = cur;
     if (n->dir_required && !obj_is_dir(&cur))

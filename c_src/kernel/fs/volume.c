@@ -1,8 +1,8 @@
 /*
  * Volumes: host directories bound into the guest (struct ls_mount).  A guest
  * path at or below a mount point is opened relative to the mount's root fd,
- * its symlinks followed here (open_beneath), so neither "..", an absolute
- * symlink nor a /proc magic link leaves the volume.
+ * its symlinks followed by the kernel (beneath.c), so neither "..", an
+ * absolute symlink nor a /proc magic link leaves the volume.
  * Operations on a last component open its parent that way and then apply the
  * *at() call to the name; operations that follow the last component open it
  * (O_PATH) and act on the fd with AT_EMPTY_PATH.
@@ -99,195 +99,6 @@ const char *vol_rel(const struct fs_node *n)
     return *r ? r : ".";
 }
 
-/* Opens the next component of a walk: an O_PATH fd of name in dir, never
- * followed by the host.  *kind says what it is (S_IFDIR, S_IFLNK, ...). */
-static long step(int dir, const char *name, unsigned *kind)
-{
-    /* Most components are directories: O_DIRECTORY tells them in one call
-     * (a symlink, even to a directory, fails it with ENOTDIR). */
-    long fd = hsys4(__NR_openat, dir, (long)name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC, 0);
-    struct stat st;
-    *kind = S_IFDIR;
-    if (fd != -ENOTDIR)
-        return fd;
-    fd = hsys4(__NR_openat, dir, (long)name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
-    if (fd < 0)
-        return fd;
-    long r = hsys2(__NR_fstat, fd, (long)&st);
-    if (r < 0) {
-        hsys1(__NR_close, fd);
-        return r;
-    }
-    *kind = st.st_mode & S_IFMT;
-    return fd;
-}
-
-/* open(2) of rel beneath dirfd, as openat2 with RESOLVE_BENEATH |
- * RESOLVE_NO_MAGICLINKS would, and as safe against a concurrent rename: the
- * walk holds an fd of each directory it has entered (so ".." is the one it
- * came from, never the host's), opens each component from the last one's fd
- * with O_NOFOLLOW, reads a symlink through the fd it opened, and makes the
- * final open relative to its parent's fd, again with O_NOFOLLOW.  A symlink
- * that leads above dirfd is EXDEV; so is an absolute one, unless its
- * target is a plain guest path (no ".", "..", or empty component) that
- * mount `mnt` itself serves: then the walk goes on from dirfd (the mount's
- * root), as the guest's own walk would (a link in /tmp to another file of
- * /tmp, which tempfile and shutil users make).  (The host's openat2 is
- * not in the seccomp allow-list: its flags and mode are in memory, where a
- * filter cannot see a set-user-ID mode.) */
-#define MAX_DEPTH (LS_PATH_MAX / 2)     /* directories a walk holds at once */
-
-/* For an absolute link target of mount mnt: where it is below the mount's
- * root ("" for the root), or 0 if it is not a plain path that mnt serves. */
-static const char *same_mount(int mnt, const char *target)
-{
-    const struct vmount *v = &fs_mnt[mnt];
-    if (vol_find(target) != mnt || strncmp(target, v->guest, v->glen) != 0)
-        return 0;
-    const char *rel = target + v->glen;
-    for (const char *c = rel; *c;) {          /* each component: "/name" */
-        const char *e = c + 1;
-        while (*e && *e != '/')
-            e++;
-        size_t l = e - c - 1;
-        if ((l == 0 && *e) || (l == 1 && c[1] == '.') || (l == 2 && c[1] == '.' && c[2] == '.'))
-            return 0;
-        c = e;
-    }
-    while (*rel == '/')
-        rel++;
-    return rel;
-}
-
-static long open_beneath(int mnt, const char *rel, int flags, int mode)
-{
-    int dirfd = fs_mnt[mnt].root;
-    char *rest = kmalloc(LS_PATH_MAX), *link = kmalloc(LS_PATH_MAX);
-    int *dirs = kmalloc(MAX_DEPTH * sizeof *dirs);    /* dirs[0] is dirfd, not ours */
-    int depth = 0;
-    long r = -ENOMEM;
-    if (!rest || !link || !dirs)
-        goto out;
-    dirs[0] = dirfd;
-    size_t rl = strlen(rel);
-    int slash = rl > 0 && rel[rl - 1] == '/';   /* the last component must be a directory */
-    int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
-    r = -ENAMETOOLONG;
-    if (strlcpy(rest, rel, LS_PATH_MAX) >= LS_PATH_MAX)
-        goto out;
-    int links = 0;
-    const char *final = ".";                    /* what the last open names in dirs[depth] */
-    char *p = rest;
-    while (*p) {
-        char *comp = p;
-        while (*p && *p != '/')
-            p++;
-        int more = *p == '/';
-        *p = 0;                                 /* comp is a string; p moves past it */
-        p += more;
-        while (*p == '/')
-            p++;
-        int last = *p == 0;
-        if (!*comp || !strcmp(comp, "."))
-            continue;
-        if (!strcmp(comp, "..")) {
-            r = -EXDEV;                         /* above the volume's root */
-            if (depth == 0)
-                goto out;
-            hsys1(__NR_close, dirs[depth--]);
-            continue;
-        }
-        if (last && !slash && !follow_last) {
-            final = comp;
-            break;
-        }
-        if (last && !slash && !(flags & O_PATH)) {
-            /* The common case, a file that is no symlink, in one host call:
-             * opened with O_NOFOLLOW, only a symlink fails with ELOOP, and
-             * only then is it read and followed below. */
-            do
-                r = hsys4(__NR_openat, dirs[depth], (long)comp, flags | O_NOFOLLOW, mode);
-            while (r == -EINTR);
-            if (r != -ELOOP)
-                goto out;
-        }
-        unsigned kind = 0;
-        long fd = step(dirs[depth], comp, &kind);
-        if (fd == -ENOENT && last && !slash) {
-            final = comp;                       /* the open says: ENOENT, or O_CREAT makes it */
-            break;
-        }
-        r = fd;
-        if (fd < 0)
-            goto out;
-        if (kind == S_IFDIR && depth + 1 >= MAX_DEPTH) {
-            hsys1(__NR_close, fd);
-            r = -ENAMETOOLONG;
-            goto out;
-        }
-        if (kind == S_IFDIR && !last) {
-            dirs[++depth] = fd;
-            continue;
-        }
-        if (kind == S_IFDIR && slash) {         /* the walk ends in it: the open names "." */
-            dirs[++depth] = fd;
-            break;
-        }
-        if (kind != S_IFLNK) {
-            hsys1(__NR_close, fd);
-            r = -ENOTDIR;
-            if (!last || slash)
-                goto out;
-            final = comp;                       /* a file: opened by name, O_NOFOLLOW */
-            break;
-        }
-        long n = hsys4(__NR_readlinkat, fd, (long)"", (long)link, LS_PATH_MAX - 1);
-        hsys1(__NR_close, fd);
-        r = n < 0 ? n : -ELOOP;
-        if (n < 0 || ++links > 40)
-            goto out;
-        link[n] = 0;
-        r = -EXDEV;
-        if (n == 0)
-            goto out;
-        if (link[0] == '/') {
-            const char *below = same_mount(mnt, link);
-            if (!below)
-                goto out;                       /* absolute, elsewhere: outside the volume */
-            while (depth > 0)                   /* from the mount's root again */
-                hsys1(__NR_close, dirs[depth--]);
-            n = strlen(below);
-            memmove(link, below, n + 1);
-            if (n == 0) {
-                link[0] = '.';
-                link[1] = 0;
-                n = 1;
-            }
-        }
-        /* The link's target takes its place in what is left to resolve. */
-        r = -ENAMETOOLONG;
-        size_t tl = n, pl = strlen(p);
-        if (tl + 1 + pl + 1 > LS_PATH_MAX)
-            goto out;
-        memmove(rest + tl + 1, p, pl + 1);
-        memcpy(rest, link, tl);
-        rest[tl] = pl || slash ? '/' : 0;       /* a trailing slash stays with the path */
-        if (!pl && slash)
-            rest[tl + 1] = 0;
-        p = rest;
-    }
-    do
-        r = hsys4(__NR_openat, dirs[depth], (long)final, flags | O_NOFOLLOW, mode);
-    while (r == -EINTR);
-out:
-    while (dirs && depth > 0)
-        hsys1(__NR_close, dirs[depth--]);
-    kfree(rest);
-    kfree(link);
-    kfree(dirs);
-    return r;
-}
-
 int vol_rooted(int m)
 {
     return m != fs_upper && fs_mnt[m].glen == 0;
@@ -338,7 +149,7 @@ long vol_open(struct fs_node *n, int flags, int mode)
     }
     /* Never a set-user/group-ID file on the host: a root caller's guest
      * writes a volume as host root (seccomp refuses these bits to chmod). */
-    return open_beneath(n->o.ent, rel, flags, mode & 01777);
+    return vol_open_beneath(n->o.ent, rel, flags, mode & 01777);
 }
 
 /* Where an *at() call that does not follow n's last component names it:
@@ -404,5 +215,5 @@ long vol_parent(struct fs_node *n, const char **name)
         base[bl + 1] = 0;
     }
     *name = base;
-    return open_beneath(n->o.ent, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    return vol_open_beneath(n->o.ent, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 }

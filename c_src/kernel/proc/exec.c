@@ -22,6 +22,59 @@ static int is_err(long p)
     return p < 0 && p > -4096;
 }
 
+/* One PT_LOAD segment at bias, inside the span reserved for it: its file
+ * pages, then its .bss (the file's last page zeroed past its end, anonymous
+ * pages after it).  0 or -errno. */
+static long map_segment(int fd, unsigned long base, unsigned long fsize, unsigned long bias,
+                        const Elf64_Phdr *p)
+{
+    int prot = (p->p_flags & PF_R ? PROT_READ : 0) | (p->p_flags & PF_W ? PROT_WRITE : 0) |
+               (p->p_flags & PF_X ? PROT_EXEC : 0);
+    unsigned long start = bias + LS_PAGE_DOWN(p->p_vaddr);
+    unsigned long skew = p->p_vaddr - LS_PAGE_DOWN(p->p_vaddr);
+    unsigned long file_end = bias + p->p_vaddr + p->p_filesz;
+    unsigned long mem_end = bias + p->p_vaddr + p->p_memsz;
+    if (p->p_filesz) {
+        long m = hsys6(__NR_mmap, start, LS_PAGE_UP(skew + p->p_filesz), prot,
+                       MAP_PRIVATE | MAP_FIXED, fd, base + p->p_offset - skew);
+        if (is_err(m))
+            return m;
+    }
+    if (mem_end <= file_end)
+        return 0;
+    unsigned long page_end = LS_PAGE_UP(file_end);
+    if (p->p_filesz && (prot & PROT_WRITE) && page_end > file_end) {
+        /* A page past the end of the file would fault (SIGBUS):
+         * Linux's padzero fails there with EFAULT. */
+        if (LS_PAGE_DOWN(base + p->p_offset + p->p_filesz) >= fsize)
+            return -EFAULT;
+        memset((void *)file_end, 0, page_end - file_end);
+    }
+    if (!p->p_filesz)
+        page_end = start;
+    if (mem_end > page_end) {
+        long m = hsys6(__NR_mmap, page_end, LS_PAGE_UP(mem_end) - page_end, prot,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        if (is_err(m))
+            return m;
+    }
+    return 0;
+}
+
+/* Where the loaded program's headers are (AT_PHDR): PT_PHDR's address, or
+ * the PT_LOAD that holds e_phoff. */
+static unsigned long find_phdr(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, unsigned long bias)
+{
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_PHDR)
+            return bias + ph[i].p_vaddr;
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset <= eh->e_phoff &&
+            eh->e_phoff < ph[i].p_offset + ph[i].p_filesz)
+            return bias + ph[i].p_vaddr + (eh->e_phoff - ph[i].p_offset);
+    return 0;
+}
+
 static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
                          struct loaded *l, unsigned long hint)
 {
@@ -55,55 +108,16 @@ static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const
         return res == -EEXIST ? -ENOMEM : res;
     if (eh->e_type == ET_DYN)
         bias = res - lo;
-    for (int i = 0; i < eh->e_phnum; i++) {
-        const Elf64_Phdr *p = &ph[i];
-        if (p->p_type != PT_LOAD || p->p_memsz == 0)
-            continue;
-        int prot = (p->p_flags & PF_R ? PROT_READ : 0) | (p->p_flags & PF_W ? PROT_WRITE : 0) |
-                   (p->p_flags & PF_X ? PROT_EXEC : 0);
-        unsigned long start = bias + LS_PAGE_DOWN(p->p_vaddr);
-        unsigned long skew = p->p_vaddr - LS_PAGE_DOWN(p->p_vaddr);
-        unsigned long file_end = bias + p->p_vaddr + p->p_filesz;
-        unsigned long mem_end = bias + p->p_vaddr + p->p_memsz;
-        if (p->p_filesz) {
-            long m = hsys6(__NR_mmap, start, LS_PAGE_UP(skew + p->p_filesz), prot,
-                           MAP_PRIVATE | MAP_FIXED, fd, base + p->p_offset - skew);
-            if (is_err(m))
-                return m;
-        }
-        if (mem_end > file_end) {
-            /* .bss: zero the rest of the last file page, map anonymous pages after it. */
-            unsigned long page_end = LS_PAGE_UP(file_end);
-            if (p->p_filesz && (prot & PROT_WRITE) && page_end > file_end) {
-                /* A page past the end of the file would fault (SIGBUS):
-                 * Linux's padzero fails there with EFAULT. */
-                if (LS_PAGE_DOWN(base + p->p_offset + p->p_filesz) >= fsize)
-                    return -EFAULT;
-                memset((void *)file_end, 0, page_end - file_end);
-            }
-            if (!p->p_filesz)
-                page_end = start;
-            if (mem_end > page_end) {
-                long m = hsys6(__NR_mmap, page_end, LS_PAGE_UP(mem_end) - page_end, prot,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-                if (is_err(m))
-                    return m;
-            }
-        }
-    }
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_memsz &&
+            (r = map_segment(fd, base, fsize, bias, &ph[i])) < 0)
+            return r;
     l->bias = bias;
     l->entry = bias + eh->e_entry;
     l->start = bias + lo;
     l->end = bias + hi;
     l->phnum = eh->e_phnum;
-    l->phdr = 0;
-    for (int i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_PHDR)
-            l->phdr = bias + ph[i].p_vaddr;
-    for (int i = 0; !l->phdr && i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset <= eh->e_phoff &&
-            eh->e_phoff < ph[i].p_offset + ph[i].p_filesz)
-            l->phdr = bias + ph[i].p_vaddr + (eh->e_phoff - ph[i].p_offset);
+    l->phdr = find_phdr(eh, ph, bias);
     return 0;
 }
 
