@@ -61,7 +61,7 @@ static void allow(int ruleset, const char *path, uint64_t rights, int is_dir)
 long tender_landlock(const struct ls_lockdown *lock, int own_proc)
 {
     long abi = hsys3(__NR_landlock_create_ruleset, 0, 0, LANDLOCK_CREATE_RULESET_VERSION);
-    if (abi < 6 && !(tender_bi->flags & LS_BOOT_WEAKER_SANDBOX))
+    if (abi < LS_LANDLOCK_ABI && !(tender_bi->flags & LS_BOOT_WEAKER_SANDBOX))
         return abi < 1 ? -ENOSYS : -EOPNOTSUPP;
     if (abi < 1)
         return 0;

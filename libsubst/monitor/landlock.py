@@ -10,10 +10,12 @@ from __future__ import annotations
 import ctypes
 import sys
 
+from .._abi import ffi
 from ..errors import LibsubstError
+from ..kernel import syscalls
 
-NEEDED = 6
-NR_LANDLOCK_CREATE_RULESET = 444
+NEEDED = ffi.dlopen(None).LS_LANDLOCK_ABI           # bootinfo.h's, the tender's too
+NR_LANDLOCK_CREATE_RULESET = syscalls.by_name("landlock_create_ruleset").nr
 LANDLOCK_CREATE_RULESET_VERSION = 1
 FLAG = "--allow-weaker-sandbox"
 

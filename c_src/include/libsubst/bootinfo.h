@@ -43,9 +43,13 @@
 #define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */
 #define LS_BOOT_DENY 64          /* the calls of deny_calls answer ENOSYS (--enosys) */
 #define LS_BOOT_NO_TRAP 128      /* with LS_BOOT_NO_POLICY only: no Syscall User Dispatch, to measure its cost */
-/* LS_BOOT_WEAKER_SANDBOX: the caller accepts a host Landlock below ABI 6, or none
- * (--allow-weaker-sandbox): the kernel uses what there is. */
+/* LS_BOOT_WEAKER_SANDBOX: the caller accepts a host Landlock below ABI
+ * LS_LANDLOCK_ABI, or none (--allow-weaker-sandbox): the kernel uses what there is. */
 #define LS_BOOT_WEAKER_SANDBOX 256
+/* The Landlock ABI the sandbox relies on: scoped signals and abstract Unix
+ * sockets (6), beside file access (1).  The monitor asks for it before the
+ * guest starts (libsubst/monitor/landlock.py), the tender again (landlock.c). */
+#define LS_LANDLOCK_ABI 6
 /* LS_BOOT_HOST_ROOT_IDS: a root caller's guest ids are host ids 0..65535 (host_uid and
  * host_gid 0), as a runc container's without a user namespace: libsubst-runtime's, whose
  * engine-made overlay root cannot be idmapped.  Without it host_uid 0 is refused. */
