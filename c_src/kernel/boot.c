@@ -23,7 +23,8 @@
 unsigned long ls_prog_auxv[2];
 const char *ls_prog_exe;
 const struct exec_args *ls_prog;
-struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1};
+struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1,
+                   .bi_fd = -1};
 
 extern const char __ehdr_start[] __attribute__((visibility("hidden")));   /* the linker's */
 
@@ -63,26 +64,88 @@ static long parse_fd(const char *s)
     return v;
 }
 
-static void map_bootinfo(long fd)
+/* Maps the block at fd read-only (kept out of the guest's memory calls):
+ * its address and size, at least min bytes, or a kpanic naming what. */
+static const char *map_block(long fd, size_t min, const char *what, unsigned long *size)
 {
     struct stat st;
     if (fd < 0 || hsys2(__NR_fstat, fd, (long)&st) < 0)
         kpanic("usage: libsubst-kernel BOOTINFO_FD (it is started by `libsubst run`)");
-    if ((unsigned long)st.st_size < sizeof(struct ls_bootinfo))
-        kpanic("boot info is truncated (%ld bytes)", (long)st.st_size);
+    if ((unsigned long)st.st_size < min)
+        kpanic("%s is truncated (%ld bytes)", what, (long)st.st_size);
     long p = hsys6(__NR_mmap, 0, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p < 0 && p > -4096)
-        kpanic("cannot map boot info: error %ld", -p);
-    hsys1(__NR_close, fd);
-    K.bi = (const struct ls_bootinfo *)p;
-    K.blk = (const char *)p;
-    mm_note_kernel(p, st.st_size);   /* the guest's memory calls leave it alone */
+        kpanic("cannot map %s: error %ld", what, -p);
+    mm_note_kernel(p, st.st_size);
+    *size = st.st_size;
+    return (const char *)p;
+}
+
+static void map_bootinfo(long fd)
+{
+    unsigned long size;
+    K.blk = map_block(fd, sizeof(struct ls_bootinfo), "boot info", &size);
+    K.bi = (const struct ls_bootinfo *)K.blk;
+    /* Kept for a guest's execve, which passes it on (proc/execve.c). */
+    K.bi_fd = kfd_hide(fd);
     const struct ls_bootinfo *bi = K.bi;
     if (bi->magic != LS_BOOTINFO_MAGIC || bi->version != LS_BOOTINFO_VERSION)
         kpanic("boot info has a wrong magic or version %u (this kernel reads %d)",
                bi->version, LS_BOOTINFO_VERSION);
-    if (bi->size != (unsigned long)st.st_size)
-        kpanic("boot info size %u does not match its file (%ld)", bi->size, (long)st.st_size);
+    if (bi->size != size)
+        kpanic("boot info size %u does not match its file (%lu)", bi->size, size);
+    K.cwd = bi_str(bi->cwd);
+}
+
+/* After a guest's execve: the calling kernel's exec block (proc/exec.h). */
+static const struct exec_block *xb;
+
+static const char *xb_str(uint32_t off)
+{
+    return (const char *)xb + off;
+}
+
+/* A block the calling kernel wrote, checked all the same: every offset in
+ * it, every string ended. */
+static int xb_valid(unsigned long size)
+{
+    if (xb->magic != EXEC_BLOCK_MAGIC || xb->size != size || xb->strs > size ||
+        xb->argc > (size - xb->strs) / 4 || xb->envc > (size - xb->strs) / 4 - xb->argc)
+        return 0;
+    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
+    uint32_t one[3] = {xb->exe, xb->execfn, xb->cwd};
+    for (uint32_t i = 0; i < xb->argc + xb->envc + 3; i++) {
+        uint32_t off = i < 3 ? one[i] : v[i - 3];
+        if (off < sizeof *xb || off >= size || !memchr(xb_str(off), 0, size - off))
+            return 0;
+    }
+    return 1;
+}
+
+/* The exec block at fd: the boot info's header copied with the fds it
+ * hands over, as if the block had named them (the first program's
+ * debugger handshake is not the next one's). */
+static void map_exec_block(long fd)
+{
+    unsigned long size;
+    xb = (const struct exec_block *)map_block(fd, sizeof *xb, "exec block", &size);
+    hsys1(__NR_close, fd);
+    if (!xb_valid(size))
+        kpanic("exec block is malformed");
+    struct ls_bootinfo *h = kmalloc(sizeof *h);
+    if (!h)
+        kpanic("out of memory");
+    *h = *K.bi;
+    h->trace_fd = xb->trace_fd;
+    h->report_fd = xb->report_fd;
+    h->core_fd = xb->core_fd;
+    h->image_fd = xb->image_fd;
+    h->port_fd = xb->port_fd;
+    h->trace_sum_fd = xb->trace_sum_fd;
+    h->debug_fd = -1;
+    h->flags |= LS_BOOT_EXECED;
+    K.bi = h;
+    K.cwd = xb_str(xb->cwd);
 }
 
 /* The kernel's fds live at the top of the host's fd space; the guest's
@@ -154,6 +217,7 @@ const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
     save_host_auxv(sp);
     char **argv = (char **)(sp + 1);
     long bootfd = sp[0] >= 2 ? parse_fd(argv[1]) : -1;
+    long execfd = sp[0] >= 3 ? parse_fd(argv[2]) : -1;
 
     long r;
     reserve_fds();
@@ -161,6 +225,8 @@ const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
     if (diag >= 0)
         K.diag_fd = diag;
     map_bootinfo(bootfd);
+    if (sp[0] >= 3)
+        map_exec_block(execfd);
     if (K.bi->trace_fd >= 0 && (K.bi->flags & LS_BOOT_TRACE))
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     trace_init();
@@ -198,63 +264,69 @@ static const char **host_copies(int *n)
     return list;
 }
 
-/* The boot info's program resolved as execve resolves it ("#!" scripts
- * expanded, Linux's checks made), the first boot's as a guest's execve's:
- * its exec_args or -errno.  After an execve the calling kernel has resolved
- * it already. */
-static long boot_resolve(struct exec_args *a, const char **strs)
+/* The program a guest's execve resolved, from its exec block. */
+static void exec_block_args(struct exec_args *a)
 {
-    const struct ls_bootinfo *bi = K.bi;
-    a->exe = bi_str(bi->exe);
-    a->execfn = bi_str(bi->execfn);
-    a->argv = strs;
-    a->argc = bi->argc;
-    if (bi->flags & LS_BOOT_EXECED)
-        return 0;
-    /* argv[0] and, per script level, an interpreter and its argument. */
-    int room = (bi->argc ? bi->argc : 1) + 2 * (LS_EXEC_MAX_DEPTH + 1);
-    struct exec_req *q = kmalloc(sizeof *q);
-    const char **args = kmalloc((room + 1) * sizeof *args);
-    if (!q || !args)
-        return -ENOMEM;
-    *q = (struct exec_req){.dirfd = AT_FDCWD, .path = a->exe, .follow = 1, .fd_named = -1,
-                           .filename = a->execfn, .args = args, .room = room,
-                           .nargs = bi->argc ? bi->argc : 1};
-    args[0] = "";
-    memcpy(args, strs, bi->argc * sizeof *args);
-    long r = exec_resolve(q);
-    if (r < 0)
-        return r;
-    /* q stays: the strings it holds are the program's for its whole life. */
-    a->exe = q->real;
-    a->argv = args;
-    a->argc = q->nargs;
-    return 0;
+    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
+    const char **strs = kmalloc((xb->argc + xb->envc + 1) * sizeof *strs);
+    if (!strs)
+        kpanic("out of memory");
+    for (uint32_t i = 0; i < xb->argc + xb->envc; i++)
+        strs[i] = xb_str(v[i]);
+    *a = (struct exec_args){.exe = xb_str(xb->exe), .execfn = xb_str(xb->execfn), .argv = strs,
+                            .envp = strs + xb->argc, .argc = xb->argc, .envc = xb->envc,
+                            .uid = K.bi->uid, .gid = K.bi->gid};
 }
 
-/* The first program, as the boot info names it, handed to the loader. */
-static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
+/* The boot info's program resolved as execve resolves it ("#!" scripts
+ * expanded, Linux's checks made): the first exec is a guest's execve's
+ * equal.  0 or -errno. */
+static long boot_resolve(struct exec_args *a)
 {
     const struct ls_bootinfo *bi = K.bi;
     const uint32_t *argo = (const uint32_t *)(K.blk + bi->argv_off);
     const uint32_t *envo = (const uint32_t *)(K.blk + bi->envp_off);
-    const char **strs = kmalloc((bi->argc + bi->envc + 1) * sizeof *strs);
-    struct exec_args *a = kmalloc(sizeof *a);
-    if (!strs || !a)
+    const char **envp = kmalloc((bi->envc + 1) * sizeof *envp);
+    /* argv[0] and, per script level, an interpreter and its argument. */
+    int room = (bi->argc ? bi->argc : 1) + 2 * (LS_EXEC_MAX_DEPTH + 1);
+    const char **args = kmalloc((room + 1) * sizeof *args);
+    struct exec_req *q = kmalloc(sizeof *q);
+    if (!envp || !args || !q)
         return -ENOMEM;
-    for (uint32_t i = 0; i < bi->argc; i++)
-        strs[i] = bi_str(argo[i]);
     for (uint32_t i = 0; i < bi->envc; i++)
-        strs[bi->argc + i] = bi_str(envo[i]);
-    *a = (struct exec_args){.envp = strs + bi->argc, .envc = bi->envc, .uid = bi->uid,
+        envp[i] = bi_str(envo[i]);
+    args[0] = "";
+    for (uint32_t i = 0; i < bi->argc; i++)
+        args[i] = bi_str(argo[i]);
+    *q = (struct exec_req){.dirfd = AT_FDCWD, .path = bi_str(bi->exe), .follow = 1,
+                           .fd_named = -1, .filename = bi_str(bi->execfn), .args = args,
+                           .room = room, .nargs = bi->argc ? bi->argc : 1};
+    long r = exec_resolve(q);
+    /* q stays: the strings it holds are the program's for its whole life. */
+    *a = (struct exec_args){.exe = q->real, .execfn = q->filename, .argv = args,
+                            .envp = envp, .argc = q->nargs, .envc = bi->envc, .uid = bi->uid,
                             .gid = bi->gid};
-    long r = boot_resolve(a, strs);
-    if (r < 0) {
-        /* The user's program cannot be run: one line, and a shell's status. */
-        kdprintf(K.diag_fd, "libsubst: %s: cannot execute: %s\n", a->execfn, errno_name(-r));
-        ls_exit_group(r == -ENOENT ? 127 : 126);
+    return r;
+}
+
+/* The first program, or the one a guest's execve named, handed to the
+ * loader; a and what it points to stay the program's (ls_prog). */
+static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
+{
+    struct exec_args *a = kmalloc(sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    if (xb) {
+        exec_block_args(a);
+    } else {
+        long r = boot_resolve(a);
+        if (r < 0) {
+            /* The user's program cannot be run: one line, and a shell's status. */
+            kdprintf(K.diag_fd, "libsubst: %s: cannot execute: %s\n", bi_str(K.bi->execfn),
+                     errno_name(-r));
+            ls_exit_group(r == -ENOENT ? 127 : 126);
+        }
     }
-    /* a and what it points to stay: the program's, for its whole life. */
     return exec_load(a, entry_out, sp_out);
 }
 

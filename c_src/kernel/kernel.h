@@ -39,8 +39,12 @@ typedef long ssize_t;
 
 /* ---- global kernel state (kernel/boot.c) ---- */
 struct kstate {
-    const struct ls_bootinfo *bi;    /* the boot-info block, mapped read-only */
-    const char *blk;                 /* same, as bytes */
+    /* The boot-info block's header: the block's own, mapped read-only, or
+     * after a guest's execve a copy with the exec block's fds (boot.c). */
+    const struct ls_bootinfo *bi;
+    const char *blk;                 /* the block, as bytes (entries, mounts, strings) */
+    int bi_fd;                       /* its memfd, passed on by execve */
+    const char *cwd;                 /* the first working directory, a guest path */
     int diag_fd;                     /* kernel diagnostics (a dup of the guest's first stderr) */
     int trace_fd;                    /* trace stream, -1 if off */
     int report_fd;                   /* report channel to the monitor, -1 if none */

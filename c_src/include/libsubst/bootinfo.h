@@ -4,7 +4,9 @@
  *
  * The orchestrator writes one block into a memfd and starts the guest as
  *     libsubst-kernel BOOTINFO_FD
- * The kernel maps the block read-only and never writes it.  When the guest's
+ * The kernel maps the block read-only and never writes it; a guest's execve
+ * passes the same block on to the next kernel, with a small block of its
+ * own beside it (c_src/kernel/proc/exec.h: struct exec_block).  When the guest's
  * files come from a packed image (docs/image-format.md), image_fd is a host
  * fd of that image file, open read-only; LS_ENT_IMAGE_FILE entries are byte
  * ranges of it, and the kernel serves them without copying (read is pread
@@ -37,7 +39,7 @@
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
 #define LS_BOOT_NET_NONE 2       /* a network namespace of its own with only loopback (--net none) */
-#define LS_BOOT_EXECED 4         /* written by the guest's execve: the sandbox is already in force */
+#define LS_BOOT_EXECED 4         /* booted by a guest's execve: the sandbox is already in force */
 #define LS_BOOT_NO_POLICY 8      /* no namespaces, seccomp or Landlock: only to measure their cost */
 #define LS_BOOT_TRACE_SUMMARY 16 /* count and time the traced calls in trace_sum_fd (trace.h) */
 #define LS_BOOT_TRACE_JSON 32    /* trace lines are JSON objects, not strace-style text */

@@ -230,7 +230,7 @@ int fs_init(void)
         hsys1(__NR_close, fd);
         return fs_placeholder_fd;
     }
-    const char *c = bi_str(K.bi->cwd);
+    const char *c = K.cwd;
     if (!*c)
         c = "/";
     cwd_set("/");

@@ -51,6 +51,25 @@ struct exec_req {
 /* Everything Linux checks before the point of no return: 0 or -errno. */
 long exec_resolve(struct exec_req *q);
 
+/*
+ * The exec block: what a guest's execve hands the next kernel beside the
+ * boot info, which it passes on unchanged (the same memfd), as
+ *     libsubst-kernel BOOTINFO_FD EXEC_FD
+ * The program as the calling kernel resolved it, its argv and envp, the
+ * working directory, and the kernel's own fds at their new numbers.
+ * Written by execve.c, read (and checked) by boot.c; a string is an offset
+ * of a NUL-terminated string in the block.
+ */
+#define EXEC_BLOCK_MAGIC 0x6b6c426365784573UL    /* "sExecBlk" */
+struct exec_block {
+    uint64_t magic;
+    uint32_t size;                          /* bytes in the whole block */
+    int32_t trace_fd, report_fd, core_fd, image_fd, port_fd, trace_sum_fd;
+    uint32_t exe, execfn, cwd;              /* strings */
+    uint32_t argc, envc;                    /* argc then envc string offsets (uint32) at strs */
+    uint32_t strs;
+};
+
 /* Maps a's program (struct exec_args, kernel.h) and its PT_INTERP as
  * binfmt_elf does and builds the initial stack: the entry point and stack
  * pointer to start at, or -errno.  a stays the program's (ls_prog). */

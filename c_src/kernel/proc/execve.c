@@ -1,10 +1,13 @@
 /*
  * execve: the guest kernel boots again on another program of the guest's
- * file system.  It writes a new boot-info block — the old one with the new
- * argv, environment, program and working directory appended — and has the
- * host execve the kernel binary itself on it, so the new program gets a
- * fresh address space, its own ld.so and substituted libraries, exactly as
- * at the first boot.  What a process keeps across execve on Linux it keeps
+ * file system.  It has the host execve the kernel binary itself on the boot
+ * info it booted from, unchanged, and a small exec block (proc/exec.h: the
+ * resolved program, argv, environment, working directory, its fds), so the
+ * new program gets a fresh address space, its own ld.so and substituted
+ * libraries, exactly as at the first boot.  (Not done in place: the old
+ * program's mappings, threads and the kernel's own state would have to be
+ * torn down by hand; the host's execve drops them all, and the new kernel
+ * starts from the same boot steps as the first.)  What a process keeps across execve on Linux it keeps
  * here: its fds (close-on-exec honoured by the host), pid, the sandbox (the
  * seccomp filter and Landlock domain are inherited; the new kernel does not
  * install them again).  Differs from Linux in: fds lose their guest paths
@@ -130,17 +133,15 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
     return 0;
 }
 
-/* The next kernel's boot-info block into b (its second step): the old
- * block as it is (entries, mounts, data keep their offsets), then the new
- * strings and argv/envp arrays.  offs has room for q->nargs + envc string
- * offsets.  0 or -errno. */
-static long write_block(struct blob *b, const struct exec_req *q, char *const envp[], long envc,
-                        const char *cwd, uint32_t *offs)
+/* The exec block into b (execve's second step): the strings, then
+ * argv's and envp's offsets (offs has room for q->nargs + envc).  Its fds
+ * are the host execve's to fill.  0 or -errno. */
+static long write_exec_block(struct blob *b, const struct exec_req *q, char *const envp[],
+                             long envc, const char *cwd, uint32_t *offs)
 {
-    const struct ls_bootinfo *old = K.bi;
-    struct ls_bootinfo h = *old;
+    struct exec_block h = {.magic = EXEC_BLOCK_MAGIC, .argc = q->nargs, .envc = envc};
     long r;
-    if ((r = put(b, old, old->size)) < 0)
+    if ((r = put(b, &h, sizeof h)) < 0)
         return r;
     int k = 0;
     for (int i = 0; i < q->nargs; i++)
@@ -158,40 +159,35 @@ static long write_block(struct blob *b, const struct exec_req *q, char *const en
     while (b->len & 3)
         if ((r = put(b, "", 1)) < 0)
             return r;
-    h.argc = q->nargs;
-    h.argv_off = b->len;
-    if ((r = put(b, offs, q->nargs * sizeof(uint32_t))) < 0)
-        return r;
-    h.envc = envc;
-    h.envp_off = b->len;
-    if ((r = put(b, offs + q->nargs, envc * sizeof(uint32_t))) < 0)
+    h.strs = b->len;
+    if ((r = put(b, offs, k * sizeof(uint32_t))) < 0)
         return r;
     h.size = b->len;
-    h.flags |= LS_BOOT_EXECED;
-    h.debug_fd = -1;                   /* the debugger's handshake is the first program's only */
     memcpy(b->buf, &h, sizeof h);
     return 0;
 }
 
-/* The host execve of this kernel on the block (the last step): hands the
- * kernel's fds over, and takes them back if the host refuses.  Returns
- * only on failure, -errno. */
+/* The host execve of this kernel on the boot info it booted from and the
+ * exec block (the last step): hands the kernel's fds over, and takes them
+ * back if the host refuses.  Returns only on failure, -errno. */
 static long boot_again(struct blob *b)
 {
-    struct ls_bootinfo *h = (struct ls_bootinfo *)b->buf;
+    struct exec_block *h = (struct exec_block *)b->buf;
     h->trace_fd = hand_over(K.trace_fd);
     h->report_fd = hand_over(K.report_fd);
     h->core_fd = hand_over(K.core_fd);
     h->image_fd = hand_over(K.image_fd);
     h->port_fd = hand_over(port_fd);
     h->trace_sum_fd = trace_summary_hand_over();
+    hand_over(K.bi_fd);
 
-    long mfd = fs_memfd_new("libsubst-bootinfo", 0);
+    long mfd = fs_memfd_new("libsubst-exec", 0);
     long r = mfd;
     if (mfd >= 0 && (r = kwrite_all(mfd, b->buf, b->len)) >= 0) {
-        char num[24];
-        ksnprintf(num, sizeof num, "%ld", mfd);
-        const char *kargv[] = {"libsubst-kernel", num, 0};
+        char bnum[24], enum_[24];
+        ksnprintf(bnum, sizeof bnum, "%d", K.bi_fd);
+        ksnprintf(enum_, sizeof enum_, "%ld", mfd);
+        const char *kargv[] = {"libsubst-kernel", bnum, enum_, 0};
         const char *kenvp[] = {0};
         /* Files of a packed image are windows of the image file: the next
          * program must not inherit a bare dup of the whole image. */
@@ -207,13 +203,14 @@ static long boot_again(struct blob *b)
     take_back(K.core_fd);
     take_back(K.image_fd);
     take_back(port_fd);
+    take_back(K.bi_fd);
     trace_summary_take_back();
     return r;
 }
 
 /* Implements execveat(2), fexecve's AT_EMPTY_PATH included: name the
  * program, check what Linux checks before the point of no return
- * (exec_resolve, "#!" scripts included), write the next boot info, boot
+ * (exec_resolve, "#!" scripts included), write the exec block, boot
  * again. */
 long sys_execveat(long dirfd, const char *path, char *const argv[], char *const envp[], long flags)
 {
@@ -251,7 +248,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         r = -EFAULT;
         goto out;
     }
-    if ((r = exec_resolve(q)) >= 0 && (r = write_block(&b, q, envp, envc, cwd, offs)) >= 0)
+    if ((r = exec_resolve(q)) >= 0 && (r = write_exec_block(&b, q, envp, envc, cwd, offs)) >= 0)
         r = boot_again(&b);
 out:
     kfree(b.buf);
