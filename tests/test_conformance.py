@@ -268,3 +268,21 @@ def test_exec_script_chains(progs, tmp_path, path):
         else:
             assert_conforms(want, got)
             assert b"/proc/self/exe is the caller's" in got.stdout, got.stdout
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o755])
+def test_a_first_exec_refused_by_the_kernel_is_one_line(progs, tmp_path, mode):
+    """What the kernel's exec refuses at the first exec (here a script
+    without the execute bit, EACCES, or whose interpreter lacks it) ends
+    the run with one `libsubst:` line naming Linux's errno, and a shell's
+    status, where the native exec raises that errno."""
+    (tmp_path / "interp").write_bytes((progs / "exec").read_bytes())
+    (tmp_path / "interp").chmod(mode ^ 0o111 if mode == 0o755 else 0o755)
+    (tmp_path / "s").write_text(f"#!{tmp_path / 'interp'}\n")
+    (tmp_path / "s").chmod(mode)
+    with pytest.raises(PermissionError):
+        subprocess.run(["./s"], cwd=tmp_path, capture_output=True, timeout=60)
+    got = subprocess.run([*LIBSUBST, "run", "./s"], cwd=tmp_path, capture_output=True,
+                         timeout=300)
+    assert got.returncode == 126 and got.stdout == b"", got
+    assert got.stderr.decode() == "libsubst: ./s: cannot execute: EACCES\n"

@@ -97,57 +97,6 @@ static void map_bootinfo(long fd)
     K.cwd = bi_str(bi->cwd);
 }
 
-/* After a guest's execve: the calling kernel's exec block (proc/exec.h). */
-static const struct exec_block *xb;
-
-static const char *xb_str(uint32_t off)
-{
-    return (const char *)xb + off;
-}
-
-/* A block the calling kernel wrote, checked all the same: every offset in
- * it, every string ended. */
-static int xb_valid(unsigned long size)
-{
-    if (xb->magic != EXEC_BLOCK_MAGIC || xb->size != size || xb->strs > size ||
-        xb->argc > (size - xb->strs) / 4 || xb->envc > (size - xb->strs) / 4 - xb->argc)
-        return 0;
-    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
-    uint32_t one[3] = {xb->exe, xb->execfn, xb->cwd};
-    for (uint32_t i = 0; i < xb->argc + xb->envc + 3; i++) {
-        uint32_t off = i < 3 ? one[i] : v[i - 3];
-        if (off < sizeof *xb || off >= size || !memchr(xb_str(off), 0, size - off))
-            return 0;
-    }
-    return 1;
-}
-
-/* The exec block at fd: the boot info's header copied with the fds it
- * hands over, as if the block had named them (the first program's
- * debugger handshake is not the next one's). */
-static void map_exec_block(long fd)
-{
-    unsigned long size;
-    xb = (const struct exec_block *)map_block(fd, sizeof *xb, "exec block", &size);
-    hsys1(__NR_close, fd);
-    if (!xb_valid(size))
-        kpanic("exec block is malformed");
-    struct ls_bootinfo *h = kmalloc(sizeof *h);
-    if (!h)
-        kpanic("out of memory");
-    *h = *K.bi;
-    h->trace_fd = xb->trace_fd;
-    h->report_fd = xb->report_fd;
-    h->core_fd = xb->core_fd;
-    h->image_fd = xb->image_fd;
-    h->port_fd = xb->port_fd;
-    h->trace_sum_fd = xb->trace_sum_fd;
-    h->debug_fd = -1;
-    h->flags |= LS_BOOT_EXECED;
-    K.bi = h;
-    K.cwd = xb_str(xb->cwd);
-}
-
 /* The kernel's fds live at the top of the host's fd space; the guest's
  * RLIMIT_NOFILE is capped below them (prlimit64 keeps it there). */
 #define KFD_RESERVED 32
@@ -225,8 +174,13 @@ const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
     if (diag >= 0)
         K.diag_fd = diag;
     map_bootinfo(bootfd);
-    if (sp[0] >= 3)
-        map_exec_block(execfd);
+    if (sp[0] >= 3) {
+        unsigned long size;
+        const char *blk = map_block(execfd, sizeof(struct exec_block), "exec block", &size);
+        hsys1(__NR_close, execfd);
+        if (exec_block_take(blk, size) < 0)
+            kpanic("exec block is malformed");
+    }
     if (K.bi->trace_fd >= 0 && (K.bi->flags & LS_BOOT_TRACE))
         K.trace_fd = kfd_hide(K.bi->trace_fd);
     trace_init();
@@ -262,20 +216,6 @@ static const char **host_copies(int *n)
         if (synth_gtab[i].type == ST_FILE && synth_gtab[i].gen == SG_HOSTCOPY)
             list[(*n)++] = synth_gtab[i].path;
     return list;
-}
-
-/* The program a guest's execve resolved, from its exec block. */
-static void exec_block_args(struct exec_args *a)
-{
-    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
-    const char **strs = kmalloc((xb->argc + xb->envc + 1) * sizeof *strs);
-    if (!strs)
-        kpanic("out of memory");
-    for (uint32_t i = 0; i < xb->argc + xb->envc; i++)
-        strs[i] = xb_str(v[i]);
-    *a = (struct exec_args){.exe = xb_str(xb->exe), .execfn = xb_str(xb->execfn), .argv = strs,
-                            .envp = strs + xb->argc, .argc = xb->argc, .envc = xb->envc,
-                            .uid = K.bi->uid, .gid = K.bi->gid};
 }
 
 /* The boot info's program resolved as execve resolves it ("#!" scripts
@@ -316,9 +256,7 @@ static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
     struct exec_args *a = kmalloc(sizeof *a);
     if (!a)
         return -ENOMEM;
-    if (xb) {
-        exec_block_args(a);
-    } else {
+    if (!exec_block_args(a)) {
         long r = boot_resolve(a);
         if (r < 0) {
             /* The user's program cannot be run: one line, and a shell's status. */

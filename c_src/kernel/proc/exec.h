@@ -57,8 +57,8 @@ long exec_resolve(struct exec_req *q);
  *     libsubst-kernel BOOTINFO_FD EXEC_FD
  * The program as the calling kernel resolved it, its argv and envp, the
  * working directory, and the kernel's own fds at their new numbers.
- * Written by execve.c, read (and checked) by boot.c; a string is an offset
- * of a NUL-terminated string in the block.
+ * Written and read (checked) by execve.c; a string is an offset of a
+ * NUL-terminated string in the block.
  */
 #define EXEC_BLOCK_MAGIC 0x6b6c426365784573UL    /* "sExecBlk" */
 struct exec_block {
@@ -69,6 +69,13 @@ struct exec_block {
     uint32_t argc, envc;                    /* argc then envc string offsets (uint32) at strs */
     uint32_t strs;
 };
+/* The next kernel takes the exec block mapped at blk (size bytes): the boot
+ * info's header becomes a copy with the block's fds, K.cwd its working
+ * directory.  0, or -EINVAL for a malformed block. */
+long exec_block_take(const char *blk, unsigned long size);
+/* The program the exec block names into a: 1, or 0 without a block (the
+ * first boot). */
+int exec_block_args(struct exec_args *a);
 
 /* Maps a's program (struct exec_args, kernel.h) and its PT_INTERP as
  * binfmt_elf does and builds the initial stack: the entry point and stack

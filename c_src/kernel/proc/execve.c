@@ -258,3 +258,67 @@ out:
     kfree(cwd);
     return r;
 }
+
+/* ---- the next kernel's side: the exec block it booted with ---- */
+
+static const struct exec_block *xb;
+
+static const char *xb_str(uint32_t off)
+{
+    return (const char *)xb + off;
+}
+
+/* A block the calling kernel wrote, checked all the same: every offset in
+ * it, every string ended. */
+static int xb_valid(unsigned long size)
+{
+    if (xb->magic != EXEC_BLOCK_MAGIC || xb->size != size || xb->strs > size ||
+        xb->argc > (size - xb->strs) / 4 || xb->envc > (size - xb->strs) / 4 - xb->argc)
+        return 0;
+    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
+    uint32_t one[3] = {xb->exe, xb->execfn, xb->cwd};
+    for (uint32_t i = 0; i < xb->argc + xb->envc + 3; i++) {
+        uint32_t off = i < 3 ? one[i] : v[i - 3];
+        if (off < sizeof *xb || off >= size || !memchr(xb_str(off), 0, size - off))
+            return 0;
+    }
+    return 1;
+}
+
+long exec_block_take(const char *blk, unsigned long size)
+{
+    xb = (const struct exec_block *)blk;
+    if (!xb_valid(size))
+        return -EINVAL;
+    struct ls_bootinfo *h = kmalloc(sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    *h = *K.bi;
+    h->trace_fd = xb->trace_fd;
+    h->report_fd = xb->report_fd;
+    h->core_fd = xb->core_fd;
+    h->image_fd = xb->image_fd;
+    h->port_fd = xb->port_fd;
+    h->trace_sum_fd = xb->trace_sum_fd;
+    h->debug_fd = -1;                   /* the first program's debugger handshake only */
+    h->flags |= LS_BOOT_EXECED;
+    K.bi = h;
+    K.cwd = xb_str(xb->cwd);
+    return 0;
+}
+
+int exec_block_args(struct exec_args *a)
+{
+    if (!xb)
+        return 0;
+    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
+    const char **strs = kmalloc((xb->argc + xb->envc + 1) * sizeof *strs);
+    if (!strs)
+        kpanic("out of memory");
+    for (uint32_t i = 0; i < xb->argc + xb->envc; i++)
+        strs[i] = xb_str(v[i]);
+    *a = (struct exec_args){.exe = xb_str(xb->exe), .execfn = xb_str(xb->execfn), .argv = strs,
+                            .envp = strs + xb->argc, .argc = xb->argc, .envc = xb->envc,
+                            .uid = K.bi->uid, .gid = K.bi->gid};
+    return 1;
+}
