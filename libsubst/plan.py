@@ -74,8 +74,8 @@ class Limits:
 class GuestPlan:
     """Everything the kernel needs to boot one guest program."""
 
-    exe: str                      # guest path of the program the kernel maps: /proc/self/exe
-    execfn: str                   # AT_EXECFN, /proc/self/exe
+    exe: str                      # guest path the first exec opens (the kernel expands #!)
+    execfn: str                   # the name it is exec'd by: AT_EXECFN, a #! interpreter's argv
     argv: list[str]
     env: list[str]                # "K=V" strings
     cwd: str

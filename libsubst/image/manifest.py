@@ -77,8 +77,8 @@ class FileRecord(NamedTuple):      # a tuple: an image of Python's library has t
 class Manifest:
     """How a packed image boots (docs/image-format.md, "Manifest")."""
 
-    exe: str                      # guest path of the ELF program the kernel maps
-    execfn: str                   # AT_EXECFN, /proc/self/exe
+    exe: str                      # guest path the first exec opens (a #! script's too)
+    execfn: str                   # the name it is exec'd by: AT_EXECFN
     argv: list[str]
     keep_argc: int                # run's ARGS replace argv[keep_argc:]
     env: list[str]                # "K=V"

@@ -91,7 +91,7 @@ class Image(lsi.Image):
         if specialize:
             from .specialized import analysed_calls
             served = analysed_calls(program, args, add, keep_calls)
-        return cls._from_plan(plan, len(args), keep_args, subst, served=served)
+        return cls._from_plan(plan, keep_args, subst, served=served)
 
     @classmethod
     def from_container(cls, source: str, program: str, args: Sequence[str] = (), *,
@@ -117,7 +117,7 @@ class Image(lsi.Image):
             layers.unpack(source_image, root)
             plan = container.prepare(root, source_image.config, program, args, env=env,
                                      volumes=volumes, workdir=workdir, net=net, subst=subst)
-            image = cls._from_plan(plan, len(args), keep_args, subst, root=root)
+            image = cls._from_plan(plan, keep_args, subst, root=root)
         except BaseException:
             work.cleanup()
             raise
@@ -125,7 +125,7 @@ class Image(lsi.Image):
         return image
 
     @classmethod
-    def _from_plan(cls, plan: GuestPlan, nargs: int, keep_args: int, subst: bool,
+    def _from_plan(cls, plan: GuestPlan, keep_args: int, subst: bool,
                    root: str = "", served: dict | None = None) -> "Image":
         """An image of a plan laid out for packing, with the installed kernel,
         or one linked for the calls of ``served`` (specialized.py)."""
@@ -145,9 +145,8 @@ class Image(lsi.Image):
         meta = Manifest(
             exe=plan.exe, execfn=plan.execfn, argv=list(plan.argv),
             # argv[0] and the first keep_args arguments stay when run gets ARGS
-            # (an image packed before the kernel expanded #! at the first exec
-            # has a script's interpreter words in front of them).
-            keep_argc=1 + keep_args + (len(plan.argv) - 1 - nargs),
+            # (argv is as given: the kernel adds a #! line's words at the exec).
+            keep_argc=1 + keep_args,
             env=list(plan.env), cwd=plan.cwd, hostname=plan.hostname, net=plan.net,
             volumes=sorted(plan.mounts, key=lambda m: pathkey(m.guest)), files=files,
             kernel={"build_id": build_id.hex() if build_id else None,
