@@ -55,6 +55,21 @@ def wait_supervised(proc, timeout=60):
         time.sleep(0.02)
 
 
+def wait_sleeping(pid, timeout=60):
+    """Polls (bounded) until pid is blocked in nanosleep or clock_nanosleep
+    (x86-64 35, 230): the program runs, past the boot, where a signal to the
+    first process of a pid namespace without its handlers would be lost."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if open(f"/proc/{pid}/syscall").read().split()[0] in ("35", "230"):
+                return
+        except (OSError, IndexError):
+            pass
+        assert time.monotonic() < deadline, f"{pid} not sleeping after {timeout} s"
+        time.sleep(0.02)
+
+
 def start(argv, tmp_path, opts=()):
     return subprocess.Popen([*LIBSUBST, "run", *opts, *argv], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -146,7 +161,7 @@ def _cgroups_of(pid):
 def test_the_cgroup_is_removed_when_the_guest_ends(tmp_path):
     proc = start(["/bin/sleep", "60"], tmp_path, opts=["--memory", "64M"])
     try:
-        wait_for_guest(proc)
+        wait_sleeping(wait_for_guest(proc))
         wait_supervised(proc)
         assert len(_cgroups_of(proc.pid)) == 1         # the supervisor's pid names it
         proc.send_signal(signal.SIGTERM)
