@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def build_kernel(bin_dir, work_dir):
     """Generate the syscall table, compile c_src/{lib,tender,kernel} into the
     archive pack --specialize links from (libsubst-kernel.a) and link the
-    full kernel from it (libsubst/kernel/kbuild.py has the recipe)."""
+    full kernel and the native supervisor from it (libsubst/kernel/kbuild.py has the recipe)."""
     sys.path.insert(0, os.path.join(HERE, "libsubst", "kernel"))
     try:
         import kbuild  # and gentable, syscalls, hostcalls, seccomp beside it: standard library only
@@ -28,6 +28,7 @@ def build_kernel(bin_dir, work_dir):
     archive = os.path.join(bin_dir, kbuild.ARCHIVE_NAME)
     kbuild.build_archive(os.path.join(HERE, "c_src"), gen_dir, work_dir, archive)
     kbuild.link(archive, gen_dir, os.path.join(bin_dir, "libsubst-kernel"))
+    kbuild.link_supervisor(archive, os.path.join(bin_dir, kbuild.SUPERVISOR_NAME))
 
 
 def build_programs(bin_dir):
@@ -36,6 +37,8 @@ def build_programs(bin_dir):
     os.makedirs(bin_dir, exist_ok=True)
     subprocess.check_call([cc, "-O2", "-o", os.path.join(bin_dir, "syscall-bench"),
                            os.path.join(HERE, "benchmarks", "syscall_bench.c")])
+    subprocess.check_call([cc, "-O2", "-o", os.path.join(bin_dir, "echo-server"),
+                           os.path.join(HERE, "benchmarks", "echo_server.c")])
 
 
 class BuildPyWithKernel(build_py):

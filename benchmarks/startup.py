@@ -1,7 +1,7 @@
 """How long `libsubst run` takes to start, whole process as a user sees it,
 against the same program natively in the same rounds:
 
-    python -m libsubst.benchmarks.startup [--rounds 10] [--density 20] [--breakdown] [--json]
+    python -m libsubst.benchmarks.startup [--rounds 10] [--density 50] [--breakdown] [--json]
 
 - `/bin/true`, `python3 -c pass`, a packed image of /bin/true (`libsubst
   pack`, then `libsubst run true.lsi`) and redis-server to its first PONG on
@@ -10,8 +10,9 @@ against the same program natively in the same rounds:
   cache under $XDG_CACHE_HOME emptied before the run), alternating
   (benchmarks/rounds.py); every run's status and output checked against the
   native run's.
-- density (benchmarks/density.py): N idle `libsubst run sleep 60` against N
-  native sleeps, PSS per instance and instances started per second.
+- density (benchmarks/density.py): N idle guests of a small echo server
+  against N native ones, each answering on its own port: PSS per instance
+  (by process and kind) and instances started per second.
 - --breakdown: where a warm `libsubst run /bin/true` spends its time
   (benchmarks/timeline.py)."""
 
@@ -134,7 +135,7 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
     return {t: out[t] for t in targets}
 
 
-def measure(rounds: int = 10, n_density: int = 20, breakdown: bool = False,
+def measure(rounds: int = 10, n_density: int = 50, breakdown: bool = False,
             targets: tuple[str, ...] = TARGETS) -> dict:
     with tempfile.TemporaryDirectory(prefix="libsubst-startup-") as work:
         warm_env = dict(os.environ)
@@ -164,15 +165,8 @@ def report(res: dict) -> str:
         lines.append(f"{t:24} {v['native']:8.1f} {v['warm']:8.1f} {v['cold']:8.1f}  "
                      f"{v['native_spread']:>13}")
     if "density" in res:
-        d = res["density"]
-        lines.append(f"\ndensity: {d['n']} idle instances of sleep 60")
-        lines.append(f"{'':24} {'PSS/instance':>13} {'of it top process':>18} "
-                     f"{'processes':>10} {'started/s':>10}")
-        for who in ("native", "guest"):
-            g = d[who]
-            lines.append(f"{who:24} {g['pss_kib_per_instance'] / 1024:9.2f} MiB "
-                         f"{g['pss_kib_top_process'] / 1024:14.2f} MiB "
-                         f"{g['processes_per_instance']:10d} {g['started_per_s']:10.1f}")
+        lines.append("")
+        lines.append(density.report(res["density"]))
     if "breakdown" in res:
         lines.append("")
         lines.append(timeline.report(res["breakdown"]))
@@ -183,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.startup",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--density", type=int, default=20, metavar="N",
+    ap.add_argument("--density", type=int, default=50, metavar="N",
                     help="idle guests for the density figures (0: none)")
     ap.add_argument("--breakdown", action="store_true",
                     help="where a warm `libsubst run /bin/true` spends its time")

@@ -68,13 +68,15 @@ _FIXED = {"subst": "--no-subst", "add": "--add", "mount_cwd": "--no-cwd"}
 
 
 def _plan_and_kernel(target, args, options: dict, program_only: dict):
-    """(plan, kernel, pass_fds, cleanup) for a program or a packed image."""
+    """(plan, kernel, pass_fds, cleanup, whether the kernel is a temporary
+    file) for a program or a packed image.  Otherwise the cleanup only
+    closes close-on-exec fds: what an exec or an exit does too."""
     from . import planner
 
     if _is_program(target):
         plan = planner.plan_program(os.fspath(target), list(args or ()), **options,
                                     **program_only)
-        return plan, None, (), None
+        return plan, None, (), None, False
     from .image.lsi import Image
     if program_only:
         flags = ", ".join(sorted(_FIXED.get(k, k) for k in program_only))
@@ -93,7 +95,7 @@ def _plan_and_kernel(target, args, options: dict, program_only: dict):
         stack.callback(os.close, kfd)
     if tmp:
         stack.callback(os.unlink, tmp)
-    return plan, kernel, (kfd,) if kfd >= 0 else (), stack.close
+    return plan, kernel, (kfd,) if kfd >= 0 else (), stack.close, bool(tmp)
 
 
 class Popen(Guest):
@@ -127,7 +129,7 @@ class Popen(Guest):
                  pids: int | None = None, gdb=None, core: str | None = None,
                  enosys: Sequence[str] = (), weaker_sandbox: bool = False,
                  profile: str | None = None, read_only: bool = False,
-                 scratch_size: int | None = None, **kw):
+                 scratch_size: int | None = None, hand_over: bool = False, **kw):
         from .planner import deny_numbers
 
         if read_only and scratch_size is not None:
@@ -143,11 +145,12 @@ class Popen(Guest):
                        read_only=read_only)
         if net is not None:
             options["net"] = net
-        spec, kernel, pass_fds, cleanup = _plan_and_kernel(target, args, options, kw)
+        spec, kernel, pass_fds, cleanup, temporary = _plan_and_kernel(target, args, options, kw)
+        # A kernel in a temporary file is removed by this process once the guest has ended.
         super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
                          text=text, encoding=encoding, errors=errors, kernel=kernel,
                          pass_fds=pass_fds, cleanup=cleanup, gdb=gdb,
-                         core=core, profile=profile)
+                         core=core, profile=profile, hand_over=hand_over and not temporary)
 
 
 def run(target: _Target, args: Sequence[str] | None = None, *, input=None,

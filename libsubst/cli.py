@@ -159,8 +159,11 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     try:
         with signals.before_start():
             guest = api.Popen(program, volumes=volumes, workdir=workdir, net=net, trace=dest,
-                              core=core, enosys=denied, profile=profile, **target, **limits)
+                              core=core, enosys=denied, profile=profile, hand_over=True,
+                              **target, **limits)
         with guest:
+            if guest.can_hand_over:     # the native supervisor: no Python while it runs
+                guest.hand_over(stop_timeout)
             status = signals.supervise(guest, stop_timeout)
     except signals.Stopped as e:
         status = 128 + e.signo

@@ -129,8 +129,8 @@ def test_trace_cost_times_every_mode_in_rounds():
 def test_startup_benchmark_times_whole_runs_and_idle_guests():
     """One round of start-up (native, warm, cold), 2 idle guests for the
     density figures, and the breakdown: every figure from a run that did its
-    work; a guest is three processes (monitor, relay, guest) where natively
-    sleep is one, and none is left afterwards (density checks it)."""
+    work; a guest is three processes (supervisor, relay, guest) where natively
+    the server is one, and none is left afterwards (density checks it)."""
     res = startup.measure(rounds=1, n_density=2, breakdown=True,
                           targets=("true", "true.lsi (packed)"))
     assert set(res["start_ms"]) == {"true", "true.lsi (packed)"}
@@ -138,18 +138,18 @@ def test_startup_benchmark_times_whole_runs_and_idle_guests():
         assert all(figures[k] > 0 for k in ("native", "warm", "cold")), figures
     d = res["density"]
     assert d["native"]["processes_per_instance"] == 1
-    assert d["guest"]["processes_per_instance"] >= 3
+    assert d["guest"]["processes_per_instance"] == 3       # supervisor, relay, guest
     assert d["guest"]["pss_kib_per_instance"] > d["guest"]["pss_kib_top_process"] > 0
     b = res["breakdown"]
     assert set(b["phases_ms"]) == set(startup.timeline.PHASES)
     assert b["phases_ms"]["kernel boot to the program's first instruction"] > 0
     assert any(name == "libsubst.cli" for name, _ in b["costliest_imports_ms"])
-    assert "density: 2 idle instances" in startup.report(res)
+    assert "density: 2 idle instances of echo-server" in startup.report(res)
 
 
 def test_startup_benchmark_refuses_runs_that_failed(tmp_path):
     """A run whose status or output is not native's, a redis that never
-    answers, an "idle" guest that exits: each stops the benchmark."""
+    answers, a "server" guest that exits: each stops the benchmark."""
     env, cwd, cli = dict(os.environ), str(tmp_path), startup.cli()
     with pytest.raises(BenchmarkError, match="natively"):
         startup._command([*cli, "run", "/bin/false"], env, cwd, (0, b"", b""), "false")
@@ -157,8 +157,8 @@ def test_startup_benchmark_refuses_runs_that_failed(tmp_path):
         startup._command(["/bin/echo", "x"], env, cwd, (0, b"", b""), "echo")
     with pytest.raises(BenchmarkError, match="exited 1 before answering"):
         startup._redis([*cli, "run", "/bin/false"], env, cwd, "false")
-    with pytest.raises(BenchmarkError, match="exited 0 before sleeping"):
-        density._one([*cli, "run", "/bin/true"], 2, "true", cwd, 60)
+    with pytest.raises(BenchmarkError, match="exited 0 before answering"):
+        density._one(lambda port: [*cli, "run", "/bin/true"], 2, "true", cwd, 60)
 
 
 def test_server_benchmark_times_each_server_in_alternating_rounds():

@@ -47,6 +47,10 @@ static inline const struct ls_mount *tender_mounts(void)
     return (const struct ls_mount *)((const char *)tender_bi + tender_bi->mounts_off);
 }
 
+/* supervise.c: the entry of libsubst-supervise, the native supervisor that
+ * `libsubst run` becomes once its guest runs, from the host's initial stack. */
+void supervise_main(unsigned long *sp) __attribute__((noreturn));
+
 /* Diagnostics in the kernel's form ("libsubst-kernel: ...") on fd 2. */
 void tender_warn(const char *fmt, ...);
 void tender_fatal(const char *fmt, ...) __attribute__((noreturn));

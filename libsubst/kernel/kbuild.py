@@ -88,6 +88,25 @@ def build_archive(c_src: str, gen_dir: str, work_dir: str, out: str) -> None:
     subprocess.check_call([ar, "rcsD", out, *sorted(objs)])
 
 
+SUPERVISOR_NAME = "libsubst-supervise"
+
+
+def link_supervisor(archive: str, out: str) -> None:
+    """Link the native supervisor (c_src/tender/supervise.c, what `libsubst
+    run` becomes once its guest runs) from the same archive: only what its
+    entry reaches, and no relocation to apply (checked), since it has no
+    self-relocating start as the kernel has."""
+    cc, _ar = tools()
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    subprocess.check_call([cc, *CFLAGS, *LDFLAGS[:1], "-nostdlib", "-Wl,-e,supervise_start",
+                           "-Wl,-u,supervise_start", *LDFLAGS[3:], archive, "-o", out])
+    with open(out, "rb") as fh:
+        if b".rela.dyn" in fh.read():
+            os.unlink(out)
+            raise RuntimeError(f"{out} needs run-time relocations: supervise.c must not "
+                               "initialise data with addresses")
+
+
 def link(archive: str, gen_dir: str, out: str, *, keep=None, allowed=None) -> None:
     """Write the table (only the rows named in ``keep``; all when None) and
     the filter (the host calls ``allowed``; all when None) into ``gen_dir``,

@@ -7,6 +7,8 @@ makes ``libsubst._abi`` from it), so Python and C cannot disagree."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..errors import BuildError
 from ..plan import GuestPlan
 from ..volumes import Mount  # noqa: F401  (its older home)
@@ -146,3 +148,41 @@ def encode(spec: GuestPlan) -> bytes:
     out[strings_off:strings_off + len(strings)] = strings
     out[data_base:] = data
     return bytes(out)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A boot-info entry read back: what report.placed_file needs."""
+
+    path: str
+    kind: str                  # ENTRY_KINDS' keys
+    target: str = ""           # a symlink's target
+    host_path: str = ""        # a host file's path
+
+
+def decode(block: bytes) -> tuple[list[Entry], str, int]:
+    """(entries, exe, mem_max) of a boot-info block ``encode`` made: what the
+    epilogue (monitor/epilogue.py) says after a guest it no longer holds the
+    plan of.  Checked against the block's bounds: a bad block is a
+    BuildError."""
+    f, lib = _abi()
+    hdr_size, ent_size = f.sizeof("struct ls_bootinfo"), f.sizeof("struct ls_fs_entry")
+    if len(block) < hdr_size:
+        raise BuildError("boot info: shorter than its header")
+    head = f.cast("struct ls_bootinfo *", f.from_buffer(block))
+    if head.magic != lib.LS_BOOTINFO_MAGIC or head.entries_off + ent_size * head.nentries > len(block):
+        raise BuildError("boot info: not a block of this libsubst")
+    kinds = {getattr(lib, c): k for k, c in ENTRY_KINDS.items()}
+
+    def s(off: int) -> str:
+        end = block.find(b"\0", off)
+        return block[off:end if end >= 0 else len(block)].decode("utf-8", "surrogateescape") \
+            if off else ""
+    ents = f.cast("struct ls_fs_entry *", f.from_buffer(memoryview(block)[head.entries_off:]))
+    entries = []
+    for i in range(head.nentries):
+        e = ents[i]
+        kind = kinds.get(e.kind, "dir")
+        entries.append(Entry(s(e.path), kind, s(e.target) if kind == "symlink" else "",
+                             s(e.target) if kind == "file" else ""))
+    return entries, s(head.exe), head.mem_max

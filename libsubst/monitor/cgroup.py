@@ -158,6 +158,19 @@ def _remove_stale(parent: str) -> None:
                 pass
 
 
+def oom_kills(dirs) -> int:
+    """How many of a run's processes the memory cgroup's OOM killer ended
+    (v2 memory.events, v1 memory.oom_control: "oom_kill N")."""
+    for d in dirs:
+        for name in ("memory.events", "memory.oom_control"):
+            try:
+                fields = dict(line.split() for line in _read(os.path.join(d, name)).splitlines())
+            except (OSError, ValueError):
+                continue
+            return int(fields.get("oom_kill", 0))
+    return 0
+
+
 class RunCgroup:
     """The cgroups of one run, one per hierarchy that holds a limited
     controller.  ``join()`` runs in the child, before it execs the relay."""
@@ -221,16 +234,7 @@ class RunCgroup:
             _write(os.path.join(d, "cgroup.procs"), pid)
 
     def oom_kills(self) -> int:
-        """How many of its processes the memory cgroup's OOM killer ended
-        (v2 memory.events, v1 memory.oom_control: "oom_kill N")."""
-        for d in self.dirs:
-            for name in ("memory.events", "memory.oom_control"):
-                try:
-                    fields = dict(line.split() for line in _read(os.path.join(d, name)).splitlines())
-                except (OSError, ValueError):
-                    continue
-                return int(fields.get("oom_kill", 0))
-        return 0
+        return oom_kills(self.dirs)
 
     def remove(self) -> None:
         self.remove_dirs(self.dirs)

@@ -92,12 +92,16 @@ def _child_setup(parent: int, limits: Limits, group: RunCgroup):
     return hook
 
 
+def bin_path(name: str) -> str:
+    """An executable the build put beside the package's files (_bin/NAME)."""
+    # An exec needs a real file, and importlib.resources would add ~6 ms of
+    # imports to every run.
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_bin", name)
+
+
 def kernel_path() -> str:
     """The installed guest kernel binary."""
-    # Beside the package's files, as the build puts it: an exec needs a real
-    # file, and importlib.resources would add ~6 ms of imports to every run.
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_bin",
-                        "libsubst-kernel")
+    path = bin_path("libsubst-kernel")
     if not os.access(path, os.X_OK):
         raise BuildError(f"the guest kernel is missing ({path}): reinstall libsubst with pip")
     return path
@@ -187,6 +191,30 @@ def _trace_epilogue(trace, rep: report.Report, rows) -> None:
         os.write(trace.dest, text.encode())
 
 
+def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, entries,
+               trace, sum_fd: int) -> None:
+    """What is said on stderr (and in the trace) once a guest has ended with
+    ``rc`` (a returncode: -N for signal N): an OOM kill, the crash report,
+    the trace's summary and ENOSYS list, a SIGSYS.  Guest._finish and the
+    native supervisor's epilogue (monitor/epilogue.py) both say it here."""
+    stderr = sys.stderr
+    if oom:
+        stderr.write(f"libsubst: the guest reached --memory {(memory or 0) >> 20}M: "
+                     f"the memory cgroup's OOM killer ended {oom} of its processes\n")
+    if rep.crash:
+        stderr.write(report.format_crash(rep, entries))
+    if trace is not None:
+        from . import tracing
+        rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
+        _trace_epilogue(trace, rep, rows)
+    if rc == -signal.SIGSYS and not rep.crash:
+        # The guest kernel catches every SIGSYS of the trap path itself; one
+        # that kills is seccomp's answer to a call outside its allow-list.
+        stderr.write("libsubst: the guest was killed by SIGSYS: it made a host call the "
+                     "sandbox's seccomp filter does not allow (libsubst/kernel/hostcalls.py "
+                     "lists those it does)\n")
+
+
 SYNTHETIC = ("/proc", "/sys", "/dev")    # trees the guest kernel serves itself
 
 
@@ -223,7 +251,8 @@ class Guest:
     the plan's ``limits`` bound it; ``gdb`` is a listening socket to serve a debugger on
     (libsubst.debug); ``cleanup`` runs once the guest has ended, as do the
     removal of the plan's scratch directories and the crash report (written
-    to this process's stderr).
+    to this process's stderr).  ``hand_over`` prepares for ``hand_over()``
+    (the CLI's): no thread of this process reads the report channel.
 
     Unlike a subprocess.Popen, the handle owns the guest: closing it (the
     end of a ``with`` block, ``close()``, or its garbage collection) kills
@@ -235,9 +264,12 @@ class Guest:
                  encoding: str | None = None, errors: str | None = None,
                  kernel: str | None = None, pass_fds: tuple[int, ...] = (),
                  cleanup=None, gdb=None, core: str | None = None,
-                 profile: str | None = None):
+                 profile: str | None = None, hand_over: bool = False):
         limits = spec.limits
         self.spec, self.completed, self._trace, self._sum_fd = spec, None, None, -1
+        # Python stays for a debugger's server and the profiler, which run beside the guest.
+        self.can_hand_over = hand_over and gdb is None and not profile
+        self._boot_fd, self._core = -1, None
         self.limits, self._debugger, self._profiler = limits, None, None
         if profile:
             from ..debug.profile import Profiler, check
@@ -258,6 +290,7 @@ class Guest:
             if core:
                 core_fd, core_path = _core_file(core, spec.exe)
                 spec.core_fd = core_fd
+                self._core = (core_fd, core_path)
                 self._cleanup.callback(_keep_core, core_fd, core_path, spec.exe)
             self._start(trace, kernel, pass_fds, limits, gdb, dict(
                 stdin=stdin, stdout=stdout, stderr=stderr, text=text, encoding=encoding,
@@ -305,9 +338,14 @@ class Guest:
                 self.spec.host_ids = identity.host_ids()
             rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
             fds.append(rep_w)
-            self._reader = report.Reader(rep_r)
             boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
             fds.append(boot_fd)
+            if self.can_hand_over:          # read by the native supervisor, or its epilogue
+                self._reader, self._rep_r, self._boot_fd = None, rep_r, os.dup(boot_fd)
+                self._cleanup.callback(os.close, rep_r)
+                self._cleanup.callback(os.close, self._boot_fd)
+            else:
+                self._reader = report.Reader(rep_r)
             self.spec.report_fd = rep_w
             if gdb is not None:             # the kernel waits on go_r until gdb has attached
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
@@ -335,6 +373,48 @@ class Guest:
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def hand_over(self, stop_timeout: float):
+        """Ends this Python process's part in a running guest: the process
+        becomes the native supervisor (c_src/tender/supervise.c), which
+        forwards signals as signals.supervise does, removes the run's
+        cgroups and ends with the guest's status; when there is something to
+        say after the guest (a crash, ENOSYS for the trace, an OOM kill,
+        SIGSYS, a trace summary or core file, scratch directories) it execs
+        monitor/epilogue.py to say it with report_end.  Returns only where
+        the supervisor cannot be executed (a packed image's run where
+        libsubst's own files are hidden): this process then supervises."""
+        supervisor = bin_path("libsubst-supervise")
+        if not os.access(supervisor, os.X_OK):
+            self._reader = report.Reader(os.dup(self._rep_r))
+            return
+        epilogue = [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()),
+                    "-m", "libsubst.monitor.epilogue", "--bootinfo", str(self._boot_fd)]
+        keep = [self._rep_r, self._boot_fd]
+        for d in self.cgroups:
+            epilogue += ["--cgroup", d]
+        for d in self.spec.scratch:
+            epilogue += ["--scratch", d]
+        if self._core:
+            epilogue += ["--core-fd", str(self._core[0]), "--core", self._core[1]]
+            keep.append(self._core[0])
+        trace = self._trace
+        if trace is not None:
+            epilogue += ["--trace-format", trace.fmt, "--trace-summary-fd", str(self._sum_fd)]
+            epilogue += (["--trace-file", trace.dest] if isinstance(trace.dest, str)
+                         else ["--trace-fd", str(trace.dest)])
+            keep.append(self._sum_fd)
+        always = trace is not None or self._core is not None or bool(self.spec.scratch)
+        argv = [supervisor, str(self.pid), str(self._rep_r),
+                str(int(stop_timeout * 1000)), f"{stop_timeout:g}", "1" if always else "0",
+                *self.cgroups, "--", *epilogue]
+        for fd in keep:
+            if fd >= 0:
+                os.set_inheritable(fd, True)
+        for f in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                f.flush()
+        os.execv(argv[0], argv)
 
     pid = property(lambda self: self.proc.pid)
     # The run's cgroup directories (libsubst-runtime removes them if the monitor is killed).
@@ -416,27 +496,14 @@ class Guest:
             # gdb hears of the exit from the server's thread: let it say so
             # before this process ends (bounded: a gdb that went away).
             self._debugger.join(10)
+        if self._reader is None:            # prepared for a hand-over that did not happen
+            self._reader = report.Reader(os.dup(self._rep_r))
         rep = self._reader.report()
-        stderr = sys.stderr
         if self._profiler is not None:
-            stderr.write(self._profiler.finish() + "\n")
+            sys.stderr.write(self._profiler.finish() + "\n")
         try:
-            oom = self._group.oom_kills()
-            if oom:
-                stderr.write(f"libsubst: the guest reached --memory {self.limits.memory >> 20}M: "
-                             f"the memory cgroup's OOM killer ended {oom} of its processes\n")
-            if rep.crash:
-                stderr.write(report.format_crash(rep, self.spec.entries))
-            if self._trace is not None:
-                from . import tracing
-                rows = tracing.read_counters(self._sum_fd) if self._sum_fd >= 0 else None
-                _trace_epilogue(self._trace, rep, rows)
-            if rc == -signal.SIGSYS and not rep.crash:
-                # The guest kernel catches every SIGSYS of the trap path itself; one
-                # that kills is seccomp's answer to a call outside its allow-list.
-                stderr.write("libsubst: the guest was killed by SIGSYS: it made a host call the "
-                             "sandbox's seccomp filter does not allow (libsubst/kernel/hostcalls.py "
-                             "lists those it does)\n")
+            report_end(rc, rep, oom=self._group.oom_kills(), memory=self.limits.memory,
+                       entries=self.spec.entries, trace=self._trace, sum_fd=self._sum_fd)
         finally:
             self.completed = Completed(128 - rc if rc < 0 else rc, rep, -rc if rc < 0 else None,
                                        self.args, out, err)

@@ -22,18 +22,23 @@ static void *host_pages(unsigned long len)
     return p < 0 && p > -4096 ? 0 : (void *)p;
 }
 
+/* A block that is its own mapping (kfree unmaps it). */
+static void *own_pages(size_t need)
+{
+    unsigned long len = LS_PAGE_UP(need);
+    struct hdr *h = host_pages(len);
+    if (!h)
+        return 0;
+    h->size = len;
+    h->big = 1;
+    return h + 1;
+}
+
 void *kmalloc(size_t n)
 {
     size_t need = n + sizeof(struct hdr);
-    if (need > (1UL << MAX_SHIFT)) {
-        unsigned long len = LS_PAGE_UP(need);
-        struct hdr *h = host_pages(len);
-        if (!h)
-            return 0;
-        h->size = len;
-        h->big = 1;
-        return h + 1;
-    }
+    if (need > (1UL << MAX_SHIFT))
+        return own_pages(need);
     int shift = MIN_SHIFT;
     while ((1UL << shift) < need)
         shift++;
@@ -60,8 +65,14 @@ void *kmalloc(size_t n)
     return h + 1;
 }
 
+/* Fresh host pages are zero and cost nothing until touched: a zeroed block
+ * of several pages is its own mapping, not cleared (an image guest's
+ * fs_based, a byte per possible fd, would otherwise be 64 KiB of private
+ * memory for every guest from its boot). */
 void *kzalloc(size_t n)
 {
+    if (n >= 4 * LS_PAGE)
+        return own_pages(n + sizeof(struct hdr));
     void *p = kmalloc(n);
     if (p)
         memset(p, 0, n);

@@ -1,0 +1,222 @@
+"""`libsubst run` hands its guest over to the native supervisor
+(c_src/tender/supervise.c): once the guest runs, the process the caller
+started is no longer a Python interpreter, and it still forwards signals,
+says what the monitor said after the guest (crash, ENOSYS, through
+monitor/epilogue.py), removes the run's cgroups and ends with the guest's
+status.  Native runs are the reference for statuses and output."""
+
+import glob
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import LIBSUBST, free_port, run_guest, run_native, wait_for_guest, wait_for_port
+
+SUPERVISOR = "libsubst-supervise"
+
+# Prints "ready" once its handlers are in place; a signal ends it with 3
+# after printing the signal's name.
+WAITER = ("import signal, sys, time\n"
+          "def got(n, _f):\n"
+          "    print(signal.Signals(n).name, flush=True); sys.exit(3)\n"
+          "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, got)\n"
+          "print('ready', flush=True)\n"
+          "while True: time.sleep(1)\n")
+
+
+def exe_name(pid):
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
+
+
+def descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(k) for k in open(f"/proc/{p}/task/{p}/children").read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def wait_supervised(proc, timeout=60):
+    """Polls (bounded) until the process the CLI started is the supervisor."""
+    deadline = time.monotonic() + timeout
+    while exe_name(proc.pid) != SUPERVISOR:
+        assert proc.poll() is None, f"libsubst exited {proc.returncode} before handing over"
+        assert time.monotonic() < deadline, f"still {exe_name(proc.pid)} after {timeout} s"
+        time.sleep(0.02)
+
+
+def wait_sleeping(pid, timeout=60):
+    """Polls (bounded) until pid is blocked in nanosleep or clock_nanosleep
+    (x86-64 35, 230): the program runs, past the boot, where a signal to the
+    first process of a pid namespace without its handlers would be lost."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if open(f"/proc/{pid}/syscall").read().split()[0] in ("35", "230"):
+                return
+        except (OSError, IndexError):
+            pass
+        assert time.monotonic() < deadline, f"{pid} not sleeping after {timeout} s"
+        time.sleep(0.02)
+
+
+def start(argv, tmp_path, opts=()):
+    return subprocess.Popen([*LIBSUBST, "run", *opts, *argv], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def ended(proc):
+    """Kills what is left of a run (the supervisor's SIGKILL takes the guest)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=60)
+
+
+def test_a_running_guest_keeps_no_python_process(tmp_path):
+    proc = start(["/bin/sleep", "60"], tmp_path)
+    try:
+        wait_for_guest(proc)
+        wait_supervised(proc)
+        names = {pid: exe_name(pid) for pid in descendants(proc.pid)}
+        assert not [n for n in names.values() if n.startswith("python")], names
+        assert sorted(names.values()) == ["libsubst-kernel", "libsubst-kernel", SUPERVISOR]
+    finally:
+        ended(proc)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_reach_the_guest_through_the_supervisor(tmp_path, sig):
+    argv = ["/usr/bin/python3", "-c", WAITER]
+    native = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start(argv, tmp_path)
+    try:
+        assert native.stdout.readline() == b"ready\n"
+        native.send_signal(sig)
+        out, _err = native.communicate(timeout=60)
+        assert proc.stdout.readline() == b"ready\n"
+        wait_supervised(proc)
+        proc.send_signal(sig)
+        gout, gerr = proc.communicate(timeout=60)
+        assert gout == out == f"{sig.name}\n".encode(), gerr
+        assert proc.returncode == native.returncode == 3
+    finally:
+        ended(proc)
+        ended(native)
+
+
+def test_a_second_sigterm_kills_and_the_status_says_so(tmp_path):
+    # A guest that ignores SIGTERM: the second one kills it (docker stop).
+    argv = ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+            "signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"]
+    proc = start(argv, tmp_path)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        wait_supervised(proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGKILL
+    finally:
+        ended(proc)
+
+
+@pytest.mark.parametrize("code", [0, 1, 7, 255])
+def test_exit_codes_are_the_guests(tmp_path, code):
+    argv = ["/bin/sh", "-c", f"exit {code}"]
+    assert run_guest(argv, tmp_path).returncode == run_native(argv, tmp_path).returncode == code
+
+
+def test_a_crash_is_still_reported_after_the_hand_over(tmp_path):
+    argv = ["/usr/bin/python3", "-c", "import ctypes; ctypes.string_at(0)"]
+    native, guest = run_native(argv, tmp_path), run_guest(argv, tmp_path)
+    assert guest.returncode == 128 - native.returncode == 128 + signal.SIGSEGV
+    err = guest.stderr.decode()
+    assert err.startswith("libsubst: the guest crashed: SIGSEGV (SEGV_MAPERR) at address 0x0")
+    assert "backtrace:" in err and "libc.so.6" in err
+
+
+def test_enosys_is_still_reported_after_the_hand_over(tmp_path):
+    # syslog (103) is not implemented; the ENOSYS list ends the trace.
+    trace = tmp_path / "trace.txt"
+    r = run_guest(["/usr/bin/python3", "-c", "import ctypes; ctypes.CDLL(None).syscall(103, 0, 0)"],
+                  tmp_path, opts=["--trace-file", str(trace)])
+    assert r.returncode == 0, r.stderr
+    assert "syslog (103) x1" in trace.read_text()
+
+
+def _cgroups_of(pid):
+    return glob.glob(f"/sys/fs/cgroup/**/libsubst-{pid}-*", recursive=True)
+
+
+def test_the_cgroup_is_removed_when_the_guest_ends(tmp_path):
+    proc = start(["/bin/sleep", "60"], tmp_path, opts=["--memory", "64M"])
+    try:
+        wait_sleeping(wait_for_guest(proc))
+        wait_supervised(proc)
+        assert len(_cgroups_of(proc.pid)) == 1         # the supervisor's pid names it
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert _cgroups_of(proc.pid) == []
+    finally:
+        ended(proc)
+
+
+def test_a_killed_supervisor_takes_the_guest_and_the_next_run_its_cgroup(tmp_path):
+    """SIGKILL of the supervisor: nothing of it can run, so the relay's
+    parent-death signal ends the guest and its cgroup is left empty; the
+    next run that makes a cgroup removes it (cgroup._remove_stale)."""
+    proc = start(["/bin/sleep", "60"], tmp_path, opts=["--memory", "64M"])
+    try:
+        first = wait_for_guest(proc)
+        wait_supervised(proc)
+        (group,) = _cgroups_of(proc.pid)
+        proc.kill()
+        proc.communicate(timeout=60)
+        deadline = time.monotonic() + 30
+        while os.path.exists(f"/proc/{first}") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not os.path.exists(f"/proc/{first}"), "the guest outlived its supervisor"
+        assert open(os.path.join(group, "cgroup.procs")).read() == ""
+        r = run_guest(["/bin/true"], tmp_path, opts=["--memory", "64M"])
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(group)
+    finally:
+        ended(proc)
+
+
+def test_a_gdb_run_keeps_the_python_monitor(tmp_path):
+    """--gdb's server runs beside the guest, in Python: that run does not
+    hand over (nor does --profile's, for its sampler)."""
+    port = free_port()
+    proc = start(["/bin/true"], tmp_path, opts=["--gdb", f"127.0.0.1:{port}"])
+    try:
+        wait_for_port(port, proc)            # the server listens once the guest waits for gdb
+        wait_for_guest(proc)
+        assert exe_name(proc.pid).startswith("python"), exe_name(proc.pid)
+    finally:
+        ended(proc)
+
+
+def test_few_guests_answer_and_each_supervisor_is_small(tmp_path):
+    """Five echo servers as guests (benchmarks/density.py checks each
+    answers).  A supervisor is a ~12 KiB static executable with a 64 KiB
+    read buffer and a stack: its PSS is tens of KiB, and 256 KiB is a
+    bound a Python interpreter (several MiB) could never meet.  The whole
+    guest stays within the issue's target of native + 1 MiB."""
+    from libsubst.benchmarks import density, startup
+    d = density.measure(startup.cli(), 5, str(tmp_path))
+    guest, native = d["guest"], d["native"]
+    assert guest["processes_per_instance"] == 3 and native["processes_per_instance"] == 1
+    assert 0 < guest["kib_per_role"]["supervisor"]["pss"] < 256, guest["kib_per_role"]
+    assert guest["pss_kib_per_instance"] < native["pss_kib_per_instance"] + 1024, d
