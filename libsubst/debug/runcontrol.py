@@ -118,6 +118,10 @@ class RunControl:
                 if said:
                     self.stop_all()
                     return self._stop_reply(self.current, signal.SIGINT)
+            if self.ended:                # the monitor ends the run: gdb hears how
+                self.kill()
+                self.exit_status = f"X{to_gdb(self.ended):02x}"
+                return self.exit_status
             event = self._poll()
             if event is None:
                 time.sleep(0.002)
@@ -294,10 +298,19 @@ class RunControl:
         return f"T{to_gdb(sig):02x}thread:{tid:x};{extra}"
 
     def kill(self) -> None:
+        """SIGKILL, and every stopped thread resumed into it: the guest's
+        first process is its pid namespace's init, whose SIGKILL waits
+        while it is in a tracing stop."""
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
+        for tid, th in list(self.threads.items()):
+            if not th.running:
+                try:
+                    ptrace.cont(tid, 0)
+                except OSError:
+                    pass
 
     def detach(self) -> None:
         """Removes every breakpoint and lets the guest run on untraced."""

@@ -1,0 +1,78 @@
+"""A `libsubst run --gdb` ends with its monitor: SIGTERM, SIGINT and SIGKILL
+sent to `libsubst run`, before a debugger has connected and with gdb
+holding the program at a breakpoint, leave no process of the run — not the
+guest (a pid namespace's init in a tracing stop, which even SIGKILL does
+not end while its tracer lives), not its tracer, not the relay."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import LIBSUBST, build_c, children, free_port, wait_for_guest
+from gdbdrive import read_line
+
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    return build_c("gdb_loop", str(tmp_path_factory.mktemp("gdbend")), "-g", "-O0")
+
+
+def _alive(pid):
+    """pid is a process (or thread) that has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _tracer(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(ln for ln in f if ln.startswith("TracerPid:")).split()[1])
+
+
+@pytest.mark.parametrize("connected", [False, True], ids=["unconnected", "at-a-breakpoint"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
+                         ids=lambda s: s.name)
+def test_a_signal_to_the_monitor_leaves_no_process_of_the_run(loop, sig, connected):
+    port = free_port()
+    run = subprocess.Popen([*LIBSUBST, "run", "--gdb", f"127.0.0.1:{port}", loop],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gdb = None
+    try:
+        assert "connect with" in read_line(run.stderr)
+        guest = wait_for_guest(run)
+        (relay,) = children(run.pid)
+        if connected:
+            gdb = subprocess.Popen(["gdb", "-nx", "-q", "-ex", "set confirm off",
+                                    "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break tick",
+                                    "-ex", "continue", loop], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            seen = ""
+            while "Breakpoint 1, tick" not in seen:
+                seen += read_line(gdb.stdout)
+        tracer = _tracer(guest)
+        assert tracer and tracer != guest, "the guest waits for gdb, traced"
+        run_pids = {run.pid, relay, guest, tracer}
+        os.kill(run.pid, sig)
+        status = run.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in run_pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = sorted(p for p in run_pids if _alive(p))
+        assert not left, f"processes of the run left: {left}"
+        # As if the guest got the signal; SIGKILL ends the monitor itself.
+        assert status == (-sig if sig == signal.SIGKILL else 128 + sig), status
+        if sig != signal.SIGKILL:
+            assert "Traceback" not in run.stderr.read().decode()
+    finally:
+        for p in (gdb, run):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
