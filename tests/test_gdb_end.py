@@ -76,3 +76,39 @@ def test_a_signal_to_the_monitor_leaves_no_process_of_the_run(loop, sig, connect
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def _state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def test_sigterm_while_gdb_continues_tells_gdb_how_the_program_ended(loop):
+    port = free_port()
+    run = subprocess.Popen([*LIBSUBST, "run", "--gdb", f"127.0.0.1:{port}", loop],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gdb = None
+    try:
+        assert "connect with" in read_line(run.stderr)
+        guest = wait_for_guest(run)
+        gdb = subprocess.Popen(["gdb", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
+                                "-ex", "break tick", "-ex", "continue", "-ex", "delete",
+                                "-ex", "continue", loop],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seen = ""
+        while "Breakpoint 1, tick" not in seen:
+            seen += read_line(gdb.stdout)
+        # Resumed by the second continue: out of its tracing stop.
+        deadline = time.monotonic() + 30
+        while _state(guest) == "t":
+            assert time.monotonic() < deadline, "gdb never resumed the program"
+            time.sleep(0.02)
+        run.terminate()
+        assert run.wait(timeout=30) == 128 + signal.SIGTERM
+        out = seen + gdb.communicate(timeout=60)[0].decode()
+        assert "Program terminated with signal SIGTERM" in out, out
+    finally:
+        for p in (gdb, run):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
