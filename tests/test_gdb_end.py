@@ -4,6 +4,7 @@ holding the program at a breakpoint, leave no process of the run — not the
 guest (a pid namespace's init in a tracing stop, which even SIGKILL does
 not end while its tracer lives), not its tracer, not the relay."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -37,26 +38,44 @@ def _tracer(pid):
         return int(next(ln for ln in f if ln.startswith("TracerPid:")).split()[1])
 
 
+@contextlib.contextmanager
+def _debugged(loop, gdb=None, after=()):
+    """A `libsubst run --gdb` of loop and, with gdb's first options, a gdb
+    stopped at tick's breakpoint, then running the commands after: (the
+    run, its guest's first process, gdb, gdb's output so far).  Both are
+    ended after."""
+    port = free_port()
+    run = subprocess.Popen([*LIBSUBST, "run", "--gdb", f"127.0.0.1:{port}", loop],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc, seen = None, ""
+    try:
+        assert "connect with" in read_line(run.stderr)
+        guest = wait_for_guest(run)
+        if gdb is not None:
+            argv = ["gdb", *gdb, "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break tick",
+                    "-ex", "continue"]
+            for c in after:
+                argv += ["-ex", c]
+            proc = subprocess.Popen([*argv, loop], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+            while "Breakpoint 1, tick" not in seen:
+                seen += read_line(proc.stdout)
+        yield run, guest, proc, seen
+    finally:
+        for p in (proc, run):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 @pytest.mark.parametrize("connected", [False, True], ids=["unconnected", "at-a-breakpoint"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
                          ids=lambda s: s.name)
 def test_a_signal_to_the_monitor_leaves_no_process_of_the_run(loop, sig, connected):
-    port = free_port()
-    run = subprocess.Popen([*LIBSUBST, "run", "--gdb", f"127.0.0.1:{port}", loop],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    gdb = None
-    try:
-        assert "connect with" in read_line(run.stderr)
-        guest = wait_for_guest(run)
+    # An interactive gdb (its stdin open) stays at the breakpoint.
+    with _debugged(loop, ["-nx", "-q", "-ex", "set confirm off"] if connected else None) as (
+            run, guest, _gdb, _seen):
         (relay,) = children(run.pid)
-        if connected:
-            gdb = subprocess.Popen(["gdb", "-nx", "-q", "-ex", "set confirm off",
-                                    "-ex", f"target remote 127.0.0.1:{port}", "-ex", "break tick",
-                                    "-ex", "continue", loop], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            seen = ""
-            while "Breakpoint 1, tick" not in seen:
-                seen += read_line(gdb.stdout)
         tracer = _tracer(guest)
         assert tracer and tracer != guest, "the guest waits for gdb, traced"
         run_pids = {run.pid, relay, guest, tracer}
@@ -71,11 +90,6 @@ def test_a_signal_to_the_monitor_leaves_no_process_of_the_run(loop, sig, connect
         assert status == (-sig if sig == signal.SIGKILL else 128 + sig), status
         if sig != signal.SIGKILL:
             assert "Traceback" not in run.stderr.read().decode()
-    finally:
-        for p in (gdb, run):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
 
 
 def _state(pid):
@@ -84,20 +98,7 @@ def _state(pid):
 
 
 def test_sigterm_while_gdb_continues_tells_gdb_how_the_program_ended(loop):
-    port = free_port()
-    run = subprocess.Popen([*LIBSUBST, "run", "--gdb", f"127.0.0.1:{port}", loop],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    gdb = None
-    try:
-        assert "connect with" in read_line(run.stderr)
-        guest = wait_for_guest(run)
-        gdb = subprocess.Popen(["gdb", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
-                                "-ex", "break tick", "-ex", "continue", "-ex", "delete",
-                                "-ex", "continue", loop],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        seen = ""
-        while "Breakpoint 1, tick" not in seen:
-            seen += read_line(gdb.stdout)
+    with _debugged(loop, ["-batch", "-nx"], ["delete", "continue"]) as (run, guest, gdb, seen):
         # Resumed by the second continue: out of its tracing stop.
         deadline = time.monotonic() + 30
         while _state(guest) == "t":
@@ -107,8 +108,3 @@ def test_sigterm_while_gdb_continues_tells_gdb_how_the_program_ended(loop):
         assert run.wait(timeout=30) == 128 + signal.SIGTERM
         out = seen + gdb.communicate(timeout=60)[0].decode()
         assert "Program terminated with signal SIGTERM" in out, out
-    finally:
-        for p in (gdb, run):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
