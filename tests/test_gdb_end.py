@@ -108,3 +108,32 @@ def test_sigterm_while_gdb_continues_tells_gdb_how_the_program_ended(loop):
         assert run.wait(timeout=30) == 128 + signal.SIGTERM
         out = seen + gdb.communicate(timeout=60)[0].decode()
         assert "Program terminated with signal SIGTERM" in out, out
+
+
+def test_an_exception_in_the_monitor_leaves_no_process_of_the_run(loop):
+    # The API's handle owns the guest: leaving its with block by an exception
+    # closes it, which must end a guest held stopped for a debugger too.
+    from libsubst import api
+    from libsubst.debug.protocol import listen
+
+    class Failed(Exception):
+        pass
+
+    with pytest.raises(Failed):
+        with api.Popen(loop, gdb=listen(f"127.0.0.1:{free_port()}", False),
+                       stdout=subprocess.DEVNULL) as run:
+            relay, deadline = run.pid, time.monotonic() + 30     # the handle's pid is the relay's
+            while not children(relay):
+                assert time.monotonic() < deadline, "no guest process after 30 s"
+                time.sleep(0.02)
+            (guest,) = children(relay)
+            while not _tracer(guest):        # seized by the server's thread
+                assert time.monotonic() < deadline, "the guest was never traced"
+                time.sleep(0.02)
+            tracer = _tracer(guest)
+            raise Failed
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in (relay, guest, tracer)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in (relay, guest, tracer) if _alive(p)]
+    assert run.returncode == 128 + signal.SIGKILL
