@@ -51,7 +51,13 @@ def start(kind: str, port: int, workdir: str) -> subprocess.Popen:
                      f"{server[0]!r}, {server[1:]!r}, policy=False).returncode)"],
         "gvisor": ["runsc", "--rootless", "--network=host", "--platform=ptrace", "do", *server],
     }[kind]
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return listening(proc, port, f"{kind} redis-server")
+
+
+def listening(proc: subprocess.Popen, port: int, what: str) -> subprocess.Popen:
+    """proc, once something accepts connections on port; BenchmarkError if
+    it exits first (with its stderr) or does not listen within 60 s."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -59,10 +65,10 @@ def start(kind: str, port: int, workdir: str) -> subprocess.Popen:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"{kind} redis-server exited with {proc.returncode}")
+                check(False, f"{what} exited {proc.returncode} at start", proc.stderr.read())
             time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{kind} redis-server did not start")
+    stop(proc)
+    check(False, f"{what} did not listen on {port} within 60 s")
 
 
 def stop(proc: subprocess.Popen) -> int:

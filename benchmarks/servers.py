@@ -26,16 +26,14 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
-from .redis_bench import free_port, stop
+from .redis_bench import free_port, listening, stop
 
 KINDS = ("native", "libsubst")
 BASELINE = "baseline"
@@ -57,18 +55,7 @@ def serve(kind: str, argv: list[str], port: int, workdir: str, opts: list[str]):
     cmd = argv if kind == "native" else [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
     proc = subprocess.Popen([*pin, *cmd], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            if proc.poll() is not None:
-                check(False, f"{kind} {argv[0]} exited {proc.returncode} at start",
-                      proc.stderr.read())
-            time.sleep(0.05)
-    stop(proc)
-    check(False, f"{kind} {argv[0]} did not listen on {port} within 60 s")
+    return listening(proc, port, f"{kind} {argv[0]}")
 
 
 def one_round(kind: str, argv: list[str], port: int, workdir: str, load, opts=()) -> dict:

@@ -29,14 +29,17 @@ def _guest_pid(kernel_pid: int, sandboxed: bool, timeout: float = 30.0) -> int:
 def start_server(sock, kernel_pid: int, sandboxed: bool, program: str, go_fd: int,
                  kernel: str):
     """Serves gdb on ``sock`` for the guest started as ``kernel_pid``, in a
-    thread of its own (the tracer of every guest thread)."""
+    thread of its own (the tracer of every guest thread: with
+    PTRACE_O_EXITKILL, the guest dies with it, and with the monitor); the
+    server, whose ``end`` the monitor calls with the signals it is sent."""
     from .gdbserver import GdbServer
 
     def log(msg: str) -> None:
         sys.stderr.write(f"libsubst: {msg}\n")
 
+    server = GdbServer(sock, program, kernel, log)
+
     def work():
-        server = GdbServer(sock, program, kernel, log)
         try:
             server.attach(_guest_pid(kernel_pid, sandboxed), go_fd)
         except (OSError, TimeoutError) as e:
@@ -60,9 +63,9 @@ def start_server(sock, kernel_pid: int, sandboxed: bool, program: str, go_fd: in
             server.close()
             sock.close()
 
-    t = threading.Thread(target=work, name="libsubst-gdb", daemon=True)
-    t.start()
-    return t
+    server.thread = threading.Thread(target=work, name="libsubst-gdb", daemon=True)
+    server.thread.start()
+    return server
 
 
 def attach(pid: int, sock, kernel: str) -> None:

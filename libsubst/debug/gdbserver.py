@@ -58,6 +58,8 @@ class GdbServer(RunControl):
         self.mem: ptrace.Memory | None = None
         self.bps: Breakpoints | None = None
         self.attached = False                 # attached to a running guest: gdb detaches
+        self.ended = 0                        # the signal the monitor ended the run for (end())
+        self.thread = None                    # the tracer (a thread: ptrace's calls are its own)
 
     # ---- attaching ------------------------------------------------------------
 
@@ -169,6 +171,10 @@ class GdbServer(RunControl):
         self.conn = Connection(conn)
         try:
             while True:
+                while not select.select([conn], [], [], 0.2)[0]:
+                    if self.ended:
+                        self.kill()
+                        return
                 pkt = self.conn.recv()
                 if pkt is None:
                     self.detach() if self.attached else self.kill()
@@ -187,8 +193,12 @@ class GdbServer(RunControl):
             self.conn.close()
 
     def _accept(self) -> socket.socket | None:
-        """gdb's connection, or None when the guest ended first."""
+        """gdb's connection, or None when the guest ended first (or the
+        monitor ended the run: the guest is killed)."""
         while not select.select([self.sock], [], [], 0.2)[0]:
+            if self.ended:
+                self.kill()
+                return None
             try:
                 got, status = ptrace.wait(self.pid, nohang=True)
             except ChildProcessError:
@@ -197,6 +207,24 @@ class GdbServer(RunControl):
                 self.log("gdb: the guest ended before a debugger connected")
                 return None
         return self.sock.accept()[0]
+
+    def end(self, signo: int) -> bool:
+        """From the monitor's thread, for a signal sent to ``libsubst run``:
+        True when it ends the run (the server kills the guest within 0.2 s,
+        and the run's status is 128+signo), False when it is the guest's.
+        Before gdb has connected the program has not started: any signal
+        but SIGWINCH and SIGCONT ends it, as ``signals.before_start`` does.
+        Once connected, SIGINT and SIGTERM end it too: gdb holds the guest
+        stopped at will, so a signal passed on could wait for ever, and a
+        killed guest could not die (a pid namespace's init in a tracing
+        stop keeps even SIGKILL pending until its tracer resumes it)."""
+        if signo in (signal.SIGWINCH, signal.SIGCONT) or self.exit_status is not None:
+            return False
+        if self.conn is not None and signo not in (signal.SIGINT, signal.SIGTERM,
+                                                   signal.SIGKILL):
+            return False
+        self.ended = self.ended or signo
+        return True
 
     def close(self) -> None:
         if self.mem is not None:

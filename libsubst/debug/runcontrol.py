@@ -118,6 +118,10 @@ class RunControl:
                 if said:
                     self.stop_all()
                     return self._stop_reply(self.current, signal.SIGINT)
+            if self.ended:                # the monitor ends the run: gdb hears how
+                self.kill()
+                self.exit_status = f"X{to_gdb(self.ended):02x}"
+                return self.exit_status
             event = self._poll()
             if event is None:
                 time.sleep(0.002)
@@ -237,6 +241,9 @@ class RunControl:
     # ---- stopping ----------------------------------------------------------------
 
     def stop_all(self) -> None:
+        """Stops every running thread, the threads they start meanwhile too
+        (each starts in a stop of its own: only waited for)."""
+        waiting = []
         for tid, th in list(self.threads.items()):
             if not th.running:
                 continue
@@ -244,27 +251,44 @@ class RunControl:
                 ptrace.interrupt(tid)
             except OSError:
                 continue
+            waiting.append(th)
+        while waiting:
+            th = waiting.pop()
             while th.running:
-                try:
-                    _, status = ptrace.wait(tid)
-                except ChildProcessError:
-                    self.threads.pop(tid, None)
-                    break
-                if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-                    self.threads.pop(tid, None)
-                    break
-                sig, event = os.WSTOPSIG(status), status >> 16
-                if event == ptrace.PTRACE_EVENT_STOP:
-                    th.running = False
-                elif event:
-                    self._on_event(tid, event)
-                    ptrace.cont(tid, 0)
-                elif sig == signal.SIGTRAP:
-                    self._keep_trap(th)
-                    th.running = False
-                else:
-                    th.pending, th.running = sig, False
+                known = set(self.threads)
+                self._stopping(th)
+                waiting += [self.threads[t] for t in set(self.threads) - known]
         self.current = self.current if self.current in self.threads else self.pid
+
+    def _stopping(self, th: Thread) -> None:
+        """The next stop of an interrupted thread: the interrupt's own, or
+        another met first, which takes its place."""
+        try:
+            _, status = ptrace.wait(th.tid)
+        except ChildProcessError:
+            status = 0
+        if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+            self.threads.pop(th.tid, None)
+            th.running = False
+            return
+        sig, event = os.WSTOPSIG(status), status >> 16
+        if event == ptrace.PTRACE_EVENT_STOP:
+            th.running = False
+        elif event:
+            # Any stop clears a pending interrupt: after a clone, a fork or an
+            # exit event the thread is interrupted anew, or it would run on
+            # (a thread parked in a futex wait: stop_all waiting for ever).
+            self._on_event(th.tid, event)
+            ptrace.cont(th.tid, 0)
+            try:
+                ptrace.interrupt(th.tid)
+            except OSError:
+                pass                      # an exit event's thread: its end is waited for
+        elif sig == signal.SIGTRAP:
+            self._keep_trap(th)
+            th.running = False
+        else:
+            th.pending, th.running = sig, False
 
     def _keep_trap(self, th: Thread) -> None:
         """A SIGTRAP met while stopping a thread: on one of gdb's breakpoints
@@ -294,10 +318,19 @@ class RunControl:
         return f"T{to_gdb(sig):02x}thread:{tid:x};{extra}"
 
     def kill(self) -> None:
+        """SIGKILL, and every stopped thread resumed into it: the guest's
+        first process is its pid namespace's init, whose SIGKILL waits
+        while it is in a tracing stop."""
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
+        for tid, th in list(self.threads.items()):
+            if not th.running:
+                try:
+                    ptrace.cont(tid, 0)
+                except OSError:
+                    pass
 
     def detach(self) -> None:
         """Removes every breakpoint and lets the guest run on untraced."""

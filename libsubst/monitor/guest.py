@@ -456,7 +456,7 @@ class Guest:
         if sig not in FORWARDED:
             raise LibsubstError(f"{signal.Signals(sig).name} is not passed to a guest; these are: "
                                 + ", ".join(s.name for s in FORWARDED))
-        if self.completed is None:
+        if self.completed is None and not (self._debugger and self._debugger.end(sig)):
             self.proc.send_signal(sig)
 
     def terminate(self) -> None:
@@ -465,15 +465,17 @@ class Guest:
     def kill(self) -> None:
         """Kills the whole guest: SIGKILL of the relay kills the guest's
         first process (its parent-death signal), and with it every process of
-        its pid namespace."""
+        its pid namespace — once its debugger, if any, lets it go (--gdb)."""
         if self.completed is None:
+            if self._debugger is not None:
+                self._debugger.end(signal.SIGKILL)
             self.proc.kill()
 
     def close(self) -> None:
         """Kills the guest if it still runs, waits for it, frees what it held."""
         if self.proc is not None and self.completed is None:
             if self.proc.poll() is None:
-                self.proc.kill()
+                self.kill()
             for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 if f:
                     f.close()
@@ -495,7 +497,9 @@ class Guest:
         if self._debugger is not None:
             # gdb hears of the exit from the server's thread: let it say so
             # before this process ends (bounded: a gdb that went away).
-            self._debugger.join(10)
+            self._debugger.thread.join(10)
+            if self._debugger.ended:
+                rc = -self._debugger.ended      # the run ended for it, as if the guest got it
         if self._reader is None:            # prepared for a hand-over that did not happen
             self._reader = report.Reader(os.dup(self._rep_r))
         rep = self._reader.report()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from ..errors import LibsubstError
 from .state import Container, start_time
@@ -48,27 +47,12 @@ def exec_process(root: str, args) -> int:
     plan = make_plan(c.state["bundle"], cfg, args.id)
     if plan.terminal and not args.console_socket:
         raise LibsubstError("process.terminal is set but no --console-socket was given")
-    lifecycle._apply(plan)
-    slave = lifecycle._console(args.console_socket, plan.console_size) if plan.terminal else None
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            status = lifecycle._monitor(c, plan, slave, main=False)
-        finally:
-            os._exit(status)
-    if slave is not None:
-        os.close(slave)
+    pid = lifecycle.fork_monitor(c, plan, args.console_socket, main=False)
     started = start_time(pid)
     if started is not None:
         c.add_exec(pid, started)
     if args.pid_file:
-        tmp = args.pid_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(pid))
-        os.replace(tmp, args.pid_file)
+        lifecycle.write_pid_file(args.pid_file, pid)
     if args.detach:
         return 0
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) % 256

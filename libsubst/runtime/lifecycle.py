@@ -162,28 +162,41 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None,
         c.save(bundle=bundle, rootfs=plan.spec.mounts[0].host, created=now,
                annotations=_load_config(bundle).get("annotations") or {})
         os.mkfifo(c.fifo, 0o600)
-        _apply(plan)
-        slave = _console(console_socket, plan.console_size) if plan.terminal else None
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            status = 1
-            try:
-                status = _monitor(c, plan, slave)
-            finally:
-                os._exit(status)
-        if slave is not None:
-            os.close(slave)
+        pid = fork_monitor(c, plan, console_socket)
         c.save(pid=pid, pid_start=_start_time_of_child(pid))
         if pid_file:
-            tmp = pid_file + ".tmp"
-            with open(tmp, "w") as f:
-                f.write(str(pid))
-            os.replace(tmp, pid_file)
+            write_pid_file(pid_file, pid)
     except BaseException:
         _remove(c)
         raise
+
+
+def fork_monitor(c: Container, plan, console_socket: str | None, main: bool = True) -> int:
+    """Applies the plan's process settings and forks the process's monitor
+    (``main``: the container's own process, else one of ``exec``'s); its
+    pid.  The console's slave end, if any, is the monitor's alone."""
+    _apply(plan)
+    slave = _console(console_socket, plan.console_size) if plan.terminal else None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            status = _monitor(c, plan, slave, main=main)
+        finally:
+            os._exit(status)
+    if slave is not None:
+        os.close(slave)
+    return pid
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """--pid-file, replaced whole: a reader never sees it half written."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)
 
 
 def _start_time_of_child(pid: int) -> int:

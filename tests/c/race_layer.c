@@ -8,6 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "race_count.h"
+
 /* In the guest's writable root: /d is a directory holding f ("inside"), /e
  * a symlink to where the guest's /tmp lies in its mount namespace (argv[1]),
  * whose f says "outside".  A thread swaps /d and /e (RENAME_EXCHANGE) while
@@ -35,7 +37,7 @@ static void put(const char *path, const char *text)
 
 int main(int argc, char **argv)
 {
-    long n = atol(argv[2]), inside = 0, outside = 0, failed = 0;
+    long n = atol(argv[2]);
     put("/tmp/f", "outside\n");
     if (mkdir("/d", 0755) || symlink(argv[1], "/e")) {
         perror("setup");
@@ -44,20 +46,9 @@ int main(int argc, char **argv)
     put("/d/f", "inside\n");
     pthread_t t;
     pthread_create(&t, 0, swap, 0);
-    for (long i = 0; i < n; i++) {
-        char buf[16] = {0};
-        int fd = open("/d/f", O_RDONLY);
-        if (fd < 0) {
-            failed++;
-            continue;
-        }
-        read(fd, buf, sizeof buf - 1);
-        close(fd);
-        inside += !strcmp(buf, "inside\n");
-        outside += !strcmp(buf, "outside\n");
-    }
+    struct race_count c = race_count("/d/f", n);
     stop = 1;
     pthread_join(t, 0);
-    printf("inside %ld outside %ld failed %ld swaps %ld\n", inside, outside, failed, swaps);
+    printf("inside %ld outside %ld failed %ld swaps %ld\n", c.inside, c.outside, c.failed, swaps);
     return 0;
 }
