@@ -278,6 +278,8 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
     ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));
     signal_init();
     trap_init();
+    if ((r = shared_init()) < 0)
+        kpanic("cannot map the guest's shared memory: error %ld", -r);
     r = fs_init();
     if (r < 0)
         kpanic("cannot set up the guest file system: error %ld", -r);

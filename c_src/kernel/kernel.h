@@ -216,6 +216,23 @@ void mm_report_objects(int fd);
 /* Non-zero if addr lies in a noted guest object and is mapped. */
 int mm_in_object(unsigned long addr);
 
+/* ---- memory every process of the guest shares (mm/shared.c) ---- */
+/* One page, one fixed layout: a field (or a block of fields) per user,
+ * each named and documented here.  Guest-writable: never trusted for what
+ * the host lets the guest reach. */
+struct kshared {
+    /* fs/upper.c: the writable root's generation, bumped after every change
+     * that removes or replaces a name in the layer (unlink, rmdir, rename,
+     * copy-up); a lookup cached under an older one is stale. */
+    uint64_t layer_gen;
+};
+extern struct kshared *K_shared;
+/* At boot, before the filter: the first boot makes the page, an execve's
+ * boot maps the one it was handed.  0 or -errno. */
+int shared_init(void);
+int shared_hand_over(void);     /* before execve: the fd, inheritable */
+void shared_take_back(void);    /* execve failed: close-on-exec again */
+
 /* ---- dispatch and trace (kernel/dispatch.c, kernel/trace.c) ---- */
 #define LS_PATH_TRAP 0
 #define LS_PATH_FAST 1

@@ -90,7 +90,7 @@ def encode(spec: GuestPlan) -> bytes:
     head.nmounts, head.mounts_off = len(spec.mounts), mounts_off
     head.image_fd = spec.image_fd
     head.host_uid, head.host_gid = spec.host_ids or (0, 0)
-    head.port_fd = -1
+    head.port_fd = head.shared_fd = -1
     head.core_fd = spec.core_fd
     head.debug_fd = spec.debug_fd
     head.trace_sum_fd = spec.trace_sum_fd

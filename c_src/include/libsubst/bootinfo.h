@@ -131,7 +131,9 @@ struct ls_bootinfo {
                                     stops on an int3 with the program's entry in %r11 and its
                                     initial stack pointer in %rsp.  -1 for none. */
     int32_t trace_sum_fd;        /* host fd of the summary's counters (trace.h), -1 for none */
-    uint32_t reserved;
+    int32_t shared_fd;           /* host fd of the memory every process of the guest shares
+                                    (kernel/mm/shared.c): made by the first boot, handed
+                                    over by execve (its exec block); -1 from the monitor */
     uint64_t trace_calls[8];     /* LS_TRACE_MAP_BITS bits (nr / 64, bit nr % 64): the calls
                                     LS_BOOT_TRACE and LS_BOOT_TRACE_SUMMARY apply to */
     uint64_t deny_calls[8];      /* with LS_BOOT_DENY, the same map: calls answered ENOSYS

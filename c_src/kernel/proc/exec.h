@@ -64,7 +64,7 @@ long exec_resolve(struct exec_req *q);
 struct exec_block {
     uint64_t magic;
     uint32_t size;                          /* bytes in the whole block */
-    int32_t trace_fd, report_fd, core_fd, image_fd, port_fd, trace_sum_fd;
+    int32_t trace_fd, report_fd, core_fd, image_fd, port_fd, trace_sum_fd, shared_fd;
     uint32_t exe, execfn, cwd;              /* strings */
     uint32_t argc, envc;                    /* argc then envc string offsets (uint32) at strs */
     uint32_t strs;

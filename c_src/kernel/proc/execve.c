@@ -180,6 +180,7 @@ static long boot_again(struct blob *b)
     h->port_fd = hand_over(port_fd);
     h->trace_sum_fd = trace_summary_hand_over();
     hand_over(K.bi_fd);
+    h->shared_fd = shared_hand_over();
 
     long mfd = fs_memfd_new("libsubst-exec", 0);
     long r = mfd;
@@ -205,6 +206,7 @@ static long boot_again(struct blob *b)
     take_back(port_fd);
     take_back(K.bi_fd);
     trace_summary_take_back();
+    shared_take_back();
     return r;
 }
 
@@ -300,6 +302,7 @@ long exec_block_take(const char *blk, unsigned long size)
     h->image_fd = xb->image_fd;
     h->port_fd = xb->port_fd;
     h->trace_sum_fd = xb->trace_sum_fd;
+    h->shared_fd = xb->shared_fd;
     h->debug_fd = -1;                   /* the first program's debugger handshake only */
     h->flags |= LS_BOOT_EXECED;
     K.bi = h;
