@@ -113,3 +113,27 @@ def test_a_running_program_is_busy(tmp_path):
     guest = run_guest([sh, "-c", script], tmp_path, opts=["--no-cwd"])
     assert native.stdout == b"busy\n", native.stderr
     assert guest.stdout == native.stdout, guest.stderr
+
+
+@pytest.mark.parametrize("looker", ["fork", "exec"])
+def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
+    """One process copies up, renames, unlinks, replaces names (a file by a
+    rename, a directory by a file, a file by a symlink) and makes new ones
+    while another process -- forked, or forked and exec'd (another kernel)
+    -- looks at every path twice before each change and again after it
+    (tests/c/layer_cache.c): it sees each change at once, as natively,
+    whatever its kernel cached of the layer (fs/upper_cache.c)."""
+    exe = build_c("layer_cache", tmp_path)
+    files = tmp_path / "files"
+    for d in ("dir1", "sub"):
+        (files / d).mkdir(parents=True)
+    for name in ("a", "b", "c", "e", "dir1/f", "sub/x"):
+        (files / name).write_text(f"{name} line\n")
+    native_dir = tmp_path / "native"
+    shutil.copytree(files, native_dir)
+    native = run_native([exe, str(native_dir), looker], tmp_path)
+    guest = run_guest([exe, str(files), looker], tmp_path, opts=["--no-cwd", "--add", str(files)])
+    assert native.returncode == 0, native.stderr
+    assert b"-- after 7\n" in native.stdout and b"a: file 15 a line|changed|" in native.stdout
+    assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
+        (native.stdout.decode(), b"", 0)

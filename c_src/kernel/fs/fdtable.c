@@ -41,6 +41,7 @@ void fs_unlock(void)
 void fs_fork_child(void)
 {
     lockword = 0;
+    upper_cache_after_fork();
 }
 
 int fd_valid(long fd)

@@ -247,6 +247,13 @@ void upper_rename_node(struct fs_node *n);
 /* A stub node about to be changed is copied up (without its bytes when
  * !data: an O_TRUNC open) and becomes the layer's file. */
 long upper_copy_up(struct fs_node *n, int data);
+/* The lookup cache (upper_cache.c): entries of layer paths (relative to its
+ * root), valid while the shared generation is the one they were found under. */
+uint64_t upper_gen(void);
+void upper_changed(void);       /* after a name in the layer went or was replaced */
+int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);    /* 1: a hit, in *o */
+void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o);
+void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is free again */
 
 /* ---- synthetic trees (synth.c, synth_gen.c) ---- */
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
@@ -284,7 +291,7 @@ long fs_memfd_new(const char *name, int cloexec);
 long fs_memfd_seal(long fd, unsigned mode);
 long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode);
 long fs_chdir_path(const char *path);
-void fs_fork_child(void);       /* call in a forked child: resets the lock */
+void fs_fork_child(void);       /* call in a forked child: resets the locks */
 
 /* ---- syscall handlers ---- */
 long sys_openat(int dirfd, const char *path, int flags, int mode);

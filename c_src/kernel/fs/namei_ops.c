@@ -43,6 +43,8 @@ long sys_unlinkat(int dirfd, const char *path, int flags)
             if (pfd >= 0) {
                 r = hsys3(__NR_unlinkat, pfd, (long)name, flags);
                 hsys1(__NR_close, pfd);
+                if (n->o.ent == fs_upper)
+                    upper_changed();
             }
         }
     } else if (r == 0) {
@@ -120,6 +122,8 @@ static long host_two(long nr, struct fs_node *a, struct fs_node *b, long flags)
     long r = hsys5(nr, pa, (long)na, pb, (long)nb, flags);
     hsys1(__NR_close, pa);
     hsys1(__NR_close, pb);
+    if (nr == __NR_renameat2 && a->o.ent == fs_upper)
+        upper_changed();                /* a link replaces nothing */
     return r;
 }
 

@@ -27,7 +27,8 @@
  * as the image's, so an absolute target means the guest's "/".  Every access
  * after the classification goes through volume.c's open_beneath, which
  * follows no symlink out of the layer: what a concurrent rename could make
- * the lstat see is only ever a name, never an open.
+ * the lstat see is only ever a name, never an open.  What the lstat found
+ * is cached (upper_cache.c) until a change in any process of the guest.
  */
 #include "fs.h"
 
@@ -71,6 +72,9 @@ int upper_classify(const char *p, struct fs_obj *o)
         o->ent = fs_upper;
         return 0;
     }
+    uint64_t gen = upper_gen();         /* before the lstat: see upper_cache.c */
+    if (upper_cache_get(name, gen, o))
+        return 0;
     long r = hsys4(__NR_newfstatat, root_fd(), (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
     if (r < 0)
         return r;
@@ -81,11 +85,13 @@ int upper_classify(const char *p, struct fs_obj *o)
         if (k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
             o->type = FO_IMAGE;
             o->ent = e;
+            upper_cache_put(name, gen, o);
             return 0;
         }
     }
     o->type = FO_VOLUME;
     o->ent = fs_upper;
+    upper_cache_put(name, gen, o);
     return 0;
 }
 
@@ -208,6 +214,7 @@ long upper_copy_up(struct fs_node *n, int data)
     }
     hsys1(__NR_close, lock);
     hsys1(__NR_close, pfd);
+    upper_changed();                    /* the stub's name is the copy's now */
     n->o.mode = S_IFREG;
     return r < 0 ? r : 0;
 }

@@ -1,0 +1,92 @@
+/*
+ * The writable root's lookup cache: what upper_classify found for a path of
+ * the layer (a stub and its image entry, or the layer's own file and its
+ * type), so that a walk through the image's directories does not pay one
+ * host lstat per component.
+ *
+ * Only names that exist are cached.  A name that appears changes nothing
+ * already cached; one that goes or is replaced does, and every change of
+ * that kind -- unlink, rmdir, rename, copy-up (a stub swapped for its
+ * copy) -- is followed by a bump of the layer's generation in the memory
+ * every process of the guest shares (mm/shared.c).  An entry is used only
+ * while the generation it was looked up under is the current one, so a
+ * change made by any process of the guest is seen by all of them from the
+ * moment the call that made it returns.  The generation is read before the
+ * host lstat: a change racing the lookup leaves the entry already stale.
+ *
+ * The generation is guest-writable memory: a forged one can only make the
+ * guest see its own layer wrongly.  Whatever a cached entry says, the host
+ * call that follows opens beneath the layer's root (volume.c) or reads the
+ * image, as without the cache.
+ *
+ * Direct-mapped, one slot per path hash; a thread that finds the lock taken
+ * asks the host instead of waiting.
+ */
+#include "fs.h"
+
+#define SLOTS 2048                  /* a power of two */
+
+struct slot {
+    char *path;                     /* NULL: empty */
+    uint64_t gen;
+    uint32_t hash, len;
+    struct fs_obj o;
+};
+static struct slot slots[SLOTS];
+static int lock;
+
+static uint32_t hash(const char *p, size_t len)
+{
+    uint32_t h = 2166136261u;       /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+uint64_t upper_gen(void)
+{
+    return __atomic_load_n(&K_shared->layer_gen, __ATOMIC_ACQUIRE);
+}
+
+void upper_changed(void)
+{
+    __atomic_fetch_add(&K_shared->layer_gen, 1, __ATOMIC_RELEASE);
+}
+
+int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
+{
+    size_t len = strlen(p);
+    uint32_t h = hash(p, len);
+    struct slot *s = &slots[h & (SLOTS - 1)];
+    int hit = 0;
+    if (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+        return 0;
+    if (s->path && s->gen == gen && s->hash == h && s->len == len && memcmp(s->path, p, len) == 0) {
+        *o = s->o;
+        hit = 1;
+    }
+    kspin_unlock(&lock);
+    return hit;
+}
+
+void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o)
+{
+    size_t len = strlen(p);
+    uint32_t h = hash(p, len);
+    struct slot *s = &slots[h & (SLOTS - 1)];
+    char *copy = kmalloc(len + 1), *old = copy;
+    if (!copy)
+        return;
+    memcpy(copy, p, len + 1);
+    if (!__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE)) {
+        old = s->path;
+        *s = (struct slot){.path = copy, .gen = gen, .hash = h, .len = len, .o = *o};
+        kspin_unlock(&lock);
+    }
+    kfree(old);
+}
+
+void upper_cache_after_fork(void)
+{
+    lock = 0;
+}
