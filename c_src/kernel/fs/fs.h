@@ -241,6 +241,10 @@ int upper_init(int first);      /* first: the guest's first boot lays the image 
 /* What serves p in the layer: FO_VOLUME (fs_upper), or FO_IMAGE for a stub. */
 int upper_classify(const char *p, struct fs_obj *o);
 long upper_readlink(const char *p, char *dst, size_t cap);
+/* Before a rename or link of n: a stub (or each one still at its own path
+ * below a directory n) gets its entry's index, which names the entry once
+ * it has moved.  0 or -errno. */
+long upper_index(const struct fs_node *n);
 /* A stub node about to be renamed, linked or unlinked becomes the layer's
  * name (the stub moves; its contents stay the image's). */
 void upper_rename_node(struct fs_node *n);

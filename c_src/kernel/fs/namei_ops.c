@@ -91,10 +91,13 @@ static long two_paths(int od, const char *op, int ofollow, int nd, const char *n
         return old_dot;
     if (r == 0 && b->last_dot)
         return new_dot;
+    int found = r == 0;
+    if ((r = upper_index(a)) < 0 || (found && (r = upper_index(b)) < 0))
+        return r;
     upper_rename_node(a);
-    if (r == 0)
+    if (found)
         upper_rename_node(b);
-    int bvol = r == 0 && b->o.type == FO_VOLUME;
+    int bvol = found && b->o.type == FO_VOLUME;
     if (a->o.type == FO_VOLUME && bvol) {
         if (a->o.ent != b->o.ent)
             return -EXDEV;

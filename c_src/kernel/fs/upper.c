@@ -6,8 +6,11 @@
  * unless --read-only): a tmpfs of the guest's own, sized by --scratch-size,
  * gone with the guest's mount namespace.  At the first boot the kernel lays
  * the image's shape into it: its directories and symlinks as they are, and
- * each image file as a *stub*, an empty file with both set-ID bits whose
- * modification time is its entry index, in seconds.  From then on
+ * each image file as a *stub*, an empty file with both set-ID bits, made
+ * with one host call.  A stub at its own path is that path's image entry;
+ * before a stub leaves it (a rename or link of the stub or of a directory
+ * above it), its modification time is set to its entry index, in seconds,
+ * which is what names the entry from then on (upper_index).  From then on
  * the layer *is* the guest's root name space and the host's tmpfs does what
  * a union would have to: listing, unlink, rename, mkdir, rmdir, link,
  * ENOSPC.  A stub is served from the image (read-only, zero-copy as ever);
@@ -16,7 +19,7 @@
  *
  * Why stubs and not whiteouts over an empty layer: with every name in one
  * host directory there is nothing to merge and no deletion to remember, and
- * the cost is one or two host calls per image entry at boot
+ * the cost is one host call per image entry at boot
  * (benchmarks/writable_root.py).  Why set-ID bits: the guest cannot make a
  * file with them (the seccomp filter refuses them to open, chmod and mknod)
  * nor reach a stub's times without copying it up, so it cannot forge one;
@@ -79,10 +82,11 @@ int upper_classify(const char *p, struct fs_obj *o)
     if (r < 0)
         return r;
     o->mode = st.st_mode & S_IFMT;
-    if (is_stub(&st) && st.st_size == 0 &&
-        st.st_mtime < (unsigned long)img_count()) {   /* st_mtime is unsigned here */
-        int e = st.st_mtime, k = img_kind(e);
-        if (k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
+    if (is_stub(&st) && st.st_size == 0) {
+        /* An index, or a boot's time: the stub is where the layout put it. */
+        int e = st.st_mtime < (unsigned long)img_count() ? (int)st.st_mtime : img_lookup(p);
+        int k = img_kind(e);
+        if (e >= 0 && k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
             o->type = FO_IMAGE;
             o->ent = e;
             upper_cache_put(name, gen, o);
@@ -98,6 +102,48 @@ int upper_classify(const char *p, struct fs_obj *o)
 long upper_readlink(const char *p, char *dst, size_t cap)
 {
     return hsys4(__NR_readlinkat, root_fd(), (long)rel(p), (long)dst, cap);
+}
+
+/* Writes entry e's index into the stub at layer path r (relative). */
+static long set_index(const char *r, int e)
+{
+    struct __kernel_timespec ts[2] = {{e, 0}, {e, 0}};
+    return hsys4(__NR_utimensat, root_fd(), (long)r, (long)ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Every stub still at its own path below image directory dir gets its
+ * index: the entries below dir follow it in the sorted table, among those
+ * of its siblings that share its name as a prefix ("dir-x" sorts between
+ * "dir" and "dir/a"). */
+static long index_below(const char *dir)
+{
+    size_t dl = strlen(dir);
+    int n = img_count();
+    for (int i = img_lookup(dir) + 1; i > 0 && i < n; i++) {
+        const char *q = img_path(i);
+        if (strncmp(q, dir, dl) != 0)
+            break;
+        int k = img_kind(i);
+        if (q[dl] != '/' || k == LS_ENT_DIR || k == LS_ENT_SYMLINK)
+            continue;
+        struct stat st;
+        if (hsys4(__NR_newfstatat, root_fd(), (long)rel(q), (long)&st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            is_stub(&st) && st.st_mtime >= (unsigned long)n) {
+            long r = set_index(rel(q), i);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+long upper_index(const struct fs_node *n)
+{
+    if (n->o.type == FO_IMAGE && n->o.mode)
+        return set_index(rel(n->path), n->o.ent);
+    if (n->o.type == FO_VOLUME && n->o.ent == fs_upper && S_ISDIR(n->o.mode))
+        return index_below(n->path);
+    return 0;
 }
 
 void upper_rename_node(struct fs_node *n)
@@ -239,7 +285,7 @@ static void make_dirs(const char *p, unsigned mode)
 }
 
 /* Lays entry i into the layer (umask 0); 0, or -errno for what stops the
- * boot.  One host call for a directory or a symlink, two for a stub. */
+ * boot.  One host call for each kind. */
 static long lay(int i)
 {
     const struct ls_fs_entry *e = img_ent(i);
@@ -260,12 +306,7 @@ static long lay(int i)
     case LS_ENT_SYMLINK:
         return hsys3(__NR_symlinkat, (long)bi_str(e->target), root_fd(), (long)r);
     }
-    res = hsys4(__NR_mknodat, root_fd(), (long)r, S_IFREG | STUB_BITS, 0);
-    if (res == 0) {
-        struct __kernel_timespec ts[2] = {{i, 0}, {i, 0}};
-        res = hsys4(__NR_utimensat, root_fd(), (long)r, (long)ts, AT_SYMLINK_NOFOLLOW);
-    }
-    return res;
+    return hsys4(__NR_mknodat, root_fd(), (long)r, S_IFREG | STUB_BITS, 0);
 }
 
 static const char *const synth_dirs[] = {"/proc", "/sys", "/dev"};
