@@ -238,8 +238,9 @@ long vol_stat(struct fs_node *n, int follow, struct stat *st);
 /* ---- the writable root (upper.c) ---- */
 extern int fs_upper;            /* fs_mnt index of the root's scratch layer, -1: read-only root */
 int upper_init(int first);      /* first: the guest's first boot lays the image out in it */
-/* What serves p in the layer: FO_VOLUME (fs_upper), or FO_IMAGE for a stub. */
-int upper_classify(const char *p, struct fs_obj *o);
+/* What serves p in the layer: FO_VOLUME (fs_upper), or FO_IMAGE for a stub;
+ * cached (upper_cache.c) under gen, read before the caller's cache lookup. */
+int upper_classify(const char *p, uint64_t gen, struct fs_obj *o);
 long upper_readlink(const char *p, char *dst, size_t cap);
 /* Before a rename or link of n: a stub (or each one still at its own path
  * below a directory n) gets its entry's index, which names the entry once
@@ -251,8 +252,8 @@ void upper_rename_node(struct fs_node *n);
 /* A stub node about to be changed is copied up (without its bytes when
  * !data: an O_TRUNC open) and becomes the layer's file. */
 long upper_copy_up(struct fs_node *n, int data);
-/* The lookup cache (upper_cache.c): entries of layer paths (relative to its
- * root), valid while the shared generation is the one they were found under. */
+/* The lookup cache (upper_cache.c): what upper_classify found for guest paths,
+ * valid while the shared generation is the one it was found under. */
 uint64_t upper_gen(void);
 void upper_changed(void);       /* after a name in the layer went or was replaced */
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);    /* 1: a hit, in *o */

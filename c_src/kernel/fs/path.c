@@ -55,6 +55,10 @@ int fs_classify(const char *p, struct fs_obj *o)
 {
     o->arg = 0;
     o->mode = 0;
+    /* What the layer's cache holds went through the checks below before. */
+    uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
+    if (fs_upper >= 0 && upper_cache_get(p, gen, o))
+        return 0;
     /* A file of the image shadows a volume at the same path: the program or
      * a library that lives in the working directory is served substituted.
      * Elsewhere a writable root's layer says what is left of the image. */
@@ -74,7 +78,7 @@ int fs_classify(const char *p, struct fs_obj *o)
     if (synth)
         return synth_lookup(p, o);
     if (fs_upper >= 0)
-        return upper_classify(p, o);
+        return upper_classify(p, gen, o);
     o->type = FO_IMAGE;
     o->ent = e;                         /* a directory of the image, or none */
     if (o->ent >= 0)

@@ -63,7 +63,7 @@ static const char *rel(const char *p)
     return *p ? p : ".";
 }
 
-int upper_classify(const char *p, struct fs_obj *o)
+int upper_classify(const char *p, uint64_t gen, struct fs_obj *o)
 {
     struct stat st;
     const char *name = rel(p);
@@ -75,9 +75,6 @@ int upper_classify(const char *p, struct fs_obj *o)
         o->ent = fs_upper;
         return 0;
     }
-    uint64_t gen = upper_gen();         /* before the lstat: see upper_cache.c */
-    if (upper_cache_get(name, gen, o))
-        return 0;
     long r = hsys4(__NR_newfstatat, root_fd(), (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
     if (r < 0)
         return r;
@@ -89,13 +86,13 @@ int upper_classify(const char *p, struct fs_obj *o)
         if (e >= 0 && k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
             o->type = FO_IMAGE;
             o->ent = e;
-            upper_cache_put(name, gen, o);
+            upper_cache_put(p, gen, o);
             return 0;
         }
     }
     o->type = FO_VOLUME;
     o->ent = fs_upper;
-    upper_cache_put(name, gen, o);
+    upper_cache_put(p, gen, o);
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
- * The writable root's lookup cache: what upper_classify found for a path of
- * the layer (a stub and its image entry, or the layer's own file and its
- * type), so that a walk through the image's directories does not pay one
- * host lstat per component.
+ * The writable root's lookup cache: what upper_classify found for a guest
+ * path in the layer (a stub and its image entry, or the layer's own file
+ * and its type), so that a walk through the image's directories pays
+ * neither a host lstat nor fs_classify's other checks per component.
  *
  * Only names that exist are cached.  A name that appears changes nothing
  * already cached; one that goes or is replaced does, and every change of
@@ -35,11 +35,14 @@ struct slot {
 static struct slot slots[SLOTS];
 static int lock;
 
-static uint32_t hash(const char *p, size_t len)
+/* p's hash (FNV-1a) and length, in one pass. */
+static uint32_t hash(const char *p, size_t *len)
 {
-    uint32_t h = 2166136261u;       /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    uint32_t h = 2166136261u;
+    const char *s = p;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    *len = s - p;
     return h;
 }
 
@@ -55,8 +58,8 @@ void upper_changed(void)
 
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
 {
-    size_t len = strlen(p);
-    uint32_t h = hash(p, len);
+    size_t len;
+    uint32_t h = hash(p, &len);
     struct slot *s = &slots[h & (SLOTS - 1)];
     int hit = 0;
     if (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
@@ -71,8 +74,8 @@ int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
 
 void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o)
 {
-    size_t len = strlen(p);
-    uint32_t h = hash(p, len);
+    size_t len;
+    uint32_t h = hash(p, &len);
     struct slot *s = &slots[h & (SLOTS - 1)];
     char *copy = kmalloc(len + 1), *old = copy;
     if (!copy)
