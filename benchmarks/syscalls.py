@@ -24,7 +24,12 @@ sandbox, no trap" also has ``trap=False``: no Syscall User Dispatch either
 (a call that is not rewritten would go straight to the host; the benchmark's
 calls are all rewritten).  Together they show what the sandbox and the trap
 cost each host call.  Only benchmarks use them; the CLI cannot turn either
-off."""
+off.
+
+``--baseline-python PYTHON`` adds the fastcall path of the libsubst
+installed for another Python (another build, e.g. the branch point) to the
+same rounds, run as ``PYTHON -m libsubst run``, so two builds are compared
+against one native."""
 
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
                "fast_nosandbox": (True, False, True), "fast_nosandbox_notrap": (True, False, False)}
 PATHS = ("native", "container", *GUEST_PATHS)
 TRAP_FLOOR = "sud_trap_floor"   # syscall-bench --trap-floor: a signal round trip, natively
+BASELINE = "baseline"           # --baseline-python: the fastcall path of another build
 
 
 def bench_binary() -> str:
@@ -82,7 +88,17 @@ def _guest(args: list[str], path: str, volume: str) -> dict[str, float]:
         return _parse(out.read().decode())
 
 
-def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
+def _baseline(python: str, args: list[str], volume: str) -> dict[str, float]:
+    """The fastcall path of the libsubst installed for ``python``, by its CLI."""
+    r = subprocess.run([python, "-m", "libsubst", "run", "--no-cwd", "--volume",
+                        f"{volume}:{volume}", *args], capture_output=True, text=True)
+    check(r.returncode == 0, f"syscall-bench under {python}'s libsubst exited {r.returncode}",
+          r.stderr)
+    return _parse(r.stdout)
+
+
+def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
+            baseline: str | None = None) -> dict:
     """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}."""
     exe = bench_binary()
     with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf:
@@ -94,12 +110,14 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5) -> dict:
         configs = {"native": lambda: _native(args), "container": lambda: _native([*args, bpf.name])}
         configs.update({p: (lambda p=p: _guest(args, p, volume)) for p in GUEST_PATHS})
         configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)])
+        if baseline:
+            configs[BASELINE] = lambda: _baseline(baseline, args, volume)
         runs = alternate(rounds, configs)
     floor = runs.pop(TRAP_FLOOR)
     ops = runs["native"][0].keys()
     for path, per_round in runs.items():
         check(all(r.keys() == ops for r in per_round), f"the {path} runs timed other calls")
-    res = {op: {p: [r[op] for r in runs[p]] for p in PATHS} for op in ops}
+    res = {op: {p: [r[op] for r in runs[p]] for p in runs} for op in ops}
     res[TRAP_FLOOR] = {"native": [r[TRAP_FLOOR] for r in floor]}
     return res
 
@@ -110,15 +128,21 @@ def table(res: dict) -> str:
              "| fastcall / container | trap / native | native / native | fastcall, no sandbox ns "
              "| fastcall, no sandbox, no trap ns |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    has_base = BASELINE in res["getppid"]
+    if has_base:
+        lines[0] += " baseline fastcall ns | baseline / native |"
+        lines[1] += " ---: | ---: |"
     for op, r in res.items():
         if op == TRAP_FLOOR:
             continue
-        m = {p: median(r[p]) for p in PATHS}
+        m = {p: median(v) for p, v in r.items()}
         lines.append(f"| {op} | {m['native']:.1f} | {m['container']:.1f} | {m['fast']:.1f} | "
                      f"{m['trap']:.1f} | {m['fast'] / m['native']:.2f} | "
                      f"{m['fast'] / m['container']:.2f} | {m['trap'] / m['native']:.2f} | "
                      f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} | "
                      f"{m['fast_nosandbox_notrap']:.1f} |")
+        if has_base:
+            lines[-1] += f" {m[BASELINE]:.1f} | {m[BASELINE] / m['native']:.2f} |"
     floor, ppid = median(res[TRAP_FLOOR]["native"]), median(res["getppid"]["native"])
     lines.append(f"\nThe host's floor for any trap by signal, natively (a getppid that Syscall "
                  f"User Dispatch turns into a SIGSYS, answered by an empty handler): "
@@ -127,8 +151,9 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, rounds: int = 5) -> None:
-    res = measure(iterations, repeats, rounds)
+def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, rounds: int = 5,
+         baseline: str | None = None) -> None:
+    res = measure(iterations, repeats, rounds, baseline)
     if as_json:
         json.dump(res, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -330,10 +330,13 @@ def bench():
               help="Timed runs per operation (median).")
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1),
               help="Alternating rounds of every path (median of the rounds).")
-def bench_syscalls(as_json, iterations, repeats, rounds):
+@click.option("--baseline-python", metavar="PYTHON",
+              help="Also time the fastcall path of the libsubst installed for PYTHON.")
+def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python):
     """ns per call natively, on the fastcall and trap paths, and without the sandbox and the trap."""
     from .benchmarks import syscalls
 
-    syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds)
+    syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds,
+                  baseline=baseline_python)
 
 

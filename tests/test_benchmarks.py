@@ -3,6 +3,7 @@ a loop whose exec fails, or a system call that fails, stops the benchmark
 instead of giving a figure; configurations alternate round by round."""
 
 import os
+import sys
 
 import pytest
 
@@ -51,6 +52,17 @@ def test_syscall_benchmark_checks_every_call(tmp_path):
     for op, paths in res.items():
         assert set(paths) == set(syscalls.PATHS)
         assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
+
+
+def test_syscall_benchmark_times_another_build_in_the_same_rounds():
+    """--baseline-python: another installation's fastcall path (here this
+    one's, by its CLI) joins every round and the table."""
+    res = syscalls.measure(iterations=200, repeats=1, rounds=1, baseline=sys.executable)
+    assert all(len(paths[syscalls.BASELINE]) == 1 and paths[syscalls.BASELINE][0] > 0
+               for op, paths in res.items() if op != syscalls.TRAP_FLOOR)
+    lines = syscalls.table(res).splitlines()
+    assert lines[0].endswith("| baseline fastcall ns | baseline / native |")
+    assert all(row.count("|") == lines[0].count("|") for row in lines[2:2 + len(OPS)])
 
 
 def test_the_container_baseline_runs_natively_under_the_guests_filter(tmp_path):

@@ -25,6 +25,15 @@
  * nor reach a stub's times without copying it up, so it cannot forge one;
  * the layer is made before the filter is installed.
  *
+ * Why the whole image at the first boot and not each directory at its first
+ * lookup: the kernel and the guest are one process, so after the filter the
+ * kernel cannot make a set-ID file either.  A directory laid later could
+ * only hard-link a stub made at boot, and links share the inode whose time
+ * names a moved stub's entry; and a directory must be complete before it
+ * is listed, renamed or removed, in every process at once.  Laying costs
+ * one call per entry, and the kernel's boot stays a few ms for a python3
+ * image (README, the writable root).
+ *
  * The walk (path.c) classifies each component of the layer with one host
  * lstat beneath the layer's root; it expands the layer's symlinks itself,
  * as the image's, so an absolute target means the guest's "/".  Every access
