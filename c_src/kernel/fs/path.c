@@ -55,7 +55,9 @@ int fs_classify(const char *p, struct fs_obj *o)
 {
     o->arg = 0;
     o->mode = 0;
-    /* What the layer's cache holds went through the checks below before. */
+    /* What the layer's cache holds went through the checks below before;
+     * an image file's or a volume's answer (no volume is rooted beside the
+     * layer) depends on the mount table alone, so it is kept there too. */
     uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
     if (fs_upper >= 0 && upper_cache_get(p, gen, o))
         return 0;
@@ -66,6 +68,8 @@ int fs_classify(const char *p, struct fs_obj *o)
     if (e >= 0 && img_kind(e) != LS_ENT_DIR && (m >= 0 || synth || fs_upper < 0)) {
         o->type = FO_IMAGE;
         o->ent = e;
+        if (fs_upper >= 0)
+            upper_cache_put(p, gen, o);
         return 0;
     }
     if (m >= 0 && !(vol_rooted(m) && synth)) {
@@ -73,6 +77,8 @@ int fs_classify(const char *p, struct fs_obj *o)
         o->ent = m;
         if (vol_rooted(m))
             o->mode = vol_lmode(m, p);
+        else if (fs_upper >= 0)
+            upper_cache_put(p, gen, o);
         return 0;
     }
     if (synth)

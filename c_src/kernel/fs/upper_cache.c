@@ -2,7 +2,9 @@
  * The writable root's lookup cache: what upper_classify found for a guest
  * path in the layer (a stub and its image entry, or the layer's own file
  * and its type), so that a walk through the image's directories pays
- * neither a host lstat nor fs_classify's other checks per component.
+ * neither a host lstat nor fs_classify's other checks per component; and,
+ * while there is a layer, fs_classify's answers for image files and
+ * volumes, which depend on the mount table alone.
  *
  * Only names that exist are cached.  A name that appears changes nothing
  * already cached; one that goes or is replaced does, and every change of
