@@ -387,6 +387,23 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "call")) {
         long r = via(g, atol(argv[2]), atol(argv[3]), atol(argv[4]), 0);
         printf("call: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "bootinfo")) {
+        /* The boot info every later execve boots from again (the kernel
+         * passes its fd on): found among the kernel's fds by its magic,
+         * its own first bytes written back. */
+        int found = 0;
+        for (long fd = 3; fd < 65536; fd++) {
+            unsigned long magic = 0;
+            if (via5(g, 17 /* pread64 */, fd, (long)&magic, 8, 0, 0) != 8 ||
+                magic != 0x315442534c4c5553UL /* LS_BOOTINFO_MAGIC */)
+                continue;
+            found++;
+            long r = via(g, 8 /* lseek */, fd, 0, 0 /* SEEK_SET */);
+            if (r == 0)
+                r = via(g, 1 /* write */, fd, (long)&magic, 8);
+            printf("write boot info: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+        }
+        printf("boot infos: %d\n", found);
     } else if (!strcmp(argv[1], "ptrace")) {
         long r = via(g, 101 /* ptrace */, 16 /* PTRACE_ATTACH */, 1, 0);
         printf("ptrace: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
@@ -494,6 +511,19 @@ def test_dangerous_host_calls_from_kernel_text_are_killed_by_seccomp(gadget, tmp
     r = run_guest(["--no-subst", str(gadget), "call", str(nr), *map(str, args)], tmp_path)
     assert r.returncode == 128 + 31 and r.stdout == b"", (name, r.stdout, r.stderr)
     assert b"seccomp filter does not allow" in r.stderr
+
+
+def test_the_boot_info_a_guest_execve_boots_from_is_sealed(gadget, tmp_path):
+    """A guest's execve boots the next kernel from the same boot-info memfd
+    (proc/execve.c), which every process of the guest holds: a guest
+    writing into it from kernel text (the guest kernel is not asked) is
+    refused by the host's memfd seals, so no guest process can change how
+    another one's next program boots."""
+    r = run_guest(["--no-subst", str(gadget), "bootinfo"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        "write boot info: Operation not permitted",           # the host's F_SEAL_WRITE
+        "boot infos: 1"], r.stdout
 
 
 def test_overwriting_the_guest_kernel_leaves_the_host_layers(gadget, tmp_path):

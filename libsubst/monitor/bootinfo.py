@@ -7,6 +7,8 @@ makes ``libsubst._abi`` from it), so Python and C cannot disagree."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 from dataclasses import dataclass
 
 from ..errors import BuildError
@@ -186,3 +188,21 @@ def decode(block: bytes) -> tuple[list[Entry], str, int]:
         entries.append(Entry(s(e.path), kind, s(e.target) if kind == "symlink" else "",
                              s(e.target) if kind == "file" else ""))
     return entries, s(head.exe), head.mem_max
+
+
+def memfd(spec: GuestPlan) -> int:
+    """A close-on-exec memfd holding ``spec``'s boot info, sealed: every
+    guest process holds it and a guest's execve boots the next kernel from
+    it again (proc/execve.c), so none may change it (no writes, no
+    resizing, no unsealing)."""
+    fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        data = memoryview(encode(spec))
+        while data:
+            data = data[os.write(fd, data):]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK |
+                    fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -338,12 +338,9 @@ class Guest:
                 self.spec.host_ids = identity.host_ids()
             rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
             fds.append(rep_w)
-            boot_fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC)
-            fds.append(boot_fd)
             if self.can_hand_over:          # read by the native supervisor, or its epilogue
-                self._reader, self._rep_r, self._boot_fd = None, rep_r, os.dup(boot_fd)
+                self._reader, self._rep_r = None, rep_r
                 self._cleanup.callback(os.close, rep_r)
-                self._cleanup.callback(os.close, self._boot_fd)
             else:
                 self._reader = report.Reader(rep_r)
             self.spec.report_fd = rep_w
@@ -351,7 +348,11 @@ class Guest:
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
                 fds.append(go_r)
                 self.spec.debug_fd = go_r
-            os.write(boot_fd, bootinfo.encode(self.spec))
+            boot_fd = bootinfo.memfd(self.spec)
+            fds.append(boot_fd)
+            if self.can_hand_over:          # the epilogue reads it back
+                self._boot_fd = os.dup(boot_fd)
+                self._cleanup.callback(os.close, self._boot_fd)
             passed = tuple(fd for fd in (*fds, self.spec.image_fd, self.spec.core_fd,
                                          self._sum_fd, *pass_fds) if fd >= 0)
             try:
