@@ -201,6 +201,29 @@ static void cases(void)
         strcat(buf, "adir/");
     run_args("path over PATH_MAX", buf);
 
+    /* Linux's limits on the strings execve copies: one string at most
+     * MAX_ARG_STRLEN (128 KiB) with its NUL; all of them with their
+     * pointers at most a quarter of the stack limit, never over 6 MiB
+     * (bprm_stack_limits), however many they are. */
+    static char big[131072 + 1];
+    memset(big, 'e', sizeof big - 1);
+    memcpy(big, "B=", 2);
+    char *bigenv[] = {"CONF_ARGS=1", big, 0};
+    char *oneargv[] = {"copy", 0};
+    big[131071] = 0;
+    run("an environment string of 128 KiB with its NUL", "copy", oneargv, bigenv);
+    big[131071] = 'e';
+    run("an environment string over 128 KiB", "copy", oneargv, bigenv);
+    big[131071] = 0;
+    static char *manyargv[20002];
+    manyargv[0] = "copy";
+    for (int i = 1; i < 81; i++)
+        manyargv[i] = big;
+    run("arguments over 6 MiB", "copy", manyargv, envp_args);
+    for (int i = 1; i < 20001; i++)
+        manyargv[i] = "a";
+    run("20000 short arguments", "copy", manyargv, envp_args);
+
     char *nullargv[] = {0};
     run("empty argv", "copy", nullargv, envp_args);
     char *reargv[] = {"again", "1", 0};

@@ -17,8 +17,9 @@
 #include "fs/fs.h"
 #include "proc/exec.h"
 
-#define MAX_ARGS 4096
-#define MAX_ARG_STRLEN (32 * LS_PAGE)    /* Linux's limit on one argument */
+#define MAX_ARG_STRLEN (32 * LS_PAGE)    /* Linux's limit on one string, its NUL included */
+#define ARG_MAX_FLOOR (32 * LS_PAGE)     /* Linux's ARG_MAX: the least room strings get */
+#define STK_LIM (8UL << 20)              /* Linux's _STK_LIM */
 
 int ls_self_fd = -1;                 /* O_PATH fd of the kernel binary, opened at boot */
 
@@ -62,22 +63,34 @@ static long put_str(struct blob *b, const char *s, uint32_t *off)
         long n = ls_strncpy_user(b->buf + b->len, s, LS_PAGE);
         if (n < 0)
             return n;
-        b->len += n;
-        if (n < (long)LS_PAGE) {
-            b->len++;
-            return 0;
-        }
-        s += n;
+        b->len += n < (long)LS_PAGE ? n + 1 : n;
         if (b->len - *off > MAX_ARG_STRLEN)
             return -E2BIG;
+        if (n < (long)LS_PAGE)
+            return 0;
+        s += n;
     }
 }
 
-/* The number of entries of a guest's argv or envp (NULL: none), or -errno. */
-static long count_vec(char *const *v)
+/* Linux's bprm_stack_limits: the bytes execve's strings and their pointers
+ * may take, a quarter of the stack limit, at most 3/4 of _STK_LIM (the
+ * next kernel's stack holds them) and at least ARG_MAX. */
+static unsigned long arg_limit(void)
+{
+    struct rlimit st = {.rlim_cur = RLIM_INFINITY};
+    hsys4(__NR_prlimit64, 0, RLIMIT_STACK, 0, (long)&st);
+    unsigned long limit = STK_LIM / 4 * 3;
+    if (st.rlim_cur / 4 < limit)
+        limit = st.rlim_cur / 4;
+    return limit < ARG_MAX_FLOOR ? ARG_MAX_FLOOR : limit;
+}
+
+/* The number of entries of a guest's argv or envp (NULL: none), or -errno:
+ * -E2BIG once their pointers alone pass limit. */
+static long count_vec(char *const *v, unsigned long limit)
 {
     long n = 0;
-    for (const char *s = 0; v && n < MAX_ARGS; n++)
+    for (const char *s = 0; v && n < (long)(limit / sizeof s); n++)
         if (copy_from_user(&s, &v[n], sizeof s) < 0)
             return -EFAULT;
         else if (!s)
@@ -135,9 +148,11 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
 
 /* The exec block into b (execve's second step): the strings, then
  * argv's and envp's offsets (offs has room for q->nargs + envc).  Its fds
- * are the host execve's to fill.  0 or -errno. */
+ * are the host execve's to fill.  0, -E2BIG when the strings the new stack
+ * gets (argv, envp, the name exec'd) and their pointers pass limit, or
+ * -errno. */
 static long write_exec_block(struct blob *b, const struct exec_req *q, char *const envp[],
-                             long envc, const char *cwd, uint32_t *offs)
+                             long envc, const char *cwd, uint32_t *offs, unsigned long limit)
 {
     struct exec_block h = {.magic = EXEC_BLOCK_MAGIC, .argc = q->nargs, .envc = envc};
     long r;
@@ -153,6 +168,8 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
             (r = put_str(b, e, &offs[k++])) < 0)
             return r;
     }
+    if (b->len - sizeof h + strlen(q->filename) + 1 + (q->nargs + envc) * sizeof(char *) > limit)
+        return -E2BIG;
     if ((r = put_str(b, q->real, &h.exe)) < 0 || (r = put_str(b, q->filename, &h.execfn)) < 0 ||
         (r = put_str(b, cwd, &h.cwd)) < 0)
         return r;
@@ -223,7 +240,8 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         return -EINVAL;
     if (ls_self_fd < 0)
         return -ENOSYS;
-    long argc = count_vec(argv), envc = count_vec(envp);
+    unsigned long limit = arg_limit();
+    long argc = count_vec(argv, limit), envc = count_vec(envp, limit);
     if (argc < 0)
         return argc;
     if (envc < 0)
@@ -250,7 +268,7 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         r = -EFAULT;
         goto out;
     }
-    if ((r = exec_resolve(q)) >= 0 && (r = write_exec_block(&b, q, envp, envc, cwd, offs)) >= 0)
+    if ((r = exec_resolve(q)) >= 0 && (r = write_exec_block(&b, q, envp, envc, cwd, offs, limit)) >= 0)
         r = boot_again(&b);
 out:
     kfree(b.buf);
