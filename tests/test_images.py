@@ -210,6 +210,40 @@ def test_python_script_image(tmp_path, empty_cache):
     assert not os.listdir(empty_cache["XDG_CACHE_HOME"])
 
 
+def test_an_image_packed_before_the_kernel_expanded_scripts_still_runs(tmp_path):
+    """Images packed before the guest kernel expanded #! at the first exec
+    name a script's ELF interpreter as their exe and hold the #! line's
+    words in argv, keep_argc counting them (image-format.md): the kernel
+    maps that exe as it is, and run's ARGS replace what follows, so the
+    image runs as the script does natively."""
+    import dataclasses
+
+    (tmp_path / "show.c").write_text(textwrap.dedent("""\
+        #include <stdio.h>
+        int main(int argc, char **argv)
+        {
+            for (int i = 0; i < argc; i++)
+                printf("[%d] %s\\n", i, argv[i]);
+            return 0;
+        }
+        """))
+    show = tmp_path / "show"
+    subprocess.run(["gcc", "-O1", "-o", show, tmp_path / "show.c"], check=True)
+    script = tmp_path / "s"
+    script.write_text(f"#!{show}  one two \n")
+    script.chmod(0o755)
+    image = libsubst.Image.from_program(str(script), ["recorded"], keep_args=0)
+    old = dataclasses.replace(image.meta, exe=os.path.realpath(show), execfn=str(show),
+                              argv=[str(show), "one two", str(script), "recorded"], keep_argc=3)
+    image.meta, image._json = old, None
+    image.write(tmp_path / "old.lsi")
+    for args in ([], ["given", "a b"]):
+        native = run_native([str(script), *(args or ["recorded"])], tmp_path)
+        guest = libsubst_cmd("run", str(tmp_path / "old.lsi"), *args, cwd=tmp_path)
+        assert_same(native, guest)
+        assert native.stdout.startswith(f"[0] {show}\n[1] one two\n[2] {script}\n".encode())
+
+
 def test_sqlite3_image(tmp_path, empty_cache):
     image = tmp_path / "sqlite.lsi"
     r = libsubst_cmd("pack", "/usr/bin/sqlite3", "-batch", "-o", str(image))
