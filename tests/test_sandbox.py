@@ -389,13 +389,13 @@ int main(int argc, char **argv) {
         printf("call: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
     } else if (!strcmp(argv[1], "bootinfo")) {
         /* The boot info every later execve boots from again (the kernel
-         * passes its fd on): found among the kernel's fds by its magic,
-         * its own first bytes written back. */
+         * passes its fd on): found among the kernel's fds by its magic
+         * (argv[2]), its own first bytes written back. */
         int found = 0;
         for (long fd = 3; fd < 65536; fd++) {
             unsigned long magic = 0;
             if (via5(g, 17 /* pread64 */, fd, (long)&magic, 8, 0, 0) != 8 ||
-                magic != 0x315442534c4c5553UL /* LS_BOOTINFO_MAGIC */)
+                magic != strtoul(argv[2], 0, 0))
                 continue;
             found++;
             long r = via(g, 8 /* lseek */, fd, 0, 0 /* SEEK_SET */);
@@ -519,7 +519,10 @@ def test_the_boot_info_a_guest_execve_boots_from_is_sealed(gadget, tmp_path):
     writing into it from kernel text (the guest kernel is not asked) is
     refused by the host's memfd seals, so no guest process can change how
     another one's next program boots."""
-    r = run_guest(["--no-subst", str(gadget), "bootinfo"], tmp_path)
+    from libsubst.monitor import bootinfo
+
+    magic = bootinfo._abi()[1].LS_BOOTINFO_MAGIC          # bootinfo.h's, through cffi
+    r = run_guest(["--no-subst", str(gadget), "bootinfo", hex(magic)], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines() == [
         "write boot info: Operation not permitted",           # the host's F_SEAL_WRITE
