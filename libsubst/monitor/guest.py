@@ -351,7 +351,8 @@ class Guest:
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
                 fds.append(go_r)
                 self.spec.debug_fd = go_r
-            os.write(boot_fd, bootinfo.encode(self.spec))
+            self.bootinfo = bootinfo.encode(self.spec)     # what a plan cache entry keeps
+            os.write(boot_fd, self.bootinfo)
             passed = tuple(fd for fd in (*fds, self.spec.image_fd, self.spec.core_fd,
                                          self._sum_fd, *pass_fds) if fd >= 0)
             try:
