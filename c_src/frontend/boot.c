@@ -104,7 +104,7 @@ static void epilogue(const struct entry *e, const struct buf *report, int wstatu
     snprintf(efd, sizeof efd, "%d", memfd_with("libsubst-plan", e->data, e->size));
     snprintf(rfd, sizeof rfd, "%d", memfd_with("libsubst-report", report->p, report->n));
     snprintf(ws, sizeof ws, "%d", wstatus);
-    for (int fd = atoi(efd); fd <= atoi(rfd); fd++) {
+    for (int i = 0, fd = atoi(efd); i < 2; i++, fd = atoi(rfd)) {
         lseek(fd, 0, SEEK_SET);
         fcntl(fd, F_SETFD, 0);
     }
