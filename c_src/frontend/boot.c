@@ -121,6 +121,25 @@ static int crashed(const struct buf *report)
     return 0;
 }
 
+/* LIBSUBST_TIMES_FD=N: the start-up benchmark's breakdown (benchmarks/
+ * timeline.py) reads when this run started, forked and ended, and the
+ * kernel's boot record, from fd N. */
+static void times(long long forked_ns, const struct buf *report)
+{
+    const char *fd_text = getenv("LIBSUBST_TIMES_FD");
+    if (!fd_text)
+        return;
+    int fd = atoi(fd_text);
+    dprintf(fd, "frontend %lld %lld %lld\n", started_ns, forked_ns, monotonic_ns());
+    for (size_t i = 0; i < report->n; i++)
+        if ((i == 0 || report->p[i - 1] == '\n') && report->n - i > 5 &&
+            memcmp(report->p + i, "boot ", 5) == 0) {
+            const char *end = memchr(report->p + i, '\n', report->n - i);
+            dprintf(fd, "%.*s\n", (int)((end ? end : report->p + report->n) - report->p - i),
+                    report->p + i);
+        }
+}
+
 int boot_and_wait(const struct entry *e, char **envp)
 {
     const struct ls_plan_head *h = e->head;
@@ -154,6 +173,7 @@ int boot_and_wait(const struct entry *e, char **envp)
         fail("signalfd");
     int keep[3] = {boot_fd, rep[1], image_fd}, nkeep = image_fd >= 0 ? 3 : 2;
     qsort(keep, nkeep, sizeof keep[0], cmp_int);
+    long long forked_ns = monotonic_ns();
     pid_t parent = getpid(), child = fork();
     if (child < 0)
         fail("fork");
@@ -222,6 +242,7 @@ int boot_and_wait(const struct entry *e, char **envp)
     while (waitpid(child, &wstatus, 0) < 0)
         if (errno != EINTR)
             fail("waitpid");
+    times(forked_ns, &report);
     if (crashed(&report) || (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGSYS))
         epilogue(e, &report, wstatus, envp);
     return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);

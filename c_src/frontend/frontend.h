@@ -39,6 +39,10 @@ void guest_env(const struct entry *e, char **envp, struct buf *block);
  * does; returns the exit status for libsubst, or execs the Python epilogue. */
 int boot_and_wait(const struct entry *e, char **envp);
 
+/* main.c: CLOCK_MONOTONIC ns at main's start (the benchmarks' breakdown). */
+long long monotonic_ns(void);
+extern long long started_ns;
+
 /* main.c: execs the Python CLI with argv (never returns). */
 void exec_python(char **argv, char **envp) __attribute__((noreturn));
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,6 +17,15 @@
 #ifndef LS_BUILD_ID
 #error "LS_BUILD_ID: the package build gives the sources' hash (setup.py)"
 #endif
+
+long long started_ns;
+
+long long monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 void buf_add(struct buf *b, const void *data, size_t n)
 {
@@ -99,6 +109,7 @@ int main(int argc, char **argv, char **envp)
 {
     struct buf key = {0};
     struct entry e;
+    started_ns = monotonic_ns();
     /* LIBSUBST_NO_FRONTEND: always the Python CLI (what the tests compare with). */
     if (argc < 3 || strcmp(argv[1], "run") != 0 || getenv("LIBSUBST_NO_FRONTEND"))
         exec_python(argv, envp);
