@@ -128,7 +128,15 @@ def dependencies(recorded, plan, kernel: str) -> list[tuple]:
     """Every (path, flags, stat) an entry must find unchanged."""
     cwd = os.getcwd()
     listed = {os.path.normpath(os.path.join(cwd, p)) for p, k in recorded if k}
-    paths = dict.fromkeys(os.path.normpath(os.path.join(cwd, p)) for p, _ in recorded)
+    # Not what the plan is made from: libsubst's own caches (a memo of dpkg's
+    # database, whose files are dependencies themselves; the substitutes are
+    # the plan's entries, added below) and the modules Python imported meanwhile.
+    from .plancache import cache_dir
+    own = os.path.dirname(cache_dir())
+    modules = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    paths = dict.fromkeys(
+        p for p in (os.path.normpath(os.path.join(cwd, p)) for p, _ in recorded)
+        if not (p.endswith(".pyc") or p in modules or p == own or p.startswith(own + "/")))
     for e in plan.entries:
         if e.kind == "file" and e.host_path:
             paths[e.host_path] = None

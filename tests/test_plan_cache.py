@@ -99,6 +99,16 @@ def test_hit_starts_no_python(cache, tmp_path):
     assert served_natively(["/bin/echo", "hi"], env, tmp_path, tmp_path)
 
 
+def test_planning_another_program_keeps_an_entry(cache, tmp_path):
+    """What planning writes itself (libsubst's caches) or imports is not a
+    dependency: one program's plan survives another's."""
+    env, plans = cache
+    run(["/bin/echo", "a"], env, tmp_path)
+    run(["/usr/bin/redis-server", "--version"], env, tmp_path)
+    run(["/usr/bin/python3", "-c", "pass"], env, tmp_path)
+    assert served_natively(["/bin/echo", "a"], env, tmp_path, tmp_path)
+
+
 def test_packed_image_is_served_natively(cache, tmp_path):
     env, plans = cache
     image = tmp_path / "echo.lsi"
