@@ -132,7 +132,10 @@ class Popen(Guest):
     the guest is killed too when the thread that started it ends.
 
     The arguments are :func:`run`'s, without ``input``, ``capture_output``,
-    ``timeout`` and ``check``."""
+    ``timeout`` and ``check``.  A program's plan is kept in the plan cache
+    (libsubst.plancache) and a later identical call boots it unplanned;
+    ``plan_key``, ``caller_env`` and ``stop_timeout`` are the CLI's, for the
+    entries the native front end serves."""
 
     def __init__(self, target: _Target, args: Sequence[str] | None = None, *,
                  trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
