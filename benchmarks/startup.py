@@ -113,11 +113,15 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
             return timer(cold_env)
         return emptied
 
+    # Planned runs have a cache of their own: emptying its plans leaves the
+    # warm runs' entries alone.
+    planned_env = dict(warm_env, XDG_CACHE_HOME=os.path.join(work, "planned-cache"))
+
     def planned(timer):
         def unplanned():
-            shutil.rmtree(os.path.join(warm_env["XDG_CACHE_HOME"], "libsubst", "plans"),
+            shutil.rmtree(os.path.join(planned_env["XDG_CACHE_HOME"], "libsubst", "plans"),
                           ignore_errors=True)
-            return timer()
+            return timer(planned_env)
         return unplanned
 
     out = {}
@@ -133,9 +137,8 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
             "warm": lambda env=warm_env, g=guest, e=expect, w=name:
                 _command(g, env, work, e, f"libsubst run {w} (warm)"),
         }
-        out[name]["planned"] = planned(lambda g=guest, e=expect, w=name:
-                                       _command(g, warm_env, work, e,
-                                                f"libsubst run {w} (planned)"))
+        out[name]["planned"] = planned(lambda env, g=guest, e=expect, w=name:
+                                       _command(g, env, work, e, f"libsubst run {w} (planned)"))
         out[name]["cold"] = cold(lambda env, g=guest, e=expect, w=name:
                                  _command(g, env, work, e, f"libsubst run {w} (cold)"))
     # One port for every round: the same command line, as a warm run is.
@@ -144,9 +147,9 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
         "native": lambda: _redis(redis, warm_env, work, "redis-server", int(redis[-1])),
         "warm": lambda: _redis([*run, *redis], warm_env, work, "libsubst run redis-server",
                                int(redis[-1])),
-        "planned": planned(lambda: _redis([*run, *redis], warm_env, work,
-                                          "libsubst run redis-server (planned)",
-                                          int(redis[-1]))),
+        "planned": planned(lambda env: _redis([*run, *redis], env, work,
+                                              "libsubst run redis-server (planned)",
+                                              int(redis[-1]))),
         "cold": cold(lambda env: _redis([*run, *redis], env, work,
                                         "libsubst run redis-server (cold)", int(redis[-1]))),
     }
@@ -161,7 +164,7 @@ def measure(rounds: int = 10, n_density: int = 50, breakdown: bool = False,
         configs = _configs(work, warm_env, cold_env, targets)
         flat = {(t, k): f for t, ks in configs.items() for k, f in ks.items()}
         for (t, k), f in flat.items():      # warms the caches (a cold run empties its own)
-            if k == "warm":
+            if k != "cold":
                 f()
         samples = alternate(rounds, flat)
         res: dict = {"rounds": rounds, "start_ms": {}}
