@@ -184,28 +184,16 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
 
 
 @main.command("_frontend-epilogue", hidden=True)
-@click.argument("entry_fd", type=int)
-@click.argument("report_fd", type=int)
-@click.argument("wait_status", type=int)
-def frontend_epilogue(entry_fd, report_fd, wait_status):
+@click.argument("boot_fd")
+@click.argument("report_fd")
+@click.argument("wait_status")
+def frontend_epilogue(boot_fd, report_fd, wait_status):
     """The native front end's run ended in a crash or a SIGSYS kill: say so
-    as the monitor does (symbolised from the plan's entries) and end with
-    the guest's status.  The fds hold the cache entry and the report."""
-    import os
+    as the supervisor's epilogue does (monitor/epilogue.py, symbolised from
+    the boot-info block) and end with the guest's status."""
+    from .monitor import epilogue
 
-    from .monitor import guest, report
-    from .plan import GuestPlan
-    from .plancache import plan_json
-
-    with open(entry_fd, "rb") as fh:
-        plan = GuestPlan.from_json(plan_json(fh.read()))
-    with open(report_fd, "rb") as fh:
-        rep = report.parse(fh.read(report.header_constant("LS_REPORT_MAX_BYTES"))
-                           .decode("utf-8", "replace"))
-    rc = -os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else \
-        os.WEXITSTATUS(wait_status)
-    guest.report_end(rc, rep, oom=0, memory=None, entries=plan.entries, trace=None, sum_fd=-1)
-    _leave(128 - rc if rc < 0 else rc)
+    _leave(epilogue.main(["--bootinfo", boot_fd, wait_status, report_fd]))
 
 
 def _leave(status: int):

@@ -325,13 +325,3 @@ def image_kernel(kernel: bytes) -> str | None:
     finally:
         os.close(dfd)
 
-
-def plan_json(data: bytes):
-    """The plan's JSON data in a whole entry (the front end's epilogue)."""
-    f, lib = _abi()
-    size = f.sizeof("struct ls_plan_head")
-    head = f.from_buffer("struct ls_plan_head *", bytearray(data[:size].ljust(size, b"\0")))
-    if head.magic != lib.LS_PLAN_MAGIC or head.plan_off + head.plan_size > len(data):
-        from .errors import LibsubstError
-        raise LibsubstError("the front end passed no plan cache entry")
-    return json.loads(data[head.plan_off:head.plan_off + head.plan_size])

@@ -8,6 +8,7 @@
  * it reads as the monitor's would. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -98,17 +99,16 @@ static double now(void)
 /* Hands the end of the run to the Python CLI: it prints the crash report
  * (symbolised from the plan's entries) or the SIGSYS note and exits with
  * the guest's status. */
-static void epilogue(const struct entry *e, const struct buf *report, int wstatus, char **envp)
+static void epilogue(int boot_fd, const struct buf *report, int wstatus, char **envp)
 {
-    char efd[16], rfd[16], ws[16];
-    snprintf(efd, sizeof efd, "%d", memfd_with("libsubst-plan", e->data, e->size));
-    snprintf(rfd, sizeof rfd, "%d", memfd_with("libsubst-report", report->p, report->n));
+    char bfd[16], rfd[16], ws[16];
+    int report_fd = memfd_with("libsubst-report", report->p, report->n);
+    snprintf(bfd, sizeof bfd, "%d", boot_fd);
+    snprintf(rfd, sizeof rfd, "%d", report_fd);
     snprintf(ws, sizeof ws, "%d", wstatus);
-    for (int i = 0, fd = atoi(efd); i < 2; i++, fd = atoi(rfd)) {
-        lseek(fd, 0, SEEK_SET);
-        fcntl(fd, F_SETFD, 0);
-    }
-    char *argv[] = {"libsubst", "_frontend-epilogue", efd, rfd, ws, NULL};
+    fcntl(boot_fd, F_SETFD, 0);
+    fcntl(report_fd, F_SETFD, 0);
+    char *argv[] = {"libsubst", "_frontend-epilogue", bfd, rfd, ws, NULL};
     exec_python(argv, envp);
 }
 
@@ -140,9 +140,10 @@ static void times(long long forked_ns, const struct buf *report)
         }
 }
 
-int boot_and_wait(const struct entry *e, char **envp)
+int boot_and_wait(struct entry *e, char **envp)
 {
     const struct ls_plan_head *h = e->head;
+    const uint32_t stop_ms = h->stop_timeout_ms;
     struct ls_bootinfo head;
     int rep[2], image_fd = -1;
     if (pipe2(rep, O_CLOEXEC) < 0)
@@ -179,10 +180,14 @@ int boot_and_wait(const struct entry *e, char **envp)
         fail("fork");
     if (child == 0)
         exec_kernel(entry_string(e, h->kernel), boot_fd, keep, nkeep, parent, envp);
+    /* What stays while the guest runs is small: the entry goes (the
+     * epilogue reads the plan from the boot-info block, kept open). */
     close(rep[1]);
-    close(boot_fd);
     if (image_fd >= 0)
         close(image_fd);
+    free(e->data);
+    e->data = NULL;
+    malloc_trim(0);
     int pidfd = syscall(SYS_pidfd_open, child, 0);
     if (pidfd < 0)
         fail("pidfd_open");
@@ -205,7 +210,7 @@ int boot_and_wait(const struct entry *e, char **envp)
             fail("poll");
         if (n == 0) {                   /* the stop timeout expired */
             fprintf(stderr, "libsubst: the guest did not end within %g s of SIGTERM: killed\n",
-                    h->stop_timeout_ms / 1000.0);
+                    stop_ms / 1000.0);
             kill(child, SIGKILL);
             deadline = 0;
             continue;
@@ -232,7 +237,7 @@ int boot_and_wait(const struct entry *e, char **envp)
                 continue;
             }
             if (si.ssi_signo == SIGTERM) {
-                deadline = now() + h->stop_timeout_ms / 1000.0;
+                deadline = now() + stop_ms / 1000.0;
                 stopping = 1;
             }
             kill(child, si.ssi_signo);
@@ -244,6 +249,6 @@ int boot_and_wait(const struct entry *e, char **envp)
             fail("waitpid");
     times(forked_ns, &report);
     if (crashed(&report) || (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGSYS))
-        epilogue(e, &report, wstatus, envp);
+        epilogue(boot_fd, &report, wstatus, envp);
     return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
 }

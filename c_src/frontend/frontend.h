@@ -37,7 +37,7 @@ void guest_env(const struct entry *e, char **envp, struct buf *block);
 
 /* boot.c: boots the entry's guest and supervises it as the Python monitor
  * does; returns the exit status for libsubst, or execs the Python epilogue. */
-int boot_and_wait(const struct entry *e, char **envp);
+int boot_and_wait(struct entry *e, char **envp);
 
 /* main.c: CLOCK_MONOTONIC ns at main's start (the benchmarks' breakdown). */
 long long monotonic_ns(void);
