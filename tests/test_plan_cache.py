@@ -310,7 +310,8 @@ def test_signals_reach_the_guest_from_the_front_end(cache, tmp_path):
     try:
         assert proc.stdout.readline() == b"ready\n"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)              # stdin stays open: only the signal ends it
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         proc.kill()
         proc.wait()
