@@ -41,12 +41,53 @@ def build_programs(bin_dir):
                            os.path.join(HERE, "benchmarks", "echo_server.c")])
 
 
+def build_id():
+    """sha256 of every source the package is built from: the plan cache's
+    entries name the build that made them (libsubst/plancache.py)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for top in ("libsubst", "c_src"):
+        for root, dirs, files in sorted(os.walk(os.path.join(HERE, top))):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "_bin"))
+            for f in sorted(files):
+                if f.endswith((".py", ".c", ".h", ".S")) and not f.startswith("_build_id"):
+                    path = os.path.join(root, f)
+                    h.update(os.path.relpath(path, HERE).encode() + b"\0")
+                    with open(path, "rb") as fh:
+                        h.update(fh.read())
+    for f in ("setup.py", "pyproject.toml"):
+        with open(os.path.join(HERE, f), "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+# The native front end, which the wheel installs as the `libsubst` command.
+FRONTEND = os.path.join("build", "frontend", "libsubst")
+
+
+def build_frontend(pkg_dir, ident):
+    """The native front end (c_src/frontend/, host libc) and the build id
+    Python reads (libsubst/_build_id.py): the same id is compiled into both."""
+    cc = os.environ.get("CC", "gcc")
+    src = os.path.join(HERE, "c_src", "frontend")
+    out = os.path.join(HERE, FRONTEND)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    subprocess.check_call([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-I",
+                           os.path.join(HERE, "c_src", "include"), f'-DLS_BUILD_ID="{ident}"',
+                           *sorted(os.path.join(src, f) for f in os.listdir(src)
+                                   if f.endswith(".c")), "-o", out])
+    with open(os.path.join(pkg_dir, "_build_id.py"), "w", encoding="ascii") as fh:
+        fh.write(f'"""Written by the package build (setup.py)."""\nBUILD_ID = "{ident}"\n')
+
+
 class BuildPyWithKernel(build_py):
     def run(self):
         super().run()
         bin_dir = os.path.join(self.build_lib, "libsubst", "_bin")
         build_kernel(bin_dir, os.path.join(HERE, "build", "kernel"))
         build_programs(bin_dir)
+        build_frontend(os.path.join(self.build_lib, "libsubst"), build_id())
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "build_kernel_inplace":
@@ -57,5 +98,8 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "build_kernel
 
 setup(
     cmdclass={"build_py": BuildPyWithKernel},
+    # The `libsubst` command is the front end; it execs the Python CLI,
+    # libsubst-py (pyproject.toml's scripts), for all it does not serve.
+    data_files=[("bin", [FRONTEND])],
     cffi_modules=["libsubst/_build_abi.py:ffibuilder"],
 )

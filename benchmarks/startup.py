@@ -5,16 +5,18 @@ against the same program natively in the same rounds:
 
 - `/bin/true`, `python3 -c pass`, a packed image of /bin/true (`libsubst
   pack`, then `libsubst run true.lsi`) and redis-server to its first PONG on
-  a loopback port: spawn to exit (to PONG for redis), native, warm (the
-  substitute libc cached, as after any earlier run) and cold (every libsubst
-  cache under $XDG_CACHE_HOME emptied before the run), alternating
-  (benchmarks/rounds.py); every run's status and output checked against the
-  native run's.
+  a loopback port: spawn to exit (to PONG for redis), native; warm (the same
+  run made before: the native front end boots its cached plan, Python never
+  starts); planned (the substitute libc cached but not the plan, which the
+  Python CLI makes: the plan cache emptied before the run); and cold (every
+  libsubst cache emptied before the run), alternating (benchmarks/rounds.py),
+  each in a cache folder of the benchmark's own; every run's status and
+  output checked against the native run's.
 - density (benchmarks/density.py): N idle guests of a small echo server
   against N native ones, each answering on its own port: PSS per instance
   (by process and kind) and instances started per second.
-- --breakdown: where a warm `libsubst run /bin/true` spends its time
-  (benchmarks/timeline.py)."""
+- --breakdown: where a warm (served) and a planned `libsubst run /bin/true`
+  spend their time (benchmarks/timeline.py)."""
 
 from __future__ import annotations
 
@@ -57,9 +59,9 @@ def _pong(port: int) -> bool:
         return False
 
 
-def _redis(argv: list[str], env: dict, cwd: str, who: str, deadline_s: float = 120) -> int:
+def _redis(argv: list[str], env: dict, cwd: str, who: str, port: int,
+           deadline_s: float = 120) -> int:
     """ns from spawn to redis's first PONG; then SHUTDOWN, exit status checked."""
-    port = _free_port()
     with tempfile.TemporaryFile() as err:
         t0 = time.monotonic_ns()
         proc = subprocess.Popen([*argv, "--port", str(port)], env=env, cwd=cwd,
@@ -96,7 +98,7 @@ def _command(argv: list[str], env: dict, cwd: str, expect: tuple, who: str) -> i
 
 
 def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
-    """{target: {native|warm|cold: timer}}, each timer checked against native."""
+    """{target: {native|warm|planned|cold: timer}}, each timer checked against native."""
     run = [*cli(), "run"]
     image = os.path.join(work, "true.lsi")
     r = subprocess.run([*cli(), "pack", "-o", image, "/bin/true"], env=warm_env, cwd=work,
@@ -111,6 +113,17 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
             return timer(cold_env)
         return emptied
 
+    # Planned runs have a cache of their own: emptying its plans leaves the
+    # warm runs' entries alone.
+    planned_env = dict(warm_env, XDG_CACHE_HOME=os.path.join(work, "planned-cache"))
+
+    def planned(timer):
+        def unplanned():
+            shutil.rmtree(os.path.join(planned_env["XDG_CACHE_HOME"], "libsubst", "plans"),
+                          ignore_errors=True)
+            return timer(planned_env)
+        return unplanned
+
     out = {}
     for name, native, guest in (("true", ["/bin/true"], [*run, "/bin/true"]),
                                 ("python3 -c pass", ["/usr/bin/python3", "-c", "pass"],
@@ -124,13 +137,21 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
             "warm": lambda env=warm_env, g=guest, e=expect, w=name:
                 _command(g, env, work, e, f"libsubst run {w} (warm)"),
         }
+        out[name]["planned"] = planned(lambda env, g=guest, e=expect, w=name:
+                                       _command(g, env, work, e, f"libsubst run {w} (planned)"))
         out[name]["cold"] = cold(lambda env, g=guest, e=expect, w=name:
                                  _command(g, env, work, e, f"libsubst run {w} (cold)"))
+    # One port for every round: the same command line, as a warm run is.
+    redis = [*REDIS, "--port", str(_free_port())]
     out["redis-server to PONG"] = {
-        "native": lambda: _redis(REDIS, warm_env, work, "redis-server"),
-        "warm": lambda: _redis([*run, *REDIS], warm_env, work, "libsubst run redis-server"),
-        "cold": cold(lambda env: _redis([*run, *REDIS], env, work,
-                                        "libsubst run redis-server (cold)")),
+        "native": lambda: _redis(redis, warm_env, work, "redis-server", int(redis[-1])),
+        "warm": lambda: _redis([*run, *redis], warm_env, work, "libsubst run redis-server",
+                               int(redis[-1])),
+        "planned": planned(lambda env: _redis([*run, *redis], env, work,
+                                              "libsubst run redis-server (planned)",
+                                              int(redis[-1]))),
+        "cold": cold(lambda env: _redis([*run, *redis], env, work,
+                                        "libsubst run redis-server (cold)", int(redis[-1]))),
     }
     return {t: out[t] for t in targets}
 
@@ -138,7 +159,7 @@ def _configs(work: str, warm_env: dict, cold_env: dict, targets) -> dict:
 def measure(rounds: int = 10, n_density: int = 50, breakdown: bool = False,
             targets: tuple[str, ...] = TARGETS) -> dict:
     with tempfile.TemporaryDirectory(prefix="libsubst-startup-") as work:
-        warm_env = dict(os.environ)
+        warm_env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "warm-cache"))
         cold_env = dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cold-cache"))
         configs = _configs(work, warm_env, cold_env, targets)
         flat = {(t, k): f for t, ks in configs.items() for k, f in ks.items()}
@@ -154,21 +175,24 @@ def measure(rounds: int = 10, n_density: int = 50, breakdown: bool = False,
             res["density"] = density.measure(cli(), n_density, work)
         if breakdown:
             res["breakdown"] = timeline.measure(rounds, work)
+            res["breakdown_frontend"] = timeline.measure_frontend(rounds, cli(), work, warm_env)
     return res
 
 
 def report(res: dict) -> str:
     lines = [f"start-up, spawn to exit (redis: to its first PONG), ms, median of "
              f"{res['rounds']} alternating rounds",
-             f"{'':24} {'native':>8} {'warm':>8} {'cold':>8}  {'native/native':>13}"]
+             f"{'':24} {'native':>8} {'warm':>8} {'planned':>8} {'cold':>8}  "
+             f"{'native/native':>13}"]
     for t, v in res["start_ms"].items():
-        lines.append(f"{t:24} {v['native']:8.1f} {v['warm']:8.1f} {v['cold']:8.1f}  "
-                     f"{v['native_spread']:>13}")
+        lines.append(f"{t:24} {v['native']:8.1f} {v['warm']:8.1f} {v['planned']:8.1f} "
+                     f"{v['cold']:8.1f}  {v['native_spread']:>13}")
     if "density" in res:
         lines.append("")
         lines.append(density.report(res["density"]))
     if "breakdown" in res:
         lines.append("")
+        lines.append(timeline.report_frontend(res["breakdown_frontend"]))
         lines.append(timeline.report(res["breakdown"]))
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ command names the imports that cost most."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -88,8 +89,60 @@ def measure(rounds: int, cwd: str) -> dict:
             "importtime_ms": total, "costliest_imports_ms": tops}
 
 
+FRONTEND_PHASES = ("spawn to the front end's main", "plan cache: key, entry, dependencies, "
+                   "block", "fork and exec to the kernel's first instruction",
+                   "kernel boot to the program's first instruction",
+                   "program run, exit, front end's wait", "process exit")
+
+
+def _frontend_once(cli: list[str], cwd: str, env: dict) -> list[int]:
+    """One served `libsubst run /bin/true`, its stamps read from the front
+    end (LIBSUBST_TIMES_FD, c_src/frontend/boot.c)."""
+    r_fd, w_fd = os.pipe()
+    try:
+        t0 = time.monotonic_ns()
+        done = subprocess.run([*cli, "run", "/bin/true"], cwd=cwd, capture_output=True,
+                              env=dict(env, LIBSUBST_TIMES_FD=str(w_fd)), pass_fds=(w_fd,))
+        end = time.monotonic_ns()
+        os.close(w_fd)
+        w_fd = -1
+        with os.fdopen(r_fd, "r") as fh:
+            r_fd = -1
+            lines = dict(line.split(" ", 1) for line in fh.read().splitlines())
+    finally:
+        for fd in (r_fd, w_fd):
+            if fd >= 0:
+                os.close(fd)
+    check(done.returncode == 0 and "frontend" in lines and "boot" in lines,
+          "the front end did not serve `libsubst run /bin/true` from its plan cache", done.stderr)
+    main, forked, ended = map(int, lines["frontend"].split())
+    kstart, kjump = map(int, lines["boot"].split())
+    marks = [t0, main, forked, kstart, kjump, ended, end]
+    steps = [b - a for a, b in zip(marks, marks[1:])]
+    check(all(s >= 0 for s in steps), f"front end timeline out of order: {marks}")
+    return steps
+
+
+def measure_frontend(rounds: int, cli: list[str], cwd: str, env: dict) -> dict:
+    """Where a served (warm) `libsubst run /bin/true` spends its time."""
+    subprocess.run([*cli, "run", "/bin/true"], cwd=cwd, env=env, check=True)  # plans it
+    runs = [_frontend_once(cli, cwd, env) for _ in range(rounds)]
+    return {"phases_ms": {p: median([r[i] for r in runs]) / 1e6
+                          for i, p in enumerate(FRONTEND_PHASES)},
+            "total_ms": median([sum(r) for r in runs]) / 1e6}
+
+
+def report_frontend(b: dict) -> str:
+    lines = ["where a served `libsubst run /bin/true` (native front end, cached plan) "
+             "spends its time (ms, median):"]
+    lines += [f"  {p:58} {ms:7.2f}" for p, ms in b["phases_ms"].items()]
+    lines.append(f"  {'whole run':58} {b['total_ms']:7.2f}")
+    return "\n".join(lines)
+
+
 def report(b: dict) -> str:
-    lines = ["where a warm `libsubst run /bin/true` spends its time (ms, median):"]
+    lines = ["where a `libsubst run /bin/true` the Python CLI serves (substitutes cached, "
+             "plan made) spends its time (ms, median):"]
     lines += [f"  {p:58} {ms:7.1f}" for p, ms in b["phases_ms"].items()]
     lines.append(f"  {'whole run':58} {b['total_ms']:7.1f}")
     lines.append(f"python -X importtime -m libsubst run /bin/true: {b['importtime_ms']:.1f} ms "

@@ -8,7 +8,8 @@ import re
 import cffi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HEADERS = ["bootinfo.h", "exec.h", "fastcall.h", "report.h", "signals.h", "trace.h"]
+HEADERS = ["bootinfo.h", "exec.h", "fastcall.h", "plancache.h", "report.h", "signals.h",
+           "trace.h"]
 
 
 def _cdef_text(path):

@@ -69,14 +69,15 @@ _FIXED = {"subst": "--no-subst", "add": "--add", "mount_cwd": "--no-cwd"}
 
 def _plan_and_kernel(target, args, options: dict, program_only: dict):
     """(plan, kernel, pass_fds, cleanup, whether the kernel is a temporary
-    file) for a program or a packed image.  Otherwise the cleanup only
-    closes close-on-exec fds: what an exec or an exit does too."""
+    file, the image's kernel or None) for a program or a packed image.
+    Otherwise the cleanup only closes close-on-exec fds: what an exec or an
+    exit does too."""
     from . import planner
 
     if _is_program(target):
         plan = planner.plan_program(os.fspath(target), list(args or ()), **options,
                                     **program_only)
-        return plan, None, (), None, False
+        return plan, None, (), None, False, None
     from .image.lsi import Image
     if program_only:
         flags = ", ".join(sorted(_FIXED.get(k, k) for k in program_only))
@@ -95,7 +96,20 @@ def _plan_and_kernel(target, args, options: dict, program_only: dict):
         stack.callback(os.close, kfd)
     if tmp:
         stack.callback(os.unlink, tmp)
-    return plan, kernel, (kfd,) if kfd >= 0 else (), stack.close, bool(tmp)
+    return plan, kernel, (kfd,) if kfd >= 0 else (), stack.close, bool(tmp), image.kernel
+
+
+def _cached(found):
+    """(plan, kernel, pass_fds, cleanup, False) of a plan cache hit: an
+    image's file is opened again for the guest."""
+    plan, kernel = found
+    if not plan.image:
+        return plan, kernel, (), None, False
+    try:
+        plan.image_fd = os.open(plan.image, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    return plan, kernel, (), lambda: os.close(plan.image_fd), False
 
 
 class Popen(Guest):
@@ -118,7 +132,10 @@ class Popen(Guest):
     the guest is killed too when the thread that started it ends.
 
     The arguments are :func:`run`'s, without ``input``, ``capture_output``,
-    ``timeout`` and ``check``."""
+    ``timeout`` and ``check``.  A program's plan is kept in the plan cache
+    (libsubst.plancache) and a later identical call boots it unplanned;
+    ``plan_key``, ``caller_env`` and ``stop_timeout`` are the CLI's, for the
+    entries the native front end serves."""
 
     def __init__(self, target: _Target, args: Sequence[str] | None = None, *,
                  trace: str | int | None = None, stdin=None, stdout=None, stderr=None,
@@ -129,7 +146,10 @@ class Popen(Guest):
                  pids: int | None = None, gdb=None, core: str | None = None,
                  enosys: Sequence[str] = (), weaker_sandbox: bool = False,
                  profile: str | None = None, read_only: bool = False,
-                 scratch_size: int | None = None, hand_over: bool = False, **kw):
+                 scratch_size: int | None = None, hand_over: bool = False,
+                 plan_key: bytes | None = None, caller_env: dict | None = None,
+                 stop_timeout: float = 10, **kw):
+        from . import plancache
         from .planner import deny_numbers
 
         if read_only and scratch_size is not None:
@@ -145,12 +165,51 @@ class Popen(Guest):
                        read_only=read_only)
         if net is not None:
             options["net"] = net
-        spec, kernel, pass_fds, cleanup, temporary = _plan_and_kernel(target, args, options, kw)
+        # A run the plan cache can serve again: one the front end can boot
+        # and supervise as this monitor would (no trace, debugger, profile,
+        # core file or cgroup).  The CLI gives its key (made from its argv)
+        # and, for a program, the --env it adds to the caller's environment;
+        # a program started through the API gets a key from these arguments.
+        key = None
+        if trace is None and gdb is None and core is None and profile is None and \
+                memory is None and cpus is None and pids is None and kw.get("policy", True):
+            if plan_key is not None:
+                key = plan_key
+            elif _is_program(target):
+                key = plancache.api_key(target, args, {**options, **kw})
+                caller_env = {} if env is None else None
+        found = plancache.lookup(key) if key is not None else None
+        made = _cached(found) if found is not None else None
+        recorder = plancache.Recorder()
+        if made is None:
+            with recorder:
+                *made, image_kernel = _plan_and_kernel(target, args, options, kw)
+        spec, kernel, pass_fds, cleanup, temporary = made
         # A kernel in a temporary file is removed by this process once the guest has ended.
         super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
                          text=text, encoding=encoding, errors=errors, kernel=kernel,
                          pass_fds=pass_fds, cleanup=cleanup, gdb=gdb,
                          core=core, profile=profile, hand_over=hand_over and not temporary)
+        if key is not None and found is None:
+            env_deps = recorder.env_deps()
+            if plan_key is not None and "LIBSUBST_CORE" not in recorder.env_names:
+                env_deps.append("LIBSUBST_CORE")      # run's --core: a core file, not cached
+            self._store(key, recorder, env_deps, caller_env, image_kernel, stop_timeout)
+
+    def _store(self, key, recorder, env_deps, caller_env, image_kernel, stop_timeout) -> None:
+        """Keeps this run's plan for the next identical one (plancache)."""
+        from . import plancache
+        from .monitor.guest import kernel_path
+
+        spec = self.spec
+        kernel = plancache.image_kernel(image_kernel) if image_kernel is not None \
+            else kernel_path()
+        if kernel is None:
+            return
+        plancache.store(key, spec, self.bootinfo,
+                        plancache.dependencies(recorder.paths, spec, kernel), kernel,
+                        env_deps=env_deps, overrides=caller_env, image=spec.image,
+                        stop_timeout=stop_timeout)
 
 
 def run(target: _Target, args: Sequence[str] | None = None, *, input=None,

@@ -16,7 +16,15 @@ _LAZY = {"uklibc": "uklibc", "push": "oci", "pull": "oci", "images": "oci", "rmi
          "login": "oci", "logout": "oci", "analyze": "analyze"}
 
 
+_ARGV: list[str] | None = None       # what the command line was (the plan cache's key)
+
+
 class _Main(Group):
+    def main(self, args=None, *a, **kw):
+        global _ARGV
+        _ARGV = list(sys.argv[1:] if args is None else args)
+        return super().main(args, *a, **kw)
+
     def list_commands(self, ctx):
         return sorted([*super().list_commands(ctx), *_LAZY])
 
@@ -129,9 +137,12 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     from .monitor import signals
     from .monitor.guest import parse_size
 
+    from . import plancache
+    key = plancache.run_key(_ARGV) if _ARGV and _ARGV[0] == "run" else None
     if not os.path.exists(program):
         from .oci.reference import looks_like_reference
         if looks_like_reference(program):
+            key = None          # a tag can name another image tomorrow: pulled every time
             from .oci.artifact import image_for_run
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
@@ -160,7 +171,9 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         with signals.before_start():
             guest = api.Popen(program, volumes=volumes, workdir=workdir, net=net, trace=dest,
                               core=core, enosys=denied, profile=profile, hand_over=True,
-                              **target, **limits)
+                              plan_key=key,
+                              caller_env=None if is_image(program) else _env_pairs(envs),
+                              stop_timeout=stop_timeout, **target, **limits)
         with guest:
             if guest.can_hand_over:     # the native supervisor: no Python while it runs
                 guest.hand_over(stop_timeout)
@@ -168,6 +181,19 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     except signals.Stopped as e:
         status = 128 + e.signo
     _leave(status)
+
+
+@main.command("_frontend-epilogue", hidden=True)
+@click.argument("boot_fd")
+@click.argument("report_fd")
+@click.argument("wait_status")
+def frontend_epilogue(boot_fd, report_fd, wait_status):
+    """The native front end's run ended in a crash or a SIGSYS kill: say so
+    as the supervisor's epilogue does (monitor/epilogue.py, symbolised from
+    the boot-info block) and end with the guest's status."""
+    from .monitor import epilogue
+
+    _leave(epilogue.main(["--bootinfo", boot_fd, wait_status, report_fd]))
 
 
 def _leave(status: int):
@@ -340,3 +366,9 @@ def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python):
                   baseline=baseline_python)
 
 
+
+
+def entry():
+    """The Python CLI's console script, libsubst-py: the native front end
+    (the `libsubst` command) execs it with its own argv."""
+    main(prog_name="libsubst")

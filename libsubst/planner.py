@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from . import planwatch
 from .errors import ImageError, LibsubstError, VolumeError
 from .image import rootfs
 from .image.layout import layout_program
@@ -39,7 +40,7 @@ def plan_program(program: str, args: Sequence[str] = (), *,
     """The plan for running ``program`` with ``args``: libsubst.api.prepare's
     (``read_only``: no writable layer over the root)."""
     cwd = _cwd()
-    env = dict(os.environ if env is None else env)
+    env = planwatch.watched(dict(os.environ if env is None else env))
     lay = layout_program(program, args, env, lookup=env.get("PATH"),
                          hostname=os.uname().nodename, add=add, subst=subst)
     mounts = bind(volumes)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import build_c
+from conftest import build_c, free_port
 from libsubst.benchmarks import density, processes, servers, startup, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
@@ -139,7 +139,7 @@ def test_trace_cost_times_every_mode_in_rounds():
 
 
 def test_startup_benchmark_times_whole_runs_and_idle_guests():
-    """One round of start-up (native, warm, cold), 2 idle guests for the
+    """One round of start-up (native, warm, planned, cold), 2 idle guests for the
     density figures, and the breakdown: every figure from a run that did its
     work; a guest is three processes (supervisor, relay, guest) where natively
     the server is one, and none is left afterwards (density checks it)."""
@@ -147,7 +147,7 @@ def test_startup_benchmark_times_whole_runs_and_idle_guests():
                           targets=("true", "true.lsi (packed)"))
     assert set(res["start_ms"]) == {"true", "true.lsi (packed)"}
     for figures in res["start_ms"].values():
-        assert all(figures[k] > 0 for k in ("native", "warm", "cold")), figures
+        assert all(figures[k] > 0 for k in ("native", "warm", "planned", "cold")), figures
     d = res["density"]
     assert d["native"]["processes_per_instance"] == 1
     assert d["guest"]["processes_per_instance"] == 3       # supervisor, relay, guest
@@ -156,6 +156,9 @@ def test_startup_benchmark_times_whole_runs_and_idle_guests():
     assert set(b["phases_ms"]) == set(startup.timeline.PHASES)
     assert b["phases_ms"]["kernel boot to the program's first instruction"] > 0
     assert any(name == "libsubst.cli" for name, _ in b["costliest_imports_ms"])
+    f = res["breakdown_frontend"]          # a served run: no Python, so no imports
+    assert set(f["phases_ms"]) == set(startup.timeline.FRONTEND_PHASES)
+    assert f["phases_ms"]["kernel boot to the program's first instruction"] > 0
     assert "density: 2 idle instances of echo-server" in startup.report(res)
 
 
@@ -168,7 +171,7 @@ def test_startup_benchmark_refuses_runs_that_failed(tmp_path):
     with pytest.raises(BenchmarkError, match="natively"):
         startup._command(["/bin/echo", "x"], env, cwd, (0, b"", b""), "echo")
     with pytest.raises(BenchmarkError, match="exited 1 before answering"):
-        startup._redis([*cli, "run", "/bin/false"], env, cwd, "false")
+        startup._redis([*cli, "run", "/bin/false"], env, cwd, "false", free_port())
     with pytest.raises(BenchmarkError, match="exited 0 before answering"):
         density._one(lambda port: [*cli, "run", "/bin/true"], 2, "true", cwd, 60)
 

@@ -57,7 +57,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     libraries = [lib for _soname, lib in closure.libraries]
     objects += [tree.add_host_path(lib) for lib in libraries]
     runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
-        binary, dict(env), packed=packed, libraries=libraries)
+        binary, env, packed=packed, libraries=libraries)
     for f in runtime_files:
         tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
@@ -108,7 +108,7 @@ def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str],
         objects.append(tree.add_host_path(closure.interp))
     libraries = [lib for _soname, lib in closure.libraries]
     objects += [tree.add_host_path(lib) for lib in libraries]
-    mounts, modules, files = rootfs.runtime_trees(host, dict(env), packed=packed,
+    mounts, modules, files = rootfs.runtime_trees(host, env, packed=packed,
                                                   libraries=libraries)
     for f in files:
         tree.add_host_path(f)

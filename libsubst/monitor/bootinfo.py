@@ -190,14 +190,14 @@ def decode(block: bytes) -> tuple[list[Entry], str, int]:
     return entries, s(head.exe), head.mem_max
 
 
-def memfd(spec: GuestPlan) -> int:
-    """A close-on-exec memfd holding ``spec``'s boot info, sealed: every
+def memfd(block: bytes) -> int:
+    """A close-on-exec memfd holding a boot-info ``block`` (encode's), sealed: every
     guest process holds it and a guest's execve boots the next kernel from
     it again (proc/execve.c), so none may change it (no writes, no
     resizing, no unsealing)."""
     fd = os.memfd_create("libsubst-bootinfo", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        data = memoryview(encode(spec))
+        data = memoryview(block)
         while data:
             data = data[os.write(fd, data):]
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK |

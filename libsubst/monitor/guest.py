@@ -348,7 +348,8 @@ class Guest:
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
                 fds.append(go_r)
                 self.spec.debug_fd = go_r
-            boot_fd = bootinfo.memfd(self.spec)
+            self.bootinfo = bootinfo.encode(self.spec)     # what a plan cache entry keeps
+            boot_fd = bootinfo.memfd(self.bootinfo)
             fds.append(boot_fd)
             if self.can_hand_over:          # the epilogue reads it back
                 self._boot_fd = os.dup(boot_fd)

@@ -1,0 +1,104 @@
+/* The environment's part of a cached plan (plancache.h): the variables
+ * planning read must have the values it read, and a program's guest gets
+ * the caller's environment as the Python CLI makes it — dict(os.environ)
+ * (a name at its first place with its last value; entries without '='
+ * dropped), updated with run's --env — so the cached block's envp is
+ * rewritten with it. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "libsubst/bootinfo.h"
+#include "libsubst/plancache.h"
+#include "frontend.h"
+
+static size_t name_len(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+/* The value of `name` (len bytes) as os.environ has it: the last one, or NULL. */
+static const char *value_of(char **envp, const char *name, size_t len)
+{
+    const char *found = NULL;
+    for (char **e = envp; *e; e++)
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+            found = *e + len + 1;
+    return found;
+}
+
+static const char *list_item(const struct entry *e, uint32_t at, uint32_t i)
+{
+    uint32_t off;
+    memcpy(&off, e->data + at + 4 * (size_t)i, 4);
+    return entry_string(e, off);
+}
+
+int env_deps_hold(const struct entry *e, char **envp)
+{
+    const struct ls_plan_head *h = e->head;
+    for (uint32_t i = 0; i < h->n_env_deps; i++) {
+        const char *dep = list_item(e, h->env_deps_off, i);
+        if (!dep)
+            return 0;
+        size_t len = name_len(dep);
+        const char *now = value_of(envp, dep, len);
+        if (dep[len] == '=' ? !now || strcmp(now, dep + len + 1) != 0 : now != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* Appends the guest's environment to `block` (the cached boot-info block)
+ * and points its envp there. */
+void guest_env(const struct entry *e, char **envp, struct buf *block)
+{
+    const struct ls_plan_head *h = e->head;
+    size_t n = 0, cap = 16;
+    const char **names = malloc(cap * sizeof *names);   /* "K=V" whose K comes first */
+    const char **values = malloc(cap * sizeof *values);
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t count = pass ? h->n_overrides : 0;
+        for (size_t i = 0; pass ? i < count : envp[i] != NULL; i++) {
+            const char *kv = pass ? list_item(e, h->overrides_off, i) : envp[i];
+            if (!kv || !strchr(kv, '='))
+                continue;
+            size_t len = name_len(kv), j;
+            for (j = 0; j < n; j++)
+                if (name_len(names[j]) == len && strncmp(names[j], kv, len) == 0)
+                    break;
+            if (j == n) {
+                if (n == cap) {
+                    cap *= 2;
+                    names = realloc(names, cap * sizeof *names);
+                    values = realloc(values, cap * sizeof *values);
+                }
+                names[n++] = kv;
+            }
+            values[j] = kv + len + 1;
+        }
+    }
+    /* Strings first, then the uint32 array of their offsets. */
+    uint32_t *offs = malloc((n + 1) * sizeof *offs);
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = block->n;
+        buf_add(block, names[i], name_len(names[i]) + 1);
+        block->p[block->n - 1] = '=';
+        buf_str(block, values[i]);
+    }
+    while (block->n % 8)
+        buf_add(block, "", 1);
+    struct ls_bootinfo head;
+    memcpy(&head, block->p, sizeof head);
+    head.envc = n;
+    head.envp_off = block->n;
+    buf_add(block, offs, n * sizeof *offs);
+    while (block->n % 8)
+        buf_add(block, "", 1);
+    head.size = block->n;
+    memcpy(block->p, &head, sizeof head);
+    free(offs);
+    free(names);
+    free(values);
+}

@@ -1,0 +1,49 @@
+/*
+ * The native front end: the `libsubst` command.  `libsubst run ...` whose
+ * plan an earlier identical run left in the plan cache (plancache.h) boots
+ * the guest here, without Python; everything else execs the Python CLI
+ * (libsubst-py beside this executable) with the same argv and environment.
+ * Host libc: this is an ordinary program, not part of the guest kernel.
+ */
+#ifndef LIBSUBST_FRONTEND_H
+#define LIBSUBST_FRONTEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+    char *p;
+    size_t n, cap;
+};
+
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_str(struct buf *b, const char *s);    /* s and its NUL */
+
+/* A valid cache entry, read whole. */
+struct entry {
+    char *data;
+    size_t size;
+    const struct ls_plan_head *head;
+};
+
+/* entry.c: the entry for `key` if every dependency holds, else 0 (-1: a miss). */
+int entry_read(const struct buf *key, struct entry *out);
+const char *entry_string(const struct entry *e, uint32_t off);
+
+/* env.c: whether the variables planning read are unchanged; the guest's
+ * environment appended to a boot-info block (LS_PLAN_CALLER_ENV). */
+int env_deps_hold(const struct entry *e, char **envp);
+void guest_env(const struct entry *e, char **envp, struct buf *block);
+
+/* boot.c: boots the entry's guest and supervises it as the Python monitor
+ * does; returns the exit status for libsubst, or execs the Python epilogue. */
+int boot_and_wait(struct entry *e, char **envp);
+
+/* main.c: CLOCK_MONOTONIC ns at main's start (the benchmarks' breakdown). */
+long long monotonic_ns(void);
+extern long long started_ns;
+
+/* main.c: execs the Python CLI with argv (never returns). */
+void exec_python(char **argv, char **envp) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,124 @@
+/* The `libsubst` command: serve `run` from the plan cache, or hand over to
+ * the Python CLI (frontend.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "libsubst/plancache.h"
+#include "frontend.h"
+
+#ifndef LS_BUILD_ID
+#error "LS_BUILD_ID: the package build gives the sources' hash (setup.py)"
+#endif
+
+long long started_ns;
+
+long long monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+void buf_add(struct buf *b, const void *data, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p) {
+            fputs("libsubst: out of memory\n", stderr);
+            exit(2);
+        }
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+void buf_str(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s) + 1);
+}
+
+static void buf_num(struct buf *b, unsigned long v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%lu", v);
+    buf_str(b, text);
+}
+
+void exec_python(char **argv, char **envp)
+{
+    /* libsubst-py, the Python CLI's console script, is installed beside
+     * this executable (the command a user types may be a link to it). */
+    char self[PATH_MAX], py[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = 0;
+        snprintf(py, sizeof py, "%s/libsubst-py", self);
+        execve(py, argv, envp);
+    }
+    fprintf(stderr, "libsubst: cannot start the Python CLI (libsubst-py beside %s): %s\n",
+            n > 0 ? self : "/proc/self/exe", strerror(errno));
+    exit(2);
+}
+
+/* The key of this run, exactly as libsubst.plancache.run_key makes it
+ * (plancache.h); 0, or -1 when the run cannot be keyed. */
+static int make_key(struct buf *key, int argc, char **argv)
+{
+    char cwd[PATH_MAX], boot_id[64];
+    struct utsname uts;
+    if (!getcwd(cwd, sizeof cwd) || uname(&uts) < 0)
+        return -1;
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, boot_id, sizeof boot_id - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    boot_id[n] = 0;
+    boot_id[strcspn(boot_id, "\n")] = 0;
+    buf_str(key, "run");
+    buf_str(key, LS_BUILD_ID);
+    buf_num(key, geteuid());
+    buf_num(key, getegid());
+    buf_str(key, boot_id);
+    buf_str(key, uts.nodename);
+    buf_str(key, cwd);
+    buf_num(key, (unsigned long)argc - 1);
+    for (int i = 1; i < argc; i++)
+        buf_str(key, argv[i]);
+    return 0;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    struct buf key = {0};
+    struct entry e;
+    started_ns = monotonic_ns();
+    /* LIBSUBST_NO_FRONTEND: always the Python CLI (what the tests compare with). */
+    if (argc < 3 || strcmp(argv[1], "run") != 0 || getenv("LIBSUBST_NO_FRONTEND"))
+        exec_python(argv, envp);
+    if (make_key(&key, argc, argv) < 0 || entry_read(&key, &e) < 0)
+        exec_python(argv, envp);
+    if (!env_deps_hold(&e, envp)) {
+        free(e.data);
+        exec_python(argv, envp);
+    }
+    free(key.p);
+    return boot_and_wait(&e, envp);
+}
