@@ -37,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -199,6 +200,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fast", action="store_true", help="the default test run's subset only")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of lines")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))   # as compat's
     if shutil.which("strace") is None:
         print("libsubst: the soundness check needs strace (apt-get install strace)",
               file=sys.stderr)
