@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import LIBSUBST, build_c
+from conftest import LIBSUBST, build_c, free_port
 from libsubst.benchmarks import corpus, corpus_run, soundness
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
@@ -144,3 +144,49 @@ def test_bad_program_is_one_line(tmp_path):
     assert done.returncode != 0
     err = done.stderr.decode()
     assert err.startswith("libsubst: ") and len(err.splitlines()) == 1, err
+
+
+def _httpd(tmp_path):
+    """busybox's httpd serving tmp_path on a free port, and a workload for it."""
+    (tmp_path / "index.html").write_text("hi\n")
+    port = free_port()
+    return (["/usr/bin/busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", str(tmp_path)],
+            f"curl -sf http://127.0.0.1:{port}/index.html")
+
+
+def test_a_server_workload_answers_loupes_question(tmp_path, monkeypatch):
+    """A server's outcome is its workload's (and its status after SIGTERM):
+    answered ENOSYS, listen stops it serving; sendfile does not (busybox
+    httpd falls back to read and write)."""
+    from libsubst.analyze.cli import _run
+    monkeypatch.chdir(tmp_path)          # the guest sees its current directory
+    argv, workload = _httpd(tmp_path)
+    first = _run(argv[0], argv[1:], workload=workload)
+    assert first is not None and first.result[:2] == (0, b"hi\n"), first
+    denied = _run(argv[0], argv[1:], deny="listen", workload=workload, ready=2 * first.ready + 10)
+    assert denied is None or denied.result != first.result
+    fallback = _run(argv[0], argv[1:], deny="sendfile", workload=workload,
+                    ready=2 * first.ready + 10)
+    assert fallback is not None and fallback.result == first.result, fallback
+
+
+@pytest.mark.long
+def test_dynamic_with_a_workload(tmp_path):
+    argv, workload = _httpd(tmp_path)
+    done = subprocess.run([*LIBSUBST, "analyze", "--json", "--dynamic", "--workload", workload,
+                           *argv], capture_output=True, timeout=1800, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    d = json.loads(done.stdout)["dynamic"]
+    assert d["workload_status"] == 0 and d["not_static"] == []
+    assert {"socket", "bind", "listen", "accept"} <= set(d["needs"])
+    assert "sendfile" in d["survives_enosys"]
+    assert sorted(d["needs"] + d["survives_enosys"]) == \
+        sorted(set(d["used"]) - {"exit", "exit_group", "execve"})
+
+
+def test_workload_needs_dynamic():
+    done = subprocess.run([*LIBSUBST, "analyze", "--workload", "true", "/bin/true"],
+                          capture_output=True, timeout=60)
+    err = done.stderr.decode()
+    assert done.returncode != 0 and err.startswith("libsubst: --workload") \
+        and len(err.splitlines()) == 1, err
