@@ -163,7 +163,7 @@ class Corpus:
         built = corpus_builds.build(p.build, cache_dir()) if p.build else ""
         return [a.replace("{port}", self.port).replace("{build}", built) for a in p.args()]
 
-    def _once(self, argv: list[str], stdin: bytes, norm) -> Outcome:
+    def once(self, argv: list[str], stdin: bytes, norm) -> Outcome:
         work = self.env["HOME"]
         self._fill(work)
         try:
@@ -183,9 +183,9 @@ class Corpus:
     def run(self, p: P) -> Result:
         argv = self.argv(p)
         norm = NORMS[p.norm][1] if p.norm else None
-        native = self._once(argv, p.stdin, norm)
+        native = self.once(argv, p.stdin, norm)
         adds = [opt for path in p.add for opt in ("--add", path)]
-        guest = self._once([*self.libsubst, "run", *adds, *argv], p.stdin, norm)
+        guest = self.once([*self.libsubst, "run", *adds, *argv], p.stdin, norm)
         return Result(p.name, native, guest)
 
 

@@ -14,7 +14,7 @@ from its entry); the ``execve`` that started a program is how it was
 started, not a call it made.  The guest kernel's own start-up calls are not
 the program's: a native run makes none.
 
-A call missing from a static set is an exception, explained when its cause
+A call missing from a static set is a miss, explained when its cause
 is one of these, found from the run and the report (else it fails):
 
 - ``dlopen``: the native run loaded a library outside the image ``run``
@@ -43,6 +43,8 @@ import time
 from dataclasses import dataclass, field
 
 from . import corpus, corpus_run
+
+REMOVED = "a program the run wrote and removed"     # not checked, with this reason
 
 _EXECVE_OK = re.compile(r'^(\d+)\s+execve\("([^"]+)".*= 0$')
 _EXECVE_START = re.compile(r'^(\d+)\s+execve\("([^"]+)".*<unfinished \.\.\.>$')
@@ -92,16 +94,11 @@ def parse(text: str, cwd: str) -> dict[str, Trace]:
     return traces
 
 
-def traced(argv: list[str], cwd: str, out: str, run=None) -> dict[str, Trace]:
-    """A native run of argv under strace -f: {program: its Trace}.
-    ``run`` runs the strace command line (corpus_run.Corpus's, for its
-    files and environment); by default a plain subprocess in cwd."""
-    cmd = ["strace", "-f", "-qq", "-o", out, *argv]
-    if run is None:
-        import subprocess
-        subprocess.run(cmd, cwd=cwd, capture_output=True, timeout=corpus_run.TIMEOUT, check=False)
-    else:
-        run(cmd)
+def traced(argv: list[str], cwd: str, out: str, run) -> dict[str, Trace]:
+    """A native run of argv under strace -f: {program: its Trace}.  ``run``
+    runs the strace command line in cwd (corpus_run.Corpus.once, with the
+    corpus's files, environment and stdin)."""
+    run(["strace", "-f", "-qq", "-o", out, *argv])
     with open(out, encoding="utf-8", errors="replace") as f:
         return parse(f.read(), cwd)
 
@@ -117,12 +114,12 @@ class Miss:
 class Check:
     name: str
     programs: int = 0                                   # programs the run exec'd
-    exceptions: list[Miss] = field(default_factory=list)
+    misses: list[Miss] = field(default_factory=list)
     unchecked: dict[str, str] = field(default_factory=dict)   # program -> why
 
     @property
     def unexplained(self) -> list[Miss]:
-        return [e for e in self.exceptions if not e.cause]
+        return [e for e in self.misses if not e.cause]
 
 
 class Checker:
@@ -164,13 +161,13 @@ class Checker:
         out = os.path.join(self.c.top, "strace.out")
         work = self.c.env["HOME"]
         runs = traced(self.c.argv(p), work, out,
-                      run=lambda cmd: self.c._once(cmd, p.stdin, None))
+                      run=lambda cmd: self.c.once(cmd, p.stdin, None))
         result = Check(p.name, programs=len(runs))
         if not runs:
             result.unchecked[p.name] = "strace saw no call"
         for prog, trace in runs.items():
             if not os.path.exists(prog):
-                result.unchecked[prog] = "a program the run wrote and removed"
+                result.unchecked[prog] = REMOVED
                 continue
             report = self.report(prog)
             if isinstance(report, str):
@@ -178,7 +175,7 @@ class Checker:
                 continue
             lacking = trace.calls - {row["name"] for row in report["syscalls"]} - {"execve"}
             if lacking:
-                result.exceptions.append(
+                result.misses.append(
                     Miss(prog, sorted(lacking), self._cause(report, trace, lacking)))
         return result
 
@@ -208,23 +205,22 @@ def main(argv=None) -> int:
     programs = [p for p in corpus.PROGRAMS if p.fast or not args.fast]
     checks, seconds = check_all(programs, progress=None if args.json else _dot)
     report = {"runs": len(checks), "programs": sum(c.programs for c in checks),
-              "exceptions": [{"run": c.name, "program": e.program, "calls": e.calls,
-                              "cause": e.cause or "unexplained"}
-                             for c in checks for e in c.exceptions],
+              "misses": [{"run": c.name, "program": e.program, "calls": e.calls,
+                          "cause": e.cause or "unexplained"} for c in checks for e in c.misses],
               "unchecked": [{"run": c.name, "program": prog, "why": why}
                             for c in checks for prog, why in c.unchecked.items()],
               "seconds": round(seconds, 1)}
-    failed = [e for e in report["exceptions"] if e["cause"] == "unexplained"]
-    failed += [u for u in report["unchecked"] if u["why"] != "a program the run wrote and removed"]
+    failed = [e for e in report["misses"] if e["cause"] == "unexplained"]
+    failed += [u for u in report["unchecked"] if u["why"] != REMOVED]
     if args.json:
         print(json.dumps(report, indent=1))
     else:
         print(file=sys.stderr)
         print(f"runs checked:      {report['runs']} ({report['programs']} programs exec'd, "
               f"{report['seconds']:.0f} s)")
-        print(f"exceptions:        {len(report['exceptions'])} "
+        print(f"misses:            {len(report['misses'])} "
               f"({len(failed)} unexplained or not checked)")
-        for e in report["exceptions"]:
+        for e in report["misses"]:
             print(f"  {e['run']}: {e['program']}: {', '.join(e['calls'])}: {e['cause']}")
         for u in report["unchecked"]:
             print(f"  {u['run']}: {u['program']}: not checked: {u['why']}")
@@ -232,7 +228,7 @@ def main(argv=None) -> int:
 
 
 def _dot(check: Check) -> None:
-    print("x" if check.exceptions or check.unchecked else ".", end="", file=sys.stderr,
+    print("x" if check.misses or check.unchecked else ".", end="", file=sys.stderr,
           flush=True)
 
 
