@@ -26,7 +26,7 @@ import tempfile
 from ..elf import ElfFile
 from ..kernel.syscalls import ENOSYS, by_nr
 
-ANALYSIS_VERSION = 3     # bump when the analysis changes: cached results are redone
+ANALYSIS_VERSION = 4     # bump when the analysis changes: cached results are redone
 
 
 def cache_dir() -> str:
@@ -59,9 +59,8 @@ def object_summary(path: str) -> dict:
             pass
         from .indirect import named_functions, syscall_arguments
 
-        nrs, unknown = syscall_arguments(elf)
         data = {"version": ANALYSIS_VERSION, "imports": elf.imports(), "sites": [],
-                "exports": {}, "syscall_args": nrs, "syscall_args_unknown": unknown,
+                "exports": {}, "syscall_args": syscall_arguments(elf),
                 "named": named_functions(elf)}
         if any(b"\x0f\x05" in d for _, _, d in elf.code_ranges()):
             from .callgraph import CallGraph

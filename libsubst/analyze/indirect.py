@@ -6,10 +6,10 @@ alone do not tell:
   it: node calls ``syscall(SYS_capget, ...)``, libuv ``syscall(SYS_statx,
   ...)``.  At every call or tail jump to ``syscall`` (through its PLT stub
   or its GOT slot), the ``mov $n,%edi`` (or ``xor %edi,%edi``) in the bytes
-  before it gives the number.  Read from bytes, not decoded, so a stray
-  match can add a number, never lose one: the set stays an
-  over-approximation.  A call with no such load is counted; its number
-  stays unknown, as libc's ``syscall`` reports it.
+  before it gives the number.  Read from bytes, not decoded: a stray
+  match can only add a number.  A call with no such load (the number set
+  further back, or copied from another register) adds none; the report
+  lists libc's ``syscall`` among the functions whose numbers are not known.
 - ``dlsym``: an object that looks functions up by name (V8 finds
   ``pkey_alloc`` so, to run on a libc without it) may call any function
   whose name it holds as a string; those names count as imports."""
@@ -33,40 +33,38 @@ def _rel(data: bytes, m) -> int:
     return int.from_bytes(m.group(1), "little", signed=True)
 
 
-def syscall_arguments(elf: ElfFile) -> tuple[list[int], int]:
-    """(the numbers this object passes to ``syscall``, how many of its calls
-    to it pass a number not found)."""
+def syscall_arguments(elf: ElfFile) -> list[int]:
+    """The numbers this object passes to ``syscall`` as constants."""
     slots = {off for off, rtype, name, _ in elf.named_relocations()
              if name == "syscall" and rtype in (R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT)}
     if not slots:
-        return [], 0
+        return []
     codes = elf.code_ranges()
     stubs: set[int] = set()          # PLT stubs that jump through a slot of syscall
-    calls: list[tuple[bytes, int]] = []
-    for _name, base, data in codes:
+    calls: list[tuple[bytes, int]] = []      # (code, offset of a call or jump to syscall)
+    for name, base, data in codes:
+        plt = name.startswith(".plt")
         for m in _VIA_SLOT.finditer(data):
-            if base + m.end() + _rel(data, m) in slots:
+            if base + m.end() + _rel(data, m) not in slots:
+                continue
+            if not plt:                           # -fno-plt: call or jmp *slot(%rip)
                 calls.append((data, m.start()))
+            if plt or not name.startswith("."):   # a stub (or, sections stripped, maybe one)
                 start = m.start() - (data[m.start() - 1:m.start()] == b"\xf2")    # bnd
-                stubs.update({base + m.start(), base + start})
+                stubs.add(base + start)
                 if data[start - 4:start] == _ENDBR64:
                     stubs.add(base + start - 4)
     for _name, base, data in codes:
         calls.extend((data, m.start()) for m in _CALL_REL.finditer(data)
                      if base + m.end() + _rel(data, m) in stubs)
     nrs: set[int] = set()
-    unknown = 0
     for data, pos in calls:
-        if data[pos:pos + 2] == b"\xff\x25" and any(pos - k in stubs for k in (0, 1, 4, 5)):
-            continue                                # the stub itself
-        found = set()
         for m in _SET_EDI.finditer(data, max(0, pos - WINDOW), pos):
             imm = m.group(1) or m.group(2)
-            found.add(int.from_bytes(imm, "little") if imm else 0)
-        found = {n for n in found if n < _MAX_NR}
-        nrs |= found
-        unknown += not found
-    return sorted(nrs), unknown
+            nr = int.from_bytes(imm, "little") if imm else 0
+            if nr < _MAX_NR:
+                nrs.add(nr)
+    return sorted(nrs)
 
 
 def named_functions(elf: ElfFile) -> list[str]:
