@@ -3,10 +3,11 @@ them: ``python -m libsubst.benchmarks.analysis``.
 
 For each program: the calls ``libsubst analyze`` finds reachable, how many
 of them the guest kernel serves (itself or by passing them to the host),
-the calls a run under libsubst made (``analyze --dynamic``; a server runs
-a short client workload, then SIGTERM), which must all be in the static
-set, and how many of those the run needs: answered ENOSYS one at a time
-(``--enosys``), its exit status or output changes (not asked of servers).
+the calls a run under libsubst made (``analyze --dynamic``; a server with
+``--workload``: a few client requests, then SIGTERM), and how many of
+those the run needs: answered ENOSYS one at a time (``--enosys``), its
+exit status or output (a server's: the workload's, and its own status
+after SIGTERM) changes.
 Then the kernel ``pack --specialize`` links for the static set
 (``kernel.specialize``): its text bytes and functions and its host
 allow-list, against the full kernel's."""
@@ -15,10 +16,8 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 PROGRAMS = [
     ("hello world (echo)", ["/bin/echo", "hello"]),
@@ -42,46 +41,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _served_run(label: str, tmp: str) -> list[str]:
-    """Runs a server under libsubst with a trace, a client workload against
-    it, then SIGTERM: the calls the run made."""
-    from libsubst.analyze.cli import _called
-    from libsubst.benchmarks.redis_bench import stop
-
+def _server(label: str, tmp: str) -> tuple[list[str], str]:
+    """A server's command line and its client workload (a shell command)."""
     port = _free_port()
     if label == "redis-server":
-        argv = ["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save",
-                "", "--appendonly", "no"]
-        work = [["redis-cli", "-p", str(port), *c] for c in
-                (("ping",), ("set", "k", "v"), ("get", "k"), ("incr", "n"), ("del", "k"))]
-    else:
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w", encoding="utf-8") as f:
-            f.write(NGINX_CONF.format(d=tmp, port=port))
-        with open(os.path.join(tmp, "index.html"), "w", encoding="utf-8") as f:
-            f.write("hello\n")
-        argv = ["/usr/sbin/nginx", "-c", conf, "-p", tmp]
-        work = [["curl", "-sf", f"http://127.0.0.1:{port}/"],
-                ["curl", "-s", f"http://127.0.0.1:{port}/nope"]]
-    trace = os.path.join(tmp, "trace")
-    proc = subprocess.Popen([sys.executable, "-m", "libsubst", "run", "--trace-file", trace,
-                             "--trace-format", "json", *argv], cwd=tmp,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{label} did not start under libsubst")
-                time.sleep(0.05)
-        for cmd in work:
-            subprocess.run(cmd, capture_output=True, timeout=30, check=True)
-    finally:
-        stop(proc)
-    return sorted(_called(trace))
+        cli = f"redis-cli -p {port}"
+        return (["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save",
+                 "", "--appendonly", "no"],
+                f"{cli} ping && {cli} set k v && {cli} get k && {cli} incr n && {cli} del k")
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(NGINX_CONF.format(d=tmp, port=port))
+    with open(os.path.join(tmp, "index.html"), "w", encoding="utf-8") as f:
+        f.write("hello\n")
+    url = f"http://127.0.0.1:{port}"
+    return ["/usr/sbin/nginx", "-c", conf, "-p", tmp], f"curl -sf {url}/ && curl -s {url}/nope"
 
 
 def main() -> int:
@@ -104,22 +78,21 @@ def main() -> int:
         r = analyze(argv[0], argv[1:])
         c = r["counts"]
         static = {row["name"] for row in r["syscalls"]}
-        needed = "—"
         with tempfile.TemporaryDirectory() as tmp:
+            workload = None
             if label in ("redis-server", "nginx"):
-                used = _served_run(label, tmp)
-            else:
-                old_err, old_cwd = os.dup(2), os.getcwd()
-                os.dup2(devnull, 2)
-                os.chdir(tmp)
-                try:
-                    d = dynamic(argv[0], argv[1:], r)
-                finally:
-                    os.dup2(old_err, 2)
-                    os.chdir(old_cwd)
-                if d["status"] != 0:
-                    failed += 1
-                used, needed = d["used"], str(len(d["needs"]))
+                argv, workload = _server(label, tmp)
+            old_err, old_cwd = os.dup(2), os.getcwd()
+            os.dup2(devnull, 2)
+            os.chdir(tmp)
+            try:
+                d = dynamic(argv[0], argv[1:], r, workload=workload)
+            finally:
+                os.dup2(old_err, 2)
+                os.chdir(old_cwd)
+            if d["status"] != 0:
+                failed += 1
+            used, needed = d["used"], str(len(d["needs"]))
         missing = ", ".join(n for n in used if n not in static) or "none"
         built = specialize.build(static)
         k = built.facts

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from . import corpus, corpus_run, pytests
@@ -24,6 +25,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-python", action="store_true", help="skip CPython's regression tests")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = ap.parse_args(argv)
+    # SIGTERM ends the report as SIGINT does, through its cleanups (the
+    # scratch directory); the loopback server ends with it either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     programs = [p for p in corpus.PROGRAMS if p.fast or not args.fast]
     results, corpus_s = corpus_run.run_all(programs, progress=None if args.json else _dot)

@@ -6,9 +6,11 @@ after the entry's named normalisation (NORMS).  One runner for the report
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,9 +100,25 @@ def cache_dir() -> str:
     return os.path.join(base, "libsubst", "corpus")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _dies_with(parent: int):
+    """A preexec hook: the child is SIGKILLed when ``parent`` ends, however
+    it ends (a report killed by SIGTERM or SIGKILL runs no ``__exit__``)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook():
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:      # the parent ended before the prctl
+            os.kill(os.getpid(), signal.SIGKILL)
+    return hook
+
+
 class Corpus:
     """A context: a scratch directory, the built programs' cache and, for
-    curl and wget, an HTTP server on loopback serving FILES."""
+    curl and wget, an HTTP server on loopback serving FILES, which ends with
+    the context or with the process that made it."""
 
     def __init__(self, libsubst=(sys.executable, "-m", "libsubst")):
         self.libsubst = list(libsubst)
@@ -111,7 +129,8 @@ class Corpus:
         self._fill(self.served)
         self.server = subprocess.Popen(
             [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "0"],
-            cwd=self.served, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            cwd=self.served, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            preexec_fn=_dies_with(os.getpid()))
         line = self.server.stdout.readline().decode()   # "Serving HTTP on 127.0.0.1 port N ..."
         found = re.search(r"port (\d+)", line)
         if not found:
@@ -144,7 +163,7 @@ class Corpus:
         built = corpus_builds.build(p.build, cache_dir()) if p.build else ""
         return [a.replace("{port}", self.port).replace("{build}", built) for a in p.args()]
 
-    def _once(self, argv: list[str], stdin: bytes, norm) -> Outcome:
+    def once(self, argv: list[str], stdin: bytes, norm) -> Outcome:
         work = self.env["HOME"]
         self._fill(work)
         try:
@@ -164,9 +183,9 @@ class Corpus:
     def run(self, p: P) -> Result:
         argv = self.argv(p)
         norm = NORMS[p.norm][1] if p.norm else None
-        native = self._once(argv, p.stdin, norm)
+        native = self.once(argv, p.stdin, norm)
         adds = [opt for path in p.add for opt in ("--add", path)]
-        guest = self._once([*self.libsubst, "run", *adds, *argv], p.stdin, norm)
+        guest = self.once([*self.libsubst, "run", *adds, *argv], p.stdin, norm)
         return Result(p.name, native, guest)
 
 

@@ -5,7 +5,10 @@ default run takes the corpus's fast subset and two regression modules; the
 whole is `long` (LIBSUBST_LONG_TESTS=1)."""
 
 import os
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -59,6 +62,69 @@ def test_a_difference_is_seen(runner):
     table is the guest's own) differs."""
     result = runner.run(corpus.P("differs", "cat /proc/self/mountinfo"))
     assert not result.same and result.native.stdout != result.guest.stdout
+
+
+def _children(pid: int, needle: bytes) -> list[int]:
+    """The processes whose parent is pid and whose command line holds needle."""
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and needle in cmdline:
+            out.append(int(entry))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def _poll(predicate, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
+def test_a_killed_report_leaves_no_server(sig):
+    """The compat report killed mid-run ends its loopback http.server: by its
+    context's exit on SIGINT and SIGTERM (which the report turns into an
+    exit), by the server's parent-death signal on SIGKILL."""
+    report = subprocess.Popen([sys.executable, "-m", "libsubst.benchmarks.compat", "--fast",
+                               "--no-python", "--json"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    servers = []
+    try:
+        # Past its start-up: the server is up and the report runs a program
+        # (killed earlier, the report would leave the server's first line
+        # unread and the server would die of the broken pipe).
+        assert _poll(lambda: len(_children(report.pid, b"")) >= 2), "the report ran nothing"
+        servers += _children(report.pid, b"http.server")
+        assert len(servers) == 1, "the report started no loopback server"
+        report.send_signal(sig)
+        report.wait(timeout=60)
+        assert report.returncode != 0
+        assert _poll(lambda: not _running(servers[0]), 30), "the loopback server outlived the report"
+    finally:
+        report.kill()
+        report.wait()
+        for pid in servers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _check_python(modules):

@@ -5,6 +5,8 @@ closure, the modules an interpreter may dlopen):
 
 - the program's and ld.so's own ``syscall`` sites (they run from their
   entry points), with the numbers ``uklibc.sysnr`` can tell;
+- the numbers any object passes to libc's ``syscall(2)``, and the functions
+  an object that uses ``dlsym`` names as strings (``indirect``);
 - for a library with ``syscall`` sites (glibc, but any library alike), the
   calls each exported function can reach (``callgraph``), cached by
   build-id; the program and every library contribute the functions they
@@ -24,7 +26,7 @@ import tempfile
 from ..elf import ElfFile
 from ..kernel.syscalls import ENOSYS, by_nr
 
-ANALYSIS_VERSION = 2     # bump when the analysis changes: cached results are redone
+ANALYSIS_VERSION = 4     # bump when the analysis changes: cached results are redone
 
 
 def cache_dir() -> str:
@@ -55,8 +57,11 @@ def object_summary(path: str) -> dict:
                 return data
         except (OSError, ValueError):
             pass
+        from .indirect import named_functions, syscall_arguments
+
         data = {"version": ANALYSIS_VERSION, "imports": elf.imports(), "sites": [],
-                "exports": {}}
+                "exports": {}, "syscall_args": syscall_arguments(elf),
+                "named": named_functions(elf)}
         if any(b"\x0f\x05" in d for _, _, d in elf.code_ranges()):
             from .callgraph import CallGraph
             from ..uklibc import sysnr
@@ -127,12 +132,16 @@ def analyze(program: str, args=(), env=None) -> dict:
                 add(nr, where)
             if s["unknown"]:
                 unknown.append(where)
+    for p in objects:
+        for nr in summaries[p]["syscall_args"]:
+            add(nr, f"{os.path.basename(p)}:syscall({nr})")
     # Imported functions, followed through their providers (first in load order).
     providers: dict[str, str] = {}
     for p in objects:
         for name in summaries[p]["exports"]:
             providers.setdefault(name, p)
-    todo = [(name, os.path.basename(p)) for p in objects for name in summaries[p]["imports"]]
+    todo = [(name, os.path.basename(p)) for p in objects
+            for name in summaries[p]["imports"] + summaries[p]["named"]]
     seen: set[str] = set()
     while todo:
         name, via = todo.pop()

@@ -1,6 +1,7 @@
-/* Makes one call through syscall(2), whose number libsubst analyze cannot
- * see (glibc's syscall() takes it as an argument): a kernel specialised
- * for this program leaves it out, and the call must get ENOSYS. */
+/* Makes one call through syscall(2) with a number computed at run time
+ * (read back from memory), which libsubst analyze cannot see: it reads a
+ * constant loaded into syscall()'s first argument, not this.  A kernel
+ * specialised for this program leaves it out, and the call must get ENOSYS. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -8,7 +9,8 @@
 
 int main(void)
 {
-    long r = syscall(SYS_getppid);
+    volatile long nr = SYS_getppid;
+    long r = syscall(nr);
     if (r < 0)
         printf("getppid: %s\n", errno == ENOSYS ? "ENOSYS" : "other error");
     else
