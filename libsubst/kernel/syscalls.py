@@ -583,8 +583,7 @@ DEVIATIONS: dict[str, str] = {
         "search permission is not checked on image and synthetic directories."),
     "clone": (
         "CLONE_VM without CLONE_THREAD (vfork-style) gives the child a copy of the "
-        "memory; a new thread cannot be made through a fastcall (libc's syscall(), "
-        "ENOSYS): only by a trapped clone, as libc's own wrappers make it."),
+        "memory (the kernel's own state lives in it: a second process must not share it)."),
     "clone3": (
         "set_tid, CLONE_INTO_CGROUP, and CLONE_PIDFD with CLONE_PARENT_SETTID are refused "
         "(EINVAL)."),
@@ -765,8 +764,9 @@ BLOCKING = frozenset({
 # trap gives.  The rewriter never turns their sites into fastcalls
 # (uklibc.stub.EXCLUDED_SYSCALLS).  One that comes by a fastcall anyway (as
 # syscall(3)'s generic site makes it) is served where the handler can do
-# without the frame (a new process) and answered ENOSYS where it cannot (a
-# new thread, rt_sigreturn: proc/thread.c, signal/signal.c).
+# without the frame: a new process, a new thread (the fastcall entry saves
+# every register for clone and clone3: arch/x86_64/fastcall.S), and answered
+# ENOSYS where it cannot (rt_sigreturn: signal/signal.c).
 TRAP_ONLY = frozenset({"rt_sigreturn", "clone", "fork", "vfork", "clone3"})
 
 
