@@ -199,6 +199,40 @@ def test_the_guest_cannot_type_into_the_terminal_it_shares(tmp_path):
     assert b"X" not in echoed
 
 
+OWN_PTYS_PROBE = """
+import fcntl, os, sys, termios
+print(sorted(os.listdir("/dev/pts")))
+try:
+    os.open("/dev/pts/" + sys.argv[1], os.O_RDWR | os.O_NOCTTY); print("opened the host's")
+except OSError as e:
+    print("host's:", e.strerror)
+m, s = os.openpty()
+print(sorted(os.listdir("/dev/pts")), os.ttyname(s))
+try:
+    fcntl.ioctl(s, termios.TIOCSTI, b"X"); print("typed")
+except OSError as e:
+    print("TIOCSTI:", e.strerror)
+"""
+
+
+def test_the_guest_has_pseudo_terminals_of_its_own(tmp_path):
+    """The guest's /dev/pts is a devpts instance of its own (the tender's
+    mount namespace, c_src/tender/root.c): it lists and opens only the
+    terminals the guest made, never the host's, whose path it names here
+    (Landlock grants only the guest's /dev/pts besides).  TIOCSTI stays
+    refused on its own terminals too: the seccomp filter's pin on ioctl."""
+    master, slave = os.openpty()
+    try:
+        host_n = os.ttyname(slave).rsplit("/", 1)[1]
+        r = run_guest(["/usr/bin/python3", "-c", OWN_PTYS_PROBE, host_n], tmp_path)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert r.stdout.decode().splitlines() == [
+        "['ptmx']", "host's: No such file or directory", "['0', 'ptmx'] /dev/pts/0",
+        "TIOCSTI: Operation not permitted"], r.stderr
+
+
 def test_pinned_arguments():
     eperm = seccomp.RET_ERRNO | seccomp.EPERM
     nr = lambda n: syscalls.by_name(n).nr

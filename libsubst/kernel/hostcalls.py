@@ -207,9 +207,11 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("bind", "guest sockets; Unix paths translated into volumes"),
     HostCall("getsockname", "guest sockets; Unix paths translated back to the guest's"),
     HostCall("getpeername", "guest sockets; Unix paths translated back to the guest's"),
-    HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty", (
+    HostCall("ioctl", "guest ioctls on its fds (its own pseudo-terminals' TIOCGPTN, "
+                      "TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY among them); isatty for /dev/tty", (
         Pin(1, (TIOCSTI, TIOCLINUX), deny=True,
-            comment="not typing into the terminal it shares with the host's shell"),)),
+            comment="not typing into the terminal it shares with the host's shell (nor "
+                    "into its own: the filter cannot tell them apart)"),)),
     HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM"),
     HostCall("read", "boot info, synthetic sources"), HostCall("write", "trace, report channel"),
     HostCall("pread64", "ELF headers; image files"), HostCall("readv", "image files"),

@@ -291,6 +291,7 @@ static const char *fs_type_name(long fd)
         {0xEF53, "ext4"}, {0x01021994, "tmpfs"}, {0x58465342, "xfs"}, {0x9123683E, "btrfs"},
         {0x794C7630, "overlay"}, {0x6969, "nfs"}, {0xF2F52010, "f2fs"}, {0x01021997, "9p"},
         {0x65735546, "fuse"}, {0x858458F6, "ramfs"}, {0x4D44, "vfat"}, {0x2FC12FC1, "zfs"},
+        {0x1CD1, "devpts"},
     };
     struct statfs sf;
     if (hsys2(__NR_fstatfs, fd, (long)&sf) == 0)
