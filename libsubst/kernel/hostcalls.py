@@ -79,6 +79,7 @@ AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 2, 5, 0xF
 NETLINK_ROUTE = 0
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C
+AT_EMPTY_PATH = 0x1000
 S_ISUID, S_ISGID = 0o4000, 0o2000
 
 
@@ -176,6 +177,10 @@ KERNEL_OWN: tuple[HostCall, ...] = (
         Pin(0, (0,), mask=CLONE_NEW_ANY, comment="no CLONE_NEW* flag"),)),
     HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
     HostCall("shmat", "guest System V shared memory (never over kernel memory)"),
+    HostCall("remap_file_pages", "the host's emulation of it, a new mmap of a shared "
+                                 "mapping's file (never over kernel memory)"),
+    HostCall("name_to_handle_at", "a handle of the file the guest opened (O_PATH) and named", (
+        Pin(4, (AT_EMPTY_PATH,), comment="only by that fd: fs/handle.c"),)),
     HostCall("inotify_add_watch", "guest watches, on the file it resolved (/proc/self/fd/N)"),
     HostCall("restart_syscall", "the host resumes a sleep or poll the kernel made, after the "
                                 "guest was stopped and continued (SIGSTOP, SIGCONT)"),

@@ -117,7 +117,7 @@ LEVELS: dict[str, str] = {
     "capset": HOST, "personality": HOST, "mlock": HOST, "munlock": HOST,
     "mlockall": HOST, "munlockall": HOST, "sched_rr_get_interval": HOST,
     # sockets
-    "socket": HOST, "socketpair": HOST, "accept": HOST,
+    "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
     "sendto": HOST, "recvfrom": HOST, "sendmsg": HOST, "recvmsg": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
@@ -150,6 +150,7 @@ LEVELS: dict[str, str] = {
     "statx": KERNEL, "statfs": KERNEL, "fstatfs": KERNEL,
     "access": KERNEL, "faccessat": KERNEL, "faccessat2": KERNEL,
     "readlink": KERNEL, "readlinkat": KERNEL,
+    "name_to_handle_at": KERNEL, "open_by_handle_at": KERNEL,
     # the file system name space
     "getcwd": KERNEL, "chdir": KERNEL, "fchdir": KERNEL,
     "mkdir": KERNEL, "mkdirat": KERNEL, "rmdir": KERNEL,
@@ -170,7 +171,7 @@ LEVELS: dict[str, str] = {
     "removexattr": KERNEL, "lremovexattr": KERNEL, "fremovexattr": KERNEL,
     # address space
     "mmap": KERNEL, "munmap": KERNEL, "mprotect": KERNEL, "mremap": KERNEL,
-    "brk": KERNEL, "shmat": KERNEL,
+    "brk": KERNEL, "shmat": KERNEL, "remap_file_pages": KERNEL,
     # processes
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,
@@ -179,6 +180,8 @@ LEVELS: dict[str, str] = {
     "tkill": KERNEL, "memfd_create": KERNEL,
     # Unix socket addresses are paths of the guest's file system
     "connect": KERNEL, "bind": KERNEL, "getsockname": KERNEL, "getpeername": KERNEL,
+    # the netlink protocols the sandbox refuses answer as a Linux without them
+    "socket": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,
     "prlimit64": KERNEL, "getrlimit": KERNEL, "setrlimit": KERNEL,
     # signal state
@@ -654,6 +657,18 @@ DEVIATIONS: dict[str, str] = {
         "kernel memory is refused (EACCES)."),
     "mremap": (
         "kernel memory is refused."),
+    "name_to_handle_at": (
+        "the mount id is the guest's (its mountinfo's); AT_HANDLE_FID and "
+        "AT_HANDLE_MNT_ID_UNIQUE are refused (EINVAL)."),
+    "open_by_handle_at": (
+        "always EPERM after the mount fd's check, as a container's root without "
+        "CAP_DAC_READ_SEARCH over the host gets."),
+    "socket": (
+        "netlink protocols other than NETLINK_ROUTE answer EPROTONOSUPPORT (sock_diag would "
+        "list the host's Unix sockets under --net host); other families and types the "
+        "sandbox refuses answer EPERM."),
+    "remap_file_pages": (
+        "kernel memory is refused (EINVAL)."),
     "munmap": (
         "kernel memory is refused (EINVAL)."),
     "openat": (
@@ -665,8 +680,9 @@ DEVIATIONS: dict[str, str] = {
         "Linux opens them and fails the write; /proc/<pid> is the caller's own process "
         "(and its threads below task/) only."),
     "prctl": (
-        "Syscall User Dispatch is the kernel's trap path and cannot be changed by the "
-        "guest; no_new_privs is set from the start (the seccomp filter needs it) and the "
+        "Syscall User Dispatch is the kernel's trap path: PR_SET_SYSCALL_USER_DISPATCH "
+        "answers EINVAL, as a Linux built without it; no_new_privs is set from the start "
+        "(the seccomp filter needs it) and the "
         "guest's first process has SIGKILL as its parent-death signal (it ends with the "
         "relay); options outside the host-call allow-list give EPERM."),
     "prlimit64": (

@@ -303,19 +303,41 @@ static const char *fs_type_name(long fd)
 
 /* The guest's mount table: the image at "/" (its writable layer, a tmpfs,
  * unless --read-only), the synthetic trees, the volumes (named by their
- * guest path; host paths stay hidden). */
+ * guest path; host paths stay hidden).  Line i has mount id 20 + i. */
+static const struct {
+    const char *dir, *type, *src, *opts;
+    unsigned long dev;
+} fixed[] = {
+    {"/", "ramfs", "libsubst", "ro,relatime", FS_DEV_IMAGE},
+    {"/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime", FS_DEV_PROC},
+    {"/sys", "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
+    {"/sys/fs/cgroup", "cgroup2", "cgroup2", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
+    {"/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime", FS_DEV_DEV},
+};
+#define MOUNT_ID_BASE 20
+
+static size_t mount_match(const char *dir, size_t dl, const char *p)
+{
+    if (dl == 1 && dir[0] == '/')
+        return 1;                       /* "/" holds everything */
+    return strncmp(p, dir, dl) == 0 && (p[dl] == 0 || p[dl] == '/') ? dl : 0;
+}
+
+int fs_mount_id(const char *p)
+{
+    int n = LS_ARRAY_SIZE(fixed), best = 0;
+    size_t best_len = 0, l;
+    for (int i = 0; i < n; i++)
+        if ((l = mount_match(fixed[i].dir, strlen(fixed[i].dir), p)) > best_len)
+            best = i, best_len = l;
+    for (int i = 0; i < fs_nmnt; i++)
+        if (i != fs_upper && (l = mount_match(fs_mnt[i].guest, fs_mnt[i].glen, p)) > best_len)
+            best = n + i, best_len = l;
+    return MOUNT_ID_BASE + best;
+}
+
 static void put_mounts(struct gbuf *g, int info)
 {
-    static const struct {
-        const char *dir, *type, *src, *opts;
-        unsigned long dev;
-    } fixed[] = {
-        {"/", "ramfs", "libsubst", "ro,relatime", FS_DEV_IMAGE},
-        {"/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime", FS_DEV_PROC},
-        {"/sys", "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
-        {"/sys/fs/cgroup", "cgroup2", "cgroup2", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
-        {"/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime", FS_DEV_DEV},
-    };
     char line[128];
     int n = LS_ARRAY_SIZE(fixed);
     for (int i = 0; i < n + fs_nmnt; i++) {
@@ -348,7 +370,8 @@ static void put_mounts(struct gbuf *g, int info)
                 dev = st.st_dev;
         }
         if (info) {
-            ksnprintf(line, sizeof line, "%d %d %u:%u / ", 20 + i, i ? 20 : 1, FS_MAJOR(dev),
+            ksnprintf(line, sizeof line, "%d %d %u:%u / ", MOUNT_ID_BASE + i,
+                      i ? MOUNT_ID_BASE : 1, FS_MAJOR(dev),
                       FS_MINOR(dev));
             gputs(g, line);
             gput(g, dir, dl);

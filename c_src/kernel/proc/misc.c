@@ -150,11 +150,14 @@ long sys_arch_prctl(long code, unsigned long addr)
 }
 
 /* Implements prctl(2); differs from Linux in: Syscall User Dispatch is the
- * kernel's trap path and cannot be changed by the guest. */
+ * kernel's trap path, so the guest gets what a Linux built without it
+ * answers, an unknown option (EINVAL): programs take that for "not
+ * supported" and carry on, where EPERM reads as a refusal of a feature that
+ * is there. */
 long sys_prctl(long op, long a2, long a3, long a4, long a5)
 {
     if (op == PR_SET_SYSCALL_USER_DISPATCH)
-        return -EPERM;
+        return -EINVAL;
     /* x86-64 Linux has no tagged-address control (arm64 and RISC-V do). */
     if (op == PR_SET_TAGGED_ADDR_CTRL || op == PR_GET_TAGGED_ADDR_CTRL)
         return -EINVAL;
