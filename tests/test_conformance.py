@@ -20,7 +20,7 @@ FAMILIES = sorted(f[:-2] for f in os.listdir(os.path.join(HERE, "conformance")) 
 PATHS = {"fast": [], "trap": ["--no-subst"]}
 # The native run a family is compared with, when it is not a plain one: a
 # guest's root is a container's root, without CAP_SYS_ADMIN over the host.
-NATIVE_PREFIX = {"mount": ["unshare", "--user", "--map-root-user"]}
+NATIVE_PREFIX = {family: ["unshare", "--user", "--map-root-user"] for family in ("mount", "handles")}
 
 
 @pytest.fixture(scope="module")
