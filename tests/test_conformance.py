@@ -83,6 +83,9 @@ EFAULT_EXEMPT = {
     "munmap": "an address, never read or written by the kernel",
     "mremap": "addresses, never read or written by the kernel",
     "shmat": "an address, never read or written by the kernel",
+    "remap_file_pages": "an address, never read or written by the kernel",
+    "open_by_handle_at": "refused (EPERM) before the handle is read, as for a caller without "
+                         "CAP_DAC_READ_SEARCH over the host (tested in handles.c)",
     "clone": "the child's stack and tid words, used by the host in the child",
     "set_tid_address": "stored by the host, written at thread exit",
     "sethostname": "refused with EPERM before its buffer is read, as for a caller "

@@ -266,7 +266,7 @@ void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is fr
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
-       SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_SELFCOPY, SG_CGROUP };
+       SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_CGROUP };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 int synth_is_prefix(const char *p);

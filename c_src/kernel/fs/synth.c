@@ -97,7 +97,7 @@ const struct synth_ent synth_ptab[] = {
     {"/comm", ST_FILE, SG_COMM, 0},
     {"/mounts", ST_FILE, SG_MOUNTS, 0},
     {"/mountinfo", ST_FILE, SG_MOUNTINFO, 0},
-    {"/limits", ST_FILE, SG_SELFCOPY, 0},   /* the kernel's host process has the guest's */
+    {"/limits", ST_FILE, SG_LIMITS, 0},     /* the host process's, open files as the guest's */
     {"/cgroup", ST_FILE, SG_TEXT, "0::/\n"},  /* the root of /sys/fs/cgroup */
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},

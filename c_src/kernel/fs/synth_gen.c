@@ -14,6 +14,7 @@
  * A thread's files (/proc/<pid>/task/<tid>/...) are the host's of that thread.
  */
 #include "synth.h"
+#include "proc/proc.h"
 
 
 struct gbuf {
@@ -301,6 +302,22 @@ static const char *fs_type_name(long fd)
     return "volume";
 }
 
+/* A line of /proc/<pid>/limits: the host's, but the open files' limits
+ * as the guest's getrlimit has them (proc/misc.c), in Linux's columns. */
+static void put_limit(struct gbuf *g, char *line, size_t n)
+{
+    struct rlimit64 r;
+    char out[96], cur[24], max[24];
+    if (strncmp(line, "Max open files ", 15) != 0 || sys_prlimit64(0, RLIMIT_NOFILE, 0, &r) < 0) {
+        gput(g, line, n);
+        return;
+    }
+    ksnprintf(cur, sizeof cur, "%lu", (unsigned long)r.rlim_cur);   /* numbers pad right only */
+    ksnprintf(max, sizeof max, "%lu", (unsigned long)r.rlim_max);
+    ksnprintf(out, sizeof out, "%-25s %-20s %-20s %-10s\n", "Max open files", cur, max, "files");
+    gputs(g, out);
+}
+
 /* The guest's mount table: the image at "/" (its writable layer, a tmpfs,
  * unless --read-only), the synthetic trees, the volumes (named by their
  * guest path; host paths stay hidden).  Line i has mount id 20 + i. */
@@ -409,8 +426,8 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     switch (e->gen) {
     case SG_HOSTCOPY:
         return host_copy(g, path);
-    case SG_SELFCOPY:
-        return host_copy(g, self_path(hp, sizeof hp, g->tid, path));
+    case SG_LIMITS:
+        return host_lines(g, self_path(hp, sizeof hp, g->tid, path), put_limit);
     case SG_TEXT:
         gputs(g, e->aux);
         return 0;

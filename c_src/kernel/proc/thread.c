@@ -129,10 +129,21 @@ void __attribute__((noreturn)) ls_thread_start(struct thread_start *ts)
     struct sigcontext regs = ts->regs;
     sigset_t mask = ts->mask;
     /* The parent found the memory (clone answers ENOMEM otherwise); what is
-     * left cannot fail on a host that booted this kernel. */
-    if (kthread_install(ts->t) < 0 || kthread_enable_trap() < 0)
-        kpanic("cannot set up a new thread");
+     * left cannot fail on a host that booted this kernel.  If it does, the
+     * new thread ends at once (its joiner sees it exit), never the guest. */
+    struct kthread *t = ts->t;
     kfree(ts);
+    if (kthread_install(t) < 0 || kthread_enable_trap() < 0) {
+        kwarn("a new thread could not arm its trap: it ends");
+        __atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
+        t->tid = hsys0(__NR_gettid);     /* reusable once the host has ended it */
+        kspin_lock(&free_lock);
+        t->next_free = free_threads;
+        free_threads = t;
+        kspin_unlock(&free_lock);
+        for (;;)
+            hsys1(__NR_exit, 0);
+    }
     regs.rax = 0;
     /* The host made this thread with every signal blocked (start_thread):
      * give it the guest's mask. */
