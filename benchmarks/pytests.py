@@ -37,8 +37,7 @@ ADD = ["/usr/bin/sh", "/usr/bin/bash", "/usr/bin/true", "/usr/bin/false", "/usr/
        "/usr/bin/tar", "/usr/bin/zip", "/usr/bin/unzip", "/usr/bin/id"]
 
 # Test cases (as parse() names them) that pass natively and not in the
-# guest, with the reason: 30, 1 % of the 3129 passing natively here.
-_PTY = "no pseudo-terminals: the guest has no /dev/ptmx and /dev/pts of its own"
+# guest, with the reason (README: the compatibility report's latest figures).
 _XATTR = ("skipped: regrtest's check for extended attributes sets a trusted.* one, and the "
           "guest sets user.* ones only, a sandbox choice (README, Known limits)")
 _SETGID = "no set-user/group-ID bits in a volume or the scratch /tmp, a sandbox choice"
@@ -46,13 +45,6 @@ _IDS = ("chown to an id outside the guest's user namespace is EINVAL; natively r
         "a file to any id")
 _E = "None.test."
 KNOWN: dict[str, str] = {
-    **dict.fromkeys([_E + "test_pty.PtyTest." + t for t in (
-        "test_fork", "test_master_read", "test_spawn_doesnt_hang", "test_openpty")], _PTY),
-    _E + "test_os.FDInheritanceTests.test_openpty": _PTY,
-    **dict.fromkeys([f"{_E}test_asyncio.test_events.{loop}EventLoopTests.{t}"
-                     for loop in ("EPoll", "Poll", "Select")
-                     for t in ("test_bidirectional_pty", "test_read_pty_output",
-                               "test_write_pty")], _PTY),
     **dict.fromkeys([_E + "test_shutil.TestCopy." + t for t in (
         "test_copy2_xattr", "test_copyxattr", "test_copyxattr_symlinks")], _XATTR),
     _E + "test_os.MakedirTests.test_exist_ok_s_isgid_directory": _SETGID,

@@ -13,7 +13,8 @@ import pytest
 from libsubst.kernel import hostcalls
 
 HEADERS = ("stdio.h", "sys/socket.h", "sys/stat.h", "linux/prctl.h", "linux/memfd.h",
-           "linux/netlink.h", "asm/ioctls.h", "asm/prctl.h", "linux/sched.h", "asm/unistd.h")
+           "linux/netlink.h", "asm/ioctls.h", "asm/prctl.h", "linux/sched.h", "asm/unistd.h",
+           "linux/fcntl.h")
 # hostcalls' names that are no single macro of the headers: what they stand for.
 EXPRESSIONS = {
     "CLONE_NEW_ANY": "CLONE_NEWTIME | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | "

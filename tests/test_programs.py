@@ -139,3 +139,27 @@ def test_execve_boots_the_next_program(work):
         else:
             assert guest.stdout == b"ls: No such file or directory\nscript ./greet.sh got arg\n", guest.stderr
         assert guest.returncode == native.returncode == 0
+
+
+# The terminal's number is the host's next free one natively, the guest's own
+# in the guest: printed as N.
+@pytest.mark.parametrize("command", ["echo hi; tty | sed 's/[0-9]*$/N/'; stty size; "
+                                     "test -t 0 && echo stdin is a terminal",
+                                     "printf 'a\\tb\\n' | cat -A; exit 3"])
+def test_script_runs_a_command_in_a_pseudo_terminal(command, work):
+    """bsdutils' script: a pseudo-terminal of the guest's own (openpty), a
+    child in a session that takes it, its output through the master."""
+    argv = ["script", "-qec", command, "/dev/null"]
+    adds = [o for p in ("/usr/bin/bash", "/usr/bin/tty", "/usr/bin/stty", "/usr/bin/cat",
+                        "/usr/bin/sed") for o in ("--add", p)]
+    native = run_native(argv, work, env={"SHELL": "/usr/bin/bash", "PATH": "/usr/bin:/bin"})
+    guest = run_guest(argv, work, opts=adds, env={"SHELL": "/usr/bin/bash", "PATH": "/usr/bin:/bin",
+                                                  **_libsubst_env()})
+    assert native.returncode in (0, 3) and native.stdout, native.stderr
+    assert_same(native, guest)
+
+
+def _libsubst_env():
+    """What a guest's libsubst needs of the test's environment (its cache)."""
+    import os
+    return {k: v for k, v in os.environ.items() if k in ("XDG_CACHE_HOME", "HOME")}

@@ -58,6 +58,9 @@ struct kstate {
     int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
 };
 extern struct kstate K;
+/* The kernel's own fds: the top KFD_RESERVED of the host's RLIMIT_NOFILE,
+ * whose hard limit is always the guest's plus these (boot.c, proc/misc.c). */
+#define KFD_RESERVED 32
 
 /* For debuggers and core files: where the auxiliary vector built for the
  * program lies (address, bytes) and the program's guest path.  Global

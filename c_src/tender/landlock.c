@@ -104,6 +104,8 @@ long tender_landlock(const struct ls_lockdown *lock, int own_proc)
     /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
     allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
                                  LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);
+    /* The guest's own pseudo-terminals (root.c's devpts instance). */
+    allow(rs, LS_DEVPTS, FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | (1ULL << 15) /* IOCTL_DEV */, 1);
     /* The host files the synthetic /proc and /sys copy (the kernel's list). */
     for (int i = 0; i < lock->nhost_copies; i++)
         allow(rs, lock->host_copies[i], FS_READ, 0);

@@ -138,6 +138,32 @@ static long mount_new(int root, const char *type, const char *rel, const char *f
     return r < 0 ? r : bound;
 }
 
+/* The guest's pseudo-terminals (LS_DEVPTS): a devpts instance of its own
+ * (every new devpts mount is one since Linux 4.7; its user namespace owns
+ * it), never the host's /dev/pts, so the guest sees and opens only the
+ * terminals it made.  Its ptmx is open to all (ptmxmode), and /dev/ptmx
+ * links to it, as in a container.  Not nodev: its nodes are the point. */
+static long mount_devpts(int root)
+{
+    char rel[] = LS_DEVPTS;
+    long t = -1, r, fs = hsys2(__NR_fsopen, (long)"devpts", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return fs;
+    if ((r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"ptmxmode", (long)"0666",
+                   0)) == 0 &&
+        (r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)"0620", 0)) == 0 &&
+        (r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0)) == 0)
+        r = t = hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    hsys1(__NR_close, fs);
+    if (r >= 0 && (r = make_path(root, rel + 1, 1)) >= 0)
+        r = hsys5(__NR_move_mount, t, (long)"", root, (long)(rel + 1), MOVE_MOUNT_F_EMPTY_PATH);
+    if (t >= 0)
+        hsys1(__NR_close, t);
+    if (r >= 0)
+        r = hsys3(__NR_symlinkat, (long)"pts/ptmx", root, (long)"dev/ptmx");
+    return r;
+}
+
 /* A scratch mount (LS_MNT_SCRATCH): a tmpfs of the guest's own at its
  * `host` path beneath root, world-writable and sticky as /tmp is, at most
  * size_mib MiB (past it, ENOSPC; its pages are charged to the guest's
@@ -219,6 +245,8 @@ int tender_make_root(const int *fds)
     int own_proc = r == 0;
     if ((r = mount_new(root, "mqueue", "dev/mqueue", 0)) < 0)
         tender_warn("no POSIX message queues: cannot mount the guest's mqueue: error %ld", -r);
+    if ((r = mount_devpts(root)) < 0)
+        tender_warn("no pseudo-terminals: cannot mount the guest's devpts: error %ld", -r);
     const struct ls_mount *m = tender_mounts();
     for (uint32_t i = 0; i < tender_bi->nmounts; i++)
         if ((m[i].flags & LS_MNT_SCRATCH) && (r = mount_scratch(root, &m[i])) < 0)

@@ -79,6 +79,7 @@ AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 2, 5, 0xF
 NETLINK_ROUTE = 0
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C
+AT_EMPTY_PATH = 0x1000
 S_ISUID, S_ISGID = 0o4000, 0o2000
 
 
@@ -176,6 +177,10 @@ KERNEL_OWN: tuple[HostCall, ...] = (
         Pin(0, (0,), mask=CLONE_NEW_ANY, comment="no CLONE_NEW* flag"),)),
     HostCall("exit", "thread exit"), HostCall("exit_group", "guest exit"),
     HostCall("shmat", "guest System V shared memory (never over kernel memory)"),
+    HostCall("remap_file_pages", "the host's emulation of it, a new mmap of a shared "
+                                 "mapping's file (never over kernel memory)"),
+    HostCall("name_to_handle_at", "a handle of the file the guest opened (O_PATH) and named", (
+        Pin(4, (AT_EMPTY_PATH,), comment="only by that fd: fs/handle.c"),)),
     HostCall("inotify_add_watch", "guest watches, on the file it resolved (/proc/self/fd/N)"),
     HostCall("restart_syscall", "the host resumes a sleep or poll the kernel made, after the "
                                 "guest was stopped and continued (SIGSTOP, SIGCONT)"),
@@ -207,9 +212,11 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("bind", "guest sockets; Unix paths translated into volumes"),
     HostCall("getsockname", "guest sockets; Unix paths translated back to the guest's"),
     HostCall("getpeername", "guest sockets; Unix paths translated back to the guest's"),
-    HostCall("ioctl", "guest ioctls on its fds; isatty for /dev/tty", (
+    HostCall("ioctl", "guest ioctls on its fds (its own pseudo-terminals' TIOCGPTN, "
+                      "TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY among them); isatty for /dev/tty", (
         Pin(1, (TIOCSTI, TIOCLINUX), deny=True,
-            comment="not typing into the terminal it shares with the host's shell"),)),
+            comment="not typing into the terminal it shares with the host's shell (nor "
+                    "into its own: the filter cannot tell them apart)"),)),
     HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM"),
     HostCall("read", "boot info, synthetic sources"), HostCall("write", "trace, report channel"),
     HostCall("pread64", "ELF headers; image files"), HostCall("readv", "image files"),

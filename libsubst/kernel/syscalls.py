@@ -117,7 +117,7 @@ LEVELS: dict[str, str] = {
     "capset": HOST, "personality": HOST, "mlock": HOST, "munlock": HOST,
     "mlockall": HOST, "munlockall": HOST, "sched_rr_get_interval": HOST,
     # sockets
-    "socket": HOST, "socketpair": HOST, "accept": HOST,
+    "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
     "sendto": HOST, "recvfrom": HOST, "sendmsg": HOST, "recvmsg": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
@@ -150,6 +150,7 @@ LEVELS: dict[str, str] = {
     "statx": KERNEL, "statfs": KERNEL, "fstatfs": KERNEL,
     "access": KERNEL, "faccessat": KERNEL, "faccessat2": KERNEL,
     "readlink": KERNEL, "readlinkat": KERNEL,
+    "name_to_handle_at": KERNEL, "open_by_handle_at": KERNEL,
     # the file system name space
     "getcwd": KERNEL, "chdir": KERNEL, "fchdir": KERNEL,
     "mkdir": KERNEL, "mkdirat": KERNEL, "rmdir": KERNEL,
@@ -170,7 +171,7 @@ LEVELS: dict[str, str] = {
     "removexattr": KERNEL, "lremovexattr": KERNEL, "fremovexattr": KERNEL,
     # address space
     "mmap": KERNEL, "munmap": KERNEL, "mprotect": KERNEL, "mremap": KERNEL,
-    "brk": KERNEL, "shmat": KERNEL,
+    "brk": KERNEL, "shmat": KERNEL, "remap_file_pages": KERNEL,
     # processes
     "exit": KERNEL, "exit_group": KERNEL, "clone": KERNEL, "clone3": KERNEL,
     "execve": KERNEL, "execveat": KERNEL, "fork": KERNEL, "vfork": KERNEL,
@@ -179,6 +180,8 @@ LEVELS: dict[str, str] = {
     "tkill": KERNEL, "memfd_create": KERNEL,
     # Unix socket addresses are paths of the guest's file system
     "connect": KERNEL, "bind": KERNEL, "getsockname": KERNEL, "getpeername": KERNEL,
+    # the netlink protocols the sandbox refuses answer as a Linux without them
+    "socket": KERNEL,
     "prctl": KERNEL, "uname": KERNEL, "sethostname": KERNEL,
     "prlimit64": KERNEL, "getrlimit": KERNEL, "setrlimit": KERNEL,
     # signal state
@@ -583,8 +586,7 @@ DEVIATIONS: dict[str, str] = {
         "search permission is not checked on image and synthetic directories."),
     "clone": (
         "CLONE_VM without CLONE_THREAD (vfork-style) gives the child a copy of the "
-        "memory; a new thread cannot be made through a fastcall (libc's syscall(), "
-        "ENOSYS): only by a trapped clone, as libc's own wrappers make it."),
+        "memory (the kernel's own state lives in it: a second process must not share it)."),
     "clone3": (
         "set_tid, CLONE_INTO_CGROUP, and CLONE_PIDFD with CLONE_PARENT_SETTID are refused "
         "(EINVAL)."),
@@ -655,6 +657,18 @@ DEVIATIONS: dict[str, str] = {
         "kernel memory is refused (EACCES)."),
     "mremap": (
         "kernel memory is refused."),
+    "name_to_handle_at": (
+        "the mount id is the guest's (its mountinfo's); AT_HANDLE_FID and "
+        "AT_HANDLE_MNT_ID_UNIQUE are refused (EINVAL)."),
+    "open_by_handle_at": (
+        "always EPERM after the mount fd's check, as a container's root without "
+        "CAP_DAC_READ_SEARCH over the host gets."),
+    "socket": (
+        "netlink protocols other than NETLINK_ROUTE answer EPROTONOSUPPORT (sock_diag would "
+        "list the host's Unix sockets under --net host); other families and types the "
+        "sandbox refuses answer EPERM."),
+    "remap_file_pages": (
+        "kernel memory is refused (EINVAL)."),
     "munmap": (
         "kernel memory is refused (EINVAL)."),
     "openat": (
@@ -666,8 +680,9 @@ DEVIATIONS: dict[str, str] = {
         "Linux opens them and fails the write; /proc/<pid> is the caller's own process "
         "(and its threads below task/) only."),
     "prctl": (
-        "Syscall User Dispatch is the kernel's trap path and cannot be changed by the "
-        "guest; no_new_privs is set from the start (the seccomp filter needs it) and the "
+        "Syscall User Dispatch is the kernel's trap path: PR_SET_SYSCALL_USER_DISPATCH "
+        "answers EINVAL, as a Linux built without it; no_new_privs is set from the start "
+        "(the seccomp filter needs it) and the "
         "guest's first process has SIGKILL as its parent-death signal (it ends with the "
         "relay); options outside the host-call allow-list give EPERM."),
     "prlimit64": (
@@ -765,8 +780,9 @@ BLOCKING = frozenset({
 # trap gives.  The rewriter never turns their sites into fastcalls
 # (uklibc.stub.EXCLUDED_SYSCALLS).  One that comes by a fastcall anyway (as
 # syscall(3)'s generic site makes it) is served where the handler can do
-# without the frame (a new process) and answered ENOSYS where it cannot (a
-# new thread, rt_sigreturn: proc/thread.c, signal/signal.c).
+# without the frame: a new process, a new thread (the fastcall entry saves
+# every register for clone and clone3: arch/x86_64/fastcall.S), and answered
+# ENOSYS where it cannot (rt_sigreturn: signal/signal.c).
 TRAP_ONLY = frozenset({"rt_sigreturn", "clone", "fork", "vfork", "clone3"})
 
 

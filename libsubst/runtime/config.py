@@ -61,7 +61,7 @@ FIELDS = {
                              "/etc/resolv.conf, /etc/hostname, /run/.containerenv)"),
     "mounts[tmpfs]": (H, "a tmpfs of the guest's own (size= honoured); at /dev: the kernel's /dev"),
     "mounts[proc sysfs devpts mqueue cgroup]": (S, "the guest kernel's synthetic /proc, "
-                                                   "/sys, /dev and its own mqueue"),
+                                                   "/sys, /dev and its own mqueue and devpts"),
     "mounts[other types]": (R, "only bind, tmpfs and the kernel's own file systems"),
     "hooks": (R, "a hook runs in the container's namespaces, which a libsubst guest's are not"),
     "annotations": (H, "kept in the state"),

@@ -82,6 +82,11 @@ int main(int argc, char **argv)
     T("symlinkat(file, bad)", SYS_symlinkat, "file", AT_FDCWD, bad);
     T("readlink(bad)", SYS_readlink, bad, buf, sizeof buf);
     T("readlinkat(bad)", SYS_readlinkat, AT_FDCWD, bad, buf, sizeof buf);
+    T("name_to_handle_at(bad)", SYS_name_to_handle_at, AT_FDCWD, bad, buf, buf, 0);
+    ((unsigned *)buf)[0] = 64;
+    T("name_to_handle_at(file, bad handle)", SYS_name_to_handle_at, AT_FDCWD, "file", bad, buf, 0);
+    T("name_to_handle_at(file, bad mount id)", SYS_name_to_handle_at, AT_FDCWD, "file", buf, bad,
+      0);
     T("chmod(bad)", SYS_chmod, bad, 0644);
     T("fchmodat(bad)", SYS_fchmodat, AT_FDCWD, bad, 0644);
     T("chown(bad)", SYS_chown, bad, -1, -1);

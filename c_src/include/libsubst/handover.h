@@ -18,6 +18,11 @@
 #include <stdint.h>
 #include "libsubst/bootinfo.h"
 
+/* The guest's pseudo-terminals: a devpts instance of its own that the
+ * tender mounts here (with /dev/ptmx a link to its ptmx) and the kernel
+ * serves as a mount of the guest's file system. */
+#define LS_DEVPTS "/dev/pts"
+
 /* What the tender made, for the kernel. */
 struct ls_sandbox {
     int32_t port_fd;                 /* the guest's end of the relay's port channel

@@ -110,6 +110,8 @@ struct kofd *fd_detach(long fd);
 void fd_detach_range(unsigned long lo, unsigned long hi);
 /* Copies fd's guest path into buf: its length, -ENOENT if it has none. */
 long fd_copy_path(long fd, char *buf, size_t n);
+/* The id the guest's mountinfo gives the mount serving guest path p (synth_gen.c). */
+int fs_mount_id(const char *p);
 int fd_has_path(long fd);
 int fd_host_open(long fd);      /* non-zero if host fd is open */
 /* Finishes an open: checks the new host fd, records its entry (kind 0: none).
@@ -264,7 +266,7 @@ void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is fr
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
-       SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_SELFCOPY, SG_CGROUP };
+       SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_CGROUP };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 int synth_is_prefix(const char *p);
@@ -335,6 +337,8 @@ long sys_faccessat(int dirfd, const char *path, int mode);
 long sys_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sys_readlink(const char *path, char *buf, long size);
 long sys_readlinkat(int dirfd, const char *path, char *buf, long size);
+long sys_name_to_handle_at(int dirfd, const char *path, void *handle, int *mount_id, int flags);
+long sys_open_by_handle_at(int mount_fd, void *handle, int flags);
 long sys_getcwd(char *buf, unsigned long size);
 long sys_chdir(const char *path);
 long sys_fchdir(int fd);

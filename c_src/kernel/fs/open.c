@@ -235,6 +235,13 @@ int fs_init(void)
         c = "/";
     cwd_set("/");
     r = fs_chdir_path(c);
+    if (r < 0 && (K.bi->flags & LS_BOOT_EXECED)) {
+        /* The caller's directory went away (or out of reach) before its
+         * execve: Linux keeps it as the new program's cwd, where relative
+         * names do not resolve; so do we, by its name. */
+        cwd_set(c);
+        return 0;
+    }
     if (r < 0)
         kwarn("working directory %s: error %d", c, -r);
     return r;

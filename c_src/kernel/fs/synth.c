@@ -76,7 +76,9 @@ const struct synth_ent synth_gtab[] = {
     {"/dev/full", ST_CHR, 0, 0},
     {"/dev/random", ST_CHR, 0, 0},
     {"/dev/urandom", ST_CHR, 0, 0},
-    {"/dev/tty", ST_CHR, 0, 0},         /* only while the guest's fd 0 is a terminal */
+    {"/dev/tty", ST_CHR, 0, 0},         /* only while there is one (synth_have_tty) */
+    {"/dev/ptmx", ST_CHR, 0, 0},        /* a link to the guest's own devpts's (volume.c) */
+    {"/dev/pts", ST_DIR, 0, 0},         /* listed here, served as a mount (volume.c) */
     {"/dev/stdin", ST_LINK, SL_FIXED, "/proc/self/fd/0"},
     {"/dev/stdout", ST_LINK, SL_FIXED, "/proc/self/fd/1"},
     {"/dev/stderr", ST_LINK, SL_FIXED, "/proc/self/fd/2"},
@@ -95,7 +97,7 @@ const struct synth_ent synth_ptab[] = {
     {"/comm", ST_FILE, SG_COMM, 0},
     {"/mounts", ST_FILE, SG_MOUNTS, 0},
     {"/mountinfo", ST_FILE, SG_MOUNTINFO, 0},
-    {"/limits", ST_FILE, SG_SELFCOPY, 0},   /* the kernel's host process has the guest's */
+    {"/limits", ST_FILE, SG_LIMITS, 0},     /* the host process's, open files as the guest's */
     {"/cgroup", ST_FILE, SG_TEXT, "0::/\n"},  /* the root of /sys/fs/cgroup */
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
@@ -122,10 +124,18 @@ long fs_pid(void)
     return hsys0(__NR_getpid);
 }
 
+/* Whether the guest shows /dev/tty: while its fd 0 is a terminal, or the
+ * caller has a controlling terminal (a session that took one of its own
+ * pseudo-terminals with TIOCSCTTY), which the host's /dev/tty then opens. */
 int synth_have_tty(void)
 {
     unsigned long termios[8];
-    return hsys3(__NR_ioctl, 0, TCGETS, (long)termios) >= 0;
+    if (hsys3(__NR_ioctl, 0, TCGETS, (long)termios) >= 0)
+        return 1;
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)"/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC, 0);
+    if (fd >= 0)
+        hsys1(__NR_close, fd);
+    return fd >= 0;
 }
 
 static int starts(const char *p, const char *pre)

@@ -14,6 +14,7 @@
  * A thread's files (/proc/<pid>/task/<tid>/...) are the host's of that thread.
  */
 #include "synth.h"
+#include "proc/proc.h"
 
 
 struct gbuf {
@@ -291,6 +292,7 @@ static const char *fs_type_name(long fd)
         {0xEF53, "ext4"}, {0x01021994, "tmpfs"}, {0x58465342, "xfs"}, {0x9123683E, "btrfs"},
         {0x794C7630, "overlay"}, {0x6969, "nfs"}, {0xF2F52010, "f2fs"}, {0x01021997, "9p"},
         {0x65735546, "fuse"}, {0x858458F6, "ramfs"}, {0x4D44, "vfat"}, {0x2FC12FC1, "zfs"},
+        {0x1CD1, "devpts"},
     };
     struct statfs sf;
     if (hsys2(__NR_fstatfs, fd, (long)&sf) == 0)
@@ -300,21 +302,59 @@ static const char *fs_type_name(long fd)
     return "volume";
 }
 
+/* A line of /proc/<pid>/limits: the host's, but the open files' limits
+ * as the guest's getrlimit has them (proc/misc.c), in Linux's columns. */
+static void put_limit(struct gbuf *g, char *line, size_t n)
+{
+    struct rlimit64 r;
+    char out[96], cur[24], max[24];
+    if (strncmp(line, "Max open files ", 15) != 0 || sys_prlimit64(0, RLIMIT_NOFILE, 0, &r) < 0) {
+        gput(g, line, n);
+        return;
+    }
+    ksnprintf(cur, sizeof cur, "%lu", (unsigned long)r.rlim_cur);   /* numbers pad right only */
+    ksnprintf(max, sizeof max, "%lu", (unsigned long)r.rlim_max);
+    ksnprintf(out, sizeof out, "%-25s %-20s %-20s %-10s\n", "Max open files", cur, max, "files");
+    gputs(g, out);
+}
+
 /* The guest's mount table: the image at "/" (its writable layer, a tmpfs,
  * unless --read-only), the synthetic trees, the volumes (named by their
- * guest path; host paths stay hidden). */
+ * guest path; host paths stay hidden).  Line i has mount id 20 + i. */
+static const struct {
+    const char *dir, *type, *src, *opts;
+    unsigned long dev;
+} fixed[] = {
+    {"/", "ramfs", "libsubst", "ro,relatime", FS_DEV_IMAGE},
+    {"/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime", FS_DEV_PROC},
+    {"/sys", "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
+    {"/sys/fs/cgroup", "cgroup2", "cgroup2", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
+    {"/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime", FS_DEV_DEV},
+};
+#define MOUNT_ID_BASE 20
+
+static size_t mount_match(const char *dir, size_t dl, const char *p)
+{
+    if (dl == 1 && dir[0] == '/')
+        return 1;                       /* "/" holds everything */
+    return strncmp(p, dir, dl) == 0 && (p[dl] == 0 || p[dl] == '/') ? dl : 0;
+}
+
+int fs_mount_id(const char *p)
+{
+    int n = LS_ARRAY_SIZE(fixed), best = 0;
+    size_t best_len = 0, l;
+    for (int i = 0; i < n; i++)
+        if ((l = mount_match(fixed[i].dir, strlen(fixed[i].dir), p)) > best_len)
+            best = i, best_len = l;
+    for (int i = 0; i < fs_nmnt; i++)
+        if (i != fs_upper && (l = mount_match(fs_mnt[i].guest, fs_mnt[i].glen, p)) > best_len)
+            best = n + i, best_len = l;
+    return MOUNT_ID_BASE + best;
+}
+
 static void put_mounts(struct gbuf *g, int info)
 {
-    static const struct {
-        const char *dir, *type, *src, *opts;
-        unsigned long dev;
-    } fixed[] = {
-        {"/", "ramfs", "libsubst", "ro,relatime", FS_DEV_IMAGE},
-        {"/proc", "proc", "proc", "rw,nosuid,nodev,noexec,relatime", FS_DEV_PROC},
-        {"/sys", "sysfs", "sysfs", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
-        {"/sys/fs/cgroup", "cgroup2", "cgroup2", "ro,nosuid,nodev,noexec,relatime", FS_DEV_SYS},
-        {"/dev", "devtmpfs", "devtmpfs", "rw,nosuid,relatime", FS_DEV_DEV},
-    };
     char line[128];
     int n = LS_ARRAY_SIZE(fixed);
     for (int i = 0; i < n + fs_nmnt; i++) {
@@ -347,7 +387,8 @@ static void put_mounts(struct gbuf *g, int info)
                 dev = st.st_dev;
         }
         if (info) {
-            ksnprintf(line, sizeof line, "%d %d %u:%u / ", 20 + i, i ? 20 : 1, FS_MAJOR(dev),
+            ksnprintf(line, sizeof line, "%d %d %u:%u / ", MOUNT_ID_BASE + i,
+                      i ? MOUNT_ID_BASE : 1, FS_MAJOR(dev),
                       FS_MINOR(dev));
             gputs(g, line);
             gput(g, dir, dl);
@@ -385,8 +426,8 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     switch (e->gen) {
     case SG_HOSTCOPY:
         return host_copy(g, path);
-    case SG_SELFCOPY:
-        return host_copy(g, self_path(hp, sizeof hp, g->tid, path));
+    case SG_LIMITS:
+        return host_lines(g, self_path(hp, sizeof hp, g->tid, path), put_limit);
     case SG_TEXT:
         gputs(g, e->aux);
         return 0;

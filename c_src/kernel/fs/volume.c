@@ -8,19 +8,38 @@
  * (O_PATH) and act on the fd with AT_EMPTY_PATH.
  */
 #include "fs.h"
+#include "libsubst/handover.h"
 
 struct vmount *fs_mnt;
 int fs_nmnt;
 
 static int under(const struct vmount *v, const char *p);
 
+/* The guest's devpts (LS_DEVPTS), a mount of its own beside the volumes,
+ * if the tender could make it and no volume is there already. */
+static void vol_add_devpts(int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(fs_mnt[i].guest, LS_DEVPTS) == 0)
+            return;
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)LS_DEVPTS, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return;                      /* the tender warned: no pseudo-terminals */
+    struct vmount *v = &fs_mnt[n];
+    v->guest = v->host = LS_DEVPTS;
+    v->glen = strlen(LS_DEVPTS);
+    if ((v->root = kfd_hide(fd)) < 0) {
+        hsys1(__NR_close, fd);
+        return;
+    }
+    fs_nmnt = n + 1;
+}
+
 int vol_init(void)
 {
     int n = K.bi->nmounts;
-    if (n == 0)
-        return 0;
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
-    fs_mnt = kzalloc(n * sizeof *fs_mnt);
+    fs_mnt = kzalloc((n + 1) * sizeof *fs_mnt);
     if (!fs_mnt)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -48,6 +67,8 @@ int vol_init(void)
         }
         fs_nmnt = i + 1;
     }
+    vol_add_devpts(n);
+    n = fs_nmnt;
     /* A mount at "/" (the writable root's layer, a container's rooted
      * volume) is never alone: its walk classifies and expands each step. */
     for (int i = 0; i < n; i++) {

@@ -226,6 +226,17 @@ long sys_mremap(unsigned long old, unsigned long old_len, unsigned long new_len,
     return hsys5(__NR_mremap, old, old_len, new_len, flags, new_addr);
 }
 
+/* Implements remap_file_pages(2) by the host's, which emulates it since
+ * Linux 4.0 (a new mmap of the shared mapping's file at the range); differs
+ * from Linux in: kernel memory is refused (EINVAL). */
+long sys_remap_file_pages(unsigned long start, unsigned long size, long prot, unsigned long pgoff,
+                          long flags)
+{
+    if (mm_is_kernel_range(LS_PAGE_DOWN(start), LS_PAGE_UP(size)))
+        return -EINVAL;
+    return hsys5(__NR_remap_file_pages, start, size, prot, pgoff, flags);
+}
+
 void mm_after_fork(void)
 {
     mm_lock = 0;

@@ -12,6 +12,8 @@ long sys_munmap(unsigned long addr, unsigned long len);
 long sys_mprotect(unsigned long addr, unsigned long len, long prot);
 long sys_mremap(unsigned long old, unsigned long old_len, unsigned long new_len, long flags,
                 unsigned long new_addr);
+long sys_remap_file_pages(unsigned long start, unsigned long size, long prot, unsigned long pgoff,
+                          long flags);
 long sys_shmat(long id, unsigned long addr, long flags);
 
 #endif

@@ -1,10 +1,11 @@
-/* Internal interface of c_src/kernel/net/: Unix socket paths (unix.c) and
+/* Internal interface of c_src/kernel/net/: socket(2) (socket.c), Unix socket paths (unix.c) and
  * ports below 1024 (ports.c, kernel.h's port_bind). */
 #ifndef LS_NET_H
 #define LS_NET_H
 
 #include "kernel.h"
 
+long sys_socket(long domain, long type, long protocol);
 long sys_connect(long fd, const void *addr, long len);
 long sys_bind(long fd, const void *addr, long len);
 long sys_getsockname(long fd, void *addr, int *lenp);

@@ -2,9 +2,10 @@
  * Guest threads.  Each host thread of the guest has its kernel state (struct
  * kthread, at %gs), a fastcall stack and a trap stack, and its own Syscall
  * User Dispatch, which clone does not inherit.  A new thread starts inside
- * the kernel (arch/x86_64/clone.S), arms itself, then resumes the guest
- * where the parent made the call, with the parent's registers, rax = 0 and
- * the stack it asked for.
+ * the kernel on its own kernel stack (arch/x86_64/clone.S), arms itself,
+ * then resumes the guest where the parent made the call (a trap or a
+ * fastcall), with the parent's registers, rax = 0 and the stack it asked
+ * for.
  */
 #include "proc/proc.h"
 #include "fs/fs.h"
@@ -122,40 +123,92 @@ long kthread_enable_trap(void)
     return ls_sud_on(K.ktext_start, K.ktext_end - K.ktext_start);
 }
 
-/* The new thread, on its own stack, before it has any kernel state. */
+/* The new thread, on its kernel stack, before it has its own %gs. */
 void __attribute__((noreturn)) ls_thread_start(struct thread_start *ts)
 {
     struct sigcontext regs = ts->regs;
     sigset_t mask = ts->mask;
     /* The parent found the memory (clone answers ENOMEM otherwise); what is
-     * left cannot fail on a host that booted this kernel. */
-    if (kthread_install(ts->t) < 0 || kthread_enable_trap() < 0)
-        kpanic("cannot set up a new thread");
+     * left cannot fail on a host that booted this kernel.  If it does, the
+     * new thread ends at once (its joiner sees it exit), never the guest. */
+    struct kthread *t = ts->t;
     kfree(ts);
+    if (kthread_install(t) < 0 || kthread_enable_trap() < 0) {
+        kwarn("a new thread could not arm its trap: it ends");
+        __atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
+        t->tid = hsys0(__NR_gettid);     /* reusable once the host has ended it */
+        kspin_lock(&free_lock);
+        t->next_free = free_threads;
+        free_threads = t;
+        kspin_unlock(&free_lock);
+        for (;;)
+            hsys1(__NR_exit, 0);
+    }
     regs.rax = 0;
-    /* The host made this thread with every signal blocked (the parent was
-     * in the trap handler): give it the guest's mask. */
+    /* The host made this thread with every signal blocked (start_thread):
+     * give it the guest's mask. */
     hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&mask, 0, sizeof mask);
     ls_resume_guest(&regs);
 }
 
-static long start_thread(long nr, long a0, long a1, long a2, long a3, long a4, unsigned long sp)
+/* The guest's registers at a clone that came by a fastcall, as the guest
+ * has them once the stub's call returns: the entry saved the argument
+ * registers, rbx and (for clone and clone3 only) rbp and r12-r15; args[7] is
+ * the guest's stack at its saved flags, under the stub's return address
+ * (fastcall.S).  Returns -EFAULT if the guest unmapped that stack. */
+static long fast_regs(struct sigcontext *regs)
+{
+    const long *a = kcur()->fast_args;
+    unsigned long word[2];               /* the saved flags, the stub's return */
+    if (copy_from_user(word, (void *)a[7], sizeof word) < 0)
+        return -EFAULT;
+    memset(regs, 0, sizeof *regs);
+    regs->rdi = a[0], regs->rsi = a[1], regs->rdx = a[2];
+    regs->r10 = a[3], regs->r8 = a[4], regs->r9 = a[5], regs->rbx = a[6];
+    regs->rbp = a[8], regs->r12 = a[9], regs->r13 = a[10], regs->r14 = a[11];
+    regs->r15 = a[12];
+    regs->rsp = a[7] + 16;
+    regs->rip = word[1];
+    /* lahf's AH is the low byte of RFLAGS; AL is OF (bit 11); bit 1 and IF
+     * are always set in user mode. */
+    regs->eflags = (word[0] >> 8 & 0xd5) | (word[0] & 1 ? 0x800 : 0) | 0x202;
+    return 0;
+}
+
+/* A new thread in this guest (CLONE_VM|CLONE_THREAD), by a trap or a
+ * fastcall.  It starts with the caller's registers, rax = 0, on the stack
+ * sp (the caller's own when sp is 0, as Linux).  On a fastcall the stack
+ * it resumes on is 128 bytes under sp: the stub skips the red zone back. */
+static long start_thread(long nr, long a0, long a2, long a3, long a4, unsigned long sp)
 {
     struct ucontext *uc = kcur_uc();
-    if (!uc)
-        return -ENOSYS;              /* syscalls.TRAP_ONLY: no frame on a fastcall */
     struct thread_start *ts = kmalloc(sizeof *ts);
     if (!ts)
         return -ENOMEM;
+    if (uc) {
+        ts->regs = uc->uc_mcontext;
+        ts->mask = uc->uc_sigmask;
+    } else if (fast_regs(&ts->regs) < 0 ||
+               hsys4(__NR_rt_sigprocmask, SIG_BLOCK, 0, (long)&ts->mask, sizeof ts->mask) < 0) {
+        kfree(ts);
+        return -EFAULT;
+    }
+    if (sp)
+        ts->regs.rsp = uc ? sp : sp - LS_RED_ZONE;
     if (!(ts->t = kthread_get())) {
         kfree(ts);
         return -ENOMEM;
     }
-    ts->regs = uc->uc_mcontext;
-    ts->regs.rsp = sp;
-    ts->mask = uc->uc_sigmask;
+    /* The child starts on its own kernel stack, with the parent's %gs
+     * until it installs its own: no signal may reach it before.  A trap
+     * runs with every signal blocked already; a fastcall with the guest's. */
+    sigset_t all = ~0UL;
+    if (!uc)
+        hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
     __atomic_add_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
-    long r = ls_host_clone(nr, a0, a1, a2, a3, a4, ts);
+    long r = ls_host_clone(nr, a0, (long)ts->t, a2, a3, a4, ts);
+    if (!uc)
+        hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&ts->mask, 0, sizeof all);
     if (r < 0) {
         __atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST);
         kthread_unget(ts->t);
@@ -224,13 +277,15 @@ static long start_process(long nr, unsigned long flags, long a1, long a2, long a
 }
 
 /* Implements clone(2); differs from Linux in: CLONE_VM without
- * CLONE_THREAD (vfork-style) gives the child a copy of the memory. */
+ * CLONE_THREAD (vfork-style) gives the child a copy of the memory, as the
+ * kernel's own state (fd table, pids, mappings) lives in that memory and a
+ * second process must not share it. */
 long sys_clone(unsigned long flags, unsigned long sp, int *ptid, int *ctid, unsigned long tls)
 {
     if (clone_check(flags) < 0)
         return -EINVAL;
-    if ((flags & CLONE_VM) && (flags & CLONE_THREAD) && sp)
-        return start_thread(__NR_clone, flags, sp, (long)ptid, (long)ctid, tls, sp);
+    if ((flags & CLONE_VM) && (flags & CLONE_THREAD))
+        return start_thread(__NR_clone, flags, (long)ptid, (long)ctid, tls, sp);
     if (flags & CLONE_THREAD)
         return -EINVAL;
     return start_process(__NR_clone, flags & ~(unsigned long)CLONE_VM, 0, (long)ptid,
@@ -282,8 +337,8 @@ long sys_clone3(struct clone_args *args, unsigned long size)
     unsigned long sp = a.stack ? a.stack + a.stack_size : 0;
     unsigned long cflags = (flags & 0xffffffffUL) | a.exit_signal;
     long ptid = flags & CLONE_PIDFD ? a.pidfd : a.parent_tid;
-    if ((flags & CLONE_VM) && (flags & CLONE_THREAD) && sp)
-        return start_thread(__NR_clone, cflags, sp, ptid, a.child_tid, a.tls, sp);
+    if ((flags & CLONE_VM) && (flags & CLONE_THREAD))
+        return start_thread(__NR_clone, cflags, ptid, a.child_tid, a.tls, sp);
     if (flags & CLONE_THREAD)
         return -EINVAL;
     long r = start_process(__NR_clone, cflags & ~(unsigned long)CLONE_VM, 0, ptid,

@@ -1,8 +1,8 @@
 /* Thread creation and the jump into a new thread's guest code. */
     .text
-/* long ls_host_clone(nr, a0, a1, a2, a3, a4, start): the host clone or
- * clone3; the child, on the stack the guest gave it, calls
- * ls_thread_start(start), which never returns. */
+/* long ls_host_clone(nr, a0, a1, a2, a3, a4, start): the host clone; the
+ * child, on the stack a1 (its kernel stack), calls ls_thread_start(start),
+ * which never returns. */
     .globl ls_host_clone
     .hidden ls_host_clone
     .type ls_host_clone, @function

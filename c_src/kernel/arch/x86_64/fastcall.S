@@ -8,12 +8,18 @@
  * kernel that calls it again stays on the stack it is on), saves what the
  * syscall ABI preserves and calls ls_fastcall(nr, args).
  *
+ * clone and clone3 also save the registers the C code below would keep
+ * only somewhere on its own stack (rbp, r12-r15, args[8..12]): a new thread
+ * made there starts in the guest with all of the caller's registers
+ * (proc/thread.c).  Two predicted compares on every other call.
+ *
  * The depth is raised before the stack switch and lowered after leaving the
  * kernel stack, so a handler that interrupts the entry or the exit never
  * takes the kernel stack from under it.  DF is clear on entry as the psABI
  * guarantees at every call, and libc's syscall sites are inside functions.
  */
 #include "libsubst/fastcall.h"
+#include <asm/unistd.h>
 
     .text
     .globl ls_fastcall_entry
@@ -30,7 +36,11 @@ ls_fastcall_entry:
     cmpq $1, %gs:LS_KBLOCK_DEPTH
     jne 1f
     mov %gs:LS_KBLOCK_KSTACK, %rsp
-1:  push %r11                               /* the guest's stack, at its saved flags */
+1:  cmp $__NR_clone, %eax
+    je 3f
+    cmp $__NR_clone3, %eax
+    je 3f
+2:  push %r11                               /* the guest's stack, at its saved flags */
     push %rbx
     push %r9
     push %r8
@@ -59,5 +69,11 @@ ls_fastcall_entry:
     sahf                                    /* SF ZF AF PF CF */
     mov %rcx, %rax
     ret
+3:  push %r15                               /* args[12..8] = r15 r14 r13 r12 rbp */
+    push %r14
+    push %r13
+    push %r12
+    push %rbp
+    jmp 2b
 
     .section .note.GNU-stack, "", @progbits
