@@ -449,13 +449,13 @@ PROGRAMS += [
     P("free", "free -b -w", norm="numbers"),
     P("uptime", "uptime -p", norm="numbers"),
     P("vmstat", "vmstat -s", norm="numbers", fast=True),
-    sh("ps", "ps -o comm=,args= -p $$"),
+    sh("ps", "ps -o comm=,args= -p $$", fast=True),
     sh("pgrep", "sleep 10 & pgrep -c -P $$ sleep; kill $!", C + "sleep"),
     sh("pkill", "sleep 10 & pkill -P $$ -x sleep; wait $!; echo $?", C + "sleep"),
     sh("pidwait", "sleep 0.2 & pidwait -P $$ sleep; echo waited", C + "sleep"),
     sh("kill", "sleep 10 & kill -TERM $!; wait $!; echo $?; kill -l 9", C + "sleep"),
     sh("pmap", "pmap -q $$ | grep -c '\\[ stack \\]'", C + "grep"),
-    sh("pwdx", "pwdx $$ | cut -d ' ' -f 2", C + "cut"),
+    sh("pwdx", "pwdx $$ | cut -d ' ' -f 2", C + "cut", fast=True),
 ]
 
 HTTP = ("curl", "wget")   # the runner serves the working directory on loopback for these
@@ -471,9 +471,4 @@ PROGRAMS += [
 
 # Entries that differ today, with the cause (the tests expect them to fail,
 # strictly: one that starts to pass must leave this list).
-OTHER_PIDS = ("the guest's /proc has a directory for the calling process only: each guest "
-              "process's kernel knows its own state (command line, cwd, maps), not another's")
-FAILING: dict[str, str] = {
-    "ps": OTHER_PIDS, "pgrep": OTHER_PIDS, "pkill": OTHER_PIDS, "pmap": OTHER_PIDS,
-    "pwdx": OTHER_PIDS,
-}
+FAILING: dict[str, str] = {}

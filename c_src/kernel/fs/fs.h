@@ -267,6 +267,10 @@ enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLIN
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_SELFCOPY, SG_CGROUP };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
+#define SID_OFDLINK 0x202       /* another process's fd link (fs/synth_proc.c) */
+#define SID_OFDHOST 0x203       /* what it names: always the host's object */
+/* The host's name of the object an ST_FDHOST node stands for. */
+void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap);
 int synth_is_prefix(const char *p);
 int synth_lookup(const char *p, struct fs_obj *o);
 int synth_type(const struct fs_obj *o);
