@@ -319,6 +319,27 @@ static char state_of(pid_t pid)
     return close ? close[2] : '?';
 }
 
+/* /proc/self/fdinfo of a file of the scratch directory: its position and flags. */
+static void fdinfo(void)
+{
+    int fd = open("fdinfo.txt", O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0644);
+    write(fd, "abc", 3);
+    char path[64], buf[1024], v[64];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    long n = slurp(path, buf, sizeof buf);
+    printf("fdinfo: %s, pos %s,", n < 0 ? strerrorname_np(-n) : "ok", field(buf, "pos", v, 32));
+    printf(" flags %s\n", field(buf, "flags", v, 32));
+    int listed = 0;
+    DIR *d = opendir("/proc/self/fdinfo");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        listed |= atoi(e->d_name) == fd;
+    closedir(d);
+    printf("fdinfo lists it: %d\n", listed);
+    close(fd);
+    unlink("fdinfo.txt");
+}
+
 static void others(const char *self_exe)
 {
     int in[2], out[2];
@@ -391,8 +412,8 @@ static void others(const char *self_exe)
            strncmp(link_of(c, "fd/0", v, sizeof v), "pipe:[", 6) == 0);
     snprintf(path, sizeof path, "/proc/%d/task", c);
     printf("other task: %d entries\n", count_dir(path, 0));
-    printf("other statm %s, io %s, limits %s\n", readable(c, "statm"), readable(c, "io"),
-           readable(c, "limits"));
+    printf("other statm %s, io %s, limits %s, fdinfo/1 %s\n", readable(c, "statm"),
+           readable(c, "io"), readable(c, "limits"), readable(c, "fdinfo/1"));
     printf("other kill 0: %s\n", err(kill(c, 0)));
 
     close(in[1]);                    /* it exits: a zombie until reaped */
@@ -449,6 +470,7 @@ int main(int argc, char **argv)
     char exe[4096];
     long n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = 0;
+    fdinfo();
     others(exe);
     return 0;
 }

@@ -85,7 +85,8 @@ const struct synth_ent synth_gtab[] = {
 };
 const int synth_ng = LS_ARRAY_SIZE(synth_gtab);
 
-/* Below /proc/<pid>; entry 0 is the directory itself, the last is "/fd". */
+/* Below /proc/<pid>; entry 0 is the directory itself, the last three are
+ * "/fdinfo", "/task" and "/fd" (synth_dir.c lists them by their place). */
 const struct synth_ent synth_ptab[] = {
     {"", ST_DIR, 0, 0},
     {"/stat", ST_FILE, SG_STAT, 0},
@@ -103,6 +104,7 @@ const struct synth_ent synth_ptab[] = {
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
     {"/root", ST_LINK, SL_FIXED, "/"},
+    {"/fdinfo", ST_DIR, 0, 0},      /* the host's, per fd (position, flags, mnt_id) */
     {"/task", ST_DIR, 0, 0},        /* its threads: /proc/<pid>/task/<tid> has the same entries */
     {"/fd", ST_DIR, 0, 0},
 };
@@ -110,6 +112,7 @@ const int synth_np = LS_ARRAY_SIZE(synth_ptab);
 
 static const struct synth_ent fdlink_ent = {"", ST_LINK, 0, 0};
 static const struct synth_ent fdhost_ent = {"", ST_FDHOST, 0, 0};
+static const struct synth_ent fdinfo_ent = {"", ST_FILE, SG_FDINFO, 0};
 
 static const struct synth_ent *sent(int id)
 {
@@ -117,6 +120,8 @@ static const struct synth_ent *sent(int id)
         return &synth_gtab[id];
     if (id >= SID_P && id < SID_P + synth_np)
         return &synth_ptab[id - SID_P];
+    if (id == SID_FDINFO)
+        return &fdinfo_ent;
     return id == SID_FDLINK || id == SID_OFDLINK ? &fdlink_ent : &fdhost_ent;
 }
 
@@ -203,6 +208,15 @@ int synth_lookup(const char *p, struct fs_obj *o)
             if (fd >= 0 && !*s && fd_valid(fd) && fd_host_open(fd)) {
                 o->ent = SID_FDLINK;
                 o->arg = fd;
+                return 0;
+            }
+        }
+        if (strncmp(s, "/fdinfo/", 8) == 0) {
+            s += 8;
+            long fd = synth_parse_num(&s);
+            if (fd >= 0 && fd < 0x10000 && !*s && fd_valid(fd) && fd_host_open(fd)) {
+                o->ent = SID_FDINFO;
+                o->arg = fd << 15;
                 return 0;
             }
         }

@@ -81,6 +81,8 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
 {
     long k = *c - 2;
     int fds = o->ent == SID_P + synth_np - 1;      /* /proc/<pid>/fd: the last of synth_ptab */
+    int info = o->ent == SID_P + synth_np - 3;     /* /proc/<pid>/fdinfo: the same numbers */
+    fds |= info;
     if (fds || o->ent == SID_P + synth_np - 2) {   /* /proc/<pid>/task: the one before */
         if (!x->loaded) {
             char dir[48], state;
@@ -97,9 +99,10 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
         for (int i = 0; i < x->nfds; i++)
             if (x->fds[i] >= k) {
                 put_num(d, x->fds[i]);
-                d->ino = fds ? 0x20000UL + x->fds[i]
-                             : 0x10000UL + SID_P + ((unsigned long)x->fds[i] << 12);
-                d->type = fds ? FS_DT_LNK : FS_DT_DIR;
+                d->ino = info ? 0x40000UL + x->fds[i]
+                         : fds ? 0x20000UL + x->fds[i]
+                               : 0x10000UL + SID_P + ((unsigned long)x->fds[i] << 12);
+                d->type = info ? FS_DT_REG : fds ? FS_DT_LNK : FS_DT_DIR;
                 *c = x->fds[i] + 3;
                 return 1;
             }

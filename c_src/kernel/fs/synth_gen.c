@@ -275,6 +275,28 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
     synth_gput(g, s, n);
 }
 
+/* This process's fd: without the O_NOFOLLOW the kernel added (as F_GETFL). */
+static void line_fdinfo(struct gbuf *g, char *s, size_t n)
+{
+    if (strncmp(s, "flags:", 6) == 0) {
+        const char *p = s + 6;
+        while (*p == '\t' || *p == ' ')
+            p++;
+        unsigned long v = 0;
+        for (; *p >= '0' && *p <= '7'; p++)
+            v = v * 8 + (*p - '0');
+        struct kofd *o = fd_get(g->tid >> 15);
+        if (o && (o->flags & KF_F_NOFOLLOW))
+            v &= ~(unsigned long)O_NOFOLLOW;
+        kofd_put(o);
+        char tmp[48];
+        ksnprintf(tmp, sizeof tmp, "flags:\t0%lo\n", v);
+        synth_gputs(g, tmp);
+        return;
+    }
+    synth_gput(g, s, n);
+}
+
 static void put_strings(struct gbuf *g, unsigned count, const char *const *v)
 {
     for (unsigned i = 0; i < count; i++)
@@ -324,6 +346,13 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     case SG_MOUNTINFO:
         synth_put_mounts(g, e->gen == SG_MOUNTINFO);
         return 0;
+    case SG_FDINFO:
+        if (g->tid & 0x7fff) {
+            ksnprintf(hp, sizeof hp, "/proc/%ld/fdinfo/%ld", g->tid & 0x7fff, g->tid >> 15);
+            return host_copy(g, hp);
+        }
+        ksnprintf(hp, sizeof hp, "/proc/self/fdinfo/%ld", g->tid >> 15);
+        return host_lines(g, hp, line_fdinfo);
     case SG_COMM:
         guest_comm(g);
         synth_gputs(g, g->comm);
@@ -345,7 +374,8 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec)
         g->err = 0;
         g->n = 0;
         g->slot = 0;
-        long r = g->other = synth_other_slot(tid, &g->slot, &g->state);
+        /* An fdinfo's argument is a pid and an fd (the host's file says all). */
+        long r = g->other = e->gen == SG_FDINFO ? 0 : synth_other_slot(tid, &g->slot, &g->state);
         if (r >= 0)
             r = fill(g, e);
         kfree(g->slot);

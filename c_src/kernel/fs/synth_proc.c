@@ -68,8 +68,9 @@ int synth_lookup_other(long pid, const char *s, struct fs_obj *o)
             o->ent = SID_P + i;
             return 0;
         }
-    if (strncmp(s, "/fd/", 4) == 0) {
-        s += 4;
+    int info = strncmp(s, "/fdinfo/", 8) == 0;
+    if (info || strncmp(s, "/fd/", 4) == 0) {
+        s += info ? 8 : 4;
         long fd = synth_parse_num(&s);
         ksnprintf(path, sizeof path, "/proc/%ld/fd/%ld", pid, fd);
         struct kproc_slot *slot;
@@ -80,7 +81,7 @@ int synth_lookup_other(long pid, const char *s, struct fs_obj *o)
         kfree(slot);
         if (fd >= 0 && !*s && fd < floor && fd < (1L << (31 - OFD_PID_BITS)) &&
             pid < (1L << OFD_PID_BITS) && host_exists(path) == 0) {
-            o->ent = SID_OFDLINK;
+            o->ent = info ? SID_FDINFO : SID_OFDLINK;
             o->arg = pid | fd << OFD_PID_BITS;
             return 0;
         }
