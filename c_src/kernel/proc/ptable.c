@@ -174,7 +174,14 @@ void ptable_after_fork(void)
     struct kproc_slot *s = mine();
     wbegin(s);
     uint32_t seq = s->seq;
-    memcpy(s, parent, sizeof *s);
+    /* The parent's other threads may be writing its slot: a consistent copy. */
+    for (int tries = 0; tries < 64; tries++) {
+        uint32_t pseq = __atomic_load_n(&parent->seq, __ATOMIC_ACQUIRE);
+        memcpy(s, parent, sizeof *s);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (!(pseq & 1) && __atomic_load_n(&parent->seq, __ATOMIC_RELAXED) == pseq)
+            break;
+    }
     s->seq = seq;
     s->pid = pid;
     s->start = start;
