@@ -229,7 +229,7 @@ int mm_in_object(unsigned long addr);
 #define PT_ENV 8192                  /* environ: the same */
 struct kproc_slot {
     uint32_t seq;
-    int32_t pid;                     /* 0: free; claimed by compare-and-swap */
+    int32_t pid;                     /* its owner, as written with the rest */
     uint64_t start;                  /* its host starttime (stat's field 22): a slot
                                         whose process is gone, or whose pid was reused,
                                         does not match it */
@@ -253,7 +253,10 @@ struct kshared {
      * that removes or replaces a name in the layer (unlink, rmdir, rename,
      * copy-up); a lookup cached under an older one is stale. */
     uint64_t layer_gen;
-    /* proc/ptable.c: the guest's process table, a slot per process. */
+    /* proc/ptable.c: the guest's process table: which pid owns each slot
+     * (0: free; claimed by compare-and-swap), kept apart so that finding
+     * one touches this page only, then the slots. */
+    int32_t proc_owner[PT_SLOTS];
     struct kproc_slot procs[PT_SLOTS] __attribute__((aligned(4096)));
 };
 extern struct kshared *K_shared;

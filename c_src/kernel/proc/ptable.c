@@ -87,16 +87,16 @@ static int stale(const struct kproc_slot *s, int32_t pid)
  * starttime), a free one, or a stale one.  -1 if the table is full. */
 static int claim(int32_t pid)
 {
-    struct kproc_slot *t = K_shared->procs;
+    int32_t *owner = K_shared->proc_owner;
     for (int i = 0; i < PT_SLOTS; i++)
-        if (__atomic_load_n(&t[i].pid, __ATOMIC_ACQUIRE) == pid)
+        if (__atomic_load_n(&owner[i], __ATOMIC_ACQUIRE) == pid)
             return i;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < PT_SLOTS; i++) {
-            int32_t old = __atomic_load_n(&t[i].pid, __ATOMIC_ACQUIRE);
-            if ((pass == 0 ? old != 0 : old <= 0 || !stale(&t[i], old)))
+            int32_t old = __atomic_load_n(&owner[i], __ATOMIC_ACQUIRE);
+            if ((pass == 0 ? old != 0 : old <= 0 || !stale(&K_shared->procs[i], old)))
                 continue;
-            if (__atomic_compare_exchange_n(&t[i].pid, &old, pid, 0, __ATOMIC_ACQ_REL,
+            if (__atomic_compare_exchange_n(&owner[i], &old, pid, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_RELAXED))
                 return i;
         }
@@ -143,6 +143,7 @@ void ptable_boot(void)
     struct kproc_slot *s = mine();
     char *cwd = kmalloc(LS_PATH_MAX);
     wbegin(s);
+    s->pid = pid;
     s->start = start;
     s->kfd_floor = K.nofile_limit;
     const char *name = ls_prog->execfn;
@@ -214,7 +215,7 @@ long ptable_get(long pid, uint64_t start, struct kproc_slot *out)
         return -ESRCH;
     const struct kproc_slot *t = K_shared->procs;
     for (int i = 0; i < PT_SLOTS; i++) {
-        if (__atomic_load_n(&t[i].pid, __ATOMIC_ACQUIRE) != pid)
+        if (__atomic_load_n(&K_shared->proc_owner[i], __ATOMIC_ACQUIRE) != pid)
             continue;
         for (int tries = 0; tries < 64; tries++) {
             uint32_t seq = __atomic_load_n(&t[i].seq, __ATOMIC_ACQUIRE);
