@@ -260,7 +260,7 @@ struct kshared {
     struct kproc_slot procs[PT_SLOTS] __attribute__((aligned(4096)));
 };
 extern struct kshared *K_shared;
-/* At boot, before the filter: the first boot makes the page, an execve's
+/* At boot, before the filter: the first boot makes the memory, an execve's
  * boot maps the one it was handed.  0 or -errno. */
 int shared_init(void);
 int shared_hand_over(void);     /* before execve: the fd, inheritable */
