@@ -2,7 +2,7 @@
 (benchmarks/corpus.py), CPython's own regression tests
 (benchmarks/pytests.py) and psutil's test suite (benchmarks/psutil_suite.py),
 each natively and under libsubst, compared.  The default run takes the
-corpus's fast subset, two regression modules and psutil's test_process.py;
+corpus's fast subset, two regression modules and psutil's test_process_all.py;
 the whole is `long` (LIBSUBST_LONG_TESTS=1)."""
 
 import os
