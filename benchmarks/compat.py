@@ -1,12 +1,13 @@
 """Compatibility, measured broadly: the corpus of Debian programs
-(benchmarks/corpus.py, run by corpus_run.py) and CPython's regression tests
-(benchmarks/pytests.py), natively and under ``libsubst run``.
+(benchmarks/corpus.py, run by corpus_run.py), CPython's regression tests
+(benchmarks/pytests.py) and psutil's test suite (benchmarks/psutil_suite.py),
+natively and under ``libsubst run``.
 
-    python -m libsubst.benchmarks.compat [--fast] [--no-python] [--json]
+    python -m libsubst.benchmarks.compat [--fast] [--no-python] [--no-psutil] [--json]
 
 Prints programs identical / total (and what differs in each of the others),
-Python test cases passing in the guest / natively (and those lost), and the
-time each part took.  ``--fast``: only the subset the default test run takes.
+Python and psutil test cases passing in the guest / natively (and those
+lost), and the time each part took.  ``--fast``: only the subset the default test run takes.
 The tests (tests/test_corpus.py) run the same runners."""
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import json
 import signal
 import sys
 
-from . import corpus, corpus_run, pytests
+from . import corpus, corpus_run, psutil_suite, pytests
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.compat")
     ap.add_argument("--fast", action="store_true", help="the default test run's subset only")
     ap.add_argument("--no-python", action="store_true", help="skip CPython's regression tests")
+    ap.add_argument("--no-psutil", action="store_true", help="skip psutil's test suite")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = ap.parse_args(argv)
     # SIGTERM ends the report as SIGINT does, through its cleanups (the
@@ -47,12 +49,24 @@ def main(argv=None) -> int:
                        "python_lost": {t: pytests.KNOWN.get(t, "unexpected") for t in sorted(lost)},
                        "python_seconds": {"native": round(native.seconds, 1),
                                           "guest": round(guest.seconds, 1)}})
+    if not args.no_psutil:
+        files = psutil_suite.FAST if args.fast else None
+        native = psutil_suite.run(files)
+        guest = psutil_suite.run(files, guest=True)
+        lost = native.passed - guest.passed
+        report.update({"psutil_native": len(native.passed),
+                       "psutil_guest": len(native.passed) - len(lost),
+                       "psutil_lost": {t: psutil_suite.KNOWN.get(t, "unexpected")
+                                       for t in sorted(lost)},
+                       "psutil_seconds": {"native": round(native.seconds, 1),
+                                          "guest": round(guest.seconds, 1)}})
     if args.json:
         print(json.dumps(report, indent=1))
     else:
         _table(report)
     unexpected = [n for n, why in report["differ"].items() if why == "unexpected"]
-    unexpected += [t for t, why in report.get("python_lost", {}).items() if why == "unexpected"]
+    for part in ("python_lost", "psutil_lost"):
+        unexpected += [t for t, why in report.get(part, {}).items() if why == "unexpected"]
     return 1 if unexpected else 0
 
 
@@ -72,7 +86,15 @@ def _table(r: dict) -> None:
               f"   ({s['native']:.0f} s natively, {s['guest']:.0f} s in the guest)")
         for name, why in r["python_lost"].items():
             print(f"  lost: {name}: {why}")
-    total = r["corpus_seconds"] + sum(r.get("python_seconds", {}).values())
+    if "psutil_native" in r:
+        s = r["psutil_seconds"]
+        print(f"psutil tests passing:      {r['psutil_guest']} in the guest / "
+              f"{r['psutil_native']} natively, psutil {psutil_suite.VERSION}"
+              f"   ({s['native']:.0f} s natively, {s['guest']:.0f} s in the guest)")
+        for name, why in r["psutil_lost"].items():
+            print(f"  lost: {name}: {why}")
+    total = (r["corpus_seconds"] + sum(r.get("python_seconds", {}).values())
+             + sum(r.get("psutil_seconds", {}).values()))
     print(f"time taken:                {total:.0f} s")
 
 

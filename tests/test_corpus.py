@@ -1,8 +1,9 @@
 """Compatibility measured broadly (issue 14): the corpus of Debian programs
-(benchmarks/corpus.py) and CPython's own regression tests
-(benchmarks/pytests.py), each natively and under libsubst, compared.  The
-default run takes the corpus's fast subset and two regression modules; the
-whole is `long` (LIBSUBST_LONG_TESTS=1)."""
+(benchmarks/corpus.py), CPython's own regression tests
+(benchmarks/pytests.py) and psutil's test suite (benchmarks/psutil_suite.py),
+each natively and under libsubst, compared.  The default run takes the
+corpus's fast subset, two regression modules and psutil's test_process_all.py;
+the whole is `long` (LIBSUBST_LONG_TESTS=1)."""
 
 import os
 import signal
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from libsubst.benchmarks import corpus, corpus_run, pytests
+from libsubst.benchmarks import corpus, corpus_run, psutil_suite, pytests
 
 def _executables(pkg):
     listed = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True)
@@ -135,6 +136,29 @@ def _check_python(modules):
     unexplained = lost - set(pytests.KNOWN)
     assert not unexplained, f"pass natively, not in the guest: {sorted(unexplained)}"
     return native, lost
+
+
+def _check_psutil(files):
+    native = psutil_suite.run(files)
+    guest = psutil_suite.run(files, guest=True)
+    assert native.passed, "no psutil test passed natively"
+    lost = native.passed - guest.passed
+    unexplained = lost - set(psutil_suite.KNOWN)
+    assert not unexplained, f"pass natively, not in the guest: {sorted(unexplained)}"
+    return native
+
+
+def test_psutil_fast():
+    _check_psutil(psutil_suite.FAST)
+
+
+@pytest.mark.long
+@pytest.mark.xfail(strict=True, reason="about a quarter of the psutil cases passing natively "
+                   "fail in the guest, their causes not yet sorted into psutil_suite.KNOWN "
+                   "(README)")
+def test_psutil():
+    native = _check_psutil(None)
+    assert len(psutil_suite.KNOWN) * 50 <= len(native.passed), "the known list is over 2 %"
 
 
 def test_python_regression_modules_fast():

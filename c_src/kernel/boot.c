@@ -12,6 +12,7 @@
 #include "fs/synth.h"
 #include "proc/exec.h"
 #include "proc/proc.h"
+#include "proc/ptable.h"
 #include "signal/signal.h"
 #include <linux/elf.h>
 #include <linux/auxvec.h>
@@ -287,12 +288,20 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
     if (r < 0)
         kpanic("cannot set up the guest file system: error %ld", -r);
     seal_fds();
+    /* Dumpable, as every process is after execve on Linux: the tender's
+     * setresuid made the first one not (commit_creds), and the host then
+     * refuses the guest's other processes its /proc entries (ptrace-read).
+     * The guest may set it itself (prctl is allowed); the pid namespace,
+     * Landlock's domain and the seccomp filter (no ptrace) still keep any
+     * process outside the guest from reaching it. */
+    hsys2(__NR_prctl, PR_SET_DUMPABLE, 1);
 
     r = boot_exec_load(&entry, &gsp);
     if (r < 0 && (K.bi->flags & LS_BOOT_EXECED))
         exec_fail_late();            /* the calling kernel checked what Linux checks first */
     if (r < 0)
         kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
+    ptable_boot();                   /* the program it names is ls_prog now */
 
     /* "boot START ENTER" (report.h): the monotonic ns at the kernel's first
      * instruction and now, as it hands over to ld.so (the boot benchmark). */

@@ -215,22 +215,55 @@ int mm_is_kernel_range(unsigned long start, unsigned long len);
 void mm_note_object(unsigned long base, unsigned long end, const char *path);
 /* Marks [start, start+len) as kernel memory the guest may not map over. */
 void mm_note_kernel(unsigned long start, unsigned long len);
+/* Calls fn for each of the kernel's own ranges: its image, then what it noted. */
+void mm_each_kernel(void (*fn)(unsigned long start, unsigned long end));
 void mm_report_objects(int fd);
 /* Non-zero if addr lies in a noted guest object and is mapped. */
 int mm_in_object(unsigned long addr);
 
 /* ---- memory every process of the guest shares (mm/shared.c) ---- */
-/* One page, one fixed layout: a field (or a block of fields) per user,
- * each named and documented here.  Guest-writable: never trusted for what
- * the host lets the guest reach. */
+/* proc/ptable.c: one process's guest state, for the others' /proc; written
+ * by that process only, under seq (odd while a write is under way: a
+ * seqlock); every reader bounds what it copies (ptable_get). */
+#define PT_SLOTS 128                 /* processes shown with their guest state */
+#define PT_KRANGES 48                /* kernel mappings a reader hides from maps */
+#define PT_PATH 1024                 /* exe and cwd: longer ones are cut */
+#define PT_ARGS 4096                 /* cmdline: longer ones are cut */
+#define PT_ENV 8192                  /* environ: the same */
+struct kproc_slot {
+    uint32_t seq;
+    int32_t pid;                     /* its owner, as written with the rest */
+    uint64_t start;                  /* its host starttime (stat's field 22): a slot
+                                        whose process is gone, or whose pid was reused,
+                                        does not match it */
+    int32_t kfd_floor;               /* its fds from here up are its kernel's (the cap
+                                        shrinks at each execve: each process has its own) */
+    uint16_t nkr;
+    uint16_t exe_len, cwd_len, args_len, env_len;
+    char comm[16];                   /* the name Linux gives at execve */
+    struct { uint64_t start, end; } kr[PT_KRANGES];
+    char exe[PT_PATH];
+    char cwd[PT_PATH];
+    char args[PT_ARGS];              /* NUL-separated, as /proc/PID/cmdline */
+    char env[PT_ENV];
+};
+
+/* One fixed layout: a field (or a block of fields) per user, each named
+ * and documented here; pages no process touches are never allocated.
+ * Guest-writable: never trusted for what the host lets the guest reach. */
 struct kshared {
     /* fs/upper.c: the writable root's generation, bumped after every change
      * that removes or replaces a name in the layer (unlink, rmdir, rename,
      * copy-up); a lookup cached under an older one is stale. */
     uint64_t layer_gen;
+    /* proc/ptable.c: the guest's process table: which pid owns each slot
+     * (0: free; claimed by compare-and-swap), kept apart so that finding
+     * one touches this page only, then the slots. */
+    int32_t proc_owner[PT_SLOTS];
+    struct kproc_slot procs[PT_SLOTS] __attribute__((aligned(4096)));
 };
 extern struct kshared *K_shared;
-/* At boot, before the filter: the first boot makes the page, an execve's
+/* At boot, before the filter: the first boot makes the memory, an execve's
  * boot maps the one it was handed.  0 or -errno. */
 int shared_init(void);
 int shared_hand_over(void);     /* before execve: the fd, inheritable */

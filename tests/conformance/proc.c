@@ -3,11 +3,14 @@
  * directories, what a process reads of itself (cmdline, stat, status, io),
  * of its threads (/proc/PID/task/TID), a reaped child's pid, the system-wide
  * devices and filesystems, and the errors for writing read-only entries,
- * as a user without DAC override (see the openat deviation for root),
+ * as a user without DAC override (see the openat deviation for root);
+ * another process's entries (a child after its execve, as a zombie, once
+ * reaped; and what another uid may not read),
  * compared with a native run.  Values that differ between any two runs
  * (times, addresses, pids) are printed as facts about them.
  *
  *   proc DIR          DIR a scratch directory
+ *   proc DIR --sleeper ARG   (the child it execs: says so on stdout, waits for EOF on stdin)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -167,7 +170,13 @@ static void tasks(void)
     printf("task of no such thread: %s\n", err(access(path, F_OK)));
     pthread_barrier_wait(&bar);
     pthread_join(t, 0);
-    printf("task entries after join: %d\n", count_dir("/proc/self/task", 0));
+    /* The joined thread leaves the list a moment after join returns (natively too). */
+    int left = count_dir("/proc/self/task", 0);
+    for (int i = 0; i < 2000 && left > 1; i++) {
+        usleep(1000);
+        left = count_dir("/proc/self/task", 0);
+    }
+    printf("task entries after join: %d\n", left);
 }
 
 static void children(void)
@@ -285,10 +294,176 @@ static void system_files(void)
     _exit(0);
 }
 
+/* Whether /proc/PID's entry name can be read: "ok" or the errno's name. */
+static const char *readable(pid_t pid, const char *name)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+    long n = slurp(path, buf, sizeof buf);
+    return n < 0 ? strerrorname_np(-n) : "ok";
+}
+
+static const char *link_of(pid_t pid, const char *name, char *out, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+    long n = readlink(path, out, cap - 1);
+    if (n < 0)
+        return strerrorname_np(errno);
+    out[n] = 0;
+    return out;
+}
+
+/* A state letter from /proc/PID/stat, or '-' if it cannot be read. */
+static char state_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    if (slurp(path, buf, sizeof buf) < 0)
+        return '-';
+    char *close = strrchr(buf, ')');
+    return close ? close[2] : '?';
+}
+
+/* /proc/self/fdinfo of a file of the scratch directory: its position and flags. */
+static void fdinfo(void)
+{
+    int fd = open("fdinfo.txt", O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0644);
+    write(fd, "abc", 3);
+    char path[64], buf[1024], v[64];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    long n = slurp(path, buf, sizeof buf);
+    printf("fdinfo: %s, pos %s,", n < 0 ? strerrorname_np(-n) : "ok", field(buf, "pos", v, 32));
+    printf(" flags %s\n", field(buf, "flags", v, 32));
+    int listed = 0;
+    DIR *d = opendir("/proc/self/fdinfo");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        listed |= atoi(e->d_name) == fd;
+    closedir(d);
+    printf("fdinfo lists it: %d\n", listed);
+    close(fd);
+    unlink("fdinfo.txt");
+}
+
+static void others(const char *self_exe)
+{
+    int in[2], out[2];
+    pipe2(in, O_CLOEXEC);
+    pipe2(out, O_CLOEXEC);
+    pid_t c = fork();
+    if (c == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        setenv("PROC_CONFORMANCE", "child", 1);
+        execl(self_exe, "proc", ".", "--sleeper", "two words", (char *)0);
+        _exit(127);
+    }
+    char b, v[256], path[64], buf[65536], mine[4096], cwd[4096];
+    read(out[0], &b, 1);             /* after its execve */
+    for (int i = 0; i < 5000 && state_of(c) != 'S'; i++)
+        usleep(1000);                /* until it waits in read */
+    int listed = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        listed |= atoi(e->d_name) == c;
+    closedir(d);
+    printf("other: /proc lists the child %d\n", listed);
+    snprintf(path, sizeof path, "/proc/%d/stat", c);
+    slurp(path, buf, sizeof buf);
+    char comm[64], state;
+    int pid, ppid, pgrp, fields = 2;
+    sscanf(buf, "%d (%63[^)])", &pid, comm);
+    char *rp = strrchr(buf, ')');
+    sscanf(rp + 2, "%c %d %d", &state, &ppid, &pgrp);
+    for (char *p = rp + 1; *p; p++)
+        fields += *p == ' ';
+    printf("other stat: fields %d, pid %d, comm %s, state %c, ppid mine %d, pgrp mine %d\n",
+           fields, pid == c, comm, state, ppid == getpid(), pgrp == getpgrp());
+    snprintf(path, sizeof path, "/proc/%d/status", c);
+    slurp(path, buf, sizeof buf);
+    printf("other status: Name %s, PPid mine %d, Uid mine %d\n", field(buf, "Name", v, 64),
+           atoi(field(buf, "PPid", v + 64, 64)) == getpid(),
+           atoi(field(buf, "Uid", v + 128, 64)) == (int)getuid());
+    snprintf(path, sizeof path, "/proc/%d/cmdline", c);
+    long n = slurp(path, buf, sizeof buf);
+    static const char want[] = "proc\0.\0--sleeper\0two words";
+    printf("other cmdline: as execed %d\n", n == sizeof want && memcmp(buf, want, n) == 0);
+    snprintf(path, sizeof path, "/proc/%d/comm", c);
+    slurp(path, buf, sizeof buf);
+    printf("other comm: %s", buf);
+    snprintf(path, sizeof path, "/proc/%d/environ", c);
+    n = slurp(path, buf, sizeof buf);
+    int found = 0;
+    for (long off = 0; off < n; off += strlen(buf + off) + 1)
+        found |= strcmp(buf + off, "PROC_CONFORMANCE=child") == 0;
+    printf("other environ: %s, has the child's variable %d\n", n < 0 ? strerrorname_np(-n) : "ok",
+           found);
+    long m = readlink("/proc/self/exe", mine, sizeof mine - 1);
+    mine[m > 0 ? m : 0] = 0;
+    printf("other exe: the same program %d\n", strcmp(link_of(c, "exe", v, sizeof v), mine) == 0);
+    printf("other cwd: mine %d\n",
+           strcmp(link_of(c, "cwd", v, sizeof v), getcwd(cwd, sizeof cwd)) == 0);
+    snprintf(path, sizeof path, "/proc/%d/maps", c);
+    slurp(path, buf, sizeof buf);
+    printf("other maps: a stack %d, the program %d\n", strstr(buf, "[stack]") != 0,
+           strstr(buf, mine) != 0);
+    int fd012 = 0;
+    for (int fd = 0; fd < 3; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", c, fd);
+        fd012 += access(path, F_OK) == 0;
+    }
+    printf("other fd: 0, 1, 2 there %d, 0 a pipe %d\n", fd012 == 3,
+           strncmp(link_of(c, "fd/0", v, sizeof v), "pipe:[", 6) == 0);
+    snprintf(path, sizeof path, "/proc/%d/task", c);
+    printf("other task: %d entries\n", count_dir(path, 0));
+    printf("other statm %s, io %s, limits %s, fdinfo/1 %s\n", readable(c, "statm"),
+           readable(c, "io"), readable(c, "limits"), readable(c, "fdinfo/1"));
+    printf("other kill 0: %s\n", err(kill(c, 0)));
+
+    close(in[1]);                    /* it exits: a zombie until reaped */
+    for (int i = 0; i < 5000 && state_of(c) != 'Z'; i++)
+        usleep(1000);
+    printf("zombie: state %c, cmdline %s", state_of(c), readable(c, "cmdline"));
+    snprintf(path, sizeof path, "/proc/%d/cmdline", c);
+    printf(" of %ld bytes, comm %s, exe %s\n", slurp(path, buf, sizeof buf), readable(c, "comm"),
+           link_of(c, "exe", v, sizeof v));
+    waitpid(c, 0, 0);
+    printf("reaped: stat %s\n", readable(c, "stat"));
+
+    /* Another uid: what it may read of this (root's) process. */
+    pid_t me = getpid();
+    pid_t o = fork();
+    if (o == 0) {
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            printf("cannot become nobody: %s\n", strerrorname_np(errno));
+        static const char *names[] = {"stat", "status", "cmdline", "comm", "environ", "maps",
+                                      "io", "limits"};
+        for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+            printf("another uid, %s: %s\n", names[i], readable(me, names[i]));
+        const char *x = link_of(me, "exe", v, 128), *y = link_of(me, "cwd", v + 128, 128);
+        printf("another uid, exe: %s, cwd: %s\n", x == v ? "ok" : x, y == v + 128 ? "ok" : y);
+        snprintf(path, sizeof path, "/proc/%d/fd", me);
+        int k = count_dir(path, 0);
+        printf("another uid, fd: %s\n", k < 0 ? strerrorname_np(-k) : "ok");
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(o, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
     alarm(60);
+    if (argc == 4 && strcmp(argv[2], "--sleeper") == 0) {
+        char b;
+        write(1, "x", 1);
+        while (read(0, &b, 1) > 0)
+            ;
+        return 0;
+    }
     if (argc != 2 || chdir(argv[1]) < 0) {
         fprintf(stderr, "usage: proc DIR\n");
         return 2;
@@ -298,5 +473,10 @@ int main(int argc, char **argv)
     children();
     seeks();
     system_files();
+    char exe[4096];
+    long n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    fdinfo();
+    others(exe);
     return 0;
 }

@@ -9,6 +9,7 @@
  * thread in between is always recorded last.
  */
 #include "fs.h"
+#include "proc/ptable.h"
 
 static int lockword;
 static struct kofd **ft;        /* indexed by fd; grown on demand */
@@ -235,4 +236,5 @@ void cwd_set(const char *path)
     fs_lock();
     strlcpy(cwd, path, sizeof cwd);
     fs_unlock();
+    ptable_set_cwd(path);
 }

@@ -197,7 +197,7 @@ long fs_open_exec(const char *guest_path, unsigned long *base)
             *base = img_ent(n->o.ent)->data_off;
         } else if (n->o.type == FO_SYNTH && synth_type(&n->o) == ST_FDHOST) {
             char hp[40];
-            ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", n->o.arg);
+            synth_fdhost_path(&n->o, hp, sizeof hp);
             fd = hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | O_CLOEXEC, 0);
         }
     }

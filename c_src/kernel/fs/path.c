@@ -238,6 +238,14 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
  * -errno. */
 static int walk_link(struct fs_node *n, struct fs_obj *cur, size_t i, int last, int *links)
 {
+    if (cur->type == FO_SYNTH && cur->ent == SID_OFDLINK) {
+        /* Another process's fd names the host object itself, as the link
+         * does on Linux (its target is the host's name for it). */
+        if (!last)
+            return -ENOTDIR;
+        cur->ent = SID_OFDHOST;
+        return 0;
+    }
     if (cur->type == FO_SYNTH && cur->ent == SID_FDLINK && !fd_has_path(cur->arg)) {
         /* /proc/self/fd/N of an fd with no guest path names the host
          * object itself; nothing can be below it. */

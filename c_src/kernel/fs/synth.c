@@ -7,7 +7,8 @@
  * /proc/self is a symlink to /proc/<pid> (the host pid: fs_pid), as in Linux;
  * /proc/thread-self to <pid>/task/<tid>, whose entries are those of
  * /proc/<pid> (the thread's own stat, status, comm) but no task directory,
- * as has /proc/<tid> (unlisted, as on Linux).  Other processes are not shown.
+ * as has /proc/<tid> (unlisted, as on Linux).  The guest's other processes
+ * are listed and shown as Linux shows them (synth_proc.c).
  * /proc/<pid>/fd/N is a symlink to the guest path fd N was opened by; an fd
  * with no guest path (stdio, a pipe, a socket) is a host object, reached by
  * reopening the host's /proc/self/fd/N, and reads as the host's readlink
@@ -86,7 +87,8 @@ const struct synth_ent synth_gtab[] = {
 };
 const int synth_ng = LS_ARRAY_SIZE(synth_gtab);
 
-/* Below /proc/<pid>; entry 0 is the directory itself, the last is "/fd". */
+/* Below /proc/<pid>; entry 0 is the directory itself, the last three are
+ * "/fdinfo", "/task" and "/fd" (synth_dir.c lists them by their place). */
 const struct synth_ent synth_ptab[] = {
     {"", ST_DIR, 0, 0},
     {"/stat", ST_FILE, SG_STAT, 0},
@@ -98,10 +100,13 @@ const struct synth_ent synth_ptab[] = {
     {"/mounts", ST_FILE, SG_MOUNTS, 0},
     {"/mountinfo", ST_FILE, SG_MOUNTINFO, 0},
     {"/limits", ST_FILE, SG_LIMITS, 0},     /* the host process's, open files as the guest's */
+    {"/io", ST_FILE, SG_SELFCOPY, 0},       /* the host's counts (the kernel's calls too) */
+    {"/statm", ST_FILE, SG_SELFCOPY, 0},    /* the host's (the kernel's memory too) */
     {"/cgroup", ST_FILE, SG_TEXT, "0::/\n"},  /* the root of /sys/fs/cgroup */
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
     {"/root", ST_LINK, SL_FIXED, "/"},
+    {"/fdinfo", ST_DIR, 0, 0},      /* the host's, per fd (position, flags, mnt_id) */
     {"/task", ST_DIR, 0, 0},        /* its threads: /proc/<pid>/task/<tid> has the same entries */
     {"/fd", ST_DIR, 0, 0},
 };
@@ -109,6 +114,7 @@ const int synth_np = LS_ARRAY_SIZE(synth_ptab);
 
 static const struct synth_ent fdlink_ent = {"", ST_LINK, 0, 0};
 static const struct synth_ent fdhost_ent = {"", ST_FDHOST, 0, 0};
+static const struct synth_ent fdinfo_ent = {"", ST_FILE, SG_FDINFO, 0};
 
 static const struct synth_ent *sent(int id)
 {
@@ -116,7 +122,17 @@ static const struct synth_ent *sent(int id)
         return &synth_gtab[id];
     if (id >= SID_P && id < SID_P + synth_np)
         return &synth_ptab[id - SID_P];
-    return id == SID_FDLINK ? &fdlink_ent : &fdhost_ent;
+    if (id == SID_FDINFO)
+        return &fdinfo_ent;
+    return id == SID_FDLINK || id == SID_OFDLINK ? &fdlink_ent : &fdhost_ent;
+}
+
+void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap)
+{
+    if (o->ent == SID_OFDHOST)
+        synth_other_fd_path(o->arg, buf, cap);
+    else
+        ksnprintf(buf, cap, "/proc/self/fd/%d", o->arg);
 }
 
 long fs_pid(void)
@@ -177,8 +193,9 @@ int synth_lookup(const char *p, struct fs_obj *o)
         if (pid != fs_pid()) {
             /* Another thread of the process by its tid: not listed in /proc
              * but there, as on Linux, with that thread's entries. */
-            if (pid <= 0 || hsys3(__NR_tgkill, fs_pid(), pid, 0) < 0 ||
-                strncmp(s, "/task", 5) == 0)
+            if (pid > 0 && hsys3(__NR_tgkill, fs_pid(), pid, 0) < 0)
+                return synth_lookup_other(pid, s, o);
+            if (pid <= 0 || strncmp(s, "/task", 5) == 0)
                 return -ENOENT;
             o->arg = pid;
         } else if (strncmp(s, "/task/", 6) == 0) {
@@ -201,6 +218,15 @@ int synth_lookup(const char *p, struct fs_obj *o)
             if (fd >= 0 && !*s && fd_valid(fd) && fd_host_open(fd)) {
                 o->ent = SID_FDLINK;
                 o->arg = fd;
+                return 0;
+            }
+        }
+        if (strncmp(s, "/fdinfo/", 8) == 0) {
+            s += 8;
+            long fd = synth_parse_num(&s);
+            if (fd >= 0 && fd < 0x10000 && !*s && fd_valid(fd) && fd_host_open(fd)) {
+                o->ent = SID_FDINFO;
+                o->arg = fd << 15;
                 return 0;
             }
         }
@@ -254,6 +280,9 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
     if (o->ent == SID_FDLINK)
         return fd_copy_path(o->arg, dst, cap);
     const struct synth_ent *e = sent(o->ent);
+    if (o->ent == SID_OFDLINK ||
+        ((e->gen == SL_EXE || e->gen == SL_CWD) && synth_task_tgid(o->arg) > 0))
+        return synth_other_link(o, e->gen, dst, cap);
     char num[24];
     switch (e->gen) {
     case SL_SELF:
@@ -284,7 +313,7 @@ long synth_readlink(const struct fs_obj *o, char *buf, size_t size)
 {
     if (o->ent == SID_FDLINK && !fd_has_path(o->arg)) {
         char hp[40];
-        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        synth_fdhost_path(o, hp, sizeof hp);
         return hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)buf, size);
     }
     char *t = kmalloc(LS_PATH_MAX);
@@ -302,7 +331,8 @@ long synth_readlink(const struct fs_obj *o, char *buf, size_t size)
 
 unsigned long synth_ino(const struct fs_obj *o)
 {
-    if (o->ent == SID_FDLINK || o->ent == SID_FDHOST)
+    if (o->ent == SID_FDLINK || o->ent == SID_FDHOST || o->ent == SID_OFDLINK ||
+        o->ent == SID_OFDHOST)
         return 0x20000UL + o->arg;
     return 0x10000UL + o->ent + ((unsigned long)o->arg << 12);   /* arg: a thread's tid */
 }
@@ -334,7 +364,7 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
     case ST_CHR:
         return hsys4(__NR_newfstatat, AT_FDCWD, (long)e->path, (long)st, 0);
     case ST_FDHOST:
-        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        synth_fdhost_path(o, hp, sizeof hp);
         return hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)st, 0);
     }
     memset(st, 0, sizeof *st);
@@ -345,6 +375,15 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
     if (o->ent >= SID_P) {
         st->st_uid = K.bi->uid;
         st->st_gid = K.bi->gid;
+    }
+    if (o->ent >= SID_P && synth_task_tgid(o->arg) > 0) {
+        /* Another process's: its owner, as the host has it. */
+        struct stat hs;
+        ksnprintf(hp, sizeof hp, "/proc/%d", o->arg & ((1 << 15) - 1));
+        if (hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)&hs, 0) == 0) {
+            st->st_uid = hs.st_uid;
+            st->st_gid = hs.st_gid;
+        }
     }
     if (e->type == ST_DIR) {
         st->st_mode = S_IFDIR | (st->st_dev == FS_DEV_DEV ? 0755 : 0555);
@@ -368,7 +407,7 @@ long synth_open(struct fs_node *n, int flags, int mode)
         char hp[40];
         const char *p = e->path;
         if (e->type == ST_FDHOST) {
-            ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+            synth_fdhost_path(o, hp, sizeof hp);
             p = hp;
         }
         long fd = hsys4(__NR_openat, AT_FDCWD, (long)p, flags & ~(O_CREAT | O_EXCL), 0);
@@ -381,6 +420,13 @@ long synth_open(struct fs_node *n, int flags, int mode)
         return (flags & __O_TMPFILE) == __O_TMPFILE ? -EOPNOTSUPP : -EISDIR;
     if (e->type == ST_LINK && !(flags & O_PATH))
         return -ELOOP;
+    if (o->ent >= SID_P && o->ent < SID_P + synth_np && synth_task_tgid(o->arg) > 0 &&
+        !(flags & O_PATH)) {
+        /* Whether the caller may: the host's answer for that process. */
+        long r = synth_other_access(o->arg, e->path, e->type == ST_DIR);
+        if (r < 0)
+            return r;
+    }
     if (e->type == ST_FILE && !(flags & O_PATH)) {
         if (acc != O_RDONLY || (flags & O_TRUNC))
             return -EACCES;
@@ -400,7 +446,7 @@ long synth_perm(const struct fs_obj *o, int mode, int flags)
     case ST_CHR:
         return hsys4(__NR_faccessat2, AT_FDCWD, (long)e->path, mode, flags & AT_EACCESS);
     case ST_FDHOST:
-        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        synth_fdhost_path(o, hp, sizeof hp);
         return hsys4(__NR_faccessat2, AT_FDCWD, (long)hp, mode, flags & AT_EACCESS);
     case ST_LINK:
         return 0;

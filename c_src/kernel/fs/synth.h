@@ -17,6 +17,29 @@ struct synth_ent {
     const char *aux;            /* SL_FIXED: the target; SG_TEXT: the contents */
 };
 
+/* A synthetic file being generated (synth_gen.c): a buffer flushed to its memfd. */
+struct gbuf {
+    int fd;
+    long tid;                        /* the thread whose file it is; 0: the process */
+    long other;                      /* another process's pid (tid is its task), or 0 */
+    struct kproc_slot *slot;         /* other's slot, or NULL if it has none */
+    char state;                      /* other's state letter ('Z': a zombie) */
+    long err;
+    size_t n;
+    char comm[16];
+    char b[2048];
+    char line[LS_PATH_MAX + 256];
+    char name[LS_PATH_MAX];
+};
+
+void synth_gput(struct gbuf *g, const char *s, size_t n);
+void synth_gputs(struct gbuf *g, const char *s);
+/* synth_mounts.c: the mount tables (info: mountinfo's form), a cgroup limit file. */
+void synth_put_mounts(struct gbuf *g, int info);
+long synth_put_cgroup(struct gbuf *g, const char *name);
+/* A line of /proc/<pid>/limits, the open files' limits as the guest's (synth_mounts.c). */
+void synth_put_limit(struct gbuf *g, char *line, size_t n);
+
 /* Generates the contents of synthetic file e (of thread tid, 0: the
  * process) into a sealed memfd. */
 long synth_generate(const struct synth_ent *e, long tid, int cloexec);
@@ -30,5 +53,22 @@ extern const int synth_np;
 int synth_have_tty(void);
 /* Parses a decimal number that runs to the end of *s or to a '/'; -1 if none. */
 long synth_parse_num(const char **s);
+
+/* Other processes (synth_proc.c).  task: a host task id of the guest's
+ * pid namespace; its process's pid, or 0 if it is this process (or one of
+ * its threads), -ESRCH if it is gone. */
+struct kproc_slot;
+long synth_task_tgid(long task);
+/* /proc/<pid><s> of another process; -ENOENT if there is none. */
+int synth_lookup_other(long pid, const char *s, struct fs_obj *o);
+/* Whether the caller may open task's entry name (the host's answer). */
+long synth_other_access(long task, const char *name, int dir);
+/* A copy of task's process's slot in *slot (NULL if it has none; the
+ * caller frees it) and its state letter; its pid, or -errno. */
+long synth_other_slot(long task, struct kproc_slot **slot, char *state);
+/* The host's /proc/<pid>/fd/<fd> of an SID_OFDLINK or SID_OFDHOST argument. */
+void synth_other_fd_path(int arg, char *buf, size_t cap);
+/* The target of another process's exe or cwd (kind: SL_*) or fd link. */
+long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap);
 
 #endif

@@ -1,10 +1,12 @@
 /*
  * Listing the synthetic directories: /proc, /proc/<pid>, /proc/<pid>/fd
  * (the guest's open fds, from the host's /proc/self/fd, kernel fds hidden),
- * /proc/<pid>/task (its threads, from the host's /proc/self/task),
+ * /proc/<pid>/task (its threads, from the host's /proc/self/task), the
+ * guest's processes in /proc (the host's of the guest's pid namespace),
  * /proc/sys..., /sys/devices/system/cpu, /dev.
  */
 #include "synth.h"
+#include "proc/ptable.h"
 
 static unsigned char dtype(int type)
 {
@@ -28,8 +30,9 @@ static void put_num(struct dent *d, long v)
 }
 
 /* The numbers the host lists in dir, ascending: the guest's open fds (from
- * /proc/self/fd, the kernel's own left out) or its threads (/proc/self/task). */
-static void load_nums(struct dctx *x, const char *dir, int fds)
+ * /proc/<pid>/fd, the kernel's own left out: every guest process has the
+ * same cap), its threads (/proc/<pid>/task) or its processes (/proc). */
+static void load_nums(struct dctx *x, const char *dir, int fds, int self, long floor)
 {
     x->loaded = 1;
     long hfd = hsys4(__NR_openat, AT_FDCWD, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -46,7 +49,7 @@ static void load_nums(struct dctx *x, const char *dir, int fds)
             unsigned short reclen = *(unsigned short *)(buf + off + 16);
             off += reclen;
             long fd = synth_parse_num(&name);
-            if (fd < 0 || *name || (fds && (fd == hfd || !fd_valid(fd))))
+            if (fd < 0 || *name || (fds && ((self && fd == hfd) || !fd_valid(fd) || fd >= floor)))
                 continue;
             if (x->nfds == cap) {
                 int ncap = cap ? cap * 2 : 64;
@@ -73,20 +76,33 @@ static void load_nums(struct dctx *x, const char *dir, int fds)
 }
 
 /* Cookies: 2 + k.  fd dir: k = the fd number; pid dir: k = synth_ptab index - 1;
- * global dirs: k = synth_gtab index, then (for /proc) k = synth_ng for the <pid> entry. */
+ * global dirs: k = synth_gtab index, then (for /proc) k = synth_ng + pid. */
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x)
 {
     long k = *c - 2;
     int fds = o->ent == SID_P + synth_np - 1;      /* /proc/<pid>/fd: the last of synth_ptab */
+    int info = o->ent == SID_P + synth_np - 3;     /* /proc/<pid>/fdinfo: the same numbers */
+    fds |= info;
     if (fds || o->ent == SID_P + synth_np - 2) {   /* /proc/<pid>/task: the one before */
-        if (!x->loaded)
-            load_nums(x, fds ? "/proc/self/fd" : "/proc/self/task", fds);
+        if (!x->loaded) {
+            char dir[48], state;
+            struct kproc_slot *s = 0;
+            int self = synth_other_slot(o->arg, &s, &state) <= 0;
+            if (!self)
+                ksnprintf(dir, sizeof dir, "/proc/%d/%s", o->arg, fds ? "fd" : "task");
+            else
+                strlcpy(dir, fds ? "/proc/self/fd" : "/proc/self/task", sizeof dir);
+            /* Another process's kernel fds start at its own floor. */
+            load_nums(x, dir, fds, self, s ? s->kfd_floor : 0x7fffffff);
+            kfree(s);
+        }
         for (int i = 0; i < x->nfds; i++)
             if (x->fds[i] >= k) {
                 put_num(d, x->fds[i]);
-                d->ino = fds ? 0x20000UL + x->fds[i]
-                             : 0x10000UL + SID_P + ((unsigned long)x->fds[i] << 12);
-                d->type = fds ? FS_DT_LNK : FS_DT_DIR;
+                d->ino = info ? 0x40000UL + x->fds[i]
+                         : fds ? 0x20000UL + x->fds[i]
+                               : 0x10000UL + SID_P + ((unsigned long)x->fds[i] << 12);
+                d->type = info ? FS_DT_REG : fds ? FS_DT_LNK : FS_DT_DIR;
                 *c = x->fds[i] + 3;
                 return 1;
             }
@@ -94,7 +110,7 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
     }
     if (o->ent == SID_P) {
         /* A thread's directory (arg: its tid) has no task directory. */
-        if (o->arg && k + 1 == synth_np - 2)
+        if (o->arg && synth_task_tgid(o->arg) != o->arg && k + 1 == synth_np - 2)
             k++, *c += 1;
         if (k + 1 >= synth_np)
             return 0;
@@ -122,12 +138,18 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
         *c = k + 3;
         return 1;
     }
-    if (k == synth_ng && strcmp(dir, "/proc") == 0) {
-        put_num(d, fs_pid());
-        d->ino = 0x10000UL + SID_P;
-        d->type = FS_DT_DIR;
-        *c = synth_ng + 3;
-        return 1;
+    if (k >= synth_ng && strcmp(dir, "/proc") == 0) {
+        if (!x->loaded)
+            load_nums(x, "/proc", 0, 0, 0x7fffffff);
+        for (int i = 0; i < x->nfds; i++)
+            if (x->fds[i] >= k - synth_ng) {
+                put_num(d, x->fds[i]);
+                d->ino = 0x10000UL + SID_P +
+                         (x->fds[i] == fs_pid() ? 0 : (unsigned long)x->fds[i] << 12);
+                d->type = FS_DT_DIR;
+                *c = synth_ng + x->fds[i] + 3;
+                return 1;
+            }
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "mm/mm.h"
 #include "fs/fs.h"
 #include "report_records.h"
+#include "proc/ptable.h"
 #include <asm/shmbuf.h>
 
 #define MAX_KREGIONS 4096       /* the image, and two stacks per thread ever made */
@@ -30,6 +31,15 @@ void mm_note_kernel(unsigned long start, unsigned long len)
         __atomic_store_n(&nkregions, nkregions + 1, __ATOMIC_RELEASE);
     }
     kspin_unlock(&mm_lock);
+    ptable_note_kernel(start, start + len);
+}
+
+void mm_each_kernel(void (*fn)(unsigned long start, unsigned long end))
+{
+    fn(K.kimg_start, K.kimg_end);
+    int n = __atomic_load_n(&nkregions, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++)
+        fn(kregions[i].start, kregions[i].end);
 }
 
 int mm_is_kernel_range(unsigned long start, unsigned long len)

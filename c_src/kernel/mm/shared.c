@@ -1,5 +1,5 @@
 /*
- * Memory every process of one guest shares: one page of a memfd that the
+ * Memory every process of one guest shares: a memfd that the
  * guest's first boot makes, that fork inherits (a MAP_SHARED mapping and a
  * kernel fd) and that execve hands to the next kernel (bootinfo.h's
  * shared_fd).  Each process of a guest is a host process with a kernel of
@@ -17,7 +17,7 @@
 struct kshared *K_shared;
 static int shared_fd = -1;
 
-_Static_assert(sizeof(struct kshared) <= LS_PAGE, "struct kshared outgrew its page");
+#define SHARED_SIZE LS_PAGE_UP(sizeof(struct kshared))
 
 int shared_init(void)
 {
@@ -28,7 +28,7 @@ int shared_init(void)
             return -EBADF;
     } else {
         fd = fs_memfd_new("libsubst-shared", 1);
-        long r = fd < 0 ? fd : hsys2(__NR_ftruncate, fd, LS_PAGE);
+        long r = fd < 0 ? fd : hsys2(__NR_ftruncate, fd, SHARED_SIZE);
         if (r < 0) {
             if (fd >= 0)
                 hsys1(__NR_close, fd);
@@ -37,10 +37,10 @@ int shared_init(void)
     }
     if ((shared_fd = kfd_hide(fd)) < 0)
         return shared_fd;
-    long p = hsys6(__NR_mmap, 0, LS_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd, 0);
+    long p = hsys6(__NR_mmap, 0, SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd, 0);
     if (p < 0 && p > -4096)
         return p;
-    mm_note_kernel(p, LS_PAGE);
+    mm_note_kernel(p, SHARED_SIZE);
     K_shared = (struct kshared *)p;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "proc/proc.h"
 #include "fs/fs.h"
 #include "mm/mm.h"
+#include "proc/ptable.h"
 #include "signal/signal.h"
 #include <asm/prctl.h>
 #include <linux/prctl.h>
@@ -226,6 +227,7 @@ static void after_fork_child(struct ucontext *uc, unsigned long sp)
     mm_after_fork();
     pid_after_fork();
     fs_fork_child();
+    ptable_after_fork();
     nthreads = 1;
     free_threads = 0;            /* other threads' stacks: gone with the threads */
     free_lock = 0;

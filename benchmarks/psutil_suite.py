@@ -1,0 +1,102 @@
+"""psutil's own test suite (its source distribution from PyPI), run by a
+venv of Debian's python3 natively and under ``libsubst run`` (the venv's
+python3 in the guest): which test cases pass in each, from pytest's JUnit
+XML.  psutil reads /proc the way monitoring tools do (issue 21's Measure).
+One runner for the report (``python -m libsubst.benchmarks.compat``) and
+tests/test_corpus.py.
+
+``prepare`` makes, once, in the cache: a venv of /usr/bin/python3 (PEP 668:
+pip only inside a venv), psutil's sdist (``pip download --no-binary :all:``)
+built into it with pytest (gcc and python3-dev: tests/run.sh installs them),
+and a copy of its tests.  Every test case that passes natively must pass in
+the guest, except those in KNOWN, each with its reason (at most 2 %)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from .pytests import Outcome, parse
+
+VERSION = "7.2.2"
+PYTHON = "/usr/bin/python3"
+TIMEOUT = 3600
+
+# Left out of both runs, with the reason.
+IGNORE = {
+    "tests/test_memleaks.py": "needs psleak, a separate PyPI package",
+}
+DESELECT = {
+    "tests/test_linux.py::TestProcess::test_open_files_mode":
+        "loops for ever when open_files() is empty (its give-up check is inside the for)",
+}
+
+# The default test run's subset: every Process method on every process
+# (psutil.process_iter), read from /proc as monitoring tools do.
+FAST = ["tests/test_process_all.py"]
+
+# Test cases (as pytests.parse names them) that pass natively and not in the
+# guest, with the reason.  Not sorted yet: the whole suite loses about a
+# quarter of the cases passing natively (README's report), whose causes are
+# still to be listed here (tests/test_corpus.py's test_psutil expects the
+# shortfall, strictly).
+KNOWN: dict[str, str] = {}
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "libsubst", f"psutil-{VERSION}")
+
+
+def prepare() -> str:
+    """The cache directory holding venv/ (psutil and pytest) and tests/."""
+    where = cache_dir()
+    if os.path.exists(os.path.join(where, "ready")):
+        return where
+    shutil.rmtree(where, ignore_errors=True)
+    os.makedirs(where)
+    venv_py = os.path.join(where, "venv", "bin", "python")
+    subprocess.run([PYTHON, "-m", "venv", os.path.join(where, "venv")], check=True)
+    pip = [venv_py, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "download", "--no-binary", ":all:", "--no-deps", "-d", where,
+                    f"psutil=={VERSION}"], check=True)
+    sdist = os.path.join(where, f"psutil-{VERSION}.tar.gz")
+    subprocess.run([*pip, "install", sdist, "pytest"], check=True)
+    shutil.unpack_archive(sdist, where)
+    shutil.copytree(os.path.join(where, f"psutil-{VERSION}", "tests"),
+                    os.path.join(where, "tests"))
+    open(os.path.join(where, "ready"), "w").close()
+    return where
+
+
+def run(files=None, guest: bool = False,
+        libsubst=(sys.executable, "-m", "libsubst")) -> Outcome:
+    """pytest over psutil's tests (all, or files), natively or in the guest,
+    in a fresh directory (the guest's working directory) holding a copy of
+    them (the tests write their temporary files beside them)."""
+    where = prepare()
+    with tempfile.TemporaryDirectory(prefix="libsubst-psutil-") as work:
+        shutil.copytree(os.path.join(where, "tests"), os.path.join(work, "tests"))
+        xml = os.path.join(work, "results.xml")
+        argv = [os.path.join(where, "venv", "bin", "python"), "-m", "pytest", "-q",
+                "-p", "no:cacheprovider", f"--junitxml={xml}",
+                *(f"--ignore={p}" for p in IGNORE), *(f"--deselect={t}" for t in DESELECT),
+                *(files or ["tests"])]
+        if guest:
+            argv = [*libsubst, "run", *argv]
+        start = time.monotonic()
+        r = subprocess.run(argv, cwd=work, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=TIMEOUT)
+        seconds = time.monotonic() - start
+        try:
+            with open(xml, "rb") as f:
+                passed, failed, skipped = parse(f.read())
+        except OSError as e:
+            raise RuntimeError(f"pytest wrote no results ({e}); exit {r.returncode}:\n"
+                               + r.stdout.decode(errors="replace")[-3000:]
+                               + r.stderr.decode(errors="replace")[-3000:]) from None
+    return Outcome(passed, failed, skipped, seconds, r.returncode)

@@ -1,0 +1,249 @@
+/*
+ * The guest's process table: one slot per process in the memory the
+ * guest's processes share (mm/shared.c), so one process's /proc shows the
+ * others as Linux does.  The host's /proc of the guest's pid namespace
+ * already has what is true there (state, times, ids, ppid, memory); a slot
+ * holds what the host cannot know: the guest's command line, environment,
+ * executable, cwd, command name, and which of its mappings and fds are
+ * the kernel's own.
+ *
+ * Each process writes only its own slot, under the slot's seqlock; readers
+ * copy the slot and retry while a write is under way.  A process killed
+ * by the host cannot free its slot: a slot is taken over when the host no
+ * longer has a process of its pid with its starttime.  The table is guest
+ * memory: readers bound every length (ptable_get) and use it only for what
+ * the guest is shown.
+ */
+#include "proc/ptable.h"
+#include "proc/proc.h"
+#include "fs/fs.h"
+
+static int my_slot = -1;
+static int wlock;                    /* the threads of this process, writing its slot */
+
+static struct kproc_slot *mine(void)
+{
+    return K_shared && my_slot >= 0 ? &K_shared->procs[my_slot] : 0;
+}
+
+static void wbegin(struct kproc_slot *s)
+{
+    kspin_lock(&wlock);
+    __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void wend(struct kproc_slot *s)
+{
+    __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+    kspin_unlock(&wlock);
+}
+
+long ptable_host_stat(long pid, char *state, uint64_t *start)
+{
+    char path[40], buf[512];
+    if (pid)
+        ksnprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    else
+        strlcpy(path, "/proc/self/stat", sizeof path);
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -ESRCH;
+    long n = hsys3(__NR_read, fd, (long)buf, sizeof buf - 1);
+    hsys1(__NR_close, fd);
+    if (n <= 0)
+        return -ESRCH;
+    buf[n] = 0;
+    /* After the command name's ')': the state (field 3), then field 22. */
+    const char *p = buf;
+    for (const char *q = buf; *q; q++)
+        if (*q == ')')
+            p = q;
+    if (*p != ')' || p[1] != ' ')
+        return -ESRCH;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22 && *p; p++)
+        if (*p == ' ')
+            field++;
+    uint64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (*p - '0');
+    *start = v;
+    return 0;
+}
+
+/* Whether slot s's process is gone (its pid free, or reused). */
+static int stale(const struct kproc_slot *s, int32_t pid)
+{
+    char state;
+    uint64_t start;
+    if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) & 1)
+        return 0;                    /* being written: its owner lives */
+    return ptable_host_stat(pid, &state, &start) < 0 || start != s->start;
+}
+
+/* Takes a slot for this process: its own (an execve keeps the pid and the
+ * starttime), a free one, or a stale one.  -1 if the table is full. */
+static int claim(int32_t pid)
+{
+    int32_t *owner = K_shared->proc_owner;
+    for (int i = 0; i < PT_SLOTS; i++)
+        if (__atomic_load_n(&owner[i], __ATOMIC_ACQUIRE) == pid)
+            return i;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < PT_SLOTS; i++) {
+            int32_t old = __atomic_load_n(&owner[i], __ATOMIC_ACQUIRE);
+            if ((pass == 0 ? old != 0 : old <= 0 || !stale(&K_shared->procs[i], old)))
+                continue;
+            if (__atomic_compare_exchange_n(&owner[i], &old, pid, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_RELAXED))
+                return i;
+        }
+    return -1;
+}
+
+static uint16_t put_vec(char *dst, size_t cap, unsigned count, const char *const *v)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < count; i++) {
+        const char *s = v[i];
+        size_t k = strlen(s) + 1;
+        if (n + k > cap)
+            break;
+        memcpy(dst + n, s, k);
+        n += k;
+    }
+    return n;
+}
+
+static uint16_t put_path(char *dst, const char *src)
+{
+    size_t n = strlcpy(dst, src, PT_PATH);
+    return n < PT_PATH ? n : PT_PATH - 1;
+}
+
+static void add_range(unsigned long start, unsigned long end)
+{
+    struct kproc_slot *s = mine();
+    if (s && s->nkr < PT_KRANGES) {
+        s->kr[s->nkr].start = start;
+        s->kr[s->nkr].end = end;
+        s->nkr++;
+    }
+}
+
+void ptable_boot(void)
+{
+    char state;
+    uint64_t start;
+    int32_t pid = hsys0(__NR_getpid);
+    if (!K_shared || ptable_host_stat(0, &state, &start) < 0 || (my_slot = claim(pid)) < 0)
+        return;
+    struct kproc_slot *s = mine();
+    char *cwd = kmalloc(LS_PATH_MAX);
+    wbegin(s);
+    s->pid = pid;
+    s->start = start;
+    s->kfd_floor = K.nofile_limit;
+    const char *name = ls_prog->execfn;
+    if (!*name && ls_prog->argc)
+        name = ls_prog->argv[0];
+    strlcpy(s->comm, path_base(name), sizeof s->comm);
+    s->exe_len = put_path(s->exe, ls_prog->exe);
+    if (cwd)
+        cwd_get(cwd);
+    s->cwd_len = put_path(s->cwd, cwd ? cwd : "/");
+    s->args_len = put_vec(s->args, PT_ARGS, ls_prog->argc, ls_prog->argv);
+    s->env_len = put_vec(s->env, PT_ENV, ls_prog->envc, ls_prog->envp);
+    s->nkr = 0;
+    mm_each_kernel(add_range);
+    wend(s);
+    kfree(cwd);
+}
+
+void ptable_after_fork(void)
+{
+    struct kproc_slot *parent = mine();
+    char state;
+    uint64_t start;
+    wlock = 0;                       /* another thread's hold did not come along */
+    my_slot = -1;
+    int32_t pid = hsys0(__NR_getpid);
+    if (!parent || ptable_host_stat(0, &state, &start) < 0 || (my_slot = claim(pid)) < 0)
+        return;
+    struct kproc_slot *s = mine();
+    wbegin(s);
+    uint32_t seq = s->seq;
+    /* The parent's other threads may be writing its slot: a consistent copy. */
+    for (int tries = 0; tries < 64; tries++) {
+        uint32_t pseq = __atomic_load_n(&parent->seq, __ATOMIC_ACQUIRE);
+        memcpy(s, parent, sizeof *s);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (!(pseq & 1) && __atomic_load_n(&parent->seq, __ATOMIC_RELAXED) == pseq)
+            break;
+    }
+    s->seq = seq;
+    s->pid = pid;
+    s->start = start;
+    wend(s);
+}
+
+void ptable_set_cwd(const char *path)
+{
+    struct kproc_slot *s = mine();
+    if (!s)
+        return;
+    wbegin(s);
+    s->cwd_len = put_path(s->cwd, path);
+    wend(s);
+}
+
+void ptable_note_kernel(unsigned long start, unsigned long end)
+{
+    struct kproc_slot *s = mine();
+    if (!s)
+        return;
+    wbegin(s);
+    add_range(start, end);
+    wend(s);
+}
+
+long ptable_get(long pid, uint64_t start, struct kproc_slot *out)
+{
+    if (!K_shared || pid <= 0)
+        return -ESRCH;
+    const struct kproc_slot *t = K_shared->procs;
+    for (int i = 0; i < PT_SLOTS; i++) {
+        if (__atomic_load_n(&K_shared->proc_owner[i], __ATOMIC_ACQUIRE) != pid)
+            continue;
+        for (int tries = 0; tries < 64; tries++) {
+            uint32_t seq = __atomic_load_n(&t[i].seq, __ATOMIC_ACQUIRE);
+            if (seq & 1) {
+                __builtin_ia32_pause();
+                continue;
+            }
+            memcpy(out, &t[i], sizeof *out);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (__atomic_load_n(&t[i].seq, __ATOMIC_RELAXED) != seq)
+                continue;
+            if (out->pid != pid || out->start != start)
+                break;
+            /* Bounded, whatever the slot says. */
+            out->comm[sizeof out->comm - 1] = 0;
+            if (out->nkr > PT_KRANGES)
+                out->nkr = PT_KRANGES;
+            if (out->exe_len >= PT_PATH)
+                out->exe_len = PT_PATH - 1;
+            if (out->cwd_len >= PT_PATH)
+                out->cwd_len = PT_PATH - 1;
+            out->exe[out->exe_len] = out->cwd[out->cwd_len] = 0;
+            if (out->args_len > PT_ARGS)
+                out->args_len = PT_ARGS;
+            if (out->env_len > PT_ENV)
+                out->env_len = PT_ENV;
+            return 0;
+        }
+    }
+    return -ESRCH;
+}

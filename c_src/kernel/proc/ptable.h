@@ -1,0 +1,29 @@
+/*
+ * The guest's process table (proc/ptable.c): what each process's kernel
+ * publishes about itself in the shared memory (mm/shared.c) for the other
+ * processes' /proc (fs/synth_proc.c).
+ */
+#ifndef LS_PROC_PTABLE_H
+#define LS_PROC_PTABLE_H
+
+#include "kernel.h"
+
+/* At boot (the first and every execve's), once the program is loaded
+ * (ls_prog): this process's slot, filled. */
+void ptable_boot(void);
+/* In a forked child: a slot of its own, a copy of the parent's. */
+void ptable_after_fork(void);
+/* The guest's cwd changed to path. */
+void ptable_set_cwd(const char *path);
+/* The kernel mapped [start, end) for itself. */
+void ptable_note_kernel(unsigned long start, unsigned long end);
+
+/* The host's view of task pid (0: this process): its stat's state letter
+ * and starttime.  -ESRCH if there is none. */
+long ptable_host_stat(long pid, char *state, uint64_t *start);
+/* A consistent copy of process pid's slot, its lengths bounded and its
+ * strings terminated; -ESRCH if it has none (or one left by an earlier
+ * process of that pid: start is its host starttime). */
+long ptable_get(long pid, uint64_t start, struct kproc_slot *out);
+
+#endif
