@@ -7,8 +7,8 @@ are guest.report_end's, as when the Python monitor stays; the exit status
 is the CLI's (the guest's, 128+N for signal N).
 
     python -m libsubst.monitor.epilogue --bootinfo FD [--cgroup DIR]...
-        [--scratch DIR]... [--core-fd FD --core PATH] [--trace-file PATH |
-        --trace-fd FD] [--trace-format F] [--trace-summary-fd FD] STATUS REPORT_FD
+        [--scratch DIR]... [--core-fd FD --core PATH] [--trace-fd FD]
+        [--trace-format F] [--trace-summary-fd FD] STATUS REPORT_FD
 
 Every fd is this process's, inherited through the supervisor."""
 
@@ -36,7 +36,6 @@ def main(argv: list[str]) -> int:
     p.add_argument("--scratch", action="append", default=[])
     p.add_argument("--core-fd", type=int, default=-1)
     p.add_argument("--core")
-    p.add_argument("--trace-file")
     p.add_argument("--trace-fd", type=int)
     p.add_argument("--trace-format", default="text")
     p.add_argument("--trace-summary-fd", type=int, default=-1)
@@ -53,10 +52,9 @@ def main(argv: list[str]) -> int:
         entries, exe, memory = bootinfo.decode(_read_all(a.bootinfo))
         rep = report.parse(_read_all(a.report_fd).decode("utf-8", "replace"))
         trace = None
-        if a.trace_file is not None or a.trace_fd is not None:
+        if a.trace_fd is not None:
             from .tracing import Trace
-            trace = Trace(a.trace_file if a.trace_file is not None else a.trace_fd,
-                          summary=a.trace_summary_fd >= 0, fmt=a.trace_format)
+            trace = Trace(a.trace_fd, summary=a.trace_summary_fd >= 0, fmt=a.trace_format)
         report_end(rc, rep, oom=oom_kills(a.cgroup), memory=memory, entries=entries,
                    trace=trace, sum_fd=a.trace_summary_fd)
         if a.core_fd >= 0:

@@ -182,13 +182,9 @@ def _trace_epilogue(trace, rep: report.Report, rows) -> None:
         text += tracing.format_summary(rows, trace.fmt)
     if rep.enosys:
         text += tracing.format_enosys(rep.enosys, trace.fmt)
-    if not text:
-        return
-    if isinstance(trace.dest, str):
-        with open(trace.dest, "a", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        os.write(trace.dest, text.encode())
+    data = text.encode()
+    while data:              # trace.dest is an fd: a path was opened before the guest ran
+        data = data[os.write(trace.dest, data):]
 
 
 def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, entries,
@@ -327,6 +323,11 @@ class Guest:
                     except OSError as e:
                         raise LibsubstError(f"--trace-file {trace.dest}: {e.strerror}") from None
                     os.set_blocking(fds[0], True)
+                    # The summary is appended through this file, never by its path:
+                    # a guest with a volume there could have replaced the path by then.
+                    kept = os.dup(fds[0])
+                    self._cleanup.callback(os.close, kept)
+                    self._trace = replace(trace, dest=kept)
                 else:
                     fds.append(os.dup(trace.dest))   # the kernel moves it: never the caller's fd
                 if trace.lines:
@@ -403,9 +404,8 @@ class Guest:
         trace = self._trace
         if trace is not None:
             epilogue += ["--trace-format", trace.fmt, "--trace-summary-fd", str(self._sum_fd)]
-            epilogue += (["--trace-file", trace.dest] if isinstance(trace.dest, str)
-                         else ["--trace-fd", str(trace.dest)])
-            keep.append(self._sum_fd)
+            epilogue += ["--trace-fd", str(trace.dest)]
+            keep += [self._sum_fd, trace.dest]
         always = trace is not None or self._core is not None or bool(self.spec.scratch)
         argv = [supervisor, str(self.pid), str(self._rep_r),
                 str(int(stop_timeout * 1000)), f"{stop_timeout:g}", "1" if always else "0",
