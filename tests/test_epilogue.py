@@ -55,3 +55,22 @@ def test_a_fifo_in_place_of_the_trace_does_not_hold_the_run(tmp_path):
                         str(vol / "trace.txt"), "--trace-summary", *argv], cwd=tmp_path,
                        capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("swap, kept", [("os.unlink(p)", 0), ("os.unlink(p); os.mkdir(p)", 1),
+                                        ("os.unlink(p); os.symlink('/etc/hostname', p)", 1)])
+def test_a_core_file_the_guest_replaced_is_neither_a_traceback_nor_removed_by_name(tmp_path, swap,
+                                                                                  kept):
+    """--core DIR in a volume: the guest removes or replaces its (empty)
+    core file before it ends.  The host removes the empty file it made only
+    while the name is still that file; the run ends as the guest did, and
+    what the guest put there is the guest's."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    code = f"import glob, os; p, = glob.glob('/vol/core.*'); {swap}; print('done')"
+    argv = ["/usr/bin/python3", "-c", code]
+    native = subprocess.run(["/usr/bin/python3", "-c", "print('done')"], capture_output=True)
+    r = subprocess.run([*LIBSUBST, "run", "-v", f"{vol}:/vol", "--core", str(vol), *argv],
+                       cwd=tmp_path, capture_output=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (native.returncode, native.stdout, b"")
+    assert len(os.listdir(vol)) == kept

@@ -152,13 +152,22 @@ def _core_file(folder: str, exe: str) -> tuple[int, str]:
 
 
 def _keep_core(fd: int, path: str, exe: str) -> None:
-    """A core file the guest wrote stays (and is named); an empty one goes."""
-    size = os.fstat(fd).st_size
+    """A core file the guest wrote stays (and is named); an empty one goes.
+    Either only while ``path`` still names the file made for it: in a volume,
+    the guest may have removed or replaced it by then."""
+    made = os.fstat(fd)
     os.close(fd)
-    if size:
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return
+    if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        return
+    if made.st_size:
         sys.stderr.write(f"libsubst: core file written to {path} (gdb {exe} {path})\n")
     else:
-        os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def chrooted(mountinfo: str = "/proc/self/mountinfo") -> bool:
