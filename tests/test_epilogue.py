@@ -74,3 +74,26 @@ def test_a_core_file_the_guest_replaced_is_neither_a_traceback_nor_removed_by_na
                        cwd=tmp_path, capture_output=True, timeout=120)
     assert (r.returncode, r.stdout, r.stderr) == (native.returncode, native.stdout, b"")
     assert len(os.listdir(vol)) == kept
+
+
+# The fds a process has open, by number (Python's own are closed by then).
+_OPEN_FDS = ("import os\n"
+             "def open_fd(f):\n"
+             "    try: os.fstat(f)\n"
+             "    except OSError: return False\n"
+             "    return True\n"
+             "print([f for f in range(256) if open_fd(f)])\n")
+
+
+@pytest.mark.parametrize("opts", [["--trace-summary"], ["--trace-summary", "--trace-file", "t"],
+                                  ["--trace-file", "t"], ["--core", "."]])
+def test_no_fd_of_the_host_is_open_in_the_guest(tmp_path, opts):
+    """What the host keeps for after the guest (the trace's file when only
+    its summary is asked for, the core file) is not one of the guest's fds:
+    the guest has what the native program has."""
+    argv = ["/usr/bin/python3", "-c", _OPEN_FDS]
+    native = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    r = subprocess.run([*LIBSUBST, "run", *opts, *argv], capture_output=True,
+                       stdin=subprocess.DEVNULL, cwd=tmp_path, timeout=120)
+    assert r.returncode == native.returncode == 0, r.stderr
+    assert r.stdout == native.stdout == b"[0, 1, 2]\n"

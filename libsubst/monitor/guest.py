@@ -324,23 +324,22 @@ class Guest:
                 trace = self._trace = tracing.as_trace(trace)
                 self.spec.trace_calls, self.spec.trace_summary = trace.calls, trace.summary
                 self.spec.trace_json = trace.fmt == "json"
+                out = trace.dest
                 if isinstance(trace.dest, str):
                     # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a wait.
                     try:
-                        fds.append(os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-                                           | os.O_CLOEXEC | os.O_NONBLOCK, 0o644))
+                        out = os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                                      | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
                     except OSError as e:
                         raise LibsubstError(f"--trace-file {trace.dest}: {e.strerror}") from None
-                    os.set_blocking(fds[0], True)
+                    os.set_blocking(out, True)
                     # The summary is appended through this file, never by its path:
                     # a guest with a volume there could have replaced the path by then.
-                    kept = os.dup(fds[0])
-                    self._cleanup.callback(os.close, kept)
-                    self._trace = replace(trace, dest=kept)
-                else:
-                    fds.append(os.dup(trace.dest))   # the kernel moves it: never the caller's fd
-                if trace.lines:
-                    self.spec.trace_fd = fds[0]
+                    self._cleanup.callback(os.close, out)
+                    self._trace = replace(trace, dest=out)
+                if trace.lines:               # only then the kernel's: else no fd of the guest
+                    fds.append(os.dup(out))   # the kernel moves it: never the caller's fd
+                    self.spec.trace_fd = fds[-1]
                 if trace.summary:             # read after the run: kept until then
                     self._sum_fd = self.spec.trace_sum_fd = tracing.counters_fd()
                     self._cleanup.callback(os.close, self._sum_fd)
