@@ -7,6 +7,7 @@ status.  Native runs are the reference for statuses and output."""
 
 import glob
 import os
+import select
 import signal
 import subprocess
 import time
@@ -220,3 +221,36 @@ def test_few_guests_answer_and_each_supervisor_is_small(tmp_path):
     assert guest["processes_per_instance"] == 3 and native["processes_per_instance"] == 1
     assert 0 < guest["kib_per_role"]["supervisor"]["pss"] < 256, guest["kib_per_role"]
     assert guest["pss_kib_per_instance"] < native["pss_kib_per_instance"] + 1024, d
+
+
+# Prints "hi", closes its stdout, then reads its stdin to the end.
+CLOSER = ("import os, sys\n"
+          "print('hi', flush=True); os.close(1)\n"
+          "sys.stdin.buffer.read()\n")
+
+
+def _eof_while_running(argv, cwd):
+    """Whether a reader of argv's stdout sees its end while argv still runs
+    (it ends when its stdin is closed, after)."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout.readline() == b"hi\n"
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        at_eof = bool(ready) and proc.stdout.read() == b"" and proc.poll() is None
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+        return at_eof
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+
+
+def test_what_the_guest_closes_is_closed_for_its_reader(tmp_path):
+    """Neither the supervisor nor the relay holds the guest's stdin or
+    stdout: a program that closes its stdout gives its reader the end of it
+    at once, as natively (the supervisor keeps only stderr, for its words)."""
+    argv = ["/usr/bin/python3", "-c", CLOSER]
+    assert _eof_while_running(argv, tmp_path)
+    assert _eof_while_running([*LIBSUBST, "run", *argv], tmp_path)

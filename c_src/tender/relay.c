@@ -71,6 +71,10 @@ static void __attribute__((noreturn)) relay(long child, int chan)
         hsys1(__NR_close, chan);         /* the guest's requests fail at once, not hang */
         chan = -1;
     }
+    /* The guest's stdin and stdout are its own to close: held here too, a
+     * pipe's other end would not see them closed until the guest ended. */
+    hsys1(__NR_close, 0);
+    hsys1(__NR_close, 1);
     /* A guest killed by a signal that dumps core ends the relay so too:
      * never a core of this root process. */
     struct rlimit nocore = {0, 0};

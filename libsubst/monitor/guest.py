@@ -424,6 +424,13 @@ class Guest:
         for f in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 f.flush()
+        # The supervisor keeps stderr alone (its words, the epilogue's): the
+        # guest's stdin and stdout are the guest's to close, and their other
+        # end then sees it as natively.
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.close(null)
         os.execv(argv[0], argv)
 
     pid = property(lambda self: self.proc.pid)
