@@ -168,6 +168,25 @@ def _end_all(procs: list) -> None:
         time.sleep(0.01)
 
 
+def _settle(procs: list, nroles: int, deadline_s: float = 60) -> None:
+    """Waits until each instance is what stays running for it: a guest can
+    answer before its CLI has handed over to the native supervisor, and an
+    interpreter measured in its place would be counted as the supervisor."""
+    python = os.path.realpath(sys.executable)
+    deadline = time.monotonic() + deadline_s
+    for p, _port in procs:
+        while True:
+            try:
+                top = os.path.realpath(f"/proc/{p.pid}/exe")
+            except OSError:
+                top = ""
+            if top != python and len(tree(p.pid)) >= nroles:
+                break
+            check(time.monotonic() < deadline, "an instance did not settle (its CLI still runs "
+                  f"{top or 'nothing'} after {deadline_s:.0f} s)")
+            time.sleep(0.005)
+
+
 def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -182,6 +201,7 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
     with tempfile.TemporaryFile() as log:
         try:
             secs = _start_all(argv, n, who, cwd, procs, log, deadline_s, window)
+            _settle(procs, len(roles))
             trees = [tree(p.pid) for p, _port in procs]
             per_role = {r: dict.fromkeys(("pss", "anon", "file", "shmem", "pte"), 0) for r in roles}
             per = []
