@@ -73,11 +73,12 @@ def read_interpreter(path: str, root: str = "") -> str | None:
 def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]:
     """The files an execve of ``path`` reads, as the guest's root must hold
     them: ``path``, then each ``#!`` line's interpreter (a relative one is
-    the working directory's, ``cwd``), as far as they are regular files.
-    Where the exec would fail (a line naming no interpreter, one missing or
-    not a regular file, more than exec.h's depth of them) the walk only
-    stops: the guest kernel's exec reports that error at the first exec, as
-    Linux's does, so the list may end at a script or a file that is no ELF."""
+    the working directory's, ``cwd``), as far as they are regular files
+    (or the directory one names).  Where the exec would fail (a line naming
+    no interpreter, one missing or not a regular file, more than exec.h's
+    depth of them) the walk only stops: the guest kernel's exec reports that
+    error at the first exec, as Linux's does, so the list may end at a
+    script, a directory or a file that is no ELF."""
     _buf_size, depth = _limits()
     chain = [path]
     interp = read_interpreter(path, root)       # the program's own errors are raised
@@ -87,6 +88,8 @@ def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]
         if not os.path.isabs(interp):
             interp = os.path.normpath(os.path.join(cwd or (os.getcwd() if not root else "/"),
                                                    interp))
+        if os.path.isdir(in_root(interp, root)):
+            return chain + [interp]     # the exec opens it and refuses it: EACCES
         if not os.path.isfile(in_root(interp, root)):
             return chain
         chain.append(interp)
