@@ -289,3 +289,46 @@ def test_a_first_exec_refused_by_the_kernel_is_one_line(progs, tmp_path, mode):
                          timeout=300)
     assert got.returncode == 126 and got.stdout == b"", got
     assert got.stderr.decode() == "libsubst: ./s: cannot execute: EACCES\n"
+
+
+def bad_script(d, case):
+    """./s in d, a script whose exec fails by Linux's #! rule (``case``).
+    The guest sees d (its cwd); /usr/share/doc (base-files') only if the
+    plan lays it out."""
+    interp = {"dir": f"#!{d}\n", "dir-elsewhere": "#!/usr/share/doc\n", "empty": "#!\n",
+              "blanks": "#!  \t\n", "missing": f"#!{d}/nowhere/sh\n", "text": f"#!{d}/text\n",
+              "deep": f"#!{d}/c6\n", "relative-missing": "#!nowhere\n"}[case]
+    (d / "text").write_text("echo not a program\n")
+    (d / "text").chmod(0o755)
+    if case == "deep":
+        script_chain(d, "/bin/true", 6)     # c6 is already one level too deep
+    (d / "s").write_text(interp)
+    (d / "s").chmod(0o755)
+
+
+@pytest.mark.parametrize("case", ["dir", "dir-elsewhere", "empty", "blanks", "missing",
+                                  "relative-missing", "text", "deep"])
+def test_a_script_the_first_exec_refuses_fails_as_natively(tmp_path, case):
+    """Every way a #! line makes execve fail (an interpreter that is a
+    directory, a line naming none, a missing interpreter, one that is no
+    program, a chain past Linux's depth) is the guest kernel's to refuse at
+    the first exec: the orchestrator's walk lays out what it finds (a
+    directory interpreter too, outside the working directory) and says nothing, and the run
+    names the errno the native exec raises, with the status bash gives when
+    its exec fails so."""
+    bad_script(tmp_path, case)
+    with pytest.raises(OSError) as native:
+        subprocess.run(["./s"], cwd=tmp_path, capture_output=True, timeout=60)
+    name = errno.errorcode[native.value.errno]
+    shell = subprocess.run(["bash", "-c", 'exec "$0"', "./s"], cwd=tmp_path,
+                           capture_output=True, timeout=60)
+    got = subprocess.run([*LIBSUBST, "run", "./s"], cwd=tmp_path, capture_output=True,
+                         timeout=300)
+    assert got.stderr.decode() == f"libsubst: ./s: cannot execute: {name}\n", got
+    assert got.stdout == b""
+    # On ENOEXEC bash reads the file as a shell script itself (an exec's
+    # fallback libsubst, running no shell, does not have): its status for a
+    # file it cannot execute and will not read, 126 (EX_BINARY_FILE).
+    want = 126 if name == "ENOEXEC" else shell.returncode
+    assert shell.returncode != 0 or name == "ENOEXEC", shell
+    assert got.returncode == want, got

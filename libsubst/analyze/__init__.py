@@ -106,7 +106,7 @@ def closure(program: str, args=(), env=None) -> tuple[str, list[str], list[str]]
 
     env = dict(os.environ if env is None else env)
     path = find_program(program, env.get("PATH"))
-    binary = interpreters(path)[-1]
+    binary = interpreters(path)[-1]     # no ELF: resolve says why
     plan = resolve(binary, env)
     _mounts, modules, _files = rootfs.runtime_trees(
         binary, env, packed=False, libraries=[lib for _soname, lib in plan.libraries])

@@ -27,7 +27,7 @@ def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
             workdir: str | None = None, net: str = "host", subst: bool = True) -> GuestPlan:
     """The plan of ``program`` in the root file system at ``root`` (an
     unpacked container image whose config is ``config``), for packing."""
-    from ..ldso.program import find_program, interpreters
+    from ..ldso.program import find_program, interpreters, mapped_program
     from ..ldso.search import realpath, resolve
     from .pack import DEFAULT_ENV, HOSTNAME
 
@@ -36,14 +36,15 @@ def prepare(root: str, config, program: str, args: Sequence[str] = (), *,
     image_env.update(env or {})
     path = find_program(program, image_env.get("PATH"), root)
     cwd = workdir or config.workdir or "/"
-    binary = interpreters(path, root, cwd)[-1]
-    plan = resolve(binary, image_env, root)
+    binary = mapped_program(interpreters(path, root, cwd), root)
+    # No ELF at the end of its #! lines: the kernel's first exec says why.
+    loaded = resolve(binary, image_env, root).host_paths() if binary else []
 
     tree = Tree()
     tree.add_host_tree(root, "/", exclude=SKIP)
     for d in ("/dev", "/proc", "/sys", "/tmp"):
         tree.add_dir(d, 0o1777 if d == "/tmp" else 0o755)
-    objects = [realpath(p, root) for p in plan.host_paths()]
+    objects = [realpath(p, root) for p in loaded]
     hosts = []
     for guest in dict.fromkeys(objects):
         host = root + guest

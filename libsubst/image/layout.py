@@ -39,17 +39,25 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     run-time files.  ``packed``: the run-time trees a packed image takes."""
     # ELF reading is imported here: running a packed image never needs it.
     from ..elf import ElfFile
-    from ..ldso.program import find_program, interpreters
+    from ..ldso.program import find_program, interpreters, mapped_program
     from ..ldso.search import resolve, resolve_dlopen_closure
 
     path = find_program(program, lookup)
-    *scripts, binary = interpreters(path)
-    with ElfFile.open(binary) as elf:
-        interp = elf.interp()
-    closure = resolve(binary, env)
+    chain = interpreters(path)
+    binary = mapped_program(chain)
+    scripts = chain[:-1] if binary else chain
 
     tree = Tree()
     rootfs.add_layout(tree)
+    if binary is None:
+        # The first exec fails, as Linux's would, and the kernel says why.
+        rootfs.add_etc(tree, hostname, host_names=not packed)
+        return Layout(tree, exe=os.path.realpath(path),
+                      execfn=program if "/" in program else path, argv=[program, *args],
+                      objects=[], scripts=scripts)
+    with ElfFile.open(binary) as elf:
+        interp = elf.interp()
+    closure = resolve(binary, env)
     objects = [tree.add_host_path(binary)]
     if interp:
         # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.

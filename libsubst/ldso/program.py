@@ -8,8 +8,8 @@ import os
 import re
 import stat
 
-from ..elf import open_regular
-from ..errors import NotAnElf, ProgramNotFound
+from ..elf import ELFMAG, open_regular
+from ..errors import LibsubstError, ProgramNotFound
 from .search import in_root
 
 
@@ -51,9 +51,10 @@ def _limits():
 
 def read_interpreter(path: str, root: str = "") -> str | None:
     """The interpreter a ``#!`` script names (its line's first word, as far
-    as Linux reads the line), or None for other files.  How the line splits
-    into interpreter and argument, and whether it is well-formed, is the
-    guest kernel's to decide (proc/exec_check.c) at the exec."""
+    as Linux reads the line), "" for a line naming none, or None for other
+    files.  How the line splits into interpreter and argument, and whether
+    it is well-formed, is the guest kernel's to decide (proc/exec_check.c)
+    at the exec."""
     buf_size, _depth = _limits()
     fd = open_regular(in_root(path, root))
     try:
@@ -66,26 +67,53 @@ def read_interpreter(path: str, root: str = "") -> str | None:
         return None
     # The name ends at a blank, a NUL or the line's end, as binfmt_script reads it.
     name = re.split(rb"[ \t\0\n]", head[2:].lstrip(b" \t"), maxsplit=1)[0]
-    if not name:
-        raise NotAnElf(f"{path}: empty #! line")
     return os.fsdecode(name)
 
 
 def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]:
     """The files an execve of ``path`` reads, as the guest's root must hold
     them: ``path``, then each ``#!`` line's interpreter (a relative one is
-    the working directory's, ``cwd``), ending at the program the kernel
-    maps.  Past exec.h's depth the exec fails (ELOOP), and so does this."""
+    the working directory's, ``cwd``), as far as they are regular files
+    (or the directory one names).  Where the exec would fail (a line naming
+    no interpreter, one missing or not a regular file, more than exec.h's
+    depth of them) the walk only stops: the guest kernel's exec reports that
+    error at the first exec, as Linux's does, so the list may end at a
+    script, a directory or a file that is no ELF."""
     _buf_size, depth = _limits()
     chain = [path]
+    interp = read_interpreter(path, root)       # the program's own errors are raised
     for _ in range(depth + 1):
-        interp = read_interpreter(chain[-1], root)
-        if interp is None:
+        if not interp:
             return chain
         if not os.path.isabs(interp):
             interp = os.path.normpath(os.path.join(cwd or (os.getcwd() if not root else "/"),
                                                    interp))
-        if not os.path.exists(in_root(interp, root)):
-            raise ProgramNotFound(f"{chain[-1]}: interpreter {interp} not found")
+        if os.path.isdir(in_root(interp, root)):
+            return chain + [interp]     # the exec opens it and refuses it: EACCES
+        if not os.path.isfile(in_root(interp, root)):
+            return chain
         chain.append(interp)
-    raise NotAnElf(f"{path}: too many levels of #! interpreters (Linux follows {depth})")
+        try:
+            interp = read_interpreter(interp, root)
+        except LibsubstError:
+            return chain                # unreadable: the kernel's exec decides
+    return chain
+
+
+def mapped_program(chain: list[str], root: str = "") -> str | None:
+    """The ELF program an :func:`interpreters` chain ends at, the one the
+    kernel maps; None when the exec of a ``#!`` script will fail before it
+    maps one.  A program that is no script is returned as it is, for the ELF
+    reader to say what it is."""
+    if len(chain) == 1 and read_interpreter(chain[0], root) is None:
+        return chain[0]
+    try:
+        fd = open_regular(in_root(chain[-1], root))
+    except LibsubstError:
+        return None
+    try:
+        return chain[-1] if os.pread(fd, len(ELFMAG), 0) == ELFMAG else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

@@ -229,7 +229,7 @@ def _mounts(mounts: list, tree: Tree) -> list[Mount]:
 
 def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     """The Plan of the bundle at ``bundle`` whose config.json is ``cfg``."""
-    from ..ldso.program import find_program, interpreters
+    from ..ldso.program import find_program, interpreters, mapped_program
     from ..ldso.search import in_root, realpath, resolve
     from ..uklibc.cache import substitute
 
@@ -255,10 +255,11 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     env = dict(kv.split("=", 1) for kv in proc.get("env") or () if "=" in kv)
     args = list(proc["args"])
     path = find_program(args[0], env.get("PATH", "/usr/local/bin:/usr/bin:/bin"), root)
-    binary = interpreters(path, root, proc.get("cwd") or "/")[-1]
-    load = resolve(binary, env, root)
+    binary = mapped_program(interpreters(path, root, proc.get("cwd") or "/"), root)
+    # No ELF at the end of its #! lines: the kernel's first exec says why.
+    loaded = resolve(binary, env, root).host_paths() if binary else []
     tree = Tree()
-    for guest in dict.fromkeys(realpath(p, root) for p in load.host_paths()):
+    for guest in dict.fromkeys(realpath(p, root) for p in loaded):
         sub = substitute(root + guest)
         if sub != root + guest:
             tree.add_host_file(guest, sub, 0o755)
@@ -283,7 +284,7 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
                     env=list(proc.get("env") or ()), cwd=cwd, entries=tree.entries(),
                     mounts=mounts, hostname=cfg.get("hostname") or os.uname().nodename,
                     uid=int(user.get("uid", 0)), gid=int(user.get("gid", 0)), net=net,
-                    objects=[root + realpath(p, root) for p in load.host_paths()],
+                    objects=[root + realpath(p, root) for p in loaded],
                     # Host root's ids, as a runc container's without a user namespace: an
                     # engine's overlay root cannot be idmapped, and its files are host
                     # root's.  The guest still holds no host capability (its own userns).
