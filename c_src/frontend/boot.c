@@ -35,9 +35,12 @@ static void fail(const char *what)
     exit(2);
 }
 
+/* As monitor/bootinfo.py's memfd: sealed, since every guest process holds
+ * the boot info and a guest's execve boots the next kernel from it
+ * (proc/execve.c); the report copy for the epilogue is sealed alike. */
 static int memfd_with(const char *name, const void *data, size_t size)
 {
-    int fd = memfd_create(name, MFD_CLOEXEC);
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     size_t done = 0;
     if (fd < 0)
         fail("memfd_create");
@@ -47,6 +50,8 @@ static int memfd_with(const char *name, const void *data, size_t size)
             fail("writing the boot info");
         done += n;
     }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        fail("sealing the boot info");
     return fd;
 }
 
