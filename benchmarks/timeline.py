@@ -92,12 +92,13 @@ def measure(rounds: int, cwd: str) -> dict:
 FRONTEND_PHASES = ("spawn to the front end's main", "plan cache: key, entry, dependencies, "
                    "block", "fork and exec to the kernel's first instruction",
                    "kernel boot to the program's first instruction",
-                   "program run, exit, front end's wait", "process exit")
+                   "program run, exit, supervisor's wait", "process exit")
 
 
 def _frontend_once(cli: list[str], cwd: str, env: dict) -> list[int]:
     """One served `libsubst run /bin/true`, its stamps read from the front
-    end (LIBSUBST_TIMES_FD, c_src/frontend/boot.c)."""
+    end and the supervisor it becomes (LIBSUBST_TIMES_FD, c_src/frontend/
+    boot.c, c_src/tender/supervise.c)."""
     r_fd, w_fd = os.pipe()
     try:
         t0 = time.monotonic_ns()
@@ -113,9 +114,11 @@ def _frontend_once(cli: list[str], cwd: str, env: dict) -> list[int]:
         for fd in (r_fd, w_fd):
             if fd >= 0:
                 os.close(fd)
-    check(done.returncode == 0 and "frontend" in lines and "boot" in lines,
+    check(done.returncode == 0 and "frontend" in lines and "supervisor" in lines and
+          "boot" in lines,
           "the front end did not serve `libsubst run /bin/true` from its plan cache", done.stderr)
-    main, forked, ended = map(int, lines["frontend"].split())
+    main, forked = map(int, lines["frontend"].split())
+    ended = int(lines["supervisor"])
     kstart, kjump = map(int, lines["boot"].split())
     marks = [t0, main, forked, kstart, kjump, ended, end]
     steps = [b - a for a, b in zip(marks, marks[1:])]

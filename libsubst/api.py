@@ -199,7 +199,7 @@ class Popen(Guest):
     def _store(self, key, recorder, env_deps, caller_env, image_kernel, stop_timeout) -> None:
         """Keeps this run's plan for the next identical one (plancache)."""
         from . import plancache
-        from .monitor.guest import kernel_path
+        from .monitor.guest import epilogue_command, kernel_path, supervisor_path
 
         spec = self.spec
         kernel = plancache.image_kernel(image_kernel) if image_kernel is not None \
@@ -208,6 +208,7 @@ class Popen(Guest):
             return
         plancache.store(key, spec, self.bootinfo,
                         plancache.dependencies(recorder.paths, spec, kernel), kernel,
+                        supervisor=supervisor_path(), epilogue=epilogue_command(),
                         env_deps=env_deps, overrides=caller_env, image=spec.image,
                         stop_timeout=stop_timeout)
 

@@ -183,19 +183,6 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     _leave(status)
 
 
-@main.command("_frontend-epilogue", hidden=True)
-@click.argument("boot_fd")
-@click.argument("report_fd")
-@click.argument("wait_status")
-def frontend_epilogue(boot_fd, report_fd, wait_status):
-    """The native front end's run ended in a crash or a SIGSYS kill: say so
-    as the supervisor's epilogue does (monitor/epilogue.py, symbolised from
-    the boot-info block) and end with the guest's status."""
-    from .monitor import epilogue
-
-    _leave(epilogue.main(["--bootinfo", boot_fd, wait_status, report_fd]))
-
-
 def _leave(status: int):
     """Ends `libsubst run` once its guest is closed and waited for: nothing
     is left to clean up, and the interpreter's teardown (freeing every

@@ -120,8 +120,8 @@ def _private_dir(path: str, create: bool) -> int | None:
 
 
 def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
-          env_deps: list[str] = (), overrides: dict | None = None, image: str = "",
-          stop_timeout: float = 10) -> None:
+          supervisor: str, epilogue: list[str], env_deps: list[str] = (),
+          overrides: dict | None = None, image: str = "", stop_timeout: float = 10) -> None:
     """Writes the entry for ``key``; a cache that cannot be written is skipped."""
     f, lib = _abi()
     plan_json = json.dumps(plan.to_json(), sort_keys=True, separators=(",", ":")).encode()
@@ -148,10 +148,11 @@ def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
     head.kernel = s(kernel)
     head.image = s(os.path.abspath(image)) if image else 0
     head.stop_timeout_ms = int(stop_timeout * 1000)
+    head.supervisor = s(supervisor)
     if overrides is not None:
         head.flags |= lib.LS_PLAN_CALLER_ENV
     lists = []
-    for texts in (env_deps, [f"{k}={v}" for k, v in (overrides or {}).items()]):
+    for texts in (env_deps, [f"{k}={v}" for k, v in (overrides or {}).items()], epilogue):
         lists.append([s(t) for t in texts])
     strings.extend(b"\0" * (-len(strings) % 4))
     offs = []
@@ -160,6 +161,7 @@ def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
         strings.extend(b"".join(o.to_bytes(4, "little") for o in offsets))
     head.env_deps_off, head.n_env_deps = offs[0], len(env_deps)
     head.overrides_off, head.n_overrides = offs[1], len(lists[1])
+    head.epilogue_off, head.n_epilogue = offs[2], len(epilogue)
     head.deps_off, head.ndeps = head_size, len(deps)
     head.key_off, head.key_size = str_base + len(strings), len(key)
     strings.extend(key)

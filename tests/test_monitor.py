@@ -99,14 +99,14 @@ COUNT_SIGINT = ("import os, signal, sys, time\n"
                 "time.sleep(600)\n")
 
 
-def _on_a_terminal(argv, cwd):
+def _on_a_terminal(argv, cwd, env=None):
     """argv on a new pseudo-terminal of its own, in its foreground process
     group; (process, master fd)."""
     master, slave = os.openpty()
 
     def take_terminal():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-    proc = subprocess.Popen(argv, cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env=env,
                             start_new_session=True, preexec_fn=take_terminal)
     os.close(slave)
     return proc, master
@@ -124,12 +124,21 @@ def _read_until(master, pattern, timeout=60):
 
 def test_a_terminal_signal_reaches_the_guest_once(tmp_path):
     """^C goes to the terminal's whole foreground group, the guest included:
-    the monitor and the relay must not pass it on a second time.  SIGUSR1,
-    sent after, takes the forwarders' path: any second SIGINT would come
-    before it."""
+    the monitor, the supervisor and the relay must not pass it on a second
+    time.  SIGUSR1, sent after, takes the forwarders' path: any second
+    SIGINT would come before it.  The native front end's runs too: the first
+    plans (Python), the second is served from the plan cache."""
     counts = []
-    for argv in ([PYTHON, "-c", COUNT_SIGINT], [*LIBSUBST, "run", PYTHON, "-c", COUNT_SIGINT]):
-        proc, master = _on_a_terminal(argv, tmp_path)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    plans = tmp_path / "cache" / "libsubst" / "plans"
+    front = [os.path.join(os.path.dirname(sys.executable), "libsubst"), "run", PYTHON, "-c",
+             COUNT_SIGINT]
+    served = None
+    for argv in ([PYTHON, "-c", COUNT_SIGINT], [*LIBSUBST, "run", PYTHON, "-c", COUNT_SIGINT],
+                 front, front):
+        if argv is front and served is None and plans.exists():
+            served = {p.name: p.stat().st_ino for p in plans.iterdir()}
+        proc, master = _on_a_terminal(argv, tmp_path, env)
         try:
             _read_until(master, b"ready")
             os.write(master, b"\x03")
@@ -142,7 +151,8 @@ def test_a_terminal_signal_reaches_the_guest_once(tmp_path):
                 proc.kill()
                 proc.wait()
             os.close(master)
-    assert counts[0] == counts[1] == b"SIGINT x 1"
+    assert counts == [b"SIGINT x 1"] * 4
+    assert served and {p.name: p.stat().st_ino for p in plans.iterdir()} == served
 
 
 IGNORES_SIGTERM = ("import signal, time\n"

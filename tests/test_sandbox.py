@@ -548,16 +548,35 @@ def test_dangerous_host_calls_from_kernel_text_are_killed_by_seccomp(gadget, tmp
     assert b"seccomp filter does not allow" in r.stderr
 
 
-def test_the_boot_info_a_guest_execve_boots_from_is_sealed(gadget, tmp_path):
+FRONTEND = os.path.join(os.path.dirname(sys.executable), "libsubst")
+
+
+@pytest.mark.parametrize("path", ["planned", "served"])
+def test_the_boot_info_a_guest_execve_boots_from_is_sealed(gadget, tmp_path, path):
     """A guest's execve boots the next kernel from the same boot-info memfd
     (proc/execve.c), which every process of the guest holds: a guest
     writing into it from kernel text (the guest kernel is not asked) is
     refused by the host's memfd seals, so no guest process can change how
-    another one's next program boots."""
+    another one's next program boots.  Whether the Python monitor made the
+    memfd (planned) or the native front end from a cached plan (served,
+    c_src/frontend/boot.c)."""
     from libsubst.monitor import bootinfo
 
     magic = bootinfo._abi()[1].LS_BOOTINFO_MAGIC          # bootinfo.h's, through cffi
-    r = run_guest(["--no-subst", str(gadget), "bootinfo", hex(magic)], tmp_path)
+    argv = ["--no-subst", str(gadget), "bootinfo", hex(magic)]
+    if path == "planned":
+        r = run_guest(argv, tmp_path)
+    else:
+        if not os.access(FRONTEND, os.X_OK):
+            pytest.skip("the front end is installed by pip beside the Python")
+        env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+        plans = tmp_path / "cache" / "libsubst" / "plans"
+        planned = run_guest(argv, tmp_path, env=env)          # stores the plan
+        assert planned.returncode == 0, planned.stderr
+        entries = {p.name: p.stat().st_ino for p in plans.iterdir()}
+        r = subprocess.run([FRONTEND, "run", *argv], cwd=tmp_path, env=env,
+                           capture_output=True, timeout=120)
+        assert {p.name: p.stat().st_ino for p in plans.iterdir()} == entries   # served
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines() == [
         "write boot info: Operation not permitted",           # the host's F_SEAL_WRITE

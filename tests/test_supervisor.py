@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -71,9 +72,71 @@ def wait_sleeping(pid, timeout=60):
         time.sleep(0.02)
 
 
-def start(argv, tmp_path, opts=()):
+def start(argv, tmp_path, opts=(), how="planned"):
+    """`libsubst run` of argv: planned by the Python CLI, or served by the
+    native front end from the plan a first run left (served_start)."""
+    if how == "served":
+        return served_start(argv, tmp_path, opts)
     return subprocess.Popen([*LIBSUBST, "run", *opts, *argv], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+FRONTEND = os.path.join(os.path.dirname(sys.executable), "libsubst")
+
+
+@pytest.fixture(params=["planned", "served"])
+def how(request):
+    """A run planned by the Python CLI, or served from the plan cache by the
+    native front end (c_src/frontend/): both end in the same supervisor."""
+    if request.param == "served" and not os.access(FRONTEND, os.X_OK):
+        pytest.skip("the front end is installed by pip beside the Python")
+    return request.param
+
+
+def _plans(tmp_path):
+    """{name: inode} of the plan entries: a miss rewrites its entry (a new inode)."""
+    d = tmp_path / "cache" / "libsubst" / "plans"
+    return {p.name: p.stat().st_ino for p in d.iterdir() if not p.name.startswith((".", "kernel-"))
+            } if d.exists() else {}
+
+
+def served_start(argv, tmp_path, opts=()):
+    """Starts argv from the front end once its plan is cached: a first run
+    (which may never end by itself) is killed once it has stored the plan,
+    which it does as its guest starts (api.Popen).  The caller checks with
+    still_served that the run was not planned again."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    cmd = [FRONTEND, "run", *opts, *argv]
+    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not _plans(tmp_path):
+            assert first.poll() in (None, 0), first.stderr.read()
+            assert time.monotonic() < deadline, "no plan stored after 60 s"
+            time.sleep(0.02)
+    finally:
+        ended(first)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.plans = _plans(tmp_path)
+    return proc
+
+
+def still_served(proc, tmp_path):
+    """A served run that ended left its entry as it was (a miss plans again)."""
+    assert getattr(proc, "plans", None) is None or _plans(tmp_path) == proc.plans
+
+
+def run_how(argv, tmp_path, how):
+    """A whole `libsubst run` of argv, planned or served: (returncode, stdout, stderr)."""
+    proc = start(argv, tmp_path, how=how)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        ended(proc)
+    still_served(proc, tmp_path)
+    return proc.returncode, out, err
 
 
 def ended(proc):
@@ -96,10 +159,10 @@ def test_a_running_guest_keeps_no_python_process(tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_signals_reach_the_guest_through_the_supervisor(tmp_path, sig):
+def test_signals_reach_the_guest_through_the_supervisor(tmp_path, sig, how):
     argv = ["/usr/bin/python3", "-c", WAITER]
     native = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc = start(argv, tmp_path)
+    proc = start(argv, tmp_path, how=how)
     try:
         assert native.stdout.readline() == b"ready\n"
         native.send_signal(sig)
@@ -113,13 +176,14 @@ def test_signals_reach_the_guest_through_the_supervisor(tmp_path, sig):
     finally:
         ended(proc)
         ended(native)
+    still_served(proc, tmp_path)
 
 
-def test_a_second_sigterm_kills_and_the_status_says_so(tmp_path):
+def test_a_second_sigterm_kills_and_the_status_says_so(tmp_path, how):
     # A guest that ignores SIGTERM: the second one kills it (docker stop).
     argv = ["/usr/bin/python3", "-c", "import signal, time; signal.signal(signal.SIGTERM, "
             "signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"]
-    proc = start(argv, tmp_path)
+    proc = start(argv, tmp_path, how=how)
     try:
         assert proc.stdout.readline() == b"ready\n"
         wait_supervised(proc)
@@ -129,19 +193,21 @@ def test_a_second_sigterm_kills_and_the_status_says_so(tmp_path):
         assert proc.returncode == 128 + signal.SIGKILL
     finally:
         ended(proc)
+    still_served(proc, tmp_path)
 
 
 @pytest.mark.parametrize("code", [0, 1, 7, 255])
-def test_exit_codes_are_the_guests(tmp_path, code):
+def test_exit_codes_are_the_guests(tmp_path, code, how):
     argv = ["/bin/sh", "-c", f"exit {code}"]
-    assert run_guest(argv, tmp_path).returncode == run_native(argv, tmp_path).returncode == code
+    assert run_how(argv, tmp_path, how)[0] == run_native(argv, tmp_path).returncode == code
 
 
-def test_a_crash_is_still_reported_after_the_hand_over(tmp_path):
+def test_a_crash_is_still_reported_after_the_hand_over(tmp_path, how):
     argv = ["/usr/bin/python3", "-c", "import ctypes; ctypes.string_at(0)"]
-    native, guest = run_native(argv, tmp_path), run_guest(argv, tmp_path)
-    assert guest.returncode == 128 - native.returncode == 128 + signal.SIGSEGV
-    err = guest.stderr.decode()
+    native = run_native(argv, tmp_path)
+    returncode, _out, err = run_how(argv, tmp_path, how)
+    assert returncode == 128 - native.returncode == 128 + signal.SIGSEGV
+    err = err.decode()
     assert err.startswith("libsubst: the guest crashed: SIGSEGV (SEGV_MAPERR) at address 0x0")
     assert "backtrace:" in err and "libc.so.6" in err
 
@@ -153,6 +219,15 @@ def test_enosys_is_still_reported_after_the_hand_over(tmp_path):
                   tmp_path, opts=["--trace-file", str(trace)])
     assert r.returncode == 0, r.stderr
     assert "syslog (103) x1" in trace.read_text()
+
+
+def test_enosys_without_a_trace_is_only_the_guests_answer(tmp_path, how):
+    """An untraced run (the only kind the plan cache serves) keeps the
+    ENOSYS record, so the supervisor runs the epilogue: it says nothing
+    more, and the guest saw ENOSYS (38) and ended as it chose."""
+    code = "import ctypes; r = ctypes.CDLL(None, use_errno=True).syscall(103, 0, 0); " \
+           "print(r, ctypes.get_errno())"
+    assert run_how(["/usr/bin/python3", "-c", code], tmp_path, how) == (0, b"-1 38\n", b"")
 
 
 def _cgroups_of(pid):

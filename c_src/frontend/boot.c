@@ -1,31 +1,24 @@
-/* Booting a cached plan and supervising it as libsubst/monitor/guest.py and
- * signals.py do for the CLI: the kernel gets the boot-info block in a memfd
- * and the report pipe; the forwarded signals (signals.h) sent with kill(2)
- * are passed on, a terminal's are not (the guest's process group has them);
- * a first SIGTERM starts the stop timeout, a second kills; the status is
- * the guest's, 128+N for a signal N.  A crash report or a SIGSYS kill is
- * written by the Python CLI's epilogue, handed the entry and the report, so
- * it reads as the monitor's would. */
+/* Booting a cached plan as libsubst/monitor/guest.py does for the CLI: the
+ * kernel gets the boot-info block in a sealed memfd and the report pipe,
+ * then this process becomes the native supervisor (c_src/tender/
+ * supervise.c) with the arguments Guest.hand_over gives it, so a served
+ * run and a planned one end the same way: signals forwarded, the stop
+ * timeout, the guest's status, a crash or ENOSYS said by the supervisor's
+ * Python epilogue (libsubst/monitor/epilogue.py). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "libsubst/bootinfo.h"
 #include "libsubst/plancache.h"
-#include "libsubst/report.h"
 #include "libsubst/signals.h"
 #include "frontend.h"
 
@@ -35,9 +28,11 @@ static void fail(const char *what)
     exit(2);
 }
 
-static int memfd_with(const char *name, const void *data, size_t size)
+/* As monitor/bootinfo.py's memfd: sealed, since every guest process holds
+ * it and a guest's execve boots the next kernel from it (proc/execve.c). */
+static int sealed_memfd(const char *name, const void *data, size_t size)
 {
-    int fd = memfd_create(name, MFD_CLOEXEC);
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     size_t done = 0;
     if (fd < 0)
         fail("memfd_create");
@@ -47,6 +42,8 @@ static int memfd_with(const char *name, const void *data, size_t size)
             fail("writing the boot info");
         done += n;
     }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+        fail("sealing the boot info");
     return fd;
 }
 
@@ -89,63 +86,18 @@ static int cmp_int(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* Hands the end of the run to the Python CLI: it prints the crash report
- * (symbolised from the plan's entries) or the SIGSYS note and exits with
- * the guest's status. */
-static void epilogue(int boot_fd, const struct buf *report, int wstatus, char **envp)
-{
-    char bfd[16], rfd[16], ws[16];
-    int report_fd = memfd_with("libsubst-report", report->p, report->n);
-    snprintf(bfd, sizeof bfd, "%d", boot_fd);
-    snprintf(rfd, sizeof rfd, "%d", report_fd);
-    snprintf(ws, sizeof ws, "%d", wstatus);
-    fcntl(boot_fd, F_SETFD, 0);
-    fcntl(report_fd, F_SETFD, 0);
-    char *argv[] = {"libsubst", "_frontend-epilogue", bfd, rfd, ws, NULL};
-    exec_python(argv, envp);
-}
-
-static int crashed(const struct buf *report)
-{
-    for (size_t i = 0; i < report->n; i++)
-        if ((i == 0 || report->p[i - 1] == '\n') && report->n - i > 6 &&
-            memcmp(report->p + i, "crash ", 6) == 0)
-            return 1;
-    return 0;
-}
-
-/* LIBSUBST_TIMES_FD=N: the start-up benchmark's breakdown (benchmarks/
- * timeline.py) reads when this run started, forked and ended, and the
- * kernel's boot record, from fd N. */
-static void times(long long forked_ns, const struct buf *report)
-{
-    const char *fd_text = getenv("LIBSUBST_TIMES_FD");
-    if (!fd_text)
-        return;
-    int fd = atoi(fd_text);
-    dprintf(fd, "frontend %lld %lld %lld\n", started_ns, forked_ns, monotonic_ns());
-    for (size_t i = 0; i < report->n; i++)
-        if ((i == 0 || report->p[i - 1] == '\n') && report->n - i > 5 &&
-            memcmp(report->p + i, "boot ", 5) == 0) {
-            const char *end = memchr(report->p + i, '\n', report->n - i);
-            dprintf(fd, "%.*s\n", (int)((end ? end : report->p + report->n) - report->p - i),
-                    report->p + i);
-        }
-}
-
-int boot_and_wait(struct entry *e, char **envp)
+void boot_and_supervise(struct entry *e, char **envp)
 {
     const struct ls_plan_head *h = e->head;
-    const uint32_t stop_ms = h->stop_timeout_ms;
+    const char *supervisor = entry_string(e, h->supervisor);
     struct ls_bootinfo head;
     int rep[2], image_fd = -1;
+    /* Checked before anything starts: the Python CLI can still serve the run. */
+    if (access(supervisor, X_OK) < 0)
+        return;
+    for (uint32_t i = 0; i < h->n_epilogue; i++)
+        if (!entry_item(e, h->epilogue_off, i))
+            return;
     if (pipe2(rep, O_CLOEXEC) < 0)
         fail("pipe2");
     if (h->flags & LS_PLAN_IMAGE) {
@@ -163,15 +115,12 @@ int boot_and_wait(struct entry *e, char **envp)
     head.report_fd = rep[1];
     head.image_fd = image_fd;
     memcpy(block.p, &head, sizeof head);
-    int boot_fd = memfd_with("libsubst-bootinfo", block.p, block.n);
+    int boot_fd = sealed_memfd("libsubst-bootinfo", block.p, block.n);
     free(block.p);
 
     sigset_t set;
     forwarded(&set);
-    sigprocmask(SIG_BLOCK, &set, NULL);   /* from here read from the signalfd */
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-    if (sfd < 0)
-        fail("signalfd");
+    sigprocmask(SIG_BLOCK, &set, NULL);   /* the supervisor reads them from a signalfd */
     int keep[3] = {boot_fd, rep[1], image_fd}, nkeep = image_fd >= 0 ? 3 : 2;
     qsort(keep, nkeep, sizeof keep[0], cmp_int);
     long long forked_ns = monotonic_ns();
@@ -180,75 +129,44 @@ int boot_and_wait(struct entry *e, char **envp)
         fail("fork");
     if (child == 0)
         exec_kernel(entry_string(e, h->kernel), boot_fd, keep, nkeep, parent, envp);
-    /* What stays while the guest runs is small: the entry goes (the
-     * epilogue reads the plan from the boot-info block, kept open). */
     close(rep[1]);
     if (image_fd >= 0)
         close(image_fd);
-    free(e->data);
-    e->data = NULL;
-    malloc_trim(0);
-    int pidfd = syscall(SYS_pidfd_open, child, 0);
-    if (pidfd < 0)
-        fail("pidfd_open");
 
-    struct buf report = {0};
-    char chunk[65536];
-    double deadline = 0;
-    int stopping = 0, ended = 0, reading = 1;
-    while (!ended || reading) {
-        struct pollfd p[3] = {{rep[0], POLLIN, 0}, {sfd, POLLIN, 0}, {pidfd, POLLIN, 0}};
-        int wait_ms = -1;
-        if (deadline) {
-            double left = deadline - now();
-            wait_ms = left > 0 ? (int)(left * 1000) + 1 : 0;
-        }
-        int n = poll(reading ? p : p + 1, reading ? (ended ? 1 : 3) : 2, wait_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail("poll");
-        if (n == 0) {                   /* the stop timeout expired */
-            fprintf(stderr, "libsubst: the guest did not end within %g s of SIGTERM: killed\n",
-                    stop_ms / 1000.0);
-            kill(child, SIGKILL);
-            deadline = 0;
-            continue;
-        }
-        if (reading && p[0].revents) {
-            ssize_t got = read(rep[0], chunk, sizeof chunk);
-            if (got <= 0)
-                reading = 0;
-            else if (report.n + got <= LS_REPORT_MAX_BYTES)
-                buf_add(&report, chunk, got);
-        }
-        if (ended)
-            continue;
-        struct pollfd *ps = &p[1], *pp = &p[2];
-        if (pp->revents)
-            ended = 1;
-        if (!ended && ps->revents) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) != sizeof si || si.ssi_code == LS_SI_KERNEL)
-                continue;               /* the terminal's: the guest has it too */
-            if (si.ssi_signo == SIGTERM && stopping) {
-                kill(child, SIGKILL);   /* a second SIGTERM */
-                deadline = 0;
-                continue;
-            }
-            if (si.ssi_signo == SIGTERM) {
-                deadline = now() + stop_ms / 1000.0;
-                stopping = 1;
-            }
-            kill(child, si.ssi_signo);
-        }
-    }
-    int wstatus;
-    while (waitpid(child, &wstatus, 0) < 0)
-        if (errno != EINTR)
-            fail("waitpid");
-    times(forked_ns, &report);
-    if (crashed(&report) || (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGSYS))
-        epilogue(boot_fd, &report, wstatus, envp);
-    return WIFSIGNALED(wstatus) ? 128 + WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+    /* LIBSUBST_TIMES_FD=N: the start-up benchmark's breakdown (benchmarks/
+     * timeline.py) reads when this run started and forked; the supervisor
+     * adds its end and the kernel's boot record. */
+    const char *times = getenv("LIBSUBST_TIMES_FD");
+    if (times)
+        dprintf(atoi(times), "frontend %lld %lld\n", started_ns, forked_ns);
+
+    /* supervise.c's command line, as Guest.hand_over makes it: no cgroup,
+     * trace, core file or scratch directory in a cached plan (api.py). */
+    char pid_text[16], rep_text[16], ms_text[16], stop_text[32], boot_text[16];
+    snprintf(pid_text, sizeof pid_text, "%d", child);
+    snprintf(rep_text, sizeof rep_text, "%d", rep[0]);
+    snprintf(ms_text, sizeof ms_text, "%u", h->stop_timeout_ms);
+    snprintf(stop_text, sizeof stop_text, "%g", h->stop_timeout_ms / 1000.0);
+    snprintf(boot_text, sizeof boot_text, "%d", boot_fd);
+    char *argv[8 + h->n_epilogue + 3];
+    int n = 0;
+    argv[n++] = (char *)supervisor;
+    argv[n++] = pid_text;
+    argv[n++] = rep_text;
+    argv[n++] = ms_text;
+    argv[n++] = stop_text;
+    argv[n++] = "0";
+    argv[n++] = "--";
+    for (uint32_t i = 0; i < h->n_epilogue; i++)
+        argv[n++] = (char *)entry_item(e, h->epilogue_off, i);
+    argv[n++] = "--bootinfo";
+    argv[n++] = boot_text;
+    argv[n] = NULL;
+    fcntl(rep[0], F_SETFD, 0);
+    fcntl(boot_fd, F_SETFD, 0);
+    fflush(NULL);
+    execve(supervisor, argv, envp);
+    /* The guest runs: without its supervisor it is killed with this process. */
+    fprintf(stderr, "libsubst: cannot start the supervisor %s: %s\n", supervisor, strerror(errno));
+    exit(125);
 }

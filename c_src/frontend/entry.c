@@ -76,6 +76,13 @@ static int dep_holds(const struct entry *e, const struct ls_plan_dep *d)
            ns(st.st_ctim) == d->ctime_ns && st.st_mode == d->mode;
 }
 
+const char *entry_item(const struct entry *e, uint32_t at, uint32_t i)
+{
+    uint32_t off;
+    memcpy(&off, e->data + at + 4 * (size_t)i, 4);
+    return entry_string(e, off);
+}
+
 static int within(uint64_t off, uint64_t size, uint64_t total)
 {
     return off <= total && size <= total - off;
@@ -116,6 +123,10 @@ int entry_read(const struct buf *key, struct entry *out)
         h->deps_off % 8 || !within(h->boot_off, h->boot_size, size) || h->boot_off % 8 ||
         h->boot_size < sizeof(struct ls_bootinfo) ||
         !within(h->plan_off, h->plan_size, size) || !entry_string(&e, h->kernel) ||
+        !within(h->env_deps_off, 4ULL * h->n_env_deps, size) ||
+        !within(h->overrides_off, 4ULL * h->n_overrides, size) ||
+        !within(h->epilogue_off, 4ULL * h->n_epilogue, size) || h->n_epilogue < 1 ||
+        !entry_string(&e, h->supervisor) ||
         ((h->flags & LS_PLAN_IMAGE) && !entry_string(&e, h->image)) ||
         h->key_size != key->n || memcmp(data + h->key_off, key->p, key->n) != 0)
         goto miss;

@@ -28,18 +28,11 @@ static const char *value_of(char **envp, const char *name, size_t len)
     return found;
 }
 
-static const char *list_item(const struct entry *e, uint32_t at, uint32_t i)
-{
-    uint32_t off;
-    memcpy(&off, e->data + at + 4 * (size_t)i, 4);
-    return entry_string(e, off);
-}
-
 int env_deps_hold(const struct entry *e, char **envp)
 {
     const struct ls_plan_head *h = e->head;
     for (uint32_t i = 0; i < h->n_env_deps; i++) {
-        const char *dep = list_item(e, h->env_deps_off, i);
+        const char *dep = entry_item(e, h->env_deps_off, i);
         if (!dep)
             return 0;
         size_t len = name_len(dep);
@@ -61,7 +54,7 @@ void guest_env(const struct entry *e, char **envp, struct buf *block)
     for (int pass = 0; pass < 2; pass++) {
         uint32_t count = pass ? h->n_overrides : 0;
         for (size_t i = 0; pass ? i < count : envp[i] != NULL; i++) {
-            const char *kv = pass ? list_item(e, h->overrides_off, i) : envp[i];
+            const char *kv = pass ? entry_item(e, h->overrides_off, i) : envp[i];
             if (!kv || !strchr(kv, '='))
                 continue;
             size_t len = name_len(kv), j;

@@ -29,15 +29,17 @@ struct entry {
 /* entry.c: the entry for `key` if every dependency holds, else 0 (-1: a miss). */
 int entry_read(const struct buf *key, struct entry *out);
 const char *entry_string(const struct entry *e, uint32_t off);
+/* Item i of an entry's list of string offsets at `at` (checked by entry_read); 0 if bad. */
+const char *entry_item(const struct entry *e, uint32_t at, uint32_t i);
 
 /* env.c: whether the variables planning read are unchanged; the guest's
  * environment appended to a boot-info block (LS_PLAN_CALLER_ENV). */
 int env_deps_hold(const struct entry *e, char **envp);
 void guest_env(const struct entry *e, char **envp, struct buf *block);
 
-/* boot.c: boots the entry's guest and supervises it as the Python monitor
- * does; returns the exit status for libsubst, or execs the Python epilogue. */
-int boot_and_wait(struct entry *e, char **envp);
+/* boot.c: boots the entry's guest and execs the supervisor (supervise.c)
+ * as Guest.hand_over does; returns only when the supervisor cannot run. */
+void boot_and_supervise(struct entry *e, char **envp);
 
 /* main.c: CLOCK_MONOTONIC ns at main's start (the benchmarks' breakdown). */
 long long monotonic_ns(void);

@@ -120,5 +120,6 @@ int main(int argc, char **argv, char **envp)
         exec_python(argv, envp);
     }
     free(key.p);
-    return boot_and_wait(&e, envp);
+    boot_and_supervise(&e, envp);
+    exec_python(argv, envp);
 }

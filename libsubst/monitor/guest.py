@@ -99,6 +99,19 @@ def bin_path(name: str) -> str:
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_bin", name)
 
 
+def supervisor_path() -> str:
+    """The native supervisor a run hands over to (c_src/tender/supervise.c)."""
+    return bin_path("libsubst-supervise")
+
+
+def epilogue_command() -> list[str]:
+    """The supervisor's EPILOGUE_COMMAND (monitor/epilogue.py), before its
+    --bootinfo FD: a planned run's (Guest.hand_over) and a cached plan's,
+    which the native front end gives the supervisor (plancache.h)."""
+    return [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()),
+            "-m", "libsubst.monitor.epilogue"]
+
+
 def kernel_path() -> str:
     """The installed guest kernel binary."""
     path = bin_path("libsubst-kernel")
@@ -395,12 +408,11 @@ class Guest:
         monitor/epilogue.py to say it with report_end.  Returns only where
         the supervisor cannot be executed (a packed image's run where
         libsubst's own files are hidden): this process then supervises."""
-        supervisor = bin_path("libsubst-supervise")
+        supervisor = supervisor_path()
         if not os.access(supervisor, os.X_OK):
             self._reader = report.Reader(os.dup(self._rep_r))
             return
-        epilogue = [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()),
-                    "-m", "libsubst.monitor.epilogue", "--bootinfo", str(self._boot_fd)]
+        epilogue = [*epilogue_command(), "--bootinfo", str(self._boot_fd)]
         keep = [self._rep_r, self._boot_fd]
         for d in self.cgroups:
             epilogue += ["--cgroup", d]

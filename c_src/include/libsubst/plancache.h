@@ -40,7 +40,7 @@
 #endif
 
 #define LS_PLAN_MAGIC 0x314e414c50534c55
-#define LS_PLAN_VERSION 1
+#define LS_PLAN_VERSION 2
 #define LS_PLAN_MAX_BYTES 67108864   /* a larger entry file is never read */
 #define LS_PLAN_MAX_ENTRIES 256      /* the writer removes the oldest past this many */
 #define LS_PLAN_NAME_LEN 16
@@ -89,6 +89,10 @@ struct ls_plan_head {
     uint32_t n_env_deps;
     uint32_t overrides_off;      /* uint32_t string offsets [n_overrides] */
     uint32_t n_overrides;
+    uint32_t supervisor;         /* string offset: libsubst-supervise, which the reader execs
+                                    once the kernel runs (supervise.c's command line) */
+    uint32_t epilogue_off;       /* uint32_t string offsets [n_epilogue]: the supervisor's */
+    uint32_t n_epilogue;         /* EPILOGUE_COMMAND, before its "--bootinfo FD" */
     uint32_t reserved;
 };
 
