@@ -65,7 +65,7 @@ static void exec_kernel(const char *kernel, int boot_fd, const int *keep, int nk
     if (getppid() != parent)            /* the front end died before the prctl */
         raise(SIGKILL);
     forwarded(&set);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    sigprocmask(SIG_BLOCK, &set, NULL);     /* the tender unblocks them (tender.h) */
     unsigned lo = 3;
     for (int i = 0; i < nkeep; i++) {
         if ((unsigned)keep[i] > lo)

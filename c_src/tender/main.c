@@ -34,6 +34,12 @@ void tender_fatal(const char *fmt, ...)
     __builtin_unreachable();
 }
 
+void tender_unblock_forwarded(void)
+{
+    unsigned long set = LS_FORWARDED_SIGNALS;
+    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set);
+}
+
 void tender_main(unsigned long *sp)
 {
     tender_bi = ls_kernel_start(sp);
@@ -42,6 +48,8 @@ void tender_main(unsigned long *sp)
     int own_proc = 0;
     if (policy)
         own_proc = tender_namespaces(&sb);   /* returns in the guest's first process */
+    else if (!(tender_bi->flags & LS_BOOT_EXECED))
+        tender_unblock_forwarded();          /* a guest's execve keeps the guest's mask */
     struct ls_lockdown lock;
     ls_kernel_load(&sb, &lock);
     long r;

@@ -159,6 +159,7 @@ int tender_namespaces(struct ls_sandbox *sb)
 
     if (child == 0) {
         hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+        tender_unblock_forwarded();
         hsys1(__NR_close, hs[0]);
         unsigned long size;
         int *trees = receive_trees(hs[1], &size);

@@ -66,6 +66,7 @@ static void __attribute__((noreturn)) relay(long child, int chan)
     for (int sig = 1; sig <= 64; sig++)
         if (LS_FORWARDED_SIGNALS & (1UL << (sig - 1)))
             install_forward(sig);
+    tender_unblock_forwarded();          /* those sent meanwhile come now */
     int pidfd = chan >= 0 ? hsys2(__NR_pidfd_open, child, 0) : -1;
     if (pidfd < 0 && chan >= 0) {
         hsys1(__NR_close, chan);         /* the guest's requests fail at once, not hang */

@@ -54,6 +54,11 @@ void supervise_main(unsigned long *sp) __attribute__((noreturn));
 /* Diagnostics in the kernel's form ("libsubst-kernel: ...") on fd 2. */
 void tender_warn(const char *fmt, ...);
 void tender_fatal(const char *fmt, ...) __attribute__((noreturn));
+/* The forwarded signals (signals.h) arrive blocked, so that none finds a
+ * process of the boot with its default action (death) before its handlers:
+ * the relay unblocks them once it forwards them, the guest's first process
+ * once it is the guest's. */
+void tender_unblock_forwarded(void);
 
 /* namespaces.c: clones the guest's first process into its namespaces;
  * returns in it, with *sb filled, whether its /proc is its pid namespace's

@@ -71,8 +71,9 @@ def limit_cgroup(limits: Limits) -> RunCgroup:
 def _child_setup(parent: int, limits: Limits, group: RunCgroup):
     """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
     so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
-    leaves no orphaned guest behind; the forwarded signals are unblocked (the
-    CLI's monitor blocks them to read them from a signalfd); it joins the
+    leaves no orphaned guest behind; the forwarded signals are blocked (the
+    tender unblocks them once its handlers forward them: never their default
+    action on the relay in between, c_src/tender/tender.h); it joins the
     run's cgroup and the per-process limits take effect."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
@@ -80,7 +81,7 @@ def _child_setup(parent: int, limits: Limits, group: RunCgroup):
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # the monitor died before the prctl
             os.kill(os.getpid(), signal.SIGKILL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
         group.join()
         if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
