@@ -8,6 +8,7 @@
  * benchmark's boot without the sandbox, is already inside it: no policy.
  */
 #include "tender.h"
+#include "libsubst/signals.h"
 
 const struct ls_bootinfo *tender_bi;
 
