@@ -100,8 +100,12 @@ def run(modules=MODULES, guest: bool = False, jobs: int = 2,
     (the guest's working directory, where the XML is written)."""
     with tempfile.TemporaryDirectory(prefix="libsubst-pytests-") as work:
         xml = os.path.join(work, "results.xml")
+        # Both runs leave out the threaded VSOCK stream test: on a host with
+        # /dev/vsock but no loopback transport its native accept never
+        # returns (vsock_accept, until regrtest's 900 s); the guest has no
+        # /dev/vsock and skips it.
         argv = [PYTHON, "-m", "test", f"-j{jobs}", "--timeout", "900", "--junit-xml", xml,
-                *modules]
+                "-i", "*ThreadedVSOCKSocketStreamTest*", *modules]
         if guest:
             adds = [o for p in ADD if os.path.exists(p) for o in ("--add", p)]
             argv = [*libsubst, "run", *adds, *argv]
