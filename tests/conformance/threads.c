@@ -138,9 +138,12 @@ static void clone_with_stack(const char *path)
 
 /* A thread on the caller's own stack (stack 0), and the registers the
  * syscall ABI preserves: the child stores them before it touches memory
- * on that stack; the caller waits for it before it does. */
+ * on that stack; the caller waits until it has ended (its child-tid word
+ * cleared, CLONE_CHILD_CLEARTID) before it does: the child's exit is a
+ * raw syscall, whose trap in the guest writes a signal frame on that
+ * stack (README, known limits). */
+int regs_clone_ctid;
 static unsigned long regs_seen[6];
-static volatile int regs_ran;
 long regs_clone(syscall_fn fn, long flags);
 __asm__(".text\n"
         "regs_clone:\n"
@@ -150,7 +153,7 @@ __asm__(".text\n"
         "  mov $" "56" ", %edi\n"                 /* SYS_clone */
         "  mov %rax, %rsi\n"                      /* flags */
         "  xor %edx, %edx\n"                      /* no stack */
-        "  xor %ecx, %ecx\n xor %r8d, %r8d\n xor %r9d, %r9d\n"
+        "  xor %ecx, %ecx\n lea regs_clone_ctid(%rip), %r8\n xor %r9d, %r9d\n"
         "  mov $0x1111, %ebx\n mov $0x2222, %ebp\n mov $0x3333, %r12d\n"
         "  mov $0x4444, %r13d\n mov $0x5555, %r14d\n mov $0x6666, %r15d\n"
         "  push $0\n"                             /* the sixth argument's word, aligned */
@@ -161,21 +164,20 @@ __asm__(".text\n"
         "  mov %rbx, regs_seen(%rip)\n mov %rbp, regs_seen+8(%rip)\n"
         "  mov %r12, regs_seen+16(%rip)\n mov %r13, regs_seen+24(%rip)\n"
         "  mov %r14, regs_seen+32(%rip)\n mov %r15, regs_seen+40(%rip)\n"
-        "  movl $1, regs_ran(%rip)\n"
         "  mov $60, %eax\n xor %edi, %edi\n syscall\n"   /* SYS_exit */
-        "1:cmpl $0, regs_ran(%rip)\n"             /* an error: no child to wait for */
-        "  jne 2f\n"
-        "  cmp $-4095, %rax\n"
+        "1:cmp $-4095, %rax\n"                   /* an error: no child to wait for */
         "  jae 2f\n"
-        "  pause\n jmp 1b\n"
+        "3:cmpl $0, regs_clone_ctid(%rip)\n"     /* until the child has ended */
+        "  je 2f\n"
+        "  pause\n jmp 3b\n"
         "2:pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n"
         "  ret\n");
 
 static void clone_on_own_stack(const char *path)
 {
     memset(regs_seen, 0, sizeof regs_seen);
-    regs_ran = 0;
-    long r = regs_clone(via, THREAD);
+    regs_clone_ctid = 1;
+    long r = regs_clone(via, THREAD | CLONE_CHILD_CLEARTID);
     printf("%s clone, caller's stack: %s, registers", path, r > 0 ? "ok" : "failed");
     for (int i = 0; i < 6; i++)
         printf(" %#lx", regs_seen[i]);
