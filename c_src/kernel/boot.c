@@ -107,7 +107,7 @@ static void reserve_fds(void)
     struct rlimit r;
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&orig_nofile);
     unsigned long cap = orig_nofile.rlim_max < 65536 ? orig_nofile.rlim_max : 65536;
-    if (cap < KFD_RESERVED)
+    if (cap < 256)
         kpanic("RLIMIT_NOFILE hard limit %lu is too low", cap);
     K.nofile_limit = cap - KFD_RESERVED;
     K.kfd_next = cap - 1;
@@ -131,15 +131,11 @@ int kfd_hide(int fd)
     return r;
 }
 
-/* The guest's RLIMIT_NOFILE is the host's less the kernel's KFD_RESERVED
- * fds (proc/misc.c), so a guest that lowers its hard limit leaves the next
- * boot (its execve) the room for them, as Linux leaves any limit to exec. */
 static void seal_fds(void)
 {
     struct rlimit r;
-    r.rlim_max = K.nofile_limit + KFD_RESERVED;
-    r.rlim_cur = orig_nofile.rlim_cur < (unsigned long)K.nofile_limit ? orig_nofile.rlim_cur
-                                                                      : (unsigned long)K.nofile_limit;
+    r.rlim_max = K.nofile_limit;
+    r.rlim_cur = orig_nofile.rlim_cur < r.rlim_max ? orig_nofile.rlim_cur : r.rlim_max;
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 

@@ -130,34 +130,17 @@ long synth_put_cgroup(struct gbuf *g, const char *name)
     return 0;
 }
 
-/* A number of a limits line, at *p (advanced past it). */
-static unsigned long limit_number(const char **p)
-{
-    unsigned long v = 0;
-    while (**p == ' ')
-        (*p)++;
-    while (**p >= '0' && **p <= '9')
-        v = v * 10 + (unsigned long)(*(*p)++ - '0');
-    return v;
-}
-
 /* A line of /proc/<pid>/limits: the host's, but the open files' limits
- * as the guest's getrlimit has them (proc/misc.c: the hard limit less the
- * kernel's reserve), in Linux's columns. */
+ * as the guest's getrlimit has them (proc/misc.c), in Linux's columns. */
 void synth_put_limit(struct gbuf *g, char *line, size_t n)
 {
     struct rlimit64 r;
     char out[96], cur[24], max[24];
-    if (strncmp(line, "Max open files ", 15) != 0 ||
-        (!g->other && sys_prlimit64(0, RLIMIT_NOFILE, 0, &r) < 0)) {
+    /* Another process's is its host line. */
+    if (strncmp(line, "Max open files ", 15) != 0 || g->other ||
+        sys_prlimit64(0, RLIMIT_NOFILE, 0, &r) < 0) {
         synth_gput(g, line, n);
         return;
-    }
-    if (g->other) {                     /* another process's: from its host line */
-        const char *p = line + 15;
-        r.rlim_cur = limit_number(&p);
-        r.rlim_max = limit_number(&p);
-        r.rlim_max = r.rlim_max > KFD_RESERVED ? r.rlim_max - KFD_RESERVED : 0;
     }
     ksnprintf(cur, sizeof cur, "%lu", (unsigned long)r.rlim_cur);   /* numbers pad right only */
     ksnprintf(max, sizeof max, "%lu", (unsigned long)r.rlim_max);

@@ -103,33 +103,29 @@ long sys_sethostname(const char *name, long len)
     return -EPERM;
 }
 
+/* RLIMIT_NOFILE is capped below the kernel's reserved fds. */
+static void clamp_nofile(struct rlimit64 *r)
+{
+    if (r->rlim_max > (unsigned long)K.nofile_limit)
+        r->rlim_max = K.nofile_limit;
+    if (r->rlim_cur > r->rlim_max)
+        r->rlim_cur = r->rlim_max;
+}
+
 /* Implements prlimit64(2); differs from Linux in: RLIMIT_NOFILE cannot be
- * raised into the kernel's reserved fds; other processes are not visible.
- * The guest's RLIMIT_NOFILE is the host's less KFD_RESERVED in the hard
- * limit: the kernel's fds always have their room, after an execve too. */
+ * raised into the kernel's reserved fds; other processes are not visible. */
 long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit64 *old)
 {
-    struct rlimit64 n, o;
+    struct rlimit64 n;
     if (pid != 0 && pid != sys_getpid())
         return -ESRCH;
-    if (new && copy_from_user(&n, new, sizeof n) < 0)
-        return -EFAULT;
-    if (res != RLIMIT_NOFILE)
-        return hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, (long)old);
     if (new) {
-        if (n.rlim_max > (unsigned long)K.nofile_limit)
-            n.rlim_max = K.nofile_limit;
-        if (n.rlim_cur > n.rlim_max)
-            n.rlim_cur = n.rlim_max;
-        n.rlim_max += KFD_RESERVED;
+        if (copy_from_user(&n, new, sizeof n) < 0)
+            return -EFAULT;
+        if (res == RLIMIT_NOFILE)
+            clamp_nofile(&n);
     }
-    long r = hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, (long)&o);
-    if (r < 0)
-        return r;
-    o.rlim_max -= KFD_RESERVED;
-    if (old && copy_to_user(old, &o, sizeof o) < 0)
-        return -EFAULT;
-    return 0;
+    return hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, (long)old);
 }
 
 /* Implements getrlimit(2) through prlimit64. */
