@@ -21,11 +21,14 @@ SUPERVISOR = "libsubst-supervise"
 
 # Prints "ready" once its handlers are in place; a signal ends it with 3
 # after printing the signal's name.
-WAITER = ("import signal, sys, time\n"
+# os.write, not print: a signal that comes while print('ready') still holds
+# stdout's lock (its bytes already read) made the handler's print raise
+# "reentrant call", in the guest whose write returns later than natively.
+WAITER = ("import os, signal, time\n"
           "def got(n, _f):\n"
-          "    print(signal.Signals(n).name, flush=True); sys.exit(3)\n"
+          "    os.write(1, signal.Signals(n).name.encode() + b'\\n'); os._exit(3)\n"
           "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, got)\n"
-          "print('ready', flush=True)\n"
+          "os.write(1, b'ready\\n')\n"
           "while True: time.sleep(1)\n")
 
 
