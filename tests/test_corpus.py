@@ -148,6 +148,14 @@ def _check_psutil(files):
     return native
 
 
+# The initial pid namespace's inode (PROC_PID_INIT_INO): elsewhere libsubst
+# itself runs inside a pid namespace (tests/fresh_machine.sh's machine).
+NESTED_PID_NS = os.readlink("/proc/self/ns/pid") != "pid:[4026531836]"
+
+
+@pytest.mark.xfail(NESTED_PID_NS, strict=False, reason=(
+    "psutil's test_process_all fails in a guest started from inside a pid namespace "
+    "(README, known limits; cause not found yet)"))
 def test_psutil_fast():
     _check_psutil(psutil_suite.FAST)
 
