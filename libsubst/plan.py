@@ -13,6 +13,7 @@ the trace it was asked for)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -136,7 +137,6 @@ class GuestPlan:
     @classmethod
     def from_json(cls, d: dict) -> "GuestPlan":
         """The plan ``to_json`` gave; LibsubstError for anything else."""
-        import base64
 
         try:
             kw = dict(d)
@@ -163,7 +163,6 @@ class GuestPlan:
 
 def _entry_json(e: Entry) -> list:
     """An Entry as a JSON list, in its field order; inline data as base64."""
-    import base64
 
     data = base64.b64encode(e.data).decode() if e.data is not None else None
     return [e.path, e.kind, e.mode, e.host_path, e.target, data, e.size, e.mtime, e.offset]
