@@ -124,6 +124,22 @@ def work(tmp_path):
     return tmp_path
 
 
+def gone(pid, timeout=30):
+    """True once pid has ended (a zombie or no process), within timeout s.
+    Between the open and the read of /proc/PID/stat the process can be reaped:
+    the read then answers ESRCH."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def _stat(pid):
     """(session id, start time in clock ticks) of pid, from /proc/PID/stat."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()

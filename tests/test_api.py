@@ -12,7 +12,7 @@ import time
 import pytest
 
 import libsubst
-from conftest import children
+from conftest import children, gone
 
 HANDLER = ("import signal, sys, time\n"
            "def on(n, _f):\n"
@@ -30,20 +30,6 @@ def read_line(f, timeout=60):
     ready, _, _ = select.select([f], [], [], timeout)
     assert ready, f"no line within {timeout} s"
     return f.readline()
-
-
-def gone(pid, timeout=30):
-    """True once pid no longer exists (bounded poll)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(") ")[-1].startswith("Z"):
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def first_process(handle):

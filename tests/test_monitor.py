@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import LIBSUBST, build_c, children, guest_pid
+from conftest import LIBSUBST, build_c, children, gone, guest_pid
 from libsubst.monitor.signals import FORWARDED
 
 PYTHON = "/usr/bin/python3"
@@ -37,20 +37,6 @@ def read_line(f, timeout=60):
     ready, _, _ = select.select([f], [], [], timeout)
     assert ready, f"no line within {timeout} s"
     return f.readline()
-
-
-def gone(pid, timeout=30):
-    """True once pid has ended (bounded poll)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(") ")[-1].startswith("Z"):
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def start(argv, cwd, **kw):
