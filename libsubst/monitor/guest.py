@@ -19,7 +19,7 @@ from ..errors import BuildError, GuestError, LibsubstError
 from ..plan import ADDRESS_SPACE, GuestPlan, Limits, cpu_list
 from . import bootinfo, identity, landlock, report
 from .cgroup import RunCgroup
-from .signals import FORWARDED, signals_blocked
+from .signals import FORWARDED, guest_starting, signals_blocked
 
 PR_SET_PDEATHSIG = 1
 
@@ -379,6 +379,7 @@ class Guest:
                 self._cleanup.callback(os.close, self._boot_fd)
             passed = tuple(fd for fd in (*fds, self.spec.image_fd, self.spec.core_fd,
                                          self._sum_fd, *pass_fds) if fd >= 0)
+            guest_starting()
             try:
                 self.proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed,
                                              close_fds=True, **stdio,

@@ -63,22 +63,46 @@ class Stopped(Exception):
         self.signo = signo
 
 
+_preparing = False
+
+
 @contextlib.contextmanager
 def before_start():
     """While the guest is being prepared: SIGWINCH and SIGCONT change
     nothing, any other forwarded signal stops libsubst with 128+N, as it
-    would a native program not yet started."""
+    would a native program not yet started.  From guest_starting() on they
+    wait, blocked, for supervise() or the native supervisor."""
+    global _preparing
     def stop(signo, _frame):
         raise Stopped(signo)
-    old = {s: signal.signal(s, (signal.SIG_IGN if s in (signal.SIGWINCH, signal.SIGCONT)
-                                else stop)) for s in FORWARDED}
+    # SIGWINCH's and SIGCONT's handler does nothing and stays: given back
+    # their default (ignore), Linux would drop one pending for the guest.
+    for s in (signal.SIGWINCH, signal.SIGCONT):
+        signal.signal(s, _nothing)
+    old = {s: signal.signal(s, stop) for s in FORWARDED
+           if s not in (signal.SIGWINCH, signal.SIGCONT)}
+    _preparing = True
     try:
         yield
     finally:
-        # Blocked before the handlers go: from here supervise() reads them.
+        _preparing = False
         signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def _nothing(_signo, _frame):
+    pass
+
+
+def guest_starting():
+    """Called as the guest's first process is about to start.  Under
+    before_start() the forwarded signals are blocked from here: one sent
+    once the guest runs (its program may already have answered) is the
+    guest's, never a stop of libsubst, and never lost between a handler
+    that only marked it and that handler's removal."""
+    if _preparing:
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
 
 
 def supervise(guest, stop_timeout: float) -> int:
