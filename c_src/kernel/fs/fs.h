@@ -267,7 +267,7 @@ enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_SELFCOPY, SG_CGROUP,
-       SG_FDINFO };
+       SG_FDINFO, SG_NET };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 #define SID_OFDLINK 0x202       /* another process's fd link (fs/synth_proc.c) */

@@ -32,6 +32,7 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/devices", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/mounts", ST_LINK, SL_FIXED, "self/mounts"},
+    {"/proc/net", ST_LINK, SL_FIXED, "self/net"},
     {"/proc/sys", ST_DIR, 0, 0},
     {"/proc/sys/kernel", ST_DIR, 0, 0},
     {"/proc/sys/kernel/hostname", ST_FILE, SG_HOSTNAME, 0},
@@ -87,7 +88,8 @@ const struct synth_ent synth_gtab[] = {
 };
 const int synth_ng = LS_ARRAY_SIZE(synth_gtab);
 
-/* Below /proc/<pid>; entry 0 is the directory itself, the last three are
+/* Below /proc/<pid>, each directory before its entries; entry 0 is the
+ * directory itself, the last three are
  * "/fdinfo", "/task" and "/fd" (synth_dir.c lists them by their place). */
 const struct synth_ent synth_ptab[] = {
     {"", ST_DIR, 0, 0},
@@ -106,6 +108,23 @@ const struct synth_ent synth_ptab[] = {
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
     {"/root", ST_LINK, SL_FIXED, "/"},
+    /* The network namespace's (synth_net.c): what ifconfig, netstat, ss and
+     * psutil read. */
+    {"/net", ST_DIR, 0, 0},
+    {"/net/dev", ST_FILE, SG_NET, 0},
+    {"/net/if_inet6", ST_FILE, SG_NET, 0},
+    {"/net/route", ST_FILE, SG_NET, 0},
+    {"/net/ipv6_route", ST_FILE, SG_NET, 0},
+    {"/net/snmp", ST_FILE, SG_NET, 0},
+    {"/net/snmp6", ST_FILE, SG_NET, 0},
+    {"/net/netstat", ST_FILE, SG_NET, 0},
+    {"/net/sockstat", ST_FILE, SG_NET, 0},
+    {"/net/sockstat6", ST_FILE, SG_NET, 0},
+    {"/net/tcp", ST_FILE, SG_NET, 0},
+    {"/net/tcp6", ST_FILE, SG_NET, 0},
+    {"/net/udp", ST_FILE, SG_NET, 0},
+    {"/net/udp6", ST_FILE, SG_NET, 0},
+    {"/net/unix", ST_FILE, SG_NET, 0},
     {"/fdinfo", ST_DIR, 0, 0},      /* the host's, per fd (position, flags, mnt_id) */
     {"/task", ST_DIR, 0, 0},        /* its threads: /proc/<pid>/task/<tid> has the same entries */
     {"/fd", ST_DIR, 0, 0},

@@ -24,6 +24,7 @@ struct gbuf {
     long other;                      /* another process's pid (tid is its task), or 0 */
     struct kproc_slot *slot;         /* other's slot, or NULL if it has none */
     char state;                      /* other's state letter ('Z': a zombie) */
+    const void *ctx;                 /* a generator's own state (synth_net.c) */
     long err;
     size_t n;
     char comm[16];
@@ -34,6 +35,12 @@ struct gbuf {
 
 void synth_gput(struct gbuf *g, const char *s, size_t n);
 void synth_gputs(struct gbuf *g, const char *s);
+/* Host file path copied whole, or line by line through fn (synth_gen.c). */
+long synth_host_copy(struct gbuf *g, const char *path);
+long synth_host_lines(struct gbuf *g, const char *path,
+                      void (*fn)(struct gbuf *, char *, size_t));
+/* synth_net.c: /proc/<pid>/net/name, of the guest's network namespace. */
+long synth_put_net(struct gbuf *g, const char *name);
 /* synth_mounts.c: the mount tables (info: mountinfo's form), a cgroup limit file. */
 void synth_put_mounts(struct gbuf *g, int info);
 long synth_put_cgroup(struct gbuf *g, const char *name);

@@ -75,7 +75,7 @@ static void load_nums(struct dctx *x, const char *dir, int fds, int self, long f
     hsys1(__NR_close, hfd);
 }
 
-/* Cookies: 2 + k.  fd dir: k = the fd number; pid dir: k = synth_ptab index - 1;
+/* Cookies: 2 + k.  fd dir: k = the fd number; pid dirs: k = the synth_ptab index;
  * global dirs: k = synth_gtab index, then (for /proc) k = synth_ng + pid. */
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x)
 {
@@ -108,18 +108,25 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
             }
         return 0;
     }
-    if (o->ent == SID_P) {
-        /* A thread's directory (arg: its tid) has no task directory. */
-        if (o->arg && synth_task_tgid(o->arg) != o->arg && k + 1 == synth_np - 2)
-            k++, *c += 1;
-        if (k + 1 >= synth_np)
-            return 0;
-        d->name = synth_ptab[k + 1].path + 1;
-        d->nlen = strlen(d->name);
-        d->ino = 0x10000UL + SID_P + k + 1;
-        d->type = dtype(synth_ptab[k + 1].type);
-        *c += 1;
-        return 1;
+    if (o->ent >= SID_P && o->ent < SID_P + synth_np) {
+        /* /proc/<pid> or a directory below it: the synth_ptab entries one
+         * level down.  A thread's directory (arg: its tid) has no task. */
+        const char *dir = synth_ptab[o->ent - SID_P].path;
+        size_t dl = strlen(dir);
+        int thread = !dl && o->arg && synth_task_tgid(o->arg) != o->arg;
+        for (k++; k < synth_np; k++) {
+            const char *p = synth_ptab[k].path;
+            if (strncmp(p, dir, dl) != 0 || p[dl] != '/' || strchr(p + dl + 1, '/') ||
+                (thread && k == synth_np - 2))
+                continue;
+            d->name = p + dl + 1;
+            d->nlen = strlen(d->name);
+            d->ino = 0x10000UL + SID_P + k;
+            d->type = dtype(synth_ptab[k].type);
+            *c = k + 2;
+            return 1;
+        }
+        return 0;
     }
     if (o->ent < 0 || o->ent >= synth_ng)
         return 0;

@@ -10,5 +10,7 @@ long sys_connect(long fd, const void *addr, long len);
 long sys_bind(long fd, const void *addr, long len);
 long sys_getsockname(long fd, void *addr, int *lenp);
 long sys_getpeername(long fd, void *addr, int *lenp);
+/* The guest's name for a host Unix socket path (unix.c): its length or -errno. */
+long unix_guest_path(const char *host, char *out, size_t cap);
 
 #endif

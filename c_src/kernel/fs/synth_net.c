@@ -1,0 +1,183 @@
+/*
+ * /proc/<pid>/net (and /proc/net, a link to self/net, as on Linux): the
+ * network namespace the guest runs in, which is what Linux shows there.
+ * Under --net none that is the guest's own namespace (loopback only); under
+ * --net host it is the host's, whose interfaces, routes and TCP/UDP sockets
+ * a process there sees natively too (files that name no path, and whose
+ * uid column the host already gives in the guest's user namespace).
+ *
+ * /proc/net/unix is the exception: Unix sockets carry paths, and under
+ * --net host the namespace's list would name every host socket's path (the
+ * sandbox refuses sock_diag for the same reason).  It shows only the
+ * sockets some guest process holds an fd of (matched by inode, the number
+ * its /proc/<pid>/fd link shows as socket:[N]), each path as the guest
+ * named it (net/unix.c's reverse of its bind); a path no volume holds is
+ * left out, as for an unnamed socket.  Differs from Linux in: a socket no
+ * guest fd holds (in flight, or not yet accepted) is not listed.
+ */
+#include "synth.h"
+#include "net/net.h"
+#include "proc/ptable.h"
+
+/* The guest's socket inodes: an array grown as the fds are read. */
+struct inodes {
+    unsigned long *v;
+    int n, cap;
+};
+
+static void add_inode(struct inodes *s, unsigned long ino)
+{
+    if (s->n == s->cap) {
+        int ncap = s->cap ? s->cap * 2 : 64;
+        unsigned long *nv = kmalloc(ncap * sizeof *nv);
+        if (!nv)
+            return;
+        if (s->v)
+            memcpy(nv, s->v, s->n * sizeof *nv);
+        kfree(s->v);
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = ino;
+}
+
+static int has_inode(const struct inodes *s, unsigned long ino)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->v[i] == ino)
+            return 1;
+    return 0;
+}
+
+/* Calls fn(arg, n) for every decimal name the host lists in dir. */
+static void each_num(const char *dir, void (*fn)(void *, long), void *arg)
+{
+    long hfd = hsys4(__NR_openat, AT_FDCWD, (long)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    char *buf = hfd < 0 ? 0 : kmalloc(4096);
+    long n;
+    while (buf && (n = hsys3(__NR_getdents64, hfd, (long)buf, 4096)) > 0)
+        for (long off = 0; off < n; off += *(unsigned short *)(buf + off + 16)) {
+            const char *name = buf + off + 19;
+            long v = synth_parse_num(&name);
+            if (v >= 0 && !*name)
+                fn(arg, v);
+        }
+    kfree(buf);
+    if (hfd >= 0)
+        hsys1(__NR_close, hfd);
+}
+
+/* One process's fds, the guest's (below its kernel's floor). */
+struct scan {
+    struct inodes *set;
+    long pid;                        /* 0: this process */
+    long floor;
+};
+
+static void scan_fd(void *arg, long fd)
+{
+    struct scan *sc = arg;
+    char path[48], link[32];
+    if (fd >= sc->floor || (!sc->pid && !fd_valid(fd)))
+        return;
+    if (sc->pid)
+        ksnprintf(path, sizeof path, "/proc/%ld/fd/%ld", sc->pid, fd);
+    else
+        ksnprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
+    long n = hsys4(__NR_readlinkat, AT_FDCWD, (long)path, (long)link, sizeof link - 1);
+    if (n <= 8 || strncmp(link, "socket:[", 8) != 0)
+        return;
+    link[n] = 0;
+    const char *p = link + 8;
+    unsigned long ino = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        ino = ino * 10 + (*p - '0');
+    if (*p == ']' && !has_inode(sc->set, ino))
+        add_inode(sc->set, ino);
+}
+
+/* A guest process's fds (pid: a host process of the guest's pid namespace). */
+static void scan_pid(void *arg, long pid)
+{
+    struct scan sc = {.set = arg, .pid = pid == fs_pid() ? 0 : pid, .floor = 0x7fffffff};
+    if (sc.pid) {
+        struct kproc_slot *slot;
+        char state;
+        if (synth_other_slot(pid, &slot, &state) < 0)
+            return;
+        sc.floor = slot ? slot->kfd_floor : K.nofile_limit;   /* its kernel's fds above */
+        kfree(slot);
+    }
+    char dir[40];
+    ksnprintf(dir, sizeof dir, sc.pid ? "/proc/%ld/fd" : "/proc/self/fd", pid);
+    each_num(dir, scan_fd, &sc);
+}
+
+static void scan_other(void *arg, long pid)
+{
+    if (pid != fs_pid())
+        scan_pid(arg, pid);
+}
+
+static const char *skip_field(const char *p)
+{
+    while (*p == ' ')
+        p++;
+    while (*p && *p != ' ' && *p != '\n')
+        p++;
+    return p;
+}
+
+/* "Num: RefCount Protocol Flags Type St Inode [Path]": a guest socket's
+ * line, its path the guest's. */
+static void line_unix(struct gbuf *g, char *s, size_t n)
+{
+    const char *p = s;
+    if (strncmp(s, "Num", 3) == 0) {
+        synth_gput(g, s, n);
+        return;
+    }
+    for (int i = 0; i < 6; i++)
+        p = skip_field(p);
+    while (*p == ' ')
+        p++;
+    unsigned long ino = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        ino = ino * 10 + (*p - '0');
+    if (!has_inode(g->ctx, ino))
+        return;
+    synth_gput(g, s, p - s);
+    if (*p == ' ' && p[1] != '\n' && p[1]) {
+        char *path = (char *)p + 1, *end = s + n;
+        if (end > path && end[-1] == '\n')
+            end--;
+        char c = *end;
+        *end = 0;
+        if (*path == '@') {                      /* abstract: its own name, in the guest */
+            synth_gputs(g, " ");
+            synth_gputs(g, path);
+        } else if (unix_guest_path(path, g->name, sizeof g->name) >= 0) {
+            synth_gputs(g, " ");
+            synth_gputs(g, g->name);
+        }
+        *end = c;
+    }
+    synth_gputs(g, "\n");
+}
+
+long synth_put_net(struct gbuf *g, const char *name)
+{
+    char path[48];
+    ksnprintf(path, sizeof path, "/proc/self/net/%s", name);
+    if (strcmp(name, "unix") != 0)
+        return synth_host_copy(g, path);
+    /* This process, then the others /proc lists (none where the tender had
+     * to bind the host's /proc and Landlock allows only /proc/self). */
+    struct inodes set = {0};
+    scan_pid(&set, fs_pid());
+    each_num("/proc", scan_other, &set);
+    g->ctx = &set;
+    long r = synth_host_lines(g, path, line_unix);
+    kfree(set.v);
+    return r;
+}
