@@ -157,12 +157,14 @@ NET_NONE = """
 import os
 print([l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]])
 print(os.environ["PORT"] in open("/proc/net/tcp").read())
+print(sorted(os.listdir("/sys/class/net")))
 """
 
 
 def test_proc_net_of_net_none_is_the_guests_namespace(tmp_path):
-    """Under --net none /proc/net shows the guest's own namespace: loopback
-    only, and none of the host's sockets (a listener open on the host)."""
+    """Under --net none /proc/net and /sys/class/net show the guest's own
+    namespace: loopback only, and none of the host's sockets (a listener
+    open on the host)."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -173,4 +175,4 @@ def test_proc_net_of_net_none_is_the_guests_namespace(tmp_path):
                           env=env)
     assert native.stdout.splitlines()[1] == b"True"
     assert guest.returncode == 0, guest.stderr
-    assert guest.stdout.splitlines() == [b"['lo']", b"False"]
+    assert guest.stdout.splitlines() == [b"['lo']", b"False", b"['lo']"]

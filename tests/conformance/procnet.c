@@ -3,7 +3,8 @@
  * net_connections, netstat, ifconfig) list the caller's own sockets by the
  * inode its /proc/<pid>/fd links show (socket:[N]), Unix sockets with the
  * paths they were bound at, a forked child's too, and no longer once
- * closed; /proc/net is self/net.  Paths are printed relative to the working
+ * closed; /proc/net is self/net; /sys/class/net has a directory per
+ * interface, with the files sysfs shows.  Paths are printed relative to the working
  * directory and ports as "P", so both runs print the same.
  *
  *   procnet DIR          DIR a scratch directory
@@ -271,6 +272,44 @@ static void interfaces(void)
            have == 7 ? "yes" : "no");
 }
 
+/* /sys/class/net: a directory for every interface netlink names; lo's files. */
+static void sysfs_interfaces(void)
+{
+    const char *files[] = {"address", "flags", "ifindex", "mtu", "tx_queue_len", "type"};
+    struct if_nameindex *ix = if_nameindex();
+    int listed = 0, all = 0;
+    DIR *dir = opendir("/sys/class/net");
+    struct dirent *e;
+    while (dir && (e = readdir(dir)))
+        for (struct if_nameindex *i = ix; i && i->if_index; i++)
+            listed += strcmp(e->d_name, i->if_name) == 0;
+    if (dir)
+        closedir(dir);
+    for (struct if_nameindex *i = ix; i && i->if_index; i++, all++) {
+        /* Only loopback's values are printed: the host's other interfaces
+         * may come and go (containers) between the native and guest runs. */
+        if (strcmp(i->if_name, "lo") != 0)
+            continue;
+        printf("/sys/class/net/%s:", i->if_name);
+        for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+            char path[128], v[64] = "";
+            snprintf(path, sizeof path, "/sys/class/net/%s/%s", i->if_name, files[k]);
+            FILE *f = fopen(path, "r");
+            if (!f || !fgets(v, sizeof v, f))
+                snprintf(v, sizeof v, "%s", strerrorname_np(errno));
+            if (f)
+                fclose(f);
+            v[strcspn(v, "\n")] = 0;
+            printf(" %s=%s", files[k], v);
+        }
+        printf("\n");
+    }
+    if_freenameindex(ix);
+    printf("/sys/class/net lists every interface: %s\n", listed == all ? "yes" : "no");
+    printf("/sys/class/net/no-such-if: %s\n",
+           access("/sys/class/net/no-such-if", F_OK) < 0 ? strerrorname_np(errno) : "there");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -280,6 +319,7 @@ int main(int argc, char **argv)
         return 2;
     }
     interfaces();
+    sysfs_interfaces();
     unix_sockets();
     inet_sockets();
     return 0;

@@ -51,6 +51,8 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/sys/vm/mmap_min_addr", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/vm/max_map_count", ST_FILE, SG_HOSTCOPY, 0},
     {"/sys", ST_DIR, 0, 0},
+    {"/sys/class", ST_DIR, 0, 0},
+    {"/sys/class/net", ST_DIR, 0, 0},   /* its interfaces: synth_ntab (synth_net.c) */
     {"/sys/devices", ST_DIR, 0, 0},
     {"/sys/devices/system", ST_DIR, 0, 0},
     {"/sys/devices/system/cpu", ST_DIR, 0, 0},
@@ -143,6 +145,8 @@ static const struct synth_ent *sent(int id)
         return &synth_ptab[id - SID_P];
     if (id == SID_FDINFO)
         return &fdinfo_ent;
+    if (id >= SID_N && id < SID_N + synth_nn)
+        return &synth_ntab[id - SID_N];
     return id == SID_FDLINK || id == SID_OFDLINK ? &fdlink_ent : &fdhost_ent;
 }
 
@@ -251,6 +255,19 @@ int synth_lookup(const char *p, struct fs_obj *o)
         }
         return -ENOENT;
     }
+    if (strncmp(p, "/sys/class/net/", 15) == 0) {
+        const char *s = p + 15, *slash = strchr(s, '/');
+        long index = synth_netif_index(s, slash ? (size_t)(slash - s) : strlen(s));
+        if (index < 0)
+            return index;
+        for (int i = 0; i < synth_nn; i++)
+            if (strcmp(slash ? slash : "", synth_ntab[i].path) == 0) {
+                o->ent = SID_N + i;
+                o->arg = index;
+                return 0;
+            }
+        return -ENOENT;
+    }
     for (int i = 0; i < synth_ng; i++)
         if (strcmp(p, synth_gtab[i].path) == 0) {
             if (strcmp(p, "/dev/tty") == 0 && !synth_have_tty())
@@ -271,7 +288,7 @@ int synth_seq(int id)
     const struct synth_ent *e = sent(id);
     if (e->type != ST_FILE || e->gen == SG_CMDLINE || e->gen == SG_ENVIRON)
         return 0;       /* cmdline and environ are read from memory, with an lseek that can */
-    return id >= SID_P ||
+    return (id >= SID_P && id < SID_N) ||
            (strncmp(e->path, "/proc/", 6) == 0 && strncmp(e->path, "/proc/sys/", 10) != 0);
 }
 
@@ -358,6 +375,8 @@ unsigned long synth_ino(const struct fs_obj *o)
 
 static unsigned long tree_dev(int id)
 {
+    if (id >= SID_N)
+        return FS_DEV_SYS;
     if (id < synth_ng && starts(synth_gtab[id].path, "/sys"))
         return FS_DEV_SYS;
     if (id < synth_ng && starts(synth_gtab[id].path, "/dev"))
@@ -371,8 +390,8 @@ void synth_fix_stat(int id, struct stat *st)
     st->st_ino = 0x10000UL + id;
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
-    st->st_uid = id >= SID_P ? K.bi->uid : 0;
-    st->st_gid = id >= SID_P ? K.bi->gid : 0;
+    st->st_uid = id >= SID_P && id < SID_N ? K.bi->uid : 0;
+    st->st_gid = id >= SID_P && id < SID_N ? K.bi->gid : 0;
 }
 
 long synth_stat(const struct fs_obj *o, struct stat *st)
@@ -391,11 +410,11 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
     st->st_ino = synth_ino(o);
     st->st_blksize = 1024;
     st->st_nlink = 1;
-    if (o->ent >= SID_P) {
+    if (o->ent >= SID_P && o->ent < SID_N) {
         st->st_uid = K.bi->uid;
         st->st_gid = K.bi->gid;
     }
-    if (o->ent >= SID_P && synth_task_tgid(o->arg) > 0) {
+    if (o->ent >= SID_P && o->ent < SID_N && synth_task_tgid(o->arg) > 0) {
         /* Another process's: its owner, as the host has it. */
         struct stat hs;
         ksnprintf(hp, sizeof hp, "/proc/%d", o->arg & ((1 << 15) - 1));

@@ -39,8 +39,15 @@ void synth_gputs(struct gbuf *g, const char *s);
 long synth_host_copy(struct gbuf *g, const char *path);
 long synth_host_lines(struct gbuf *g, const char *path,
                       void (*fn)(struct gbuf *, char *, size_t));
-/* synth_net.c: /proc/<pid>/net/name, of the guest's network namespace. */
+/* synth_net.c: /proc/<pid>/net/name, of the guest's network namespace;
+ * /sys/class/net/<if>/file (synth_ntab, SID_N + index, arg the ifindex). */
 long synth_put_net(struct gbuf *g, const char *name);
+long synth_put_netif(struct gbuf *g, const char *file, long index);
+extern const struct synth_ent synth_ntab[];
+extern const int synth_nn;
+long synth_netif_index(const char *name, size_t n);     /* its ifindex, or -ENOENT */
+long synth_netif_name(long index, char *name);          /* name: 16 bytes; 0 or -ENOENT */
+void synth_each_netif(void (*fn)(void *, long), void *arg);
 /* synth_mounts.c: the mount tables (info: mountinfo's form), a cgroup limit file. */
 void synth_put_mounts(struct gbuf *g, int info);
 long synth_put_cgroup(struct gbuf *g, const char *name);

@@ -358,6 +358,8 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
         return synth_host_lines(g, hp, line_fdinfo);
     case SG_NET:
         return synth_put_net(g, path_base(path));
+    case SG_NETIF:
+        return synth_put_netif(g, path_base(path), g->tid);
     case SG_COMM:
         guest_comm(g);
         synth_gputs(g, g->comm);
@@ -379,8 +381,10 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec)
         g->err = 0;
         g->n = 0;
         g->slot = 0;
-        /* An fdinfo's argument is a pid and an fd (the host's file says all). */
-        long r = g->other = e->gen == SG_FDINFO ? 0 : synth_other_slot(tid, &g->slot, &g->state);
+        /* An fdinfo's argument is a pid and an fd (the host's file says all);
+         * an interface file's, its ifindex. */
+        long r = g->other = e->gen == SG_FDINFO || e->gen == SG_NETIF
+                                ? 0 : synth_other_slot(tid, &g->slot, &g->state);
         if (r >= 0)
             r = fill(g, e);
         kfree(g->slot);

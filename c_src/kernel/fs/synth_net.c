@@ -181,3 +181,145 @@ long synth_put_net(struct gbuf *g, const char *name)
     kfree(set.v);
     return r;
 }
+
+/*
+ * /sys/class/net: a directory per interface of the guest's network
+ * namespace (those /proc/net/dev lists), each holding the files programs
+ * read most, made from the interface's ioctls as sysfs shows them.
+ * Differs from Linux in: each is a directory, not a link into
+ * /sys/devices (the guest sees no device tree), and has only these files.
+ */
+const struct synth_ent synth_ntab[] = {
+    {"", ST_DIR, 0, 0},
+    {"/address", ST_FILE, SG_NETIF, 0},
+    {"/flags", ST_FILE, SG_NETIF, 0},
+    {"/ifindex", ST_FILE, SG_NETIF, 0},
+    {"/mtu", ST_FILE, SG_NETIF, 0},
+    {"/tx_queue_len", ST_FILE, SG_NETIF, 0},
+    {"/type", ST_FILE, SG_NETIF, 0},
+};
+const int synth_nn = LS_ARRAY_SIZE(synth_ntab);
+
+#define AF_INET 2
+#define SOCK_DGRAM 2
+#define SIOCGIFNAME 0x8910
+#define SIOCGIFFLAGS 0x8913
+#define SIOCGIFMTU 0x8921
+#define SIOCGIFHWADDR 0x8927
+#define SIOCGIFINDEX 0x8933
+#define SIOCGIFTXQLEN 0x8942
+#define IFF_RUNNING 0x40
+
+struct ifreq_k {
+    char name[16];
+    union {
+        int i;
+        short flags;
+        struct {
+            unsigned short family;
+            unsigned char data[14];
+        } hw;
+        char pad[24];
+    };
+};
+
+/* One interface ioctl on a socket of the guest's network namespace. */
+static long if_ioctl(unsigned long req, struct ifreq_k *r)
+{
+    long s = hsys3(__NR_socket, AF_INET, SOCK_DGRAM | O_CLOEXEC, 0);
+    if (s < 0)
+        return s;
+    long e = hsys3(__NR_ioctl, s, req, (long)r);
+    hsys1(__NR_close, s);
+    return e;
+}
+
+long synth_netif_index(const char *name, size_t n)
+{
+    struct ifreq_k r = {0};
+    if (n == 0 || n >= sizeof r.name || memchr(name, '/', n))
+        return -ENOENT;
+    memcpy(r.name, name, n);
+    long e = if_ioctl(SIOCGIFINDEX, &r);
+    return e < 0 ? -ENOENT : r.i;
+}
+
+long synth_netif_name(long index, char *name)
+{
+    struct ifreq_k r = {0};
+    r.i = index;
+    long e = if_ioctl(SIOCGIFNAME, &r);
+    if (e < 0)
+        return -ENOENT;
+    memcpy(name, r.name, sizeof r.name);
+    name[15] = 0;
+    return 0;
+}
+
+long synth_put_netif(struct gbuf *g, const char *file, long index)
+{
+    struct ifreq_k r = {0};
+    char out[64];
+    long e = synth_netif_name(index, r.name);
+    if (e < 0)
+        return e;
+    if (strcmp(file, "ifindex") == 0) {
+        ksnprintf(out, sizeof out, "%ld\n", index);
+    } else if (strcmp(file, "mtu") == 0) {
+        if ((e = if_ioctl(SIOCGIFMTU, &r)) < 0)
+            return e;
+        ksnprintf(out, sizeof out, "%d\n", r.i);
+    } else if (strcmp(file, "tx_queue_len") == 0) {
+        if ((e = if_ioctl(SIOCGIFTXQLEN, &r)) < 0)
+            return e;
+        ksnprintf(out, sizeof out, "%d\n", r.i);
+    } else if (strcmp(file, "flags") == 0) {
+        /* The device's flags: the ioctl adds RUNNING, which sysfs shows
+         * in operstate instead. */
+        if ((e = if_ioctl(SIOCGIFFLAGS, &r)) < 0)
+            return e;
+        ksnprintf(out, sizeof out, "0x%x\n", (unsigned short)r.flags & ~IFF_RUNNING);
+    } else {
+        if ((e = if_ioctl(SIOCGIFHWADDR, &r)) < 0)
+            return e;
+        const unsigned char *a = r.hw.data;
+        if (strcmp(file, "type") == 0)
+            ksnprintf(out, sizeof out, "%u\n", r.hw.family);
+        else
+            ksnprintf(out, sizeof out, "%02x:%02x:%02x:%02x:%02x:%02x\n", a[0], a[1], a[2], a[3],
+                      a[4], a[5]);
+    }
+    synth_gputs(g, out);
+    return 0;
+}
+
+/* The namespace's interfaces, by index, ascending: fn(arg, index) each. */
+struct netif_walk {
+    void (*fn)(void *, long);
+    void *arg;
+};
+
+static void line_dev(struct gbuf *g, char *s, size_t n)
+{
+    const struct netif_walk *w = g->ctx;
+    char *colon = memchr(s, ':', n);
+    if (!colon || memchr(s, '|', n))
+        return;                       /* the two heading lines */
+    char *name = s;
+    while (*name == ' ')
+        name++;
+    long index = synth_netif_index(name, colon - name);
+    if (index > 0)
+        w->fn(w->arg, index);
+}
+
+void synth_each_netif(void (*fn)(void *, long), void *arg)
+{
+    struct gbuf *g = kmalloc(sizeof *g);
+    if (!g)
+        return;
+    struct netif_walk w = {fn, arg};
+    g->ctx = &w;
+    synth_host_lines(g, "/proc/self/net/dev", line_dev);
+    kfree(g);
+}
