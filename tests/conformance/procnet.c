@@ -83,7 +83,7 @@ static void unix_line(const char *label, pid_t pid, int fd)
     else if (strncmp(p, cwd, n) == 0 && p[n] == '/')
         printf("%s: listed at ./%s\n", label, p + n + 1);
     else
-        printf("%s: listed at %s\n", label, p[0] == '@' ? p : "a path outside the cwd");
+        printf("%s: listed at %s\n", label, p[0] != '/' ? p : "a path outside the cwd");
 }
 
 /* A Unix socket bound at cwd/name, or at abstract name. */
@@ -123,6 +123,19 @@ static void unix_sockets(void)
     int r = find("unix", 6, inode_of(getpid(), a), line, sizeof line);
     snprintf(abs, sizeof abs, "@procnet-%d", getpid());
     printf("%s: %s\n", label, r > 0 && strcmp(line, abs) == 0 ? "listed at its name" : "not as named");
+    /* Bound by a relative name: listed, and named by getsockname, as bound. */
+    unlink("relative.sock");
+    int rel = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un ra = {.sun_family = AF_UNIX, .sun_path = "relative.sock"};
+    if (bind(rel, (void *)&ra, sizeof ra) < 0)
+        printf("bind relative.sock: %s\n", strerrorname_np(errno));
+    unix_line("unix bound by a relative name", getpid(), rel);
+    socklen_t rl = sizeof ra;
+    memset(&ra, 0, sizeof ra);
+    getsockname(rel, (void *)&ra, &rl);
+    printf("getsockname: %s, length %d\n", ra.sun_path, (int)rl);
+    close(rel);
+    unlink("relative.sock");
     unix_line("socketpair end 0", getpid(), pair[0]);
     unix_line("socketpair end 1", getpid(), pair[1]);
 

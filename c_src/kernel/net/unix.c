@@ -88,14 +88,26 @@ long sys_bind(long fd, const void *addr, long len)
     if (n < 0)
         return n;
     long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
+    if (r == 0 && n > 0) {
+        char guest[sizeof in.sun_path + 1];
+        size_t k = len - sizeof(unsigned short) < sizeof in.sun_path
+                       ? len - sizeof(unsigned short) : sizeof in.sun_path;
+        memcpy(guest, in.sun_path, k);
+        guest[k] = 0;                   /* the name runs to its first NUL, as Linux's */
+        unix_name_record(host.sun_path, guest);
+    }
     return r == -EACCES && !n ? port_bind(fd, addr, len) : r;
 }
 
-/* The guest's name for host socket path `host`: below the innermost volume
- * holding it, at that volume's guest path.  Its length, -ENOENT when no
- * volume holds it, -ENAMETOOLONG when cap cannot hold it. */
+/* The guest's name for host socket path `host`: the name a bind gave it
+ * (unix_names.c), else below the innermost volume holding it, at that
+ * volume's guest path.  Its length, -ENOENT when no volume holds it,
+ * -ENAMETOOLONG when cap cannot hold it. */
 long unix_guest_path(const char *host, char *out, size_t cap)
 {
+    long n = unix_name_find(host, out, cap);
+    if (n >= 0)
+        return n;
     const struct vmount *best = 0;
     size_t bl = 0;
     for (int i = 0; i < fs_nmnt; i++) {
