@@ -127,6 +127,17 @@ const struct synth_ent synth_ptab[] = {
     {"/net/udp", ST_FILE, SG_NET, 0},
     {"/net/udp6", ST_FILE, SG_NET, 0},
     {"/net/unix", ST_FILE, SG_NET, 0},
+    {"/net/raw", ST_FILE, SG_NET, 0},
+    {"/net/raw6", ST_FILE, SG_NET, 0},
+    {"/net/udplite", ST_FILE, SG_NET, 0},
+    {"/net/udplite6", ST_FILE, SG_NET, 0},
+    {"/net/icmp", ST_FILE, SG_NET, 0},
+    {"/net/icmp6", ST_FILE, SG_NET, 0},
+    {"/net/arp", ST_FILE, SG_NET, 0},
+    {"/net/igmp", ST_FILE, SG_NET, 0},
+    {"/net/igmp6", ST_FILE, SG_NET, 0},
+    {"/net/dev_mcast", ST_FILE, SG_NET, 0},
+    {"/net/protocols", ST_FILE, SG_NET, 0},
     {"/fdinfo", ST_DIR, 0, 0},      /* the host's, per fd (position, flags, mnt_id) */
     {"/task", ST_DIR, 0, 0},        /* its threads: /proc/<pid>/task/<tid> has the same entries */
     {"/fd", ST_DIR, 0, 0},
