@@ -44,8 +44,14 @@ ADD = {
 }
 
 # The default test run's subset: every Process method on every process
-# (psutil.process_iter), read from /proc as monitoring tools do.
-FAST = ["tests/test_process_all.py"]
+# (psutil.process_iter), read from /proc as monitoring tools do; by family.
+FAST = [
+    "tests/test_process_all.py",
+    # network: connections (/proc/net/*, matched with /proc/PID/fd), interfaces
+    "tests/test_connections.py", "tests/test_system.py::TestNetAPIs",
+    "tests/test_linux.py::TestSystemNetIfAddrs", "tests/test_linux.py::TestSystemNetIfStats",
+    "tests/test_linux.py::TestSystemNetIOCounters",
+]
 
 # Test cases (as pytests.parse names them) that pass natively and not in the
 # guest, with the reason.  Not sorted yet: the whole suite loses about a
