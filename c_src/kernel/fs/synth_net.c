@@ -19,34 +19,44 @@
 #include "net/net.h"
 #include "proc/ptable.h"
 
-/* The guest's socket inodes: an array grown as the fds are read. */
+/* The guest's socket inodes: a set (open addressing, 0 free; no socket
+ * has inode 0), so a guest of many sockets costs one probe per line. */
 struct inodes {
     unsigned long *v;
-    int n, cap;
+    int bits, n;
 };
 
-static void add_inode(struct inodes *s, unsigned long ino)
+static unsigned long *slot_of(const struct inodes *s, unsigned long ino)
 {
-    if (s->n == s->cap) {
-        int ncap = s->cap ? s->cap * 2 : 64;
-        unsigned long *nv = kmalloc(ncap * sizeof *nv);
-        if (!nv)
-            return;
-        if (s->v)
-            memcpy(nv, s->v, s->n * sizeof *nv);
-        kfree(s->v);
-        s->v = nv;
-        s->cap = ncap;
-    }
-    s->v[s->n++] = ino;
+    unsigned long mask = (1UL << s->bits) - 1;
+    unsigned long i = (ino * 0x9e3779b97f4a7c15UL) >> (64 - s->bits);
+    while (s->v[i] && s->v[i] != ino)
+        i = (i + 1) & mask;
+    return &s->v[i];
 }
 
 static int has_inode(const struct inodes *s, unsigned long ino)
 {
-    for (int i = 0; i < s->n; i++)
-        if (s->v[i] == ino)
-            return 1;
-    return 0;
+    return s->v && ino && *slot_of(s, ino) == ino;
+}
+
+static void add_inode(struct inodes *s, unsigned long ino)
+{
+    if (!ino || has_inode(s, ino))
+        return;
+    if (!s->v || (s->n + 1) * 2 > 1 << s->bits) {
+        struct inodes g = {kmalloc(sizeof *g.v << (s->bits + 1)), s->bits + 1, 0};
+        if (!g.v)
+            return;
+        memset(g.v, 0, sizeof *g.v << g.bits);
+        for (int i = 0; s->v && i < 1 << s->bits; i++)
+            if (s->v[i])
+                *slot_of(&g, s->v[i]) = s->v[i], g.n++;
+        kfree(s->v);
+        *s = g;
+    }
+    *slot_of(s, ino) = ino;
+    s->n++;
 }
 
 /* Calls fn(arg, n) for every decimal name the host lists in dir. */
@@ -92,7 +102,7 @@ static void scan_fd(void *arg, long fd)
     unsigned long ino = 0;
     for (; *p >= '0' && *p <= '9'; p++)
         ino = ino * 10 + (*p - '0');
-    if (*p == ']' && !has_inode(sc->set, ino))
+    if (*p == ']')
         add_inode(sc->set, ino);
 }
 
@@ -173,7 +183,7 @@ long synth_put_net(struct gbuf *g, const char *name)
         return synth_host_copy(g, path);
     /* This process, then the others /proc lists (none where the tender had
      * to bind the host's /proc and Landlock allows only /proc/self). */
-    struct inodes set = {0};
+    struct inodes set = {0, 5, 0};
     scan_pid(&set, fs_pid());
     each_num("/proc", scan_other, &set);
     g->ctx = &set;
