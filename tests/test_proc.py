@@ -176,3 +176,20 @@ def test_proc_net_of_net_none_is_the_guests_namespace(tmp_path):
     assert native.stdout.splitlines()[1] == b"True"
     assert guest.returncode == 0, guest.stderr
     assert guest.stdout.splitlines() == [b"['lo']", b"False", b"['lo']"]
+
+
+MANY = """
+import os, socket
+pairs = [socket.socketpair() for _ in range(400)]
+mine = {os.stat(f"/proc/self/fd/{s.fileno()}").st_ino for p in pairs for s in p}
+listed = {int(l.split()[6]) for l in open("/proc/net/unix").readlines()[1:]}
+print(len(mine), mine <= listed)
+"""
+
+
+def test_proc_net_unix_lists_many_sockets(tmp_path):
+    """Every one of 800 sockets, as natively (the guest's set grows)."""
+    argv = ["/usr/bin/python3", "-c", MANY]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == b"800 True\n"
+    assert_same(native, run_guest(argv, tmp_path))
