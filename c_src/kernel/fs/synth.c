@@ -148,6 +148,12 @@ static const struct synth_ent fdlink_ent = {"", ST_LINK, 0, 0};
 static const struct synth_ent fdhost_ent = {"", ST_FDHOST, 0, 0};
 static const struct synth_ent fdinfo_ent = {"", ST_FILE, SG_FDINFO, 0};
 
+/* Whether id is below /proc/<pid> (ptab entries, fd links, fdinfo). */
+static int per_process(int id)
+{
+    return id >= SID_P && id < SID_N;
+}
+
 static const struct synth_ent *sent(int id)
 {
     if (id >= 0 && id < synth_ng)
@@ -266,19 +272,8 @@ int synth_lookup(const char *p, struct fs_obj *o)
         }
         return -ENOENT;
     }
-    if (strncmp(p, "/sys/class/net/", 15) == 0) {
-        const char *s = p + 15, *slash = strchr(s, '/');
-        long index = synth_netif_index(s, slash ? (size_t)(slash - s) : strlen(s));
-        if (index < 0)
-            return index;
-        for (int i = 0; i < synth_nn; i++)
-            if (strcmp(slash ? slash : "", synth_ntab[i].path) == 0) {
-                o->ent = SID_N + i;
-                o->arg = index;
-                return 0;
-            }
-        return -ENOENT;
-    }
+    if (strncmp(p, "/sys/class/net/", 15) == 0)
+        return synth_netif_lookup(p + 15, o);
     for (int i = 0; i < synth_ng; i++)
         if (strcmp(p, synth_gtab[i].path) == 0) {
             if (strcmp(p, "/dev/tty") == 0 && !synth_have_tty())
@@ -299,7 +294,7 @@ int synth_seq(int id)
     const struct synth_ent *e = sent(id);
     if (e->type != ST_FILE || e->gen == SG_CMDLINE || e->gen == SG_ENVIRON)
         return 0;       /* cmdline and environ are read from memory, with an lseek that can */
-    return (id >= SID_P && id < SID_N) ||
+    return per_process(id) ||
            (strncmp(e->path, "/proc/", 6) == 0 && strncmp(e->path, "/proc/sys/", 10) != 0);
 }
 
@@ -401,8 +396,8 @@ void synth_fix_stat(int id, struct stat *st)
     st->st_ino = 0x10000UL + id;
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
-    st->st_uid = id >= SID_P && id < SID_N ? K.bi->uid : 0;
-    st->st_gid = id >= SID_P && id < SID_N ? K.bi->gid : 0;
+    st->st_uid = per_process(id) ? K.bi->uid : 0;
+    st->st_gid = per_process(id) ? K.bi->gid : 0;
 }
 
 long synth_stat(const struct fs_obj *o, struct stat *st)
@@ -421,11 +416,11 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
     st->st_ino = synth_ino(o);
     st->st_blksize = 1024;
     st->st_nlink = 1;
-    if (o->ent >= SID_P && o->ent < SID_N) {
+    if (per_process(o->ent)) {
         st->st_uid = K.bi->uid;
         st->st_gid = K.bi->gid;
     }
-    if (o->ent >= SID_P && o->ent < SID_N && synth_task_tgid(o->arg) > 0) {
+    if (per_process(o->ent) && synth_task_tgid(o->arg) > 0) {
         /* Another process's: its owner, as the host has it. */
         struct stat hs;
         ksnprintf(hp, sizeof hp, "/proc/%d", o->arg & ((1 << 15) - 1));

@@ -2,7 +2,9 @@
  * The synthetic trees' node table, shared by synth.c (lookup, links, stat,
  * open) and synth_dir.c (listing).  A synthetic id is an index into
  * synth_gtab (absolute paths), SID_P + an index into synth_ptab (paths below
- * /proc/<pid>), or SID_FDLINK / SID_FDHOST with the fd as argument.
+ * /proc/<pid>), SID_FDLINK / SID_FDHOST with the fd as argument, or SID_N +
+ * an index into synth_ntab (below /sys/class/net/<if>, the ifindex as
+ * argument).
  */
 #ifndef LS_FS_SYNTH_H
 #define LS_FS_SYNTH_H
@@ -46,6 +48,7 @@ long synth_put_netif(struct gbuf *g, const char *file, long index);
 extern const struct synth_ent synth_ntab[];
 extern const int synth_nn;
 long synth_netif_index(const char *name, size_t n);     /* its ifindex, or -ENOENT */
+int synth_netif_lookup(const char *s, struct fs_obj *o);  /* s: below /sys/class/net/ */
 long synth_netif_name(long index, char *name);          /* name: 16 bytes; 0 or -ENOENT */
 void synth_each_netif(void (*fn)(void *, long), void *arg);
 /* synth_mounts.c: the mount tables (info: mountinfo's form), a cgroup limit file. */

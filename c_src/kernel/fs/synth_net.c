@@ -10,10 +10,11 @@
  * --net host the namespace's list would name every host socket's path (the
  * sandbox refuses sock_diag for the same reason).  It shows only the
  * sockets some guest process holds an fd of (matched by inode, the number
- * its /proc/<pid>/fd link shows as socket:[N]), each path as the guest
- * named it (net/unix.c's reverse of its bind); a path no volume holds is
- * left out, as for an unnamed socket.  Differs from Linux in: a socket no
- * guest fd holds (in flight, or not yet accepted) is not listed.
+ * its /proc/<pid>/fd link shows as socket:[N]), each path the name the
+ * guest bound it by (net/unix_names.c; else its volume's guest path); a
+ * path no volume holds is left out, as for an unnamed socket.  Differs
+ * from Linux in: a socket no guest fd holds (in flight, or not yet
+ * accepted) is not listed.
  */
 #include "synth.h"
 #include "net/net.h"
@@ -252,6 +253,21 @@ long synth_netif_index(const char *name, size_t n)
     memcpy(r.name, name, n);
     long e = if_ioctl(SIOCGIFINDEX, &r);
     return e < 0 ? -ENOENT : r.i;
+}
+
+int synth_netif_lookup(const char *s, struct fs_obj *o)
+{
+    const char *slash = strchr(s, '/');
+    long index = synth_netif_index(s, slash ? (size_t)(slash - s) : strlen(s));
+    if (index < 0)
+        return index;
+    for (int i = 0; i < synth_nn; i++)
+        if (strcmp(slash ? slash : "", synth_ntab[i].path) == 0) {
+            o->ent = SID_N + i;
+            o->arg = index;
+            return 0;
+        }
+    return -ENOENT;
 }
 
 long synth_netif_name(long index, char *name)
