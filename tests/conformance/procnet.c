@@ -134,6 +134,22 @@ static void unix_sockets(void)
     memset(&ra, 0, sizeof ra);
     getsockname(rel, (void *)&ra, &rl);
     printf("getsockname: %s, length %d\n", ra.sun_path, (int)rl);
+    /* A client that connects by the absolute path sees the name as bound. */
+    listen(rel, 1);
+    int cl = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un ca = {.sun_family = AF_UNIX};
+    char full[sizeof cwd + 32];
+    snprintf(full, sizeof full, "%s/relative.sock", cwd);
+    if (strlen(full) < sizeof ca.sun_path) {
+        strcpy(ca.sun_path, full);
+        if (connect(cl, (void *)&ca, sizeof ca) < 0)
+            printf("connect by the absolute path: %s\n", strerrorname_np(errno));
+        rl = sizeof ca;
+        memset(&ca, 0, sizeof ca);
+        getpeername(cl, (void *)&ca, &rl);
+        printf("getpeername: %s, length %d\n", ca.sun_path, (int)rl);
+    }
+    close(cl);
     close(rel);
     unlink("relative.sock");
     unix_line("socketpair end 0", getpid(), pair[0]);
