@@ -32,7 +32,10 @@ long unix_name_find(const char *host, char *out, size_t cap)
 {
     long found = -ENOENT;
     uint32_t best = 0;
-    for (int i = 0; K_shared && i < SN_SLOTS; i++) {
+    /* No bind yet: the ring's pages stay untouched (unallocated). */
+    if (!K_shared || !__atomic_load_n(&K_shared->sockname_next, __ATOMIC_RELAXED))
+        return found;
+    for (int i = 0; i < SN_SLOTS; i++) {
         struct ksockname *e = &K_shared->socknames[i];
         char h[sizeof e->host], g[sizeof e->guest];
         uint32_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
