@@ -4,6 +4,7 @@ with the guest's own view where they are not."""
 
 import os
 import re
+import socket
 
 import pytest
 
@@ -115,4 +116,80 @@ def test_task_directories(tmp_path):
     argv = ["/usr/bin/python3", "-c", TASKS]
     native = run_native(argv, tmp_path)
     assert native.stdout.count(b"True") == 7, native.stdout
+    assert_same(native, run_guest(argv, tmp_path))
+
+
+# The guest lists /proc/net/unix and binds a socket of its own in a volume
+# whose guest path is not its host path.
+UNIX_LIST = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind("/data/guest.sock")
+sys.stdout.write(open("/proc/net/unix").read())
+"""
+
+
+@pytest.mark.parametrize("net", ["host", "none"])
+def test_proc_net_unix_shows_only_the_guests_sockets(net, tmp_path):
+    """/proc/net/unix names no host socket, by path or abstract name, even
+    under --net host, where the network namespace (whose list Linux shows)
+    is the host's: the guest kernel lists only sockets a guest process
+    holds, each at the path the guest bound it at (fs/synth_net.c)."""
+    host_dir = tmp_path / "host-only"           # not a volume of the guest
+    vol = tmp_path / "vol"
+    host_dir.mkdir()
+    vol.mkdir()
+    abstract = f"libsubst-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX) as named, socket.socket(socket.AF_UNIX) as anon:
+        named.bind(str(host_dir / "host.sock"))
+        anon.bind("\0" + abstract)
+        native = open("/proc/net/unix").read()
+        assert str(host_dir / "host.sock") in native and "@" + abstract in native
+        out = run_guest(["/usr/bin/python3", "-c", UNIX_LIST], host_dir,
+                        opts=["--net", net, "--no-cwd", "-v", f"{vol}:/data"])
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert text.startswith("Num ") and text.rstrip().endswith(" /data/guest.sock"), text
+    assert str(tmp_path) not in text and abstract not in text, text
+
+
+NET_NONE = """
+import os
+print([l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]])
+print(os.environ["PORT"] in open("/proc/net/tcp").read())
+print(sorted(os.listdir("/sys/class/net")))
+"""
+
+
+def test_proc_net_of_net_none_is_the_guests_namespace(tmp_path):
+    """Under --net none /proc/net and /sys/class/net show the guest's own
+    namespace: loopback only, and none of the host's sockets (a listener
+    open on the host)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = "%04X" % listener.getsockname()[1]
+        env = {"PATH": os.environ["PATH"], "PORT": port}
+        native = run_native(["/usr/bin/python3", "-c", NET_NONE], tmp_path, env=env)
+        guest = run_guest(["/usr/bin/python3", "-c", NET_NONE], tmp_path, opts=["--net", "none"],
+                          env=env)
+    assert native.stdout.splitlines()[1] == b"True"
+    assert guest.returncode == 0, guest.stderr
+    assert guest.stdout.splitlines() == [b"['lo']", b"False", b"['lo']"]
+
+
+MANY = """
+import os, socket
+pairs = [socket.socketpair() for _ in range(400)]
+mine = {os.stat(f"/proc/self/fd/{s.fileno()}").st_ino for p in pairs for s in p}
+listed = {int(l.split()[6]) for l in open("/proc/net/unix").readlines()[1:]}
+print(len(mine), mine <= listed)
+"""
+
+
+def test_proc_net_unix_lists_many_sockets(tmp_path):
+    """Every one of 800 sockets, as natively (the guest's set grows)."""
+    argv = ["/usr/bin/python3", "-c", MANY]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == b"800 True\n"
     assert_same(native, run_guest(argv, tmp_path))

@@ -248,6 +248,15 @@ struct kproc_slot {
     char env[PT_ENV];
 };
 
+/* A name the guest bound a Unix socket by (net/unix_names.c). */
+#define SN_SLOTS 64
+struct ksockname {
+    uint32_t seq;                    /* odd while it is written */
+    uint32_t gen;                    /* its bind's place in the order of binds */
+    char host[108];                  /* the host path the bind made of it */
+    char guest[108];
+};
+
 /* One fixed layout: a field (or a block of fields) per user, each named
  * and documented here; pages no process touches are never allocated.
  * Guest-writable: never trusted for what the host lets the guest reach. */
@@ -261,6 +270,10 @@ struct kshared {
      * one touches this page only, then the slots. */
     int32_t proc_owner[PT_SLOTS];
     struct kproc_slot procs[PT_SLOTS] __attribute__((aligned(4096)));
+    /* net/unix_names.c: the names the guest's last binds of Unix socket
+     * paths gave, a ring claimed by sockname_next. */
+    uint32_t sockname_next;
+    struct ksockname socknames[SN_SLOTS];
 };
 extern struct kshared *K_shared;
 /* At boot, before the filter: the first boot makes the memory, an execve's

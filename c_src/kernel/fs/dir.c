@@ -96,7 +96,7 @@ static long list_dir(int fd, void *buf, unsigned count, int old)
         return -ENOTDIR;
     }
     struct dbuf b = {buf, count, 0, old};
-    struct dctx x = {0, 0, 0};
+    struct dctx x = {0};
     struct dent d;
     long c = o->pos;
     int put = 1;

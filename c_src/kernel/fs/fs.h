@@ -195,7 +195,7 @@ struct dent {
 /* Per-getdents-call context (the /proc/self/fd listing is gathered once). */
 struct dctx {
     int loaded;
-    int nfds;
+    int nfds, cap;
     int *fds;
 };
 /* Produces the child at cookie *c (>= 2) and advances *c; 0 at the end. */
@@ -267,12 +267,13 @@ enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_SELFCOPY, SG_CGROUP,
-       SG_FDINFO };
+       SG_FDINFO, SG_NET, SG_NETIF };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 #define SID_OFDLINK 0x202       /* another process's fd link (fs/synth_proc.c) */
 #define SID_OFDHOST 0x203       /* what it names: always the host's object */
 #define SID_FDINFO 0x204        /* /proc/<pid>/fdinfo/<fd>: arg the pid (0: this one) | fd << 15 */
+#define SID_N 0x300             /* + a synth_ntab index: /sys/class/net/<if>..., arg the ifindex */
 /* The host's name of the object an ST_FDHOST node stands for. */
 void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap);
 int synth_is_prefix(const char *p);

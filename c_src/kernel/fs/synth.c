@@ -32,6 +32,7 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/devices", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/mounts", ST_LINK, SL_FIXED, "self/mounts"},
+    {"/proc/net", ST_LINK, SL_FIXED, "self/net"},
     {"/proc/sys", ST_DIR, 0, 0},
     {"/proc/sys/kernel", ST_DIR, 0, 0},
     {"/proc/sys/kernel/hostname", ST_FILE, SG_HOSTNAME, 0},
@@ -50,6 +51,8 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/sys/vm/mmap_min_addr", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/vm/max_map_count", ST_FILE, SG_HOSTCOPY, 0},
     {"/sys", ST_DIR, 0, 0},
+    {"/sys/class", ST_DIR, 0, 0},
+    {"/sys/class/net", ST_DIR, 0, 0},   /* its interfaces: synth_ntab (synth_net.c) */
     {"/sys/devices", ST_DIR, 0, 0},
     {"/sys/devices/system", ST_DIR, 0, 0},
     {"/sys/devices/system/cpu", ST_DIR, 0, 0},
@@ -87,7 +90,8 @@ const struct synth_ent synth_gtab[] = {
 };
 const int synth_ng = LS_ARRAY_SIZE(synth_gtab);
 
-/* Below /proc/<pid>; entry 0 is the directory itself, the last three are
+/* Below /proc/<pid>, each directory before its entries; entry 0 is the
+ * directory itself, the last three are
  * "/fdinfo", "/task" and "/fd" (synth_dir.c lists them by their place). */
 const struct synth_ent synth_ptab[] = {
     {"", ST_DIR, 0, 0},
@@ -106,6 +110,34 @@ const struct synth_ent synth_ptab[] = {
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
     {"/root", ST_LINK, SL_FIXED, "/"},
+    /* The network namespace's (synth_net.c): what ifconfig, netstat, ss and
+     * psutil read. */
+    {"/net", ST_DIR, 0, 0},
+    {"/net/dev", ST_FILE, SG_NET, 0},
+    {"/net/if_inet6", ST_FILE, SG_NET, 0},
+    {"/net/route", ST_FILE, SG_NET, 0},
+    {"/net/ipv6_route", ST_FILE, SG_NET, 0},
+    {"/net/snmp", ST_FILE, SG_NET, 0},
+    {"/net/snmp6", ST_FILE, SG_NET, 0},
+    {"/net/netstat", ST_FILE, SG_NET, 0},
+    {"/net/sockstat", ST_FILE, SG_NET, 0},
+    {"/net/sockstat6", ST_FILE, SG_NET, 0},
+    {"/net/tcp", ST_FILE, SG_NET, 0},
+    {"/net/tcp6", ST_FILE, SG_NET, 0},
+    {"/net/udp", ST_FILE, SG_NET, 0},
+    {"/net/udp6", ST_FILE, SG_NET, 0},
+    {"/net/unix", ST_FILE, SG_NET, 0},
+    {"/net/raw", ST_FILE, SG_NET, 0},
+    {"/net/raw6", ST_FILE, SG_NET, 0},
+    {"/net/udplite", ST_FILE, SG_NET, 0},
+    {"/net/udplite6", ST_FILE, SG_NET, 0},
+    {"/net/icmp", ST_FILE, SG_NET, 0},
+    {"/net/icmp6", ST_FILE, SG_NET, 0},
+    {"/net/arp", ST_FILE, SG_NET, 0},
+    {"/net/igmp", ST_FILE, SG_NET, 0},
+    {"/net/igmp6", ST_FILE, SG_NET, 0},
+    {"/net/dev_mcast", ST_FILE, SG_NET, 0},
+    {"/net/protocols", ST_FILE, SG_NET, 0},
     {"/fdinfo", ST_DIR, 0, 0},      /* the host's, per fd (position, flags, mnt_id) */
     {"/task", ST_DIR, 0, 0},        /* its threads: /proc/<pid>/task/<tid> has the same entries */
     {"/fd", ST_DIR, 0, 0},
@@ -116,6 +148,12 @@ static const struct synth_ent fdlink_ent = {"", ST_LINK, 0, 0};
 static const struct synth_ent fdhost_ent = {"", ST_FDHOST, 0, 0};
 static const struct synth_ent fdinfo_ent = {"", ST_FILE, SG_FDINFO, 0};
 
+/* Whether id is below /proc/<pid> (ptab entries, fd links, fdinfo). */
+static int per_process(int id)
+{
+    return id >= SID_P && id < SID_N;
+}
+
 static const struct synth_ent *sent(int id)
 {
     if (id >= 0 && id < synth_ng)
@@ -124,6 +162,8 @@ static const struct synth_ent *sent(int id)
         return &synth_ptab[id - SID_P];
     if (id == SID_FDINFO)
         return &fdinfo_ent;
+    if (id >= SID_N && id < SID_N + synth_nn)
+        return &synth_ntab[id - SID_N];
     return id == SID_FDLINK || id == SID_OFDLINK ? &fdlink_ent : &fdhost_ent;
 }
 
@@ -232,6 +272,8 @@ int synth_lookup(const char *p, struct fs_obj *o)
         }
         return -ENOENT;
     }
+    if (strncmp(p, "/sys/class/net/", 15) == 0)
+        return synth_netif_lookup(p + 15, o);
     for (int i = 0; i < synth_ng; i++)
         if (strcmp(p, synth_gtab[i].path) == 0) {
             if (strcmp(p, "/dev/tty") == 0 && !synth_have_tty())
@@ -252,7 +294,7 @@ int synth_seq(int id)
     const struct synth_ent *e = sent(id);
     if (e->type != ST_FILE || e->gen == SG_CMDLINE || e->gen == SG_ENVIRON)
         return 0;       /* cmdline and environ are read from memory, with an lseek that can */
-    return id >= SID_P ||
+    return per_process(id) ||
            (strncmp(e->path, "/proc/", 6) == 0 && strncmp(e->path, "/proc/sys/", 10) != 0);
 }
 
@@ -339,6 +381,8 @@ unsigned long synth_ino(const struct fs_obj *o)
 
 static unsigned long tree_dev(int id)
 {
+    if (id >= SID_N)
+        return FS_DEV_SYS;
     if (id < synth_ng && starts(synth_gtab[id].path, "/sys"))
         return FS_DEV_SYS;
     if (id < synth_ng && starts(synth_gtab[id].path, "/dev"))
@@ -352,8 +396,8 @@ void synth_fix_stat(int id, struct stat *st)
     st->st_ino = 0x10000UL + id;
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
-    st->st_uid = id >= SID_P ? K.bi->uid : 0;
-    st->st_gid = id >= SID_P ? K.bi->gid : 0;
+    st->st_uid = per_process(id) ? K.bi->uid : 0;
+    st->st_gid = per_process(id) ? K.bi->gid : 0;
 }
 
 long synth_stat(const struct fs_obj *o, struct stat *st)
@@ -372,11 +416,11 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
     st->st_ino = synth_ino(o);
     st->st_blksize = 1024;
     st->st_nlink = 1;
-    if (o->ent >= SID_P) {
+    if (per_process(o->ent)) {
         st->st_uid = K.bi->uid;
         st->st_gid = K.bi->gid;
     }
-    if (o->ent >= SID_P && synth_task_tgid(o->arg) > 0) {
+    if (per_process(o->ent) && synth_task_tgid(o->arg) > 0) {
         /* Another process's: its owner, as the host has it. */
         struct stat hs;
         ksnprintf(hp, sizeof hp, "/proc/%d", o->arg & ((1 << 15) - 1));

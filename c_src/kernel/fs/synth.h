@@ -2,7 +2,9 @@
  * The synthetic trees' node table, shared by synth.c (lookup, links, stat,
  * open) and synth_dir.c (listing).  A synthetic id is an index into
  * synth_gtab (absolute paths), SID_P + an index into synth_ptab (paths below
- * /proc/<pid>), or SID_FDLINK / SID_FDHOST with the fd as argument.
+ * /proc/<pid>), SID_FDLINK / SID_FDHOST with the fd as argument, or SID_N +
+ * an index into synth_ntab (below /sys/class/net/<if>, the ifindex as
+ * argument).
  */
 #ifndef LS_FS_SYNTH_H
 #define LS_FS_SYNTH_H
@@ -24,6 +26,7 @@ struct gbuf {
     long other;                      /* another process's pid (tid is its task), or 0 */
     struct kproc_slot *slot;         /* other's slot, or NULL if it has none */
     char state;                      /* other's state letter ('Z': a zombie) */
+    const void *ctx;                 /* a generator's own state (synth_net.c) */
     long err;
     size_t n;
     char comm[16];
@@ -34,6 +37,20 @@ struct gbuf {
 
 void synth_gput(struct gbuf *g, const char *s, size_t n);
 void synth_gputs(struct gbuf *g, const char *s);
+/* Host file path copied whole, or line by line through fn (synth_gen.c). */
+long synth_host_copy(struct gbuf *g, const char *path);
+long synth_host_lines(struct gbuf *g, const char *path,
+                      void (*fn)(struct gbuf *, char *, size_t));
+/* synth_net.c: /proc/<pid>/net/name, of the guest's network namespace;
+ * /sys/class/net/<if>/file (synth_ntab, SID_N + index, arg the ifindex). */
+long synth_put_net(struct gbuf *g, const char *name);
+long synth_put_netif(struct gbuf *g, const char *file, long index);
+extern const struct synth_ent synth_ntab[];
+extern const int synth_nn;
+long synth_netif_index(const char *name, size_t n);     /* its ifindex, or -ENOENT */
+int synth_netif_lookup(const char *s, struct fs_obj *o);  /* s: below /sys/class/net/ */
+long synth_netif_name(long index, char *name);          /* name: 16 bytes; 0 or -ENOENT */
+void synth_each_netif(void (*fn)(void *, long), void *arg);
 /* synth_mounts.c: the mount tables (info: mountinfo's form), a cgroup limit file. */
 void synth_put_mounts(struct gbuf *g, int info);
 long synth_put_cgroup(struct gbuf *g, const char *name);

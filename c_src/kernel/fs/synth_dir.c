@@ -29,6 +29,29 @@ static void put_num(struct dent *d, long v)
     d->nlen = strlen(d->nbuf);
 }
 
+/* Adds v to x's numbers, kept ascending. */
+static void add_num(void *arg, long v)
+{
+    struct dctx *x = arg;
+    if (x->nfds == x->cap) {
+        int ncap = x->cap ? x->cap * 2 : 64;
+        int *nf = kmalloc(ncap * sizeof *nf);
+        if (!nf)
+            return;
+        if (x->fds)
+            memcpy(nf, x->fds, x->nfds * sizeof *nf);
+        kfree(x->fds);
+        x->fds = nf;
+        x->cap = ncap;
+    }
+    int k = x->nfds++;
+    while (k > 0 && x->fds[k - 1] > v) {
+        x->fds[k] = x->fds[k - 1];
+        k--;
+    }
+    x->fds[k] = v;
+}
+
 /* The numbers the host lists in dir, ascending: the guest's open fds (from
  * /proc/<pid>/fd, the kernel's own left out: every guest process has the
  * same cap), its threads (/proc/<pid>/task) or its processes (/proc). */
@@ -39,7 +62,6 @@ static void load_nums(struct dctx *x, const char *dir, int fds, int self, long f
     if (hfd < 0)
         return;
     char *buf = kmalloc(4096);
-    int cap = 0;
     while (buf) {
         long n = hsys3(__NR_getdents64, hfd, (long)buf, 4096);
         if (n <= 0)
@@ -51,31 +73,14 @@ static void load_nums(struct dctx *x, const char *dir, int fds, int self, long f
             long fd = synth_parse_num(&name);
             if (fd < 0 || *name || (fds && ((self && fd == hfd) || !fd_valid(fd) || fd >= floor)))
                 continue;
-            if (x->nfds == cap) {
-                int ncap = cap ? cap * 2 : 64;
-                int *nf = kmalloc(ncap * sizeof *nf);
-                if (!nf)
-                    break;
-                if (x->fds)
-                    memcpy(nf, x->fds, x->nfds * sizeof *nf);
-                kfree(x->fds);
-                x->fds = nf;
-                cap = ncap;
-            }
-            /* Insertion keeps the list sorted (the host lists in order). */
-            int k = x->nfds++;
-            while (k > 0 && x->fds[k - 1] > fd) {
-                x->fds[k] = x->fds[k - 1];
-                k--;
-            }
-            x->fds[k] = fd;
+            add_num(x, fd);
         }
     }
     kfree(buf);
     hsys1(__NR_close, hfd);
 }
 
-/* Cookies: 2 + k.  fd dir: k = the fd number; pid dir: k = synth_ptab index - 1;
+/* Cookies: 2 + k.  fd dir: k = the fd number; pid dirs: k = the synth_ptab index;
  * global dirs: k = synth_gtab index, then (for /proc) k = synth_ng + pid. */
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x)
 {
@@ -108,17 +113,35 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
             }
         return 0;
     }
-    if (o->ent == SID_P) {
-        /* A thread's directory (arg: its tid) has no task directory. */
-        if (o->arg && synth_task_tgid(o->arg) != o->arg && k + 1 == synth_np - 2)
-            k++, *c += 1;
-        if (k + 1 >= synth_np)
+    if (o->ent >= SID_P && o->ent < SID_P + synth_np) {
+        /* /proc/<pid> or a directory below it: the synth_ptab entries one
+         * level down.  A thread's directory (arg: its tid) has no task. */
+        const char *dir = synth_ptab[o->ent - SID_P].path;
+        size_t dl = strlen(dir);
+        int thread = !dl && o->arg && synth_task_tgid(o->arg) != o->arg;
+        for (k++; k < synth_np; k++) {
+            const char *p = synth_ptab[k].path;
+            if (strncmp(p, dir, dl) != 0 || p[dl] != '/' || strchr(p + dl + 1, '/') ||
+                (thread && k == synth_np - 2))
+                continue;
+            d->name = p + dl + 1;
+            d->nlen = strlen(d->name);
+            d->ino = 0x10000UL + SID_P + k;
+            d->type = dtype(synth_ptab[k].type);
+            *c = k + 2;
+            return 1;
+        }
+        return 0;
+    }
+    if (o->ent == SID_N) {
+        /* An interface's directory (synth_net.c): its files. */
+        if (++k >= synth_nn)
             return 0;
-        d->name = synth_ptab[k + 1].path + 1;
+        d->name = synth_ntab[k].path + 1;
         d->nlen = strlen(d->name);
-        d->ino = 0x10000UL + SID_P + k + 1;
-        d->type = dtype(synth_ptab[k + 1].type);
-        *c += 1;
+        d->ino = 0x10000UL + SID_N + k + ((unsigned long)o->arg << 12);
+        d->type = FS_DT_REG;
+        *c = k + 2;
         return 1;
     }
     if (o->ent < 0 || o->ent >= synth_ng)
@@ -137,6 +160,23 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
         d->type = dtype(synth_gtab[k].type);
         *c = k + 3;
         return 1;
+    }
+    if (k >= synth_ng && strcmp(dir, "/sys/class/net") == 0) {
+        /* The interfaces, by index (cookie: synth_ng + the index). */
+        if (!x->loaded) {
+            x->loaded = 1;
+            synth_each_netif(add_num, x);
+        }
+        for (int i = 0; i < x->nfds; i++)
+            if (x->fds[i] >= k - synth_ng && synth_netif_name(x->fds[i], d->nbuf) == 0) {
+                d->name = d->nbuf;
+                d->nlen = strlen(d->nbuf);
+                d->ino = 0x10000UL + SID_N + ((unsigned long)x->fds[i] << 12);
+                d->type = FS_DT_DIR;
+                *c = synth_ng + x->fds[i] + 3;
+                return 1;
+            }
+        return 0;
     }
     if (k >= synth_ng && strcmp(dir, "/proc") == 0) {
         if (!x->loaded)

@@ -64,7 +64,7 @@ static __attribute__((noinline)) long host_read(long fd, char *buf, size_t n)
     return hsys3(__NR_read, fd, (long)buf, n);
 }
 
-static long host_copy(struct gbuf *g, const char *path)
+long synth_host_copy(struct gbuf *g, const char *path)
 {
     long fd = host_open(path);
     if (fd < 0)
@@ -79,7 +79,7 @@ static long host_copy(struct gbuf *g, const char *path)
 
 /* Calls fn for every line (with its '\n') of host file path; over-long
  * lines are cut to the line buffer. */
-static long host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *, char *, size_t))
+long synth_host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *, char *, size_t))
 {
     long fd = host_open(path);
     if (fd < 0)
@@ -310,11 +310,11 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     char hp[64];
     switch (e->gen) {
     case SG_HOSTCOPY:
-        return host_copy(g, path);
+        return synth_host_copy(g, path);
     case SG_LIMITS:
-        return host_lines(g, task_path(g, hp, sizeof hp, path), synth_put_limit);
+        return synth_host_lines(g, task_path(g, hp, sizeof hp, path), synth_put_limit);
     case SG_SELFCOPY:
-        return host_copy(g, task_path(g, hp, sizeof hp, path));
+        return synth_host_copy(g, task_path(g, hp, sizeof hp, path));
     case SG_TEXT:
         synth_gputs(g, e->aux);
         return 0;
@@ -322,20 +322,20 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
         return synth_put_cgroup(g, path_base(path));
     case SG_HOSTNAME:
         if (!*bi_str(K.bi->hostname))
-            return host_copy(g, path);
+            return synth_host_copy(g, path);
         synth_gputs(g, bi_str(K.bi->hostname));
         synth_gputs(g, "\n");
         return 0;
     case SG_STAT:
         guest_comm(g);
-        return host_lines(g, task_path(g, hp, sizeof hp, "/stat"), line_stat);
+        return synth_host_lines(g, task_path(g, hp, sizeof hp, "/stat"), line_stat);
     case SG_STATUS:
         guest_comm(g);
-        return host_lines(g, task_path(g, hp, sizeof hp, "/status"), line_status);
+        return synth_host_lines(g, task_path(g, hp, sizeof hp, "/status"), line_status);
     case SG_MAPS:
         if (g->other)
-            return host_lines(g, task_path(g, hp, sizeof hp, "/maps"), line_maps);
-        return host_lines(g, "/proc/self/maps", line_maps);
+            return synth_host_lines(g, task_path(g, hp, sizeof hp, "/maps"), line_maps);
+        return synth_host_lines(g, "/proc/self/maps", line_maps);
     case SG_CMDLINE:
     case SG_ENVIRON:
         if (!g->other)
@@ -352,10 +352,14 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     case SG_FDINFO:
         if (g->tid & 0x7fff) {
             ksnprintf(hp, sizeof hp, "/proc/%ld/fdinfo/%ld", g->tid & 0x7fff, g->tid >> 15);
-            return host_copy(g, hp);
+            return synth_host_copy(g, hp);
         }
         ksnprintf(hp, sizeof hp, "/proc/self/fdinfo/%ld", g->tid >> 15);
-        return host_lines(g, hp, line_fdinfo);
+        return synth_host_lines(g, hp, line_fdinfo);
+    case SG_NET:
+        return synth_put_net(g, path_base(path));
+    case SG_NETIF:
+        return synth_put_netif(g, path_base(path), g->tid);
     case SG_COMM:
         guest_comm(g);
         synth_gputs(g, g->comm);
@@ -377,8 +381,10 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec)
         g->err = 0;
         g->n = 0;
         g->slot = 0;
-        /* An fdinfo's argument is a pid and an fd (the host's file says all). */
-        long r = g->other = e->gen == SG_FDINFO ? 0 : synth_other_slot(tid, &g->slot, &g->state);
+        /* An fdinfo's argument is a pid and an fd (the host's file says all);
+         * an interface file's, its ifindex. */
+        long r = g->other = e->gen == SG_FDINFO || e->gen == SG_NETIF
+                                ? 0 : synth_other_slot(tid, &g->slot, &g->state);
         if (r >= 0)
             r = fill(g, e);
         kfree(g->slot);

@@ -10,5 +10,12 @@ long sys_connect(long fd, const void *addr, long len);
 long sys_bind(long fd, const void *addr, long len);
 long sys_getsockname(long fd, void *addr, int *lenp);
 long sys_getpeername(long fd, void *addr, int *lenp);
+/* The guest's name for a host Unix socket path (unix.c): the name it was
+ * bound by, else its volume's guest path; its length or -errno. */
+long unix_guest_path(const char *host, char *out, size_t cap);
+/* unix_names.c: a bind's pair of names; the guest's name of the newest
+ * pair for host (its length, or -ENOENT). */
+void unix_name_record(const char *host, const char *guest);
+long unix_name_find(const char *host, char *out, size_t cap);
 
 #endif

@@ -88,20 +88,26 @@ long sys_bind(long fd, const void *addr, long len)
     if (n < 0)
         return n;
     long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
+    if (r == 0 && n > 0) {
+        char guest[sizeof in.sun_path + 1];
+        size_t k = len - sizeof(unsigned short) < sizeof in.sun_path
+                       ? len - sizeof(unsigned short) : sizeof in.sun_path;
+        memcpy(guest, in.sun_path, k);
+        guest[k] = 0;                   /* the name runs to its first NUL, as Linux's */
+        unix_name_record(host.sun_path, guest);
+    }
     return r == -EACCES && !n ? port_bind(fd, addr, len) : r;
 }
 
-/* The guest's path for a host socket path below a volume's host directory
- * (the longest such), rewritten in place; returns the address's new length
- * (unchanged when no volume holds it). */
-static long untranslate(struct sockaddr_un_k *a, long len)
+/* The guest's name for host socket path `host`: the name a bind gave it
+ * (unix_names.c), else below the innermost volume holding it, at that
+ * volume's guest path.  Its length, -ENOENT when no volume holds it,
+ * -ENAMETOOLONG when cap cannot hold it. */
+long unix_guest_path(const char *host, char *out, size_t cap)
 {
-    long n = len - (long)sizeof(unsigned short);
-    if (len > (long)sizeof *a || n <= 0 || a->sun_family != AF_UNIX || a->sun_path[0] == 0)
-        return len;
-    char host[sizeof a->sun_path + 1];
-    memcpy(host, a->sun_path, n);
-    host[n] = 0;
+    long n = unix_name_find(host, out, cap);
+    if (n >= 0)
+        return n;
     const struct vmount *best = 0;
     size_t bl = 0;
     for (int i = 0; i < fs_nmnt; i++) {
@@ -112,9 +118,24 @@ static long untranslate(struct sockaddr_un_k *a, long len)
         }
     }
     if (!best)
+        return -ENOENT;
+    int k = ksnprintf(out, cap, "%s%s", best->guest, host + bl);
+    return k >= (int)cap ? -ENAMETOOLONG : k;
+}
+
+/* The guest's path for a host socket path below a volume's host directory,
+ * rewritten in place; returns the address's new length (unchanged when no
+ * volume holds it, or when the guest's name is longer than a name may be). */
+static long untranslate(struct sockaddr_un_k *a, long len)
+{
+    long n = len - (long)sizeof(unsigned short);
+    if (len > (long)sizeof *a || n <= 0 || a->sun_family != AF_UNIX || a->sun_path[0] == 0)
         return len;
-    int k = ksnprintf(a->sun_path, sizeof a->sun_path, "%s%s", best->guest, host + bl);
-    if (k >= (int)sizeof a->sun_path) {         /* longer than a name may be: the host's */
+    char host[sizeof a->sun_path + 1];
+    memcpy(host, a->sun_path, n);
+    host[n] = 0;
+    long k = unix_guest_path(host, a->sun_path, sizeof a->sun_path);
+    if (k < 0) {
         memcpy(a->sun_path, host, n);
         return len;
     }
