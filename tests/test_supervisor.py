@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import LIBSUBST, free_port, run_guest, run_native, wait_for_guest, wait_for_port
+from conftest import LIBSUBST, build_c, free_port, run_guest, run_native, wait_for_guest, wait_for_port
 
 SUPERVISOR = "libsubst-supervise"
 
@@ -75,13 +75,14 @@ def wait_sleeping(pid, timeout=60):
         time.sleep(0.02)
 
 
-def start(argv, tmp_path, opts=(), how="planned"):
+def start(argv, tmp_path, opts=(), how="planned", **popen):
     """`libsubst run` of argv: planned by the Python CLI, or served by the
-    native front end from the plan a first run left (served_start)."""
+    native front end from the plan a first run left (served_start); popen:
+    more of subprocess.Popen's arguments."""
     if how == "served":
-        return served_start(argv, tmp_path, opts)
+        return served_start(argv, tmp_path, opts, **popen)
     return subprocess.Popen([*LIBSUBST, "run", *opts, *argv], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
 
 FRONTEND = os.path.join(os.path.dirname(sys.executable), "libsubst")
@@ -103,7 +104,7 @@ def _plans(tmp_path):
             } if d.exists() else {}
 
 
-def served_start(argv, tmp_path, opts=()):
+def served_start(argv, tmp_path, opts=(), **popen):
     """Starts argv from the front end once its plan is cached: a first run
     (which may never end by itself) is killed once it has stored the plan,
     which it does as its guest starts (api.Popen).  The caller checks with
@@ -121,7 +122,7 @@ def served_start(argv, tmp_path, opts=()):
     finally:
         ended(first)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, **popen)
     proc.plans = _plans(tmp_path)
     return proc
 
@@ -176,6 +177,58 @@ def test_signals_reach_the_guest_through_the_supervisor(tmp_path, sig, how):
         gout, gerr = proc.communicate(timeout=60)
         assert gout == out == f"{sig.name}\n".encode(), gerr
         assert proc.returncode == native.returncode == 3
+    finally:
+        ended(proc)
+        ended(native)
+    still_served(proc, tmp_path)
+
+
+def count_deliveries(proc, pid, after_ready=lambda: None):
+    """tests/c/count_signals.c's lines (proc): SIGUSR1 sent to its process
+    group (proc leads it), then to pid alone, each followed by SIGUSR2 to
+    pid, which says how many came (any late copy would come before it)."""
+    lines = []
+
+    def line():
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, f"no line within 60 s after {lines}"
+        lines.append(proc.stdout.readline().decode())
+        return lines[-1]
+    line()
+    after_ready()
+    os.killpg(proc.pid, signal.SIGUSR1)
+    line()
+    os.kill(pid, signal.SIGUSR2)
+    while not line().startswith("SIGUSR1 x") and len(lines) < 10:
+        pass
+    os.kill(pid, signal.SIGUSR1)
+    line()
+    os.kill(pid, signal.SIGUSR2)
+    while not line().startswith("SIGUSR1 x") and len(lines) < 10:
+        pass
+    os.kill(pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    return lines
+
+
+@pytest.mark.parametrize("path", [(), ("--no-subst",)], ids=["fast", "trap"])
+def test_a_process_groups_signal_reaches_the_guest_once(tmp_path, how, path):
+    """kill(-pgid) (killpg, a shell's `kill %1`, timeout(1)) reaches the
+    guest's first process itself, and the supervisor and the relay in the
+    same group: neither passes it on again (signals.h), while a signal sent
+    to libsubst alone is still passed on, once.  The count and the exit
+    status are the native run's."""
+    exe = build_c("count_signals", str(tmp_path))
+    # Unbuffered: select then sees every line that readline has not read.
+    native = subprocess.Popen([exe], stdout=subprocess.PIPE, process_group=0, bufsize=0)
+    proc = start([exe], tmp_path, path, how=how, process_group=0, bufsize=0)
+    try:
+        want = count_deliveries(native, native.pid)
+        got = count_deliveries(proc, proc.pid, lambda: wait_supervised(proc))
+        assert want == ["ready\n", "SIGUSR1 1\n", "SIGUSR1 x 1\n", "SIGUSR1 2\n",
+                        "SIGUSR1 x 2\n"]
+        assert got == want, proc.stderr.read()
+        assert proc.returncode == native.returncode == 0
     finally:
         ended(proc)
         ended(native)

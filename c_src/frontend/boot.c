@@ -53,6 +53,7 @@ static void forwarded(sigset_t *set)
     for (int s = 1; s <= 64; s++)
         if ((LS_FORWARDED_SIGNALS >> (s - 1)) & 1)
             sigaddset(set, s);
+    sigaddset(set, LS_SIG_FORWARD);     /* the relay's, blocked until it has a handler */
 }
 
 /* In the child: only stdio and `keep` (ascending) stay open; the kernel runs. */

@@ -37,7 +37,7 @@ void tender_fatal(const char *fmt, ...)
 
 void tender_unblock_forwarded(void)
 {
-    unsigned long set = LS_FORWARDED_SIGNALS;
+    unsigned long set = LS_FORWARDED_SIGNALS | 1UL << (LS_SIG_FORWARD - 1);
     hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set);
 }
 

@@ -16,14 +16,43 @@
 #include <linux/resource.h>
 
 
-static int relay_child;
+static int relay_child, relay_parent, parent_in_group;
+/* Copies of each signal that a process group's kill brought the relay (and
+ * the guest) and that the monitor's request for it has not yet matched. */
+static unsigned char group_copies[65];
 
-/* A signal the terminal sent reached the guest's process group itself
- * (c_src/include/libsubst/signals.h): only one sent to the relay is passed on. */
-static void relay_forward(int sig, siginfo_t *si, void *ctx)
+/* A forwarded signal sent to the relay (c_src/include/libsubst/signals.h):
+ * the monitor's own kill(2) is passed on; the terminal's reached the guest
+ * itself; another sender's reached the monitor too when it shares the
+ * relay's group (a group's kill, whose copy the guest has: the monitor's
+ * request for it is dropped), else it is passed on. */
+static void relay_signal(int sig, siginfo_t *si, void *ctx)
 {
-    if (si->si_code != LS_SI_KERNEL)
-        hsys2(__NR_kill, relay_child, sig);
+    if (si->si_code == LS_SI_KERNEL)
+        return;
+    if (si->si_pid != relay_parent && parent_in_group) {
+        if (group_copies[sig] < 255)
+            group_copies[sig]++;
+        return;
+    }
+    hsys2(__NR_kill, relay_child, sig);
+}
+
+/* The monitor's request to pass a signal on (LS_SIG_FORWARD): done unless
+ * a group's copy of it came first.  The sender's kill(2) queued that copy
+ * before the monitor could read its own, and a standard signal is handled
+ * before a realtime one, so it is counted by now. */
+static void relay_request(int unused, siginfo_t *si, void *ctx)
+{
+    int sig = si->si_value.sival_int;
+    if (si->si_code != LS_SI_QUEUE || si->si_pid != relay_parent || sig < 1 || sig > 64 ||
+        !(LS_FORWARDED_SIGNALS & (1UL << (sig - 1))))
+        return;
+    if (group_copies[sig]) {
+        group_copies[sig]--;
+        return;
+    }
+    hsys2(__NR_kill, relay_child, sig);
 }
 
 /* Binds ports below 1024 for the guest (net/ports.c) until its first
@@ -47,13 +76,16 @@ static void serve_ports(int pidfd, int chan)
         hsys1(__NR_close, p[0].fd);
 }
 
-static void install_forward(int sig)
+/* Each handler runs with every other signal blocked: the counts are
+ * changed by one at a time. */
+static void install(int sig, void (*handler)(int, siginfo_t *, void *))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = (__sighandler_t)(void (*)(void))relay_forward;
+    sa.sa_handler = (__sighandler_t)(void (*)(void))handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTORER;
     sa.sa_restorer = tender_sigreturn;
+    sa.sa_mask = ~0UL;
     hsys4(__NR_rt_sigaction, sig, (long)&sa, 0, sizeof(sigset_t));
 }
 
@@ -63,9 +95,12 @@ static void install_forward(int sig)
 static void __attribute__((noreturn)) relay(long child, int chan)
 {
     relay_child = child;
+    relay_parent = hsys0(__NR_getppid);
+    parent_in_group = hsys1(__NR_getpgid, relay_parent) == hsys1(__NR_getpgid, 0);
     for (int sig = 1; sig <= 64; sig++)
         if (LS_FORWARDED_SIGNALS & (1UL << (sig - 1)))
-            install_forward(sig);
+            install(sig, relay_signal);
+    install(LS_SIG_FORWARD, relay_request);
     tender_unblock_forwarded();          /* those sent meanwhile come now */
     int pidfd = chan >= 0 ? hsys2(__NR_pidfd_open, child, 0) : -1;
     if (pidfd < 0 && chan >= 0) {

@@ -4,8 +4,9 @@
  * pipe), starts the relay, then execs this small executable in its own
  * process, which (monitor/guest.py's Guest.hand_over):
  *   - passes the forwarded signals on to the relay as monitor/signals.py
- *     did (LS_FORWARDED_SIGNALS; a terminal's own, si_code LS_SI_KERNEL, is
- *     not; SIGTERM starts the stop timeout, a second one kills);
+ *     does (LS_FORWARDED_SIGNALS; a terminal's own, si_code LS_SI_KERNEL, is
+ *     not; a process group's is asked for, LS_SIG_FORWARD, and the relay
+ *     drops it; SIGTERM starts the stop timeout, a second one kills);
  *   - drains the report channel with the bounds report.py keeps
  *     (LS_REPORT_MAX_LINE, LS_REPORT_MAX_BYTES) into a memfd;
  *   - once the relay has ended: when there is nothing to say (no crash or
@@ -191,6 +192,20 @@ static void times(char **envp, long memfd, long ended_ns)
         }
 }
 
+/* Asks the relay to pass sig on (signals.h: LS_SIG_FORWARD), which it
+ * does unless the guest had a process group's copy of it. */
+static void forward(long relay, int sig)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = LS_SIG_FORWARD;
+    si.si_code = LS_SI_QUEUE;
+    si.si_pid = hsys0(__NR_getpid);
+    si.si_uid = hsys0(__NR_getuid);
+    si.si_value.sival_int = sig;
+    hsys3(__NR_rt_sigqueueinfo, relay, LS_SIG_FORWARD, (long)&si);
+}
+
 void __attribute__((used)) supervise_main(unsigned long *sp)
 {
     int argc = sp[0];
@@ -260,7 +275,7 @@ void __attribute__((used)) supervise_main(unsigned long *sp)
                 deadline = now_ms() + stop_ms;
                 stopping = 1;
             }
-            hsys2(__NR_kill, relay, si.signo);
+            forward(relay, si.signo);
         }
         if (p[1].revents)
             break;

@@ -54,7 +54,7 @@ void supervise_main(unsigned long *sp) __attribute__((noreturn));
 /* Diagnostics in the kernel's form ("libsubst-kernel: ...") on fd 2. */
 void tender_warn(const char *fmt, ...);
 void tender_fatal(const char *fmt, ...) __attribute__((noreturn));
-/* The forwarded signals (signals.h) arrive blocked, so that none finds a
+/* The forwarded signals and LS_SIG_FORWARD (signals.h) arrive blocked, so that none finds a
  * process of the boot with its default action (death) before its handlers:
  * the relay unblocks them once it forwards them, the guest's first process
  * once it is the guest's. */

@@ -19,7 +19,7 @@ from ..errors import BuildError, GuestError, LibsubstError
 from ..plan import ADDRESS_SPACE, GuestPlan, Limits, cpu_list
 from . import bootinfo, identity, landlock, report
 from .cgroup import RunCgroup
-from .signals import FORWARDED, guest_starting, signals_blocked
+from .signals import FORWARDED, SIG_FORWARD, ask_relay, guest_starting, signals_blocked
 
 PR_SET_PDEATHSIG = 1
 
@@ -81,7 +81,7 @@ def _child_setup(parent: int, limits: Limits, group: RunCgroup):
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # the monitor died before the prctl
             os.kill(os.getpid(), signal.SIGKILL)
-        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, SIG_FORWARD))
         group.join()
         if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
@@ -489,6 +489,13 @@ class Guest:
                                 + ", ".join(s.name for s in FORWARDED))
         if self.completed is None and not (self._debugger and self._debugger.end(sig)):
             self.proc.send_signal(sig)
+
+    def forward(self, sig: int) -> None:
+        """Passes on a forwarded signal libsubst itself was sent: the relay
+        drops it when a process group's kill reached the guest too
+        (monitor/signals.py)."""
+        if self.completed is None and not (self._debugger and self._debugger.end(sig)):
+            ask_relay(self.proc.pid, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)

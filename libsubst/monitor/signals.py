@@ -4,14 +4,16 @@ The list of forwarded signals is the C contract's
 (c_src/include/libsubst/signals.h), shared with the relay.  The monitor
 reads them from a signalfd, which says who sent each: one the terminal sent
 (si_code SI_KERNEL) reached the guest's process group itself and is not
-passed on; one sent with kill(2) is.  SIGTERM is docker stop's: the first is
-passed on, and at a second or when the stop timeout expires the whole guest
-is killed."""
+passed on; one sent with kill(2) is asked of the relay (LS_SIG_FORWARD),
+which drops it when a process group's kill brought the guest its own copy.
+SIGTERM is docker stop's: the first is passed on, and at a second or when
+the stop timeout expires the whole guest is killed."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import select
 import signal
@@ -29,6 +31,7 @@ def _forwarded() -> tuple[signal.Signals, ...]:
 
 FORWARDED = _forwarded()
 SI_KERNEL = getattr(_abi()[1], "LS_SI_KERNEL")
+SIG_FORWARD = getattr(_abi()[1], "LS_SIG_FORWARD")
 _SIGINFO = struct.Struct("IiiI")   # struct signalfd_siginfo: ssi_signo, ssi_errno, ssi_code, ssi_pid
 
 
@@ -41,6 +44,16 @@ def _signalfd(signals) -> int:
     if fd < 0:
         raise OSError(ctypes.get_errno(), "signalfd")
     return fd
+
+
+def ask_relay(relay: int, signo: int) -> None:
+    """Asks the relay to pass signo on (signals.h): sigqueue(3) of
+    LS_SIG_FORWARD with the signal's number as its value."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.sigqueue(relay, SIG_FORWARD, ctypes.c_void_p(signo)) < 0:
+        err = ctypes.get_errno()
+        if err != errno.ESRCH:                # the relay has just ended
+            raise OSError(err, "sigqueue")
 
 
 @contextlib.contextmanager
@@ -134,7 +147,7 @@ def supervise(guest, stop_timeout: float) -> int:
                 continue
             if signo == signal.SIGTERM:
                 deadline, stopping = time.monotonic() + stop_timeout, True
-            guest.send_signal(signo)
+            guest.forward(signo)
     finally:
         # The signals stay blocked: one that comes now, as libsubst ends with
         # the guest's status, must not end it with a status of its own.

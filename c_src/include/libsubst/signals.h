@@ -15,6 +15,18 @@
  * sends that to its whole foreground process group, the guest included,
  * so passing it on would deliver it twice.
  *
+ * Nor does siginfo tell kill(pid) from kill(-pgid) (killpg, a shell's
+ * `kill %1`, timeout(1)): a process group's signal reaches the guest's
+ * first process itself, which starts in the group of the monitor and the
+ * relay.  So the monitor never sends the relay the signal itself: it asks
+ * with LS_SIG_FORWARD, queued (rt_sigqueueinfo, si_code SI_QUEUE) with the
+ * signal's number as its value, and the relay, a witness in the same group,
+ * passes it on only if no copy of that signal from another sender came to
+ * the relay first: one that did came with the guest's own (the sender's
+ * kill(2) queues it to every member of the group before the monitor can
+ * have read its own copy).  A signal the monitor sends with kill(2) is still
+ * passed on at once (Guest.send_signal, the runtime's kill).
+ *
  * SIGTERM also starts the monitor's stop timeout (docker stop's): when it
  * expires, or at a second SIGTERM, the monitor ends the whole guest.
  */
@@ -22,4 +34,6 @@
 #define LIBSUBST_SIGNALS_H
 #define LS_FORWARDED_SIGNALS 0x8024a07
 #define LS_SI_KERNEL 0x80             /* si_code of a signal the kernel (a terminal) sent */
+#define LS_SI_QUEUE (-1)              /* si_code of rt_sigqueueinfo's, sigqueue(3)'s */
+#define LS_SIG_FORWARD 64             /* SIGRTMAX: the monitor's "pass this on" to the relay */
 #endif
