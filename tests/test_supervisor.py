@@ -268,6 +268,24 @@ def test_a_crash_is_still_reported_after_the_hand_over(tmp_path, how):
     assert "backtrace:" in err and "libc.so.6" in err
 
 
+SENT = [(signal.SIGSEGV, "kill"), (signal.SIGILL, "tgkill"), (signal.SIGFPE, "sigqueue"),
+        (signal.SIGBUS, "raise")]
+
+
+@pytest.mark.parametrize("path", [(), ("--no-subst",)], ids=["fast", "trap"])
+@pytest.mark.parametrize("sig,send", SENT, ids=[f"{s.name}-{h}" for s, h in SENT])
+def test_a_crash_signal_sent_is_no_crash(tmp_path, sig, send, path):
+    """SIGSEGV, SIGILL, SIGFPE or SIGBUS sent by a process (si_code
+    SI_USER, SI_TKILL, SI_QUEUE) faulted nowhere: a child and then the
+    first process end by it as natively (128+N), and nothing is reported."""
+    exe = build_c("sent_signal", str(tmp_path))
+    native = run_native([exe, str(int(sig)), send], tmp_path)
+    guest = run_guest([exe, str(int(sig)), send], tmp_path, opts=path)
+    assert native.stdout == f"child killed by {sig.name[3:]}\n".encode()
+    assert (guest.stdout, guest.stderr) == (native.stdout, b"")
+    assert guest.returncode == 128 - native.returncode == 128 + sig
+
+
 def test_enosys_is_still_reported_after_the_hand_over(tmp_path):
     # syslog (103) is not implemented; the ENOSYS list ends the trace.
     trace = tmp_path / "trace.txt"

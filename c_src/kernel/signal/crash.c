@@ -2,7 +2,12 @@
  * Crash reports: a fatal signal in the guest writes its registers, a
  * backtrace and the map of guest objects to the report channel (the monitor
  * symbolises it), then dies by the same signal so the exit status is a
- * shell's 128+N.
+ * shell's 128+N.  Only a fault is a crash: a signal a process sent
+ * (kill(2), tgkill(2), sigqueue(3): si_code SI_USER, SI_TKILL, SI_QUEUE,
+ * all <= 0) has no faulting address to tell (si_addr would be the
+ * sender's pid and uid) and ends the program without a report, as Linux
+ * ends it; its default action still writes a core file, as Linux's does
+ * for a sent SIGSEGV (signal(7): the action is the signal's, whoever sent it).
  */
 #include "signal/signal.h"
 #include "libsubst/report.h"
@@ -48,7 +53,7 @@ void crash_handler(int sig, siginfo_t *si, void *ctx)
     struct ucontext *uc = ctx;
     const struct sigcontext *m = &uc->uc_mcontext;
     int fd = K.report_fd;
-    if (fd >= 0) {
+    if (fd >= 0 && si->si_code > 0) {
         kdprintf(fd, LS_REPORT_CRASH, sig, si->si_code, (unsigned long)si->si_addr);
         const char *names[] = {"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
                                "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "eflags"};
