@@ -616,7 +616,10 @@ DEVIATIONS: dict[str, str] = {
     "fstat": (
         "image files and directories are presented as the image's (see stat.c)."),
     "getcwd": (
-        "the guest's cwd is a path the kernel holds, so it never reads \"(unreachable)\"."),
+        "the guest's cwd is a path the kernel holds: ENOENT once no directory is at that "
+        "path (Linux's answer for a removed one), but one made again there is taken for it, "
+        "a renamed one keeps its old path, \"(unreachable)\" is never read, and in a removed "
+        "directory \".\" names nothing (ENOENT)."),
     "getdents64": (
         "image and synthetic directories are listed by the kernel (d_off is a cookie, see "
         "dir.c)."),

@@ -136,16 +136,74 @@ long sys_getdents(int fd, void *buf, unsigned count)
     return list_dir(fd, buf, count, 1);
 }
 
-/* Implements getcwd(2); differs from Linux in: the guest's cwd is a path the
- * kernel holds, so it never reads "(unreachable)". */
+/* The guest path of the volume directory fd (mount m) opened, its symlinks
+ * resolved by the host: the mount point and fd's host path below the
+ * mount's root, read from the host's /proc/self/fd.  -errno if fd is not
+ * below the root any more (moved away meanwhile). */
+static long vol_physical(int m, long fd, char *out)
+{
+    char link[32], *root = kmalloc(LS_PATH_MAX), *dir = kmalloc(LS_PATH_MAX);
+    long r = -ENOMEM;
+    if (root && dir) {
+        ksnprintf(link, sizeof link, "/proc/self/fd/%d", fs_mnt[m].root);
+        long rl = hsys4(__NR_readlinkat, AT_FDCWD, (long)link, (long)root, LS_PATH_MAX - 1);
+        ksnprintf(link, sizeof link, "/proc/self/fd/%ld", fd);
+        long dl = hsys4(__NR_readlinkat, AT_FDCWD, (long)link, (long)dir, LS_PATH_MAX - 1);
+        r = rl < 0 ? rl : dl < 0 ? dl : 0;
+        if (r == 0) {
+            root[rl] = dir[dl] = 0;
+            if (rl == 1)
+                rl = 0;                 /* the root is the host's "/" */
+            if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0))
+                r = -ENOENT;
+            else if (fs_mnt[m].glen + strlen(dir + rl) + 2 > LS_PATH_MAX)
+                r = -ENAMETOOLONG;
+            else
+                ksnprintf(out, LS_PATH_MAX, "%s%s", fs_mnt[m].glen ? fs_mnt[m].guest : "",
+                          dir[rl] ? dir + rl : fs_mnt[m].glen ? "" : "/");
+        }
+    }
+    kfree(root);
+    kfree(dir);
+    return r;
+}
+
+/* The directory n names, checked (ENOTDIR); for a volume's, its physical
+ * guest path put in n->path (the host resolved its symlinks, and Linux's
+ * getcwd shows that path). */
+static long dir_enter(struct fs_node *n)
+{
+    if (n->o.type != FO_VOLUME)
+        return obj_is_dir(&n->o) ? 0 : -ENOTDIR;
+    long fd = vol_open(n, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return fd;
+    long r = 0;
+    if (n->o.ent != fs_upper && fs_mnt[n->o.ent].alone)
+        r = vol_physical(n->o.ent, fd, n->path);
+    hsys1(__NR_close, fd);
+    return r;
+}
+
+/* Implements getcwd(2): ENOENT once the working directory was removed, as
+ * Linux answers for an unlinked one; differs from Linux in: the guest's cwd
+ * is a path the kernel holds (no fd of it can be kept above the guest's
+ * RLIMIT_NOFILE once it runs), so it never reads "(unreachable)", a
+ * directory renamed is still shown by its old path, one made again at the
+ * path is taken for the removed one, and in a removed directory "." no
+ * longer names it (stat and open give ENOENT). */
 long sys_getcwd(char *buf, unsigned long size)
 {
+    struct stat st;
+    long r = stat_fd(AT_FDCWD, &st);    /* the path leads nowhere any more */
+    if (r < 0)
+        return r == -ENOMEM ? r : -ENOENT;
     char *c = kmalloc(LS_PATH_MAX);
     if (!c)
         return -ENOMEM;
     cwd_get(c);
     unsigned long n = strlen(c) + 1;
-    long r = n;
+    r = n;
     if (size < n)
         r = -ERANGE;
     else if (copy_to_user(buf, c, n) < 0)
@@ -160,14 +218,8 @@ long fs_chdir_path(const char *path)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
-    if (r == 0 && n->o.type == FO_VOLUME) {
-        long fd = vol_open(n, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-        r = fd < 0 ? fd : 0;
-        if (fd >= 0)
-            hsys1(__NR_close, fd);
-    } else if (r == 0 && !obj_is_dir(&n->o)) {
-        r = -ENOTDIR;
-    }
+    if (r == 0)
+        r = dir_enter(n);
     if (r == 0)
         cwd_set(n->path);
     node_free(n);
