@@ -102,12 +102,15 @@ static void map_bootinfo(long fd)
  * RLIMIT_NOFILE is capped below them (prlimit64 keeps it there). */
 static struct rlimit orig_nofile;
 
-static void reserve_fds(void)
+static void reserve_fds(int execed)
 {
     struct rlimit r;
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&orig_nofile);
     unsigned long cap = orig_nofile.rlim_max < 65536 ? orig_nofile.rlim_max : 65536;
-    if (cap < 256)
+    /* The host's, at the first boot; after a guest's execve, the guest's
+     * own limit plus the kernel's fds (proc/misc.c keeps that room), which
+     * may be as low as Linux lets a program set it. */
+    if (cap < (execed ? KFD_RESERVED + 3 : 256))
         kpanic("RLIMIT_NOFILE hard limit %lu is too low", cap);
     K.nofile_limit = cap - KFD_RESERVED;
     K.kfd_next = cap - 1;
@@ -134,8 +137,9 @@ int kfd_hide(int fd)
 static void seal_fds(void)
 {
     struct rlimit r;
-    r.rlim_max = K.nofile_limit;
-    r.rlim_cur = orig_nofile.rlim_cur < r.rlim_max ? orig_nofile.rlim_cur : r.rlim_max;
+    r.rlim_max = K.nofile_limit + KFD_RESERVED;     /* the guest sees K.nofile_limit */
+    unsigned long guest = K.nofile_limit;
+    r.rlim_cur = orig_nofile.rlim_cur < guest ? orig_nofile.rlim_cur : guest;
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
@@ -169,7 +173,7 @@ const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
     long execfd = sp[0] >= 3 ? parse_fd(argv[2]) : -1;
 
     long r;
-    reserve_fds();
+    reserve_fds(sp[0] >= 3);
     int diag = kfd_hide(hsys1(__NR_dup, 2));
     if (diag >= 0)
         K.diag_fd = diag;

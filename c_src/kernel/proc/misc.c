@@ -103,9 +103,21 @@ long sys_sethostname(const char *name, long len)
     return -EPERM;
 }
 
-/* RLIMIT_NOFILE is capped below the kernel's reserved fds. */
-static void clamp_nofile(struct rlimit64 *r)
+/* RLIMIT_NOFILE is capped below the kernel's reserved fds, and the host's
+ * hard limit is the guest's plus those fds (kernel.h): lowered by the
+ * guest, it still leaves the kernel booted by an execve its fds. */
+static void nofile_to_host(struct rlimit64 *r)
 {
+    if (r->rlim_max > (unsigned long)K.nofile_limit)
+        r->rlim_max = K.nofile_limit;
+    if (r->rlim_cur > r->rlim_max)
+        r->rlim_cur = r->rlim_max;
+    r->rlim_max += KFD_RESERVED;
+}
+
+static void nofile_from_host(struct rlimit64 *r)
+{
+    r->rlim_max = r->rlim_max >= KFD_RESERVED ? r->rlim_max - KFD_RESERVED : 0;
     if (r->rlim_max > (unsigned long)K.nofile_limit)
         r->rlim_max = K.nofile_limit;
     if (r->rlim_cur > r->rlim_max)
@@ -116,16 +128,23 @@ static void clamp_nofile(struct rlimit64 *r)
  * raised into the kernel's reserved fds; other processes are not visible. */
 long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit64 *old)
 {
-    struct rlimit64 n;
+    struct rlimit64 n, o;
     if (pid != 0 && pid != sys_getpid())
         return -ESRCH;
     if (new) {
         if (copy_from_user(&n, new, sizeof n) < 0)
             return -EFAULT;
+        if (res == RLIMIT_NOFILE && n.rlim_cur > n.rlim_max)
+            return -EINVAL;             /* before the cap could hide it, as Linux checks */
         if (res == RLIMIT_NOFILE)
-            clamp_nofile(&n);
+            nofile_to_host(&n);
     }
-    return hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, (long)old);
+    long r = hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, old ? (long)&o : 0);
+    if (r < 0 || !old)
+        return r;
+    if (res == RLIMIT_NOFILE)
+        nofile_from_host(&o);
+    return copy_to_user(old, &o, sizeof o) < 0 ? -EFAULT : 0;
 }
 
 /* Implements getrlimit(2) through prlimit64. */
