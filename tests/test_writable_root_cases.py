@@ -35,14 +35,11 @@ def cases(tmp_path_factory):
 
 @pytest.mark.parametrize("case", [
     "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd", "statfs",
-    pytest.param("dents", marks=pytest.mark.xfail(strict=True, reason=(
-        "getdents gives a stub's inode in the layer, stat the image entry's"))),
+    "dents", "device",
     pytest.param("fdtimes", marks=pytest.mark.xfail(strict=True, reason=(
         "futimens, fchmod and utimensat(AT_EMPTY_PATH) on an fd of a stub (read-only or "
         "O_PATH) answer EROFS: the fd is the image's, nothing copies the file up"))),
     pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE)),
-    pytest.param("device", marks=pytest.mark.xfail(strict=True, reason=(
-        "a stub's st_dev is the image's, a file the guest made the layer's"))),
     pytest.param("moved", marks=pytest.mark.xfail(strict=True, reason=(
         "/proc/self/fd/N of a stub names its image path, not where the stub was renamed: "
         "reopened, it opens whatever file now has that name"))),

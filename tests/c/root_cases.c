@@ -128,12 +128,21 @@ int main(int argc, char **argv)
         wait(0);
         first_line("read-only fd", fd);
         printf("mapping: %.7s\n", m);
-    } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device */
+    } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device,
+                                         * and an fd of a file is that file */
         struct stat a, b;
         close(open(at("device-new"), O_CREAT | O_WRONLY, 0644));
         stat(at("device"), &a);
         stat(at("device-new"), &b);
         printf("same device: %d\n", a.st_dev == b.st_dev);
+        fd = open(at("device"), O_RDONLY);      /* an fd of it is the same file */
+        fstat(fd, &b);
+        close(fd);
+        printf("fstat is stat: %d\n", a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+        fd = open(at("device"), O_PATH);
+        fstat(fd, &b);
+        close(fd);
+        printf("O_PATH fstat is stat: %d\n", a.st_dev == b.st_dev && a.st_ino == b.st_ino);
     } else if (!strcmp(c, "link")) {    /* a hard link is the same file */
         said("link", link(at("link"), at("link-new")));
         show("link");

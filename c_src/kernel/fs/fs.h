@@ -145,6 +145,8 @@ struct fs_obj {
     int arg;                    /* synthetic argument */
     unsigned mode;              /* in the writable root's layer: its S_IFMT there (a stub's
                                    S_IFREG for an FO_IMAGE file), else 0 */
+    unsigned long ino;          /* an FO_IMAGE file's stub in the layer: the stub's inode
+                                   (upper_identity), else 0 */
 };
 
 struct fs_node {
@@ -244,6 +246,9 @@ int upper_init(int first);      /* first: the guest's first boot lays the image 
  * cached (upper_cache.c) under gen, read before the caller's cache lookup. */
 int upper_classify(const char *p, uint64_t gen, struct fs_obj *o);
 long upper_readlink(const char *p, char *dst, size_t cap);
+/* A stub's identity for stat: the layer's device and the stub's inode. */
+void upper_identity(const struct fs_obj *o, struct stat *st);
+void upper_identity_at(const char *path, int ent, struct stat *st);
 /* Before a rename or link of n: a stub (or each one still at its own path
  * below a directory n) gets its entry's index, which names the entry once
  * it has moved.  0 or -errno. */

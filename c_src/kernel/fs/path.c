@@ -55,6 +55,7 @@ int fs_classify(const char *p, struct fs_obj *o)
 {
     o->arg = 0;
     o->mode = 0;
+    o->ino = 0;
     /* What the layer's cache holds went through the checks below before;
      * an image file's or a volume's answer (no volume is rooted beside the
      * layer) depends on the mount table alone, so it is kept there too. */

@@ -11,8 +11,12 @@ long stat_node(struct fs_node *n, int follow, struct stat *st)
 {
     if (n->o.type == FO_VOLUME)
         return vol_stat(n, follow, st);
-    if (n->o.type == FO_IMAGE)
-        return img_stat(n->o.ent, n->path, st);
+    if (n->o.type == FO_IMAGE) {
+        long r = img_stat(n->o.ent, n->path, st);
+        if (r == 0)
+            upper_identity(&n->o, st);
+        return r;
+    }
     return synth_stat(&n->o, st);
 }
 
@@ -38,14 +42,20 @@ long stat_fd(long fd, struct stat *st)
     long r;
     if (o && (o->flags & KF_F_BASED)) {
         r = img_stat(o->ent, o->path ? o->path : "/", st);
+        if (r == 0)
+            upper_identity_at(o->path, o->ent, st);
     } else if (!o || o->kind == KF_HOST) {
         r = hsys2(__NR_fstat, fd, (long)st);
-        if (r == 0 && o && (o->flags & KF_F_IMAGE))
+        if (r == 0 && o && (o->flags & KF_F_IMAGE)) {
             img_fix_stat(o->ent, st);
-        else if (r == 0 && o && (o->flags & KF_F_SYNTH))
+            upper_identity_at(o->path, o->ent, st);
+        } else if (r == 0 && o && (o->flags & KF_F_SYNTH)) {
             synth_fix_stat(o->ent, st);
+        }
     } else if (o->kind == KF_IMAGE) {
         r = img_stat(o->ent, o->path ? o->path : "/", st);
+        if (r == 0 && o->ent >= 0)
+            upper_identity_at(o->path, o->ent, st);
     } else {
         struct fs_obj so = {FO_SYNTH, o->ent, o->arg};
         r = synth_stat(&so, st);

@@ -94,6 +94,7 @@ int upper_classify(const char *p, uint64_t gen, struct fs_obj *o)
         if (e >= 0 && k != LS_ENT_DIR && k != LS_ENT_SYMLINK) {
             o->type = FO_IMAGE;
             o->ent = e;
+            o->ino = st.st_ino;
             upper_cache_put(p, gen, o);
             return 0;
         }
@@ -102,6 +103,33 @@ int upper_classify(const char *p, uint64_t gen, struct fs_obj *o)
     o->ent = fs_upper;
     upper_cache_put(p, gen, o);
     return 0;
+}
+
+/* A stub stands for its image file in the layer, so stat shows the stub's
+ * identity, as overlayfs shows one device for a whole root: the layer's
+ * device (every file the guest makes there has it) and the stub's inode
+ * (getdents of its directory gives it); the rest is the image entry's. */
+void upper_identity(const struct fs_obj *o, struct stat *st)
+{
+    static unsigned long dev;
+    struct stat root;
+    if (o->type != FO_IMAGE || !o->ino)
+        return;
+    if (!dev && hsys2(__NR_fstat, root_fd(), (long)&root) == 0)
+        dev = root.st_dev;
+    if (dev) {
+        st->st_dev = dev;
+        st->st_ino = o->ino;
+    }
+}
+
+/* upper_identity for image entry ent opened at guest path (an fd's), if
+ * that path is still its stub. */
+void upper_identity_at(const char *path, int ent, struct stat *st)
+{
+    struct fs_obj o;
+    if (fs_upper >= 0 && path && fs_classify(path, &o) == 0 && o.type == FO_IMAGE && o.ent == ent)
+        upper_identity(&o, st);
 }
 
 long upper_readlink(const char *p, char *dst, size_t cap)
