@@ -24,6 +24,16 @@ static long attr_walk(int dirfd, const char *path, int follow, struct fs_node *n
     return *vfd < 0 ? *vfd : 0;
 }
 
+/* Whether fd is the image's (a file's, a stub's in the writable root, or a
+ * directory's): its st_dev does not tell, a stub's being the layer's. */
+static int image_fd(long fd)
+{
+    struct kofd *o = fd_get(fd);
+    int image = o && (o->kind == KF_IMAGE || (o->flags & KF_F_IMAGE));
+    kofd_put(o);
+    return image;
+}
+
 static long node_refuse(const struct fs_node *n)
 {
     return n->o.type == FO_IMAGE ? -EROFS : -EPERM;
@@ -45,9 +55,10 @@ long sys_faccessat2(int dirfd, const char *path, int mode, int flags)
         long r = stat_fd(dirfd, &st);
         if (r < 0)
             return r;
-        if ((mode & 2) && st.st_dev == FS_DEV_IMAGE)
+        int image = image_fd(dirfd);
+        if ((mode & 2) && image)
             return -EROFS;
-        if (st.st_dev == FS_DEV_IMAGE || st.st_dev == FS_DEV_PROC || st.st_dev == FS_DEV_SYS)
+        if (image || st.st_dev == FS_DEV_PROC || st.st_dev == FS_DEV_SYS)
             return perm_check(st.st_mode, st.st_uid, st.st_gid, mode);
         return hsys4(__NR_faccessat2, dirfd, (long)"", mode, flags & (AT_EACCESS | AT_EMPTY_PATH));
     }
@@ -129,9 +140,7 @@ static int plain_fd(long fd)
 /* Why a change to a non-plain fd is refused: the image is read-only. */
 static long fd_refuse(long fd)
 {
-    struct stat st;
-    long r = stat_fd(fd, &st);
-    return r < 0 ? r : st.st_dev == FS_DEV_IMAGE ? -EROFS : -EPERM;
+    return image_fd(fd) ? -EROFS : -EPERM;
 }
 
 /* Implements fchmod(2); differs from Linux in: image and synthetic fds
