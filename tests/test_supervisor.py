@@ -268,6 +268,23 @@ def test_a_crash_is_still_reported_after_the_hand_over(tmp_path, how):
     assert "backtrace:" in err and "libc.so.6" in err
 
 
+def test_a_process_groups_signal_reaches_a_python_monitored_guest_once(tmp_path):
+    """The same through the Python monitor (--profile keeps it beside the
+    guest: monitor/signals.py asks the relay as the supervisor does)."""
+    exe = build_c("count_signals", str(tmp_path))
+    native = subprocess.Popen([exe], stdout=subprocess.PIPE, process_group=0, bufsize=0)
+    proc = start([exe], tmp_path, ("--profile", str(tmp_path / "profile.txt")),
+                 process_group=0, bufsize=0)
+    try:
+        want = count_deliveries(native, native.pid)
+        got = count_deliveries(proc, proc.pid)
+        assert got == want, proc.stderr.read()
+        assert proc.returncode == native.returncode == 0
+    finally:
+        ended(proc)
+        ended(native)
+
+
 SENT = [(signal.SIGSEGV, "kill"), (signal.SIGILL, "tgkill"), (signal.SIGFPE, "sigqueue"),
         (signal.SIGBUS, "raise")]
 
