@@ -265,7 +265,7 @@ void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is fr
 /* ---- synthetic trees (synth.c, synth_gen.c) ---- */
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
-enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
+enum { SG_NONE, SG_HOSTCOPY, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_SELFCOPY, SG_CGROUP,
        SG_FDINFO, SG_NET, SG_NETIF };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
@@ -295,6 +295,9 @@ long synth_perm(const struct fs_obj *o, int mode, int flags);
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);
 unsigned long synth_ino(const struct fs_obj *o);
 const char *synth_host_path(int id);        /* host path of a copied file or device */
+/* The process a /proc/<pid> directory fd names (pidfd_send_signal takes
+ * one): its pid; 0 if fd is no such directory, -ESRCH if it has ended. */
+long synth_proc_dir_pid(long fd);
 long fs_pid(void);
 
 /* ---- shared helpers ---- */
