@@ -112,6 +112,9 @@ struct kthread {
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */
     stack_t altstack;                /* the guest's sigaltstack: per thread, as on Linux */
+    char *relink;                    /* while a call naming one path is served: where a
+                                        volume's walk that leaves the volume writes the
+                                        guest path it leads to (dispatch.c, fs/beneath.c) */
 };
 
 /* The calling thread's kernel state. */

@@ -225,6 +225,8 @@ long vol_parent(struct fs_node *n, const char **name);
 /* open(2) of rel beneath mount mnt's root, every symlink followed by the
  * kernel, none leading out of the volume (EXDEV): a host fd or -errno. */
 long vol_open_beneath(int mnt, const char *rel, int flags, int mode);
+/* Appends /name to the guest path a walk that left its volume wrote (vol_parent). */
+void vol_relink_add(const char *name);
 /* A volume at "/" that is not the writable root's layer (an OCI container's
  * root, libsubst-runtime) is rooted: the walk classifies it with one lstat
  * (its mode in fs_obj) and expands its symlinks itself (path.c), an
