@@ -84,12 +84,12 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
     """Read-only mounts of the run-time trees ``program`` reads, found by
     its own rules (python.py, perl.py, node.py), the extension modules in them it may
     dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
-    ``libraries``: the host paths of the libraries it loads (libperl).
+    ``libraries``: the host paths of the libraries it loads (libperl, libpython).
     ``packed``: only the trees a packed image takes (not PACK_SKIP)."""
     dirs: list[str] = []
     modules: list[str] = []
     files: list[str] = []
-    layout = python.find(program)
+    layout = python.find(program) or python.find_embedded(libraries)
     if layout is not None:
         dirs += layout.trees
         files += layout.files
