@@ -115,6 +115,8 @@ struct kthread {
     char *relink;                    /* while a call naming one path is served: where a
                                         volume's walk that leaves the volume writes the
                                         guest path it leads to (dispatch.c, fs/beneath.c) */
+    const char *relink_from;         /* while it is made again with that path: the path
+                                        the guest gave (execve's name for the program) */
 };
 
 /* The calling thread's kernel state. */

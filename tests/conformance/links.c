@@ -5,7 +5,9 @@
  * absolute target elsewhere, "..": above the volume's root), which the walk
  * follows there as Linux's does: open, stat, exec, chdir, create and mkdir
  * through them, and the errors (ENOTDIR, ELOOP, ENOENT) at the same points;
- * and links to a directory of the same mount opened with O_DIRECTORY.
+ * a program or script exec'd through one named as it was given (AT_EXECFN,
+ * the script's argument); links to a directory of the same mount opened
+ * with O_DIRECTORY.
  *
  *   links DIR          DIR a scratch directory
  *   links child        (internal) the program exec'd through a link
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,8 +46,13 @@ static const char *kind(const char *path)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "child") == 0) {
-        printf("child ran\n");
+    if (argc >= 2 && strcmp(argv[1], "child") == 0) {
+        /* argv: [interpreter, "child", script] for a script. */
+        const char *want = getenv("LINKS_NAME"), *execfn = (const char *)getauxval(AT_EXECFN);
+        printf("child ran, AT_EXECFN as given: %d", want && execfn && !strcmp(execfn, want));
+        if (argc > 2)
+            printf(", script argument as given: %d", want && !strcmp(argv[2], want));
+        printf("\n");
         return 0;
     }
     char dir[PATH_MAX], exe[PATH_MAX], tmp[64], path[PATH_MAX + 64];
@@ -88,6 +96,7 @@ int main(int argc, char **argv)
     say("symlink to the program", symlink(exe, "self"));
     pid_t pid = fork();
     if (pid == 0) {
+        setenv("LINKS_NAME", "self", 1);
         execl("self", "links", "child", (char *)0);
         printf("exec: %s\n", strerrorname_np(errno));
         _exit(127);
@@ -95,6 +104,25 @@ int main(int argc, char **argv)
     int st;
     waitpid(pid, &st, 0);
     printf("exec through it: status %d\n", WEXITSTATUS(st));
+    /* A script in DIR, run through a link in /tmp. */
+    FILE *f = fopen("script", "w");
+    fprintf(f, "#!%s child\n", exe);
+    fclose(f);
+    chmod("script", 0755);
+    char script[PATH_MAX + 64], script_link[80];
+    snprintf(script, sizeof script, "%s/script", dir);
+    snprintf(script_link, sizeof script_link, "%s-script", tmp);
+    say("symlink in /tmp to DIR/script", symlink(script, script_link));
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        setenv("LINKS_NAME", script_link, 1);
+        execl(script_link, "script", (char *)0);
+        printf("exec: %s\n", strerrorname_np(errno));
+        _exit(127);
+    }
+    waitpid(pid, &st, 0);
+    printf("script through it: status %d\n", WEXITSTATUS(st));
+    unlink(script_link);
 
     /* From /tmp back into DIR: a file and a directory made through it. */
     say("symlink in /tmp to DIR", symlink(dir, tmp));
