@@ -18,9 +18,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-from .pytests import Outcome, parse
+from .pytests import Outcome, run_junit
 
 VERSION = "7.2.2"
 PYTHON = "/usr/bin/python3"
@@ -103,15 +102,4 @@ def run(files=None, guest: bool = False,
         if guest:
             adds = [opt for path in ADD if os.path.exists(path) for opt in ("--add", path)]
             argv = [*libsubst, "run", *adds, *argv]
-        start = time.monotonic()
-        r = subprocess.run(argv, cwd=work, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=TIMEOUT)
-        seconds = time.monotonic() - start
-        try:
-            with open(xml, "rb") as f:
-                passed, failed, skipped = parse(f.read())
-        except OSError as e:
-            raise RuntimeError(f"pytest wrote no results ({e}); exit {r.returncode}:\n"
-                               + r.stdout.decode(errors="replace")[-3000:]
-                               + r.stderr.decode(errors="replace")[-3000:]) from None
-    return Outcome(passed, failed, skipped, seconds, r.returncode)
+        return run_junit(argv, xml, "pytest", TIMEOUT)

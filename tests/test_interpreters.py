@@ -113,3 +113,13 @@ def test_node_modules_by_nodes_rules(tmp_path):
     native = run_native(argv, work, env=env)
     assert native.stdout == b"from above from NODE_PATH 42\n", native.stderr
     assert_same(native, run_guest(argv, work, env=env))
+
+
+def test_embedded_cpython_as_native(tmp_path):
+    """A program embedding CPython (gdb links libpython3.11) finds the
+    standard library in the guest as natively: python.find_embedded."""
+    argv = ["gdb", "-nx", "-batch", "-ex",
+            "python import sys, json, decimal; print(sys.prefix, json.dumps([decimal.Decimal(1) + 1], default=str))"]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))

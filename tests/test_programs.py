@@ -38,6 +38,10 @@ SIMPLE = [
     (["/usr/bin/python3", "-c", "print(sum(range(10**6)), 2**100)"], b""),
     (["/usr/bin/python3", "-c", "import json,sys; print(json.dumps({'a': [1, 2.5, None]}, sort_keys=True)); print(sys.argv)", "x", "y"], b""),
     (["/usr/bin/python3", "-c", "raise ValueError('boom')"], b""),
+    # libtinfo's terminal database (rootfs.TERMINFO_DIRS)
+    (["tput", "-T", "xterm", "cols"], b""),
+    (["clear", "-T", "xterm-256color"], b""),
+    (["infocmp", "-1", "xterm"], b""),
     (["perl", "-e", "my %h = (a => 1, b => 2); print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\"; print 7**5, \"\\n\""], b""),
 ]
 

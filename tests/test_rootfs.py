@@ -69,6 +69,20 @@ def test_owner_is_dpkgs():
     assert packages.owner("/tmp/not-a-package-file") is None
 
 
+def test_a_program_run_through_a_link_counts_both_packages():
+    """/usr/bin/python3 is python3-minimal's link to python3.11, the file
+    python3.11-minimal ships: the file run decides, the link's package
+    counts too (the way tclsh, tcl's link, runs tcl8.6's tclsh8.6, whose
+    init.tcl is libtcl8.6's)."""
+    real = os.path.realpath("/usr/bin/python3")
+    assert packages.owner("/usr/bin/python3") == dpkg_query("-S", real).split(":")[0]
+    assert packages.owner("/usr/bin/python3", follow=False) == \
+        dpkg_query("-S", "/usr/bin/python3").split(":")[0]
+    found = packages.contents(["/usr/bin/python3"])
+    assert {packages.owner("/usr/bin/python3"), "python3-minimal"} <= set(found.packages)
+    assert "/usr/share/python3/debian_defaults" in found.files
+
+
 def test_nginx_contents_follow_the_rule():
     """nginx's own package and nginx-common (same source): its /etc, its
     /usr/share/nginx, its state directories; not its documentation."""

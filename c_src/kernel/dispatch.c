@@ -84,7 +84,29 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
         if (r >= 0)
             a[i] = (long)copy[used++];
     }
-    return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+    /* A call naming one path whose walk left a volume (an absolute symlink
+     * to elsewhere, ".." above the volume's root: fs/beneath.c) is made
+     * again with the guest path that walk leads to, in copy[0], where its
+     * argument points, as Linux's walk goes on there (the path given kept
+     * in copy[2] for execve to name the program by).  At most 40 times,
+     * Linux's limit of symlinks in one walk. */
+    if (used != 1)
+        return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+    struct kthread *t = kcur();
+    for (int links = 0;; links++) {
+        t->relink = copy[1];
+        copy[1][0] = 0;
+        long r = d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+        t->relink = 0;
+        if (r != -EXDEV || !copy[1][0] || links == 40) {
+            t->relink_from = 0;
+            return r == -EXDEV && copy[1][0] ? -ELOOP : r;
+        }
+        if (links == 0)
+            memcpy(copy[2], copy[0], strlen(copy[0]) + 1);
+        t->relink_from = copy[2];
+        memcpy(copy[0], copy[1], strlen(copy[1]) + 1);
+    }
 }
 
 static long call_kernel(const struct syscall_desc *d, long a0, long a1, long a2, long a3, long a4,

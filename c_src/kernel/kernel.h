@@ -112,6 +112,11 @@ struct kthread {
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */
     stack_t altstack;                /* the guest's sigaltstack: per thread, as on Linux */
+    char *relink;                    /* while a call naming one path is served: where a
+                                        volume's walk that leaves the volume writes the
+                                        guest path it leads to (dispatch.c, fs/beneath.c) */
+    const char *relink_from;         /* while it is made again with that path: the path
+                                        the guest gave (execve's name for the program) */
 };
 
 /* The calling thread's kernel state. */

@@ -3,11 +3,14 @@ program comes from, read from dpkg's database (never by running dpkg).
 
 The rule:
 - *which packages*: the package whose file list (``/var/lib/dpkg/info/
-  <pkg>.list``) names the program — looked up only for programs below
-  ``/usr`` (Debian installs nothing else), under its path, its real path and
-  its merged-/usr twin — and, transitively, the packages it depends on that
-  are built from the same source package (``nginx`` → ``nginx-common``);
-  shared libraries and other sources stay out.
+  <pkg>.list``) names the file the program runs — looked up only for
+  programs below ``/usr`` (Debian installs nothing else), under its real
+  path and its merged-/usr twin — and, when the program is invoked through
+  a link a package ships, that link's package too (``tclsh`` -> ``tcl``,
+  the file run ``tclsh8.6`` -> ``tcl8.6``); and, transitively, the packages
+  each depends on that are built from the same source package (``nginx`` →
+  ``nginx-common``, ``tcl8.6`` → ``libtcl8.6``); shared libraries and
+  other sources stay out.
 - *which paths*: of those packages' files, the configuration below
   ``/etc``, the data below ``/usr/share`` (``/usr/share/nginx``, and also
   where the data's directory is not named after the package: git's
@@ -67,15 +70,24 @@ def _cache_file() -> str:
     return os.path.join(base, "libsubst", "dpkg-owners.json")
 
 
-def owner(path: str) -> str | None:
-    """The package whose file list names ``path``, or None.  Answers are
-    cached (a search of every list costs about 0.2 s) for as long as dpkg's
-    database is unchanged (the mtimes of its info directory and status)."""
-    real = os.path.realpath(path)
+# Part of the cache's stamp: answers found by an older rule are not reused.
+_RULE = 2
+
+
+def owner(path: str, follow: bool = True) -> str | None:
+    """The package whose file list names the file ``path`` leads to (its
+    real path), or with ``follow`` false ``path`` itself (a link a package
+    ships), or None.  Answers are cached (a search of every list costs
+    about 0.2 s) for as long as dpkg's database is unchanged (the mtimes of
+    its info directory and status)."""
+    real = os.path.realpath(path) if follow else \
+        os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))),
+                     os.path.basename(path))
     if not real.startswith("/usr/"):
         return None
     try:
-        stamp = [os.stat(os.path.join(DPKG, n)).st_mtime_ns for n in ("info", "status")]
+        stamp = [_RULE] + [os.stat(os.path.join(DPKG, n)).st_mtime_ns
+                           for n in ("info", "status")]
     except OSError:
         return None
     cache = _cache_file()
@@ -88,7 +100,7 @@ def owner(path: str) -> str | None:
         known = {}
     answers = known.get("owners", {})
     if real not in answers:
-        answers[real] = _search(path, real)
+        answers[real] = _search(real)
         try:
             os.makedirs(os.path.dirname(cache), exist_ok=True)
             tmp = f"{cache}.{os.getpid()}"
@@ -100,9 +112,10 @@ def owner(path: str) -> str | None:
     return answers[real]
 
 
-def _search(path: str, real: str) -> str | None:
-    """Searches the file lists named like the program first, then all."""
-    names = {path, real, real[len("/usr"):]}
+def _search(real: str) -> str | None:
+    """Searches the file lists named like the program first, then all, for
+    real or its merged-/usr twin (/bin/gzip)."""
+    names = {real, real[len("/usr"):]}
     wanted = [os.fsencode(n) + b"\n" for n in names]
     base = os.path.basename(real).split(".")[0]
     lists = glob.glob(os.path.join(DPKG, "info", "*.list"))
@@ -178,9 +191,10 @@ def contents(programs: list[str]) -> Contents:
     module's rule)."""
     out = Contents()
     status = None
-    for prog in programs:
-        pkg = owner(prog)
-        if pkg is None or pkg in out.packages:
+    found = [owner(prog, follow) for prog in programs
+             for follow in ((True, False) if os.path.islink(prog) else (True,))]
+    for pkg in dict.fromkeys(p for p in found if p):
+        if pkg in out.packages:
             continue
         status = _Status() if status is None else status
         group = [p for p in _same_source(pkg, status) if p not in out.packages]

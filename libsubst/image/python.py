@@ -19,6 +19,12 @@ does it, by reading files and never running anything on the host:
    a venv's, and Debian's ``dist-packages``'; not those of a base
    interpreter's own ``site-packages`` (a pyenv build's holds hundreds of
    packages: scanning it took 0.77 s).
+
+A program that embeds CPython (``libpythonX.Y.so`` among its libraries:
+gdb, vim) finds its prefix from its program name, which such a program
+sets to its build's (Debian's gdb: ``/usr/bin/python``); the landmark is
+looked for from the library's directory upwards, which finds that prefix
+for the interpreters a distribution builds (``find_embedded``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 
 NAME = re.compile(r"python3(\.\d+)?")
+LIBRARY = re.compile(r"libpython(3\.\d+)\.so(\.[\d.]+)?")
 
 
 @dataclass
@@ -89,7 +96,31 @@ def find(program: str) -> Layout | None:
         found = _prefix(os.path.dirname(real), version)
     if found is None:
         return None
-    prefix, version = found
+    layout = _layout(*found)
+    if cfg:
+        layout.venv = os.path.dirname(cfg)
+        layout.files.append(cfg)
+        site = os.path.join(layout.venv, "lib", f"python{layout.version}", "site-packages")
+        if os.path.isdir(site):
+            layout.trees.append(site)
+            layout.scanned.append(site)
+    return layout
+
+
+def find_embedded(libraries) -> Layout | None:
+    """The layout of the CPython a program embeds: the first libpythonX.Y
+    among ``libraries`` (host paths) whose landmark is found from its
+    directory upwards, or None."""
+    for lib in libraries:
+        m = LIBRARY.fullmatch(os.path.basename(lib))
+        found = m and _prefix(os.path.dirname(os.path.realpath(lib)), m.group(1))
+        if found:
+            return _layout(*found)
+    return None
+
+
+def _layout(prefix: str, version: str) -> Layout:
+    """A base interpreter's trees (no venv): its library and Debian's site directories."""
     stdlib = os.path.join(prefix, "lib", f"python{version}")
     layout = Layout(prefix=prefix, version=version, trees=[stdlib],
                     scanned=[os.path.join(stdlib, "lib-dynload")])
@@ -100,11 +131,4 @@ def find(program: str) -> Layout | None:
             layout.trees.append(d)
     if os.path.isdir(dist):
         layout.scanned.append(dist)
-    if cfg:
-        layout.venv = os.path.dirname(cfg)
-        layout.files.append(cfg)
-        site = os.path.join(layout.venv, "lib", f"python{version}", "site-packages")
-        if os.path.isdir(site):
-            layout.trees.append(site)
-            layout.scanned.append(site)
     return layout

@@ -27,6 +27,10 @@ PACK_EXCLUDE = ("config-3.*", "test", "__phello__.foo")
 LOCALE_DIRS = ("/usr/lib/locale", "/usr/share/i18n/locales", "/usr/lib/x86_64-linux-gnu/gconv")
 LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES",
                "LC_NUMERIC", "LC_TIME", "LC_MONETARY")
+# ncurses' terminal database, where Debian's libtinfo looks (its compiled-in
+# list; /lib/terminfo is /usr/lib/terminfo on a merged /usr), needed by any
+# program that loads libtinfo (tput, clear, infocmp, less, top).
+TERMINFO_DIRS = ("/etc/terminfo", "/usr/lib/terminfo", "/usr/share/terminfo")
 
 
 SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the guest's mount namespace
@@ -84,12 +88,12 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
     """Read-only mounts of the run-time trees ``program`` reads, found by
     its own rules (python.py, perl.py, node.py), the extension modules in them it may
     dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
-    ``libraries``: the host paths of the libraries it loads (libperl).
+    ``libraries``: the host paths of the libraries it loads (libperl, libpython).
     ``packed``: only the trees a packed image takes (not PACK_SKIP)."""
     dirs: list[str] = []
     modules: list[str] = []
     files: list[str] = []
-    layout = python.find(program)
+    layout = python.find(program) or python.find_embedded(libraries)
     if layout is not None:
         dirs += layout.trees
         files += layout.files
@@ -106,6 +110,8 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
         modules += perl.extension_modules(inc)
     if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
         dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
+    if any(os.path.basename(lib).startswith("libtinfo.so") for lib in libraries):
+        dirs += [d for d in TERMINFO_DIRS if os.path.isdir(d)]
     if packed:
         skipped = [d for d in dirs if any(fnmatch.fnmatch(d, p) for p in PACK_SKIP)]
         dirs = [d for d in dirs if d not in skipped]

@@ -194,6 +194,8 @@ int main(int argc, char **argv)
     T("splice(bad offset)", SYS_splice, fd, bad, p[1], 0, 1, 0);
     T("copy_file_range(bad offset)", SYS_copy_file_range, fd, bad, fd, 0, 1, 0);
     T("clone3(bad)", SYS_clone3, bad, 88);
+    int self = open("/proc/self", O_RDONLY | O_DIRECTORY);
+    T("pidfd_send_signal(/proc/self, bad info)", SYS_pidfd_send_signal, self, SIGUSR1, bad, 0);
 
     /* still here, and the process state intact */
     sigset_t now;

@@ -9,7 +9,10 @@
  * its target is a plain guest path (no ".", "..", or empty component) that
  * the mount itself serves: then the walk goes on from the mount's root, as
  * the guest's own walk would (a link in /tmp to another file of /tmp, which
- * tempfile and shutil users make).  (The host's openat2 is not in the
+ * tempfile and shutil users make).  A walk that leaves the volume (such a
+ * link to elsewhere, ".." above its root) writes the guest path it leads to
+ * where the dispatcher asks (kthread.relink), which makes the call again
+ * with it, so the guest's own walk goes on from there.  (The host's openat2 is not in the
  * seccomp allow-list: its flags and mode are in memory, where a filter
  * cannot see a set-user-ID mode.)
  */
@@ -68,10 +71,29 @@ static char *next_comp(struct walk *w, int *last)
     return comp;
 }
 
+/* The walk leaves the volume for guest path dir (then up, if up): that
+ * and what is left of the walk, written where the dispatcher asks; -EXDEV. */
+static long leave(struct walk *w, const char *dir, int up)
+{
+    char *out = kcur()->relink;
+    if (out && ksnprintf(out, LS_PATH_MAX, "%s%s%s%s", dir, up ? "/.." : "",
+                         *w->p || w->slash ? "/" : "", w->p) >= LS_PATH_MAX)
+        out[0] = 0;
+    return -EXDEV;
+}
+
+void vol_relink_add(const char *name)
+{
+    char *out = kcur()->relink;
+    size_t ol = out && *out ? strlen(out) : 0;
+    if (ol && ksnprintf(out + ol, LS_PATH_MAX - ol, "/%s", name) >= (long)(LS_PATH_MAX - ol))
+        out[0] = 0;
+}
+
 static long go_up(struct walk *w)
 {
     if (w->depth == 0)
-        return -EXDEV;                  /* above the volume's root */
+        return leave(w, fs_mnt[w->mnt].guest, 1);   /* above the volume's root */
     hsys1(__NR_close, w->dirs[w->depth--]);
     return 0;
 }
@@ -138,7 +160,7 @@ static long follow_link(struct walk *w, long fd)
     if (link[0] == '/') {
         const char *below = same_mount(w->mnt, link);
         if (!below)
-            return -EXDEV;              /* absolute, elsewhere: outside the volume */
+            return leave(w, link, 0);   /* absolute, elsewhere: outside the volume */
         while (w->depth > 0)            /* from the mount's root again */
             hsys1(__NR_close, w->dirs[w->depth--]);
         n = strlen(below);
@@ -218,10 +240,12 @@ long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
             final = comp;
             r = 1;
         } else if (named && !(flags & O_PATH) &&
-                   (r = open_nofollow(w.dirs[w.depth], comp, flags, mode)) != -ELOOP) {
+                   (r = open_nofollow(w.dirs[w.depth], comp, flags, mode)) != -ELOOP &&
+                   !(r == -ENOTDIR && (flags & O_DIRECTORY))) {
             /* The common case, a file that is no symlink, in one host call:
-             * opened with O_NOFOLLOW, only a symlink fails with ELOOP, and
-             * only then is it read and followed. */
+             * opened with O_NOFOLLOW, only a symlink fails, with ELOOP (or
+             * ENOTDIR with O_DIRECTORY: Linux checks that first), and only
+             * then is it read and followed. */
             walk_end(&w);
             return r;
         } else {

@@ -227,6 +227,8 @@ long vol_parent(struct fs_node *n, const char **name);
 /* open(2) of rel beneath mount mnt's root, every symlink followed by the
  * kernel, none leading out of the volume (EXDEV): a host fd or -errno. */
 long vol_open_beneath(int mnt, const char *rel, int flags, int mode);
+/* Appends /name to the guest path a walk that left its volume wrote (vol_parent). */
+void vol_relink_add(const char *name);
 /* A volume at "/" that is not the writable root's layer (an OCI container's
  * root, libsubst-runtime) is rooted: the walk classifies it with one lstat
  * (its mode in fs_obj) and expands its symlinks itself (path.c), an
@@ -270,7 +272,7 @@ void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is fr
 /* ---- synthetic trees (synth.c, synth_gen.c) ---- */
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
-enum { SG_NONE, SG_HOSTCOPY, SG_HOSTNAME, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
+enum { SG_NONE, SG_HOSTCOPY, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_SELFCOPY, SG_CGROUP,
        SG_FDINFO, SG_NET, SG_NETIF };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
@@ -300,6 +302,9 @@ long synth_perm(const struct fs_obj *o, int mode, int flags);
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);
 unsigned long synth_ino(const struct fs_obj *o);
 const char *synth_host_path(int id);        /* host path of a copied file or device */
+/* The process a /proc/<pid> directory fd names (pidfd_send_signal takes
+ * one): its pid; 0 if fd is no such directory, -ESRCH if it has ended. */
+long synth_proc_dir_pid(long fd);
 long fs_pid(void);
 
 /* ---- shared helpers ---- */

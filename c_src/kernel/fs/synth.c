@@ -35,7 +35,8 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/net", ST_LINK, SL_FIXED, "self/net"},
     {"/proc/sys", ST_DIR, 0, 0},
     {"/proc/sys/kernel", ST_DIR, 0, 0},
-    {"/proc/sys/kernel/hostname", ST_FILE, SG_HOSTNAME, 0},
+    {"/proc/sys/kernel/hostname", ST_FILE, SG_HOSTCOPY, 0},   /* the guest's UTS namespace's */
+    {"/proc/sys/kernel/domainname", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/kernel/ostype", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/kernel/osrelease", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/kernel/pid_max", ST_FILE, SG_HOSTCOPY, 0},

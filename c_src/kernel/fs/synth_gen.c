@@ -320,12 +320,6 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
         return 0;
     case SG_CGROUP:
         return synth_put_cgroup(g, path_base(path));
-    case SG_HOSTNAME:
-        if (!*bi_str(K.bi->hostname))
-            return synth_host_copy(g, path);
-        synth_gputs(g, bi_str(K.bi->hostname));
-        synth_gputs(g, "\n");
-        return 0;
     case SG_STAT:
         guest_comm(g);
         return synth_host_lines(g, task_path(g, hp, sizeof hp, "/stat"), line_stat);

@@ -43,6 +43,25 @@ long synth_task_tgid(long task)
     return v > 0 ? v : -ESRCH;
 }
 
+long synth_proc_dir_pid(long fd)
+{
+    struct kofd *o = fd_get(fd);
+    long pid = 0;
+    /* Linux takes a process's directory, not a task's (/proc/<pid>/task/<tid>). */
+    if (o && o->kind == KF_SYNTH && o->ent == SID_P && o->path) {
+        const char *p = o->path;
+        while (*p && strncmp(p, "/task/", 6) != 0)
+            p++;
+        if (!*p) {
+            pid = synth_task_tgid(o->arg);
+            if (pid == 0)
+                pid = fs_pid();
+        }
+    }
+    kofd_put(o);
+    return pid;
+}
+
 static long host_exists(const char *path)
 {
     return hsys4(__NR_faccessat2, AT_FDCWD, (long)path, 0 /* F_OK */, AT_SYMLINK_NOFOLLOW);

@@ -236,5 +236,8 @@ long vol_parent(struct fs_node *n, const char **name)
         base[bl + 1] = 0;
     }
     *name = base;
-    return vol_open_beneath(n->o.ent, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    long fd = vol_open_beneath(n->o.ent, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd == -EXDEV)
+        vol_relink_add(base);
+    return fd;
 }

@@ -124,11 +124,14 @@ long sys_execve(const char *path, char *const argv[], char *const envp[])
  * names it for scripts and AT_EXECFN.  0 or -errno. */
 static long name_program(struct exec_req *q, long dirfd, const char *path, long flags)
 {
+    /* Made again with where a link out of a volume leads (dispatch.c), it
+     * is still named as the guest named it. */
+    const char *given = kcur()->relink_from ? kcur()->relink_from : path;
     q->dirfd = dirfd;
     q->path = path;
     q->follow = !(flags & AT_SYMLINK_NOFOLLOW);
-    q->fd_named = dirfd != AT_FDCWD && path[0] != '/' ? dirfd : -1;
-    q->filename = path;
+    q->fd_named = dirfd != AT_FDCWD && given[0] != '/' ? dirfd : -1;
+    q->filename = given;
     if (q->fd_named < 0)
         return 0;
     if (!path[0] && !(flags & AT_EMPTY_PATH))
@@ -139,8 +142,8 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
         q->dirfd = AT_FDCWD;
         q->follow = 1;
     }
-    if (ksnprintf(q->name, sizeof q->name, "/dev/fd/%ld%s%s", dirfd, path[0] ? "/" : "",
-                  path) >= (int)sizeof q->name)
+    if (ksnprintf(q->name, sizeof q->name, "/dev/fd/%ld%s%s", dirfd, given[0] ? "/" : "",
+                  given) >= (int)sizeof q->name)
         return -ENAMETOOLONG;
     q->filename = q->name;
     return 0;

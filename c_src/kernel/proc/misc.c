@@ -2,10 +2,10 @@
  * Process-wide calls: exit, identity, limits, arch and process controls.
  */
 #include "proc/proc.h"
+#include "fs/fs.h"
 #include "report_records.h"
 #include <linux/prctl.h>
 #include <linux/resource.h>
-#include <linux/utsname.h>
 #include <asm/prctl.h>
 
 void ls_exit_group(int status)
@@ -77,30 +77,34 @@ long sys_tgkill(long tgid, long tid, long sig)
     return hsys3(__NR_tgkill, tgid, tid, sig);
 }
 
+/* Implements pidfd_send_signal(2).  A pidfd is the host's own; a
+ * /proc/<pid> directory, which Linux takes too, is the guest's synthetic
+ * one, so the signal goes through a pidfd the kernel opens for the
+ * process it names.  Differs from Linux in: that directory names its pid,
+ * not the process it was opened for (a pid reused since is signalled). */
+long sys_pidfd_send_signal(long fd, long sig, long info, long flags)
+{
+    long pid = synth_proc_dir_pid(fd);
+    if (pid == 0)
+        return hsys4(__NR_pidfd_send_signal, fd, sig, info, flags);
+    if (pid < 0)
+        return pid;
+    if (sig == SIGKILL && pid == 1 && hsys0(__NR_getpid) == 1)
+        ls_exit_group(128 + SIGKILL);
+    long pfd = hsys2(__NR_pidfd_open, pid, 0);
+    if (pfd < 0)
+        return pfd == -EINVAL ? -ESRCH : pfd;
+    long r = hsys4(__NR_pidfd_send_signal, pfd, sig, info, flags);
+    hsys1(__NR_close, pfd);
+    return r;
+}
+
 /* Implements tkill(2); differs from Linux in: the thread must be one of the
  * caller's own (tgkill of its thread group), never a thread named by tid
  * alone. */
 long sys_tkill(long tid, long sig)
 {
     return sys_tgkill(sys_getpid(), tid, sig);
-}
-
-/* Implements uname(2); differs from Linux in: nodename is the image's hostname. */
-long sys_uname(struct new_utsname *u)
-{
-    long r = hsys1(__NR_uname, (long)u);
-    if (r < 0)
-        return r;
-    const char *h = bi_str(K.bi->hostname);
-    if (*h)
-        strlcpy(u->nodename, h, sizeof u->nodename);
-    return 0;
-}
-
-/* Implements sethostname(2); the guest may not rename the host. */
-long sys_sethostname(const char *name, long len)
-{
-    return -EPERM;
 }
 
 /* RLIMIT_NOFILE is capped below the kernel's reserved fds, and the host's

@@ -4,7 +4,6 @@
 
 #include "kernel.h"
 #include <linux/resource.h>
-#include <linux/utsname.h>
 
 struct clone_args;
 struct thread_start;                 /* thread.c: what a new thread starts with */
@@ -25,10 +24,9 @@ long sys_exit_group(long status);
 long sys_getpid(void);
 long sys_getppid(void);
 long sys_kill(long pid, long sig);
+long sys_pidfd_send_signal(long fd, long sig, long info, long flags);
 long sys_tgkill(long tgid, long tid, long sig);
 long sys_tkill(long tid, long sig);
-long sys_uname(struct new_utsname *u);
-long sys_sethostname(const char *name, long len);
 long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit64 *old);
 long sys_getrlimit(long res, struct rlimit *old);
 long sys_setrlimit(long res, const struct rlimit *new);

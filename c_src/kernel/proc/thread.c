@@ -89,6 +89,8 @@ static long kthread_install(struct kthread *t)
     t->tid = hsys0(__NR_gettid);
     t->next_free = 0;
     t->altstack = (stack_t){.ss_flags = SS_DISABLE};
+    t->relink = 0;
+    t->relink_from = 0;
     stack_t ss = {.ss_sp = (void *)(t->map + LS_PAGE), .ss_size = TRAP_STACK, .ss_flags = 0};
     long r = hsys2(__NR_sigaltstack, (long)&ss, 0);
     if (r < 0)
