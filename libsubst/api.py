@@ -178,7 +178,7 @@ class Popen(Guest):
             elif _is_program(target):
                 key = plancache.api_key(target, args, {**options, **kw})
                 caller_env = {} if env is None else None
-        found = plancache.lookup(key) if key is not None else None
+        found = plancache.lookup(key, args or ()) if key is not None else None
         made = _cached(found) if found is not None else None
         recorder = plancache.Recorder()
         if made is None:
@@ -194,9 +194,11 @@ class Popen(Guest):
             env_deps = recorder.env_deps()
             if plan_key is not None and "LIBSUBST_CORE" not in recorder.env_names:
                 env_deps.append("LIBSUBST_CORE")      # run's --core: a core file, not cached
-            self._store(key, recorder, env_deps, caller_env, image_kernel, stop_timeout)
+            self._store(key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
+                        len(self.spec.argv) - len(args or ()))
 
-    def _store(self, key, recorder, env_deps, caller_env, image_kernel, stop_timeout) -> None:
+    def _store(self, key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
+               argv_keep) -> None:
         """Keeps this run's plan for the next identical one (plancache)."""
         from . import plancache
         from .monitor.guest import epilogue_command, kernel_path, supervisor_path
@@ -210,7 +212,7 @@ class Popen(Guest):
                         plancache.dependencies(recorder.paths, spec, kernel), kernel,
                         supervisor=supervisor_path(), epilogue=epilogue_command(),
                         env_deps=env_deps, overrides=caller_env, image=spec.image,
-                        stop_timeout=stop_timeout)
+                        stop_timeout=stop_timeout, argv_keep=argv_keep)
 
 
 def run(target: _Target, args: Sequence[str] | None = None, *, input=None,

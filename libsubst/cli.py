@@ -138,7 +138,9 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     from .monitor.guest import parse_size
 
     from . import plancache
-    key = plancache.run_key(_ARGV) if _ARGV and _ARGV[0] == "run" else None
+    # Keyed up to PROGRAM, where click put it: its arguments are patched in.
+    key = plancache.run_key(_ARGV, len(args)) if _ARGV and _ARGV[0] == "run" and \
+        _ARGV[len(_ARGV) - len(args) - 1] == program else None
     if not os.path.exists(program):
         from .oci.reference import looks_like_reference
         if looks_like_reference(program):

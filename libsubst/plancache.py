@@ -12,8 +12,9 @@ inode only: their contents are read live), the guest kernel, /etc/subuid
 and /etc/subgid (a root caller's ids), dpkg's database.  The key names
 libsubst's build (every source file's hash, made by the package build), the
 user, the boot (a new host kernel misses), the host name, the working
-directory, the whole argv and the whole environment (a program's guest gets
-the caller's environment, so every variable decides it).
+directory and the command line up to the program: the program's own
+arguments are not in it but patched into the entry's argv at each run, by
+the front end and by ``lookup`` alike, as the caller's environment is.
 
 Entries live in $XDG_CACHE_HOME/libsubst/plans (default ~/.cache), a
 directory of the user's, mode 0700; an entry is read only if it is a regular
@@ -62,26 +63,30 @@ def _key(kind: str, cwd: str, items: list[str]) -> bytes | None:
     return b"".join(os.fsencode(p) + b"\0" for p in parts)
 
 
-def run_key(argv: list[str]) -> bytes | None:
-    """The key of ``libsubst run`` with ``argv`` (from "run" on), as the
-    front end makes it (plancache.h); None when nothing can be cached."""
+def run_key(argv: list[str], nargs: int) -> bytes | None:
+    """The key of ``libsubst run`` with ``argv`` (from "run" on), whose
+    last ``nargs`` are the program's own arguments as the CLI's parser split
+    them, as the front end makes it (plancache.h); None when nothing can be
+    cached."""
     try:
         cwd = os.getcwd()
     except OSError:
         return None
-    return _key("run", cwd, [str(len(argv)), *argv])
+    prefix = argv[:len(argv) - nargs]
+    return _key("run", cwd, [str(len(prefix)), *prefix, "1" if nargs else "0"])
 
 
 def api_key(target, args, options: dict) -> bytes | None:
     """The key of an ``api.Popen`` of a program: its arguments, in their
     repr (an ``env`` given too; without one, the caller's environment is
-    the guest's and only the variables planning read are the entry's)."""
+    the guest's and only the variables planning read are the entry's), but
+    of ``args`` only whether it is None (the entry's argv is patched)."""
     try:
         cwd = os.getcwd()
     except OSError:
         return None
     env = options.get("env")
-    shown = repr((os.fspath(target), None if args is None else list(args),
+    shown = repr((os.fspath(target), args is None,
                   sorted((k, repr(v)) for k, v in options.items() if k != "env"),
                   None if env is None else list(dict(env).items())))
     return _key("api", cwd, [shown])
@@ -123,8 +128,11 @@ def _private_dir(path: str, create: bool) -> int | None:
 
 def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
           supervisor: str, epilogue: list[str], env_deps: list[str] = (),
-          overrides: dict | None = None, image: str = "", stop_timeout: float = 10) -> None:
-    """Writes the entry for ``key``; a cache that cannot be written is skipped."""
+          overrides: dict | None = None, image: str = "", stop_timeout: float = 10,
+          argv_keep: int = 1) -> None:
+    """Writes the entry for ``key``, whose plan's argv is its first
+    ``argv_keep`` strings and the run's arguments; a cache that cannot be
+    written is skipped."""
     f, lib = _abi()
     plan_json = json.dumps(plan.to_json(), sort_keys=True, separators=(",", ":")).encode()
     head_size, dep_size = f.sizeof("struct ls_plan_head"), f.sizeof("struct ls_plan_dep")
@@ -150,6 +158,9 @@ def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
     head.kernel = s(kernel)
     head.image = s(os.path.abspath(image)) if image else 0
     head.stop_timeout_ms = int(stop_timeout * 1000)
+    head.argv_keep = argv_keep
+    from .monitor.signals import stop_message
+    head.stop_text = s(stop_message(stop_timeout))
     head.supervisor = s(supervisor)
     if overrides is not None:
         head.flags |= lib.LS_PLAN_CALLER_ENV
@@ -281,8 +292,9 @@ def _dep_holds(d, path: str, lib) -> bool:
         (d.size, d.mtime_ns, d.ctime_ns, d.mode)
 
 
-def lookup(key: bytes | None):
-    """(plan, kernel to exec) of the valid entry for ``key``, or None."""
+def lookup(key: bytes | None, args=()):
+    """(plan, kernel to exec) of the valid entry for ``key``, its argv
+    made with the program's arguments ``args`` (plancache.h), or None."""
     if key is None:
         return None
     found = read_entry(key)
@@ -294,6 +306,9 @@ def lookup(key: bytes | None):
         plan = GuestPlan.from_json(json.loads(data[head.plan_off:head.plan_off + head.plan_size]))
     except Exception:   # a corrupt entry is a miss, whatever it holds
         return None
+    if head.argv_keep > len(plan.argv):
+        return None
+    plan.argv = plan.argv[:head.argv_keep] + list(args)
     if head.flags & _abi()[1].LS_PLAN_CALLER_ENV:
         plan.env = caller_env(dict(_string(data, o).split("=", 1) for o in
                                    _offsets(data, head.overrides_off, head.n_overrides)))

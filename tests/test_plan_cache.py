@@ -99,6 +99,40 @@ def test_hit_starts_no_python(cache, tmp_path):
     assert served_natively(["/bin/echo", "hi"], env, tmp_path, tmp_path)
 
 
+def test_other_arguments_hit_and_run_with_their_own(cache, tmp_path):
+    """The program's own arguments are not in the key: another argv is
+    served from the same entry, by the front end and by the Python CLI
+    alike, and runs with its own argv, as natively (even one that reads
+    like an option of libsubst's)."""
+    env, plans = cache
+    py = ["/usr/bin/python3", "-c", "import sys; print(sys.argv[1:])"]
+    run([*py, "first"], env, tmp_path)
+    made = entries(plans)
+    assert len(made) == 1
+    for args in (["a", "b c"], ["--no-cwd", "-e", "A=1"], ["--", "x" * 5000], ["-"]):
+        native = subprocess.run([*py, *args], env=env, cwd=tmp_path, capture_output=True)
+        assert native.returncode == 0 and native.stdout
+        assert served_natively([*py, *args], env, tmp_path, tmp_path)
+        same(native, run([*py, *args], env, tmp_path))
+        same(native, run([*py, *args], env, tmp_path, front=False))
+    assert entries(plans) == made                    # every one a hit
+
+
+def test_what_decides_the_plan_still_misses(cache, tmp_path):
+    """The command line up to the program stays in the key: another path to
+    the same program, an option of libsubst's, and no arguments at all (an
+    image keeps its recorded ones then) each plan again."""
+    env, plans = cache
+    run(["/bin/echo", "a"], env, tmp_path)
+    for opts, argv in (([], ["/usr/bin/echo", "a"]), (["--no-cwd"], ["/bin/echo", "a"]),
+                       (["-e", "A=1"], ["/bin/echo", "a"]), ([], ["/bin/echo"])):
+        before = entries(plans)
+        assert not served_natively(argv, env, tmp_path, tmp_path, opts=opts)
+        assert len(entries(plans)) == len(before) + 1
+        native = subprocess.run(argv, capture_output=True)
+        same(native, run(argv, env, tmp_path, opts=opts))
+
+
 def test_planning_another_program_keeps_an_entry(cache, tmp_path):
     """What planning writes itself (libsubst's caches) or imports is not a
     dependency: one program's plan survives another's."""
@@ -119,6 +153,8 @@ def test_packed_image_is_served_natively(cache, tmp_path):
     hit = run([str(image), "a", "b"], env, tmp_path)
     same(first, hit)
     assert hit.stdout == subprocess.run(["/bin/echo", "a", "b"], capture_output=True).stdout
+    assert served_natively([str(image), "c"], env, tmp_path, tmp_path)   # its own argv
+    assert run([str(image), "c"], env, tmp_path).stdout == b"c\n"
     # The image rewritten (same path, new bytes): a miss, and the new image runs.
     subprocess.run([*LIBSUBST, "pack", "/bin/echo", "repacked", "-o", str(image)], env=env,
                    check=True, capture_output=True, timeout=300)
@@ -368,8 +404,10 @@ def test_the_api_skips_planning_on_a_hit(cache, tmp_path, monkeypatch):
     monkeypatch.setattr(planner, "plan_program", refuse)
     again = libsubst.run("/bin/echo", ["api"], capture_output=True)
     assert (first.returncode, first.stdout) == (again.returncode, again.stdout) == (0, b"api\n")
+    other = libsubst.run("/bin/echo", ["other", "args"], capture_output=True)   # a hit too
+    assert (other.returncode, other.stdout) == (0, b"other args\n")
     with pytest.raises(AssertionError, match="planned again"):
-        libsubst.run("/bin/echo", ["other"], capture_output=True)
+        libsubst.run("/bin/echo", ["api"], capture_output=True, read_only=True)
 
 
 def test_other_commands_reach_the_python_cli(tmp_path):

@@ -87,7 +87,7 @@ static int cmp_int(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
-void boot_and_supervise(struct entry *e, char **envp)
+void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs)
 {
     const struct ls_plan_head *h = e->head;
     const char *supervisor = entry_string(e, h->supervisor);
@@ -106,12 +106,13 @@ void boot_and_supervise(struct entry *e, char **envp)
         if (image_fd < 0)
             fail(entry_string(e, h->image));
     }
-    /* The block as Python encoded it, with this process's fds (and the
-     * caller's environment). */
+    /* The block as Python encoded it, with this process's fds, the
+     * program's arguments (and the caller's environment). */
     struct buf block = {0};
     buf_add(&block, e->data + h->boot_off, h->boot_size);
     if (h->flags & LS_PLAN_CALLER_ENV)
         guest_env(e, envp, &block);
+    guest_argv(e, args, nargs, &block);
     memcpy(&head, block.p, sizeof head);
     head.report_fd = rep[1];
     head.image_fd = image_fd;
@@ -143,11 +144,10 @@ void boot_and_supervise(struct entry *e, char **envp)
 
     /* supervise.c's command line, as Guest.hand_over makes it: no cgroup,
      * trace, core file or scratch directory in a cached plan (api.py). */
-    char pid_text[16], rep_text[16], ms_text[16], stop_text[32], boot_text[16];
+    char pid_text[16], rep_text[16], ms_text[16], boot_text[16];
     snprintf(pid_text, sizeof pid_text, "%d", child);
     snprintf(rep_text, sizeof rep_text, "%d", rep[0]);
     snprintf(ms_text, sizeof ms_text, "%u", h->stop_timeout_ms);
-    snprintf(stop_text, sizeof stop_text, "%g", h->stop_timeout_ms / 1000.0);
     snprintf(boot_text, sizeof boot_text, "%d", boot_fd);
     char *argv[8 + h->n_epilogue + 3];
     int n = 0;
@@ -155,7 +155,7 @@ void boot_and_supervise(struct entry *e, char **envp)
     argv[n++] = pid_text;
     argv[n++] = rep_text;
     argv[n++] = ms_text;
-    argv[n++] = stop_text;
+    argv[n++] = (char *)entry_string(e, h->stop_text);
     argv[n++] = "0";
     argv[n++] = "--";
     for (uint32_t i = 0; i < h->n_epilogue; i++)

@@ -126,9 +126,13 @@ int entry_read(const struct buf *key, struct entry *out)
         !within(h->env_deps_off, 4ULL * h->n_env_deps, size) ||
         !within(h->overrides_off, 4ULL * h->n_overrides, size) ||
         !within(h->epilogue_off, 4ULL * h->n_epilogue, size) || h->n_epilogue < 1 ||
-        !entry_string(&e, h->supervisor) ||
+        !entry_string(&e, h->supervisor) || !entry_string(&e, h->stop_text) ||
         ((h->flags & LS_PLAN_IMAGE) && !entry_string(&e, h->image)) ||
         h->key_size != key->n || memcmp(data + h->key_off, key->p, key->n) != 0)
+        goto miss;
+    struct ls_bootinfo boot;
+    memcpy(&boot, data + h->boot_off, sizeof boot);
+    if (h->argv_keep > boot.argc || !within(boot.argv_off, 4ULL * boot.argc, h->boot_size))
         goto miss;
     const struct ls_plan_dep *deps = (const void *)(data + h->deps_off);
     for (uint32_t i = 0; i < h->ndeps; i++)

@@ -1,9 +1,9 @@
-/* The environment's part of a cached plan (plancache.h): the variables
- * planning read must have the values it read, and a program's guest gets
- * the caller's environment as the Python CLI makes it — dict(os.environ)
- * (a name at its first place with its last value; entries without '='
- * dropped), updated with run's --env — so the cached block's envp is
- * rewritten with it. */
+/* The caller's part of a cached plan (plancache.h).  The variables planning
+ * read must have the values it read; a program's guest gets the caller's
+ * environment as the Python CLI makes it — dict(os.environ) (a name at its
+ * first place with its last value; entries without '=' dropped), updated
+ * with run's --env — and the program's own arguments, so the cached block's
+ * envp and argv are rewritten with them. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +94,29 @@ void guest_env(const struct entry *e, char **envp, struct buf *block)
     free(offs);
     free(names);
     free(values);
+}
+
+/* Appends the guest's argv to `block`: the cached block's first argv_keep
+ * strings (entry_read checked them), then the program's own arguments. */
+void guest_argv(const struct entry *e, char **args, int nargs, struct buf *block)
+{
+    struct ls_bootinfo head;
+    uint32_t keep = e->head->argv_keep, n = keep + nargs;
+    memcpy(&head, block->p, sizeof head);
+    uint32_t *offs = malloc((n + 1) * sizeof *offs);
+    memcpy(offs, block->p + head.argv_off, keep * sizeof *offs);
+    for (int i = 0; i < nargs; i++) {
+        offs[keep + i] = block->n;
+        buf_str(block, args[i]);
+    }
+    while (block->n % 8)
+        buf_add(block, "", 1);
+    head.argc = n;
+    head.argv_off = block->n;
+    buf_add(block, offs, n * sizeof *offs);
+    while (block->n % 8)
+        buf_add(block, "", 1);
+    head.size = block->n;
+    memcpy(block->p, &head, sizeof head);
+    free(offs);
 }

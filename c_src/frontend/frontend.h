@@ -33,13 +33,16 @@ const char *entry_string(const struct entry *e, uint32_t off);
 const char *entry_item(const struct entry *e, uint32_t at, uint32_t i);
 
 /* env.c: whether the variables planning read are unchanged; the guest's
- * environment appended to a boot-info block (LS_PLAN_CALLER_ENV). */
+ * environment (LS_PLAN_CALLER_ENV) and its argv (the entry's first
+ * argv_keep, then the caller's `args`) appended to a boot-info block. */
 int env_deps_hold(const struct entry *e, char **envp);
 void guest_env(const struct entry *e, char **envp, struct buf *block);
+void guest_argv(const struct entry *e, char **args, int nargs, struct buf *block);
 
-/* boot.c: boots the entry's guest and execs the supervisor (supervise.c)
- * as Guest.hand_over does; returns only when the supervisor cannot run. */
-void boot_and_supervise(struct entry *e, char **envp);
+/* boot.c: boots the entry's guest with the program's arguments `args` and
+ * execs the supervisor (supervise.c) as Guest.hand_over does; returns only
+ * when the supervisor cannot run. */
+void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs);
 
 /* main.c: CLOCK_MONOTONIC ns at main's start (the benchmarks' breakdown). */
 long long monotonic_ns(void);

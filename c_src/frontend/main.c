@@ -75,9 +75,9 @@ void exec_python(char **argv, char **envp)
     exit(2);
 }
 
-/* The key of this run, exactly as libsubst.plancache.run_key makes it
- * (plancache.h); 0, or -1 when the run cannot be keyed. */
-static int make_key(struct buf *key, int argc, char **argv)
+/* What every key of this run starts with, as libsubst.plancache.run_key
+ * makes it (plancache.h); 0, or -1 when the run cannot be keyed. */
+static int key_base(struct buf *key)
 {
     char cwd[PATH_MAX], boot_id[64];
     struct utsname uts;
@@ -99,27 +99,46 @@ static int make_key(struct buf *key, int argc, char **argv)
     buf_str(key, boot_id);
     buf_str(key, uts.nodename);
     buf_str(key, cwd);
-    buf_num(key, (unsigned long)argc - 1);
-    for (int i = 1; i < argc; i++)
-        buf_str(key, argv[i]);
     return 0;
+}
+
+/* The entry of this run: the key whose argv[1..k] ends at PROGRAM, the
+ * program's own arguments left out (plancache.h); *k is set on a hit. */
+static int find_entry(int argc, char **argv, struct entry *e, int *k)
+{
+    struct buf base = {0}, key = {0};
+    int found = -1;
+    if (key_base(&base) < 0)
+        return -1;
+    for (*k = 2; *k < argc && found < 0; ++*k) {
+        key.n = 0;
+        buf_add(&key, base.p, base.n);
+        buf_num(&key, (unsigned long)*k);
+        for (int i = 1; i <= *k; i++)
+            buf_str(&key, argv[i]);
+        buf_str(&key, *k < argc - 1 ? "1" : "0");
+        found = entry_read(&key, e);
+    }
+    --*k;
+    free(base.p);
+    free(key.p);
+    return found;
 }
 
 int main(int argc, char **argv, char **envp)
 {
-    struct buf key = {0};
     struct entry e;
+    int k;
     started_ns = monotonic_ns();
     /* LIBSUBST_NO_FRONTEND: always the Python CLI (what the tests compare with). */
     if (argc < 3 || strcmp(argv[1], "run") != 0 || getenv("LIBSUBST_NO_FRONTEND"))
         exec_python(argv, envp);
-    if (make_key(&key, argc, argv) < 0 || entry_read(&key, &e) < 0)
+    if (find_entry(argc, argv, &e, &k) < 0)
         exec_python(argv, envp);
     if (!env_deps_hold(&e, envp)) {
         free(e.data);
         exec_python(argv, envp);
     }
-    free(key.p);
-    boot_and_supervise(&e, envp);
+    boot_and_supervise(&e, envp, argv + k + 1, argc - k - 1);
     exec_python(argv, envp);
 }

@@ -21,6 +21,8 @@
  *   libsubst-supervise RELAY_PID REPORT_FD STOP_MS STOP_TEXT ALWAYS
  *                      [CGROUP_DIR...] -- EPILOGUE_COMMAND...
  *
+ * STOP_TEXT is what it says when the stop timeout kills the guest, made by
+ * monitor/signals.py's stop_message, the Python monitor's words too.
  * ALWAYS is 1 when the epilogue runs whatever happens (a trace, a core
  * file, scratch directories).  Like the tender it uses no host libc.
  */
@@ -250,7 +252,7 @@ void __attribute__((used)) supervise_main(unsigned long *sp)
         if (r < 0 && r != -EINTR)
             die("ppoll", r);
         if (r == 0) {                       /* the stop timeout expired */
-            say("the guest did not end within %s s of SIGTERM: killed", stop_text);
+            say("%s", stop_text);
             hsys2(__NR_kill, relay, SIGKILL);
             deadline = -1;
             continue;

@@ -19,7 +19,8 @@ from ..errors import BuildError, GuestError, LibsubstError
 from ..plan import ADDRESS_SPACE, GuestPlan, Limits, cpu_list
 from . import bootinfo, identity, landlock, report
 from .cgroup import RunCgroup
-from .signals import FORWARDED, SIG_FORWARD, ask_relay, guest_starting, signals_blocked
+from .signals import FORWARDED, SIG_FORWARD, ask_relay, guest_starting, signals_blocked, \
+    stop_message
 
 PR_SET_PDEATHSIG = 1
 
@@ -430,7 +431,7 @@ class Guest:
             keep += [self._sum_fd, trace.dest]
         always = trace is not None or self._core is not None or bool(self.spec.scratch)
         argv = [supervisor, str(self.pid), str(self._rep_r),
-                str(int(stop_timeout * 1000)), f"{stop_timeout:g}", "1" if always else "0",
+                str(int(stop_timeout * 1000)), stop_message(stop_timeout), "1" if always else "0",
                 *self.cgroups, "--", *epilogue]
         for fd in keep:
             if fd >= 0:

@@ -118,6 +118,13 @@ def guest_starting():
         signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
 
 
+def stop_message(stop_timeout: float) -> str:
+    """What the stop timeout's end says, after "libsubst: ": here, and by
+    the native supervisor, which gets it on its command line (supervise.c's
+    STOP_TEXT, from Guest.hand_over or from the plan cache's entry)."""
+    return f"the guest did not end within {stop_timeout:g} s of SIGTERM: killed"
+
+
 def supervise(guest, stop_timeout: float) -> int:
     """Passes the forwarded signals on to ``guest`` until it ends; its status.
     Signals sent before (after before_start()) wait for it, blocked; they
@@ -133,8 +140,7 @@ def supervise(guest, stop_timeout: float) -> int:
             if pidfd in ready:
                 return guest.wait()
             if sfd not in ready:                  # the stop timeout expired
-                sys.stderr.write(f"libsubst: the guest did not end within {stop_timeout:g} s "
-                                 "of SIGTERM: killed\n")
+                sys.stderr.write(f"libsubst: {stop_message(stop_timeout)}\n")
                 guest.kill()
                 deadline = None
                 continue

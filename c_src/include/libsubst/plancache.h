@@ -9,10 +9,18 @@
  * 64-bit hash of the entry's key.  The key is compared byte for byte, so a
  * hash collision is a miss, never a wrong plan.  A run's key is the
  * concatenation of NUL-terminated strings:
- *     "run" LS_BUILD_ID euid egid boot_id nodename cwd argc argv[1..]
+ *     "run" LS_BUILD_ID euid egid boot_id nodename cwd k argv[1..k] more
  * (numbers in decimal; boot_id is /proc/sys/kernel/random/boot_id without
- * its newline; nodename uname(2)'s; argv[1] is "run").  The environment is
- * not in the key: the variables planning read are the entry's env_deps,
+ * its newline; nodename uname(2)'s; argv[1] is "run").  argv[1..k] ends at
+ * PROGRAM, where the Python CLI's parser (click) put it: libsubst's own
+ * options and the program decide the plan; the program's own arguments,
+ * argv[k+1..], do not, and `more` is only "1" if there are any, else "0"
+ * (an image's recorded arguments stay when none are given).  The front end
+ * does not parse options: it looks the keys of k = 2, 3, ... up, and at most
+ * one can be an entry's, since the parser stops at PROGRAM whatever follows.
+ * The guest's argv is the cached block's first argv_keep strings followed by
+ * argv[k+1..], so the front end rewrites the block's argv.  The
+ * environment is not in the key: the variables planning read are the entry's env_deps,
  * each "NAME=VALUE" (the caller's value must be that) or "NAME" (the caller
  * must not have it); and with LS_PLAN_CALLER_ENV the guest's environment is
  * the caller's, made at each run as Python's dict(os.environ) makes it (the
@@ -40,7 +48,7 @@
 #endif
 
 #define LS_PLAN_MAGIC 0x314e414c50534c55
-#define LS_PLAN_VERSION 2
+#define LS_PLAN_VERSION 3
 #define LS_PLAN_MAX_BYTES 67108864   /* a larger entry file is never read */
 #define LS_PLAN_MAX_ENTRIES 256      /* the writer removes the oldest past this many */
 #define LS_PLAN_NAME_LEN 16
@@ -93,7 +101,9 @@ struct ls_plan_head {
                                     once the kernel runs (supervise.c's command line) */
     uint32_t epilogue_off;       /* uint32_t string offsets [n_epilogue]: the supervisor's */
     uint32_t n_epilogue;         /* EPILOGUE_COMMAND, before its "--bootinfo FD" */
-    uint32_t reserved;
+    uint32_t argv_keep;          /* the block's argv strings kept before the caller's
+                                    arguments (a program: 1; an image: those it keeps) */
+    uint32_t stop_text;          /* string offset: the supervisor's STOP_TEXT */
 };
 
 #endif
