@@ -179,23 +179,26 @@ class Popen(Guest):
                 key = plancache.api_key(target, args, {**options, **kw})
                 caller_env = {} if env is None else None
         found = plancache.lookup(key, args or ()) if key is not None else None
-        made = _cached(found) if found is not None else None
-        recorder = plancache.Recorder()
-        if made is None:
-            with recorder:
-                *made, image_kernel = _plan_and_kernel(target, args, options, kw)
-        spec, kernel, pass_fds, cleanup, temporary = made
-        # A kernel in a temporary file is removed by this process once the guest has ended.
-        super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
-                         text=text, encoding=encoding, errors=errors, kernel=kernel,
-                         pass_fds=pass_fds, cleanup=cleanup, gdb=gdb,
-                         core=core, profile=profile, hand_over=hand_over and not temporary)
-        if key is not None and found is None:
-            env_deps = recorder.env_deps()
-            if plan_key is not None and "LIBSUBST_CORE" not in recorder.env_names:
-                env_deps.append("LIBSUBST_CORE")      # run's --core: a core file, not cached
-            self._store(key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
-                        len(self.spec.argv) - len(args or ()))
+        with plancache.planning(key if found is None else None):
+            if key is not None and found is None:
+                found = plancache.lookup(key, args or ())   # planned while this one waited
+            made = _cached(found) if found is not None else None
+            recorder = plancache.Recorder()
+            if made is None:
+                with recorder:
+                    *made, image_kernel = _plan_and_kernel(target, args, options, kw)
+            spec, kernel, pass_fds, cleanup, temporary = made
+            # A kernel in a temporary file is removed by this process once the guest has ended.
+            super().__init__(spec, trace=trace, stdin=stdin, stdout=stdout, stderr=stderr,
+                             text=text, encoding=encoding, errors=errors, kernel=kernel,
+                             pass_fds=pass_fds, cleanup=cleanup, gdb=gdb,
+                             core=core, profile=profile, hand_over=hand_over and not temporary)
+            if key is not None and found is None:
+                env_deps = recorder.env_deps()
+                if plan_key is not None and "LIBSUBST_CORE" not in recorder.env_names:
+                    env_deps.append("LIBSUBST_CORE")      # run's --core: a core file, not cached
+                self._store(key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
+                            len(self.spec.argv) - len(args or ()))
 
     def _store(self, key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
                argv_keep) -> None:

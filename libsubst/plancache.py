@@ -25,6 +25,7 @@ the oldest go.  Anything wrong with an entry is a miss."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import stat
@@ -203,6 +204,35 @@ def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dfd)
     finally:
+        os.close(dfd)
+
+
+@contextlib.contextmanager
+def planning(key: bytes | None):
+    """Held while this process plans ``key`` (None: nothing to hold): the
+    others that miss the same key at the same moment (a burst of identical
+    starts) wait for its entry instead of each planning it again.  The lock
+    file goes when the entry is stored; one made anew meanwhile costs at
+    most a second plan, never a wrong one (the entry is looked up again)."""
+    dfd = None if key is None else _private_dir(cache_dir(), True)
+    if dfd is None:
+        yield
+        return
+    name = f".{fnv1a(key)}.lock"
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=dfd)
+    except OSError:
+        os.close(dfd)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dfd)
+        os.close(fd)
         os.close(dfd)
 
 

@@ -6,6 +6,7 @@ variable, libsubst itself) changes, the cache misses; a broken or hostile
 entry is a miss, never a crash."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -131,6 +132,31 @@ def test_what_decides_the_plan_still_misses(cache, tmp_path):
         assert len(entries(plans)) == len(before) + 1
         native = subprocess.run(argv, capture_output=True)
         same(native, run(argv, env, tmp_path, opts=opts))
+
+
+def test_a_burst_of_identical_starts_plans_once(cache, tmp_path):
+    """Starts that all miss the same key at once wait for the one that plans
+    it (plancache.planning) and boot its entry: one entry is stored (strace
+    sees each store's rename into place), and every run is right."""
+    env, plans = cache
+    argv = ["/usr/bin/python3", "-c", "import sys; print(sys.argv[1])"]
+    logs = [tmp_path / f"rename.{i}" for i in range(4)]
+    procs = [subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=rename,renameat,renameat2",
+                               "-o", str(log), *LIBSUBST, "run", *argv, str(i)], env=env,
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i, log in enumerate(logs)]
+    try:
+        done = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert [(p.returncode, *out) for p, out in zip(procs, done)] == \
+        [(0, f"{i}\n".encode(), b"") for i in range(4)]
+    stores = [line for log in logs for line in log.read_text().splitlines()
+              if re.search(r'rename\w*\(.*"[0-9a-f]{16}"', line)]
+    assert len(stores) == 1, stores
+    assert len(entries(plans)) == 1
 
 
 def test_planning_another_program_keeps_an_entry(cache, tmp_path):
