@@ -9,7 +9,10 @@ libsubst/_bin/echo-server), each instance on its own loopback port.  An
 instance counts as started when it echoes a request (every one is checked,
 and checked again after the memory is read); "started per second" is N over
 the time from the first spawn to the last instance's first answer, with at most
-WINDOW instances starting at a time.  Memory
+WINDOW instances starting at a time; "CPU/start" is the CPU time an
+instance's processes have used once it answers (mean over N), which bounds
+the rate two idle cores reach, and the load average beside says what share
+of them other work left.  Memory
 is the PSS of everything kept running for an instance, read from the host's
 /proc/PID/smaps_rollup: natively the server; for a guest the supervisor
 (what `libsubst run` became: c_src/tender/supervise.c), the relay and the
@@ -187,6 +190,18 @@ def _settle(procs: list, nroles: int, deadline_s: float = 60) -> None:
             time.sleep(0.005)
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, ms; 0 if it
+    is gone.  The kernel counts it in clock ticks, a sample per tick: one
+    start is a tick or none, the mean over many instances is the figure."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -203,6 +218,9 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
             secs = _start_all(argv, n, who, cwd, procs, log, deadline_s, window)
             _settle(procs, len(roles))
             trees = [tree(p.pid) for p, _port in procs]
+            # Idle since it answered: what its processes used is what starting cost (the
+            # front end, its exec of the supervisor and the relay's of the kernel included).
+            cpu = sum(cpu_ms(pid) for t in trees for pid in t) / n
             per_role = {r: dict.fromkeys(("pss", "anon", "file", "shmem", "pte"), 0) for r in roles}
             per = []
             for t in trees:
@@ -216,6 +234,7 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
                 per.append(total)
             check(all(answers(port) for _p, port in procs), f"{who}: an instance stopped answering")
             return {"started_per_s": n / secs, "seconds_to_all_answering": secs,
+                    "cpu_ms_per_start": cpu, "load_average": os.getloadavg()[0],
                     "pss_kib_per_instance": sum(per) / n, "pss_kib_total": sum(per),
                     "pss_kib_top_process": sum(pss_kib(t[0]) for t in trees) / n,
                     "processes_per_instance": max(len(t) for t in trees),
@@ -238,12 +257,13 @@ def measure(cli: list[str], n: int, cwd: str, deadline_s: float = 600) -> dict:
 def report(d: dict) -> str:
     lines = [f"density: {d['n']} idle instances of echo-server, each answering on its own port",
              f"{'':10} {'PSS/instance':>13} {'of it top process':>18} {'processes':>10} "
-             f"{'started/s':>10}"]
+             f"{'started/s':>10} {'CPU/start':>10}"]
     for who in ("native", "guest"):
         g = d[who]
         lines.append(f"{who:10} {g['pss_kib_per_instance'] / 1024:9.2f} MiB "
                      f"{g['pss_kib_top_process'] / 1024:14.2f} MiB "
-                     f"{g['processes_per_instance']:10d} {g['started_per_s']:10.1f}")
+                     f"{g['processes_per_instance']:10d} {g['started_per_s']:10.1f} "
+                     f"{g['cpu_ms_per_start']:7.1f} ms")
     lines.append(f"per process, KiB per instance: {'PSS':>7} {'anon':>7} {'file':>7} "
                  f"{'shmem':>7} {'(PTE)':>7}")
     for who in ("native", "guest"):
@@ -252,6 +272,8 @@ def report(d: dict) -> str:
                          f"{v['file']:7.0f} {v['shmem']:7.0f} {v['pte']:7.0f}")
     lines.append("a guest process's largest mappings (PSS, KiB): " + ", ".join(
         f"{name} {kib}" for name, kib in d["guest"]["largest_mappings_kib"]))
+    lines.append("load average (1 min) after each batch started: " + ", ".join(
+        f"{who} {d[who]['load_average']:.1f}" for who in ("native", "guest")))
     return "\n".join(lines)
 
 
