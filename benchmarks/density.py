@@ -10,8 +10,9 @@ instance counts as started when it echoes a request (every one is checked,
 and checked again after the memory is read); "started per second" is N over
 the time from the first spawn to the last instance's first answer, with at most
 WINDOW instances starting at a time; "CPU/start" is the CPU time an
-instance's processes have used once it answers (mean over N), which bounds
-the rate two idle cores reach, and the load average beside says what share
+instance's processes have run once it answers (median and mean over N: the
+mean counts the first ones, which plan), which bounds the rate two idle
+cores reach, and the load average beside says what share
 of them other work left.  Memory
 is the PSS of everything kept running for an instance, read from the host's
 /proc/PID/smaps_rollup: natively the server; for a guest the supervisor
@@ -191,15 +192,16 @@ def _settle(procs: list, nroles: int, deadline_s: float = 60) -> None:
 
 
 def cpu_ms(pid: int) -> float:
-    """CPU time (user + system) the process has used so far, ms; 0 if it
-    is gone.  The kernel counts it in clock ticks, a sample per tick: one
-    start is a tick or none, the mean over many instances is the figure."""
+    """CPU time the process's threads have run so far (schedstat's, in ns:
+    precise where stat's ticks miss a few milliseconds), ms; 0 if it is gone."""
+    total = 0
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
     except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+        pass
+    return total / 1e6
 
 
 def _state(pid: int) -> str:
@@ -220,7 +222,7 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
             trees = [tree(p.pid) for p, _port in procs]
             # Idle since it answered: what its processes used is what starting cost (the
             # front end, its exec of the supervisor and the relay's of the kernel included).
-            cpu = sum(cpu_ms(pid) for t in trees for pid in t) / n
+            cpu = sorted(sum(cpu_ms(pid) for pid in t) for t in trees)
             per_role = {r: dict.fromkeys(("pss", "anon", "file", "shmem", "pte"), 0) for r in roles}
             per = []
             for t in trees:
@@ -234,7 +236,8 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
                 per.append(total)
             check(all(answers(port) for _p, port in procs), f"{who}: an instance stopped answering")
             return {"started_per_s": n / secs, "seconds_to_all_answering": secs,
-                    "cpu_ms_per_start": cpu, "load_average": os.getloadavg()[0],
+                    "cpu_ms_per_start": {"median": cpu[n // 2], "mean": sum(cpu) / n},
+                    "load_average": os.getloadavg()[0],
                     "pss_kib_per_instance": sum(per) / n, "pss_kib_total": sum(per),
                     "pss_kib_top_process": sum(pss_kib(t[0]) for t in trees) / n,
                     "processes_per_instance": max(len(t) for t in trees),
@@ -257,13 +260,13 @@ def measure(cli: list[str], n: int, cwd: str, deadline_s: float = 600) -> dict:
 def report(d: dict) -> str:
     lines = [f"density: {d['n']} idle instances of echo-server, each answering on its own port",
              f"{'':10} {'PSS/instance':>13} {'of it top process':>18} {'processes':>10} "
-             f"{'started/s':>10} {'CPU/start':>10}"]
+             f"{'started/s':>10} {'CPU/start median/mean':>22}"]
     for who in ("native", "guest"):
         g = d[who]
         lines.append(f"{who:10} {g['pss_kib_per_instance'] / 1024:9.2f} MiB "
                      f"{g['pss_kib_top_process'] / 1024:14.2f} MiB "
                      f"{g['processes_per_instance']:10d} {g['started_per_s']:10.1f} "
-                     f"{g['cpu_ms_per_start']:7.1f} ms")
+                     f"{g['cpu_ms_per_start']['median']:10.1f} /{g['cpu_ms_per_start']['mean']:5.1f} ms")
     lines.append(f"per process, KiB per instance: {'PSS':>7} {'anon':>7} {'file':>7} "
                  f"{'shmem':>7} {'(PTE)':>7}")
     for who in ("native", "guest"):

@@ -152,7 +152,7 @@ def test_startup_benchmark_times_whole_runs_and_idle_guests():
     assert d["native"]["processes_per_instance"] == 1
     assert d["guest"]["processes_per_instance"] == 3       # supervisor, relay, guest
     assert d["guest"]["pss_kib_per_instance"] > d["guest"]["pss_kib_top_process"] > 0
-    assert d["guest"]["cpu_ms_per_start"] > 0      # these two plan: Python, tens of ms
+    assert d["guest"]["cpu_ms_per_start"]["mean"] > 10     # these two plan: Python
     b = res["breakdown"]
     assert set(b["phases_ms"]) == set(startup.timeline.PHASES)
     assert b["phases_ms"]["kernel boot to the program's first instruction"] > 0
