@@ -222,7 +222,11 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
             trees = [tree(p.pid) for p, _port in procs]
             # Idle since it answered: what its processes used is what starting cost (the
             # front end, its exec of the supervisor and the relay's of the kernel included).
-            cpu = sorted(sum(cpu_ms(pid) for pid in t) for t in trees)
+            ran = [[cpu_ms(pid) for pid in t] for t in trees]
+            cpu = sorted(sum(r) for r in ran)
+            cpu_role = {r: sorted(sum(ms[i] for i in range(len(ms)) if
+                                      roles[min(i, len(roles) - 1)] == r) for ms in ran)
+                        for r in roles}
             per_role = {r: dict.fromkeys(("pss", "anon", "file", "shmem", "pte"), 0) for r in roles}
             per = []
             for t in trees:
@@ -237,6 +241,7 @@ def _one(argv, n: int, who: str, cwd: str, deadline_s: float, roles=("server",),
             check(all(answers(port) for _p, port in procs), f"{who}: an instance stopped answering")
             return {"started_per_s": n / secs, "seconds_to_all_answering": secs,
                     "cpu_ms_per_start": {"median": cpu[n // 2], "mean": sum(cpu) / n},
+                    "cpu_ms_median_per_role": {r: v[n // 2] for r, v in cpu_role.items()},
                     "load_average": os.getloadavg()[0],
                     "pss_kib_per_instance": sum(per) / n, "pss_kib_total": sum(per),
                     "pss_kib_top_process": sum(pss_kib(t[0]) for t in trees) / n,
@@ -266,13 +271,15 @@ def report(d: dict) -> str:
         lines.append(f"{who:10} {g['pss_kib_per_instance'] / 1024:9.2f} MiB "
                      f"{g['pss_kib_top_process'] / 1024:14.2f} MiB "
                      f"{g['processes_per_instance']:10d} {g['started_per_s']:10.1f} "
-                     f"{g['cpu_ms_per_start']['median']:10.1f} /{g['cpu_ms_per_start']['mean']:5.1f} ms")
+                     f"{g['cpu_ms_per_start']['median']:10.1f} /"
+                     f"{g['cpu_ms_per_start']['mean']:5.1f} ms")
     lines.append(f"per process, KiB per instance: {'PSS':>7} {'anon':>7} {'file':>7} "
-                 f"{'shmem':>7} {'(PTE)':>7}")
+                 f"{'shmem':>7} {'(PTE)':>7}; CPU ms (median)")
     for who in ("native", "guest"):
         for role, v in d[who]["kib_per_role"].items():
             lines.append(f"  {who + ' ' + role:28} {v['pss']:7.0f} {v['anon']:7.0f} "
-                         f"{v['file']:7.0f} {v['shmem']:7.0f} {v['pte']:7.0f}")
+                         f"{v['file']:7.0f} {v['shmem']:7.0f} {v['pte']:7.0f}; "
+                         f"{d[who]['cpu_ms_median_per_role'][role]:5.2f}")
     lines.append("a guest process's largest mappings (PSS, KiB): " + ", ".join(
         f"{name} {kib}" for name, kib in d["guest"]["largest_mappings_kib"]))
     lines.append("load average (1 min) after each batch started: " + ", ".join(
