@@ -19,8 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAMILIES = sorted(f[:-2] for f in os.listdir(os.path.join(HERE, "conformance")) if f.endswith(".c"))
 PATHS = {"fast": [], "trap": ["--no-subst"]}
 # The native run a family is compared with, when it is not a plain one: a
-# guest's root is a container's root, without CAP_SYS_ADMIN over the host.
-NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"] for family in ("mount", "handles")},
+# guest's root is a container's root, without CAP_SYS_ADMIN (or
+# CAP_SYS_RESOURCE: raising a hard limit) over the host.
+NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"]
+                    for family in ("mount", "handles", "pidcalls")},
                  # its own UTS namespace too, as the guest's (the native run
                  # then renames that one, not the host)
                  "container": ["unshare", "--user", "--map-root-user", "--uts"]}

@@ -1,0 +1,130 @@
+/*
+ * Calls that name another process by its pid, as monitoring tools make
+ * them (psutil's Process.rlimit, cpu_affinity, nice, ionice): a child's
+ * limits read and set with prlimit, its affinity, priority and I/O
+ * priority, and the errors for a pid that names no process, compared with
+ * a native run.  Nothing printed depends on the machine: limits are
+ * compared with the caller's own.
+ *
+ *   pidcalls DIR          DIR a scratch directory (unused)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *err(long r)
+{
+    return r < 0 ? strerrorname_np(errno) : "ok";
+}
+
+/* The child: answers each byte read from `in` with its RLIMIT_CORE and
+ * RLIMIT_NOFILE soft and hard limits, until end of file. */
+static void child(int in, int out)
+{
+    char c;
+    while (read(in, &c, 1) == 1) {
+        struct rlimit core, nofile;
+        getrlimit(RLIMIT_CORE, &core);
+        getrlimit(RLIMIT_NOFILE, &nofile);
+        unsigned long v[4] = {core.rlim_cur, core.rlim_max, nofile.rlim_cur, nofile.rlim_max};
+        if (write(out, v, sizeof v) != sizeof v)
+            break;
+    }
+    _exit(0);
+}
+
+static void ask(int to, int from, unsigned long v[4])
+{
+    if (write(to, "?", 1) != 1 || read(from, v, 4 * sizeof *v) != 4 * sizeof *v)
+        memset(v, 0xff, 4 * sizeof *v);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IOLBF, 0);
+    alarm(60);
+    int down[2], up[2];
+    if (argc != 2 || pipe(down) < 0 || pipe(up) < 0) {
+        fprintf(stderr, "usage: pidcalls DIR\n");
+        return 2;
+    }
+    pid_t c = fork();
+    if (c == 0) {
+        close(down[1]);
+        close(up[0]);
+        child(down[0], up[1]);
+    }
+    close(down[0]);
+    close(up[1]);
+
+    struct rlimit mine, its;
+    getrlimit(RLIMIT_NOFILE, &mine);
+    long r = prlimit(c, RLIMIT_NOFILE, 0, &its);
+    printf("prlimit(child, NOFILE) get: %s, as mine: %d\n", err(r),
+           r == 0 && its.rlim_cur == mine.rlim_cur && its.rlim_max == mine.rlim_max);
+    r = prlimit(getpid(), RLIMIT_NOFILE, 0, &its);
+    printf("prlimit(self by pid, NOFILE) get: %s, as mine: %d\n", err(r),
+           r == 0 && its.rlim_cur == mine.rlim_cur && its.rlim_max == mine.rlim_max);
+
+    /* Set the child's limits; it reads them back itself. */
+    struct rlimit core = {4096, 8192};
+    r = prlimit(c, RLIMIT_CORE, &core, 0);
+    struct rlimit low = {64, mine.rlim_max - 1};
+    long r2 = prlimit(c, RLIMIT_NOFILE, &low, &its);
+    printf("prlimit(child, CORE) set: %s; NOFILE set: %s, old as mine: %d\n", err(r), err(r2),
+           r2 == 0 && its.rlim_cur == mine.rlim_cur && its.rlim_max == mine.rlim_max);
+    unsigned long v[4];
+    ask(down[1], up[0], v);
+    printf("child sees CORE %lu %lu, NOFILE %lu, hard one below mine: %d\n", v[0], v[1], v[2],
+           v[3] == mine.rlim_max - 1);
+    getrlimit(RLIMIT_CORE, &its);
+    printf("my CORE unchanged: %d\n", its.rlim_cur != 4096 || its.rlim_max != 8192);
+
+    /* Raising the child's hard limit back: refused without CAP_SYS_RESOURCE
+     * over the host; as the guest is root of its own user namespace, the
+     * native run is made as one (unshare --user --map-root-user). */
+    struct rlimit back = {64, mine.rlim_max};
+    r = prlimit(c, RLIMIT_NOFILE, &back, 0);
+    printf("prlimit(child, NOFILE) raise hard: %s\n", err(r));
+    r = prlimit(c, 1000, 0, &its);
+    printf("prlimit(child, 1000): %s\n", err(r));
+
+    cpu_set_t a, b;
+    CPU_ZERO(&a);
+    CPU_ZERO(&b);
+    r = sched_getaffinity(c, sizeof a, &a);
+    sched_getaffinity(0, sizeof b, &b);
+    printf("sched_getaffinity(child): %s, as mine: %d\n", err(r), r == 0 && CPU_EQUAL(&a, &b));
+    r = setpriority(PRIO_PROCESS, c, 7);
+    errno = 0;
+    long p = getpriority(PRIO_PROCESS, c);
+    printf("setpriority(child, 7): %s; getpriority: %ld %s\n", err(r), p, errno ? strerrorname_np(errno) : "ok");
+    r = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, c);
+    printf("ioprio_get(child): %s\n", err(r));
+
+    close(down[1]);
+    int st;
+    waitpid(c, &st, 0);
+    printf("child: exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+    /* The child is reaped: its pid names nothing now. */
+    r = prlimit(c, RLIMIT_NOFILE, 0, &its);
+    printf("prlimit(reaped child): %s\n", err(r));
+    r = prlimit(c, RLIMIT_CORE, &core, 0);
+    printf("prlimit(reaped child) set: %s\n", err(r));
+    r = prlimit(-1, RLIMIT_NOFILE, 0, &its);
+    printf("prlimit(-1): %s\n", err(r));
+    r = sched_getaffinity(c, sizeof a, &a);
+    printf("sched_getaffinity(reaped child): %s\n", err(r));
+    errno = 0;
+    p = getpriority(PRIO_PROCESS, c);
+    printf("getpriority(reaped child): %ld %s\n", p, errno ? strerrorname_np(errno) : "ok");
+    return 0;
+}
