@@ -40,6 +40,9 @@ DESELECT = {
 ADD = {
     # network: test_linux's TestSystemNetIfStats, TestSystemNetIOCounters
     "/usr/sbin/ifconfig": "interfaces' flags, MTU and counters (net-tools)",
+    # processes: /proc/<pid> details and pids (tests/test_posix.py)
+    "/usr/bin/ps": "name, cmdline, exe, ppid, ids, nice, memory, create_time and pids "
+                   "against ps",
 }
 
 # The default test run's subset: every Process method on every process
@@ -50,6 +53,8 @@ FAST = [
     "tests/test_connections.py", "tests/test_system.py::TestNetAPIs",
     "tests/test_linux.py::TestSystemNetIfAddrs", "tests/test_linux.py::TestSystemNetIfStats",
     "tests/test_linux.py::TestSystemNetIOCounters",
+    # processes: a process's details compared with ps's
+    "tests/test_posix.py::TestProcess",
 ]
 
 # Test cases (as pytests.parse names them) that pass natively and not in the
@@ -87,10 +92,11 @@ def prepare() -> str:
 
 
 def run(files=None, guest: bool = False,
-        libsubst=(sys.executable, "-m", "libsubst")) -> Outcome:
+        libsubst=(sys.executable, "-m", "libsubst"), prefix=()) -> Outcome:
     """pytest over psutil's tests (all, or files), natively or in the guest,
     in a fresh directory (the guest's working directory) holding a copy of
-    them (the tests write their temporary files beside them)."""
+    them (the tests write their temporary files beside them); prefix: a
+    command both runs start under (``unshare ...``)."""
     where = prepare()
     with tempfile.TemporaryDirectory(prefix="libsubst-psutil-") as work:
         shutil.copytree(os.path.join(where, "tests"), os.path.join(work, "tests"))
@@ -102,4 +108,4 @@ def run(files=None, guest: bool = False,
         if guest:
             adds = [opt for path in ADD if os.path.exists(path) for opt in ("--add", path)]
             argv = [*libsubst, "run", *adds, *argv]
-        return run_junit(argv, xml, "pytest", TIMEOUT)
+        return run_junit([*prefix, *argv], xml, "pytest", TIMEOUT)
