@@ -3,16 +3,21 @@
  * them (psutil's Process.rlimit, cpu_affinity, nice, ionice): a child's
  * limits read and set with prlimit, its affinity, priority and I/O
  * priority, and the errors for a pid that names no process, compared with
- * a native run.  Nothing printed depends on the machine: limits are
+ * a native run; and a child's /proc/<pid> read the moment its execve has
+ * closed a close-on-exec pipe (Python's subprocess waits so), which shows
+ * the new program.  Nothing printed depends on the machine: limits are
  * compared with the caller's own.
  *
  *   pidcalls DIR          DIR a scratch directory (unused)
+ *   pidcalls --sleep ARG  (internal) the program exec'd: waits to be killed
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -46,10 +51,69 @@ static void ask(int to, int from, unsigned long v[4])
         memset(v, 0xff, 4 * sizeof *v);
 }
 
+static long slurp(pid_t pid, const char *name, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+    int fd = open(path, O_RDONLY);
+    long n = fd < 0 ? -1 : read(fd, buf, cap);
+    if (fd >= 0)
+        close(fd);
+    return n;
+}
+
+/* Rounds of: fork, execve of this program with a variable set, and, once
+ * the close-on-exec pipe closed, its cmdline, comm, environ and exe. */
+static void after_exec(void)
+{
+    static const char want[] = "pidcalls\0--sleep\0two words";
+    char self[4096], exe[4096], buf[8192];
+    long k = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[k > 0 ? k : 0] = 0;
+    int cmdline = 0, comm = 0, environ = 0, link = 0, rounds = 20;
+    for (int i = 0; i < rounds; i++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return;
+        pid_t c = fork();
+        if (c == 0) {
+            setenv("PIDCALLS", "exec'd", 1);
+            execl(self, "pidcalls", "--sleep", "two words", (char *)0);
+            _exit(127);
+        }
+        char b;
+        close(p[1]);
+        if (read(p[0], &b, 1) != 0)
+            printf("the pipe did not close at the execve\n");
+        close(p[0]);
+        long n = slurp(c, "cmdline", buf, sizeof buf);
+        cmdline += n == sizeof want && memcmp(buf, want, n) == 0;
+        n = slurp(c, "comm", buf, sizeof buf);
+        comm += n == 9 && memcmp(buf, "pidcalls\n", 9) == 0;
+        n = slurp(c, "environ", buf, sizeof buf - 1);
+        int found = 0;
+        for (long off = 0; n > 0 && off < n; off += strlen(buf + off) + 1)
+            found |= strcmp(buf + off, "PIDCALLS=exec'd") == 0;
+        environ += found;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/exe", c);
+        k = readlink(path, exe, sizeof exe - 1);
+        exe[k > 0 ? k : 0] = 0;
+        link += strcmp(exe, self) == 0;
+        kill(c, SIGKILL);
+        waitpid(c, 0, 0);
+    }
+    printf("after execve, of %d: cmdline %d, comm %d, environ %d, exe %d\n", rounds, cmdline,
+           comm, environ, link);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
     alarm(60);
+    if (argc == 3 && strcmp(argv[1], "--sleep") == 0)
+        for (;;)
+            pause();
     int down[2], up[2];
     if (argc != 2 || pipe(down) < 0 || pipe(up) < 0) {
         fprintf(stderr, "usage: pidcalls DIR\n");
@@ -126,5 +190,6 @@ int main(int argc, char **argv)
     errno = 0;
     p = getpriority(PRIO_PROCESS, c);
     printf("getpriority(reaped child): %ld %s\n", p, errno ? strerrorname_np(errno) : "ok");
+    after_exec();
     return 0;
 }
