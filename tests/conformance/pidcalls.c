@@ -5,8 +5,9 @@
  * priority, and the errors for a pid that names no process, compared with
  * a native run; and a child's /proc/<pid> read the moment its execve has
  * closed a close-on-exec pipe (Python's subprocess waits so), which shows
- * the new program.  Nothing printed depends on the machine: limits are
- * compared with the caller's own.
+ * the new program, and the paths its fd links name (files in /tmp and in
+ * the working directory, a pipe).  Nothing printed depends on the
+ * machine: limits are compared with the caller's own.
  *
  *   pidcalls DIR          DIR a scratch directory (unused)
  *   pidcalls --sleep ARG  (internal) the program exec'd: waits to be killed
@@ -107,6 +108,49 @@ static void after_exec(void)
            comm, environ, link);
 }
 
+/* A child's fd links: a file in /tmp, one in DIR, a pipe. */
+static void other_fds(const char *dir)
+{
+    char tmp[64], here[8192], cwd[4096], got[8192], path[64];
+    snprintf(tmp, sizeof tmp, "/tmp/pidcalls-%d", getpid());
+    if (!getcwd(cwd, sizeof cwd))
+        return;
+    snprintf(here, sizeof here, "%s/%s/pidcalls-file", cwd, dir);
+    int ready[2], hold[2];
+    if (pipe(ready) < 0 || pipe(hold) < 0)
+        return;
+    pid_t c = fork();
+    if (c == 0) {
+        alarm(60);                   /* a fork's child has no alarm of its own */
+        close(hold[1]);
+        int a = open(tmp, O_RDWR | O_CREAT, 0600), b = open(here, O_RDWR | O_CREAT, 0600);
+        dup2(a, 10);
+        dup2(b, 11);
+        dup2(hold[0], 12);
+        char x;
+        if (write(ready[1], "r", 1) == 1)
+            read(hold[0], &x, 1);
+        _exit(0);
+    }
+    char x;
+    close(hold[0]);
+    if (read(ready[0], &x, 1) != 1)
+        return;
+    const char *want[] = {tmp, here, "pipe:["};
+    for (int fd = 10; fd <= 12; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", c, fd);
+        long n = readlink(path, got, sizeof got - 1);
+        got[n > 0 ? n : 0] = 0;
+        printf("other fd %d: %s, as opened %d\n", fd, n < 0 ? strerrorname_np(errno) : "ok",
+               strncmp(got, want[fd - 10], strlen(want[fd - 10])) == 0 &&
+               (fd == 12 || !got[strlen(want[fd - 10])]));
+    }
+    close(hold[1]);
+    waitpid(c, 0, 0);
+    unlink(tmp);
+    unlink(here);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -191,5 +235,6 @@ int main(int argc, char **argv)
     p = getpriority(PRIO_PROCESS, c);
     printf("getpriority(reaped child): %ld %s\n", p, errno ? strerrorname_np(errno) : "ok");
     after_exec();
+    other_fds(argv[1]);
     return 0;
 }
