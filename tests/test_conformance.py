@@ -62,6 +62,25 @@ def test_family(progs, tmp_path, family, path):
     assert_conforms(native, guest)
 
 
+# libsubst started from inside a pid namespace other than the initial one
+# (a container, tests/fresh_machine.sh's machine), compared with a native
+# run in a namespace made alike: the families that look at other processes.
+FRESH_PID_NS = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("family", ["pidcalls", "proc"])
+def test_family_from_a_fresh_pid_namespace(progs, tmp_path, family, path):
+    (tmp_path / "native").mkdir()
+    (tmp_path / "guest").mkdir()
+    native = run([*FRESH_PID_NS, *NATIVE_PREFIX.get(family, []), str(progs / family), "native"],
+                 tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    guest = run([*FRESH_PID_NS, *LIBSUBST, "run", *PATHS[path], str(progs / family), "guest"],
+                tmp_path)
+    assert_conforms(native, guest)
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_efault_on_a_packed_image_file(progs, tmp_path, path):
     # In a packed image the program's own file is a window of the image
