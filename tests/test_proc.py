@@ -129,6 +129,8 @@ status = open(f"/proc/self/task/{ids[0]}/status").read()
 print(f"\\nPid:\\t{ids[0]}\\n" in status, f"\\nTgid:\\t{os.getpid()}\\n" in status)
 print(sorted(os.listdir(f"/proc/self/task/{ids[0]}")) == sorted(os.listdir("/proc/thread-self")))
 print("task" in os.listdir("/proc/self"), "task" in os.listdir("/proc/thread-self"))
+print(sorted(os.listdir(f"/proc/{ids[0]}/task")) == sorted(os.listdir("/proc/self/task")),
+      open(f"/proc/{ids[0]}/task/{me}/stat").read().split()[0] == str(me))
 ev.set()
 for t in ts:
     t.join()
@@ -138,7 +140,7 @@ for t in ts:
 def test_task_directories(tmp_path):
     argv = ["/usr/bin/python3", "-c", TASKS]
     native = run_native(argv, tmp_path)
-    assert native.stdout.count(b"True") == 7, native.stdout
+    assert native.stdout.count(b"True") == 9, native.stdout
     assert_same(native, run_guest(argv, tmp_path))
 
 
