@@ -2,8 +2,8 @@
 
 import errno
 import os
-import resource
 import re
+import resource
 import struct
 import subprocess
 import sys
