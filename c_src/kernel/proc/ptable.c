@@ -29,7 +29,9 @@ static struct kproc_slot *mine(void)
 static void wbegin(struct kproc_slot *s)
 {
     kspin_lock(&wlock);
-    __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+    /* The next odd count: a slot taken over from a process killed while it
+     * wrote is odd already, and would stay odd (unreadable) after wend. */
+    __atomic_store_n(&s->seq, (s->seq + 1) | 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
