@@ -79,7 +79,7 @@ FAST = [
 KNOWN: dict[str, str] = {
     # processes: the test's process is pid 1 of the guest's own pid namespace
     # (the sandbox's), whose parent is outside it, hidden, and to which the
-    # guest's orphans are re-parented; the host's clock is not the guest's.
+    # guest's orphans are re-parented.
     "tests.test_process.TestProcess.test_parents":
         "the test's process is pid 1 of the guest's pid namespace: its parent, outside "
         "the namespace, is hidden, so parents() is empty",
@@ -92,14 +92,6 @@ KNOWN: dict[str, str] = {
     "tests.test_process.TestProcessWait.test_wait_non_children":
         "the grandchild, orphaned when the child is terminated first, becomes the child of "
         "the test's process (pid 1 of the guest's pid namespace): wait() gets its status",
-    "tests.test_sudo.TestUpdatedSystemTime.test_boot_time":
-        "sets the system clock (clock_settime), the host's, which the guest may not set",
-    "tests.test_sudo.TestUpdatedSystemTime.test_linux_monotonic_proc_time":
-        "sets the system clock (clock_settime), as above",
-    "tests.test_sudo.TestUpdatedSystemTime.test_proc_create_time":
-        "sets the system clock (clock_settime), as above",
-    "tests.test_sudo.TestUpdatedSystemTime.test_proc_ident":
-        "sets the system clock (clock_settime), as above",
 }
 
 
