@@ -19,8 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAMILIES = sorted(f[:-2] for f in os.listdir(os.path.join(HERE, "conformance")) if f.endswith(".c"))
 PATHS = {"fast": [], "trap": ["--no-subst"]}
 # The native run a family is compared with, when it is not a plain one: a
-# guest's root is a container's root, without CAP_SYS_ADMIN over the host.
-NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"] for family in ("mount", "handles")},
+# guest's root is a container's root, without CAP_SYS_ADMIN (or
+# CAP_SYS_RESOURCE: raising a hard limit) over the host.
+NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"]
+                    for family in ("mount", "handles", "pidcalls")},
                  # its own UTS namespace too, as the guest's (the native run
                  # then renames that one, not the host)
                  "container": ["unshare", "--user", "--map-root-user", "--uts"]}
@@ -57,6 +59,25 @@ def test_family(progs, tmp_path, family, path):
     native = run([*NATIVE_PREFIX.get(family, []), str(progs / family), "native"], tmp_path)
     assert native.returncode == 0, native.stderr.decode()
     guest = run([str(progs / family), "guest"], tmp_path, PATHS[path])
+    assert_conforms(native, guest)
+
+
+# libsubst started from inside a pid namespace other than the initial one
+# (a container, tests/fresh_machine.sh's machine), compared with a native
+# run in a namespace made alike: the families that look at other processes.
+FRESH_PID_NS = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("family", ["pidcalls", "proc"])
+def test_family_from_a_fresh_pid_namespace(progs, tmp_path, family, path):
+    (tmp_path / "native").mkdir()
+    (tmp_path / "guest").mkdir()
+    native = run([*FRESH_PID_NS, *NATIVE_PREFIX.get(family, []), str(progs / family), "native"],
+                 tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    guest = run([*FRESH_PID_NS, *LIBSUBST, "run", *PATHS[path], str(progs / family), "guest"],
+                tmp_path)
     assert_conforms(native, guest)
 
 

@@ -3,6 +3,7 @@
 import errno
 import os
 import re
+import resource
 import struct
 import subprocess
 import sys
@@ -298,6 +299,7 @@ static long raw(long nr, long a, long b, long c) {
 int main(int argc, char **argv) {
     long HOST_PID = atol(argv[1]);
     int via_libc = !strcmp(argv[2], "libc");
+    static unsigned long low[2] = {16, 16};      /* RLIMIT_NOFILE's soft and hard limits */
     struct { const char *name; long nr, a, b, c; } tries[] = {
         {"ptrace", SYS_ptrace, 16 /* PTRACE_ATTACH */, 1, 0},
         {"mount", SYS_mount, (long)"none", (long)"/", (long)"tmpfs"},
@@ -310,6 +312,7 @@ int main(int argc, char **argv) {
         {"process_vm_writev", SYS_process_vm_writev, 1, 0, 0},
         {"prctl SUD off", SYS_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0},
         {"kill a host process", SYS_kill, HOST_PID, 0, 0},
+        {"prlimit a host process", SYS_prlimit64, HOST_PID, 7 /* RLIMIT_NOFILE */, (long)low},
     };
     for (unsigned i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         long r = via_libc ? (syscall(tries[i].nr, tries[i].a, tries[i].b, tries[i].c, 0, 0) < 0 ? -errno : 0)
@@ -327,6 +330,7 @@ def test_escape_attempts_are_refused(tmp_path, path):
     src.write_text(ESCAPE_C)
     exe = tmp_path / "escape"
     subprocess.run(["gcc", "-O1", "-o", exe, src], check=True)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
     r = run_guest([*(["--no-subst"] if path == "raw" else []), str(exe), str(os.getpid()), path],
                   tmp_path)
     assert r.returncode == 0, r.stderr
@@ -341,8 +345,12 @@ def test_escape_attempts_are_refused(tmp_path, path):
     # The kernel does not let the guest turn the trap path off: Syscall User
     # Dispatch answers as an unknown option, as on a Linux built without it.
     assert lines["prctl SUD off"] == "Invalid argument"
-    # A host pid (this test's) does not exist in the guest's pid namespace.
+    # A host pid (this test's) does not exist in the guest's pid namespace:
+    # neither signalled nor given limits (prlimit64 is passed to the host for
+    # the guest's own processes).
     assert lines["kill a host process"] == "No such process"
+    assert lines["prlimit a host process"] == "No such process"
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == nofile != (16, 16)
 
 
 GADGET_C = r"""

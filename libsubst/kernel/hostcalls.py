@@ -197,8 +197,8 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("process_vm_readv", "crash reports read guest memory without faulting", (
         Pin(0, (SELF,), comment="its own memory only"),)),
     HostCall("uname", "uname(2), with the image's hostname"),
-    HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds", (
-        Pin(0, (0, SELF), comment="its own limits only"),)),
+    HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds; other processes' "
+                          "limits (psutil's rlimit): the guest's pid namespace holds only its own"),
     HostCall("socket", "guest sockets: what servers and clients use, no packet, raw or "
                        "network-administration sockets", (
         Pin(0, (AF_UNIX,), comment="Unix sockets (paths are the guest's: connect, bind)"),
@@ -225,11 +225,6 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("sendfile", "copying synthetic sources"), HostCall("splice", "copying"),
     HostCall("copy_file_range", "copying"),
 )
-
-# The guest's passed-through calls whose arguments must be pinned too.
-GUEST_PINS: dict[str, tuple[Pin, ...]] = {
-    "prlimit64": next(h.pins for h in KERNEL_OWN if h.name == "prlimit64"),
-}
 
 
 # Host calls the kernel makes only before the filter is installed.
@@ -291,6 +286,5 @@ def allowed() -> tuple[HostCall, ...]:
     calls = {h.name: h for h in KERNEL_OWN}
     for s in syscalls.TABLE:
         if s.level == syscalls.HOST and s.name not in calls:
-            calls[s.name] = HostCall(s.name, "passed through for the guest",
-                                     GUEST_PINS.get(s.name, ()))
+            calls[s.name] = HostCall(s.name, "passed through for the guest")
     return tuple(sorted(calls.values(), key=lambda h: h.name))

@@ -695,8 +695,8 @@ DEVIATIONS: dict[str, str] = {
         "guest's first process has SIGKILL as its parent-death signal (it ends with the "
         "relay); options outside the host-call allow-list give EPERM."),
     "prlimit64": (
-        "RLIMIT_NOFILE cannot be raised into the kernel's reserved fds; other processes "
-        "are not visible."),
+        "RLIMIT_NOFILE cannot be raised into the kernel's reserved fds (the target "
+        "process's own)."),
     "readlinkat": (
         "/proc/self/exe reads as the program's AT_EXECFN; /proc/self/fd/N as the guest "
         "path N was opened by."),

@@ -6,8 +6,9 @@
  *
  * /proc/self is a symlink to /proc/<pid> (the host pid: fs_pid), as in Linux;
  * /proc/thread-self to <pid>/task/<tid>, whose entries are those of
- * /proc/<pid> (the thread's own stat, status, comm) but no task directory,
- * as has /proc/<tid> (unlisted, as on Linux).  The guest's other processes
+ * /proc/<pid> (the thread's own stat, status, comm) but no task directory;
+ * /proc/<tid> (unlisted, as on Linux) has them and a task directory, its
+ * thread group's (which its listing leaves out).  The guest's other processes
  * are listed and shown as Linux shows them (synth_proc.c).
  * /proc/<pid>/fd/N is a symlink to the guest path fd N was opened by; an fd
  * with no guest path (stdio, a pipe, a socket) is a host object, reached by
@@ -233,13 +234,16 @@ int synth_lookup(const char *p, struct fs_obj *o)
         long pid = synth_parse_num(&s);
         if (pid != fs_pid()) {
             /* Another thread of the process by its tid: not listed in /proc
-             * but there, as on Linux, with that thread's entries. */
+             * but there, as on Linux, with that thread's entries; its task
+             * directory is its thread group's (psutil's threads() of a tid). */
             if (pid > 0 && hsys3(__NR_tgkill, fs_pid(), pid, 0) < 0)
                 return synth_lookup_other(pid, s, o);
-            if (pid <= 0 || strncmp(s, "/task", 5) == 0)
+            if (pid <= 0)
                 return -ENOENT;
-            o->arg = pid;
-        } else if (strncmp(s, "/task/", 6) == 0) {
+            if (strncmp(s, "/task", 5) != 0)
+                o->arg = pid;
+        }
+        if (!o->arg && strncmp(s, "/task/", 6) == 0) {
             /* A thread of the process: the host's tid (the pid namespace's). */
             s += 6;
             long tid = synth_parse_num(&s);

@@ -144,15 +144,51 @@ void synth_other_fd_path(int arg, char *buf, size_t cap)
     ksnprintf(buf, cap, "/proc/%d/fd/%d", arg & ((1 << OFD_PID_BITS) - 1), arg >> OFD_PID_BITS);
 }
 
+/* The host path p (n bytes, room for cap) another process's fd link names,
+ * as the guest names it: below a mount's host directory (a volume, a
+ * scratch tree such as /tmp, the writable root's layer), its guest path
+ * (the longest host directory decides); anything else ("pipe:[…]", a file
+ * of the image) as the host says.  Its length, or -ENAMETOOLONG. */
+static long guest_path_of(char *p, size_t n, size_t cap)
+{
+    int best = -1;
+    size_t blen = 0;
+    for (int i = 0; i < fs_nmnt; i++) {
+        const char *h = fs_mnt[i].host;
+        size_t k = strlen(h);
+        while (k && h[k - 1] == '/')
+            k--;
+        if ((best < 0 || k > blen) && k <= n && strncmp(p, h, k) == 0 &&
+            (p[k] == '/' || p[k] == 0)) {
+            best = i;
+            blen = k;
+        }
+    }
+    if (best < 0)
+        return n;
+    const struct vmount *v = &fs_mnt[best];
+    size_t rest = n - blen;
+    if (v->glen + rest + 2 > cap)
+        return -ENAMETOOLONG;
+    memmove(p + v->glen, p + blen, rest + 1);
+    memcpy(p, v->guest, v->glen);
+    if (!p[0]) {                     /* the mount's own directory, at "/" */
+        p[0] = '/';
+        p[1] = 0;
+    }
+    return strlen(p);
+}
+
 long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap)
 {
     char path[64];
     if (o->ent == SID_OFDLINK) {
         synth_other_fd_path(o->arg, path, sizeof path);
         long n = hsys4(__NR_readlinkat, AT_FDCWD, (long)path, (long)dst, cap - 1);
-        if (n >= 0)
-            dst[n] = 0;
-        return n;
+        if (n < 0)
+            return n;
+        dst[n] = 0;
+        return guest_path_of(dst, n, cap);
     }
     /* The host's answer first: EACCES for another uid's, ENOENT for a zombie. */
     ksnprintf(path, sizeof path, "/proc/%d/%s", o->arg, kind == SL_EXE ? "exe" : "cwd");

@@ -16,6 +16,7 @@
 #include "proc/proc.h"
 #include "fs/fs.h"
 #include "proc/exec.h"
+#include "proc/ptable.h"
 
 #define MAX_ARG_STRLEN (32 * LS_PAGE)    /* Linux's limit on one string, its NUL included */
 #define ARG_MAX_FLOOR (32 * LS_PAGE)     /* Linux's ARG_MAX: the least room strings get */
@@ -96,6 +97,23 @@ static long count_vec(char *const *v, unsigned long limit)
         else if (!s)
             return n;
     return v ? -E2BIG : 0;
+}
+
+/* The program an exec block h names, into a (its argv and envp one new
+ * array, a->argv, that the caller frees); a, or NULL without memory. */
+static const struct exec_args *block_args(const struct exec_block *h, struct exec_args *a)
+{
+    const char *base = (const char *)h;
+    const uint32_t *v = (const uint32_t *)(base + h->strs);
+    const char **strs = kmalloc((h->argc + h->envc + 1) * sizeof *strs);
+    if (!strs)
+        return 0;
+    for (uint32_t i = 0; i < h->argc + h->envc; i++)
+        strs[i] = base + v[i];
+    *a = (struct exec_args){.exe = base + h->exe, .execfn = base + h->execfn, .argv = strs,
+                            .envp = strs + h->argc, .argc = h->argc, .envc = h->envc,
+                            .uid = K.bi->uid, .gid = K.bi->gid};
+    return a;
 }
 
 /* Clears close-on-exec on a kernel fd the next kernel takes over; -1 stays -1. */
@@ -193,6 +211,7 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
 static long boot_again(struct blob *b)
 {
     struct exec_block *h = (struct exec_block *)b->buf;
+    struct exec_args a;
     h->trace_fd = hand_over(K.trace_fd);
     h->report_fd = hand_over(K.report_fd);
     h->core_fd = hand_over(K.core_fd);
@@ -213,8 +232,13 @@ static long boot_again(struct blob *b)
         /* Files of a packed image are windows of the image file: the next
          * program must not inherit a bare dup of the whole image. */
         if ((r = fs_unbase_for_exec()) >= 0) {
+            const struct exec_args *next = block_args(h, &a);
+            struct kproc_slot *was = next ? ptable_exec(next) : 0;
             trace_before_exec();
             r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
+            ptable_exec_failed(was);
+            if (next)
+                kfree((void *)next->argv);
         }
     }
     if (mfd >= 0)
@@ -335,14 +359,7 @@ int exec_block_args(struct exec_args *a)
 {
     if (!xb)
         return 0;
-    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
-    const char **strs = kmalloc((xb->argc + xb->envc + 1) * sizeof *strs);
-    if (!strs)
+    if (!block_args(xb, a))
         kpanic("out of memory");
-    for (uint32_t i = 0; i < xb->argc + xb->envc; i++)
-        strs[i] = xb_str(v[i]);
-    *a = (struct exec_args){.exe = xb_str(xb->exe), .execfn = xb_str(xb->execfn), .argv = strs,
-                            .envp = strs + xb->argc, .argc = xb->argc, .envc = xb->envc,
-                            .uid = K.bi->uid, .gid = K.bi->gid};
     return 1;
 }

@@ -2,6 +2,7 @@
  * Process-wide calls: exit, identity, limits, arch and process controls.
  */
 #include "proc/proc.h"
+#include "proc/ptable.h"
 #include "fs/fs.h"
 #include "report_records.h"
 #include <linux/prctl.h>
@@ -109,45 +110,75 @@ long sys_tkill(long tid, long sig)
 
 /* RLIMIT_NOFILE is capped below the kernel's reserved fds, and the host's
  * hard limit is the guest's plus those fds (kernel.h): lowered by the
- * guest, it still leaves the kernel booted by an execve its fds. */
-static void nofile_to_host(struct rlimit64 *r)
+ * guest, it still leaves the kernel booted by an execve its fds.  The cap
+ * is that of the process whose limit it is: this one's (pid 0), another's
+ * from the process table (each process's cap shrinks at each execve), or,
+ * for one without a slot there, its hard limit now, which the guest cannot
+ * raise (it lacks CAP_SYS_RESOURCE over the host).  -errno if pid names no
+ * process. */
+static long nofile_cap(long pid)
 {
-    if (r->rlim_max > (unsigned long)K.nofile_limit)
-        r->rlim_max = K.nofile_limit;
+    if (!pid)
+        return K.nofile_limit;
+    struct kproc_slot *s = kmalloc(sizeof *s);
+    uint64_t start;
+    char state;
+    long cap = -ESRCH;
+    if (s && ptable_host_stat(pid, &state, &start) == 0 && ptable_get(pid, start, s) == 0)
+        cap = s->kfd_floor;
+    kfree(s);
+    if (cap < 0) {
+        struct rlimit64 h;
+        long r = hsys4(__NR_prlimit64, pid, RLIMIT_NOFILE, 0, (long)&h);
+        if (r < 0)
+            return r;
+        cap = h.rlim_max >= KFD_RESERVED ? (long)(h.rlim_max - KFD_RESERVED) : 0;
+    }
+    return cap;
+}
+
+static void nofile_to_host(unsigned long cap, struct rlimit64 *r)
+{
+    if (r->rlim_max > cap)
+        r->rlim_max = cap;
     if (r->rlim_cur > r->rlim_max)
         r->rlim_cur = r->rlim_max;
     r->rlim_max += KFD_RESERVED;
 }
 
-static void nofile_from_host(struct rlimit64 *r)
+static void nofile_from_host(unsigned long cap, struct rlimit64 *r)
 {
     r->rlim_max = r->rlim_max >= KFD_RESERVED ? r->rlim_max - KFD_RESERVED : 0;
-    if (r->rlim_max > (unsigned long)K.nofile_limit)
-        r->rlim_max = K.nofile_limit;
+    if (r->rlim_max > cap)
+        r->rlim_max = cap;
     if (r->rlim_cur > r->rlim_max)
         r->rlim_cur = r->rlim_max;
 }
 
 /* Implements prlimit64(2); differs from Linux in: RLIMIT_NOFILE cannot be
- * raised into the kernel's reserved fds; other processes are not visible. */
+ * raised into the kernel's reserved fds.  Another pid is any process of
+ * the guest's pid namespace: the host checks it as Linux does. */
 long sys_prlimit64(long pid, long res, const struct rlimit64 *new, struct rlimit64 *old)
 {
     struct rlimit64 n, o;
-    if (pid != 0 && pid != sys_getpid())
-        return -ESRCH;
+    long cap = 0;
+    if (pid == sys_getpid())
+        pid = 0;
+    if (res == RLIMIT_NOFILE && (cap = nofile_cap(pid)) < 0)
+        return cap;
     if (new) {
         if (copy_from_user(&n, new, sizeof n) < 0)
             return -EFAULT;
         if (res == RLIMIT_NOFILE && n.rlim_cur > n.rlim_max)
             return -EINVAL;             /* before the cap could hide it, as Linux checks */
         if (res == RLIMIT_NOFILE)
-            nofile_to_host(&n);
+            nofile_to_host(cap, &n);
     }
-    long r = hsys4(__NR_prlimit64, 0, res, new ? (long)&n : 0, old ? (long)&o : 0);
+    long r = hsys4(__NR_prlimit64, pid, res, new ? (long)&n : 0, old ? (long)&o : 0);
     if (r < 0 || !old)
         return r;
     if (res == RLIMIT_NOFILE)
-        nofile_from_host(&o);
+        nofile_from_host(cap, &o);
     return copy_to_user(old, &o, sizeof o) < 0 ? -EFAULT : 0;
 }
 

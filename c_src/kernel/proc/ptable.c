@@ -29,7 +29,9 @@ static struct kproc_slot *mine(void)
 static void wbegin(struct kproc_slot *s)
 {
     kspin_lock(&wlock);
-    __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+    /* The next odd count: a slot taken over from a process killed while it
+     * wrote is odd already, and would stay odd (unreadable) after wend. */
+    __atomic_store_n(&s->seq, (s->seq + 1) | 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
@@ -133,6 +135,18 @@ static void add_range(unsigned long start, unsigned long end)
     }
 }
 
+/* The program's part of a slot, as execve sets it. */
+static void put_prog(struct kproc_slot *s, const struct exec_args *a)
+{
+    const char *name = a->execfn;
+    if (!*name && a->argc)
+        name = a->argv[0];
+    strlcpy(s->comm, path_base(name), sizeof s->comm);
+    s->exe_len = put_path(s->exe, a->exe);
+    s->args_len = put_vec(s->args, PT_ARGS, a->argc, a->argv);
+    s->env_len = put_vec(s->env, PT_ENV, a->envc, a->envp);
+}
+
 void ptable_boot(void)
 {
     char state;
@@ -142,20 +156,14 @@ void ptable_boot(void)
         return;
     struct kproc_slot *s = mine();
     char *cwd = kmalloc(LS_PATH_MAX);
+    if (cwd)
+        cwd_get(cwd);
     wbegin(s);
     s->pid = pid;
     s->start = start;
     s->kfd_floor = K.nofile_limit;
-    const char *name = ls_prog->execfn;
-    if (!*name && ls_prog->argc)
-        name = ls_prog->argv[0];
-    strlcpy(s->comm, path_base(name), sizeof s->comm);
-    s->exe_len = put_path(s->exe, ls_prog->exe);
-    if (cwd)
-        cwd_get(cwd);
+    put_prog(s, ls_prog);
     s->cwd_len = put_path(s->cwd, cwd ? cwd : "/");
-    s->args_len = put_vec(s->args, PT_ARGS, ls_prog->argc, ls_prog->argv);
-    s->env_len = put_vec(s->env, PT_ENV, ls_prog->envc, ls_prog->envp);
     s->nkr = 0;
     mm_each_kernel(add_range);
     wend(s);
@@ -189,6 +197,35 @@ void ptable_after_fork(void)
     wend(s);
 }
 
+struct kproc_slot *ptable_exec(const struct exec_args *a)
+{
+    struct kproc_slot *s = mine(), *old = s ? kmalloc(sizeof *old) : 0;
+    if (!old)
+        return 0;
+    wbegin(s);
+    memcpy(old, s, sizeof *old);
+    put_prog(s, a);
+    wend(s);
+    return old;
+}
+
+void ptable_exec_failed(struct kproc_slot *old)
+{
+    struct kproc_slot *s = mine();
+    if (s && old) {
+        wbegin(s);
+        memcpy(s->comm, old->comm, sizeof s->comm);
+        memcpy(s->exe, old->exe, sizeof s->exe);
+        memcpy(s->args, old->args, sizeof s->args);
+        memcpy(s->env, old->env, sizeof s->env);
+        s->exe_len = old->exe_len;
+        s->args_len = old->args_len;
+        s->env_len = old->env_len;
+        wend(s);
+    }
+    kfree(old);
+}
+
 void ptable_set_cwd(const char *path)
 {
     struct kproc_slot *s = mine();
@@ -217,10 +254,15 @@ long ptable_get(long pid, uint64_t start, struct kproc_slot *out)
     for (int i = 0; i < PT_SLOTS; i++) {
         if (__atomic_load_n(&K_shared->proc_owner[i], __ATOMIC_ACQUIRE) != pid)
             continue;
-        for (int tries = 0; tries < 64; tries++) {
+        /* A writer mid-write may have been preempted (on a loaded machine,
+         * for milliseconds: yield to it) or killed (give up at last). */
+        for (int tries = 0; tries < 1024; tries++) {
             uint32_t seq = __atomic_load_n(&t[i].seq, __ATOMIC_ACQUIRE);
             if (seq & 1) {
-                __builtin_ia32_pause();
+                if (tries < 64)
+                    __builtin_ia32_pause();
+                else
+                    hsys0(__NR_sched_yield);
                 continue;
             }
             memcpy(out, &t[i], sizeof *out);

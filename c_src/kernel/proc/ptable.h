@@ -13,6 +13,15 @@
 void ptable_boot(void);
 /* In a forked child: a slot of its own, a copy of the parent's. */
 void ptable_after_fork(void);
+/* At execve, just before the host's: the new program a's name, executable,
+ * command line and environment, as Linux shows them once the exec's
+ * close-on-exec fds are closed (a parent waiting on such a pipe, as
+ * Python's subprocess does, reads them next); the next kernel's
+ * ptable_boot writes the rest.  Returns the slot as it was (NULL if there
+ * is none), which ptable_exec_failed puts back and frees if the host's
+ * execve fails. */
+struct kproc_slot *ptable_exec(const struct exec_args *a);
+void ptable_exec_failed(struct kproc_slot *old);
 /* The guest's cwd changed to path. */
 void ptable_set_cwd(const char *path);
 /* The kernel mapped [start, end) for itself. */
