@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import LIBSUBST
+from conftest import LIBSUBST, build_c
 
 FRONTEND = os.path.join(os.path.dirname(sys.executable), "libsubst")
 
@@ -404,7 +404,7 @@ def test_a_crash_reads_as_the_monitors(cache, tmp_path):
     """The front end hands a crash to the Python CLI's epilogue, which
     symbolises it from the plan as the monitor does."""
     env, plans = cache
-    argv = ["/bin/sh", "-c", "kill -SEGV $$"]
+    argv = [build_c("crash_deep", str(tmp_path))]   # a fault: a SIGSEGV sent by kill is none
     python = run(argv, env, tmp_path, front=False)
     hit = run(argv, env, tmp_path)
 
