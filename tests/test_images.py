@@ -423,6 +423,21 @@ def test_volumes(hello, tmp_path):
     assert (dst / "y.txt").read_text() == "written\n" and not (src / "z.txt").exists()
 
 
+def test_an_image_program_executes_another(tmp_path):
+    """sh in an image runs cat: each cat a kernel booted by execve, which takes
+    over the fds the kernel before handed it (the image's, the port relay's,
+    the shared memory's) wherever they sit in its reserve; as natively."""
+    image = tmp_path / "sh.lsi"
+    script = "cat /etc/debian_version; cat /etc/debian_version | cat; echo $?"
+    r = libsubst_cmd("pack", "--add", "/usr/bin/cat:/usr/bin/cat", "--add",
+                     "/etc/debian_version:/etc/debian_version", "/bin/sh", "-c", script,
+                     "-o", str(image))
+    assert r.returncode == 0, r.stderr
+    native = run_native(["/bin/sh", "-c", script], tmp_path)
+    assert native.stdout.count(b"\n") == 3
+    assert_same(native, libsubst_cmd("run", str(image), cwd=tmp_path))
+
+
 def test_unwritable_output_and_bad_options(hello, tmp_path):
     (tmp_path / "file").write_text("x")
     for out in ("/proc/no/such.lsi", str(tmp_path / "file" / "x.lsi")):

@@ -119,19 +119,29 @@ static void reserve_fds(int execed)
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
+/* A handed-over fd (after an execve) may sit anywhere in the reserve, the
+ * slot this kernel would give another fd included, since the kernel before
+ * hid its fds in another order: one in the reserve stays where it is, and
+ * an occupied slot is passed over, never closed by dup3. */
 int kfd_hide(int fd)
 {
+    if (fd < 0)
+        return fd;
+    if (fd >= K.nofile_limit && fd < K.nofile_limit + KFD_RESERVED) {
+        if (fd == K.kfd_next)
+            K.kfd_next--;
+        long r = hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+        return r < 0 ? r : fd;
+    }
+    while (K.kfd_next >= K.nofile_limit && hsys2(__NR_fcntl, K.kfd_next, F_GETFD) >= 0)
+        K.kfd_next--;
     if (K.kfd_next < K.nofile_limit)
         return -EMFILE;
-    /* After an execve the fds handed over may already sit in their slot. */
-    long r = fd == K.kfd_next ? hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC)
-                              : hsys3(__NR_dup3, fd, K.kfd_next, O_CLOEXEC);
+    long r = hsys3(__NR_dup3, fd, K.kfd_next, O_CLOEXEC);
     if (r < 0)
         return r;
-    if (fd == K.kfd_next--)
-        return fd;
     hsys1(__NR_close, fd);
-    return r;
+    return K.kfd_next--;
 }
 
 static void seal_fds(void)
@@ -254,12 +264,14 @@ static long boot_resolve(struct exec_args *a)
 }
 
 /* The first program, or the one a guest's execve named, handed to the
- * loader; a and what it points to stay the program's (ls_prog). */
-static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
+ * loader; a and what it points to stay the program's (ls_prog).  A failure
+ * after a guest's execve is past the point of no return (the calling kernel
+ * checked what Linux checks first): kpanic says why and kills the process. */
+static void boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
 {
     struct exec_args *a = kmalloc(sizeof *a);
     if (!a)
-        return -ENOMEM;
+        kpanic("cannot load the program: %s", errno_name(ENOMEM));
     if (!exec_block_args(a)) {
         long r = boot_resolve(a);
         if (r < 0) {
@@ -269,7 +281,9 @@ static long boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
             ls_exit_group(r == -ENOENT ? 127 : 126);
         }
     }
-    return exec_load(a, entry_out, sp_out);
+    long r = exec_load(a, entry_out, sp_out);
+    if (r < 0)
+        kpanic("cannot load %s: %s", a->exe, errno_name(-r));
 }
 
 void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
@@ -296,11 +310,7 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
      * process outside the guest from reaching it. */
     hsys2(__NR_prctl, PR_SET_DUMPABLE, 1);
 
-    r = boot_exec_load(&entry, &gsp);
-    if (r < 0 && (K.bi->flags & LS_BOOT_EXECED))
-        exec_fail_late();            /* the calling kernel checked what Linux checks first */
-    if (r < 0)
-        kpanic("cannot load %s: error %ld", bi_str(K.bi->exe), -r);
+    boot_exec_load(&entry, &gsp);
     ptable_boot();                   /* the program it names is ls_prog now */
 
     /* "boot START ENTER" (report.h): the monotonic ns at the kernel's first
