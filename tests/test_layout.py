@@ -120,3 +120,12 @@ def test_architecture_md_names_only_files_that_exist():
     named = set(re.findall(r"[\w/.-]*\w\.(?:c|h|S|py)\b", text)) - GENERATED
     missing = {n for n in named if not any(t == n or t.endswith("/" + n) for t in tree)}
     assert len(named) > 30 and not missing, sorted(missing)
+
+
+def test_the_host_files_directory_is_the_contracts():
+    """Python names where the tender binds the image's files as handover.h
+    does (a string, which cffi cannot read from the header)."""
+    from libsubst.monitor import bootinfo
+
+    header = (C_SRC / "include" / "libsubst" / "handover.h").read_text()
+    assert f'#define LS_HOST_FILES "{bootinfo.HOST_FILES}"\n' in header

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from libsubst.kernel import hostcalls, seccomp, syscalls
+from libsubst.monitor import bootinfo
 
 from conftest import assert_same, build_c, guest_pid, run_guest, run_native, wait_for_guest
 
@@ -491,24 +492,36 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
         return run_guest(["--no-subst", str(gadget), *args], tmp_path)
 
     # Host files outside the image and volumes are not in the guest's mount
-    # namespace at all, and its proc shows no host process.
+    # namespace at all, and its proc shows no host process; nor are the
+    # image's own host files at their host paths (the tender binds each at
+    # HOST_FILES/INDEX, handover.h's LS_HOST_FILE_FMT).
+    libc = os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6")
     for path in ("/etc/shadow", "/root", "/usr/bin/python3.11", f"/proc/{os.getpid()}/environ",
-                 "/home", "/boot"):
+                 "/home", "/boot", "/etc", libc):
         r = run("open", path)
         assert r.stdout.decode() == f"openat {path}: No such file or directory\n", (path, r.stdout)
     # What the mount namespace does hold, Landlock still narrows to the
     # image's own files: the directories made to hold them are refused.
-    for path in ("/usr", "/etc", "/dev"):
+    for path in ("/", bootinfo.HOST_FILES, "/usr", "/dev"):
         r = run("open", path)
         assert r.stdout.decode() == f"openat {path}: Permission denied\n", (path, r.stdout)
-    # The image's own files stay readable: the sandbox refuses only what it must.
-    r = run("open", os.path.realpath("/lib/x86_64-linux-gnu/libc.so.6"))
-    assert r.stdout.decode().endswith(": OPENED\n")
+    # The image's own files stay readable, where the tender bound them: the
+    # sandbox refuses only what it must.  An entry's index is its place in
+    # the guest's plan, made here as run makes it.
+    gadget_host = os.path.realpath(str(gadget))
+    indexes = subprocess.run(
+        [sys.executable, "-c", "import sys; from libsubst import api; "
+         "paths = [e.host_path for e in api.prepare(sys.argv[1], subst=False).entries]; "
+         "print(*(paths.index(p) for p in sys.argv[1:]))", gadget_host, libc],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
+    bound_gadget, bound_libc = (f"{bootinfo.HOST_FILES}/{i}" for i in indexes)
+    r = run("open", bound_libc)
+    assert r.stdout.decode() == f"openat {bound_libc}: OPENED\n", r.stdout
     # Executing a program of the image on the host, outside the trap (it
     # would run without the guest kernel): Landlock lets nothing but the
     # kernel binary execute.
-    r = run("exec", os.path.realpath(str(gadget)))
-    assert r.stdout.decode() == f"execveat {os.path.realpath(str(gadget))}: Permission denied\n"
+    r = run("exec", bound_gadget)
+    assert r.stdout.decode() == f"execveat {bound_gadget}: Permission denied\n"
     # A set-user-ID mode from kernel text: seccomp's pin answers EPERM.
     setid = tmp_path / "setid"
     setid.write_text("")
@@ -595,7 +608,7 @@ def test_overwriting_the_guest_kernel_leaves_the_host_layers(gadget, tmp_path):
     """The guest kernel is not the boundary: a guest that overwrites its
     memory and calls the host itself is still held by the mount namespace,
     Landlock and seccomp."""
-    planted = "/etc/libsubst-escaped"
+    planted = "/libsubst-escaped"
     r = run_guest(["--no-subst", str(gadget), "smash", "/etc/shadow", planted], tmp_path)
     assert r.returncode == 7, r.stderr
     assert r.stdout.decode().splitlines() == [
@@ -786,11 +799,16 @@ def test_namespaces_of_its_own(tmp_path):
         assert status["NSpid"].split()[-1] == "1"
         # The guest's files in a volume are host root's (idmapped).
         assert os.stat(tmp_path / "made").st_uid == 0
-        # Its root: only what holds the image's files, its devices and proc.
+        # Its root: only what holds the image's files (each bound at
+        # HOST_FILES/INDEX, not at its host path), its volumes, devices and proc.
         root = f"/proc/{guest}/root"
         top = set(os.listdir(root))
-        assert {"usr", "etc", "dev", "proc", "tmp"} <= top and not top & {"home", "boot", "var", "srv"}
-        assert not os.path.exists(f"{root}/etc/shadow")
+        assert {bootinfo.HOST_FILES[1:], "dev", "proc", "tmp"} <= top, top
+        assert not top & {"etc", "home", "boot", "var", "srv"}, top
+        python = os.path.realpath("/usr/bin/python3")
+        bound = [os.path.join(root + bootinfo.HOST_FILES, n)
+                 for n in os.listdir(root + bootinfo.HOST_FILES)]
+        assert any(os.path.samefile(b, python) for b in bound)
         assert sorted(os.listdir(f"{root}/dev")) == ["full", "mqueue", "null", "ptmx", "pts",
                                                      "random", "tty", "urandom", "zero"]
         # Its pseudo-terminals: a devpts of its own, /dev/ptmx a link to its ptmx.

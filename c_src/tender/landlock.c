@@ -82,9 +82,13 @@ long tender_landlock(const struct ls_lockdown *lock, int own_proc)
     if (rs < 0)
         return rs;
     const struct ls_fs_entry *e = tender_entries();
-    for (uint32_t i = 0; i < tender_bi->nentries; i++)
-        if (e[i].kind == LS_ENT_HOST_FILE)
-            allow(rs, tender_str(e[i].target), LANDLOCK_ACCESS_FS_READ_FILE, 0);
+    char where[LS_HOST_FILE_PATH_MAX];
+    for (uint32_t i = 0; i < tender_bi->nentries; i++) {
+        if (e[i].kind != LS_ENT_HOST_FILE)
+            continue;
+        ksnprintf(where, sizeof where, LS_HOST_FILE_FMT, i);    /* root.c put it there */
+        allow(rs, where, LANDLOCK_ACCESS_FS_READ_FILE, 0);
+    }
     const struct ls_mount *m = tender_mounts();
     for (uint32_t i = 0; i < tender_bi->nmounts; i++)
         allow(rs, tender_str(m[i].host), (m[i].flags & LS_MNT_RDONLY) ? FS_READ : ~FS_EXEC, 1);

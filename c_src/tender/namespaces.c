@@ -36,7 +36,7 @@ long tender_become_user(void)
     return r;
 }
 
-static long count_source(const char *path, int is_dir, int ro, void *arg)
+static long count_source(const char *path, const char *where, int is_dir, int ro, void *arg)
 {
     ++*(int *)arg;
     return 0;

@@ -185,7 +185,7 @@ static void send_batch(struct trees *t)
     t->b.count = t->nfds = 0;
 }
 
-static long relay_clone(const char *path, int is_dir, int ro, void *arg)
+static long relay_clone(const char *path, const char *where, int is_dir, int ro, void *arg)
 {
     struct trees *t = arg;
     int idmapped = 0;

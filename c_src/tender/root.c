@@ -1,30 +1,36 @@
 /*
  * The guest's root file system, made in its mount namespace: an empty,
- * read-only tmpfs holding, each at its host path, only the image's host
- * files (read-only), the declared volumes, the scratch mounts, a few
- * device nodes, /sys/devices/system/cpu,
- * /sys/kernel/mm/transparent_hugepage and a proc of the guest's pid
- * namespace.
+ * read-only tmpfs holding only the image's host files (read-only, each at
+ * LS_HOST_FILE_FMT with its entry's index: handover.h says why), and, each
+ * at its host path, the declared volumes, the scratch mounts, a few device
+ * nodes, /sys/devices/system/cpu, /sys/kernel/mm/transparent_hugepage;
+ * and a proc of the guest's pid namespace.
  */
 #include "tender.h"
 #include <linux/mount.h>
 
 #define MNT_DETACH 2                 /* umount2(2); <sys/mount.h> is the host libc's */
 
-/* Calls fn(path, is_dir, ro, arg) for each, in the order the relay idmaps
- * them and the guest mounts them: image files, then volumes (parents
- * first: the monitor sorts them by host path).  Scratch mounts are no host
- * path: make_root makes them. */
-int tender_for_each_source(long (*fn)(const char *, int, int, void *), void *arg)
+/* Calls fn(path, where, is_dir, ro, arg) for each, in the order the relay
+ * idmaps them and the guest mounts them: image files, then volumes
+ * (parents first: the monitor sorts them by host path).  Scratch mounts
+ * are no host path: make_root makes them. */
+int tender_for_each_source(long (*fn)(const char *, const char *, int, int, void *), void *arg)
 {
     const struct ls_fs_entry *e = tender_entries();
-    for (uint32_t i = 0; i < tender_bi->nentries; i++)
-        if (e[i].kind == LS_ENT_HOST_FILE && fn(tender_str(e[i].target), 0, 1, arg) < 0)
+    char where[LS_HOST_FILE_PATH_MAX];
+    for (uint32_t i = 0; i < tender_bi->nentries; i++) {
+        if (e[i].kind != LS_ENT_HOST_FILE)
+            continue;
+        ksnprintf(where, sizeof where, LS_HOST_FILE_FMT, i);
+        if (fn(tender_str(e[i].target), where, 0, 1, arg) < 0)
             return -1;
+    }
     const struct ls_mount *m = tender_mounts();
     for (uint32_t i = 0; i < tender_bi->nmounts; i++)
         if (!(m[i].flags & LS_MNT_SCRATCH) &&
-            fn(tender_str(m[i].host), 1, m[i].flags & LS_MNT_RDONLY, arg) < 0)
+            fn(tender_str(m[i].host), tender_str(m[i].host), 1, m[i].flags & LS_MNT_RDONLY,
+               arg) < 0)
             return -1;
     return 0;
 }
@@ -84,7 +90,7 @@ struct view {
     int next;
 };
 
-static long place(const char *path, int is_dir, int ro, void *arg)
+static long place(const char *path, const char *where, int is_dir, int ro, void *arg)
 {
     struct view *v = arg;
     int unused;
@@ -92,11 +98,11 @@ static long place(const char *path, int is_dir, int ro, void *arg)
     char rel[TENDER_PATH_MAX];
     if (src < 0 && src != -ENOENT)
         tender_warn("cannot bind %s into the guest's mount namespace: error %ld", path, -src);
-    if (src < 0 || path[0] != '/' || strlcpy(rel, path + 1, sizeof rel) >= sizeof rel)
+    if (src < 0 || where[0] != '/' || strlcpy(rel, where + 1, sizeof rel) >= sizeof rel)
         goto skip;                   /* absent on the host: the guest gets ENOENT */
     long r = make_path(v->root, rel, is_dir);
     if (r == -EEXIST)
-        goto skip;                   /* a file listed twice */
+        goto skip;                   /* a volume listed twice */
     if (r >= 0)
         r = hsys5(__NR_move_mount, src, (long)"", v->root, (long)rel, MOVE_MOUNT_F_EMPTY_PATH);
     if (r < 0) {
@@ -233,10 +239,11 @@ int tender_make_root(const int *fds)
 
     /* Devices, /sys and /proc, then the image files and the volumes: only
      * then are all the directories made here the tmpfs's, never a volume's. */
+    struct view own = {.root = root};
     for (unsigned i = 0; i < TENDER_NDEVICES; i++)   /* read-only: no host device's times or mode */
-        place(tender_devices[i], 0, 1, &(struct view){.root = root});
-    place("/sys/devices/system/cpu", 1, 1, &(struct view){.root = root});
-    place("/sys/kernel/mm/transparent_hugepage", 1, 1, &(struct view){.root = root});
+        place(tender_devices[i], tender_devices[i], 0, 1, &own);
+    place("/sys/devices/system/cpu", "/sys/devices/system/cpu", 1, 1, &own);
+    place("/sys/kernel/mm/transparent_hugepage", "/sys/kernel/mm/transparent_hugepage", 1, 1, &own);
     /* A proc of the guest's pid namespace (a bind of the host's where the
      * host hides parts of its own: mount_too_revealing refuses a new one),
      * and the POSIX message queues of its IPC namespace. */

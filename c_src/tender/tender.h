@@ -74,9 +74,11 @@ long tender_become_user(void);
  * process ends.  sock: its end of the socket to the guest; chan: the port
  * channel or -1. */
 void relay_start(long child, int root, int sock, int chan) __attribute__((noreturn));
-/* The host paths shown in the guest: fn(path, is_dir, ro, arg) for each,
- * image files then volumes; -1 if fn failed. */
-int tender_for_each_source(long (*fn)(const char *, int, int, void *), void *arg);
+/* The host paths shown in the guest: fn(path, where, is_dir, ro, arg) for
+ * each, image files then volumes, where being the path it is shown at in
+ * the guest's mount namespace (a volume's host path; an image file's
+ * LS_HOST_FILE_FMT); -1 if fn failed. */
+int tender_for_each_source(long (*fn)(const char *, const char *, int, int, void *), void *arg);
 /* A detached copy of the mount tree at path (recursive), read-only if ro,
  * idmapped into userns if userns >= 0 and its file systems allow (*idmapped
  * says whether): an fd or -errno. */

@@ -42,8 +42,11 @@ def check(out: str) -> None:
 
 
 class Profiler:
-    def __init__(self, out: str, kernel: str):
-        self.out, self.kernel = out, os.path.realpath(kernel)
+    def __init__(self, out: str, kernel: str, host_files: dict[str, str]):
+        """host_files: {path in the guest's mount namespace: host path} of
+        the files perf names by where the guest maps them (bootinfo's
+        host_file_paths)."""
+        self.out, self.kernel, self.host_files = out, os.path.realpath(kernel), host_files
         self.tmp = tempfile.mkdtemp(prefix="libsubst-profile-")
         self.data = os.path.join(self.tmp, "perf.data")
         self.perf: subprocess.Popen | None = None
@@ -78,7 +81,10 @@ class Profiler:
             except subprocess.TimeoutExpired:
                 self.perf.send_signal(signal.SIGINT)
                 self.perf.wait(30)
-            script = subprocess.run(["perf", "script", "-i", self.data, "-F", "ip,sym,dso"],
+            # --no-inline: perf hands addr2line the file's path without the
+            # symfs, which it cannot read there, and dies of its pipe.
+            script = subprocess.run(["perf", "script", "-i", self.data, "-F", "ip,sym,dso",
+                                     "--symfs", self._symfs(), "--no-inline"],
                                     capture_output=True, timeout=600)
             stacks = list(self._stacks(script.stdout.decode("utf-8", "replace")))
             if not stacks:
@@ -93,6 +99,20 @@ class Profiler:
                     f"(folded stacks: {base}.folded)")
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _symfs(self) -> str:
+        """A root for perf to read the guest's files from once its mount
+        namespace is gone: the host's, and each image file where the guest
+        had it bound."""
+        root = os.path.join(self.tmp, "symfs")
+        os.mkdir(root)
+        for name in os.listdir("/"):
+            os.symlink(os.path.join("/", name), os.path.join(root, name))
+        for where, host in self.host_files.items():
+            link = os.path.join(root, where.lstrip("/"))
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(host, link)
+        return root
 
     def _stacks(self, text: str):
         """perf script's samples as frame lists, leaf first."""

@@ -27,6 +27,18 @@ ENTRY_KINDS = {"dir": "LS_ENT_DIR", "file": "LS_ENT_HOST_FILE", "data": "LS_ENT_
 # The plan is what is encoded; BootSpec is its older name, kept for callers.
 BootSpec = GuestPlan
 
+# Where the tender binds each host file of the image in a sandboxed guest's
+# mount namespace: HOST_FILES/INDEX, INDEX its entry's (handover.h's
+# LS_HOST_FILES, a string cffi cannot read; tests/test_layout.py checks they agree).
+HOST_FILES = "/.libsubst-files"
+
+
+def host_file_paths(spec: GuestPlan) -> dict[str, str]:
+    """{the path a sandboxed guest's mount namespace shows: its host path}
+    of spec's host files (what a tool outside reads in /proc/PID/maps)."""
+    return {f"{HOST_FILES}/{i}": e.host_path for i, e in enumerate(spec.entries)
+            if e.kind == "file"} if spec.policy else {}
+
 
 def _abi():
     """The cffi types and the header's constants."""

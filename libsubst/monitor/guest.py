@@ -294,7 +294,8 @@ class Guest:
         if profile:
             from ..debug.profile import Profiler, check
             check(profile)
-            self._profiler = Profiler(profile, kernel or kernel_path())
+            self._profiler = Profiler(profile, kernel or kernel_path(),
+                                      bootinfo.host_file_paths(spec))
         self.proc: subprocess.Popen | None = None
         self._cleanup = contextlib.ExitStack()
         if cleanup:

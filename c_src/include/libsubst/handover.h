@@ -23,6 +23,17 @@
  * serves as a mount of the guest's file system. */
 #define LS_DEVPTS "/dev/pts"
 
+/* Where the tender binds the image's host file of entry i (LS_ENT_HOST_FILE)
+ * in the guest's mount namespace: LS_HOST_FILE_FMT with i, not its host
+ * path.  Whatever the host path's depth, the host's walk to it is then two
+ * components, and so is Landlock's walk on every open, from the file up
+ * through its ancestors to the root (the walk goes to the root: the
+ * optional truncate right it looks for is never granted).  The kernel
+ * opens and stats the file there (img_host_path). */
+#define LS_HOST_FILES "/.libsubst-files"
+#define LS_HOST_FILE_FMT LS_HOST_FILES "/%u"
+#define LS_HOST_FILE_PATH_MAX 32
+
 /* What the tender made, for the kernel. */
 struct ls_sandbox {
     int32_t port_fd;                 /* the guest's end of the relay's port channel

@@ -20,6 +20,7 @@
 #define LS_FS_H
 
 #include "kernel.h"
+#include "libsubst/handover.h"
 #include <linux/uio.h>
 #include <linux/memfd.h>
 #include <linux/close_range.h>
@@ -176,6 +177,12 @@ int img_count(void);
 const struct ls_fs_entry *img_ent(int i);
 const char *img_path(int i);
 int img_lookup(const char *path);           /* entry index or -1 */
+/* The path this process opens the host file of entry ent (LS_ENT_HOST_FILE)
+ * by: buf (LS_HOST_FILE_PATH_MAX bytes, handover.h) or the entry's target. */
+const char *img_host_path(int ent, char *buf);
+/* The entry whose host file this process's host /proc/self/maps names
+ * host, or -1. */
+int img_host_entry(const char *host);
 int img_has_below(const char *dir, size_t dl);  /* an entry lies below dir[0..dl) */
 int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is LS_ENT_DIR */
 long img_stat(int ent, const char *path, struct stat *st);

@@ -23,6 +23,35 @@ const char *img_path(int i)
     return bi_str(img_ent(i)->path);
 }
 
+/* Under the sandbox the tender bound each host file at a short path of its
+ * own (handover.h says why); without it, the host path is where it is. */
+const char *img_host_path(int ent, char *buf)
+{
+    if (K.bi->flags & LS_BOOT_NO_POLICY)
+        return bi_str(img_ent(ent)->target);
+    ksnprintf(buf, LS_HOST_FILE_PATH_MAX, LS_HOST_FILE_FMT, (unsigned)ent);
+    return buf;
+}
+
+int img_host_entry(const char *host)
+{
+    static const char dir[] = LS_HOST_FILES "/";
+    if (K.bi->flags & LS_BOOT_NO_POLICY) {
+        for (int i = 0; i < img_count(); i++)
+            if (img_kind(i) == LS_ENT_HOST_FILE && strcmp(bi_str(img_ent(i)->target), host) == 0)
+                return i;
+        return -1;
+    }
+    if (strncmp(host, dir, sizeof dir - 1) != 0)
+        return -1;
+    long i = 0;
+    const char *s = host + sizeof dir - 1;
+    for (; *s >= '0' && *s <= '9' && i < img_count(); s++)
+        i = i * 10 + (*s - '0');
+    return *s || s == host + sizeof dir - 1 || i >= img_count() ||
+                   img_kind(i) != LS_ENT_HOST_FILE ? -1 : (int)i;
+}
+
 int img_lookup(const char *path)
 {
     int lo = 0, hi = img_count();
@@ -123,7 +152,8 @@ long img_stat(int ent, const char *path, struct stat *st)
     case LS_ENT_HOST_FILE: {
         /* The host's size, blocks and times (Python checks .pyc against the
          * source's mtime); identity and mode as the image presents it. */
-        long r = hsys4(__NR_newfstatat, AT_FDCWD, (long)bi_str(e->target), (long)st, 0);
+        char hp[LS_HOST_FILE_PATH_MAX];
+        long r = hsys4(__NR_newfstatat, AT_FDCWD, (long)img_host_path(ent, hp), (long)st, 0);
         if (r < 0)
             return r;
         img_fix_stat(ent, st);

@@ -20,12 +20,12 @@ long sys_inotify_add_watch(int ifd, const char *path, unsigned int mask)
     int follow = !(mask & IN_DONT_FOLLOW);
     long r = fs_walk(AT_FDCWD, path, follow ? W_FOLLOW : 0, n);
     long fd = -EACCES;
+    char hf[LS_HOST_FILE_PATH_MAX];
     if (r == 0 && n->o.type == FO_VOLUME)
         fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
     else if (r == 0 && n->o.type == FO_IMAGE && n->o.ent >= 0 &&
              img_kind(n->o.ent) == LS_ENT_HOST_FILE)
-        fd = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(img_ent(n->o.ent)->target),
-                   O_PATH | O_CLOEXEC, 0);
+        fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(n->o.ent, hf), O_PATH | O_CLOEXEC, 0);
     node_free(n);
     if (r < 0)
         return r;

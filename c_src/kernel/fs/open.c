@@ -62,7 +62,8 @@ static long open_image(struct fs_node *n, int flags)
     }
     if (kind == LS_ENT_HOST_FILE) {
         int hf = O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_PATH | O_NOCTTY));
-        fd = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(img_ent(ent)->target), hf, 0);
+        char hp[LS_HOST_FILE_PATH_MAX];
+        fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(ent, hp), hf, 0);
     } else {
         fd = img_data_memfd(ent, cloexec);
     }
@@ -188,7 +189,8 @@ long fs_open_exec(const char *guest_path, unsigned long *base)
                 fd = -EACCES;
             }
         } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_HOST_FILE) {
-            fd = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(img_ent(n->o.ent)->target),
+            char hp[LS_HOST_FILE_PATH_MAX];
+            fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(n->o.ent, hp),
                        O_RDONLY | O_CLOEXEC, 0);
         } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_DATA_FILE) {
             fd = img_data_memfd(n->o.ent, 1);

@@ -235,11 +235,12 @@ static const char *guest_name(struct gbuf *g, const char *host, unsigned long of
         image[r > 0 ? r : 0] = 0;
     }
     int packed = image[0] && strcmp(host, image) == 0;
-    for (int i = 0; i < img_count(); i++) {
+    int ent = img_host_entry(host);
+    if (ent >= 0)
+        return img_path(ent);
+    for (int i = 0; packed && i < img_count(); i++) {
         const struct ls_fs_entry *e = img_ent(i);
-        if ((e->kind == LS_ENT_HOST_FILE && strcmp(bi_str(e->target), host) == 0) ||
-            (packed && e->kind == LS_ENT_IMAGE_FILE && off >= e->data_off &&
-             off < e->data_off + e->data_size))
+        if (e->kind == LS_ENT_IMAGE_FILE && off >= e->data_off && off < e->data_off + e->data_size)
             return img_path(i);
     }
     int best = -1;                   /* the innermost volume holding it */

@@ -199,7 +199,8 @@ static long copy_bytes(int ent, long dfd)
         off = e->data_off;
         end = off + e->data_size;
     } else {
-        src = hsys4(__NR_openat, AT_FDCWD, (long)bi_str(e->target), O_RDONLY | O_CLOEXEC, 0);
+        char hp[LS_HOST_FILE_PATH_MAX];
+        src = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(ent, hp), O_RDONLY | O_CLOEXEC, 0);
     }
     char *buf = src < 0 ? 0 : kmalloc(COPY_BUF);
     long r = src < 0 ? src : buf ? 0 : -ENOMEM;
