@@ -179,10 +179,44 @@ static int expand(struct fs_node *n, const struct fs_obj *o, size_t i)
     return 0;
 }
 
+/* Whether absolute path t is already what a walk makes of itself: no
+ * empty, "." or ".." component and no trailing '/'. */
+static int is_clean(const char *t)
+{
+    for (const char *c = t; *c; c++) {
+        if (*c != '/')
+            continue;
+        if (c[1] == 0 || c[1] == '/')
+            return 0;
+        if (c[1] == '.' && (c[2] == 0 || c[2] == '/' || (c[2] == '.' && (c[3] == 0 || c[3] == '/'))))
+            return 0;
+    }
+    return 1;
+}
+
+/* A clean absolute path a walk of this process reached before, under the
+ * layer's current generation: every name on its way was then a directory
+ * (a walk appends a name only below one, and a symlink it follows leaves
+ * the path), and none has gone or been replaced since, or the generation
+ * would have moved on (upper_cache.c).  So the walk would end where it did,
+ * and the cache says with what, in one lookup instead of one a component.
+ * A symlink at its end is left to the whole walk.  1 if so, in n. */
+static int walk_cached(struct fs_node *n, int wflags)
+{
+    struct fs_obj o;
+    if (fs_upper < 0 || n->tmp[0] != '/' || !is_clean(n->tmp) ||
+        !upper_cache_get(n->tmp, upper_gen(), &o) || (obj_is_link(&o) && (wflags & W_FOLLOW)))
+        return 0;
+    strlcpy(n->path, n->tmp, LS_PATH_MAX);
+    n->o = o;
+    return 1;
+}
+
 /* The walk's start: the guest path into n->tmp and where it starts into
- * n->path (/ for an absolute path, else dirfd's), classified into *cur.
- * 0 or -errno. */
-static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct fs_obj *cur)
+ * n->path (/ for an absolute path, else dirfd's), classified into *cur;
+ * 1 if walk_cached found the end.  0 or -errno. */
+static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct fs_obj *cur,
+                      int wflags)
 {
     char *p = n->path, *t = n->tmp;
     long len = strncpy_from_user(t, gpath, LS_PATH_MAX);
@@ -190,6 +224,8 @@ static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct f
         return len;
     if (len == 0)
         return -ENOENT;
+    if (walk_cached(n, wflags))
+        return 1;
     if (t[0] == '/') {
         p[0] = '/';
         p[1] = 0;
@@ -270,9 +306,9 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     n->dir_required = 0;
     n->last_dot = 0;
     struct fs_obj cur;
-    int r = walk_start(dirfd, gpath, n, &cur);
-    if (r < 0)
-        return r;
+    int r = walk_start(dirfd, gpath, n, &cur, wflags);
+    if (r != 0)
+        return r < 0 ? r : 0;
     int links = 0;
     size_t i = 0;
     for (;;) {
