@@ -21,16 +21,26 @@ from conftest import LIBSUBST, build_c, children, gone, guest_pid
 from libsubst.monitor.signals import FORWARDED
 
 PYTHON = "/usr/bin/python3"
+# The guests below say ready, then wait in select on their signals' wakeup
+# fd, never in time.sleep: a signal that lands after sleep's last check for
+# handlers and before its clock_nanosleep runs no handler until the sleep is
+# over (natively too: 1 run in ~40 on a loaded machine), while the byte the C
+# handler writes to the wakeup fd wakes select whenever it lands.
+WAIT_FOR_SIGNALS = ("import os, select, signal\n"
+                    "r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)\n"
+                    "signal.set_wakeup_fd(w)\n"
+                    "print('ready', flush=True)\n"
+                    "while True:\n"
+                    "    select.select([r], [], [])\n"
+                    "    os.read(r, 64)\n")
 # Handlers write with os.write: a print there could find stdout's buffer
 # locked by the print they interrupted (Python's "reentrant call" error).
-HANDLERS = ("import os, signal, sys, time\n"
+HANDLERS = ("import os, signal, sys\n"
             "def on(n, _f):\n"
             "    os.write(1, b'got ' + signal.Signals(n).name.encode() + b'\\n')\n"
             "    sys.exit(3)\n"
             "for s in {sigs}:\n"
-            "    signal.signal(s, on)\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(600)\n")
+            "    signal.signal(s, on)\n") + WAIT_FOR_SIGNALS
 
 
 def read_line(f, timeout=60):
@@ -70,7 +80,7 @@ def test_each_forwarded_signal_reaches_a_guest_handler(tmp_path, sig):
         end(guest)
 
 
-COUNT_SIGINT = ("import os, signal, sys, time\n"
+COUNT_SIGINT = ("import os, signal, sys\n"
                 "n = 0\n"
                 "def on_int(_n, _f):\n"
                 "    global n\n"
@@ -80,9 +90,7 @@ COUNT_SIGINT = ("import os, signal, sys, time\n"
                 "    os.write(1, b'SIGINT x %d\\n' % n)\n"
                 "    sys.exit(0)\n"
                 "signal.signal(signal.SIGINT, on_int)\n"
-                "signal.signal(signal.SIGUSR1, on_usr1)\n"
-                "print('ready', flush=True)\n"
-                "time.sleep(600)\n")
+                "signal.signal(signal.SIGUSR1, on_usr1)\n") + WAIT_FOR_SIGNALS
 
 
 def _on_a_terminal(argv, cwd, env=None):
@@ -141,10 +149,9 @@ def test_a_terminal_signal_reaches_the_guest_once(tmp_path):
     assert served and {p.name: p.stat().st_ino for p in plans.iterdir()} == served
 
 
-IGNORES_SIGTERM = ("import signal, time\n"
+IGNORES_SIGTERM = ("import signal\n"
                    "signal.signal(signal.SIGTERM, lambda *a: print('TERM', flush=True))\n"
-                   "print('ready', flush=True)\n"
-                   "time.sleep(600)\n")
+                   ) + WAIT_FOR_SIGNALS
 
 
 def test_a_guest_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path):
