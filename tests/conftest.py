@@ -33,6 +33,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# The guests below say ready, then wait in select on their signals' wakeup
+# fd, never in time.sleep: a signal that lands after sleep's last check for
+# handlers and before its clock_nanosleep runs no handler until the sleep is
+# over (natively too: 1 run in ~40 on a loaded machine), while the byte the C
+# handler writes to the wakeup fd wakes select whenever it lands.
+WAIT_FOR_SIGNALS = ("import os, select, signal\n"
+                    "r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)\n"
+                    "signal.set_wakeup_fd(w)\n"
+                    "print('ready', flush=True)\n"
+                    "while True:\n"
+                    "    select.select([r], [], [])\n"
+                    "    os.read(r, 64)\n")
+
+
 def run_native(argv, cwd, stdin=b"", env=None):
     return subprocess.run(argv, cwd=cwd, input=stdin, capture_output=True, env=env, timeout=120)
 

@@ -12,16 +12,14 @@ import time
 import pytest
 
 import libsubst
-from conftest import children, gone
+from conftest import WAIT_FOR_SIGNALS, children, gone
 
-HANDLER = ("import signal, sys, time\n"
+HANDLER = ("import os, signal, sys\n"
            "def on(n, _f):\n"
-           "    print('got', signal.Signals(n).name, flush=True)\n"
+           "    os.write(1, b'got ' + signal.Signals(n).name.encode() + b'\\n')\n"
            "    sys.exit(3)\n"
            "signal.signal(signal.SIGUSR1, on)\n"
-           "signal.signal(signal.SIGTERM, on)\n"
-           "print('ready', flush=True)\n"
-           "time.sleep(600)\n")
+           "signal.signal(signal.SIGTERM, on)\n") + WAIT_FOR_SIGNALS
 PYTHON = "/usr/bin/python3"
 
 

@@ -17,22 +17,11 @@ import time
 
 import pytest
 
-from conftest import LIBSUBST, build_c, children, gone, guest_pid
+from conftest import LIBSUBST, WAIT_FOR_SIGNALS, build_c, children, gone, guest_pid
 from libsubst.monitor.signals import FORWARDED
 
 PYTHON = "/usr/bin/python3"
-# The guests below say ready, then wait in select on their signals' wakeup
-# fd, never in time.sleep: a signal that lands after sleep's last check for
-# handlers and before its clock_nanosleep runs no handler until the sleep is
-# over (natively too: 1 run in ~40 on a loaded machine), while the byte the C
-# handler writes to the wakeup fd wakes select whenever it lands.
-WAIT_FOR_SIGNALS = ("import os, select, signal\n"
-                    "r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)\n"
-                    "signal.set_wakeup_fd(w)\n"
-                    "print('ready', flush=True)\n"
-                    "while True:\n"
-                    "    select.select([r], [], [])\n"
-                    "    os.read(r, 64)\n")
+
 # Handlers write with os.write: a print there could find stdout's buffer
 # locked by the print they interrupted (Python's "reentrant call" error).
 HANDLERS = ("import os, signal, sys\n"

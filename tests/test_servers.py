@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import (LIBSUBST, assert_same, children, free_port, guest_pid, redis_cli,
-                      run_guest, run_native, wait_for_port)
+from conftest import (LIBSUBST, WAIT_FOR_SIGNALS, assert_same, children, free_port, guest_pid,
+                      redis_cli, run_guest, run_native, wait_for_port)
 from libsubst.benchmarks.redis_bench import stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -213,10 +213,9 @@ def test_self_signal_exit_status(tmp_path, sig):
 
 
 def test_sigterm_to_libsubst_reaches_the_guest(tmp_path):
-    code = ("import os, signal, sys, time\n"
+    code = ("import os, signal, sys\n"
             "signal.signal(signal.SIGTERM, lambda *a: (os.write(1, b'got SIGTERM\\n'), sys.exit(7)))\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(60)\n")
+            ) + WAIT_FOR_SIGNALS
     proc = subprocess.Popen([*LIBSUBST, "run", "/usr/bin/python3", "-c", code], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline() == b"ready\n"
