@@ -58,6 +58,13 @@ ADD = {
     "/usr/lib/x86_64-linux-gnu/libc.so": "the C library as linked against (a linker script)",
     "/usr/lib/x86_64-linux-gnu/libc_nonshared.a": "named by that script",
     "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1": "linked as gcc links every program",
+    # system: memory, swap, disks, CPUs (test_linux.py, test_posix.py)
+    "/usr/bin/free": "virtual_memory and swap_memory against free -b",
+    "/usr/bin/vmstat": "virtual_memory, cpu_stats and boot_time against vmstat -s",
+    "/usr/bin/df": "disk_usage and disk_partitions against df",
+    "/usr/bin/findmnt": "the root file system's device against findmnt",
+    "/usr/bin/lscpu": "cpu_count against lscpu -p",
+    "/usr/bin/nproc": "cpu_count against nproc --all",
 }
 
 # The default test run's subset: every Process method on every process

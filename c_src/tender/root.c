@@ -2,7 +2,7 @@
  * The guest's root file system, made in its mount namespace: an empty,
  * read-only tmpfs holding, each at its host path, only the image's host
  * files (read-only), the declared volumes, the scratch mounts, a few
- * device nodes, /sys/devices/system/cpu,
+ * device nodes, the host's sysfs trees (LS_HOST_TREES),
  * /sys/kernel/mm/transparent_hugepage and a proc of the guest's pid
  * namespace.
  */
@@ -235,7 +235,9 @@ int tender_make_root(const int *fds)
      * then are all the directories made here the tmpfs's, never a volume's. */
     for (unsigned i = 0; i < TENDER_NDEVICES; i++)   /* read-only: no host device's times or mode */
         place(tender_devices[i], 0, 1, &(struct view){.root = root});
-    place("/sys/devices/system/cpu", 1, 1, &(struct view){.root = root});
+    static const char *const trees[] = LS_HOST_TREES;
+    for (unsigned i = 0; i < sizeof trees / sizeof *trees; i++)
+        place(trees[i], 1, 1, &(struct view){.root = root});
     place("/sys/kernel/mm/transparent_hugepage", 1, 1, &(struct view){.root = root});
     /* A proc of the guest's pid namespace (a bind of the host's where the
      * host hides parts of its own: mount_too_revealing refuses a new one),

@@ -23,6 +23,15 @@
  * serves as a mount of the guest's file system. */
 #define LS_DEVPTS "/dev/pts"
 
+/* The host's sysfs directories the guest sees whole and read-only, each at
+ * its own path: the machine's CPUs (cpuN, their topology, caches and
+ * cpufreq, as lscpu, nproc and psutil read them).  The tender binds them
+ * into the guest's mount namespace, the kernel serves each as part of /sys
+ * (fs/volume.c; not a mount of its own in the mount tables) and lets
+ * Landlock read beneath it (ls_lockdown.host_copies).  Their links that
+ * lead out of them (cpuN/subsystem, driver, ...) lead nowhere. */
+#define LS_HOST_TREES {"/sys/devices/system/cpu"}
+
 /* What the tender made, for the kernel. */
 struct ls_sandbox {
     int32_t port_fd;                 /* the guest's end of the relay's port channel
@@ -35,7 +44,8 @@ struct ls_lockdown {
                                       * again), or -1 */
     unsigned long text_start, text_end;   /* the text Syscall User Dispatch lets through */
     unsigned long sud_ip;            /* the return address of the SUD prctl's syscall */
-    const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy */
+    const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy,
+                                      * and LS_HOST_TREES */
     int nhost_copies;
 };
 

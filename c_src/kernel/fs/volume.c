@@ -15,31 +15,34 @@ int fs_nmnt;
 
 static int under(const struct vmount *v, const char *p);
 
-/* The guest's devpts (LS_DEVPTS), a mount of its own beside the volumes,
- * if the tender could make it and no volume is there already. */
-static void vol_add_devpts(int n)
+/* A tree the tender bound at path (the guest's devpts, LS_DEVPTS; a host
+ * sysfs tree, LS_HOST_TREES, read-only and part of /sys), served as a
+ * mount beside the volumes if it is there and no volume is there already. */
+static void vol_add_bound(const char *path, int sys)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(fs_mnt[i].guest, LS_DEVPTS) == 0)
+    for (int i = 0; i < fs_nmnt; i++)
+        if (strcmp(fs_mnt[i].guest, path) == 0)
             return;
-    long fd = hsys4(__NR_openat, AT_FDCWD, (long)LS_DEVPTS, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
-        return;                      /* the tender warned: no pseudo-terminals */
-    struct vmount *v = &fs_mnt[n];
-    v->guest = v->host = LS_DEVPTS;
-    v->glen = strlen(LS_DEVPTS);
+        return;                      /* the tender warned, or the host has none */
+    struct vmount *v = &fs_mnt[fs_nmnt];
+    v->guest = v->host = path;
+    v->glen = strlen(path);
+    v->ro = v->sys = sys;
     if ((v->root = kfd_hide(fd)) < 0) {
         hsys1(__NR_close, fd);
         return;
     }
-    fs_nmnt = n + 1;
+    fs_nmnt++;
 }
 
 int vol_init(void)
 {
     int n = K.bi->nmounts;
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
-    fs_mnt = kzalloc((n + 1) * sizeof *fs_mnt);
+    static const char *const trees[] = LS_HOST_TREES;
+    fs_mnt = kzalloc((n + 1 + LS_ARRAY_SIZE(trees)) * sizeof *fs_mnt);
     if (!fs_mnt)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -67,7 +70,9 @@ int vol_init(void)
         }
         fs_nmnt = i + 1;
     }
-    vol_add_devpts(n);
+    vol_add_bound(LS_DEVPTS, 0);
+    for (int i = 0; i < (int)LS_ARRAY_SIZE(trees); i++)
+        vol_add_bound(trees[i], 1);
     n = fs_nmnt;
     /* A mount at "/" (the writable root's layer, a container's rooted
      * volume) is never alone: its walk classifies and expands each step. */
