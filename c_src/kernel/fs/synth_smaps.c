@@ -1,13 +1,14 @@
 /*
  * /proc/<pid>/smaps and smaps_rollup (proc(5)): the host's, without the
  * kernel's own memory, as maps shows it.  smaps drops each hidden entry
- * with its field lines.  smaps_rollup is the host's total less the hidden
- * entries' fields, over the span of the shown ones (the vsyscall page is
- * no mapping of the process's: smaps shows it, the rollup leaves it out); its Pss_Anon, Pss_File
- * and Pss_Shmem, which smaps does not split per entry, lose a hidden
- * entry's Pss by its kind: its anonymous part (at most its Anonymous) as
- * Pss_Anon, the rest as Pss_Shmem for a shared memory file (memfd, /dev/shm,
- * /dev/zero, SysV), else as Pss_File.
+ * with its field lines.  smaps_rollup is the host's in form (its fields, in
+ * its order) with the totals of the shown entries of one read of smaps,
+ * over their span (the vsyscall page is no mapping of the process's: smaps
+ * shows it, the rollup leaves it out).  Its Pss_Anon, Pss_File and
+ * Pss_Shmem, which smaps does not split per entry, take each entry's Pss by
+ * its kind: its anonymous part (at most its Anonymous) as Pss_Anon, the
+ * rest as Pss_Shmem for a shared memory file (memfd, /dev/shm, /dev/zero,
+ * SysV), else as Pss_File.
  */
 #include "synth.h"
 
@@ -46,12 +47,13 @@ static size_t field(const char *s, unsigned long *kb, const char **end)
     return c + 1 - s;
 }
 
-static unsigned long *acc(struct gbuf *g, const char *name, size_t len)
+/* The total of field name[0..len), made if make; NULL if none. */
+static unsigned long *acc(struct gbuf *g, const char *name, size_t len, int make)
 {
     for (int i = 0; i < g->nacc; i++)
         if (strlen(g->acc[i].name) == len && strncmp(g->acc[i].name, name, len) == 0)
             return &g->acc[i].kb;
-    if (g->nacc == (int)LS_ARRAY_SIZE(g->acc) || len >= sizeof g->acc[0].name)
+    if (!make || g->nacc == (int)LS_ARRAY_SIZE(g->acc) || len >= sizeof g->acc[0].name)
         return 0;
     memcpy(g->acc[g->nacc].name, name, len);
     g->acc[g->nacc].name[len] = 0;
@@ -61,15 +63,15 @@ static unsigned long *acc(struct gbuf *g, const char *name, size_t len)
 
 static void add(struct gbuf *g, const char *name, unsigned long kb)
 {
-    unsigned long *a = acc(g, name, strlen(name));
+    unsigned long *a = acc(g, name, strlen(name), 1);
     if (a)
         *a += kb;
 }
 
-/* The hidden entry just read: its Pss split by kind. */
+/* The shown entry just read: its Pss split by kind. */
 static void split_pss(struct gbuf *g)
 {
-    if (!g->skip)
+    if (g->skip)
         return;
     unsigned long anon = g->anon < g->pss ? g->anon : g->pss;
     add(g, "Pss_Anon:", g->kind == K_ANON ? g->pss : anon);
@@ -96,7 +98,7 @@ static int kind_of(const char *s)
     return K_FILE;
 }
 
-static void line_hidden(struct gbuf *g, char *s, size_t n)
+static void line_shown(struct gbuf *g, char *s, size_t n)
 {
     static const char vsyscall[] = "[vsyscall]\n";
     unsigned long lo, hi, kb;
@@ -116,9 +118,9 @@ static void line_hidden(struct gbuf *g, char *s, size_t n)
         return;
     }
     size_t len = field(s, &kb, &end);
-    if (!g->skip || !len)
+    if (g->skip || !len)
         return;
-    unsigned long *a = acc(g, s, len);
+    unsigned long *a = acc(g, s, len, 1);
     if (a)
         *a += kb;
     if (len == 4 && strncmp(s, "Pss:", 4) == 0)
@@ -143,14 +145,14 @@ static void line_rollup(struct gbuf *g, char *s, size_t n)
         return;
     }
     size_t len = field(s, &kb, &end);
-    unsigned long *a = len ? acc(g, s, len) : 0;
-    if (!a || !*a) {
+    unsigned long *a = len ? acc(g, s, len, 0) : 0;
+    if (!a) {
         synth_gput(g, s, n);
         return;
     }
-    /* The value, right-aligned where the host's ends. */
+    /* The total, right-aligned where the host's value ends. */
     int width = end - (s + len);
-    ksnprintf(tmp, sizeof tmp, "%lu", kb > *a ? kb - *a : 0);
+    ksnprintf(tmp, sizeof tmp, "%lu", *a);
     synth_gput(g, s, len);
     for (int k = strlen(tmp); k < width; k++)
         synth_gputs(g, " ");
@@ -166,7 +168,10 @@ long synth_put_smaps_rollup(struct gbuf *g)
     g->pss = g->anon = 0;
     g->lo = ~0UL;
     g->hi = 0;
-    long r = synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/smaps"), line_hidden);
+    add(g, "Pss_Anon:", 0);         /* totals even where no entry has a part of that kind */
+    add(g, "Pss_File:", 0);
+    add(g, "Pss_Shmem:", 0);
+    long r = synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/smaps"), line_shown);
     split_pss(g);
     if (r < 0)
         return r;
