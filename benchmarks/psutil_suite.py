@@ -83,6 +83,12 @@ FAST = [
 # guest, with the reason, grouped by family.  Not all sorted yet: the
 # causes of the rest of the shortfall are still to be listed here
 # (tests/test_corpus.py's test_psutil expects the shortfall, strictly).
+_L, _S = "tests.test_linux.", "tests.test_sudo.TestUpdatedSystemTime."
+_ROOTFS = ("the guest's / is its own tmpfs (the writable layer over its image), on no block "
+           "device: psutil's RootFsDeviceFinder finds no disk for it, findmnt names it libsubst")
+_CLOCK = ("sets the machine's clock (clock_settime, natively as root): the guest, with no "
+          "CAP_SYS_TIME over the host's clock, gets EPERM as a container does, and psutil skips "
+          "it (needs root): a sandbox choice")
 KNOWN: dict[str, str] = {
     # processes: the test's process is pid 1 of the guest's own pid namespace
     # (the sandbox's), whose parent is outside it, hidden, and to which the
@@ -99,6 +105,12 @@ KNOWN: dict[str, str] = {
     "tests.test_process.TestProcessWait.test_wait_non_children":
         "the grandchild, orphaned when the child is terminated first, becomes the child of "
         "the test's process (pid 1 of the guest's pid namespace): wait() gets its status",
+    # system: memory, swap, disks, CPUs, sensors, boot time
+    **dict.fromkeys([_L + "TestRootFsDeviceFinder." + t for t in (
+        "test_comparisons", "test_disk_partitions_mocked", "test_against_findmnt")], _ROOTFS),
+    **dict.fromkeys([_S + t for t in (
+        "test_boot_time", "test_linux_monotonic_proc_time", "test_proc_create_time",
+        "test_proc_ident")], _CLOCK),
 }
 
 
