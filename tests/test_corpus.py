@@ -176,8 +176,8 @@ def test_psutil_fast_in_a_fresh_pid_namespace():
 
 
 @pytest.mark.long
-@pytest.mark.xfail(strict=True, reason="about a quarter of the psutil cases passing natively "
-                   "fail in the guest, their causes not yet sorted into psutil_suite.KNOWN "
+@pytest.mark.xfail(strict=True, reason="about a sixth of the psutil cases passing natively "
+                   "fail in the guest, their causes not all sorted into psutil_suite.KNOWN "
                    "(README)")
 def test_psutil():
     native = _check_psutil(None)
