@@ -45,6 +45,17 @@ def test_machine_tools_as_native(argv, tmp_path):
     assert_same(run_native(argv, tmp_path), run_guest(argv, tmp_path))
 
 
+def test_block_devices_as_native_beside_many_volumes(tmp_path):
+    # perl's library trees are a dozen volumes: the host's sysfs trees
+    # (one per block device) must not exhaust the kernel's few fds.
+    script = ('opendir D, "/sys/block" or die "$!"; for (sort grep !/^\\./, readdir D) '
+              '{ open F, "/sys/block/$_/size" or die "$_: $!"; print "$_ ", scalar <F> }')
+    argv = ["perl", "-e", script]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
+
+
 def test_uuid_fresh_per_read_boot_id_stable(tmp_path):
     argv = ["cat", "/proc/sys/kernel/random/uuid", "/proc/sys/kernel/random/uuid",
             "/proc/sys/kernel/random/boot_id", "/proc/sys/kernel/random/boot_id"]

@@ -221,18 +221,18 @@ const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
 }
 
 /* The host files the synthetic /proc and /sys copy (fs/synth.c's table)
- * and the host trees /sys shows (LS_HOST_TREES): Landlock must let the
+ * and the host's sysfs trees /sys shows (volume.c): Landlock must let the
  * kernel read them. */
 static const char **host_copies(int *n)
 {
-    static const char *const trees[] = LS_HOST_TREES;
-    const char **list = kmalloc((synth_ng + LS_ARRAY_SIZE(trees)) * sizeof *list);
+    const char **list = kmalloc((synth_ng + fs_nmnt) * sizeof *list);
     *n = 0;
     for (int i = 0; list && i < synth_ng; i++)
         if (synth_gtab[i].type == ST_FILE && synth_gtab[i].gen == SG_HOSTCOPY)
             list[(*n)++] = synth_gtab[i].path;
-    for (int i = 0; list && i < (int)LS_ARRAY_SIZE(trees); i++)
-        list[(*n)++] = trees[i];
+    for (int i = 0; list && i < fs_nmnt; i++)
+        if (fs_mnt[i].sys)
+            list[(*n)++] = fs_mnt[i].host;
     return list;
 }
 

@@ -2,7 +2,7 @@
  * The guest's root file system, made in its mount namespace: an empty,
  * read-only tmpfs holding, each at its host path, only the image's host
  * files (read-only), the declared volumes, the scratch mounts, a few
- * device nodes, the host's sysfs trees (LS_HOST_TREES),
+ * device nodes, the host's sysfs trees (handover.h's LS_HOST_TREES),
  * /sys/kernel/mm/transparent_hugepage and a proc of the guest's pid
  * namespace.
  */
@@ -108,6 +108,12 @@ skip:
     if (src >= 0)
         hsys1(__NR_close, src);
     return 0;
+}
+
+/* A host sysfs tree (ls_for_each_host_tree), read-only. */
+static int place_tree(const char *path, void *view)
+{
+    return place(path, 1, 1, view) < 0 ? -1 : 0;
 }
 
 const char *const tender_devices[TENDER_NDEVICES] = {
@@ -235,9 +241,7 @@ int tender_make_root(const int *fds)
      * then are all the directories made here the tmpfs's, never a volume's. */
     for (unsigned i = 0; i < TENDER_NDEVICES; i++)   /* read-only: no host device's times or mode */
         place(tender_devices[i], 0, 1, &(struct view){.root = root});
-    static const char *const trees[] = LS_HOST_TREES;
-    for (unsigned i = 0; i < sizeof trees / sizeof *trees; i++)
-        place(trees[i], 1, 1, &(struct view){.root = root});
+    ls_for_each_host_tree(place_tree, &(struct view){.root = root});
     place("/sys/kernel/mm/transparent_hugepage", 1, 1, &(struct view){.root = root});
     /* A proc of the guest's pid namespace (a bind of the host's where the
      * host hides parts of its own: mount_too_revealing refuses a new one),

@@ -1,15 +1,17 @@
 /*
  * The machine as /proc and /sys show it (what free, vmstat, df, lscpu and
- * psutil read): swap areas, partitions and disk counters, the CPUs' sysfs
- * tree, and a process's smaps and smaps_rollup, compared with a native
- * run.  Counters that change between two runs are printed as facts about
- * them (the field count of a diskstats line, the rollup being the sum of
- * smaps).
+ * psutil read): swap areas, partitions and disk counters, /sys/block's
+ * links and the disks' directories behind them, the power supplies, the
+ * CPUs' sysfs tree, and a process's smaps and smaps_rollup, compared with a
+ * native run.  Counters that change between two runs are printed as facts
+ * about them (the field count of a diskstats line, the rollup being the sum
+ * of smaps).
  *
  *   sysinfo DIR       DIR a scratch directory (unused: the harness's rule)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,33 @@ static void disks(void)
         }
         printf("  %d:%d %s, %d fields\n", major, minor, name, fields);
     }
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b);
+
+/* A directory of links to device directories (/sys/block): each link's
+ * target, and what is behind it (disk_io_counters walks it for stat). */
+static void links(const char *dir, const char *file)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, 0, by_name);
+    printf("%s: %s\n", dir, n < 0 ? strerrorname_np(errno) : "present");
+    for (int i = 0; i < n; i++) {
+        char path[512], to[512], text[256];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        long l = readlink(path, to, sizeof to - 1);
+        to[l > 0 ? l : 0] = 0;
+        struct stat st;
+        int dirok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        snprintf(path, sizeof path, "%s/%s/%s", dir, names[i]->d_name, file);
+        long t = slurp(path, text, sizeof text);
+        if (names[i]->d_name[0] != '.')
+            printf("  %s -> %s, a directory %d, %s: %s\n", names[i]->d_name, to, dirok, file,
+                   t < 0 ? "absent" : strchr(text, '\n') ? "one line" : "read");
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -199,6 +228,8 @@ int main(int argc, char **argv)
         return 2;
     }
     disks();
+    links("/sys/block", "size");
+    links("/sys/class/power_supply", "type");
     cpus();
     smaps();
     return 0;

@@ -207,6 +207,8 @@ int img_dir_next(const char *dir, long *c, struct dent *d);
 struct vmount {
     const char *guest;          /* guest path without trailing '/' ("" for "/") */
     size_t glen;
+    size_t rlen;                /* the length of guest's prefix that root stands for: glen,
+                                   or a host sysfs tree's "/sys" (volume.c) */
     const char *host;
     int root;                   /* O_PATH fd of the host directory (kernel-reserved) */
     int ro;
