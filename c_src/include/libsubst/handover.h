@@ -34,7 +34,8 @@
  * mount tables), following their links as the guest's own walk does, and
  * lets Landlock read beneath them (ls_lockdown.host_copies).  Links that
  * lead to none of them (cpuN/subsystem, a disk's device, ...) lead
- * nowhere; /sys/devices lists only the synthetic tree's entries. */
+ * nowhere, or to a directory on the way to one, which holds only that
+ * way; /sys/devices lists only the synthetic tree's entries. */
 #define LS_HOST_TREES {"/sys/devices/system/cpu"}
 #define LS_HOST_LINK_DIRS {"/sys/block", "/sys/class/power_supply"}
 
