@@ -64,6 +64,19 @@ static void disks(void)
 
 static int by_name(const struct dirent **a, const struct dirent **b);
 
+/* Whether name is in dir's listing. */
+static int listed(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d)))
+        found = strcmp(e->d_name, name) == 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
 /* A directory of links to device directories (/sys/block): each link's
  * target, and what is behind it (disk_io_counters walks it for stat). */
 static void links(const char *dir, const char *file)
@@ -71,6 +84,11 @@ static void links(const char *dir, const char *file)
     struct dirent **names;
     int n = scandir(dir, &names, 0, by_name);
     printf("%s: %s\n", dir, n < 0 ? strerrorname_np(errno) : "present");
+    /* Listed in its parent, as is each directory on the way to a disk's. */
+    char parent[256];
+    snprintf(parent, sizeof parent, "%s", dir);
+    *strrchr(parent, '/') = 0;
+    printf("  listed in %s: %d\n", parent, listed(parent, strrchr(dir, '/') + 1));
     for (int i = 0; i < n; i++) {
         char path[512], to[512], text[256];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
@@ -80,8 +98,21 @@ static void links(const char *dir, const char *file)
         int dirok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
         snprintf(path, sizeof path, "%s/%s/%s", dir, names[i]->d_name, file);
         long t = slurp(path, text, sizeof text);
+        int way = 1;                 /* each directory on the way to the device's */
+        char at[1100];
+        snprintf(at, sizeof at, "%s/%s", dir, to);
+        for (char *e = strchr(at + strlen(dir) + 1, '/'); e && way; e = strchr(e + 1, '/')) {
+            *e = 0;
+            char *name = strrchr(at, '/') + 1;
+            char up[1100];
+            snprintf(up, sizeof up, "%.*s", (int)(name - 1 - at), at);
+            if (strcmp(name, "..") != 0)
+                way = listed(up, name);
+            *e = '/';
+        }
         if (names[i]->d_name[0] != '.')
-            printf("  %s -> %s, a directory %d, %s: %s\n", names[i]->d_name, to, dirok, file,
+            printf("  %s -> %s, a directory %d, listed on the way %d, %s: %s\n",
+                   names[i]->d_name, to, dirok, way, file,
                    t < 0 ? "absent" : strchr(text, '\n') ? "one line" : "read");
         free(names[i]);
     }

@@ -35,7 +35,8 @@
  * lets Landlock read beneath them (ls_lockdown.host_copies).  Links that
  * lead to none of them (cpuN/subsystem, a disk's device, ...) lead
  * nowhere, or to a directory on the way to one, which holds only that
- * way; /sys/devices lists only the synthetic tree's entries. */
+ * way (as /sys's synthetic directories list, beside their own entries,
+ * only the ways to these trees: fs/synth_dir.c). */
 #define LS_HOST_TREES {"/sys/devices/system/cpu"}
 #define LS_HOST_LINK_DIRS {"/sys/block", "/sys/class/power_supply"}
 
