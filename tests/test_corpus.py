@@ -176,7 +176,7 @@ def test_psutil_fast_in_a_fresh_pid_namespace():
 
 
 @pytest.mark.long
-@pytest.mark.xfail(strict=True, reason="about a sixth of the psutil cases passing natively "
+@pytest.mark.xfail(strict=True, reason="some of the psutil cases passing natively (8 %) "
                    "fail in the guest, their causes not all sorted into psutil_suite.KNOWN "
                    "(README)")
 def test_psutil():
