@@ -80,9 +80,8 @@ FAST = [
 ]
 
 # Test cases (as pytests.parse names them) that pass natively and not in the
-# guest, with the reason, grouped by family.  Not all sorted yet: the
-# causes of the rest of the shortfall are still to be listed here
-# (tests/test_corpus.py's test_psutil expects the shortfall, strictly).
+# guest, with the reason, grouped by family (11 of 412: over the 2 % that
+# tests/test_corpus.py's test_psutil allows, which it expects, strictly).
 _L, _S = "tests.test_linux.", "tests.test_sudo.TestUpdatedSystemTime."
 _ROOTFS = ("the guest's / is its own tmpfs (the writable layer over its image), on no block "
            "device: psutil's RootFsDeviceFinder finds no disk for it, findmnt names it libsubst")
