@@ -148,37 +148,26 @@ def _check_psutil(files, prefix=()):
     return native
 
 
-# Where few processes run (inside a pid namespace: tests/fresh_machine.sh's
-# machine) test_process_all's test_all passes natively (elsewhere some kernel
-# threads' environ is ESRCH); in the guest its memory_full_info check needs
-# pss and uss from /proc/<pid>/smaps_rollup, not served yet.
-SMAPS_ROLLUP = ("test_process_all's test_all needs /proc/<pid>/smaps_rollup "
-                "(memory_full_info's pss and uss), not served yet (README, known limits)")
-# The initial pid namespace's inode (PROC_PID_INIT_INO).
-NESTED_PID_NS = os.readlink("/proc/self/ns/pid") != "pid:[4026531836]"
-
-
-@pytest.mark.xfail(NESTED_PID_NS, strict=False, reason=SMAPS_ROLLUP)
 def test_psutil_fast():
     _check_psutil(psutil_suite.FAST)
 
 
-@pytest.mark.xfail(strict=True, reason=SMAPS_ROLLUP)
 def test_psutil_fast_in_a_fresh_pid_namespace():
     """Both runs inside a pid namespace of their own, with its /proc (as
     tests/fresh_machine.sh runs the suite): the guest starts from a pid
     namespace other than the initial one, and the native run there passes
-    test_process_all's test_all, whose pool workers read the other
-    processes' limits (prlimit64 of another pid: tests/conformance/pidcalls.c)."""
+    test_process_all's test_all (elsewhere some kernel threads' environ is
+    ESRCH), whose pool workers read the other processes' limits (prlimit64
+    of another pid: tests/conformance/pidcalls.c) and their memory_full_info
+    (/proc/<pid>/smaps_rollup: tests/conformance/sysinfo.c)."""
     native = _check_psutil(psutil_suite.FAST, prefix=(
         "unshare", "--pid", "--fork", "--kill-child", "--mount-proc"))
     assert "tests.test_process_all.TestFetchAllProcesses.test_all" in native.passed
 
 
 @pytest.mark.long
-@pytest.mark.xfail(strict=True, reason="about a quarter of the psutil cases passing natively "
-                   "fail in the guest, their causes not yet sorted into psutil_suite.KNOWN "
-                   "(README)")
+@pytest.mark.xfail(strict=True, reason="psutil_suite.KNOWN, each case with its cause, holds "
+                   "11 of the 412 cases passing natively: over the 2 % the check allows (README)")
 def test_psutil():
     native = _check_psutil(None)
     assert len(psutil_suite.KNOWN) * 50 <= len(native.passed), "the known list is over 2 %"

@@ -22,6 +22,9 @@ SAME_AS_HOST = [
     "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
     "/sys/kernel/mm/transparent_hugepage/shmem_enabled",
     "/sys/kernel/mm/transparent_hugepage/use_zero_page",
+    # The machine's disks and CPUs (the host's sysfs tree of its CPUs, whole).
+    "/proc/partitions", "/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible",
+    "/sys/devices/system/cpu/kernel_max", "/sys/devices/system/cpu/cpu0/topology/core_cpus_list",
 ]
 UUID = re.compile(rb"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -31,6 +34,26 @@ def test_sysctl_as_native(path, tmp_path):
     if not os.path.exists(path):
         pytest.skip(f"this host has no {path}")
     assert_same(run_native(["cat", path], tmp_path), run_guest(["cat", path], tmp_path))
+
+
+# Programs that size the machine from /proc and /sys: the same answer in the
+# guest (psutil's tests compare it with these; lscpu -p reads the CPUs'
+# sysfs tree, nproc --all its cpuN directories, lsblk-like tools /proc/partitions).
+@pytest.mark.parametrize("argv", [["lscpu", "-p=CPU,CORE,SOCKET,CACHE"], ["nproc", "--all"],
+                                  ["ls", "/sys/devices/system/cpu"]])
+def test_machine_tools_as_native(argv, tmp_path):
+    assert_same(run_native(argv, tmp_path), run_guest(argv, tmp_path))
+
+
+def test_block_devices_as_native_beside_many_volumes(tmp_path):
+    # perl's library trees are a dozen volumes: the host's sysfs trees
+    # (one per block device) must not exhaust the kernel's few fds.
+    script = ('opendir D, "/sys/block" or die "$!"; for (sort grep !/^\\./, readdir D) '
+              '{ open F, "/sys/block/$_/size" or die "$_: $!"; print "$_ ", scalar <F> }')
+    argv = ["perl", "-e", script]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
 
 
 def test_uuid_fresh_per_read_boot_id_stable(tmp_path):

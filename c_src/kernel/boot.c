@@ -220,15 +220,19 @@ const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
     return K.bi;
 }
 
-/* The host files the synthetic /proc and /sys copy (fs/synth.c's table):
- * Landlock must let the kernel read them. */
+/* The host files the synthetic /proc and /sys copy (fs/synth.c's table)
+ * and the host's sysfs trees /sys shows (volume.c): Landlock must let the
+ * kernel read them. */
 static const char **host_copies(int *n)
 {
-    const char **list = kmalloc(synth_ng * sizeof *list);
+    const char **list = kmalloc((synth_ng + fs_nmnt) * sizeof *list);
     *n = 0;
     for (int i = 0; list && i < synth_ng; i++)
         if (synth_gtab[i].type == ST_FILE && synth_gtab[i].gen == SG_HOSTCOPY)
             list[(*n)++] = synth_gtab[i].path;
+    for (int i = 0; list && i < fs_nmnt; i++)
+        if (fs_mnt[i].sys)
+            list[(*n)++] = fs_mnt[i].host;
     return list;
 }
 

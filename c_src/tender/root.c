@@ -3,8 +3,9 @@
  * read-only tmpfs holding only the image's host files (read-only, each at
  * LS_HOST_FILE_FMT with its entry's index: handover.h says why), and, each
  * at its host path, the declared volumes, the scratch mounts, a few device
- * nodes, /sys/devices/system/cpu, /sys/kernel/mm/transparent_hugepage;
- * and a proc of the guest's pid namespace.
+ * nodes, the host's sysfs trees (handover.h's LS_HOST_TREES),
+ * /sys/kernel/mm/transparent_hugepage and a proc of the guest's pid
+ * namespace.
  */
 #include "tender.h"
 #include <linux/mount.h>
@@ -114,6 +115,12 @@ skip:
     if (src >= 0)
         hsys1(__NR_close, src);
     return 0;
+}
+
+/* A host sysfs tree (ls_for_each_host_tree), read-only. */
+static int place_tree(const char *path, void *view)
+{
+    return place(path, path, 1, 1, view) < 0 ? -1 : 0;
 }
 
 const char *const tender_devices[TENDER_NDEVICES] = {
@@ -242,7 +249,7 @@ int tender_make_root(const int *fds)
     struct view own = {.root = root};
     for (unsigned i = 0; i < TENDER_NDEVICES; i++)   /* read-only: no host device's times or mode */
         place(tender_devices[i], tender_devices[i], 0, 1, &own);
-    place("/sys/devices/system/cpu", "/sys/devices/system/cpu", 1, 1, &own);
+    ls_for_each_host_tree(place_tree, &own);
     place("/sys/kernel/mm/transparent_hugepage", "/sys/kernel/mm/transparent_hugepage", 1, 1, &own);
     /* A proc of the guest's pid namespace (a bind of the host's where the
      * host hides parts of its own: mount_too_revealing refuses a new one),

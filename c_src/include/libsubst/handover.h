@@ -34,6 +34,23 @@
 #define LS_HOST_FILE_FMT LS_HOST_FILES "/%u"
 #define LS_HOST_FILE_PATH_MAX 32
 
+/* The host's sysfs directories the guest sees whole and read-only, each at
+ * its own path: the machine's CPUs (cpuN, their topology, caches and
+ * cpufreq, as lscpu, nproc and psutil read them); and directories of
+ * links, each with the device directories its links lead to: the block
+ * devices (lsblk, iostat, psutil's disk_io_counters) and the power
+ * supplies (psutil's sensors_battery).  lib/hosttrees.c lists them all.
+ * The tender binds them into the guest's mount namespace, the kernel
+ * serves each as part of /sys (fs/volume.c; not a mount of its own in the
+ * mount tables), following their links as the guest's own walk does, and
+ * lets Landlock read beneath them (ls_lockdown.host_copies).  Links that
+ * lead to none of them (cpuN/subsystem, a disk's device, ...) lead
+ * nowhere, or to a directory on the way to one, which holds only that
+ * way (as /sys's synthetic directories list, beside their own entries,
+ * only the ways to these trees: fs/synth_dir.c). */
+#define LS_HOST_TREES {"/sys/devices/system/cpu"}
+#define LS_HOST_LINK_DIRS {"/sys/block", "/sys/class/power_supply"}
+
 /* What the tender made, for the kernel. */
 struct ls_sandbox {
     int32_t port_fd;                 /* the guest's end of the relay's port channel
@@ -46,7 +63,8 @@ struct ls_lockdown {
                                       * again), or -1 */
     unsigned long text_start, text_end;   /* the text Syscall User Dispatch lets through */
     unsigned long sud_ip;            /* the return address of the SUD prctl's syscall */
-    const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy */
+    const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy,
+                                      * and the host trees it shows */
     int nhost_copies;
 };
 

@@ -42,6 +42,12 @@ long kwrite_all(int fd, const void *buf, size_t n);
  * every diagnostic the executable prints. */
 void kdiag(int fd, const char *what, const char *fmt, va_list ap);
 
+/* ---- the host's sysfs trees the guest sees (hosttrees.c) ---- */
+/* fn(path, arg) for each (handover.h's LS_HOST_TREES, LS_HOST_LINK_DIRS
+ * and the directories their links lead to); stops at fn's first negative
+ * answer (-1).  0 otherwise. */
+int ls_for_each_host_tree(int (*fn)(const char *path, void *arg), void *arg);
+
 /* ---- descriptors over a Unix socket (fdpass.c) ---- */
 #define LS_FDPASS_MAX 64
 /* sendmsg of len bytes and nfds fds (SCM_RIGHTS); never a SIGPIPE. */

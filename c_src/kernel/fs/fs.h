@@ -214,11 +214,14 @@ int img_dir_next(const char *dir, long *c, struct dent *d);
 struct vmount {
     const char *guest;          /* guest path without trailing '/' ("" for "/") */
     size_t glen;
+    size_t rlen;                /* the length of guest's prefix that root stands for: glen,
+                                   or a host sysfs tree's "/sys" (volume.c) */
     const char *host;
     int root;                   /* O_PATH fd of the host directory (kernel-reserved) */
     int ro;
     int scratch;                /* a tmpfs of the guest's own (LS_MNT_SCRATCH) */
     int alone;                  /* nothing else lies below it: no image entry, no mount */
+    int sys;                    /* a host sysfs tree (LS_HOST_TREES): part of /sys's mount */
 };
 extern struct vmount *fs_mnt;
 extern int fs_nmnt;
@@ -281,7 +284,7 @@ enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_SELFCOPY, SG_CGROUP,
-       SG_FDINFO, SG_NET, SG_NETIF };
+       SG_FDINFO, SG_NET, SG_NETIF, SG_SMAPS, SG_SMAPS_ROLLUP };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 #define SID_OFDLINK 0x202       /* another process's fd link (fs/synth_proc.c) */

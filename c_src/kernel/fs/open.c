@@ -73,13 +73,18 @@ static long open_image(struct fs_node *n, int flags)
 /* Why a read-only volume cannot give n for writing or creating: Linux
  * resolves the path first, so a missing file is ENOENT (unless O_CREAT
  * would make it) and a missing directory on the way ENOENT too; only then
- * EROFS. */
+ * EROFS.  In a host sysfs tree (LS_HOST_TREES) the caller's permission
+ * comes before that, as in Linux's open: the host's access(2) checks both,
+ * in that order (EACCES for a user writing a 0444 attribute). */
 static long ro_error(struct fs_node *n, int flags)
 {
     long fd = vol_open(n, O_PATH | O_CLOEXEC, 0);
     if (fd >= 0) {
+        long r = -EROFS;
+        if (fs_mnt[n->o.ent].sys)
+            r = hsys4(__NR_faccessat2, fd, (long)"", 2 /* W_OK */, AT_EACCESS | AT_EMPTY_PATH);
         hsys1(__NR_close, fd);
-        return -EROFS;
+        return r < 0 ? r : -EROFS;
     }
     if (fd != -ENOENT || !(flags & O_CREAT))
         return fd;

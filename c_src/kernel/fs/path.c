@@ -76,14 +76,21 @@ int fs_classify(const char *p, struct fs_obj *o)
     if (m >= 0 && !(vol_rooted(m) && synth)) {
         o->type = FO_VOLUME;
         o->ent = m;
-        if (vol_rooted(m))
+        if (vol_rooted(m) || fs_mnt[m].sys)
             o->mode = vol_lmode(m, p);
         else if (fs_upper >= 0)
             upper_cache_put(p, gen, o);
         return 0;
     }
-    if (synth)
-        return synth_lookup(p, o);
+    if (synth) {
+        int r = synth_lookup(p, o);
+        if (r == -ENOENT && vol_is_ancestor(p)) {
+            o->type = FO_IMAGE;         /* on the way to a host sysfs tree: a virtual directory */
+            o->ent = -1;
+            return 0;
+        }
+        return r;
+    }
     if (fs_upper >= 0)
         return upper_classify(p, gen, o);
     o->type = FO_IMAGE;

@@ -29,6 +29,11 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/uptime", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/loadavg", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/vmstat", ST_FILE, SG_HOSTCOPY, 0},       /* procps vmstat -s */
+    /* The machine's swap areas and disks (free, psutil's swap_memory and
+     * disk_io_counters): the host's, as a container's proc shows them. */
+    {"/proc/swaps", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/diskstats", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/partitions", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/version", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/devices", ST_FILE, SG_HOSTCOPY, 0},
@@ -57,10 +62,7 @@ const struct synth_ent synth_gtab[] = {
     {"/sys/class/net", ST_DIR, 0, 0},   /* its interfaces: synth_ntab (synth_net.c) */
     {"/sys/devices", ST_DIR, 0, 0},
     {"/sys/devices/system", ST_DIR, 0, 0},
-    {"/sys/devices/system/cpu", ST_DIR, 0, 0},
-    {"/sys/devices/system/cpu/online", ST_FILE, SG_HOSTCOPY, 0},
-    {"/sys/devices/system/cpu/possible", ST_FILE, SG_HOSTCOPY, 0},
-    {"/sys/devices/system/cpu/present", ST_FILE, SG_HOSTCOPY, 0},
+    {"/sys/devices/system/cpu", ST_DIR, 0, 0},     /* the host's (LS_HOST_TREES, volume.c) */
     /* The guest's limits as a container's cgroup v2 root shows them. */
     {"/sys/fs", ST_DIR, 0, 0},
     {"/sys/fs/cgroup", ST_DIR, 0, 0},
@@ -100,6 +102,8 @@ const struct synth_ent synth_ptab[] = {
     {"/stat", ST_FILE, SG_STAT, 0},
     {"/status", ST_FILE, SG_STATUS, 0},
     {"/maps", ST_FILE, SG_MAPS, 0},
+    {"/smaps", ST_FILE, SG_SMAPS, 0},       /* the host's, as maps (synth_smaps.c) */
+    {"/smaps_rollup", ST_FILE, SG_SMAPS_ROLLUP, 0},
     {"/cmdline", ST_FILE, SG_CMDLINE, 0},
     {"/environ", ST_FILE, SG_ENVIRON, 0},
     {"/comm", ST_FILE, SG_COMM, 0},

@@ -30,6 +30,13 @@ struct gbuf {
     long err;
     size_t n;
     char comm[16];
+    /* smaps (synth_smaps.c): whether the entry being read is hidden; for
+     * smaps_rollup, the hidden entries' totals per field and the span of
+     * the shown ones. */
+    char skip, kind;
+    int nacc;
+    unsigned long lo, hi, pss, anon;
+    struct { char name[24]; unsigned long kb; } acc[32];
     char b[2048];
     char line[LS_PATH_MAX + 256];
     char name[LS_PATH_MAX];
@@ -56,6 +63,16 @@ void synth_put_mounts(struct gbuf *g, int info);
 long synth_put_cgroup(struct gbuf *g, const char *name);
 /* A line of /proc/<pid>/limits, the open files' limits as the guest's (synth_mounts.c). */
 void synth_put_limit(struct gbuf *g, char *line, size_t n);
+
+/* The host's proc file name of g's process or thread (synth_gen.c). */
+const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name);
+/* A maps line: whether its range is the kernel's own (hidden from the
+ * guest), its range in *lo, *hi; puts a shown one with its guest name (1). */
+int synth_maps_hidden(struct gbuf *g, const char *s, unsigned long *lo, unsigned long *hi);
+int synth_maps_line(struct gbuf *g, char *s, size_t n);
+/* synth_smaps.c: /proc/<pid>/smaps (a line at a time) and smaps_rollup. */
+void synth_smaps_line(struct gbuf *g, char *s, size_t n);
+long synth_put_smaps_rollup(struct gbuf *g);
 
 /* Generates the contents of synthetic file e (of thread tid, 0: the
  * process) into a sealed memfd. */

@@ -3,7 +3,8 @@
  * (the guest's open fds, from the host's /proc/self/fd, kernel fds hidden),
  * /proc/<pid>/task (its threads, from the host's /proc/self/task), the
  * guest's processes in /proc (the host's of the guest's pid namespace),
- * /proc/sys..., /sys/devices/system/cpu, /dev.
+ * /proc/sys..., /sys (with the host's sysfs trees below each directory),
+ * /dev.
  */
 #include "synth.h"
 #include "proc/ptable.h"
@@ -78,6 +79,57 @@ static void load_nums(struct dctx *x, const char *dir, int fds, int self, long f
     }
     kfree(buf);
     hsys1(__NR_close, hfd);
+}
+
+/* The name of the component below dir (dl bytes) on the way to mount i,
+ * a host sysfs tree, in *len; NULL if it is not below dir. */
+static const char *tree_child(const char *dir, size_t dl, int i, size_t *len)
+{
+    const struct vmount *v = &fs_mnt[i];
+    if (!v->sys || v->glen <= dl + 1 || strncmp(v->guest, dir, dl) != 0 || v->guest[dl] != '/')
+        return 0;
+    const char *name = v->guest + dl + 1;
+    const char *end = strchr(name, '/');
+    *len = end ? (size_t)(end - name) : strlen(name);
+    return name;
+}
+
+/* After a synthetic /sys directory's own entries, those of the host's
+ * sysfs trees below it (volume.c) or on the way to them (/sys/class's
+ * power_supply, /sys/devices's virtual): each name once, and none the
+ * table has.  Cookies: synth_ng + the mount's index + 3. */
+static int sys_trees_next(const char *dir, size_t dl, long i, long *c, struct dent *d)
+{
+    char path[LS_PATH_MAX];
+    for (; i < fs_nmnt; i++) {
+        size_t len;
+        const char *name = tree_child(dir, dl, i, &len);
+        if (!name || len >= sizeof d->nbuf || dl + 1 + len >= sizeof path)
+            continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) {
+            size_t l2;
+            const char *n2 = tree_child(dir, dl, j, &l2);
+            seen = n2 && l2 == len && strncmp(n2, name, len) == 0;
+        }
+        memcpy(path, dir, dl);
+        path[dl] = '/';
+        memcpy(path + dl + 1, name, len);
+        path[dl + 1 + len] = 0;
+        for (int k = 0; k < synth_ng && !seen; k++)
+            seen = strcmp(synth_gtab[k].path, path) == 0;
+        if (seen)
+            continue;
+        memcpy(d->nbuf, name, len);
+        d->nbuf[len] = 0;
+        d->name = d->nbuf;
+        d->nlen = len;
+        d->ino = 0x30000UL + i;
+        d->type = FS_DT_DIR;
+        *c = synth_ng + i + 3;
+        return 1;
+    }
+    return 0;
 }
 
 /* Cookies: 2 + k.  fd dir: k = the fd number; pid dirs: k = the synth_ptab index;
@@ -178,6 +230,8 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
             }
         return 0;
     }
+    if (k >= synth_ng && strncmp(dir, "/sys", 4) == 0 && (dir[4] == 0 || dir[4] == '/'))
+        return sys_trees_next(dir, dl, k - synth_ng, c, d);
     if (k >= synth_ng && strcmp(dir, "/proc") == 0) {
         if (!x->loaded)
             load_nums(x, "/proc", 0, 0, 0x7fffffff);

@@ -128,7 +128,7 @@ long synth_host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *
 }
 
 /* The host's /proc file name of the process (tid 0) or of thread tid. */
-static const char *task_path(struct gbuf *g, char *buf, size_t cap, const char *name)
+const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name)
 {
     long tid = g->tid;
     if (g->other)
@@ -146,7 +146,7 @@ static void guest_comm(struct gbuf *g)
 {
     char host[32] = "";
     char path[48];
-    long fd = host_open(task_path(g, path, sizeof path, "/comm"));
+    long fd = host_open(synth_task_path(g, path, sizeof path, "/comm"));
     if (fd >= 0) {
         long r = host_read(fd, host, sizeof host - 1);
         host[r > 0 ? r : 0] = 0;
@@ -258,20 +258,30 @@ static const char *guest_name(struct gbuf *g, const char *host, unsigned long of
     return g->name;
 }
 
-/* Without the kernel's own memory; files named by their guest paths. */
-static void line_maps(struct gbuf *g, char *s, size_t n)
+int synth_maps_hidden(struct gbuf *g, const char *s, unsigned long *lo, unsigned long *hi)
 {
     const char *p = s;
-    unsigned long lo = parse_hex(&p);
-    if (*p == '-') {
-        p++;
-        unsigned long hi = parse_hex(&p);
-        if (hi > lo && !g->other && mm_is_kernel_range(lo, hi - lo))
-            return;
-        for (int i = 0; g->slot && i < g->slot->nkr; i++)
-            if (lo < g->slot->kr[i].end && hi > g->slot->kr[i].start)
-                return;
-    }
+    *lo = parse_hex(&p);
+    *hi = *lo;
+    if (*p != '-')
+        return 0;
+    p++;
+    *hi = parse_hex(&p);
+    if (*hi > *lo && !g->other && mm_is_kernel_range(*lo, *hi - *lo))
+        return 1;
+    for (int i = 0; g->slot && i < g->slot->nkr; i++)
+        if (*lo < g->slot->kr[i].end && *hi > g->slot->kr[i].start)
+            return 1;
+    return 0;
+}
+
+/* Without the kernel's own memory; files named by their guest paths. */
+int synth_maps_line(struct gbuf *g, char *s, size_t n)
+{
+    unsigned long lo, hi;
+    if (synth_maps_hidden(g, s, &lo, &hi))
+        return 0;
+    const char *p;
     /* address perms offset dev inode   path */
     unsigned long off = 0;
     p = s;
@@ -291,10 +301,16 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
             synth_gput(g, s, p - s);
             synth_gputs(g, guest);
             synth_gputs(g, "\n");
-            return;
+            return 1;
         }
     }
     synth_gput(g, s, n);
+    return 1;
+}
+
+static void line_maps(struct gbuf *g, char *s, size_t n)
+{
+    synth_maps_line(g, s, n);
 }
 
 /* This process's fd: without the O_NOFOLLOW the kernel added (as F_GETFL). */
@@ -334,9 +350,9 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     case SG_HOSTCOPY:
         return synth_host_copy(g, path);
     case SG_LIMITS:
-        return synth_host_lines(g, task_path(g, hp, sizeof hp, path), synth_put_limit);
+        return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, path), synth_put_limit);
     case SG_SELFCOPY:
-        return synth_host_copy(g, task_path(g, hp, sizeof hp, path));
+        return synth_host_copy(g, synth_task_path(g, hp, sizeof hp, path));
     case SG_TEXT:
         synth_gputs(g, e->aux);
         return 0;
@@ -344,13 +360,17 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
         return synth_put_cgroup(g, path_base(path));
     case SG_STAT:
         guest_comm(g);
-        return synth_host_lines(g, task_path(g, hp, sizeof hp, "/stat"), line_stat);
+        return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/stat"), line_stat);
     case SG_STATUS:
         guest_comm(g);
-        return synth_host_lines(g, task_path(g, hp, sizeof hp, "/status"), line_status);
+        return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/status"), line_status);
+    case SG_SMAPS:
+        return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/smaps"), synth_smaps_line);
+    case SG_SMAPS_ROLLUP:
+        return synth_put_smaps_rollup(g);
     case SG_MAPS:
         if (g->other)
-            return synth_host_lines(g, task_path(g, hp, sizeof hp, "/maps"), line_maps);
+            return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/maps"), line_maps);
         return synth_host_lines(g, "/proc/self/maps", line_maps);
     case SG_CMDLINE:
     case SG_ENVIRON:

@@ -60,7 +60,8 @@ int fs_mount_id(const char *p)
         if ((l = mount_match(fixed[i].dir, strlen(fixed[i].dir), p)) > best_len)
             best = i, best_len = l;
     for (int i = 0; i < fs_nmnt; i++)
-        if (i != fs_upper && (l = mount_match(fs_mnt[i].guest, fs_mnt[i].glen, p)) > best_len)
+        if (i != fs_upper && !fs_mnt[i].sys &&
+            (l = mount_match(fs_mnt[i].guest, fs_mnt[i].glen, p)) > best_len)
             best = n + i, best_len = l;
     return MOUNT_ID_BASE + best;
 }
@@ -74,8 +75,8 @@ void synth_put_mounts(struct gbuf *g, int info)
         size_t dl;
         unsigned long dev = 0;
         struct stat st;
-        if (fs_upper >= 0 && i == n + fs_upper)
-            continue;                   /* shown as "/" */
+        if (i >= n && (i == n + fs_upper || fs_mnt[i - n].sys))
+            continue;                   /* shown as "/", or part of /sys */
         if (i < n) {
             dir = fixed[i].dir;
             dl = strlen(dir);

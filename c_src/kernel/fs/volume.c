@@ -15,31 +15,65 @@ int fs_nmnt;
 
 static int under(const struct vmount *v, const char *p);
 
-/* The guest's devpts (LS_DEVPTS), a mount of its own beside the volumes,
- * if the tender could make it and no volume is there already. */
-static void vol_add_devpts(int n)
+/* A tree the tender bound at path (the guest's devpts, LS_DEVPTS; a host
+ * sysfs tree, handover.h's, read-only and part of /sys), served as a
+ * mount beside the volumes if it is there and no volume is there already.
+ * The sysfs trees share one root fd, /sys's (a directory of the guest's
+ * root holding them), so that a host with many block devices costs the
+ * kernel no more fds: their paths are relative to it (rlen). */
+static void vol_add_bound(const char *path, int sys)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(fs_mnt[i].guest, LS_DEVPTS) == 0)
+    static int sys_root = -1;
+    for (int i = 0; i < fs_nmnt; i++)
+        if (strcmp(fs_mnt[i].guest, path) == 0)
             return;
-    long fd = hsys4(__NR_openat, AT_FDCWD, (long)LS_DEVPTS, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
-        return;                      /* the tender warned: no pseudo-terminals */
-    struct vmount *v = &fs_mnt[n];
-    v->guest = v->host = LS_DEVPTS;
-    v->glen = strlen(LS_DEVPTS);
-    if ((v->root = kfd_hide(fd)) < 0) {
+        return;                      /* the tender warned, or the host has none */
+    struct vmount *v = &fs_mnt[fs_nmnt];
+    v->guest = v->host = path;
+    v->glen = v->rlen = strlen(path);
+    v->ro = v->sys = sys;
+    if (sys) {
+        hsys1(__NR_close, fd);
+        if (sys_root < 0) {
+            fd = hsys4(__NR_openat, AT_FDCWD, (long)"/sys", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+            if (fd < 0 || (sys_root = kfd_hide(fd)) < 0) {
+                if (fd >= 0)
+                    hsys1(__NR_close, fd);
+                return;
+            }
+        }
+        v->root = sys_root;
+        v->rlen = 4;                 /* "/sys" */
+    } else if ((v->root = kfd_hide(fd)) < 0) {
         hsys1(__NR_close, fd);
         return;
     }
-    fs_nmnt = n + 1;
+    fs_nmnt++;
+}
+
+static int count_tree(const char *path, void *n)
+{
+    ++*(int *)n;
+    return 0;
+}
+
+static int add_tree(const char *path, void *room)
+{
+    char *p = fs_nmnt < *(int *)room ? kstrdup(path) : 0;
+    if (p)
+        vol_add_bound(p, 1);
+    return 0;
 }
 
 int vol_init(void)
 {
     int n = K.bi->nmounts;
     const struct ls_mount *m = (const struct ls_mount *)(K.blk + K.bi->mounts_off);
-    fs_mnt = kzalloc((n + 1) * sizeof *fs_mnt);
+    int ntrees = 0;
+    ls_for_each_host_tree(count_tree, &ntrees);
+    fs_mnt = kzalloc((n + 1 + ntrees) * sizeof *fs_mnt);
     if (!fs_mnt)
         return -ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -48,6 +82,7 @@ int vol_init(void)
         v->glen = strlen(v->guest);
         while (v->glen > 0 && v->guest[v->glen - 1] == '/')
             v->glen--;
+        v->rlen = v->glen;
         v->host = bi_str(m[i].host);
         v->ro = (m[i].flags & LS_MNT_RDONLY) != 0;
         v->scratch = (m[i].flags & LS_MNT_SCRATCH) != 0;
@@ -67,13 +102,17 @@ int vol_init(void)
         }
         fs_nmnt = i + 1;
     }
-    vol_add_devpts(n);
+    vol_add_bound(LS_DEVPTS, 0);
+    int room = n + 1 + ntrees;
+    ls_for_each_host_tree(add_tree, &room);
     n = fs_nmnt;
     /* A mount at "/" (the writable root's layer, a container's rooted
      * volume) is never alone: its walk classifies and expands each step. */
     for (int i = 0; i < n; i++) {
         struct vmount *v = &fs_mnt[i];
-        v->alone = v->glen > 0 && !img_has_below(v->guest, v->glen);
+        /* A host sysfs tree is never alone: its links are followed by the
+     * guest's walk, from one tree to another (/sys/block to a disk's). */
+    v->alone = v->glen > 0 && !v->sys && !img_has_below(v->guest, v->glen);
         for (int j = 0; j < n; j++)
             if (j != i && fs_mnt[j].glen > v->glen && under(v, fs_mnt[j].guest))
                 v->alone = 0;
@@ -114,7 +153,7 @@ int vol_ro(const struct fs_node *n)
 
 const char *vol_rel(const struct fs_node *n)
 {
-    const char *r = n->path + fs_mnt[n->o.ent].glen;
+    const char *r = n->path + fs_mnt[n->o.ent].rlen;
     while (*r == '/')
         r++;
     return *r ? r : ".";
@@ -128,7 +167,7 @@ int vol_rooted(int m)
 /* The guest path p of mount m beneath its root ("." for the root). */
 static const char *rel_of(int m, const char *p)
 {
-    const char *r = p + fs_mnt[m].glen;
+    const char *r = p + fs_mnt[m].rlen;
     while (*r == '/')
         r++;
     return *r ? r : ".";

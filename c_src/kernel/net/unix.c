@@ -42,7 +42,9 @@ static long translate(const void *addr, long len, struct sockaddr_un_k *out, int
     if (r == 0) {
         const struct vmount *v = &fs_mnt[node->o.ent];
         const char *rel = vol_rel(node);
-        int k = ksnprintf(out->sun_path, sizeof out->sun_path, "%s/%s", v->host, rel);
+        /* rel is below the mount's root: a host sysfs tree's is /sys (volume.c) */
+        int k = ksnprintf(out->sun_path, sizeof out->sun_path, "%s/%s",
+                          v->sys ? "/sys" : v->host, rel);
         if (creating && v->ro)
             r = -EROFS;
         else if (k >= (int)sizeof out->sun_path)
