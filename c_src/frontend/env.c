@@ -43,6 +43,19 @@ int env_deps_hold(const struct entry *e, char **envp)
     return 1;
 }
 
+/* Appends the uint32 array of n string offsets after the strings, each
+ * 8-byte aligned as the boot-info block's parts are; its offset. */
+static uint32_t put_offsets(struct buf *block, const uint32_t *offs, size_t n)
+{
+    while (block->n % 8)
+        buf_add(block, "", 1);
+    uint32_t at = block->n;
+    buf_add(block, offs, n * sizeof *offs);
+    while (block->n % 8)
+        buf_add(block, "", 1);
+    return at;
+}
+
 /* Appends the guest's environment to `block` (the cached boot-info block)
  * and points its envp there. */
 void guest_env(const struct entry *e, char **envp, struct buf *block)
@@ -80,15 +93,10 @@ void guest_env(const struct entry *e, char **envp, struct buf *block)
         block->p[block->n - 1] = '=';
         buf_str(block, values[i]);
     }
-    while (block->n % 8)
-        buf_add(block, "", 1);
     struct ls_bootinfo head;
     memcpy(&head, block->p, sizeof head);
     head.envc = n;
-    head.envp_off = block->n;
-    buf_add(block, offs, n * sizeof *offs);
-    while (block->n % 8)
-        buf_add(block, "", 1);
+    head.envp_off = put_offsets(block, offs, n);
     head.size = block->n;
     memcpy(block->p, &head, sizeof head);
     free(offs);
@@ -109,13 +117,8 @@ void guest_argv(const struct entry *e, char **args, int nargs, struct buf *block
         offs[keep + i] = block->n;
         buf_str(block, args[i]);
     }
-    while (block->n % 8)
-        buf_add(block, "", 1);
     head.argc = n;
-    head.argv_off = block->n;
-    buf_add(block, offs, n * sizeof *offs);
-    while (block->n % 8)
-        buf_add(block, "", 1);
+    head.argv_off = put_offsets(block, offs, n);
     head.size = block->n;
     memcpy(block->p, &head, sizeof head);
     free(offs);
