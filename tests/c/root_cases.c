@@ -114,6 +114,7 @@ int main(int argc, char **argv)
         fd = open(at("fdtimes"), O_RDONLY);
         said("futimens", futimens(fd, times));
         said("fchmod", fchmod(fd, 0600));
+        said("fchown", fchown(fd, getuid(), getgid()));
         fd2 = open(at("fdtimes2"), O_PATH);
         said("utimensat O_PATH", utimensat(fd2, "", times, AT_EMPTY_PATH));
         show("fdtimes");
@@ -128,6 +129,31 @@ int main(int argc, char **argv)
         wait(0);
         first_line("read-only fd", fd);
         printf("mapping: %.7s\n", m);
+    } else if (!strcmp(c, "shared2")) { /* this process's fds see a copy-up at once */
+        char b[64] = {0};
+        fd = open(at("shared2"), O_RDONLY | O_NONBLOCK);
+        int dupfd = dup(fd), cl = open(at("shared2"), O_RDONLY | O_CLOEXEC);
+        said("read 3", read(fd, b, 3));
+        said("append", write(fd2 = open(at("shared2"), O_WRONLY | O_APPEND), "CHANGED\n", 8));
+        long r = read(dupfd, b, sizeof b - 1);
+        b[r > 0 ? r : 0] = 0;
+        for (char *q = b; (q = strchr(q, '\n'));)
+            *q = '|';
+        printf("the dup reads on: %ld bytes, %s\n", r, b);
+        first_line("the other fd", cl);
+        int fl = fcntl(fd, F_GETFL);
+        printf("read-only %d, non-blocking %d, close-on-exec %d %d\n",
+               (fl & O_ACCMODE) == O_RDONLY, !!(fl & O_NONBLOCK), fcntl(fd, F_GETFD),
+               fcntl(cl, F_GETFD));
+        said("write to the read-only fd", write(fd, "x", 1));
+        struct stat a, s2;
+        fstat(fd, &a);
+        stat(at("shared2"), &s2);
+        printf("fstat is stat: %d\n", a.st_dev == s2.st_dev && a.st_ino == s2.st_ino &&
+                                         a.st_size == s2.st_size);
+        said("truncate", truncate(at("shared2"), 4));
+        fstat(cl, &a);
+        printf("size through the other fd: %ld\n", (long)a.st_size);
     } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device,
                                          * and an fd of a file is that file */
         struct stat a, b;

@@ -67,6 +67,7 @@ struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
     o->ent = ent;
     o->arg = arg;
     o->pos = 0;
+    o->ino = 0;
     o->path = 0;
     if (path) {
         o->path = (char *)(o + 1);
@@ -189,27 +190,81 @@ int fd_has_path(long fd)
     return r;
 }
 
-long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path)
+/* Records o (NULL: no entry) for new host fd hfd (>= 0): the fd, or -errno
+ * (the host fd closed). */
+static long install(long hfd, struct kofd *o)
 {
-    if (hfd < 0)
-        return hfd;
     if (!fd_valid(hfd)) {
+        kofd_put(o);
         hsys1(__NR_close, hfd);
         return -EMFILE;
     }
-    struct kofd *o = 0;
-    if (kind) {
-        o = kofd_new(kind, flags, ent, arg, path);
-        if (!o) {
-            hsys1(__NR_close, hfd);
-            return -ENOMEM;
-        }
-    }
-    if (fd_install(hfd, o) < 0) {
+    if (fd_install(hfd, o) < 0) {       /* which put o */
         hsys1(__NR_close, hfd);
         return -ENOMEM;
     }
     return hfd;
+}
+
+long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path)
+{
+    if (hfd < 0)
+        return hfd;
+    struct kofd *o = kind ? kofd_new(kind, flags, ent, arg, path) : 0;
+    if (kind && !o) {
+        hsys1(__NR_close, hfd);
+        return -ENOMEM;
+    }
+    return install(hfd, o);
+}
+
+long fs_install_image(long hfd, int kind, int flags, const struct fs_node *n)
+{
+    if (hfd < 0)
+        return hfd;
+    struct kofd *o = kofd_new(kind, flags, n->o.ent, 0, n->path);
+    if (!o) {
+        hsys1(__NR_close, hfd);
+        return -ENOMEM;
+    }
+    o->ino = n->o.ino;
+    return install(hfd, o);
+}
+
+long fd_next_stub(unsigned long ino, long from, struct kofd **op)
+{
+    long r = -ENOENT;
+    fs_lock();
+    for (long fd = from; ino && fd < ftcap; fd++) {
+        struct kofd *o = ft[fd];
+        if (o && o->ino == ino && (o->kind == KF_IMAGE || (o->flags & KF_F_IMAGE))) {
+            o->refs++;
+            *op = o;
+            r = fd;
+            break;
+        }
+    }
+    fs_unlock();
+    return r;
+}
+
+/* Under the lock, so that an fd closed meanwhile (detached before its host
+ * close) is not replaced; dup3 and fcntl do not block. */
+void fd_replace(struct kofd *o, long hfd, struct kofd *n)
+{
+    fs_lock();
+    for (long fd = 0; fd < ftcap; fd++) {
+        if (ft[fd] != o)
+            continue;
+        long cl = hsys2(__NR_fcntl, fd, F_GETFD);
+        if (cl < 0 || hsys3(__NR_dup3, hfd, fd, (cl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+            continue;
+        ft[fd] = n;
+        n->refs++;
+        o->refs--;                      /* the caller holds one: never the last */
+        mark(fd, n);
+    }
+    fs_unlock();
 }
 
 /* Exported to the rest of the kernel: the guest path fd was opened by.

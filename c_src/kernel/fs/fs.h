@@ -89,6 +89,8 @@ struct kofd {
     long pos;                   /* directory cursor: the d_off cookie to resume from;
                                    KF_F_BASED: the file position */
     char *path;                 /* guest path (stored after the struct), or NULL */
+    unsigned long ino;          /* an image file's fd in the writable root: the inode of the
+                                   stub it was opened on (upper_fd.c), else 0 */
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own
@@ -118,6 +120,14 @@ int fd_host_open(long fd);      /* non-zero if host fd is open */
 /* Finishes an open: checks the new host fd, records its entry (kind 0: none).
  * Returns the fd or -errno (the host fd is closed on failure). */
 long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path);
+struct fs_node;
+/* fs_install for an open of image node n: its entry, path and stub's inode. */
+long fs_install_image(long hfd, int kind, int flags, const struct fs_node *n);
+/* The first fd >= from open on stub inode ino, with a new reference to its
+ * entry in *op; -ENOENT if none. */
+long fd_next_stub(unsigned long ino, long from, struct kofd **op);
+/* Puts host fd hfd, with entry n, in place of every fd whose entry is o. */
+void fd_replace(struct kofd *o, long hfd, struct kofd *n);
 
 /* fs_based[fd] is non-zero while guest fd `fd` is a KF_F_BASED file: the
  * hot calls (read, pread64, lseek, mmap, ...) test it first, without the
@@ -271,6 +281,13 @@ void upper_rename_node(struct fs_node *n);
 /* A stub node about to be changed is copied up (without its bytes when
  * !data: an O_TRUNC open) and becomes the layer's file. */
 long upper_copy_up(struct fs_node *n, int data);
+/* Every fd of this process open on stub inode ino is moved onto copy, an
+ * fd of the file copied up from it (upper_fd.c). */
+void upper_move_fds(unsigned long ino, long copy);
+/* Before an attribute change through fd: an fd of a stub still at its path
+ * is copied up and moved onto the copy.  0 (fd may be the image's still),
+ * or -errno. */
+long upper_copy_up_fd(long fd);
 /* The lookup cache (upper_cache.c): what upper_classify found for guest paths,
  * valid while the shared generation is the one it was found under. */
 uint64_t upper_gen(void);

@@ -285,9 +285,12 @@ long upper_copy_up(struct fs_node *n, int data)
      * the stub meanwhile, that file is swapped back. */
     if (r >= 0)
         r = hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
+    unsigned long stub = old.st_ino;
     if (r >= 0 && hsys4(__NR_newfstatat, pfd, (long)tmp, (long)&old, AT_SYMLINK_NOFOLLOW) == 0 &&
         !is_stub(&old))
         hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
+    else if (r >= 0)
+        upper_move_fds(stub, dfd);      /* this process's fds of the stub: upper_fd.c */
     if (dfd >= 0) {
         hsys3(__NR_unlinkat, pfd, (long)tmp, 0);
         hsys1(__NR_close, dfd);
