@@ -14,7 +14,7 @@ from conftest import build_c, run_guest, run_native
 
 FILES = ["stat", "rdwr", "rename", "rename2", "utimes", "truncate", "truncate2", "reopen",
          "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "shared2", "device", "link",
-         "moved", "names", "names2", "dirfd", "dirfd2", "statfs"]
+         "moved", "names", "names2", "dirfd", "dirfd2", "statfs", "sub/inner"]
 PATHS = {"fast": [], "trap": ["--no-subst"]}
 MTIME = 900000000           # 1998: shown as is by root_cases.c
 
@@ -28,7 +28,7 @@ def cases(tmp_path_factory):
     top = tmp_path_factory.mktemp("root_cases")
     exe = build_c("root_cases", top)
     files = top / "files"
-    files.mkdir()
+    (files / "sub").mkdir(parents=True)
     for name in FILES:
         (files / name).write_text(f"{name} line\n")
         (files / name).chmod(0o644)
@@ -39,11 +39,8 @@ def cases(tmp_path_factory):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", [
     "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd", "statfs",
-    "dents", "device", "fdtimes", "shared2",
+    "dents", "device", "fdtimes", "shared2", "moved", "movedsub",
     pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE)),
-    pytest.param("moved", marks=pytest.mark.xfail(strict=True, reason=(
-        "/proc/self/fd/N of a stub names its image path, not where the stub was renamed: "
-        "reopened, it opens whatever file now has that name"))),
     pytest.param("link", marks=pytest.mark.xfail(strict=True, reason=(
         "a hard link to a stub is a second stub: the link count stays 1 and a write "
         "through one name copies up that name only (README, known limits)")))])

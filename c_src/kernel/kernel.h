@@ -198,8 +198,9 @@ int fs_init(void);
  * start at offset *base of that host fd (non-zero for a packed image's file,
  * which is a window of the image: pread and mmap add *base). */
 long fs_open_exec(const char *guest_path, unsigned long *base);
-/* The guest path an fd was opened by, or NULL for fds with no path. */
-const char *fs_fd_path(int fd);
+/* A copy of the guest path an fd was opened by (kfree it), or NULL for fds
+ * with no path. */
+char *fs_fd_path(int fd);
 /* Non-zero if fd is a packed image's file (a window of the image file). */
 int fs_fd_is_based(long fd);
 /* mmap at file offset off of such an fd: *hoff is the image offset to map,

@@ -154,6 +154,19 @@ int main(int argc, char **argv)
         said("truncate", truncate(at("shared2"), 4));
         fstat(cl, &a);
         printf("size through the other fd: %ld\n", (long)a.st_size);
+    } else if (!strcmp(c, "movedsub")) { /* a stub's directory renamed: its fds follow */
+        char p[64], l[4096] = {0};
+        fd = open(at("sub/inner"), O_RDONLY);
+        int d = open(at("sub"), O_RDONLY | O_DIRECTORY);
+        said("rename", rename(at("sub"), at("sub2")));
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        said("readlink", readlink(p, l, sizeof l - 1));
+        printf("link's name: %s\n", strstr(l, "/sub") ? strstr(l, "/sub") : l);
+        said("fchmod", fchmod(fd, 0600));
+        said("openat", fd2 = openat(d, "inner", O_RDONLY));
+        first_line("read", fd2);
+        show("sub2/inner");
+        show("sub/inner");
     } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device,
                                          * and an fd of a file is that file */
         struct stat a, b;

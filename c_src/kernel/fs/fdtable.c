@@ -68,6 +68,7 @@ struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
     o->arg = arg;
     o->pos = 0;
     o->ino = 0;
+    o->stamp = 0;
     o->path = 0;
     if (path) {
         o->path = (char *)(o + 1);
@@ -231,6 +232,69 @@ long fs_install_image(long hfd, int kind, int flags, const struct fs_node *n)
     return install(hfd, o);
 }
 
+/* Whether guest path p is from or below it: then its path after the rename
+ * (from's part replaced by to) into buf (LS_PATH_MAX bytes). */
+static int renamed_one(const char *p, const char *from, const char *to, char *buf)
+{
+    size_t fl = strlen(from);
+    if (strncmp(p, from, fl) != 0 || (p[fl] != 0 && p[fl] != '/'))
+        return 0;
+    return ksnprintf(buf, LS_PATH_MAX, "%s%s", to, p + fl) < LS_PATH_MAX;
+}
+
+static int renamed(const char *p, const char *from, const char *to, int exchange, char *buf)
+{
+    return renamed_one(p, from, to, buf) || (exchange && renamed_one(p, to, from, buf));
+}
+
+/* The fds that name a renamed file follow it, as Linux's follow their
+ * dentry: /proc/self/fd/N and the *at calls on a directory fd name the new
+ * path.  An entry is shared by dups and holds its path, so each entry below
+ * a renamed name is replaced by a new one in every slot that has it (a call
+ * in flight keeps the old one); the stamp marks those made by this pass, which
+ * an exchange would otherwise rename back. */
+void fd_renamed(const char *from, const char *to, int exchange)
+{
+    static unsigned passes;
+    char *buf = kmalloc(2 * LS_PATH_MAX), *cwdp = buf + LS_PATH_MAX;
+    if (!buf)
+        return;
+    struct kofd *dead = 0;
+    fs_lock();
+    unsigned stamp = ++passes ? passes : ++passes;
+    for (long fd = 0; fd < ftcap; fd++) {
+        struct kofd *o = ft[fd], *n;
+        if (!o || !o->path || o->stamp == stamp || !renamed(o->path, from, to, exchange, buf))
+            continue;
+        if (!(n = kofd_new(o->kind, o->flags, o->ent, o->arg, buf)))
+            continue;
+        n->pos = o->pos;
+        n->ino = o->ino;
+        n->stamp = stamp;
+        n->refs = 0;
+        for (long j = fd; j < ftcap; j++)
+            if (ft[j] == o) {
+                ft[j] = n;
+                n->refs++;
+                o->refs--;
+            }
+        if (o->refs == 0) {
+            o->path = (char *)dead;     /* freed after the lock: a list through the paths */
+            dead = o;
+        }
+    }
+    int moved = renamed(cwd, from, to, exchange, cwdp);
+    fs_unlock();
+    while (dead) {
+        struct kofd *next = (struct kofd *)dead->path;
+        kfree(dead);
+        dead = next;
+    }
+    if (moved)
+        cwd_set(cwdp);
+    kfree(buf);
+}
+
 long fd_next_stub(unsigned long ino, long from, struct kofd **op)
 {
     long r = -ENOENT;
@@ -267,15 +331,14 @@ void fd_replace(struct kofd *o, long hfd, struct kofd *n)
     fs_unlock();
 }
 
-/* Exported to the rest of the kernel: the guest path fd was opened by.
- * The pointer stays valid until fd is closed. */
-const char *fs_fd_path(int fd)
+/* Exported to the rest of the kernel: a copy of the guest path fd was
+ * opened by (the caller frees it), or NULL.  A copy: a rename replaces the
+ * entry that holds it (fd_renamed). */
+char *fs_fd_path(int fd)
 {
-    const char *p = 0;
-    fs_lock();
-    if (fd >= 0 && fd < ftcap && ft[fd])
-        p = ft[fd]->path;
-    fs_unlock();
+    struct kofd *o = fd_get(fd);
+    char *p = o && o->path ? kstrdup(o->path) : 0;
+    kofd_put(o);
     return p;
 }
 

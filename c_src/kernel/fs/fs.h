@@ -88,9 +88,12 @@ struct kofd {
     int arg;                    /* synthetic argument (an fd number) */
     long pos;                   /* directory cursor: the d_off cookie to resume from;
                                    KF_F_BASED: the file position */
-    char *path;                 /* guest path (stored after the struct), or NULL */
+    char *path;                 /* guest path (stored after the struct), or NULL; a rename
+                                   through this process gives the fd a new entry with the
+                                   new path (fd_renamed) */
     unsigned long ino;          /* an image file's fd in the writable root: the inode of the
                                    stub it was opened on (upper_fd.c), else 0 */
+    unsigned stamp;             /* fd_renamed's pass that made it (fdtable.c) */
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own
@@ -123,6 +126,9 @@ long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *pat
 struct fs_node;
 /* fs_install for an open of image node n: its entry, path and stub's inode. */
 long fs_install_image(long hfd, int kind, int flags, const struct fs_node *n);
+/* After guest path from was renamed to to (exchange: and to to from): the
+ * fds and the cwd of this process recorded below either follow. */
+void fd_renamed(const char *from, const char *to, int exchange);
 /* The first fd >= from open on stub inode ino, with a new reference to its
  * entry in *op; -ENOENT if none. */
 long fd_next_stub(unsigned long ino, long from, struct kofd **op);

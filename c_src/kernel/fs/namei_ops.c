@@ -5,11 +5,13 @@
  * host's, made on the last component relative to its parent opened beneath
  * the mount root; with --read-only the image is read-only (EROFS); the
  * synthetic trees refuse (EACCES); across mounts, or between a volume and
- * the image, rename and link give EXDEV.
+ * the image, rename and link give EXDEV.  A rename moves the paths this
+ * process's fds and cwd record (fd_renamed).
  */
 #include "fs.h"
 
 #define RENAME_NOREPLACE 1                  /* <linux/fs.h> */
+#define RENAME_EXCHANGE 2
 
 /* What refuses a change to an existing object of a non-volume node. */
 static long refuse(const struct fs_obj *o)
@@ -127,6 +129,8 @@ static long host_two(long nr, struct fs_node *a, struct fs_node *b, long flags)
     hsys1(__NR_close, pb);
     if (nr == __NR_renameat2 && a->o.ent == fs_upper)
         upper_changed();                /* a link replaces nothing */
+    if (nr == __NR_renameat2 && r == 0)
+        fd_renamed(a->path, b->path, flags & RENAME_EXCHANGE);
     return r;
 }
 
