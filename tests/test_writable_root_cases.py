@@ -39,11 +39,8 @@ def cases(tmp_path_factory):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", [
     "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd", "statfs",
-    "dents", "device", "fdtimes", "shared2", "moved", "movedsub",
-    pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE)),
-    pytest.param("link", marks=pytest.mark.xfail(strict=True, reason=(
-        "a hard link to a stub is a second stub: the link count stays 1 and a write "
-        "through one name copies up that name only (README, known limits)")))])
+    "dents", "device", "fdtimes", "shared2", "moved", "movedsub", "link",
+    pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE))])
 def test_a_stub_behaves_as_the_file_natively(cases, case, path, tmp_path):
     top, exe, files = cases
     native_dir = tmp_path / "native"

@@ -8,14 +8,15 @@
  * the image's shape into it: its directories and symlinks as they are, and
  * each image file as a *stub*, an empty file with both set-ID bits, made
  * with one host call.  A stub at its own path is that path's image entry;
- * before a stub leaves it (a rename or link of the stub or of a directory
- * above it), its modification time is set to its entry index, in seconds,
- * which is what names the entry from then on (upper_index).  From then on
- * the layer *is* the guest's root name space and the host's tmpfs does what
- * a union would have to: listing, unlink, rename, mkdir, rmdir, link,
- * ENOSPC.  A stub is served from the image (read-only, zero-copy as ever);
- * the first change to its contents or attributes copies it up: its bytes,
- * mode and times into a new file swapped in for the stub.
+ * before a stub leaves it (a rename of the stub or of a directory above it;
+ * a stub is copied up before it is linked), its modification time is set to
+ * its entry index, in seconds, which is what names the entry from then on
+ * (upper_index).  From then on the layer *is* the guest's root name space
+ * and the host's tmpfs does what a union would have to: listing, unlink,
+ * rename, mkdir, rmdir, link, ENOSPC.  A stub is served from the image
+ * (read-only, zero-copy as ever); the first change to its contents or
+ * attributes copies it up: its bytes, mode and times into a new file
+ * swapped in for the stub.
  *
  * Why stubs and not whiteouts over an empty layer: with every name in one
  * host directory there is nothing to merge and no deletion to remember, and
