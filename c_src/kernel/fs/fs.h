@@ -31,6 +31,8 @@
 #include "host_constants.h"            /* newer than the build headers: hostcalls.py's */
 
 /* ---- constants the uapi headers do not give a freestanding build ---- */
+#define RENAME_NOREPLACE 1     /* renameat2(2); <linux/fs.h> drags in more */
+#define RENAME_EXCHANGE 2
 #define SEEK_SET 0
 #define SEEK_CUR 1
 #define SEEK_END 2

@@ -10,9 +10,6 @@
  */
 #include "fs.h"
 
-#define RENAME_NOREPLACE 1                  /* <linux/fs.h> */
-#define RENAME_EXCHANGE 2
-
 /* What refuses a change to an existing object of a non-volume node. */
 static long refuse(const struct fs_obj *o)
 {

@@ -47,7 +47,6 @@
 int fs_upper = -1;
 
 #define STUB_BITS (S_ISUID | S_ISGID)
-#define RENAME_EXCHANGE 2           /* renameat2(2); <linux/fs.h> drags in more */
 #define COPY_BUF 65536
 #ifndef LOCK_EX
 #define LOCK_EX 2                   /* flock(2) */

@@ -13,7 +13,8 @@
  * has shown since Linux 4.19.  What still differs, as overlayfs before 4.19:
  * the fds of the guest's other processes (a forked child shares the open
  * file, not this table) and mappings made before the copy-up keep the
- * image's bytes.
+ * image's bytes.  A read by another thread that races the move may fail or
+ * come up short, as one racing a dup2 onto its fd may.
  */
 #include "fs.h"
 
