@@ -297,7 +297,7 @@ long sys_truncate(const char *path, long length)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
-    if (r == 0)
+    if (r == 0 && (r = fs_text_busy(n)) == 0)
         r = upper_copy_up(n, length > 0);
     if (r == 0 && n->o.type == FO_VOLUME) {
         /* By path, as Linux does it: an open for writing would show as

@@ -279,6 +279,7 @@ long upper_readlink(const char *p, char *dst, size_t cap);
 /* A stub's identity for stat: the layer's device and the stub's inode. */
 void upper_identity(const struct fs_obj *o, struct stat *st);
 void upper_identity_at(const char *path, int ent, struct stat *st);
+unsigned long upper_dev(void);  /* the layer's st_dev (0 if unknown) */
 /* Before a rename or link of n: a stub (or each one still at its own path
  * below a directory n) gets its entry's index, which names the entry once
  * it has moved.  0 or -errno. */
@@ -350,6 +351,9 @@ long fs_memfd_new(const char *name, int cloexec);
 long fs_memfd_seal(long fd, unsigned mode);
 long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode);
 long fs_chdir_path(const char *path);
+/* -ETXTBSY when a process of the guest runs n's file as its program or
+ * interpreter (open.c), else 0: Linux refuses to write such a file. */
+long fs_text_busy(struct fs_node *n);
 void fs_fork_child(void);       /* call in a forked child: resets the locks */
 
 /* ---- syscall handlers ---- */

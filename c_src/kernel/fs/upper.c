@@ -105,18 +105,24 @@ int upper_classify(const char *p, uint64_t gen, struct fs_obj *o)
     return 0;
 }
 
+unsigned long upper_dev(void)
+{
+    static unsigned long dev;
+    struct stat root;
+    if (!dev && fs_upper >= 0 && hsys2(__NR_fstat, root_fd(), (long)&root) == 0)
+        dev = root.st_dev;
+    return dev;
+}
+
 /* A stub stands for its image file in the layer, so stat shows the stub's
  * identity, as overlayfs shows one device for a whole root: the layer's
  * device (every file the guest makes there has it) and the stub's inode
  * (getdents of its directory gives it); the rest is the image entry's. */
 void upper_identity(const struct fs_obj *o, struct stat *st)
 {
-    static unsigned long dev;
-    struct stat root;
     if (o->type != FO_IMAGE || !o->ino)
         return;
-    if (!dev && hsys2(__NR_fstat, root_fd(), (long)&root) == 0)
-        dev = root.st_dev;
+    unsigned long dev = upper_dev();
     if (dev) {
         st->st_dev = dev;
         st->st_ino = o->ino;
