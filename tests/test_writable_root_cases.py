@@ -7,10 +7,11 @@ reason."""
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import build_c, run_guest, run_native
+from conftest import LIBSUBST, build_c, run_guest, run_native
 
 FILES = ["stat", "rdwr", "rename", "rename2", "utimes", "truncate", "truncate2", "reopen",
          "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "shared2", "device", "link",
@@ -52,6 +53,33 @@ def test_a_stub_behaves_as_the_file_natively(cases, case, path, tmp_path):
     assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
         (native.stdout.decode(), b"", 0)
     assert all((files / n).read_text() == f"{n} line\n" for n in FILES)
+
+
+@pytest.fixture(scope="module")
+def packed(cases):
+    """root_cases packed with the files at /files."""
+    top, exe, files = cases
+    image = top / "root_cases.lsi"
+    r = subprocess.run([*LIBSUBST, "pack", "--add", f"{files}:/files", exe, "-o", str(image)],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return image
+
+
+@pytest.mark.parametrize("case", ["stat", "rdwr", "fdtimes", "shared2", "moved", "movedsub",
+                                  "link"])
+def test_a_packed_images_stub_behaves_as_the_file_natively(cases, packed, case, tmp_path):
+    """The same in a packed image, whose files are windows of the image
+    file: an fd of one keeps its position and status flags in the kernel,
+    which a copy-up moves onto the copy (fs/upper_fd.c)."""
+    top, exe, files = cases
+    native_dir = tmp_path / "native"
+    shutil.copytree(files, native_dir)
+    native = run_native([exe, case, str(native_dir)], tmp_path)
+    guest = run_guest([str(packed), case, "/files"], tmp_path)
+    assert native.returncode == 0, native.stderr
+    assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
+        (native.stdout.decode(), b"", 0)
 
 
 def test_programs_in_the_root_run(tmp_path):

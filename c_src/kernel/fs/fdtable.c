@@ -219,11 +219,11 @@ long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *pat
     return install(hfd, o);
 }
 
-long fs_install_image(long hfd, int kind, int flags, const struct fs_node *n)
+long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_node *n)
 {
     if (hfd < 0)
         return hfd;
-    struct kofd *o = kofd_new(kind, flags, n->o.ent, 0, n->path);
+    struct kofd *o = kofd_new(kind, flags, n->o.ent, arg, n->path);
     if (!o) {
         hsys1(__NR_close, hfd);
         return -ENOMEM;

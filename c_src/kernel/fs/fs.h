@@ -64,6 +64,10 @@
      FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |   \
      __O_SYNC | O_PATH | __O_TMPFILE)
 #define FS_O_PATH_FLAGS (O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC)
+/* What F_SETFL changes; a packed image's file keeps these and the open's
+ * O_DSYNC and O_SYNC itself, off the image fd it shares a description with. */
+#define FS_SETFL_FLAGS (O_APPEND | FASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
+#define FS_BASED_FLAGS (FS_SETFL_FLAGS | O_DSYNC | __O_SYNC)
 
 /* ---- lock (fdtable.c): guards the fd table and the cwd ---- */
 void fs_lock(void);
@@ -87,7 +91,8 @@ struct kofd {
     int refs;
     unsigned char kind, flags;  /* KF_*, KF_F_* */
     int ent;                    /* image entry (-1: a virtual dir) or synthetic id */
-    int arg;                    /* synthetic argument (an fd number) */
+    int arg;                    /* synthetic argument (an fd number); KF_F_BASED: the fd's
+                                   FS_BASED_FLAGS (fd.c: F_GETFL, F_SETFL) */
     long pos;                   /* directory cursor: the d_off cookie to resume from;
                                    KF_F_BASED: the file position */
     char *path;                 /* guest path (stored after the struct), or NULL; a rename
@@ -127,7 +132,7 @@ int fd_host_open(long fd);      /* non-zero if host fd is open */
 long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path);
 struct fs_node;
 /* fs_install for an open of image node n: its entry, path and stub's inode. */
-long fs_install_image(long hfd, int kind, int flags, const struct fs_node *n);
+long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_node *n);
 /* After guest path from was renamed to to (exchange: and to to from): the
  * fds and the cwd of this process recorded below either follow. */
 void fd_renamed(const char *from, const char *to, int exchange);

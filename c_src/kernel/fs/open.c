@@ -42,7 +42,7 @@ static long open_image(struct fs_node *n, int flags)
             return -EROFS;
         if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
             return -EISDIR;
-        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, n);
+        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
     }
     if (flags & O_DIRECTORY)
         return -ENOTDIR;
@@ -50,15 +50,16 @@ static long open_image(struct fs_node *n, int flags)
         /* Reached only with O_NOFOLLOW: Linux opens the link itself for O_PATH. */
         if (!(flags & O_PATH))
             return -ELOOP;
-        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, n);
+        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
     }
     if (!(flags & O_PATH) && wants_write(flags))
         return -EROFS;
     long fd;
     if (kind == LS_ENT_IMAGE_FILE) {
         if (flags & O_PATH)
-            return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, n);
-        return fs_install_image(img_file_fd(ent, cloexec), KF_HOST, KF_F_IMAGE | KF_F_BASED, n);
+            return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
+        return fs_install_image(img_file_fd(ent, cloexec), KF_HOST, KF_F_IMAGE | KF_F_BASED,
+                                flags & FS_BASED_FLAGS, n);
     }
     if (kind == LS_ENT_HOST_FILE) {
         int hf = O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_PATH | O_NOCTTY));
@@ -67,7 +68,7 @@ static long open_image(struct fs_node *n, int flags)
     } else {
         fd = img_data_memfd(ent, cloexec);
     }
-    return fs_install_image(fd, KF_HOST, KF_F_IMAGE, n);
+    return fs_install_image(fd, KF_HOST, KF_F_IMAGE, 0, n);
 }
 
 /* Why a read-only volume cannot give n for writing or creating: Linux

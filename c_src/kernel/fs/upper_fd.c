@@ -19,14 +19,16 @@
 #include "fs.h"
 
 /* Status flags an fd keeps when moved; the access mode is read-only. */
-#define KEPT_FLAGS (O_NONBLOCK | O_NOATIME | O_LARGEFILE | O_DSYNC | __O_SYNC)
+#define KEPT_FLAGS (O_APPEND | O_NONBLOCK | O_NOATIME | O_LARGEFILE | O_DSYNC | __O_SYNC)
 
 /* Opens the copy (host fd copy) as image fd fd with entry o is opened: a
  * host fd at fd's position, or -errno. */
 static long reopen(long fd, const struct kofd *o, long copy)
 {
     long fl = O_PATH;
-    if (o->kind != KF_IMAGE) {
+    if (o->flags & KF_F_BASED) {
+        fl = o->arg & KEPT_FLAGS;       /* the image fd's are not the guest's: fd.c */
+    } else if (o->kind != KF_IMAGE) {
         fl = hsys2(__NR_fcntl, fd, F_GETFL);
         if (fl < 0)
             return fl;
