@@ -15,7 +15,7 @@ from conftest import LIBSUBST, build_c, run_guest, run_native
 
 FILES = ["stat", "rdwr", "rename", "rename2", "utimes", "truncate", "truncate2", "reopen",
          "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "shared2", "device", "link",
-         "moved", "names", "names2", "dirfd", "dirfd2", "statfs", "sub/inner"]
+         "moved", "names", "names2", "dirfd", "dirfd2", "statfs", "xattr", "xattr2", "sub/inner"]
 PATHS = {"fast": [], "trap": ["--no-subst"]}
 MTIME = 900000000           # 1998: shown as is by root_cases.c
 
@@ -40,7 +40,7 @@ def cases(tmp_path_factory):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", [
     "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd", "statfs",
-    "dents", "device", "fdtimes", "shared2", "moved", "movedsub", "link",
+    "dents", "device", "fdtimes", "shared2", "moved", "movedsub", "link", "xattr",
     pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE))])
 def test_a_stub_behaves_as_the_file_natively(cases, case, path, tmp_path):
     top, exe, files = cases
@@ -67,7 +67,7 @@ def packed(cases):
 
 
 @pytest.mark.parametrize("case", ["stat", "rdwr", "fdtimes", "shared2", "moved", "movedsub",
-                                  "link"])
+                                  "link", "xattr"])
 def test_a_packed_images_stub_behaves_as_the_file_natively(cases, packed, case, tmp_path):
     """The same in a packed image, whose files are windows of the image
     file: an fd of one keeps its position and status flags in the kernel,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char *dir;
@@ -167,6 +168,23 @@ int main(int argc, char **argv)
         first_line("read", fd2);
         show("sub2/inner");
         show("sub/inner");
+    } else if (!strcmp(c, "xattr")) {   /* user.* attributes set by path and through an fd */
+        char v[16] = {0};
+        said("removexattr", removexattr(at("xattr"), "user.none"));
+        said("setxattr", setxattr(at("xattr"), "user.a", "by path", 7, 0));
+        said("getxattr", getxattr(at("xattr"), "user.a", v, sizeof v - 1));
+        printf("value: %s\n", v);
+        fd = open(at("xattr2"), O_RDONLY);
+        said("fsetxattr", fsetxattr(fd, "user.b", "by fd", 5, 0));
+        memset(v, 0, sizeof v);
+        said("fgetxattr", fgetxattr(fd, "user.b", v, sizeof v - 1));
+        printf("value: %s\n", v);
+        memset(v, 0, sizeof v);
+        said("getxattr", getxattr(at("xattr2"), "user.b", v, sizeof v - 1));
+        printf("value: %s\n", v);
+        first_line("read", fd);
+        show("xattr");
+        show("xattr2");
     } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device,
                                          * and an fd of a file is that file */
         struct stat a, b;
