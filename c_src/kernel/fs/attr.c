@@ -158,8 +158,10 @@ static long changeable_fd(long fd)
     return plain_fd(fd) ? 0 : fd_refuse(fd);
 }
 
-/* Implements fchmod(2); differs from Linux in: image and synthetic fds
- * refuse (EROFS, EPERM) instead of reaching the host file behind them. */
+/* Implements fchmod(2); differs from Linux in: an image fd that cannot be
+ * copied up (a read-only root, or its file no longer at its path) refuses
+ * (EROFS), and a synthetic one (EPERM), instead of reaching the host file
+ * behind them. */
 long sys_fchmod(int fd, int mode)
 {
     long r = changeable_fd(fd);
