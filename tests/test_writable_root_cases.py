@@ -1,23 +1,27 @@
 """The writable root against native Linux, case by case: tests/c/root_cases.c
 runs natively on a copy of a directory's files and in the guest on the
 image's (each a stub of the layer until changed, c_src/kernel/fs/upper.c);
-what the two print must be the same.  The cases marked xfail are the
-layer's known differences, each said in its reason."""
+what the two print must be the same, on the fastcall and the trap path.
+The cases marked xfail are the layer's known differences, each said in its
+reason."""
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import build_c, run_guest, run_native
+from conftest import LIBSUBST, build_c, run_guest, run_native
 
 FILES = ["stat", "rdwr", "rename", "rename2", "utimes", "truncate", "truncate2", "reopen",
-         "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "device", "link", "moved",
-         "names", "names2", "dirfd", "dirfd2", "statfs"]
+         "dents", "dents2", "dents3", "fdtimes", "fdtimes2", "shared", "shared2", "device", "link",
+         "moved", "names", "names2", "dirfd", "dirfd2", "statfs", "xattr", "xattr2", "sub/inner"]
+PATHS = {"fast": [], "trap": ["--no-subst"]}
 MTIME = 900000000           # 1998: shown as is by root_cases.c
 
-STALE = ("an fd or a mapping opened on a stub before the file is copied up stays on the "
-         "image's bytes: it does not see the writes made through the copy")
+STALE = ("an fd of another process, or a mapping, opened on a stub before the file is "
+         "copied up stays on the image's bytes: it does not see the writes made through the "
+         "copy (this process's fds are moved onto the copy: shared2)")
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def cases(tmp_path_factory):
     top = tmp_path_factory.mktemp("root_cases")
     exe = build_c("root_cases", top)
     files = top / "files"
-    files.mkdir()
+    (files / "sub").mkdir(parents=True)
     for name in FILES:
         (files / name).write_text(f"{name} line\n")
         (files / name).chmod(0o644)
@@ -33,29 +37,49 @@ def cases(tmp_path_factory):
     return top, exe, files
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("case", [
     "stat", "rdwr", "rename", "utimes", "truncate", "reopen", "names", "dirfd", "statfs",
-    "dents", "device",
-    pytest.param("fdtimes", marks=pytest.mark.xfail(strict=True, reason=(
-        "futimens, fchmod and utimensat(AT_EMPTY_PATH) on an fd of a stub (read-only or "
-        "O_PATH) answer EROFS: the fd is the image's, nothing copies the file up"))),
-    pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE)),
-    pytest.param("moved", marks=pytest.mark.xfail(strict=True, reason=(
-        "/proc/self/fd/N of a stub names its image path, not where the stub was renamed: "
-        "reopened, it opens whatever file now has that name"))),
-    pytest.param("link", marks=pytest.mark.xfail(strict=True, reason=(
-        "a hard link to a stub is a second stub: the link count stays 1 and a write "
-        "through one name copies up that name only (README, known limits)")))])
-def test_a_stub_behaves_as_the_file_natively(cases, case, tmp_path):
+    "dents", "device", "fdtimes", "shared2", "moved", "movedsub", "link", "xattr",
+    pytest.param("shared", marks=pytest.mark.xfail(strict=True, reason=STALE))])
+def test_a_stub_behaves_as_the_file_natively(cases, case, path, tmp_path):
     top, exe, files = cases
     native_dir = tmp_path / "native"
     shutil.copytree(files, native_dir)
     native = run_native([exe, case, str(native_dir)], tmp_path)
-    guest = run_guest([exe, case, str(files)], tmp_path, opts=["--no-cwd", "--add", str(files)])
+    guest = run_guest([exe, case, str(files)], tmp_path,
+                      opts=["--no-cwd", *PATHS[path], "--add", str(files)])
     assert native.returncode == 0, native.stderr
     assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
         (native.stdout.decode(), b"", 0)
     assert all((files / n).read_text() == f"{n} line\n" for n in FILES)
+
+
+@pytest.fixture(scope="module")
+def packed(cases):
+    """root_cases packed with the files at /files."""
+    top, exe, files = cases
+    image = top / "root_cases.lsi"
+    r = subprocess.run([*LIBSUBST, "pack", "--add", f"{files}:/files", exe, "-o", str(image)],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return image
+
+
+@pytest.mark.parametrize("case", ["stat", "rdwr", "fdtimes", "shared2", "moved", "movedsub",
+                                  "link", "xattr"])
+def test_a_packed_images_stub_behaves_as_the_file_natively(cases, packed, case, tmp_path):
+    """The same in a packed image, whose files are windows of the image
+    file: an fd of one keeps its position and status flags in the kernel,
+    which a copy-up moves onto the copy (fs/upper_fd.c)."""
+    top, exe, files = cases
+    native_dir = tmp_path / "native"
+    shutil.copytree(files, native_dir)
+    native = run_native([exe, case, str(native_dir)], tmp_path)
+    guest = run_guest([str(packed), case, "/files"], tmp_path)
+    assert native.returncode == 0, native.stderr
+    assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
+        (native.stdout.decode(), b"", 0)
 
 
 def test_programs_in_the_root_run(tmp_path):
@@ -97,19 +121,37 @@ def test_processes_copying_one_file_up_at_once_lose_no_write(tmp_path):
     assert all((files / n).read_text() == "first line\n" for n in names)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a running program of the image is a stub: opened to write, it is copied up (no "
-    "ETXTBSY), the running one keeps the image's"))
-def test_a_running_program_is_busy(tmp_path):
-    """A shell opens its own program (/proc/self/exe) to append to it."""
+BUSY = ("(echo x >> /proc/self/exe) 2>/dev/null || echo busy; "
+        "(: > /proc/self/exe) 2>/dev/null || echo busy")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_running_program_is_busy(tmp_path, path):
+    """A shell opens its own program (/proc/self/exe) to append to it and to
+    truncate it: ETXTBSY, as on Linux (the guest's kernel knows which files
+    its processes run: c_src/kernel/fs/open.c fs_text_busy)."""
     sh = os.path.realpath("/bin/sh")
     copy = tmp_path / "sh"
     shutil.copy2(sh, copy)
-    script = "(echo x >> /proc/self/exe) 2>/dev/null || echo busy"
-    native = run_native([str(copy), "-c", script], tmp_path)
-    guest = run_guest([sh, "-c", script], tmp_path, opts=["--no-cwd"])
-    assert native.stdout == b"busy\n", native.stderr
+    native = run_native([str(copy), "-c", BUSY], tmp_path)
+    guest = run_guest([sh, "-c", BUSY], tmp_path, opts=["--no-cwd", *PATHS[path]])
+    assert native.stdout == b"busy\nbusy\n", native.stderr
     assert guest.stdout == native.stdout, guest.stderr
+
+
+def test_a_program_the_guest_copied_is_busy_while_it_runs(tmp_path):
+    """The same for a copy of the shell made in the guest's root (a file of
+    the layer, not a stub): busy while it runs, written once it has ended."""
+    sh = os.path.realpath("/bin/sh")
+    script = ('cp "$S" "$D/mine" && "$D/mine" -c "$BUSY" && echo x >> "$D/mine" && echo written '
+              '&& "$D/mine" -c "rm \\"$D/mine\\" && echo removed while running"')
+    native = run_native(["sh", "-c", script], tmp_path,
+                        env={**os.environ, "S": sh, "D": str(tmp_path), "BUSY": BUSY})
+    guest = run_guest(["sh", "-c", script], tmp_path,
+                      opts=["--no-cwd", "--add", shutil.which("cp"), "--add", shutil.which("rm")],
+                      env={**os.environ, "S": sh, "D": "", "BUSY": BUSY})
+    assert native.stdout == b"busy\nbusy\nwritten\nremoved while running\n", native.stderr
+    assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
 
 
 @pytest.mark.parametrize("looker", ["fork", "exec"])

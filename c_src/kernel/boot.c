@@ -24,6 +24,7 @@
 unsigned long ls_prog_auxv[2];
 const char *ls_prog_exe;
 const struct exec_args *ls_prog;
+struct ktext ls_text[2];
 struct kstate K = {.diag_fd = 2, .trace_fd = -1, .report_fd = -1, .image_fd = -1, .core_fd = -1,
                    .bi_fd = -1};
 

@@ -68,6 +68,14 @@ extern struct kstate K;
  * symbol table without knowing struct kstate's layout. */
 extern unsigned long ls_prog_auxv[2];
 extern const char *ls_prog_exe;
+
+/* What names a running program's file, for ETXTBSY (fs/open.c text_id):
+ * a stub's inode in the writable root's layer, or a host file's. */
+struct ktext {
+    uint64_t dev, ino;                  /* ino 0: none (an image file of a read-only root) */
+    uint32_t stub, pad;
+};
+
 /* What the loader builds the program's initial stack from, whoever asks
  * (boot.c, from its boot info): the ELF program's guest path, what
  * AT_EXECFN names, argc + envc strings, and the ids the auxv reports.  All
@@ -83,6 +91,8 @@ struct exec_args {
 /* The program exec_load loaded, as it was exec'd (/proc/self/exe, comm,
  * cmdline, environ, core files). */
 extern const struct exec_args *ls_prog;
+/* The files of the program and its interpreter exec_load loaded. */
+extern struct ktext ls_text[2];
 
 /* ---- ports below 1024, bound by the tender's relay (net/ports.c) ---- */
 extern int port_fd;                  /* this guest's end of the relay's channel, or -1 */
@@ -196,10 +206,12 @@ int fs_init(void);
 /* Opens a guest path for the loader: a host fd (O_RDONLY, close-on-exec, in
  * the guest's fd range, the caller closes it) or -errno.  The file's bytes
  * start at offset *base of that host fd (non-zero for a packed image's file,
- * which is a window of the image: pread and mmap add *base). */
-long fs_open_exec(const char *guest_path, unsigned long *base);
-/* The guest path an fd was opened by, or NULL for fds with no path. */
-const char *fs_fd_path(int fd);
+ * which is a window of the image: pread and mmap add *base).  When id is not
+ * NULL, the file's identity goes into *id (fs/open.c text_id). */
+long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id);
+/* A copy of the guest path an fd was opened by (kfree it), or NULL for fds
+ * with no path. */
+char *fs_fd_path(int fd);
 /* Non-zero if fd is a packed image's file (a window of the image file). */
 int fs_fd_is_based(long fd);
 /* mmap at file offset off of such an fd: *hoff is the image offset to map,
@@ -247,6 +259,8 @@ struct kproc_slot {
     uint16_t exe_len, cwd_len, args_len, env_len;
     char comm[16];                   /* the name Linux gives at execve */
     struct { uint64_t start, end; } kr[PT_KRANGES];
+    struct ktext text[2];            /* the files of its program and interpreter, as exec
+                                        opened them (ETXTBSY for a write: ptable_text_busy) */
     char exe[PT_PATH];
     char cwd[PT_PATH];
     char args[PT_ARGS];              /* NUL-separated, as /proc/PID/cmdline */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char *dir;
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
         fd = open(at("fdtimes"), O_RDONLY);
         said("futimens", futimens(fd, times));
         said("fchmod", fchmod(fd, 0600));
+        said("fchown", fchown(fd, getuid(), getgid()));
         fd2 = open(at("fdtimes2"), O_PATH);
         said("utimensat O_PATH", utimensat(fd2, "", times, AT_EMPTY_PATH));
         show("fdtimes");
@@ -128,6 +130,61 @@ int main(int argc, char **argv)
         wait(0);
         first_line("read-only fd", fd);
         printf("mapping: %.7s\n", m);
+    } else if (!strcmp(c, "shared2")) { /* this process's fds see a copy-up at once */
+        char b[64] = {0};
+        fd = open(at("shared2"), O_RDONLY | O_NONBLOCK);
+        int dupfd = dup(fd), cl = open(at("shared2"), O_RDONLY | O_CLOEXEC);
+        said("read 3", read(fd, b, 3));
+        said("append", write(fd2 = open(at("shared2"), O_WRONLY | O_APPEND), "CHANGED\n", 8));
+        long r = read(dupfd, b, sizeof b - 1);
+        b[r > 0 ? r : 0] = 0;
+        for (char *q = b; (q = strchr(q, '\n'));)
+            *q = '|';
+        printf("the dup reads on: %ld bytes, %s\n", r, b);
+        first_line("the other fd", cl);
+        int fl = fcntl(fd, F_GETFL);
+        printf("read-only %d, non-blocking %d, close-on-exec %d %d\n",
+               (fl & O_ACCMODE) == O_RDONLY, !!(fl & O_NONBLOCK), fcntl(fd, F_GETFD),
+               fcntl(cl, F_GETFD));
+        said("write to the read-only fd", write(fd, "x", 1));
+        struct stat a, s2;
+        fstat(fd, &a);
+        stat(at("shared2"), &s2);
+        printf("fstat is stat: %d\n", a.st_dev == s2.st_dev && a.st_ino == s2.st_ino &&
+                                         a.st_size == s2.st_size);
+        said("truncate", truncate(at("shared2"), 4));
+        fstat(cl, &a);
+        printf("size through the other fd: %ld\n", (long)a.st_size);
+    } else if (!strcmp(c, "movedsub")) { /* a stub's directory renamed: its fds follow */
+        char p[64], l[4096] = {0};
+        fd = open(at("sub/inner"), O_RDONLY);
+        int d = open(at("sub"), O_RDONLY | O_DIRECTORY);
+        said("rename", rename(at("sub"), at("sub2")));
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        said("readlink", readlink(p, l, sizeof l - 1));
+        printf("link's name: %s\n", strstr(l, "/sub") ? strstr(l, "/sub") : l);
+        said("fchmod", fchmod(fd, 0600));
+        said("openat", fd2 = openat(d, "inner", O_RDONLY));
+        first_line("read", fd2);
+        show("sub2/inner");
+        show("sub/inner");
+    } else if (!strcmp(c, "xattr")) {   /* user.* attributes set by path and through an fd */
+        char v[16] = {0};
+        said("removexattr", removexattr(at("xattr"), "user.none"));
+        said("setxattr", setxattr(at("xattr"), "user.a", "by path", 7, 0));
+        said("getxattr", getxattr(at("xattr"), "user.a", v, sizeof v - 1));
+        printf("value: %s\n", v);
+        fd = open(at("xattr2"), O_RDONLY);
+        said("fsetxattr", fsetxattr(fd, "user.b", "by fd", 5, 0));
+        memset(v, 0, sizeof v);
+        said("fgetxattr", fgetxattr(fd, "user.b", v, sizeof v - 1));
+        printf("value: %s\n", v);
+        memset(v, 0, sizeof v);
+        said("getxattr", getxattr(at("xattr2"), "user.b", v, sizeof v - 1));
+        printf("value: %s\n", v);
+        first_line("read", fd);
+        show("xattr");
+        show("xattr2");
     } else if (!strcmp(c, "device")) {  /* every file of the root is on the root's device,
                                          * and an fd of a file is that file */
         struct stat a, b;

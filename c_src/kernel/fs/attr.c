@@ -143,27 +143,36 @@ static long fd_refuse(long fd)
     return image_fd(fd) ? -EROFS : -EPERM;
 }
 
-/* Implements fchmod(2); differs from Linux in: image and synthetic fds
- * refuse (EROFS, EPERM) instead of reaching the host file behind them.
- * (Not wired while the syscall table passes fchmod to the host.) */
-long sys_fchmod(int fd, int mode)
+/* Whether an attribute change may act on fd with a host call: a plain host
+ * fd, or the fd of a stub of the writable root, which the change copies up
+ * (as overlayfs does) and the fd then is the copy's.  0, or -errno. */
+static long changeable_fd(long fd)
 {
     if (!fd_valid(fd))
         return -EBADF;
-    if (!plain_fd(fd))
-        return fd_refuse(fd);
-    return hsys2(__NR_fchmod, fd, mode);
+    if (plain_fd(fd))
+        return 0;
+    long r = upper_copy_up_fd(fd);
+    if (r < 0)
+        return r;
+    return plain_fd(fd) ? 0 : fd_refuse(fd);
 }
 
-/* Implements fchown(2); as fchmod for image and synthetic fds.
- * (Not wired while the syscall table passes fchown to the host.) */
+/* Implements fchmod(2); differs from Linux in: an image fd that cannot be
+ * copied up (a read-only root, or its file no longer at its path) refuses
+ * (EROFS), and a synthetic one (EPERM), instead of reaching the host file
+ * behind them. */
+long sys_fchmod(int fd, int mode)
+{
+    long r = changeable_fd(fd);
+    return r < 0 ? r : hsys2(__NR_fchmod, fd, mode);
+}
+
+/* Implements fchown(2); as fchmod for image and synthetic fds. */
 long sys_fchown(int fd, int uid, int gid)
 {
-    if (!fd_valid(fd))
-        return -EBADF;
-    if (!plain_fd(fd))
-        return fd_refuse(fd);
-    return hsys3(__NR_fchown, fd, uid, gid);
+    long r = changeable_fd(fd);
+    return r < 0 ? r : hsys3(__NR_fchown, fd, uid, gid);
 }
 
 /* Implements fchownat(2); differs from Linux in: the image is read-only,
@@ -173,11 +182,8 @@ long sys_fchownat(int dirfd, const char *path, int uid, int gid, int flags)
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
         return -EINVAL;
     if ((flags & AT_EMPTY_PATH) && path && !*path) {
-        if (!fd_valid(dirfd))
-            return -EBADF;
-        if (!plain_fd(dirfd))
-            return fd_refuse(dirfd);
-        return hsys5(__NR_fchownat, dirfd, (long)"", uid, gid, AT_EMPTY_PATH);
+        long r = changeable_fd(dirfd);
+        return r < 0 ? r : hsys5(__NR_fchownat, dirfd, (long)"", uid, gid, AT_EMPTY_PATH);
     }
     struct fs_node *n = node_new();
     if (!n)
@@ -221,11 +227,8 @@ long sys_utimensat(int dirfd, const char *path, const struct __kernel_timespec *
     if (!path || ((flags & AT_EMPTY_PATH) && !*path)) {
         if (!path && (flags & AT_SYMLINK_NOFOLLOW))
             return -EINVAL;
-        if (!fd_valid(dirfd))
-            return -EBADF;
-        if (!plain_fd(dirfd))
-            return fd_refuse(dirfd);
-        return hsys4(__NR_utimensat, dirfd, (long)path, (long)times, flags);
+        long r = changeable_fd(dirfd);
+        return r < 0 ? r : hsys4(__NR_utimensat, dirfd, (long)path, (long)times, flags);
     }
     struct fs_node *n = node_new();
     if (!n)
@@ -296,7 +299,7 @@ long sys_truncate(const char *path, long length)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
-    if (r == 0)
+    if (r == 0 && (r = fs_text_busy(n)) == 0)
         r = upper_copy_up(n, length > 0);
     if (r == 0 && n->o.type == FO_VOLUME) {
         /* By path, as Linux does it: an open for writing would show as

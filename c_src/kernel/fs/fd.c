@@ -75,9 +75,26 @@ long sys_dup3(int oldfd, int newfd, int flags)
     return dup_done(hsys3(__NR_dup3, oldfd, newfd, flags), oldfd);
 }
 
+/* F_GETFL and F_SETFL of a packed image's file: its status flags are the
+ * kernel's (kofd arg), kept off the image fd its host fd shares a
+ * description with (O_DIRECT there would fail the kernel's own reads). */
+static long based_fl(int fd, int cmd, long arg)
+{
+    struct kofd *o;
+    unsigned long base, size;
+    long r = fd_window(fd, &o, &base, &size);
+    if (r < 0)
+        return r;
+    if (cmd == F_SETFL)
+        o->arg = (o->arg & ~FS_SETFL_FLAGS) | (arg & FS_SETFL_FLAGS);
+    r = cmd == F_SETFL ? 0 : O_LARGEFILE | o->arg;
+    kofd_put(o);
+    return r;
+}
+
 /* Implements fcntl(2); differs from Linux in: F_DUPFD cannot reach the
  * kernel's fds (EINVAL at or above the guest's RLIMIT_NOFILE cap).  All other
- * commands are the host's. */
+ * commands are the host's, but F_GETFL and F_SETFL of a packed image's file. */
 long sys_fcntl(int fd, int cmd, long arg)
 {
     if (!fd_valid(fd))
@@ -87,6 +104,8 @@ long sys_fcntl(int fd, int cmd, long arg)
             return -EINVAL;
         return dup_done(hsys3(__NR_fcntl, fd, cmd, arg), fd);
     }
+    if ((cmd == F_GETFL || cmd == F_SETFL) && fd_is_based(fd))
+        return based_fl(fd, cmd, arg);
     long r = hsys3(__NR_fcntl, fd, cmd, arg);
     if (cmd == F_GETFL && r >= 0) {
         struct kofd *o = fd_get(fd);

@@ -67,6 +67,8 @@ struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
     o->ent = ent;
     o->arg = arg;
     o->pos = 0;
+    o->ino = 0;
+    o->stamp = 0;
     o->path = 0;
     if (path) {
         o->path = (char *)(o + 1);
@@ -189,38 +191,154 @@ int fd_has_path(long fd)
     return r;
 }
 
-long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path)
+/* Records o (NULL: no entry) for new host fd hfd (>= 0): the fd, or -errno
+ * (the host fd closed). */
+static long install(long hfd, struct kofd *o)
 {
-    if (hfd < 0)
-        return hfd;
     if (!fd_valid(hfd)) {
+        kofd_put(o);
         hsys1(__NR_close, hfd);
         return -EMFILE;
     }
-    struct kofd *o = 0;
-    if (kind) {
-        o = kofd_new(kind, flags, ent, arg, path);
-        if (!o) {
-            hsys1(__NR_close, hfd);
-            return -ENOMEM;
-        }
-    }
-    if (fd_install(hfd, o) < 0) {
+    if (fd_install(hfd, o) < 0) {       /* which put o */
         hsys1(__NR_close, hfd);
         return -ENOMEM;
     }
     return hfd;
 }
 
-/* Exported to the rest of the kernel: the guest path fd was opened by.
- * The pointer stays valid until fd is closed. */
-const char *fs_fd_path(int fd)
+long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path)
 {
-    const char *p = 0;
+    if (hfd < 0)
+        return hfd;
+    struct kofd *o = kind ? kofd_new(kind, flags, ent, arg, path) : 0;
+    if (kind && !o) {
+        hsys1(__NR_close, hfd);
+        return -ENOMEM;
+    }
+    return install(hfd, o);
+}
+
+long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_node *n)
+{
+    if (hfd < 0)
+        return hfd;
+    struct kofd *o = kofd_new(kind, flags, n->o.ent, arg, n->path);
+    if (!o) {
+        hsys1(__NR_close, hfd);
+        return -ENOMEM;
+    }
+    o->ino = n->o.ino;
+    return install(hfd, o);
+}
+
+/* Whether guest path p is from or below it: then its path after the rename
+ * (from's part replaced by to) into buf (LS_PATH_MAX bytes). */
+static int renamed_one(const char *p, const char *from, const char *to, char *buf)
+{
+    size_t fl = strlen(from);
+    if (strncmp(p, from, fl) != 0 || (p[fl] != 0 && p[fl] != '/'))
+        return 0;
+    return ksnprintf(buf, LS_PATH_MAX, "%s%s", to, p + fl) < LS_PATH_MAX;
+}
+
+static int renamed(const char *p, const char *from, const char *to, int exchange, char *buf)
+{
+    return renamed_one(p, from, to, buf) || (exchange && renamed_one(p, to, from, buf));
+}
+
+/* The fds that name a renamed file follow it, as Linux's follow their
+ * dentry: /proc/self/fd/N and the *at calls on a directory fd name the new
+ * path.  An entry is shared by dups and holds its path, so each entry below
+ * a renamed name is replaced by a new one in every slot that has it (a call
+ * in flight keeps the old one); the stamp marks those made by this pass, which
+ * an exchange would otherwise rename back. */
+void fd_renamed(const char *from, const char *to, int exchange)
+{
+    static unsigned passes;
+    char *buf = kmalloc(2 * LS_PATH_MAX), *cwdp = buf + LS_PATH_MAX;
+    if (!buf)
+        return;
+    struct kofd *dead = 0;
     fs_lock();
-    if (fd >= 0 && fd < ftcap && ft[fd])
-        p = ft[fd]->path;
+    unsigned stamp = ++passes ? passes : ++passes;
+    for (long fd = 0; fd < ftcap; fd++) {
+        struct kofd *o = ft[fd], *n;
+        if (!o || !o->path || o->stamp == stamp || !renamed(o->path, from, to, exchange, buf))
+            continue;
+        if (!(n = kofd_new(o->kind, o->flags, o->ent, o->arg, buf)))
+            continue;
+        n->pos = o->pos;
+        n->ino = o->ino;
+        n->stamp = stamp;
+        n->refs = 0;
+        for (long j = fd; j < ftcap; j++)
+            if (ft[j] == o) {
+                ft[j] = n;
+                n->refs++;
+                o->refs--;
+            }
+        if (o->refs == 0) {
+            o->path = (char *)dead;     /* freed after the lock: a list through the paths */
+            dead = o;
+        }
+    }
+    int moved = renamed(cwd, from, to, exchange, cwdp);
     fs_unlock();
+    while (dead) {
+        struct kofd *next = (struct kofd *)dead->path;
+        kfree(dead);
+        dead = next;
+    }
+    if (moved)
+        cwd_set(cwdp);
+    kfree(buf);
+}
+
+long fd_next_stub(unsigned long ino, long from, struct kofd **op)
+{
+    long r = -ENOENT;
+    fs_lock();
+    for (long fd = from; ino && fd < ftcap; fd++) {
+        struct kofd *o = ft[fd];
+        if (o && o->ino == ino && (o->kind == KF_IMAGE || (o->flags & KF_F_IMAGE))) {
+            o->refs++;
+            *op = o;
+            r = fd;
+            break;
+        }
+    }
+    fs_unlock();
+    return r;
+}
+
+/* Under the lock, so that an fd closed meanwhile (detached before its host
+ * close) is not replaced; dup3 and fcntl do not block. */
+void fd_replace(struct kofd *o, long hfd, struct kofd *n)
+{
+    fs_lock();
+    for (long fd = 0; fd < ftcap; fd++) {
+        if (ft[fd] != o)
+            continue;
+        long cl = hsys2(__NR_fcntl, fd, F_GETFD);
+        if (cl < 0 || hsys3(__NR_dup3, hfd, fd, (cl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+            continue;
+        ft[fd] = n;
+        n->refs++;
+        o->refs--;                      /* the caller holds one: never the last */
+        mark(fd, n);
+    }
+    fs_unlock();
+}
+
+/* Exported to the rest of the kernel: a copy of the guest path fd was
+ * opened by (the caller frees it), or NULL.  A copy: a rename replaces the
+ * entry that holds it (fd_renamed). */
+char *fs_fd_path(int fd)
+{
+    struct kofd *o = fd_get(fd);
+    char *p = o && o->path ? kstrdup(o->path) : 0;
+    kofd_put(o);
     return p;
 }
 

@@ -31,6 +31,8 @@
 #include "host_constants.h"            /* newer than the build headers: hostcalls.py's */
 
 /* ---- constants the uapi headers do not give a freestanding build ---- */
+#define RENAME_NOREPLACE 1     /* renameat2(2); <linux/fs.h> drags in more */
+#define RENAME_EXCHANGE 2
 #define SEEK_SET 0
 #define SEEK_CUR 1
 #define SEEK_END 2
@@ -62,6 +64,10 @@
      FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |   \
      __O_SYNC | O_PATH | __O_TMPFILE)
 #define FS_O_PATH_FLAGS (O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC)
+/* What F_SETFL changes; a packed image's file keeps these and the open's
+ * O_DSYNC and O_SYNC itself, off the image fd it shares a description with. */
+#define FS_SETFL_FLAGS (O_APPEND | FASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
+#define FS_BASED_FLAGS (FS_SETFL_FLAGS | O_DSYNC | __O_SYNC)
 
 /* ---- lock (fdtable.c): guards the fd table and the cwd ---- */
 void fs_lock(void);
@@ -85,10 +91,16 @@ struct kofd {
     int refs;
     unsigned char kind, flags;  /* KF_*, KF_F_* */
     int ent;                    /* image entry (-1: a virtual dir) or synthetic id */
-    int arg;                    /* synthetic argument (an fd number) */
+    int arg;                    /* synthetic argument (an fd number); KF_F_BASED: the fd's
+                                   FS_BASED_FLAGS (fd.c: F_GETFL, F_SETFL) */
     long pos;                   /* directory cursor: the d_off cookie to resume from;
                                    KF_F_BASED: the file position */
-    char *path;                 /* guest path (stored after the struct), or NULL */
+    char *path;                 /* guest path (stored after the struct), or NULL; a rename
+                                   through this process gives the fd a new entry with the
+                                   new path (fd_renamed) */
+    unsigned long ino;          /* an image file's fd in the writable root: the inode of the
+                                   stub it was opened on (upper_fd.c), else 0 */
+    unsigned stamp;             /* fd_renamed's pass that made it (fdtable.c) */
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own
@@ -118,6 +130,17 @@ int fd_host_open(long fd);      /* non-zero if host fd is open */
 /* Finishes an open: checks the new host fd, records its entry (kind 0: none).
  * Returns the fd or -errno (the host fd is closed on failure). */
 long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path);
+struct fs_node;
+/* fs_install for an open of image node n: its entry, path and stub's inode. */
+long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_node *n);
+/* After guest path from was renamed to to (exchange: and to to from): the
+ * fds and the cwd of this process recorded below either follow. */
+void fd_renamed(const char *from, const char *to, int exchange);
+/* The first fd >= from open on stub inode ino, with a new reference to its
+ * entry in *op; -ENOENT if none. */
+long fd_next_stub(unsigned long ino, long from, struct kofd **op);
+/* Puts host fd hfd, with entry n, in place of every fd whose entry is o. */
+void fd_replace(struct kofd *o, long hfd, struct kofd *n);
 
 /* fs_based[fd] is non-zero while guest fd `fd` is a KF_F_BASED file: the
  * hot calls (read, pread64, lseek, mmap, ...) test it first, without the
@@ -261,6 +284,7 @@ long upper_readlink(const char *p, char *dst, size_t cap);
 /* A stub's identity for stat: the layer's device and the stub's inode. */
 void upper_identity(const struct fs_obj *o, struct stat *st);
 void upper_identity_at(const char *path, int ent, struct stat *st);
+unsigned long upper_dev(void);  /* the layer's st_dev (0 if unknown) */
 /* Before a rename or link of n: a stub (or each one still at its own path
  * below a directory n) gets its entry's index, which names the entry once
  * it has moved.  0 or -errno. */
@@ -271,6 +295,13 @@ void upper_rename_node(struct fs_node *n);
 /* A stub node about to be changed is copied up (without its bytes when
  * !data: an O_TRUNC open) and becomes the layer's file. */
 long upper_copy_up(struct fs_node *n, int data);
+/* Every fd of this process open on stub inode ino is moved onto copy, an
+ * fd of the file copied up from it (upper_fd.c). */
+void upper_move_fds(unsigned long ino, long copy);
+/* Before an attribute change through fd: an fd of a stub still at its path
+ * is copied up and moved onto the copy.  0 (fd may be the image's still),
+ * or -errno. */
+long upper_copy_up_fd(long fd);
 /* The lookup cache (upper_cache.c): what upper_classify found for guest paths,
  * valid while the shared generation is the one it was found under. */
 uint64_t upper_gen(void);
@@ -325,6 +356,9 @@ long fs_memfd_new(const char *name, int cloexec);
 long fs_memfd_seal(long fd, unsigned mode);
 long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode);
 long fs_chdir_path(const char *path);
+/* -ETXTBSY when a process of the guest runs n's file as its program or
+ * interpreter (open.c), else 0: Linux refuses to write such a file. */
+long fs_text_busy(struct fs_node *n);
 void fs_fork_child(void);       /* call in a forked child: resets the locks */
 
 /* ---- syscall handlers ---- */

@@ -1,15 +1,14 @@
 /*
  * Name-space changes and symlink reading: unlink, rename, link, symlink,
  * readlink.  On a volume (and in the writable root's layer, where an image
- * file's stub is renamed, linked or unlinked as it is) the change is the
- * host's, made on the last component relative to its parent opened beneath
- * the mount root; with --read-only the image is read-only (EROFS); the
- * synthetic trees refuse (EACCES); across mounts, or between a volume and
- * the image, rename and link give EXDEV.
+ * file's stub is renamed or unlinked as it is, and copied up before it is
+ * linked) the change is the host's, made on the last component relative to
+ * its parent opened beneath the mount root; with --read-only the image is
+ * read-only (EROFS); the synthetic trees refuse (EACCES); across mounts, or
+ * between a volume and the image, rename and link give EXDEV.  A rename
+ * moves the paths this process's fds and cwd record (fd_renamed).
  */
 #include "fs.h"
-
-#define RENAME_NOREPLACE 1                  /* <linux/fs.h> */
 
 /* What refuses a change to an existing object of a non-volume node. */
 static long refuse(const struct fs_obj *o)
@@ -75,10 +74,11 @@ long sys_unlink(const char *path)
  * writable volume (the caller then acts with the parents), or the error: the
  * source must exist; the destination may be missing in its last component.
  * A last component "." or ".." gives old_dot (the source's; 0 lets it be)
- * or new_dot (the destination's), as Linux refuses those names.
+ * or new_dot (the destination's), as Linux refuses those names.  link:
+ * the caller links a to b.
  */
 static long two_paths(int od, const char *op, int ofollow, int nd, const char *np,
-                      struct fs_node *a, struct fs_node *b, long old_dot, long new_dot)
+                      struct fs_node *a, struct fs_node *b, long old_dot, long new_dot, int link)
 {
     long r = fs_walk(od, op, ofollow ? W_FOLLOW : 0, a);
     if (r < 0)
@@ -92,6 +92,13 @@ static long two_paths(int od, const char *op, int ofollow, int nd, const char *n
     if (r == 0 && b->last_dot)
         return new_dot;
     int found = r == 0;
+    /* A stub is copied up before a link in the layer, as overlayfs does:
+     * the names then share one file, whose changes through one the other
+     * shows (a link of the stub would be a second stub).  Only for a new
+     * name (the walk leaves a name the layer has not got without a mode). */
+    if (link && b->o.type == FO_VOLUME && b->o.ent == fs_upper && !b->o.mode &&
+        (r = upper_copy_up(a, 1)) < 0)
+        return r;
     if ((r = upper_index(a)) < 0 || (found && (r = upper_index(b)) < 0))
         return r;
     upper_rename_node(a);
@@ -127,6 +134,8 @@ static long host_two(long nr, struct fs_node *a, struct fs_node *b, long flags)
     hsys1(__NR_close, pb);
     if (nr == __NR_renameat2 && a->o.ent == fs_upper)
         upper_changed();                /* a link replaces nothing */
+    if (nr == __NR_renameat2 && r == 0)
+        fd_renamed(a->path, b->path, flags & RENAME_EXCHANGE);
     return r;
 }
 
@@ -139,7 +148,7 @@ long sys_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *
     long r = -ENOMEM;
     if (a && b) {
         r = two_paths(olddirfd, oldpath, 0, newdirfd, newpath, a, b, -EBUSY,
-                      flags & RENAME_NOREPLACE ? -EEXIST : -EBUSY);
+                      flags & RENAME_NOREPLACE ? -EEXIST : -EBUSY, 0);
         if (r == 0)
             r = host_two(__NR_renameat2, a, b, flags);
     }
@@ -195,7 +204,7 @@ long sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *new
         goto out;
     }
     r = two_paths(olddirfd, oldpath, flags & AT_SYMLINK_FOLLOW, newdirfd, newpath, a, b, 0,
-                  -EEXIST);
+                  -EEXIST, 1);
     if (r == 0)
         r = host_two(__NR_linkat, a, b, flags & AT_SYMLINK_FOLLOW);
 out:

@@ -17,6 +17,7 @@
  * is copied up first.
  */
 #include "fs.h"
+#include "proc/ptable.h"
 
 static int wants_write(int flags)
 {
@@ -41,7 +42,7 @@ static long open_image(struct fs_node *n, int flags)
             return -EROFS;
         if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
             return -EISDIR;
-        return fs_install(placeholder_dup(cloexec), KF_IMAGE, 0, ent, 0, n->path);
+        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
     }
     if (flags & O_DIRECTORY)
         return -ENOTDIR;
@@ -49,16 +50,16 @@ static long open_image(struct fs_node *n, int flags)
         /* Reached only with O_NOFOLLOW: Linux opens the link itself for O_PATH. */
         if (!(flags & O_PATH))
             return -ELOOP;
-        return fs_install(placeholder_dup(cloexec), KF_IMAGE, 0, ent, 0, n->path);
+        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
     }
     if (!(flags & O_PATH) && wants_write(flags))
         return -EROFS;
     long fd;
     if (kind == LS_ENT_IMAGE_FILE) {
         if (flags & O_PATH)
-            return fs_install(placeholder_dup(cloexec), KF_IMAGE, 0, ent, 0, n->path);
-        return fs_install(img_file_fd(ent, cloexec), KF_HOST, KF_F_IMAGE | KF_F_BASED, ent, 0,
-                          n->path);
+            return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
+        return fs_install_image(img_file_fd(ent, cloexec), KF_HOST, KF_F_IMAGE | KF_F_BASED,
+                                flags & FS_BASED_FLAGS, n);
     }
     if (kind == LS_ENT_HOST_FILE) {
         int hf = O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_PATH | O_NOCTTY));
@@ -67,7 +68,7 @@ static long open_image(struct fs_node *n, int flags)
     } else {
         fd = img_data_memfd(ent, cloexec);
     }
-    return fs_install(fd, KF_HOST, KF_F_IMAGE, ent, 0, n->path);
+    return fs_install_image(fd, KF_HOST, KF_F_IMAGE, 0, n);
 }
 
 /* Why a read-only volume cannot give n for writing or creating: Linux
@@ -141,7 +142,8 @@ long sys_openat(int dirfd, const char *path, int flags, int mode)
     int excl = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
     int wf = (flags & O_NOFOLLOW) || excl ? 0 : W_FOLLOW;
     long r = fs_walk(dirfd, path, wf, n);
-    if (r == 0 && !(flags & O_PATH) && wants_write(flags) && !excl)
+    if (r == 0 && !(flags & O_PATH) && wants_write(flags) && !excl &&
+        (r = fs_text_busy(n)) == 0)
         r = upper_copy_up(n, !(flags & O_TRUNC));
     if (r == 0) {
         switch (n->o.type) {
@@ -174,12 +176,36 @@ long sys_creat(const char *path, int mode)
     return sys_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
+/* The identity of n's file that exec records (ls_text) and a write is
+ * checked against: a stub's inode in the writable root's layer, or a host
+ * file's device and inode (st, its stat; NULL: not known). */
+static struct ktext text_id(const struct fs_node *n, const struct stat *st)
+{
+    if (n->o.type == FO_IMAGE && n->o.ino)
+        return (struct ktext){.dev = upper_dev(), .ino = n->o.ino, .stub = 1};
+    if (n->o.type == FO_VOLUME && st)
+        return (struct ktext){.dev = st->st_dev, .ino = st->st_ino};
+    return (struct ktext){0};
+}
+
+/* A file of the image is known by its stub for free; a host file is
+ * stat'ed only while some program of the guest runs from one. */
+long fs_text_busy(struct fs_node *n)
+{
+    struct stat st;
+    int host = n->o.type == FO_VOLUME && ptable_runs_files() && vol_stat(n, 1, &st) == 0;
+    struct ktext id = text_id(n, host ? &st : 0);
+    return id.ino ? ptable_text_busy(&id) : 0;
+}
+
 /* For the ELF loader: a regular file, following symlinks, O_RDONLY and
  * close-on-exec, in the guest's fd range, with no table entry (the caller
  * closes it with a host close).  Directories give EACCES, like execve. */
-long fs_open_exec(const char *guest_path, unsigned long *base)
+long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
 {
     *base = 0;
+    if (id)
+        *id = (struct ktext){0};
     struct fs_node *n = node_new();
     if (!n)
         return -ENOMEM;
@@ -193,6 +219,8 @@ long fs_open_exec(const char *guest_path, unsigned long *base)
                 hsys1(__NR_close, fd);
                 fd = -EACCES;
             }
+            if (fd >= 0 && id)
+                *id = text_id(n, &st);
         } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_HOST_FILE) {
             char hp[LS_HOST_FILE_PATH_MAX];
             fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(n->o.ent, hp),
@@ -207,6 +235,8 @@ long fs_open_exec(const char *guest_path, unsigned long *base)
             synth_fdhost_path(&n->o, hp, sizeof hp);
             fd = hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | O_CLOEXEC, 0);
         }
+        if (fd >= 0 && id && n->o.type == FO_IMAGE)
+            *id = text_id(n, 0);
     }
     node_free(n);
     if (fd >= 0 && !fd_valid(fd)) {

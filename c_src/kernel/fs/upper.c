@@ -8,14 +8,15 @@
  * the image's shape into it: its directories and symlinks as they are, and
  * each image file as a *stub*, an empty file with both set-ID bits, made
  * with one host call.  A stub at its own path is that path's image entry;
- * before a stub leaves it (a rename or link of the stub or of a directory
- * above it), its modification time is set to its entry index, in seconds,
- * which is what names the entry from then on (upper_index).  From then on
- * the layer *is* the guest's root name space and the host's tmpfs does what
- * a union would have to: listing, unlink, rename, mkdir, rmdir, link,
- * ENOSPC.  A stub is served from the image (read-only, zero-copy as ever);
- * the first change to its contents or attributes copies it up: its bytes,
- * mode and times into a new file swapped in for the stub.
+ * before a stub leaves it (a rename of the stub or of a directory above it;
+ * a stub is copied up before it is linked), its modification time is set to
+ * its entry index, in seconds, which is what names the entry from then on
+ * (upper_index).  From then on the layer *is* the guest's root name space
+ * and the host's tmpfs does what a union would have to: listing, unlink,
+ * rename, mkdir, rmdir, link, ENOSPC.  A stub is served from the image
+ * (read-only, zero-copy as ever); the first change to its contents or
+ * attributes copies it up: its bytes, mode and times into a new file
+ * swapped in for the stub.
  *
  * Why stubs and not whiteouts over an empty layer: with every name in one
  * host directory there is nothing to merge and no deletion to remember, and
@@ -46,7 +47,6 @@
 int fs_upper = -1;
 
 #define STUB_BITS (S_ISUID | S_ISGID)
-#define RENAME_EXCHANGE 2           /* renameat2(2); <linux/fs.h> drags in more */
 #define COPY_BUF 65536
 #ifndef LOCK_EX
 #define LOCK_EX 2                   /* flock(2) */
@@ -105,18 +105,24 @@ int upper_classify(const char *p, uint64_t gen, struct fs_obj *o)
     return 0;
 }
 
+unsigned long upper_dev(void)
+{
+    static unsigned long dev;
+    struct stat root;
+    if (!dev && fs_upper >= 0 && hsys2(__NR_fstat, root_fd(), (long)&root) == 0)
+        dev = root.st_dev;
+    return dev;
+}
+
 /* A stub stands for its image file in the layer, so stat shows the stub's
  * identity, as overlayfs shows one device for a whole root: the layer's
  * device (every file the guest makes there has it) and the stub's inode
  * (getdents of its directory gives it); the rest is the image entry's. */
 void upper_identity(const struct fs_obj *o, struct stat *st)
 {
-    static unsigned long dev;
-    struct stat root;
     if (o->type != FO_IMAGE || !o->ino)
         return;
-    if (!dev && hsys2(__NR_fstat, root_fd(), (long)&root) == 0)
-        dev = root.st_dev;
+    unsigned long dev = upper_dev();
     if (dev) {
         st->st_dev = dev;
         st->st_ino = o->ino;
@@ -285,9 +291,12 @@ long upper_copy_up(struct fs_node *n, int data)
      * the stub meanwhile, that file is swapped back. */
     if (r >= 0)
         r = hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
+    unsigned long stub = old.st_ino;
     if (r >= 0 && hsys4(__NR_newfstatat, pfd, (long)tmp, (long)&old, AT_SYMLINK_NOFOLLOW) == 0 &&
         !is_stub(&old))
         hsys5(__NR_renameat2, pfd, (long)tmp, pfd, (long)name, RENAME_EXCHANGE);
+    else if (r >= 0)
+        upper_move_fds(stub, dfd);      /* this process's fds of the stub: upper_fd.c */
     if (dfd >= 0) {
         hsys3(__NR_unlinkat, pfd, (long)tmp, 0);
         hsys1(__NR_close, dfd);

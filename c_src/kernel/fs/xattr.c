@@ -4,7 +4,10 @@
  * of fds opened beneath its mount: getxattr("/proc/self/fd/N") for the
  * object itself when following, lgetxattr("/proc/self/fd/P/name") with P its
  * parent when not (the *xattrat calls of Linux 6.13 refuse O_PATH fds).
- * Image and synthetic objects have none (get: ENODATA, list: empty).  The
+ * Image and synthetic objects have none (get: ENODATA, list: empty); in the
+ * writable root, setting one on an image file copies it up first (by path
+ * or through an fd, as overlayfs does), and removing one from an image file
+ * finds none (ENODATA) without copying anything.  The
  * guest sets user.* attributes only (sys_setxattr says why), by path: the
  * host's fsetxattr is not in the seccomp allow-list, setxattr is, with the
  * sizes of a file capability refused (hostcalls.py).
@@ -88,14 +91,19 @@ static long volume_xattr(struct fs_node *n, int follow, const struct xop *x)
     return r;
 }
 
-/* What an image (ro = 1) or synthetic object answers. */
-static long none(int ro, const struct xop *x)
+/* What an image (ro = 1; stub = 1: a stub of the writable root, which
+ * has none to remove) or synthetic object answers. */
+static long none(int ro, int stub, const struct xop *x)
 {
     switch (x->op) {
     case XA_GET:
         return -ENODATA;
     case XA_LIST:
         return 0;
+    case XA_REMOVE:
+        if (stub)
+            return -ENODATA;
+        /* fall through */
     default:
         return ro ? -EROFS : -EPERM;
     }
@@ -107,6 +115,8 @@ static long path_xattr(const char *path, int follow, const struct xop *x)
     if (!n)
         return -ENOMEM;
     long r = fs_walk(AT_FDCWD, path, follow ? W_FOLLOW : 0, n);
+    if (r == 0 && x->op == XA_SET)
+        r = upper_copy_up(n, 1);
     if (r == 0 && n->o.type == FO_VOLUME) {
         r = volume_xattr(n, follow, x);
     } else if (r == 0 && n->o.type == FO_SYNTH && synth_type(&n->o) == ST_CHR &&
@@ -117,7 +127,7 @@ static long path_xattr(const char *path, int follow, const struct xop *x)
                 ? hsys4(__NR_getxattr, (long)hp, (long)x->name, (long)x->value, x->size)
                 : hsys3(__NR_listxattr, (long)hp, (long)x->value, x->size);
     } else if (r == 0) {
-        r = none(n->o.type == FO_IMAGE, x);
+        r = none(n->o.type == FO_IMAGE, n->o.type == FO_IMAGE && n->o.mode, x);
     }
     node_free(n);
     return r;
@@ -127,11 +137,13 @@ static long fd_xattr(int fd, const struct xop *x)
 {
     if (!fd_valid(fd))
         return -EBADF;
+    long r = x->op == XA_SET ? upper_copy_up_fd(fd) : 0;
     struct kofd *o = fd_get(fd);
     int plain = kofd_plain(o);
     int ro = o && (o->kind == KF_IMAGE || (o->flags & KF_F_IMAGE));
+    int stub = ro && o->ino;
     kofd_put(o);
-    return plain ? fd_host(fd, x) : none(ro, x);
+    return r < 0 ? r : plain ? fd_host(fd, x) : none(ro, stub, x);
 }
 
 /* Implements getxattr(2); differs from Linux in: image and synthetic

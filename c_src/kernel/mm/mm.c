@@ -197,9 +197,10 @@ long sys_mmap(unsigned long addr, unsigned long len, long prot, long flags, long
     r = hsys6(__NR_mmap, addr, len, prot, flags, fd, off);
     if (r >= 0 || r < -4095) {
         if (!(flags & MAP_ANONYMOUS) && off == 0 && !(flags & MAP_FIXED)) {
-            const char *path = fs_fd_path(fd);
+            char *path = fs_fd_path(fd);
             if (path)
                 mm_note_object(r, r + LS_PAGE_UP(len), path);
+            kfree(path);
         }
         if (mm_is_kernel_range(r, LS_PAGE_UP(len)) && !(flags & MAP_FIXED)) {
             /* cannot happen: the host never places a mapping over another */

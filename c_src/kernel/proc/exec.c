@@ -14,6 +14,7 @@
 
 struct loaded {
     unsigned long bias, entry, phdr, phnum, start, end;
+    struct ktext text;
     char interp[LS_PATH_MAX];
 };
 
@@ -124,7 +125,7 @@ static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const
 static long load_elf(const char *path, struct loaded *l, unsigned long hint)
 {
     unsigned long base;
-    long fd = fs_open_exec(path, &base);
+    long fd = fs_open_exec(path, &base, &l->text);
     if (fd < 0)
         return fd;
     struct elf_head *h = kmalloc(sizeof *h);
@@ -231,6 +232,8 @@ long exec_load(const struct exec_args *a, unsigned long *entry, unsigned long *s
     ls_prog_auxv[1] = sizeof aux;
     ls_prog_exe = a->exe;
     ls_prog = a;
+    ls_text[0] = prog.text;
+    ls_text[1] = prog.interp[0] ? interp.text : (struct ktext){0};
     kfree(strs);
     *entry = start;
     return 0;

@@ -36,7 +36,7 @@ long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned
         r = sys_faccessat2(AT_FDCWD, real, 1 /* X_OK */, AT_EACCESS);
     }
     node_free(n);
-    return r < 0 ? r : fs_open_exec(real, base);
+    return r < 0 ? r : fs_open_exec(real, base, 0);
 }
 
 long elf_read_at(int fd, unsigned long base, void *buf, size_t n, unsigned long off)

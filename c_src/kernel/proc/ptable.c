@@ -163,6 +163,7 @@ void ptable_boot(void)
     s->start = start;
     s->kfd_floor = K.nofile_limit;
     put_prog(s, ls_prog);
+    memcpy(s->text, ls_text, sizeof s->text);
     s->cwd_len = put_path(s->cwd, cwd ? cwd : "/");
     s->nkr = 0;
     mm_each_kernel(add_range);
@@ -244,6 +245,44 @@ void ptable_note_kernel(unsigned long start, unsigned long end)
     wbegin(s);
     add_range(start, end);
     wend(s);
+}
+
+/* Whether process pid, slot s's owner, has not exited: a zombie's program
+ * is no longer running (Linux lets it be written once its mm is gone). */
+static int runs(const struct kproc_slot *s, int32_t pid)
+{
+    char state;
+    uint64_t start;
+    return ptable_host_stat(pid, &state, &start) == 0 && start == s->start && state != 'Z' &&
+           state != 'X';
+}
+
+/* The slots are read without their seqlock: a slot being rewritten by an
+ * execve may match or not, as the exec would race the write on Linux too;
+ * a forged one only makes the guest's own writes fail. */
+long ptable_text_busy(const struct ktext *id)
+{
+    for (int i = 0; K_shared && id->ino && i < PT_SLOTS; i++) {
+        int32_t pid = __atomic_load_n(&K_shared->proc_owner[i], __ATOMIC_ACQUIRE);
+        const struct kproc_slot *s = &K_shared->procs[i];
+        if (pid <= 0)
+            continue;
+        for (int t = 0; t < 2; t++)
+            if (s->text[t].ino == id->ino && s->text[t].dev == id->dev && runs(s, pid))
+                return -ETXTBSY;
+    }
+    return 0;
+}
+
+int ptable_runs_files(void)
+{
+    for (int i = 0; K_shared && i < PT_SLOTS; i++) {
+        const struct kproc_slot *s = &K_shared->procs[i];
+        if (__atomic_load_n(&K_shared->proc_owner[i], __ATOMIC_ACQUIRE) > 0 &&
+            ((s->text[0].ino && !s->text[0].stub) || (s->text[1].ino && !s->text[1].stub)))
+            return 1;
+    }
+    return 0;
 }
 
 long ptable_get(long pid, uint64_t start, struct kproc_slot *out)

@@ -34,5 +34,11 @@ long ptable_host_stat(long pid, char *state, uint64_t *start);
  * strings terminated; -ESRCH if it has none (or one left by an earlier
  * process of that pid: start is its host starttime). */
 long ptable_get(long pid, uint64_t start, struct kproc_slot *out);
+/* -ETXTBSY if a live process of the guest runs file id (its program or
+ * interpreter), else 0. */
+long ptable_text_busy(const struct ktext *id);
+/* Whether a process of the guest (perhaps gone) runs a file that is not a
+ * stub of the image: only then does a write to a host file need a stat. */
+int ptable_runs_files(void);
 
 #endif
