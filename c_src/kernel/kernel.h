@@ -98,6 +98,14 @@ static inline const char *bi_str(uint32_t off)
  * RLIMIT_NOFILE (close-on-exec), closing `fd`.  Returns the new fd or -errno.
  * The guest can never name, dup over or close a reserved fd. */
 int kfd_hide(int fd);
+/* Room for the kernel's own fds where Linux needs none (execve opens the
+ * program, its interpreters and the exec block; a process at its
+ * RLIMIT_NOFILE may still call it): kfd_room_begin raises the host's soft
+ * limit to its hard one and returns the soft limit (or -errno), which
+ * kfd_room_end restores.  Meanwhile another thread of the process may be
+ * given an fd above the guest's soft limit. */
+long kfd_room_begin(void);
+void kfd_room_end(long soft);
 
 /* ---- threads (proc/thread.c) ---- */
 #include "libsubst/fastcall.h"

@@ -22,12 +22,10 @@ long sys_close_range(unsigned first, unsigned last, unsigned flags)
 {
     if (first > last)
         return -EINVAL;
-    if (K.nofile_limit > 0) {
-        if (first >= (unsigned)K.nofile_limit)
-            return 0;
-        if (last >= (unsigned)K.nofile_limit)
-            last = K.nofile_limit - 1;
-    }
+    if (first >= (unsigned)K.nofile_limit)
+        return 0;
+    if (last >= (unsigned)K.nofile_limit)
+        last = K.nofile_limit - 1;
     if (!(flags & CLOSE_RANGE_CLOEXEC))
         fd_detach_range(first, last);
     return hsys3(__NR_close_range, first, last, flags);

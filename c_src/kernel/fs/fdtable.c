@@ -47,7 +47,7 @@ void fs_fork_child(void)
 
 int fd_valid(long fd)
 {
-    return fd >= 0 && (K.nofile_limit <= 0 || fd < K.nofile_limit);
+    return fd >= 0 && fd < K.nofile_limit;
 }
 
 int fd_host_open(long fd)

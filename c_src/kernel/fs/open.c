@@ -175,8 +175,9 @@ long sys_creat(const char *path, int mode)
 }
 
 /* For the ELF loader: a regular file, following symlinks, O_RDONLY and
- * close-on-exec, in the guest's fd range, with no table entry (the caller
- * closes it with a host close).  Directories give EACCES, like execve. */
+ * close-on-exec, with no table entry (the caller closes it with a host
+ * close): the kernel's while it lives, wherever kfd_room_begin lets it
+ * lie.  Directories give EACCES, like execve. */
 long fs_open_exec(const char *guest_path, unsigned long *base)
 {
     *base = 0;
@@ -209,10 +210,6 @@ long fs_open_exec(const char *guest_path, unsigned long *base)
         }
     }
     node_free(n);
-    if (fd >= 0 && !fd_valid(fd)) {
-        hsys1(__NR_close, fd);
-        fd = -EMFILE;
-    }
     return fd;
 }
 

@@ -207,8 +207,10 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
 
 /* The host execve of this kernel on the boot info it booted from and the
  * exec block (the last step): hands the kernel's fds over, and takes them
- * back if the host refuses.  Returns only on failure, -errno. */
-static long boot_again(struct blob *b)
+ * back if the host refuses.  The guest's soft RLIMIT_NOFILE (`soft`, saved
+ * by kfd_room_begin) is back before the host execve, where the next kernel
+ * reads it.  Returns only on failure, -errno. */
+static long boot_again(struct blob *b, long soft)
 {
     struct exec_block *h = (struct exec_block *)b->buf;
     struct exec_args a;
@@ -235,6 +237,7 @@ static long boot_again(struct blob *b)
             const struct exec_args *next = block_args(h, &a);
             struct kproc_slot *was = next ? ptable_exec(next) : 0;
             trace_before_exec();
+            kfd_room_end(soft);
             r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
             ptable_exec_failed(was);
             if (next)
@@ -295,8 +298,13 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         r = -EFAULT;
         goto out;
     }
+    /* Linux opens the program without an fd: a process with every fd below
+     * its soft limit in use still executes another (its close-on-exec fds
+     * make room for the new program). */
+    long soft = kfd_room_begin();
     if ((r = exec_resolve(q)) >= 0 && (r = write_exec_block(&b, q, envp, envc, cwd, offs, limit)) >= 0)
-        r = boot_again(&b);
+        r = boot_again(&b, soft);
+    kfd_room_end(soft);
 out:
     kfree(b.buf);
     kfree(args);
