@@ -9,9 +9,8 @@ with pinned arguments that match none of its pins fails with EPERM instead.
 ``gentable`` compiles this table into the kernel (``seccomp_filter.c``; a
 specialised kernel carries only the entries its code can call, ``specialize``);
 ``allowed()`` is what ``libsubst inspect`` reports.  Every entry says why it
-is needed.  Pin values are numbers, or ``SELF`` for the guest's own host pid
-(filled in by the kernel at boot), or another per-boot constant the kernel
-fills in (``BOOT_SLOTS``).
+is needed.  Pin values are numbers, or a per-boot constant the kernel fills
+in (``BOOT_SLOTS``).
 
 This module imports only the standard library (setup.py loads it)."""
 
@@ -25,13 +24,14 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
     import syscalls
 
 # Per-boot constants: the tender writes their values into the filter's slots
-# before installing it (c_src/tender/seccomp.c).  The last two are the
-# same for every boot of one kernel binary, so the filter a guest inherits
-# across its own execve still holds for the kernel that execve boots.
-SELF = "SELF"              # the guest's own host pid
+# before installing it (c_src/tender/seccomp.c).  They are the same for
+# every boot of one kernel binary, so the filter a guest inherits across its
+# own execve still holds for the kernel that execve boots.  (No slot can be
+# a process's own pid: the filter every process of the guest inherits is
+# the first one's, and a filter cannot tell which process calls it.)
 KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
 SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
-BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP)
+BOOT_SLOTS = (KTEXT_LEN, SUD_IP)
 
 
 @dataclass(frozen=True)
@@ -194,8 +194,6 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     # scope (ABI 6): a pin on the pid would also refuse the guest's children.
     HostCall("tgkill", "crash reports re-raise; dead-thread checks; the guest's threads"),
     HostCall("kill", "crash reports re-raise the signal; the guest's processes"),
-    HostCall("process_vm_readv", "crash reports read guest memory without faulting", (
-        Pin(0, (SELF,), comment="its own memory only"),)),
     HostCall("uname", "uname(2), with the image's hostname"),
     HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds; other processes' "
                           "limits (psutil's rlimit): the guest's pid namespace holds only its own"),
