@@ -123,7 +123,10 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("fstat", "stat of host-backed fds"), HostCall("newfstatat", "stat beneath volumes"),
     HostCall("statx", "statx beneath volumes"), HostCall("fstatfs", "statfs of volumes"),
     HostCall("getdents64", "volume directories"), HostCall("getdents", "volume directories"),
-    HostCall("readlinkat", "symlinks in volumes, /proc/self/fd of host objects"),
+    HostCall("readlinkat", "symlinks in volumes, /proc/self/fd of host objects, whether "
+                           "/proc/self/cwd was removed"),
+    HostCall("fchdir", "the guest's working directory in a volume or the writable root's "
+                       "layer, which \".\" names once it is removed"),
     HostCall("mkdirat", "volumes"), HostCall("mknodat", "FIFOs in volumes", _no_set_id(2)),
     HostCall("unlinkat", "volumes"), HostCall("renameat2", "volumes"),
     HostCall("linkat", "volumes"), HostCall("symlinkat", "volumes"),
@@ -234,7 +237,7 @@ BOOT_ONLY = {"seccomp": "installs this filter",
              "mount": "the guest's mount namespace, at boot", "open_tree": "likewise",
              "move_mount": "likewise", "mount_setattr": "likewise", "fsopen": "likewise",
              "fsconfig": "likewise", "fsmount": "likewise", "pivot_root": "likewise",
-             "umount2": "likewise", "mkdirat": "likewise", "fchdir": "likewise",
+             "umount2": "likewise", "mkdirat": "likewise",
              "chdir": "likewise",
              "landlock_create_ruleset": "Landlock, at boot", "landlock_add_rule": "Landlock, at boot",
              "landlock_restrict_self": "Landlock, at boot"}

@@ -15,6 +15,7 @@ static int lockword;
 static struct kofd **ft;        /* indexed by fd; grown on demand */
 static long ftcap;
 static char cwd[LS_PATH_MAX] = "/";
+static int cwd_host;
 
 int fs_placeholder_fd = -1;
 unsigned char *fs_based;
@@ -231,10 +232,16 @@ void cwd_get(char *buf)
     fs_unlock();
 }
 
-void cwd_set(const char *path)
+void cwd_set(const char *path, int host)
 {
     fs_lock();
     strlcpy(cwd, path, sizeof cwd);
+    cwd_host = host;
     fs_unlock();
     ptable_set_cwd(path);
+}
+
+int cwd_on_host(void)
+{
+    return __atomic_load_n(&cwd_host, __ATOMIC_RELAXED);
 }

@@ -237,13 +237,13 @@ int fs_init(void)
     const char *c = K.cwd;
     if (!*c)
         c = "/";
-    cwd_set("/");
+    cwd_set("/", 0);
     r = fs_chdir_path(c);
     if (r < 0 && (K.bi->flags & LS_BOOT_EXECED)) {
         /* The caller's directory went away (or out of reach) before its
          * execve: Linux keeps it as the new program's cwd, where relative
          * names do not resolve; so do we, by its name. */
-        cwd_set(c);
+        cwd_set(c, K.cwd_host);
         return 0;
     }
     if (r < 0)

@@ -175,7 +175,8 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
 static long write_exec_block(struct blob *b, const struct exec_req *q, char *const envp[],
                              long envc, const char *cwd, uint32_t *offs, unsigned long limit)
 {
-    struct exec_block h = {.magic = EXEC_BLOCK_MAGIC, .argc = q->nargs, .envc = envc};
+    struct exec_block h = {.magic = EXEC_BLOCK_MAGIC, .argc = q->nargs, .envc = envc,
+                           .cwd_host = cwd_on_host()};
     long r;
     if ((r = put(b, &h, sizeof h)) < 0)
         return r;
@@ -360,6 +361,7 @@ long exec_block_take(const char *blk, unsigned long size)
     h->flags |= LS_BOOT_EXECED;
     K.bi = h;
     K.cwd = xb_str(xb->cwd);
+    K.cwd_host = xb->cwd_host;
     return 0;
 }
 
