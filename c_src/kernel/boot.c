@@ -131,6 +131,8 @@ int kfd_hide(int fd)
         if (fd == K.kfd_next)
             K.kfd_next--;
         long r = hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+        if (r == 0)
+            K.kfd_mask |= 1U << (fd - K.nofile_limit);
         return r < 0 ? r : fd;
     }
     while (K.kfd_next >= K.nofile_limit && hsys2(__NR_fcntl, K.kfd_next, F_GETFD) >= 0)
@@ -141,6 +143,7 @@ int kfd_hide(int fd)
     if (r < 0)
         return r;
     hsys1(__NR_close, fd);
+    K.kfd_mask |= 1U << (K.kfd_next - K.nofile_limit);
     return K.kfd_next--;
 }
 

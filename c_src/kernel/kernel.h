@@ -56,6 +56,7 @@ struct kstate {
     unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
     int core_fd;                     /* where a fatal signal writes a core file, -1 if none */
     int kfd_next;                    /* next free reserved kernel fd, counting down */
+    uint32_t kfd_mask;               /* the reserve's kernel fds: bit i is K.nofile_limit + i */
     int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
 };
 extern struct kstate K;

@@ -11,6 +11,8 @@
  *   rlimits DIR        DIR a scratch directory (unused)
  *   rlimits show       (internal) prints RLIMIT_NOFILE, opens fds to it
  *   rlimits dups       (internal) the dup family against the soft limit
+ *   rlimits kept       (internal) fds 20 and 100, open before the limit
+ *                      went below them, still the program's
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +65,43 @@ static int dups(void)
     printf("  dup2 of an fd to itself: %s\n", res(dup2(soft - 1, soft - 1)));
     fflush(stdout);
     return 0;
+}
+
+/* Fds above the limit, kept from before it was lowered: still usable. */
+static int kept(void)
+{
+    int fds[] = {20, 100};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        int fd = fds[i];
+        printf("  fd %d: fstat %s", fd, res(fstat(fd, &st)));
+        printf(", F_GETFD %s", res(fcntl(fd, F_GETFD)));
+        printf(", dup2 to itself %s", res(dup2(fd, fd)));
+        printf(", dup %s", res(dup(fd)));
+        printf(", close %s\n", res(close(fd)));
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* In a child: RLIMIT_NOFILE 8, fds 20 and 100 open, then `self kept`. */
+static void exec_kept(const char *self)
+{
+    printf("fds above the limit, then execve:\n");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(1, 20);
+        dup2(1, 100);
+        struct rlimit r = {8, 8};
+        setrlimit(RLIMIT_NOFILE, &r);
+        execl(self, self, "kept", (char *)0);
+        printf("  execve: %s\n", strerrorname_np(errno));
+        _exit(1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("  status %d\n", st);
 }
 
 /* In a child: RLIMIT_NOFILE soft 8 hard 64, every fd below 8 taken
@@ -118,6 +158,8 @@ int main(int argc, char **argv)
         return show();
     if (argc == 2 && strcmp(argv[1], "dups") == 0)
         return dups();
+    if (argc == 2 && strcmp(argv[1], "kept") == 0)
+        return kept();
     if (argc != 2) {
         fprintf(stderr, "usage: rlimits DIR\n");
         return 2;
@@ -129,6 +171,7 @@ int main(int argc, char **argv)
     exec_with(self, 0, 0);      /* the program cannot even load libc.so.6: as natively */
     exec_with(self, 2, 2);
     exec_full(self);
+    exec_kept(self);
     printf("the first program:\n");
     fflush(stdout);
     if (fork() == 0) {

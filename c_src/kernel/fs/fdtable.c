@@ -46,9 +46,15 @@ void fs_fork_child(void)
     upper_cache_after_fork();
 }
 
+/* Below the guest's limit, or any fd but the kernel's: one the guest had
+ * before its limit was lowered stays its own, as on Linux. */
 int fd_valid(long fd)
 {
-    return fd >= 0 && fd < K.nofile_limit;
+    if (fd < 0)
+        return 0;
+    if (fd < K.nofile_limit)
+        return 1;
+    return fd >= K.nofile_limit + KFD_RESERVED || !(K.kfd_mask >> (fd - K.nofile_limit) & 1);
 }
 
 int fd_host_open(long fd)

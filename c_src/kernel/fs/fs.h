@@ -101,7 +101,7 @@ static inline int kofd_plain(const struct kofd *o)
 /* Placeholder host fd that every IMAGE/SYNTH directory fd is a dup of. */
 extern int fs_placeholder_fd;
 
-int fd_valid(long fd);          /* 0 <= fd < the guest's RLIMIT_NOFILE cap */
+int fd_valid(long fd);          /* a guest fd number: not the kernel's (fdtable.c) */
 struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path);
 void kofd_put(struct kofd *o);
 /* Records o (reference taken over; NULL clears) as fd's entry, dropping any old one. */
