@@ -12,7 +12,8 @@
  *   rlimits show       (internal) prints RLIMIT_NOFILE, opens fds to it
  *   rlimits dups       (internal) the dup family against the soft limit
  *   rlimits kept       (internal) fds 20 and 100, open before the limit
- *                      went below them, still the program's
+ *                      went below them, still the program's (100 closed
+ *                      by close_range)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,8 +80,12 @@ static int kept(void)
         printf(", F_GETFD %s", res(fcntl(fd, F_GETFD)));
         printf(", dup2 to itself %s", res(dup2(fd, fd)));
         printf(", dup %s", res(dup(fd)));
-        printf(", close %s\n", res(close(fd)));
+        if (fd == 20)
+            printf(", close %s", res(close(fd)));
+        printf("\n");
     }
+    printf("  close_range from 3: %s", res(syscall(SYS_close_range, 3, ~0U, 0)));
+    printf(", fd 100 then: %s\n", res(fcntl(100, F_GETFD)));
     fflush(stdout);
     return 0;
 }
