@@ -119,6 +119,8 @@ static void reserve_fds(int execed)
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
+_Static_assert(KFD_RESERVED <= 32, "K.kfd_mask has a bit per reserved fd");
+
 /* A handed-over fd (after an execve) may sit anywhere in the reserve, the
  * slot this kernel would give another fd included, since the kernel before
  * hid its fds in another order: one in the reserve stays where it is, and
