@@ -183,16 +183,32 @@ def test_exit_status_of_a_signal(tmp_path):
 
 CRASH_C = r"""
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 __attribute__((noinline)) void crash_here(int *p) { *p = 42; }
 __attribute__((noinline)) void caller(int *p) { crash_here(p); puts("unreachable"); }
-int main(void) { caller((int *)16); return 0; }
+int main(int argc, char **argv) {
+    if (argc == 1) { caller((int *)16); return 0; }
+    /* "fork": a forked child crashes; "exec": a child that executed this program again */
+    pid_t pid = fork();
+    if (pid == 0 && strcmp(argv[1], "exec") == 0)
+        execl("/proc/self/exe", argv[0], (char *)0);
+    if (pid == 0) { caller((int *)16); return 0; }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+}
 """
 
 
-def test_crash_report(tmp_path):
+@pytest.mark.parametrize("who", ["first", "fork", "exec"])
+def test_crash_report(tmp_path, who):
+    # A child's report has its stack frames as the first process's has: its
+    # own memory is read through its own /proc/self/mem (signal/crash.c).
     (tmp_path / "crash.c").write_text(CRASH_C)
     subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", tmp_path / "crash", tmp_path / "crash.c"], check=True)
-    r = run_guest([str(tmp_path / "crash")], tmp_path)
+    r = run_guest([str(tmp_path / "crash"), *([] if who == "first" else [who])], tmp_path)
     err = r.stderr.decode()
     assert r.returncode == 128 + 11
     assert "SIGSEGV" in err and "0x10" in err

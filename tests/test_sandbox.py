@@ -23,10 +23,10 @@ KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_s
 KTEXT, KTEXT_LEN, SUD_IP = 0x7F12_3456_7000, 0x2_1000, 0x1_2345
 
 
-def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242, allowed=None, ip=0):
+def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, allowed=None, ip=0):
     """A small classic-BPF interpreter for the compiled filter (seccomp_data layout)."""
     ins, slots = seccomp.compile_filter(allowed)
-    value = {hostcalls.SELF: pid, hostcalls.KTEXT_LEN: KTEXT_LEN, hostcalls.SUD_IP: SUD_IP}
+    value = {hostcalls.KTEXT_LEN: KTEXT_LEN, hostcalls.SUD_IP: SUD_IP}
     boot = {i: value[name] for name, where in slots.items() for i in where}
     args = tuple(args) + (0,) * (6 - len(args))
     data = struct.pack("<IIQ6Q", nr, arch, ip, *[a & (2 ** 64 - 1) for a in args])
@@ -78,7 +78,8 @@ def test_filter_allows_the_list_and_kills_the_rest():
         elif s.nr not in allowed:
             assert verdict == seccomp.RET_KILL_PROCESS, s.name
     for name in ("ptrace", "mount", "kexec_load", "bpf", "init_module", "unshare", "setns",
-                 "keyctl", "process_vm_writev", "pivot_root", "chroot", "reboot", "tkill", "clone3"):
+                 "keyctl", "process_vm_writev", "process_vm_readv", "pivot_root", "chroot",
+                 "reboot", "tkill", "clone3"):
         assert bpf_run(syscalls.by_name(name).nr) == seccomp.RET_KILL_PROCESS, name
     assert bpf_run(syscalls.by_name("read").nr, arch=0x40000003) == seccomp.RET_KILL_PROCESS
     assert bpf_run(0x40000000 | 0) == seccomp.RET_KILL_PROCESS      # x32
@@ -255,9 +256,10 @@ def test_pinned_arguments():
     assert sud(1, low, KTEXT_LEN, 0, ip=(low + SUD_IP) & 0xFFFFFFFF) == eperm
     assert bpf_run(nr("prctl"), (hostcalls.PR_SET_NAME, 0)) == seccomp.RET_ALLOW
     assert bpf_run(nr("prctl"), (22, 2)) == eperm            # PR_SET_SECCOMP
-    # Memory reads only of the guest itself (signals: Landlock's scope).
-    assert bpf_run(nr("process_vm_readv"), (4242,), pid=4242) == seccomp.RET_ALLOW
-    assert bpf_run(nr("process_vm_readv"), (1,), pid=4242) == eperm
+    # No process's memory by pid, its own included: a crash report reads
+    # the crashing process's own through /proc/self/mem (signal/crash.c).
+    for pid in (0, 1, 2, 4242):
+        assert bpf_run(nr("process_vm_readv"), (pid,)) == seccomp.RET_KILL_PROCESS
     # Threads and processes, never new namespaces.
     assert bpf_run(nr("clone"), (0x3D0F00,)) == seccomp.RET_ALLOW
     assert bpf_run(nr("clone"), (17,)) == seccomp.RET_ALLOW          # fork: SIGCHLD
@@ -311,6 +313,7 @@ int main(int argc, char **argv) {
         {"setns", SYS_setns, 0, 0, 0},
         {"keyctl", SYS_keyctl, 0, 0, 0},
         {"process_vm_writev", SYS_process_vm_writev, 1, 0, 0},
+        {"process_vm_readv", SYS_process_vm_readv, 1, 0, 0},
         {"prctl SUD off", SYS_prctl, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0},
         {"kill a host process", SYS_kill, HOST_PID, 0, 0},
         {"prlimit a host process", SYS_prlimit64, HOST_PID, 7 /* RLIMIT_NOFILE */, (long)low},
@@ -338,7 +341,7 @@ def test_escape_attempts_are_refused(tmp_path, path):
     lines = dict(l.split(": ", 1) for l in r.stdout.decode().splitlines())
     # The guest kernel implements none of these: ENOSYS, before the host is asked.
     for name in ("ptrace", "kexec_load", "bpf", "init_module", "unshare", "setns",
-                 "keyctl", "process_vm_writev"):
+                 "keyctl", "process_vm_writev", "process_vm_readv"):
         assert lines[name] == "Function not implemented", (name, lines[name])
     # mount: the guest kernel answers as Linux answers a container's root
     # without CAP_SYS_ADMIN over the host, before the host is asked.
@@ -555,7 +558,8 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
 @pytest.mark.parametrize("name,args", [
     ("ptrace", (16, 1)), ("mount", (0, 0)), ("kexec_load", (0, 0)), ("bpf", (0, 0)),
     ("init_module", (0, 0)), ("unshare", (0x10000000, 0)), ("setns", (0, 0)), ("keyctl", (0, 0)),
-    ("process_vm_writev", (1, 0)), ("pivot_root", (0, 0)), ("umount2", (0, 0)),
+    ("process_vm_writev", (1, 0)), ("process_vm_readv", (1, 0)), ("process_vm_readv", (2, 0)),
+    ("pivot_root", (0, 0)), ("umount2", (0, 0)),
     ("openat2", (0, 0)), ("fsetxattr", (0, 0))])
 def test_dangerous_host_calls_from_kernel_text_are_killed_by_seccomp(gadget, tmp_path, name, args):
     """The same calls made from inside kernel text, where the guest kernel

@@ -110,8 +110,8 @@ static void reserve_fds(int execed)
     unsigned long cap = orig_nofile.rlim_max < 65536 ? orig_nofile.rlim_max : 65536;
     /* The host's, at the first boot; after a guest's execve, the guest's
      * own limit plus the kernel's fds (proc/misc.c keeps that room), which
-     * may be as low as Linux lets a program set it. */
-    if (cap < (execed ? KFD_RESERVED + 3 : 256))
+     * may be as low as Linux lets a program set it: 0. */
+    if (cap < (execed ? KFD_RESERVED : 256))
         kpanic("RLIMIT_NOFILE hard limit %lu is too low", cap);
     K.nofile_limit = cap - KFD_RESERVED;
     K.kfd_next = cap - 1;
@@ -119,6 +119,8 @@ static void reserve_fds(int execed)
     r.rlim_max = orig_nofile.rlim_max;
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
+
+_Static_assert(KFD_RESERVED <= 32, "K.kfd_mask has a bit per reserved fd");
 
 /* A handed-over fd (after an execve) may sit anywhere in the reserve, the
  * slot this kernel would give another fd included, since the kernel before
@@ -132,6 +134,8 @@ int kfd_hide(int fd)
         if (fd == K.kfd_next)
             K.kfd_next--;
         long r = hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+        if (r == 0)
+            K.kfd_mask |= 1U << (fd - K.nofile_limit);
         return r < 0 ? r : fd;
     }
     while (K.kfd_next >= K.nofile_limit && hsys2(__NR_fcntl, K.kfd_next, F_GETFD) >= 0)
@@ -142,7 +146,32 @@ int kfd_hide(int fd)
     if (r < 0)
         return r;
     hsys1(__NR_close, fd);
+    K.kfd_mask |= 1U << (K.kfd_next - K.nofile_limit);
     return K.kfd_next--;
+}
+
+/* The host's soft limit raised to its hard one, KFD_RESERVED above the
+ * guest's hard limit, while the kernel opens fds for a call Linux serves
+ * without any; kfd_room_end gives the guest's soft limit back. */
+long kfd_room_begin(void)
+{
+    struct rlimit r;
+    long e = hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&r);
+    if (e < 0)
+        return e;
+    long soft = r.rlim_cur;
+    r.rlim_cur = r.rlim_max;
+    e = hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
+    return e < 0 ? e : soft;
+}
+
+void kfd_room_end(long soft)
+{
+    struct rlimit r;
+    if (soft < 0 || hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&r) < 0)
+        return;
+    r.rlim_cur = soft;
+    hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
 static void seal_fds(void)
@@ -306,7 +335,6 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
     r = fs_init();
     if (r < 0)
         kpanic("cannot set up the guest file system: error %ld", -r);
-    seal_fds();
     /* Dumpable, as every process is after execve on Linux: the tender's
      * setresuid made the first one not (commit_creds), and the host then
      * refuses the guest's other processes its /proc entries (ptrace-read).
@@ -315,7 +343,10 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
      * process outside the guest from reaching it. */
     hsys2(__NR_prctl, PR_SET_DUMPABLE, 1);
 
+    /* Loaded before the guest's limit holds: Linux's execve maps the
+     * program and its interpreter without an fd. */
     boot_exec_load(&entry, &gsp);
+    seal_fds();
     ptable_boot();                   /* the program it names is ls_prog now */
 
     /* "boot START ENTER" (report.h): the monotonic ns at the kernel's first

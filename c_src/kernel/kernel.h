@@ -45,6 +45,7 @@ struct kstate {
     const char *blk;                 /* the block, as bytes (entries, mounts, strings) */
     int bi_fd;                       /* its memfd, passed on by execve */
     const char *cwd;                 /* the first working directory, a guest path */
+    int cwd_host;                    /* after a guest's execve: the host's cwd was the caller's */
     int diag_fd;                     /* kernel diagnostics (a dup of the guest's first stderr) */
     int trace_fd;                    /* trace stream, -1 if off */
     int report_fd;                   /* report channel to the monitor, -1 if none */
@@ -55,6 +56,7 @@ struct kstate {
     unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
     int core_fd;                     /* where a fatal signal writes a core file, -1 if none */
     int kfd_next;                    /* next free reserved kernel fd, counting down */
+    uint32_t kfd_mask;               /* the reserve's kernel fds: bit i is K.nofile_limit + i */
     int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
 };
 extern struct kstate K;
@@ -108,6 +110,14 @@ static inline const char *bi_str(uint32_t off)
  * RLIMIT_NOFILE (close-on-exec), closing `fd`.  Returns the new fd or -errno.
  * The guest can never name, dup over or close a reserved fd. */
 int kfd_hide(int fd);
+/* Room for the kernel's own fds where Linux needs none (execve opens the
+ * program, its interpreters and the exec block; a process at its
+ * RLIMIT_NOFILE may still call it): kfd_room_begin raises the host's soft
+ * limit to its hard one and returns the soft limit (or -errno), which
+ * kfd_room_end restores.  Meanwhile another thread of the process may be
+ * given an fd above the guest's soft limit. */
+long kfd_room_begin(void);
+void kfd_room_end(long soft);
 
 /* ---- threads (proc/thread.c) ---- */
 #include "libsubst/fastcall.h"

@@ -34,7 +34,6 @@ long tender_seccomp(const struct ls_lockdown *lock)
 {
     struct ls_bpf *filter = ls_seccomp_filter;
     unsigned value[LS_NSLOT_KINDS];
-    value[LS_SLOT_SELF] = hsys0(__NR_getpid);
     value[LS_SLOT_KTEXT_LEN] = lock->text_end - lock->text_start;
     value[LS_SLOT_SUD_IP] = lock->sud_ip - lock->text_start;
     for (unsigned i = 0; i < ls_seccomp_nslots; i++)

@@ -9,9 +9,8 @@ with pinned arguments that match none of its pins fails with EPERM instead.
 ``gentable`` compiles this table into the kernel (``seccomp_filter.c``; a
 specialised kernel carries only the entries its code can call, ``specialize``);
 ``allowed()`` is what ``libsubst inspect`` reports.  Every entry says why it
-is needed.  Pin values are numbers, or ``SELF`` for the guest's own host pid
-(filled in by the kernel at boot), or another per-boot constant the kernel
-fills in (``BOOT_SLOTS``).
+is needed.  Pin values are numbers, or a per-boot constant the kernel fills
+in (``BOOT_SLOTS``).
 
 This module imports only the standard library (setup.py loads it)."""
 
@@ -25,13 +24,14 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
     import syscalls
 
 # Per-boot constants: the tender writes their values into the filter's slots
-# before installing it (c_src/tender/seccomp.c).  The last two are the
-# same for every boot of one kernel binary, so the filter a guest inherits
-# across its own execve still holds for the kernel that execve boots.
-SELF = "SELF"              # the guest's own host pid
+# before installing it (c_src/tender/seccomp.c).  They are the same for
+# every boot of one kernel binary, so the filter a guest inherits across its
+# own execve still holds for the kernel that execve boots.  (No slot can be
+# a process's own pid: the filter every process of the guest inherits is
+# the first one's, and a filter cannot tell which process calls it.)
 KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
 SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
-BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP)
+BOOT_SLOTS = (KTEXT_LEN, SUD_IP)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,10 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("fstat", "stat of host-backed fds"), HostCall("newfstatat", "stat beneath volumes"),
     HostCall("statx", "statx beneath volumes"), HostCall("fstatfs", "statfs of volumes"),
     HostCall("getdents64", "volume directories"), HostCall("getdents", "volume directories"),
-    HostCall("readlinkat", "symlinks in volumes, /proc/self/fd of host objects"),
+    HostCall("readlinkat", "symlinks in volumes, /proc/self/fd of host objects, whether "
+                           "/proc/self/cwd was removed"),
+    HostCall("fchdir", "the guest's working directory in a volume or the writable root's "
+                       "layer, which \".\" names once it is removed"),
     HostCall("mkdirat", "volumes"), HostCall("mknodat", "FIFOs in volumes", _no_set_id(2)),
     HostCall("unlinkat", "volumes"), HostCall("renameat2", "volumes"),
     HostCall("linkat", "volumes"), HostCall("symlinkat", "volumes"),
@@ -194,8 +197,6 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     # scope (ABI 6): a pin on the pid would also refuse the guest's children.
     HostCall("tgkill", "crash reports re-raise; dead-thread checks; the guest's threads"),
     HostCall("kill", "crash reports re-raise the signal; the guest's processes"),
-    HostCall("process_vm_readv", "crash reports read guest memory without faulting", (
-        Pin(0, (SELF,), comment="its own memory only"),)),
     HostCall("uname", "uname(2), with the image's hostname"),
     HostCall("prlimit64", "RLIMIT_NOFILE capped below the kernel's fds; other processes' "
                           "limits (psutil's rlimit): the guest's pid namespace holds only its own"),
@@ -236,7 +237,7 @@ BOOT_ONLY = {"seccomp": "installs this filter",
              "mount": "the guest's mount namespace, at boot", "open_tree": "likewise",
              "move_mount": "likewise", "mount_setattr": "likewise", "fsopen": "likewise",
              "fsconfig": "likewise", "fsmount": "likewise", "pivot_root": "likewise",
-             "umount2": "likewise", "mkdirat": "likewise", "fchdir": "likewise",
+             "umount2": "likewise", "mkdirat": "likewise",
              "chdir": "likewise",
              "landlock_create_ruleset": "Landlock, at boot", "landlock_add_rule": "Landlock, at boot",
              "landlock_restrict_self": "Landlock, at boot"}

@@ -594,8 +594,8 @@ DEVIATIONS: dict[str, str] = {
         "set_tid, CLONE_INTO_CGROUP, and CLONE_PIDFD with CLONE_PARENT_SETTID are refused "
         "(EINVAL)."),
     "close_range": (
-        "the range is cut at the guest's RLIMIT_NOFILE cap, so the kernel's fds above it "
-        "stay open."),
+        "the kernel's reserve of fds above the guest's RLIMIT_NOFILE cap is left out of the "
+        "range, so a guest fd kept there (opened before the limit went below it) stays open."),
     "connect": (
         "Unix socket paths are resolved in the guest's file system."),
     "getpeername": (
@@ -619,10 +619,10 @@ DEVIATIONS: dict[str, str] = {
     "fstat": (
         "image files and directories are presented as the image's (see stat.c)."),
     "getcwd": (
-        "the guest's cwd is a path the kernel holds: ENOENT once no directory is at that "
-        "path (Linux's answer for a removed one), but one made again there is taken for it, "
-        "a renamed one keeps its old path, \"(unreachable)\" is never read, and in a removed "
-        "directory \".\" names nothing (ENOENT)."),
+        "the guest's cwd is a path the kernel holds (and, in a volume or the writable root's "
+        "layer, the host's cwd, which \".\" names once it is removed): ENOENT once it is "
+        "removed, as on Linux, but one made again at the path is taken for it, a renamed one "
+        "keeps its old path, and \"(unreachable)\" is never read."),
     "getdents64": (
         "image and synthetic directories are listed by the kernel (d_off is a cookie, see "
         "dir.c)."),

@@ -1,14 +1,17 @@
 /*
  * Working directory conformance: getcwd(2) and getcwd(3) in a directory
  * that was removed (ENOENT, getcwd(2)'s "unlinked" case), what still works
- * there (fchdir back out), and chdir's edge cases: a file, "", a
- * dangling symlink, through a symlink (getcwd shows the physical path), a
- * buffer too small, "/.." — in a scratch directory and in a directory made
- * under /tmp, compared with a native run.
+ * there ("." stats and opens the removed directory, nlink 0 and no
+ * entries; ".." is its parent; nothing can be made in it; fchdir back
+ * out), and chdir's edge cases: a file, "", a dangling symlink, through a
+ * symlink (getcwd shows the physical path), a buffer too small, "/.." — in
+ * a scratch directory (a volume), in a directory made under /tmp and one
+ * under /var/tmp (the guest's writable root), compared with a native run.
  *
  *   cwd DIR          DIR a scratch directory
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -61,14 +64,42 @@ static void removed(const char *base)
     say("rmdir ../gone", rmdir("../gone"));
     show_cwd("getcwd(3)", base);
     raw_getcwd("getcwd(2)", PATH_MAX);
-    /* Linux still stats and opens "." there (nlink 0), and knows a
-     * directory made again at the path for another; the guest kernel,
-     * which holds the cwd as a path, does neither (README, known limits). */
+    struct stat st;
     long r;
+    say("stat .", r = stat(".", &st));
+    if (r == 0)
+        printf("  . is a directory %d, nlink %lu\n", S_ISDIR(st.st_mode), (unsigned long)st.st_nlink);
+    say("fstatat AT_FDCWD \"\" AT_EMPTY_PATH", r = fstatat(AT_FDCWD, "", &st, AT_EMPTY_PATH));
+    if (r == 0)
+        printf("  nlink %lu\n", (unsigned long)st.st_nlink);
+    say("stat ./.", stat("./.", &st));
+    say("stat ./f", stat("./f", &st));
+    say("access .", access(".", F_OK));
+    say("open .", r = open(".", O_RDONLY | O_DIRECTORY));
+    if (r >= 0) {
+        DIR *d = fdopendir(r);
+        int n = 0;
+        while (readdir(d))
+            n++;
+        printf("  entries %d\n", n);
+        closedir(d);
+    }
+    say("create ./g", r = open("./g", O_WRONLY | O_CREAT, 0644));
+    if (r >= 0)
+        close(r);
+    say("mkdir ./e", mkdir("./e", 0755));
+    say("stat ..", r = stat("..", &st));
+    struct stat bs;
+    if (r == 0 && stat(base, &bs) == 0)
+        printf("  .. is the parent %d\n", st.st_ino == bs.st_ino && st.st_dev == bs.st_dev);
+    say("chdir .", chdir("."));
+    raw_getcwd("getcwd(2) after chdir .", PATH_MAX);
     say("create a file", r = open("f", O_WRONLY | O_CREAT, 0644));
     if (r >= 0)
         close(r);
     say("mkdir", mkdir("d", 0755));
+    say("chdir ..", chdir(".."));
+    show_cwd("getcwd(3) after chdir ..", base);
     say("fchdir back", fchdir(back));
     show_cwd("getcwd(3) after", base);
     close(back);
@@ -124,8 +155,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: cwd DIR\n");
         return 2;
     }
-    char tmp[] = "/tmp/cwd-XXXXXX";
-    if (!mkdtemp(tmp)) {
+    char tmp[] = "/tmp/cwd-XXXXXX", var[] = "/var/tmp/cwd-XXXXXX";
+    if (!mkdtemp(tmp) || !mkdtemp(var)) {
         perror("mkdtemp");
         return 1;
     }
@@ -133,8 +164,11 @@ int main(int argc, char **argv)
     in(argv[1]);
     printf("[/tmp]\n");
     in(tmp);
+    printf("[/var/tmp]\n");
+    in(var);
     say("chdir /..", chdir("/.."));
     show_cwd("getcwd(3)", "");
     rmdir(tmp);
+    rmdir(var);
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * What an execve carries over that once ended the guest (a
  * `libsubst-kernel: fatal` in the new program's boot): a working
- * directory removed before the call.  Compared with a native run.
+ * directory removed before the call, which the new program still stats as
+ * "." (nlink 0).  Compared with a native run.
  *
  *   execstate DIR          DIR a scratch directory
  *   execstate cwd          (internal) after the execve: a relative open
@@ -36,6 +37,10 @@ int main(int argc, char **argv)
         int fd = open("file", O_CREAT | O_WRONLY, 0644);
         printf("after execve: creating in the removed cwd: %s\n",
                fd < 0 ? strerrorname_np(errno) : "ok");
+        struct stat st;
+        int r = stat(".", &st);
+        printf("after execve: stat .: %s", r < 0 ? strerrorname_np(errno) : "ok");
+        printf(r < 0 ? "\n" : ", nlink %lu\n", (unsigned long)st.st_nlink);
         return 0;
     }
     char sub[4096];

@@ -173,6 +173,56 @@ static void resethand(void)
     *(volatile char *)page = 1; /* the handler is gone: killed */
 }
 
+/* rt_sigreturn, the program's own (a trap in the guest), with a frame
+ * that cannot be read, or whose FPU state cannot be: Linux raises SIGSEGV
+ * (SI_KERNEL), which kills, or runs a handler on the alternate stack; the
+ * guest kernel reads the frame as guest memory. */
+static char frame_room[16384] __attribute__((aligned(64)));
+
+static void sigreturn_on(char *sp)
+{
+    __asm__ volatile("mov %0, %%rsp; mov $15, %%eax; syscall; ud2" : : "r"(sp) : "memory");
+}
+
+static void sigreturn_bad(int fpstate, int handled)
+{
+    ucontext_t *uc = (ucontext_t *)(frame_room + 4096);
+    memset(uc, 0, sizeof *uc);
+    uc->uc_mcontext.fpregs = (void *)(page + 64);
+    char *sp = fpstate ? (char *)uc : (char *)page + 2048;
+    if (!handled) {
+        signal(SIGSEGV, SIG_DFL);
+        sigreturn_on(sp);
+    }
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
+    sigaltstack(&ss, 0);
+    hits = 0;
+    on(SIGSEGV, longjmp_handler, SA_ONSTACK);
+    if (sigsetjmp(back, 1) == 0)
+        sigreturn_on(sp);
+    printf("  handler %d, si_code %ld\n", hits, seen_code);
+}
+
+static void bad_frame(void)
+{
+    sigreturn_bad(0, 0);
+}
+
+static void bad_fpstate(void)
+{
+    sigreturn_bad(1, 0);
+}
+
+static void bad_frame_handled(void)
+{
+    sigreturn_bad(0, 1);
+}
+
+static void bad_fpstate_handled(void)
+{
+    sigreturn_bad(1, 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || chdir(argv[1]) < 0) {
@@ -259,5 +309,10 @@ int main(int argc, char **argv)
     in_child("SIG_IGN", ignored);
     in_child("blocked", blocked);
     in_child("SA_RESETHAND", resethand);
+    page = mmap(0, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    in_child("rt_sigreturn, unreadable frame", bad_frame);
+    in_child("rt_sigreturn, unreadable FPU state", bad_fpstate);
+    in_child("rt_sigreturn, unreadable frame, a handler", bad_frame_handled);
+    in_child("rt_sigreturn, unreadable FPU state, a handler", bad_fpstate_handled);
     return 0;
 }

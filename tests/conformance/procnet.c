@@ -4,10 +4,13 @@
  * inode its /proc/<pid>/fd links show (socket:[N]), Unix sockets with the
  * paths they were bound at, a forked child's too, and no longer once
  * closed; /proc/net is self/net; /sys/class/net has a directory per
- * interface, with the files sysfs shows.  Paths are printed relative to the working
- * directory and ports as "P", so both runs print the same.
+ * interface, with the files sysfs shows; a connection not yet accepted is
+ * listed (inode 0, at its listener's path).  Paths are printed relative to
+ * the working directory and ports as "P", so both runs print the same.
  *
  *   procnet DIR          DIR a scratch directory
+ *   procnet DIR own      Unix sockets only, in a network namespace of the
+ *                        program's own: a socket in flight (SCM_RIGHTS) too
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -103,6 +106,50 @@ static int unix_bound(int type, const char *name, int abstract)
     return s;
 }
 
+/* The lines of /proc/net/unix with inode 0 at cwd/name: connections to
+ * name's listener that it has not accepted. */
+static int pending(const char *name)
+{
+    char line[8192], want[sizeof cwd + 64], path[sizeof want];
+    snprintf(want, sizeof want, "%s/%s", cwd, name);
+    FILE *f = fopen("/proc/net/unix", "r");
+    int n = 0;
+    unsigned long ino;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %s", &ino, path) == 2 && ino == 0 &&
+            strcmp(path, want) == 0)
+            n++;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* A socket sent over a socket pair and closed by the sender: held by no
+ * fd, in flight until received. */
+static void in_flight(void)
+{
+    int pair[2], x = socket(AF_UNIX, SOCK_DGRAM, 0);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec io = {"x", 1};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &x, sizeof x);
+    unsigned long ino = inode_of(getpid(), x);
+    if (sendmsg(pair[0], &m, 0) < 0)
+        printf("sendmsg: %s\n", strerrorname_np(errno));
+    close(x);
+    char line[8192];
+    printf("a socket in flight: %s\n", find("unix", 6, ino, line, sizeof line) > 0 ? "listed"
+                                                                                   : "not listed");
+    close(pair[0]);
+    close(pair[1]);
+}
+
 static void unix_sockets(void)
 {
     char abs[64];
@@ -116,6 +163,17 @@ static void unix_sockets(void)
     int pair[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
     unix_line("unix stream, listening", getpid(), s);
+    int early = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    socklen_t sl = sizeof sa;
+    getsockname(s, (void *)&sa, &sl);
+    printf("pending connections before: %d\n", pending("stream.sock"));
+    if (connect(early, (void *)&sa, sl) < 0)
+        printf("connect stream.sock: %s\n", strerrorname_np(errno));
+    printf("pending connections, one not accepted: %d\n", pending("stream.sock"));
+    close(accept(s, 0, 0));
+    printf("pending connections, accepted: %d\n", pending("stream.sock"));
+    close(early);
     unix_line("unix datagram", getpid(), d);
     char label[96];
     snprintf(label, sizeof label, "unix abstract (@procnet-PID)");
@@ -343,9 +401,14 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
     alarm(60);
-    if (argc != 2 || chdir(argv[1]) < 0 || !getcwd(cwd, sizeof cwd)) {
+    if (argc < 2 || chdir(argv[1]) < 0 || !getcwd(cwd, sizeof cwd)) {
         fprintf(stderr, "usage: procnet DIR\n");
         return 2;
+    }
+    if (argc == 3 && strcmp(argv[2], "own") == 0) {
+        unix_sockets();
+        in_flight();
+        return 0;
     }
     interfaces();
     sysfs_interfaces();

@@ -170,9 +170,15 @@ static long vol_physical(int m, long fd, char *out)
 
 /* The directory n names, checked (ENOTDIR); for a volume's, its physical
  * guest path put in n->path (the host resolved its symlinks, and Linux's
- * getcwd shows that path). */
-static long dir_enter(struct fs_node *n)
+ * getcwd shows that path), and the host's cwd made that directory (*host
+ * then 1), so that "." still names it once it is removed. */
+static long dir_enter(struct fs_node *n, int *host)
 {
+    *host = 0;
+    if (n->o.type == FO_SYNTH && n->o.ent == SID_CWDHOST) {
+        *host = 1;                      /* "." of a removed one: it stays */
+        return 0;
+    }
     if (n->o.type != FO_VOLUME)
         return obj_is_dir(&n->o) ? 0 : -ENOTDIR;
     long fd = vol_open(n, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
@@ -181,27 +187,46 @@ static long dir_enter(struct fs_node *n)
     long r = 0;
     if (n->o.ent != fs_upper && fs_mnt[n->o.ent].alone)
         r = vol_physical(n->o.ent, fd, n->path);
+    if (r == 0)
+        *host = hsys1(__NR_fchdir, fd) == 0;
     hsys1(__NR_close, fd);
+    return r;
+}
+
+/* Linux names an unlinked directory's path "... (deleted)". */
+int cwd_removed(void)
+{
+    static const char mark[] = " (deleted)";
+    const long m = sizeof mark - 1;
+    if (!cwd_on_host())
+        return 0;
+    char *link = kmalloc(LS_PATH_MAX);
+    if (!link)
+        return 0;
+    long n = hsys4(__NR_readlinkat, AT_FDCWD, (long)"/proc/self/cwd", (long)link, LS_PATH_MAX);
+    int r = n >= m && n < LS_PATH_MAX && memcmp(link + n - m, mark, m) == 0;
+    kfree(link);
     return r;
 }
 
 /* Implements getcwd(2): ENOENT once the working directory was removed, as
  * Linux answers for an unlinked one; differs from Linux in: the guest's cwd
- * is a path the kernel holds (no fd of it can be kept above the guest's
- * RLIMIT_NOFILE once it runs), so it never reads "(unreachable)", a
- * directory renamed is still shown by its old path, one made again at the
- * path is taken for the removed one, and in a removed directory "." no
- * longer names it (stat and open give ENOENT). */
+ * is a path the kernel holds (and, in a volume or the writable root's
+ * layer, the host's cwd, which "." names once it is removed), so it never
+ * reads "(unreachable)", a directory renamed is still shown by its old
+ * path, and one made again at the path is taken for the removed one. */
 long sys_getcwd(char *buf, unsigned long size)
 {
     struct stat st;
-    long r = stat_fd(AT_FDCWD, &st);    /* the path leads nowhere any more */
-    if (r < 0)
-        return r == -ENOMEM ? r : -ENOENT;
     char *c = kmalloc(LS_PATH_MAX);
     if (!c)
         return -ENOMEM;
     cwd_get(c);
+    long r = cwd_removed() ? -ENOENT : stat_fd(AT_FDCWD, &st);
+    if (r < 0) {                        /* the path leads nowhere any more */
+        kfree(c);
+        return r == -ENOMEM ? r : -ENOENT;
+    }
     unsigned long n = strlen(c) + 1;
     r = n;
     if (size < n)
@@ -217,11 +242,12 @@ long fs_chdir_path(const char *path)
     struct fs_node *n = node_new();
     if (!n)
         return -ENOMEM;
+    int host;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
     if (r == 0)
-        r = dir_enter(n);
+        r = dir_enter(n, &host);
     if (r == 0)
-        cwd_set(n->path);
+        cwd_set(n->path, host);
     node_free(n);
     return r;
 }

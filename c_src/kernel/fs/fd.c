@@ -16,21 +16,28 @@ long sys_close(int fd)
     return r;
 }
 
-/* Implements close_range(2); differs from Linux in: the range is cut at the
- * guest's RLIMIT_NOFILE cap, so the kernel's fds above it stay open. */
+static long close_part(unsigned first, unsigned last, unsigned flags)
+{
+    if (!(flags & CLOSE_RANGE_CLOEXEC))
+        fd_detach_range(first, last);
+    return hsys3(__NR_close_range, first, last, flags);
+}
+
+/* Implements close_range(2); differs from Linux in: the kernel's reserve
+ * of fds above the guest's RLIMIT_NOFILE cap is left out of the range
+ * (above it lie only fds the guest kept while its limit went below them),
+ * so a guest fd kept there stays open. */
 long sys_close_range(unsigned first, unsigned last, unsigned flags)
 {
     if (first > last)
         return -EINVAL;
-    if (K.nofile_limit > 0) {
-        if (first >= (unsigned)K.nofile_limit)
-            return 0;
-        if (last >= (unsigned)K.nofile_limit)
-            last = K.nofile_limit - 1;
-    }
-    if (!(flags & CLOSE_RANGE_CLOEXEC))
-        fd_detach_range(first, last);
-    return hsys3(__NR_close_range, first, last, flags);
+    unsigned cap = K.nofile_limit, top = cap + KFD_RESERVED;
+    long r = 0;
+    if (first < cap)
+        r = close_part(first, last < cap ? last : cap - 1, flags);
+    if (r == 0 && last >= top)
+        r = close_part(first > top ? first : top, last, flags);
+    return r;
 }
 
 /* A fresh fd made by the host from oldfd: checks it and shares oldfd's entry. */

@@ -15,6 +15,7 @@ static int lockword;
 static struct kofd **ft;        /* indexed by fd; grown on demand */
 static long ftcap;
 static char cwd[LS_PATH_MAX] = "/";
+static int cwd_host;
 
 int fs_placeholder_fd = -1;
 unsigned char *fs_based;
@@ -45,9 +46,15 @@ void fs_fork_child(void)
     upper_cache_after_fork();
 }
 
+/* Below the guest's limit, or any fd but the kernel's: one the guest had
+ * before its limit was lowered stays its own, as on Linux. */
 int fd_valid(long fd)
 {
-    return fd >= 0 && (K.nofile_limit <= 0 || fd < K.nofile_limit);
+    if (fd < 0)
+        return 0;
+    if (fd < K.nofile_limit)
+        return 1;
+    return fd >= K.nofile_limit + KFD_RESERVED || !(K.kfd_mask >> (fd - K.nofile_limit) & 1);
 }
 
 int fd_host_open(long fd)
@@ -349,10 +356,16 @@ void cwd_get(char *buf)
     fs_unlock();
 }
 
-void cwd_set(const char *path)
+void cwd_set(const char *path, int host)
 {
     fs_lock();
     strlcpy(cwd, path, sizeof cwd);
+    cwd_host = host;
     fs_unlock();
     ptable_set_cwd(path);
+}
+
+int cwd_on_host(void)
+{
+    return __atomic_load_n(&cwd_host, __ATOMIC_RELAXED);
 }

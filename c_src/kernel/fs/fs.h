@@ -113,7 +113,7 @@ static inline int kofd_plain(const struct kofd *o)
 /* Placeholder host fd that every IMAGE/SYNTH directory fd is a dup of. */
 extern int fs_placeholder_fd;
 
-int fd_valid(long fd);          /* 0 <= fd < the guest's RLIMIT_NOFILE cap */
+int fd_valid(long fd);          /* a guest fd number: not the kernel's (fdtable.c) */
 struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path);
 void kofd_put(struct kofd *o);
 /* Records o (reference taken over; NULL clears) as fd's entry, dropping any old one. */
@@ -157,9 +157,14 @@ static inline int fd_is_based(long fd)
  * entry in *op (the caller puts it).  -EBADF if fd is no longer based. */
 long fd_window(long fd, struct kofd **op, unsigned long *base, unsigned long *size);
 
-/* The guest's working directory (normalised absolute guest path). */
+/* The guest's working directory (normalised absolute guest path); host:
+ * whether the host's cwd is that directory too (one of a volume or of the
+ * writable root's layer, fs_chdir_path), so that "." still names it once
+ * it is removed (cwd_removed, dir.c). */
 void cwd_get(char *buf);        /* buf: LS_PATH_MAX bytes */
-void cwd_set(const char *path);
+void cwd_set(const char *path, int host);
+int cwd_on_host(void);
+int cwd_removed(void);
 
 /* ---- paths (path.c) ---- */
 enum { FO_IMAGE = 1, FO_VOLUME, FO_SYNTH };
@@ -321,6 +326,7 @@ enum { SG_NONE, SG_HOSTCOPY, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON
 #define SID_OFDLINK 0x202       /* another process's fd link (fs/synth_proc.c) */
 #define SID_OFDHOST 0x203       /* what it names: always the host's object */
 #define SID_FDINFO 0x204        /* /proc/<pid>/fdinfo/<fd>: arg the pid (0: this one) | fd << 15 */
+#define SID_CWDHOST 0x205       /* "." in a removed working directory: the host's cwd */
 #define SID_N 0x300             /* + a synth_ntab index: /sys/class/net/<if>..., arg the ifindex */
 /* The host's name of the object an ST_FDHOST node stands for. */
 void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap);

@@ -199,8 +199,9 @@ long fs_text_busy(struct fs_node *n)
 }
 
 /* For the ELF loader: a regular file, following symlinks, O_RDONLY and
- * close-on-exec, in the guest's fd range, with no table entry (the caller
- * closes it with a host close).  Directories give EACCES, like execve. */
+ * close-on-exec, with no table entry (the caller closes it with a host
+ * close): the kernel's while it lives, wherever kfd_room_begin lets it
+ * lie.  Directories give EACCES, like execve. */
 long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
 {
     *base = 0;
@@ -239,10 +240,6 @@ long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
             *id = text_id(n, 0);
     }
     node_free(n);
-    if (fd >= 0 && !fd_valid(fd)) {
-        hsys1(__NR_close, fd);
-        fd = -EMFILE;
-    }
     return fd;
 }
 
@@ -270,13 +267,13 @@ int fs_init(void)
     const char *c = K.cwd;
     if (!*c)
         c = "/";
-    cwd_set("/");
+    cwd_set("/", 0);
     r = fs_chdir_path(c);
     if (r < 0 && (K.bi->flags & LS_BOOT_EXECED)) {
         /* The caller's directory went away (or out of reach) before its
          * execve: Linux keeps it as the new program's cwd, where relative
          * names do not resolve; so do we, by its name. */
-        cwd_set(c);
+        cwd_set(c, K.cwd_host);
         return 0;
     }
     if (r < 0)

@@ -110,7 +110,7 @@ int obj_is_dir(const struct fs_obj *o)
     case FO_IMAGE:
         return img_kind(o->ent) == LS_ENT_DIR;
     case FO_SYNTH:
-        return synth_type(o) == ST_DIR;
+        return synth_type(o) == ST_DIR || o->ent == SID_CWDHOST;
     }
     return 0;
 }
@@ -219,9 +219,18 @@ static int walk_cached(struct fs_node *n, int wflags)
     return 1;
 }
 
+/* Whether relative path t starts with "." or ".." (or is only dots): a
+ * walk that names the working directory itself before any name in it. */
+static int names_cwd(const char *t)
+{
+    return t[0] == '.' && (t[1] == 0 || t[1] == '/' || (t[1] == '.' && (t[2] == 0 || t[2] == '/')));
+}
+
 /* The walk's start: the guest path into n->tmp and where it starts into
  * n->path (/ for an absolute path, else dirfd's), classified into *cur;
- * 1 if walk_cached found the end.  0 or -errno. */
+ * 1 if walk_cached found the end.  A working directory removed is still
+ * "." (the host's cwd, SID_CWDHOST), and ".." its parent, as on Linux.
+ * 0 or -errno. */
 static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct fs_obj *cur,
                       int wflags)
 {
@@ -240,6 +249,10 @@ static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct f
         int r = base_path(dirfd, p);
         if (r < 0)
             return r;
+        if (dirfd == AT_FDCWD && names_cwd(t) && cwd_removed()) {
+            *cur = (struct fs_obj){.type = FO_SYNTH, .ent = SID_CWDHOST};
+            return 0;
+        }
     }
     return fs_classify(p, cur);
 }
@@ -251,6 +264,8 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
                      int last)
 {
     char *p = n->path;
+    if (cur->type == FO_SYNTH && cur->ent == SID_CWDHOST)
+        return -ENOENT;                 /* a removed directory has no name and takes none */
     size_t pl = strlen(p);
     if (pl == 1)
         pl = 0;                         /* p is "/" */

@@ -175,7 +175,9 @@ static const struct synth_ent *sent(int id)
 
 void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap)
 {
-    if (o->ent == SID_OFDHOST)
+    if (o->ent == SID_CWDHOST)
+        strlcpy(buf, "/proc/self/cwd", cap);
+    else if (o->ent == SID_OFDHOST)
         synth_other_fd_path(o->arg, buf, cap);
     else
         ksnprintf(buf, cap, "/proc/self/fd/%d", o->arg);

@@ -8,13 +8,17 @@
  *
  * /proc/net/unix is the exception: Unix sockets carry paths, and under
  * --net host the namespace's list would name every host socket's path (the
- * sandbox refuses sock_diag for the same reason).  It shows only the
- * sockets some guest process holds an fd of (matched by inode, the number
- * its /proc/<pid>/fd link shows as socket:[N]), each path the name the
- * guest bound it by (net/unix_names.c; else its volume's guest path); a
- * path no volume holds is left out, as for an unnamed socket.  Differs
- * from Linux in: a socket no guest fd holds (in flight, or not yet
- * accepted) is not listed.
+ * sandbox refuses sock_diag for the same reason).  It shows the sockets
+ * some guest process holds an fd of (matched by inode, the number its
+ * /proc/<pid>/fd link shows as socket:[N]) and the connections not yet
+ * accepted (inode 0, named by their listener's path) at a path of the
+ * guest's; under --net none, where the namespace is the guest's own, every
+ * socket but the kernel's (fds above each process's floor), those in
+ * flight (SCM_RIGHTS) too.  Each path is the name the guest bound it by
+ * (net/unix_names.c; else its volume's guest path); a path no volume holds
+ * is left out, as for an unnamed socket.  Differs from Linux in: under
+ * --net host a socket in flight, which no fd holds, is not listed, and a
+ * pending connection to a host process's socket in a volume is.
  */
 #include "synth.h"
 #include "net/net.h"
@@ -78,9 +82,16 @@ static void each_num(const char *dir, void (*fn)(void *, long), void *arg)
         hsys1(__NR_close, hfd);
 }
 
-/* One process's fds, the guest's (below its kernel's floor). */
+/* The sockets /proc/net/unix shows: the guest's fds', the kernel's (only
+ * looked for in a namespace of the guest's own), and whether it is that. */
+struct unix_ctx {
+    struct inodes guest, kernel;
+    int own_ns;
+};
+
+/* One process's fds: the guest's below its kernel's floor. */
 struct scan {
-    struct inodes *set;
+    struct unix_ctx *u;
     long pid;                        /* 0: this process */
     long floor;
 };
@@ -89,7 +100,8 @@ static void scan_fd(void *arg, long fd)
 {
     struct scan *sc = arg;
     char path[48], link[32];
-    if (fd >= sc->floor || (!sc->pid && !fd_valid(fd)))
+    int kernel = fd >= sc->floor || (!sc->pid && !fd_valid(fd));
+    if (kernel && !sc->u->own_ns)
         return;
     if (sc->pid)
         ksnprintf(path, sizeof path, "/proc/%ld/fd/%ld", sc->pid, fd);
@@ -104,13 +116,13 @@ static void scan_fd(void *arg, long fd)
     for (; *p >= '0' && *p <= '9'; p++)
         ino = ino * 10 + (*p - '0');
     if (*p == ']')
-        add_inode(sc->set, ino);
+        add_inode(kernel ? &sc->u->kernel : &sc->u->guest, ino);
 }
 
 /* A guest process's fds (pid: a host process of the guest's pid namespace). */
 static void scan_pid(void *arg, long pid)
 {
-    struct scan sc = {.set = arg, .pid = pid == fs_pid() ? 0 : pid, .floor = 0x7fffffff};
+    struct scan sc = {.u = arg, .pid = pid == fs_pid() ? 0 : pid, .floor = 0x7fffffff};
     if (sc.pid) {
         struct kproc_slot *slot;
         char state;
@@ -155,23 +167,29 @@ static void line_unix(struct gbuf *g, char *s, size_t n)
     unsigned long ino = 0;
     for (; *p >= '0' && *p <= '9'; p++)
         ino = ino * 10 + (*p - '0');
-    if (!has_inode(g->ctx, ino))
-        return;
-    synth_gput(g, s, p - s);
+    const struct unix_ctx *u = g->ctx;
+    int shown = has_inode(&u->guest, ino) || (u->own_ns && !has_inode(&u->kernel, ino));
+    const char *name = 0;
+    char *path = 0, *end = s + n;
     if (*p == ' ' && p[1] != '\n' && p[1]) {
-        char *path = (char *)p + 1, *end = s + n;
+        path = (char *)p + 1;
         if (end > path && end[-1] == '\n')
             end--;
         char c = *end;
         *end = 0;
-        if (*path == '@') {                      /* abstract: its own name, in the guest */
-            synth_gputs(g, " ");
-            synth_gputs(g, path);
-        } else if (unix_guest_path(path, g->name, sizeof g->name) >= 0) {
-            synth_gputs(g, " ");
-            synth_gputs(g, g->name);
-        }
+        if (*path == '@')                        /* abstract: its own name, in the guest */
+            name = path;
+        else if (unix_guest_path(path, g->name, sizeof g->name) >= 0)
+            name = g->name;
         *end = c;
+    }
+    /* A connection not yet accepted has no inode, and its listener's path. */
+    if (!shown && !(ino == 0 && name && name != path))
+        return;
+    synth_gput(g, s, p - s);
+    if (name) {
+        synth_gputs(g, " ");
+        synth_gput(g, name, name == path ? (size_t)(end - path) : strlen(name));
     }
     synth_gputs(g, "\n");
 }
@@ -184,12 +202,13 @@ long synth_put_net(struct gbuf *g, const char *name)
         return synth_host_copy(g, path);
     /* This process, then the others /proc lists (none where the tender had
      * to bind the host's /proc and Landlock allows only /proc/self). */
-    struct inodes set = {0, 5, 0};
-    scan_pid(&set, fs_pid());
-    each_num("/proc", scan_other, &set);
-    g->ctx = &set;
+    struct unix_ctx u = {{0, 5, 0}, {0, 5, 0}, !!(K.bi->flags & LS_BOOT_NET_NONE)};
+    scan_pid(&u, fs_pid());
+    each_num("/proc", scan_other, &u);
+    g->ctx = &u;
     long r = synth_host_lines(g, path, line_unix);
-    kfree(set.v);
+    kfree(u.guest.v);
+    kfree(u.kernel.v);
     return r;
 }
 

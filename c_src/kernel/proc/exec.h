@@ -66,6 +66,7 @@ struct exec_block {
     uint32_t size;                          /* bytes in the whole block */
     int32_t trace_fd, report_fd, core_fd, image_fd, port_fd, trace_sum_fd, shared_fd;
     uint32_t exe, execfn, cwd;              /* strings */
+    uint32_t cwd_host;                      /* the host's cwd is cwd's directory (fs.h) */
     uint32_t argc, envc;                    /* argc then envc string offsets (uint32) at strs */
     uint32_t strs;
 };

@@ -175,7 +175,8 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
 static long write_exec_block(struct blob *b, const struct exec_req *q, char *const envp[],
                              long envc, const char *cwd, uint32_t *offs, unsigned long limit)
 {
-    struct exec_block h = {.magic = EXEC_BLOCK_MAGIC, .argc = q->nargs, .envc = envc};
+    struct exec_block h = {.magic = EXEC_BLOCK_MAGIC, .argc = q->nargs, .envc = envc,
+                           .cwd_host = cwd_on_host()};
     long r;
     if ((r = put(b, &h, sizeof h)) < 0)
         return r;
@@ -207,8 +208,10 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
 
 /* The host execve of this kernel on the boot info it booted from and the
  * exec block (the last step): hands the kernel's fds over, and takes them
- * back if the host refuses.  Returns only on failure, -errno. */
-static long boot_again(struct blob *b)
+ * back if the host refuses.  The guest's soft RLIMIT_NOFILE (`soft`, saved
+ * by kfd_room_begin) is back before the host execve, where the next kernel
+ * reads it.  Returns only on failure, -errno. */
+static long boot_again(struct blob *b, long soft)
 {
     struct exec_block *h = (struct exec_block *)b->buf;
     struct exec_args a;
@@ -235,6 +238,7 @@ static long boot_again(struct blob *b)
             const struct exec_args *next = block_args(h, &a);
             struct kproc_slot *was = next ? ptable_exec(next) : 0;
             trace_before_exec();
+            kfd_room_end(soft);
             r = hsys5(__NR_execveat, ls_self_fd, (long)"", (long)kargv, (long)kenvp, AT_EMPTY_PATH);
             ptable_exec_failed(was);
             if (next)
@@ -295,8 +299,13 @@ long sys_execveat(long dirfd, const char *path, char *const argv[], char *const 
         r = -EFAULT;
         goto out;
     }
+    /* Linux opens the program without an fd: a process with every fd below
+     * its soft limit in use still executes another (its close-on-exec fds
+     * make room for the new program). */
+    long soft = kfd_room_begin();
     if ((r = exec_resolve(q)) >= 0 && (r = write_exec_block(&b, q, envp, envc, cwd, offs, limit)) >= 0)
-        r = boot_again(&b);
+        r = boot_again(&b, soft);
+    kfd_room_end(soft);
 out:
     kfree(b.buf);
     kfree(args);
@@ -352,6 +361,7 @@ long exec_block_take(const char *blk, unsigned long size)
     h->flags |= LS_BOOT_EXECED;
     K.bi = h;
     K.cwd = xb_str(xb->cwd);
+    K.cwd_host = xb->cwd_host;
     return 0;
 }
 

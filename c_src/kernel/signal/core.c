@@ -121,7 +121,7 @@ struct prpsinfo {                   /* struct elf_prpsinfo, x86-64 */
     char psargs[80];
 };
 
-void core_write(int sig, const siginfo_t *si, const struct sigcontext *m)
+void core_write(int sig, const siginfo_t *si, const struct sigcontext *m, int mem)
 {
     int fd = K.core_fd;
     struct { unsigned long st[6]; long size; unsigned long rest[11]; } st;
@@ -186,12 +186,10 @@ void core_write(int sig, const siginfo_t *si, const struct sigcontext *m)
     note(fd, NT_AUXV, (const void *)ls_prog_auxv[0], (unsigned)ls_prog_auxv[1], &off);
     /* The memory, read through the host (a page it cannot read is zeros). */
     at = data;
-    long self = hsys0(__NR_getpid);
     for (int i = 0; i < n; i++) {
         for (unsigned long a = maps[i].start; a < maps[i].end; a += CHUNK) {
             unsigned long len = maps[i].end - a < CHUNK ? maps[i].end - a : CHUNK;
-            struct iovec { void *base; unsigned long len; } lo = {buf, len}, re = {(void *)a, len};
-            if (hsys6(__NR_process_vm_readv, self, (long)&lo, 1, (long)&re, 1, 0) != (long)len)
+            if (!crash_mem_read(mem, a, buf, len))
                 memset(buf, 0, len);
             hsys4(__NR_pwrite64, fd, (long)buf, len, at + (a - maps[i].start));
         }

@@ -13,24 +13,33 @@
 #include "libsubst/report.h"
 #include "report_records.h"
 
-/* Reads guest memory without faulting: the host copies it, and answers
- * EFAULT for an unmapped, PROT_NONE or past-end-of-file address. */
-static int peek(unsigned long addr, void *out, unsigned long n)
+/* The process's memory as the host's /proc/self/mem, which names the
+ * caller's own whichever process of the guest it is (the filter lets the
+ * kernel name no process's memory by pid); opened in the kernel's room, as
+ * every fd may be in use.  -errno if /proc cannot be read (a guest whose
+ * /proc is the host's shows the first process only: Landlock). */
+int crash_mem_open(void)
 {
-    struct iovec { void *base; unsigned long len; } local = {out, n}, remote = {(void *)addr, n};
-    return hsys6(__NR_process_vm_readv, hsys0(__NR_getpid), (long)&local, 1, (long)&remote, 1, 0) ==
-           (long)n;
+    long soft = kfd_room_begin();
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/mem", O_RDONLY | O_CLOEXEC, 0);
+    kfd_room_end(soft);
+    return fd;
 }
 
-static void report_frames(int fd, const struct sigcontext *m)
+int crash_mem_read(int mem, unsigned long addr, void *out, unsigned long n)
+{
+    return mem >= 0 && (long)addr >= 0 && hsys4(__NR_pread64, mem, (long)out, n, addr) == (long)n;
+}
+
+static void report_frames(int fd, int mem, const struct sigcontext *m)
 {
     int n = 0, walked;
     kdprintf(fd, LS_REPORT_FRAME, (unsigned long)m->rip);
     /* Frame-pointer walk: most distribution code has none, so it often
      * stops at once; then scan the stack for words that point into text. */
     unsigned long fp = m->rbp, link[2], w;
-    while (n < LS_REPORT_MAX_FRAMES && fp >= m->rsp && !(fp & 7) && peek(fp, link, sizeof link) &&
-           mm_in_object(link[1])) {
+    while (n < LS_REPORT_MAX_FRAMES && fp >= m->rsp && !(fp & 7) &&
+           crash_mem_read(mem, fp, link, sizeof link) && mm_in_object(link[1])) {
         kdprintf(fd, LS_REPORT_FRAME, link[1]);
         n++;
         fp = link[0];
@@ -39,9 +48,10 @@ static void report_frames(int fd, const struct sigcontext *m)
     /* Most distribution code has no frame pointers: then scan the stack for
      * words that point just past a call instruction in a guest object. */
     for (int i = 0; walked == 0 && n < LS_REPORT_MAX_FRAMES && i < 2048 &&
-                    peek(m->rsp + i * 8, &w, 8); i++) {
+                    crash_mem_read(mem, m->rsp + i * 8, &w, 8); i++) {
         unsigned char c[5];
-        if (mm_in_object(w) && peek(w - 5, c, 5) && (c[0] == 0xe8 || c[3] == 0xff || c[2] == 0xff)) {
+        if (mm_in_object(w) && crash_mem_read(mem, w - 5, c, 5) &&
+            (c[0] == 0xe8 || c[3] == 0xff || c[2] == 0xff)) {
             kdprintf(fd, LS_REPORT_FRAME, w);
             n++;
         }
@@ -52,7 +62,7 @@ void crash_handler(int sig, siginfo_t *si, void *ctx)
 {
     struct ucontext *uc = ctx;
     const struct sigcontext *m = &uc->uc_mcontext;
-    int fd = K.report_fd;
+    int fd = K.report_fd, mem = crash_mem_open();
     if (fd >= 0 && si->si_code > 0) {
         kdprintf(fd, LS_REPORT_CRASH, sig, si->si_code, (unsigned long)si->si_addr);
         const char *names[] = {"rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
@@ -62,10 +72,12 @@ void crash_handler(int sig, siginfo_t *si, void *ctx)
                                 m->r15, m->eflags};
         for (unsigned i = 0; i < LS_ARRAY_SIZE(names); i++)
             kdprintf(fd, LS_REPORT_REG, names[i], vals[i]);
-        report_frames(fd, m);
+        report_frames(fd, mem, m);
         mm_report_objects(fd);
     }
-    core_write(sig, si, m);
+    core_write(sig, si, m, mem);
+    if (mem >= 0)
+        hsys1(__NR_close, mem);
     /* Die by the signal itself: default action, raised while it is
      * blocked, delivered as the handler returns (pid 1 of the guest's pid
      * namespace, spared such signals, ends with 128+N instead). */

@@ -186,26 +186,43 @@ unsigned long fpstate_size(const struct _fpstate_64 *fp)
     return sizeof(struct _fpstate_64);
 }
 
+/* The frame's FPU state into the trap's own (at most its size). */
+static long restore_fp(struct _fpstate_64 *mine, const struct _fpstate_64 *theirs)
+{
+    struct _fpstate_64 head;
+    if (copy_from_user(&head, theirs, sizeof head) < 0)
+        return -EFAULT;
+    unsigned long n = fpstate_size(&head);
+    if (n > fpstate_size(mine))
+        n = fpstate_size(mine);
+    return copy_from_user(mine, theirs, n);
+}
+
 /* Implements rt_sigreturn(2) for a guest handler that returned through its
  * own restorer (glibc's __restore_rt traps here): the frame the host built
- * for the guest's handler becomes the context the trap returns to. */
+ * for the guest's handler becomes the context the trap returns to.  The
+ * frame is guest memory: one that cannot be read (the frame or the FPU
+ * state it points to) raises SIGSEGV (SI_KERNEL) as a fault would, as
+ * Linux's signal_fault does: the guest's handler, if it has one. */
 long sys_rt_sigreturn(void)
 {
     struct ucontext *uc = kcur_uc();
     if (!uc)
         return -ENOSYS;              /* syscalls.TRAP_ONLY: no frame on a fastcall */
-    struct ucontext *frame = (struct ucontext *)uc->uc_mcontext.rsp;
+    const struct ucontext *frame = (const struct ucontext *)uc->uc_mcontext.rsp;
     struct _fpstate_64 *mine = (struct _fpstate_64 *)uc->uc_mcontext.fpstate;
-    const struct _fpstate_64 *theirs = (const struct _fpstate_64 *)frame->uc_mcontext.fpstate;
-    uc->uc_mcontext = frame->uc_mcontext;
-    uc->uc_mcontext.fpstate = (struct _fpstate *)mine;
-    if (mine && theirs) {
-        unsigned long n = fpstate_size(theirs);
-        if (n > fpstate_size(mine))
-            n = fpstate_size(mine);
-        memcpy(mine, theirs, n);
+    struct sigcontext mc;
+    sigset_t mask;
+    if (copy_from_user(&mc, &frame->uc_mcontext, sizeof mc) < 0 ||
+        copy_from_user(&mask, &frame->uc_sigmask, sizeof mask) < 0 ||
+        (mine && mc.fpstate && restore_fp(mine, (const struct _fpstate_64 *)mc.fpstate) < 0)) {
+        siginfo_t si = {.si_signo = SIGSEGV, .si_code = SI_KERNEL};
+        fault_handler(SIGSEGV, &si, uc);
+        return uc->uc_mcontext.rax;
     }
-    uc->uc_sigmask = frame->uc_sigmask & ~UNBLOCKABLE;
+    uc->uc_mcontext = mc;
+    uc->uc_mcontext.fpstate = (struct _fpstate *)mine;
+    uc->uc_sigmask = mask & ~UNBLOCKABLE;
     return uc->uc_mcontext.rax;
 }
 

@@ -28,8 +28,13 @@ long sys_sigaltstack(const stack_t *ss, stack_t *old);
  * (returns in a handler, where the raised signal lands on return). */
 void crash_handler(int sig, siginfo_t *si, void *ctx);
 void ls_die_by_signal(int sig);
-/* core.c: an ELF core file of the guest into K.core_fd. */
-void core_write(int sig, const siginfo_t *si, const struct sigcontext *m);
+/* crash.c: the process's own memory read without faulting, through an fd
+ * crash_mem_open gives (-errno if none): 1 if all n bytes at addr were read. */
+int crash_mem_open(void);
+int crash_mem_read(int mem, unsigned long addr, void *out, unsigned long n);
+/* core.c: an ELF core file of the guest into K.core_fd, its memory read
+ * through mem. */
+void core_write(int sig, const siginfo_t *si, const struct sigcontext *m, int mem);
 /* The host handler of SIGSEGV and SIGBUS, always the kernel's (fault.c). */
 void fault_handler(int sig, siginfo_t *si, void *ctx);
 unsigned long fpstate_size(const struct _fpstate_64 *fp);
