@@ -26,12 +26,15 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
 
 # Per-boot constants: the tender writes their values into the filter's slots
 # before installing it (c_src/tender/seccomp.c).  The last two are the
-# same for every boot of one kernel binary, so the filter a guest inherits
-# across its own execve still holds for the kernel that execve boots.
+# same for every boot of one kernel binary, and the last one for every boot
+# on one host, so the filter a guest inherits across its own execve still
+# holds for the kernel that execve boots (which seals its text again).
 SELF = "SELF"              # the guest's own host pid
 KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
 SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
-BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP)
+RESOLVE_IP = "RESOLVE_IP"  # how far before openat2's one call's return its one open_how lies
+HOW_SIZE = "HOW_SIZE"      # sizeof(struct open_how) when that text is sealed, else 0
+BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP, RESOLVE_IP, HOW_SIZE)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,15 @@ CLONE_NEW_ANY = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 |
 KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("openat", "image files, volumes (beneath their roots), synthetic sources in /proc",
              _no_set_id(3)),
+    HostCall("openat2", "a volume path's directories in one call, beneath the volume's root, "
+             "following no symlink (fs/beneath.c)", (
+        Pin(3, (HOW_SIZE,), comment="sizeof(struct open_how), 0 (EINVAL) where the text that "
+                                    "holds it could not be sealed", also=(
+            Pin(2, (BeforeIP(RESOLVE_IP),), wide=True,
+                comment="the one open_how in the sealed text (arch/x86_64/entry.S): an O_PATH "
+                        "directory, so no file made and no mode, set-user-ID or other"),)),)),
+    HostCall("mseal", "seals the kernel's text on a boot by a guest's execve (its filter is "
+             "already in force): it only takes rights away"),
     HostCall("close", "fds of the guest and the kernel's own"),
     HostCall("pidfd_send_signal", "the guest's, with its pidfd or one for a /proc/<pid> fd"),
     HostCall("close_range", "guest close_range, cut below the kernel's reserved fds"),
@@ -263,7 +275,7 @@ RELAY = (
 )
 
 # Host calls newer than the table (the build headers' Linux 6.1): number by name.
-EXTRA_NR = {"fchmodat2": 452}
+EXTRA_NR = {"fchmodat2": 452, "mseal": 462}
 # The namespaces the tender makes for every guest (c_src/tender/namespaces.c,
 # as host_constants.h's LS_GUEST_NAMESPACES), by the name `libsubst inspect`
 # shows and the clone flag; --net none adds a network namespace too.

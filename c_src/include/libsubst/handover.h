@@ -63,6 +63,8 @@ struct ls_lockdown {
                                       * again), or -1 */
     unsigned long text_start, text_end;   /* the text Syscall User Dispatch lets through */
     unsigned long sud_ip;            /* the return address of the SUD prctl's syscall */
+    unsigned long resolve_how, resolve_ip;  /* openat2's one open_how, and the return
+                                      * address of its one syscall (arch.h) */
     const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy,
                                       * and the host trees it shows */
     int nhost_copies;

@@ -60,6 +60,34 @@ ls_sud_on:
 ls_sud_on_ip:
     ret
 
+/* ls_resolve_dir(dirfd, path): openat2(dirfd, path, &ls_resolve_how,
+ * sizeof), from the one `syscall` the seccomp filter lets make openat2, and
+ * only with this open_how: the filter pins the pointer to its place before
+ * this call's return address (ls_resolve_ip), and the tender seals the text
+ * that holds both (mseal), so neither the struct nor the code can change.
+ * It opens a directory, O_PATH, resolving beneath dirfd without following
+ * any symlink (ELOOP) or leaving it (EXDEV): it can create nothing, and
+ * nothing with a mode (a set-user-ID file on a volume). */
+    .balign 8
+    .globl ls_resolve_how
+    .hidden ls_resolve_how
+ls_resolve_how:
+    .quad 0x290000              /* flags: O_PATH | O_DIRECTORY | O_CLOEXEC */
+    .quad 0                     /* mode */
+    .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+    .globl ls_resolve_dir
+    .hidden ls_resolve_dir
+    .type ls_resolve_dir, @function
+ls_resolve_dir:
+    lea ls_resolve_how(%rip), %rdx
+    mov $24, %r10d              /* sizeof(struct open_how) */
+    mov $437, %eax              /* __NR_openat2 */
+    syscall
+    .globl ls_resolve_ip
+    .hidden ls_resolve_ip
+ls_resolve_ip:
+    ret
+
 /* ls_enter_guest_stopped(entry, sp): the same, but stop on an int3 just
  * before the jump, every register as the program will get it but %r11,
  * which holds the entry: the debugger attached to the guest (--gdb) moves
