@@ -21,7 +21,8 @@ KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_s
 
 # Per-boot constants as a kernel at an arbitrary address would fill them in.
 KTEXT, KTEXT_LEN, SUD_IP = 0x7F12_3456_7000, 0x2_1000, 0x1_2345
-RESOLVE_HOW, RESOLVE_IP = KTEXT + 0xF0, 44     # the open_how, and its call's distance past it
+RESOLVE_HOW, RESOLVE_IP = KTEXT + 0xF0, 53     # an open_how, and its call's distance past it
+OPEN_RO_HOW, OPEN_RO_IP = RESOLVE_HOW - 24, 53 + 24   # the other
 
 
 def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242, allowed=None, ip=0,
@@ -29,7 +30,8 @@ def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, pid=4242, allowed
     """A small classic-BPF interpreter for the compiled filter (seccomp_data layout)."""
     ins, slots = seccomp.compile_filter(allowed)
     value = {hostcalls.SELF: pid, hostcalls.KTEXT_LEN: KTEXT_LEN, hostcalls.SUD_IP: SUD_IP,
-             hostcalls.RESOLVE_IP: RESOLVE_IP, hostcalls.HOW_SIZE: 24 if sealed else 0}
+             hostcalls.RESOLVE_IP: RESOLVE_IP, hostcalls.OPEN_RO_IP: OPEN_RO_IP,
+             hostcalls.HOW_SIZE: 24 if sealed else 0}
     boot = {i: value[name] for name, where in slots.items() for i in where}
     args = tuple(args) + (0,) * (6 - len(args))
     data = struct.pack("<IIQ6Q", nr, arch, ip, *[a & (2 ** 64 - 1) for a in args])
@@ -262,7 +264,9 @@ def test_pinned_arguments():
     o2 = lambda how, size=24, ip=RESOLVE_HOW + RESOLVE_IP, sealed=True: bpf_run(
         nr("openat2"), (3, 0, how, size), ip=ip, sealed=sealed)
     assert o2(RESOLVE_HOW) == seccomp.RET_ALLOW
+    assert o2(OPEN_RO_HOW) == seccomp.RET_ALLOW
     assert o2(RESOLVE_HOW + 24) == eperm                               # a struct elsewhere
+    assert o2(OPEN_RO_HOW - 24) == eperm
     assert o2(RESOLVE_HOW + 2 ** 32) == eperm
     assert o2(RESOLVE_HOW, ip=RESOLVE_HOW + RESOLVE_IP + 0x40) == eperm   # another call site
     assert o2(RESOLVE_HOW, size=32) == eperm

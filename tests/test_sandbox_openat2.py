@@ -18,40 +18,50 @@ O_CREAT, O_TMPFILE = 0o100, 0o20000000
 
 
 def _kernel_text():
-    """The kernel binary's text: (its bytes, its address, the filter's
-    RESOLVE_IP slot as the tender computes it)."""
+    """The kernel binary's sealed memory, from its first page to the end
+    of its text, as mapped (the file's bytes: the segments up to the text
+    are mapped at their file offsets): (those bytes, where the text starts
+    in them, the filter's RESOLVE_IP and OPEN_RO_IP slots as the tender
+    computes them, the symbols)."""
     path = resources.files("libsubst") / "_bin" / "libsubst-kernel"
     with open(path, "rb") as f:
         elf = ELFFile(f)
-        (text,) = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_flags"] & 1]
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        (text,) = [s for s in loads if s["p_flags"] & 1]
+        assert loads[0]["p_vaddr"] == 0
+        assert all(s["p_offset"] == s["p_vaddr"] for s in loads if s["p_vaddr"] <= text["p_vaddr"])
         sym = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()}
-        return text.data(), text["p_vaddr"], sym["ls_resolve_ip"] - sym["ls_resolve_how"], sym
+        slots = [sym["ls_resolve_ip"] - sym[how] for how in ("ls_resolve_how", "ls_open_ro_how")]
+        f.seek(0)
+        return f.read(text["p_vaddr"] + text["p_filesz"]), text["p_vaddr"], slots, sym
 
 
 def test_no_other_syscall_in_kernel_text_meets_an_open_how_that_sets_an_id():
-    """The pin says: how = the call's return address - RESOLVE_IP.  A guest
-    can make the call from any `syscall` bytes in the text (0f 05, whole
-    instructions or not), each pinning how to a place of its own in the
-    sealed text: none of those holds an open_how that openat2 would take
-    and that makes a file with a set-user/group-ID mode, and none lies
-    outside the text (memory the seal does not cover)."""
-    data, vaddr, slot, sym = _kernel_text()
-    genuine = sym["ls_resolve_ip"] - vaddr
-    sites = [i + 2 for i in range(len(data) - 1) if data[i:i + 2] == b"\x0f\x05"]
+    """The pins say: how = the call's return address - RESOLVE_IP (or
+    OPEN_RO_IP).  A guest can make the call from any `syscall` bytes in the
+    text (0f 05, whole instructions or not), each pinning how to places of
+    its own in the sealed text: none of those holds an open_how that
+    openat2 would take and that makes a file with a set-user/group-ID mode,
+    and none lies outside the sealed pages (the text and the
+    read-only ones before it)."""
+    data, start, slots, sym = _kernel_text()
+    genuine = sym["ls_resolve_ip"]
+    sites = [i + 2 for i in range(start, len(data) - 1) if data[i:i + 2] == b"\x0f\x05"]
     assert genuine in sites and len(sites) > 100          # the scan sees the kernel's calls
     bad = []
     for ip in sites:
-        how = ip - slot
-        if how < 0 or how + 24 > len(data):
-            bad.append((hex(vaddr + ip), "how outside the text"))
-            continue
-        flags, mode, resolve = struct.unpack_from("<QQQ", data, how)
-        if ip == genuine:
-            assert (flags & (O_CREAT | O_TMPFILE), mode) == (0, 0)
-            continue
-        if (flags >> 32 == 0 and flags & (O_CREAT | O_TMPFILE) and mode & ~0o7777 == 0
-                and mode & 0o6000 and resolve >> 6 == 0):
-            bad.append((hex(vaddr + ip), (hex(flags), oct(mode), hex(resolve))))
+        for slot in slots:
+            how = ip - slot
+            if how < 0 or how + 24 > len(data):
+                bad.append((hex(ip), "how outside the sealed pages"))
+                continue
+            flags, mode, resolve = struct.unpack_from("<QQQ", data, how)
+            if ip == genuine:
+                assert (flags & (O_CREAT | O_TMPFILE), mode, resolve) == (0, 0, 0x0E)
+                continue
+            if (flags >> 32 == 0 and flags & (O_CREAT | O_TMPFILE) and mode & ~0o7777 == 0
+                    and mode & 0o6000 and resolve >> 6 == 0):
+                bad.append((hex(ip), (hex(flags), oct(mode), hex(resolve))))
     assert bad == []
 
 
@@ -77,9 +87,9 @@ def test_the_filter_pins_openat2_to_the_size_and_the_struct():
     """The allow-list's entry, as compiled: a size slot and a pin relative
     to the call site, no openat2 allowed otherwise."""
     (entry,) = [h for h in hostcalls.KERNEL_OWN if h.name == "openat2"]
-    (pin,) = entry.pins
-    assert pin.values == (hostcalls.HOW_SIZE,) and not pin.deny
-    (also,) = pin.also
-    assert also.values == (hostcalls.BeforeIP(hostcalls.RESOLVE_IP),) and also.wide
+    assert [(p.values, p.deny) for p in entry.pins] == [((hostcalls.HOW_SIZE,), False)] * 2
+    assert [(a.values, a.wide) for p in entry.pins for a in p.also] == [
+        ((hostcalls.BeforeIP(hostcalls.RESOLVE_IP),), True),
+        ((hostcalls.BeforeIP(hostcalls.OPEN_RO_IP),), True)]
     _, slots = seccomp.compile_filter()
-    assert {hostcalls.RESOLVE_IP, hostcalls.HOW_SIZE} <= set(slots)
+    assert {hostcalls.RESOLVE_IP, hostcalls.OPEN_RO_IP, hostcalls.HOW_SIZE} <= set(slots)

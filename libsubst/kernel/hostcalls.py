@@ -32,9 +32,10 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
 SELF = "SELF"              # the guest's own host pid
 KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
 SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
-RESOLVE_IP = "RESOLVE_IP"  # how far before openat2's one call's return its one open_how lies
+RESOLVE_IP = "RESOLVE_IP"  # how far before openat2's one call's return its directory open_how lies
+OPEN_RO_IP = "OPEN_RO_IP"  # ... and its read-only file open_how
 HOW_SIZE = "HOW_SIZE"      # sizeof(struct open_how) when that text is sealed, else 0
-BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP, RESOLVE_IP, HOW_SIZE)
+BOOT_SLOTS = (SELF, KTEXT_LEN, SUD_IP, RESOLVE_IP, OPEN_RO_IP, HOW_SIZE)
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,16 @@ CLONE_NEW_ANY = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 |
 KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("openat", "image files, volumes (beneath their roots), synthetic sources in /proc",
              _no_set_id(3)),
-    HostCall("openat2", "a volume path's directories in one call, beneath the volume's root, "
-             "following no symlink (fs/beneath.c)", (
+    HostCall("openat2", "a volume path in one call, beneath the volume's root, following no "
+             "symlink (fs/beneath.c)", (
         Pin(3, (HOW_SIZE,), comment="sizeof(struct open_how), 0 (EINVAL) where the text that "
                                     "holds it could not be sealed", also=(
             Pin(2, (BeforeIP(RESOLVE_IP),), wide=True,
-                comment="the one open_how in the sealed text (arch/x86_64/entry.S): an O_PATH "
-                        "directory, so no file made and no mode, set-user-ID or other"),)),)),
+                comment="an open_how in the sealed text (arch/x86_64/entry.S): an O_PATH "
+                        "directory, so no file made and no mode, set-user-ID or other"),)),
+        Pin(3, (HOW_SIZE,), comment="likewise", also=(
+            Pin(2, (BeforeIP(OPEN_RO_IP),), wide=True,
+                comment="... or the other: a file opened O_RDONLY | O_CLOEXEC, no mode"),)),)),
     HostCall("mseal", "seals the kernel's text on a boot by a guest's execve (its filter is "
              "already in force): it only takes rights away"),
     HostCall("close", "fds of the guest and the kernel's own"),

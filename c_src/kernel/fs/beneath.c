@@ -231,11 +231,8 @@ static int no_resolve;                  /* openat2 refused: an old host, or no s
  * that follows no symlink and leaves no directory: its fd or -errno, or
  * -EAGAIN for what only the walk resolves (a symlink on the way, ELOOP;
  * ".." above the root, EXDEV; a rename racing a "..", EAGAIN). */
-static long resolve_dir(int mnt, const char *dir)
+static long resolved(long fd)
 {
-    if (no_resolve)
-        return -EAGAIN;
-    long fd = ls_resolve_dir(fs_mnt[mnt].root, dir);
     if (fd == -ENOSYS || fd == -EPERM || fd == -EINVAL)   /* no openat2, or not this one */
         no_resolve = 1;
     if (fd == -ENOSYS || fd == -EPERM || fd == -EINVAL || fd == -ELOOP || fd == -EXDEV ||
@@ -244,10 +241,16 @@ static long resolve_dir(int mnt, const char *dir)
     return fd;
 }
 
+static long resolve_dir(int mnt, const char *dir)
+{
+    return no_resolve ? -EAGAIN : resolved(ls_resolve_dir(fs_mnt[mnt].root, dir));
+}
+
 /* The open in at most two host calls, and a close, when no symlink is on
  * the way: the directories by resolve_dir, the last component opened from
  * there with O_NOFOLLOW (which only a symlink fails, with ELOOP, or
- * ENOTDIR under O_DIRECTORY: Linux checks that first).  0 when only the
+ * ENOTDIR under O_DIRECTORY: Linux checks that first); a file to read
+ * (O_RDONLY | O_CLOEXEC, the common open) in one openat2.  0 when only the
  * walk can say (then nothing is open), else 1 and the result in *out. */
 static int open_resolved(int mnt, const char *rel, int flags, int mode, int follow_last,
                          long *out)
@@ -258,6 +261,8 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
     base = base ? base + 1 : rel;
     if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || (follow_last && (flags & O_PATH)))
         return 0;                       /* a directory's "/" or dot, or an O_PATH symlink */
+    if (flags == (O_RDONLY | O_CLOEXEC) && follow_last && !no_resolve)
+        return (*out = resolved(ls_open_ro(fs_mnt[mnt].root, rel))) != -EAGAIN;
     long dir = fs_mnt[mnt].root;
     if (base > rel) {
         char d[LS_PATH_MAX];

@@ -61,26 +61,40 @@ ls_sud_on_ip:
     ret
 
 /* ls_resolve_dir(dirfd, path): openat2(dirfd, path, &ls_resolve_how,
- * sizeof), from the one `syscall` the seccomp filter lets make openat2, and
- * only with this open_how: the filter pins the pointer to its place before
- * this call's return address (ls_resolve_ip), and the tender seals the text
- * that holds both (mseal), so neither the struct nor the code can change.
- * It opens a directory, O_PATH, resolving beneath dirfd without following
- * any symlink (ELOOP) or leaving it (EXDEV): it can create nothing, and
- * nothing with a mode (a set-user-ID file on a volume). */
+ * sizeof), and ls_open_ro the same with &ls_open_ro_how, from the one
+ * `syscall` the seccomp filter lets make openat2, and only with these two
+ * open_hows: the filter pins the pointer to their places before this
+ * call's return address (ls_resolve_ip), and the tender seals the text
+ * that holds them (mseal), so neither the structs nor the code can change.
+ * Each resolves beneath dirfd without following any symlink (ELOOP) or
+ * leaving it (EXDEV); one opens a directory, O_PATH, the other a file to
+ * read: neither can create a file, nor give one a mode (a set-user-ID
+ * file on a volume). */
     .balign 8
+    .globl ls_open_ro_how
+    .hidden ls_open_ro_how
+ls_open_ro_how:
+    .quad 0x80000               /* flags: O_RDONLY | O_CLOEXEC */
+    .quad 0                     /* mode */
+    .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
     .globl ls_resolve_how
     .hidden ls_resolve_how
 ls_resolve_how:
     .quad 0x290000              /* flags: O_PATH | O_DIRECTORY | O_CLOEXEC */
     .quad 0                     /* mode */
     .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+    .globl ls_open_ro
+    .hidden ls_open_ro
+    .type ls_open_ro, @function
+ls_open_ro:
+    lea ls_open_ro_how(%rip), %rdx
+    jmp 1f
     .globl ls_resolve_dir
     .hidden ls_resolve_dir
     .type ls_resolve_dir, @function
 ls_resolve_dir:
     lea ls_resolve_how(%rip), %rdx
-    mov $24, %r10d              /* sizeof(struct open_how) */
+1:  mov $24, %r10d              /* sizeof(struct open_how) */
     mov $437, %eax              /* __NR_openat2 */
     syscall
     .globl ls_resolve_ip
