@@ -227,10 +227,10 @@ static long open_nofollow(int dir, const char *name, int flags, int mode)
 
 static int no_resolve;                  /* openat2 refused: an old host, or no seal */
 
-/* The directory dir beneath mount mnt's root, by the host in one call
- * that follows no symlink and leaves no directory: its fd or -errno, or
- * -EAGAIN for what only the walk resolves (a symlink on the way, ELOOP;
- * ".." above the root, EXDEV; a rename racing a "..", EAGAIN). */
+/* What the host's openat2 beneath a mount's root (following no symlink,
+ * leaving no directory) answered: its fd or -errno, or -EAGAIN for what
+ * only the walk resolves (a symlink on the way, ELOOP; ".." above the
+ * root, EXDEV; a rename racing a "..", EAGAIN; a signal). */
 static long resolved(long fd)
 {
     if (fd == -ENOSYS || fd == -EPERM || fd == -EINVAL)   /* no openat2, or not this one */
@@ -241,6 +241,7 @@ static long resolved(long fd)
     return fd;
 }
 
+/* The directory dir beneath mount mnt's root, in one host call. */
 static long resolve_dir(int mnt, const char *dir)
 {
     return no_resolve ? -EAGAIN : resolved(ls_resolve_dir(fs_mnt[mnt].root, dir));
