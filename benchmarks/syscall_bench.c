@@ -8,7 +8,9 @@
  *
  * usage: syscall-bench ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
  * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
- * writable directory (a volume in the guest) where it makes its files.
+ * writable directory (a volume in the guest) where it makes its files: one
+ * in it, and one three directories down (a/b/c/, as a server's files lie
+ * below a volume's root).
  * FILTER, when given, is a file of struct sock_filter the program installs
  * as its seccomp filter before timing anything (natively only).
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
@@ -21,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -60,7 +63,7 @@ static int cmp(const void *a, const void *b)
 #define BLOCK 4096
 static long iters;
 static const char *image_file;
-static char vol_file[4096];
+static char vol_file[4096], deep_file[4096], deep_dirs[3][4096];
 static int zero_fd, null_fd, pipe_fds[2], vol_fd, ready_pipe[2], ep_fd, listen_fd;
 static struct sockaddr_in listen_addr;
 static volatile long sink;
@@ -78,6 +81,8 @@ static void op_pread_volume(void) { char c = 0; failed += pread(vol_fd, &c, 1, 7
 static void op_pwrite_volume(void) { failed += pwrite(vol_fd, "v", 1, 7) != 1; }
 static void op_stat_image(void) { struct stat st; failed += stat(image_file, &st) != 0 || st.st_size == 0; }
 static void op_stat_volume(void) { struct stat st; failed += stat(vol_file, &st) != 0 || st.st_size != BLOCK; }
+static void op_open_volume_deep(void) { open_close(deep_file); }
+static void op_stat_volume_deep(void) { struct stat st; failed += stat(deep_file, &st) != 0 || st.st_size != BLOCK; }
 static void op_epoll(void) { struct epoll_event ev; failed += epoll_wait(ep_fd, &ev, 1, 0) != 1 || ev.data.fd != ready_pipe[0]; }
 static void op_sendfile(void) { off_t off = 0; failed += sendfile(null_fd, vol_fd, &off, BLOCK) != BLOCK; }
 
@@ -128,10 +133,12 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"pipe_write_read", op_pipe},
     {"open_close_image", op_open_image},
     {"open_close_volume", op_open_volume},
+    {"open_close_volume_deep", op_open_volume_deep},
     {"pread_1_volume", op_pread_volume},
     {"pwrite_1_volume", op_pwrite_volume},
     {"stat_image", op_stat_image},
     {"stat_volume", op_stat_volume},
+    {"stat_volume_deep", op_stat_volume_deep},
     {"epoll_wait_ready", op_epoll},
     {"sendfile_4k_volume", op_sendfile},
     {"connect_accept4_close", op_accept},
@@ -146,6 +153,15 @@ static int setup(const char *vol_dir)
     zero_fd = open("/dev/zero", O_RDONLY);
     null_fd = open("/dev/null", O_WRONLY);
     vol_fd = open(vol_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    for (int i = 0; i < 3; i++) {
+        snprintf(deep_dirs[i], sizeof deep_dirs[i], "%s/%c", i ? deep_dirs[i - 1] : vol_dir, 'a' + i);
+        if (mkdir(deep_dirs[i], 0700) != 0 && errno != EEXIST)
+            return -1;
+    }
+    snprintf(deep_file, sizeof deep_file, "%s/syscall-bench.data", deep_dirs[2]);
+    int deep_fd = open(deep_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (deep_fd < 0 || write(deep_fd, block, sizeof block) != sizeof block || close(deep_fd) != 0)
+        return -1;
     if (zero_fd < 0 || null_fd < 0 || vol_fd < 0 || pipe(pipe_fds) < 0 || pipe(ready_pipe) < 0 ||
         write(vol_fd, block, sizeof block) != sizeof block || write(ready_pipe[1], "r", 1) != 1)
         return -1;
@@ -226,5 +242,8 @@ int main(int argc, char **argv)
     image_file = argv[3];
     int r = time_ops(ops, sizeof ops / sizeof ops[0], repeats);
     unlink(vol_file);
+    unlink(deep_file);
+    for (int i = 2; i >= 0; i--)
+        rmdir(deep_dirs[i]);
     return r;
 }

@@ -356,7 +356,9 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
 
     *lock = (struct ls_lockdown){
         .self_fd = ls_self_fd, .text_start = K.ktext_start, .text_end = K.ktext_end,
-        .sud_ip = (unsigned long)ls_sud_on_ip};
+        .image_start = K.kimg_start,
+        .sud_ip = (unsigned long)ls_sud_on_ip, .resolve_how = (unsigned long)ls_resolve_how,
+        .open_ro_how = (unsigned long)ls_open_ro_how, .resolve_ip = (unsigned long)ls_resolve_ip};
     lock->host_copies = host_copies(&lock->nhost_copies);
 }
 

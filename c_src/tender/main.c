@@ -63,7 +63,10 @@ void tender_main(unsigned long *sp)
                      r == -ENOSYS || r == -EOPNOTSUPP
                          ? " (this host's Landlock is older than ABI 6 or absent: "
                            "see --allow-weaker-sandbox)" : "");
-    if (policy && (r = tender_seccomp(&lock)) < 0)
+    /* Every boot: a guest's execve boots under the filter its first boot
+     * made, which lets openat2 through only with the open_how in this text. */
+    int sealed = tender_seal_text(&lock);
+    if (policy && (r = tender_seccomp(&lock, sealed)) < 0)
         tender_fatal("cannot install the seccomp filter: error %ld", -r);
     ls_kernel_enter();
 }

@@ -109,7 +109,8 @@ long port_serve(int chan);
  * ABI 6 (unless the caller accepted a weaker sandbox). */
 long tender_landlock(const struct ls_lockdown *lock, int own_proc);
 /* seccomp.c: the kernel's host-call filter, and the relay's own. */
-long tender_seccomp(const struct ls_lockdown *lock);
+long tender_seccomp(const struct ls_lockdown *lock, int sealed);
+int tender_seal_text(const struct ls_lockdown *lock);
 long tender_seccomp_relay(void);
 
 /* start.S: the restorer of the relay's signal handlers. */

@@ -25,13 +25,17 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
 
 # Per-boot constants: the tender writes their values into the filter's slots
 # before installing it (c_src/tender/seccomp.c).  They are the same for
-# every boot of one kernel binary, so the filter a guest inherits across its
-# own execve still holds for the kernel that execve boots.  (No slot can be
-# a process's own pid: the filter every process of the guest inherits is
-# the first one's, and a filter cannot tell which process calls it.)
+# every boot of one kernel binary (the last one for every boot on one host),
+# so the filter a guest inherits across its own execve still holds for the
+# kernel that execve boots (which seals its text again).  (No slot can be a
+# process's own pid: the filter every process of the guest inherits is the
+# first one's, and a filter cannot tell which process calls it.)
 KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
 SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
-BOOT_SLOTS = (KTEXT_LEN, SUD_IP)
+RESOLVE_IP = "RESOLVE_IP"  # how far before openat2's one call's return its directory open_how lies
+OPEN_RO_IP = "OPEN_RO_IP"  # ... and its read-only file open_how
+HOW_SIZE = "HOW_SIZE"      # sizeof(struct open_how) when that text is sealed, else 0
+BOOT_SLOTS = (KTEXT_LEN, SUD_IP, RESOLVE_IP, OPEN_RO_IP, HOW_SIZE)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,18 @@ CLONE_NEW_ANY = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 |
 KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("openat", "image files, volumes (beneath their roots), synthetic sources in /proc",
              _no_set_id(3)),
+    HostCall("openat2", "a volume path in one call, beneath the volume's root, following no "
+             "symlink (fs/beneath.c)", (
+        Pin(3, (HOW_SIZE,), comment="sizeof(struct open_how), 0 (EINVAL) where the text that "
+                                    "holds it could not be sealed", also=(
+            Pin(2, (BeforeIP(RESOLVE_IP),), wide=True,
+                comment="an open_how in the sealed text (arch/x86_64/entry.S): an O_PATH "
+                        "directory, so no file made and no mode, set-user-ID or other"),)),
+        Pin(3, (HOW_SIZE,), comment="likewise", also=(
+            Pin(2, (BeforeIP(OPEN_RO_IP),), wide=True,
+                comment="... or the other: a file opened O_RDONLY | O_CLOEXEC, no mode"),)),)),
+    HostCall("mseal", "seals the kernel's text on a boot by a guest's execve (its filter is "
+             "already in force): it only takes rights away"),
     HostCall("close", "fds of the guest and the kernel's own"),
     HostCall("pidfd_send_signal", "the guest's, with its pidfd or one for a /proc/<pid> fd"),
     HostCall("close_range", "guest close_range, cut below the kernel's reserved fds"),
@@ -264,7 +280,7 @@ RELAY = (
 )
 
 # Host calls newer than the table (the build headers' Linux 6.1): number by name.
-EXTRA_NR = {"fchmodat2": 452}
+EXTRA_NR = {"fchmodat2": 452, "mseal": 462}
 # The namespaces the tender makes for every guest (c_src/tender/namespaces.c,
 # as host_constants.h's LS_GUEST_NAMESPACES), by the name `libsubst inspect`
 # shows and the clone flag; --net none adds a network namespace too.

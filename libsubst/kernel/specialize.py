@@ -35,7 +35,7 @@ from capstone import x86 as cx
 
 from ..elf import ElfFile
 from ..errors import BuildError
-from . import hostcalls, kbuild, syscalls
+from . import hostcalls, kbuild, open_how, syscalls
 
 # The dispatcher's functions whose host calls carry the guest call's own
 # number (c_src/kernel/dispatch.c): their numbers are the table's host rows.
@@ -253,6 +253,11 @@ def build(keep: set[str]) -> Specialised:
             kbuild.link(archive, work, out, keep=set(served))
             first = facts(out, kept_host)
             kbuild.link(archive, work, out, keep=set(served), allowed=first.allowed())
+            forged = open_how.forged_open_hows(out)
+            if forged:
+                ip, what = forged[0]
+                raise BuildError(f"the specialised kernel's `syscall` bytes at {ip:#x} would "
+                                 f"let openat2 take {what}: not packed (kernel/open_how.py)")
             with open(out, "rb") as f:
                 kernel = f.read()
     except kbuild.ToolMissing as e:

@@ -62,7 +62,12 @@ struct ls_lockdown {
     int32_t self_fd;                 /* O_PATH fd of this executable (execve boots it
                                       * again), or -1 */
     unsigned long text_start, text_end;   /* the text Syscall User Dispatch lets through */
+    unsigned long image_start;       /* the executable's first page (the text follows
+                                      * its read-only headers) */
     unsigned long sud_ip;            /* the return address of the SUD prctl's syscall */
+    unsigned long resolve_how, open_ro_how, resolve_ip;  /* openat2's two open_hows,
+                                      * and the return address of its one syscall
+                                      * (arch.h) */
     const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy,
                                       * and the host trees it shows */
     int nhost_copies;

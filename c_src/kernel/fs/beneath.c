@@ -12,9 +12,12 @@
  * tempfile and shutil users make).  A walk that leaves the volume (such a
  * link to elsewhere, ".." above its root) writes the guest path it leads to
  * where the dispatcher asks (kthread.relink), which makes the call again
- * with it, so the guest's own walk goes on from there.  (The host's openat2 is not in the
- * seccomp allow-list: its flags and mode are in memory, where a filter
- * cannot see a set-user-ID mode.)
+ * with it, so the guest's own walk goes on from there.
+ * Most paths have no symlink and no ".." above the root: for them the host
+ * resolves the directories in one openat2 (open_resolved), and the walk is
+ * only what that call cannot do.  (The filter allows openat2 with one
+ * open_how only, an O_PATH directory's: its mode is in memory, where a
+ * filter cannot see a set-user-ID bit; arch/x86_64/entry.S.)
  */
 #include "fs.h"
 
@@ -222,10 +225,75 @@ static long open_nofollow(int dir, const char *name, int flags, int mode)
     return r;
 }
 
+static int no_resolve;                  /* openat2 refused: an old host, or no seal */
+
+/* What the host's openat2 beneath a mount's root (following no symlink,
+ * leaving no directory) answered: its fd or -errno, or -EAGAIN for what
+ * only the walk resolves (a symlink on the way, ELOOP; ".." above the
+ * root, EXDEV; a rename racing a "..", EAGAIN; a signal). */
+static long resolved(long fd)
+{
+    if (fd == -ENOSYS || fd == -EPERM || fd == -EINVAL)   /* no openat2, or not this one */
+        no_resolve = 1;
+    if (fd == -ENOSYS || fd == -EPERM || fd == -EINVAL || fd == -ELOOP || fd == -EXDEV ||
+        fd == -EINTR)
+        return -EAGAIN;
+    return fd;
+}
+
+/* The directory dir beneath mount mnt's root, in one host call. */
+static long resolve_dir(int mnt, const char *dir)
+{
+    return no_resolve ? -EAGAIN : resolved(ls_resolve_dir(fs_mnt[mnt].root, dir));
+}
+
+/* The open in at most two host calls, and a close, when no symlink is on
+ * the way: the directories by resolve_dir, the last component opened from
+ * there with O_NOFOLLOW (which only a symlink fails, with ELOOP, or
+ * ENOTDIR under O_DIRECTORY: Linux checks that first); a file to read
+ * (O_RDONLY | O_CLOEXEC, the common open) in one openat2.  0 when only the
+ * walk can say (then nothing is open), else 1 and the result in *out. */
+static int open_resolved(int mnt, const char *rel, int flags, int mode, int follow_last,
+                         long *out)
+{
+    if (flags == (O_PATH | O_DIRECTORY | O_CLOEXEC))   /* a parent directory (vol_parent) */
+        return (*out = resolve_dir(mnt, rel)) != -EAGAIN;
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || (follow_last && (flags & O_PATH)))
+        return 0;                       /* a directory's "/" or dot, or an O_PATH symlink */
+    if (flags == (O_RDONLY | O_CLOEXEC) && follow_last && !no_resolve)
+        return (*out = resolved(ls_open_ro(fs_mnt[mnt].root, rel))) != -EAGAIN;
+    long dir = fs_mnt[mnt].root;
+    if (base > rel) {
+        char d[LS_PATH_MAX];
+        size_t dl = base - rel;
+        memcpy(d, rel, dl);
+        d[dl] = 0;
+        if ((dir = resolve_dir(mnt, d)) == -EAGAIN)
+            return 0;
+        if (dir < 0)
+            return (*out = dir), 1;     /* ENOENT, ENOTDIR, EACCES: the walk's own answers */
+    }
+    long r;
+    do
+        r = hsys4(__NR_openat, dir, (long)base, flags | O_NOFOLLOW, mode);
+    while (r == -EINTR);
+    if (dir != fs_mnt[mnt].root)
+        hsys1(__NR_close, dir);
+    if (follow_last && (r == -ELOOP || (r == -ENOTDIR && (flags & O_DIRECTORY))))
+        return 0;                       /* a symlink, followed by the walk */
+    *out = r;
+    return 1;
+}
+
 long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
 {
     struct walk w;
     int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
+    long done;
+    if (open_resolved(mnt, rel, flags, mode, follow_last, &done))
+        return done;
     const char *final = ".";            /* what the last open names in dirs[depth] */
     long r = walk_start(&w, mnt, rel);
     while (r == 0 && *w.p) {

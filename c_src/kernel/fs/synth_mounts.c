@@ -13,9 +13,12 @@
  * mounts them all with the ext4 driver. */
 static const char *fs_type_name(long fd)
 {
+    /* Names in place, not pointers: the table needs no relocation and
+     * stays read-only data, where no magic number passes for a code address
+     * (kernel/specialize.py reads writable words as possible pointers). */
     static const struct {
         unsigned long magic;
-        const char *name;
+        char name[8];
     } names[] = {
         {0xEF53, "ext4"}, {0x01021994, "tmpfs"}, {0x58465342, "xfs"}, {0x9123683E, "btrfs"},
         {0x794C7630, "overlay"}, {0x6969, "nfs"}, {0xF2F52010, "f2fs"}, {0x01021997, "9p"},

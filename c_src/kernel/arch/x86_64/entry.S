@@ -60,6 +60,48 @@ ls_sud_on:
 ls_sud_on_ip:
     ret
 
+/* ls_resolve_dir(dirfd, path): openat2(dirfd, path, &ls_resolve_how,
+ * sizeof), and ls_open_ro the same with &ls_open_ro_how, from the one
+ * `syscall` the seccomp filter lets make openat2, and only with these two
+ * open_hows: the filter pins the pointer to their places before this
+ * call's return address (ls_resolve_ip), and the tender seals the text
+ * that holds them (mseal), so neither the structs nor the code can change.
+ * Each resolves beneath dirfd without following any symlink (ELOOP) or
+ * leaving it (EXDEV); one opens a directory, O_PATH, the other a file to
+ * read: neither can create a file, nor give one a mode (a set-user-ID
+ * file on a volume). */
+    .balign 8
+    .globl ls_open_ro_how
+    .hidden ls_open_ro_how
+ls_open_ro_how:
+    .quad 0x80000               /* flags: O_RDONLY | O_CLOEXEC */
+    .quad 0                     /* mode */
+    .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+    .globl ls_resolve_how
+    .hidden ls_resolve_how
+ls_resolve_how:
+    .quad 0x290000              /* flags: O_PATH | O_DIRECTORY | O_CLOEXEC */
+    .quad 0                     /* mode */
+    .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+    .globl ls_open_ro
+    .hidden ls_open_ro
+    .type ls_open_ro, @function
+ls_open_ro:
+    lea ls_open_ro_how(%rip), %rdx
+    jmp 1f
+    .globl ls_resolve_dir
+    .hidden ls_resolve_dir
+    .type ls_resolve_dir, @function
+ls_resolve_dir:
+    lea ls_resolve_how(%rip), %rdx
+1:  mov $24, %r10d              /* sizeof(struct open_how) */
+    mov $437, %eax              /* __NR_openat2 */
+    syscall
+    .globl ls_resolve_ip
+    .hidden ls_resolve_ip
+ls_resolve_ip:
+    ret
+
 /* ls_enter_guest_stopped(entry, sp): the same, but stop on an int3 just
  * before the jump, every register as the program will get it but %r11,
  * which holds the entry: the debugger attached to the guest (--gdb) moves
