@@ -298,7 +298,7 @@ void fd_renamed(const char *from, const char *to, int exchange)
         dead = next;
     }
     if (moved)
-        cwd_set(cwdp);
+        cwd_set(cwdp, cwd_on_host());   /* the host's cwd, a directory, moved with it */
     kfree(buf);
 }
 
