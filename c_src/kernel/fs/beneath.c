@@ -216,13 +216,12 @@ static long walk_comp(struct walk *w, char *comp, int last, const char **final)
     return 1;
 }
 
+/* No retry on EINTR: a signal during a blocking open (a FIFO's) restarts
+ * it on the host as the guest's handler asked (SA_RESTART), else the guest
+ * gets EINTR, as on Linux. */
 static long open_nofollow(int dir, const char *name, int flags, int mode)
 {
-    long r;
-    do
-        r = hsys4(__NR_openat, dir, (long)name, flags | O_NOFOLLOW, mode);
-    while (r == -EINTR);
-    return r;
+    return hsys4(__NR_openat, dir, (long)name, flags | O_NOFOLLOW, mode);
 }
 
 static int no_resolve;                  /* openat2 refused: an old host, or no seal */
@@ -275,10 +274,7 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
         if (dir < 0)
             return (*out = dir), 1;     /* ENOENT, ENOTDIR, EACCES: the walk's own answers */
     }
-    long r;
-    do
-        r = hsys4(__NR_openat, dir, (long)base, flags | O_NOFOLLOW, mode);
-    while (r == -EINTR);
+    long r = open_nofollow(dir, base, flags, mode);
     if (dir != fs_mnt[mnt].root)
         hsys1(__NR_close, dir);
     if (follow_last && (r == -ELOOP || (r == -ENOTDIR && (flags & O_DIRECTORY))))
