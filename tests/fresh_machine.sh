@@ -16,7 +16,8 @@
 # (default /var/cache/libsubst-fresh), keyed by what it is made from (suite,
 # variant, architecture, mirror, debootstrap's version); the .debs apt
 # downloads in it are kept there too.  Remove that directory for an uncached run.
-# FRESH_MIRROR overrides the mirror.
+# FRESH_MIRROR overrides the mirror; FRESH_TEST_ARGS is appended to the test
+# command (e.g. "-x test_monitor.py", to run a subset in the fresh root).
 #
 # Every mount lives in the private mount namespace and goes with it; the pid
 # namespace takes every process the commands leave behind; the root is
@@ -144,6 +145,8 @@ inside() {
     local i=0 cmd
     for cmd in "$@"; do
         i=$((i + 1))
+        # FRESH_TEST_ARGS: pytest's arguments for the test command (a subset).
+        [ "$i" = 2 ] && [ -n "${FRESH_TEST_ARGS:-}" ] && cmd="$cmd $FRESH_TEST_ARGS"
         echo "fresh_machine.sh: command $i: $cmd" >&2
         local t0=$SECONDS rc=0
         (cd /root/libsubst && exec env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
