@@ -1,8 +1,9 @@
 """Where a server's CPU time goes per request, natively and as a unikernel:
-nginx serving a 4 KiB file to wrk, or redis under redis-benchmark
-(servers.py's loads, their checks included), profiled on the host.
+nginx serving a 4 KiB file to wrk, redis under redis-benchmark or
+memcached under memcaslap (servers.py's loads, their checks included),
+profiled on the host.
 
-    python -m libsubst.benchmarks.server_profile [--server nginx|redis] [--rounds 6]
+    python -m libsubst.benchmarks.server_profile [--server nginx|redis|memcached] [--rounds 6]
         [--seconds 3] [--requests 50000] [--json]
 
 Native and guest alternate round by round, each round a fresh server.
@@ -14,9 +15,10 @@ after.  Each round gives, per request, the CPU time in all and in the parts
 a guest could change: the host kernel's copy of a reply into the socket
 (`_copy_from_iter`, writev's and write's copy), the seccomp filter,
 Landlock's checks, Syscall User Dispatch and the guest kernel; and the
-minor and major page faults.  nginx's requests are wrk's rate times its run
-time (the profile also holds the one request that checks the file first),
-redis's every request of redis-benchmark's four tests."""
+minor and major page faults.  nginx's and memcached's requests are their
+load generator's rate times its run time (nginx's profile also holds the
+one request that checks the file first), redis's every request of
+redis-benchmark's four tests."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ import tempfile
 
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
 from .redis_bench import free_port, stop
-from .servers import KINDS, nginx, redis, serve
+from .servers import KINDS, memcached, nginx, redis, serve
 
 # Each part: a test on (dso, symbol) of a perf sample.
 PARTS = {
@@ -93,7 +95,13 @@ def redis_load(workdir: str, seconds: int, requests: int):
     return argv, load, opts, lambda res: len(res) * requests
 
 
-SERVERS = {"nginx": nginx_load, "redis": redis_load}
+def memcached_load(workdir: str, seconds: int, requests: int):
+    """servers.py's memcached; requests: memcaslap's rate times its run time."""
+    argv, load, opts = memcached(seconds)
+    return argv, load, opts, lambda res: sum(res.values()) * seconds
+
+
+SERVERS = {"nginx": nginx_load, "redis": redis_load, "memcached": memcached_load}
 
 
 def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -> dict:
@@ -158,7 +166,8 @@ def main(argv=None) -> None:
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--server", choices=sorted(SERVERS), default="nginx")
     ap.add_argument("--rounds", type=positive, default=6, help="alternating rounds (median)")
-    ap.add_argument("--seconds", type=positive, default=3, help="wrk's run time, whole seconds")
+    ap.add_argument("--seconds", type=positive, default=3,
+                    help="wrk's and memcaslap's run time, whole seconds")
     ap.add_argument("--requests", type=positive, default=50000,
                     help="redis-benchmark's per test")
     ap.add_argument("--json", action="store_true")
