@@ -3,7 +3,10 @@ a loop whose exec fails, or a system call that fails, stops the benchmark
 instead of giving a figure; configurations alternate round by round."""
 
 import os
+import shutil
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -193,6 +196,41 @@ def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
     port = servers.free_port()
     with pytest.raises(BenchmarkError, match="did not serve the file"):
         servers.one_round("native", argv(port), port, str(tmp_path), load, opts)
+
+
+def test_server_profile_finds_the_process_that_serves():
+    """The profile's process is the deepest of the tree: a guest's own process, not its
+    supervisor or relay."""
+    from libsubst.benchmarks import server_profile
+    proc = subprocess.Popen(["sh", "-c", "sh -c 'sleep 30; :' & wait"])
+    pid = proc.pid
+    try:
+        for _ in range(500):   # until the inner shell has started sleep
+            pid = server_profile.leaf(proc.pid)
+            if open(f"/proc/{pid}/comm").read().strip() == "sleep":
+                break
+            time.sleep(0.01)
+        assert open(f"/proc/{pid}/comm").read().strip() == "sleep"
+    finally:
+        if pid != proc.pid:
+            os.kill(pid, 9)     # the sleep: its shells then end
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed")
+def test_server_profile_attributes_the_guests_time():
+    """The guest's samples hold its kernel, native nginx's none: each round profiled
+    the process that served (a guest's supervisor or relay runs no guest kernel code
+    while nginx serves)."""
+    from libsubst.benchmarks import server_profile
+    res = server_profile.measure("nginx", rounds=1, seconds=1)
+    assert set(res) == {"requests", "CPU in all", *server_profile.PARTS, "minor faults",
+                        "major faults"}
+    assert res["requests"]["native"][0] > 0 and res["requests"]["libsubst"][0] > 0
+    assert res["CPU in all"]["native"][0] > 0
+    assert res["guest kernel"]["native"] == [0]
+    assert res["guest kernel"]["libsubst"][0] > 0
 
 
 def test_seccomp_cache_benchmark_runs_each_filter():

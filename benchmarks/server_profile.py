@@ -1,0 +1,183 @@
+"""Where a server's CPU time goes per request, natively and as a unikernel:
+nginx serving a 4 KiB file to wrk, redis under redis-benchmark or
+memcached under memcaslap (servers.py's loads, their checks included),
+profiled on the host.
+
+    python -m libsubst.benchmarks.server_profile [--server nginx|redis|memcached] [--rounds 6]
+        [--seconds 3] [--requests 50000] [--json]
+
+Native and guest alternate round by round, each round a fresh server.
+While the load runs, `perf record -e cpu-clock -p PID` samples the host
+process that serves (natively the server itself; in a guest the guest's
+process, the leaf of `libsubst run`'s process tree), host kernel and user
+space alike, and its page faults are read from /proc/PID/stat before and
+after.  Each round gives, per request, the CPU time in all and in the parts
+a guest could change: the host kernel's copy of a reply into the socket
+(`_copy_from_iter`, writev's and write's copy), the seccomp filter,
+Landlock's checks, Syscall User Dispatch and the guest kernel; and the
+minor and major page faults.  nginx's and memcached's requests are their
+load generator's rate times its run time (nginx's profile also holds the
+one request that checks the file first), redis's every request of
+redis-benchmark's four tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
+from .redis_bench import free_port, stop
+from .servers import KINDS, memcached, nginx, redis, serve
+
+# Each part: a test on (dso, symbol) of a perf sample.
+PARTS = {
+    "copy into the socket": lambda dso, sym: sym == "_copy_from_iter",
+    "seccomp": lambda dso, sym: "seccomp" in sym or sym == "__secure_computing",
+    "Landlock": lambda dso, sym: "landlock" in sym or sym == "is_access_to_paths_allowed",
+    "Syscall User Dispatch": lambda dso, sym: sym == "syscall_user_dispatch",
+    "guest kernel": lambda dso, sym: dso == "libsubst-kernel",
+}
+
+
+def leaf(pid: int) -> int:
+    """The deepest descendant of pid (itself if it has none)."""
+    level, deepest = [pid], pid
+    while level:
+        deepest = level[-1]
+        kids = []
+        for p in level:
+            try:
+                with open(f"/proc/{p}/task/{p}/children") as f:
+                    kids += [int(k) for k in f.read().split()]
+            except OSError:
+                pass
+        level = kids
+    return deepest
+
+
+def faults(pid: int) -> tuple[int, int]:
+    """(minor, major) page faults of pid so far (proc(5): fields 10 and 12)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[7]), int(fields[9])
+
+
+def periods(data: str) -> dict[tuple[str, str], int]:
+    """{(dso, symbol): ns of cpu-clock samples} of a perf.data file."""
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "-g", "none",
+                        "--sort", "dso,sym", "-F", "period,dso,sym", "-q"],
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, "perf report failed", r.stderr)
+    out: dict[tuple[str, str], int] = {}
+    for line in r.stdout.splitlines():
+        cols = line.split(None, 3)
+        if len(cols) == 4 and cols[0].isdigit():
+            key = (cols[1], cols[3].strip())
+            out[key] = out.get(key, 0) + int(cols[0])
+    return out
+
+
+def nginx_load(workdir: str, seconds: int, requests: int):
+    """servers.py's nginx; requests: wrk's rate times its run time."""
+    argv, load, opts = nginx(workdir, seconds)
+    return argv, load, opts, lambda res: sum(res.values()) * seconds
+
+
+def redis_load(workdir: str, seconds: int, requests: int):
+    """servers.py's redis: SET and GET, unpipelined and with -P 16, `requests` each."""
+    argv, load, opts = redis(requests)
+    return argv, load, opts, lambda res: len(res) * requests
+
+
+def memcached_load(workdir: str, seconds: int, requests: int):
+    """servers.py's memcached; requests: memcaslap's rate times its run time."""
+    argv, load, opts = memcached(seconds)
+    return argv, load, opts, lambda res: sum(res.values()) * seconds
+
+
+SERVERS = {"nginx": nginx_load, "redis": redis_load, "memcached": memcached_load}
+
+
+def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -> dict:
+    """One round: {figure: value per request} of a fresh server under its load."""
+    argv, load, opts, count = SERVERS[server](workdir, seconds, requests)
+    port = free_port()
+    proc = serve(kind, argv(port), port, workdir, opts)
+    data = os.path.join(workdir, f"perf-{kind}.data")
+    try:
+        pid = leaf(proc.pid)
+        before = faults(pid)
+        perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-p", str(pid),
+                                 "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            n = count(load(port))
+            after = faults(pid)
+        finally:
+            perf.send_signal(signal.SIGINT)
+            _, err = perf.communicate(timeout=120)
+        # perf record ends itself by the signal it was stopped with, once its data is written.
+        check(perf.returncode in (0, -signal.SIGINT),
+              f"perf record of {kind} {server} exited {perf.returncode}", err)
+    finally:
+        status = stop(proc)
+        err = proc.stderr.read()
+    check(status == 0, f"{kind} {server} exited {status} on SIGTERM", err)
+    samples = periods(data)
+    res = {"requests": n, "CPU in all": sum(samples.values()) / 1e3 / n}
+    for part, test in PARTS.items():
+        res[part] = sum(ns for (dso, sym), ns in samples.items() if test(dso, sym)) / 1e3 / n
+    res["minor faults"] = (after[0] - before[0]) / n
+    res["major faults"] = (after[1] - before[1]) / n
+    return res
+
+
+def measure(server: str = "nginx", rounds: int = 6, seconds: int = 3,
+            requests: int = 50000) -> dict:
+    """{figure: {kind: [one value per round]}}, native and guest alternating."""
+    check(shutil.which("perf") is not None, "perf is not installed (Debian: linux-perf)")
+    with tempfile.TemporaryDirectory() as workdir:
+        runs = alternate(rounds, {k: (lambda k=k: profile(server, k, workdir, seconds, requests))
+                                  for k in KINDS})
+    return {fig: {k: [r[fig] for r in runs[k]] for k in KINDS} for fig in runs["native"][0]}
+
+
+def table(res: dict) -> str:
+    """Medians, and each kind's rounds against their own median: how far the machine moved."""
+    lines = ["| per request | native | libsubst | libsubst − native | native / native |"
+             " libsubst / libsubst |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for fig, r in res.items():
+        n, g = median(r["native"]), median(r["libsubst"])
+        name = fig if fig == "requests" or "faults" in fig else fig + " µs"
+        fmt = (lambda x: f"{x:.0f}") if fig == "requests" else (
+            (lambda x: f"{x:.4f}") if "faults" in fig else (lambda x: f"{x:.2f}"))
+        spreads = [fmt_spread(r[k]) if median(r[k]) else "—" for k in KINDS]
+        lines.append(f"| {name} | {fmt(n)} | {fmt(g)} | {fmt(g - n)} | {' | '.join(spreads)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.server_profile",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--server", choices=sorted(SERVERS), default="nginx")
+    ap.add_argument("--rounds", type=positive, default=6, help="alternating rounds (median)")
+    ap.add_argument("--seconds", type=positive, default=3,
+                    help="wrk's and memcaslap's run time, whole seconds")
+    ap.add_argument("--requests", type=positive, default=50000,
+                    help="redis-benchmark's per test")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        res = measure(a.server, a.rounds, a.seconds, a.requests)
+    except BenchmarkError as e:
+        sys.exit(f"libsubst: {e}")
+    print(json.dumps(res, indent=2) if a.json else table(res))
+
+
+if __name__ == "__main__":
+    main()
