@@ -74,7 +74,12 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # each added as --add adds it.
     siblings = packages.programs([*scripts, *filter(_is_script, at_own_path)])
     for spec in [*add, *(p for p in siblings if p not in at_own_path)]:
-        rootfs.add_host(tree, spec)
+        try:
+            rootfs.add_host(tree, spec)
+        except LibsubstError:
+            if spec in add:
+                raise
+            continue            # a sibling in the way of what the run has: left out
         added, added_mounts = _added_program(tree, spec, env, packed)
         objects += added
         runtime_mounts += [m for m in added_mounts
