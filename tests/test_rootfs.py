@@ -71,6 +71,20 @@ def test_a_scripts_package_programs_are_its_packages_only():
     assert packages.programs(["/tmp/not-a-package-file"]) == []
 
 
+def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
+    """A file the user adds where the package's program would go keeps its
+    place: the sibling is a convenience, never an error."""
+    from libsubst.image.layout import layout_program
+
+    mine = tmp_path / "gzip"
+    mine.write_text("#!/bin/sh\necho mine\n")
+    gzip_at = os.path.realpath("/bin/gzip")
+    lay = layout_program("gunzip", [], dict(os.environ), lookup=os.environ["PATH"],
+                         hostname="h", add=[f"{mine}:{gzip_at}"], subst=False)
+    assert lay.tree.get(gzip_at).host_path == str(mine)
+    assert lay.tree.get(os.path.realpath("/bin/zcat")).kind == "file"
+
+
 def test_root_listing_names_the_same_links(tmp_path):
     """readlink of each top-level link in the guest is the host's."""
     argv = ["sh", "-c", "for l in " + " ".join("/" + n for n in TOP_LINKS) + "; do readlink $l; done"]
