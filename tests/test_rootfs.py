@@ -71,6 +71,19 @@ def test_a_scripts_package_programs_are_its_packages_only():
     assert packages.programs(["/tmp/not-a-package-file"]) == []
 
 
+def test_an_added_script_brings_its_interpreter(tmp_path):
+    """A script added with --add comes with the interpreter its #! line
+    names, and that interpreter with its run-time trees (perl's @INC), as
+    the program's own would."""
+    script = tmp_path / "sum.pl"
+    script.write_text("#!/usr/bin/perl\nuse List::Util qw(sum);\nprint sum(1..4), \"\\n\";\n")
+    script.chmod(0o755)
+    argv = ["sh", "-c", "./sum.pl"]
+    native = run_native(argv, tmp_path)
+    assert (native.returncode, native.stdout) == (0, b"10\n")
+    assert_same(native, run_guest(argv, tmp_path, opts=["--add", str(script)]))
+
+
 def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
     """A file the user adds where the package's program would go keeps its
     place: the sibling is a convenience, never an error."""

@@ -70,10 +70,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
     at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
+    added_scripts = [a for a in at_own_path if _is_script(a)]
     # A #! script comes with the programs of its package (packages.programs),
-    # each added as --add adds it.
-    siblings = packages.programs([*scripts, *filter(_is_script, at_own_path)])
-    for spec in [*add, *(p for p in siblings if p not in at_own_path)]:
+    # and an added one with the interpreters its lines name, as the program's
+    # do: each added as --add adds it.
+    siblings = packages.programs([*scripts, *added_scripts]) + \
+        [i for a in added_scripts for i in _interpreters(a)]
+    for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
         try:
             rootfs.add_host(tree, spec)
         except LibsubstError:
@@ -108,6 +111,16 @@ def _is_script(path: str) -> bool:
             return f.read(2) == b"#!"
     except OSError:
         return False
+
+
+def _interpreters(script: str) -> list[str]:
+    """The files a #! script's lines name, as far as an exec would find them."""
+    from ..ldso.program import interpreters
+
+    try:
+        return [i for i in interpreters(script)[1:] if os.path.isfile(i)]
+    except LibsubstError:
+        return []               # the guest's exec says why, as Linux's would
 
 
 def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
