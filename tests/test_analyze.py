@@ -104,6 +104,13 @@ def test_a_static_program_sites_are_its_own(tmp_path):
     assert rows["pivot_root"]["served"] == "enosys"
     assert any(f.startswith("raw:main") for f in rows["pivot_root"]["from"])
     assert "pivot_root" in report["verdict"]
+    # The text report's verdict names the call by the object and function it comes from.
+    text = subprocess.run([*LIBSUBST, "analyze", str(exe)], capture_output=True, timeout=600)
+    assert text.returncode == 0, text.stderr.decode()
+    verdict = text.stdout.decode().split("\nverdict: ", 1)[1].splitlines()
+    assert "pivot_root" in verdict[0]
+    assert re.fullmatch(r"  pivot_root +from raw:main\S*", [v for v in verdict
+                                                            if "pivot_root" in v][1]), verdict
 
 
 def test_dynamic_run_reports_calls_made(tmp_path):

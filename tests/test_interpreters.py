@@ -13,6 +13,7 @@ from conftest import assert_same, run_guest, run_native
 from libsubst.image import perl, python
 
 PYENV = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))
+PYENV2 = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/2.*/bin/python2")))
 SHOW = ("import sys, json, sqlite3, ssl, decimal; "
         "print(sys.prefix, sys.base_prefix, sys.exec_prefix); print(sys.path)")
 
@@ -79,6 +80,26 @@ def test_layout_reads_pyvenv_cfg_not_a_list(tmp_path):
     assert (layout.prefix, layout.version, layout.venv) == (str(prefix), "3.11", str(venv))
     assert layout.trees == [str(prefix / "lib" / "python3.11")]
     assert layout.files == [str(venv / "pyvenv.cfg")]
+
+
+def test_cpython_2_by_the_same_rule(tmp_path):
+    """CPython 2 has the same landmark (lib/python2.7/os.py): a made-up
+    prefix is found by it, and a pyenv build runs as natively."""
+    prefix = tmp_path / "py2"
+    (prefix / "lib" / "python2.7").mkdir(parents=True)
+    (prefix / "lib" / "python2.7" / "os.py").write_text("")
+    (prefix / "bin").mkdir()
+    (prefix / "bin" / "python2.7").write_text("")
+    os.symlink("python2.7", prefix / "bin" / "python")
+    layout = python.find(str(prefix / "bin" / "python"))
+    assert (layout.prefix, layout.version) == (str(prefix), "2.7")
+    assert layout.trees == [str(prefix / "lib" / "python2.7")]
+    if not PYENV2:
+        pytest.skip("no pyenv build of CPython 2 on this machine")
+    argv = [PYENV2[-1], "-c", "import sys, json, ssl, sqlite3; print sys.prefix; print sys.path"]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"/lib/python2.7" in native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
 
 
 def test_perl_inc_is_perls_own():

@@ -49,6 +49,55 @@ def test_script_with_bin_sh_interpreter(tmp_path):
     assert_same(native, guest)
 
 
+@pytest.mark.parametrize("opts,argv", [
+    (["--add", "/bin/gunzip"], ["sh", "-c", "gunzip -c f.gz"]),     # issue 14's own words
+    ([], ["gunzip", "-c", "f.gz"]),
+    ([], ["zcat", "f.gz"]),
+], ids=["added", "program", "zcat"])
+def test_a_packages_script_brings_the_programs_it_execs(opts, argv, tmp_path):
+    """gzip's gunzip and zcat are scripts that exec gzip: a script of a
+    package comes with its package's programs (packages.programs)."""
+    (tmp_path / "f.gz").write_bytes(gzip.compress(b"hello from gzip's script\n"))
+    native = run_native(argv, tmp_path)
+    assert (native.returncode, native.stdout) == (0, b"hello from gzip's script\n")
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
+
+
+def test_a_scripts_package_programs_are_its_packages_only():
+    gzip_bin = [p for p in dpkg_query("-L", "gzip").split() if p.startswith(packages.BIN_DIRS)
+                and os.path.isfile(p)]
+    assert "/bin/gzip" in gzip_bin or "/usr/bin/gzip" in gzip_bin
+    assert sorted(packages.programs(["/usr/bin/gunzip"])) == sorted(gzip_bin)
+    assert packages.programs(["/tmp/not-a-package-file"]) == []
+
+
+def test_an_added_script_brings_its_interpreter(tmp_path):
+    """A script added with --add comes with the interpreter its #! line
+    names, and that interpreter with its run-time trees (perl's @INC), as
+    the program's own would."""
+    script = tmp_path / "sum.pl"
+    script.write_text("#!/usr/bin/perl\nuse List::Util qw(sum);\nprint sum(1..4), \"\\n\";\n")
+    script.chmod(0o755)
+    argv = ["sh", "-c", "./sum.pl"]
+    native = run_native(argv, tmp_path)
+    assert (native.returncode, native.stdout) == (0, b"10\n")
+    assert_same(native, run_guest(argv, tmp_path, opts=["--add", str(script)]))
+
+
+def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
+    """A file the user adds where the package's program would go keeps its
+    place: the sibling is a convenience, never an error."""
+    from libsubst.image.layout import layout_program
+
+    mine = tmp_path / "gzip"
+    mine.write_text("#!/bin/sh\necho mine\n")
+    gzip_at = os.path.realpath("/bin/gzip")
+    lay = layout_program("gunzip", [], dict(os.environ), lookup=os.environ["PATH"],
+                         hostname="h", add=[f"{mine}:{gzip_at}"], subst=False)
+    assert lay.tree.get(gzip_at).host_path == str(mine)
+    assert lay.tree.get(os.path.realpath("/bin/zcat")).kind == "file"
+
+
 def test_root_listing_names_the_same_links(tmp_path):
     """readlink of each top-level link in the guest is the host's."""
     argv = ["sh", "-c", "for l in " + " ".join("/" + n for n in TOP_LINKS) + "; do readlink $l; done"]

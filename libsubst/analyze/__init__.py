@@ -207,4 +207,10 @@ def render(report: dict) -> str:
                      + (", ..." if len(u) > 4 else ""))
     lines.append("")
     lines.append(f"verdict: {report['verdict']}")
+    # The verdict's calls by the objects and functions they come from (all of
+    # them: the table above shows three).
+    for r in report["syscalls"]:
+        if r["served"] == ENOSYS:
+            more = f" (+{r['sources'] - len(r['from'])})" if r["sources"] > len(r["from"]) else ""
+            lines.append(f"  {r['name']:<24} from {', '.join(r['from'])}{more}")
     return "\n".join(lines) + "\n"

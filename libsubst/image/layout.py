@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import LibsubstError
 from ..volumes import Mount
-from . import rootfs
+from . import packages, rootfs
 from .tree import Tree
 
 
@@ -69,8 +69,20 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     for f in runtime_files:
         tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
-    for spec in add:
-        rootfs.add_host(tree, spec)
+    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
+    added_scripts = [a for a in at_own_path if _is_script(a)]
+    # A #! script comes with the programs of its package (packages.programs),
+    # and an added one with the interpreters its lines name, as the program's
+    # do: each added as --add adds it.
+    siblings = packages.programs([*scripts, *added_scripts]) + \
+        [i for a in added_scripts for i in _interpreters(a)]
+    for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
+        try:
+            rootfs.add_host(tree, spec)
+        except LibsubstError:
+            if spec in add:
+                raise
+            continue            # a sibling in the way of what the run has: left out
         added, added_mounts = _added_program(tree, spec, env, packed)
         objects += added
         runtime_mounts += [m for m in added_mounts
@@ -84,7 +96,6 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
                 tree.replace_host_file(real, sub)
     # A run resolves names as its host does (/etc/hosts); a packed image by its own.
     rootfs.add_etc(tree, hostname, host_names=not packed)
-    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
     # A #! script's package counts as the program's (py3versions: python3-minimal's data).
     state_dirs = rootfs.add_packages(tree, [binary, *scripts,
                                             *filter(os.path.isfile, at_own_path)])
@@ -92,6 +103,24 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     return Layout(tree, exe=os.path.realpath(path), execfn=program if "/" in program else path,
                   argv=[program, *args], objects=objects if subst else [],
                   runtime_mounts=runtime_mounts, state_dirs=state_dirs, scripts=scripts)
+
+
+def _is_script(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+def _interpreters(script: str) -> list[str]:
+    """The files a #! script's lines name, as far as an exec would find them."""
+    from ..ldso.program import interpreters
+
+    try:
+        return [i for i in interpreters(script)[1:] if os.path.isfile(i)]
+    except LibsubstError:
+        return []               # the guest's exec says why, as Linux's would
 
 
 def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str], list[Mount]]:

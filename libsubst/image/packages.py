@@ -21,6 +21,10 @@ The rule:
   ``/usr/lib/ssl/openssl.cnf`` -> ``/etc/ssl/openssl.cnf``), and the state directories they ship below ``/var/lib``,
   ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
   which the guest gets empty and writable (``rootfs.scratch_mounts``).
+- *programs*: for a ``#!`` script (the program's, or one added with
+  ``--add`` at its own path), the programs its own package ships in
+  ``/usr/bin``, ``/usr/sbin`` (and merged ``/bin``, ``/sbin``), which it
+  execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``.
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files and desktop integration (``NOT_DATA`` below ``/usr/share``)
   and everything else is left out, and files are stored as they are, so an image stays the size of
@@ -36,6 +40,7 @@ import re
 
 DPKG = "/var/lib/dpkg"
 STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/")
+BIN_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
 # What below /usr/share is not the program's run-time data: documentation,
 # manuals, translations, packaging metadata and crash-report hooks, shell
 # completions, editors' syntax files, desktop integration.
@@ -178,6 +183,19 @@ def _same_source(pkg: str, status: _Status) -> list[str]:
                 if status.get(name) and _source(status, name) == src and name not in done:
                     todo.append(name)
     return done
+
+
+def programs(scripts: list[str]) -> list[str]:
+    """The programs the packages of ``scripts`` (``#!`` scripts, host paths)
+    ship below the ``BIN_DIRS``: a package's script execs its siblings as
+    installed beside it (gzip's ``gunzip`` runs ``gzip -d``), so they come
+    with it.  Only the package that ships the script's file: what it execs of
+    other packages (``zgrep``'s ``grep``) is still given with ``--add``."""
+    out = []
+    for pkg in dict.fromkeys(p for p in map(owner, scripts) if p):
+        out += [path for path in _list(pkg) if path.startswith(BIN_DIRS)
+                and os.path.isfile(path) and os.access(path, os.X_OK)]
+    return out
 
 
 def _wanted(path: str) -> bool:

@@ -7,8 +7,8 @@ does it, by reading files and never running anything on the host:
    whether that one's site directories count too.
 2. The prefix: from that directory (or the real executable's), upwards, the
    first directory holding the landmark ``lib/pythonX.Y/os.py``; ``X.Y``
-   from the executable's name (``python3.11``) or, for a bare ``python3``,
-   the landmark found.
+   from the executable's name (``python3.11``; CPython 2 alike, ``python2.7``)
+   or, for a bare ``python3``, the landmark found.
 3. What the guest gets, read-only: ``<prefix>/lib/pythonX.Y`` (standard
    library, ``lib-dynload``, the prefix's own ``site-packages``), the site
    directories Debian's ``site.py`` adds below that prefix
@@ -34,8 +34,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-NAME = re.compile(r"python3(\.\d+)?")
-LIBRARY = re.compile(r"libpython(3\.\d+)\.so(\.[\d.]+)?")
+NAME = re.compile(r"python([23])(\.\d+)?")
+LIBRARY = re.compile(r"libpython([23]\.\d+)\.so(\.[\d.]+)?")
 
 
 @dataclass
@@ -67,11 +67,13 @@ def _read_cfg(cfg: str) -> dict[str, str]:
     return values
 
 
-def _prefix(start: str, version: str | None) -> tuple[str, str] | None:
-    """(prefix, X.Y): the first directory from start upwards with the landmark."""
+def _prefix(start: str, version: str) -> tuple[str, str] | None:
+    """(prefix, X.Y): the first directory from start upwards with the landmark
+    (version: "3.11", or a major version alone, "3")."""
     d = os.path.abspath(start)
     while True:
-        pattern = os.path.join(d, "lib", f"python{version or '3.*'}", "os.py")
+        pattern = os.path.join(d, "lib", f"python{version if '.' in version else version + '.*'}",
+                               "os.py")
         found = sorted(glob.glob(pattern))
         if found:
             return d, os.path.basename(os.path.dirname(found[-1]))[len("python"):]
@@ -87,7 +89,7 @@ def find(program: str) -> Layout | None:
     m = NAME.fullmatch(os.path.basename(real))
     if not m:
         return None
-    version = "3" + m.group(1) if m.group(1) else None
+    version = m.group(1) + (m.group(2) or "")
     cfg = _venv_cfg(program)
     values = _read_cfg(cfg) if cfg else {}
     home = values.get("home")

@@ -1,8 +1,10 @@
 /*
  * The signals passed on to the guest: the one list shared by every process
- * that forwards them — the Python monitor (libsubst/monitor/signals.py),
- * which passes them to the relay, and the tender's relay
- * (c_src/tender/relay.c), which passes them to the guest's first process.
+ * that forwards them — `libsubst run`'s supervisor (c_src/tender/supervise.c)
+ * or, where Python stays beside the guest, the Python monitor
+ * (libsubst/monitor/signals.py), which pass them to the relay, and the
+ * tender's relay (c_src/tender/relay.c), which passes them to the guest's
+ * first process.
  * The guest kernel forwards none.
  *
  * LS_FORWARDED_SIGNALS is a mask: bit (N - 1) set means signal N is
