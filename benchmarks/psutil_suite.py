@@ -140,11 +140,12 @@ def prepare() -> str:
 
 
 def run(files=None, guest: bool = False,
-        libsubst=(sys.executable, "-m", "libsubst"), prefix=()) -> Outcome:
+        libsubst=(sys.executable, "-m", "libsubst"), prefix=(), timeout=TIMEOUT) -> Outcome:
     """pytest over psutil's tests (all, or files), natively or in the guest,
     in a fresh directory (the guest's working directory) holding a copy of
     them (the tests write their temporary files beside them); prefix: a
-    command both runs start under (``unshare ...``)."""
+    command both runs start under (``unshare ...``); timeout: seconds
+    the whole run may take."""
     where = prepare()
     with tempfile.TemporaryDirectory(prefix="libsubst-psutil-") as work:
         shutil.copytree(os.path.join(where, "tests"), os.path.join(work, "tests"))
@@ -157,4 +158,4 @@ def run(files=None, guest: bool = False,
             adds = [opt for pat in ADD for path in sorted(glob.glob(pat))
                     for opt in ("--add", path)]
             argv = [*libsubst, "run", *adds, *argv]
-        return run_junit([*prefix, *argv], xml, "pytest", TIMEOUT)
+        return run_junit([*prefix, *argv], xml, "pytest", timeout)
