@@ -375,6 +375,21 @@ static void xattrs(const char *dir)
     say("  remove user.a again", removexattr(f, "user.a"));
     say("  set on a directory", setxattr(dir, "user.dir", "d", 1, 0));
     removexattr(dir, "user.dir");
+    /* trusted.* and security.*: a container's root has no CAP_SYS_ADMIN
+     * over the host's file system (xattr_permission, cap_inode_setxattr). */
+    static const char *refused[] = {"trusted.a", "security.a", "trusted."};
+    for (unsigned i = 0; i < sizeof refused / sizeof *refused; i++) {
+        const char *name = refused[i];
+        fd = open(f, O_RDONLY);
+        printf("  %s: set %s", name, err(setxattr(f, name, "x", 1, 0)));
+        printf(", fset %s", err(fsetxattr(fd, name, "x", 1, 0)));
+        printf(", lset %s", err(lsetxattr(f, name, "x", 1, XATTR_CREATE)));
+        printf(", too large %s", err(setxattr(f, name, big, 70000, 0)));
+        printf(", get %s", err(getxattr(f, name, buf, sizeof buf)));
+        printf(", remove %s\n", err(removexattr(f, name)));
+        close(fd);
+    }
+    say("  set system.a", setxattr(f, "system.a", "x", 1, 0));
     say("  set on /dev/null", setxattr("/dev/null", "user.a", "x", 1, 0));
     say("  set on a missing file", setxattr("nothing-here", "user.a", "x", 1, 0));
     unlink(f);
