@@ -233,6 +233,16 @@ static void names(void)
     say("rename . ", rename(".", "x"));
     say("rename ..", rename("..", "x"));
     say("rename d/sub/.. ", rename("d/sub/..", "x"));
+    /* The root as a component: never the last name of a directory. */
+    say("rename /", rename("/", "x"));
+    say("rename onto /", rename("d/f", "/"));
+    say("rename //.. ", rename("//..", "x"));
+    say("unlink /", unlink("/"));
+    say("rmdir /", rmdir("/"));
+    say("rmdir /.", rmdir("/."));
+    say("mkdir /", mkdir("/", 0755));
+    say("symlink onto /", symlink("x", "/"));
+    say("link onto /", link("g", "/"));
     say("rename dir into itself", rename("d", "d/sub/x"));
     say("rename dir onto nonempty dir", rename("d/sub", "d"));
     mkdir("e", 0755);
