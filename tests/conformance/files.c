@@ -331,6 +331,34 @@ static void names(void)
     say("a chain of 41 symlinks", open("c40", O_RDONLY));
 }
 
+/* open returns the lowest free fd, however deep the path (POSIX; a shell's
+ * `close(0); open(...)` relies on it), with O_CLOEXEC kept. */
+static void lowest_fd(const char *dir)
+{
+    char sub[256], f[300];
+    snprintf(sub, sizeof sub, "%s/low-%d", dir, getpid());
+    snprintf(f, sizeof f, "%s/deeper", sub);
+    mkdir(sub, 0755);
+    mkdir(f, 0755);
+    snprintf(f, sizeof f, "%s/deeper/f", sub);
+    int a = open(".", O_RDONLY), b = open(".", O_RDONLY);
+    close(a);
+    int c = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    printf("lowest fd in %s: O_CREAT takes the freed one %d, close-on-exec %d", dir, c == a,
+           fcntl(c, F_GETFD) == FD_CLOEXEC);
+    close(c);
+    c = open(f, O_RDONLY);
+    int d = open(sub, O_RDONLY | O_DIRECTORY);
+    printf(", then again %d, the next one after b %d\n", c == a, d > b);
+    close(b);
+    close(c);
+    close(d);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/deeper", sub);
+    rmdir(f);
+    rmdir(sub);
+}
+
 /* user.* extended attributes on a file of dir: get, set, list, remove,
  * sizes and their errors. */
 static void xattrs(const char *dir)
@@ -483,6 +511,9 @@ int main(int argc, char **argv)
     names();
     xattrs(".");
     xattrs("/dev/shm");
+    lowest_fd(".");
+    lowest_fd("/dev/shm");
+    lowest_fd("/tmp");
     notify();
     return 0;
 }
