@@ -6,6 +6,7 @@ no guest input may reach a `libsubst-kernel: fatal`."""
 import errno
 import os
 import re
+import shutil
 import struct
 import subprocess
 
@@ -59,6 +60,22 @@ def test_family(progs, tmp_path, family, path):
     native = run([*NATIVE_PREFIX.get(family, []), str(progs / family), "native"], tmp_path)
     assert native.returncode == 0, native.stderr.decode()
     guest = run([str(progs / family), "guest"], tmp_path, PATHS[path])
+    assert_conforms(native, guest)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exec_family_in_the_scratch_tmp(progs, tmp_path, path):
+    """exec.c's files written in /tmp, the guest's scratch tmpfs (the
+    host's /tmp natively): programs and scripts made there at run time
+    are loaded as from a volume."""
+    d = f"/tmp/libsubst-conformance-exec-{os.getpid()}-{path}"
+    try:
+        native = run([str(progs / "exec"), d], tmp_path)
+        shutil.rmtree(d)
+        assert native.returncode == 0, native.stderr.decode()
+        guest = run([str(progs / "exec"), d], tmp_path, PATHS[path])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     assert_conforms(native, guest)
 
 
