@@ -6,6 +6,7 @@ no guest input may reach a `libsubst-kernel: fatal`."""
 import errno
 import os
 import re
+import shutil
 import struct
 import subprocess
 
@@ -22,7 +23,7 @@ PATHS = {"fast": [], "trap": ["--no-subst"]}
 # guest's root is a container's root, without CAP_SYS_ADMIN (or
 # CAP_SYS_RESOURCE: raising a hard limit) over the host.
 NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"]
-                    for family in ("mount", "handles", "pidcalls")},
+                    for family in ("mount", "handles", "pidcalls", "files")},
                  # its own UTS namespace too, as the guest's (the native run
                  # then renames that one, not the host)
                  "container": ["unshare", "--user", "--map-root-user", "--uts"]}
@@ -59,6 +60,22 @@ def test_family(progs, tmp_path, family, path):
     native = run([*NATIVE_PREFIX.get(family, []), str(progs / family), "native"], tmp_path)
     assert native.returncode == 0, native.stderr.decode()
     guest = run([str(progs / family), "guest"], tmp_path, PATHS[path])
+    assert_conforms(native, guest)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exec_family_in_the_scratch_tmp(progs, tmp_path, path):
+    """exec.c's files written in /tmp, the guest's scratch tmpfs (the
+    host's /tmp natively): programs and scripts made there at run time
+    are loaded as from a volume."""
+    d = f"/tmp/libsubst-conformance-exec-{os.getpid()}-{path}"
+    try:
+        native = run([str(progs / "exec"), d], tmp_path)
+        shutil.rmtree(d)
+        assert native.returncode == 0, native.stderr.decode()
+        guest = run([str(progs / "exec"), d], tmp_path, PATHS[path])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     assert_conforms(native, guest)
 
 

@@ -711,7 +711,8 @@ DEVIATIONS: dict[str, str] = {
         "SIGSYS can never be blocked. On the trap path the mask lives in the saved "
         "context."),
     "setxattr": (
-        "only user.* attributes can be set (others: EOPNOTSUPP), and no value of 20 or 24 "
+        "only user.* attributes can be set (trusted.* and security.*: EPERM, as to a "
+        "container's root; others: EOPNOTSUPP), and no value of 20 or 24 "
         "bytes (EPERM): the seccomp filter cannot see names, and a root caller's "
         "guest would set security.capability (values of those sizes) on host root's behalf "
         "in a volume. The image is read-only (EROFS), synthetic objects refuse (EPERM)."),

@@ -358,7 +358,8 @@ int main(int argc, char **argv)
     if (fread(self_bytes, 1, self_len, f) != self_len)
         return 1;
     fclose(f);
-    if (chdir(argv[1]) < 0) {
+    /* DIR may be one to make: in the guest's scratch /tmp, say. */
+    if ((mkdir(argv[1], 0755) < 0 && errno != EEXIST) || chdir(argv[1]) < 0) {
         perror(argv[1]);
         return 1;
     }

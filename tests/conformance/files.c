@@ -233,6 +233,16 @@ static void names(void)
     say("rename . ", rename(".", "x"));
     say("rename ..", rename("..", "x"));
     say("rename d/sub/.. ", rename("d/sub/..", "x"));
+    /* The root as a component: never the last name of a directory. */
+    say("rename /", rename("/", "x"));
+    say("rename onto /", rename("d/f", "/"));
+    say("rename //.. ", rename("//..", "x"));
+    say("unlink /", unlink("/"));
+    say("rmdir /", rmdir("/"));
+    say("rmdir /.", rmdir("/."));
+    say("mkdir /", mkdir("/", 0755));
+    say("symlink onto /", symlink("x", "/"));
+    say("link onto /", link("g", "/"));
     say("rename dir into itself", rename("d", "d/sub/x"));
     say("rename dir onto nonempty dir", rename("d/sub", "d"));
     mkdir("e", 0755);
@@ -321,6 +331,34 @@ static void names(void)
     say("a chain of 41 symlinks", open("c40", O_RDONLY));
 }
 
+/* open returns the lowest free fd, however deep the path (POSIX; a shell's
+ * `close(0); open(...)` relies on it), with O_CLOEXEC kept. */
+static void lowest_fd(const char *dir)
+{
+    char sub[256], f[300];
+    snprintf(sub, sizeof sub, "%s/low-%d", dir, getpid());
+    snprintf(f, sizeof f, "%s/deeper", sub);
+    mkdir(sub, 0755);
+    mkdir(f, 0755);
+    snprintf(f, sizeof f, "%s/deeper/f", sub);
+    int a = open(".", O_RDONLY), b = open(".", O_RDONLY);
+    close(a);
+    int c = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    printf("lowest fd in %s: O_CREAT takes the freed one %d, close-on-exec %d", dir, c == a,
+           fcntl(c, F_GETFD) == FD_CLOEXEC);
+    close(c);
+    c = open(f, O_RDONLY);
+    int d = open(sub, O_RDONLY | O_DIRECTORY);
+    printf(", then again %d, the next one after b %d\n", c == a, d > b);
+    close(b);
+    close(c);
+    close(d);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/deeper", sub);
+    rmdir(f);
+    rmdir(sub);
+}
+
 /* user.* extended attributes on a file of dir: get, set, list, remove,
  * sizes and their errors. */
 static void xattrs(const char *dir)
@@ -375,6 +413,21 @@ static void xattrs(const char *dir)
     say("  remove user.a again", removexattr(f, "user.a"));
     say("  set on a directory", setxattr(dir, "user.dir", "d", 1, 0));
     removexattr(dir, "user.dir");
+    /* trusted.* and security.*: a container's root has no CAP_SYS_ADMIN
+     * over the host's file system (xattr_permission, cap_inode_setxattr). */
+    static const char *refused[] = {"trusted.a", "security.a", "trusted."};
+    for (unsigned i = 0; i < sizeof refused / sizeof *refused; i++) {
+        const char *name = refused[i];
+        fd = open(f, O_RDONLY);
+        printf("  %s: set %s", name, err(setxattr(f, name, "x", 1, 0)));
+        printf(", fset %s", err(fsetxattr(fd, name, "x", 1, 0)));
+        printf(", lset %s", err(lsetxattr(f, name, "x", 1, XATTR_CREATE)));
+        printf(", too large %s", err(setxattr(f, name, big, 70000, 0)));
+        printf(", get %s", err(getxattr(f, name, buf, sizeof buf)));
+        printf(", remove %s\n", err(removexattr(f, name)));
+        close(fd);
+    }
+    say("  set system.a", setxattr(f, "system.a", "x", 1, 0));
     say("  set on /dev/null", setxattr("/dev/null", "user.a", "x", 1, 0));
     say("  set on a missing file", setxattr("nothing-here", "user.a", "x", 1, 0));
     unlink(f);
@@ -458,6 +511,9 @@ int main(int argc, char **argv)
     names();
     xattrs(".");
     xattrs("/dev/shm");
+    lowest_fd(".");
+    lowest_fd("/dev/shm");
+    lowest_fd("/tmp");
     notify();
     return 0;
 }

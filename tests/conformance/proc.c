@@ -107,6 +107,44 @@ static void self(int argc, char **argv)
            atoi(field(buf, "PPid", v + 128, 64)) == getppid(), field(buf, "Threads", v + 192, 64));
 }
 
+/* /proc/self/io: its keys in Linux's order; the bytes a read and a write
+ * move, and the calls, counted (task_io_accounting). */
+static void io(void)
+{
+    static char buf[8192];
+    long n;
+    static const char *io_keys[] = {"rchar", "wchar", "syscr", "syscw", "read_bytes",
+                                    "write_bytes", "cancelled_write_bytes"};
+    long before[7], after[7];
+    for (int pass = 0; pass < 2; pass++) {
+        long *c = pass ? after : before;
+        n = slurp("/proc/self/io", buf, sizeof buf);
+        char *p = buf;
+        int order = 1;
+        for (int i = 0; i < 7; i++) {
+            size_t kl = strlen(io_keys[i]);
+            order &= strncmp(p, io_keys[i], kl) == 0 && p[kl] == ':' && p[kl + 1] == ' ';
+            c[i] = order ? atol(p + kl + 2) : -1;
+            p = strchr(p, '\n');
+            p = p ? p + 1 : buf + n;
+        }
+        if (pass == 0) {
+            printf("io: read %d, keys in order %d, at the end %d\n", n > 0, order,
+                   p == buf + n);
+            int fd = open("io-data", O_RDWR | O_CREAT | O_TRUNC, 0644);
+            memset(buf, 'i', 5000);
+            write(fd, buf, 3000);
+            pread(fd, buf, 5000, 0);
+            pread(fd, buf, 5000, 0);
+            close(fd);
+            unlink("io-data");
+        }
+    }
+    printf("io: rchar +3000x2 at least %d, wchar +3000 at least %d, syscr +2 at least %d,"
+           " syscw +1 at least %d\n", after[0] - before[0] >= 6000, after[1] - before[1] >= 3000,
+           after[2] - before[2] >= 2, after[3] - before[3] >= 1);
+}
+
 /* /proc/self/status of a thread, read while it runs. */
 static pthread_barrier_t bar;
 
@@ -469,6 +507,7 @@ int main(int argc, char **argv)
         return 2;
     }
     self(argc, argv);
+    io();
     tasks();
     children();
     seeks();

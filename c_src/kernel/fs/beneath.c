@@ -224,6 +224,19 @@ static long open_nofollow(int dir, const char *name, int flags, int mode)
     return hsys4(__NR_openat, dir, (long)name, flags | O_NOFOLLOW, mode);
 }
 
+/* dir, an fd the kernel holds while it opens a file from it, moved above
+ * its number, which the file's open then takes: Linux's open returns the
+ * lowest free fd, and dir was that.  (Never the file's fd moved instead:
+ * closing any fd of a file drops the process's record locks on it.) */
+static long lift(long dir)
+{
+    long hi = hsys3(__NR_fcntl, dir, F_DUPFD_CLOEXEC, dir + 1);
+    if (hi < 0)
+        return dir;
+    hsys1(__NR_close, dir);
+    return hi;
+}
+
 static int no_resolve;                  /* openat2 refused: an old host, or no seal */
 
 /* What the host's openat2 beneath a mount's root (following no symlink,
@@ -273,6 +286,7 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
             return 0;
         if (dir < 0)
             return (*out = dir), 1;     /* ENOENT, ENOTDIR, EACCES: the walk's own answers */
+        dir = lift(dir);
     }
     long r = open_nofollow(dir, base, flags, mode);
     if (dir != fs_mnt[mnt].root)

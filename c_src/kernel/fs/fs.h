@@ -182,8 +182,9 @@ struct fs_node {
     struct fs_obj o;
     int missing;                /* -ENOENT was for the last component only; o is its parent */
     int dir_required;           /* the path ended in '/' */
-    int last_dot;               /* the last component was "." (1) or ".." (2): Linux's
-                                 * LAST_DOT/LAST_DOTDOT, which name-space changes refuse */
+    int last_dot;               /* the last component was "." (1) or ".." (2), or the path
+                                 * is only slashes (3): Linux's LAST_DOT/LAST_DOTDOT/
+                                 * LAST_ROOT, which name-space changes refuse */
     char path[LS_PATH_MAX];     /* resolved, normalised absolute guest path */
     char tmp[LS_PATH_MAX];      /* scratch: the walk's remainder, then the volume helpers' */
 };

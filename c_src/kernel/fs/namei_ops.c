@@ -27,7 +27,10 @@ long sys_unlinkat(int dirfd, const char *path, int flags)
     long r = fs_walk(dirfd, path, 0, n);
     if (r == 0 && n->last_dot)
         /* As do_rmdir and do_unlinkat, before looking at the object. */
-        r = !(flags & AT_REMOVEDIR) ? -EISDIR : n->last_dot == 1 ? -EINVAL : -ENOTEMPTY;
+        r = !(flags & AT_REMOVEDIR) ? -EISDIR
+            : n->last_dot == 1      ? -EINVAL
+            : n->last_dot == 2      ? -ENOTEMPTY
+                                    : -EBUSY;
     else if (r == 0 && !(flags & AT_REMOVEDIR))
         upper_rename_node(n);
     if (r == 0 && n->o.type == FO_VOLUME) {
@@ -73,7 +76,7 @@ long sys_unlink(const char *path)
  * Walks the two paths of rename/link.  Returns 0 when both are on the same
  * writable volume (the caller then acts with the parents), or the error: the
  * source must exist; the destination may be missing in its last component.
- * A last component "." or ".." gives old_dot (the source's; 0 lets it be)
+ * A last component "." or "..", or a path of slashes, gives old_dot (the source's; 0 lets it be)
  * or new_dot (the destination's), as Linux refuses those names.  link:
  * the caller links a to b.
  */
@@ -86,7 +89,8 @@ static long two_paths(int od, const char *op, int ofollow, int nd, const char *n
     r = fs_walk(nd, np, 0, b);
     if (r < 0 && !(r == -ENOENT && b->missing))
         return r;
-    /* "." or ".." last: never a name to change (do_renameat2, filename_create). */
+    /* ".", ".." or the root last: never a name to change (do_renameat2,
+     * filename_create). */
     if (old_dot && a->last_dot)
         return old_dot;
     if (r == 0 && b->last_dot)

@@ -329,6 +329,13 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     n->last_dot = 0;
     struct fs_obj cur;
     int r = walk_start(dirfd, gpath, n, &cur, wflags);
+    if (r >= 0) {
+        /* Only slashes: no last name at all, Linux's LAST_ROOT. */
+        size_t k = 0;
+        while (t[k] == '/')
+            k++;
+        n->last_dot = t[k] == 0 ? 3 : 0;
+    }
     if (r != 0)
         return r < 0 ? r : 0;
     int links = 0;

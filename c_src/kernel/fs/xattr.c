@@ -190,6 +190,14 @@ long sys_flistxattr(int fd, char *list, unsigned long size)
     return fd_xattr(fd, &x);
 }
 
+/* A container's root has no CAP_SYS_ADMIN over the host's file system:
+ * Linux's xattr_permission and cap_inode_{set,remove}xattr refuse it these
+ * names' changes (a file capability too, which the guest never sets). */
+static int refused(const char *name)
+{
+    return strncmp(name, "trusted.", 8) == 0 || strncmp(name, "security.", 9) == 0;
+}
+
 /* The checks of Linux's setxattr_copy and xattr_permission on a name and
  * value, then the namespace the guest may set: user.* only. */
 static long set_args(const char *uname, char *name, unsigned long size, int flags)
@@ -203,6 +211,8 @@ static long set_args(const char *uname, char *name, unsigned long size, int flag
         return n;
     if (size > XATTR_SIZE_MAX)
         return -E2BIG;
+    if (refused(name))
+        return -EPERM;
     if (strncmp(name, "user.", 5) != 0)
         return -EOPNOTSUPP;
     return 0;
@@ -218,7 +228,8 @@ static long set_path(const char *path, int follow, const char *uname, const void
 }
 
 /* Implements setxattr(2); differs from Linux in: only user.* attributes
- * can be set (others: EOPNOTSUPP, as a file system without them answers),
+ * can be set (trusted.* and security.*: EPERM, as to a container's root;
+ * others: EOPNOTSUPP, as a file system without them answers),
  * and no value of 20 or 24 bytes: the seccomp filter cannot see names,
  * and a root caller's guest would set security.capability (those sizes) on
  * host root's behalf in a volume.  The image is read-only (EROFS),
@@ -245,23 +256,40 @@ long sys_fsetxattr(int fd, const char *uname, const void *value, unsigned long s
     return r < 0 ? r : fd_xattr(fd, &x);
 }
 
+/* The checks of Linux's removexattr_copy and xattr_permission on a name. */
+static long remove_args(const char *uname, char *name)
+{
+    long n = strncpy_from_user(name, uname, XATTR_NAME_MAX + 1);
+    if (n == 0 || n == -ENAMETOOLONG || n > XATTR_NAME_MAX)
+        return -ERANGE;
+    return n < 0 ? n : refused(name) ? -EPERM : 0;
+}
+
+static long remove_path(const char *path, int follow, const char *uname)
+{
+    char name[XATTR_NAME_MAX + 1];
+    long r = remove_args(uname, name);
+    struct xop x = {XA_REMOVE, name, 0, 0};
+    return r < 0 ? r : path_xattr(path, follow, &x);
+}
+
 /* Implements removexattr(2); as setxattr. */
 long sys_removexattr(const char *path, const char *name)
 {
-    struct xop x = {XA_REMOVE, name, 0, 0};
-    return path_xattr(path, 1, &x);
+    return remove_path(path, 1, name);
 }
 
 /* Implements lremovexattr(2); as setxattr. */
 long sys_lremovexattr(const char *path, const char *name)
 {
-    struct xop x = {XA_REMOVE, name, 0, 0};
-    return path_xattr(path, 0, &x);
+    return remove_path(path, 0, name);
 }
 
 /* Implements fremovexattr(2); as setxattr. */
-long sys_fremovexattr(int fd, const char *name)
+long sys_fremovexattr(int fd, const char *uname)
 {
+    char name[XATTR_NAME_MAX + 1];
+    long r = remove_args(uname, name);
     struct xop x = {XA_REMOVE, name, 0, 0};
-    return fd_xattr(fd, &x);
+    return r < 0 ? r : fd_xattr(fd, &x);
 }
