@@ -5,6 +5,7 @@ a fresh pid namespace under a real init: a shell, pid 1, that waits for
 the program (`unshare --pid --fork`); without --init, the program alone
 as that namespace's pid 1.  tests/c/init_probe.c says what it sees."""
 
+import glob
 import json
 import os
 import select
@@ -135,13 +136,17 @@ def test_the_stop_timeout_still_kills(probe, tmp_path):
         ended(proc)
 
 
-def test_a_crash_is_reported_and_traced(tmp_path):
+def test_a_crash_is_reported_traced_and_dumped(tmp_path):
+    """What is said after the guest is as without --init: the relay ends
+    by the program's signal, which the init left it."""
     argv = ["/usr/bin/python3", "-c", "import ctypes; ctypes.string_at(0)"]
-    got = run_guest(argv, tmp_path, opts=("--init", "--trace"))
+    native = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=120)
+    got = run_guest(argv, tmp_path, opts=("--init", "--trace", "--core", str(tmp_path)))
     err = got.stderr.decode()
-    assert got.returncode == 128 + signal.SIGSEGV
+    assert got.returncode == 128 - native.returncode == 128 + signal.SIGSEGV
     assert "libsubst: the guest crashed: SIGSEGV (SEGV_MAPERR) at address 0x0" in err
     assert "backtrace:" in err
+    assert glob.glob(str(tmp_path / "core.python3*")), err
     assert "[pid 2] " in err              # traced: the program's calls, pid 2
 
 

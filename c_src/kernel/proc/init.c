@@ -60,6 +60,7 @@ static void __attribute__((noreturn)) init_loop(long program, uint32_t *word)
      * not see the program close its end. */
     hsys3(__NR_close_range, 0, K.nofile_limit - 1, 0);
     ptable_become_init();
+    ptable_note_kernel((unsigned long)word, (unsigned long)word + 4096);   /* not in its maps */
     for (;;) {
         reap(program, word);
         siginfo_t si;

@@ -207,7 +207,6 @@ void ptable_become_init(void)
         return;
     wbegin(s);
     put_prog(s, &init);
-    s->nkr = 0;
     wend(s);
 }
 
