@@ -130,7 +130,7 @@ static void install(int sig, void (*handler)(int, siginfo_t *, void *))
 
 /* Passes on the signals the monitor sends, binds ports for the guest, and
  * ends as the guest's first process ends: with its status, or killed by
- * the same signal. */
+ * the same signal (under --init, the program's: guest_status). */
 static void __attribute__((noreturn)) relay(long child, int chan)
 {
     relay_child = child;
