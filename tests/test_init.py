@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,3 +192,41 @@ def test_pack_records_init(probe, tmp_path):
     assert run_guest([images[True]], tmp_path).stdout == b"pid 2 ppid 1\n"
     assert run_guest([images[False]], tmp_path).stdout == b"pid 1 ppid 0\n"
     assert run_guest([images[False]], tmp_path, opts=("--init",)).stdout == b"pid 2 ppid 1\n"
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
+def test_gdb_debugs_the_program_not_the_init(tmp_path):
+    """--gdb attaches to the init's child, the program, stopped at its
+    first instruction as without --init."""
+    from gdbdrive import debug
+
+    exe = build_c("gdb_hello", str(tmp_path), "-g", "-O0")
+    out, rc, *_ = debug(exe, "break write", "continue", "bt", "delete", "continue",
+                        cwd=tmp_path, extra=("--init",))
+    assert "Breakpoint 1, " in out and "exited with code 03" in out, out
+    assert rc == 3
+
+
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed")
+def test_profile_samples_the_program_not_the_init(tmp_path):
+    """--profile samples the init's child: the program's hot loop, not the
+    init's wait."""
+    exe = build_c("profile_spin", str(tmp_path), "-g")
+    out = tmp_path / "prof.svg"
+    done = subprocess.run([*LIBSUBST, "run", "--init", "--profile", str(out), exe],
+                          capture_output=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    folded = [line.rsplit(" ", 1) for line in (tmp_path / "prof.folded").read_text().splitlines()]
+    total = sum(int(n) for _s, n in folded)
+    hot = sum(int(n) for s, n in folded if s.split(";")[-1] == "hot_loop")
+    assert total > 50 and hot / total > 0.8, folded
+
+
+def test_pids_limits_the_program_not_the_init(probe, tmp_path):
+    """--pids N leaves the program N processes whether or not an init runs
+    beside it: with 1 it runs and cannot fork; with 3 its child and
+    grandchild run too."""
+    one = run_guest([probe, "orphan"], tmp_path, opts=("--init", "--pids", "1"))
+    three = run_guest([probe, "orphan"], tmp_path, opts=("--init", "--pids", "3"))
+    assert (one.returncode, one.stdout) == (0, b"zombies 0\n"), one.stderr
+    assert (three.returncode, three.stdout) == (0, b"orphan's parent 1\nzombies 0\n"), three.stderr
