@@ -80,8 +80,8 @@ FAST = [
 ]
 
 # Test cases (as pytests.parse names them) that pass natively and not in the
-# guest, with the reason, grouped by family (11 of 412: over the 2 % that
-# tests/test_corpus.py's test_psutil allows, which it expects, strictly).
+# guest, with the reason, grouped by family (8 of 412: within the 2 % that
+# tests/test_corpus.py's test_psutil allows).
 _L, _S = "tests.test_linux.", "tests.test_sudo.TestUpdatedSystemTime."
 _ROOTFS = ("the guest's / is its own tmpfs (the writable layer over its image), on no block "
            "device: psutil's RootFsDeviceFinder finds no disk for it, findmnt names it libsubst")
@@ -89,21 +89,13 @@ _CLOCK = ("sets the machine's clock (clock_settime, natively as root): the guest
           "CAP_SYS_TIME over the host's clock, gets EPERM as a container does, and psutil skips "
           "it (needs root): a sandbox choice")
 KNOWN: dict[str, str] = {
-    # processes: the test's process is pid 1 of the guest's own pid namespace
-    # (the sandbox's), whose parent is outside it, hidden, and to which the
-    # guest's orphans are re-parented.
-    "tests.test_process.TestProcess.test_parents":
-        "the test's process is pid 1 of the guest's pid namespace: its parent, outside "
-        "the namespace, is hidden, so parents() is empty",
-    "tests.test_process.TestProcess.test_children_recursive":
-        "the grandchild orphaned when the child ends is re-parented to pid 1 of the guest's "
-        "pid namespace, the test's process itself (natively, to the host's init)",
+    # processes: the guest's pid namespace holds only its init (--init) and
+    # the test's processes.
     "tests.test_process.TestProcess.test_children_duplicates":
-        "the guest holds only the test's processes: the pid with most children is often "
-        "0, the parent (outside the namespace) of its pid 1, for which the test skips",
-    "tests.test_process.TestProcessWait.test_wait_non_children":
-        "the grandchild, orphaned when the child is terminated first, becomes the child of "
-        "the test's process (pid 1 of the guest's pid namespace): wait() gets its status",
+        "the pid with most children is 0, the parent of the guest's init (a tie with the "
+        "init, the test's parent, goes to the first), for which the test skips, as it does "
+        "natively in a fresh pid namespace under an init (unshare --pid --fork, a shell that "
+        "waits)",
     # system: memory, swap, disks, CPUs, sensors, boot time
     **dict.fromkeys([_L + "TestRootFsDeviceFinder." + t for t in (
         "test_comparisons", "test_disk_partitions_mocked", "test_against_findmnt")], _ROOTFS),
@@ -157,5 +149,7 @@ def run(files=None, guest: bool = False,
         if guest:
             adds = [opt for pat in ADD for path in sorted(glob.glob(pat))
                     for opt in ("--add", path)]
-            argv = [*libsubst, "run", *adds, *argv]
+            # --init: pytest is a test harness, not a system's init; natively
+            # its parent is a shell and orphans go to the host's init.
+            argv = [*libsubst, "run", "--init", *adds, *argv]
         return run_junit([*prefix, *argv], xml, "pytest", timeout)

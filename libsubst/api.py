@@ -32,7 +32,7 @@ BootSpec = GuestPlan      # the plan's older name
 def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | None = None,
             volumes: Sequence[str | Mount] = (), workdir: str | None = None,
             mount_cwd: bool = True, subst: bool = True, net: str = "host",
-            add: Sequence[str] = (), policy: bool = True) -> GuestPlan:
+            add: Sequence[str] = (), policy: bool = True, init: bool = False) -> GuestPlan:
     """The guest plan for running ``program`` with ``args`` (libsubst.planner).
 
     ``env`` is the guest's whole environment (default: this process's);
@@ -44,14 +44,17 @@ def prepare(program: str, args: Sequence[str] = (), *, env: Mapping[str, str] | 
     default) every object with syscall sites is replaced by its substitute
     (libsubst.uklibc), so its calls are fastcalls; without it every call
     takes the trap path.  ``add`` puts more host files or directories into
-    the guest's root (``HOST[:GUEST]``).
+    the guest's root (``HOST[:GUEST]``).  With ``init`` the program runs as
+    the child (pid 2) of a small init, pid 1 of the guest's pid namespace,
+    that reaps orphans and passes signals on (``docker run --init``).
 
     ``policy=False`` boots without namespaces, seccomp and Landlock: only the benchmarks
     use it, to measure what the sandbox costs; the CLI has no such option."""
     from .planner import plan_program
 
     return plan_program(program, args, env=env, volumes=volumes, workdir=workdir,
-                        mount_cwd=mount_cwd, subst=subst, net=net, add=add, policy=policy)
+                        mount_cwd=mount_cwd, subst=subst, net=net, add=add, policy=policy,
+                        init=init)
 
 
 _Target = "str | os.PathLike | Image"
@@ -148,7 +151,7 @@ class Popen(Guest):
                  profile: str | None = None, read_only: bool = False,
                  scratch_size: int | None = None, hand_over: bool = False,
                  plan_key: bytes | None = None, caller_env: dict | None = None,
-                 stop_timeout: float = 10, **kw):
+                 stop_timeout: float = 10, init: bool = False, **kw):
         from . import plancache
         from .planner import deny_numbers
 
@@ -162,7 +165,7 @@ class Popen(Guest):
         options = dict(env=env, volumes=volumes, workdir=workdir,
                        limits=Limits(memory, cpus, pids, scratch_size),
                        deny_calls=deny_numbers(enosys), weaker_sandbox=weaker_sandbox,
-                       read_only=read_only)
+                       read_only=read_only, init=init)
         if net is not None:
             options["net"] = net
         # A run the plan cache can serve again: one the front end can boot
@@ -259,7 +262,9 @@ def run(target: _Target, args: Sequence[str] | None = None, *, input=None,
     ``memory``); ``read_only`` keeps the image's root read-only (EROFS).
     ``weaker_sandbox`` runs it where
     the host's Landlock is older than ABI 6 or absent, which is otherwise
-    refused (a warning says what the sandbox lacks)."""
+    refused (a warning says what the sandbox lacks).  ``init`` starts the
+    program as the child of a small init (``prepare``'s; for an image, as
+    if it was packed with ``--init``)."""
     if input is not None:
         if kw.get("stdin") is not None:
             raise ValueError("stdin and input arguments may not both be used.")

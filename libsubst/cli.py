@@ -60,6 +60,8 @@ def _env_pairs(envs) -> dict[str, str]:
 
 
 _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its own path (repeatable)."
+_INIT_HELP = ("Run a small init as the guest's pid 1 and the program as its child (docker run "
+              "--init): it reaps orphans, passes signals on, ends with the program's status.")
 
 
 @main.command(context_settings={"allow_interspersed_args": False,
@@ -118,12 +120,13 @@ _ADD_HELP = "Put a host file or directory into the guest's root, at GUEST or its
               metavar="SECONDS", help="After a SIGTERM passed on to the guest, kill the whole "
                                       "guest if it has not ended within SECONDS (or at a second "
                                       "SIGTERM).")
+@click.option("--init", is_flag=True, help=_INIT_HELP)
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         scratch_size, read_only, allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core,
         trace, trace_file, trace_calls, trace_summary, trace_format, profile, stop_timeout,
-        program, args):
+        init, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -149,7 +152,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids,
-              "weaker_sandbox": allow_weaker_sandbox, "read_only": read_only,
+              "weaker_sandbox": allow_weaker_sandbox, "read_only": read_only, "init": init,
               "scratch_size": parse_size(scratch_size, "--scratch-size", 1 << 20)
               if scratch_size else None}
     denied = [n for e in enosys for n in e.split(",") if n]
@@ -252,10 +255,12 @@ def _trailing_output(args: tuple[str, ...]) -> tuple[tuple[str, ...], str | None
 @click.option("--keep-calls", "keep_calls", metavar="NAME[,NAME...]", multiple=True,
               help="With --specialize: serve these calls too (ones the analysis cannot see, "
                    "e.g. made through syscall(2) with a computed number).")
+@click.option("--init", is_flag=True, help=_INIT_HELP + " Recorded in the image; run --init "
+                                                         "adds it to an image packed without.")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oci, insecure,
-         specialize, keep_calls, program, args):
+         specialize, keep_calls, init, program, args):
     """Pack PROGRAM [ARGS]... into one self-contained image file.
 
     The image holds the program, its libraries (glibc substituted), ld.so,
@@ -285,12 +290,13 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
                                 "analysis reads the host's programs, not the container's")
         image = Image.from_container(from_oci, program, list(args), env=_env_pairs(envs),
                                      volumes=volumes, workdir=workdir, net=net,
-                                     subst=not no_subst, keep_args=keep_args, insecure=insecure)
+                                     subst=not no_subst, keep_args=keep_args, insecure=insecure,
+                                     init=init)
     else:
         image = Image.from_program(program, list(args), env=_env_pairs(envs), volumes=volumes,
                                    workdir=workdir, net=net, subst=not no_subst, add=adds,
                                    keep_args=keep_args, specialize=specialize,
-                                   keep_calls=keep)
+                                   keep_calls=keep, init=init)
     image.write(output)
     nfiles = sum(1 for f in image.manifest["files"] if f["kind"] == "file")
     click.echo(f"libsubst: packed {image.manifest['exe']} into {output}: {nfiles} files, "

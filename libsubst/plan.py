@@ -91,6 +91,7 @@ class GuestPlan:
     trap: bool = True             # Syscall User Dispatch; False (policy False only) to measure its cost
     weaker_sandbox: bool = False  # run where Landlock lacks what the sandbox relies on
     deny_calls: frozenset[int] = frozenset()    # syscall numbers answered ENOSYS (--enosys)
+    init: bool = False            # --init: a small init is pid 1, the program its child
     image: str = ""               # the packed image that "image" entries are in ("": none)
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
     # -- filled at boot ------------------------------------------------------------------

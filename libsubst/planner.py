@@ -36,9 +36,11 @@ def plan_program(program: str, args: Sequence[str] = (), *,
                  workdir: str | None = None, mount_cwd: bool = True, subst: bool = True,
                  net: str = "host", add: Sequence[str] = (), policy: bool = True,
                  limits: Limits | None = None, deny_calls: frozenset[int] = frozenset(),
-                 weaker_sandbox: bool = False, read_only: bool = False) -> GuestPlan:
+                 weaker_sandbox: bool = False, read_only: bool = False,
+                 init: bool = False) -> GuestPlan:
     """The plan for running ``program`` with ``args``: libsubst.api.prepare's
-    (``read_only``: no writable layer over the root)."""
+    (``read_only``: no writable layer over the root; ``init``: the program
+    runs as the child of a small init, pid 1)."""
     cwd = _cwd()
     env = planwatch.watched(dict(os.environ if env is None else env))
     lay = layout_program(program, args, env, lookup=env.get("PATH"),
@@ -56,16 +58,18 @@ def plan_program(program: str, args: Sequence[str] = (), *,
                    argv=lay.argv, env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                    hostname=os.uname().nodename, net=net, objects=lay.objects, policy=policy,
                    limits=limits, deny_calls=deny_calls, weaker_sandbox=weaker_sandbox,
-                   read_only=read_only)
+                   read_only=read_only, init=init)
 
 
 def plan_image(image, args: Sequence[str] | None = None, *,
                env: Mapping[str, str] | None = None, volumes: Sequence[str | Mount] = (),
                workdir: str | None = None, net: str | None = None,
                limits: Limits | None = None, deny_calls: frozenset[int] = frozenset(),
-               weaker_sandbox: bool = False, read_only: bool = False) -> GuestPlan:
+               weaker_sandbox: bool = False, read_only: bool = False,
+               init: bool = False) -> GuestPlan:
     """The plan for running an opened packed image (lsi.Image); the options
-    are libsubst.api.run's for an image."""
+    are libsubst.api.run's for an image (``init``: an init even if the
+    image was packed without one)."""
     m = image.meta
     if image.fd < 0 or image.header is None:
         raise ImageError("write the image and open it to run it")
@@ -104,7 +108,8 @@ def plan_image(image, args: Sequence[str] | None = None, *,
     plan = _finish(tree, mounts, state_dirs, exe=m.exe, execfn=m.execfn, argv=argv, env=envl,
                    cwd=workdir or m.cwd, hostname=m.hostname, net=net, objects=[],
                    policy=True, limits=limits, deny_calls=deny_calls,
-                   weaker_sandbox=weaker_sandbox, image=image.path or "", read_only=read_only)
+                   weaker_sandbox=weaker_sandbox, image=image.path or "", read_only=read_only,
+                   init=init or m.init)
     plan.image_fd = image.fd
     return plan
 

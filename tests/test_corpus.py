@@ -169,8 +169,6 @@ def test_psutil_fast_in_a_fresh_pid_namespace():
 
 
 @pytest.mark.long
-@pytest.mark.xfail(strict=True, reason="psutil_suite.KNOWN, each case with its cause, holds "
-                   "11 of the 412 cases passing natively: over the 2 % the check allows (README)")
 def test_psutil():
     native = _check_psutil(None)
     assert len(psutil_suite.KNOWN) * 50 <= len(native.passed), "the known list is over 2 %"

@@ -198,8 +198,10 @@ static void save_host_auxv(unsigned long *sp)
     K.host_auxv[n] = AT_NULL;
 }
 
-/* Between the steps: the --gdb handshake's fd and where the program starts. */
+/* Between the steps: the --gdb handshake's fd, the --init word and where
+ * the program starts. */
 static int debug_fd = -1;
+static uint32_t *init_word;
 static unsigned long entry, gsp;
 
 const struct ls_bootinfo *ls_kernel_start(unsigned long *sp)
@@ -325,6 +327,7 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
     long r;
     if (sb->port_fd >= 0)
         port_fd = kfd_hide(sb->port_fd);
+    init_word = sb->init_status;
     /* Where execve finds this kernel again: an fd, since a packed image's
      * kernel runs from a memfd that has no path. */
     ls_self_fd = kfd_hide(hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/exe", O_PATH | O_CLOEXEC, 0));
@@ -364,6 +367,8 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
 
 void ls_kernel_enter(void)
 {
+    if (init_word)
+        init_start(init_word);       /* returns in the program's process, pid 2 */
     /* From here every syscall outside kernel text traps into the kernel. */
     long r = kthread_enable_trap();
     if (r < 0)

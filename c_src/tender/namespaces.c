@@ -152,6 +152,16 @@ int tender_namespaces(struct ls_sandbox *sb)
     long flags = LS_GUEST_NAMESPACES | SIGCHLD;
     if (tender_bi->flags & LS_BOOT_NET_NONE)
         flags |= CLONE_NEWNET;
+    /* --init: the word the init leaves the program's status in, shared
+     * because it is mapped before the clone (handover.h). */
+    uint32_t *init_status = 0;
+    if (tender_bi->flags & LS_BOOT_INIT) {
+        long p = hsys6(__NR_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                       -1, 0);
+        if (p < 0 && p > -4096)
+            tender_fatal("--init: cannot map the init's status word: error %ld", -p);
+        init_status = (uint32_t *)p;
+    }
     long child = hsys5(__NR_clone, flags, 0, 0, 0, 0);
     if (child < 0)
         tender_fatal("cannot make the guest's namespaces: error %ld (does this host allow user "
@@ -167,6 +177,7 @@ int tender_namespaces(struct ls_sandbox *sb)
             hsys1(__NR_close, chan[0]);
             sb->port_fd = chan[1];
         }
+        sb->init_status = init_status;
         int own_proc = guest_side(root, trees, hs[1]);
         if (trees)
             hsys2(__NR_munmap, (long)trees, size);
@@ -176,5 +187,5 @@ int tender_namespaces(struct ls_sandbox *sb)
     hsys1(__NR_close, hs[1]);
     if (chan[1] >= 0)
         hsys1(__NR_close, chan[1]);
-    relay_start(child, root, hs[0], chan[0]);
+    relay_start(child, root, hs[0], chan[0], init_status);
 }

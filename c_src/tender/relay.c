@@ -17,9 +17,48 @@
 
 
 static int relay_child, relay_parent, parent_in_group;
+static const uint32_t *init_status;
 /* Copies of each signal that a process group's kill brought the relay (and
  * the guest) and that the monitor's request for it has not yet matched. */
 static unsigned char group_copies[65];
+
+/* Passes sig on to the guest's first process.  An init (--init) is told
+ * with a queued signal (si_code SI_QUEUE), which is how it knows the
+ * relay's from a process group's copy (kill(2), SI_USER, as the program
+ * got it too) and forwards only the relay's (c_src/kernel/proc/init.c). */
+static void pass_on(int sig)
+{
+    if (!init_status) {
+        hsys2(__NR_kill, relay_child, sig);
+        return;
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = LS_SI_QUEUE;
+    hsys3(__NR_rt_sigqueueinfo, relay_child, sig, (long)&si);
+}
+
+/* The status the guest ended with: its first process's, or with --init
+ * the program's, which the init left in its word when it exited.  The
+ * word is only ever written by the init, which runs no guest code (the
+ * program's process unmaps it); still only a status a process can end
+ * with is taken: an exit, or death by a signal whose default is to end a
+ * process (never one that would stop the relay, or that it ignores). */
+static int guest_status(int status)
+{
+    if (!init_status || (status & 0x7f) != 0)
+        return status;
+    uint32_t w = __atomic_load_n(init_status, __ATOMIC_ACQUIRE);
+    int st = w & 0xffff, sig = st & 0x7f;
+    unsigned long no_end = 1UL << (SIGCHLD - 1) | 1UL << (SIGCONT - 1) | 1UL << (SIGSTOP - 1) |
+                           1UL << (SIGTSTP - 1) | 1UL << (SIGTTIN - 1) | 1UL << (SIGTTOU - 1) |
+                           1UL << (SIGURG - 1) | 1UL << (SIGWINCH - 1);
+    if (!(w & LS_INIT_STATUS_SET) || (sig && (sig > 64 || (st & 0xff00) != 0 ||
+                                              (no_end & (1UL << (sig - 1))))))
+        return status;
+    return st;
+}
 
 /* A forwarded signal sent to the relay (c_src/include/libsubst/signals.h):
  * the monitor's own kill(2) is passed on; the terminal's reached the guest
@@ -35,7 +74,7 @@ static void relay_signal(int sig, siginfo_t *si, void *ctx)
             group_copies[sig]++;
         return;
     }
-    hsys2(__NR_kill, relay_child, sig);
+    pass_on(sig);
 }
 
 /* The monitor's request to pass a signal on (LS_SIG_FORWARD): done unless
@@ -52,7 +91,7 @@ static void relay_request(int unused, siginfo_t *si, void *ctx)
         group_copies[sig]--;
         return;
     }
-    hsys2(__NR_kill, relay_child, sig);
+    pass_on(sig);
 }
 
 /* Binds ports below 1024 for the guest (net/ports.c) until its first
@@ -91,7 +130,7 @@ static void install(int sig, void (*handler)(int, siginfo_t *, void *))
 
 /* Passes on the signals the monitor sends, binds ports for the guest, and
  * ends as the guest's first process ends: with its status, or killed by
- * the same signal. */
+ * the same signal (under --init, the program's: guest_status). */
 static void __attribute__((noreturn)) relay(long child, int chan)
 {
     relay_child = child;
@@ -123,6 +162,7 @@ static void __attribute__((noreturn)) relay(long child, int chan)
     int status = 0;
     while ((r = hsys4(__NR_wait4, child, (long)&status, 0, 0)) == -EINTR)
         ;
+    status = guest_status(status);
     if (r < 0 || (status & 0x7f) == 0)
         hsys1(__NR_exit_group, r < 0 ? 125 : (status >> 8) & 0xff);
     int sig = status & 0x7f;
@@ -201,8 +241,9 @@ static long relay_clone(const char *path, const char *where, int is_dir, int ro,
     return 0;
 }
 
-void relay_start(long child, int root, int sock, int chan)
+void relay_start(long child, int root, int sock, int chan, const uint32_t *init)
 {
+    init_status = init;
     struct trees t = {.sock = sock, .userns = -1};
     /* Never host root, unless the caller asked for it (libsubst-runtime). */
     int host_root = tender_bi->host_uid == 0 || tender_bi->host_gid == 0;

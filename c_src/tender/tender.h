@@ -72,8 +72,9 @@ long tender_become_user(void);
 /* relay.c: the relay's side of the namespaces (id maps, idmapped trees)
  * and its life: forwards signals, binds ports, ends as the guest's first
  * process ends.  sock: its end of the socket to the guest; chan: the port
- * channel or -1. */
-void relay_start(long child, int root, int sock, int chan) __attribute__((noreturn));
+ * channel or -1; init_status: with --init, the init's word (handover.h). */
+void relay_start(long child, int root, int sock, int chan, const uint32_t *init_status)
+    __attribute__((noreturn));
 /* The host paths shown in the guest: fn(path, where, is_dir, ro, arg) for
  * each, image files then volumes, where being the path it is shown at in
  * the guest's mount namespace (a volume's host path; an image file's

@@ -8,15 +8,24 @@ import threading
 import time
 
 
-def _guest_pid(kernel_pid: int, sandboxed: bool, timeout: float = 30.0) -> int:
-    """The guest's first process: the relay's child (or the kernel process
-    itself when it boots without the sandbox)."""
+def _guest_pid(kernel_pid: int, sandboxed: bool, timeout: float = 30.0,
+               init: bool = False) -> int:
+    """The guest's program: the relay's child (or the kernel process itself
+    when it boots without the sandbox); with ``init`` (--init), that child's
+    child."""
     if not sandboxed:
         return kernel_pid
     deadline = time.monotonic() + timeout
+    pid = kernel_pid
+    for _ in range(2 if init else 1):
+        pid = _first_child(pid, deadline)
+    return pid
+
+
+def _first_child(pid: int, deadline: float) -> int:
     while time.monotonic() < deadline:
         try:
-            with open(f"/proc/{kernel_pid}/task/{kernel_pid}/children") as f:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
                 kids = f.read().split()
         except OSError:
             kids = []
@@ -27,7 +36,7 @@ def _guest_pid(kernel_pid: int, sandboxed: bool, timeout: float = 30.0) -> int:
 
 
 def start_server(sock, kernel_pid: int, sandboxed: bool, program: str, go_fd: int,
-                 kernel: str):
+                 kernel: str, init: bool = False):
     """Serves gdb on ``sock`` for the guest started as ``kernel_pid``, in a
     thread of its own (the tracer of every guest thread: with
     PTRACE_O_EXITKILL, the guest dies with it, and with the monitor); the
@@ -41,7 +50,7 @@ def start_server(sock, kernel_pid: int, sandboxed: bool, program: str, go_fd: in
 
     def work():
         try:
-            server.attach(_guest_pid(kernel_pid, sandboxed), go_fd)
+            server.attach(_guest_pid(kernel_pid, sandboxed, init=init), go_fd)
         except (OSError, TimeoutError) as e:
             log(f"gdb: cannot attach to the guest: {e}")
             try:

@@ -52,13 +52,14 @@ class Profiler:
         self.perf: subprocess.Popen | None = None
         self.thread: threading.Thread | None = None
 
-    def start(self, kernel_pid: int, sandboxed: bool) -> None:
-        """Starts perf on the guest's first process once it exists."""
+    def start(self, kernel_pid: int, sandboxed: bool, init: bool = False) -> None:
+        """Starts perf on the guest's program (its first process, or under
+        --init the init's child) once it exists."""
         from . import _guest_pid
 
         def work():
             try:
-                pid = _guest_pid(kernel_pid, sandboxed, timeout=30)
+                pid = _guest_pid(kernel_pid, sandboxed, timeout=30, init=init)
             except TimeoutError:
                 return
             self.perf = subprocess.Popen(

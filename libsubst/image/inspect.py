@@ -66,6 +66,7 @@ def render(path: str, as_json: bool = False) -> str:
         f"env:       {' '.join(m['env'])}",
         f"workdir:   {m['cwd']}",
         f"network:   {m['net']}",
+        f"init:      {'yes: the program is the child of an init, pid 1' if m.get('init') else 'no'}",
         "volumes:   " + (", ".join(f"{v['path']} ({'ro' if v['readonly'] else 'rw'})"
                                    for v in m["volumes"]) or "none"),
         f"kernel:    build-id {m['kernel']['build_id']}, {m['kernel']['size']} bytes, "

@@ -90,6 +90,7 @@ class Manifest:
     kernel: dict                  # build_id, sha256, size, seccomp, namespaces
     substitution: dict = field(default_factory=lambda: {"enabled": False, "objects": {}})
     libsubst: dict = field(default_factory=dict)    # {"version": ...} of the packer
+    init: bool = False            # pack --init: the program runs as an init's child
     format: int = FORMAT_VERSION
 
     def to_json(self) -> dict:
@@ -98,7 +99,8 @@ class Manifest:
                 "keep_argc": self.keep_argc, "env": list(self.env), "cwd": self.cwd,
                 "hostname": self.hostname, "net": self.net,
                 "volumes": [{"path": v.guest, "readonly": v.readonly} for v in self.volumes],
-                "files": [f.to_json() for f in self.files], "substitution": self.substitution}
+                "files": [f.to_json() for f in self.files], "substitution": self.substitution,
+                "init": self.init}
 
     def encode(self) -> bytes:
         return canonical(self.to_json())
@@ -126,6 +128,8 @@ class Manifest:
             bad("has a bad keep_argc")
         if not isinstance(m["kernel"].get("sha256"), str):
             bad("has no kernel digest")
+        if not isinstance(m.get("init", False), bool):
+            bad("has a bad 'init'")
         volumes = []
         for v in m["volumes"]:
             if not (isinstance(v, dict) and isinstance(v.get("path"), str)
@@ -152,4 +156,4 @@ class Manifest:
                    hostname=m["hostname"], net=m["net"], volumes=volumes, files=files,
                    kernel=m["kernel"], substitution=sub if isinstance(sub, dict) else {},
                    libsubst=m.get("libsubst") if isinstance(m.get("libsubst"), dict) else {},
-                   format=m["format"])
+                   format=m["format"], init=m.get("init", False))

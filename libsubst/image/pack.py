@@ -30,7 +30,7 @@ HOSTNAME = "libsubst"
 def plan_for_pack(program: str, args: Sequence[str] = (), *,
                   env: Mapping[str, str] | None = None, volumes: Sequence[str | Mount] = (),
                   workdir: str | None = None, net: str = "host", subst: bool = True,
-                  add: Sequence[str] = ()) -> GuestPlan:
+                  add: Sequence[str] = (), init: bool = False) -> GuestPlan:
     """``program`` laid out for a packed image: looked up on this process's
     PATH; ``env`` added to DEFAULT_ENV; ``volumes`` declare mount points
     (``[HOST:]GUEST[:ro]``); the run-time trees an interpreter reads
@@ -58,7 +58,7 @@ def plan_for_pack(program: str, args: Sequence[str] = (), *,
     return GuestPlan(exe=lay.exe, execfn=lay.execfn, argv=lay.argv,
                      env=[f"{k}={v}" for k, v in image_env.items()], cwd=workdir or "/",
                      entries=tree.entries(), mounts=mounts, hostname=HOSTNAME,
-                     uid=os.getuid(), gid=os.getgid(), net=net, objects=lay.objects)
+                     uid=os.getuid(), gid=os.getgid(), net=net, objects=lay.objects, init=init)
 
 
 class Image(lsi.Image):
@@ -69,7 +69,8 @@ class Image(lsi.Image):
                      env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
                      workdir: str | None = None, net: str = "host", subst: bool = True,
                      add: Sequence[str] = (), keep_args: int = 0,
-                     specialize: bool = False, keep_calls: Sequence[str] = ()) -> "Image":
+                     specialize: bool = False, keep_calls: Sequence[str] = (),
+                     init: bool = False) -> "Image":
         """Lay out ``program`` and ``args`` the way ``libsubst run`` would and
         take every file's contents into a new image.
 
@@ -83,10 +84,12 @@ class Image(lsi.Image):
         ``python3 script.py`` makes run's arguments the script's).
         ``specialize``: the image's kernel serves only the calls ``libsubst
         analyze`` finds for the program and the programs added
-        (``kernel.specialize``), and those named in ``keep_calls``."""
+        (``kernel.specialize``), and those named in ``keep_calls``.  ``init``:
+        its runs start the program as the child of a small init (run's
+        ``--init``)."""
         _check_keep(keep_args, args)
         plan = plan_for_pack(program, args, env=env, volumes=volumes, workdir=workdir,
-                             net=net, subst=subst, add=add)
+                             net=net, subst=subst, add=add, init=init)
         served = None
         if specialize:
             from .specialized import analysed_calls
@@ -97,7 +100,8 @@ class Image(lsi.Image):
     def from_container(cls, source: str, program: str, args: Sequence[str] = (), *,
                        env: Mapping[str, str] | None = None, volumes: Sequence[str] = (),
                        workdir: str | None = None, net: str = "host", subst: bool = True,
-                       keep_args: int = 0, insecure: bool = False) -> "Image":
+                       keep_args: int = 0, insecure: bool = False,
+                       init: bool = False) -> "Image":
         """Pack ``program`` from a container image — an OCI image layout
         directory, a ``docker save``/``podman save`` archive, or a registry
         reference — with that image's root file system and its own libraries
@@ -117,6 +121,7 @@ class Image(lsi.Image):
             layers.unpack(source_image, root)
             plan = container.prepare(root, source_image.config, program, args, env=env,
                                      volumes=volumes, workdir=workdir, net=net, subst=subst)
+            plan.init = init
             image = cls._from_plan(plan, keep_args, subst, root=root)
         except BaseException:
             work.cleanup()
@@ -153,7 +158,7 @@ class Image(lsi.Image):
                     "sha256": hashlib.sha256(kernel).hexdigest(), "size": len(kernel),
                     "seccomp": _seccomp_summary(allowed), "namespaces": _namespaces()},
             substitution=_substitution(plan.objects, subst, root),
-            libsubst={"version": _libsubst_version()})
+            libsubst={"version": _libsubst_version()}, init=plan.init)
         if specialized:
             meta.kernel["specialized"] = specialized
         return cls(meta, kernel=kernel, sources=sources)

@@ -272,6 +272,8 @@ RELAY = (
     HostCall("sendto", "the answer, never waiting"), HostCall("write", "a diagnostic"),
     HostCall("close", "the request's fds"),
     HostCall("kill", "forwards signals to the guest; ends by the guest's signal"),
+    HostCall("rt_sigqueueinfo", "forwards signals to the guest's init (--init), queued: "
+                                "how it tells them from a process group's"),
     HostCall("getpid", "ends by the guest's signal"),
     HostCall("rt_sigaction", "ends by the guest's signal"),
     HostCall("rt_sigprocmask", "likewise"), HostCall("rt_sigreturn", "forwarding handlers"),

@@ -90,6 +90,7 @@ def encode(spec: GuestPlan) -> bytes:
         (lib.LS_BOOT_DENY if spec.deny_calls else 0) | \
         (0 if spec.trap else lib.LS_BOOT_NO_TRAP) | \
         (lib.LS_BOOT_WEAKER_SANDBOX if spec.weaker_sandbox else 0) | \
+        (lib.LS_BOOT_INIT if spec.init else 0) | \
         (lib.LS_BOOT_HOST_ROOT_IDS if spec.host_ids == (0, 0) else 0)
     if not spec.trap and spec.policy:
         raise BuildError("the trap can be left off only without the sandbox (policy=False)")

@@ -61,12 +61,14 @@ def parse_size(text: str, option: str = "--memory", least: int = 16 << 20) -> in
     return value
 
 
-def limit_cgroup(limits: Limits) -> RunCgroup:
+def limit_cgroup(limits: Limits, init: bool = False) -> RunCgroup:
     """The run's cgroup: memory and CPUs for every caller; processes for a
-    root caller, whose guest switches among 65536 host uids.  A caller that
-    cannot make one gets an error, never an unenforced limit."""
+    root caller, whose guest switches among 65536 host uids (an --init's
+    one more: the program keeps its N).  A caller that cannot make one gets
+    an error, never an unenforced limit."""
     root = os.geteuid() == 0
-    return RunCgroup(limits.memory, cpu_list(limits.cpus), limits.pids if root else None)
+    pids = limits.pids + (1 if init else 0) if root and limits.pids else None
+    return RunCgroup(limits.memory, cpu_list(limits.cpus), pids)
 
 
 def _child_setup(parent: int, limits: Limits, group: RunCgroup):
@@ -305,7 +307,7 @@ class Guest:
         try:
             if spec.policy:
                 landlock.check(spec.weaker_sandbox)
-            self._group = limit_cgroup(limits)
+            self._group = limit_cgroup(limits, spec.init)
             self._cleanup.callback(self._group.remove)
             spec.mounts = scratch_sizes(spec.mounts, limits)
             if core:
@@ -394,10 +396,11 @@ class Guest:
                 from ..debug import start_server
                 with signals_blocked():      # its thread never takes the process's signals
                     self._debugger = start_server(gdb, self.proc.pid, self.spec.policy,
-                                                  self.spec.exe, go_w, kernel)
+                                                  self.spec.exe, go_w, kernel,
+                                                  init=self.spec.init)
             if self._profiler is not None:
                 with signals_blocked():
-                    self._profiler.start(self.proc.pid, self.spec.policy)
+                    self._profiler.start(self.proc.pid, self.spec.policy, self.spec.init)
         finally:
             for fd in fds:
                 os.close(fd)

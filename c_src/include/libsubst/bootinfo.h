@@ -56,6 +56,9 @@
  * host_gid 0), as a runc container's without a user namespace: libsubst-runtime's, whose
  * engine-made overlay root cannot be idmapped.  Without it host_uid 0 is refused. */
 #define LS_BOOT_HOST_ROOT_IDS 512
+/* LS_BOOT_INIT (--init): a small init of the kernel's is pid 1 of the guest's pid
+ * namespace and the program its child, pid 2 (c_src/kernel/proc/init.c). */
+#define LS_BOOT_INIT 1024
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers

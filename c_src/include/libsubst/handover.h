@@ -55,7 +55,13 @@
 struct ls_sandbox {
     int32_t port_fd;                 /* the guest's end of the relay's port channel
                                       * (libsubst/ports.h), or -1 */
+    /* With LS_BOOT_INIT: a word of memory shared with the relay, where the
+     * init writes the program's wait status (LS_INIT_STATUS_SET | status)
+     * before it exits, since an init, which Linux lets no signal but
+     * SIGKILL end, cannot die by the program's signal itself; else NULL. */
+    uint32_t *init_status;
 };
+#define LS_INIT_STATUS_SET 0x80000000u
 
 /* What the kernel holds, for the tender's Landlock rules and seccomp pins. */
 struct ls_lockdown {

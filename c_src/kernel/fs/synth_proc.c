@@ -203,7 +203,7 @@ long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap)
         return -ENOENT;
     const char *src = kind == SL_EXE ? s->exe : s->cwd;
     size_t n = strlen(src);
-    r = n < cap ? (long)n : -ENAMETOOLONG;
+    r = n == 0 ? -ENOENT : n < cap ? (long)n : -ENAMETOOLONG;   /* the init has no exe */
     if (r >= 0)
         memcpy(dst, src, n + 1);
     kfree(s);

@@ -17,6 +17,11 @@ long sys_fork(void);
 long sys_vfork(void);
 long sys_exit(long status);
 
+/* ---- --init (init.c) ---- */
+/* Forks the program off an init (LS_BOOT_INIT): returns in the program's
+ * process, pid 2; the init, pid 1, never returns.  word: handover.h's. */
+void init_start(uint32_t *word);
+
 /* ---- pids, limits, names, exit (misc.c) ---- */
 /* In a forked child: its pid is the host's again. */
 void pid_after_fork(void);

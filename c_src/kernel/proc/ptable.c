@@ -198,6 +198,18 @@ void ptable_after_fork(void)
     wend(s);
 }
 
+void ptable_become_init(void)
+{
+    static const char *const argv[] = {"init"};
+    static const struct exec_args init = {.exe = "", .execfn = "init", .argv = argv, .argc = 1};
+    struct kproc_slot *s = mine();
+    if (!s)
+        return;
+    wbegin(s);
+    put_prog(s, &init);
+    wend(s);
+}
+
 struct kproc_slot *ptable_exec(const struct exec_args *a)
 {
     struct kproc_slot *s = mine(), *old = s ? kmalloc(sizeof *old) : 0;

@@ -13,6 +13,10 @@
 void ptable_boot(void);
 /* In a forked child: a slot of its own, a copy of the parent's. */
 void ptable_after_fork(void);
+/* In the init (--init, proc/init.c): its slot says "init", with no
+ * executable (its exe link is absent, as a kernel thread's) and no
+ * environment, not the program it was forked from. */
+void ptable_become_init(void);
 /* At execve, just before the host's: the new program a's name, executable,
  * command line and environment, as Linux shows them once the exec's
  * close-on-exec fds are closed (a parent waiting on such a pipe, as
