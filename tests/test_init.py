@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from conftest import LIBSUBST, build_c, run_guest
-from test_supervisor import (FRONTEND, count_deliveries, ended, how, start,  # noqa: F401
+from test_supervisor import (FRONTEND, counted_once, ended, how, start,  # noqa: F401
                              still_served, wait_supervised)
 
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc"]
@@ -107,19 +107,8 @@ def test_a_process_groups_signal_reaches_the_program_once(tmp_path):
     """kill(-pgid) reaches the program itself (the init is in its group
     too): the init passes on only what the relay queues it, so the program
     counts each signal once, as natively."""
-    exe = build_c("count_signals", str(tmp_path))
-    nat = subprocess.Popen([exe], stdout=subprocess.PIPE, process_group=0, bufsize=0)
-    proc = start([exe], tmp_path, ("--init",), process_group=0, bufsize=0)
-    try:
-        want = count_deliveries(nat, nat.pid)
-        got = count_deliveries(proc, proc.pid, lambda: wait_supervised(proc))
-        assert want == ["ready\n", "SIGUSR1 1\n", "SIGUSR1 x 1\n", "SIGUSR1 2\n",
-                        "SIGUSR1 x 2\n"]
-        assert got == want, proc.stderr.read()
-        assert proc.returncode == nat.returncode == 0
-    finally:
-        ended(proc)
-        ended(nat)
+    counted_once(tmp_path, lambda exe: start([exe], tmp_path, ("--init",),
+                                             process_group=0, bufsize=0))
 
 
 def test_the_stop_timeout_still_kills(probe, tmp_path):

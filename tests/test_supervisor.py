@@ -218,10 +218,19 @@ def test_a_process_groups_signal_reaches_the_guest_once(tmp_path, how, path):
     same group: neither passes it on again (signals.h), while a signal sent
     to libsubst alone is still passed on, once.  The count and the exit
     status are the native run's."""
+    proc = counted_once(tmp_path, lambda exe: start([exe], tmp_path, path, how=how,
+                                                    process_group=0, bufsize=0))
+    still_served(proc, tmp_path)
+
+
+def counted_once(tmp_path, start_guest):
+    """count_signals natively and as start_guest(exe) starts it: each run
+    counts a group's signal and one sent to its pid once, and ends 0.  The
+    guest's process, ended."""
     exe = build_c("count_signals", str(tmp_path))
     # Unbuffered: select then sees every line that readline has not read.
     native = subprocess.Popen([exe], stdout=subprocess.PIPE, process_group=0, bufsize=0)
-    proc = start([exe], tmp_path, path, how=how, process_group=0, bufsize=0)
+    proc = start_guest(exe)
     try:
         want = count_deliveries(native, native.pid)
         got = count_deliveries(proc, proc.pid, lambda: wait_supervised(proc))
@@ -232,7 +241,7 @@ def test_a_process_groups_signal_reaches_the_guest_once(tmp_path, how, path):
     finally:
         ended(proc)
         ended(native)
-    still_served(proc, tmp_path)
+    return proc
 
 
 def test_a_second_sigterm_kills_and_the_status_says_so(tmp_path, how):
