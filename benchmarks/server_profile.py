@@ -15,10 +15,9 @@ after.  Each round gives, per request, the CPU time in all and in the parts
 a guest could change: the host kernel's copy of a reply into the socket
 (`_copy_from_iter`, writev's and write's copy), the seccomp filter,
 Landlock's checks, Syscall User Dispatch and the guest kernel; and the
-minor and major page faults.  nginx's and memcached's requests are their
-load generator's rate times its run time (nginx's profile also holds the
-one request that checks the file first), redis's every request of
-redis-benchmark's four tests."""
+minor and major page faults.  The requests are those the load generator
+counted (nginx's profile also holds the one request that checks the file
+first; redis's: every request of redis-benchmark's four tests)."""
 
 from __future__ import annotations
 
@@ -83,30 +82,14 @@ def periods(data: str) -> dict[tuple[str, str], int]:
     return out
 
 
-def nginx_load(workdir: str, seconds: int, requests: int):
-    """servers.py's nginx; requests: wrk's rate times its run time."""
-    argv, load, opts = nginx(workdir, seconds)
-    return argv, load, opts, lambda res: sum(res.values()) * seconds
-
-
-def redis_load(workdir: str, seconds: int, requests: int):
-    """servers.py's redis: SET and GET, unpipelined and with -P 16, `requests` each."""
-    argv, load, opts = redis(requests)
-    return argv, load, opts, lambda res: len(res) * requests
-
-
-def memcached_load(workdir: str, seconds: int, requests: int):
-    """servers.py's memcached; requests: memcaslap's rate times its run time."""
-    argv, load, opts = memcached(seconds)
-    return argv, load, opts, lambda res: sum(res.values()) * seconds
-
-
-SERVERS = {"nginx": nginx_load, "redis": redis_load, "memcached": memcached_load}
+SERVERS = {"nginx": lambda workdir, seconds, requests: nginx(workdir, seconds),
+           "redis": lambda workdir, seconds, requests: redis(requests),
+           "memcached": lambda workdir, seconds, requests: memcached(seconds)}
 
 
 def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -> dict:
     """One round: {figure: value per request} of a fresh server under its load."""
-    argv, load, opts, count = SERVERS[server](workdir, seconds, requests)
+    argv, load, opts = SERVERS[server](workdir, seconds, requests)
     port = free_port()
     proc = serve(kind, argv(port), port, workdir, opts)
     data = os.path.join(workdir, f"perf-{kind}.data")
@@ -116,7 +99,7 @@ def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -
         perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-p", str(pid),
                                  "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            n = count(load(port))
+            _, n = load(port)
             after = faults(pid)
         finally:
             perf.send_signal(signal.SIGINT)

@@ -16,7 +16,15 @@ second where this process may use two, so they do not take turns on one.
 A round counts only if its work succeeded: nginx answered the file byte for
 byte before the load and wrk saw no error and no status but 200; every
 redis-benchmark test reported; memcaslap missed no key it had set; and the
-server then exited 0 on SIGTERM."""
+server then exited 0 on SIGTERM.
+
+Throughput alone cannot tell a slower server when the load generator, not
+the server, is what saturates (redis-benchmark and memcaslap on one core:
+a server that answers later hands the client bigger batches, and the client
+then goes faster).  So every server also gets a row of the CPU time its
+process tree spent per request while the load ran (the tasks' on-CPU time
+from /proc/PID/task/TID/schedstat: host kernel and user space, the guest
+kernel included), which does not depend on who waited for whom."""
 
 from __future__ import annotations
 
@@ -58,16 +66,43 @@ def serve(kind: str, argv: list[str], port: int, workdir: str, opts: list[str]):
     return listening(proc, port, f"{kind} {argv[0]}")
 
 
+def tree_cpu_ns(pid: int) -> int:
+    """On-CPU ns so far of every task of pid and its descendants (schedstat's first field)."""
+    total, level = 0, [pid]
+    while level:
+        kids = []
+        for p in level:
+            try:
+                tids = os.listdir(f"/proc/{p}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{p}/task/{tid}/schedstat") as f:
+                        total += int(f.read().split()[0])
+                    with open(f"/proc/{p}/task/{tid}/children") as f:
+                        kids += [int(k) for k in f.read().split()]
+                except OSError:
+                    pass      # ended meanwhile
+        level = kids
+    return total
+
+
 def one_round(kind: str, argv: list[str], port: int, workdir: str, load, opts=()) -> dict:
-    """Starts the server, runs load(port) -> {metric: value}, stops it; checks its exit."""
+    """Starts the server, runs load(port) -> ({metric: value}, requests), stops it; checks
+    its exit.  Adds the row of the server's CPU µs per request during the load."""
     proc = serve(kind, argv, port, workdir, list(opts))
     try:
-        res = load(port)
+        before = tree_cpu_ns(proc.pid)
+        res, requests = load(port)
+        used = tree_cpu_ns(proc.pid) - before
     finally:
         status = stop(proc)
         err = proc.stderr.read()
     check(status == 0, f"{kind} {argv[0]} exited {status} on SIGTERM", err)
-    return res
+    check(requests > 0 and used > 0, f"{kind} {argv[0]}: no requests or no CPU time counted")
+    name = os.path.basename(argv[0]).replace("-server", "")
+    return {**res, f"{name} CPU µs per request": used / 1e3 / requests}
 
 
 def nginx(workdir: str, seconds: float):
@@ -93,7 +128,7 @@ http {{
 """)
         return ["nginx", "-c", conf, "-p", workdir]
 
-    def load(port: int) -> dict:
+    def load(port: int) -> tuple[dict, int]:
         url = f"http://127.0.0.1:{port}/4k.bin"
         try:
             with urllib.request.urlopen(url, timeout=30) as r:
@@ -107,10 +142,12 @@ http {{
                            capture_output=True, text=True, timeout=seconds + 120)
         check(r.returncode == 0, f"wrk exited {r.returncode}", r.stderr)
         rps = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
-        check(rps is not None and float(rps[1]) > 0, "wrk reported no requests", r.stdout)
+        done = re.search(r"(\d+) requests in", r.stdout)
+        check(rps is not None and float(rps[1]) > 0 and done is not None,
+              "wrk reported no requests", r.stdout)
         check("Non-2xx" not in r.stdout and "Socket errors" not in r.stdout,
               "wrk saw failed requests", r.stdout)
-        return {"nginx 4 KiB (wrk -t1 -c50) rps": float(rps[1])}
+        return {"nginx 4 KiB (wrk -t1 -c50) rps": float(rps[1])}, int(done[1])
 
     return argv, load, ["--volume", f"{www}:{www}:ro"]
 
@@ -120,7 +157,7 @@ def redis(requests: int):
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--daemonize", "no"]
 
-    def load(port: int) -> dict:
+    def load(port: int) -> tuple[dict, int]:
         _, client = cpus()
         out = {}
         for pipeline in (1, 16):
@@ -132,7 +169,7 @@ def redis(requests: int):
             check(rows.keys() == REDIS_TESTS and min(rows.values()) > 0,
                   "redis-benchmark did not report every test", r.stdout + r.stderr)
             out.update({f"redis {t} -P {pipeline} rps": v for t, v in sorted(rows.items())})
-        return out
+        return out, requests * len(out)
 
     return argv, load, []
 
@@ -141,7 +178,7 @@ def memcached(seconds: float):
     def argv(port: int) -> list[str]:
         return ["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port), "-U", "0"]
 
-    def load(port: int) -> dict:
+    def load(port: int) -> tuple[dict, int]:
         _, client = cpus()
         r = subprocess.run([*client, "memcaslap", "-s", f"127.0.0.1:{port}",
                             f"-t{max(1, round(seconds))}s", "-c", "16", "-T", "1"],
@@ -151,7 +188,7 @@ def memcached(seconds: float):
         misses = re.search(r"get_misses: (\d+)", r.stdout)
         check(tps is not None and int(tps[1]) > 0 and misses is not None and misses[1] == "0",
               "memcaslap reported no operations or missed keys", r.stdout + r.stderr)
-        return {"memcached (memcaslap -c16, 90 % get) ops/s": float(tps[2])}
+        return {"memcached (memcaslap -c16, 90 % get) ops/s": float(tps[2])}, int(tps[1])
 
     return argv, load, []
 
@@ -181,10 +218,12 @@ def table(res: dict) -> str:
     guests = [k for k in next(iter(res.values())) if k != "native"]
     head = ["load", "native", *guests, *(f"{k} / native" for k in guests), "native / native",
             "rounds"]
+    fmt = {True: "{:.2f}", False: "{:.0f}"}
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for row, r in res.items():
         n = median(r["native"])
-        cells = [row, f"{n:.0f}", *(f"{median(r[k]):.0f}" for k in guests),
+        f = fmt["µs" in row].format
+        cells = [row, f(n), *(f(median(r[k])) for k in guests),
                  *(f"{median(r[k]) / n:.2f}" for k in guests), fmt_spread(r["native"]),
                  str(len(r["native"]))]
         lines.append("| " + " | ".join(cells) + " |")

@@ -183,10 +183,15 @@ def test_startup_benchmark_refuses_runs_that_failed(tmp_path):
 
 def test_server_benchmark_times_each_server_in_alternating_rounds():
     res = servers.measure(rounds=1, seconds=1, requests=500)
-    assert len(res) == 6 and {"nginx", "redis", "memcached"} == {row.split()[0] for row in res}
+    assert len(res) == 9 and {"nginx", "redis", "memcached"} == {row.split()[0] for row in res}
     for row, kinds in res.items():
         assert set(kinds) == set(servers.KINDS)
         assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (row, kinds)
+    # The CPU rows count the serving tree's time over the requests: a request costs
+    # more than a microsecond and less than a millisecond of a server's CPU.
+    cpu = {row: kinds for row, kinds in res.items() if row.endswith("CPU µs per request")}
+    assert {row.split()[0] for row in cpu} == {"nginx", "redis", "memcached"}
+    assert all(1 < v[0] < 1000 for kinds in cpu.values() for v in kinds.values()), cpu
 
 
 def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
