@@ -1,4 +1,5 @@
-"""Does Linux's seccomp action cache serve the guest filter's common calls?
+"""What the host's layers cost a call they let through: seccomp, its action
+cache, Syscall User Dispatch, and one trap mechanism in place of two.
 
     python -m libsubst.benchmarks.seccomp_cache [--rounds 5] [--iterations 20000]
 
@@ -9,13 +10,20 @@ calls then skip the filter.  Any load of an argument or of the instruction
 pointer on that path takes the number out of the cache.  The guest's filter
 (hostcalls.py, compiled by seccomp.py) is a binary search on the number with
 the argument pins in blocks of their own, so every unpinned call should be
-cached.  This times syscall_bench.c natively under: no filter; the
-container baseline (the guest's filter, seccomp.container_baseline); the
-same with one argument load put in front, so no number is cached; and a
-one-instruction allow-all filter, the cheapest a filter can be.  If the
-baseline times like the one-instruction filter and below the uncacheable
-one, the cache serves it, and what is left over native is the price of
-having a filter at all."""
+cached.
+
+The guest's host calls pass two layers: the filter, and Syscall User
+Dispatch's check that the call comes from the kernel's text.  A filter
+could make that check itself (seccomp's RET_TRAP outside an
+instruction-pointer range) and SUD go, but the check reads the instruction
+pointer, so no call is cached any more.  This times syscall_bench.c natively
+under each of: no filter; a one-instruction allow-all filter, the cheapest a
+filter can be; SUD alone (its region covering the program, so every call
+passes the check, as the kernel's do); both; an instruction-pointer range
+check alone (7 instructions, every address passing); the guest's filter
+(the container baseline, seccomp.container_baseline); the guest's filter
+with SUD, the guest's layers today; and the guest's filter behind the
+instruction-pointer check, the one-mechanism alternative."""
 
 from __future__ import annotations
 
@@ -25,42 +33,84 @@ import struct
 import sys
 import tempfile
 
-from ..kernel import seccomp
-from .rounds import BenchmarkError, alternate, fmt_spread, median, positive
+from ..kernel import hostcalls, seccomp
+from .rounds import BenchmarkError, alternate, fmt_range, fmt_spread, median, positive
 from .syscalls import _native, bench_binary
 
 OPS = ("getppid", "read_1_dev_zero", "write_1_dev_null", "pread_1_volume", "epoll_wait_ready")
+RET_TRAP = 0x00030000
+USER_TOP_HI = 0x8000      # the high half of 2^47: no user address reaches it
 
 
-def filters() -> dict[str, bytes]:
-    base = seccomp.container_baseline()
-    return {"guest filter (container baseline)": base,
-            "same, uncacheable": struct.pack("<HBBI", seccomp.LD_ABS_W, 0, 0, 16) + base,
-            "one-instruction allow": struct.pack("<HBBI", seccomp.RET, 0, 0, seccomp.RET_ALLOW)}
+def _ins(code: int, jt: int = 0, jf: int = 0, k: int = 0) -> bytes:
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def ip_check(top_hi: int = USER_TOP_HI) -> bytes:
+    """A range check of the instruction pointer, as a filter standing in for
+    SUD would put first (trap outside [lo, hi)), with bounds every user
+    address passes: what the check costs, never its trap (a ``top_hi`` of 0
+    traps every call, which the test uses to see that it checks)."""
+    return b"".join((
+        _ins(seccomp.LD_ABS_W, k=seccomp.IP_HI),
+        _ins(seccomp.JGE, 0, 1, top_hi), _ins(seccomp.RET, k=RET_TRAP),
+        _ins(seccomp.LD_ABS_W, k=seccomp.IP_LO),
+        _ins(seccomp.JGE, 1, 0, 0), _ins(seccomp.RET, k=RET_TRAP)))
+
+
+ALLOW = _ins(seccomp.RET, k=seccomp.RET_ALLOW)
+# name: (filter or None, SUD on)
+CONFIGS = {
+    "native": (None, False),
+    "one-instruction filter": (lambda: ALLOW, False),
+    "SUD": (None, True),
+    "one-instruction filter + SUD": (lambda: ALLOW, True),
+    "IP-check filter": (lambda: ip_check() + ALLOW, False),
+    "guest filter": (seccomp.container_baseline, False),
+    "guest filter + SUD (today)": (seccomp.container_baseline, True),
+    "IP check + guest filter (one mechanism)": (lambda: ip_check() + seccomp.container_baseline(),
+                                                False),
+}
+
+
+def command(name: str, d: str, iterations: int, repeats: int) -> list[str]:
+    """syscall-bench's command line for configuration ``name`` (its filter
+    written into ``d``, which also holds its files)."""
+    bpf, sud = CONFIGS[name]
+    exe = bench_binary()
+    argv = [exe, *(["--sud"] if sud else []), f"--only={','.join(OPS)}",
+            str(iterations), str(repeats), exe, d]
+    if bpf:
+        argv.append(os.path.join(d, f"{list(CONFIGS).index(name)}.bpf"))
+        with open(argv[-1], "wb") as f:
+            f.write(bpf())
+    return argv
 
 
 def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 5) -> dict:
     """{op: {config: [ns per call, one per round]}}."""
-    exe = bench_binary()
     with tempfile.TemporaryDirectory() as d:
-        configs = {"native": (lambda: _native([exe, str(iterations), str(repeats), exe, d]))}
-        for i, (name, bpf) in enumerate(filters().items()):
-            path = os.path.join(d, f"{i}.bpf")
-            with open(path, "wb") as f:
-                f.write(bpf)
-            configs[name] = (lambda p=path: _native([exe, str(iterations), str(repeats), exe, d,
-                                                     p]))
+        configs = {name: (lambda a=command(name, d, iterations, repeats): _native(a))
+                   for name in CONFIGS}
         runs = alternate(rounds, configs)
     return {op: {k: [r[op] for r in v] for k, v in runs.items()} for op in OPS}
 
 
+TODAY, ONE = "guest filter + SUD (today)", "IP check + guest filter (one mechanism)"
+
+
 def table(res: dict) -> str:
+    """Medians, and the one mechanism over today's two round by round
+    (median, fastest–slowest): the two ran back to back in each round."""
     kinds = list(next(iter(res.values())))
-    lines = ["| call | " + " | ".join(f"{k} ns" for k in kinds) + " | native / native |",
-             "| --- |" + " ---: |" * (len(kinds) + 1)]
+    lines = ["| call | " + " | ".join(f"{k} ns" for k in kinds) +
+             " | one mechanism / today | native / native |",
+             "| --- |" + " ---: |" * (len(kinds) + 2)]
     for op, r in res.items():
+        ratios = [o / t for o, t in zip(r[ONE], r[TODAY])]
         lines.append(f"| {op} | " + " | ".join(f"{median(r[k]):.1f}" for k in kinds) +
-                     f" | {fmt_spread(r['native'])} |")
+                     f" | {median(ratios):.2f} ({fmt_range((min(ratios), max(ratios)))}) |"
+                     f" {fmt_spread(r['native'])} |")
     return "\n".join(lines)
 
 
@@ -70,8 +120,13 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=positive, default=5)
     ap.add_argument("--iterations", type=positive, default=20000)
     a = ap.parse_args(argv)
+    ins, _slots = seccomp.compile_filter()
+    pinned = sum(1 for h in hostcalls.allowed() if h.pins)
     try:
         print(table(measure(a.iterations, rounds=a.rounds)))
+        print(f"\nThe guest's filter: {len(ins)} instructions; Linux's action cache serves "
+              f"{len(seccomp.cached(ins))} of its {len(hostcalls.allowed())} allowed calls "
+              f"(the {pinned} with pinned arguments run the BPF).")
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
 

@@ -6,13 +6,17 @@
  * what substitution buys and what the host's own floor is.  `libsubst bench
  * syscalls` runs it; the same binary serves every run.
  *
- * usage: syscall-bench ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
+ * usage: syscall-bench [--sud] [--only=NAME,...] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
  * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
  * writable directory (a volume in the guest) where it makes its files: one
  * in it, and one three directories down (a/b/c/, as a server's files lie
  * below a volume's root).
  * FILTER, when given, is a file of struct sock_filter the program installs
  * as its seccomp filter before timing anything (natively only).
+ * --sud turns Syscall User Dispatch on with the allowed region covering all
+ * of user space, so every call passes, as the guest kernel's own host calls
+ * from its text do: what SUD's check costs a call that it lets through.
+ * --only times the named operations alone.
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
  *
  * usage: syscall-bench --trap-floor ITERATIONS REPEATS
@@ -219,12 +223,38 @@ static int time_ops(const struct op *ops, unsigned nops, int repeats)
     return 0;
 }
 
+/* Calls from [0, 2^47), every user address, are not dispatched: only the
+ * check runs (the selector is NULL, as the guest kernel's). */
+static int sud_pass_all(void)
+{
+    return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 1UL << 47, 0);
+}
+
+static int selected(const char *only, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == 0))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    const char *prog = argv[0], *only = NULL;
+    int sud = 0;
+    for (; argc > 1 && !strncmp(argv[1], "--", 2) && strcmp(argv[1], "--trap-floor"); argc--, argv++) {
+        if (!strcmp(argv[1], "--sud"))
+            sud = 1;
+        else if (!strncmp(argv[1], "--only=", 7))
+            only = argv[1] + 7;
+        else
+            argc = 0;                    /* the usage line below */
+    }
     int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
     if (!floor && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
-                "       %s --trap-floor ITERATIONS REPEATS\n", argv[0], argv[0]);
+        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
+                "       %s --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
     }
     iters = atol(argv[1 + floor]);
@@ -235,12 +265,22 @@ int main(int argc, char **argv)
     }
     if (floor)
         return time_ops(trap_ops, sizeof trap_ops / sizeof trap_ops[0], repeats);
+    /* SUD first: the guest's filter takes its prctl only from kernel text. */
+    if (sud && sud_pass_all() != 0) {
+        perror("syscall-bench: Syscall User Dispatch");
+        return 1;
+    }
     if (argc == 6 && install_filter(argv[5]) != 0) {
         perror("syscall-bench: seccomp filter");
         return 1;
     }
     image_file = argv[3];
-    int r = time_ops(ops, sizeof ops / sizeof ops[0], repeats);
+    struct op chosen[sizeof ops / sizeof ops[0]];
+    unsigned n = 0;
+    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!only || selected(only, ops[i].name))
+            chosen[n++] = ops[i];
+    int r = time_ops(chosen, n, repeats);
     unlink(vol_file);
     unlink(deep_file);
     for (int i = 2; i >= 0; i--)

@@ -3,7 +3,9 @@ a loop whose exec fails, or a system call that fails, stops the benchmark
 instead of giving a figure; configurations alternate round by round."""
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -238,13 +240,32 @@ def test_server_profile_attributes_the_guests_time():
     assert res["guest kernel"]["libsubst"][0] > 0
 
 
-def test_seccomp_cache_benchmark_runs_each_filter():
+def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):
+    """Every configuration runs and times each call; the instruction-pointer
+    check it times is a real one (moved below every address, it traps the
+    program's first call), and each configuration turns SUD on and installs
+    a filter exactly where it says (strace sees the calls succeed)."""
     from libsubst.benchmarks import seccomp_cache
     res = seccomp_cache.measure(iterations=50, repeats=1, rounds=1)
     assert set(res) == set(seccomp_cache.OPS)
     for op, kinds in res.items():
-        assert set(kinds) == {"native", *seccomp_cache.filters()}
+        assert set(kinds) == set(seccomp_cache.CONFIGS)
         assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (op, kinds)
+    table = seccomp_cache.table(res).splitlines()
+    assert all(row.count("|") == table[0].count("|") for row in table)
+    exe = syscalls.bench_binary()
+    trapping = tmp_path / "trap.bpf"
+    trapping.write_bytes(seccomp_cache.ip_check(top_hi=0) + seccomp_cache.ALLOW)
+    r = subprocess.run([exe, "--only=getppid", "10", "1", exe, str(tmp_path), str(trapping)])
+    assert r.returncode == -signal.SIGSYS
+    for name, (bpf, sud) in seccomp_cache.CONFIGS.items():
+        argv = seccomp_cache.command(name, str(tmp_path), 10, 1)
+        r = subprocess.run(["strace", "-e", "trace=prctl,seccomp", *argv],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        on = re.search(r"prctl\(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON.* = 0", r.stderr)
+        assert bool(on) == sud, (name, r.stderr)
+        assert ("SECCOMP_SET_MODE_FILTER" in r.stderr) == bool(bpf), (name, r.stderr)
 
 
 def test_trap_share_counts_each_programs_paths(tmp_path):
