@@ -6,7 +6,7 @@
  * what substitution buys and what the host's own floor is.  `libsubst bench
  * syscalls` runs it; the same binary serves every run.
  *
- * usage: syscall-bench [--sud] [--only=NAME,...] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
+ * usage: syscall-bench [--sud] [--only=NAME,...] [--landlock=ro|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
  * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
  * writable directory (a volume in the guest) where it makes its files: one
  * in it, and one three directories down (a/b/c/, as a server's files lie
@@ -17,6 +17,10 @@
  * of user space, so every call passes, as the guest kernel's own host calls
  * from its text do: what SUD's check costs a call that it lets through.
  * --only times the named operations alone.
+ * --landlock=ro|rw restricts the program, once its files are made, with
+ * Landlock as the tender restricts a guest with one volume, VOLUME_DIR:
+ * read-only (read files and directories) or read-write (every right but
+ * execute); nothing else is allowed, so only the volume's rows can run.
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
  *
  * usage: syscall-bench --trap-floor ITERATIONS REPEATS
@@ -30,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -230,6 +235,27 @@ static int sud_pass_all(void)
     return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 1UL << 47, 0);
 }
 
+/* The tender's rule for a volume (c_src/tender/landlock.c), under a ruleset
+ * that handles every right this host's Landlock knows. */
+static int landlock_volume(const char *dir, int rw)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1)
+        return -1;
+    unsigned long long handled = (1ULL << (abi >= 5 ? 16 : abi >= 3 ? 15 : abi >= 2 ? 14 : 13)) - 1;
+    struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
+    int rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    struct landlock_path_beneath_attr rule = {
+        .allowed_access = handled & (rw ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
+                                        : LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR),
+        .parent_fd = open(dir, O_PATH | O_CLOEXEC)};
+    if (rs < 0 || rule.parent_fd < 0 ||
+        syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0 ||
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_landlock_restrict_self, rs, 0) != 0)
+        return -1;
+    return close(rule.parent_fd) | close(rs);
+}
+
 static int selected(const char *only, const char *name)
 {
     size_t n = strlen(name);
@@ -241,19 +267,21 @@ static int selected(const char *only, const char *name)
 
 int main(int argc, char **argv)
 {
-    const char *prog = argv[0], *only = NULL;
+    const char *prog = argv[0], *only = NULL, *landlock = NULL;
     int sud = 0;
     for (; argc > 1 && !strncmp(argv[1], "--", 2) && strcmp(argv[1], "--trap-floor"); argc--, argv++) {
         if (!strcmp(argv[1], "--sud"))
             sud = 1;
         else if (!strncmp(argv[1], "--only=", 7))
             only = argv[1] + 7;
+        else if (!strcmp(argv[1], "--landlock=ro") || !strcmp(argv[1], "--landlock=rw"))
+            landlock = argv[1] + 11;
         else
             argc = 0;                    /* the usage line below */
     }
     int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
     if (!floor && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
+        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
                 "       %s --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
     }
@@ -265,6 +293,10 @@ int main(int argc, char **argv)
     }
     if (floor)
         return time_ops(trap_ops, sizeof trap_ops / sizeof trap_ops[0], repeats);
+    if (landlock && landlock_volume(argv[4], !strcmp(landlock, "rw")) != 0) {
+        perror("syscall-bench: Landlock");
+        return 1;
+    }
     /* SUD first: the guest's filter takes its prctl only from kernel text. */
     if (sud && sud_pass_all() != 0) {
         perror("syscall-bench: Syscall User Dispatch");

@@ -268,6 +268,25 @@ def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):
         assert ("SECCOMP_SET_MODE_FILTER" in r.stderr) == bool(bpf), (name, r.stderr)
 
 
+def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
+    """Each rule and depth is timed; the rule is the tender's for a volume:
+    a file below the volume's root opens, the benchmark binary outside it
+    does not (read-only and read-write alike)."""
+    from libsubst.benchmarks import landlock_walk
+    res = landlock_walk.measure(iterations=50, repeats=1, rounds=1)
+    assert set(res) == set(landlock_walk.RULES)
+    for rule, depths in res.items():
+        assert len(depths) == 2 and all(len(v) == 1 and v[0] > 0 for v in depths.values()), rule
+    assert len(landlock_walk.table(res).splitlines()) == 2 + len(landlock_walk.RULES)
+    exe = syscalls.bench_binary()
+    for rule in ("ro", "rw"):
+        with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
+            syscalls._native([exe, f"--landlock={rule}", "--only=open_close_image", "10", "1", exe,
+                              str(tmp_path)])
+        assert syscalls._native([exe, f"--landlock={rule}", "--only=open_close_volume_deep",
+                                 "10", "1", exe, str(tmp_path)])["open_close_volume_deep"] > 0
+
+
 def test_trap_share_counts_each_programs_paths(tmp_path):
     """Every program's calls are counted from its own summary; clone, which
     the rewriter leaves to the trap path by design, is counted there; a run

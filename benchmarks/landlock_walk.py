@@ -1,0 +1,80 @@
+"""What Landlock's check costs an open of a volume's file, by the depth of
+the volume's host path.
+
+    python -m libsubst.benchmarks.landlock_walk [--rounds 9] [--iterations 20000]
+
+Landlock checks an open by walking from the file up through its ancestors,
+rule by rule, until every right asked for is granted or the root is
+reached.  An open asks for read (or write) and, optionally, for truncate:
+a read-write volume's rule grants every file right, so the walk ends at the
+volume's root; a read-only volume's grants no truncate, so the walk goes on
+to the root, and costs more the deeper the host path.  This times
+syscall_bench.c's open+close of a file in a volume's root natively, with no
+Landlock and with the tender's rule for a read-only and a read-write volume
+(syscall-bench --landlock), for a volume whose host path has 2 components
+and one with 10, alternating round by round."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from .rounds import BenchmarkError, alternate, fmt_spread, median, positive
+from .syscalls import _native, bench_binary
+
+OP = "open_close_volume"
+RULES = ("none", "ro", "rw")
+EXTRA = 8                 # directories the deep volume adds to the shallow one's path
+
+
+def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 9) -> dict:
+    """{rule: {components: [ns per open+close, one per round]}}."""
+    exe = bench_binary()
+    with tempfile.TemporaryDirectory() as shallow:
+        deep = os.path.join(shallow, *"abcdefgh"[:EXTRA])
+        os.makedirs(deep)
+        depth = {shallow: shallow.count("/"), deep: deep.count("/")}
+        configs = {}
+        for rule in RULES:
+            for where in (shallow, deep):
+                argv = [exe, f"--only={OP}", *([f"--landlock={rule}"] if rule != "none" else []),
+                        str(iterations), str(repeats), exe, where]
+                configs[(rule, depth[where])] = (lambda a=argv: _native(a)[OP])
+        runs = alternate(rounds, configs)
+    out: dict = {}
+    for (rule, components), samples in runs.items():
+        out.setdefault(rule, {})[components] = samples
+    return out
+
+
+def table(res: dict) -> str:
+    low, high = sorted(next(iter(res.values())))
+    """Medians; Landlock's share is each rule's time less no Landlock's at the
+    same depth (the host's own lookup of the longer path is in both)."""
+    lines = [f"| rule | {low} components ns | {high} components ns | Landlock at {low} ns |"
+             f" Landlock at {high} ns | Landlock per component ns | no Landlock / itself |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    none_a, none_b = median(res["none"][low]), median(res["none"][high])
+    for rule, r in res.items():
+        a, b = median(r[low]) - none_a, median(r[high]) - none_b
+        lines.append(f"| {rule} | {median(r[low]):.1f} | {median(r[high]):.1f} | {a:.1f} | "
+                     f"{b:.1f} | {(b - a) / (high - low):.1f} | {fmt_spread(res['none'][low])} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.landlock_walk",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=positive, default=9)
+    ap.add_argument("--iterations", type=positive, default=20000)
+    a = ap.parse_args(argv)
+    try:
+        print(table(measure(a.iterations, rounds=a.rounds)))
+    except BenchmarkError as e:
+        sys.exit(f"libsubst: {e}")
+
+
+if __name__ == "__main__":
+    main()
