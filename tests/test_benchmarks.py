@@ -268,6 +268,22 @@ def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):
         assert ("SECCOMP_SET_MODE_FILTER" in r.stderr) == bool(bpf), (name, r.stderr)
 
 
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed")
+def test_the_guests_unpinned_calls_skip_the_filters_bpf():
+    """In a real guest, with the filter the tender installs: a loop of reads
+    or of epoll_waits spends (next to) no CPU time in the filter's BPF, at
+    most a stray sample of start-up; a loop of opens (openat2, a pinned
+    call) does, so the measure sees the BPF when it runs."""
+    from libsubst.benchmarks import seccomp_cache
+    one_sample = seccomp_cache.SAMPLE_NS / 100000
+    res = seccomp_cache.in_guest(100000, ("read_1_dev_zero", "epoll_wait_ready",
+                                          "open_close_volume"))
+    assert res["read_1_dev_zero"]["BPF"] <= one_sample, res
+    assert res["epoll_wait_ready"]["BPF"] <= one_sample, res
+    assert res["open_close_volume"]["BPF"] > 5 * one_sample, res
+    assert all(r["__seccomp_filter"] > 0 for r in res.values()), res
+
+
 def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
     """Each rule and depth is timed; the rule is the tender's for a volume:
     a file below the volume's root opens, the benchmark binary outside it
