@@ -281,7 +281,8 @@ int main(int argc, char **argv)
     }
     int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
     if (!floor && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
+        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|rw]\n"
+                "           ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
                 "       %s --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
     }

@@ -172,7 +172,9 @@ def cached(ins, arch: int = AUDIT_ARCH_X86_64) -> set[int]:
     per number with nothing known but the number and the architecture, and a
     number whose run ends in an allow without reading anything else is never
     filtered again.  Any other load (an argument, the instruction pointer)
-    or instruction leaves the number to the BPF on every call."""
+    leaves the number to the BPF on every call; so does, here, any
+    instruction this compiler does not emit (Linux knows a few more jumps:
+    this errs towards "not cached")."""
     out = set()
     for nr in range(512):
         a, pc = 0, 0
