@@ -50,6 +50,7 @@ from .rounds import BenchmarkError, alternate, check, fmt_range, fmt_spread, med
 from .server_profile import periods
 from .syscalls import _native, bench_binary
 
+TRAP = "trap by signal"
 OPS = ("getppid", "read_1_dev_zero", "write_1_dev_null", "pread_1_volume", "epoll_wait_ready")
 RET_TRAP = 0x00030000
 USER_TOP_HI = 0x8000      # the high half of 2^47: no user address reaches it
@@ -100,13 +101,25 @@ def command(name: str, d: str, iterations: int, repeats: int) -> list[str]:
     return argv
 
 
+# The trap path's floor by each mechanism: a getppid turned into a SIGSYS
+# that an empty handler answers (syscall-bench --trap-floor).
+TRAPS = {"trap by SUD": ([], "sud_trap_floor"),
+         "trap by seccomp": (["--seccomp"], "seccomp_trap_floor")}
+
+
 def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 5) -> dict:
-    """{op: {config: [ns per call, one per round]}}."""
+    """{op: {config: [ns per call, one per round]}}, and TRAP: {mechanism: [...]}."""
+    exe = bench_binary()
     with tempfile.TemporaryDirectory() as d:
         configs = {name: (lambda a=command(name, d, iterations, repeats): _native(a))
                    for name in CONFIGS}
+        for name, (opt, key) in TRAPS.items():
+            configs[name] = (lambda a=[exe, *opt, "--trap-floor", str(iterations), str(repeats)],
+                             k=key: {TRAP: _native(a)[k]})
         runs = alternate(rounds, configs)
-    return {op: {k: [r[op] for r in v] for k, v in runs.items()} for op in OPS}
+    res = {op: {k: [r[op] for r in runs[k]] for k in CONFIGS} for op in OPS}
+    res[TRAP] = {k: [r[TRAP] for r in runs[k]] for k in TRAPS}
+    return res
 
 
 GUEST_OPS = ("read_1_dev_zero", "write_1_dev_null", "pread_1_volume", "epoll_wait_ready",
@@ -151,6 +164,8 @@ TODAY, ONE = "guest filter + SUD (today)", "IP check + guest filter (one mechani
 def table(res: dict) -> str:
     """Medians, and the one mechanism over today's two round by round
     (median, fastest–slowest): the two ran back to back in each round."""
+    res = dict(res)
+    traps = res.pop(TRAP)
     kinds = list(next(iter(res.values())))
     lines = ["| call | " + " | ".join(f"{k} ns" for k in kinds) +
              " | one mechanism / today | native / native |",
@@ -160,6 +175,11 @@ def table(res: dict) -> str:
         lines.append(f"| {op} | " + " | ".join(f"{median(r[k]):.1f}" for k in kinds) +
                      f" | {median(ratios):.2f} ({fmt_range((min(ratios), max(ratios)))}) |"
                      f" {fmt_spread(r['native'])} |")
+    sud, sec = traps["trap by SUD"], traps["trap by seccomp"]
+    ratios = [b / a for a, b in zip(sud, sec)]
+    lines.append(f"\nA trap by signal, natively (a getppid answered by an empty SIGSYS handler): "
+                 f"{median(sud):.1f} ns by SUD, {median(sec):.1f} ns by seccomp's RET_TRAP "
+                 f"({median(ratios):.2f} of SUD's, {fmt_range((min(ratios), max(ratios)))}).")
     return "\n".join(lines)
 
 

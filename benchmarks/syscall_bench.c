@@ -23,10 +23,11 @@
  * execute); nothing else is allowed, so only the volume's rows can run.
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
  *
- * usage: syscall-bench --trap-floor ITERATIONS REPEATS
+ * usage: syscall-bench [--seccomp] --trap-floor ITERATIONS REPEATS
  * times, natively, the least any trap by signal costs on this host: a
  * getppid that Syscall User Dispatch turns into a SIGSYS, answered by an
- * empty handler (one line, sud_trap_floor).
+ * empty handler (one line, sud_trap_floor); with --seccomp, a getppid
+ * that a filter's RET_TRAP turns into one (seccomp_trap_floor).
  * Every call's result is checked: if one failed, it says which and exits 1.
  */
 #define _GNU_SOURCE
@@ -42,6 +43,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -124,16 +126,31 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 }
 static void op_trapped(void) { sud_block = 1; failed += syscall(SYS_getppid) != TRAPPED; }
 
-static int trap_setup(void)
+/* by_seccomp: the trap is seccomp's RET_TRAP for getppid instead, what a
+ * filter standing in for SUD would send (the selector byte is then moot). */
+static int trap_setup(int by_seccomp)
 {
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
     sigfillset(&sa.sa_mask);             /* as the guest kernel's trap handler */
-    return sigaction(SIGSYS, &sa, NULL) ||
-           prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, &sud_block);
+    struct sock_filter trap_getppid[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = 4, .filter = trap_getppid};
+    if (sigaction(SIGSYS, &sa, NULL) != 0)
+        return -1;
+    if (by_seccomp)
+        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+               syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, &sud_block);
 }
 
 static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"sud_trap_floor", op_trapped},
+}, seccomp_trap_ops[] = {
+    {"seccomp_trap_floor", op_trapped},
 }, ops[] = {
     {"getppid", op_getppid},
     {"clock_gettime", op_clock},
@@ -268,10 +285,12 @@ static int selected(const char *only, const char *name)
 int main(int argc, char **argv)
 {
     const char *prog = argv[0], *only = NULL, *landlock = NULL;
-    int sud = 0;
+    int sud = 0, by_seccomp = 0;
     for (; argc > 1 && !strncmp(argv[1], "--", 2) && strcmp(argv[1], "--trap-floor"); argc--, argv++) {
         if (!strcmp(argv[1], "--sud"))
             sud = 1;
+        else if (!strcmp(argv[1], "--seccomp"))
+            by_seccomp = 1;
         else if (!strncmp(argv[1], "--only=", 7))
             only = argv[1] + 7;
         else if (!strcmp(argv[1], "--landlock=ro") || !strcmp(argv[1], "--landlock=rw"))
@@ -283,17 +302,17 @@ int main(int argc, char **argv)
     if (!floor && argc != 5 && argc != 6) {
         fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|rw]\n"
                 "           ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
-                "       %s --trap-floor ITERATIONS REPEATS\n", prog, prog);
+                "       %s [--seccomp] --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
     }
     iters = atol(argv[1 + floor]);
     int repeats = atoi(argv[2 + floor]);
-    if (iters < 1 || repeats < 1 || repeats > 64 || (floor ? trap_setup() : setup(argv[4])) != 0) {
+    if (iters < 1 || repeats < 1 || repeats > 64 || (floor ? trap_setup(by_seccomp) : setup(argv[4])) != 0) {
         perror("syscall-bench: setup");
         return 1;
     }
     if (floor)
-        return time_ops(trap_ops, sizeof trap_ops / sizeof trap_ops[0], repeats);
+        return by_seccomp ? time_ops(seccomp_trap_ops, 1, repeats) : time_ops(trap_ops, 1, repeats);
     if (landlock && landlock_volume(argv[4], !strcmp(landlock, "rw")) != 0) {
         perror("syscall-bench: Landlock");
         return 1;

@@ -244,14 +244,17 @@ def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):
     """Every configuration runs and times each call; the instruction-pointer
     check it times is a real one (moved below every address, it traps the
     program's first call), and each configuration turns SUD on and installs
-    a filter exactly where it says (strace sees the calls succeed)."""
+    a filter exactly where it says (strace sees the calls succeed); the
+    trap floor by seccomp traps by a filter, not by SUD."""
     from libsubst.benchmarks import seccomp_cache
     res = seccomp_cache.measure(iterations=50, repeats=1, rounds=1)
-    assert set(res) == set(seccomp_cache.OPS)
+    assert set(res) == {*seccomp_cache.OPS, seccomp_cache.TRAP}
+    traps = res.pop(seccomp_cache.TRAP)
+    assert set(traps) == set(seccomp_cache.TRAPS) and all(v[0] > 0 for v in traps.values())
     for op, kinds in res.items():
         assert set(kinds) == set(seccomp_cache.CONFIGS)
         assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (op, kinds)
-    table = seccomp_cache.table(res).splitlines()
+    table = seccomp_cache.table({**res, seccomp_cache.TRAP: traps}).splitlines()[:-2]
     assert all(row.count("|") == table[0].count("|") for row in table)
     exe = syscalls.bench_binary()
     trapping = tmp_path / "trap.bpf"
@@ -266,6 +269,10 @@ def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):
         on = re.search(r"prctl\(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON.* = 0", r.stderr)
         assert bool(on) == sud, (name, r.stderr)
         assert ("SECCOMP_SET_MODE_FILTER" in r.stderr) == bool(bpf), (name, r.stderr)
+    r = subprocess.run(["strace", "-e", "trace=prctl,seccomp,getppid", exe, "--seccomp",
+                        "--trap-floor", "10", "1"], capture_output=True, text=True)
+    assert r.returncode == 0 and "SECCOMP_SET_MODE_FILTER" in r.stderr, r.stderr
+    assert "PR_SET_SYSCALL_USER_DISPATCH" not in r.stderr and "getppid()" in r.stderr, r.stderr
 
 
 @pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed")
