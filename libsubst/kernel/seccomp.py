@@ -22,6 +22,7 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 X32_BIT = 0x40000000
 SLOT_MARK = 0xFFFFFFFF        # replaced by a per-boot constant at boot
 LEAF = 4                      # numbers compared linearly at a leaf of the search
+NR_LIMIT = 512                # above every x86_64 system call number (Linux's cache's bitmap size)
 # struct seccomp_data: nr, arch, instruction_pointer, args[6] (little-endian halves)
 IP_LO, IP_HI = 8, 12
 
@@ -176,7 +177,7 @@ def cached(ins, arch: int = AUDIT_ARCH_X86_64) -> set[int]:
     instruction this compiler does not emit (Linux knows a few more jumps:
     this errs towards "not cached")."""
     out = set()
-    for nr in range(512):
+    for nr in range(NR_LIMIT):
         a, pc = 0, 0
         while pc < len(ins):
             code, jt, jf, k = ins[pc]
