@@ -22,7 +22,7 @@ AUDIT_ARCH_X86_64 = 0xC000003E
 X32_BIT = 0x40000000
 SLOT_MARK = 0xFFFFFFFF        # replaced by a per-boot constant at boot
 LEAF = 4                      # numbers compared linearly at a leaf of the search
-NR_LIMIT = 512                # above every x86_64 system call number (Linux's cache's bitmap size)
+NR_LIMIT = 512                # above every x86_64 system call number
 # struct seccomp_data: nr, arch, instruction_pointer, args[6] (little-endian halves)
 IP_LO, IP_HI = 8, 12
 
