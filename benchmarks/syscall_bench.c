@@ -6,7 +6,7 @@
  * what substitution buys and what the host's own floor is.  `libsubst bench
  * syscalls` runs it; the same binary serves every run.
  *
- * usage: syscall-bench [--sud] [--only=NAME,...] [--landlock=ro|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
+ * usage: syscall-bench [--sud] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
  * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
  * writable directory (a volume in the guest) where it makes its files: one
  * in it, and one three directories down (a/b/c/, as a server's files lie
@@ -17,9 +17,11 @@
  * of user space, so every call passes, as the guest kernel's own host calls
  * from its text do: what SUD's check costs a call that it lets through.
  * --only times the named operations alone.
- * --landlock=ro|rw restricts the program, once its files are made, with
- * Landlock as the tender restricts a guest with one volume, VOLUME_DIR:
- * read-only (read files and directories) or read-write (every right but
+ * --landlock=ro|ro-no-truncate|rw restricts the program, once its files are
+ * made, with Landlock as the tender restricts a guest with one volume,
+ * VOLUME_DIR: read-only (read files and directories, and the optional
+ * truncate right the read-only bind refuses anyway), the read-only rule
+ * without truncate (the tender's before) or read-write (every right but
  * execute); nothing else is allowed, so only the volume's rows can run.
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
  *
@@ -254,7 +256,7 @@ static int sud_pass_all(void)
 
 /* The tender's rule for a volume (c_src/tender/landlock.c), under a ruleset
  * that handles every right this host's Landlock knows. */
-static int landlock_volume(const char *dir, int rw)
+static int landlock_volume(const char *dir, const char *rule_name)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1)
@@ -262,9 +264,11 @@ static int landlock_volume(const char *dir, int rw)
     unsigned long long handled = (1ULL << (abi >= 5 ? 16 : abi >= 3 ? 15 : abi >= 2 ? 14 : 13)) - 1;
     struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
     int rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    unsigned long long read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
     struct landlock_path_beneath_attr rule = {
-        .allowed_access = handled & (rw ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
-                                        : LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR),
+        .allowed_access = handled & (!strcmp(rule_name, "rw") ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
+                                     : !strcmp(rule_name, "ro") ? read | (1ULL << 14) /* TRUNCATE */
+                                     : read),
         .parent_fd = open(dir, O_PATH | O_CLOEXEC)};
     if (rs < 0 || rule.parent_fd < 0 ||
         syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0 ||
@@ -293,14 +297,15 @@ int main(int argc, char **argv)
             by_seccomp = 1;
         else if (!strncmp(argv[1], "--only=", 7))
             only = argv[1] + 7;
-        else if (!strcmp(argv[1], "--landlock=ro") || !strcmp(argv[1], "--landlock=rw"))
+        else if (!strcmp(argv[1], "--landlock=ro") || !strcmp(argv[1], "--landlock=rw") ||
+                 !strcmp(argv[1], "--landlock=ro-no-truncate"))
             landlock = argv[1] + 11;
         else
             argc = 0;                    /* the usage line below */
     }
     int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
     if (!floor && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|rw]\n"
+        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw]\n"
                 "           ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
                 "       %s [--seccomp] --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
@@ -313,7 +318,7 @@ int main(int argc, char **argv)
     }
     if (floor)
         return by_seccomp ? time_ops(seccomp_trap_ops, 1, repeats) : time_ops(trap_ops, 1, repeats);
-    if (landlock && landlock_volume(argv[4], !strcmp(landlock, "rw")) != 0) {
+    if (landlock && landlock_volume(argv[4], landlock) != 0) {
         perror("syscall-bench: Landlock");
         return 1;
     }

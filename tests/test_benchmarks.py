@@ -302,7 +302,7 @@ def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
         assert len(depths) == 2 and all(len(v) == 1 and v[0] > 0 for v in depths.values()), rule
     assert len(landlock_walk.table(res).splitlines()) == 2 + len(landlock_walk.RULES)
     exe = syscalls.bench_binary()
-    for rule in ("ro", "rw"):
+    for rule in ("ro", "ro-no-truncate", "rw"):
         with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
             syscalls._native([exe, f"--landlock={rule}", "--only=open_close_image", "10", "1", exe,
                               str(tmp_path)])

@@ -465,6 +465,13 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "chmod")) {
         long r = via(g, 268 /* fchmodat */, -100 /* AT_FDCWD */, (long)argv[2], 04755);
         printf("fchmodat 04755: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
+    } else if (!strcmp(argv[1], "write-ro")) {
+        /* Every way to change a file's bytes by its path, straight to the host. */
+        long fd = via(g, 257 /* openat */, -100, (long)argv[2], 01000 /* O_RDONLY|O_TRUNC */);
+        printf("openat O_TRUNC: %s\n", res(fd));
+        fd = via(g, 257, -100, (long)argv[2], 1 /* O_WRONLY */);
+        printf("openat O_WRONLY: %s\n", res(fd));
+        printf("truncate: %s\n", res(via(g, 76 /* truncate */, (long)argv[2], 0, 0)));
     } else if (!strcmp(argv[1], "exec")) {
         char *args[] = {argv[2], 0};
         long r = via(g, 322 /* execveat */, -100 /* AT_FDCWD */, (long)argv[2], (long)args);
@@ -594,6 +601,37 @@ def test_jumping_into_kernel_text_hits_the_host_layers(gadget, tmp_path):
     # A call the allow-list does not have: seccomp kills the guest (SIGSYS).
     r = run("ptrace")
     assert r.returncode == 128 + 31 and r.stdout == b""
+
+
+def test_read_only_files_stay_unchanged_from_kernel_text(gadget, tmp_path):
+    """A read-only volume's file and an image file, opened for writing, truncated on open
+    or truncated by path from kernel text: the read-only mount refuses each (EROFS) before
+    Landlock is asked (Linux takes the mount's write access first), and the seccomp filter
+    keeps the guest from remounting.  Landlock's read-only rules grant the optional
+    truncate right for that reason: without it every open of such a file walked to the
+    host's root looking for it (benchmarks/landlock_walk.py)."""
+    vol = tmp_path / "ro"
+    vol.mkdir()
+    (vol / "f").write_text("kept")
+    r = run_guest(["--no-subst", "--volume", f"{vol}:{vol}:ro", str(gadget), "write-ro",
+                   str(vol / "f")], tmp_path)
+    assert r.stdout.decode().splitlines() == [
+        "openat O_TRUNC: Read-only file system", "openat O_WRONLY: Read-only file system",
+        "truncate: Read-only file system"], r.stderr
+    assert (vol / "f").read_text() == "kept"
+    gadget_host = os.path.realpath(str(gadget))
+    index = subprocess.run(
+        [sys.executable, "-c", "import sys; from libsubst import api; "
+         "print([e.host_path for e in api.prepare(sys.argv[1], subst=False).entries]"
+         ".index(sys.argv[1]))", gadget_host],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    before = open(gadget_host, "rb").read()
+    r = run_guest(["--no-subst", str(gadget), "write-ro", f"{bootinfo.HOST_FILES}/{index}"],
+                  tmp_path)
+    assert r.stdout.decode().splitlines() == [
+        "openat O_TRUNC: Read-only file system", "openat O_WRONLY: Read-only file system",
+        "truncate: Read-only file system"], r.stderr
+    assert open(gadget_host, "rb").read() == before
 
 
 @pytest.mark.parametrize("name,args", [
