@@ -9,7 +9,8 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from libsubst.elf import PT_DYNAMIC, ElfFile
+from libsubst.elf import ElfFile
+from libsubst.elf.abi import PT_DYNAMIC
 from libsubst.errors import (CorruptElf, LibraryNotFound, LibsubstError, NotAnElf, ProgramNotFound,
                              UnsupportedElf)
 from libsubst.ldso import cache

@@ -29,7 +29,8 @@ import os
 import re
 from collections import namedtuple
 
-from libsubst.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile, open_regular
+from libsubst.elf import ElfFile, open_regular
+from libsubst.elf.abi import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC
 from libsubst.errors import (ForeignElf, LibsubstError, LibraryNotFound, NotAnElf, ProgramNotFound,
                              UnsupportedElf)
 from libsubst.ldso import cache
