@@ -207,7 +207,7 @@ class Popen(Guest):
                argv_keep) -> None:
         """Keeps this run's plan for the next identical one (plancache)."""
         from . import plancache
-        from .monitor.guest import epilogue_command, kernel_path, supervisor_path
+        from .monitor.executables import epilogue_command, kernel_path, supervisor_path
 
         spec = self.spec
         kernel = plancache.image_kernel(image_kernel) if image_kernel is not None \

@@ -138,7 +138,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     from . import api
     from .image.magic import is_image
     from .monitor import signals
-    from .monitor.guest import parse_size
+    from .monitor.limits import parse_size
 
     from . import plancache
     # Keyed up to PROGRAM, where click put it: its arguments are patched in.
@@ -333,7 +333,7 @@ def attach(gdb, gdb_allow_remote, pid):
     guest goes on.  PID is a guest process, or the `libsubst run` above it."""
     from .debug import attach as do_attach
     from .debug.protocol import listen
-    from .monitor.guest import kernel_path
+    from .monitor.executables import kernel_path
 
     do_attach(pid, listen(gdb, gdb_allow_remote), kernel_path())
 

@@ -118,7 +118,8 @@ def test_the_kernel_leaves_the_trap_on_under_a_seccomp_filter(tmp_path, monkeypa
     """Boot info that asks for no trap, given to a kernel under a seccomp
     filter (as a guest that execs the kernel itself is): refused at boot."""
     from libsubst import api
-    from libsubst.monitor.guest import kernel_path, run_spec
+    from libsubst.monitor.executables import kernel_path
+    from libsubst.monitor.guest import run_spec
 
     helper = build_c("seccomp_exec", str(tmp_path))
     monkeypatch.setenv("SECCOMP_EXEC", kernel_path())

@@ -348,7 +348,7 @@ def test_scratch_directories_go_even_when_made_read_only(tmp_path):
     directories, removed after the run even where the guest made parts of
     them read-only, and the root is read-only."""
     from libsubst import api
-    from libsubst.monitor import guest
+    from libsubst.monitor import ending
 
     spec = api.prepare("/bin/true", mount_cwd=False)
     assert spec.scratch == [] and sorted(m.guest for m in spec.mounts if m.scratch) == \
@@ -360,7 +360,7 @@ def test_scratch_directories_go_even_when_made_read_only(tmp_path):
         open(os.path.join(host, "a", "b", "f"), "w").close()
         os.chmod(os.path.join(host, "a", "b"), 0o555)
         os.chmod(os.path.join(host, "a"), 0o555)
-    guest.remove_scratch(spec.scratch)
+    ending.remove_scratch(spec.scratch)
     assert not any(os.path.exists(d) for d in spec.scratch)
     r = run_guest(["/usr/bin/python3", "-c",
                    "import os\nfor d in ('/tmp', '/dev/shm'):\n"

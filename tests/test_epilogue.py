@@ -1,4 +1,4 @@
-"""What is said and cleaned up after a guest (guest.report_end, run by the
+"""What is said and cleaned up after a guest (ending.report_end, run by the
 Python monitor or, after the hand-over, by monitor/epilogue.py) is never
 steered by what the guest left behind: a guest that can write where the
 host's own files are (a --volume) may replace them by name before it ends,

@@ -9,11 +9,13 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from libsubst.elf import PT_DYNAMIC, ElfFile
+from libsubst.elf import ElfFile
+from libsubst.elf.abi import PT_DYNAMIC
 from libsubst.errors import (CorruptElf, LibraryNotFound, LibsubstError, NotAnElf, ProgramNotFound,
                              UnsupportedElf)
 from libsubst.ldso import cache
-from libsubst.ldso.search import platform, resolve
+from libsubst.ldso.hwcaps import platform
+from libsubst.ldso.search import resolve
 
 REAL = [p for p in ("/usr/bin/python3.11", "/usr/bin/sqlite3", "/usr/bin/perl", "/bin/ls",
                     "/lib/x86_64-linux-gnu/libc.so.6") if os.path.exists(p)]

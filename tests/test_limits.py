@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -200,7 +199,8 @@ def test_the_kernel_refuses_without_landlock_too(tmp_path):
     """The guest kernel asks the host itself: a boot block that does not
     accept a weaker sandbox stops before the program runs."""
     from libsubst import api
-    from libsubst.monitor import bootinfo, guest, identity
+    from libsubst.monitor import bootinfo, ending, identity
+    from libsubst.monitor.executables import kernel_path
 
     hide = build_c("no_landlock", tmp_path)
     cwd = os.getcwd()
@@ -213,11 +213,11 @@ def test_the_kernel_refuses_without_landlock_too(tmp_path):
     fd = os.memfd_create("bootinfo")
     try:
         os.write(fd, bootinfo.encode(spec))
-        r = subprocess.run([hide, guest.kernel_path(), str(fd)], pass_fds=(fd,),
+        r = subprocess.run([hide, kernel_path(), str(fd)], pass_fds=(fd,),
                            capture_output=True, cwd=tmp_path, timeout=60)
     finally:
         os.close(fd)
-        guest.remove_scratch(spec.scratch)
+        ending.remove_scratch(spec.scratch)
     assert r.stdout == b"" and r.returncode != 0
     assert b"cannot restrict host file access (Landlock): error 38 (this host's Landlock is " \
            b"older than ABI 6 or absent: see --allow-weaker-sandbox)" in r.stderr
@@ -325,7 +325,8 @@ def test_the_scratch_mounts_together_fit_in_memory(scratch, root, each):
     """/, /tmp and /dev/shm share --memory: filled together they reach
     ENOSPC, not the OOM killer."""
     from libsubst.volumes import Mount
-    from libsubst.monitor.guest import Limits, scratch_sizes
+    from libsubst.monitor.limits import scratch_sizes
+    from libsubst.plan import Limits
     mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True),
               Mount("/dev/shm", "", scratch=True), Mount("/data", "/srv")]
     sized = scratch_sizes(mounts, Limits(memory=48 << 20, scratch=scratch))
@@ -335,7 +336,8 @@ def test_the_scratch_mounts_together_fit_in_memory(scratch, root, each):
 
 def test_scratch_size_alone_bounds_only_the_root():
     from libsubst.volumes import Mount
-    from libsubst.monitor.guest import Limits, scratch_sizes
+    from libsubst.monitor.limits import scratch_sizes
+    from libsubst.plan import Limits
     mounts = [Mount("/", "", scratch=True), Mount("/tmp", "", scratch=True)]
     assert [m.size for m in scratch_sizes(mounts, Limits(scratch=8 << 20))] == [8 << 20, None]
     assert [m.size for m in scratch_sizes(mounts, Limits())] == [None, None]
@@ -343,6 +345,7 @@ def test_scratch_size_alone_bounds_only_the_root():
 
 def test_a_root_layer_alone_takes_its_size():
     from libsubst.volumes import Mount
-    from libsubst.monitor.guest import Limits, scratch_sizes
+    from libsubst.monitor.limits import scratch_sizes
+    from libsubst.plan import Limits
     sized = scratch_sizes([Mount("/", "", scratch=True)], Limits(memory=48 << 20, scratch=8 << 20))
     assert [m.size for m in sized] == [8 << 20]

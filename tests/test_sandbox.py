@@ -790,7 +790,8 @@ def test_runs_as_an_unprivileged_user(net):
     import shutil
 
     from libsubst import api
-    from libsubst.monitor import bootinfo, guest
+    from libsubst.monitor import bootinfo
+    from libsubst.monitor.executables import kernel_path
 
     import pathlib
     import tempfile
@@ -801,7 +802,7 @@ def test_runs_as_an_unprivileged_user(net):
     work.mkdir()
     os.chown(work, 65534, 65534)
     kernel = tmp_path / "libsubst-kernel"          # readable by nobody, unlike root's site-packages
-    shutil.copy(guest.kernel_path(), kernel)
+    shutil.copy(kernel_path(), kernel)
     os.chmod(kernel, 0o755)
     cwd = os.getcwd()
     os.chdir(work)

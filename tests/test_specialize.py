@@ -18,7 +18,7 @@ import pytest
 from conftest import LIBSUBST, build_c, free_port, redis_cli, run_native
 from libsubst.elf import ElfFile
 from libsubst.kernel import hostcalls, syscalls
-from libsubst.monitor.guest import kernel_path
+from libsubst.monitor.executables import kernel_path
 from test_servers import nginx_conf, redis_argv, server
 
 SQL = (b"create table t(k text, v int); insert into t values ('a', 3), ('b', 1), ('c', 2);"

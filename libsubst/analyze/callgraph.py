@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 import capstone
 
-from ..elf import R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT, ElfFile
+from ..elf import ElfFile
+from ..elf.abi import R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
 from ..uklibc import ehframe, sysnr
 from ..uklibc.decode import FALLS_THROUGH, Disassembly
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 
-from ..elf import R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT, ElfFile
+from ..elf import ElfFile
+from ..elf.abi import R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
 
 WINDOW = 48          # bytes before a call searched for the load of %edi
 _MAX_NR = 1024       # above any x86-64 number: a larger constant is not one

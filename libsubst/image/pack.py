@@ -135,7 +135,7 @@ class Image(lsi.Image):
         """An image of a plan laid out for packing, with the installed kernel,
         or one linked for the calls of ``served`` (specialized.py)."""
         from ..elf import ElfFile
-        from ..monitor.guest import kernel_path
+        from ..monitor.executables import kernel_path
 
         kpath = kernel_path()
         specialized, allowed = None, None

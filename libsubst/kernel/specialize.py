@@ -271,6 +271,6 @@ def build(keep: set[str]) -> Specialised:
 
 def full_facts() -> KernelFacts:
     """The installed (full) kernel's facts, for comparison."""
-    from ..monitor.guest import kernel_path
+    from ..monitor.executables import kernel_path
 
     return facts(kernel_path())

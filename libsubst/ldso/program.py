@@ -8,7 +8,8 @@ import os
 import re
 import stat
 
-from ..elf import ELFMAG, open_regular
+from ..elf import open_regular
+from ..elf.abi import ELFMAG
 from ..errors import LibsubstError, ProgramNotFound
 from .search import in_root
 

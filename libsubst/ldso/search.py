@@ -15,7 +15,7 @@ Follows glibc 2.36 ``elf/dl-load.c`` (``_dl_map_object``) and
   object's ``DT_RUNPATH``, ``/etc/ld.so.cache``, the default directories —
   the last two not with ``DF_1_NODEFLIB``; an empty element is the current
   directory; in each directory the ``glibc-hwcaps`` and legacy hwcap
-  subdirectories this CPU supports come first;
+  subdirectories this CPU supports come first (hwcaps.py);
 - ``$ORIGIN`` is the directory of the object as found (for the program,
   of its real path: ld.so reads ``/proc/self/exe``), ``$LIB`` is
   ``lib/x86_64-linux-gnu``, ``$PLATFORM`` the platform ld.so computes;
@@ -24,15 +24,16 @@ Follows glibc 2.36 ``elf/dl-load.c`` (``_dl_map_object``) and
 """
 
 import errno
-import functools
 import os
 import re
 from collections import namedtuple
 
-from libsubst.elf import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC, ElfFile, open_regular
+from libsubst.elf import ElfFile, open_regular
+from libsubst.elf.abi import DF_1_NODEFLIB, DF_1_PIE, ET_EXEC
 from libsubst.errors import (ForeignElf, LibsubstError, LibraryNotFound, NotAnElf, ProgramNotFound,
                              UnsupportedElf)
 from libsubst.ldso import cache
+from libsubst.ldso.hwcaps import hwcaps_levels, platform, subdirs
 
 DEFAULT_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib")
 DST_LIB = "lib/x86_64-linux-gnu"
@@ -87,80 +88,6 @@ def _origin(path):
     """Directory of *path* as ld.so computes l_origin (elf/dl-object.c)."""
     head = path[:path.rindex("/")]
     return head or "/"
-
-
-@functools.cache
-def _cpu():
-    """(vendor, flags) from /proc/cpuinfo: the guest's ld.so runs on this CPU."""
-    vendor, flags = "", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, val = line.partition(":")
-                key = key.strip()
-                if key == "vendor_id":
-                    vendor = val.strip()
-                elif key == "flags":
-                    flags = set(val.split())
-                    break
-    except OSError:
-        pass
-    return vendor, flags
-
-
-def platform():
-    """``$PLATFORM``: AT_PLATFORM, which glibc 2.36 overrides on Intel CPUs.
-
-    See sysdeps/x86/cpu-features.c ``init_cpu_features``.
-    """
-    vendor, f = _cpu()
-    if vendor == "GenuineIntel":
-        if "avx512cd" in f and {"avx512er", "avx512pf"} <= f:
-            return "xeon_phi"
-        if {"avx2", "fma", "bmi1", "bmi2", "abm", "movbe", "popcnt"} <= f:
-            return "haswell"
-    return "x86_64"
-
-
-# x86-64 ISA levels (sysdeps/x86/get-isa-level.h), highest first.
-_LEVELS = (
-    ("x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}),
-    ("x86-64-v3", {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"}),
-    ("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"}),
-)
-
-
-@functools.cache
-def hwcaps_levels():
-    """Supported ``glibc-hwcaps`` subdirectory names, in ld.so's priority order."""
-    _, f = _cpu()
-    supported = []
-    # A level counts only if every lower level is supported too.
-    for name, need in reversed(_LEVELS):
-        if not need <= f:
-            break
-        supported.insert(0, name)
-    return tuple(supported)
-
-
-@functools.cache
-def _subdirs():
-    """Subdirectories ld.so tries in every search directory, '' (itself) last.
-
-    glibc-hwcaps first, then the legacy hwcaps scheme of glibc 2.36
-    (elf/dl-hwcaps.c): every combination of the hwcap names, the platform
-    and "tls", most specific first.
-    """
-    vendor, f = _cpu()
-    legacy = ["x86_64"]
-    if (vendor == "GenuineIntel" and "avx512cd" in f and "avx512er" not in f
-            and {"avx512bw", "avx512dq", "avx512vl"} <= f):
-        legacy.append("avx512_1")
-    legacy += [platform(), "tls"]
-    combos = []
-    for mask in range(2 ** len(legacy) - 1, -1, -1):
-        combos.append("/".join(legacy[i] for i in reversed(range(len(legacy))) if mask >> i & 1))
-    return tuple(f"glibc-hwcaps/{lv}" for lv in hwcaps_levels()) + tuple(combos)
 
 
 def _expand(text, origin):
@@ -230,7 +157,7 @@ class _Resolver:
         """ld.so's hwcaps subdirectories, limited to those that can exist."""
         if d not in self.subdirs:
             present = {t for t in _HWCAP_TOPS if os.path.isdir(in_root(d + t, self.root))}
-            self.subdirs[d] = tuple(s + "/" for s in _subdirs() if s and s.split("/")[0] in present) + ("",)
+            self.subdirs[d] = tuple(s + "/" for s in subdirs() if s and s.split("/")[0] in present) + ("",)
         return self.subdirs[d]
 
     def probe(self, path, name, loader, skipped):

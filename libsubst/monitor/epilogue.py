@@ -3,7 +3,7 @@
 the process that was the CLI's, only when there is something to say or
 clean up that it leaves to Python (Guest.hand_over lists when), appending
 the guest's wait status and the fd of the report lines it kept.  The words
-are guest.report_end's, as when the Python monitor stays; the exit status
+are ending.report_end's, as when the Python monitor stays; the exit status
 is the CLI's (the guest's, 128+N for signal N).
 
     python -m libsubst.monitor.epilogue --bootinfo FD [--cgroup DIR]...
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
 
     from . import bootinfo, report
     from .cgroup import RunCgroup, oom_kills
-    from .guest import _keep_core, remove_scratch, report_end
+    from .ending import keep_core, remove_scratch, report_end
 
     rc = os.waitstatus_to_exitcode(a.status)
     try:
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
         report_end(rc, rep, oom=oom_kills(a.cgroup), memory=memory, entries=entries,
                    trace=trace, sum_fd=a.trace_summary_fd)
         if a.core_fd >= 0:
-            _keep_core(a.core_fd, a.core, exe)
+            keep_core(a.core_fd, a.core, exe)
     except LibsubstError as e:
         sys.stderr.write(f"libsubst: {e}\n")
     finally:

@@ -2,126 +2,25 @@
 guest's, the exit status is the guest's (128+N for a guest killed by signal
 N, as a shell shows it), and the kernel's report channel is read for crash
 reports and ENOSYS counts.  Signals sent to ``libsubst run`` reach the guest
-through monitor/signals.py."""
+through monitor/signals.py; the plan's limits are limits.py's, what is done
+after the guest ending.py's."""
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import resource
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass, replace
 
-from ..errors import BuildError, GuestError, LibsubstError
-from ..plan import ADDRESS_SPACE, GuestPlan, Limits, cpu_list
+from ..errors import GuestError, LibsubstError
+from ..plan import GuestPlan
 from . import bootinfo, identity, landlock, report
-from .cgroup import RunCgroup
-from .signals import FORWARDED, SIG_FORWARD, ask_relay, guest_starting, signals_blocked, \
-    stop_message
-
-PR_SET_PDEATHSIG = 1
-
-
-def scratch_sizes(mounts: list, limits: Limits) -> list:
-    """The guest's tmpfs mounts (/tmp, /dev/shm, the writable root's layer)
-    sized so that together they fit in --memory: a full one is ENOSPC, which
-    programs handle, not an OOM kill (the program's own pages share --memory,
-    so a guest that fills them and its heap can still meet the OOM killer).
-    The root's layer is --scratch-size when given, the others share the rest."""
-    scratch = [m for m in mounts if m.scratch]
-    if not scratch:
-        return mounts
-    root = limits.scratch if any(m.guest == "/" for m in scratch) else None
-    each = None
-    if limits.memory and root:
-        each = (limits.memory - root) // max(len(scratch) - 1, 1)
-    elif limits.memory:
-        each = limits.memory // len(scratch)
-    return [replace(m, size=(root if root and m.guest == "/" else each)) if m.scratch else m
-            for m in mounts]
-
-
-def parse_size(text: str, option: str = "--memory", least: int = 16 << 20) -> int:
-    """'512M', '2G', '65536' -> bytes (K, M, G, T: powers of 1024), at
-    least ``least`` (the guest needs 16M; a scratch layer 1M)."""
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    num, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
-    try:
-        value = int(float(num) * units[unit])
-    except (ValueError, OverflowError):
-        raise LibsubstError(f"{option} {text!r}: expected a size such as 512M or 2G") from None
-    if value < least:
-        raise LibsubstError(f"{option} {text}: at least {least >> 20}M")
-    if value > ADDRESS_SPACE:
-        raise LibsubstError(f"{option} {text}: more than the 128T address space of x86-64")
-    return value
-
-
-def limit_cgroup(limits: Limits, init: bool = False) -> RunCgroup:
-    """The run's cgroup: memory and CPUs for every caller; processes for a
-    root caller, whose guest switches among 65536 host uids (an --init's
-    one more: the program keeps its N).  A caller that cannot make one gets
-    an error, never an unenforced limit."""
-    root = os.geteuid() == 0
-    pids = limits.pids + (1 if init else 0) if root and limits.pids else None
-    return RunCgroup(limits.memory, cpu_list(limits.cpus), pids)
-
-
-def _child_setup(parent: int, limits: Limits, group: RunCgroup):
-    """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
-    so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
-    leaves no orphaned guest behind; the forwarded signals are blocked (the
-    tender unblocks them once its handlers forward them: never their default
-    action on the relay in between, c_src/tender/tender.h); it joins the
-    run's cgroup and the per-process limits take effect."""
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def hook():
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:      # the monitor died before the prctl
-            os.kill(os.getpid(), signal.SIGKILL)
-        signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, SIG_FORWARD))
-        group.join()
-        if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
-        if limits.cpus:
-            os.sched_setaffinity(0, cpu_list(limits.cpus))
-        if limits.pids and os.geteuid() != 0:
-            # A caller's guest is that one uid: RLIMIT_NPROC counts all of it.
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))
-    return hook
-
-
-def bin_path(name: str) -> str:
-    """An executable the build put beside the package's files (_bin/NAME)."""
-    # An exec needs a real file, and importlib.resources would add ~6 ms of
-    # imports to every run.
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_bin", name)
-
-
-def supervisor_path() -> str:
-    """The native supervisor a run hands over to (c_src/tender/supervise.c)."""
-    return bin_path("libsubst-supervise")
-
-
-def epilogue_command() -> list[str]:
-    """The supervisor's EPILOGUE_COMMAND (monitor/epilogue.py), before its
-    --bootinfo FD: a planned run's (Guest.hand_over) and a cached plan's,
-    which the native front end gives the supervisor (plancache.h)."""
-    return [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()),
-            "-m", "libsubst.monitor.epilogue"]
-
-
-def kernel_path() -> str:
-    """The installed guest kernel binary."""
-    path = bin_path("libsubst-kernel")
-    if not os.access(path, os.X_OK):
-        raise BuildError(f"the guest kernel is missing ({path}): reinstall libsubst with pip")
-    return path
+from .ending import core_file, keep_core, remove_scratch, report_end
+from .executables import epilogue_command, kernel_path, supervisor_path
+from .limits import child_setup, limit_cgroup, scratch_sizes
+from .signals import FORWARDED, ask_relay, guest_starting, signals_blocked, stop_message
 
 
 @dataclass
@@ -141,52 +40,6 @@ class Completed:
             raise GuestError(self.returncode, self.args or [], self.stdout, self.stderr)
 
 
-def remove_scratch(dirs: list[str]) -> None:
-    """Removes the guest's scratch directories, also what it made read-only."""
-    if not dirs:
-        return
-    import shutil       # here: a run that made no such directory pays nothing for it
-
-    def writable_and_retry(func, path, _exc):
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o700)
-            func(path)
-        except OSError:
-            pass
-    for d in dirs:
-        shutil.rmtree(d, onerror=writable_and_retry)
-
-
-def _core_file(folder: str, exe: str) -> tuple[int, str]:
-    """An empty file in ``folder`` for the guest's core dump: core.PROGRAM.PID."""
-    path = os.path.join(folder, f"core.{os.path.basename(exe)}.{os.getpid()}")
-    try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), path
-    except OSError as e:
-        raise LibsubstError(f"--core {folder}: cannot create {path}: {e.strerror}") from None
-
-
-def _keep_core(fd: int, path: str, exe: str) -> None:
-    """A core file the guest wrote stays (and is named); an empty one goes.
-    Either only while ``path`` still names the file made for it: in a volume,
-    the guest may have removed or replaced it by then."""
-    made = os.fstat(fd)
-    os.close(fd)
-    try:
-        now = os.lstat(path)
-    except OSError:
-        return
-    if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
-        return
-    if made.st_size:
-        sys.stderr.write(f"libsubst: core file written to {path} (gdb {exe} {path})\n")
-    else:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-
 def chrooted(mountinfo: str = "/proc/self/mountinfo") -> bool:
     """Whether this process is in a chroot: no mount of its mount namespace
     is at its "/" (mountinfo(5) leaves out the mounts outside a process's
@@ -198,43 +51,6 @@ def chrooted(mountinfo: str = "/proc/self/mountinfo") -> bool:
     except OSError:
         return False
     return bool(points) and ["/"] not in points
-
-
-def _trace_epilogue(trace, rep: report.Report, rows) -> None:
-    """After the run, in the trace: the summary table, the ENOSYS list."""
-    from . import tracing
-    text = ""
-    if rows is not None:
-        text += tracing.format_summary(rows, trace.fmt)
-    if rep.enosys:
-        text += tracing.format_enosys(rep.enosys, trace.fmt)
-    data = text.encode()
-    while data:              # trace.dest is an fd: a path was opened before the guest ran
-        data = data[os.write(trace.dest, data):]
-
-
-def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, entries,
-               trace, sum_fd: int) -> None:
-    """What is said on stderr (and in the trace) once a guest has ended with
-    ``rc`` (a returncode: -N for signal N): an OOM kill, the crash report,
-    the trace's summary and ENOSYS list, a SIGSYS.  Guest._finish and the
-    native supervisor's epilogue (monitor/epilogue.py) both say it here."""
-    stderr = sys.stderr
-    if oom:
-        stderr.write(f"libsubst: the guest reached --memory {(memory or 0) >> 20}M: "
-                     f"the memory cgroup's OOM killer ended {oom} of its processes\n")
-    if rep.crash:
-        stderr.write(report.format_crash(rep, entries))
-    if trace is not None:
-        from . import tracing
-        rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None
-        _trace_epilogue(trace, rep, rows)
-    if rc == -signal.SIGSYS and not rep.crash:
-        # The guest kernel catches every SIGSYS of the trap path itself; one
-        # that kills is seccomp's answer to a call outside its allow-list.
-        stderr.write("libsubst: the guest was killed by SIGSYS: it made a host call the "
-                     "sandbox's seccomp filter does not allow (libsubst/kernel/hostcalls.py "
-                     "lists those it does)\n")
 
 
 SYNTHETIC = ("/proc", "/sys", "/dev")    # trees the guest kernel serves itself
@@ -311,10 +127,10 @@ class Guest:
             self._cleanup.callback(self._group.remove)
             spec.mounts = scratch_sizes(spec.mounts, limits)
             if core:
-                core_fd, core_path = _core_file(core, spec.exe)
+                core_fd, core_path = core_file(core, spec.exe)
                 spec.core_fd = core_fd
                 self._core = (core_fd, core_path)
-                self._cleanup.callback(_keep_core, core_fd, core_path, spec.exe)
+                self._cleanup.callback(keep_core, core_fd, core_path, spec.exe)
             self._start(trace, kernel, pass_fds, limits, gdb, dict(
                 stdin=stdin, stdout=stdout, stderr=stderr, text=text, encoding=encoding,
                 errors=errors))
@@ -338,29 +154,7 @@ class Guest:
         try:
             self.spec.trace_fd = -1
             if trace is not None:
-                from . import tracing
-                trace = self._trace = tracing.as_trace(trace)
-                self.spec.trace_calls, self.spec.trace_summary = trace.calls, trace.summary
-                self.spec.trace_json = trace.fmt == "json"
-                out = trace.dest
-                if isinstance(trace.dest, str):
-                    # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a wait.
-                    try:
-                        out = os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-                                      | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
-                    except OSError as e:
-                        raise LibsubstError(f"--trace-file {trace.dest}: {e.strerror}") from None
-                    os.set_blocking(out, True)
-                    # The summary is appended through this file, never by its path:
-                    # a guest with a volume there could have replaced the path by then.
-                    self._cleanup.callback(os.close, out)
-                    self._trace = replace(trace, dest=out)
-                if trace.lines:               # only then the kernel's: else no fd of the guest
-                    fds.append(os.dup(out))   # the kernel moves it: never the caller's fd
-                    self.spec.trace_fd = fds[-1]
-                if trace.summary:             # read after the run: kept until then
-                    self._sum_fd = self.spec.trace_sum_fd = tracing.counters_fd()
-                    self._cleanup.callback(os.close, self._sum_fd)
+                self._open_trace(trace, fds)
             if os.geteuid() == 0 and self.spec.host_ids is None:
                 self.spec.host_ids = identity.host_ids()
             rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
@@ -387,7 +181,7 @@ class Guest:
             try:
                 self.proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed,
                                              close_fds=True, **stdio,
-                                             preexec_fn=_child_setup(os.getpid(), limits, self._group))
+                                             preexec_fn=child_setup(os.getpid(), limits, self._group))
             except (OSError, subprocess.SubprocessError) as e:
                 if gdb is not None:
                     os.close(go_w)
@@ -404,6 +198,34 @@ class Guest:
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def _open_trace(self, trace, fds: list) -> None:
+        """Opens what --trace writes to: the spec's trace fields set, the
+        kernel's copy of the trace fd added to ``fds``, the summary's
+        counters kept for after the run."""
+        from . import tracing
+        trace = self._trace = tracing.as_trace(trace)
+        self.spec.trace_calls, self.spec.trace_summary = trace.calls, trace.summary
+        self.spec.trace_json = trace.fmt == "json"
+        out = trace.dest
+        if isinstance(trace.dest, str):
+            # O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a wait.
+            try:
+                out = os.open(trace.dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                              | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+            except OSError as e:
+                raise LibsubstError(f"--trace-file {trace.dest}: {e.strerror}") from None
+            os.set_blocking(out, True)
+            # The summary is appended through this file, never by its path:
+            # a guest with a volume there could have replaced the path by then.
+            self._cleanup.callback(os.close, out)
+            self._trace = replace(trace, dest=out)
+        if trace.lines:               # only then the kernel's: else no fd of the guest
+            fds.append(os.dup(out))   # the kernel moves it: never the caller's fd
+            self.spec.trace_fd = fds[-1]
+        if trace.summary:             # read after the run: kept until then
+            self._sum_fd = self.spec.trace_sum_fd = tracing.counters_fd()
+            self._cleanup.callback(os.close, self._sum_fd)
 
     def hand_over(self, stop_timeout: float):
         """Ends this Python process's part in a running guest: the process

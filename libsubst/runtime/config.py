@@ -28,7 +28,7 @@ from ..errors import LibsubstError
 from ..image.rootfs import SCRATCH_ROOT
 from ..image.tree import Tree
 from ..monitor.bootinfo import BootSpec, Mount
-from ..monitor.guest import Limits
+from ..plan import Limits
 
 H, S, R = "honoured", "superseded", "refused"
 FIELDS = {

@@ -27,7 +27,8 @@ from bisect import bisect_left, bisect_right
 import capstone
 
 from . import ehframe
-from ..elf import ET_EXEC, ElfFile
+from ..elf import ElfFile
+from ..elf.abi import ET_EXEC
 
 JUMP_TABLE_CAP = 2048   # entries read from one candidate jump table
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import struct
 
-from ..elf import PT_GNU_EH_FRAME, ElfFile
+from ..elf import ElfFile
+from ..elf.abi import PT_GNU_EH_FRAME
 from ..errors import CorruptElf
 
 DW_EH_PE_omit = 0xFF

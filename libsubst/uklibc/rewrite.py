@@ -38,8 +38,9 @@ from dataclasses import dataclass
 import capstone
 from capstone import x86 as cx
 
-from ..elf import (EHDR, PF_R, PF_X, PHDR, PT_LOAD, PT_PHDR, SHDR, SHF_ALLOC, SHF_EXECINSTR,
-                   SHN_LORESERVE, SHT_PROGBITS, ElfFile, Segment)
+from ..elf import ElfFile
+from ..elf.abi import (EHDR, PF_R, PF_X, PHDR, PT_LOAD, PT_PHDR, SHDR, SHF_ALLOC, SHF_EXECINSTR,
+                       SHN_LORESERVE, SHT_PROGBITS, Segment)
 from ..errors import LibsubstError
 from . import stub
 from .sites import Analysis, Site, analyse

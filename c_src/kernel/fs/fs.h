@@ -11,7 +11,7 @@
  * The guest's name space is, from the most to the least specific:
  *   - mounts (struct ls_mount): a guest directory served by a host directory,
  *     resolved beneath it (volume.c, beneath.c);
- *   - the synthetic trees /proc, /sys and /dev (synth.c);
+ *   - the synthetic trees /proc, /sys and /dev (synth*.c);
  *   - the image: the boot-info block's sorted entries (image.c), read-only.
  * A path is walked (path.c) into a struct fs_node that says which of the
  * three serves it; the handlers then act on the node.
@@ -316,7 +316,7 @@ int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);    /* 1: a h
 void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o);
 void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is free again */
 
-/* ---- synthetic trees (synth.c, synth_gen.c) ---- */
+/* ---- synthetic trees (synth*.c) ---- */
 enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,

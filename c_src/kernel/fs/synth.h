@@ -1,6 +1,7 @@
 /*
- * The synthetic trees' node table, shared by synth.c (lookup, links, stat,
- * open) and synth_dir.c (listing).  A synthetic id is an index into
+ * The synthetic trees' node table (synth.c), shared by synth_lookup.c
+ * (names), synth_node.c (links, stat, open, access), synth_dir.c (listing)
+ * and the generators (synth_gen.c and the files it calls).  A synthetic id is an index into
  * synth_gtab (absolute paths), SID_P + an index into synth_ptab (paths below
  * /proc/<pid>), SID_FDLINK / SID_FDHOST with the fd as argument, or SID_N +
  * an index into synth_ntab (below /sys/class/net/<if>, the ifindex as
@@ -83,6 +84,19 @@ extern const struct synth_ent synth_gtab[];
 extern const int synth_ng;
 extern const struct synth_ent synth_ptab[];
 extern const int synth_np;
+/* The node of synthetic id, any id synth_lookup gives. */
+const struct synth_ent *synth_entry(int id);
+/* Whether id is below /proc/<pid> (ptab entries, fd links, fdinfo). */
+int synth_per_process(int id);
+/* The device of id's tree: FS_DEV_PROC, FS_DEV_SYS or FS_DEV_DEV. */
+unsigned long synth_tree_dev(int id);
+
+/* Whether path p is top or below it. */
+static inline int synth_under(const char *p, const char *top)
+{
+    size_t n = strlen(top);
+    return strncmp(p, top, n) == 0 && (p[n] == 0 || p[n] == '/');
+}
 
 int synth_have_tty(void);
 /* Parses a decimal number that runs to the end of *s or to a '/'; -1 if none. */

@@ -1,0 +1,199 @@
+/*
+ * What the file system's handlers ask of a synthetic node (synth.c's
+ * table): a link's target, stat, open, access.  A /dev node and an fd with
+ * no guest path (ST_FDHOST) are the host's objects, asked of the host by
+ * their host path; the others are answered here, a file opened as its
+ * generated memfd (synth_gen.c), a directory as a placeholder fd.
+ */
+#include "synth.h"
+
+void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap)
+{
+    if (o->ent == SID_CWDHOST)
+        strlcpy(buf, "/proc/self/cwd", cap);
+    else if (o->ent == SID_OFDHOST)
+        synth_other_fd_path(o->arg, buf, cap);
+    else
+        ksnprintf(buf, cap, "/proc/self/fd/%d", o->arg);
+}
+
+static long put_str(const char *s, char *dst, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n >= cap)
+        return -ENAMETOOLONG;
+    memcpy(dst, s, n + 1);
+    return n;
+}
+
+long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
+{
+    if (o->ent == SID_FDLINK)
+        return fd_copy_path(o->arg, dst, cap);
+    const struct synth_ent *e = synth_entry(o->ent);
+    if (o->ent == SID_OFDLINK ||
+        ((e->gen == SL_EXE || e->gen == SL_CWD) && synth_task_tgid(o->arg) > 0))
+        return synth_other_link(o, e->gen, dst, cap);
+    char num[24];
+    switch (e->gen) {
+    case SL_SELF:
+        ksnprintf(num, sizeof num, "%ld", fs_pid());
+        return put_str(num, dst, cap);
+    case SL_THREAD:
+        ksnprintf(num, sizeof num, "%ld/task/%ld", fs_pid(), hsys0(__NR_gettid));
+        return put_str(num, dst, cap);
+    case SL_FIXED:
+        return put_str(e->aux, dst, cap);
+    case SL_EXE:
+        /* The executable's real path, as Linux shows it (not AT_EXECFN). */
+        return put_str(ls_prog->exe, dst, cap);
+    case SL_CWD: {
+        char *c = kmalloc(LS_PATH_MAX);
+        if (!c)
+            return -ENOMEM;
+        cwd_get(c);
+        long r = put_str(c, dst, cap);
+        kfree(c);
+        return r;
+    }
+    }
+    return -EINVAL;
+}
+
+long synth_readlink(const struct fs_obj *o, char *buf, size_t size)
+{
+    if (o->ent == SID_FDLINK && !fd_has_path(o->arg)) {
+        char hp[40];
+        synth_fdhost_path(o, hp, sizeof hp);
+        return hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)buf, size);
+    }
+    char *t = kmalloc(LS_PATH_MAX);
+    if (!t)
+        return -ENOMEM;
+    long n = synth_link_target(o, t, LS_PATH_MAX);
+    if (n >= 0) {
+        if ((size_t)n > size)
+            n = size;
+        memcpy(buf, t, n);
+    }
+    kfree(t);
+    return n;
+}
+
+unsigned long synth_ino(const struct fs_obj *o)
+{
+    if (o->ent == SID_FDLINK || o->ent == SID_FDHOST || o->ent == SID_OFDLINK ||
+        o->ent == SID_OFDHOST)
+        return 0x20000UL + o->arg;
+    return 0x10000UL + o->ent + ((unsigned long)o->arg << 12);   /* arg: a thread's tid */
+}
+
+void synth_fix_stat(int id, struct stat *st)
+{
+    st->st_dev = synth_tree_dev(id);
+    st->st_ino = 0x10000UL + id;
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_uid = synth_per_process(id) ? K.bi->uid : 0;
+    st->st_gid = synth_per_process(id) ? K.bi->gid : 0;
+}
+
+long synth_stat(const struct fs_obj *o, struct stat *st)
+{
+    const struct synth_ent *e = synth_entry(o->ent);
+    char hp[40];
+    switch (e->type) {
+    case ST_CHR:
+        return hsys4(__NR_newfstatat, AT_FDCWD, (long)e->path, (long)st, 0);
+    case ST_FDHOST:
+        synth_fdhost_path(o, hp, sizeof hp);
+        return hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)st, 0);
+    }
+    memset(st, 0, sizeof *st);
+    st->st_dev = synth_tree_dev(o->ent);
+    st->st_ino = synth_ino(o);
+    st->st_blksize = 1024;
+    st->st_nlink = 1;
+    if (synth_per_process(o->ent)) {
+        st->st_uid = K.bi->uid;
+        st->st_gid = K.bi->gid;
+    }
+    if (synth_per_process(o->ent) && synth_task_tgid(o->arg) > 0) {
+        /* Another process's: its owner, as the host has it. */
+        struct stat hs;
+        ksnprintf(hp, sizeof hp, "/proc/%d", o->arg & ((1 << 15) - 1));
+        if (hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)&hs, 0) == 0) {
+            st->st_uid = hs.st_uid;
+            st->st_gid = hs.st_gid;
+        }
+    }
+    if (e->type == ST_DIR) {
+        st->st_mode = S_IFDIR | (st->st_dev == FS_DEV_DEV ? 0755 : 0555);
+        st->st_nlink = 2;
+    } else if (e->type == ST_LINK) {
+        st->st_mode = S_IFLNK | 0777;
+    } else {
+        st->st_mode = S_IFREG | 0444;
+    }
+    return 0;
+}
+
+long synth_open(struct fs_node *n, int flags, int mode)
+{
+    const struct fs_obj *o = &n->o;
+    const struct synth_ent *e = synth_entry(o->ent);
+    int acc = flags & O_ACCMODE;
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+        return -EEXIST;
+    if (e->type == ST_CHR || e->type == ST_FDHOST) {
+        char hp[40];
+        const char *p = e->path;
+        if (e->type == ST_FDHOST) {
+            synth_fdhost_path(o, hp, sizeof hp);
+            p = hp;
+        }
+        long fd = hsys4(__NR_openat, AT_FDCWD, (long)p, flags & ~(O_CREAT | O_EXCL), 0);
+        return fs_install(fd, e->type == ST_CHR ? KF_HOST : 0, 0, 0, 0, n->path);
+    }
+    if ((flags & O_DIRECTORY) && e->type != ST_DIR)
+        return -ENOTDIR;
+    if (e->type == ST_DIR && !(flags & O_PATH) &&
+        ((flags & __O_TMPFILE) == __O_TMPFILE || acc != O_RDONLY || (flags & O_CREAT)))
+        return (flags & __O_TMPFILE) == __O_TMPFILE ? -EOPNOTSUPP : -EISDIR;
+    if (e->type == ST_LINK && !(flags & O_PATH))
+        return -ELOOP;
+    if (o->ent >= SID_P && o->ent < SID_P + synth_np && synth_task_tgid(o->arg) > 0 &&
+        !(flags & O_PATH)) {
+        /* Whether the caller may: the host's answer for that process. */
+        long r = synth_other_access(o->arg, e->path, e->type == ST_DIR);
+        if (r < 0)
+            return r;
+    }
+    if (e->type == ST_FILE && !(flags & O_PATH)) {
+        if (acc != O_RDONLY || (flags & O_TRUNC))
+            return -EACCES;
+        long fd = synth_generate(e, o->arg, flags & O_CLOEXEC);
+        return fs_install(fd, KF_HOST, KF_F_SYNTH, o->ent, 0, n->path);
+    }
+    long fd = hsys3(__NR_fcntl, fs_placeholder_fd,
+                    (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    return fs_install(fd, KF_SYNTH, 0, o->ent, o->arg, n->path);
+}
+
+long synth_perm(const struct fs_obj *o, int mode, int flags)
+{
+    const struct synth_ent *e = synth_entry(o->ent);
+    char hp[40];
+    switch (e->type) {
+    case ST_CHR:
+        return hsys4(__NR_faccessat2, AT_FDCWD, (long)e->path, mode, flags & AT_EACCESS);
+    case ST_FDHOST:
+        synth_fdhost_path(o, hp, sizeof hp);
+        return hsys4(__NR_faccessat2, AT_FDCWD, (long)hp, mode, flags & AT_EACCESS);
+    case ST_LINK:
+        return 0;
+    }
+    if (mode & 2 /* W_OK */)
+        return -EACCES;
+    return perm_check(e->type == ST_DIR ? S_IFDIR | 0555 : 0444, 0, 0, mode);
+}
