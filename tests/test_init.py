@@ -13,12 +13,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import LIBSUBST, build_c, run_guest
-from test_supervisor import (FRONTEND, counted_once, ended, how, start,  # noqa: F401
-                             still_served, wait_supervised)
+from conftest import LIBSUBST, build_c, children, run_guest
+from test_supervisor import (FRONTEND, counted_once, ended, exe_name, how,  # noqa: F401
+                             start, still_served, wait_supervised)
 
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc"]
 UNDER_INIT = [*PIDNS, "sh", "-c", '"$0" "$@" & wait $!']     # a shell as pid 1 that waits
@@ -109,6 +110,115 @@ def test_a_process_groups_signal_reaches_the_program_once(tmp_path):
     counts each signal once, as natively."""
     counted_once(tmp_path, lambda exe: start([exe], tmp_path, ("--init",),
                                              process_group=0, bufsize=0))
+
+
+def _stopped_by(pid, timeout=60):
+    """waitpid(pid, WUNTRACED), polled (bounded), as the shell that ran pid
+    waits for its job: the signal that stopped it."""
+    deadline = time.monotonic() + timeout
+    while not (got := os.waitpid(pid, os.WUNTRACED | os.WNOHANG))[0]:
+        assert time.monotonic() < deadline, f"{pid} not stopped after {timeout} s"
+        time.sleep(0.01)
+    assert os.WIFSTOPPED(got[1]), f"{pid} ended ({got[1]:#x}) instead of stopping"
+    return os.WSTOPSIG(got[1])
+
+
+def _state(pid, timeout=60):
+    """pid's state letter (ps's STAT) once it is T, or after timeout s."""
+    deadline = time.monotonic() + timeout
+    while (state := open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]) != "T":
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    return state
+
+
+def _stop_and_continue(proc, program, sig, group):
+    """A job-control stop sig sent to proc (to its process group when group,
+    as `kill -TSTP %1` does), then SIGCONT as `fg` sends it: the signal the
+    shell's wait saw proc stopped by, the state of the program (its pid,
+    program()) then, its output and status."""
+    send = os.killpg if group else os.kill
+    assert proc.stdout.readline() == b"ready\n"
+    send(proc.pid, sig)
+    stopped_by = _stopped_by(proc.pid)
+    state = _state(program())
+    send(proc.pid, signal.SIGCONT)
+    out = proc.stdout.read()
+    proc.wait(timeout=60)
+    return stopped_by, state, out, proc.returncode
+
+
+def _program(pid):
+    """The program of `libsubst run --init` (pid): the init's child, the
+    init the relay's (--profile's perf is another child of libsubst)."""
+    (relay,) = [c for c in children(pid) if exe_name(c) == "libsubst-kernel"]
+    (init,) = children(relay)
+    return children(init)[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTSTP, signal.SIGTTOU], ids=lambda s: s.name)
+@pytest.mark.parametrize("group", [False, True], ids=["pid", "group"])
+@pytest.mark.parametrize("monitor", ["supervisor", "python"])
+def test_a_stop_stops_the_program_and_the_job(probe, tmp_path, sig, group, monitor):
+    """A job-control stop sent to `libsubst run --init` (kill -TSTP of its
+    pid, or of its process group) stops the program, pid 2, and libsubst's
+    process, which the shell waits for, by that signal; SIGCONT resumes the
+    program, which ends with its status: as natively, where the program is
+    the shell's job.  The supervisor and the relay pass the stop on, the
+    init passes it to the program (through the Python monitor too, which
+    --profile keeps beside the guest)."""
+    if monitor == "python" and shutil.which("perf") is None:
+        pytest.skip("perf is not installed (--profile keeps the Python monitor)")
+    opts = ("--init", *(("--profile", str(tmp_path / "p.svg")) if monitor == "python" else ()))
+    nat = subprocess.Popen([probe, "stops"], stdout=subprocess.PIPE, process_group=0)
+    proc = start([probe, "stops"], tmp_path, opts, process_group=0)
+    try:
+        want = _stop_and_continue(nat, lambda: nat.pid, sig, group)
+        assert want == (sig, "T", b"SIGCONT\n", 5)
+        if monitor == "supervisor":
+            wait_supervised(proc)
+        got = _stop_and_continue(proc, lambda: _program(proc.pid), sig, group)
+        assert got == want, proc.stderr.read()
+    finally:
+        ended(proc)
+        ended(nat)
+
+
+def test_ctrl_z_in_a_shell_stops_the_job(probe, tmp_path):
+    """Ctrl-Z on an interactive shell's terminal (the terminal's SIGTSTP to
+    its foreground group) stops `libsubst run --init PROGRAM` as it stops
+    the program natively: the shell says the job stopped, `fg` resumes it
+    and the job's status is the program's."""
+    from test_monitor import _on_a_terminal, _read_until
+
+    def job(command):
+        bash, term = _on_a_terminal(["bash", "--norc", "--noprofile", "-i"], tmp_path,
+                                    env=dict(os.environ, PS1="$ "))
+        try:
+            os.write(term, command.encode() + b" stops\n")
+            _read_until(term, rb"ready")
+            os.write(term, b"\x1a")
+            stopped = _read_until(term, rb"\[1\]\+ +Stopped")
+            os.write(term, b"fg\n")
+            resumed = _read_until(term, rb"SIGCONT")
+            os.write(term, b"echo status=$?\n")
+            status = _read_until(term, rb"status=\d+")
+            os.write(term, b"exit\n")
+            bash.wait(timeout=60)
+            return stopped.split()[1], resumed, status
+        finally:            # the session's every process: the shell's jobs too
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if os.getsid(int(pid)) == bash.pid:
+                        os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            bash.wait()
+            os.close(term)
+    want = job(probe)
+    assert want == (b"Stopped", b"SIGCONT", b"status=5")
+    assert job(" ".join([*LIBSUBST, "run", "--init", probe])) == want
 
 
 def test_the_stop_timeout_still_kills(probe, tmp_path):

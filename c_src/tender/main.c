@@ -37,7 +37,9 @@ void tender_fatal(const char *fmt, ...)
 
 void tender_unblock_forwarded(void)
 {
-    unsigned long set = LS_FORWARDED_SIGNALS | 1UL << (LS_SIG_FORWARD - 1);
+    /* The stops too, which the monitor blocked from the guest's start:
+     * the relay passes them on, the program takes them. */
+    unsigned long set = LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS | 1UL << (LS_SIG_FORWARD - 1);
     hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set);
 }
 

@@ -85,7 +85,7 @@ static void relay_request(int unused, siginfo_t *si, void *ctx)
 {
     int sig = si->si_value.sival_int;
     if (si->si_code != LS_SI_QUEUE || si->si_pid != relay_parent || sig < 1 || sig > 64 ||
-        !(LS_FORWARDED_SIGNALS & (1UL << (sig - 1))))
+        !((LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS) & (1UL << (sig - 1))))
         return;
     if (group_copies[sig]) {
         group_copies[sig]--;
@@ -136,8 +136,10 @@ static void __attribute__((noreturn)) relay(long child, int chan)
     relay_child = child;
     relay_parent = hsys0(__NR_getppid);
     parent_in_group = hsys1(__NR_getpgid, relay_parent) == hsys1(__NR_getpgid, 0);
+    /* The stops too: the relay never stops itself (the supervisor does,
+     * whose stop the shell waits for), it passes them on. */
     for (int sig = 1; sig <= 64; sig++)
-        if (LS_FORWARDED_SIGNALS & (1UL << (sig - 1)))
+        if ((LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS) & (1UL << (sig - 1)))
             install(sig, relay_signal);
     install(LS_SIG_FORWARD, relay_request);
     tender_unblock_forwarded();          /* those sent meanwhile come now */

@@ -6,7 +6,9 @@
  *   - passes the forwarded signals on to the relay as monitor/signals.py
  *     does (LS_FORWARDED_SIGNALS; a terminal's own, si_code LS_SI_KERNEL, is
  *     not; a process group's is asked for, LS_SIG_FORWARD, and the relay
- *     drops it; SIGTERM starts the stop timeout, a second one kills);
+ *     drops it; SIGTERM starts the stop timeout, a second one kills; a
+ *     job-control stop, LS_STOP_SIGNALS, is passed on so and then stops
+ *     this process too, which the shell waits for);
  *   - drains the report channel with the bounds report.py keeps
  *     (LS_REPORT_MAX_LINE, LS_REPORT_MAX_BYTES) into a memfd;
  *   - once the relay has ended: when there is nothing to say (no crash or
@@ -208,6 +210,18 @@ static void forward(long relay, int sig)
     hsys3(__NR_rt_sigqueueinfo, relay, LS_SIG_FORWARD, (long)&si);
 }
 
+/* Stops this process by sig, a job-control stop the signalfd took: its
+ * default action, once unblocked, as it would stop a native program (the
+ * shell's wait sees the same stop signal); an ignored one does nothing, as
+ * the guest inherited that disposition too.  Blocked again once continued. */
+static void stop_self(int sig)
+{
+    unsigned long bit = 1UL << (sig - 1);
+    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&bit, 0, sizeof bit);
+    hsys3(__NR_tgkill, hsys0(__NR_getpid), hsys0(__NR_gettid), sig);
+    hsys4(__NR_rt_sigprocmask, SIG_BLOCK, (long)&bit, 0, sizeof bit);
+}
+
 void __attribute__((used)) supervise_main(unsigned long *sp)
 {
     int argc = sp[0];
@@ -228,7 +242,7 @@ void __attribute__((used)) supervise_main(unsigned long *sp)
 
     /* Still blocked from the monitor (signals.before_start): the ones sent
      * meanwhile wait in the signalfd. */
-    unsigned long mask = LS_FORWARDED_SIGNALS;
+    unsigned long mask = LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS;
     hsys4(__NR_rt_sigprocmask, SIG_BLOCK, (long)&mask, 0, sizeof mask);
     long sfd = hsys4(__NR_signalfd4, -1, (long)&mask, sizeof mask, SFD_CLOEXEC_);
     long pidfd = hsys2(__NR_pidfd_open, relay, 0);
@@ -266,7 +280,15 @@ void __attribute__((used)) supervise_main(unsigned long *sp)
         }
         if (p[0].revents) {
             struct { unsigned signo; int err, code; unsigned pid; char pad[112]; } si;
-            if (hsys3(__NR_read, sfd, (long)&si, sizeof si) != sizeof si || si.code == LS_SI_KERNEL)
+            if (hsys3(__NR_read, sfd, (long)&si, sizeof si) != sizeof si)
+                continue;
+            if (si.signo < 64 && (LS_STOP_SIGNALS & (1UL << (si.signo - 1)))) {
+                if (si.code != LS_SI_KERNEL)
+                    forward(relay, si.signo);
+                stop_self(si.signo);
+                continue;
+            }
+            if (si.code == LS_SI_KERNEL)
                 continue;                   /* the terminal's: the guest has it too */
             if (si.signo == SIGTERM && stopping) {
                 hsys2(__NR_kill, relay, SIGKILL);       /* a second SIGTERM */

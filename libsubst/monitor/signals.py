@@ -7,7 +7,9 @@ reads them from a signalfd, which says who sent each: one the terminal sent
 passed on; one sent with kill(2) is asked of the relay (LS_SIG_FORWARD),
 which drops it when a process group's kill brought the guest its own copy.
 SIGTERM is docker stop's: the first is passed on, and at a second or when
-the stop timeout expires the whole guest is killed."""
+the stop timeout expires the whole guest is killed.  A job-control stop
+(STOPS: SIGTSTP, SIGTTIN, SIGTTOU) is passed on so too, then stops libsubst
+itself, whose stop the shell waits for."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 
 from .bootinfo import _abi
@@ -30,6 +33,8 @@ def _forwarded() -> tuple[signal.Signals, ...]:
 
 
 FORWARDED = _forwarded()
+STOPS = tuple(signal.Signals(n) for n in range(1, 65)
+              if getattr(_abi()[1], "LS_STOP_SIGNALS") >> (n - 1) & 1)
 SI_KERNEL = getattr(_abi()[1], "LS_SI_KERNEL")
 SIG_FORWARD = getattr(_abi()[1], "LS_SIG_FORWARD")
 _SIGINFO = struct.Struct("IiiI")   # struct signalfd_siginfo: ssi_signo, ssi_errno, ssi_code, ssi_pid
@@ -99,7 +104,7 @@ def before_start():
         yield
     finally:
         _preparing = False
-        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, *STOPS))
         for s, h in old.items():
             signal.signal(s, h)
 
@@ -113,9 +118,10 @@ def guest_starting():
     before_start() the forwarded signals are blocked from here: one sent
     once the guest runs (its program may already have answered) is the
     guest's, never a stop of libsubst, and never lost between a handler
-    that only marked it and that handler's removal."""
+    that only marked it and that handler's removal.  So are the job-control
+    stops: from here one stops the program too (supervise())."""
     if _preparing:
-        signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, *STOPS))
 
 
 def stop_message(stop_timeout: float) -> str:
@@ -125,12 +131,22 @@ def stop_message(stop_timeout: float) -> str:
     return f"the guest did not end within {stop_timeout:g} s of SIGTERM: killed"
 
 
+def _stop_self(signo: int) -> None:
+    """Stops libsubst by signo, a job-control stop the signalfd took, as
+    it stops a native program (supervise.c's stop_self)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signo,))
+    try:
+        signal.pthread_kill(threading.get_ident(), signo)
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signo,))
+
+
 def supervise(guest, stop_timeout: float) -> int:
     """Passes the forwarded signals on to ``guest`` until it ends; its status.
     Signals sent before (after before_start()) wait for it, blocked; they
     stay blocked after it, as libsubst exits."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
-    sfd = _signalfd(FORWARDED)
+    signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, *STOPS))
+    sfd = _signalfd((*FORWARDED, *STOPS))
     pidfd = os.pidfd_open(guest.pid)
     deadline, stopping = None, False
     try:
@@ -145,6 +161,11 @@ def supervise(guest, stop_timeout: float) -> int:
                 deadline = None
                 continue
             signo, _errno, code, _pid = _SIGINFO.unpack_from(os.read(sfd, 128))
+            if signo in STOPS:                    # passed on, then libsubst stops too
+                if code != SI_KERNEL:
+                    guest.forward(signo)
+                _stop_self(signo)
+                continue
             if code == SI_KERNEL:
                 continue                          # the terminal's: the guest has it too
             if signo == signal.SIGTERM and stopping:

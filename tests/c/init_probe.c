@@ -9,7 +9,9 @@
  *   init_probe die N     ends by signal N under its default action
  *   init_probe signals   "ready", then the name of each of SIGINT, SIGUSR1
  *                        and SIGHUP it is sent; exit 3 at SIGTERM
- *   init_probe deaf      "ready" with SIGTERM ignored, then waits for ever */
+ *   init_probe deaf      "ready" with SIGTERM ignored, then waits for ever
+ *   init_probe stops     "ready", then waits; at SIGCONT (after a stop by a
+ *                        signal's default action) says "SIGCONT", exits 5 */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,6 +90,12 @@ static void got(int sig)
     write(1, name, strlen(name));
 }
 
+static void cont(int sig)
+{
+    write(1, "SIGCONT\n", 8);
+    _exit(5);
+}
+
 static void term(int sig)
 {
     write(1, "SIGTERM\n", 8);
@@ -119,8 +127,13 @@ int main(int argc, char **argv)
         say("ready\n");
         for (;;)
             pause();
+    } else if (!strcmp(what, "stops")) {
+        signal(SIGCONT, cont);
+        say("ready\n");
+        for (;;)
+            pause();
     } else {
-        fprintf(stderr, "usage: init_probe ids|orphan|exit N|die N|signals|deaf\n");
+        fprintf(stderr, "usage: init_probe ids|orphan|exit N|die N|signals|deaf|stops\n");
         return 2;
     }
     return 0;

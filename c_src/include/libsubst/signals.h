@@ -31,10 +31,18 @@
  *
  * SIGTERM also starts the monitor's stop timeout (docker stop's): when it
  * expires, or at a second SIGTERM, the monitor ends the whole guest.
+ *
+ * LS_STOP_SIGNALS are the job-control stops, SIGTSTP (20), SIGTTIN (21) and
+ * SIGTTOU (22): a forwarder passes one on by the same rules (the relay and
+ * the init as a forwarded signal), then stops itself by it, so the shell
+ * that waits for `libsubst run` sees its job stopped with the program, as
+ * natively; the SIGCONT that resumes it is forwarded.  A terminal's Ctrl-Z
+ * reached the guest's process group itself: the forwarder only stops.
  */
 #ifndef LIBSUBST_SIGNALS_H
 #define LIBSUBST_SIGNALS_H
 #define LS_FORWARDED_SIGNALS 0x8024a07
+#define LS_STOP_SIGNALS 0x380000          /* SIGTSTP, SIGTTIN, SIGTTOU */
 #define LS_SI_KERNEL 0x80             /* si_code of a signal the kernel (a terminal) sent */
 #define LS_SI_QUEUE (-1)              /* si_code of rt_sigqueueinfo's, sigqueue(3)'s */
 #define LS_SIG_FORWARD 64             /* SIGRTMAX: the monitor's "pass this on" to the relay */

@@ -11,7 +11,8 @@
  * running only this loop, never guest code:
  *   - it reaps every child: the program, and each orphan re-parented to it;
  *   - it passes on to the program (the process, not its group: tini's
- *     default, and catatonit's) every signal the relay passes on, which
+ *     default, and catatonit's) every signal the relay passes on (the
+ *     job-control stops too, which stop the program, never the init), which
  *     the relay queues (si_code SI_QUEUE) so they are told apart from a
  *     process group's copy (SI_USER) or a terminal's (SI_KERNEL), which the
  *     program got itself, the init being in its group; guest processes'
@@ -65,7 +66,8 @@ static void __attribute__((noreturn)) init_loop(long program, uint32_t *word)
         reap(program, word);
         siginfo_t si;
         long sig = hsys4(__NR_rt_sigtimedwait, (long)&all, (long)&si, 0, sizeof all);
-        if (sig > 0 && sig <= 64 && (LS_FORWARDED_SIGNALS & (1UL << (sig - 1))) &&
+        if (sig > 0 && sig <= 64 &&
+            ((LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS) & (1UL << (sig - 1))) &&
             si.si_code == LS_SI_QUEUE)
             hsys2(__NR_kill, program, sig);
     }
