@@ -246,6 +246,13 @@ static void names(void)
     say("mkdir /", mkdir("/", 0755));
     say("symlink onto /", symlink("x", "/"));
     say("link onto /", link("g", "/"));
+    /* The root as a link's source: a directory (EPERM), once the new name,
+     * on the root's own mount, is known not to exist (else EEXIST). */
+    say("link /", link("/", "/libsubst-no-such"));
+    say("link /.", link("/.", "/libsubst-no-such"));
+    say("link //", link("//", "/libsubst-no-such"));
+    say("link / onto /etc", link("/", "/etc"));
+    say("link /etc", link("/etc", "/libsubst-no-such"));
     say("rename dir into itself", rename("d", "d/sub/x"));
     say("rename dir onto nonempty dir", rename("d/sub", "d"));
     mkdir("e", 0755);

@@ -114,6 +114,14 @@ static long two_paths(int od, const char *op, int ofollow, int nd, const char *n
             return -EXDEV;
         if (vol_ro(a))
             return -EROFS;
+        /* A mount's root ("/" on the writable root) is a directory, which
+         * vfs_link refuses (EPERM) once the new name is known not to exist
+         * (filename_create's EEXIST comes first); any other link the host
+         * answers. */
+        if (link && strcmp(vol_rel(a), ".") == 0)
+            return vol_lmode(b->o.ent, b->path) ? -EEXIST : -EPERM;
+        if (link)
+            return 0;
         return strcmp(vol_rel(a), ".") == 0 || strcmp(vol_rel(b), ".") == 0 ? -EBUSY : 0;
     }
     if (a->o.type == FO_VOLUME || bvol || a->o.type != b->o.type)
