@@ -31,6 +31,27 @@ def _cwd() -> str:
                             "another one") from None
 
 
+def env_files(env: Mapping[str, str], tree: Tree, mounts: Sequence[Mount]) -> None:
+    """Brings into the root, at its own path, each host file a variable of
+    the guest's environment names (planwatch.names_a_file), unless a mount
+    or the root already holds that path: the environment passes unchanged,
+    as to a plain command, so a program reads what it names as natively
+    (node's NODE_EXTRA_CA_CERTS, which it warns about when it is missing).
+    A path the root's tree cannot take (a file in the way) is left out, and
+    so is one in /tmp or /dev/shm, the guest's own scratch directories
+    (rootfs.scratch_mounts), which a file of the root there would replace.
+    The variables read are the cached plan's dependencies."""
+    for name in [n for n, v in env.items() if planwatch.names_a_file(v)]:
+        path = os.path.normpath(env[name])
+        if tree.get(path) is not None or any(under(path, m) for m in mounts) or \
+                path.startswith(("/tmp/", "/dev/shm/")):
+            continue
+        try:
+            tree.add_host_path(path)
+        except (LibsubstError, OSError):
+            continue
+
+
 def plan_program(program: str, args: Sequence[str] = (), *,
                  env: Mapping[str, str] | None = None, volumes: Sequence[str | Mount] = (),
                  workdir: str | None = None, mount_cwd: bool = True, subst: bool = True,
@@ -52,6 +73,7 @@ def plan_program(program: str, args: Sequence[str] = (), *,
     for s in lay.scripts:
         if not any(under(s, m) for m in mounts):
             lay.tree.add_host_path(s)
+    env_files(env, lay.tree, mounts)
     if workdir is None:
         workdir = cwd if mount_cwd and cwd != "/" else "/"
     return _finish(lay.tree, mounts, lay.state_dirs, exe=lay.exe, execfn=lay.execfn,

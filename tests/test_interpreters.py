@@ -5,6 +5,7 @@ pip-installed into a venv imports there."""
 
 import glob
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -134,6 +135,24 @@ def test_node_modules_by_nodes_rules(tmp_path):
     native = run_native(argv, work, env=env)
     assert native.stdout == b"from above from NODE_PATH 42\n", native.stderr
     assert_same(native, run_guest(argv, work, env=env))
+
+
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"      # Debian's ca-certificates
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not os.access(CA_BUNDLE, os.R_OK),
+                    reason="node or ca-certificates' bundle is not installed")
+def test_a_file_the_environment_names_is_in_the_root(tmp_path):
+    """NODE_EXTRA_CA_CERTS names a host file, which node reads at start and
+    warns about when it cannot: the guest's root holds it (planner.env_files),
+    so node loads it with no warning and reads it as natively."""
+    env = {"PATH": os.environ["PATH"], "NODE_EXTRA_CA_CERTS": CA_BUNDLE}
+    argv = ["node", "-e", "const fs = require('fs'); console.log("
+            "fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS).length, 6 * 7)"]
+    native = run_native(argv, tmp_path, env=env)
+    assert native.returncode == 0 and native.stderr == b"", native.stderr
+    assert native.stdout == b"%d 42\n" % os.path.getsize(CA_BUNDLE)
+    assert_same(native, run_guest(argv, tmp_path, env=env))
 
 
 def test_embedded_cpython_as_native(tmp_path):
