@@ -279,6 +279,7 @@ struct kproc_slot {
 
 /* A name the guest bound a Unix socket by (net/unix_names.c). */
 #define SN_SLOTS 64
+#define IF_SLOTS 64                      /* sockets sent, remembered (net/sendmsg.c) */
 struct ksockname {
     uint32_t seq;                    /* odd while it is written */
     uint32_t gen;                    /* its bind's place in the order of binds */
@@ -303,6 +304,10 @@ struct kshared {
      * paths gave, a ring claimed by sockname_next. */
     uint32_t sockname_next;
     struct ksockname socknames[SN_SLOTS];
+    /* net/sendmsg.c: the inodes of the last sockets the guest sent in
+     * SCM_RIGHTS messages, a ring claimed by inflight_next. */
+    uint32_t inflight_next;
+    uint64_t inflight[IF_SLOTS];
 };
 extern struct kshared *K_shared;
 /* At boot, before the filter: the first boot makes the memory, an execve's

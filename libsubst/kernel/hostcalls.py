@@ -230,6 +230,8 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("bind", "guest sockets; Unix paths translated into volumes"),
     HostCall("getsockname", "guest sockets; Unix paths translated back to the guest's"),
     HostCall("getpeername", "guest sockets; Unix paths translated back to the guest's"),
+    HostCall("sendmsg", "guest sockets; the sockets a message carries noted first"),
+    HostCall("sendmmsg", "guest sockets; the sockets a message carries noted first"),
     HostCall("ioctl", "guest ioctls on its fds (its own pseudo-terminals' TIOCGPTN, "
                       "TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY among them); isatty for /dev/tty", (
         Pin(1, (TIOCSTI, TIOCLINUX), deny=True,

@@ -119,9 +119,9 @@ LEVELS: dict[str, str] = {
     # sockets
     "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
-    "sendto": HOST, "recvfrom": HOST, "sendmsg": HOST, "recvmsg": HOST,
+    "sendto": HOST, "recvfrom": HOST, "recvmsg": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
-    "sendmmsg": HOST, "recvmmsg": HOST,
+    "recvmmsg": HOST,
     "getrandom": HOST,
     # System V and POSIX IPC: objects of the guest's own IPC namespace
     "shmget": HOST, "shmctl": HOST, "shmdt": HOST,
@@ -180,6 +180,8 @@ LEVELS: dict[str, str] = {
     "tkill": KERNEL, "pidfd_send_signal": KERNEL, "memfd_create": KERNEL,
     # Unix socket addresses are paths of the guest's file system
     "connect": KERNEL, "bind": KERNEL, "getsockname": KERNEL, "getpeername": KERNEL,
+    # the sockets a message carries are noted for /proc/net/unix (net/sendmsg.c)
+    "sendmsg": KERNEL, "sendmmsg": KERNEL,
     # the netlink protocols the sandbox refuses answer as a Linux without them
     "socket": KERNEL,
     "prctl": KERNEL,

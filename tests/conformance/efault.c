@@ -190,6 +190,14 @@ int main(int argc, char **argv)
     T("getpeername(bad)", SYS_getpeername, sp[0], bad, &len16);
     T("getpeername(len bad)", SYS_getpeername, sp[0], &len16, bad);
     T("getpeername(unconnected, len bad)", SYS_getpeername, s, &len16, bad);
+    struct iovec one = {"x", 1};
+    struct msghdr badctl = {.msg_iov = &one, .msg_iovlen = 1, .msg_control = bad,
+                            .msg_controllen = 64};
+    struct mmsghdr mbadctl = {.msg_hdr = badctl};
+    T("sendmsg(bad)", SYS_sendmsg, sp[0], bad, 0);
+    T("sendmsg(bad control)", SYS_sendmsg, sp[0], &badctl, 0);
+    T("sendmmsg(bad)", SYS_sendmmsg, sp[0], bad, 1, 0);
+    T("sendmmsg(bad control)", SYS_sendmmsg, sp[0], &mbadctl, 1, 0);
     T("sendfile(bad offset)", SYS_sendfile, p[1], fd, bad, 1);
     T("splice(bad offset)", SYS_splice, fd, bad, p[1], 0, 1, 0);
     T("copy_file_range(bad offset)", SYS_copy_file_range, fd, bad, fd, 0, 1, 0);

@@ -5,12 +5,14 @@
  * paths they were bound at, a forked child's too, and no longer once
  * closed; /proc/net is self/net; /sys/class/net has a directory per
  * interface, with the files sysfs shows; a connection not yet accepted is
- * listed (inode 0, at its listener's path).  Paths are printed relative to
+ * listed (inode 0, at its listener's path), and so is a socket in flight
+ * (sent with SCM_RIGHTS, closed by the sender, not yet received: held by no
+ * fd), with sendmsg and sendmmsg.  Paths are printed relative to
  * the working directory and ports as "P", so both runs print the same.
  *
  *   procnet DIR          DIR a scratch directory
  *   procnet DIR own      Unix sockets only, in a network namespace of the
- *                        program's own: a socket in flight (SCM_RIGHTS) too
+ *                        program's own, sockets in flight too
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -124,9 +126,9 @@ static int pending(const char *name)
     return n;
 }
 
-/* A socket sent over a socket pair and closed by the sender: held by no
- * fd, in flight until received. */
-static void in_flight(void)
+/* A socket sent over a socket pair (by sendmsg, or by sendmmsg when mm)
+ * and closed by the sender: held by no fd, in flight until received. */
+static void in_flight(int mm)
 {
     int pair[2], x = socket(AF_UNIX, SOCK_DGRAM, 0);
     socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
@@ -140,12 +142,13 @@ static void in_flight(void)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &x, sizeof x);
     unsigned long ino = inode_of(getpid(), x);
-    if (sendmsg(pair[0], &m, 0) < 0)
-        printf("sendmsg: %s\n", strerrorname_np(errno));
+    struct mmsghdr mmsg = {.msg_hdr = m};
+    if (mm ? sendmmsg(pair[0], &mmsg, 1, 0) != 1 : sendmsg(pair[0], &m, 0) < 0)
+        printf("send: %s\n", strerrorname_np(errno));
     close(x);
     char line[8192];
-    printf("a socket in flight: %s\n", find("unix", 6, ino, line, sizeof line) > 0 ? "listed"
-                                                                                   : "not listed");
+    printf("a socket in flight (%s): %s\n", mm ? "sendmmsg" : "sendmsg",
+           find("unix", 6, ino, line, sizeof line) > 0 ? "listed" : "not listed");
     close(pair[0]);
     close(pair[1]);
 }
@@ -407,12 +410,15 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[2], "own") == 0) {
         unix_sockets();
-        in_flight();
+        in_flight(0);
+        in_flight(1);
         return 0;
     }
     interfaces();
     sysfs_interfaces();
     unix_sockets();
+    in_flight(0);
+    in_flight(1);
     inet_sockets();
     return 0;
 }

@@ -10,15 +10,16 @@
  * --net host the namespace's list would name every host socket's path (the
  * sandbox refuses sock_diag for the same reason).  It shows the sockets
  * some guest process holds an fd of (matched by inode, the number its
- * /proc/<pid>/fd link shows as socket:[N]) and the connections not yet
- * accepted (inode 0, named by their listener's path) at a path of the
- * guest's; under --net none, where the namespace is the guest's own, every
- * socket but the kernel's (fds above each process's floor), those in
- * flight (SCM_RIGHTS) too.  Each path is the name the guest bound it by
- * (net/unix_names.c; else its volume's guest path); a path no volume holds
- * is left out, as for an unnamed socket.  Differs from Linux in: under
- * --net host a socket in flight, which no fd holds, is not listed, and a
- * pending connection to a host process's socket in a volume is.
+ * /proc/<pid>/fd link shows as socket:[N]) or sent in a message, in flight
+ * until received (the last IF_SLOTS sent: net/sendmsg.c), and the
+ * connections not yet accepted (inode 0, named by their listener's path)
+ * at a path of the guest's; under --net none, where the namespace is the
+ * guest's own, every socket but the kernel's (fds above each process's
+ * floor).  Each path is the name the guest bound it by (net/unix_names.c;
+ * else its volume's guest path); a path no volume holds is left out, as
+ * for an unnamed socket.  Differs from Linux in: under --net host a socket
+ * in flight sent before the last IF_SLOTS is not listed, and a pending
+ * connection to a host process's socket in a volume is.
  */
 #include "synth.h"
 #include "net/net.h"
@@ -194,6 +195,11 @@ static void line_unix(struct gbuf *g, char *s, size_t n)
     synth_gputs(g, "\n");
 }
 
+static void add_sent(void *set, unsigned long ino)
+{
+    add_inode(set, ino);
+}
+
 long synth_put_net(struct gbuf *g, const char *name)
 {
     char path[48];
@@ -205,6 +211,7 @@ long synth_put_net(struct gbuf *g, const char *name)
     struct unix_ctx u = {{0, 5, 0}, {0, 5, 0}, !!(K.bi->flags & LS_BOOT_NET_NONE)};
     scan_pid(&u, fs_pid());
     each_num("/proc", scan_other, &u);
+    inflight_each(add_sent, &u.guest);
     g->ctx = &u;
     long r = synth_host_lines(g, path, line_unix);
     kfree(u.guest.v);

@@ -1,4 +1,5 @@
-/* Internal interface of c_src/kernel/net/: socket(2) (socket.c), Unix socket paths (unix.c) and
+/* Internal interface of c_src/kernel/net/: socket(2) (socket.c), Unix socket paths (unix.c),
+ * the sockets sent in messages (sendmsg.c) and
  * ports below 1024 (ports.c, kernel.h's port_bind). */
 #ifndef LS_NET_H
 #define LS_NET_H
@@ -17,5 +18,10 @@ long unix_guest_path(const char *host, char *out, size_t cap);
  * pair for host (its length, or -ENOENT). */
 void unix_name_record(const char *host, const char *guest);
 long unix_name_find(const char *host, char *out, size_t cap);
+/* sendmsg.c: the host's sendmsg and sendmmsg, noting the sockets sent
+ * (SCM_RIGHTS); fn(arg, inode) for each of the last IF_SLOTS sent. */
+long sys_sendmsg(long fd, const void *msg, long flags);
+long sys_sendmmsg(long fd, void *vec, long vlen, long flags);
+void inflight_each(void (*fn)(void *, unsigned long), void *arg);
 
 #endif
