@@ -38,13 +38,15 @@ def env_files(env: Mapping[str, str], tree: Tree, mounts: Sequence[Mount]) -> No
     as to a plain command, so a program reads what it names as natively
     (node's NODE_EXTRA_CA_CERTS, which it warns about when it is missing).
     A path the root's tree cannot take (a file in the way) is left out, and
-    so is one in /tmp or /dev/shm, the guest's own scratch directories
-    (rootfs.scratch_mounts), which a file of the root there would replace.
-    The variables read are the cached plan's dependencies."""
+    so is one that is or leads into the guest's own trees: /tmp and
+    /dev/shm, its scratch directories (rootfs.scratch_mounts), which a file
+    of the root there would replace, and the synthetic /proc, /sys and
+    /dev.  The variables read are the cached plan's dependencies."""
+    own = ("/tmp/", "/dev/", "/proc/", "/sys/")
     for name in [n for n, v in env.items() if planwatch.names_a_file(v)]:
         path = os.path.normpath(env[name])
         if tree.get(path) is not None or any(under(path, m) for m in mounts) or \
-                path.startswith(("/tmp/", "/dev/shm/")):
+                path.startswith(own) or os.path.realpath(path).startswith(own):
             continue
         try:
             tree.add_host_path(path)
