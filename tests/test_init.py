@@ -149,28 +149,33 @@ def _stop_and_continue(proc, program, sig, group):
     return stopped_by, state, out, proc.returncode
 
 
-def _program(pid):
-    """The program of `libsubst run --init` (pid): the init's child, the
-    init the relay's (--profile's perf is another child of libsubst)."""
+def _program(pid, init=True):
+    """The program of `libsubst run` (pid): the relay's child, or with
+    --init that init's child (--profile's perf is another child of
+    libsubst)."""
     (relay,) = [c for c in children(pid) if exe_name(c) == "libsubst-kernel"]
-    (init,) = children(relay)
-    return children(init)[0]
+    (first,) = children(relay)
+    return children(first)[0] if init else first
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTSTP, signal.SIGTTOU], ids=lambda s: s.name)
 @pytest.mark.parametrize("group", [False, True], ids=["pid", "group"])
 @pytest.mark.parametrize("monitor", ["supervisor", "python"])
-def test_a_stop_stops_the_program_and_the_job(probe, tmp_path, sig, group, monitor):
-    """A job-control stop sent to `libsubst run --init` (kill -TSTP of its
-    pid, or of its process group) stops the program, pid 2, and libsubst's
-    process, which the shell waits for, by that signal; SIGCONT resumes the
-    program, which ends with its status: as natively, where the program is
-    the shell's job.  The supervisor and the relay pass the stop on, the
-    init passes it to the program (through the Python monitor too, which
-    --profile keeps beside the guest)."""
+@pytest.mark.parametrize("init", [True, False], ids=["init", "no-init"])
+def test_a_stop_stops_the_program_and_the_job(probe, tmp_path, sig, group, monitor, init):
+    """A job-control stop sent to `libsubst run` (kill -TSTP of its pid, or
+    of its process group) stops the program and libsubst's process, which
+    the shell waits for, by that signal; SIGCONT resumes the program, which
+    ends with its status: as natively, where the program is the shell's job.
+    The supervisor and the relay pass the stop on (through the Python
+    monitor too, which --profile keeps beside the guest); with --init the
+    init passes it to the program, pid 2; without, the relay stops the
+    program, pid 1, which Linux spares a stop it has no handler for, with
+    SIGSTOP."""
     if monitor == "python" and shutil.which("perf") is None:
         pytest.skip("perf is not installed (--profile keeps the Python monitor)")
-    opts = ("--init", *(("--profile", str(tmp_path / "p.svg")) if monitor == "python" else ()))
+    opts = (*(("--init",) if init else ()),
+            *(("--profile", str(tmp_path / "p.svg")) if monitor == "python" else ()))
     nat = subprocess.Popen([probe, "stops"], stdout=subprocess.PIPE, process_group=0)
     proc = start([probe, "stops"], tmp_path, opts, process_group=0)
     try:
@@ -178,16 +183,17 @@ def test_a_stop_stops_the_program_and_the_job(probe, tmp_path, sig, group, monit
         assert want == (sig, "T", b"SIGCONT\n", 5)
         if monitor == "supervisor":
             wait_supervised(proc)
-        got = _stop_and_continue(proc, lambda: _program(proc.pid), sig, group)
+        got = _stop_and_continue(proc, lambda: _program(proc.pid, init), sig, group)
         assert got == want, proc.stderr.read()
     finally:
         ended(proc)
         ended(nat)
 
 
-def test_ctrl_z_in_a_shell_stops_the_job(probe, tmp_path):
+@pytest.mark.parametrize("init", [True, False], ids=["init", "no-init"])
+def test_ctrl_z_in_a_shell_stops_the_job(probe, tmp_path, init):
     """Ctrl-Z on an interactive shell's terminal (the terminal's SIGTSTP to
-    its foreground group) stops `libsubst run --init PROGRAM` as it stops
+    its foreground group) stops `libsubst run [--init] PROGRAM` as it stops
     the program natively: the shell says the job stopped, `fg` resumes it
     and the job's status is the program's."""
     from test_monitor import _on_a_terminal, _read_until
@@ -218,7 +224,7 @@ def test_ctrl_z_in_a_shell_stops_the_job(probe, tmp_path):
             os.close(term)
     want = job(probe)
     assert want == (b"Stopped", b"SIGCONT", b"status=5")
-    assert job(" ".join([*LIBSUBST, "run", "--init", probe])) == want
+    assert job(" ".join([*LIBSUBST, "run", *(["--init"] if init else []), probe])) == want
 
 
 def test_the_stop_timeout_still_kills(probe, tmp_path):

@@ -18,18 +18,64 @@
 
 static int relay_child, relay_parent, parent_in_group;
 static const uint32_t *init_status;
+static long child_status = -1;       /* /proc/CHILD/status, opened before the filter */
 /* Copies of each signal that a process group's kill brought the relay (and
  * the guest) and that the monitor's request for it has not yet matched. */
 static unsigned char group_copies[65];
 
+static int is_stop(int sig)
+{
+    return sig >= 1 && sig <= 64 && (LS_STOP_SIGNALS & (1UL << (sig - 1)));
+}
+
+/* The mask of the line "NAME:\tHEX" of the first process's status, or 0. */
+static unsigned long status_mask(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    const char *p = text;
+    while (*p && !(strncmp(p, name, len) == 0 && p[len] == ':')) {
+        while (*p && *p != '\n')
+            p++;
+        p += *p == '\n';
+    }
+    unsigned long v = 0;
+    if (!*p)
+        return 0;
+    for (p += len; *p == ':' || *p == '\t'; p++)
+        ;
+    for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+        v = v * 16 + (*p <= '9' ? *p - '0' : *p - 'a' + 10);
+    return v;
+}
+
+/* Whether a job-control stop sig would stop the guest's first process
+ * (without --init, the program), pid 1 of its namespace, which Linux spares
+ * such a stop when it has no handler: neither caught nor ignored there (its
+ * host dispositions are the guest's: a guest handler is a host one, SIG_DFL
+ * and SIG_IGN are the host's).  Its mask is not the host's (the kernel
+ * blocks every signal while it serves a trap): one it blocks stops it too. */
+static int first_stops(int sig)
+{
+    static char text[4096];
+    long n = child_status < 0 ? -1 : hsys4(__NR_pread64, child_status, (long)text,
+                                           sizeof text - 1, 0);
+    if (n <= 0)
+        return 0;
+    text[n] = 0;
+    unsigned long bit = 1UL << (sig - 1);
+    return !((status_mask(text, "SigIgn") | status_mask(text, "SigCgt")) & bit);
+}
+
 /* Passes sig on to the guest's first process.  An init (--init) is told
  * with a queued signal (si_code SI_QUEUE), which is how it knows the
  * relay's from a process group's copy (kill(2), SI_USER, as the program
- * got it too) and forwards only the relay's (c_src/kernel/proc/init.c). */
+ * got it too) and forwards only the relay's (c_src/kernel/proc/init.c).
+ * Without one, a stop the program would take by its default action is
+ * SIGSTOP, which Linux delivers to a pid namespace's init from outside. */
 static void pass_on(int sig)
 {
     if (!init_status) {
-        hsys2(__NR_kill, relay_child, sig);
+        hsys2(__NR_kill, relay_child, is_stop(sig) && first_stops(sig) ? SIGSTOP : sig);
         return;
     }
     siginfo_t si;
@@ -67,9 +113,14 @@ static int guest_status(int status)
  * request for it is dropped), else it is passed on. */
 static void relay_signal(int sig, siginfo_t *si, void *ctx)
 {
+    int group = si->si_code == LS_SI_KERNEL || (si->si_pid != relay_parent && parent_in_group);
+    /* The guest's first process had its copy; without --init Linux drops
+     * a stop it has no handler for, which it would have taken. */
+    if (group && !init_status && is_stop(sig) && first_stops(sig))
+        hsys2(__NR_kill, relay_child, SIGSTOP);
     if (si->si_code == LS_SI_KERNEL)
         return;
-    if (si->si_pid != relay_parent && parent_in_group) {
+    if (group) {
         if (group_copies[sig] < 255)
             group_copies[sig]++;
         return;
@@ -156,6 +207,11 @@ static void __attribute__((noreturn)) relay(long child, int chan)
      * never a core of this root process. */
     struct rlimit nocore = {0, 0};
     hsys4(__NR_prlimit64, 0, RLIMIT_CORE, (long)&nocore, 0);
+    if (!init_status) {
+        char path[48];
+        ksnprintf(path, sizeof path, "/proc/%ld/status", child);
+        child_status = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+    }
     long r = tender_seccomp_relay();
     if (r < 0)
         tender_fatal("cannot install the relay's seccomp filter: error %ld", -r);

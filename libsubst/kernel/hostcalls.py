@@ -274,6 +274,9 @@ RELAY = (
     HostCall("sendto", "the answer, never waiting"), HostCall("write", "a diagnostic"),
     HostCall("close", "the request's fds"),
     HostCall("kill", "forwards signals to the guest; ends by the guest's signal"),
+    HostCall("pread64", "the guest's first process's signal dispositions, from its "
+                        "/proc/PID/status opened before the filter: a stop it takes by "
+                        "default is SIGSTOP (Linux spares a pid namespace's init others)"),
     HostCall("rt_sigqueueinfo", "forwards signals to the guest's init (--init), queued: "
                                 "how it tells them from a process group's"),
     HostCall("getpid", "ends by the guest's signal"),

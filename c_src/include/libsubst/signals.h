@@ -38,6 +38,9 @@
  * that waits for `libsubst run` sees its job stopped with the program, as
  * natively; the SIGCONT that resumes it is forwarded.  A terminal's Ctrl-Z
  * reached the guest's process group itself: the forwarder only stops.
+ * Without --init the guest's first process is the program, pid 1 of its
+ * namespace, which Linux spares a stop it has no handler for: the relay
+ * stops it with SIGSTOP then (c_src/tender/relay.c).
  */
 #ifndef LIBSUBST_SIGNALS_H
 #define LIBSUBST_SIGNALS_H
