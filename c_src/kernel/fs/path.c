@@ -208,11 +208,11 @@ static int is_clean(const char *t)
  * would have moved on (upper_cache.c).  So the walk would end where it did,
  * and the cache says with what, in one lookup instead of one a component.
  * A symlink at its end is left to the whole walk.  1 if so, in n. */
-static int walk_cached(struct fs_node *n, int wflags)
+static int walk_cached(struct fs_node *n, int wflags, uint64_t gen)
 {
     struct fs_obj o;
     if (fs_upper < 0 || n->tmp[0] != '/' || !is_clean(n->tmp) ||
-        !upper_cache_get(n->tmp, upper_gen(), &o) || (obj_is_link(&o) && (wflags & W_FOLLOW)))
+        !upper_cache_get(n->tmp, gen, &o) || (obj_is_link(&o) && (wflags & W_FOLLOW)))
         return 0;
     strlcpy(n->path, n->tmp, LS_PATH_MAX);
     n->o = o;
@@ -232,7 +232,7 @@ static int names_cwd(const char *t)
  * "." (the host's cwd, SID_CWDHOST), and ".." its parent, as on Linux.
  * 0 or -errno. */
 static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct fs_obj *cur,
-                      int wflags)
+                      int wflags, uint64_t gen)
 {
     char *p = n->path, *t = n->tmp;
     long len = strncpy_from_user(t, gpath, LS_PATH_MAX);
@@ -240,7 +240,7 @@ static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct f
         return len;
     if (len == 0)
         return -ENOENT;
-    if (walk_cached(n, wflags))
+    if (walk_cached(n, wflags, gen))
         return 1;
     if (t[0] == '/') {
         p[0] = '/';
@@ -328,7 +328,8 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     n->dir_required = 0;
     n->last_dot = 0;
     struct fs_obj cur;
-    int r = walk_start(dirfd, gpath, n, &cur, wflags);
+    uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
+    int r = walk_start(dirfd, gpath, n, &cur, wflags, gen);
     if (r >= 0) {
         /* Only slashes: no last name at all, Linux's LAST_ROOT. */
         size_t k = 0;
@@ -383,5 +384,13 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     n->o = cur;
     if (n->dir_required && !obj_is_dir(&cur))
         return -ENOTDIR;
+    /* Below a volume that is alone the walk is lexical (walk_down) and its
+     * answer depends on the mount table alone, as fs_classify's for the
+     * mount point: a clean absolute path walked without a symlink is kept
+     * for walk_cached, which then spares the next walk of it a
+     * classification per component on the way to the mount. */
+    if (fs_upper >= 0 && cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone &&
+        !links && t[0] == '/' && is_clean(t))
+        upper_cache_put(t, gen, &cur);
     return 0;
 }

@@ -4,7 +4,8 @@
  * and its type), so that a walk through the image's directories pays
  * neither a host lstat nor fs_classify's other checks per component; and,
  * while there is a layer, fs_classify's answers for image files and
- * volumes, which depend on the mount table alone.
+ * volumes, which depend on the mount table alone, and a walk's below a
+ * volume that nothing lies under (path.c), lexical for the same reason.
  *
  * Only names that exist are cached.  A name that appears changes nothing
  * already cached; one that goes or is replaced does, and every change of
