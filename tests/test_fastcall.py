@@ -37,6 +37,16 @@ def test_entry_keeps_registers_and_flags(regs_probe, tmp_path, opts, fast, trap)
     assert any(l.startswith('fast write(1, "written through the probe') for l in lines)
 
 
+@pytest.mark.parametrize("opts", [["--no-subst"], []])
+def test_entry_keeps_registers_and_flags_untraced(regs_probe, tmp_path, opts):
+    # Untraced, a call the host serves unchanged (the probe's write) goes
+    # from the entry straight to the host (arch/x86_64/fastcall.S), a call
+    # the kernel serves (getppid) through the dispatcher: both keep the ABI.
+    r = run_guest([*opts, str(regs_probe)], tmp_path)
+    assert r.stdout.decode().endswith("all registers kept\n"), r.stdout.decode()
+    assert r.returncode == 0
+
+
 def _paths(trace_file):
     lines = trace_file.read_text().splitlines()
     assert lines, "empty trace"

@@ -55,14 +55,22 @@ static long host_call(const struct syscall_desc *d, long nr, long a0, long a1, l
  * (which calls a program survives without: `libsubst analyze --dynamic`). */
 static int deny_on;                  /* read once at boot: the hot path tests one word */
 
-void dispatch_init(void)
-{
-    deny_on = !!(K.bi->flags & LS_BOOT_DENY);
-}
+/* Non-zero for the numbers whose fastcall arch/x86_64/fastcall.S hands to
+ * the host itself: what serve would do for them on that path (a host
+ * call, neither traced nor denied), without the frames. */
+unsigned char ls_fast_direct[LS_NR_SYSCALLS];
 
 static int denied(long nr)
 {
     return (unsigned long)nr < LS_TRACE_MAP_BITS && ((K.bi->deny_calls[nr / 64] >> (nr % 64)) & 1);
+}
+
+void dispatch_init(void)
+{
+    deny_on = !!(K.bi->flags & LS_BOOT_DENY);
+    for (long nr = 0; nr < LS_NR_SYSCALLS; nr++)
+        ls_fast_direct[nr] = syscall_table[nr].level == LS_HOST && !trace_mode &&
+                             !(deny_on && denied(nr));
 }
 
 /* A kernel handler whose call names paths gets kernel copies of them: a

@@ -50,6 +50,8 @@ def header_text() -> str:
     table = syscalls.TABLE
     out = [_BANNER]
     out.append("#ifndef LIBSUBST_SYSCALL_TABLE_H\n#define LIBSUBST_SYSCALL_TABLE_H\n\n")
+    out.append(f"#define LS_NR_SYSCALLS {syscalls.MAX_NR + 1}\n\n")
+    out.append("#ifndef __ASSEMBLER__         /* the fastcall entry reads LS_NR_SYSCALLS only */\n\n")
     out.append(
         "/* Handlers are declared with empty parentheses (no prototype) so each can be\n"
         " * defined with its natural parameter list, e.g.\n"
@@ -60,7 +62,6 @@ def header_text() -> str:
         "#if defined(__STDC_VERSION__) && __STDC_VERSION__ > 201710L\n"
         "#error \"syscall_table.h needs C17 or earlier (-std=gnu17): handlers are declared without prototypes\"\n"
         "#endif\n\n")
-    out.append(f"#define LS_NR_SYSCALLS {syscalls.MAX_NR + 1}\n\n")
     out.append("enum ls_level { " + ", ".join(
         f"{_C_LEVEL[lv]} = {i}" for i, lv in enumerate(syscalls.LEVEL_VALUES)) + " };\n")
     out.append("enum ls_argk { " + ", ".join(_c_argk(k) for k in syscalls.ARG_KINDS) + " };\n\n")
@@ -80,7 +81,7 @@ def header_text() -> str:
     for s in table:
         if s.handler:
             out.append(f"long {s.handler}();\n")
-    out.append("\n#endif /* LIBSUBST_SYSCALL_TABLE_H */\n")
+    out.append("\n#endif /* __ASSEMBLER__ */\n#endif /* LIBSUBST_SYSCALL_TABLE_H */\n")
     return "".join(out)
 
 

@@ -17,8 +17,15 @@
  * kernel stack, so a handler that interrupts the entry or the exit never
  * takes the kernel stack from under it.  DF is clear on entry as the psABI
  * guarantees at every call, and libc's syscall sites are inside functions.
+ *
+ * A call the host serves unchanged (ls_fast_direct[nr], dispatch.c) is made
+ * here, on the guest's stack, as the guest's own `syscall` would be: the
+ * host keeps the flags across it and a signal meets the guest's stack, and
+ * no C frame lies between the host and the guest, whose return the host's
+ * entry and exit leave unpredicted (a mispredicted `ret` per frame).
  */
 #include "libsubst/fastcall.h"
+#include "syscall_table.h"
 #include <asm/unistd.h>
 
     .text
@@ -29,7 +36,19 @@ ls_fastcall_entry:
     mov %rax, %rcx                          /* rcx and r11 are the ABI's scratch */
     lahf                                    /* AH = SF ZF AF PF CF */
     seto %al                                /* AL = OF */
-    push %rax
+    mov %rax, %r11
+    cmp $LS_NR_SYSCALLS, %rcx
+    jae 4f
+    lea ls_fast_direct(%rip), %rax
+    cmpb $0, (%rax,%rcx)
+    je 4f
+    mov %r11, %rax
+    add $0x7f, %al                          /* OF = (AL == 1) */
+    sahf                                    /* SF ZF AF PF CF */
+    mov %rcx, %rax
+    syscall
+    ret
+4:  push %r11
     mov %rcx, %rax
     mov %rsp, %r11
     incq %gs:LS_KBLOCK_DEPTH
