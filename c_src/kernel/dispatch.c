@@ -43,12 +43,11 @@ long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, lo
     return r;
 }
 
-static long host_call(const struct syscall_desc *d, long nr, long a0, long a1, long a2, long a3,
-                      long a4, long a5, int path)
+static long host_call(const struct syscall_desc *d, long nr, const long *a, int path)
 {
     if (path == LS_PATH_TRAP && (d->flags & LS_F_BLOCKS))
-        return host_call_blocking(nr, a0, a1, a2, a3, a4, a5);
-    return hsys6(nr, a0, a1, a2, a3, a4, a5);
+        return host_call_blocking(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return hsys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* --enosys: calls the boot info says to answer ENOSYS, as if unimplemented
@@ -77,9 +76,11 @@ void dispatch_init(void)
  * bad pointer is EFAULT here, once, and no handler reads a guest string.
  * A string too long for LS_PATH_MAX stays the guest's, for the handler to
  * refuse as its call does (ENAMETOOLONG, ERANGE). */
-static __attribute__((noinline)) long call_with_paths(const struct syscall_desc *d, long *a)
+static __attribute__((noinline)) long call_with_paths(const struct syscall_desc *d,
+                                                      const long *args)
 {
     char copy[3][LS_PATH_MAX];
+    long a[6] = {args[0], args[1], args[2], args[3], args[4], args[5]};
     int used = 0;
     for (int i = 0; i < d->nargs; i++) {
         if (d->argk[i] != LS_ARG_PATH || !a[i])
@@ -117,47 +118,41 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
     }
 }
 
-static long call_kernel(const struct syscall_desc *d, long a0, long a1, long a2, long a3, long a4,
-                        long a5)
-{
-    if (d->flags & LS_F_PATHS) {
-        long a[6] = {a0, a1, a2, a3, a4, a5};
-        return call_with_paths(d, a);
-    }
-    return d->fn(a0, a1, a2, a3, a4, a5);
-}
-
-static long serve(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
+/* Every call a handler makes returns to the guest through the frames
+ * between them, each `ret` unpredicted after a host call: so the handler
+ * is reached by tail calls, and its return is the entry's. */
+static long serve(long nr, const long *a, int path)
 {
     if ((unsigned long)nr < LS_NR_SYSCALLS && !(__builtin_expect(deny_on, 0) && denied(nr))) {
         const struct syscall_desc *d = &syscall_table[nr];
         if (d->level == LS_HOST)
-            return host_call(d, nr, a0, a1, a2, a3, a4, a5, path);
+            return host_call(d, nr, a, path);
+        if (d->level == LS_KERNEL && (d->flags & LS_F_PATHS))
+            return call_with_paths(d, a);
         if (d->level == LS_KERNEL)
-            return call_kernel(d, a0, a1, a2, a3, a4, a5);
+            return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     }
     return unimplemented(nr);
 }
 
 /* A traced call: the slow path of ls_dispatch, taken only for the calls the
  * tracer wants (trace_wants). */
-static __attribute__((noinline)) long dispatch_traced(long nr, long a0, long a1, long a2,
-                                                      long a3, long a4, long a5, int path)
+static __attribute__((noinline)) long dispatch_traced(long nr, const long *a, int path)
 {
-    long args[6] = {a0, a1, a2, a3, a4, a5};
+    long args[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
     long pid = sys_getpid();
     struct trace_call c;
     trace_begin(&c, path, nr, args);
-    long r = serve(nr, a0, a1, a2, a3, a4, a5, path);
+    long r = serve(nr, args, path);
     trace_end(&c, r, nr, pid);
     return r;
 }
 
-long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path)
+long ls_dispatch(long nr, const long *a, int path)
 {
     if (__builtin_expect(trace_mode != 0, 0) && trace_wants(nr))
-        return dispatch_traced(nr, a0, a1, a2, a3, a4, a5, path);
-    return serve(nr, a0, a1, a2, a3, a4, a5, path);
+        return dispatch_traced(nr, a, path);
+    return serve(nr, a, path);
 }
 
 void report_unimplemented(void)

@@ -139,6 +139,9 @@ struct kthread {
                                         the guest gave (execve's name for the program) */
 };
 
+_Static_assert(offsetof(struct kthread, fast_sp) == LS_KTHREAD_FAST_SP, "fastcall.S");
+_Static_assert(offsetof(struct kthread, fast_args) == LS_KTHREAD_FAST_ARGS, "fastcall.S");
+
 /* The calling thread's kernel state. */
 static inline struct kthread *kcur(void)
 {
@@ -317,11 +320,10 @@ int shared_hand_over(void);     /* before execve: the fd, inheritable */
 void shared_take_back(void);    /* execve failed: close-on-exec again */
 
 /* ---- dispatch and trace (kernel/dispatch.c, kernel/trace.c) ---- */
-#define LS_PATH_TRAP 0
-#define LS_PATH_FAST 1
-long ls_dispatch(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int path);
-/* fastcall.c: what arch/x86_64/fastcall.S calls, on the kernel stack. */
-long ls_fastcall(long nr, const long *a);
+/* Serves call nr with arguments a[0..5] on path LS_PATH_TRAP or
+ * LS_PATH_FAST (arch.h); fastcall.S calls it on the kernel stack, with a
+ * its saved registers. */
+long ls_dispatch(long nr, const long *a, int path);
 /* A host call that may wait indefinitely, made by a kernel handler: on the
  * trap path it runs under the guest's signal mask (so a signal interrupts it
  * as on Linux), elsewhere it is a plain host call.  What the dispatcher does

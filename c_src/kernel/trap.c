@@ -23,8 +23,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
     struct kthread *t = kcur();
     struct ucontext *outer = t->uc;     /* a trap inside a guest handler inside a trap */
     t->uc = uc;
-    long r = ls_dispatch(si->si_syscall, m->rdi, m->rsi, m->rdx, m->r10, m->r8, m->r9,
-                         LS_PATH_TRAP);
+    const long a[6] = {m->rdi, m->rsi, m->rdx, m->r10, m->r8, m->r9};
+    long r = ls_dispatch(si->si_syscall, a, LS_PATH_TRAP);
     m->rax = r;
     t->uc = outer;
 }

@@ -7,6 +7,15 @@
 #ifndef LS_ARCH_H
 #define LS_ARCH_H
 
+/* What fastcall.S needs of the C side (kernel.h checks the offsets): the
+ * path it dispatches as, and where struct kthread keeps the fastcall being
+ * served, which the entry saves and restores around each call. */
+#define LS_PATH_TRAP 0
+#define LS_PATH_FAST 1
+#define LS_KTHREAD_FAST_SP 40
+#define LS_KTHREAD_FAST_ARGS 48
+
+#ifndef __ASSEMBLER__
 #include <stddef.h>
 #include <asm/sigcontext.h>
 
@@ -60,4 +69,5 @@ void ls_resume_guest(const struct sigcontext *regs) __attribute__((noreturn));
 long ls_copy_user(void *dst, const void *src, size_t n);
 long ls_strncpy_user(char *dst, const char *src, size_t n);
 
+#endif /* __ASSEMBLER__ */
 #endif

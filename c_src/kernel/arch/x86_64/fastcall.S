@@ -6,7 +6,11 @@
  * switches to the thread's kernel stack unless a fastcall is already in
  * progress on this thread (a guest signal handler running inside the
  * kernel that calls it again stays on the stack it is on), saves what the
- * syscall ABI preserves and calls ls_fastcall(nr, args).
+ * syscall ABI preserves and calls ls_dispatch(nr, args, LS_PATH_FAST).
+ * Meanwhile the thread's fast_sp is args[7], the guest's stack, for calls
+ * that ask where the guest runs (sigaltstack), and fast_args is args, for
+ * a fork's child, which returns to the guest through this frame; the
+ * values of an outer fastcall wait on the kernel stack.
  *
  * clone and clone3 also save the registers the C code below would keep
  * only somewhere on its own stack (rbp, r12-r15, args[8..12]): a new thread
@@ -25,6 +29,7 @@
  * entry and exit leave unpredicted (a mispredicted `ret` per frame).
  */
 #include "libsubst/fastcall.h"
+#include "arch/x86_64/arch.h"
 #include "syscall_table.h"
 #include <asm/unistd.h>
 
@@ -69,10 +74,20 @@ ls_fastcall_entry:
     push %rdi                               /* args[0..5] = rdi rsi rdx r10 r8 r9 */
     mov %rsp, %rsi
     mov %rax, %rdi
+    mov %gs:LS_KBLOCK_SELF, %rcx            /* the thread's fastcall, kept per nesting level */
+    push LS_KTHREAD_FAST_SP(%rcx)
+    push LS_KTHREAD_FAST_ARGS(%rcx)
+    mov 56(%rsi), %rdx
+    mov %rdx, LS_KTHREAD_FAST_SP(%rcx)
+    mov %rsi, LS_KTHREAD_FAST_ARGS(%rcx)
+    mov $LS_PATH_FAST, %edx
     mov %rsp, %rbx
     and $-16, %rsp
-    call ls_fastcall
+    call ls_dispatch
     mov %rbx, %rsp
+    mov %gs:LS_KBLOCK_SELF, %rcx
+    pop LS_KTHREAD_FAST_ARGS(%rcx)
+    pop LS_KTHREAD_FAST_SP(%rcx)
     pop %rdi
     pop %rsi
     pop %rdx
