@@ -89,5 +89,27 @@ int main(int argc, char **argv)
     say("unlink a/b/c/d/moved", unlink("a/b/c/d/moved"));
     say("rmdir a/b/c/d", rmdir("a/b/c/d"));
     say("rmdir a/b/c/d again", rmdir("a/b/c/d"));
+
+    /* One absolute path opened again and again while what it names
+     * changes: the kernel keeps where a walk of it led (fs/path.c), the
+     * host still says what is there. */
+    char abs[PATH_MAX + 32];
+    snprintf(abs, sizeof abs, "%s/again", dir);
+    say("open /ABS/again", open_close(abs, O_RDONLY | O_NONBLOCK));
+    say("create /ABS/again", open_close(abs, O_WRONLY | O_CREAT | O_EXCL));
+    say("open /ABS/again", open_close(abs, O_RDONLY | O_NONBLOCK));
+    kind(strrchr(abs, '/') + 1, 1);
+    say("unlink it", unlink("again"));
+    say("open /ABS/again", open_close(abs, O_RDONLY | O_NONBLOCK));
+    say("mkdir it", mkdir("again", 0755));
+    say("open /ABS/again", open_close(abs, O_RDONLY | O_NONBLOCK));
+    say("open /ABS/again, O_WRONLY", open_close(abs, O_WRONLY));
+    say("rmdir it", rmdir("again"));
+    say("symlink it to a/b/c/lf", symlink("a/b/c/lf", "again"));
+    say("open /ABS/again", open_close(abs, O_RDONLY | O_NONBLOCK));
+    say("open /ABS/again, O_NOFOLLOW", open_close(abs, O_RDONLY | O_NOFOLLOW));
+    say("create a/b/c/file", open_close("a/b/c/file", O_WRONLY | O_CREAT));
+    say("open /ABS/again", open_close(abs, O_RDONLY | O_NONBLOCK));
+    kind(strrchr(abs, '/') + 1, 1);
     return 0;
 }
