@@ -8,11 +8,33 @@
     .hidden ls_uaccess_start, ls_uaccess_end, ls_uaccess_fixup, ls_copy_user, ls_strncpy_user
 ls_uaccess_start:
 
-/* long ls_copy_user(void *dst, const void *src, size_t n): 0 or -EFAULT. */
+/* long ls_copy_user(void *dst, const void *src, size_t n): 0 or -EFAULT.
+ * A copy shorter than 256 bytes (a struct stat, a sockaddr) goes a word
+ * at a time: `rep movsb` costs more than the copy itself to start. */
     .type ls_copy_user, @function
 ls_copy_user:
     mov %rdx, %rcx
-    rep movsb
+    cmp $256, %rdx
+    jae 3f
+    shr $3, %rcx
+    jz 2f
+1:  mov (%rsi), %rax
+    mov %rax, (%rdi)
+    add $8, %rsi
+    add $8, %rdi
+    dec %rcx
+    jnz 1b
+2:  and $7, %edx
+    jz 4f
+5:  movzbl (%rsi), %eax
+    mov %al, (%rdi)
+    inc %rsi
+    inc %rdi
+    dec %edx
+    jnz 5b
+4:  xor %eax, %eax
+    ret
+3:  rep movsb
     xor %eax, %eax
     ret
 
