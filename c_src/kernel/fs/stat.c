@@ -95,9 +95,13 @@ long sys_lstat(const char *path, struct stat *st)
 /* Implements newfstatat(2) (glibc's stat, fstat and lstat all come here). */
 long sys_newfstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
+    struct stat k;
+    /* An fd's own stat, whatever else flags holds, as Linux's vfs_fstatat
+     * (6.11 on) answers it before looking at them. */
+    if ((flags & AT_EMPTY_PATH) && (!path || !*path) && dirfd >= 0)
+        return put_user(stat_fd(dirfd, &k), st, &k, sizeof k);
     if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
         return -EINVAL;
-    struct stat k;
     if ((flags & AT_EMPTY_PATH) && (!path || !*path))
         return put_user(stat_fd(dirfd, &k), st, &k, sizeof k);
     return put_user(stat_path(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &k), st, &k, sizeof k);

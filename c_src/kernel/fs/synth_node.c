@@ -94,6 +94,8 @@ void synth_fix_stat(int id, struct stat *st)
     st->st_ino = 0x10000UL + id;
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
+    st->st_size = st->st_blocks = 0;    /* as synth_stat: procfs files have no size */
+    st->st_blksize = 1024;
     st->st_uid = synth_per_process(id) ? K.bi->uid : 0;
     st->st_gid = synth_per_process(id) ? K.bi->gid : 0;
 }

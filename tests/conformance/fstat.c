@@ -1,0 +1,110 @@
+/*
+ * fstatat(fd, "", AT_EMPTY_PATH), how glibc's fstat reaches the kernel
+ * (nginx's once per request), against fstat(2) of the same fd, for each
+ * kind of file the guest kernel serves: a volume's file, an image file (the
+ * program itself), a synthetic /proc file, a pipe, a socket, a directory,
+ * AT_FDCWD; and the edges: no AT_EMPTY_PATH, a closed fd, flags Linux does
+ * not know (which it ignores for an fd's own stat), a NULL path.  Compared
+ * with a native run.
+ *
+ *   fstat DIR        DIR a scratch directory
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *kind(mode_t m)
+{
+    return S_ISREG(m) ? "file" : S_ISDIR(m) ? "directory" : S_ISFIFO(m) ? "fifo"
+           : S_ISSOCK(m) ? "socket" : S_ISCHR(m) ? "char device" : "other";
+}
+
+/* The raw call, as glibc's fstat makes it: glibc's own fstatat would turn
+ * some of the refused forms into fstat. */
+static long newfstatat(int fd, const char *path, struct stat *st, int flags)
+{
+    return syscall(SYS_newfstatat, fd, path, st, flags);
+}
+
+static void both(const char *what, int fd)
+{
+    struct stat a, b;
+    memset(&a, 0xa5, sizeof a);
+    memset(&b, 0x5a, sizeof b);
+    long ra = newfstatat(fd, "", &a, AT_EMPTY_PATH);
+    int ea = errno;
+    long rb = fstat(fd, &b);
+    if (ra < 0 || rb < 0) {
+        printf("%s: %s / %s\n", what, ra < 0 ? strerrorname_np(ea) : "ok",
+               rb < 0 ? strerrorname_np(errno) : "ok");
+        return;
+    }
+    int same = a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_mode == b.st_mode &&
+               a.st_nlink == b.st_nlink && a.st_uid == b.st_uid && a.st_size == b.st_size &&
+               a.st_blksize == b.st_blksize;
+    printf("%s: %s, %s as fstat's", what, kind(a.st_mode), same ? "the same" : "NOT the same");
+    if (S_ISREG(a.st_mode) && a.st_size > 0)
+        printf(", %lld bytes", (long long)a.st_size);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || chdir(argv[1]) < 0) {
+        fprintf(stderr, "usage: fstat DIR\n");
+        return 2;
+    }
+    int fd = open("file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "0123456789", 10) != 10 || close(fd) < 0) {
+        perror("file");
+        return 1;
+    }
+    /* As nginx opens what it serves. */
+    fd = open("file", O_RDONLY | O_NONBLOCK);
+    both("a volume's file", fd);
+    close(fd);
+    fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    both("the program (an image file)", fd);
+    close(fd);
+    fd = open("/proc/self/stat", O_RDONLY);
+    both("/proc/self/stat", fd);
+    close(fd);
+    int p[2];
+    if (pipe(p) < 0) {
+        perror("pipe");
+        return 1;
+    }
+    both("a pipe's read end", p[0]);
+    both("a pipe's write end", p[1]);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    both("a socket", s);
+    fd = open(".", O_RDONLY | O_DIRECTORY);
+    both("a directory", fd);
+    close(fd);
+
+    struct stat st;
+    printf("AT_FDCWD \"\": %s\n", newfstatat(AT_FDCWD, "", &st, AT_EMPTY_PATH) < 0
+                                      ? strerrorname_np(errno) : kind(st.st_mode));
+    printf("a pipe, \"\" without AT_EMPTY_PATH: %s\n",
+           newfstatat(p[0], "", &st, 0) < 0 ? strerrorname_np(errno) : "ok");
+    close(p[0]);
+    printf("a closed fd: %s\n",
+           newfstatat(p[0], "", &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
+    printf("fd -5: %s\n", newfstatat(-5, "", &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
+    printf("an unknown flag: %s\n",
+           newfstatat(p[1], "", &st, AT_EMPTY_PATH | 0x40000000) < 0 ? strerrorname_np(errno) : "ok");
+    printf("an unknown flag, AT_FDCWD: %s\n",
+           newfstatat(AT_FDCWD, "", &st, AT_EMPTY_PATH | 0x40000000) < 0 ? strerrorname_np(errno)
+                                                                          : "ok");
+    printf("a NULL path: %s\n",
+           newfstatat(p[1], NULL, &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : kind(st.st_mode));
+    printf("a bad buffer: %s\n",
+           newfstatat(p[1], "", (struct stat *)8, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
+    return 0;
+}
