@@ -56,7 +56,8 @@ static int deny_on;                  /* read once at boot: the hot path tests on
 
 /* Non-zero for the numbers whose fastcall arch/x86_64/fastcall.S hands to
  * the host itself: what serve would do for them on that path (a host
- * call, neither traced nor denied), without the frames. */
+ * call, neither traced nor denied), without the frames.  Without a packed
+ * image no fd is a window of one, and LS_F_BASED handlers are host calls. */
 unsigned char ls_fast_direct[LS_NR_SYSCALLS];
 
 static int denied(long nr)
@@ -67,9 +68,13 @@ static int denied(long nr)
 void dispatch_init(void)
 {
     deny_on = !!(K.bi->flags & LS_BOOT_DENY);
-    for (long nr = 0; nr < LS_NR_SYSCALLS; nr++)
-        ls_fast_direct[nr] = syscall_table[nr].level == LS_HOST && !trace_mode &&
-                             !(deny_on && denied(nr));
+    int no_image = K.bi->image_fd < 0;       /* as fs_init, which then keeps no fs_based */
+    for (long nr = 0; nr < LS_NR_SYSCALLS; nr++) {
+        const struct syscall_desc *d = &syscall_table[nr];
+        int host = d->level == LS_HOST ||
+                   (d->level == LS_KERNEL && (d->flags & LS_F_BASED) && no_image);
+        ls_fast_direct[nr] = host && !trace_mode && !(deny_on && denied(nr));
+    }
 }
 
 /* A kernel handler whose call names paths gets kernel copies of them: a

@@ -71,6 +71,7 @@ def header_text() -> str:
         " * fn is set only for LS_KERNEL; argk[0..nargs) says how the tracer prints each argument. */\n"
         "#define LS_F_BLOCKS 1   /* may wait indefinitely (syscalls.BLOCKING) */\n"
         "#define LS_F_PATHS 2    /* has 'path' arguments: the dispatcher copies them in */\n"
+        "#define LS_F_BASED 4    /* the host's call unless its fd is a packed image's (syscalls.BASED) */\n"
         "struct syscall_desc { const char *name; sys_fn fn; unsigned char level;"
         " unsigned char nargs; unsigned char argk[6]; unsigned char flags; };\n\n")
     out.append("extern const struct syscall_desc syscall_table[LS_NR_SYSCALLS];\n\n")
@@ -96,7 +97,8 @@ def source_text(keep=None) -> str:
         fn = f"(sys_fn){s.handler}" if s.handler and level == s.level else "0"
         argk = ", ".join(_c_argk(k) for k in s.args) if s.args else "0"
         flags = "|".join(f for f, on in (("LS_F_BLOCKS", s.blocks),
-                                         ("LS_F_PATHS", "path" in s.args)) if on) or "0"
+                                         ("LS_F_PATHS", "path" in s.args),
+                                         ("LS_F_BASED", s.based)) if on) or "0"
         out.append(f'\t[{s.nr}] = {{ "{s.name}", {fn}, {_C_LEVEL[level]}, '
                    f"{s.nargs}, {{{argk}}}, {flags} }},\n")
     out.append("};\n")

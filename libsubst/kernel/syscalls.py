@@ -758,6 +758,7 @@ class Syscall:
     blocks: bool = False     # may wait indefinitely: signals must be able to interrupt it
     classes: tuple[str, ...] = ()   # its strace classes (CLASSES), for the tracer's filter
     trap_only: bool = False  # served only from a trap's signal frame (TRAP_ONLY)
+    based: bool = False      # the host's call unchanged unless its fd is a packed image's (BASED)
 
     @property
     def nargs(self) -> int:
@@ -782,6 +783,17 @@ BLOCKING = frozenset({
     "sendto", "sendmsg", "sendmmsg", "msgrcv", "msgsnd", "semop", "semtimedop",
     "mq_timedsend", "mq_timedreceive", "flock", "fcntl", "wait4", "waitid", "ioctl",
     "io_getevents", "io_pgetevents", "fsync", "fdatasync", "sync",
+})
+
+
+# Kernel handlers that make the host's call unchanged, with the guest's
+# arguments, unless their fd is a file of a packed image (a window of it:
+# fs/read_write.c).  A guest with no packed image has no such fd, and its
+# fastcalls of these go from the entry straight to the host, as 'host'
+# calls do (arch/x86_64/fastcall.S).  tests/test_syscall_table.py checks
+# each handler's first statement says so.
+BASED = frozenset({
+    "read", "pread64", "readv", "preadv", "preadv2", "sendfile", "copy_file_range", "splice",
 })
 
 
@@ -879,7 +891,7 @@ def _build() -> tuple[Syscall, ...]:
         note = row[3] if len(row) > 3 else ""
         classes = tuple(c for c, names in CLASSES.items() if name in names)
         rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING,
-                            classes, name in TRAP_ONLY))
+                            classes, name in TRAP_ONLY, name in BASED))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 
