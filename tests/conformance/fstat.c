@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static const char *kind(mode_t m)
@@ -97,13 +98,21 @@ int main(int argc, char **argv)
     printf("a closed fd: %s\n",
            newfstatat(p[0], "", &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
     printf("fd -5: %s\n", newfstatat(-5, "", &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
-    printf("an unknown flag: %s\n",
-           newfstatat(p[1], "", &st, AT_EMPTY_PATH | 0x40000000) < 0 ? strerrorname_np(errno) : "ok");
     printf("an unknown flag, AT_FDCWD: %s\n",
            newfstatat(AT_FDCWD, "", &st, AT_EMPTY_PATH | 0x40000000) < 0 ? strerrorname_np(errno)
                                                                           : "ok");
-    printf("a NULL path: %s\n",
-           newfstatat(p[1], NULL, &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : kind(st.st_mode));
+    /* Linux 6.11 on answers an fd's own stat before it reads the path or
+     * looks at the flags (the guest kernel does as the newer one; a host
+     * older than that is not compared here). */
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+        (major > 6 || (major == 6 && minor >= 11))) {
+        printf("an unknown flag: %s\n", newfstatat(p[1], "", &st, AT_EMPTY_PATH | 0x40000000) < 0
+                                            ? strerrorname_np(errno) : "ok");
+        printf("a NULL path: %s\n", newfstatat(p[1], NULL, &st, AT_EMPTY_PATH) < 0
+                                        ? strerrorname_np(errno) : kind(st.st_mode));
+    }
     printf("a bad buffer: %s\n",
            newfstatat(p[1], "", (struct stat *)8, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
     return 0;
