@@ -1,17 +1,20 @@
 """Servers natively and as libsubst unikernels, in the same run: nginx
 serving a 4 KiB file (wrk), redis SET/GET unpipelined and with -P 16
 (redis-benchmark) and memcached (memcaslap, Debian's libmemcached-tools),
-with the ratio to native and the spread of the native rounds themselves.
+with the ratio to native and native's ratio to itself.
 
     python -m libsubst.benchmarks.servers [--rounds 9] [--seconds 3] [--requests 50000]
         [--baseline-python PYTHON] [--json]
 
---baseline-python adds a third configuration to every round: the libsubst
+--baseline-python adds a configuration to every round: the libsubst
 installed for that Python (another build, e.g. the main branch's), to
 compare two builds against the same native rounds.
 
 Native and guest alternate round by round (rounds.py), each round a fresh
-server; the server runs on the first CPU and the load generator on the
+server, and each round ends with native once more ("native again"): a
+guest's ratio to native is the median of its rounds' ratios, and native
+again's ratio to the round's first native, measured the same way, is what
+noise alone makes of a ratio (its median and range are printed); the server runs on the first CPU and the load generator on the
 second where this process may use two, so they do not take turns on one.
 A round counts only if its work succeeded: nginx answered the file byte for
 byte before the load and wrk saw no error and no status but 200; every
@@ -40,11 +43,12 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
+from .rounds import BenchmarkError, alternate, check, median, positive
 from .redis_bench import free_port, listening, stop
 
 KINDS = ("native", "libsubst")
 BASELINE = "baseline"
+AGAIN = "native again"      # native once more in each round: the noise, measured like the rest
 pythons = {"libsubst": sys.executable}     # the Python whose libsubst runs each guest kind
 REDIS_TESTS = {"SET", "GET"}
 
@@ -60,7 +64,8 @@ def cpus() -> tuple[list[str], list[str]]:
 def serve(kind: str, argv: list[str], port: int, workdir: str, opts: list[str]):
     """The server started natively or in a guest (the workdir mounted at its own path)."""
     pin, _ = cpus()
-    cmd = argv if kind == "native" else [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
+    native = kind in ("native", AGAIN)
+    cmd = argv if native else [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
     proc = subprocess.Popen([*pin, *cmd], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     return listening(proc, port, f"{kind} {argv[0]}")
@@ -196,10 +201,10 @@ def memcached(seconds: float):
 def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000,
             baseline: str | None = None) -> dict:
     """{row: {kind: [one figure per round]}}, kinds alternating within each round."""
-    kinds = KINDS
+    kinds = (*KINDS, AGAIN)
     if baseline:
         pythons[BASELINE] = baseline
-        kinds = (*KINDS, BASELINE)
+        kinds = (*KINDS, BASELINE, AGAIN)
     out: dict = {}
     with tempfile.TemporaryDirectory() as workdir:
         for argv, load, opts in (nginx(workdir, seconds), redis(requests), memcached(seconds)):
@@ -214,17 +219,26 @@ def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000,
     return out
 
 
+def paired(res: dict, kind: str) -> list[float]:
+    """kind's figure over native's of the same round, round by round."""
+    return [k / n for k, n in zip(res[kind], res["native"])]
+
+
 def table(res: dict) -> str:
-    guests = [k for k in next(iter(res.values())) if k != "native"]
-    head = ["load", "native", *guests, *(f"{k} / native" for k in guests), "native / native",
-            "rounds"]
+    """Medians of each kind, and each guest's ratio to native as the median of its rounds'
+    ratios (each round's native ran minutes apart at most); the native-again column is
+    the same ratio of native to itself: its median and its range are the noise."""
+    guests = [k for k in next(iter(res.values())) if k not in ("native", AGAIN)]
+    head = ["load", "native", *guests, *(f"{k} / native" for k in guests),
+            "native again / native", "rounds"]
     fmt = {True: "{:.2f}", False: "{:.0f}"}
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for row, r in res.items():
-        n = median(r["native"])
         f = fmt["µs" in row].format
-        cells = [row, f(n), *(f(median(r[k])) for k in guests),
-                 *(f"{median(r[k]) / n:.2f}" for k in guests), fmt_spread(r["native"]),
+        again = paired(r, AGAIN)
+        cells = [row, f(median(r["native"])), *(f(median(r[k])) for k in guests),
+                 *(f"{median(paired(r, k)):.2f}" for k in guests),
+                 f"{median(again):.2f} ({min(again):.2f}–{max(again):.2f})",
                  str(len(r["native"]))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -188,8 +188,9 @@ def test_server_benchmark_times_each_server_in_alternating_rounds():
     res = servers.measure(rounds=1, seconds=1, requests=500)
     assert len(res) == 9 and {"nginx", "redis", "memcached"} == {row.split()[0] for row in res}
     for row, kinds in res.items():
-        assert set(kinds) == set(servers.KINDS)
+        assert set(kinds) == {*servers.KINDS, servers.AGAIN}
         assert all(len(v) == 1 and v[0] > 0 for v in kinds.values()), (row, kinds)
+    assert len(servers.table(res).splitlines()) == 2 + 9
     # The CPU rows count the serving tree's time over the requests: a request costs
     # more than a microsecond and less than a millisecond of a server's CPU.
     cpu = {row: kinds for row, kinds in res.items() if row.endswith("CPU µs per request")}
