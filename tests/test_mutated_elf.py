@@ -196,6 +196,32 @@ def test_a_refused_first_program_ends_as_natively(tmp_path, case, path):
         assert rc == want, err
 
 
+LDSO = open("/lib64/ld-linux-x86-64.so.2", "rb").read()
+
+
+def bad_interpreters(d):
+    """Copies of ld.so, iN, with its r-x PT_LOAD's p_filesz past p_memsz or
+    its p_offset off the page, each named by a copy of /bin/true's PT_INTERP:
+    the names of those programs, pN."""
+    phoff, phnum = struct.unpack_from("<Q", LDSO, 32)[0], struct.unpack_from("<H", LDSO, 56)[0]
+    text = next(phoff + 56 * i for i in range(phnum)
+                if struct.unpack_from("<II", LDSO, phoff + 56 * i) == (PT_LOAD, 5))  # PF_R|PF_X
+    names = []
+    for i, (field, delta) in enumerate([("p_filesz", 1 << 20), ("p_offset", 1)]):
+        ld = bytearray(LDSO)
+        at = text + PH_FIELDS[field]
+        struct.pack_into("<Q", ld, at, struct.unpack_from("<Q", ld, at)[0] + delta)
+        (d / f"i{i}").write_bytes(bytes(ld))
+        prog = bytearray(TRUE)
+        off, size = ph_get(TRUE, INTERP, "p_offset"), ph_get(TRUE, INTERP, "p_filesz")
+        prog[off:off + size] = f"./i{i}".encode().ljust(size, b"\0")
+        (d / f"p{i}").write_bytes(bytes(prog))
+        for f in (f"i{i}", f"p{i}"):
+            (d / f).chmod(0o755)
+        names.append(f"p{i}")
+    return names
+
+
 @pytest.fixture(scope="module")
 def exec_try(tmp_path_factory):
     """tests/conformance/exec.c, whose `try NAME...` execs each NAME in a
@@ -211,9 +237,9 @@ def test_a_guest_execve_of_refused_headers_ends_as_natively(tmp_path, exec_try, 
     """The same files through a guest's own execve: the caller sees the
     native errno, or the new process dies by the native signal (after one
     line from the kernel saying why)."""
-    names = mutants(tmp_path)
+    names = mutants(tmp_path) + bad_interpreters(tmp_path)
     rc, want, _ = run_bounded([exec_try, "try", *names], tmp_path)
-    assert rc == 0 and want.count("signal 11") >= 10, want
+    assert rc == 0 and want.count("signal 11") >= 12, want
     rc, got, err = run_bounded([*LIBSUBST, "run", *PATHS[path], exec_try, "try", *names], tmp_path)
     assert "Traceback" not in err and "fatal" not in err, err
     assert all(line.startswith("libsubst-kernel: execve past its point of no return: cannot load ")
