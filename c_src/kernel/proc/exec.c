@@ -85,9 +85,9 @@ static unsigned long find_phdr(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, unsig
 
 /* The PT_LOADs as load_elf_binary and load_elf_interp take them, past the
  * point of no return (so any failure is SIGSEGV, whatever the errno): each
- * segment inside the address space with p_filesz <= p_memsz (EINVAL), its
- * file pages mappable, p_offset and p_vaddr congruent modulo the page (mmap's
- * EINVAL); and their span, [*lo, *hi) page-rounded, not empty
+ * segment inside the address space with p_filesz <= p_memsz (EINVAL), and
+ * where it maps file pages, p_offset and p_vaddr congruent modulo the page
+ * (mmap's EINVAL); and their span, [*lo, *hi) page-rounded, not empty
  * (total_mapping_size's EINVAL).  Like Linux, the order of the PT_LOADs is
  * not checked: the span is the lowest to the highest address. */
 static long check_loads(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, unsigned long *lo,
