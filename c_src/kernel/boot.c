@@ -300,9 +300,9 @@ static long boot_resolve(struct exec_args *a)
 }
 
 /* The first program, or the one a guest's execve named, handed to the
- * loader; a and what it points to stay the program's (ls_prog).  A failure
- * after a guest's execve is past the point of no return (the calling kernel
- * checked what Linux checks first): kpanic says why and kills the process. */
+ * loader; a and what it points to stay the program's (ls_prog).  A load
+ * that fails is past the point of no return (the calling kernel, or the
+ * first boot's boot_resolve, checked what Linux checks first). */
 static void boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
 {
     struct exec_args *a = kmalloc(sizeof *a);
@@ -318,8 +318,16 @@ static void boot_exec_load(unsigned long *entry_out, unsigned long *sp_out)
         }
     }
     long r = exec_load(a, entry_out, sp_out);
-    if (r < 0)
-        kpanic("cannot load %s: %s", a->exe, errno_name(-r));
+    if (r < 0) {
+        /* What the loader refuses (the PT_LOADs, the room to map them) Linux
+         * finds after begin_new_exec, at the first exec too: one line, then
+         * the process dies by SIGSEGV (the first program's status 139, as a
+         * shell shows the native one). */
+        kwarn("%scannot load %s: %s",
+              K.bi->flags & LS_BOOT_EXECED ? "execve past its point of no return: " : "",
+              a->exe, errno_name(-r));
+        exec_fail_late();
+    }
 }
 
 void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)

@@ -10,6 +10,9 @@ from .abi import DF_1_PIE, DT_FLAGS_1, DT_NEEDED, DT_NULL, DT_RPATH, DT_RUNPATH,
     DynEntry
 
 
+_PATH_MAX = 4096   # Linux's PATH_MAX (linux/limits.h), binfmt_elf's bound on PT_INTERP
+
+
 def _align_up(n, align):
     return -(-n // align) * align
 
@@ -19,10 +22,19 @@ class Dynamic:
     Uses ElfFile's bounds-checked access and its program headers."""
 
     def interp(self):
-        """The ``PT_INTERP`` path (the program interpreter), or None."""
+        """The ``PT_INTERP`` path (the program interpreter), or None.  Also
+        None for a first ``PT_INTERP`` Linux's execve refuses (binfmt_elf:
+        under 2 or over PATH_MAX bytes or no NUL at its end, ENOEXEC; past
+        the file's end, EIO): the guest kernel's exec then refuses the
+        program with that errno, as natively."""
         for s in self.segments:
             if s.p_type == PT_INTERP:
-                raw = self.bytes_at(s.p_offset, s.p_filesz, "PT_INTERP").split(b"\0", 1)[0]
+                if not 2 <= s.p_filesz <= _PATH_MAX or s.p_offset + s.p_filesz > self.size:
+                    return None
+                raw = self.bytes_at(s.p_offset, s.p_filesz, "PT_INTERP")
+                if raw[-1]:
+                    return None
+                raw = raw.split(b"\0", 1)[0]
                 if not raw:
                     raise self._corrupt("empty PT_INTERP")
                 return os.fsdecode(raw)

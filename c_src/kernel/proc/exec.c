@@ -11,6 +11,7 @@
 #define STACK_SIZE (8UL << 20)
 #define STACK_GUARD (256 * LS_PAGE)  /* Linux's stack_guard_gap: an overflow faults */
 #define PIE_BASE 0x555555554000UL    /* where Linux puts an ET_DYN program (ELF_ET_DYN_BASE) */
+#define TASK_SIZE 0x7ffffffff000UL   /* the top of a 4-level x86-64 user address space */
 
 struct loaded {
     unsigned long bias, entry, phdr, phnum, start, end;
@@ -54,9 +55,15 @@ static long map_segment(int fd, unsigned long base, unsigned long fsize, unsigne
     if (!p->p_filesz)
         page_end = start;
     if (mem_end > page_end) {
-        long m = hsys6(__NR_mmap, page_end, LS_PAGE_UP(mem_end) - page_end, prot,
+        /* Linux's vm_brk_flags charges these pages to the commit limit
+         * whatever their protection (a .bss past RAM and swap is ENOMEM):
+         * mapped writable, so the host charges them too, then protected. */
+        unsigned long len = LS_PAGE_UP(mem_end) - page_end;
+        long m = hsys6(__NR_mmap, page_end, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         if (is_err(m))
+            return m;
+        if (!(prot & PROT_WRITE) && (m = hsys3(__NR_mprotect, page_end, len, prot)) < 0)
             return m;
     }
     return 0;
@@ -76,25 +83,57 @@ static unsigned long find_phdr(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, unsig
     return 0;
 }
 
+/* The PT_LOADs as load_elf_binary and load_elf_interp take them, past the
+ * point of no return (so any failure is SIGSEGV, whatever the errno): each
+ * segment inside the address space with p_filesz <= p_memsz (EINVAL), and
+ * where it maps file pages, p_offset and p_vaddr congruent modulo the page
+ * (mmap's EINVAL); and their span, [*lo, *hi) page-rounded, not empty
+ * (total_mapping_size's EINVAL).  Like Linux, the order of the PT_LOADs is
+ * not checked: the span is the lowest to the highest address. */
+static long check_loads(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, unsigned long *lo,
+                        unsigned long *hi)
+{
+    *lo = ~0UL;
+    *hi = 0;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        const Elf64_Phdr *p = &ph[i];
+        if (p->p_type != PT_LOAD)
+            continue;
+        if (p->p_filesz > p->p_memsz || p->p_vaddr >= TASK_SIZE || p->p_memsz > TASK_SIZE ||
+            TASK_SIZE - p->p_memsz < p->p_vaddr)
+            return -EINVAL;
+        if (p->p_filesz && (p->p_offset - p->p_vaddr) % LS_PAGE)
+            return -EINVAL;
+        if (p->p_vaddr < *lo)
+            *lo = p->p_vaddr;
+        if (p->p_vaddr + p->p_memsz > *hi)
+            *hi = p->p_vaddr + p->p_memsz;
+    }
+    if (*hi <= *lo)
+        return -EINVAL;
+    *lo = LS_PAGE_DOWN(*lo);
+    *hi = LS_PAGE_UP(*hi);
+    return 0;
+}
+
+/* Maps the program (hint PIE_BASE) or its interpreter (hint 0). */
 static long map_segments(int fd, unsigned long base, const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
                          struct loaded *l, unsigned long hint)
 {
-    unsigned long lo = ~0UL, hi = 0;
-    for (int i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD)
-            continue;
-        if (ph[i].p_vaddr < lo)
-            lo = ph[i].p_vaddr;
-        if (ph[i].p_vaddr + ph[i].p_memsz > hi)
-            hi = ph[i].p_vaddr + ph[i].p_memsz;
-    }
-    if (hi <= lo)
-        return -ENOEXEC;
-    lo = LS_PAGE_DOWN(lo);
-    hi = LS_PAGE_UP(hi);
+    unsigned long lo, hi;
+    long r = check_loads(eh, ph, &lo, &hi);
+    if (r < 0)
+        return r;
+    /* A program with an interpreter is mapped at ELF_ET_DYN_BASE (which
+     * Linux randomises up to 1 TiB higher), with MAP_FIXED_NOREPLACE: a span
+     * that does not fit below the top there fails (ENOMEM).  Here the host
+     * may place it elsewhere (the kernel may sit at that address), but
+     * what Linux refuses is refused. */
+    if (eh->e_type == ET_DYN && hint && l->interp[0] && hi - lo > TASK_SIZE - PIE_BASE)
+        return -ENOMEM;
     unsigned long bias = 0;
     struct stat st;
-    long r = hsys2(__NR_fstat, fd, (long)&st);
+    r = hsys2(__NR_fstat, fd, (long)&st);
     if (r < 0)
         return r;
     unsigned long fsize = st.st_size;
