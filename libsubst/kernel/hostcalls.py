@@ -173,6 +173,9 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("brk", "never the host's brk: listed so a stray call fails visibly, not fatally"),
     HostCall("rt_sigaction", "the kernel owns every host handler"),
     HostCall("rt_sigprocmask", "signal masks of the guest and around interruptible calls"),
+    HostCall("rt_sigsuspend", "the guest's waits under a mask, SIGSYS unblocked (signal/waits.c)"),
+    HostCall("ppoll", "likewise"), HostCall("pselect6", "likewise"),
+    HostCall("epoll_pwait", "likewise"), HostCall("epoll_pwait2", "likewise"),
     HostCall("rt_sigreturn", "return from the kernel's own handlers"),
     HostCall("sigaltstack", "each thread's trap stack"),
     HostCall("arch_prctl", "%fs for the guest's TLS, %gs for the kernel's thread block", (

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -198,6 +199,23 @@ int main(int argc, char **argv)
     T("sendmsg(bad control)", SYS_sendmsg, sp[0], &badctl, 0);
     T("sendmmsg(bad)", SYS_sendmmsg, sp[0], bad, 1, 0);
     T("sendmmsg(bad control)", SYS_sendmmsg, sp[0], &mbadctl, 1, 0);
+    /* waits under a mask of their own: a bad mask, or a bad wait beside a
+     * mask the kernel copies (one that blocks SIGSYS) */
+    struct timespec zero = {0, 0};
+    sigset_t full;
+    sigfillset(&full);
+    struct { void *mask; size_t size; } badmask = {bad, 8}, fullmask = {&full, 8};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    T("rt_sigsuspend(bad)", SYS_rt_sigsuspend, bad, 8);
+    T("ppoll(bad mask)", SYS_ppoll, 0, 0, &zero, bad, 8);
+    T("ppoll(bad fds, full mask)", SYS_ppoll, bad, 1, &zero, &full, 8);
+    T("pselect6(bad sig)", SYS_pselect6, 0, 0, 0, 0, &zero, bad);
+    T("pselect6(bad mask)", SYS_pselect6, 0, 0, 0, 0, &zero, &badmask);
+    T("pselect6(bad timeout, full mask)", SYS_pselect6, 0, 0, 0, 0, bad, &fullmask);
+    T("epoll_pwait(bad mask)", SYS_epoll_pwait, ep, buf, 1, 0, bad, 8L);
+    T("epoll_pwait(bad events, full mask)", SYS_epoll_pwait, ep, bad, 1, 0, &full, 8L);
+    T("epoll_pwait2(bad mask)", SYS_epoll_pwait2, ep, buf, 1, &zero, bad, 8L);
+    T("epoll_pwait2(bad timeout, full mask)", SYS_epoll_pwait2, ep, buf, 1, bad, &full, 8L);
     T("sendfile(bad offset)", SYS_sendfile, p[1], fd, bad, 1);
     T("splice(bad offset)", SYS_splice, fd, bad, p[1], 0, 1, 0);
     T("copy_file_range(bad offset)", SYS_copy_file_range, fd, bad, fd, 0, 1, 0);

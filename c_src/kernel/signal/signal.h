@@ -23,6 +23,14 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
 long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size);
 long sys_rt_sigreturn(void);
 long sys_sigaltstack(const stack_t *ss, stack_t *old);
+/* waits.c: the waits under a mask of the guest's (SIGSYS kept unblocked). */
+long sys_rt_sigsuspend(const sigset_t *mask, long size);
+long sys_ppoll(void *fds, unsigned n, void *ts, const sigset_t *mask, long size);
+long sys_pselect6(int n, void *r, void *w, void *e, void *ts, const void *sig);
+long sys_epoll_pwait(int epfd, void *events, int max, int timeout, const sigset_t *mask,
+                     long size);
+long sys_epoll_pwait2(int epfd, void *events, int max, const void *ts, const sigset_t *mask,
+                      long size);
 
 /* crash.c: a fatal signal's report.  signal.c: the guest's death by sig
  * (returns in a handler, where the raised signal lands on return). */
