@@ -41,7 +41,11 @@ from . import hostcalls, kbuild, open_how, syscalls
 # number (c_src/kernel/dispatch.c): their numbers are the table's host rows.
 # (host_call_blocking is not one: handlers call it with numbers of their
 # own, found at its callers.)
-PASS_THROUGH = frozenset({"serve", "host_call", "ls_dispatch", "dispatch_traced"})
+# The fastcall entry's own call (arch/x86_64/fastcall.S) carries the guest's
+# number too, for the numbers dispatch_init marks: host rows, and BASED rows,
+# whose handlers make the same call (read at their own sites).
+PASS_THROUGH = frozenset({"serve", "host_call", "ls_dispatch", "dispatch_traced",
+                          "ls_fastcall_entry"})
 # Host calls no site names: the host makes a sleep or a poll that a signal
 # interrupted resume as restart_syscall at the site that made it.
 IMPLICIT = ("restart_syscall",)

@@ -109,5 +109,6 @@ ls_fastcall_entry:
     push %r12
     push %rbp
     jmp 2b
+    .size ls_fastcall_entry, . - ls_fastcall_entry
 
     .section .note.GNU-stack, "", @progbits
