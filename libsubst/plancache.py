@@ -31,7 +31,7 @@ import os
 import stat
 
 from .monitor.bootinfo import _abi
-from .planwatch import Recorder, dependencies, names_a_file, watched  # noqa: F401  (the cache's inputs)
+from .planwatch import Recorder, dependencies, watched  # noqa: F401  (the cache's inputs)
 
 def build_id() -> str | None:
     """Hash of the installed build's sources (setup.py writes it), or None
@@ -287,15 +287,10 @@ def parse(data: bytes, key: bytes) -> tuple | None:
             head.env_deps_off + 4 * head.n_env_deps > n or \
             head.overrides_off + 4 * head.n_overrides > n:
         return None
-    read = set()
     for off in _offsets(data, head.env_deps_off, head.n_env_deps):
         name, eq, value = _string(data, off).partition("=")
         if os.environ.get(name) != (value if eq else None):
             return None
-        read.add(name)
-    if head.flags & lib.LS_PLAN_CALLER_ENV and \
-            any(n not in read and names_a_file(v) for n, v in os.environ.items()):
-        return None                 # a file planning would have brought in
     deps = f.from_buffer("struct ls_plan_dep[]",
                          bytearray(data[head.deps_off:head.deps_off + dep_size * head.ndeps]))
     for i in range(head.ndeps):

@@ -12,6 +12,7 @@ out with the same image.layout and records the result in a manifest."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 
 from . import planwatch
@@ -31,20 +32,43 @@ def _cwd() -> str:
                             "another one") from None
 
 
+# The variables that name a file of trusted certificates (public data, no
+# secret), which a program reads at start: one of these naming a host file
+# brings that file into the guest's root.  Not every variable that names a
+# file: a credentials file (GOOGLE_APPLICATION_CREDENTIALS, ...) stays out
+# unless given as a volume, as every other host file does.
+TRUST_STORES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                "GIT_SSL_CAINFO", "AWS_CA_BUNDLE")
+
+
+def _data_file(value: str) -> bool:
+    """The absolute path of a regular file the caller can read and no one can execute."""
+    if not value.startswith("/"):
+        return False
+    try:
+        st = os.stat(value)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o111 and os.access(value, os.R_OK)
+
+
 def env_files(env: Mapping[str, str], tree: Tree, mounts: Sequence[Mount]) -> None:
-    """Brings into the root, at its own path, each host file a variable of
-    the guest's environment names (planwatch.names_a_file), unless a mount
-    or the root already holds that path: the environment passes unchanged,
-    as to a plain command, so a program reads what it names as natively
-    (node's NODE_EXTRA_CA_CERTS, which it warns about when it is missing).
-    A path the root's tree cannot take (a file in the way) is left out, and
-    so is one that is or leads into the guest's own trees: /tmp and
-    /dev/shm, its scratch directories (rootfs.scratch_mounts), which a file
-    of the root there would replace, and the synthetic /proc, /sys and
-    /dev.  The variables read are the cached plan's dependencies."""
+    """Brings into the root, at its own path, the host file each of the
+    TRUST_STORES variables names, unless a mount or the root already holds
+    that path: the environment passes unchanged, as to a plain command, so
+    a program reads the certificates it names as natively (node's
+    NODE_EXTRA_CA_CERTS, which it warns about when it is missing).  A path
+    the root's tree cannot take (a file in the way) is left out, and so is
+    one that is or leads into the guest's own trees: /tmp and /dev/shm, its
+    scratch directories (rootfs.scratch_mounts), which a file of the root
+    there would replace, and the synthetic /proc, /sys and /dev.  Each
+    variable is read, so its value is a dependency of a cached plan."""
     own = ("/tmp/", "/dev/", "/proc/", "/sys/")
-    for name in [n for n, v in env.items() if planwatch.names_a_file(v)]:
-        path = os.path.normpath(env[name])
+    for name in TRUST_STORES:
+        value = env.get(name)
+        if not value or not _data_file(value):
+            continue
+        path = os.path.normpath(value)
         if tree.get(path) is not None or any(under(path, m) for m in mounts) or \
                 path.startswith(own) or os.path.realpath(path).startswith(own):
             continue

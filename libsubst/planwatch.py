@@ -35,24 +35,6 @@ class _Watched(dict):
         return super().__contains__(name)
 
 
-def names_a_file(value: str) -> bool:
-    """Whether an environment variable's value names a host data file a
-    program would read: the absolute path of a regular file the caller can
-    read and no one can execute (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, a
-    program's own configuration; not SHELL or EDITOR, a program that would
-    come without its libraries).  Planning brings such a file into the
-    guest's root (planner.env_files); a cached plan serves a run only while
-    no variable it did not read names one: the same test in the front end,
-    c_src/frontend/env.c, and in plancache.lookup."""
-    if not value.startswith("/"):
-        return False
-    try:
-        st = os.stat(value)
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISREG(st.st_mode) and not st.st_mode & 0o111 and os.access(value, os.R_OK)
-
-
 def watched(env: dict) -> dict:
     """``env``, its reads noted while a Recorder is active (the planner's)."""
     return _Watched(env) if _env_read is not None else env

@@ -149,18 +149,23 @@ def test_the_namespaces_an_image_records_are_those_a_guest_gets(net):
 
 
 def test_the_files_the_environment_names(tmp_path):
-    """planner.env_files: a host data file a variable names is in the root
-    at its path (read as natively: test_interpreters, test_plan_cache); a
-    program, a file in the guest's scratch /tmp or in /proc, and a path
-    that is no file, are not."""
+    """planner.env_files: the host file a trust-store variable names is in the root at its
+    path (read as natively: test_interpreters, test_plan_cache); a file another variable
+    names (credentials), a program, a file in the guest's scratch /tmp or in /proc, and a
+    path that is no file, are not."""
     from libsubst import planner
 
-    data = tmp_path / "data.conf"                # under /tmp: the guest's scratch
+    data = tmp_path / "data.crt"                 # under /tmp: the guest's scratch
     data.write_text("x\n")
-    env = {"PATH": os.environ["PATH"], "CONF": "/etc/os-release", "SHELL": "/bin/sh",
-           "PROC": "/proc/cpuinfo", "TMP": str(data), "DIR": "/etc", "REL": "etc/os-release"}
+    env = {"PATH": os.environ["PATH"], "SSL_CERT_FILE": "/etc/os-release",
+           "GOOGLE_APPLICATION_CREDENTIALS": "/etc/debian_version",
+           "AWS_CA_BUNDLE": "/bin/sh", "NODE_EXTRA_CA_CERTS": "/proc/cpuinfo",
+           "CURL_CA_BUNDLE": str(data), "REQUESTS_CA_BUNDLE": "/etc",
+           "GIT_SSL_CAINFO": "etc/os-release"}
+    assert set(env) - {"PATH", "GOOGLE_APPLICATION_CREDENTIALS"} <= set(planner.TRUST_STORES)
     plan = planner.plan_program("/bin/true", env=env, mount_cwd=False)
     files = {e.path for e in plan.entries if e.kind != "dir"}
     real = os.path.realpath("/etc/os-release")
     assert {"/etc/os-release", real} <= files
-    assert not {"/bin/sh", "/usr/bin/dash", "/proc/cpuinfo", str(data)} & files
+    assert not {"/etc/debian_version", "/bin/sh", "/usr/bin/dash", "/proc/cpuinfo",
+                str(data)} & files

@@ -209,16 +209,16 @@ def test_the_callers_environment_is_the_guests(cache, tmp_path):
     assert sorted(hit.stdout.splitlines()) == sorted(native.stdout.splitlines())
 
 
-def test_a_variable_that_names_a_file_misses(cache, tmp_path):
-    """A variable planning did not read that names a host data file now
-    (which planning brings into the root: planner.env_files) is a miss: the
-    guest reads the file as natively, then the new entry serves."""
+def test_a_trust_store_variable_is_part_of_the_key(cache, tmp_path):
+    """A trust-store variable that names a host file now (which planning brings into the
+    root: planner.env_files) is a miss: the guest reads the file as natively, then the new
+    entry serves."""
     env, plans = cache
-    argv = ["/bin/sh", "-c", 'read -r line < "$CONF"; echo "$line"']
-    named = dict(env, CONF="/etc/os-release")     # not in the guest's minimal /etc
+    argv = ["/bin/sh", "-c", 'read -r line < "$SSL_CERT_FILE"; echo "$line"']
+    named = dict(env, SSL_CERT_FILE="/etc/os-release")  # not in the guest's minimal /etc
     want = subprocess.run(argv, env=named, capture_output=True, timeout=60)
     assert want.returncode == 0 and want.stdout.startswith(b"PRETTY_NAME="), want
-    run(argv, dict(env, CONF="/nowhere"), tmp_path)
+    run(argv, dict(env, SSL_CERT_FILE="/nowhere"), tmp_path)
     before = entries(plans)
     got = run(argv, named, tmp_path)
     assert (status(got), got.stdout) == (0, want.stdout), got.stderr

@@ -1,6 +1,5 @@
 /* The caller's part of a cached plan (plancache.h).  The variables planning
- * read must have the values it read, and no other may name a file (the
- * plan would lack it); a program's guest gets the caller's
+ * read must have the values it read; a program's guest gets the caller's
  * environment as the Python CLI makes it — dict(os.environ) (a name at its
  * first place with its last value; entries without '=' dropped), updated
  * with run's --env — and the program's own arguments, so the cached block's
@@ -8,8 +7,6 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "libsubst/bootinfo.h"
 #include "libsubst/plancache.h"
@@ -31,28 +28,6 @@ static const char *value_of(char **envp, const char *name, size_t len)
     return found;
 }
 
-/* Whether the entry's planning read the variable of kv (NAME=VALUE). */
-static int read_by_planning(const struct entry *e, const char *kv)
-{
-    size_t len = name_len(kv);
-    for (uint32_t i = 0; i < e->head->n_env_deps; i++) {
-        const char *dep = entry_item(e, e->head->env_deps_off, i);
-        if (dep && name_len(dep) == len && strncmp(dep, kv, len) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* planwatch.names_a_file: the absolute path of a regular file the caller
- * can read and no one can execute, which planning would have brought into
- * the guest's root. */
-static int names_a_file(const char *value)
-{
-    struct stat st;
-    return value[0] == '/' && stat(value, &st) == 0 && S_ISREG(st.st_mode) &&
-           !(st.st_mode & 0111) && access(value, R_OK) == 0;
-}
-
 int env_deps_hold(const struct entry *e, char **envp)
 {
     const struct ls_plan_head *h = e->head;
@@ -63,14 +38,6 @@ int env_deps_hold(const struct entry *e, char **envp)
         size_t len = name_len(dep);
         const char *now = value_of(envp, dep, len);
         if (dep[len] == '=' ? !now || strcmp(now, dep + len + 1) != 0 : now != NULL)
-            return 0;
-    }
-    /* A variable planning did not read that names a file now: the plan of
-     * a guest given the caller's environment lacks that file
-     * (planner.env_files). */
-    for (char **kv = envp; (h->flags & LS_PLAN_CALLER_ENV) && *kv; kv++) {
-        const char *eq = strchr(*kv, '=');
-        if (eq && eq[1] == '/' && !read_by_planning(e, *kv) && names_a_file(eq + 1))
             return 0;
     }
     return 1;

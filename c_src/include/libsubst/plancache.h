@@ -26,9 +26,7 @@
  * the caller's, made at each run as Python's dict(os.environ) makes it (the
  * first place of a name, its last value; entries without '=' dropped), then
  * updated with `overrides` ("NAME=VALUE", run's --env), so the front end
- * rewrites the block's envp, and no variable but those read may name a
- * host data file (planwatch.names_a_file: planning brings those into the
- * root).  An entry serves a later run only while every
+ * rewrites the block's envp.  An entry serves a later run only while every
  * dependency still has the identity recorded: each host file the plan read
  * (the program, every object, the substitutes, /etc files, the image, the
  * paths searched, present or absent), the guest kernel, and the volumes'
