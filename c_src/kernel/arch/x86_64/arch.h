@@ -14,6 +14,12 @@
 #define LS_PATH_FAST 1
 #define LS_KTHREAD_FAST_SP 40
 #define LS_KTHREAD_FAST_ARGS 48
+/* ls_fast_direct[nr] (dispatch.c): the entry makes the host call itself
+ * always, or unless the fd in the first (rdi) or second (rsi) argument is
+ * a window of the packed image (its byte in fs_based, fs/fs.h). */
+#define LS_DIRECT_HOST 1
+#define LS_DIRECT_FD0 2
+#define LS_DIRECT_FD1 3
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
