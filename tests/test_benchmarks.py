@@ -71,6 +71,21 @@ def test_syscall_benchmark_times_another_build_in_the_same_rounds():
     assert all(row.count("|") == lines[0].count("|") for row in lines[2:2 + len(OPS)])
 
 
+def test_syscall_benchmark_times_a_packed_image_of_each_build():
+    """--image: the benchmark packed (with its volume) by this build and by
+    the baseline's joins every round and the table; the image's runs check
+    every call's work as the others do."""
+    res = syscalls.measure(iterations=200, repeats=1, rounds=1, baseline=sys.executable,
+                           image=True)
+    for op, paths in res.items():
+        if op != syscalls.TRAP_FLOOR:
+            assert all(len(paths[p]) == 1 and paths[p][0] > 0
+                       for p in (syscalls.IMAGE, syscalls.BASELINE_IMAGE)), (op, paths)
+    lines = syscalls.table(res).splitlines()
+    assert lines[0].endswith("| image fastcall ns | baseline image fastcall ns |")
+    assert all(row.count("|") == lines[0].count("|") for row in lines[2:2 + len(OPS)])
+
+
 def test_the_container_baseline_runs_natively_under_the_guests_filter(tmp_path):
     """The baseline's filter has the guest filter's instructions, none of
     them a kill; the benchmark installs it (a filter that refuses every call
