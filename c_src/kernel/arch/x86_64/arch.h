@@ -52,12 +52,17 @@ long ls_sud_on(unsigned long start, unsigned long len);
 extern const char ls_sud_on_ip[] __attribute__((visibility("hidden")));
 
 /* entry.S: openat2 beneath dirfd following no symlink, of a directory
- * (O_PATH) or of a file to read (O_RDONLY | O_CLOEXEC); ls_resolve_how and
- * ls_open_ro_how are their open_hows and ls_resolve_ip their one syscall's
- * return address, which the seccomp filter pins together. */
+ * (O_PATH) or of a file to read (O_RDONLY | O_CLOEXEC, O_RDONLY, O_RDONLY |
+ * O_NONBLOCK); ls_resolve_how and ls_open_{ro,rd,nb}_how are their
+ * open_hows and ls_resolve_ip their one syscall's return address, which
+ * the seccomp filter pins together. */
 long ls_resolve_dir(long dirfd, const char *path);
 long ls_open_ro(long dirfd, const char *path);
+long ls_open_rd(long dirfd, const char *path);
+long ls_open_nb(long dirfd, const char *path);
 extern const char ls_resolve_how[] __attribute__((visibility("hidden")));
+extern const char ls_open_rd_how[] __attribute__((visibility("hidden")));
+extern const char ls_open_nb_how[] __attribute__((visibility("hidden")));
 extern const char ls_open_ro_how[] __attribute__((visibility("hidden")));
 extern const char ls_resolve_ip[] __attribute__((visibility("hidden")));
 
