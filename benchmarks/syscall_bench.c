@@ -87,7 +87,8 @@ static void op_clock(void) { struct timespec ts; failed += clock_gettime(CLOCK_M
 static void op_read(void) { char c = 1; failed += read(zero_fd, &c, 1) != 1 || c != 0; }
 static void op_write(void) { failed += write(null_fd, "x", 1) != 1; }
 static void op_pipe(void) { char c = 'x'; failed += write(pipe_fds[1], &c, 1) != 1; c = 0; failed += read(pipe_fds[0], &c, 1) != 1 || c != 'x'; }
-static void open_close(const char *path) { int fd = open(path, O_RDONLY | O_CLOEXEC); failed += fd < 0 || close(fd) != 0; }
+static void open_flags_close(const char *path, int flags) { int fd = open(path, flags); failed += fd < 0 || close(fd) != 0; }
+static void open_close(const char *path) { open_flags_close(path, O_RDONLY | O_CLOEXEC); }
 static void op_open_image(void) { open_close(image_file); }
 static void op_open_volume(void) { open_close(vol_file); }
 static void op_pread_volume(void) { char c = 0; failed += pread(vol_fd, &c, 1, 7) != 1 || c != 'v'; }
@@ -95,6 +96,7 @@ static void op_pwrite_volume(void) { failed += pwrite(vol_fd, "v", 1, 7) != 1; }
 static void op_stat_image(void) { struct stat st; failed += stat(image_file, &st) != 0 || st.st_size == 0; }
 static void op_stat_volume(void) { struct stat st; failed += stat(vol_file, &st) != 0 || st.st_size != BLOCK; }
 static void op_open_volume_deep(void) { open_close(deep_file); }
+static void op_open_nb_volume_deep(void) { open_flags_close(deep_file, O_RDONLY | O_NONBLOCK); }
 static void op_stat_volume_deep(void) { struct stat st; failed += stat(deep_file, &st) != 0 || st.st_size != BLOCK; }
 static void op_epoll(void) { struct epoll_event ev; failed += epoll_wait(ep_fd, &ev, 1, 0) != 1 || ev.data.fd != ready_pipe[0]; }
 static void op_sendfile(void) { off_t off = 0; failed += sendfile(null_fd, vol_fd, &off, BLOCK) != BLOCK; }
@@ -162,6 +164,7 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"open_close_image", op_open_image},
     {"open_close_volume", op_open_volume},
     {"open_close_volume_deep", op_open_volume_deep},
+    {"open_nonblock_close_volume_deep", op_open_nb_volume_deep},
     {"pread_1_volume", op_pread_volume},
     {"pwrite_1_volume", op_pwrite_volume},
     {"stat_image", op_stat_image},

@@ -29,7 +29,13 @@ off.
 ``--baseline-python PYTHON`` adds the fastcall path of the libsubst
 installed for another Python (another build, e.g. the branch point) to the
 same rounds, run as ``PYTHON -m libsubst run``, so two builds are compared
-against one native."""
+against one native.
+
+``--image`` adds the fastcall path of the same binary packed into an image
+(``libsubst pack``, the volume declared), where the kernel holds the fds of
+the image's files (the image row opens the packed copy of the binary): a
+server run from an image pays that path; with ``--baseline-python`` the
+other build packs and runs its own image too."""
 
 from __future__ import annotations
 
@@ -50,6 +56,8 @@ GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
 PATHS = ("native", "container", *GUEST_PATHS)
 TRAP_FLOOR = "sud_trap_floor"   # syscall-bench --trap-floor: a signal round trip, natively
 BASELINE = "baseline"           # --baseline-python: the fastcall path of another build
+IMAGE = "image"                 # --image: the fastcall path of a packed image
+BASELINE_IMAGE = "baseline_image"
 
 
 def bench_binary() -> str:
@@ -97,11 +105,27 @@ def _baseline(python: str, args: list[str], volume: str) -> dict[str, float]:
     return _parse(r.stdout)
 
 
+def _pack(python: str, args: list[str], volume: str, out: str) -> str:
+    """Packs the benchmark and its arguments with ``python``'s libsubst."""
+    r = subprocess.run([python, "-m", "libsubst", "pack", "--volume", volume, *args, "-o", out],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"libsubst pack under {python} exited {r.returncode}", r.stderr)
+    return out
+
+
+def _image(python: str, image: str, volume: str) -> dict[str, float]:
+    r = subprocess.run([python, "-m", "libsubst", "run", "--volume", f"{volume}:{volume}", image],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"{image} under {python}'s libsubst exited {r.returncode}", r.stderr)
+    return _parse(r.stdout)
+
+
 def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
-            baseline: str | None = None) -> dict:
+            baseline: str | None = None, image: bool = False) -> dict:
     """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}."""
     exe = bench_binary()
-    with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf:
+    with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf, \
+            tempfile.TemporaryDirectory() as images:
         bpf.write(seccomp.container_baseline())
         bpf.flush()
         # the image file opened is the benchmark binary itself; the volume is
@@ -112,6 +136,12 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
         configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)])
         if baseline:
             configs[BASELINE] = lambda: _baseline(baseline, args, volume)
+        if image:
+            mine = _pack(sys.executable, args, volume, f"{images}/this.lsi")
+            configs[IMAGE] = lambda: _image(sys.executable, mine, volume)
+            if baseline:
+                theirs = _pack(baseline, args, volume, f"{images}/baseline.lsi")
+                configs[BASELINE_IMAGE] = lambda: _image(baseline, theirs, volume)
         runs = alternate(rounds, configs)
     floor = runs.pop(TRAP_FLOOR)
     ops = runs["native"][0].keys()
@@ -132,6 +162,10 @@ def table(res: dict) -> str:
     if has_base:
         lines[0] += " baseline fastcall ns | baseline / native |"
         lines[1] += " ---: | ---: |"
+    extra = [p for p in (IMAGE, BASELINE_IMAGE) if p in res["getppid"]]
+    for p in extra:
+        lines[0] += f" {p.replace('_', ' ')} fastcall ns |"
+        lines[1] += " ---: |"
     for op, r in res.items():
         if op == TRAP_FLOOR:
             continue
@@ -143,6 +177,7 @@ def table(res: dict) -> str:
                      f"{m['fast_nosandbox_notrap']:.1f} |")
         if has_base:
             lines[-1] += f" {m[BASELINE]:.1f} | {m[BASELINE] / m['native']:.2f} |"
+        lines[-1] += "".join(f" {m[p]:.1f} |" for p in extra)
     floor, ppid = median(res[TRAP_FLOOR]["native"]), median(res["getppid"]["native"])
     lines.append(f"\nThe host's floor for any trap by signal, natively (a getppid that Syscall "
                  f"User Dispatch turns into a SIGSYS, answered by an empty handler): "
@@ -152,8 +187,8 @@ def table(res: dict) -> str:
 
 
 def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, rounds: int = 5,
-         baseline: str | None = None) -> None:
-    res = measure(iterations, repeats, rounds, baseline)
+         baseline: str | None = None, image: bool = False) -> None:
+    res = measure(iterations, repeats, rounds, baseline, image)
     if as_json:
         json.dump(res, sys.stdout, indent=2)
         sys.stdout.write("\n")

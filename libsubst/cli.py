@@ -353,12 +353,14 @@ def bench():
               help="Alternating rounds of every path (median of the rounds).")
 @click.option("--baseline-python", metavar="PYTHON",
               help="Also time the fastcall path of the libsubst installed for PYTHON.")
-def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python):
+@click.option("--image", is_flag=True,
+              help="Also time the fastcall path of the benchmark packed into an image.")
+def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python, image):
     """ns per call natively, on the fastcall and trap paths, and without the sandbox and the trap."""
     from .benchmarks import syscalls
 
     syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds,
-                  baseline=baseline_python)
+                  baseline=baseline_python, image=image)
 
 
 

@@ -18,7 +18,8 @@ from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
 # what syscall_bench.c times
 OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_write_read",
-       "open_close_image", "open_close_volume", "open_close_volume_deep", "pread_1_volume",
+       "open_close_image", "open_close_volume", "open_close_volume_deep",
+       "open_nonblock_close_volume_deep", "pread_1_volume",
        "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "epoll_wait_ready",
        "sendfile_4k_volume", "connect_accept4_close"}
 
@@ -68,6 +69,21 @@ def test_syscall_benchmark_times_another_build_in_the_same_rounds():
                for op, paths in res.items() if op != syscalls.TRAP_FLOOR)
     lines = syscalls.table(res).splitlines()
     assert lines[0].endswith("| baseline fastcall ns | baseline / native |")
+    assert all(row.count("|") == lines[0].count("|") for row in lines[2:2 + len(OPS)])
+
+
+def test_syscall_benchmark_times_a_packed_image_of_each_build():
+    """--image: the benchmark packed (with its volume) by this build and by
+    the baseline's joins every round and the table; the image's runs check
+    every call's work as the others do."""
+    res = syscalls.measure(iterations=200, repeats=1, rounds=1, baseline=sys.executable,
+                           image=True)
+    for op, paths in res.items():
+        if op != syscalls.TRAP_FLOOR:
+            assert all(len(paths[p]) == 1 and paths[p][0] > 0
+                       for p in (syscalls.IMAGE, syscalls.BASELINE_IMAGE)), (op, paths)
+    lines = syscalls.table(res).splitlines()
+    assert lines[0].endswith("| image fastcall ns | baseline image fastcall ns |")
     assert all(row.count("|") == lines[0].count("|") for row in lines[2:2 + len(OPS)])
 
 

@@ -152,6 +152,31 @@ def test_image_files_read_like_files(tmp_path):
     assert_same(native, guest)
 
 
+def test_volume_files_and_pipes_read_like_files_beside_image_files(tmp_path):
+    """In a guest with a packed image, read and its kin on an fd that is
+    not a window of the image (a volume's file, a pipe, a memfd) go from the
+    fastcall entry straight to the host (dispatch.c, fastcall.S), and on an
+    image file's fd to the kernel: image_io on files of a volume and of the
+    image alternately, so that one fd number is a window, then not, then
+    again, gives what it gives natively on the same paths."""
+    prog = tmp_path / "image_io"
+    subprocess.run(["gcc", "-O2", "-o", prog, os.path.join(HERE, "c", "image_io.c")], check=True)
+    packed, vol = tmp_path / "packed", tmp_path / "vol"
+    for d in (packed, vol):
+        d.mkdir()
+        (d / "big.bin").write_bytes(hashlib.sha256(d.name.encode()).digest() * 4000)
+        (d / "small.txt").write_text(f"a small file of {d.name}, more than forty bytes long\n")
+    names = [str(d / n) for n in ("big.bin", "small.txt") for d in (packed, vol)]
+    native = run_native([str(prog), *names], tmp_path)
+    assert native.returncode == 0
+    image = tmp_path / "mixed.lsi"
+    r = libsubst_cmd("pack", "--add", str(packed), "--volume", f"{vol}:ro", str(prog), *names,
+                     "-o", str(image))
+    assert r.returncode == 0, r.stderr
+    guest = libsubst_cmd("run", "--volume", f"{vol}:{vol}", str(image), cwd=tmp_path)
+    assert_same(native, guest)
+
+
 # -- run where the original files cannot be reached ------------------------------------
 
 HIDDEN = ["/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/lib/python3", "/usr/lib/python3.11",

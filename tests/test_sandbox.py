@@ -22,7 +22,9 @@ KERNEL_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c_s
 # Per-boot constants as a kernel at an arbitrary address would fill them in.
 KTEXT, KTEXT_LEN, SUD_IP = 0x7F12_3456_7000, 0x2_1000, 0x1_2345
 RESOLVE_HOW, RESOLVE_IP = KTEXT + 0xF0, 53     # an open_how, and its call's distance past it
-OPEN_RO_HOW, OPEN_RO_IP = RESOLVE_HOW - 24, 53 + 24   # the other
+OPEN_RO_HOW, OPEN_RO_IP = RESOLVE_HOW - 24, 53 + 24   # the others
+OPEN_NB_HOW, OPEN_NB_IP = RESOLVE_HOW - 48, 53 + 48
+OPEN_RD_HOW, OPEN_RD_IP = RESOLVE_HOW - 72, 53 + 72
 
 
 def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, allowed=None, ip=0,
@@ -31,6 +33,7 @@ def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, allowed=None, ip=
     ins, slots = seccomp.compile_filter(allowed)
     value = {hostcalls.KTEXT_LEN: KTEXT_LEN, hostcalls.SUD_IP: SUD_IP,
              hostcalls.RESOLVE_IP: RESOLVE_IP, hostcalls.OPEN_RO_IP: OPEN_RO_IP,
+             hostcalls.OPEN_RD_IP: OPEN_RD_IP, hostcalls.OPEN_NB_IP: OPEN_NB_IP,
              hostcalls.HOW_SIZE: 24 if sealed else 0}
     boot = {i: value[name] for name, where in slots.items() for i in where}
     args = tuple(args) + (0,) * (6 - len(args))
@@ -280,14 +283,16 @@ def test_pinned_arguments():
     assert sud(1, low, KTEXT_LEN, 0, ip=low + SUD_IP) == seccomp.RET_ALLOW
     assert sud(1, low, KTEXT_LEN, 0, ip=(low + SUD_IP) & 0xFFFFFFFF) == eperm
     assert bpf_run(nr("prctl"), (hostcalls.PR_SET_NAME, 0)) == seccomp.RET_ALLOW
-    # openat2 only with the one open_how in the sealed text, from its one
+    # openat2 only with the open_hows in the sealed text, from its one
     # call, and never where the text could not be sealed.
     o2 = lambda how, size=24, ip=RESOLVE_HOW + RESOLVE_IP, sealed=True: bpf_run(
         nr("openat2"), (3, 0, how, size), ip=ip, sealed=sealed)
     assert o2(RESOLVE_HOW) == seccomp.RET_ALLOW
     assert o2(OPEN_RO_HOW) == seccomp.RET_ALLOW
+    assert o2(OPEN_NB_HOW) == seccomp.RET_ALLOW
+    assert o2(OPEN_RD_HOW) == seccomp.RET_ALLOW
     assert o2(RESOLVE_HOW + 24) == eperm                               # a struct elsewhere
-    assert o2(OPEN_RO_HOW - 24) == eperm
+    assert o2(OPEN_RD_HOW - 24) == eperm
     assert o2(RESOLVE_HOW + 2 ** 32) == eperm
     assert o2(RESOLVE_HOW, ip=RESOLVE_HOW + RESOLVE_IP + 0x40) == eperm   # another call site
     assert o2(RESOLVE_HOW, size=32) == eperm

@@ -66,9 +66,9 @@ def test_the_filter_pins_openat2_to_the_size_and_the_struct():
     """The allow-list's entry, as compiled: a size slot and a pin relative
     to the call site, no openat2 allowed otherwise."""
     (entry,) = [h for h in hostcalls.KERNEL_OWN if h.name == "openat2"]
-    assert [(p.values, p.deny) for p in entry.pins] == [((hostcalls.HOW_SIZE,), False)] * 2
+    ips = (hostcalls.RESOLVE_IP, hostcalls.OPEN_RO_IP, hostcalls.OPEN_RD_IP, hostcalls.OPEN_NB_IP)
+    assert [(p.values, p.deny) for p in entry.pins] == [((hostcalls.HOW_SIZE,), False)] * 4
     assert [(a.values, a.wide) for p in entry.pins for a in p.also] == [
-        ((hostcalls.BeforeIP(hostcalls.RESOLVE_IP),), True),
-        ((hostcalls.BeforeIP(hostcalls.OPEN_RO_IP),), True)]
+        ((hostcalls.BeforeIP(ip),), True) for ip in ips]
     _, slots = seccomp.compile_filter()
-    assert {hostcalls.RESOLVE_IP, hostcalls.OPEN_RO_IP, hostcalls.HOW_SIZE} <= set(slots)
+    assert {*ips, hostcalls.HOW_SIZE} <= set(slots)

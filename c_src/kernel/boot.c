@@ -369,7 +369,8 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
         .self_fd = ls_self_fd, .text_start = K.ktext_start, .text_end = K.ktext_end,
         .image_start = K.kimg_start,
         .sud_ip = (unsigned long)ls_sud_on_ip, .resolve_how = (unsigned long)ls_resolve_how,
-        .open_ro_how = (unsigned long)ls_open_ro_how, .resolve_ip = (unsigned long)ls_resolve_ip};
+        .open_ro_how = (unsigned long)ls_open_ro_how, .open_rd_how = (unsigned long)ls_open_rd_how,
+        .open_nb_how = (unsigned long)ls_open_nb_how, .resolve_ip = (unsigned long)ls_resolve_ip};
     lock->host_copies = host_copies(&lock->nhost_copies);
 }
 

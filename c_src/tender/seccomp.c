@@ -39,6 +39,8 @@ long tender_seccomp(const struct ls_lockdown *lock, int sealed)
     value[LS_SLOT_SUD_IP] = lock->sud_ip - lock->text_start;
     value[LS_SLOT_RESOLVE_IP] = lock->resolve_ip - lock->resolve_how;
     value[LS_SLOT_OPEN_RO_IP] = lock->resolve_ip - lock->open_ro_how;
+    value[LS_SLOT_OPEN_RD_IP] = lock->resolve_ip - lock->open_rd_how;
+    value[LS_SLOT_OPEN_NB_IP] = lock->resolve_ip - lock->open_nb_how;
     /* An open_how that could be changed would let kernel text create files
      * with any mode: openat2 then gets a size it always refuses. */
     value[LS_SLOT_HOW_SIZE] = sealed ? 24 /* sizeof(struct open_how) */ : 0;

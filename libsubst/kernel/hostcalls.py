@@ -33,9 +33,11 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
 KTEXT_LEN = "KTEXT_LEN"    # the length of the kernel's text
 SUD_IP = "SUD_IP"          # where, in the text, the one call that turns SUD on returns
 RESOLVE_IP = "RESOLVE_IP"  # how far before openat2's one call's return its directory open_how lies
-OPEN_RO_IP = "OPEN_RO_IP"  # ... and its read-only file open_how
+OPEN_RO_IP = "OPEN_RO_IP"  # ... and its read-only file open_hows (O_CLOEXEC,
+OPEN_RD_IP = "OPEN_RD_IP"  # none, O_NONBLOCK)
+OPEN_NB_IP = "OPEN_NB_IP"
 HOW_SIZE = "HOW_SIZE"      # sizeof(struct open_how) when that text is sealed, else 0
-BOOT_SLOTS = (KTEXT_LEN, SUD_IP, RESOLVE_IP, OPEN_RO_IP, HOW_SIZE)
+BOOT_SLOTS = (KTEXT_LEN, SUD_IP, RESOLVE_IP, OPEN_RO_IP, OPEN_RD_IP, OPEN_NB_IP, HOW_SIZE)
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,13 @@ KERNEL_OWN: tuple[HostCall, ...] = (
                         "directory, so no file made and no mode, set-user-ID or other"),)),
         Pin(3, (HOW_SIZE,), comment="likewise", also=(
             Pin(2, (BeforeIP(OPEN_RO_IP),), wide=True,
-                comment="... or the other: a file opened O_RDONLY | O_CLOEXEC, no mode"),)),)),
+                comment="... or another: a file opened O_RDONLY | O_CLOEXEC, no mode"),)),
+        Pin(3, (HOW_SIZE,), comment="likewise", also=(
+            Pin(2, (BeforeIP(OPEN_RD_IP),), wide=True,
+                comment="... or a file opened O_RDONLY, no mode"),)),
+        Pin(3, (HOW_SIZE,), comment="likewise", also=(
+            Pin(2, (BeforeIP(OPEN_NB_IP),), wide=True,
+                comment="... or a file opened O_RDONLY | O_NONBLOCK, no mode"),)),)),
     HostCall("mseal", "seals the kernel's text on a boot by a guest's execve (its filter is "
              "already in force): it only takes rights away"),
     HostCall("close", "fds of the guest and the kernel's own"),

@@ -2,8 +2,8 @@
 
 The seccomp filter cannot read an open_how (its mode could set a
 set-user-ID bit on a volume file), so it pins openat2's pointer to the
-kernel's own two, by their distances before the return address of the one
-`syscall` that makes it (hostcalls.RESOLVE_IP, OPEN_RO_IP), and the tender
+kernel's own four, by their distances before the return address of the one
+`syscall` that makes it (hostcalls.RESOLVE_IP, OPEN_RO_IP, ...), and the tender
 seals the text and the read-only pages before it.  A guest that jumps into
 kernel text can make that call from any `0f 05` bytes there, whole
 instruction or not, and the same distances then name other sealed bytes:
@@ -19,7 +19,7 @@ import struct
 from elftools.elf.elffile import ELFFile
 
 O_CREAT, O_TMPFILE = 0o100, 0o20000000
-HOWS = ("ls_resolve_how", "ls_open_ro_how")       # arch/x86_64/entry.S
+HOWS = ("ls_resolve_how", "ls_open_ro_how", "ls_open_rd_how", "ls_open_nb_how")  # x86_64/entry.S
 CALL = "ls_resolve_ip"
 
 

@@ -765,6 +765,7 @@ class Syscall:
     classes: tuple[str, ...] = ()   # its strace classes (CLASSES), for the tracer's filter
     trap_only: bool = False  # served only from a trap's signal frame (TRAP_ONLY)
     based: bool = False      # the host's call unchanged unless its fd is a packed image's (BASED)
+    based_arg: int = 0       # BASED: which argument is that fd
 
     @property
     def nargs(self) -> int:
@@ -794,13 +795,16 @@ BLOCKING = frozenset({
 
 # Kernel handlers that make the host's call unchanged, with the guest's
 # arguments, unless their fd is a file of a packed image (a window of it:
-# fs/read_write.c).  A guest with no packed image has no such fd, and its
-# fastcalls of these go from the entry straight to the host, as 'host'
-# calls do (arch/x86_64/fastcall.S).  tests/test_syscall_table.py checks
-# each handler's first statement says so.
-BASED = frozenset({
-    "read", "pread64", "readv", "preadv", "preadv2", "sendfile", "copy_file_range", "splice",
-})
+# fs/read_write.c); each maps to the argument that is that fd.  Their
+# fastcalls go from the entry straight to the host, as 'host' calls do
+# (arch/x86_64/fastcall.S): always in a guest with no packed image, which
+# has no such fd, and in one with an image when that fd's byte in the
+# kernel's fs_based, which the entry tests itself, is clear.
+# tests/test_syscall_table.py checks each handler's first statement says so.
+BASED = {
+    "read": 0, "pread64": 0, "readv": 0, "preadv": 0, "preadv2": 0, "sendfile": 1,
+    "copy_file_range": 0, "splice": 0,
+}
 
 
 # Calls served only on the trap path: they change the stack or the task
@@ -897,7 +901,7 @@ def _build() -> tuple[Syscall, ...]:
         note = row[3] if len(row) > 3 else ""
         classes = tuple(c for c, names in CLASSES.items() if name in names)
         rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING,
-                            classes, name in TRAP_ONLY, name in BASED))
+                            classes, name in TRAP_ONLY, name in BASED, BASED.get(name, 0)))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 

@@ -74,6 +74,22 @@ int main(int argc, char **argv)
     say("create a/b/dangling", open_close("a/b/dangling", O_WRONLY | O_CREAT));
     kind("a/b/missing", 1);
 
+    /* The opens of a file to read that the host makes in one openat2
+     * (O_RDONLY alone, with O_CLOEXEC or O_NONBLOCK): through a symlink
+     * (the walk), of a FIFO without a writer, and at the lowest free fd. */
+    say("open a/l/c/file, O_NONBLOCK", open_close("a/l/c/file", O_RDONLY | O_NONBLOCK));
+    say("mkfifo a/b/c/fifo", mkfifo("a/b/c/fifo", 0644));
+    say("open a/b/c/fifo, O_NONBLOCK", open_close("a/b/c/fifo", O_RDONLY | O_NONBLOCK));
+    int flags[] = {O_RDONLY, O_RDONLY | O_NONBLOCK, O_RDONLY | O_CLOEXEC};
+    for (int i = 0; i < 3; i++) {
+        int hole = dup(0), next = dup(0);
+        close(hole);
+        int fd = open("a/b/c/file", flags[i]);
+        printf("open a/b/c/file, flags %#o: the lowest free fd %d\n", flags[i], fd == hole);
+        close(fd);
+        close(next);
+    }
+
     /* ".." above the volume's root, and down into it again by its path. */
     const char *base = strrchr(dir, '/') + 1;
     char parent[PATH_MAX];

@@ -36,6 +36,44 @@ static void report(const char *label, long r)
 
 #define T(label, ...) report(label, syscall(__VA_ARGS__))
 
+/* openat of a path that ends at the last byte of a page followed by a
+ * PROT_NONE one, of every length from 4 to 24 bytes (so its NUL sits at
+ * every place in an 8-byte word): "file" spelled ".//…/file" (".file", 5
+ * bytes, is missing); one whose last 4 bytes fill the page with no NUL
+ * (EFAULT); and paths of 4095 and 4096 bytes (PATH_MAX with the NUL, one
+ * past).  An opened fd is closed and reported as 0.  The guest kernel
+ * copies paths a word at a time (arch/x86_64/uaccess.S). */
+static void edge_paths(int dfd)
+{
+    char *two = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two == MAP_FAILED || mprotect(two + 4096, 4096, PROT_NONE) < 0)
+        exit(1);
+    char label[64], *end = two + 4096;
+    for (int len = 4; len <= 24; len++) {
+        char *p = end - len - 1;
+        if (len > 4) {
+            p[0] = '.';
+            memset(p + 1, '/', len - 5);
+        }
+        memcpy(end - 5, "file", 5);
+        long r = syscall(SYS_openat, dfd, p, O_RDONLY);
+        snprintf(label, sizeof label, "openat(%d bytes at a page's end)", len);
+        report(label, r > 0 ? close(r) : r);
+    }
+    memcpy(end - 4, "file", 4);
+    T("openat(no NUL before a PROT_NONE page)", SYS_openat, dfd, end - 4, O_RDONLY);
+    static char longest[4097];
+    for (int len = 4095; len <= 4096; len++) {
+        memset(longest, '/', len);
+        longest[0] = '.';
+        memcpy(longest + len - 4, "file", 5);
+        long r = syscall(SYS_openat, dfd, longest, O_RDONLY);
+        snprintf(label, sizeof label, "openat(%d bytes)", len);
+        report(label, r > 0 ? close(r) : r);
+    }
+    munmap(two, 8192);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || (mkdir(argv[1], 0755) < 0 && errno != EEXIST) || chdir(argv[1]) < 0) {
@@ -222,6 +260,8 @@ int main(int argc, char **argv)
     T("clone3(bad)", SYS_clone3, bad, 88);
     int self = open("/proc/self", O_RDONLY | O_DIRECTORY);
     T("pidfd_send_signal(/proc/self, bad info)", SYS_pidfd_send_signal, self, SIGUSR1, bad, 0);
+
+    edge_paths(dfd);
 
     /* still here, and the process state intact */
     sigset_t now;

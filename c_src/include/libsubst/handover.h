@@ -71,9 +71,9 @@ struct ls_lockdown {
     unsigned long image_start;       /* the executable's first page (the text follows
                                       * its read-only headers) */
     unsigned long sud_ip;            /* the return address of the SUD prctl's syscall */
-    unsigned long resolve_how, open_ro_how, resolve_ip;  /* openat2's two open_hows,
-                                      * and the return address of its one syscall
-                                      * (arch.h) */
+    unsigned long resolve_how, open_ro_how, open_rd_how, open_nb_how, resolve_ip;
+                                     /* openat2's four open_hows, and the return
+                                      * address of its one syscall (arch.h) */
     const char *const *host_copies;  /* the host files the synthetic /proc and /sys copy,
                                       * and the host trees it shows */
     int nhost_copies;

@@ -263,7 +263,8 @@ static long resolve_dir(int mnt, const char *dir)
  * the way: the directories by resolve_dir, the last component opened from
  * there with O_NOFOLLOW (which only a symlink fails, with ELOOP, or
  * ENOTDIR under O_DIRECTORY: Linux checks that first); a file to read
- * (O_RDONLY | O_CLOEXEC, the common open) in one openat2.  0 when only the
+ * with the common flags (O_RDONLY, with O_CLOEXEC or O_NONBLOCK: the
+ * open_hows of entry.S) in one openat2.  0 when only the
  * walk can say (then nothing is open), else 1 and the result in *out. */
 static int open_resolved(int mnt, const char *rel, int flags, int mode, int follow_last,
                          long *out)
@@ -274,8 +275,11 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
     base = base ? base + 1 : rel;
     if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || (follow_last && (flags & O_PATH)))
         return 0;                       /* a directory's "/" or dot, or an O_PATH symlink */
-    if (flags == (O_RDONLY | O_CLOEXEC) && follow_last && !no_resolve)
-        return (*out = resolved(ls_open_ro(fs_mnt[mnt].root, rel))) != -EAGAIN;
+    long (*open_file)(long, const char *) = flags == (O_RDONLY | O_CLOEXEC) ? ls_open_ro
+                                            : flags == O_RDONLY ? ls_open_rd
+                                            : flags == (O_RDONLY | O_NONBLOCK) ? ls_open_nb : 0;
+    if (open_file && follow_last && !no_resolve)
+        return (*out = resolved(open_file(fs_mnt[mnt].root, rel))) != -EAGAIN;
     long dir = fs_mnt[mnt].root;
     if (base > rel) {
         char d[LS_PATH_MAX];

@@ -14,6 +14,12 @@
 #define LS_PATH_FAST 1
 #define LS_KTHREAD_FAST_SP 40
 #define LS_KTHREAD_FAST_ARGS 48
+/* ls_fast_direct[nr] (dispatch.c): the entry makes the host call itself
+ * always, or unless the fd in the first (rdi) or second (rsi) argument is
+ * a window of the packed image (its byte in fs_based, fs/fs.h). */
+#define LS_DIRECT_HOST 1
+#define LS_DIRECT_FD0 2
+#define LS_DIRECT_FD1 3
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -46,12 +52,17 @@ long ls_sud_on(unsigned long start, unsigned long len);
 extern const char ls_sud_on_ip[] __attribute__((visibility("hidden")));
 
 /* entry.S: openat2 beneath dirfd following no symlink, of a directory
- * (O_PATH) or of a file to read (O_RDONLY | O_CLOEXEC); ls_resolve_how and
- * ls_open_ro_how are their open_hows and ls_resolve_ip their one syscall's
- * return address, which the seccomp filter pins together. */
+ * (O_PATH) or of a file to read (O_RDONLY | O_CLOEXEC, O_RDONLY, O_RDONLY |
+ * O_NONBLOCK); ls_resolve_how and ls_open_{ro,rd,nb}_how are their
+ * open_hows and ls_resolve_ip their one syscall's return address, which
+ * the seccomp filter pins together. */
 long ls_resolve_dir(long dirfd, const char *path);
 long ls_open_ro(long dirfd, const char *path);
+long ls_open_rd(long dirfd, const char *path);
+long ls_open_nb(long dirfd, const char *path);
 extern const char ls_resolve_how[] __attribute__((visibility("hidden")));
+extern const char ls_open_rd_how[] __attribute__((visibility("hidden")));
+extern const char ls_open_nb_how[] __attribute__((visibility("hidden")));
 extern const char ls_open_ro_how[] __attribute__((visibility("hidden")));
 extern const char ls_resolve_ip[] __attribute__((visibility("hidden")));
 

@@ -61,16 +61,28 @@ ls_sud_on_ip:
     ret
 
 /* ls_resolve_dir(dirfd, path): openat2(dirfd, path, &ls_resolve_how,
- * sizeof), and ls_open_ro the same with &ls_open_ro_how, from the one
- * `syscall` the seccomp filter lets make openat2, and only with these two
- * open_hows: the filter pins the pointer to their places before this
+ * sizeof), and ls_open_ro, ls_open_rd and ls_open_nb the same with their
+ * open_hows, from the one `syscall` the seccomp filter lets make openat2,
+ * and only with these four open_hows: the filter pins the pointer to their places before this
  * call's return address (ls_resolve_ip), and the tender seals the text
  * that holds them (mseal), so neither the structs nor the code can change.
  * Each resolves beneath dirfd without following any symlink (ELOOP) or
- * leaving it (EXDEV); one opens a directory, O_PATH, the other a file to
- * read: neither can create a file, nor give one a mode (a set-user-ID
- * file on a volume). */
+ * leaving it (EXDEV); one opens a directory, O_PATH, the others a file to
+ * read (the flags of the common opens: Python's, fopen's, nginx's): none
+ * can create a file, nor give one a mode (a set-user-ID file on a volume). */
     .balign 8
+    .globl ls_open_rd_how
+    .hidden ls_open_rd_how
+ls_open_rd_how:
+    .quad 0                     /* flags: O_RDONLY */
+    .quad 0                     /* mode */
+    .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
+    .globl ls_open_nb_how
+    .hidden ls_open_nb_how
+ls_open_nb_how:
+    .quad 0x800                 /* flags: O_RDONLY | O_NONBLOCK */
+    .quad 0                     /* mode */
+    .quad 0x0e                  /* resolve: BENEATH | NO_SYMLINKS | NO_MAGICLINKS */
     .globl ls_open_ro_how
     .hidden ls_open_ro_how
 ls_open_ro_how:
@@ -88,6 +100,18 @@ ls_resolve_how:
     .type ls_open_ro, @function
 ls_open_ro:
     lea ls_open_ro_how(%rip), %rdx
+    jmp 1f
+    .globl ls_open_rd
+    .hidden ls_open_rd
+    .type ls_open_rd, @function
+ls_open_rd:
+    lea ls_open_rd_how(%rip), %rdx
+    jmp 1f
+    .globl ls_open_nb
+    .hidden ls_open_nb
+    .type ls_open_nb, @function
+ls_open_nb:
+    lea ls_open_nb_how(%rip), %rdx
     jmp 1f
     .globl ls_resolve_dir
     .hidden ls_resolve_dir

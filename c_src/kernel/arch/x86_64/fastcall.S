@@ -22,7 +22,8 @@
  * takes the kernel stack from under it.  DF is clear on entry as the psABI
  * guarantees at every call, and libc's syscall sites are inside functions.
  *
- * A call the host serves unchanged (ls_fast_direct[nr], dispatch.c) is made
+ * A call the host serves unchanged (ls_fast_direct[nr], dispatch.c; a read
+ * and its kin when their fd is not a window of the packed image) is made
  * here, on the guest's stack, as the guest's own `syscall` would be: the
  * host keeps the flags across it and a signal meets the guest's stack, and
  * no C frame lies between the host and the guest, whose return the host's
@@ -45,14 +46,26 @@ ls_fastcall_entry:
     cmp $LS_NR_SYSCALLS, %rcx
     jae 4f
     lea ls_fast_direct(%rip), %rax
-    cmpb $0, (%rax,%rcx)
-    je 4f
-    mov %r11, %rax
+    movzbl (%rax,%rcx), %eax
+    cmp $LS_DIRECT_HOST, %eax
+    jne 5f
+6:  mov %r11, %rax
     add $0x7f, %al                          /* OF = (AL == 1) */
     sahf                                    /* SF ZF AF PF CF */
     mov %rcx, %rax
     syscall
     ret
+5:  test %eax, %eax
+    je 4f
+    cmp $LS_DIRECT_FD0, %eax
+    mov %edi, %eax                          /* the fd as the handler's int, zero-extended: */
+    je 7f                                   /* a negative one is past fs_based_len too */
+    mov %esi, %eax
+7:  cmp fs_based_len(%rip), %rax
+    jae 6b
+    add fs_based(%rip), %rax
+    cmpb $0, (%rax)
+    je 6b                                   /* not a window: the host's call, as its handler */
 4:  push %r11
     mov %rcx, %rax
     mov %rsp, %r11
