@@ -124,7 +124,7 @@ void kfd_room_end(long soft);
 
 /* A guest thread's kernel state; %gs points at it (blk must come first). */
 struct kthread {
-    struct ls_kblock blk;            /* the fastcall contract: entry, kernel stack, depth */
+    struct ls_kblock blk;            /* the fastcall contract: entry, kernel stacks */
     struct ucontext *uc;             /* the trap being served on this thread, or NULL */
     unsigned long fast_sp;           /* the guest's stack at the fastcall being served */
     long *fast_args;                 /* its saved registers on the kernel stack (fastcall.S) */
@@ -155,6 +155,14 @@ static inline struct kthread *kcur(void)
 static inline struct ucontext *kcur_uc(void)
 {
     return kcur()->uc;
+}
+
+/* Whether sp is on one of the calling thread's kernel stacks (fast or trap),
+ * the test the fastcall entry makes for a nested call. */
+static inline int kthread_in_kstacks(unsigned long sp)
+{
+    struct kthread *t = kcur();
+    return t->blk.kstack_top - sp < t->blk.kstack_span;
 }
 
 /* Whether the guest's stack pointer sp is on the calling thread's trap

@@ -19,7 +19,7 @@
 
 #define LS_KBLOCK_ENTRY 0        /* %gs:0  address of the fastcall entry */
 #define LS_KBLOCK_KSTACK 8       /* %gs:8  top of this thread's kernel stack */
-#define LS_KBLOCK_DEPTH 16       /* %gs:16 fastcalls in progress on this thread */
+#define LS_KBLOCK_KSPAN 16       /* %gs:16 bytes below it that are kernel stacks (fastcall.S) */
 #define LS_KBLOCK_SELF 24        /* %gs:24 the block's own address */
 #define LS_KBLOCK_SIZE 32        /* the kernel's per-thread state follows the block */
 /* Bytes below %rsp that code may use without moving it (x86-64 psABI
@@ -31,7 +31,7 @@
 struct ls_kblock {
     uint64_t entry;
     uint64_t kstack_top;
-    uint64_t depth;
+    uint64_t kstack_span;
     uint64_t self;
 };
 #endif

@@ -83,7 +83,7 @@ static long kthread_install(struct kthread *t)
 {
     t->blk.entry = (uint64_t)ls_fastcall_entry;
     t->blk.kstack_top = (uint64_t)t;
-    t->blk.depth = 0;
+    t->blk.kstack_span = t->map_len - LS_PAGE;  /* both stacks and their guards */
     t->blk.self = (uint64_t)t;
     t->uc = 0;
     t->tid = hsys0(__NR_gettid);

@@ -30,7 +30,12 @@ static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const str
     struct sigcontext *m = &uc->uc_mcontext;
     const stack_t *as = &kcur()->altstack;
     unsigned long sp = m->rsp - LS_RED_ZONE;
-    if ((act->sa_flags & SA_ONSTACK) && !(as->ss_flags & SS_DISABLE) && !on_altstack(as, sp))
+    /* Sent (raise, kill) while the thread is in a fastcall: the handler runs
+     * below that call's frame on the kernel stack, as the host runs the
+     * others, and not on the guest's sigaltstack, where the fastcalls it
+     * makes would take the kernel stack from its top, over that live frame. */
+    if ((act->sa_flags & SA_ONSTACK) && !kthread_in_kstacks(m->rsp) && !(as->ss_flags & SS_DISABLE) &&
+        !on_altstack(as, sp))
         sp = (unsigned long)as->ss_sp + as->ss_size;
     const struct _fpstate_64 *fp = (const struct _fpstate_64 *)m->fpstate;
     unsigned long fpn = fp ? fpstate_size(fp) : 0;

@@ -227,7 +227,8 @@ long sys_rt_sigreturn(void)
 }
 
 /* Implements sigaltstack(2), per thread; differs from Linux in: SIGSEGV and
- * SIGBUS handlers run on it (fault.c delivers them); other SA_ONSTACK
+ * SIGBUS handlers run on it (fault.c delivers them) unless sent while the
+ * thread is in a fastcall (then on the kernel stack below it); other SA_ONSTACK
  * handlers run on the host's alternate stack, which is the kernel's trap
  * stack, and asked from such a handler sigaltstack reports that stack (as
  * Linux reports the one a handler runs on, SS_ONSTACK), so a runtime that

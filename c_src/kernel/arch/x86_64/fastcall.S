@@ -3,9 +3,10 @@
  *
  * Saves the arithmetic flags (lahf/seto, restored with sahf and an add that
  * rebuilds OF: cheaper than pushfq/popfq, whose popfq is microcoded), then
- * switches to the thread's kernel stack unless a fastcall is already in
- * progress on this thread (a guest signal handler running inside the
- * kernel that calls it again stays on the stack it is on), saves what the
+ * switches to the thread's kernel stack unless %rsp is already on one of the
+ * thread's kernel stacks (a guest handler the host runs inside the kernel,
+ * on the fast stack below the call it interrupted or on the trap stack,
+ * stays where it is), saves what the
  * syscall ABI preserves and calls ls_dispatch(nr, args, LS_PATH_FAST).
  * Meanwhile the thread's fast_sp is args[7], the guest's stack, for calls
  * that ask where the guest runs (sigaltstack), and fast_args is args, for
@@ -17,9 +18,13 @@
  * made there starts in the guest with all of the caller's registers
  * (proc/thread.c).  Two predicted compares on every other call.
  *
- * The depth is raised before the stack switch and lowered after leaving the
- * kernel stack, so a handler that interrupts the entry or the exit never
- * takes the kernel stack from under it.  DF is clear on entry as the psABI
+ * Where %rsp is, not a count of calls in progress, tells a nested call: a
+ * handler on a guest stack (its sigaltstack) that interrupted a call, or a
+ * siglongjmp out of a handler that left one unfinished, would leave a count
+ * raised while the guest runs on its own, maybe small, stack.  A handler
+ * that interrupts the entry before the switch or the exit after it is on
+ * the guest's stack and takes the kernel stack from its top: no kernel
+ * frame is live there then.  DF is clear on entry as the psABI
  * guarantees at every call, and libc's syscall sites are inside functions.
  *
  * A call the host serves unchanged (ls_fast_direct[nr], dispatch.c; a read
@@ -69,9 +74,10 @@ ls_fastcall_entry:
 4:  push %r11
     mov %rcx, %rax
     mov %rsp, %r11
-    incq %gs:LS_KBLOCK_DEPTH
-    cmpq $1, %gs:LS_KBLOCK_DEPTH
-    jne 1f
+    mov %gs:LS_KBLOCK_KSTACK, %rcx
+    sub %rsp, %rcx                          /* below the top by less than the span: */
+    cmp %gs:LS_KBLOCK_KSPAN, %rcx           /* already on a kernel stack */
+    jb 1f
     mov %gs:LS_KBLOCK_KSTACK, %rsp
 1:  cmp $__NR_clone, %eax
     je 3f
@@ -108,8 +114,7 @@ ls_fastcall_entry:
     pop %r8
     pop %r9
     pop %rbx
-    pop %rsp                                /* leave the kernel stack, then the depth */
-    decq %gs:LS_KBLOCK_DEPTH
+    pop %rsp
     mov %rax, %rcx
     pop %rax
     add $0x7f, %al                          /* OF = (AL == 1) */
