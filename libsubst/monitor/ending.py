@@ -61,19 +61,6 @@ def keep_core(fd: int, path: str, exe: str) -> None:
             os.unlink(path)
 
 
-def chrooted(mountinfo: str = "/proc/self/mountinfo") -> bool:
-    """Whether this process is in a chroot: no mount of its mount namespace
-    is at its "/" (mountinfo(5) leaves out the mounts outside a process's
-    root, the namespace's root mount among them).  A chroot whose directory
-    is itself a mount point, or no /proc, is not told apart."""
-    try:
-        with open(mountinfo, encoding="utf-8", errors="replace") as fh:
-            points = [line.split()[4:5] for line in fh]
-    except OSError:
-        return False
-    return bool(points) and ["/"] not in points
-
-
 def _trace_epilogue(trace, rep: report.Report, rows) -> None:
     """After the run, in the trace: the summary table, the ENOSYS list."""
     from . import tracing
