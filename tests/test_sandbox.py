@@ -110,17 +110,37 @@ def test_linux_caches_every_unpinned_call():
         assert bpf_run(nr, args=(-1, 7, 0o4000, 0o6000, 1 << 40, 3), ip=1) == seccomp.RET_ALLOW
     assert seccomp.cached([(seccomp.LD_ABS_W, 0, 0, seccomp.IP_LO), *filled]) == set()
     relay, _ = seccomp.compile_filter(hostcalls.RELAY)
-    assert seccomp.cached(relay) == {hostcalls.number(h.name) for h in hostcalls.RELAY}
+    assert seccomp.cached(relay) == {hostcalls.number(h.name) for h in hostcalls.RELAY
+                                     if not h.pins}
 
 
 def test_the_relay_filter_allows_only_waiting_signals_and_ports():
     relay = {hostcalls.number(h.name) for h in hostcalls.RELAY}
     for s in syscalls.TABLE:
         want = seccomp.RET_ALLOW if s.nr in relay else seccomp.RET_KILL_PROCESS
-        assert bpf_run(s.nr, allowed=hostcalls.RELAY) == want, s.name
+        args = (hostcalls.RELAY_STATUS_FD,) if s.name == "pread64" else (0,)
+        assert bpf_run(s.nr, args, allowed=hostcalls.RELAY) == want, s.name
     assert bpf_run(syscalls.by_name("bind").nr, allowed=hostcalls.RELAY) == seccomp.RET_ALLOW
     for name in ("openat", "execve", "connect", "socket", "ptrace", "setns"):
         assert bpf_run(syscalls.by_name(name).nr, allowed=hostcalls.RELAY) == seccomp.RET_KILL_PROCESS
+
+
+def test_the_relay_reads_no_fd_but_its_status_file(tmp_path):
+    """The relay's pread64 reads only the fd its /proc/PID/status is kept
+    at (hostcalls.RELAY_STATUS_FD): in the filter's program, and in a
+    process the host runs under that filter (tests/c/relay_filter.c), where
+    seccomp refuses another fd's (EPERM) and lets the status file's read."""
+    pread = syscalls.by_name("pread64").nr
+    assert bpf_run(pread, (hostcalls.RELAY_STATUS_FD,), allowed=hostcalls.RELAY) == \
+        seccomp.RET_ALLOW
+    for fd in (1, 2, 3, -1):
+        assert bpf_run(pread, (fd,), allowed=hostcalls.RELAY) == seccomp.RET_ERRNO | seccomp.EPERM
+    ins, _ = seccomp.compile_filter(hostcalls.RELAY)
+    (tmp_path / "relay.bpf").write_bytes(b"".join(struct.pack("<HBBI", *i) for i in ins))
+    exe = build_c("relay_filter", tmp_path)
+    out = subprocess.run([exe, str(tmp_path / "relay.bpf"), str(hostcalls.RELAY_STATUS_FD)],
+                         capture_output=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, b"status fd: read\nother fd: -1 EPERM\n"), out
 
 
 def test_no_set_id_modes():

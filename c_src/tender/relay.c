@@ -13,12 +13,14 @@
  */
 #include "tender.h"
 #include "libsubst/signals.h"
+#include "host_constants.h"
 #include <linux/resource.h>
 
 
 static int relay_child, relay_parent, parent_in_group;
 static const uint32_t *init_status;
-static long child_status = -1;       /* /proc/CHILD/status, opened before the filter */
+static long child_status = -1;       /* /proc/CHILD/status, opened before the filter
+                                        * at LS_RELAY_STATUS_FD */
 /* Copies of each signal that a process group's kill brought the relay (and
  * the guest) and that the monitor's request for it has not yet matched. */
 static unsigned char group_copies[65];
@@ -207,10 +209,18 @@ static void __attribute__((noreturn)) relay(long child, int chan)
      * never a core of this root process. */
     struct rlimit nocore = {0, 0};
     hsys4(__NR_prlimit64, 0, RLIMIT_CORE, (long)&nocore, 0);
+    /* At the one fd number the filter lets pread64 read (stdin's, closed
+     * above: a port request's fds never land there). */
     if (!init_status) {
         char path[48];
         ksnprintf(path, sizeof path, "/proc/%ld/status", child);
-        child_status = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+        long fd = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd >= 0 && fd != LS_RELAY_STATUS_FD) {
+            child_status = hsys3(__NR_dup3, fd, LS_RELAY_STATUS_FD, O_CLOEXEC);
+            hsys1(__NR_close, fd);
+        } else {
+            child_status = fd;
+        }
     }
     long r = tender_seccomp_relay();
     if (r < 0)

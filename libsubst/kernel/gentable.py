@@ -151,14 +151,17 @@ def records_text() -> str:
 
 def constants_text() -> str:
     """The text of ``host_constants.h``: what hostcalls.py writes once for the
-    C side too: constants the build headers may lack (newer than their Linux)
-    and the guest's namespaces."""
+    C side too: constants the build headers may lack (newer than their Linux),
+    the relay's status fd and the guest's namespaces."""
     values = {f"__NR_{name}": nr for name, nr in hostcalls.EXTRA_NR.items()}
     values.update(hostcalls.NEWER_THAN_HEADERS)
     out = [_BANNER.replace("syscalls.py", "hostcalls.py"),
            "#ifndef LIBSUBST_HOST_CONSTANTS_H\n#define LIBSUBST_HOST_CONSTANTS_H\n"]
     for name, value in values.items():
         out.append(f"#ifndef {name}\n#define {name} {value}\n#endif\n")
+    out.append("/* the fd of the relay's /proc/PID/status, the one its pread64 may read "
+               "(hostcalls.RELAY_STATUS_FD) */\n"
+               f"#define LS_RELAY_STATUS_FD {hostcalls.RELAY_STATUS_FD}\n")
     out.append("/* the namespaces of every guest (hostcalls.NAMESPACES), <linux/sched.h>'s flags */\n"
                "#define LS_GUEST_NAMESPACES (" + " | ".join(hostcalls.NAMESPACES.values()) + ")\n")
     out.append("#endif\n")

@@ -276,6 +276,11 @@ BOOT_ONLY = {"seccomp": "installs this filter",
 # guest starts it only waits, forwards signals and binds ports for the guest
 # (c_src/tender/relay.c, ports.c); its own filter allows
 # just that.
+# The fd number the relay keeps the guest's first process's /proc/PID/status
+# at (c_src/tender/relay.c): its stdin's, which it closes before the filter,
+# so no fd it receives later (a port request's) can take it.
+RELAY_STATUS_FD = 0
+
 RELAY = (
     HostCall("ppoll", "waits for the guest's first process or a port request"),
     HostCall("wait4", "the guest's first process's status"),
@@ -287,7 +292,8 @@ RELAY = (
     HostCall("kill", "forwards signals to the guest; ends by the guest's signal"),
     HostCall("pread64", "the guest's first process's signal dispositions, from its "
                         "/proc/PID/status opened before the filter: a stop it takes by "
-                        "default is SIGSTOP (Linux spares a pid namespace's init others)"),
+                        "default is SIGSTOP (Linux spares a pid namespace's init others)",
+             (Pin(0, (RELAY_STATUS_FD,), comment="that file's fd, no other"),)),
     HostCall("rt_sigqueueinfo", "forwards signals to the guest's init (--init), queued: "
                                 "how it tells them from a process group's"),
     HostCall("getpid", "ends by the guest's signal"),
