@@ -1,5 +1,5 @@
 /*
- * sendmsg(2) and sendmmsg(2): the host sends; the kernel first notes the
+ * sendmsg(2) and sendmmsg(2): the host sends; the kernel then notes the
  * sockets a message's SCM_RIGHTS data carries.  Once sent and closed by the
  * sender they are in flight: no fd holds them until the receiver takes
  * them, and Linux still lists them in /proc/net/unix.  Under --net host the
@@ -9,14 +9,13 @@
  * share (struct kshared), as the names of its binds (unix_names.c).
  * Guest-writable memory: an inode read there only ever selects a line the
  * guest is shown.  A message without control data costs one copy of its
- * header.
+ * header after the send.
  */
 #include "net/net.h"
 
 #define SOL_SOCKET 1
 #define SCM_RIGHTS 1
-#define CONTROL_MAX 4096                /* a message's control data looked at */
-#define UIO_MAXIOV 1024                 /* sendmmsg's most messages */
+#define FD_CHUNK 64                     /* fds of an SCM_RIGHTS part read at once */
 
 struct kmsghdr {                        /* struct msghdr */
     void *name;
@@ -51,52 +50,60 @@ void inflight_each(void (*fn)(void *, unsigned long), void *arg)
 }
 
 /* Notes each socket among the fds of the SCM_RIGHTS parts of m's control
- * data (the first CONTROL_MAX bytes); what it cannot read the host refuses. */
+ * data, after the host sent m: the host took all of it (Linux reads up to
+ * net.core.optmem_max bytes, any number of messages, at most SCM_MAX_FD
+ * fds in all) and found every header whole, so it is read here a header
+ * and a few fds at a time, with no copy of the whole and no limit of its
+ * own.  Those fds are still the sender's: the guest closes them later. */
 static void note_rights(const struct kmsghdr *m)
 {
-    if (!K_shared || !m->control || m->controllen < sizeof(struct kcmsghdr))
+    if (!K_shared || !m->control)
         return;
-    size_t n = m->controllen < CONTROL_MAX ? m->controllen : CONTROL_MAX;
-    char *buf = kmalloc(n);
-    if (!buf || copy_from_user(buf, m->control, n) < 0) {
-        kfree(buf);
-        return;
-    }
-    for (size_t off = 0; off + sizeof(struct kcmsghdr) <= n;) {
-        const struct kcmsghdr *c = (const void *)(buf + off);
-        if (c->len < sizeof *c || c->len > n - off)
-            break;
-        if (c->level == SOL_SOCKET && c->type == SCM_RIGHTS) {
-            const int *fds = (const int *)(c + 1);
-            for (size_t i = 0; i < (c->len - sizeof *c) / sizeof(int); i++) {
-                struct stat st;
-                if (hsys2(__NR_fstat, fds[i], (long)&st) == 0 && S_ISSOCK(st.st_mode))
-                    inflight_record(st.st_ino);
+    const char *ctl = m->control;
+    for (size_t off = 0; off + sizeof(struct kcmsghdr) <= m->controllen;) {
+        struct kcmsghdr c;
+        if (copy_from_user(&c, ctl + off, sizeof c) < 0 || c.len < sizeof c ||
+            c.len > m->controllen - off)
+            return;                     /* changed since the send: the guest's own view */
+        if (c.level == SOL_SOCKET && c.type == SCM_RIGHTS) {
+            size_t n = (c.len - sizeof c) / sizeof(int);
+            for (size_t i = 0; i < n; i += FD_CHUNK) {
+                int fds[FD_CHUNK];
+                size_t k = n - i < FD_CHUNK ? n - i : FD_CHUNK;
+                if (copy_from_user(fds, ctl + off + sizeof c + i * sizeof(int),
+                                   k * sizeof(int)) < 0)
+                    return;
+                for (size_t j = 0; j < k; j++) {
+                    struct stat st;
+                    if (hsys2(__NR_fstat, fds[j], (long)&st) == 0 && S_ISSOCK(st.st_mode))
+                        inflight_record(st.st_ino);
+                }
             }
         }
-        off += (c->len + sizeof(size_t) - 1) & ~(sizeof(size_t) - 1);
+        off += (c.len + sizeof(size_t) - 1) & ~(sizeof(size_t) - 1);
     }
-    kfree(buf);
 }
 
 /* Implements sendmsg(2) (the host's). */
 long sys_sendmsg(long fd, const void *msg, long flags)
 {
+    long r = host_call_blocking(__NR_sendmsg, fd, (long)msg, flags, 0, 0, 0);
     struct kmsghdr m;
-    if (msg && copy_from_user(&m, msg, sizeof m) == 0 && m.controllen)
+    if (r >= 0 && copy_from_user(&m, msg, sizeof m) == 0 && m.controllen)
         note_rights(&m);
-    return host_call_blocking(__NR_sendmsg, fd, (long)msg, flags, 0, 0, 0);
+    return r;
 }
 
-/* Implements sendmmsg(2) (the host's). */
+/* Implements sendmmsg(2) (the host's): the messages it sent. */
 long sys_sendmmsg(long fd, void *vec, long vlen, long flags)
 {
+    long r = host_call_blocking(__NR_sendmmsg, fd, (long)vec, vlen, flags, 0, 0);
     struct { struct kmsghdr hdr; unsigned len; } mm;    /* struct mmsghdr */
-    for (long i = 0; vec && i < vlen && i < UIO_MAXIOV; i++) {
+    for (long i = 0; i < r; i++) {
         if (copy_from_user(&mm, (char *)vec + i * sizeof mm, sizeof mm) < 0)
             break;
         if (mm.hdr.controllen)
             note_rights(&mm.hdr);
     }
-    return host_call_blocking(__NR_sendmmsg, fd, (long)vec, vlen, flags, 0, 0);
+    return r;
 }
