@@ -106,8 +106,12 @@ class ElfFile(Sections, Dynamic, Relocations):
     or ``ElfFile(data, path)`` over bytes in memory.
     """
 
-    def __init__(self, data, path="<bytes>"):
-        """Read *data* (bytes, or a read-only mmap), named *path* in messages."""
+    def __init__(self, data, path="<bytes>", check_loads=True):
+        """Read *data* (bytes, or a read-only mmap), named *path* in messages.
+        Without *check_loads*, a PT_LOAD past the file's end or with
+        p_filesz > p_memsz is let through: only the headers may be read
+        then (:meth:`interp`), as the run path does for a program it leaves
+        to the guest kernel's exec, which fails it as Linux's does."""
         self.data = data
         self.path = path
         self.size = len(data)
@@ -120,24 +124,26 @@ class ElfFile(Sections, Dynamic, Relocations):
         self._dynamic = None
         self._strtab = None
         self._read_header()
-        self.segments = self._read_segments()
+        self.segments = self._read_segments(check_loads)
         self.loads = [s for s in self.segments if s.p_type == PT_LOAD]
 
     @classmethod
-    def open(cls, path, file_error=ProgramNotFound):
+    def open(cls, path, file_error=ProgramNotFound, check_loads=True):
         """Map and read the ELF file at *path*.
 
         A path that cannot be opened, or is no regular file, raises
         *file_error*: ProgramNotFound suits a program to run; the rewriter,
         whose input is just a bad argument then, passes UnsupportedElf.
+        *check_loads* as for the constructor.
         """
         path = os.fspath(path)
-        return cls.from_fd(open_regular(path, file_error), path, file_error)
+        return cls.from_fd(open_regular(path, file_error), path, file_error, check_loads)
 
     @classmethod
-    def from_fd(cls, fd, path, file_error=ProgramNotFound):
+    def from_fd(cls, fd, path, file_error=ProgramNotFound, check_loads=True):
         """Read the file of *path* open on *fd*, which this closes (a mapping
-        outlives its descriptor).  *file_error* as for :meth:`open`."""
+        outlives its descriptor).  *file_error* and *check_loads* as for
+        :meth:`open`."""
         try:
             st = _regular_stat(fd, path, file_error)
             data = _contents(fd, st.st_size, path, file_error)
@@ -145,7 +151,7 @@ class ElfFile(Sections, Dynamic, Relocations):
             os.close(fd)
         mapping = data if isinstance(data, mmap.mmap) else None
         try:
-            elf = cls(data, path)
+            elf = cls(data, path, check_loads)
         except BaseException:
             if mapping is not None:
                 mapping.close()
@@ -216,7 +222,7 @@ class ElfFile(Sections, Dynamic, Relocations):
             kind = _TYPES.get(self.e_type, f"an ELF of type {self.e_type}")
             raise UnsupportedElf(f"{self.path} is {kind}, not an executable or shared library")
 
-    def _read_segments(self):
+    def _read_segments(self, check_loads):
         if self.e_phnum == 0:
             raise self._corrupt("no program headers")
         if self.e_phentsize != PHDR.size:
@@ -226,7 +232,7 @@ class ElfFile(Sections, Dynamic, Relocations):
         for s in segs:
             # A loadable segment past the end of the file means a truncated
             # copy: the kernel would map it and the program die of SIGBUS.
-            if s.p_type == PT_LOAD:
+            if s.p_type == PT_LOAD and check_loads:
                 if s.p_offset + s.p_filesz > self.size:
                     raise self._corrupt(f"PT_LOAD {s.index} extends past the end of the file")
                 if s.p_filesz > s.p_memsz:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import LibsubstError
+from ..errors import CorruptElf, LibsubstError, NotAnElf
 from ..volumes import Mount
 from . import packages, rootfs
 from .tree import Tree
@@ -49,14 +49,28 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
 
     tree = Tree()
     rootfs.add_layout(tree)
+    try:
+        if binary is not None:
+            with ElfFile.open(binary) as elf:
+                interp = elf.interp()
+    except (NotAnElf, CorruptElf):
+        # A file Linux's execve refuses (ENOEXEC), or whose load fails past
+        # its point of no return (SIGSEGV): the kernel's first exec does as
+        # Linux's, with its interpreter there to open.  A well-formed ELF
+        # libsubst does not run (32-bit, another machine, a .o) keeps the
+        # reader's words; pack refuses what it cannot run.
+        if packed:
+            raise
+        interp = _interp_unchecked(binary)
+        if interp:
+            tree.add_host_path(interp)
+        binary = None
     if binary is None:
         # The first exec fails, as Linux's would, and the kernel says why.
         rootfs.add_etc(tree, hostname, host_names=not packed)
         return Layout(tree, exe=os.path.realpath(path),
                       execfn=program if "/" in program else path, argv=[program, *args],
                       objects=[], scripts=scripts)
-    with ElfFile.open(binary) as elf:
-        interp = elf.interp()
     closure = resolve(binary, env)
     objects = [tree.add_host_path(binary)]
     if interp:
@@ -103,6 +117,19 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     return Layout(tree, exe=os.path.realpath(path), execfn=program if "/" in program else path,
                   argv=[program, *args], objects=objects if subst else [],
                   runtime_mounts=runtime_mounts, state_dirs=state_dirs, scripts=scripts)
+
+
+def _interp_unchecked(binary: str) -> str | None:
+    """The absolute PT_INTERP of an ELF whose PT_LOADs the reader refuses
+    (its program headers whole), if that file exists; else None."""
+    from ..elf import ElfFile
+
+    try:
+        with ElfFile.open(binary, check_loads=False) as elf:
+            interp = elf.interp()
+    except LibsubstError:
+        return None
+    return interp if interp and os.path.isabs(interp) and os.path.isfile(interp) else None
 
 
 def _is_script(path: str) -> bool:

@@ -101,7 +101,9 @@ static long check_elf(int fd, unsigned long base)
         r = elf_read_head(fd, base, h);
     if (r == 0 && (r = elf_read_interp(fd, base, h, interp)) == 1) {
         unsigned long ibase;
-        long ifd = exec_open(interp, real, &ibase);
+        /* An empty name is the working directory to Linux's open_exec
+         * (getname_kernel takes ""), a directory: EACCES. */
+        long ifd = interp[0] ? exec_open(interp, real, &ibase) : -EACCES;
         r = ifd;
         if (ifd >= 0) {
             r = elf_read_at(ifd, ibase, &h->eh, sizeof h->eh, 0);
