@@ -301,13 +301,10 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
     return 1;
 }
 
-long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
+/* The walk itself, component by component, for what open_resolved left. */
+static long walk_open(int mnt, const char *rel, int flags, int mode, int follow_last)
 {
     struct walk w;
-    int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
-    long done;
-    if (open_resolved(mnt, rel, flags, mode, follow_last, &done))
-        return done;
     const char *final = ".";            /* what the last open names in dirs[depth] */
     long r = walk_start(&w, mnt, rel);
     while (r == 0 && *w.p) {
@@ -338,4 +335,20 @@ long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
         r = open_nofollow(w.dirs[w.depth], final, flags, mode);
     walk_end(&w);
     return r;
+}
+
+long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
+{
+    int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
+    long done;
+    if (open_resolved(mnt, rel, flags, mode, follow_last, &done))
+        return done;
+    return walk_open(mnt, rel, flags, mode, follow_last);
+}
+
+long vol_dir_beneath(int mnt, const char *dir, int *resolved)
+{
+    long fd = resolve_dir(mnt, dir);
+    *resolved = fd >= 0;
+    return fd != -EAGAIN ? fd : walk_open(mnt, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 1);
 }

@@ -56,6 +56,7 @@ int fs_classify(const char *p, struct fs_obj *o)
     o->arg = 0;
     o->mode = 0;
     o->ino = 0;
+    o->resolved = 0;
     /* What the layer's cache holds went through the checks below before;
      * an image file's or a volume's answer (no volume is rooted beside the
      * layer) depends on the mount table alone, so it is kept there too. */
@@ -272,6 +273,7 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
     if (pl + 1 + nl >= LS_PATH_MAX)
         return -ENAMETOOLONG;
     struct fs_obj parent = *cur;
+    cur->resolved = 0;                  /* known of the parent's path, not of this one */
     p[pl] = '/';
     memcpy(p + pl + 1, name, nl);
     p[pl + 1 + nl] = 0;
@@ -329,6 +331,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     n->last_dot = 0;
     struct fs_obj cur;
     uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
+    n->gen = gen;
     int r = walk_start(dirfd, gpath, n, &cur, wflags, gen);
     if (r >= 0) {
         /* Only slashes: no last name at all, Linux's LAST_ROOT. */
