@@ -264,7 +264,10 @@ static long resolve_dir(int mnt, const char *dir)
  * there with O_NOFOLLOW (which only a symlink fails, with ELOOP, or
  * ENOTDIR under O_DIRECTORY: Linux checks that first); a file to read
  * with the common flags (O_RDONLY, with O_CLOEXEC or O_NONBLOCK: the
- * open_hows of entry.S) in one openat2.  0 when only the
+ * open_hows of entry.S) below the root in one openat2.  A name in the
+ * root itself is one openat with O_NOFOLLOW whatever the flags: the same
+ * single call, with nothing on the way to resolve, and the host's openat2
+ * costs more than its openat (benchmarks/host_floors.py).  0 when only the
  * walk can say (then nothing is open), else 1 and the result in *out. */
 static int open_resolved(int mnt, const char *rel, int flags, int mode, int follow_last,
                          long *out)
@@ -278,7 +281,7 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
     long (*open_file)(long, const char *) = flags == (O_RDONLY | O_CLOEXEC) ? ls_open_ro
                                             : flags == O_RDONLY ? ls_open_rd
                                             : flags == (O_RDONLY | O_NONBLOCK) ? ls_open_nb : 0;
-    if (open_file && follow_last && !no_resolve)
+    if (open_file && follow_last && !no_resolve && base > rel)
         return (*out = resolved(open_file(fs_mnt[mnt].root, rel))) != -EAGAIN;
     long dir = fs_mnt[mnt].root;
     if (base > rel) {
