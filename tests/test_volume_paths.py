@@ -126,6 +126,12 @@ STEPS = [
     (None, "stat {V}/d1/other/f"), (None, "lstat {V}/d1/other/f"), (None, "statx {V}/d1/other/f"),
     (None, "unlink {V}/d1/other"), (None, "stat {V}/d1/other/f"),
     (None, "rename {V}/d1/moved {V}/d1/other"), (None, "stat {V}/d1/other/f"),
+    # relative paths (the cwd in the volume) take what the absolute ones noted
+    (None, "cd {V}"), (None, "stat d1/other/f"), (None, "stat d1/other/f"),
+    (None, "statx d1/other/f"), (host_rename("d1/other", "d1/again"), "stat d1/other/f"),
+    (None, "stat d1/again/f"), (None, "stat d1/again/f"), (None, "cd {V}/d1"),
+    (host_rename("d1/again", "d1/other"), "stat again/f"), (None, "stat ./other/f"),
+    (None, "stat other/f"), (None, "stat ../d1/other/f"),
 ]
 
 

@@ -6,7 +6,7 @@
  * size and link count, or the error's name; a regular file's stat also
  * whether every field is its fstat's once opened), open (O_RDONLY | O_NONBLOCK,
  * nginx's, closed again), or rename, symlink (PATH2 -> PATH), mkdir,
- * rmdir, unlink.
+ * rmdir, unlink, cd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -81,6 +81,8 @@ int main(void)
             done(rmdir(a));
         } else if (!strcmp(call, "unlink")) {
             done(unlink(a));
+        } else if (!strcmp(call, "cd")) {
+            done(chdir(a));
         } else {
             printf("bad call %s\n", call);
         }

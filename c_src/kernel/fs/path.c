@@ -391,9 +391,17 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
      * answer depends on the mount table alone, as fs_classify's for the
      * mount point: a clean absolute path walked without a symlink is kept
      * for walk_cached, which then spares the next walk of it a
-     * classification per component on the way to the mount. */
+     * classification per component on the way to the mount.  Any other
+     * walk that ends there (a relative path) takes from the cache what
+     * it knows of the path it reached (fs_obj.resolved: volume.c). */
     if (fs_upper >= 0 && cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone &&
-        !links && t[0] == '/' && is_clean(t))
-        upper_cache_put(t, gen, &cur);
+        !links) {
+        struct fs_obj known;
+        if (t[0] == '/' && is_clean(t))
+            upper_cache_put(t, gen, &cur);
+        else if (upper_cache_get(p, gen, &known) && known.type == FO_VOLUME &&
+                 known.ent == cur.ent)
+            n->o.resolved = known.resolved;
+    }
     return 0;
 }
