@@ -6,7 +6,7 @@
  * what substitution buys and what the host's own floor is.  `libsubst bench
  * syscalls` runs it; the same binary serves every run.
  *
- * usage: syscall-bench [--sud] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
+ * usage: syscall-bench [--sud] [--floors] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
  * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
  * writable directory (a volume in the guest) where it makes its files: one
  * in it, and one three directories down (a/b/c/, as a server's files lie
@@ -17,6 +17,9 @@
  * of user space, so every call passes, as the guest kernel's own host calls
  * from its text do: what SUD's check costs a call that it lets through.
  * --only times the named operations alone.
+ * --floors times, in place of the program's calls, the host calls the guest
+ * kernel makes for them (floor_*: from the volume's fd, beneath it), to be
+ * run natively: the host's price of each, with and without the sandbox.
  * --landlock=ro|ro-no-truncate|rw restricts the program, once its files are
  * made, with Landlock as the tender restricts a guest with one volume,
  * VOLUME_DIR: read-only (read files and directories, and the optional
@@ -38,6 +41,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -98,6 +102,52 @@ static void op_stat_volume(void) { struct stat st; failed += stat(vol_file, &st)
 static void op_open_volume_deep(void) { open_close(deep_file); }
 static void op_open_nb_volume_deep(void) { open_flags_close(deep_file, O_RDONLY | O_NONBLOCK); }
 static void op_stat_volume_deep(void) { struct stat st; failed += stat(deep_file, &st) != 0 || st.st_size != BLOCK; }
+/* The host's floors (--floors, natively): what the guest kernel's host
+ * calls for a file three directories down cost, from the volume's fd. */
+static int vol_dir_fd;
+static const char *deep_rel = "a/b/c/syscall-bench.data";
+static long openat2_beneath(const char *rel, unsigned long long flags)
+{
+    struct open_how how = {.flags = flags,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    return syscall(SYS_openat2, vol_dir_fd, rel, &how, sizeof how);
+}
+static void close_ok(long fd) { failed += fd < 0 || close(fd) != 0; }
+static void op_f_openat(void) { close_ok(openat(vol_dir_fd, deep_rel, O_RDONLY | O_CLOEXEC)); }
+static void op_f_openat2(void) { close_ok(openat2_beneath(deep_rel, O_RDONLY | O_CLOEXEC)); }
+static void op_f_openat_root(void) { close_ok(openat(vol_dir_fd, "syscall-bench.data", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)); }
+static void op_f_openat2_root(void) { close_ok(openat2_beneath("syscall-bench.data", O_RDONLY | O_CLOEXEC)); }
+static void op_f_opath_dir(void) { close_ok(openat2_beneath("a/b/c", O_PATH | O_DIRECTORY | O_CLOEXEC)); }
+static void op_f_opath_file(void) { close_ok(openat2_beneath(deep_rel, O_PATH | O_NOFOLLOW | O_CLOEXEC)); }
+static void op_f_fstatat(void)
+{
+    struct stat st;
+    failed += fstatat(vol_dir_fd, deep_rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_size != BLOCK;
+}
+static void op_f_statx(void)
+{
+    struct statx sx;
+    failed += statx(vol_dir_fd, deep_rel, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | 0x4000 /* STATX_MNT_ID_UNIQUE */,
+                    &sx) != 0 || sx.stx_size != BLOCK;
+}
+/* Today's deep stat: the directories by openat2, the name by fstatat, a close. */
+static void op_f_dir_fstatat_close(void)
+{
+    struct stat st;
+    long d = openat2_beneath("a/b/c", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    failed += d < 0 || fstatat(d, "syscall-bench.data", &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+              st.st_size != BLOCK;
+    close_ok(d);
+}
+/* The file itself O_PATH, its statx by the fd, a close. */
+static void op_f_opath_statx_close(void)
+{
+    struct statx sx;
+    long f = openat2_beneath(deep_rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    failed += f < 0 || statx(f, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0 || sx.stx_size != BLOCK;
+    close_ok(f);
+}
+
 static void op_epoll(void) { struct epoll_event ev; failed += epoll_wait(ep_fd, &ev, 1, 0) != 1 || ev.data.fd != ready_pipe[0]; }
 static void op_sendfile(void) { off_t off = 0; failed += sendfile(null_fd, vol_fd, &off, BLOCK) != BLOCK; }
 
@@ -175,6 +225,19 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"connect_accept4_close", op_accept},
 };
 
+static const struct op floor_ops[] = {
+    {"floor_openat_root_close", op_f_openat_root},
+    {"floor_openat2_root_close", op_f_openat2_root},
+    {"floor_openat_close", op_f_openat},
+    {"floor_openat2_beneath_close", op_f_openat2},
+    {"floor_opath_dir_close", op_f_opath_dir},
+    {"floor_opath_file_close", op_f_opath_file},
+    {"floor_fstatat", op_f_fstatat},
+    {"floor_statx_mnt_id", op_f_statx},
+    {"floor_dir_fstatat_close", op_f_dir_fstatat_close},
+    {"floor_opath_statx_close", op_f_opath_statx_close},
+};
+
 static int setup(const char *vol_dir)
 {
     char block[BLOCK];
@@ -189,11 +252,12 @@ static int setup(const char *vol_dir)
         if (mkdir(deep_dirs[i], 0700) != 0 && errno != EEXIST)
             return -1;
     }
+    vol_dir_fd = open(vol_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     snprintf(deep_file, sizeof deep_file, "%s/syscall-bench.data", deep_dirs[2]);
     int deep_fd = open(deep_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (deep_fd < 0 || write(deep_fd, block, sizeof block) != sizeof block || close(deep_fd) != 0)
         return -1;
-    if (zero_fd < 0 || null_fd < 0 || vol_fd < 0 || pipe(pipe_fds) < 0 || pipe(ready_pipe) < 0 ||
+    if (vol_dir_fd < 0 || zero_fd < 0 || null_fd < 0 || vol_fd < 0 || pipe(pipe_fds) < 0 || pipe(ready_pipe) < 0 ||
         write(vol_fd, block, sizeof block) != sizeof block || write(ready_pipe[1], "r", 1) != 1)
         return -1;
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ready_pipe[0]};
@@ -214,15 +278,24 @@ static int setup(const char *vol_dir)
 
 /* The container baseline: this program under a seccomp filter, as a
  * container runs its programs. */
-static int install_filter(const char *path)
+static struct sock_filter filter_ins[BPF_MAXINSNS];
+static size_t filter_len;
+
+/* Read before Landlock, which leaves the program only its volume. */
+static int read_filter(const char *path)
 {
-    static struct sock_filter ins[BPF_MAXINSNS];
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
-    size_t n = fread(ins, sizeof ins[0], BPF_MAXINSNS, f);
+    filter_len = fread(filter_ins, sizeof filter_ins[0], BPF_MAXINSNS, f);
     fclose(f);
-    struct sock_fprog prog = {.len = (unsigned short)n, .filter = ins};
+    return 0;
+}
+
+static int install_filter(void)
+{
+    size_t n = filter_len;
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = filter_ins};
     if (n == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -1;
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
@@ -292,10 +365,12 @@ static int selected(const char *only, const char *name)
 int main(int argc, char **argv)
 {
     const char *prog = argv[0], *only = NULL, *landlock = NULL;
-    int sud = 0, by_seccomp = 0;
+    int sud = 0, by_seccomp = 0, floors = 0;
     for (; argc > 1 && !strncmp(argv[1], "--", 2) && strcmp(argv[1], "--trap-floor"); argc--, argv++) {
         if (!strcmp(argv[1], "--sud"))
             sud = 1;
+        else if (!strcmp(argv[1], "--floors"))
+            floors = 1;
         else if (!strcmp(argv[1], "--seccomp"))
             by_seccomp = 1;
         else if (!strncmp(argv[1], "--only=", 7))
@@ -308,7 +383,7 @@ int main(int argc, char **argv)
     }
     int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
     if (!floor && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s [--sud] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw]\n"
+        fprintf(stderr, "usage: %s [--sud] [--floors] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw]\n"
                 "           ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
                 "       %s [--seccomp] --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
@@ -321,6 +396,10 @@ int main(int argc, char **argv)
     }
     if (floor)
         return by_seccomp ? time_ops(seccomp_trap_ops, 1, repeats) : time_ops(trap_ops, 1, repeats);
+    if (argc == 6 && read_filter(argv[5]) != 0) {
+        perror("syscall-bench: seccomp filter");
+        return 1;
+    }
     if (landlock && landlock_volume(argv[4], landlock) != 0) {
         perror("syscall-bench: Landlock");
         return 1;
@@ -330,16 +409,18 @@ int main(int argc, char **argv)
         perror("syscall-bench: Syscall User Dispatch");
         return 1;
     }
-    if (argc == 6 && install_filter(argv[5]) != 0) {
+    if (argc == 6 && install_filter() != 0) {
         perror("syscall-bench: seccomp filter");
         return 1;
     }
     image_file = argv[3];
-    struct op chosen[sizeof ops / sizeof ops[0]];
+    const struct op *set = floors ? floor_ops : ops;
+    unsigned nset = floors ? sizeof floor_ops / sizeof floor_ops[0] : sizeof ops / sizeof ops[0];
+    struct op chosen[sizeof ops / sizeof ops[0] + sizeof floor_ops / sizeof floor_ops[0]];
     unsigned n = 0;
-    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!only || selected(only, ops[i].name))
-            chosen[n++] = ops[i];
+    for (unsigned i = 0; i < nset; i++)
+        if (!only || selected(only, set[i].name))
+            chosen[n++] = set[i];
     int r = time_ops(chosen, n, repeats);
     unlink(vol_file);
     unlink(deep_file);

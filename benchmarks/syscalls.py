@@ -121,8 +121,9 @@ def _image(python: str, image: str, volume: str) -> dict[str, float]:
 
 
 def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
-            baseline: str | None = None, image: bool = False) -> dict:
-    """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}."""
+            baseline: str | None = None, image: bool = False, only: str | None = None) -> dict:
+    """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}.
+    only: the rows to time, comma-separated (syscall-bench --only)."""
     exe = bench_binary()
     with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf, \
             tempfile.TemporaryDirectory() as images:
@@ -130,7 +131,12 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
         bpf.flush()
         # the image file opened is the benchmark binary itself; the volume is
         # mounted at its host path, so every run gets the same arguments.
-        args = [exe, str(iterations), str(repeats), exe, volume]
+        args = [exe, *([f"--only={only}"] if only else []), str(iterations), str(repeats), exe,
+                volume]
+        if only:
+            # syscall-bench times those of the rows named that it has
+            unknown = set(only.split(",")) - set(_native([*args[:2], "1", "1", exe, volume]))
+            check(not unknown, f"bench syscalls has no row {', '.join(sorted(unknown))}")
         configs = {"native": lambda: _native(args), "container": lambda: _native([*args, bpf.name])}
         configs.update({p: (lambda p=p: _guest(args, p, volume)) for p in GUEST_PATHS})
         configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)])
@@ -158,11 +164,12 @@ def table(res: dict) -> str:
              "| fastcall / container | trap / native | native / native | fastcall, no sandbox ns "
              "| fastcall, no sandbox, no trap ns |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    has_base = BASELINE in res["getppid"]
+    first = next(r for op, r in res.items() if op != TRAP_FLOOR)
+    has_base = BASELINE in first
     if has_base:
         lines[0] += " baseline fastcall ns | baseline / native |"
         lines[1] += " ---: | ---: |"
-    extra = [p for p in (IMAGE, BASELINE_IMAGE) if p in res["getppid"]]
+    extra = [p for p in (IMAGE, BASELINE_IMAGE) if p in first]
     for p in extra:
         lines[0] += f" {p.replace('_', ' ')} fastcall ns |"
         lines[1] += " ---: |"
@@ -178,17 +185,19 @@ def table(res: dict) -> str:
         if has_base:
             lines[-1] += f" {m[BASELINE]:.1f} | {m[BASELINE] / m['native']:.2f} |"
         lines[-1] += "".join(f" {m[p]:.1f} |" for p in extra)
-    floor, ppid = median(res[TRAP_FLOOR]["native"]), median(res["getppid"]["native"])
+    floor = median(res[TRAP_FLOOR]["native"])
+    times = (f", {floor / median(res['getppid']['native']):.2f} × native getppid"
+             if "getppid" in res else "")
     lines.append(f"\nThe host's floor for any trap by signal, natively (a getppid that Syscall "
                  f"User Dispatch turns into a SIGSYS, answered by an empty handler): "
-                 f"{floor:.1f} ns, {floor / ppid:.2f} × native getppid "
+                 f"{floor:.1f} ns{times} "
                  f"(native / native {fmt_spread(res[TRAP_FLOOR]['native'])}).")
     return "\n".join(lines)
 
 
 def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, rounds: int = 5,
-         baseline: str | None = None, image: bool = False) -> None:
-    res = measure(iterations, repeats, rounds, baseline, image)
+         baseline: str | None = None, image: bool = False, only: str | None = None) -> None:
+    res = measure(iterations, repeats, rounds, baseline, image, only)
     if as_json:
         json.dump(res, sys.stdout, indent=2)
         sys.stdout.write("\n")

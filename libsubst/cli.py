@@ -355,12 +355,17 @@ def bench():
               help="Also time the fastcall path of the libsubst installed for PYTHON.")
 @click.option("--image", is_flag=True,
               help="Also time the fastcall path of the benchmark packed into an image.")
-def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python, image):
+@click.option("--only", metavar="ROW,...",
+              help="Time these rows alone (names as the table gives them).")
+def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python, image, only):
     """ns per call natively, on the fastcall and trap paths, and without the sandbox and the trap."""
     from .benchmarks import syscalls
 
-    syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds,
-                  baseline=baseline_python, image=image)
+    try:
+        syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds,
+                      baseline=baseline_python, image=image, only=only)
+    except syscalls.BenchmarkError as e:
+        raise click.ClickException(str(e)) from None
 
 
 

@@ -309,6 +309,18 @@ def test_the_guests_unpinned_calls_skip_the_filters_bpf():
     assert all(r["__seccomp_filter"] > 0 for r in res.values()), res
 
 
+def test_host_floors_benchmark_times_each_floor_in_each_configuration():
+    """Every floor is timed natively, under the filter and under the sandbox
+    (SUD, filter and the volume's Landlock rule: each of its calls is allowed
+    there, or the run would fail), and each call did its work."""
+    from libsubst.benchmarks import host_floors
+    res = host_floors.measure(iterations=50, repeats=1, rounds=1)
+    assert "floor_statx_mnt_id" in res and "floor_dir_fstatat_close" in res
+    for op, r in res.items():
+        assert set(r) == set(host_floors.CONFIGS) and all(v[0] > 0 for v in r.values()), op
+    assert len(host_floors.table(res).splitlines()) == 2 + len(res)
+
+
 def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
     """Each rule and depth is timed; the rule is the tender's for a volume:
     a file below the volume's root opens, the benchmark binary outside it

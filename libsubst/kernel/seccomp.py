@@ -247,19 +247,22 @@ def c_source(allowed=None) -> str:
         f"const unsigned short ls_relay_filter_len = {len(relay)};\n")
 
 
-def container_baseline() -> bytes:
+def container_baseline(refusals_allowed: bool = False) -> bytes:
     """The guest's filter as a native program can run under it, as struct
     sock_filter bytes: the same instructions, so the same length and the same
     search, with the per-boot constants zero and every kill an allow (the
     program's own start-up and exit calls are not the guest kernel's).  What
     a host call costs under it is the floor any seccomp-confined process,
-    a container's included, pays (`libsubst bench syscalls`)."""
+    a container's included, pays (`libsubst bench syscalls`).
+    refusals_allowed: a pin's EPERM an allow too, after the same comparisons
+    (the host floors' openat2, whose open_how is not the kernel's sealed one:
+    benchmarks/host_floors.py)."""
     import struct
     ins, slots = compile_filter()
     zero = {i for where in slots.values() for i in where}
     out = []
     for i, (code, jt, jf, k) in enumerate(ins):
-        if code == RET and k == RET_KILL_PROCESS:
+        if code == RET and (k == RET_KILL_PROCESS or (refusals_allowed and k == RET_ERRNO | EPERM)):
             k = RET_ALLOW
         out.append(struct.pack("<HBBI", code, jt, jf, 0 if i in zero else k))
     return b"".join(out)

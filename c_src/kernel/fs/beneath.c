@@ -264,7 +264,10 @@ static long resolve_dir(int mnt, const char *dir)
  * there with O_NOFOLLOW (which only a symlink fails, with ELOOP, or
  * ENOTDIR under O_DIRECTORY: Linux checks that first); a file to read
  * with the common flags (O_RDONLY, with O_CLOEXEC or O_NONBLOCK: the
- * open_hows of entry.S) in one openat2.  0 when only the
+ * open_hows of entry.S) below the root in one openat2.  A name in the
+ * root itself is one openat with O_NOFOLLOW whatever the flags: the same
+ * single call, with nothing on the way to resolve, and the host's openat2
+ * costs more than its openat (benchmarks/host_floors.py).  0 when only the
  * walk can say (then nothing is open), else 1 and the result in *out. */
 static int open_resolved(int mnt, const char *rel, int flags, int mode, int follow_last,
                          long *out)
@@ -278,7 +281,7 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
     long (*open_file)(long, const char *) = flags == (O_RDONLY | O_CLOEXEC) ? ls_open_ro
                                             : flags == O_RDONLY ? ls_open_rd
                                             : flags == (O_RDONLY | O_NONBLOCK) ? ls_open_nb : 0;
-    if (open_file && follow_last && !no_resolve)
+    if (open_file && follow_last && !no_resolve && base > rel)
         return (*out = resolved(open_file(fs_mnt[mnt].root, rel))) != -EAGAIN;
     long dir = fs_mnt[mnt].root;
     if (base > rel) {
@@ -301,13 +304,10 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
     return 1;
 }
 
-long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
+/* The walk itself, component by component, for what open_resolved left. */
+static long walk_open(int mnt, const char *rel, int flags, int mode, int follow_last)
 {
     struct walk w;
-    int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
-    long done;
-    if (open_resolved(mnt, rel, flags, mode, follow_last, &done))
-        return done;
     const char *final = ".";            /* what the last open names in dirs[depth] */
     long r = walk_start(&w, mnt, rel);
     while (r == 0 && *w.p) {
@@ -338,4 +338,20 @@ long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
         r = open_nofollow(w.dirs[w.depth], final, flags, mode);
     walk_end(&w);
     return r;
+}
+
+long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
+{
+    int follow_last = !((flags & O_NOFOLLOW) || ((flags & O_CREAT) && (flags & O_EXCL)));
+    long done;
+    if (open_resolved(mnt, rel, flags, mode, follow_last, &done))
+        return done;
+    return walk_open(mnt, rel, flags, mode, follow_last);
+}
+
+long vol_dir_beneath(int mnt, const char *dir, int *resolved)
+{
+    long fd = resolve_dir(mnt, dir);
+    *resolved = fd >= 0;
+    return fd != -EAGAIN ? fd : walk_open(mnt, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 1);
 }

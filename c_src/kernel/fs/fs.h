@@ -44,6 +44,9 @@
 #define FS_DT_LNK 10
 #define FS_ST_RDONLY 0x0001
 #define FS_ST_VALID 0x0020     /* statfs f_flags is meaningful (glibc's statvfs relies on it) */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U    /* Linux 6.8: a mount id never reused */
+#endif
 
 /* glibc's dev_t encoding (gnu_dev_makedev), as struct stat carries it. */
 #define FS_MKDEV(ma, mi)                                                                      \
@@ -176,6 +179,9 @@ struct fs_obj {
                                    S_IFREG for an FO_IMAGE file), else 0 */
     unsigned long ino;          /* an FO_IMAGE file's stub in the layer: the stub's inode
                                    (upper_identity), else 0 */
+    int resolved;               /* FO_VOLUME below a volume that is alone: the host resolved
+                                   the path's directories beneath its root with no symlink
+                                   (vol_dir_beneath) under the cache's generation (volume.c) */
 };
 
 struct fs_node {
@@ -185,6 +191,7 @@ struct fs_node {
     int last_dot;               /* the last component was "." (1) or ".." (2), or the path
                                  * is only slashes (3): Linux's LAST_DOT/LAST_DOTDOT/
                                  * LAST_ROOT, which name-space changes refuse */
+    uint64_t gen;               /* the layer's generation the walk read (upper_cache.c) */
     char path[LS_PATH_MAX];     /* resolved, normalised absolute guest path */
     char tmp[LS_PATH_MAX];      /* scratch: the walk's remainder, then the volume helpers' */
 };
@@ -251,6 +258,9 @@ struct vmount {
     int scratch;                /* a tmpfs of the guest's own (LS_MNT_SCRATCH) */
     int alone;                  /* nothing else lies below it: no image entry, no mount */
     int sys;                    /* a host sysfs tree (LS_HOST_TREES): part of /sys's mount */
+    unsigned long long mnt_id;  /* root's unique mount id when root is its mount's root (the
+                                   mount then holds the volume's tree alone), else 0 */
+    unsigned long long mnt_id_old;  /* its STATX_MNT_ID, which a statx answers unasked */
 };
 extern struct vmount *fs_mnt;
 extern int fs_nmnt;
@@ -279,6 +289,12 @@ unsigned vol_lmode(int m, const char *p);   /* S_IFMT of p, 0 if absent */
 long vol_readlink(int m, const char *p, char *buf, size_t cap);
 long vol_at(struct fs_node *n, const char **name, int *owned);
 long vol_stat(struct fs_node *n, int follow, struct stat *st);
+/* statx of n in one host call when its directories are known resolved
+ * (fs_obj.resolved), not followed: 0, or -EAGAIN for vol_stat's way. */
+long vol_statx_resolved(struct fs_node *n, int sync, unsigned mask, struct statx *sx);
+/* O_PATH | O_DIRECTORY fd of dir beneath mount mnt's root; *resolved says
+ * the host resolved it in one call, no symlink on the way (beneath.c). */
+long vol_dir_beneath(int mnt, const char *dir, int *resolved);
 
 /* ---- the writable root (upper.c) ---- */
 extern int fs_upper;            /* fs_mnt index of the root's scratch layer, -1: read-only root */

@@ -45,7 +45,9 @@ long sys_unlinkat(int dirfd, const char *path, int flags)
             if (pfd >= 0) {
                 r = hsys3(__NR_unlinkat, pfd, (long)name, flags);
                 hsys1(__NR_close, pfd);
-                if (n->o.ent == fs_upper)
+                /* A directory gone from a volume: a path through it is no
+                 * longer known resolved (fs_obj.resolved). */
+                if (n->o.ent == fs_upper || (flags & AT_REMOVEDIR))
                     upper_changed();
             }
         }
@@ -144,8 +146,9 @@ static long host_two(long nr, struct fs_node *a, struct fs_node *b, long flags)
     long r = hsys5(nr, pa, (long)na, pb, (long)nb, flags);
     hsys1(__NR_close, pa);
     hsys1(__NR_close, pb);
-    if (nr == __NR_renameat2 && a->o.ent == fs_upper)
-        upper_changed();                /* a link replaces nothing */
+    if (nr == __NR_renameat2 && (a->o.ent == fs_upper || r == 0))
+        upper_changed();                /* a link replaces nothing; a rename in a volume may
+                                         * move a directory (fs_obj.resolved) */
     if (nr == __NR_renameat2 && r == 0)
         fd_renamed(a->path, b->path, flags & RENAME_EXCHANGE);
     return r;

@@ -56,6 +56,7 @@ int fs_classify(const char *p, struct fs_obj *o)
     o->arg = 0;
     o->mode = 0;
     o->ino = 0;
+    o->resolved = 0;
     /* What the layer's cache holds went through the checks below before;
      * an image file's or a volume's answer (no volume is rooted beside the
      * layer) depends on the mount table alone, so it is kept there too. */
@@ -272,6 +273,7 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
     if (pl + 1 + nl >= LS_PATH_MAX)
         return -ENAMETOOLONG;
     struct fs_obj parent = *cur;
+    cur->resolved = 0;                  /* known of the parent's path, not of this one */
     p[pl] = '/';
     memcpy(p + pl + 1, name, nl);
     p[pl + 1 + nl] = 0;
@@ -329,6 +331,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     n->last_dot = 0;
     struct fs_obj cur;
     uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
+    n->gen = gen;
     int r = walk_start(dirfd, gpath, n, &cur, wflags, gen);
     if (r >= 0) {
         /* Only slashes: no last name at all, Linux's LAST_ROOT. */
@@ -388,9 +391,17 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
      * answer depends on the mount table alone, as fs_classify's for the
      * mount point: a clean absolute path walked without a symlink is kept
      * for walk_cached, which then spares the next walk of it a
-     * classification per component on the way to the mount. */
+     * classification per component on the way to the mount.  Any other
+     * walk that ends there (a relative path) takes from the cache what
+     * it knows of the path it reached (fs_obj.resolved: volume.c). */
     if (fs_upper >= 0 && cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone &&
-        !links && t[0] == '/' && is_clean(t))
-        upper_cache_put(t, gen, &cur);
+        !links) {
+        struct fs_obj known;
+        if (t[0] == '/' && is_clean(t))
+            upper_cache_put(t, gen, &cur);
+        else if (upper_cache_get(p, gen, &known) && known.type == FO_VOLUME &&
+                 known.ent == cur.ent)
+            n->o.resolved = known.resolved;
+    }
     return 0;
 }

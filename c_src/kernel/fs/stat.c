@@ -137,6 +137,10 @@ static void stat_to_statx(const struct stat *st, struct statx *sx)
 static long vol_statx(struct fs_node *n, int follow, int sync, unsigned mask, struct statx *sx)
 {
     struct statx k;
+    /* The mount id is vol_statx_resolved's own ask: not when the guest's. */
+    if (!(mask & (STATX_MNT_ID | STATX_MNT_ID_UNIQUE)) &&
+        vol_statx_resolved(n, sync, mask, &k) == 0 && !(follow && S_ISLNK(k.stx_mode)))
+        return put_user(0, sx, &k, sizeof k);
     const char *name;
     int owned;
     long r, dir = vol_at(n, &name, &owned);

@@ -15,6 +15,23 @@ int fs_nmnt;
 
 static int under(const struct vmount *v, const char *p);
 
+/* v->mnt_id: the unique id of the mount whose root v->root is (the tender
+ * binds each volume, so its root is one), or 0: not a mount's root (a guest
+ * without the sandbox opens the host directory itself), or a host before
+ * Linux 6.8; and the mount's STATX_MNT_ID. */
+static void mount_root_id(struct vmount *v)
+{
+    struct statx sx, old;
+    long r = hsys5(__NR_statx, v->root, (long)"", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, (long)&sx);
+    if (r < 0 || !(sx.stx_mask & STATX_MNT_ID_UNIQUE) ||
+        !(sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ||
+        hsys5(__NR_statx, v->root, (long)"", AT_EMPTY_PATH, STATX_MNT_ID, (long)&old) < 0 ||
+        !(old.stx_mask & STATX_MNT_ID))
+        return;
+    v->mnt_id = sx.stx_mnt_id;
+    v->mnt_id_old = old.stx_mnt_id;
+}
+
 /* A tree the tender bound at path (the guest's devpts, LS_DEVPTS; a host
  * sysfs tree, handover.h's, read-only and part of /sys), served as a
  * mount beside the volumes if it is there and no volume is there already.
@@ -100,6 +117,7 @@ int vol_init(void)
             hsys1(__NR_close, fd);
             return v->root;
         }
+        mount_root_id(v);
         fs_nmnt = i + 1;
     }
     vol_add_bound(LS_DEVPTS, 0);
@@ -229,10 +247,83 @@ long vol_at(struct fs_node *n, const char **name, int *owned)
     return vol_parent(n, name);
 }
 
+/* Whether the host resolved n's directories beneath its volume's root with
+ * no symlink (resolved): so noted in the walk's cache, under the generation
+ * the walk read, for vol_statx_resolved.  A change the guest makes to a
+ * name on the way moves the generation on; one the host makes, the mount
+ * check there answers for. */
+static void note_resolved(struct fs_node *n, int resolved)
+{
+    const struct vmount *v = &fs_mnt[n->o.ent];
+    if (fs_upper < 0 || n->o.ent == fs_upper || !v->alone || !v->mnt_id ||
+        n->o.resolved == resolved)
+        return;
+    struct fs_obj o = n->o;
+    o.resolved = resolved;
+    upper_cache_put(n->path, n->gen, &o);
+}
+
+/*
+ * A file a directory or more below the volume's root costs an fd to stat
+ * the way vol_stat goes (the directories' openat2, an fstatat, a close):
+ * an O_PATH open and close cost the host more than the stat itself
+ * (benchmarks/host_floors.py).  Once those directories were resolved with
+ * no symlink (note_resolved), the whole path is one statx from the root,
+ * not followed, and the host's answer is taken only if it comes from the
+ * volume's own mount: that mount holds the volume's tree alone, so
+ * whatever the host has made of the path since, a symlink of its own on
+ * the way included, the answer names a file inside the volume.  Any other
+ * answer (an error, another mount) is left to vol_stat's way.
+ */
+long vol_statx_resolved(struct fs_node *n, int sync, unsigned mask, struct statx *sx)
+{
+    const struct vmount *v = &fs_mnt[n->o.ent];
+    if (!n->o.resolved || !v->mnt_id || n->dir_required)
+        return -EAGAIN;
+    long r = hsys5(__NR_statx, v->root, (long)vol_rel(n), AT_SYMLINK_NOFOLLOW | sync,
+                   mask | STATX_MNT_ID_UNIQUE, (long)sx);
+    if (r < 0 || !(sx->stx_mask & STATX_MNT_ID_UNIQUE) || sx->stx_mnt_id != v->mnt_id)
+        return -EAGAIN;
+    /* As the host's answer to the guest's own mask: Linux gives
+     * STATX_MNT_ID whether asked or not. */
+    sx->stx_mask = (sx->stx_mask & ~STATX_MNT_ID_UNIQUE) | STATX_MNT_ID;
+    sx->stx_mnt_id = v->mnt_id_old;
+    return 0;
+}
+
+/* struct stat from a statx of the basic fields, as Linux's cp_new_stat. */
+static void statx_to_stat(const struct statx *sx, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = FS_MKDEV(sx->stx_dev_major, sx->stx_dev_minor);
+    st->st_ino = sx->stx_ino;
+    st->st_nlink = sx->stx_nlink;
+    st->st_mode = sx->stx_mode;
+    st->st_uid = sx->stx_uid;
+    st->st_gid = sx->stx_gid;
+    st->st_rdev = FS_MKDEV(sx->stx_rdev_major, sx->stx_rdev_minor);
+    st->st_size = sx->stx_size;
+    st->st_blksize = sx->stx_blksize;
+    st->st_blocks = sx->stx_blocks;
+    st->st_atime = sx->stx_atime.tv_sec;
+    st->st_atime_nsec = sx->stx_atime.tv_nsec;
+    st->st_mtime = sx->stx_mtime.tv_sec;
+    st->st_mtime_nsec = sx->stx_mtime.tv_nsec;
+    st->st_ctime = sx->stx_ctime.tv_sec;
+    st->st_ctime_nsec = sx->stx_ctime.tv_nsec;
+}
+
 /* The host's stat of n: an fstatat of its name, not followed, in one host
- * call for the common case; only a symlink to follow takes the whole walk. */
+ * call for the common case (vol_statx_resolved's below the root); only a
+ * symlink to follow takes the whole walk. */
 long vol_stat(struct fs_node *n, int follow, struct stat *st)
 {
+    struct statx sx;
+    if (vol_statx_resolved(n, 0, STATX_BASIC_STATS, &sx) == 0 &&
+        !(follow && S_ISLNK(sx.stx_mode))) {
+        statx_to_stat(&sx, st);
+        return 0;
+    }
     const char *name;
     int owned;
     long r, dir = vol_at(n, &name, &owned);
@@ -275,8 +366,11 @@ long vol_parent(struct fs_node *n, const char **name)
         base[bl + 1] = 0;
     }
     *name = base;
-    long fd = vol_open_beneath(n->o.ent, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    int resolved;
+    long fd = vol_dir_beneath(n->o.ent, dir, &resolved);
     if (fd == -EXDEV)
         vol_relink_add(base);
+    if (fd >= 0)
+        note_resolved(n, resolved);
     return fd;
 }
