@@ -20,7 +20,8 @@ from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_write_read",
        "open_close_image", "open_close_volume", "open_close_volume_deep",
        "open_nonblock_close_volume_deep", "pread_1_volume",
-       "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "epoll_wait_ready",
+       "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "fstat_volume",
+       "epoll_wait_ready",
        "sendfile_4k_volume", "connect_accept4_close"}
 
 

@@ -130,6 +130,32 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
     }
 }
 
+/* Whether every path an LS_F_FD_IF_EMPTY call names is empty or NULL
+ * (glibc's fstat is newfstatat(fd, "", st, AT_EMPTY_PATH)): then there is
+ * no name to copy or walk, and no walk to leave a volume by, for
+ * call_with_paths to serve.  One byte of each, read as copy_from_user
+ * reads; a bad pointer is left to call_with_paths, which answers EFAULT. */
+static __attribute__((noinline)) int paths_empty(const struct syscall_desc *d, const long *a)
+{
+    for (int i = 0; i < d->nargs; i++) {
+        char c;
+        if (d->argk[i] == LS_ARG_PATH && a[i] &&
+            (copy_from_user(&c, (const void *)a[i], 1) < 0 || c))
+            return 0;
+    }
+    return 1;
+}
+
+/* A call whose paths are all empty: the handler, by a tail call, with the
+ * kernel's own "" for each (the guest's byte may change meanwhile). */
+static long call_with_empty_paths(const struct syscall_desc *d, const long *args)
+{
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = i < d->nargs && d->argk[i] == LS_ARG_PATH && args[i] ? (long)"" : args[i];
+    return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
 /* Every call a handler makes returns to the guest through the frames
  * between them, each `ret` unpredicted after a host call: so the handler
  * is reached by tail calls, and its return is the entry's. */
@@ -140,7 +166,8 @@ static long serve(long nr, const long *a, int path)
         if (d->level == LS_HOST)
             return host_call(d, nr, a, path);
         if (d->level == LS_KERNEL && (d->flags & LS_F_PATHS))
-            return call_with_paths(d, a);
+            return (d->flags & LS_F_FD_IF_EMPTY) && paths_empty(d, a)
+                       ? call_with_empty_paths(d, a) : call_with_paths(d, a);
         if (d->level == LS_KERNEL)
             return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     }
