@@ -15,20 +15,32 @@ after.  Each round gives, per request, the CPU time in all and in the parts
 a guest could change: the host kernel's copy of a reply into the socket
 (`_copy_from_iter`, writev's and write's copy), the seccomp filter,
 Landlock's checks, Syscall User Dispatch and the guest kernel; and the
-minor and major page faults.  The requests are those the load generator
-counted (nginx's profile also holds the one request that checks the file
+minor and major page faults.  One more row, *host call returns*, is the
+time sampled on the instruction right after a `syscall` (in any object the
+host can read: natively libc's, in a guest the guest kernel's, whose entry
+makes the host calls): host time seen as a call returns (its exit path, a
+timer interrupt held until it is back in user space), which a guest's
+profile would otherwise count as the guest kernel's own.  The requests are
+those the load generator counted (nginx's profile also holds the one request that checks the file
 first; redis's: every request of redis-benchmark's four tests)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from bisect import bisect_right
+
+from ..elf import ElfFile
+from ..elf.abi import SHF_EXECINSTR
+from ..errors import LibsubstError
 
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
 from .redis_bench import free_port, stop
@@ -82,6 +94,49 @@ def periods(data: str) -> dict[tuple[str, str], int]:
     return out
 
 
+STT_FUNC = 2
+SAMPLE = re.compile(r"^\s*(\d+)\s+[0-9a-f]+ (\S+)\+0x([0-9a-f]+) \((/[^)]*)\)$")
+
+
+@functools.cache
+def after_syscalls(path: str) -> frozenset[tuple[str, int]]:
+    """(function, offset) of each instruction right after a `syscall` in the functions of
+    the object at path, or none if it is no ELF the host can read."""
+    import capstone                             # only for this row
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    out = set()
+    try:
+        with ElfFile.open(path) as elf:
+            texts = [(sec.sh_addr, elf.section_bytes(sec)) for sec in elf.sections
+                     if sec.sh_flags & SHF_EXECINSTR]
+            funcs = sorted((v, size, name) for v, size, info, name in elf.symbols()
+                           if info & 0xF == STT_FUNC)
+            for i, (value, size, name) in enumerate(funcs):
+                if not size and i + 1 < len(funcs):     # an assembly function without .size
+                    size = funcs[i + 1][0] - value
+                for addr, code in texts:
+                    if addr <= value < addr + len(code):
+                        body = code[value - addr:value - addr + size]
+                        out |= {(name, off + n) for off, n, mnemonic, _ in md.disasm_lite(body, 0)
+                                if mnemonic == "syscall"}
+    except (LibsubstError, OSError):
+        return frozenset()
+    return frozenset(out)
+
+
+def host_call_returns(data: str) -> int:
+    """ns of cpu-clock samples of a perf.data file on an instruction right after a `syscall`."""
+    r = subprocess.run(["perf", "script", "-G", "-i", data, "-F", "period,ip,sym,symoff,dso"],
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, "perf script failed", r.stderr)
+    total = 0
+    for line in r.stdout.splitlines():
+        m = SAMPLE.match(line)
+        if m and os.path.isfile(m[4]) and (m[2], int(m[3], 16)) in after_syscalls(m[4]):
+            total += int(m[1])
+    return total
+
+
 SERVERS = {"nginx": lambda workdir, seconds, requests: nginx(workdir, seconds),
            "redis": lambda workdir, seconds, requests: redis(requests),
            "memcached": lambda workdir, seconds, requests: memcached(seconds)}
@@ -115,6 +170,7 @@ def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -
     res = {"requests": n, "CPU in all": sum(samples.values()) / 1e3 / n}
     for part, test in PARTS.items():
         res[part] = sum(ns for (dso, sym), ns in samples.items() if test(dso, sym)) / 1e3 / n
+    res["host call returns"] = host_call_returns(data) / 1e3 / n
     res["minor faults"] = (after[0] - before[0]) / n
     res["major faults"] = (after[1] - before[1]) / n
     return res
