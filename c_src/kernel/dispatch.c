@@ -130,30 +130,16 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
     }
 }
 
-/* Whether every path an LS_F_FD_IF_EMPTY call names is empty or NULL
- * (glibc's fstat is newfstatat(fd, "", st, AT_EMPTY_PATH)): then there is
- * no name to copy or walk, and no walk to leave a volume by, for
- * call_with_paths to serve.  One byte of each, read as copy_from_user
- * reads; a bad pointer is left to call_with_paths, which answers EFAULT. */
-static __attribute__((noinline)) int paths_empty(const struct syscall_desc *d, const long *a)
+/* Whether the path of an LS_F_FD_IF_EMPTY call, its second argument
+ * (syscalls.py checks), is empty or NULL (glibc's fstat is newfstatat(fd,
+ * "", st, AT_EMPTY_PATH)): then there is no name to copy or walk, and no
+ * walk to leave a volume by, for call_with_paths to serve.  Its first byte
+ * is read as copy_from_user reads; a bad pointer is left to
+ * call_with_paths, which answers EFAULT. */
+static __attribute__((noinline)) int path_empty(const char *path)
 {
-    for (int i = 0; i < d->nargs; i++) {
-        char c;
-        if (d->argk[i] == LS_ARG_PATH && a[i] &&
-            (copy_from_user(&c, (const void *)a[i], 1) < 0 || c))
-            return 0;
-    }
-    return 1;
-}
-
-/* A call whose paths are all empty: the handler, by a tail call, with the
- * kernel's own "" for each (the guest's byte may change meanwhile). */
-static long call_with_empty_paths(const struct syscall_desc *d, const long *args)
-{
-    long a[6];
-    for (int i = 0; i < 6; i++)
-        a[i] = i < d->nargs && d->argk[i] == LS_ARG_PATH && args[i] ? (long)"" : args[i];
-    return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
+    char c;
+    return !path || (copy_from_user(&c, path, 1) == 0 && !c);
 }
 
 /* Every call a handler makes returns to the guest through the frames
@@ -165,9 +151,10 @@ static long serve(long nr, const long *a, int path)
         const struct syscall_desc *d = &syscall_table[nr];
         if (d->level == LS_HOST)
             return host_call(d, nr, a, path);
+        if (d->level == LS_KERNEL && (d->flags & LS_F_FD_IF_EMPTY) && path_empty((char *)a[1]))
+            return d->fn(a[0], a[1] ? (long)"" : 0, a[2], a[3], a[4], a[5]);  /* the kernel's "" */
         if (d->level == LS_KERNEL && (d->flags & LS_F_PATHS))
-            return (d->flags & LS_F_FD_IF_EMPTY) && paths_empty(d, a)
-                       ? call_with_empty_paths(d, a) : call_with_paths(d, a);
+            return call_with_paths(d, a);
         if (d->level == LS_KERNEL)
             return d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     }

@@ -809,10 +809,11 @@ BASED = {
 
 
 # Calls that, given an empty path (and AT_EMPTY_PATH), act on their fd:
-# glibc's fstat is newfstatat(fd, "", st, AT_EMPTY_PATH).  The dispatcher
-# reads one byte of each path of theirs first, and when every one is empty
-# reaches the handler directly with the kernel's own "", with no copy and no
-# walk to watch (dispatch.c); tests/conformance/stat.c compares with Linux.
+# glibc's fstat is newfstatat(fd, "", st, AT_EMPTY_PATH).  Each is (dirfd,
+# path, ...) with no other path (checked below).  The dispatcher reads the
+# path's first byte, and when it is empty reaches the handler directly with
+# the kernel's own "", with no copy and no walk to watch (dispatch.c);
+# tests/conformance/fstat.c compares with Linux.
 FD_IF_EMPTY = frozenset({"newfstatat", "statx"})
 
 
@@ -942,6 +943,10 @@ def _check() -> None:
             raise ValueError(f"syscalls.py: {s.name} has {len(s.args)} arguments; x86-64 passes at most 6")
         if s.level == KERNEL and s.args.count("path") > 3:
             raise ValueError(f"syscalls.py: {s.name}: the dispatcher copies at most 3 'path' arguments")
+        if s.fd_if_empty and (s.level != KERNEL or s.args[:2] != ("dirfd", "path")
+                              or s.args.count("path") != 1):
+            raise ValueError(f"syscalls.py: {s.name}: FD_IF_EMPTY needs a kernel handler whose "
+                             "one path is its second argument, after its fd")
         for i, kind in enumerate(s.args):
             if kind not in ARG_KINDS:
                 raise ValueError(f"syscalls.py: {s.name} argument {i} has unknown kind {kind!r}")
