@@ -4,9 +4,11 @@ memcached under memcaslap (servers.py's loads, their checks included),
 profiled on the host.
 
     python -m libsubst.benchmarks.server_profile [--server nginx|redis|memcached] [--rounds 6]
-        [--seconds 3] [--requests 50000] [--json]
+        [--seconds 3] [--requests 50000] [--baseline-python PYTHON] [--json]
 
-Native and guest alternate round by round, each round a fresh server.
+Native and guest alternate round by round, each round a fresh server;
+--baseline-python adds the guest of the libsubst installed for that Python
+(another build) to every round.
 While the load runs, `perf record -e cpu-clock -p PID` samples the host
 process that serves (natively the server itself; in a guest the guest's
 process, the leaf of `libsubst run`'s process tree), host kernel and user
@@ -44,7 +46,7 @@ from ..errors import LibsubstError
 
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
 from .redis_bench import free_port, stop
-from .servers import KINDS, memcached, nginx, redis, serve
+from .servers import BASELINE, KINDS, memcached, nginx, pythons, redis, serve
 
 # Each part: a test on (dso, symbol) of a perf sample.
 PARTS = {
@@ -177,26 +179,37 @@ def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -
 
 
 def measure(server: str = "nginx", rounds: int = 6, seconds: int = 3,
-            requests: int = 50000) -> dict:
-    """{figure: {kind: [one value per round]}}, native and guest alternating."""
+            requests: int = 50000, baseline: str | None = None) -> dict:
+    """{figure: {kind: [one value per round]}}, native and guest (and the baseline's
+    guest, the libsubst installed for that Python) alternating."""
     check(shutil.which("perf") is not None, "perf is not installed (Debian: linux-perf)")
+    kinds = KINDS
+    if baseline:
+        pythons[BASELINE] = baseline
+        kinds = (*KINDS, BASELINE)
     with tempfile.TemporaryDirectory() as workdir:
         runs = alternate(rounds, {k: (lambda k=k: profile(server, k, workdir, seconds, requests))
-                                  for k in KINDS})
-    return {fig: {k: [r[fig] for r in runs[k]] for k in KINDS} for fig in runs["native"][0]}
+                                  for k in kinds})
+    return {fig: {k: [r[fig] for r in runs[k]] for k in kinds} for fig in runs["native"][0]}
 
 
 def table(res: dict) -> str:
-    """Medians, and each kind's rounds against their own median: how far the machine moved."""
-    lines = ["| per request | native | libsubst | libsubst − native | native / native |"
-             " libsubst / libsubst |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    """Medians, each guest's difference from native, and each kind's rounds against their
+    own median: how far the machine moved."""
+    kinds = list(next(iter(res.values())))
+    guests = kinds[1:]
+    head = ["per request", *kinds, *(f"{g} − native" for g in guests),
+            *(f"{k} / {k}" for k in kinds)]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for fig, r in res.items():
-        n, g = median(r["native"]), median(r["libsubst"])
+        n = median(r["native"])
         name = fig if fig == "requests" or "faults" in fig else fig + " µs"
         fmt = (lambda x: f"{x:.0f}") if fig == "requests" else (
             (lambda x: f"{x:.4f}") if "faults" in fig else (lambda x: f"{x:.2f}"))
-        spreads = [fmt_spread(r[k]) if median(r[k]) else "—" for k in KINDS]
-        lines.append(f"| {name} | {fmt(n)} | {fmt(g)} | {fmt(g - n)} | {' | '.join(spreads)} |")
+        cells = [name, *(fmt(median(r[k])) for k in kinds),
+                 *(fmt(median(r[g]) - n) for g in guests),
+                 *(fmt_spread(r[k]) if median(r[k]) else "—" for k in kinds)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -209,10 +222,11 @@ def main(argv=None) -> None:
                     help="wrk's and memcaslap's run time, whole seconds")
     ap.add_argument("--requests", type=positive, default=50000,
                     help="redis-benchmark's per test")
+    ap.add_argument("--baseline-python", help="also profile the libsubst installed for this Python")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     try:
-        res = measure(a.server, a.rounds, a.seconds, a.requests)
+        res = measure(a.server, a.rounds, a.seconds, a.requests, a.baseline_python)
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
     print(json.dumps(res, indent=2) if a.json else table(res))

@@ -263,6 +263,19 @@ def test_server_profile_attributes_the_guests_time():
     assert 0 < res["host call returns"]["libsubst"][0] < res["guest kernel"]["libsubst"][0]
 
 
+def test_server_profile_table_has_a_column_per_build():
+    """--baseline-python: the baseline's medians, its difference from native and its
+    own spread, beside the guest's, from the same rounds."""
+    from libsubst.benchmarks import server_profile
+    res = {"requests": {"native": [10, 12], "libsubst": [9, 9], "baseline": [8, 8]},
+           "guest kernel": {"native": [0, 0], "libsubst": [0.5, 0.7], "baseline": [0.9, 0.9]}}
+    head, _, reqs, kern = server_profile.table(res).splitlines()
+    assert head.split(" | ")[1:6] == ["native", "libsubst", "baseline", "libsubst − native",
+                                      "baseline − native"]
+    assert kern.split(" | ")[1:6] == ["0.00", "0.60", "0.90", "0.60", "0.90"]
+    assert reqs.split(" | ")[4:6] == ["-2", "-3"]
+
+
 def test_server_profile_finds_the_instructions_after_each_syscall():
     """Each (function, offset) it names follows a `syscall` (0f 05) in the
     object: the guest kernel's fastcall entry, which makes the host calls,
