@@ -100,10 +100,22 @@ STT_FUNC = 2
 SAMPLE = re.compile(r"^\s*(\d+)\s+[0-9a-f]+ (\S+)\+0x([0-9a-f]+) \((/[^)]*)\)$")
 
 
+def symbols(elf: ElfFile) -> list:
+    """The object's symbols and its detached debug file's, which perf names samples by
+    where one is installed (Debian's libc6-dbg: /usr/lib/debug/.build-id/)."""
+    out, bid = list(elf.symbols()), elf.build_id()
+    debug = bid and f"/usr/lib/debug/.build-id/{bid.hex()[:2]}/{bid.hex()[2:]}.debug"
+    if debug and os.path.isfile(debug):
+        with ElfFile.open(debug) as d:
+            out += d.symbols()
+    return out
+
+
 @functools.cache
 def after_syscalls(path: str) -> frozenset[tuple[str, int]]:
     """(function, offset) of each instruction right after a `syscall` in the functions of
-    the object at path, or none if it is no ELF the host can read."""
+    the object at path (by every name perf may give one), or none if it is no ELF the
+    host can read."""
     import capstone                             # only for this row
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     out = set()
@@ -111,7 +123,7 @@ def after_syscalls(path: str) -> frozenset[tuple[str, int]]:
         with ElfFile.open(path) as elf:
             texts = [(sec.sh_addr, elf.section_bytes(sec)) for sec in elf.sections
                      if sec.sh_flags & SHF_EXECINSTR]
-            funcs = sorted((v, size, name) for v, size, info, name in elf.symbols()
+            funcs = sorted((v, size, name) for v, size, info, name in symbols(elf)
                            if info & 0xF == STT_FUNC)
             for i, (value, size, name) in enumerate(funcs):
                 if not size and i + 1 < len(funcs):     # an assembly function without .size
