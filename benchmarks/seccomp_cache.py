@@ -123,7 +123,8 @@ def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 5) -> dict:
 
 
 GUEST_OPS = ("read_1_dev_zero", "write_1_dev_null", "pread_1_volume", "epoll_wait_ready",
-             "stat_volume", "sendfile_4k_volume", "open_close_volume")
+             "stat_volume", "fstat_volume", "sendfile_4k_volume", "open_close_volume",
+             "open_nonblock_close_volume_deep")
 
 
 SAMPLE_NS = 50000        # a sample every 50 µs of CPU time

@@ -4,9 +4,11 @@ memcached under memcaslap (servers.py's loads, their checks included),
 profiled on the host.
 
     python -m libsubst.benchmarks.server_profile [--server nginx|redis|memcached] [--rounds 6]
-        [--seconds 3] [--requests 50000] [--json]
+        [--seconds 3] [--requests 50000] [--baseline-python PYTHON] [--json]
 
-Native and guest alternate round by round, each round a fresh server.
+Native and guest alternate round by round, each round a fresh server;
+--baseline-python adds the guest of the libsubst installed for that Python
+(another build) to every round.
 While the load runs, `perf record -e cpu-clock -p PID` samples the host
 process that serves (natively the server itself; in a guest the guest's
 process, the leaf of `libsubst run`'s process tree), host kernel and user
@@ -15,24 +17,36 @@ after.  Each round gives, per request, the CPU time in all and in the parts
 a guest could change: the host kernel's copy of a reply into the socket
 (`_copy_from_iter`, writev's and write's copy), the seccomp filter,
 Landlock's checks, Syscall User Dispatch and the guest kernel; and the
-minor and major page faults.  The requests are those the load generator
-counted (nginx's profile also holds the one request that checks the file
+minor and major page faults.  One more row, *host call returns*, is the
+time sampled on the instruction right after a `syscall` (in any object the
+host can read: natively libc's, in a guest the guest kernel's, whose entry
+makes the host calls): host time seen as a call returns (its exit path, a
+timer interrupt held until it is back in user space), which a guest's
+profile would otherwise count as the guest kernel's own.  The requests are
+those the load generator counted (nginx's profile also holds the one request that checks the file
 first; redis's: every request of redis-benchmark's four tests)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from bisect import bisect_right
+
+from ..elf import ElfFile
+from ..elf.abi import SHF_EXECINSTR
+from ..errors import LibsubstError
 
 from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
 from .redis_bench import free_port, stop
-from .servers import KINDS, memcached, nginx, redis, serve
+from .servers import BASELINE, KINDS, memcached, nginx, pythons, redis, serve
 
 # Each part: a test on (dso, symbol) of a perf sample.
 PARTS = {
@@ -82,6 +96,61 @@ def periods(data: str) -> dict[tuple[str, str], int]:
     return out
 
 
+STT_FUNC = 2
+SAMPLE = re.compile(r"^\s*(\d+)\s+[0-9a-f]+ (\S+)\+0x([0-9a-f]+) \((/[^)]*)\)$")
+
+
+def symbols(elf: ElfFile) -> list:
+    """The object's symbols and its detached debug file's, which perf names samples by
+    where one is installed (Debian's libc6-dbg: /usr/lib/debug/.build-id/)."""
+    out, bid = list(elf.symbols()), elf.build_id()
+    debug = bid and f"/usr/lib/debug/.build-id/{bid.hex()[:2]}/{bid.hex()[2:]}.debug"
+    if debug and os.path.isfile(debug):
+        with ElfFile.open(debug) as d:
+            out += d.symbols()
+    return out
+
+
+@functools.cache
+def after_syscalls(path: str) -> frozenset[tuple[str, int]]:
+    """(function, offset) of each instruction right after a `syscall` in the functions of
+    the object at path (by every name perf may give one), or none if it is no ELF the
+    host can read."""
+    import capstone                             # only for this row
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    out = set()
+    try:
+        with ElfFile.open(path) as elf:
+            texts = [(sec.sh_addr, elf.section_bytes(sec)) for sec in elf.sections
+                     if sec.sh_flags & SHF_EXECINSTR]
+            funcs = sorted((v, size, name) for v, size, info, name in symbols(elf)
+                           if info & 0xF == STT_FUNC)
+            for i, (value, size, name) in enumerate(funcs):
+                if not size and i + 1 < len(funcs):     # an assembly function without .size
+                    size = funcs[i + 1][0] - value
+                for addr, code in texts:
+                    if addr <= value < addr + len(code):
+                        body = code[value - addr:value - addr + size]
+                        out |= {(name, off + n) for off, n, mnemonic, _ in md.disasm_lite(body, 0)
+                                if mnemonic == "syscall"}
+    except (LibsubstError, OSError):
+        return frozenset()
+    return frozenset(out)
+
+
+def host_call_returns(data: str) -> int:
+    """ns of cpu-clock samples of a perf.data file on an instruction right after a `syscall`."""
+    r = subprocess.run(["perf", "script", "-G", "-i", data, "-F", "period,ip,sym,symoff,dso"],
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, "perf script failed", r.stderr)
+    total = 0
+    for line in r.stdout.splitlines():
+        m = SAMPLE.match(line)
+        if m and os.path.isfile(m[4]) and (m[2], int(m[3], 16)) in after_syscalls(m[4]):
+            total += int(m[1])
+    return total
+
+
 SERVERS = {"nginx": lambda workdir, seconds, requests: nginx(workdir, seconds),
            "redis": lambda workdir, seconds, requests: redis(requests),
            "memcached": lambda workdir, seconds, requests: memcached(seconds)}
@@ -115,32 +184,44 @@ def profile(server: str, kind: str, workdir: str, seconds: int, requests: int) -
     res = {"requests": n, "CPU in all": sum(samples.values()) / 1e3 / n}
     for part, test in PARTS.items():
         res[part] = sum(ns for (dso, sym), ns in samples.items() if test(dso, sym)) / 1e3 / n
+    res["host call returns"] = host_call_returns(data) / 1e3 / n
     res["minor faults"] = (after[0] - before[0]) / n
     res["major faults"] = (after[1] - before[1]) / n
     return res
 
 
 def measure(server: str = "nginx", rounds: int = 6, seconds: int = 3,
-            requests: int = 50000) -> dict:
-    """{figure: {kind: [one value per round]}}, native and guest alternating."""
+            requests: int = 50000, baseline: str | None = None) -> dict:
+    """{figure: {kind: [one value per round]}}, native and guest (and the baseline's
+    guest, the libsubst installed for that Python) alternating."""
     check(shutil.which("perf") is not None, "perf is not installed (Debian: linux-perf)")
+    kinds = KINDS
+    if baseline:
+        pythons[BASELINE] = baseline
+        kinds = (*KINDS, BASELINE)
     with tempfile.TemporaryDirectory() as workdir:
         runs = alternate(rounds, {k: (lambda k=k: profile(server, k, workdir, seconds, requests))
-                                  for k in KINDS})
-    return {fig: {k: [r[fig] for r in runs[k]] for k in KINDS} for fig in runs["native"][0]}
+                                  for k in kinds})
+    return {fig: {k: [r[fig] for r in runs[k]] for k in kinds} for fig in runs["native"][0]}
 
 
 def table(res: dict) -> str:
-    """Medians, and each kind's rounds against their own median: how far the machine moved."""
-    lines = ["| per request | native | libsubst | libsubst − native | native / native |"
-             " libsubst / libsubst |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    """Medians, each guest's difference from native, and each kind's rounds against their
+    own median: how far the machine moved."""
+    kinds = list(next(iter(res.values())))
+    guests = kinds[1:]
+    head = ["per request", *kinds, *(f"{g} − native" for g in guests),
+            *(f"{k} / {k}" for k in kinds)]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for fig, r in res.items():
-        n, g = median(r["native"]), median(r["libsubst"])
+        n = median(r["native"])
         name = fig if fig == "requests" or "faults" in fig else fig + " µs"
         fmt = (lambda x: f"{x:.0f}") if fig == "requests" else (
             (lambda x: f"{x:.4f}") if "faults" in fig else (lambda x: f"{x:.2f}"))
-        spreads = [fmt_spread(r[k]) if median(r[k]) else "—" for k in KINDS]
-        lines.append(f"| {name} | {fmt(n)} | {fmt(g)} | {fmt(g - n)} | {' | '.join(spreads)} |")
+        cells = [name, *(fmt(median(r[k])) for k in kinds),
+                 *(fmt(median(r[g]) - n) for g in guests),
+                 *(fmt_spread(r[k]) if median(r[k]) else "—" for k in kinds)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -153,10 +234,11 @@ def main(argv=None) -> None:
                     help="wrk's and memcaslap's run time, whole seconds")
     ap.add_argument("--requests", type=positive, default=50000,
                     help="redis-benchmark's per test")
+    ap.add_argument("--baseline-python", help="also profile the libsubst installed for this Python")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     try:
-        res = measure(a.server, a.rounds, a.seconds, a.requests)
+        res = measure(a.server, a.rounds, a.seconds, a.requests, a.baseline_python)
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
     print(json.dumps(res, indent=2) if a.json else table(res))

@@ -101,6 +101,7 @@ static void op_stat_image(void) { struct stat st; failed += stat(image_file, &st
 static void op_stat_volume(void) { struct stat st; failed += stat(vol_file, &st) != 0 || st.st_size != BLOCK; }
 static void op_open_volume_deep(void) { open_close(deep_file); }
 static void op_open_nb_volume_deep(void) { open_flags_close(deep_file, O_RDONLY | O_NONBLOCK); }
+static void op_fstat_volume(void) { struct stat st; failed += fstat(vol_fd, &st) != 0 || st.st_size != BLOCK; }
 static void op_stat_volume_deep(void) { struct stat st; failed += stat(deep_file, &st) != 0 || st.st_size != BLOCK; }
 /* The host's floors (--floors, natively): what the guest kernel's host
  * calls for a file three directories down cost, from the volume's fd. */
@@ -220,6 +221,7 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"stat_image", op_stat_image},
     {"stat_volume", op_stat_volume},
     {"stat_volume_deep", op_stat_volume_deep},
+    {"fstat_volume", op_fstat_volume},
     {"epoll_wait_ready", op_epoll},
     {"sendfile_4k_volume", op_sendfile},
     {"connect_accept4_close", op_accept},

@@ -20,7 +20,8 @@ from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_write_read",
        "open_close_image", "open_close_volume", "open_close_volume_deep",
        "open_nonblock_close_volume_deep", "pread_1_volume",
-       "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "epoll_wait_ready",
+       "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "fstat_volume",
+       "epoll_wait_ready",
        "sendfile_4k_volume", "connect_accept4_close"}
 
 
@@ -250,12 +251,50 @@ def test_server_profile_attributes_the_guests_time():
     while nginx serves)."""
     from libsubst.benchmarks import server_profile
     res = server_profile.measure("nginx", rounds=1, seconds=1)
-    assert set(res) == {"requests", "CPU in all", *server_profile.PARTS, "minor faults",
-                        "major faults"}
+    assert set(res) == {"requests", "CPU in all", *server_profile.PARTS, "host call returns",
+                        "minor faults", "major faults"}
     assert res["requests"]["native"][0] > 0 and res["requests"]["libsubst"][0] > 0
     assert res["CPU in all"]["native"][0] > 0
     assert res["guest kernel"]["native"] == [0]
     assert res["guest kernel"]["libsubst"][0] > 0
+    # Both sides' returns from the host are found: natively in libc, in a
+    # guest in its kernel (whose entry makes the host calls), a part of it.
+    assert 0 < res["host call returns"]["native"][0] < res["CPU in all"]["native"][0]
+    assert 0 < res["host call returns"]["libsubst"][0] < res["guest kernel"]["libsubst"][0]
+
+
+def test_server_profile_table_has_a_column_per_build():
+    """--baseline-python: the baseline's medians, its difference from native and its
+    own spread, beside the guest's, from the same rounds."""
+    from libsubst.benchmarks import server_profile
+    res = {"requests": {"native": [10, 12], "libsubst": [9, 9], "baseline": [8, 8]},
+           "guest kernel": {"native": [0, 0], "libsubst": [0.5, 0.7], "baseline": [0.9, 0.9]}}
+    head, _, reqs, kern = server_profile.table(res).splitlines()
+    assert head.split(" | ")[1:6] == ["native", "libsubst", "baseline", "libsubst − native",
+                                      "baseline − native"]
+    assert kern.split(" | ")[1:6] == ["0.00", "0.60", "0.90", "0.60", "0.90"]
+    assert reqs.split(" | ")[4:6] == ["-2", "-3"]
+
+
+def test_server_profile_finds_the_instructions_after_each_syscall():
+    """Each (function, offset) it names follows a `syscall` (0f 05) in the
+    object: the guest kernel's fastcall entry, which makes the host calls,
+    and libc's wrappers (by the debug file's names too, as perf gives them)."""
+    from libsubst.benchmarks import server_profile
+    from libsubst.elf import ElfFile
+    from libsubst.monitor.executables import kernel_path
+    libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    for path, func in ((kernel_path(), "ls_fastcall_entry"), (libc, "pread64")):
+        got = server_profile.after_syscalls(path)
+        assert any(name == func for name, _ in got), (path, func)
+        with ElfFile.open(path) as elf:
+            where: dict[str, list[int]] = {}     # a name may be two versions' (libc)
+            for v, _, _, name in server_profile.symbols(elf):
+                where.setdefault(name, []).append(v)
+            for name, off in got:
+                assert any(elf.data[elf.vaddr_to_offset(v + off - 2, 2):][:2] == b"\x0f\x05"
+                           for v in where[name]), (path, name, off)
+    assert server_profile.after_syscalls("/etc/hostname") == frozenset()
 
 
 def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):

@@ -48,8 +48,12 @@ def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, allowed=None, ip=
             acc, pc = acc & k, pc + 1
         elif code == seccomp.ADD:
             acc, pc = (acc + k) & 0xFFFFFFFF, pc + 1
+        elif code == seccomp.SUB_X:
+            acc, pc = (acc - x) & 0xFFFFFFFF, pc + 1
         elif code == seccomp.ST:
             mem[k], pc = acc, pc + 1
+        elif code == seccomp.LD_MEM:
+            acc, pc = mem[k], pc + 1
         elif code == seccomp.LDX_MEM:
             x, pc = mem[k], pc + 1
         elif code == seccomp.JEQ:
@@ -58,6 +62,8 @@ def bpf_run(nr, args=(0,) * 6, arch=seccomp.AUDIT_ARCH_X86_64, allowed=None, ip=
             pc += 1 + (jt if acc == x else jf)
         elif code == seccomp.JGE:
             pc += 1 + (jt if acc >= k else jf)
+        elif code == seccomp.JGE_X:
+            pc += 1 + (jt if acc >= x else jf)
         elif code == seccomp.JA:
             pc += 1 + k
         elif code == seccomp.RET:
@@ -315,6 +321,12 @@ def test_pinned_arguments():
     assert o2(OPEN_RD_HOW - 24) == eperm
     assert o2(RESOLVE_HOW + 2 ** 32) == eperm
     assert o2(RESOLVE_HOW, ip=RESOLVE_HOW + RESOLVE_IP + 0x40) == eperm   # another call site
+    assert o2(RESOLVE_HOW + 2 * RESOLVE_IP) == eperm                   # past the call
+    # The borrow into the high half: an open_how just below a 4 GiB line, its call above it.
+    edge = 2 ** 32 - 8
+    assert o2(edge, ip=edge + OPEN_NB_IP) == seccomp.RET_ALLOW
+    assert o2(edge, ip=(edge + OPEN_NB_IP) & 0xFFFFFFFF) == eperm
+    assert o2(edge + 2 ** 32, ip=edge + OPEN_NB_IP) == eperm
     assert o2(RESOLVE_HOW, size=32) == eperm
     assert o2(RESOLVE_HOW, sealed=False) == eperm
     assert o2(RESOLVE_HOW, size=0, sealed=False) == seccomp.RET_ALLOW  # the host's EINVAL

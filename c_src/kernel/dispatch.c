@@ -130,6 +130,18 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
     }
 }
 
+/* Whether the path of an LS_F_FD_IF_EMPTY call, its second argument
+ * (syscalls.py checks), is empty or NULL (glibc's fstat is newfstatat(fd,
+ * "", st, AT_EMPTY_PATH)): then there is no name to copy or walk, and no
+ * walk to leave a volume by, for call_with_paths to serve.  Its first byte
+ * is read as copy_from_user reads; a bad pointer is left to
+ * call_with_paths, which answers EFAULT. */
+static __attribute__((noinline)) int path_empty(const char *path)
+{
+    char c;
+    return !path || (copy_from_user(&c, path, 1) == 0 && !c);
+}
+
 /* Every call a handler makes returns to the guest through the frames
  * between them, each `ret` unpredicted after a host call: so the handler
  * is reached by tail calls, and its return is the entry's. */
@@ -139,6 +151,8 @@ static long serve(long nr, const long *a, int path)
         const struct syscall_desc *d = &syscall_table[nr];
         if (d->level == LS_HOST)
             return host_call(d, nr, a, path);
+        if (d->level == LS_KERNEL && (d->flags & LS_F_FD_IF_EMPTY) && path_empty((char *)a[1]))
+            return d->fn(a[0], a[1] ? (long)"" : 0, a[2], a[3], a[4], a[5]);  /* the kernel's "" */
         if (d->level == LS_KERNEL && (d->flags & LS_F_PATHS))
             return call_with_paths(d, a);
         if (d->level == LS_KERNEL)

@@ -55,7 +55,7 @@ class Pin:
     pin of ``also`` holds too (with ``deny``: refuses it then, and allows
     every other call).  Only the low 32 bits of the argument are compared,
     unless ``wide``: then its one value is compared in full (a slot or a
-    ``BeforeIP``, or a number)."""
+    ``BeforeIP``, or a number), or its ``BeforeIP`` values are."""
 
     index: int
     values: tuple
@@ -123,18 +123,12 @@ KERNEL_OWN: tuple[HostCall, ...] = (
              "symlink (fs/beneath.c)", (
         Pin(3, (HOW_SIZE,), comment="sizeof(struct open_how), 0 (EINVAL) where the text that "
                                     "holds it could not be sealed", also=(
-            Pin(2, (BeforeIP(RESOLVE_IP),), wide=True,
-                comment="an open_how in the sealed text (arch/x86_64/entry.S): an O_PATH "
-                        "directory, so no file made and no mode, set-user-ID or other"),)),
-        Pin(3, (HOW_SIZE,), comment="likewise", also=(
-            Pin(2, (BeforeIP(OPEN_RO_IP),), wide=True,
-                comment="... or another: a file opened O_RDONLY | O_CLOEXEC, no mode"),)),
-        Pin(3, (HOW_SIZE,), comment="likewise", also=(
-            Pin(2, (BeforeIP(OPEN_RD_IP),), wide=True,
-                comment="... or a file opened O_RDONLY, no mode"),)),
-        Pin(3, (HOW_SIZE,), comment="likewise", also=(
-            Pin(2, (BeforeIP(OPEN_NB_IP),), wide=True,
-                comment="... or a file opened O_RDONLY | O_NONBLOCK, no mode"),)),)),
+            Pin(2, tuple(BeforeIP(ip) for ip in (RESOLVE_IP, OPEN_RO_IP, OPEN_RD_IP, OPEN_NB_IP)),
+                wide=True,
+                comment="one of the open_hows in the sealed text (arch/x86_64/entry.S): an "
+                        "O_PATH directory, so no file made and no mode, set-user-ID or other; "
+                        "a file opened O_RDONLY | O_CLOEXEC, O_RDONLY or O_RDONLY | O_NONBLOCK, "
+                        "no mode (one pin: the filter takes the distance from the call once)"),)),)),
     HostCall("mseal", "seals the kernel's text on a boot by a guest's execve (its filter is "
              "already in force): it only takes rights away"),
     HostCall("close", "fds of the guest and the kernel's own"),

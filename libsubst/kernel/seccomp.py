@@ -16,6 +16,7 @@ except ImportError:  # setup.py imports this folder's modules by name, before li
 
 LD_ABS_W, JEQ, JGE, JA, RET, AND = 0x20, 0x15, 0x35, 0x05, 0x06, 0x54
 ADD, ST, LDX_MEM, JEQ_X = 0x04, 0x02, 0x61, 0x1D
+SUB_X, JGE_X, LD_MEM = 0x1C, 0x3D, 0x60
 RET_ALLOW, RET_KILL_PROCESS, RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 EPERM = 1
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -101,8 +102,11 @@ def _pin(p: "_Prog", slots: dict, pin: "hostcalls.Pin", fail: str) -> None:
         p.emit(JA, k=fail)
         p.here(ok)
         return
-    (v,) = pin.values
     assert pin.mask == 0xFFFFFFFF, "a wide pin compares the whole argument"
+    if all(isinstance(v, hostcalls.BeforeIP) for v in pin.values):
+        _before_ip(p, slots, pin, fail)
+        return
+    (v,) = pin.values
     if isinstance(v, hostcalls.BeforeIP):
         # arg + slot == instruction_pointer, in 64 bits: the low halves'
         # sum in M[0], the high half plus the carry in M[1].
@@ -129,6 +133,39 @@ def _pin(p: "_Prog", slots: dict, pin: "hostcalls.Pin", fail: str) -> None:
     p.emit(JEQ, 0, fail, _slot(p, slots, lo))
     p.emit(LD_ABS_W, k=_arg(pin.index, high=True))
     p.emit(JEQ, 0, fail, hi)
+
+
+def _before_ip(p: "_Prog", slots: dict, pin: "hostcalls.Pin", fail: str) -> None:
+    """Code that falls through when instruction_pointer - arg is one of the
+    pin's BeforeIP slots, in 64 bits, else jumps to fail.  The difference is
+    taken once and its low half compared with each slot: an openat2 pays one
+    subtraction whichever of its sealed open_hows it names, where a pin per
+    open_how made it add and compare again for each one before its own."""
+    borrow, cmp, ok = p.label(), p.label(), p.label()
+    p.emit(LD_ABS_W, k=_arg(pin.index))
+    p.emit(ST, k=0)
+    p.emit(LDX_MEM, k=0)
+    p.emit(LD_ABS_W, k=IP_LO)
+    p.emit(JGE_X, 0, borrow)                 # no borrow from the high half
+    p.emit(SUB_X)
+    p.emit(ST, k=1)                          # M[1]: the low half of ip - arg
+    p.emit(LD_ABS_W, k=_arg(pin.index, high=True))
+    p.emit(JA, k=cmp)
+    p.here(borrow)
+    p.emit(SUB_X)
+    p.emit(ST, k=1)
+    p.emit(LD_ABS_W, k=_arg(pin.index, high=True))
+    p.emit(ADD, k=1)
+    p.here(cmp)                              # A: the high half of arg plus the borrow,
+    p.emit(ST, k=0)                          # which the ip's must equal: ip - arg < 2**32
+    p.emit(LDX_MEM, k=0)
+    p.emit(LD_ABS_W, k=IP_HI)
+    p.emit(JEQ_X, 0, fail)
+    p.emit(LD_MEM, k=1)
+    for v in pin.values:
+        p.emit(JEQ, ok, 0, _slot(p, slots, v.slot))
+    p.emit(JA, k=fail)
+    p.here(ok)
 
 
 def compile_filter(allowed=None) -> tuple[list[tuple[int, int, int, int]], dict[str, list[int]]]:

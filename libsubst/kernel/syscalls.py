@@ -766,6 +766,7 @@ class Syscall:
     trap_only: bool = False  # served only from a trap's signal frame (TRAP_ONLY)
     based: bool = False      # the host's call unchanged unless its fd is a packed image's (BASED)
     based_arg: int = 0       # BASED: which argument is that fd
+    fd_if_empty: bool = False   # given an empty path, the call is its fd's (FD_IF_EMPTY)
 
     @property
     def nargs(self) -> int:
@@ -805,6 +806,15 @@ BASED = {
     "read": 0, "pread64": 0, "readv": 0, "preadv": 0, "preadv2": 0, "sendfile": 1,
     "copy_file_range": 0, "splice": 0,
 }
+
+
+# Calls that, given an empty path (and AT_EMPTY_PATH), act on their fd:
+# glibc's fstat is newfstatat(fd, "", st, AT_EMPTY_PATH).  Each is (dirfd,
+# path, ...) with no other path (checked below).  The dispatcher reads the
+# path's first byte, and when it is empty reaches the handler directly with
+# the kernel's own "", with no copy and no walk to watch (dispatch.c);
+# tests/conformance/fstat.c compares with Linux.
+FD_IF_EMPTY = frozenset({"newfstatat", "statx"})
 
 
 # Calls served only on the trap path: they change the stack or the task
@@ -901,7 +911,8 @@ def _build() -> tuple[Syscall, ...]:
         note = row[3] if len(row) > 3 else ""
         classes = tuple(c for c, names in CLASSES.items() if name in names)
         rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING,
-                            classes, name in TRAP_ONLY, name in BASED, BASED.get(name, 0)))
+                            classes, name in TRAP_ONLY, name in BASED, BASED.get(name, 0),
+                            name in FD_IF_EMPTY))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 
@@ -932,6 +943,10 @@ def _check() -> None:
             raise ValueError(f"syscalls.py: {s.name} has {len(s.args)} arguments; x86-64 passes at most 6")
         if s.level == KERNEL and s.args.count("path") > 3:
             raise ValueError(f"syscalls.py: {s.name}: the dispatcher copies at most 3 'path' arguments")
+        if s.fd_if_empty and (s.level != KERNEL or s.args[:2] != ("dirfd", "path")
+                              or s.args.count("path") != 1):
+            raise ValueError(f"syscalls.py: {s.name}: FD_IF_EMPTY needs a kernel handler whose "
+                             "one path is its second argument, after its fd")
         for i, kind in enumerate(s.args):
             if kind not in ARG_KINDS:
                 raise ValueError(f"syscalls.py: {s.name} argument {i} has unknown kind {kind!r}")

@@ -4,8 +4,11 @@
  * kind of file the guest kernel serves: a volume's file, an image file (the
  * program itself), a synthetic /proc file, a pipe, a socket, a directory,
  * AT_FDCWD; and the edges: no AT_EMPTY_PATH, a closed fd, flags Linux does
- * not know (which it ignores for an fd's own stat), a NULL path.  Compared
- * with a native run.
+ * not know (which it ignores for an fd's own stat), a NULL path, a bad path
+ * pointer, "" as the last byte before an unmapped page, a name beside
+ * AT_EMPTY_PATH; and statx(fd, "", AT_EMPTY_PATH), the other call the
+ * dispatcher reaches without copying an empty path.  Compared with a
+ * native run.
  *
  *   fstat DIR        DIR a scratch directory
  */
@@ -14,6 +17,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -115,5 +119,33 @@ int main(int argc, char **argv)
     }
     printf("a bad buffer: %s\n",
            newfstatat(p[1], "", (struct stat *)8, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
+    printf("a bad path pointer: %s\n",
+           newfstatat(p[1], (const char *)8, &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
+    char *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED || munmap(page + 4096, 4096) < 0) {
+        perror("mmap");
+        return 1;
+    }
+    page[4095] = 0;
+    printf("\"\" before an unmapped page: %s\n", newfstatat(p[1], page + 4095, &st, AT_EMPTY_PATH) < 0
+                                                ? strerrorname_np(errno) : kind(st.st_mode));
+    fd = open("file", O_RDONLY);
+    printf("a name and AT_EMPTY_PATH, a file's fd: %s\n",
+           newfstatat(fd, "file", &st, AT_EMPTY_PATH) < 0 ? strerrorname_np(errno) : "ok");
+    struct statx sx;
+    struct stat b;
+    long r = syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx);
+    if (r < 0 || fstat(fd, &b) < 0)
+        printf("statx \"\" AT_EMPTY_PATH: %s\n", strerrorname_np(errno));
+    else
+        printf("statx \"\" AT_EMPTY_PATH: %s, %llu bytes\n",
+               sx.stx_ino == b.st_ino && sx.stx_mode == b.st_mode ? "as fstat's" : "NOT as fstat's",
+               (unsigned long long)sx.stx_size);
+    printf("statx \"\" AT_EMPTY_PATH, a bad path pointer: %s\n",
+           syscall(SYS_statx, fd, (const char *)8, AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) < 0
+               ? strerrorname_np(errno) : "ok");
+    printf("statx \"\" without AT_EMPTY_PATH: %s\n",
+           syscall(SYS_statx, fd, "", 0, STATX_BASIC_STATS, &sx) < 0 ? strerrorname_np(errno) : "ok");
+    close(fd);
     return 0;
 }
