@@ -84,6 +84,24 @@ def test_an_added_script_brings_its_interpreter(tmp_path):
     assert_same(native, run_guest(argv, tmp_path, opts=["--add", str(script)]))
 
 
+def test_an_added_directory_brings_its_programs_libraries(tmp_path):
+    """A directory added at its own path (gcc's helpers' directory) brings
+    each program in it with the libraries it loads: here xz, which needs
+    liblzma, a library sh (the program run) does not load, in a
+    subdirectory beside a plain file."""
+    tools = tmp_path / "tools" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "xz").write_bytes(open("/usr/bin/xz", "rb").read())
+    (tools / "xz").chmod(0o755)
+    (tools / "notes.txt").write_text("alpha\nbeta\n" * 20)
+    argv = ["sh", "-c", "tools/bin/xz -c tools/bin/notes.txt | tools/bin/xz -dc | tail -n 1"]
+    native = run_native(argv, tmp_path)
+    assert (native.returncode, native.stdout) == (0, b"beta\n")
+    assert_same(native, run_guest(argv, tmp_path, opts=["--no-cwd", "-w", str(tmp_path),
+                                                         "--add", str(tmp_path / "tools"),
+                                                         "--add", "/usr/bin/tail"]))
+
+
 def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
     """A file the user adds where the package's program would go keeps its
     place: the sibling is a convenience, never an error."""
