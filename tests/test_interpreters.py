@@ -163,3 +163,40 @@ def test_embedded_cpython_as_native(tmp_path):
     native = run_native(argv, tmp_path)
     assert native.returncode == 0 and native.stdout, native.stderr
     assert_same(native, run_guest(argv, tmp_path))
+
+
+JAVA = shutil.which("java")
+needs_java = pytest.mark.skipif(JAVA is None, reason="tests/run.sh installs openjdk-17-jdk-headless")
+HELLO = os.path.join(os.path.dirname(__file__), "java", "Hello.java")
+
+
+@needs_java
+def test_java_home_by_the_launchers_rule():
+    from libsubst.image import java
+
+    home = java.home(JAVA)
+    assert home and os.path.realpath(JAVA) == os.path.join(home, "bin", "java")
+    assert os.path.join(home, "lib", "server", "libjvm.so") in java.modules(home)
+    assert java.home("/usr/bin/python3") is None
+
+
+@needs_java
+@pytest.mark.parametrize("argv,add", [
+    (["java", "-version"], []),
+    # the source launcher: javac's compiler in the VM, then the program's
+    # thread pool, files and digest
+    (["java", "Hello.java", "a", "b"], []),
+    # the launchers of a JDK's other tools are the same program
+    (["sh", "-c", "javac -d out Hello.java && java -cp out Hello && "
+      "jar --create --file h.jar --main-class Hello -C out . && jar tf h.jar && java -jar h.jar"],
+     ["javac", "java", "jar"]),
+], ids=["version", "source", "javac-jar"])
+def test_java_as_native(argv, add, tmp_path):
+    """OpenJDK's launcher finds its home (lib/libjava.so, lib/server/libjvm.so,
+    lib/modules, conf) by its real path: java.py mounts it."""
+    shutil.copy(HELLO, tmp_path)
+    (tmp_path / "notes.txt").write_text("alpha\nbeta\nalpha\n")
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0, native.stderr
+    opts = [o for name in add for o in ("--add", shutil.which(name))]
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
