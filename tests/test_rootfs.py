@@ -102,6 +102,25 @@ def test_an_added_directory_brings_its_programs_libraries(tmp_path):
                                                          "--add", "/usr/bin/tail"]))
 
 
+@pytest.mark.parametrize("how", ["script", "link"])
+def test_a_scripts_interpreter_through_a_link_out_of_the_volume(how, tmp_path):
+    """A #! line naming a symlink in a volume that leads out of it (a venv's
+    bin/python3 -> /usr/bin/python3; here bin/sh -> /usr/bin/dash): the
+    interpreter is the link's target and the script its argument, as
+    natively, whether the script is run by its path or through a link."""
+    (tmp_path / "bin").mkdir()
+    os.symlink("/usr/bin/dash", tmp_path / "bin" / "sh")
+    script = tmp_path / "show.sh"
+    script.write_text(f"#!{tmp_path}/bin/sh\necho \"$0|$*\"\n")
+    script.chmod(0o755)
+    os.symlink("show.sh", tmp_path / "shown")
+    run = "./show.sh" if how == "script" else "./shown"
+    argv = ["sh", "-c", f"{run} a 'b c'; echo $?"]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == f"{run}|a b c\n0\n".encode(), native.stderr
+    assert_same(native, run_guest(argv, tmp_path, opts=["--add", "/usr/bin/dash"]))
+
+
 def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
     """A file the user adds where the package's program would go keeps its
     place: the sibling is a convenience, never an error."""
