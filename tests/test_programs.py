@@ -167,3 +167,60 @@ def _libsubst_env():
     """What a guest's libsubst needs of the test's environment (its cache)."""
     import os
     return {k: v for k, v in os.environ.items() if k in ("XDG_CACHE_HOME", "HOME")}
+
+
+C_PROGRAM = b'#include <stdio.h>\n#include <math.h>\nint sq(int);\n' \
+            b'int main(void) { printf("%d %.3f\\n", sq(7), sqrt(2.0)); return 0; }\n'
+CXX_PROGRAM = b"""#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+int main() {
+    std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+    std::vector<std::thread> ts; int r[4] = {0};
+    for (int i = 0; i < 4; i++) ts.emplace_back([&r, i] { r[i] = i * i; });
+    for (auto &t : ts) t.join();
+    for (auto &[k, v] : m) std::cout << k << "=" << v << "\\n";
+    std::cout << r[3] << std::endl;
+}
+"""
+CMAKE = b"cmake_minimum_required(VERSION 3.13)\nproject(t C)\nadd_library(sq STATIC sq.c)\n" \
+        b"add_executable(t main.c)\ntarget_link_libraries(t sq m)\n"
+BUILDS = {
+    # the driver execs cc1, as, collect2 and ld (image/gcc.py); the program
+    # and its bytes as natively
+    "gcc": (["sh", "-c", "gcc -O2 -Wall -o t main.c sq.c -lm && ./t && md5sum t"], ["gcc", "md5sum"]),
+    # make driving g++: C++ headers, libstdc++, threads
+    "make g++": (["make", "-s"], ["g++"]),
+    # cmake's compiler checks and a ninja build of a static library and a program
+    "cmake ninja": (["sh", "-c", "cmake -S . -B b -G Ninja && ninja -j1 -C b && b/t"],
+                    ["cmake", "ninja", "cc", "ar", "ranlib"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BUILDS))
+def test_a_build_with_gcc_as_native(name, tmp_path):
+    """A C/C++ build: the GCC driver brings its toolchain by its own rule
+    (image/gcc.py: its /usr/lib/gcc directory, as and ld, /usr/include and
+    libc6-dev's files), given as the program or with --add."""
+    import shutil
+
+    argv, add = BUILDS[name]
+    if any(shutil.which(p) is None for p in ["gcc", *add]):
+        pytest.skip("tests/run.sh installs gcc, g++, cmake and ninja-build")
+    (tmp_path / "main.c").write_bytes(C_PROGRAM)
+    (tmp_path / "sq.c").write_bytes(b"int sq(int x) { return x * x; }\n")
+    (tmp_path / "h.cc").write_bytes(CXX_PROGRAM)
+    (tmp_path / "Makefile").write_bytes(b"all: h\n\t./h\nh: h.o\n\t$(CXX) -o $@ $^ -pthread\n"
+                                        b"h.o: h.cc\n\t$(CXX) -O2 -c $<\n")
+    (tmp_path / "CMakeLists.txt").write_bytes(CMAKE)
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    for built in ("t", "h", "h.o", "b"):
+        if (tmp_path / built).is_dir():
+            shutil.rmtree(tmp_path / built)
+        elif (tmp_path / built).exists():
+            (tmp_path / built).unlink()
+    opts = [o for p in add for o in ("--add", shutil.which(p))]
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
