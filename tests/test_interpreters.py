@@ -221,15 +221,21 @@ def test_java_home_by_the_launchers_rule():
     # the source launcher: javac's compiler in the VM, then the program's
     # thread pool, files and digest
     (["java", "Hello.java", "a", "b"], []),
+    # the VM's own signal handlers (implicit null checks, stack guard pages),
+    # under each collector
+    (["java", "-XX:+UseG1GC", "-Xmx256m", "Stress.java"], []),
+    (["java", "-XX:+UseParallelGC", "-Xmx256m", "Stress.java"], []),
+    (["java", "-XX:+UseSerialGC", "-Xint", "Stress.java"], []),
     # the launchers of a JDK's other tools are the same program
     (["sh", "-c", "javac -d out Hello.java && java -cp out Hello && "
       "jar --create --file h.jar --main-class Hello -C out . && jar tf h.jar && java -jar h.jar"],
      ["javac", "java", "jar"]),
-], ids=["version", "source", "javac-jar"])
+], ids=["version", "source", "g1", "parallel", "serial-interpreted", "javac-jar"])
 def test_java_as_native(argv, add, tmp_path):
     """OpenJDK's launcher finds its home (lib/libjava.so, lib/server/libjvm.so,
     lib/modules, conf) by its real path: java.py mounts it."""
     shutil.copy(HELLO, tmp_path)
+    shutil.copy(os.path.join(os.path.dirname(HELLO), "Stress.java"), tmp_path)
     (tmp_path / "notes.txt").write_text("alpha\nbeta\nalpha\n")
     native = run_native(argv, tmp_path)
     assert native.returncode == 0, native.stderr
