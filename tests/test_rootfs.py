@@ -5,6 +5,7 @@ import contextlib
 import glob
 import gzip
 import os
+import shutil
 import subprocess
 import urllib.request
 
@@ -197,6 +198,31 @@ def test_contents_take_data_named_otherwise_and_links_to_configuration():
     assert {"/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf"} <= files
     assert not [p for p in files if p.startswith(packages.NOT_DATA)]
     assert not [p for p in files if p.startswith("/usr/lib/") and not os.path.islink(p)]
+
+
+def test_an_editors_own_runtime_is_its_data(tmp_path):
+    """vim's /usr/share/vim (vim-runtime, built from vim's source) is its
+    run-time data, though editors' directories of other packages are not:
+    vim -es finds $VIMRUNTIME's syntax files and detects a file type."""
+    vim = shutil.which("vim")
+    if vim is None:
+        pytest.skip("tests/run.sh installs vim")
+    files = packages.contents([vim]).files
+    assert any(p.startswith("/usr/share/vim/") and p.endswith("/defaults.vim") for p in files)
+    assert not [p for p in packages.contents(["/usr/bin/git"]).files
+                if p.startswith(packages.OWN_DATA)]
+    (tmp_path / "x.c").write_text("int main(void) { return 0; }\n")
+    argv = ["vim", "-es", "-N", "-c", "call writefile([$VIMRUNTIME, filereadable($VIMRUNTIME"
+            " . '/syntax/c.vim')], 'o.txt')", "-c", "filetype on", "-c", "e x.c", "-c",
+            "call writefile([&ft], 'o.txt', 'a')", "-c", "%s/0/1/", "-c", "w", "-c", "q"]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0, native.stderr
+    wrote = (tmp_path / "o.txt").read_text(), (tmp_path / "x.c").read_text()
+    assert wrote[0].endswith("\n1\nc\n") and "return 1" in wrote[1]
+    (tmp_path / "o.txt").unlink()
+    (tmp_path / "x.c").write_text("int main(void) { return 0; }\n")
+    assert_same(native, run_guest(argv, tmp_path))
+    assert ((tmp_path / "o.txt").read_text(), (tmp_path / "x.c").read_text()) == wrote
 
 
 @contextlib.contextmanager
