@@ -29,13 +29,15 @@ import json
 import lzma
 import os
 import tarfile
+import zipfile
 from dataclasses import dataclass, field
 
 # Debian packages whose /usr/bin executables the corpus covers.
 PACKAGES = ["coreutils", "findutils", "diffutils", "grep", "sed", "gawk", "mawk", "tar", "gzip",
             "bzip2", "xz-utils", "zstd", "file", "jq", "bc", "openssl", "git", "make", "sqlite3",
             "perl-base", "perl", "python3-minimal", "python3.11-minimal", "nodejs", "busybox",
-            "procps", "curl", "wget"]
+            "procps", "curl", "wget", "lz4", "zip", "unzip", "patch", "ed", "xxd", "tcl", "tcl8.6",
+            "gettext-base"]
 
 # Executables of PACKAGES that the rule leaves out, with the reason.
 EXCLUDED = {
@@ -63,6 +65,8 @@ EXCLUDED = {
     "git-shell": "a restricted login shell for ssh accounts",
     "skill": "signals processes of the whole host by name", "snice": "renices host processes by name",
     "py3clean": "deletes byte-code of installed packages system-wide",
+    "zipcloak": "asks for the password on a terminal",
+    "gettext.sh": "a library of shell functions for scripts to source, not a command",
 }
 
 
@@ -86,6 +90,15 @@ class P:
 
 TEXT = b"pear\napple\nfig\napple\nbanana\nfig\napple\nkiwi 3\nplum 12\n"
 NOTES = b"alpha\nbeta\ngamma\nalpha\n" * 50
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in (("t/one.txt", TEXT), ("t/two.txt", NOTES)):
+            z.writestr(zipfile.ZipInfo(name, (2023, 11, 14, 22, 13, 20)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
 
 
 def _tar() -> bytes:
@@ -154,7 +167,14 @@ FILES = {
     "m.js": b"module.exports = (a, b) => a * b;\n",
     "package.json": b'{"name": "corpus-pkg", "version": "1.2.3"}\n',
     "latin1.txt": "caf\u00e9 cr\u00e8me\n".encode("latin-1"),
+    "script.ed": b"2d\n$a\nfive\n.\n,s/o/O/g\nw\nq\n",
     "hello.h": b"#define ANSWER 42\n#define GREETING \"hi\"\n",
+    "t.zip": _zip(),
+    "a.diff": b"--- a.txt\n+++ a.txt\n@@ -1,4 +1,4 @@\n one\n-two\n+2\n three\n four\n",
+    "s.tcl": b"puts [expr {6 * 7}]\nset d [dict create a 1 b 2]\nputs [dict get $d b]\n"
+             b"puts [lsort -decreasing {c a b}]\nputs [clock format 0 -gmt 1]\n"
+             b"foreach f [lsort [glob *.txt]] { puts -nonewline \"$f \" }\nputs {}\n"
+             b"set fh [open notes.txt]; puts [llength [split [read $fh] \\n]]; close $fh\n",
 }
 
 
@@ -464,6 +484,38 @@ PROGRAMS += [
     sh("kill", "sleep 10 & kill -TERM $!; wait $!; echo $?; kill -l 9", C + "sleep"),
     sh("pmap", "pmap -q $$ | grep -c '\\[ stack \\]'", C + "grep"),
     sh("pwdx", "pwdx $$ | cut -d ' ' -f 2", C + "cut", fast=True),
+]
+
+LZ4 = (C + "lz4",)
+UNZIP = (C + "unzip",)
+PROGRAMS += [
+    # lz4, zip, unzip, patch, ed, xxd, tcl, gettext-base
+    P("lz4", "lz4 -c -9 notes.txt"),
+    sh("lz4c", "lz4c -c notes.txt | lz4c -d -c | md5sum", C + "md5sum"),
+    sh("lz4cat", "lz4 -q -c text.txt > t.lz4 && lz4cat t.lz4", *LZ4),
+    sh("unlz4", "lz4 -q text.txt t.lz4 && unlz4 -q t.lz4 back.txt && cat back.txt", *LZ4,
+       C + "cat"),
+    sh("zip", "zip -X -q z.zip a.txt notes.txt && unzip -v z.zip | cut -c 1-30,47-", *UNZIP,
+       C + "cut"),
+    sh("zipnote", "zip -X -q z.zip a.txt b.txt && zipnote z.zip", C + "zip"),
+    sh("zipsplit", "zip -X -q z.zip notes.txt text.txt long.txt && zipsplit -n 1000 z.zip && "
+       "unzip -l z1.zip", C + "zip", *UNZIP),
+    P("unzip", "unzip -o t.zip"),
+    P("zipinfo", "zipinfo t.zip"),
+    P("funzip", "funzip t.zip"),
+    sh("unzipsfx", "cat /usr/bin/unzipsfx t.zip > sfx && chmod +x sfx && ./sfx -t",
+       C + "cat", C + "chmod"),
+    P("zipgrep", "zipgrep app t.zip", add=(C + "unzip", C + "grep", C + "egrep", C + "sed")),
+    sh("patch", "patch -o out.txt a.txt a.diff && cat out.txt", C + "cat"),
+    sh("ed", "ed -s a.txt < script.ed && cat a.txt", C + "cat", fast=True),
+    sh("red", "red -s a.txt < script.ed && cat a.txt", C + "ed", C + "cat", C + "sed"),
+    P("xxd", "xxd -g 2 -c 12 text.txt", fast=True),
+    sh("xxd -r", "xxd -p notes.txt | xxd -r -p | md5sum", C + "xxd", C + "md5sum"),
+    P("tclsh8.6", "tclsh8.6 s.tcl"),
+    P("tclsh", "tclsh s.tcl", fast=True),
+    P("envsubst", "envsubst $HOME-$TZ", stdin=b"home $HOME tz $TZ lang $LANG\n"),
+    P("gettext", "gettext -s -d nothere hello"),
+    P("ngettext", "ngettext -d nothere file files 2"),
 ]
 
 HTTP = ("curl", "wget")   # the runner serves the working directory on loopback for these

@@ -16,11 +16,15 @@ cd "$(dirname "$0")/.."
 # compatibility corpus's packages (benchmarks/corpus.py), g++ for its C++
 # program and CPython's regression tests; python3-dev to build psutil's
 # source distribution for its test suite (benchmarks/psutil_suite.py) and
-# net-tools, whose ifconfig those tests compare with.
+# net-tools, whose ifconfig those tests compare with; a JDK (javac, jar and the
+# source launcher: tests/test_interpreters.py), cmake and ninja-build (a build
+# with gcc), gpg, gpg-agent, openssh-client, e2fsprogs and iproute2 (system
+# tools: tests/test_programs.py), vim (an editor's own data: tests/test_rootfs.py).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
-      diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite zip unzip python3-dev net-tools"
+      diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite zip unzip python3-dev net-tools openjdk-17-jdk-headless cmake ninja-build
+      lz4 patch ed xxd gettext-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -65,6 +65,41 @@ def test_pip_installed_package_imports(tmp_path):
     assert_same(native, run_guest(argv, work))
 
 
+def _wheel(where):
+    """A pure-Python wheel made by hand (no build backend needed)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {"tinypkg/__init__.py": b"def hello():\n    return 'hello from tinypkg'\n",
+             "tinypkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
+             "tinypkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\n"
+                                             b"Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = "".join(f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},"
+                     f"{len(d)}\n" for n, d in files.items()) + "tinypkg-1.0.dist-info/RECORD,,\n"
+    files["tinypkg-1.0.dist-info/RECORD"] = record.encode()
+    path = where / "tinypkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), data)
+    return path.name
+
+
+def test_venv_made_and_pip_installed_in_the_guest(tmp_path):
+    """python3 -m venv in the guest: ensurepip installs the wheels Debian
+    keeps in sysconfig's WHEEL_PKG_DIR, and the venv's pip (a #! script
+    whose interpreter is the venv's link to /usr/bin/python3, in the working
+    directory's volume) installs a local wheel, which imports."""
+    wheel = _wheel(tmp_path)
+    argv = ["sh", "-c", f"/usr/bin/python3 -m venv v && v/bin/pip install -q --no-index ./{wheel} && "
+            "v/bin/python -c 'import tinypkg; print(tinypkg.hello())' && "
+            "v/bin/pip list --format=freeze"]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"tinypkg==1.0" in native.stdout, native.stderr
+    shutil.rmtree(tmp_path / "v")
+    assert_same(native, run_guest(argv, tmp_path, opts=["--add", "/usr/bin/python3"]))
+
+
 def test_layout_reads_pyvenv_cfg_not_a_list(tmp_path):
     """A made-up prefix with only the landmark, reached through a venv's
     home: found by the landmark, not at Debian's paths."""
@@ -163,3 +198,46 @@ def test_embedded_cpython_as_native(tmp_path):
     native = run_native(argv, tmp_path)
     assert native.returncode == 0 and native.stdout, native.stderr
     assert_same(native, run_guest(argv, tmp_path))
+
+
+JAVA = shutil.which("java")
+needs_java = pytest.mark.skipif(JAVA is None, reason="tests/run.sh installs openjdk-17-jdk-headless")
+HELLO = os.path.join(os.path.dirname(__file__), "java", "Hello.java")
+
+
+@needs_java
+def test_java_home_by_the_launchers_rule():
+    from libsubst.image import java
+
+    home = java.home(JAVA)
+    assert home and os.path.realpath(JAVA) == os.path.join(home, "bin", "java")
+    assert os.path.join(home, "lib", "server", "libjvm.so") in java.modules(home)
+    assert java.home("/usr/bin/python3") is None
+
+
+@needs_java
+@pytest.mark.parametrize("argv,add", [
+    (["java", "-version"], []),
+    # the source launcher: javac's compiler in the VM, then the program's
+    # thread pool, files and digest
+    (["java", "Hello.java", "a", "b"], []),
+    # the VM's own signal handlers (implicit null checks, stack guard pages),
+    # under each collector
+    (["java", "-XX:+UseG1GC", "-Xmx256m", "Stress.java"], []),
+    (["java", "-XX:+UseParallelGC", "-Xmx256m", "Stress.java"], []),
+    (["java", "-XX:+UseSerialGC", "-Xint", "Stress.java"], []),
+    # the launchers of a JDK's other tools are the same program
+    (["sh", "-c", "javac -d out Hello.java && java -cp out Hello && "
+      "jar --create --file h.jar --main-class Hello -C out . && jar tf h.jar && java -jar h.jar"],
+     ["javac", "java", "jar"]),
+], ids=["version", "source", "g1", "parallel", "serial-interpreted", "javac-jar"])
+def test_java_as_native(argv, add, tmp_path):
+    """OpenJDK's launcher finds its home (lib/libjava.so, lib/server/libjvm.so,
+    lib/modules, conf) by its real path: java.py mounts it."""
+    shutil.copy(HELLO, tmp_path)
+    shutil.copy(os.path.join(os.path.dirname(HELLO), "Stress.java"), tmp_path)
+    (tmp_path / "notes.txt").write_text("alpha\nbeta\nalpha\n")
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0, native.stderr
+    opts = [o for name in add for o in ("--add", shutil.which(name))]
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))

@@ -241,3 +241,42 @@ def test_proc_net_unix_lists_many_sockets(tmp_path):
     native = run_native(argv, tmp_path)
     assert native.stdout == b"800 True\n"
     assert_same(native, run_guest(argv, tmp_path))
+
+
+
+# fds open read-only, write-only (appending), read-write and O_PATH on files
+# of the working directory (a volume), each link's mode and size and fdinfo's
+# flags as the process reads them: its own (python3) and another's (the
+# shell's, from its child).
+OWN = ("import os\n"
+       "fds = [os.open('r.txt', os.O_RDONLY), os.open('w.txt', os.O_WRONLY | os.O_APPEND | os.O_CREAT),"
+       " os.open('rw.txt', os.O_RDWR | os.O_CREAT), os.open('r.txt', os.O_PATH)]\n"
+       "for fd in fds:\n"
+       "    st = os.lstat(f'/proc/self/fd/{fd}')\n"
+       "    flags = [l for l in open(f'/proc/self/fdinfo/{fd}') if l.startswith('flags')]\n"
+       "    print(oct(st.st_mode), st.st_size, *flags, end='')\n")
+ANOTHER = "exec 3<r.txt 4>>w.txt 5<>rw.txt; " + "".join(
+    f"stat -c '%A %s' /proc/$$/fd/{n}; grep flags /proc/$$/fdinfo/{n}; " for n in (3, 4, 5))
+# the shell's, inherited across the execve of python3, which reads F_GETFL
+# and its own fdinfo
+INHERITED = "exec 3<r.txt 4>>w.txt 5<>rw.txt; python3 -c \"import fcntl\n" + "".join(
+    f"print(oct(fcntl.fcntl({n}, fcntl.F_GETFL)), open('/proc/self/fdinfo/{n}').read().split()[3])\n"
+    for n in (3, 4, 5)) + "\""
+SCRIPTS = {"own": ["python3", "-c", OWN], "another": ["sh", "-c", ANOTHER],
+           "inherited": ["sh", "-c", INHERITED]}
+
+
+@pytest.mark.parametrize("whose", list(SCRIPTS))
+def test_fd_links_modes_and_fdinfo_flags_as_native(whose, tmp_path):
+    """An fd's /proc link has the permissions of its open mode (r-x, -wx,
+    rwx, none for O_PATH: lsof's FD column reads them) and a size of 64, and
+    its fdinfo the open's flags without the O_NOFOLLOW the kernel adds to a
+    volume's file (lsof +fg), also once an execve kept the fd (the exec
+    block hands over which O_NOFOLLOW is the kernel's)."""
+    (tmp_path / "r.txt").write_text("r\n")
+    argv = SCRIPTS[whose]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout.count(b"0") >= 6, native.stderr
+    assert_same(native, run_guest(argv, tmp_path, opts=["--add", "/usr/bin/stat",
+                                                        "--add", "/usr/bin/grep",
+                                                        "--add", "/usr/bin/python3"]))

@@ -2,6 +2,7 @@
 byte: stdout, stderr and exit status."""
 
 import gzip
+import os
 
 import pytest
 
@@ -167,3 +168,117 @@ def _libsubst_env():
     """What a guest's libsubst needs of the test's environment (its cache)."""
     import os
     return {k: v for k, v in os.environ.items() if k in ("XDG_CACHE_HOME", "HOME")}
+
+
+C_PROGRAM = b'#include <stdio.h>\n#include <math.h>\nint sq(int);\n' \
+            b'int main(void) { printf("%d %.3f\\n", sq(7), sqrt(2.0)); return 0; }\n'
+CXX_PROGRAM = b"""#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+int main() {
+    std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+    std::vector<std::thread> ts; int r[4] = {0};
+    for (int i = 0; i < 4; i++) ts.emplace_back([&r, i] { r[i] = i * i; });
+    for (auto &t : ts) t.join();
+    for (auto &[k, v] : m) std::cout << k << "=" << v << "\\n";
+    std::cout << r[3] << std::endl;
+}
+"""
+CMAKE = b"cmake_minimum_required(VERSION 3.13)\nproject(t C)\nadd_library(sq STATIC sq.c)\n" \
+        b"add_executable(t main.c)\ntarget_link_libraries(t sq m)\n"
+BUILDS = {
+    # the driver execs cc1, as, collect2 and ld (image/gcc.py); the program
+    # and its bytes as natively
+    "gcc": (["sh", "-c", "gcc -O2 -Wall -o t main.c sq.c -lm && ./t && md5sum t"], ["gcc", "md5sum"]),
+    # make driving g++: C++ headers, libstdc++, threads
+    "make g++": (["make", "-s"], ["g++"]),
+    # cmake's compiler checks and a ninja build of a static library and a program
+    "cmake ninja": (["sh", "-c", "cmake -S . -B b -G Ninja && ninja -j1 -C b && b/t"],
+                    ["cmake", "ninja", "cc", "ar", "ranlib"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BUILDS))
+def test_a_build_with_gcc_as_native(name, tmp_path):
+    """A C/C++ build: the GCC driver brings its toolchain by its own rule
+    (image/gcc.py: its /usr/lib/gcc directory, as and ld, /usr/include and
+    libc6-dev's files), given as the program or with --add."""
+    import shutil
+
+    argv, add = BUILDS[name]
+    if any(shutil.which(p) is None for p in ["gcc", *add]):
+        pytest.skip("tests/run.sh installs gcc, g++, cmake and ninja-build")
+    (tmp_path / "main.c").write_bytes(C_PROGRAM)
+    (tmp_path / "sq.c").write_bytes(b"int sq(int x) { return x * x; }\n")
+    (tmp_path / "h.cc").write_bytes(CXX_PROGRAM)
+    (tmp_path / "Makefile").write_bytes(b"all: h\n\t./h\nh: h.o\n\t$(CXX) -o $@ $^ -pthread\n"
+                                        b"h.o: h.cc\n\t$(CXX) -O2 -c $<\n")
+    (tmp_path / "CMakeLists.txt").write_bytes(CMAKE)
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    for built in ("t", "h", "h.o", "b"):
+        if (tmp_path / built).is_dir():
+            shutil.rmtree(tmp_path / built)
+        elif (tmp_path / built).exists():
+            (tmp_path / built).unlink()
+    opts = [o for p in add for o in ("--add", shutil.which(p))]
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
+
+
+GPG = ('export GNUPGHOME="$PWD/gh"; mkdir -m 700 gh; '
+       'gpg --batch --quiet --passphrase "" --quick-gen-key "Test <t@example.org>" ed25519 sign never; '
+       'gpg --batch --list-keys --with-colons | cut -d: -f1,2,4,10 | grep -v -e ^tru -e ^fpr; '
+       'gpg --batch --yes -u t@example.org --detach-sign m.txt && '
+       'gpg --batch --verify m.txt.sig m.txt 2>&1 | grep -c "Good signature"; '
+       'gpg --batch --armor --export t@example.org | head -1; gpgconf --kill gpg-agent')
+SSH = ("ssh-keygen -q -t ed25519 -N '' -C c -f k && head -1 k && cut -d' ' -f1,3 k.pub && "
+       "ssh-keygen -y -f k | cut -d' ' -f1 && ssh-keygen -l -f k.pub | cut -d' ' -f1,3,4 && "
+       "ssh-keygen -Y sign -q -f k -n file m.txt && "
+       "ssh-keygen -Y check-novalidate -n file -f k.pub -s m.txt.sig < m.txt | cut -d: -f1")
+MKE2FS = ("E2FSPROGS_FAKE_TIME=1700000000 mke2fs -F -q -U 01234567-89ab-cdef-0123-456789abcdef "
+          "-E hash_seed=01234567-89ab-cdef-0123-456789abcdef -d d fs.img 4M && md5sum fs.img && "
+          "debugfs -R 'ls -l /' fs.img && debugfs -R 'cat /m.txt' fs.img && e2fsck -fn fs.img")
+TOOLS = {
+    # keys the run makes are its own: what is compared is what does not
+    # depend on them (the agent gpg starts, over its Unix socket in GNUPGHOME)
+    "gpg": (GPG, ["gpg", "gpg-agent", "gpgconf", "gpg-connect-agent", "mkdir", "cut", "grep",
+                  "head"]),
+    "ssh-keygen": (SSH, ["ssh-keygen", "head", "cut"]),
+    # a file system made in a file (fixed time, uuid and hash seed): its bytes
+    "mke2fs": (MKE2FS, ["mke2fs", "md5sum", "debugfs", "e2fsck"]),
+    # netlink: the host's network as natively (--net host)
+    "ip": ("ip -brief addr && ip route && ip -brief link", ["ip"]),
+}
+
+
+@pytest.mark.parametrize("name", list(TOOLS))
+def test_system_tools_as_native(name, tmp_path):
+    import shutil
+
+    script, add = TOOLS[name]
+    if any(shutil.which(p) is None for p in add):
+        pytest.skip("tests/run.sh installs gpg, gpg-agent, openssh-client and iproute2")
+
+    def fresh():
+        """The same files for both runs, times included (mke2fs -d copies
+        atimes, which the native run's reading changed)."""
+        for made in ("gh", "k", "k.pub", "m.txt.sig", "fs.img", "d"):
+            if (tmp_path / made).is_dir():
+                shutil.rmtree(tmp_path / made)
+            elif (tmp_path / made).exists():
+                (tmp_path / made).unlink()
+        (tmp_path / "m.txt").write_text("a message\n")
+        (tmp_path / "d").mkdir()
+        (tmp_path / "d" / "m.txt").write_text("in the image\n")
+        for p in (tmp_path / "d" / "m.txt", tmp_path / "d"):
+            os.utime(p, (1700000000, 1700000000))
+
+    argv = ["sh", "-c", script]
+    fresh()
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    fresh()
+    opts = [o for p in add for o in ("--add", shutil.which(p))]
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))

@@ -5,6 +5,7 @@ import contextlib
 import glob
 import gzip
 import os
+import shutil
 import subprocess
 import urllib.request
 
@@ -84,6 +85,43 @@ def test_an_added_script_brings_its_interpreter(tmp_path):
     assert_same(native, run_guest(argv, tmp_path, opts=["--add", str(script)]))
 
 
+def test_an_added_directory_brings_its_programs_libraries(tmp_path):
+    """A directory added at its own path (gcc's helpers' directory) brings
+    each program in it with the libraries it loads: here xz, which needs
+    liblzma, a library sh (the program run) does not load, in a
+    subdirectory beside a plain file."""
+    tools = tmp_path / "tools" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "xz").write_bytes(open("/usr/bin/xz", "rb").read())
+    (tools / "xz").chmod(0o755)
+    (tools / "notes.txt").write_text("alpha\nbeta\n" * 20)
+    argv = ["sh", "-c", "tools/bin/xz -c tools/bin/notes.txt | tools/bin/xz -dc | tail -n 1"]
+    native = run_native(argv, tmp_path)
+    assert (native.returncode, native.stdout) == (0, b"beta\n")
+    assert_same(native, run_guest(argv, tmp_path, opts=["--no-cwd", "-w", str(tmp_path),
+                                                         "--add", str(tmp_path / "tools"),
+                                                         "--add", "/usr/bin/tail"]))
+
+
+@pytest.mark.parametrize("how", ["script", "link"])
+def test_a_scripts_interpreter_through_a_link_out_of_the_volume(how, tmp_path):
+    """A #! line naming a symlink in a volume that leads out of it (a venv's
+    bin/python3 -> /usr/bin/python3; here bin/sh -> /usr/bin/dash): the
+    interpreter is the link's target and the script its argument, as
+    natively, whether the script is run by its path or through a link."""
+    (tmp_path / "bin").mkdir()
+    os.symlink("/usr/bin/dash", tmp_path / "bin" / "sh")
+    script = tmp_path / "show.sh"
+    script.write_text(f"#!{tmp_path}/bin/sh\necho \"$0|$*\"\n")
+    script.chmod(0o755)
+    os.symlink("show.sh", tmp_path / "shown")
+    run = "./show.sh" if how == "script" else "./shown"
+    argv = ["sh", "-c", f"{run} a 'b c'; echo $?"]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == f"{run}|a b c\n0\n".encode(), native.stderr
+    assert_same(native, run_guest(argv, tmp_path, opts=["--add", "/usr/bin/dash"]))
+
+
 def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
     """A file the user adds where the package's program would go keeps its
     place: the sibling is a convenience, never an error."""
@@ -160,6 +198,31 @@ def test_contents_take_data_named_otherwise_and_links_to_configuration():
     assert {"/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf"} <= files
     assert not [p for p in files if p.startswith(packages.NOT_DATA)]
     assert not [p for p in files if p.startswith("/usr/lib/") and not os.path.islink(p)]
+
+
+def test_an_editors_own_runtime_is_its_data(tmp_path):
+    """vim's /usr/share/vim (vim-runtime, built from vim's source) is its
+    run-time data, though editors' directories of other packages are not:
+    vim -es finds $VIMRUNTIME's syntax files and detects a file type."""
+    vim = shutil.which("vim")
+    if vim is None:
+        pytest.skip("tests/run.sh installs vim")
+    files = packages.contents([vim]).files
+    assert any(p.startswith("/usr/share/vim/") and p.endswith("/defaults.vim") for p in files)
+    assert not [p for p in packages.contents(["/usr/bin/git"]).files
+                if p.startswith(packages.OWN_DATA)]
+    (tmp_path / "x.c").write_text("int main(void) { return 0; }\n")
+    argv = ["vim", "-es", "-N", "-c", "call writefile([$VIMRUNTIME, filereadable($VIMRUNTIME"
+            " . '/syntax/c.vim')], 'o.txt')", "-c", "filetype on", "-c", "e x.c", "-c",
+            "call writefile([&ft], 'o.txt', 'a')", "-c", "%s/0/1/", "-c", "w", "-c", "q"]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0, native.stderr
+    wrote = (tmp_path / "o.txt").read_text(), (tmp_path / "x.c").read_text()
+    assert wrote[0].endswith("\n1\nc\n") and "return 1" in wrote[1]
+    (tmp_path / "o.txt").unlink()
+    (tmp_path / "x.c").write_text("int main(void) { return 0; }\n")
+    assert_same(native, run_guest(argv, tmp_path))
+    assert ((tmp_path / "o.txt").read_text(), (tmp_path / "x.c").read_text()) == wrote
 
 
 @contextlib.contextmanager

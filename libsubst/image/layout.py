@@ -156,13 +156,54 @@ def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str],
     substituted like the main program's (the guest may execve it); an
     interpreter comes with its run-time trees as the main program does
     (perl's @INC, Python's standard library, and the extension modules
-    there).  Returns (objects to substitute, mounts of run-time trees)."""
-    from ..ldso.search import resolve, resolve_dlopen_closure
-
+    there).  A directory added at its own path brings the same for each
+    program in it (gcc's /usr/lib/gcc/x86_64-linux-gnu/12: cc1, collect2,
+    lto-wrapper).  Returns (objects to substitute, mounts of run-time
+    trees)."""
     host, _sep, guest = spec.partition(":")
-    if guest or not os.path.isfile(host):
+    if guest:
         return [], []
     host = os.path.abspath(host)
+    if os.path.isdir(host):
+        objects, mounts = [], []
+        for prog in _programs_below(host):
+            more, more_mounts = _added_file(tree, prog, env, packed)
+            objects += more
+            mounts += [m for m in more_mounts if m not in mounts]
+        return objects, mounts
+    if not os.path.isfile(host):
+        return [], []
+    return _added_file(tree, host, env, packed)
+
+
+def _programs_below(top: str) -> list[str]:
+    """The dynamically linked ELF programs below directory ``top`` (regular
+    files with an execute bit and a PT_INTERP), as os.walk finds them
+    (symlinks to directories not followed)."""
+    from ..elf import ElfFile
+
+    found = []
+    for root, _dirs, files in os.walk(top):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not os.access(path, os.X_OK):
+                continue
+            try:
+                with open(path, "rb") as f:
+                    if f.read(4) != b"\x7fELF":
+                        continue
+                with ElfFile.open(path) as elf:
+                    if elf.interp():
+                        found.append(path)
+            except (OSError, LibsubstError):
+                continue                    # not a program the guest can run
+    return found
+
+
+def _added_file(tree: Tree, host: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
+    """An added program's loaded objects and run-time trees (_added_program)."""
+    from ..ldso.search import resolve, resolve_dlopen_closure
+
     try:
         closure = resolve(host, env)
     except LibsubstError:

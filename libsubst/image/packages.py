@@ -26,7 +26,8 @@ The rule:
   ``/usr/bin``, ``/usr/sbin`` (and merged ``/bin``, ``/sbin``), which it
   execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``.
 - *size*: documentation, manuals, translations, completions, editors'
-  syntax files and desktop integration (``NOT_DATA`` below ``/usr/share``)
+  syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
+  ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
   and everything else is left out, and files are stored as they are, so an image stays the size of
   its contents.
 """
@@ -48,6 +49,11 @@ NOT_DATA = tuple(f"/usr/share/{d}/" for d in (
     "doc", "doc-base", "man", "info", "gtk-doc", "help", "locale", "lintian", "bug", "apport",
     "bash-completion", "zsh", "fish", "vim", "emacs", "nano", "menu", "applications", "icons",
     "pixmaps", "metainfo"))
+# Among those, the editors' and shells' directories are their own packages'
+# run-time data (vim's syntax files and defaults.vim in /usr/share/vim, from
+# vim-runtime, built from vim's source): kept for a package named so or
+# built from a source named so.
+OWN_DATA = tuple(f"/usr/share/{d}/" for d in ("vim", "emacs", "nano", "zsh", "fish"))
 
 
 class Contents:
@@ -198,10 +204,16 @@ def programs(scripts: list[str]) -> list[str]:
     return out
 
 
-def _wanted(path: str) -> bool:
-    """Configuration or run-time data, by the module's rule."""
-    return path.startswith("/etc/") or (path.startswith("/usr/share/")
-                                        and not (path + "/").startswith(NOT_DATA))
+def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
+    """Configuration or run-time data, by the module's rule, of a package
+    with ``names`` (its own and its source's)."""
+    if path.startswith("/etc/"):
+        return True
+    if not path.startswith("/usr/share/"):
+        return False
+    if (path + "/").startswith(OWN_DATA) and path.split("/")[3] in names:
+        return True
+    return not (path + "/").startswith(NOT_DATA)
 
 
 def contents(programs: list[str]) -> Contents:
@@ -218,13 +230,14 @@ def contents(programs: list[str]) -> Contents:
         group = [p for p in _same_source(pkg, status) if p not in out.packages]
         out.packages += group
         for pkg_name in group:
+            names = (pkg_name, _source(status, pkg_name))
             for path in _list(pkg_name):
                 if path.startswith(STATE_ROOTS):
                     if os.path.isdir(path) and not os.path.islink(path) and \
                             not any(path.startswith(d + "/") for d in out.state_dirs):
                         out.state_dirs.append(path)
-                elif _wanted(path) or (path.startswith("/usr/lib/") and os.path.islink(path)
-                                       and _wanted(os.path.realpath(path))):
+                elif _wanted(path, names) or (path.startswith("/usr/lib/") and os.path.islink(path)
+                                              and _wanted(os.path.realpath(path), names)):
                     if os.path.isdir(path) and not os.path.islink(path):
                         out.dirs.append(path)
                     elif os.path.lexists(path) and os.access(path, os.R_OK):

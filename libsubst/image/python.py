@@ -13,7 +13,9 @@ does it, by reading files and never running anything on the host:
    library, ``lib-dynload``, the prefix's own ``site-packages``), the site
    directories Debian's ``site.py`` adds below that prefix
    (``<prefix>/lib/python3/dist-packages``,
-   ``<prefix>/local/lib/pythonX.Y``) where they exist, and a venv's
+   ``<prefix>/local/lib/pythonX.Y``) where they exist, the wheels
+   ``ensurepip`` installs into a new venv (sysconfig's ``WHEEL_PKG_DIR``,
+   Debian's ``/usr/share/python-wheels``), and a venv's
    ``lib/pythonX.Y/site-packages`` with its ``pyvenv.cfg``.
 4. Extension modules whose libraries go into the image: ``lib-dynload``'s,
    a venv's, and Debian's ``dist-packages``'; not those of a base
@@ -133,4 +135,26 @@ def _layout(prefix: str, version: str) -> Layout:
             layout.trees.append(d)
     if os.path.isdir(dist):
         layout.scanned.append(dist)
+    wheels = _wheel_dir(stdlib)
+    if wheels:
+        layout.trees.append(wheels)
     return layout
+
+
+WHEEL_PKG_DIR = re.compile(r"""['"]WHEEL_PKG_DIR['"]:\s*['"]([^'"]+)['"]""")
+
+
+def _wheel_dir(stdlib: str) -> str | None:
+    """Where ensurepip (``python3 -m venv``) takes its wheels from when the
+    build names one: sysconfig's WHEEL_PKG_DIR, read from the standard
+    library's ``_sysconfigdata_*.py`` (Debian's: /usr/share/python-wheels,
+    python3-pip-whl's; its ensurepip bundles none)."""
+    for data in sorted(glob.glob(os.path.join(stdlib, "_sysconfigdata_*.py"))):
+        try:
+            with open(data, encoding="utf-8", errors="replace") as f:
+                found = WHEEL_PKG_DIR.search(f.read())
+        except OSError:
+            continue
+        if found and os.path.isabs(found.group(1)) and os.path.isdir(found.group(1)):
+            return os.path.normpath(found.group(1))
+    return None

@@ -15,7 +15,7 @@ import stat
 
 from ..errors import LibsubstError, VolumeError
 from ..volumes import Mount
-from . import node, packages, perl, python
+from . import gcc, java, node, packages, perl, python
 from .tree import Tree
 
 # What a packed image leaves out of those trees: third-party packages (add
@@ -86,7 +86,8 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
 def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
                   libraries: list[str] = ()) -> tuple[list[Mount], list[str], list[str]]:
     """Read-only mounts of the run-time trees ``program`` reads, found by
-    its own rules (python.py, perl.py, node.py), the extension modules in them it may
+    its own rules (python.py, perl.py, node.py, java.py; a GCC driver's toolchain:
+    gcc.py), the extension modules in them it may
     dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
     ``libraries``: the host paths of the libraries it loads (libperl, libpython).
     ``packed``: only the trees a packed image takes (not PACK_SKIP)."""
@@ -108,6 +109,16 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
     if inc is not None:
         dirs += inc
         modules += perl.extension_modules(inc)
+    java_home = java.home(program)
+    if java_home is not None:
+        dirs.append(java_home)
+        modules += java.modules(java_home)
+        files += java.outside_files(java_home)
+    toolchain = gcc.find(program, env)
+    if toolchain is not None:
+        dirs += toolchain.trees
+        modules += toolchain.programs
+        files += toolchain.files
     if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
         dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
     if any(os.path.basename(lib).startswith("libtinfo.so") for lib in libraries):

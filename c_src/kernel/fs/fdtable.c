@@ -145,6 +145,17 @@ struct kofd *fd_get(long fd)
     return o;
 }
 
+long fd_next_nofollow(long from)
+{
+    long r = -1;
+    fs_lock();
+    for (long fd = from < 0 ? 0 : from; fd < ftcap && r < 0; fd++)
+        if (ft[fd] && ft[fd]->kind == KF_HOST && (ft[fd]->flags & KF_F_NOFOLLOW))
+            r = fd;
+    fs_unlock();
+    return r;
+}
+
 struct kofd *fd_detach(long fd)
 {
     struct kofd *o = 0;

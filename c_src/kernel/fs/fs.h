@@ -122,6 +122,9 @@ void kofd_put(struct kofd *o);
 /* Records o (reference taken over; NULL clears) as fd's entry, dropping any old one. */
 int fd_install(int fd, struct kofd *o);
 struct kofd *fd_get(long fd);   /* a new reference to fd's entry, or NULL */
+/* The first fd from `from` on whose host O_NOFOLLOW is the kernel's, or -1
+ * (at execve, for the exec block). */
+long fd_next_nofollow(long from);
 struct kofd *fd_detach(long fd);
 void fd_detach_range(unsigned long lo, unsigned long hi);
 /* Copies fd's guest path into buf: its length, -ENOENT if it has none. */

@@ -313,7 +313,10 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
     synth_maps_line(g, s, n);
 }
 
-/* This process's fd: without the O_NOFOLLOW the kernel added (as F_GETFL). */
+/* Without the O_NOFOLLOW the kernel added to a volume's file (as F_GETFL):
+ * this process's fd as its table says; another process's table is not
+ * readable here, so its O_NOFOLLOW shows only with O_PATH (on a guest's
+ * own O_NOFOLLOW open of a regular file it is lost, see the README). */
 static void line_fdinfo(struct gbuf *g, char *s, size_t n)
 {
     if (strncmp(s, "flags:", 6) == 0) {
@@ -323,10 +326,15 @@ static void line_fdinfo(struct gbuf *g, char *s, size_t n)
         unsigned long v = 0;
         for (; *p >= '0' && *p <= '7'; p++)
             v = v * 8 + (*p - '0');
-        struct kofd *o = fd_get(g->tid >> 15);
-        if (o && (o->flags & KF_F_NOFOLLOW))
-            v &= ~(unsigned long)O_NOFOLLOW;
-        kofd_put(o);
+        if (g->tid & 0x7fff) {
+            if (!(v & O_PATH))
+                v &= ~(unsigned long)O_NOFOLLOW;
+        } else {
+            struct kofd *o = fd_get(g->tid >> 15);
+            if (o && (o->flags & KF_F_NOFOLLOW))
+                v &= ~(unsigned long)O_NOFOLLOW;
+            kofd_put(o);
+        }
         char tmp[48];
         ksnprintf(tmp, sizeof tmp, "flags:\t0%lo\n", v);
         synth_gputs(g, tmp);
@@ -386,11 +394,10 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
         synth_put_mounts(g, e->gen == SG_MOUNTINFO);
         return 0;
     case SG_FDINFO:
-        if (g->tid & 0x7fff) {
+        if (g->tid & 0x7fff)
             ksnprintf(hp, sizeof hp, "/proc/%ld/fdinfo/%ld", g->tid & 0x7fff, g->tid >> 15);
-            return synth_host_copy(g, hp);
-        }
-        ksnprintf(hp, sizeof hp, "/proc/self/fdinfo/%ld", g->tid >> 15);
+        else
+            ksnprintf(hp, sizeof hp, "/proc/self/fdinfo/%ld", g->tid >> 15);
         return synth_host_lines(g, hp, line_fdinfo);
     case SG_NET:
         return synth_put_net(g, path_base(path));

@@ -100,6 +100,24 @@ void synth_fix_stat(int id, struct stat *st)
     st->st_gid = synth_per_process(id) ? K.bi->gid : 0;
 }
 
+/* An fd's link has the permissions of the file's open mode, as Linux
+ * gives it (r-x read, -wx write, rwx both, none for O_PATH: lsof's FD
+ * column), and 64 for a size: the host's link of the same fd says both. */
+static void fd_link_mode(const struct fs_obj *o, struct stat *st)
+{
+    char hp[40];
+    struct stat hs;
+    if (o->ent == SID_OFDLINK)
+        synth_other_fd_path(o->arg, hp, sizeof hp);
+    else
+        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+    if (hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)&hs, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(hs.st_mode)) {
+        st->st_mode = hs.st_mode;
+        st->st_size = hs.st_size;
+    }
+}
+
 long synth_stat(const struct fs_obj *o, struct stat *st)
 {
     const struct synth_ent *e = synth_entry(o->ent);
@@ -134,6 +152,8 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
         st->st_nlink = 2;
     } else if (e->type == ST_LINK) {
         st->st_mode = S_IFLNK | 0777;
+        if (o->ent == SID_FDLINK || o->ent == SID_OFDLINK)
+            fd_link_mode(o, st);
     } else {
         st->st_mode = S_IFREG | 0444;
     }

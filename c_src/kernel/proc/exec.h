@@ -56,7 +56,9 @@ long exec_resolve(struct exec_req *q);
  * boot info, which it passes on unchanged (the same memfd), as
  *     libsubst-kernel BOOTINFO_FD EXEC_FD
  * The program as the calling kernel resolved it, its argv and envp, the
- * working directory, and the kernel's own fds at their new numbers.
+ * working directory, the kernel's own fds at their new numbers, and the
+ * guest's fds whose host O_NOFOLLOW the kernel added (F_GETFL and fdinfo
+ * leave it out after the execve as before).
  * Written and read (checked) by execve.c; a string is an offset of a
  * NUL-terminated string in the block.
  */
@@ -69,6 +71,8 @@ struct exec_block {
     uint32_t cwd_host;                      /* the host's cwd is cwd's directory (fs.h) */
     uint32_t argc, envc;                    /* argc then envc string offsets (uint32) at strs */
     uint32_t strs;
+    uint32_t nofollow, nnofollow;           /* nnofollow fds (int32) at nofollow whose host
+                                               O_NOFOLLOW is the kernel's (fs.h KF_F_NOFOLLOW) */
 };
 /* The next kernel takes the exec block mapped at blk (size bytes): the boot
  * info's header becomes a copy with the block's fds, K.cwd its working

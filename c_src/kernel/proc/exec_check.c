@@ -18,7 +18,7 @@
 #include "fs/fs.h"
 #include "proc/exec.h"
 
-long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned long *base)
+static long open_once(long dirfd, const char *path, int follow, char *real, unsigned long *base)
 {
     struct fs_node *n = node_new();
     if (!n)
@@ -37,6 +37,40 @@ long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned
     }
     node_free(n);
     return r < 0 ? r : fs_open_exec(real, base, 0);
+}
+
+/* Every file execve opens goes on where a symlink out of a volume leads, as
+ * Linux's walk does: the walk beneath the volume stops there and names the
+ * guest path it leads to in kcur()->relink (fs/beneath.c), and the dispatcher
+ * makes a call naming one path again with it (dispatch.c), which for execve
+ * would put the link's target in the program's place.  So here: the program
+ * (named as the guest named it all the same), a script's interpreter (a
+ * venv's bin/python3, a link to /usr/bin/python3) and an ELF's PT_INTERP.
+ * At most 40 links, then ELOOP. */
+long exec_open_at(long dirfd, const char *path, int follow, char *real, unsigned long *base)
+{
+    struct kthread *t = kcur();
+    char *saved = t->relink;
+    char *buf = kmalloc(2 * LS_PATH_MAX);
+    if (!buf)
+        return -ENOMEM;
+    long r;
+    for (int links = 0;; links++) {
+        char *to = buf + (links & 1) * LS_PATH_MAX;    /* not the path being walked */
+        to[0] = 0;
+        t->relink = to;
+        r = open_once(dirfd, path, follow, real, base);
+        if (r != -EXDEV || !to[0] || links == 40) {
+            if (r == -EXDEV && to[0])
+                r = -ELOOP;
+            break;
+        }
+        dirfd = AT_FDCWD;
+        path = to;
+    }
+    t->relink = saved;
+    kfree(buf);
+    return r;
 }
 
 long elf_read_at(int fd, unsigned long base, void *buf, size_t n, unsigned long off)

@@ -201,6 +201,13 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
     h.strs = b->len;
     if ((r = put(b, offs, k * sizeof(uint32_t))) < 0)
         return r;
+    h.nofollow = b->len;
+    for (long fd = fd_next_nofollow(0); fd >= 0; fd = fd_next_nofollow(fd + 1)) {
+        int32_t v = fd;
+        if ((r = put(b, &v, sizeof v)) < 0)
+            return r;
+        h.nnofollow++;
+    }
     h.size = b->len;
     memcpy(b->buf, &h, sizeof h);
     return 0;
@@ -329,7 +336,8 @@ static const char *xb_str(uint32_t off)
 static int xb_valid(unsigned long size)
 {
     if (xb->magic != EXEC_BLOCK_MAGIC || xb->size != size || xb->strs > size ||
-        xb->argc > (size - xb->strs) / 4 || xb->envc > (size - xb->strs) / 4 - xb->argc)
+        xb->argc > (size - xb->strs) / 4 || xb->envc > (size - xb->strs) / 4 - xb->argc ||
+        xb->nofollow > size || xb->nofollow % 4 || xb->nnofollow > (size - xb->nofollow) / 4)
         return 0;
     const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
     uint32_t one[3] = {xb->exe, xb->execfn, xb->cwd};
@@ -362,6 +370,14 @@ long exec_block_take(const char *blk, unsigned long size)
     K.bi = h;
     K.cwd = xb_str(xb->cwd);
     K.cwd_host = xb->cwd_host;
+    /* What this kernel knows of the fds the exec kept: whose O_NOFOLLOW is
+     * its own (a close-on-exec one the host closed is not there). */
+    const int32_t *nf = (const int32_t *)xb_str(xb->nofollow);
+    for (uint32_t i = 0; i < xb->nnofollow; i++) {
+        long fl = hsys2(__NR_fcntl, nf[i], F_GETFL);
+        if (fl >= 0 && (fl & O_NOFOLLOW) && fd_valid(nf[i]))
+            fd_install(nf[i], kofd_new(KF_HOST, KF_F_NOFOLLOW, 0, 0, 0));
+    }
     return 0;
 }
 
