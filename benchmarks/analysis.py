@@ -14,6 +14,7 @@ allow-list, against the full kernel's."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import sys
@@ -59,6 +60,10 @@ def _server(label: str, tmp: str) -> tuple[list[str], str]:
 
 
 def main() -> int:
+    # No option: the parser answers --help with this page's docstring and
+    # refuses anything else, instead of running the benchmark.
+    argparse.ArgumentParser(prog="python -m libsubst.benchmarks.analysis", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from libsubst.analyze import analyze
     from libsubst.analyze.cli import dynamic
     from libsubst.kernel import hostcalls, specialize, syscalls
