@@ -11,6 +11,7 @@ round over their median) says how large a ratio noise alone makes."""
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 from collections.abc import Callable
 
@@ -30,6 +31,14 @@ def alternate(rounds: int, configs: dict[str, Callable[[], float]]) -> dict[str,
         for name, run in configs.items():
             samples[name].append(run())
     return samples
+
+
+def program(text: str) -> str:
+    """An argparse type: an executable file, such as --baseline-python's
+    (argparse then says what is wrong, in one line, before any round)."""
+    if not (os.path.isfile(text) and os.access(text, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an executable file")
+    return text
 
 
 def positive(text: str) -> int:

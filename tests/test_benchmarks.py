@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import build_c, free_port
+from conftest import LIBSUBST, build_c, free_port
 from libsubst.benchmarks import density, processes, servers, startup, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
@@ -364,3 +364,17 @@ def test_every_benchmark_command_answers_help_without_running():
             assert done.returncode == status, (name, arg, done)
             assert b"usage:" in (done.stdout if status == 0 else done.stderr).lower() or \
                 (status == 2 and done.stderr.startswith(b"libsubst: ")), (name, done)
+
+
+def test_a_baseline_python_that_is_no_program_is_refused_at_start():
+    """--baseline-python names a file to run: a missing one is one line and
+    status 2 before any round, not a traceback after the first."""
+    for argv in ([*LIBSUBST, "bench", "syscalls"],
+                 [sys.executable, "-m", "libsubst.benchmarks.servers"]):
+        done = subprocess.run([*argv, "--baseline-python", "/nonexistent/python",
+                               "--rounds", "1"], capture_output=True, timeout=60, cwd="/")
+        err = done.stderr.decode()
+        assert done.returncode == 2 and "/nonexistent/python" in err, (argv, err)
+        # (argparse's usage lines come first; the error is its last line)
+        assert "Traceback" not in err and "/nonexistent/python" in err.strip().splitlines()[-1], \
+            (argv, err)
