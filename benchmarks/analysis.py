@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
 import tempfile
+
+from .rounds import main_command
 
 PROGRAMS = [
     ("hello world (echo)", ["/bin/echo", "hello"]),
@@ -110,4 +111,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

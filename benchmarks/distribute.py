@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from .rounds import BenchmarkError
+from .rounds import BenchmarkError, main_command
 
 PROGRAMS = [("hello world (echo)", ["/bin/echo", "hi"]), ("redis-server", ["/usr/bin/redis-server"]),
             ("python3", ["/usr/bin/python3"])]
@@ -84,4 +84,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

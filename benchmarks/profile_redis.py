@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from .rounds import BenchmarkError
+from .rounds import BenchmarkError, main_command
 
 
 def main(out: str) -> int:
@@ -50,4 +50,5 @@ if __name__ == "__main__":
                                  description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", nargs="?", default="redis-profile.svg", metavar="OUT.svg")
-    sys.exit(main(ap.parse_args().out))
+    out = ap.parse_args().out
+    main_command(lambda: main(out))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 from collections.abc import Callable
 
 from ..errors import LibsubstError
@@ -31,6 +32,18 @@ def alternate(rounds: int, configs: dict[str, Callable[[], float]]) -> dict[str,
         for name, run in configs.items():
             samples[name].append(run())
     return samples
+
+
+def main_command(main: Callable[[], int | None]) -> None:
+    """Runs a benchmark's ``main`` as a command: exits with its status, and
+    says a LibsubstError (a BenchmarkError, or bad input met on the way: an
+    --add that does not exist) in one line with status 2, not a traceback."""
+    try:
+        status = main()
+    except LibsubstError as e:
+        sys.stderr.write(f"libsubst: {e}\n")
+        sys.exit(2)
+    sys.exit(status)
 
 
 def program(text: str) -> str:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 
-from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
+from .rounds import BenchmarkError, alternate, check, main_command, fmt_spread, median, positive
 from .redis_bench import free_port, stop
 from .servers import KINDS, memcached, nginx, redis, serve
 
@@ -163,4 +163,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -43,7 +43,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from .rounds import BenchmarkError, alternate, check, median, positive, program
+from .rounds import BenchmarkError, alternate, check, main_command, median, positive, program
 from .redis_bench import free_port, listening, stop
 
 KINDS = ("native", "libsubst")
@@ -263,4 +263,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -378,3 +378,15 @@ def test_a_baseline_python_that_is_no_program_is_refused_at_start():
         # (argparse's usage lines come first; the error is its last line)
         assert "Traceback" not in err and "/nonexistent/python" in err.strip().splitlines()[-1], \
             (argv, err)
+
+
+def test_bad_input_met_by_a_benchmark_is_one_line():
+    """A LibsubstError a benchmark meets (here writable_root's --add of a
+    missing file, found by the planner) is one `libsubst:` line and status
+    2, as from the CLI, not a traceback."""
+    done = subprocess.run([sys.executable, "-m", "libsubst.benchmarks.writable_root", "--add",
+                           "/nonexistent/file", "--runs", "1"], capture_output=True,
+                          timeout=120, cwd="/")
+    assert done.returncode == 2, done
+    assert done.stderr.decode().splitlines() == \
+        ["libsubst: --add '/nonexistent/file': /nonexistent/file does not exist"], done
