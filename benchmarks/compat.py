@@ -18,6 +18,7 @@ import signal
 import sys
 
 from . import corpus, corpus_run, psutil_suite, pytests
+from .rounds import main_command
 
 
 def main(argv=None) -> int:
@@ -99,4 +100,4 @@ def _table(r: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

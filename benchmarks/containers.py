@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from .rounds import alternate, check, fmt_spread, median
+from .rounds import alternate, check, main_command, fmt_spread, median
 
 ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 FLAGS = {"runsc": ["--runtime-flag", "network=none"]}     # podman's, before `run`
@@ -82,4 +82,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

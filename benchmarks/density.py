@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from .rounds import check
+from .rounds import check, main_command
 
 SERVER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_bin",
                       "echo-server")
@@ -307,4 +307,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -8,6 +8,7 @@ every pull is).  A round whose push or pull fails stops the benchmark."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import socket
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from .rounds import BenchmarkError
+from .rounds import BenchmarkError, main_command
 
 PROGRAMS = [("hello world (echo)", ["/bin/echo", "hi"]), ("redis-server", ["/usr/bin/redis-server"]),
             ("python3", ["/usr/bin/python3"])]
@@ -38,6 +39,10 @@ def _libsubst(*args, env=None) -> None:
 
 
 def main() -> int:
+    # No option: the parser answers --help with this page's docstring and
+    # refuses anything else, instead of running the benchmark.
+    argparse.ArgumentParser(prog="python -m libsubst.benchmarks.distribute", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     if shutil.which("docker-registry") is None:
         raise BenchmarkError("Debian's docker-registry is not installed")
     with tempfile.TemporaryDirectory(prefix="libsubst-distribute-") as tmp:
@@ -79,4 +84,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

@@ -44,7 +44,7 @@ import tempfile
 import threading
 
 from .image_startup import guest_boot, boot_hello, boot_redis, end_to_end
-from .rounds import alternate, check, fmt_range, median
+from .rounds import alternate, check, main_command, fmt_range, median
 
 HELLO_C = r"""
 #include <stdio.h>
@@ -263,4 +263,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

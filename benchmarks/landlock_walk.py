@@ -23,7 +23,7 @@ import os
 import sys
 import tempfile
 
-from .rounds import BenchmarkError, alternate, fmt_spread, median, positive
+from .rounds import BenchmarkError, alternate, main_command, fmt_spread, median, positive
 from .syscalls import _native, bench_binary
 
 OP = "open_close_volume"
@@ -79,4 +79,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from .rounds import BenchmarkError, alternate, check, fmt_spread, median
+from .rounds import BenchmarkError, alternate, check, main_command, fmt_spread, median
 
 LOOPS = 200
 # The child exits 7, so a status of 0 (a child that did not run this code) is caught too.
@@ -84,4 +84,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -4,11 +4,12 @@ redis-benchmark loads it (SET and GET, 50 clients, 100 000 requests each):
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
 
-from .rounds import BenchmarkError
+from .rounds import BenchmarkError, main_command
 
 
 def main(out: str) -> int:
@@ -45,4 +46,9 @@ def main(out: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "redis-profile.svg"))
+    ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.profile_redis",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", nargs="?", default="redis-profile.svg", metavar="OUT.svg")
+    out = ap.parse_args().out
+    main_command(lambda: main(out))

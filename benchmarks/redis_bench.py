@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from .rounds import check, fmt_spread, median
+from .rounds import check, main_command, fmt_spread, median
 
 TESTS = "set,get,incr,lpush,lrange_100"
 # The rows redis-benchmark --csv prints for TESTS (LRANGE first fills a list).
@@ -147,4 +147,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

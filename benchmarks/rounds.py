@@ -11,7 +11,9 @@ round over their median) says how large a ratio noise alone makes."""
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 from collections.abc import Callable
 
 from ..errors import LibsubstError
@@ -30,6 +32,26 @@ def alternate(rounds: int, configs: dict[str, Callable[[], float]]) -> dict[str,
         for name, run in configs.items():
             samples[name].append(run())
     return samples
+
+
+def main_command(main: Callable[[], int | None]) -> None:
+    """Runs a benchmark's ``main`` as a command: exits with its status, and
+    says a LibsubstError (a BenchmarkError, or bad input met on the way: an
+    --add that does not exist) in one line with status 2, not a traceback."""
+    try:
+        status = main()
+    except LibsubstError as e:
+        sys.stderr.write(f"libsubst: {e}\n")
+        sys.exit(2)
+    sys.exit(status)
+
+
+def program(text: str) -> str:
+    """An argparse type: an executable file, such as --baseline-python's
+    (argparse then says what is wrong, in one line, before any round)."""
+    if not (os.path.isfile(text) and os.access(text, os.X_OK)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an executable file")
+    return text
 
 
 def positive(text: str) -> int:

@@ -46,7 +46,8 @@ import sys
 import tempfile
 
 from ..kernel import hostcalls, seccomp
-from .rounds import BenchmarkError, alternate, check, fmt_range, fmt_spread, median, positive
+from .rounds import (BenchmarkError, alternate, check, fmt_range, fmt_spread, main_command, median,
+                     positive)
 from .server_profile import periods
 from .syscalls import _native, bench_binary
 
@@ -211,4 +212,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

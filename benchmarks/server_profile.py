@@ -44,7 +44,7 @@ from ..elf import ElfFile
 from ..elf.abi import SHF_EXECINSTR
 from ..errors import LibsubstError
 
-from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
+from .rounds import BenchmarkError, alternate, check, main_command, fmt_spread, median, positive
 from .redis_bench import free_port, stop
 from .servers import BASELINE, KINDS, memcached, nginx, pythons, redis, serve
 
@@ -245,4 +245,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -43,7 +43,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from .rounds import BenchmarkError, alternate, check, median, positive
+from .rounds import BenchmarkError, alternate, check, main_command, median, positive, program
 from .redis_bench import free_port, listening, stop
 
 KINDS = ("native", "libsubst")
@@ -251,7 +251,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seconds", type=positive, default=3,
                     help="wrk's and memcaslap's run time, whole seconds")
     ap.add_argument("--requests", type=positive, default=50000, help="redis-benchmark's per test")
-    ap.add_argument("--baseline-python", help="also run the libsubst installed for this Python")
+    ap.add_argument("--baseline-python", type=program,
+                    help="also run the libsubst installed for this Python")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     try:
@@ -262,4 +263,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import corpus, corpus_run
+from .rounds import main_command
 
 REMOVED = "a program the run wrote and removed"     # not checked, with this reason
 
@@ -233,4 +234,4 @@ def _dot(check: Check) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

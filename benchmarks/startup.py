@@ -32,7 +32,7 @@ import time
 
 from ..errors import LibsubstError
 from . import density, timeline
-from .rounds import alternate, check, fmt_spread, median
+from .rounds import alternate, check, main_command, fmt_spread, median
 
 REDIS = ["/usr/bin/redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
 TARGETS = ("true", "python3 -c pass", "true.lsi (packed)", "redis-server to PONG")
@@ -217,4 +217,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -206,4 +206,6 @@ def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, round
 
 
 if __name__ == "__main__":
-    main()
+    # `libsubst bench syscalls` parses the options (and answers --help).
+    from libsubst.cli import main as cli
+    cli(["bench", "syscalls", *sys.argv[1:]], prog_name="python -m libsubst.benchmarks.syscalls")

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 
 from .. import api
 from ..kernel import syscalls
 from ..monitor.tracing import Trace
-from .rounds import alternate, check, fmt_spread, median
+from .rounds import alternate, check, main_command, fmt_spread, median
 from .syscalls import _parse, bench_binary
 
 MODES = ("untraced", "filtered_out", "summary", "every_line")
@@ -76,4 +75,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

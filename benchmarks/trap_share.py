@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 from .redis_bench import free_port
-from .rounds import BenchmarkError, check
+from .rounds import BenchmarkError, check, main_command
 from .servers import nginx, one_round, redis
 
 # A static Go program (no libc: the Go runtime's own syscall sites): a few
@@ -140,4 +140,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

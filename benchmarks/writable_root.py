@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import time
 
-from .rounds import alternate, check, median
+from .rounds import alternate, check, main_command, median
 
 PROGRAM = ["/usr/sbin/nginx", "-t", "-q", "-c"]
 CONF = "pid /tmp/nginx.pid;\nevents {}\nhttp { include /etc/nginx/mime.types; }\n"
@@ -96,4 +96,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_command(main)

@@ -145,11 +145,11 @@ class Popen(Guest):
                  text: bool | None = None, encoding: str | None = None,
                  errors: str | None = None, volumes: Sequence[str | Mount] = (),
                  env: Mapping[str, str] | None = None, workdir: str | None = None,
-                 net: str | None = None, memory: int | None = None, cpus: int | None = None,
+                 net: str | None = None, memory: int | str | None = None, cpus: int | None = None,
                  pids: int | None = None, gdb=None, core: str | None = None,
                  enosys: Sequence[str] = (), weaker_sandbox: bool = False,
                  profile: str | None = None, read_only: bool = False,
-                 scratch_size: int | None = None, hand_over: bool = False,
+                 scratch_size: int | str | None = None, hand_over: bool = False,
                  plan_key: bytes | None = None, caller_env: dict | None = None,
                  stop_timeout: float = 10, init: bool = False, **kw):
         from . import plancache
@@ -251,15 +251,16 @@ def run(target: _Target, args: Sequence[str] | None = None, *, input=None,
     ``trace`` is a file path, an fd or a ``monitor.tracing.Trace`` for the
     syscall trace; ``core`` a directory where a crashing guest writes an ELF
     core file; ``gdb`` a listening socket to serve a debugger on; ``enosys``
-    names calls answered with ENOSYS as if unimplemented.  ``memory`` (bytes
-    of RAM: its processes, /tmp, /dev/shm, its root's writes and memfds),
+    names calls answered with ENOSYS as if unimplemented.  ``memory`` (bytes,
+    or a size as the CLI takes it, "512M", of RAM: its processes, /tmp,
+    /dev/shm, its root's writes and memfds),
     ``cpus`` (how many of the host's CPUs) and ``pids`` (processes and
     threads) limit the whole
     guest, or raise LibsubstError where this host cannot enforce them (the
     README's sandbox section says how).  The guest's root is writable, its
     changes made in a layer of its own over the image and gone after the
-    run, of ``scratch_size`` bytes (ENOSPC past it; default as /tmp: half of
-    ``memory``); ``read_only`` keeps the image's root read-only (EROFS).
+    run, of ``scratch_size`` bytes or a size (ENOSPC past it; default as /tmp:
+    a third of ``memory``); ``read_only`` keeps the image's root read-only (EROFS).
     ``weaker_sandbox`` runs it where
     the host's Landlock is older than ABI 6 or absent, which is otherwise
     refused (a warning says what the sandbox lacks).  ``init`` starts the

@@ -352,6 +352,7 @@ def bench():
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1),
               help="Alternating rounds of every path (median of the rounds).")
 @click.option("--baseline-python", metavar="PYTHON",
+              type=click.Path(exists=True, dir_okay=False, executable=True),
               help="Also time the fastcall path of the libsubst installed for PYTHON.")
 @click.option("--image", is_flag=True,
               help="Also time the fastcall path of the benchmark packed into an image.")

@@ -48,6 +48,16 @@ class Limits:
     scratch: int | None = None     # bytes of the writable root's layer (--scratch-size)
 
     def __post_init__(self):
+        # The API takes sizes as the CLI writes them ("512M") or in bytes.
+        for field, option, least in (("memory", "--memory", 16 << 20),
+                                     ("scratch", "--scratch-size", 1 << 20)):
+            if isinstance(getattr(self, field), str):
+                from .monitor.limits import parse_size
+                object.__setattr__(self, field, parse_size(getattr(self, field), option, least))
+        for option, value in (("--memory", self.memory), ("--cpus", self.cpus),
+                              ("--pids", self.pids), ("--scratch-size", self.scratch)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise LibsubstError(f"{option} {value!r}: expected a whole number")
         # A limit that would not bind is refused, never silently dropped.
         if self.memory is not None and not (16 << 20) <= self.memory <= ADDRESS_SPACE:
             raise LibsubstError(f"--memory {self.memory}: expected 16M to 128T (the x86-64 "

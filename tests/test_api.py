@@ -68,6 +68,22 @@ def test_run_refuses_what_subprocess_refuses():
             libsubst.run("true", **kw)
 
 
+def test_limits_take_the_clis_sizes_and_refuse_other_values_in_one_line():
+    """memory and scratch_size as the CLI writes them ("64M"); a value of the
+    wrong type is the CLI's one-line LibsubstError, not a TypeError."""
+    done = libsubst.run("cat", ["/sys/fs/cgroup/memory.max"], memory="64M",
+                        capture_output=True)
+    assert (done.returncode, done.stdout) == (0, b"%d\n" % (64 << 20)), done
+    for kw, words in ((dict(memory="abc"), "--memory 'abc': expected a size"),
+                      (dict(scratch_size="1x"), "--scratch-size '1x': expected a size"),
+                      (dict(cpus="1"), "--cpus '1': expected a whole number"),
+                      (dict(pids=2.5), "--pids 2.5: expected a whole number"),
+                      (dict(memory=True), "--memory True: expected a whole number")):
+        with pytest.raises(libsubst.LibsubstError) as e:
+            libsubst.run("true", **kw)
+        assert str(e.value).startswith(words) and "\n" not in str(e.value), e.value
+
+
 def test_check_raises_with_the_status():
     with pytest.raises(subprocess.CalledProcessError) as native:
         subprocess.run(["sh", "-c", "echo partial; exit 5"], capture_output=True, check=True)

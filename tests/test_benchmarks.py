@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import build_c, free_port
+from conftest import LIBSUBST, build_c, free_port
 from libsubst.benchmarks import density, processes, servers, startup, syscalls, trace_cost
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
@@ -391,3 +391,53 @@ def test_trap_share_counts_each_programs_paths(tmp_path):
     assert res["static Go"]["clone"]["trap"] > 0
     with pytest.raises(BenchmarkError, match="exited 1"):
         trap_share.run_once(str(tmp_path), "false", ["/bin/false"])
+
+
+MAINS = ["analysis", "compat", "containers", "density", "distribute", "images", "landlock_walk",
+         "processes", "profile_redis", "redis_bench", "seccomp_cache", "server_profile",
+         "servers", "soundness", "startup", "syscalls", "trace_cost", "trap_share",
+         "writable_root"]
+
+
+def test_every_benchmark_command_answers_help_without_running():
+    """`python -m libsubst.benchmarks.NAME --help` prints its usage and
+    exits 0 at once; an unknown option is refused (status 2): none starts
+    its work (a registry, servers, minutes of runs) when asked for help."""
+    import pathlib
+    import libsubst.benchmarks as pkg
+    found = sorted(p.stem for p in pathlib.Path(pkg.__file__).parent.glob("*.py")
+                   if "__main__" in p.read_text())
+    assert found == MAINS
+    for name in MAINS:
+        for arg, status in (("--help", 0), ("--no-such-option", 2)):
+            done = subprocess.run([sys.executable, "-m", f"libsubst.benchmarks.{name}", arg],
+                                  capture_output=True, timeout=60, cwd="/")
+            assert done.returncode == status, (name, arg, done)
+            assert b"usage:" in (done.stdout if status == 0 else done.stderr).lower() or \
+                (status == 2 and done.stderr.startswith(b"libsubst: ")), (name, done)
+
+
+def test_a_baseline_python_that_is_no_program_is_refused_at_start():
+    """--baseline-python names a file to run: a missing one is one line and
+    status 2 before any round, not a traceback after the first."""
+    for argv in ([*LIBSUBST, "bench", "syscalls"],
+                 [sys.executable, "-m", "libsubst.benchmarks.servers"]):
+        done = subprocess.run([*argv, "--baseline-python", "/nonexistent/python",
+                               "--rounds", "1"], capture_output=True, timeout=60, cwd="/")
+        err = done.stderr.decode()
+        assert done.returncode == 2 and "/nonexistent/python" in err, (argv, err)
+        # (argparse's usage lines come first; the error is its last line)
+        assert "Traceback" not in err and "/nonexistent/python" in err.strip().splitlines()[-1], \
+            (argv, err)
+
+
+def test_bad_input_met_by_a_benchmark_is_one_line():
+    """A LibsubstError a benchmark meets (here writable_root's --add of a
+    missing file, found by the planner) is one `libsubst:` line and status
+    2, as from the CLI, not a traceback."""
+    done = subprocess.run([sys.executable, "-m", "libsubst.benchmarks.writable_root", "--add",
+                           "/nonexistent/file", "--runs", "1"], capture_output=True,
+                          timeout=120, cwd="/")
+    assert done.returncode == 2, done
+    assert done.stderr.decode().splitlines() == \
+        ["libsubst: --add '/nonexistent/file': /nonexistent/file does not exist"], done

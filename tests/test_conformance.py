@@ -348,9 +348,17 @@ def test_a_first_exec_refused_by_the_kernel_is_one_line(progs, tmp_path, mode):
 
 
 def bad_script(d, case):
-    """./s in d, a script whose exec fails by Linux's #! rule (``case``).
-    The guest sees d (its cwd); /usr/share/doc (base-files') only if the
-    plan lays it out."""
+    """./s in d, a script whose exec fails by Linux's #! rule (``case``), or
+    for a ``program-`` case a program that is no script and no ELF file: a
+    directory, a text file, one without the execute bit. The guest sees d
+    (its cwd); /usr/share/doc (base-files') only if the plan lays it out."""
+    if case.startswith("program-"):
+        if case == "program-dir":
+            (d / "s").mkdir()
+        else:
+            (d / "s").write_text("echo not a program\n")
+            (d / "s").chmod(0o644 if case == "program-not-executable" else 0o755)
+        return
     interp = {"dir": f"#!{d}\n", "dir-elsewhere": "#!/usr/share/doc\n", "empty": "#!\n",
               "blanks": "#!  \t\n", "missing": f"#!{d}/nowhere/sh\n", "text": f"#!{d}/text\n",
               "deep": f"#!{d}/c6\n", "relative-missing": "#!nowhere\n"}[case]
@@ -363,7 +371,8 @@ def bad_script(d, case):
 
 
 @pytest.mark.parametrize("case", ["dir", "dir-elsewhere", "empty", "blanks", "missing",
-                                  "relative-missing", "text", "deep"])
+                                  "relative-missing", "text", "deep", "program-dir",
+                                  "program-text", "program-not-executable"])
 def test_a_script_the_first_exec_refuses_fails_as_natively(tmp_path, case):
     """Every way a #! line makes execve fail (an interpreter that is a
     directory, a line naming none, a missing interpreter, one that is no

@@ -108,8 +108,14 @@ def test_redis_from_a_docker_archive_through_a_registry(chroot, tmp_path):
 
 
 def test_bad_sources_are_one_line(tmp_path):
+    # A file tar cannot read: tarfile's error names each compression it
+    # tried, one line each, which the message must not pass on as they are.
+    (tmp_path / "text").write_text("not an archive\n")
+    (tmp_path / "cut.tar.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\0" * 20)
     for source, words in ((str(tmp_path / "missing"), "no such image"),
-                          (str(tmp_path), "neither")):
+                          (str(tmp_path), "neither"),
+                          (str(tmp_path / "text"), "not a readable image archive"),
+                          (str(tmp_path / "cut.tar.gz"), "not a readable image archive")):
         done = subprocess.run([*LIBSUBST, "pack", "--from-oci", source, "true", "-o",
                                str(tmp_path / "x.lsi")], capture_output=True, timeout=60)
         err = done.stderr.decode()

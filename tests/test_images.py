@@ -473,6 +473,17 @@ def test_unwritable_output_and_bad_options(hello, tmp_path):
     assert_clean_error(libsubst_cmd("pack", "--add", str(tmp_path / "nope"), "/bin/true", "-o",
                                     str(tmp_path / "x.lsi")), "nope")
     assert_clean_error(libsubst_cmd("run", "--no-subst", str(hello)), "--no-subst")
+    # A program whose exec fails (a directory, a file that is neither an
+    # ELF program nor a #! script, a #! line naming a missing program) is
+    # refused by pack, as an image that could never start, and no image is left.
+    (tmp_path / "text").write_text("echo not a program\n")
+    (tmp_path / "text").chmod(0o755)
+    (tmp_path / "script").write_text(f"#!{tmp_path}/nowhere/sh\n")
+    (tmp_path / "script").chmod(0o755)
+    for program in (tmp_path, tmp_path / "text", tmp_path / "script"):
+        done = libsubst_cmd("pack", str(program), "-o", str(tmp_path / "never.lsi"))
+        assert_clean_error(done, "cannot be executed")
+        assert done.returncode == 127 and not (tmp_path / "never.lsi").exists(), done
 
 
 def test_added_trees_keep_their_shape(tmp_path):

@@ -145,7 +145,8 @@ class Profiler:
             if os.path.realpath(dso) == self.kernel:
                 out.append(f"[guest kernel] {sym}")
             elif sym == "[unknown]":
-                out.append(f"[{os.path.basename(dso) or 'unknown'}]")
+                # An image file maps at its bind, /.libsubst-files/INDEX: name its host file.
+                out.append(f"[{os.path.basename(self.host_files.get(dso, dso)) or 'unknown'}]")
             else:
                 out.append(sym)
         if host and not out:

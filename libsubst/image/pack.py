@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 
-from ..errors import ImageError
+from ..errors import ImageError, ProgramNotFound
 from ..plan import GuestPlan
 from ..volumes import Mount, bind, under
 from . import lsi, rootfs
@@ -41,6 +41,12 @@ def plan_for_pack(program: str, args: Sequence[str] = (), *,
     image_env.update(env or {})
     lay = layout_program(program, args, image_env, lookup=os.environ.get("PATH"),
                          hostname=HOSTNAME, add=add, subst=subst, packed=True)
+    if not lay.objects:
+        # Its first exec fails (run says why, with Linux's errno): an image
+        # that can never start is refused here, where the mistake is made.
+        raise ProgramNotFound(f"{program}: cannot be executed (a directory, neither an ELF "
+                              f"program nor a #! script, or a #! line naming no program): "
+                              f"`libsubst run {program}` names the error")
     tree = lay.tree
     mounts = bind(volumes, declare=True)
     for m in lay.runtime_mounts:

@@ -33,10 +33,8 @@ def find_program(name: str, path_env: str | None, root: str = "") -> str:
             st = os.stat(in_root(cand, root))
         except OSError:
             continue
-        if stat.S_ISDIR(st.st_mode):
-            if "/" in name:
-                raise ProgramNotFound(f"{name} is a directory")
-            continue
+        if stat.S_ISDIR(st.st_mode) and "/" not in name:
+            continue                    # execvp skips it; a path to one the exec refuses
         if "/" in name or os.access(in_root(cand, root), os.X_OK):
             return os.path.normpath(cand) if root else os.path.abspath(cand)
     raise ProgramNotFound(f"{name}: no such program" + ("" if "/" in name else " on PATH"))
@@ -82,6 +80,8 @@ def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]
     script, a directory or a file that is no ELF."""
     _buf_size, depth = _limits()
     chain = [path]
+    if os.path.isdir(in_root(path, root)):
+        return chain                    # the exec opens it and refuses it: EACCES
     interp = read_interpreter(path, root)       # the program's own errors are raised
     for _ in range(depth + 1):
         if not interp:
@@ -103,11 +103,11 @@ def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]
 
 def mapped_program(chain: list[str], root: str = "") -> str | None:
     """The ELF program an :func:`interpreters` chain ends at, the one the
-    kernel maps; None when the exec of a ``#!`` script will fail before it
-    maps one.  A program that is no script is returned as it is, for the ELF
-    reader to say what it is."""
-    if len(chain) == 1 and read_interpreter(chain[0], root) is None:
-        return chain[0]
+    kernel maps; None when the exec will fail before it maps one: a ``#!``
+    script's, or a program that is a directory (EACCES) or neither an ELF
+    file nor a script (ENOEXEC, or EACCES without the execute bit).  A file
+    that starts as an ELF file is returned, for the ELF reader to say what
+    is wrong with it."""
     try:
         fd = open_regular(in_root(chain[-1], root))
     except LibsubstError:

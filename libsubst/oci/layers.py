@@ -111,6 +111,15 @@ def from_layout(root: str) -> ContainerImage:
     return ContainerImage(ImageConfig.from_json(config), layers)
 
 
+def _tar_reason(e: Exception) -> str:
+    """One line for a tarfile error: ``tarfile.open(mode="r:*")`` lists, a
+    line each, why every compression it tried failed."""
+    lines = str(e).splitlines()
+    if len(lines) > 1:
+        return "no tar archive, plain or compressed with gzip, bzip2 or xz"
+    return lines[0] if lines else type(e).__name__
+
+
 def from_archive(path: str, work: str) -> ContainerImage:
     """A ``docker save`` / ``podman save`` archive (docker-archive, or
     oci-archive: an OCI layout in a tar), unpacked into ``work``."""
@@ -122,7 +131,7 @@ def from_archive(path: str, work: str) -> ContainerImage:
                     continue
                 tar.extract(m, work, set_attrs=False)
     except (OSError, tarfile.TarError) as e:
-        raise ImageError(f"{path}: not a readable image archive ({e})") from None
+        raise ImageError(f"{path}: not a readable image archive ({_tar_reason(e)})") from None
     if "index.json" in names or "./index.json" in names:
         return from_layout(work)
     if "manifest.json" not in names and "./manifest.json" not in names:
@@ -202,7 +211,7 @@ def apply_layer(layer: str, root: str) -> None:
             for m in members:
                 _apply(tar, m, root)
     except (OSError, tarfile.TarError) as e:
-        raise ImageError(f"{layer}: cannot apply this layer ({e})") from None
+        raise ImageError(f"{layer}: cannot apply this layer ({_tar_reason(e)})") from None
 
 
 def _apply(tar: tarfile.TarFile, m: tarfile.TarInfo, root: str) -> None:
