@@ -393,8 +393,8 @@ def test_trap_share_counts_each_programs_paths(tmp_path):
         trap_share.run_once(str(tmp_path), "false", ["/bin/false"])
 
 
-MAINS = ["analysis", "compat", "containers", "density", "distribute", "images", "landlock_walk",
-         "processes", "profile_redis", "redis_bench", "seccomp_cache", "server_profile",
+MAINS = ["analysis", "compat", "containers", "density", "distribute", "host_floors", "images",
+         "landlock_walk", "processes", "profile_redis", "redis_bench", "seccomp_cache", "server_profile",
          "servers", "soundness", "startup", "syscalls", "trace_cost", "trap_share",
          "writable_root"]
 
