@@ -26,6 +26,7 @@ class Layout:
     runtime_mounts: list[Mount] = field(default_factory=list)   # an interpreter's trees
     state_dirs: list[str] = field(default_factory=list)         # its packages' (packages.py)
     scripts: list[str] = field(default_factory=list)            # the #! scripts on the way
+    mapped: bool = True           # False: the first exec fails before it maps a program
 
 
 def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
@@ -70,7 +71,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         rootfs.add_etc(tree, hostname, host_names=not packed)
         return Layout(tree, exe=os.path.realpath(path),
                       execfn=program if "/" in program else path, argv=[program, *args],
-                      objects=[], scripts=scripts)
+                      objects=[], scripts=scripts, mapped=False)
     closure = resolve(binary, env)
     objects = [tree.add_host_path(binary)]
     if interp:

@@ -41,7 +41,7 @@ def plan_for_pack(program: str, args: Sequence[str] = (), *,
     image_env.update(env or {})
     lay = layout_program(program, args, image_env, lookup=os.environ.get("PATH"),
                          hostname=HOSTNAME, add=add, subst=subst, packed=True)
-    if not lay.objects:
+    if not lay.mapped:
         # Its first exec fails (run says why, with Linux's errno): an image
         # that can never start is refused here, where the mistake is made.
         raise ProgramNotFound(f"{program}: cannot be executed (a directory, neither an ELF "
