@@ -206,7 +206,7 @@ def facts(path: str, kept_host: set[int] | None = None) -> KernelFacts:
         kept_host = {s.nr for s in syscalls.TABLE if s.level == syscalls.HOST}
     with ElfFile.open(path) as elf:
         text = sum(len(d) for _, _, d in elf.code_ranges())
-        dis = Disassembly(elf)
+        dis = Disassembly(elf, lazy_got=False)     # a static PIE: no PLT
         calls = _direct_calls(dis)
         taken = {t for t, _ in dis.rip_refs} | set(dis.data_pointers()) | \
             {v for _, _, v in elf.relocations() if v is not None}
