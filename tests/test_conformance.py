@@ -98,6 +98,18 @@ def test_family_from_a_fresh_pid_namespace(progs, tmp_path, family, path):
     assert_conforms(native, guest)
 
 
+def test_sigcontext_traced(progs, tmp_path):
+    """sigcontext.c with every call traced: the fastcall's read is the
+    kernel's handler, which waits in the host itself (signal/view.c's
+    fastcall frame), not the entry's direct call."""
+    native = run([str(progs / "sigcontext"), "native"], tmp_path)
+    assert native.returncode == 0, native.stderr.decode()
+    guest = run([str(progs / "sigcontext"), "guest"], tmp_path,
+                ["--trace-file", str(tmp_path / "trace")])
+    assert_conforms(native, guest)
+    assert "fast read(3" in (tmp_path / "trace").read_text()
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_proc_net_unix_in_a_network_namespace_of_its_own(progs, tmp_path, path):
     # --net none: the namespace is the guest's, so /proc/net/unix lists all

@@ -30,22 +30,25 @@ long ls_unimplemented_i386(long nr)
  * handler's mask).  One that may wait indefinitely runs under the guest's
  * own mask instead, so a signal interrupts it as on Linux: the guest's
  * handler runs on the trap stack, and the host returns EINTR or restarts
- * the call as the handler's SA_RESTART says. */
+ * the call as the handler's SA_RESTART says.  On both paths the call is
+ * made in ls_blocking_call (sigview.S), where signal/view.c knows a handler
+ * interrupted one and shows it the guest's call. */
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
     struct ucontext *uc = kcur_uc();
+    const long a[6] = {a0, a1, a2, a3, a4, a5};
     sigset_t all;
     if (!uc)
-        return hsys6(nr, a0, a1, a2, a3, a4, a5);
+        return ls_blocking_call(nr, a);
     hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&uc->uc_sigmask, (long)&all, sizeof all);
-    long r = hsys6(nr, a0, a1, a2, a3, a4, a5);
+    long r = ls_blocking_call(nr, a);
     hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
     return r;
 }
 
 static long host_call(const struct syscall_desc *d, long nr, const long *a, int path)
 {
-    if (path == LS_PATH_TRAP && (d->flags & LS_F_BLOCKS))
+    if (d->flags & LS_F_BLOCKS)
         return host_call_blocking(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     return hsys6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -123,6 +123,16 @@ void kfd_room_end(long soft);
 #include "libsubst/fastcall.h"
 
 /* A guest thread's kernel state; %gs points at it (blk must come first). */
+/* A guest handler shown the guest's context in place of a host call's
+ * (signal/view.c): its frame, what it was shown, and the registers its
+ * sigreturn resumes the call with (struct sigcontext's r8 .. eflags). */
+#define LS_SIGVIEWS 4
+struct sigview {
+    const void *frame;
+    unsigned long shown_rip, shown_rsp;
+    unsigned long real[18];
+};
+
 struct kthread {
     struct ls_kblock blk;            /* the fastcall contract: entry, kernel stacks */
     struct ucontext *uc;             /* the trap being served on this thread, or NULL */
@@ -137,6 +147,8 @@ struct kthread {
                                         guest path it leads to (dispatch.c, fs/beneath.c) */
     const char *relink_from;         /* while it is made again with that path: the path
                                         the guest gave (execve's name for the program) */
+    struct sigview views[LS_SIGVIEWS]; /* the handlers shown a guest context, newest last */
+    unsigned nviews;
 };
 
 _Static_assert(offsetof(struct kthread, fast_sp) == LS_KTHREAD_FAST_SP, "fastcall.S");
@@ -337,6 +349,8 @@ long ls_dispatch(long nr, const long *a, int path);
  * as on Linux), elsewhere it is a plain host call.  What the dispatcher does
  * for the 'host' calls in syscalls.BLOCKING. */
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* arch/x86_64/sigview.S: the host call itself, arguments a[0..5]. */
+long ls_blocking_call(long nr, const long *a);
 
 /* The tracer (kernel/trace.c, kernel/trace_summary.c).  trace_mode is the
  * LS_BOOT_TRACE* flags in force, 0 when nothing is traced or counted. */

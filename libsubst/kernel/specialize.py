@@ -46,10 +46,18 @@ from . import hostcalls, kbuild, open_how, syscalls
 # whose handlers make the same call (read at their own sites).
 PASS_THROUGH = frozenset({"serve", "host_call", "ls_dispatch", "dispatch_traced",
                           "ls_fastcall_entry"})
+
+
+def _passes_through(function: str | None) -> bool:
+    """Whether function is one of PASS_THROUGH, or a copy the compiler made
+    of one (serve.isra.0, host_call.constprop.0)."""
+    return function is not None and function.split(".")[0] in PASS_THROUGH
 # Host calls no site names: the host makes a sleep or a poll that a signal
 # interrupted resume as restart_syscall at the site that made it.
 IMPLICIT = ("restart_syscall",)
-CALLER_DEPTH = 3
+# host_call_blocking's callers pass it their numbers, and it passes them
+# on to ls_blocking_call (arch/x86_64/sigview.S), where the site is.
+CALLER_DEPTH = 4
 # Instructions walked back from one site: more than the rewriter's, since the
 # compiler hoists a number out of a loop into a callee-saved register.
 BUDGET = 2000
@@ -110,7 +118,7 @@ def _resolve(dis, calls, taken, kept_host, code, i, start=None,
         if fam not in _ARG_REGS or not callers or addr in taken:
             return nrs, True
         for ccode, j in callers:
-            if dis.function_at(ccode.addrs[j]) in PASS_THROUGH:
+            if _passes_through(dis.function_at(ccode.addrs[j])):
                 nrs |= kept_host
                 continue
             more, still = _resolve(dis, calls, taken, kept_host, ccode, j, (fam, mask, value),
@@ -206,7 +214,7 @@ def facts(path: str, kept_host: set[int] | None = None) -> KernelFacts:
         kept_host = {s.nr for s in syscalls.TABLE if s.level == syscalls.HOST}
     with ElfFile.open(path) as elf:
         text = sum(len(d) for _, _, d in elf.code_ranges())
-        dis = Disassembly(elf)
+        dis = Disassembly(elf, lazy_got=False)     # a static PIE: no PLT
         calls = _direct_calls(dis)
         taken = {t for t, _ in dis.rip_refs} | set(dis.data_pointers()) | \
             {v for _, _, v in elf.relocations() if v is not None}
@@ -214,7 +222,7 @@ def facts(path: str, kept_host: set[int] | None = None) -> KernelFacts:
                           host_nrs={hostcalls.number(n) for n in IMPLICIT})
         for code, i in dis.syscalls:
             where = dis.function_at(code.addrs[i])
-            if where in PASS_THROUGH:
+            if _passes_through(where):
                 out.host_nrs |= kept_host
                 continue
             nrs, unknown = _resolve(dis, calls, taken, kept_host, code, i)

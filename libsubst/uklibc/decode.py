@@ -72,9 +72,15 @@ class Disassembly:
     ``syscall``.  ``reloc_offsets``: sorted addresses in code a relocation
     writes (text relocations)."""
 
-    def __init__(self, elf: ElfFile):
+    def __init__(self, elf: ElfFile, lazy_got: bool = True):
+        """``lazy_got``: the object may hold code addresses in writable data
+        without a relocation (a GOT's lazy-binding slots); False for one
+        linked without a PLT (the guest kernel, a static PIE), where every
+        pointer has its relocation and a word that only looks like one (a
+        table's flags) would read as an entry."""
         self.elf = elf
         self.absolute = elf.e_type == ET_EXEC
+        self.lazy_got = lazy_got
         self._lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
         self._lite.skipdata = True
         self._md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
@@ -245,7 +251,7 @@ class Disassembly:
         out = []
         lo, hi = self.spans[0][0], self.spans[-1][1]
         for _, base, data, writable in self.elf.data_ranges():
-            if not (self.absolute or writable):
+            if not (self.absolute or (writable and self.lazy_got)):
                 continue
             for width, fmt in ((8, "Q"), (4, "I")):
                 if width == 4 and not self.absolute:

@@ -114,6 +114,7 @@ def build_stubs(elf: ElfFile, sites: list[Site], base: int) -> bytes:
         out += stub.STUB_ENTER + stub.STUB_CALL + stub.STUB_LEAVE
         move(site.post)
         out += _jump(base + len(out), site.window[1], stub.JMP_SIZE)
+        out += stub.trailer(sum(n for _, n in site.post))
     return bytes(out)
 
 
@@ -311,6 +312,9 @@ def _check_stub(md, src: ElfFile, out: ElfFile, site: Site, at: int, fail) -> in
     back = at + pos + stub.JMP_SIZE + struct.unpack_from("<i", code, pos + 1)[0]
     if back != site.window[1]:
         raise fail(f"stub of {site.addr:#x} does not jump back to {site.window[1]:#x}")
+    post = sum(n for _, n in site.post)
+    if code[pos + stub.JMP_SIZE:] != stub.trailer(post) or back - post != site.addr + 2:
+        raise fail(f"stub of {site.addr:#x}: its trailer does not name the site")
     return size
 
 

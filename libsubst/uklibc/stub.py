@@ -10,19 +10,21 @@ the rewriter appends to the object, is::
     lea  128(%rsp),%rsp           48 8d a4 24 80 00 00 00
     <displaced instructions after the syscall, if any>
     jmp  rel32 <first byte after the window>
+    ud2; .byte <bytes displaced after the syscall>    never executed: the trailer
 
 The guest kernel sets every guest thread's %gs base to a block whose first
 qword is its fastcall entry; the entry takes the syscall ABI (nr in %rax, args
 in %rdi %rsi %rdx %r10 %r8 %r9, result in %rax, %rcx/%r11 clobbered, all else
 and the flags preserved) and returns with ``ret``.  ``lea`` keeps the flags.
 
-For a stub with nothing displaced after the syscall (the rewriter prefers
-those), the kernel can map its return address back to the original site
-without a table: at the return address it finds ``STUB_LEAVE`` then
-``e9 rel32``; the jump's target is the byte after the original ``syscall``, so
-the original ``syscall`` is 2 bytes before it and the original %rsp is the
-entry %rsp + 8 + 128.  A kernel that must present a signal frame (or an
-unwinder that must find the FDE) for a thread blocked in a fastcall uses that.
+The kernel maps a stub's return address back to the original site
+without a table: at the return address it finds ``STUB_LEAVE``, then K
+bytes of displaced instructions (their lengths are the originals'), then
+``e9 rel32`` and the trailer, ``ud2`` and the byte K; the jump's target
+less K is the byte after the original ``syscall``, which is 2 bytes before
+it, and the original %rsp is the entry %rsp + 8 + 128.  The guest kernel
+shows a signal handler that interrupted a fastcall that site and stack,
+as Linux shows the program's (c_src/kernel/signal/view.c).
 
 The kernel's side of these bytes, the block's layout and the red zone, is
 the contract header ``c_src/include/libsubst/fastcall.h``; the stub's bytes
@@ -39,7 +41,7 @@ _FASTCALL = ffi.dlopen(None)     # fastcall.h's constants
 _RED_ZONE = _FASTCALL.LS_RED_ZONE
 
 # Bump whenever the produced bytes change for the same input: the cache key has it.
-REWRITER_VERSION = 1
+REWRITER_VERSION = 2
 
 # lea -LS_RED_ZONE(%rsp),%rsp (a disp8); call *%gs:LS_KBLOCK_ENTRY (an
 # absolute disp32); lea LS_RED_ZONE(%rsp),%rsp (a disp32)
@@ -49,6 +51,9 @@ STUB_LEAVE = bytes.fromhex("488da424") + _RED_ZONE.to_bytes(4, "little", signed=
 JMP_REL32 = 0xE9
 INT3 = 0xCC
 JMP_SIZE = 5
+UD2 = bytes.fromhex("0f0b")
+TRAILER_SIZE = len(UD2) + 1     # ud2, and the count of bytes displaced after the syscall
+MAX_POST = _FASTCALL.LS_STUB_MAX_POST     # that count's bound: 4 instructions, at most 60
 STUB_ALIGN = 16
 
 # Never rewritten: the calls the guest kernel serves only from a trap's
@@ -61,7 +66,14 @@ SECTION_NAME = ".uklibc.stubs"
 
 def stub_size(pre: int, post: int) -> int:
     """Bytes of a stub displacing ``pre`` bytes before and ``post`` bytes after the syscall."""
-    return pre + len(STUB_ENTER) + len(STUB_CALL) + len(STUB_LEAVE) + post + JMP_SIZE
+    return pre + len(STUB_ENTER) + len(STUB_CALL) + len(STUB_LEAVE) + post + JMP_SIZE \
+        + TRAILER_SIZE
+
+
+def trailer(post: int) -> bytes:
+    """What follows a stub's jump back, for ``post`` bytes displaced after the syscall."""
+    assert post <= MAX_POST
+    return UD2 + bytes([post])
 
 
 def align(value: int, to: int) -> int:

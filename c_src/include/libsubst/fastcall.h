@@ -25,6 +25,9 @@
 /* Bytes below %rsp that code may use without moving it (x86-64 psABI
  * 3.2.2, the red zone): a stub skips them before it calls. */
 #define LS_RED_ZONE 128
+/* A stub's bytes displaced after its syscall, at most (the count its
+ * trailer holds: libsubst/uklibc/stub.py, c_src/kernel/signal/view.c). */
+#define LS_STUB_MAX_POST 64
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -91,6 +91,7 @@ static long kthread_install(struct kthread *t)
     t->altstack = (stack_t){.ss_flags = SS_DISABLE};
     t->relink = 0;
     t->relink_from = 0;
+    t->nviews = 0;
     stack_t ss = {.ss_sp = (void *)(t->map + LS_PAGE), .ss_size = TRAP_STACK, .ss_flags = 0};
     long r = hsys2(__NR_sigaltstack, (long)&ss, 0);
     if (r < 0)

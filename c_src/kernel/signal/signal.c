@@ -88,7 +88,8 @@ void signal_init(void)
  * (the kernel owns it), SIG_DFL for a crash signal keeps the kernel's crash
  * reporter, SIGSEGV and SIGBUS are delivered by the kernel (fault.c), and
  * for other signals SA_ONSTACK runs the handler on the host's alternate
- * stack, the thread's trap stack (see sys_sigaltstack). */
+ * stack, the thread's trap stack (see sys_sigaltstack).  The host enters
+ * every other handler through ls_guest_signal (view.c). */
 long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *oact, long size)
 {
     if (size != sizeof(sigset_t))
@@ -102,6 +103,8 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
         act = &in;
         struct sigaction host = in;
         host.sa_mask &= ~UNBLOCKABLE;
+        if (in.sa_handler != SIG_DFL && in.sa_handler != SIG_IGN)
+            host.sa_handler = (__sighandler_t)(void (*)(void))ls_guest_signal;   /* view.c */
         long r = 0;
         if (sig == SIGSYS)
             r = 0;
@@ -221,6 +224,7 @@ long sys_rt_sigreturn(void)
         return uc->uc_mcontext.rax;
     }
     uc->uc_mcontext = mc;
+    signal_view_return(frame, &uc->uc_mcontext);
     uc->uc_mcontext.fpstate = (struct _fpstate *)mine;
     uc->uc_sigmask = mask & ~UNBLOCKABLE;
     return uc->uc_mcontext.rax;

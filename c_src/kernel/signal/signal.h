@@ -32,6 +32,15 @@ long sys_epoll_pwait(int epfd, void *events, int max, int timeout, const sigset_
 long sys_epoll_pwait2(int epfd, void *events, int max, const void *ts, const sigset_t *mask,
                       long size);
 
+/* view.c: the handler for sig, uc made the guest's context where it
+ * interrupted a host call the kernel makes for the guest (called by
+ * arch/x86_64/sigview.S's ls_guest_signal, the host handler of every
+ * guest handler); at that handler's sigreturn, the kernel's registers
+ * back into m, the context it returns to from frame. */
+void *signal_view(int sig, siginfo_t *si, struct ucontext *uc);
+void signal_view_return(const void *frame, struct sigcontext *m);
+void ls_guest_signal(int sig, siginfo_t *si, void *uc);
+
 /* crash.c: a fatal signal's report.  signal.c: the guest's death by sig
  * (returns in a handler, where the raised signal lands on return). */
 void crash_handler(int sig, siginfo_t *si, void *ctx);

@@ -32,7 +32,9 @@
  * here, on the guest's stack, as the guest's own `syscall` would be: the
  * host keeps the flags across it and a signal meets the guest's stack, and
  * no C frame lies between the host and the guest, whose return the host's
- * entry and exit leave unpredicted (a mispredicted `ret` per frame).
+ * entry and exit leave unpredicted (a mispredicted `ret` per frame).  A
+ * guest handler that interrupts it is shown the guest's call site and stack
+ * (signal/view.c).
  */
 #include "libsubst/fastcall.h"
 #include "arch/x86_64/arch.h"
@@ -40,8 +42,8 @@
 #include <asm/unistd.h>
 
     .text
-    .globl ls_fastcall_entry
-    .hidden ls_fastcall_entry
+    .globl ls_fastcall_entry, ls_fast_syscall_at
+    .hidden ls_fastcall_entry, ls_fast_syscall_at
     .type ls_fastcall_entry, @function
 ls_fastcall_entry:
     mov %rax, %rcx                          /* rcx and r11 are the ABI's scratch */
@@ -58,6 +60,7 @@ ls_fastcall_entry:
     add $0x7f, %al                          /* OF = (AL == 1) */
     sahf                                    /* SF ZF AF PF CF */
     mov %rcx, %rax
+.Lhost_syscall:                             /* signal/view.c: ls_fast_syscall_at */
     syscall
     ret
 5:  test %eax, %eax
@@ -128,5 +131,15 @@ ls_fastcall_entry:
     push %rbp
     jmp 2b
     .size ls_fastcall_entry, . - ls_fastcall_entry
+
+/* Where the direct host call's `syscall` lies, as its distance from the
+ * entry: a symbol there would read as a function of its own to the
+ * specialiser's disassembly (libsubst/kernel/specialize.py), and so would
+ * an address in code taken anywhere, or a word that reads as a jump
+ * table's (one relative to itself). */
+    .section .rodata
+    .p2align 2
+ls_fast_syscall_at:
+    .long .Lhost_syscall - ls_fastcall_entry
 
     .section .note.GNU-stack, "", @progbits
