@@ -62,6 +62,16 @@ def test_syscall_benchmark_checks_every_call(tmp_path):
         assert all(len(v) == 1 and v[0] > 0 for v in paths.values()), (op, paths)
 
 
+def test_syscall_benchmark_times_the_rows_named_alone():
+    """--only: the rows named, on every path, and the table without the others."""
+    res = syscalls.measure(iterations=100, repeats=1, rounds=1,
+                           only="stat_volume_deep,open_close_volume")
+    assert set(res) == {"stat_volume_deep", "open_close_volume", syscalls.TRAP_FLOOR}
+    assert len(syscalls.table(res).splitlines()) == 2 + 2 + 2
+    with pytest.raises(BenchmarkError, match="no row no_such_row"):
+        syscalls.measure(iterations=100, repeats=1, rounds=1, only="stat_volume,no_such_row")
+
+
 def test_syscall_benchmark_times_another_build_in_the_same_rounds():
     """--baseline-python: another installation's fastcall path (here this
     one's, by its CLI) joins every round and the table."""
@@ -358,6 +368,9 @@ def test_host_floors_benchmark_times_each_floor_in_each_configuration():
     for op, r in res.items():
         assert set(r) == set(host_floors.CONFIGS) and all(v[0] > 0 for v in r.values()), op
     assert len(host_floors.table(res).splitlines()) == 2 + len(res)
+    fastest = host_floors.measure(iterations=50, repeats=2, rounds=1, fastest=True)
+    assert fastest.keys() == res.keys()
+    assert all(v[0] > 0 for r in fastest.values() for v in r.values())
 
 
 def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
