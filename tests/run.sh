@@ -24,7 +24,7 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
       diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite zip unzip python3-dev net-tools openjdk-17-jdk-headless cmake ninja-build
-      lz4 patch ed xxd gettext-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim"
+      lz4 patch ed xxd gettext-base groff-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -141,13 +141,29 @@ def test_the_cgroup_holds_the_guest_and_goes_with_the_run(tmp_path):
     assert not [n for n in _runs_left() if n.startswith(f"libsubst-{proc.pid}-")]
 
 
-def test_the_old_per_process_limits_hold_too(tmp_path):
-    code = ("import os\ntry:\n    b = bytearray(300 << 20)\n    print('allocated')\n"
-            "except MemoryError:\n    print('MemoryError')\nprint(len(os.sched_getaffinity(0)))\n")
+def test_memory_binds_ram_not_address_space(tmp_path):
+    """--memory is the cgroup's alone, as a container's: address space
+    reserved beyond it and not touched (an anonymous 300 MiB mmap, a JVM's
+    heap and class space, V8's code range) is not refused, and a runtime
+    sizes itself from memory.max (the JVM: a quarter of it for its heap, the
+    cgroup v2 found through /proc/cgroups, /proc/self/cgroup and the mount
+    table as on a v2 host); --cpus is the affinity the JVM counts."""
+    code = ("import mmap, os\ntry:\n    m = mmap.mmap(-1, 300 << 20)\n    print('mapped')\n"
+            "except OSError as e:\n    print(e.strerror)\nprint(len(os.sched_getaffinity(0)))\n")
     limited = run_guest(["--memory", "128M", "--cpus", "1", "/usr/bin/python3", "-c", code], tmp_path)
-    assert limited.stdout == b"MemoryError\n1\n", limited.stderr
+    assert limited.stdout == b"mapped\n1\n", limited.stderr
     free = run_guest(["/usr/bin/python3", "-c", code], tmp_path)
-    assert free.stdout == f"allocated\n{len(os.sched_getaffinity(0))}\n".encode()
+    assert free.stdout == f"mapped\n{len(os.sched_getaffinity(0))}\n".encode()
+    if shutil.which("node"):
+        node = run_guest(["--memory", "512M", "node", "-e", "console.log(6 * 7)"], tmp_path)
+        assert (node.returncode, node.stdout) == (0, b"42\n"), node.stderr
+    if shutil.which("java"):
+        java = run_guest(["--memory", "512M", "--cpus", "1", "java", "-XshowSettings:system",
+                          "-XX:+PrintFlagsFinal", "-version"], tmp_path)
+        assert java.returncode == 0, java.stderr
+        assert re.search(rb"\bMaxHeapSize += 134217728 ", java.stdout), java.stdout[-2000:]
+        for line in (b"Provider: cgroupv2", b"Effective CPU Count: 1", b"Memory Limit: 512.00M"):
+            assert line in java.stderr, java.stderr
     bad = run_guest(["--memory", "lots", "true"], tmp_path)
     assert bad.returncode == 2 and bad.stderr == b"libsubst: --memory 'lots': expected a size such as 512M or 2G\n"
     many = run_guest(["--cpus", "4096", "true"], tmp_path)

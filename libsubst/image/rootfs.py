@@ -19,9 +19,10 @@ from . import gcc, java, node, packages, perl, python
 from .tree import Tree
 
 # What a packed image leaves out of those trees: third-party packages (add
-# them with --add) and files only a build uses (Python's config-3.x holds the
-# static libpython, Makefile and headers for linking against it).
-PACK_SKIP = ("*/dist-packages", "*/site-packages")
+# them with --add; ensurepip's wheels among them) and files only a build uses
+# (Python's config-3.x holds the static libpython, Makefile and headers for
+# linking against it).
+PACK_SKIP = ("*/dist-packages", "*/site-packages", "*/python-wheels")
 PACK_EXCLUDE = ("config-3.*", "test", "__phello__.foo")
 # Needed whenever the environment names a locale other than C/POSIX.
 LOCALE_DIRS = ("/usr/lib/locale", "/usr/share/i18n/locales", "/usr/lib/x86_64-linux-gnu/gconv")

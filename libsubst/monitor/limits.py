@@ -1,6 +1,6 @@
 """The plan's limits as the host enforces them on a guest: the run's cgroup
-(memory, CPUs, processes), the kernel process's own limits (RLIMIT_AS,
-affinity, RLIMIT_NPROC), the scratch tmpfs sizes that fit in --memory, and
+(memory, CPUs, processes), the kernel process's own limits (affinity,
+RLIMIT_NPROC), the scratch tmpfs sizes that fit in --memory, and
 the parsing of the sizes run's options give."""
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def child_setup(parent: int, limits: Limits, group: RunCgroup):
     leaves no orphaned guest behind; the forwarded signals are blocked (the
     tender unblocks them once its handlers forward them: never their default
     action on the relay in between, c_src/tender/tender.h); it joins the
-    run's cgroup and the per-process limits take effect."""
+    run's cgroup and the per-process limits take effect.  --memory is the
+    cgroup's alone, as a container's: an RLIMIT_AS of it would refuse the
+    address space runtimes reserve beyond what they use (a JVM's heap and
+    class space, V8's code range: neither starts under one of 512M)."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def hook():
@@ -80,8 +83,6 @@ def child_setup(parent: int, limits: Limits, group: RunCgroup):
             os.kill(os.getpid(), signal.SIGKILL)
         signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, SIG_FORWARD))
         group.join()
-        if limits.memory:               # one process's mmap past it: ENOMEM, before any OOM kill
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
         if limits.cpus:
             os.sched_setaffinity(0, cpu_list(limits.cpus))
         if limits.pids and os.geteuid() != 0:

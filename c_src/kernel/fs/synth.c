@@ -27,6 +27,13 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/version", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/filesystems", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/devices", ST_FILE, SG_HOSTCOPY, 0},
+    /* The controllers as a cgroup v2 host lists them (hierarchy 0: the
+     * unified one), matching the guest's /sys/fs/cgroup and /proc/self/cgroup
+     * (0::/), whatever the host's layout: how a JVM tells v2 from v1 before
+     * it reads memory.max and cpu.max. */
+    {"/proc/cgroups", ST_FILE, SG_TEXT, "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+                                        "cpuset\t0\t1\t1\ncpu\t0\t1\t1\ncpuacct\t0\t1\t1\n"
+                                        "memory\t0\t1\t1\npids\t0\t1\t1\n"},
     {"/proc/mounts", ST_LINK, SL_FIXED, "self/mounts"},
     {"/proc/net", ST_LINK, SL_FIXED, "self/net"},
     {"/proc/sys", ST_DIR, 0, 0},
