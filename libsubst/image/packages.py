@@ -24,7 +24,13 @@ The rule:
 - *programs*: for a ``#!`` script (the program's, or one added with
   ``--add`` at its own path), the programs its own package ships in
   ``/usr/bin``, ``/usr/sbin`` (and merged ``/bin``, ``/sbin``), which it
-  execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``.
+  execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``;
+  for a program in a directory of its package's own off PATH, the other
+  programs the package ships there (``private_programs()``: PostgreSQL's
+  ``initdb`` runs the ``postgres`` beside it), and the directories beside
+  that one it ships files in, mounted read-only as an interpreter's trees
+  are, their shared objects taken as modules it may dlopen
+  (``private_trees()``: PostgreSQL's ``lib``).
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
   ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
@@ -202,6 +208,44 @@ def programs(scripts: list[str]) -> list[str]:
         out += [path for path in _list(pkg) if path.startswith(BIN_DIRS)
                 and os.path.isfile(path) and os.access(path, os.X_OK)]
     return out
+
+
+def private_programs(program: str) -> list[str]:
+    """The other programs a package ships in ``program``'s own directory
+    when that is a directory of the package's own off PATH (not one of
+    ``BIN_DIRS``: PostgreSQL's ``/usr/lib/postgresql/15/bin``), where its
+    programs find each other beside themselves (``initdb`` and ``pg_ctl``
+    run the ``postgres`` next to them)."""
+    real = os.path.realpath(program)
+    where = os.path.dirname(real) + "/"
+    if where.startswith(BIN_DIRS) or not where.startswith(("/usr/lib/", "/usr/libexec/")):
+        return []
+    pkg = owner(real)
+    if not pkg:
+        return []
+    return [path for path in _list(pkg) if os.path.dirname(path) + "/" == where
+            and path != real and os.path.isfile(path) and os.access(path, os.X_OK)]
+
+
+def private_trees(program: str) -> list[str]:
+    """The directories beside ``program``'s own that its package ships
+    files in, when the program is in a directory of the package's own off
+    PATH at least two levels below ``/usr/lib`` or ``/usr/libexec``
+    (PostgreSQL's ``/usr/lib/postgresql/15/bin``: its ``../lib`` holds the
+    modules the server dlopens by ``$libdir``)."""
+    real = os.path.realpath(program)
+    own = os.path.dirname(real)
+    parent = os.path.dirname(own)
+    if parent.count("/") < 3 or not parent.startswith(("/usr/lib/", "/usr/libexec/")) or \
+            (own + "/").startswith(BIN_DIRS):
+        return []
+    pkg = owner(real)
+    if not pkg:
+        return []
+    found = {path.split("/")[parent.count("/") + 1] for path in _list(pkg)
+             if path.startswith(parent + "/") and path.count("/") > parent.count("/") + 1}
+    return sorted(d for name in found if os.path.join(parent, name) != own
+                  and os.path.isdir(d := os.path.join(parent, name)) and not os.path.islink(d))
 
 
 def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
