@@ -268,3 +268,32 @@ def test_crash_recovery_after_the_guest_is_killed(top, clusters):
             out[side] = ("automatic recovery in progress" in log,
                          s.query("SELECT count(*), sum(n) FROM crash"))
     assert out["guest"] == out["native"] == (True, "5000|12502500\n")
+
+
+PG_CTL = """
+set -e
+$PG/pg_ctl -D $1/data -l $1/ctl.log -o "-k $1 -p $2 -c listen_addresses=" -w start
+$PG/pg_ctl -D $1/data status | head -1
+$PG/pg_ctl -D $1/data -m {mode} -w stop
+$PG/pg_ctl -D $1/data status || echo "status $?"
+"""
+
+
+@pytest.mark.parametrize("mode", ["smart", "fast", "immediate"])
+def test_pg_ctl_starts_and_stops_the_server_in_one_guest(top, clusters, mode):
+    """pg_ctl start daemonises the postmaster and returns; stop reads its
+    pid from postmaster.pid and signals it (SIGTERM, SIGINT, SIGQUIT) and
+    waits: in one shell, natively and in a guest (pg_ctl added: the
+    postgres beside it comes with it)."""
+    script = PG_CTL.format(mode=mode)
+    out = {}
+    for side in ("native", "guest"):
+        where = f"{top}/native" if side == "native" else "/pg"
+        argv = ["/bin/sh", "-c", script, "sh", where, str(free_port())]
+        env = {**os.environ, "PG": PG}
+        cmd = [*AS_POSTGRES, *argv] if side == "native" else \
+            guest_cmd(top, "--add", f"{PG}/pg_ctl", "--add", "/usr/bin/head", *argv)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=top, env=env)
+        out[side] = (r.returncode, re.sub(r"PID: \d+", "PID: N", r.stdout), r.stderr)
+    assert out["native"][0] == 0, out["native"]
+    assert out["guest"] == out["native"]
