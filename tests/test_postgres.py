@@ -71,13 +71,15 @@ class Server:
     """A postmaster on port, its socket in DIR/sock and its data in
     DIR/data: natively as the host's postgres user, or as a guest."""
 
-    def __init__(self, top, side, port):
+    def __init__(self, top, side, port, own_socket=True):
         self.top, self.side, self.port = top, side, port
         self.host_dir = f"{top}/{side}"
         os.makedirs(f"{self.host_dir}/sock", exist_ok=True)
         shutil.chown(f"{self.host_dir}/sock", "postgres", "postgres")
         where = self.host_dir if side == "native" else "/pg"
-        argv = [f"{PG}/postgres", "-D", f"{where}/data", "-k", f"{where}/sock", "-p", str(port),
+        # Without own_socket, the default directory (Debian's /var/run/postgresql).
+        argv = [f"{PG}/postgres", "-D", f"{where}/data", "-p", str(port),
+                *(["-k", f"{where}/sock"] if own_socket else []),
                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"]
         cmd = [*AS_POSTGRES, *argv] if side == "native" else guest_cmd(top, *argv)
         # Its own process group natively: a crash kills the whole server, as
@@ -140,8 +142,8 @@ class Server:
 
 
 @contextmanager
-def server(top, side):
-    s = Server(top, side, free_port())
+def server(top, side, **kw):
+    s = Server(top, side, free_port(), **kw)
     try:
         yield s
     finally:
@@ -248,6 +250,21 @@ def test_a_killed_child_restarts_the_servers_processes(top, clusters):
             s.wait_log(READY, count=2)
             out[side] = s.query("INSERT INTO marks VALUES (2); SELECT sum(n) FROM marks")
     assert out["guest"] == out["native"] == "3\n"
+
+
+def test_the_default_socket_directory(top, clusters):
+    """Without -k the server makes its socket in /var/run/postgresql,
+    which postgresql-common's tmpfiles.d makes at boot: the guest has it
+    (empty, its own)."""
+    out = {}
+    for side in ("native", "guest"):
+        with server(top, side, own_socket=False) as s:
+            listening = [re.sub(rf"{s.port}", "PORT", line.split("LOG:  ", 1)[1])
+                         for line in s.log if "Unix socket" in line]
+            out[side] = (listening, s.query("SHOW unix_socket_directories", host="127.0.0.1"))
+    assert out["guest"] == out["native"]
+    assert out["guest"][1] == "/var/run/postgresql\n" and out["guest"][0] == [
+        'listening on Unix socket "/var/run/postgresql/.s.PGSQL.PORT"\n']
 
 
 def test_crash_recovery_after_the_guest_is_killed(top, clusters):
