@@ -28,7 +28,7 @@ import tempfile
 import time
 
 from .redis_bench import free_port
-from .rounds import BenchmarkError, alternate, check, fmt_spread, median, positive
+from .rounds import alternate, check, fmt_spread, main_command, median, positive
 
 KINDS = ("native", "libsubst", "native again")
 AS_POSTGRES = ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups"]
@@ -160,10 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=positive, default=5, help="pgbench -i -s")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    try:
-        res = measure(args.rounds, args.seconds, args.clients, args.scale)
-    except BenchmarkError as e:
-        sys.exit(f"libsubst: {e}")
+    res = measure(args.rounds, args.seconds, args.clients, args.scale)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -178,4 +175,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_command(main)

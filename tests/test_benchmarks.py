@@ -416,9 +416,9 @@ def test_trap_share_counts_each_programs_paths(tmp_path):
 
 
 MAINS = ["analysis", "compat", "containers", "density", "distribute", "host_floors", "images",
-         "landlock_walk", "processes", "profile_redis", "redis_bench", "seccomp_cache", "server_profile",
-         "servers", "soundness", "startup", "syscalls", "trace_cost", "trap_share",
-         "writable_root"]
+         "landlock_walk", "postgres_bench", "processes", "profile_redis", "redis_bench",
+         "seccomp_cache", "server_profile", "servers", "soundness", "startup", "syscalls",
+         "trace_cost", "trap_share", "writable_root"]
 
 
 def test_every_benchmark_command_answers_help_without_running():
