@@ -4,7 +4,14 @@ fsync), reached by the host's psql on a Unix socket in the volume and on
 loopback; the same SQL on a native server, outputs compared; fast and
 smart shutdowns, a restart on the same data, a child killed (the
 postmaster's crash-restart cycle) and the whole guest killed (crash
-recovery at the next start)."""
+recovery at the next start).
+
+The first run on a machine substitutes the package's programs and its
+modules' libraries (LLVM's, for the JIT, the largest): about 2.5 minutes
+on 2 busy cores, once (the cache keeps them). The default run is initdb,
+the work with a fast shutdown and the crash recovery; the rest (smart
+shutdown, a killed child, the default socket directory, pg_ctl) is marked
+long."""
 
 import glob
 import os
@@ -202,6 +209,7 @@ def test_sql_then_fast_shutdown(top, clusters):
     assert out["guest"][3] == ["Workers Launched: 2"]
 
 
+@pytest.mark.long
 def test_restart_smart_shutdown_waits_for_a_session(top, clusters):
     """After the fast shutdown, the same data again; SIGTERM (smart): new
     sessions are refused, an open one still runs queries, and the server
@@ -237,6 +245,7 @@ def test_restart_smart_shutdown_waits_for_a_session(top, clusters):
     assert out["guest"] == ("10000\n", 2, True, "97\n", True, 0)
 
 
+@pytest.mark.long
 def test_a_killed_child_restarts_the_servers_processes(top, clusters):
     """SIGKILL to one of the postmaster's children: the postmaster ends the
     others, reinitialises shared memory, recovers and accepts again."""
@@ -252,6 +261,7 @@ def test_a_killed_child_restarts_the_servers_processes(top, clusters):
     assert out["guest"] == out["native"] == "3\n"
 
 
+@pytest.mark.long
 def test_the_default_socket_directory(top, clusters):
     """Without -k the server makes its socket in /var/run/postgresql,
     which postgresql-common's tmpfiles.d makes at boot: the guest has it
@@ -296,6 +306,7 @@ $PG/pg_ctl -D $1/data status || echo "status $?"
 """
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("mode", ["smart", "fast", "immediate"])
 def test_pg_ctl_starts_and_stops_the_server_in_one_guest(top, clusters, mode):
     """pg_ctl start daemonises the postmaster and returns; stop reads its
