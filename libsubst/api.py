@@ -151,7 +151,7 @@ class Popen(Guest):
                  profile: str | None = None, read_only: bool = False,
                  scratch_size: int | str | None = None, hand_over: bool = False,
                  plan_key: bytes | None = None, caller_env: dict | None = None,
-                 stop_timeout: float = 10, init: bool = False, **kw):
+                 stop_timeout: float = 10, init: bool = False, user: str | None = None, **kw):
         from . import plancache
         from .planner import deny_numbers
 
@@ -165,7 +165,7 @@ class Popen(Guest):
         options = dict(env=env, volumes=volumes, workdir=workdir,
                        limits=Limits(memory, cpus, pids, scratch_size),
                        deny_calls=deny_numbers(enosys), weaker_sandbox=weaker_sandbox,
-                       read_only=read_only, init=init)
+                       read_only=read_only, init=init, user=user)
         if net is not None:
             options["net"] = net
         # A run the plan cache can serve again: one the front end can boot

@@ -121,12 +121,15 @@ _INIT_HELP = ("Run a small init as the guest's pid 1 and the program as its chil
                                       "guest if it has not ended within SECONDS (or at a second "
                                       "SIGTERM).")
 @click.option("--init", is_flag=True, help=_INIT_HELP)
+@click.option("-u", "--user", metavar="USER[:GROUP]",
+              help="Run the program as this user of the guest (a name of its /etc/passwd or "
+                   "a number; a root caller's guest only).")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         scratch_size, read_only, allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core,
         trace, trace_file, trace_calls, trace_summary, trace_format, profile, stop_timeout,
-        init, program, args):
+        init, user, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -153,6 +156,7 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids,
               "weaker_sandbox": allow_weaker_sandbox, "read_only": read_only, "init": init,
+              "user": user,
               "scratch_size": parse_size(scratch_size, "--scratch-size", 1 << 20)
               if scratch_size else None}
     denied = [n for e in enosys for n in e.split(",") if n]

@@ -84,7 +84,7 @@ def plan_program(program: str, args: Sequence[str] = (), *,
                  net: str = "host", add: Sequence[str] = (), policy: bool = True,
                  limits: Limits | None = None, deny_calls: frozenset[int] = frozenset(),
                  weaker_sandbox: bool = False, read_only: bool = False,
-                 init: bool = False) -> GuestPlan:
+                 init: bool = False, user: str | None = None) -> GuestPlan:
     """The plan for running ``program`` with ``args``: libsubst.api.prepare's
     (``read_only``: no writable layer over the root; ``init``: the program
     runs as the child of a small init, pid 1)."""
@@ -106,7 +106,7 @@ def plan_program(program: str, args: Sequence[str] = (), *,
                    argv=lay.argv, env=[f"{k}={v}" for k, v in env.items()], cwd=workdir,
                    hostname=os.uname().nodename, net=net, objects=lay.objects, policy=policy,
                    limits=limits, deny_calls=deny_calls, weaker_sandbox=weaker_sandbox,
-                   read_only=read_only, init=init)
+                   read_only=read_only, init=init, user=user)
 
 
 def plan_image(image, args: Sequence[str] | None = None, *,
@@ -114,7 +114,7 @@ def plan_image(image, args: Sequence[str] | None = None, *,
                workdir: str | None = None, net: str | None = None,
                limits: Limits | None = None, deny_calls: frozenset[int] = frozenset(),
                weaker_sandbox: bool = False, read_only: bool = False,
-               init: bool = False) -> GuestPlan:
+               init: bool = False, user: str | None = None) -> GuestPlan:
     """The plan for running an opened packed image (lsi.Image); the options
     are libsubst.api.run's for an image (``init``: an init even if the
     image was packed without one)."""
@@ -157,25 +157,72 @@ def plan_image(image, args: Sequence[str] | None = None, *,
                    cwd=workdir or m.cwd, hostname=m.hostname, net=net, objects=[],
                    policy=True, limits=limits, deny_calls=deny_calls,
                    weaker_sandbox=weaker_sandbox, image=image.path or "", read_only=read_only,
-                   init=init or m.init)
+                   init=init or m.init, user=user)
     plan.image_fd = image.fd
     return plan
 
 
 def _finish(tree: Tree, mounts: list[Mount], state_dirs: list[str], *, policy: bool,
-            limits: Limits | None, read_only: bool, **plan) -> GuestPlan:
+            limits: Limits | None, read_only: bool, user: str | None = None,
+            **plan) -> GuestPlan:
     """What every guest gets whatever its root: its scratch directories
     (/tmp, /dev/shm, the packages' state directories), the writable layer
     over its root unless ``read_only``, and a directory at each mount
-    point; then the plan."""
+    point; then the plan, run as ``user`` (--user) or as the caller."""
     files = [e.path for e in tree if e.kind != "dir"]
     added, scratch = rootfs.scratch_mounts(mounts, files, state_dirs, private=policy)
     mounts = mounts + [m for m in added if not (read_only and m == rootfs.ROOT_LAYER)]
     for m in mounts:
         tree.add_dir(m.guest)
+    uid, gid = user_ids(user, tree) if user is not None else (os.getuid(), os.getgid())
     return GuestPlan(entries=tree.entries(), mounts=mounts, scratch=scratch,
-                     uid=os.getuid(), gid=os.getgid(), policy=policy,
+                     uid=uid, gid=gid, policy=policy,
                      limits=limits or Limits(), **plan)
+
+
+def _etc_table(tree: Tree, path: str) -> list[list[str]]:
+    """The guest's /etc/passwd or /etc/group as rows of fields (none where
+    the root holds no such file as data: names are then not known)."""
+    e = tree.get(path)
+    if e is None or e.kind != "data":
+        return []
+    return [line.split(":") for line in e.data.decode(errors="replace").splitlines()
+            if line.count(":") >= 3]
+
+
+def user_ids(user: str, tree: Tree) -> tuple[int, int]:
+    """``--user USER[:GROUP]`` as the guest's (uid, gid): names are the
+    guest's own /etc/passwd and /etc/group, numbers are taken as they are;
+    a user's group is its passwd entry's (gid = uid for a number the guest
+    does not know).  The guest's user namespace has ids for every user only
+    when the caller is root: an unprivileged caller's guest is the caller."""
+    name, _, group = user.partition(":")
+    passwd, groups = _etc_table(tree, "/etc/passwd"), _etc_table(tree, "/etc/group")
+
+    def number(text, rows, what, file):
+        if text.isdigit():
+            return int(text)
+        for row in rows:
+            if row[0] == text and row[2].isdigit():
+                return int(row[2])
+        raise LibsubstError(f"--user {user}: no {what} {text!r} in the guest's /etc/{file}")
+
+    if not name:
+        raise LibsubstError(f"--user {user}: expected USER[:GROUP] (names or numbers)")
+    uid = number(name, passwd, "user", "passwd")
+    if group:
+        gid = number(group, groups, "group", "group")
+    else:
+        gid = next((int(r[3]) for r in passwd if r[2] == str(uid) and r[3].isdigit()), uid)
+    from .monitor.identity import IDS
+
+    if max(uid, gid) >= IDS:
+        raise LibsubstError(f"--user {user}: ids from {IDS} on are outside the guest's user "
+                            "namespace")
+    if os.getuid() != 0 and (uid, gid) != (os.getuid(), os.getgid()):
+        raise LibsubstError(f"--user {user}: only a root caller's guest has other users "
+                            "(an unprivileged caller's guest runs as the caller)")
+    return uid, gid
 
 
 def kernel_executable(kernel: bytes) -> tuple[str, int, str | None]:

@@ -234,6 +234,28 @@ def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
         servers.one_round("native", argv(port), port, str(tmp_path), load, opts)
 
 
+def test_postgres_benchmark_times_both_loads_in_alternating_rounds():
+    from libsubst.benchmarks import postgres_bench
+
+    res = postgres_bench.measure(rounds=1, seconds=1, clients=2, scale=1)
+    assert set(res) == set(postgres_bench.LOADS)
+    for load, r in res.items():
+        assert set(r["tps"]) == set(postgres_bench.KINDS)
+        assert all(v > 0 for v in r["tps"].values()), (load, r)
+        assert r["libsubst/native"] > 0 and r["native again/native"] > 0
+
+
+def test_postgres_benchmark_refuses_a_server_that_did_not_start(tmp_path):
+    """A cluster that is not there: no round, one error that says so."""
+    from libsubst.benchmarks import postgres_bench
+
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "native").mkdir()
+    with pytest.raises(BenchmarkError, match="native postgres did not start"):
+        with postgres_bench.server(str(tmp_path), "native", postgres_bench.pg_bin()):
+            pass
+
+
 def test_server_profile_finds_the_process_that_serves():
     """The profile's process is the deepest of the tree: a guest's own process, not its
     supervisor or relay."""
@@ -407,9 +429,9 @@ def test_trap_share_counts_each_programs_paths(tmp_path):
 
 
 MAINS = ["analysis", "compat", "containers", "density", "distribute", "host_floors", "images",
-         "landlock_walk", "processes", "profile_redis", "redis_bench", "seccomp_cache", "server_profile",
-         "servers", "soundness", "startup", "syscalls", "trace_cost", "trap_share",
-         "writable_root"]
+         "landlock_walk", "postgres_bench", "processes", "profile_redis", "redis_bench",
+         "seccomp_cache", "server_profile", "servers", "soundness", "startup", "syscalls",
+         "trace_cost", "trap_share", "writable_root"]
 
 
 def test_every_benchmark_command_answers_help_without_running():

@@ -100,6 +100,9 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path):
     (["--add", "/no-such-file"], "--add"), (["--add", "/etc/passwd:relative"], "absolute"),
     (["--volume", "/tmp:relative"], "absolute"),
     (["--bogus"], "--bogus"),
+    (["--user", "no-such-user"], "--user no-such-user: no user"),
+    (["--user", "nobody:no-such-group"], "no group 'no-such-group'"),
+    (["--user", "70000"], "outside the guest's user namespace"), (["--user", ":0"], "USER[:GROUP]"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_bad_options_get_one_line(tmp_path, opts, word):
     assert_clean_error(run_guest([*opts, "true"], tmp_path), word)
@@ -119,6 +122,39 @@ def test_bad_options_get_one_line(tmp_path, opts, word):
 def test_bad_input_to_every_command_gets_one_line(tmp_path, argv, word):
     r = subprocess.run([*LIBSUBST, *argv], cwd=tmp_path, capture_output=True, timeout=120)
     assert_clean_error(r, word)
+
+
+@pytest.mark.parametrize("user, native", [
+    ("nobody", ["--reuid=nobody", "--regid=nogroup"]),
+    ("postgres:daemon", ["--reuid=postgres", "--regid=daemon"]),
+    ("4321:99", ["--reuid=4321", "--regid=99"]),
+])
+def test_user_runs_the_program_as_that_user(tmp_path, user, native):
+    """--user names the guest's user and group (its /etc/passwd and
+    /etc/group: the host's system accounts) or numbers, as setpriv does
+    natively; no supplementary group, no capability."""
+    if user.startswith("postgres"):
+        try:
+            import pwd
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("no postgres user on this host (tests/run.sh installs postgresql)")
+    argv = ["/usr/bin/python3", "-c", "import os; print(os.getresuid(), os.getresgid(), "
+            "os.getgroups(), [l for l in open('/proc/self/status') if l.startswith('CapEff')])"]
+    os.chmod(tmp_path, 0o755)
+    guest = run_guest(["--user", user, *argv], tmp_path)
+    expected = run_native(["setpriv", *native, "--clear-groups", *argv], tmp_path)
+    assert expected.returncode == 0, expected.stderr
+    assert_same(expected, guest)
+
+
+def test_user_of_an_unprivileged_caller_is_refused(as_nobody):
+    """An unprivileged caller's guest has the caller's ids only: another
+    user cannot be made, so it is an error at start."""
+    r = as_nobody("--user", "root", "/bin/true")
+    assert r.returncode != 0 and r.stderr.count(b"\n") == 1, r.stderr
+    assert r.stderr.startswith(b"libsubst: --user root: only a root caller's guest has other users")
+    assert as_nobody("--user", "nobody", "/bin/true").returncode == 0
 
 
 def test_a_deleted_working_directory_gets_one_line(tmp_path):

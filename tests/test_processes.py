@@ -32,6 +32,16 @@ def test_shell(script, tmp_path):
                 run_guest([*ADD, "--add", "/usr/bin/tail", "sh", "-c", script], tmp_path))
 
 
+def test_system_and_popen_find_the_shell(tmp_path):
+    """A program that imports system or popen gets /bin/sh in its root
+    (nothing else named it), on both paths."""
+    exe = build_c("shell_calls", str(tmp_path))
+    native = run_native([exe], tmp_path)
+    assert native.stdout.count(b"\n") == 7 and native.returncode == 0, native
+    for opts in ([], ["--no-subst"]):
+        assert_same(native, run_guest([exe], tmp_path, opts=opts))
+
+
 def test_shell_script_file(tmp_path):
     (tmp_path / "job.sh").write_text(
         "#!/bin/sh\nset -e\ncount=0\nfor w in $(echo one two three); do count=$((count+1)); done\n"

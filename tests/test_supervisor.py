@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import LIBSUBST, build_c, free_port, run_guest, run_native, wait_for_guest, wait_for_port
+from conftest import (LIBSUBST, build_c, free_port, gone, run_guest, run_native, wait_for_guest,
+                      wait_for_port)
 
 SUPERVISOR = "libsubst-supervise"
 
@@ -367,6 +368,36 @@ def test_a_killed_supervisor_takes_the_guest_and_the_next_run_its_cgroup(tmp_pat
         r = run_guest(["/bin/true"], tmp_path, opts=["--memory", "64M"])
         assert r.returncode == 0, r.stderr
         assert not os.path.exists(group)
+    finally:
+        ended(proc)
+
+
+# A first process that changes its ids, as memcached -u or a server
+# dropping root does: Linux clears its parent-death signal then.
+DROP_ROOT = "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"
+SLEEPER = "import os, time\n{}print('ready', flush=True)\ntime.sleep(60)\n"
+
+
+@pytest.mark.parametrize("opts, code", [([], SLEEPER.format(DROP_ROOT)),
+                                        (["--user", "nobody"], SLEEPER.format(""))],
+                         ids=["setresuid", "--user"])
+def test_a_killed_supervisor_takes_a_guest_that_changed_its_ids(tmp_path, opts, code):
+    """The kernel's set*id calls (proc/creds.c) and the tender's --user
+    arm the first process's parent-death signal again: without that the
+    guest outlives a supervisor killed with SIGKILL (the layer: the relay's
+    and the first process's parent-death signals)."""
+    from libsubst.monitor import identity
+
+    proc = start(["/usr/bin/python3", "-c", code], tmp_path, opts=opts)
+    try:
+        first = wait_for_guest(proc)
+        assert proc.stdout.readline() == b"ready\n"
+        wait_supervised(proc)
+        uid = open(f"/proc/{first}/status").read().split("Uid:")[1].split()[0]
+        assert int(uid) == identity.host_ids()[0] + 65534      # nobody, of the guest's range
+        proc.kill()
+        proc.communicate(timeout=60)
+        assert gone(first), "the guest outlived its supervisor"
     finally:
         ended(proc)
 

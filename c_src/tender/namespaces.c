@@ -31,8 +31,16 @@ long tender_become_user(void)
         ((r = hsys2(__NR_setgroups, 0, 0)) < 0 ||
          (r = hsys3(__NR_setresgid, tender_bi->gid, tender_bi->gid, tender_bi->gid)) < 0))
         return r;
-    if (hsys0(__NR_getuid) != tender_bi->uid)
+    if (r >= 0 && hsys0(__NR_getuid) != tender_bi->uid)
         r = hsys3(__NR_setresuid, tender_bi->uid, tender_bi->uid, tender_bi->uid);
+    /* The change cleared the parent-death signal and made the process not
+     * dumpable (commit_creds): armed and set again as guest_side and
+     * ls_kernel_load set them, or the guest would outlive its relay (a
+     * relay that dies between the change and this prctl is not seen). */
+    if (r >= 0) {
+        hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+        hsys2(__NR_prctl, PR_SET_DUMPABLE, 1);
+    }
     return r;
 }
 

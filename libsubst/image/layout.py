@@ -4,6 +4,7 @@ kernel will look for it: the one layout ``run`` (libsubst.planner) and
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,11 @@ from ..errors import CorruptElf, LibsubstError, NotAnElf
 from ..volumes import Mount
 from . import packages, rootfs
 from .tree import Tree
+
+
+# The libc calls that run "/bin/sh -c COMMAND" (system(3), popen(3)): a
+# program that imports one comes with the shell, as on any POSIX system.
+SHELL_CALLS = frozenset({"system", "popen"})
 
 
 @dataclass
@@ -54,6 +60,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         if binary is not None:
             with ElfFile.open(binary) as elf:
                 interp = elf.interp()
+                shell = SHELL_CALLS.intersection(elf.imports())
     except (NotAnElf, CorruptElf):
         # A file Linux's execve refuses (ENOEXEC), or whose load fails past
         # its point of no return (SIGSEGV): the kernel's first exec does as
@@ -81,16 +88,25 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     objects += [tree.add_host_path(lib) for lib in libraries]
     runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
         binary, env, packed=packed, libraries=libraries)
+    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
+    added_scripts = [a for a in at_own_path if _is_script(a)]
+    # The program and each one added at its own path, in its package's own
+    # directory off PATH, come with that package's programs and trees there.
+    private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
+    for d in dict.fromkeys(d for p in private for d in packages.private_trees(p)):
+        if not any(m.guest == d for m in runtime_mounts):
+            runtime_mounts.append(Mount(guest=d, host=d, readonly=True))
+            modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
     for f in runtime_files:
         tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
-    at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
-    added_scripts = [a for a in at_own_path if _is_script(a)]
     # A #! script comes with the programs of its package (packages.programs),
     # and an added one with the interpreters its lines name, as the program's
     # do: each added as --add adds it.
     siblings = packages.programs([*scripts, *added_scripts]) + \
-        [i for a in added_scripts for i in _interpreters(a)]
+        [i for a in added_scripts for i in _interpreters(a)] + \
+        [s for p in private for s in packages.private_programs(p)] + \
+        (["/bin/sh"] if shell else [])
     for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
         try:
             rootfs.add_host(tree, spec)

@@ -20,11 +20,20 @@ The rule:
   (a program's compiled-in path to its configuration: openssl's
   ``/usr/lib/ssl/openssl.cnf`` -> ``/etc/ssl/openssl.cnf``), and the state directories they ship below ``/var/lib``,
   ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
-  which the guest gets empty and writable (``rootfs.scratch_mounts``).
+  and the directories one level below ``/run`` that their tmpfiles.d files,
+  or those of the packages they depend on, make at boot (``/run/postgresql``
+  of postgresql-common), which the guest gets empty and writable
+  (``rootfs.scratch_mounts``).
 - *programs*: for a ``#!`` script (the program's, or one added with
   ``--add`` at its own path), the programs its own package ships in
   ``/usr/bin``, ``/usr/sbin`` (and merged ``/bin``, ``/sbin``), which it
-  execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``.
+  execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``;
+  for a program in a directory of its package's own off PATH, the other
+  programs the package ships there (``private_programs()``: PostgreSQL's
+  ``initdb`` runs the ``postgres`` beside it), and the directories beside
+  that one it ships files in, mounted read-only as an interpreter's trees
+  are, their shared objects taken as modules it may dlopen
+  (``private_trees()``: PostgreSQL's ``lib``).
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
   ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
@@ -40,7 +49,7 @@ import os
 import re
 
 DPKG = "/var/lib/dpkg"
-STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/")
+STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/", "/run/")
 BIN_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
 # What below /usr/share is not the program's run-time data: documentation,
 # manuals, translations, packaging metadata and crash-report hooks, shell
@@ -204,6 +213,44 @@ def programs(scripts: list[str]) -> list[str]:
     return out
 
 
+def private_programs(program: str) -> list[str]:
+    """The other programs a package ships in ``program``'s own directory
+    when that is a directory of the package's own off PATH (not one of
+    ``BIN_DIRS``: PostgreSQL's ``/usr/lib/postgresql/15/bin``), where its
+    programs find each other beside themselves (``initdb`` and ``pg_ctl``
+    run the ``postgres`` next to them)."""
+    real = os.path.realpath(program)
+    where = os.path.dirname(real) + "/"
+    if where.startswith(BIN_DIRS) or not where.startswith(("/usr/lib/", "/usr/libexec/")):
+        return []
+    pkg = owner(real)
+    if not pkg:
+        return []
+    return [path for path in _list(pkg) if os.path.dirname(path) + "/" == where
+            and path != real and os.path.isfile(path) and os.access(path, os.X_OK)]
+
+
+def private_trees(program: str) -> list[str]:
+    """The directories beside ``program``'s own that its package ships
+    files in, when the program is in a directory of the package's own off
+    PATH at least two levels below ``/usr/lib`` or ``/usr/libexec``
+    (PostgreSQL's ``/usr/lib/postgresql/15/bin``: its ``../lib`` holds the
+    modules the server dlopens by ``$libdir``)."""
+    real = os.path.realpath(program)
+    own = os.path.dirname(real)
+    parent = os.path.dirname(own)
+    if parent.count("/") < 3 or not parent.startswith(("/usr/lib/", "/usr/libexec/")) or \
+            (own + "/").startswith(BIN_DIRS):
+        return []
+    pkg = owner(real)
+    if not pkg:
+        return []
+    found = {path.split("/")[parent.count("/") + 1] for path in _list(pkg)
+             if path.startswith(parent + "/") and path.count("/") > parent.count("/") + 1}
+    return sorted(d for name in found if os.path.join(parent, name) != own
+                  and os.path.isdir(d := os.path.join(parent, name)) and not os.path.islink(d))
+
+
 def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
     """Configuration or run-time data, by the module's rule, of a package
     with ``names`` (its own and its source's)."""
@@ -242,4 +289,45 @@ def contents(programs: list[str]) -> Contents:
                         out.dirs.append(path)
                     elif os.path.lexists(path) and os.access(path, os.R_OK):
                         out.files.append(path)
+    deps = [d for pkg in out.packages for d in _depends(pkg, status)] if status else []
+    for d in _run_dirs([*out.packages, *deps]):
+        if d not in out.state_dirs:
+            out.state_dirs.append(d)
+    return out
+
+
+def _depends(pkg: str, status: _Status) -> list[str]:
+    """The installed packages pkg names in Depends (each alternative's first installed)."""
+    out = []
+    for alt in (status.get(pkg) or {}).get("Depends", "").split(","):
+        for dep in alt.split("|"):
+            name = dep.split("(")[0].strip().split(":")[0]
+            if name and status.get(name):
+                out.append(name)
+                break
+    return out
+
+
+def _run_dirs(pkgs: list[str]) -> list[str]:
+    """The directories one level below /run that the packages' tmpfiles.d
+    files create at boot (``d`` and ``D`` lines: PostgreSQL's /run/postgresql,
+    where its server makes its socket by default) and the host has."""
+    out = []
+    for pkg in dict.fromkeys(pkgs):
+        for conf in _list(pkg):
+            if not (conf.startswith("/usr/lib/tmpfiles.d/") and conf.endswith(".conf")):
+                continue
+            try:
+                with open(conf, encoding="utf-8", errors="replace") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                words = line.split()
+                if len(words) < 2 or words[0].rstrip("!-") not in ("d", "D"):
+                    continue
+                path = os.path.normpath(re.sub(r"^/var/run(?=/)", "/run", words[1]))
+                if os.path.dirname(path) == "/run" and os.path.isdir(path) and \
+                        not os.path.islink(path) and path not in out:
+                    out.append(path)
     return out

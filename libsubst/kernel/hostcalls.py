@@ -214,6 +214,13 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("set_tid_address", "the guest's clear-child-tid address (glibc's thread exit)"),
     HostCall("getpid", "identity, cached"), HostCall("getppid", "identity, cached"),
     HostCall("gettid", "thread identity"),
+    # The guest's identity changes, made by proc/creds.c (within the guest's user
+    # namespace), which compares the ids a change clears the parent-death signal on.
+    *(HostCall(name, "the guest's identity changes (proc/creds.c)")
+      for name in ("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+                   "setfsuid", "setfsgid")),
+    HostCall("geteuid", "proc/creds.c: the ids before and after a change"),
+    HostCall("getegid", "likewise"),
     # Signals to processes outside the guest are refused by Landlock's signal
     # scope (ABI 6): a pin on the pid would also refuse the guest's children.
     HostCall("tgkill", "crash reports re-raise; dead-thread checks; the guest's threads"),

@@ -110,10 +110,11 @@ LEVELS: dict[str, str] = {
     "getgroups": HOST, "getpgrp": HOST, "getpgid": HOST, "getsid": HOST,
     "setpgid": HOST, "getrusage": HOST, "times": HOST, "sysinfo": HOST,
     "umask": HOST, "capget": HOST,
-    # identity changes act on the host process (the sandbox's user namespace bounds them)
-    "setuid": HOST, "setgid": HOST, "setreuid": HOST, "setregid": HOST,
-    "setresuid": HOST, "setresgid": HOST, "getresuid": HOST, "getresgid": HOST,
-    "setfsuid": HOST, "setfsgid": HOST, "setgroups": HOST, "setsid": HOST,
+    # identity changes act on the host process (the sandbox's user namespace bounds
+    # them); the kernel's handlers keep the first process's parent-death signal
+    "setuid": KERNEL, "setgid": KERNEL, "setreuid": KERNEL, "setregid": KERNEL,
+    "setresuid": KERNEL, "setresgid": KERNEL, "getresuid": HOST, "getresgid": HOST,
+    "setfsuid": KERNEL, "setfsgid": KERNEL, "setgroups": HOST, "setsid": HOST,
     "capset": HOST, "personality": HOST, "mlock": HOST, "munlock": HOST,
     "mlockall": HOST, "munlockall": HOST, "sched_rr_get_interval": HOST,
     # sockets
@@ -701,7 +702,9 @@ DEVIATIONS: dict[str, str] = {
         "answers EINVAL, as a Linux built without it; no_new_privs is set from the start "
         "(the seccomp filter needs it) and the "
         "guest's first process has SIGKILL as its parent-death signal (it ends with the "
-        "relay); options outside the host-call allow-list give EPERM."),
+        "relay): its own PR_SET_PDEATHSIG is kept for PR_GET_PDEATHSIG only, and its "
+        "set*id calls arm SIGKILL again where Linux clears it (proc/creds.c); "
+        "options outside the host-call allow-list give EPERM."),
     "prlimit64": (
         "RLIMIT_NOFILE cannot be raised into the kernel's reserved fds (the target "
         "process's own)."),

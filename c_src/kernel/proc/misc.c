@@ -215,6 +215,12 @@ long sys_prctl(long op, long a2, long a3, long a4, long a5)
     /* x86-64 Linux has no tagged-address control (arm64 and RISC-V do). */
     if (op == PR_SET_TAGGED_ADDR_CTRL || op == PR_GET_TAGGED_ADDR_CTRL)
         return -EINVAL;
+    /* The guest's first process keeps SIGKILL on the host (proc/creds.c). */
+    if (op == PR_SET_PDEATHSIG || op == PR_GET_PDEATHSIG) {
+        long r = proc_first_pdeath(op, a2, (int *)a2);
+        if (r != 1)
+            return r;
+    }
     return hsys5(__NR_prctl, op, a2, a3, a4, a5);
 }
 

@@ -37,6 +37,17 @@ long sys_getrlimit(long res, struct rlimit *old);
 long sys_setrlimit(long res, const struct rlimit *new);
 long sys_arch_prctl(long code, unsigned long addr);
 long sys_prctl(long op, long a2, long a3, long a4, long a5);
+/* proc/creds.c: the set*id calls keep the first process's parent-death signal. */
+int proc_is_first(void);
+long proc_first_pdeath(long op, long sig, int *where);
+long sys_setuid(long uid);
+long sys_setgid(long gid);
+long sys_setreuid(long ruid, long euid);
+long sys_setregid(long rgid, long egid);
+long sys_setresuid(long ruid, long euid, long suid);
+long sys_setresgid(long rgid, long egid, long sgid);
+long sys_setfsuid(long fsuid);
+long sys_setfsgid(long fsgid);
 long sys_set_tid_address(int *tidptr);
 
 /* ---- exec (exec.c loads: proc/exec.h; execve.c replaces the process) ---- */
