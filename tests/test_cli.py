@@ -115,6 +115,8 @@ def test_bad_options_get_one_line(tmp_path, opts, word):
     (["uklibc", "make", "/etc/passwd", "-o", "x.so"], "ELF"),
     (["bench", "syscalls", "--iterations", "0"], "--iterations"),
     (["bench", "syscalls", "--only", "no_such_row"], "no_such_row"),
+    ([], "expected a command: analyze, attach, bench"), (["uklibc"], "expected a command"),
+    (["bench"], "expected a command: syscalls"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_bad_input_to_every_command_gets_one_line(tmp_path, argv, word):
     r = subprocess.run([*LIBSUBST, *argv], cwd=tmp_path, capture_output=True, timeout=120)
