@@ -9,6 +9,10 @@ import click
 from .errors import LibsubstError
 
 
+# click 8.2 and later raise it for a group run without a command (8.1 printed the help).
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Group(click.Group):
     """Prints a LibsubstError, or a usage error (a bad option or argument),
     as one line, ``libsubst: <message>``, and exits with its code: never a
@@ -21,7 +25,11 @@ class Group(click.Group):
             code = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as e:
             cmd = e.ctx.command_path if e.ctx else "libsubst"
-            click.echo(f"libsubst: {e.format_message()} (see {cmd} --help)", err=True)
+            message = e.format_message()
+            if isinstance(e, _NO_ARGS) and e.ctx and isinstance(e.ctx.command, click.Group):
+                # A group given no command: its names, not its whole help page.
+                message = "expected a command: " + ", ".join(e.ctx.command.list_commands(e.ctx))
+            click.echo(f"libsubst: {message} (see {cmd} --help)", err=True)
             sys.exit(e.exit_code)
         except click.ClickException as e:
             click.echo(f"libsubst: {e.format_message()}", err=True)

@@ -428,22 +428,17 @@ def test_trap_share_counts_each_programs_paths(tmp_path):
         trap_share.run_once(str(tmp_path), "false", ["/bin/false"])
 
 
-MAINS = ["analysis", "compat", "containers", "density", "distribute", "host_floors", "images",
-         "landlock_walk", "postgres_bench", "processes", "profile_redis", "redis_bench",
-         "seccomp_cache", "server_profile", "servers", "soundness", "startup", "syscalls",
-         "trace_cost", "trap_share", "writable_root"]
-
-
 def test_every_benchmark_command_answers_help_without_running():
     """`python -m libsubst.benchmarks.NAME --help` prints its usage and
     exits 0 at once; an unknown option is refused (status 2): none starts
     its work (a registry, servers, minutes of runs) when asked for help."""
     import pathlib
     import libsubst.benchmarks as pkg
-    found = sorted(p.stem for p in pathlib.Path(pkg.__file__).parent.glob("*.py")
+    mains = sorted(p.stem for p in pathlib.Path(pkg.__file__).parent.glob("*.py")
                    if "__main__" in p.read_text())
-    assert found == MAINS
-    for name in MAINS:
+    assert {"analysis", "distribute", "host_floors", "profile_redis", "servers",
+            "syscalls"} <= set(mains)
+    for name in mains:
         for arg, status in (("--help", 0), ("--no-such-option", 2)):
             done = subprocess.run([sys.executable, "-m", f"libsubst.benchmarks.{name}", arg],
                                   capture_output=True, timeout=60, cwd="/")

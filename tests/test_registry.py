@@ -167,6 +167,11 @@ def test_unknown_reference_and_unreachable_registry(registry, env):
     assert f"localhost:{port}" in line
     assert "lower-case" in one_error_line(lsub(env, "pull", "localhost:5000/UP:1"))
     assert "not a registry" in one_error_line(lsub(env, "pull", "bad_host.x:5000/a:1"))
+    # A plain-HTTP registry reached with TLS (run has no --insecure): the
+    # line says what to do, not only the TLS library's complaint.
+    for argv in (["run"], ["pull"]):
+        line = one_error_line(lsub(env, *argv, f"{registry.host}/nothing:here"))
+        assert "plain HTTP" in line and "--insecure" in line, line
 
 
 def test_insecure_is_for_loopback_only(env, images):

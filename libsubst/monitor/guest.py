@@ -263,7 +263,7 @@ class Guest:
             if fd >= 0:
                 os.set_inheritable(fd, True)
         for f in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, AttributeError):   # None: fd closed
                 f.flush()
         # The supervisor keeps stderr alone (its words, the epilogue's): the
         # guest's stdin and stdout are the guest's to close, and their other

@@ -146,6 +146,11 @@ class Registry:
             raise RegistryError(f"{self.host}: TLS certificate not trusted ({e.verify_message}); "
                                 f"put its CA in certs.d/{self.host}/ca.crt "
                                 f"({' or '.join(certs_dirs())})") from None
+        except ssl.SSLError as e:
+            # A TLS hello answered in plain HTTP: the registry has no TLS.
+            hint = ("; it speaks plain HTTP: `libsubst pull --insecure` (push, login too) "
+                    "reach one on loopback" if e.reason == "WRONG_VERSION_NUMBER" else "")
+            raise RegistryError(f"{self.host}: {method} failed: {e}{hint}") from None
         except (OSError, http.client.HTTPException) as e:
             raise RegistryError(f"{self.host}: {method} failed: {e}") from None
         finally:
