@@ -57,8 +57,9 @@ static long rearm(long r, const struct watched_ids *before)
 }
 
 /* The host call nr with its arguments, keeping the first process's
- * parent-death signal. */
-static long id_call(long nr, long a, long b, long c)
+ * parent-death signal.  Inlined so that each call's number is a constant
+ * at its site, where `libsubst pack --specialize` reads it. */
+static inline __attribute__((always_inline)) long id_call(long nr, long a, long b, long c)
 {
     if (!proc_is_first())
         return hsys3(nr, a, b, c);
