@@ -762,3 +762,23 @@ def test_generated_sites_behave_the_same(probe_driver, tmp_path_factory, probe):
     assert native.returncode == rewritten.returncode == 0, rewritten.stderr
     assert rewritten.stdout == native.stdout, (pre, post, site)
     assert _fastcalls(rewritten.stderr) == (1 if site.rewritable else 0)
+
+
+@pytest.mark.parametrize("body, real", [
+    ("int f(void) { return 0x050f; }", False),          # the bytes inside a mov's immediate
+    ("long f(void) { long r; __asm__ volatile(\"syscall\" : \"=a\"(r) : \"a\"(39L) "
+     ": \"rcx\", \"r11\", \"memory\"); return r; }", True),
+])
+def test_only_a_syscall_instruction_makes_an_object_decoded(tmp_path, body, real):
+    """has_syscall, which decodes only the stretches holding 0f 05, agrees
+    with the whole object's sweep: the bytes inside another instruction are
+    no site, a syscall instruction is one."""
+    from libsubst.uklibc.decode import Disassembly, has_syscall
+    src, so = tmp_path / "f.c", tmp_path / "f.so"
+    src.write_text(body + "\n")
+    subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-o", str(so), str(src)], check=True)
+    with ElfFile.open(str(so)) as elf:
+        assert any(b"\x0f\x05" in data for _, _, data in elf.code_ranges())
+        assert has_syscall(elf) is real
+        assert bool(Disassembly(elf).syscalls) is real
+    assert (len(sites.analyse(str(so)).sites) > 0) is real

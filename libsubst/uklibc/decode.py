@@ -62,6 +62,40 @@ class Code:
         return self.addrs[i] + self.sizes[i]
 
 
+def function_starts(elf: ElfFile) -> list[int]:
+    """Where the sweep restarts: every function symbol, as ``objdump -d``."""
+    return sorted({v for v, _, info, _ in elf.symbols() if (info & 0xF) in _FUNC_TYPES})
+
+
+def has_syscall(elf: ElfFile) -> bool:
+    """Whether the sweep :class:`Disassembly` makes would find a ``syscall``.
+
+    The sweep decodes each stretch between two restarts on its own, so only
+    the stretches holding the bytes ``0f 05`` need decoding to know: a large
+    library whose ``0f 05`` all lie inside other instructions (libLLVM's
+    do) is known to have no site in milliseconds, not decoded whole."""
+    lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    lite.skipdata = True
+    restarts = None
+    for _, base, data in elf.code_ranges():
+        at = data.find(b"\x0f\x05")
+        if at < 0:
+            continue
+        if restarts is None:
+            restarts = function_starts(elf)
+        end = base + len(data)
+        while at >= 0:
+            addr = base + at
+            k = bisect_right(restarts, addr)
+            start = max(restarts[k - 1] if k else base, base)
+            stop = min(restarts[k] if k < len(restarts) else end, end)
+            for a, _, m, _ in lite.disasm_lite(data[start - base:stop - base], start):
+                if m == "syscall":
+                    return True
+            at = data.find(b"\x0f\x05", stop - base)
+    return False
+
+
 class Disassembly:
     """Every executable region of ``elf`` decoded, and the addresses control may reach.
 
@@ -101,7 +135,7 @@ class Disassembly:
         # Restart the sweep at function symbols only, as objdump does: an FDE
         # may start mid-instruction (glibc's __restore_rt FDE starts one byte
         # early, inside the preceding nop, for the unwinder's pc-1 lookup).
-        restarts = sorted({v for v, _, info, _ in symbols if (info & 0xF) in _FUNC_TYPES})
+        restarts = function_starts(elf)
         self.codes = [self._sweep(n, b, d, restarts, targets, entries) for n, b, d in ranges]
 
         unwind, fde_ranges = ehframe.unwind_targets(elf)

@@ -35,7 +35,7 @@ from ..elf import ElfFile
 from ..errors import LibsubstError, UnsupportedElf
 from ..kernel.syscalls import by_nr
 from . import stub, sysnr
-from .decode import Code, Disassembly
+from .decode import Code, Disassembly, has_syscall
 
 MAX_BEFORE = 4          # displaced instructions before the syscall, at most
 MAX_AFTER = 4           # ... and after it
@@ -301,10 +301,10 @@ def analyse(path: str, elf: ElfFile | None = None) -> Analysis:
     elf.check_layout()
     layout = stub.plan(len(elf.data), elf.e_type, elf.e_phnum,
                        [(s.p_vaddr, s.p_memsz) for s in elf.loads])
-    if not any(b"\x0f\x05" in data for _, _, data in elf.code_ranges()):
-        # No syscall encoding anywhere in the code (most libraries): nothing to decode.
-        return Analysis(path, elf, [], layout, 0, 0, time.perf_counter() - t0)
     try:
+        if not has_syscall(elf):
+            # No syscall instruction in the code (most libraries): no site to classify.
+            return Analysis(path, elf, [], layout, 0, 0, time.perf_counter() - t0)
         dis = Disassembly(elf)
         classifier = _Classifier(dis, layout)
         sites = [classifier.classify(code, i) for code, i in dis.syscalls]
