@@ -484,6 +484,13 @@ def test_unwritable_output_and_bad_options(hello, tmp_path):
         done = libsubst_cmd("pack", str(program), "-o", str(tmp_path / "never.lsi"))
         assert_clean_error(done, "cannot be executed")
         assert done.returncode == 127 and not (tmp_path / "never.lsi").exists(), done
+    # ... where a program without substitution is packed (its layout lists
+    # no objects to substitute), and runs as natively
+    image = tmp_path / "echo.lsi"
+    done = libsubst_cmd("pack", "--no-subst", "/bin/echo", "hi", "-o", str(image))
+    assert done.returncode == 0, done.stderr
+    assert_same(run_native(["/bin/echo", "hi"], tmp_path), libsubst_cmd("run", str(image),
+                                                                        cwd=tmp_path))
 
 
 def test_added_trees_keep_their_shape(tmp_path):

@@ -213,6 +213,9 @@ def test_java_home_by_the_launchers_rule():
     assert home and os.path.realpath(JAVA) == os.path.join(home, "bin", "java")
     assert os.path.join(home, "lib", "server", "libjvm.so") in java.modules(home)
     assert java.home("/usr/bin/python3") is None
+    # links the package ships into /etc are followed (Debian's cacerts)
+    cacerts = "/etc/ssl/certs/java/cacerts"
+    assert not os.path.isfile(cacerts) or cacerts in java.outside_files(home)
 
 
 @needs_java
@@ -241,3 +244,29 @@ def test_java_as_native(argv, add, tmp_path):
     assert native.returncode == 0, native.stderr
     opts = [o for name in add for o in ("--add", shutil.which(name))]
     assert_same(native, run_guest(argv, tmp_path, opts=opts))
+
+
+def test_a_java_home_of_no_package_brings_no_etc_file_by_its_links(tmp_path):
+    """A home by the launcher's rule that no package ships (a JDK unpacked
+    from a tarball: bin/, lib/libjava.so, lib/jvm.cfg) with a link of its
+    own into /etc: natively its program reads the host's file; in the guest
+    the file is not there, as the home's links bring only what the home's
+    packages ship (java.outside_files: the image builder's layer)."""
+    from libsubst.image import java
+
+    secret = "/etc/login.defs"          # readable by all, in no guest root of cat's
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    (home / "lib").mkdir()
+    shutil.copy("/bin/cat", home / "bin" / "cat")
+    shutil.copy(os.path.realpath("/lib/x86_64-linux-gnu/libz.so.1"), home / "lib" / "libjava.so")
+    (home / "lib" / "jvm.cfg").write_text("-server KNOWN\n")
+    os.symlink(secret, home / "lib" / "secret")
+    assert java.home(str(home / "bin" / "cat")) == str(home)
+    assert java.outside_files(str(home)) == []
+    argv = [str(home / "bin" / "cat"), secret]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    guest = run_guest(argv, tmp_path)
+    assert (guest.returncode, guest.stdout) == (1, b""), guest
+    assert guest.stderr == f"{argv[0]}: {secret}: No such file or directory\n".encode(), guest.stderr

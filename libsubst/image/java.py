@@ -15,6 +15,8 @@ from __future__ import annotations
 import glob
 import os
 
+from . import packages
+
 
 def home(program: str) -> str | None:
     """The Java home of the launcher at ``program`` (a path as invoked), or
@@ -35,12 +37,21 @@ def modules(java_home: str) -> list[str]:
 
 def outside_files(java_home: str) -> list[str]:
     """The files below /etc that links in the home lead to (Debian's
-    ``cacerts``; the package's own ``/etc`` comes with it too)."""
+    ``cacerts``; the package's own ``/etc`` comes with it too): only links
+    the home's packages ship (dpkg's file lists of the package of
+    ``lib/libjava.so`` and those built from its source), so a home that is
+    no package's (a JDK unpacked from a tarball) brings no host file from
+    /etc by a link of its own (lib/x -> /etc/shadow)."""
+    pkg = packages.owner(os.path.join(java_home, "lib", "libjava.so"))
+    if pkg is None:
+        return []
+    shipped = {p for name in packages._same_source(pkg, packages._Status())
+               for p in packages._list(name)}
     found = []
     for root, _dirs, files in os.walk(java_home):
         for name in files:
             path = os.path.join(root, name)
-            if os.path.islink(path):
+            if path in shipped and os.path.islink(path):
                 real = os.path.realpath(path)
                 if real.startswith("/etc/") and os.path.isfile(real):
                     found.append(real)
