@@ -23,11 +23,11 @@
 static long guest_pdeath;
 
 /* Whether this process is the guest's first, under the sandbox: its parent
- * is outside the guest's pid namespace (getppid answers 0).  Without the
+ * is outside the guest's pid namespace (its parent's pid is 0).  Without the
  * sandbox (benchmarks only) no parent-death signal was armed. */
 int proc_is_first(void)
 {
-    return !(K.bi->flags & LS_BOOT_NO_POLICY) && sys_getppid() == 0;
+    return !(K.bi->flags & LS_BOOT_NO_POLICY) && proc_parent() == 0;
 }
 
 /* The ids whose change clears a parent-death signal; setfsuid(-1) and

@@ -49,9 +49,9 @@ long sys_getpid(void)
     return pid_cache;
 }
 
-/* Implements getppid(2); served from the kernel where the parent cannot
- * change (above), from the host elsewhere. */
-long sys_getppid(void)
+/* The parent's pid: from the kernel where the parent cannot change
+ * (above), from the host elsewhere. */
+long proc_parent(void)
 {
     if (ppid_cache >= 0)
         return ppid_cache;
@@ -59,6 +59,13 @@ long sys_getppid(void)
     if (r == 0 || (booted_here && !(K.bi->flags & LS_BOOT_EXECED)))
         ppid_cache = r;
     return r;
+}
+
+/* Implements getppid(2) (a specialised kernel leaves it out; the kernel's
+ * own users call proc_parent). */
+long sys_getppid(void)
+{
+    return proc_parent();
 }
 
 /* Implements kill(2); differs from Linux in: the guest's first process

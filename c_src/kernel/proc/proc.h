@@ -28,6 +28,7 @@ void pid_after_fork(void);
 long sys_exit_group(long status);
 long sys_getpid(void);
 long sys_getppid(void);
+long proc_parent(void);
 long sys_kill(long pid, long sig);
 long sys_pidfd_send_signal(long fd, long sig, long info, long flags);
 long sys_tgkill(long tgid, long tid, long sig);
