@@ -1,7 +1,7 @@
 """What Landlock's check costs an open of a volume's file, by the depth of
 the volume's host path.
 
-    python -m libsubst.benchmarks.landlock_walk [--rounds 9] [--iterations 20000]
+    python -m libsubst.benchmarks.landlock_walk [--rounds 9] [--iterations 20000] [--candidates]
 
 Landlock checks an open by walking from the file up through its ancestors,
 rule by rule, until every right asked for is granted or the root is
@@ -14,7 +14,14 @@ read-only rule grants truncate too (ro); ro-no-truncate is the read-only
 rule without it, as the tender had it before.  This times syscall_bench.c's
 open+close of a file in a volume's root natively, with no Landlock and with
 each rule (syscall-bench --landlock), for a volume whose host path has 2
-components and one with 10, alternating round by round."""
+components and one with 10, alternating round by round.
+
+--candidates times instead, at 2 components, what the ruleset's shape
+changes (syscall_bench.c's variants of rw): a rule on the opened file itself
+(the check ends at the file: the least any placement of rules reaches),
+1000 more rules on other files (an image's files have one each), the same
+ruleset restricted twice (two domains), and a ruleset handling only the
+rights an open of a volume's file asks for."""
 
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from .syscalls import _native, bench_binary
 
 OP = "open_close_volume"
 RULES = ("none", "ro", "ro-no-truncate", "rw")
+CANDIDATES = ("none", "rw", "rw-file", "rw-rules", "rw-layers", "rw-rights")
 EXTRA = 8                 # directories the deep volume adds to the shallow one's path
 
 
@@ -51,6 +59,28 @@ def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 9) -> dict:
     return out
 
 
+def measure_candidates(iterations: int = 20000, repeats: int = 5, rounds: int = 9) -> dict:
+    """{rule: [ns per open+close, one per round]}, a volume 2 components deep."""
+    exe = bench_binary()
+    with tempfile.TemporaryDirectory() as where:
+        configs = {rule: (lambda a=[exe, f"--only={OP}", *([f"--landlock={rule}"] if rule != "none" else []),
+                                    str(iterations), str(repeats), exe, where]: _native(a)[OP])
+                   for rule in CANDIDATES}
+        return alternate(rounds, configs)
+
+
+def candidates_table(res: dict) -> str:
+    """Medians; each rule's Landlock share (less no Landlock's) and its
+    difference from the tender's rule (rw), round by round (median)."""
+    none, rw = res["none"], res["rw"]
+    lines = ["| rule | ns | Landlock ns | − rw ns (per round, median) | itself / itself |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for rule, r in res.items():
+        lines.append(f"| {rule} | {median(r):.1f} | {median(r) - median(none):.1f} | "
+                     f"{median([a - b for a, b in zip(r, rw)]):.1f} | {fmt_spread(r)} |")
+    return "\n".join(lines)
+
+
 def table(res: dict) -> str:
     low, high = sorted(next(iter(res.values())))
     """Medians; Landlock's share is each rule's time less no Landlock's at the
@@ -71,9 +101,14 @@ def main(argv=None) -> None:
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=positive, default=9)
     ap.add_argument("--iterations", type=positive, default=20000)
+    ap.add_argument("--candidates", action="store_true",
+                    help="what the ruleset's shape changes, at 2 components")
     a = ap.parse_args(argv)
     try:
-        print(table(measure(a.iterations, rounds=a.rounds)))
+        if a.candidates:
+            print(candidates_table(measure_candidates(a.iterations, rounds=a.rounds)))
+        else:
+            print(table(measure(a.iterations, rounds=a.rounds)))
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
 

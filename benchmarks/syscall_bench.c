@@ -6,7 +6,7 @@
  * what substitution buys and what the host's own floor is.  `libsubst bench
  * syscalls` runs it; the same binary serves every run.
  *
- * usage: syscall-bench [--sud] [--floors] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
+ * usage: syscall-bench [--sud] [--floors] [--only=NAME,...] [--landlock=RULE] ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]
  * IMAGE_FILE is opened (a file of the guest's image); VOLUME_DIR is a
  * writable directory (a volume in the guest) where it makes its files: one
  * in it, and one three directories down (a/b/c/, as a server's files lie
@@ -20,12 +20,19 @@
  * --floors times, in place of the program's calls, the host calls the guest
  * kernel makes for them (floor_*: from the volume's fd, beneath it), to be
  * run natively: the host's price of each, with and without the sandbox.
- * --landlock=ro|ro-no-truncate|rw restricts the program, once its files are
- * made, with Landlock as the tender restricts a guest with one volume,
- * VOLUME_DIR: read-only (read files and directories, and the optional
+ * --landlock=RULE (ro|ro-no-truncate|rw, or rw's variants below) restricts
+ * the program, once its files are made, with Landlock as the tender
+ * restricts a guest with one volume, VOLUME_DIR: read-only (read files and directories, and the optional
  * truncate right the read-only bind refuses anyway), the read-only rule
  * without truncate (the tender's before) or read-write (every right but
  * execute); nothing else is allowed, so only the volume's rows can run.
+ * Variants of rw, to see what the ruleset's shape costs an open
+ * (benchmarks/landlock_walk.py --candidates): rw-file adds a rule on the
+ * volume's file itself (the check then ends at the file, as an image
+ * file's own rule ends it); rw-rules adds RULES_MANY read-only rules on
+ * other files (as an image's files have one each); rw-layers restricts
+ * twice with the same ruleset (two domains); rw-rights handles only the
+ * rights an open of a volume's file can ask for (read, write, truncate).
  * prints one line per operation: NAME MEDIAN_NS MIN_NS
  *
  * usage: syscall-bench [--seccomp] --trap-floor ITERATIONS REPEATS
@@ -332,27 +339,87 @@ static int sud_pass_all(void)
     return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 1UL << 47, 0);
 }
 
+#define RULES_MANY 1000
+static char rules_dir[4096];         /* rw-rules' files, removed at the end */
+
+static int add_rule(int rs, const char *path, unsigned long long rights)
+{
+    struct landlock_path_beneath_attr rule = {.allowed_access = rights,
+                                              .parent_fd = open(path, O_PATH | O_CLOEXEC)};
+    int r = rule.parent_fd < 0 ? -1 : (int)syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+    return rule.parent_fd < 0 ? -1 : r | close(rule.parent_fd);
+}
+
+/* rw-rules' other files, made before the ruleset, in VOLUME_DIR/.rules. */
+static int make_rules_dir(const char *dir)
+{
+    snprintf(rules_dir, sizeof rules_dir, "%s/.rules", dir);
+    if (mkdir(rules_dir, 0700) != 0 && errno != EEXIST)
+        return -1;
+    for (int i = 0; i < RULES_MANY; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%d", rules_dir, i);
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || close(fd) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void remove_rules_dir(void)
+{
+    for (int i = 0; rules_dir[0] && i < RULES_MANY; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%d", rules_dir, i);
+        unlink(p);
+    }
+    if (rules_dir[0])
+        rmdir(rules_dir);
+}
+
 /* The tender's rule for a volume (c_src/tender/landlock.c), under a ruleset
- * that handles every right this host's Landlock knows. */
+ * that handles every right this host's Landlock knows; or a variant (the
+ * usage above). */
 static int landlock_volume(const char *dir, const char *rule_name)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1)
         return -1;
     unsigned long long handled = (1ULL << (abi >= 5 ? 16 : abi >= 3 ? 15 : abi >= 2 ? 14 : 13)) - 1;
+    unsigned long long read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+    unsigned long long truncate = 1ULL << 14;
+    int rw = !strncmp(rule_name, "rw", 2);
+    if (!strcmp(rule_name, "rw-rights"))
+        handled &= LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | truncate;
+    if (!strcmp(rule_name, "rw-rules") && make_rules_dir(dir) != 0)
+        return -1;
     struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
     int rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-    unsigned long long read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
-    struct landlock_path_beneath_attr rule = {
-        .allowed_access = handled & (!strcmp(rule_name, "rw") ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
-                                     : !strcmp(rule_name, "ro") ? read | (1ULL << 14) /* TRUNCATE */
-                                     : read),
-        .parent_fd = open(dir, O_PATH | O_CLOEXEC)};
-    if (rs < 0 || rule.parent_fd < 0 ||
-        syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0 ||
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_landlock_restrict_self, rs, 0) != 0)
+    if (rs < 0 || add_rule(rs, dir, handled & (rw ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
+                                               : !strcmp(rule_name, "ro") ? read | truncate : read)) != 0)
         return -1;
-    return close(rule.parent_fd) | close(rs);
+    if (!strcmp(rule_name, "rw-file") && add_rule(rs, vol_file, handled & (LANDLOCK_ACCESS_FS_READ_FILE | truncate)) != 0)
+        return -1;
+    for (int i = 0; rules_dir[0] && i < RULES_MANY; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%d", rules_dir, i);
+        if (add_rule(rs, p, handled & (LANDLOCK_ACCESS_FS_READ_FILE | truncate)) != 0)
+            return -1;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_landlock_restrict_self, rs, 0) != 0 ||
+        (!strcmp(rule_name, "rw-layers") && syscall(SYS_landlock_restrict_self, rs, 0) != 0))
+        return -1;
+    return close(rs);
+}
+
+static int landlock_rule(const char *name)
+{
+    static const char *const names[] = {"ro", "ro-no-truncate", "rw", "rw-file", "rw-rules", "rw-layers",
+                                         "rw-rights"};
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
+    return 0;
 }
 
 static int selected(const char *only, const char *name)
@@ -377,15 +444,14 @@ int main(int argc, char **argv)
             by_seccomp = 1;
         else if (!strncmp(argv[1], "--only=", 7))
             only = argv[1] + 7;
-        else if (!strcmp(argv[1], "--landlock=ro") || !strcmp(argv[1], "--landlock=rw") ||
-                 !strcmp(argv[1], "--landlock=ro-no-truncate"))
+        else if (!strncmp(argv[1], "--landlock=", 11) && landlock_rule(argv[1] + 11))
             landlock = argv[1] + 11;
         else
             argc = 0;                    /* the usage line below */
     }
     int floor = argc == 4 && !strcmp(argv[1], "--trap-floor");
     if (!floor && argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s [--sud] [--floors] [--only=NAME,...] [--landlock=ro|ro-no-truncate|rw]\n"
+        fprintf(stderr, "usage: %s [--sud] [--floors] [--only=NAME,...] [--landlock=RULE]\n"
                 "           ITERATIONS REPEATS IMAGE_FILE VOLUME_DIR [FILTER]\n"
                 "       %s [--seccomp] --trap-floor ITERATIONS REPEATS\n", prog, prog);
         return 2;
@@ -426,6 +492,7 @@ int main(int argc, char **argv)
     int r = time_ops(chosen, n, repeats);
     unlink(vol_file);
     unlink(deep_file);
+    remove_rules_dir();
     for (int i = 2; i >= 0; i--)
         rmdir(deep_dirs[i]);
     return r;

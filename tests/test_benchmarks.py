@@ -406,12 +406,25 @@ def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
         assert len(depths) == 2 and all(len(v) == 1 and v[0] > 0 for v in depths.values()), rule
     assert len(landlock_walk.table(res).splitlines()) == 2 + len(landlock_walk.RULES)
     exe = syscalls.bench_binary()
-    for rule in ("ro", "ro-no-truncate", "rw"):
+    for rule in ("ro", "ro-no-truncate", *landlock_walk.CANDIDATES[1:]):
         with pytest.raises(BenchmarkError, match="calls of open_close_image failed"):
             syscalls._native([exe, f"--landlock={rule}", "--only=open_close_image", "10", "1", exe,
                               str(tmp_path)])
         assert syscalls._native([exe, f"--landlock={rule}", "--only=open_close_volume_deep",
                                  "10", "1", exe, str(tmp_path)])["open_close_volume_deep"] > 0
+        if rule.startswith("rw"):                         # what it made is removed, rw-rules' too
+            assert os.listdir(tmp_path) == [], rule
+
+
+def test_landlock_walk_candidates_time_each_ruleset_shape():
+    """--candidates times no Landlock and each variant of the tender's
+    read-write rule in every round (each variant confines as rw does: the
+    test above)."""
+    from libsubst.benchmarks import landlock_walk
+    res = landlock_walk.measure_candidates(iterations=50, repeats=1, rounds=2)
+    assert set(res) == set(landlock_walk.CANDIDATES)
+    assert all(len(v) == 2 and all(x > 0 for x in v) for v in res.values())
+    assert len(landlock_walk.candidates_table(res).splitlines()) == 2 + len(landlock_walk.CANDIDATES)
 
 
 def test_trap_share_counts_each_programs_paths(tmp_path):
