@@ -2,6 +2,7 @@
 the volume's host path.
 
     python -m libsubst.benchmarks.landlock_walk [--rounds 9] [--iterations 20000] [--candidates]
+    python -m libsubst.benchmarks.landlock_walk --in-guest [--iterations 300000]
 
 Landlock checks an open by walking from the file up through its ancestors,
 rule by rule, until every right asked for is granted or the root is
@@ -21,16 +22,27 @@ changes (syscall_bench.c's variants of rw): a rule on the opened file itself
 (the check ends at the file: the least any placement of rules reaches),
 1000 more rules on other files (an image's files have one each), the same
 ruleset restricted twice (two domains), and a ruleset handling only the
-rights an open of a volume's file asks for."""
+rights an open of a volume's file asks for.
+
+--in-guest profiles the same loop natively under the tender's read-write
+rule and in a real guest (`perf record -g -e cpu-clock`, host kernel and
+user space): ns per open+close under Landlock's hooks, in the seccomp
+filter, in the guest kernel's own code, on the instruction right after a
+host `syscall` (host time seen on its return), and the rest (the host's
+open and close themselves, the program)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 
-from .rounds import BenchmarkError, alternate, main_command, fmt_spread, median, positive
+from . import server_profile
+from .rounds import BenchmarkError, alternate, check, main_command, fmt_spread, median, positive
+from .server_profile import returns_from_host, samples
 from .syscalls import _native, bench_binary
 
 OP = "open_close_volume"
@@ -81,6 +93,53 @@ def candidates_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+SAMPLE_NS = 20000                    # a sample every 20 µs of CPU time
+PARTS = {
+    "Landlock": server_profile.PARTS["Landlock"],
+    "seccomp": lambda dso, sym, chain: "__secure_computing" in chain or (
+        dso == "[unknown]" and sym.startswith("0xffffffff")),          # the filter's JIT image
+    "guest kernel": lambda dso, sym, chain: dso == "libsubst-kernel",
+}
+
+
+def in_guest(iterations: int = 300000) -> dict[str, dict[str, float]]:
+    """{"native"|"guest": {part: ns per open+close}}: one perf record of each."""
+    check(shutil.which("perf") is not None, "perf is not installed (Debian: linux-perf)")
+    exe, out = bench_binary(), {}
+    with tempfile.TemporaryDirectory() as d:
+        loop = [f"--only={OP}", str(iterations), "1", exe, d]
+        runs = {"native": ([exe, "--landlock=rw", *loop], os.path.basename(exe)[:15]),
+                "guest": ([sys.executable, "-m", "libsubst", "run", "--no-cwd", "--volume",
+                           f"{d}:{d}", exe, *loop], "libsubst-kernel")}
+        for kind, (argv, comm) in runs.items():
+            data = os.path.join(d, "perf.data")
+            r = subprocess.run(["perf", "record", "-q", "-g", "-e", "cpu-clock", "-c", str(SAMPLE_NS),
+                                "-o", data, "--", *argv], capture_output=True, text=True)
+            check(r.returncode == 0, f"syscall-bench under perf ({kind}) exited {r.returncode}",
+                  r.stderr)
+            ns = dict.fromkeys(["all", *PARTS, "host call returns"], 0)
+            for period, dso, sym, off, path, chain in samples(data, comm):
+                part = next((p for p, test in PARTS.items() if test(dso, sym, chain)), None)
+                if part in (None, "guest kernel") and returns_from_host(path, sym, off):
+                    part = "host call returns"       # natively in libc, in a guest in its kernel
+                ns["all"] += period
+                if part:
+                    ns[part] += period
+            ns["rest"] = ns["all"] - sum(v for k, v in ns.items() if k != "all")
+            out[kind] = {k: v / (iterations * 1.1) for k, v in ns.items()}  # + the warm-up
+    return out
+
+
+def guest_table(res: dict) -> str:
+    kinds = list(res)
+    lines = ["| ns per open+close | " + " | ".join(kinds) + " | guest − native |",
+             "| --- |" + " ---: |" * (len(kinds) + 1)]
+    for part in res["native"]:
+        lines.append(f"| {part} | " + " | ".join(f"{res[k][part]:.1f}" for k in kinds) +
+                     f" | {res['guest'][part] - res['native'][part]:.1f} |")
+    return "\n".join(lines)
+
+
 def table(res: dict) -> str:
     low, high = sorted(next(iter(res.values())))
     """Medians; Landlock's share is each rule's time less no Landlock's at the
@@ -100,15 +159,19 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.landlock_walk",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=positive, default=9)
-    ap.add_argument("--iterations", type=positive, default=20000)
+    ap.add_argument("--iterations", type=positive, help="20000; 300000 with --in-guest")
     ap.add_argument("--candidates", action="store_true",
                     help="what the ruleset's shape changes, at 2 components")
+    ap.add_argument("--in-guest", action="store_true",
+                    help="where an open's time goes, natively and in a guest (perf)")
     a = ap.parse_args(argv)
     try:
-        if a.candidates:
-            print(candidates_table(measure_candidates(a.iterations, rounds=a.rounds)))
+        if a.in_guest:
+            print(guest_table(in_guest(a.iterations or 300000)))
+        elif a.candidates:
+            print(candidates_table(measure_candidates(a.iterations or 20000, rounds=a.rounds)))
         else:
-            print(table(measure(a.iterations, rounds=a.rounds)))
+            print(table(measure(a.iterations or 20000, rounds=a.rounds)))
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
 

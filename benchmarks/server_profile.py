@@ -146,11 +146,12 @@ def after_syscalls(path: str) -> frozenset[tuple[str, int]]:
 FRAME = re.compile(r"^\s*[0-9a-f]+ (\S+?)(?:\+0x([0-9a-f]+))? \((.*)\)$")
 
 
-def samples(data: str):
-    """Each cpu-clock sample of a perf.data file recorded with -g: (ns, its object's
-    name as perf reports it, symbol, offset in it, the object's path, the set of its
-    call chain's symbols, its own included)."""
-    r = subprocess.run(["perf", "script", "-i", data, "-F", "period,ip,sym,symoff,dso"],
+def samples(data: str, comm: str | None = None):
+    """Each cpu-clock sample of a perf.data file recorded with -g (of the processes
+    named comm, or all): (ns, its object's name as perf reports it, symbol, offset in
+    it, the object's path, the set of its call chain's symbols, its own included)."""
+    r = subprocess.run(["perf", "script", "-i", data, "-F", "period,ip,sym,symoff,dso",
+                        *(["--comms", comm] if comm else [])],
                        capture_output=True, text=True, timeout=600)
     check(r.returncode == 0, "perf script failed", r.stderr)
     for block in r.stdout.split("\n\n"):

@@ -419,6 +419,21 @@ def test_landlock_walk_benchmark_times_each_rule_and_depth(tmp_path):
             assert os.listdir(tmp_path) == [], rule
 
 
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed")
+def test_landlock_walk_in_guest_finds_landlock_on_both_sides():
+    """--in-guest: both loops open under a Landlock domain (natively the tender's rule),
+    and only the guest's run guest kernel code; the parts add up to the whole."""
+    from libsubst.benchmarks import landlock_walk
+    res = landlock_walk.in_guest(iterations=20000)
+    assert set(res) == {"native", "guest"}
+    for kind, r in res.items():
+        assert r["all"] > 0 and r["Landlock"] > 0, kind
+        assert sum(v for k, v in r.items() if k != "all") == pytest.approx(r["all"]), kind
+    assert res["native"]["guest kernel"] == 0 and res["guest"]["guest kernel"] > 0
+    assert res["guest"]["seccomp"] > 0 and res["native"]["seccomp"] == 0
+    assert len(landlock_walk.guest_table(res).splitlines()) == 2 + len(res["native"])
+
+
 def test_landlock_walk_candidates_time_each_ruleset_shape():
     """--candidates times no Landlock and each variant of the tender's
     read-write rule in every round (each variant confines as rw does: the
