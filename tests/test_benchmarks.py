@@ -425,13 +425,17 @@ def test_landlock_walk_in_guest_finds_landlock_on_both_sides():
     and only the guest's run guest kernel code; the parts add up to the whole."""
     from libsubst.benchmarks import landlock_walk
     res = landlock_walk.in_guest(iterations=20000)
+    funcs = res.pop("guest kernel's functions")
+    assert 0 < len(funcs) <= landlock_walk.GUEST_FUNCTIONS
+    assert sum(funcs.values()) <= res["guest"]["guest kernel"] * 1.0001
     assert set(res) == {"native", "guest"}
     for kind, r in res.items():
         assert r["all"] > 0 and r["Landlock"] > 0, kind
         assert sum(v for k, v in r.items() if k != "all") == pytest.approx(r["all"]), kind
     assert res["native"]["guest kernel"] == 0 and res["guest"]["guest kernel"] > 0
     assert res["guest"]["seccomp"] > 0 and res["native"]["seccomp"] == 0
-    assert len(landlock_walk.guest_table(res).splitlines()) == 2 + len(res["native"])
+    res["guest kernel's functions"] = funcs
+    assert len(landlock_walk.guest_table(res).splitlines()) == 2 + len(res["native"]) + 3 + len(funcs)
 
 
 def test_landlock_walk_candidates_time_each_ruleset_shape():
