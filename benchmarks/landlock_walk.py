@@ -52,6 +52,13 @@ CANDIDATES = ("none", "rw", "rw-file", "rw-rules", "rw-layers", "rw-rights")
 EXTRA = 8                 # directories the deep volume adds to the shallow one's path
 
 
+def loop(exe: str, rule: str, where: str, iterations: int, repeats: int):
+    """A round's timing of OP natively under rule ("none": no Landlock)."""
+    argv = [exe, f"--only={OP}", *([f"--landlock={rule}"] if rule != "none" else []),
+            str(iterations), str(repeats), exe, where]
+    return lambda: _native(argv)[OP]
+
+
 def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 9) -> dict:
     """{rule: {components: [ns per open+close, one per round]}}."""
     exe = bench_binary()
@@ -59,12 +66,8 @@ def measure(iterations: int = 20000, repeats: int = 5, rounds: int = 9) -> dict:
         deep = os.path.join(shallow, *"abcdefgh"[:EXTRA])
         os.makedirs(deep)
         depth = {shallow: shallow.count("/"), deep: deep.count("/")}
-        configs = {}
-        for rule in RULES:
-            for where in (shallow, deep):
-                argv = [exe, f"--only={OP}", *([f"--landlock={rule}"] if rule != "none" else []),
-                        str(iterations), str(repeats), exe, where]
-                configs[(rule, depth[where])] = (lambda a=argv: _native(a)[OP])
+        configs = {(rule, depth[where]): loop(exe, rule, where, iterations, repeats)
+                   for rule in RULES for where in (shallow, deep)}
         runs = alternate(rounds, configs)
     out: dict = {}
     for (rule, components), samples in runs.items():
@@ -76,10 +79,8 @@ def measure_candidates(iterations: int = 20000, repeats: int = 5, rounds: int = 
     """{rule: [ns per open+close, one per round]}, a volume 2 components deep."""
     exe = bench_binary()
     with tempfile.TemporaryDirectory() as where:
-        configs = {rule: (lambda a=[exe, f"--only={OP}", *([f"--landlock={rule}"] if rule != "none" else []),
-                                    str(iterations), str(repeats), exe, where]: _native(a)[OP])
-                   for rule in CANDIDATES}
-        return alternate(rounds, configs)
+        return alternate(rounds, {rule: loop(exe, rule, where, iterations, repeats)
+                                  for rule in CANDIDATES})
 
 
 def candidates_table(res: dict) -> str:
@@ -115,8 +116,9 @@ def in_guest(iterations: int = 300000) -> dict[str, dict[str, float]]:
                            f"{d}:{d}", exe, *loop], "libsubst-kernel")}
         for kind, (argv, comm) in runs.items():
             data = os.path.join(d, "perf.data")
-            r = subprocess.run(["perf", "record", "-q", "-g", "-e", "cpu-clock", "-c", str(SAMPLE_NS),
-                                "-o", data, "--", *argv], capture_output=True, text=True)
+            r = subprocess.run(["perf", "record", "-q", "-g", "-e", "cpu-clock",
+                                "-c", str(SAMPLE_NS), "-o", data, "--", *argv],
+                               capture_output=True, text=True)
             check(r.returncode == 0, f"syscall-bench under perf ({kind}) exited {r.returncode}",
                   r.stderr)
             ns = dict.fromkeys(["all", *PARTS, "host call returns"], 0)

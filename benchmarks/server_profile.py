@@ -57,7 +57,8 @@ from .servers import BASELINE, KINDS, memcached, nginx, pythons, redis, serve
 PARTS = {
     "copy into the socket": lambda dso, sym, chain: sym == "_copy_from_iter",
     "seccomp": lambda dso, sym, chain: "seccomp" in sym or sym == "__secure_computing",
-    "Landlock": lambda dso, sym, chain: any(f.startswith("hook_") or "landlock" in f for f in chain),
+    "Landlock": lambda dso, sym, chain: any(f.startswith("hook_") or "landlock" in f
+                                            for f in chain),
     "Syscall User Dispatch": lambda dso, sym, chain: sym == "syscall_user_dispatch",
     "guest kernel": lambda dso, sym, chain: dso == "libsubst-kernel",
 }

@@ -22,8 +22,9 @@
  * run natively: the host's price of each, with and without the sandbox.
  * --landlock=RULE (ro|ro-no-truncate|rw, or rw's variants below) restricts
  * the program, once its files are made, with Landlock as the tender
- * restricts a guest with one volume, VOLUME_DIR: read-only (read files and directories, and the optional
- * truncate right the read-only bind refuses anyway), the read-only rule
+ * restricts a guest with one volume, VOLUME_DIR: read-only (read files and
+ * directories, and the optional truncate right the read-only bind refuses
+ * anyway), the read-only rule
  * without truncate (the tender's before) or read-write (every right but
  * execute); nothing else is allowed, so only the volume's rows can run.
  * Variants of rw, to see what the ruleset's shape costs an open
@@ -346,8 +347,10 @@ static int add_rule(int rs, const char *path, unsigned long long rights)
 {
     struct landlock_path_beneath_attr rule = {.allowed_access = rights,
                                               .parent_fd = open(path, O_PATH | O_CLOEXEC)};
-    int r = rule.parent_fd < 0 ? -1 : (int)syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
-    return rule.parent_fd < 0 ? -1 : r | close(rule.parent_fd);
+    if (rule.parent_fd < 0)
+        return -1;
+    int r = syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+    return r | close(rule.parent_fd);
 }
 
 /* rw-rules' other files, made before the ruleset, in VOLUME_DIR/.rules. */
@@ -393,29 +396,34 @@ static int landlock_volume(const char *dir, const char *rule_name)
         handled &= LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | truncate;
     if (!strcmp(rule_name, "rw-rules") && make_rules_dir(dir) != 0)
         return -1;
+    unsigned long long vol = rw ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
+                             : !strcmp(rule_name, "ro") ? read | truncate : read;
+    unsigned long long read_file = handled & (LANDLOCK_ACCESS_FS_READ_FILE | truncate);
     struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
     int rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-    if (rs < 0 || add_rule(rs, dir, handled & (rw ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
-                                               : !strcmp(rule_name, "ro") ? read | truncate : read)) != 0)
+    if (rs < 0 || add_rule(rs, dir, handled & vol) != 0)
         return -1;
-    if (!strcmp(rule_name, "rw-file") && add_rule(rs, vol_file, handled & (LANDLOCK_ACCESS_FS_READ_FILE | truncate)) != 0)
+    if (!strcmp(rule_name, "rw-file") && add_rule(rs, vol_file, read_file) != 0)
         return -1;
     for (int i = 0; rules_dir[0] && i < RULES_MANY; i++) {
         char p[4200];
         snprintf(p, sizeof p, "%s/%d", rules_dir, i);
-        if (add_rule(rs, p, handled & (LANDLOCK_ACCESS_FS_READ_FILE | truncate)) != 0)
+        if (add_rule(rs, p, read_file) != 0)
             return -1;
     }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_landlock_restrict_self, rs, 0) != 0 ||
-        (!strcmp(rule_name, "rw-layers") && syscall(SYS_landlock_restrict_self, rs, 0) != 0))
+    int layers = !strcmp(rule_name, "rw-layers") ? 2 : 1;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -1;
+    for (int i = 0; i < layers; i++)
+        if (syscall(SYS_landlock_restrict_self, rs, 0) != 0)
+            return -1;
     return close(rs);
 }
 
 static int landlock_rule(const char *name)
 {
-    static const char *const names[] = {"ro", "ro-no-truncate", "rw", "rw-file", "rw-rules", "rw-layers",
-                                         "rw-rights"};
+    static const char *const names[] = {"ro", "ro-no-truncate", "rw", "rw-file", "rw-rules",
+                                         "rw-layers", "rw-rights"};
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i]))
             return 1;
