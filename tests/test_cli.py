@@ -228,6 +228,35 @@ def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
     assert "syslog (103) x1" in r.stderr.decode()
 
 
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_a_program_the_guest_looks_for_and_lacks_is_named_for_add(tmp_path, shell):
+    # The shells look (stat) before they exec, Python's subprocess execs
+    # along PATH: either way the program its root lacks is named once, by
+    # its first PATH name (/bin is /usr/bin's link on Debian), with --add.
+    script = "head -1 /etc/passwd; no-such-program-xyz; echo after"
+    native = run_native([shell, "-c", script], tmp_path)
+    r = run_guest([shell, "-c", script], tmp_path)
+    assert r.returncode == native.returncode == 0
+    assert r.stdout == b"after\n"
+    hint = r.stderr.decode().splitlines()[-1]
+    assert hint == ("libsubst: the guest looked for a program that its root does not have "
+                    "and the host has: --add /usr/bin/head puts it there"), r.stderr
+    added = run_guest(["--add", "/usr/bin/head", shell, "-c", script], tmp_path)
+    assert added.stdout == native.stdout
+    assert "--add" not in added.stderr.decode()
+
+
+def test_a_program_a_subprocess_execs_and_the_root_lacks_is_named(tmp_path):
+    r = run_guest(["/usr/bin/python3", "-c",
+                   "import subprocess\n"
+                   "for p in ('tr', 'no-such-program-xyz'):\n"
+                   "    try: subprocess.run([p])\n"
+                   "    except FileNotFoundError: print(p, 'not found')"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"tr not found\nno-such-program-xyz not found\n"
+    assert r.stderr.decode().endswith("--add /usr/bin/tr puts it there\n"), r.stderr
+
+
 def test_exit_status_of_a_signal(tmp_path):
     r = run_guest(["/usr/bin/python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"], tmp_path)
     assert r.returncode == 128 + 15
