@@ -87,7 +87,7 @@ def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, ent
                      f"the memory cgroup's OOM killer ended {oom} of its processes\n")
     if rep.crash:
         stderr.write(report.format_crash(rep, entries))
-    if rep.missing:
+    if rep.missing and rc == 127:       # the run ended "not found": not one that went on
         stderr.write(report.format_missing(rep))
     if trace is not None:
         from . import tracing

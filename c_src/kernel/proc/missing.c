@@ -3,10 +3,13 @@
  * root holds only what planning brought, so a shell's or execvp's search of
  * PATH for a program the host has (`sh -c 'ls | head'` without --add
  * /usr/bin/head) ends in "not found" where natively it runs.  The paths
- * such searches find nothing at are kept here and reported at the
- * process's exit; the monitor names those the host has, which --add brings
- * (monitor/report.py).  Only a few per process, and short ones: a record is
- * one line, its path in hex.
+ * such searches find nothing at are kept here and reported when the
+ * process exits with 127, a command's "not found" (the shells', env's,
+ * xargs'); the monitor names those the host has, which --add brings, when
+ * the whole run ends so (monitor/ending.py): many programs look for
+ * optional helpers and go on without them (a shell's child or subshell
+ * ends 127, the script goes on).  Only a few per process, and short ones:
+ * a record is one line, its path in hex.
  */
 #include "kernel.h"
 #include "report_records.h"
