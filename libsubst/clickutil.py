@@ -13,6 +13,12 @@ from .errors import LibsubstError
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+def one_line(message: str) -> str:
+    """A message as one line: a value the user gave with a newline or
+    another control character in it is shown escaped, as Python writes it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 class Group(click.Group):
     """Prints a LibsubstError, or a usage error (a bad option or argument),
     as one line, ``libsubst: <message>``, and exits with its code: never a
@@ -29,10 +35,10 @@ class Group(click.Group):
             if isinstance(e, _NO_ARGS) and e.ctx and isinstance(e.ctx.command, click.Group):
                 # A group given no command: its names, not its whole help page.
                 message = "expected a command: " + ", ".join(e.ctx.command.list_commands(e.ctx))
-            click.echo(f"libsubst: {message} (see {cmd} --help)", err=True)
+            click.echo(f"libsubst: {one_line(message)} (see {cmd} --help)", err=True)
             sys.exit(e.exit_code)
         except click.ClickException as e:
-            click.echo(f"libsubst: {e.format_message()}", err=True)
+            click.echo(f"libsubst: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except click.Abort:                     # ^C while libsubst itself works
             sys.exit(130)
@@ -42,5 +48,5 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except LibsubstError as e:
-            click.echo(f"libsubst: {e}", err=True)
+            click.echo(f"libsubst: {one_line(str(e))}", err=True)
             sys.exit(e.exit_code)

@@ -104,6 +104,7 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path):
     (["--user", "no-such-user"], "--user no-such-user: no user"),
     (["--user", "nobody:no-such-group"], "no group 'no-such-group'"),
     (["--user", "70000"], "outside the guest's user namespace"), (["--user", ":0"], "USER[:GROUP]"),
+    (["--workdir", "a\nb"], "--workdir a\\nb"), (["--add", "/no\x1b[2J"], "/no\\x1b[2J"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_bad_options_get_one_line(tmp_path, opts, word):
     assert_clean_error(run_guest([*opts, "true"], tmp_path), word)
@@ -226,6 +227,34 @@ def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"-1 38\n"
     assert "syslog (103) x1" in r.stderr.decode()
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_a_program_the_guest_looks_for_and_lacks_is_named_for_add(tmp_path, shell):
+    # The shells look (stat) before they exec: a run that ends "not found"
+    # (127) names the program its root lacks, once, by its first PATH name
+    # (/bin is /usr/bin's link on Debian), with --add; one that goes on
+    # without it names nothing, as programs look for optional helpers.
+    script = "head -1 /etc/passwd"
+    native = run_native([shell, "-c", script], tmp_path)
+    r = run_guest([shell, "-c", script], tmp_path)
+    assert (native.returncode, r.returncode, r.stdout) == (0, 127, b"")
+    hint = r.stderr.decode().splitlines()[-1]
+    assert hint == ("libsubst: the guest looked for a program that its root does not have "
+                    "and the host has: --add /usr/bin/head puts it there"), r.stderr
+    added = run_guest(["--add", "/usr/bin/head", shell, "-c", script], tmp_path)
+    assert_same(native, added)
+    went_on = run_guest([shell, "-c", script + "; no-such-program-xyz; true"], tmp_path)
+    assert went_on.returncode == 0
+    assert "libsubst" not in went_on.stderr.decode()
+
+
+def test_a_program_env_execs_and_the_root_lacks_is_named(tmp_path):
+    r = run_guest(["/usr/bin/env", "tr", "a", "b"], tmp_path)
+    assert r.returncode == 127, r.stderr
+    assert r.stderr.decode().endswith(
+        "libsubst: the guest looked for a program that its root does not have and the host "
+        "has: --add /usr/bin/tr puts it there\n"), r.stderr
 
 
 def test_exit_status_of_a_signal(tmp_path):

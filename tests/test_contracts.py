@@ -33,8 +33,10 @@ def _run_c(tmp_path: Path, gen: Path, text: str) -> str:
 
 
 # A value of each field type, and how C spells it.
-SAMPLE = {"int": -7, "ulong": 18446744073709551615, "hex": 0xffffffffff600000, "str": "i386:x"}
-C_LITERAL = {"int": "{}", "ulong": "{}UL", "hex": "{}UL", "str": '"{}"'}
+SAMPLE = {"int": -7, "ulong": 18446744073709551615, "hex": 0xffffffffff600000, "str": "i386:x",
+          "bytes": b"/a b\n\xff"}
+C_LITERAL = {"int": "{}", "ulong": "{}UL", "hex": "{}UL", "str": '"{}"',
+             "bytes": '"{}"'}       # the kernel writes the bytes' hex
 
 
 @needs_gcc
@@ -44,7 +46,8 @@ def test_the_kernels_report_formats_are_what_the_monitor_reads(tmp_path, gen):
     calls, expected = [], []
     for kind, fields in report_records.RECORDS.items():
         values = [SAMPLE[t] for _, t in fields]
-        args = ", ".join(C_LITERAL[t].format(SAMPLE[t]) for _, t in fields)
+        args = ", ".join(C_LITERAL[t].format(SAMPLE[t].hex() if t == "bytes" else SAMPLE[t])
+                         for _, t in fields)
         calls.append(f"    printf(LS_REPORT_{kind.upper()}, {args});")
         expected.append((kind, values))
     out = _run_c(tmp_path, gen, "#include <stdio.h>\n#include \"report_records.h\"\n"

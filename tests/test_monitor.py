@@ -295,3 +295,18 @@ def test_a_flooded_report_channel_keeps_the_monitor_small(forger, tmp_path):
     rc, found, max_mib = map(int, r.stdout.split())
     assert (rc, found) == (0, 1), r.stderr
     assert max_mib < 100, f"{max_mib} MiB"
+
+
+def test_forged_missing_program_records_name_only_host_programs():
+    """The paths the guest says its execve or stat found nothing at are
+    the guest's to write: only a plain absolute path of a host program in
+    a program directory is named, once per file."""
+    from libsubst.monitor import report
+    paths = [b"/usr/bin/head", b"/bin/head", b"/etc/shadow", b"/usr/bin/../../etc/shadow",
+             b"/usr/bin/head\x1b[2J", b"/usr/share/doc", b"/usr/lib/os-release", b"relative",
+             b"/usr/bin/no-such-program-xyz", b"/usr/bin/tr\x00x"]
+    text = "\n".join(f"missing {p.hex()}" for p in paths) + "\nmissing zz\nmissing\n"
+    rep = report.parse(text)
+    assert rep.missing == paths                  # parsed as written, each once
+    assert report.missing_programs(rep) == ["/usr/bin/head"]
+    assert report.format_missing(report.parse("missing " + b"/etc/shadow".hex())) == ""

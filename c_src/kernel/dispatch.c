@@ -124,6 +124,8 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
         t->relink = 0;
         if (r != -EXDEV || !copy[1][0] || links == 40) {
             t->relink_from = 0;
+            if (r == -ENOENT)
+                note_missing(d - syscall_table, copy[0]);
             return r == -EXDEV && copy[1][0] ? -ELOOP : r;
         }
         if (links == 0)

@@ -387,6 +387,8 @@ void trace_summary_mark(void);
 int trace_summary_hand_over(void);
 void trace_summary_take_back(void);
 void report_unimplemented(void);
+void note_missing(long nr, const char *path);   /* proc/missing.c: programs not found */
+void report_missing_programs(void);
 long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 
 /* ---- exit (proc/misc.c) ---- */

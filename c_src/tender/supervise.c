@@ -37,7 +37,7 @@
 #define MFD_CLOEXEC_ 1U
 #define SFD_CLOEXEC_ O_CLOEXEC
 
-static int sup_kept;            /* a line of a kind the epilogue reports (crash, enosys) */
+static int sup_kept;            /* a line of a kind the epilogue reports (crash, enosys, missing) */
 static char line[LS_REPORT_MAX_LINE];
 static unsigned line_len, budget = LS_REPORT_MAX_BYTES;
 static int skipping;
@@ -101,7 +101,8 @@ static void keep(int memfd, const char *buf, long n)
             line[line_len] = '\n';
             kwrite_all(memfd, line, line_len + 1);
             budget -= line_len + 1;
-            sup_kept |= starts(line, line_len, "crash") || starts(line, line_len, "enosys");
+            sup_kept |= starts(line, line_len, "crash") || starts(line, line_len, "enosys") ||
+                        starts(line, line_len, "missing");
         }
         line_len = 0;
         skipping = 0;

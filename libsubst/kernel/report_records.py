@@ -7,14 +7,15 @@ channel itself, its bounds and why nothing in it is trusted:
 A record is one line: its kind, then its fields, one space apart.  A field's
 type says how it is written and read: ``int`` and ``ulong`` in decimal (C
 ``int``, ``unsigned long``), ``hex`` as 0x and hexadecimal (``unsigned
-long``), ``str`` a word without spaces.
+long``), ``str`` a word without spaces, ``bytes`` a string of any bytes as
+two hexadecimal digits each (the kernel encodes it).
 
 This module imports only the standard library (setup.py loads it)."""
 
 from __future__ import annotations
 
-C_FORMAT = {"int": "%d", "ulong": "%lu", "hex": "0x%lx", "str": "%s"}
-READ = {"int": int, "ulong": int, "hex": lambda s: int(s, 16), "str": str}
+C_FORMAT = {"int": "%d", "ulong": "%lu", "hex": "0x%lx", "str": "%s", "bytes": "%s"}
+READ = {"int": int, "ulong": int, "hex": lambda s: int(s, 16), "str": str, "bytes": bytes.fromhex}
 
 # kind -> ((field, type), ...)
 RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -33,6 +34,9 @@ RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
     "object": (("base", "hex"), ("end", "hex"), ("entry", "int")),
     # the guest called exit_group(STATUS)
     "exit": (("status", "int"),),
+    # an execve found no file at the absolute path PATH (a search of PATH
+    # tries several): the monitor names those the host has, for --add
+    "missing": (("path", "bytes"),),
     # CLOCK_MONOTONIC ns at the kernel's first instruction and when it jumped
     # to the program (or its ld.so)
     "boot": (("start", "ulong"), ("enter", "ulong")),

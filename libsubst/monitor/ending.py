@@ -78,7 +78,8 @@ def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, ent
                trace, sum_fd: int) -> None:
     """What is said on stderr (and in the trace) once a guest has ended with
     ``rc`` (a returncode: -N for signal N): an OOM kill, the crash report,
-    the trace's summary and ENOSYS list, a SIGSYS.  Guest._finish and the
+    the trace's summary and ENOSYS list, a SIGSYS, the programs the guest
+    tried to run that its root lacks and the host has (for --add).  Guest._finish and the
     native supervisor's epilogue (monitor/epilogue.py) both say it here."""
     stderr = sys.stderr
     if oom:
@@ -86,6 +87,8 @@ def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, ent
                      f"the memory cgroup's OOM killer ended {oom} of its processes\n")
     if rep.crash:
         stderr.write(report.format_crash(rep, entries))
+    if rep.missing and rc == 127:       # the run ended "not found": not one that went on
+        stderr.write(report.format_missing(rep))
     if trace is not None:
         from . import tracing
         rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None

@@ -42,6 +42,7 @@ class Report:
     crash: Crash | None = None
     exit_status: int | None = None
     boot: tuple[int, int] | None = None   # CLOCK_MONOTONIC ns: kernel's first instruction, jump to the program
+    missing: list[bytes] = field(default_factory=list)   # paths an execve found nothing at
 
 
 class Reader:
@@ -105,6 +106,8 @@ def parse(text: str) -> Report:
             rep.exit_status = v[0]
         elif kind == "boot":
             rep.boot = (v[0], v[1])
+        elif kind == "missing" and v[0] not in rep.missing:
+            rep.missing.append(v[0])
     return rep
 
 
@@ -212,6 +215,42 @@ def format_crash(rep: Report, entries=()) -> str:
     for i, addr in enumerate(c.frames):
         lines.append(f"  #{i:<2} 0x{addr:016x} in {symbolise(addr, rep.objects, entries, cache)}")
     return "\n".join(lines) + "\n"
+
+
+# Where a Debian host keeps programs: a path the guest's execve missed
+# elsewhere (its scratch /tmp, a volume) names nothing --add would bring.
+_PROGRAM_DIRS = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/opt/")
+
+
+def missing_programs(rep: Report) -> list[str]:
+    """The host's programs among the paths the guest's execve found nothing
+    at, each once.  The paths are the guest's to write: each is only
+    looked up on the host (never opened), and one that is not a plain
+    printable absolute path is dropped."""
+    found: dict[tuple[int, int], str] = {}      # one name per file: /bin is /usr/bin's link
+    for raw in rep.missing:
+        path = os.fsdecode(raw)
+        if (not path.startswith(_PROGRAM_DIRS) or not path.isprintable()
+                or os.path.normpath(path) != path):
+            continue
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            found.setdefault((st.st_dev, st.st_ino), path)
+    return list(found.values())
+
+
+def format_missing(rep: Report) -> str:
+    import shlex
+    found = missing_programs(rep)
+    if not found:
+        return ""
+    adds = " ".join(f"--add {shlex.quote(p)}" for p in found)
+    one = len(found) == 1
+    return (f"libsubst: the guest looked for {'a program' if one else 'programs'} that its "
+            f"root does not have and the host has: {adds} puts {'it' if one else 'them'} there\n")
 
 
 def format_enosys(rep: Report) -> str:

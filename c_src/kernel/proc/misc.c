@@ -13,6 +13,8 @@ void ls_exit_group(int status)
 {
     if (K.report_fd >= 0) {
         report_unimplemented();
+        if ((status & 0xff) == 127)     /* a command not found, as the shells and env end */
+            report_missing_programs();
         kdprintf(K.report_fd, LS_REPORT_EXIT, status & 0xff);
     }
     trace_summary_mark();

@@ -1,0 +1,84 @@
+/*
+ * The programs the guest looked for and its root does not have.  A guest's
+ * root holds only what planning brought, so a shell's or execvp's search of
+ * PATH for a program the host has (`sh -c 'ls | head'` without --add
+ * /usr/bin/head) ends in "not found" where natively it runs.  The paths
+ * such searches find nothing at are kept here and reported when the
+ * process exits with 127, a command's "not found" (the shells', env's,
+ * xargs'); the monitor names those the host has, which --add brings, when
+ * the whole run ends so (monitor/ending.py): many programs look for
+ * optional helpers and go on without them (a shell's child or subshell
+ * ends 127, the script goes on).  Only a few per process, and short ones:
+ * a record is one line, its path in hex.
+ */
+#include "kernel.h"
+#include "report_records.h"
+
+#define MISSING_MAX 16
+#define MISSING_PATH 200
+
+static char missing[MISSING_MAX][MISSING_PATH];
+static int nmissing;
+
+/* The directories a search of PATH tries on a Debian system. */
+static int in_path_dir(const char *path)
+{
+    static const char *const dirs[] = {"/usr/local/sbin/", "/usr/local/bin/", "/usr/sbin/",
+                                       "/usr/bin/", "/sbin/", "/bin/"};
+    for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        size_t n = strlen(dirs[i]);
+        if (!strncmp(path, dirs[i], n) && path[n] && !strchr(path + n, '/'))
+            return 1;
+    }
+    return 0;
+}
+
+/* A call naming one path answered ENOENT (dispatch.c): an execve's program
+ * anywhere, or a program a shell stats or tests in a PATH directory before
+ * it execs (dash, bash and execvp's callers look before they leap). */
+void note_missing(long nr, const char *path)
+{
+    switch (nr) {
+    case __NR_execve:
+    case __NR_execveat:
+        if (path[0] != '/')
+            return;
+        break;
+    case __NR_stat:
+    case __NR_lstat:
+    case __NR_newfstatat:
+    case __NR_statx:
+    case __NR_access:
+    case __NR_faccessat:
+    case __NR_faccessat2:
+        if (!in_path_dir(path))
+            return;
+        break;
+    default:
+        return;
+    }
+    size_t n = strlen(path);
+    if (n >= MISSING_PATH)
+        return;
+    for (int i = 0; i < nmissing && i < MISSING_MAX; i++)
+        if (!strcmp(missing[i], path))
+            return;
+    int i = __atomic_fetch_add(&nmissing, 1, __ATOMIC_RELAXED);    /* threads may race here */
+    if (i < MISSING_MAX)
+        memcpy(missing[i], path, n + 1);
+}
+
+void report_missing_programs(void)
+{
+    char hex[2 * MISSING_PATH + 1];
+    for (int i = 0; i < nmissing && i < MISSING_MAX; i++) {
+        int n = 0;
+        for (const unsigned char *c = (const unsigned char *)missing[i]; *c; c++) {
+            hex[n++] = "0123456789abcdef"[*c >> 4];
+            hex[n++] = "0123456789abcdef"[*c & 15];
+        }
+        hex[n] = 0;
+        if (n)
+            kdprintf(K.report_fd, LS_REPORT_MISSING, hex);
+    }
+}
