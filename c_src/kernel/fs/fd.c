@@ -94,7 +94,7 @@ static long based_fl(int fd, int cmd, long arg)
         return r;
     if (cmd == F_SETFL)
         o->arg = (o->arg & ~FS_SETFL_FLAGS) | (arg & FS_SETFL_FLAGS);
-    r = cmd == F_SETFL ? 0 : O_LARGEFILE | o->arg;
+    r = cmd == F_SETFL ? 0 : kofd_getfl(o, O_LARGEFILE | o->arg);
     kofd_put(o);
     return r;
 }
@@ -116,8 +116,7 @@ long sys_fcntl(int fd, int cmd, long arg)
     long r = hsys3(__NR_fcntl, fd, cmd, arg);
     if (cmd == F_GETFL && r >= 0) {
         struct kofd *o = fd_get(fd);
-        if (o && (o->flags & KF_F_NOFOLLOW))
-            r &= ~O_NOFOLLOW;
+        r = kofd_getfl(o, r);
         kofd_put(o);
     }
     return r;
