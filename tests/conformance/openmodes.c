@@ -6,7 +6,8 @@
  * O_PATH ones of each.  For each: F_GETFL, fdinfo's flags, the mode of
  * the fd's /proc/self/fd link, and what a read and a write get; then
  * F_SETFL's round trip, which a dup and a forked child share and another
- * open of the same file does not.  Compared with a native run.
+ * open of the same file does not (a directory's: without the fork).
+ * Compared with a native run.
  *
  *   openmodes DIR      DIR a scratch directory
  */
@@ -73,9 +74,9 @@ static void both(const char *path, int flags, const char *what)
     close(fd);
 }
 
-/* F_SETFL on one open of path: seen through a dup and by a forked child,
- * not by a second open of the same file. */
-static void setfl(const char *path)
+/* F_SETFL on one open of path: seen through a dup and (forks) by a forked
+ * child, not by a second open of the same file. */
+static void setfl(const char *path, int forks)
 {
     int a = open(path, O_RDONLY), b = open(path, O_RDONLY | O_CLOEXEC);
     int d = dup(a);
@@ -84,6 +85,8 @@ static void setfl(const char *path)
     show("  it", a);
     show("  its dup", d);
     show("  another open", b);
+    if (!forks)
+        goto done;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -94,6 +97,7 @@ static void setfl(const char *path)
     int status;
     waitpid(pid, &status, 0);
     show("  after the child's F_SETFL O_APPEND", d);
+done:
     printf("F_SETFL 0 %s\n", err(fcntl(d, F_SETFL, 0)));
     show("  it", a);
     close(a);
@@ -149,8 +153,15 @@ int main(int argc, char **argv)
     both("/proc/self/exe", O_PATH | O_NOFOLLOW, "a synthetic link O_PATH|O_NOFOLLOW");
     both("/lib64/ld-linux-x86-64.so.2", O_PATH | O_NOFOLLOW, "an image link O_PATH|O_NOFOLLOW");
     both("link", O_PATH | O_NOFOLLOW, "a volume's link O_PATH|O_NOFOLLOW");
-    setfl("/etc/passwd");
-    setfl("/proc/self/stat");
-    setfl("file");
+    setfl("/etc/passwd", 1);
+    setfl("/proc/self/stat", 1);
+    setfl("file", 1);
+    /* A directory of the image or /proc keeps its status flags in the
+     * kernel's table, which a fork copies (README, Known limits). */
+    setfl("/etc", 0);
+    setfl("/proc/self", 0);
+    int p = open("/etc", O_PATH);
+    printf("F_SETFL on an O_PATH directory: %s\n", err(fcntl(p, F_SETFL, O_NONBLOCK)));
+    close(p);
     return 0;
 }

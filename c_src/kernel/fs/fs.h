@@ -107,6 +107,8 @@ struct kofd {
     unsigned long ino;          /* an image file's fd in the writable root: the inode of the
                                    stub it was opened on (upper_fd.c), else 0 */
     unsigned stamp;             /* fd_renamed's pass that made it (fdtable.c) */
+    unsigned fl;                /* KF_IMAGE, KF_SYNTH: its status flags (FS_SETFL_FLAGS), which
+                                   its host fd, a dup of a placeholder, does not keep (fd.c) */
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own
@@ -129,15 +131,22 @@ static inline long kofd_getfl(const struct kofd *o, long host_fl)
         host_fl |= O_NOFOLLOW;
     if (o->flags & KF_F_ADD_DIRECTORY)
         host_fl |= O_DIRECTORY;
+    if (o->kind != KF_HOST)
+        host_fl |= o->fl;
     return host_fl;
 }
 
-/* Placeholder host fd that every IMAGE/SYNTH directory fd is opened on. */
-extern int fs_placeholder_fd;
+/* The placeholder memfd every IMAGE/SYNTH fd is a dup of: opened read-only,
+ * and O_PATH for an O_PATH open, so that the host shows its access mode
+ * (F_GETFL, fdinfo, the mode of its fd link) as an open's of the object. */
+extern int fs_placeholder_fd, fs_placeholder_path_fd;
 /* A host fd for a placeholder (an image or synthetic directory, an O_PATH
- * one of a file the kernel serves), opened as the guest's open flags say
+ * one of a file the kernel serves), as the guest's open flags say
  * (open.c); *kf gets the KF_F_ADD_* flags its entry needs. */
 long fs_placeholder_open(int flags, int *kf);
+/* Records the status flags of the guest's open (FS_SETFL_FLAGS of flags) in
+ * fd's entry, a placeholder's; returns fd. */
+long fs_placeholder_fl(long fd, int flags);
 
 int fd_valid(long fd);          /* a guest fd number: not the kernel's (fdtable.c) */
 struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path);

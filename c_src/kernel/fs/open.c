@@ -9,10 +9,10 @@
  *                 IMAGE_FILE: a dup of the packed image's fd, marked
  *                 KF_F_BASED (its bytes are a window of the image: see
  *                 read_write.c); O_PATH gives a placeholder fd;
- *   image dir     an open of the kernel's placeholder memfd, with a KF_IMAGE
- *                 entry (getdents, fstat, fchdir and the *at calls know it by that);
- * each with the guest's open flags on the host's description where the
- * object allows them, so that F_GETFL and fdinfo are the host's answers.
+ *   image dir     a dup of the kernel's read-only (or O_PATH) placeholder, with a
+ *                 KF_IMAGE entry (getdents, fstat, fchdir and the *at calls know it
+ *                 by that) holding its status flags;
+ * so that each shows the guest's open flags (F_GETFL, fdinfo, its fd link).
  *   synthetic     see synth_open.
  * With --read-only the image is a read-only root: write access, O_TRUNC or
  * creating a file in it fails with EROFS.  Otherwise the writable root's
@@ -28,15 +28,24 @@ static int wants_write(int flags)
            (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
-/* An open of its own, not a dup: each has the access mode and status flags
- * of the guest's open, and F_SETFL on one leaves the others be. */
+/* A dup, as cheap as an open gets (a reopen through /proc would cost a
+ * directory's open several times over): its status flags are the entry's
+ * (fs_placeholder_fl), not the description every placeholder shares. */
 long fs_placeholder_open(int flags, int *kf)
 {
     *kf = (flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0) |
           (flags & O_DIRECTORY ? KF_F_ADD_DIRECTORY : 0);
-    char hp[40];
-    ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", fs_placeholder_fd);
-    return hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | (flags & FS_REOPEN_FLAGS), 0);
+    return hsys3(__NR_fcntl, flags & O_PATH ? fs_placeholder_path_fd : fs_placeholder_fd,
+                 flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+}
+
+long fs_placeholder_fl(long fd, int flags)
+{
+    struct kofd *o = fd >= 0 && !(flags & O_PATH) ? fd_get(fd) : 0;
+    if (o)
+        o->fl = flags & FS_SETFL_FLAGS & ~O_DIRECT;
+    kofd_put(o);
+    return fd;
 }
 
 static long open_image(struct fs_node *n, int flags)
@@ -53,7 +62,7 @@ static long open_image(struct fs_node *n, int flags)
         if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
             return -EISDIR;
         long fd = fs_placeholder_open(flags, &kf);
-        return fs_install_image(fd, KF_IMAGE, kf, 0, n);
+        return fs_placeholder_fl(fs_install_image(fd, KF_IMAGE, kf, 0, n), flags);
     }
     if (flags & O_DIRECTORY)
         return -ENOTDIR;
@@ -62,7 +71,7 @@ static long open_image(struct fs_node *n, int flags)
         if (!(flags & O_PATH))
             return -ELOOP;
         long fd = fs_placeholder_open(flags, &kf);
-        return fs_install_image(fd, KF_IMAGE, kf, 0, n);
+        return fs_placeholder_fl(fs_install_image(fd, KF_IMAGE, kf, 0, n), flags);
     }
     if (!(flags & O_PATH) && wants_write(flags))
         return -EROFS;
@@ -70,7 +79,7 @@ static long open_image(struct fs_node *n, int flags)
     if (kind == LS_ENT_IMAGE_FILE) {
         if (flags & O_PATH) {
             fd = fs_placeholder_open(flags, &kf);
-            return fs_install_image(fd, KF_IMAGE, kf, 0, n);
+            return fs_placeholder_fl(fs_install_image(fd, KF_IMAGE, kf, 0, n), flags);
         }
         /* The image fd's flags are not the guest's: fd.c answers from arg. */
         kf = flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0;
@@ -277,11 +286,12 @@ int fs_init(void)
     long fd = fs_sealed_memfd("libsubst-dir", 0, 0, 1, 0555);
     if (fd < 0)
         return fd;
-    fs_placeholder_fd = kfd_hide(fd);
-    if (fs_placeholder_fd < 0) {
-        hsys1(__NR_close, fd);
-        return fs_placeholder_fd;
-    }
+    int kf;
+    fs_placeholder_path_fd =
+        kfd_hide(fs_reopen(hsys3(__NR_fcntl, fd, F_DUPFD_CLOEXEC, 0), O_PATH | O_CLOEXEC, &kf));
+    fs_placeholder_fd = kfd_hide(fs_reopen(fd, O_RDONLY | O_CLOEXEC, &kf));
+    if (fs_placeholder_fd < 0 || fs_placeholder_path_fd < 0)
+        return fs_placeholder_fd < 0 ? fs_placeholder_fd : fs_placeholder_path_fd;
     const char *c = K.cwd;
     if (!*c)
         c = "/";

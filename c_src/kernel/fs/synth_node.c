@@ -200,7 +200,7 @@ long synth_open(struct fs_node *n, int flags, int mode)
     }
     int kf;
     long fd = fs_placeholder_open(flags, &kf);
-    return fs_install(fd, KF_SYNTH, kf, o->ent, o->arg, n->path);
+    return fs_placeholder_fl(fs_install(fd, KF_SYNTH, kf, o->ent, o->arg, n->path), flags);
 }
 
 long synth_perm(const struct fs_obj *o, int mode, int flags)
