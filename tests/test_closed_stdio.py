@@ -57,3 +57,27 @@ def test_the_other_standard_fds_stay_open(tmp_path):
     assert native.stdout == b"out\n" and native.stderr.startswith(b"err\n"), native
     for cli in (LIBSUBST, FRONTEND, FRONTEND):
         assert_same(native, closed_run(0, [*cli, "run", "--add", "/bin/cat", *argv], tmp_path))
+
+
+def test_the_api_with_a_closed_stdin(tmp_path):
+    """libsubst.run from a program whose stdin is closed: the guest's is
+    closed too, as subprocess.run's child's is; a pipe the program then
+    puts at fd 0 is the next guest's stdin."""
+    code = ("import os, subprocess, sys\n"
+            "import libsubst\n"
+            "def run(argv, **kw):\n"
+            "    if sys.argv[1] == 'native':\n"
+            "        return subprocess.run(argv, **kw)\n"
+            "    return libsubst.run(argv[0], argv[1:], **kw)\n"
+            "r = run(['cat'], capture_output=True)\n"
+            "print(r.returncode, r.stdout, r.stderr)\n"
+            "rd, wr = os.pipe(); os.write(wr, b'piped'); os.close(wr)\n"
+            "if rd != 0: os.dup2(rd, 0)\n"
+            "os.set_inheritable(0, True)\n"
+            "r = run(['cat'], capture_output=True)\n"
+            "print(r.returncode, r.stdout, r.stderr)\n")
+    native, guest = (closed_run(0, [sys.executable, "-c", code, how], tmp_path)
+                     for how in ("native", "guest"))
+    assert native.stdout.startswith(b"1 b'' b'cat: -: Bad file descriptor"), native
+    assert native.stdout.endswith(b"0 b'piped' b''\n"), native
+    assert_same(native, guest)

@@ -9,6 +9,7 @@ LS_BOOT_CLOSED_STDIN).  The native front end holds them before the Python
 CLI starts and names them in LIBSUBST_HELD_STDIO (c_src/frontend/main.c)."""
 
 import os
+import stat
 
 _held = 0          # bit n: fd n is held
 
@@ -28,8 +29,18 @@ def hold() -> None:
             _held |= 1 << fd
 
 
+def _still_held(fd: int) -> bool:
+    """Whether fd is still /dev/null, not a file the caller (an embedding
+    program) put there since."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.stat(os.devnull).st_rdev
+
+
 def closed(stdin, stdout, stderr) -> int:
     """Which standard fds a guest started with these (subprocess's
     arguments: None inherits this process's) sees closed: bit n for fd n."""
     return sum(1 << fd for fd, arg in enumerate((stdin, stdout, stderr))
-               if arg is None and _held & (1 << fd))
+               if arg is None and _held & (1 << fd) and _still_held(fd))
