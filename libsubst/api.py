@@ -153,8 +153,10 @@ class Popen(Guest):
                  plan_key: bytes | None = None, caller_env: dict | None = None,
                  stop_timeout: float = 10, init: bool = False, user: str | None = None, **kw):
         from . import plancache
+        from .monitor import stdio
         from .planner import deny_numbers
 
+        stdio.hold()            # before planning opens any fd (monitor/stdio.py)
         if read_only and scratch_size is not None:
             raise LibsubstError("--scratch-size: a --read-only root has no scratch layer")
         if gdb is not None and not _is_program(target):

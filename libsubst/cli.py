@@ -22,7 +22,8 @@ _ARGV: list[str] | None = None       # what the command line was (the plan cache
 class _Main(Group):
     def main(self, args=None, *a, **kw):
         global _ARGV
-        _hold_closed_stdio()
+        from .monitor import stdio
+        stdio.hold()
         _ARGV = list(sys.argv[1:] if args is None else args)
         return super().main(args, *a, **kw)
 
@@ -374,21 +375,6 @@ def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python, image,
         raise click.ClickException(str(e)) from None
 
 
-
-
-def _hold_closed_stdio() -> None:
-    """A standard fd closed when libsubst starts is /dev/null for the guest,
-    so that none of libsubst's own fds (pipes, the boot block) takes its
-    number and reaches the guest, or the supervisor, as its stdio (the front
-    end's main.c does the same; README, Known limits: natively it would
-    stay closed)."""
-    import fcntl
-    import os
-    for fd in (0, 1, 2):
-        try:
-            fcntl.fcntl(fd, fcntl.F_GETFD)
-        except OSError:
-            os.set_inheritable(os.open(os.devnull, os.O_RDWR), True)   # the lowest free: fd
 
 
 def entry():

@@ -117,6 +117,7 @@ class GuestPlan:
     trace_summary: bool = field(default=False, metadata=BOOT)
     trace_sum_fd: int = field(default=-1, metadata=BOOT)  # the summary's counters (trace.h)
     trace_json: bool = field(default=False, metadata=BOOT)
+    closed_stdio: int = field(default=0, metadata=BOOT)   # bit n: fd n closed (monitor.stdio)
 
     def __post_init__(self):
         # Checked here, so every way of making a plan (a program, an image,

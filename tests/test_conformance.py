@@ -145,6 +145,25 @@ def test_efault_on_a_packed_image_file(progs, tmp_path, path):
     assert exe_lines(guest.stdout) == exe_lines(native.stdout) != []
 
 
+def test_openmodes_in_a_packed_image(progs, tmp_path):
+    # In a packed image the files are windows of the image (KF_F_BASED),
+    # whose status flags the kernel keeps itself: all but what a forked
+    # child's F_SETFL does, which its parent does not see (README, Known
+    # limits), as natively.
+    (tmp_path / "native").mkdir()
+    image = tmp_path / "openmodes.lsi"
+    subprocess.run([*LIBSUBST, "pack", "-o", str(image), str(progs / "openmodes")],
+                   check=True, capture_output=True, timeout=300)
+    native = run([str(progs / "openmodes"), "native"], tmp_path)
+    guest = run([str(image), "/tmp"], tmp_path, [])
+    assert guest.returncode == native.returncode == 0, guest.stderr.decode(errors="replace")
+
+    def lines(out):
+        return [l for l in out.decode().splitlines() if "after the child's" not in l]
+    assert "/etc/passwd: F_SETFL O_NONBLOCK|O_APPEND ok" in lines(native.stdout)
+    assert lines(guest.stdout) == lines(native.stdout)
+
+
 # Kernel-served calls taking a pointer that efault.c does not call, and why.
 EFAULT_EXEMPT = {
     "brk": "an address, never read or written by the kernel",

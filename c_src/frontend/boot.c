@@ -116,6 +116,8 @@ void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs)
     memcpy(&head, block.p, sizeof head);
     head.report_fd = rep[1];
     head.image_fd = image_fd;
+    head.flags = (head.flags & ~(LS_BOOT_CLOSED_STDIN | LS_BOOT_CLOSED_STDOUT |
+                                 LS_BOOT_CLOSED_STDERR)) | (uint32_t)held_stdio * LS_BOOT_CLOSED_STDIN;
     memcpy(block.p, &head, sizeof head);
     int boot_fd = sealed_memfd("libsubst-bootinfo", block.p, block.n);
     free(block.p);

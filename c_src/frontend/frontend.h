@@ -49,6 +49,9 @@ long long monotonic_ns(void);
 extern long long started_ns;
 
 /* main.c: execs the Python CLI with argv (never returns). */
-void exec_python(char **argv, char **envp) __attribute__((noreturn));
+void exec_python(char **argv) __attribute__((noreturn));
+/* The standard fds closed when the front end started (bit n: fd n), which
+ * it holds with /dev/null (main.c). */
+extern int held_stdio;
 
 #endif

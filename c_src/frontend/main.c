@@ -56,7 +56,7 @@ static void buf_num(struct buf *b, unsigned long v)
     buf_str(b, text);
 }
 
-void exec_python(char **argv, char **envp)
+void exec_python(char **argv)
 {
     /* libsubst-py, the Python CLI's console script, is installed beside
      * this executable (the command a user types may be a link to it). */
@@ -68,7 +68,11 @@ void exec_python(char **argv, char **envp)
         if (slash)
             *slash = 0;
         snprintf(py, sizeof py, "%s/libsubst-py", self);
-        execve(py, argv, envp);
+        /* The fds hold_closed_stdio held, which the Python CLI cannot tell
+         * from the caller's (monitor/stdio.py reads and drops it). */
+        char held[2] = {(char)('0' + held_stdio), 0};
+        setenv("LIBSUBST_HELD_STDIO", held, 1);
+        execve(py, argv, environ);      /* main's envp, with the variable */
     }
     fprintf(stderr, "libsubst: cannot start the Python CLI (libsubst-py beside %s): %s\n",
             n > 0 ? self : "/proc/self/exe", strerror(errno));
@@ -125,15 +129,17 @@ static int find_entry(int argc, char **argv, struct entry *e, int *k)
     return found;
 }
 
-/* A standard fd closed when libsubst starts is /dev/null for the guest, so
- * that none of libsubst's own fds (the entry, the boot block, the report
- * pipe) takes its number and reaches the guest, or the supervisor, as its
- * stdio (README, Known limits: natively it would stay closed). */
+/* A standard fd closed when libsubst starts is held with /dev/null, so that
+ * none of libsubst's own fds (the entry, the boot block, the report pipe)
+ * takes its number and reaches the guest, or the supervisor, as its stdio;
+ * the guest's first boot closes it again (bootinfo.h's LS_BOOT_CLOSED_STDIN). */
+int held_stdio;
+
 static void hold_closed_stdio(void)
 {
     for (int fd = 0; fd < 3; fd++)
-        if (fcntl(fd, F_GETFD) < 0)
-            open("/dev/null", O_RDWR);      /* the lowest free: fd */
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) == fd)   /* the lowest free */
+            held_stdio |= 1 << fd;
 }
 
 int main(int argc, char **argv, char **envp)
@@ -144,13 +150,13 @@ int main(int argc, char **argv, char **envp)
     hold_closed_stdio();
     /* LIBSUBST_NO_FRONTEND: always the Python CLI (what the tests compare with). */
     if (argc < 3 || strcmp(argv[1], "run") != 0 || getenv("LIBSUBST_NO_FRONTEND"))
-        exec_python(argv, envp);
+        exec_python(argv);
     if (find_entry(argc, argv, &e, &k) < 0)
-        exec_python(argv, envp);
+        exec_python(argv);
     if (!env_deps_hold(&e, envp)) {
         free(e.data);
-        exec_python(argv, envp);
+        exec_python(argv);
     }
     boot_and_supervise(&e, envp, argv + k + 1, argc - k - 1);
-    exec_python(argv, envp);
+    exec_python(argv);
 }

@@ -376,6 +376,12 @@ void ls_kernel_load(const struct ls_sandbox *sb, struct ls_lockdown *lock)
 
 void ls_kernel_enter(void)
 {
+    /* The standard fds libsubst held for the caller's closed ones: every
+     * fd of the kernel's and the tender's lies elsewhere by now. */
+    if (!(K.bi->flags & LS_BOOT_EXECED))
+        for (int fd = 0; fd < 3; fd++)
+            if (K.bi->flags & (LS_BOOT_CLOSED_STDIN << fd))
+                hsys1(__NR_close, fd);
     if (init_word)
         init_start(init_word);       /* returns in the program's process, pid 2 */
     /* From here every syscall outside kernel text traps into the kernel. */

@@ -29,13 +29,14 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
     t->uc = outer;
 }
 
-/* Installs a kernel-owned host handler (SA_ONSTACK: runs on the trap stack). */
-long trap_install(int sig, void (*fn)(int, siginfo_t *, void *))
+/* Installs a kernel-owned host handler (SA_ONSTACK: runs on the trap stack);
+ * restart: SA_RESTART, for the host calls its signal interrupts. */
+long trap_install(int sig, void (*fn)(int, siginfo_t *, void *), int restart)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = (__sighandler_t)(void (*)(void))fn;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER | (restart ? SA_RESTART : 0);
     sa.sa_restorer = ls_sigreturn_restorer;
     /* Everything waits but the faults: a kernel copy from a bad guest
      * pointer must reach fault.c to become EFAULT. */
@@ -45,7 +46,7 @@ long trap_install(int sig, void (*fn)(int, siginfo_t *, void *))
 
 void trap_init(void)
 {
-    if (trap_install(SIGSYS, on_sigsys) < 0)
+    if (trap_install(SIGSYS, on_sigsys, 0) < 0)
         kpanic("cannot install the trap handler");
     /* SIGSYS must never be blocked in the guest: a blocked SIGSYS at a SUD
      * trap makes the host kill the process. */

@@ -91,7 +91,8 @@ def encode(spec: GuestPlan) -> bytes:
         (0 if spec.trap else lib.LS_BOOT_NO_TRAP) | \
         (lib.LS_BOOT_WEAKER_SANDBOX if spec.weaker_sandbox else 0) | \
         (lib.LS_BOOT_INIT if spec.init else 0) | \
-        (lib.LS_BOOT_HOST_ROOT_IDS if spec.host_ids == (0, 0) else 0)
+        (lib.LS_BOOT_HOST_ROOT_IDS if spec.host_ids == (0, 0) else 0) | \
+        spec.closed_stdio * lib.LS_BOOT_CLOSED_STDIN
     if not spec.trap and spec.policy:
         raise BuildError("the trap can be left off only without the sandbox (policy=False)")
     head.trace_fd = spec.trace_fd

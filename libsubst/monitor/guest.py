@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import GuestError, LibsubstError
 from ..plan import GuestPlan
-from . import bootinfo, identity, landlock, report
+from . import bootinfo, identity, landlock, report, stdio
 from .ending import core_file, keep_core, remove_scratch, report_end
 from .executables import epilogue_command, kernel_path, supervisor_path
 from .limits import child_setup, limit_cgroup, scratch_sizes
@@ -103,6 +103,7 @@ class Guest:
                  kernel: str | None = None, pass_fds: tuple[int, ...] = (),
                  cleanup=None, gdb=None, core: str | None = None,
                  profile: str | None = None, hand_over: bool = False):
+        stdio.hold()                    # before any fd of ours is made
         limits = spec.limits
         self.spec, self.completed, self._trace, self._sum_fd = spec, None, None, -1
         # Python stays for a debugger's server and the profiler, which run beside the guest.
@@ -138,7 +139,7 @@ class Guest:
             self.close()
             raise
 
-    def _start(self, trace, kernel, pass_fds, limits, gdb, stdio):
+    def _start(self, trace, kernel, pass_fds, limits, gdb, stdio_args):
         _check_workdir(self.spec)
         # Linux refuses a user namespace to a process whose root is not its
         # mount namespace's (user_namespaces(7)): the kernel could only
@@ -150,6 +151,8 @@ class Guest:
                                 "pivot_root instead of chroot (e.g. unshare --mount, "
                                 "mount --bind ROOT ROOT, pivot_root)")
         kernel = kernel or kernel_path()
+        self.spec.closed_stdio = stdio.closed(stdio_args["stdin"], stdio_args["stdout"],
+                                              stdio_args["stderr"])
         fds = []                              # the child's copies; closed here once it has them
         try:
             self.spec.trace_fd = -1
@@ -180,7 +183,7 @@ class Guest:
             guest_starting()
             try:
                 self.proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed,
-                                             close_fds=True, **stdio,
+                                             close_fds=True, **stdio_args,
                                              preexec_fn=child_setup(os.getpid(), limits, self._group))
             except (OSError, subprocess.SubprocessError) as e:
                 if gdb is not None:

@@ -7,6 +7,9 @@
  * natively; the call
  * then fails with EINTR or restarts and returns the byte the handler
  * wrote, as natively.  A second thread does the same, on its own stack.
+ * Then SIGSEGV and SIGBUS sent to the reading thread by another
+ * (pthread_kill), which the guest kernel delivers itself (it owns their
+ * host handlers): the same context, EINTR or a restart, as natively.
  *
  *   sigcontext MODE       MODE ignored (native or guest)
  */
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -55,10 +59,27 @@ static void where(uintptr_t rip, const char **object, const char **function)
  * handler saw, said as both runs say it.  A signal that came before the
  * read began (a slow machine: rip outside libc) is sent again with twice
  * the delay, at most 8 times. */
-static void blocked_read(const char *label, int restart)
+struct send {
+    pthread_t to;
+    int sig;
+    long us;
+};
+
+/* Sends a signal to a thread after a delay: SIGSEGV and SIGBUS as kill(2)
+ * sends them, which no timer does. */
+static void *sender(void *arg)
+{
+    struct send *s = arg;
+    struct timespec ts = {s->us / 1000000, s->us % 1000000 * 1000};
+    nanosleep(&ts, 0);
+    pthread_kill(s->to, s->sig);
+    return 0;
+}
+
+static void blocked_read_of(const char *label, int sig, int restart)
 {
     struct sigaction sa = {.sa_sigaction = on_alarm, .sa_flags = SA_SIGINFO | restart};
-    sigaction(SIGALRM, &sa, 0);
+    sigaction(sig, &sa, 0);
     const char *object = "none", *function = "none";
     long r = 0;
     int err = 0;
@@ -69,9 +90,16 @@ static void blocked_read(const char *label, int restart)
         ran = 0;
         seen_rip = seen_rsp = 0;
         struct itimerval it = {.it_value = {us / 1000000, us % 1000000}};
-        setitimer(ITIMER_REAL, &it, 0);
+        struct send send = {pthread_self(), sig, us};
+        pthread_t t;
+        if (sig == SIGALRM)
+            setitimer(ITIMER_REAL, &it, 0);
+        else if (pthread_create(&t, 0, sender, &send) != 0)
+            _exit(2);
         r = read(pfd[0], &c, 1);
         err = errno;
+        if (sig != SIGALRM)
+            pthread_join(t, 0);
         if (r < 0 && read(pfd[0], &c, 1) != 1)  /* the handler's byte */
             printf("%s: no byte left\n", label);
         where(seen_rip, &object, &function);
@@ -86,6 +114,11 @@ static void blocked_read(const char *label, int restart)
         snprintf(rsp, sizeof rsp, "%lu bytes below the caller's local", (unsigned long)below);
     printf("%s: read %ld %s, handler ran %d; rip in %s (%s); rsp %s\n", label, r,
            r < 0 ? strerrorname_np(err) : "ok", (int)ran, object, function, rsp);
+}
+
+static void blocked_read(const char *label, int restart)
+{
+    blocked_read_of(label, SIGALRM, restart);
 }
 
 static void *second(void *arg)
@@ -119,5 +152,9 @@ int main(int argc, char **argv)
     if (pthread_create(&t, &attr, second, 0) != 0)
         return 2;
     pthread_join(t, 0);
+    blocked_read_of("SIGSEGV sent, EINTR", SIGSEGV, 0);
+    blocked_read_of("SIGSEGV sent, SA_RESTART", SIGSEGV, SA_RESTART);
+    blocked_read_of("SIGBUS sent, EINTR", SIGBUS, 0);
+    blocked_read_of("SIGBUS sent, SA_RESTART", SIGBUS, SA_RESTART);
     return 0;
 }

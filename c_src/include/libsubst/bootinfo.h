@@ -59,6 +59,13 @@
 /* LS_BOOT_INIT (--init): a small init of the kernel's is pid 1 of the guest's pid
  * namespace and the program its child, pid 2 (c_src/kernel/proc/init.c). */
 #define LS_BOOT_INIT 1024
+/* LS_BOOT_CLOSED_STDIN << fd (fd 0, 1, 2): that standard fd was closed when
+ * libsubst started.  libsubst holds the number with /dev/null, so that none
+ * of its own fds lands there, and the first boot closes it just before the
+ * program starts: the guest sees it closed, as it would natively. */
+#define LS_BOOT_CLOSED_STDIN 2048
+#define LS_BOOT_CLOSED_STDOUT 4096
+#define LS_BOOT_CLOSED_STDERR 8192
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers

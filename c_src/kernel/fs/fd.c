@@ -94,14 +94,32 @@ static long based_fl(int fd, int cmd, long arg)
         return r;
     if (cmd == F_SETFL)
         o->arg = (o->arg & ~FS_SETFL_FLAGS) | (arg & FS_SETFL_FLAGS);
-    r = cmd == F_SETFL ? 0 : O_LARGEFILE | o->arg;
+    r = cmd == F_SETFL ? 0 : kofd_getfl(o, O_LARGEFILE | o->arg);
     kofd_put(o);
     return r;
 }
 
+/* F_GETFL and F_SETFL of an image or synthetic directory (or an O_PATH fd
+ * of a file the kernel serves): the status flags are its entry's, kept off
+ * the placeholder description its host fd shares with every other. */
+static long placeholder_fl(int fd, struct kofd *o, int cmd, long arg)
+{
+    long host = hsys3(__NR_fcntl, fd, F_GETFL, 0);
+    if (host < 0 || cmd == F_GETFL)
+        return kofd_getfl(o, host);
+    if (host & O_PATH)
+        return -EBADF;
+    if (arg & O_DIRECT)
+        return -EINVAL;
+    o->fl = arg & FS_SETFL_FLAGS;
+    return 0;
+}
+
 /* Implements fcntl(2); differs from Linux in: F_DUPFD cannot reach the
  * kernel's fds (EINVAL at or above the guest's RLIMIT_NOFILE cap).  All other
- * commands are the host's, but F_GETFL and F_SETFL of a packed image's file. */
+ * commands are the host's, but F_GETFL and F_SETFL of a packed image's file
+ * and of a placeholder (a forked child's F_SETFL of one, or of a packed
+ * image's file, is not seen by its parent). */
 long sys_fcntl(int fd, int cmd, long arg)
 {
     if (!fd_valid(fd))
@@ -113,13 +131,15 @@ long sys_fcntl(int fd, int cmd, long arg)
     }
     if ((cmd == F_GETFL || cmd == F_SETFL) && fd_is_based(fd))
         return based_fl(fd, cmd, arg);
-    long r = hsys3(__NR_fcntl, fd, cmd, arg);
-    if (cmd == F_GETFL && r >= 0) {
-        struct kofd *o = fd_get(fd);
-        if (o && (o->flags & KF_F_NOFOLLOW))
-            r &= ~O_NOFOLLOW;
-        kofd_put(o);
-    }
+    if (cmd != F_GETFL && cmd != F_SETFL)
+        return hsys3(__NR_fcntl, fd, cmd, arg);
+    struct kofd *o = fd_get(fd);
+    long r;
+    if (o && o->kind != KF_HOST)
+        r = placeholder_fl(fd, o, cmd, arg);
+    else if ((r = hsys3(__NR_fcntl, fd, cmd, arg)) >= 0 && cmd == F_GETFL)
+        r = kofd_getfl(o, r);
+    kofd_put(o);
     return r;
 }
 

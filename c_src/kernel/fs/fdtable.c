@@ -17,7 +17,7 @@ static long ftcap;
 static char cwd[LS_PATH_MAX] = "/";
 static int cwd_host;
 
-int fs_placeholder_fd = -1;
+int fs_placeholder_fd = -1, fs_placeholder_path_fd = -1;
 unsigned char *fs_based;
 long fs_based_len;
 
@@ -76,6 +76,7 @@ struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
     o->pos = 0;
     o->ino = 0;
     o->stamp = 0;
+    o->fl = 0;
     o->path = 0;
     if (path) {
         o->path = (char *)(o + 1);

@@ -88,6 +88,9 @@ enum {
                            image file (a dup of K.image_fd); see read_write.c */
 #define KF_F_NOFOLLOW 8 /* KF_HOST: the host's O_NOFOLLOW is the kernel's (vol_open_beneath),
                            not the guest's, so F_GETFL leaves it out */
+#define KF_F_ADD_NOFOLLOW 16  /* the guest opened it O_NOFOLLOW, which the host fd (a reopen
+                                 through /proc, fs_reopen) cannot carry: F_GETFL adds it */
+#define KF_F_ADD_DIRECTORY 32 /* likewise O_DIRECTORY, of a placeholder */
 
 /* Shared by fds made with dup (like Linux's struct file); refcounted. */
 struct kofd {
@@ -104,6 +107,8 @@ struct kofd {
     unsigned long ino;          /* an image file's fd in the writable root: the inode of the
                                    stub it was opened on (upper_fd.c), else 0 */
     unsigned stamp;             /* fd_renamed's pass that made it (fdtable.c) */
+    unsigned fl;                /* KF_IMAGE, KF_SYNTH: its status flags (FS_SETFL_FLAGS), which
+                                   its host fd, a dup of a placeholder, does not keep (fd.c) */
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own
@@ -113,8 +118,35 @@ static inline int kofd_plain(const struct kofd *o)
     return !o || (o->kind == KF_HOST && !(o->flags & ~KF_F_NOFOLLOW));
 }
 
-/* Placeholder host fd that every IMAGE/SYNTH directory fd is a dup of. */
-extern int fs_placeholder_fd;
+/* The guest's F_GETFL of an fd whose host flags are host_fl, by its entry o
+ * (NULL: none): the host's, less the kernel's own O_NOFOLLOW, plus what a
+ * reopen could not carry. */
+static inline long kofd_getfl(const struct kofd *o, long host_fl)
+{
+    if (!o || host_fl < 0)
+        return host_fl;
+    if (o->flags & KF_F_NOFOLLOW)
+        host_fl &= ~O_NOFOLLOW;
+    if (o->flags & KF_F_ADD_NOFOLLOW)
+        host_fl |= O_NOFOLLOW;
+    if (o->flags & KF_F_ADD_DIRECTORY)
+        host_fl |= O_DIRECTORY;
+    if (o->kind != KF_HOST)
+        host_fl |= o->fl;
+    return host_fl;
+}
+
+/* The placeholder memfd every IMAGE/SYNTH fd is a dup of: opened read-only,
+ * and O_PATH for an O_PATH open, so that the host shows its access mode
+ * (F_GETFL, fdinfo, the mode of its fd link) as an open's of the object. */
+extern int fs_placeholder_fd, fs_placeholder_path_fd;
+/* A host fd for a placeholder (an image or synthetic directory, an O_PATH
+ * one of a file the kernel serves), as the guest's open flags say
+ * (open.c); *kf gets the KF_F_ADD_* flags its entry needs. */
+long fs_placeholder_open(int flags, int *kf);
+/* Records the status flags of the guest's open (FS_SETFL_FLAGS of flags) in
+ * fd's entry, a placeholder's; returns fd. */
+long fs_placeholder_fl(long fd, int flags);
 
 int fd_valid(long fd);          /* a guest fd number: not the kernel's (fdtable.c) */
 struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path);
@@ -380,6 +412,18 @@ long stat_node(struct fs_node *n, int follow, struct stat *st);
 long stat_fd(long fd, struct stat *st);
 long fs_memfd_new(const char *name, int cloexec);
 long fs_memfd_seal(long fd, unsigned mode);
+/* The guest's open flags a reopen through /proc carries to the host (all
+ * but O_NOFOLLOW, which would stop at the magic link, and O_DIRECTORY). */
+#define FS_REOPEN_FLAGS                                                                    \
+    (O_APPEND | O_NONBLOCK | O_NOATIME | FASYNC | O_DSYNC | __O_SYNC | O_NOCTTY | O_CLOEXEC | \
+     O_PATH)
+/* Reopens host fd fd read-only (or O_PATH) with the guest's open flags
+ * (FS_REOPEN_FLAGS of them) at fd's own number: a description of its own
+ * whose access mode and status flags are the guest's open's, which F_GETFL,
+ * fdinfo, the fd's link and every read and write of the host then keep.
+ * fd is closed on failure; returns fd or -errno; *kf gets the KF_F_ADD_*
+ * flags the host fd could not carry. */
+long fs_reopen(long fd, int flags, int *kf);
 long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode);
 long fs_chdir_path(const char *path);
 /* -ETXTBSY when a process of the guest runs n's file as its program or

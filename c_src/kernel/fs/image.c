@@ -191,6 +191,25 @@ long fs_memfd_seal(long fd, unsigned mode)
     return fd;
 }
 
+long fs_reopen(long fd, int flags, int *kf)
+{
+    *kf = (flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0) |
+          (flags & O_DIRECTORY ? KF_F_ADD_DIRECTORY : 0);
+    if (fd < 0)
+        return fd;
+    char hp[40];
+    ksnprintf(hp, sizeof hp, "/proc/self/fd/%ld", fd);
+    long nfd = hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | (flags & FS_REOPEN_FLAGS), 0);
+    /* dup3 onto fd's number, the lowest free one when the caller made it,
+     * as Linux gives an open. */
+    long r = nfd < 0 ? nfd : hsys3(__NR_dup3, nfd, fd, flags & O_CLOEXEC);
+    if (nfd >= 0)
+        hsys1(__NR_close, nfd);
+    if (r < 0)
+        hsys1(__NR_close, fd);
+    return r;
+}
+
 long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode)
 {
     long fd = fs_memfd_new(name, cloexec);

@@ -4,12 +4,15 @@
  * What an open returns, by what the walk found:
  *   volume path   the host fd opened beneath the mount root;
  *   image file    HOST_FILE: the host file at `target`, read-only;
- *                 DATA_FILE: a sealed memfd holding the bytes;
+ *                 DATA_FILE: a sealed memfd holding the bytes, reopened
+ *                 read-only (fs_reopen);
  *                 IMAGE_FILE: a dup of the packed image's fd, marked
  *                 KF_F_BASED (its bytes are a window of the image: see
  *                 read_write.c); O_PATH gives a placeholder fd;
- *   image dir     a dup of the kernel's placeholder memfd, with a KF_IMAGE
- *                 entry (getdents, fstat, fchdir and the *at calls know it by that);
+ *   image dir     a dup of the kernel's read-only (or O_PATH) placeholder, with a
+ *                 KF_IMAGE entry (getdents, fstat, fchdir and the *at calls know it
+ *                 by that) holding its status flags;
+ * so that each shows the guest's open flags (F_GETFL, fdinfo, its fd link).
  *   synthetic     see synth_open.
  * With --read-only the image is a read-only root: write access, O_TRUNC or
  * creating a file in it fails with EROFS.  Otherwise the writable root's
@@ -25,9 +28,24 @@ static int wants_write(int flags)
            (flags & __O_TMPFILE) == __O_TMPFILE;
 }
 
-static long placeholder_dup(int cloexec)
+/* A dup, as cheap as an open gets (a reopen through /proc would cost a
+ * directory's open several times over): its status flags are the entry's
+ * (fs_placeholder_fl), not the description every placeholder shares. */
+long fs_placeholder_open(int flags, int *kf)
 {
-    return hsys3(__NR_fcntl, fs_placeholder_fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    *kf = (flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0) |
+          (flags & O_DIRECTORY ? KF_F_ADD_DIRECTORY : 0);
+    return hsys3(__NR_fcntl, flags & O_PATH ? fs_placeholder_path_fd : fs_placeholder_fd,
+                 flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+}
+
+long fs_placeholder_fl(long fd, int flags)
+{
+    struct kofd *o = fd >= 0 && !(flags & O_PATH) ? fd_get(fd) : 0;
+    if (o)
+        o->fl = flags & FS_SETFL_FLAGS & ~O_DIRECT;
+    kofd_put(o);
+    return fd;
 }
 
 static long open_image(struct fs_node *n, int flags)
@@ -35,6 +53,7 @@ static long open_image(struct fs_node *n, int flags)
     int ent = n->o.ent;
     int kind = img_kind(ent);
     int cloexec = flags & O_CLOEXEC;
+    int kf;
     if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
         return -EEXIST;
     if (kind == LS_ENT_DIR) {
@@ -42,7 +61,8 @@ static long open_image(struct fs_node *n, int flags)
             return -EROFS;
         if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)))
             return -EISDIR;
-        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
+        long fd = fs_placeholder_open(flags, &kf);
+        return fs_placeholder_fl(fs_install_image(fd, KF_IMAGE, kf, 0, n), flags);
     }
     if (flags & O_DIRECTORY)
         return -ENOTDIR;
@@ -50,25 +70,32 @@ static long open_image(struct fs_node *n, int flags)
         /* Reached only with O_NOFOLLOW: Linux opens the link itself for O_PATH. */
         if (!(flags & O_PATH))
             return -ELOOP;
-        return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
+        long fd = fs_placeholder_open(flags, &kf);
+        return fs_placeholder_fl(fs_install_image(fd, KF_IMAGE, kf, 0, n), flags);
     }
     if (!(flags & O_PATH) && wants_write(flags))
         return -EROFS;
     long fd;
     if (kind == LS_ENT_IMAGE_FILE) {
-        if (flags & O_PATH)
-            return fs_install_image(placeholder_dup(cloexec), KF_IMAGE, 0, 0, n);
-        return fs_install_image(img_file_fd(ent, cloexec), KF_HOST, KF_F_IMAGE | KF_F_BASED,
-                                flags & FS_BASED_FLAGS, n);
+        if (flags & O_PATH) {
+            fd = fs_placeholder_open(flags, &kf);
+            return fs_placeholder_fl(fs_install_image(fd, KF_IMAGE, kf, 0, n), flags);
+        }
+        /* The image fd's flags are not the guest's: fd.c answers from arg. */
+        kf = flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0;
+        return fs_install_image(img_file_fd(ent, cloexec), KF_HOST,
+                                KF_F_IMAGE | KF_F_BASED | kf, flags & FS_BASED_FLAGS, n);
     }
     if (kind == LS_ENT_HOST_FILE) {
-        int hf = O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK | O_PATH | O_NOCTTY));
+        /* Not O_NOATIME: the host file is not the guest's user's (EPERM). */
         char hp[LS_HOST_FILE_PATH_MAX];
-        fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(ent, hp), hf, 0);
+        kf = flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0;
+        fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(ent, hp),
+                   O_RDONLY | (flags & FS_REOPEN_FLAGS & ~O_NOATIME), 0);
     } else {
-        fd = img_data_memfd(ent, cloexec);
+        fd = fs_reopen(img_data_memfd(ent, cloexec), flags, &kf);
     }
-    return fs_install_image(fd, KF_HOST, KF_F_IMAGE, 0, n);
+    return fs_install_image(fd, KF_HOST, KF_F_IMAGE | kf, 0, n);
 }
 
 /* Why a read-only volume cannot give n for writing or creating: Linux
@@ -259,11 +286,12 @@ int fs_init(void)
     long fd = fs_sealed_memfd("libsubst-dir", 0, 0, 1, 0555);
     if (fd < 0)
         return fd;
-    fs_placeholder_fd = kfd_hide(fd);
-    if (fs_placeholder_fd < 0) {
-        hsys1(__NR_close, fd);
-        return fs_placeholder_fd;
-    }
+    int kf;
+    fs_placeholder_path_fd =
+        kfd_hide(fs_reopen(hsys3(__NR_fcntl, fd, F_DUPFD_CLOEXEC, 0), O_PATH | O_CLOEXEC, &kf));
+    fs_placeholder_fd = kfd_hide(fs_reopen(fd, O_RDONLY | O_CLOEXEC, &kf));
+    if (fs_placeholder_fd < 0 || fs_placeholder_path_fd < 0)
+        return fs_placeholder_fd < 0 ? fs_placeholder_fd : fs_placeholder_path_fd;
     const char *c = K.cwd;
     if (!*c)
         c = "/";

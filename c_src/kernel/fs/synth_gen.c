@@ -313,10 +313,10 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
     synth_maps_line(g, s, n);
 }
 
-/* Without the O_NOFOLLOW the kernel added to a volume's file (as F_GETFL):
- * this process's fd as its table says; another process's table is not
- * readable here, so its O_NOFOLLOW shows only with O_PATH (on a guest's
- * own O_NOFOLLOW open of a regular file it is lost, see the README). */
+/* The flags F_GETFL gives (fd.c), with the host's close-on-exec bit: this
+ * process's fd as its table says; another process's table is not readable
+ * here, so its O_NOFOLLOW shows only with O_PATH (on a guest's own
+ * O_NOFOLLOW open of a regular file it is lost, see the README). */
 static void line_fdinfo(struct gbuf *g, char *s, size_t n)
 {
     if (strncmp(s, "flags:", 6) == 0) {
@@ -331,8 +331,9 @@ static void line_fdinfo(struct gbuf *g, char *s, size_t n)
                 v &= ~(unsigned long)O_NOFOLLOW;
         } else {
             struct kofd *o = fd_get(g->tid >> 15);
-            if (o && (o->flags & KF_F_NOFOLLOW))
-                v &= ~(unsigned long)O_NOFOLLOW;
+            if (o && (o->flags & KF_F_BASED))   /* the image fd's are not the fd's */
+                v = (v & O_CLOEXEC) | O_LARGEFILE | o->arg;
+            v = kofd_getfl(o, v);
             kofd_put(o);
         }
         char tmp[48];

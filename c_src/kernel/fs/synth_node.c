@@ -194,12 +194,13 @@ long synth_open(struct fs_node *n, int flags, int mode)
     if (e->type == ST_FILE && !(flags & O_PATH)) {
         if (acc != O_RDONLY || (flags & O_TRUNC))
             return -EACCES;
-        long fd = synth_generate(e, o->arg, flags & O_CLOEXEC);
-        return fs_install(fd, KF_HOST, KF_F_SYNTH, o->ent, 0, n->path);
+        int kf;
+        long fd = fs_reopen(synth_generate(e, o->arg, flags & O_CLOEXEC), flags, &kf);
+        return fs_install(fd, KF_HOST, KF_F_SYNTH | kf, o->ent, 0, n->path);
     }
-    long fd = hsys3(__NR_fcntl, fs_placeholder_fd,
-                    (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
-    return fs_install(fd, KF_SYNTH, 0, o->ent, o->arg, n->path);
+    int kf;
+    long fd = fs_placeholder_open(flags, &kf);
+    return fs_placeholder_fl(fs_install(fd, KF_SYNTH, kf, o->ent, o->arg, n->path), flags);
 }
 
 long synth_perm(const struct fs_obj *o, int mode, int flags)

@@ -23,20 +23,34 @@ static int on_altstack(const stack_t *as, unsigned long sp)
     return !(as->ss_flags & SS_DISABLE) && sp > lo && sp <= lo + as->ss_size;
 }
 
-/* Moves the interrupted guest context into a signal frame for act's handler
- * and makes uc resume in the handler (x86-64 setup_rt_frame). */
-static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const struct sigaction *act)
+/* Moves the interrupted context into a signal frame for act's handler and
+ * makes uc resume in the handler (x86-64 setup_rt_frame).  real_sp is
+ * where the thread's stack pointer was: uc may show the handler the
+ * guest's own (signal/view.c) while the thread waited in the kernel. */
+static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const struct sigaction *act,
+                    unsigned long real_sp)
 {
     struct sigcontext *m = &uc->uc_mcontext;
     const stack_t *as = &kcur()->altstack;
-    unsigned long sp = m->rsp - LS_RED_ZONE;
+    unsigned long sp = real_sp - LS_RED_ZONE;
+    stack_t trap;
     /* Sent (raise, kill) while the thread is in a fastcall: the handler runs
      * below that call's frame on the kernel stack, as the host runs the
      * others, and not on the guest's sigaltstack, where the fastcalls it
      * makes would take the kernel stack from its top, over that live frame. */
-    if ((act->sa_flags & SA_ONSTACK) && !kthread_in_kstacks(m->rsp) && !(as->ss_flags & SS_DISABLE) &&
-        !on_altstack(as, sp))
+    if ((act->sa_flags & SA_ONSTACK) && !kthread_in_kstacks(real_sp) &&
+        !(as->ss_flags & SS_DISABLE) && !on_altstack(as, sp))
         sp = (unsigned long)as->ss_sp + as->ss_size;
+    /* On the trap stack (a trap waiting in the host, a handler running there):
+     * the host put this handler's own frame below real_sp, and this code runs
+     * below that; the new frame goes below both, past what the copies here
+     * take of the stack. */
+    if (kthread_on_trap_stack(real_sp, &trap)) {
+        unsigned long here;
+        __asm__("mov %%rsp, %0" : "=r"(here));
+        if (sp > here - 4096)
+            sp = here - 4096;
+    }
     const struct _fpstate_64 *fp = (const struct _fpstate_64 *)m->fpstate;
     unsigned long fpn = fp ? fpstate_size(fp) : 0;
     sp = (sp - fpn) & ~63UL;
@@ -48,6 +62,7 @@ static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const str
     siginfo_t *fsi = (siginfo_t *)(fuc + 1);
     *ret = (act->sa_flags & SA_RESTORER) ? (unsigned long)act->sa_restorer : 0;
     *fuc = *uc;
+    signal_view_moved(uc, fuc);
     fuc->uc_stack = *as;
     if (fp) {
         memcpy(fpcopy, fp, fpn);
@@ -89,11 +104,16 @@ void fault_handler(int sig, siginfo_t *si, void *ctx)
     if (act->sa_handler == SIG_IGN && !sync)
         return;
     /* A fault in kernel code that is not a copy is the kernel's own bug. */
-    unsigned long rip = uc->uc_mcontext.rip;
+    unsigned long rip = uc->uc_mcontext.rip, sp = uc->uc_mcontext.rsp;
     if (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN ||
         (sync && rip >= K.ktext_start && rip < K.ktext_end)) {
         crash_handler(sig, si, ctx);
         return;
     }
-    deliver(sig, si, uc, act);
+    /* Sent while the thread waits in a host call for the guest: the handler
+     * is shown the guest's call, as the host's others are (view.c), and the
+     * call fails or restarts (trap_install's SA_RESTART) as the host said. */
+    if (!sync)
+        signal_view(sig, si, uc);
+    deliver(sig, si, uc, act, sp);
 }

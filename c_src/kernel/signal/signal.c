@@ -59,15 +59,18 @@ static void default_action(int sig, siginfo_t *si, void *ctx)
     uc->uc_sigmask &= ~SIGBIT(sig);  /* not init: the raised signal lands on return */
 }
 
-/* The host handler that stands for the guest's SIG_DFL. */
-static long install_default(int sig)
+/* The host handler that stands for the guest's SIG_DFL, or for its handler
+ * of a fault signal (fault.c delivers it): with the handler's SA_RESTART
+ * (flags), so that the host restarts the call a sent one interrupts as
+ * Linux would. */
+static long install_default(int sig, unsigned long flags)
 {
     if (is_fault_signal(sig))
-        return trap_install(sig, fault_handler);
+        return trap_install(sig, fault_handler, !!(flags & SA_RESTART));
     if (is_crash_signal(sig))
-        return trap_install(sig, crash_handler);
+        return trap_install(sig, crash_handler, 0);
     if (kills_by_default(sig) && hsys0(__NR_getpid) == 1)
-        return trap_install(sig, default_action);
+        return trap_install(sig, default_action, 0);
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -81,7 +84,7 @@ void signal_init(void)
     for (int sig = 1; sig <= NSIG_ALL; sig++)
         if (sig != SIGKILL && sig != SIGSTOP && sig != SIGSYS &&
             (guest_act[sig].sa_handler == SIG_DFL || is_fault_signal(sig)))
-            install_default(sig);
+            install_default(sig, guest_act[sig].sa_flags);
 }
 
 /* Implements rt_sigaction(2); differs from Linux in: SIGSYS is only recorded
@@ -109,7 +112,7 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
         if (sig == SIGSYS)
             r = 0;
         else if (act->sa_handler == SIG_DFL || is_fault_signal(sig))
-            r = install_default(sig);
+            r = install_default(sig, act->sa_handler == SIG_DFL ? 0 : act->sa_flags);
         else
             r = hsys4(__NR_rt_sigaction, sig, (long)&host, 0, size);
         if (r < 0)

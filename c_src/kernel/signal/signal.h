@@ -13,7 +13,7 @@ extern struct sigaction guest_act[NSIG_ALL + 1];   /* what the guest believes is
 /* trap.c: the SIGSYS handler of the trap path; a kernel-owned host handler
  * (on the trap stack, everything blocked but the faults). */
 void trap_init(void);
-long trap_install(int sig, void (*fn)(int, siginfo_t *, void *));
+long trap_install(int sig, void (*fn)(int, siginfo_t *, void *), int restart);
 
 /* signal.c: the kernel's host handlers at boot; an execve's reset of the
  * guest's handlers (SIG_DFL, as Linux does); the handlers. */
@@ -39,6 +39,9 @@ long sys_epoll_pwait2(int epfd, void *events, int max, const void *ts, const sig
  * back into m, the context it returns to from frame. */
 void *signal_view(int sig, siginfo_t *si, struct ucontext *uc);
 void signal_view_return(const void *frame, struct sigcontext *m);
+/* The handler's frame that uc was is at `to` now: its view goes with it
+ * (fault.c copies the ucontext into the frame it builds). */
+void signal_view_moved(const void *from, const void *to);
 void ls_guest_signal(int sig, siginfo_t *si, void *uc);
 
 /* crash.c: a fatal signal's report.  signal.c: the guest's death by sig

@@ -122,6 +122,13 @@ void *signal_view(int sig, siginfo_t *si, struct ucontext *uc)
     return handler;
 }
 
+void signal_view_moved(const void *from, const void *to)
+{
+    struct kthread *t = kcur();
+    if (t->nviews && t->views[t->nviews - 1].frame == from)
+        t->views[t->nviews - 1].frame = to;
+}
+
 /* At the sigreturn of the handler given frame, m the context it returns
  * to: the kernel's registers back (but rax, the call's result) if it
  * returns where it was shown.  Views kept after it are of handlers that
