@@ -200,6 +200,27 @@ def test_contents_take_data_named_otherwise_and_links_to_configuration():
     assert not [p for p in files if p.startswith("/usr/lib/") and not os.path.islink(p)]
 
 
+def test_a_packages_own_trees_below_usr_lib():
+    """A directory one level below /usr/lib (or its multiarch directory)
+    that the packages ship files in is their tree (git's helpers); the
+    directories many packages share for drop-ins are no one's."""
+    trees = packages.contents(["/usr/bin/git"]).trees
+    assert "/usr/lib/git-core" in trees
+    shared = packages.contents(["/usr/bin/python3.11", "/usr/bin/memcached"]).trees
+    assert not [t for t in shared if t.endswith(".d") or t == "/usr/lib/x86_64-linux-gnu"]
+
+
+@pytest.mark.parametrize("tz", ["Europe/Paris", ":America/New_York", "CET-1CEST"])
+def test_a_named_time_zone_as_native(tz, tmp_path):
+    """TZ names a zone (or a POSIX rule, whose missing transitions glibc
+    reads from the database's posixrules): tzdata's database is mounted."""
+    argv = ["date", "-d", "@1000000000", "+%F %T %Z %z"]
+    env = dict(os.environ, TZ=tz)
+    native = run_native(argv, tmp_path, env=env)
+    assert native.returncode == 0 and b" UTC " not in native.stdout, native
+    assert_same(native, run_guest(argv, tmp_path, env=env))
+
+
 def test_an_editors_own_runtime_is_its_data(tmp_path):
     """vim's /usr/share/vim (vim-runtime, built from vim's source) is its
     run-time data, though editors' directories of other packages are not:

@@ -93,20 +93,37 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # The program and each one added at its own path, in its package's own
     # directory off PATH, come with that package's programs and trees there.
     private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
+    # A #! script's package counts as the program's (py3versions: python3-minimal's data;
+    # erlang's erl in /usr/lib/erlang/bin, with the runtime beside it).
+    runs = [binary, *scripts, *filter(os.path.isfile, at_own_path)]
+    private += scripts
+    found = packages.contents(runs)
     for d in dict.fromkeys(d for p in private for d in packages.private_trees(p)):
         if not any(m.guest == d for m in runtime_mounts):
             runtime_mounts.append(Mount(guest=d, host=d, readonly=True))
-            modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
+            modules += _loadable_below(d)
+    # The packages' own trees below /usr/lib (packages.py), but one that
+    # holds a program of the run (its package's own directory: private_trees
+    # above) or a tree mounted already or inside one (gcc.py's
+    # /usr/lib/gcc/<triplet>/<version>, a Java home).
+    reals = [os.path.realpath(p) for p in runs]
+    for d in found.trees:
+        if any(r.startswith(d + "/") for r in reals) or \
+                any(_nested(d, m.guest) for m in runtime_mounts):
+            continue
+        runtime_mounts.append(Mount(guest=d, host=d, readonly=True))
+        modules += _loadable_below(d)
     for f in runtime_files:
         tree.add_host_path(f)
     objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
     # A #! script comes with the programs of its package (packages.programs),
-    # and an added one with the interpreters its lines name, as the program's
-    # do: each added as --add adds it.
+    # and an added one, or a private program that is one (erlang's erl, which
+    # erlc runs), with the interpreters its lines name, as the program's do:
+    # each added as --add adds it.
+    beside = [s for p in private for s in packages.private_programs(p)]
     siblings = packages.programs([*scripts, *added_scripts]) + \
-        [i for a in added_scripts for i in _interpreters(a)] + \
-        [s for p in private for s in packages.private_programs(p)] + \
-        (["/bin/sh"] if shell else [])
+        [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
+        beside + (["/bin/sh"] if shell else [])
     for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
         try:
             rootfs.add_host(tree, spec)
@@ -127,9 +144,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
                 tree.replace_host_file(real, sub)
     # A run resolves names as its host does (/etc/hosts); a packed image by its own.
     rootfs.add_etc(tree, hostname, host_names=not packed)
-    # A #! script's package counts as the program's (py3versions: python3-minimal's data).
-    state_dirs = rootfs.add_packages(tree, [binary, *scripts,
-                                            *filter(os.path.isfile, at_own_path)])
+    state_dirs = rootfs.add_packages(tree, found)
     # The guest kernel expands #! at this first exec as at any execve.
     return Layout(tree, exe=os.path.realpath(path), execfn=program if "/" in program else path,
                   argv=[program, *args], objects=objects if subst else [],
@@ -147,6 +162,18 @@ def _interp_unchecked(binary: str) -> str | None:
     except LibsubstError:
         return None
     return interp if interp and os.path.isabs(interp) and os.path.isfile(interp) else None
+
+
+def _nested(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _loadable_below(top: str) -> list[str]:
+    """What a guest may load from a tree: its shared objects (dlopen'd
+    modules) and its programs (erlang's erlexec and beam.smp, git's helpers),
+    whose libraries the root then holds."""
+    return sorted(glob.glob(os.path.join(top, "**", "*.so"), recursive=True)) + \
+        _programs_below(top)
 
 
 def _is_script(path: str) -> bool:

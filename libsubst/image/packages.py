@@ -12,7 +12,10 @@ The rule:
   ``nginx-common``, ``tcl8.6`` → ``libtcl8.6``); shared libraries and
   other sources stay out.
 - *which paths*: of those packages' files, the configuration below
-  ``/etc``, the data below ``/usr/share`` (``/usr/share/nginx``, and also
+  ``/etc`` (also what their maintainer scripts made there: the files ucf
+  installed for them, ``/var/lib/ucf/registry``, and the links in their
+  ``/etc`` directories to their configuration: PHP's ``php.ini`` and the
+  ``conf.d`` links that enable its extensions), the data below ``/usr/share`` (``/usr/share/nginx``, and also
   where the data's directory is not named after the package: git's
   ``/usr/share/git-core/templates``, libmagic's ``/usr/share/misc/magic.mgc``,
   python3-minimal's ``/usr/share/python3``; a symlink comes with its
@@ -34,6 +37,18 @@ The rule:
   that one it ships files in, mounted read-only as an interpreter's trees
   are, their shared objects taken as modules it may dlopen
   (``private_trees()``: PostgreSQL's ``lib``).
+- *trees*: the directories one level below ``/usr/lib`` (or its multiarch
+  ``x86_64-linux-gnu``) that those packages ship files in — a runtime's or
+  toolchain's own tree, found where its program looks by a path compiled
+  into it or computed from its own (Ruby's ``/usr/lib/ruby``, PHP's
+  extension directory ``/usr/lib/php``, Rust's sysroot ``/usr/lib/rustlib``,
+  git's helpers ``/usr/lib/git-core``) — which the guest gets mounted
+  read-only as an interpreter's trees are, with the libraries of the
+  modules and programs in them (``layout.py``); not the directories many
+  packages share for drop-in files, the system's own or debugging symbols
+  (``SHARED_LIB_DIRS``, ``*.d``); and, for packages that depend on
+  ``tzdata``, its zone database (PHP names its default zone by
+  ``/etc/localtime``'s link and reads the zone's rules there).
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
   ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
@@ -49,6 +64,7 @@ import os
 import re
 
 DPKG = "/var/lib/dpkg"
+UCF_REGISTRY = "/var/lib/ucf/registry"
 STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/", "/run/")
 BIN_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
 # What below /usr/share is not the program's run-time data: documentation,
@@ -63,6 +79,17 @@ NOT_DATA = tuple(f"/usr/share/{d}/" for d in (
 # vim-runtime, built from vim's source): kept for a package named so or
 # built from a source named so.
 OWN_DATA = tuple(f"/usr/share/{d}/" for d in ("vim", "emacs", "nano", "zsh", "fish"))
+# A package's own tree: a directory one level below /usr/lib or its
+# multiarch directory (``packages.py``'s *trees*).
+LIB_TREE = re.compile(r"/usr/lib/(?:x86_64-linux-gnu/)?(?P<name>[^/]+)")
+# Directories there that many packages share (the system's drop-ins, build
+# metadata, debugging symbols, locales, the multiarch directory itself): no
+# one package's tree, and nothing a runtime reads of its own.
+# tzdata's zone database: what a named time zone (TZ=Europe/Paris) is read from.
+TZDATA, ZONEINFO = "tzdata", "/usr/share/zoneinfo"
+SHARED_LIB_DIRS = frozenset({
+    "x86_64-linux-gnu", "systemd", "udev", "mime", "debug", "pkgconfig", "cmake", "locale",
+    "firmware", "modules", "kernel", "apt", "dpkg", "os-release", "sasl2", "gconv"})
 
 
 class Contents:
@@ -73,6 +100,7 @@ class Contents:
         self.files: list[str] = []          # host paths of /etc and /usr/share files and links
         self.dirs: list[str] = []           # directories among them (may be empty)
         self.state_dirs: list[str] = []     # writable state directories, outermost only
+        self.trees: list[str] = []          # their own trees below /usr/lib, mounted read-only
 
 
 def _list(pkg: str) -> list[str]:
@@ -218,7 +246,11 @@ def private_programs(program: str) -> list[str]:
     when that is a directory of the package's own off PATH (not one of
     ``BIN_DIRS``: PostgreSQL's ``/usr/lib/postgresql/15/bin``), where its
     programs find each other beside themselves (``initdb`` and ``pg_ctl``
-    run the ``postgres`` next to them)."""
+    run the ``postgres`` next to them), the files they read there
+    (erlang's ``erl`` boots the runtime with ``start.boot`` beside it), and
+    the links the package ships on PATH to its programs there, by which they
+    run each other (erlang's ``erlc`` runs ``erl`` as PATH finds it:
+    ``/usr/bin/erl`` -> ``../lib/erlang/bin/erl``)."""
     real = os.path.realpath(program)
     where = os.path.dirname(real) + "/"
     if where.startswith(BIN_DIRS) or not where.startswith(("/usr/lib/", "/usr/libexec/")):
@@ -226,8 +258,10 @@ def private_programs(program: str) -> list[str]:
     pkg = owner(real)
     if not pkg:
         return []
-    return [path for path in _list(pkg) if os.path.dirname(path) + "/" == where
-            and path != real and os.path.isfile(path) and os.access(path, os.X_OK)]
+    return [path for path in _list(pkg) if path != real and os.path.isfile(path)
+            and os.access(path, os.R_OK)
+            and (os.path.dirname(path) + "/" == where or path.startswith(BIN_DIRS)
+                 and os.path.islink(path) and os.path.dirname(os.path.realpath(path)) + "/" == where)]
 
 
 def private_trees(program: str) -> list[str]:
@@ -263,6 +297,12 @@ def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
     return not (path + "/").startswith(NOT_DATA)
 
 
+def _own_tree(path: str) -> bool:
+    m = LIB_TREE.fullmatch(path)
+    return bool(m) and m.group("name") not in SHARED_LIB_DIRS and \
+        not m.group("name").endswith(".d") and os.path.isdir(path) and not os.path.islink(path)
+
+
 def contents(programs: list[str]) -> Contents:
     """The run-time files of the packages ``programs`` come from (see the
     module's rule)."""
@@ -283,17 +323,50 @@ def contents(programs: list[str]) -> Contents:
                     if os.path.isdir(path) and not os.path.islink(path) and \
                             not any(path.startswith(d + "/") for d in out.state_dirs):
                         out.state_dirs.append(path)
+                elif _own_tree(path):
+                    if path not in out.trees:
+                        out.trees.append(path)
                 elif _wanted(path, names) or (path.startswith("/usr/lib/") and os.path.islink(path)
                                               and _wanted(os.path.realpath(path), names)):
                     if os.path.isdir(path) and not os.path.islink(path):
                         out.dirs.append(path)
                     elif os.path.lexists(path) and os.access(path, os.R_OK):
                         out.files.append(path)
+    _maintainer_config(out)
     deps = [d for pkg in out.packages for d in _depends(pkg, status)] if status else []
+    if TZDATA in deps and os.path.isdir(ZONEINFO):
+        out.trees.append(ZONEINFO)
     for d in _run_dirs([*out.packages, *deps]):
         if d not in out.state_dirs:
             out.state_dirs.append(d)
     return out
+
+
+def _maintainer_config(out: Contents) -> None:
+    """Adds to ``out`` the configuration its packages' maintainer scripts
+    made, which no file list names: the files ucf installed for them, and
+    the links in their /etc directories that lead to their configuration
+    (phpenmod's ``conf.d/20-sockets.ini`` -> ``mods-available/sockets.ini``)."""
+    try:
+        with open(UCF_REGISTRY, encoding="utf-8", errors="replace") as f:
+            registry = [line.split() for line in f]
+    except OSError:
+        registry = []
+    for words in registry:
+        if len(words) == 2 and words[0] in out.packages and words[1].startswith("/etc/") and \
+                words[1] not in out.files and os.path.isfile(words[1]) and \
+                os.access(words[1], os.R_OK):
+            out.files.append(words[1])
+    config = {os.path.realpath(f) for f in out.files if f.startswith("/etc/")}
+    for d in [d for d in out.dirs if d.startswith("/etc/")]:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(d, name)
+            if path not in out.files and os.path.islink(path) and os.path.realpath(path) in config:
+                out.files.append(path)
 
 
 def _depends(pkg: str, status: _Status) -> list[str]:

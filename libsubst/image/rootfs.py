@@ -122,6 +122,10 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
         files += toolchain.files
     if any(env.get(v, "C") not in ("", "C", "POSIX") for v in LOCALE_VARS):
         dirs += [d for d in LOCALE_DIRS if os.path.isdir(d)]
+    # A named time zone (TZ=Europe/Paris, :Europe/Paris) or a POSIX rule
+    # (whose missing transitions glibc takes from the database's posixrules).
+    if env.get("TZ") and os.path.isdir(packages.ZONEINFO):
+        dirs.append(packages.ZONEINFO)
     if any(os.path.basename(lib).startswith("libtinfo.so") for lib in libraries):
         dirs += [d for d in TERMINFO_DIRS if os.path.isdir(d)]
     if packed:
@@ -215,12 +219,12 @@ def image_state_dirs(entries: dict) -> list[str]:
             os.path.dirname(p) + "/" in packages.STATE_ROOTS]
 
 
-def add_packages(tree: Tree, programs: list[str]) -> list[str]:
-    """The run-time files of the Debian packages ``programs`` come from
-    (packages.py states the rule); returns their state directories, which
-    the caller makes writable or, in an image, empty directories.  A path
-    the image already has (the generated /etc files) keeps its entry."""
-    found = packages.contents(programs)
+def add_packages(tree: Tree, found: packages.Contents) -> list[str]:
+    """The run-time files of the Debian packages a program comes from
+    (``found``: packages.contents, which states the rule); returns their
+    state directories, which the caller makes writable or, in an image,
+    empty directories.  A path the image already has (the generated /etc
+    files) keeps its entry."""
     for path in found.dirs + found.files:
         if tree.get(path) is None:
             try:
