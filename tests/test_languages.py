@@ -61,6 +61,16 @@ def test_ruby_as_native(argv, tmp_path):
     same(argv, tmp_path, opts=SH)
 
 
+@needs("/usr/bin/ruby")
+def test_a_script_run_through_env_brings_its_program(tmp_path):
+    """#!/usr/bin/env ruby: env runs the ruby PATH finds, which comes with
+    its trees as one added at its own path does."""
+    script = tmp_path / "tool"
+    script.write_text("#!/usr/bin/env ruby\nrequire 'digest'\nputs Digest::MD5.hexdigest(ARGV[0])\n")
+    script.chmod(0o755)
+    same(["./tool", "unikernel"], tmp_path)
+
+
 @needs("/usr/bin/php")
 @pytest.mark.parametrize("argv", [
     ["php", "work.php"],

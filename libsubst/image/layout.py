@@ -90,6 +90,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         binary, env, packed=packed, libraries=libraries)
     at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
     added_scripts = [a for a in at_own_path if _is_script(a)]
+    # A script run through env(1) (#!/usr/bin/env ruby) runs the program
+    # PATH finds: it comes as one added at its own path does.
+    via_env = [p for s in [*scripts, *added_scripts] for p in _env_program(s, env)
+               if p not in at_own_path]
+    add = [*add, *via_env]
+    at_own_path += via_env
+    added_scripts += [p for p in via_env if _is_script(p)]
     # The program and each one added at its own path, in its package's own
     # directory off PATH, come with that package's programs and trees there.
     private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
@@ -182,6 +189,33 @@ def _is_script(path: str) -> bool:
             return f.read(2) == b"#!"
     except OSError:
         return False
+
+
+def _env_program(script: str, env: Mapping[str, str]) -> list[str]:
+    """The program a ``#!/usr/bin/env NAME`` line (or ``env -S NAME ...``)
+    has env(1) run, as the guest's PATH (the caller's) finds it; [] for
+    other lines.  Linux passes the rest of the line to env as one argument,
+    so without ``-S`` only a single word names a program."""
+    from ..ldso.program import find_program
+
+    try:
+        with open(script, "rb") as f:
+            words = f.readline()[2:].decode(errors="replace").split()
+    except OSError:
+        return []
+    if len(words) < 2 or os.path.basename(words[0]) != "env":
+        return []
+    if words[1] == "-S":
+        words = words[1:]
+    elif len(words) > 2:
+        return []
+    name = next((w for w in words[1:] if not w.startswith("-") and "=" not in w), None)
+    if name is None:
+        return []
+    try:
+        return [find_program(name, env.get("PATH", os.defpath))]
+    except LibsubstError:
+        return []               # the guest's env says so, as natively
 
 
 def _interpreters(script: str) -> list[str]:
