@@ -53,10 +53,14 @@ def test_lua_as_native(lua, tmp_path):
 @pytest.mark.parametrize("argv", [
     ["ruby", "work.rb"],
     ["ruby", "-rjson", "-rset", "-e", "puts $LOAD_PATH, JSON.dump(Set[3, 1].to_a.sort)"],
-], ids=["threads-fork-popen-sockets", "load-path"])
+    # gems Debian packages apart (ruby-webrick...), by RubyGems' default path
+    ["gem", "list"],
+    ["ruby", "-rwebrick", "-rnet/telnet", "-e", "puts WEBrick::VERSION, Gem.path.sort"],
+], ids=["threads-fork-popen-sockets", "load-path", "gem-list", "packaged-gems"])
 def test_ruby_as_native(argv, tmp_path):
     """Ruby's library is /usr/lib/ruby and its multiarch twin (libruby3.1's
-    trees): without them it starts without RubyGems and cannot require."""
+    trees): without them it starts without RubyGems and cannot require; its
+    packaged gems are where RubyGems' default path says (ruby.py)."""
     copy("work.rb", tmp_path)
     same(argv, tmp_path, opts=SH)
 

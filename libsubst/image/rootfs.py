@@ -15,7 +15,7 @@ import stat
 
 from ..errors import LibsubstError, VolumeError
 from ..volumes import Mount
-from . import gcc, java, node, packages, perl, python
+from . import gcc, java, node, packages, perl, python, ruby
 from .tree import Tree
 
 # What a packed image leaves out of those trees: third-party packages (add
@@ -87,7 +87,7 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
 def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
                   libraries: list[str] = ()) -> tuple[list[Mount], list[str], list[str]]:
     """Read-only mounts of the run-time trees ``program`` reads, found by
-    its own rules (python.py, perl.py, node.py, java.py; a GCC driver's toolchain:
+    its own rules (python.py, perl.py, ruby.py, node.py, java.py; a GCC driver's toolchain:
     gcc.py), the extension modules in them it may
     dlopen, and single host files it reads at start (a venv's pyvenv.cfg).
     ``libraries``: the host paths of the libraries it loads (libperl, libpython).
@@ -110,6 +110,10 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
     if inc is not None:
         dirs += inc
         modules += perl.extension_modules(inc)
+    gems = ruby.gem_dirs(libraries)
+    if gems is not None:
+        dirs += gems
+        modules += ruby.extension_modules(gems)
     java_home = java.home(program)
     if java_home is not None:
         dirs.append(java_home)
