@@ -109,6 +109,16 @@ def test_erlang_compiles_and_runs_as_native(tmp_path):
     same(["erl", "-noshell", "-s", "ping", "main", "-s", "init", "stop"], tmp_path, opts=ERL_ADD)
 
 
+@needs("/usr/bin/guile")
+def test_guile_as_native(tmp_path):
+    """Guile's compiled modules (/usr/lib/x86_64-linux-gnu/guile, its
+    package's tree) and its threads (par-map)."""
+    same(["guile", "-c", "(use-modules (ice-9 threads) (srfi srfi-1) (ice-9 popen) (ice-9 rdelim))"
+          " (display (par-map (lambda (i) (fold + 0 (iota (* i 1000)))) (iota 4))) (newline)"
+          " (let ((p (open-input-pipe \"echo from a pipe\"))) (display (read-line p)) (newline)"
+          " (display (status:exit-val (close-pipe p)))) (newline)"], tmp_path, opts=SH)
+
+
 @needs("/usr/bin/go")
 @pytest.mark.parametrize("argv", [
     ["go", "run", "."],
