@@ -542,7 +542,4 @@ PROGRAMS += [
 
 # Entries that differ today, with the cause (the tests expect them to fail,
 # strictly: one that starts to pass must leave this list).
-FAILING: dict[str, str] = {
-    "grog": "reads its Perl library from /usr/lib/groff/grog, a directory of its package below "
-            "/usr/lib that the package rule (libsubst/image/packages.py) does not take",
-}
+FAILING: dict[str, str] = {}
