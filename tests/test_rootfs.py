@@ -171,13 +171,17 @@ def test_a_program_run_through_a_link_counts_both_packages():
 
 
 def test_nginx_contents_follow_the_rule():
-    """nginx's own package and nginx-common (same source): its /etc, its
+    """nginx's own package and nginx-common (same source): its /etc (with
+    the link its postinst makes to enable the default site), its
     /usr/share/nginx, its state directories; not its documentation."""
     found = packages.contents(["/usr/sbin/nginx"])
     assert "nginx-common" in found.packages
     listed = set(dpkg_query("-L", "nginx-common").split())
     want = {p for p in listed if (p.startswith("/etc/") or p.startswith("/usr/share/nginx/"))
             and not (os.path.isdir(p) and not os.path.islink(p))}
+    enabled = "/etc/nginx/sites-enabled/default"
+    if os.path.islink(enabled) and os.path.realpath(enabled) in listed:
+        want.add(enabled)
     assert set(found.files) == want
     assert {"/var/lib/nginx", "/var/log/nginx"} <= set(found.state_dirs)
     assert not any("/doc/" in p or "/man/" in p for p in found.files + found.dirs)
