@@ -288,7 +288,11 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
                     # Host root's ids, as a runc container's without a user namespace: an
                     # engine's overlay root cannot be idmapped, and its files are host
                     # root's.  The guest still holds no host capability (its own userns).
-                    host_ids=(0, 0), limits=limits)
+                    host_ids=(0, 0), limits=limits,
+                    # The container's process is its pid namespace's init, as under
+                    # runc: a signal it has no handler for (podman stop's SIGTERM to a
+                    # sleep) is dropped, and the engine's SIGKILL ends it.
+                    init_rule=True)
     rlimits = []
     for rl in proc.get("rlimits") or ():
         name = rl.get("type", "")
