@@ -105,6 +105,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # do: each added as --add adds it.
     siblings = packages.programs([*scripts, *added_scripts]) + \
         [i for a in added_scripts for i in _interpreters(a)] + \
+        _env_programs([*scripts[-1:], *added_scripts], env) + \
         [s for p in private for s in packages.private_programs(p)] + \
         (["/bin/sh"] if shell else [])
     for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
@@ -165,6 +166,26 @@ def _interpreters(script: str) -> list[str]:
         return [i for i in interpreters(script)[1:] if os.path.isfile(i)]
     except LibsubstError:
         return []               # the guest's exec says why, as Linux's would
+
+
+def _env_programs(scripts: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """What the scripts whose #! line is ``/usr/bin/env NAME`` run: NAME as
+    env finds it on the guest's PATH, and the interpreters its own lines
+    name (``#!/usr/bin/env python3``: python3, added as --add adds it)."""
+    from ..ldso.program import env_command, interpreters
+
+    found = []
+    for script in scripts:
+        try:
+            chain = interpreters(script)
+        except LibsubstError:
+            continue
+        if len(chain) < 2 or os.path.basename(chain[1]) != "env":
+            continue
+        target = env_command(script, env.get("PATH"))
+        if target and os.path.isfile(target):
+            found += [target, *_interpreters(target)]
+    return found
 
 
 def _added_program(tree: Tree, spec: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
