@@ -250,6 +250,18 @@ def test_podman_stop_stops_redis_gracefully(image, rt):
         podman("rm", "-f", "-t", "0", name)
 
 
+@pytest.mark.parametrize("script", ["echo out; echo err >&2; exit 5",
+                                    "echo $PPID; sh -c 'kill -TERM $$'; echo $?"])
+def test_podman_run_init_as_runc(image, script):
+    """podman run --init: the engine binds its init (catatonit) at
+    /run/podman-init, which runs the program as its child; the output and
+    status are runc's (create failed before: no such program in the root)."""
+    results = [podman("--runtime", rt, "run", "--rm", "--init", *ULIMITS, image,
+                      "sh", "-c", script) for rt in ("runc", runtime())]
+    assert (results[1].stdout, results[1].stderr, results[1].returncode) == \
+        (results[0].stdout, results[0].stderr, results[0].returncode)
+
+
 def _exec_until(name: str, *argv: str) -> subprocess.CompletedProcess:
     """podman exec of argv, again until it succeeds (the container's process
     may still be starting), at most for 60 s."""
