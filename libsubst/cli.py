@@ -316,8 +316,9 @@ def pack(output, volumes, envs, workdir, net, no_subst, adds, keep_args, from_oc
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 @click.argument("image", type=click.Path(dir_okay=False))
 def inspect(as_json, image):
-    """Show what a packed IMAGE holds: how it boots, its files, the
-    substitution report, the kernel it runs on, its size."""
+    """Show what a packed IMAGE (a file, or a REF in the local store) holds:
+    how it boots, its files, the substitution report, the kernel it runs on,
+    its size."""
     import os
 
     from .errors import LibsubstError
@@ -325,7 +326,15 @@ def inspect(as_json, image):
 
     if os.path.exists(image) and not os.path.isfile(image):    # a FIFO would block the read
         raise LibsubstError(f"{image} is not a regular file")
-    click.echo(insp.render(image, as_json=as_json), nl=False)
+    name = image
+    if not os.path.exists(image):
+        from .oci.reference import looks_like_reference
+        if looks_like_reference(image):     # as run takes it, but never pulled
+            from .oci.artifact import local_image
+            image = local_image(image)
+            if image is None:
+                raise LibsubstError(f"{name} is not in the local store: `libsubst pull {name}`")
+    click.echo(insp.render(image, as_json=as_json, name=name), nl=False)
 
 
 @main.command()

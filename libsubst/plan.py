@@ -102,6 +102,7 @@ class GuestPlan:
     weaker_sandbox: bool = False  # run where Landlock lacks what the sandbox relies on
     deny_calls: frozenset[int] = frozenset()    # syscall numbers answered ENOSYS (--enosys)
     init: bool = False            # --init: a small init is pid 1, the program its child
+    init_rule: bool = False       # pid 1 is spared signals it has no handler for (a container's)
     image: str = ""               # the packed image that "image" entries are in ("": none)
     objects: list[str] = field(default_factory=list)   # ELF objects considered for substitution
     # -- filled at boot ------------------------------------------------------------------

@@ -135,6 +135,17 @@ def test_terminate_reaches_the_guest_handler():
         assert guest.returncode == native.returncode == 3
 
 
+def test_terminate_at_once_ends_the_guest():
+    # Sent as the guest boots: held until the kernel's handlers are in, never
+    # dropped as a pid namespace's init drops what it has no handler for.
+    for _ in range(3):
+        native = subprocess.Popen(["sleep", "60"])
+        native.terminate()
+        with libsubst.Popen("sleep", ["60"]) as guest:
+            guest.terminate()
+            assert guest.wait(timeout=30) == 128 - native.wait(timeout=30) == 128 + 15
+
+
 def test_kill_ends_every_guest_process():
     with libsubst.Popen("sh", ["-c", "sleep 600 & echo ready; wait"], add=["/usr/bin/sleep"],
                         stdout=subprocess.PIPE) as guest:

@@ -47,6 +47,9 @@ PROGRAMS = [
     # Writes go to the container's root, as root's, and read back.
     ["sh", "-c", "echo written > /root/f && ls -ln /root/f | cut -d' ' -f1-5 && cat /root/f"],
     ["sh", "-c", "wc -c < /etc/hostname; grep -c localhost /etc/hosts; echo $HOME"],
+    # The container's process is its pid namespace's init: its own signals with
+    # no handler are dropped (SIGKILL too), its child's are not.
+    ["sh", "-c", "kill -TERM $$; kill -KILL $$; sh -c 'kill -TERM $$'; echo alive $?"],
 ]
 
 
@@ -245,6 +248,53 @@ def test_podman_stop_stops_redis_gracefully(image, rt):
         assert "ready to exit" in logs, logs
     finally:
         podman("rm", "-f", "-t", "0", name)
+
+
+@pytest.mark.parametrize("script", ["echo out; echo err >&2; exit 5",
+                                    "echo $PPID; sh -c 'kill -TERM $$'; echo $?"])
+def test_podman_run_init_as_runc(image, script):
+    """podman run --init: the engine binds its init (catatonit) at
+    /run/podman-init, which runs the program as its child; the output and
+    status are runc's (create failed before: no such program in the root)."""
+    results = [podman("--runtime", rt, "run", "--rm", "--init", *ULIMITS, image,
+                      "sh", "-c", script) for rt in ("runc", runtime())]
+    assert (results[1].stdout, results[1].stderr, results[1].returncode) == \
+        (results[0].stdout, results[0].stderr, results[0].returncode)
+
+
+def _exec_until(name: str, *argv: str) -> subprocess.CompletedProcess:
+    """podman exec of argv, again until it succeeds (the container's process
+    may still be starting), at most for 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        r = podman("exec", name, *argv)
+        if r.returncode == 0 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.2)
+
+
+def test_podman_stop_and_exec_signals_as_runc(image):
+    """podman stop of a process with no SIGTERM handler: as the container's
+    init it ignores SIGTERM, so podman waits its timeout and SIGKILLs it
+    (137), as with runc; an exec'd process is no init and dies by its own
+    SIGTERM (143)."""
+    results = []
+    for rt in ("runc", runtime()):
+        name = _name("stopsleep")
+        try:
+            r = podman("--runtime", rt, "run", "-d", "--name", name, *ULIMITS, image,
+                       "sh", "-c", "touch /tmp/up; exec sleep 120")
+            assert r.returncode == 0, r.stderr.decode()
+            assert _exec_until(name, "test", "-e", "/tmp/up").returncode == 0
+            killed = podman("exec", name, "sh", "-c", "kill -TERM $$; echo alive")
+            stop = podman("stop", "-t", "1", name)
+            code = podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+            results.append((killed.returncode, killed.stdout, stop.returncode,
+                            b"resorting to SIGKILL" in stop.stderr, code))
+        finally:
+            podman("rm", "-f", "-t", "0", name)
+    assert results[0] == (143, b"", 0, True, b"137"), results
+    assert results[1] == results[0]
 
 
 def test_a_published_port_reaches_the_server(image):

@@ -32,6 +32,7 @@ def progs(tmp_path_factory):
     return {"race": build_c("gdb_race", str(d), "-g", "-O0", "-pthread"),
             "fork": build_c("gdb_fork", str(d), "-g"),
             "raise": build_c("gdb_raise", str(d), "-g"),
+            "handler": build_c("gdb_handler", str(d), "-g"),
             "exec": build_c("gdb_exec", str(d), "-g"), "dir": d}
 
 
@@ -68,6 +69,19 @@ def test_signal_0_discards_the_signal(progs):
     (n_out, n_stdout), (out, rc, _err, stdout) = both(
         progs["raise"], [], ["signal 0"], cwd=progs["dir"])
     assert stdout == n_stdout == "survived\n", out
+    assert _end(out) == _end(n_out) == "exited normally" and rc == 0, out
+
+
+def test_backtrace_from_a_handler_of_a_raised_signal(progs):
+    # The handler is shown raise's site and stack (signal/view.c), so gdb
+    # unwinds through the signal frame into the program, as natively.
+    (n_out, _), (out, rc, _err, _) = both(
+        progs["handler"], ["handle SIGUSR1 nostop noprint pass", "break handler"],
+        ["bt", "continue"], cwd=progs["dir"])
+    frames = [re.findall(r"^#\d+\s+(?:0x\w+ in )?(\S+|<signal handler called>)", o, re.M)
+              for o in (n_out, out)]
+    assert frames[0][:2] == ["handler", "<signal"] and frames[0][-1] == "main", n_out
+    assert frames[1] == frames[0], out
     assert _end(out) == _end(n_out) == "exited normally" and rc == 0, out
 
 

@@ -85,6 +85,12 @@ def test_push_pull_run_against_native(registry, env, images, tmp_path):
     listed = json.loads(lsub(env, "images", "--json").stdout)
     assert [(r["reference"], r["digest"], r["program"]) for r in listed] == \
         [(ref, digest, "/usr/bin/echo")]
+    # inspect takes the reference as run does, from the store, as it takes the file.
+    by_ref, by_file = lsub(env, "inspect", ref), lsub(env, "inspect", path)
+    assert by_ref.returncode == 0, by_ref.stderr
+    assert by_ref.stdout.decode().replace(ref, path, 1) == by_file.stdout.decode()
+    missing = lsub(env, "inspect", f"{registry.host}/tools/none:1")
+    assert missing.returncode != 0 and "libsubst pull" in one_error_line(missing)
 
 
 def test_the_manifest_is_an_oci_artifact(registry, env, images):

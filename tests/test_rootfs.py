@@ -85,6 +85,37 @@ def test_an_added_script_brings_its_interpreter(tmp_path):
     assert_same(native, run_guest(argv, tmp_path, opts=["--add", str(script)]))
 
 
+ENV_SCRIPTS = {
+    "python3": "#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n",
+    "perl -S": "#!/usr/bin/env -S perl -w\nuse List::Util qw(sum);\nprint sum(@ARGV), \"\\n\";\n",
+    "missing": "#!/usr/bin/env no-such-program-here\n",
+}
+
+
+@pytest.mark.parametrize("name", ENV_SCRIPTS)
+def test_an_env_script_brings_the_program_env_runs(name, tmp_path):
+    """#!/usr/bin/env NAME: NAME, found on the guest's PATH as env finds
+    it, comes with its libraries and trees (python3's standard library),
+    run from a relative path and packed from one; one env cannot find
+    fails as natively."""
+    script = tmp_path / "app"
+    script.write_text(ENV_SCRIPTS[name])
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}    # not a venv's or pyenv's python3
+    argv = ["./app", "1", "2"]
+    native = run_native(argv, tmp_path, env=env)
+    assert native.returncode == (127 if name == "missing" else 0), native.stderr
+    assert_same(native, run_guest(argv, tmp_path, env=env))
+    if name == "missing":
+        return
+    packed = subprocess.run([*LIBSUBST, "pack", "./app", "-o", str(tmp_path / "app.lsi")],
+                            cwd=tmp_path, capture_output=True, timeout=300, env=env)
+    assert packed.returncode == 0, packed.stderr
+    # The image's working directory is /: ./app is exec'd where it was packed.
+    image = run_guest([str(tmp_path / "app.lsi"), "1", "2"], "/", env=env)
+    assert (image.stdout, image.returncode) == (native.stdout, 0), image.stderr
+
+
 def test_an_added_directory_brings_its_programs_libraries(tmp_path):
     """A directory added at its own path (gcc's helpers' directory) brings
     each program in it with the libraries it loads: here xz, which needs

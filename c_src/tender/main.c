@@ -55,6 +55,8 @@ void tender_main(unsigned long *sp)
         tender_unblock_forwarded();          /* a guest's execve keeps the guest's mask */
     struct ls_lockdown lock;
     ls_kernel_load(&sb, &lock);
+    if (policy)
+        tender_unblock_forwarded();          /* the first process's, now it has handlers */
     long r;
     /* The program's own ids, the host files the kernel may open
      * (Landlock), the host calls it may make (seccomp), then the trap. */

@@ -176,8 +176,10 @@ int tender_namespaces(struct ls_sandbox *sb)
                      "namespaces? Linux refuses them inside a chroot)", -child);
 
     if (child == 0) {
+        /* The forwarded signals stay blocked until the kernel's handlers
+         * are in (tender_main): pid 1 of a pid namespace is spared what it
+         * has no handler for, so a SIGTERM passed on now would be lost. */
         hsys2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
-        tender_unblock_forwarded();
         hsys1(__NR_close, hs[0]);
         unsigned long size;
         int *trees = receive_trees(hs[1], &size);

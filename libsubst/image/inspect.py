@@ -46,7 +46,8 @@ def kernel_line(m: dict) -> str:
             f"{full['allowed']} calls); the others answer ENOSYS and are reported")
 
 
-def render(path: str, as_json: bool = False) -> str:
+def render(path: str, as_json: bool = False, name: str | None = None) -> str:
+    """What inspect prints of the image file at path, called name (path)."""
     with Image.open(path) as image:
         d = describe(image)
     if as_json:
@@ -56,9 +57,9 @@ def render(path: str, as_json: bool = False) -> str:
     regular = [f for f in files if f["kind"] == "file"]
     distinct = {f["sha256"] for f in regular}
     lines = [
-        f"{path}: libsubst image, format {d['header']['format']}, {human_size(d['size'])} "
+        f"{name or path}: libsubst image, format {d['header']['format']}, {human_size(d['size'])} "
         f"({d['size']} bytes, {d['size_ratio']:.3f}x the {human_size(d['content_size'])} it holds)"
-        if d["size_ratio"] else f"{path}: libsubst image, format {d['header']['format']}",
+        if d["size_ratio"] else f"{name or path}: libsubst image, format {d['header']['format']}",
         f"verified:  {'yes, every sha256 matches' if d['verified'] else 'NO: ' + d['problem']}",
         f"program:   {m['exe']}",
         f"argv:      {' '.join(m['argv'])}  (run's ARGS replace those after the first "

@@ -194,28 +194,15 @@ def _is_script(path: str) -> bool:
 def _env_program(script: str, env: Mapping[str, str]) -> list[str]:
     """The program a ``#!/usr/bin/env NAME`` line (or ``env -S NAME ...``)
     has env(1) run, as the guest's PATH (the caller's) finds it; [] for
-    other lines.  Linux passes the rest of the line to env as one argument,
-    so without ``-S`` only a single word names a program."""
-    from ..ldso.program import find_program
+    other lines, or when env would find none (it then fails in the guest
+    as natively)."""
+    from ..ldso.program import env_command
 
     try:
-        with open(script, "rb") as f:
-            words = f.readline()[2:].decode(errors="replace").split()
-    except OSError:
+        target = env_command(script, env.get("PATH"))
+    except (LibsubstError, OSError):
         return []
-    if len(words) < 2 or os.path.basename(words[0]) != "env":
-        return []
-    if words[1] == "-S":
-        words = words[1:]
-    elif len(words) > 2:
-        return []
-    name = next((w for w in words[1:] if not w.startswith("-") and "=" not in w), None)
-    if name is None:
-        return []
-    try:
-        return [find_program(name, env.get("PATH", os.defpath))]
-    except LibsubstError:
-        return []               # the guest's env says so, as natively
+    return [target] if target and os.path.isfile(target) else []
 
 
 def _interpreters(script: str) -> list[str]:

@@ -61,7 +61,11 @@ def plan_for_pack(program: str, args: Sequence[str] = (), *,
         tree.add_dir("/tmp", 0o1777)    # where the image's run mounts its scratch /tmp
     for m in mounts:
         tree.add_dir(m.guest)
-    return GuestPlan(exe=lay.exe, execfn=lay.execfn, argv=lay.argv,
+    # A program given by a relative path is exec'd by the path it is packed
+    # at: the image's working directory is not the packing one (a #! line's
+    # interpreter is given that path, ./app.py would be /app.py).
+    return GuestPlan(exe=lay.exe, execfn=os.path.abspath(lay.execfn) if "/" in lay.execfn
+                     else lay.execfn, argv=lay.argv,
                      env=[f"{k}={v}" for k, v in image_env.items()], cwd=workdir or "/",
                      entries=tree.entries(), mounts=mounts, hostname=HOSTNAME,
                      uid=os.getuid(), gid=os.getgid(), net=net, objects=lay.objects, init=init)

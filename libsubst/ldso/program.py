@@ -69,6 +69,47 @@ def read_interpreter(path: str, root: str = "") -> str | None:
     return os.fsdecode(name)
 
 
+# env(1)'s options that take the next word as their value (-u NAME, -C DIR).
+_ENV_VALUED = {"-u", "--unset", "-C", "--chdir"}
+
+
+def env_command(script: str, path_env: str | None, root: str = "") -> str | None:
+    """The program a ``#!/usr/bin/env NAME`` script's env runs: NAME (after
+    ``-S``'s options and assignments, as env splits them) found on
+    ``path_env`` as env's execvp finds it; None when the line names no
+    program or none is found (env then fails in the guest as natively)."""
+    buf_size, _depth = _limits()
+    fd = open_regular(in_root(script, root))
+    try:
+        head = os.pread(fd, buf_size, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if not head.startswith(b"#!"):
+        return None
+    # Linux passes the line's rest, blanks at both ends stripped, as one argument.
+    line = head[2:].split(b"\n", 1)[0].split(b"\0", 1)[0].strip(b" \t")
+    parts = re.split(rb"[ \t]+", line, maxsplit=1)
+    if len(parts) < 2:
+        return None
+    arg = os.fsdecode(parts[1].strip(b" \t"))
+    words = arg[2:].split() if arg.startswith("-S") else [arg]
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in _ENV_VALUED:
+            skip = True
+        elif not word.startswith("-") and "=" not in word:
+            try:
+                return find_program(word, path_env if path_env is not None else "/bin:/usr/bin",
+                                    root)
+            except LibsubstError:
+                return None
+    return None
+
+
 def interpreters(path: str, root: str = "", cwd: str | None = None) -> list[str]:
     """The files an execve of ``path`` reads, as the guest's root must hold
     them: ``path``, then each ``#!`` line's interpreter (a relative one is

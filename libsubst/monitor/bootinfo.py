@@ -91,6 +91,7 @@ def encode(spec: GuestPlan) -> bytes:
         (0 if spec.trap else lib.LS_BOOT_NO_TRAP) | \
         (lib.LS_BOOT_WEAKER_SANDBOX if spec.weaker_sandbox else 0) | \
         (lib.LS_BOOT_INIT if spec.init else 0) | \
+        (lib.LS_BOOT_INIT_RULE if spec.init_rule else 0) | \
         (lib.LS_BOOT_HOST_ROOT_IDS if spec.host_ids == (0, 0) else 0) | \
         spec.closed_stdio * lib.LS_BOOT_CLOSED_STDIN
     if not spec.trap and spec.policy:

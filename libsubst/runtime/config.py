@@ -35,7 +35,10 @@ FIELDS = {
     "ociVersion": (H, "read; any 1.x"),
     "root.path": (H, "the guest's root: a read-write volume at /, its writes persist"),
     "root.readonly": (H, "the root volume is mounted read-only"),
-    "process.args": (H, "found on the container's PATH inside its root; #! followed"),
+    "process.args": (H, "found on the container's PATH inside its root; #! followed; a file "
+                        "the engine binds in (`podman run --init`'s catatonit at "
+                        "/run/podman-init) runs from its mount, and the program after its "
+                        "`--` is the one whose libraries are substituted"),
     "process.env": (H, "the guest's whole environment"),
     "process.cwd": (H, "the guest's working directory"),
     "process.user.uid": (H, "the guest's uid; its user namespace maps host ids 0-65535 to "
@@ -227,6 +230,14 @@ def _mounts(mounts: list, tree: Tree) -> list[Mount]:
     return out
 
 
+def _bound_files(mounts: list) -> set[str]:
+    """The destinations of the mounts that bind a regular file."""
+    return {os.path.normpath(m.get("destination", "")) for m in mounts
+            if m.get("source") and os.path.isfile(m["source"]) and
+            (m.get("type") in ("bind", "") or "bind" in (m.get("options") or []) or
+             "rbind" in (m.get("options") or []))}
+
+
 def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
     """The Plan of the bundle at ``bundle`` whose config.json is ``cfg``."""
     from ..ldso.program import find_program, interpreters, mapped_program
@@ -254,8 +265,22 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
 
     env = dict(kv.split("=", 1) for kv in proc.get("env") or () if "=" in kv)
     args = list(proc["args"])
-    path = find_program(args[0], env.get("PATH", "/usr/local/bin:/usr/bin:/bin"), root)
-    binary = mapped_program(interpreters(path, root, proc.get("cwd") or "/"), root)
+    search = env.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if os.path.normpath(args[0]) in _bound_files(cfg.get("mounts") or []):
+        # A program the engine binds in (podman --init's catatonit at
+        # /run/podman-init): the kernel execs it from its mount; the root's
+        # objects substituted are those of the program it runs (`init -- PROG`).
+        path = os.path.normpath(args[0])
+        prog = args[args.index("--", 1) + 1] if "--" in args[1:-1] else None
+        try:                    # one it cannot find is the init's to report
+            runs = find_program(prog, search, root) if prog else None
+            binary = mapped_program(interpreters(runs, root, proc.get("cwd") or "/"), root) \
+                if runs else None
+        except LibsubstError:
+            binary = None
+    else:
+        path = find_program(args[0], search, root)
+        binary = mapped_program(interpreters(path, root, proc.get("cwd") or "/"), root)
     # No ELF at the end of its #! lines: the kernel's first exec says why.
     loaded = resolve(binary, env, root).host_paths() if binary else []
     tree = Tree()
@@ -288,7 +313,11 @@ def plan(bundle: str, cfg: dict, container_id: str) -> Plan:
                     # Host root's ids, as a runc container's without a user namespace: an
                     # engine's overlay root cannot be idmapped, and its files are host
                     # root's.  The guest still holds no host capability (its own userns).
-                    host_ids=(0, 0), limits=limits)
+                    host_ids=(0, 0), limits=limits,
+                    # The container's process is its pid namespace's init, as under
+                    # runc: a signal it has no handler for (podman stop's SIGTERM to a
+                    # sleep) is dropped, and the engine's SIGKILL ends it.
+                    init_rule=True)
     rlimits = []
     for rl in proc.get("rlimits") or ():
         name = rl.get("type", "")

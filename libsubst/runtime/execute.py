@@ -45,6 +45,7 @@ def exec_process(root: str, args) -> int:
     cfg = lifecycle._load_config(c.state["bundle"])
     cfg["process"] = process
     plan = make_plan(c.state["bundle"], cfg, args.id)
+    plan.spec.init_rule = False       # runc's exec'd process is not the container's init
     if plan.terminal and not args.console_socket:
         raise LibsubstError("process.terminal is set but no --console-socket was given")
     pid = lifecycle.fork_monitor(c, plan, args.console_socket, main=False)

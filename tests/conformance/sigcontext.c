@@ -10,6 +10,9 @@
  * Then SIGSEGV and SIGBUS sent to the reading thread by another
  * (pthread_kill), which the guest kernel delivers itself (it owns their
  * host handlers): the same context, EINTR or a restart, as natively.
+ * A signal the program sends itself (raise, kill) shows its handler the
+ * sending call's site and stack too, as natively (the guest kernel's
+ * host call, interrupted, is not waiting there).
  *
  *   sigcontext MODE       MODE ignored (native or guest)
  */
@@ -121,6 +124,35 @@ static void blocked_read(const char *label, int restart)
     blocked_read_of(label, SIGALRM, restart);
 }
 
+static void on_usr1(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)si;
+    ucontext_t *uc = ctx;
+    seen_rip = uc->uc_mcontext.gregs[REG_RIP];
+    seen_rsp = uc->uc_mcontext.gregs[REG_RSP];
+    ran++;
+}
+
+/* A signal sent to itself: where its handler is shown the program was. */
+static void sent_to_self(const char *label, int how)
+{
+    struct sigaction sa = {.sa_sigaction = on_usr1, .sa_flags = SA_SIGINFO};
+    sigaction(SIGUSR1, &sa, 0);
+    volatile char here = 0;
+    frame_at = (uintptr_t)&here;
+    ran = 0;
+    long r = how ? kill(getpid(), SIGUSR1) : raise(SIGUSR1);
+    const char *object, *function;
+    where(seen_rip, &object, &function);
+    uintptr_t below = frame_at - seen_rsp;
+    char rsp[64] = "elsewhere";
+    if (seen_rsp < frame_at && below < 65536)
+        snprintf(rsp, sizeof rsp, "%lu bytes below the caller's local", (unsigned long)below);
+    printf("%s: %ld, handler ran %d; rip in %s (%s); rsp %s\n", label, r, (int)ran, object,
+           function, rsp);
+}
+
 static void *second(void *arg)
 {
     (void)arg;
@@ -138,6 +170,8 @@ int main(int argc, char **argv)
         return 2;
     blocked_read("first thread, EINTR", 0);
     blocked_read("first thread, SA_RESTART", SA_RESTART);
+    sent_to_self("raise", 0);
+    sent_to_self("kill", 1);
     /* The second thread gets the timer's signal: the first blocks it. */
     sigset_t alrm;
     sigemptyset(&alrm);

@@ -66,6 +66,11 @@
 #define LS_BOOT_CLOSED_STDIN 2048
 #define LS_BOOT_CLOSED_STDOUT 4096
 #define LS_BOOT_CLOSED_STDERR 8192
+/* LS_BOOT_INIT_RULE: the guest's first process keeps Linux's rule for a pid namespace's
+ * init (pid_namespaces(7)): a signal it has no handler for is dropped, SIGKILL from
+ * itself too, as a runc container's first process (libsubst-runtime's).  Without it
+ * the kernel ends that process as the default action ends any other (signal/signal.c). */
+#define LS_BOOT_INIT_RULE 16384
 
 /* ls_bootinfo.trace_calls: one bit per syscall number below this; a set bit
  * traces (and counts) that call, a clear one lets it run untraced.  Numbers

@@ -3,6 +3,7 @@
  */
 #include "proc/proc.h"
 #include "proc/ptable.h"
+#include "signal/signal.h"
 #include "fs/fs.h"
 #include "report_records.h"
 #include <linux/prctl.h>
@@ -71,10 +72,11 @@ long sys_getppid(void)
 }
 
 /* Implements kill(2); differs from Linux in: the guest's first process
- * (pid 1 of its pid namespace) can SIGKILL itself, as a process can. */
+ * (pid 1 of its pid namespace) can SIGKILL itself, as a process can,
+ * unless it keeps the init rule (ls_pid1_dies). */
 long sys_kill(long pid, long sig)
 {
-    if (sig == SIGKILL && (pid == 1 || pid == 0) && hsys0(__NR_getpid) == 1)
+    if (sig == SIGKILL && (pid == 1 || pid == 0) && ls_pid1_dies())
         ls_exit_group(128 + SIGKILL);
     return hsys2(__NR_kill, pid, sig);
 }
@@ -82,7 +84,7 @@ long sys_kill(long pid, long sig)
 /* Implements tgkill(2), as kill. */
 long sys_tgkill(long tgid, long tid, long sig)
 {
-    if (sig == SIGKILL && tgid == 1 && hsys0(__NR_getpid) == 1)
+    if (sig == SIGKILL && tgid == 1 && ls_pid1_dies())
         ls_exit_group(128 + SIGKILL);
     return hsys3(__NR_tgkill, tgid, tid, sig);
 }
@@ -99,7 +101,7 @@ long sys_pidfd_send_signal(long fd, long sig, long info, long flags)
         return hsys4(__NR_pidfd_send_signal, fd, sig, info, flags);
     if (pid < 0)
         return pid;
-    if (sig == SIGKILL && pid == 1 && hsys0(__NR_getpid) == 1)
+    if (sig == SIGKILL && pid == 1 && ls_pid1_dies())
         ls_exit_group(128 + SIGKILL);
     long pfd = hsys2(__NR_pidfd_open, pid, 0);
     if (pfd < 0)

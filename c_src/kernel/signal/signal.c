@@ -39,6 +39,15 @@ static int kills_by_default(int sig)
  * signal, so a debugger can tell "killed by N" from "exit 128+N". */
 int ls_exit_signal;
 
+/* Whether this process is a pid 1 the kernel ends as any other process is
+ * ended: the guest's first process, unless the boot keeps Linux's init
+ * rule (LS_BOOT_INIT_RULE: a container's, which the host then spares as it
+ * spares any pid namespace's init). */
+int ls_pid1_dies(void)
+{
+    return hsys0(__NR_getpid) == 1 && !(K.bi->flags & LS_BOOT_INIT_RULE);
+}
+
 void ls_die_by_signal(int sig)
 {
     if (hsys0(__NR_getpid) == 1) {
@@ -69,7 +78,7 @@ static long install_default(int sig, unsigned long flags)
         return trap_install(sig, fault_handler, !!(flags & SA_RESTART));
     if (is_crash_signal(sig))
         return trap_install(sig, crash_handler, 0);
-    if (kills_by_default(sig) && hsys0(__NR_getpid) == 1)
+    if (kills_by_default(sig) && ls_pid1_dies())
         return trap_install(sig, default_action, 0);
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);

@@ -48,6 +48,7 @@ void ls_guest_signal(int sig, siginfo_t *si, void *uc);
  * (returns in a handler, where the raised signal lands on return). */
 void crash_handler(int sig, siginfo_t *si, void *ctx);
 void ls_die_by_signal(int sig);
+int ls_pid1_dies(void);
 /* crash.c: the process's own memory read without faulting, through an fd
  * crash_mem_open gives (-errno if none): 1 if all n bytes at addr were read. */
 int crash_mem_open(void);

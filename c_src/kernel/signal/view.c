@@ -87,9 +87,13 @@ void *signal_view(int sig, siginfo_t *si, struct ucontext *uc)
     unsigned long at = m->rip, fast = (unsigned long)ls_fastcall_entry + ls_fast_syscall_at,
                   wait = (unsigned long)ls_guest_signal + ls_blocking_syscall_at;
     void *handler = (void *)guest_act[sig].sa_handler;
-    if (at != fast && at != fast + SYSCALL_LEN && at != wait && at != wait + SYSCALL_LEN)
-        return handler;
     struct kthread *t = kcur();
+    int waiting = at == fast || at == fast + SYSCALL_LEN || at == wait || at == wait + SYSCALL_LEN;
+    /* Any other instruction of the kernel's, inside a call of the guest's
+     * (a raise's own tgkill, a timer's signal meeting a call the kernel
+     * serves): the call's site, as the waits show it, never restarting. */
+    if (!waiting && (at < K.ktext_start || at >= K.ktext_end || (!t->uc && !t->fast_args)))
+        return handler;
     unsigned long ret, end;
     if (at == fast || at == fast + SYSCALL_LEN) {
         /* On the guest's stack below its red zone: the stub's return. */
