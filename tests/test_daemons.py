@@ -6,8 +6,10 @@ dnsmasq (DNS over UDP and TCP, privileges dropped, SIGHUP's reload),
 lighttpd and haproxy in front of it."""
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -92,3 +94,55 @@ def test_rsync_daemon_chroots_into_its_module(tmp_path):
     assert native[1]["data/sub/up.txt"] == b"uploaded\n", native
     assert "chroot" not in native[3], native[3]
     assert guest[:3] == native[:3], guest[3]
+
+
+DNS_HOSTS = "127.0.0.1 a.test\n10.0.0.7 b.test\n"
+
+
+def dig(port, *args):
+    return client(["dig", "-p", str(port), "@127.0.0.1", "+tries=1", "+time=10", "+short", *args])
+
+
+def dnsmasq_session(tmp_path, side):
+    """dnsmasq on loopback, which drops root for nobody (keeping the
+    capabilities it needs: PR_SET_KEEPCAPS, capset), asked by the host's dig
+    over UDP and TCP, its hosts file changed and reread on SIGHUP.  The
+    hosts file is in a directory nobody can read (a volume at the same
+    path for the guest)."""
+    d = tempfile.mkdtemp(prefix=f"libsubst-dnsmasq-{side}-")
+    try:
+        os.chmod(d, 0o755)
+        hosts = os.path.join(d, "hosts")
+        with open(hosts, "w") as f:
+            f.write(DNS_HOSTS)
+        os.chmod(hosts, 0o644)
+        port = free_port()
+        argv = ["dnsmasq", "--keep-in-foreground", "--log-facility=-", f"--port={port}",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                f"--addn-hosts={hosts}", "--address=/example.test/10.1.2.3",
+                "--conf-file=/dev/null", "--log-queries"]
+        with daemon(argv, port, tmp_path, side == "guest", opts=["--volume", f"{d}:{d}"]) as proc:
+            out = [dig(port, "b.test"), dig(port, "+tcp", "x.example.test"),
+                   dig(port, "-x", "10.0.0.7"), dig(port, "missing.test")]
+            with open(hosts, "a") as f:
+                f.write("10.0.0.8 c.test\n")
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 60      # the reload is asynchronous: poll for it
+            while (again := dig(port, "c.test"))[1] == "" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            out.append(again)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+    finally:
+        shutil.rmtree(d)
+    log = [line.split(" ", 1)[1].replace(d, "HOSTS") for line in err.decode().splitlines()
+           if line.startswith("dnsmasq[") and "compile time options" not in line]
+    return out, proc.returncode, log
+
+
+def test_dnsmasq_answers_over_udp_and_tcp_and_rereads_on_sighup(tmp_path):
+    native = dnsmasq_session(tmp_path, "native")
+    guest = dnsmasq_session(tmp_path, "guest")
+    assert native[0][0] == (0, "10.0.0.7\n", "") and native[0][4][1] == "10.0.0.8\n", native
+    assert "exiting on receipt of SIGTERM" in native[2], native
+    assert guest == native
