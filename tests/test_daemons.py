@@ -6,12 +6,15 @@ dnsmasq (DNS over UDP and TCP, privileges dropped, SIGHUP's reload),
 lighttpd and haproxy in front of it."""
 
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
+
+import pytest
 
 from conftest import LIBSUBST, free_port, wait_for_port
 
@@ -22,7 +25,10 @@ def daemon(argv, port, cwd, guest, opts=()):
     way out SIGTERM (SIGKILL if it outlives 60 s).  Yields the Popen; its
     exit status is its returncode afterwards."""
     cmd = [*LIBSUBST, "run", *opts, *argv] if guest else argv
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A session of its own, as a service manager starts a server: Apache's
+    # prefork ends by signalling its whole process group.
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
     try:
         wait_for_port(port, proc, timeout=120)
         yield proc
@@ -34,6 +40,19 @@ def daemon(argv, port, cwd, guest, opts=()):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate(timeout=60)
+
+
+@contextmanager
+def open_dir(side):
+    """A directory below /tmp that a server which dropped root (to nobody)
+    can read, unlike pytest's; removed on the way out.  A guest gets it as
+    a volume at the same path."""
+    d = tempfile.mkdtemp(prefix=f"libsubst-daemons-{side}-")
+    try:
+        os.chmod(d, 0o755)
+        yield pathlib.Path(d)
+    finally:
+        shutil.rmtree(d)
 
 
 def client(argv, **kw):
@@ -109,13 +128,9 @@ def dnsmasq_session(tmp_path, side):
     over UDP and TCP, its hosts file changed and reread on SIGHUP.  The
     hosts file is in a directory nobody can read (a volume at the same
     path for the guest)."""
-    d = tempfile.mkdtemp(prefix=f"libsubst-dnsmasq-{side}-")
-    try:
-        os.chmod(d, 0o755)
-        hosts = os.path.join(d, "hosts")
-        with open(hosts, "w") as f:
-            f.write(DNS_HOSTS)
-        os.chmod(hosts, 0o644)
+    with open_dir(side) as d:
+        hosts = d / "hosts"
+        hosts.write_text(DNS_HOSTS)
         port = free_port()
         argv = ["dnsmasq", "--keep-in-foreground", "--log-facility=-", f"--port={port}",
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
@@ -133,9 +148,7 @@ def dnsmasq_session(tmp_path, side):
             out.append(again)
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=60)
-    finally:
-        shutil.rmtree(d)
-    log = [line.split(" ", 1)[1].replace(d, "HOSTS") for line in err.decode().splitlines()
+    log = [line.split(" ", 1)[1].replace(str(d), "HOSTS") for line in err.decode().splitlines()
            if line.startswith("dnsmasq[") and "compile time options" not in line]
     return out, proc.returncode, log
 
@@ -145,4 +158,84 @@ def test_dnsmasq_answers_over_udp_and_tcp_and_rereads_on_sighup(tmp_path):
     guest = dnsmasq_session(tmp_path, "guest")
     assert native[0][0] == (0, "10.0.0.7\n", "") and native[0][4][1] == "10.0.0.8\n", native
     assert "exiting on receipt of SIGTERM" in native[2], native
+    assert guest == native
+
+
+HTTPD_CONF = """ServerRoot {d}
+ServerName localhost
+Listen 127.0.0.1:{port}
+PidFile {d}/httpd.pid
+Mutex file:{d}
+LoadModule mpm_{mpm}_module /usr/lib/apache2/modules/mod_mpm_{mpm}.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+LoadModule status_module /usr/lib/apache2/modules/mod_status.so
+User nobody
+Group nogroup
+ErrorLog {d}/error.log
+LogLevel notice
+TypesConfig {d}/mime.types
+DocumentRoot {d}/www
+StartServers 3
+ServerLimit 8
+MaxRequestWorkers 8
+<Location /status>
+  SetHandler server-status
+</Location>
+"""
+
+
+def curl(url):
+    return client(["curl", "-s", "-w", " %{http_code}\\n", url])
+
+
+def wait_for_log(path, needle, count, proc):
+    """Polls (bounded) until path holds needle count times."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if path.read_text().count(needle) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{needle} x{count} not in {path}: {path.read_text()}")
+
+
+def apache_session(tmp_path, side, mpm):
+    """Apache's apache2 in the foreground with mpm (event: threads in
+    forked children; prefork: a process a request), its modules loaded from
+    /usr/lib/apache2/modules (which come with the program's package), asked
+    by curl, restarted gracefully (SIGUSR1) and not (SIGHUP), stopped."""
+    with open_dir(side) as d:
+        (d / "www").mkdir()
+        (d / "www" / "index.html").write_text("hello from apache\n")
+        (d / "mime.types").write_text("text/html html\n")
+        port = free_port()
+        (d / "httpd.conf").write_text(HTTPD_CONF.format(d=d, port=port, mpm=mpm))
+        url = f"http://127.0.0.1:{port}"
+        log = d / "error.log"
+        with daemon(["apache2", "-DFOREGROUND", "-f", f"{d}/httpd.conf"], port, tmp_path,
+                    side == "guest", opts=["--volume", f"{d}:{d}"]) as proc:
+            out = [curl(f"{url}/"), curl(f"{url}/missing")]
+            status = client(["curl", "-s", f"{url}/status?auto"])[1]
+            out.append([line for line in status.splitlines() if line.startswith("ServerMPM")])
+            many = [subprocess.Popen(["curl", "-s", f"{url}/"], stdout=subprocess.PIPE)
+                    for _ in range(12)]
+            out.append([p.communicate(timeout=60)[0] for p in many])
+            for n, sig in ((2, signal.SIGUSR1), (3, signal.SIGHUP)):
+                proc.send_signal(sig)
+                wait_for_log(log, "resuming normal operations", n, proc)
+                out.append(curl(f"{url}/"))
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        notices = [line.split("] ", 3)[-1].split(":")[0] for line in log.read_text().splitlines()
+                   if ":notice]" in line]
+    return out, proc.returncode, notices
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_apache_with_its_modules_and_restarts(tmp_path, mpm):
+    native = apache_session(tmp_path, "native", mpm)
+    guest = apache_session(tmp_path, "guest", mpm)
+    assert native[0][0] == (0, "hello from apache\n 200\n", "") and native[1] == 0, native
+    assert native[0][2] == [f"ServerMPM: {mpm}"], native
     assert guest == native

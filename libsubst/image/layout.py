@@ -91,9 +91,11 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
     added_scripts = [a for a in at_own_path if _is_script(a)]
     # The program and each one added at its own path, in its package's own
-    # directory off PATH, come with that package's programs and trees there.
+    # directory off PATH, come with that package's programs and trees there,
+    # and with the module directories of their packages.
     private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
-    for d in dict.fromkeys(d for p in private for d in packages.private_trees(p)):
+    for d in dict.fromkeys(d for p in private
+                           for d in (*packages.private_trees(p), *packages.module_trees(p))):
         if not any(m.guest == d for m in runtime_mounts):
             runtime_mounts.append(Mount(guest=d, host=d, readonly=True))
             modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))

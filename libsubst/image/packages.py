@@ -33,7 +33,11 @@ The rule:
   ``initdb`` runs the ``postgres`` beside it), and the directories beside
   that one it ships files in, mounted read-only as an interpreter's trees
   are, their shared objects taken as modules it may dlopen
-  (``private_trees()``: PostgreSQL's ``lib``).
+  (``private_trees()``: PostgreSQL's ``lib``); and the directories one
+  level below ``/usr/lib`` (or its multiarch directory) in which the
+  program's packages ship shared objects, the modules a server dlopens by
+  its configuration, mounted and taken so too (``module_trees()``:
+  Apache's ``/usr/lib/apache2/modules``).
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
   ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
@@ -249,6 +253,37 @@ def private_trees(program: str) -> list[str]:
              if path.startswith(parent + "/") and path.count("/") > parent.count("/") + 1}
     return sorted(d for name in found if os.path.join(parent, name) != own
                   and os.path.isdir(d := os.path.join(parent, name)) and not os.path.islink(d))
+
+
+# Where Debian installs shared libraries: a module directory is one below them.
+LIB_DIRS = ("/usr/lib/", "/usr/lib/x86_64-linux-gnu/")
+
+
+def module_trees(program: str) -> list[str]:
+    """The module directories of ``program``'s packages (the package that
+    ships it and those built from the same source it depends on): each
+    directory one level below ``LIB_DIRS`` in which they ship shared
+    objects, which the program dlopens by its configuration (Apache's
+    ``/usr/lib/apache2`` with ``modules/mod_*.so``, lighttpd's
+    ``/usr/lib/lighttpd``).  A program's own package directory off PATH is
+    ``private_trees``'s."""
+    pkg = owner(os.path.realpath(program))
+    if not pkg:
+        return []
+    found = []
+    for name in _same_source(pkg, _Status()):
+        for path in _list(name):
+            if not (path.endswith(".so") or ".so." in os.path.basename(path)):
+                continue
+            base = max((d for d in LIB_DIRS if path.startswith(d)), key=len, default=None)
+            if base is None or "/" not in path[len(base):]:
+                continue        # a library in a search directory itself
+            tree = base + path[len(base):].split("/")[0]
+            if tree + "/" not in LIB_DIRS and tree not in found:
+                found.append(tree)
+    own = os.path.dirname(os.path.realpath(program))
+    return [d for d in found if os.path.isdir(d) and not os.path.islink(d)
+            and not (own + "/").startswith(d + "/")]
 
 
 def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
