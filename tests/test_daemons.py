@@ -239,3 +239,61 @@ def test_apache_with_its_modules_and_restarts(tmp_path, mpm):
     assert native[0][0] == (0, "hello from apache\n 200\n", "") and native[1] == 0, native
     assert native[0][2] == [f"ServerMPM: {mpm}"], native
     assert guest == native
+
+
+SSHD_CONFIG = """ListenAddress 127.0.0.1
+HostKey {d}/hostkey
+AuthorizedKeysFile {d}/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PidFile {d}/sshd.pid
+PermitRootLogin prohibit-password
+PrintLastLog no
+StrictModes no
+"""
+
+
+def sshd_session(tmp_path, side):
+    """OpenSSH's sshd in the foreground, its host key and the user's
+    public key in a volume, /bin/bash added (root's shell): the host's ssh
+    logs in with the key and runs commands, with and without a pty (the
+    pre-authentication child chroots into /run/sshd and drops to the sshd
+    user; the session's child is root's, on a pty of the guest's devpts)."""
+    with open_dir(side) as d:
+        for key in ("hostkey", "userkey"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)],
+                           check=True, timeout=60)
+        (d / "authorized_keys").write_bytes((d / "userkey.pub").read_bytes())
+        (d / "sshd_config").write_text(SSHD_CONFIG.format(d=d))
+        port = free_port()
+        ssh = ["ssh", "-F", "/dev/null", "-i", str(d / "userkey"), "-o", "BatchMode=yes",
+               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+               "-o", "LogLevel=ERROR", "-p", str(port), "root@127.0.0.1"]
+        # A pty session's login is recorded in the machine's lastlog
+        # (login's), which the guest gets a copy of.
+        opts = ["--volume", f"{d}:{d}", *(f"--add={p}" for p in (
+            "/bin/bash", "/usr/bin/id", "/usr/bin/tty", "/var/log/lastlog"))]
+        argv = ["/usr/sbin/sshd", "-D", "-e", "-p", str(port), "-f", f"{d}/sshd_config"]
+        with daemon(argv, port, tmp_path, side == "guest", opts=opts) as proc:
+            out = [client([*ssh, "echo hello; id; echo $SHELL $USER $HOME; exit 3"]),
+                   client([*ssh, "-tt", "tty; echo on a pty"], stdin=subprocess.DEVNULL),
+                   client([*ssh, "read x; echo got $x"], input=b"data\n")]
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+    # (A session's "Disconnected" line may come after the SIGTERM: left out.)
+    log = [line.split(" port ")[0] for line in err.decode().splitlines()
+           if line.startswith(("Accepted", "Received signal"))]
+    return out, proc.returncode, log
+
+
+def test_sshd_logs_in_with_a_key_and_runs_commands(tmp_path):
+    # sshd refuses to start without its privilege separation directory,
+    # which systemd makes as the ssh service starts (RuntimeDirectory=).
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    native = sshd_session(tmp_path, "native")
+    guest = sshd_session(tmp_path, "guest")
+    assert native[0][0] == (3, "hello\nuid=0(root) gid=0(root) groups=0(root)\n"
+                               "/bin/bash root /root\n", ""), native
+    assert native[0][1][1].startswith("/dev/pts/") and native[0][2][1] == "got data\n", native
+    assert guest == native

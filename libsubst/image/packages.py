@@ -22,7 +22,8 @@ The rule:
   ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
   and the directories one level below ``/run`` that their tmpfiles.d files,
   or those of the packages they depend on, make at boot (``/run/postgresql``
-  of postgresql-common), which the guest gets empty and writable
+  of postgresql-common), or their systemd services as they start
+  (``RuntimeDirectory=``: openssh-server's ``/run/sshd``), which the guest gets empty and writable
   (``rootfs.scratch_mounts``).
 - *programs*: for a ``#!`` script (the program's, or one added with
   ``--add`` at its own path), the programs its own package ships in
@@ -343,13 +344,21 @@ def _depends(pkg: str, status: _Status) -> list[str]:
     return out
 
 
+UNIT_DIRS = ("/lib/systemd/system/", "/usr/lib/systemd/system/")
+
+
 def _run_dirs(pkgs: list[str]) -> list[str]:
     """The directories one level below /run that the packages' tmpfiles.d
     files create at boot (``d`` and ``D`` lines: PostgreSQL's /run/postgresql,
-    where its server makes its socket by default) and the host has."""
+    where its server makes its socket by default), or their services'
+    systemd units as they start (``RuntimeDirectory=``: sshd's privilege
+    separation directory /run/sshd), and the host has."""
     out = []
     for pkg in dict.fromkeys(pkgs):
         for conf in _list(pkg):
+            if conf.startswith(UNIT_DIRS) and conf.endswith(".service"):
+                out += [d for d in _runtime_directories(conf) if d not in out]
+                continue
             if not (conf.startswith("/usr/lib/tmpfiles.d/") and conf.endswith(".conf")):
                 continue
             try:
@@ -366,3 +375,17 @@ def _run_dirs(pkgs: list[str]) -> list[str]:
                         not os.path.islink(path) and path not in out:
                     out.append(path)
     return out
+
+
+def _runtime_directories(unit: str) -> list[str]:
+    """The directories one level below /run a systemd unit's
+    ``RuntimeDirectory=`` names (systemd.exec(5)) that the host has."""
+    try:
+        with open(unit, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    names = [n for line in lines if line.startswith("RuntimeDirectory=")
+             for n in line.split("=", 1)[1].split()]
+    return [p for n in names if "/" not in n and n not in (".", "..")
+            and os.path.isdir(p := "/run/" + n) and not os.path.islink(p)]
