@@ -20,15 +20,16 @@ from conftest import LIBSUBST, free_port, wait_for_port
 
 
 @contextmanager
-def daemon(argv, port, cwd, guest, opts=()):
+def daemon(argv, port, cwd, guest, opts=(), stderr=None):
     """argv started natively or as a guest and waited for on port; on the
     way out SIGTERM (SIGKILL if it outlives 60 s).  Yields the Popen; its
-    exit status is its returncode afterwards."""
+    exit status is its returncode afterwards.  stderr: a file to write it
+    to (to poll), else a pipe."""
     cmd = [*LIBSUBST, "run", *opts, *argv] if guest else argv
     # A session of its own, as a service manager starts a server: Apache's
     # prefork ends by signalling its whole process group.
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=stderr or subprocess.PIPE, start_new_session=True)
     try:
         wait_for_port(port, proc, timeout=120)
         yield proc
@@ -296,4 +297,76 @@ def test_sshd_logs_in_with_a_key_and_runs_commands(tmp_path):
     assert native[0][0] == (3, "hello\nuid=0(root) gid=0(root) groups=0(root)\n"
                                "/bin/bash root /root\n", ""), native
     assert native[0][1][1].startswith("/dev/pts/") and native[0][2][1] == "got data\n", native
+    assert guest == native
+
+
+LIGHTTPD_CONF = """server.document-root = "{d}/www"
+server.port = {port}
+server.bind = "127.0.0.1"
+server.errorlog = "{d}/lighttpd.log"
+server.pid-file = "{d}/lighttpd.pid"
+server.username = "nobody"
+server.groupname = "nogroup"
+mimetype.assign = (".html" => "text/html")
+index-file.names = ("index.html")
+"""
+
+HAPROXY_CFG = """global
+    chroot {d}/empty
+    user nobody
+    group nogroup
+    pidfile {d}/haproxy.pid
+defaults
+    mode http
+    timeout connect 10s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind 127.0.0.1:{front}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{back}
+"""
+
+
+def proxy_session(tmp_path, side):
+    """lighttpd (it drops root for nobody) behind haproxy in master-worker
+    mode (its worker chroots into an empty directory and drops root too),
+    each its own guest, asked through haproxy by curl; haproxy reloaded by
+    SIGUSR2 (its master executes itself again), then both stopped."""
+    with open_dir(side) as d:
+        (d / "www").mkdir()
+        (d / "empty").mkdir()
+        (d / "www" / "index.html").write_text("hello from lighttpd\n")
+        (d / "lighttpd.log").touch(0o666)         # opened once it is nobody
+        os.chmod(d / "lighttpd.log", 0o666)
+        back, front = free_port(), free_port()
+        (d / "lighttpd.conf").write_text(LIGHTTPD_CONF.format(d=d, port=back))
+        (d / "haproxy.cfg").write_text(HAPROXY_CFG.format(d=d, front=front, back=back))
+        opts = ["--volume", f"{d}:{d}"]
+        guest = side == "guest"
+        url = f"http://127.0.0.1:{front}"
+        with daemon(["lighttpd", "-D", "-f", f"{d}/lighttpd.conf"], back, tmp_path, guest,
+                    opts) as light, \
+                open(d / "haproxy.err", "wb") as err, \
+                daemon(["haproxy", "-W", "-db", "-f", f"{d}/haproxy.cfg"], front, tmp_path,
+                       guest, opts, stderr=err) as proxy:
+            out = [curl(f"{url}/"), curl(f"{url}/missing")]
+            proxy.send_signal(signal.SIGUSR2)
+            # The master executes itself again: until it has, a SIGTERM is
+            # the default action's.
+            wait_for_log(d / "haproxy.err", "Loading success.", 2, proxy)
+            out.append(curl(f"{url}/"))
+            for proc in (proxy, light):
+                proc.send_signal(signal.SIGTERM)
+                proc.communicate(timeout=60)
+        log = [line.split(") ", 1)[-1] for line in (d / "lighttpd.log").read_text().splitlines()]
+    return out, proxy.returncode, light.returncode, [line for line in log if "stopped" not in line]
+
+
+def test_haproxy_in_front_of_lighttpd(tmp_path):
+    native = proxy_session(tmp_path, "native")
+    guest = proxy_session(tmp_path, "guest")
+    assert native[0][0] == (0, "hello from lighttpd\n 200\n", ""), native
+    assert native[0][1][1].endswith(" 404\n") and native[0][2] == native[0][0], native
     assert guest == native
