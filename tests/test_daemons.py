@@ -3,7 +3,9 @@ run` with their configuration and data in the current directory's volume,
 loopback only), each natively and as a guest, driven by the same native
 clients, their answers compared: rsync's daemon (a chroot per module),
 dnsmasq (DNS over UDP and TCP, privileges dropped, SIGHUP's reload),
-lighttpd and haproxy in front of it."""
+Apache (event and prefork, its modules, graceful restarts), sshd (a key
+login, a pty), haproxy in front of lighttpd, MariaDB (its datadir in a
+volume, a socket and TCP)."""
 
 import os
 import pathlib
@@ -369,4 +371,54 @@ def test_haproxy_in_front_of_lighttpd(tmp_path):
     guest = proxy_session(tmp_path, "guest")
     assert native[0][0] == (0, "hello from lighttpd\n 200\n", ""), native
     assert native[0][1][1].endswith(" 404\n") and native[0][2] == native[0][0], native
+    assert guest == native
+
+
+# What mariadb-install-db (a shell script) runs besides its own package's programs.
+MARIADB_TOOLS = ("/usr/bin/my_print_defaults", "/usr/bin/sed", "/usr/bin/cat", "/usr/bin/chown",
+                 "/usr/bin/chmod", "/usr/bin/find", "/usr/bin/dirname", "/usr/bin/mkdir",
+                 "/usr/bin/uname", "/usr/bin/hostname", "/usr/bin/awk", "/usr/bin/mawk")
+
+MARIADB_SQL = """create database shop;
+use shop;
+create table item (id int primary key auto_increment, name varchar(20), n int, key(n));
+insert into item (name, n) values ('a', 3), ('b', 1), ('c', 2);
+insert into item (name, n) select concat(name, id), n * 10 from item;
+start transaction; delete from item; rollback;
+select id, name, n from item order by n;
+select count(*), sum(n) from item where n > 1;
+"""
+
+
+def mariadb_session(tmp_path, side):
+    """mariadb-install-db, then mariadbd (it drops root for mysql) on a
+    datadir in a volume, asked by the host's mariadb client through its
+    socket there and over TCP, stopped by SIGTERM."""
+    with open_dir(side) as d:
+        shutil.chown(d, "mysql", "mysql")
+        opts = ["--volume", f"{d}:{d}", *(f"--add={p}" for p in MARIADB_TOOLS)]
+        init = ["mariadb-install-db", "--user=mysql", f"--datadir={d}/data",
+                "--auth-root-authentication-method=normal"]
+        r = subprocess.run([*LIBSUBST, "run", *opts, *init] if side == "guest" else init,
+                           cwd=tmp_path, capture_output=True, timeout=300)
+        assert r.returncode == 0, r.stderr.decode()
+        port = free_port()
+        argv = ["mariadbd", "--user=mysql", f"--datadir={d}/data", f"--socket={d}/sock",
+                f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={d}/pid",
+                f"--log-error={d}/err.log"]
+        with daemon(argv, port, tmp_path, side == "guest", opts) as proc:
+            out = [client(["mariadb", "-S", f"{d}/sock", "-u", "root"], input=MARIADB_SQL.encode()),
+                   client(["mariadb", "-h", "127.0.0.1", "-P", str(port), "-u", "root", "-e",
+                           "select name, n from shop.item where n = 20; show databases"])]
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=120)
+        log = (d / "err.log").read_text()
+    return out, proc.returncode, "Shutdown complete" in log
+
+
+def test_mariadb_on_a_datadir_in_a_volume(tmp_path):
+    native = mariadb_session(tmp_path, "native")
+    guest = mariadb_session(tmp_path, "guest")
+    assert native[0][0][0] == 0 and "c3\t20" in native[0][1][1], native
+    assert native[1:] == (0, True), native
     assert guest == native
