@@ -355,9 +355,11 @@ def proxy_session(tmp_path, side):
                        guest, opts, stderr=err) as proxy:
             out = [curl(f"{url}/"), curl(f"{url}/missing")]
             proxy.send_signal(signal.SIGUSR2)
-            # The master executes itself again: until it has, a SIGTERM is
-            # the default action's.
+            # The master executes itself again: until its loop runs again
+            # (it reaps the former worker there), a SIGTERM is the default
+            # action's.
             wait_for_log(d / "haproxy.err", "Loading success.", 2, proxy)
+            wait_for_log(d / "haproxy.err", "Former worker", 1, proxy)
             out.append(curl(f"{url}/"))
             for proc in (proxy, light):
                 proc.send_signal(signal.SIGTERM)
