@@ -79,6 +79,23 @@ def test_exec_family_in_the_scratch_tmp(progs, tmp_path, path):
     assert_conforms(native, guest)
 
 
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("where", ["/tmp", "/var/tmp"])
+def test_chroot_in_the_scratch_tmp_and_the_writable_root(progs, tmp_path, path, where):
+    """chroot.c's jail made in /tmp (the guest's scratch tmpfs) and in
+    /var/tmp (its writable root's layer), the host's natively: the walk
+    classifies them as it does a volume's paths."""
+    d = f"{where}/libsubst-conformance-chroot-{os.getpid()}-{path}"
+    try:
+        native = run(["unshare", "--user", "--map-root-user", str(progs / "chroot"), d], tmp_path)
+        shutil.rmtree(d)
+        assert native.returncode == 0, native.stderr.decode()
+        guest = run([str(progs / "chroot"), d], tmp_path, PATHS[path])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert_conforms(native, guest)
+
+
 # libsubst started from inside a pid namespace other than the initial one
 # (a container, tests/fresh_machine.sh's machine), compared with a native
 # run in a namespace made alike: the families that look at other processes.

@@ -7,7 +7,7 @@
  * copied in) and a chroot without CAP_SYS_CHROOT see.  Compared with a
  * native run in a user namespace of its own, as a container's root.
  *
- *   chroot DIR       DIR a scratch directory
+ *   chroot DIR       DIR a scratch directory (made if missing)
  *   chroot --inside  what the program executed in the jail prints
  */
 #define _GNU_SOURCE
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
         show("inside: ../../etc/hello", "../../etc/hello");
         return 0;
     }
-    if (argc != 2 || chdir(argv[1]) < 0)
+    if (argc != 2 || (mkdir(argv[1], 0755) < 0 && errno != EEXIST) || chdir(argv[1]) < 0)
         return 1;
     mkdir("jail", 0755);
     mkdir("jail/etc", 0755);
