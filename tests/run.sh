@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 # tmux and dbus for the other servers of tests/test_more_servers.py (which
 # runs the JDK's jdk.httpserver too); rsync, dnsmasq-base (with bind9-dnsutils'
 # dig), apache2-bin, openssh-server, lighttpd, haproxy and mariadb-server for
-# tests/test_daemons.py.
+# tests/test_daemons.py and tests/test_web_daemons.py.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
