@@ -27,13 +27,16 @@ cd "$(dirname "$0")/.."
 # (tests/test_languages.py: golang-go's go tool too): lua5.4 and luajit
 # (2 MB installed), ruby (28 MB), php-cli (15 MB), erlang-base (16 MB) —
 # guile-3.0 (54 MB) and rustc with cargo (280 MB) are tested where
-# installed, not installed here for their size.
+# installed, not installed here for their size; rsync, dnsmasq-base (with
+# bind9-dnsutils' dig), apache2-bin, openssh-server, lighttpd, haproxy and
+# mariadb-server for tests/test_daemons.py and tests/test_web_daemons.py.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
       diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite zip unzip python3-dev net-tools openjdk-17-jdk-headless cmake ninja-build
       lz4 patch ed xxd gettext-base groff-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim
-      postgresql postgresql-client util-linux tmux dbus-daemon dbus-bin lua5.4 luajit ruby php-cli erlang-base"
+      postgresql postgresql-client util-linux tmux dbus-daemon dbus-bin lua5.4 luajit ruby php-cli erlang-base
+      rsync dnsmasq-base bind9-dnsutils apache2-bin openssh-server lighttpd haproxy mariadb-server"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -23,7 +23,7 @@ PATHS = {"fast": [], "trap": ["--no-subst"]}
 # guest's root is a container's root, without CAP_SYS_ADMIN (or
 # CAP_SYS_RESOURCE: raising a hard limit) over the host.
 NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"]
-                    for family in ("mount", "handles", "pidcalls", "files")},
+                    for family in ("mount", "handles", "pidcalls", "files", "chroot")},
                  # its own UTS namespace too, as the guest's (the native run
                  # then renames that one, not the host)
                  "container": ["unshare", "--user", "--map-root-user", "--uts"]}
@@ -74,6 +74,23 @@ def test_exec_family_in_the_scratch_tmp(progs, tmp_path, path):
         shutil.rmtree(d)
         assert native.returncode == 0, native.stderr.decode()
         guest = run([str(progs / "exec"), d], tmp_path, PATHS[path])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert_conforms(native, guest)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("where", ["/tmp", "/var/tmp"])
+def test_chroot_in_the_scratch_tmp_and_the_writable_root(progs, tmp_path, path, where):
+    """chroot.c's jail made in /tmp (the guest's scratch tmpfs) and in
+    /var/tmp (its writable root's layer), the host's natively: the walk
+    classifies them as it does a volume's paths."""
+    d = f"{where}/libsubst-conformance-chroot-{os.getpid()}-{path}"
+    try:
+        native = run(["unshare", "--user", "--map-root-user", str(progs / "chroot"), d], tmp_path)
+        shutil.rmtree(d)
+        assert native.returncode == 0, native.stderr.decode()
+        guest = run([str(progs / "chroot"), d], tmp_path, PATHS[path])
     finally:
         shutil.rmtree(d, ignore_errors=True)
     assert_conforms(native, guest)

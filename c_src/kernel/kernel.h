@@ -46,6 +46,7 @@ struct kstate {
     int bi_fd;                       /* its memfd, passed on by execve */
     const char *cwd;                 /* the first working directory, a guest path */
     int cwd_host;                    /* after a guest's execve: the host's cwd was the caller's */
+    const char *root;                /* after a guest's execve: the caller's root (chroot) */
     int diag_fd;                     /* kernel diagnostics (a dup of the guest's first stderr) */
     int trace_fd;                    /* trace stream, -1 if off */
     int report_fd;                   /* report channel to the monitor, -1 if none */

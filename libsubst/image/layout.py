@@ -98,14 +98,16 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     at_own_path += via_env
     added_scripts += [p for p in via_env if _is_script(p)]
     # The program and each one added at its own path, in its package's own
-    # directory off PATH, come with that package's programs and trees there.
+    # directory off PATH, come with that package's programs and trees there,
+    # and with the module directories of their packages.
     private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
     # A #! script's package counts as the program's (py3versions: python3-minimal's data;
     # erlang's erl in /usr/lib/erlang/bin, with the runtime beside it).
     runs = [binary, *scripts, *filter(os.path.isfile, at_own_path)]
     private += scripts
     found = packages.contents(runs)
-    for d in dict.fromkeys(d for p in private for d in packages.private_trees(p)):
+    for d in dict.fromkeys(d for p in private
+                           for d in (*packages.private_trees(p), *packages.module_trees(p))):
         if not any(m.guest == d for m in runtime_mounts):
             runtime_mounts.append(Mount(guest=d, host=d, readonly=True))
             modules += _loadable_below(d)

@@ -25,7 +25,8 @@ The rule:
   ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
   and the directories one level below ``/run`` that their tmpfiles.d files,
   or those of the packages they depend on, make at boot (``/run/postgresql``
-  of postgresql-common), which the guest gets empty and writable
+  of postgresql-common), or their systemd services as they start
+  (``RuntimeDirectory=``: openssh-server's ``/run/sshd``), which the guest gets empty and writable
   (``rootfs.scratch_mounts``).
 - *programs*: for a ``#!`` script (the program's, or one added with
   ``--add`` at its own path), the programs its own package ships in
@@ -48,7 +49,12 @@ The rule:
   packages share for drop-in files, the system's own or debugging symbols
   (``SHARED_LIB_DIRS``, ``*.d``); and, for packages that depend on
   ``tzdata``, its zone database (PHP names its default zone by
-  ``/etc/localtime``'s link and reads the zone's rules there).
+  ``/etc/localtime``'s link and reads the zone's rules there); and the directories
+  one level below ``/usr/lib`` (or its multiarch directory) in which the
+  program's packages, and those built from the same source it depends on,
+  ship shared objects, the modules a server dlopens by its configuration,
+  mounted and taken so too (``module_trees()``: Apache's ``/usr/lib/apache2``
+  with ``modules/mod_*.so``, lighttpd's modules in packages of their own).
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
   ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
@@ -285,6 +291,37 @@ def private_trees(program: str) -> list[str]:
                   and os.path.isdir(d := os.path.join(parent, name)) and not os.path.islink(d))
 
 
+# Where Debian installs shared libraries: a module directory is one below them.
+LIB_DIRS = ("/usr/lib/", "/usr/lib/x86_64-linux-gnu/")
+
+
+def module_trees(program: str) -> list[str]:
+    """The module directories of ``program``'s packages (the package that
+    ships it and those built from the same source it depends on): each
+    directory one level below ``LIB_DIRS`` in which they ship shared
+    objects, which the program dlopens by its configuration (Apache's
+    ``/usr/lib/apache2`` with ``modules/mod_*.so``, lighttpd's
+    ``/usr/lib/lighttpd``).  A program's own package directory off PATH is
+    ``private_trees``'s."""
+    pkg = owner(os.path.realpath(program))
+    if not pkg:
+        return []
+    found = []
+    for name in _same_source(pkg, _Status()):
+        for path in _list(name):
+            if not (path.endswith(".so") or ".so." in os.path.basename(path)):
+                continue
+            base = max((d for d in LIB_DIRS if path.startswith(d)), key=len, default=None)
+            if base is None or "/" not in path[len(base):]:
+                continue        # a library in a search directory itself
+            tree = base + path[len(base):].split("/")[0]
+            if tree + "/" not in LIB_DIRS and tree not in found:
+                found.append(tree)
+    own = os.path.dirname(os.path.realpath(program))
+    return [d for d in found if os.path.isdir(d) and not os.path.islink(d)
+            and not (own + "/").startswith(d + "/")]
+
+
 def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
     """Configuration or run-time data, by the module's rule, of a package
     with ``names`` (its own and its source's)."""
@@ -381,13 +418,21 @@ def _depends(pkg: str, status: _Status) -> list[str]:
     return out
 
 
+UNIT_DIRS = ("/lib/systemd/system/", "/usr/lib/systemd/system/")
+
+
 def _run_dirs(pkgs: list[str]) -> list[str]:
     """The directories one level below /run that the packages' tmpfiles.d
     files create at boot (``d`` and ``D`` lines: PostgreSQL's /run/postgresql,
-    where its server makes its socket by default) and the host has."""
+    where its server makes its socket by default), or their services'
+    systemd units as they start (``RuntimeDirectory=``: sshd's privilege
+    separation directory /run/sshd), and the host has."""
     out = []
     for pkg in dict.fromkeys(pkgs):
         for conf in _list(pkg):
+            if conf.startswith(UNIT_DIRS) and conf.endswith(".service"):
+                out += [d for d in _runtime_directories(conf) if d not in out]
+                continue
             if not (conf.startswith("/usr/lib/tmpfiles.d/") and conf.endswith(".conf")):
                 continue
             try:
@@ -404,3 +449,17 @@ def _run_dirs(pkgs: list[str]) -> list[str]:
                         not os.path.islink(path) and path not in out:
                     out.append(path)
     return out
+
+
+def _runtime_directories(unit: str) -> list[str]:
+    """The directories one level below /run a systemd unit's
+    ``RuntimeDirectory=`` names (systemd.exec(5)) that the host has."""
+    try:
+        with open(unit, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    names = [n for line in lines if line.startswith("RuntimeDirectory=")
+             for n in line.split("=", 1)[1].split()]
+    return [p for n in names if "/" not in n and n not in (".", "..")
+            and os.path.isdir(p := "/run/" + n) and not os.path.islink(p)]

@@ -40,6 +40,22 @@ SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the gu
 ROOT_LAYER = Mount(guest="/", host="/.libsubst-root", scratch=True)
 
 
+def _run_dir_mode(guest: str) -> int | None:
+    """A directory below /run that root owns on the host keeps its mode in
+    the guest, where root owns it too: a server running as root checks it
+    (sshd refuses a privilege separation directory /run/sshd that is
+    group- or world-writable).  Another user's stays world-writable: the
+    guest's copy is root's, and that user must still write in it
+    (PostgreSQL's socket in /run/postgresql)."""
+    if not guest.startswith("/run/"):
+        return None
+    try:
+        st = os.stat(guest)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if st.st_uid == 0 else None
+
+
 def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list[str] = (),
                    private: bool = True) -> tuple[list[Mount], list[str]]:
     """Writable directories of the guest's own, gone after the run: /tmp
@@ -64,7 +80,8 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
                         for m in mounts + added):
             continue
         if private:
-            added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True))
+            added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True,
+                               mode=_run_dir_mode(guest)))
             continue
         import tempfile     # here: most runs make no such directory
 

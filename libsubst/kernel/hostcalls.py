@@ -80,6 +80,8 @@ PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 39, 41, 42
 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA = 29, 30, 0x53564D41
 PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON = 59, 1
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+PR_GET_KEEPCAPS, PR_SET_KEEPCAPS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 7, 8, 24, 47
+PR_GET_SECUREBITS, PR_SET_SECUREBITS = 27, 28
 MFD_NOEXEC_SEAL, MFD_EXEC = 0x0008, 0x0010
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 2, 5, 0xF
@@ -197,6 +199,10 @@ KERNEL_OWN: tuple[HostCall, ...] = (
                 PR_GET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_GET_THP_DISABLE,
                 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK, PR_SET_VMA, PR_SET_CHILD_SUBREAPER,
                 PR_GET_CHILD_SUBREAPER)),
+        Pin(0, (PR_GET_KEEPCAPS, PR_SET_KEEPCAPS, PR_CAPBSET_DROP, PR_GET_SECUREBITS,
+                PR_SET_SECUREBITS, PR_CAP_AMBIENT),
+            comment="the caller's own capabilities, which are the guest's user namespace's: "
+                    "a server that drops root keeps or drops some (dnsmasq, ntpd)"),
     )),
     HostCall("clone", "guest threads and processes, never new namespaces", (
         Pin(0, (0,), mask=CLONE_NEW_ANY, comment="no CLONE_NEW* flag"),)),

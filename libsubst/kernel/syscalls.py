@@ -153,7 +153,7 @@ LEVELS: dict[str, str] = {
     "readlink": KERNEL, "readlinkat": KERNEL,
     "name_to_handle_at": KERNEL, "open_by_handle_at": KERNEL,
     # the file system name space
-    "getcwd": KERNEL, "chdir": KERNEL, "fchdir": KERNEL,
+    "getcwd": KERNEL, "chdir": KERNEL, "fchdir": KERNEL, "chroot": KERNEL,
     "mkdir": KERNEL, "mkdirat": KERNEL, "rmdir": KERNEL,
     "unlink": KERNEL, "unlinkat": KERNEL,
     "rename": KERNEL, "renameat": KERNEL, "renameat2": KERNEL,
@@ -596,6 +596,10 @@ DEVIATIONS: dict[str, str] = {
         "(net/ports.c), as the caller would."),
     "chdir": (
         "search permission is not checked on image and synthetic directories."),
+    "chroot": (
+        "the root is the guest kernel's (fs/root.c): search permission is not checked on "
+        "image and synthetic directories, and a volume's symlink to an absolute path is "
+        "resolved from the volume's root, not the chroot's."),
     "clone": (
         "CLONE_VM without CLONE_THREAD (vfork-style) gives the child a copy of the "
         "memory (the kernel's own state lives in it: a second process must not share it)."),
@@ -630,8 +634,8 @@ DEVIATIONS: dict[str, str] = {
     "getcwd": (
         "the guest's cwd is a path the kernel holds (and, in a volume or the writable root's "
         "layer, the host's cwd, which \".\" names once it is removed): ENOENT once it is "
-        "removed, as on Linux, but one made again at the path is taken for it, a renamed one "
-        "keeps its old path, and \"(unreachable)\" is never read."),
+        "removed, as on Linux, but one made again at the path is taken for it, and a renamed one "
+        "keeps its old path."),
     "getdents64": (
         "image and synthetic directories are listed by the kernel (d_off is a cookie, see "
         "dir.c)."),

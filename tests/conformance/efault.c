@@ -104,6 +104,7 @@ int main(int argc, char **argv)
     T("faccessat(bad)", SYS_faccessat, AT_FDCWD, bad, F_OK);
     T("faccessat2(bad)", SYS_faccessat2, AT_FDCWD, bad, F_OK, 0);
     T("chdir(bad)", SYS_chdir, bad);
+    T("chroot(bad)", SYS_chroot, bad);
     T("mkdir(bad)", SYS_mkdir, bad, 0755);
     T("mkdirat(bad)", SYS_mkdirat, AT_FDCWD, bad, 0755);
     T("rmdir(bad)", SYS_rmdir, bad);

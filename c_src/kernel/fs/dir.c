@@ -170,13 +170,15 @@ static long vol_physical(int m, long fd, char *out)
 
 /* The directory n names, checked (ENOTDIR); for a volume's, its physical
  * guest path put in n->path (the host resolved its symlinks, and Linux's
- * getcwd shows that path), and the host's cwd made that directory (*host
- * then 1), so that "." still names it once it is removed. */
-static long dir_enter(struct fs_node *n, int *host)
+ * getcwd shows that path), and, with host, the host's cwd made that
+ * directory (*host then 1), so that "." still names it once it is removed. */
+long fs_dir_enter(struct fs_node *n, int *host)
 {
-    *host = 0;
+    if (host)
+        *host = 0;
     if (n->o.type == FO_SYNTH && n->o.ent == SID_CWDHOST) {
-        *host = 1;                      /* "." of a removed one: it stays */
+        if (host)
+            *host = 1;                  /* "." of a removed one: it stays */
         return 0;
     }
     if (n->o.type != FO_VOLUME)
@@ -187,7 +189,7 @@ static long dir_enter(struct fs_node *n, int *host)
     long r = 0;
     if (n->o.ent != fs_upper && fs_mnt[n->o.ent].alone)
         r = vol_physical(n->o.ent, fd, n->path);
-    if (r == 0)
+    if (r == 0 && host)
         *host = hsys1(__NR_fchdir, fd) == 0;
     hsys1(__NR_close, fd);
     return r;
@@ -210,11 +212,12 @@ int cwd_removed(void)
 }
 
 /* Implements getcwd(2): ENOENT once the working directory was removed, as
- * Linux answers for an unlinked one; differs from Linux in: the guest's cwd
- * is a path the kernel holds (and, in a volume or the writable root's
- * layer, the host's cwd, which "." names once it is removed), so it never
- * reads "(unreachable)", a directory renamed is still shown by its old
- * path, and one made again at the path is taken for the removed one. */
+ * Linux answers for an unlinked one, the path seen from the process's root
+ * (chroot: root.c), "(unreachable)" before one outside it; differs from
+ * Linux in: the guest's cwd is a path the kernel holds (and, in a volume or
+ * the writable root's layer, the host's cwd, which "." names once it is
+ * removed), so a directory renamed is still shown by its old path, and one
+ * made again at the path is taken for the removed one. */
 long sys_getcwd(char *buf, unsigned long size)
 {
     struct stat st;
@@ -227,11 +230,15 @@ long sys_getcwd(char *buf, unsigned long size)
         kfree(c);
         return r == -ENOMEM ? r : -ENOENT;
     }
-    unsigned long n = strlen(c) + 1;
+    const char *seen = fs_root_rel(c);
+    const char *pre = seen ? "" : "(unreachable)";
+    if (!seen)
+        seen = c;
+    unsigned long pl = strlen(pre), n = pl + strlen(seen) + 1;
     r = n;
     if (size < n)
         r = -ERANGE;
-    else if (copy_to_user(buf, c, n) < 0)
+    else if (copy_to_user(buf, pre, pl) < 0 || copy_to_user(buf + pl, seen, n - pl) < 0)
         r = -EFAULT;
     kfree(c);
     return r;
@@ -245,7 +252,7 @@ long fs_chdir_path(const char *path)
     int host;
     long r = fs_walk(AT_FDCWD, path, W_FOLLOW, n);
     if (r == 0)
-        r = dir_enter(n, &host);
+        r = fs_dir_enter(n, &host);
     if (r == 0)
         cwd_set(n->path, host);
     node_free(n);

@@ -227,6 +227,7 @@ struct fs_node {
                                  * is only slashes (3): Linux's LAST_DOT/LAST_DOTDOT/
                                  * LAST_ROOT, which name-space changes refuse */
     uint64_t gen;               /* the layer's generation the walk read (upper_cache.c) */
+    const char *root;           /* fs_root() when the walk began */
     char path[LS_PATH_MAX];     /* resolved, normalised absolute guest path */
     char tmp[LS_PATH_MAX];      /* scratch: the walk's remainder, then the volume helpers' */
 };
@@ -426,6 +427,17 @@ long fs_memfd_seal(long fd, unsigned mode);
 long fs_reopen(long fd, int flags, int *kf);
 long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, unsigned mode);
 long fs_chdir_path(const char *path);
+/* The directory n names checked, its volume's physical path put in n->path,
+ * and with host the host's cwd made it (dir.c).  0 or -errno. */
+long fs_dir_enter(struct fs_node *n, int *host);
+/* The process's root (chroot(2): root.c): NULL for "/", else the
+ * normalised absolute guest path that absolute paths, absolute symlinks
+ * and ".." at the root stop at; inherited by fork and execve. */
+const char *fs_root(void);
+void fs_root_set(const char *path);
+/* Guest path p as the process sees it from its root: p's part below it
+ * ("/" for the root itself), or NULL if p lies outside it. */
+const char *fs_root_rel(const char *p);
 /* -ETXTBSY when a process of the guest runs n's file as its program or
  * interpreter (open.c), else 0: Linux refuses to write such a file. */
 long fs_text_busy(struct fs_node *n);
@@ -473,6 +485,7 @@ long sys_open_by_handle_at(int mount_fd, void *handle, int flags);
 long sys_getcwd(char *buf, unsigned long size);
 long sys_chdir(const char *path);
 long sys_fchdir(int fd);
+long sys_chroot(const char *path);
 long sys_mkdir(const char *path, int mode);
 long sys_mkdirat(int dirfd, const char *path, int mode);
 long sys_rmdir(const char *path);

@@ -296,7 +296,8 @@ int fs_init(void)
     if (!*c)
         c = "/";
     cwd_set("/", 0);
-    r = fs_chdir_path(c);
+    r = fs_chdir_path(c);               /* a whole guest path: before the root is set */
+    fs_root_set(K.root);
     if (r < 0 && (K.bi->flags & LS_BOOT_EXECED)) {
         /* The caller's directory went away (or out of reach) before its
          * execve: Linux keeps it as the new program's cwd, where relative

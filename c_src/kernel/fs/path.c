@@ -19,6 +19,8 @@
  *     --read-only, where a symlink met before the last component (or
  *     as the last one when following) is expanded: its target replaces the
  *     component in the remaining path, an absolute target restarting at "/".
+ * After chroot (root.c) an absolute path or symlink starts at the process's
+ * root instead of "/", and ".." stops there.
  * At most 40 expansions (ELOOP), as Linux.  No recursion: the remaining path
  * lives in n->tmp and the expansion is spliced into it.
  */
@@ -59,9 +61,11 @@ int fs_classify(const char *p, struct fs_obj *o)
     o->resolved = 0;
     /* What the layer's cache holds went through the checks below before;
      * an image file's or a volume's answer (no volume is rooted beside the
-     * layer) depends on the mount table alone, so it is kept there too. */
+     * layer) depends on the mount table alone, so it is kept there too;
+     * after a chroot a volume's answer needs its mode, which it lacks. */
     uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
-    if (fs_upper >= 0 && upper_cache_get(p, gen, o))
+    const char *root = fs_root();
+    if (fs_upper >= 0 && !root && upper_cache_get(p, gen, o))
         return 0;
     /* A file of the image shadows a volume at the same path: the program or
      * a library that lives in the working directory is served substituted.
@@ -77,7 +81,9 @@ int fs_classify(const char *p, struct fs_obj *o)
     if (m >= 0 && !(vol_rooted(m) && synth)) {
         o->type = FO_VOLUME;
         o->ent = m;
-        if (vol_rooted(m) || fs_mnt[m].sys)
+        /* After a chroot a volume's symlinks are expanded here too, so
+         * that ".." and absolute targets stop at the process's root. */
+        if (vol_rooted(m) || fs_mnt[m].sys || root)
             o->mode = vol_lmode(m, p);
         else if (fs_upper >= 0)
             upper_cache_put(p, gen, o);
@@ -178,12 +184,10 @@ static int expand(struct fs_node *n, const struct fs_obj *o, size_t i)
     if (tl == 0)
         return -ENOENT;
     memmove(t + tl, rest, rl + 1);
-    if (t[0] == '/') {
-        n->path[0] = '/';
-        n->path[1] = 0;
-    } else {
+    if (t[0] == '/')
+        strlcpy(n->path, n->root ? n->root : "/", LS_PATH_MAX);
+    else
         path_pop(n->path);
-    }
     return 0;
 }
 
@@ -241,11 +245,10 @@ static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct f
         return len;
     if (len == 0)
         return -ENOENT;
-    if (walk_cached(n, wflags, gen))
+    if (!n->root && walk_cached(n, wflags, gen))
         return 1;
     if (t[0] == '/') {
-        p[0] = '/';
-        p[1] = 0;
+        strlcpy(p, n->root ? n->root : "/", LS_PATH_MAX);
     } else {
         int r = base_path(dirfd, p);
         if (r < 0)
@@ -277,7 +280,7 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
     p[pl] = '/';
     memcpy(p + pl + 1, name, nl);
     p[pl + 1 + nl] = 0;
-    if (cur->type == FO_VOLUME && cur->ent != fs_upper && fs_mnt[cur->ent].alone)
+    if (cur->type == FO_VOLUME && cur->ent != fs_upper && fs_mnt[cur->ent].alone && !n->root)
         return 0;                       /* it stays the volume's, its symlinks the host's */
     int r = fs_classify(p, cur);
     if (r == -ENOENT && last && parent.type == FO_VOLUME && parent.ent == fs_upper) {
@@ -332,6 +335,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     struct fs_obj cur;
     uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
     n->gen = gen;
+    n->root = fs_root();
     int r = walk_start(dirfd, gpath, n, &cur, wflags, gen);
     if (r >= 0) {
         /* Only slashes: no last name at all, Linux's LAST_ROOT. */
@@ -369,6 +373,8 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         if (dots == 1)
             continue;
         if (dots == 2) {
+            if (n->root && strcmp(p, n->root) == 0)
+                continue;               /* ".." at the process's root is the root */
             path_pop(p);
             r = fs_classify(p, &cur);
             if (r < 0)
@@ -397,7 +403,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
     if (fs_upper >= 0 && cur.type == FO_VOLUME && cur.ent != fs_upper && fs_mnt[cur.ent].alone &&
         !links) {
         struct fs_obj known;
-        if (t[0] == '/' && is_clean(t))
+        if (t[0] == '/' && !n->root && is_clean(t))
             upper_cache_put(t, gen, &cur);
         else if (upper_cache_get(p, gen, &known) && known.type == FO_VOLUME &&
                  known.ent == cur.ent)

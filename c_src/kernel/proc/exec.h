@@ -56,7 +56,7 @@ long exec_resolve(struct exec_req *q);
  * boot info, which it passes on unchanged (the same memfd), as
  *     libsubst-kernel BOOTINFO_FD EXEC_FD
  * The program as the calling kernel resolved it, its argv and envp, the
- * working directory, the kernel's own fds at their new numbers, and the
+ * working directory and root, the kernel's own fds at their new numbers, and the
  * guest's fds whose host O_NOFOLLOW the kernel added (F_GETFL and fdinfo
  * leave it out after the execve as before).
  * Written and read (checked) by execve.c; a string is an offset of a
@@ -67,7 +67,7 @@ struct exec_block {
     uint64_t magic;
     uint32_t size;                          /* bytes in the whole block */
     int32_t trace_fd, report_fd, core_fd, image_fd, port_fd, trace_sum_fd, shared_fd;
-    uint32_t exe, execfn, cwd;              /* strings */
+    uint32_t exe, execfn, cwd, root;        /* strings; root: the chroot (fs/root.c) */
     uint32_t cwd_host;                      /* the host's cwd is cwd's directory (fs.h) */
     uint32_t argc, envc;                    /* argc then envc string offsets (uint32) at strs */
     uint32_t strs;
@@ -76,7 +76,7 @@ struct exec_block {
 };
 /* The next kernel takes the exec block mapped at blk (size bytes): the boot
  * info's header becomes a copy with the block's fds, K.cwd its working
- * directory.  0, or -EINVAL for a malformed block. */
+ * directory, K.root its root.  0, or -EINVAL for a malformed block. */
 long exec_block_take(const char *blk, unsigned long size);
 /* The program the exec block names into a: 1, or 0 without a block (the
  * first boot). */

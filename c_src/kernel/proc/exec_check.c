@@ -31,12 +31,16 @@ static long open_once(long dirfd, const char *path, int follow, char *real, unsi
         r = -ELOOP;                     /* AT_SYMLINK_NOFOLLOW, as O_NOFOLLOW */
     if (r == 0 && !S_ISREG(st.st_mode))
         r = -EACCES;
+    /* real is the whole guest path; the calls below walk it again from
+     * the process's root (a chroot's: fs/root.c). */
+    const char *seen = 0;
     if (r == 0) {
         strlcpy(real, n->path, LS_PATH_MAX);
-        r = sys_faccessat2(AT_FDCWD, real, 1 /* X_OK */, AT_EACCESS);
+        seen = fs_root_rel(real);
+        r = seen ? sys_faccessat2(AT_FDCWD, seen, 1 /* X_OK */, AT_EACCESS) : -ENOENT;
     }
     node_free(n);
-    return r < 0 ? r : fs_open_exec(real, base, 0);
+    return r < 0 ? r : fs_open_exec(seen, base, 0);
 }
 
 /* Every file execve opens goes on where a symlink out of a volume leads, as

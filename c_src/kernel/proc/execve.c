@@ -192,8 +192,11 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
     }
     if (b->len - sizeof h + strlen(q->filename) + 1 + (q->nargs + envc) * sizeof(char *) > limit)
         return -E2BIG;
-    if ((r = put_str(b, q->real, &h.exe)) < 0 || (r = put_str(b, q->filename, &h.execfn)) < 0 ||
-        (r = put_str(b, cwd, &h.cwd)) < 0)
+    /* The program as the next kernel walks it: from the root it boots with. */
+    const char *exe = fs_root_rel(q->real);
+    if ((r = put_str(b, exe ? exe : q->real, &h.exe)) < 0 || (r = put_str(b, q->filename, &h.execfn)) < 0 ||
+        (r = put_str(b, cwd, &h.cwd)) < 0 ||
+        (r = put_str(b, fs_root() ? fs_root() : "/", &h.root)) < 0)
         return r;
     while (b->len & 3)
         if ((r = put(b, "", 1)) < 0)
@@ -340,9 +343,9 @@ static int xb_valid(unsigned long size)
         xb->nofollow > size || xb->nofollow % 4 || xb->nnofollow > (size - xb->nofollow) / 4)
         return 0;
     const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
-    uint32_t one[3] = {xb->exe, xb->execfn, xb->cwd};
-    for (uint32_t i = 0; i < xb->argc + xb->envc + 3; i++) {
-        uint32_t off = i < 3 ? one[i] : v[i - 3];
+    uint32_t one[4] = {xb->exe, xb->execfn, xb->cwd, xb->root};
+    for (uint32_t i = 0; i < xb->argc + xb->envc + 4; i++) {
+        uint32_t off = i < 4 ? one[i] : v[i - 4];
         if (off < sizeof *xb || off >= size || !memchr(xb_str(off), 0, size - off))
             return 0;
     }
@@ -370,6 +373,7 @@ long exec_block_take(const char *blk, unsigned long size)
     K.bi = h;
     K.cwd = xb_str(xb->cwd);
     K.cwd_host = xb->cwd_host;
+    K.root = xb_str(xb->root);
     /* What this kernel knows of the fds the exec kept: whose O_NOFOLLOW is
      * its own (a close-on-exec one the host closed is not there). */
     const int32_t *nf = (const int32_t *)xb_str(xb->nofollow);
