@@ -93,8 +93,11 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # The program and each one added at its own path, in its package's own
     # directory off PATH, come with that package's programs and trees there.
     private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
-    for d in dict.fromkeys(d for p in private for d in packages.private_trees(p)):
-        if not any(m.guest == d for m in runtime_mounts):
+    trees = [d for p in private for d in packages.private_trees(p)]
+    trees += packages.module_trees([*private, *scripts])
+    for d in dict.fromkeys(trees):
+        if not any(m.guest == d or d.startswith(m.guest + "/") or m.guest.startswith(d + "/")
+                   for m in runtime_mounts):
             runtime_mounts.append(Mount(guest=d, host=d, readonly=True))
             modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
     for f in runtime_files:

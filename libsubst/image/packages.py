@@ -33,7 +33,10 @@ The rule:
   ``initdb`` runs the ``postgres`` beside it), and the directories beside
   that one it ships files in, mounted read-only as an interpreter's trees
   are, their shared objects taken as modules it may dlopen
-  (``private_trees()``: PostgreSQL's ``lib``).
+  (``private_trees()``: PostgreSQL's ``lib``); and the directories of
+  those packages one level below ``/usr/lib`` or its multiarch directory,
+  named after one of them, that hold shared objects: a library's modules
+  (``module_trees()``: libMagickCore's coders), mounted the same way.
 - *size*: documentation, manuals, translations, completions, editors'
   syntax files (but an editor's or shell's own: vim's ``/usr/share/vim``,
   ``OWN_DATA``) and desktop integration (``NOT_DATA`` below ``/usr/share``)
@@ -249,6 +252,43 @@ def private_trees(program: str) -> list[str]:
              if path.startswith(parent + "/") and path.count("/") > parent.count("/") + 1}
     return sorted(d for name in found if os.path.join(parent, name) != own
                   and os.path.isdir(d := os.path.join(parent, name)) and not os.path.islink(d))
+
+
+# Where a library's package keeps the modules it dlopens, in a directory of
+# its own named after it (ImageMagick's coders in
+# /usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16).
+MODULE_ROOTS = ("/usr/lib/x86_64-linux-gnu/", "/usr/lib/")
+
+
+def module_trees(programs: list[str]) -> list[str]:
+    """The directories one level below a ``MODULE_ROOTS`` directory, named
+    after a package of ``programs``' source groups (its name or its
+    source's, as a prefix, case aside) or its source, that it ships shared
+    objects in: a library's modules (ImageMagick's coders, which
+    ``convert`` loads through libMagickCore, of the same source).  Mounted
+    read-only, their shared objects taken as modules the program may
+    dlopen."""
+    status, out, seen = None, [], []
+    for pkg in dict.fromkeys(p for p in map(owner, programs) if p):
+        if pkg in seen:
+            continue
+        status = _Status() if status is None else status
+        for member in _same_source(pkg, status):
+            if member in seen:
+                continue
+            seen.append(member)
+            names = tuple({member.lower(), _source(status, member).lower()})
+            for path in _list(member):
+                if not path.endswith(".so") and ".so." not in os.path.basename(path):
+                    continue
+                for root in MODULE_ROOTS:
+                    rest = path[len(root):].split("/") if path.startswith(root) else []
+                    if len(rest) > 1 and rest[0].lower().startswith(names):
+                        d = root + rest[0]
+                        if d not in out and os.path.isdir(d) and not os.path.islink(d):
+                            out.append(d)
+                        break
+    return out
 
 
 def _wanted(path: str, names: tuple[str, ...] = ()) -> bool:
