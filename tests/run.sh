@@ -25,14 +25,15 @@ cd "$(dirname "$0")/.."
 # tmux and dbus for the other servers of tests/test_more_servers.py (which
 # runs the JDK's jdk.httpserver too); heavy programs and clients
 # (tests/test_heavy_programs.py): imagemagick, ghostscript, ffmpeg, pandoc,
-# rsync.
+# rsync; terminal programs (tests/test_terminal_programs.py): nano, screen,
+# less and man-db.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
       diffutils gawk tar bzip2 zstd jq bc make busybox wget g++ libpython3.11-testsuite zip unzip python3-dev net-tools openjdk-17-jdk-headless cmake ninja-build
       lz4 patch ed xxd gettext-base groff-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim
       postgresql postgresql-client util-linux tmux dbus-daemon dbus-bin
-      imagemagick ghostscript ffmpeg pandoc rsync"
+      imagemagick ghostscript ffmpeg pandoc rsync nano screen less man-db"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
