@@ -6,6 +6,7 @@ http; rsync)."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -153,9 +154,11 @@ def _clone_and_show(url):
 
 def test_git_clone_over_git_daemon_as_native(git_repo, tmp_path):
     port = free_port()
+    # in a session of its own: `git daemon` runs git-daemon as its child
     daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
                                f"--port={port}", f"--base-path={git_repo.parent}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
     try:
         wait_for_port(port, daemon)
         argv = _clone_and_show(f"git://127.0.0.1:{port}/repo")
@@ -166,7 +169,7 @@ def test_git_clone_over_git_daemon_as_native(git_repo, tmp_path):
         shutil.rmtree(work / "c")
         assert_same(native, run_guest(argv, work, opts=_adds("git", "cat")))
     finally:
-        daemon.kill()
+        os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait()
 
 
