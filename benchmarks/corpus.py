@@ -37,7 +37,7 @@ PACKAGES = ["coreutils", "findutils", "diffutils", "grep", "sed", "gawk", "mawk"
             "bzip2", "xz-utils", "zstd", "file", "jq", "bc", "openssl", "git", "make", "sqlite3",
             "perl-base", "perl", "python3-minimal", "python3.11-minimal", "nodejs", "busybox",
             "procps", "curl", "wget", "lz4", "zip", "unzip", "patch", "ed", "xxd", "tcl", "tcl8.6",
-            "gettext-base", "groff-base"]
+            "gettext-base", "groff-base", "pandoc", "shellcheck", "rsync"]
 
 # Executables of PACKAGES that the rule leaves out, with the reason.
 EXCLUDED = {
@@ -67,6 +67,8 @@ EXCLUDED = {
     "py3clean": "deletes byte-code of installed packages system-wide",
     "zipcloak": "asks for the password on a terminal",
     "gettext.sh": "a library of shell functions for scripts to source, not a command",
+    "rsync-ssl": "connects to a remote rsync daemon over TLS: the network",
+    "rrsync": "a restricted rsync for ssh's forced commands: serves SSH_ORIGINAL_COMMAND",
 }
 
 
@@ -173,6 +175,8 @@ FILES = {
     "page.1": b".TH T 1\n.SH NAME\nt \\- a test\n.SH DESCRIPTION\nHello \\fBworld\\fR.\n"
               b".TS\nl l.\na\tb\n.TE\n.EQ\nx sup 2\n.EN\n.PS\nbox \"hi\"\n.PE\n",
     "a.diff": b"--- a.txt\n+++ a.txt\n@@ -1,4 +1,4 @@\n one\n-two\n+2\n three\n four\n",
+    "doc.md": b"# Title\n\nSome *emph* and `code`.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+    "s.sh": b"#!/bin/sh\necho $1\nls `pwd`\n[ $# = 1 ] && cd /tmp\n",
     "s.tcl": b"puts [expr {6 * 7}]\nset d [dict create a 1 b 2]\nputs [dict get $d b]\n"
              b"puts [lsort -decreasing {c a b}]\nputs [clock format 0 -gmt 1]\n"
              b"foreach f [lsort [glob *.txt]] { puts -nonewline \"$f \" }\nputs {}\n"
@@ -527,6 +531,11 @@ PROGRAMS += [
     P("groff", "groff -t -e -p -man -Tutf8 page.1", add=(C + "troff", C + "grotty", C + "tbl",
                                                         C + "eqn", C + "pic")),
     P("nroff", "nroff -man page.1", fast=True),
+    # GHC programs: the Haskell runtime's timers, signals and reservations
+    P("pandoc", "pandoc -s --metadata title=t -t latex doc.md"),
+    P("shellcheck", "shellcheck -f gcc s.sh"),
+    sh("rsync", "rsync -a -i notes.txt text.txt a.txt copy/ && "
+       "rsync -a -i --checksum notes.txt text.txt a.txt copy/ && ls copy", C + "ls"),
 ]
 
 HTTP = ("curl", "wget")   # the runner serves the working directory on loopback for these

@@ -109,3 +109,40 @@ def test_musl_program_is_substituted_too(tmp_path):
     assert any(l.startswith("fast open") and '"musl-out.txt", O_WRONLY|O_CREAT|O_TRUNC' in l
                for l in lines)
     assert "trap" not in _paths(trace)
+
+
+def test_data_in_the_code_is_not_rewritten(tmp_path):
+    """Bytes of .text that no FDE or function symbol covers may be data
+    (tests/c/text_table.c, as OpenSSL's P-256 table in libcrypto: a
+    rewritten one made 6 of 400 keys generated in the guest invalid): the
+    program reads them as natively, and its own syscall in main is still a
+    fastcall."""
+    from conftest import build_c
+
+    exe = build_c("text_table", str(tmp_path))
+    trace = tmp_path / "trace"
+    native = run_native([exe], tmp_path)
+    assert native.returncode == 0 and native.stdout.startswith(b"table "), native.stderr
+    assert_same(native, run_guest(["--trace-file", str(trace), exe], tmp_path))
+    assert any(l.startswith("fast getppid(") for l in trace.read_text().splitlines())
+
+
+def test_p256_keys_made_in_the_guest_are_valid(tmp_path):
+    """openssl derives public keys from private ones with libcrypto's P-256
+    table of multiples (in its .text): for 64 fixed private keys, the guest's
+    public keys are the native ones."""
+    import hashlib
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for i in range(64):
+        d = hashlib.sha256(b"key %d" % i).digest()
+        # ECPrivateKey { version 1, privateKey d, [0] prime256v1 }, no public key
+        (keys / f"{i:02d}.der").write_bytes(bytes.fromhex("30310201010420") + d +
+                                            bytes.fromhex("a00a06082a8648ce3d030107"))
+    argv = ["sh", "-c", "for k in keys/*.der; do "
+            "openssl ec -inform DER -in $k -pubout -outform DER 2>/dev/null | od -An -tx1; done"]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout.count(b"\n") > 64 * 4, native.stderr
+    assert_same(native, run_guest(["--add", "/usr/bin/openssl", "--add", "/usr/bin/od", *argv],
+                                  tmp_path))

@@ -82,7 +82,9 @@ def function_asm(i, s):
     lines += ["setc %cl", "movzbl %cl, %ecx", "mov %rcx, out+56(%rip)"]
     for k, reg in enumerate(["%rax", "%rdi", "%rsi", "%rdx", "%r8", "%r9", "%r10"]):
         lines.append(f"mov {reg}, out+{8 * k}(%rip)")
-    lines += ["pop %rbx", "ret"]
+    # Sized, as compilers and assemblers' macros make functions: bytes no
+    # FDE or function symbol covers are not known to be code (decode.known_code).
+    lines += ["pop %rbx", "ret", f".size f{i}, .-f{i}"]
     return "\n".join("    " + l if not l.endswith(":") else l for l in lines)
 
 

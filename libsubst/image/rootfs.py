@@ -269,7 +269,7 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone, ld.so.cache, the services and protocols databases.  ``host_names``: the guest has the host's name,
+    time zone and paper size, ld.so.cache, the services and protocols databases.  ``host_names``: the guest has the host's name,
     so it resolves names as the host does, with the host's /etc/hosts
     (gethostid(3) is the address the host name resolves to); otherwise (an
     image) its own names."""
@@ -302,8 +302,10 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
                                     f"::1\tlocalhost ip6-localhost ip6-loopback\n".encode())
     tree.add_data("/etc/hostname", f"{hostname}\n".encode())
     # services and protocols: getservbyname, getaddrinfo with a service name
-    # ("http"), getprotobyname, which nsswitch.conf sends to files.
+    # ("http"), getprotobyname, which nsswitch.conf sends to files.  papersize:
+    # the host's paper, as its time zone (libpaper's, which ghostscript reads;
+    # libpaper1's postinst writes it, so no package's file list names it).
     for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/services",
-                 "/etc/protocols"):
+                 "/etc/protocols", "/etc/papersize"):
         if os.path.exists(path):
             tree.add_host_path(path)

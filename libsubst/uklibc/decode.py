@@ -26,7 +26,7 @@ from bisect import bisect_left, bisect_right
 
 import capstone
 
-from . import ehframe
+from . import ehframe, gotext
 from ..elf import ElfFile
 from ..elf.abi import ET_EXEC
 
@@ -67,32 +67,87 @@ def function_starts(elf: ElfFile) -> list[int]:
     return sorted({v for v, _, info, _ in elf.symbols() if (info & 0xF) in _FUNC_TYPES})
 
 
+def known_code(elf: ElfFile, fde_ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ranges known to hold code, sorted.
+
+    Executable bytes may be data: the tables OpenSSL's assembly keeps in
+    ``.text`` (P-256's precomputed multiples), the info table GHC puts
+    before each closure's code (tables next to code; its function symbols'
+    sizes span them too).  Where a compiler left unwind tables, every
+    function it made has an FDE: code is what the FDEs, a Go program's
+    function table (``gotext``) and sized function symbols cover.  An
+    object built without them (musl) keeps its executable sections whole as
+    code, as ``objdump -d`` takes them, and one without section headers its
+    FDEs and symbols; a GHC program only its FDEs and Go's table."""
+    known = fde_ranges + gotext.text_range(elf)
+    symbols = elf.symbols()
+    if any(name == "hs_main" for _, _, _, name in symbols):      # GHC's RTS
+        return sorted(known)
+    functions = [(v, v + sz) for v, sz, info, _ in symbols if sz and (info & 0xF) in _FUNC_TYPES]
+    ranges = [(b, b + len(d)) for _, b, d in elf.code_ranges()]
+    if elf.sections and _share(known, ranges) < UNWOUND:
+        return sorted(ranges)
+    return sorted(known + functions)
+
+
+# The share of an object's code its FDEs cover, above which they are taken
+# to cover all it compiled: Debian's objects built with unwind tables have
+# 0.89 (libcrypto) to 1, a small program 0.3 (crt's functions have none);
+# objects built without, 0.01 or less (musl's libc.so, GHC's programs).
+UNWOUND = 0.1
+
+
+def _share(known: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> float:
+    """The share of the bytes in ``ranges`` that ``known`` covers."""
+    total = sum(b - a for a, b in ranges) or 1
+    covered = end = 0
+    for a, b in sorted(known):
+        a = max(a, end)
+        if b > a:
+            covered += b - a
+            end = b
+    return covered / total
+
+
+def covers(ranges: list[tuple[int, int]], addr: int) -> bool:
+    """Whether one of the sorted ``ranges`` (nested or overlapping, as
+    functions and their FDEs are) holds ``addr``."""
+    k = bisect_right(ranges, (addr, 1 << 64))
+    return any(a <= addr < b for a, b in ranges[max(k - 64, 0):k])
+
+
 def has_syscall(elf: ElfFile) -> bool:
-    """Whether the sweep :class:`Disassembly` makes would find a ``syscall``.
+    """Whether the sweep :class:`Disassembly` makes would find a ``syscall``
+    in known code (a site elsewhere is never rewritten).
 
     The sweep decodes each stretch between two restarts on its own, so only
-    the stretches holding the bytes ``0f 05`` need decoding to know: a large
-    library whose ``0f 05`` all lie inside other instructions (libLLVM's
-    do) is known to have no site in milliseconds, not decoded whole."""
+    the stretches holding the bytes ``0f 05`` in known code need decoding to
+    know: a large library whose ``0f 05`` all lie inside other instructions
+    (libLLVM's do) is known to have no site in milliseconds, not decoded
+    whole, and so is a program whose ``0f 05`` are all in data (pandoc's)."""
     lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     lite.skipdata = True
-    restarts = None
+    restarts = code = None
     for _, base, data in elf.code_ranges():
         at = data.find(b"\x0f\x05")
         if at < 0:
             continue
         if restarts is None:
             restarts = function_starts(elf)
+            code = known_code(elf, ehframe.fde_ranges(elf))
         end = base + len(data)
         while at >= 0:
             addr = base + at
+            if not covers(code, addr):
+                at = data.find(b"\x0f\x05", at + 1)
+                continue
             k = bisect_right(restarts, addr)
             start = max(restarts[k - 1] if k else base, base)
             stop = min(restarts[k] if k < len(restarts) else end, end)
             for a, _, m, _ in lite.disasm_lite(data[start - base:stop - base], start):
-                if m == "syscall":
+                if m == "syscall" and covers(code, a):
                     return True
-            at = data.find(b"\x0f\x05", stop - base)
+            at = data.find(b"\x0f\x05", max(stop - base, at + 1))
     return False
 
 
@@ -139,11 +194,7 @@ class Disassembly:
         self.codes = [self._sweep(n, b, d, restarts, targets, entries) for n, b, d in ranges]
 
         unwind, fde_ranges = ehframe.unwind_targets(elf)
-        # Code known to be code: FDE ranges and sized function symbols.  Only
-        # consulted for an object without section headers, whose executable
-        # segment may also hold data.
-        self.known_code = sorted(fde_ranges + [(v, v + sz) for v, sz, info, _ in symbols
-                                               if sz and (info & 0xF) in _FUNC_TYPES])
+        self.known_code = known_code(elf, fde_ranges)
         relocs = elf.relocations()
         indirect = [v for v, _, _, _ in symbols] + unwind + [elf.e_entry]
         indirect += [v for _, _, v in relocs if v is not None]
@@ -236,8 +287,7 @@ class Disassembly:
 
     def is_known_code(self, addr: int) -> bool:
         """Whether an FDE or a sized function symbol covers ``addr``."""
-        k = bisect_right(self.known_code, (addr, 1 << 64))
-        return any(a <= addr < b for a, b in self.known_code[max(k - 64, 0):k])
+        return covers(self.known_code, addr)
 
     def code_at(self, addr: int) -> Code | None:
         for c in self.codes:

@@ -240,6 +240,21 @@ def hdr_table(elf: ElfFile) -> tuple[int | None, list[int]]:
 def unwind_targets(elf: ElfFile) -> tuple[list[int], list[tuple[int, int]]]:
     """(code addresses the unwinder may enter: FDE starts and landing pads, FDE ranges)."""
     eh_frame, targets = hdr_table(elf)
+    entries = _fdes(elf, eh_frame)
+    for pc, _size, lsda in entries:
+        targets.append(pc)
+        if lsda is not None:
+            targets.extend(landing_pads(elf, lsda, pc))
+    return targets, [(pc, pc + size) for pc, size, _ in entries]
+
+
+def fde_ranges(elf: ElfFile) -> list[tuple[int, int]]:
+    """The code ranges the FDEs of ``.eh_frame`` cover."""
+    return [(pc, pc + size) for pc, size, _ in _fdes(elf, hdr_table(elf)[0])]
+
+
+def _fdes(elf: ElfFile, eh_frame: int | None) -> list[tuple[int, int, int | None]]:
+    """(pc, size, LSDA) of every FDE; ``eh_frame``: where .eh_frame_hdr says it is."""
     sec = elf.section(".eh_frame")
     entries = []
     if sec is not None and sec.sh_size:
@@ -252,8 +267,4 @@ def unwind_targets(elf: ElfFile) -> tuple[list[int], list[tuple[int, int]]]:
                     and s.p_offset <= off < s.p_offset + s.p_filesz), None)
         if seg is not None:
             entries = fde_entries(elf, elf.data[off:seg.p_offset + seg.p_filesz], eh_frame)
-    for pc, _size, lsda in entries:
-        targets.append(pc)
-        if lsda is not None:
-            targets.extend(landing_pads(elf, lsda, pc))
-    return targets, [(pc, pc + size) for pc, size, _ in entries]
+    return entries

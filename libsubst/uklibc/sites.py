@@ -11,6 +11,8 @@ without changing what any execution of the object can observe:
   other ``syscall``, undecodable byte, or write to %rsp but push/pop;
 * no relocation writes into it, it does not cross a section end, and it does
   not overlap another site's window;
+* the ``syscall`` is in known code (``decode.known_code``), not in data
+  an executable section holds;
 * the syscall's number (``sysnr``) is not one that must trap
   (``stub.EXCLUDED_SYSCALLS``); a number not known statically is allowed.
 
@@ -60,8 +62,8 @@ _DETAIL = {
     RIP_RANGE: "a displaced rip-relative operand would not reach from the stub",
     NO_WINDOW: "fewer than 5 bytes of movable instructions around the syscall",
     OUT_OF_REACH: "the added stub segment would lie beyond a jmp rel32's reach (2 GiB)",
-    NOT_CODE: "no section headers, and no FDE or function symbol covers the site: "
-              "the bytes may be data",
+    NOT_CODE: "no FDE or function symbol covers the site: the bytes may be data "
+              "(a table in the code, which a rewrite would corrupt)",
 }
 
 _UNMOVABLE_GROUPS = frozenset({cx.X86_GRP_JUMP, cx.X86_GRP_CALL, cx.X86_GRP_RET,
@@ -189,7 +191,7 @@ class _Classifier:
             site.status = EXCLUDED
             site.detail = "must trap: " + ", ".join(stub.EXCLUDED_SYSCALLS[n] for n in bad) + why
             return site
-        if not self.dis.elf.sections and not self.dis.is_known_code(addr):
+        if not self.dis.is_known_code(addr):
             site.status = NOT_CODE
             site.detail = _DETAIL[NOT_CODE]
             return site

@@ -41,7 +41,7 @@ _FASTCALL = ffi.dlopen(None)     # fastcall.h's constants
 _RED_ZONE = _FASTCALL.LS_RED_ZONE
 
 # Bump whenever the produced bytes change for the same input: the cache key has it.
-REWRITER_VERSION = 2
+REWRITER_VERSION = 3
 
 # lea -LS_RED_ZONE(%rsp),%rsp (a disp8); call *%gs:LS_KBLOCK_ENTRY (an
 # absolute disp32); lea LS_RED_ZONE(%rsp),%rsp (a disp32)
