@@ -127,6 +127,7 @@ def _dep_record(path: str, listed: bool, same_inode: bool) -> list[tuple]:
 def dependencies(recorded, plan, kernel: str) -> list[tuple]:
     """Every (path, flags, stat) an entry must find unchanged."""
     cwd = os.getcwd()
+    recorded = dict.fromkeys(recorded)    # a path probed again and again, once
     listed = {os.path.normpath(os.path.join(cwd, p)) for p, k in recorded if k}
     # Not what the plan is made from: libsubst's own caches (a memo of dpkg's
     # database, whose files are dependencies themselves; the substitutes are
