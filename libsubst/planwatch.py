@@ -127,6 +127,7 @@ def _dep_record(path: str, listed: bool, same_inode: bool) -> list[tuple]:
 def dependencies(recorded, plan, kernel: str) -> list[tuple]:
     """Every (path, flags, stat) an entry must find unchanged."""
     cwd = os.getcwd()
+    recorded = dict.fromkeys(recorded)    # a path probed again and again, once
     listed = {os.path.normpath(os.path.join(cwd, p)) for p, k in recorded if k}
     # Not what the plan is made from: libsubst's own caches (a memo of dpkg's
     # database, whose files are dependencies themselves; the substitutes are
@@ -151,6 +152,9 @@ def dependencies(recorded, plan, kernel: str) -> list[tuple]:
         if p.startswith(("/proc/", "/sys/", "/dev/")) or p in sources:
             continue                      # the host's live state, not a file planning read
         rows += _dep_record(p, p in listed or p.startswith("/var/lib/dpkg"), False)
+    # A read-only source planning listed (a directory --add binds whole:
+    # its programs' libraries are in the plan) keeps its contents too.
+    listed_ro = {m.host for m in plan.mounts if m.readonly and m.host in listed}
     for p in sorted(sources):
-        rows += _dep_record(p, False, True)
+        rows += _dep_record(p, p in listed_ro, p not in listed_ro)
     return rows

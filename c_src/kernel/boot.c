@@ -120,7 +120,7 @@ static void reserve_fds(int execed)
     hsys4(__NR_prlimit64, 0, RLIMIT_NOFILE, (long)&r, 0);
 }
 
-_Static_assert(KFD_RESERVED <= 32, "K.kfd_mask has a bit per reserved fd");
+_Static_assert(KFD_RESERVED <= 64, "K.kfd_mask has a bit per reserved fd");
 
 /* A handed-over fd (after an execve) may sit anywhere in the reserve, the
  * slot this kernel would give another fd included, since the kernel before
@@ -135,7 +135,7 @@ int kfd_hide(int fd)
             K.kfd_next--;
         long r = hsys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
         if (r == 0)
-            K.kfd_mask |= 1U << (fd - K.nofile_limit);
+            K.kfd_mask |= 1ULL << (fd - K.nofile_limit);
         return r < 0 ? r : fd;
     }
     while (K.kfd_next >= K.nofile_limit && hsys2(__NR_fcntl, K.kfd_next, F_GETFD) >= 0)
@@ -146,7 +146,7 @@ int kfd_hide(int fd)
     if (r < 0)
         return r;
     hsys1(__NR_close, fd);
-    K.kfd_mask |= 1U << (K.kfd_next - K.nofile_limit);
+    K.kfd_mask |= 1ULL << (K.kfd_next - K.nofile_limit);
     return K.kfd_next--;
 }
 

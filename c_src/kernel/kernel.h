@@ -57,13 +57,16 @@ struct kstate {
     unsigned long host_auxv[64];     /* host auxv as (type,value) pairs, AT_NULL-terminated */
     int core_fd;                     /* where a fatal signal writes a core file, -1 if none */
     int kfd_next;                    /* next free reserved kernel fd, counting down */
-    uint32_t kfd_mask;               /* the reserve's kernel fds: bit i is K.nofile_limit + i */
+    uint64_t kfd_mask;               /* the reserve's kernel fds: bit i is K.nofile_limit + i */
     int nofile_limit;                /* the guest's RLIMIT_NOFILE hard cap (kernel fds lie above) */
 };
 extern struct kstate K;
 /* The kernel's own fds: the top KFD_RESERVED of the host's RLIMIT_NOFILE,
- * whose hard limit is always the guest's plus these (boot.c, proc/misc.c). */
-#define KFD_RESERVED 32
+ * whose hard limit is always the guest's plus these (boot.c, proc/misc.c).
+ * Each volume's root is one (fs/volume.c), and so is each host sysfs tree:
+ * a run of many (--add /usr/bin brings its programs' run-time trees) needs
+ * more than 32. */
+#define KFD_RESERVED 64
 
 /* For debuggers and core files: where the auxiliary vector built for the
  * program lies (address, bytes) and the program's guest path.  Global

@@ -168,9 +168,17 @@ def pack_tree(tree: Tree, mount: Mount) -> None:
     tree.add_host_tree(mount.host, mount.guest, exclude=PACK_EXCLUDE)
 
 
-def add_host(tree: Tree, spec: str) -> None:
+def add_host(tree: Tree, spec: str, *, live: bool = False) -> Mount | None:
     """``--add HOST[:GUEST]``: a host file or directory (with everything
-    below it) into the guest's root, at GUEST or at its own path."""
+    below it) into the guest's root, at GUEST or at its own path.
+
+    ``live`` (a run, not a packed image): a directory added at its own path
+    is one read-only bind of it (returned, for the plan's mounts) instead
+    of an entry, and a bind, per file: the guest sees it as the host shows
+    it, files the host puts there later too (a cached plan misses then:
+    planning listed it).  Its symlinks that lead out of it are entries, as
+    an entry's would be, so they resolve; one of a device, a socket or a
+    fifo below it keeps the per-file entries, which leave those out."""
     host, sep, guest = spec.partition(":")
     if not host or (sep and not guest):
         raise VolumeError(f"--add {spec!r}: expected HOST[:GUEST]")
@@ -179,7 +187,54 @@ def add_host(tree: Tree, spec: str) -> None:
     if guest and not os.path.isabs(guest):
         raise VolumeError(f"--add {spec!r}: the guest path must be absolute")
     host = os.path.abspath(host)
+    if live and not guest and os.path.isdir(host):
+        real = os.path.realpath(host)
+        links = _plain_tree(real) if real != "/" else None
+        if links is not None:
+            tree.add_host_path(host)           # the links and directories on the way
+            for link in links:
+                try:
+                    tree.add_host_path(link)
+                except LibsubstError:
+                    pass                       # dangling: the bind shows it dangling
+            return Mount(guest=real, host=real, readonly=True)
     tree.add_host_tree(host, os.path.normpath(guest) if guest else None)
+    return None
+
+
+def _leads_out(link: str, top: str) -> bool:
+    """Whether symlink ``link`` below ``top`` names a path outside it (its
+    own target: a link on the way is judged on its own).  A ".." after a
+    link on the way means that link's parent, so such a target is taken
+    as the kernel resolves it."""
+    target = os.readlink(link)
+    where = os.path.normpath(os.path.join(os.path.dirname(link), target))
+    if ".." in target.split("/"):
+        where = os.path.realpath(link)
+    return where != top and not where.startswith(top + "/")
+
+
+def _plain_tree(top: str) -> list[str] | None:
+    """The symlinks below directory ``top`` that lead out of it, or None if
+    something below it is not a directory, a regular file or a symlink (a
+    device, a socket, a fifo: what add_host_tree leaves out, and a bind
+    would not)."""
+    links, pending = [], [top]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as it:
+                for e in it:
+                    if e.is_symlink():
+                        if _leads_out(e.path, top):
+                            links.append(e.path)
+                    elif e.is_dir(follow_symlinks=False):
+                        pending.append(e.path)
+                    elif not e.is_file(follow_symlinks=False):
+                        return None
+        except OSError as e:
+            raise LibsubstError(f"cannot add {e.filename or top} to the image: "
+                                f"{e.strerror}") from None
+    return sorted(links)
 
 
 # The directories programs expect at the top of a Linux root (the FHS's,

@@ -53,6 +53,7 @@ class Tree:
         self._entries = {"/": Entry("/", "dir", 0o755)}
         self._entries.update((e.path, e) for e in entries)
         self._resolved = {}  # host symlink path -> the real path it leads to
+        self._added = {}     # host path add_host_path added -> the real path it leads to
         self._journal = None  # what the current add_host_path added, to undo
 
     # -- adding -------------------------------------------------------------
@@ -97,9 +98,16 @@ class Tree:
         entries whose targets are added too, and the final regular file a
         ``file`` entry.  Returns the real host path *path* leads to.
         """
+        path = os.fspath(path)
+        if path in self._added:
+            # Added before (a library many added programs load): its
+            # entries stay, as nothing but a failed add removes any.
+            return self._added[path]
         self._journal = []
         try:
-            return self._walk(os.fspath(path), [0])
+            real = self._walk(path, [0])
+            self._added[path] = real
+            return real
         except BaseException:
             # Leave the tree as it was: no half-added path.
             for added in self._journal:
