@@ -52,14 +52,16 @@ static int zombies(void)
 
 static void orphan(void)
 {
-    int gone[2];
+    int gone[2], done[2];
     pipe(gone);
+    pipe(done);                                 /* the orphan holds its write end until it exits */
     pid_t child = fork();
     if (child == 0) {
         pid_t parent = getpid();
         if (fork() == 0) {
             char c;
             close(gone[1]);
+            close(done[0]);
             read(gone[0], &c, 1);               /* end of file: the child has exited */
             while (getppid() == parent)         /* its exit re-parents this one */
                 usleep(1000);
@@ -71,8 +73,13 @@ static void orphan(void)
     }
     close(gone[0]);
     close(gone[1]);
+    close(done[1]);
     waitpid(child, 0, 0);
-    /* The orphan's line, then its end: stdout is a pipe it holds too. */
+    /* The orphan's line, then its end (end of file on done): only then is
+     * "no zombie" the init's reaping, not an orphan still running. */
+    char c;
+    while (read(done[0], &c, 1) > 0)
+        ;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int n;
