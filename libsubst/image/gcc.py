@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 
-from . import packages
+from . import dpkg
 
 DRIVER = re.compile(r"(?P<triplet>[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+)-"
                     r"(?:gcc|g\+\+|cpp|c\+\+|gfortran)-(?P<version>\d+)")
@@ -71,13 +71,13 @@ def _executables(top: str) -> list[str]:
 def _dev_files() -> list[str]:
     """The regular files and links below /usr/lib of libc6-dev and the
     development packages it depends on (libcrypt-dev's libcrypt.so...)."""
-    status = packages._Status()
+    status = dpkg.Status()
     names = [LIBC_DEV]
     for alt in (status.get(LIBC_DEV) or {}).get("Depends", "").split(","):
         name = alt.split("|")[0].split("(")[0].strip().split(":")[0]
         if name.endswith("-dev") and status.get(name):
             names.append(name)
-    return [p for n in names for p in packages._list(n)
+    return [p for n in names for p in dpkg.list_files(n)
             if p.startswith("/usr/lib/") and (os.path.islink(p) or os.path.isfile(p))]
 
 

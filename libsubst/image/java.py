@@ -15,7 +15,7 @@ from __future__ import annotations
 import glob
 import os
 
-from . import packages
+from . import dpkg
 
 
 def home(program: str) -> str | None:
@@ -42,11 +42,11 @@ def outside_files(java_home: str) -> list[str]:
     ``lib/libjava.so`` and those built from its source), so a home that is
     no package's (a JDK unpacked from a tarball) brings no host file from
     /etc by a link of its own (lib/x -> /etc/shadow)."""
-    pkg = packages.owner(os.path.join(java_home, "lib", "libjava.so"))
+    pkg = dpkg.owner(os.path.join(java_home, "lib", "libjava.so"))
     if pkg is None:
         return []
-    shipped = {p for name in packages._same_source(pkg, packages._Status())
-               for p in packages._list(name)}
+    shipped = {p for name in dpkg.same_source(pkg, dpkg.Status())
+               for p in dpkg.list_files(name)}
     found = []
     for root, _dirs, files in os.walk(java_home):
         for name in files:

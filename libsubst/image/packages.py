@@ -64,12 +64,11 @@ The rule:
 
 from __future__ import annotations
 
-import glob
-import json
 import os
 import re
 
-DPKG = "/var/lib/dpkg"
+from .dpkg import Status, depends, list_files, owner, same_source, source
+
 UCF_REGISTRY = "/var/lib/ucf/registry"
 STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/", "/run/")
 BIN_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
@@ -109,131 +108,6 @@ class Contents:
         self.trees: list[str] = []          # their own trees below /usr/lib, mounted read-only
 
 
-def _list(pkg: str) -> list[str]:
-    for name in (f"{pkg}.list", f"{pkg}:amd64.list"):
-        try:
-            with open(os.path.join(DPKG, "info", name), "rb") as f:
-                return [os.fsdecode(p) for p in f.read().splitlines() if p]
-        except OSError:
-            continue
-    return []
-
-
-def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "libsubst", "dpkg-owners.json")
-
-
-# Part of the cache's stamp: answers found by an older rule are not reused.
-_RULE = 2
-
-
-def owner(path: str, follow: bool = True) -> str | None:
-    """The package whose file list names the file ``path`` leads to (its
-    real path), or with ``follow`` false ``path`` itself (a link a package
-    ships), or None.  Answers are cached (a search of every list costs
-    about 0.2 s) for as long as dpkg's database is unchanged (the mtimes of
-    its info directory and status)."""
-    real = os.path.realpath(path) if follow else \
-        os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))),
-                     os.path.basename(path))
-    if not real.startswith("/usr/"):
-        return None
-    try:
-        stamp = [_RULE] + [os.stat(os.path.join(DPKG, n)).st_mtime_ns
-                           for n in ("info", "status")]
-    except OSError:
-        return None
-    cache = _cache_file()
-    try:
-        with open(cache, encoding="utf-8") as f:
-            known = json.load(f)
-        if known.get("stamp") != stamp:
-            known = {}
-    except (OSError, ValueError):
-        known = {}
-    answers = known.get("owners", {})
-    if real not in answers:
-        answers[real] = _search(real)
-        try:
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            tmp = f"{cache}.{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"stamp": stamp, "owners": answers}, f)
-            os.replace(tmp, cache)
-        except OSError:
-            pass                       # no cache: the next run searches again
-    return answers[real]
-
-
-def _search(real: str) -> str | None:
-    """Searches the file lists named like the program first, then all, for
-    real or its merged-/usr twin (/bin/gzip)."""
-    names = {real, real[len("/usr"):]}
-    wanted = [os.fsencode(n) + b"\n" for n in names]
-    base = os.path.basename(real).split(".")[0]
-    lists = glob.glob(os.path.join(DPKG, "info", "*.list"))
-    likely = [p for p in lists if os.path.basename(p).startswith(base)]
-    for p in likely + [p for p in lists if p not in likely]:
-        try:
-            with open(p, "rb") as f:
-                data = b"\n" + f.read()
-        except OSError:
-            continue
-        if any(b"\n" + w in data for w in wanted):
-            return os.path.basename(p)[:-len(".list")].split(":")[0]
-    return None
-
-
-class _Status:
-    """dpkg's status file; a package's fields parsed when asked for."""
-
-    def __init__(self):
-        try:
-            with open(os.path.join(DPKG, "status"), encoding="utf-8", errors="replace") as f:
-                self._text = "\n" + f.read()
-        except OSError:
-            self._text = ""
-        self._seen: dict[str, dict[str, str] | None] = {}
-
-    def get(self, pkg: str) -> dict[str, str] | None:
-        """The fields of installed package pkg, or None."""
-        if pkg not in self._seen:
-            fields = None
-            at = self._text.find(f"\nPackage: {pkg}\n")
-            if at >= 0:
-                end = self._text.find("\n\n", at + 1)
-                block = self._text[at + 1:end if end >= 0 else None]
-                fields = dict(re.findall(r"^([A-Za-z-]+): ?(.*(?:\n .*)*)", block, re.M))
-                if "installed" not in fields.get("Status", "").split():
-                    fields = None
-            self._seen[pkg] = fields
-        return self._seen[pkg]
-
-
-def _source(status: _Status, pkg: str) -> str:
-    return (status.get(pkg) or {}).get("Source", pkg).split()[0]
-
-
-def _same_source(pkg: str, status: _Status) -> list[str]:
-    """pkg and, transitively, its dependencies built from the same source."""
-    if status.get(pkg) is None:
-        return [pkg]
-    src = _source(status, pkg)
-    done, todo = [], [pkg]
-    while todo:
-        p = todo.pop()
-        if p in done:
-            continue
-        done.append(p)
-        for alt in (status.get(p) or {}).get("Depends", "").split(","):
-            for dep in alt.split("|"):
-                name = dep.split("(")[0].strip().split(":")[0]
-                if status.get(name) and _source(status, name) == src and name not in done:
-                    todo.append(name)
-    return done
-
-
 def programs(scripts: list[str]) -> list[str]:
     """The programs the packages of ``scripts`` (``#!`` scripts, host paths)
     ship below the ``BIN_DIRS``: a package's script execs its siblings as
@@ -242,7 +116,7 @@ def programs(scripts: list[str]) -> list[str]:
     other packages (``zgrep``'s ``grep``) is still given with ``--add``."""
     out = []
     for pkg in dict.fromkeys(p for p in map(owner, scripts) if p):
-        out += [path for path in _list(pkg) if path.startswith(BIN_DIRS)
+        out += [path for path in list_files(pkg) if path.startswith(BIN_DIRS)
                 and os.path.isfile(path) and os.access(path, os.X_OK)]
     return out
 
@@ -264,7 +138,7 @@ def private_programs(program: str) -> list[str]:
     pkg = owner(real)
     if not pkg:
         return []
-    return [path for path in _list(pkg) if path != real and os.path.isfile(path)
+    return [path for path in list_files(pkg) if path != real and os.path.isfile(path)
             and os.access(path, os.R_OK)
             and (os.path.dirname(path) + "/" == where or path.startswith(BIN_DIRS)
                  and os.path.islink(path) and os.path.dirname(os.path.realpath(path)) + "/" == where)]
@@ -285,7 +159,7 @@ def private_trees(program: str) -> list[str]:
     pkg = owner(real)
     if not pkg:
         return []
-    found = {path.split("/")[parent.count("/") + 1] for path in _list(pkg)
+    found = {path.split("/")[parent.count("/") + 1] for path in list_files(pkg)
              if path.startswith(parent + "/") and path.count("/") > parent.count("/") + 1}
     return sorted(d for name in found if os.path.join(parent, name) != own
                   and os.path.isdir(d := os.path.join(parent, name)) and not os.path.islink(d))
@@ -307,8 +181,8 @@ def module_trees(program: str) -> list[str]:
     if not pkg:
         return []
     found = []
-    for name in _same_source(pkg, _Status()):
-        for path in _list(name):
+    for name in same_source(pkg, Status()):
+        for path in list_files(name):
             if not (path.endswith(".so") or ".so." in os.path.basename(path)):
                 continue
             base = max((d for d in LIB_DIRS if path.startswith(d)), key=len, default=None)
@@ -350,12 +224,12 @@ def contents(programs: list[str]) -> Contents:
     for pkg in dict.fromkeys(p for p in found if p):
         if pkg in out.packages:
             continue
-        status = _Status() if status is None else status
-        group = [p for p in _same_source(pkg, status) if p not in out.packages]
+        status = Status() if status is None else status
+        group = [p for p in same_source(pkg, status) if p not in out.packages]
         out.packages += group
         for pkg_name in group:
-            names = (pkg_name, _source(status, pkg_name))
-            for path in _list(pkg_name):
+            names = (pkg_name, source(status, pkg_name))
+            for path in list_files(pkg_name):
                 if path.startswith(STATE_ROOTS):
                     if os.path.isdir(path) and not os.path.islink(path) and \
                             not any(path.startswith(d + "/") for d in out.state_dirs):
@@ -370,7 +244,7 @@ def contents(programs: list[str]) -> Contents:
                     elif os.path.lexists(path) and os.access(path, os.R_OK):
                         out.files.append(path)
     _maintainer_config(out)
-    deps = [d for pkg in out.packages for d in _depends(pkg, status)] if status else []
+    deps = [d for pkg in out.packages for d in depends(pkg, status)] if status else []
     if TZDATA in deps and os.path.isdir(ZONEINFO):
         out.trees.append(ZONEINFO)
     for d in _run_dirs([*out.packages, *deps]):
@@ -406,18 +280,6 @@ def _maintainer_config(out: Contents) -> None:
                 out.files.append(path)
 
 
-def _depends(pkg: str, status: _Status) -> list[str]:
-    """The installed packages pkg names in Depends (each alternative's first installed)."""
-    out = []
-    for alt in (status.get(pkg) or {}).get("Depends", "").split(","):
-        for dep in alt.split("|"):
-            name = dep.split("(")[0].strip().split(":")[0]
-            if name and status.get(name):
-                out.append(name)
-                break
-    return out
-
-
 UNIT_DIRS = ("/lib/systemd/system/", "/usr/lib/systemd/system/")
 
 
@@ -429,7 +291,7 @@ def _run_dirs(pkgs: list[str]) -> list[str]:
     separation directory /run/sshd), and the host has."""
     out = []
     for pkg in dict.fromkeys(pkgs):
-        for conf in _list(pkg):
+        for conf in list_files(pkg):
             if conf.startswith(UNIT_DIRS) and conf.endswith(".service"):
                 out += [d for d in _runtime_directories(conf) if d not in out]
                 continue
