@@ -446,6 +446,7 @@ long sys_dup(int fd);
 long sys_dup2(int oldfd, int newfd);
 long sys_dup3(int oldfd, int newfd, int flags);
 long sys_fcntl(int fd, int cmd, long arg);
+long sys_ioctl(int fd, unsigned long cmd, long arg);
 long sys_lseek(int fd, long off, int whence);
 long sys_read(int fd, void *buf, size_t n);
 long sys_pread64(int fd, void *buf, size_t n, long off);
