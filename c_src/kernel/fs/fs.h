@@ -157,6 +157,8 @@ struct kofd *fd_get(long fd);   /* a new reference to fd's entry, or NULL */
 /* The first fd from `from` on whose host O_NOFOLLOW is the kernel's, or -1
  * (at execve, for the exec block). */
 long fd_next_nofollow(long from);
+/* The next fd from `from` whose entry is not KF_HOST (an exec hands it over), or -1. */
+long fd_next_kept(long from);
 struct kofd *fd_detach(long fd);
 void fd_detach_range(unsigned long lo, unsigned long hi);
 /* Copies fd's guest path into buf: its length, -ENOENT if it has none. */

@@ -167,6 +167,27 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
     return 0;
 }
 
+/* fd's entry, then its path, padded to 4 bytes: 1, 0 if fd has none now,
+ * or -errno. */
+static long put_kept(struct blob *b, long fd)
+{
+    struct kofd *o = fd_get(fd);
+    if (!o)
+        return 0;
+    struct exec_kept_fd k = {.fd = fd, .kind = o->kind, .flags = o->flags, .ent = o->ent,
+                             .arg = o->arg, .fl = o->fl, .pos_lo = (uint32_t)o->pos,
+                             .pos_hi = (uint32_t)((unsigned long)o->pos >> 32),
+                             .ino_lo = (uint32_t)o->ino, .ino_hi = (uint32_t)(o->ino >> 32)};
+    uint32_t off;
+    long r = put(b, &k, sizeof k);
+    if (r == 0)
+        r = put_str(b, o->path ? o->path : "", &off);
+    kofd_put(o);
+    while (r == 0 && (b->len & 3))
+        r = put(b, "", 1);
+    return r < 0 ? r : 1;
+}
+
 /* The exec block into b (execve's second step): the strings, then
  * argv's and envp's offsets (offs has room for q->nargs + envc).  Its fds
  * are the host execve's to fill.  0, -E2BIG when the strings the new stack
@@ -207,6 +228,14 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
         if ((r = put(b, &v, sizeof v)) < 0)
             return r;
         h.nnofollow++;
+    }
+    h.kept = b->len;
+    for (long fd = fd_next_kept(0); fd >= 0; fd = fd_next_kept(fd + 1)) {
+        if (hsys2(__NR_fcntl, fd, F_GETFD) != 0)    /* close-on-exec: the exec closes it */
+            continue;
+        if ((r = put_kept(b, fd)) < 0)
+            return r;
+        h.nkept += r;
     }
     h.size = b->len;
     memcpy(b->buf, &h, sizeof h);
@@ -349,6 +378,33 @@ static int xb_valid(unsigned long size)
     return 1;
 }
 
+/* The entries of the fds of directories (and O_PATH fds) the kernel serves
+ * that the exec kept: each checked, one that is not sound left out. */
+static void take_kept(unsigned long size)
+{
+    unsigned long off = xb->kept;
+    for (uint32_t i = 0; i < xb->nkept && off % 4 == 0 && off < size &&
+                         size - off > sizeof(struct exec_kept_fd); i++) {
+        const struct exec_kept_fd *k = (const struct exec_kept_fd *)xb_str(off);
+        const char *path = (const char *)(k + 1);
+        const char *end = memchr(path, 0, size - off - sizeof *k);
+        if (!end)
+            return;
+        off = (end + 1 - (const char *)xb + 3) & ~3UL;
+        if ((k->kind != KF_IMAGE && k->kind != KF_SYNTH) || !fd_valid(k->fd) ||
+            (k->kind == KF_IMAGE && (k->ent < -1 || k->ent >= img_count())) ||
+            hsys2(__NR_fcntl, k->fd, F_GETFD) < 0)
+            continue;
+        struct kofd *o = kofd_new(k->kind, k->flags, k->ent, k->arg, *path ? path : 0);
+        if (!o)
+            return;
+        o->fl = k->fl & FS_SETFL_FLAGS;
+        o->pos = (long)((unsigned long)k->pos_hi << 32 | k->pos_lo);
+        o->ino = (unsigned long)k->ino_hi << 32 | k->ino_lo;
+        fd_install(k->fd, o);
+    }
+}
+
 long exec_block_take(const char *blk, unsigned long size)
 {
     xb = (const struct exec_block *)blk;
@@ -378,6 +434,7 @@ long exec_block_take(const char *blk, unsigned long size)
         if (fl >= 0 && (fl & O_NOFOLLOW) && fd_valid(nf[i]))
             fd_install(nf[i], kofd_new(KF_HOST, KF_F_NOFOLLOW, 0, 0, 0));
     }
+    take_kept(size);
     return 0;
 }
 
