@@ -90,6 +90,9 @@ struct exec_kept_fd {
  * info's header becomes a copy with the block's fds, K.cwd its working
  * directory.  0, or -EINVAL for a malformed block. */
 long exec_block_take(const char *blk, unsigned long size);
+/* The program an exec block h names, into a (its argv and envp one new
+ * array, a->argv, that the caller frees); a, or NULL without memory. */
+const struct exec_args *block_args(const struct exec_block *h, struct exec_args *a);
 /* The program the exec block names into a: 1, or 0 without a block (the
  * first boot). */
 int exec_block_args(struct exec_args *a);
