@@ -81,3 +81,18 @@ def test_the_api_with_a_closed_stdin(tmp_path):
     assert native.stdout.startswith(b"1 b'' b'cat: -: Bad file descriptor"), native
     assert native.stdout.endswith(b"0 b'piped' b''\n"), native
     assert_same(native, guest)
+
+
+@pytest.mark.parametrize("value", ["1", "7:1", "1:x"])
+def test_a_held_stdio_variable_the_caller_sets_closes_nothing(tmp_path, value):
+    """LIBSUBST_HELD_STDIO is the front end's word to the Python CLI it
+    execs (its pid with it): set by the caller, over a stdin that is
+    /dev/null, the guest's stdin is still /dev/null, as natively."""
+    env = {**os.environ, "LIBSUBST_HELD_STDIO": value}
+    py = [os.path.join(os.path.dirname(sys.executable), "libsubst-py")]
+    native = subprocess.run(["cat"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert native.returncode == 0, native
+    for cli in (LIBSUBST, py, FRONTEND):
+        assert_same(native, subprocess.run([*cli, "run", "cat"], stdin=subprocess.DEVNULL,
+                                           capture_output=True, env=env, cwd=tmp_path,
+                                           timeout=120))
