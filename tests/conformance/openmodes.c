@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,7 +117,8 @@ static void fionbio(const char *path, int flags)
     show("  its dup", d);
     show("  another open", b);
     on = 0;
-    printf("  FIONBIO 0 %s\n", err(ioctl(d, FIONBIO, &on)));
+    /* The request as the kernel reads it: an unsigned int. */
+    printf("  FIONBIO 0 %s\n", err(syscall(SYS_ioctl, d, 0x100000000UL | FIONBIO, &on)));
     show("  it", a);
     close(a);
     close(b);

@@ -188,7 +188,7 @@ long sys_ioctl(int fd, unsigned long cmd, long arg)
 {
     if (!fd_valid(fd))
         return -EBADF;
-    if (cmd != FIONBIO)
+    if ((unsigned)cmd != FIONBIO)       /* Linux's request is an unsigned int */
         return hsys3(__NR_ioctl, fd, cmd, arg);
     struct kofd *o = fd_get(fd);
     int kept = o && (o->kind != KF_HOST || (o->flags & KF_F_BASED));
