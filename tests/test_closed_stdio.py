@@ -20,9 +20,12 @@ CASES = {"stdin": (0, ["cat"]), "stdout": (1, ["echo", "hi"]),
 
 
 def closed_run(fd, argv, cwd):
-    """argv run with fd closed, from a shell that closes it."""
+    """argv run with fd closed, from a shell that closes it; with a plan
+    cache of cwd's own, so that the front end's first run plans (through
+    the Python CLI it execs) and its second serves that plan."""
+    env = {**os.environ, "XDG_CACHE_HOME": os.path.join(cwd, ".cache")}
     return subprocess.run(["sh", "-c", f'exec {fd}<&-; exec "$@"', "sh", *argv], cwd=cwd,
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=120, env=env)
 
 
 @pytest.mark.parametrize("opts", [[], ["--no-subst"], ["--init"], ["--no-subst", "--init"]],
@@ -33,8 +36,8 @@ def test_a_closed_standard_fd_stays_closed(tmp_path, case, opts):
     native = closed_run(fd, argv, tmp_path)
     assert native.returncode != 0 and native.stdout == b"", native
     assert (native.stderr == b"") == (fd == 2), native
-    # The Python CLI; the front end, planning, then serving the plan it made.
-    for cli in (LIBSUBST, FRONTEND, FRONTEND):
+    # The front end, planning, then serving the plan it made; the Python CLI.
+    for cli in (FRONTEND, FRONTEND, LIBSUBST):
         assert_same(native, closed_run(fd, [*cli, "run", *opts, *argv], tmp_path))
 
 
@@ -45,7 +48,7 @@ def test_a_closed_standard_fd_stays_closed_for_a_packed_image(tmp_path, case):
     subprocess.run([*LIBSUBST, "pack", "-o", str(image), argv[0]], check=True,
                    capture_output=True, timeout=300)
     native = closed_run(fd, argv, tmp_path)
-    for cli in (LIBSUBST, FRONTEND, FRONTEND):
+    for cli in (FRONTEND, FRONTEND, LIBSUBST):
         assert_same(native, closed_run(fd, [*cli, "run", str(image), *argv[1:]], tmp_path))
 
 
@@ -55,7 +58,7 @@ def test_the_other_standard_fds_stay_open(tmp_path):
     argv = ["sh", "-c", "echo out; echo err >&2; cat"]
     native = closed_run(0, argv, tmp_path)
     assert native.stdout == b"out\n" and native.stderr.startswith(b"err\n"), native
-    for cli in (LIBSUBST, FRONTEND, FRONTEND):
+    for cli in (FRONTEND, FRONTEND, LIBSUBST):
         assert_same(native, closed_run(0, [*cli, "run", "--add", "/bin/cat", *argv], tmp_path))
 
 
@@ -81,3 +84,19 @@ def test_the_api_with_a_closed_stdin(tmp_path):
     assert native.stdout.startswith(b"1 b'' b'cat: -: Bad file descriptor"), native
     assert native.stdout.endswith(b"0 b'piped' b''\n"), native
     assert_same(native, guest)
+
+
+@pytest.mark.parametrize("value", ["1", "7:1", "1:x"])
+def test_a_held_stdio_variable_the_caller_sets_closes_nothing(tmp_path, value):
+    """LIBSUBST_HELD_STDIO is the front end's word to the Python CLI it
+    execs (its pid with it): set by the caller, over a stdin that is
+    /dev/null, the guest's stdin is still /dev/null, as natively."""
+    env = {**os.environ, "LIBSUBST_HELD_STDIO": value,
+           "XDG_CACHE_HOME": str(tmp_path / ".cache")}     # the front end's first run plans
+    py = [os.path.join(os.path.dirname(sys.executable), "libsubst-py")]
+    native = subprocess.run(["cat"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert native.returncode == 0, native
+    for cli in (FRONTEND, LIBSUBST, py):
+        assert_same(native, subprocess.run([*cli, "run", "cat"], stdin=subprocess.DEVNULL,
+                                           capture_output=True, env=env, cwd=tmp_path,
+                                           timeout=120))

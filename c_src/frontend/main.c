@@ -69,8 +69,11 @@ void exec_python(char **argv)
             *slash = 0;
         snprintf(py, sizeof py, "%s/libsubst-py", self);
         /* The fds hold_closed_stdio held, which the Python CLI cannot tell
-         * from the caller's (monitor/stdio.py reads and drops it). */
-        char held[2] = {(char)('0' + held_stdio), 0};
+         * from the caller's (monitor/stdio.py reads and drops it), with
+         * this pid, the Python CLI's after the execve: a value the caller
+         * set (another pid) is not taken for the front end's. */
+        char held[32];
+        snprintf(held, sizeof held, "%d:%d", held_stdio, (int)getpid());
         setenv("LIBSUBST_HELD_STDIO", held, 1);
         execve(py, argv, environ);      /* main's envp, with the variable */
     }

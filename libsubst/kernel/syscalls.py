@@ -76,7 +76,7 @@ LEVELS: dict[str, str] = {
     "write": HOST, "pwrite64": HOST, "writev": HOST, "pwritev": HOST, "pwritev2": HOST,
     "pipe": HOST, "pipe2": HOST,
     "fsync": HOST, "fdatasync": HOST, "flock": HOST, "ftruncate": HOST,
-    "ioctl": HOST, "tee": HOST,
+    "tee": HOST,
     "fadvise64": HOST, "fallocate": HOST,
     # polling and event descriptors
     "poll": HOST, "select": HOST,
@@ -141,6 +141,8 @@ LEVELS: dict[str, str] = {
     "open": KERNEL, "openat": KERNEL, "creat": KERNEL, "close": KERNEL,
     "close_range": KERNEL, "dup": KERNEL, "dup2": KERNEL, "dup3": KERNEL,
     "fcntl": KERNEL, "lseek": KERNEL, "getdents": KERNEL, "getdents64": KERNEL,
+    # FIONBIO on an fd whose status flags the kernel keeps (fs/fd.c)
+    "ioctl": KERNEL,
     # reads: a packed image's file is a window of the image file, so its fds
     # keep their own position (fs/read_write.c); any other fd goes straight
     # to the host after one array test

@@ -86,6 +86,7 @@ def parse(text: str) -> Report:
     """Parse report records (libsubst/kernel/report_records.py); unknown or
     malformed lines are skipped."""
     rep = Report()
+    missing: dict[bytes, None] = {}     # an ordered set: a forged flood of records is 1 MiB
     max_frames = header_constant("LS_REPORT_MAX_FRAMES") + 1    # and the faulting rip
     for line in text.splitlines():
         record = report_records.read(line)
@@ -106,8 +107,9 @@ def parse(text: str) -> Report:
             rep.exit_status = v[0]
         elif kind == "boot":
             rep.boot = (v[0], v[1])
-        elif kind == "missing" and v[0] not in rep.missing:
-            rep.missing.append(v[0])
+        elif kind == "missing":
+            missing.setdefault(v[0])
+    rep.missing = list(missing)
     return rep
 
 

@@ -17,10 +17,11 @@ _held = 0          # bit n: fd n is held
 def hold() -> None:
     """Holds every standard fd closed now; takes over the front end's."""
     global _held
-    try:
-        _held |= int(os.environ.pop("LIBSUBST_HELD_STDIO", "0")) & 7
-    except ValueError:
-        pass
+    # "HELD:PID", PID the front end's, which is this process after its
+    # execve: one the caller set (the API's, another pid's) is not ours.
+    held, _, pid = os.environ.pop("LIBSUBST_HELD_STDIO", "").partition(":")
+    if pid == str(os.getpid()) and held.isdigit():
+        _held |= int(held) & 7
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)

@@ -6,7 +6,8 @@
  * O_PATH ones of each.  For each: F_GETFL, fdinfo's flags, the mode of
  * the fd's /proc/self/fd link, and what a read and a write get; then
  * F_SETFL's round trip, which a dup and a forked child share and another
- * open of the same file does not (a directory's: without the fork).
+ * open of the same file does not (a directory's: without the fork), and
+ * ioctl's FIONBIO likewise.
  * Compared with a native run.
  *
  *   openmodes DIR      DIR a scratch directory
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +108,23 @@ done:
     close(d);
 }
 
+/* FIONBIO on one open of path: its flags, a dup's, another open's. */
+static void fionbio(const char *path, int flags)
+{
+    int a = open(path, flags), b = open(path, flags), d = dup(a), on = 1;
+    printf("%s: FIONBIO %s\n", path, err(ioctl(a, FIONBIO, &on)));
+    show("  it", a);
+    show("  its dup", d);
+    show("  another open", b);
+    on = 0;
+    /* The request as the kernel reads it: an unsigned int. */
+    printf("  FIONBIO 0 %s\n", err(syscall(SYS_ioctl, d, 0x100000000UL | FIONBIO, &on)));
+    show("  it", a);
+    close(a);
+    close(b);
+    close(d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || chdir(argv[1]) < 0) {
@@ -160,6 +180,11 @@ int main(int argc, char **argv)
      * kernel's table, which a fork copies (README, Known limits). */
     setfl("/etc", 0);
     setfl("/proc/self", 0);
+    fionbio("/etc/passwd", O_RDONLY);
+    fionbio("/proc/self/stat", O_RDONLY);
+    fionbio("/etc", O_RDONLY | O_DIRECTORY);
+    fionbio("/proc/self", O_RDONLY | O_DIRECTORY);
+    fionbio("/etc", O_PATH);
     int p = open("/etc", O_PATH);
     printf("F_SETFL on an O_PATH directory: %s\n", err(fcntl(p, F_SETFL, O_NONBLOCK)));
     close(p);

@@ -1,9 +1,10 @@
 /*
- * Descriptor calls: close, dup, fcntl, lseek.  The host does the work on the
+ * Descriptor calls: close, dup, fcntl, ioctl, lseek.  The host does the work on the
  * real descriptors; the kernel keeps its table in step and keeps the guest
  * away from the kernel's own fds, which lie at and above K.nofile_limit.
  */
 #include "fs.h"
+#include <asm/ioctls.h>
 
 /* Implements close(2). */
 long sys_close(int fd)
@@ -177,6 +178,30 @@ static long based_lseek(int fd, long off, int whence)
         o->pos = to;
     kofd_put(o);
     return to;
+}
+
+/* Implements ioctl(2): the host's, but FIONBIO on an fd whose status
+ * flags its entry keeps (a placeholder's, a packed image file's), which
+ * would set O_NONBLOCK on the description it shares with every other
+ * placeholder, or with the image: it is F_SETFL's. */
+long sys_ioctl(int fd, unsigned long cmd, long arg)
+{
+    if (!fd_valid(fd))
+        return -EBADF;
+    if ((unsigned)cmd != FIONBIO)       /* Linux's request is an unsigned int */
+        return hsys3(__NR_ioctl, fd, cmd, arg);
+    struct kofd *o = fd_get(fd);
+    int kept = o && (o->kind != KF_HOST || (o->flags & KF_F_BASED));
+    kofd_put(o);
+    if (!kept)
+        return hsys3(__NR_ioctl, fd, cmd, arg);
+    long fl = sys_fcntl(fd, F_GETFL, 0);
+    int on;
+    if (fl < 0 || (fl & O_PATH))
+        return fl < 0 ? fl : -EBADF;
+    if (copy_from_user(&on, (const void *)arg, sizeof on) < 0)
+        return -EFAULT;
+    return sys_fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 }
 
 /* Implements lseek(2); differs from Linux in: on an image or synthetic

@@ -157,6 +157,17 @@ long fd_next_nofollow(long from)
     return r;
 }
 
+long fd_next_kept(long from)
+{
+    long r = -1;
+    fs_lock();
+    for (long fd = from < 0 ? 0 : from; fd < ftcap && r < 0; fd++)
+        if (ft[fd] && ft[fd]->kind != KF_HOST)
+            r = fd;
+    fs_unlock();
+    return r;
+}
+
 struct kofd *fd_detach(long fd)
 {
     struct kofd *o = 0;

@@ -157,6 +157,8 @@ struct kofd *fd_get(long fd);   /* a new reference to fd's entry, or NULL */
 /* The first fd from `from` on whose host O_NOFOLLOW is the kernel's, or -1
  * (at execve, for the exec block). */
 long fd_next_nofollow(long from);
+/* The next fd from `from` whose entry is not KF_HOST (an exec hands it over), or -1. */
+long fd_next_kept(long from);
 struct kofd *fd_detach(long fd);
 void fd_detach_range(unsigned long lo, unsigned long hi);
 /* Copies fd's guest path into buf: its length, -ENOENT if it has none. */
@@ -458,6 +460,7 @@ long sys_dup(int fd);
 long sys_dup2(int oldfd, int newfd);
 long sys_dup3(int oldfd, int newfd, int flags);
 long sys_fcntl(int fd, int cmd, long arg);
+long sys_ioctl(int fd, unsigned long cmd, long arg);
 long sys_lseek(int fd, long off, int whence);
 long sys_read(int fd, void *buf, size_t n);
 long sys_pread64(int fd, void *buf, size_t n, long off);

@@ -58,7 +58,9 @@ long exec_resolve(struct exec_req *q);
  * The program as the calling kernel resolved it, its argv and envp, the
  * working directory and root, the kernel's own fds at their new numbers, and the
  * guest's fds whose host O_NOFOLLOW the kernel added (F_GETFL and fdinfo
- * leave it out after the execve as before).
+ * leave it out after the execve as before), and the entries of those it
+ * serves itself (a directory of the image or /proc: it lists and keeps its
+ * status flags after the execve as before).
  * Written and read (checked) by execve.c; a string is an offset of a
  * NUL-terminated string in the block.
  */
@@ -73,11 +75,24 @@ struct exec_block {
     uint32_t strs;
     uint32_t nofollow, nnofollow;           /* nnofollow fds (int32) at nofollow whose host
                                                O_NOFOLLOW is the kernel's (fs.h KF_F_NOFOLLOW) */
+    uint32_t kept, nkept;                   /* nkept struct exec_kept_fd from kept, each
+                                               followed by its path and padded to 4 bytes */
+};
+/* An fd the kernel serves (an image or /proc directory, an O_PATH fd of a
+ * file it serves: fs.h KF_IMAGE, KF_SYNTH) the exec keeps open: its host fd
+ * is a placeholder, so the next kernel knows it only by this record of the
+ * caller's entry (struct kofd's fields). */
+struct exec_kept_fd {
+    int32_t fd, kind, flags, ent, arg;
+    uint32_t fl, pos_lo, pos_hi, ino_lo, ino_hi;
 };
 /* The next kernel takes the exec block mapped at blk (size bytes): the boot
  * info's header becomes a copy with the block's fds, K.cwd its working
  * directory, K.root its root.  0, or -EINVAL for a malformed block. */
 long exec_block_take(const char *blk, unsigned long size);
+/* The program an exec block h names, into a (its argv and envp one new
+ * array, a->argv, that the caller frees); a, or NULL without memory. */
+const struct exec_args *block_args(const struct exec_block *h, struct exec_args *a);
 /* The program the exec block names into a: 1, or 0 without a block (the
  * first boot). */
 int exec_block_args(struct exec_args *a);

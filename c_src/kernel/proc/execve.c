@@ -11,7 +11,8 @@
  * here: its fds (close-on-exec honoured by the host), pid, the sandbox (the
  * seccomp filter and Landlock domain are inherited; the new kernel does not
  * install them again).  Differs from Linux in: fds lose their guest paths
- * (the new kernel sees them as host objects).
+ * (the new kernel sees them as host objects), but those of the directories
+ * it serves itself (exec_block.c).
  */
 #include "proc/proc.h"
 #include "fs/fs.h"
@@ -99,23 +100,6 @@ static long count_vec(char *const *v, unsigned long limit)
     return v ? -E2BIG : 0;
 }
 
-/* The program an exec block h names, into a (its argv and envp one new
- * array, a->argv, that the caller frees); a, or NULL without memory. */
-static const struct exec_args *block_args(const struct exec_block *h, struct exec_args *a)
-{
-    const char *base = (const char *)h;
-    const uint32_t *v = (const uint32_t *)(base + h->strs);
-    const char **strs = kmalloc((h->argc + h->envc + 1) * sizeof *strs);
-    if (!strs)
-        return 0;
-    for (uint32_t i = 0; i < h->argc + h->envc; i++)
-        strs[i] = base + v[i];
-    *a = (struct exec_args){.exe = base + h->exe, .execfn = base + h->execfn, .argv = strs,
-                            .envp = strs + h->argc, .argc = h->argc, .envc = h->envc,
-                            .uid = K.bi->uid, .gid = K.bi->gid};
-    return a;
-}
-
 /* Clears close-on-exec on a kernel fd the next kernel takes over; -1 stays -1. */
 static int hand_over(int fd)
 {
@@ -167,6 +151,27 @@ static long name_program(struct exec_req *q, long dirfd, const char *path, long 
     return 0;
 }
 
+/* fd's entry, then its path, padded to 4 bytes: 1, 0 if fd has none now,
+ * or -errno. */
+static long put_kept(struct blob *b, long fd)
+{
+    struct kofd *o = fd_get(fd);
+    if (!o)
+        return 0;
+    struct exec_kept_fd k = {.fd = fd, .kind = o->kind, .flags = o->flags, .ent = o->ent,
+                             .arg = o->arg, .fl = o->fl, .pos_lo = (uint32_t)o->pos,
+                             .pos_hi = (uint32_t)((unsigned long)o->pos >> 32),
+                             .ino_lo = (uint32_t)o->ino, .ino_hi = (uint32_t)(o->ino >> 32)};
+    uint32_t off;
+    long r = put(b, &k, sizeof k);
+    if (r == 0)
+        r = put_str(b, o->path ? o->path : "", &off);
+    kofd_put(o);
+    while (r == 0 && (b->len & 3))
+        r = put(b, "", 1);
+    return r < 0 ? r : 1;
+}
+
 /* The exec block into b (execve's second step): the strings, then
  * argv's and envp's offsets (offs has room for q->nargs + envc).  Its fds
  * are the host execve's to fill.  0, -E2BIG when the strings the new stack
@@ -210,6 +215,14 @@ static long write_exec_block(struct blob *b, const struct exec_req *q, char *con
         if ((r = put(b, &v, sizeof v)) < 0)
             return r;
         h.nnofollow++;
+    }
+    h.kept = b->len;
+    for (long fd = fd_next_kept(0); fd >= 0; fd = fd_next_kept(fd + 1)) {
+        if (hsys2(__NR_fcntl, fd, F_GETFD) != 0)    /* close-on-exec: the exec closes it */
+            continue;
+        if ((r = put_kept(b, fd)) < 0)
+            return r;
+        h.nkept += r;
     }
     h.size = b->len;
     memcpy(b->buf, &h, sizeof h);
@@ -323,73 +336,4 @@ out:
     kfree(q);
     kfree(cwd);
     return r;
-}
-
-/* ---- the next kernel's side: the exec block it booted with ---- */
-
-static const struct exec_block *xb;
-
-static const char *xb_str(uint32_t off)
-{
-    return (const char *)xb + off;
-}
-
-/* A block the calling kernel wrote, checked all the same: every offset in
- * it, every string ended. */
-static int xb_valid(unsigned long size)
-{
-    if (xb->magic != EXEC_BLOCK_MAGIC || xb->size != size || xb->strs > size ||
-        xb->argc > (size - xb->strs) / 4 || xb->envc > (size - xb->strs) / 4 - xb->argc ||
-        xb->nofollow > size || xb->nofollow % 4 || xb->nnofollow > (size - xb->nofollow) / 4)
-        return 0;
-    const uint32_t *v = (const uint32_t *)xb_str(xb->strs);
-    uint32_t one[4] = {xb->exe, xb->execfn, xb->cwd, xb->root};
-    for (uint32_t i = 0; i < xb->argc + xb->envc + 4; i++) {
-        uint32_t off = i < 4 ? one[i] : v[i - 4];
-        if (off < sizeof *xb || off >= size || !memchr(xb_str(off), 0, size - off))
-            return 0;
-    }
-    return 1;
-}
-
-long exec_block_take(const char *blk, unsigned long size)
-{
-    xb = (const struct exec_block *)blk;
-    if (!xb_valid(size))
-        return -EINVAL;
-    struct ls_bootinfo *h = kmalloc(sizeof *h);
-    if (!h)
-        return -ENOMEM;
-    *h = *K.bi;
-    h->trace_fd = xb->trace_fd;
-    h->report_fd = xb->report_fd;
-    h->core_fd = xb->core_fd;
-    h->image_fd = xb->image_fd;
-    h->port_fd = xb->port_fd;
-    h->trace_sum_fd = xb->trace_sum_fd;
-    h->shared_fd = xb->shared_fd;
-    h->debug_fd = -1;                   /* the first program's debugger handshake only */
-    h->flags |= LS_BOOT_EXECED;
-    K.bi = h;
-    K.cwd = xb_str(xb->cwd);
-    K.cwd_host = xb->cwd_host;
-    K.root = xb_str(xb->root);
-    /* What this kernel knows of the fds the exec kept: whose O_NOFOLLOW is
-     * its own (a close-on-exec one the host closed is not there). */
-    const int32_t *nf = (const int32_t *)xb_str(xb->nofollow);
-    for (uint32_t i = 0; i < xb->nnofollow; i++) {
-        long fl = hsys2(__NR_fcntl, nf[i], F_GETFL);
-        if (fl >= 0 && (fl & O_NOFOLLOW) && fd_valid(nf[i]))
-            fd_install(nf[i], kofd_new(KF_HOST, KF_F_NOFOLLOW, 0, 0, 0));
-    }
-    return 0;
-}
-
-int exec_block_args(struct exec_args *a)
-{
-    if (!xb)
-        return 0;
-    if (!block_args(xb, a))
-        kpanic("out of memory");
-    return 1;
 }
