@@ -178,7 +178,10 @@ def test_sshd_logs_in_with_a_key_and_runs_commands(tmp_path):
 # What mariadb-install-db (a shell script) runs besides its own package's programs.
 MARIADB_TOOLS = ("/usr/bin/my_print_defaults", "/usr/bin/sed", "/usr/bin/cat", "/usr/bin/chown",
                  "/usr/bin/chmod", "/usr/bin/find", "/usr/bin/dirname", "/usr/bin/mkdir",
-                 "/usr/bin/uname", "/usr/bin/hostname", "/usr/bin/awk", "/usr/bin/mawk")
+                 "/usr/bin/uname", "/usr/bin/hostname", "/usr/bin/awk", "/usr/bin/mawk",
+                 # mysql-common's, which mariadb-common's my.cnf (its alternative,
+                 # made by its maintainer script, as natively) includes
+                 "/etc/mysql/conf.d")
 
 MARIADB_SQL = """create database shop;
 use shop;
