@@ -202,30 +202,18 @@ def add_host(tree: Tree, spec: str, *, live: bool = False) -> Mount | None:
     return None
 
 
-def _leads_out(link: str, top: str) -> bool:
-    """Whether symlink ``link`` below ``top`` names a path outside it (its
-    own target: a link on the way is judged on its own).  A ".." after a
-    link on the way means that link's parent, so such a target is taken
-    as the kernel resolves it."""
-    target = os.readlink(link)
-    where = os.path.normpath(os.path.join(os.path.dirname(link), target))
-    if ".." in target.split("/"):
-        where = os.path.realpath(link)
-    return where != top and not where.startswith(top + "/")
-
-
 def _plain_tree(top: str) -> list[str] | None:
-    """The symlinks below directory ``top`` that lead out of it, or None if
-    something below it is not a directory, a regular file or a symlink (a
-    device, a socket, a fifo: what add_host_tree leaves out, and a bind
-    would not)."""
+    """The symlinks below directory ``top`` that may lead out of it (a
+    target naming more than a sibling), or None if something below it is
+    not a directory, a regular file or a symlink (a device, a socket, a
+    fifo: what add_host_tree leaves out, and a bind would not)."""
     links, pending = [], [top]
     while pending:
         try:
             with os.scandir(pending.pop()) as it:
                 for e in it:
                     if e.is_symlink():
-                        if _leads_out(e.path, top):
+                        if "/" in os.readlink(e.path):
                             links.append(e.path)
                     elif e.is_dir(follow_symlinks=False):
                         pending.append(e.path)
