@@ -152,9 +152,6 @@ def dependencies(recorded, plan, kernel: str) -> list[tuple]:
         if p.startswith(("/proc/", "/sys/", "/dev/")) or p in sources:
             continue                      # the host's live state, not a file planning read
         rows += _dep_record(p, p in listed or p.startswith("/var/lib/dpkg"), False)
-    # A read-only source planning listed (a directory --add binds whole:
-    # its programs' libraries are in the plan) keeps its contents too.
-    listed_ro = {m.host for m in plan.mounts if m.readonly and m.host in listed}
     for p in sorted(sources):
-        rows += _dep_record(p, p in listed_ro, p not in listed_ro)
+        rows += _dep_record(p, False, True)
     return rows

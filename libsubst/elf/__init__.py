@@ -116,10 +116,8 @@ class ElfFile(Sections, Dynamic, Relocations):
         self.path = path
         self.size = len(data)
         # (st_dev, st_ino) of an opened file: how ld.so tells one object
-        # loaded under two names; its version adds size, mtime and ctime
-        # (a memo of what was read from it holds while they do).
+        # loaded under two names.
         self.file_id = None
-        self.file_version = None
         self._mapping = None
         self._sections = None
         self._shstrndx = 0
@@ -159,7 +157,6 @@ class ElfFile(Sections, Dynamic, Relocations):
                 mapping.close()
             raise
         elf.file_id = (st.st_dev, st.st_ino)
-        elf.file_version = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         elf._mapping = mapping
         return elf
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import glob
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -136,13 +135,11 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         beside + (["/bin/sh"] if shell else [])
     for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
         try:
-            bound = rootfs.add_host(tree, spec, live=not packed and spec in add)
+            rootfs.add_host(tree, spec)
         except LibsubstError:
             if spec in add:
                 raise
             continue            # a sibling in the way of what the run has: left out
-        if bound is not None and not any(m.guest == bound.guest for m in runtime_mounts):
-            runtime_mounts.append(bound)
         added, added_mounts = _added_program(tree, spec, env, packed)
         objects += added
         runtime_mounts += [m for m in added_mounts
@@ -152,13 +149,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
 
         for real in dict.fromkeys(objects):
             sub = substitute(real)
-            if sub == real:
-                continue
-            if tree.get(real) is None:
-                # A program of a directory added as a bind: its substitute
-                # is an entry, which the guest kernel serves before the bind.
-                tree.add_host_file(real, sub, stat.S_IMODE(os.stat(real).st_mode))
-            else:
+            if sub != real:
                 tree.replace_host_file(real, sub)
     # A run resolves names as its host does (/etc/hosts); a packed image by its own.
     rootfs.add_etc(tree, hostname, host_names=not packed)

@@ -168,17 +168,9 @@ def pack_tree(tree: Tree, mount: Mount) -> None:
     tree.add_host_tree(mount.host, mount.guest, exclude=PACK_EXCLUDE)
 
 
-def add_host(tree: Tree, spec: str, *, live: bool = False) -> Mount | None:
+def add_host(tree: Tree, spec: str) -> None:
     """``--add HOST[:GUEST]``: a host file or directory (with everything
-    below it) into the guest's root, at GUEST or at its own path.
-
-    ``live`` (a run, not a packed image): a directory added at its own path
-    is one read-only bind of it (returned, for the plan's mounts) instead
-    of an entry, and a bind, per file: the guest sees it as the host shows
-    it, files the host puts there later too (a cached plan misses then:
-    planning listed it).  Its symlinks that lead out of it are entries, as
-    an entry's would be, so they resolve; one of a device, a socket or a
-    fifo below it keeps the per-file entries, which leave those out."""
+    below it) into the guest's root, at GUEST or at its own path."""
     host, sep, guest = spec.partition(":")
     if not host or (sep and not guest):
         raise VolumeError(f"--add {spec!r}: expected HOST[:GUEST]")
@@ -187,42 +179,7 @@ def add_host(tree: Tree, spec: str, *, live: bool = False) -> Mount | None:
     if guest and not os.path.isabs(guest):
         raise VolumeError(f"--add {spec!r}: the guest path must be absolute")
     host = os.path.abspath(host)
-    if live and not guest and os.path.isdir(host):
-        real = os.path.realpath(host)
-        links = _plain_tree(real) if real != "/" else None
-        if links is not None:
-            tree.add_host_path(host)           # the links and directories on the way
-            for link in links:
-                try:
-                    tree.add_host_path(link)
-                except LibsubstError:
-                    pass                       # dangling: the bind shows it dangling
-            return Mount(guest=real, host=real, readonly=True)
     tree.add_host_tree(host, os.path.normpath(guest) if guest else None)
-    return None
-
-
-def _plain_tree(top: str) -> list[str] | None:
-    """The symlinks below directory ``top`` that may lead out of it (a
-    target naming more than a sibling), or None if something below it is
-    not a directory, a regular file or a symlink (a device, a socket, a
-    fifo: what add_host_tree leaves out, and a bind would not)."""
-    links, pending = [], [top]
-    while pending:
-        try:
-            with os.scandir(pending.pop()) as it:
-                for e in it:
-                    if e.is_symlink():
-                        if "/" in os.readlink(e.path):
-                            links.append(e.path)
-                    elif e.is_dir(follow_symlinks=False):
-                        pending.append(e.path)
-                    elif not e.is_file(follow_symlinks=False):
-                        return None
-        except OSError as e:
-            raise LibsubstError(f"cannot add {e.filename or top} to the image: "
-                                f"{e.strerror}") from None
-    return sorted(links)
 
 
 # The directories programs expect at the top of a Linux root (the FHS's,

@@ -176,7 +176,7 @@ class _Resolver:
             return None
         except LibsubstError as e:
             raise type(e)(f"{e} (found for {name} needed by {loader.path})") from None
-        if elf.e_type == ET_EXEC or _dynamic_of(elf)[4] & DF_1_PIE:
+        if elf.e_type == ET_EXEC or elf.flags_1() & DF_1_PIE:
             elf.close()
             raise UnsupportedElf(f"{path} is an executable, not a shared library "
                                  f"(found for {name} needed by {loader.path})")
@@ -247,14 +247,14 @@ class _Resolver:
             obj = self.by_id[file_id]
             obj.names.add(name)
             return obj, False
-        soname, needed, rpath, runpath, flags_1 = _dynamic_of(elf)
+        rpath, runpath = elf.rpath(), elf.runpath()
         origin = origin if origin is not None else _origin(elf.path)
         obj = _Object(
-            path=elf.path, names={name} if name else set(), soname=soname,
-            origin=origin, loader=loader, needed=needed,
+            path=elf.path, names={name} if name else set(), soname=elf.soname(),
+            origin=origin, loader=loader, needed=elf.needed(),
             rpath=None if rpath is None or runpath is not None else _dirs(rpath, origin),
             runpath=None if runpath is None else _dirs(runpath, origin),
-            flags_1=flags_1)
+            flags_1=elf.flags_1())
         self.loaded.append(obj)
         self.by_id[file_id] = obj
         return obj, True
@@ -269,29 +269,6 @@ class _Resolver:
                 obj.names.add(name)
                 return obj
         return None
-
-
-# What the search reads of an object's dynamic section, by file version
-# (ElfFile.file_version): the closures of many programs (--add of a
-# directory of them) load the same libraries, each read once.  Bounded, as
-# an embedding process may plan for ever.
-_DYNAMIC: dict = {}
-_DYNAMIC_MAX = 8192
-
-
-def _dynamic_of(elf):
-    """(soname, needed, rpath, runpath, flags_1) of an opened object."""
-    key = elf.file_version
-    found = _DYNAMIC.get(key) if key is not None else None
-    if found is None:
-        rpath, runpath = elf.rpath(), elf.runpath()
-        found = (elf.soname(), tuple(elf.needed()), None if rpath is None else tuple(rpath),
-                 None if runpath is None else tuple(runpath), elf.flags_1())
-        if key is not None:
-            if len(_DYNAMIC) >= _DYNAMIC_MAX:
-                _DYNAMIC.clear()
-            _DYNAMIC[key] = found
-    return found
 
 
 def realpath(path, root=""):
@@ -388,8 +365,6 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
     (``objects``: its extension modules) need beyond ``plan``, found as
     dlopen(3) would from the loaded program.  An object or a library that
     cannot be found is skipped: dlopen fails on it natively too."""
-    if not objects:
-        return []
     r = _Resolver(env or {}, root)
     with _open(plan.program, root) as exe:
         r.add(exe, None, None, origin=_origin(realpath(plan.program, root)))
