@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -88,7 +89,7 @@ static int cmp(const void *a, const void *b)
 #define BLOCK 4096
 static long iters;
 static const char *image_file;
-static char vol_file[4096], deep_file[4096], deep_dirs[3][4096];
+static char vol_file[4096], deep_file[4096], deep_dirs[3][4096], vol_missing[4096];
 static int zero_fd, null_fd, pipe_fds[2], vol_fd, ready_pipe[2], ep_fd, listen_fd;
 static struct sockaddr_in listen_addr;
 static volatile long sink;
@@ -156,6 +157,17 @@ static void op_f_opath_statx_close(void)
     failed += f < 0 || statx(f, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) != 0 || sx.stx_size != BLOCK;
     close_ok(f);
 }
+
+/* A file of the image's generated /etc (a data file of the boot info in the
+ * guest: getpwnam's and getaddrinfo's per call), a generated /proc file
+ * (its bytes made at each open), an ioctl (FIONREAD: one byte waits in the
+ * pipe) and a stat that finds nothing (a PATH search's, an import's). */
+static void op_open_etc(void) { open_close("/etc/passwd"); }
+static void op_open_proc(void) { open_close("/proc/self/stat"); }
+static void op_ioctl(void) { int n = 0; failed += ioctl(ready_pipe[0], FIONREAD, &n) != 0 || n != 1; }
+static void stat_missing(const char *path) { struct stat st; failed += stat(path, &st) != -1 || errno != ENOENT; }
+static void op_stat_missing_volume(void) { stat_missing(vol_missing); }
+static void op_stat_missing_usr_bin(void) { stat_missing("/usr/bin/syscall-bench-missing"); }
 
 static void op_epoll(void) { struct epoll_event ev; failed += epoll_wait(ep_fd, &ev, 1, 0) != 1 || ev.data.fd != ready_pipe[0]; }
 static void op_sendfile(void) { off_t off = 0; failed += sendfile(null_fd, vol_fd, &off, BLOCK) != BLOCK; }
@@ -233,6 +245,11 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"epoll_wait_ready", op_epoll},
     {"sendfile_4k_volume", op_sendfile},
     {"connect_accept4_close", op_accept},
+    {"open_close_etc", op_open_etc},
+    {"open_close_proc", op_open_proc},
+    {"ioctl_fionread_pipe", op_ioctl},
+    {"stat_missing_volume", op_stat_missing_volume},
+    {"stat_missing_usr_bin", op_stat_missing_usr_bin},
 };
 
 static const struct op floor_ops[] = {
@@ -254,6 +271,7 @@ static int setup(const char *vol_dir)
     socklen_t len = sizeof listen_addr;
     memset(block, 'v', sizeof block);
     snprintf(vol_file, sizeof vol_file, "%s/syscall-bench.data", vol_dir);
+    snprintf(vol_missing, sizeof vol_missing, "%s/syscall-bench.missing", vol_dir);
     zero_fd = open("/dev/zero", O_RDONLY);
     null_fd = open("/dev/null", O_WRONLY);
     vol_fd = open(vol_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
