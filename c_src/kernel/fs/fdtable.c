@@ -44,6 +44,7 @@ void fs_fork_child(void)
 {
     lockword = 0;
     upper_cache_after_fork();
+    data_file_after_fork();
 }
 
 /* Below the guest's limit, or any fd but the kernel's: one the guest had

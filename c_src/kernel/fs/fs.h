@@ -262,6 +262,10 @@ int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is L
 long img_stat(int ent, const char *path, struct stat *st);
 void img_fix_stat(int ent, struct stat *st);  /* present a host stat as the image's */
 long img_data_memfd(int ent, int cloexec);
+/* A data file opened with the guest's flags (data_fd.c: one host openat
+ * of the memfd the process keeps for it); *kf as fs_reopen's. */
+long data_file_open(int ent, int flags, int *kf);
+void data_file_after_fork(void);
 /* A new host fd (a dup of the image file, in the guest's range) for an
  * LS_ENT_IMAGE_FILE entry; its bytes start at img_ent(ent)->data_off. */
 long img_file_fd(int ent, int cloexec);

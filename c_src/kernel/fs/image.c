@@ -225,14 +225,6 @@ long fs_sealed_memfd(const char *name, const void *data, size_t n, int cloexec, 
     return fs_memfd_seal(fd, mode);
 }
 
-long img_data_memfd(int ent, int cloexec)
-{
-    const struct ls_fs_entry *e = img_ent(ent);
-    char name[64];
-    strlcpy(name, path_base(img_path(ent)), sizeof name);
-    return fs_sealed_memfd(name, K.blk + e->data_off, e->data_size, cloexec, e->mode & 07777);
-}
-
 long img_file_fd(int ent, int cloexec)
 {
     if (K.image_fd < 0)

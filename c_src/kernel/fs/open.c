@@ -4,8 +4,8 @@
  * What an open returns, by what the walk found:
  *   volume path   the host fd opened beneath the mount root;
  *   image file    HOST_FILE: the host file at `target`, read-only;
- *                 DATA_FILE: a sealed memfd holding the bytes, reopened
- *                 read-only (fs_reopen);
+ *                 DATA_FILE: a read-only open of the sealed memfd the
+ *                 process keeps of the bytes (data_fd.c);
  *                 IMAGE_FILE: a dup of the packed image's fd, marked
  *                 KF_F_BASED (its bytes are a window of the image: see
  *                 read_write.c); O_PATH gives a placeholder fd;
@@ -93,7 +93,7 @@ static long open_image(struct fs_node *n, int flags)
         fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(ent, hp),
                    O_RDONLY | (flags & FS_REOPEN_FLAGS & ~O_NOATIME), 0);
     } else {
-        fd = fs_reopen(img_data_memfd(ent, cloexec), flags, &kf);
+        fd = data_file_open(ent, flags, &kf);
     }
     return fs_install_image(fd, KF_HOST, KF_F_IMAGE | kf, 0, n);
 }
