@@ -419,6 +419,8 @@ long stat_node(struct fs_node *n, int follow, struct stat *st);
 long stat_fd(long fd, struct stat *st);
 long fs_memfd_new(const char *name, int cloexec);
 long fs_memfd_seal(long fd, unsigned mode);
+/* What seals a memfd the kernel filled: its bytes stay as they are. */
+#define FS_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* The guest's open flags a reopen through /proc carries to the host (all
  * but O_NOFOLLOW, which would stop at the magic link, and O_DIRECTORY). */
 #define FS_REOPEN_FLAGS                                                                    \

@@ -187,7 +187,7 @@ long fs_memfd_seal(long fd, unsigned mode)
 {
     hsys3(__NR_lseek, fd, 0, 0 /* SEEK_SET */);
     hsys2(__NR_fchmod, fd, mode);
-    hsys3(__NR_fcntl, fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+    hsys3(__NR_fcntl, fd, F_ADD_SEALS, FS_SEALS);
     return fd;
 }
 

@@ -29,7 +29,8 @@ struct gbuf {
     char state;                      /* other's state letter ('Z': a zombie) */
     const void *ctx;                 /* a generator's own state (synth_net.c) */
     long err;
-    size_t n;
+    size_t n;                        /* bytes in b */
+    size_t size;                     /* bytes in the memfd before them */
     char comm[16];
     /* smaps (synth_smaps.c): whether the entry being read is hidden; for
      * smaps_rollup, the hidden entries' totals per field and the span of

@@ -21,15 +21,12 @@
 #include "proc/ptable.h"
 
 
-/* Appends n bytes to memfd fd through a mapping of it: a write(2) would
- * count in the process's /proc/<pid>/io (syscw, wchar), whose reader
- * (psutil's io_counters) expects its own writes there, none of the
- * kernel's. */
-static long memfd_append(int fd, const char *s, size_t n)
+/* Appends n bytes to memfd fd, off bytes long, through a mapping of it: a
+ * write(2) would count in the process's /proc/<pid>/io (syscw, wchar),
+ * whose reader (psutil's io_counters) expects its own writes there, none
+ * of the kernel's. */
+static long memfd_append(int fd, size_t off, const char *s, size_t n)
 {
-    long off = hsys3(__NR_lseek, fd, 0, SEEK_END);
-    if (off < 0)
-        return off;
     long r = hsys2(__NR_ftruncate, fd, off + n);
     if (r < 0)
         return r;
@@ -45,9 +42,10 @@ static long memfd_append(int fd, const char *s, size_t n)
 static void gflush(struct gbuf *g)
 {
     if (g->n && !g->err) {
-        long r = memfd_append(g->fd, g->b, g->n);
+        long r = memfd_append(g->fd, g->size, g->b, g->n);
         if (r < 0)
             g->err = r;
+        g->size += g->n;
     }
     g->n = 0;
 }
@@ -140,9 +138,26 @@ const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *n
     return buf;
 }
 
-/* The guest's command name: the host's, unless that is still the boot
- * stub's ("libsubst..."), then the program's file name (15 bytes, as comm). */
-static void guest_comm(struct gbuf *g)
+/* The guest's command name into g->comm: the host's (then 1), unless that
+ * is still the boot stub's ("libsubst..."), then the program's file name
+ * (15 bytes, as comm). */
+static int guest_comm(struct gbuf *g, const char *host)
+{
+    const char *src = host;
+    if (g->other && g->slot && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
+        src = g->slot->comm;
+    } else if (!g->other && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
+        src = ls_prog->execfn;
+        if (!*src && ls_prog->argc)
+            src = ls_prog->argv[0];
+        src = path_base(src);
+    }
+    strlcpy(g->comm, src, sizeof g->comm);
+    return src == host;
+}
+
+/* The same, from the host's comm file. */
+static void guest_comm_file(struct gbuf *g)
 {
     char host[32] = "";
     char path[48];
@@ -155,16 +170,19 @@ static void guest_comm(struct gbuf *g)
     char *nl = strchr(host, '\n');
     if (nl)
         *nl = 0;
-    const char *src = host;
-    if (g->other && g->slot && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
-        src = g->slot->comm;
-    } else if (!g->other && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
-        src = ls_prog->execfn;
-        if (!*src && ls_prog->argc)
-            src = ls_prog->argv[0];
-        src = path_base(src);
-    }
-    strlcpy(g->comm, src, sizeof g->comm);
+    guest_comm(g, host);
+}
+
+/* The same, from the host's name in a line of its stat or status, the
+ * n bytes at s (no file of its own to read). */
+static int guest_comm_of(struct gbuf *g, const char *s, size_t n)
+{
+    char host[32];
+    if (n >= sizeof host)
+        n = sizeof host - 1;
+    memcpy(host, s, n);
+    host[n] = 0;
+    return guest_comm(g, host);
 }
 
 static void line_stat(struct gbuf *g, char *s, size_t n)
@@ -176,6 +194,7 @@ static void line_stat(struct gbuf *g, char *s, size_t n)
         return;
     }
     /* The pid as the guest sees it (its pid namespace's), then its name. */
+    guest_comm_of(g, open + 1, close - open - 1);
     char pid[24];
     ksnprintf(pid, sizeof pid, "%ld (", g->tid ? g->tid : fs_pid());
     synth_gputs(g, pid);
@@ -187,8 +206,17 @@ static void line_status(struct gbuf *g, char *s, size_t n)
 {
     char tmp[96];
     if (strncmp(s, "Name:", 5) == 0) {
-        ksnprintf(tmp, sizeof tmp, "Name:\t%s\n", g->comm);
-        synth_gputs(g, tmp);
+        const char *name = s + 5, *end;
+        while (*name == '\t')
+            name++;
+        for (end = name; *end && *end != '\n'; end++)
+            ;
+        if (guest_comm_of(g, name, end - name)) {
+            synth_gput(g, s, n);        /* the host's, escaped as Linux escapes it */
+        } else {
+            ksnprintf(tmp, sizeof tmp, "Name:\t%s\n", g->comm);
+            synth_gputs(g, tmp);
+        }
     } else if (g->other) {
         synth_gput(g, s, n);               /* the host's ids, as the guest's are */
     } else if (strncmp(s, "Pid:", 4) == 0 || strncmp(s, "Tgid:", 5) == 0 ||
@@ -368,10 +396,8 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     case SG_CGROUP:
         return synth_put_cgroup(g, path_base(path));
     case SG_STAT:
-        guest_comm(g);
         return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/stat"), line_stat);
     case SG_STATUS:
-        guest_comm(g);
         return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/status"), line_status);
     case SG_SMAPS:
         return synth_host_lines(g, synth_task_path(g, hp, sizeof hp, "/smaps"), synth_smaps_line);
@@ -405,7 +431,7 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     case SG_NETIF:
         return synth_put_netif(g, path_base(path), g->tid);
     case SG_COMM:
-        guest_comm(g);
+        guest_comm_file(g);
         synth_gputs(g, g->comm);
         synth_gputs(g, "\n");
         return 0;
@@ -423,7 +449,7 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec)
         g->fd = fd;
         g->tid = tid;
         g->err = 0;
-        g->n = 0;
+        g->n = g->size = 0;
         g->slot = 0;
         /* An fdinfo's argument is a pid and an fd (the host's file says all);
          * an interface file's, its ifindex. */
@@ -433,11 +459,11 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec)
             r = fill(g, e);
         kfree(g->slot);
         gflush(g);
-        if (r < 0 || g->err < 0) {
+        /* Sealed as every memfd the kernel fills; the guest's fd is a
+         * reopen of it (fs_reopen), at offset 0, its mode synth_fix_stat's. */
+        if (r < 0 || g->err < 0 || (r = hsys3(__NR_fcntl, fd, F_ADD_SEALS, FS_SEALS)) < 0) {
             hsys1(__NR_close, fd);
             fd = r < 0 ? r : g->err;
-        } else {
-            fd = fs_memfd_seal(fd, 0444);
         }
     }
     kfree(g);

@@ -13,11 +13,12 @@
  * ("pipe:[123]") (synth_node.c).
  */
 #include "synth.h"
+#include "proc/proc.h"
 #include <asm/ioctls.h>
 
 long fs_pid(void)
 {
-    return hsys0(__NR_getpid);
+    return sys_getpid();                /* kept until a fork */
 }
 
 /* Whether the guest shows /dev/tty: while its fd 0 is a terminal, or the
