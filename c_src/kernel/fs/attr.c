@@ -18,6 +18,8 @@ static long attr_walk(int dirfd, const char *path, int follow, struct fs_node *n
         r = upper_copy_up(n, 1);
     if (r < 0 || n->o.type != FO_VOLUME)
         return r;
+    if (n->absent)
+        return -ENOENT;                 /* the layer's answer (walk_down) */
     if (modify && vol_ro(n))
         return -EROFS;
     *vfd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);

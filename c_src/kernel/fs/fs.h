@@ -224,6 +224,8 @@ struct fs_obj {
 struct fs_node {
     struct fs_obj o;
     int missing;                /* -ENOENT was for the last component only; o is its parent */
+    int absent;                 /* the writable root's layer had no last component (walk_down):
+                                 * what a stat or an access of it answers, ENOENT */
     int dir_required;           /* the path ended in '/' */
     int last_dot;               /* the last component was "." (1) or ".." (2), or the path
                                  * is only slashes (3): Linux's LAST_DOT/LAST_DOTDOT/

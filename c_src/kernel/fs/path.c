@@ -30,7 +30,10 @@
 
 struct fs_node *node_new(void)
 {
-    return kmalloc(sizeof(struct fs_node));
+    struct fs_node *n = kmalloc(sizeof(struct fs_node));
+    if (n)
+        n->missing = n->absent = 0;
+    return n;
 }
 
 void node_free(struct fs_node *n)
@@ -287,6 +290,7 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
         /* In the writable root's layer, as in a volume, the host says
          * whether the last component exists, and makes it. */
         *cur = (struct fs_obj){.type = FO_VOLUME, .ent = fs_upper};
+        n->absent = 1;
         return 0;
     }
     if (r == -ENOENT && last) {
@@ -329,7 +333,7 @@ static int walk_link(struct fs_node *n, struct fs_obj *cur, size_t i, int last, 
 int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
 {
     char *p = n->path, *t = n->tmp;
-    n->missing = 0;
+    n->missing = n->absent = 0;
     n->dir_required = 0;
     n->last_dot = 0;
     struct fs_obj cur;

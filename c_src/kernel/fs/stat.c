@@ -155,6 +155,8 @@ static void stat_to_statx(const struct stat *st, struct statx *sx)
 static long vol_statx(struct fs_node *n, int follow, int sync, unsigned mask, struct statx *sx)
 {
     struct statx k;
+    if (n->absent)
+        return -ENOENT;                 /* the layer's answer (walk_down) */
     /* The mount id is vol_statx_resolved's own ask: not when the guest's. */
     if (!(mask & (STATX_MNT_ID | STATX_MNT_ID_UNIQUE)) &&
         vol_statx_resolved(n, sync, mask, &k) == 0 && !(follow && S_ISLNK(k.stx_mode)))

@@ -319,6 +319,8 @@ static void statx_to_stat(const struct statx *sx, struct stat *st)
 long vol_stat(struct fs_node *n, int follow, struct stat *st)
 {
     struct statx sx;
+    if (n->absent)
+        return -ENOENT;                 /* the layer's answer, a host call ago */
     if (vol_statx_resolved(n, 0, STATX_BASIC_STATS, &sx) == 0 &&
         !(follow && S_ISLNK(sx.stx_mode))) {
         statx_to_stat(&sx, st);
