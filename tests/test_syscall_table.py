@@ -196,6 +196,26 @@ def test_handlers_defined_with_natural_parameters(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("name", sorted(syscalls.KEPT))
+def test_kept_handlers_are_the_host_call_for_every_fd_the_kernel_keeps_nothing_of(name):
+    """A KEPT call's fastcall goes straight to the host when its fd (the
+    first argument) is the guest's and the kernel keeps none of its status
+    flags (fs_kept): its handler must refuse the kernel's fds first and,
+    for every fd whose flags are the host's (fd_flags_kept false), be that
+    host call with the guest's arguments in order."""
+    src = (REPO / "c_src" / "kernel" / "fs" / "fd.c").read_text()
+    m = re.search(r"^long sys_%s\(([^)]*)\)\n\{\n\s*if \(!fd_valid\((\w+)\)\)\n\s*return -EBADF;\n"
+                  r"(.*?)^\}" % name, src, re.M | re.S)
+    assert m, f"sys_{name} does not start by refusing the kernel's fds"
+    params = [p.split()[-1].lstrip("*") for p in m[1].split(",")]
+    assert m[2] == params[0]
+    body = m[3]
+    host = "return hsys%d(__NR_%s, %s);" % (len(params), name, ", ".join(params))
+    assert re.search(r"int kept = fd_flags_kept\(o\);.*?if \(!kept\)\n\s*" + re.escape(host),
+                     body, re.S), body
+    assert by_name(name).level == syscalls.KERNEL and by_name(name).kept
+
+
 @pytest.mark.parametrize("name", sorted(syscalls.BASED))
 def test_based_handlers_are_the_host_call_for_every_other_fd(name):
     """A BASED call's fastcall goes straight to the host when the fd of the

@@ -80,6 +80,8 @@ void dispatch_init(void)
         int kind = 0;
         if (d->level == LS_HOST)
             kind = LS_DIRECT_HOST;
+        else if (d->level == LS_KERNEL && (d->flags & LS_F_KEPT))
+            kind = LS_DIRECT_KEPT;
         else if (d->level == LS_KERNEL && (d->flags & LS_F_BASED))
             kind = no_image ? LS_DIRECT_HOST
                             : (d->flags & LS_F_BASED_ARG1) ? LS_DIRECT_FD1 : LS_DIRECT_FD0;

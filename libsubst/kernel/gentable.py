@@ -74,6 +74,7 @@ def header_text() -> str:
         "#define LS_F_BASED 4    /* the host's call unless its fd is a packed image's (syscalls.BASED) */\n"
         "#define LS_F_BASED_ARG1 8 /* LS_F_BASED: that fd is the second argument, else the first */\n"
         "#define LS_F_FD_IF_EMPTY 16 /* an empty path makes it its fd's call (syscalls.FD_IF_EMPTY) */\n"
+        "#define LS_F_KEPT 32    /* the host's call unless the kernel keeps its fd's flags (syscalls.KEPT) */\n"
         "struct syscall_desc { const char *name; sys_fn fn; unsigned char level;"
         " unsigned char nargs; unsigned char argk[6]; unsigned char flags; };\n\n")
     out.append("extern const struct syscall_desc syscall_table[LS_NR_SYSCALLS];\n\n")
@@ -102,7 +103,8 @@ def source_text(keep=None) -> str:
                                          ("LS_F_PATHS", "path" in s.args),
                                          ("LS_F_BASED", s.based),
                                          ("LS_F_BASED_ARG1", s.based_arg == 1),
-                                         ("LS_F_FD_IF_EMPTY", s.fd_if_empty)) if on) or "0"
+                                         ("LS_F_FD_IF_EMPTY", s.fd_if_empty),
+                                         ("LS_F_KEPT", s.kept)) if on) or "0"
         out.append(f'\t[{s.nr}] = {{ "{s.name}", {fn}, {_C_LEVEL[level]}, '
                    f"{s.nargs}, {{{argk}}}, {flags} }},\n")
     out.append("};\n")

@@ -776,6 +776,7 @@ class Syscall:
     based: bool = False      # the host's call unchanged unless its fd is a packed image's (BASED)
     based_arg: int = 0       # BASED: which argument is that fd
     fd_if_empty: bool = False   # given an empty path, the call is its fd's (FD_IF_EMPTY)
+    kept: bool = False       # the host's call unchanged unless the kernel keeps its fd's flags (KEPT)
 
     @property
     def nargs(self) -> int:
@@ -815,6 +816,18 @@ BASED = {
     "read": 0, "pread64": 0, "readv": 0, "preadv": 0, "preadv2": 0, "sendfile": 1,
     "copy_file_range": 0, "splice": 0,
 }
+
+
+# Kernel handlers that make the host's call unchanged, with the guest's
+# arguments, unless their fd (the first argument) is one whose status flags
+# the kernel keeps in its entry (a placeholder of an image or /proc
+# directory, shared by every such fd; a packed image's file: fs/fd.c's
+# sys_ioctl, for FIONBIO) or is not the guest's at all (the kernel's own
+# fds lie above the guest's range: EBADF).  Their fastcalls go from the
+# entry straight to the host when that fd's byte in the kernel's fs_kept,
+# which the entry tests itself, is clear: a terminal's, a socket's or a
+# pipe's ioctl pays no kernel entry.
+KEPT = frozenset({"ioctl"})
 
 
 # Calls that, given an empty path (and AT_EMPTY_PATH), act on their fd:
@@ -921,7 +934,7 @@ def _build() -> tuple[Syscall, ...]:
         classes = tuple(c for c, names in CLASSES.items() if name in names)
         rows.append(Syscall(nr, name, args, LEVELS.get(name, ENOSYS), note, name in BLOCKING,
                             classes, name in TRAP_ONLY, name in BASED, BASED.get(name, 0),
-                            name in FD_IF_EMPTY))
+                            name in FD_IF_EMPTY, name in KEPT))
     return tuple(sorted(rows, key=lambda s: s.nr))
 
 

@@ -191,7 +191,7 @@ long sys_ioctl(int fd, unsigned long cmd, long arg)
     if ((unsigned)cmd != FIONBIO)       /* Linux's request is an unsigned int */
         return hsys3(__NR_ioctl, fd, cmd, arg);
     struct kofd *o = fd_get(fd);
-    int kept = o && (o->kind != KF_HOST || (o->flags & KF_F_BASED));
+    int kept = fd_flags_kept(o);
     kofd_put(o);
     if (!kept)
         return hsys3(__NR_ioctl, fd, cmd, arg);

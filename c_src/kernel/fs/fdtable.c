@@ -18,14 +18,16 @@ static char cwd[LS_PATH_MAX] = "/";
 static int cwd_host;
 
 int fs_placeholder_fd = -1, fs_placeholder_path_fd = -1;
-unsigned char *fs_based;
-long fs_based_len;
+unsigned char *fs_based, *fs_kept;
+long fs_based_len, fs_kept_len;
 
-/* Keeps fs_based in step with ft; called with the lock held. */
+/* Keeps fs_based and fs_kept in step with ft; called with the lock held. */
 static void mark(long fd, const struct kofd *o)
 {
     if (fs_based && fd < fs_based_len)
         fs_based[fd] = o && (o->flags & KF_F_BASED);
+    if (fs_kept && fd < fs_kept_len)
+        fs_kept[fd] = fd_flags_kept(o);
 }
 
 void fs_lock(void)
@@ -114,6 +116,14 @@ static int grow(long fd)
     ft = n;
     ftcap = cap;
     return 0;
+}
+
+void fd_mark_all(void)
+{
+    fs_lock();
+    for (long fd = 0; fd < ftcap; fd++)
+        mark(fd, ft[fd]);
+    fs_unlock();
 }
 
 int fd_install(int fd, struct kofd *o)

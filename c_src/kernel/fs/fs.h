@@ -188,6 +188,17 @@ void fd_replace(struct kofd *o, long hfd, struct kofd *n);
  * has no packed image; fs_based_len entries (the guest's fd range). */
 extern unsigned char *fs_based;
 extern long fs_based_len;
+/* fs_kept[fd] is non-zero while guest fd `fd`'s status flags are its
+ * entry's, not its host description's: KEPT calls (ioctl) then need the
+ * kernel, and any fd past fs_kept_len (the kernel's own among them) too. */
+extern unsigned char *fs_kept;
+extern long fs_kept_len;
+/* Both maps made after the exec block put its fds in the table: marked now. */
+void fd_mark_all(void);
+static inline int fd_flags_kept(const struct kofd *o)
+{
+    return o && (o->kind != KF_HOST || (o->flags & KF_F_BASED));
+}
 static inline int fd_is_based(long fd)
 {
     unsigned char *b = fs_based;

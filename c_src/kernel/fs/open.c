@@ -283,6 +283,11 @@ int fs_init(void)
             return -ENOMEM;
         fs_based_len = K.nofile_limit;
     }
+    fs_kept = kzalloc(K.nofile_limit);  /* untouched pages cost nothing (kzalloc) */
+    if (!fs_kept)
+        return -ENOMEM;
+    fs_kept_len = K.nofile_limit;
+    fd_mark_all();
     long fd = fs_sealed_memfd("libsubst-dir", 0, 0, 1, 0555);
     if (fd < 0)
         return fd;

@@ -65,6 +65,8 @@ ls_fastcall_entry:
     ret
 5:  test %eax, %eax
     je 4f
+    cmp $LS_DIRECT_KEPT, %eax
+    je 8f
     cmp $LS_DIRECT_FD0, %eax
     mov %edi, %eax                          /* the fd as the handler's int, zero-extended: */
     je 7f                                   /* a negative one is past fs_based_len too */
@@ -74,6 +76,13 @@ ls_fastcall_entry:
     add fs_based(%rip), %rax
     cmpb $0, (%rax)
     je 6b                                   /* not a window: the host's call, as its handler */
+    jmp 4f
+8:  mov %edi, %eax                          /* a negative fd or the kernel's is past the end: */
+    cmp fs_kept_len(%rip), %rax             /* its handler says EBADF */
+    jae 4f
+    add fs_kept(%rip), %rax
+    cmpb $0, (%rax)
+    je 6b                                   /* flags the host's alone: the host's call */
 4:  push %r11
     mov %rcx, %rax
     mov %rsp, %r11
