@@ -64,25 +64,30 @@ def bench_binary() -> str:
     return str(resources.files("libsubst") / "_bin" / "syscall-bench")
 
 
-def _parse(text: str) -> dict[str, float]:
+MEDIAN, FASTEST = 1, 2     # the columns syscall-bench prints after a row's name
+
+
+def _parse(text: str, column: int = MEDIAN) -> dict[str, float]:
     out = {}
     for line in text.splitlines():
         try:
-            name, med, _min = line.split()
-            out[name] = float(med)
+            fields = line.split()
+            if len(fields) != 3:
+                raise ValueError
+            out[fields[0]] = float(fields[column])
         except ValueError:
             raise BenchmarkError(f"syscall-bench printed {line!r}") from None
     return out
 
 
-def _native(args: list[str]) -> dict[str, float]:
+def _native(args: list[str], column: int = MEDIAN) -> dict[str, float]:
     exe = args[0]
     r = subprocess.run(args, capture_output=True, text=True)
     check(r.returncode == 0, f"{exe} natively exited {r.returncode}", r.stderr)
-    return _parse(r.stdout)
+    return _parse(r.stdout, column)
 
 
-def _guest(args: list[str], path: str, volume: str) -> dict[str, float]:
+def _guest(args: list[str], path: str, volume: str, column: int = MEDIAN) -> dict[str, float]:
     subst, policy, trap = GUEST_PATHS[path]
     spec = api.prepare(args[0], args[1:], subst=subst, mount_cwd=False, policy=policy,
                        volumes=[f"{volume}:{volume}"])
@@ -93,16 +98,16 @@ def _guest(args: list[str], path: str, volume: str) -> dict[str, float]:
         err.seek(0)
         check(done.returncode == 0, f"syscall-bench in the guest ({path}) exited {done.returncode}",
               err.read())
-        return _parse(out.read().decode())
+        return _parse(out.read().decode(), column)
 
 
-def _baseline(python: str, args: list[str], volume: str) -> dict[str, float]:
+def _baseline(python: str, args: list[str], volume: str, column: int = MEDIAN) -> dict[str, float]:
     """The fastcall path of the libsubst installed for ``python``, by its CLI."""
     r = subprocess.run([python, "-m", "libsubst", "run", "--no-cwd", "--volume",
                         f"{volume}:{volume}", *args], capture_output=True, text=True)
     check(r.returncode == 0, f"syscall-bench under {python}'s libsubst exited {r.returncode}",
           r.stderr)
-    return _parse(r.stdout)
+    return _parse(r.stdout, column)
 
 
 def _pack(python: str, args: list[str], volume: str, out: str) -> str:
@@ -113,16 +118,19 @@ def _pack(python: str, args: list[str], volume: str, out: str) -> str:
     return out
 
 
-def _image(python: str, image: str, volume: str) -> dict[str, float]:
+def _image(python: str, image: str, volume: str, column: int = MEDIAN) -> dict[str, float]:
     r = subprocess.run([python, "-m", "libsubst", "run", "--volume", f"{volume}:{volume}", image],
                        capture_output=True, text=True)
     check(r.returncode == 0, f"{image} under {python}'s libsubst exited {r.returncode}", r.stderr)
-    return _parse(r.stdout)
+    return _parse(r.stdout, column)
 
 
 def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
-            baseline: str | None = None, image: bool = False, only: str | None = None) -> dict:
+            baseline: str | None = None, image: bool = False, only: str | None = None,
+            fastest: bool = False) -> dict:
     """{op: {path: [ns per call, one per round]}}, and TRAP_FLOOR: {"native": [...]}.
+    fastest: each round's figure is its fastest timed loop, not their median
+    (on a loaded machine, the least disturbed).
     only: the rows to time, comma-separated (syscall-bench --only)."""
     exe = bench_binary()
     with tempfile.TemporaryDirectory() as volume, tempfile.NamedTemporaryFile() as bpf, \
@@ -137,17 +145,20 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
             # syscall-bench times those of the rows named that it has
             unknown = set(only.split(",")) - set(_native([*args[:2], "1", "1", exe, volume]))
             check(not unknown, f"bench syscalls has no row {', '.join(sorted(unknown))}")
-        configs = {"native": lambda: _native(args), "container": lambda: _native([*args, bpf.name])}
-        configs.update({p: (lambda p=p: _guest(args, p, volume)) for p in GUEST_PATHS})
-        configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)])
+        col = FASTEST if fastest else MEDIAN
+        configs = {"native": lambda: _native(args, col),
+                   "container": lambda: _native([*args, bpf.name], col)}
+        configs.update({p: (lambda p=p: _guest(args, p, volume, col)) for p in GUEST_PATHS})
+        configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)],
+                                              col)
         if baseline:
-            configs[BASELINE] = lambda: _baseline(baseline, args, volume)
+            configs[BASELINE] = lambda: _baseline(baseline, args, volume, col)
         if image:
             mine = _pack(sys.executable, args, volume, f"{images}/this.lsi")
-            configs[IMAGE] = lambda: _image(sys.executable, mine, volume)
+            configs[IMAGE] = lambda: _image(sys.executable, mine, volume, col)
             if baseline:
                 theirs = _pack(baseline, args, volume, f"{images}/baseline.lsi")
-                configs[BASELINE_IMAGE] = lambda: _image(baseline, theirs, volume)
+                configs[BASELINE_IMAGE] = lambda: _image(baseline, theirs, volume, col)
         runs = alternate(rounds, configs)
     floor = runs.pop(TRAP_FLOOR)
     ops = runs["native"][0].keys()
@@ -196,8 +207,9 @@ def table(res: dict) -> str:
 
 
 def main(iterations: int = 20000, repeats: int = 7, as_json: bool = False, rounds: int = 5,
-         baseline: str | None = None, image: bool = False, only: str | None = None) -> None:
-    res = measure(iterations, repeats, rounds, baseline, image, only)
+         baseline: str | None = None, image: bool = False, only: str | None = None,
+         fastest: bool = False) -> None:
+    res = measure(iterations, repeats, rounds, baseline, image, only, fastest)
     if as_json:
         json.dump(res, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -373,13 +373,15 @@ def bench():
               help="Also time the fastcall path of the benchmark packed into an image.")
 @click.option("--only", metavar="ROW,...",
               help="Time these rows alone (names as the table gives them).")
-def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python, image, only):
+@click.option("--fastest", is_flag=True,
+              help="Each round's fastest timed run instead of their median (a loaded machine).")
+def bench_syscalls(as_json, iterations, repeats, rounds, baseline_python, image, only, fastest):
     """ns per call natively, on the fastcall and trap paths, and without the sandbox and the trap."""
     from .benchmarks import syscalls
 
     try:
         syscalls.main(iterations=iterations, repeats=repeats, as_json=as_json, rounds=rounds,
-                      baseline=baseline_python, image=image, only=only)
+                      baseline=baseline_python, image=image, only=only, fastest=fastest)
     except syscalls.BenchmarkError as e:
         raise click.ClickException(str(e)) from None
 

@@ -73,6 +73,17 @@ def test_syscall_benchmark_times_the_rows_named_alone():
         syscalls.measure(iterations=100, repeats=1, rounds=1, only="stat_volume,no_such_row")
 
 
+def test_syscall_benchmark_gives_each_rounds_fastest_loop_if_asked():
+    """--fastest: a round's figure is the fastest of its timed loops, the
+    second column syscall-bench prints after a row's name."""
+    assert syscalls._parse("getppid 12.5 10.0\n", syscalls.FASTEST) == {"getppid": 10.0}
+    assert syscalls._parse("getppid 12.5 10.0\n") == {"getppid": 12.5}
+    res = syscalls.measure(iterations=100, repeats=3, rounds=1, only="ioctl_fionread_pipe",
+                           fastest=True)
+    assert set(res) == {"ioctl_fionread_pipe", syscalls.TRAP_FLOOR}
+    assert all(v[0] > 0 for v in res["ioctl_fionread_pipe"].values())
+
+
 def test_syscall_benchmark_times_another_build_in_the_same_rounds():
     """--baseline-python: another installation's fastcall path (here this
     one's, by its CLI) joins every round and the table."""
