@@ -109,38 +109,28 @@ static void etc_file(const char *path)
     close(d);
 }
 
-/* The name in /proc/self/stat, between its parentheses. */
-static void stat_name(char *out, size_t cap)
+/* The start of a file, NUL-terminated. */
+static void head(const char *path, char *buf, size_t cap)
 {
-    char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY);
-    long n = read(fd, buf, sizeof buf - 1);
+    int fd = open(path, O_RDONLY);
+    long n = read(fd, buf, cap - 1);
     close(fd);
     buf[n > 0 ? n : 0] = 0;
-    char *o = strchr(buf, '('), *c = strrchr(buf, ')');
-    snprintf(out, cap, "%.*s", o && c ? (int)(c - o - 1) : 0, o ? o + 1 : "");
 }
 
-static void status_name(char *out, size_t cap)
-{
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    long n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = 0;
-    char *nl = strchr(buf, '\n');
-    snprintf(out, cap, "%.*s", nl ? (int)(nl - buf) : 0, buf);
-}
-
+/* The names /proc/self/stat (between its parentheses), the first line of
+ * status and comm show. */
 static void names(const char *what)
 {
-    char s[64], t[128], comm[64] = "";
-    stat_name(s, sizeof s);
-    status_name(t, sizeof t);
-    int fd = open("/proc/self/comm", O_RDONLY);
-    long n = read(fd, comm, sizeof comm - 1);
-    close(fd);
-    comm[n > 0 ? n - 1 : 0] = 0;
+    char buf[4096], s[64], t[128], comm[64];
+    head("/proc/self/stat", buf, sizeof buf);
+    char *o = strchr(buf, '('), *c = strrchr(buf, ')');
+    snprintf(s, sizeof s, "%.*s", o && c ? (int)(c - o - 1) : 0, o ? o + 1 : "");
+    head("/proc/self/status", buf, sizeof buf);
+    char *nl = strchr(buf, '\n');
+    snprintf(t, sizeof t, "%.*s", nl ? (int)(nl - buf) : 0, buf);
+    head("/proc/self/comm", comm, sizeof comm);
+    comm[strcspn(comm, "\n")] = 0;
     printf("%s: stat (%s), status %s, comm %s\n", what, s, t, comm);
 }
 
