@@ -13,7 +13,8 @@ import time
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from libsubst.benchmarks import density, processes, servers, startup, syscalls, trace_cost
+from libsubst.benchmarks import (density, name_lookups, processes, servers, startup, syscalls,
+                                  trace_cost)
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
 # what syscall_bench.c times
@@ -82,6 +83,16 @@ def test_syscall_benchmark_gives_each_rounds_fastest_loop_if_asked():
                            fastest=True)
     assert set(res) == {"ioctl_fionread_pipe", syscalls.TRAP_FLOOR}
     assert all(v[0] > 0 for v in res["ioctl_fionread_pipe"].values())
+
+
+def test_name_lookups_time_only_lookups_that_answered():
+    """name_lookups: µs per getaddrinfo and getpwnam, natively and in a
+    guest; a loop that fails is refused, not timed."""
+    res = name_lookups.measure(iterations=20, rounds=1)
+    assert set(res) == set(name_lookups.KINDS)
+    assert all(set(r) == {"native", "guest"} and r["guest"][0] > 0 for r in res.values())
+    with pytest.raises(BenchmarkError, match="the loop exited"):
+        name_lookups._run([], 0)            # no lookup to time: the loop fails
 
 
 def test_syscall_benchmark_times_another_build_in_the_same_rounds():

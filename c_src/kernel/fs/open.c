@@ -283,10 +283,10 @@ int fs_init(void)
             return -ENOMEM;
         fs_based_len = K.nofile_limit;
     }
-    fs_kept = kzalloc(K.nofile_limit);  /* untouched pages cost nothing (kzalloc) */
-    if (!fs_kept)
-        return -ENOMEM;
-    fs_kept_len = K.nofile_limit;
+    /* Untouched pages cost nothing (kzalloc); without the map every ioctl
+     * takes the kernel's way, which is right for any fd. */
+    fs_kept = K.nofile_limit > 0 ? kzalloc(K.nofile_limit) : 0;
+    fs_kept_len = fs_kept ? K.nofile_limit : 0;
     fd_mark_all();
     long fd = fs_sealed_memfd("libsubst-dir", 0, 0, 1, 0555);
     if (fd < 0)
