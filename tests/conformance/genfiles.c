@@ -8,7 +8,8 @@
  * open.  /proc/self/stat and status: the name each shows (the program's,
  * then one it sets, with a byte status escapes), and two opens with a
  * page-fault count of their own.  ioctl on each kind of fd, and on every
- * number above the program's own (EBADF: none is open).
+ * number above the program's own (EBADF: none is open).  The errors of the
+ * stat, access, open and execve of names that are not there.
  * Contents differ from the host's (the guest's /etc is its own), so only
  * what a program can rely on is printed.  Compared with a native run.
  *
@@ -212,6 +213,26 @@ static void ioctls(void)
     close(s);
 }
 
+/* Names that are not there, in the image's directories (in a guest, the
+ * writable root's layer answers from its walk): each call's error. */
+static void misses(void)
+{
+    static const char *const paths[] = {"/usr/bin/libsubst-no-such", "/usr/bin/libsubst-no-such/",
+                                        "/etc/passwd/x", "/etc/libsubst-no-such/x",
+                                        "/usr/lib/libsubst-no-such.so"};
+    for (unsigned i = 0; i < sizeof paths / sizeof *paths; i++) {
+        struct stat st;
+        struct statx sx;
+        printf("%s: stat %s", paths[i], err(stat(paths[i], &st)));
+        printf(", lstat %s", err(lstat(paths[i], &st)));
+        printf(", access %s", err(access(paths[i], F_OK)));
+        printf(", statx %s", err(statx(AT_FDCWD, paths[i], 0, STATX_BASIC_STATS, &sx)));
+        printf(", open %s", err(open(paths[i], O_RDONLY)));
+        char *argv[] = {(char *)paths[i], 0};
+        printf(", execve %s\n", err(execve(paths[i], argv, argv + 1)));
+    }
+}
+
 /* After an execve: the fds the program has, by /proc/self/fd. */
 static int after_exec(void)
 {
@@ -238,6 +259,7 @@ int main(int argc, char **argv)
         etc_file(etc[i]);
     proc_files();
     ioctls();
+    misses();
     fflush(stdout);
     execl("/proc/self/exe", argv[0], "exec", (char *)0);
     perror("execl");
