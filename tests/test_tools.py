@@ -87,8 +87,9 @@ CASES = {
                           "seq 5 | parallel -j2 'echo {}; exit {}' | sort; echo $?",
                           ["xargs", "seq", "sort", "parallel", "perl", "echo"]),
     "busybox httpd wget": (HTTPD, ["busybox", "mkdir", "sleep"]),
-    "tar zstd -T2": ("mkdir d; seq 1 10000 > d/n; echo a > d/a; tar -C d -cf - . | zstd -q -T2 > "
-                     "a.tar.zst; zstd -dc a.tar.zst | tar -tvf - --numeric-owner | wc -l; "
+    "tar zstd -T2": ("mkdir d; seq 1 10000 > d/n; echo a > d/a; "
+                     "tar -C d --sort=name --mtime=@0 --owner=0 --group=0 -cf - . | "
+                     "zstd -q -T2 > a.tar.zst; zstd -dc a.tar.zst | tar -tvf - | wc -l; "
                      "zstd -t -q a.tar.zst; echo $?", ["tar", "zstd", "seq", "wc", "mkdir"]),
     # its signals: TERM, INT, KILL after -k, --preserve-status
     "timeout": ("timeout 0.5 sleep 5; echo $?; timeout -s INT 0.5 sleep 5; echo $?; "
@@ -121,6 +122,14 @@ CASES = {
     # the dictionaries libhunspell reads, each another package's (rootfs.LIBRARY_DATA)
     "hunspell": ("echo 'helo wrold the' | hunspell -d en_US -l; echo speling | hunspell -d en_US -a",
                  ["hunspell"]),
+    # libaspell's: links in /usr/lib/aspell to the hashes built in /var/lib/aspell
+    "aspell": ("echo 'helo wrold the' | aspell -l en list; echo speling | aspell -a -l en; "
+               "aspell dump dicts | head -3", ["aspell", "head"]),
+    # SVG, PNG through cairo and pango (fonts), a terminal plot, its own arithmetic
+    "gnuplot": ("gnuplot -e 'set terminal svg size 300,200; set output \"p.svg\"; plot sin(x)'; "
+                "md5sum p.svg; gnuplot -e 'set terminal pngcairo; set output \"p.png\"; plot x*x'; "
+                "gnuplot -e 'set terminal dumb 40 12; plot x'; gnuplot -e 'print 2**10, sqrt(2)'",
+                ["gnuplot", "md5sum"]),
 }
 SETUP = {
     "mp.py": MP, "p.pl": PERL, "n.js": NODE, "leak.c": LEAK.decode(),
@@ -231,3 +240,24 @@ def test_unshare_fails_clearly(tmp_path):
     guest = run_guest(["unshare", "-U", "true"], tmp_path, opts=["--add", shutil.which("true")])
     assert (guest.returncode, guest.stdout) == (1, b"")
     assert guest.stderr == b"unshare: unshare failed: Function not implemented\n"
+
+
+@pytest.mark.parametrize("preload,script", [
+    # by path: its object in every program of the guest, the shell's and grep's
+    ("/usr/libexec/coreutils/libstdbuf.so", "grep -o 'libstdbuf.so$' /proc/self/maps | sort -u"),
+    # libfaketime, with the libraries it needs (libm, which date does not)
+    ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "date -u +%F; sh -c 'date -u +%Y'"),
+])
+def test_the_callers_ld_preload_is_in_the_guest(preload, script, tmp_path):
+    """The guest's environment is the caller's: the objects its LD_PRELOAD
+    names, and their libraries, are in the root (ldso.search.resolve_preload)."""
+    if not os.path.isfile(preload):
+        pytest.skip(f"{preload} is not installed (tests/run.sh installs faketime)")
+    env = {**os.environ, "LD_PRELOAD": preload, "FAKETIME": "@2000-01-01 00:00:00"}
+    argv = ["sh", "-c", script]
+    native = run_native(argv, tmp_path, env=env)
+    assert native.returncode == 0 and native.stdout and not native.stderr, native
+    adds = [o for p in ("grep", "sort", "date") for o in ("--add", shutil.which(p))]
+    guest = run_guest(argv, tmp_path, opts=adds, env=env)
+    assert (guest.stdout, guest.stderr, guest.returncode) == \
+        (native.stdout, native.stderr, native.returncode)

@@ -47,7 +47,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # ELF reading is imported here: running a packed image never needs it.
     from ..elf import ElfFile
     from ..ldso.program import find_program, interpreters, mapped_program
-    from ..ldso.search import resolve
+    from ..ldso.search import resolve, resolve_preload
 
     path = find_program(program, lookup)
     chain = interpreters(path)
@@ -127,6 +127,11 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     for f in runtime_files:
         tree.add_host_path(f)
     objects += _modules_closure(tree, closure, modules, env, runtime_mounts)
+    # What the caller's LD_PRELOAD names, which ld.so loads into every
+    # program of the guest (libfaketime, libstdbuf); a packed image takes
+    # nothing of the packing host's environment.
+    if not packed:
+        objects += [tree.add_host_path(lib) for lib in resolve_preload(closure, env)]
     # A #! script comes with the programs of its package (packages.programs),
     # and an added one, or a private program that is one (erlang's erl, which
     # erlc runs), with the interpreters its lines name, as the program's do:

@@ -46,6 +46,9 @@ LIBRARY_DATA = {
     # the dictionaries, each a package of its own (hunspell-en-us...), where
     # hunspell and enchant's provider look for them
     "libhunspell": ("/usr/share/hunspell", "/usr/share/myspell"),
+    # aspell's dictionaries: links in its dict-dir to the hashes that
+    # dictionaries-common builds at install in /var/lib/aspell
+    "libaspell": ("/usr/lib/aspell", "/usr/share/aspell", "/var/lib/aspell"),
 }
 
 
