@@ -122,6 +122,11 @@ CASES = {
     # the dictionaries libhunspell reads, each another package's (rootfs.LIBRARY_DATA)
     "hunspell": ("echo 'helo wrold the' | hunspell -d en_US -l; echo speling | hunspell -d en_US -a",
                  ["hunspell"]),
+    # python's curses module loads libtinfo, which reads the terminal database
+    "python3 curses": ("/usr/bin/python3 -c 'import curses; "
+                       "curses.setupterm(\"xterm-256color\", 1); "
+                       "print(curses.tigetnum(\"colors\"), curses.tigetstr(\"bold\"))'",
+                       ["/usr/bin/python3"]),
     # libaspell's: links in /usr/lib/aspell to the hashes built in /var/lib/aspell
     "aspell": ("echo 'helo wrold the' | aspell -l en list; echo speling | aspell -a -l en; "
                "aspell dump dicts | head -3", ["aspell", "head"]),
