@@ -32,7 +32,12 @@ cd "$(dirname "$0")/.."
 # mariadb-server for tests/test_daemons.py and tests/test_web_daemons.py;
 # heavy programs and clients (tests/test_heavy_programs.py): imagemagick,
 # ghostscript, ffmpeg, pandoc, shellcheck (the corpus's); terminal programs
-# (tests/test_terminal_programs.py): nano, screen, less and man-db.
+# (tests/test_terminal_programs.py): nano, screen, less and man-db; programs
+# nobody listed (tests/test_tools.py): inotify-tools, graphviz (its plugins
+# and fonts), faketime (a preloaded library), units, dc, parallel, hunspell
+# with hunspell-en-us (another package's dictionary), aspell with aspell-en,
+# gnuplot-nox (cairo and pango: fonts), valgrind (78 MB, its
+# own loader and JIT) with libc6-dbg (11 MB: memcheck needs ld.so's symbols).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -40,7 +45,9 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       lz4 patch ed xxd gettext-base groff-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim
       postgresql postgresql-client util-linux tmux dbus-daemon dbus-bin lua5.4 luajit ruby php-cli erlang-base
       rsync dnsmasq-base bind9-dnsutils apache2-bin openssh-server lighttpd haproxy mariadb-server
-      imagemagick ghostscript ffmpeg pandoc shellcheck nano screen less man-db"
+      imagemagick ghostscript ffmpeg pandoc shellcheck nano screen less man-db
+      inotify-tools graphviz faketime units dc parallel hunspell hunspell-en-us aspell aspell-en
+      gnuplot-nox valgrind libc6-dbg"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

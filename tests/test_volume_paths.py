@@ -194,3 +194,17 @@ def test_a_guest_symlink_to_the_volume_host_path_resolves_in_the_guest(prog, tmp
                      prog], vol, out, steps)
     assert answers == (["file 100 1 as fstat\n"] * 2 + ["ok\n"] * 2 + ["ENOENT\n"] * 2 +
                        ["file 100 1 as fstat\n"])
+
+
+def test_more_volumes_than_the_kernel_holds_say_so(tmp_path):
+    """Each volume's root is one of the guest kernel's reserved fds
+    (kernel.h's KFD_RESERVED): a run with more fails at boot with a line
+    naming the cause, not only an errno."""
+    opts = []
+    for i in range(80):
+        (tmp_path / f"v{i}").mkdir()
+        opts += ["-v", f"{tmp_path}/v{i}:/mnt/v{i}"]
+    r = subprocess.run([*LIBSUBST, "run", *opts, "/bin/true"], cwd=tmp_path,
+                       capture_output=True, timeout=120)
+    assert r.returncode != 0
+    assert b"mounts are more than the kernel's 64 fds for them hold" in r.stderr, r.stderr

@@ -47,7 +47,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # ELF reading is imported here: running a packed image never needs it.
     from ..elf import ElfFile
     from ..ldso.program import find_program, interpreters, mapped_program
-    from ..ldso.search import resolve, resolve_dlopen_closure
+    from ..ldso.search import resolve, resolve_preload
 
     path = find_program(program, lookup)
     chain = interpreters(path)
@@ -100,7 +100,9 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # The program and each one added at its own path, in its package's own
     # directory off PATH, come with that package's programs and trees there,
     # and with the module directories of their packages.
-    private = [binary, *(a for a in at_own_path if os.path.isfile(a) and a not in added_scripts)]
+    # (A file that is no program, a package's data added at its own path, brings none.)
+    private = [binary, *(a for a in at_own_path if os.path.isfile(a) and os.access(a, os.X_OK)
+                         and a not in added_scripts)]
     # A #! script's package counts as the program's (py3versions: python3-minimal's data;
     # erlang's erl in /usr/lib/erlang/bin, with the runtime beside it).
     runs = [binary, *scripts, *filter(os.path.isfile, at_own_path)]
@@ -124,7 +126,12 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         modules += _loadable_below(d)
     for f in runtime_files:
         tree.add_host_path(f)
-    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
+    objects += _modules_closure(tree, closure, modules, env, runtime_mounts)
+    # What the caller's LD_PRELOAD names, which ld.so loads into every
+    # program of the guest (libfaketime, libstdbuf); a packed image takes
+    # nothing of the packing host's environment.
+    if not packed:
+        objects += [tree.add_host_path(lib) for lib in resolve_preload(closure, env)]
     # A #! script comes with the programs of its package (packages.programs),
     # and an added one, or a private program that is one (erlang's erl, which
     # erlc runs), with the interpreters its lines name, as the program's do:
@@ -144,6 +151,8 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         objects += added
         runtime_mounts += [m for m in added_mounts
                            if not any(m.guest == o.guest for o in runtime_mounts)]
+    for debug in [] if packed else _debug_files(objects):
+        tree.add_host_path(debug)
     if subst:
         from ..uklibc.cache import substitute
 
@@ -173,16 +182,50 @@ def _interp_unchecked(binary: str) -> str | None:
     return interp if interp and os.path.isabs(interp) and os.path.isfile(interp) else None
 
 
+# Where the host keeps detached debugging information by build-id (Debian's
+# -dbg and -dbgsym packages), read by gdb and valgrind (whose memcheck must
+# find ld.so's strlen in libc6-dbg's symbols to start).
+DEBUG_BUILD_IDS = "/usr/lib/debug/.build-id"
+
+
+def _debug_files(objects: list[str]) -> list[str]:
+    """The host's detached debugging files of ``objects``, named by their
+    build-id: a substitute keeps its original's (uklibc/rewrite.py checks)
+    and its addresses, so they describe it too.  Not in a packed image,
+    which carries what runs."""
+    from ..elf import ElfFile
+
+    if not os.path.isdir(DEBUG_BUILD_IDS):
+        return []
+    found = []
+    for obj in dict.fromkeys(objects):
+        try:
+            with ElfFile.open(obj) as elf:
+                bid = elf.build_id()
+        except (OSError, LibsubstError):
+            continue
+        if bid and len(bid) > 1:
+            debug = f"{DEBUG_BUILD_IDS}/{bid[:1].hex()}/{bid[1:].hex()}.debug"
+            if os.path.isfile(debug) and os.access(debug, os.R_OK):
+                found.append(debug)
+    return found
+
+
 def _nested(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def _loadable_below(top: str) -> list[str]:
     """What a guest may load from a tree: its shared objects (dlopen'd
-    modules) and its programs (erlang's erlexec and beam.smp, git's helpers),
-    whose libraries the root then holds."""
-    return sorted(glob.glob(os.path.join(top, "**", "*.so"), recursive=True)) + \
-        _programs_below(top)
+    modules, also those named with a version as a library is: graphviz's
+    ``libgvplugin_pango.so.6``, libfaketime's ``libfaketime.so.1``) and its
+    programs (erlang's erlexec and beam.smp, git's helpers), whose libraries
+    the root then holds."""
+    found = {}                      # one path per object: a version's links lead to one file
+    for path in sorted(p for pattern in ("*.so", "*.so.*")
+                       for p in glob.glob(os.path.join(top, "**", pattern), recursive=True)):
+        found.setdefault(os.path.realpath(path), path)
+    return sorted(found.values()) + _programs_below(top)
 
 
 def _is_script(path: str) -> bool:
@@ -269,7 +312,7 @@ def _programs_below(top: str) -> list[str]:
 
 def _added_file(tree: Tree, host: str, env, packed: bool) -> tuple[list[str], list[Mount]]:
     """An added program's loaded objects and run-time trees (_added_program)."""
-    from ..ldso.search import resolve, resolve_dlopen_closure
+    from ..ldso.search import resolve
 
     try:
         closure = resolve(host, env)
@@ -284,5 +327,20 @@ def _added_file(tree: Tree, host: str, env, packed: bool) -> tuple[list[str], li
                                                   libraries=libraries)
     for f in files:
         tree.add_host_path(f)
-    objects += [tree.add_host_path(lib) for lib in resolve_dlopen_closure(closure, modules, env)]
+    objects += _modules_closure(tree, closure, modules, env, mounts)
     return objects, mounts
+
+
+def _modules_closure(tree: Tree, closure, modules: list[str], env,
+                     mounts: list[Mount]) -> list[str]:
+    """Puts the libraries the ``modules`` a program may dlopen need into
+    ``tree``, and mounts in ``mounts`` the data those libraries read
+    (rootfs.LIBRARY_DATA: a plugin's libfontconfig wants the fonts);
+    returns their host paths."""
+    from ..ldso.search import resolve_dlopen_closure
+
+    libs = resolve_dlopen_closure(closure, modules, env)
+    for d in dict.fromkeys(os.path.realpath(d) for d in rootfs.library_data(libs)):
+        if not any(_nested(d, m.guest) for m in mounts):
+            mounts.append(Mount(guest=d, host=d, readonly=True))
+    return [tree.add_host_path(lib) for lib in libs]

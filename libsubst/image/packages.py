@@ -43,7 +43,11 @@ The rule:
   toolchain's own tree, found where its program looks by a path compiled
   into it or computed from its own (Ruby's ``/usr/lib/ruby``, PHP's
   extension directory ``/usr/lib/php``, Rust's sysroot ``/usr/lib/rustlib``,
-  git's helpers ``/usr/lib/git-core``) — which the guest gets mounted
+  git's helpers ``/usr/lib/git-core``), or one level below ``/usr/libexec``,
+  where a package keeps what its programs run or load by a compiled-in
+  path (valgrind's tools and the preloaded objects it injects in
+  ``/usr/libexec/valgrind``, coreutils' ``libstdbuf.so`` that ``stdbuf``
+  preloads, man-db's ``manconv`` and ``zsoelim``) — which the guest gets mounted
   read-only as an interpreter's trees are, with the libraries of the
   modules and programs in them (``layout.py``); not the directories many
   packages share for drop-in files, the system's own or debugging symbols
@@ -84,9 +88,9 @@ NOT_DATA = tuple(f"/usr/share/{d}/" for d in (
 # vim-runtime, built from vim's source): kept for a package named so or
 # built from a source named so.
 OWN_DATA = tuple(f"/usr/share/{d}/" for d in ("vim", "emacs", "nano", "zsh", "fish"))
-# A package's own tree: a directory one level below /usr/lib or its
-# multiarch directory (``packages.py``'s *trees*).
-LIB_TREE = re.compile(r"/usr/lib/(?:x86_64-linux-gnu/)?(?P<name>[^/]+)")
+# A package's own tree: a directory one level below /usr/lib, its
+# multiarch directory or /usr/libexec (``packages.py``'s *trees*).
+LIB_TREE = re.compile(r"/usr/(?:lib/(?:x86_64-linux-gnu/)?|libexec/)(?P<name>[^/]+)")
 # Directories there that many packages share (the system's drop-ins, build
 # metadata, debugging symbols, locales, the multiarch directory itself): no
 # one package's tree, and nothing a runtime reads of its own.

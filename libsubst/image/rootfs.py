@@ -11,6 +11,7 @@ import glob
 import grp
 import os
 import pwd
+import re
 import stat
 
 from ..errors import LibsubstError, VolumeError
@@ -32,6 +33,35 @@ LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSA
 # list; /lib/terminfo is /usr/lib/terminfo on a merged /usr), needed by any
 # program that loads libtinfo (tput, clear, infocmp, less, top).
 TERMINFO_DIRS = ("/etc/terminfo", "/usr/lib/terminfo", "/usr/share/terminfo")
+# The data a shared library reads by compiled-in paths, whichever program
+# loads it, itself or through a module it dlopens (graphviz's pango plugin
+# loads libfontconfig): by the library's name up to its version and ".so"
+# (libhunspell-1.7.so.0).  Other packages' files, so no package rule brings them.
+LIBRARY_DATA = {
+    "libtinfo": TERMINFO_DIRS,
+    # fonts.conf, its conf.d links into /usr/share/fontconfig, the fonts and
+    # their cache (read-only: fontconfig then keeps its own in ~/.cache)
+    "libfontconfig": ("/etc/fonts", "/usr/share/fontconfig", "/usr/share/fonts",
+                      "/var/cache/fontconfig"),
+    # the dictionaries, each a package of its own (hunspell-en-us...), where
+    # hunspell and enchant's provider look for them
+    "libhunspell": ("/usr/share/hunspell", "/usr/share/myspell"),
+    # aspell's dictionaries: links in its dict-dir to the hashes that
+    # dictionaries-common builds at install in /var/lib/aspell
+    "libaspell": ("/usr/lib/aspell", "/usr/share/aspell", "/var/lib/aspell"),
+}
+
+
+LIBRARY_NAME = re.compile(r"(lib.*?)(?:-[0-9.]+)?\.so(?:\.|$)")
+
+
+def library_data(libraries) -> list[str]:
+    """The host's directories of LIBRARY_DATA that ``libraries`` (host
+    paths of shared objects) read."""
+    names = {m.group(1) for lib in libraries
+             if (m := LIBRARY_NAME.match(os.path.basename(lib)))}
+    return [d for name, dirs in LIBRARY_DATA.items() if name in names
+            for d in dirs if os.path.isdir(d)]
 
 
 SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the guest's mount namespace
@@ -147,8 +177,7 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
     # (whose missing transitions glibc takes from the database's posixrules).
     if env.get("TZ") and os.path.isdir(packages.ZONEINFO):
         dirs.append(packages.ZONEINFO)
-    if any(os.path.basename(lib).startswith("libtinfo.so") for lib in libraries):
-        dirs += [d for d in TERMINFO_DIRS if os.path.isdir(d)]
+    dirs += library_data(libraries)
     if packed:
         skipped = [d for d in dirs if any(fnmatch.fnmatch(d, p) for p in PACK_SKIP)]
         dirs = [d for d in dirs if d not in skipped]

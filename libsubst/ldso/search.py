@@ -365,12 +365,7 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
     (``objects``: its extension modules) need beyond ``plan``, found as
     dlopen(3) would from the loaded program.  An object or a library that
     cannot be found is skipped: dlopen fails on it natively too."""
-    r = _Resolver(env or {}, root)
-    with _open(plan.program, root) as exe:
-        r.add(exe, None, None, origin=_origin(realpath(plan.program, root)))
-    for path in ([plan.interp] if plan.interp else []) + [p for _n, p in plan.libraries]:
-        with _open(path, root) as elf:
-            r.add(elf, path, None)
+    r = _loaded(plan, env, root)
     queue = []
     for path in objects:
         try:
@@ -381,6 +376,48 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
         if new:
             queue.append(obj)
     first_extra = len(r.loaded)
+    _close(r, queue)
+    return [o.path for o in r.loaded[first_extra:]]
+
+
+def resolve_preload(plan, env=None, root=""):
+    """Paths of the objects ``LD_PRELOAD`` names in the guest environment
+    ``env`` (ld.so(8): separated by spaces or colons; a name without a
+    slash searched as a library the program needs) and of the libraries
+    they need beyond ``plan``.  One that cannot be found is skipped: ld.so
+    ignores it, with a warning, natively too."""
+    names = [n for n in re.split("[ :]", (env or {}).get("LD_PRELOAD") or "") if n]
+    if not names or plan.interp is None:
+        return []
+    r = _loaded(plan, env, root)
+    first = len(r.loaded)
+    queue = []
+    for name in names:
+        try:
+            with r.find(name, r.loaded[0]) as elf:
+                obj, new = r.add(elf, name, r.loaded[0])
+        except LibsubstError:
+            continue
+        if new:
+            queue.append(obj)
+    _close(r, queue)
+    return [o.path for o in r.loaded[first:]]
+
+
+def _loaded(plan, env, root):
+    """A resolver holding what ``plan`` loads, as the running program has it."""
+    r = _Resolver(env or {}, root)
+    with _open(plan.program, root) as exe:
+        r.add(exe, None, None, origin=_origin(realpath(plan.program, root)))
+    for path in ([plan.interp] if plan.interp else []) + [p for _n, p in plan.libraries]:
+        with _open(path, root) as elf:
+            r.add(elf, path, None)
+    return r
+
+
+def _close(r, queue):
+    """Adds to ``r`` the libraries the objects in ``queue`` need, and
+    theirs; one that cannot be found is skipped."""
     for obj in queue:
         for raw in obj.needed:
             name = _expand(raw, obj.origin)
@@ -393,4 +430,3 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
                 continue
             if new:
                 queue.append(dep)
-    return [o.path for o in r.loaded[first_extra:]]

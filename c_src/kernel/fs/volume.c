@@ -115,6 +115,10 @@ int vol_init(void)
         v->root = kfd_hide(fd);
         if (v->root < 0) {
             hsys1(__NR_close, fd);
+            /* Each volume's root is one of the kernel's own fds (kernel.h). */
+            if (v->root == -EMFILE)
+                kwarn("mount %s: %d mounts are more than the kernel's %d fds "
+                      "for them hold", v->guest, n, KFD_RESERVED);
             return v->root;
         }
         mount_root_id(v);
