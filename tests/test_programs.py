@@ -3,6 +3,7 @@ byte: stdout, stderr and exit status."""
 
 import gzip
 import os
+import time
 
 import pytest
 
@@ -223,6 +224,66 @@ def test_a_build_with_gcc_as_native(name, tmp_path):
             shutil.rmtree(tmp_path / built)
         elif (tmp_path / built).exists():
             (tmp_path / built).unlink()
+    opts = [o for p in add for o in ("--add", shutil.which(p))]
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
+
+
+GPG = ('export GNUPGHOME="$PWD/gh"; mkdir -m 700 gh; '
+       'gpg --batch --quiet --passphrase "" --quick-gen-key "Test <t@example.org>" ed25519 sign never; '
+       'gpg --batch --list-keys --with-colons | cut -d: -f1,2,4,10 | grep -v -e ^tru -e ^fpr; '
+       'gpg --batch --yes -u t@example.org --detach-sign m.txt && '
+       'gpg --batch --verify m.txt.sig m.txt 2>&1 | grep -c "Good signature"; '
+       'gpg --batch --armor --export t@example.org | head -1; gpgconf --kill gpg-agent')
+SSH = ("ssh-keygen -q -t ed25519 -N '' -C c -f k && head -1 k && cut -d' ' -f1,3 k.pub && "
+       "ssh-keygen -y -f k | cut -d' ' -f1 && ssh-keygen -l -f k.pub | cut -d' ' -f1,3,4 && "
+       "ssh-keygen -Y sign -q -f k -n file m.txt && "
+       "ssh-keygen -Y check-novalidate -n file -f k.pub -s m.txt.sig < m.txt | cut -d: -f1")
+MKE2FS = ("E2FSPROGS_FAKE_TIME=1700000000 mke2fs -F -q -U 01234567-89ab-cdef-0123-456789abcdef "
+          "-E hash_seed=01234567-89ab-cdef-0123-456789abcdef -d d fs.img 4M && md5sum fs.img && "
+          "debugfs -R 'ls -l /' fs.img && debugfs -R 'cat /m.txt' fs.img && e2fsck -fn fs.img")
+TOOLS = {
+    # keys the run makes are its own: what is compared is what does not
+    # depend on them (the agent gpg starts, over its Unix socket in GNUPGHOME)
+    "gpg": (GPG, ["gpg", "gpg-agent", "gpgconf", "gpg-connect-agent", "mkdir", "cut", "grep",
+                  "head"]),
+    "ssh-keygen": (SSH, ["ssh-keygen", "head", "cut"]),
+    # a file system made in a file (fixed time, uuid and hash seed): its bytes
+    "mke2fs": (MKE2FS, ["mke2fs", "md5sum", "debugfs", "e2fsck"]),
+    # netlink: the host's network as natively (--net host)
+    "ip": ("ip -brief addr && ip route && ip -brief link", ["ip"]),
+}
+
+
+@pytest.mark.parametrize("name", list(TOOLS))
+def test_system_tools_as_native(name, tmp_path):
+    import shutil
+
+    script, add = TOOLS[name]
+    if any(shutil.which(p) is None for p in add):
+        pytest.skip("tests/run.sh installs gpg, gpg-agent, openssh-client and iproute2")
+
+    def fresh():
+        """The same files for both runs: what a run made is removed."""
+        for made in ("gh", "k", "k.pub", "m.txt.sig", "fs.img"):
+            if (tmp_path / made).is_dir():
+                shutil.rmtree(tmp_path / made)
+            elif (tmp_path / made).exists():
+                (tmp_path / made).unlink()
+
+    # mke2fs -d copies the tree's times, ctime included: the tree is made
+    # once, so both runs see one ctime, and its atime lies ahead (relatime
+    # then leaves it as it is when the native run reads the files).
+    (tmp_path / "m.txt").write_text("a message\n")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "m.txt").write_text("in the image\n")
+    ahead = int(time.time()) + 3600
+    for p in (tmp_path / "d" / "m.txt", tmp_path / "d"):
+        os.utime(p, (ahead, 1700000000))
+
+    argv = ["sh", "-c", script]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    fresh()
     opts = [o for p in add for o in ("--add", shutil.which(p))]
     assert_same(native, run_guest(argv, tmp_path, opts=opts))
 
