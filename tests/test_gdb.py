@@ -1,6 +1,7 @@
 """libsubst run --gdb against Debian's gdb in batch mode: the program's and
 its libraries' symbols at their load addresses, breakpoints, stepping over
-a fastcall, threads, watchpoints, signals and the exit status."""
+a fastcall, threads (their names, their backtraces through the calls they
+wait in), `catch syscall`, watchpoints, signals and the exit status."""
 
 import os
 import re
@@ -10,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from gdbdrive import debug, read_line
+from gdbdrive import GDB as GDB_NATIVE, debug, native, read_line
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not 
 def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("gdb")
     return {"hello": build_c("gdb_hello", str(d), "-g", "-O0"),
-            "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"), "dir": d}
+            "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"),
+            "blocked": build_c("gdb_blocked", str(d), "-g", "-O0", "-pthread"),
+            "rawcall": build_c("gdb_rawcall", str(d), "-g", "-O0"), "dir": d}
 
 
 def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
@@ -133,3 +136,97 @@ def test_attach_refuses_what_is_not_a_guest():
                            str(os.getpid())], capture_output=True, timeout=60)
     err = done.stderr.decode()
     assert done.returncode != 0 and err.startswith("libsubst: ") and "not a libsubst guest" in err
+
+
+def _thread_frames(out):
+    """{thread name: [function of each frame]} from `thread apply all bt`."""
+    found = {}
+    for name, frames in re.findall(r'^Thread \d+ \(Thread [^"\n]*"([^"]+)"\):\n((?:#.*\n)+)', out,
+                                   re.M):
+        found[name] = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", frames, re.M)
+    return found
+
+
+@pytest.mark.parametrize("extra", [(), ("--trace-file", "trace.txt")],
+                         ids=["direct", "dispatched"])
+def test_waiting_threads_names_and_backtraces(progs, extra):
+    # Threads named with pthread_setname_np wait in read, poll and a futex:
+    # `info threads` names them, and above the guest kernel's frames (its
+    # fastcall entry: the host call made there, or, every call dispatched
+    # when traced, the kernel's handler) each backtrace is the native one.
+    setup, after = ["break all_waiting"], ["info threads", "thread apply all bt", "delete",
+                                           "continue"]
+    n_out, n_stdout = native(progs["blocked"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["blocked"], *setup, "continue", *after,
+                                  cwd=progs["dir"], extra=extra)
+    n_frames, frames = _thread_frames(n_out), _thread_frames(out)
+    assert set(n_frames) == {"gdb_blocked", "reader", "poller", "sleeper"}, n_out
+    assert set(frames) == set(n_frames), out
+    for name in ("reader", "poller", "sleeper"):
+        kernel = frames[name].index("ls_fastcall_entry")
+        assert frames[name][kernel + 1:] == n_frames[name], out
+    assert frames["gdb_blocked"] == n_frames["gdb_blocked"], out
+    assert stdout == n_stdout == "done\n" and rc == 0, out
+
+
+def _catches(out):
+    """`catch syscall` stops in order, and the backtrace printed after each
+    one, less the guest kernel's frames (up to its fastcall entry)."""
+    found = []
+    for what, frames in re.findall(r"^Catchpoint \d+ \((.+?)\),.*\n(?:.*\n)*?((?:#\d+.*\n)+)",
+                                   out, re.M):
+        names = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", frames, re.M)
+        if "ls_fastcall_entry" in names:
+            names = names[names.index("ls_fastcall_entry") + 1:]
+        found.append((what, names))
+    return found
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-subst",)], ids=["fastcall", "trap"])
+def test_catch_syscall_stops_at_entry_and_return_as_natively(progs, extra):
+    # A fastcall stops in the kernel's entry (its caller the program's site);
+    # a trapped call at its SIGSYS, as natively.  The return has the result.
+    setup = ["catch syscall write"]
+    after = ["bt", "continue", "print $rax", "bt", "continue"]
+    n_out, _ = native(progs["hello"], setup, after, cwd=progs["dir"])
+    out, rc, *_ = debug(progs["hello"], *setup, "continue", *after, cwd=progs["dir"],
+                        extra=extra)
+    expected = [("call to syscall write", ["__GI___libc_write", "main"]),
+                ("returned from syscall write", ["__GI___libc_write", "main"])]
+    assert _catches(n_out) == expected, n_out
+    assert _catches(out) == expected, out
+    assert "$1 = 6" in out and "$1 = 6" in n_out, out
+    assert "exited with code 03" in out and rc == 3, out
+
+
+def test_catch_syscall_in_the_program_itself(progs):
+    # The program's own `syscall`, rewritten in the program: the stop's
+    # backtrace reaches main, relocated though the program's headers moved.
+    setup = ["catch syscall getpid"]
+    after = ["bt", "continue", "print $rax > 0", "continue"]
+    n_out, n_stdout = native(progs["rawcall"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["rawcall"], *setup, "continue", *after,
+                                  cwd=progs["dir"])
+    assert _catches(n_out) == [("call to syscall getpid", ["main"])], n_out
+    assert _catches(out) == _catches(n_out), out
+    assert "returned from syscall getpid" in out and "$1 = 1" in out, out
+    assert stdout == n_stdout == "1\n" and rc == 0, out
+
+
+def test_catch_syscall_group_of_a_debian_program(progs):
+    # python3 makes a socket and binds it: `catch syscall group:network`
+    # sees the same calls and returns, in the same order, as natively.
+    code = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.close()"
+    args = ["-c", code]
+    cmds = ["catch syscall group:network"] + ["continue"] * 5
+    argv = [*GDB_NATIVE, "-ex", cmds[0], "-ex", f'run -c "{code}"']
+    n = subprocess.run([*argv, *(x for c in cmds[1:] for x in ("-ex", c)), "/usr/bin/python3"],
+                       capture_output=True, timeout=120, cwd=progs["dir"])
+    n_out = n.stdout.decode() + n.stderr.decode()
+    out, rc, *_ = debug("/usr/bin/python3", *cmds, cwd=progs["dir"], args=args)
+    stops = [re.findall(r"^Catchpoint \d+ \(((?:call to|returned from) syscall \w+)\)", o, re.M)
+             for o in (n_out, out)]
+    assert stops[0] == ["call to syscall socket", "returned from syscall socket",
+                        "call to syscall bind", "returned from syscall bind"], n_out
+    assert stops[1] == stops[0], out
+    assert "exited normally" in out and rc == 0, out

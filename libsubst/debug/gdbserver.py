@@ -26,10 +26,11 @@ import select
 import signal
 import socket
 import struct
+from xml.sax.saxutils import quoteattr
 
-from . import ptrace, registers
+from . import catch, ptrace, registers
 from .breakpoints import Breakpoints
-from .libraries import cstring, kernel_symbol, svr4_list
+from .libraries import cstring, gdb_auxv, kernel_symbol, svr4_list
 from .protocol import Connection, escape
 from .runcontrol import Detached, RunControl, Thread
 from .signals import to_host
@@ -239,7 +240,9 @@ class GdbServer(RunControl):
         if text.startswith("qSupported"):
             return ("PacketSize=4000;QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
                     "qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;"
-                    "vContSupported+")
+                    "vContSupported+;QCatchSyscalls+")
+        if text.startswith("QCatchSyscalls:"):
+            return self._catch_syscalls(text)
         if text == "QStartNoAckMode":
             self.conn.send("OK")
             self.conn.ack = False
@@ -322,6 +325,21 @@ class GdbServer(RunControl):
             raise Detached
         return ""
 
+    def _catch_syscalls(self, text: str) -> str:
+        on, numbers = catch.parse(text)
+        if not on:
+            if self.catch is not None:
+                self.catch.remove()
+                self.catch = None
+            return "OK"
+        if self.catch is None:
+            try:
+                self.catch = catch.SyscallCatch(self.bps, self.pid, self.kernel)
+            except LibsubstError:
+                return "E01"
+        self.catch.numbers = numbers
+        return "OK"
+
     def _vcont(self, spec: str):
         actions: dict[int, tuple[str, int]] = {}
         default = None
@@ -335,6 +353,21 @@ class GdbServer(RunControl):
                 default = (kind, sig)
         return self.resume(actions, default)
 
+    def _thread_name(self, tid: int) -> str:
+        """A thread's name as the guest reads it in /proc/self/task/N/comm
+        (prctl(PR_SET_NAME), pthread_setname_np): the host's, unless that is
+        still the kernel binary's, then the program's file name, as the
+        guest kernel's guest_comm (fs/synth_gen.c) gives it."""
+        try:
+            with open(f"/proc/{tid}/comm", "rb") as f:
+                name = f.read().rstrip(b"\n").decode("utf-8", "replace")
+        except OSError:
+            name = ""
+        if not name or name.startswith("libsubst"):
+            name = os.path.basename(self.program)[:15]
+        # The guest chose it: no control character reaches gdb's XML parser.
+        return "".join(c if c >= " " else "?" for c in name)
+
     def _xfer(self, text: str):
         parts = text.split(":")
         if len(parts) < 5 or parts[2] != "read":
@@ -344,13 +377,13 @@ class GdbServer(RunControl):
         if obj == "exec-file":
             data = self.program.encode()
         elif obj == "auxv":
-            data = self.auxv
+            data = gdb_auxv(self.mem, self.auxv)
         elif obj == "libraries-svr4":
             data = svr4_list(self.mem, self.auxv, self.pid, self.kernel).encode()
         elif obj == "threads":
             data = ("<?xml version=\"1.0\"?>\n<threads>\n" + "".join(
-                f'<thread id="{t:x}" core="0"/>\n' for t in sorted(self.threads))
-                + "</threads>\n").encode()
+                f'<thread id="{t:x}" core="0" name={quoteattr(self._thread_name(t))}/>\n'
+                for t in sorted(self.threads)) + "</threads>\n").encode()
         else:
             return ""
         chunk = data[offset:offset + length]

@@ -61,6 +61,41 @@ def _program_headers(mem, auxv: bytes):
     return bias, headers
 
 
+_EHDR_SIZE, _PHDR_SIZE = 64, 56
+
+
+def gdb_auxv(mem, auxv: bytes) -> bytes:
+    """The auxiliary vector as gdb is given it.  A rewritten program
+    (uklibc/rewrite.py: its own syscall sites) runs with a new program-header
+    table, the original's with PT_PHDR moved and two PT_LOADs added, which
+    AT_PHDR names; gdb, which checks the headers in memory against the
+    program's file before it relocates a PIE, would find them different and
+    leave every symbol of the program unrelocated.  The original table is
+    still in memory, right after the ELF header: AT_PHDR and AT_PHNUM name
+    it when it is the new one less those changes."""
+    a = _auxv(auxv)
+    bias, headers = _program_headers(mem, auxv)
+    phnum = a.get(AT_PHNUM, 0)
+    if bias is None or a.get(AT_PHDR) == bias + _EHDR_SIZE or phnum < 3:
+        return auxv
+    try:
+        old = [_read(mem, "<IIQQQQQQ", bias + _EHDR_SIZE + _PHDR_SIZE * i)
+               for i in range(phnum - 2)]
+        new = [_read(mem, "<IIQQQQQQ", a[AT_PHDR] + _PHDR_SIZE * i) for i in range(phnum)]
+    except OSError:
+        return auxv
+    if any(h[0] == PT_PHDR and h[3] != _EHDR_SIZE for h in old) or \
+            not all(h in new for h in old if h[0] != PT_PHDR):
+        return auxv
+    out = bytearray(auxv)
+    for i in range(len(auxv) // 16):
+        key = struct.unpack_from("<Q", out, 16 * i)[0]
+        if key in (AT_PHDR, AT_PHNUM):
+            struct.pack_into("<Q", out, 16 * i + 8,
+                             bias + _EHDR_SIZE if key == AT_PHDR else phnum - 2)
+    return bytes(out)
+
+
 def _interp_entry(mem, auxv: bytes) -> str:
     """ld.so at AT_BASE, for the stops before it has filled r_debug.  Its
     name is the program's PT_INTERP, only passed on to gdb; its PT_DYNAMIC
