@@ -22,7 +22,8 @@ def progs(tmp_path_factory):
     return {"hello": build_c("gdb_hello", str(d), "-g", "-O0"),
             "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"),
             "blocked": build_c("gdb_blocked", str(d), "-g", "-O0", "-pthread"),
-            "rawcall": build_c("gdb_rawcall", str(d), "-g", "-O0"), "dir": d}
+            "rawcall": build_c("gdb_rawcall", str(d), "-g", "-O0"),
+            "user": build_c("gdb_user", str(d), "-g", "-O0", "-ldl"), "dir": d}
 
 
 def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
@@ -163,7 +164,9 @@ def test_waiting_threads_names_and_backtraces(progs, extra):
     assert set(n_frames) == {"gdb_blocked", "reader", "poller", "sleeper"}, n_out
     assert set(frames) == set(n_frames), out
     for name in ("reader", "poller", "sleeper"):
-        kernel = frames[name].index("ls_fastcall_entry")
+        # The entry's frame: a signal frame when the kernel's handler (on
+        # the kernel's stack) serves the call.
+        kernel = frames[name].index("<signal" if extra else "ls_fastcall_entry")
         assert frames[name][kernel + 1:] == n_frames[name], out
     assert frames["gdb_blocked"] == n_frames["gdb_blocked"], out
     assert stdout == n_stdout == "done\n" and rc == 0, out
@@ -230,3 +233,85 @@ def test_catch_syscall_group_of_a_debian_program(progs):
                         "call to syscall bind", "returned from syscall bind"], n_out
     assert stops[1] == stops[0], out
     assert "exited normally" in out and rc == 0, out
+
+
+LIBZ = ("--add", "/lib/x86_64-linux-gnu/libz.so.1")     # the library gdb_user dlopens
+
+
+def _program_frames(out):
+    """The frames of the first backtrace in out, less the guest kernel's:
+    up to its fastcall entry, shown as a signal frame when the kernel's
+    handler serves the call (the kernel's stack is not the program's)."""
+    frames = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", out, re.M)
+    first = frames.index("main") + 1 if "main" in frames else len(frames)
+    frames = frames[:first]
+    for mark in ("ls_fastcall_entry", "<signal"):
+        if mark in frames and frames[0].startswith(("sys_", "ls_")):
+            return frames[frames.index(mark) + 1:]
+    return frames
+
+
+def test_backtrace_from_a_call_the_kernel_serves(progs):
+    # raise()'s tgkill is the kernel's: the stop is in sys_tgkill, on the
+    # kernel's stack, and the backtrace goes on into raise and main.
+    setup, after = [], ["bt", "kill"]
+    n_out, _ = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, *_ = debug(progs["user"], "continue", *after, cwd=progs["dir"], extra=LIBZ)
+    assert "received signal SIGUSR1" in out and "sys_tgkill" in out, out
+    n_frames = _program_frames(n_out)
+    assert n_frames[-2:] == ["__GI_raise", "main"], n_out
+    assert _program_frames(out) == n_frames, out
+
+
+def test_registers_siginfo_and_calls_as_natively(progs):
+    # fs_base and orig_rax (a target description as for a Linux process),
+    # $_siginfo, a call into the program that puts the siginfo back, finish.
+    setup = ["break loop"]
+    after = ["p $fs_base == (long)pthread_self()", "p $orig_rax", "p $_siginfo.si_signo",
+             "p $_siginfo.si_code", "call add(3, 4)", "p $_siginfo.si_signo", "finish",
+             "x/s message", "info registers eflags", "kill"]
+    n_out, _ = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, *_ = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"], extra=LIBZ)
+    values = [re.findall(r"^(\$\d+ = .*|Value returned .*|0x\w+ <message>:.*|eflags .*)$", o,
+                         re.M) for o in (n_out, out)]
+    assert values[0] == ["$1 = 1", "$2 = -1", "$3 = 5", "$4 = 128", "$5 = 7", "$6 = 5",
+                         "Value returned is $7 = 10", values[0][7], values[0][8]], n_out
+    assert '"hello world"' in values[0][7] and "[ " in values[0][8], n_out
+    assert values[1] == values[0], out
+
+
+def test_pending_breakpoint_in_a_library_loaded_later(progs):
+    # A breakpoint on a function of a library the program dlopens later
+    # (pending), hit once it is loaded; its backtrace and the library list.
+    setup = ["set breakpoint pending on", "break zlibVersion",
+             "handle SIGUSR1 nostop noprint pass"]
+    after = ["bt", "info sharedlibrary", "delete", "continue"]
+    n_out, n_stdout = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"],
+                                  extra=LIBZ)
+    hit = r"Breakpoint 1, 0x[0-9a-f]+ in zlibVersion \(\) from /lib/x86_64-linux-gnu/libz.so.1"
+    assert re.search(hit, n_out) and re.search(hit, out), out
+    assert _program_frames(out) == _program_frames(n_out) == ["zlibVersion", "main"], out
+    libs = [set(re.findall(r"^0x\w+\s+0x\w+\s+Yes(?: \(\*\))?\s+(\S+)$", o, re.M)) - {""}
+            for o in (n_out, out)]
+    assert {p for p in libs[1] if not p.endswith("libsubst-kernel")} == libs[0], out
+    assert stdout == n_stdout and rc == 0, out
+
+
+def test_until_software_watchpoint_and_signal_as_natively(progs):
+    # `until` steps a line; a software watchpoint single-steps the program,
+    # over its fastcalls too, and `signal SIGUSR1` runs the handler that
+    # changes the watched value.
+    setup = ["break loop"]
+    after = ["finish", "until", "set can-use-hw-watchpoints 0", "watch counter", "continue",
+             "signal SIGUSR1", "p counter", "kill"]
+    n_out, _ = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, *_ = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"], extra=LIBZ)
+    said = [re.findall(r"^(Value returned .*|Old value = .*|New value = .*|\$\d+ = .*|on_usr1 .*)$",
+                       o, re.M) for o in (n_out, out)]
+    assert said[0][:3] == ["Value returned is $1 = 10", "Old value = 13", "New value = 113"]
+    assert said[0][3].startswith("on_usr1 (s=10)") and said[0][4:] == ["$2 = 113"], n_out
+    assert said[1] == said[0], out
+    until = "\n29\t    raise(SIGUSR1);\n"          # the line after loop()'s
+    assert until in n_out and until in out, out
+    assert "received signal SIGUSR1" in out, out

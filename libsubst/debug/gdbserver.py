@@ -240,7 +240,8 @@ class GdbServer(RunControl):
         if text.startswith("qSupported"):
             return ("PacketSize=4000;QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
                     "qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;"
-                    "vContSupported+;QCatchSyscalls+")
+                    "vContSupported+;QCatchSyscalls+;qXfer:features:read+;"
+                    "qXfer:siginfo:read+;qXfer:siginfo:write+")
         if text.startswith("QCatchSyscalls:"):
             return self._catch_syscalls(text)
         if text == "QStartNoAckMode":
@@ -369,7 +370,16 @@ class GdbServer(RunControl):
         return "".join(c if c >= " " else "?" for c in name)
 
     def _xfer(self, text: str):
-        parts = text.split(":")
+        parts = text.split(":", 4)
+        if parts[1:3] == ["siginfo", "write"]:
+            # gdb puts back a stopped thread's siginfo after it called a
+            # function in it (`call`, `print f()`), which ends in a signal.
+            offset, _, data = parts[4].partition(":")
+            info = bytearray(ptrace.siginfo(self.current))
+            data = data.encode("latin-1")[:max(0, len(info) - int(offset, 16))]
+            info[int(offset, 16):int(offset, 16) + len(data)] = data
+            ptrace.set_siginfo(self.current, bytes(info))
+            return f"{len(data):x}"
         if len(parts) < 5 or parts[2] != "read":
             return ""
         obj, offset_len = parts[1], parts[4]
@@ -378,6 +388,10 @@ class GdbServer(RunControl):
             data = self.program.encode()
         elif obj == "auxv":
             data = gdb_auxv(self.mem, self.auxv)
+        elif obj == "features" and parts[3] == "target.xml":
+            data = registers.target_xml().encode()
+        elif obj == "siginfo":
+            data = ptrace.siginfo(self.current)
         elif obj == "libraries-svr4":
             data = svr4_list(self.mem, self.auxv, self.pid, self.kernel).encode()
         elif obj == "threads":

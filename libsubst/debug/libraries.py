@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr
 
 from ..errors import LibsubstError
 
-AT_PHDR, AT_PHNUM, AT_BASE = 3, 5, 7
+AT_PHDR, AT_PHNUM, AT_BASE, AT_SYSINFO_EHDR = 3, 5, 7, 33
 PT_DYNAMIC, PT_INTERP, PT_PHDR = 2, 3, 6
 DT_NULL, DT_DEBUG = 0, 21
 
@@ -183,6 +183,7 @@ def svr4_list(mem, auxv: bytes, pid: int, kernel: str) -> str:
     libs = []
     main_lm = 0
     r_debug = _r_debug(mem, auxv)
+    vdso = _auxv(auxv).get(AT_SYSINFO_EHDR)
     if r_debug:
         lm, = _read(mem, "<Q", r_debug + 8)
         main_lm = lm
@@ -191,7 +192,8 @@ def svr4_list(mem, auxv: bytes, pid: int, kernel: str) -> str:
                 break
             l_addr, l_name, l_ld, l_next = _read(mem, "<QQQQ", lm)
             name = cstring(mem, l_name) if l_name else ""
-            if lm != main_lm and name:
+            # Not the vDSO, which has no file (gdb reads it from memory).
+            if lm != main_lm and name and l_addr != vdso:
                 libs.append(_library(name, lm, l_addr, l_ld))
             lm = l_next
     else:

@@ -89,8 +89,7 @@
  * (0..LS_STUB_MAX_POST) whose trailer `0f 0b K` lies at ret + 13 + K,
  * the jump's rel32 at ret + 9 + K gives ret + 13 + rel32.  Any other
  * return address is left as it is. */
-.macro SITE_CFI
-    .cfi_def_cfa_offset GUEST_SP
+.macro SITE_RA
     .cfi_escape DW_CFA_val_expression, DW_REG_RA, 81
     .cfi_escape DW_OP_const1u, GUEST_SP, DW_OP_minus, DW_OP_deref            /* ret */
     .cfi_escape DW_OP_dup, DW_OP_deref, DW_OP_const8u                       /* STUB_LEAVE? */
@@ -114,8 +113,17 @@
 .endm
 
 /* While ls_dispatch runs, %rbx holds the frame below: the guest's stack
- * (at its saved flags) at 72(%rbx), its rbx at 64, its arguments from 16. */
+ * (at its saved flags) at 72(%rbx), its rbx at 64, its arguments from 16.
+ * That stretch is an FDE of its own marked as a signal frame, which gdb
+ * shows as "<signal handler called>": the kernel's frames are on the
+ * kernel's stack, the program's on its own, and gdb takes a caller's
+ * frame at a lower address for a corrupt stack unless a signal frame lies
+ * between them (as on a sigaltstack). */
 .macro DISPATCH_CFI
+    .cfi_endproc
+    .cfi_startproc
+    .cfi_signal_frame
+    SITE_RA
     .cfi_escape DW_CFA_def_cfa_expression, 7, DW_OP_breg_rbx, 0xc8, 0, DW_OP_deref
     .cfi_escape DW_OP_plus_uconst, (GUEST_SP + 8) & 0x7f | 0x80, (GUEST_SP + 8) >> 7
     .cfi_escape DW_CFA_expression, 3, 3, DW_OP_breg_rbx, 0xc0, 0                /* rbx */
@@ -133,7 +141,8 @@
     .type ls_fastcall_entry, @function
 ls_fastcall_entry:
     .cfi_startproc
-    SITE_CFI
+    .cfi_def_cfa_offset GUEST_SP
+    SITE_RA
     mov %rax, %rcx                          /* rcx and r11 are the ABI's scratch */
     lahf                                    /* AH = SF ZF AF PF CF */
     seto %al                                /* AL = OF */
@@ -220,7 +229,10 @@ ls_fastcall_entry:
     .cfi_restore %r8
     .cfi_restore %r9
     pop %rsp
+    .cfi_endproc                            /* the guest's stack again: a frame as at the entry */
+    .cfi_startproc
     .cfi_def_cfa %rsp, GUEST_SP + 8
+    SITE_RA
     mov %rax, %rcx
     pop %rax
     .cfi_def_cfa_offset GUEST_SP
