@@ -315,3 +315,22 @@ def test_until_software_watchpoint_and_signal_as_natively(progs):
     until = "\n29\t    raise(SIGUSR1);\n"          # the line after loop()'s
     assert until in n_out and until in out, out
     assert "received signal SIGUSR1" in out, out
+
+
+def test_a_debian_servers_threads_by_name_and_backtrace(progs):
+    # redis-server's background threads name themselves and wait on their
+    # condition variables: stopped in its event loop, each is named, and
+    # each backtrace above the kernel's frames is the native one.
+    setup, after = ["break beforeSleep"], ["info threads", "thread apply all bt", "kill"]
+    n_port, port = free_port(), free_port()
+    n_out, _ = native("/usr/bin/redis-server", [f"set args --port {n_port} --save ''", *setup],
+                      after, cwd=progs["dir"])
+    out, *_ = debug("/usr/bin/redis-server", *setup, "continue", *after, cwd=progs["dir"],
+                    args=["--port", str(port), "--save", ""])
+    n_frames, frames = _thread_frames(n_out), _thread_frames(out)
+    assert {"redis-server", "bio_close_file", "bio_aof_fsync"} <= set(n_frames), n_out
+    assert set(frames) == set(n_frames), out
+    for name in set(n_frames) - {"redis-server"}:
+        kernel = frames[name].index("ls_fastcall_entry")
+        assert frames[name][kernel + 1:] == n_frames[name], out
+    assert frames["redis-server"] == n_frames["redis-server"], out

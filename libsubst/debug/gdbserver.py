@@ -39,6 +39,7 @@ from ..errors import LibsubstError
 __all__ = ["GdbServer", "Detached"]
 
 _AUXV_MAX = 4096
+AT_EXECFN = 31
 _MAX_STRINGS = 65536          # argv and envp entries read from the initial stack
 _MAX_TASK_ROUNDS = 1000       # attach: listings of /proc/PID/task until no new thread appears
 
@@ -354,6 +355,15 @@ class GdbServer(RunControl):
                 default = (kind, sig)
         return self.resume(actions, default)
 
+    def _execfn(self) -> str:
+        """The program's path as it was run (AT_EXECFN: a link's own name,
+        as Linux names a process), or the program's."""
+        at = dict(struct.iter_unpack("<QQ", self.auxv[:len(self.auxv) // 16 * 16]))
+        try:
+            return cstring(self.mem, at[AT_EXECFN]) if at.get(AT_EXECFN) else self.program
+        except OSError:
+            return self.program
+
     def _thread_name(self, tid: int) -> str:
         """A thread's name as the guest reads it in /proc/self/task/N/comm
         (prctl(PR_SET_NAME), pthread_setname_np): the host's, unless that is
@@ -365,7 +375,7 @@ class GdbServer(RunControl):
         except OSError:
             name = ""
         if not name or name.startswith("libsubst"):
-            name = os.path.basename(self.program)[:15]
+            name = os.path.basename(self._execfn())[:15]
         # The guest chose it: no control character reaches gdb's XML parser.
         return "".join(c if c >= " " else "?" for c in name)
 

@@ -3,9 +3,11 @@
  * threads` names, `thread apply all bt` through the waiting calls,
  * `catch syscall`). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,22 +51,26 @@ static void *run(void *arg) {
 /* Every thread but this one asleep in the kernel: its state S in
  * /proc/self/task/TID/stat, after it said it is about to wait. */
 static int all_asleep(void) {
-    char path[64], buf[256];
-    int n = 0;
-    for (int tid = getpid() + 1; tid < getpid() + 64 && n < 3; tid++) {
-        snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-        FILE *f = fopen(path, "r");
-        if (!f)
+    char path[300], buf[256];
+    int n = 0, asleep = 1;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == getpid())
             continue;
-        size_t got = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
         buf[got] = 0;
         char *end = strrchr(buf, ')');
-        if (!end || end[2] != 'S')
-            return 0;
+        asleep &= end && end[2] == 'S';
         n++;
     }
-    return n == 3;
+    if (d)
+        closedir(d);
+    return asleep && n == 3;
 }
 
 __attribute__((noinline)) void all_waiting(void) {

@@ -140,6 +140,16 @@ const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *n
     return buf;
 }
 
+/* The name Linux gives a process at exec: its program's file name (the
+ * guest's comm where the host's is still the kernel binary's). */
+const char *synth_prog_comm(void)
+{
+    const char *src = ls_prog->execfn;
+    if (!*src && ls_prog->argc)
+        src = ls_prog->argv[0];
+    return path_base(src);
+}
+
 /* The guest's command name: the host's, unless that is still the boot
  * stub's ("libsubst..."), then the program's file name (15 bytes, as comm). */
 static void guest_comm(struct gbuf *g)
@@ -159,10 +169,7 @@ static void guest_comm(struct gbuf *g)
     if (g->other && g->slot && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
         src = g->slot->comm;
     } else if (!g->other && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
-        src = ls_prog->execfn;
-        if (!*src && ls_prog->argc)
-            src = ls_prog->argv[0];
-        src = path_base(src);
+        src = synth_prog_comm();
     }
     strlcpy(g->comm, src, sizeof g->comm);
 }
