@@ -17,9 +17,14 @@ import time
 from . import ptrace
 from .signals import to_gdb
 
+from ..kernel import syscalls
 from ..uklibc.stub import STUB_CALL, STUB_ENTER
 
 STUB_MARK = STUB_ENTER + STUB_CALL      # a fastcall stub's entry into the kernel
+# Calls that never return where they were made: no syscall_return for them,
+# as natively.
+_NO_RETURN = frozenset(s.nr for s in syscalls.TABLE
+                       if s.name in ("rt_sigreturn", "exit", "exit_group"))
 
 
 class Thread:
@@ -233,8 +238,9 @@ class RunControl:
             elif self.catch is not None and self.catch.wants(nr):
                 # Its return is where the kernel's handler returns to.
                 th.pending = signal.SIGSYS         # delivered when gdb resumes it
-                th.trapped = nr
-                self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
+                if nr not in _NO_RETURN:
+                    th.trapped = nr
+                    self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
                 self.stop_all()
                 return self._stop_reply(tid, signal.SIGTRAP, f"syscall_entry:{nr:x};")
         elif sig == signal.SIGTRAP:
@@ -365,6 +371,11 @@ class RunControl:
         at = regs["rip"] - 1
         if self.catch is not None and self.catch.owns(at) and not self.bps.is_gdbs(at):
             regs["rip"] = at              # it meets that int3 again when resumed
+            ptrace.set_regs(th.tid, regs)
+            return
+        if th.trapped is not None and self.bps.take_temp(th.tid, regs["rip"]) is not None:
+            self.bps.insert_temp(th.tid, at)      # a trapped call's end: met again
+            regs["rip"] = at
             ptrace.set_regs(th.tid, regs)
             return
         if self.bps.take_temp(th.tid, regs["rip"]) is None and not self.bps.is_gdbs(at):
