@@ -336,3 +336,17 @@ def test_a_debian_servers_threads_by_name_and_backtrace(progs):
         kernel = frames[name].index("ls_fastcall_entry")
         assert frames[name][kernel + 1:] == n_frames[name], out
     assert frames["redis-server"] == n_frames["redis-server"], out
+
+
+def test_catch_syscall_while_other_threads_wait(progs):
+    # The main thread's writes are caught (entry and return) while three
+    # threads wait in read, poll and a futex; their wake-up and exit go by.
+    setup, after = ["catch syscall write"], ["continue"] * 6
+    n_out, n_stdout = native(progs["blocked"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["blocked"], *setup, "continue", *after,
+                                  cwd=progs["dir"])
+    stops = [re.findall(r'^Thread 1 "gdb_blocked" hit Catchpoint \d+ \(((?:call to|returned '
+                        r"from) syscall write)\)", o, re.M) for o in (n_out, out)]
+    assert stops[0] == ["call to syscall write", "returned from syscall write"] * 3, n_out
+    assert stops[1] == stops[0], out
+    assert stdout == n_stdout == "done\n" and rc == 0, out
