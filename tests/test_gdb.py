@@ -1,6 +1,7 @@
 """libsubst run --gdb against Debian's gdb in batch mode: the program's and
 its libraries' symbols at their load addresses, breakpoints, stepping over
-a fastcall, threads, watchpoints, signals and the exit status."""
+a fastcall, threads (their names, their backtraces through the calls they
+wait in), `catch syscall`, watchpoints, signals and the exit status."""
 
 import os
 import re
@@ -10,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from gdbdrive import debug, read_line
+from gdbdrive import GDB as GDB_NATIVE, debug, native, read_line
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
@@ -19,7 +20,10 @@ pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not 
 def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("gdb")
     return {"hello": build_c("gdb_hello", str(d), "-g", "-O0"),
-            "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"), "dir": d}
+            "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"),
+            "blocked": build_c("gdb_blocked", str(d), "-g", "-O0", "-pthread"),
+            "rawcall": build_c("gdb_rawcall", str(d), "-g", "-O0"),
+            "user": build_c("gdb_user", str(d), "-g", "-O0", "-ldl"), "dir": d}
 
 
 def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
@@ -133,3 +137,216 @@ def test_attach_refuses_what_is_not_a_guest():
                            str(os.getpid())], capture_output=True, timeout=60)
     err = done.stderr.decode()
     assert done.returncode != 0 and err.startswith("libsubst: ") and "not a libsubst guest" in err
+
+
+def _thread_frames(out):
+    """{thread name: [function of each frame]} from `thread apply all bt`."""
+    found = {}
+    for name, frames in re.findall(r'^Thread \d+ \(Thread [^"\n]*"([^"]+)"\):\n((?:#.*\n)+)', out,
+                                   re.M):
+        found[name] = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", frames, re.M)
+    return found
+
+
+@pytest.mark.parametrize("extra", [(), ("--trace-file", "trace.txt")],
+                         ids=["direct", "dispatched"])
+def test_waiting_threads_names_and_backtraces(progs, extra):
+    # Threads named with pthread_setname_np wait in read, poll and a futex:
+    # `info threads` names them, and above the guest kernel's frames (its
+    # fastcall entry: the host call made there, or, every call dispatched
+    # when traced, the kernel's handler) each backtrace is the native one.
+    setup, after = ["break all_waiting"], ["info threads", "thread apply all bt", "delete",
+                                           "continue"]
+    n_out, n_stdout = native(progs["blocked"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["blocked"], *setup, "continue", *after,
+                                  cwd=progs["dir"], extra=extra)
+    n_frames, frames = _thread_frames(n_out), _thread_frames(out)
+    assert set(n_frames) == {"gdb_blocked", "reader", "poller", "sleeper"}, n_out
+    assert set(frames) == set(n_frames), out
+    for name in ("reader", "poller", "sleeper"):
+        # The entry's frame: a signal frame when the kernel's handler (on
+        # the kernel's stack) serves the call.
+        kernel = frames[name].index("<signal" if extra else "ls_fastcall_entry")
+        assert frames[name][kernel + 1:] == n_frames[name], out
+    assert frames["gdb_blocked"] == n_frames["gdb_blocked"], out
+    assert stdout == n_stdout == "done\n" and rc == 0, out
+
+
+def _catches(out):
+    """`catch syscall` stops in order, and the backtrace printed after each
+    one, less the guest kernel's frames (up to its fastcall entry)."""
+    found = []
+    for what, frames in re.findall(r"^Catchpoint \d+ \((.+?)\),.*\n(?:.*\n)*?((?:#\d+.*\n)+)",
+                                   out, re.M):
+        names = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", frames, re.M)
+        if "ls_fastcall_entry" in names:
+            names = names[names.index("ls_fastcall_entry") + 1:]
+        found.append((what, names))
+    return found
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-subst",)], ids=["fastcall", "trap"])
+def test_catch_syscall_stops_at_entry_and_return_as_natively(progs, extra):
+    # A fastcall stops in the kernel's entry (its caller the program's site);
+    # a trapped call at its SIGSYS, as natively.  The return has the result.
+    setup = ["catch syscall write"]
+    after = ["bt", "continue", "print $rax", "bt", "continue"]
+    n_out, _ = native(progs["hello"], setup, after, cwd=progs["dir"])
+    out, rc, *_ = debug(progs["hello"], *setup, "continue", *after, cwd=progs["dir"],
+                        extra=extra)
+    expected = [("call to syscall write", ["__GI___libc_write", "main"]),
+                ("returned from syscall write", ["__GI___libc_write", "main"])]
+    assert _catches(n_out) == expected, n_out
+    assert _catches(out) == expected, out
+    assert "$1 = 6" in out and "$1 = 6" in n_out, out
+    assert "exited with code 03" in out and rc == 3, out
+
+
+def test_catch_syscall_in_the_program_itself(progs):
+    # The program's own `syscall`, rewritten in the program: the stop's
+    # backtrace reaches main, relocated though the program's headers moved.
+    setup = ["catch syscall getpid"]
+    after = ["bt", "continue", "print $rax > 0", "continue"]
+    n_out, n_stdout = native(progs["rawcall"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["rawcall"], *setup, "continue", *after,
+                                  cwd=progs["dir"])
+    assert _catches(n_out) == [("call to syscall getpid", ["main"])], n_out
+    assert _catches(out) == _catches(n_out), out
+    assert "returned from syscall getpid" in out and "$1 = 1" in out, out
+    assert stdout == n_stdout == "1\n" and rc == 0, out
+
+
+def test_catch_syscall_group_of_a_debian_program(progs):
+    # python3 makes a socket and binds it: `catch syscall group:network`
+    # sees the same calls and returns, in the same order, as natively.
+    code = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.close()"
+    args = ["-c", code]
+    cmds = ["catch syscall group:network"] + ["continue"] * 5
+    argv = [*GDB_NATIVE, "-ex", cmds[0], "-ex", f'run -c "{code}"']
+    n = subprocess.run([*argv, *(x for c in cmds[1:] for x in ("-ex", c)), "/usr/bin/python3"],
+                       capture_output=True, timeout=120, cwd=progs["dir"])
+    n_out = n.stdout.decode() + n.stderr.decode()
+    out, rc, *_ = debug("/usr/bin/python3", *cmds, cwd=progs["dir"], args=args)
+    stops = [re.findall(r"^Catchpoint \d+ \(((?:call to|returned from) syscall \w+)\)", o, re.M)
+             for o in (n_out, out)]
+    assert stops[0] == ["call to syscall socket", "returned from syscall socket",
+                        "call to syscall bind", "returned from syscall bind"], n_out
+    assert stops[1] == stops[0], out
+    assert "exited normally" in out and rc == 0, out
+
+
+LIBZ = ("--add", "/lib/x86_64-linux-gnu/libz.so.1")     # the library gdb_user dlopens
+
+
+def _program_frames(out):
+    """The frames of the first backtrace in out, less the guest kernel's:
+    up to its fastcall entry, shown as a signal frame when the kernel's
+    handler serves the call (the kernel's stack is not the program's)."""
+    frames = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+)", out, re.M)
+    first = frames.index("main") + 1 if "main" in frames else len(frames)
+    frames = frames[:first]
+    for mark in ("ls_fastcall_entry", "<signal"):
+        if mark in frames and frames[0].startswith(("sys_", "ls_")):
+            return frames[frames.index(mark) + 1:]
+    return frames
+
+
+def test_backtrace_from_a_call_the_kernel_serves(progs):
+    # raise()'s tgkill is the kernel's: the stop is in sys_tgkill, on the
+    # kernel's stack, and the backtrace goes on into raise and main.
+    setup, after = [], ["bt", "kill"]
+    n_out, _ = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, *_ = debug(progs["user"], "continue", *after, cwd=progs["dir"], extra=LIBZ)
+    assert "received signal SIGUSR1" in out and "sys_tgkill" in out, out
+    n_frames = _program_frames(n_out)
+    assert n_frames[-2:] == ["__GI_raise", "main"], n_out
+    assert _program_frames(out) == n_frames, out
+
+
+def test_registers_siginfo_and_calls_as_natively(progs):
+    # fs_base and orig_rax (a target description as for a Linux process),
+    # $_siginfo, a call into the program that puts the siginfo back, finish.
+    setup = ["break loop"]
+    after = ["p $fs_base == (long)pthread_self()", "p $orig_rax", "p $_siginfo.si_signo",
+             "p $_siginfo.si_code", "call add(3, 4)", "p $_siginfo.si_signo", "finish",
+             "x/s message", "info registers eflags", "kill"]
+    n_out, _ = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, *_ = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"], extra=LIBZ)
+    values = [re.findall(r"^(\$\d+ = .*|Value returned .*|0x\w+ <message>:.*|eflags .*)$", o,
+                         re.M) for o in (n_out, out)]
+    assert values[0] == ["$1 = 1", "$2 = -1", "$3 = 5", "$4 = 128", "$5 = 7", "$6 = 5",
+                         "Value returned is $7 = 10", values[0][7], values[0][8]], n_out
+    assert '"hello world"' in values[0][7] and "[ " in values[0][8], n_out
+    assert values[1] == values[0], out
+
+
+def test_pending_breakpoint_in_a_library_loaded_later(progs):
+    # A breakpoint on a function of a library the program dlopens later
+    # (pending), hit once it is loaded; its backtrace and the library list.
+    setup = ["set breakpoint pending on", "break zlibVersion",
+             "handle SIGUSR1 nostop noprint pass"]
+    after = ["bt", "info sharedlibrary", "delete", "continue"]
+    n_out, n_stdout = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"],
+                                  extra=LIBZ)
+    hit = r"Breakpoint 1, 0x[0-9a-f]+ in zlibVersion \(\) from /lib/x86_64-linux-gnu/libz.so.1"
+    assert re.search(hit, n_out) and re.search(hit, out), out
+    assert _program_frames(out) == _program_frames(n_out) == ["zlibVersion", "main"], out
+    libs = [set(re.findall(r"^0x\w+\s+0x\w+\s+Yes(?: \(\*\))?\s+(\S+)$", o, re.M)) - {""}
+            for o in (n_out, out)]
+    assert {p for p in libs[1] if not p.endswith("libsubst-kernel")} == libs[0], out
+    assert stdout == n_stdout and rc == 0, out
+
+
+def test_until_software_watchpoint_and_signal_as_natively(progs):
+    # `until` steps a line; a software watchpoint single-steps the program,
+    # over its fastcalls too, and `signal SIGUSR1` runs the handler that
+    # changes the watched value.
+    setup = ["break loop"]
+    after = ["finish", "until", "set can-use-hw-watchpoints 0", "watch counter", "continue",
+             "signal SIGUSR1", "p counter", "kill"]
+    n_out, _ = native(progs["user"], setup, after, cwd=progs["dir"])
+    out, *_ = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"], extra=LIBZ)
+    said = [re.findall(r"^(Value returned .*|Old value = .*|New value = .*|\$\d+ = .*|on_usr1 .*)$",
+                       o, re.M) for o in (n_out, out)]
+    assert said[0][:3] == ["Value returned is $1 = 10", "Old value = 13", "New value = 113"]
+    assert said[0][3].startswith("on_usr1 (s=10)") and said[0][4:] == ["$2 = 113"], n_out
+    assert said[1] == said[0], out
+    until = "\n29\t    raise(SIGUSR1);\n"          # the line after loop()'s
+    assert until in n_out and until in out, out
+    assert "received signal SIGUSR1" in out, out
+
+
+def test_a_debian_servers_threads_by_name_and_backtrace(progs):
+    # redis-server's background threads name themselves and wait on their
+    # condition variables: stopped in its event loop, each is named, and
+    # each backtrace above the kernel's frames is the native one.  (The
+    # fifth pass, some serverCron ticks in: the threads have started.)
+    setup = ["break beforeSleep", "ignore 1 4"]
+    after = ["info threads", "thread apply all bt", "kill"]
+    n_port, port = free_port(), free_port()
+    n_out, _ = native("/usr/bin/redis-server", [f"set args --port {n_port} --save ''", *setup],
+                      after, cwd=progs["dir"])
+    out, *_ = debug("/usr/bin/redis-server", *setup, "continue", *after, cwd=progs["dir"],
+                    args=["--port", str(port), "--save", ""])
+    n_frames, frames = _thread_frames(n_out), _thread_frames(out)
+    assert {"redis-server", "bio_close_file", "bio_aof_fsync"} <= set(n_frames), n_out
+    assert set(frames) == set(n_frames), out
+    for name in set(n_frames) - {"redis-server"}:
+        kernel = frames[name].index("ls_fastcall_entry")
+        assert frames[name][kernel + 1:] == n_frames[name], out
+    assert frames["redis-server"] == n_frames["redis-server"], out
+
+
+def test_catch_syscall_while_other_threads_wait(progs):
+    # The main thread's writes are caught (entry and return) while three
+    # threads wait in read, poll and a futex; their wake-up and exit go by.
+    setup, after = ["catch syscall write"], ["continue"] * 6
+    n_out, n_stdout = native(progs["blocked"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["blocked"], *setup, "continue", *after,
+                                  cwd=progs["dir"])
+    stops = [re.findall(r'^Thread 1 "gdb_blocked" hit Catchpoint \d+ \(((?:call to|returned '
+                        r"from) syscall write)\)", o, re.M) for o in (n_out, out)]
+    assert stops[0] == ["call to syscall write", "returned from syscall write"] * 3, n_out
+    assert stops[1] == stops[0], out
+    assert stdout == n_stdout == "done\n" and rc == 0, out

@@ -167,6 +167,37 @@ def test_task_directories(tmp_path):
     assert_same(native, run_guest(argv, tmp_path))
 
 
+# Thread names: an unnamed thread's is the program's file name, read with
+# prctl(PR_GET_NAME) (pthread_getname_np) and in its comm; one a thread
+# gives itself (prctl(PR_SET_NAME)) reads back both ways.
+NAMES = """
+import ctypes, threading
+libc = ctypes.CDLL(None)
+def name():
+    buf = ctypes.create_string_buffer(16)
+    libc.prctl(16, buf)                              # PR_GET_NAME
+    return buf.value.decode()
+def comm():
+    return open(f"/proc/self/task/{threading.get_native_id()}/comm").read().strip()
+def work():
+    print("unnamed", name(), comm())
+    libc.prctl(15, b"worker")                        # PR_SET_NAME
+    print("named", name(), comm())
+print("main", name(), comm())
+t = threading.Thread(target=work)
+t.start()
+t.join()
+"""
+
+
+def test_thread_names(tmp_path):
+    argv = ["/usr/bin/python3", "-c", NAMES]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == (b"main python3 python3\nunnamed python3 python3\n"
+                             b"named worker worker\n"), native.stdout
+    assert_same(native, run_guest(argv, tmp_path))
+
+
 # The guest lists /proc/net/unix and binds a socket of its own in a volume
 # whose guest path is not its host path.
 UNIX_LIST = """

@@ -19,6 +19,7 @@ class Breakpoints:
         self.orig: dict[int, bytes] = {}       # address -> the byte an int3 replaced
         self.gdb: set[int] = set()             # gdb's Z0 breakpoints
         self.temp: dict[int, int] = {}         # tid -> the server's breakpoint ending a stepped call
+        self.own: set[int] = set()             # the server's for every thread (catch.py)
         self.hw: list[tuple[int, int, str] | None] = [None] * 4
 
     # ---- memory as gdb sees it: without the int3s --------------------------
@@ -51,7 +52,8 @@ class Breakpoints:
             self.orig[addr] = orig
 
     def _unplant_unused(self, addr: int) -> None:
-        if addr in self.orig and addr not in self.gdb and addr not in self.temp.values():
+        if addr in self.orig and addr not in self.gdb and addr not in self.temp.values() \
+                and addr not in self.own:
             self.mem.write(addr, self.orig.pop(addr))
 
     def insert(self, addr: int) -> None:
@@ -60,6 +62,14 @@ class Breakpoints:
 
     def remove(self, addr: int) -> None:
         self.gdb.discard(addr)
+        self._unplant_unused(addr)
+
+    def insert_own(self, addr: int) -> None:
+        self._plant(addr)
+        self.own.add(addr)
+
+    def remove_own(self, addr: int) -> None:
+        self.own.discard(addr)
         self._unplant_unused(addr)
 
     def insert_temp(self, tid: int, addr: int) -> None:
@@ -82,6 +92,7 @@ class Breakpoints:
     def remove_all(self) -> None:
         self.gdb.clear()
         self.temp.clear()
+        self.own.clear()
         for addr in list(self.orig):
             try:
                 self.mem.write(addr, self.orig.pop(addr))

@@ -26,10 +26,11 @@ import select
 import signal
 import socket
 import struct
+from xml.sax.saxutils import quoteattr
 
-from . import ptrace, registers
+from . import catch, ptrace, registers
 from .breakpoints import Breakpoints
-from .libraries import cstring, kernel_symbol, svr4_list
+from .libraries import cstring, gdb_auxv, kernel_symbol, svr4_list
 from .protocol import Connection, escape
 from .runcontrol import Detached, RunControl, Thread
 from .signals import to_host
@@ -38,6 +39,7 @@ from ..errors import LibsubstError
 __all__ = ["GdbServer", "Detached"]
 
 _AUXV_MAX = 4096
+AT_EXECFN = 31
 _MAX_STRINGS = 65536          # argv and envp entries read from the initial stack
 _MAX_TASK_ROUNDS = 1000       # attach: listings of /proc/PID/task until no new thread appears
 
@@ -239,7 +241,10 @@ class GdbServer(RunControl):
         if text.startswith("qSupported"):
             return ("PacketSize=4000;QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
                     "qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;"
-                    "vContSupported+")
+                    "vContSupported+;QCatchSyscalls+;qXfer:features:read+;"
+                    "qXfer:siginfo:read+;qXfer:siginfo:write+")
+        if text.startswith("QCatchSyscalls:"):
+            return self._catch_syscalls(text)
         if text == "QStartNoAckMode":
             self.conn.send("OK")
             self.conn.ack = False
@@ -322,6 +327,21 @@ class GdbServer(RunControl):
             raise Detached
         return ""
 
+    def _catch_syscalls(self, text: str) -> str:
+        on, numbers = catch.parse(text)
+        if not on:
+            if self.catch is not None:
+                self.catch.remove()
+                self.catch = None
+            return "OK"
+        if self.catch is None:
+            try:
+                self.catch = catch.SyscallCatch(self.bps, self.pid, self.kernel)
+            except LibsubstError:
+                return "E01"
+        self.catch.numbers = numbers
+        return "OK"
+
     def _vcont(self, spec: str):
         actions: dict[int, tuple[str, int]] = {}
         default = None
@@ -335,8 +355,41 @@ class GdbServer(RunControl):
                 default = (kind, sig)
         return self.resume(actions, default)
 
+    def _execfn(self) -> str:
+        """The program's path as it was run (AT_EXECFN: a link's own name,
+        as Linux names a process), or the program's."""
+        at = dict(struct.iter_unpack("<QQ", self.auxv[:len(self.auxv) // 16 * 16]))
+        try:
+            return cstring(self.mem, at[AT_EXECFN]) if at.get(AT_EXECFN) else self.program
+        except OSError:
+            return self.program
+
+    def _thread_name(self, tid: int) -> str:
+        """A thread's name as the guest reads it in /proc/self/task/N/comm
+        (prctl(PR_SET_NAME), pthread_setname_np): the host's, unless that is
+        still the kernel binary's, then the program's file name, as the
+        guest kernel's guest_comm (fs/synth_gen.c) gives it."""
+        try:
+            with open(f"/proc/{tid}/comm", "rb") as f:
+                name = f.read().rstrip(b"\n").decode("utf-8", "replace")
+        except OSError:
+            name = ""
+        if not name or name.startswith("libsubst"):
+            name = os.path.basename(self._execfn())[:15]
+        # The guest chose it: no control character reaches gdb's XML parser.
+        return "".join(c if c >= " " else "?" for c in name)
+
     def _xfer(self, text: str):
-        parts = text.split(":")
+        parts = text.split(":", 4)
+        if parts[1:3] == ["siginfo", "write"]:
+            # gdb puts back a stopped thread's siginfo after it called a
+            # function in it (`call`, `print f()`), which ends in a signal.
+            offset, _, data = parts[4].partition(":")
+            info = bytearray(ptrace.siginfo(self.current))
+            data = data.encode("latin-1")[:max(0, len(info) - int(offset, 16))]
+            info[int(offset, 16):int(offset, 16) + len(data)] = data
+            ptrace.set_siginfo(self.current, bytes(info))
+            return f"{len(data):x}"
         if len(parts) < 5 or parts[2] != "read":
             return ""
         obj, offset_len = parts[1], parts[4]
@@ -344,13 +397,17 @@ class GdbServer(RunControl):
         if obj == "exec-file":
             data = self.program.encode()
         elif obj == "auxv":
-            data = self.auxv
+            data = gdb_auxv(self.mem, self.auxv)
+        elif obj == "features" and parts[3] == "target.xml":
+            data = registers.target_xml().encode()
+        elif obj == "siginfo":
+            data = ptrace.siginfo(self.current)
         elif obj == "libraries-svr4":
             data = svr4_list(self.mem, self.auxv, self.pid, self.kernel).encode()
         elif obj == "threads":
             data = ("<?xml version=\"1.0\"?>\n<threads>\n" + "".join(
-                f'<thread id="{t:x}" core="0"/>\n' for t in sorted(self.threads))
-                + "</threads>\n").encode()
+                f'<thread id="{t:x}" core="0" name={quoteattr(self._thread_name(t))}/>\n'
+                for t in sorted(self.threads)) + "</threads>\n").encode()
         else:
             return ""
         chunk = data[offset:offset + length]

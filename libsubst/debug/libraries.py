@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr
 
 from ..errors import LibsubstError
 
-AT_PHDR, AT_PHNUM, AT_BASE = 3, 5, 7
+AT_PHDR, AT_PHNUM, AT_BASE, AT_SYSINFO_EHDR = 3, 5, 7, 33
 PT_DYNAMIC, PT_INTERP, PT_PHDR = 2, 3, 6
 DT_NULL, DT_DEBUG = 0, 21
 
@@ -59,6 +59,41 @@ def _program_headers(mem, auxv: bytes):
     headers = _headers_at(mem, phdr, a.get(AT_PHNUM, 0))
     bias = next((phdr - v for t, v in headers if t == PT_PHDR), None)
     return bias, headers
+
+
+_EHDR_SIZE, _PHDR_SIZE = 64, 56
+
+
+def gdb_auxv(mem, auxv: bytes) -> bytes:
+    """The auxiliary vector as gdb is given it.  A rewritten program
+    (uklibc/rewrite.py: its own syscall sites) runs with a new program-header
+    table, the original's with PT_PHDR moved and two PT_LOADs added, which
+    AT_PHDR names; gdb, which checks the headers in memory against the
+    program's file before it relocates a PIE, would find them different and
+    leave every symbol of the program unrelocated.  The original table is
+    still in memory, right after the ELF header: AT_PHDR and AT_PHNUM name
+    it when it is the new one less those changes."""
+    a = _auxv(auxv)
+    bias, headers = _program_headers(mem, auxv)
+    phnum = a.get(AT_PHNUM, 0)
+    if bias is None or a.get(AT_PHDR) == bias + _EHDR_SIZE or phnum < 3:
+        return auxv
+    try:
+        old = [_read(mem, "<IIQQQQQQ", bias + _EHDR_SIZE + _PHDR_SIZE * i)
+               for i in range(phnum - 2)]
+        new = [_read(mem, "<IIQQQQQQ", a[AT_PHDR] + _PHDR_SIZE * i) for i in range(phnum)]
+    except OSError:
+        return auxv
+    if any(h[0] == PT_PHDR and h[3] != _EHDR_SIZE for h in old) or \
+            not all(h in new for h in old if h[0] != PT_PHDR):
+        return auxv
+    out = bytearray(auxv)
+    for i in range(len(auxv) // 16):
+        key = struct.unpack_from("<Q", out, 16 * i)[0]
+        if key in (AT_PHDR, AT_PHNUM):
+            struct.pack_into("<Q", out, 16 * i + 8,
+                             bias + _EHDR_SIZE if key == AT_PHDR else phnum - 2)
+    return bytes(out)
 
 
 def _interp_entry(mem, auxv: bytes) -> str:
@@ -148,6 +183,7 @@ def svr4_list(mem, auxv: bytes, pid: int, kernel: str) -> str:
     libs = []
     main_lm = 0
     r_debug = _r_debug(mem, auxv)
+    vdso = _auxv(auxv).get(AT_SYSINFO_EHDR)
     if r_debug:
         lm, = _read(mem, "<Q", r_debug + 8)
         main_lm = lm
@@ -156,7 +192,8 @@ def svr4_list(mem, auxv: bytes, pid: int, kernel: str) -> str:
                 break
             l_addr, l_name, l_ld, l_next = _read(mem, "<QQQQ", lm)
             name = cstring(mem, l_name) if l_name else ""
-            if lm != main_lm and name:
+            # Not the vDSO, which has no file (gdb reads it from memory).
+            if lm != main_lm and name and l_addr != vdso:
                 libs.append(_library(name, lm, l_addr, l_ld))
             lm = l_next
     else:

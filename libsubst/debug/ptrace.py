@@ -20,6 +20,7 @@ PTRACE_CONT, PTRACE_KILL, PTRACE_SINGLESTEP = 7, 8, 9
 PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_GETFPREGS = 12, 13, 14
 PTRACE_DETACH = 17
 PTRACE_SETOPTIONS, PTRACE_GETEVENTMSG, PTRACE_GETSIGINFO = 0x4200, 0x4201, 0x4202
+PTRACE_SETSIGINFO = 0x4203
 PTRACE_SEIZE, PTRACE_INTERRUPT = 0x4206, 0x4207
 PTRACE_O_TRACEFORK, PTRACE_O_TRACEVFORK, PTRACE_O_TRACECLONE = 0x2, 0x4, 0x8
 PTRACE_O_TRACEEXEC, PTRACE_O_TRACEEXIT, PTRACE_O_EXITKILL = 0x10, 0x40, 0x100000
@@ -109,16 +110,26 @@ def get_debugreg(tid: int, n: int) -> int:
     return r & (2**64 - 1)
 
 
+def siginfo(tid: int) -> bytes:
+    """The siginfo_t (128 bytes) of the signal that stopped tid."""
+    buf = ctypes.create_string_buffer(128)
+    _call(PTRACE_GETSIGINFO, tid, 0, ctypes.addressof(buf))
+    return buf.raw
+
+
+def set_siginfo(tid: int, info: bytes) -> None:
+    buf = ctypes.create_string_buffer(info, 128)
+    _call(PTRACE_SETSIGINFO, tid, 0, ctypes.addressof(buf))
+
+
 def siginfo_signo(tid: int) -> int | None:
     """The signal of a signal-delivery-stop (None for a group-stop or event stop)."""
-    buf = ctypes.create_string_buffer(128)
     try:
-        _call(PTRACE_GETSIGINFO, tid, 0, ctypes.addressof(buf))
+        return struct.unpack_from("<i", siginfo(tid))[0]
     except PtraceError as e:
         if e.errno == errno.EINVAL:
             return None
         raise
-    return struct.unpack_from("<i", buf.raw)[0]
 
 
 def wait(tid: int = -1, nohang: bool = False) -> tuple[int, int]:

@@ -17,18 +17,27 @@ import time
 from . import ptrace
 from .signals import to_gdb
 
+from ..kernel import syscalls
 from ..uklibc.stub import STUB_CALL, STUB_ENTER
 
 STUB_MARK = STUB_ENTER + STUB_CALL      # a fastcall stub's entry into the kernel
+# Calls that never return where they were made: no syscall_return for them,
+# as natively.
+_NO_RETURN = frozenset(s.nr for s in syscalls.TABLE
+                       if s.name in ("rt_sigreturn", "exit", "exit_group"))
 
 
 class Thread:
-    __slots__ = ("tid", "running", "pending", "stepping", "queued")
+    __slots__ = ("tid", "running", "pending", "stepping", "queued", "calls", "caught",
+                 "trapped")
 
     def __init__(self, tid: int, running: bool = False):
         self.tid, self.running, self.stepping = tid, running, False
         self.pending = 0           # a signal intercepted while stopping it: gdb never heard of it
         self.queued: str | None = None   # a breakpoint stop kept for the next resume
+        self.calls: list[int] = []       # its fastcalls in progress, innermost last (catch.py)
+        self.caught = False        # stopped on one of catch.py's int3s, reported to gdb
+        self.trapped: int | None = None  # a caught call on the trap path, until it returns
 
 
 class Detached(Exception):
@@ -40,6 +49,7 @@ class RunControl:
     exit_status and log it uses."""
 
     exit_signal = 0                # the signal the guest's pid 1 died of (its kernel says)
+    catch = None                   # catch.SyscallCatch while gdb catches syscalls
 
     # ---- resuming ---------------------------------------------------------------
 
@@ -50,6 +60,9 @@ class RunControl:
         queued = self._queued_stop(actions, default)
         if queued is not None:
             return queued
+        stepped = self._leave_caught(actions, default)
+        if stepped is not None:
+            return stepped
         for tid, th in list(self.threads.items()):
             kind, sig = actions.get(tid) or default or (None, 0)
             if kind is None:
@@ -78,6 +91,53 @@ class RunControl:
             return None
         self.current = found[0]
         return found[1]
+
+    def _leave_caught(self, actions, default) -> str | None:
+        """Threads gdb resumes from a syscall stop go past the server's int3
+        (its instruction emulated); a stop reply when that was gdb's step."""
+        for tid, th in self.threads.items():
+            kind = (actions.get(tid) or default or (None, 0))[0]
+            if not th.caught or kind is None:
+                continue
+            th.caught = False
+            regs = ptrace.get_regs(tid)
+            if self.catch is not None and self.catch.owns(regs["rip"]):
+                self.catch.emulate(regs)
+                ptrace.set_regs(tid, regs)
+                if kind == "s":
+                    return self._stop_reply(tid, signal.SIGTRAP)
+        return None
+
+    def _syscall_stop(self, tid: int) -> str | bool:
+        """A SIGTRAP on one of catch.py's int3s: the stop reply when gdb
+        catches the call, True when the thread went on, False when the
+        int3 is not the server's."""
+        regs = ptrace.get_regs(tid)
+        at = regs["rip"] - 1
+        th = self.threads[tid]
+        if th.trapped is not None and self.bps.take_temp(tid, regs["rip"]) is not None:
+            regs["rip"], nr, th.trapped = at, th.trapped, None     # a trapped call's end
+            ptrace.set_regs(tid, regs)
+            self.stop_all()
+            return self._stop_reply(tid, signal.SIGTRAP, f"syscall_return:{nr:x};")
+        if self.catch is None or not self.catch.owns(at) or self.bps.is_gdbs(at):
+            return False
+        regs["rip"] = at
+        if at == self.catch.entry:
+            th.calls.append(regs["rax"])
+            nr, kind = regs["rax"], "syscall_entry"
+        else:
+            nr, kind = (th.calls.pop() if th.calls else None), "syscall_return"
+        if nr is not None and self.catch.wants(nr):
+            ptrace.set_regs(tid, regs)
+            th.caught = True
+            self.stop_all()
+            return self._stop_reply(tid, signal.SIGTRAP, f"{kind}:{nr:x};")
+        self.catch.emulate(regs)
+        ptrace.set_regs(tid, regs)
+        ptrace.cont(tid, 0)
+        th.running = True
+        return True
 
     def _step(self, th: Thread, sig: int) -> None:
         """One instruction — or a whole call, over a rewritten site."""
@@ -171,10 +231,22 @@ class RunControl:
         elif sig == signal.SIGSYS:
             # The trap path: the guest kernel's own business.  A thread being
             # stepped runs the whole call and stops after the syscall.
+            nr = ptrace.get_regs(tid)["rax"]
             if th.stepping:
                 th.stepping = False
                 self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
+            elif self.catch is not None and self.catch.wants(nr):
+                # Its return is where the kernel's handler returns to.
+                th.pending = signal.SIGSYS         # delivered when gdb resumes it
+                if nr not in _NO_RETURN:
+                    th.trapped = nr
+                    self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
+                self.stop_all()
+                return self._stop_reply(tid, signal.SIGTRAP, f"syscall_entry:{nr:x};")
         elif sig == signal.SIGTRAP:
+            caught = self._syscall_stop(tid)
+            if caught:
+                return None if caught is True else caught
             th.stepping = False
             extra = self._trap(tid)
             self.stop_all()
@@ -297,6 +369,15 @@ class RunControl:
         th.stepping = False
         regs = ptrace.get_regs(th.tid)
         at = regs["rip"] - 1
+        if self.catch is not None and self.catch.owns(at) and not self.bps.is_gdbs(at):
+            regs["rip"] = at              # it meets that int3 again when resumed
+            ptrace.set_regs(th.tid, regs)
+            return
+        if th.trapped is not None and self.bps.take_temp(th.tid, regs["rip"]) is not None:
+            self.bps.insert_temp(th.tid, at)      # a trapped call's end: met again
+            regs["rip"] = at
+            ptrace.set_regs(th.tid, regs)
+            return
         if self.bps.take_temp(th.tid, regs["rip"]) is None and not self.bps.is_gdbs(at):
             return
         regs["rip"] = at
@@ -336,6 +417,7 @@ class RunControl:
         """Removes every breakpoint and lets the guest run on untraced."""
         self.stop_all()
         self.bps.remove_all()
+        self.catch = None
         self.bps.hw = [None] * 4
         for tid, th in list(self.threads.items()):
             try:

@@ -424,6 +424,9 @@ const char *synth_host_path(int id);        /* host path of a copied file or dev
 /* The process a /proc/<pid> directory fd names (pidfd_send_signal takes
  * one): its pid; 0 if fd is no such directory, -ESRCH if it has ended. */
 long synth_proc_dir_pid(long fd);
+/* The program's file name, which the guest reads as an unnamed thread's
+ * comm (synth_gen.c) and prctl(PR_GET_NAME) (proc/misc.c). */
+const char *synth_prog_comm(void);
 long fs_pid(void);
 
 /* ---- shared helpers ---- */

@@ -138,20 +138,26 @@ const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *n
     return buf;
 }
 
+/* The name Linux gives a process at exec: its program's file name (the
+ * guest's comm where the host's is still the kernel binary's). */
+const char *synth_prog_comm(void)
+{
+    const char *src = ls_prog->execfn;
+    if (!*src && ls_prog->argc)
+        src = ls_prog->argv[0];
+    return path_base(src);
+}
+
 /* The guest's command name into g->comm: the host's (then 1), unless that
  * is still the boot stub's ("libsubst..."), then the program's file name
  * (15 bytes, as comm). */
 static int guest_comm(struct gbuf *g, const char *host)
 {
     const char *src = host;
-    if (g->other && g->slot && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
+    if (g->other && g->slot && (!host[0] || strncmp(host, "libsubst", 8) == 0))
         src = g->slot->comm;
-    } else if (!g->other && (!host[0] || strncmp(host, "libsubst", 8) == 0)) {
-        src = ls_prog->execfn;
-        if (!*src && ls_prog->argc)
-            src = ls_prog->argv[0];
-        src = path_base(src);
-    }
+    else if (!g->other && (!host[0] || strncmp(host, "libsubst", 8) == 0))
+        src = synth_prog_comm();
     strlcpy(g->comm, src, sizeof g->comm);
     return src == host;
 }

@@ -232,7 +232,18 @@ long sys_prctl(long op, long a2, long a3, long a4, long a5)
         if (r != 1)
             return r;
     }
-    return hsys5(__NR_prctl, op, a2, a3, a4, a5);
+    long r = hsys5(__NR_prctl, op, a2, a3, a4, a5);
+    /* A thread that named itself reads its name; one that did not, the
+     * program's (the host's is still the kernel binary's), as its comm. */
+    char name[16];
+    if (op == PR_GET_NAME && r == 0 && copy_from_user(name, (void *)a2, sizeof name) == 0 &&
+        strncmp(name, "libsubst", 8) == 0) {
+        memset(name, 0, sizeof name);
+        strlcpy(name, synth_prog_comm(), sizeof name);
+        if (copy_to_user((void *)a2, name, sizeof name) < 0)
+            return -EFAULT;
+    }
+    return r;
 }
 
 /* Implements set_tid_address(2). */

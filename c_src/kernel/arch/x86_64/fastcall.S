@@ -35,17 +35,114 @@
  * entry and exit leave unpredicted (a mispredicted `ret` per frame).  A
  * guest handler that interrupts it is shown the guest's call site and stack
  * (signal/view.c).
+ *
+ * Its unwind information (a debugger's backtrace: docs in README,
+ * "Debugging with gdb") names as its caller the guest's site, not the
+ * stub: the byte after the `syscall` the stub stands for, as view.c finds
+ * it, with the guest's %rsp there (the CFA) and its rbx and argument
+ * registers from their slots while ls_dispatch runs; the guest's own
+ * unwind tables take over from that site.  The stubs, appended to the
+ * substitute, have none, and a debugger reads the original library.
  */
 #include "libsubst/fastcall.h"
 #include "arch/x86_64/arch.h"
 #include "syscall_table.h"
 #include <asm/unistd.h>
 
+/* The guest's %rsp at its site, less the entry's %rsp at the stub's call:
+ * the red zone the stub skipped and the return address. */
+#define GUEST_SP (LS_RED_ZONE + 8)
+
+/* DWARF (DWARF 5, 6.4.2 call frame instructions; 2.5 expressions). */
+#define DW_CFA_def_cfa_expression 0x0f
+#define DW_CFA_expression 0x10
+#define DW_CFA_val_expression 0x16
+#define DW_OP_deref 0x06
+#define DW_OP_const1u 0x08
+#define DW_OP_const2u 0x0a
+#define DW_OP_const4u 0x0c
+#define DW_OP_const8u 0x0e
+#define DW_OP_dup 0x12
+#define DW_OP_drop 0x13
+#define DW_OP_over 0x14
+#define DW_OP_pick 0x15
+#define DW_OP_swap 0x16
+#define DW_OP_and 0x1a
+#define DW_OP_minus 0x1c
+#define DW_OP_plus 0x22
+#define DW_OP_plus_uconst 0x23
+#define DW_OP_xor 0x27
+#define DW_OP_bra 0x28
+#define DW_OP_eq 0x29
+#define DW_OP_lt 0x2d
+#define DW_OP_ne 0x2e
+#define DW_OP_skip 0x2f
+#define DW_OP_lit0 0x30
+#define DW_OP_breg_rbx 0x73
+#define DW_OP_breg_rsp 0x77
+#define DW_OP_deref_size 0x94
+#define DW_REG_RA 16
+
+/* At the entry: the CFA is the guest's %rsp at its site, and the return
+ * address the site's end, computed from the stub's return at CFA -
+ * GUEST_SP as view.c's site_end does: STUB_LEAVE there, then for the K
+ * (0..LS_STUB_MAX_POST) whose trailer `0f 0b K` lies at ret + 13 + K,
+ * the jump's rel32 at ret + 9 + K gives ret + 13 + rel32.  Any other
+ * return address is left as it is. */
+.macro SITE_RA
+    .cfi_escape DW_CFA_val_expression, DW_REG_RA, 81
+    .cfi_escape DW_OP_const1u, GUEST_SP, DW_OP_minus, DW_OP_deref            /* ret */
+    .cfi_escape DW_OP_dup, DW_OP_deref, DW_OP_const8u                       /* STUB_LEAVE? */
+    .cfi_escape 0x48, 0x8d, 0xa4, 0x24, LS_RED_ZONE, 0, 0, 0
+    .cfi_escape DW_OP_ne, DW_OP_bra, 62, 0                                  /* no: ret */
+    .cfi_escape DW_OP_lit0                                                  /* ret K */
+    .cfi_escape DW_OP_over, DW_OP_over, DW_OP_plus                          /* ret K ret+K */
+    .cfi_escape DW_OP_dup, DW_OP_plus_uconst, 13, DW_OP_deref_size, 2
+    .cfi_escape DW_OP_const2u, 0x0f, 0x0b, DW_OP_eq                         /* ud2 there? */
+    .cfi_escape DW_OP_swap, DW_OP_plus_uconst, 15, DW_OP_deref_size, 1
+    .cfi_escape DW_OP_pick, 2, DW_OP_eq, DW_OP_and                          /* and K after? */
+    .cfi_escape DW_OP_bra, 13, 0                                            /* found */
+    .cfi_escape DW_OP_plus_uconst, 1, DW_OP_dup, DW_OP_const1u, LS_STUB_MAX_POST + 1
+    .cfi_escape DW_OP_lt, DW_OP_bra, 0xdf, 0xff                             /* next K */
+    .cfi_escape DW_OP_drop, DW_OP_skip, 24, 0                               /* none: ret */
+    .cfi_escape DW_OP_over, DW_OP_over, DW_OP_plus, DW_OP_plus_uconst, 9
+    .cfi_escape DW_OP_deref_size, 4                                         /* rel32 */
+    .cfi_escape DW_OP_const4u, 0, 0, 0, 0x80, DW_OP_xor
+    .cfi_escape DW_OP_const4u, 0, 0, 0, 0x80, DW_OP_minus                   /* signed */
+    .cfi_escape DW_OP_swap, DW_OP_drop, DW_OP_plus, DW_OP_plus_uconst, 13
+.endm
+
+/* While ls_dispatch runs, %rbx holds the frame below: the guest's stack
+ * (at its saved flags) at 72(%rbx), its rbx at 64, its arguments from 16.
+ * That stretch is an FDE of its own marked as a signal frame, which gdb
+ * shows as "<signal handler called>": the kernel's frames are on the
+ * kernel's stack, the program's on its own, and gdb takes a caller's
+ * frame at a lower address for a corrupt stack unless a signal frame lies
+ * between them (as on a sigaltstack). */
+.macro DISPATCH_CFI
+    .cfi_endproc
+    .cfi_startproc
+    .cfi_signal_frame
+    SITE_RA
+    .cfi_escape DW_CFA_def_cfa_expression, 7, DW_OP_breg_rbx, 0xc8, 0, DW_OP_deref
+    .cfi_escape DW_OP_plus_uconst, (GUEST_SP + 8) & 0x7f | 0x80, (GUEST_SP + 8) >> 7
+    .cfi_escape DW_CFA_expression, 3, 3, DW_OP_breg_rbx, 0xc0, 0                /* rbx */
+    .cfi_escape DW_CFA_expression, 5, 2, DW_OP_breg_rbx, 16                     /* rdi */
+    .cfi_escape DW_CFA_expression, 4, 2, DW_OP_breg_rbx, 24                     /* rsi */
+    .cfi_escape DW_CFA_expression, 1, 2, DW_OP_breg_rbx, 32                     /* rdx */
+    .cfi_escape DW_CFA_expression, 10, 2, DW_OP_breg_rbx, 40                    /* r10 */
+    .cfi_escape DW_CFA_expression, 8, 2, DW_OP_breg_rbx, 48                     /* r8 */
+    .cfi_escape DW_CFA_expression, 9, 2, DW_OP_breg_rbx, 56                     /* r9 */
+.endm
+
     .text
-    .globl ls_fastcall_entry, ls_fast_syscall_at
-    .hidden ls_fastcall_entry, ls_fast_syscall_at
+    .globl ls_fastcall_entry, ls_fast_syscall_at, ls_fast_returns_at
+    .hidden ls_fastcall_entry, ls_fast_syscall_at, ls_fast_returns_at
     .type ls_fastcall_entry, @function
 ls_fastcall_entry:
+    .cfi_startproc
+    .cfi_def_cfa_offset GUEST_SP
+    SITE_RA
     mov %rax, %rcx                          /* rcx and r11 are the ABI's scratch */
     lahf                                    /* AH = SF ZF AF PF CF */
     seto %al                                /* AL = OF */
@@ -62,7 +159,9 @@ ls_fastcall_entry:
     mov %rcx, %rax
 .Lhost_syscall:                             /* signal/view.c: ls_fast_syscall_at */
     syscall
-    ret
+.Lhost_return:
+    nop                                     /* where a waiting thread stops: not on a `ret`, */
+    ret                                     /* which gdb's epilogue unwinder would claim */
 5:  test %eax, %eax
     je 4f
     cmp $LS_DIRECT_KEPT, %eax
@@ -84,8 +183,10 @@ ls_fastcall_entry:
     cmpb $0, (%rax)
     je 6b                                   /* flags the host's alone: the host's call */
 4:  push %r11
+    .cfi_adjust_cfa_offset 8
     mov %rcx, %rax
     mov %rsp, %r11
+    .cfi_def_cfa %r11, GUEST_SP + 8         /* the guest's stack, at its saved flags */
     mov %gs:LS_KBLOCK_KSTACK, %rcx
     sub %rsp, %rcx                          /* below the top by less than the span: */
     cmp %gs:LS_KBLOCK_KSPAN, %rcx           /* already on a kernel stack */
@@ -113,6 +214,7 @@ ls_fastcall_entry:
     mov %rsi, LS_KTHREAD_FAST_ARGS(%rcx)
     mov $LS_PATH_FAST, %edx
     mov %rsp, %rbx
+    DISPATCH_CFI
     and $-16, %rsp
     call ls_dispatch
     mov %rbx, %rsp
@@ -126,19 +228,37 @@ ls_fastcall_entry:
     pop %r8
     pop %r9
     pop %rbx
+    .cfi_escape DW_CFA_def_cfa_expression, 6, DW_OP_breg_rsp, 0, DW_OP_deref, DW_OP_plus_uconst
+    .cfi_escape (GUEST_SP + 8) & 0x7f | 0x80, (GUEST_SP + 8) >> 7
+    .cfi_restore %rbx                       /* CFA: *(%rsp) + GUEST_SP + 8, rbx the guest's */
+    .cfi_restore %rdi
+    .cfi_restore %rsi
+    .cfi_restore %rdx
+    .cfi_restore %r10
+    .cfi_restore %r8
+    .cfi_restore %r9
     pop %rsp
+    .cfi_endproc                            /* the guest's stack again: a frame as at the entry */
+    .cfi_startproc
+    .cfi_def_cfa %rsp, GUEST_SP + 8
+    SITE_RA
     mov %rax, %rcx
     pop %rax
+    .cfi_def_cfa_offset GUEST_SP
     add $0x7f, %al                          /* OF = (AL == 1) */
     sahf                                    /* SF ZF AF PF CF */
     mov %rcx, %rax
+.Lreturn:
+    nop                                     /* as .Lhost_return: the result in rax */
     ret
+    .cfi_def_cfa %r11, GUEST_SP + 8         /* 3: is reached with the guest's stack in r11 */
 3:  push %r15                               /* args[12..8] = r15 r14 r13 r12 rbp */
     push %r14
     push %r13
     push %r12
     push %rbp
     jmp 2b
+    .cfi_endproc
     .size ls_fastcall_entry, . - ls_fastcall_entry
 
 /* Where the direct host call's `syscall` lies, as its distance from the
@@ -150,5 +270,11 @@ ls_fastcall_entry:
     .p2align 2
 ls_fast_syscall_at:
     .long .Lhost_syscall - ls_fastcall_entry
+/* The `nop` before each `ret` to the guest, the same way: the gdb
+ * server's `catch syscall` stops a call's return there, with its result
+ * in rax (libsubst/debug/catch.py), as it stops its entry at the entry's
+ * first instruction (`mov %rax, %rcx`). */
+ls_fast_returns_at:
+    .long .Lhost_return - ls_fastcall_entry, .Lreturn - ls_fastcall_entry
 
     .section .note.GNU-stack, "", @progbits
