@@ -51,7 +51,8 @@ w.on("message", m => {
 });
 """
 LEAK = b"#include <stdlib.h>\nint main(void) { char *p = malloc(4); int r = p[4]; return r & 0; }\n"
-INOTIFY = ("mkdir w; inotifywait -m -e create,modify,moved_to,delete --format '%e %f' -o ev.txt w "
+# log exists before the watcher starts: the shell opens it only in the child
+INOTIFY = ("mkdir w; : > log; inotifywait -m -e create,modify,moved_to,delete --format '%e %f' -o ev.txt w "
            "2>log & p=$!; until grep -q established log; do sleep 0.05; done; "
            "touch w/a; echo x >> w/a; mv w/a w/b; rm w/b; touch w/stop; "
            "until grep -q stop ev.txt; do sleep 0.05; done; kill $p; wait $p; echo $?; cat ev.txt")
