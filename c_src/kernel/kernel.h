@@ -185,6 +185,10 @@ static inline int kthread_in_kstacks(unsigned long sp)
  * stack (the host's sigaltstack): a guest handler with SA_ONSTACK runs
  * there.  If so, *ss describes that stack. */
 int kthread_on_trap_stack(unsigned long sp, stack_t *ss);
+/* Whether sp is on a kernel stack the host runs guest handlers on: the trap
+ * stack, or the fast stack below a fastcall the signal interrupted.  If so,
+ * *ss describes that stack, as SS_ONSTACK. */
+int kthread_on_handler_stack(unsigned long sp, stack_t *ss);
 
 /* Gives the calling thread its kernel state: %gs block, fastcall stack,
  * trap stack (sigaltstack).  Returns 0 or -errno. */

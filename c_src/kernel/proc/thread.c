@@ -111,6 +111,20 @@ int kthread_on_trap_stack(unsigned long sp, stack_t *ss)
     return 1;
 }
 
+int kthread_on_handler_stack(unsigned long sp, stack_t *ss)
+{
+    struct kthread *t = kcur();
+    unsigned long lo = t->map + LS_PAGE + TRAP_STACK + LS_PAGE;
+    if (kthread_on_trap_stack(sp, ss))
+        return 1;
+    if (sp <= lo || sp > lo + FAST_STACK)
+        return 0;
+    ss->ss_sp = (void *)lo;
+    ss->ss_size = FAST_STACK;
+    ss->ss_flags = SS_ONSTACK;
+    return 1;
+}
+
 long kthread_init_current(void)
 {
     struct kthread *t = kthread_get();
