@@ -218,6 +218,25 @@ def test_nginx_contents_follow_the_rule():
     assert not any("/doc/" in p or "/man/" in p for p in found.files + found.dirs)
 
 
+def test_a_package_users_home_comes_empty_with_its_mode():
+    """vsftpd's postinst makes the ftp user, whose home /srv/ftp its server
+    enters before its anonymous root: the guest gets it empty, with the
+    host's mode (root owns it: vsftpd refuses a root its user can write);
+    mosquitto's user's home comes too, world-writable (the guest's copy is
+    root's, and that user writes its database there).  A package that makes
+    no user brings no home."""
+    import pwd
+    ftp, mosq = pwd.getpwnam("ftp").pw_dir, pwd.getpwnam("mosquitto").pw_dir
+    assert ftp == "/srv/ftp" and os.stat(ftp).st_uid == 0
+    assert ftp in packages.contents(["/usr/sbin/vsftpd"]).state_dirs
+    assert mosq in packages.contents(["/usr/sbin/mosquitto"]).state_dirs
+    assert not [d for d in packages.contents(["/usr/bin/jq"]).state_dirs
+                if d in packages.system_homes().values()]
+    mounts, _ = rootfs.scratch_mounts([], [], [ftp, mosq])
+    modes = {m.guest: m.mode for m in mounts}
+    assert modes[ftp] == os.stat(ftp).st_mode & 0o7777 and modes[mosq] is None, modes
+
+
 def test_contents_take_data_named_otherwise_and_links_to_configuration():
     """Data below /usr/share whose directory is not named after the package
     (git's templates, python3-minimal's defaults, libmagic's database, a

@@ -41,13 +41,14 @@ ROOT_LAYER = Mount(guest="/", host="/.libsubst-root", scratch=True)
 
 
 def _run_dir_mode(guest: str) -> int | None:
-    """A directory below /run that root owns on the host keeps its mode in
-    the guest, where root owns it too: a server running as root checks it
-    (sshd refuses a privilege separation directory /run/sshd that is
-    group- or world-writable).  Another user's stays world-writable: the
-    guest's copy is root's, and that user must still write in it
-    (PostgreSQL's socket in /run/postgresql)."""
-    if not guest.startswith("/run/"):
+    """A directory below /run, or a system user's home, that root owns on
+    the host keeps its mode in the guest, where root owns it too: a server
+    running as root checks it (sshd refuses a privilege separation
+    directory /run/sshd that is group- or world-writable; vsftpd an
+    anonymous root, its ftp user's /srv/ftp, that user can write).  Another
+    user's stays world-writable: the guest's copy is root's, and that user
+    must still write in it (PostgreSQL's socket in /run/postgresql)."""
+    if not guest.startswith("/run/") and guest not in packages.system_homes().values():
         return None
     try:
         st = os.stat(guest)
