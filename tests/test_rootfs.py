@@ -237,6 +237,18 @@ def test_a_package_users_home_comes_empty_with_its_mode():
     assert modes[ftp] == os.stat(ftp).st_mode & 0o7777 and modes[mosq] is None, modes
 
 
+def test_what_glibc_dlopens_itself_comes_with_every_program(tmp_path):
+    """libgcc_s.so.1, which glibc dlopens to unwind a thread (pthread_exit,
+    pthread_cancel's cleanup handlers) and for backtrace(3): c/unwind.c,
+    linked without it, ends its threads both ways and itself by
+    pthread_exit, as natively."""
+    from conftest import build_c
+    exe = build_c("unwind", str(tmp_path))
+    native = run_native([exe], tmp_path)
+    assert native.returncode == 0 and b"cleanup: pthread_cancel" in native.stdout, native
+    assert_same(native, run_guest([exe], tmp_path))
+
+
 def test_contents_take_data_named_otherwise_and_links_to_configuration():
     """Data below /usr/share whose directory is not named after the package
     (git's templates, python3-minimal's defaults, libmagic's database, a
