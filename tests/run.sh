@@ -32,7 +32,11 @@ cd "$(dirname "$0")/.."
 # mariadb-server for tests/test_daemons.py and tests/test_web_daemons.py;
 # heavy programs and clients (tests/test_heavy_programs.py): imagemagick,
 # ghostscript, ffmpeg, pandoc, shellcheck (the corpus's); terminal programs
-# (tests/test_terminal_programs.py): nano, screen, less and man-db.
+# (tests/test_terminal_programs.py): nano, screen, less and man-db; network
+# programs nobody listed and their clients (tests/test_net_programs.py, 12 MB
+# installed together): mosquitto and mosquitto-clients, unbound, nsd,
+# tinyproxy, stunnel4, socat, vsftpd, iperf3, beanstalkd, nats-server,
+# gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -40,7 +44,9 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       lz4 patch ed xxd gettext-base groff-base gpg gpg-agent openssh-client e2fsprogs iproute2 vim
       postgresql postgresql-client util-linux tmux dbus-daemon dbus-bin lua5.4 luajit ruby php-cli erlang-base
       rsync dnsmasq-base bind9-dnsutils apache2-bin openssh-server lighttpd haproxy mariadb-server
-      imagemagick ghostscript ffmpeg pandoc shellcheck nano screen less man-db"
+      imagemagick ghostscript ffmpeg pandoc shellcheck nano screen less man-db
+      mosquitto mosquitto-clients unbound nsd tinyproxy stunnel4 socat vsftpd iperf3 beanstalkd
+      nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
