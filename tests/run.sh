@@ -33,8 +33,8 @@ cd "$(dirname "$0")/.."
 # heavy programs and clients (tests/test_heavy_programs.py): imagemagick,
 # ghostscript, ffmpeg, pandoc, shellcheck (the corpus's); terminal programs
 # (tests/test_terminal_programs.py): nano, screen, less and man-db; network
-# programs nobody listed and their clients (tests/test_net_programs.py, 12 MB
-# installed together): mosquitto and mosquitto-clients, unbound, nsd,
+# programs nobody listed and their clients (tests/test_net_programs.py, 23 MB
+# installed together, nats-server 11 of them): mosquitto and mosquitto-clients, unbound, nsd,
 # tinyproxy, stunnel4, socat, vsftpd, iperf3, beanstalkd, nats-server,
 # gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
