@@ -23,7 +23,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from conftest import LIBSUBST, free_port
+from conftest import LIBSUBST, free_port, wait_for_port
 from daemons import client, curl, daemon, open_dir
 
 
@@ -53,7 +53,6 @@ def backend(d):
                              "-d", str(d / "www")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        from conftest import wait_for_port
         wait_for_port(port, proc)
         yield port
     finally:
