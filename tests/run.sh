@@ -37,7 +37,11 @@ cd "$(dirname "$0")/.."
 # and fonts), faketime (a preloaded library), units, dc, parallel, hunspell
 # with hunspell-en-us (another package's dictionary), aspell with aspell-en,
 # gnuplot-nox (cairo and pango: fonts), valgrind (78 MB, its
-# own loader and JIT) with libc6-dbg (11 MB: memcheck needs ld.so's symbols).
+# own loader and JIT) with libc6-dbg (11 MB: memcheck needs ld.so's symbols);
+# network programs nobody listed and their clients (tests/test_net_programs.py,
+# 23 MB installed together, nats-server 11 of them): mosquitto and
+# mosquitto-clients, unbound, nsd, tinyproxy, stunnel4, socat, vsftpd, iperf3,
+# beanstalkd, nats-server, gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -47,7 +51,9 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       rsync dnsmasq-base bind9-dnsutils apache2-bin openssh-server lighttpd haproxy mariadb-server
       imagemagick ghostscript ffmpeg pandoc shellcheck nano screen less man-db
       inotify-tools graphviz faketime units dc parallel hunspell hunspell-en-us aspell aspell-en
-      gnuplot-nox valgrind libc6-dbg"
+      gnuplot-nox valgrind libc6-dbg
+      mosquitto mosquitto-clients unbound nsd tinyproxy stunnel4 socat vsftpd iperf3 beanstalkd
+      nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

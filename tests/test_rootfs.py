@@ -218,6 +218,37 @@ def test_nginx_contents_follow_the_rule():
     assert not any("/doc/" in p or "/man/" in p for p in found.files + found.dirs)
 
 
+def test_a_package_users_home_comes_empty_with_its_mode():
+    """vsftpd's postinst makes the ftp user, whose home /srv/ftp its server
+    enters before its anonymous root: the guest gets it empty, with the
+    host's mode (root owns it: vsftpd refuses a root its user can write);
+    mosquitto's user's home comes too, world-writable (the guest's copy is
+    root's, and that user writes its database there).  A package that makes
+    no user brings no home."""
+    import pwd
+    ftp, mosq = pwd.getpwnam("ftp").pw_dir, pwd.getpwnam("mosquitto").pw_dir
+    assert ftp == "/srv/ftp" and os.stat(ftp).st_uid == 0
+    assert ftp in packages.contents(["/usr/sbin/vsftpd"]).state_dirs
+    assert mosq in packages.contents(["/usr/sbin/mosquitto"]).state_dirs
+    assert not [d for d in packages.contents(["/usr/bin/jq"]).state_dirs
+                if d in packages.system_homes().values()]
+    mounts, _ = rootfs.scratch_mounts([], [], [ftp, mosq])
+    modes = {m.guest: m.mode for m in mounts}
+    assert modes[ftp] == os.stat(ftp).st_mode & 0o7777 and modes[mosq] is None, modes
+
+
+def test_what_glibc_dlopens_itself_comes_with_every_program(tmp_path):
+    """libgcc_s.so.1, which glibc dlopens to unwind a thread (pthread_exit,
+    pthread_cancel's cleanup handlers) and for backtrace(3): c/unwind.c,
+    linked without it, ends its threads both ways and itself by
+    pthread_exit, as natively."""
+    from conftest import build_c
+    exe = build_c("unwind", str(tmp_path))
+    native = run_native([exe], tmp_path)
+    assert native.returncode == 0 and b"cleanup: pthread_cancel" in native.stdout, native
+    assert_same(native, run_guest([exe], tmp_path))
+
+
 def test_contents_take_data_named_otherwise_and_links_to_configuration():
     """Data below /usr/share whose directory is not named after the package
     (git's templates, python3-minimal's defaults, libmagic's database, a

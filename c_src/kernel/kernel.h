@@ -122,6 +122,19 @@ int kfd_hide(int fd);
  * given an fd above the guest's soft limit. */
 long kfd_room_begin(void);
 void kfd_room_end(long soft);
+/* A host call for an fd the kernel holds only while it serves a call
+ * Linux serves without one (access, chdir, mkdir, stat of a volume's file):
+ * made again in the kernel's room when the guest's RLIMIT_NOFILE refused
+ * it (a server that set its limit to 0, as vsftpd's sessions do). */
+#define KFD_ROOM_RETRY(call) ({                                 \
+    long r_ = (call);                                           \
+    if (r_ == -EMFILE) {                                        \
+        long soft_ = kfd_room_begin();                          \
+        r_ = (call);                                            \
+        kfd_room_end(soft_);                                    \
+    }                                                           \
+    r_;                                                         \
+})
 
 /* ---- threads (proc/thread.c) ---- */
 #include "libsubst/fastcall.h"
@@ -185,6 +198,10 @@ static inline int kthread_in_kstacks(unsigned long sp)
  * stack (the host's sigaltstack): a guest handler with SA_ONSTACK runs
  * there.  If so, *ss describes that stack. */
 int kthread_on_trap_stack(unsigned long sp, stack_t *ss);
+/* Whether sp is on a kernel stack the host runs guest handlers on: the trap
+ * stack, or the fast stack below a fastcall the signal interrupted.  If so,
+ * *ss describes that stack, as SS_ONSTACK. */
+int kthread_on_handler_stack(unsigned long sp, stack_t *ss);
 
 /* Gives the calling thread its kernel state: %gs block, fastcall stack,
  * trap stack (sigaltstack).  Returns 0 or -errno. */

@@ -22,6 +22,18 @@ def list_files(pkg: str) -> list[str]:
     return []
 
 
+def maintainer_script(pkg: str, name: str) -> str:
+    """The text of a package's maintainer script (``postinst``...), "" if none."""
+    for base in (pkg, f"{pkg}:amd64"):
+        try:
+            with open(os.path.join(DPKG, "info", f"{base}.{name}"), encoding="utf-8",
+                      errors="replace") as f:
+                return f.read()
+        except OSError:
+            continue
+    return ""
+
+
 def _cache_file() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "libsubst", "dpkg-owners.json")

@@ -26,8 +26,11 @@ The rule:
   and the directories one level below ``/run`` that their tmpfiles.d files,
   or those of the packages they depend on, make at boot (``/run/postgresql``
   of postgresql-common), or their systemd services as they start
-  (``RuntimeDirectory=``: openssh-server's ``/run/sshd``), which the guest gets empty and writable
-  (``rootfs.scratch_mounts``).
+  (``RuntimeDirectory=``: openssh-server's ``/run/sshd``), and the home
+  directories of the system users their ``postinst`` makes with ``adduser``
+  or ``useradd`` (vsftpd's ``ftp`` user's ``/srv/ftp``, which its server
+  enters before its anonymous root; nsd's ``/var/lib/nsd``), which the
+  guest gets empty and writable (``rootfs.scratch_mounts``).
 - *programs*: for a ``#!`` script (the program's, or one added with
   ``--add`` at its own path), the programs its own package ships in
   ``/usr/bin``, ``/usr/sbin`` (and merged ``/bin``, ``/sbin``), which it
@@ -71,7 +74,7 @@ from __future__ import annotations
 import os
 import re
 
-from .dpkg import Status, depends, list_files, owner, same_source, source
+from .dpkg import Status, depends, list_files, maintainer_script, owner, same_source, source
 
 UCF_REGISTRY = "/var/lib/ucf/registry"
 STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/", "/run/")
@@ -251,9 +254,52 @@ def contents(programs: list[str]) -> Contents:
     deps = [d for pkg in out.packages for d in depends(pkg, status)] if status else []
     if TZDATA in deps and os.path.isdir(ZONEINFO):
         out.trees.append(ZONEINFO)
-    for d in _run_dirs([*out.packages, *deps]):
-        if d not in out.state_dirs:
+    for d in _run_dirs([*out.packages, *deps]) + _user_homes(out.packages):
+        if not any((d + "/").startswith(s + "/") for s in out.state_dirs):
             out.state_dirs.append(d)
+    return out
+
+
+# Homes that are no daemon's own: shared, a person's, or none.
+NOT_HOMES = ("/", "/root", "/home", "/nonexistent", "/bin", "/usr/sbin", "/var", "/var/lib",
+             "/run", "/tmp", "/dev", "/proc", "/etc", "/usr")
+PASSWD = "/etc/passwd"
+
+
+def _user_homes(pkgs: list[str]) -> list[str]:
+    """The home directories (``/etc/passwd``'s) of the system users (uid
+    1-999) that the packages' ``postinst`` makes (``adduser``, ``useradd``,
+    the user named in it as a word, or its home), which the host has: a
+    server enters its user's home before what its configuration names
+    (vsftpd's ``/srv/ftp``), or keeps its state there."""
+    scripts = [t for t in (maintainer_script(p, "postinst") for p in dict.fromkeys(pkgs))
+               if re.search(r"\b(adduser|useradd)\b", t)]
+    out = []
+    for name, home in system_homes().items() if scripts else ():
+        word = re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])|{re.escape(home)}(?![\w.-])")
+        if home not in out and any(word.search(t) for t in scripts):
+            out.append(home)
+    return out
+
+
+def system_homes() -> dict[str, str]:
+    """The system users' (uid 1-999) own home directories the host has, by
+    user name: not a shared or absent one (``NOT_HOMES``), a person's, or a
+    link."""
+    try:
+        with open(PASSWD, encoding="utf-8", errors="replace") as f:
+            users = [line.split(":") for line in f.read().splitlines()]
+    except OSError:
+        return {}
+    out = {}
+    for u in users:
+        if len(u) < 7 or not u[2].isdigit() or not 0 < int(u[2]) < 1000 or \
+                not u[5].startswith("/"):
+            continue
+        home = os.path.normpath(u[5])
+        if home not in NOT_HOMES and not home.startswith(("/home/", "/proc/", "/dev/")) and \
+                os.path.isdir(home) and not os.path.islink(home):
+            out[u[0]] = home
     return out
 
 

@@ -70,14 +70,15 @@ SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the gu
 ROOT_LAYER = Mount(guest="/", host="/.libsubst-root", scratch=True)
 
 
-def _run_dir_mode(guest: str) -> int | None:
-    """A directory below /run that root owns on the host keeps its mode in
-    the guest, where root owns it too: a server running as root checks it
-    (sshd refuses a privilege separation directory /run/sshd that is
-    group- or world-writable).  Another user's stays world-writable: the
-    guest's copy is root's, and that user must still write in it
-    (PostgreSQL's socket in /run/postgresql)."""
-    if not guest.startswith("/run/"):
+def _run_dir_mode(guest: str, homes) -> int | None:
+    """A directory below /run, or a system user's home (one of ``homes``),
+    that root owns on the host keeps its mode in the guest, where root owns
+    it too: a server running as root checks it (sshd refuses a privilege
+    separation directory /run/sshd that is group- or world-writable; vsftpd
+    an anonymous root, its ftp user's /srv/ftp, that user can write).  Another
+    user's stays world-writable: the guest's copy is root's, and that user
+    must still write in it (PostgreSQL's socket in /run/postgresql)."""
+    if not guest.startswith("/run/") and guest not in homes:
         return None
     try:
         st = os.stat(guest)
@@ -101,6 +102,7 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
     the host's mode, and a read-only root.  Returns (mounts, host dirs to
     remove)."""
     added, dirs = [], []
+    homes = set(packages.system_homes().values()) if state_dirs else set()
     shm = "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
     for guest, under, taken, mode in (
             ("/tmp", None, any(p.startswith("/tmp/") for p in image_files), 0o1777),
@@ -111,7 +113,7 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
             continue
         if private:
             added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True,
-                               mode=_run_dir_mode(guest)))
+                               mode=_run_dir_mode(guest, homes)))
             continue
         import tempfile     # here: most runs make no such directory
 

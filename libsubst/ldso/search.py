@@ -360,11 +360,20 @@ def resolve(program_path, env=None, root=""):
     return LoadPlan(program, interp_path, libraries)
 
 
+# What glibc itself dlopens, by soname, from any program: libgcc_s to unwind
+# a thread's stack (pthread_exit, pthread_cancel) and for backtrace(3).
+# Without it such a program aborts ("libgcc_s.so.1 must be installed for
+# pthread_exit to work": stunnel4 ending a connection's thread).
+GLIBC_DLOPENS = ("libgcc_s.so.1",)
+
+
 def resolve_dlopen_closure(plan, objects, env=None, root=""):
     """Paths of the libraries that shared objects a program may dlopen
     (``objects``: its extension modules) need beyond ``plan``, found as
-    dlopen(3) would from the loaded program.  An object or a library that
-    cannot be found is skipped: dlopen fails on it natively too."""
+    dlopen(3) would from the loaded program, and of those glibc dlopens
+    itself (``GLIBC_DLOPENS``) when the program is linked with it.  An
+    object or a library that cannot be found is skipped: dlopen fails on it
+    natively too."""
     r = _loaded(plan, env, root)
     queue = []
     for path in objects:
@@ -376,6 +385,17 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
         if new:
             queue.append(obj)
     first_extra = len(r.loaded)
+    glibc = any(name == "libc.so.6" for name, _p in plan.libraries)
+    for name in GLIBC_DLOPENS if glibc else ():
+        if r.lookup(name) is not None:
+            continue
+        try:
+            with r.find(name, r.loaded[0]) as elf:
+                obj, new = r.add(elf, name, r.loaded[0])
+        except LibsubstError:
+            continue
+        if new:
+            queue.append(obj)
     _close(r, queue)
     return [o.path for o in r.loaded[first_extra:]]
 

@@ -5,8 +5,9 @@
  * devices and filesystems, and the errors for writing read-only entries,
  * as a user without DAC override (see the openat deviation for root);
  * another process's entries (a child after its execve, as a zombie, once
- * reaped; and what another uid may not read),
- * compared with a native run.  Values that differ between any two runs
+ * reaped; and what another uid may not read), the caller's stdout (a
+ * pipe of the harness's) reopened by name as shells and tools do
+ * (`> /dev/stdout`, tftp's local file), compared with a native run.  Values that differ between any two runs
  * (times, addresses, pids) are printed as facts about them.
  *
  *   proc DIR          DIR a scratch directory
@@ -491,6 +492,26 @@ static void others(const char *self_exe)
     waitpid(o, 0, 0);
 }
 
+/* Each open of stdout by name writes a line through the new fd (O_RDWR,
+ * both ends of a pipe, is not tried: see synth_node.c). */
+static void stdout_by_name(void)
+{
+    const char *names[] = {"/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"};
+    const int flags[] = {O_WRONLY, O_WRONLY | O_CREAT | O_TRUNC, O_WRONLY | O_APPEND | O_CLOEXEC};
+    fflush(stdout);
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+        for (unsigned j = 0; j < sizeof flags / sizeof *flags; j++) {
+            int fd = open(names[i], flags[j], 0644);
+            if (fd < 0) {
+                printf("open %s %#o: %s\n", names[i], flags[j], err(fd));
+                fflush(stdout);
+                continue;
+            }
+            dprintf(fd, "written through %s %#o\n", names[i], flags[j]);
+            close(fd);
+        }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -517,5 +538,6 @@ int main(int argc, char **argv)
     exe[n > 0 ? n : 0] = 0;
     fdinfo();
     others(exe);
+    stdout_by_name();
     return 0;
 }

@@ -6,7 +6,10 @@
  * boot — and setrlimit's checks; dup, dup2, dup3 and F_DUPFD against the
  * soft limit (EINVAL, EMFILE, EBADF); an execve from a process whose every
  * fd below the limit is in use (close-on-exec), which needs none on Linux;
- * compared with a native run.
+ * and at a limit of 0 (a vsftpd session's), the calls on paths that need
+ * no fd on Linux, in the working directory (a volume in the guest) and in
+ * the root, while those that make one fail with EMFILE; compared with a
+ * native run.
  *
  *   rlimits DIR        DIR a scratch directory (unused)
  *   rlimits show       (internal) prints RLIMIT_NOFILE, opens fds to it
@@ -22,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,6 +139,51 @@ static void exec_full(const char *self)
     printf("  status %d\n", st);
 }
 
+#define NOFD(call) printf("  %-36s %s\n", #call, res(call))
+
+/* In a child: RLIMIT_NOFILE soft 0, then path calls, none of which needs
+ * an fd on Linux, and three that make one. */
+static void no_fds(void)
+{
+    printf("no fds:\n");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit r = {0, 64};
+        struct stat st;
+        struct statfs sf;
+        char buf[64];
+        int p[2];
+        setrlimit(RLIMIT_NOFILE, &r);
+        NOFD(mkdir("nofd", 0700));
+        NOFD(access("nofd", W_OK));
+        NOFD(faccessat(AT_FDCWD, "nofd", X_OK, AT_EACCESS));
+        NOFD(stat("nofd", &st));
+        NOFD(statfs("nofd", &sf));
+        NOFD(chmod("nofd", 0755));
+        NOFD(utimensat(AT_FDCWD, "nofd", 0, 0));
+        NOFD(symlink("nofd", "nofd/link"));
+        NOFD(readlink("nofd/link", buf, sizeof buf));
+        NOFD(rename("nofd/link", "nofd/moved"));
+        NOFD(unlink("nofd/moved"));
+        NOFD(truncate("nofd/missing", 0));
+        NOFD(chdir("nofd"));
+        NOFD(chdir(".."));
+        NOFD(rmdir("nofd"));
+        NOFD(access("/", R_OK));
+        NOFD(access("/etc/passwd", R_OK));
+        NOFD(stat("/etc", &st));
+        NOFD(open("/etc/passwd", O_RDONLY));
+        NOFD(socket(AF_INET, SOCK_STREAM, 0));
+        NOFD(pipe(p));
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("  status %d\n", st);
+}
+
 /* In a child: sets RLIMIT_NOFILE to soft/hard and executes `self show`. */
 static void exec_with(const char *self, unsigned long soft, unsigned long hard)
 {
@@ -178,6 +228,7 @@ int main(int argc, char **argv)
     exec_with(self, 2, 2);
     exec_full(self);
     exec_kept(self);
+    no_fds();
     printf("the first program:\n");
     fflush(stdout);
     if (fork() == 0) {

@@ -22,7 +22,7 @@ static long attr_walk(int dirfd, const char *path, int follow, struct fs_node *n
         return -ENOENT;                 /* the layer's answer (walk_down) */
     if (modify && vol_ro(n))
         return -EROFS;
-    *vfd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
+    *vfd = vol_path(n, follow ? 0 : O_NOFOLLOW);
     return *vfd < 0 ? *vfd : 0;
 }
 
@@ -306,7 +306,7 @@ long sys_truncate(const char *path, long length)
     if (r == 0 && n->o.type == FO_VOLUME) {
         /* By path, as Linux does it: an open for writing would show as
          * IN_OPEN and IN_CLOSE_WRITE to inotify watchers. */
-        long fd = vol_ro(n) ? -EROFS : vol_open(n, O_PATH | O_CLOEXEC, 0);
+        long fd = vol_ro(n) ? -EROFS : vol_path(n, 0);
         r = fd;
         if (fd >= 0) {
             char hp[32];

@@ -349,9 +349,15 @@ long vol_open_beneath(int mnt, const char *rel, int flags, int mode)
     return walk_open(mnt, rel, flags, mode, follow_last);
 }
 
-long vol_dir_beneath(int mnt, const char *dir, int *resolved)
+static long dir_beneath(int mnt, const char *dir, int *resolved)
 {
     long fd = resolve_dir(mnt, dir);
     *resolved = fd >= 0;
     return fd != -EAGAIN ? fd : walk_open(mnt, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 1);
+}
+
+/* A parent directory, held only while the kernel serves the call. */
+long vol_dir_beneath(int mnt, const char *dir, int *resolved)
+{
+    return KFD_ROOM_RETRY(dir_beneath(mnt, dir, resolved));
 }

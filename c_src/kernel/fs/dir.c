@@ -183,7 +183,7 @@ long fs_dir_enter(struct fs_node *n, int *host)
     }
     if (n->o.type != FO_VOLUME)
         return obj_is_dir(&n->o) ? 0 : -ENOTDIR;
-    long fd = vol_open(n, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    long fd = vol_path(n, O_DIRECTORY);
     if (fd < 0)
         return fd;
     long r = 0;

@@ -326,6 +326,9 @@ int vol_ro(const struct fs_node *n);
 const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root ("." = root) */
 /* Opens the node beneath its mount root (flags as open(2) would clean them). */
 long vol_open(struct fs_node *n, int flags, int mode);
+/* An O_PATH fd of n (with flags: O_NOFOLLOW, O_DIRECTORY) the kernel closes
+ * before the call returns, whatever the guest's RLIMIT_NOFILE. */
+long vol_path(struct fs_node *n, int flags);
 /* O_PATH|O_DIRECTORY fd of the node's parent beneath the mount; *name = last component. */
 long vol_parent(struct fs_node *n, const char **name);
 /* open(2) of rel beneath mount mnt's root, every symlink followed by the

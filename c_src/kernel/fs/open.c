@@ -106,7 +106,7 @@ static long open_image(struct fs_node *n, int flags)
  * in that order (EACCES for a user writing a 0444 attribute). */
 static long ro_error(struct fs_node *n, int flags)
 {
-    long fd = vol_open(n, O_PATH | O_CLOEXEC, 0);
+    long fd = vol_path(n, 0);
     if (fd >= 0) {
         long r = -EROFS;
         if (fs_mnt[n->o.ent].sys)

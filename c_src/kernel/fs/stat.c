@@ -174,7 +174,7 @@ static long vol_statx(struct fs_node *n, int follow, int sync, unsigned mask, st
     } else if (dir != -EAGAIN) {
         return dir;
     }
-    long fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
+    long fd = vol_path(n, follow ? 0 : O_NOFOLLOW);
     if (fd < 0)
         return fd;
     r = hsys5(__NR_statx, fd, (long)"", AT_EMPTY_PATH | sync, mask, (long)sx);
@@ -257,7 +257,7 @@ long sys_statfs(const char *path, struct statfs *sf)
     if (r == 0 && n->o.type == FO_IMAGE && n->o.mode) {
         r = hsys2(__NR_fstatfs, fs_mnt[fs_upper].root, (long)sf);  /* a stub: the layer's */
     } else if (r == 0 && n->o.type == FO_VOLUME) {
-        long fd = vol_open(n, O_PATH | O_CLOEXEC, 0);
+        long fd = vol_path(n, 0);
         r = fd;
         if (fd >= 0) {
             r = hsys2(__NR_fstatfs, fd, (long)sf);

@@ -234,6 +234,11 @@ long vol_open(struct fs_node *n, int flags, int mode)
     return vol_open_beneath(n->o.ent, rel, flags, mode & 01777);
 }
 
+long vol_path(struct fs_node *n, int flags)
+{
+    return KFD_ROOM_RETRY(vol_open(n, O_PATH | O_CLOEXEC | flags, 0));
+}
+
 /* Where an *at() call that does not follow n's last component names it:
  * the directory fd returned (the caller closes it when *owned) and *name.
  * The volume's root itself when n is directly in it, so no host call is
@@ -342,7 +347,7 @@ long vol_stat(struct fs_node *n, int follow, struct stat *st)
     } else if (dir != -EAGAIN) {
         return dir;
     }
-    long fd = vol_open(n, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0);
+    long fd = vol_path(n, follow ? 0 : O_NOFOLLOW);
     if (fd < 0)
         return fd;
     r = hsys2(__NR_fstat, fd, (long)st);

@@ -80,7 +80,7 @@ static long volume_xattr(struct fs_node *n, int follow, const struct xop *x)
         return -EROFS;
     char hp[320];
     const char *name = "";
-    long fd = follow ? vol_open(n, O_PATH | O_CLOEXEC, 0) : vol_parent(n, &name);
+    long fd = follow ? vol_path(n, 0) : vol_parent(n, &name);
     if (fd < 0)
         return fd;
     long r = -ENAMETOOLONG;

@@ -99,16 +99,24 @@ static long kthread_install(struct kthread *t)
     return hsys2(__NR_arch_prctl, ARCH_SET_GS, (long)t);
 }
 
+/* Whether sp is on the stack [lo, lo + size); if so, *ss describes it. */
+static int on_stack(unsigned long sp, unsigned long lo, unsigned long size, stack_t *ss)
+{
+    if (sp <= lo || sp > lo + size)
+        return 0;
+    *ss = (stack_t){.ss_sp = (void *)lo, .ss_size = size, .ss_flags = SS_ONSTACK};
+    return 1;
+}
+
 int kthread_on_trap_stack(unsigned long sp, stack_t *ss)
 {
-    struct kthread *t = kcur();
-    unsigned long lo = t->map + LS_PAGE;
-    if (sp <= lo || sp > lo + TRAP_STACK)
-        return 0;
-    ss->ss_sp = (void *)lo;
-    ss->ss_size = TRAP_STACK;
-    ss->ss_flags = SS_ONSTACK;
-    return 1;
+    return on_stack(sp, kcur()->map + LS_PAGE, TRAP_STACK, ss);
+}
+
+int kthread_on_handler_stack(unsigned long sp, stack_t *ss)
+{
+    return kthread_on_trap_stack(sp, ss) ||
+           on_stack(sp, kcur()->map + LS_PAGE + TRAP_STACK + LS_PAGE, FAST_STACK, ss);
 }
 
 long kthread_init_current(void)

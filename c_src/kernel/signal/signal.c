@@ -246,15 +246,18 @@ long sys_rt_sigreturn(void)
  * SIGBUS handlers run on it (fault.c delivers them) unless sent while the
  * thread is in a fastcall (then on the kernel stack below it); other SA_ONSTACK
  * handlers run on the host's alternate stack, which is the kernel's trap
- * stack, and asked from such a handler sigaltstack reports that stack (as
- * Linux reports the one a handler runs on, SS_ONSTACK), so a runtime that
- * checks where its handler runs (Go's adjustSignalStack) finds it. */
+ * stack, and a handler that interrupted a fastcall runs on the fast stack
+ * below it.  Asked from a handler on either, sigaltstack reports that stack
+ * (as Linux reports the one a handler runs on, SS_ONSTACK), so a runtime
+ * that checks where its handler runs (Go's adjustSignalStack) finds it,
+ * and glibc's __longjmp_chk lets such a handler jump to the guest's stack
+ * (above or below it: "longjmp causes uninitialized stack frame" else). */
 long sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
     struct ucontext *uc = kcur_uc();
     unsigned long sp = uc ? uc->uc_mcontext.rsp : kcur()->fast_sp;
     stack_t here;
-    if (kthread_on_trap_stack(sp, &here)) {
+    if (kthread_on_handler_stack(sp, &here)) {
         if (old && copy_to_user(old, &here, sizeof here) < 0)
             return -EFAULT;
         return ss ? -EPERM : 0;
