@@ -92,3 +92,9 @@ class Sections:
         return [(f"PT_LOAD[{s.index}]", s.p_vaddr, self.bytes_at(s.p_offset, s.p_filesz, "segment"),
                  bool(s.p_flags & PF_W))
                 for s in self.loads if not s.p_flags & PF_X and s.p_filesz]
+
+    def loads_contain(self, needle):
+        """Whether *needle* is in the file bytes a PT_LOAD maps (read where
+        they lie: a large library is not copied)."""
+        return any(self.data.find(needle, s.p_offset, s.p_offset + s.p_filesz) >= 0
+                   for s in self.loads if s.p_filesz)
