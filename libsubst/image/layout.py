@@ -173,7 +173,7 @@ def _runs_shell(objects: Sequence[str]) -> bool:
     for path in objects:
         try:
             with ElfFile.open(path) as elf:
-                if SHELL_CALLS.intersection(elf.imports()) or elf.loads_contain(SHELL_PATH):
+                if SHELL_CALLS.intersection(elf.imports()) or elf.rodata_contains(SHELL_PATH):
                     return True
         except LibsubstError:
             continue            # resolve read it already: what it cannot read runs nothing
