@@ -249,6 +249,25 @@ def test_a_program_the_guest_looks_for_and_lacks_is_named_for_add(tmp_path, shel
     assert "libsubst" not in went_on.stderr.decode()
 
 
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+@pytest.mark.parametrize("script", [
+    "command -v tr; head -1 /etc/passwd",                       # a look it went on from
+    "command -v ls >/dev/null; tr a b </dev/null || true; head -1 /etc/passwd; exit $?",
+    "command -v tr; (head -1 /etc/passwd)",                     # a subshell ends the shell
+    "ls >/dev/null; head -1 /etc/passwd",                       # bash: ls missed in a child
+])
+def test_only_the_program_that_ended_the_run_is_named(tmp_path, shell, script):
+    # Natively each runs; in the guest the shell looked for helpers it went
+    # on without before the command it ended on: only that one is named.
+    native = run_native([shell, "-c", script], tmp_path)
+    assert native.returncode == 0, native.stderr
+    r = run_guest([shell, "-c", script], tmp_path)
+    assert r.returncode == 127, r.stderr
+    assert r.stderr.decode().splitlines()[-1] == (
+        "libsubst: the guest looked for a program that its root does not have "
+        "and the host has: --add /usr/bin/head puts it there"), r.stderr
+
+
 def test_a_program_env_execs_and_the_root_lacks_is_named(tmp_path):
     r = run_guest(["/usr/bin/env", "tr", "a", "b"], tmp_path)
     assert r.returncode == 127, r.stderr

@@ -3,8 +3,9 @@ runs them, natively and in the guest, compared byte for byte: Lua and
 LuaJIT, Ruby, PHP, Erlang, the go tool, rustc and cargo.  Each finds its own
 tree by its package (packages.py's *trees*: /usr/lib/ruby, /usr/lib/php,
 /usr/lib/rustlib, /usr/lib/erlang); the programs a run execs of other
-packages (the shell a popen runs, the C compiler rustc links with) are given
-with --add, as a user gives them."""
+packages (the C compiler rustc links with) are given with --add, as a user
+gives them; the shell their popen, system or proc_open runs comes with them
+(image/layout.py)."""
 
 import os
 import re
@@ -18,7 +19,6 @@ from conftest import assert_same, run_guest, run_native
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "langs")
 # Debian's toolchains, not a rustup or pyenv shim earlier on the caller's PATH.
 ENV = dict(os.environ, PATH="/usr/local/bin:/usr/bin:/bin")
-SH = ["--add", "/bin/sh"]
 
 
 def needs(*programs):
@@ -46,7 +46,7 @@ def test_lua_as_native(lua, tmp_path):
     """Hot loops (LuaJIT's machine code, mapped writable then executable),
     coroutines, files, io.popen and LuaJIT's FFI calls into libc."""
     copy("work.lua", tmp_path)
-    same([lua, "work.lua"], tmp_path, opts=SH)
+    same([lua, "work.lua"], tmp_path)
 
 
 @needs("/usr/bin/ruby")
@@ -62,7 +62,7 @@ def test_ruby_as_native(argv, tmp_path):
     trees): without them it starts without RubyGems and cannot require; its
     packaged gems are where RubyGems' default path says (ruby.py)."""
     copy("work.rb", tmp_path)
-    same(argv, tmp_path, opts=SH)
+    same(argv, tmp_path)
 
 
 @needs("/usr/bin/ruby")
@@ -87,7 +87,7 @@ def test_php_as_native(argv, tmp_path):
     """php.ini and the conf.d links that enable extensions are made by
     PHP's maintainer scripts (ucf, phpenmod): no file list names them."""
     copy("work.php", tmp_path)
-    same(argv, tmp_path, opts=[*SH, "--add", "/usr/bin/tr"])
+    same(argv, tmp_path, opts=["--add", "/usr/bin/tr"])
 
 
 ERL_ADD = [o for p in ("/usr/bin/dirname", "/usr/bin/basename", "/bin/sh", "/bin/echo")
@@ -116,7 +116,7 @@ def test_guile_as_native(tmp_path):
     same(["guile", "-c", "(use-modules (ice-9 threads) (srfi srfi-1) (ice-9 popen) (ice-9 rdelim))"
           " (display (par-map (lambda (i) (fold + 0 (iota (* i 1000)))) (iota 4))) (newline)"
           " (let ((p (open-input-pipe \"echo from a pipe\"))) (display (read-line p)) (newline)"
-          " (display (status:exit-val (close-pipe p)))) (newline)"], tmp_path, opts=SH)
+          " (display (status:exit-val (close-pipe p)))) (newline)"], tmp_path)
 
 
 @needs("/usr/bin/go")

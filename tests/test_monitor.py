@@ -305,11 +305,24 @@ def test_forged_missing_program_records_name_only_host_programs():
     paths = [b"/usr/bin/head", b"/bin/head", b"/etc/shadow", b"/usr/bin/../../etc/shadow",
              b"/usr/bin/head\x1b[2J", b"/usr/share/doc", b"/usr/lib/os-release", b"relative",
              b"/usr/bin/no-such-program-xyz", b"/usr/bin/tr\x00x"]
-    text = "\n".join(f"missing {p.hex()}" for p in paths) + "\nmissing zz\nmissing\n"
+    text = "\n".join(f"missing {p.hex()} 7" for p in paths) + "\nmissing zz 7\nmissing\n"
     rep = report.parse(text)
     assert rep.missing == paths                  # parsed as written, each once
     assert report.missing_programs(rep) == ["/usr/bin/head"]
-    assert report.format_missing(report.parse("missing " + b"/etc/shadow".hex())) == ""
+    assert report.format_missing(report.parse(f"missing {b'/etc/shadow'.hex()} 7")) == ""
+
+
+def test_only_the_last_search_is_named():
+    """Of the paths processes that ended 127 looked for, those of the
+    latest search (its time in the record): a subshell's, after the
+    shell's own earlier one; a shell's, after a child's it went on from."""
+    from libsubst.monitor import report
+    first = [b"/usr/bin/tr", b"/bin/tr"]
+    last = [b"/usr/local/bin/head", b"/usr/bin/head"]
+    for order in (first + last, last + first):
+        text = "\n".join(f"missing {p.hex()} {20 if p in last else 10}" for p in order)
+        assert report.parse(text).missing == last
+        assert report.missing_programs(report.parse(text)) == ["/usr/bin/head"]
 
 
 def test_a_flood_of_forged_missing_records_is_parsed_in_linear_time():
@@ -320,8 +333,8 @@ def test_a_flood_of_forged_missing_records_is_parsed_in_linear_time():
     budget, paths = report.header_constant("LS_REPORT_MAX_BYTES"), []
     while budget > 0:
         paths.append(len(paths).to_bytes(3, "big"))
-        budget -= len(f"missing {paths[-1].hex()}\n")
-    text = "\n".join(f"missing {p.hex()}" for p in paths + paths[:1000])
+        budget -= len(f"missing {paths[-1].hex()} 7\n")
+    text = "\n".join(f"missing {p.hex()} 7" for p in paths + paths[:1000])
     started = time.monotonic()
     rep = report.parse(text)
     assert time.monotonic() - started < 5

@@ -42,6 +42,45 @@ def test_system_and_popen_find_the_shell(tmp_path):
         assert_same(native, run_guest([exe], tmp_path, opts=opts))
 
 
+# Programs that exec /bin/sh themselves (Ruby's system and backquotes,
+# Perl's, PHP's proc_open, make's recipes, git's "!" aliases) or through a
+# library's popen: each gets the shell without --add, as the libc callers
+# above do.  Only the shell's builtins run, so nothing else must be there.
+SHELL_RUNNERS = {
+    "ruby": ["ruby", "-e", 'p system("echo hi && echo ho"); puts `echo $((6*7))`'],
+    "perl": ["perl", "-e", "system('echo hi && echo ho'); print qx'echo $((6*7))'"],
+    "php": ["php", "-r", "echo shell_exec('echo $((6*7))'); "
+            '$p = proc_open("echo a && echo b", [1 => ["pipe", "w"]], $io); '
+            'echo stream_get_contents($io[1]); echo proc_close($p), "\\n";'],
+    "make": ["make", "-s"],
+    "git": ["git", "-c", "alias.x=!echo aliased && echo $((6*7))", "x"],
+    "luajit": ["luajit", "-e", 'io.write(io.popen("echo hi && echo $((6*7))"):read("*a"))'],
+}
+
+
+@pytest.mark.parametrize("name", SHELL_RUNNERS)
+def test_programs_that_run_the_shell_get_it(tmp_path, name):
+    (tmp_path / "Makefile").write_text("all:\n\techo made && echo $$((6*7))\n")
+    argv = SHELL_RUNNERS[name]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"42\n" in native.stdout, native
+    assert_same(native, run_guest(argv, tmp_path))
+
+
+def test_a_program_that_runs_no_shell_gets_none():
+    """The rule looks at what a program and its libraries name, not libc's
+    own /bin/sh: ls, grep and curl's roots stay without it."""
+    from libsubst.image.layout import layout_program
+
+    for prog in ("ls", "grep", "curl"):
+        lay = layout_program(prog, [], dict(os.environ), lookup="/usr/bin:/bin",
+                             hostname="h", subst=False)
+        assert lay.tree.get("/usr/bin/dash") is None, prog
+    lay = layout_program("perl", [], dict(os.environ), lookup="/usr/bin:/bin",
+                         hostname="h", subst=False)
+    assert lay.tree.get("/usr/bin/dash") is not None
+
+
 def test_shell_script_file(tmp_path):
     (tmp_path / "job.sh").write_text(
         "#!/bin/sh\nset -e\ncount=0\nfor w in $(echo one two three); do count=$((count+1)); done\n"

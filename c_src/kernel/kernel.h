@@ -298,7 +298,7 @@ int mm_in_object(unsigned long addr);
  * seqlock); every reader bounds what it copies (ptable_get). */
 #define PT_SLOTS 128                 /* processes shown with their guest state */
 #define PT_KRANGES 48                /* kernel mappings a reader hides from maps */
-#define PT_PATH 1024                 /* exe and cwd: longer ones are cut */
+#define PT_PATH 1024                 /* exe, cwd and root: longer ones are cut */
 #define PT_ARGS 4096                 /* cmdline: longer ones are cut */
 #define PT_ENV 8192                  /* environ: the same */
 struct kproc_slot {
@@ -310,13 +310,14 @@ struct kproc_slot {
     int32_t kfd_floor;               /* its fds from here up are its kernel's (the cap
                                         shrinks at each execve: each process has its own) */
     uint16_t nkr;
-    uint16_t exe_len, cwd_len, args_len, env_len;
+    uint16_t exe_len, cwd_len, args_len, env_len, root_len;
     char comm[16];                   /* the name Linux gives at execve */
     struct { uint64_t start, end; } kr[PT_KRANGES];
     struct ktext text[2];            /* the files of its program and interpreter, as exec
                                         opened them (ETXTBSY for a write: ptable_text_busy) */
     char exe[PT_PATH];
     char cwd[PT_PATH];
+    char root[PT_PATH];              /* its chroot's guest path ("/": none) */
     char args[PT_ARGS];              /* NUL-separated, as /proc/PID/cmdline */
     char env[PT_ENV];
 };

@@ -92,3 +92,18 @@ class Sections:
         return [(f"PT_LOAD[{s.index}]", s.p_vaddr, self.bytes_at(s.p_offset, s.p_filesz, "segment"),
                  bool(s.p_flags & PF_W))
                 for s in self.loads if not s.p_flags & PF_X and s.p_filesz]
+
+    def rodata_contains(self, needle):
+        """Whether *needle* is in the read-only data (.rodata; without section
+        headers, the read-only PT_LOADs), read where it lies: a large
+        library is neither copied nor read whole."""
+        sec = self.section(".rodata")
+        if sec is not None and sec.sh_type != SHT_NOBITS:
+            self._check(sec.sh_offset, sec.sh_size, "section .rodata")
+            ranges = [(sec.sh_offset, sec.sh_size)]
+        elif self.sections:
+            return False
+        else:
+            ranges = [(s.p_offset, s.p_filesz) for s in self.loads
+                      if not s.p_flags & (PF_X | PF_W) and s.p_filesz]
+        return any(self.data.find(needle, off, off + size) >= 0 for off, size in ranges)

@@ -15,9 +15,14 @@ from . import packages, rootfs
 from .tree import Tree
 
 
-# The libc calls that run "/bin/sh -c COMMAND" (system(3), popen(3)): a
-# program that imports one comes with the shell, as on any POSIX system.
+# A program that runs "/bin/sh" comes with the shell, as on any POSIX
+# system: one whose code or a library it links (libc but) imports a libc
+# call that runs "/bin/sh -c COMMAND" (system(3), popen(3)) or names the
+# shell itself (Ruby's and Perl's system, PHP's proc_open exec it).  libc
+# names it for those calls: its own name does not count.
 SHELL_CALLS = frozenset({"system", "popen"})
+SHELL_PATH = b"/bin/sh\0"
+LIBC_SONAME = "libc.so.6"
 
 
 @dataclass
@@ -60,7 +65,6 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         if binary is not None:
             with ElfFile.open(binary) as elf:
                 interp = elf.interp()
-                shell = SHELL_CALLS.intersection(elf.imports())
     except (NotAnElf, CorruptElf):
         # A file Linux's execve refuses (ENOEXEC), or whose load fails past
         # its point of no return (SIGSEGV): the kernel's first exec does as
@@ -85,6 +89,8 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         # The kernel opens PT_INTERP as written; a relative one (rare) as resolved.
         objects.append(tree.add_host_path(interp if os.path.isabs(interp) else closure.interp))
     libraries = [lib for _soname, lib in closure.libraries]
+    shell = _runs_shell([binary, *(lib for soname, lib in closure.libraries
+                                   if soname != LIBC_SONAME)])
     objects += [tree.add_host_path(lib) for lib in libraries]
     runtime_mounts, modules, runtime_files = rootfs.runtime_trees(
         binary, env, packed=packed, libraries=libraries)
@@ -167,6 +173,20 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     return Layout(tree, exe=os.path.realpath(path), execfn=program if "/" in program else path,
                   argv=[program, *args], objects=objects if subst else [],
                   runtime_mounts=runtime_mounts, state_dirs=state_dirs, scripts=scripts)
+
+
+def _runs_shell(objects: Sequence[str]) -> bool:
+    """Whether one of *objects* runs /bin/sh (SHELL_CALLS, SHELL_PATH)."""
+    from ..elf import ElfFile
+
+    for path in objects:
+        try:
+            with ElfFile.open(path) as elf:
+                if SHELL_CALLS.intersection(elf.imports()) or elf.rodata_contains(SHELL_PATH):
+                    return True
+        except LibsubstError:
+            continue            # resolve read it already: what it cannot read runs nothing
+    return False
 
 
 def _interp_unchecked(binary: str) -> str | None:

@@ -34,9 +34,11 @@ RECORDS: dict[str, tuple[tuple[str, str], ...]] = {
     "object": (("base", "hex"), ("end", "hex"), ("entry", "int")),
     # the guest called exit_group(STATUS)
     "exit": (("status", "int"),),
-    # an execve found no file at the absolute path PATH (a search of PATH
-    # tries several): the monitor names those the host has, for --add
-    "missing": (("path", "bytes"),),
+    # an execve or a shell's look found no file at the absolute path PATH
+    # (a search of PATH tries several) in a process that exited 127; AT is
+    # CLOCK_MONOTONIC ns of its last search: the monitor names the paths of
+    # the latest one that the host has, for --add
+    "missing": (("path", "bytes"), ("at", "ulong")),
     # CLOCK_MONOTONIC ns at the kernel's first instruction and when it jumped
     # to the program (or its ld.so)
     "boot": (("start", "ulong"), ("enter", "ulong")),

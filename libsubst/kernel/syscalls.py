@@ -630,7 +630,10 @@ DEVIATIONS: dict[str, str] = {
         "the image is read-only, synthetic objects refuse (EPERM)."),
     "fcntl": (
         "F_DUPFD cannot reach the kernel's fds (EINVAL at or above the guest's "
-        "RLIMIT_NOFILE cap). All other commands are the host's."),
+        "RLIMIT_NOFILE cap). On an image or /proc directory, F_GETFL/F_SETFL, the owner "
+        "(F_SETOWN, F_SETOWN_EX), F_SETSIG, F_NOTIFY (0, no events) and the lease (EINVAL) "
+        "are the fd's own, kept by the kernel; an execve forgets its owner and signal. All "
+        "other commands are the host's."),
     "fstat": (
         "image files and directories are presented as the image's (see stat.c)."),
     "getcwd": (

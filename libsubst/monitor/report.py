@@ -42,7 +42,7 @@ class Report:
     crash: Crash | None = None
     exit_status: int | None = None
     boot: tuple[int, int] | None = None   # CLOCK_MONOTONIC ns: kernel's first instruction, jump to the program
-    missing: list[bytes] = field(default_factory=list)   # paths an execve found nothing at
+    missing: list[bytes] = field(default_factory=list)   # paths the last search found nothing at
 
 
 class Reader:
@@ -86,7 +86,7 @@ def parse(text: str) -> Report:
     """Parse report records (libsubst/kernel/report_records.py); unknown or
     malformed lines are skipped."""
     rep = Report()
-    missing: dict[bytes, None] = {}     # an ordered set: a forged flood of records is 1 MiB
+    missing: dict[bytes, int] = {}      # path -> its search's time; a forged flood is 1 MiB
     max_frames = header_constant("LS_REPORT_MAX_FRAMES") + 1    # and the faulting rip
     for line in text.splitlines():
         record = report_records.read(line)
@@ -108,8 +108,11 @@ def parse(text: str) -> Report:
         elif kind == "boot":
             rep.boot = (v[0], v[1])
         elif kind == "missing":
-            missing.setdefault(v[0])
-    rep.missing = list(missing)
+            missing[v[0]] = max(missing.get(v[0], 0), v[1])
+    # The paths of the last search only: an earlier one some process went on
+    # from, or whose result a later search replaced, is not why the run failed.
+    last = max(missing.values(), default=0)
+    rep.missing = [p for p, at in missing.items() if at == last]
     return rep
 
 

@@ -121,6 +121,42 @@ static void without_the_capability(void)
     printf("child: %d\n", WEXITSTATUS(st));
 }
 
+/* /proc/PID/root of a chrooted child: the jail to its parent, "/" to
+ * itself, and its parent's "/" to it (through an fd of /proc opened before
+ * its chroot); here is the scratch directory's path, shown as DIR. */
+static void proc_root(const char *here)
+{
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY), ready[2], done[2];
+    if (proc < 0 || pipe(ready) < 0 || pipe(done) < 0)
+        exit(1);
+    pid_t pid = fork();
+    char buf[PATH_MAX], name[64];
+    if (pid == 0) {
+        if (chroot("jail") < 0)
+            _exit(2);
+        long n = readlinkat(proc, "self/root", buf, sizeof buf - 1);
+        printf("child: its own root: %.*s\n", n < 0 ? 0 : (int)n, buf);
+        snprintf(name, sizeof name, "%d/root", getppid());
+        n = readlinkat(proc, name, buf, sizeof buf - 1);
+        printf("child: its parent's root: %.*s\n", n < 0 ? 0 : (int)n, buf);
+        if (write(ready[1], "x", 1) != 1 || read(done[0], buf, 1) != 1)
+            _exit(3);
+        _exit(0);
+    }
+    if (read(ready[0], buf, 1) != 1)
+        exit(1);
+    snprintf(name, sizeof name, "%d/root", pid);
+    long n = readlinkat(proc, name, buf, sizeof buf - 1);
+    buf[n < 0 ? 0 : n] = 0;
+    size_t hl = strlen(here);
+    printf("the child's root: %s%s\n", strncmp(buf, here, hl) == 0 ? "DIR" : "",
+           strncmp(buf, here, hl) == 0 ? buf + hl : buf);
+    if (write(done[1], "x", 1) != 1)
+        exit(1);
+    waitpid(pid, 0, 0);
+    close(proc);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
@@ -140,6 +176,14 @@ int main(int argc, char **argv)
     symlink("/etc/hello", "jail/abs");
     symlink("../etc/hello", "jail/sub/rel");
     symlink("../../../../..", "jail/sub/up");
+    /* An absolute link naming the scratch directory's own path: from the
+     * jail's root, where nothing has that path. */
+    char here[PATH_MAX], esc[PATH_MAX + 16];
+    if (!getcwd(here, sizeof here))
+        return 1;
+    snprintf(esc, sizeof esc, "%s/outside", here);
+    symlink(esc, "jail/esc");
+    symlink(here, "jail/sub/escdir");
 
     say("chroot of a missing path", chroot("missing"));
     say("chroot of a file", chroot("outside"));
@@ -147,6 +191,7 @@ int main(int argc, char **argv)
     without_the_capability();
     exec_inside();
 
+    proc_root(here);
     say("chroot jail", chroot("jail"));
     show_cwd("cwd after chroot");
     show("relative file outside, from the old cwd", "outside");
@@ -157,6 +202,8 @@ int main(int argc, char **argv)
     show("/sub/rel (a relative symlink)", "/sub/rel");
     show("/../../etc/hello", "/../../etc/hello");
     show("/sub/up/etc/hello (a symlink climbing above)", "/sub/up/etc/hello");
+    show("/esc (an absolute symlink to the old directory's path)", "/esc");
+    show("/sub/escdir/outside (one to the old directory)", "/sub/escdir/outside");
     show("outside, by its old name", "../outside");
     say("chdir ..", chdir(".."));
     show_cwd("cwd after ..");

@@ -116,11 +116,62 @@ static long placeholder_fl(int fd, struct kofd *o, int cmd, long arg)
     return 0;
 }
 
+/* The state Linux keeps per open file description, of an image or
+ * synthetic directory, whose host fd shares the placeholder's description
+ * with every other: F_SETOWN's and F_SETOWN_EX's owner and F_SETSIG's
+ * signal are its entry's.  The owner is set and read on a description of
+ * the placeholder opened for the call (rare calls: the open's cost is no
+ * matter), so that Linux checks it (ESRCH, EINVAL, EFAULT) and answers for
+ * it (0 once the owner is gone).  F_NOTIFY is Linux's answer for a
+ * directory, 0, but no event comes (an image or /proc directory changes
+ * only through the kernel); F_SETLEASE is EINVAL there, F_GETLEASE F_UNLCK. */
+static long placeholder_own(struct kofd *o, int cmd, long arg)
+{
+    switch (cmd) {
+    case F_GETSIG:
+        return o->sig;
+    case F_SETSIG:
+        if ((unsigned long)arg > 64)        /* valid_signal: 0 to _NSIG */
+            return -EINVAL;
+        o->sig = arg;
+        return 0;
+    case F_NOTIFY:
+        return 0;
+    case F_GETLEASE:
+        return F_UNLCK;
+    case F_SETLEASE:
+        return -EINVAL;
+    }
+    char hp[40];
+    ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", fs_placeholder_fd);
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return fd;
+    struct f_owner_ex ex = {.type = o->own_type, .pid = o->own_pid};
+    long r = 0;
+    if (o->owned && hsys3(__NR_fcntl, fd, F_SETOWN_EX, (long)&ex) < 0) {
+        ex.pid = 0;             /* gone: Linux keeps the type and answers pid 0 */
+        r = hsys3(__NR_fcntl, fd, F_SETOWN_EX, (long)&ex);
+    }
+    if (r == 0)
+        r = hsys3(__NR_fcntl, fd, cmd, arg);
+    if (r >= 0 && (cmd == F_SETOWN || cmd == F_SETOWN_EX) &&
+        (r = hsys3(__NR_fcntl, fd, F_GETOWN_EX, (long)&ex)) == 0) {
+        o->own_type = ex.type;
+        o->own_pid = ex.pid;
+        o->owned = 1;
+    }
+    hsys1(__NR_close, fd);
+    return r;
+}
+
 /* Implements fcntl(2); differs from Linux in: F_DUPFD cannot reach the
  * kernel's fds (EINVAL at or above the guest's RLIMIT_NOFILE cap).  All other
  * commands are the host's, but F_GETFL and F_SETFL of a packed image's file
- * and of a placeholder (a forked child's F_SETFL of one, or of a packed
- * image's file, is not seen by its parent). */
+ * and of a placeholder, and a placeholder's owner, signal, F_NOTIFY and
+ * lease (placeholder_own; a forked child's F_SETFL, F_SETOWN or F_SETSIG of
+ * one, or F_SETFL of a packed image's file, is not seen by its parent, and
+ * an execve forgets a placeholder's owner and signal). */
 long sys_fcntl(int fd, int cmd, long arg)
 {
     if (!fd_valid(fd))
@@ -132,10 +183,25 @@ long sys_fcntl(int fd, int cmd, long arg)
     }
     if ((cmd == F_GETFL || cmd == F_SETFL) && fd_is_based(fd))
         return based_fl(fd, cmd, arg);
-    if (cmd != F_GETFL && cmd != F_SETFL)
-        return hsys3(__NR_fcntl, fd, cmd, arg);
-    struct kofd *o = fd_get(fd);
+    struct kofd *o;
     long r;
+    switch (cmd) {
+    case F_GETOWN: case F_SETOWN: case F_GETOWN_EX: case F_SETOWN_EX: case F_GETSIG:
+    case F_SETSIG: case F_NOTIFY: case F_GETLEASE: case F_SETLEASE:
+        o = fd_get(fd);
+        /* An O_PATH placeholder's are the host's: EBADF, as Linux's. */
+        if (o && o->kind != KF_HOST && !(hsys3(__NR_fcntl, fd, F_GETFL, 0) & O_PATH))
+            r = placeholder_own(o, cmd, arg);
+        else
+            r = hsys3(__NR_fcntl, fd, cmd, arg);
+        kofd_put(o);
+        return r;
+    case F_GETFL: case F_SETFL:
+        break;
+    default:
+        return hsys3(__NR_fcntl, fd, cmd, arg);
+    }
+    o = fd_get(fd);
     if (o && o->kind != KF_HOST)
         r = placeholder_fl(fd, o, cmd, arg);
     else if ((r = hsys3(__NR_fcntl, fd, cmd, arg)) >= 0 && cmd == F_GETFL)

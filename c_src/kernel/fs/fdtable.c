@@ -80,6 +80,8 @@ struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
     o->ino = 0;
     o->stamp = 0;
     o->fl = 0;
+    o->own_pid = 0;
+    o->own_type = o->owned = o->sig = 0;
     o->path = 0;
     if (path) {
         o->path = (char *)(o + 1);

@@ -109,6 +109,8 @@ struct kofd {
     unsigned stamp;             /* fd_renamed's pass that made it (fdtable.c) */
     unsigned fl;                /* KF_IMAGE, KF_SYNTH: its status flags (FS_SETFL_FLAGS), which
                                    its host fd, a dup of a placeholder, does not keep (fd.c) */
+    int own_pid;                /* KF_IMAGE, KF_SYNTH: F_SETOWN_EX's pid and type, if owned, */
+    unsigned char own_type, owned, sig;     /* and F_SETSIG's signal (fd.c: placeholder_own) */
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own

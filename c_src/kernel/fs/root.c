@@ -16,6 +16,7 @@
  * copies it and execve hands it over in the exec block (proc/execve.c).
  */
 #include "fs.h"
+#include "proc/ptable.h"
 #include <linux/capability.h>
 
 static const char *root_path;           /* NULL: "/" */
@@ -57,8 +58,11 @@ static long may_chroot(void)
 /* Implements chroot(2): the checks in Linux's order (the path, a
  * directory, then the capability); differs from Linux in: search
  * permission is not checked on image and synthetic directories, and
- * symlinks inside a volume that lead to an absolute path are the host's,
- * resolved from the volume's root, not the chroot's. */
+ * inside a volume the walk (path.c) checks each component (lstat) and
+ * expands its symlinks before the host opens the path beneath the volume's
+ * root: a rename between the two can take the open out of the chroot,
+ * never out of the volume (openat2's RESOLVE_IN_ROOT from an fd of the
+ * root would close that window; the filter allows no such open_how). */
 long sys_chroot(const char *path)
 {
     struct fs_node *n = node_new();
@@ -69,8 +73,10 @@ long sys_chroot(const char *path)
         r = fs_dir_enter(n, 0);
     if (r == 0)
         r = may_chroot();
-    if (r == 0)
+    if (r == 0) {
         fs_root_set(n->path);
+        ptable_set_root(n->path);       /* another process's /proc/PID/root */
+    }
     node_free(n);
     return r;
 }

@@ -112,7 +112,7 @@ const struct synth_ent synth_ptab[] = {
     {"/cgroup", ST_FILE, SG_TEXT, "0::/\n"},  /* the root of /sys/fs/cgroup */
     {"/exe", ST_LINK, SL_EXE, 0},
     {"/cwd", ST_LINK, SL_CWD, 0},
-    {"/root", ST_LINK, SL_FIXED, "/"},
+    {"/root", ST_LINK, SL_ROOT, 0},
     /* The network namespace's (synth_net.c): what ifconfig, netstat, ss and
      * psutil read. */
     {"/net", ST_DIR, 0, 0},

@@ -12,7 +12,7 @@
 
 #include "fs.h"
 
-enum { SL_SELF = 1, SL_THREAD, SL_FIXED, SL_EXE, SL_CWD };   /* link kinds (ST_LINK's gen) */
+enum { SL_SELF = 1, SL_THREAD, SL_FIXED, SL_EXE, SL_CWD, SL_ROOT };   /* link kinds (ST_LINK's gen) */
 
 struct synth_ent {
     const char *path;

@@ -32,7 +32,8 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
         return fd_copy_path(o->arg, dst, cap);
     const struct synth_ent *e = synth_entry(o->ent);
     if (o->ent == SID_OFDLINK ||
-        ((e->gen == SL_EXE || e->gen == SL_CWD) && synth_task_tgid(o->arg) > 0))
+        ((e->gen == SL_EXE || e->gen == SL_CWD || e->gen == SL_ROOT) &&
+         synth_task_tgid(o->arg) > 0))
         return synth_other_link(o, e->gen, dst, cap);
     char num[24];
     switch (e->gen) {
@@ -44,6 +45,8 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
         return put_str(num, dst, cap);
     case SL_FIXED:
         return put_str(e->aux, dst, cap);
+    case SL_ROOT:
+        return put_str("/", dst, cap);          /* its own root, from itself */
     case SL_EXE:
         /* The executable's real path, as Linux shows it (not AT_EXECFN). */
         return put_str(ls_prog->exe, dst, cap);

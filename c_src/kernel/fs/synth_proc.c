@@ -179,6 +179,12 @@ static long guest_path_of(char *p, size_t n, size_t cap)
     return strlen(p);
 }
 
+static long put_root(const char *s, char *dst, size_t cap)
+{
+    strlcpy(dst, s, cap);
+    return strlen(dst);
+}
+
 long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap)
 {
     char path[64];
@@ -191,7 +197,8 @@ long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap)
         return guest_path_of(dst, n, cap);
     }
     /* The host's answer first: EACCES for another uid's, ENOENT for a zombie. */
-    ksnprintf(path, sizeof path, "/proc/%d/%s", o->arg, kind == SL_EXE ? "exe" : "cwd");
+    ksnprintf(path, sizeof path, "/proc/%d/%s", o->arg,
+              kind == SL_EXE ? "exe" : kind == SL_CWD ? "cwd" : "root");
     long r = hsys4(__NR_readlinkat, AT_FDCWD, (long)path, (long)dst, cap);
     if (r < 0)
         return r;
@@ -199,9 +206,13 @@ long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap)
     char state;
     if ((r = synth_other_slot(o->arg, &s, &state)) < 0)
         return r;
-    if (!s)
-        return -ENOENT;
-    const char *src = kind == SL_EXE ? s->exe : s->cwd;
+    if (!s)     /* beyond the table: no chroot the kernel knows of for a root */
+        return kind == SL_ROOT ? put_root("/", dst, cap) : -ENOENT;
+    const char *src = kind == SL_EXE ? s->exe : kind == SL_CWD ? s->cwd : s->root;
+    /* A root, as Linux's d_path shows it to the reader: below the reader's
+     * own root, from there; elsewhere, whole. */
+    if (kind == SL_ROOT && fs_root_rel(src))
+        src = fs_root_rel(src);
     size_t n = strlen(src);
     r = n == 0 ? -ENOENT : n < cap ? (long)n : -ENAMETOOLONG;   /* the init has no exe */
     if (r >= 0)

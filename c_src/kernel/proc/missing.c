@@ -8,8 +8,14 @@
  * xargs'); the monitor names those the host has, which --add brings, when
  * the whole run ends so (monitor/ending.py): many programs look for
  * optional helpers and go on without them (a shell's child or subshell
- * ends 127, the script goes on).  Only a few per process, and short ones:
- * a record is one line, its path in hex.
+ * ends 127, the script goes on).  Only the last name a process searched
+ * for is kept (a search tries it in each PATH directory), with the time of
+ * that search: the helpers a shell looked up earlier and went on without
+ * (`command -v foo; bar`) are not why it ended 127, and of the processes
+ * that end so (a subshell and the shell that ends with its status; a
+ * child that missed one command and the shell that went on and missed
+ * another) the monitor names the latest search.  Only a few paths, and
+ * short ones: a record is one line, its path in hex.
  */
 #include "kernel.h"
 #include "report_records.h"
@@ -19,6 +25,7 @@
 
 static char missing[MISSING_MAX][MISSING_PATH];
 static int nmissing;
+static unsigned long missing_at;        /* CLOCK_MONOTONIC ns of the last search */
 
 /* The directories a search of PATH tries on a Debian system. */
 static int in_path_dir(const char *path)
@@ -31,6 +38,13 @@ static int in_path_dir(const char *path)
             return 1;
     }
     return 0;
+}
+
+/* The name a search of PATH looks for: the path's last component. */
+static const char *search_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
 /* A call naming one path answered ENOENT (dispatch.c): an execve's program
@@ -60,6 +74,10 @@ void note_missing(long nr, const char *path)
     size_t n = strlen(path);
     if (n >= MISSING_PATH)
         return;
+    int last = (nmissing < MISSING_MAX ? nmissing : MISSING_MAX) - 1;
+    if (last >= 0 && strcmp(search_name(missing[last]), search_name(path)))
+        nmissing = 0;           /* another name: the one searched for before did not end it */
+    missing_at = know_ns();
     for (int i = 0; i < nmissing && i < MISSING_MAX; i++)
         if (!strcmp(missing[i], path))
             return;
@@ -79,6 +97,6 @@ void report_missing_programs(void)
         }
         hex[n] = 0;
         if (n)
-            kdprintf(K.report_fd, LS_REPORT_MISSING, hex);
+            kdprintf(K.report_fd, LS_REPORT_MISSING, hex, missing_at);
     }
 }

@@ -4,7 +4,7 @@
  * others as Linux does.  The host's /proc of the guest's pid namespace
  * already has what is true there (state, times, ids, ppid, memory); a slot
  * holds what the host cannot know: the guest's command line, environment,
- * executable, cwd, command name, and which of its mappings and fds are
+ * executable, cwd, root, command name, and which of its mappings and fds are
  * the kernel's own.
  *
  * Each process writes only its own slot, under the slot's seqlock; readers
@@ -165,6 +165,7 @@ void ptable_boot(void)
     put_prog(s, ls_prog);
     memcpy(s->text, ls_text, sizeof s->text);
     s->cwd_len = put_path(s->cwd, cwd ? cwd : "/");
+    s->root_len = put_path(s->root, fs_root() ? fs_root() : "/");
     s->nkr = 0;
     mm_each_kernel(add_range);
     wend(s);
@@ -239,14 +240,28 @@ void ptable_exec_failed(struct kproc_slot *old)
     kfree(old);
 }
 
-void ptable_set_cwd(const char *path)
+/* The slot's cwd, or its root if root, is path now. */
+static void set_path(int root, const char *path)
 {
     struct kproc_slot *s = mine();
     if (!s)
         return;
     wbegin(s);
-    s->cwd_len = put_path(s->cwd, path);
+    if (root)
+        s->root_len = put_path(s->root, path);
+    else
+        s->cwd_len = put_path(s->cwd, path);
     wend(s);
+}
+
+void ptable_set_cwd(const char *path)
+{
+    set_path(0, path);
+}
+
+void ptable_set_root(const char *path)
+{
+    set_path(1, path);
 }
 
 void ptable_note_kernel(unsigned long start, unsigned long end)
@@ -330,7 +345,9 @@ long ptable_get(long pid, uint64_t start, struct kproc_slot *out)
                 out->exe_len = PT_PATH - 1;
             if (out->cwd_len >= PT_PATH)
                 out->cwd_len = PT_PATH - 1;
-            out->exe[out->exe_len] = out->cwd[out->cwd_len] = 0;
+            if (out->root_len >= PT_PATH)
+                out->root_len = PT_PATH - 1;
+            out->exe[out->exe_len] = out->cwd[out->cwd_len] = out->root[out->root_len] = 0;
             if (out->args_len > PT_ARGS)
                 out->args_len = PT_ARGS;
             if (out->env_len > PT_ENV)

@@ -26,8 +26,9 @@ void ptable_become_init(void);
  * execve fails. */
 struct kproc_slot *ptable_exec(const struct exec_args *a);
 void ptable_exec_failed(struct kproc_slot *old);
-/* The guest's cwd changed to path. */
+/* The guest's cwd changed to path; its root (chroot) to path. */
 void ptable_set_cwd(const char *path);
+void ptable_set_root(const char *path);
 /* The kernel mapped [start, end) for itself. */
 void ptable_note_kernel(unsigned long start, unsigned long end);
 

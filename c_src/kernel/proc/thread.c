@@ -16,8 +16,16 @@
 #include <linux/prctl.h>
 #include <linux/sched.h>
 
-#define TRAP_STACK (256 * 1024UL)
-#define FAST_STACK (256 * 1024UL)
+/* A guest handler can run on either: a signal sent while the thread is in a
+ * fastcall (a raise) runs its handler below that call on the fast stack, an
+ * SA_ONSTACK one on the trap stack, and each nested one (SA_NODEFER, a
+ * handler that raises or faults again) a few KiB further down, the host's
+ * frame and FPU state included, as natively on the program's stack.  So
+ * each gets the room a main stack has natively (RLIMIT_STACK's default,
+ * 8 MiB: some 2500 such levels), reserved and not committed: the pages a
+ * thread never reaches cost nothing. */
+#define TRAP_STACK (8 * 1024 * 1024UL)
+#define FAST_STACK (8 * 1024 * 1024UL)
 /* [guard][trap stack][guard][fast stack][struct kthread] */
 #define MAP_LEN (LS_PAGE + TRAP_STACK + LS_PAGE + FAST_STACK + LS_PAGE)
 
@@ -55,7 +63,7 @@ static struct kthread *kthread_get(void)
     struct kthread *t = reuse_exited();
     if (!t) {
         long p = hsys6(__NR_mmap, 0, MAP_LEN, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
         if (p < 0 && p > -4096)
             return 0;
         hsys3(__NR_mprotect, p, LS_PAGE, PROT_NONE);
