@@ -20,12 +20,12 @@
  * fastcall (a raise) runs its handler below that call on the fast stack, an
  * SA_ONSTACK one on the trap stack, and each nested one (SA_NODEFER, a
  * handler that raises or faults again) a few KiB further down, the host's
- * frame and FPU state included, as natively on the program's stack.  So
- * each gets the room a main stack has natively (RLIMIT_STACK's default,
- * 8 MiB: some 2500 such levels), reserved and not committed: the pages a
- * thread never reaches cost nothing. */
-#define TRAP_STACK (8 * 1024 * 1024UL)
-#define FAST_STACK (8 * 1024 * 1024UL)
+ * frame and FPU state included.  2 MiB each, some 600 such levels, reserved
+ * and not committed: the pages a thread never reaches cost nothing, and a
+ * thread's address space (RLIMIT_AS, strict overcommit) grows by 4 MiB, not
+ * by the 16 that a main stack's 8 MiB each would take. */
+#define TRAP_STACK (2 * 1024 * 1024UL)
+#define FAST_STACK (2 * 1024 * 1024UL)
 /* [guard][trap stack][guard][fast stack][struct kthread] */
 #define MAP_LEN (LS_PAGE + TRAP_STACK + LS_PAGE + FAST_STACK + LS_PAGE)
 
