@@ -26,9 +26,13 @@ def _mirror() -> str:
             text = open(path).read()
         except OSError:
             continue
-        for word in text.split():
-            if word.startswith("http") and "security" not in word:
-                return word.rstrip("/")
+        # Comments may name other mirrors (a snapshot's URL above URIs:).
+        for line in text.splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            for word in line.split():
+                if word.startswith("http") and "security" not in word:
+                    return word.rstrip("/")
     return "http://deb.debian.org/debian"
 
 
