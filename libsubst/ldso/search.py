@@ -386,16 +386,7 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
             queue.append(obj)
     first_extra = len(r.loaded)
     glibc = any(name == "libc.so.6" for name, _p in plan.libraries)
-    for name in GLIBC_DLOPENS if glibc else ():
-        if r.lookup(name) is not None:
-            continue
-        try:
-            with r.find(name, r.loaded[0]) as elf:
-                obj, new = r.add(elf, name, r.loaded[0])
-        except LibsubstError:
-            continue
-        if new:
-            queue.append(obj)
+    _dlopen(r, [n for n in GLIBC_DLOPENS if glibc and r.lookup(n) is None], queue)
     _close(r, queue)
     return [o.path for o in r.loaded[first_extra:]]
 
@@ -412,6 +403,14 @@ def resolve_preload(plan, env=None, root=""):
     r = _loaded(plan, env, root)
     first = len(r.loaded)
     queue = []
+    _dlopen(r, names, queue)
+    _close(r, queue)
+    return [o.path for o in r.loaded[first:]]
+
+
+def _dlopen(r, names, queue):
+    """Adds to ``r`` (and to ``queue``) the objects ``names`` finds as the
+    program's dlopen would; one that cannot be found is skipped."""
     for name in names:
         try:
             with r.find(name, r.loaded[0]) as elf:
@@ -420,8 +419,6 @@ def resolve_preload(plan, env=None, root=""):
             continue
         if new:
             queue.append(obj)
-    _close(r, queue)
-    return [o.path for o in r.loaded[first:]]
 
 
 def _loaded(plan, env, root):
