@@ -51,3 +51,15 @@ def test_name_lookups_per_request_answer_as_natively(tmp_path):
                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert guest.returncode == 0, guest.stderr
     assert guest.stdout == native.stdout, guest.stderr
+
+
+def test_the_resolvers_options_are_the_hosts(tmp_path):
+    """/etc/host.conf's "multi on" makes getaddrinfo give every address
+    /etc/hosts lists for a name (localhost's 127.0.0.1 and ::1 in a packed
+    image's, or a host's that has both): the guest reads the host's."""
+    argv = ["/usr/bin/cat", "/etc/host.conf", "/etc/gai.conf"]
+    native = subprocess.run(argv, capture_output=True, timeout=60)
+    assert native.returncode == 0 and b"multi" in native.stdout, native.stderr
+    guest = subprocess.run([*LIBSUBST, "run", "--no-cwd", *argv], capture_output=True, timeout=120,
+                           cwd=tmp_path)
+    assert (guest.returncode, guest.stdout) == (0, native.stdout), guest.stderr

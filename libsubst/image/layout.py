@@ -157,8 +157,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         objects += added
         runtime_mounts += [m for m in added_mounts
                            if not any(m.guest == o.guest for o in runtime_mounts)]
-    for debug in [] if packed else _debug_files(objects):
-        tree.add_host_path(debug)
+    # Debugging files of what it loads, and of what its trees hold that a
+    # loader of its own maps without ld.so (valgrind's vgpreload objects).
+    if not packed:
+        below = [o for d in dict.fromkeys(m.host for m in runtime_mounts if m.readonly)
+                 if os.path.isdir(d) for o in _loadable_below(d)]
+        for debug in _debug_files(objects + below):
+            tree.add_host_path(debug)
     if subst:
         from ..uklibc.cache import substitute
 

@@ -336,7 +336,10 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     # ("http"), getprotobyname, which nsswitch.conf sends to files.  papersize:
     # the host's paper, as its time zone (libpaper's, which ghostscript reads;
     # libpaper1's postinst writes it, so no package's file list names it).
+    # host.conf and gai.conf: the resolver's options ("multi on": every
+    # address a name has in /etc/hosts, localhost's ::1 too) and the order
+    # getaddrinfo gives them in.
     for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/services",
-                 "/etc/protocols", "/etc/papersize"):
+                 "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf"):
         if os.path.exists(path):
             tree.add_host_path(path)
