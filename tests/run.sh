@@ -36,9 +36,9 @@ cd "$(dirname "$0")/.."
 # nobody listed (tests/test_tools.py): inotify-tools, graphviz (its plugins
 # and fonts), faketime (a preloaded library), units, dc, parallel, hunspell
 # with hunspell-en-us (another package's dictionary), aspell with aspell-en,
-# gnuplot-nox (cairo and pango: fonts), valgrind (78 MB, its Recommends
-# valgrind-dbg the symbols of the vgpreload objects memcheck names; its
-# own loader and JIT) with libc6-dbg (11 MB: memcheck needs ld.so's symbols);
+# gnuplot-nox (cairo and pango: fonts), valgrind (78 MB, its own loader and
+# JIT; apt adds valgrind-dbg, which it recommends: the vgpreload objects'
+# symbols) with libc6-dbg (11 MB: memcheck needs ld.so's symbols);
 # network programs nobody listed and their clients (tests/test_net_programs.py,
 # 23 MB installed together, nats-server 11 of them): mosquitto and
 # mosquitto-clients, unbound, nsd, tinyproxy, stunnel4, socat, vsftpd, iperf3,
