@@ -158,8 +158,9 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         runtime_mounts += [m for m in added_mounts
                            if not any(m.guest == o.guest for o in runtime_mounts)]
     # Debugging files of what it loads, and of what its trees hold that a
-    # loader of its own maps without ld.so (valgrind's vgpreload objects).
-    if not packed:
+    # loader of its own maps without ld.so (valgrind's vgpreload objects);
+    # the trees are walked only on a host that has such files.
+    if not packed and os.path.isdir(DEBUG_BUILD_IDS):
         below = [o for d in dict.fromkeys(m.host for m in runtime_mounts if m.readonly)
                  if os.path.isdir(d) for o in _loadable_below(d)]
         for debug in _debug_files(objects + below):
