@@ -198,7 +198,7 @@ class Popen(Guest):
                              text=text, encoding=encoding, errors=errors, kernel=kernel,
                              pass_fds=pass_fds, cleanup=cleanup, gdb=gdb,
                              core=core, profile=profile, hand_over=hand_over and not temporary)
-            if key is not None and found is None:
+            if key is not None and found is None and recorder.repeatable:
                 env_deps = recorder.env_deps()
                 if plan_key is not None and "LIBSUBST_CORE" not in recorder.env_names:
                     env_deps.append("LIBSUBST_CORE")      # run's --core: a core file, not cached

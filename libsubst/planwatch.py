@@ -15,6 +15,15 @@ _recording: list | None = None     # the paths planning touches, while a Recorde
 
 _env_read: set | None = None      # the variables planning read, while recording
 
+_repeatable = True                # whether the plan being recorded may be cached
+
+
+def unrepeatable() -> None:
+    """What planning decides now depends on more than the paths and
+    variables it records (a program it ran): the plan is not to be cached."""
+    global _repeatable
+    _repeatable = False
+
 
 class _Watched(dict):
     """An environment whose reads are noted while a Recorder is active."""
@@ -60,8 +69,10 @@ class Recorder:
         if not Recorder._hooked:
             sys.addaudithook(_audit)     # for good: an audit hook cannot be removed
             Recorder._hooked = True
+        global _repeatable
         self.paths, _recording = [], []
         self.env_names, _env_read = set(), set()
+        self.repeatable = _repeatable = True
         self._saved = os.stat, os.lstat, os.access
         for name, real in zip(("stat", "lstat", "access"), self._saved):
             setattr(os, name, self._wrap(real))
@@ -91,6 +102,7 @@ class Recorder:
         type(os.environ).__getitem__ = self._getitem
         self.paths, _recording = _recording, None
         self.env_names, _env_read = _env_read, None
+        self.repeatable = _repeatable
 
     def env_deps(self) -> list[str]:
         """The caller's value of each variable planning read: "NAME=VALUE",

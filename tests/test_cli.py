@@ -229,6 +229,45 @@ def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
     assert "syslog (103) x1" in r.stderr.decode()
 
 
+def _version_manager(tmp_path):
+    """A manager shaped as pyenv and rbenv are: a shim on PATH that execs
+    the manager, which picks the program (here by FAKEENV_PROG, a variable
+    planning does not read) for `which` and runs it for `exec`."""
+    (tmp_path / "shims").mkdir()
+    (tmp_path / "libexec").mkdir()
+    manager = tmp_path / "libexec" / "fakeenv"
+    manager.write_text('#!/bin/sh\n'
+                       'case "$1" in\n'
+                       'which) [ -n "$FAKEENV_PROG" ] || { echo "fakeenv: $2: command not found" >&2;'
+                       ' exit 127; }; echo "$FAKEENV_PROG";;\n'
+                       'exec) shift 2; exec "$FAKEENV_PROG" "$@";;\n'
+                       'esac\n')
+    shim = tmp_path / "shims" / "tool"
+    shim.write_text('#!/bin/sh\nset -e\nprogram="${0##*/}"\n'
+                    f'exec "{manager}" exec "$program" "$@"\n')
+    for f in (manager, shim):
+        f.chmod(0o755)
+    return dict(os.environ, PATH=f"{tmp_path / 'shims'}:{os.environ['PATH']}")
+
+
+def test_a_version_managers_shim_runs_the_program_it_picks(tmp_path):
+    # The guest runs what the shim would exec (the manager is not in its
+    # root: through the shim it would end 127); the answer depends on the
+    # manager's state, which planning does not see, so it is asked at every
+    # run, never served from the plan cache.
+    env = _version_manager(tmp_path)
+    for prog, args in (("/bin/echo", ["a", "b"]), ("/usr/bin/basename", ["/x/y"]),
+                       ("/bin/echo", ["c"])):
+        env["FAKEENV_PROG"] = prog
+        native = run_native(["tool", *args], tmp_path, env=env)
+        assert native.returncode == 0, native.stderr
+        assert_same(native, run_guest(["tool", *args], tmp_path, env=env))
+    env.pop("FAKEENV_PROG")
+    assert_clean_error(run_guest(["tool"], tmp_path, env=env),
+                       "tool: ", "is fakeenv's shim, and `fakeenv which tool` said: "
+                       "fakeenv: tool: command not found")
+
+
 @pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
 def test_a_program_the_guest_looks_for_and_lacks_is_named_for_add(tmp_path, shell):
     # The shells look (stat) before they exec: a run that ends "not found"

@@ -101,11 +101,12 @@ def closure(program: str, args=(), env=None) -> tuple[str, list[str], list[str]]
     """(program's real path, every object of its image in load order, the
     objects that run from their own entry: program and ld.so)."""
     from ..image import rootfs
+    from ..ldso import shims
     from ..ldso.program import find_program, interpreters
     from ..ldso.search import resolve, resolve_dlopen_closure
 
     env = dict(os.environ if env is None else env)
-    path = find_program(program, env.get("PATH"))
+    path = shims.follow(find_program(program, env.get("PATH")), env)
     binary = interpreters(path)[-1]     # no ELF: resolve says why
     plan = resolve(binary, env)
     _mounts, modules, _files = rootfs.runtime_trees(

@@ -52,9 +52,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # ELF reading is imported here: running a packed image never needs it.
     from ..elf import ElfFile
     from ..ldso.program import find_program, interpreters, mapped_program
+    from ..ldso import shims
     from ..ldso.search import resolve, resolve_preload
 
     path = find_program(program, lookup)
+    real = shims.follow(path, env)
+    if real != path:
+        program = path = real           # as the manager's exec names it
     chain = interpreters(path)
     binary = mapped_program(chain)
     scripts = chain[:-1] if binary else chain
