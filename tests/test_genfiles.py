@@ -63,3 +63,19 @@ def test_the_resolvers_options_are_the_hosts(tmp_path):
     guest = subprocess.run([*LIBSUBST, "run", "--no-cwd", *argv], capture_output=True, timeout=120,
                            cwd=tmp_path)
     assert (guest.returncode, guest.stdout) == (0, native.stdout), guest.stderr
+
+
+def test_the_system_says_what_it_is_as_natively(tmp_path):
+    """Which distribution and release this is (os-release, debian_version)
+    and the login shells (getusershell), as programs ask them: the same
+    answers natively and in a guest."""
+    code = ("import platform, ctypes\n"
+            "print(sorted(platform.freedesktop_os_release().items()))\n"
+            "print(open('/etc/debian_version').read())\n"
+            "libc = ctypes.CDLL(None); libc.getusershell.restype = ctypes.c_char_p\n"
+            "print(list(iter(libc.getusershell, None)))\n")
+    native = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
+    assert native.returncode == 0 and "ID" in native.stdout, native.stderr
+    guest = subprocess.run([*LIBSUBST, "run", "--no-cwd", PYTHON, "-c", code],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert (guest.returncode, guest.stdout) == (0, native.stdout), guest.stderr

@@ -300,7 +300,8 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone and paper size, ld.so.cache, the services and protocols databases.  ``host_names``: the guest has the host's name,
+    time zone and paper size, ld.so.cache, the services and protocols
+    databases, the system's name and release, the login shells.  ``host_names``: the guest has the host's name,
     so it resolves names as the host does, with the host's /etc/hosts
     (gethostid(3) is the address the host name resolves to); otherwise (an
     image) its own names."""
@@ -338,8 +339,12 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     # libpaper1's postinst writes it, so no package's file list names it).
     # host.conf and gai.conf: the resolver's options ("multi on": every
     # address a name has in /etc/hosts, localhost's ::1 too) and the order
-    # getaddrinfo gives them in.
+    # getaddrinfo gives them in.  os-release and debian_version: which system
+    # this is (Python's platform, lsb_release, installers' checks), as a
+    # container image of the distribution has them; shells: getusershell(3),
+    # which daemons check a user's login shell against (ftp, chsh).
     for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/services",
-                 "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf"):
+                 "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf",
+                 "/etc/os-release", "/etc/debian_version", "/etc/shells"):
         if os.path.exists(path):
             tree.add_host_path(path)
