@@ -274,7 +274,9 @@ def test_a_program_the_guest_looks_for_and_lacks_is_named_for_add(tmp_path, shel
     # (127) names the program its root lacks, once, by its first PATH name
     # (/bin is /usr/bin's link on Debian), with --add; one that goes on
     # without it names nothing, as programs look for optional helpers.
-    script = "head -1 /etc/passwd"
+    # (A command the script's text names comes with it, shell_commands.py:
+    # these make theirs at run time.)
+    script = "h=head; $h -1 /etc/passwd"
     native = run_native([shell, "-c", script], tmp_path)
     r = run_guest([shell, "-c", script], tmp_path)
     assert (native.returncode, r.returncode, r.stdout) == (0, 127, b"")
@@ -290,10 +292,11 @@ def test_a_program_the_guest_looks_for_and_lacks_is_named_for_add(tmp_path, shel
 
 @pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
 @pytest.mark.parametrize("script", [
-    "command -v tr; head -1 /etc/passwd",                       # a look it went on from
-    "command -v ls >/dev/null; tr a b </dev/null || true; head -1 /etc/passwd; exit $?",
-    "command -v tr; (head -1 /etc/passwd)",                     # a subshell ends the shell
-    "ls >/dev/null; head -1 /etc/passwd",                       # bash: ls missed in a child
+    "t=tr h=head; command -v $t; $h -1 /etc/passwd",            # a look it went on from
+    "l=ls t=tr h=head; command -v $l >/dev/null; $t a b </dev/null || true; "
+    "$h -1 /etc/passwd; exit $?",
+    "t=tr h=head; command -v $t; ($h -1 /etc/passwd)",          # a subshell ends the shell
+    "l=ls h=head; $l >/dev/null; $h -1 /etc/passwd",            # bash: ls missed in a child
 ])
 def test_only_the_program_that_ended_the_run_is_named(tmp_path, shell, script):
     # Natively each runs; in the guest the shell looked for helpers it went
@@ -305,6 +308,54 @@ def test_only_the_program_that_ended_the_run_is_named(tmp_path, shell, script):
     assert r.stderr.decode().splitlines()[-1] == (
         "libsubst: the guest looked for a program that its root does not have "
         "and the host has: --add /usr/bin/head puts it there"), r.stderr
+
+
+def test_a_failure_after_going_on_without_a_program_names_it(tmp_path):
+    # Natively the script runs; in the guest it goes on without the program
+    # its text does not name and fails later: the hint says so.
+    script = "c=cut; x=$($c -d: -f1 /etc/passwd) || exit 2; echo $x"
+    assert run_native(["/bin/sh", "-c", script], tmp_path).returncode == 0
+    r = run_guest(["/bin/sh", "-c", script], tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.decode().splitlines()[-1] == (
+        "libsubst: the guest ended with status 2 after going on without a program that its "
+        "root does not have and the host has: --add /usr/bin/cut puts it there"), r.stderr
+
+
+SCRIPT_NAMING_PROGRAMS = r"""
+set -e
+n=$(printf 'b\na\n' | sort | head -1)
+echo "$n" | tr a-z A-Z
+if ! grep -q root /etc/passwd; then exit 3; fi
+case "$n" in a) head -1 /etc/passwd | cut -d: -f1 | wc -c ;; esac
+INNER
+show() { echo "show $1"; }
+show `uname -s`
+cat <<END
+here $(basename /x/y)
+END
+"""
+
+
+@pytest.mark.parametrize("how", ["script", "-c"])
+def test_the_programs_a_shell_script_names_come_with_it(tmp_path, how):
+    # Pipelines, $(...), backquotes, if, case, a here-document's
+    # substitution, and a script the script names by path, whose own
+    # commands come too (shell_commands.py): the same output as natively.
+    inner = tmp_path / "inner.sh"
+    inner.write_text("#!/bin/bash\nseq 3 | paste -sd, -\n")
+    inner.chmod(0o755)
+    text = SCRIPT_NAMING_PROGRAMS.replace("INNER", str(inner))
+    if how == "script":
+        outer = tmp_path / "outer.sh"
+        outer.write_text("#!/bin/sh" + text)
+        outer.chmod(0o755)
+        argv = [str(outer)]
+    else:
+        argv = ["/bin/sh", "-c", text]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"1,2,3" in native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
 
 
 def test_a_program_env_execs_and_the_root_lacks_is_named(tmp_path):

@@ -100,6 +100,12 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         binary, env, packed=packed, libraries=libraries)
     at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
     added_scripts = [a for a in at_own_path if _is_script(a)]
+    # The programs a shell script names (or a shell's -c string) come as
+    # ones added at their own path do (shell_commands.py).
+    named = [p for p in _shell_programs(binary, args, scripts, added_scripts, env)
+             if p not in at_own_path]
+    at_own_path += named
+    added_scripts += [p for p in named if _is_script(p)]
     # A script run through env(1) (#!/usr/bin/env ruby) runs the program
     # PATH finds: it comes as one added at its own path does.
     via_env = [p for s in [*scripts, *added_scripts] for p in _env_program(s, env)
@@ -150,14 +156,19 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     siblings = packages.programs([*scripts, *added_scripts]) + \
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
         beside + (["/bin/sh"] if shell else [])
-    for spec in [*add, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
+    for spec in [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
         try:
             rootfs.add_host(tree, spec)
         except LibsubstError:
             if spec in add:
                 raise
             continue            # a sibling in the way of what the run has: left out
-        added, added_mounts = _added_program(tree, spec, env, packed)
+        try:
+            added, added_mounts = _added_program(tree, spec, env, packed)
+        except LibsubstError:
+            if spec not in named:
+                raise
+            continue            # a script's command that cannot run: fails there as natively
         objects += added
         runtime_mounts += [m for m in added_mounts
                            if not any(m.guest == o.guest for o in runtime_mounts)]
@@ -278,6 +289,25 @@ def _env_program(script: str, env: Mapping[str, str]) -> list[str]:
     except (LibsubstError, OSError):
         return []
     return [target] if target and os.path.isfile(target) else []
+
+
+def _shell_programs(binary: str, args: Sequence[str], scripts: list[str],
+                    added_scripts: list[str], env: Mapping[str, str]) -> list[str]:
+    """What the shell scripts of the run name: the program's own (a script
+    whose #! line ends at a shell, or the file or -c string a shell is
+    given) and those added at their own path."""
+    from . import shell_commands as sc
+
+    files, texts = [], []
+    if sc.is_shell(binary):
+        if scripts:
+            files.append(scripts[0])
+        elif (string := sc.command_string(list(args))) is not None:
+            texts.append(string)
+        elif (operand := sc.script_operand(list(args))) is not None and os.path.isfile(operand):
+            files.append(os.path.abspath(operand))
+    files += [a for a in added_scripts if (i := _interpreters(a)) and sc.is_shell(i[-1])]
+    return sc.programs(files, texts, env) if files or texts else []
 
 
 def _interpreters(script: str) -> list[str]:

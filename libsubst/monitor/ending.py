@@ -87,8 +87,8 @@ def report_end(rc: int, rep: report.Report, *, oom: int, memory: int | None, ent
                      f"the memory cgroup's OOM killer ended {oom} of its processes\n")
     if rep.crash:
         stderr.write(report.format_crash(rep, entries))
-    if rep.missing and rc == 127:       # the run ended "not found": not one that went on
-        stderr.write(report.format_missing(rep))
+    if rep.missing and rc > 0:          # a run that went on without one and succeeded says nothing
+        stderr.write(report.format_missing(rep, rc))
     if trace is not None:
         from . import tracing
         rows = tracing.read_counters(sum_fd) if sum_fd >= 0 else None

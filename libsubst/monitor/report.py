@@ -247,15 +247,21 @@ def missing_programs(rep: Report) -> list[str]:
     return list(found.values())
 
 
-def format_missing(rep: Report) -> str:
+def format_missing(rep: Report, rc: int = 127) -> str:
+    """The hint for a run that ended ``rc``: 127, "not found"; another
+    failure after a search that found nothing (a script that went on
+    without `getopt` and then failed)."""
     import shlex
     found = missing_programs(rep)
     if not found:
         return ""
     adds = " ".join(f"--add {shlex.quote(p)}" for p in found)
     one = len(found) == 1
-    return (f"libsubst: the guest looked for {'a program' if one else 'programs'} that its "
-            f"root does not have and the host has: {adds} puts {'it' if one else 'them'} there\n")
+    what = f"{'a program' if one else 'programs'} that its root does not have and the host has"
+    how = f"{adds} puts {'it' if one else 'them'} there"
+    if rc == 127:
+        return f"libsubst: the guest looked for {what}: {how}\n"
+    return f"libsubst: the guest ended with status {rc} after going on without {what}: {how}\n"
 
 
 def format_enosys(rep: Report) -> str:
