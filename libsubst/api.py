@@ -66,6 +66,14 @@ def _is_program(target) -> bool:
     return isinstance(target, (str, bytes, os.PathLike)) and not is_image(target)
 
 
+def _args_keyed(target) -> bool:
+    """Whether a cached plan of ``target`` is keyed by its arguments too:
+    a shell's, which planning reads (plancache.run_key's rule)."""
+    from .image.shell_commands import is_shell
+
+    return _is_program(target) and is_shell(os.fsdecode(os.fspath(target)))
+
+
 # What a packed image fixes when it is packed, named as the CLI's flags.
 _FIXED = {"subst": "--no-subst", "add": "--add", "mount_cwd": "--no-cwd"}
 
@@ -176,17 +184,21 @@ class Popen(Guest):
         # and, for a program, the --env it adds to the caller's environment;
         # a program started through the API gets a key from these arguments.
         key = None
+        # A shell's arguments name the programs its root gets (-c's string:
+        # image/shell_commands.py): its entry is keyed by them, none patched.
+        patched = () if _args_keyed(target) else tuple(args or ())
         if trace is None and gdb is None and core is None and profile is None and \
                 memory is None and cpus is None and pids is None and kw.get("policy", True):
             if plan_key is not None:
                 key = plan_key
             elif _is_program(target):
-                key = plancache.api_key(target, args, {**options, **kw})
+                key = plancache.api_key(target, args, {**options, **kw},
+                                        keyed_args=not patched and bool(args))
                 caller_env = {} if env is None else None
-        found = plancache.lookup(key, args or ()) if key is not None else None
+        found = plancache.lookup(key, patched) if key is not None else None
         with plancache.planning(key if found is None else None):
             if key is not None and found is None:
-                found = plancache.lookup(key, args or ())   # planned while this one waited
+                found = plancache.lookup(key, patched)      # planned while this one waited
             made = _cached(found) if found is not None else None
             recorder = plancache.Recorder()
             if made is None:
@@ -203,7 +215,7 @@ class Popen(Guest):
                 if plan_key is not None and "LIBSUBST_CORE" not in recorder.env_names:
                     env_deps.append("LIBSUBST_CORE")      # run's --core: a core file, not cached
                 self._store(key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
-                            len(self.spec.argv) - len(args or ()))
+                            len(self.spec.argv) - len(patched))
 
     def _store(self, key, recorder, env_deps, caller_env, image_kernel, stop_timeout,
                argv_keep) -> None:

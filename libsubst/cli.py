@@ -146,9 +146,11 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
     from .monitor.limits import parse_size
 
     from . import plancache
-    # Keyed up to PROGRAM, where click put it: its arguments are patched in.
-    key = plancache.run_key(_ARGV, len(args)) if _ARGV and _ARGV[0] == "run" and \
-        _ARGV[len(_ARGV) - len(args) - 1] == program else None
+    from .image.shell_commands import is_shell
+    # Keyed up to PROGRAM, where click put it: its arguments are patched in;
+    # a shell's are keyed too (the programs -c's string names: api._args_keyed).
+    key = plancache.run_key(_ARGV, 0 if is_shell(program) else len(args)) \
+        if _ARGV and _ARGV[0] == "run" and _ARGV[len(_ARGV) - len(args) - 1] == program else None
     if not os.path.exists(program):
         from .oci.reference import looks_like_reference
         if looks_like_reference(program):

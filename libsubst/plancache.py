@@ -77,17 +77,18 @@ def run_key(argv: list[str], nargs: int) -> bytes | None:
     return _key("run", cwd, [str(len(prefix)), *prefix, "1" if nargs else "0"])
 
 
-def api_key(target, args, options: dict) -> bytes | None:
+def api_key(target, args, options: dict, keyed_args: bool = False) -> bytes | None:
     """The key of an ``api.Popen`` of a program: its arguments, in their
     repr (an ``env`` given too; without one, the caller's environment is
     the guest's and only the variables planning read are the entry's), but
-    of ``args`` only whether it is None (the entry's argv is patched)."""
+    of ``args`` only whether it is None (the entry's argv is patched) unless
+    ``keyed_args`` (a shell's: planning reads them)."""
     try:
         cwd = os.getcwd()
     except OSError:
         return None
     env = options.get("env")
-    shown = repr((os.fspath(target), args is None,
+    shown = repr((os.fspath(target), list(args) if keyed_args else args is None,
                   sorted((k, repr(v)) for k, v in options.items() if k != "env"),
                   None if env is None else list(dict(env).items())))
     return _key("api", cwd, [shown])

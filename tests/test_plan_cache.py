@@ -94,6 +94,26 @@ def test_hit_is_identical_to_python_and_native(cache, tmp_path, argv, stdin):
     same(python, hit)
 
 
+def test_a_shells_arguments_are_its_key(cache, tmp_path):
+    """A shell's -c string names the programs its root gets
+    (image/shell_commands.py): each string is an entry of its own, served
+    by the front end and the Python CLI alike from its second run on, and
+    another string is planned, never served an entry that lacks its
+    programs."""
+    env, plans = cache
+    scripts = ["echo a | tr a b", "echo a | rev", "printf 'x\\n' | tac"]
+    for n, script in enumerate(scripts, 1):
+        argv = ["/bin/sh", "-c", script]
+        native = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True)
+        assert native.returncode == 0 and native.stdout, native.stderr
+        same(native, run(argv, env, tmp_path))          # planned: an entry of its own
+        assert len(entries(plans)) == n
+        assert served_natively(argv, env, tmp_path, tmp_path)
+        same(native, run(argv, env, tmp_path, front=False))
+        same(native, run(argv, env, tmp_path))
+    assert len(entries(plans)) == len(scripts)
+
+
 def test_hit_starts_no_python(cache, tmp_path):
     env, plans = cache
     assert not served_natively(["/bin/echo", "hi"], env, tmp_path, tmp_path)   # the first plans

@@ -102,7 +102,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     added_scripts = [a for a in at_own_path if _is_script(a)]
     # The programs a shell script names (or a shell's -c string) come as
     # ones added at their own path do (shell_commands.py).
-    named = [p for p in _shell_programs(binary, args, scripts, added_scripts, env)
+    named = [p for p in _shell_programs(program, binary, args, scripts, added_scripts, env)
              if p not in at_own_path]
     at_own_path += named
     added_scripts += [p for p in named if _is_script(p)]
@@ -291,17 +291,21 @@ def _env_program(script: str, env: Mapping[str, str]) -> list[str]:
     return [target] if target and os.path.isfile(target) else []
 
 
-def _shell_programs(binary: str, args: Sequence[str], scripts: list[str],
+def _shell_programs(program: str, binary: str, args: Sequence[str], scripts: list[str],
                     added_scripts: list[str], env: Mapping[str, str]) -> list[str]:
     """What the shell scripts of the run name: the program's own (a script
     whose #! line ends at a shell, or the file or -c string a shell is
-    given) and those added at their own path."""
+    given) and those added at their own path.  A shell's arguments are read
+    only when the name run is a shell's: a cached plan is keyed by them
+    then (api._args_keyed)."""
     from . import shell_commands as sc
 
     files, texts = [], []
     if sc.is_shell(binary):
         if scripts:
             files.append(scripts[0])
+        elif not sc.is_shell(program):
+            pass
         elif (string := sc.command_string(list(args))) is not None:
             texts.append(string)
         elif (operand := sc.script_operand(list(args))) is not None and os.path.isfile(operand):
