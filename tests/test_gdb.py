@@ -23,7 +23,8 @@ def progs(tmp_path_factory):
             "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"),
             "blocked": build_c("gdb_blocked", str(d), "-g", "-O0", "-pthread"),
             "rawcall": build_c("gdb_rawcall", str(d), "-g", "-O0"),
-            "user": build_c("gdb_user", str(d), "-g", "-O0", "-ldl"), "dir": d}
+            "user": build_c("gdb_user", str(d), "-g", "-O0", "-ldl"),
+            "names": build_c("gdb_names", str(d), "-g", "-O0", "-pthread"), "dir": d}
 
 
 def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
@@ -170,6 +171,19 @@ def test_waiting_threads_names_and_backtraces(progs, extra):
         assert frames[name][kernel + 1:] == n_frames[name], out
     assert frames["gdb_blocked"] == n_frames["gdb_blocked"], out
     assert stdout == n_stdout == "done\n" and rc == 0, out
+
+
+def test_a_thread_named_by_another_in_info_threads(progs):
+    # pthread_setname_np of another thread writes its /proc/self/task/TID/comm:
+    # `info threads` names both threads as natively, and the call succeeds.
+    setup, after = ["break named"], ["info threads", "delete", "continue"]
+    n_out, n_stdout = native(progs["names"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["names"], *setup, "continue", *after, cwd=progs["dir"])
+    names = sorted(re.findall(r'^\*?\s+\d+\s+Thread [^"\n]*"([^"]+)"', out, re.M))
+    n_names = sorted(re.findall(r'^\*?\s+\d+\s+Thread [^"\n]*"([^"]+)"', n_out, re.M))
+    assert n_names == ["main-thread", "named-by-main"], n_out
+    assert names == n_names, out
+    assert stdout == n_stdout == "setname 0\n" and rc == 0, out
 
 
 def _catches(out):
