@@ -2,6 +2,7 @@
 for tests/test_gdb*.py."""
 
 import os
+import re
 import select
 import subprocess
 import time
@@ -47,6 +48,13 @@ def debug(exe, *commands, cwd, extra=(), args=()):
         if guest.poll() is None:
             guest.kill()
             guest.wait()
+
+
+def as_local(out: str) -> str:
+    """gdb's output with the ``target:`` prefix of the files it read through
+    the server (its default sysroot for a remote target, as with gdbserver)
+    taken off, to compare paths with a native run's."""
+    return re.sub(r"(?<![\w/])target:(?=/)", "", out)
 
 
 def native(exe, setup, after, cwd):

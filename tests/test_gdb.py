@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from gdbdrive import GDB as GDB_NATIVE, debug, native, read_line
+from gdbdrive import GDB as GDB_NATIVE, as_local, debug, native, read_line
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
@@ -31,7 +31,7 @@ def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
     out, rc, *_ = debug(progs["hello"], "break write", "continue", "bt", "delete", "continue",
                        cwd=progs["dir"])
     # gdb starts at ld.so's first instruction, as natively under gdbserver.
-    assert re.search(r"in _start \(\) from /lib64/ld-linux-x86-64.so.2", out), out
+    assert re.search(r"in _start \(\) from (target:)?/lib64/ld-linux-x86-64.so.2", out), out
     assert re.search(r"Breakpoint 1, (__GI___libc_write|write) \(fd=1", out), out
     assert re.search(r"#1\s+0x[0-9a-f]+ in main \(\) at .*gdb_hello.c:13", out), out
     assert "exited with code 03" in out, out
@@ -41,6 +41,7 @@ def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
 def test_libraries_and_the_kernel_at_their_load_addresses(progs):
     out, rc, *_ = debug(progs["hello"], "break work", "continue", "info sharedlibrary",
                        "info symbol ls_fastcall_entry", "delete", "continue", cwd=progs["dir"])
+    out = as_local(out)
     libs = {m.group(2): m.group(1) for m in
             re.finditer(r"^(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+Yes\s+(\S+)$", out, re.M)}
     assert "/lib/x86_64-linux-gnu/libc.so.6" in libs, out
@@ -303,6 +304,7 @@ def test_pending_breakpoint_in_a_library_loaded_later(progs):
     n_out, n_stdout = native(progs["user"], setup, after, cwd=progs["dir"])
     out, rc, _err, stdout = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"],
                                   extra=LIBZ)
+    out = as_local(out)
     hit = r"Breakpoint 1, 0x[0-9a-f]+ in zlibVersion \(\) from /lib/x86_64-linux-gnu/libz.so.1"
     assert re.search(hit, n_out) and re.search(hit, out), out
     assert _program_frames(out) == _program_frames(n_out) == ["zlibVersion", "main"], out

@@ -49,6 +49,7 @@ class RunControl:
     exit_status and log it uses."""
 
     exit_signal = 0                # the signal the guest's pid 1 died of (its kernel says)
+    multiprocess = False           # gdb names threads pPID.TID
     catch = None                   # catch.SyscallCatch while gdb catches syscalls
 
     # ---- resuming ---------------------------------------------------------------
@@ -396,7 +397,11 @@ class RunControl:
     def _stop_reply(self, tid: int, sig: int, extra: str = "", current: bool = True) -> str:
         if current:
             self.current = tid
-        return f"T{to_gdb(sig):02x}thread:{tid:x};{extra}"
+        return f"T{to_gdb(sig):02x}thread:{self.tid_out(tid)};{extra}"
+
+    def tid_out(self, tid: int) -> str:
+        """A thread id as gdb is sent it."""
+        return f"p{self.pid:x}.{tid:x}" if self.multiprocess else f"{tid:x}"
 
     def kill(self) -> None:
         """SIGKILL, and every stopped thread resumed into it: the guest's
