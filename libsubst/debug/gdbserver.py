@@ -62,6 +62,7 @@ class GdbServer(RunControl):
         self.mem: ptrace.Memory | None = None
         self.bps: Breakpoints | None = None
         self.hostio: HostIO | None = None
+        self.gids = {}
         self.attached = False                 # attached to a running guest: gdb detaches
         self.ended = 0                        # the signal the monitor ended the run for (end())
         self.thread = None                    # the tracer (a thread: ptrace's calls are its own)
@@ -130,27 +131,18 @@ class GdbServer(RunControl):
     def _open_memory(self) -> None:
         self.mem = ptrace.Memory(self.pid)
         self.bps = Breakpoints(self.mem)
-        self.hostio = HostIO(GuestCalls(self.pid, self.mem, self._own_trap), self._ids,
-                             self.kernel)
+        self.hostio = HostIO(GuestCalls(self.pid, self.mem, self._own_trap),
+                             self._stopped_thread, self.kernel)
 
-    def _ids(self) -> tuple[int, dict[int, int], int]:
-        """For hostio.py: the process's host pid, its threads' guest tids by
-        host tid, and a stopped thread to make the guest's calls."""
-        guest = {}
-        for tid in self.threads:
-            try:
-                with open(f"/proc/{tid}/status") as f:
-                    ns = next(line for line in f if line.startswith("NSpid:"))
-                guest[tid] = int(ns.split()[-1])
-            except (OSError, StopIteration, ValueError):
-                pass
+    def _stopped_thread(self) -> int:
+        """For hostio.py: a stopped thread to make the guest's calls."""
         by = self.current if self.current in self.threads else self.pid
         stopped = [t for t, th in self.threads.items() if not th.running]
         if by not in stopped:
             if not stopped:
                 raise OSError(errno.EBUSY, "no stopped thread")
             by = stopped[0]
-        return self.pid, guest, by
+        return by
 
     def _own_trap(self, tid: int) -> bool:
         """A guest call of hostio.py's met one of catch.py's int3s: its
@@ -378,11 +370,14 @@ class GdbServer(RunControl):
         return ""
 
     def _tid_in(self, text: str) -> int | None:
-        """A thread id gdb sent (``TID``, ``pPID.TID``, ``pPID``): the
-        thread, or None for any or all (-1, 0, every thread of PID)."""
+        """A thread id gdb sent (``TID``, ``pPID.TID``, ``pPID``: the
+        guest's): the host thread, or None for any or all (-1, 0, every
+        thread of PID); 0 for one that is not the process's."""
         if text.startswith("p"):
             text = text[1:].partition(".")[2] or "-1"
-        return None if text in ("-1", "0", "") else int(text, 16)
+        if text in ("-1", "0", ""):
+            return None
+        return self.host_tid(int(text, 16)) or 0
 
     def _catch_syscalls(self, text: str) -> str:
         on, numbers = catch.parse(text)

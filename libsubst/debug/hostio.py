@@ -11,10 +11,8 @@ runs but cannot open, is read from the host.  The guest's fd is taken by
 the server and closed in the guest at once; reads and writes are the
 server's, on the file the guest opened with the access it asked.
 
-gdb names processes by the pids the server reports, the host's; a
-``/proc/PID`` path of one of the debugged process's ids is the guest's
-``/proc/self`` (or ``/proc/self/task/TID``): the guest's pid namespace
-numbers them otherwise.  Numbers, flags, errnos and the stat layout are
+gdb names processes by the guest's pids (runcontrol.tid_out), so its
+``/proc/PID`` paths are the guest's own.  Numbers, flags, errnos and the stat layout are
 the File-I/O protocol's (gdb's manual, "Host I/O Packets", "Protocol-
 specific Representation of Datatypes")."""
 
@@ -22,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import struct
 
 from .inject import Buf
@@ -57,9 +54,9 @@ def _fail(e: int) -> str:
 class HostIO:
     """The files gdb holds open, by the handles it was given."""
 
-    def __init__(self, calls, ids, kernel: str):
+    def __init__(self, calls, stopped, kernel: str):
         self.calls = calls        # inject.GuestCalls
-        self.ids = ids            # () -> (pid, {host tid: guest tid}, a stopped thread)
+        self.stopped = stopped    # () -> a stopped thread of the process
         self.kernel = os.path.realpath(kernel)
         self.files: dict[int, tuple[int, bytes | None]] = {}   # handle: (fd, guest fstat)
 
@@ -147,7 +144,7 @@ class HostIO:
 
     def _readlink(self, args: str) -> str | bytes:
         path = self._guest_path(bytes.fromhex(args))
-        pid, _, tid = self.ids()
+        tid = self.stopped()
         r, target = self.calls.call(tid, _NR_READLINKAT,
                                     (_AT_FDCWD, Buf(0), Buf(len(path) + 1), _PATH_MAX),
                                     path + b"\0" + bytes(_PATH_MAX), len(path) + 1 + _PATH_MAX)
@@ -168,7 +165,7 @@ class HostIO:
         """The guest opens path (never a tty of its own: O_NOCTTY; never a
         FIFO's wait: O_NONBLOCK); its fd's stat as the guest sees it, and
         the server's copy of the file."""
-        _, _, tid = self.ids()
+        tid = self.stopped()
         flags |= os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
         r, _ = self.calls.call(tid, _NR_OPENAT, (_AT_FDCWD, Buf(0), flags, mode), path + b"\0")
         if _signed(r) < 0:
@@ -181,22 +178,13 @@ class HostIO:
             self.calls.call(tid, _NR_CLOSE, (r,))
         return fd, (info if _signed(st) == 0 else None)
 
-    def _guest_path(self, path: bytes) -> bytes:
-        """A /proc/PID path of the debugged process's host ids, as the guest
-        names it; any other path as gdb sent it."""
-        if b"\0" in path or len(path) >= _PATH_MAX:
-            raise OSError(errno.ENAMETOOLONG if b"\0" not in path else errno.EINVAL, "bad path")
-        m = re.fullmatch(rb"/proc/(\d+)(?:/task/(\d+))?(/.*)?", path, re.S)
-        pid, tids, _ = self.ids()
-        if not m or int(m.group(1)) != pid:
-            return path
-        rest = m.group(3) or b""
-        if m.group(2) is None:
-            return b"/proc/self" + rest
-        tid = tids.get(int(m.group(2)))
-        if tid is None:
-            return path
-        return b"/proc/self/task/%d" % tid + rest
+    @staticmethod
+    def _guest_path(path: bytes) -> bytes:
+        if b"\0" in path:
+            raise OSError(errno.EINVAL, "a NUL in a path")
+        if len(path) >= _PATH_MAX:
+            raise OSError(errno.ENAMETOOLONG, "path too long")
+        return path
 
 
 def _signed(v: int) -> int:

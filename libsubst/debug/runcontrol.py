@@ -50,6 +50,7 @@ class RunControl:
 
     exit_signal = 0                # the signal the guest's pid 1 died of (its kernel says)
     multiprocess = False           # gdb names threads pPID.TID
+    gids: dict[int, int]           # host tid: guest tid (guest_tid)
     catch = None                   # catch.SyscallCatch while gdb catches syscalls
 
     # ---- resuming ---------------------------------------------------------------
@@ -400,8 +401,26 @@ class RunControl:
         return f"T{to_gdb(sig):02x}thread:{self.tid_out(tid)};{extra}"
 
     def tid_out(self, tid: int) -> str:
-        """A thread id as gdb is sent it."""
-        return f"p{self.pid:x}.{tid:x}" if self.multiprocess else f"{tid:x}"
+        """A thread id as gdb is sent it: the guest's (its pid namespace's),
+        as the program's own pthreads and /proc name it — libthread_db
+        matches a core's threads by them, `info proc` opens /proc/PID."""
+        gid = self.guest_tid(tid)
+        return f"p{self.guest_tid(self.pid):x}.{gid:x}" if self.multiprocess else f"{gid:x}"
+
+    def guest_tid(self, tid: int) -> int:
+        """The guest's id of host thread tid (its innermost NSpid)."""
+        if tid not in self.gids:
+            try:
+                with open(f"/proc/{tid}/status") as f:
+                    self.gids[tid] = int(next(ln for ln in f if ln.startswith("NSpid:"))
+                                         .split()[-1])
+            except (OSError, StopIteration, ValueError):
+                return tid
+        return self.gids[tid]
+
+    def host_tid(self, gid: int) -> int | None:
+        """The host thread gdb names gid, if it is one of the process's."""
+        return next((t for t in self.threads if self.guest_tid(t) == gid), None)
 
     def kill(self) -> None:
         """SIGKILL, and every stopped thread resumed into it: the guest's
