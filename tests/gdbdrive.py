@@ -4,6 +4,7 @@ for tests/test_gdb*.py."""
 import os
 import re
 import select
+import shlex
 import subprocess
 import time
 
@@ -57,12 +58,12 @@ def as_local(out: str) -> str:
     return re.sub(r"(?<![\w/])target:(?=/)", "", out)
 
 
-def native(exe, setup, after, cwd):
+def native(exe, setup, after, cwd, args=()):
     """gdb running exe natively: the setup commands, ``run`` (the program's
     stdout to a file), the commands after; (gdb's output, the program's stdout)."""
     out_file = os.path.join(cwd, "native.out")
     argv = list(GDB)
-    for c in [*setup, f"run > {out_file}", *after]:
+    for c in [*setup, " ".join(["run", *map(shlex.quote, args), ">", out_file]), *after]:
         argv += ["-ex", c]
     out = subprocess.run([*argv, exe], capture_output=True, timeout=120, cwd=cwd)
     with open(out_file) as f:

@@ -63,6 +63,8 @@ class GdbServer(RunControl):
         self.bps: Breakpoints | None = None
         self.hostio: HostIO | None = None
         self.gids = {}
+        self.forks = []
+        self.general = 0                      # Hg's thread when it is a held child's
         self.attached = False                 # attached to a running guest: gdb detaches
         self.ended = 0                        # the signal the monitor ended the run for (end())
         self.thread = None                    # the tracer (a thread: ptrace's calls are its own)
@@ -274,7 +276,12 @@ class GdbServer(RunControl):
         if text.startswith("qSupported"):
             # multiprocess: gdb names the process, as `info proc` and gcore need.
             self.multiprocess = "multiprocess+" in text
-            return ("PacketSize=4000;multiprocess+;QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
+            # fork-events: gdb detaches a forked child or follows it.  A
+            # guest's vfork is a host fork (its own memory): reported as a
+            # fork, so gdb waits for no vforkdone.
+            self.fork_events = self.multiprocess and "fork-events+" in text
+            forks = "fork-events+;" if self.fork_events else ""
+            return (f"PacketSize=4000;multiprocess+;{forks}QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
                     "qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;"
                     "vContSupported+;QCatchSyscalls+;qXfer:features:read+;"
                     "qXfer:siginfo:read+;qXfer:siginfo:write+")
@@ -308,10 +315,14 @@ class GdbServer(RunControl):
         if text.startswith("qSymbol"):
             return "OK"
         if head == "H":
+            if text[1:2] == "g":
+                self.general = self._held_child(text[2:])
             tid = self._tid_in(text[2:]) or self.current
             if tid in self.threads:
                 self.current = tid
             return "OK"
+        if self.general and head in "gmzZM":
+            return self._child_packet(text)
         if head == "T":
             return "OK" if self._tid_in(text[1:]) in self.threads else "E01"
         if head == "g":
@@ -364,10 +375,60 @@ class GdbServer(RunControl):
                 self.conn.send("OK")
             raise Detached
         if head == "D":
+            pid = self._pid_in(text[2:]) if text[1:2] == ";" else self.pid
+            if pid in self.forks:             # detach-on-fork: the child goes on
+                self.forks.remove(pid)
+                ptrace.detach(pid, 0)
+                return "OK"
+            if pid == self.pid and self.forks:
+                self._follow(self.forks.pop())  # follow-fork-mode child
+                return "OK"
+            if pid != self.pid:
+                return "E01"                  # no process of the server's
             self.detach()
             self.conn.send("OK")
             raise Detached
         return ""
+
+    def _pid_in(self, text: str) -> int:
+        """A process gdb names (the guest's pid): the host's."""
+        gid = int(text, 16)
+        return next((t for t in (self.pid, *self.forks) if self.guest_tid(t) == gid), 0)
+
+    def _held_child(self, text: str) -> int:
+        """The held child (host pid) an H packet's thread belongs to, or 0."""
+        if not text.startswith("p"):
+            return 0
+        pid = self._pid_in(text[1:].partition(".")[0])
+        return pid if pid in self.forks else 0
+
+    def _child_packet(self, text: str) -> str:
+        """What gdb asks of a held child before it detaches or follows it:
+        its registers and memory; its breakpoints are gone already."""
+        head = text[0]
+        if head == "g":
+            return registers.g_packet(ptrace.get_regs(self.general),
+                                      ptrace.get_fpregs(self.general)).hex()
+        if head == "m":
+            addr, size = (int(x, 16) for x in text[1:].split(","))
+            child = ptrace.Memory(self.general)
+            try:
+                return child.read(addr, size).hex() or "E14"
+            except OSError:
+                return "E14"
+            finally:
+                child.close()
+        return "OK" if head == "z" else "E01"
+
+    def _follow(self, child: int) -> None:
+        """gdb follows a forked child: the parent goes on detached, and
+        the child is the process served from now on."""
+        self.detach()
+        self.release_forks()
+        self.close()
+        self.pid, self.current, self.general = child, child, 0
+        self.threads = {child: Thread(child)}
+        self._open_memory()                   # the same program, at the same addresses
 
     def _tid_in(self, text: str) -> int | None:
         """A thread id gdb sent (``TID``, ``pPID.TID``, ``pPID``: the
