@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import build_c
-from gdbdrive import GDB, as_local, debug, native
+from gdbdrive import GDB, as_local, both, debug, native
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
@@ -20,7 +20,8 @@ pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not 
 def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("gdbfiles")
     return {"hello": build_c("gdb_hello", str(d), "-g", "-O0"),
-            "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"), "dir": d}
+            "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"),
+            "blocked": build_c("gdb_blocked", str(d), "-g", "-O0", "-pthread"), "dir": d}
 
 
 def _mappings(out):
@@ -138,3 +139,29 @@ def test_bad_host_io_requests_get_errors_and_the_session_goes_on(progs):
     replies = re.findall(r'^received: "(.*)"$', out, re.M)
     assert replies == ["F-1,9", "F-1,9", "E01", "F-1,2", "F-1,9", ""], out
     assert "exited with code 03" in out and rc == 3, out + err
+
+
+def test_threads_waiting_in_calls_make_the_guests_calls_and_their_calls_go_on(progs):
+    # Each request is made by the thread gdb selected: here threads waiting
+    # in read, poll and a futex (the host's calls, interrupted), which go on
+    # waiting after it, and the program ends as natively.
+    setup = ["break all_waiting"]
+    after = ["thread 2", "info proc", "thread 3", "info proc mappings", "thread 4",
+             "info proc", "delete", "continue"]
+    (n_out, n_stdout), (out, rc, err, stdout) = both(progs["blocked"], setup, after,
+                                                     progs["dir"])
+    assert _info_proc(out) == _info_proc(n_out) and _info_proc(n_out), out
+    assert _mappings(out) == _mappings(n_out), out
+    assert stdout == n_stdout == "done\n" and rc == 0, out + err
+
+
+def test_host_io_while_gdb_catches_syscalls(progs):
+    # The guest's calls for gdb pass the server's own int3s at the kernel's
+    # fastcall entry and returns, and are never reported as caught.
+    cmds = ["catch syscall", "continue", "info proc", "continue", "info proc", "delete",
+            "continue"]
+    out, rc, err, stdout = debug(progs["hello"], *cmds, cwd=progs["dir"])
+    assert len(re.findall(r"^Catchpoint 1 \((call to|returned from) syscall", out, re.M)) == 2, out
+    assert "openat" not in out and "fstat" not in out, out
+    assert _info_proc(out)["exe"] == progs["hello"], out
+    assert stdout == "hello\n" and rc == 3, out + err
