@@ -117,10 +117,13 @@ def test_attach_to_a_running_guest_and_detach(progs, tmp_path):
                                     stderr=subprocess.PIPE)
         line = read_line(attacher.stderr)
         assert "is stopped; connect with" in line and "gdb_loop" in line, line
+        # info proc as soon as it is stopped, wherever (the guest's calls
+        # for gdb's files are made by a thread stopped anywhere).
         out = subprocess.run(["gdb", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
-                              "-ex", "break tick", "-ex", "continue", "-ex", "bt",
-                              "-ex", "delete", "-ex", "detach", loop],
+                              "-ex", "info proc", "-ex", "break tick", "-ex", "continue",
+                              "-ex", "bt", "-ex", "delete", "-ex", "detach", loop],
                              capture_output=True, timeout=120).stdout.decode()
+        assert f"exe = '{loop}'" in out, out
         assert "Breakpoint 1, tick () at" in out, out
         assert re.search(r"#1\s+0x[0-9a-f]+ in main \(\) at .*gdb_loop.c", out), out
         assert "detached" in out, out
