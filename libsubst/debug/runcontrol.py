@@ -73,6 +73,8 @@ class RunControl:
         stepped = self._leave_caught(actions, default)
         if stepped is not None:
             return stepped
+        if not any((actions.get(tid) or default or (None,))[0] for tid in self.threads):
+            return "E01"           # none of the server's (a process it does not follow)
         for tid, th in list(self.threads.items()):
             kind, sig = actions.get(tid) or default or (None, 0)
             if kind is None:
