@@ -2,7 +2,9 @@
 for tests/test_gdb*.py."""
 
 import os
+import re
 import select
+import shlex
 import subprocess
 import time
 
@@ -49,12 +51,19 @@ def debug(exe, *commands, cwd, extra=(), args=()):
             guest.wait()
 
 
-def native(exe, setup, after, cwd):
+def as_local(out: str) -> str:
+    """gdb's output with the ``target:`` prefix of the files it read through
+    the server (its default sysroot for a remote target, as with gdbserver)
+    taken off, to compare paths with a native run's."""
+    return re.sub(r"(?<![\w/])target:(?=/)", "", out)
+
+
+def native(exe, setup, after, cwd, args=()):
     """gdb running exe natively: the setup commands, ``run`` (the program's
     stdout to a file), the commands after; (gdb's output, the program's stdout)."""
     out_file = os.path.join(cwd, "native.out")
     argv = list(GDB)
-    for c in [*setup, f"run > {out_file}", *after]:
+    for c in [*setup, " ".join(["run", *map(shlex.quote, args), ">", out_file]), *after]:
         argv += ["-ex", c]
     out = subprocess.run([*argv, exe], capture_output=True, timeout=120, cwd=cwd)
     with open(out_file) as f:

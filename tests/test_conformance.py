@@ -23,7 +23,8 @@ PATHS = {"fast": [], "trap": ["--no-subst"]}
 # guest's root is a container's root, without CAP_SYS_ADMIN (or
 # CAP_SYS_RESOURCE: raising a hard limit) over the host.
 NATIVE_PREFIX = {**{family: ["unshare", "--user", "--map-root-user"]
-                    for family in ("mount", "handles", "pidcalls", "files", "chroot")},
+                    for family in ("mount", "handles", "pidcalls", "files", "chroot",
+                                   "procwrite")},
                  # its own UTS namespace too, as the guest's (the native run
                  # then renames that one, not the host)
                  "container": ["unshare", "--user", "--map-root-user", "--uts"]}

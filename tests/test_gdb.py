@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from gdbdrive import GDB as GDB_NATIVE, debug, native, read_line
+from gdbdrive import GDB as GDB_NATIVE, as_local, debug, native, read_line
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
@@ -23,14 +23,15 @@ def progs(tmp_path_factory):
             "threads": build_c("gdb_threads", str(d), "-g", "-O0", "-pthread"),
             "blocked": build_c("gdb_blocked", str(d), "-g", "-O0", "-pthread"),
             "rawcall": build_c("gdb_rawcall", str(d), "-g", "-O0"),
-            "user": build_c("gdb_user", str(d), "-g", "-O0", "-ldl"), "dir": d}
+            "user": build_c("gdb_user", str(d), "-g", "-O0", "-ldl"),
+            "names": build_c("gdb_names", str(d), "-g", "-O0", "-pthread"), "dir": d}
 
 
 def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
     out, rc, *_ = debug(progs["hello"], "break write", "continue", "bt", "delete", "continue",
                        cwd=progs["dir"])
     # gdb starts at ld.so's first instruction, as natively under gdbserver.
-    assert re.search(r"in _start \(\) from /lib64/ld-linux-x86-64.so.2", out), out
+    assert re.search(r"in _start \(\) from (target:)?/lib64/ld-linux-x86-64.so.2", out), out
     assert re.search(r"Breakpoint 1, (__GI___libc_write|write) \(fd=1", out), out
     assert re.search(r"#1\s+0x[0-9a-f]+ in main \(\) at .*gdb_hello.c:13", out), out
     assert "exited with code 03" in out, out
@@ -40,6 +41,7 @@ def test_breakpoint_in_libc_backtrace_through_main_and_exit_status(progs):
 def test_libraries_and_the_kernel_at_their_load_addresses(progs):
     out, rc, *_ = debug(progs["hello"], "break work", "continue", "info sharedlibrary",
                        "info symbol ls_fastcall_entry", "delete", "continue", cwd=progs["dir"])
+    out = as_local(out)
     libs = {m.group(2): m.group(1) for m in
             re.finditer(r"^(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+Yes\s+(\S+)$", out, re.M)}
     assert "/lib/x86_64-linux-gnu/libc.so.6" in libs, out
@@ -115,10 +117,13 @@ def test_attach_to_a_running_guest_and_detach(progs, tmp_path):
                                     stderr=subprocess.PIPE)
         line = read_line(attacher.stderr)
         assert "is stopped; connect with" in line and "gdb_loop" in line, line
+        # info proc as soon as it is stopped, wherever (the guest's calls
+        # for gdb's files are made by a thread stopped anywhere).
         out = subprocess.run(["gdb", "-batch", "-nx", "-ex", f"target remote 127.0.0.1:{port}",
-                              "-ex", "break tick", "-ex", "continue", "-ex", "bt",
-                              "-ex", "delete", "-ex", "detach", loop],
+                              "-ex", "info proc", "-ex", "break tick", "-ex", "continue",
+                              "-ex", "bt", "-ex", "delete", "-ex", "detach", loop],
                              capture_output=True, timeout=120).stdout.decode()
+        assert f"exe = '{loop}'" in out, out
         assert "Breakpoint 1, tick () at" in out, out
         assert re.search(r"#1\s+0x[0-9a-f]+ in main \(\) at .*gdb_loop.c", out), out
         assert "detached" in out, out
@@ -170,6 +175,19 @@ def test_waiting_threads_names_and_backtraces(progs, extra):
         assert frames[name][kernel + 1:] == n_frames[name], out
     assert frames["gdb_blocked"] == n_frames["gdb_blocked"], out
     assert stdout == n_stdout == "done\n" and rc == 0, out
+
+
+def test_a_thread_named_by_another_in_info_threads(progs):
+    # pthread_setname_np of another thread writes its /proc/self/task/TID/comm:
+    # `info threads` names both threads as natively, and the call succeeds.
+    setup, after = ["break named"], ["info threads", "delete", "continue"]
+    n_out, n_stdout = native(progs["names"], setup, after, cwd=progs["dir"])
+    out, rc, _err, stdout = debug(progs["names"], *setup, "continue", *after, cwd=progs["dir"])
+    names = sorted(re.findall(r'^\*?\s+\d+\s+Thread [^"\n]*"([^"]+)"', out, re.M))
+    n_names = sorted(re.findall(r'^\*?\s+\d+\s+Thread [^"\n]*"([^"]+)"', n_out, re.M))
+    assert n_names == ["main-thread", "named-by-main"], n_out
+    assert names == n_names, out
+    assert stdout == n_stdout == "setname 0\n" and rc == 0, out
 
 
 def _catches(out):
@@ -289,6 +307,7 @@ def test_pending_breakpoint_in_a_library_loaded_later(progs):
     n_out, n_stdout = native(progs["user"], setup, after, cwd=progs["dir"])
     out, rc, _err, stdout = debug(progs["user"], *setup, "continue", *after, cwd=progs["dir"],
                                   extra=LIBZ)
+    out = as_local(out)
     hit = r"Breakpoint 1, 0x[0-9a-f]+ in zlibVersion \(\) from /lib/x86_64-linux-gnu/libz.so.1"
     assert re.search(hit, n_out) and re.search(hit, out), out
     assert _program_frames(out) == _program_frames(n_out) == ["zlibVersion", "main"], out

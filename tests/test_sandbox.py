@@ -671,6 +671,23 @@ def test_read_only_files_stay_unchanged_from_kernel_text(gadget, tmp_path):
     assert open(gadget_host, "rb").read() == before
 
 
+def test_the_guests_proc_is_written_as_an_unprivileged_containers(gadget, tmp_path):
+    """Landlock lets the guest write its own /proc (its pid namespace's), so a
+    thread's comm and oom_score_adj are written as Linux lets a process
+    (tests/conformance/procwrite.c); from kernel text, the host's machine-wide
+    settings stay refused by the host's own checks of the guest's credentials."""
+    for path in ("/proc/sys/vm/overcommit_memory", "/proc/sys/net/core/somaxconn",
+                 "/proc/sys/kernel/hostname"):
+        before = open(path).read()
+        r = run_guest(["--no-subst", str(gadget), "write-ro", path], tmp_path)
+        assert r.stdout.decode().splitlines() == [
+            "openat O_TRUNC: Permission denied", "openat O_WRONLY: Permission denied",
+            "truncate: Permission denied"], (path, r.stderr)
+        assert open(path).read() == before
+    r = run_guest(["--no-subst", str(gadget), "write-ro", "/proc/1/comm"], tmp_path)
+    assert "openat O_WRONLY: ALLOWED" in r.stdout.decode().splitlines(), r.stderr
+
+
 @pytest.mark.parametrize("name,args", [
     ("ptrace", (16, 1)), ("mount", (0, 0)), ("kexec_load", (0, 0)), ("bpf", (0, 0)),
     ("init_module", (0, 0)), ("unshare", (0x10000000, 0)), ("setns", (0, 0)), ("keyctl", (0, 0)),

@@ -280,6 +280,8 @@ long fs_unbase_for_exec(void);
 /* ---- memory (mm/) ---- */
 /* Sets up brk just above the highest program segment ending at `end`. */
 void mm_set_brk_base(unsigned long end);
+/* This process's heap, the pages brk(2) has grown: [*start, *end). */
+void mm_heap(unsigned long *start, unsigned long *end);
 /* Non-zero if [start, start+len) overlaps memory the guest must not touch. */
 int mm_is_kernel_range(unsigned long start, unsigned long len);
 /* Records [base, end) as guest object `path` for crash reports. */

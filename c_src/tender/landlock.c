@@ -3,6 +3,8 @@
  * Read-only: every host file of the image (program, libraries, their
  * substitutes, /etc sources), a few device nodes, this process's own /proc
  * entries and the system-wide files the synthetic /proc and /sys copy;
+ * read-write: the guest's own /proc (its pid namespace's), for the files
+ * Linux lets its processes write;
  * read-only or read-write: the declared volumes.
  * Nothing else of the host's file system.  Only the kernel binary may be
  * executed (execve boots it again on the next program): the guest's
@@ -110,10 +112,18 @@ long tender_landlock(const struct ls_lockdown *lock, int own_proc)
             .parent_fd = lock->self_fd};
         hsys4(__NR_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
     }
-    /* The guest's own proc shows only its processes: all of it, read-only,
-     * so a forked child reads its /proc/self too.  Where the host's had to
-     * be bound instead, only this process's own entries, threads too. */
-    allow(rs, own_proc ? "/proc" : "/proc/self", FS_READ, 1);
+    /* The guest's own proc shows only its processes: all of it, so a forked
+     * child reads its /proc/self too, and writes what Linux lets an
+     * unprivileged container write there (the kernel opens only its
+     * synthetic host_rw files to write: a thread's comm, oom_score_adj;
+     * the host checks them with the guest's credentials, whose namespaces
+     * hold all they can reach).  Where the host's had to be bound instead,
+     * only this process's own entries, threads too, read-only. */
+    if (own_proc)
+        allow(rs, "/proc", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | (1ULL << 14) /* TRUNCATE */,
+              1);
+    else
+        allow(rs, "/proc/self", FS_READ, 1);
     /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
     allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
                                  LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);

@@ -30,6 +30,8 @@ from xml.sax.saxutils import quoteattr
 
 from . import catch, ptrace, registers
 from .breakpoints import Breakpoints
+from .hostio import HostIO
+from .inject import GuestCalls
 from .libraries import cstring, gdb_auxv, kernel_symbol, svr4_list
 from .protocol import Connection, escape
 from .runcontrol import Detached, RunControl, Thread
@@ -59,6 +61,10 @@ class GdbServer(RunControl):
         self.current = 0
         self.mem: ptrace.Memory | None = None
         self.bps: Breakpoints | None = None
+        self.hostio: HostIO | None = None
+        self.gids = {}
+        self.forks = []
+        self.general = 0                      # Hg's thread when it is a held child's
         self.attached = False                 # attached to a running guest: gdb detaches
         self.ended = 0                        # the signal the monitor ended the run for (end())
         self.thread = None                    # the tracer (a thread: ptrace's calls are its own)
@@ -127,6 +133,31 @@ class GdbServer(RunControl):
     def _open_memory(self) -> None:
         self.mem = ptrace.Memory(self.pid)
         self.bps = Breakpoints(self.mem)
+        self.hostio = HostIO(GuestCalls(self.pid, self.mem, self._own_trap),
+                             self._stopped_thread, self.kernel)
+
+    def _stopped_thread(self) -> int:
+        """For hostio.py: a stopped thread to make the guest's calls."""
+        by = self.current if self.current in self.threads else self.pid
+        stopped = [t for t, th in self.threads.items() if not th.running]
+        if by not in stopped:
+            if not stopped:
+                raise OSError(errno.EBUSY, "no stopped thread")
+            by = stopped[0]
+        return by
+
+    def _own_trap(self, tid: int) -> bool:
+        """A guest call of hostio.py's met one of catch.py's int3s: its
+        instruction emulated, the thread goes on."""
+        regs = ptrace.get_regs(tid)
+        at = regs["rip"] - 1
+        if self.catch is None or not self.catch.owns(at) or self.bps.is_gdbs(at):
+            return False
+        regs["rip"] = at
+        self.catch.emulate(regs)
+        ptrace.set_regs(tid, regs)
+        ptrace.cont(tid, 0)
+        return True
 
     def _guest(self, addr: int, size: int) -> bytes:
         data = self.mem.read(addr, size)
@@ -229,6 +260,10 @@ class GdbServer(RunControl):
         return True
 
     def close(self) -> None:
+        if self.hostio is not None:
+            self.hostio.close()
+            self.hostio.calls.close()
+            self.hostio = None
         if self.mem is not None:
             self.mem.close()
             self.mem = None
@@ -239,7 +274,14 @@ class GdbServer(RunControl):
             return None
         head = text[:1]
         if text.startswith("qSupported"):
-            return ("PacketSize=4000;QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
+            # multiprocess: gdb names the process, as `info proc` and gcore need.
+            self.multiprocess = "multiprocess+" in text
+            # fork-events: gdb detaches a forked child or follows it.  A
+            # guest's vfork is a host fork (its own memory): reported as a
+            # fork, so gdb waits for no vforkdone.
+            self.fork_events = self.multiprocess and "fork-events+" in text
+            forks = "fork-events+;" if self.fork_events else ""
+            return (f"PacketSize=4000;multiprocess+;{forks}QStartNoAckMode+;qXfer:exec-file:read+;qXfer:auxv:read+;"
                     "qXfer:threads:read+;qXfer:libraries-svr4:read+;swbreak+;hwbreak+;"
                     "vContSupported+;QCatchSyscalls+;qXfer:features:read+;"
                     "qXfer:siginfo:read+;qXfer:siginfo:write+")
@@ -256,22 +298,33 @@ class GdbServer(RunControl):
         if text == "qAttached" or text.startswith("qAttached:"):
             return "1" if self.attached else "0"     # gdb detaches from what it attached to
         if text == "qC":
-            return f"QC{self.current:x}"
+            return f"QC{self.tid_out(self.current)}"
         if text == "qfThreadInfo":
-            return "m" + ",".join(f"{t:x}" for t in sorted(self.threads))
+            return "m" + ",".join(self.tid_out(t) for t in sorted(self.threads))
         if text == "qsThreadInfo":
             return "l"
         if text.startswith("qXfer:"):
             return self._xfer(text)
+        if text.startswith("vFile:"):
+            reply = self.hostio.packet(text)
+            for tid, sig in self.hostio.calls.pending.items():
+                if tid in self.threads:
+                    self.threads[tid].pending = self.threads[tid].pending or sig
+            self.hostio.calls.pending.clear()
+            return reply
         if text.startswith("qSymbol"):
             return "OK"
         if head == "H":
-            tid = int(text[2:], 16) if text[2:] not in ("-1", "0", "") else self.current
+            if text[1:2] == "g":
+                self.general = self._held_child(text[2:])
+            tid = self._tid_in(text[2:]) or self.current
             if tid in self.threads:
                 self.current = tid
             return "OK"
+        if self.general and head in "gmzZM":
+            return self._child_packet(text)
         if head == "T":
-            return "OK" if int(text[1:], 16) in self.threads else "E01"
+            return "OK" if self._tid_in(text[1:]) in self.threads else "E01"
         if head == "g":
             return registers.g_packet(ptrace.get_regs(self.current),
                                       ptrace.get_fpregs(self.current)).hex()
@@ -322,10 +375,70 @@ class GdbServer(RunControl):
                 self.conn.send("OK")
             raise Detached
         if head == "D":
+            pid = self._pid_in(text[2:]) if text[1:2] == ";" else self.pid
+            if pid in self.forks:             # detach-on-fork: the child goes on
+                self.forks.remove(pid)
+                ptrace.detach(pid, 0)
+                return "OK"
+            if pid == self.pid and self.forks:
+                self._follow(self.forks.pop())  # follow-fork-mode child
+                return "OK"
+            if pid != self.pid:
+                return "E01"                  # no process of the server's
             self.detach()
             self.conn.send("OK")
             raise Detached
         return ""
+
+    def _pid_in(self, text: str) -> int:
+        """A process gdb names (the guest's pid): the host's."""
+        gid = int(text, 16)
+        return next((t for t in (self.pid, *self.forks) if self.guest_tid(t) == gid), 0)
+
+    def _held_child(self, text: str) -> int:
+        """The held child (host pid) an H packet's thread belongs to, or 0."""
+        if not text.startswith("p"):
+            return 0
+        pid = self._pid_in(text[1:].partition(".")[0])
+        return pid if pid in self.forks else 0
+
+    def _child_packet(self, text: str) -> str:
+        """What gdb asks of a held child before it detaches or follows it:
+        its registers and memory; its breakpoints are gone already."""
+        head = text[0]
+        if head == "g":
+            return registers.g_packet(ptrace.get_regs(self.general),
+                                      ptrace.get_fpregs(self.general)).hex()
+        if head == "m":
+            addr, size = (int(x, 16) for x in text[1:].split(","))
+            child = ptrace.Memory(self.general)
+            try:
+                return child.read(addr, size).hex() or "E14"
+            except OSError:
+                return "E14"
+            finally:
+                child.close()
+        return "OK" if head == "z" else "E01"
+
+    def _follow(self, child: int) -> None:
+        """gdb follows a forked child: the parent goes on detached, and
+        the child is the process served from now on."""
+        self.detach()
+        self.release_forks()
+        self.close()
+        self.pid, self.current, self.general = child, child, 0
+        self.threads = {child: Thread(child)}
+        self._open_memory()                   # the same program, at the same addresses
+
+    def _tid_in(self, text: str) -> int | None:
+        """A thread id gdb sent (``TID``, ``pPID.TID``, ``pPID``: the
+        guest's): the host thread, or None for any or all (-1, 0, every
+        thread of PID); 0 for one that is not the process's."""
+        if text.startswith("p"):
+            text = text[1:].partition(".")[2] or "-1"
+        if text in ("-1", "0", ""):
+            return None
+        return self.host_tid(int(text, 16)) or 0
 
     def _catch_syscalls(self, text: str) -> str:
         on, numbers = catch.parse(text)
@@ -349,8 +462,8 @@ class GdbServer(RunControl):
             act, _, tid = item.partition(":")
             kind = act[0].lower()
             sig = to_host(int(act[1:], 16)) if act[0] in "CS" else 0
-            if tid and tid != "-1":
-                actions.setdefault(int(tid, 16), (kind, sig))
+            if self._tid_in(tid) is not None:
+                actions.setdefault(self._tid_in(tid), (kind, sig))
             elif default is None:
                 default = (kind, sig)
         return self.resume(actions, default)
@@ -406,7 +519,8 @@ class GdbServer(RunControl):
             data = svr4_list(self.mem, self.auxv, self.pid, self.kernel).encode()
         elif obj == "threads":
             data = ("<?xml version=\"1.0\"?>\n<threads>\n" + "".join(
-                f'<thread id="{t:x}" core="0" name={quoteattr(self._thread_name(t))}/>\n'
+                f'<thread id="{self.tid_out(t)}" core="0" '
+                f'name={quoteattr(self._thread_name(t))}/>\n'
                 for t in sorted(self.threads)) + "</threads>\n").encode()
         else:
             return ""

@@ -137,6 +137,14 @@ def wait(tid: int = -1, nohang: bool = False) -> tuple[int, int]:
     return os.waitpid(tid, __WALL | (os.WNOHANG if nohang else 0))
 
 
+def _offset(addr: int) -> int:
+    """An address as a file offset: the kernel's upper half (gcore asks for
+    the vsyscall page) is beyond what /proc/PID/mem's offsets reach."""
+    if not 0 <= addr < 1 << 63:
+        raise OSError(errno.EIO, f"address {addr:#x} is not the process's")
+    return addr
+
+
 class Memory:
     """A traced process's memory through /proc/PID/mem: reads and writes
     (writes reach read-only text, as ptrace's POKE does)."""
@@ -145,10 +153,10 @@ class Memory:
         self.fd = os.open(f"/proc/{pid}/mem", os.O_RDWR | os.O_CLOEXEC)
 
     def read(self, addr: int, size: int) -> bytes:
-        return os.pread(self.fd, size, addr)
+        return os.pread(self.fd, size, _offset(addr))
 
     def write(self, addr: int, data: bytes) -> None:
-        if os.pwrite(self.fd, data, addr) != len(data):
+        if os.pwrite(self.fd, data, _offset(addr)) != len(data):
             raise OSError(errno.EIO, "short write")
 
     def close(self) -> None:

@@ -25,11 +25,13 @@ STUB_MARK = STUB_ENTER + STUB_CALL      # a fastcall stub's entry into the kerne
 # as natively.
 _NO_RETURN = frozenset(s.nr for s in syscalls.TABLE
                        if s.name in ("rt_sigreturn", "exit", "exit_group"))
+# Calls that may fork (on the trap path: syscalls.TRAP_ONLY).
+_FORKING = frozenset(s.nr for s in syscalls.TABLE if s.name in ("clone", "clone3", "fork", "vfork"))
 
 
 class Thread:
     __slots__ = ("tid", "running", "pending", "stepping", "queued", "calls", "caught",
-                 "trapped")
+                 "trapped", "site", "fork")
 
     def __init__(self, tid: int, running: bool = False):
         self.tid, self.running, self.stepping = tid, running, False
@@ -38,6 +40,8 @@ class Thread:
         self.calls: list[int] = []       # its fastcalls in progress, innermost last (catch.py)
         self.caught = False        # stopped on one of catch.py's int3s, reported to gdb
         self.trapped: int | None = None  # a caught call on the trap path, until it returns
+        self.site = 0              # where its trapped clone/fork/vfork returns to the program
+        self.fork: str | None = None     # a fork's stop reason, reported at that site
 
 
 class Detached(Exception):
@@ -49,6 +53,10 @@ class RunControl:
     exit_status and log it uses."""
 
     exit_signal = 0                # the signal the guest's pid 1 died of (its kernel says)
+    multiprocess = False           # gdb names threads pPID.TID
+    fork_events = False            # gdb hears of forks (and detaches or follows the child)
+    forks: list[int]               # forked children held for gdb (_hold_child)
+    gids: dict[int, int]           # host tid: guest tid (guest_tid)
     catch = None                   # catch.SyscallCatch while gdb catches syscalls
 
     # ---- resuming ---------------------------------------------------------------
@@ -60,9 +68,13 @@ class RunControl:
         queued = self._queued_stop(actions, default)
         if queued is not None:
             return queued
+        if self.forks:
+            self.release_forks(said=True)   # those gdb heard of and kept
         stepped = self._leave_caught(actions, default)
         if stepped is not None:
             return stepped
+        if not any((actions.get(tid) or default or (None,))[0] for tid in self.threads):
+            return "E01"           # none of the server's (a process it does not follow)
         for tid, th in list(self.threads.items()):
             kind, sig = actions.get(tid) or default or (None, 0)
             if kind is None:
@@ -84,7 +96,8 @@ class RunControl:
         for tid, th in self.threads.items():
             if th.queued is None or not (actions.get(tid) or default):
                 continue
-            if found is None and self.bps.is_gdbs(ptrace.get_regs(tid)["rip"]):
+            if found is None and ("fork:" in th.queued or
+                                  self.bps.is_gdbs(ptrace.get_regs(tid)["rip"])):
                 found = (tid, th.queued)
             th.queued = None
         if found is None:
@@ -227,11 +240,20 @@ class RunControl:
             self.exit_status = "W00"
             return self.exit_status
         elif event:
-            self._on_event(tid, event)
+            fork = self._on_event(tid, event)
+            if fork and th.site:
+                # Reported where the call returns to the program, as a
+                # fork stops natively: the kernel's frames are below it.
+                th.fork = fork
+                self.bps.insert_temp(tid, th.site)
+            elif fork:
+                self.stop_all()
+                return self._stop_reply(tid, signal.SIGTRAP, fork)
         elif sig == signal.SIGSYS:
             # The trap path: the guest kernel's own business.  A thread being
             # stepped runs the whole call and stops after the syscall.
             nr = ptrace.get_regs(tid)["rax"]
+            th.site = ptrace.get_regs(tid)["rip"] if nr in _FORKING else 0
             if th.stepping:
                 th.stepping = False
                 self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
@@ -243,6 +265,14 @@ class RunControl:
                     self.bps.insert_temp(tid, ptrace.get_regs(tid)["rip"])
                 self.stop_all()
                 return self._stop_reply(tid, signal.SIGTRAP, f"syscall_entry:{nr:x};")
+        elif sig == signal.SIGTRAP and th.fork and \
+                self.bps.take_temp(tid, ptrace.get_regs(tid)["rip"]) is not None:
+            regs = ptrace.get_regs(tid)
+            regs["rip"] -= 1
+            ptrace.set_regs(tid, regs)
+            fork, th.fork, th.site = th.fork, None, 0
+            self.stop_all()
+            return self._stop_reply(tid, signal.SIGTRAP, fork)
         elif sig == signal.SIGTRAP:
             caught = self._syscall_stop(tid)
             if caught:
@@ -277,15 +307,59 @@ class RunControl:
             return "hwbreak:;"
         return f"{'watch' if slot[2] == 'w' else 'awatch'}:{slot[0]:x};"
 
-    def _on_event(self, tid: int, event: int) -> None:
-        """A ptrace event other than a stop or exec; the thread stays stopped."""
+    def _on_event(self, tid: int, event: int) -> str | None:
+        """A ptrace event other than a stop or exec; the thread stays
+        stopped.  A fork's stop reason when gdb hears of forks."""
         if event == ptrace.PTRACE_EVENT_CLONE:
             new = ptrace.event_msg(tid)
             self.threads.setdefault(new, Thread(new)).running = True
         elif event in (ptrace.PTRACE_EVENT_FORK, ptrace.PTRACE_EVENT_VFORK):
-            self._let_child_go(ptrace.event_msg(tid))
+            child = ptrace.event_msg(tid)
+            if not self.fork_events:
+                self._let_child_go(child)
+                return None
+            if self._hold_child(child):
+                gid = self.guest_tid(child)
+                return f"fork:p{gid:x}.{gid:x};"
         elif event == ptrace.PTRACE_EVENT_EXIT and tid == self.pid:
             self.exit_signal = self.guest_exit_signal()
+        return None
+
+    def _hold_child(self, child: int) -> bool:
+        """A forked child kept stopped for gdb, which detaches it (``D;PID``,
+        detach-on-fork), or follows it (follow-fork-mode child): without
+        gdb's int3s already, as gdb removes them from a fork's child."""
+        try:
+            _, status = ptrace.wait(child)
+            if not os.WIFSTOPPED(status):
+                return False
+            self.bps.clean_copy(child)
+        except OSError as e:
+            self.log(f"gdb: cannot hold the forked process {child}: {e}")
+            return False
+        self.guest_tid(child)
+        self.forks.append(child)
+        return True
+
+    def release_forks(self, said: bool = False) -> None:
+        """Lets the held children go on untraced: gdb resumed without
+        detaching them (detach-on-fork off, which the server does not
+        offer: it says so on gdb's console).  With ``said``, only those
+        whose fork gdb has heard of (a thread's may still be on its way to
+        the program, or queued)."""
+        waiting = " ".join(th.fork or th.queued or "" for th in self.threads.values())
+        for child in list(self.forks):
+            if said and f"fork:p{self.guest_tid(child):x}." in waiting:
+                continue
+            self.forks.remove(child)
+            try:
+                ptrace.detach(child, 0)
+            except OSError:
+                pass
+            if said and self.conn is not None:
+                self.conn.send("O" + (f"libsubst: process {self.guest_tid(child)} runs on "
+                                      "detached: the server follows one process "
+                                      "(detach-on-fork off is not offered)\n").encode().hex())
 
     def _let_child_go(self, child: int) -> None:
         """A forked child (a host copy of the process, even for vfork) starts
@@ -350,7 +424,9 @@ class RunControl:
             # Any stop clears a pending interrupt: after a clone, a fork or an
             # exit event the thread is interrupted anew, or it would run on
             # (a thread parked in a futex wait: stop_all waiting for ever).
-            self._on_event(th.tid, event)
+            fork = self._on_event(th.tid, event)
+            if fork:
+                th.queued = self._stop_reply(th.tid, signal.SIGTRAP, fork, current=False)
             ptrace.cont(th.tid, 0)
             try:
                 ptrace.interrupt(th.tid)
@@ -396,7 +472,29 @@ class RunControl:
     def _stop_reply(self, tid: int, sig: int, extra: str = "", current: bool = True) -> str:
         if current:
             self.current = tid
-        return f"T{to_gdb(sig):02x}thread:{tid:x};{extra}"
+        return f"T{to_gdb(sig):02x}thread:{self.tid_out(tid)};{extra}"
+
+    def tid_out(self, tid: int) -> str:
+        """A thread id as gdb is sent it: the guest's (its pid namespace's),
+        as the program's own pthreads and /proc name it — libthread_db
+        matches a core's threads by them, `info proc` opens /proc/PID."""
+        gid = self.guest_tid(tid)
+        return f"p{self.guest_tid(self.pid):x}.{gid:x}" if self.multiprocess else f"{gid:x}"
+
+    def guest_tid(self, tid: int) -> int:
+        """The guest's id of host thread tid (its innermost NSpid)."""
+        if tid not in self.gids:
+            try:
+                with open(f"/proc/{tid}/status") as f:
+                    self.gids[tid] = int(next(ln for ln in f if ln.startswith("NSpid:"))
+                                         .split()[-1])
+            except (OSError, StopIteration, ValueError):
+                return tid
+        return self.gids[tid]
+
+    def host_tid(self, gid: int) -> int | None:
+        """The host thread gdb names gid, if it is one of the process's."""
+        return next((t for t in self.threads if self.guest_tid(t) == gid), None)
 
     def kill(self) -> None:
         """SIGKILL, and every stopped thread resumed into it: the guest's

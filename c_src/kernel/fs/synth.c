@@ -103,7 +103,12 @@ const struct synth_ent synth_ptab[] = {
     {"/smaps_rollup", ST_FILE, SG_SMAPS_ROLLUP, 0},
     {"/cmdline", ST_FILE, SG_CMDLINE, 0},
     {"/environ", ST_FILE, SG_ENVIRON, 0},
-    {"/comm", ST_FILE, SG_COMM, 0},
+    /* Written to the host's file of the same task (host_rw): Linux's own
+     * rules apply, as in an unprivileged container — comm names only the
+     * writer's own threads (EINVAL for another process's), oom_score_adj
+     * goes down only with CAP_SYS_RESOURCE in the host's namespace. */
+    {"/comm", ST_FILE, SG_COMM, 0, 1},
+    {"/oom_score_adj", ST_FILE, SG_SELFCOPY, 0, 1},
     {"/mounts", ST_FILE, SG_MOUNTS, 0},
     {"/mountinfo", ST_FILE, SG_MOUNTINFO, 0},
     {"/limits", ST_FILE, SG_LIMITS, 0},     /* the host process's, open files as the guest's */

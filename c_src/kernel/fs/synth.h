@@ -18,6 +18,8 @@ struct synth_ent {
     const char *path;
     unsigned char type, gen;    /* ST_*; SG_* for files, SL_* for links */
     const char *aux;            /* SL_FIXED: the target; SG_TEXT: the contents */
+    unsigned char host_rw;      /* a file Linux lets its process write: the host's,
+                                   of the same task, is opened to write (synth_node.c) */
 };
 
 /* A synthetic file being generated (synth_gen.c): a buffer flushed to its memfd. */

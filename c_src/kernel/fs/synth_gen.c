@@ -338,6 +338,19 @@ int synth_maps_line(struct gbuf *g, char *s, size_t n)
             return 1;
         }
     }
+    unsigned long heap, top;
+    mm_heap(&heap, &top);
+    if (*p == '\n' && !g->other && top > heap && lo <= heap && heap < hi) {
+        /* The kernel's brk is anonymous memory to the host: named as Linux
+         * names the heap, its name padded to the column Linux's are. */
+        static const char pad[] = "                                                          ";
+        size_t col = p - s, want = 73;
+        synth_gput(g, s, col);
+        if (col < want)
+            synth_gput(g, pad, want - col < sizeof pad - 1 ? want - col : sizeof pad - 1);
+        synth_gputs(g, "[heap]\n");
+        return 1;
+    }
     synth_gput(g, s, n);
     return 1;
 }

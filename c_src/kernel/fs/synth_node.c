@@ -95,7 +95,7 @@ void synth_fix_stat(int id, struct stat *st)
 {
     st->st_dev = synth_tree_dev(id);
     st->st_ino = 0x10000UL + id;
-    st->st_mode = S_IFREG | 0444;
+    st->st_mode = S_IFREG | (synth_entry(id)->host_rw ? 0644 : 0444);
     st->st_nlink = 1;
     st->st_size = st->st_blocks = 0;    /* as synth_stat: procfs files have no size */
     st->st_blksize = 1024;
@@ -158,7 +158,7 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
         if (o->ent == SID_FDLINK || o->ent == SID_OFDLINK)
             fd_link_mode(o, st);
     } else {
-        st->st_mode = S_IFREG | 0444;
+        st->st_mode = S_IFREG | (e->host_rw ? 0644 : 0444);
     }
     return 0;
 }
@@ -181,6 +181,36 @@ static long reopen_own_pipe(const struct fs_obj *o, int flags, long refused)
     if (fl < 0 || (fl & O_ACCMODE) != acc)
         return refused;
     return hsys3(__NR_fcntl, o->arg, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+}
+
+/* A file Linux lets a process write (host_rw, synth.c): the host's file of
+ * the same task (the guest's pids are its pid namespace's), whose write
+ * and access check apply Linux's rules themselves. */
+static long host_rw_path(const struct fs_obj *o, char *hp, size_t cap)
+{
+    long task = o->arg, other = synth_task_tgid(task);
+    const char *name = synth_entry(o->ent)->path;
+    if (other < 0)
+        return other;
+    if (other)
+        ksnprintf(hp, cap, "/proc/%ld%s", task, name);
+    else if (task)
+        ksnprintf(hp, cap, "/proc/self/task/%ld%s", task, name);
+    else
+        ksnprintf(hp, cap, "/proc/self%s", name);
+    return 0;
+}
+
+/* Opened to write: the host's file; an fstat of it is the synthetic
+ * file's (KF_F_SYNTH). */
+static long open_host_rw(const struct fs_node *n, int flags)
+{
+    char hp[64];
+    long r = host_rw_path(&n->o, hp, sizeof hp);
+    if (r < 0)
+        return r;
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)hp, flags & ~(O_CREAT | O_EXCL), 0);
+    return fs_install(fd, KF_HOST, KF_F_SYNTH, n->o.ent, 0, n->path);
 }
 
 long synth_open(struct fs_node *n, int flags, int mode)
@@ -217,6 +247,8 @@ long synth_open(struct fs_node *n, int flags, int mode)
             return r;
     }
     if (e->type == ST_FILE && !(flags & O_PATH)) {
+        if ((acc != O_RDONLY || (flags & O_TRUNC)) && e->host_rw)
+            return open_host_rw(n, flags);
         if (acc != O_RDONLY || (flags & O_TRUNC))
             return -EACCES;
         int kf;
@@ -240,6 +272,11 @@ long synth_perm(const struct fs_obj *o, int mode, int flags)
         return hsys4(__NR_faccessat2, AT_FDCWD, (long)hp, mode, flags & AT_EACCESS);
     case ST_LINK:
         return 0;
+    }
+    if ((mode & 2 /* W_OK */) && e->host_rw) {
+        char rw[64];
+        long r = host_rw_path(o, rw, sizeof rw);
+        return r < 0 ? r : hsys4(__NR_faccessat2, AT_FDCWD, (long)rw, mode, flags & AT_EACCESS);
     }
     if (mode & 2 /* W_OK */)
         return -EACCES;

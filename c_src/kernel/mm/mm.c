@@ -95,6 +95,12 @@ void mm_set_brk_base(unsigned long end)
     brk_base = brk_cur = LS_PAGE_UP(end);
 }
 
+void mm_heap(unsigned long *start, unsigned long *end)
+{
+    *start = brk_base;
+    *end = LS_PAGE_UP(brk_cur);
+}
+
 /* Implements brk(2): grows with fresh anonymous pages just above the
  * program; a request that would overlap another mapping fails as Linux's
  * does (the old break is returned and glibc's malloc falls back to mmap). */
