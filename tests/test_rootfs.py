@@ -167,6 +167,28 @@ def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
     assert lay.tree.get(os.path.realpath("/bin/zcat")).kind == "file"
 
 
+def test_a_program_brings_its_packages_programs_it_names(tmp_path):
+    """dovecot (and its libdovecot) name /usr/bin/doveconf, which `dovecot
+    -n` executes: a program comes with the programs of its own package its
+    read-only data names by absolute path; /usr/sbin/sendmail, which it
+    names too, is another package's (postfix's) and stays out."""
+    from libsubst.image.layout import layout_program
+
+    lay = layout_program("dovecot", [], dict(os.environ), lookup=os.environ["PATH"],
+                         hostname="h", subst=False)
+    assert lay.tree.get(os.path.realpath("/usr/bin/doveconf")).kind == "file"
+    assert lay.tree.get("/usr/bin/doveadm").kind == "file"
+    assert lay.tree.get("/usr/sbin/sendmail") is None
+    gzip_lay = layout_program("gzip", [], dict(os.environ), lookup=os.environ["PATH"],
+                              hostname="h", subst=False)
+    assert gzip_lay.tree.get(os.path.realpath("/bin/zcat")) is None     # gzip names none
+    (tmp_path / "d.conf").write_text("protocols = imap\nlisten = 127.0.0.1\n")
+    argv = ["dovecot", "-n", "-c", str(tmp_path / "d.conf")]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"protocols = imap" in native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
+
+
 def test_root_listing_names_the_same_links(tmp_path):
     """readlink of each top-level link in the guest is the host's."""
     argv = ["sh", "-c", "for l in " + " ".join("/" + n for n in TOP_LINKS) + "; do readlink $l; done"]

@@ -300,7 +300,8 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone and paper size, ld.so.cache, the services and protocols databases.  ``host_names``: the guest has the host's name,
+    time zone and paper size, ld.so.cache, the services and protocols databases,
+    the distribution's release.  ``host_names``: the guest has the host's name,
     so it resolves names as the host does, with the host's /etc/hosts
     (gethostid(3) is the address the host name resolves to); otherwise (an
     image) its own names."""
@@ -338,8 +339,11 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     # libpaper1's postinst writes it, so no package's file list names it).
     # host.conf and gai.conf: the resolver's options ("multi on": every
     # address a name has in /etc/hosts, localhost's ::1 too) and the order
-    # getaddrinfo gives them in.
+    # getaddrinfo gives them in.  os-release and debian_version: the
+    # distribution its libraries are (Python's platform reads the one,
+    # dovecot's doveconf the other; /etc's os-release is a link to /usr/lib's).
     for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/services",
-                 "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf"):
+                 "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf",
+                 "/etc/os-release", "/usr/lib/os-release", "/etc/debian_version"):
         if os.path.exists(path):
             tree.add_host_path(path)
