@@ -400,7 +400,7 @@ def named_session(tmp_path, side):
             rc, _ = stop(proc)
         err = log.read_text()
     keep = ("zone test/IN: loaded", "all zones loaded", "running", "adding an RR",
-            "UDP/IPv4 port range", "shutting down", "exiting")
+            "UDP/IPv4 port range", "session", "shutting down", "exiting")
     log = [line.split(" ", 2)[2].split(": ", 1)[-1].replace(str(d), "D")
            for line in err.splitlines() if any(k in line for k in keep)]
     return out, rc, log

@@ -3,6 +3,7 @@ links, the usual directories, scripts whose #! names /bin/sh."""
 
 import contextlib
 import glob
+import grp
 import gzip
 import os
 import shutil
@@ -257,6 +258,22 @@ def test_a_package_users_home_comes_empty_with_its_mode():
     mounts, _ = rootfs.scratch_mounts([], [], [ftp, mosq])
     modes = {m.guest: m.mode for m in mounts}
     assert modes[ftp] == os.stat(ftp).st_mode & 0o7777 and modes[mosq] is None, modes
+
+
+def test_a_services_run_directory_keeps_its_group(tmp_path):
+    """bind9's tmpfiles.d makes /run/named root's with group bind, mode
+    0775, where named as bind writes its session key; bind's home
+    /var/cache/bind is so too: the guest's copies have the mode and the
+    group, as natively; sshd's /run/sshd stays root's group."""
+    argv = ["sh", "-c", "stat -c '%n %a %U %G' /run/named /var/cache/bind"]
+    opts = ["--add", "/usr/sbin/named", "--add", "/usr/bin/stat"]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == b"/run/named 775 root bind\n/var/cache/bind 775 root bind\n", native
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
+    mounts, _ = rootfs.scratch_mounts([], [], ["/run/named", "/run/sshd"])
+    owners = {m.guest: (m.mode, m.gid) for m in mounts}
+    assert owners["/run/named"] == (0o775, grp.getgrnam("bind").gr_gid), owners
+    assert owners["/run/sshd"][1] is None, owners
 
 
 def test_what_glibc_dlopens_itself_comes_with_every_program(tmp_path):
