@@ -139,7 +139,8 @@ class GuestPlan:
                 v = [_entry_json(e) for e in v]
             elif f.name == "mounts":
                 v = [{"guest": m.guest, "host": m.host, "readonly": m.readonly,
-                      "scratch": m.scratch, "size": m.size} for m in v]
+                      "scratch": m.scratch, "size": m.size, "mode": m.mode, "gid": m.gid}
+                     for m in v]
             elif f.name == "limits":
                 v = {"memory": v.memory, "cpus": v.cpus, "pids": v.pids, "scratch": v.scratch}
             elif f.name == "deny_calls":

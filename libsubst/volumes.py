@@ -27,6 +27,7 @@ class Mount:
     scratch: bool = False         # host is a tmpfs the kernel makes in the guest's mount namespace
     size: int | None = None       # scratch: its size in bytes (the guest's --memory), None: no limit
     mode: int | None = None       # scratch: its root's permission bits, None: 0o1777 as /tmp's
+    gid: int | None = None        # scratch: its root's group, None: root's
 
 
 def parse_volume(spec: str, *, declare: bool = False) -> Mount:

@@ -42,7 +42,13 @@ cd "$(dirname "$0")/.."
 # network programs nobody listed and their clients (tests/test_net_programs.py,
 # 23 MB installed together, nats-server 11 of them): mosquitto and
 # mosquitto-clients, unbound, nsd, tinyproxy, stunnel4, socat, vsftpd, iperf3,
-# beanstalkd, nats-server, gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd.
+# beanstalkd, nats-server, gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd;
+# multi-process daemons nobody listed (tests/test_mail_and_proxies.py, their
+# services started by no postinst on a machine without systemd or with a
+# policy-rc.d that refuses them): varnish (it compiles its VCL with gcc, already
+# here), php8.2-fpm (behind nginx-light), postfix and dovecot-imapd, bind9
+# (named, with bind9-dnsutils' dig and nsupdate), slapd with ldap-utils, squid,
+# supervisor.
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -54,7 +60,8 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       inotify-tools graphviz faketime units dc parallel hunspell hunspell-en-us aspell aspell-en
       gnuplot-nox valgrind libc6-dbg
       mosquitto mosquitto-clients unbound nsd tinyproxy stunnel4 socat vsftpd iperf3 beanstalkd
-      nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd"
+      nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd
+      varnish php8.2-fpm postfix dovecot-imapd bind9 slapd ldap-utils squid supervisor"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

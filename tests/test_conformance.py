@@ -65,6 +65,25 @@ def test_family(progs, tmp_path, family, path):
 
 
 @pytest.mark.parametrize("path", PATHS)
+def test_stdout_a_file_outside_the_guest_reopened(progs, tmp_path, path):
+    """stdio_reopen.c with its stdout a file of the caller's opened for
+    appending (`>> log`) outside every path the guest may open by name (the
+    working directory a volume beside it): the reopens by name and what
+    ends in the file are the native run's."""
+    work = tmp_path / "work"
+    work.mkdir()
+    got = {}
+    for side, opts in (("native", None), ("guest", PATHS[path])):
+        with open(tmp_path / f"{side}.out", "ab") as out:
+            argv = [str(progs / "stdio_reopen")]
+            cmd = argv if opts is None else [*LIBSUBST, "run", *opts, *argv]
+            r = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.PIPE, timeout=300)
+        got[side] = (r.returncode, (tmp_path / f"{side}.out").read_bytes(), r.stderr)
+    assert got["native"][:2] == (0, b"truncated\nthird\n"), got
+    assert got["guest"] == got["native"]
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_exec_family_in_the_scratch_tmp(progs, tmp_path, path):
     """exec.c's files written in /tmp, the guest's scratch tmpfs (the
     host's /tmp natively): programs and scripts made there at run time

@@ -19,45 +19,15 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 
-from conftest import LIBSUBST, free_port, wait_for_port
-from daemons import client, curl, daemon, open_dir
+from conftest import LIBSUBST, free_port
+from daemons import backend, client, curl, daemon, open_dir, status, stop
 
 
 def side_opts(d):
     return ["--volume", f"{d}:{d}"]
-
-
-def status(rc):
-    """A death by signal N as 128+N, as `libsubst run` reports its guest's."""
-    return 128 - rc if rc < 0 else rc
-
-
-def stop(proc):
-    """SIGTERM, then the server's exit status and stderr."""
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    return status(proc.returncode), err.decode(errors="replace")
-
-
-@contextmanager
-def backend(d):
-    """A native python http.server on loopback serving d/www (index.txt)."""
-    (d / "www").mkdir()
-    (d / "www" / "index.txt").write_text("from the backend\n")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", "-b", "127.0.0.1", str(port),
-                             "-d", str(d / "www")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, proc)
-        yield port
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
 
 
 def mosquitto_session(tmp_path, side):

@@ -3,6 +3,7 @@ links, the usual directories, scripts whose #! names /bin/sh."""
 
 import contextlib
 import glob
+import grp
 import gzip
 import os
 import shutil
@@ -167,6 +168,28 @@ def test_a_sibling_in_the_way_of_an_added_file_is_left_out(tmp_path):
     assert lay.tree.get(os.path.realpath("/bin/zcat")).kind == "file"
 
 
+def test_a_program_brings_its_packages_programs_it_names(tmp_path):
+    """dovecot (and its libdovecot) name /usr/bin/doveconf, which `dovecot
+    -n` executes: a program comes with the programs of its own package its
+    read-only data names by absolute path; /usr/sbin/sendmail, which it
+    names too, is another package's (postfix's) and stays out."""
+    from libsubst.image.layout import layout_program
+
+    lay = layout_program("dovecot", [], dict(os.environ), lookup=os.environ["PATH"],
+                         hostname="h", subst=False)
+    assert lay.tree.get(os.path.realpath("/usr/bin/doveconf")).kind == "file"
+    assert lay.tree.get("/usr/bin/doveadm").kind == "file"
+    assert lay.tree.get("/usr/sbin/sendmail") is None
+    gzip_lay = layout_program("gzip", [], dict(os.environ), lookup=os.environ["PATH"],
+                              hostname="h", subst=False)
+    assert gzip_lay.tree.get(os.path.realpath("/bin/zcat")) is None     # gzip names none
+    (tmp_path / "d.conf").write_text("protocols = imap\nlisten = 127.0.0.1\n")
+    argv = ["dovecot", "-n", "-c", str(tmp_path / "d.conf")]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"protocols = imap" in native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
+
+
 def test_root_listing_names_the_same_links(tmp_path):
     """readlink of each top-level link in the guest is the host's."""
     argv = ["sh", "-c", "for l in " + " ".join("/" + n for n in TOP_LINKS) + "; do readlink $l; done"]
@@ -235,6 +258,22 @@ def test_a_package_users_home_comes_empty_with_its_mode():
     mounts, _ = rootfs.scratch_mounts([], [], [ftp, mosq])
     modes = {m.guest: m.mode for m in mounts}
     assert modes[ftp] == os.stat(ftp).st_mode & 0o7777 and modes[mosq] is None, modes
+
+
+def test_a_services_run_directory_keeps_its_group(tmp_path):
+    """bind9's tmpfiles.d makes /run/named root's with group bind, mode
+    0775, where named as bind writes its session key; bind's home
+    /var/cache/bind is so too: the guest's copies have the mode and the
+    group, as natively; sshd's /run/sshd stays root's group."""
+    argv = ["sh", "-c", "stat -c '%n %a %U %G' /run/named /var/cache/bind"]
+    opts = ["--add", "/usr/sbin/named", "--add", "/usr/bin/stat"]
+    native = run_native(argv, tmp_path)
+    assert native.stdout == b"/run/named 775 root bind\n/var/cache/bind 775 root bind\n", native
+    assert_same(native, run_guest(argv, tmp_path, opts=opts))
+    mounts, _ = rootfs.scratch_mounts([], [], ["/run/named", "/run/sshd"])
+    owners = {m.guest: (m.mode, m.gid) for m in mounts}
+    assert owners["/run/named"] == (0o775, grp.getgrnam("bind").gr_gid), owners
+    assert owners["/run/sshd"][1] is None, owners
 
 
 def test_what_glibc_dlopens_itself_comes_with_every_program(tmp_path):

@@ -179,7 +179,7 @@ static long mount_devpts(int root)
 
 /* A scratch mount (LS_MNT_SCRATCH): a tmpfs of the guest's own at its
  * `host` path beneath root, world-writable and sticky as /tmp is (or of
- * the mode the mount gives: a state directory's), at most
+ * the mode and group the mount gives: a state directory's), at most
  * size_mib MiB (past it, ENOSPC; its pages are charged to the guest's
  * memory cgroup as they are written), holding the mount points of the
  * volumes below its guest path.  The guest cannot resize it: mount(2) is
@@ -192,14 +192,17 @@ static long mount_devpts(int root)
  * executes none of them. */
 static long mount_scratch(int root, const struct ls_mount *sm)
 {
-    char opt[24], mode[8], rel[TENDER_PATH_MAX];
+    char opt[24], mode[8], gid[16], rel[TENDER_PATH_MAX];
     long t = -1, r, fs = hsys2(__NR_fsopen, (long)"tmpfs", FSOPEN_CLOEXEC);
     if (fs < 0)
         return fs;
     ksnprintf(opt, sizeof opt, "%um", sm->size_mib);
     ksnprintf(mode, sizeof mode, "%o", sm->mode ? sm->mode & 07777 : 01777);
+    ksnprintf(gid, sizeof gid, "%u", sm->gid);
     const char *guest = tender_str(sm->guest);
     if ((r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)mode, 0)) == 0 &&
+        (!sm->gid ||
+         (r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"gid", (long)gid, 0)) == 0) &&
         (!sm->size_mib ||
          (r = hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)opt, 0)) == 0) &&
         (r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0)) == 0)

@@ -154,6 +154,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # each added as --add adds it.
     beside = [s for p in private for s in packages.private_programs(p)]
     siblings = packages.programs([*scripts, *added_scripts]) + \
+        _named_programs([binary, *libraries]) + \
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
         beside + (["/bin/sh"] if shell else [])
     for spec in [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
@@ -208,6 +209,27 @@ def _runs_shell(objects: Sequence[str]) -> bool:
         except LibsubstError:
             continue            # resolve read it already: what it cannot read runs nothing
     return False
+
+
+def _named_programs(objects: Sequence[str]) -> list[str]:
+    """The programs of each object's own package (``packages.programs``)
+    that the object names by absolute path in its read-only data: a server
+    runs its package's helpers so (dovecot and its libdovecot run
+    ``/usr/bin/doveconf``).  What it names of other packages (dovecot's
+    ``/usr/sbin/sendmail``) is still given with ``--add``."""
+    from ..elf import ElfFile
+
+    found = []
+    for path in objects:
+        mine = packages.programs([path])
+        if not mine:
+            continue
+        try:
+            with ElfFile.open(path) as elf:
+                found += [p for p in mine if elf.rodata_contains(p.encode() + b"\0")]
+        except LibsubstError:
+            continue            # resolve read it already: what it cannot read names nothing
+    return found
 
 
 def _interp_unchecked(binary: str) -> str | None:

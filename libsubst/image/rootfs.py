@@ -70,21 +70,27 @@ SCRATCH_ROOT = "/.libsubst-scratch"    # where the kernel mounts them, in the gu
 ROOT_LAYER = Mount(guest="/", host="/.libsubst-root", scratch=True)
 
 
-def _run_dir_mode(guest: str, homes) -> int | None:
-    """A directory below /run, or a system user's home (one of ``homes``),
-    that root owns on the host keeps its mode in the guest, where root owns
-    it too: a server running as root checks it (sshd refuses a privilege
-    separation directory /run/sshd that is group- or world-writable; vsftpd
-    an anonymous root, its ftp user's /srv/ftp, that user can write).  Another
-    user's stays world-writable: the guest's copy is root's, and that user
-    must still write in it (PostgreSQL's socket in /run/postgresql)."""
+def _run_dir_owner(guest: str, homes) -> tuple[int | None, int | None]:
+    """The mode and group in the guest of a directory below /run, or of a
+    system user's home (one of ``homes``): one root owns on the host keeps
+    its mode, and its group when that is a system group (the guest's
+    /etc/group has those), where root owns it too: a server running as root
+    checks it (sshd refuses a privilege separation directory /run/sshd that
+    is group- or world-writable; vsftpd an anonymous root, its ftp user's
+    /srv/ftp, that user can write), and a service's group writes in it
+    (bind9's /run/named, root's and group bind's, where named makes its
+    session key).  Another user's stays world-writable: the guest's copy is
+    root's, and that user must still write in it (PostgreSQL's socket in
+    /run/postgresql).  (None, None): /tmp's mode, root's group."""
     if not guest.startswith("/run/") and guest not in homes:
-        return None
+        return None, None
     try:
         st = os.stat(guest)
     except OSError:
-        return None
-    return stat.S_IMODE(st.st_mode) if st.st_uid == 0 else None
+        return None, None
+    if st.st_uid != 0:
+        return None, None
+    return stat.S_IMODE(st.st_mode), st.st_gid if 0 < st.st_gid < SYSTEM_IDS else None
 
 
 def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list[str] = (),
@@ -112,8 +118,9 @@ def scratch_mounts(mounts: list[Mount], image_files: list[str], state_dirs: list
                         for m in mounts + added):
             continue
         if private:
+            mode, gid = _run_dir_owner(guest, homes)
             added.append(Mount(guest=guest, host=SCRATCH_ROOT + guest, scratch=True,
-                               mode=_run_dir_mode(guest, homes)))
+                               mode=mode, gid=gid))
             continue
         import tempfile     # here: most runs make no such directory
 
@@ -340,11 +347,13 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     # host.conf and gai.conf: the resolver's options ("multi on": every
     # address a name has in /etc/hosts, localhost's ::1 too) and the order
     # getaddrinfo gives them in.  os-release and debian_version: which system
-    # this is (Python's platform, lsb_release, installers' checks), as a
-    # container image of the distribution has them; shells: getusershell(3),
-    # which daemons check a user's login shell against (ftp, chsh).
+    # this is (Python's platform, lsb_release, dovecot's doveconf), as a
+    # container image of the distribution has them (/etc's os-release is a
+    # link to /usr/lib's); shells: getusershell(3), which daemons check a
+    # user's login shell against (ftp, chsh).
     for path in ("/etc/localtime", "/etc/ld.so.cache", "/etc/resolv.conf", "/etc/services",
                  "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf",
-                 "/etc/os-release", "/etc/debian_version", "/etc/shells"):
+                 "/etc/os-release", "/usr/lib/os-release", "/etc/debian_version",
+                 "/etc/shells"):
         if os.path.exists(path):
             tree.add_host_path(path)

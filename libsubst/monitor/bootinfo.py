@@ -144,6 +144,7 @@ def encode(spec: GuestPlan) -> bytes:
             (lib.LS_MNT_SCRATCH if m.scratch else 0)
         mnts[i].size_mib = -(-(m.size or 0) >> 20)
         mnts[i].mode = m.mode or 0
+        mnts[i].gid = m.gid or 0
 
     data = bytearray()
     data_base = _align(strings_off + len(strings))

@@ -28,7 +28,7 @@
 #endif
 
 #define LS_BOOTINFO_MAGIC 0x315442534c4c5553
-#define LS_BOOTINFO_VERSION 5
+#define LS_BOOTINFO_VERSION 6
 
 /* A root caller's guest gets this many host uids (and gids), from host_uid
  * (host_gid) on, so a server can still drop to its service user
@@ -112,6 +112,7 @@ struct ls_mount {
     uint32_t flags;              /* LS_MNT_* */
     uint32_t size_mib;           /* LS_MNT_SCRATCH: the tmpfs's size in MiB, 0 for no limit */
     uint32_t mode;               /* LS_MNT_SCRATCH: its root's permission bits, 0 for 01777 */
+    uint32_t gid;                /* LS_MNT_SCRATCH: its root's group (a guest gid), 0 root's */
 };
 
 struct ls_bootinfo {

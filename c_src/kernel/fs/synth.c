@@ -50,6 +50,10 @@ const struct synth_ent synth_gtab[] = {
     {"/proc/sys/net", ST_DIR, 0, 0},
     {"/proc/sys/net/core", ST_DIR, 0, 0},
     {"/proc/sys/net/core/somaxconn", ST_FILE, SG_HOSTCOPY, 0},
+    {"/proc/sys/net/ipv4", ST_DIR, 0, 0},
+    /* The ports bind(0) and connect pick from: named's and a resolver's
+     * source ports. */
+    {"/proc/sys/net/ipv4/ip_local_port_range", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/vm", ST_DIR, 0, 0},
     {"/proc/sys/vm/overcommit_memory", ST_FILE, SG_HOSTCOPY, 0},
     {"/proc/sys/vm/mmap_min_addr", ST_FILE, SG_HOSTCOPY, 0},

@@ -163,24 +163,37 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
     return 0;
 }
 
-/* Reopening one of the caller's own pipes (/dev/stdout, /proc/self/fd/N)
- * that the host refuses: a pipe the guest was given (its stdout, the
- * caller's) belongs to the caller's user, whom the guest's user namespace
- * does not map, so the host checks the pipe's mode as another user's
- * (EACCES) where Linux lets its owner reopen it.  The guest holds the pipe
- * already: an end opened for the access asked is duplicated, which differs
- * from a reopen only in sharing the file status flags (O_NONBLOCK). */
-static long reopen_own_pipe(const struct fs_obj *o, int flags, long refused)
+/* Reopening one of the caller's own pipes or files (/dev/stdout,
+ * /proc/self/fd/N) that the host refuses: a pipe the guest was given (its
+ * stdout, the caller's) belongs to the caller's user, whom the guest's user
+ * namespace does not map, so the host checks the pipe's mode as another
+ * user's (EACCES) where Linux lets its owner reopen it; a file it was given
+ * (`> log`) lies outside the paths Landlock lets the guest open.  The guest
+ * holds the fd already: one opened for the access asked is duplicated, which
+ * differs from a reopen only in sharing the offset and the file status flags
+ * (O_NONBLOCK, O_APPEND); O_TRUNC truncates the file and rewinds it, as a
+ * new open's offset starts at 0.  No other access is given than the fd's. */
+static long reopen_own(const struct fs_obj *o, int flags, long refused)
 {
     struct stat st;
     int acc = flags & O_ACCMODE;
-    if (refused != -EACCES || o->ent != SID_FDHOST || acc == O_RDWR ||
-        hsys2(__NR_fstat, o->arg, (long)&st) < 0 || !S_ISFIFO(st.st_mode))
+    if (refused != -EACCES || o->ent != SID_FDHOST ||
+        hsys2(__NR_fstat, o->arg, (long)&st) < 0 ||
+        !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode)) || (S_ISFIFO(st.st_mode) && acc == O_RDWR))
         return refused;
     long fl = hsys2(__NR_fcntl, o->arg, F_GETFL);
     if (fl < 0 || (fl & O_ACCMODE) != acc)
         return refused;
-    return hsys3(__NR_fcntl, o->arg, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    long fd = hsys3(__NR_fcntl, o->arg, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    if (fd >= 0 && S_ISREG(st.st_mode) && (flags & O_TRUNC) && acc != O_RDONLY) {
+        long r = hsys2(__NR_ftruncate, fd, 0);
+        if (r < 0) {
+            hsys1(__NR_close, fd);
+            return r;
+        }
+        hsys3(__NR_lseek, fd, 0, SEEK_SET);
+    }
+    return fd;
 }
 
 /* A file Linux lets a process write (host_rw, synth.c): the host's file of
@@ -229,7 +242,7 @@ long synth_open(struct fs_node *n, int flags, int mode)
         }
         long fd = hsys4(__NR_openat, AT_FDCWD, (long)p, flags & ~(O_CREAT | O_EXCL), 0);
         if (e->type == ST_FDHOST)
-            fd = reopen_own_pipe(o, flags, fd);
+            fd = reopen_own(o, flags, fd);
         return fs_install(fd, e->type == ST_CHR ? KF_HOST : 0, 0, 0, 0, n->path);
     }
     if ((flags & O_DIRECTORY) && e->type != ST_DIR)
