@@ -24,7 +24,8 @@ OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_
        "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "fstat_volume",
        "epoll_wait_ready",
        "sendfile_4k_volume", "connect_accept4_close", "open_close_etc", "open_close_proc",
-       "ioctl_fionread_pipe", "stat_missing_volume", "stat_missing_usr_bin"}
+       "ioctl_fionread_pipe", "stat_missing_volume", "stat_missing_usr_bin",
+       "nginx_file_volume", "writev_2_pipe", "send_recv_loopback", "socket_close"}
 
 
 def test_rounds_alternate_the_configurations():
@@ -246,6 +247,20 @@ def test_server_benchmark_times_each_server_in_alternating_rounds():
     cpu = {row: kinds for row, kinds in res.items() if row.endswith("CPU µs per request")}
     assert {row.split()[0] for row in cpu} == {"nginx", "redis", "memcached"}
     assert all(1 < v[0] < 1000 for kinds in cpu.values() for v in kinds.values()), cpu
+
+
+def test_server_benchmark_runs_the_servers_named_alone():
+    """--only: nginx's rows alone, in the same rounds; a name that is no server is refused
+    before anything starts."""
+    res = servers.measure(rounds=1, seconds=1, only="nginx")
+    assert {row.split()[0] for row in res} == {"nginx"} and len(res) == 2
+    assert all(v[0] > 0 for kinds in res.values() for v in kinds.values())
+    with pytest.raises(BenchmarkError, match="no server apache"):
+        servers.measure(rounds=1, seconds=1, only="nginx,apache")
+    r = subprocess.run([sys.executable, "-m", "libsubst.benchmarks.servers", "--only", "apache"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and r.stderr.startswith("libsubst: no server apache")
+    assert "Traceback" not in r.stderr
 
 
 def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
