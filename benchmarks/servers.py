@@ -4,8 +4,9 @@ serving a 4 KiB file (wrk), redis SET/GET unpipelined and with -P 16
 with the ratio to native and native's ratio to itself.
 
     python -m libsubst.benchmarks.servers [--rounds 9] [--seconds 3] [--requests 50000]
-        [--baseline-python PYTHON] [--json]
+        [--baseline-python PYTHON] [--only nginx,redis,memcached] [--json]
 
+--only runs the servers named alone (all three otherwise).
 --baseline-python adds a configuration to every round: the libsubst
 installed for that Python (another build, e.g. the main branch's), to
 compare two builds against the same native rounds.
@@ -198,16 +199,25 @@ def memcached(seconds: float):
     return argv, load, []
 
 
+SERVERS = ("nginx", "redis", "memcached")
+
+
 def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000,
-            baseline: str | None = None) -> dict:
-    """{row: {kind: [one figure per round]}}, kinds alternating within each round."""
+            baseline: str | None = None, only: str | None = None) -> dict:
+    """{row: {kind: [one figure per round]}}, kinds alternating within each round;
+    only: the servers to run, comma-separated (all of SERVERS if None)."""
+    names = only.split(",") if only else list(SERVERS)
+    unknown = sorted(set(names) - set(SERVERS))
+    check(not unknown, f"no server {', '.join(unknown)} (there are {', '.join(SERVERS)})")
     kinds = (*KINDS, AGAIN)
     if baseline:
         pythons[BASELINE] = baseline
         kinds = (*KINDS, BASELINE, AGAIN)
     out: dict = {}
     with tempfile.TemporaryDirectory() as workdir:
-        for argv, load, opts in (nginx(workdir, seconds), redis(requests), memcached(seconds)):
+        loads = {"nginx": lambda: nginx(workdir, seconds), "redis": lambda: redis(requests),
+                 "memcached": lambda: memcached(seconds)}
+        for argv, load, opts in (loads[name]() for name in SERVERS if name in names):
             def config(kind):
                 def run():
                     port = free_port()
@@ -253,10 +263,11 @@ def main(argv=None) -> None:
     ap.add_argument("--requests", type=positive, default=50000, help="redis-benchmark's per test")
     ap.add_argument("--baseline-python", type=program,
                     help="also run the libsubst installed for this Python")
+    ap.add_argument("--only", metavar="NAME,...", help=f"these servers alone (of {', '.join(SERVERS)})")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     try:
-        res = measure(a.rounds, a.seconds, a.requests, a.baseline_python)
+        res = measure(a.rounds, a.seconds, a.requests, a.baseline_python, a.only)
     except BenchmarkError as e:
         sys.exit(f"libsubst: {e}")
     print(json.dumps(res, indent=2) if a.json else table(res))

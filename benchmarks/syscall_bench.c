@@ -64,6 +64,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -169,6 +170,36 @@ static void stat_missing(const char *path) { struct stat st; failed += stat(path
 static void op_stat_missing_volume(void) { stat_missing(vol_missing); }
 static void op_stat_missing_usr_bin(void) { stat_missing("/usr/bin/syscall-bench-missing"); }
 
+/* What nginx makes per request besides epoll_wait: its file's open
+ * (O_RDONLY | O_NONBLOCK, a file in the volume's root as the server's),
+ * glibc's fstat, a pread of the whole file and a close; a reply's header
+ * and body in one writev of two iovecs (to a pipe, drained by a read);
+ * a request read with recv from a loopback TCP socket that holds one (sent
+ * by its peer); and a socket's close (made, then closed). */
+static int conn_fds[2];
+static void op_nginx_file(void)
+{
+    static char buf[BLOCK];
+    struct stat st;
+    int fd = open(vol_file, O_RDONLY | O_NONBLOCK);
+    failed += fd < 0 || fstat(fd, &st) != 0 || st.st_size != BLOCK ||
+              pread(fd, buf, BLOCK, 0) != BLOCK || buf[BLOCK - 1] != 'v' || close(fd) != 0;
+}
+static void op_writev_pipe(void)
+{
+    static char head[16] = "HTTP/1.1 200 OK\n", body[32], back[48];
+    struct iovec iov[2] = {{head, sizeof head}, {body, sizeof body}};
+    failed += writev(pipe_fds[1], iov, 2) != 48 || read(pipe_fds[0], back, 48) != 48 ||
+              memcmp(back, head, sizeof head) != 0;
+}
+static void op_recv(void)
+{
+    char req[64] = "GET /", got[64];
+    failed += send(conn_fds[0], req, sizeof req, 0) != sizeof req ||
+              recv(conn_fds[1], got, sizeof got, 0) != sizeof got || memcmp(got, req, 5) != 0;
+}
+static void op_socket_close(void) { close_ok(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); }
+
 static void op_epoll(void) { struct epoll_event ev; failed += epoll_wait(ep_fd, &ev, 1, 0) != 1 || ev.data.fd != ready_pipe[0]; }
 static void op_sendfile(void) { off_t off = 0; failed += sendfile(null_fd, vol_fd, &off, BLOCK) != BLOCK; }
 
@@ -250,6 +281,10 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"ioctl_fionread_pipe", op_ioctl},
     {"stat_missing_volume", op_stat_missing_volume},
     {"stat_missing_usr_bin", op_stat_missing_usr_bin},
+    {"nginx_file_volume", op_nginx_file},
+    {"writev_2_pipe", op_writev_pipe},
+    {"send_recv_loopback", op_recv},
+    {"socket_close", op_socket_close},
 };
 
 static const struct op floor_ops[] = {
@@ -300,6 +335,11 @@ static int setup(const char *vol_dir)
         bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0 ||
         listen(listen_fd, 64) != 0 ||
         getsockname(listen_fd, (struct sockaddr *)&listen_addr, &len) != 0)
+        return -1;
+    /* nginx's kind of connection for send_recv_loopback, accepted once. */
+    conn_fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (conn_fds[0] < 0 || connect(conn_fds[0], (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0 ||
+        (conn_fds[1] = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
         return -1;
     return 0;
 }

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from libsubst.benchmarks import (density, name_lookups, processes, servers, startup, syscalls,
-                                  trace_cost)
+from libsubst.benchmarks import (density, kernel_own, name_lookups, processes, servers, startup,
+                                  syscalls, trace_cost)
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
 # what syscall_bench.c times
@@ -24,7 +24,8 @@ OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_
        "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "fstat_volume",
        "epoll_wait_ready",
        "sendfile_4k_volume", "connect_accept4_close", "open_close_etc", "open_close_proc",
-       "ioctl_fionread_pipe", "stat_missing_volume", "stat_missing_usr_bin"}
+       "ioctl_fionread_pipe", "stat_missing_volume", "stat_missing_usr_bin",
+       "nginx_file_volume", "writev_2_pipe", "send_recv_loopback", "socket_close"}
 
 
 def test_rounds_alternate_the_configurations():
@@ -248,6 +249,20 @@ def test_server_benchmark_times_each_server_in_alternating_rounds():
     assert all(1 < v[0] < 1000 for kinds in cpu.values() for v in kinds.values()), cpu
 
 
+def test_server_benchmark_runs_the_servers_named_alone():
+    """--only: nginx's rows alone, in the same rounds; a name that is no server is refused
+    before anything starts."""
+    res = servers.measure(rounds=1, seconds=1, only="nginx")
+    assert {row.split()[0] for row in res} == {"nginx"} and len(res) == 2
+    assert all(v[0] > 0 for kinds in res.values() for v in kinds.values())
+    with pytest.raises(BenchmarkError, match="no server apache"):
+        servers.measure(rounds=1, seconds=1, only="nginx,apache")
+    r = subprocess.run([sys.executable, "-m", "libsubst.benchmarks.servers", "--only", "apache"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and r.stderr.startswith("libsubst: no server apache")
+    assert "Traceback" not in r.stderr
+
+
 def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
     """nginx that answers 404 for the file is no round: the load is not timed."""
     argv, load, opts = servers.nginx(str(tmp_path), 1)
@@ -353,6 +368,26 @@ def test_server_profile_finds_the_instructions_after_each_syscall():
                 assert any(elf.data[elf.vaddr_to_offset(v + off - 2, 2):][:2] == b"\x0f\x05"
                            for v in where[name]), (path, name, off)
     assert server_profile.after_syscalls("/etc/hostname") == frozenset()
+
+
+def test_kernel_own_splits_the_guest_kernels_samples_per_build():
+    """kernel_own: a loop of fstat in a guest has samples of the kernel's own code (its
+    handler among them) and of host calls' returns, per build and round; a row
+    syscall-bench does not have is refused before any round."""
+    res = kernel_own.measure(rows=("fstat_volume",), rounds=2, iterations=50000,
+                             baseline=sys.executable)
+    assert set(res) == {"fstat_volume"} and set(res["fstat_volume"]) == {"libsubst", "baseline"}
+    for rounds in res["fstat_volume"].values():
+        assert len(rounds) == 2
+        assert all(r[kernel_own.OWN] > 0 and r[kernel_own.RETURNS] > 0 for r in rounds), rounds
+        # the functions' ns add up to the own figure
+        assert all(abs(sum(v for k, v in r.items() if k not in (kernel_own.OWN, kernel_own.RETURNS))
+                       - r[kernel_own.OWN]) < 1e-6 for r in rounds)
+    assert any("sys_newfstatat" in r or "ls_fastcall_entry" in r
+               for rounds in res["fstat_volume"].values() for r in rounds)
+    assert kernel_own.table(res).splitlines()[0] == "fstat_volume, ns per iteration:"
+    with pytest.raises(BenchmarkError, match="no row no_such_row"):
+        kernel_own.measure(rows=("no_such_row",), rounds=1, iterations=10)
 
 
 def test_seccomp_cache_benchmark_runs_each_layer(tmp_path):

@@ -182,6 +182,22 @@ def test_efault_on_a_packed_image_file(progs, tmp_path, path):
     assert exe_lines(guest.stdout) == exe_lines(native.stdout) != []
 
 
+def test_fstat_in_a_packed_image(progs, tmp_path):
+    # The program's own file is a window of the image there: a dup of the
+    # image's fd, whose host fstat is the whole image's.  Its stat is the
+    # kernel's (fs_kept's FD_KEPT_STAT bit, read without the lock), on each
+    # number it is opened or dup'd at, as natively.
+    (tmp_path / "native").mkdir()
+    image = tmp_path / "fstat.lsi"
+    subprocess.run([*LIBSUBST, "pack", "-o", str(image), str(progs / "fstat")],
+                   check=True, capture_output=True, timeout=300)
+    native = run([str(progs / "fstat"), str(tmp_path / "native")], tmp_path)
+    guest = run([str(image), "/tmp"], tmp_path, [])
+    assert native.returncode == 0, native.stderr.decode()
+    assert b"that number, the program dup2'd over it: the same" in native.stdout
+    assert_conforms(native, guest)
+
+
 def test_openmodes_in_a_packed_image(progs, tmp_path):
     # In a packed image the files are windows of the image (KF_F_BASED),
     # whose status flags the kernel keeps itself: all but what a forked

@@ -155,6 +155,8 @@ struct kthread {
     struct ucontext *uc;             /* the trap being served on this thread, or NULL */
     unsigned long fast_sp;           /* the guest's stack at the fastcall being served */
     long *fast_args;                 /* its saved registers on the kernel stack (fastcall.S) */
+    void *spare_node;                /* the last path walk's node, for the next (fs/path.c):
+                                        on the cache line the entry has just written */
     long tid;                        /* host tid */
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */

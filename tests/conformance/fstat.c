@@ -7,8 +7,9 @@
  * not know (which it ignores for an fd's own stat), a NULL path, a bad path
  * pointer, "" as the last byte before an unmapped page, a name beside
  * AT_EMPTY_PATH; and statx(fd, "", AT_EMPTY_PATH), the other call the
- * dispatcher reaches without copying an empty path.  Compared with a
- * native run.
+ * dispatcher reaches without copying an empty path; one fd number holding
+ * each kind of file in turn (closed and opened again, dup2'd over), whose
+ * fstat must follow it.  Compared with a native run.
  *
  *   fstat DIR        DIR a scratch directory
  */
@@ -59,6 +60,43 @@ static void both(const char *what, int fd)
     printf("\n");
 }
 
+/* fd's fstat against a stat of the path it now names. */
+static void as_path(const char *what, int fd, const char *path)
+{
+    struct stat a, b;
+    int ok = newfstatat(fd, "", &a, AT_EMPTY_PATH) == 0 && stat(path, &b) == 0 &&
+             a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_mode == b.st_mode &&
+             a.st_size == b.st_size;
+    printf("%s: %s as its path's stat\n", what, ok ? "the same" : "NOT the same");
+}
+
+/* One number, each kind in turn: the kernel's record of what an fd is
+ * (its byte in fs_kept, read without the lock) follows every change. */
+static void one_number(void)
+{
+    int n = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    as_path("an fd number, the program", n, "/proc/self/exe");
+    close(n);
+    int fd = open("file", O_RDONLY | O_NONBLOCK);
+    printf("reopened at the same number: %s\n", fd == n ? "yes" : "no");
+    as_path("that number, a volume's file", fd, "file");
+    int img = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    dup2(img, fd);
+    as_path("that number, the program dup2'd over it", fd, "/proc/self/exe");
+    int vol = open("file", O_RDONLY);
+    dup2(vol, fd);
+    as_path("that number, a volume's file dup2'd over it", fd, "file");
+    dup3(img, fd, O_CLOEXEC);
+    as_path("that number, the program dup3'd over it", fd, "/proc/self/exe");
+    close(fd);
+    int d = open(".", O_RDONLY | O_DIRECTORY);
+    printf("a directory at that number: %s\n", d == n ? "yes" : "no");
+    as_path("that number, a directory", d, ".");
+    close(d);
+    close(img);
+    close(vol);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || chdir(argv[1]) < 0) {
@@ -70,6 +108,7 @@ int main(int argc, char **argv)
         perror("file");
         return 1;
     }
+    one_number();
     /* As nginx opens what it serves. */
     fd = open("file", O_RDONLY | O_NONBLOCK);
     both("a volume's file", fd);

@@ -268,9 +268,11 @@ static long resolve_dir(int mnt, const char *dir)
  * root itself is one openat with O_NOFOLLOW whatever the flags: the same
  * single call, with nothing on the way to resolve, and the host's openat2
  * costs more than its openat (benchmarks/host_floors.py).  0 when only the
- * walk can say (then nothing is open), else 1 and the result in *out. */
-static int open_resolved(int mnt, const char *rel, int flags, int mode, int follow_last,
-                         long *out)
+ * walk can say (then nothing is open), else 1 and the result in *out.
+ * Inlined: a frame is an unpredicted return after the host call. */
+static inline __attribute__((always_inline)) int open_resolved(int mnt, const char *rel,
+                                                               int flags, int mode,
+                                                               int follow_last, long *out)
 {
     if (flags == (O_PATH | O_DIRECTORY | O_CLOEXEC))   /* a parent directory (vol_parent) */
         return (*out = resolve_dir(mnt, rel)) != -EAGAIN;
@@ -283,7 +285,7 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
                                             : flags == (O_RDONLY | O_NONBLOCK) ? ls_open_nb : 0;
     if (open_file && follow_last && !no_resolve && base > rel)
         return (*out = resolved(open_file(fs_mnt[mnt].root, rel))) != -EAGAIN;
-    long dir = fs_mnt[mnt].root;
+    long root = fs_mnt[mnt].root, dir = root;   /* kept: the host call clobbers memory */
     if (base > rel) {
         char d[LS_PATH_MAX];
         size_t dl = base - rel;
@@ -296,7 +298,7 @@ static int open_resolved(int mnt, const char *rel, int flags, int mode, int foll
         dir = lift(dir);
     }
     long r = open_nofollow(dir, base, flags, mode);
-    if (dir != fs_mnt[mnt].root)
+    if (dir != root)
         hsys1(__NR_close, dir);
     if (follow_last && (r == -ELOOP || (r == -ENOTDIR && (flags & O_DIRECTORY))))
         return 0;                       /* a symlink, followed by the walk */

@@ -27,7 +27,7 @@ static void mark(long fd, const struct kofd *o)
     if (fs_based && fd < fs_based_len)
         fs_based[fd] = o && (o->flags & KF_F_BASED);
     if (fs_kept && fd < fs_kept_len)
-        fs_kept[fd] = fd_flags_kept(o);
+        fs_kept[fd] = fd_kept_bits(o);
 }
 
 void fs_lock(void)

@@ -190,9 +190,14 @@ void fd_replace(struct kofd *o, long hfd, struct kofd *n);
  * has no packed image; fs_based_len entries (the guest's fd range). */
 extern unsigned char *fs_based;
 extern long fs_based_len;
-/* fs_kept[fd] is non-zero while guest fd `fd`'s status flags are its
- * entry's, not its host description's: KEPT calls (ioctl) then need the
- * kernel, and any fd past fs_kept_len (the kernel's own among them) too. */
+/* fs_kept[fd] says what the kernel keeps of guest fd `fd` beyond its host
+ * description, read without the lock (as fs_based): FD_KEPT_FL while its
+ * status flags are its entry's, not the host's (KEPT calls, ioctl, then
+ * need the kernel, and any fd past fs_kept_len, the kernel's own among
+ * them, too); FD_KEPT_STAT while its stat is not the host fd's (!kofd_plain:
+ * fstat then needs its entry). */
+#define FD_KEPT_FL 1               /* arch/x86_64/arch.h's LS_KEPT_FL */
+#define FD_KEPT_STAT 2
 extern unsigned char *fs_kept;
 extern long fs_kept_len;
 /* Both maps made after the exec block put its fds in the table: marked now. */
@@ -200,6 +205,19 @@ void fd_mark_all(void);
 static inline int fd_flags_kept(const struct kofd *o)
 {
     return o && (o->kind != KF_HOST || (o->flags & KF_F_BASED));
+}
+static inline int fd_kept_bits(const struct kofd *o)
+{
+    return (fd_flags_kept(o) ? FD_KEPT_FL : 0) | (kofd_plain(o) ? 0 : FD_KEPT_STAT);
+}
+/* Whether fd's stat is the host fd's (no entry, or a plain one), from its
+ * byte; -1 if the map cannot say (the kernel's own range, no map). */
+static inline int fd_stat_plain(long fd)
+{
+    unsigned char *k = fs_kept;
+    if (!k || (unsigned long)fd >= (unsigned long)fs_kept_len)
+        return -1;
+    return !(__atomic_load_n(&k[fd], __ATOMIC_RELAXED) & FD_KEPT_STAT);
 }
 static inline int fd_is_based(long fd)
 {
@@ -389,6 +407,7 @@ long upper_copy_up_fd(long fd);
 uint64_t upper_gen(void);
 void upper_changed(void);       /* after a name in the layer went or was replaced */
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);    /* 1: a hit, in *o */
+int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *o); /* p's len known */
 void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o);
 void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is free again */
 

@@ -28,9 +28,17 @@
 
 #define MAX_LINKS 40
 
+/* Every call that names a path walks it in a node (two paths, 8 KiB): the
+ * thread keeps the last one freed for its next, sparing the heap's lock
+ * twice a call.  Only the thread itself uses its slot, and a guest handler
+ * that interrupts the kernel on it finds the slot as it was or empty: each
+ * taking and putting back is one instruction (cas_local). */
 struct fs_node *node_new(void)
 {
-    struct fs_node *n = kmalloc(sizeof(struct fs_node));
+    void **slot = &kcur()->spare_node;
+    struct fs_node *n = *slot;
+    if (!n || !cas_local(slot, n, 0))
+        n = kmalloc(sizeof(struct fs_node));
     if (n)
         n->missing = n->absent = 0;
     return n;
@@ -38,7 +46,8 @@ struct fs_node *node_new(void)
 
 void node_free(struct fs_node *n)
 {
-    kfree(n);
+    if (n && !cas_local(&kcur()->spare_node, 0, n))
+        kfree(n);
 }
 
 void path_pop(char *p)
@@ -215,14 +224,15 @@ static int is_clean(const char *t)
  * the path), and none has gone or been replaced since, or the generation
  * would have moved on (upper_cache.c).  So the walk would end where it did,
  * and the cache says with what, in one lookup instead of one a component.
- * A symlink at its end is left to the whole walk.  1 if so, in n. */
-static int walk_cached(struct fs_node *n, int wflags, uint64_t gen)
+ * A symlink at its end is left to the whole walk.  1 if so, in n.  len:
+ * n->tmp's, as its copy counted it (no pass over it again to count). */
+static int walk_cached(struct fs_node *n, int wflags, uint64_t gen, size_t len)
 {
     struct fs_obj o;
     if (fs_upper < 0 || n->tmp[0] != '/' || !is_clean(n->tmp) ||
-        !upper_cache_get(n->tmp, gen, &o) || (obj_is_link(&o) && (wflags & W_FOLLOW)))
+        !upper_cache_get_len(n->tmp, len, gen, &o) || (obj_is_link(&o) && (wflags & W_FOLLOW)))
         return 0;
-    strlcpy(n->path, n->tmp, LS_PATH_MAX);
+    memcpy(n->path, n->tmp, len + 1);
     n->o = o;
     return 1;
 }
@@ -248,7 +258,7 @@ static int walk_start(long dirfd, const char *gpath, struct fs_node *n, struct f
         return len;
     if (len == 0)
         return -ENOENT;
-    if (!n->root && walk_cached(n, wflags, gen))
+    if (!n->root && walk_cached(n, wflags, gen, len))
         return 1;
     if (t[0] == '/') {
         strlcpy(p, n->root ? n->root : "/", LS_PATH_MAX);

@@ -78,13 +78,14 @@ static long put_user(long r, void *ubuf, const void *k, size_t n)
  * a frame is an unpredicted return after the host call. */
 static inline __attribute__((always_inline)) long stat_fd_user(long fd, struct stat *st)
 {
-    if (fd >= 0 && fd_valid(fd)) {
+    int plain = fd_stat_plain(fd);      /* its byte: no lock taken, no entry held */
+    if (plain < 0 && fd >= 0 && fd_valid(fd)) {
         struct kofd *o = fd_get(fd);
-        int plain = kofd_plain(o);
+        plain = kofd_plain(o);
         kofd_put(o);
-        if (plain)
-            return hsys2(__NR_fstat, fd, (long)st);
     }
+    if (plain > 0)
+        return hsys2(__NR_fstat, fd, (long)st);
     struct stat k;
     return put_user(stat_fd(fd, &k), st, &k, sizeof k);
 }

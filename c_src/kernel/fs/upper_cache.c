@@ -38,12 +38,12 @@ struct slot {
 static struct slot slots[SLOTS];
 static int lock;
 
-/* p's hash and length: strlen's words, then the path's a word at a time,
+/* The hash of p (n bytes): its length, then the path a word at a time,
  * each mixed in by a multiply and a shift (a byte at a time, the hash was
  * most of a cached stat's own time in the guest kernel: perf). */
-static uint32_t hash(const char *p, size_t *len)
+static uint32_t hash(const char *p, size_t n)
 {
-    size_t n = strlen(p), i = 0;
+    size_t i = 0;
     uint64_t h = n * 0x9e3779b97f4a7c15ULL, w;
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, p + i, 8);
@@ -53,7 +53,6 @@ static uint32_t hash(const char *p, size_t *len)
     w = 0;
     memcpy(&w, p + i, n - i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    *len = n;
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -69,8 +68,12 @@ void upper_changed(void)
 
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
 {
-    size_t len;
-    uint32_t h = hash(p, &len);
+    return upper_cache_get_len(p, strlen(p), gen, o);
+}
+
+int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *o)
+{
+    uint32_t h = hash(p, len);
     struct slot *s = &slots[h & (SLOTS - 1)];
     int hit = 0;
     if (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
@@ -85,8 +88,8 @@ int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
 
 void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o)
 {
-    size_t len;
-    uint32_t h = hash(p, &len);
+    size_t len = strlen(p);
+    uint32_t h = hash(p, len);
     struct slot *s = &slots[h & (SLOTS - 1)];
     char *copy = kmalloc(len + 1), *old = copy;
     if (!copy)

@@ -23,6 +23,7 @@
 #define LS_DIRECT_FD0 2
 #define LS_DIRECT_FD1 3
 #define LS_DIRECT_KEPT 4
+#define LS_KEPT_FL 1               /* the bit of fs_kept[fd] LS_DIRECT_KEPT tests (FD_KEPT_FL) */
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -35,6 +36,17 @@ static inline unsigned long rdtsc(void)
     unsigned lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
     return (unsigned long)hi << 32 | lo;
+}
+
+/* *p = new if *p == old, in one instruction, which the calling thread's
+ * own signal handlers see whole.  No lock prefix, which would cost what a
+ * spin lock costs: only for memory no other thread writes.  Whether it
+ * stored; a compiler barrier too. */
+static inline int cas_local(void **p, void *old, void *new)
+{
+    void *was = old;
+    __asm__ volatile("cmpxchg %2, %1" : "+a"(was), "+m"(*p) : "r"(new) : "memory", "cc");
+    return was == old;
 }
 
 /* reloc.c: applies the executable's own R_X86_64_RELATIVE relocations;

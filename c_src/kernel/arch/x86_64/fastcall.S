@@ -180,7 +180,7 @@ ls_fastcall_entry:
     cmp fs_kept_len(%rip), %rax             /* its handler says EBADF */
     jae 4f
     add fs_kept(%rip), %rax
-    cmpb $0, (%rax)
+    testb $LS_KEPT_FL, (%rax)
     je 6b                                   /* flags the host's alone: the host's call */
 4:  push %r11
     .cfi_adjust_cfa_offset 8
