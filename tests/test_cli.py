@@ -230,24 +230,26 @@ def test_unimplemented_syscall_is_enosys_and_reported(tmp_path):
 
 
 def _version_manager(tmp_path):
-    """A manager shaped as pyenv and rbenv are: a shim on PATH that execs
-    the manager, which picks the program (here by FAKEENV_PROG, a variable
-    planning does not read) for `which` and runs it for `exec`."""
-    (tmp_path / "shims").mkdir()
-    (tmp_path / "libexec").mkdir()
-    manager = tmp_path / "libexec" / "fakeenv"
+    """A manager laid out as rbenv is (ROOT/shims, ROOT/libexec/rbenv): a
+    shim on PATH that execs the manager, which picks the program (here by
+    FAKEENV_PROG, a variable planning does not read) for `which` and runs
+    it for `exec`."""
+    root = tmp_path / ".rbenv"
+    (root / "shims").mkdir(parents=True)
+    (root / "libexec").mkdir()
+    manager = root / "libexec" / "rbenv"
     manager.write_text('#!/bin/sh\n'
                        'case "$1" in\n'
-                       'which) [ -n "$FAKEENV_PROG" ] || { echo "fakeenv: $2: command not found" >&2;'
+                       'which) [ -n "$FAKEENV_PROG" ] || { echo "rbenv: $2: command not found" >&2;'
                        ' exit 127; }; echo "$FAKEENV_PROG";;\n'
                        'exec) shift 2; exec "$FAKEENV_PROG" "$@";;\n'
                        'esac\n')
-    shim = tmp_path / "shims" / "tool"
+    shim = root / "shims" / "tool"
     shim.write_text('#!/bin/sh\nset -e\nprogram="${0##*/}"\n'
                     f'exec "{manager}" exec "$program" "$@"\n')
     for f in (manager, shim):
         f.chmod(0o755)
-    return dict(os.environ, PATH=f"{tmp_path / 'shims'}:{os.environ['PATH']}")
+    return dict(os.environ, PATH=f"{root / 'shims'}:{os.environ['PATH']}")
 
 
 def test_a_version_managers_shim_runs_the_program_it_picks(tmp_path):
@@ -264,8 +266,28 @@ def test_a_version_managers_shim_runs_the_program_it_picks(tmp_path):
         assert_same(native, run_guest(["tool", *args], tmp_path, env=env))
     env.pop("FAKEENV_PROG")
     assert_clean_error(run_guest(["tool"], tmp_path, env=env),
-                       "tool: ", "is fakeenv's shim, and `fakeenv which tool` said: "
-                       "fakeenv: tool: command not found")
+                       "tool: ", "is rbenv's shim, and `rbenv which tool` said: "
+                       "rbenv: tool: command not found")
+
+
+@pytest.mark.parametrize("how", ["by path", "look-alike on PATH"])
+def test_a_script_that_looks_like_a_shim_runs_nothing_at_planning(tmp_path, how):
+    # Planning runs a manager outside the sandbox: only a shim PATH finds,
+    # in its manager's shims/, with the manager where its layout puts it.
+    # This one would have planning run the directory's own `which`; it is
+    # an ordinary script, run in the guest as natively.
+    (tmp_path / "which").write_text(f"#!/bin/sh\ntouch {tmp_path}/ran-on-host\necho /bin/true\n")
+    (tmp_path / "which").chmod(0o755)
+    (tmp_path / "shims").mkdir()
+    prog = tmp_path / "shims" / "app"
+    prog.write_text('#!/bin/sh\nexec /bin/sh exec app "$@"\n')
+    prog.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tmp_path / 'shims'}:{os.environ['PATH']}")
+    argv = [str(prog)] if how == "by path" else ["app"]
+    native = run_native(argv, tmp_path, env=env)
+    guest = run_guest(argv, tmp_path, env=env)
+    assert not (tmp_path / "ran-on-host").exists()
+    assert native.returncode == guest.returncode != 0, (native, guest)
 
 
 @pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])

@@ -23,6 +23,7 @@ from libsubst.image.shell_commands import _BUILTINS, command_string, command_wor
     ("case $1 in a) join ;; b|c) paste ;; esac", ["join", "b", "c", "paste"]),
     ("a \\\n b; \"md5sum\" x", ["a", "md5sum"]),                    # a continued line, quotes
     ("echo $(( 1 + 2 )) ${x:-y}; seq", ["seq"]),
+    ('v=$(cut "a(b" | sed "s/(.*//"); tr', ["cut", "sed", "tr"]),   # a parenthesis quoted
 ])
 def test_command_words(text, named):
     assert [w for w in command_words(text) if w not in _BUILTINS] == named
@@ -39,3 +40,13 @@ def test_command_words(text, named):
 def test_a_shells_command_string_and_script(args, string, operand):
     assert command_string(args) == string
     assert script_operand(args) == operand
+
+
+@pytest.mark.parametrize("text", [
+    "$(" * 1500 + "ls", '"$(' * 1500, "$(`" * 700, "a $(b\n" * 20000, "cat <<E\n" * 20000,
+    "${" * 100000, "`" + "x" * 100000,
+])
+def test_unbalanced_text_is_read_without_failing(text):
+    # Unclosed or deeply nested substitutions: what is found, never an
+    # error (nothing is brought for them, and the run goes on as natively).
+    assert isinstance(list(command_words(text)), list)

@@ -106,7 +106,9 @@ def closure(program: str, args=(), env=None) -> tuple[str, list[str], list[str]]
     from ..ldso.search import resolve, resolve_dlopen_closure
 
     env = dict(os.environ if env is None else env)
-    path = shims.follow(find_program(program, env.get("PATH")), env)
+    path = find_program(program, env.get("PATH"))
+    if "/" not in program:
+        path = shims.follow(path, env)
     binary = interpreters(path)[-1]     # no ELF: resolve says why
     plan = resolve(binary, env)
     _mounts, modules, _files = rootfs.runtime_trees(

@@ -56,7 +56,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     from ..ldso.search import resolve, resolve_preload
 
     path = find_program(program, lookup)
-    real = shims.follow(path, env)
+    real = shims.follow(path, env) if "/" not in program else path
     if real != path:
         program = path = real           # as the manager's exec names it
     chain = interpreters(path)
@@ -333,7 +333,12 @@ def _shell_programs(program: str, binary: str, args: Sequence[str], scripts: lis
         elif (operand := sc.script_operand(list(args))) is not None and os.path.isfile(operand):
             files.append(os.path.abspath(operand))
     files += [a for a in added_scripts if (i := _interpreters(a)) and sc.is_shell(i[-1])]
-    return sc.programs(files, texts, env) if files or texts else []
+    if not files and not texts:
+        return []
+    try:
+        return sc.programs(files, texts, env)
+    except RecursionError:
+        return []               # a text past what the reading can take: nothing brought
 
 
 def _interpreters(script: str) -> list[str]:

@@ -41,19 +41,55 @@ _LEADS = frozenset("then do else elif if while until ! { time exec command nohup
                    "xargs env builtin sudo chroot setsid stdbuf timeout".split())
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*\Z")
 _PATH = re.compile(r"/[A-Za-z0-9_./+-]+\Z")
+_SUBSTITUTION = re.compile(r"\$\((?!\()|`")
+_NESTING_MAX = 8                # substitutions within substitutions read
+_SCAN_MIN = 1 << 20
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
 
 
-def command_words(text: str) -> Iterator[str]:
+class _OutOfBudget(Exception):
+    pass
+
+
+def command_words(text: str, depth: int = 0, budget: list | None = None) -> Iterator[str]:
     """The words of ``text`` (a shell script) that stand where a command
-    starts, quotes removed; function names it defines are left out."""
+    starts, quotes removed; function names it defines are left out.
+    ``depth``: how many substitutions ``text`` is nested in; past
+    _NESTING_MAX their commands are not read.  The search for what closes
+    a substitution reads at most a few times the text in all (``budget``):
+    unclosed ones would make it quadratic; past it, the words found so far."""
     words, functions = [], set()
+    top = budget is None
+    if top:
+        budget = [max(_SCAN_MIN, 8 * len(text))]
+
+    def inner(start: int, end: int) -> None:
+        # A substitution's commands, when it is closed and not nested too deep.
+        if end < len(text) and depth < _NESTING_MAX:
+            words.extend(command_words(text[start:end], depth + 1, budget))
+
+    def closing(at: int) -> int:
+        end = _closing(text, at)
+        budget[0] -= end - at
+        if budget[0] < 0:
+            raise _OutOfBudget
+        return end
+
+    try:
+        _read(text, depth, words, functions, inner, closing, budget)
+    except _OutOfBudget:
+        if not top:
+            raise
+    return (w for w in words if w not in functions)
+
+
+def _read(text, depth, words, functions, inner, closing, budget) -> None:
+    """command_words' pass over ``text``."""
     at_command = True
     redirect = False            # the next word is a redirection's file
     heredocs: list[tuple[str, bool, bool]] = []    # (delimiter, <<- strips tabs, quoted) pending
     word, quoted = [], False
     i, n = 0, len(text)
-
     prev = None                 # the last word ended: a function's name before "()"
 
     def end_word():
@@ -93,9 +129,12 @@ def command_words(text: str) -> Iterator[str]:
                 if text[j] == "\\":
                     j += 1
                 elif text.startswith("$(", j) and not text.startswith("$((", j) or text[j] == "`":
-                    inner_end = _closing(text, j)
-                    words.extend(command_words(text[j + (1 if text[j] == "`" else 2):inner_end]))
+                    inner_end = closing(j)
+                    inner(j + (1 if text[j] == "`" else 2), inner_end)
                     word.append("$")            # a word with a substitution is no name
+                    if inner_end >= n:
+                        j += 1                  # unclosed: the rest is read as text
+                        continue
                     j = inner_end
                 else:
                     word.append(text[j])
@@ -113,11 +152,11 @@ def command_words(text: str) -> Iterator[str]:
             i = n if j < 0 else j + 1
             continue
         if c == "$" and text.startswith("$(", i) or c == "`":
-            end = _closing(text, i)
+            end = closing(i)
             if not text.startswith("$((", i):
-                words.extend(command_words(text[i + (1 if c == "`" else 2):end]))
+                inner(i + (1 if c == "`" else 2), end)
             word.append("$")
-            i = end + 1
+            i = end + 1 if end < n else i + (1 if c == "`" else 2)     # unclosed: read on
             continue
         if c == "<" and text.startswith("<<", i) and not text.startswith("<<<", i):
             end_word()
@@ -147,8 +186,8 @@ def command_words(text: str) -> Iterator[str]:
                     i = n if j < 0 else j + 1
                     if (line.lstrip("\t") if strip else line) == delim:
                         break
-                if not literal:         # an unquoted delimiter's body expands $(...)
-                    words.extend(_substitutions(text[body:i]))
+                if not literal and depth < _NESTING_MAX:   # an unquoted delimiter's body expands $(...)
+                    words.extend(_substitutions(text[body:i], depth + 1, budget))
             heredocs = []
             continue
         if c in ";&|()":
@@ -165,18 +204,23 @@ def command_words(text: str) -> Iterator[str]:
         word.append(c)
         i += 1
     end_word()
-    return (w for w in words if w not in functions)
 
 
-def _substitutions(text: str) -> Iterator[str]:
+def _substitutions(text: str, depth: int, budget: list) -> list[str]:
     """The command words of the $(...) and backquoted commands in ``text``
     (a here-document's body, where nothing else is a command)."""
-    i = 0
-    while (m := re.compile(r"\$\((?!\()|`").search(text, i)) is not None:
+    found, i = [], 0
+    while (m := _SUBSTITUTION.search(text, i)) is not None:
         start = m.start()
         end = _closing(text, start)
-        yield from command_words(text[start + (1 if text[start] == "`" else 2):end])
+        budget[0] -= end - start
+        if budget[0] < 0:
+            raise _OutOfBudget
+        if end >= len(text):
+            break               # unclosed: nothing more to read
+        found += command_words(text[start + (1 if text[start] == "`" else 2):end], depth, budget)
         i = end + 1
+    return found
 
 
 def _closing(text: str, i: int) -> int:
@@ -197,6 +241,12 @@ def _closing(text: str, i: int) -> int:
         if c == "'":
             k = text.find("'", j + 1)
             j = len(text) if k < 0 else k + 1
+            continue
+        if c == '"':
+            j += 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            j += 1
             continue
         if c == "(":
             depth += 1
@@ -300,4 +350,5 @@ def _read_text(path: str) -> str | None:
         data = f.read(_SCRIPT_MAX)
     if b"\0" in data[:4096]:
         return None             # not a script's text
-    return data.decode("utf-8", "surrogateescape")
+    # A self-extracting archive's script ends where its payload begins.
+    return data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")

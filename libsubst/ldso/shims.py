@@ -22,6 +22,12 @@ from ..errors import ProgramNotFound
 _EXEC_MANAGER = re.compile(
     rb'^exec\s+"?(/[^"\s]+)"?\s+exec\s+"?(?:\$program|[\w.+-]+)"?\s+"\$@"', re.M)
 _SHIM_MAX = 4096        # a shim is a few lines; a bigger script is a program
+# The managers, and where each keeps itself below its root, whose shims/
+# holds the shims: a script that only looks like a shim runs nothing at
+# planning (planning runs the manager outside any sandbox).
+_MANAGERS = {name: ("libexec", name) for name in
+             ("pyenv", "rbenv", "nodenv", "goenv", "plenv", "jenv", "phpenv")}
+_MANAGERS["asdf"] = ("bin", "asdf")
 
 
 def manager(path: str) -> str | None:
@@ -38,15 +44,24 @@ def manager(path: str) -> str | None:
     if found is None:
         return None
     runs = os.fsdecode(found.group(1))
+    where = _MANAGERS.get(os.path.basename(runs))
+    if where is None:
+        return None
+    root = os.path.dirname(os.path.dirname(os.path.realpath(path)))
+    if os.path.basename(os.path.dirname(os.path.realpath(path))) != "shims" or \
+            os.path.realpath(runs) != os.path.realpath(os.path.join(root, *where)):
+        return None
     return runs if os.path.isfile(runs) and os.access(runs, os.X_OK) else None
 
 
 def follow(path: str, env: dict) -> str:
-    """``path``, or the program it runs if it is a manager's shim: what
-    ``MANAGER which NAME`` answers in the caller's environment and working
-    directory.  The answer depends on files planning does not see (the
-    manager's), so a plan that followed a shim is not cached
-    (planwatch.unrepeatable)."""
+    """``path``, or the program it runs if it is a manager's shim (the
+    shim in its manager's ``shims/``, the manager at its place in the same
+    root): what ``MANAGER which NAME`` answers in the caller's environment
+    and working directory.  Only for a program PATH found: the caller's
+    shell would run that same shim, and the manager, for the name.  The
+    answer depends on files planning does not see (the manager's), so a
+    plan that followed a shim is not cached (planwatch.unrepeatable)."""
     runs = manager(path)
     if runs is None:
         return path
