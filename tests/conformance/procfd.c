@@ -143,11 +143,12 @@ static void calls(const char *path)
     struct pollfd p = {fd, POLLIN | POLLOUT, 0};
     int pr = poll(&p, 1, 0);
     void *m = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    const char *merr = m == MAP_FAILED ? strerrorname_np(errno) : "mapped";
     long w = write(fd, "x", 1);
+    const char *werr = err(w);
     printf("%s: mode %o size %ld; F_GETFL %o; link %s; poll %d %x; mmap %s; write %s", path,
            st.st_mode, (long)st.st_size, fcntl(fd, F_GETFL), strcmp(got, want) ? got : "own",
-           pr, p.revents, m == MAP_FAILED ? strerrorname_np(errno) : "mapped",
-           err(w));
+           pr, p.revents, merr, werr);
     if (m != MAP_FAILED)
         munmap(m, 4096);
     long e = lseek(fd, 2, SEEK_END);
