@@ -7,7 +7,8 @@
  * grows between two reads with pages touched in between); fstat, F_GETFL,
  * the fd's link, poll, mmap (refused), write (EBADF), the lseeks each kind
  * takes; sendfile and copy_file_range from one; an fd kept across execve;
- * many such fds open at once.  Only what is the same for any process is
+ * another process's fd of one opened by its link; many such fds open at
+ * once.  Only what is the same for any process is
  * printed (the files' bytes are compared with themselves).  Compared with
  * a native run.
  *
@@ -210,6 +211,28 @@ static void exec_child(int fd)
            fcntl(fd, F_GETFL) & O_ACCMODE);
 }
 
+/* Another process's fd of a /proc file, opened by its link, is that
+ * process's file: the same bytes as the file opened by name. */
+static void others_fd(void)
+{
+    int fd = open("/proc/self/maps", O_RDONLY);
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) {
+        static char a[65536], b[65536];
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", parent, fd);
+        int x = open(path, O_RDONLY);
+        snprintf(path, sizeof path, "/proc/%d/maps", parent);
+        int y = open(path, O_RDONLY);
+        size_t n = slurp(x, a, sizeof a, sizeof a), m = slurp(y, b, sizeof b, sizeof b);
+        printf("another's fd of its maps: %s\n", x < 0 ? err(x)
+               : n == m && !memcmp(a, b, n) ? "its maps" : "other bytes");
+        _exit(0);
+    }
+    waitpid(pid, 0, 0);
+    close(fd);
+}
+
 /* Many open at once, each read in part (its bytes kept), then closed. */
 static void many(void)
 {
@@ -241,6 +264,7 @@ int main(int argc, char **argv)
     calls("/proc/self/status");
     copies();
     across_exec(argv[0]);
+    others_fd();
     many();
     return 0;
 }

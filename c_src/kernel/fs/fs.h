@@ -447,6 +447,9 @@ long synth_fd_lseek(long fd, long off, int whence);
 /* Before a host execve: a KF_F_GEN fd the next program keeps becomes a
  * sealed memfd of its bytes at its position (as read_write.c's windows). */
 long synth_fd_for_exec(long fd);
+/* Puts memfd m (a copy of fd's file; -errno: none) at fd's number, at
+ * position pos with fd's status flags, and forgets fd's entry (read_write.c). */
+long fs_exec_copy(long fd, long m, long pos);
 /* Generates the bytes of synthetic file id (argument arg) into a kernel
  * buffer (kfree it), reading host file fd where fill reads host path src. */
 struct kgen {
@@ -464,6 +467,10 @@ long synth_perm(const struct fs_obj *o, int mode, int flags);
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);
 unsigned long synth_ino(const struct fs_obj *o);
 const char *synth_host_path(int id);        /* host path of a copied file or device */
+/* Whether another process's fd link (an SID_OFDLINK argument) names a
+ * host file of /proc or /sys: one of its generated files (synth_fd.c),
+ * which the link's guest path names too and only the kernel reads. */
+int synth_other_fd_served(int arg);
 /* The process a /proc/<pid> directory fd names (pidfd_send_signal takes
  * one): its pid; 0 if fd is no such directory, -ESRCH if it has ended. */
 long synth_proc_dir_pid(long fd);

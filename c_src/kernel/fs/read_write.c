@@ -282,16 +282,26 @@ long fs_unbase_for_exec(void)
             if (r > 0)
                 r = kwrite_all(m, buf, r) < 0 ? -EIO : r;
         }
-        if (r >= 0) {
-            fs_memfd_seal(m, img_ent(ent)->mode & 07777);
-            hsys3(__NR_lseek, m, pos, SEEK_SET);
-            hsys3(__NR_fcntl, m, F_SETFL, hsys2(__NR_fcntl, fd, F_GETFL));
-            r = hsys3(__NR_dup3, m, fd, 0);
-        }
-        hsys1(__NR_close, m);
-        if (r < 0)
+        if (r < 0) {
+            hsys1(__NR_close, m);
             return r;
-        kofd_put(fd_detach(fd));
+        }
+        if ((r = fs_exec_copy(fd, fs_memfd_seal(m, img_ent(ent)->mode & 07777), pos)) < 0)
+            return r;
     }
+    return 0;
+}
+
+long fs_exec_copy(long fd, long m, long pos)
+{
+    if (m < 0)
+        return m;
+    hsys3(__NR_lseek, m, pos, SEEK_SET);
+    hsys3(__NR_fcntl, m, F_SETFL, hsys2(__NR_fcntl, fd, F_GETFL));
+    long r = hsys3(__NR_dup3, m, fd, 0);
+    hsys1(__NR_close, m);
+    if (r < 0)
+        return r;
+    kofd_put(fd_detach(fd));
     return 0;
 }

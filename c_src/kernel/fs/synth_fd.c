@@ -207,8 +207,10 @@ long synth_fd_for_exec(long fd)
     if (!o)
         return 0;
     struct kgen *g = 0;
-    long r = take(fd, o, 0, &g);
     long pos = o->pos;
+    long r = take(fd, o, pos, &g);      /* the bytes it was reading, if it was */
+    if (r >= 0 && !g)
+        r = take(fd, o, 0, &g);
     kofd_put(o);
     if (r < 0)
         return r;
@@ -216,14 +218,6 @@ long synth_fd_for_exec(long fd)
     kfree(g);
     int kf;
     long fl = hsys2(__NR_fcntl, fd, F_GETFL);
-    m = fs_reopen(m, (fl < 0 ? 0 : fl & FS_REOPEN_FLAGS) | O_CLOEXEC, &kf);
-    if (m < 0)
-        return m;
-    hsys3(__NR_lseek, m, pos, SEEK_SET);
-    r = hsys3(__NR_dup3, m, fd, 0);
-    hsys1(__NR_close, m);
-    if (r < 0)
-        return r;
-    kofd_put(fd_detach(fd));
-    return 0;
+    return fs_exec_copy(fd, fs_reopen(m, (fl < 0 ? 0 : fl & FS_REOPEN_FLAGS) | O_CLOEXEC, &kf),
+                        pos);
 }
