@@ -105,8 +105,8 @@ long synth_fd_readv(long fd, const struct iovec *iov, int cnt, long off)
     size_t want = 0;
     for (int i = 0; i < cnt && r == 0; i++) {
         struct iovec v;
-        r = copy_from_user(&v, &iov[i], sizeof v);
-        want += v.iov_len;
+        if ((r = copy_from_user(&v, &iov[i], sizeof v)) == 0)
+            want += v.iov_len;
     }
     struct kgen *g = 0;
     if (r < 0 || !want || (r = take(fd, o, at, &g)) < 0) {
