@@ -4,7 +4,8 @@
  * an lseek to 0; a dup sharing the offset; a forked child reading on from
  * the parent's offset; fresh values at every read from offset 0 (a monitor
  * that keeps /proc/self/stat open and preads it: its minor-fault count
- * grows between two reads with pages touched in between); fstat, F_GETFL,
+ * grows between two reads with pages touched in between; /proc/stat's
+ * jiffies, which top re-reads after an lseek to 0); fstat, F_GETFL,
  * the fd's link, poll, mmap (refused), write (EBADF), the lseeks each kind
  * takes; sendfile and copy_file_range from one; an fd kept across execve;
  * another process's fd of one opened by its link; many such fds open at
@@ -104,6 +105,23 @@ static long stat_field(const char *b, int k)
     return p ? strtol(p + 1, 0, 10) : -1;
 }
 
+/* The total of /proc/stat's first line (all CPUs' jiffies) read from fd
+ * after an lseek to 0, as top and vmstat re-read it. */
+static unsigned long long cpu_total(int fd)
+{
+    char b[256];
+    lseek(fd, 0, SEEK_SET);
+    long n = read(fd, b, sizeof b - 1);
+    b[n > 0 ? n : 0] = 0;
+    unsigned long long t = 0;
+    for (char *p = b + 3, *e; *p && *p != '\n'; p = e) {
+        t += strtoull(p, &e, 10);
+        if (e == p)
+            break;
+    }
+    return t;
+}
+
 /* A monitor's pattern: one fd, pread from 0 every time. */
 static void fresh(void)
 {
@@ -128,6 +146,11 @@ static void fresh(void)
     printf("stat by pread at 0: %s; after lseek 0 %s\n",
            after >= before + (long)(len / 4096) / 2 ? "fresh" : "stale",
            third >= after ? "fresh" : "stale");
+    close(fd);
+    fd = open("/proc/stat", O_RDONLY);
+    unsigned long long t0 = cpu_total(fd);
+    usleep(100000);                 /* 0.1 s: every CPU's jiffies advance */
+    printf("/proc/stat kept open, after 0.1 s: %s\n", cpu_total(fd) > t0 ? "fresh" : "stale");
     close(fd);
 }
 
