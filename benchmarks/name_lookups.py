@@ -60,9 +60,10 @@ def measure(iterations: int = 2000, rounds: int = 9, baseline: str | None = None
     return {k: {name: [r[k] for r in per] for name, per in runs.items()} for k in KINDS}
 
 
-def table(res: dict) -> str:
+def table(res: dict, what: str = "lookup") -> str:
+    """res's medians as a Markdown table, a row per kind (``what`` heads them)."""
     configs = list(next(iter(res.values())))
-    head = ["lookup", *(f"{c} µs" for c in configs), *(f"{c} / native" for c in configs[1:]),
+    head = [what, *(f"{c} µs" for c in configs), *(f"{c} / native" for c in configs[1:]),
             "native / native"]
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for kind, r in res.items():

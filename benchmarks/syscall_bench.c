@@ -165,6 +165,16 @@ static void op_f_opath_statx_close(void)
  * pipe) and a stat that finds nothing (a PATH search's, an import's). */
 static void op_open_etc(void) { open_close("/etc/passwd"); }
 static void op_open_proc(void) { open_close("/proc/self/stat"); }
+/* What a program does with a /proc file: open, read it whole, close; and a
+ * monitor's read of a file it keeps open, from offset 0 every time. */
+static int proc_stat_fd;
+static void op_open_read_proc(void)
+{
+    char b[4096];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    failed += fd < 0 || read(fd, b, sizeof b) <= 0 || read(fd, b, sizeof b) != 0 || close(fd) != 0;
+}
+static void op_pread_proc(void) { char b[4096]; failed += pread(proc_stat_fd, b, sizeof b, 0) <= 0; }
 static void op_ioctl(void) { int n = 0; failed += ioctl(ready_pipe[0], FIONREAD, &n) != 0 || n != 1; }
 static void stat_missing(const char *path) { struct stat st; failed += stat(path, &st) != -1 || errno != ENOENT; }
 static void op_stat_missing_volume(void) { stat_missing(vol_missing); }
@@ -278,6 +288,8 @@ static const struct op { const char *name; void (*fn)(void); } trap_ops[] = {
     {"connect_accept4_close", op_accept},
     {"open_close_etc", op_open_etc},
     {"open_close_proc", op_open_proc},
+    {"open_read_close_proc", op_open_read_proc},
+    {"pread_proc_stat", op_pread_proc},
     {"ioctl_fionread_pipe", op_ioctl},
     {"stat_missing_volume", op_stat_missing_volume},
     {"stat_missing_usr_bin", op_stat_missing_usr_bin},
@@ -310,6 +322,7 @@ static int setup(const char *vol_dir)
     zero_fd = open("/dev/zero", O_RDONLY);
     null_fd = open("/dev/null", O_WRONLY);
     vol_fd = open(vol_file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    proc_stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < 3; i++) {
         snprintf(deep_dirs[i], sizeof deep_dirs[i], "%s/%c", i ? deep_dirs[i - 1] : vol_dir, 'a' + i);
         if (mkdir(deep_dirs[i], 0700) != 0 && errno != EEXIST)
@@ -320,7 +333,8 @@ static int setup(const char *vol_dir)
     int deep_fd = open(deep_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (deep_fd < 0 || write(deep_fd, block, sizeof block) != sizeof block || close(deep_fd) != 0)
         return -1;
-    if (vol_dir_fd < 0 || zero_fd < 0 || null_fd < 0 || vol_fd < 0 || pipe(pipe_fds) < 0 || pipe(ready_pipe) < 0 ||
+    if (vol_dir_fd < 0 || zero_fd < 0 || null_fd < 0 || vol_fd < 0 || proc_stat_fd < 0 ||
+        pipe(pipe_fds) < 0 || pipe(ready_pipe) < 0 ||
         write(vol_fd, block, sizeof block) != sizeof block || write(ready_pipe[1], "r", 1) != 1)
         return -1;
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ready_pipe[0]};

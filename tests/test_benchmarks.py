@@ -24,6 +24,7 @@ OPS = {"getppid", "clock_gettime", "read_1_dev_zero", "write_1_dev_null", "pipe_
        "pwrite_1_volume", "stat_image", "stat_volume", "stat_volume_deep", "fstat_volume",
        "epoll_wait_ready",
        "sendfile_4k_volume", "connect_accept4_close", "open_close_etc", "open_close_proc",
+       "open_read_close_proc", "pread_proc_stat",
        "ioctl_fionread_pipe", "stat_missing_volume", "stat_missing_usr_bin",
        "nginx_file_volume", "writev_2_pipe", "send_recv_loopback", "socket_close"}
 

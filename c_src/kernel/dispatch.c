@@ -60,10 +60,10 @@ static int deny_on;                  /* read once at boot: the hot path tests on
 /* Non-zero for the numbers whose fastcall arch/x86_64/fastcall.S hands to
  * the host itself: what serve would do for them on that path (a host
  * call, neither traced nor denied), without the frames.  An LS_F_BASED
- * handler is the host call for an fd that is not a window of a packed
- * image: without an image (no fd is one) it is LS_DIRECT_HOST; with one,
- * LS_DIRECT_FD0 or LS_DIRECT_FD1, and the entry tests the byte of that
- * argument's fd in fs_based (without the lock, as fd_is_based). */
+ * handler is the host call for an fd whose reads the kernel does not serve
+ * (a window of a packed image, a generated /proc file): LS_DIRECT_FD0 or
+ * LS_DIRECT_FD1, and the entry tests the byte of that argument's fd in
+ * fs_based (without the lock, as fd_is_based). */
 unsigned char ls_fast_direct[LS_NR_SYSCALLS];
 
 static int denied(long nr)
@@ -74,7 +74,6 @@ static int denied(long nr)
 void dispatch_init(void)
 {
     deny_on = !!(K.bi->flags & LS_BOOT_DENY);
-    int no_image = K.bi->image_fd < 0;       /* as fs_init, which then keeps no fs_based */
     for (long nr = 0; nr < LS_NR_SYSCALLS; nr++) {
         const struct syscall_desc *d = &syscall_table[nr];
         int kind = 0;
@@ -83,8 +82,7 @@ void dispatch_init(void)
         else if (d->level == LS_KERNEL && (d->flags & LS_F_KEPT))
             kind = LS_DIRECT_KEPT;
         else if (d->level == LS_KERNEL && (d->flags & LS_F_BASED))
-            kind = no_image ? LS_DIRECT_HOST
-                            : (d->flags & LS_F_BASED_ARG1) ? LS_DIRECT_FD1 : LS_DIRECT_FD0;
+            kind = (d->flags & LS_F_BASED_ARG1) ? LS_DIRECT_FD1 : LS_DIRECT_FD0;
         ls_fast_direct[nr] = trace_mode || (deny_on && denied(nr)) ? 0 : kind;
     }
 }

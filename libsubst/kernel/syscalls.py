@@ -808,12 +808,12 @@ BLOCKING = frozenset({
 
 
 # Kernel handlers that make the host's call unchanged, with the guest's
-# arguments, unless their fd is a file of a packed image (a window of it:
-# fs/read_write.c); each maps to the argument that is that fd.  Their
+# arguments, unless the kernel serves their fd's reads: a file of a packed
+# image (a window of it: fs/read_write.c) or a generated /proc or /sys file
+# (fs/synth_fd.c); each maps to the argument that is that fd.  Their
 # fastcalls go from the entry straight to the host, as 'host' calls do
-# (arch/x86_64/fastcall.S): always in a guest with no packed image, which
-# has no such fd, and in one with an image when that fd's byte in the
-# kernel's fs_based, which the entry tests itself, is clear.
+# (arch/x86_64/fastcall.S), when that fd's byte in the kernel's fs_based,
+# which the entry tests itself, is clear.
 # tests/test_syscall_table.py checks each handler's first statement says so.
 BASED = {
     "read": 0, "pread64": 0, "readv": 0, "preadv": 0, "preadv2": 0, "sendfile": 1,

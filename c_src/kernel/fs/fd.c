@@ -181,7 +181,7 @@ long sys_fcntl(int fd, int cmd, long arg)
             return -EINVAL;
         return dup_done(hsys3(__NR_fcntl, fd, cmd, arg), fd);
     }
-    if ((cmd == F_GETFL || cmd == F_SETFL) && fd_is_based(fd))
+    if ((cmd == F_GETFL || cmd == F_SETFL) && fd_is_based(fd) == FD_WINDOW)
         return based_fl(fd, cmd, arg);
     struct kofd *o;
     long r;
@@ -276,12 +276,14 @@ long sys_ioctl(int fd, unsigned long cmd, long arg)
 long sys_lseek(int fd, long off, int whence)
 {
     if (fd_is_based(fd))
-        return based_lseek(fd, off, whence);
+        return fd_is_based(fd) == FD_GEN ? synth_fd_lseek(fd, off, whence)
+                                         : based_lseek(fd, off, whence);
     if (!fd_valid(fd))
         return -EBADF;
     struct kofd *o = fd_get(fd);
     if (!o || o->kind == KF_HOST) {
-        /* A generated /proc file is a memfd; Linux's is a seq_file. */
+        /* A generated /proc file made a memfd (synth_generate); Linux's is
+         * a seq_file. */
         int seq = o && (o->flags & KF_F_SYNTH) && synth_seq(o->ent);
         kofd_put(o);
         if (seq && whence != SEEK_SET && whence != SEEK_CUR)

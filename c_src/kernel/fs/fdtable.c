@@ -25,7 +25,7 @@ long fs_based_len, fs_kept_len;
 static void mark(long fd, const struct kofd *o)
 {
     if (fs_based && fd < fs_based_len)
-        fs_based[fd] = o && (o->flags & KF_F_BASED);
+        fs_based[fd] = !o ? 0 : (o->flags & KF_F_BASED) ? FD_WINDOW : (o->flags & KF_F_GEN) ? FD_GEN : 0;
     if (fs_kept && fd < fs_kept_len)
         fs_kept[fd] = fd_kept_bits(o);
 }
@@ -82,6 +82,10 @@ struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
     o->fl = 0;
     o->own_pid = 0;
     o->own_type = o->owned = o->sig = 0;
+    o->geof = 0;
+    o->gen = 0;
+    o->rpos = -1;
+    o->opener = 0;
     o->path = 0;
     if (path) {
         o->path = (char *)(o + 1);
@@ -97,8 +101,10 @@ void kofd_put(struct kofd *o)
     fs_lock();
     int last = --o->refs == 0;
     fs_unlock();
-    if (last)
+    if (last) {
+        kfree(o->gen);
         kfree(o);
+    }
 }
 
 /* Makes room for index fd; called with the lock held. */
@@ -272,6 +278,19 @@ long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_no
         return -ENOMEM;
     }
     o->ino = n->o.ino;
+    return install(hfd, o);
+}
+
+long fs_install_gen(long hfd, const struct fs_node *n)
+{
+    if (hfd < 0)
+        return hfd;
+    struct kofd *o = kofd_new(KF_HOST, KF_F_SYNTH | KF_F_GEN, n->o.ent, n->o.arg, n->path);
+    if (!o) {
+        hsys1(__NR_close, hfd);
+        return -ENOMEM;
+    }
+    o->opener = fs_pid();
     return install(hfd, o);
 }
 

@@ -91,6 +91,9 @@ enum {
 #define KF_F_ADD_NOFOLLOW 16  /* the guest opened it O_NOFOLLOW, which the host fd (a reopen
                                  through /proc, fs_reopen) cannot carry: F_GETFL adds it */
 #define KF_F_ADD_DIRECTORY 32 /* likewise O_DIRECTORY, of a placeholder */
+#define KF_F_GEN 64     /* KF_HOST with KF_F_SYNTH: the host fd is the host's own file that the
+                           synthetic table names, whose reads the kernel serves from the
+                           bytes it generates (synth_fd.c) */
 
 /* Shared by fds made with dup (like Linux's struct file); refcounted. */
 struct kofd {
@@ -111,6 +114,15 @@ struct kofd {
                                    its host fd, a dup of a placeholder, does not keep (fd.c) */
     int own_pid;                /* KF_IMAGE, KF_SYNTH: F_SETOWN_EX's pid and type, if owned, */
     unsigned char own_type, owned, sig;     /* and F_SETSIG's signal (fd.c: placeholder_own) */
+    /* KF_F_GEN (synth_fd.c), Linux's seq_file: the bytes generated for a
+     * read that continues at rpos (NULL: none kept), rpos the offset after
+     * the last read (-1: none yet), geof whether that read reached their
+     * end; opener the pid that opened it (a forked child reads its
+     * parent's file, as on Linux). */
+    unsigned char geof;
+    struct kgen *gen;
+    long rpos;
+    long opener;
 };
 
 /* Whether o (NULL: a host fd the kernel did not record) is the host's own
@@ -175,6 +187,8 @@ long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *pat
 struct fs_node;
 /* fs_install for an open of image node n: its entry, path and stub's inode. */
 long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_node *n);
+/* fs_install for host file hfd of synthetic file node n: KF_F_GEN. */
+long fs_install_gen(long hfd, const struct fs_node *n);
 /* After guest path from was renamed to to (exchange: and to to from): the
  * fds and the cwd of this process recorded below either follow. */
 void fd_renamed(const char *from, const char *to, int exchange);
@@ -184,10 +198,12 @@ long fd_next_stub(unsigned long ino, long from, struct kofd **op);
 /* Puts host fd hfd, with entry n, in place of every fd whose entry is o. */
 void fd_replace(struct kofd *o, long hfd, struct kofd *n);
 
-/* fs_based[fd] is non-zero while guest fd `fd` is a KF_F_BASED file: the
- * hot calls (read, pread64, lseek, mmap, ...) test it first, without the
- * lock, and pass everything else straight to the host.  NULL when the guest
- * has no packed image; fs_based_len entries (the guest's fd range). */
+/* fs_based[fd] is non-zero while the kernel serves guest fd `fd`'s reads:
+ * FD_WINDOW for a KF_F_BASED file, FD_GEN for a KF_F_GEN one.  The hot
+ * calls (read, pread64, lseek, ...) test it first, without the lock, and
+ * pass everything else straight to the host; fs_based_len entries (the
+ * guest's fd range). */
+enum { FD_WINDOW = 1, FD_GEN };
 extern unsigned char *fs_based;
 extern long fs_based_len;
 /* fs_kept[fd] says what the kernel keeps of guest fd `fd` beyond its host
@@ -222,7 +238,7 @@ static inline int fd_stat_plain(long fd)
 static inline int fd_is_based(long fd)
 {
     unsigned char *b = fs_based;
-    return b && (unsigned long)fd < (unsigned long)fs_based_len && b[fd];
+    return b && (unsigned long)fd < (unsigned long)fs_based_len ? b[fd] : 0;
 }
 /* For a KF_F_BASED fd: the image entry's window, with a reference to its
  * entry in *op (the caller puts it).  -EBADF if fd is no longer based. */
@@ -438,6 +454,31 @@ void synth_fix_stat(int id, struct stat *st);
 /* Whether synthetic file id is one Linux serves as a seq_file (most of
  * /proc): those refuse SEEK_END, SEEK_DATA and SEEK_HOLE (EINVAL). */
 int synth_seq(int id);
+/* Opens synthetic file node n as its host file (KF_F_GEN); -ENOENT if the
+ * table names none the host has (the caller then generates a memfd). */
+long synth_fd_open(struct fs_node *n, int flags);
+/* The reads of a KF_F_GEN fd (synth_fd.c): into iov at offset off (< 0:
+ * the fd's position, advanced); the copy calls' bytes from offset *offp
+ * (NULL: the position) to out; lseek. */
+long synth_fd_readv(long fd, const struct iovec *iov, int cnt, long off);
+long synth_fd_copy(long out, long in, long *offp, size_t len, int splice);
+long synth_fd_lseek(long fd, long off, int whence);
+/* Before a host execve: a KF_F_GEN fd the next program keeps becomes a
+ * sealed memfd of its bytes at its position (as read_write.c's windows). */
+long synth_fd_for_exec(long fd);
+/* Puts memfd m (a copy of fd's file; -errno: none) at fd's number, at
+ * position pos with fd's status flags, and forgets fd's entry (read_write.c). */
+long fs_exec_copy(long fd, long m, long pos);
+/* Generates the bytes of synthetic file id (argument arg) into a kernel
+ * buffer (kfree it), reading host file fd where fill reads host path src. */
+struct kgen {
+    size_t len;
+    char data[];
+};
+long synth_generate_buf(int id, long arg, long fd, const char *src, struct kgen **out);
+/* The host file of synthetic file e (argument arg) into buf: 0, or
+ * -ENOENT if the table names none. */
+long synth_host_file(int id, long arg, char *buf, size_t cap);
 /* Whether normalised path p is /proc or below it. */
 int synth_in_proc(const char *p);
 long synth_open(struct fs_node *n, int flags, int mode);
@@ -445,6 +486,10 @@ long synth_perm(const struct fs_obj *o, int mode, int flags);
 int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x);
 unsigned long synth_ino(const struct fs_obj *o);
 const char *synth_host_path(int id);        /* host path of a copied file or device */
+/* Whether another process's fd link (an SID_OFDLINK argument) names a
+ * host file of /proc or /sys: one of its generated files (synth_fd.c),
+ * which the link's guest path names too and only the kernel reads. */
+int synth_other_fd_served(int arg);
 /* The process a /proc/<pid> directory fd names (pidfd_send_signal takes
  * one): its pid; 0 if fd is no such directory, -ESRCH if it has ended. */
 long synth_proc_dir_pid(long fd);

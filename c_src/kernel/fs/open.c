@@ -270,19 +270,17 @@ long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
     return fd;
 }
 
-/* Mount roots, the placeholder memfd for directory fds, the based-fd
- * marks (with a packed image), and the cwd. */
+/* Mount roots, the placeholder memfd for directory fds, the marks of the
+ * fds whose reads the kernel serves, and the cwd. */
 int fs_init(void)
 {
     int r = vol_init();
     if (r < 0 || (r = upper_init(!(K.bi->flags & LS_BOOT_EXECED))) < 0)
         return r;
-    if (K.image_fd >= 0) {
-        fs_based = kzalloc(K.nofile_limit);
-        if (!fs_based)
-            return -ENOMEM;
-        fs_based_len = K.nofile_limit;
-    }
+    fs_based = kzalloc(K.nofile_limit);     /* untouched pages cost nothing */
+    if (!fs_based)
+        return -ENOMEM;
+    fs_based_len = K.nofile_limit;
     /* Untouched pages cost nothing (kzalloc); without the map every ioctl
      * takes the kernel's way, which is right for any fd. */
     fs_kept = K.nofile_limit > 0 ? kzalloc(K.nofile_limit) : 0;

@@ -316,7 +316,7 @@ static int walk_down(struct fs_node *n, struct fs_obj *cur, const char *name, si
  * -errno. */
 static int walk_link(struct fs_node *n, struct fs_obj *cur, size_t i, int last, int *links)
 {
-    if (cur->type == FO_SYNTH && cur->ent == SID_OFDLINK) {
+    if (cur->type == FO_SYNTH && cur->ent == SID_OFDLINK && !synth_other_fd_served(cur->arg)) {
         /* Another process's fd names the host object itself, as the link
          * does on Linux (its target is the host's name for it). */
         if (!last)

@@ -13,6 +13,9 @@
  * kernel; mmap maps the image's pages (of a file the packer placed on a page
  * boundary: ELF objects and large files; a small file is copied).
  *
+ * A generated /proc or /sys file (KF_F_GEN) is served from the bytes the
+ * kernel generates, as a seq_file is (synth_fd.c).
+ *
  * Every other fd (the common case: a volume file, a pipe, a socket) goes
  * straight to the host after one array test (fd_is_based); a call that can
  * wait is made with host_call_blocking, as the dispatcher makes 'host' calls.
@@ -41,6 +44,8 @@ static long based_readv(long fd, const struct iovec *iov, int cnt, long off)
 {
     if (cnt < 0 || cnt > 1024)
         return -EINVAL;
+    if (fd_is_based(fd) == FD_GEN)
+        return synth_fd_readv(fd, iov, cnt, off);
     struct kofd *o;
     unsigned long base, size;
     long r = fd_window(fd, &o, &base, &size);
@@ -177,6 +182,8 @@ long sys_sendfile(int out, int in, long *offp, size_t count)
 {
     if (!fd_is_based(in))
         return host_call_blocking(__NR_sendfile, out, in, (long)offp, count, 0, 0);
+    if (fd_is_based(in) == FD_GEN)
+        return synth_fd_copy(out, in, offp, count, 0);
     struct copy_in c;
     long r = copy_in_begin(in, offp, &count, &c);
     if (r < 0)
@@ -191,6 +198,8 @@ long sys_copy_file_range(int in, long *offin, int out, long *offout, size_t len,
     if (!fd_is_based(in))
         return host_call_blocking(__NR_copy_file_range, in, (long)offin, out, (long)offout, len,
                                   flags);
+    if (fd_is_based(in) == FD_GEN)       /* Linux's, between file systems */
+        return flags ? -EINVAL : -EXDEV;
     struct copy_in c;
     long r = copy_in_begin(in, offin, &len, &c);
     if (r < 0)
@@ -205,6 +214,8 @@ long sys_splice(int in, long *offin, int out, long *offout, size_t len, unsigned
 {
     if (!fd_is_based(in))
         return host_call_blocking(__NR_splice, in, (long)offin, out, (long)offout, len, flags);
+    if (fd_is_based(in) == FD_GEN)
+        return offout ? -ESPIPE : synth_fd_copy(out, in, offin, len, 1);
     struct copy_in c;
     long r = copy_in_begin(in, offin, &len, &c);
     if (r < 0)
@@ -230,7 +241,7 @@ long fs_mmap_window(long fd, long off, unsigned long *hoff, unsigned long *avail
 
 int fs_fd_is_based(long fd)
 {
-    return fd_is_based(fd);
+    return fd_is_based(fd) == FD_WINDOW;
 }
 
 /*
@@ -246,6 +257,12 @@ long fs_unbase_for_exec(void)
     for (long fd = 0; fd < fs_based_len; fd++) {
         if (!fd_is_based(fd) || (hsys2(__NR_fcntl, fd, F_GETFD) & FD_CLOEXEC))
             continue;
+        if (fd_is_based(fd) == FD_GEN) {
+            long r = synth_fd_for_exec(fd);
+            if (r < 0)
+                return r;
+            continue;
+        }
         struct kofd *o;
         unsigned long base, size;
         if (fd_window(fd, &o, &base, &size) < 0)
@@ -265,16 +282,26 @@ long fs_unbase_for_exec(void)
             if (r > 0)
                 r = kwrite_all(m, buf, r) < 0 ? -EIO : r;
         }
-        if (r >= 0) {
-            fs_memfd_seal(m, img_ent(ent)->mode & 07777);
-            hsys3(__NR_lseek, m, pos, SEEK_SET);
-            hsys3(__NR_fcntl, m, F_SETFL, hsys2(__NR_fcntl, fd, F_GETFL));
-            r = hsys3(__NR_dup3, m, fd, 0);
-        }
-        hsys1(__NR_close, m);
-        if (r < 0)
+        if (r < 0) {
+            hsys1(__NR_close, m);
             return r;
-        kofd_put(fd_detach(fd));
+        }
+        if ((r = fs_exec_copy(fd, fs_memfd_seal(m, img_ent(ent)->mode & 07777), pos)) < 0)
+            return r;
     }
+    return 0;
+}
+
+long fs_exec_copy(long fd, long m, long pos)
+{
+    if (m < 0)
+        return m;
+    hsys3(__NR_lseek, m, pos, SEEK_SET);
+    hsys3(__NR_fcntl, m, F_SETFL, hsys2(__NR_fcntl, fd, F_GETFL));
+    long r = hsys3(__NR_dup3, m, fd, 0);
+    hsys1(__NR_close, m);
+    if (r < 0)
+        return r;
+    kofd_put(fd_detach(fd));
     return 0;
 }

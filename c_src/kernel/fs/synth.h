@@ -22,9 +22,14 @@ struct synth_ent {
                                    of the same task, is opened to write (synth_node.c) */
 };
 
-/* A synthetic file being generated (synth_gen.c): a buffer flushed to its memfd. */
+/* A synthetic file being generated (synth_gen.c): a buffer flushed to its
+ * memfd (fd), or to out when fd is -1. */
 struct gbuf {
     int fd;
+    struct kgen *out;
+    size_t cap;                      /* bytes out has room for */
+    long src;                        /* the host file the guest's fd is, read where fill */
+    const char *src_path;            /* would open src_path (-1: none) */
     long tid;                        /* the thread whose file it is; 0: the process */
     long other;                      /* another process's pid (tid is its task), or 0 */
     struct kproc_slot *slot;         /* other's slot, or NULL if it has none */
@@ -42,6 +47,7 @@ struct gbuf {
     unsigned long lo, hi, pss, anon;
     struct { char name[24]; unsigned long kb; } acc[32];
     char b[2048];
+    char in[4096];                   /* the host file's bytes, as read */
     char line[LS_PATH_MAX + 256];
     char name[LS_PATH_MAX];
 };

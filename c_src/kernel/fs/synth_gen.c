@@ -39,10 +39,33 @@ static long memfd_append(int fd, size_t off, const char *s, size_t n)
     return 0;
 }
 
+/* Appends n bytes to g's buffer, grown by doubling. */
+static long out_append(struct gbuf *g, const char *s, size_t n)
+{
+    size_t len = g->out ? g->out->len : 0;
+    if (!g->out || len + n > g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 4096 - sizeof(struct kgen) - 16;
+        while (cap < len + n)
+            cap *= 2;
+        struct kgen *k = kmalloc(sizeof *k + cap);
+        if (!k)
+            return -ENOMEM;
+        k->len = len;
+        if (g->out)
+            memcpy(k->data, g->out->data, len);
+        kfree(g->out);
+        g->out = k;
+        g->cap = cap;
+    }
+    memcpy(g->out->data + len, s, n);
+    g->out->len = len + n;
+    return 0;
+}
+
 static void gflush(struct gbuf *g)
 {
     if (g->n && !g->err) {
-        long r = memfd_append(g->fd, g->size, g->b, g->n);
+        long r = g->fd < 0 ? out_append(g, g->b, g->n) : memfd_append(g->fd, g->size, g->b, g->n);
         if (r < 0)
             g->err = r;
         g->size += g->n;
@@ -83,16 +106,41 @@ static __attribute__((noinline)) long host_read(long fd, char *buf, size_t n)
     return hsys3(__NR_read, fd, (long)buf, n);
 }
 
+/* A pread, which leaves the position of the guest's own fd alone. */
+static __attribute__((noinline)) long host_pread(long fd, char *buf, size_t n, long off)
+{
+    return hsys4(__NR_pread64, fd, (long)buf, n, off);
+}
+
+/* Host file path to read: the guest's fd when it is that file (then
+ * *own is 0), else opened now.  A read of it from offset 0 makes the host
+ * generate it afresh, as a seq_file's. */
+static long host_source(struct gbuf *g, const char *path, int *own)
+{
+    *own = !(g->src >= 0 && strcmp(path, g->src_path) == 0);
+    return *own ? host_open(path) : g->src;
+}
+
+/* The next bytes of fd, at *off of it. */
+static long host_next(long fd, int own, char *buf, size_t n, long *off)
+{
+    long r = own ? host_read(fd, buf, n) : host_pread(fd, buf, n, *off);
+    if (r > 0)
+        *off += r;
+    return r;
+}
+
 long synth_host_copy(struct gbuf *g, const char *path)
 {
-    long fd = host_open(path);
+    int own;
+    long fd = host_source(g, path, &own), off = 0;
     if (fd < 0)
         return fd;
     long r;
-    char in[512];
-    while ((r = host_read(fd, in, sizeof in)) > 0)
-        synth_gput(g, in, r);
-    hsys1(__NR_close, fd);
+    while ((r = host_next(fd, own, g->in, sizeof g->in, &off)) > 0)
+        synth_gput(g, g->in, r);
+    if (own)
+        hsys1(__NR_close, fd);
     return r;
 }
 
@@ -100,13 +148,14 @@ long synth_host_copy(struct gbuf *g, const char *path)
  * lines are cut to the line buffer. */
 long synth_host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *, char *, size_t))
 {
-    long fd = host_open(path);
+    int own;
+    long fd = host_source(g, path, &own), off = 0;
     if (fd < 0)
         return fd;
     long r;
     size_t ln = 0;
-    char in[512];
-    while ((r = host_read(fd, in, sizeof in)) > 0) {
+    const char *in = g->in;
+    while ((r = host_next(fd, own, g->in, sizeof g->in, &off)) > 0) {
         for (long i = 0; i < r; i++) {
             if (ln < sizeof g->line - 1)
                 g->line[ln++] = in[i];
@@ -121,21 +170,56 @@ long synth_host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *
         g->line[ln] = 0;
         fn(g, g->line, ln);
     }
-    hsys1(__NR_close, fd);
+    if (own)
+        hsys1(__NR_close, fd);
     return r;
 }
 
-/* The host's /proc file name of the process (tid 0) or of thread tid. */
-const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name)
+/* The host's /proc file name of the process (tid 0) or of thread tid;
+ * other: whether tid is another process's task. */
+static const char *task_path(long tid, long other, char *buf, size_t cap, const char *name)
 {
-    long tid = g->tid;
-    if (g->other)
+    if (other)
         ksnprintf(buf, cap, "/proc/%ld%s", tid, name);
     else if (tid)
         ksnprintf(buf, cap, "/proc/self/task/%ld%s", tid, name);
     else
         ksnprintf(buf, cap, "/proc/self%s", name);
     return buf;
+}
+
+const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name)
+{
+    return task_path(g->tid, g->other, buf, cap, name);
+}
+
+/* An fdinfo's host file: arg is its pid (0: this process) | fd << 15. */
+static void fdinfo_path(long arg, char *buf, size_t cap)
+{
+    if (arg & 0x7fff)
+        ksnprintf(buf, cap, "/proc/%ld/fdinfo/%ld", arg & 0x7fff, arg >> 15);
+    else
+        ksnprintf(buf, cap, "/proc/self/fdinfo/%ld", arg >> 15);
+}
+
+long synth_host_file(int id, long arg, char *buf, size_t cap)
+{
+    const struct synth_ent *e = synth_entry(id);
+    if (e->type != ST_FILE || id >= SID_N)
+        return -ENOENT;         /* an interface's files: no host file of that name */
+    if (id == SID_FDINFO) {
+        fdinfo_path(arg, buf, cap);
+        return 0;
+    }
+    if (!synth_per_process(id)) {
+        strlcpy(buf, e->path, cap);
+        return 0;
+    }
+    long tgid = synth_task_tgid(arg);
+    if (tgid < 0)
+        return -ENOENT;
+    task_path(arg, tgid, buf, cap, e->path);
+    return 0;
 }
 
 /* The name Linux gives a process at exec: its program's file name (the
@@ -167,11 +251,13 @@ static void guest_comm_file(struct gbuf *g)
 {
     char host[32] = "";
     char path[48];
-    long fd = host_open(synth_task_path(g, path, sizeof path, "/comm"));
+    int own;
+    long fd = host_source(g, synth_task_path(g, path, sizeof path, "/comm"), &own), off = 0;
     if (fd >= 0) {
-        long r = host_read(fd, host, sizeof host - 1);
+        long r = host_next(fd, own, host, sizeof host - 1, &off);
         host[r > 0 ? r : 0] = 0;
-        hsys1(__NR_close, fd);
+        if (own)
+            hsys1(__NR_close, fd);
     }
     char *nl = strchr(host, '\n');
     if (nl)
@@ -366,6 +452,18 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
  * O_NOFOLLOW open of a regular file it is lost, see the README). */
 static void line_fdinfo(struct gbuf *g, char *s, size_t n)
 {
+    if (strncmp(s, "pos:", 4) == 0 && !(g->tid & 0x7fff)) {
+        /* An fd whose reads the kernel serves has its position there. */
+        struct kofd *o = fd_is_based(g->tid >> 15) ? fd_get(g->tid >> 15) : 0;
+        if (o) {
+            char tmp[40];
+            ksnprintf(tmp, sizeof tmp, "pos:\t%ld\n", o->pos);
+            synth_gputs(g, tmp);
+        }
+        kofd_put(o);
+        if (o)
+            return;
+    }
     if (strncmp(s, "flags:", 6) == 0) {
         const char *p = s + 6;
         while (*p == '\t' || *p == ' ')
@@ -440,10 +538,7 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
         synth_put_mounts(g, e->gen == SG_MOUNTINFO);
         return 0;
     case SG_FDINFO:
-        if (g->tid & 0x7fff)
-            ksnprintf(hp, sizeof hp, "/proc/%ld/fdinfo/%ld", g->tid & 0x7fff, g->tid >> 15);
-        else
-            ksnprintf(hp, sizeof hp, "/proc/self/fdinfo/%ld", g->tid >> 15);
+        fdinfo_path(g->tid, hp, sizeof hp);
         return synth_host_lines(g, hp, line_fdinfo);
     case SG_NET:
         return synth_put_net(g, path_base(path));
@@ -458,6 +553,27 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
     return -EINVAL;
 }
 
+/* Generates e's bytes (of thread or process tid) through g, whose fd,
+ * src and src_path are set: 0 or -errno. */
+static long generate(struct gbuf *g, const struct synth_ent *e, long tid)
+{
+    g->tid = tid;
+    g->err = 0;
+    g->n = g->size = 0;
+    g->slot = 0;
+    g->out = 0;
+    g->cap = 0;
+    /* An fdinfo's argument is a pid and an fd (the host's file says all);
+     * an interface file's, its ifindex. */
+    long r = g->other = e->gen == SG_FDINFO || e->gen == SG_NETIF
+                            ? 0 : synth_other_slot(tid, &g->slot, &g->state);
+    if (r >= 0)
+        r = fill(g, e);
+    kfree(g->slot);
+    gflush(g);
+    return r < 0 ? r : g->err;
+}
+
 long synth_generate(const struct synth_ent *e, long tid, int cloexec)
 {
     struct gbuf *g = kmalloc(sizeof *g);
@@ -466,25 +582,36 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec)
     long fd = fs_memfd_new(path_base(e->path), cloexec);
     if (fd >= 0) {
         g->fd = fd;
-        g->tid = tid;
-        g->err = 0;
-        g->n = g->size = 0;
-        g->slot = 0;
-        /* An fdinfo's argument is a pid and an fd (the host's file says all);
-         * an interface file's, its ifindex. */
-        long r = g->other = e->gen == SG_FDINFO || e->gen == SG_NETIF
-                                ? 0 : synth_other_slot(tid, &g->slot, &g->state);
-        if (r >= 0)
-            r = fill(g, e);
-        kfree(g->slot);
-        gflush(g);
+        g->src = -1;
+        long r = generate(g, e, tid);
         /* Sealed as every memfd the kernel fills; the guest's fd is a
          * reopen of it (fs_reopen), at offset 0, its mode synth_fix_stat's. */
-        if (r < 0 || g->err < 0 || (r = hsys3(__NR_fcntl, fd, F_ADD_SEALS, FS_SEALS)) < 0) {
+        if (r < 0 || (r = hsys3(__NR_fcntl, fd, F_ADD_SEALS, FS_SEALS)) < 0) {
             hsys1(__NR_close, fd);
-            fd = r < 0 ? r : g->err;
+            fd = r;
         }
     }
     kfree(g);
     return fd;
+}
+
+long synth_generate_buf(int id, long arg, long fd, const char *src, struct kgen **out)
+{
+    struct gbuf *g = kmalloc(sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->fd = -1;
+    g->src = fd;
+    g->src_path = src;
+    long r = generate(g, synth_entry(id), arg);
+    if (r >= 0 && !g->out && (g->out = kmalloc(sizeof **out)))
+        g->out->len = 0;                /* an empty file */
+    if (r >= 0 && !g->out)
+        r = -ENOMEM;
+    if (r < 0)
+        kfree(g->out);
+    else
+        *out = g->out;
+    kfree(g);
+    return r;
 }

@@ -372,6 +372,7 @@ void synth_each_netif(void (*fn)(void *, long), void *arg)
         return;
     struct netif_walk w = {fn, arg};
     g->ctx = &w;
+    g->src = -1;                      /* no fd of the guest's to read */
     synth_host_lines(g, "/proc/self/net/dev", line_dev);
     kfree(g);
 }

@@ -264,6 +264,9 @@ long synth_open(struct fs_node *n, int flags, int mode)
             return open_host_rw(n, flags);
         if (acc != O_RDONLY || (flags & O_TRUNC))
             return -EACCES;
+        long r = synth_fd_open(n, flags);
+        if (r != -ENOENT)
+            return r;
         int kf;
         long fd = fs_reopen(synth_generate(e, o->arg, flags & O_CLOEXEC), flags, &kf);
         return fs_install(fd, KF_HOST, KF_F_SYNTH | kf, o->ent, 0, n->path);

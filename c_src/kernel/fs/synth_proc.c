@@ -144,6 +144,14 @@ void synth_other_fd_path(int arg, char *buf, size_t cap)
     ksnprintf(buf, cap, "/proc/%d/fd/%d", arg & ((1 << OFD_PID_BITS) - 1), arg >> OFD_PID_BITS);
 }
 
+int synth_other_fd_served(int arg)
+{
+    char path[64], t[16];
+    synth_other_fd_path(arg, path, sizeof path);
+    long n = hsys4(__NR_readlinkat, AT_FDCWD, (long)path, (long)t, sizeof t);
+    return (n >= 6 && memcmp(t, "/proc/", 6) == 0) || (n >= 5 && memcmp(t, "/sys/", 5) == 0);
+}
+
 /* The host path p (n bytes, room for cap) another process's fd link names,
  * as the guest names it: below a mount's host directory (a volume, a
  * scratch tree such as /tmp, the writable root's layer), its guest path

@@ -16,7 +16,7 @@
 #define LS_KTHREAD_FAST_ARGS 48
 /* ls_fast_direct[nr] (dispatch.c): the entry makes the host call itself
  * always, or unless the fd in the first (rdi) or second (rsi) argument is
- * a window of the packed image (its byte in fs_based, fs/fs.h), or unless
+ * one whose reads the kernel serves (its byte in fs_based, fs/fs.h), or unless
  * the first argument's fd is one whose flags the kernel keeps or none of
  * the guest's (LS_DIRECT_KEPT: its byte in fs_kept, or past it). */
 #define LS_DIRECT_HOST 1
