@@ -48,7 +48,12 @@ cd "$(dirname "$0")/.."
 # policy-rc.d that refuses them): varnish (it compiles its VCL with gcc, already
 # here), php8.2-fpm (behind nginx-light), postfix and dovecot-imapd, bind9
 # (named, with bind9-dnsutils' dig and nsupdate), slapd with ldap-utils, squid,
-# supervisor.
+# supervisor;
+# the Go and JVM servers and tools of tests/test_go_jvm_servers.py (Go
+# programs of 17-54 MB each, 320 MB installed together, prometheus 96 MB of
+# them): caddy, prometheus (with promtool), etcd-server and etcd-client,
+# hugo, restic, rclone, and tomcat10 (15 MB with its libraries and
+# eclipse-jdt-core, its JSP compiler).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -61,7 +66,8 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       gnuplot-nox valgrind libc6-dbg
       mosquitto mosquitto-clients unbound nsd tinyproxy stunnel4 socat vsftpd iperf3 beanstalkd
       nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd
-      varnish php8.2-fpm postfix dovecot-imapd bind9 slapd ldap-utils squid supervisor"
+      varnish php8.2-fpm postfix dovecot-imapd bind9 slapd ldap-utils squid supervisor
+      caddy prometheus etcd-server etcd-client hugo restic rclone tomcat10"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -246,6 +246,47 @@ def test_java_as_native(argv, add, tmp_path):
     assert_same(native, run_guest(argv, tmp_path, opts=opts))
 
 
+def _jar(path, class_path=None):
+    import zipfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = "Manifest-Version: 1.0\r\n"
+    if class_path is not None:
+        # The specification's 72-byte lines, continued by a leading space.
+        line = "Class-Path: " + class_path
+        manifest += "\r\n ".join(line[i:i + 70] for i in range(0, len(line), 70)) + "\r\n"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("META-INF/MANIFEST.MF", manifest + "\r\n")
+
+
+def test_a_jars_class_path_comes_with_it(tmp_path):
+    """A jar brings the jars its manifest's Class-Path names, transitively,
+    relative to the jar as named and to its real path (a package's link to
+    it elsewhere), what exists below the root given (Debian's /usr), and
+    no absolute URL: java.class_path_closure, which packages.contents
+    applies to a program's packages' jars (tomcat10's jasper.jar names the
+    JSP compiler, eclipse-jdt-core.jar: tests/test_go_jvm_servers.py)."""
+    from libsubst.image import java
+
+    lib = tmp_path / "share" / "java"
+    _jar(lib / "a.jar", "sub/b.jar c%20d.jar missing.jar file:/etc/e.jar /etc/f.jar "
+                        + " ".join(f"long-name-{i}.jar" for i in range(8)))
+    _jar(lib / "sub" / "b.jar", "../e.jar")
+    _jar(lib / "c d.jar")
+    _jar(lib / "e.jar", "sub/b.jar")        # a cycle back
+    _jar(lib / "long-name-7.jar")           # named across the manifest's continued lines
+    _jar(tmp_path / "outside" / "g.jar")
+    _jar(lib / "h.jar", "../../outside/g.jar")
+    (tmp_path / "app" / "lib").mkdir(parents=True)
+    os.symlink(lib / "a.jar", tmp_path / "app" / "lib" / "a.jar")
+    found = java.class_path_closure([str(tmp_path / "app" / "lib" / "a.jar"), "notes.txt"],
+                                    below=str(lib))
+    assert sorted(found) == sorted(str(lib / n) for n in (
+        "sub/b.jar", "c d.jar", "e.jar", "long-name-7.jar")), found
+    assert java.class_path_closure([str(lib / "h.jar")], below=str(lib)) == []
+    assert java.class_path_closure([str(lib / "c d.jar")], below=str(lib)) == []
+
+
 def test_a_java_home_of_no_package_brings_no_etc_file_by_its_links(tmp_path):
     """A home by the launcher's rule that no package ships (a JDK unpacked
     from a tarball: bin/, lib/libjava.so, lib/jvm.cfg) with a link of its

@@ -56,3 +56,51 @@ def outside_files(java_home: str) -> list[str]:
                 if real.startswith("/etc/") and os.path.isfile(real):
                     found.append(real)
     return sorted(set(found))
+
+
+def class_path_closure(files: list[str], below: str = "/usr/") -> list[str]:
+    """The jars the ``.jar`` files among ``files`` name in their manifests'
+    ``Class-Path`` (the JAR specification: space-separated URLs relative to
+    the jar), transitively, that exist and are not among ``files``: the
+    class path a library jar brings, as DT_NEEDED is a shared object's
+    (Debian's tomcat10-jasper.jar names eclipse-jdt-core.jar, the JSP
+    compiler, of another package).  A name is taken relative to the jar as
+    named and to its real path, as a class loader may have canonicalised
+    it (Tomcat's does); only files ``below`` /usr, where Debian installs
+    its jars, and no absolute URL."""
+    seen = set(files)
+    todo = [f for f in files if f.endswith(".jar")]
+    found = []
+    while todo:
+        jar = todo.pop()
+        for name in _manifest_class_path(jar):
+            for base in dict.fromkeys((os.path.dirname(jar),
+                                       os.path.dirname(os.path.realpath(jar)))):
+                path = os.path.normpath(os.path.join(base, name))
+                if path not in seen and path.startswith(below) and os.path.isfile(path) \
+                        and os.access(path, os.R_OK):
+                    seen.add(path)
+                    found.append(path)
+                    todo.append(path)
+    return found
+
+
+def _manifest_class_path(jar: str) -> list[str]:
+    """The relative file names of ``jar``'s manifest ``Class-Path`` (its
+    72-byte lines continued by a leading space); [] for a jar without one
+    or that does not read."""
+    import zipfile
+    from urllib.parse import unquote
+
+    try:
+        with zipfile.ZipFile(jar) as z:
+            text = z.read("META-INF/MANIFEST.MF").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError):
+        return []
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n ", "")
+    for line in text.split("\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "class-path":
+            return [unquote(u) for u in value.split()
+                    if ":" not in u and not u.startswith("/")]
+    return []

@@ -19,7 +19,8 @@ The rule:
   where the data's directory is not named after the package: git's
   ``/usr/share/git-core/templates``, libmagic's ``/usr/share/misc/magic.mgc``,
   python3-minimal's ``/usr/share/python3``; a symlink comes with its
-  target), the symlinks below ``/usr/lib`` that lead there or into ``/etc``
+  target; and the jars their jars' manifests name, ``Class-Path``, of any
+  package: tomcat10's JSP compiler, ``java.class_path_closure``), the symlinks below ``/usr/lib`` that lead there or into ``/etc``
   (a program's compiled-in path to its configuration: openssl's
   ``/usr/lib/ssl/openssl.cnf`` -> ``/etc/ssl/openssl.cnf``), and the state directories they ship below ``/var/lib``,
   ``/var/log``, ``/var/cache`` and ``/var/spool`` (``/var/lib/nginx``),
@@ -74,6 +75,7 @@ from __future__ import annotations
 import os
 import re
 
+from . import java
 from .dpkg import Status, depends, list_files, maintainer_script, owner, same_source, source
 
 UCF_REGISTRY = "/var/lib/ucf/registry"
@@ -251,6 +253,7 @@ def contents(programs: list[str]) -> Contents:
                     elif os.path.lexists(path) and os.access(path, os.R_OK):
                         out.files.append(path)
     _maintainer_config(out)
+    out.files += java.class_path_closure(out.files)
     deps = [d for pkg in out.packages for d in depends(pkg, status)] if status else []
     if TZDATA in deps and os.path.isdir(ZONEINFO):
         out.trees.append(ZONEINFO)

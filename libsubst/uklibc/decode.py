@@ -35,8 +35,24 @@ JUMP_TABLE_CAP = 2048   # entries read from one candidate jump table
 FALLS_THROUGH, BAD = 1, 2     # Code.flags bits
 
 _RIP = re.compile(r"\[rip ([+-]) (0x[0-9a-f]+|[0-9]+)\]")
-_HEX = re.compile(r"\b0x[0-9a-f]+\b")
 _FUNC_TYPES = (2, 10)         # STT_FUNC, STT_GNU_IFUNC
+
+
+# What the sweep does with an instruction, by its mnemonic: (what, flags).
+_PLAIN, _SYSCALL, _JUMP, _CALL = range(4)
+_KINDS: dict[str, tuple[int, int]] = {}       # filled as mnemonics are met
+
+
+def _kind(m: str) -> tuple[int, int]:
+    if m == "syscall":
+        return _SYSCALL, FALLS_THROUGH
+    if m[0] == "j" or m == "call" or m.startswith("loop") or m == "xbegin":
+        return (_CALL if m == "call" else _JUMP), (0 if m == "jmp" else FALLS_THROUGH)
+    if m.startswith("ret") or m in ("ud2", "hlt"):
+        return _PLAIN, 0
+    if m == ".byte":
+        return _PLAIN, BAD
+    return _PLAIN, FALLS_THROUGH
 
 
 class Code:
@@ -207,7 +223,9 @@ class Disassembly:
         if self.absolute:
             indirect += self._immediates
         indirect += self.data_pointers()
-        indirect = [t for t in indirect if self.in_code(t)]
+        indirect = sorted(set(indirect))
+        indirect = [t for a, b in self.spans
+                    for t in indirect[bisect_left(indirect, a):bisect_left(indirect, b)]]
         entries += indirect
         targets += indirect
         self.targets = sorted(set(targets))
@@ -226,43 +244,52 @@ class Disassembly:
 
     def _sweep(self, name: str, base: int, data: bytes, restarts: list[int],
                targets: list[int], entries: list[int]) -> Code:
-        """Decode one region linearly, restarting at every function symbol in it."""
+        """Decode one region linearly, restarting at every function symbol in it.
+
+        The loop runs once per instruction (millions in a large Go program,
+        whose first run waits for it): what a mnemonic means is looked up
+        once (``_KINDS``), and an immediate is parsed only when it can be a
+        code address (as many hex digits as the lowest one at least)."""
         code = Code(name, base, data)
-        addrs, sizes, flags = code.addrs, code.sizes, code.flags
-        lo, hi = bisect_right(restarts, base), bisect_left(restarts, code.end)
+        add_addr, add_size, add_flag = code.addrs.append, code.sizes.append, code.flags.append
+        jumps, rip_refs, syscalls = self._jumps, self.rip_refs, self.syscalls
+        lo, hi = self.spans[0][0], self.spans[-1][1]
+        hexes = re.compile(rf"\b0x[0-9a-f]{{{len(f'{lo:x}')},}}\b") if self.absolute else None
+        immediates = self._immediates
+        kinds = _KINDS
+        lo_cut, hi_cut = bisect_right(restarts, base), bisect_left(restarts, code.end)
         pos = base
-        for cut in restarts[lo:hi] + [code.end]:
+        for cut in restarts[lo_cut:hi_cut] + [code.end]:
             if cut <= pos:
                 continue
             for a, s, m, o in self._lite.disasm_lite(data[pos - base:cut - base], pos):
-                addrs.append(a)
-                sizes.append(s)
-                f = FALLS_THROUGH
-                if m == "syscall":
-                    self.syscalls.append((code, len(addrs) - 1))
-                elif m[0] == "j" or m == "call" or m.startswith("loop") or m == "xbegin":
-                    if m == "jmp":
-                        f = 0
-                    if o.startswith("0x"):
-                        t = int(o, 16)
-                        if m == "call":
-                            entries.append(t)
-                        else:
-                            self._jumps.append((t, a))
-                        targets.append(t)
-                elif m.startswith("ret") or m in ("ud2", "hlt"):
-                    f = 0
-                elif m == ".byte":
-                    f = BAD
+                add_addr(a)
+                add_size(s)
+                kind = kinds.get(m)
+                if kind is None:
+                    kind = kinds[m] = _kind(m)
+                what, f = kind
+                if what == _SYSCALL:
+                    syscalls.append((code, len(code.addrs) - 1))
+                elif what and o.startswith("0x"):
+                    t = int(o, 16)
+                    if what == _CALL:
+                        entries.append(t)
+                    else:
+                        jumps.append((t, a))
+                    targets.append(t)
                 if "rip" in o:
                     r = _RIP.search(o)
                     if r:
                         disp = int(r.group(2), 0)
-                        self.rip_refs.append((a + s + (disp if r.group(1) == "+" else -disp),
-                                               m == "lea"))
-                if self.absolute:
-                    self._immediates.extend(int(h, 16) for h in _HEX.findall(o))
-                flags.append(f)
+                        rip_refs.append((a + s + (disp if r.group(1) == "+" else -disp),
+                                         m == "lea"))
+                if hexes is not None and "0x" in o:
+                    for h in hexes.findall(o):
+                        v = int(h, 16)
+                        if lo <= v < hi:
+                            immediates.append(v)
+                add_flag(f)
             pos = cut
         return code
 

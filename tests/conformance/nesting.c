@@ -4,7 +4,10 @@
  * (an overflow is a SIGSEGV, not silent corruption): a SIGSEGV handler on an
  * 16 KiB sigaltstack entered by raise(); a siglongjmp out of blocking reads
  * and selects, then many calls; a handler interrupted inside a blocking read
- * by another signal whose handler makes calls of its own.
+ * by another signal whose handler makes calls of its own; an SA_ONSTACK
+ * handler that interrupted a blocking read on the trap path (a raw
+ * syscall no window can move) asks sigaltstack where it runs, as Go's
+ * signal handler does (a SIGURG that found it elsewhere crashed Go).
  *
  *   nesting MODE       MODE ignored (native or guest)
  */
@@ -155,6 +158,46 @@ static void on_small_stack(void (*fn)(void))
     swapcontext(&main_uc, &small_uc);
 }
 
+static volatile int on_reported;
+
+/* Whether the handler runs on the stack sigaltstack reports, SS_ONSTACK:
+ * Go's adjustSignalStack throws "handler not on signal stack" else. */
+static void on_alarm_ask(int sig)
+{
+    stack_t st;
+    char here;
+    (void)sig;
+    on_reported = sigaltstack(0, &st) == 0 && (st.ss_flags & SS_ONSTACK) &&
+                  &here >= (char *)st.ss_sp && &here < (char *)st.ss_sp + st.ss_size;
+}
+
+/* read(2) through a syscall instruction between two branch targets, so no
+ * window around it moves to a stub: it traps in every guest. */
+static long trapped_read(int fd, void *buf, long n)
+{
+    long r;
+    __asm__ volatile("jmp 1f\n1:\tsyscall\n\tjmp 2f\n2:"
+                     : "=a"(r) : "0"(0L), "D"((long)fd), "S"(buf), "d"(n)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+static void onstack_handler_in_a_trapped_read(void)
+{
+    stack_t ss = {.ss_sp = small_stack(), .ss_size = SMALL};
+    char c;
+    sigaltstack(&ss, 0);
+    for (int i = 0; i < 3; i++) {
+        on_reported = -1;
+        handle(SIGALRM, on_alarm_ask, SA_ONSTACK);
+        arm(20000);
+        long r = trapped_read(pfd[0], &c, 1);
+        printf("trapped read: %ld, handler on the stack sigaltstack reports: %d\n", r,
+               on_reported);
+    }
+    fflush(stdout);
+}
+
 int main(void)
 {
     setvbuf(stdout, 0, _IOFBF, 1 << 16);
@@ -163,5 +206,6 @@ int main(void)
     segv_on_altstack();
     on_small_stack(jump_out_then_call);
     on_small_stack(nested_handlers);
+    onstack_handler_in_a_trapped_read();
     return 0;
 }

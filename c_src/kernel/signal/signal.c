@@ -254,8 +254,15 @@ long sys_rt_sigreturn(void)
  * (above or below it: "longjmp causes uninitialized stack frame" else). */
 long sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
-    struct ucontext *uc = kcur_uc();
-    unsigned long sp = uc ? uc->uc_mcontext.rsp : kcur()->fast_sp;
+    /* The caller's stack is that of the call being served: of a trap and a
+     * fastcall both under way (a handler that interrupted a trapped call
+     * makes a fastcall: Go's sigtramp under SIGURG asks sigaltstack), the
+     * later, whose frame lies lower (on the same stack, or the fastcall's
+     * on the fast stack, above the trap stack, when the trap came later). */
+    struct kthread *t = kcur();
+    struct ucontext *uc = t->uc;
+    int fast = t->fast_args && (!uc || (unsigned long)t->fast_args < (unsigned long)uc);
+    unsigned long sp = fast || !uc ? t->fast_sp : uc->uc_mcontext.rsp;
     stack_t here;
     if (kthread_on_handler_stack(sp, &here)) {
         if (old && copy_to_user(old, &here, sizeof here) < 0)
