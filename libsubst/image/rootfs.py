@@ -300,7 +300,7 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone and paper size, ld.so.cache, the services and protocols databases.  ``host_names``: the guest has the host's name,
+    time zone and paper size, ld.so.cache and its sources, os-release, the services and protocols databases.  ``host_names``: the guest has the host's name,
     so it resolves names as the host does, with the host's /etc/hosts
     (gethostid(3) is the address the host name resolves to); otherwise (an
     image) its own names."""
@@ -343,3 +343,16 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
                  "/etc/protocols", "/etc/papersize", "/etc/host.conf", "/etc/gai.conf"):
         if os.path.exists(path):
             tree.add_host_path(path)
+    # Which system this is: os-release (a link to /usr/lib/os-release on
+    # Debian) and debian_version, which build tools read (cmake's
+    # CMAKE_INSTALL_SO_NO_EXE, pip's platform tags, lsb_release).
+    for path in ("/etc/os-release", "/etc/debian_version"):
+        if os.path.exists(path):
+            tree.add_host_path(path)
+    # ld.so.cache's sources, which programs read as the library search path
+    # (libtool's configure: sys_lib_dlsearch_path_spec in the libtool it
+    # writes; ldconfig -p's cache is the file above).
+    if os.path.isfile("/etc/ld.so.conf"):
+        tree.add_host_path("/etc/ld.so.conf")
+    if os.path.isdir("/etc/ld.so.conf.d"):
+        tree.add_host_tree("/etc/ld.so.conf.d")
