@@ -42,7 +42,12 @@ cd "$(dirname "$0")/.."
 # network programs nobody listed and their clients (tests/test_net_programs.py,
 # 23 MB installed together, nats-server 11 of them): mosquitto and
 # mosquitto-clients, unbound, nsd, tinyproxy, stunnel4, socat, vsftpd, iperf3,
-# beanstalkd, nats-server, gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd.
+# beanstalkd, nats-server, gunicorn, tftpd-hpa and tftp-hpa, netcat-openbsd;
+# a developer's builds (tests/test_builds.py): autoconf, automake and libtool
+# (a configure and libtool project), meson (with ninja-build and cmake above),
+# fakeroot (dpkg-deb under it; dpkg-dev above has dpkg-architecture, which
+# meson runs), python3-setuptools and python3-wheel (pip builds a local
+# project's wheel without network or build isolation).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -54,7 +59,8 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       inotify-tools graphviz faketime units dc parallel hunspell hunspell-en-us aspell aspell-en
       gnuplot-nox valgrind libc6-dbg
       mosquitto mosquitto-clients unbound nsd tinyproxy stunnel4 socat vsftpd iperf3 beanstalkd
-      nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd"
+      nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd
+      autoconf automake libtool meson fakeroot python3-setuptools python3-wheel"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
