@@ -136,6 +136,13 @@ def _tree(d, volatile):
     return out
 
 
+def adds(add):
+    """run's --add options for the programs add names that the host has;
+    /bin/sh too: bash runs the script, make, cmake and MakeMaker's commands
+    run /bin/sh."""
+    return [o for p in ["/bin/sh", *add] if shutil.which(p) for o in ("--add", shutil.which(p))]
+
+
 def _run(argv, d, timeout, stdin):
     return subprocess.run(argv, cwd=d, capture_output=True, timeout=timeout, input=stdin)
 
@@ -169,9 +176,7 @@ def test_build_as_native(name, tmp_path):
     native_tree = _tree(d, volatile)
     shutil.rmtree(d)
     shutil.copytree(prepared, d, symlinks=True)
-    # bash runs the script; make, cmake and MakeMaker's commands run /bin/sh
-    adds = [o for p in ["/bin/sh", *add] if shutil.which(p) for o in ("--add", shutil.which(p))]
-    guest = _run([*LIBSUBST, "run", *adds, *argv], d, 600, STDIN.get(name, b""))
+    guest = _run([*LIBSUBST, "run", *adds(add), *argv], d, 600, STDIN.get(name, b""))
     assert guest.stderr.decode(errors="replace") == native.stderr.decode(errors="replace")
     assert guest.stdout.decode(errors="replace") == native.stdout.decode(errors="replace")
     assert guest.returncode == native.returncode == 0
