@@ -53,7 +53,12 @@ cd "$(dirname "$0")/.."
 # programs of 17-54 MB each, 320 MB installed together, prometheus 96 MB of
 # them): caddy, prometheus (with promtool), etcd-server and etcd-client,
 # hugo, restic, rclone, and tomcat10 (15 MB with its libraries and
-# eclipse-jdt-core, its JSP compiler).
+# eclipse-jdt-core, its JSP compiler);
+# a developer's builds (tests/test_builds.py): autoconf, automake and libtool
+# (a configure and libtool project), meson (with ninja-build and cmake above),
+# fakeroot (dpkg-deb under it; dpkg-dev above has dpkg-architecture, which
+# meson runs), python3-setuptools and python3-wheel (pip builds a local
+# project's wheel without network or build isolation).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -67,7 +72,8 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       mosquitto mosquitto-clients unbound nsd tinyproxy stunnel4 socat vsftpd iperf3 beanstalkd
       nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd
       varnish php8.2-fpm postfix dovecot-imapd bind9 slapd ldap-utils squid supervisor
-      caddy prometheus etcd-server etcd-client hugo restic rclone tomcat10"
+      caddy prometheus etcd-server etcd-client hugo restic rclone tomcat10
+      autoconf automake libtool meson fakeroot python3-setuptools python3-wheel"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -8,8 +8,15 @@ the linker, which read headers, start files and libraries:
   libraries is ``/usr/lib/gcc/<triplet>/<version>`` (``cc1``, ``cc1plus``,
   ``collect2``, ``lto-wrapper``, ``crtbegin.o``, ``libgcc.a``, the C++
   library's links), mounted read-only, its programs' libraries in the root;
-- ``as`` and ``ld`` as found on ``PATH`` (binutils), with their libraries;
-- the headers below ``/usr/include``, mounted read-only;
+- ``as`` and ``ld`` as found on ``PATH`` (binutils), with their libraries,
+  and the other binutils and the driver's LTO wrappers (``gcc-ar-12``...)
+  that build systems look for beside it (cmake's ``CMAKE_NM``,
+  ``CMAKE_C_COMPILER_AR``..., libtool's ``nm``), which, missing, they
+  record as not found;
+- the headers below ``/usr/local/include`` and ``/usr/include``, the
+  driver's own search path, mounted read-only (a directory it does not find
+  changes what it prints and a build system records: cmake's implicit
+  include directories);
 - the C library's development files below ``/usr/lib`` (start files
   ``crt1.o``, ``libc.so``'s link script, ``libc_nonshared.a``, ``libm.so``...):
   the files dpkg lists for ``libc6-dev`` and the packages it depends on;
@@ -29,7 +36,12 @@ from . import dpkg
 DRIVER = re.compile(r"(?P<triplet>[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+)-"
                     r"(?:gcc|g\+\+|cpp|c\+\+|gfortran)-(?P<version>\d+)")
 LIBC_DEV = "libc6-dev"
-HEADERS = "/usr/include"
+HEADERS = ("/usr/local/include", "/usr/include")
+# Looked for on PATH: the assembler and linker the driver execs, then the
+# binutils and the driver's own wrappers (meson's gcc-ar, cmake's gcc-ar-12) a build
+# system finds beside it.
+TOOLS = ("as", "ld", "ar", "ranlib", "nm", "objcopy", "objdump", "readelf", "strip", "addr2line")
+WRAPPERS = ("gcc-ar", "gcc-nm", "gcc-ranlib")
 SCRIPT_NAME = re.compile(rb"[\s(]([^\s()]+\.so(?:\.\d+)*)\b")
 
 
@@ -49,14 +61,15 @@ def find(program: str, env: dict[str, str]) -> Toolchain | None:
     if not os.path.isdir(own):
         return None
     t = Toolchain()
-    t.trees = [d for d in (own, HEADERS) if os.path.isdir(d)]
+    t.trees = [d for d in (own, *HEADERS) if os.path.isdir(d)]
     t.programs = _executables(own)
-    for tool in ("as", "ld"):
+    version = m.group("version")
+    for tool in (*TOOLS, *WRAPPERS, *(f"{w}-{version}" for w in WRAPPERS)):
         found = shutil.which(tool, path=env.get("PATH", os.defpath))
         if found:
             t.files.append(found)
             t.programs.append(os.path.realpath(found))
-    dev = [p for p in _dev_files() if not p.startswith(HEADERS + "/")]
+    dev = [p for p in _dev_files() if not p.startswith(tuple(h + "/" for h in HEADERS))]
     t.files += dev
     t.files += _led_to(own, dev, os.path.join("/usr/lib", m.group("triplet")))
     return t

@@ -307,8 +307,9 @@ def _group_line(gr) -> str:
 def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     """The minimal /etc: users and groups the guest can see (the host's
     system accounts and the caller), host name resolution through files, the
-    time zone and paper size, ld.so.cache, the services and protocols
-    databases, the system's name and release, the login shells.  ``host_names``: the guest has the host's name,
+    time zone and paper size, ld.so.cache and its sources, the services and
+    protocols databases, the system's name and release, the login shells.
+    ``host_names``: the guest has the host's name,
     so it resolves names as the host does, with the host's /etc/hosts
     (gethostid(3) is the address the host name resolves to); otherwise (an
     image) its own names."""
@@ -347,7 +348,8 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
     # host.conf and gai.conf: the resolver's options ("multi on": every
     # address a name has in /etc/hosts, localhost's ::1 too) and the order
     # getaddrinfo gives them in.  os-release and debian_version: which system
-    # this is (Python's platform, lsb_release, dovecot's doveconf), as a
+    # this is (Python's platform, lsb_release, dovecot's doveconf, cmake's
+    # CMAKE_INSTALL_SO_NO_EXE), as a
     # container image of the distribution has them (/etc's os-release is a
     # link to /usr/lib's); shells: getusershell(3), which daemons check a
     # user's login shell against (ftp, chsh).
@@ -357,3 +359,10 @@ def add_etc(tree: Tree, hostname: str, host_names: bool = False) -> None:
                  "/etc/shells"):
         if os.path.exists(path):
             tree.add_host_path(path)
+    # ld.so.cache's sources, which programs read as the library search path
+    # (libtool's configure: sys_lib_dlsearch_path_spec in the libtool it
+    # writes; ldconfig -p's cache is the file above).
+    if os.path.isfile("/etc/ld.so.conf"):
+        tree.add_host_path("/etc/ld.so.conf")
+    if os.path.isdir("/etc/ld.so.conf.d"):
+        tree.add_host_tree("/etc/ld.so.conf.d")

@@ -7,7 +7,9 @@
  * another process's entries (a child after its execve, as a zombie, once
  * reaped; and what another uid may not read), the caller's stdout (a
  * pipe of the harness's) reopened by name as shells and tools do
- * (`> /dev/stdout`, tftp's local file), compared with a native run.  Values that differ between any two runs
+ * (`> /dev/stdout`, tftp's local file), files unlinked while open (a
+ * deleted temporary, an O_TMPFILE file) reopened through /proc/self/fd/N
+ * in DIR and in /tmp, compared with a native run.  Values that differ between any two runs
  * (times, addresses, pids) are printed as facts about them.
  *
  *   proc DIR          DIR a scratch directory
@@ -512,6 +514,82 @@ static void stdout_by_name(void)
         }
 }
 
+/* One reopening of fd through its link: what it reads, and a write
+ * through it that the first fd sees. */
+static void reopen_unlinked(const char *what, int fd)
+{
+    char name[64], buf[64];
+    snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+    const int flags[] = {O_RDONLY, O_RDWR, O_WRONLY | O_APPEND};
+    for (unsigned i = 0; i < sizeof flags / sizeof *flags; i++) {
+        int r = open(name, flags[i]);
+        if (r < 0) {
+            printf("%s reopen %#o: %s\n", what, flags[i], err(r));
+            continue;
+        }
+        if ((flags[i] & O_ACCMODE) != O_WRONLY) {
+            long n = pread(r, buf, sizeof buf - 1, 0);
+            buf[n > 0 ? n : 0] = 0;
+            printf("%s reopen %#o reads %ld \"%s\"\n", what, flags[i], n, buf);
+        }
+        if (flags[i] != O_RDONLY) {
+            long w = write(r, "+", 1);
+            long n = pread(fd, buf, sizeof buf - 1, 0);
+            buf[n > 0 ? n : 0] = 0;
+            printf("%s write %ld, the first fd reads \"%s\"\n", what, w, buf);
+        }
+        close(r);
+    }
+}
+
+/* Its link as Linux writes it: the name and " (deleted)"; an O_TMPFILE
+ * file's name is "#<inode>" in its directory. */
+static void link_of_unlinked(const char *what, int fd, const char *dir, const char *path)
+{
+    char name[64], link[4096], want[4200];
+    struct stat st;
+    snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+    long n = readlink(name, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    fstat(fd, &st);
+    if (path)
+        snprintf(want, sizeof want, "%s (deleted)", path);
+    else
+        snprintf(want, sizeof want, "%s/#%lu (deleted)", dir, (unsigned long)st.st_ino);
+    printf("%s link %s, nlink %lu\n", what, strcmp(link, want) == 0 ? "as Linux names it" : link,
+           (unsigned long)st.st_nlink);
+}
+
+static void unlinked_by_name(void)
+{
+    char cwd[4096];     /* (named by linkat of its link: EXDEV in a guest, README Known limits) */
+    if (!getcwd(cwd, sizeof cwd))
+        return;
+    const char *dirs[] = {cwd, "/tmp"};
+    for (unsigned i = 0; i < 2; i++) {
+        const char *where = i ? "tmp" : "dir";
+        char path[4200], what[32];
+        snprintf(path, sizeof path, "%s/unlinked.XXXXXX", dirs[i]);
+        int fd = mkstemp(path);
+        write(fd, "deleted", 7);
+        unlink(path);
+        snprintf(what, sizeof what, "%s deleted", where);
+        link_of_unlinked(what, fd, dirs[i], path);
+        reopen_unlinked(what, fd);
+        close(fd);
+        int t = open(dirs[i], O_TMPFILE | O_RDWR, 0600);
+        if (t < 0) {
+            printf("%s O_TMPFILE: %s\n", where, err(t));
+            continue;
+        }
+        write(t, "tmpfile", 7);
+        snprintf(what, sizeof what, "%s O_TMPFILE", where);
+        link_of_unlinked(what, t, dirs[i], 0);
+        reopen_unlinked(what, t);
+        close(t);
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -539,5 +617,6 @@ int main(int argc, char **argv)
     fdinfo();
     others(exe);
     stdout_by_name();
+    unlinked_by_name();
     return 0;
 }

@@ -240,6 +240,14 @@ int fd_has_path(long fd)
     return r;
 }
 
+int fd_link_by_path(long fd)
+{
+    struct stat st;
+    if (!fd_has_path(fd))
+        return 0;
+    return hsys2(__NR_fstat, fd, (long)&st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink > 0;
+}
+
 /* Records o (NULL: no entry) for new host fd hfd (>= 0): the fd, or -errno
  * (the host fd closed). */
 static long install(long hfd, struct kofd *o)

@@ -180,6 +180,11 @@ long fd_copy_path(long fd, char *buf, size_t n);
 /* The id the guest's mountinfo gives the mount serving guest path p (synth_gen.c). */
 int fs_mount_id(const char *p);
 int fd_has_path(long fd);
+/* Whether /proc/self/fd/N is followed by fd's guest path: it has one and,
+ * a regular file, still has a name.  One unlinked since (a deleted
+ * temporary file, an O_TMPFILE one: st_nlink 0) has none, and Linux
+ * reopens the open file itself, as the host's own link of fd does. */
+int fd_link_by_path(long fd);
 int fd_host_open(long fd);      /* non-zero if host fd is open */
 /* Finishes an open: checks the new host fd, records its entry (kind 0: none).
  * Returns the fd or -errno (the host fd is closed on failure). */

@@ -324,9 +324,9 @@ static int walk_link(struct fs_node *n, struct fs_obj *cur, size_t i, int last, 
         cur->ent = SID_OFDHOST;
         return 0;
     }
-    if (cur->type == FO_SYNTH && cur->ent == SID_FDLINK && !fd_has_path(cur->arg)) {
-        /* /proc/self/fd/N of an fd with no guest path names the host
-         * object itself; nothing can be below it. */
+    if (cur->type == FO_SYNTH && cur->ent == SID_FDLINK && !fd_link_by_path(cur->arg)) {
+        /* /proc/self/fd/N of an fd with no guest path, or whose file was
+         * unlinked, names the host object itself; nothing can be below it. */
         if (!last)
             return -ENOTDIR;
         cur->ent = SID_FDHOST;

@@ -63,9 +63,56 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
     return -EINVAL;
 }
 
+/* s put at buf[at...], cut at size: where the next part goes. */
+static size_t put_part(char *buf, size_t size, size_t at, const char *s)
+{
+    size_t n = strlen(s);
+    if (at < size)
+        memcpy(buf + at, s, n < size - at ? n : size - at);
+    return at + n;
+}
+
+/* The link of an fd whose file was unlinked, as Linux writes it: its name
+ * and " (deleted)" (an O_TMPFILE file's name is "#<inode>" in the directory
+ * it was made in).  The host's link says that last part; the directory is
+ * the guest's, from the fd's guest path (the host's names the guest's
+ * mounts by the tender's names). */
+static long unlinked_target(long fd, char *buf, size_t size)
+{
+    char hp[40];
+    char *h = kmalloc(LS_PATH_MAX), *g = kmalloc(LS_PATH_MAX);
+    long n = -ENOMEM;
+    if (!h || !g)
+        goto out;
+    ksnprintf(hp, sizeof hp, "/proc/self/fd/%ld", fd);
+    n = hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)h, LS_PATH_MAX - 1);
+    if (n < 0)
+        goto out;
+    h[n] = 0;
+    if ((n = fd_copy_path(fd, g, LS_PATH_MAX)) < 0)
+        goto out;
+    const char *name = strrchr(h, '/') ? strrchr(h, '/') + 1 : h;
+    char *gname = strrchr(g, '/') + 1;       /* a guest path is absolute */
+    size_t gl = strlen(gname);
+    int own = gl && strncmp(gname, name, gl) == 0 && strcmp(name + gl, " (deleted)") == 0;
+    if (own)
+        *gname = 0;                          /* the file's own path: its directory */
+    size_t at = put_part(buf, size, 0, g);
+    if (!own && gl)
+        at = put_part(buf, size, at, "/");   /* an O_TMPFILE's: in the directory */
+    at = put_part(buf, size, at, name);
+    n = at < size ? at : size;
+out:
+    kfree(h);
+    kfree(g);
+    return n;
+}
+
 long synth_readlink(const struct fs_obj *o, char *buf, size_t size)
 {
-    if (o->ent == SID_FDLINK && !fd_has_path(o->arg)) {
+    if (o->ent == SID_FDLINK && !fd_link_by_path(o->arg)) {
+        if (fd_has_path(o->arg))
+            return unlinked_target(o->arg, buf, size);
         char hp[40];
         synth_fdhost_path(o, hp, sizeof hp);
         return hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)buf, size);

@@ -1,0 +1,2 @@
+char *greet(const char *who);
+double root2(void);

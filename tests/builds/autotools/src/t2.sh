@@ -1,0 +1,2 @@
+#!/bin/sh
+test "$(./hello x)" = "hello, x 1.414 8"
