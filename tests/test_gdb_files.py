@@ -134,10 +134,14 @@ def test_bad_host_io_requests_get_errors_and_the_session_goes_on(progs):
             "maint packet vFile:open:" + b"/nonexistent".hex() + ",0,0",
             "maint packet vFile:fstat:7fffffffffffffff",
             "maint packet vFile:unlink:" + b"/tmp".hex(),  # not offered
+            "maint packet vFile:pread:63,10,ffffffffffffffffff",  # past off_t: EINVAL
+            "maint packet vFile:pwrite:63,8000000000000000,00",
+            "maint packet m" + "f" * 20 + ",1",                  # past 64 bits
             "delete", "continue"]
     out, rc, err, _ = debug(progs["hello"], *cmds, cwd=progs["dir"])
     replies = re.findall(r'^received: "(.*)"$', out, re.M)
-    assert replies == ["F-1,9", "F-1,9", "E01", "F-1,2", "F-1,9", ""], out
+    assert replies == ["F-1,9", "F-1,9", "E01", "F-1,2", "F-1,9", "", "F-1,16", "F-1,16",
+                       "E14"], out
     assert "exited with code 03" in out and rc == 3, out + err
 
 

@@ -286,6 +286,7 @@ def prometheus_session(side):
     return text, out[2] == out[-2], out[-1], replayed
 
 
+@pytest.mark.long   # its first run searches a 50-100 MB program: minutes
 @needs("prometheus", "promtool")
 def test_prometheus_scrapes_queries_and_replays_its_wal():
     searched("prometheus", "promtool")
@@ -406,6 +407,7 @@ def hugo_site(d):
     return site
 
 
+@pytest.mark.long   # its first run searches a 50-100 MB program: minutes
 @needs("hugo")
 def test_hugo_builds_the_same_site():
     """Its goroutines render the pages in parallel; the output tree, byte
@@ -440,6 +442,7 @@ def hugo_server_session(side):
     return before, after, status
 
 
+@pytest.mark.long   # its first run searches a 50-100 MB program: minutes
 @needs("hugo")
 def test_hugo_server_rebuilds_a_changed_page():
     searched("hugo")
@@ -514,6 +517,7 @@ def rclone_session(src, side):
     return out, copied
 
 
+@pytest.mark.long   # its first run searches a 50-100 MB program: minutes
 @needs("rclone")
 def test_rclone_copies_checks_and_serves(tmp_path):
     searched("rclone")

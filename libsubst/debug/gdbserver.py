@@ -214,8 +214,8 @@ class GdbServer(RunControl):
                     return
                 try:
                     reply = self._dispatch(pkt)
-                except (ValueError, IndexError, KeyError, struct.error, OSError):
-                    reply = "E01"                 # a malformed packet or unreadable memory
+                except (ValueError, IndexError, KeyError, struct.error, OSError, OverflowError):
+                    reply = "E01"                 # a malformed packet (a number past 64 bits) or unreadable memory
                 if reply is not None:
                     self.conn.send(reply)
                 if self.exit_status is not None and pkt[:1] in (b"c", b"s", b"C", b"S", b"v"):

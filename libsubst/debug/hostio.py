@@ -104,14 +104,14 @@ class HostIO:
 
     def _pread(self, args: str) -> str | bytes:
         handle, count, offset = (int(x, 16) for x in args.split(","))
-        if offset < 0 or count < 0:
+        if not 0 <= offset < 1 << 63 or count < 0:
             return _fail(errno.EINVAL)
         data = os.pread(self._fd(handle), min(count, _MAX_READ), offset)
         return b"F%x;" % len(data) + escape(data)
 
     def _pwrite(self, args: str) -> str:
         handle, offset, data = args.split(",", 2)
-        if int(offset, 16) < 0:
+        if not 0 <= int(offset, 16) < 1 << 63:
             return _fail(errno.EINVAL)
         return f"F{os.pwrite(self._fd(int(handle, 16)), data.encode('latin-1'), int(offset, 16)):x}"
 
