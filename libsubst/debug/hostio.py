@@ -40,7 +40,10 @@ _EUNKNOWN = 9999
 _STAT = struct.Struct(">IIIIIIIQQQIII")
 _STAT_LINUX = struct.Struct("<QQQIIIIQqqqQQQQQQ")   # x86-64 struct stat, through st_ctim
 _STAT_LINUX_SIZE = 144                               # with its reserved words
-_NR_OPENAT, _NR_CLOSE, _NR_FSTAT, _NR_READLINKAT = 257, 3, 5, 267
+_NR_OPENAT, _NR_CLOSE, _NR_FSTAT, _NR_READLINKAT, _NR_PREAD64 = 257, 3, 5, 267, 17
+_SYNTHETIC = (b"/proc/", b"/sys/")    # the kernel makes these files' bytes at read
+_READ_CHUNK = 1 << 16
+_SYNTHETIC_MAX = 16 << 20
 _AT_FDCWD = -100
 _PATH_MAX = 4096
 _MAX_OPEN = 64               # files gdb may hold open at once
@@ -173,10 +176,30 @@ class HostIO:
         try:
             st, info = self.calls.call(tid, _NR_FSTAT, (r, Buf(0)), bytes(_STAT_LINUX_SIZE),
                                        _STAT_LINUX.size)
-            fd = self.calls.take_fd(r)
+            if path.startswith(_SYNTHETIC) and not flags & (os.O_WRONLY | os.O_RDWR):
+                fd = self._read_through_guest(tid, r)
+            else:
+                fd = self.calls.take_fd(r)
         finally:
             self.calls.call(tid, _NR_CLOSE, (r,))
         return fd, (info if _signed(st) == 0 else None)
+
+    def _read_through_guest(self, tid: int, r: int) -> int:
+        """A /proc or /sys file's bytes as the guest reads them (its kernel
+        makes them at a read, from the host's file, which a copy of the fd
+        would read unrewritten), in a memfd of the server's."""
+        data = bytearray()
+        while len(data) < _SYNTHETIC_MAX:
+            n, chunk = self.calls.call(tid, _NR_PREAD64, (r, Buf(0), _READ_CHUNK, len(data)),
+                                       bytes(_READ_CHUNK), _READ_CHUNK)
+            if _signed(n) < 0:
+                raise OSError(-_signed(n), os.strerror(-_signed(n)))
+            if n == 0:
+                break
+            data += chunk[:n]
+        fd = os.memfd_create("guest-file", os.MFD_CLOEXEC)
+        os.write(fd, data)
+        return fd
 
     @staticmethod
     def _guest_path(path: bytes) -> bytes:
