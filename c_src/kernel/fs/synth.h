@@ -76,6 +76,9 @@ void synth_put_limit(struct gbuf *g, char *line, size_t n);
 
 /* The host's proc file name of g's process or thread (synth_gen.c). */
 const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name);
+/* The host's /proc file name of the process (tid 0) or of thread tid;
+ * other: whether tid is another process's task. */
+const char *synth_host_task_path(long tid, long other, char *buf, size_t cap, const char *name);
 /* A maps line: whether its range is the kernel's own (hidden from the
  * guest), its range in *lo, *hi; puts a shown one with its guest name (1). */
 int synth_maps_hidden(struct gbuf *g, const char *s, unsigned long *lo, unsigned long *hi);

@@ -175,9 +175,7 @@ long synth_host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *
     return r;
 }
 
-/* The host's /proc file name of the process (tid 0) or of thread tid;
- * other: whether tid is another process's task. */
-static const char *task_path(long tid, long other, char *buf, size_t cap, const char *name)
+const char *synth_host_task_path(long tid, long other, char *buf, size_t cap, const char *name)
 {
     if (other)
         ksnprintf(buf, cap, "/proc/%ld%s", tid, name);
@@ -190,7 +188,7 @@ static const char *task_path(long tid, long other, char *buf, size_t cap, const 
 
 const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name)
 {
-    return task_path(g->tid, g->other, buf, cap, name);
+    return synth_host_task_path(g->tid, g->other, buf, cap, name);
 }
 
 /* An fdinfo's host file: arg is its pid (0: this process) | fd << 15. */
@@ -218,7 +216,7 @@ long synth_host_file(int id, long arg, char *buf, size_t cap)
     long tgid = synth_task_tgid(arg);
     if (tgid < 0)
         return -ENOENT;
-    task_path(arg, tgid, buf, cap, e->path);
+    synth_host_task_path(arg, tgid, buf, cap, e->path);
     return 0;
 }
 

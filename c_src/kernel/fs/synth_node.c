@@ -252,12 +252,7 @@ static long host_rw_path(const struct fs_obj *o, char *hp, size_t cap)
     const char *name = synth_entry(o->ent)->path;
     if (other < 0)
         return other;
-    if (other)
-        ksnprintf(hp, cap, "/proc/%ld%s", task, name);
-    else if (task)
-        ksnprintf(hp, cap, "/proc/self/task/%ld%s", task, name);
-    else
-        ksnprintf(hp, cap, "/proc/self%s", name);
+    synth_host_task_path(task, other, hp, cap, name);
     return 0;
 }
 
