@@ -93,12 +93,18 @@ def before_start():
     global _preparing
     def stop(signo, _frame):
         raise Stopped(signo)
+    # A signal the caller ignores (nohup's SIGHUP, a background job's SIGINT
+    # and SIGQUIT) is left ignored: the guest's kernel, started meanwhile,
+    # inherits SIG_IGN as a native program would, and no SIG_IGN is set
+    # again later, which would drop one pending for the guest (Linux drops
+    # a pending signal, blocked or not, whose action becomes SIG_IGN).
+    ignored = {s for s in FORWARDED if signal.getsignal(s) == signal.SIG_IGN}
     # SIGWINCH's and SIGCONT's handler does nothing and stays: given back
     # their default (ignore), Linux would drop one pending for the guest.
-    for s in (signal.SIGWINCH, signal.SIGCONT):
+    for s in {signal.SIGWINCH, signal.SIGCONT} - ignored:
         signal.signal(s, _nothing)
     old = {s: signal.signal(s, stop) for s in FORWARDED
-           if s not in (signal.SIGWINCH, signal.SIGCONT)}
+           if s not in (signal.SIGWINCH, signal.SIGCONT) and s not in ignored}
     _preparing = True
     try:
         yield
