@@ -105,9 +105,13 @@ def test_a_killed_report_leaves_no_server(sig):
     """The compat report killed mid-run ends its loopback http.server: by its
     context's exit on SIGINT and SIGTERM (which the report turns into an
     exit), by the server's parent-death signal on SIGKILL."""
+    # SIGINT at its default, as a terminal's Ctrl-C finds it: a run in the
+    # background of a non-interactive shell ignores it, and Python then keeps
+    # it ignored (no KeyboardInterrupt), as any program honours SIG_IGN.
     report = subprocess.Popen([sys.executable, "-m", "libsubst.benchmarks.compat", "--fast",
                                "--no-python", "--json"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     servers = []
     try:
         # Past its start-up: the server is up and the report runs a program
