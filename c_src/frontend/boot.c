@@ -50,8 +50,9 @@ static int sealed_memfd(const char *name, const void *data, size_t size)
 static void forwarded(sigset_t *set)
 {
     sigemptyset(set);
-    for (int s = 1; s <= 64; s++)
-        if ((LS_FORWARDED_SIGNALS >> (s - 1)) & 1)
+    for (int s = 1; s <= 64; s++)       /* 64 bits: an int's shift past 31 wraps (it
+                                           blocked SIGRTMIN and six more in the guest) */
+        if (((unsigned long)LS_FORWARDED_SIGNALS >> (s - 1)) & 1)
             sigaddset(set, s);
     sigaddset(set, LS_SIG_FORWARD);     /* the relay's, blocked until it has a handler */
 }
