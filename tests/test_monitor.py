@@ -106,6 +106,20 @@ def test_a_signal_the_caller_ignores_stays_ignored_in_the_guest(tmp_path, sig):
         assert (guest.returncode, guest.stdout, guest.stderr) == (0, b"alive\n", b"")
 
 
+def test_the_guest_starts_with_the_callers_signal_mask(tmp_path):
+    """No signal is blocked in the guest that the caller did not block, on
+    a run that plans and one the front end serves from the cache (whose
+    mask of forwarded signals, built in an int, once blocked SIGRTMIN and
+    six more real-time signals in the guest)."""
+    argv = ["/bin/grep", "^SigBlk", "/proc/self/status"]
+    native = subprocess.run(argv, cwd=tmp_path, capture_output=True, timeout=60)
+    assert native.returncode == 0
+    for _ in range(2):
+        guest = subprocess.run([FRONTEND, "run", *argv], cwd=tmp_path, capture_output=True,
+                               timeout=120)
+        assert (guest.returncode, guest.stdout) == (0, native.stdout)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT, signal.SIGQUIT],
                          ids=lambda s: s.name)
 def test_a_signal_the_caller_ignores_reaches_a_guest_handler(tmp_path, sig):
