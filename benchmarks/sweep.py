@@ -175,7 +175,7 @@ class Result:
             return "ENOSYS reported: " + g.stderr.split(b"ENOSYS: ", 1)[1].split(b"\n")[0].decode()
         if g.status == -1 and n.status != -1:
             return "timeout in the guest"
-        if g.status > 128 and g.status != n.status:
+        if 128 < g.status < 128 + 65 and g.status != n.status:
             return f"crash in the guest (signal {g.status - 128})"
         for line in g.stderr.splitlines():
             if line.startswith(b"libsubst:") and line not in n.stderr:
