@@ -18,7 +18,8 @@ The rule:
   ``conf.d`` links that enable its extensions; and the paths below
   ``/etc`` that configuration names, of any package, with the
   world-readable files of a named directory: ``my.cnf``'s ``!includedir
-  /etc/mysql/conf.d/``), the data below ``/usr/share`` (``/usr/share/nginx``, and also
+  /etc/mysql/conf.d/``), and the trees of the packages that ship those
+  (a plugin ``mariadb.conf.d/provider_bzip2.cnf`` loads), the data below ``/usr/share`` (``/usr/share/nginx``, and also
   where the data's directory is not named after the package: git's
   ``/usr/share/git-core/templates``, libmagic's ``/usr/share/misc/magic.mgc``,
   python3-minimal's ``/usr/share/python3``; a symlink comes with its
@@ -351,6 +352,7 @@ def _named_config(out: Contents) -> None:
     comes with the files in it; only world-readable files (never
     ``debian.cnf``'s password, mode 0600)."""
     have = set(out.files) | set(out.dirs)
+    named = len(out.files)
     listed: set[str] = set()
     todo = [f for f in out.files if f.startswith("/etc/")]
     while todo:
@@ -385,6 +387,11 @@ def _named_config(out: Contents) -> None:
                 have.add(path)
                 out.files.append(path)
                 todo.append(path)
+    # what the named configuration enables (provider_bzip2.cnf's
+    # plugin_load_add) is its own package's: that package's trees come too
+    for pkg in dict.fromkeys(owner(p) for p in out.files[named:]):
+        if pkg and pkg not in out.packages:
+            out.trees += [p for p in list_files(pkg) if _own_tree(p) and p not in out.trees]
 
 
 def _public_file(path: str) -> bool:
