@@ -308,9 +308,10 @@ def main(argv=None) -> int:
             print(r.describe(), flush=True)
     results = sweep(paths, args.jobs, progress)
     same = sum(r.same for r in results)
+    programs_same = len(paths) - len({r.path for r in results if not r.same})
     if not args.json:
-        print(f"runs identical:     {same} / {len(results)}   "
-              f"({len(paths)} programs, {time.monotonic() - start:.0f} s)")
+        print(f"programs identical:  {programs_same} / {len(paths)}   "
+              f"(runs {same} / {len(results)}, {time.monotonic() - start:.0f} s)")
         classes: dict[str, int] = {}
         for r in results:
             if not r.same:
