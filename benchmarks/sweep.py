@@ -45,7 +45,8 @@ from dataclasses import dataclass
 
 from ..elf import ElfFile
 from ..errors import LibsubstError
-from .corpus_run import ENV
+from . import corpus_run
+from .corpus_run import ENV, Outcome
 
 DIRS = ("/usr/bin", "/usr/sbin", "/usr/games")
 ARGS = ("--version", "--help")
@@ -149,22 +150,13 @@ exec "$@"
 
 
 @dataclass
-class Outcome:
-    status: int
-    stdout: bytes
-    stderr: bytes
-
-
-@dataclass
-class Result:
-    path: str
-    arg: str
-    native: Outcome
-    guest: Outcome
+class Result(corpus_run.Result):
+    """A run of the program at ``name`` with ``arg``."""
+    arg: str = ""
 
     @property
-    def same(self) -> bool:
-        return self.native == self.guest
+    def path(self) -> str:
+        return self.name
 
     def reason(self) -> str:
         """The difference's class, in a few words ('' when the same)."""
@@ -190,14 +182,8 @@ class Result:
                                            if getattr(n, w) != getattr(g, w))
 
     def describe(self) -> str:
-        lines = [f"{self.path} {self.arg}: {self.reason()}"]
-        for what in ("status", "stdout", "stderr"):
-            n, g = getattr(self.native, what), getattr(self.guest, what)
-            if n != g:
-                if isinstance(n, bytes):
-                    n, g = n[:400], g[:400]
-                lines.append(f"  {what}: native {n!r}\n  {' ' * len(what)}  guest  {g!r}")
-        return "\n".join(lines)
+        diffs = super().describe().split("\n", 1)[1:]
+        return "\n".join([f"{self.path} {self.arg}: {self.reason()}", *diffs])
 
 
 def _run(argv: list[str], cwd: str, env: dict) -> Outcome:
@@ -262,7 +248,7 @@ class Sweep:
             # (cached after, a library at a time): a guest that timed out
             # gets another run.
             guest = self.guest(path, arg)
-        return Result(path, arg, native, guest)
+        return Result(path, native, guest, arg)
 
 
 def select(only: str | None = None, limit: int | None = None) -> list[str]:
