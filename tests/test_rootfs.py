@@ -236,6 +236,9 @@ def test_nginx_contents_follow_the_rule():
     enabled = "/etc/nginx/sites-enabled/default"
     if os.path.islink(enabled) and os.path.realpath(enabled) in listed:
         want.add(enabled)
+    # nginx.conf's include /etc/nginx/modules-enabled/*.conf: the links other
+    # packages' postinst made there (packages._named_config)
+    want |= set(glob.glob("/etc/nginx/modules-enabled/*"))
     assert set(found.files) == want
     assert {"/var/lib/nginx", "/var/log/nginx"} <= set(found.state_dirs)
     assert not any("/doc/" in p or "/man/" in p for p in found.files + found.dirs)
@@ -303,6 +306,30 @@ def test_contents_take_data_named_otherwise_and_links_to_configuration():
     assert {"/usr/lib/ssl/openssl.cnf", "/etc/ssl/openssl.cnf"} <= files
     assert not [p for p in files if p.startswith(packages.NOT_DATA)]
     assert not [p for p in files if p.startswith("/usr/lib/") and not os.path.islink(p)]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/aria_chk"), reason="mariadb-server (tests/run.sh)")
+@pytest.mark.parametrize("argv", [
+    # found by the sweep: every MariaDB tool reads my.cnf, whose
+    # !includedir names mysql-common's /etc/mysql/conf.d
+    ["/usr/bin/aria_chk", "--version"],
+    # the options of the included files, of three packages
+    ["/usr/bin/my_print_defaults", "mysqld", "client-server", "client", "mysqldump"],
+], ids=["aria_chk", "my_print_defaults"])
+def test_configuration_a_configuration_file_includes_as_native(argv, tmp_path):
+    """The paths below /etc a package's configuration names come, with the
+    files in a named directory, whichever package ships them."""
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and native.stdout, native.stderr
+    assert_same(native, run_guest(argv, tmp_path))
+
+
+def test_named_configuration_is_only_what_anyone_may_read():
+    """debian.cnf (mode 0600, the maintenance password) is never brought."""
+    files = packages.contents(["/usr/bin/my_print_defaults"]).files
+    assert "/etc/mysql/conf.d/mysqldump.cnf" in files
+    assert "/etc/mysql/mariadb.conf.d/50-server.cnf" in files
+    assert "/etc/mysql/debian.cnf" not in files
 
 
 def test_a_packages_own_trees_below_usr_lib():

@@ -52,7 +52,7 @@ def owner(path: str, follow: bool = True) -> str | None:
     real = os.path.realpath(path) if follow else \
         os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))),
                      os.path.basename(path))
-    if not real.startswith("/usr/"):
+    if not real.startswith(("/usr/", "/etc/")):     # programs, and configuration
         return None
     try:
         stamp = [_RULE] + [os.stat(os.path.join(DPKG, n)).st_mtime_ns

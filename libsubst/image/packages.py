@@ -15,7 +15,11 @@ The rule:
   ``/etc`` (also what their maintainer scripts made there: the files ucf
   installed for them, ``/var/lib/ucf/registry``, and the links in their
   ``/etc`` directories to their configuration: PHP's ``php.ini`` and the
-  ``conf.d`` links that enable its extensions), the data below ``/usr/share`` (``/usr/share/nginx``, and also
+  ``conf.d`` links that enable its extensions; and the paths below
+  ``/etc`` that configuration names, of any package, with the
+  world-readable files of a named directory: ``my.cnf``'s ``!includedir
+  /etc/mysql/conf.d/``), and the trees of the packages that ship those
+  (a plugin ``mariadb.conf.d/provider_bzip2.cnf`` loads), the data below ``/usr/share`` (``/usr/share/nginx``, and also
   where the data's directory is not named after the package: git's
   ``/usr/share/git-core/templates``, libmagic's ``/usr/share/misc/magic.mgc``,
   python3-minimal's ``/usr/share/python3``; a symlink comes with its
@@ -74,6 +78,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 from . import java
 from .dpkg import Status, depends, list_files, maintainer_script, owner, same_source, source
@@ -253,6 +258,7 @@ def contents(programs: list[str]) -> Contents:
                     elif os.path.lexists(path) and os.access(path, os.R_OK):
                         out.files.append(path)
     _maintainer_config(out)
+    _named_config(out)
     out.files += java.class_path_closure(out.files)
     deps = [d for pkg in out.packages for d in depends(pkg, status)] if status else []
     if TZDATA in deps and os.path.isdir(ZONEINFO):
@@ -331,6 +337,69 @@ def _maintainer_config(out: Contents) -> None:
             path = os.path.join(d, name)
             if path not in out.files and os.path.islink(path) and os.path.realpath(path) in config:
                 out.files.append(path)
+
+
+# An absolute path below /etc in a configuration file's text: what it
+# includes, in whatever syntax (my.cnf's ``!includedir /etc/mysql/conf.d/``).
+ETC_PATH = re.compile(rb"(?<![\w./-])/etc(?:/[\w.+@-]+)+")
+CONFIG_MAX = 1 << 20
+
+
+def _named_config(out: Contents) -> None:
+    """Adds to ``out`` the paths below /etc that its configuration files name
+    (transitively), which another package may ship: mariadb-common's
+    ``my.cnf`` includes mysql-common's ``/etc/mysql/conf.d``.  A directory
+    comes with the files in it; only world-readable files (never
+    ``debian.cnf``'s password, mode 0600)."""
+    have = set(out.files) | set(out.dirs)
+    named = len(out.files)
+    listed: set[str] = set()
+    todo = [f for f in out.files if f.startswith("/etc/")]
+    while todo:
+        try:
+            with open(todo.pop(), "rb") as f:
+                data = f.read(CONFIG_MAX)
+        except OSError:
+            continue
+        if b"\0" in data:
+            continue
+        for raw in ETC_PATH.findall(data):
+            path = os.path.normpath(os.fsdecode(raw))
+            if path in listed:
+                continue
+            listed.add(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                # the files in it (what an include directory holds), also
+                # where its packages ship the directory but not them
+                if path not in have:
+                    have.add(path)
+                    out.dirs.append(path)
+                try:
+                    names = sorted(os.listdir(path))
+                except OSError:
+                    names = []
+                for child in (os.path.join(path, n) for n in names):
+                    if child not in have and _public_file(child):
+                        have.add(child)
+                        out.files.append(child)
+                        todo.append(child)
+            elif path not in have and _public_file(path):
+                have.add(path)
+                out.files.append(path)
+                todo.append(path)
+    # what the named configuration enables (provider_bzip2.cnf's
+    # plugin_load_add) is its own package's: that package's trees come too
+    for pkg in dict.fromkeys(owner(p) for p in out.files[named:]):
+        if pkg and pkg not in out.packages:
+            out.trees += [p for p in list_files(pkg) if _own_tree(p) and p not in out.trees]
+
+
+def _public_file(path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & stat.S_IROTH)
 
 
 UNIT_DIRS = ("/lib/systemd/system/", "/usr/lib/systemd/system/")
