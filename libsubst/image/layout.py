@@ -22,6 +22,11 @@ from .tree import Tree
 # names it for those calls: its own name does not count.
 SHELL_CALLS = frozenset({"system", "popen"})
 SHELL_PATH = b"/bin/sh\0"
+# A program that runs the user's shell reads its path from $SHELL (script,
+# emacs's shell-command, tmux's and screen's windows, vim's and less's "!"):
+# the guest's environment is the caller's, so the shell it names comes with
+# a program whose code or libraries (libc but) name the variable.
+USER_SHELL_VAR = b"SHELL\0"
 LIBC_SONAME = "libc.so.6"
 
 
@@ -156,7 +161,10 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     siblings = packages.programs([*scripts, *added_scripts]) + \
         _named_programs([binary, *libraries]) + \
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
-        beside + (["/bin/sh"] if shell else [])
+        beside + (["/bin/sh"] if shell else []) + \
+        ([] if packed else _user_shell([binary, *(lib for soname, lib in closure.libraries
+                                                    if soname != LIBC_SONAME),
+                                        *filter(os.path.isfile, at_own_path)], env))
     for spec in [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
         try:
             rootfs.add_host(tree, spec)
@@ -209,6 +217,25 @@ def _runs_shell(objects: Sequence[str]) -> bool:
         except LibsubstError:
             continue            # resolve read it already: what it cannot read runs nothing
     return False
+
+
+def _user_shell(objects: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The program $SHELL names (an absolute path to a host program) when
+    one of *objects* names the variable (USER_SHELL_VAR); else [].  SHELL
+    is read only then: a cached plan is keyed by it for such programs only."""
+    from ..elf import ElfFile
+
+    for path in objects:
+        try:
+            with ElfFile.open(path) as elf:
+                if not elf.rodata_contains(USER_SHELL_VAR):
+                    continue
+        except LibsubstError:
+            continue            # not an ELF file (a script, data): names nothing here
+        shell = env.get("SHELL") or ""
+        return [shell] if os.path.isabs(shell) and os.path.isfile(shell) and \
+            os.access(shell, os.X_OK) else []
+    return []
 
 
 def _named_programs(objects: Sequence[str]) -> list[str]:
