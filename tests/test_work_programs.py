@@ -153,7 +153,7 @@ def test_as_native(name, tmp_path):
     assert native.stdout, native.stderr
 
 
-# Each runs the user's shell, which $SHELL names (layout.USER_SHELL_VAR);
+# Each runs the user's shell, which $SHELL names (layout.USER_PROGRAM_VARS);
 # the shell itself is not --add'ed.
 USER_SHELL = {
     "script": ("script -q -c 'echo $0 $((6*7))' /dev/null < /dev/null | tr -d '\\r'", ["script", "tr"]),
@@ -192,3 +192,17 @@ def test_no_user_shell_for_a_program_that_names_none(tmp_path):
     assert run_native(argv, tmp_path, env=env).stdout == b"0\n"
     guest = run_guest(argv, tmp_path, env=env)
     assert (guest.stdout, guest.returncode) == (b"1\n", 0), guest.stderr
+
+
+def test_the_users_editor_comes_with_a_program_that_runs_it(tmp_path):
+    """git runs $EDITOR (a command: sed, not --add'ed, found on PATH) for a
+    commit message, as natively."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_EDITOR", "VISUAL")}
+    env.update(EDITOR="sed -i 1s/^/edited/", GIT_CONFIG_GLOBAL="/dev/null", GIT_AUTHOR_NAME="a",
+               GIT_AUTHOR_DATE="1700000000 +0000", GIT_COMMITTER_DATE="1700000000 +0000",
+               GIT_AUTHOR_EMAIL="a@b", GIT_COMMITTER_NAME="a", GIT_COMMITTER_EMAIL="a@b")
+    script = "git init -q r && cd r && git commit -q --allow-empty && git log --format=%s"
+    native = _same_as_native(script, ["git"], tmp_path, env=env)
+    assert native.stdout == b"edited\n", native

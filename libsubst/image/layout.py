@@ -22,11 +22,16 @@ from .tree import Tree
 # names it for those calls: its own name does not count.
 SHELL_CALLS = frozenset({"system", "popen"})
 SHELL_PATH = b"/bin/sh\0"
-# A program that runs the user's shell reads its path from $SHELL (script,
-# emacs's shell-command, tmux's and screen's windows, vim's and less's "!"):
-# the guest's environment is the caller's, so the shell it names comes with
-# a program whose code or libraries (libc but) name the variable.
-USER_SHELL_VAR = b"SHELL\0"
+# The programs a user names in the environment for another program to run:
+# the shell ($SHELL: script, emacs's shell-command, tmux's windows, vim's
+# and less's "!"), the editor (git's and svn's commit message, less's "v")
+# and the pager (man, git).  The guest's environment is the caller's,
+# so the program a variable names (a path, or a command PATH finds: its
+# first word) comes with a program whose code or libraries (libc but) name
+# the variable (GIT_EDITOR, SVN_EDITOR and MANPAGER end in one).
+# Of a program --add'ed or named in a shell's -c string, only its own file
+# is read for them, not its libraries.
+USER_PROGRAM_VARS = ("SHELL", "EDITOR", "VISUAL", "PAGER")
 LIBC_SONAME = "libc.so.6"
 
 
@@ -162,7 +167,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         _named_programs([binary, *libraries]) + \
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
         beside + (["/bin/sh"] if shell else []) + \
-        ([] if packed else _user_shell([binary, *(lib for soname, lib in closure.libraries
+        ([] if packed else _user_programs([binary, *(lib for soname, lib in closure.libraries
                                                     if soname != LIBC_SONAME),
                                         *filter(os.path.isfile, at_own_path)], env))
     for spec in [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
@@ -219,23 +224,31 @@ def _runs_shell(objects: Sequence[str]) -> bool:
     return False
 
 
-def _user_shell(objects: Sequence[str], env: Mapping[str, str]) -> list[str]:
-    """The program $SHELL names (an absolute path to a host program) when
-    one of *objects* names the variable (USER_SHELL_VAR); else [].  SHELL
-    is read only then: a cached plan is keyed by it for such programs only."""
+def _user_programs(objects: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The programs the USER_PROGRAM_VARS that one of *objects* names
+    point at in ``env``, which the host has.  A variable is read only then:
+    a cached plan is keyed by it for such programs only."""
+    import shutil
+
     from ..elf import ElfFile
 
+    named = set()
     for path in objects:
         try:
             with ElfFile.open(path) as elf:
-                if not elf.rodata_contains(USER_SHELL_VAR):
-                    continue
+                named.update(v for v in USER_PROGRAM_VARS if v not in named
+                             and elf.rodata_contains(v.encode() + b"\0"))
         except LibsubstError:
             continue            # not an ELF file (a script, data): names nothing here
-        shell = env.get("SHELL") or ""
-        return [shell] if os.path.isabs(shell) and os.path.isfile(shell) and \
-            os.access(shell, os.X_OK) else []
-    return []
+    found = []
+    for var in USER_PROGRAM_VARS:
+        words = (env.get(var) or "").split() if var in named else []
+        if not words:
+            continue
+        prog = words[0] if "/" in words[0] else shutil.which(words[0], path=env.get("PATH"))
+        if prog and os.path.isabs(prog) and os.path.isfile(prog) and os.access(prog, os.X_OK):
+            found.append(prog)
+    return found
 
 
 def _named_programs(objects: Sequence[str]) -> list[str]:
