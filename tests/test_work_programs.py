@@ -195,15 +195,25 @@ def test_no_user_shell_for_a_program_that_names_none(tmp_path):
     assert (guest.stdout, guest.returncode) == (b"1\n", 0), guest.stderr
 
 
-def test_the_users_editor_comes_with_a_program_that_runs_it(tmp_path):
-    """git runs $EDITOR (a command: sed, not --add'ed, found on PATH) for a
-    commit message, as natively."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_EDITOR", "VISUAL")}
+# Each runs $EDITOR (a command: sed, not --add'ed, found on PATH) for a
+# commit message: git names the variable itself, svn in its libsvn_subr
+# (and without a terminal only when told: --force-interactive).
+EDITOR = {
+    "git": ("git init -q r && cd r && git commit -q --allow-empty && git log --format=%s", ["git"]),
+    "svn": ("export HOME=$PWD; svnadmin create repo && svn -q checkout file://$PWD/repo wc && cd wc && "
+            "echo 1 > f && svn -q add f && svn -q commit --force-interactive && "
+            "svn log --xml -r 1 | grep '<msg>'",
+            ["svn", "svnadmin", "grep"]),
+}
+
+
+@pytest.mark.parametrize("name", list(EDITOR))
+def test_the_users_editor_comes_with_a_program_that_runs_it(name, tmp_path):
+    """The editor the caller's EDITOR names edits the message, as natively."""
+    script, add = EDITOR[name]
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_EDITOR", "SVN_EDITOR", "VISUAL")}
     env.update(EDITOR="sed -i 1s/^/edited/", GIT_CONFIG_GLOBAL="/dev/null", GIT_AUTHOR_NAME="a",
                GIT_AUTHOR_DATE="1700000000 +0000", GIT_COMMITTER_DATE="1700000000 +0000",
                GIT_AUTHOR_EMAIL="a@b", GIT_COMMITTER_NAME="a", GIT_COMMITTER_EMAIL="a@b")
-    script = "git init -q r && cd r && git commit -q --allow-empty && git log --format=%s"
-    native = _same_as_native(script, ["git"], tmp_path, env=env)
-    assert native.stdout == b"edited\n", native
+    native = _same_as_native(script, add, tmp_path, env=env)
+    assert b"edited" in native.stdout, native

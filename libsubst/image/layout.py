@@ -29,8 +29,6 @@ SHELL_PATH = b"/bin/sh\0"
 # so the program a variable names (a path, or a command PATH finds: its
 # first word) comes with a program whose code or libraries (libc but) name
 # the variable (GIT_EDITOR, SVN_EDITOR and MANPAGER end in one).
-# Of a program --add'ed or named in a shell's -c string, only its own file
-# is read for them, not its libraries.
 USER_PROGRAM_VARS = ("SHELL", "EDITOR", "VISUAL", "PAGER")
 LIBC_SONAME = "libc.so.6"
 
@@ -168,9 +166,11 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
         beside + (["/bin/sh"] if shell else []) + \
         ([] if packed else _user_programs([binary, *(lib for soname, lib in closure.libraries
-                                                    if soname != LIBC_SONAME),
-                                        *filter(os.path.isfile, at_own_path)], env))
-    for spec in [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
+                                                    if soname != LIBC_SONAME)], env))
+    pending = [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]
+    taken = set(pending)
+    while pending:
+        spec = pending.pop(0)
         try:
             rootfs.add_host(tree, spec)
         except LibsubstError:
@@ -186,6 +186,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         objects += added
         runtime_mounts += [m for m in added_mounts
                            if not any(m.guest == o.guest for o in runtime_mounts)]
+        # what an added program or its libraries name of USER_PROGRAM_VARS
+        # (svn's editor, named in libsvn_subr), each taken once
+        if not packed:
+            more = [p for p in _user_programs(
+                [o for o in added if os.path.basename(o) != LIBC_SONAME], env) if p not in taken]
+            pending += more
+            taken.update(more)
     # Debugging files of what it loads, and of what its trees hold that a
     # loader of its own maps without ld.so (valgrind's vgpreload objects);
     # the trees are walked only on a host that has such files.
