@@ -168,7 +168,7 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         ([] if packed else _user_programs([binary, *(lib for soname, lib in closure.libraries
                                                     if soname != LIBC_SONAME)], env))
     pending = [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]
-    taken = set(pending)
+    taken = {*pending, *at_own_path}
     while pending:
         spec = pending.pop(0)
         try:
