@@ -58,7 +58,12 @@ cd "$(dirname "$0")/.."
 # (a configure and libtool project), meson (with ninja-build and cmake above),
 # fakeroot (dpkg-deb under it; dpkg-dev above has dpkg-architecture, which
 # meson runs), python3-setuptools and python3-wheel (pip builds a local
-# project's wheel without network or build isolation).
+# project's wheel without network or build isolation);
+# programs nobody listed doing real work (tests/test_work_programs.py):
+# mercurial, subversion, cpio, attr (setfattr, getfattr), pbzip2, pigz,
+# p7zip-full, libxml2-utils (xmllint), xmlstarlet, miller, sox,
+# nghttp2-server and nghttp2-client (an HTTP/2 server and h2load), emacs-nox
+# (its batch mode; 120 MB installed with emacs-common's Lisp).
 PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gcc libc6-dev musl-tools binutils python3 python3-venv procps redis-server redis-tools
       nginx-light memcached libmemcached-tools wrk curl tcl dpkg-dev coreutils findutils gzip xz-utils grep sed mawk
       sqlite3 perl file git golang-go nodejs mount stress-ng podman runc containerd
@@ -73,7 +78,9 @@ PKGS="docker-registry apache2-utils openssl strace gdb debootstrap linux-perf gc
       nats-server gunicorn tftpd-hpa tftp-hpa netcat-openbsd
       varnish php8.2-fpm postfix dovecot-imapd bind9 slapd ldap-utils squid supervisor
       caddy prometheus etcd-server etcd-client hugo restic rclone tomcat10
-      autoconf automake libtool meson fakeroot python3-setuptools python3-wheel"
+      autoconf automake libtool meson fakeroot python3-setuptools python3-wheel
+      mercurial subversion cpio attr pbzip2 pigz p7zip-full libxml2-utils xmlstarlet miller sox
+      nghttp2-server nghttp2-client emacs-nox"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -22,6 +22,14 @@ from .tree import Tree
 # names it for those calls: its own name does not count.
 SHELL_CALLS = frozenset({"system", "popen"})
 SHELL_PATH = b"/bin/sh\0"
+# The programs a user names in the environment for another program to run:
+# the shell ($SHELL: script, emacs's shell-command, tmux's windows, vim's
+# and less's "!"), the editor (git's and svn's commit message, less's "v")
+# and the pager (man, git).  The guest's environment is the caller's,
+# so the program a variable names (a path, or a command PATH finds: its
+# first word) comes with a program whose code or libraries (libc but) name
+# the variable (GIT_EDITOR, SVN_EDITOR and MANPAGER end in one).
+USER_PROGRAM_VARS = ("SHELL", "EDITOR", "VISUAL", "PAGER")
 LIBC_SONAME = "libc.so.6"
 
 
@@ -156,8 +164,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     siblings = packages.programs([*scripts, *added_scripts]) + \
         _named_programs([binary, *libraries]) + \
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
-        beside + (["/bin/sh"] if shell else [])
-    for spec in [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]:
+        beside + (["/bin/sh"] if shell else []) + \
+        ([] if packed else _user_programs([binary, *(lib for soname, lib in closure.libraries
+                                                    if soname != LIBC_SONAME)], env))
+    pending = [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]
+    taken = {*pending, *at_own_path}
+    while pending:
+        spec = pending.pop(0)
         try:
             rootfs.add_host(tree, spec)
         except LibsubstError:
@@ -173,6 +186,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         objects += added
         runtime_mounts += [m for m in added_mounts
                            if not any(m.guest == o.guest for o in runtime_mounts)]
+        # what an added program or its libraries name of USER_PROGRAM_VARS
+        # (svn's editor, named in libsvn_subr), each taken once
+        if not packed:
+            more = [p for p in _user_programs(
+                [o for o in added if os.path.basename(o) != LIBC_SONAME], env) if p not in taken]
+            pending += more
+            taken.update(more)
     # Debugging files of what it loads, and of what its trees hold that a
     # loader of its own maps without ld.so (valgrind's vgpreload objects);
     # the trees are walked only on a host that has such files.
@@ -209,6 +229,33 @@ def _runs_shell(objects: Sequence[str]) -> bool:
         except LibsubstError:
             continue            # resolve read it already: what it cannot read runs nothing
     return False
+
+
+def _user_programs(objects: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The programs the USER_PROGRAM_VARS that one of *objects* names
+    point at in ``env``, which the host has.  A variable is read only then:
+    a cached plan is keyed by it for such programs only."""
+    import shutil
+
+    from ..elf import ElfFile
+
+    named = set()
+    for path in objects:
+        try:
+            with ElfFile.open(path) as elf:
+                named.update(v for v in USER_PROGRAM_VARS if v not in named
+                             and elf.rodata_contains(v.encode() + b"\0"))
+        except LibsubstError:
+            continue            # not an ELF file (a script, data): names nothing here
+    found = []
+    for var in USER_PROGRAM_VARS:
+        words = (env.get(var) or "").split() if var in named else []
+        if not words:
+            continue
+        prog = words[0] if "/" in words[0] else shutil.which(words[0], path=env.get("PATH"))
+        if prog and os.path.isabs(prog) and os.path.isfile(prog) and os.access(prog, os.X_OK):
+            found.append(prog)
+    return found
 
 
 def _named_programs(objects: Sequence[str]) -> list[str]:
