@@ -467,3 +467,20 @@ http {{
     with nginx(["--volume", f"{tmp_path}/www:/www", image], port, tmp_path, True):
         assert fetch(port, "/index.html") == (200, b"hello from a packed nginx\n")
         assert fetch(port, "/upload", os.urandom(64 * 1024)) == (200, b"stored\n")
+
+
+def test_a_config_names_nothing_outside_etc(tmp_path):
+    """The paths below /etc a configuration names are read after
+    normalising: `/etc/..` and `/etc/.` bring nothing (the reviewer's
+    traversal: a file and /proc/self/cmdline came)."""
+    from libsubst.image import packages
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "notes.txt").write_text("x")
+    cnf = tmp_path / "evil.cnf"
+    cnf.write_text(f"!includedir /etc/..{secret}\ninclude /etc/../proc/self/cmdline\n"
+                   "# /etc/.\n")
+    out = packages.Contents()
+    out.files.append("/etc/.." + str(cnf))
+    packages._named_config(out)
+    assert out.files == ["/etc/.." + str(cnf)] and not out.dirs

@@ -253,7 +253,8 @@ def _user_programs(objects: Sequence[str], env: Mapping[str, str]) -> list[str]:
         if not words:
             continue
         prog = words[0] if "/" in words[0] else shutil.which(words[0], path=env.get("PATH"))
-        if prog and os.path.isabs(prog) and os.path.isfile(prog) and os.access(prog, os.X_OK):
+        if prog and os.path.isabs(prog) and os.path.isfile(prog) and \
+                os.access(prog, os.R_OK | os.X_OK):
             found.append(prog)
     return found
 

@@ -365,7 +365,10 @@ def _named_config(out: Contents) -> None:
             continue
         for raw in ETC_PATH.findall(data):
             path = os.path.normpath(os.fsdecode(raw))
-            if path in listed:
+            # below /etc after normalising: `/etc/../home/x` and `/etc/.`
+            # name nothing here
+            if path in listed or not path.startswith("/etc/") or \
+                    any(part in (b".", b"..") for part in raw.split(b"/")):
                 continue
             listed.add(path)
             if os.path.isdir(path) and not os.path.islink(path):
