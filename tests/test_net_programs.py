@@ -409,7 +409,12 @@ def nats_session(tmp_path, side):
         status, err = stop(proc)
     log = [line.split("[INF] ", 1)[1] for line in err.splitlines()
            if "[INF] " in line and ("Exiting" in line or "Shutdown" in line)]
-    return (info["version"], info["max_payload"]), got, status, log
+    # On SIGTERM nats-server's signal goroutine (server/signal.go) calls Shutdown, then
+    # os.Exit(1), while main, woken by that Shutdown, returns (status 0):
+    # whichever runs first sets the status (1 natively on a quiet machine,
+    # 0 once in a guest under load); an ending by either is its own.
+    assert status in (0, 1), (side, status, err)
+    return (info["version"], info["max_payload"]), got, log
 
 
 def test_nats_server(tmp_path):
