@@ -161,7 +161,9 @@ def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     while another process -- forked, or forked and exec'd (another kernel)
     -- looks at every path twice before each change and again after it
     (tests/c/layer_cache.c): it sees each change at once, as natively,
-    whatever its kernel cached of the layer (fs/upper_cache.c)."""
+    whatever its kernel cached of the layer (fs/upper_cache.c), a name it
+    found missing made by each call that makes one (open O_CREAT, mkdir,
+    mknod, symlink, link, rename, a Unix socket's bind) too."""
     exe = build_c("layer_cache", tmp_path)
     files = tmp_path / "files"
     for d in ("dir1", "sub"):
@@ -173,6 +175,7 @@ def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     native = run_native([exe, str(native_dir), looker], tmp_path)
     guest = run_guest([exe, str(files), looker], tmp_path, opts=["--no-cwd", "--add", str(files)])
     assert native.returncode == 0, native.stderr
-    assert b"-- after 7\n" in native.stdout and b"a: file 15 a line|changed|" in native.stdout
+    assert b"-- after 9\n" in native.stdout and b"a: file 15 a line|changed|" in native.stdout
+    assert b"d2/g: lstat No such file" in native.stdout and b"d3/h: file 0" in native.stdout
     assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
         (native.stdout.decode(), b"", 0)

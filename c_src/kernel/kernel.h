@@ -344,6 +344,11 @@ struct kshared {
      * that removes or replaces a name in the layer (unlink, rmdir, rename,
      * copy-up); a lookup cached under an older one is stale. */
     uint64_t layer_gen;
+    /* fs/upper_cache.c: the count of calls that may have made a name in
+     * the layer (open O_CREAT, mkdir, mknod, symlink, link, rename, bind),
+     * bumped after each; a name cached as absent under an older one is
+     * stale. */
+    uint64_t layer_made;
     /* proc/ptable.c: the guest's process table: which pid owns each slot
      * (0: free; claimed by compare-and-swap), kept apart so that finding
      * one touches this page only, then the slots. */

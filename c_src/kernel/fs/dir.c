@@ -302,6 +302,7 @@ long sys_mkdirat(int dirfd, const char *path, int mode)
             if (pfd >= 0) {
                 r = hsys3(__NR_mkdirat, pfd, (long)name, mode);
                 hsys1(__NR_close, pfd);
+                upper_made(n->o.ent);
             }
         }
     } else if (r == 0) {
@@ -334,6 +335,7 @@ long sys_mknodat(int dirfd, const char *path, int mode, unsigned dev)
             if (pfd >= 0) {
                 r = hsys4(__NR_mknodat, pfd, (long)name, mode, dev);
                 hsys1(__NR_close, pfd);
+                upper_made(n->o.ent);
             }
         }
     } else if (r == 0) {

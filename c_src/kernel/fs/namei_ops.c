@@ -146,6 +146,7 @@ static long host_two(long nr, struct fs_node *a, struct fs_node *b, long flags)
     long r = hsys5(nr, pa, (long)na, pb, (long)nb, flags);
     hsys1(__NR_close, pa);
     hsys1(__NR_close, pb);
+    upper_made(b->o.ent);               /* a rename's or link's new name */
     if (nr == __NR_renameat2 && (a->o.ent == fs_upper || r == 0))
         upper_changed();                /* a link replaces nothing; a rename in a volume may
                                          * move a directory (fs_obj.resolved) */
@@ -212,6 +213,7 @@ long sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *new
             if (pb >= 0) {
                 r = hsys5(__NR_linkat, olddirfd, (long)"", pb, (long)nb, AT_EMPTY_PATH);
                 hsys1(__NR_close, pb);
+                upper_made(b->o.ent);
             }
         } else if (r == 0 || (r == -ENOENT && b->missing)) {
             r = -EXDEV;
@@ -259,6 +261,7 @@ long sys_symlinkat(const char *target, int newdirfd, const char *linkpath)
             if (pfd >= 0) {
                 r = hsys3(__NR_symlinkat, (long)target, pfd, (long)name);
                 hsys1(__NR_close, pfd);
+                upper_made(n->o.ent);
             }
         }
     } else if (r == 0) {
