@@ -154,6 +154,39 @@ def test_a_program_the_guest_copied_is_busy_while_it_runs(tmp_path):
     assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
 
 
+# A PATH search misses each tool twice (the walk's cache keeps a name the
+# layer has not got: c_src/kernel/fs/upper_cache.c), then other programs make
+# them: the shell's redirection (open O_CREAT), cp, ln -s, mv, mkdir.
+MADE = r"""
+PATH="$D/opt/bin:$D/opt/sub:$PATH"
+mkdir -p "$D/opt/bin"
+for i in 1 2; do
+  for n in a b c d e; do command -v $n-tool >/dev/null || echo "$n-tool missing"; done
+done
+printf '#!/bin/sh\necho a ran\n' > "$D/opt/bin/a-tool" && chmod +x "$D/opt/bin/a-tool"
+cp "$D/opt/bin/a-tool" "$D/opt/bin/b-tool"
+ln -s a-tool "$D/opt/bin/c-tool"
+printf '#!/bin/sh\necho d ran\n' > "$D/opt/t" && chmod +x "$D/opt/t" && mv "$D/opt/t" "$D/opt/bin/d-tool"
+mkdir "$D/opt/sub" && cp "$D/opt/bin/d-tool" "$D/opt/sub/e-tool"
+hash -r
+for n in a b c d e; do $n-tool; done
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_name_a_search_missed_is_found_once_made(tmp_path, path):
+    """dash looks for tools that are not there, twice, and finds each once
+    another program has made it, as natively."""
+    tools = [shutil.which(t) for t in ("mkdir", "chmod", "cp", "ln", "mv")]
+    native = run_native(["sh", "-c", MADE], tmp_path, env={**os.environ, "D": str(tmp_path)})
+    guest = run_guest(["sh", "-c", MADE], tmp_path,
+                      opts=["--no-cwd", *PATHS[path], *[a for t in tools for a in ("--add", t)]],
+                      env={**os.environ, "D": ""})
+    assert native.stdout.endswith(b"a ran\na ran\na ran\nd ran\nd ran\n"), native.stderr
+    assert native.stdout.count(b"missing") == 10
+    assert (guest.stdout, guest.stderr, guest.returncode) == (native.stdout, b"", 0)
+
+
 @pytest.mark.parametrize("looker", ["fork", "exec"])
 def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     """One process copies up, renames, unlinks, replaces names (a file by a
