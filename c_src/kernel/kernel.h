@@ -349,6 +349,11 @@ struct kshared {
      * bumped after each; a name cached as absent under an older one is
      * stale. */
     uint64_t layer_made;
+    /* ... and those under way: raised before each such host call, lowered
+     * with the bump after it; no absence is cached or used while it is not
+     * 0 (a creator stopped or killed between its host call and the bump
+     * would leave the name made but the count not moved). */
+    uint64_t layer_making;
     /* proc/ptable.c: the guest's process table: which pid owns each slot
      * (0: free; claimed by compare-and-swap), kept apart so that finding
      * one touches this page only, then the slots. */

@@ -428,7 +428,9 @@ long upper_copy_up_fd(long fd);
 uint64_t upper_gen(void);
 void upper_changed(void);       /* after a name in the layer went or was replaced */
 uint64_t upper_made_count(void);
-void upper_made(int m);         /* after a call that may have made a name in mount m */
+void upper_making(int m);       /* before a call that may make a name in mount m, */
+void upper_made(int m);         /* and after it (always paired) */
+int upper_making_none(void);    /* no such call under way in the guest */
 /* 1: a hit, in *o; -ENOENT: a name the layer had not got, none made since; 0: not known */
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);
 int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *o); /* p's len known */

@@ -82,10 +82,23 @@ uint64_t upper_made_count(void)
     return __atomic_load_n(&K_shared->layer_made, __ATOMIC_ACQUIRE);
 }
 
-void upper_made(int m)
+int upper_making_none(void)
+{
+    return __atomic_load_n(&K_shared->layer_making, __ATOMIC_ACQUIRE) == 0;
+}
+
+void upper_making(int m)
 {
     if (m == fs_upper && m >= 0)
+        __atomic_fetch_add(&K_shared->layer_making, 1, __ATOMIC_ACQ_REL);
+}
+
+void upper_made(int m)
+{
+    if (m == fs_upper && m >= 0) {
         __atomic_fetch_add(&K_shared->layer_made, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&K_shared->layer_making, 1, __ATOMIC_RELEASE);
+    }
 }
 
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
@@ -104,7 +117,7 @@ int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *
         if (s->o.type) {
             *o = s->o;
             hit = 1;
-        } else if (s->made == upper_made_count()) {
+        } else if (s->made == upper_made_count() && upper_making_none()) {
             hit = -ENOENT;
         }
     }

@@ -89,6 +89,8 @@ long sys_bind(long fd, const void *addr, long len)
     long n = translate(addr ? &in : 0, len, &host, 1);
     if (n < 0)
         return n;
+    if (n > 0)
+        upper_making(fs_upper);
     long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
     if (n > 0)
         upper_made(fs_upper);           /* the socket's name, wherever it was made */
