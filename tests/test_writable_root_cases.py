@@ -212,3 +212,35 @@ def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     assert b"d2/g: lstat No such file" in native.stdout and b"d3/h: file 0" in native.stdout
     assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
         (native.stdout.decode(), b"", 0)
+
+
+def test_a_name_being_made_is_never_cached_as_absent(tmp_path):
+    """A process caches a name as absent, then a forked creator makes it and
+    is stopped (then killed) at a random moment of its open: the name
+    listed by getdents is found by lstat, as natively (the reviewer's
+    stale ENOENT: a creator stopped between its host call and the count's
+    bump; tests/c/layer_absent.c)."""
+    exe = build_c("layer_absent", tmp_path)
+    outs = []
+    for side, d in (("native", tmp_path / "native"), ("guest", tmp_path / "files")):
+        d.mkdir()
+        argv = [exe, str(d), "stop", "5000", "1500"]
+        r = run_native(argv, tmp_path) if side == "native" else \
+            run_guest(argv, tmp_path, opts=["--no-cwd", "--add", str(d)])
+        assert r.returncode == 0 and b"STALE" not in r.stdout, (side, r.stdout[-2000:], r.stderr)
+        outs.append(r.stdout.splitlines()[-1].split()[0])
+    assert outs == [b"stale=0", b"stale=0"]
+
+
+def test_a_missing_name_is_looked_up_with_the_ids_of_the_moment(tmp_path):
+    """A name found missing as root is missing for lack of search permission
+    once the process is uid 65534 (EACCES, not a cached ENOENT: set*id
+    forgets the cached absences; tests/c/layer_perm.c)."""
+    exe = build_c("layer_perm", tmp_path)
+    native_dir, files = tmp_path / "native", tmp_path / "files"
+    native_dir.mkdir()
+    files.mkdir()
+    native = run_native([exe, str(native_dir)], tmp_path)
+    guest = run_guest([exe, str(files)], tmp_path, opts=["--no-cwd", "--add", str(files)])
+    assert native.stdout == b"as root: -1 No such file or directory; as 65534: -1 Permission denied\n"
+    assert (guest.stdout, guest.stderr, guest.returncode) == (native.stdout, b"", 0)
