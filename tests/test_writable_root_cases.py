@@ -154,6 +154,39 @@ def test_a_program_the_guest_copied_is_busy_while_it_runs(tmp_path):
     assert (guest.stdout, guest.returncode) == (native.stdout, 0), guest.stderr
 
 
+# A PATH search misses each tool twice (the walk's cache keeps a name the
+# layer has not got: c_src/kernel/fs/upper_cache.c), then other programs make
+# them: the shell's redirection (open O_CREAT), cp, ln -s, mv, mkdir.
+MADE = r"""
+PATH="$D/opt/bin:$D/opt/sub:$PATH"
+mkdir -p "$D/opt/bin"
+for i in 1 2; do
+  for n in a b c d e; do command -v $n-tool >/dev/null || echo "$n-tool missing"; done
+done
+printf '#!/bin/sh\necho a ran\n' > "$D/opt/bin/a-tool" && chmod +x "$D/opt/bin/a-tool"
+cp "$D/opt/bin/a-tool" "$D/opt/bin/b-tool"
+ln -s a-tool "$D/opt/bin/c-tool"
+printf '#!/bin/sh\necho d ran\n' > "$D/opt/t" && chmod +x "$D/opt/t" && mv "$D/opt/t" "$D/opt/bin/d-tool"
+mkdir "$D/opt/sub" && cp "$D/opt/bin/d-tool" "$D/opt/sub/e-tool"
+hash -r
+for n in a b c d e; do $n-tool; done
+"""
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_name_a_search_missed_is_found_once_made(tmp_path, path):
+    """dash looks for tools that are not there, twice, and finds each once
+    another program has made it, as natively."""
+    tools = [shutil.which(t) for t in ("mkdir", "chmod", "cp", "ln", "mv")]
+    native = run_native(["sh", "-c", MADE], tmp_path, env={**os.environ, "D": str(tmp_path)})
+    guest = run_guest(["sh", "-c", MADE], tmp_path,
+                      opts=["--no-cwd", *PATHS[path], *[a for t in tools for a in ("--add", t)]],
+                      env={**os.environ, "D": ""})
+    assert native.stdout.endswith(b"a ran\na ran\na ran\nd ran\nd ran\n"), native.stderr
+    assert native.stdout.count(b"missing") == 10
+    assert (guest.stdout, guest.stderr, guest.returncode) == (native.stdout, b"", 0)
+
+
 @pytest.mark.parametrize("looker", ["fork", "exec"])
 def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     """One process copies up, renames, unlinks, replaces names (a file by a
@@ -161,7 +194,9 @@ def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     while another process -- forked, or forked and exec'd (another kernel)
     -- looks at every path twice before each change and again after it
     (tests/c/layer_cache.c): it sees each change at once, as natively,
-    whatever its kernel cached of the layer (fs/upper_cache.c)."""
+    whatever its kernel cached of the layer (fs/upper_cache.c), a name it
+    found missing made by each call that makes one (open O_CREAT, mkdir,
+    mknod, symlink, link, rename, a Unix socket's bind) too."""
     exe = build_c("layer_cache", tmp_path)
     files = tmp_path / "files"
     for d in ("dir1", "sub"):
@@ -173,6 +208,39 @@ def test_a_change_by_one_process_is_seen_by_another(tmp_path, looker):
     native = run_native([exe, str(native_dir), looker], tmp_path)
     guest = run_guest([exe, str(files), looker], tmp_path, opts=["--no-cwd", "--add", str(files)])
     assert native.returncode == 0, native.stderr
-    assert b"-- after 7\n" in native.stdout and b"a: file 15 a line|changed|" in native.stdout
+    assert b"-- after 9\n" in native.stdout and b"a: file 15 a line|changed|" in native.stdout
+    assert b"d2/g: lstat No such file" in native.stdout and b"d3/h: file 0" in native.stdout
     assert (guest.stdout.decode(), guest.stderr, guest.returncode) == \
         (native.stdout.decode(), b"", 0)
+
+
+def test_a_name_being_made_is_never_cached_as_absent(tmp_path):
+    """A process caches a name as absent, then a forked creator makes it and
+    is stopped (then killed) at a random moment of its open: the name
+    listed by getdents is found by lstat, as natively (the reviewer's
+    stale ENOENT: a creator stopped between its host call and the count's
+    bump; tests/c/layer_absent.c)."""
+    exe = build_c("layer_absent", tmp_path)
+    outs = []
+    for side, d in (("native", tmp_path / "native"), ("guest", tmp_path / "files")):
+        d.mkdir()
+        argv = [exe, str(d), "stop", "5000", "1500"]
+        r = run_native(argv, tmp_path) if side == "native" else \
+            run_guest(argv, tmp_path, opts=["--no-cwd", "--add", str(d)])
+        assert r.returncode == 0 and b"STALE" not in r.stdout, (side, r.stdout[-2000:], r.stderr)
+        outs.append(r.stdout.splitlines()[-1].split()[0])
+    assert outs == [b"stale=0", b"stale=0"]
+
+
+def test_a_missing_name_is_looked_up_with_the_ids_of_the_moment(tmp_path):
+    """A name found missing as root is missing for lack of search permission
+    once the process is uid 65534 (EACCES, not a cached ENOENT: set*id
+    forgets the cached absences; tests/c/layer_perm.c)."""
+    exe = build_c("layer_perm", tmp_path)
+    native_dir, files = tmp_path / "native", tmp_path / "files"
+    native_dir.mkdir()
+    files.mkdir()
+    native = run_native([exe, str(native_dir)], tmp_path)
+    guest = run_guest([exe, str(files)], tmp_path, opts=["--no-cwd", "--add", str(files)])
+    assert native.stdout == b"as root: -1 No such file or directory; as 65534: -1 Permission denied\n"
+    assert (guest.stdout, guest.stderr, guest.returncode) == (native.stdout, b"", 0)

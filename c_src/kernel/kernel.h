@@ -344,6 +344,16 @@ struct kshared {
      * that removes or replaces a name in the layer (unlink, rmdir, rename,
      * copy-up); a lookup cached under an older one is stale. */
     uint64_t layer_gen;
+    /* fs/upper_cache.c: the count of calls that may have made a name in
+     * the layer (open O_CREAT, mkdir, mknod, symlink, link, rename, bind),
+     * bumped after each; a name cached as absent under an older one is
+     * stale. */
+    uint64_t layer_made;
+    /* ... and those under way: raised before each such host call, lowered
+     * with the bump after it; no absence is cached or used while it is not
+     * 0 (a creator stopped or killed between its host call and the bump
+     * would leave the name made but the count not moved). */
+    uint64_t layer_making;
     /* proc/ptable.c: the guest's process table: which pid owns each slot
      * (0: free; claimed by compare-and-swap), kept apart so that finding
      * one touches this page only, then the slots. */

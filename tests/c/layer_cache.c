@@ -1,6 +1,6 @@
 /* One process changes names in DIR while another looks at them: the looker
  * reads every path before and after each change, so a kernel that cached
- * what it saw first would show it again.  The looker is a forked child
+ * what it saw first would show it again, a name it found missing too.  The looker is a forked child
  * ("fork") or that child after an execve of this program ("exec").
  * Prints what the looker sees, step by step; natively, the files as they are.
  *
@@ -11,13 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const char *dir;
 static const char *const paths[] = {"a", "b", "b2", "c", "e", "sub", "sub/x", "dir1/f",
-                                    "dir2/f", "new", "l", "d2"};
+                                    "dir2/f", "new", "l", "d2", "d2/g", "fifo", "hl", "sock",
+                                    "d3/h"};
 
 static void look(const char *step)
 {
@@ -32,7 +35,7 @@ static void look(const char *step)
         }
         printf("%s: %s %ld", paths[i], S_ISDIR(st.st_mode) ? "dir" : S_ISLNK(st.st_mode) ? "link"
                                        : "file", S_ISREG(st.st_mode) ? (long)st.st_size : 0L);
-        int fd = open(p, O_RDONLY);
+        int fd = open(p, O_RDONLY | O_NONBLOCK);   /* a FIFO's open does not wait */
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
         if (n >= 0) {
             buf[n] = 0;
@@ -97,10 +100,25 @@ static void change(int step, int dfd)
         must(unlinkat(dfd, "e", 0) == 0 && symlinkat("b2", dfd, "e") == 0, "e a symlink");
         must(unlinkat(dfd, "new", 0) == 0 && mkdirat(dfd, "new", 0755) == 0, "new a dir");
         break;
+    case 8: {                           /* names that appear by the other calls that make one */
+        int fd = openat(dfd, "d2/g", O_WRONLY | O_CREAT | O_EXCL, 0644);
+        must(fd >= 0 && close(fd) == 0, "create d2/g");
+        must(mkfifoat(dfd, "fifo", 0644) == 0 && linkat(dfd, "a", dfd, "hl", 0) == 0,
+             "mkfifo, link");
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock", dir);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        must(s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof sa) == 0 && close(s) == 0, "bind");
+        break;
+    }
+    case 9:                             /* a directory of files renamed to a new name */
+        must(renameat(dfd, "d2", dfd, "d3") == 0 && renameat(dfd, "d3/g", dfd, "d3/h") == 0,
+             "rename d2 d3");
+        break;
     }
 }
 
-#define STEPS 8
+#define STEPS 10
 
 static int looker(int go, int ready)
 {

@@ -300,8 +300,10 @@ long sys_mkdirat(int dirfd, const char *path, int mode)
             long pfd = vol_parent(n, &name);
             r = pfd;
             if (pfd >= 0) {
+                upper_making(n->o.ent);
                 r = hsys3(__NR_mkdirat, pfd, (long)name, mode);
                 hsys1(__NR_close, pfd);
+                upper_made(n->o.ent);
             }
         }
     } else if (r == 0) {
@@ -332,8 +334,10 @@ long sys_mknodat(int dirfd, const char *path, int mode, unsigned dev)
             long pfd = vol_parent(n, &name);
             r = pfd;
             if (pfd >= 0) {
+                upper_making(n->o.ent);
                 r = hsys4(__NR_mknodat, pfd, (long)name, mode, dev);
                 hsys1(__NR_close, pfd);
+                upper_made(n->o.ent);
             }
         }
     } else if (r == 0) {

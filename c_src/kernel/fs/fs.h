@@ -427,9 +427,16 @@ long upper_copy_up_fd(long fd);
  * valid while the shared generation is the one it was found under. */
 uint64_t upper_gen(void);
 void upper_changed(void);       /* after a name in the layer went or was replaced */
-int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);    /* 1: a hit, in *o */
+uint64_t upper_made_count(void);
+void upper_making(int m);       /* before a call that may make a name in mount m, */
+void upper_made(int m);         /* and after it (always paired) */
+int upper_making_none(void);    /* no such call under way in the guest */
+/* 1: a hit, in *o; -ENOENT: a name the layer had not got, none made since; 0: not known */
+int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);
 int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *o); /* p's len known */
 void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o);
+/* p absent from the layer, looked up under gen and the count of names made */
+void upper_cache_absent(const char *p, uint64_t gen, uint64_t made);
 void upper_cache_after_fork(void);  /* in a forked child: the cache's lock is free again */
 
 /* ---- synthetic trees (synth*.c) ---- */

@@ -143,9 +143,11 @@ static long host_two(long nr, struct fs_node *a, struct fs_node *b, long flags)
         hsys1(__NR_close, pa);
         return pb;
     }
+    upper_making(b->o.ent);
     long r = hsys5(nr, pa, (long)na, pb, (long)nb, flags);
+    upper_made(b->o.ent);
     hsys1(__NR_close, pa);
-    hsys1(__NR_close, pb);
+    hsys1(__NR_close, pb);               /* a rename's or link's new name */
     if (nr == __NR_renameat2 && (a->o.ent == fs_upper || r == 0))
         upper_changed();                /* a link replaces nothing; a rename in a volume may
                                          * move a directory (fs_obj.resolved) */
@@ -210,8 +212,10 @@ long sys_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *new
             long pb = vol_parent(b, &nb);
             r = pb;
             if (pb >= 0) {
+                upper_making(b->o.ent);
                 r = hsys5(__NR_linkat, olddirfd, (long)"", pb, (long)nb, AT_EMPTY_PATH);
                 hsys1(__NR_close, pb);
+                upper_made(b->o.ent);
             }
         } else if (r == 0 || (r == -ENOENT && b->missing)) {
             r = -EXDEV;
@@ -257,8 +261,10 @@ long sys_symlinkat(const char *target, int newdirfd, const char *linkpath)
             long pfd = vol_parent(n, &name);
             r = pfd;
             if (pfd >= 0) {
+                upper_making(n->o.ent);
                 r = hsys3(__NR_symlinkat, (long)target, pfd, (long)name);
                 hsys1(__NR_close, pfd);
+                upper_made(n->o.ent);
             }
         }
     } else if (r == 0) {

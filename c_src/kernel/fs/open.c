@@ -146,7 +146,11 @@ static long open_volume(struct fs_node *n, int flags, int mode)
             return fs_install(fd, KF_HOST, nofollow, 0, 0, n->path);
         }
     }
+    if (flags & O_CREAT)
+        upper_making(n->o.ent);
     fd = vol_open(n, flags, mode);
+    if (flags & O_CREAT)
+        upper_made(n->o.ent);
     return fs_install(fd, KF_HOST, nofollow, 0, 0, n->path);
 }
 

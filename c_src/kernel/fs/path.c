@@ -77,8 +77,9 @@ int fs_classify(const char *p, struct fs_obj *o)
      * after a chroot a volume's answer needs its mode, which it lacks. */
     uint64_t gen = fs_upper >= 0 ? upper_gen() : 0;
     const char *root = fs_root();
-    if (fs_upper >= 0 && !root && upper_cache_get(p, gen, o))
-        return 0;
+    int hit = fs_upper >= 0 && !root ? upper_cache_get(p, gen, o) : 0;
+    if (hit)
+        return hit < 0 ? hit : 0;       /* -ENOENT: absent from the layer, as upper_classify */
     /* A file of the image shadows a volume at the same path: the program or
      * a library that lives in the working directory is served substituted.
      * Elsewhere a writable root's layer says what is left of the image. */
@@ -224,15 +225,24 @@ static int is_clean(const char *t)
  * the path), and none has gone or been replaced since, or the generation
  * would have moved on (upper_cache.c).  So the walk would end where it did,
  * and the cache says with what, in one lookup instead of one a component.
- * A symlink at its end is left to the whole walk.  1 if so, in n.  len:
- * n->tmp's, as its copy counted it (no pass over it again to count). */
+ * A symlink at its end is left to the whole walk.  A name cached as absent
+ * was looked up in the layer below a directory of it (upper_classify is
+ * asked nothing else), so the walk would end as walk_down ends it there:
+ * n->absent.  1 if so, in n.  len: n->tmp's, as its copy counted it (no
+ * pass over it again to count). */
 static int walk_cached(struct fs_node *n, int wflags, uint64_t gen, size_t len)
 {
     struct fs_obj o;
+    int hit;
     if (fs_upper < 0 || n->tmp[0] != '/' || !is_clean(n->tmp) ||
-        !upper_cache_get_len(n->tmp, len, gen, &o) || (obj_is_link(&o) && (wflags & W_FOLLOW)))
+        !(hit = upper_cache_get_len(n->tmp, len, gen, &o)) ||
+        (hit > 0 && obj_is_link(&o) && (wflags & W_FOLLOW)))
         return 0;
     memcpy(n->path, n->tmp, len + 1);
+    if (hit < 0) {
+        o = (struct fs_obj){.type = FO_VOLUME, .ent = fs_upper};
+        n->absent = 1;
+    }
     n->o = o;
     return 1;
 }
@@ -419,7 +429,7 @@ int fs_walk(long dirfd, const char *gpath, int wflags, struct fs_node *n)
         struct fs_obj known;
         if (t[0] == '/' && !n->root && is_clean(t))
             upper_cache_put(t, gen, &cur);
-        else if (upper_cache_get(p, gen, &known) && known.type == FO_VOLUME &&
+        else if (upper_cache_get(p, gen, &known) == 1 && known.type == FO_VOLUME &&
                  known.ent == cur.ent)
             n->o.resolved = known.resolved;
     }

@@ -83,7 +83,11 @@ int upper_classify(const char *p, uint64_t gen, struct fs_obj *o)
         o->ent = fs_upper;
         return 0;
     }
+    uint64_t made = upper_made_count();    /* read before the host's answer, as gen */
+    int quiet = upper_making_none();        /* no name being made meanwhile */
     long r = hsys4(__NR_newfstatat, root_fd(), (long)name, (long)&st, AT_SYMLINK_NOFOLLOW);
+    if (r == -ENOENT && quiet)
+        upper_cache_absent(p, gen, made);
     if (r < 0)
         return r;
     o->mode = st.st_mode & S_IFMT;

@@ -7,15 +7,26 @@
  * volumes, which depend on the mount table alone, and a walk's below a
  * volume that nothing lies under (path.c), lexical for the same reason.
  *
- * Only names that exist are cached.  A name that appears changes nothing
- * already cached; one that goes or is replaced does, and every change of
- * that kind -- unlink, rmdir, rename, copy-up (a stub swapped for its
- * copy) -- is followed by a bump of the layer's generation in the memory
- * every process of the guest shares (mm/shared.c).  An entry is used only
- * while the generation it was looked up under is the current one, so a
- * change made by any process of the guest is seen by all of them from the
- * moment the call that made it returns.  The generation is read before the
- * host lstat: a change racing the lookup leaves the entry already stale.
+ * A name that appears changes nothing already cached of names that exist;
+ * one that goes or is replaced does, and every change of that kind --
+ * unlink, rmdir, rename, copy-up (a stub swapped for its copy) -- is
+ * followed by a bump of the layer's generation in the memory every process
+ * of the guest shares (mm/shared.c).  An entry is used only while the
+ * generation it was looked up under is the current one, so a change made
+ * by any process of the guest is seen by all of them from the moment the
+ * call that made it returns.  The generation is read before the host
+ * lstat: a change racing the lookup leaves the entry already stale.
+ *
+ * A name the layer has not got is cached too (an *absent* entry: a PATH
+ * search's or an import's miss, a tmpfs keeping no negative dentries, cost
+ * more than a native miss on disk), valid while neither that generation
+ * nor the layer's count of names made has moved: every call that may make
+ * a name there -- open with O_CREAT, mkdir, mknod, symlink, link, rename,
+ * a Unix socket's bind -- bumps the count after its host call
+ * (upper_made).  The layer is a tmpfs the tender mounts in the guest's own
+ * mount namespace (upper_init: a scratch mount at "/", never a host
+ * directory), so no writer but the guest's processes, all of which share
+ * the count, makes a name in it.
  *
  * The generation is guest-writable memory: a forged one can only make the
  * guest see its own layer wrongly.  Whatever a cached entry says, the host
@@ -31,9 +42,9 @@
 
 struct slot {
     char *path;                     /* NULL: empty */
-    uint64_t gen;
+    uint64_t gen, made;             /* made: an absent entry's count of names made */
     uint32_t hash, len;
-    struct fs_obj o;
+    struct fs_obj o;                /* o.type 0: absent */
 };
 static struct slot slots[SLOTS];
 static int lock;
@@ -66,6 +77,30 @@ void upper_changed(void)
     __atomic_fetch_add(&K_shared->layer_gen, 1, __ATOMIC_RELEASE);
 }
 
+uint64_t upper_made_count(void)
+{
+    return __atomic_load_n(&K_shared->layer_made, __ATOMIC_ACQUIRE);
+}
+
+int upper_making_none(void)
+{
+    return __atomic_load_n(&K_shared->layer_making, __ATOMIC_ACQUIRE) == 0;
+}
+
+void upper_making(int m)
+{
+    if (m == fs_upper && m >= 0)
+        __atomic_fetch_add(&K_shared->layer_making, 1, __ATOMIC_ACQ_REL);
+}
+
+void upper_made(int m)
+{
+    if (m == fs_upper && m >= 0) {
+        __atomic_fetch_add(&K_shared->layer_made, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&K_shared->layer_making, 1, __ATOMIC_RELEASE);
+    }
+}
+
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
 {
     return upper_cache_get_len(p, strlen(p), gen, o);
@@ -79,14 +114,18 @@ int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *
     if (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
         return 0;
     if (s->path && s->gen == gen && s->hash == h && s->len == len && memcmp(s->path, p, len) == 0) {
-        *o = s->o;
-        hit = 1;
+        if (s->o.type) {
+            *o = s->o;
+            hit = 1;
+        } else if (s->made == upper_made_count() && upper_making_none()) {
+            hit = -ENOENT;
+        }
     }
     kspin_unlock(&lock);
     return hit;
 }
 
-void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o)
+static void put(const char *p, uint64_t gen, uint64_t made, const struct fs_obj *o)
 {
     size_t len = strlen(p);
     uint32_t h = hash(p, len);
@@ -97,10 +136,20 @@ void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o)
     memcpy(copy, p, len + 1);
     if (!__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE)) {
         old = s->path;
-        *s = (struct slot){.path = copy, .gen = gen, .hash = h, .len = len, .o = *o};
+        *s = (struct slot){.path = copy, .gen = gen, .made = made, .hash = h, .len = len, .o = *o};
         kspin_unlock(&lock);
     }
     kfree(old);
+}
+
+void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o)
+{
+    put(p, gen, 0, o);
+}
+
+void upper_cache_absent(const char *p, uint64_t gen, uint64_t made)
+{
+    put(p, gen, made, &(struct fs_obj){0});
 }
 
 void upper_cache_after_fork(void)

@@ -89,7 +89,11 @@ long sys_bind(long fd, const void *addr, long len)
     long n = translate(addr ? &in : 0, len, &host, 1);
     if (n < 0)
         return n;
+    if (n > 0)
+        upper_making(fs_upper);
     long r = hsys3(__NR_bind, fd, n ? (long)&host : (long)addr, n ? n : len);
+    if (n > 0)
+        upper_made(fs_upper);           /* the socket's name, wherever it was made */
     if (r == 0 && n > 0) {
         char guest[sizeof in.sun_path + 1];
         size_t k = len - sizeof(unsigned short) < sizeof in.sun_path

@@ -15,6 +15,7 @@
  * change and that prctl (a few instructions) is not seen.
  */
 #include "proc/proc.h"
+#include "fs/fs.h"
 #include <linux/prctl.h>
 
 /* What the guest's first process set with PR_SET_PDEATHSIG itself, which
@@ -61,10 +62,17 @@ static long rearm(long r, const struct watched_ids *before)
  * at its site, where `libsubst pack --specialize` reads it. */
 static inline __attribute__((always_inline)) long id_call(long nr, long a, long b, long c)
 {
-    if (!proc_is_first())
-        return hsys3(nr, a, b, c);
-    struct watched_ids before = watched();
-    return rearm(hsys3(nr, a, b, c), &before);
+    long r;
+    if (!proc_is_first()) {
+        r = hsys3(nr, a, b, c);
+    } else {
+        struct watched_ids before = watched();
+        r = rearm(hsys3(nr, a, b, c), &before);
+    }
+    /* The writable root's cached absences answered without the host's
+     * search-permission check, which the new ids may fail: forgotten. */
+    upper_changed();
+    return r;
 }
 
 /* PR_SET_PDEATHSIG and PR_GET_PDEATHSIG of the guest's first process (see
