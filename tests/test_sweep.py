@@ -139,10 +139,13 @@ def test_every_program_same_as_native(path, sweeper):
     _same(sweeper, path)
 
 
-def test_the_subset_and_known_are_swept_programs():
+def test_the_subset_is_swept_and_none_of_it_is_known_to_differ():
+    """The subset's programs (tests/run.sh installs them) are swept here; a
+    program of KNOWN may be missing on another machine (KNOWN is this
+    machine's sweep), so only the subset is checked for presence."""
     swept = {os.path.basename(p) for p in sweep.select()}
     assert set(SUBSET) <= swept
-    assert set(KNOWN) <= swept, sorted(set(KNOWN) - swept)
+    assert not set(SUBSET) & set(KNOWN)
 
 
 def test_a_difference_is_seen(sweeper):

@@ -74,6 +74,8 @@ RSYNCD = ("mkdir src dst; seq 1 30000 > src/n; echo a > src/a; mkdir src/s; echo
           "echo c > dst/c; rsync -a -i dst/c rsync://127.0.0.1:{port}/m/; kill $p; wait $p; echo $?; "
           "cat src/c; rm -f rd.pid")
 # nghttpd over TLS with a certificate made in the run; curl, nghttp, h2load
+# (the shell's "Terminated" for the killed server is said only when it has
+# noticed the end in time, natively too: not compared)
 HTTP2 = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out c.pem "
          "-days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null; mkdir www; "
          "seq 1 20000 > www/n; nghttpd -d www {port} k.pem c.pem & p=$!; trap 'kill $p 2>/dev/null' EXIT; "
@@ -81,7 +83,7 @@ HTTP2 = ("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -
          "curl -s --http2 --cacert c.pem -o got -w '%{http_version} %{http_code} %{size_download}\\n' "
          "https://localhost:{port}/n; cmp got www/n && echo same; "
          "h2load -n 20 -c 2 -m 4 https://localhost:{port}/n | grep -E '^requests|status codes'; "
-         "kill $p; wait $p; echo $?; rm -f k.pem c.pem")
+         "{ kill $p; wait $p; } 2>/dev/null; echo $?; rm -f k.pem c.pem")
 # a server process holding pseudo-terminals, driven by its client
 TMUX = ("tmux -S ./t.sock -f /dev/null new-session -d -x 80 -y 10 sh; "
         "trap 'tmux -S ./t.sock kill-server 2>/dev/null' EXIT; "
@@ -94,8 +96,10 @@ TMUX = ("tmux -S ./t.sock -f /dev/null new-session -d -x 80 -y 10 sh; "
 IPC = ("q=$(ipcmk -Q | sed 's/.*: //'); s=$(ipcmk -S 2 | sed 's/.*: //'); m=$(ipcmk -M 4096 | sed 's/.*: //'); "
        "ipcs -q -i $q | grep -c -i 'msqid'; ipcs -s -i $s | grep -c semnum; ipcs -m -i $m | grep -c 'segment size=4096'; "
        "ipcrm -q $q -s $s -m $m; echo $?; ipcs -l | head -5")
+# (no filefrag: on a file system without FIEMAP, a tmpfs, it falls back to
+# FIBMAP, which needs CAP_SYS_RAWIO, a capability the guest never has)
 FILES = ("seq 1 100000 > f; lsattr f | cut -c1-22; chattr +A f; echo $?; "
-         "filefrag f | sed 's/: .*extents\\?/: E/'; cp --reflink=auto f g; cmp f g && echo cp; "
+         "cp --reflink=auto f g; cmp f g && echo cp; "
          "fallocate -l 1M h; fallocate -p -o 4096 -l 8192 h; du -k h; stat -c '%s %b' h; "
          "truncate -s 10M s; du -k s; mkfifo p; (echo via-fifo > p &); cat p")
 KEYS = ("openssl speed -multi 2 -seconds 1 -mr sha256 2>/dev/null | grep -c '^+F'; "
@@ -134,7 +138,7 @@ CASES = {
                   False, True),
     "tmux": (TMUX, ["tmux", "sh", "grep", "sleep"], False, True),
     "sysv ipc": (IPC, ["ipcmk", "ipcs", "ipcrm", "sed", "grep", "head"], False, True),
-    "file attributes holes fifo": (FILES, ["lsattr", "chattr", "filefrag", "cp", "cmp", "fallocate",
+    "file attributes holes fifo": (FILES, ["lsattr", "chattr", "cp", "cmp", "fallocate",
                                            "du", "stat", "truncate", "mkfifo", "cat", "seq", "cut",
                                            "sed"], False, True),
     "openssl ssh-keygen": (KEYS, ["openssl", "ssh-keygen", "grep", "cut", "cmp"], False, True),
