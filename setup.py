@@ -35,10 +35,15 @@ def build_programs(bin_dir):
     """Ordinary (glibc, dynamically linked) helper programs: the benchmarks'."""
     cc = os.environ.get("CC", "gcc")
     os.makedirs(bin_dir, exist_ok=True)
-    subprocess.check_call([cc, "-O2", "-o", os.path.join(bin_dir, "syscall-bench"),
+    include = "-I" + os.path.join(HERE, "c_src", "include")   # landlock_rules.h
+    subprocess.check_call([cc, "-O2", include, "-o", os.path.join(bin_dir, "syscall-bench"),
                            os.path.join(HERE, "benchmarks", "syscall_bench.c")])
+    subprocess.check_call([cc, "-O2", include, "-o", os.path.join(bin_dir, "contained"),
+                           os.path.join(HERE, "benchmarks", "contained.c")])
     subprocess.check_call([cc, "-O2", "-o", os.path.join(bin_dir, "echo-server"),
                            os.path.join(HERE, "benchmarks", "echo_server.c")])
+    subprocess.check_call([cc, "-O2", "-o", os.path.join(bin_dir, "child-exit"),
+                           os.path.join(HERE, "benchmarks", "child_exit.c")])
 
 
 def build_id():

@@ -6,7 +6,10 @@ profiled on the host.
     python -m libsubst.benchmarks.server_profile [--server nginx|redis|memcached] [--rounds 6]
         [--seconds 3] [--requests 50000] [--baseline-python PYTHON] [--json]
 
-Native and guest alternate round by round, each round a fresh server;
+Native, native under the sandbox's layers (servers.py's container+Landlock:
+the guest's seccomp filter and the tender's Landlock rules for its volumes,
+without libsubst) and guest alternate round by round, each round a fresh
+server, so the guest's difference from container+Landlock is libsubst's own;
 --baseline-python adds the guest of the libsubst installed for that Python
 (another build) to every round.
 While the load runs, `perf record -g -e cpu-clock -p PID` samples the host
@@ -47,7 +50,9 @@ from ..errors import LibsubstError
 
 from .rounds import BenchmarkError, alternate, check, main_command, fmt_spread, median, positive
 from .redis_bench import free_port, stop
-from .servers import BASELINE, KINDS, memcached, nginx, pythons, redis, serve
+from .servers import BASELINE, FLOOR, memcached, nginx, pythons, redis, serve
+
+KINDS = ("native", FLOOR, "libsubst")
 
 # Each part: a test on a perf sample's (dso, symbol) and the symbols of its
 # call chain.  Landlock's is the chain's: its hooks (security/landlock/'s
@@ -230,8 +235,9 @@ def table(res: dict) -> str:
     own median: how far the machine moved."""
     kinds = list(next(iter(res.values())))
     guests = kinds[1:]
+    own = [g for g in guests if g != FLOOR] if FLOOR in guests else []
     head = ["per request", *kinds, *(f"{g} − native" for g in guests),
-            *(f"{k} / {k}" for k in kinds)]
+            *(f"{g} − {FLOOR}" for g in own), *(f"{k} / {k}" for k in kinds)]
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for fig, r in res.items():
         n = median(r["native"])
@@ -240,6 +246,7 @@ def table(res: dict) -> str:
             (lambda x: f"{x:.4f}") if "faults" in fig else (lambda x: f"{x:.2f}"))
         cells = [name, *(fmt(median(r[k])) for k in kinds),
                  *(fmt(median(r[g]) - n) for g in guests),
+                 *(fmt(median(r[g]) - median(r[FLOOR])) for g in own),
                  *(fmt_spread(r[k]) if median(r[k]) else "—" for k in kinds)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -7,6 +7,15 @@ with the ratio to native and native's ratio to itself.
         [--baseline-python PYTHON] [--only nginx,redis,memcached] [--json]
 
 --only runs the servers named alone (all three otherwise).
+
+Beside native, the same native server under the sandbox's layers, without
+libsubst (contained.c): "container", under the guest's own seccomp filter
+(the filter compiled from hostcalls.py, as `bench syscalls`' container
+column; any seccomp-confined process, a container's too, pays it), and
+"container+Landlock", the same restricted first with the tender's Landlock
+rules for the guest's volumes (its working directory read-write, nginx's
+files read-only).  libsubst over container+Landlock, round by round, is
+libsubst's own share; container+Landlock over native the sandbox's.
 --baseline-python adds a configuration to every round: the libsubst
 installed for that Python (another build, e.g. the main branch's), to
 compare two builds against the same native rounds.
@@ -43,11 +52,16 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from importlib import resources
 
+from ..kernel import seccomp
 from .rounds import BenchmarkError, alternate, check, main_command, median, positive, program
 from .redis_bench import free_port, listening, stop
 
-KINDS = ("native", "libsubst")
+CONTAINER = "container"             # native under the guest's filter (contained.c)
+FLOOR = "container+Landlock"        # ... and the tender's Landlock rules for the volumes
+KINDS = ("native", CONTAINER, FLOOR, "libsubst")
+NATIVE = ("native", CONTAINER, FLOOR)
 BASELINE = "baseline"
 AGAIN = "native again"      # native once more in each round: the noise, measured like the rest
 pythons = {"libsubst": sys.executable}     # the Python whose libsubst runs each guest kind
@@ -62,11 +76,33 @@ def cpus() -> tuple[list[str], list[str]]:
     return ["taskset", "-c", str(mine[0])], ["taskset", "-c", str(mine[1])]
 
 
+def contained(kind: str, workdir: str, opts: list[str]) -> list[str]:
+    """The launcher's arguments for a native kind: none for native; the guest's
+    filter (written into workdir at the first call); and Landlock's rules for the
+    volumes a guest gets (opts' --volume HOST:GUEST[:ro], and the working
+    directory, mounted read-write)."""
+    if kind in ("native", AGAIN):
+        return []
+    bpf = os.path.join(workdir, "filter.bpf")
+    if not os.path.exists(bpf):
+        with open(bpf, "wb") as f:
+            f.write(seccomp.container_baseline(refusals_allowed=True))
+    rules = []
+    if kind == FLOOR:
+        vols = [v.split(":") for o, v in zip(opts, opts[1:]) if o == "--volume"]
+        rules = ["--rw", workdir, *(a for host, *rest in vols
+                                    for a in ("--ro" if rest[1:] == ["ro"] else "--rw", host))]
+    return [str(resources.files("libsubst") / "_bin" / "contained"), *rules, bpf]
+
+
 def serve(kind: str, argv: list[str], port: int, workdir: str, opts: list[str]):
-    """The server started natively or in a guest (the workdir mounted at its own path)."""
+    """The server started natively (under contained.c for the container kinds)
+    or in a guest (the workdir mounted at its own path)."""
     pin, _ = cpus()
-    native = kind in ("native", AGAIN)
-    cmd = argv if native else [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
+    if kind in (*NATIVE, AGAIN):
+        cmd = [*contained(kind, workdir, opts), *argv]
+    else:
+        cmd = [pythons[kind], "-m", "libsubst", "run", *opts, *argv]
     proc = subprocess.Popen([*pin, *cmd], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     return listening(proc, port, f"{kind} {argv[0]}")
@@ -229,18 +265,20 @@ def measure(rounds: int = 9, seconds: float = 3, requests: int = 50000,
     return out
 
 
-def paired(res: dict, kind: str) -> list[float]:
-    """kind's figure over native's of the same round, round by round."""
-    return [k / n for k, n in zip(res[kind], res["native"])]
+def paired(res: dict, kind: str, over: str = "native") -> list[float]:
+    """kind's figure over over's of the same round, round by round."""
+    return [k / n for k, n in zip(res[kind], res[over])]
 
 
 def table(res: dict) -> str:
-    """Medians of each kind, and each guest's ratio to native as the median of its rounds'
-    ratios (each round's native ran minutes apart at most); the native-again column is
+    """Medians of each kind, and each kind's ratio to native as the median of its rounds'
+    ratios (each round's native ran minutes apart at most), and each guest's to
+    container+Landlock the same way (libsubst's own share); the native-again column is
     the same ratio of native to itself: its median and its range are the noise."""
     guests = [k for k in next(iter(res.values())) if k not in ("native", AGAIN)]
+    own = [k for k in guests if k not in NATIVE] if FLOOR in guests else []
     head = ["load", "native", *guests, *(f"{k} / native" for k in guests),
-            "native again / native", "rounds"]
+            *(f"{k} / {FLOOR}" for k in own), "native again / native", "rounds"]
     fmt = {True: "{:.2f}", False: "{:.0f}"}
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for row, r in res.items():
@@ -248,6 +286,7 @@ def table(res: dict) -> str:
         again = paired(r, AGAIN)
         cells = [row, f(median(r["native"])), *(f(median(r[k])) for k in guests),
                  *(f"{median(paired(r, k)):.2f}" for k in guests),
+                 *(f"{median(paired(r, k, FLOOR)):.2f}" for k in own),
                  f"{median(again):.2f} ({min(again):.2f}–{max(again):.2f})",
                  str(len(r["native"]))]
         lines.append("| " + " | ".join(cells) + " |")

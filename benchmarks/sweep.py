@@ -3,11 +3,15 @@ executable in /usr/bin, /usr/sbin and /usr/games that is static or linked to
 glibc runs ``PROG --version`` and ``PROG --help`` natively and under
 ``libsubst run``, stdin /dev/null, a fresh working directory (also HOME) of
 the same path, the corpus's environment (corpus_run.ENV), 10 s each; exit
-status, stdout and stderr are compared byte for byte.  Nothing is
-normalised: a program's own path or name shown differently in the guest is a
-difference.
+status, stdout and stderr are compared byte for byte.  The native run is on
+a Linux built as the guest answers (guest_linux.py: no nf_tables or
+sock_diag netlink).  Only clock times and dates are masked in both, and
+libsubst's crash report left out when the native run crashed alike
+(``_comparable``): a program's own path or name shown differently in the
+guest is a difference.
 
-    python -m libsubst.benchmarks.sweep [--only GLOB] [--json] [--limit N]
+    python -m libsubst.benchmarks.sweep [--only GLOB]... [--packages PKG,...] [--json]
+                                        [--limit N] [--again FILE]
 
 Safety.  This runs as root on a shared machine programs nobody chose, and a
 program may ignore its arguments.  Two guards, both needed:
@@ -21,11 +25,12 @@ program may ignore its arguments.  Two guards, both needed:
 - The native run happens in new mount, pid, network, uts and ipc namespaces
   (``unshare``) whose mounts are all remounted read-only, with a fresh tmpfs
   on /tmp holding the working directory: a program cannot write the host's
-  files, reach the network, signal a host process, set the host's name or
-  reboot it (reboot(2) in a child pid namespace ends only that namespace),
-  and whatever it starts dies with it (it is the namespace's pid 1).  The
-  guest gets the same view: ``libsubst run --read-only`` keeps its root
-  read-only, its /tmp is its own, and its working directory is mounted.
+  files, reach the network (only its own loopback), signal a host process,
+  set the host's name or reboot it (reboot(2) in a child pid namespace ends
+  only that namespace), and whatever it starts dies with it (it is the
+  namespace's pid 1).  The guest gets the same view: ``libsubst run
+  --read-only --net none`` keeps its root read-only, its /tmp and its
+  network (a loopback) are its own, and its working directory is mounted.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -134,19 +140,38 @@ def programs(dirs=DIRS) -> list[str]:
 
 # The native run's confinement (see the module's doc): $1 the working
 # directory, then the program's argv.  Every mount of the new namespace is
-# remounted read-only, then a tmpfs on SCRATCH's parent holds the directory.
+# remounted read-only, then a tmpfs on SCRATCH's parent holds the directory;
+# the network namespace has its loopback up, as the guest's of --net none.
+# A mount point is mountinfo's field 5, octal-escaped (\040): one whose path
+# is gone (a deleted directory's) is reached by no path.  A remount that
+# fails, or a mount point still writable after (access(2) answers EROFS for
+# a read-only mount's file or directory; a device node is written on a
+# read-only mount anyway), stops the run before the program with
+# CONFINE_FAILED: a baseline run on the host's writable files is no baseline.
+CONFINE_FAILED = b"the native run's confinement failed: "
 _CONFINE = r"""
-set -e
+set -ef
+fail() { printf '%s\n' "$1" >&2; exit 125; }
 mount --make-rprivate /
-for m in $(awk '{print $5}' /proc/self/mountinfo | sort -r); do
-  mount -o remount,bind,ro "$m" 2>/dev/null || true
+points=$(awk '{print $5}' /proc/self/mountinfo | sort -ru)
+for m in $points; do
+  m=$(printf '%b.' "$m"); m=${m%.}
+  [ -e "$m" ] || continue
+  err=$(mount -o remount,bind,ro "$m" 2>&1) || fail "@FAILED@$m: $err"
+done
+for m in $points; do
+  m=$(printf '%b.' "$m"); m=${m%.}
+  if [ -e "$m" ] && ! [ -b "$m" ] && ! [ -c "$m" ] && [ -w "$m" ]; then
+    fail "@FAILED@$m is still writable"
+  fi
 done
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+ip link set lo up
 mkdir -p "$1"
 cd "$1"
 shift
 exec "$@"
-"""
+""".replace("@FAILED@", CONFINE_FAILED.decode())
 
 
 @dataclass
@@ -222,39 +247,104 @@ class Sweep:
             env["LIBSUBST_TEST_RUN"] = os.environ["LIBSUBST_TEST_RUN"]
         return env
 
-    def native(self, path: str, arg: str) -> Outcome:
-        work = tempfile.mkdtemp(dir=SCRATCH)
-        try:
-            argv = ["unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--fork",
-                    "--kill-child", "--mount-proc", "sh", "-c", _CONFINE, "sh", work, path, arg]
-            return _run(argv, "/", self.env(work))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    @staticmethod
+    def _empty(work: str) -> None:
+        for name in os.listdir(work):
+            p = os.path.join(work, name)
+            if os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p)
+            else:
+                os.unlink(p)
 
-    def guest(self, path: str, arg: str) -> Outcome:
-        work = tempfile.mkdtemp(dir=SCRATCH)
-        try:
-            return _run([*self.libsubst, "run", "--read-only", path, arg], work, self.env(work))
-        finally:
+    def _done(self, work: str, own: bool) -> None:
+        if own:
             shutil.rmtree(work, ignore_errors=True)
+        else:
+            self._empty(work)
+
+    def native(self, path: str, arg: str, work: str | None = None) -> Outcome:
+        """On a Linux built as the guest answers (guest_linux.py)."""
+        own = work is None
+        work = tempfile.mkdtemp(dir=SCRATCH) if own else work
+        try:
+            # the filter is inherited by the namespace's whole tree
+            argv = [sys.executable, "-m", "libsubst.benchmarks.guest_linux",
+                    "unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--fork",
+                    "--kill-child", "--mount-proc", "sh", "-c", _CONFINE, "sh", work, path, arg]
+            out = _run(argv, "/", self.env(work))
+            if out.status == 125 and out.stderr.startswith(CONFINE_FAILED):
+                raise LibsubstError(out.stderr.decode(errors="replace").strip())
+            return out
+        finally:
+            self._done(work, own)
+
+    def guest(self, path: str, arg: str, work: str | None = None) -> Outcome:
+        own = work is None
+        work = tempfile.mkdtemp(dir=SCRATCH) if own else work
+        try:
+            return _run([*self.libsubst, "run", "--read-only", "--net", "none", path, arg], work,
+                        self.env(work))
+        finally:
+            self._done(work, own)
 
     def run(self, path: str, arg: str) -> Result:
-        native = self.native(path, arg)
-        guest = self.guest(path, arg)
-        for _ in range(RETRIES):
-            if guest.status != -1 or native.status == -1:
-                break
-            # The first run of a program plans and rewrites its libraries
-            # (cached after, a library at a time): a guest that timed out
-            # gets another run.
-            guest = self.guest(path, arg)
-        return Result(path, native, guest, arg)
+        # both runs in a directory of the same path (a program may print its
+        # HOME: gpg's), emptied after each
+        work = tempfile.mkdtemp(dir=SCRATCH)
+        try:
+            native = self.native(path, arg, work)
+            guest = self.guest(path, arg, work)
+            for _ in range(RETRIES):
+                if guest.status != -1 or native.status == -1:
+                    break
+                # The first run of a program plans and rewrites its libraries
+                # (cached after, a library at a time): a guest that timed out
+                # gets another run.
+                guest = self.guest(path, arg, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return Result(path, *_comparable(native, guest), arg)
 
 
-def select(only: str | None = None, limit: int | None = None) -> list[str]:
+# A clock time or date a program prints (a log line's stamp: filan's,
+# GLib's warnings', java.util.logging's) differs between any two runs,
+# natively too.
+_CLOCK = re.compile(rb"\b(\d\d\d\d[-/]\d\d[-/]\d\d|\d?\d:\d\d:\d\d(\.\d+)?)\b")
+_CRASH = b"libsubst: the guest crashed: "
+
+
+def _comparable(native: Outcome, guest: Outcome) -> tuple[Outcome, Outcome]:
+    """The two runs with the clock times they print masked, and libsubst's
+    report of a crash the native run had too (the same signal) left out of
+    the guest's stderr: the report is libsubst's, the crash the program's."""
+    def mask(o: Outcome, stderr: bytes) -> Outcome:
+        return Outcome(o.status, _CLOCK.sub(b"<clock>", o.stdout), _CLOCK.sub(b"<clock>", stderr))
+    stderr = guest.stderr
+    if 128 < guest.status < 128 + 65 and guest.status == native.status and _CRASH in stderr:
+        head, report = stderr.split(_CRASH, 1)
+        lines = report.split(b"\n")[1:]
+        # its register, "backtrace:" and frame lines follow it
+        while lines and (lines[0].startswith(b" ") or lines[0] == b"backtrace:"):
+            lines.pop(0)
+        stderr = head + b"\n".join(lines)
+    return mask(native, native.stderr), mask(guest, stderr)
+
+
+def select(only: str | list[str] | None = None, limit: int | None = None,
+           packages: list[str] | None = None) -> list[str]:
+    """The programs to run: not denied, named as one of the ``only`` globs matches, shipped
+    by one of ``packages`` (dpkg's file lists; merged /usr's /bin is /usr/bin)."""
     paths = [p for p in programs() if not denied(os.path.basename(p))]
     if only:
-        paths = [p for p in paths if fnmatch.fnmatchcase(os.path.basename(p), only)]
+        globs = [only] if isinstance(only, str) else only
+        paths = [p for p in paths
+                 if any(fnmatch.fnmatchcase(os.path.basename(p), g) for g in globs)]
+    if packages is not None:
+        from ..image.dpkg import list_files
+
+        shipped = {"/usr" + f if f.startswith(("/bin/", "/sbin/")) else f
+                   for pkg in packages for f in list_files(pkg)}
+        paths = [p for p in paths if p in shipped]
     return paths[:limit] if limit else paths
 
 
@@ -268,22 +358,49 @@ def sweep(paths: list[str], jobs: int = 2, progress=None) -> list[Result]:
         if progress:
             progress(result)
         return result
-    with ThreadPoolExecutor(jobs) as pool:
+    pool = ThreadPoolExecutor(jobs)
+    try:
         return list(pool.map(one, work))
+    finally:                            # a run's error (a failed confinement) ends the rest
+        pool.shutdown(cancel_futures=True)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m libsubst.benchmarks.sweep",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", metavar="GLOB", help="only the programs whose name matches")
+    ap.add_argument("--only", metavar="GLOB", action="append",
+                    help="only the programs whose name matches (repeatable: any of them)")
     ap.add_argument("--limit", type=int, metavar="N", help="only the first N programs")
+    ap.add_argument("--packages", metavar="PKG,...",
+                    help="only the programs these Debian packages ship")
     ap.add_argument("--jobs", "-j", type=int, default=2, metavar="N", help="runs at once")
     ap.add_argument("--json", action="store_true", help="one JSON object per run")
+    ap.add_argument("--again", metavar="FILE",
+                    help="only the programs that differed in FILE, an earlier run's --json lines")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("libsubst: the sweep's native runs need root (their namespaces)", file=sys.stderr)
         return 2
-    paths = select(args.only, args.limit)
+    pkgs = [p for p in args.packages.split(",") if p] if args.packages is not None else None
+    if pkgs is not None:
+        from ..image.dpkg import list_files
+
+        absent = [p for p in pkgs if not list_files(p)]
+        if absent or not pkgs:
+            print(f"libsubst: --packages: not installed: {', '.join(absent) or '(none named)'}",
+                  file=sys.stderr)
+            return 2
+    paths = select(args.only, args.limit, pkgs)
+    if args.again:
+        try:
+            with open(args.again, encoding="utf-8") as f:
+                differed = {r["program"] for r in map(json.loads, filter(str.strip, f))
+                            if not r["same"]}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"libsubst: --again {args.again}: not a sweep's --json lines ({e})",
+                  file=sys.stderr)
+            return 2
+        paths = [p for p in paths if p in differed]
     start = time.monotonic()
 
     def progress(r: Result):
@@ -311,6 +428,9 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
+    except LibsubstError as e:
+        print(f"libsubst: {e}", file=sys.stderr)
+        sys.exit(1)
     except BrokenPipeError:             # its reader stopped (| head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)

@@ -48,7 +48,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
-#include <linux/landlock.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -68,6 +67,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include "libsubst/landlock_rules.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
@@ -460,16 +460,15 @@ static int landlock_volume(const char *dir, const char *rule_name)
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1)
         return -1;
-    unsigned long long handled = (1ULL << (abi >= 5 ? 16 : abi >= 3 ? 15 : abi >= 2 ? 14 : 13)) - 1;
-    unsigned long long read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
-    unsigned long long truncate = 1ULL << 14;
+    unsigned long long handled = ls_landlock_handled_fs(abi);
+    unsigned long long truncate = LS_LL_TRUNCATE;
     int rw = !strncmp(rule_name, "rw", 2);
     if (!strcmp(rule_name, "rw-rights"))
         handled &= LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | truncate;
     if (!strcmp(rule_name, "rw-rules") && make_rules_dir(dir) != 0)
         return -1;
-    unsigned long long vol = rw ? ~(unsigned long long)LANDLOCK_ACCESS_FS_EXECUTE
-                             : !strcmp(rule_name, "ro") ? read | truncate : read;
+    unsigned long long vol = rw ? LS_LL_VOLUME_RW
+                             : !strcmp(rule_name, "ro") ? LS_LL_VOLUME_RO : LS_LL_READ;
     unsigned long long read_file = handled & (LANDLOCK_ACCESS_FS_READ_FILE | truncate);
     struct landlock_ruleset_attr attr = {.handled_access_fs = handled};
     int rs = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);

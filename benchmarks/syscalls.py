@@ -1,6 +1,7 @@
 """`libsubst bench syscalls`: ns per call of libc-made system calls,
 natively, natively under the guest's seccomp filter (the container
-baseline), in the guest on the fastcall path (glibc substituted), in the
+baseline), natively under that filter and the tender's Landlock rules
+(container+Landlock), in the guest on the fastcall path (glibc substituted), in the
 guest on the trap path (--no-subst), and on the fastcall path without the
 sandbox, all in the same run, with ratios.
 
@@ -8,11 +9,16 @@ The container baseline is the floor the host imposes on any process under a
 seccomp filter (a container's programs too): the native program with the
 guest's own filter installed (``seccomp.container_baseline``: the same
 instructions, its kills made allows so the program's other calls pass).
+container+Landlock adds the Landlock rules a guest gets, as the servers
+benchmark's floor does (contained.c: the volume read-write, the devices,
+the rest of the host read-only, where the guest's image files are each a
+rule of their own): the price the sandbox's path checks put on the open
+and stat rows, which a guest pays too.
 The trap path's floor is timed natively too (``syscall-bench --trap-floor``):
 a getppid that Syscall User Dispatch turns into a SIGSYS answered by an
 empty handler, what any trap by signal costs on this host.
 
-Runs the same binary (syscall_bench.c, built with the package) seven ways,
+Runs the same binary (syscall_bench.c, built with the package) eight ways,
 once each per round, the rounds alternating (benchmarks/rounds.py).  Each run
 reports, per call, the median of REPEATS timed loops of ITERATIONS calls and
 checks that every call did its work; each figure is the median of the rounds'
@@ -53,7 +59,8 @@ from .rounds import BenchmarkError, alternate, check, fmt_spread, median
 # path name: (subst, policy, trap) of the guest's boot; "native" runs on the host.
 GUEST_PATHS = {"fast": (True, True, True), "trap": (False, True, True),
                "fast_nosandbox": (True, False, True), "fast_nosandbox_notrap": (True, False, False)}
-PATHS = ("native", "container", *GUEST_PATHS)
+CONTAINER_LANDLOCK = "container_landlock"   # contained.c: the filter and Landlock's rules
+PATHS = ("native", "container", CONTAINER_LANDLOCK, *GUEST_PATHS)
 TRAP_FLOOR = "sud_trap_floor"   # syscall-bench --trap-floor: a signal round trip, natively
 BASELINE = "baseline"           # --baseline-python: the fastcall path of another build
 IMAGE = "image"                 # --image: the fastcall path of a packed image
@@ -62,6 +69,10 @@ BASELINE_IMAGE = "baseline_image"
 
 def bench_binary() -> str:
     return str(resources.files("libsubst") / "_bin" / "syscall-bench")
+
+
+def contained_binary() -> str:
+    return str(resources.files("libsubst") / "_bin" / "contained")
 
 
 MEDIAN, FASTEST = 1, 2     # the columns syscall-bench prints after a row's name
@@ -147,7 +158,9 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
             check(not unknown, f"bench syscalls has no row {', '.join(sorted(unknown))}")
         col = FASTEST if fastest else MEDIAN
         configs = {"native": lambda: _native(args, col),
-                   "container": lambda: _native([*args, bpf.name], col)}
+                   "container": lambda: _native([*args, bpf.name], col),
+                   CONTAINER_LANDLOCK: lambda: _native(
+                       [contained_binary(), "--rw", volume, bpf.name, *args], col)}
         configs.update({p: (lambda p=p: _guest(args, p, volume, col)) for p in GUEST_PATHS})
         configs[TRAP_FLOOR] = lambda: _native([exe, "--trap-floor", str(iterations), str(repeats)],
                                               col)
@@ -171,10 +184,12 @@ def measure(iterations: int = 20000, repeats: int = 7, rounds: int = 5,
 
 def table(res: dict) -> str:
     """A Markdown table: median ns per call, ratios to native, native's own spread."""
-    lines = ["| call | native ns | container ns | fastcall ns | trap ns | fastcall / native "
-             "| fastcall / container | trap / native | native / native | fastcall, no sandbox ns "
+    lines = ["| call | native ns | container ns | container+Landlock ns | fastcall ns | trap ns "
+             "| fastcall / native | fastcall / container | fastcall / container+Landlock "
+             "| trap / native | native / native | fastcall, no sandbox ns "
              "| fastcall, no sandbox, no trap ns |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| ---: |"]
     first = next(r for op, r in res.items() if op != TRAP_FLOOR)
     has_base = BASELINE in first
     if has_base:
@@ -188,9 +203,11 @@ def table(res: dict) -> str:
         if op == TRAP_FLOOR:
             continue
         m = {p: median(v) for p, v in r.items()}
-        lines.append(f"| {op} | {m['native']:.1f} | {m['container']:.1f} | {m['fast']:.1f} | "
-                     f"{m['trap']:.1f} | {m['fast'] / m['native']:.2f} | "
-                     f"{m['fast'] / m['container']:.2f} | {m['trap'] / m['native']:.2f} | "
+        walled = m[CONTAINER_LANDLOCK]
+        lines.append(f"| {op} | {m['native']:.1f} | {m['container']:.1f} | {walled:.1f} | "
+                     f"{m['fast']:.1f} | {m['trap']:.1f} | {m['fast'] / m['native']:.2f} | "
+                     f"{m['fast'] / m['container']:.2f} | {m['fast'] / walled:.2f} | "
+                     f"{m['trap'] / m['native']:.2f} | "
                      f"{fmt_spread(r['native'])} | {m['fast_nosandbox']:.1f} | "
                      f"{m['fast_nosandbox_notrap']:.1f} |")
         if has_base:

@@ -221,6 +221,7 @@ class Popen(Guest):
                argv_keep) -> None:
         """Keeps this run's plan for the next identical one (plancache)."""
         from . import plancache
+        from .monitor.caller import preserved
         from .monitor.executables import epilogue_command, kernel_path, supervisor_path
 
         spec = self.spec
@@ -232,7 +233,8 @@ class Popen(Guest):
                         plancache.dependencies(recorder.paths, spec, kernel), kernel,
                         supervisor=supervisor_path(), epilogue=epilogue_command(),
                         env_deps=env_deps, overrides=caller_env, image=spec.image,
-                        stop_timeout=stop_timeout, argv_keep=argv_keep)
+                        stop_timeout=stop_timeout, argv_keep=argv_keep,
+                        preserve_fds=preserved())
 
 
 def run(target: _Target, args: Sequence[str] | None = None, *, input=None,

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .clickutil import Group
+from .clickutil import Group, Seconds
 from .plan import NETS
 
 
@@ -22,7 +22,8 @@ _ARGV: list[str] | None = None       # what the command line was (the plan cache
 class _Main(Group):
     def main(self, args=None, *a, **kw):
         global _ARGV
-        from .monitor import stdio
+        from .monitor import caller, stdio
+        caller.take()
         stdio.hold()
         _ARGV = list(sys.argv[1:] if args is None else args)
         return super().main(args, *a, **kw)
@@ -118,7 +119,7 @@ _INIT_HELP = ("Run a small init as the guest's pid 1 and the program as its chil
 @click.option("--profile", "profile", metavar="OUT.svg",
               help="Sample the guest (perf, from outside) and write a flame graph to OUT.svg "
                    "and its folded stacks to OUT.folded.")
-@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10, show_default=True,
+@click.option("--stop-timeout", type=Seconds(max=30 * 86400), default=10, show_default=True,
               metavar="SECONDS", help="After a SIGTERM passed on to the guest, kill the whole "
                                       "guest if it has not ended within SECONDS (or at a second "
                                       "SIGTERM).")
@@ -126,12 +127,15 @@ _INIT_HELP = ("Run a small init as the guest's pid 1 and the program as its chil
 @click.option("-u", "--user", metavar="USER[:GROUP]",
               help="Run the program as this user of the guest (a name of its /etc/passwd or "
                    "a number; a root caller's guest only).")
+@click.option("--preserve-fds", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Pass the caller's fds 3 .. 3+N-1 to the program, after those systemd's "
+                   "socket activation passes (podman's and runc's option).")
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
         scratch_size, read_only, allow_weaker_sandbox, gdb, gdb_allow_remote, enosys, core,
         trace, trace_file, trace_calls, trace_summary, trace_format, profile, stop_timeout,
-        init, user, program, args):
+        init, user, preserve_fds, program, args):
     """Run PROGRAM [ARGS]... as a unikernel.
 
     PROGRAM may be a packed image (made by `libsubst pack`, recognised by its
@@ -157,6 +161,9 @@ def run(volumes, envs, workdir, no_cwd, net, no_subst, adds, memory, cpus, pids,
             key = None          # a tag can name another image tomorrow: pulled every time
             from .oci.artifact import image_for_run
             program = image_for_run(program, log=lambda m: click.echo(f"libsubst: {m}", err=True))
+    from .monitor import caller
+    if caller.pass_fds(preserve_fds):
+        key = None      # a socket activation's LISTEN_PID is this run's: not for a plan cache
     dest = _trace(trace, trace_file, trace_calls, trace_summary, trace_format)
     limits = {"memory": parse_size(memory) if memory else None, "cpus": cpus, "pids": pids,
               "weaker_sandbox": allow_weaker_sandbox, "read_only": read_only, "init": init,

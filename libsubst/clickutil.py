@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -50,3 +51,19 @@ class Group(click.Group):
         except LibsubstError as e:
             click.echo(f"libsubst: {one_line(str(e))}", err=True)
             sys.exit(e.exit_code)
+
+
+class Seconds(click.FloatRange):
+    """A duration in seconds, 0 to max: never nan or infinity (a plan cache
+    keeps it as a 32-bit count of milliseconds)."""
+
+    name = "seconds"
+
+    def __init__(self, max: float):
+        super().__init__(min=0, max=max)
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if math.isnan(rv):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return rv

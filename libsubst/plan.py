@@ -111,7 +111,7 @@ class GuestPlan:
     trace_fd: int = field(default=-1, metadata=BOOT)
     report_fd: int = field(default=-1, metadata=BOOT)
     core_fd: int = field(default=-1, metadata=BOOT)     # an empty file for a core dump (--core)
-    debug_fd: int = field(default=-1, metadata=BOOT)    # the debugger's handshake (--gdb)
+    debug_fd: int = field(default=-1, metadata=BOOT)    # the debugger's or perf's handshake (--gdb, --profile)
     # First host uid, gid of a root caller's guest; None: identity.host_ids() (run_spec).
     host_ids: tuple[int, int] | None = field(default=None, metadata=BOOT)
     trace_calls: frozenset[int] | None = field(default=None, metadata=BOOT)  # None: all

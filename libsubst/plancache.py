@@ -17,7 +17,8 @@ arguments are not in it but patched into the entry's argv at each run, by
 the front end and by ``lookup`` alike, as the caller's environment is.
 
 Entries live in $XDG_CACHE_HOME/libsubst/plans (default ~/.cache), a
-directory of the user's, mode 0700; an entry is read only if it is a regular
+directory of the user's, mode 0700, on a path only the user or root can
+change (cachedir.py: anything else refuses the run); an entry is read only if it is a regular
 file the user owns that nobody else can write (neither can the directory),
 written to a temporary name and renamed into place; past LS_PLAN_MAX_ENTRIES
 the oldest go.  Anything wrong with an entry is a miss."""
@@ -30,6 +31,7 @@ import json
 import os
 import stat
 
+from . import cachedir
 from .monitor.bootinfo import _abi
 from .planwatch import Recorder, dependencies, watched  # noqa: F401  (the cache's inputs)
 
@@ -44,8 +46,7 @@ def build_id() -> str | None:
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "libsubst", "plans")
+    return os.path.join(cachedir.root(), "plans")
 
 
 def _boot_id() -> str:
@@ -113,10 +114,9 @@ def fnv1a(data: bytes) -> str:
 
 def _private_dir(path: str, create: bool) -> int | None:
     """An fd of the cache directory if it is the user's and nobody else can
-    write it (made 0700 when ``create``), else None."""
-    if create:
-        with contextlib.suppress(OSError):
-            os.makedirs(path, 0o700, exist_ok=True)
+    write it (made 0700 when ``create``), else None; UnsafeCache if a
+    directory of its path is not safe (cachedir.py)."""
+    cachedir.check("plans", create, 0o700)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -131,7 +131,7 @@ def _private_dir(path: str, create: bool) -> int | None:
 def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
           supervisor: str, epilogue: list[str], env_deps: list[str] = (),
           overrides: dict | None = None, image: str = "", stop_timeout: float = 10,
-          argv_keep: int = 1) -> None:
+          argv_keep: int = 1, preserve_fds: int = 0) -> None:
     """Writes the entry for ``key``, whose plan's argv is its first
     ``argv_keep`` strings and the run's arguments; a cache that cannot be
     written is skipped."""
@@ -161,6 +161,7 @@ def store(key: bytes, plan, block: bytes, deps: list[tuple], kernel: str, *,
     head.image = s(os.path.abspath(image)) if image else 0
     head.stop_timeout_ms = int(stop_timeout * 1000)
     head.argv_keep = argv_keep
+    head.preserve_fds = preserve_fds
     from .monitor.signals import stop_message
     head.stop_text = s(stop_message(stop_timeout))
     head.supervisor = s(supervisor)
@@ -294,9 +295,13 @@ def parse(data: bytes, key: bytes) -> tuple | None:
             return None
     deps = f.from_buffer("struct ls_plan_dep[]",
                          bytearray(data[head.deps_off:head.deps_off + dep_size * head.ndeps]))
+    root = os.path.abspath(cachedir.root()) + "/"
     for i in range(head.ndeps):
-        if not _dep_holds(deps[i], _string(data, deps[i].path), lib):
+        path = _string(data, deps[i].path)
+        if not _dep_holds(deps[i], path, lib):
             return None
+        if path.startswith(root):       # a substitute: its directory as uklibc/cache.py checks it
+            cachedir.check(os.path.dirname(path)[len(root):])
     return head, data
 
 

@@ -225,12 +225,17 @@ def as_nobody():
     os.chmod(top, 0o755)
     site = os.path.join(top, "site")
     os.mkdir(site)
-    for name in ("libsubst", "click", "cffi", "_cffi_backend", "capstone", "elftools"):
+    for name in ("libsubst", "click", "cffi", "_cffi_backend", "capstone", "elftools", "numpy"):
         path = importlib.import_module(name).__file__
         if os.path.basename(path) == "__init__.py":
             shutil.copytree(os.path.dirname(path), os.path.join(site, name))
         else:
             shutil.copy(path, site)
+    # A numpy wheel's bundled libraries lie beside the package.
+    libs = os.path.join(os.path.dirname(os.path.dirname(importlib.import_module("numpy").__file__)),
+                        "numpy.libs")
+    if os.path.isdir(libs):
+        shutil.copytree(libs, os.path.join(site, "numpy.libs"))
     home = os.path.join(top, "home")
     os.mkdir(home)
     os.chown(home, 65534, 65534)
@@ -247,3 +252,20 @@ def as_nobody():
     run.home = home
     yield run
     shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory):
+    """An XDG cache of the module's own (its substitutes made once), for
+    runs that the plan cache serves (test_plan_cache.py, test_exec_state.py)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def cache(cache_home):
+    """(environment for the runs, the plans folder), the folder emptied."""
+    plans = cache_home / "libsubst" / "plans"
+    if plans.exists():
+        plans.chmod(0o700)
+        shutil.rmtree(plans)
+    return dict(os.environ, XDG_CACHE_HOME=str(cache_home)), plans

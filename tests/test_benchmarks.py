@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import LIBSUBST, build_c, free_port
-from libsubst.benchmarks import (density, kernel_own, name_lookups, processes, servers, startup,
+from libsubst.benchmarks import (child_exit, density, kernel_own, name_lookups, processes, servers, startup,
                                   syscalls, trace_cost)
 from libsubst.benchmarks.rounds import BenchmarkError, alternate, spread
 
@@ -51,6 +51,16 @@ def test_exec_benchmark_execs_a_program_of_the_guest(tmp_path):
         processes._one([*processes.GUEST, *missing], str(tmp_path))
 
 
+def test_child_exit_benchmark_times_each_way(tmp_path):
+    """Each way the parent notices a child's end gives a time, natively and
+    in the guest; a run the program refuses (no children) gives none."""
+    for argv in ([child_exit.PROGRAM, "20"], [*child_exit.GUEST, child_exit.PROGRAM, "20"]):
+        got = child_exit._one(argv, str(tmp_path))
+        assert set(got) == {"sigwaitinfo", "handler", "waitpid"} and min(got.values()) > 0
+    with pytest.raises(BenchmarkError, match="usage: child-exit N"):
+        child_exit._one([child_exit.PROGRAM, "0"], str(tmp_path))
+
+
 def test_syscall_benchmark_checks_every_call(tmp_path):
     exe = syscalls.bench_binary()
     args = [exe, "100", "1", "/nonexistent/file", str(tmp_path)]
@@ -71,7 +81,11 @@ def test_syscall_benchmark_times_the_rows_named_alone():
     res = syscalls.measure(iterations=100, repeats=1, rounds=1,
                            only="stat_volume_deep,open_close_volume")
     assert set(res) == {"stat_volume_deep", "open_close_volume", syscalls.TRAP_FLOOR}
-    assert len(syscalls.table(res).splitlines()) == 2 + 2 + 2
+    table = syscalls.table(res).splitlines()
+    assert len(table) == 2 + 2 + 2
+    # container+Landlock, the floor of an open in a volume, beside container
+    head = [c.strip() for c in table[0].split("|")]
+    assert head[3:6] == ["container ns", "container+Landlock ns", "fastcall ns"], head
     with pytest.raises(BenchmarkError, match="no row no_such_row"):
         syscalls.measure(iterations=100, repeats=1, rounds=1, only="stat_volume,no_such_row")
 
@@ -264,6 +278,41 @@ def test_server_benchmark_runs_the_servers_named_alone():
     assert "Traceback" not in r.stderr
 
 
+def test_contained_runs_a_native_program_under_the_sandboxs_layers(tmp_path):
+    """The servers' floor (contained.c): the guest's filter installed, and with volumes
+    Landlock as the tender's: a read-write volume writable, a read-only one readable and
+    not writable, the devices a guest gets writable (/dev/null: bench syscalls' write
+    row), nothing else writable; a step that fails is one line and 127."""
+    from importlib import resources
+    from libsubst.kernel import seccomp
+    exe = str(resources.files("libsubst") / "_bin" / "contained")
+    bpf, rw, ro = tmp_path / "f.bpf", tmp_path / "rw", tmp_path / "ro"
+    bpf.write_bytes(seccomp.container_baseline(refusals_allowed=True))
+    rw.mkdir()
+    ro.mkdir()
+    (ro / "f").write_text("kept\n")
+    script = (f"grep '^Seccomp:' /proc/self/status; cat {ro}/f; echo a > {rw}/a && echo rw;"
+              f" echo b > {ro}/b || echo not-ro; echo c > {tmp_path}/c || echo not-outside;"
+              " echo d > /dev/null && echo dev-null")
+    native = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert native.stdout.split() == ["Seccomp:", "0", "kept", "rw", "dev-null"]
+    (ro / "b").unlink()
+    (tmp_path / "c").unlink()
+    r = subprocess.run([exe, str(bpf), "sh", "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert r.stdout.split() == ["Seccomp:", "2", "kept", "rw", "dev-null"], r.stderr
+    (ro / "b").unlink()
+    (tmp_path / "c").unlink()
+    r = subprocess.run([exe, "--rw", str(rw), "--ro", str(ro), str(bpf), "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["Seccomp:", "2", "kept", "rw", "not-ro", "not-outside",
+                                "dev-null"], r.stderr
+    assert not (ro / "b").exists() and not (tmp_path / "c").exists()
+    r = subprocess.run([exe, str(tmp_path / "missing.bpf"), "true"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 127 and r.stderr.count("\n") == 1 and "seccomp filter" in r.stderr
+
+
 def test_server_benchmark_refuses_a_round_whose_work_failed(tmp_path):
     """nginx that answers 404 for the file is no round: the load is not timed."""
     argv, load, opts = servers.nginx(str(tmp_path), 1)
@@ -335,6 +384,9 @@ def test_server_profile_attributes_the_guests_time():
     # Landlock's check of nginx's open runs only in a guest, under its domain
     # (natively its hooks only allocate and free a file's blob).
     assert res["Landlock"]["libsubst"][0] > res["Landlock"]["native"][0]
+    # The floor, native nginx under the sandbox's layers (test_contained_... checks
+    # they hold), runs no guest kernel.
+    assert res["guest kernel"][servers.FLOOR] == [0] and res["requests"][servers.FLOOR][0] > 0
 
 
 def test_server_profile_table_has_a_column_per_build():
@@ -567,3 +619,20 @@ def test_bad_input_met_by_a_benchmark_is_one_line():
     assert done.returncode == 2, done
     assert done.stderr.decode().splitlines() == \
         ["libsubst: --add '/nonexistent/file': /nonexistent/file does not exist"], done
+
+
+def test_cold_plan_benchmark_times_a_first_run_checked_against_native():
+    """cold_plan times `libsubst run PROG --version` with every cache
+    emptied and with the substitutes kept, each checked against the native
+    run; another build's run that differs stops it in one line."""
+    r = subprocess.run([sys.executable, "-m", "libsubst.benchmarks.cold_plan", "--rounds", "1",
+                        "/usr/bin/sort"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"this cold +median +[\d.]+ s", r.stdout), r.stdout
+    assert re.search(r"this planned +median +[\d.]+ s", r.stdout), r.stdout
+    r = subprocess.run([sys.executable, "-m", "libsubst.benchmarks.cold_plan", "--rounds", "1",
+                        "--baseline", "/bin/echo", "/usr/bin/sort"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and r.stderr.startswith("libsubst: /bin/echo run /usr/bin/sort "
+                                                     "--version differs from the native run")
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr

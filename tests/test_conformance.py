@@ -135,6 +135,32 @@ def test_family_from_a_fresh_pid_namespace(progs, tmp_path, family, path):
     assert_conforms(native, guest)
 
 
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("family", ["storm", "waits", "rtorder", "sigshared", "masks"])
+def test_signal_family_two_at_once(progs, tmp_path, family, path):
+    """The signal families with two guests at once (a loaded machine: a
+    receiver that waits for a CPU while its sender goes on), each in its
+    own directory: both answer as the native run; a hang is the program's
+    watchdog's SIGKILL, or run's timeout."""
+    for d in ("native", "a", "b"):
+        for sub in ("native", "guest"):
+            (tmp_path / d / sub).mkdir(parents=True)
+    native = run([str(progs / family), "native"], tmp_path / "native")
+    assert native.returncode == 0, native.stderr.decode()
+    procs = [subprocess.Popen([*LIBSUBST, "run", *PATHS[path], str(progs / family), "guest"],
+                              cwd=tmp_path / d, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for d in ("a", "b")]
+    try:
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (out, err) in zip(procs, outs):
+        assert_conforms(native, subprocess.CompletedProcess(p.args, p.returncode, out, err))
+
+
 def test_sigcontext_traced(progs, tmp_path):
     """sigcontext.c with every call traced: the fastcall's read is the
     kernel's handler, which waits in the host itself (signal/view.c's

@@ -112,3 +112,26 @@ def test_memfd_exec_flags_are_the_running_kernels():
         os.close(fd)
     assert modes["MFD_NOEXEC_SEAL"] == 0
     assert modes.get("MFD_EXEC", 0o111) == 0o111
+
+
+def test_f_dupfd_query_is_the_running_kernels(tmp_path):
+    """F_DUPFD_QUERY (Linux 6.10) says 1 for two fds of one open file (a
+    dup) and 0 for two opens of the same directory, O_PATH ones too; a
+    kernel that lacks it answers EINVAL (net/recvmsg.c then compares inodes)."""
+    import fcntl
+    fds = [os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)]
+    fds += [os.dup(fds[0]), os.open(tmp_path, os.O_RDONLY), os.open(tmp_path, os.O_PATH)]
+    fds.append(os.dup(fds[3]))
+    try:
+        query = hostcalls.NEWER_THAN_HEADERS["F_DUPFD_QUERY"]
+        try:
+            got = [fcntl.fcntl(fds[0], query, fd) for fd in fds[1:3]] + \
+                [fcntl.fcntl(fds[3], query, fds[4]), fcntl.fcntl(fds[4], query, fds[0])]
+        except OSError as e:
+            if e.errno == 22:
+                pytest.skip("the running kernel predates F_DUPFD_QUERY (Linux 6.10)")
+            raise
+        assert got == [1, 0, 1, 0]
+    finally:
+        for fd in fds:
+            os.close(fd)

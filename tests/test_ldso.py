@@ -488,3 +488,34 @@ def test_fuzz_cache(edits, cut):
         data[pos % len(data)] = val
     result = cache.parse(bytes(data[:cut] if cut is not None else data))
     assert all(isinstance(k, str) and all(isinstance(p, str) for p in v) for k, v in result.items())
+
+
+# -- libraries dlopened by a name they hold ------------------------------------
+
+NSS = "/usr/lib/x86_64-linux-gnu/libnss3.so"
+
+
+@pytest.mark.skipif(not os.path.exists(NSS), reason="libnss3 (tests/run.sh's libnss3-tools)")
+@pytest.mark.parametrize("path", [NSS, "/usr/lib/x86_64-linux-gnu/libsoftokn3.so", "/usr/bin/chktest"])
+def test_rodata_strings_match_readelf(path):
+    """The read-only data's strings holding ".so", as readelf -p prints them."""
+    out = subprocess.run(["readelf", "-p", ".rodata", path], capture_output=True,
+                         check=True).stdout.decode(errors="replace")
+    ref = [m.group(1) for m in re.finditer(r"^\s*\[\s*[0-9a-f]+\]  (.*)$", out, re.M)
+           if ".so" in m.group(1)]
+    with ElfFile.open(path) as elf:
+        assert [s.decode() for s in elf.rodata_strings(b".so")] == ref
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chktest"), reason="libnss3-tools (tests/run.sh)")
+def test_what_a_library_dlopens_by_a_name_it_holds_comes_with_it():
+    """NSS opens its softoken by name from libnss3's directory, and the
+    softoken its freebl and dbm modules (chktest names freebl itself), with
+    the libraries they need; glibc's names are not taken (libidn2)."""
+    from libsubst.ldso.search import resolve_dlopen_closure
+    base = {os.path.basename(p) for p in
+            resolve_dlopen_closure(resolve("/usr/bin/chktest"), [])}
+    assert "libfreeblpriv3.so" in base and "libidn2.so.0" not in base
+    signtool = {os.path.basename(p) for p in
+                resolve_dlopen_closure(resolve("/usr/bin/signtool"), [])}
+    assert {"libsoftokn3.so", "libfreeblpriv3.so", "libnssdbm3.so", "libsqlite3.so.0"} <= signtool

@@ -36,15 +36,21 @@ def state():
     return json.loads(r.stdout)["status"] if r.returncode == 0 else "gone"
 def wait(pid):
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+passed = []                                       # action "preserve": bundle/in at fd 3
+if action == "preserve":
+    os.dup2(os.open(bundle + "/in", os.O_RDONLY), 3)
+    passed = ["--preserve-fds", "1"]
 with open(bundle + "/out", "wb") as out, open(bundle + "/err", "wb") as err:
-    r = call("create", "--bundle", bundle, "--pid-file", bundle + "/pid", cid,
-             stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    r = call("create", "--bundle", bundle, "--pid-file", bundle + "/pid", *passed, cid,
+             stdout=out, stderr=err, stdin=subprocess.DEVNULL, pass_fds=(3,) if passed else ())
+if passed:
+    os.close(3)
 assert r.returncode == 0, open(bundle + "/err").read()
 pid = int(open(bundle + "/pid").read())
 seen["created"] = state()
 seen["ran_before_start"] = os.path.exists(bundle + "/rootfs/ran")
 call("start", cid, check=True)
-if action == "run":
+if action in ("run", "preserve"):
     seen["status"] = wait(pid)
 elif action == "kill":
     seen["running"] = state()
@@ -124,6 +130,20 @@ def test_create_start_and_the_pids_status_are_runcs(bundle, tmp_path):
     assert open(os.path.join(folder, "rootfs", "ran")).read() == "ran\n"
 
 
+def test_preserve_fds_passes_the_engines_fd_as_runcs(bundle, tmp_path):
+    """create --preserve-fds 1 (podman's --preserve-fds, and its socket
+    activation's LISTEN_FDS): the program reads fd 3, the engine's file."""
+    args = ["sh", "-c", "cat <&3; echo $?"]
+    folders = [bundle(args, name) for name in ("n", "g")]
+    for folder in folders:
+        with open(os.path.join(folder, "in"), "w") as f:
+            f.write("from the engine\n")
+    native = _lifecycle("runc", folders[0], "preserve", tmp_path, "n1")
+    guest = _lifecycle(runtime(), folders[1], "preserve", tmp_path, "g1")
+    assert native["out"] == "from the engine\n0\n" and native["status"] == 0, native
+    assert guest == native
+
+
 def test_a_read_only_root_refuses_writes_as_runcs(bundle, tmp_path):
     args = ["sh", "-c", "echo x > /f; echo x > /tmp/f; ls /f /tmp/f; exit 0"]
     native = _lifecycle("runc", bundle(args, "n", readonly=True), "run", tmp_path, "n4")
@@ -200,7 +220,9 @@ def test_an_error_goes_to_the_log_as_json_too(bundle, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["start", "nope"], ["state", "nope"], ["kill", "nope", "TERM"],
-                                  ["delete", "nope"], ["frobnicate"], ["create", "a/b"]])
+                                  ["delete", "nope"], ["frobnicate"], ["create", "a/b"],
+                                  ["create", "--preserve-fds", "-1", "c"],
+                                  ["create", "--preserve-fds", "1", "c"]])
 def test_bad_commands_get_one_line(tmp_path, args):
     _one_line(_cli("--root", str(tmp_path), *args))
 

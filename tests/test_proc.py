@@ -17,6 +17,8 @@ SAME_AS_HOST = [
     "/proc/sys/vm/mmap_min_addr", "/proc/sys/vm/overcommit_memory", "/proc/sys/vm/max_map_count",
     "/proc/sys/kernel/ngroups_max", "/proc/sys/kernel/osrelease", "/proc/sys/kernel/ostype",
     "/proc/sys/kernel/hostname", "/proc/sys/kernel/random/boot_id",
+    "/proc/sys/kernel/overflowuid", "/proc/sys/kernel/overflowgid", "/proc/sys/kernel/cap_last_cap",
+    "/proc/sys/fs/overflowuid", "/proc/sys/fs/overflowgid", "/proc/sys/fs/file-max",
     "/proc/sys/net/core/somaxconn", "/proc/sys/net/ipv4/ip_local_port_range",
     "/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/mm/transparent_hugepage/defrag",
     "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",

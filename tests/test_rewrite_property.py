@@ -83,7 +83,7 @@ def function_asm(i, s):
     for k, reg in enumerate(["%rax", "%rdi", "%rsi", "%rdx", "%r8", "%r9", "%r10"]):
         lines.append(f"mov {reg}, out+{8 * k}(%rip)")
     # Sized, as compilers and assemblers' macros make functions: bytes no
-    # FDE or function symbol covers are not known to be code (decode.known_code).
+    # FDE or function symbol covers are not known to be code (stretch.known_code).
     lines += ["pop %rbx", "ret", f".size f{i}, .-f{i}"]
     return "\n".join("    " + l if not l.endswith(":") else l for l in lines)
 

@@ -8,6 +8,7 @@ import gzip
 import os
 import shutil
 import subprocess
+import tempfile
 import urllib.request
 
 import pytest
@@ -272,16 +273,22 @@ def test_a_services_run_directory_keeps_its_group(tmp_path):
     """bind9's tmpfiles.d makes /run/named root's with group bind, mode
     0775, where named as bind writes its session key; bind's home
     /var/cache/bind is so too: the guest's copies have the mode and the
-    group, as natively; sshd's /run/sshd stays root's group."""
+    group, as natively; a root:root directory stays root's group."""
     argv = ["sh", "-c", "stat -c '%n %a %U %G' /run/named /var/cache/bind"]
     opts = ["--add", "/usr/sbin/named", "--add", "/usr/bin/stat"]
     native = run_native(argv, tmp_path)
     assert native.stdout == b"/run/named 775 root bind\n/var/cache/bind 775 root bind\n", native
     assert_same(native, run_guest(argv, tmp_path, opts=opts))
-    mounts, _ = rootfs.scratch_mounts([], [], ["/run/named", "/run/sshd"])
+    # A root:root one, as sshd's /run/sshd (which only a booted systemd makes).
+    rootdir = tempfile.mkdtemp(dir="/run", prefix="libsubst-test-")
+    try:
+        os.chown(rootdir, 0, 0)
+        mounts, _ = rootfs.scratch_mounts([], [], ["/run/named", rootdir])
+    finally:
+        os.rmdir(rootdir)
     owners = {m.guest: (m.mode, m.gid) for m in mounts}
     assert owners["/run/named"] == (0o775, grp.getgrnam("bind").gr_gid), owners
-    assert owners["/run/sshd"][1] is None, owners
+    assert owners[rootdir][1] is None, owners
 
 
 def test_what_glibc_dlopens_itself_comes_with_every_program(tmp_path):
@@ -489,3 +496,40 @@ def test_a_config_names_nothing_outside_etc(tmp_path):
     out.files.append("/etc/.." + str(cnf))
     packages._named_config(out)
     assert out.files == ["/etc/.." + str(cnf)] and not out.dirs
+
+
+@pytest.mark.skipif(not shutil.which("gcc-ar") or not shutil.which("fuse-overlayfs"),
+                    reason="gcc and fuse-overlayfs (tests/run.sh)")
+def test_a_program_brings_what_it_runs_by_name_of_the_packages_it_depends_on():
+    """gcc-ar runs binutils' ar by PATH (gcc-12 depends on binutils, and
+    holds "ar" as the end of "gcc-ar"); fuse-overlayfs's libfuse3 runs
+    fuse3's fusermount3, a package fuse-overlayfs depends on.  (Compared
+    with native runs: test_sweep.py's TRIAGED.)"""
+    from libsubst.image.layout import layout_program
+
+    for prog, wanted in (("gcc-ar", "/usr/bin/ar"), ("fuse-overlayfs", "/usr/bin/fusermount3")):
+        lay = layout_program(prog, [], dict(os.environ), lookup=os.environ["PATH"],
+                             hostname="h", subst=False)
+        assert lay.tree.get(os.path.realpath(wanted)).kind == "file", prog
+
+
+@pytest.mark.parametrize("prog", ["git", "nginx", "ssh", "slapd", "sshd"])
+def test_a_word_that_ends_in_a_programs_name_brings_no_program(prog, monkeypatch):
+    """Words a program holds that end in, or are, a name of a program of a
+    package its package depends on bring nothing it does not run: git's
+    "approve" (perl's prove, a script, would bring all of perl), nginx's
+    "gzip" (ip), ssh's "/etc/passwd", slapd's "true" and "users", sshd's
+    fopen mode "w".  Its root is the one planned without the rule."""
+    from libsubst.image import layout
+
+    if not shutil.which(prog):
+        pytest.skip(f"{prog} is not installed (tests/run.sh)")
+
+    def entries():
+        lay = layout.layout_program(prog, [], dict(os.environ), lookup=os.environ["PATH"],
+                                    hostname="h", subst=False)
+        return sorted(getattr(e, "path", str(e)) for e in lay.tree.entries())
+
+    got = entries()
+    monkeypatch.setattr(layout, "_path_programs", lambda binary, objects: [])
+    assert got == entries()

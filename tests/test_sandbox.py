@@ -437,6 +437,8 @@ GADGET_C = r"""
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <unistd.h>
 /* A hostile guest: it finds the kernel through %gs:0 (the fastcall entry),
  * looks for a `syscall; ret` in kernel text — which Syscall User Dispatch
  * lets through — and calls it with registers of its choosing. */
@@ -533,6 +535,23 @@ int main(int argc, char **argv) {
             printf("write boot info: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
         }
         printf("boot infos: %d\n", found);
+    } else if (!strcmp(argv[1], "kcmp")) {
+        /* Another guest process's fds compared from kernel text: which
+         * numbers it has open, which are the same file. */
+        int ready[2];
+        pipe(ready);
+        int child = fork();
+        if (child == 0) {
+            close(ready[0]);
+            write(ready[1], "x", 1);
+            pause();
+            _exit(0);
+        }
+        char b;
+        read(ready[0], &b, 1);
+        long r = via5(g, 312 /* kcmp */, child, child, 0 /* KCMP_FILE */, 0, 1);
+        printf("kcmp of another process: %s\n", res(r));
+        kill(child, 9);
     } else if (!strcmp(argv[1], "ptrace")) {
         long r = via(g, 101 /* ptrace */, 16 /* PTRACE_ATTACH */, 1, 0);
         printf("ptrace: %s\n", r < 0 ? strerror(-r) : "ALLOWED");
@@ -671,6 +690,25 @@ def test_read_only_files_stay_unchanged_from_kernel_text(gadget, tmp_path):
     assert open(gadget_host, "rb").read() == before
 
 
+def test_generated_files_stay_unchanged_from_kernel_text(gadget, tmp_path):
+    """The image's generated /etc files, which the tender writes into the guest's
+    read-only root (c_src/tender/root.c): opened for writing, truncated on open or by
+    path from kernel text, each refused (EROFS), as the image's bound host files are;
+    opened to read, as the kernel opens it, it opens (its read-only Landlock rule)."""
+    index = subprocess.run(
+        [sys.executable, "-c", "import sys; from libsubst import api; "
+         "print([e.path for e in api.prepare(sys.argv[1], subst=False).entries]"
+         ".index('/etc/passwd'))", str(gadget)],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    where = f"{bootinfo.HOST_FILES}/{index}"
+    r = run_guest(["--no-subst", str(gadget), "write-ro", where], tmp_path)
+    assert r.stdout.decode().splitlines() == [
+        "openat O_TRUNC: Read-only file system", "openat O_WRONLY: Read-only file system",
+        "truncate: Read-only file system"], r.stderr
+    r = run_guest(["--no-subst", str(gadget), "open", where], tmp_path)
+    assert r.stdout.decode().splitlines() == [f"openat {where}: OPENED"], r.stderr
+
+
 def test_the_guests_proc_is_written_as_an_unprivileged_containers(gadget, tmp_path):
     """Landlock lets the guest write its own /proc (its pid namespace's), so a
     thread's comm and oom_score_adj are written as Linux lets a process
@@ -702,6 +740,19 @@ def test_dangerous_host_calls_from_kernel_text_are_killed_by_seccomp(gadget, tmp
     nr = syscalls.by_name(name).nr
     r = run_guest(["--no-subst", str(gadget), "call", str(nr), *map(str, args)], tmp_path)
     assert r.returncode == 128 + 31 and r.stdout == b"", (name, r.stdout, r.stderr)
+    assert b"seccomp filter does not allow" in r.stderr
+
+
+def test_another_processs_fds_from_kernel_text_are_killed_by_seccomp(gadget, tmp_path):
+    """kcmp of another guest process's fds (KCMP_FILE: which numbers it has
+    open, whether two are one file) from kernel text, its child here: the
+    allow-list has no kcmp (the kernel finds copies of a refused directory
+    fd with F_DUPFD_QUERY, which compares the caller's own fds only), so
+    seccomp kills the guest.  A process outside the guest is not even
+    named: its pid namespace holds only the guest's."""
+    assert "kcmp" not in {h.name for h in hostcalls.allowed()}
+    r = run_guest(["--no-subst", str(gadget), "kcmp"], tmp_path)
+    assert r.returncode == 128 + 31 and r.stdout == b"", (r.stdout, r.stderr)
     assert b"seccomp filter does not allow" in r.stderr
 
 
@@ -948,10 +999,16 @@ def test_namespaces_of_its_own(tmp_path):
         if "etc" in top:
             from libsubst.image.rootfs import LIBRARY_DATA
 
-            data = {d for dirs in LIBRARY_DATA.values() for d in dirs}
+            data = {d for dirs in LIBRARY_DATA.values() for d in dirs if d.startswith("/etc/")}
+            for d in data:
+                if os.path.isdir(f"{root}{d}"):
+                    assert os.path.samefile(f"{root}{d}", d), d
             for name in os.listdir(f"{root}/etc"):
-                assert f"/etc/{name}" in data, name
-                assert os.path.samefile(f"{root}/etc/{name}", f"/etc/{name}"), name
+                # a tree's directory (/etc/terminfo) or the way to one (/etc/ssl)
+                assert any(f"{d}/".startswith(f"/etc/{name}/") for d in data), name
+                assert not {*os.listdir(f"{root}/etc/{name}")} - {
+                    *os.listdir(f"/etc/{name}")}, name
+            assert not os.path.lexists(f"{root}/etc/ssl/private")     # the host's keys
         python = os.path.realpath("/usr/bin/python3")
         bound = [os.path.join(root + bootinfo.HOST_FILES, n)
                  for n in os.listdir(root + bootinfo.HOST_FILES)]

@@ -132,6 +132,19 @@ CASES = {
     # libaspell's: links in /usr/lib/aspell to the hashes built in /var/lib/aspell
     "aspell": ("echo 'helo wrold the' | aspell -l en list; echo speling | aspell -a -l en; "
                "aspell dump dicts | head -3", ["aspell", "head"]),
+    # the certificates libcrypto trusts by default (rootfs.LIBRARY_DATA), read
+    # by python's ssl module and named by osslsigncode's --version
+    "python3 ssl": ("/usr/bin/python3 -c 'import ssl; "
+                    "print(ssl.create_default_context().cert_store_stats()); "
+                    "print(ssl.get_default_verify_paths())'; osslsigncode --version",
+                    ["/usr/bin/python3", "osslsigncode"]),
+    # Tcl's script library, another source's package (rootfs.LIBRARY_DATA):
+    # wish finds init.tcl, then fails as natively without a display
+    "wish": ("wish --version; echo status $?", ["wish"]),
+    # alsa-lib's configuration, another package's (rootfs.LIBRARY_DATA): on
+    # a machine without a sound card sox fails the same way, after the same
+    # ALSA errors
+    "sox play": ("play -q -n synth 0.1 sine 440; echo status $?", ["play"]),
     # SVG, PNG through cairo and pango (fonts), a terminal plot, its own arithmetic
     "gnuplot": ("gnuplot -e 'set terminal svg size 300,200; set output \"p.svg\"; plot sin(x)'; "
                 "md5sum p.svg; gnuplot -e 'set terminal pngcairo; set output \"p.png\"; plot x*x'; "

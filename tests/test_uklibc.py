@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -462,6 +463,13 @@ def test_cache(built, tmp_path):
     assert report["rewritten"] == 6 and report["sites"] == 8
     assert "report" not in json.load(open(sidecar))        # a hit parses only the small sidecar
     good = open(path, "rb").read()
+    # Made again (as by a second process that missed at the same time): the
+    # substitute already there with the same bytes stays, the very file a
+    # guest laid out with it is about to mount.
+    inode = os.stat(path).st_ino
+    os.unlink(sidecar)
+    assert _in_subprocess(HIT % built["so"], env)["path"] == path
+    assert os.stat(path).st_ino == inode and os.path.exists(sidecar)
     for damage in ("truncate", "flip", "sidecar-garbage", "sidecar-missing", "object-missing"):
         if damage == "truncate":
             open(path, "wb").write(good[:len(good) // 2])
@@ -564,6 +572,41 @@ def test_unwritable_cache(built, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-cache-here")
     with pytest.raises(cache.CacheError, match="XDG_CACHE_HOME"):
         cache.substitute(built["so"])
+
+
+def test_only_a_file_of_its_own_is_kept_at_a_substitutes_path(tmp_path):
+    """A file of the same bytes already at the path is kept (another maker
+    wrote it at the same time) only if it is a regular file that no one but
+    the maker can change; a planted symlink, another user's file or a
+    group-writable one is renamed over, and what a symlink points at is
+    left alone."""
+    data = b"\x7fELF substitute" * 64
+    theirs = tmp_path / "theirs"
+    theirs.write_bytes(data)
+    cases = {"symlink": None, "other uid": (0o755, 4242), "group-writable": (0o775, os.geteuid()),
+             "another name": (0o755, os.geteuid()), "its own": (0o755, os.geteuid())}
+    for name, how in cases.items():
+        path = tmp_path / name
+        if how is None:
+            path.symlink_to(theirs)
+        else:
+            path.write_bytes(data)
+            os.chmod(path, how[0])
+            if how[1] != os.geteuid():
+                if os.geteuid() != 0:
+                    continue        # only root can give a file away
+                os.chown(path, how[1], -1)
+            if name == "another name":
+                os.link(path, tmp_path / "other-name")
+        before = os.lstat(path)
+        rewrite.write_atomic(str(path), data, mode=0o755, keep_same=True)
+        after = os.lstat(path)
+        kept = (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+        assert kept == (name == "its own"), name
+        assert stat.S_ISREG(after.st_mode) and after.st_uid == os.geteuid() and \
+            after.st_mode & 0o777 == 0o755 and path.read_bytes() == data, name
+    assert theirs.read_bytes() == data and not theirs.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".uklibc-")) == []
 
 
 def test_stripped_objects(built, tmp_path):
@@ -773,7 +816,8 @@ def test_only_a_syscall_instruction_makes_an_object_decoded(tmp_path, body, real
     """has_syscall, which decodes only the stretches holding 0f 05, agrees
     with the whole object's sweep: the bytes inside another instruction are
     no site, a syscall instruction is one."""
-    from libsubst.uklibc.decode import Disassembly, has_syscall
+    from libsubst.uklibc.decode import Disassembly
+    from libsubst.uklibc.stretch import has_syscall
     src, so = tmp_path / "f.c", tmp_path / "f.so"
     src.write_text(body + "\n")
     subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-o", str(so), str(src)], check=True)

@@ -66,8 +66,10 @@ def apache_session(tmp_path, side, mpm):
                 out.append(curl(f"{url}/"))
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)
+        # AH00052 with signal 9 is apache's parent killing a child that was slow to stop
+        # (ap_reclaim_child_processes): the machine's load decides it, natively too.
         notices = [line.split("] ", 3)[-1].split(":")[0] for line in log.read_text().splitlines()
-                   if ":notice]" in line]
+                   if ":notice]" in line and not ("AH00052" in line and line.endswith("(9)"))]
     return out, proc.returncode, notices
 
 

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "libsubst/bootinfo.h"
@@ -57,7 +58,8 @@ static void forwarded(sigset_t *set)
     sigaddset(set, LS_SIG_FORWARD);     /* the relay's, blocked until it has a handler */
 }
 
-/* In the child: only stdio and `keep` (ascending) stay open; the kernel runs. */
+/* In the child: only stdio and `keep` (ascending: libsubst's and the
+ * caller's, fds.c) stay open; the kernel runs. */
 static void exec_kernel(const char *kernel, int boot_fd, const int *keep, int nkeep,
                         pid_t parent, char **envp)
 {
@@ -86,6 +88,40 @@ static void exec_kernel(const char *kernel, int boot_fd, const int *keep, int nk
 static int cmp_int(const void *a, const void *b)
 {
     return *(const int *)a - *(const int *)b;
+}
+
+/* What this process's execve would keep for the program and its own
+ * guest start would lose (bootinfo.h, as monitor/caller.py takes it): the
+ * mask; the blocked signals pending, taken from this process, and the
+ * interval timers, disarmed here: the first boot puts them in the program;
+ * the supplementary groups. */
+static void caller_exec_state(struct ls_bootinfo *head)
+{
+    sigset_t blocked, pending, one;
+    static const struct timespec now = {0, 0};
+    sigprocmask(SIG_BLOCK, NULL, &blocked);
+    sigpending(&pending);
+    head->caller_blocked = head->caller_pending = 0;
+    for (int s = 1; s <= 64; s++) {
+        if (sigismember(&blocked, s) != 1)
+            continue;
+        head->caller_blocked |= 1ULL << (s - 1);
+        sigemptyset(&one);
+        sigaddset(&one, s);
+        if (sigismember(&pending, s) == 1 && sigtimedwait(&one, NULL, &now) == s)
+            head->caller_pending |= 1ULL << (s - 1);
+    }
+    gid_t groups[LS_BOOT_GROUPS];
+    int n = getgroups(LS_BOOT_GROUPS, groups);
+    head->ngroups = n > 0 ? n : 0;
+    for (int i = 0; i < n; i++)
+        head->groups[i] = groups[i];
+    for (int w = 0; w < 3; w++) {
+        struct itimerval off = {{0, 0}, {0, 0}}, old;
+        setitimer(w, &off, &old);
+        head->itimers[w][0] = (uint64_t)old.it_value.tv_sec * 1000000 + old.it_value.tv_usec;
+        head->itimers[w][1] = (uint64_t)old.it_interval.tv_sec * 1000000 + old.it_interval.tv_usec;
+    }
 }
 
 void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs)
@@ -117,6 +153,7 @@ void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs)
     memcpy(&head, block.p, sizeof head);
     head.report_fd = rep[1];
     head.image_fd = image_fd;
+    caller_exec_state(&head);
     head.flags = (head.flags & ~(LS_BOOT_CLOSED_STDIN | LS_BOOT_CLOSED_STDOUT |
                                  LS_BOOT_CLOSED_STDERR)) | (uint32_t)held_stdio * LS_BOOT_CLOSED_STDIN;
     memcpy(block.p, &head, sizeof head);
@@ -126,7 +163,10 @@ void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs)
     sigset_t set;
     forwarded(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);   /* the supervisor reads them from a signalfd */
-    int keep[3] = {boot_fd, rep[1], image_fd}, nkeep = image_fd >= 0 ? 3 : 2;
+    int keep[3 + ncaller_fds], nkeep = image_fd >= 0 ? 3 : 2;
+    keep[0] = boot_fd, keep[1] = rep[1], keep[2] = image_fd;
+    memcpy(keep + nkeep, caller_fds, ncaller_fds * sizeof(int));
+    nkeep += ncaller_fds;
     qsort(keep, nkeep, sizeof keep[0], cmp_int);
     long long forked_ns = monotonic_ns();
     pid_t parent = getpid(), child = fork();
@@ -137,6 +177,7 @@ void boot_and_supervise(struct entry *e, char **envp, char **args, int nargs)
     close(rep[1]);
     if (image_fd >= 0)
         close(image_fd);
+    caller_fds_drop();
 
     /* LIBSUBST_TIMES_FD=N: the start-up benchmark's breakdown (benchmarks/
      * timeline.py) reads when this run started and forked; the supervisor

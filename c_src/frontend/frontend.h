@@ -54,4 +54,13 @@ void exec_python(char **argv) __attribute__((noreturn));
  * it holds with /dev/null (main.c). */
 extern int held_stdio;
 
+/* fds.c: the caller's fds the program inherits (ascending): those open
+ * as main starts found; those the entry's preserve_fds passes taken (0:
+ * the Python CLI must start this run); dropped from this process once the
+ * guest has them. */
+extern int *caller_fds, ncaller_fds;
+void caller_fds_find(void);
+int caller_fds_take(unsigned preserve);
+void caller_fds_drop(void);
+
 #endif

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,20 @@ void exec_python(char **argv)
         char held[32];
         snprintf(held, sizeof held, "%d:%d", held_stdio, (int)getpid());
         setenv("LIBSUBST_HELD_STDIO", held, 1);
+        /* What Python changes as it starts, as the caller had it
+         * (monitor/caller.py): the signals it ignores (Python ignores
+         * SIGPIPE and SIGXFSZ itself), whether LC_CTYPE was set (Python's
+         * C locale coercion sets it), with this pid as above. */
+        unsigned long long ignored = 0;
+        for (int s = 1; s <= 64; s++) {
+            struct sigaction sa;
+            if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+                ignored |= 1ULL << (s - 1);
+        }
+        char state[64];
+        snprintf(state, sizeof state, "%d:%llx:%d", (int)getpid(), ignored,
+                 getenv("LC_CTYPE") != NULL);
+        setenv("LIBSUBST_CALLER_STATE", state, 1);
         execve(py, argv, environ);      /* main's envp, with the variable */
     }
     fprintf(stderr, "libsubst: cannot start the Python CLI (libsubst-py beside %s): %s\n",
@@ -151,12 +166,13 @@ int main(int argc, char **argv, char **envp)
     int k;
     started_ns = monotonic_ns();
     hold_closed_stdio();
+    caller_fds_find();
     /* LIBSUBST_NO_FRONTEND: always the Python CLI (what the tests compare with). */
     if (argc < 3 || strcmp(argv[1], "run") != 0 || getenv("LIBSUBST_NO_FRONTEND"))
         exec_python(argv);
     if (find_entry(argc, argv, &e, &k) < 0)
         exec_python(argv);
-    if (!env_deps_hold(&e, envp)) {
+    if (!env_deps_hold(&e, envp) || !caller_fds_take(e.head->preserve_fds)) {
         free(e.data);
         exec_python(argv);
     }

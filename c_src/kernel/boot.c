@@ -22,6 +22,9 @@
 #include <linux/sockios.h>
 
 unsigned long ls_prog_auxv[2];
+unsigned long ls_saved_auxv[LS_AUXV_WORDS];
+unsigned ls_saved_auxv_len;
+unsigned long ls_start_stack;
 const char *ls_prog_exe;
 const struct exec_args *ls_prog;
 struct ktext ls_text[2];
@@ -389,16 +392,18 @@ void ls_kernel_enter(void)
     if (r < 0)
         kpanic("cannot enable Syscall User Dispatch: error %ld", -r);
     if (debug_fd >= 0) {
-        /* --gdb: wait until the debugger has attached (it writes one byte),
-         * then stop where it can see the program's first instruction. */
+        /* --gdb or --profile: wait until the debugger or perf has attached
+         * (it writes one byte); for gdb ('g') stop where it can see the
+         * program's first instruction. */
         char go;
         long n;
         while ((n = hsys3(__NR_read, debug_fd, (long)&go, 1)) == -EINTR)
             ;
         if (n != 1)
-            kpanic("--gdb: the debugger server did not attach (handshake read returned %ld)", n);
+            kpanic("--gdb/--profile: the monitor did not attach (handshake read returned %ld)", n);
         hsys1(__NR_close, debug_fd);
-        ls_enter_guest_stopped(entry, gsp);
+        if (go == 'g')
+            ls_enter_guest_stopped(entry, gsp);
     }
     ls_enter_guest(entry, gsp);
 }

@@ -32,18 +32,71 @@ long ls_unimplemented_i386(long nr)
  * handler runs on the trap stack, and the host returns EINTR or restarts
  * the call as the handler's SA_RESTART says.  On both paths the call is
  * made in ls_blocking_call (sigview.S), where signal/view.c knows a handler
- * interrupted one and shows it the guest's call. */
+ * interrupted one and shows it the guest's call.  A fastcall's runs
+ * outside the deferral of signal/defer.c, so the kernel code that calls
+ * it must hold no lock and leave no state half done across it. */
+struct host_wait {
+    struct ucontext *uc;             /* the trap's, or NULL: a fastcall's wait */
+    long was;                        /* a fastcall's in_kernel, put back after */
+    sigset_t all;                    /* a trap's mask, put back after */
+};
+
+static inline void wait_begin(struct kthread *t, struct host_wait *w)
+{
+    if ((w->uc = t->uc)) {
+        hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&w->uc->uc_sigmask, (long)&w->all,
+              sizeof w->all);
+        return;
+    }
+    /* A fastcall's wait: the guest's handlers run in it (signal/defer.c),
+     * after those deferred so far. */
+    volatile long *in = &t->in_kernel;
+    w->was = *in;
+    *in = 0;
+    if (t->deferred)
+        signal_deliver_deferred();
+}
+
+static inline void wait_end(struct kthread *t, const struct host_wait *w)
+{
+    if (w->uc)
+        hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&w->all, 0, sizeof w->all);
+    else
+        *(volatile long *)&t->in_kernel = w->was;
+}
+
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-    struct ucontext *uc = kcur_uc();
+    struct kthread *t = kcur();
     const long a[6] = {a0, a1, a2, a3, a4, a5};
-    sigset_t all;
-    if (!uc)
-        return ls_blocking_call(nr, a);
-    hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&uc->uc_sigmask, (long)&all, sizeof all);
+    struct host_wait w;
+    wait_begin(t, &w);
     long r = ls_blocking_call(nr, a);
-    hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+    wait_end(t, &w);
     return r;
+}
+
+/* An open of a file to read beneath dir in entry.S's one openat2
+ * (ls_open_ro, _rd, _nb), a wait as host_call_blocking's: a FIFO's or a
+ * terminal's open waits for its other end.  view.c knows that `syscall`
+ * (ls_resolve_ip) as a wait's. */
+long host_open_beneath(long (*open_file)(long, const char *), long dir, const char *path)
+{
+    struct kthread *t = kcur();
+    struct host_wait w;
+    wait_begin(t, &w);
+    long r = open_file(dir, path);
+    wait_end(t, &w);
+    return r;
+}
+
+/* An openat that may wait (a FIFO's, a terminal's), unless O_PATH or
+ * O_NONBLOCK says it cannot. */
+long host_openat(long dir, const char *path, long flags, long mode)
+{
+    if (flags & (O_PATH | O_NONBLOCK))
+        return hsys4(__NR_openat, dir, (long)path, flags, mode);
+    return host_call_blocking(__NR_openat, dir, (long)path, flags, mode, 0, 0);
 }
 
 static long host_call(const struct syscall_desc *d, long nr, const long *a, int path)
@@ -91,8 +144,7 @@ void dispatch_init(void)
  * bad pointer is EFAULT here, once, and no handler reads a guest string.
  * A string too long for LS_PATH_MAX stays the guest's, for the handler to
  * refuse as its call does (ENAMETOOLONG, ERANGE). */
-static __attribute__((noinline)) long call_with_paths(const struct syscall_desc *d,
-                                                      const long *args)
+static long walk_paths(const struct syscall_desc *d, const long *args)
 {
     char copy[3][LS_PATH_MAX];
     long a[6] = {args[0], args[1], args[2], args[3], args[4], args[5]};
@@ -133,6 +185,23 @@ static __attribute__((noinline)) long call_with_paths(const struct syscall_desc 
         t->relink_from = copy[2];
         memcpy(copy[0], copy[1], strlen(copy[1]) + 1);
     }
+}
+
+/* A handler that runs while a call waits in the host (an open of a FIFO:
+ * host_call_blocking) makes calls of its own: each starts with no walk's
+ * scratch and gives the interrupted walk its own back. */
+static __attribute__((noinline)) long call_with_paths(const struct syscall_desc *d,
+                                                      const long *args)
+{
+    struct kthread *t = kcur();
+    char *relink = t->relink;
+    const char *relink_from = t->relink_from;
+    t->relink = 0;
+    t->relink_from = 0;
+    long r = walk_paths(d, args);
+    t->relink = relink;
+    t->relink_from = relink_from;
+    return r;
 }
 
 /* Whether the path of an LS_F_FD_IF_EMPTY call, its second argument

@@ -74,6 +74,15 @@ extern struct kstate K;
  * symbol table without knowing struct kstate's layout. */
 extern unsigned long ls_prog_auxv[2];
 extern const char *ls_prog_exe;
+/* The same vector, kept in the kernel as Linux keeps mm->saved_auxv for
+ * /proc/<pid>/auxv (the program's stack is its to overwrite): bytes, the
+ * AT_NULL pair included. */
+#define LS_AUXV_WORDS 48
+extern unsigned long ls_saved_auxv[LS_AUXV_WORDS];
+extern unsigned ls_saved_auxv_len;
+/* The program's first stack pointer (mm->start_stack): its mapping is the
+ * one maps names [stack]. */
+extern unsigned long ls_start_stack;
 
 /* What names a running program's file, for ETXTBSY (fs/open.c text_id):
  * a stub's inode in the writable root's layer, or a host file's. */
@@ -144,6 +153,8 @@ void kfd_room_end(long soft);
  * (signal/view.c): its frame, what it was shown, and the registers its
  * sigreturn resumes the call with (struct sigcontext's r8 .. eflags). */
 #define LS_SIGVIEWS 4
+/* Signals one fastcall defers before it blocks further ones on the host. */
+#define LS_DEFERRED 8
 struct sigview {
     const void *frame;
     unsigned long shown_rip, shown_rsp;
@@ -157,6 +168,8 @@ struct kthread {
     long *fast_args;                 /* its saved registers on the kernel stack (fastcall.S) */
     void *spare_node;                /* the last path walk's node, for the next (fs/path.c):
                                         on the cache line the entry has just written */
+    long in_kernel;                  /* fastcall.S: serving a fastcall, not waiting in the host */
+    uint64_t deferred;               /* signals held meanwhile (signal/defer.c): their bits */
     long tid;                        /* host tid */
     unsigned long map, map_len;      /* the mapping holding both stacks and this struct */
     struct kthread *next_free;       /* on the list of exited threads, for reuse */
@@ -168,10 +181,22 @@ struct kthread {
                                         the guest gave (execve's name for the program) */
     struct sigview views[LS_SIGVIEWS]; /* the handlers shown a guest context, newest last */
     unsigned nviews;
+    unsigned ndeferred;              /* signal/defer.c: the signals held, in arrival order, */
+    siginfo_t deferred_si[LS_DEFERRED];
+    const long *deferred_at[LS_DEFERRED];  /* each at its fastcall's fast_args (nesting level) */
+    const siginfo_t *deferred_prev[LS_DEFERRED]; /* the siginfo of the signal whose host
+                                        frame was set up just before its, until it came */
+    unsigned char deferred_own[LS_DEFERRED]; /* sent to the thread, not the process */
+    uint64_t held;                   /* what deferral blocks on the host until the call returns */
+    const siginfo_t *carried;        /* the held signal being handed to its handler (fault.c) */
+    sigset_t carried_mask;           /* and the guest's mask it is delivered under */
+    struct sigaction carried_act;    /* and its action, as read when it was taken */
 };
 
 _Static_assert(offsetof(struct kthread, fast_sp) == LS_KTHREAD_FAST_SP, "fastcall.S");
 _Static_assert(offsetof(struct kthread, fast_args) == LS_KTHREAD_FAST_ARGS, "fastcall.S");
+_Static_assert(offsetof(struct kthread, in_kernel) == LS_KTHREAD_IN_KERNEL, "fastcall.S");
+_Static_assert(offsetof(struct kthread, deferred) == LS_KTHREAD_DEFERRED, "fastcall.S");
 
 /* The calling thread's kernel state. */
 static inline struct kthread *kcur(void)
@@ -314,7 +339,7 @@ struct kproc_slot {
     int32_t kfd_floor;               /* its fds from here up are its kernel's (the cap
                                         shrinks at each execve: each process has its own) */
     uint16_t nkr;
-    uint16_t exe_len, cwd_len, args_len, env_len, root_len;
+    uint16_t exe_len, cwd_len, args_len, env_len, root_len, auxv_len;
     char comm[16];                   /* the name Linux gives at execve */
     struct { uint64_t start, end; } kr[PT_KRANGES];
     struct ktext text[2];            /* the files of its program and interpreter, as exec
@@ -324,6 +349,8 @@ struct kproc_slot {
     char root[PT_PATH];              /* its chroot's guest path ("/": none) */
     char args[PT_ARGS];              /* NUL-separated, as /proc/PID/cmdline */
     char env[PT_ENV];
+    uint64_t auxv[LS_AUXV_WORDS];    /* ls_saved_auxv, auxv_len bytes of it */
+    uint64_t start_stack;            /* ls_start_stack */
 };
 
 /* A name the guest bound a Unix socket by (net/unix_names.c). */
@@ -382,9 +409,22 @@ void shared_take_back(void);    /* execve failed: close-on-exec again */
 long ls_dispatch(long nr, const long *a, int path);
 /* A host call that may wait indefinitely, made by a kernel handler: on the
  * trap path it runs under the guest's signal mask (so a signal interrupts it
- * as on Linux), elsewhere it is a plain host call.  What the dispatcher does
- * for the 'host' calls in syscalls.BLOCKING. */
+ * as on Linux); on a fastcall it is made outside signal/defer.c's deferral,
+ * the guest's handlers running in it.  What the dispatcher does
+ * for the 'host' calls in syscalls.BLOCKING, and what a kernel handler
+ * makes for a call that waits only sometimes (an open of a FIFO, connect,
+ * F_SETLKW, a terminal's ioctl). */
 long host_call_blocking(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* The same wait for an open: entry.S's open_file beneath dir, and an
+ * openat (a plain host call under O_PATH or O_NONBLOCK, which never wait). */
+long host_open_beneath(long (*open_file)(long, const char *), long dir, const char *path);
+long host_openat(long dir, const char *path, long flags, long mode);
+/* signal/defer.c: signals deferred while a fastcall is served, for a
+ * fork's child (forgotten), before an execve and a wait (delivered). */
+void signal_defer_forget(void);
+void signal_deliver_before_exec(void);
+void signal_deliver_deferred(void);
+void signal_defer_exit(void);
 /* arch/x86_64/sigview.S: the host call itself, arguments a[0..5]. */
 long ls_blocking_call(long nr, const long *a);
 
@@ -425,6 +465,7 @@ void trace_summary_take_back(void);
 void report_unimplemented(void);
 void note_missing(long nr, const char *path);   /* proc/missing.c: programs not found */
 void report_missing_programs(void);
+int missing_after_exec(void);
 long ls_unimplemented_i386(long nr);   /* an int $0x80 call: -ENOSYS, counted */
 
 /* ---- exit (proc/misc.c) ---- */

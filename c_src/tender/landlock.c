@@ -1,7 +1,8 @@
 /*
  * Landlock: the host files the guest kernel can open, whatever it is asked.
  * Read-only: every host file of the image (program, libraries, their
- * substitutes, /etc sources), a few device nodes, this process's own /proc
+ * substitutes, /etc sources) and every file it generates (root.c writes
+ * them), a few device nodes, this process's own /proc
  * entries and the system-wide files the synthetic /proc and /sys copy;
  * read-write: the guest's own /proc (its pid namespace's), for the files
  * Linux lets its processes write;
@@ -13,41 +14,16 @@
  * also cannot signal processes outside its domain or reach abstract Unix
  * sockets outside it (ABI 6, required unless the caller accepted less with
  * --allow-weaker-sandbox).  See landlock(7).
- *
- * The UAPI header of the build machine may predate the ABI this uses, so
- * the few constants past ABI 3 are spelled out here.
  */
 #include "tender.h"
 #include <linux/stat.h>
-#include <linux/landlock.h>
+#include "libsubst/landlock_rules.h"
 
 #ifndef __NR_landlock_create_ruleset
 #define __NR_landlock_create_ruleset 444
 #define __NR_landlock_add_rule 445
 #define __NR_landlock_restrict_self 446
 #endif
-
-#define FS_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
-#define FS_EXEC LANDLOCK_ACCESS_FS_EXECUTE
-#define FS_FILE_RIGHTS (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
-                        LANDLOCK_ACCESS_FS_READ_FILE | (1ULL << 14) /* TRUNCATE */ | \
-                        (1ULL << 15) /* IOCTL_DEV */)
-/* What a read-only bind's rule grants.  An open asks Landlock, besides
- * read, for the optional truncate right, and a rule that lacks it sends
- * the check on up through every ancestor to the host's root (~290 ns per
- * open, benchmarks/landlock_walk.py).  Granting it loosens nothing: the
- * bind is read-only, and Linux takes the mount's write access (EROFS)
- * before it asks Landlock about a truncate or a write; the filter keeps
- * the guest from remounting (tests/test_sandbox.py, from kernel text). */
-#define FS_READ_ONLY_BIND (LANDLOCK_ACCESS_FS_READ_FILE | (1ULL << 14) /* TRUNCATE */)
-#define SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
-#define SCOPE_SIGNAL (1ULL << 1)
-
-struct ruleset_attr {                /* struct landlock_ruleset_attr, ABI 6 */
-    uint64_t handled_access_fs;
-    uint64_t handled_access_net;
-    uint64_t scoped;
-};
 
 static uint64_t handled;             /* the rights this host's Landlock knows */
 
@@ -58,9 +34,9 @@ static void allow(int ruleset, const char *path, uint64_t rights, int is_dir)
         return;                      /* absent on this host: nothing to allow */
     struct stat st;
     if (hsys2(__NR_fstat, fd, (long)&st) == 0 && !S_ISDIR(st.st_mode))
-        rights &= FS_FILE_RIGHTS;    /* a file can only carry file rights */
+        rights &= LS_LL_FILE_RIGHTS;    /* a file can only carry file rights */
     else if (!is_dir)
-        rights &= FS_FILE_RIGHTS | FS_READ;
+        rights &= LS_LL_FILE_RIGHTS | LS_LL_READ;
     struct landlock_path_beneath_attr pb = {.allowed_access = rights & handled, .parent_fd = fd};
     hsys4(__NR_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
     hsys1(__NR_close, fd);
@@ -75,17 +51,11 @@ long tender_landlock(const struct ls_lockdown *lock, int own_proc)
         return abi < 1 ? -ENOSYS : -EOPNOTSUPP;
     if (abi < 1)
         return 0;
-    handled = (1ULL << 13) - 1;                  /* ABI 1 */
-    if (abi >= 2)
-        handled |= 1ULL << 13;                   /* REFER */
-    if (abi >= 3)
-        handled |= 1ULL << 14;                   /* TRUNCATE */
-    if (abi >= 5)
-        handled |= 1ULL << 15;                   /* IOCTL_DEV */
-    struct ruleset_attr attr = {.handled_access_fs = handled};
+    handled = ls_landlock_handled_fs(abi);
+    struct ls_landlock_ruleset_attr attr = {.handled_access_fs = handled};
     size_t size = 8;
     if (abi >= 6) {
-        attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL;
+        attr.scoped = LS_LL_SCOPE_ABSTRACT_UNIX_SOCKET | LS_LL_SCOPE_SIGNAL;
         size = sizeof attr;
     }
     long rs = hsys3(__NR_landlock_create_ruleset, (long)&attr, size, 0);
@@ -94,21 +64,20 @@ long tender_landlock(const struct ls_lockdown *lock, int own_proc)
     const struct ls_fs_entry *e = tender_entries();
     char where[LS_HOST_FILE_PATH_MAX];
     for (uint32_t i = 0; i < tender_bi->nentries; i++) {
-        if (e[i].kind != LS_ENT_HOST_FILE)
+        if (e[i].kind != LS_ENT_HOST_FILE && e[i].kind != LS_ENT_DATA_FILE)
             continue;
         ksnprintf(where, sizeof where, LS_HOST_FILE_FMT, i);    /* root.c put it there */
-        allow(rs, where, FS_READ_ONLY_BIND, 0);
+        allow(rs, where, LS_LL_READ_ONLY_BIND, 0);
     }
     const struct ls_mount *m = tender_mounts();
     for (uint32_t i = 0; i < tender_bi->nmounts; i++)
         allow(rs, tender_str(m[i].host),
-              (m[i].flags & LS_MNT_RDONLY) ? FS_READ | FS_READ_ONLY_BIND : ~FS_EXEC, 1);
+              (m[i].flags & LS_MNT_RDONLY) ? LS_LL_VOLUME_RO : LS_LL_VOLUME_RW, 1);
     for (unsigned i = 0; i < TENDER_NDEVICES; i++)
-        allow(rs, tender_devices[i], LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
-                                  (1ULL << 15), 0);
+        allow(rs, tender_devices[i], LS_LL_DEVICE, 0);
     if (lock->self_fd >= 0) {            /* execve boots this kernel again */
         struct landlock_path_beneath_attr pb = {
-            .allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE | FS_EXEC) & handled,
+            .allowed_access = (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE) & handled,
             .parent_fd = lock->self_fd};
         hsys4(__NR_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, (long)&pb, 0);
     }
@@ -120,18 +89,18 @@ long tender_landlock(const struct ls_lockdown *lock, int own_proc)
      * hold all they can reach).  Where the host's had to be bound instead,
      * only this process's own entries, threads too, read-only. */
     if (own_proc)
-        allow(rs, "/proc", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | (1ULL << 14) /* TRUNCATE */,
+        allow(rs, "/proc", LS_LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LS_LL_TRUNCATE,
               1);
     else
-        allow(rs, "/proc/self", FS_READ, 1);
+        allow(rs, "/proc/self", LS_LL_READ, 1);
     /* The POSIX message queues of the guest's own IPC namespace (mq_open). */
-    allow(rs, "/dev/mqueue", FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
+    allow(rs, "/dev/mqueue", LS_LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG |
                                  LANDLOCK_ACCESS_FS_REMOVE_FILE, 1);
     /* The guest's own pseudo-terminals (root.c's devpts instance). */
-    allow(rs, LS_DEVPTS, FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | (1ULL << 15) /* IOCTL_DEV */, 1);
+    allow(rs, LS_DEVPTS, LS_LL_READ | LANDLOCK_ACCESS_FS_WRITE_FILE | LS_LL_IOCTL_DEV, 1);
     /* The host files the synthetic /proc and /sys copy (the kernel's list). */
     for (int i = 0; i < lock->nhost_copies; i++)
-        allow(rs, lock->host_copies[i], FS_READ, 0);
+        allow(rs, lock->host_copies[i], LS_LL_READ, 0);
     long r = hsys5(__NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0);
     if (r == 0)
         r = hsys2(__NR_landlock_restrict_self, rs, 0);

@@ -38,9 +38,31 @@ void tender_fatal(const char *fmt, ...)
 void tender_unblock_forwarded(void)
 {
     /* The stops too, which the monitor blocked from the guest's start:
-     * the relay passes them on, the program takes them. */
-    unsigned long set = LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS | 1UL << (LS_SIG_FORWARD - 1);
+     * the relay passes them on, the program takes them.  Those the caller
+     * blocked stay blocked, as across its execve (a pending one waits). */
+    unsigned long set = ((LS_FORWARDED_SIGNALS | LS_STOP_SIGNALS) & ~tender_bi->caller_blocked) |
+                        1UL << (LS_SIG_FORWARD - 1);
     hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, sizeof set);
+}
+
+/* In the program's first process, as its execve would keep them: the
+ * signals pending for the caller (blocked: they wait) and its interval
+ * timers, which libsubst took from itself (bootinfo.h). */
+static void caller_state(void)
+{
+    long self = hsys0(__NR_getpid);
+    for (int s = 1; s <= 64; s++)
+        if ((tender_bi->caller_pending & tender_bi->caller_blocked) >> (s - 1) & 1)
+            hsys2(__NR_kill, self, s);
+    for (int w = 0; w < 3; w++) {
+        const uint64_t *t = tender_bi->itimers[w];
+        if (!t[0])
+            continue;
+        struct { long interval[2], value[2]; } it = {
+            {(long)(t[1] / 1000000), (long)(t[1] % 1000000)},
+            {(long)(t[0] / 1000000), (long)(t[0] % 1000000)}};
+        hsys3(__NR_setitimer, w, (long)&it, 0);
+    }
 }
 
 void tender_main(unsigned long *sp)
@@ -57,6 +79,8 @@ void tender_main(unsigned long *sp)
     ls_kernel_load(&sb, &lock);
     if (policy)
         tender_unblock_forwarded();          /* the first process's, now it has handlers */
+    if (!(tender_bi->flags & LS_BOOT_EXECED))
+        caller_state();
     long r;
     /* The program's own ids, the host files the kernel may open
      * (Landlock), the host calls it may make (seccomp), then the trap. */

@@ -116,12 +116,22 @@ static void drop_net_admin(void)
         tender_fatal("cannot drop the guest's network-administration capabilities: error %ld", -r);
 }
 
+_Static_assert(sizeof tender_bi->groups / sizeof tender_bi->groups[0] == LS_BOOT_GROUPS,
+               "bootinfo.h's groups has LS_BOOT_GROUPS entries");
+
 /* In the new namespaces, once the relay has written the id maps.  sock is
  * the guest's end of the socket the relay holds open for its life. */
 static int guest_side(int root, const int *fds, int sock)
 {
     long r;
-    if (root && ((r = hsys2(__NR_setgroups, 0, 0)) < 0 ||
+    /* The caller's groups, as an execve keeps them (the numbers the
+     * guest's namespace maps: as its uid 0 is the root caller's). */
+    uint32_t groups[LS_BOOT_GROUPS];
+    long ngroups = 0;
+    for (uint32_t i = 0; i < tender_bi->ngroups && i < LS_BOOT_GROUPS; i++)
+        if (tender_bi->groups[i] < LS_GUEST_IDS)
+            groups[ngroups++] = tender_bi->groups[i];
+    if (root && ((r = hsys2(__NR_setgroups, ngroups, (long)groups)) < 0 ||
                  (r = hsys3(__NR_setresgid, 0, 0, 0)) < 0 ||
                  (r = hsys3(__NR_setresuid, 0, 0, 0)) < 0))
         tender_fatal("cannot become root of the guest's user namespace: error %ld", -r);

@@ -181,10 +181,24 @@ static void install(int sig, void (*handler)(int, siginfo_t *, void *))
     hsys4(__NR_rt_sigaction, sig, (long)&sa, 0, sizeof(sigset_t));
 }
 
+/* Closes every fd but the `n` of keep (ascending; -1 for none). */
+static void close_all_but(const int *keep, int n)
+{
+    unsigned lo = 0;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            hsys3(__NR_close_range, lo, keep[i] - 1, 0);
+        lo = keep[i] + 1;
+    }
+    hsys3(__NR_close_range, lo, ~0U, 0);
+}
+
 /* Passes on the signals the monitor sends, binds ports for the guest, and
  * ends as the guest's first process ends: with its status, or killed by
  * the same signal (under --init, the program's: guest_status). */
-static void __attribute__((noreturn)) relay(long child, int chan)
+static void __attribute__((noreturn)) relay(long child, int sock, int chan)
 {
     relay_child = child;
     relay_parent = hsys0(__NR_getppid);
@@ -201,10 +215,18 @@ static void __attribute__((noreturn)) relay(long child, int chan)
         hsys1(__NR_close, chan);         /* the guest's requests fail at once, not hang */
         chan = -1;
     }
-    /* The guest's stdin and stdout are its own to close: held here too, a
-     * pipe's other end would not see them closed until the guest ended. */
-    hsys1(__NR_close, 0);
-    hsys1(__NR_close, 1);
+    /* The guest's fds are its own to close: its stdin and stdout, the
+     * caller's fds it inherited (as from an execve), the kernel's.  Held
+     * here too, a pipe's other end would not see them closed until the
+     * guest ended.  Kept: stderr (tender_fatal's), the socket, the channel. */
+    int keep[4] = {2, sock, chan, pidfd};
+    for (int i = 1; i < 4; i++)                 /* ascending, for close_all_but */
+        for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    close_all_but(keep, 4);
     /* A guest killed by a signal that dumps core ends the relay so too:
      * never a core of this root process. */
     struct rlimit nocore = {0, 0};
@@ -336,5 +358,5 @@ void relay_start(long child, int root, int sock, int chan, const uint32_t *init)
     /* sock stays open as long as the relay lives: see guest_side. */
     if (t.userns >= 0)
         hsys1(__NR_close, t.userns);
-    relay(child, chan);
+    relay(child, sock, chan);
 }

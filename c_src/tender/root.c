@@ -1,7 +1,8 @@
 /*
  * The guest's root file system, made in its mount namespace: an empty,
  * read-only tmpfs holding only the image's host files (read-only, each at
- * LS_HOST_FILE_FMT with its entry's index: handover.h says why), and, each
+ * LS_HOST_FILE_FMT with its entry's index: handover.h says why) and its
+ * data files (their bytes written there, at the same kind of path), and, each
  * at its host path, the declared volumes, the scratch mounts, a few device
  * nodes, the host's sysfs trees (handover.h's LS_HOST_TREES),
  * /sys/kernel/mm/transparent_hugepage and a proc of the guest's pid
@@ -9,6 +10,7 @@
  */
 #include "tender.h"
 #include <linux/mount.h>
+#include "libsubst/landlock_rules.h"
 
 #define MNT_DETACH 2                 /* umount2(2); <sys/mount.h> is the host libc's */
 
@@ -123,9 +125,7 @@ static int place_tree(const char *path, void *view)
     return place(path, path, 1, 1, view) < 0 ? -1 : 0;
 }
 
-const char *const tender_devices[TENDER_NDEVICES] = {
-    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
-};
+const char *const tender_devices[TENDER_NDEVICES] = {LS_LL_DEVICES};
 
 /* A new mount of file system `type` (of the guest's own namespaces) at rel
  * beneath root: 0; or, if the host refuses one, a bind of `fallback`: 1. */
@@ -225,6 +225,45 @@ static long mount_scratch(int root, const struct ls_mount *sm)
     return r;
 }
 
+/* The image's data files (LS_ENT_DATA_FILE: the generated /etc files),
+ * each written at LS_HOST_FILE_FMT with its index, mode 0444: the kernel
+ * opens one as it opens a host file, in one host openat of a short path
+ * (handover.h), and every process of the guest opens the same file, as
+ * natively: a lock one program holds on it stops another's.  The root is
+ * made read-only after this, so no guest process can change their bytes. */
+static long place_data(int root)
+{
+    const struct ls_fs_entry *e = tender_entries();
+    char where[LS_HOST_FILE_PATH_MAX];
+    for (uint32_t i = 0; i < tender_bi->nentries; i++) {
+        if (e[i].kind != LS_ENT_DATA_FILE)
+            continue;
+        ksnprintf(where, sizeof where, LS_HOST_FILE_FMT, i);
+        long r = make_path(root, where + 1, 0);
+        long fd = r < 0 ? r : hsys4(__NR_openat, root, (long)(where + 1), O_WRONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            return fd;
+        r = kwrite_all(fd, (const char *)tender_bi + e[i].data_off, e[i].data_size);
+        if (r >= 0)
+            r = hsys2(__NR_fchmod, fd, 0444);
+        hsys1(__NR_close, fd);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The root tmpfs's size: 1 MiB for its directories, and the data files. */
+static void root_size(char *opt, size_t n)
+{
+    const struct ls_fs_entry *e = tender_entries();
+    unsigned long kib = 1024;
+    for (uint32_t i = 0; i < tender_bi->nentries; i++)
+        if (e[i].kind == LS_ENT_DATA_FILE)
+            kib += (e[i].data_size + 4095) / 4096 * 4;
+    ksnprintf(opt, n, "%luk", kib);
+}
+
 static void __attribute__((noreturn)) no_root(long err)
 {
     tender_fatal("cannot make the guest's root: error %ld%s", err,
@@ -240,7 +279,9 @@ int tender_make_root(const int *fds)
     if (fs < 0)
         no_root(-fs);
     hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"mode", (long)"0755", 0);
-    hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)"1m", 0);
+    char size[24];
+    root_size(size, sizeof size);
+    hsys5(__NR_fsconfig, fs, FSCONFIG_SET_STRING, (long)"size", (long)size, 0);
     r = hsys5(__NR_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
     long root = r < 0 ? r : hsys3(__NR_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID);
     hsys1(__NR_close, fs);
@@ -272,6 +313,8 @@ int tender_make_root(const int *fds)
             tender_fatal("cannot make the guest's %s: error %ld", tender_str(m[i].guest), -r);
     if (tender_for_each_source(place, &(struct view){.root = root, .fds = fds}) < 0)
         tender_fatal("cannot make the guest's mount namespace");
+    if ((r = place_data(root)) < 0)
+        tender_fatal("cannot write the image's generated files: error %ld", -r);
 
     struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
     hsys5(__NR_mount_setattr, root, (long)"", AT_EMPTY_PATH, (long)&ro, sizeof ro);

@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 
+from .. import cachedir
 from ..elf import ElfFile
 from ..kernel.syscalls import ENOSYS, by_nr
 
@@ -30,8 +31,8 @@ ANALYSIS_VERSION = 4     # bump when the analysis changes: cached results are re
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "libsubst", "analyze")
+    """libsubst's cache's analyze directory, its path checked (cachedir.py)."""
+    return cachedir.check("analyze")
 
 
 def _key(path: str, elf: ElfFile) -> str:
@@ -82,7 +83,7 @@ def _store(path: str, data: dict) -> None:
     """Caches a result; a cache that cannot be written (no home, a read-only
     one) only costs the next run the analysis again."""
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        cachedir.check("analyze", make=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     except OSError:
         return

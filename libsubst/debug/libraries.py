@@ -156,15 +156,20 @@ def kernel_base(pid: int, kernel: str) -> int:
 
 def kernel_symbol(pid: int, kernel: str, name: str) -> int:
     """The run-time address of a symbol of the guest kernel in process pid."""
+    return kernel_function(pid, kernel, name)[0]
+
+
+def kernel_function(pid: int, kernel: str, name: str) -> tuple[int, int]:
+    """The run-time [start, end) of a symbol of the guest kernel in process pid."""
     from ..elf import ElfFile
 
     base = kernel_base(pid, kernel)
     with ElfFile.open(kernel) as elf:
-        value = next((v for v, _sz, _info, n in elf.symbols() if n == name), None)
-    if not base or value is None:
+        found = next(((v, sz) for v, sz, _info, n in elf.symbols() if n == name), None)
+    if not base or found is None:
         raise LibsubstError(f"process {pid} is not a guest of this libsubst's kernel "
                             f"({kernel})")
-    return base + value
+    return base + found[0], base + found[0] + found[1]
 
 
 def _kernel_entry(pid: int, kernel: str) -> str:

@@ -5,9 +5,9 @@ guest kernel's frames, with host time as its own frame.
 Samples come from Linux's perf (Debian's linux-perf), a software clock
 event (``cpu-clock``: no hardware PMU is needed) at 997 Hz on the guest's
 first process and its threads (not the processes it forks), with DWARF
-call graphs; the monitor starts it on the guest's process as soon as that
-exists (perf needs a few hundred ms to start: the first moments are not
-sampled) and reads it back when the guest has ended.  Frames of the host kernel fold into one
+call graphs; the monitor attaches it to the guest's process while the
+guest kernel waits to enter the program, so the program is sampled from
+its first instruction, and reads it back when the guest has ended.  Frames of the host kernel fold into one
 ``[host]`` frame, the guest kernel's are prefixed ``[guest kernel]``.  The
 guest kernel runs on a stack of its own, so a sample taken there shows the
 kernel's frames but not the program's that called it.  ``OUT.folded`` (the
@@ -41,6 +41,23 @@ def check(out: str) -> None:
         raise LibsubstError(f"--profile {out}: cannot write in {folder}")
 
 
+def _wait_sampling(perf: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Returns once perf record has enabled its events: when its main
+    thread first sleeps in poll(), its loop over the samples, which it
+    enters after opening, synthesising and enabling them.  (perf 6.1's
+    --control handshake fails on a target with threads: "Thread and
+    evlist pollfd index mismatch".)"""
+    deadline = time.monotonic() + timeout
+    while perf.poll() is None and time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{perf.pid}/syscall") as f:
+                if f.read().split(" ", 1)[0] in ("7", "271"):    # poll, ppoll
+                    return
+        except OSError:
+            return
+        time.sleep(0.002)
+
+
 class Profiler:
     def __init__(self, out: str, kernel: str, host_files: dict[str, str]):
         """host_files: {path in the guest's mount namespace: host path} of
@@ -52,20 +69,30 @@ class Profiler:
         self.perf: subprocess.Popen | None = None
         self.thread: threading.Thread | None = None
 
-    def start(self, kernel_pid: int, sandboxed: bool, init: bool = False) -> None:
+    def start(self, kernel_pid: int, sandboxed: bool, go_fd: int, init: bool = False) -> None:
         """Starts perf on the guest's program (its first process, or under
-        --init the init's child) once it exists."""
+        --init the init's child) once it exists, and then lets the guest
+        kernel enter the program (one byte on ``go_fd``, which it waits
+        for): a short program is sampled from its first instruction."""
         from . import _guest_pid
 
         def work():
             try:
                 pid = _guest_pid(kernel_pid, sandboxed, timeout=30, init=init)
-            except TimeoutError:
-                return
-            self.perf = subprocess.Popen(
-                ["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock",
-                 "--call-graph", "dwarf,16384", "-p", str(pid), "-o", self.data],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                self.perf = subprocess.Popen(
+                    ["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock",
+                     "--call-graph", "dwarf,16384", "-p", str(pid), "-o", self.data],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                _wait_sampling(self.perf)
+            except (TimeoutError, OSError):
+                pass
+            finally:
+                if go_fd >= 0:
+                    try:
+                        os.write(go_fd, b"p")
+                    except OSError:
+                        pass
+                    os.close(go_fd)
         self.thread = threading.Thread(target=work, name="libsubst-profile", daemon=True)
         self.thread.start()
 
@@ -146,7 +173,9 @@ class Profiler:
                 out.append(f"[guest kernel] {sym}")
             elif sym == "[unknown]":
                 # An image file maps at its bind, /.libsubst-files/INDEX: name its host file.
-                out.append(f"[{os.path.basename(self.host_files.get(dso, dso)) or 'unknown'}]")
+                # perf names a mapping it cannot tell "[unknown]" too.
+                name = os.path.basename(self.host_files.get(dso, dso)).strip("[]")
+                out.append(f"[{name or 'unknown'}]")
             else:
                 out.append(sym)
         if host and not out:

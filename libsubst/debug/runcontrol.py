@@ -15,6 +15,7 @@ import struct
 import time
 
 from . import ptrace
+from .libraries import kernel_function
 from .signals import to_gdb
 
 from ..kernel import syscalls
@@ -49,7 +50,7 @@ class Detached(Exception):
 
 
 class RunControl:
-    """Mixed into GdbServer, whose pid, threads, bps, conn, current,
+    """Mixed into GdbServer, whose pid, kernel, threads, bps, conn, current,
     exit_status and log it uses."""
 
     exit_signal = 0                # the signal the guest's pid 1 died of (its kernel says)
@@ -58,6 +59,7 @@ class RunControl:
     forks: list[int]               # forked children held for gdb (_hold_child)
     gids: dict[int, int]           # host tid: guest tid (guest_tid)
     catch = None                   # catch.SyscallCatch while gdb catches syscalls
+    _deferred_at = None            # [start, end) of the kernel's signal_deliver_deferred
 
     # ---- resuming ---------------------------------------------------------------
 
@@ -120,6 +122,15 @@ class RunControl:
                 if kind == "s":
                     return self._stop_reply(tid, signal.SIGTRAP)
         return None
+
+    def _redelivered(self, tid: int) -> bool:
+        """Whether tid stopped for a signal inside the kernel's
+        signal_deliver_deferred, which hands each held signal to its
+        handler through a SIGSEGV it sends its own thread."""
+        if self._deferred_at is None:
+            self._deferred_at = kernel_function(self.pid, self.kernel, "signal_deliver_deferred")
+        start, end = self._deferred_at
+        return start <= ptrace.get_regs(tid)["rip"] < end
 
     def _syscall_stop(self, tid: int) -> str | bool:
         """A SIGTRAP on one of catch.py's int3s: the stop reply when gdb
@@ -281,6 +292,13 @@ class RunControl:
             extra = self._trap(tid)
             self.stop_all()
             return self._stop_reply(tid, signal.SIGTRAP, extra)
+        elif self._redelivered(tid):
+            # The carrier of a signal the guest kernel held while it served
+            # a call (signal/defer.c): gdb was told of that one when it came.
+            # A thread gdb steps goes on stepping, into the handler.
+            (ptrace.step if th.stepping else ptrace.cont)(tid, sig)
+            th.running = True
+            return None
         else:
             # Any other signal is the program's: gdb shows it and decides
             # whether the thread gets it (``C``) or not.

@@ -122,6 +122,7 @@ class ElfFile(Sections, Dynamic, Relocations):
         self._sections = None
         self._shstrndx = 0
         self._dynamic = None
+        self._dyn_values = None
         self._strtab = None
         self._read_header()
         self.segments = self._read_segments(check_loads)

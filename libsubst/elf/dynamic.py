@@ -76,14 +76,14 @@ class Dynamic:
 
     def dyn_value(self, tag):
         """The value of the last entry with *tag*, as ld.so keeps it, or None."""
-        val = None
-        for entry in self.dynamic():
-            if entry.d_tag == tag:
-                val = entry.d_val
-        return val
+        if self._dyn_values is None:            # a dict keeps each tag's last value
+            self._dyn_values = {e.d_tag: e.d_val for e in self.dynamic()}
+        return self._dyn_values.get(tag)
 
     def _dynstr(self, offset):
-        """The NUL-terminated string at *offset* in the ``DT_STRTAB`` table."""
+        """The NUL-terminated string at *offset* in the ``DT_STRTAB`` table,
+        read where it lies: libLLVM's table is megabytes, and a plan opens
+        it once for each of the 150 programs of an LLVM tool's package."""
         if self._strtab is None:
             addr = self.dyn_value(DT_STRTAB)
             if addr is None:
@@ -94,11 +94,14 @@ class Dynamic:
             size = self.dyn_value(DT_STRSZ)
             if size is None:                # optional in practice: up to the segment's end
                 size = seg.p_vaddr + seg.p_filesz - addr
-            self._strtab = self.bytes_at(addr - seg.p_vaddr + seg.p_offset, size, "DT_STRTAB")
-        end = self._strtab.find(b"\0", offset)
-        if offset >= len(self._strtab) or end < 0:
+            start = addr - seg.p_vaddr + seg.p_offset
+            self._check(start, size, "DT_STRTAB")
+            self._strtab = (start, start + size)
+        start, stop = self._strtab
+        end = self.data.find(b"\0", start + offset, stop)
+        if offset >= stop - start or end < 0:
             raise self._corrupt(f"string offset {offset:#x} outside DT_STRTAB")
-        return os.fsdecode(self._strtab[offset:end])
+        return os.fsdecode(self.data[start + offset:end])
 
     def needed(self):
         """``DT_NEEDED`` names, in the order of the dynamic section."""

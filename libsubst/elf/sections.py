@@ -2,8 +2,11 @@
 analyser's view of an ELF file (ld.so never reads section headers, so the run
 path never parses them).  A part of :class:`libsubst.elf.ElfFile`."""
 
-from .abi import PF_W, PF_X, SHDR, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_XINDEX, SHT_NOBITS, \
-    SHT_NULL, Section
+import re
+import struct
+
+from .abi import ET_EXEC, PF_W, PF_X, SHDR, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_XINDEX, \
+    SHT_NOBITS, SHT_NULL, Section
 
 
 class Sections:
@@ -93,17 +96,82 @@ class Sections:
                  bool(s.p_flags & PF_W))
                 for s in self.loads if not s.p_flags & PF_X and s.p_filesz]
 
-    def rodata_contains(self, needle):
-        """Whether *needle* is in the read-only data (.rodata; without section
-        headers, the read-only PT_LOADs), read where it lies: a large
-        library is neither copied nor read whole."""
+    def _rodata_ranges(self):
+        """(file offset, size) of the read-only data: .rodata; without
+        section headers, the read-only PT_LOADs."""
         sec = self.section(".rodata")
         if sec is not None and sec.sh_type != SHT_NOBITS:
             self._check(sec.sh_offset, sec.sh_size, "section .rodata")
-            ranges = [(sec.sh_offset, sec.sh_size)]
-        elif self.sections:
-            return False
-        else:
-            ranges = [(s.p_offset, s.p_filesz) for s in self.loads
-                      if not s.p_flags & (PF_X | PF_W) and s.p_filesz]
-        return any(self.data.find(needle, off, off + size) >= 0 for off, size in ranges)
+            return [(sec.sh_offset, sec.sh_size)]
+        if self.sections:
+            return []
+        return [(s.p_offset, s.p_filesz) for s in self.loads
+                if not s.p_flags & (PF_X | PF_W) and s.p_filesz]
+
+    def rodata_contains(self, needle):
+        """Whether *needle* is in the read-only data, read where it lies: a
+        large library is neither copied nor read whole."""
+        return any(self.data.find(needle, off, off + size) >= 0
+                   for off, size in self._rodata_ranges())
+
+    def rodata_ends(self, name):
+        """(vaddr, start) of each NUL-terminated *name* in the read-only data:
+        its address, and the byte before it (None at the region's start):
+        a NUL when it is a whole string, "/" after a path's directory, any
+        other when the linker merged it into the tail of a longer string."""
+        out, needle = [], name + b"\0"
+        for off, size, vaddr in self._rodata_regions():
+            at = self.data.find(needle, off, off + size)
+            while at >= 0:
+                out.append((vaddr + at - off, self.data[at - 1] if at > off else None))
+                at = self.data.find(needle, at + 1, off + size)
+        return out
+
+    def _rodata_regions(self):
+        """(file offset, size, vaddr) of the read-only data (``_rodata_ranges``)."""
+        sec = self.section(".rodata")
+        if sec is not None and sec.sh_type != SHT_NOBITS:
+            return [(off, size, sec.sh_addr) for off, size in self._rodata_ranges()]
+        return [(s.p_offset, s.p_filesz, s.p_vaddr) for s in self.loads
+                if not self.sections and not s.p_flags & (PF_X | PF_W) and s.p_filesz]
+
+    # A rip-relative lea (REX.W 8d, modrm mod 00 rm 101): how x86-64 code
+    # takes a string's address; the lookahead lets matches overlap.
+    _RIP_LEA = re.compile(rb"(?=[\x48-\x4f]\x8d[\x05\x0d\x15\x1d\x25\x2d\x35\x3d](.{4}))", re.S)
+
+    def referenced(self, addrs):
+        """Those of *addrs* the object takes the address of: a rip-relative
+        lea in its code, a relocation that stores it, or (a non-PIE
+        executable) the address itself as an immediate or a pointer."""
+        want, found = set(addrs), set()
+        if not want:
+            return found
+        for _, vaddr, code in self.code_ranges():
+            for m in self._RIP_LEA.finditer(code):
+                target = vaddr + m.start() + 7 + struct.unpack("<i", m.group(1))[0]
+                if target in want:
+                    found.add(target)
+            if self.e_type == ET_EXEC:
+                found |= {a for a in want if a < 1 << 32 and struct.pack("<I", a) in code}
+        found |= want & {v for _, _, v in self.relocations()}
+        if self.e_type == ET_EXEC:
+            for _, _, data, _ in self.data_ranges():
+                found |= {a for a in want if struct.pack("<Q", a) in data}
+        return found
+
+    def rodata_strings(self, needle):
+        """The NUL-terminated strings of the read-only data that contain
+        *needle*, in order: found by a search for it (a regular expression
+        over libLLVM's 30 MB would take seconds)."""
+        data, out = self.data, []
+        for off, size in self._rodata_ranges():
+            end = off + size
+            at = data.find(needle, off, end)
+            while at >= 0:
+                start = data.rfind(b"\0", off, at) + 1 or off
+                stop = data.find(b"\0", at, end)
+                if stop < 0:
+                    break           # not terminated: no string
+                out.append(bytes(data[start:stop]))
+                at = data.find(needle, stop, end)
+        return out

@@ -9,6 +9,8 @@ import json
 import os
 import re
 
+from .. import cachedir
+
 DPKG = "/var/lib/dpkg"
 
 
@@ -35,8 +37,8 @@ def maintainer_script(pkg: str, name: str) -> str:
 
 
 def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "libsubst", "dpkg-owners.json")
+    """The memo's file, in libsubst's cache, its path checked (cachedir.py)."""
+    return os.path.join(cachedir.check(), "dpkg-owners.json")
 
 
 # Part of the cache's stamp: answers found by an older rule are not reused.
@@ -71,7 +73,7 @@ def owner(path: str, follow: bool = True) -> str | None:
     if real not in answers:
         answers[real] = _search(real)
         try:
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            cachedir.check(make=True)
             tmp = f"{cache}.{os.getpid()}"
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump({"stamp": stamp, "owners": answers}, f)

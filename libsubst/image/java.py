@@ -12,10 +12,10 @@ the launcher and the VM dlopen."""
 
 from __future__ import annotations
 
-import glob
 import os
 
 from . import dpkg
+from .walk import files_below
 
 
 def home(program: str) -> str | None:
@@ -32,7 +32,7 @@ def home(program: str) -> str | None:
 
 def modules(java_home: str) -> list[str]:
     """The shared objects the launcher and the VM may dlopen."""
-    return sorted(glob.glob(os.path.join(java_home, "lib", "**", "*.so"), recursive=True))
+    return files_below(os.path.join(java_home, "lib"))
 
 
 def outside_files(java_home: str) -> list[str]:

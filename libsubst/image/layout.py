@@ -4,7 +4,6 @@ kernel will look for it: the one layout ``run`` (libsubst.planner) and
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from ..errors import CorruptElf, LibsubstError, NotAnElf
 from ..volumes import Mount
 from . import packages, rootfs
 from .tree import Tree
+from .walk import files_below
 
 
 # A program that runs "/bin/sh" comes with the shell, as on any POSIX
@@ -108,9 +108,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         binary, env, packed=packed, libraries=libraries)
     at_own_path = [os.path.abspath(a) for a in add if ":" not in a]
     added_scripts = [a for a in at_own_path if _is_script(a)]
-    # The programs a shell script names (or a shell's -c string) come as
+    # The programs a shell script names (or a shell's -c string), and those
+    # of its packages the program runs by name (_path_programs), come as
     # ones added at their own path do (shell_commands.py).
-    named = [p for p in _shell_programs(program, binary, args, scripts, added_scripts, env)
+    named = [p for p in dict.fromkeys([
+        *_shell_programs(program, binary, args, scripts, added_scripts, env),
+        *_path_programs(binary, [binary, *(lib for soname, lib in closure.libraries
+                                           if soname != LIBC_SONAME)])])
              if p not in at_own_path]
     at_own_path += named
     added_scripts += [p for p in named if _is_script(p)]
@@ -161,12 +165,13 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
     # erlc runs), with the interpreters its lines name, as the program's do:
     # each added as --add adds it.
     beside = [s for p in private for s in packages.private_programs(p)]
+    names: dict[str, frozenset[str]] = {}    # object -> USER_PROGRAM_VARS it names
     siblings = packages.programs([*scripts, *added_scripts]) + \
         _named_programs([binary, *libraries]) + \
         [i for a in [*added_scripts, *filter(_is_script, beside)] for i in _interpreters(a)] + \
         beside + (["/bin/sh"] if shell else []) + \
         ([] if packed else _user_programs([binary, *(lib for soname, lib in closure.libraries
-                                                    if soname != LIBC_SONAME)], env))
+                                                    if soname != LIBC_SONAME)], env, names))
     pending = [*add, *named, *(p for p in dict.fromkeys(siblings) if p not in at_own_path)]
     taken = {*pending, *at_own_path}
     while pending:
@@ -190,7 +195,8 @@ def layout_program(program: str, args: Sequence[str], env: Mapping[str, str], *,
         # (svn's editor, named in libsvn_subr), each taken once
         if not packed:
             more = [p for p in _user_programs(
-                [o for o in added if os.path.basename(o) != LIBC_SONAME], env) if p not in taken]
+                [o for o in added if os.path.basename(o) != LIBC_SONAME], env, names)
+                if p not in taken]
             pending += more
             taken.update(more)
     # Debugging files of what it loads, and of what its trees hold that a
@@ -231,22 +237,27 @@ def _runs_shell(objects: Sequence[str]) -> bool:
     return False
 
 
-def _user_programs(objects: Sequence[str], env: Mapping[str, str]) -> list[str]:
+def _user_programs(objects: Sequence[str], env: Mapping[str, str],
+                   names: dict[str, frozenset[str]]) -> list[str]:
     """The programs the USER_PROGRAM_VARS that one of *objects* names
     point at in ``env``, which the host has.  A variable is read only then:
-    a cached plan is keyed by it for such programs only."""
+    a cached plan is keyed by it for such programs only.  ``names``: what
+    each object names, read once per layout (an LLVM tool's package brings
+    150 programs, each with libLLVM's 110 MB)."""
     import shutil
 
     from ..elf import ElfFile
 
-    named = set()
+    named: set[str] = set()
     for path in objects:
-        try:
-            with ElfFile.open(path) as elf:
-                named.update(v for v in USER_PROGRAM_VARS if v not in named
-                             and elf.rodata_contains(v.encode() + b"\0"))
-        except LibsubstError:
-            continue            # not an ELF file (a script, data): names nothing here
+        if path not in names:
+            try:
+                with ElfFile.open(path) as elf:
+                    names[path] = frozenset(v for v in USER_PROGRAM_VARS
+                                            if elf.rodata_contains(v.encode() + b"\0"))
+            except LibsubstError:
+                names[path] = frozenset()   # not an ELF file (a script, data): names nothing
+        named |= names[path]
     found = []
     for var in USER_PROGRAM_VARS:
         words = (env.get(var) or "").split() if var in named else []
@@ -278,6 +289,61 @@ def _named_programs(objects: Sequence[str]) -> list[str]:
         except LibsubstError:
             continue            # resolve read it already: what it cannot read names nothing
     return found
+
+
+def _path_programs(binary: str, objects: Sequence[str]) -> list[str]:
+    """The programs of the packages ``binary``'s package depends on
+    (``packages.dependency_programs``) whose name one of *objects* holds
+    as it would run it by name, as PATH finds it (libfuse3's
+    ``fusermount3`` for fuse-overlayfs): see ``_holds_name``."""
+    from ..elf import ElfFile
+
+    wanted = {}
+    for path in packages.dependency_programs(binary):
+        wanted.setdefault(os.path.basename(path).encode(), path)
+    found = []
+    for obj in objects if wanted else ():
+        try:
+            with ElfFile.open(obj) as elf:
+                found += [p for name, p in wanted.items()
+                          if p not in found and _holds_name(elf, name, obj == binary)]
+        except LibsubstError:
+            continue            # resolve read it already: what it cannot read names nothing
+    return found
+
+
+# The calls that run a program by name, as PATH finds it.  A program that
+# imports none runs nothing by a bare name (slapd's "true" and "users" are
+# configuration words), though it may by a path; a library's bare words are
+# its interface's (libperl's "chmod", Kerberos' "yes") even where it execs.
+PATH_EXECS = frozenset({"execvp", "execvpe", "execlp", "posix_spawnp"})
+# Shorter names are held for other reasons all the time ("ip" ends "gzip"):
+# they count only where code takes their address ("ar"); one letter never
+# counts (procps' "w" is fopen's mode too).
+MIN_NAME = 3
+
+
+def _holds_name(elf, name: bytes, program: bool) -> bool:
+    """Whether *elf*'s read-only data holds the program name *name* as
+    something it runs: the name in one of the ``packages.BIN_DIRS`` as a
+    whole string (libfuse3's "/usr/bin/fusermount3"; "/etc/passwd" names
+    no program), or, in a *program* that imports one of PATH_EXECS, a whole
+    string of MIN_NAME bytes or more, or a tail of a longer string whose
+    own address the code takes (the linker merges gcc-ar's "ar" into
+    "gcc-ar").  A tail the code does not use is another word's end (git's
+    "approve" is no perl "prove": a script brought so brings its
+    interpreter's whole tree)."""
+    ends = elf.rodata_ends(name)
+    if not ends:
+        return False
+    if any(before in (None, 0) for d in packages.BIN_DIRS
+           for _, before in elf.rodata_ends(d.encode() + name)):
+        return True
+    if not program or len(name) < 2 or not PATH_EXECS.intersection(elf.imports()):
+        return False
+    if len(name) >= MIN_NAME and any(before in (None, 0) for _, before in ends):
+        return True
+    return bool(elf.referenced([a for a, before in ends if before != ord("/")]))
 
 
 def _interp_unchecked(binary: str) -> str | None:
@@ -333,8 +399,7 @@ def _loadable_below(top: str) -> list[str]:
     programs (erlang's erlexec and beam.smp, git's helpers), whose libraries
     the root then holds."""
     found = {}                      # one path per object: a version's links lead to one file
-    for path in sorted(p for pattern in ("*.so", "*.so.*")
-                       for p in glob.glob(os.path.join(top, "**", pattern), recursive=True)):
+    for path in files_below(top, ("*.so", "*.so.*")):
         found.setdefault(os.path.realpath(path), path)
     return sorted(found.values()) + _programs_below(top)
 

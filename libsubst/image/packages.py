@@ -35,11 +35,19 @@ The rule:
   directories of the system users their ``postinst`` makes with ``adduser``
   or ``useradd`` (vsftpd's ``ftp`` user's ``/srv/ftp``, which its server
   enters before its anonymous root; nsd's ``/var/lib/nsd``), which the
-  guest gets empty and writable (``rootfs.scratch_mounts``).
+  guest gets empty and writable (``rootfs.scratch_mounts``); but the
+  directories they ship below ``/var/games`` come with the host's files
+  in them, as the root's (bsdgames' score files, made by its ``postinst``,
+  which ``atc`` opens for writing without creating them: the writable root
+  takes its writes, ``--read-only`` refuses them as a read-only mount does).
 - *programs*: for a ``#!`` script (the program's, or one added with
   ``--add`` at its own path), the programs its own package ships in
   ``/usr/bin``, ``/usr/sbin`` (and merged ``/bin``, ``/sbin``), which it
   execs as installed beside it (``gunzip`` runs ``gzip``): ``programs()``;
+  for an ELF program, the programs of the packages its package depends on
+  (of another source) that it or a library it loads names as something it
+  runs (by name or path: ``gcc-ar`` runs binutils' ``ar``, fuse-overlayfs's
+  libfuse3 fuse3's ``fusermount3``; ``layout.py``'s ``_holds_name``);
   for a program in a directory of its package's own off PATH, the other
   programs the package ships there (``private_programs()``: PostgreSQL's
   ``initdb`` runs the ``postgres`` beside it), and the directories beside
@@ -85,6 +93,9 @@ from .dpkg import Status, depends, list_files, maintainer_script, owner, same_so
 
 UCF_REGISTRY = "/var/lib/ucf/registry"
 STATE_ROOTS = ("/var/lib/", "/var/log/", "/var/cache/", "/var/spool/", "/run/")
+# Games' scores and logs (FHS 5.7), files their postinst makes that the game
+# opens without creating them: the host's, in the root as its files are.
+GAME_STATE = "/var/games/"
 BIN_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/")
 # What below /usr/share is not the program's run-time data: documentation,
 # manuals, translations, packaging metadata and crash-report hooks, shell
@@ -128,11 +139,28 @@ def programs(scripts: list[str]) -> list[str]:
     installed beside it (gzip's ``gunzip`` runs ``gzip -d``), so they come
     with it.  Only the package that ships the script's file: what it execs of
     other packages (``zgrep``'s ``grep``) is still given with ``--add``."""
-    out = []
-    for pkg in dict.fromkeys(p for p in map(owner, scripts) if p):
-        out += [path for path in list_files(pkg) if path.startswith(BIN_DIRS)
-                and os.path.isfile(path) and os.access(path, os.X_OK)]
-    return out
+    return programs_of([p for p in map(owner, scripts) if p])
+
+
+def dependency_programs(program: str) -> list[str]:
+    """The programs that the packages ``program``'s package depends on
+    (``Depends``, each alternative's first installed; not those built from
+    its source) ship below the ``BIN_DIRS``: what it may exec by name, as
+    PATH finds it, from another package (gcc-12's ``gcc-ar`` runs binutils'
+    ``ar``).  Its own package's are left out: a program names its own
+    other names (gzip's ``zcat``) to tell how it was called, not to run them."""
+    pkg = owner(os.path.realpath(program))
+    if not pkg:
+        return []
+    status = Status()
+    mine = set(same_source(pkg, status))
+    return programs_of([d for d in depends(pkg, status) if d not in mine])
+
+
+def programs_of(pkgs: list[str]) -> list[str]:
+    """The executable files the packages ``pkgs`` ship below the ``BIN_DIRS``."""
+    return [path for pkg in dict.fromkeys(pkgs) for path in list_files(pkg)
+            if path.startswith(BIN_DIRS) and os.path.isfile(path) and os.access(path, os.X_OK)]
 
 
 def private_programs(program: str) -> list[str]:
@@ -244,7 +272,9 @@ def contents(programs: list[str]) -> Contents:
         for pkg_name in group:
             names = (pkg_name, source(status, pkg_name))
             for path in list_files(pkg_name):
-                if path.startswith(STATE_ROOTS):
+                if path.startswith(GAME_STATE):
+                    _game_state(out, path)
+                elif path.startswith(STATE_ROOTS):
                     if os.path.isdir(path) and not os.path.islink(path) and \
                             not any(path.startswith(d + "/") for d in out.state_dirs):
                         out.state_dirs.append(path)
@@ -267,6 +297,18 @@ def contents(programs: list[str]) -> Contents:
         if not any((d + "/").startswith(s + "/") for s in out.state_dirs):
             out.state_dirs.append(d)
     return out
+
+
+def _game_state(out: Contents, path: str) -> None:
+    """A directory of the package's below ``GAME_STATE`` and the files in
+    it, which its ``postinst`` made (bsdgames' empty score files)."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return
+    out.dirs.append(path)
+    for name in sorted(os.listdir(path)):
+        f = os.path.join(path, name)
+        if os.path.isfile(f) and not os.path.islink(f) and os.access(f, os.R_OK):
+            out.files.append(f)
 
 
 # Homes that are no daemon's own: shared, a person's, or none.

@@ -8,9 +8,10 @@ those below an ``auto`` directory of one of them (where XS modules live:
 
 from __future__ import annotations
 
-import glob
 import os
 import re
+
+from .walk import files_below
 
 NAME = re.compile(r"perl(5)?([.\d]*)?")
 PATH = re.compile(rb"(?<=\x00)/[\x21-\x7e]*perl[\x21-\x7e]*(?=\x00)")
@@ -37,5 +38,5 @@ def inc_dirs(program: str, objects: list[str] = ()) -> list[str] | None:
 def extension_modules(dirs: list[str]) -> list[str]:
     modules: list[str] = []
     for d in dirs:
-        modules += sorted(glob.glob(os.path.join(d, "auto", "**", "*.so"), recursive=True))
+        modules += files_below(os.path.join(d, "auto"))
     return modules

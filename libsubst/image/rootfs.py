@@ -7,7 +7,6 @@ Perl's @INC: perl.py; locales)."""
 from __future__ import annotations
 
 import fnmatch
-import glob
 import grp
 import os
 import pwd
@@ -18,6 +17,7 @@ from ..errors import LibsubstError, VolumeError
 from ..volumes import Mount
 from . import gcc, java, node, packages, perl, python, ruby
 from .tree import Tree
+from .walk import files_below
 
 # What a packed image leaves out of those trees: third-party packages (add
 # them with --add; ensurepip's wheels among them) and files only a build uses
@@ -49,6 +49,17 @@ LIBRARY_DATA = {
     # aspell's dictionaries: links in its dict-dir to the hashes that
     # dictionaries-common builds at install in /var/lib/aspell
     "libaspell": ("/usr/lib/aspell", "/usr/share/aspell", "/var/lib/aspell"),
+    # Tcl's and Tk's script libraries (init.tcl, tk.tcl), found by their
+    # compiled-in path: wish (tclsh gets them as its package's)
+    "libtcl8.6": ("/usr/share/tcltk",),
+    "libtk8.6": ("/usr/share/tcltk",),
+    # alsa-lib's configuration, libasound2-data's (sox's rec and play)
+    "libasound": ("/usr/share/alsa",),
+    # the certificates OpenSSL trusts by default: its directory's links
+    # (certs, cert.pem) into /etc/ssl/certs, whose links lead into
+    # ca-certificates' tree (osslsigncode's default CA file, python's ssl);
+    # not /etc/ssl/private, the host's keys
+    "libcrypto": ("/usr/lib/ssl", "/etc/ssl/certs", "/usr/share/ca-certificates"),
 }
 
 
@@ -156,7 +167,7 @@ def runtime_trees(program: str, env: dict[str, str], packed: bool = False,
         dirs += layout.trees
         files += layout.files
         for d in layout.scanned:
-            modules += sorted(glob.glob(os.path.join(d, "**", "*.so"), recursive=True))
+            modules += files_below(d)
     # A packed image records nothing of the packing host's cwd or environment.
     node_dirs = node.module_dirs(program, {}, None) if packed else \
         node.module_dirs(program, env, os.getcwd())
@@ -229,10 +240,19 @@ USUAL_DIRS = ("/etc", "/home", "/media", "/mnt", "/opt", "/root", "/run", "/run/
               "/var/log", "/var/spool", "/var/tmp", "/var/run", "/var/lock")
 
 
+# Which container manager runs the guest, where systemd's container
+# interface has a manager say so (docs/CONTAINER_INTERFACE.md): read first by
+# systemd-detect-virt --container in any process, pid 1 too (a name it does
+# not know is "container-other").  Its other half, $container in pid 1's
+# environment, is left out: the program's environment is the caller's.
+CONTAINER_MANAGER = ("/run/host/container-manager", b"libsubst\n")
+
+
 def add_layout(tree: Tree) -> None:
     """The root's shape as the host has it: every top-level symlink (merged
     /usr: /bin -> usr/bin, /lib, /lib64, /sbin), and the usual directories
-    (or symlinks: Debian's /var/run -> /run) with the host's modes."""
+    (or symlinks: Debian's /var/run -> /run) with the host's modes; the
+    container manager's name (CONTAINER_MANAGER)."""
     for name in sorted(os.listdir("/")):
         if os.path.islink("/" + name):
             _add_link(tree, "/" + name, os.readlink("/" + name))
@@ -245,6 +265,7 @@ def add_layout(tree: Tree) -> None:
             _add_link(tree, guest, os.readlink(guest))
         elif stat.S_ISDIR(st.st_mode) and not _under_link(tree, guest):
             tree.add_dir(guest, stat.S_IMODE(st.st_mode))
+    tree.add_data(*CONTAINER_MANAGER)
 
 
 def _under_link(tree: Tree, guest: str) -> bool:

@@ -11,9 +11,10 @@ Nothing is run on the host."""
 
 from __future__ import annotations
 
-import glob
 import os
 import re
+
+from .walk import files_below
 
 LIBRUBY = re.compile(r"libruby-(\d+)\.(\d+)\.so(\.[\d.]+)?")
 ARCH = "x86_64-linux-gnu"
@@ -34,5 +35,4 @@ def gem_dirs(libraries: list[str]) -> list[str] | None:
 
 
 def extension_modules(dirs: list[str]) -> list[str]:
-    return [so for d in dirs for so in sorted(glob.glob(os.path.join(d, "**", "*.so"),
-                                                        recursive=True))]
+    return [so for d in dirs for so in files_below(d)]

@@ -83,6 +83,7 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 PR_GET_KEEPCAPS, PR_SET_KEEPCAPS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 7, 8, 24, 47
 PR_GET_SECUREBITS, PR_SET_SECUREBITS = 27, 28
 MFD_NOEXEC_SEAL, MFD_EXEC = 0x0008, 0x0010
+F_DUPFD_QUERY = 1024 + 3   # F_LINUX_SPECIFIC_BASE + 3 (Linux 6.10)
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
 SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 2, 5, 0xF
 NETLINK_ROUTE = 0
@@ -138,7 +139,9 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("close_range", "guest close_range, cut below the kernel's reserved fds"),
     HostCall("dup", "fd table: dup"), HostCall("dup2", "fd table: dup2"),
     HostCall("dup3", "fd table: dup3; moving the kernel's fds to the reserved range"),
-    HostCall("fcntl", "fd table: F_DUPFD and flags; memfd seals"),
+    HostCall("fcntl", "fd table: F_DUPFD and flags; memfd seals; F_DUPFD_QUERY: the copies "
+                      "another thread made of a refused directory fd that a message brought, "
+                      "found among the caller's own fds and closed (net/recvmsg.c)"),
     HostCall("lseek", "files and directory cursors"),
     HostCall("fstat", "stat of host-backed fds"), HostCall("newfstatat", "stat beneath volumes"),
     HostCall("statx", "statx beneath volumes"), HostCall("fstatfs", "statfs of volumes"),
@@ -250,12 +253,15 @@ KERNEL_OWN: tuple[HostCall, ...] = (
     HostCall("getpeername", "guest sockets; Unix paths translated back to the guest's"),
     HostCall("sendmsg", "guest sockets; the sockets a message carries noted first"),
     HostCall("sendmmsg", "guest sockets; the sockets a message carries noted first"),
+    HostCall("recvmsg", "guest sockets; the directory fds a message brings closed after"),
+    HostCall("recvmmsg", "guest sockets; the directory fds a message brings closed after"),
     HostCall("ioctl", "guest ioctls on its fds (its own pseudo-terminals' TIOCGPTN, "
                       "TIOCSPTLCK, TIOCGPTPEER, TIOCSCTTY among them); isatty for /dev/tty", (
         Pin(1, (TIOCSTI, TIOCLINUX), deny=True,
             comment="not typing into the terminal it shares with the host's shell (nor "
                     "into its own: the filter cannot tell them apart)"),)),
-    HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM"),
+    HostCall("clock_gettime", "trace timestamps"), HostCall("getrandom", "AT_RANDOM; where execve puts the program and its break (ASLR)"),
+    HostCall("personality", "execve reads ADDR_NO_RANDOMIZE (setarch -R, gdb): no ASLR"),
     HostCall("read", "boot info, synthetic sources"), HostCall("write", "trace, report channel"),
     HostCall("pread64", "ELF headers; image files"), HostCall("readv", "image files"),
     HostCall("preadv", "image files"), HostCall("preadv2", "image files"),
@@ -322,7 +328,8 @@ NAMESPACES = {"user": "CLONE_NEWUSER", "mount": "CLONE_NEWNS", "pid": "CLONE_NEW
 # them and EXTRA_NR into host_constants.h (as __NR_NAME), where the headers
 # lack them.  tests/test_hostcalls_constants.py checks every hand-typed
 # constant here against the headers, or the running kernel where they are older.
-NEWER_THAN_HEADERS = {"MFD_NOEXEC_SEAL": MFD_NOEXEC_SEAL, "MFD_EXEC": MFD_EXEC}
+NEWER_THAN_HEADERS = {"MFD_NOEXEC_SEAL": MFD_NOEXEC_SEAL, "MFD_EXEC": MFD_EXEC,
+                      "F_DUPFD_QUERY": F_DUPFD_QUERY}
 
 
 def number(name: str) -> int:

@@ -120,9 +120,8 @@ LEVELS: dict[str, str] = {
     # sockets
     "socketpair": HOST, "accept": HOST,
     "accept4": HOST, "listen": HOST, "shutdown": HOST,
-    "sendto": HOST, "recvfrom": HOST, "recvmsg": HOST,
+    "sendto": HOST, "recvfrom": HOST,
     "setsockopt": HOST, "getsockopt": HOST,
-    "recvmmsg": HOST,
     "getrandom": HOST,
     # System V and POSIX IPC: objects of the guest's own IPC namespace
     "shmget": HOST, "shmctl": HOST, "shmdt": HOST,
@@ -185,6 +184,8 @@ LEVELS: dict[str, str] = {
     "connect": KERNEL, "bind": KERNEL, "getsockname": KERNEL, "getpeername": KERNEL,
     # the sockets a message carries are noted for /proc/net/unix (net/sendmsg.c)
     "sendmsg": KERNEL, "sendmmsg": KERNEL,
+    # a directory fd a message brings is refused, as --preserve-fds refuses one (net/recvmsg.c)
+    "recvmsg": KERNEL, "recvmmsg": KERNEL,
     # the netlink protocols the sandbox refuses answer as a Linux without them
     "socket": KERNEL,
     "prctl": KERNEL,
@@ -634,6 +635,11 @@ DEVIATIONS: dict[str, str] = {
         "(F_SETOWN, F_SETOWN_EX), F_SETSIG, F_NOTIFY (0, no events) and the lease (EINVAL) "
         "are the fd's own, kept by the kernel; an execve forgets its owner and signal. All "
         "other commands are the host's."),
+    **dict.fromkeys(("recvmsg", "recvmmsg"), (
+        "a directory fd an SCM_RIGHTS part brings is not given to the guest (net/recvmsg.c), "
+        "nor those after it: MSG_CTRUNC, as when an LSM refuses a received file; the host "
+        "installs them (close-on-exec, given back as the guest asked) and the kernel closes "
+        "them as the call returns, with the copies another thread's dup made meanwhile.")),
     "fstat": (
         "image files and directories are presented as the image's (see stat.c)."),
     "getcwd": (

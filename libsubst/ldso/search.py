@@ -388,7 +388,44 @@ def resolve_dlopen_closure(plan, objects, env=None, root=""):
     glibc = any(name == "libc.so.6" for name, _p in plan.libraries)
     _dlopen(r, [n for n in GLIBC_DLOPENS if glibc and r.lookup(n) is None], queue)
     _close(r, queue)
+    _named_dlopens(r, plan.interp)
     return [o.path for o in r.loaded[first_extra:]]
+
+
+# A library an object dlopens by a name it holds, without DT_NEEDED: NSS's
+# libnss3 opens libsoftokn3.so, which opens libfreeblpriv3.so (as chktest
+# does itself), ncurses' libgpm.so.2, libselinux's libsepol.so.2, libmount's
+# libcryptsetup.so.12, elfutils' libdebuginfod.so.1.  The name is a string of
+# its own in the object's read-only data; a dlopen of it is by a path made
+# from the object's own directory (NSS's) or by the library search.  Not
+# libc's or ld.so's names: glibc's are GLIBC_DLOPENS.
+DLOPEN_NAME = re.compile(rb"lib[A-Za-z0-9_+.-]*?\.so(?:\.[0-9]+)*")
+NOT_DLOPENING = ("libc.so.6",)
+
+
+def _named_dlopens(r, interp):
+    """Adds to ``r`` the libraries its objects name for dlopen
+    (``DLOPEN_NAME``) found in the naming object's directory or as the
+    program's dlopen finds them, with the libraries they need; one that
+    cannot be found is skipped: dlopen fails on it natively too.  A static
+    program (no ``interp``) has no dlopen to serve."""
+    for obj in r.loaded if interp else ():        # grows as libraries are added
+        if obj.path == interp or obj.soname in NOT_DLOPENING:
+            continue
+        try:
+            with _open(obj.path, r.root) as elf:
+                names = [n.decode() for n in dict.fromkeys(elf.rodata_strings(b".so"))
+                         if DLOPEN_NAME.fullmatch(n)]
+        except LibsubstError:
+            continue
+        for name in names:
+            if r.lookup(name) is not None:
+                continue
+            queue = []
+            _dlopen(r, [obj.origin.rstrip("/") + "/" + name], queue)
+            if r.lookup(name) is None:
+                _dlopen(r, [name], queue)
+            _close(r, queue)
 
 
 def resolve_preload(plan, env=None, root=""):

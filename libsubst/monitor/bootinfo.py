@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import BuildError
 from ..plan import GuestPlan
+from .caller import ExecState
 from ..volumes import Mount  # noqa: F401  (its older home)
 
 try:
@@ -51,7 +52,7 @@ def _align(n: int, a: int = 8) -> int:
     return (n + a - 1) & ~(a - 1)
 
 
-def encode(spec: GuestPlan) -> bytes:
+def encode(spec: GuestPlan, caller: ExecState = ExecState()) -> bytes:
     """The boot-info block for ``spec``, ready to hand to the kernel."""
     f, lib = _abi()
     hdr_size = f.sizeof("struct ls_bootinfo")
@@ -118,6 +119,16 @@ def encode(spec: GuestPlan) -> bytes:
             head.deny_calls[nr // 64] |= 1 << (nr % 64)
     limits = spec.limits            # what /sys/fs/cgroup shows
     head.mem_max, head.cpus, head.pids_max = limits.memory or 0, limits.cpus or 0, limits.pids or 0
+    # Not the plan's: the caller's, which the front end sets again in a
+    # cached block (c_src/frontend/boot.c).
+    head.caller_blocked = sum(1 << (s - 1) for s in caller.blocked)
+    head.caller_pending = sum(1 << (s - 1) for s in caller.pending)
+    for w, (value, interval) in enumerate(caller.itimers):
+        head.itimers[w][0], head.itimers[w][1] = value, interval
+    groups = caller.groups[:lib.LS_BOOT_GROUPS]
+    head.ngroups = len(groups)
+    for i, gid in enumerate(groups):
+        head.groups[i] = gid
 
     argv = f.new("uint32_t[]", [s(a) for a in spec.argv] or [0])
     envp = f.new("uint32_t[]", [s(e) for e in spec.env] or [0])

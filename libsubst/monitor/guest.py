@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import GuestError, LibsubstError
 from ..plan import GuestPlan
-from . import bootinfo, identity, landlock, report, stdio
+from . import bootinfo, caller, identity, landlock, report, stdio
 from .ending import core_file, keep_core, remove_scratch, report_end
 from .executables import epilogue_command, kernel_path, supervisor_path
 from .limits import child_setup, limit_cgroup, scratch_sizes
@@ -168,27 +168,33 @@ class Guest:
             else:
                 self._reader = report.Reader(rep_r)
             self.spec.report_fd = rep_w
-            if gdb is not None:             # the kernel waits on go_r until gdb has attached
+            if gdb is not None or self._profiler:  # the kernel waits on go_r for gdb or perf
                 go_r, go_w = os.pipe2(os.O_CLOEXEC)
                 fds.append(go_r)
                 self.spec.debug_fd = go_r
-            self.bootinfo = bootinfo.encode(self.spec)     # what a plan cache entry keeps
+            self.spec.env = caller.listen_env(self.spec.env, self.spec.init)
+            # what a plan cache entry keeps, with what this process's
+            # execve would keep for the program
+            self.bootinfo = bootinfo.encode(self.spec, caller.take_exec_state())
             boot_fd = bootinfo.memfd(self.bootinfo)
             fds.append(boot_fd)
             if self.can_hand_over:          # the epilogue reads it back
                 self._boot_fd = os.dup(boot_fd)
                 self._cleanup.callback(os.close, self._boot_fd)
             passed = tuple(fd for fd in (*fds, self.spec.image_fd, self.spec.core_fd,
-                                         self._sum_fd, *pass_fds) if fd >= 0)
+                                         self._sum_fd, *pass_fds, *caller.inherited_fds())
+                           if fd >= 0)
             guest_starting()
             try:
                 self.proc = subprocess.Popen([kernel, str(boot_fd)], pass_fds=passed,
                                              close_fds=True, **stdio_args,
-                                             preexec_fn=child_setup(os.getpid(), limits, self._group))
+                                             preexec_fn=child_setup(os.getpid(), limits, self._group,
+                                                                     no_randomize=gdb is not None))
             except (OSError, subprocess.SubprocessError) as e:
-                if gdb is not None:
+                if gdb is not None or self._profiler:
                     os.close(go_w)
                 raise LibsubstError(f"cannot start the guest kernel {kernel}: {e}") from None
+            caller.drop_fds()
             if gdb is not None:
                 from ..debug import start_server
                 with signals_blocked():      # its thread never takes the process's signals
@@ -197,7 +203,9 @@ class Guest:
                                                   init=self.spec.init)
             if self._profiler is not None:
                 with signals_blocked():
-                    self._profiler.start(self.proc.pid, self.spec.policy, self.spec.init)
+                    # Under --gdb too, the debugger releases the guest.
+                    self._profiler.start(self.proc.pid, self.spec.policy,
+                                         go_w if gdb is None else -1, self.spec.init)
         finally:
             for fd in fds:
                 os.close(fd)

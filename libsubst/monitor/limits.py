@@ -13,10 +13,12 @@ from dataclasses import replace
 
 from ..errors import LibsubstError
 from ..plan import ADDRESS_SPACE, Limits, cpu_list
+from . import caller
 from .cgroup import RunCgroup
 from .signals import FORWARDED, SIG_FORWARD
 
 PR_SET_PDEATHSIG = 1
+ADDR_NO_RANDOMIZE = 0x0040000
 
 
 def scratch_sizes(mounts: list, limits: Limits) -> list:
@@ -65,26 +67,33 @@ def limit_cgroup(limits: Limits, init: bool = False) -> RunCgroup:
     return RunCgroup(limits.memory, cpu_list(limits.cpus), pids)
 
 
-def child_setup(parent: int, limits: Limits, group: RunCgroup):
+def child_setup(parent: int, limits: Limits, group: RunCgroup, no_randomize: bool = False):
     """A preexec hook: the kernel process is SIGKILLed when the monitor dies,
     so a monitor killed by a signal it cannot forward (SIGKILL, SIGSEGV...)
     leaves no orphaned guest behind; the forwarded signals are blocked (the
     tender unblocks them once its handlers forward them: never their default
-    action on the relay in between, c_src/tender/tender.h); it joins the
+    action on the relay in between, c_src/tender/tender.h); the caller's
+    ignored signals are ignored again (caller.py); it joins the
     run's cgroup and the per-process limits take effect.  --memory is the
     cgroup's alone, as a container's: an RLIMIT_AS of it would refuse the
     address space runtimes reserve beyond what they use (a JVM's heap and
-    class space, V8's code range: neither starts under one of 512M)."""
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    class space, V8's code range: neither starts under one of 512M).
+    With ``no_randomize`` (--gdb) the guest starts with the personality
+    ADDR_NO_RANDOMIZE, as gdb and gdbserver start a program: no ASLR."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
 
     def hook():
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:      # the monitor died before the prctl
             os.kill(os.getpid(), signal.SIGKILL)
         signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED, SIG_FORWARD))
+        caller.restore_ignored()
         group.join()
         if limits.cpus:
             os.sched_setaffinity(0, cpu_list(limits.cpus))
+        if no_randomize:
+            libc.personality(libc.personality(0xFFFFFFFF) | ADDR_NO_RANDOMIZE)
         if limits.pids and os.geteuid() != 0:
             # A caller's guest is that one uid: RLIMIT_NPROC counts all of it.
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids, limits.pids))

@@ -27,6 +27,13 @@ class _Parser(argparse.ArgumentParser):
         raise LibsubstError(message)
 
 
+def _count(text: str) -> int:
+    """A number of fds: 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of fds")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="libsubst-runtime", description="An OCI runtime whose containers run as "
                 "libsubst unikernels.")
@@ -41,11 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--bundle", "-b", default=".")
     c.add_argument("--pid-file")
     c.add_argument("--console-socket")
-    # runc's: no pivot_root, no keyring, fds passed on: libsubst makes its own root and keyring,
-    # and passes the guest stdio only.
+    # runc's: no pivot_root, no keyring: libsubst makes its own root and keyring.  The fds
+    # 3 .. 3+N-1 are passed on (podman's socket activation and --preserve-fds).
     c.add_argument("--no-pivot", action="store_true")
     c.add_argument("--no-new-keyring", action="store_true")
-    c.add_argument("--preserve-fds", type=int, default=0)
+    c.add_argument("--preserve-fds", type=_count, default=0)
     c.add_argument("id")
     for name in ("start", "state"):
         sub.add_parser(name).add_argument("id")
@@ -63,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--console-socket")
     e.add_argument("--detach", "-d", action="store_true")
     e.add_argument("--tty", "-t", action="store_true")    # process.terminal says it
-    e.add_argument("--preserve-fds", type=int, default=0)
+    e.add_argument("--preserve-fds", type=_count, default=0)
     e.add_argument("id")
     e.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -108,7 +115,8 @@ def run(argv: list[str]) -> int:
                             "features, exec")
     root = args.root
     if args.command == "create":
-        lifecycle.create(root, args.id, args.bundle, args.pid_file, args.console_socket)
+        lifecycle.create(root, args.id, args.bundle, args.pid_file, args.console_socket,
+                         args.preserve_fds)
     elif args.command == "start":
         lifecycle.start(root, args.id)
     elif args.command == "state":

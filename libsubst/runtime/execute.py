@@ -22,6 +22,7 @@ from .state import Container, start_time
 
 
 def exec_process(root: str, args) -> int:
+    from ..monitor.caller import check_passable
     from . import lifecycle
     from .config import plan as make_plan
 
@@ -48,7 +49,9 @@ def exec_process(root: str, args) -> int:
     plan.spec.init_rule = False       # runc's exec'd process is not the container's init
     if plan.terminal and not args.console_socket:
         raise LibsubstError("process.terminal is set but no --console-socket was given")
-    pid = lifecycle.fork_monitor(c, plan, args.console_socket, main=False)
+    check_passable(range(3, 3 + args.preserve_fds), "--preserve-fds", 2 + args.preserve_fds)
+    pid = lifecycle.fork_monitor(c, plan, args.console_socket, main=False,
+                                 preserve=args.preserve_fds)
     started = start_time(pid)
     if started is not None:
         c.add_exec(pid, started)

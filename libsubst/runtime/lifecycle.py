@@ -101,11 +101,13 @@ def _rlimit_name(kind: int) -> str:
                  and getattr(resource, n) == kind), str(kind))
 
 
-def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
+def _monitor(c: Container, plan, slave: int | None, main: bool = True,
+             preserve: int = 0) -> int:
     """The container's process (``main``: it waits for start and, once its
     guest has ended, ends the exec'd ones, as the end of a runc container's
-    pid namespace would), or an exec'd process's: boots the guest,
-    supervises it, returns its status."""
+    pid namespace would), or an exec'd process's: boots the guest with the
+    engine's fds 3 .. 3+``preserve``-1 (--preserve-fds), supervises it,
+    returns its status."""
     from ..monitor import signals
     from ..monitor.guest import Guest
 
@@ -122,7 +124,11 @@ def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
             if main:
                 with open(c.fifo, "wb") as f:     # blocks until start opens it
                     f.write(b"0")
-            guest = Guest(plan.spec, stdin=0, stdout=1, stderr=2)   # the plan's limits
+            passed = tuple(range(3, 3 + preserve))
+            guest = Guest(plan.spec, stdin=0, stdout=1, stderr=2,   # the plan's limits
+                          pass_fds=passed)
+            for fd in passed:       # the guest's now: a pipe's reader sees the program's close
+                os.close(fd)
             with open(c.cgroups, "a") as f:       # for delete, should this process be killed
                 f.write("".join(d + "\n" for d in guest.cgroups))
         with guest:
@@ -142,10 +148,13 @@ def _monitor(c: Container, plan, slave: int | None, main: bool = True) -> int:
 
 
 def create(root: str, cid: str, bundle: str, pid_file: str | None,
-           console_socket: str | None) -> None:
+           console_socket: str | None, preserve_fds: int = 0) -> None:
     import datetime
 
+    from ..monitor.caller import check_passable
     from .config import plan as make_plan
+
+    check_passable(range(3, 3 + preserve_fds), "--preserve-fds", 2 + preserve_fds)
 
     bundle = os.path.abspath(bundle)
     c = Container(root, cid)
@@ -162,7 +171,7 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None,
         c.save(bundle=bundle, rootfs=plan.spec.mounts[0].host, created=now,
                annotations=_load_config(bundle).get("annotations") or {})
         os.mkfifo(c.fifo, 0o600)
-        pid = fork_monitor(c, plan, console_socket)
+        pid = fork_monitor(c, plan, console_socket, preserve=preserve_fds)
         c.save(pid=pid, pid_start=_start_time_of_child(pid))
         if pid_file:
             write_pid_file(pid_file, pid)
@@ -171,10 +180,12 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None,
         raise
 
 
-def fork_monitor(c: Container, plan, console_socket: str | None, main: bool = True) -> int:
+def fork_monitor(c: Container, plan, console_socket: str | None, main: bool = True,
+                 preserve: int = 0) -> int:
     """Applies the plan's process settings and forks the process's monitor
-    (``main``: the container's own process, else one of ``exec``'s); its
-    pid.  The console's slave end, if any, is the monitor's alone."""
+    (``main``: the container's own process, else one of ``exec``'s), which
+    passes fds 3 .. 3+``preserve``-1 on; its pid.  The console's slave
+    end, if any, is the monitor's alone."""
     _apply(plan)
     slave = _console(console_socket, plan.console_size) if plan.terminal else None
     sys.stdout.flush()
@@ -183,11 +194,12 @@ def fork_monitor(c: Container, plan, console_socket: str | None, main: bool = Tr
     if pid == 0:
         status = 1
         try:
-            status = _monitor(c, plan, slave, main=main)
+            status = _monitor(c, plan, slave, main=main, preserve=preserve)
         finally:
             os._exit(status)
     if slave is not None:
         os.close(slave)
+    os.closerange(3, 3 + preserve)      # the monitor's, then the guest's (exec may wait long)
     return pid
 
 

@@ -1,6 +1,7 @@
 """The substitute of an object, made once and cached by its GNU build-id.
 
-Layout, under ``$XDG_CACHE_HOME/libsubst/uklibc/`` (default ``~/.cache``)::
+Layout, under ``$XDG_CACHE_HOME/libsubst/uklibc/`` (default ``~/.cache``; every
+directory of the path one only the user or root can change, ``cachedir.py``)::
 
     <key>/<basename>              the substitute object
     <key>/<basename>.json         its sidecar: the substitute's size, sha256 and
@@ -19,7 +20,9 @@ imports none of capstone, lief or pyelftools.  A missing or unreadable
 sidecar, or a substitute whose size or digest differs from the sidecar's,
 is a damaged entry and is rebuilt.  Every file is written to a temporary name and renamed,
 the sidecar last, so a reader never sees a half-written entry and two
-processes making the same entry at once both end with a correct one.
+processes making the same entry at once both end with a correct one; the
+second keeps the first's substitute when it has the same bytes (a guest
+laid out with it mounts that file, which a rename over it would unlink).
 
 An object the rewriter cannot handle (its unwind tables do not parse, the
 result fails verification, ...) is not an error here: the original is used,
@@ -33,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 
+from .. import cachedir
 from ..elf import ElfFile
 from ..errors import CorruptElf, LibsubstError, UnsupportedElf
 from .stub import REWRITER_VERSION
@@ -46,8 +50,7 @@ class CacheError(LibsubstError):
 
 def cache_dir() -> str:
     """``$XDG_CACHE_HOME/libsubst/uklibc``, ``~/.cache/libsubst/uklibc`` without it."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "libsubst", "uklibc")
+    return os.path.join(cachedir.root(), "uklibc")
 
 
 def key(path: str) -> str:
@@ -69,8 +72,10 @@ def _sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _entry(path: str) -> tuple[str, str]:
-    d = os.path.join(cache_dir(), key(path))
+def _entry(path: str, make: bool = False) -> tuple[str, str]:
+    """The substitute's and the sidecar's paths, their directory checked
+    (made with ``make``): only the user or root can change it (cachedir.py)."""
+    d = cachedir.check(os.path.join("uklibc", key(path)), make)
     name = os.path.basename(path) or "object"
     return os.path.join(d, name), os.path.join(d, name + ".json")
 
@@ -150,7 +155,7 @@ def _build(path: str) -> tuple[str, dict]:
     from . import rewrite
     from .sites import AnalysisError, analyse
 
-    obj, sidecar = _entry(path)
+    obj, sidecar = _entry(path, make=True)
     meta: dict = {"format": SIDECAR_FORMAT, "version": REWRITER_VERSION,
                   "key": os.path.basename(os.path.dirname(obj)), "source": os.path.abspath(path)}
     data = None
@@ -167,10 +172,9 @@ def _build(path: str) -> tuple[str, dict]:
         # The rewriter's limits, not the caller's mistake: run this object on the trap path.
         meta.update(unchanged=True, error=str(e), report={"path": path, "error": str(e)})
     try:
-        os.makedirs(os.path.dirname(sidecar), exist_ok=True)
         if data is not None:
-            rewrite.write_atomic(obj, data, mode=0o755)
-            meta["file"] = _identity(os.stat(obj))
+            rewrite.write_atomic(obj, data, mode=0o755, keep_same=True)
+            meta["file"] = _identity(os.lstat(obj))   # the file kept or written, not a link
         rewrite.write_atomic(_report_path(sidecar), json.dumps(meta["report"]).encode(), mode=0o644)
         small = {k: v for k, v in meta.items() if k != "report"}
         rewrite.write_atomic(sidecar, json.dumps(small, separators=(",", ":")).encode(), mode=0o644)

@@ -51,8 +51,8 @@ def _summary(a) -> list[str]:
     unknown = sum(1 for s in a.rewritable if s.nr is None)
     if unknown:
         lines.append(f"  {unknown} rewritten sites take a number not known statically")
-    lines.append(f"  analysed in {a.seconds:.2f} s ({a.instructions} instructions, "
-                 f"{a.targets} branch targets)")
+    lines.append(f"  analysed in {a.seconds:.2f} s ({a.instructions} instructions decoded, "
+                 f"{a.targets} branch targets among them)")
     return lines
 
 

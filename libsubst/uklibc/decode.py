@@ -1,7 +1,7 @@
 """Decoding an object's code and collecting every address control may reach.
 
 Instructions are decoded by capstone, sweeping each executable section
-linearly (``disasm_lite``, ~1 µs an instruction) and restarting at every
+linearly (``cs_disasm``, read in bulk: ``bulk``) and restarting at every
 function symbol, as ``objdump -d`` does; capstone's SKIPDATA mode turns an
 undecodable byte into a one-byte ``.byte`` pseudo-instruction so the sweep
 goes on.  Only instructions near a site are decoded again in detail mode.
@@ -26,16 +26,16 @@ from bisect import bisect_left, bisect_right
 
 import capstone
 
-from . import ehframe, gotext
+from . import bulk, ehframe
 from ..elf import ElfFile
 from ..elf.abi import ET_EXEC
-
-JUMP_TABLE_CAP = 2048   # entries read from one candidate jump table
+from .stretch import _FUNC_TYPES, covers, function_starts, known_code, stretches
 
 FALLS_THROUGH, BAD = 1, 2     # Code.flags bits
+TABLE_CAP = 2048              # entries read of one candidate jump table (jump_table)
 
-_RIP = re.compile(r"\[rip ([+-]) (0x[0-9a-f]+|[0-9]+)\]")
-_FUNC_TYPES = (2, 10)         # STT_FUNC, STT_GNU_IFUNC
+_RIP = re.compile(rb"\[rip ([+-]) (0x[0-9a-f]+|[0-9]+)\]")
+_WORD = re.compile(rb"\w")
 
 
 # What the sweep does with an instruction, by its mnemonic: (what, flags).
@@ -53,6 +53,14 @@ def _kind(m: str) -> tuple[int, int]:
     if m == ".byte":
         return _PLAIN, BAD
     return _PLAIN, FALLS_THROUGH
+
+
+# The first two characters of every mnemonic ``_kind`` does not take for
+# (_PLAIN, FALLS_THROUGH), as ``bulk.mnemonic_starts`` gives them: only
+# these instructions are looked at one by one.
+_SPECIAL_STARTS = frozenset({int.from_bytes(b"j" + bytes([c]), "little") for c in range(256)}
+                            | {int.from_bytes(p, "little") for p in
+                               (b"sy", b"ca", b"lo", b"xb", b"re", b"ud", b"hl", b".b")})
 
 
 class Code:
@@ -78,95 +86,6 @@ class Code:
         return self.addrs[i] + self.sizes[i]
 
 
-def function_starts(elf: ElfFile) -> list[int]:
-    """Where the sweep restarts: every function symbol, as ``objdump -d``."""
-    return sorted({v for v, _, info, _ in elf.symbols() if (info & 0xF) in _FUNC_TYPES})
-
-
-def known_code(elf: ElfFile, fde_ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The ranges known to hold code, sorted.
-
-    Executable bytes may be data: the tables OpenSSL's assembly keeps in
-    ``.text`` (P-256's precomputed multiples), the info table GHC puts
-    before each closure's code (tables next to code; its function symbols'
-    sizes span them too).  Where a compiler left unwind tables, every
-    function it made has an FDE: code is what the FDEs, a Go program's
-    function table (``gotext``) and sized function symbols cover.  An
-    object built without them (musl) keeps its executable sections whole as
-    code, as ``objdump -d`` takes them, and one without section headers its
-    FDEs and symbols; a GHC program only its FDEs and Go's table."""
-    known = fde_ranges + gotext.text_range(elf)
-    symbols = elf.symbols()
-    if any(name == "hs_main" for _, _, _, name in symbols):      # GHC's RTS
-        return sorted(known)
-    functions = [(v, v + sz) for v, sz, info, _ in symbols if sz and (info & 0xF) in _FUNC_TYPES]
-    ranges = [(b, b + len(d)) for _, b, d in elf.code_ranges()]
-    if elf.sections and _share(known, ranges) < UNWOUND:
-        return sorted(ranges)
-    return sorted(known + functions)
-
-
-# The share of an object's code its FDEs cover, above which they are taken
-# to cover all it compiled: Debian's objects built with unwind tables have
-# 0.89 (libcrypto) to 1, a small program 0.3 (crt's functions have none);
-# objects built without, 0.01 or less (musl's libc.so, GHC's programs).
-UNWOUND = 0.1
-
-
-def _share(known: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> float:
-    """The share of the bytes in ``ranges`` that ``known`` covers."""
-    total = sum(b - a for a, b in ranges) or 1
-    covered = end = 0
-    for a, b in sorted(known):
-        a = max(a, end)
-        if b > a:
-            covered += b - a
-            end = b
-    return covered / total
-
-
-def covers(ranges: list[tuple[int, int]], addr: int) -> bool:
-    """Whether one of the sorted ``ranges`` (nested or overlapping, as
-    functions and their FDEs are) holds ``addr``."""
-    k = bisect_right(ranges, (addr, 1 << 64))
-    return any(a <= addr < b for a, b in ranges[max(k - 64, 0):k])
-
-
-def has_syscall(elf: ElfFile) -> bool:
-    """Whether the sweep :class:`Disassembly` makes would find a ``syscall``
-    in known code (a site elsewhere is never rewritten).
-
-    The sweep decodes each stretch between two restarts on its own, so only
-    the stretches holding the bytes ``0f 05`` in known code need decoding to
-    know: a large library whose ``0f 05`` all lie inside other instructions
-    (libLLVM's do) is known to have no site in milliseconds, not decoded
-    whole, and so is a program whose ``0f 05`` are all in data (pandoc's)."""
-    lite = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    lite.skipdata = True
-    restarts = code = None
-    for _, base, data in elf.code_ranges():
-        at = data.find(b"\x0f\x05")
-        if at < 0:
-            continue
-        if restarts is None:
-            restarts = function_starts(elf)
-            code = known_code(elf, ehframe.fde_ranges(elf))
-        end = base + len(data)
-        while at >= 0:
-            addr = base + at
-            if not covers(code, addr):
-                at = data.find(b"\x0f\x05", at + 1)
-                continue
-            k = bisect_right(restarts, addr)
-            start = max(restarts[k - 1] if k else base, base)
-            stop = min(restarts[k] if k < len(restarts) else end, end)
-            for a, _, m, _ in lite.disasm_lite(data[start - base:stop - base], start):
-                if m == "syscall" and covers(code, a):
-                    return True
-            at = data.find(b"\x0f\x05", max(stop - base, at + 1))
-    return False
-
-
 class Disassembly:
     """Every executable region of ``elf`` decoded, and the addresses control may reach.
 
@@ -177,12 +96,22 @@ class Disassembly:
     ``syscall``.  ``reloc_offsets``: sorted addresses in code a relocation
     writes (text relocations)."""
 
-    def __init__(self, elf: ElfFile, lazy_got: bool = True):
+    def __init__(self, elf: ElfFile, lazy_got: bool = True,
+                 near: list[tuple[int, int]] | None = None):
         """``lazy_got``: the object may hold code addresses in writable data
         without a relocation (a GOT's lazy-binding slots); False for one
         linked without a PLT (the guest kernel, a static PIE), where every
         pointer has its relocation and a word that only looks like one (a
-        table's flags) would read as an entry."""
+        table's flags) would read as an entry.
+
+        ``near``: address ranges (sorted, disjoint) to know as the whole
+        sweep knows them, decoding only the stretches (``stretches``) that
+        hold them, their neighbours and those holding a byte that may send
+        control into them (``scan.inbound``): then
+        ``targets``, ``entries`` and ``preds`` hold at an address in ``near``
+        what the whole sweep's do (elsewhere, less), and a question about one
+        outside (``preds_of``, ``is_entry``, ``target_inside``) is noted in
+        ``escapes``.  None: decode everything."""
         self.elf = elf
         self.absolute = elf.e_type == ET_EXEC
         self.lazy_got = lazy_got
@@ -207,7 +136,11 @@ class Disassembly:
         # may start mid-instruction (glibc's __restore_rt FDE starts one byte
         # early, inside the preceding nop, for the unwinder's pc-1 lookup).
         restarts = function_starts(elf)
-        self.codes = [self._sweep(n, b, d, restarts, targets, entries) for n, b, d in ranges]
+        self.near = near
+        self.escapes: set[int] = set()
+        picked = None if near is None else self._picked(stretches(elf, restarts), near)
+        self.codes = [self._sweep(n, b, d, restarts, targets, entries, picked)
+                      for n, b, d in ranges]
 
         unwind, fde_ranges = ehframe.unwind_targets(elf)
         self.known_code = known_code(elf, fde_ranges)
@@ -240,58 +173,128 @@ class Disassembly:
     def instructions(self) -> int:
         return sum(len(c.addrs) for c in self.codes)
 
+    def _picked(self, all_: list[tuple[int, int]], near: list[tuple[int, int]]) -> set[int]:
+        """The starts of the stretches to decode for ``near``: those, the
+        ones just before and after them (what falls through into a stretch,
+        what a window at its end takes in) and every one holding a byte
+        that may begin a field sending control into them."""
+        starts = [a for a, _ in all_]
+        picked = set()
+        for a, b in near:
+            k = max(bisect_right(starts, a) - 1, 0)
+            while k < len(all_) and all_[k][0] < b:
+                picked.update(a for a, _ in all_[max(k - 1, 0):k + 2])
+                k += 1
+        from . import scan            # numpy, loaded only for a program decoded near its sites
+        for q in scan.inbound(self.elf, near, self.spans, self.absolute):
+            k = bisect_right(starts, q) - 1
+            if k >= 0 and q < all_[k][1]:
+                picked.add(all_[k][0])
+        return picked
+
+    def _ask(self, start: int, end: int | None = None) -> None:
+        """Note a question about [start, end) (``end``: start + 1) outside ``near``."""
+        near = self.near
+        if near is None:
+            return
+        end = start + 1 if end is None else end
+        k = bisect_right(near, (start, 1 << 64)) - 1
+        at = start
+        while k >= 0 and k < len(near) and near[k][0] <= at < near[k][1]:
+            at = near[k][1]             # ``near``'s stretches are disjoint and ascending
+            k += 1
+            if at >= end:
+                return
+        self.escapes.add(at)
+
+    def preds_of(self, addr: int) -> list[int]:
+        """The addresses of the direct jmp/jcc landing at ``addr``."""
+        self._ask(addr)
+        return self.preds.get(addr, [])
+
+    def is_entry(self, addr: int) -> bool:
+        """Whether control may come to ``addr`` with registers unknown (a call, an indirect jump)."""
+        self._ask(addr)
+        return addr in self.entries
+
+    def target_inside(self, start: int, end: int) -> bool:
+        """Whether a branch target lies strictly inside [start, end)."""
+        self._ask(start + 1, end)
+        t = bisect_right(self.targets, start)
+        return t < len(self.targets) and self.targets[t] < end
+
     # -- decoding ----------------------------------------------------------
 
     def _sweep(self, name: str, base: int, data: bytes, restarts: list[int],
-               targets: list[int], entries: list[int]) -> Code:
-        """Decode one region linearly, restarting at every function symbol in it.
+               targets: list[int], entries: list[int], picked: set[int] | None) -> Code:
+        """Decode one region linearly, restarting at every function symbol in
+        it; with ``picked``, only the stretches starting there.
 
-        The loop runs once per instruction (millions in a large Go program,
-        whose first run waits for it): what a mnemonic means is looked up
-        once (``_KINDS``), and an immediate is parsed only when it can be a
-        code address (as many hex digits as the lowest one at least)."""
+        A large Go program has millions of instructions and its first run
+        waits for them: capstone's output is read in bulk (``bulk``), what a
+        mnemonic means is looked up once (``_KINDS``), and an immediate is
+        parsed only when it can be a code address."""
         code = Code(name, base, data)
-        add_addr, add_size, add_flag = code.addrs.append, code.sizes.append, code.flags.append
-        jumps, rip_refs, syscalls = self._jumps, self.rip_refs, self.syscalls
         lo, hi = self.spans[0][0], self.spans[-1][1]
-        hexes = re.compile(rf"\b0x[0-9a-f]{{{len(f'{lo:x}')},}}\b") if self.absolute else None
-        immediates = self._immediates
-        kinds = _KINDS
+        # An immediate can be a code address when it has as many hex digits as the lowest one.
+        hexes = re.compile(rb"0x[0-9a-f]{%d,}\b" % len(f"{lo:x}")) if self.absolute else None
         lo_cut, hi_cut = bisect_right(restarts, base), bisect_left(restarts, code.end)
         pos = base
         for cut in restarts[lo_cut:hi_cut] + [code.end]:
             if cut <= pos:
                 continue
-            for a, s, m, o in self._lite.disasm_lite(data[pos - base:cut - base], pos):
-                add_addr(a)
-                add_size(s)
-                kind = kinds.get(m)
-                if kind is None:
-                    kind = kinds[m] = _kind(m)
-                what, f = kind
-                if what == _SYSCALL:
-                    syscalls.append((code, len(code.addrs) - 1))
-                elif what and o.startswith("0x"):
+            if picked is None or pos in picked:
+                for raw in bulk.decode(self._lite, data, pos - base, cut - base, pos):
+                    self._take(code, raw, hexes, lo, hi, targets, entries)
+            pos = cut
+        return code
+
+    def _take(self, code: Code, raw: bytes, hexes, lo: int, hi: int,
+              targets: list[int], entries: list[int]) -> None:
+        """Add a decoded array's instructions to ``code``: only the jumps,
+        calls and syscalls (by mnemonic, looked up once: ``_KINDS``) and the
+        operand strings a search of the array finds holding ``rip`` or a
+        possible code address are read one by one."""
+        first = len(code.addrs)
+        code.addrs.frombytes(bulk.addresses(raw))
+        code.sizes.frombytes(bulk.sizes(raw))
+        addrs, sizes = code.addrs, code.sizes
+        flags = bytearray(b"\1") * (len(raw) // bulk.SIZE)     # (_PLAIN, FALLS_THROUGH)
+        jumps = self._jumps
+        for i in [i for i, w in enumerate(bulk.mnemonic_starts(raw)) if w in _SPECIAL_STARTS]:
+            m = bulk.text(raw, i, bulk.MNEMONIC)
+            what, flags[i] = _KINDS.get(m) or _KINDS.setdefault(m, _kind(m))
+            if what == _SYSCALL:
+                self.syscalls.append((code, first + i))
+            elif what:
+                o = bulk.text(raw, i, bulk.OP_STR)
+                if o.startswith("0x"):
                     t = int(o, 16)
                     if what == _CALL:
                         entries.append(t)
                     else:
-                        jumps.append((t, a))
+                        jumps.append((t, addrs[first + i]))
                     targets.append(t)
-                if "rip" in o:
-                    r = _RIP.search(o)
-                    if r:
-                        disp = int(r.group(2), 0)
-                        rip_refs.append((a + s + (disp if r.group(1) == "+" else -disp),
-                                         m == "lea"))
-                if hexes is not None and "0x" in o:
-                    for h in hexes.findall(o):
-                        v = int(h, 16)
-                        if lo <= v < hi:
-                            immediates.append(v)
-                add_flag(f)
-            pos = cut
-        return code
+        code.flags += flags
+        last = None
+        for r in _RIP.finditer(raw):
+            i = bulk.in_op_str(raw, r.start(), r.end())
+            if i is None or i == last:
+                continue                # not an operand, or not its first rip operand
+            last = i
+            disp = int(r.group(2), 0)
+            self.rip_refs.append((addrs[first + i] + sizes[first + i]
+                                  + (disp if r.group(1) == b"+" else -disp),
+                                  bulk.text(raw, i, bulk.MNEMONIC) == "lea"))
+        if hexes is not None:
+            for h in hexes.finditer(raw):
+                at = h.start()
+                if bulk.in_op_str(raw, at, h.end()) is None or \
+                        at % bulk.SIZE != bulk.OP_STR and _WORD.match(raw, at - 1):
+                    continue            # not an operand, or not a number's start
+                v = int(h.group(), 16)
+                if lo <= v < hi:
+                    self._immediates.append(v)
 
     def detail(self, code: Code, i: int):
         """Instruction ``i`` of ``code`` decoded with details, or False for an undecodable one."""
@@ -334,13 +337,13 @@ class Disassembly:
         """Code addresses ``table + entry`` for the int32 entries at ``table``.
 
         The table's length is not known, so entries are read while they land
-        in code (at most JUMP_TABLE_CAP); that reads on into the tables that
+        in code (at most ``TABLE_CAP``); that reads on into the tables that
         follow, whose entries, taken relative to the wrong base, land at
         shifted addresses.  Entries that do not land on an instruction
         boundary are such garbage (a compiler's jump table never points into
         the middle of an instruction) and are skipped."""
         out = []
-        for k in range(JUMP_TABLE_CAP):
+        for k in range(TABLE_CAP):
             raw = self.elf.read(table + 4 * k, 4)
             if raw is None:
                 break
@@ -359,16 +362,19 @@ class Disassembly:
         of allocated data (absolute jump tables and function pointers need no
         relocation there); for any object, every qword of writable data (the
         GOT's lazy-binding slots hold PLT addresses without a relocation)."""
+        import numpy as np            # here: a run that plans nothing never loads it
         out = []
         lo, hi = self.spans[0][0], self.spans[-1][1]
         for _, base, data, writable in self.elf.data_ranges():
             if not (self.absolute or (writable and self.lazy_got)):
                 continue
-            for width, fmt in ((8, "Q"), (4, "I")):
+            for width, fmt in ((8, "<u8"), (4, "<u4")):
                 if width == 4 and not self.absolute:
                     continue
                 start = (-base) % width
-                view = memoryview(data)[start:]
-                view = view[:len(view) - len(view) % width]
-                out.extend(v for v in view.cast(fmt) if lo <= v < hi)
+                count = max(len(data) - start, 0) // width
+                if not count:
+                    continue
+                words = np.frombuffer(data, dtype=fmt, offset=start, count=count)
+                out.extend(words[(words >= lo) & (words < hi)].tolist())
         return out

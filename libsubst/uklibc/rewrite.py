@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import tempfile
 import time
@@ -363,10 +364,14 @@ def _reasons(analysis: Analysis) -> str:
     return ", ".join(f"{n} {r}" for r, n in analysis.by_reason().items())
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: str, data: bytes, mode: int = 0o644, keep_same: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename.
 
-    Runs of zero pages are left as holes (the gap before the new segments)."""
+    Runs of zero pages are left as holes (the gap before the new segments).
+    ``keep_same``: a file of the caller's own already at ``path`` with these
+    bytes stays (another process made it at the same time): a guest laid
+    out with it may be about to mount it, and a file renamed over is
+    unlinked, which its mount then refuses (ENOENT)."""
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".uklibc-", dir=d)
     try:
@@ -385,10 +390,44 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if keep_same and _link_or_same(tmp, path, data):
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def _link_or_same(tmp: str, path: str, data: bytes) -> bool:
+    """Whether ``path`` now holds ``data`` without a rename over it: linked
+    to ``tmp`` where nothing was (no window for another maker between a
+    look and a rename), or already a file of these bytes that only the
+    caller can change (``_ours``)."""
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        pass
+    except OSError:
+        return False                # no hard links here: renamed over, as before
+    try:
+        # Not followed: a symlink planted at path is replaced, not read through.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        return _ours(st) and st.st_size == len(data) and f.read() == data
+
+
+def _ours(st: os.stat_result) -> bool:
+    """Whether a file of ``st`` is one only the caller can change: regular,
+    its own, writable by no group or other, with no other name (a copy of
+    the same bytes that another user owns or can write could be edited
+    after it is kept, under a guest that maps it)."""
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and \
+        not st.st_mode & 0o022 and st.st_nlink == 1

@@ -11,7 +11,7 @@ without changing what any execution of the object can observe:
   other ``syscall``, undecodable byte, or write to %rsp but push/pop;
 * no relocation writes into it, it does not cross a section end, and it does
   not overlap another site's window;
-* the ``syscall`` is in known code (``decode.known_code``), not in data
+* the ``syscall`` is in known code (``stretch.known_code``), not in data
   an executable section holds;
 * the syscall's number (``sysnr``) is not one that must trap
   (``stub.EXCLUDED_SYSCALLS``); a number not known statically is allowed.
@@ -34,10 +34,12 @@ import capstone
 from capstone import x86 as cx
 
 from ..elf import ElfFile
+from ..elf.abi import ET_EXEC
 from ..errors import LibsubstError, UnsupportedElf
 from ..kernel.syscalls import by_nr
-from . import stub, sysnr
-from .decode import Code, Disassembly, has_syscall
+from . import gotext, stub, sysnr
+from .decode import Code, Disassembly
+from .stretch import has_syscall
 
 MAX_BEFORE = 4          # displaced instructions before the syscall, at most
 MAX_AFTER = 4           # ... and after it
@@ -248,9 +250,7 @@ class _Classifier:
             if not ok:
                 return NO_WINDOW, 0
             rip += r
-        targets = self.dis.targets
-        t = bisect_right(targets, start)
-        if t < len(targets) and targets[t] < end:
+        if self.dis.target_inside(start, end):
             return TARGET_INSIDE, 0
         relocs = self.dis.reloc_offsets
         r = bisect_left(relocs, start - 7)
@@ -294,8 +294,67 @@ class _Classifier:
         return True
 
 
-def analyse(path: str, elf: ElfFile | None = None) -> Analysis:
-    """Find and classify every ``syscall`` site of the ELF object at ``path``."""
+# Bytes around a ``0f 05``, and around an address the proof asked about,
+# known as the whole sweep knows them: more than a window (9 instructions)
+# spans, a quarter of what the number's search walks.
+NEAR = 128
+
+
+def _classified(elf: ElfFile, layout: stub.Layout, whole: bool) -> tuple[Disassembly, list[Site]]:
+    """The sites of ``elf``, classified, and the decoding they were classified with.
+
+    A Go program's function table cuts its code into functions the sweep
+    decodes one by one (``stretch.function_starts``), so only the bytes
+    around each ``0f 05`` need to be known as the whole sweep knows them
+    (``Disassembly``'s ``near``: their functions and those that may jump
+    into them decoded): kubectl's 57 MB are 80,000 functions.  What the
+    proof asks about an address outside them (a path into a site from
+    further back) widens them, and the sites are classified again, until it
+    asks about nothing else: the answer is the whole sweep's (``whole``;
+    any other object is decoded whole, and so is a position-dependent one
+    whose code starts below 64 KiB, where a 16-bit immediate, which the scan
+    does not read, may name a code address)."""
+    low = elf.e_type == ET_EXEC and min(b for _, b, _ in elf.code_ranges()) < 1 << 16
+    near = None if whole or low or not gotext.function_entries(elf) else \
+        _around(elf, [base + at for _, base, data in elf.code_ranges()
+                      for at in _finds(data, b"\x0f\x05")])
+    while True:
+        dis = Disassembly(elf, near=near)
+        classifier = _Classifier(dis, layout)
+        sites = [classifier.classify(code, i) for code, i in dis.syscalls]
+        if not dis.escapes:
+            return dis, sites
+        near = _around(elf, dis.escapes, near)
+
+
+def _finds(data: bytes, what: bytes) -> list[int]:
+    out = []
+    at = data.find(what)
+    while at >= 0:
+        out.append(at)
+        at = data.find(what, at + 1)
+    return out
+
+
+def _around(elf: ElfFile, addrs, ranges=()) -> list[tuple[int, int]]:
+    """``ranges`` and ``NEAR`` bytes either side of each of ``addrs``, in
+    code, merged and ascending."""
+    spans = sorted((b, b + len(d)) for _, b, d in elf.code_ranges())
+    want = sorted(list(ranges) + [(max(a - NEAR, lo), min(a + NEAR, hi)) for a in addrs
+                                  for lo, hi in spans if lo <= a < hi])
+    out: list[tuple[int, int]] = []
+    for a, b in want:
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def analyse(path: str, elf: ElfFile | None = None, whole: bool = False) -> Analysis:
+    """Find and classify every ``syscall`` site of the ELF object at ``path``
+    (``whole``: from a decoding of all its code, as any object but a Go
+    program is; the same answer: ``_classified``)."""
     t0 = time.perf_counter()
     if elf is None:
         # The object is an argument, not a program to run: a missing one is bad input.
@@ -307,9 +366,7 @@ def analyse(path: str, elf: ElfFile | None = None) -> Analysis:
         if not has_syscall(elf):
             # No syscall instruction in the code (most libraries): no site to classify.
             return Analysis(path, elf, [], layout, 0, 0, time.perf_counter() - t0)
-        dis = Disassembly(elf)
-        classifier = _Classifier(dis, layout)
-        sites = [classifier.classify(code, i) for code, i in dis.syscalls]
+        dis, sites = _classified(elf, layout, whole)
     except (struct.error, IndexError, ValueError, OverflowError, capstone.CsError) as e:
         # The tables are bounds-checked; this is the net for what they miss in
         # a corrupt object, so the caller sees one error and never a traceback.

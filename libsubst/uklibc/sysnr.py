@@ -55,14 +55,14 @@ def numbers(dis: Disassembly, code: Code, s: int, start: tuple[int, int, int] | 
         preds = []
         if k > 0 and code.flags[k - 1] & FALLS_THROUGH and code.end_of(k - 1) == addr:
             preds.append(k - 1)
-        for a in dis.preds.get(addr, ()):
+        for a in dis.preds_of(addr):
             j = code.index(a)
             if j is None:
                 unknown = True
                 why.append(None)
             else:
                 preds.append(j)
-        if addr in dis.entries or not preds:
+        if dis.is_entry(addr) or not preds:
             unknown = True
             why.append((addr, fam, mask, value))
         for j in preds:

@@ -238,6 +238,16 @@ int main(int argc, char **argv)
     T("sendmsg(bad control)", SYS_sendmsg, sp[0], &badctl, 0);
     T("sendmmsg(bad)", SYS_sendmmsg, sp[0], bad, 1, 0);
     T("sendmmsg(bad control)", SYS_sendmmsg, sp[0], &mbadctl, 1, 0);
+    /* a byte without control data: none written to a bad control buffer */
+    T("recvmsg(bad)", SYS_recvmsg, sp[1], bad, MSG_DONTWAIT);
+    T("write(x)", SYS_write, sp[0], "x", 1);
+    struct msghdr rbadctl = badctl;
+    rbadctl.msg_iov = &(struct iovec){buf, 1};
+    T("recvmsg(bad control)", SYS_recvmsg, sp[1], &rbadctl, MSG_DONTWAIT);
+    T("recvmmsg(bad)", SYS_recvmmsg, sp[1], bad, 1, MSG_DONTWAIT, 0);
+    T("write(x)", SYS_write, sp[0], "x", 1);
+    struct mmsghdr rmbadctl = {.msg_hdr = rbadctl};
+    T("recvmmsg(bad control)", SYS_recvmmsg, sp[1], &rmbadctl, 1, MSG_DONTWAIT, 0);
     /* waits under a mask of their own: a bad mask, or a bad wait beside a
      * mask the kernel copies (one that blocks SIGSYS) */
     struct timespec zero = {0, 0};

@@ -28,13 +28,14 @@
 #endif
 
 #define LS_BOOTINFO_MAGIC 0x315442534c4c5553
-#define LS_BOOTINFO_VERSION 6
+#define LS_BOOTINFO_VERSION 7
 
 /* A root caller's guest gets this many host uids (and gids), from host_uid
  * (host_gid) on, so a server can still drop to its service user
  * (c_src/tender/relay.c writes the maps, libsubst/monitor/identity.py
  * finds the range). */
 #define LS_GUEST_IDS 65536
+#define LS_BOOT_GROUPS 64         /* struct ls_bootinfo's groups */
 
 /* ls_bootinfo.flags */
 #define LS_BOOT_TRACE 1          /* trace every guest syscall to trace_fd */
@@ -144,9 +145,10 @@ struct ls_bootinfo {
     int32_t core_fd;             /* host fd of an empty file a fatal signal writes an ELF core
                                     file to (--core), -1 for none (signal/core.c) */
     int32_t debug_fd;            /* host fd the kernel reads one byte from before it enters
-                                    the program, once a debugger has attached (--gdb); it then
-                                    stops on an int3 with the program's entry in %r11 and its
-                                    initial stack pointer in %rsp.  -1 for none. */
+                                    the program, once a debugger (--gdb) or perf (--profile)
+                                    has attached; on 'g' (gdb) it then stops on an int3 with
+                                    the program's entry in %r11 and its initial stack pointer
+                                    in %rsp.  -1 for none. */
     int32_t trace_sum_fd;        /* host fd of the summary's counters (trace.h), -1 for none */
     int32_t shared_fd;           /* host fd of the memory every process of the guest shares
                                     (kernel/mm/shared.c): made by the first boot, handed
@@ -158,6 +160,19 @@ struct ls_bootinfo {
     uint32_t pids_max;           /* the guest's limits (--pids, --cpus, --memory), shown in */
     uint32_t cpus;               /* /sys/fs/cgroup; 0: none */
     uint64_t mem_max;
+    uint64_t caller_blocked;     /* the signal mask libsubst was started with (bit N - 1:
+                                    signal N), as the program's execve would keep it: the
+                                    first boot leaves these forwarded signals blocked */
+    uint64_t caller_pending;     /* of those, the ones pending for libsubst as it started
+                                    (taken from it): the first boot raises them again, so
+                                    they wait for the program as across its execve */
+    uint64_t itimers[3][2];      /* ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF as the caller
+                                    had them armed (taken from libsubst): value and interval
+                                    in microseconds, 0 0 for off; the first boot arms them */
+    uint32_t ngroups;            /* the caller's supplementary groups (the first
+                                    LS_BOOT_GROUPS): a root caller's guest keeps those below
+                                    LS_GUEST_IDS, as guest gids (its namespace maps them) */
+    uint32_t groups[64];         /* LS_BOOT_GROUPS (tender/namespaces.c checks) */
 };
 
 #endif

@@ -23,20 +23,22 @@
  * serves as a mount of the guest's file system. */
 #define LS_DEVPTS "/dev/pts"
 
-/* Where the tender binds the image's host file of entry i (LS_ENT_HOST_FILE)
- * in the guest's mount namespace: LS_HOST_FILE_FMT with i, not its host
- * path.  Whatever the host path's depth, the host's walk to it is then two
- * components, and so is Landlock's walk on every open, from the file up
- * through its ancestors to the root (the walk goes to the root: the
- * optional truncate right it looks for is never granted).  The kernel
- * opens and stats the file there (img_host_path). */
+/* Where the tender binds the image's host file of entry i (LS_ENT_HOST_FILE),
+ * or writes the bytes of its data file (LS_ENT_DATA_FILE, a generated /etc
+ * file), in the guest's mount namespace: LS_HOST_FILE_FMT with i, not its
+ * host path.  Whatever the host path's depth, the host's walk to it is then
+ * two components, and so is Landlock's walk on every open, from the file up
+ * to its rule.  The kernel opens the file there (img_host_path); a data
+ * file is then one host openat, as natively, where a reopen of a memfd by
+ * /proc/self/fd/N walks procfs and follows a magic link. */
 #define LS_HOST_FILES "/.libsubst-files"
 #define LS_HOST_FILE_FMT LS_HOST_FILES "/%u"
 #define LS_HOST_FILE_PATH_MAX 32
 
 /* The host's sysfs directories the guest sees whole and read-only, each at
  * its own path: the machine's CPUs (cpuN, their topology, caches and
- * cpufreq, as lscpu, nproc and psutil read them); and directories of
+ * cpufreq, as lscpu, nproc and psutil read them), memory blocks and NUMA
+ * nodes (lsmem, lscpu's NUMA lines; a host without one has none); and directories of
  * links, each with the device directories its links lead to: the block
  * devices (lsblk, iostat, psutil's disk_io_counters) and the power
  * supplies (psutil's sensors_battery).  lib/hosttrees.c lists them all.
@@ -48,7 +50,7 @@
  * nowhere, or to a directory on the way to one, which holds only that
  * way (as /sys's synthetic directories list, beside their own entries,
  * only the ways to these trees: fs/synth_dir.c). */
-#define LS_HOST_TREES {"/sys/devices/system/cpu"}
+#define LS_HOST_TREES {"/sys/devices/system/cpu", "/sys/devices/system/memory", "/sys/devices/system/node"}
 #define LS_HOST_LINK_DIRS {"/sys/block", "/sys/class/power_supply"}
 
 /* What the tender made, for the kernel. */

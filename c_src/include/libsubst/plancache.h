@@ -48,7 +48,7 @@
 #endif
 
 #define LS_PLAN_MAGIC 0x314e414c50534c55
-#define LS_PLAN_VERSION 3
+#define LS_PLAN_VERSION 4
 #define LS_PLAN_MAX_BYTES 67108864   /* a larger entry file is never read */
 #define LS_PLAN_MAX_ENTRIES 256      /* the writer removes the oldest past this many */
 #define LS_PLAN_NAME_LEN 16
@@ -104,6 +104,7 @@ struct ls_plan_head {
     uint32_t argv_keep;          /* the block's argv strings kept before the caller's
                                     arguments (a program: 1; an image: those it keeps) */
     uint32_t stop_text;          /* string offset: the supervisor's STOP_TEXT */
+    uint32_t preserve_fds;       /* run --preserve-fds N: the caller's fds 3 .. 3+N-1 pass */
 };
 
 #endif

@@ -218,10 +218,10 @@ static long walk_comp(struct walk *w, char *comp, int last, const char **final)
 
 /* No retry on EINTR: a signal during a blocking open (a FIFO's) restarts
  * it on the host as the guest's handler asked (SA_RESTART), else the guest
- * gets EINTR, as on Linux. */
+ * gets EINTR, as on Linux; its handler runs in the wait. */
 static long open_nofollow(int dir, const char *name, int flags, int mode)
 {
-    return hsys4(__NR_openat, dir, (long)name, flags | O_NOFOLLOW, mode);
+    return host_openat(dir, name, flags | O_NOFOLLOW, mode);
 }
 
 /* dir, an fd the kernel holds while it opens a file from it, moved above
@@ -283,8 +283,11 @@ static inline __attribute__((always_inline)) int open_resolved(int mnt, const ch
     long (*open_file)(long, const char *) = flags == (O_RDONLY | O_CLOEXEC) ? ls_open_ro
                                             : flags == O_RDONLY ? ls_open_rd
                                             : flags == (O_RDONLY | O_NONBLOCK) ? ls_open_nb : 0;
-    if (open_file && follow_last && !no_resolve && base > rel)
-        return (*out = resolved(open_file(fs_mnt[mnt].root, rel))) != -EAGAIN;
+    if (open_file && follow_last && !no_resolve && base > rel) {
+        /* A wait (a FIFO's open): EINTR is the guest's, not the walk's. */
+        long r = host_open_beneath(open_file, fs_mnt[mnt].root, rel);
+        return (*out = r == -EINTR ? r : resolved(r)) != -EAGAIN;
+    }
     long root = fs_mnt[mnt].root, dir = root;   /* kept: the host call clobbers memory */
     if (base > rel) {
         char d[LS_PATH_MAX];

@@ -1,8 +1,11 @@
 /*
  * The image's data files (LS_ENT_DATA_FILE: the generated /etc files --
- * passwd, group, nsswitch.conf, hostname, an image's hosts), opened in one
- * host call.  Their bytes lie in the sealed boot info, fixed for the boot,
- * and getpwnam or getaddrinfo opens some of them on every call.  The first
+ * passwd, group, nsswitch.conf, hostname, an image's hosts) without the
+ * sandbox, opened in one host call.  (Under the sandbox the tender wrote
+ * each into the guest's read-only root, and they are opened there as a host
+ * file is: img_on_host.)  Their bytes lie in the sealed boot info, fixed
+ * for the boot, and getpwnam or getaddrinfo opens some of them on every
+ * call; exec maps (open.c's text) and copy-ups read them from there.  The first
  * open in a process makes a sealed memfd of the file and keeps it among the
  * kernel's own fds (kfd_hide: close-on-exec, out of the guest's reach);
  * every open is then the host's openat of /proc/self/fd/K with the guest's

@@ -62,7 +62,10 @@ long sys_dup(int fd)
 {
     if (!fd_valid(fd))
         return -EBADF;
-    return dup_done(hsys1(__NR_dup, fd), fd);
+    fd_dup_enter();
+    long r = dup_done(hsys1(__NR_dup, fd), fd);
+    fd_dup_leave();
+    return r;
 }
 
 /* Implements dup2(2); newfd cannot name a kernel fd. */
@@ -72,7 +75,10 @@ long sys_dup2(int oldfd, int newfd)
         return -EBADF;
     if (oldfd == newfd)
         return fd_host_open(oldfd) ? newfd : -EBADF;
-    return dup_done(hsys2(__NR_dup2, oldfd, newfd), oldfd);
+    fd_dup_enter();
+    long r = dup_done(hsys2(__NR_dup2, oldfd, newfd), oldfd);
+    fd_dup_leave();
+    return r;
 }
 
 /* Implements dup3(2); newfd cannot name a kernel fd. */
@@ -80,7 +86,10 @@ long sys_dup3(int oldfd, int newfd, int flags)
 {
     if (!fd_valid(oldfd) || !fd_valid(newfd))
         return -EBADF;
-    return dup_done(hsys3(__NR_dup3, oldfd, newfd, flags), oldfd);
+    fd_dup_enter();
+    long r = dup_done(hsys3(__NR_dup3, oldfd, newfd, flags), oldfd);
+    fd_dup_leave();
+    return r;
 }
 
 /* F_GETFL and F_SETFL of a packed image's file: its status flags are the
@@ -179,7 +188,10 @@ long sys_fcntl(int fd, int cmd, long arg)
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
         if (arg < 0 || !fd_valid(arg))
             return -EINVAL;
-        return dup_done(hsys3(__NR_fcntl, fd, cmd, arg), fd);
+        fd_dup_enter();
+        long r = dup_done(hsys3(__NR_fcntl, fd, cmd, arg), fd);
+        fd_dup_leave();
+        return r;
     }
     if ((cmd == F_GETFL || cmd == F_SETFL) && fd_is_based(fd) == FD_WINDOW)
         return based_fl(fd, cmd, arg);
@@ -198,6 +210,8 @@ long sys_fcntl(int fd, int cmd, long arg)
         return r;
     case F_GETFL: case F_SETFL:
         break;
+    case F_SETLKW: case F_OFD_SETLKW:
+        return host_call_blocking(__NR_fcntl, fd, cmd, arg, 0, 0, 0);
     default:
         return hsys3(__NR_fcntl, fd, cmd, arg);
     }
@@ -255,7 +269,7 @@ long sys_ioctl(int fd, unsigned long cmd, long arg)
     if (!fd_valid(fd))
         return -EBADF;
     if ((unsigned)cmd != FIONBIO)       /* Linux's request is an unsigned int */
-        return hsys3(__NR_ioctl, fd, cmd, arg);
+        return host_call_blocking(__NR_ioctl, fd, cmd, arg, 0, 0, 0);
     struct kofd *o = fd_get(fd);
     int kept = fd_flags_kept(o);
     kofd_put(o);
@@ -275,7 +289,7 @@ long sys_ioctl(int fd, unsigned long cmd, long arg)
  * rewind; SEEK_CUR 0 tells it). */
 long sys_lseek(int fd, long off, int whence)
 {
-    if (fd_is_based(fd))
+    if (fd_is_based(fd) == FD_WINDOW || fd_is_based(fd) == FD_GEN)
         return fd_is_based(fd) == FD_GEN ? synth_fd_lseek(fd, off, whence)
                                          : based_lseek(fd, off, whence);
     if (!fd_valid(fd))

@@ -25,7 +25,10 @@ long fs_based_len, fs_kept_len;
 static void mark(long fd, const struct kofd *o)
 {
     if (fs_based && fd < fs_based_len)
-        fs_based[fd] = !o ? 0 : (o->flags & KF_F_BASED) ? FD_WINDOW : (o->flags & KF_F_GEN) ? FD_GEN : 0;
+        fs_based[fd] = !o ? 0 : (o->flags & KF_F_BASED) ? FD_WINDOW : (o->flags & KF_F_GEN) ? FD_GEN
+                                : (o->flags & KF_F_DIR) ? FD_DIR
+                                : o->kind == KF_HOST && (o->flags & KF_F_SYNTH) && synth_is_mem(o->ent)
+                                ? FD_MEM : 0;
     if (fs_kept && fd < fs_kept_len)
         fs_kept[fd] = fd_kept_bits(o);
 }
@@ -42,9 +45,46 @@ void fs_unlock(void)
     __atomic_store_n(&lockword, 0, __ATOMIC_RELEASE);
 }
 
+/* fd_dup_enter's and fd_refuse_begin's (fs.h): a refusal under way, and
+ * the dups the host is making.  Sequentially consistent: a dup counts
+ * itself then looks for a refusal, a refusal marks itself then waits for
+ * the count, so one of them always sees the other. */
+static int refusing, duping;
+
+void fd_dup_enter(void)
+{
+    for (;;) {
+        while (__atomic_load_n(&refusing, __ATOMIC_SEQ_CST))
+            __asm__ volatile("pause");
+        __atomic_fetch_add(&duping, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&refusing, __ATOMIC_SEQ_CST))
+            return;
+        __atomic_fetch_sub(&duping, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+void fd_dup_leave(void)
+{
+    __atomic_fetch_sub(&duping, 1, __ATOMIC_SEQ_CST);
+}
+
+void fd_refuse_begin(void)
+{
+    while (__atomic_exchange_n(&refusing, 1, __ATOMIC_SEQ_CST))
+        __asm__ volatile("pause");
+    while (__atomic_load_n(&duping, __ATOMIC_SEQ_CST))
+        __asm__ volatile("pause");
+}
+
+void fd_refuse_end(void)
+{
+    __atomic_store_n(&refusing, 0, __ATOMIC_SEQ_CST);
+}
+
 void fs_fork_child(void)
 {
     lockword = 0;
+    refusing = duping = 0;      /* another thread's, which the child has not */
     upper_cache_after_fork();
     data_file_after_fork();
 }
@@ -60,12 +100,43 @@ int fd_valid(long fd)
     return fd >= K.nofile_limit + KFD_RESERVED || !(K.kfd_mask >> (fd - K.nofile_limit) & 1);
 }
 
+struct kdirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+void fd_each_guest(void (*fn)(long fd, void *arg), void *arg)
+{
+    long d = hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (d < 0)
+        return;
+    char buf[1024];
+    long got;
+    while ((got = hsys3(__NR_getdents64, d, (long)buf, sizeof buf)) > 0)
+        for (long off = 0; off < got;) {
+            const struct kdirent64 *e = (const struct kdirent64 *)(buf + off);
+            off += e->reclen;
+            long fd = 0;
+            const char *c = e->name;
+            if (*c < '0' || *c > '9')
+                continue;
+            for (; *c >= '0' && *c <= '9'; c++)
+                fd = fd * 10 + (*c - '0');
+            if (fd != d && fd_valid(fd))
+                fn(fd, arg);
+        }
+    hsys1(__NR_close, d);
+}
+
 int fd_host_open(long fd)
 {
     return hsys2(__NR_fcntl, fd, F_GETFD) >= 0;
 }
 
-struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path)
+struct kofd *kofd_new(int kind, int flags, int ent, long arg, const char *path)
 {
     size_t pl = path ? strlen(path) + 1 : 0;
     struct kofd *o = kmalloc(sizeof *o + pl);
@@ -264,7 +335,7 @@ static long install(long hfd, struct kofd *o)
     return hfd;
 }
 
-long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path)
+long fs_install(long hfd, int kind, int flags, int ent, long arg, const char *path)
 {
     if (hfd < 0)
         return hfd;

@@ -94,13 +94,15 @@ enum {
 #define KF_F_GEN 64     /* KF_HOST with KF_F_SYNTH: the host fd is the host's own file that the
                            synthetic table names, whose reads the kernel serves from the
                            bytes it generates (synth_fd.c) */
+#define KF_F_DIR 128    /* KF_IMAGE, KF_SYNTH: a directory's placeholder, not O_PATH: its
+                           reads are the kernel's (FD_DIR), EISDIR as Linux's */
 
 /* Shared by fds made with dup (like Linux's struct file); refcounted. */
 struct kofd {
     int refs;
     unsigned char kind, flags;  /* KF_*, KF_F_* */
     int ent;                    /* image entry (-1: a virtual dir) or synthetic id */
-    int arg;                    /* synthetic argument (an fd number); KF_F_BASED: the fd's
+    long arg;                   /* synthetic argument (an fd number); KF_F_BASED: the fd's
                                    FS_BASED_FLAGS (fd.c: F_GETFL, F_SETFL) */
     long pos;                   /* directory cursor: the d_off cookie to resume from;
                                    KF_F_BASED: the file position */
@@ -163,7 +165,9 @@ long fs_placeholder_open(int flags, int *kf);
 long fs_placeholder_fl(long fd, int flags);
 
 int fd_valid(long fd);          /* a guest fd number: not the kernel's (fdtable.c) */
-struct kofd *kofd_new(int kind, int flags, int ent, int arg, const char *path);
+/* Calls fn for each guest fd the host's /proc/self/fd lists now (fdtable.c). */
+void fd_each_guest(void (*fn)(long fd, void *arg), void *arg);
+struct kofd *kofd_new(int kind, int flags, int ent, long arg, const char *path);
 void kofd_put(struct kofd *o);
 /* Records o (reference taken over; NULL clears) as fd's entry, dropping any old one. */
 int fd_install(int fd, struct kofd *o);
@@ -174,6 +178,14 @@ long fd_next_nofollow(long from);
 /* The next fd from `from` whose entry is not KF_HOST (an exec hands it over), or -1. */
 long fd_next_kept(long from);
 struct kofd *fd_detach(long fd);
+/* dup, dup2, dup3 and F_DUPFD* between enter and leave; a refusal of
+ * received directory fds (net/recvmsg.c) between begin and end, which
+ * waits for those under way and keeps new ones out: no copy is made of
+ * a refused fd while it looks for copies (fdtable.c). */
+void fd_dup_enter(void);
+void fd_dup_leave(void);
+void fd_refuse_begin(void);
+void fd_refuse_end(void);
 void fd_detach_range(unsigned long lo, unsigned long hi);
 /* Copies fd's guest path into buf: its length, -ENOENT if it has none. */
 long fd_copy_path(long fd, char *buf, size_t n);
@@ -188,7 +200,7 @@ int fd_link_by_path(long fd);
 int fd_host_open(long fd);      /* non-zero if host fd is open */
 /* Finishes an open: checks the new host fd, records its entry (kind 0: none).
  * Returns the fd or -errno (the host fd is closed on failure). */
-long fs_install(long hfd, int kind, int flags, int ent, int arg, const char *path);
+long fs_install(long hfd, int kind, int flags, int ent, long arg, const char *path);
 struct fs_node;
 /* fs_install for an open of image node n: its entry, path and stub's inode. */
 long fs_install_image(long hfd, int kind, int flags, int arg, const struct fs_node *n);
@@ -204,11 +216,23 @@ long fd_next_stub(unsigned long ino, long from, struct kofd **op);
 void fd_replace(struct kofd *o, long hfd, struct kofd *n);
 
 /* fs_based[fd] is non-zero while the kernel serves guest fd `fd`'s reads:
- * FD_WINDOW for a KF_F_BASED file, FD_GEN for a KF_F_GEN one.  The hot
+ * FD_WINDOW for a KF_F_BASED file, FD_GEN for a KF_F_GEN one, FD_DIR for
+ * a KF_F_DIR placeholder (whose host fd, a memfd, would read as empty),
+ * FD_MEM for a process's mem or pagemap (synth_mem.c).  The hot
  * calls (read, pread64, lseek, ...) test it first, without the lock, and
  * pass everything else straight to the host; fs_based_len entries (the
  * guest's fd range). */
-enum { FD_WINDOW = 1, FD_GEN };
+enum { FD_WINDOW = 1, FD_GEN, FD_DIR, FD_MEM };
+/* synth_mem.c: whether synthetic id is a mem or pagemap file; the reads of
+ * an FD_MEM fd (pos < 0: at its position, advanced). */
+int synth_is_mem(int id);
+long synth_mem_readv(long fd, const struct iovec *iov, int cnt, long off);
+/* Guest fd hfd, a host fd the kernel did not open (an SCM_RIGHTS part's,
+ * one an execve kept): if it is a mem or pagemap of this process's /proc
+ * (its st_dev; the task its host link names), the entry synth_mem_open
+ * gives, so that its reads leave the kernel's memory out as well (closed
+ * if no entry can be made). */
+void synth_mem_adopt(long hfd);
 extern unsigned char *fs_based;
 extern long fs_based_len;
 /* fs_kept[fd] says what the kernel keeps of guest fd `fd` beyond its host
@@ -263,7 +287,7 @@ enum { FO_IMAGE = 1, FO_VOLUME, FO_SYNTH };
 struct fs_obj {
     int type;                   /* FO_* */
     int ent;                    /* image entry (-1: virtual dir), mount index, or synthetic id */
-    int arg;                    /* synthetic argument */
+    long arg;                   /* synthetic argument (synth_arg packs a pid with a number) */
     unsigned mode;              /* in the writable root's layer: its S_IFMT there (a stub's
                                    S_IFREG for an FO_IMAGE file), else 0 */
     unsigned long ino;          /* an FO_IMAGE file's stub in the layer: the stub's inode
@@ -311,13 +335,15 @@ const char *img_host_path(int ent, char *buf);
 /* The entry whose host file this process's host /proc/self/maps names
  * host, or -1. */
 int img_host_entry(const char *host);
+int img_on_host(int ent);                   /* its bytes are a host file at img_host_path */
 int img_has_below(const char *dir, size_t dl);  /* an entry lies below dir[0..dl) */
 int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is LS_ENT_DIR */
 long img_stat(int ent, const char *path, struct stat *st);
 void img_fix_stat(int ent, struct stat *st);  /* present a host stat as the image's */
 long img_data_memfd(int ent, int cloexec);
-/* A data file opened with the guest's flags (data_fd.c: one host openat
- * of the memfd the process keeps for it); *kf as fs_reopen's. */
+/* A data file opened with the guest's flags without the sandbox, where no
+ * tender wrote it (data_fd.c: one host openat of the memfd the process
+ * keeps for it); *kf as fs_reopen's. */
 long data_file_open(int ent, int flags, int *kf);
 void data_file_after_fork(void);
 /* A new host fd (a dup of the image file, in the guest's range) for an
@@ -444,15 +470,32 @@ enum { ST_DIR = 1, ST_FILE, ST_LINK, ST_CHR, ST_FDHOST };
 /* What a synthetic file is generated from (synth_gen.c). */
 enum { SG_NONE, SG_HOSTCOPY, SG_STAT, SG_STATUS, SG_MAPS, SG_CMDLINE, SG_ENVIRON,
        SG_COMM, SG_MOUNTS, SG_MOUNTINFO, SG_TEXT, SG_LIMITS, SG_SELFCOPY, SG_CGROUP,
-       SG_FDINFO, SG_NET, SG_NETIF, SG_SMAPS, SG_SMAPS_ROLLUP };
+       SG_FDINFO, SG_NET, SG_NETIF, SG_SMAPS, SG_SMAPS_ROLLUP, SG_AUXV,
+       SG_MEM, SG_PAGEMAP, SG_MOUNTSTATS };
 #define SID_FDLINK 0x200        /* /proc/<pid>/fd/<arg> */
 #define SID_FDHOST 0x201        /* what /proc/<pid>/fd/<arg> names when it has no guest path */
 #define SID_OFDLINK 0x202       /* another process's fd link (fs/synth_proc.c) */
 #define SID_OFDHOST 0x203       /* what it names: always the host's object */
-#define SID_FDINFO 0x204        /* /proc/<pid>/fdinfo/<fd>: arg the pid (0: this one) | fd << 15 */
+#define SID_FDINFO 0x204        /* /proc/<pid>/fdinfo/<fd>: arg synth_arg(the pid (0: this one), fd) */
 #define SID_CWDHOST 0x205       /* "." in a removed working directory: the host's cwd */
+#define SID_NSHOST 0x206        /* what /proc/<pid>/ns/<name> names, the host's namespace:
+                                   arg synth_arg(the task (0: this process), its ptab index) */
+/* A synthetic argument that names a task and a number (an fd, a ptab index):
+ * the task in the low bits, wide enough for any pid or tid (PID_MAX_LIMIT,
+ * 2^22 on 64-bit Linux; pid_max is per pid namespace since 6.14, up to it). */
+#define SYNTH_PID_BITS 22
+_Static_assert((1L << SYNTH_PID_BITS) >= 4194304, "a pid or tid up to PID_MAX_LIMIT fits");
+static inline long synth_arg(long task, long n) { return task | n << SYNTH_PID_BITS; }
+static inline long synth_arg_task(long arg) { return arg & ((1L << SYNTH_PID_BITS) - 1); }
+static inline long synth_arg_n(long arg) { return arg >> SYNTH_PID_BITS; }
 #define SID_N 0x300             /* + a synth_ntab index: /sys/class/net/<if>..., arg the ifindex */
-/* The host's name of the object an ST_FDHOST node stands for. */
+/* Whether o is a /proc/<pid>/ns/<name> link (SL_NS); where it leads (SID_NSHOST). */
+int synth_ns_link(const struct fs_obj *o);
+void synth_ns_follow(struct fs_obj *o);
+/* The host's name of the object an ST_FDHOST node stands for, in a buffer
+ * of SYNTH_FDHOST_PATH_MAX: the longest, /proc/self/task/<tid>/ns/
+ * time_for_children of a 7-digit tid, is 45 bytes. */
+#define SYNTH_FDHOST_PATH_MAX 64
 void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap);
 int synth_is_prefix(const char *p);
 int synth_lookup(const char *p, struct fs_obj *o);
@@ -501,7 +544,7 @@ const char *synth_host_path(int id);        /* host path of a copied file or dev
 /* Whether another process's fd link (an SID_OFDLINK argument) names a
  * host file of /proc or /sys: one of its generated files (synth_fd.c),
  * which the link's guest path names too and only the kernel reads. */
-int synth_other_fd_served(int arg);
+int synth_other_fd_served(long arg);
 /* The process a /proc/<pid> directory fd names (pidfd_send_signal takes
  * one): its pid; 0 if fd is no such directory, -ESRCH if it has ended. */
 long synth_proc_dir_pid(long fd);

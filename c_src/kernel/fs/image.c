@@ -33,6 +33,15 @@ const char *img_host_path(int ent, char *buf)
     return buf;
 }
 
+/* Entry ent's bytes are a host file at img_host_path: a host file's, or,
+ * under the sandbox, a data file's, which the tender wrote there. */
+int img_on_host(int ent)
+{
+    int kind = img_kind(ent);
+    return kind == LS_ENT_HOST_FILE ||
+           (kind == LS_ENT_DATA_FILE && !(K.bi->flags & LS_BOOT_NO_POLICY));
+}
+
 int img_host_entry(const char *host)
 {
     static const char dir[] = LS_HOST_FILES "/";
@@ -48,8 +57,7 @@ int img_host_entry(const char *host)
     const char *s = host + sizeof dir - 1;
     for (; *s >= '0' && *s <= '9' && i < img_count(); s++)
         i = i * 10 + (*s - '0');
-    return *s || s == host + sizeof dir - 1 || i >= img_count() ||
-                   img_kind(i) != LS_ENT_HOST_FILE ? -1 : (int)i;
+    return *s || s == host + sizeof dir - 1 || i >= img_count() || !img_on_host(i) ? -1 : (int)i;
 }
 
 int img_lookup(const char *path)
@@ -113,6 +121,8 @@ void img_fix_stat(int ent, struct stat *st)
     st->st_uid = 0;
     st->st_gid = 0;
     st->st_rdev = 0;
+    if (e->kind == LS_ENT_DATA_FILE)
+        set_mtime(e, st);               /* the image's time, not the copy's */
 }
 
 long img_stat(int ent, const char *path, struct stat *st)

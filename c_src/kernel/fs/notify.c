@@ -23,8 +23,7 @@ long sys_inotify_add_watch(int ifd, const char *path, unsigned int mask)
     char hf[LS_HOST_FILE_PATH_MAX];
     if (r == 0 && n->o.type == FO_VOLUME)
         fd = vol_path(n, follow ? 0 : O_NOFOLLOW);
-    else if (r == 0 && n->o.type == FO_IMAGE && n->o.ent >= 0 &&
-             img_kind(n->o.ent) == LS_ENT_HOST_FILE)
+    else if (r == 0 && n->o.type == FO_IMAGE && n->o.ent >= 0 && img_on_host(n->o.ent))
         fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(n->o.ent, hf), O_PATH | O_CLOEXEC, 0);
     node_free(n);
     if (r < 0)

@@ -33,8 +33,9 @@ static int wants_write(int flags)
  * (fs_placeholder_fl), not the description every placeholder shares. */
 long fs_placeholder_open(int flags, int *kf)
 {
+    /* Without O_PATH only a directory is opened as a placeholder. */
     *kf = (flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0) |
-          (flags & O_DIRECTORY ? KF_F_ADD_DIRECTORY : 0);
+          (flags & O_DIRECTORY ? KF_F_ADD_DIRECTORY : 0) | (flags & O_PATH ? 0 : KF_F_DIR);
     return hsys3(__NR_fcntl, flags & O_PATH ? fs_placeholder_path_fd : fs_placeholder_fd,
                  flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
 }
@@ -86,7 +87,7 @@ static long open_image(struct fs_node *n, int flags)
         return fs_install_image(img_file_fd(ent, cloexec), KF_HOST,
                                 KF_F_IMAGE | KF_F_BASED | kf, flags & FS_BASED_FLAGS, n);
     }
-    if (kind == LS_ENT_HOST_FILE) {
+    if (img_on_host(ent)) {
         /* Not O_NOATIME: the host file is not the guest's user's (EPERM). */
         char hp[LS_HOST_FILE_PATH_MAX];
         kf = flags & O_NOFOLLOW ? KF_F_ADD_NOFOLLOW : 0;
@@ -253,7 +254,7 @@ long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
             }
             if (fd >= 0 && id)
                 *id = text_id(n, &st);
-        } else if (n->o.type == FO_IMAGE && img_kind(n->o.ent) == LS_ENT_HOST_FILE) {
+        } else if (n->o.type == FO_IMAGE && img_on_host(n->o.ent)) {
             char hp[LS_HOST_FILE_PATH_MAX];
             fd = hsys4(__NR_openat, AT_FDCWD, (long)img_host_path(n->o.ent, hp),
                        O_RDONLY | O_CLOEXEC, 0);
@@ -263,7 +264,7 @@ long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
             fd = img_file_fd(n->o.ent, 1);
             *base = img_ent(n->o.ent)->data_off;
         } else if (n->o.type == FO_SYNTH && synth_type(&n->o) == ST_FDHOST) {
-            char hp[40];
+            char hp[SYNTH_FDHOST_PATH_MAX];
             synth_fdhost_path(&n->o, hp, sizeof hp);
             fd = hsys4(__NR_openat, AT_FDCWD, (long)hp, O_RDONLY | O_CLOEXEC, 0);
         }

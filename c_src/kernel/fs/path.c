@@ -342,6 +342,13 @@ static int walk_link(struct fs_node *n, struct fs_obj *cur, size_t i, int last, 
         cur->ent = SID_FDHOST;
         return 0;
     }
+    if (cur->type == FO_SYNTH && synth_ns_link(cur)) {
+        /* A namespace's link leads to the namespace itself, as on Linux. */
+        if (!last)
+            return -ENOTDIR;
+        synth_ns_follow(cur);
+        return 0;
+    }
     if (++*links > MAX_LINKS)
         return -ELOOP;
     int r = expand(n, cur, i);

@@ -14,7 +14,11 @@
  * boundary: ELF objects and large files; a small file is copied).
  *
  * A generated /proc or /sys file (KF_F_GEN) is served from the bytes the
- * kernel generates, as a seq_file is (synth_fd.c).
+ * kernel generates, as a seq_file is (synth_fd.c).  An image or synthetic
+ * directory's fd (FD_DIR, a placeholder memfd on the host) refuses them as
+ * Linux's directories do: EISDIR, EINVAL for sendfile and splice.  A
+ * process's mem or pagemap (FD_MEM) is read without the kernel's memory
+ * (synth_mem.c); the copy calls refuse it, as Linux's (no splice_read).
  *
  * Every other fd (the common case: a volume file, a pipe, a socket) goes
  * straight to the host after one array test (fd_is_based); a call that can
@@ -46,6 +50,10 @@ static long based_readv(long fd, const struct iovec *iov, int cnt, long off)
         return -EINVAL;
     if (fd_is_based(fd) == FD_GEN)
         return synth_fd_readv(fd, iov, cnt, off);
+    if (fd_is_based(fd) == FD_DIR)
+        return -EISDIR;
+    if (fd_is_based(fd) == FD_MEM)
+        return synth_mem_readv(fd, iov, cnt, off);
     struct kofd *o;
     unsigned long base, size;
     long r = fd_window(fd, &o, &base, &size);
@@ -184,6 +192,8 @@ long sys_sendfile(int out, int in, long *offp, size_t count)
         return host_call_blocking(__NR_sendfile, out, in, (long)offp, count, 0, 0);
     if (fd_is_based(in) == FD_GEN)
         return synth_fd_copy(out, in, offp, count, 0);
+    if (fd_is_based(in) == FD_DIR || fd_is_based(in) == FD_MEM)
+        return -EINVAL;
     struct copy_in c;
     long r = copy_in_begin(in, offp, &count, &c);
     if (r < 0)
@@ -200,6 +210,8 @@ long sys_copy_file_range(int in, long *offin, int out, long *offout, size_t len,
                                   flags);
     if (fd_is_based(in) == FD_GEN)       /* Linux's, between file systems */
         return flags ? -EINVAL : -EXDEV;
+    if (fd_is_based(in) == FD_DIR || fd_is_based(in) == FD_MEM)
+        return flags || fd_is_based(in) == FD_MEM ? -EINVAL : -EISDIR;
     struct copy_in c;
     long r = copy_in_begin(in, offin, &len, &c);
     if (r < 0)
@@ -216,6 +228,8 @@ long sys_splice(int in, long *offin, int out, long *offout, size_t len, unsigned
         return host_call_blocking(__NR_splice, in, (long)offin, out, (long)offout, len, flags);
     if (fd_is_based(in) == FD_GEN)
         return offout ? -ESPIPE : synth_fd_copy(out, in, offin, len, 1);
+    if (fd_is_based(in) == FD_DIR || fd_is_based(in) == FD_MEM)
+        return -EINVAL;
     struct copy_in c;
     long r = copy_in_begin(in, offin, &len, &c);
     if (r < 0)
@@ -255,7 +269,8 @@ int fs_fd_is_based(long fd)
 long fs_unbase_for_exec(void)
 {
     for (long fd = 0; fd < fs_based_len; fd++) {
-        if (!fd_is_based(fd) || (hsys2(__NR_fcntl, fd, F_GETFD) & FD_CLOEXEC))
+        if (!fd_is_based(fd) || fd_is_based(fd) == FD_DIR || fd_is_based(fd) == FD_MEM ||
+            (hsys2(__NR_fcntl, fd, F_GETFD) & FD_CLOEXEC))
             continue;
         if (fd_is_based(fd) == FD_GEN) {
             long r = synth_fd_for_exec(fd);

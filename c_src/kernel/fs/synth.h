@@ -12,7 +12,9 @@
 
 #include "fs.h"
 
-enum { SL_SELF = 1, SL_THREAD, SL_FIXED, SL_EXE, SL_CWD, SL_ROOT };   /* link kinds (ST_LINK's gen) */
+/* Link kinds (ST_LINK's gen); SL_NS: the host's link of the same task,
+ * which names a namespace ("user:[4026531837]") and leads to it (SID_NSHOST). */
+enum { SL_SELF = 1, SL_THREAD, SL_FIXED, SL_EXE, SL_CWD, SL_ROOT, SL_NS };
 
 struct synth_ent {
     const char *path;
@@ -43,6 +45,10 @@ struct gbuf {
      * smaps_rollup, the hidden entries' totals per field and the span of
      * the shown ones. */
     char skip, kind;
+    /* maps: the last image entry named and its dev and inode as the
+     * guest's fstat gives them (synth_gen.c's put_maps_ids). */
+    int ids_ent;
+    char ids[40];
     int nacc;
     unsigned long lo, hi, pss, anon;
     struct { char name[24]; unsigned long kb; } acc[32];
@@ -68,11 +74,15 @@ long synth_netif_index(const char *name, size_t n);     /* its ifindex, or -ENOE
 int synth_netif_lookup(const char *s, struct fs_obj *o);  /* s: below /sys/class/net/ */
 long synth_netif_name(long index, char *name);          /* name: 16 bytes; 0 or -ENOENT */
 void synth_each_netif(void (*fn)(void *, long), void *arg);
-/* synth_mounts.c: the mount tables (info: mountinfo's form), a cgroup limit file. */
-void synth_put_mounts(struct gbuf *g, int info);
+/* synth_mounts.c: the mount tables in form MOUNTS_*, a cgroup limit file. */
+enum { MOUNTS_TABLE, MOUNTS_INFO, MOUNTS_STATS };
+void synth_put_mounts(struct gbuf *g, int form);
 long synth_put_cgroup(struct gbuf *g, const char *name);
 /* A line of /proc/<pid>/limits, the open files' limits as the guest's (synth_mounts.c). */
 void synth_put_limit(struct gbuf *g, char *line, size_t n);
+
+/* The host's link of ptab entry id (a namespace's) of task (0: this process). */
+void synth_ns_path(long task, int id, char *buf, size_t cap);
 
 /* The host's proc file name of g's process or thread (synth_gen.c). */
 const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *name);
@@ -83,6 +93,12 @@ const char *synth_host_task_path(long tid, long other, char *buf, size_t cap, co
  * guest), its range in *lo, *hi; puts a shown one with its guest name (1). */
 int synth_maps_hidden(struct gbuf *g, const char *s, unsigned long *lo, unsigned long *hi);
 int synth_maps_line(struct gbuf *g, char *s, size_t n);
+/* synth_mem.c: whether [lo, hi) overlaps the kernel's own memory, this
+ * process's (other 0) or another's as its slot says; an open of node n, a
+ * mem or pagemap file. */
+int synth_kernel_range(long other, const struct kproc_slot *slot, unsigned long lo,
+                       unsigned long hi);
+long synth_mem_open(const struct fs_node *n, int flags);
 /* synth_smaps.c: /proc/<pid>/smaps (a line at a time) and smaps_rollup. */
 void synth_smaps_line(struct gbuf *g, char *s, size_t n);
 long synth_put_smaps_rollup(struct gbuf *g);
@@ -127,7 +143,7 @@ long synth_other_access(long task, const char *name, int dir);
  * caller frees it) and its state letter; its pid, or -errno. */
 long synth_other_slot(long task, struct kproc_slot **slot, char *state);
 /* The host's /proc/<pid>/fd/<fd> of an SID_OFDLINK or SID_OFDHOST argument. */
-void synth_other_fd_path(int arg, char *buf, size_t cap);
+void synth_other_fd_path(long arg, char *buf, size_t cap);
 /* The target of another process's exe or cwd (kind: SL_*) or fd link. */
 long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap);
 

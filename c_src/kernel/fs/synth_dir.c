@@ -146,7 +146,7 @@ int synth_dir_next(const struct kofd *o, long *c, struct dent *d, struct dctx *x
             struct kproc_slot *s = 0;
             int self = synth_other_slot(o->arg, &s, &state) <= 0;
             if (!self)
-                ksnprintf(dir, sizeof dir, "/proc/%d/%s", o->arg, fds ? "fd" : "task");
+                ksnprintf(dir, sizeof dir, "/proc/%ld/%s", o->arg, fds ? "fd" : "task");
             else
                 strlcpy(dir, fds ? "/proc/self/fd" : "/proc/self/task", sizeof dir);
             /* Another process's kernel fds start at its own floor. */

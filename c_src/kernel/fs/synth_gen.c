@@ -5,7 +5,7 @@
  *   stat, status  the guest's command name (and uid/gid in status);
  *   maps          without the lines that overlap the kernel's own memory,
  *                 the guest's files named by their guest paths;
- *   cmdline, environ, comm  from the boot-info block;
+ *   cmdline, environ, comm  from the boot-info block; auxv the loader's (exec.c);
  *   mounts, mountinfo  the guest's view: the image, the synthetic trees, the volumes
  *                 (synth_mounts.c);
  *   limits        the host's (the kernel's host process has the guest's limits);
@@ -191,13 +191,13 @@ const char *synth_task_path(struct gbuf *g, char *buf, size_t cap, const char *n
     return synth_host_task_path(g->tid, g->other, buf, cap, name);
 }
 
-/* An fdinfo's host file: arg is its pid (0: this process) | fd << 15. */
+/* An fdinfo's host file: arg is synth_arg(its pid (0: this process), fd). */
 static void fdinfo_path(long arg, char *buf, size_t cap)
 {
-    if (arg & 0x7fff)
-        ksnprintf(buf, cap, "/proc/%ld/fdinfo/%ld", arg & 0x7fff, arg >> 15);
+    if (synth_arg_task(arg))
+        ksnprintf(buf, cap, "/proc/%ld/fdinfo/%ld", synth_arg_task(arg), synth_arg_n(arg));
     else
-        ksnprintf(buf, cap, "/proc/self/fdinfo/%ld", arg >> 15);
+        ksnprintf(buf, cap, "/proc/self/fdinfo/%ld", synth_arg_n(arg));
 }
 
 long synth_host_file(int id, long arg, char *buf, size_t cap)
@@ -275,6 +275,37 @@ static int guest_comm_of(struct gbuf *g, const char *s, size_t n)
     return guest_comm(g, host);
 }
 
+#define PF_FORKNOEXEC 0x40
+
+/* The task flags (stat's ninth field, the seventh after the name) without
+ * PF_FORKNOEXEC in the guest's first process (pid 1), which the tender
+ * forked and whose program the kernel loaded as an execve would: a
+ * container's pid 1 was exec'd (ps -l's F column: 4, as natively, not 5).
+ * Every other guest process is a host fork, or a host execve's. */
+static void put_stat_rest(struct gbuf *g, const char *s)
+{
+    const char *p = s;
+    for (int field = 0; field < 7 && *p; field++) {
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    const char *num = *p ? p + 1 : p;
+    unsigned long flags = 0;
+    for (p = num; *p >= '0' && *p <= '9'; p++)
+        flags = flags * 10 + (*p - '0');
+    if ((g->tid ? g->tid : fs_pid()) != 1 || !(flags & PF_FORKNOEXEC)) {
+        synth_gputs(g, s);
+        return;
+    }
+    char tmp[24];
+    synth_gput(g, s, num - s);
+    ksnprintf(tmp, sizeof tmp, "%lu", flags & ~(unsigned long)PF_FORKNOEXEC);
+    synth_gputs(g, tmp);
+    synth_gputs(g, p);
+}
+
 static void line_stat(struct gbuf *g, char *s, size_t n)
 {
     char *open = strchr(s, '(');
@@ -289,7 +320,7 @@ static void line_stat(struct gbuf *g, char *s, size_t n)
     ksnprintf(pid, sizeof pid, "%ld (", g->tid ? g->tid : fs_pid());
     synth_gputs(g, pid);
     synth_gputs(g, g->comm);
-    synth_gputs(g, close);
+    put_stat_rest(g, close);
 }
 
 static void line_status(struct gbuf *g, char *s, size_t n)
@@ -342,8 +373,9 @@ static unsigned long parse_hex(const char **s)
 }
 
 /* The guest path of a file maps names by its host path: an image file (or
- * its window of a packed image, by the offset), a volume's file; or NULL. */
-static const char *guest_name(struct gbuf *g, const char *host, unsigned long off)
+ * its window of a packed image, by the offset; its entry in *ent), a
+ * volume's file (*ent -1); or NULL. */
+static const char *guest_name(struct gbuf *g, const char *host, unsigned long off, int *ent)
 {
     static char image[LS_PATH_MAX];  /* the packed image, as the host names it */
     if (K.image_fd >= 0 && !image[0]) {
@@ -353,13 +385,13 @@ static const char *guest_name(struct gbuf *g, const char *host, unsigned long of
         image[r > 0 ? r : 0] = 0;
     }
     int packed = image[0] && strcmp(host, image) == 0;
-    int ent = img_host_entry(host);
-    if (ent >= 0)
-        return img_path(ent);
+    *ent = img_host_entry(host);
+    if (*ent >= 0)
+        return img_path(*ent);
     for (int i = 0; packed && i < img_count(); i++) {
         const struct ls_fs_entry *e = img_ent(i);
         if (e->kind == LS_ENT_IMAGE_FILE && off >= e->data_off && off < e->data_off + e->data_size)
-            return img_path(i);
+            return img_path(*ent = i);
     }
     int best = -1;                   /* the innermost volume holding it */
     size_t best_len = 0;
@@ -385,12 +417,39 @@ int synth_maps_hidden(struct gbuf *g, const char *s, unsigned long *lo, unsigned
         return 0;
     p++;
     *hi = parse_hex(&p);
-    if (*hi > *lo && !g->other && mm_is_kernel_range(*lo, *hi - *lo))
-        return 1;
-    for (int i = 0; g->slot && i < g->slot->nkr; i++)
-        if (*lo < g->slot->kr[i].end && *hi > g->slot->kr[i].start)
-            return 1;
-    return 0;
+    return synth_kernel_range(g->other, g->slot, *lo, *hi);
+}
+
+/* The spaces after a maps line's first col bytes (to its inode) before
+ * its name, as show_map_vma's seq_pad puts them: to column 73 on x86-64. */
+static void pad_to_name(struct gbuf *g, size_t col)
+{
+    static const char pad[] = "                                                                        ";
+    size_t k = col + 1 < 73 ? 73 - col : 2;
+    synth_gput(g, pad, k < sizeof pad - 1 ? k : sizeof pad - 1);
+}
+
+/* A maps line from its start s to the name at p, image entry ent's (-1: a
+ * volume's file, whose ids are the host's) with the dev and inode fields
+ * at id as an fstat of the file gives them in the guest (stat.c's stat_fd;
+ * lsof takes a mapping whose ids are not its path's for another file's),
+ * padded to the name's column as Linux pads it. */
+static void put_maps_ids(struct gbuf *g, const char *s, const char *id, const char *p, int ent)
+{
+    if (ent < 0) {
+        synth_gput(g, s, p - s);
+        return;
+    }
+    if (ent != g->ids_ent) {
+        struct stat st = {.st_dev = FS_DEV_IMAGE, .st_ino = ent + 1};
+        upper_identity_at(img_path(ent), ent, &st);
+        ksnprintf(g->ids, sizeof g->ids, "%02x:%02x %lu", FS_MAJOR(st.st_dev), FS_MINOR(st.st_dev),
+                  (unsigned long)st.st_ino);
+        g->ids_ent = ent;
+    }
+    synth_gput(g, s, id - s);
+    synth_gputs(g, g->ids);
+    pad_to_name(g, (id - s) + strlen(g->ids));
 }
 
 /* Without the kernel's own memory; files named by their guest paths. */
@@ -399,13 +458,15 @@ int synth_maps_line(struct gbuf *g, char *s, size_t n)
     unsigned long lo, hi;
     if (synth_maps_hidden(g, s, &lo, &hi))
         return 0;
-    const char *p;
+    const char *p, *id = s;
     /* address perms offset dev inode   path */
     unsigned long off = 0;
     p = s;
     for (int field = 0; field < 5; field++) {
         if (field == 2)
             off = parse_hex(&p);
+        if (field == 3)
+            id = p;
         while (*p && *p != ' ')
             p++;
         while (*p == ' ')
@@ -413,26 +474,37 @@ int synth_maps_line(struct gbuf *g, char *s, size_t n)
     }
     if (*p == '/' && s[n - 1] == '\n') {
         s[n - 1] = 0;
-        const char *guest = guest_name(g, p, off);
+        int ent;
+        const char *guest = guest_name(g, p, off, &ent);
         s[n - 1] = '\n';
         if (guest) {
-            synth_gput(g, s, p - s);
+            put_maps_ids(g, s, id, p, ent);
             synth_gputs(g, guest);
             synth_gputs(g, "\n");
             return 1;
         }
     }
+    /* The anonymous mappings Linux names by what they hold, their names
+     * padded to the column Linux's are: the stack the program started on
+     * (the host's [stack] is the kernel's first, unnamed to the guest), the
+     * kernel's brk (anonymous memory to the host) as the heap. */
+    unsigned long stack = g->other ? (g->slot ? g->slot->start_stack : 0) : ls_start_stack;
+    int at_stack = stack && lo <= stack && stack <= hi;
+    const char *name = *p == '\n' && at_stack ? "[stack]\n" : 0;
+    if (stack && !at_stack && strcmp(p, "[stack]\n") == 0)
+        name = "\n";
     unsigned long heap, top;
     mm_heap(&heap, &top);
-    if (*p == '\n' && !g->other && top > heap && lo <= heap && heap < hi) {
-        /* The kernel's brk is anonymous memory to the host: named as Linux
-         * names the heap, its name padded to the column Linux's are. */
-        static const char pad[] = "                                                          ";
-        size_t col = p - s, want = 73;
-        synth_gput(g, s, col);
-        if (col < want)
-            synth_gput(g, pad, want - col < sizeof pad - 1 ? want - col : sizeof pad - 1);
-        synth_gputs(g, "[heap]\n");
+    if (*p == '\n' && !g->other && top > heap && lo <= heap && heap < hi)
+        name = "[heap]\n";
+    if (name) {
+        const char *end = p;
+        while (end > s && end[-1] == ' ')
+            end--;
+        synth_gput(g, s, end - s);
+        if (name[0] != '\n')
+            pad_to_name(g, end - s);
+        synth_gputs(g, name);
         return 1;
     }
     synth_gput(g, s, n);
@@ -450,9 +522,10 @@ static void line_maps(struct gbuf *g, char *s, size_t n)
  * O_NOFOLLOW open of a regular file it is lost, see the README). */
 static void line_fdinfo(struct gbuf *g, char *s, size_t n)
 {
-    if (strncmp(s, "pos:", 4) == 0 && !(g->tid & 0x7fff)) {
+    if (strncmp(s, "pos:", 4) == 0 && !synth_arg_task(g->tid)) {
         /* An fd whose reads the kernel serves has its position there. */
-        struct kofd *o = fd_is_based(g->tid >> 15) ? fd_get(g->tid >> 15) : 0;
+        int based = fd_is_based(synth_arg_n(g->tid));
+        struct kofd *o = based == FD_WINDOW || based == FD_GEN ? fd_get(synth_arg_n(g->tid)) : 0;
         if (o) {
             char tmp[40];
             ksnprintf(tmp, sizeof tmp, "pos:\t%ld\n", o->pos);
@@ -469,11 +542,11 @@ static void line_fdinfo(struct gbuf *g, char *s, size_t n)
         unsigned long v = 0;
         for (; *p >= '0' && *p <= '7'; p++)
             v = v * 8 + (*p - '0');
-        if (g->tid & 0x7fff) {
+        if (synth_arg_task(g->tid)) {
             if (!(v & O_PATH))
                 v &= ~(unsigned long)O_NOFOLLOW;
         } else {
-            struct kofd *o = fd_get(g->tid >> 15);
+            struct kofd *o = fd_get(synth_arg_n(g->tid));
             if (o && (o->flags & KF_F_BASED))   /* the image fd's are not the fd's */
                 v = (v & O_CLOEXEC) | O_LARGEFILE | o->arg;
             v = kofd_getfl(o, v);
@@ -531,9 +604,20 @@ static long fill(struct gbuf *g, const struct synth_ent *e)
             synth_gput(g, e->gen == SG_CMDLINE ? g->slot->args : g->slot->env,
                  e->gen == SG_CMDLINE ? g->slot->args_len : g->slot->env_len);
         return 0;
+    case SG_AUXV:
+        if (!g->other)
+            synth_gput(g, (const char *)ls_saved_auxv, ls_saved_auxv_len);
+        else if (g->slot && g->state != 'Z')
+            synth_gput(g, (const char *)g->slot->auxv, g->slot->auxv_len);
+        return 0;
     case SG_MOUNTS:
+        synth_put_mounts(g, MOUNTS_TABLE);
+        return 0;
     case SG_MOUNTINFO:
-        synth_put_mounts(g, e->gen == SG_MOUNTINFO);
+        synth_put_mounts(g, MOUNTS_INFO);
+        return 0;
+    case SG_MOUNTSTATS:
+        synth_put_mounts(g, MOUNTS_STATS);
         return 0;
     case SG_FDINFO:
         fdinfo_path(g->tid, hp, sizeof hp);
@@ -559,6 +643,7 @@ static long generate(struct gbuf *g, const struct synth_ent *e, long tid)
     g->err = 0;
     g->n = g->size = 0;
     g->slot = 0;
+    g->ids_ent = -1;
     g->out = 0;
     g->cap = 0;
     /* An fdinfo's argument is a pid and an fd (the host's file says all);

@@ -84,9 +84,9 @@ static int lookup_below_pid(const char *s, struct fs_obj *o)
     if (strncmp(s, "/fdinfo/", 8) == 0) {
         s += 8;
         long fd = synth_parse_num(&s);
-        if (fd >= 0 && fd < 0x10000 && !*s && fd_valid(fd) && fd_host_open(fd)) {
+        if (fd >= 0 && !*s && fd_valid(fd) && fd_host_open(fd)) {
             o->ent = SID_FDINFO;
-            o->arg = fd << 15;
+            o->arg = synth_arg(0, fd);
             return 0;
         }
     }

@@ -1,6 +1,6 @@
 /*
  * The synthetic files that describe the guest's mounts and limits:
- * /proc/<pid>/mounts and mountinfo, /sys/fs/cgroup's limit files, the open
+ * /proc/<pid>/mounts, mountinfo and mountstats, /sys/fs/cgroup's limit files, the open
  * files line of /proc/<pid>/limits
  * (generated into synth_gen.c's buffer).
  */
@@ -69,7 +69,7 @@ int fs_mount_id(const char *p)
     return MOUNT_ID_BASE + best;
 }
 
-void synth_put_mounts(struct gbuf *g, int info)
+void synth_put_mounts(struct gbuf *g, int form)
 {
     char line[128];
     int n = LS_ARRAY_SIZE(fixed);
@@ -102,7 +102,13 @@ void synth_put_mounts(struct gbuf *g, int info)
             if (hsys2(__NR_fstat, v->root, (long)&st) == 0)
                 dev = st.st_dev;
         }
-        if (info) {
+        if (form == MOUNTS_STATS) {
+            synth_gputs(g, "device ");
+            synth_gputs(g, src);
+            synth_gputs(g, " mounted on ");
+            synth_gput(g, dir, dl);
+            ksnprintf(line, sizeof line, " with fstype %s\n", type);
+        } else if (form == MOUNTS_INFO) {
             ksnprintf(line, sizeof line, "%d %d %u:%u / ", MOUNT_ID_BASE + i,
                       i ? MOUNT_ID_BASE : 1, FS_MAJOR(dev), FS_MINOR(dev));
             synth_gputs(g, line);

@@ -13,8 +13,10 @@ void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap)
         strlcpy(buf, "/proc/self/cwd", cap);
     else if (o->ent == SID_OFDHOST)
         synth_other_fd_path(o->arg, buf, cap);
+    else if (o->ent == SID_NSHOST)
+        synth_ns_path(synth_arg_task(o->arg), SID_P + synth_arg_n(o->arg), buf, cap);
     else
-        ksnprintf(buf, cap, "/proc/self/fd/%d", o->arg);
+        ksnprintf(buf, cap, "/proc/self/fd/%ld", o->arg);
 }
 
 static long put_str(const char *s, char *dst, size_t cap)
@@ -24,6 +26,12 @@ static long put_str(const char *s, char *dst, size_t cap)
         return -ENAMETOOLONG;
     memcpy(dst, s, n + 1);
     return n;
+}
+
+void synth_ns_path(long task, int id, char *buf, size_t cap)
+{
+    long tgid = synth_task_tgid(task);
+    synth_host_task_path(task, tgid > 0 ? tgid : 0, buf, cap, synth_entry(id)->path);
 }
 
 long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
@@ -45,6 +53,14 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
         return put_str(num, dst, cap);
     case SL_FIXED:
         return put_str(e->aux, dst, cap);
+    case SL_NS: {
+        char hp[64];
+        synth_ns_path(o->arg, o->ent, hp, sizeof hp);
+        long n = hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)dst, cap - 1);
+        if (n >= 0)
+            dst[n] = 0;
+        return n == (long)cap - 1 ? -ENAMETOOLONG : n;
+    }
     case SL_ROOT:
         return put_str("/", dst, cap);          /* its own root, from itself */
     case SL_EXE:
@@ -113,7 +129,7 @@ long synth_readlink(const struct fs_obj *o, char *buf, size_t size)
     if (o->ent == SID_FDLINK && !fd_link_by_path(o->arg)) {
         if (fd_has_path(o->arg))
             return unlinked_target(o->arg, buf, size);
-        char hp[40];
+        char hp[SYNTH_FDHOST_PATH_MAX];
         synth_fdhost_path(o, hp, sizeof hp);
         return hsys4(__NR_readlinkat, AT_FDCWD, (long)hp, (long)buf, size);
     }
@@ -160,7 +176,7 @@ static void fd_link_mode(const struct fs_obj *o, struct stat *st)
     if (o->ent == SID_OFDLINK)
         synth_other_fd_path(o->arg, hp, sizeof hp);
     else
-        ksnprintf(hp, sizeof hp, "/proc/self/fd/%d", o->arg);
+        ksnprintf(hp, sizeof hp, "/proc/self/fd/%ld", o->arg);
     if (hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)&hs, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISLNK(hs.st_mode)) {
         st->st_mode = hs.st_mode;
@@ -171,7 +187,7 @@ static void fd_link_mode(const struct fs_obj *o, struct stat *st)
 long synth_stat(const struct fs_obj *o, struct stat *st)
 {
     const struct synth_ent *e = synth_entry(o->ent);
-    char hp[40];
+    char hp[SYNTH_FDHOST_PATH_MAX];
     switch (e->type) {
     case ST_CHR:
         return hsys4(__NR_newfstatat, AT_FDCWD, (long)e->path, (long)st, 0);
@@ -188,10 +204,10 @@ long synth_stat(const struct fs_obj *o, struct stat *st)
         st->st_uid = K.bi->uid;
         st->st_gid = K.bi->gid;
     }
-    if (synth_per_process(o->ent) && synth_task_tgid(o->arg) > 0) {
+    if (synth_per_process(o->ent) && synth_task_tgid(synth_arg_task(o->arg)) > 0) {
         /* Another process's: its owner, as the host has it. */
         struct stat hs;
-        ksnprintf(hp, sizeof hp, "/proc/%d", o->arg & ((1 << 15) - 1));
+        ksnprintf(hp, sizeof hp, "/proc/%ld", synth_arg_task(o->arg));
         if (hsys4(__NR_newfstatat, AT_FDCWD, (long)hp, (long)&hs, 0) == 0) {
             st->st_uid = hs.st_uid;
             st->st_gid = hs.st_gid;
@@ -276,13 +292,13 @@ long synth_open(struct fs_node *n, int flags, int mode)
     if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
         return -EEXIST;
     if (e->type == ST_CHR || e->type == ST_FDHOST) {
-        char hp[40];
+        char hp[SYNTH_FDHOST_PATH_MAX];
         const char *p = e->path;
         if (e->type == ST_FDHOST) {
             synth_fdhost_path(o, hp, sizeof hp);
             p = hp;
         }
-        long fd = hsys4(__NR_openat, AT_FDCWD, (long)p, flags & ~(O_CREAT | O_EXCL), 0);
+        long fd = host_openat(AT_FDCWD, p, flags & ~(O_CREAT | O_EXCL), 0);   /* a pipe's: a wait */
         if (e->type == ST_FDHOST)
             fd = reopen_own(o, flags, fd);
         return fs_install(fd, e->type == ST_CHR ? KF_HOST : 0, 0, 0, 0, n->path);
@@ -301,6 +317,8 @@ long synth_open(struct fs_node *n, int flags, int mode)
         if (r < 0)
             return r;
     }
+    if (e->type == ST_FILE && !(flags & O_PATH) && synth_is_mem(o->ent))
+        return synth_mem_open(n, flags);
     if (e->type == ST_FILE && !(flags & O_PATH)) {
         if ((acc != O_RDONLY || (flags & O_TRUNC)) && e->host_rw)
             return open_host_rw(n, flags);
@@ -321,7 +339,7 @@ long synth_open(struct fs_node *n, int flags, int mode)
 long synth_perm(const struct fs_obj *o, int mode, int flags)
 {
     const struct synth_ent *e = synth_entry(o->ent);
-    char hp[40];
+    char hp[SYNTH_FDHOST_PATH_MAX];
     switch (e->type) {
     case ST_CHR:
         return hsys4(__NR_faccessat2, AT_FDCWD, (long)e->path, mode, flags & AT_EACCESS);

@@ -10,13 +10,10 @@
  * which mappings are the kernel's own.
  *
  * Other processes' entries carry the host task id in their synthetic
- * argument (fs_obj.arg); their fd links pack the pid and the fd (the pid
- * namespace's pids are below 2^15: pid_max can be no higher).
+ * argument (fs_obj.arg); their fd links pack the pid and the fd (synth_arg).
  */
 #include "synth.h"
 #include "proc/ptable.h"
-
-#define OFD_PID_BITS 15
 
 long synth_task_tgid(long task)
 {
@@ -98,10 +95,10 @@ int synth_lookup_other(long pid, const char *s, struct fs_obj *o)
             return -ENOENT;
         long floor = slot ? slot->kfd_floor : K.nofile_limit;   /* its kernel's fds above */
         kfree(slot);
-        if (fd >= 0 && !*s && fd < floor && fd < (1L << (31 - OFD_PID_BITS)) &&
-            pid < (1L << OFD_PID_BITS) && host_exists(path) == 0) {
+        if (fd >= 0 && !*s && fd < floor && fd < (1L << (63 - SYNTH_PID_BITS)) &&
+            pid == synth_arg_task(pid) && host_exists(path) == 0) {
             o->ent = info ? SID_FDINFO : SID_OFDLINK;
-            o->arg = pid | fd << OFD_PID_BITS;
+            o->arg = synth_arg(pid, fd);
             return 0;
         }
     }
@@ -139,12 +136,12 @@ long synth_other_slot(long task, struct kproc_slot **slot, char *state)
     return tgid;
 }
 
-void synth_other_fd_path(int arg, char *buf, size_t cap)
+void synth_other_fd_path(long arg, char *buf, size_t cap)
 {
-    ksnprintf(buf, cap, "/proc/%d/fd/%d", arg & ((1 << OFD_PID_BITS) - 1), arg >> OFD_PID_BITS);
+    ksnprintf(buf, cap, "/proc/%ld/fd/%ld", synth_arg_task(arg), synth_arg_n(arg));
 }
 
-int synth_other_fd_served(int arg)
+int synth_other_fd_served(long arg)
 {
     char path[64], t[16];
     synth_other_fd_path(arg, path, sizeof path);
@@ -205,7 +202,7 @@ long synth_other_link(const struct fs_obj *o, int kind, char *dst, size_t cap)
         return guest_path_of(dst, n, cap);
     }
     /* The host's answer first: EACCES for another uid's, ENOENT for a zombie. */
-    ksnprintf(path, sizeof path, "/proc/%d/%s", o->arg,
+    ksnprintf(path, sizeof path, "/proc/%ld/%s", o->arg,
               kind == SL_EXE ? "exe" : kind == SL_CWD ? "cwd" : "root");
     long r = hsys4(__NR_readlinkat, AT_FDCWD, (long)path, (long)dst, cap);
     if (r < 0)

@@ -2,7 +2,8 @@
  * Guest memory: the program's brk and the guard that keeps guest mapping
  * calls off the kernel's own memory.  Anonymous and file mappings go to the
  * host unchanged (every guest fd is a host fd), so freed memory returns to
- * the host at once.  Differs from Linux in: brk is not randomised.
+ * the host at once.  The break starts where the loader puts it
+ * (proc/exec.c: randomised as Linux's).
  */
 #include "mm/mm.h"
 #include "fs/fs.h"

@@ -13,23 +13,7 @@
  */
 #include "net/net.h"
 
-#define SOL_SOCKET 1
-#define SCM_RIGHTS 1
 #define FD_CHUNK 64                     /* fds of an SCM_RIGHTS part read at once */
-
-struct kmsghdr {                        /* struct msghdr */
-    void *name;
-    int namelen;
-    void *iov;
-    size_t iovlen;
-    void *control;
-    size_t controllen;
-    unsigned flags;
-};
-struct kcmsghdr {                       /* struct cmsghdr, its data after it */
-    size_t len;
-    int level, type;
-};
 
 static void inflight_record(unsigned long ino)
 {
@@ -80,7 +64,7 @@ static void note_rights(const struct kmsghdr *m)
                 }
             }
         }
-        off += (c.len + sizeof(size_t) - 1) & ~(sizeof(size_t) - 1);
+        off += CMSG_ALIGN(c.len);
     }
 }
 
@@ -98,7 +82,7 @@ long sys_sendmsg(long fd, const void *msg, long flags)
 long sys_sendmmsg(long fd, void *vec, long vlen, long flags)
 {
     long r = host_call_blocking(__NR_sendmmsg, fd, (long)vec, vlen, flags, 0, 0);
-    struct { struct kmsghdr hdr; unsigned len; } mm;    /* struct mmsghdr */
+    struct kmmsghdr mm;
     for (long i = 0; i < r; i++) {
         if (copy_from_user(&mm, (char *)vec + i * sizeof mm, sizeof mm) < 0)
             break;

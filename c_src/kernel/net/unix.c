@@ -75,7 +75,8 @@ long sys_connect(long fd, const void *addr, long len)
     long n = translate(addr ? &in : 0, len, &host, 0);
     if (n < 0)
         return n;
-    return hsys3(__NR_connect, fd, n ? (long)&host : (long)addr, n ? n : len);
+    return host_call_blocking(__NR_connect, fd, n ? (long)&host : (long)addr, n ? n : len, 0, 0,
+                              0);
 }
 
 /* Implements bind(2), as connect; differs from Linux in: a root caller's

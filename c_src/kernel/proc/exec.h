@@ -83,8 +83,8 @@ struct exec_block {
  * is a placeholder, so the next kernel knows it only by this record of the
  * caller's entry (struct kofd's fields). */
 struct exec_kept_fd {
-    int32_t fd, kind, flags, ent, arg;
-    uint32_t fl, pos_lo, pos_hi, ino_lo, ino_hi;
+    int32_t fd, kind, flags, ent;
+    uint32_t arg_lo, arg_hi, fl, pos_lo, pos_hi, ino_lo, ino_hi;
 };
 /* The next kernel takes the exec block mapped at blk (size bytes): the boot
  * info's header becomes a copy with the block's fds, K.cwd its working

@@ -65,7 +65,8 @@ static void take_kept(unsigned long size)
             (k->kind == KF_IMAGE && (k->ent < -1 || k->ent >= img_count())) ||
             hsys2(__NR_fcntl, k->fd, F_GETFD) < 0)
             continue;
-        struct kofd *o = kofd_new(k->kind, k->flags, k->ent, k->arg, *path ? path : 0);
+        struct kofd *o = kofd_new(k->kind, k->flags, k->ent,
+                                  (long)((unsigned long)k->arg_hi << 32 | k->arg_lo), *path ? path : 0);
         if (!o)
             return;
         o->fl = k->fl & FS_SETFL_FLAGS;
@@ -73,6 +74,19 @@ static void take_kept(unsigned long size)
         o->ino = (unsigned long)k->ino_hi << 32 | k->ino_lo;
         fd_install(k->fd, o);
     }
+}
+
+/* A guest fd the exec kept that no entry names (the host's own files, to
+ * the calling kernel as to this one): a process's mem or pagemap gets its
+ * entry back (synth_mem_adopt), or a read of it would be the host's, the
+ * calling kernel's memory included. */
+static void adopt_kept(long fd, void *unused)
+{
+    (void)unused;
+    struct kofd *o = fd_get(fd);
+    if (!o)
+        synth_mem_adopt(fd);
+    kofd_put(o);
 }
 
 long exec_block_take(const char *blk, unsigned long size)
@@ -106,6 +120,7 @@ long exec_block_take(const char *blk, unsigned long size)
             fd_install(nf[i], kofd_new(KF_HOST, KF_F_NOFOLLOW, 0, 0, 0));
     }
     take_kept(size);
+    fd_each_guest(adopt_kept, 0);
     return 0;
 }
 

@@ -159,7 +159,8 @@ static long put_kept(struct blob *b, long fd)
     if (!o)
         return 0;
     struct exec_kept_fd k = {.fd = fd, .kind = o->kind, .flags = o->flags, .ent = o->ent,
-                             .arg = o->arg, .fl = o->fl, .pos_lo = (uint32_t)o->pos,
+                             .arg_lo = (uint32_t)o->arg,
+                             .arg_hi = (uint32_t)((unsigned long)o->arg >> 32), .fl = o->fl, .pos_lo = (uint32_t)o->pos,
                              .pos_hi = (uint32_t)((unsigned long)o->pos >> 32),
                              .ino_lo = (uint32_t)o->ino, .ino_hi = (uint32_t)(o->ino >> 32)};
     uint32_t off;
@@ -255,6 +256,10 @@ static long boot_again(struct blob *b, long soft)
         ksnprintf(enum_, sizeof enum_, "%ld", mfd);
         const char *kargv[] = {"libsubst-kernel", bnum, enum_, 0};
         const char *kenvp[] = {0};
+        /* Signals deferred while the kernel worked reach the handlers of
+         * this program, as if they had come just before the call (the
+         * few instructions left lose one, and SA_RESTART is not asked). */
+        signal_deliver_before_exec();
         /* Files of a packed image are windows of the image file: the next
          * program must not inherit a bare dup of the whole image. */
         if ((r = fs_unbase_for_exec()) >= 0) {

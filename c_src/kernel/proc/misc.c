@@ -14,7 +14,9 @@ void ls_exit_group(int status)
 {
     if (K.report_fd >= 0) {
         report_unimplemented();
-        if ((status & 0xff) == 127)     /* a command not found, as the shells and env end */
+        /* a command not found, as the shells and env end; or a failure
+         * right after an exec found nothing (proc/missing.c) */
+        if ((status & 0xff) == 127 || ((status & 0xff) && missing_after_exec()))
             report_missing_programs();
         kdprintf(K.report_fd, LS_REPORT_EXIT, status & 0xff);
     }

@@ -5,7 +5,9 @@
  * /usr/bin/head) ends in "not found" where natively it runs.  The paths
  * such searches find nothing at are kept here and reported when the
  * process exits with 127, a command's "not found" (the shells', env's,
- * xargs'); the monitor names those the host has, which --add brings, when
+ * xargs'), or with another failure right after an execve found nothing (a
+ * child forked to run a helper by PATH: groff's troff, git's man, each
+ * failing with a status of its own); the monitor names those the host has, which --add brings, when
  * the whole run ends so (monitor/ending.py): many programs look for
  * optional helpers and go on without them (a shell's child or subshell
  * ends 127, the script goes on).  Only the last name a process searched
@@ -26,6 +28,7 @@
 static char missing[MISSING_MAX][MISSING_PATH];
 static int nmissing;
 static unsigned long missing_at;        /* CLOCK_MONOTONIC ns of the last search */
+static int missing_exec;                /* that search was an execve's */
 
 /* The directories a search of PATH tries on a Debian system. */
 static int in_path_dir(const char *path)
@@ -78,12 +81,20 @@ void note_missing(long nr, const char *path)
     if (last >= 0 && strcmp(search_name(missing[last]), search_name(path)))
         nmissing = 0;           /* another name: the one searched for before did not end it */
     missing_at = know_ns();
+    missing_exec = nr == __NR_execve || nr == __NR_execveat;
     for (int i = 0; i < nmissing && i < MISSING_MAX; i++)
         if (!strcmp(missing[i], path))
             return;
     int i = __atomic_fetch_add(&nmissing, 1, __ATOMIC_RELAXED);    /* threads may race here */
     if (i < MISSING_MAX)
         memcpy(missing[i], path, n + 1);
+}
+
+/* Whether the process's last search was an execve that found nothing
+ * (a forked helper's child that could not become it). */
+int missing_after_exec(void)
+{
+    return nmissing && missing_exec;
 }
 
 void report_missing_programs(void)

@@ -168,11 +168,40 @@ void ptable_boot(void)
     s->root_len = put_path(s->root, fs_root() ? fs_root() : "/");
     s->nkr = 0;
     mm_each_kernel(add_range);
+    memcpy(s->auxv, ls_saved_auxv, ls_saved_auxv_len);
+    s->auxv_len = ls_saved_auxv_len;
+    s->start_stack = ls_start_stack;
     wend(s);
     kfree(cwd);
 }
 
-void ptable_after_fork(void)
+int ptable_fork_begin(void)
+{
+    struct kproc_slot *parent = mine();
+    int32_t mark = -(int32_t)hsys0(__NR_gettid);    /* this thread's fork, not yet a pid */
+    int i = parent ? claim(mark) : -1;
+    if (i < 0)
+        return -1;
+    struct kproc_slot *s = &K_shared->procs[i];
+    wbegin(s);                       /* wlock: no other thread writes the parent's meanwhile */
+    uint32_t seq = s->seq;
+    memcpy(s, parent, sizeof *s);
+    s->seq = seq;
+    s->pid = 0;                      /* the child's, until it says which (ptable_after_fork) */
+    s->start = 0;
+    wend(s);
+    return i;
+}
+
+void ptable_fork_end(int slot, long child)
+{
+    int32_t mark = -(int32_t)hsys0(__NR_gettid);
+    if (slot >= 0)                   /* unless the child took it already */
+        __atomic_compare_exchange_n(&K_shared->proc_owner[slot], &mark, child > 0 ? child : 0, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+void ptable_after_fork(int slot)
 {
     struct kproc_slot *parent = mine();
     char state;
@@ -180,7 +209,19 @@ void ptable_after_fork(void)
     wlock = 0;                       /* another thread's hold did not come along */
     my_slot = -1;
     int32_t pid = hsys0(__NR_getpid);
-    if (!parent || ptable_host_stat(0, &state, &start) < 0 || (my_slot = claim(pid)) < 0)
+    if (!parent || ptable_host_stat(0, &state, &start) < 0)
+        return;
+    if (slot >= 0) {                 /* the parent's copy, made before the fork */
+        my_slot = slot;
+        __atomic_store_n(&K_shared->proc_owner[slot], pid, __ATOMIC_RELEASE);
+        struct kproc_slot *s = mine();
+        wbegin(s);
+        s->pid = pid;
+        s->start = start;
+        wend(s);
+        return;
+    }
+    if ((my_slot = claim(pid)) < 0)
         return;
     struct kproc_slot *s = mine();
     wbegin(s);
@@ -208,6 +249,7 @@ void ptable_become_init(void)
         return;
     wbegin(s);
     put_prog(s, &init);
+    s->auxv_len = 0;                 /* none, as a kernel thread's */
     wend(s);
 }
 
@@ -219,6 +261,7 @@ struct kproc_slot *ptable_exec(const struct exec_args *a)
     wbegin(s);
     memcpy(old, s, sizeof *old);
     put_prog(s, a);
+    s->auxv_len = 0;                 /* the new program's is the next kernel's (ptable_boot) */
     wend(s);
     return old;
 }
@@ -235,6 +278,8 @@ void ptable_exec_failed(struct kproc_slot *old)
         s->exe_len = old->exe_len;
         s->args_len = old->args_len;
         s->env_len = old->env_len;
+        memcpy(s->auxv, old->auxv, sizeof s->auxv);
+        s->auxv_len = old->auxv_len;
         wend(s);
     }
     kfree(old);
@@ -335,7 +380,10 @@ long ptable_get(long pid, uint64_t start, struct kproc_slot *out)
             __atomic_thread_fence(__ATOMIC_ACQUIRE);
             if (__atomic_load_n(&t[i].seq, __ATOMIC_RELAXED) != seq)
                 continue;
-            if (out->pid != pid || out->start != start)
+            /* pid 0: a child forked a moment ago, its parent's copy (a
+             * child killed before it ran leaves one until its pid's next
+             * process takes the slot over). */
+            if ((out->pid != pid || out->start != start) && (out->pid || out->start))
                 break;
             /* Bounded, whatever the slot says. */
             out->comm[sizeof out->comm - 1] = 0;
@@ -352,6 +400,8 @@ long ptable_get(long pid, uint64_t start, struct kproc_slot *out)
                 out->args_len = PT_ARGS;
             if (out->env_len > PT_ENV)
                 out->env_len = PT_ENV;
+            if (out->auxv_len > sizeof out->auxv)
+                out->auxv_len = sizeof out->auxv;
             return 0;
         }
     }

@@ -11,8 +11,15 @@
 /* At boot (the first and every execve's), once the program is loaded
  * (ls_prog): this process's slot, filled. */
 void ptable_boot(void);
-/* In a forked child: a slot of its own, a copy of the parent's. */
-void ptable_after_fork(void);
+/* Before a process fork: a slot for the child, a copy of this process's,
+ * so that the parent's /proc shows the child as soon as the fork returns;
+ * its index (-1: none), which the child is given (ptable_after_fork) and
+ * the parent hands to ptable_fork_end with the fork's result. */
+int ptable_fork_begin(void);
+void ptable_fork_end(int slot, long child);
+/* In a forked child: that slot (or, with -1, a slot of its own, a copy of
+ * the parent's). */
+void ptable_after_fork(int slot);
 /* In the init (--init, proc/init.c): its slot says "init", with no
  * executable (its exe link is absent, as a kernel thread's) and no
  * environment, not the program it was forked from. */

@@ -28,6 +28,7 @@
 #define FAST_STACK (2 * 1024 * 1024UL)
 /* [guard][trap stack][guard][fast stack][struct kthread] */
 #define MAP_LEN (LS_PAGE + TRAP_STACK + LS_PAGE + FAST_STACK + LS_PAGE)
+_Static_assert(sizeof(struct kthread) <= LS_PAGE, "a thread's state is its mapping's last page");
 
 
 /* What a new thread needs from its parent. */
@@ -100,6 +101,10 @@ static long kthread_install(struct kthread *t)
     t->relink = 0;
     t->relink_from = 0;
     t->nviews = 0;
+    t->in_kernel = 0;
+    t->deferred = t->held = 0;
+    t->ndeferred = 0;
+    t->carried = 0;
     stack_t ss = {.ss_sp = (void *)(t->map + LS_PAGE), .ss_size = TRAP_STACK, .ss_flags = 0};
     long r = hsys2(__NR_sigaltstack, (long)&ss, 0);
     if (r < 0)
@@ -212,6 +217,8 @@ static long start_thread(long nr, long a0, long a2, long a3, long a4, unsigned l
                hsys4(__NR_rt_sigprocmask, SIG_BLOCK, 0, (long)&ts->mask, sizeof ts->mask) < 0) {
         kfree(ts);
         return -EFAULT;
+    } else {
+        ts->mask &= ~kcur()->held;       /* blocked by signal/defer.c, not the guest */
     }
     if (sp)
         ts->regs.rsp = uc ? sp : sp - LS_RED_ZONE;
@@ -240,16 +247,17 @@ static long start_thread(long nr, long a0, long a2, long a3, long a4, unsigned l
 
 /* The child of a process clone: one thread, which was inside the kernel,
  * serving a trap (uc) or a fastcall. */
-static void after_fork_child(struct ucontext *uc, unsigned long sp)
+static void after_fork_child(struct ucontext *uc, unsigned long sp, int slot)
 {
     kmalloc_after_fork();
     mm_after_fork();
     pid_after_fork();
     fs_fork_child();
-    ptable_after_fork();
+    ptable_after_fork(slot);
     nthreads = 1;
     free_threads = 0;            /* other threads' stacks: gone with the threads */
     free_lock = 0;
+    signal_defer_forget();
     struct kthread *t = kcur();
     t->tid = hsys0(__NR_gettid);
     kthread_enable_trap();
@@ -291,9 +299,12 @@ static long clone_check(unsigned long flags)
 static long start_process(long nr, unsigned long flags, long a1, long a2, long a3, long a4,
                           unsigned long sp)
 {
+    int slot = ptable_fork_begin();
     long r = hsys5(nr, flags, a1, a2, a3, a4);
     if (r == 0)
-        after_fork_child(kcur_uc(), sp);
+        after_fork_child(kcur_uc(), sp, slot);
+    else
+        ptable_fork_end(slot, r);
     return r;
 }
 
@@ -374,6 +385,7 @@ long sys_exit(long status)
 {
     if (__atomic_sub_fetch(&nthreads, 1, __ATOMIC_SEQ_CST) == 0)
         ls_exit_group(status);
+    signal_defer_exit();
     struct kthread *t = kcur();
     kspin_lock(&free_lock);
     t->next_free = free_threads;

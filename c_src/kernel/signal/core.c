@@ -20,61 +20,9 @@
 #define NT_PRSTATUS 1
 #define NT_PRPSINFO 3
 #define NT_AUXV 6
-#define MAX_MAPS 2048
 #define CHUNK 65536
 
-struct map { unsigned long start, end; unsigned flags; };
-
-static struct map maps[MAX_MAPS];
-
-static int contains(const char *s, const char *word)
-{
-    for (; *s; s++) {
-        int i = 0;
-        while (word[i] && s[i] == word[i])
-            i++;
-        if (!word[i])
-            return 1;
-    }
-    return 0;
-}
 static char buf[CHUNK];
-
-/* The process's readable mappings from /proc/self/maps (the host's view);
- * [vvar] and [vsyscall] are left out (reading them can fault or fail). */
-static int read_maps(void)
-{
-    static char text[1 << 17];
-    long fd = hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    long len = 0, r;
-    while (len < (long)sizeof text - 1 &&
-           (r = hsys3(__NR_read, fd, (long)text + len, sizeof text - 1 - len)) > 0)
-        len += r;
-    hsys1(__NR_close, fd);
-    text[len < 0 ? 0 : len] = 0;
-    int n = 0;
-    for (char *p = text; *p && n < MAX_MAPS;) {
-        char *line = p;
-        while (*p && *p != '\n')
-            p++;
-        if (*p)
-            *p++ = 0;
-        unsigned long start = 0, end = 0;
-        char *q = line;
-        while (*q && *q != '-')
-            start = start * 16 + (*q <= '9' ? *q - '0' : (*q | 32) - 'a' + 10), q++;
-        if (*q == '-')
-            q++;
-        while (*q && *q != ' ')
-            end = end * 16 + (*q <= '9' ? *q - '0' : (*q | 32) - 'a' + 10), q++;
-        if (*q++ != ' ' || q[0] != 'r' || contains(line, "[vvar]") || contains(line, "[vsyscall]"))
-            continue;
-        maps[n++] = (struct map){start, end, 4 | (q[1] == 'w' ? 2 : 0) | (q[2] == 'x' ? 1 : 0)};
-    }
-    return n;
-}
 
 static void put(int fd, const void *data, unsigned long n, unsigned long *off)
 {
@@ -127,7 +75,8 @@ void core_write(int sig, const siginfo_t *si, const struct sigcontext *m, int me
     struct { unsigned long st[6]; long size; unsigned long rest[11]; } st;
     if (fd < 0 || hsys2(__NR_fstat, fd, (long)&st) < 0 || st.size != 0)
         return;                     /* none asked for, or another process wrote it */
-    int n = read_maps();
+    const struct crash_map *maps;
+    int n = crash_maps(&maps);
     struct prstatus pr = {0};
     pr.si_signo = pr.cursig = sig;
     pr.si_code = si->si_code;

@@ -31,31 +31,130 @@ int crash_mem_read(int mem, unsigned long addr, void *out, unsigned long n)
     return mem >= 0 && (long)addr >= 0 && hsys4(__NR_pread64, mem, (long)out, n, addr) == (long)n;
 }
 
+#define MAX_MAPS 2048
+
+static struct crash_map maps[MAX_MAPS];
+
+static int contains(const char *s, const char *word)
+{
+    for (; *s; s++) {
+        int i = 0;
+        while (word[i] && s[i] == word[i])
+            i++;
+        if (!word[i])
+            return 1;
+    }
+    return 0;
+}
+
+static unsigned long hex(char **p, char stop)
+{
+    unsigned long v = 0;
+    for (; **p && **p != stop; (*p)++)
+        v = v * 16 + (**p <= '9' ? **p - '0' : (**p | 32) - 'a' + 10);
+    if (**p == stop)
+        (*p)++;
+    return v;
+}
+
+int crash_maps(const struct crash_map **out)
+{
+    static char text[1 << 17];
+    static int n = -1;
+    *out = maps;
+    if (n >= 0)
+        return n;
+    long soft = kfd_room_begin();
+    long fd = hsys4(__NR_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+    kfd_room_end(soft);
+    n = 0;
+    if (fd < 0)
+        return n;
+    long len = 0, r;
+    while (len < (long)sizeof text - 1 &&
+           (r = hsys3(__NR_read, fd, (long)text + len, sizeof text - 1 - len)) > 0)
+        len += r;
+    hsys1(__NR_close, fd);
+    text[len] = 0;
+    for (char *p = text; *p && n < MAX_MAPS;) {
+        char *line = p;
+        while (*p && *p != '\n')
+            p++;
+        if (*p)
+            *p++ = 0;
+        char *q = line;
+        unsigned long start = hex(&q, '-'), end = hex(&q, ' ');
+        if (q[0] != 'r' || contains(line, "[vvar]") || contains(line, "[vsyscall]"))
+            continue;
+        maps[n++] = (struct crash_map){start, end, 4 | (q[1] == 'w' ? 2 : 0) | (q[2] == 'x' ? 1 : 0)};
+    }
+    return n;
+}
+
+/* An address in the executable pages of a guest object: a data pointer
+ * into an object is none (its bytes may be anything, ASLR's too). */
+static int in_text(unsigned long addr)
+{
+    const struct crash_map *m;
+    int n = crash_maps(&m);
+    for (int i = 0; i < n; i++)
+        if (m[i].start <= addr && addr < m[i].end)
+            return (m[i].flags & 1) && mm_in_object(addr);
+    return 0;
+}
+
+/* 1 if a call instruction ends just before ret: e8 rel32, or ff /2 with
+ * each ModRM form's own length (REX prefixes come before and do not count). */
+static int after_call(int mem, unsigned long ret)
+{
+    unsigned char b[8];                 /* b[8 - k] is the byte at ret - k */
+    if (!crash_mem_read(mem, ret - 8, b, 8))
+        return 0;
+    if (b[3] == 0xe8)
+        return 1;
+    for (int k = 2; k <= 7; k++) {
+        unsigned char op = b[8 - k], modrm = b[9 - k];
+        if (op != 0xff || (modrm >> 3 & 7) != 2)
+            continue;
+        int mod = modrm >> 6, rm = modrm & 7, len = 2;
+        if (mod != 3 && rm == 4) {
+            if (k < 3)
+                continue;
+            len++;                      /* SIB */
+            if (mod == 0 && (b[10 - k] & 7) == 5)
+                len += 4;
+        }
+        len += mod == 1 ? 1 : mod == 2 ? 4 : mod == 0 && rm == 5 ? 4 : 0;
+        if (len == k)
+            return 1;
+    }
+    return 0;
+}
+
 static void report_frames(int fd, int mem, const struct sigcontext *m)
 {
     int n = 0, walked;
     kdprintf(fd, LS_REPORT_FRAME, (unsigned long)m->rip);
     /* Frame-pointer walk: most distribution code has none, so it often
-     * stops at once; then scan the stack for words that point into text. */
+     * stops at once; then scan the stack for return addresses. */
     unsigned long fp = m->rbp, link[2], w;
     while (n < LS_REPORT_MAX_FRAMES && fp >= m->rsp && !(fp & 7) &&
-           crash_mem_read(mem, fp, link, sizeof link) && mm_in_object(link[1])) {
+           crash_mem_read(mem, fp, link, sizeof link) && in_text(link[1])) {
         kdprintf(fd, LS_REPORT_FRAME, link[1]);
         n++;
         fp = link[0];
     }
     walked = n;
     /* Most distribution code has no frame pointers: then scan the stack for
-     * words that point just past a call instruction in a guest object. */
+     * words that point just past a call instruction in a guest object's
+     * text.  A stale one (a return address of a call that has returned) can
+     * still show: there are no unwind tables in the kernel to tell. */
     for (int i = 0; walked == 0 && n < LS_REPORT_MAX_FRAMES && i < 2048 &&
-                    crash_mem_read(mem, m->rsp + i * 8, &w, 8); i++) {
-        unsigned char c[5];
-        if (mm_in_object(w) && crash_mem_read(mem, w - 5, c, 5) &&
-            (c[0] == 0xe8 || c[3] == 0xff || c[2] == 0xff)) {
+                    crash_mem_read(mem, m->rsp + i * 8, &w, 8); i++)
+        if (in_text(w) && after_call(mem, w)) {
             kdprintf(fd, LS_REPORT_FRAME, w);
             n++;
         }
-    }
 }
 
 void crash_handler(int sig, siginfo_t *si, void *ctx)

@@ -84,11 +84,41 @@ static void deliver(int sig, const siginfo_t *si, struct ucontext *uc, const str
         guest_act[sig].sa_handler = SIG_DFL;
 }
 
+/* After a held signal's delivery under act: SA_RESETHAND's default is the
+ * host's action too (the kernel had rearmed its handler: defer.c). */
+static void reset_host(int sig, const struct sigaction *act)
+{
+    if ((act->sa_flags & SA_RESETHAND) && sig != SIGSEGV && sig != SIGBUS) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sys_rt_sigaction(sig, &dfl, 0, sizeof(sigset_t));
+    }
+}
+
 void fault_handler(int sig, siginfo_t *si, void *ctx)
 {
     struct ucontext *uc = ctx;
     unsigned long fixup;
     int sync = si->si_code > 0;                         /* made by a fault, not by kill(2) */
+    const siginfo_t *held;
+    struct sigaction act;
+    if (!sync && sig == SIGSEGV && (held = signal_carried(si, uc, &act))) {
+        /* A signal defer.c held, handed over: its frame, as the host's. */
+        int hs = held->si_signo;
+        unsigned long sp = uc->uc_mcontext.rsp;
+        signal_show_guest(uc);
+        deliver(hs, held, uc, &act, sp);
+        reset_host(hs, &act);
+        /* The others the handler's mask lets through, nested (defer.c). */
+        siginfo_t next;
+        while (signal_take_nested(uc->uc_sigmask, &next, &act)) {
+            deliver(next.si_signo, &next, uc, &act, uc->uc_mcontext.rsp);
+            reset_host(next.si_signo, &act);
+        }
+        signal_carried_done(uc);
+        return;
+    }
     if (sync && uaccess_fault(uc->uc_mcontext.rip, &fixup)) {
         uc->uc_mcontext.rip = fixup;
         return;
@@ -100,12 +130,16 @@ void fault_handler(int sig, siginfo_t *si, void *ctx)
         hsys3(__NR_tgkill, hsys0(__NR_getpid), hsys0(__NR_gettid), sig);
         return;
     }
-    const struct sigaction *act = &guest_act[sig];
-    if (act->sa_handler == SIG_IGN && !sync)
+    act = guest_act[sig];               /* once: another thread may change it */
+    if (act.sa_handler == SIG_IGN && !sync)
         return;
+    if (!sync && signal_keeps(uc->uc_sigmask) && act.sa_handler != SIG_DFL) {
+        signal_defer(sig, si, uc);      /* sent during a fastcall: at its end */
+        return;
+    }
     /* A fault in kernel code that is not a copy is the kernel's own bug. */
     unsigned long rip = uc->uc_mcontext.rip, sp = uc->uc_mcontext.rsp;
-    if (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN ||
+    if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN ||
         (sync && rip >= K.ktext_start && rip < K.ktext_end)) {
         crash_handler(sig, si, ctx);
         return;
@@ -114,6 +148,6 @@ void fault_handler(int sig, siginfo_t *si, void *ctx)
      * is shown the guest's call, as the host's others are (view.c), and the
      * call fails or restarts (trap_install's SA_RESTART) as the host said. */
     if (!sync)
-        signal_view(sig, si, uc);
-    deliver(sig, si, uc, act, sp);
+        signal_show_guest(uc);
+    deliver(sig, si, uc, &act, sp);
 }

@@ -96,6 +96,54 @@ void signal_init(void)
             install_default(sig, guest_act[sig].sa_flags);
 }
 
+/* The host's action for the guest's act: its handler entered through
+ * ls_guest_signal (view.c), always with SA_SIGINFO (the host fills the
+ * frame's siginfo only then, and a deferred signal is sent again with it:
+ * defer.c), the unblockable never blocked. */
+static void host_action(const struct sigaction *act, struct sigaction *host)
+{
+    *host = *act;
+    host->sa_mask &= ~UNBLOCKABLE;
+    if (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN) {
+        host->sa_handler = (__sighandler_t)(void (*)(void))ls_guest_signal;
+        host->sa_flags |= SA_SIGINFO;
+    }
+}
+
+void signal_rearm(int sig)
+{
+    struct sigaction host;
+    host_action(&guest_act[sig], &host);
+    hsys4(__NR_rt_sigaction, sig, (long)&host, 0, sizeof(sigset_t));
+}
+
+/* A signal whose action became h, SIG_DFL or SIG_IGN, after it came (the
+ * call changed it, or another thread), given that action as Linux gives
+ * it where it dequeues the signal.  Ignored (SIG_IGN, or a default that
+ * ignores): dropped.  Stopping, or a crash signal's report: queued to
+ * the thread on the host, which acts once its mask lets it through.
+ * Ending the process: so too, and with now let through at once, before
+ * any signal after it is handed over or any handler whose frame was set
+ * up runs — unless the host's action is a handler again (another thread
+ * changed it back: that handler would run here, where everything is
+ * blocked). */
+void signal_host_acts(const siginfo_t *si, __sighandler_t h, int now)
+{
+    int sig = si->si_signo;
+    const sigset_t ignores = SIGBIT(SIGCHLD) | SIGBIT(SIGCONT) | SIGBIT(SIGURG) | SIGBIT(SIGWINCH);
+    if (h == SIG_IGN || (ignores & SIGBIT(sig)))
+        return;
+    hsys4(__NR_rt_tgsigqueueinfo, hsys0(__NR_getpid), hsys0(__NR_gettid), sig, (long)si);
+    struct sigaction host;
+    if (!now || !kills_by_default(sig) ||
+        hsys4(__NR_rt_sigaction, sig, 0, (long)&host, sizeof(sigset_t)) < 0 ||
+        host.sa_handler == (__sighandler_t)(void (*)(void))ls_guest_signal)
+        return;
+    sigset_t one = SIGBIT(sig);
+    hsys4(__NR_rt_sigprocmask, SIG_UNBLOCK, (long)&one, 0, sizeof one);
+    hsys4(__NR_rt_sigprocmask, SIG_BLOCK, (long)&one, 0, sizeof one);
+}
+
 /* Implements rt_sigaction(2); differs from Linux in: SIGSYS is only recorded
  * (the kernel owns it), SIG_DFL for a crash signal keeps the kernel's crash
  * reporter, SIGSEGV and SIGBUS are delivered by the kernel (fault.c), and
@@ -113,10 +161,8 @@ long sys_rt_sigaction(long sig, const struct sigaction *act, struct sigaction *o
         if (copy_from_user(&in, act, sizeof in) < 0)
             return -EFAULT;
         act = &in;
-        struct sigaction host = in;
-        host.sa_mask &= ~UNBLOCKABLE;
-        if (in.sa_handler != SIG_DFL && in.sa_handler != SIG_IGN)
-            host.sa_handler = (__sighandler_t)(void (*)(void))ls_guest_signal;   /* view.c */
+        struct sigaction host;
+        host_action(&in, &host);
         long r = 0;
         if (sig == SIGSYS)
             r = 0;
@@ -157,6 +203,7 @@ long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size
         long r = hsys4(__NR_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, size);
         if (r < 0)
             return r;
+        cur = signal_guest_mask(cur);        /* less what deferral blocks (defer.c) */
     } else {
         cur = uc->uc_sigmask;
     }
@@ -179,10 +226,12 @@ long sys_rt_sigprocmask(long how, const sigset_t *set, sigset_t *oset, long size
         }
         next &= ~UNBLOCKABLE;
         long r = 0;
-        if (uc)
+        if (uc) {
             uc->uc_sigmask = next;
-        else
-            r = hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, size);
+        } else {
+            sigset_t host = signal_host_mask(next);
+            r = hsys4(__NR_rt_sigprocmask, SIG_SETMASK, (long)&host, 0, size);
+        }
         if (r < 0)
             return r;
     }
@@ -238,7 +287,7 @@ long sys_rt_sigreturn(void)
     uc->uc_mcontext = mc;
     signal_view_return(frame, &uc->uc_mcontext);
     uc->uc_mcontext.fpstate = (struct _fpstate *)mine;
-    uc->uc_sigmask = mask & ~UNBLOCKABLE;
+    uc->uc_sigmask = signal_host_mask(mask & ~UNBLOCKABLE);   /* held ones still (defer.c) */
     return uc->uc_mcontext.rax;
 }
 

@@ -79,26 +79,33 @@ static void show_site(struct sigcontext *m, unsigned long end, int restarts, uns
     m->rsp = sp;
 }
 
-/* The guest's handler for sig, uc shown the guest's context (see above). */
-void *signal_view(int sig, siginfo_t *si, struct ucontext *uc)
+/* uc shown the guest's context (see above), for a handler of the guest's. */
+void signal_show_guest(struct ucontext *uc)
 {
-    (void)si;
     struct sigcontext *m = &uc->uc_mcontext;
     unsigned long at = m->rip, fast = (unsigned long)ls_fastcall_entry + ls_fast_syscall_at,
                   wait = (unsigned long)ls_guest_signal + ls_blocking_syscall_at;
-    void *handler = (void *)guest_act[sig].sa_handler;
     struct kthread *t = kcur();
-    int waiting = at == fast || at == fast + SYSCALL_LEN || at == wait || at == wait + SYSCALL_LEN;
+    /* host_open_beneath's wait: entry.S's openat2 (ls_resolve_ip). The
+     * empty asm keeps the compiler from taking the syscall's own address
+     * (ls_resolve_ip - 2) as a constant: a code address taken is an entry
+     * to kernel/specialize.py, which then cannot read the call's number. */
+    unsigned long open_ip = (unsigned long)ls_resolve_ip;
+    __asm__("" : "+r"(open_ip));
+    unsigned long open_at = open_ip - SYSCALL_LEN;
+    int restarts = at == wait || at == open_at;
+    int waiting = at == fast || at == fast + SYSCALL_LEN || restarts || at == wait + SYSCALL_LEN ||
+                  at == open_at + SYSCALL_LEN;
     /* Any other instruction of the kernel's, inside a call of the guest's
      * (a raise's own tgkill, a timer's signal meeting a call the kernel
      * serves): the call's site, as the waits show it, never restarting. */
     if (!waiting && (at < K.ktext_start || at >= K.ktext_end || (!t->uc && !t->fast_args)))
-        return handler;
+        return;
     unsigned long ret, end;
     if (at == fast || at == fast + SYSCALL_LEN) {
         /* On the guest's stack below its red zone: the stub's return. */
         if (copy_from_user(&ret, (const void *)m->rsp, sizeof ret) < 0 || !(end = site_end(ret)))
-            return handler;
+            return;
         keep(t, uc, m);
         show_site(m, end, at == fast, m->rsp + sizeof ret + LS_RED_ZONE);
     } else if (t->uc) {
@@ -107,7 +114,7 @@ void *signal_view(int sig, siginfo_t *si, struct ucontext *uc)
         unsigned long rax = m->rax;
         memcpy(m, g, sizeof t->views[0].real);
         m->rax = rax;
-        if (at == wait)
+        if (restarts)
             m->rip -= SYSCALL_LEN;
     } else {
         /* fastcall.S's frame: the guest's stack at its saved flags, the
@@ -115,14 +122,33 @@ void *signal_view(int sig, siginfo_t *si, struct ucontext *uc)
         const long *a = t->fast_args;
         if (!a || copy_from_user(&ret, (const void *)(t->fast_sp + 8), sizeof ret) < 0 ||
             !(end = site_end(ret)))
-            return handler;
+            return;
         keep(t, uc, m);
         m->rdi = a[0], m->rsi = a[1], m->rdx = a[2], m->r10 = a[3], m->r8 = a[4], m->r9 = a[5];
         m->rbx = a[6];
-        show_site(m, end, at == wait, t->fast_sp + 16 + LS_RED_ZONE);
+        show_site(m, end, restarts, t->fast_sp + 16 + LS_RED_ZONE);
     }
     t->views[t->nviews - 1].shown_rip = m->rip;
     t->views[t->nviews - 1].shown_rsp = m->rsp;
+}
+
+/* The guest's handler for sig (ls_guest_signal enters it), uc shown the
+ * guest's context; NULL if the signal waits (defer.c) or has the host's
+ * action now: read once, as another thread may change it, SIG_DFL or
+ * SIG_IGN if it did after the host took the signal, which then gets that
+ * action as if it came just after, once this frame returns. */
+void *signal_view(int sig, siginfo_t *si, struct ucontext *uc)
+{
+    if (signal_keeps(uc->uc_sigmask) && !kcur()->carried) {    /* or on its way out: after those */
+        signal_defer(sig, si, uc);
+        return 0;
+    }
+    void *handler = (void *)__atomic_load_n(&guest_act[sig].sa_handler, __ATOMIC_RELAXED);
+    if (handler == SIG_DFL || handler == SIG_IGN) {
+        signal_host_acts(si, handler, 0);
+        return 0;
+    }
+    signal_show_guest(uc);
     return handler;
 }
 

@@ -14,6 +14,11 @@
 #define LS_PATH_FAST 1
 #define LS_KTHREAD_FAST_SP 40
 #define LS_KTHREAD_FAST_ARGS 48
+/* While the kernel runs a fastcall's code that does not wait, IN_KERNEL is
+ * non-zero and a guest handler's signal is deferred (signal/defer.c);
+ * DEFERRED, non-zero when one was, is tested on the way out. */
+#define LS_KTHREAD_IN_KERNEL 64
+#define LS_KTHREAD_DEFERRED 72
 /* ls_fast_direct[nr] (dispatch.c): the entry makes the host call itself
  * always, or unless the fd in the first (rdi) or second (rsi) argument is
  * one whose reads the kernel serves (its byte in fs_based, fs/fs.h), or unless

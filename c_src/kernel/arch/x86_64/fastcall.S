@@ -36,6 +36,12 @@
  * guest handler that interrupts it is shown the guest's call site and stack
  * (signal/view.c).
  *
+ * A signal whose handler is the guest's that arrives while ls_dispatch
+ * runs is deferred (signal/defer.c) and delivered on the way out, before
+ * the frame is left: a handler's own calls never meet kernel state (a
+ * lock, the fd table, a path walk) that the call it interrupted left half
+ * done.  Two stores and a predicted compare per call.
+ *
  * Its unwind information (a debugger's backtrace: docs in README,
  * "Debugging with gdb") names as its caller the guest's site, not the
  * stub: the byte after the `syscall` the stub stands for, as view.c finds
@@ -216,9 +222,18 @@ ls_fastcall_entry:
     mov %rsp, %rbx
     DISPATCH_CFI
     and $-16, %rsp
+    movq $1, %gs:LS_KTHREAD_IN_KERNEL       /* a guest handler's signal waits (defer.c) */
     call ls_dispatch
     mov %rbx, %rsp
-    mov %gs:LS_KBLOCK_SELF, %rcx
+    movq $0, %gs:LS_KTHREAD_IN_KERNEL
+    cmpq $0, %gs:LS_KTHREAD_DEFERRED        /* one came meanwhile: delivered now, */
+    je 9f                                   /* as Linux delivers on the way out */
+    push %rax
+    and $-16, %rsp
+    call signal_deliver_deferred
+    mov -8(%rbx), %rax
+    mov %rbx, %rsp
+9:  mov %gs:LS_KBLOCK_SELF, %rcx
     pop LS_KTHREAD_FAST_ARGS(%rcx)
     pop LS_KTHREAD_FAST_SP(%rcx)
     pop %rdi

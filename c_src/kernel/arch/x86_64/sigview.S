@@ -30,7 +30,8 @@ ls_blocking_call:
  * %rsi its siginfo, %rdx its ucontext (for every handler on x86-64), the
  * guest's restorer at (%rsp), (%rsp + 8) 16-byte aligned.  signal_view
  * edits the ucontext and returns the handler, entered with those
- * registers, %eax 0 (Linux's, for a handler without a prototype). */
+ * registers, %eax 0 (Linux's, for a handler without a prototype); or, if
+ * it returns NULL (the signal deferred), the host's sigreturn. */
     .type ls_guest_signal, @function
 ls_guest_signal:
     push %rdi
@@ -40,9 +41,13 @@ ls_guest_signal:
     pop %rdx
     pop %rsi
     pop %rdi
+    test %rax, %rax
+    jz 1f
     mov %rax, %r11
     xor %eax, %eax
     jmp *%r11
+1:  add $8, %rsp                            /* deferred (defer.c): the frame's own */
+    jmp ls_sigreturn_restorer               /* sigreturn, past the guest's restorer */
     .size ls_guest_signal, . - ls_guest_signal
 
 /* Where ls_blocking_call's `syscall` lies, as its distance from
