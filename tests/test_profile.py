@@ -43,6 +43,20 @@ def test_the_hot_function_is_on_top(tmp_path):
     assert any(t.startswith("hot_loop (") for t in titles), titles[:20]
 
 
+def test_a_forked_process_is_sampled_from_its_start(tmp_path):
+    # The guest waits for perf before its first instruction, so the process
+    # dash forks for the first command is sampled as a whole.
+    exe = build_c("profile_spin", str(tmp_path), "-g")
+    out = tmp_path / "fork.svg"
+    done = subprocess.run([*LIBSUBST, "run", "--profile", str(out), "/bin/sh", "-c",
+                           f"{exe}; echo done"], capture_output=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == b"done\n", done.stderr.decode()
+    folded = dict(line.rsplit(" ", 1) for line in
+                  (tmp_path / "fork.folded").read_text().splitlines())
+    hot = sum(int(n) for s, n in folded.items() if s.endswith("main;hot_loop"))
+    assert hot / sum(map(int, folded.values())) > 0.8, folded
+
+
 def test_guest_kernel_and_host_frames_are_named(tmp_path):
     out = tmp_path / "cat.svg"
     (tmp_path / "big").write_bytes(os.urandom(1 << 20) * 64)

@@ -3,11 +3,11 @@ sandbox and draw a flame graph of the program's, its libraries' and the
 guest kernel's frames, with host time as its own frame.
 
 Samples come from Linux's perf (Debian's linux-perf), a software clock
-event (``cpu-clock``: no hardware PMU is needed) at 997 Hz on the guest's
-first process and its threads (not the processes it forks), with DWARF
+event (``cpu-clock``: no hardware PMU is needed) at 997 Hz, with DWARF
 call graphs; the monitor attaches it to the guest's process while the
 guest kernel waits to enter the program, so the program is sampled from
-its first instruction, and reads it back when the guest has ended.  Frames of the host kernel fold into one
+its first instruction, and the processes and threads it starts too (perf
+follows them), and reads it back when the guest has ended.  Frames of the host kernel fold into one
 ``[host]`` frame, the guest kernel's are prefixed ``[guest kernel]``.  The
 guest kernel runs on a stack of its own, so a sample taken there shows the
 kernel's frames but not the program's that called it.  ``OUT.folded`` (the
