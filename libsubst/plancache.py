@@ -18,7 +18,7 @@ the front end and by ``lookup`` alike, as the caller's environment is.
 
 Entries live in $XDG_CACHE_HOME/libsubst/plans (default ~/.cache), a
 directory of the user's, mode 0700, on a path only the user or root can
-change (cachedir.py: anything else refuses the run); an entry is read only if it is a regular
+change (safedirs.py: anything else refuses the run); an entry is read only if it is a regular
 file the user owns that nobody else can write (neither can the directory),
 written to a temporary name and renamed into place; past LS_PLAN_MAX_ENTRIES
 the oldest go.  Anything wrong with an entry is a miss."""
@@ -31,7 +31,7 @@ import json
 import os
 import stat
 
-from . import cachedir
+from . import safedirs
 from .monitor.bootinfo import _abi
 from .planwatch import Recorder, dependencies, watched  # noqa: F401  (the cache's inputs)
 
@@ -46,7 +46,7 @@ def build_id() -> str | None:
 
 
 def cache_dir() -> str:
-    return os.path.join(cachedir.root(), "plans")
+    return os.path.join(safedirs.root(), "plans")
 
 
 def _boot_id() -> str:
@@ -114,9 +114,9 @@ def fnv1a(data: bytes) -> str:
 
 def _private_dir(path: str, create: bool) -> int | None:
     """An fd of the cache directory if it is the user's and nobody else can
-    write it (made 0700 when ``create``), else None; UnsafeCache if a
-    directory of its path is not safe (cachedir.py)."""
-    cachedir.check("plans", create, 0o700)
+    write it (made 0700 when ``create``), else None; UnsafeDir if a
+    directory of its path is not safe (safedirs.py)."""
+    safedirs.check("plans", create, 0o700)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -295,13 +295,13 @@ def parse(data: bytes, key: bytes) -> tuple | None:
             return None
     deps = f.from_buffer("struct ls_plan_dep[]",
                          bytearray(data[head.deps_off:head.deps_off + dep_size * head.ndeps]))
-    root = os.path.abspath(cachedir.root()) + "/"
+    root = os.path.abspath(safedirs.root()) + "/"
     for i in range(head.ndeps):
         path = _string(data, deps[i].path)
         if not _dep_holds(deps[i], path, lib):
             return None
         if path.startswith(root):       # a substitute: its directory as uklibc/cache.py checks it
-            cachedir.check(os.path.dirname(path)[len(root):])
+            safedirs.check(os.path.dirname(path)[len(root):])
     return head, data
 
 

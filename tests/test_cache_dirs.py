@@ -1,4 +1,4 @@
-"""The cache's path (libsubst/cachedir.py, c_src/frontend/entry.c): what
+"""The cache's path (libsubst/safedirs.py, c_src/frontend/entry.c): what
 the plan and substitute caches hold decides what a guest boots, so a run
 whose cache path has a directory another user could change (theirs, one
 writable by group or others, a symlink leading to such a one or of theirs)
@@ -252,3 +252,29 @@ def test_a_dotdot_in_the_cache_path_is_refused(other_user, tmp_path):
                               cwd=tmp_path, env=env, capture_output=True, timeout=120)
         assert_refused(done, tmp_path, f"{tmp_path}/home/link/../.cache/libsubst", "HOME")
     assert not (theirs / ".cache").exists()
+
+
+def test_an_image_store_others_can_write_is_refused(other_user, tmp_path):
+    """The image store (a ref names the image `run REF` boots) is checked as
+    the cache: listed, pulled into, run from or removed from, a store
+    another user could change is refused before it is read or written."""
+    gid = pwd.getpwuid(other_user).pw_gid
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chown(open_dir, 0, gid)
+    open_dir.chmod(0o777)
+    env = dict(os.environ, LIBSUBST_STORE=str(open_dir / "store"))
+    ref = "localhost:1/demo:1"
+    for argv in (["images"], ["pull", "--insecure", ref], ["run", ref], ["rmi", ref]):
+        done = subprocess.run([sys.executable, "-m", "libsubst", *argv], env=env,
+                              capture_output=True, timeout=60)
+        lines = done.stderr.decode().splitlines()
+        assert done.returncode != 0 and len(lines) == 1, (argv, done)
+        assert lines[0].startswith(f"libsubst: the image store {open_dir} is writable by group "
+                                   f"and others (mode 0777)"), (argv, lines)
+        assert f"`chmod go-w {open_dir}`" in lines[0] and "LIBSUBST_STORE" in lines[0], lines
+    assert not (open_dir / "store").exists()
+    open_dir.chmod(0o755)
+    done = subprocess.run([sys.executable, "-m", "libsubst", "images"], env=env,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == b"", done

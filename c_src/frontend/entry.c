@@ -26,7 +26,7 @@ static uint64_t fnv1a(const struct buf *key)
     return h;
 }
 
-/* Whether st's group is its owner's private one (cachedir.py's
+/* Whether st's group is its owner's private one (safedirs.py's
  * _private_group, the same terms: primary group, named as the owner, no
  * other member listed or by primary group); USERGROUPS_ENAB's umask 002
  * makes a tool's ~/.cache 0775.  Looked up only for a group-writable
@@ -90,7 +90,7 @@ static int components(const char *p)
 
 /* Whether every directory on absolute path, symlinks followed (each of
  * the user's or root's), is dir_safe, its last `mine` libsubst's own: as
- * libsubst/cachedir.py checks it, which refuses the run where this misses. */
+ * libsubst/safedirs.py checks it, which refuses the run where this misses. */
 static int path_safe(const char *path, int mine)
 {
     char cur[PATH_MAX] = "", rest[PATH_MAX], link[PATH_MAX], name[NAME_MAX + 1];

@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 
-from .. import cachedir
+from .. import safedirs
 from ..elf import ElfFile
 from ..kernel.syscalls import ENOSYS, by_nr
 
@@ -31,8 +31,8 @@ ANALYSIS_VERSION = 4     # bump when the analysis changes: cached results are re
 
 
 def cache_dir() -> str:
-    """libsubst's cache's analyze directory, its path checked (cachedir.py)."""
-    return cachedir.check("analyze")
+    """libsubst's cache's analyze directory, its path checked (safedirs.py)."""
+    return safedirs.check("analyze")
 
 
 def _key(path: str, elf: ElfFile) -> str:
@@ -83,7 +83,7 @@ def _store(path: str, data: dict) -> None:
     """Caches a result; a cache that cannot be written (no home, a read-only
     one) only costs the next run the analysis again."""
     try:
-        cachedir.check("analyze", make=True)
+        safedirs.check("analyze", make=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     except OSError:
         return

@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from .. import cachedir
+from .. import safedirs
 
 DPKG = "/var/lib/dpkg"
 
@@ -37,8 +37,8 @@ def maintainer_script(pkg: str, name: str) -> str:
 
 
 def _cache_file() -> str:
-    """The memo's file, in libsubst's cache, its path checked (cachedir.py)."""
-    return os.path.join(cachedir.check(), "dpkg-owners.json")
+    """The memo's file, in libsubst's cache, its path checked (safedirs.py)."""
+    return os.path.join(safedirs.check(), "dpkg-owners.json")
 
 
 # Part of the cache's stamp: answers found by an older rule are not reused.
@@ -73,7 +73,7 @@ def owner(path: str, follow: bool = True) -> str | None:
     if real not in answers:
         answers[real] = _search(real)
         try:
-            cachedir.check(make=True)
+            safedirs.check(make=True)
             tmp = f"{cache}.{os.getpid()}"
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump({"stamp": stamp, "owners": answers}, f)

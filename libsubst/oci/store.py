@@ -7,8 +7,10 @@ Layout (``$LIBSUBST_STORE``, default ``$XDG_DATA_HOME/libsubst/store`` or
     refs.json          {"refs": {"REGISTRY/REPO:TAG": "sha256:..."}}
 
 ``run REF`` maps the ``.lsi`` blob straight from here; the image's own
-sha256s are checked again at every run.  A ref is updated under a lock with
-an atomic rename, so concurrent pulls leave a consistent store."""
+sha256s are checked again at every run, and every directory of the store's
+path must be one only the user or root can change (safedirs.py).  A ref is
+updated under a lock with an atomic rename, so concurrent pulls leave a
+consistent store."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import json
 import os
 import tempfile
 
+from .. import safedirs
 from ..errors import StoreError
 from .reference import DIGEST, Reference
 
@@ -33,7 +36,9 @@ def root() -> str:
 
 class Store:
     def __init__(self, path: str | None = None):
-        self.path = path or root()
+        # A ref or blob planted by another user would be run: its path is
+        # checked as the cache's (safedirs.py).
+        self.path = safedirs.check_path(safedirs.STORE, path or root())
 
     def blob_path(self, digest: str) -> str:
         if not DIGEST.match(digest):
@@ -83,7 +88,7 @@ class Store:
 
     @contextlib.contextmanager
     def _locked(self, mode: int = fcntl.LOCK_EX):
-        os.makedirs(self.path, exist_ok=True)
+        safedirs.check_path(safedirs.STORE, self.path, make=True)
         with open(os.path.join(self.path, "lock"), "w") as lock:
             fcntl.flock(lock, mode)
             yield

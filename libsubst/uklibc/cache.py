@@ -1,7 +1,7 @@
 """The substitute of an object, made once and cached by its GNU build-id.
 
 Layout, under ``$XDG_CACHE_HOME/libsubst/uklibc/`` (default ``~/.cache``; every
-directory of the path one only the user or root can change, ``cachedir.py``)::
+directory of the path one only the user or root can change, ``safedirs.py``)::
 
     <key>/<basename>              the substitute object
     <key>/<basename>.json         its sidecar: the substitute's size, sha256 and
@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 
-from .. import cachedir
+from .. import safedirs
 from ..elf import ElfFile
 from ..errors import CorruptElf, LibsubstError, UnsupportedElf
 from .stub import REWRITER_VERSION
@@ -50,7 +50,7 @@ class CacheError(LibsubstError):
 
 def cache_dir() -> str:
     """``$XDG_CACHE_HOME/libsubst/uklibc``, ``~/.cache/libsubst/uklibc`` without it."""
-    return os.path.join(cachedir.root(), "uklibc")
+    return os.path.join(safedirs.root(), "uklibc")
 
 
 def key(path: str) -> str:
@@ -74,8 +74,8 @@ def _sha256_file(path: str) -> str:
 
 def _entry(path: str, make: bool = False) -> tuple[str, str]:
     """The substitute's and the sidecar's paths, their directory checked
-    (made with ``make``): only the user or root can change it (cachedir.py)."""
-    d = cachedir.check(os.path.join("uklibc", key(path)), make)
+    (made with ``make``): only the user or root can change it (safedirs.py)."""
+    d = safedirs.check(os.path.join("uklibc", key(path)), make)
     name = os.path.basename(path) or "object"
     return os.path.join(d, name), os.path.join(d, name + ".json")
 
