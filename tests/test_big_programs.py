@@ -5,6 +5,7 @@ planner's file search and the rewriter's decoding against what they replace."""
 import glob
 import os
 import shutil
+import struct
 import subprocess
 from bisect import bisect_left
 
@@ -55,6 +56,8 @@ BIG = [
     # Go programs of 21 and 48 MB
     (["docker-registry", "--version"], "docker-registry"),
     (["containerd", "--version"], "containerd"),
+    # a Go PIE (3.6 MB), planned from its functions near its sites (gotext)
+    (["age", "--version"], "age"),
 ]
 
 
@@ -279,6 +282,187 @@ def test_scan_finds_every_instruction_sending_control_into_ranges(path):
                 at = bisect_left(hits, a)
                 assert at < len(hits) and hits[at] < a + s, (hex(a), m, o)
     assert checked > 50
+
+
+# A Go program built as a PIE: its function table has no section of its own
+# (the host linker merges it into .data.rel.ro; Go's names it
+# .data.rel.ro.gopclntab) and its textStart is filled by a relocation.
+GO_PIE_SRC = """package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+func main() {
+	data, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	fmt.Printf("%d bytes, %d lines\\n", len(data), bytes.Count(data, []byte("\\n")))
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def go_pies(tmp_path_factory):
+    """{link mode: a PIE of GO_PIE_SRC linked so, with its symbols} and
+    ``stripped`` copies (as Debian ships them: no symbol table), one of them
+    with no section headers either."""
+    from libsubst.elf import ElfFile
+
+    if shutil.which("go") is None:
+        pytest.skip("no go tool (tests/run.sh installs golang-go)")
+    d = tmp_path_factory.mktemp("gopie")
+    (d / "main.go").write_text(GO_PIE_SRC)
+    out = {}
+    for mode in ("internal", "external"):
+        exe = d / mode
+        subprocess.run(["go", "build", "-buildmode=pie", f"-ldflags=-linkmode={mode}", "-o",
+                        str(exe), "main.go"], cwd=d, check=True, capture_output=True,
+                       env={**os.environ, "GO111MODULE": "off", "CGO_ENABLED": "0"})
+        assert ElfFile.open(str(exe)).section(".gopclntab") is None
+        out[mode] = str(exe)
+        out[f"{mode} stripped"] = str(d / f"{mode}-stripped")
+        subprocess.run(["strip", "-o", out[f"{mode} stripped"], str(exe)], check=True)
+    bare = bytearray(open(out["external stripped"], "rb").read())
+    bare[0x28:0x30], bare[0x3C:0x40] = bytes(8), bytes(4)       # e_shoff, e_shnum, e_shstrndx
+    out["external bare"] = str(d / "external-bare")
+    open(out["external bare"], "wb").write(bare)
+    os.chmod(out["external bare"], 0o755)
+    return out
+
+
+def _go_functions(path):
+    """The Go functions' entries by the symbol table, and the end of the last."""
+    from libsubst.elf import ElfFile
+
+    symbols = ElfFile.open(path).symbols()
+    names = {n: v for v, _, _, n in symbols}
+    text, etext = names["runtime.text"], names["runtime.etext"]
+    return sorted({v for v, _, info, _ in symbols if info & 0xF == 2 and text <= v < etext}) + [etext]
+
+
+def test_a_go_pies_function_table_is_found_without_its_section(go_pies):
+    """gotext finds a PIE's table by its header, checked against the
+    runtime's module data: its entries are the Go functions the symbol
+    table names, stripped or not, with no section headers, and with
+    textStart's own word zeroed (its relocation's addend is what it holds)."""
+    from libsubst.elf import ElfFile
+    from libsubst.uklibc import gotext
+
+    for mode in ("internal", "external"):
+        want = _go_functions(go_pies[mode])
+        assert len(want) > 1000
+        for name in (mode, f"{mode} stripped") + (("external bare",) if mode == "external" else ()):
+            assert gotext.function_entries(ElfFile.open(go_pies[name])) == want, name
+    data, header = _go_pie_header(go_pies["external stripped"])
+    data[header + 24:header + 32] = bytes(8)
+    assert gotext.function_entries(ElfFile(bytes(data))) == want
+
+
+def _go_pie_header(path):
+    """A Go PIE's bytes and the file offset of its table's header."""
+    data = bytearray(open(path, "rb").read())
+    at = [data.find(struct.pack("<I", m) + b"\0\0\x01\x08") for m in (0xFFFFFFF0, 0xFFFFFFF1)]
+    assert max(at) > 0
+    return data, max(at)
+
+
+@pytest.mark.parametrize("name", ["/usr/bin/age", "internal stripped", "external stripped"])
+def test_go_pie_sites_decoding_around_them_are_the_whole_sweeps(go_pies, name, work):
+    """A Go PIE's sites are classified from its functions near a ``0f 05``
+    (its table found without its section): the whole sweep's sites,
+    statuses, numbers and windows, from a fraction of the instructions; the
+    program runs as natively."""
+    from libsubst.uklibc import sites
+
+    path = go_pies.get(name, name)
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} (tests/run.sh installs age)")
+    near, whole = sites.analyse(path), sites.analyse(path, whole=True)
+    assert [s.to_dict() for s in near.sites] == [s.to_dict() for s in whole.sites]
+    assert near.rewritable and near.instructions * 4 < whole.instructions
+    if name != path:
+        argv = [path, "notes.txt"]
+        assert_same(run_native(argv, work), run_guest(argv, work))
+        assert run_guest([path, "missing"], work).returncode == 3
+
+
+def _bad_func(data, header):
+    """A _func record naming another entry than its function's."""
+    pcln = header + struct.unpack_from("<Q", data, header + 64)[0]
+    func = pcln + struct.unpack_from("<I", data, pcln + 8 * 7 + 4)[0]
+    data[func] ^= 1
+
+
+def _relocated_elsewhere(data, header, field):
+    """The RELATIVE relocation storing the header's address (the module
+    data's pointer: ``field`` None) or filling the header's ``field``
+    (textStart: 24) stores 16 more."""
+    vaddr = _vaddr(data, header)
+    if field is None:
+        at = data.find(struct.pack("<Qq", 8, vaddr)) + 8       # r_info, r_addend
+    else:
+        at = data.find(struct.pack("<QQ", vaddr + field, 8)) + 16     # r_offset, r_info
+    assert at > 16
+    struct.pack_into("<q", data, at, struct.unpack_from("<q", data, at)[0] + 16)
+
+
+def _vaddr(data, offset):
+    from libsubst.elf import ElfFile
+
+    for s in ElfFile(bytes(data)).loads:
+        if s.p_offset <= offset < s.p_offset + s.p_filesz:
+            return offset - s.p_offset + s.p_vaddr
+    raise AssertionError(offset)
+
+
+@pytest.mark.parametrize("damage", ["_func", "module data's pointer", "textStart"])
+def test_a_damaged_go_table_makes_a_go_pie_decoded_whole(go_pies, damage, monkeypatch, tmp_path):
+    """A table that does not check out (a ``_func`` naming another entry,
+    the module data pointing elsewhere, a textStart the module data does
+    not have) gives no functions: the program is decoded whole, never
+    planned from a wrong table."""
+    from libsubst.elf import ElfFile
+    from libsubst.uklibc import decode, gotext, sites
+
+    data, header = _go_pie_header(go_pies["external stripped"])
+    if damage == "_func":
+        _bad_func(data, header)
+    else:
+        _relocated_elsewhere(data, header, None if damage == "module data's pointer" else 24)
+    path = str(tmp_path / "damaged")
+    open(path, "wb").write(data)
+    assert gotext.function_entries(ElfFile.open(path)) == []
+    made = []
+    monkeypatch.setattr(sites, "Disassembly",
+                        lambda *a, **k: made.append(k.get("near")) or decode.Disassembly(*a, **k))
+    assert sites.analyse(path).rewritable and made == [None]
+
+
+def test_a_go_program_carrying_another_ones_table_is_planned_from_its_own(go_pies, tmp_path):
+    """A Go program that embeds another Go program (its table's header
+    among its data, at an aligned address) is planned from its own table:
+    no module data points at the other one."""
+    from libsubst.elf import ElfFile
+    from libsubst.uklibc import gotext
+
+    shutil.copy(go_pies["external stripped"], tmp_path / "inner")
+    (tmp_path / "main.go").write_text(
+        'package main\nimport (\n\t_ "embed"\n\t"os"\n)\n\n//go:embed inner\nvar inner []byte\n\n'
+        'func main() { os.Stdout.Write(inner[:4]) }\n')
+    outer = str(tmp_path / "outer")
+    subprocess.run(["go", "build", "-buildmode=pie", "-ldflags=-linkmode=external", "-o", outer,
+                    "main.go"], cwd=tmp_path, check=True, capture_output=True,
+                   env={**os.environ, "GO111MODULE": "off", "CGO_ENABLED": "0"})
+    elf = ElfFile.open(outer)
+    inner_data, inner_header = _go_pie_header(str(tmp_path / "inner"))
+    embedded = bytes(elf.data).find(bytes(inner_data[:1 << 12]))
+    assert embedded > 0 and _vaddr(bytes(elf.data), embedded + inner_header) % 8 == 0
+    assert gotext.function_entries(elf) == _go_functions(outer)
 
 
 @pytest.mark.parametrize("low", [False, True], ids=["text at 4 MiB", "text below 64 KiB"])

@@ -89,9 +89,8 @@ class Relocations:
         dynamic relocation that names a symbol."""
         syms = self.dynamic_symbols()
         out = []
-        for off, size in self._rela_tables():
-            raw = self.bytes_at(off, size, "relocation table")
-            for r_offset, r_info, _ in RELA.iter_unpack(raw[:size - size % RELA.size]):
+        for raw in self.rela_raw():
+            for r_offset, r_info, _ in RELA.iter_unpack(raw):
                 sym = r_info >> 32
                 if 0 < sym < len(syms):
                     out.append((r_offset, r_info & 0xFFFFFFFF, syms[sym][0], syms[sym][1]))
@@ -117,6 +116,11 @@ class Relocations:
                 tables.add(table)
         return sorted(tables)
 
+    def rela_raw(self):
+        """The whole Elf64_Rela entries of every table, one bytes object a table."""
+        return [self.bytes_at(off, size - size % RELA.size, "relocation table")
+                for off, size in self._rela_tables()]
+
     def relocations(self):
         """(r_offset, r_type, value) of every dynamic relocation.
 
@@ -125,9 +129,8 @@ class Relocations:
         JUMP_SLOT with a defined symbol, the implicit addend of a RELR entry."""
         dynsym = self._dynsym_values()
         out = []
-        for off, size in self._rela_tables():
-            raw = self.bytes_at(off, size, "relocation table")
-            for r_offset, r_info, r_addend in RELA.iter_unpack(raw[:size - size % RELA.size]):
+        for raw in self.rela_raw():
+            for r_offset, r_info, r_addend in RELA.iter_unpack(raw):
                 rtype, sym = r_info & 0xFFFFFFFF, r_info >> 32
                 value = None
                 if rtype in (R_X86_64_RELATIVE, R_X86_64_IRELATIVE):

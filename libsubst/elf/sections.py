@@ -74,26 +74,38 @@ class Sections:
 
         The executable sections when there are section headers, else the
         executable PT_LOAD segments (a section-stripped object)."""
+        what = "section {}" if self.sections else "segment"
+        return [(name, vaddr, self.bytes_at(off, size, what.format(name)))
+                for name, vaddr, off, size in self.code_regions()]
+
+    def code_regions(self):
+        """(name, vaddr, file offset, size) of the regions of :meth:`code_ranges`."""
         if self.sections:
             out = []
             for s in self.sections:
                 if s.is_exec and s.sh_type != SHT_NOBITS and s.sh_size:
                     if self.vaddr_to_offset(s.sh_addr, s.sh_size) != s.sh_offset:
                         raise self._corrupt(f"section {s.name} is not where its PT_LOAD maps it")
-                    out.append((s.name, s.sh_addr, self.section_bytes(s)))
+                    out.append((s.name, s.sh_addr, s.sh_offset, s.sh_size))
             return out
-        return [(f"PT_LOAD[{s.index}]", s.p_vaddr, self.bytes_at(s.p_offset, s.p_filesz, "segment"))
+        return [(f"PT_LOAD[{s.index}]", s.p_vaddr, s.p_offset, s.p_filesz)
                 for s in self.loads if s.p_flags & PF_X and s.p_filesz]
 
     def data_ranges(self):
         """(name, vaddr, bytes, writable) of every allocated, non-executable region with file data."""
+        what = "section {}" if self.sections else "segment"
+        return [(name, vaddr, self.bytes_at(off, size, what.format(name)), w)
+                for name, vaddr, off, size, w in self.data_regions()]
+
+    def data_regions(self):
+        """(name, vaddr, file offset, size, writable) of the regions of
+        :meth:`data_ranges`, for a reader that searches the file in place."""
         if self.sections:
-            return [(s.name, s.sh_addr, self.section_bytes(s), bool(s.sh_flags & SHF_WRITE))
+            return [(s.name, s.sh_addr, s.sh_offset, s.sh_size, bool(s.sh_flags & SHF_WRITE))
                     for s in self.sections
                     if s.sh_flags & SHF_ALLOC and not s.sh_flags & SHF_EXECINSTR
                     and s.sh_type != SHT_NOBITS and s.sh_size]
-        return [(f"PT_LOAD[{s.index}]", s.p_vaddr, self.bytes_at(s.p_offset, s.p_filesz, "segment"),
-                 bool(s.p_flags & PF_W))
+        return [(f"PT_LOAD[{s.index}]", s.p_vaddr, s.p_offset, s.p_filesz, bool(s.p_flags & PF_W))
                 for s in self.loads if not s.p_flags & PF_X and s.p_filesz]
 
     def _rodata_ranges(self):
