@@ -254,3 +254,19 @@ def test_pids_are_the_guests_own(tmp_path):
     assert lines[2] == "sh 3 1"
     assert lines[3] == "host pid: no such process"
     assert lines[4] == "[1]"
+
+
+@pytest.mark.parametrize("path", [(), ("--no-subst",)], ids=["fast", "trap"])
+@pytest.mark.parametrize("how", ["pid", "group", "pgrp", "tgkill", "pidfd", "procdir"])
+def test_a_sigkill_from_a_child_ends_the_program(tmp_path, how, path):
+    """The program is pid 1 of the guest's pid namespace, whose init Linux
+    spares a SIGKILL sent from inside it; natively the program dies by it,
+    and under libsubst it ends as a process killed by it (status 137, as a
+    shell reports it; c_src/kernel/signal/signal.c: ls_kill_pid1)."""
+    exe = build_c("kill_parent", str(tmp_path))
+    native = subprocess.run([exe, how], cwd=tmp_path, capture_output=True, timeout=60,
+                            start_new_session=True)         # its group is its own
+    assert (native.returncode, native.stdout, native.stderr) == \
+        (-9, b"sending\n", b""), native
+    guest = run_guest([*path, exe, how], tmp_path)
+    assert (guest.returncode, guest.stdout, guest.stderr) == (137, b"sending\n", b""), guest

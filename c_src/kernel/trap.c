@@ -12,8 +12,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
     struct ucontext *uc = ctx;
     struct sigcontext *m = &uc->uc_mcontext;
-    if (si->si_code != SYS_USER_DISPATCH)
+    if (si->si_code != SYS_USER_DISPATCH) {
+        ls_kill_pid1_asked(si);     /* a guest process's SIGKILL for pid 1 (signal.c) */
         return;             /* a SIGSYS sent with kill(2): the guest does not see it */
+    }
     if (si->si_arch != AUDIT_ARCH_X86_64) {
         /* int $0x80: i386 numbers and registers, which the table does not
          * describe (i386's 20 is getpid, x86-64's writev). */

@@ -656,11 +656,15 @@ DEVIATIONS: dict[str, str] = {
         "the image's own directories and files made by libsubst, and the synthetic /proc, "
         "/sys and /dev, cannot be watched (EACCES): they never change."),
     "kill": (
-        "the guest's first process (pid 1 of its pid namespace) can SIGKILL itself, as a "
-        "process can."),
+        "a SIGKILL naming the guest's first process (pid 1 of its pid namespace), its "
+        "group or every process ends it, as it ends the program natively, though Linux "
+        "spares an init (not under --init)."),
+    "tgkill": (
+        "a SIGKILL to the guest's first process ends it, as kill."),
     "pidfd_send_signal": (
         "a /proc/<pid> directory fd names its pid, not the process it was opened for: "
-        "a pid reused since then is signalled."),
+        "a pid reused since then is signalled; a SIGKILL to the guest's first process "
+        "ends it, as kill."),
     "linkat": (
         "the image is read-only; links between a volume and anything else give EXDEV; "
         "AT_EMPTY_PATH works only for a volume fd, as a host linkat."),

@@ -73,22 +73,52 @@ long sys_getppid(void)
     return proc_parent();
 }
 
-/* Implements kill(2); differs from Linux in: the guest's first process
- * (pid 1 of its pid namespace) can SIGKILL itself, as a process can,
- * unless it keeps the init rule (ls_pid1_dies). */
+/* Implements kill(2); differs from Linux in: a SIGKILL ends the guest's
+ * first process (pid 1 of its pid namespace) when it names it, itself, its
+ * group or every process, as it ends the program natively, unless pid 1
+ * keeps the init rule (signal.c: ls_kill_pid1). */
 long sys_kill(long pid, long sig)
 {
-    if (sig == SIGKILL && (pid == 1 || pid == 0) && ls_pid1_dies())
-        ls_exit_group(128 + SIGKILL);
-    return hsys2(__NR_kill, pid, sig);
+    if (sig != SIGKILL || !ls_kill_pid1_reaches(pid))
+        return hsys2(__NR_kill, pid, sig);
+    /* Pid 1 asked first: a group's SIGKILL ends the caller too. */
+    ls_kill_pid1();
+    return pid == 1 ? 0 : hsys2(__NR_kill, pid, sig);
 }
 
 /* Implements tgkill(2), as kill. */
 long sys_tgkill(long tgid, long tid, long sig)
 {
-    if (sig == SIGKILL && tgid == 1 && ls_pid1_dies())
-        ls_exit_group(128 + SIGKILL);
+    if (sig == SIGKILL && tgid == 1 && ls_kill_pid1_reaches(1)) {
+        long r = hsys3(__NR_tgkill, tgid, tid, 0);            /* ESRCH for a wrong tid */
+        if (r == 0)
+            ls_kill_pid1();
+        return r;
+    }
     return hsys3(__NR_tgkill, tgid, tid, sig);
+}
+
+/* The pid a host pidfd names, from its fdinfo; 0 if none. */
+static long pidfd_pid(long fd)
+{
+    char path[48], buf[512];
+    ksnprintf(path, sizeof path, "/proc/self/fdinfo/%ld", fd);
+    long f = hsys4(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0);
+    if (f < 0)
+        return 0;
+    long n = hsys3(__NR_read, f, (long)buf, sizeof buf - 1);
+    hsys1(__NR_close, f);
+    buf[n > 0 ? n : 0] = 0;
+    for (const char *p = buf; *p; p++)
+        if ((p == buf || p[-1] == '\n') && strncmp(p, "Pid:", 4) == 0) {
+            long v = 0;
+            for (p += 4; *p == '\t' || *p == ' '; p++)
+                ;
+            for (; *p >= '0' && *p <= '9'; p++)
+                v = v * 10 + (*p - '0');
+            return v;
+        }
+    return 0;
 }
 
 /* Implements pidfd_send_signal(2).  A pidfd is the host's own; a
@@ -99,12 +129,18 @@ long sys_tgkill(long tgid, long tid, long sig)
 long sys_pidfd_send_signal(long fd, long sig, long info, long flags)
 {
     long pid = synth_proc_dir_pid(fd);
-    if (pid == 0)
-        return hsys4(__NR_pidfd_send_signal, fd, sig, info, flags);
+    if (pid == 0) {
+        long r = hsys4(__NR_pidfd_send_signal, fd, sig, info, flags);
+        if (r == 0 && sig == SIGKILL && pidfd_pid(fd) == 1 && ls_kill_pid1_reaches(1))
+            ls_kill_pid1();
+        return r;
+    }
     if (pid < 0)
         return pid;
-    if (sig == SIGKILL && pid == 1 && ls_pid1_dies())
-        ls_exit_group(128 + SIGKILL);
+    if (sig == SIGKILL && pid == 1 && ls_kill_pid1_reaches(1)) {
+        ls_kill_pid1();
+        return 0;
+    }
     long pfd = hsys2(__NR_pidfd_open, pid, 0);
     if (pfd < 0)
         return pfd == -EINVAL ? -ESRCH : pfd;

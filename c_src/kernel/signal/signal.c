@@ -48,6 +48,52 @@ int ls_pid1_dies(void)
     return hsys0(__NR_getpid) == 1 && !(K.bi->flags & LS_BOOT_INIT_RULE);
 }
 
+/* The guest's pid 1 is its program, which a SIGKILL from any guest
+ * process ends as it ends any process: neither --init's init (which Linux
+ * spares, as tini) nor a container's first process (LS_BOOT_INIT_RULE). */
+static int pid1_is_mortal(void)
+{
+    return !(K.bi->flags & (LS_BOOT_INIT | LS_BOOT_INIT_RULE));
+}
+
+/* A SIGSYS queued to pid 1 with this value (si_code SI_QUEUE) asks it to
+ * die by SIGKILL: the trap handler, which pid 1 always has unblocked,
+ * takes it and the guest never sees it (trap.c). */
+#define KILL_PID1 0x6b696c6cL
+
+void ls_kill_pid1(void)
+{
+    if (!pid1_is_mortal())
+        return;
+    if (hsys0(__NR_getpid) == 1)
+        ls_die_by_signal(SIGKILL);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGSYS;
+    si.si_code = SI_QUEUE;
+    si.si_pid = hsys0(__NR_getpid);
+    si.si_value.sival_ptr = (void *)KILL_PID1;
+    hsys3(__NR_rt_sigqueueinfo, 1, SIGSYS, (long)&si);
+}
+
+int ls_kill_pid1_reaches(long pid)
+{
+    if (!pid1_is_mortal())
+        return 0;
+    long self = hsys0(__NR_getpid);
+    if (pid == 1 || (pid == -1 && self != 1))       /* kill(-1) spares only the caller */
+        return 1;
+    return pid <= 0 && pid != -1 &&
+           hsys1(__NR_getpgid, 1) == (pid == 0 ? hsys1(__NR_getpgid, 0) : -pid);
+}
+
+void ls_kill_pid1_asked(const siginfo_t *si)
+{
+    if (si->si_code == SI_QUEUE && si->si_value.sival_ptr == (void *)KILL_PID1 &&
+        pid1_is_mortal() && hsys0(__NR_getpid) == 1)
+        ls_die_by_signal(SIGKILL);
+}
+
 void ls_die_by_signal(int sig)
 {
     if (hsys0(__NR_getpid) == 1) {

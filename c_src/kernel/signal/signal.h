@@ -82,6 +82,14 @@ sigset_t signal_host_mask(sigset_t next);
 void crash_handler(int sig, siginfo_t *si, void *ctx);
 void ls_die_by_signal(int sig);
 int ls_pid1_dies(void);
+/* signal.c: a SIGKILL for the guest's pid 1, which Linux drops as its pid
+ * namespace's init's though natively the program dies by it.  Whether a
+ * kill(pid) reaches pid 1 (the program: not --init's, not a container's);
+ * pid 1 ended by it (the caller at once; else asked by a queued SIGSYS,
+ * which the trap handler passes to ls_kill_pid1_asked). */
+int ls_kill_pid1_reaches(long pid);
+void ls_kill_pid1(void);
+void ls_kill_pid1_asked(const siginfo_t *si);
 /* crash.c: the process's own memory read without faulting, through an fd
  * crash_mem_open gives (-errno if none): 1 if all n bytes at addr were read. */
 int crash_mem_open(void);
