@@ -433,6 +433,37 @@ static int work(void)
     return 0;
 }
 
+/* To stderr, which the test shows: what each thread of the hung work is
+ * doing, its state and the system call it waits in ("running": none, as a
+ * thread spinning on a lock). */
+static void show_hung(pid_t pid)
+{
+    char path[96], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        static const char *const what[] = {"stat", "syscall"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "/proc/%d/task/%.16s/%s", pid, e->d_name, what[i]);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+            buf[n > 0 ? n : 0] = 0;
+            char *state = strrchr(buf, ')');   /* stat: up to the state */
+            if (i == 0 && state && state[1] && state[2])
+                strcpy(state + 3, "\n");
+            if (n > 0)
+                fprintf(stderr, "hung task %s %s: %s", e->d_name, what[i], buf);
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
 int main(void)
 {
     setvbuf(stdout, 0, _IONBF, 0);
@@ -448,6 +479,7 @@ int main(void)
     struct timespec minute = {60, 0};
     if (sigtimedwait(&chld, 0, &minute) < 0) {
         printf("the work hung: killed\n");
+        show_hung(worker);
         kill(worker, SIGKILL);
     }
     int status;
