@@ -15,10 +15,8 @@
  * The work runs in a child, which the parent kills after 60 s: work that
  * hangs (a handler waiting for a lock the call it interrupted holds) ends
  * by SIGKILL and the run fails, saying so after the last phase it ended.
- * Not the other way round (a watchdog child killing its parent): under
- * libsubst the program is pid 1 of the guest's pid namespace, which
- * ignores a SIGKILL sent from inside it, so a hang lasted until the
- * test's own timeout.
+ * Before it kills the work, the parent says what each of its threads was
+ * waiting in, for a hang seen only in CI.
  *
  *   storm MODE       MODE ignored (native or guest)
  */
