@@ -255,7 +255,11 @@ static void seeks(void)
         int fd = open(files[i], O_RDONLY);
         long s = lseek(fd, 3, SEEK_SET);
         long m = read(fd, part, sizeof part - 1);
-        int same = m == n - 3 && memcmp(part, whole + 3, m) == 0;
+        /* stat's counters (faults, times) can move between the two reads
+         * (CI saw it): its head, up to the state, is compared. */
+        char *head_end = i == 0 ? strrchr(whole, ')') : 0;     /* ") S" ends at +3 */
+        long cmp = head_end ? head_end - whole : n - 3;
+        int same = (i == 0 || m == n - 3) && m >= cmp && memcmp(part, whole + 3, cmp) == 0;
         long cur = lseek(fd, 0, SEEK_CUR);
         lseek(fd, -2, SEEK_CUR);
         long end = lseek(fd, 0, SEEK_END);
@@ -265,7 +269,7 @@ static void seeks(void)
         long past = lseek(fd, 1 << 20, SEEK_SET);
         long after = read(fd, part, 10);
         printf("%s: SEEK_SET 3 %ld, rest same %d, SEEK_CUR at the end %d, SEEK_END %s,"
-               " -1 %s, past the end %ld reads %ld\n", files[i], s, same, cur == n,
+               " -1 %s, past the end %ld reads %ld\n", files[i], s, same, cur == 3 + m,
                end < 0 ? strerrorname_np(e_end) : "ok", neg < 0 ? strerrorname_np(e_neg) : "ok",
                past, after);
         close(fd);
