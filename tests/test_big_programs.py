@@ -68,6 +68,42 @@ def test_big_program_as_native(argv, package, work):
     assert_same(run_native(argv, work), run_guest(argv, work))
 
 
+def test_a_program_beside_its_packages_programs_reads_each_library_once(monkeypatch):
+    """FileCheck-14 comes with the 9 other programs of llvm-14-tools' own
+    directory, planned with the libraries they load (libLLVM-14 for some):
+    each object's read-only data is searched for the names it dlopens once,
+    not once per program loading it (llvm-objdump's 147 siblings in llvm-14
+    took 17 s of planning so, past the sweep's timeout), and the plan is
+    the one a search for every program gives."""
+    from collections import Counter
+
+    from libsubst import api
+    from libsubst.elf import ElfFile
+    from libsubst.ldso import search
+
+    if shutil.which("FileCheck-14") is None:
+        pytest.skip("tests/run.sh installs llvm-14-tools")
+    libllvm = os.path.realpath("/usr/lib/llvm-14/lib/libLLVM-14.so.1")
+    searched, rodata_strings = Counter(), ElfFile.rodata_strings
+
+    def counted(self, needle):
+        searched[os.path.realpath(self.path)] += 1
+        return rodata_strings(self, needle)
+    monkeypatch.setattr(ElfFile, "rodata_strings", counted)
+    monkeypatch.setattr(search, "_DLOPEN_NAMES", {})
+    plan = api.prepare("FileCheck-14", ["--version"], net="none")
+    assert searched[libllvm] == 1
+    assert set(searched.values()) == {1}
+
+    class Forgets(dict):
+        def __setitem__(self, key, value):
+            pass
+    monkeypatch.setattr(search, "_DLOPEN_NAMES", Forgets())
+    searched.clear()
+    assert api.prepare("FileCheck-14", ["--version"], net="none").digest() == plan.digest()
+    assert searched[libllvm] > 1
+
+
 def _reference_sweep(dis):
     """The sweep as it was, an instruction at a time through capstone's
     ``disasm_lite``: (per region: addresses, sizes, flags), syscall

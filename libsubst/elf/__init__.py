@@ -118,6 +118,9 @@ class ElfFile(Sections, Dynamic, Relocations):
         # (st_dev, st_ino) of an opened file: how ld.so tells one object
         # loaded under two names.
         self.file_id = None
+        # (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns): this version
+        # of the file, for what is worked out from its bytes once (search.py)
+        self.stamp = None
         self._mapping = None
         self._sections = None
         self._shstrndx = 0
@@ -158,6 +161,7 @@ class ElfFile(Sections, Dynamic, Relocations):
                 mapping.close()
             raise
         elf.file_id = (st.st_dev, st.st_ino)
+        elf.stamp = (*elf.file_id, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         elf._mapping = mapping
         return elf
 

@@ -414,8 +414,7 @@ def _named_dlopens(r, interp):
             continue
         try:
             with _open(obj.path, r.root) as elf:
-                names = [n.decode() for n in dict.fromkeys(elf.rodata_strings(b".so"))
-                         if DLOPEN_NAME.fullmatch(n)]
+                names = _dlopen_names(elf)
         except LibsubstError:
             continue
         for name in names:
@@ -426,6 +425,23 @@ def _named_dlopens(r, interp):
             if r.lookup(name) is None:
                 _dlopen(r, [name], queue)
             _close(r, queue)
+
+
+# An object's stamp (ElfFile.stamp) -> the names it holds for dlopen: a
+# program beside 150 others in its package's directory (LLVM's) has each
+# planned with the same libraries, and libLLVM's 30 MB searched once.
+_DLOPEN_NAMES: dict[tuple, list[str]] = {}
+
+
+def _dlopen_names(elf):
+    """The names ``elf``'s read-only data holds for dlopen (``DLOPEN_NAME``)."""
+    names = _DLOPEN_NAMES.get(elf.stamp) if elf.stamp else None
+    if names is None:
+        names = [n.decode() for n in dict.fromkeys(elf.rodata_strings(b".so"))
+                 if DLOPEN_NAME.fullmatch(n)]
+        if elf.stamp:
+            _DLOPEN_NAMES[elf.stamp] = names
+    return names
 
 
 def resolve_preload(plan, env=None, root=""):
