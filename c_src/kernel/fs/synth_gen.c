@@ -181,8 +181,8 @@ const char *synth_host_task_path(long tid, long other, char *buf, size_t cap, co
         ksnprintf(buf, cap, "/proc/%ld%s", tid, name);
     else if (tid)
         ksnprintf(buf, cap, "/proc/self/task/%ld%s", tid, name);
-    else
-        ksnprintf(buf, cap, "/proc/self%s", name);
+    else if (strlcpy(buf, "/proc/self", cap) < cap)
+        strlcpy(buf + 10, name, cap - 10);      /* every open of its own: no format to parse */
     return buf;
 }
 
