@@ -65,10 +65,11 @@ const char *path_base(const char *p)
     return s && s[1] ? s + 1 : p;
 }
 
-/* "/" as fs_classify found it at boot, when no host call made the answer
- * (a rooted volume's mode: vol_lmode) and no chroot moved the walks' start:
- * then it depends on the mount table and the image alone, fixed until the
- * next boot, and every absolute walk starts there. */
+/* "/" as fs_classify found it at boot, unless a rooted volume serves it
+ * (its answer is the host's, vol_lmode: not asked here, nor kept) or a
+ * chroot moved the walks' start: then it depends on the mount table and
+ * the image alone, fixed until the next boot, and every absolute walk
+ * starts there. */
 static struct fs_obj root_obj;
 static int root_known;
 
@@ -76,8 +77,7 @@ static int classify(const char *p, struct fs_obj *o);
 
 void path_init(void)
 {
-    root_known = !fs_root() && classify("/", &root_obj) == 0 &&
-                 !(root_obj.type == FO_VOLUME && root_obj.ent != fs_upper);
+    root_known = !fs_root() && vol_find("/") < 0 && classify("/", &root_obj) == 0;
 }
 
 int fs_classify(const char *p, struct fs_obj *o)
