@@ -17,10 +17,7 @@
 
 static short gidx[GSLOTS], pidx[PSLOTS];    /* an entry's index + 1; 0: empty */
 
-static const struct {
-    const char *top;
-    size_t len;
-} tops[] = {{"/proc", 5}, {"/sys", 4}, {"/dev", 4}};
+static const char *const tops[] = {"/proc", "/sys", "/dev"};
 
 static struct {
     int img_files, nvol;
@@ -73,23 +70,29 @@ int synth_index_init(void)
         return -EINVAL;
     }
     for (size_t t = 0; t < LS_ARRAY_SIZE(tops); t++) {
-        trees[t].img_files = img_files_at_or_below(tops[t].top);
+        trees[t].img_files = img_files_at_or_below(tops[t]);
         trees[t].nvol = 0;
         trees[t].vol = kmalloc((fs_nmnt + 1) * sizeof(int));
         if (!trees[t].vol)
             return -ENOMEM;
         for (int m = 0; m < fs_nmnt; m++)
-            if (vol_at_or_below(m, tops[t].top))
+            if (vol_at_or_below(m, tops[t]))
                 trees[t].vol[trees[t].nvol++] = m;
     }
     return 0;
 }
 
+/* Asked at every step of a walk: the top picked by its first letter and
+ * compared inline. */
 int synth_tree_of(const char *p)
 {
     int t = p[0] != '/' ? -1 : p[1] == 'p' ? 0 : p[1] == 's' ? 1 : p[1] == 'd' ? 2 : -1;
-    size_t n = t < 0 ? 0 : tops[t].len;
-    return t >= 0 && strncmp(p, tops[t].top, n) == 0 && (p[n] == 0 || p[n] == '/') ? t : -1;
+    if (t < 0)
+        return -1;
+    const char *top = tops[t];
+    while (*top && *p == *top)
+        p++, top++;
+    return !*top && (*p == 0 || *p == '/') ? t : -1;
 }
 
 int synth_tree_alone(int t)
