@@ -58,6 +58,47 @@ def test_block_devices_as_native_beside_many_volumes(tmp_path):
     assert_same(native, run_guest(argv, tmp_path))
 
 
+# Reads each path's first word (or its error), and whether /proc/self leads
+# to the reader's own pid.
+FIRST_WORDS = r"""
+import os, sys
+for p in sys.argv[1:]:
+    try:
+        with open(p, 'rb') as f:
+            w = f.read().split()
+        print(p, w[0].decode() if w else '')
+    except OSError as e:
+        print(p, e.strerror)
+print('self', os.readlink('/proc/self') == str(os.getpid()))
+"""
+TREE_FILES = ["/proc/self/status", "/proc/meminfo", "/proc/sys/kernel/ostype", "/proc/self/fd/0",
+              "/dev/null", "/sys/devices/system/cpu/online"]
+IN_TREES = ["/proc/vol", "/sys/vol", "/dev/vol"]
+
+
+@pytest.mark.parametrize("mounted", [False, True], ids=["none", "volumes"])
+def test_volumes_in_the_synthetic_trees(mounted, tmp_path):
+    """A volume mounted in /proc, /sys or /dev serves its files there, and
+    beside it (or with none there, the trees' usual case, which the guest
+    kernel classifies without looking for one: fs/synth_index.c) the trees'
+    own files read as natively."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("from-the-volume\n")
+    paths = TREE_FILES + [f"{d}/f" for d in IN_TREES] + [f"{d}/missing" for d in IN_TREES]
+    argv = ["python3", "-c", FIRST_WORDS, *paths]
+    native = run_native(argv, tmp_path)
+    assert native.returncode == 0 and b"self True" in native.stdout, native.stderr
+    want = native.stdout
+    if mounted:
+        for d in IN_TREES:      # natively absent: there the volume's
+            want = want.replace(f"{d}/f No such file or directory".encode(),
+                                f"{d}/f from-the-volume".encode())
+    opts = [a for d in IN_TREES for a in ("-v", f"{vol}:{d}")] if mounted else []
+    guest = run_guest(argv, tmp_path, opts=opts)
+    assert (guest.stdout, guest.stderr, guest.returncode) == (want, native.stderr, 0)
+
+
 def test_uuid_fresh_per_read_boot_id_stable(tmp_path):
     argv = ["cat", "/proc/sys/kernel/random/uuid", "/proc/sys/kernel/random/uuid",
             "/proc/sys/kernel/random/boot_id", "/proc/sys/kernel/random/boot_id"]

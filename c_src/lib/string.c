@@ -109,7 +109,13 @@ char *strchr(const char *s, int c)
     }
 }
 
-void *memchr(const void *s, int c, size_t n)
+/* The byte loops a generated /proc file runs over its host file's lines
+ * (synth_gen.c), each in one 64-byte block: wherever the link put
+ * strrchr, its loop split across two ran at half the speed (pread of
+ * /proc/self/stat, AMD EPYC: README's Benchmarks). */
+#define ONE_BLOCK __attribute__((aligned(64)))
+
+ONE_BLOCK void *memchr(const void *s, int c, size_t n)
 {
     for (const unsigned char *p = s; n--; p++)
         if (*p == (unsigned char)c)
@@ -117,7 +123,7 @@ void *memchr(const void *s, int c, size_t n)
     return 0;
 }
 
-char *strrchr(const char *s, int c)
+ONE_BLOCK char *strrchr(const char *s, int c)
 {
     const char *last = 0;
     for (;; s++) {

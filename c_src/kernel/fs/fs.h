@@ -319,6 +319,7 @@ void node_free(struct fs_node *n);
 int fs_walk(long dirfd, const char *path, int wflags, struct fs_node *n);
 /* What serves normalised absolute path p (no symlinks followed). */
 int fs_classify(const char *p, struct fs_obj *o);
+void path_init(void);                       /* at boot, once the mounts are known */
 int obj_is_dir(const struct fs_obj *o);
 int obj_is_link(const struct fs_obj *o);
 void path_pop(char *p);         /* "/a/b" -> "/a", "/a" -> "/" */
@@ -337,6 +338,7 @@ const char *img_host_path(int ent, char *buf);
 int img_host_entry(const char *host);
 int img_on_host(int ent);                   /* its bytes are a host file at img_host_path */
 int img_has_below(const char *dir, size_t dl);  /* an entry lies below dir[0..dl) */
+int img_files_at_or_below(const char *dir);    /* a non-directory entry at or below dir */
 int img_kind(int ent);                      /* LS_ENT_*; a virtual dir (-1) is LS_ENT_DIR */
 long img_stat(int ent, const char *path, struct stat *st);
 void img_fix_stat(int ent, struct stat *st);  /* present a host stat as the image's */
@@ -388,6 +390,9 @@ extern struct vmount *fs_mnt;
 extern int fs_nmnt;
 int vol_init(void);
 int vol_find(const char *p);                /* mount serving p (longest match) or -1 */
+/* vol_find among mounts list[0..n): those that may serve p (synth_index.c's) */
+int vol_find_among(const int *list, int n, const char *p);
+int vol_at_or_below(int m, const char *dir);  /* mount m (not the layer) is at dir or below it */
 int vol_is_ancestor(const char *p);         /* p is a strict ancestor of a mount point */
 int vol_ro(const struct fs_node *n);
 const char *vol_rel(const struct fs_node *n);   /* path beneath the mount root ("." = root) */
@@ -459,6 +464,7 @@ void upper_made(int m);         /* and after it (always paired) */
 int upper_making_none(void);    /* no such call under way in the guest */
 /* 1: a hit, in *o; -ENOENT: a name the layer had not got, none made since; 0: not known */
 int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o);
+uint32_t path_hash(const char *p, size_t n);   /* of p's n bytes */
 int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *o); /* p's len known */
 void upper_cache_put(const char *p, uint64_t gen, const struct fs_obj *o);
 /* p absent from the layer, looked up under gen and the count of names made */
@@ -498,6 +504,17 @@ void synth_ns_follow(struct fs_obj *o);
 #define SYNTH_FDHOST_PATH_MAX 64
 void synth_fdhost_path(const struct fs_obj *o, char *buf, size_t cap);
 int synth_is_prefix(const char *p);
+/* synth_index.c: the tables' indexes and what else serves each tree, made
+ * at boot; synth_tree_of: which tree p is in (-1: none); alone: no volume
+ * and no file of the image there; img: a file of the image there; vol:
+ * vol_find of p, a path of tree t. */
+int synth_index_init(void);
+int synth_gfind(const char *p);             /* synth_gtab index of p, or -1 */
+int synth_pfind(const char *s);             /* synth_ptab index of s, or -1 */
+int synth_tree_of(const char *p);
+int synth_tree_alone(int t);
+int synth_tree_img(int t);
+int synth_tree_vol(int t, const char *p);
 int synth_lookup(const char *p, struct fs_obj *o);
 int synth_type(const struct fs_obj *o);
 /* The link's target into dst: its length, -ENOENT for an fd link with no

@@ -280,9 +280,9 @@ static int cmp_join(const char *s, const char *a, size_t al, const char *b)
     return (unsigned char)*s - (unsigned char)*b;
 }
 
-/* Whether any entry lies below directory dir[0..dl) ("" for "/"): the
- * first entry not before "dir/" starts with it. */
-int img_has_below(const char *dir, size_t dl)
+/* The first entry not before "dir/" (dir[0..dl), "" for "/"): the entries
+ * below dir sort together from there. */
+static int first_below(const char *dir, size_t dl)
 {
     int lo = 0, hi = img_count();
     while (lo < hi) {
@@ -292,7 +292,32 @@ int img_has_below(const char *dir, size_t dl)
         else
             hi = mid;
     }
-    return lo < img_count() && strncmp(img_path(lo), dir, dl) == 0 && img_path(lo)[dl] == '/';
+    return lo;
+}
+
+static int is_below(int i, const char *dir, size_t dl)
+{
+    return i < img_count() && strncmp(img_path(i), dir, dl) == 0 && img_path(i)[dl] == '/';
+}
+
+/* Whether any entry lies below directory dir[0..dl). */
+int img_has_below(const char *dir, size_t dl)
+{
+    return is_below(first_below(dir, dl), dir, dl);
+}
+
+/* Whether the entry at dir or one below it is not a directory: a file or
+ * link of the image, which shadows what else serves its path. */
+int img_files_at_or_below(const char *dir)
+{
+    size_t dl = strlen(dir);
+    int e = img_lookup(dir);
+    if (e >= 0 && img_kind(e) != LS_ENT_DIR)
+        return 1;
+    for (int i = first_below(dir, dl); is_below(i, dir, dl); i++)
+        if (img_kind(i) != LS_ENT_DIR)
+            return 1;
+    return 0;
 }
 
 /* Entry index of dir[0..dl) + "/" + name, or -1. */

@@ -275,13 +275,16 @@ long fs_open_exec(const char *guest_path, unsigned long *base, struct ktext *id)
     return fd;
 }
 
-/* Mount roots, the placeholder memfd for directory fds, the marks of the
- * fds whose reads the kernel serves, and the cwd. */
+/* Mount roots, the synthetic trees' indexes, the placeholder memfd for
+ * directory fds, the marks of the fds whose reads the kernel serves, and
+ * the cwd. */
 int fs_init(void)
 {
     int r = vol_init();
-    if (r < 0 || (r = upper_init(!(K.bi->flags & LS_BOOT_EXECED))) < 0)
+    if (r < 0 || (r = upper_init(!(K.bi->flags & LS_BOOT_EXECED))) < 0 ||
+        (r = synth_index_init()) < 0)
         return r;
+    path_init();
     fs_based = kzalloc(K.nofile_limit);     /* untouched pages cost nothing */
     if (!fs_based)
         return -ENOMEM;

@@ -65,12 +65,41 @@ const char *path_base(const char *p)
     return s && s[1] ? s + 1 : p;
 }
 
+/* "/" as fs_classify found it at boot, unless a rooted volume serves it
+ * (its answer is the host's, vol_lmode: not asked here, nor kept) or a
+ * chroot moved the walks' start: then it depends on the mount table and
+ * the image alone, fixed until the next boot, and every absolute walk
+ * starts there. */
+static struct fs_obj root_obj;
+static int root_known;
+
+static int classify(const char *p, struct fs_obj *o);
+
+void path_init(void)
+{
+    root_known = !fs_root() && vol_find("/") < 0 && classify("/", &root_obj) == 0;
+}
+
 int fs_classify(const char *p, struct fs_obj *o)
+{
+    if (root_known && p[0] == '/' && p[1] == 0 && !fs_root()) {
+        *o = root_obj;
+        return 0;
+    }
+    return classify(p, o);
+}
+
+static int classify(const char *p, struct fs_obj *o)
 {
     o->arg = 0;
     o->mode = 0;
     o->ino = 0;
     o->resolved = 0;
+    /* A synthetic tree no volume and no file of the image lies in is the
+     * table's alone: nothing below can serve its paths (synth_index.c). */
+    int t = synth_tree_of(p), synth = t >= 0;
+    if (synth && synth_tree_alone(t))
+        return synth_lookup(p, o);
     /* What the layer's cache holds went through the checks below before;
      * an image file's or a volume's answer (no volume is rooted beside the
      * layer) depends on the mount table alone, so it is kept there too;
@@ -83,7 +112,8 @@ int fs_classify(const char *p, struct fs_obj *o)
     /* A file of the image shadows a volume at the same path: the program or
      * a library that lives in the working directory is served substituted.
      * Elsewhere a writable root's layer says what is left of the image. */
-    int e = img_lookup(p), m = vol_find(p), synth = synth_is_prefix(p);
+    int e = synth && !synth_tree_img(t) ? -1 : img_lookup(p);
+    int m = synth ? synth_tree_vol(t, p) : vol_find(p);   /* a rooted one never serves a tree */
     if (e >= 0 && img_kind(e) != LS_ENT_DIR && (m >= 0 || synth || fs_upper < 0)) {
         o->type = FO_IMAGE;
         o->ent = e;
@@ -91,7 +121,7 @@ int fs_classify(const char *p, struct fs_obj *o)
             upper_cache_put(p, gen, o);
         return 0;
     }
-    if (m >= 0 && !(vol_rooted(m) && synth)) {
+    if (m >= 0) {
         o->type = FO_VOLUME;
         o->ent = m;
         /* After a chroot a volume's symlinks are expanded here too, so
@@ -228,13 +258,15 @@ static int is_clean(const char *t)
  * A symlink at its end is left to the whole walk.  A name cached as absent
  * was looked up in the layer below a directory of it (upper_classify is
  * asked nothing else), so the walk would end as walk_down ends it there:
- * n->absent.  1 if so, in n.  len: n->tmp's, as its copy counted it (no
+ * n->absent.  A tree the synthetic table serves alone has nothing
+ * there (fs_classify).  1 if so, in n.  len: n->tmp's, as its copy counted it (no
  * pass over it again to count). */
 static int walk_cached(struct fs_node *n, int wflags, uint64_t gen, size_t len)
 {
     struct fs_obj o;
     int hit;
-    if (fs_upper < 0 || n->tmp[0] != '/' || !is_clean(n->tmp) ||
+    int t = synth_tree_of(n->tmp);
+    if (fs_upper < 0 || n->tmp[0] != '/' || (t >= 0 && synth_tree_alone(t)) || !is_clean(n->tmp) ||
         !(hit = upper_cache_get_len(n->tmp, len, gen, &o)) ||
         (hit > 0 && obj_is_link(&o) && (wflags & W_FOLLOW)))
         return 0;

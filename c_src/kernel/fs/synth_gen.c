@@ -156,10 +156,15 @@ long synth_host_lines(struct gbuf *g, const char *path, void (*fn)(struct gbuf *
     size_t ln = 0;
     const char *in = g->in;
     while ((r = host_next(fd, own, g->in, sizeof g->in, &off)) > 0) {
-        for (long i = 0; i < r; i++) {
-            if (ln < sizeof g->line - 1)
-                g->line[ln++] = in[i];
-            if (in[i] == '\n') {
+        /* A line's bytes at a time (memchr, memcpy), not a byte at a time:
+         * a /proc read generates its file at each read from offset 0. */
+        for (long i = 0, end; i < r; i = end) {
+            const char *nl = memchr(in + i, '\n', r - i);
+            end = nl ? nl - in + 1 : r;
+            size_t k = (size_t)(end - i), room = sizeof g->line - 1 - ln;
+            memcpy(g->line + ln, in + i, k < room ? k : room);
+            ln += k < room ? k : room;
+            if (nl) {
                 g->line[ln] = 0;
                 fn(g, g->line, ln);
                 ln = 0;
@@ -181,8 +186,8 @@ const char *synth_host_task_path(long tid, long other, char *buf, size_t cap, co
         ksnprintf(buf, cap, "/proc/%ld%s", tid, name);
     else if (tid)
         ksnprintf(buf, cap, "/proc/self/task/%ld%s", tid, name);
-    else
-        ksnprintf(buf, cap, "/proc/self%s", name);
+    else if (strlcpy(buf, "/proc/self", cap) < cap)
+        strlcpy(buf + 10, name, cap - 10);      /* every open of its own: no format to parse */
     return buf;
 }
 

@@ -37,7 +37,7 @@ int synth_have_tty(void)
 
 int synth_is_prefix(const char *p)
 {
-    return synth_under(p, "/proc") || synth_under(p, "/sys") || synth_under(p, "/dev");
+    return synth_tree_of(p) >= 0;
 }
 
 int synth_in_proc(const char *p)
@@ -67,11 +67,11 @@ long synth_parse_num(const char **s)
  * the thread's; an entry of the table, an fd link or an fdinfo file. */
 static int lookup_below_pid(const char *s, struct fs_obj *o)
 {
-    for (int i = 0; i < synth_np; i++)
-        if (strcmp(s, synth_ptab[i].path) == 0) {
-            o->ent = SID_P + i;
-            return 0;
-        }
+    int i = synth_pfind(s);
+    if (i >= 0) {
+        o->ent = SID_P + i;
+        return 0;
+    }
     if (strncmp(s, "/fd/", 4) == 0) {
         s += 4;
         long fd = synth_parse_num(&s);
@@ -124,12 +124,9 @@ int synth_lookup(const char *p, struct fs_obj *o)
     }
     if (strncmp(p, "/sys/class/net/", 15) == 0)
         return synth_netif_lookup(p + 15, o);
-    for (int i = 0; i < synth_ng; i++)
-        if (strcmp(p, synth_gtab[i].path) == 0) {
-            if (strcmp(p, "/dev/tty") == 0 && !synth_have_tty())
-                return -ENOENT;
-            o->ent = i;
-            return 0;
-        }
-    return -ENOENT;
+    int i = synth_gfind(p);
+    if (i < 0 || (strcmp(p, "/dev/tty") == 0 && !synth_have_tty()))
+        return -ENOENT;
+    o->ent = i;
+    return 0;
 }

@@ -51,8 +51,9 @@ static int lock;
 
 /* The hash of p (n bytes): its length, then the path a word at a time,
  * each mixed in by a multiply and a shift (a byte at a time, the hash was
- * most of a cached stat's own time in the guest kernel: perf). */
-static uint32_t hash(const char *p, size_t n)
+ * most of a cached stat's own time in the guest kernel: perf); the
+ * synthetic tables' indexes use it too (synth_index.c). */
+uint32_t path_hash(const char *p, size_t n)
 {
     size_t i = 0;
     uint64_t h = n * 0x9e3779b97f4a7c15ULL, w;
@@ -108,7 +109,7 @@ int upper_cache_get(const char *p, uint64_t gen, struct fs_obj *o)
 
 int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *o)
 {
-    uint32_t h = hash(p, len);
+    uint32_t h = path_hash(p, len);
     struct slot *s = &slots[h & (SLOTS - 1)];
     int hit = 0;
     if (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
@@ -128,7 +129,7 @@ int upper_cache_get_len(const char *p, size_t len, uint64_t gen, struct fs_obj *
 static void put(const char *p, uint64_t gen, uint64_t made, const struct fs_obj *o)
 {
     size_t len = strlen(p);
-    uint32_t h = hash(p, len);
+    uint32_t h = path_hash(p, len);
     struct slot *s = &slots[h & (SLOTS - 1)];
     char *copy = kmalloc(len + 1), *old = copy;
     if (!copy)

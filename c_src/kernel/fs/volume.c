@@ -157,6 +157,23 @@ int vol_find(const char *p)
     return best;
 }
 
+int vol_find_among(const int *list, int n, const char *p)
+{
+    int best = -1;
+    for (int k = 0; k < n; k++)
+        if (under(&fs_mnt[list[k]], p) && (best < 0 || fs_mnt[list[k]].glen > fs_mnt[best].glen))
+            best = list[k];
+    return best;
+}
+
+int vol_at_or_below(int m, const char *dir)
+{
+    const struct vmount *v = &fs_mnt[m];
+    size_t dl = strlen(dir);
+    return m != fs_upper && v->glen >= dl && strncmp(v->guest, dir, dl) == 0 &&
+           (v->glen == dl || v->guest[dl] == '/');
+}
+
 int vol_is_ancestor(const char *p)
 {
     size_t pl = strcmp(p, "/") == 0 ? 0 : strlen(p);
