@@ -112,7 +112,7 @@ char *strchr(const char *s, int c)
 /* The byte loops a generated /proc file runs over its host file's lines
  * (synth_gen.c), each in one 64-byte block: wherever the link put
  * strrchr, its loop split across two ran at half the speed (pread of
- * /proc/self/stat, AMD EPYC: README's Benchmarks). */
+ * /proc/self/stat, AMD EPYC: docs/performance.md). */
 #define ONE_BLOCK __attribute__((aligned(64)))
 
 ONE_BLOCK void *memchr(const void *s, int c, size_t n)
