@@ -69,12 +69,13 @@ def test_big_program_as_native(argv, package, work):
 
 
 def test_a_program_beside_its_packages_programs_reads_each_library_once(monkeypatch):
-    """FileCheck-14 comes with the 9 other programs of llvm-14-tools' own
-    directory, planned with the libraries they load (libLLVM-14 for some):
-    each object's read-only data is searched for the names it dlopens once,
-    not once per program loading it (llvm-objdump's 147 siblings in llvm-14
-    took 17 s of planning so, past the sweep's timeout), and the plan is
-    the one a search for every program gives."""
+    """FileCheck-14 comes with the other programs of llvm-14-tools' own
+    directory, planned with the libraries they load (libstdc++ for all of
+    them, libLLVM-14 for some where llvm-14 is installed): each object's
+    read-only data is searched for the names it dlopens once, not once per
+    program loading it (llvm-objdump's 147 siblings in llvm-14 took 17 s of
+    planning so, past the sweep's timeout), and the plan is the one a
+    search for every program gives."""
     from collections import Counter
 
     from libsubst import api
@@ -83,7 +84,6 @@ def test_a_program_beside_its_packages_programs_reads_each_library_once(monkeypa
 
     if shutil.which("FileCheck-14") is None:
         pytest.skip("tests/run.sh installs llvm-14-tools")
-    libllvm = os.path.realpath("/usr/lib/llvm-14/lib/libLLVM-14.so.1")
     searched, rodata_strings = Counter(), ElfFile.rodata_strings
 
     def counted(self, needle):
@@ -92,8 +92,7 @@ def test_a_program_beside_its_packages_programs_reads_each_library_once(monkeypa
     monkeypatch.setattr(ElfFile, "rodata_strings", counted)
     monkeypatch.setattr(search, "_DLOPEN_NAMES", {})
     plan = api.prepare("FileCheck-14", ["--version"], net="none")
-    assert searched[libllvm] == 1
-    assert set(searched.values()) == {1}
+    assert searched and set(searched.values()) == {1}
 
     class Forgets(dict):
         def __setitem__(self, key, value):
@@ -101,7 +100,7 @@ def test_a_program_beside_its_packages_programs_reads_each_library_once(monkeypa
     monkeypatch.setattr(search, "_DLOPEN_NAMES", Forgets())
     searched.clear()
     assert api.prepare("FileCheck-14", ["--version"], net="none").digest() == plan.digest()
-    assert searched[libllvm] > 1
+    assert max(searched.values()) > 1       # a library the programs share, searched again
 
 
 def _reference_sweep(dis):
