@@ -76,9 +76,9 @@ def on_a_terminal(argv, cwd, steps, env=None, timeout=60):
         os.close(master)
 
 
-def assert_same_screen(argv, cwd, steps, opts=(), prepare=None, env=None):
+def assert_same_screen(argv, cwd, steps, opts=(), prepare=None, env=None, canon=lambda out: out):
     """argv natively and in the guest, each after ``prepare()``: the same
-    bytes on the terminal and the same status."""
+    bytes on the terminal (as ``canon`` gives them) and the same status."""
     if prepare:
         prepare()
     native = on_a_terminal(argv, cwd, steps, env)
@@ -86,8 +86,17 @@ def assert_same_screen(argv, cwd, steps, opts=(), prepare=None, env=None):
     if prepare:
         prepare()
     guest = on_a_terminal([*LIBSUBST, "run", *opts, *argv], cwd, steps, env)
-    assert guest[0].decode(errors="replace") == native[0].decode(errors="replace")
+    assert canon(guest[0]).decode(errors="replace") == canon(native[0]).decode(errors="replace")
     assert guest[1] == native[1]
+
+
+def _paste_modes_apart(out):
+    """The drawn bytes without bracketed-paste mode switches, then the
+    switches in order. Where screen puts a switch among the bytes it draws
+    depends on whether bash drew its prompt before the licence page was
+    dismissed (redrawn from the window: the switch after the text) or after
+    (passed through: before it), natively too when the key comes late."""
+    return re.sub(rb"\x1b\[\?2004[hl]", b"", out) + b"\n--\n" + b"".join(re.findall(rb"\x1b\[\?2004[hl]", out))
 
 
 def test_less_searches_and_quits(tmp_path):
@@ -102,8 +111,11 @@ def test_nano_edits_and_saves_a_file(tmp_path):
     """nano in the working directory (a volume): typed text saved with ^O,
     then ^X; the screen and the file as natively."""
     _needs("nano")
+    # Each key waits for what it draws: nano skips a redraw while more keys
+    # are pending, so keys sent together draw what the read's timing says.
     steps = [("wait", rb"notes\.txt"), ("wait", rb"\^X"), ("send", b"hello \x1b[B"),
-             ("send", b"again "), ("send", b"\x0f"), ("wait", rb"File Name to Write"),
+             ("wait", rb"hello first line"), ("send", b"again "), ("wait", rb"again"),
+             ("send", b"\x0f"), ("wait", rb"File Name to Write"),
              ("send", b"\r"), ("wait", rb"Wrote"), ("send", b"\x18")]
     saved = []
     for argv in (["nano", "notes.txt"], [*LIBSUBST, "run", "nano", "notes.txt"]):
@@ -142,4 +154,4 @@ def test_screen_runs_a_shell_in_a_window(tmp_path):
                         ("send", b" "), ("wait", rb"\x1b\[\?2004h"), ("send", b"echo hi-$((6*7))\r"),
                         ("wait", rb"hi-42\r\n\x1b\[\?2004h"), ("send", b"exit\r"), ("wait", rb"terminating")],
                        opts=["--init", "--add", shutil.which("bash")],
-                       env=dict(os.environ, SHELL=shutil.which("bash")))
+                       env=dict(os.environ, SHELL=shutil.which("bash")), canon=_paste_modes_apart)
