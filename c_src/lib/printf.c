@@ -13,20 +13,30 @@ static void put(struct out *o, char c)
     o->len++;
 }
 
-static void put_num(struct out *o, unsigned long v, int base, int neg, int width, char pad)
+size_t kfmt_ulong(char *b, unsigned long v, int base)
 {
-    char tmp[24];
-    int n = 0;
+    char tmp[KFMT_ULONG_MAX];
+    size_t n = 0, len;
     do {
         tmp[n++] = "0123456789abcdef"[v % base];
         v /= base;
     } while (v);
-    if (neg)
-        tmp[n++] = '-';
+    for (len = n; n; )
+        *b++ = tmp[--n];
+    *b = 0;
+    return len;
+}
+
+static void put_num(struct out *o, unsigned long v, int base, int neg, int width, char pad)
+{
+    char digits[KFMT_ULONG_MAX];
+    int n = (int)kfmt_ulong(digits, v, base) + neg;
     for (int i = n; i < width; i++)
         put(o, pad);
-    while (n)
-        put(o, tmp[--n]);
+    if (neg)
+        put(o, '-');
+    for (const char *d = digits; *d; d++)
+        put(o, *d);
 }
 
 int kvsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)

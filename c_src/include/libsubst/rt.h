@@ -34,6 +34,10 @@ size_t strlcpy(char *d, const char *s, size_t n);
  * would have written (snprintf semantics). */
 int kvsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
 int ksnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* v's digits in base (2 to 16) and a NUL at b, which holds KFMT_ULONG_MAX
+ * bytes; returns the digits' count.  The printf subset's own formatter. */
+#define KFMT_ULONG_MAX 66
+size_t kfmt_ulong(char *b, unsigned long v, int base);
 /* Formatted write of the whole string to a host fd. */
 int kdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes all of buf to host fd, retrying short writes and EINTR. */

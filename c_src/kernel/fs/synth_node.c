@@ -28,19 +28,6 @@ static long put_str(const char *s, char *dst, size_t cap)
     return n;
 }
 
-/* v in decimal at b (21 bytes hold any). */
-static void put_dec(char *b, unsigned long v)
-{
-    char t[20];
-    int n = 0;
-    do
-        t[n++] = '0' + v % 10;
-    while (v /= 10);
-    while (n)
-        *b++ = t[--n];
-    *b = 0;
-}
-
 void synth_ns_path(long task, int id, char *buf, size_t cap)
 {
     long tgid = synth_task_tgid(task);
@@ -56,11 +43,11 @@ long synth_link_target(const struct fs_obj *o, char *dst, size_t cap)
         ((e->gen == SL_EXE || e->gen == SL_CWD || e->gen == SL_ROOT) &&
          synth_task_tgid(o->arg) > 0))
         return synth_other_link(o, e->gen, dst, cap);
-    char num[24];
+    char num[KFMT_ULONG_MAX];
     switch (e->gen) {
     case SL_SELF:
         /* Every walk through /proc/self makes it: no format to parse. */
-        put_dec(num, fs_pid());
+        kfmt_ulong(num, fs_pid(), 10);
         return put_str(num, dst, cap);
     case SL_THREAD:
         ksnprintf(num, sizeof num, "%ld/task/%ld", fs_pid(), hsys0(__NR_gettid));
