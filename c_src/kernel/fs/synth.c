@@ -153,6 +153,7 @@ const struct synth_ent synth_gtab[] = {
     {"/dev/fd", ST_LINK, SL_FIXED, "/proc/self/fd"},
 };
 const int synth_ng = LS_ARRAY_SIZE(synth_gtab);
+_Static_assert(2 * LS_ARRAY_SIZE(synth_gtab) <= SYNTH_GSLOTS, "synth_gtab outgrew its index");
 
 /* Below /proc/<pid>, each directory before its entries; entry 0 is the
  * directory itself, the last three are
@@ -265,6 +266,7 @@ const struct synth_ent synth_ptab[] = {
     {"/fd", ST_DIR, 0, 0},
 };
 const int synth_np = LS_ARRAY_SIZE(synth_ptab);
+_Static_assert(2 * LS_ARRAY_SIZE(synth_ptab) <= SYNTH_PSLOTS, "synth_ptab outgrew its index");
 
 static const struct synth_ent fdlink_ent = {"", ST_LINK, 0, 0};
 static const struct synth_ent fdhost_ent = {"", ST_FDHOST, 0, 0};

@@ -110,6 +110,10 @@ long synth_generate(const struct synth_ent *e, long tid, int cloexec);
 #define SID_P 0x100
 extern const struct synth_ent synth_gtab[];
 extern const int synth_ng;
+/* synth_index.c's index sizes: powers of two, at least twice their table
+ * (synth.c asserts it when it is compiled). */
+#define SYNTH_GSLOTS 512
+#define SYNTH_PSLOTS 256
 extern const struct synth_ent synth_ptab[];
 extern const int synth_np;
 /* The node of synthetic id, any id synth_lookup gives. */

@@ -12,8 +12,9 @@
  */
 #include "synth.h"
 
-#define GSLOTS 512                  /* powers of two, at least twice their table */
-#define PSLOTS 256
+#define GSLOTS SYNTH_GSLOTS
+#define PSLOTS SYNTH_PSLOTS
+_Static_assert(!(GSLOTS & (GSLOTS - 1)) && !(PSLOTS & (PSLOTS - 1)), "index sizes are powers of two");
 
 static short gidx[GSLOTS], pidx[PSLOTS];    /* an entry's index + 1; 0: empty */
 
@@ -24,10 +25,8 @@ static struct {
     int *vol;                       /* the mounts at or below the top */
 } trees[LS_ARRAY_SIZE(tops)];
 
-static int index_build(short *idx, int slots, const struct synth_ent *tab, int n)
+static void index_build(short *idx, int slots, const struct synth_ent *tab, int n)
 {
-    if (2 * n > slots)
-        return -EINVAL;
     for (int i = 0; i < n; i++) {
         uint32_t h = path_hash(tab[i].path, strlen(tab[i].path));
         for (;; h++) {
@@ -40,7 +39,6 @@ static int index_build(short *idx, int slots, const struct synth_ent *tab, int n
                 break;              /* the first of a name wins, as in a scan */
         }
     }
-    return 0;
 }
 
 static int index_find(const short *idx, int slots, const struct synth_ent *tab, const char *p)
@@ -64,11 +62,8 @@ int synth_pfind(const char *s)
 
 int synth_index_init(void)
 {
-    if (index_build(gidx, GSLOTS, synth_gtab, synth_ng) < 0 ||
-        index_build(pidx, PSLOTS, synth_ptab, synth_np) < 0) {
-        kwarn("the synthetic tables outgrew their indexes (synth_index.c)");
-        return -EINVAL;
-    }
+    index_build(gidx, GSLOTS, synth_gtab, synth_ng);
+    index_build(pidx, PSLOTS, synth_ptab, synth_np);
     for (size_t t = 0; t < LS_ARRAY_SIZE(tops); t++) {
         trees[t].img_files = img_files_at_or_below(tops[t]);
         trees[t].nvol = 0;
