@@ -123,10 +123,13 @@ def test_bad_options_get_one_line(tmp_path, opts, word):
     (["bench", "syscalls", "--only", "no_such_row"], "no_such_row"),
     ([], "expected a command: analyze, attach, bench"), (["uklibc"], "expected a command"),
     (["bench"], "expected a command: syscalls"),
+    (["run", "/etc/passwd"], "/etc/passwd is already in the image as a file libsubst writes"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_bad_input_to_every_command_gets_one_line(tmp_path, argv, word):
+    """Bad input is status 2 (1: the work itself failed)."""
     r = subprocess.run([*LIBSUBST, *argv], cwd=tmp_path, capture_output=True, timeout=120)
     assert_clean_error(r, word)
+    assert r.returncode == 2
 
 
 @pytest.mark.parametrize("user, native", [

@@ -44,6 +44,11 @@ def _join(parent, name):
     return parent.rstrip("/") + "/" + name
 
 
+_KINDS = {"dir": "a directory", "file": "a host file", "symlink": "a symbolic link",
+          "image": "a packed image's file",
+          "data": "a file libsubst writes (the guest's own)"}
+
+
 class Tree:
     """A guest root file system description, built from host paths and data."""
 
@@ -65,7 +70,8 @@ class Tree:
             if self._journal is not None:
                 self._journal.append(entry.path)
         elif old.kind != entry.kind:
-            raise LibsubstError(f"{entry.path} is already in the image as a {old.kind}, not a {entry.kind}")
+            raise LibsubstError(f"{entry.path} is already in the image as {_KINDS[old.kind]}, "
+                                f"not {_KINDS[entry.kind]}")
         elif entry.kind != "dir" and old[3:6] != entry[3:6]:
             raise LibsubstError(f"{entry.path} is already in the image with different contents")
 
