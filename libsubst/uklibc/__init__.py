@@ -12,8 +12,10 @@ object, and the stub enters the guest kernel through ``call *%gs:0``
   path: imports nothing heavy on a hit); ``cache.report(path) -> dict``.
 - ``cli.uklibc``: the ``libsubst uklibc inspect|make`` commands.
 
-Modules: ``ehframe`` (unwind tables), ``decode`` (capstone sweep, branch
-targets), ``sysnr`` (syscall numbers), ``sites``, ``stub``, ``rewrite``,
-``cache``, ``cli``; ELF files are read with ``libsubst.elf``.  Importing this
+Modules: ``ehframe`` (unwind tables), ``stretch`` (where the code is and
+how the sweep cuts it), ``gotext`` (a Go program's function table),
+``decode`` (capstone sweep, branch targets) with ``bulk`` (its decoding in
+bulk), ``scan`` (what could land near a site, without a decode), ``sysnr``
+(syscall numbers), ``sites``, ``stub``, ``rewrite``, ``cache``, ``cli``; ELF files are read with ``libsubst.elf``.  Importing this
 package imports nothing else.
 """

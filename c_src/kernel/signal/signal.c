@@ -3,8 +3,9 @@
  * as the guest asked, but the kernel keeps SIGSYS (the trap path) and the
  * crash signals (for crash reports) for itself, and the guest's signal mask
  * is the one saved in the trap context, which the host restores when the
- * trap returns.  Proper delivery through the kernel (queued while inside it)
- * belongs to the threads-and-signals work.
+ * trap returns.  A signal that arrives while the kernel serves a call waits
+ * until the call returns (defer.c); one that interrupts a host call the
+ * kernel makes is shown the program's call, not the kernel's (view.c).
  */
 #include "signal/signal.h"
 
