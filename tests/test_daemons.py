@@ -13,7 +13,7 @@ import signal
 import subprocess
 
 from conftest import LIBSUBST, free_port
-from daemons import client, daemon, open_dir, wait_for_log
+from daemons import client, daemon, open_dir, wait_for_log, wait_for_socket
 
 
 RSYNCD_CONF = """pid file = {d}/rsyncd.pid
@@ -219,6 +219,8 @@ def mariadb_session(tmp_path, side):
                 f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={d}/pid",
                 f"--log-error={d}/err.log"]
         with daemon(argv, port, tmp_path, side == "guest", opts) as proc:
+            # the Unix socket too: it listens there a moment after the port
+            wait_for_socket(d / "sock", proc)
             out = [client(["mariadb", "-S", f"{d}/sock", "-u", "root"], input=MARIADB_SQL.encode()),
                    client(["mariadb", "-h", "127.0.0.1", "-P", str(port), "-u", "root", "-e",
                            "select name, n from shop.item where n = 20; show databases"])]
