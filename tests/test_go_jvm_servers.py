@@ -29,7 +29,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import LIBSUBST, free_port
+from conftest import LIBSUBST, free_port, wait_for_port
 from daemons import client, curl, daemon, open_dir, wait_for_log
 
 
@@ -152,6 +152,9 @@ def caddy_session(side, monkeypatch):
         with open(d / "log", "w+") as log, \
                 daemon(argv, proxy, d, side == "guest", ["--volume", f"{d}:{d}"],
                        stderr=log) as proc:
+            # the other server's port too: caddy opens them one after the
+            # other, in a Go map's order
+            wait_for_port(port, proc)
             base = f"http://127.0.0.1:{port}"
             out = [curl(f"{base}/"), curl(f"{base}/missing"),
                    curl(f"http://127.0.0.1:{proxy}/index.html")]
