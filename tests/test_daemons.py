@@ -11,10 +11,9 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 
 from conftest import LIBSUBST, free_port
-from daemons import client, daemon, open_dir
+from daemons import client, daemon, open_dir, wait_for_log, wait_for_socket
 
 
 RSYNCD_CONF = """pid file = {d}/rsyncd.pid
@@ -93,20 +92,23 @@ def dnsmasq_session(tmp_path, side):
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
                 f"--addn-hosts={hosts}", "--address=/example.test/10.1.2.3",
                 "--conf-file=/dev/null", "--log-queries"]
-        with daemon(argv, port, tmp_path, side == "guest", opts=["--volume", f"{d}:{d}"]) as proc:
+        with open(d / "log", "w") as err, \
+                daemon(argv, port, tmp_path, side == "guest", opts=["--volume", f"{d}:{d}"],
+                       stderr=err) as proc:
             out = [dig(port, "b.test"), dig(port, "+tcp", "x.example.test"),
                    dig(port, "-x", "10.0.0.7"), dig(port, "missing.test")]
             with open(hosts, "a") as f:
                 f.write("10.0.0.8 c.test\n")
             proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 60      # the reload is asynchronous: poll for it
-            while (again := dig(port, "c.test"))[1] == "" and time.monotonic() < deadline:
-                time.sleep(0.1)
-            out.append(again)
+            # The reload is asynchronous: asked once it has logged it (a query
+            # polling for it is logged too, as many times as the reload took).
+            wait_for_log(d / "log", "- 3 names", 1, proc)
+            out.append(dig(port, "c.test"))
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=60)
-    log = [line.split(" ", 1)[1].replace(str(d), "HOSTS") for line in err.decode().splitlines()
-           if line.startswith("dnsmasq[") and "compile time options" not in line]
+            proc.wait(timeout=60)
+        log = [line.split(" ", 1)[1].replace(str(d), "HOSTS")
+               for line in (d / "log").read_text().splitlines()
+               if line.startswith("dnsmasq[") and "compile time options" not in line]
     return out, proc.returncode, log
 
 
@@ -217,6 +219,8 @@ def mariadb_session(tmp_path, side):
                 f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={d}/pid",
                 f"--log-error={d}/err.log"]
         with daemon(argv, port, tmp_path, side == "guest", opts) as proc:
+            # the Unix socket too: it listens there a moment after the port
+            wait_for_socket(d / "sock", proc)
             out = [client(["mariadb", "-S", f"{d}/sock", "-u", "root"], input=MARIADB_SQL.encode()),
                    client(["mariadb", "-h", "127.0.0.1", "-P", str(port), "-u", "root", "-e",
                            "select name, n from shop.item where n = 20; show databases"])]

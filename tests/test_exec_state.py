@@ -232,9 +232,10 @@ def test_an_alarm_pending_across_exec_ends_the_program(cache, tmp_path):
 def test_a_shell_uses_the_fds_its_caller_gave(cache, tmp_path):
     """dash reads fd 3 and writes fd 4, a pipe of the caller's each, passed
     by --preserve-fds 2 (`sh -c ... 3<&- 4>&-`); the reader of fd 4 sees its end once dash has
-    closed it, while the program still runs (libsubst keeps no copy)."""
+    closed it, while the program still runs (libsubst keeps no copy): it
+    then waits for fd 3's end, which the caller makes once it has seen that."""
     env, plans = cache
-    script = "read line <&3; echo \"got $line\" >&4; exec 4>&-; sleep 5"
+    script = "read line <&3; echo \"got $line\" >&4; exec 4>&-; read rest <&3 || :"
     made = None
     for argv in (["sh", "-c", script],
                  *[[FRONTEND, "run", "--preserve-fds", "2", "sh", "-c", script]] * 2):
@@ -250,10 +251,13 @@ def test_a_shell_uses_the_fds_its_caller_gave(cache, tmp_path):
             with os.fdopen(r4, "rb") as out:
                 assert out.read() == b"got hello\n"       # the end: fd 4 closed by dash
             assert proc.poll() is None                    # before the program ended
+            os.close(w3)
+            w3 = None
             assert proc.communicate(timeout=60) == (b"", b"")
             assert proc.returncode == 0
         finally:
-            os.close(w3)
+            if w3 is not None:
+                os.close(w3)
             proc.kill()
             proc.wait()
         if argv[0] == FRONTEND:

@@ -29,8 +29,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import LIBSUBST, free_port
-from daemons import client, curl, daemon, open_dir
+from conftest import LIBSUBST, free_port, wait_for_port
+from daemons import client, curl, daemon, open_dir, wait_for_log
 
 
 def needs(*programs):
@@ -152,6 +152,9 @@ def caddy_session(side, monkeypatch):
         with open(d / "log", "w+") as log, \
                 daemon(argv, proxy, d, side == "guest", ["--volume", f"{d}:{d}"],
                        stderr=log) as proc:
+            # the other server's port too: caddy opens them one after the
+            # other, in a Go map's order
+            wait_for_port(port, proc)
             base = f"http://127.0.0.1:{port}"
             out = [curl(f"{base}/"), curl(f"{base}/missing"),
                    curl(f"http://127.0.0.1:{proxy}/index.html")]
@@ -336,8 +339,11 @@ def etcd_session(side):
         # will not help to kill pid 1"), else kills itself by the signal.
         opts = ["--init", "--volume", f"{d}:{d}"]
         out = []
+        # It listens before it serves (its election, a restart's WAL replay):
+        # a request before its "ready" line can outlast etcdctl's timeouts.
         with open(d / "log", "w") as log, \
                 daemon(argv, port, d, side == "guest", opts, stderr=log) as proc:
+            wait_for_log(d / "log", "ready to serve client requests", 1, proc)
             for i in range(30):
                 out.append(client([*ctl, "put", f"k{i:02}", f"v{i}"]))
             out.append(client([*ctl, "del", "k03"]))
@@ -356,6 +362,7 @@ def etcd_session(side):
             out.append(stop(proc))
         with open(d / "log2", "w") as log, \
                 daemon(argv, port, d, side == "guest", opts, stderr=log) as proc:
+            wait_for_log(d / "log2", "ready to serve client requests", 1, proc)
             out.append(client([*ctl, "get", "--prefix", "k", "--keys-only"]))
             out.append(client([*ctl, "get", "k01"]))
             out.append(stop(proc))

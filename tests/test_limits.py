@@ -42,8 +42,10 @@ def test_pids_binds_a_guest_that_switches_uids(tmp_path, limits_exe):
     assert limited.returncode == 0
 
 
-THREADS = ("import threading, time\nn = 0\ntry:\n    for _ in range(40):\n"
-           "        threading.Thread(target=time.sleep, args=(5,), daemon=True).start(); n += 1\n"
+# Each thread lives until the program ends (an event never set), not for a
+# while: a thread ended before the last started frees its pid.
+THREADS = ("import threading\nn = 0\nforever = threading.Event()\ntry:\n    for _ in range(40):\n"
+           "        threading.Thread(target=forever.wait, daemon=True).start(); n += 1\n"
            "except RuntimeError as e:\n    print('stopped:', e)\nprint(n)")
 
 

@@ -8,9 +8,9 @@ import os
 import random
 import signal
 import subprocess
-import time
 
 from conftest import LIBSUBST, assert_same, free_port, run_guest, run_native, wait_for_port
+from daemons import wait_for_socket
 
 NODE_SERVER = """
 const http = require('http');
@@ -157,9 +157,8 @@ def dbus_session(tmp_path, side):
     proc = start(argv, tmp_path, side == "guest", opts=["--volume", f"{d}:/bus"])
     bus = f"--bus=unix:path={d}/bus"
     try:
-        deadline = time.monotonic() + 60      # the socket appears once the bus listens
-        while not (d / "bus").exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # Connected to, not seen: its file is there from bind, before listen.
+        wait_for_socket(d / "bus", proc)
         calls = [["org.freedesktop.DBus.ListNames"],
                  ["org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.DBus"],
                  ["org.freedesktop.DBus.GetNameOwner", "string:org.example.None"]]

@@ -40,23 +40,39 @@ def mosquitto_session(tmp_path, side):
         argv = ["mosquitto", "-c", f"{d}/mosquitto.conf"]
         mq = ["-h", "127.0.0.1", "-p", str(port)]
         with daemon(argv, port, tmp_path, side == "guest", side_opts(d)) as proc:
-            sub = subprocess.Popen(["mosquitto_sub", *mq, "-t", "a/#", "-C", "2", "-v",
-                                    "-W", "60"], stdout=subprocess.PIPE)
+            # -d: the subscriber says (line-buffered: stdbuf) when the broker
+            # has acknowledged its subscription, which the publishing waits
+            # for (a QoS 0 message published before it is not delivered to it)
+            sub = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", *mq, "-t", "a/#", "-C", "2", "-v",
+                                    "-W", "60", "-d"], stdout=subprocess.PIPE)
             try:
-                time.sleep(1)           # the subscription made before the publishing
+                got = _read_until(sub.stdout, b"\nSubscribed (mid: 1)")
                 out = [client(["mosquitto_pub", *mq, "-t", "a/b", "-m", "hello"]),
                        client(["mosquitto_pub", *mq, "-t", "a/c", "-m", "world", "-q", "1"]),
                        client(["mosquitto_pub", *mq, "-t", "r", "-m", "kept", "-r"])]
-                got, _ = sub.communicate(timeout=60)
+                got += sub.communicate(timeout=60)[0]
             finally:
                 sub.kill()
                 sub.wait()
-            out += [(sub.returncode, got.decode()),
+            got = "".join(line for line in got.decode().splitlines(True)
+                          if not line.startswith(("Client ", "Subscribed ")))
+            out += [(sub.returncode, got),
                     client(["mosquitto_sub", *mq, "-t", "r", "-C", "1", "-W", "60"])]
             status, err = stop(proc)
     log = [line.split(": ", 1)[1].replace(str(port), "PORT") for line in err.splitlines()
            if ": " in line and ("mosquitto version" in line or "Opening" in line)]
     return out, status, log
+
+
+def _read_until(pipe, needle, timeout=120):
+    """What pipe gives until it has given needle (bounded)."""
+    deadline, seen = time.monotonic() + timeout, b""
+    while needle not in seen:
+        ready, _, _ = select.select([pipe], [], [], max(0, deadline - time.monotonic()))
+        chunk = os.read(pipe.fileno(), 4096) if ready else b""
+        assert chunk, seen
+        seen += chunk
+    return seen
 
 
 def test_mosquitto_broker_and_its_clients(tmp_path):
@@ -330,12 +346,7 @@ def iperf3_server(cwd, port, guest):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        deadline, seen = time.monotonic() + 120, b""
-        while b"Server listening" not in seen:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
-            chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
-            assert chunk, (seen, proc.poll())
-            seen += chunk
+        _read_until(proc.stdout, b"Server listening")
         yield proc
     finally:
         if proc.poll() is None:

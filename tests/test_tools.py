@@ -57,9 +57,11 @@ INOTIFY = ("mkdir w; : > log; inotifywait -m -e create,modify,moved_to,delete --
            "2>log & p=$!; until grep -q established log; do sleep 0.05; done; "
            "touch w/a; echo x >> w/a; mv w/a w/b; rm w/b; touch w/stop; "
            "until grep -q stop ev.txt; do sleep 0.05; done; kill $p; wait $p 2>/dev/null; echo $?; cat ev.txt")
-# The holder says it holds the lock before the others try it.
-FLOCK = ("flock l sh -c 'echo a1; touch held; sleep 1; echo a2' & "
-         "until [ -e held ]; do sleep 0.05; done; flock -n l true; echo busy $?; "
+# The holder says it holds the lock before the others try it, and keeps it
+# until the try is over (not for a second: a try later than that found it
+# free, natively too).
+FLOCK = ("flock l sh -c 'echo a1; touch held; until [ -e tried ]; do sleep 0.05; done; echo a2' & "
+         "until [ -e held ]; do sleep 0.05; done; flock -n l true; echo busy $?; touch tried; "
          "flock l sh -c 'echo b'; wait; flock -n l true; echo free $?; "
          "(flock -x 9; flock -n l true; echo inner $?) 9>l")
 HTTPD = ("mkdir www; echo hello > www/i.txt; busybox httpd -f -p 127.0.0.1:{port} -h www & p=$!; "
