@@ -57,7 +57,9 @@ CASES = {
         ["b/.ninja_log", "b/.ninja_deps", "b/CMakeFiles/CMakeOutput.log",
          "b/CMakeFiles/CMakeError.log", "b/Testing/Temporary/*"], False),
     "meson ninja test": (
-        ["cmake", "meson"], "meson setup b && ninja -C b | " + NINJA + " && meson test -C b 2>&1 | "
+        # one test at a time: meson numbers and prints them as they end
+        ["cmake", "meson"], "meson setup b && ninja -C b | " + NINJA + " && meson test -C b "
+        "--num-processes 1 2>&1 | "
         "sed -E 's/[0-9]+[.][0-9]+s/Ns/'",
         ["meson", "ninja", "cc", "c++", "sed", "sort", "rm", "dpkg-architecture", "etags", "ctags",
          "cscope"],
