@@ -324,9 +324,13 @@ def test_podman_exec_runs_beside_the_server(image, rt):
         assert (r.stdout, r.stderr, r.returncode) == (b"shared\n", b"", 4)
         r = podman("exec", name, "sh", "-c", "cat /tmp/f; redis-cli set k v")
         assert (r.stdout, r.returncode) == (b"shared\nOK\n", 0)
-        sleeper = subprocess.Popen(["podman", "exec", name, "sleep", "300"],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        # Stopped once it runs: a stop before the exec session exists fails
+        # the exec ("container state improper"), a status that proves nothing.
+        sleeper = subprocess.Popen(["podman", "exec", name, "sh", "-c", "echo up; exec sleep 300"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         try:
+            assert select.select([sleeper.stdout], [], [], 60)[0], "the exec never started"
+            assert sleeper.stdout.readline() == b"up\n"
             assert podman("stop", "-t", "60", name).returncode == 0
             assert sleeper.wait(60) != 0                 # ended with its container
         finally:
